@@ -1,0 +1,41 @@
+// Typed errors: every failure a user can cause or meet maps to one documented exit code.
+// cli.ts is the only place that turns these into output and process exit codes.
+
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2, // bad flags, bad tenant id, invalid config
+  notFound: 3, // unknown tenant
+  refused: 4, // confirmation missing or declined
+  conflict: 5, // port taken, tenant busy in another process, pool exhausted
+  docker: 6, // Docker engine or compose failed
+  notReady: 7, // a service did not become healthy before the deadline
+  adminDb: 8, // admin database unreachable or failing
+  interrupted: 130, // Ctrl-C: rolled back
+} as const;
+
+export type ExitCodeName = keyof typeof ExitCode;
+
+export class TenantctlError extends Error {
+  readonly kind: ExitCodeName;
+  readonly details: string[];
+
+  constructor(kind: ExitCodeName, message: string, options: { cause?: unknown; details?: string[] } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'TenantctlError';
+    this.kind = kind;
+    this.details = options.details ?? [];
+  }
+
+  get exitCode(): number {
+    return ExitCode[this.kind];
+  }
+}
+
+export const usageError = (message: string, details?: string[]) => new TenantctlError('usage', message, { details });
+
+/** The message of anything thrown, for one-line reasons. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
