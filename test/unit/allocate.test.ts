@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { blockAt, blockCount, firstFreeBlock, parsePool } from '../../src/allocate/subnets.js';
+import { choosePorts, firstFreePort } from '../../src/allocate/ports.js';
+
+describe('subnets', () => {
+  it('cuts a /16 into 4096 /28 blocks', () => {
+    const pool = parsePool('10.123.0.0/16', 28);
+    expect(blockCount(pool)).toBe(4096);
+    expect(blockAt(pool, 0)).toBe('10.123.0.0/28');
+    expect(blockAt(pool, 1)).toBe('10.123.0.16/28');
+    expect(blockAt(pool, 4095)).toBe('10.123.255.240/28');
+  });
+
+  it('normalises a pool given with host bits and refuses a block larger than the pool', () => {
+    expect(blockAt(parsePool('10.123.7.9/16', 24), 2)).toBe('10.123.2.0/24');
+    expect(() => parsePool('10.0.0.0/24', 16)).toThrow(/larger than the pool/);
+  });
+
+  it('hands out the first block nobody holds and reports a full pool', () => {
+    const pool = parsePool('10.0.0.0/28', 29);
+    expect(firstFreeBlock(pool, new Set())).toBe('10.0.0.0/29');
+    expect(firstFreeBlock(pool, new Set(['10.0.0.0/29']))).toBe('10.0.0.8/29');
+    expect(firstFreeBlock(pool, new Set(['10.0.0.0/29', '10.0.0.8/29']))).toBeUndefined();
+  });
+});
+
+const ranges = { app: { from: 3001, to: 3010 }, db: { from: 5434, to: 5440 }, redis: { from: 6380, to: 6390 } };
+/** A fake host where only the listed ports are busy: tests the planning, not get-port. */
+const fakeHost = (busy: number[]) => {
+  const isFree = async (port: number) => !busy.includes(port);
+  const pick = async (range: { from: number; to: number }, exclude: ReadonlySet<number>) => {
+    for (let p = range.from; p <= range.to; p++) if (!exclude.has(p) && (await isFree(p))) return p;
+    return undefined;
+  };
+  return { isFree, pick };
+};
+
+describe('choosePorts', () => {
+  it('takes the first port of each range that is neither held nor busy', async () => {
+    const choice = await choosePorts(ranges, new Set([3001, 5434]), fakeHost([3002, 6380]));
+    expect(choice).toEqual({ ok: true, plan: { app: 3003, db: 5435, redis: 6381 } });
+  });
+
+  it('uses --port as given, and refuses it when held or busy instead of picking another', async () => {
+    expect(await choosePorts(ranges, new Set(), { fixedApp: 8080, ...fakeHost([]) })).toEqual({ ok: true, plan: { app: 8080, db: 5434, redis: 6380 } });
+    expect(await choosePorts(ranges, new Set([8080]), { fixedApp: 8080, ...fakeHost([]) })).toMatchObject({ ok: false, reason: /held by another tenant/ });
+    expect(await choosePorts(ranges, new Set(), { fixedApp: 8080, ...fakeHost([8080]) })).toMatchObject({ ok: false, reason: /already in use/ });
+  });
+
+  it('says which range is exhausted', async () => {
+    const busy = Array.from({ length: 7 }, (_, i) => 5434 + i);
+    expect(await choosePorts(ranges, new Set(), fakeHost(busy))).toEqual({ ok: false, service: 'db', reason: 'no free port left in 5434-5440' });
+  });
+});
+
+describe('firstFreePort on the real host', () => {
+  it('skips a port something is listening on, and excluded ports', async () => {
+    const server = net.createServer();
+    const busyPort: number = await new Promise((resolve) => server.listen(0, () => resolve((server.address() as net.AddressInfo).port)));
+    try {
+      expect(await firstFreePort({ from: busyPort, to: busyPort }, new Set())).toBeUndefined();
+      const next = await firstFreePort({ from: busyPort, to: busyPort + 20 }, new Set([busyPort + 1]));
+      expect(next).toBeGreaterThan(busyPort + 1);
+    } finally {
+      server.close();
+    }
+  });
+});
