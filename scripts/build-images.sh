@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Builds the images tenantctl's default config uses, from Debian packages only:
+# debootstrap -> docker import -> small Dockerfiles on top. No container registry is needed,
+# which is how an operator on an air-gapped host (with an internal Debian mirror) would do it.
+# Idempotent: an image whose recipe has not changed is kept (the recipe hash is an image label).
+#
+# Env: TENANTCTL_DEBIAN_MIRROR (default http://deb.debian.org/debian), TENANTCTL_IMAGE_CACHE
+#      (where the rootfs tarball is cached, default ~/.cache/tenantctl), FORCE=1 rebuilds all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mirror="${TENANTCTL_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+cache="${TENANTCTL_IMAGE_CACHE:-$HOME/.cache/tenantctl}"
+packages="postgresql-15,redis-server,nodejs,tini,ca-certificates"
+base_image="tenantctl/debian-base:bookworm"
+
+log() { printf '[build-images] %s\n' "$*" >&2; }
+
+# hash_of FILE... -> a short content hash used as the image's recipe label
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+image_label() { docker image inspect --format '{{ index .Config.Labels "tenantctl.recipe" }}' "$1" 2>/dev/null || true; }
+
+build_base() {
+  local recipe; recipe=$(printf '%s %s' "$packages" "$(hash_of "$0")" | sha256sum | cut -c1-16)
+  if [ "${FORCE:-0}" != 1 ] && [ "$(image_label "$base_image")" = "$recipe" ]; then
+    log "$base_image is up to date"; return
+  fi
+  mkdir -p "$cache"
+  local tarball="$cache/rootfs-$recipe.tar"
+  if [ ! -s "$tarball" ]; then
+    command -v debootstrap >/dev/null || { log "debootstrap is missing: apt-get install debootstrap"; exit 1; }
+    local root; root=$(mktemp -d /tmp/tenantctl-rootfs.XXXXXX)
+    trap 'rm -rf "$root"' RETURN
+    log "debootstrap bookworm ($packages) from $mirror; takes about a minute"
+    debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" >"$cache/debootstrap.log" 2>&1 \
+      || { log "debootstrap failed; see $cache/debootstrap.log"; tail -5 "$cache/debootstrap.log" >&2; exit 1; }
+    # Keep the image lean: package caches and lists are not needed at run time.
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+  fi
+  log "importing $base_image"
+  docker import --change "LABEL tenantctl.recipe=$recipe" --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["/bin/bash"]' "$tarball" "$base_image" >/dev/null
+}
+
+# build_from_dir IMAGE DIR [docker build args...]
+build_from_dir() {
+  local image="$1" dir="$2"; shift 2
+  local recipe; recipe=$(hash_of $(find "$dir" -type f | sort) <(docker image inspect --format '{{.Id}}' "$base_image"))
+  if [ "${FORCE:-0}" != 1 ] && [ "$(image_label "$image")" = "$recipe" ]; then
+    log "$image is up to date"; return
+  fi
+  log "building $image"
+  docker build -q --label "tenantctl.recipe=$recipe" -t "$image" "$@" "$dir" >/dev/null
+}
+
+# The tenant app image: Dockerfile.multitenant on top of the node image, built from the repo
+# root (.dockerignore narrows the context to dist/app). The recipe covers the Dockerfile, the
+# bundle and the node image it builds on, so a rebuilt bundle or base makes a new app image.
+build_app() {
+  local image=tenantctl/app:latest node_image=tenantctl/node:bookworm
+  if [ ! -s dist/app/server.cjs ] || [ ! -s dist/app/healthcheck.cjs ]; then
+    log "dist/app is missing; bundling the app"
+    node scripts/bundle-app.mjs
+  fi
+  local recipe; recipe=$(hash_of Dockerfile.multitenant dist/app/*.cjs <(docker image inspect --format '{{.Id}}' "$node_image"))
+  if [ "${FORCE:-0}" != 1 ] && [ "$(image_label "$image")" = "$recipe" ]; then
+    log "$image is up to date"; return
+  fi
+  log "building $image"
+  docker build -q --label "tenantctl.recipe=$recipe" --build-arg NODE_IMAGE="$node_image" \
+    -f Dockerfile.multitenant -t "$image" . >/dev/null
+}
+
+build_base
+build_from_dir tenantctl/postgres:15 images/postgres
+build_from_dir tenantctl/redis:7 images/redis
+build_from_dir tenantctl/node:bookworm images/node
+build_app
