@@ -1,0 +1,53 @@
+import { TenantctlError } from '../errors.js';
+import type { Context } from '../context.js';
+import { parseTenantId } from '../tenant/input.js';
+import { projectName } from '../compose/argv.js';
+import { objectsByLabel } from '../compose/docker.js';
+import { tenantPaths } from '../tenant/files.js';
+import { projectLabel, removeStack, type RemovalReport } from '../tenant/stack.js';
+
+export interface DeprovisionInput {
+  id: unknown;
+  /** The CLI asks (or requires --yes) before calling this. */
+  confirmed: boolean;
+  keepData?: boolean;
+}
+
+export interface DeprovisionResult {
+  id: string;
+  outcome: 'deprovisioned' | 'already-deprovisioned';
+  project: string;
+  keptData: boolean;
+  removed: RemovalReport;
+}
+
+export async function deprovision(ctx: Context, input: DeprovisionInput): Promise<DeprovisionResult> {
+  const id = parseTenantId(input.id);
+  if (!input.confirmed) throw new TenantctlError('refused', `not deprovisioning ${id} without confirmation; pass --yes`);
+  const keepData = input.keepData ?? false;
+  const registry = await ctx.registry();
+  const unlock = await registry.tryLockTenant(id);
+  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  try {
+    const record = await registry.get(id);
+    const project = record?.composeProject ?? projectName(ctx.config.composeProjectPrefix, id);
+    const paths = tenantPaths(ctx.config.customersDir, id);
+    if (!record) {
+      const leftovers = await objectsByLabel(projectLabel(project));
+      if (leftovers.containers.length + leftovers.networks.length + leftovers.volumes.length === 0) {
+        throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
+      }
+    }
+    if (record?.status === 'deprovisioned' && (keepData || record.statusReason !== 'data volumes kept')) {
+      const removed = await removeStack(ctx, { project, paths, keepData: true });
+      return { id, outcome: 'already-deprovisioned', project, keptData: record.statusReason === 'data volumes kept', removed };
+    }
+    if (record) await registry.markDeprovisioning(id);
+    ctx.reporter.step(`removing ${project}${keepData ? ' (keeping data volumes)' : ''}`);
+    const removed = await removeStack(ctx, { project, paths, keepData });
+    if (record) await registry.markDeprovisioned(id, keepData);
+    return { id, outcome: 'deprovisioned', project, keptData: keepData, removed };
+  } finally {
+    await unlock();
+  }
+}

@@ -1,0 +1,230 @@
+import { readFile } from 'node:fs/promises';
+import { TenantctlError, messageOf } from '../errors.js';
+import { appUrlFor, type Context } from '../context.js';
+import { parseOrUsage, parseTenantId, planSchema, portOverrideSchema, tenantNameSchema, type Plan } from '../tenant/input.js';
+import { planResources } from '../tenant/plans.js';
+import { projectName, portsReportedTaken } from '../compose/argv.js';
+import { ComposeError } from '../compose/client.js';
+import { imageExists } from '../compose/docker.js';
+import { waitUntilReady } from '../compose/wait.js';
+import { choosePorts, type PortPlan } from '../allocate/ports.js';
+import { firstFreeBlock, parsePool } from '../allocate/subnets.js';
+import { describeServices, renderTemplate, TemplateError } from '../template/render.js';
+import { generateTenantSecrets, readTenantSecrets, type TenantSecrets } from '../secrets.js';
+import { tenantPaths, writeTenantFiles, type TenantPaths } from '../tenant/files.js';
+import { renderManifest } from '../tenant/manifest.js';
+import { removeStack } from '../tenant/stack.js';
+import { applyTenantSchema, checkTenantRedis } from '../tenant/database.js';
+import type { Reservation } from '../db/registry.js';
+
+export interface ProvisionInput {
+  id: unknown;
+  name?: unknown;
+  plan?: unknown;
+  port?: unknown;
+  dryRun?: boolean;
+  showSecrets?: boolean;
+}
+
+export interface ProvisionResult {
+  id: string;
+  name: string;
+  plan: string;
+  /** active: provisioned now; already-active: nothing to do; planned: --dry-run */
+  outcome: 'active' | 'already-active' | 'planned';
+  project: string;
+  url: string;
+  ports: PortPlan;
+  subnet: string;
+  directory: string;
+  durationMs: number;
+  appliedMigrations?: string[];
+  rendered?: string;
+  secrets?: TenantSecrets;
+}
+
+/** Compose may still find a chosen port taken (something bound it after we checked): retry, bounded. */
+const maxPortAttempts = 3;
+
+export async function provision(ctx: Context, raw: ProvisionInput): Promise<ProvisionResult> {
+  const started = ctx.clock.now();
+  const id = parseTenantId(raw.id);
+  const name = raw.name === undefined ? id : parseOrUsage(tenantNameSchema, raw.name, 'tenant name');
+  const plan = parseOrUsage(planSchema, raw.plan ?? 'standard', 'plan');
+  const fixedPort = raw.port === undefined ? undefined : parseOrUsage(portOverrideSchema, raw.port, '--port');
+  const { config } = ctx;
+  const project = projectName(config.composeProjectPrefix, id);
+  const paths = tenantPaths(config.customersDir, id);
+  const template = await readFile(config.templatePath, 'utf8').catch((error) => {
+    throw new TenantctlError('usage', `template ${config.templatePath}: ${messageOf(error)}`);
+  });
+  const pool = parsePool(config.subnets.pool, config.subnets.prefixLength);
+  const render = (reservation: Reservation) => renderTenant(template, { id, name, plan, reservation, ctx });
+
+  if (raw.dryRun) {
+    // Touches neither Docker nor the registry: the ports shown are free now but not reserved.
+    const choice = await choosePorts(config.ports, new Set(), { fixedApp: fixedPort });
+    if (!choice.ok) throw new TenantctlError('conflict', `${choice.service} port: ${choice.reason}`);
+    const reservation = { ports: choice.plan, subnet: firstFreeBlock(pool, new Set())! };
+    return { ...summary(ctx, { id, name, plan, project, paths, reservation, started }), outcome: 'planned', rendered: render(reservation) };
+  }
+
+  await requireImages(ctx);
+  const registry = await ctx.registry();
+  const unlock = await registry.tryLockTenant(id);
+  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  try {
+    const existing = await registry.get(id);
+    if (existing?.status === 'active') {
+      const reservation = { ports: existing.ports as PortPlan, subnet: existing.subnet ?? '' };
+      return { ...summary(ctx, { id, name: existing.name, plan: existing.plan, project: existing.composeProject, paths, reservation, started }), outcome: 'already-active' };
+    }
+    // Kept data (deprovision --keep-data) is reused with the passwords it was created with;
+    // anything else left by a failed or interrupted run is removed so this run starts clean.
+    const keptData = existing?.status === 'deprovisioned' && existing.statusReason === 'data volumes kept';
+    const reusedSecrets = keptData ? await readTenantSecrets(paths.envFile) : undefined;
+    if (existing && existing.status !== 'deprovisioned') {
+      ctx.reporter.step(`cleaning up the ${existing.status} attempt`);
+      await removeStack(ctx, { project: existing.composeProject, paths, keepData: false });
+    }
+
+    const run: RecordedRun = { id, name, plan, project, paths, pool, fixedPort, render, started, secrets: reusedSecrets ?? generateTenantSecrets() };
+    // The row and the reservation are made together: a refused reservation records nothing.
+    const reservation = await reserve(ctx, run, new Set(), true);
+    try {
+      return await provisionRecorded(ctx, run, reservation);
+    } catch (error) {
+      const reason = messageOf(error);
+      ctx.reporter.step('rolling back');
+      const cleanup = await removeStack(ctx, { project, paths, keepData: false }).then(
+        () => undefined,
+        (cleanupError) => messageOf(cleanupError),
+      );
+      await registry.markFailed(id, cleanup ? `${reason}; cleanup: ${cleanup}` : reason);
+      if (error instanceof TenantctlError) error.details.push(cleanup ? `rollback incomplete: ${cleanup}` : 'rolled back: nothing of this run is left');
+      throw error;
+    }
+  } finally {
+    await unlock();
+  }
+}
+
+interface RecordedRun {
+  id: string;
+  name: string;
+  plan: Plan;
+  project: string;
+  paths: TenantPaths;
+  pool: ReturnType<typeof parsePool>;
+  fixedPort?: number;
+  render: (reservation: Reservation) => string;
+  started: number;
+  secrets: TenantSecrets;
+}
+
+async function reserve(ctx: Context, run: RecordedRun, avoid: ReadonlySet<number>, first: boolean): Promise<Reservation> {
+  const { config } = ctx;
+  ctx.reporter.step(first ? 'reserving ports and subnet' : 'reserving other ports');
+  const registry = await ctx.registry();
+  const start = first ? { name: run.name, plan: run.plan, composeProject: run.project } : undefined;
+  return registry.reserve(run.id, ctx.host, async (held) => {
+    const choice = await choosePorts(config.ports, new Set([...held.ports, ...avoid]), { fixedApp: run.fixedPort });
+    if (!choice.ok) throw new TenantctlError('conflict', `${choice.service} port: ${choice.reason}`);
+    const subnet = firstFreeBlock(run.pool, held.subnets);
+    if (!subnet) throw new TenantctlError('conflict', `subnet pool ${config.subnets.pool} is full (every /${config.subnets.prefixLength} block is held)`);
+    return { ports: choice.plan, subnet };
+  }, start);
+}
+
+async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservation: Reservation): Promise<ProvisionResult> {
+  const { config, reporter, signal } = ctx;
+  const registry = await ctx.registry();
+  const compose = await ctx.compose();
+  const avoid = new Set<number>();
+  let reservation = firstReservation;
+  let rendered = '';
+
+  for (let attempt = 1; ; attempt++) {
+    if (attempt > 1) reservation = await reserve(ctx, run, avoid, false);
+    reporter.step(`rendering ${run.paths.composeFile}`);
+    rendered = run.render(reservation);
+    const manifest = renderManifest({
+      ...run, appUrl: appUrlFor(config, reservation.ports.app), bindAddress: config.bindAddress, ports: reservation.ports,
+      subnet: reservation.subnet, composeFile: run.paths.composeFile, envFile: run.paths.envFile, flavour: compose.flavour,
+    });
+    await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets });
+
+    reporter.step(`starting ${run.project} (${compose.flavour === 'v2' ? 'docker compose' : 'docker-compose'} up)`);
+    try {
+      await compose.up(
+        { project: run.project, file: run.paths.composeFile, envFile: run.paths.envFile },
+        { signal, timeoutMs: (config.healthDeadlineSeconds + 120) * 1000, onProgress: reporter.detail },
+      );
+      break;
+    } catch (error) {
+      const taken = error instanceof ComposeError ? portsReportedTaken(error.result.stderrTail) : [];
+      if (taken.length === 0 || attempt >= maxPortAttempts || (run.fixedPort !== undefined && taken.includes(run.fixedPort))) throw error;
+      reporter.info(`port ${taken.join(', ')} was taken meanwhile; choosing again`);
+      taken.forEach((port) => avoid.add(port));
+      await removeStack(ctx, { project: run.project, paths: run.paths, keepData: false });
+    }
+  }
+
+  reporter.step('waiting until every service is healthy');
+  await waitUntilReady(run.project, describeServices(rendered), { deadlineMs: config.healthDeadlineSeconds * 1000, clock: ctx.clock, signal });
+
+  reporter.step('applying the tenant schema');
+  const local = config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress;
+  const appliedMigrations = await applyTenantSchema({ host: local, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, ctx.clock);
+  reporter.step('checking the tenant redis');
+  await checkTenantRedis({ host: local, port: reservation.ports.redis, password: run.secrets.REDIS_PASSWORD });
+  if (signal.aborted) throw new TenantctlError('interrupted', 'interrupted');
+
+  const url = appUrlFor(config, reservation.ports.app);
+  await registry.markActive(run.id, url);
+  return { ...summary(ctx, { ...run, reservation }), outcome: 'active', appliedMigrations };
+}
+
+function summary(
+  ctx: Context,
+  s: { id: string; name: string; plan: string; project: string; paths: TenantPaths; reservation: Reservation; started: number },
+): Omit<ProvisionResult, 'outcome'> {
+  return {
+    id: s.id, name: s.name, plan: s.plan, project: s.project,
+    url: appUrlFor(ctx.config, s.reservation.ports.app),
+    ports: s.reservation.ports, subnet: s.reservation.subnet, directory: s.paths.dir,
+    durationMs: ctx.clock.now() - s.started,
+  };
+}
+
+function renderTenant(template: string, { id, name, plan, reservation, ctx }: { id: string; name: string; plan: Plan; reservation: Reservation; ctx: Context }): string {
+  const { config } = ctx;
+  try {
+    return renderTemplate(template, {
+      tenant_id: id,
+      tenant_name: name,
+      plan,
+      image_app: config.images.app,
+      image_postgres: config.images.postgres,
+      image_redis: config.images.redis,
+      bind_address: config.bindAddress,
+      app_port: String(reservation.ports.app),
+      db_port: String(reservation.ports.db),
+      redis_port: String(reservation.ports.redis),
+      subnet: reservation.subnet,
+      ...planResources[plan],
+    });
+  } catch (error) {
+    if (error instanceof TemplateError) throw new TenantctlError('usage', `template ${config.templatePath}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Refused before anything is created: compose would otherwise try a registry pull and fail late. */
+async function requireImages(ctx: Context): Promise<void> {
+  const images = [...new Set(Object.values(ctx.config.images))];
+  const missing = (await Promise.all(images.map(async (image) => ((await imageExists(image)) ? undefined : image)))).filter(Boolean);
+  if (missing.length > 0) {
+    throw new TenantctlError('docker', `image ${missing.join(', ')} is not on this Docker host; build the defaults with scripts/build-images.sh or point TENANTCTL_*_IMAGE at images you have`);
+  }
+}

@@ -1,0 +1,79 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TenantctlError } from '../errors.js';
+import { projectContainers, type ContainerState } from './docker.js';
+
+export interface ExpectedService {
+  name: string;
+  hasHealthcheck: boolean;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+};
+
+type Verdict = { state: 'ready' } | { state: 'waiting'; why: string } | { state: 'failed'; why: string };
+
+/** Pure: what one container snapshot says about one service. */
+export function judgeService(service: ExpectedService, containers: ContainerState[]): Verdict {
+  const mine = containers.filter((c) => c.service === service.name);
+  if (mine.length === 0) return { state: 'waiting', why: 'no container yet' };
+  for (const c of mine) {
+    if (c.status === 'exited' || c.status === 'dead') {
+      return { state: 'failed', why: `container ${c.name} ${c.status} with code ${c.exitCode}` };
+    }
+    // Docker keeps retrying an unhealthy container under restart policies; past a few restarts it will not come good.
+    if (c.restartCount >= 3) return { state: 'failed', why: `container ${c.name} restarted ${c.restartCount} times` };
+    if (c.status !== 'running') return { state: 'waiting', why: c.status };
+    if (service.hasHealthcheck) {
+      if (c.health === 'unhealthy') return { state: 'failed', why: `unhealthy${c.lastHealthOutput ? `: ${c.lastHealthOutput}` : ''}` };
+      if (c.health !== 'healthy') return { state: 'waiting', why: `health ${c.health ?? 'unknown'}${c.lastHealthOutput ? ` (${c.lastHealthOutput})` : ''}` };
+    }
+  }
+  return { state: 'ready' };
+}
+
+/**
+ * Polls Docker until every expected service runs and every health-checked one is healthy.
+ * No fixed sleeps: it returns as soon as the stack is ready, fails fast on a dead or unhealthy
+ * container, and at the deadline names each service that was not ready and why.
+ */
+export async function waitUntilReady(
+  project: string,
+  services: ExpectedService[],
+  { deadlineMs, clock = systemClock, signal, pollMs = 250, onWaiting }: {
+    deadlineMs: number;
+    clock?: Clock;
+    signal?: AbortSignal;
+    pollMs?: number;
+    onWaiting?: (pending: string[]) => void;
+  },
+): Promise<void> {
+  const giveUpAt = clock.now() + deadlineMs;
+  for (;;) {
+    if (signal?.aborted) throw new TenantctlError('interrupted', 'interrupted while waiting for services');
+    const containers = await projectContainers(project, signal);
+    const verdicts = services.map((s) => ({ service: s.name, verdict: judgeService(s, containers) }));
+    const failed = verdicts.filter((v) => v.verdict.state === 'failed');
+    if (failed.length > 0) {
+      throw new TenantctlError('notReady', `service ${failed.map((f) => `${f.service} ${(f.verdict as { why: string }).why}`).join('; ')}`);
+    }
+    const pending = verdicts.filter((v) => v.verdict.state === 'waiting');
+    if (pending.length === 0) return;
+    if (clock.now() >= giveUpAt) {
+      const list = pending.map((p) => `${p.service} (${(p.verdict as { why: string }).why})`).join(', ');
+      throw new TenantctlError('notReady', `not ready after ${Math.round(deadlineMs / 1000)} s: ${list}; raise TENANTCTL_HEALTH_DEADLINE on slow hosts`);
+    }
+    onWaiting?.(pending.map((p) => p.service));
+    try {
+      await clock.sleep(pollMs, signal);
+    } catch {
+      throw new TenantctlError('interrupted', 'interrupted while waiting for services');
+    }
+  }
+}

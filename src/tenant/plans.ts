@@ -1,0 +1,9 @@
+import type { Plan } from './input.js';
+
+// Resource limits per plan, rendered into the tenant's compose file. Redis's maxmemory stays below
+// its container limit so eviction (allkeys-lru) happens before the kernel's OOM killer.
+export const planResources: Record<Plan, Record<string, string>> = {
+  starter: { app_memory: '256m', worker_memory: '192m', db_memory: '512m', redis_memory: '128m', redis_maxmemory: '96mb', app_cpus: '0.5', db_cpus: '0.5' },
+  standard: { app_memory: '512m', worker_memory: '256m', db_memory: '1g', redis_memory: '256m', redis_maxmemory: '192mb', app_cpus: '1.0', db_cpus: '1.0' },
+  enterprise: { app_memory: '1g', worker_memory: '512m', db_memory: '2g', redis_memory: '512m', redis_maxmemory: '384mb', app_cpus: '2.0', db_cpus: '2.0' },
+};
