@@ -1,5 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.js';
 import { envOverrides } from './env-overrides.js';
@@ -66,11 +67,16 @@ export function loadConfig({ cwd, env, file }: LoadConfigInput): LoadConfigResul
     config: {
       ...config,
       customersDir: resolveIn(config.customersDir),
-      stateDir: resolveIn(config.stateDir),
+      stateDir: config.stateDir === undefined ? defaultStateDir(env) : resolveIn(config.stateDir),
       templatePath: raw.templatePath === undefined ? defaultTemplatePath : resolveIn(config.templatePath),
     },
     errors: [],
   };
+}
+
+/** One state dir per user, wherever tenantctl runs from: it holds the local admin database's password. */
+function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  return path.join(env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state'), 'tenantctl');
 }
 
 function setPath(target: Record<string, unknown>, keyPath: string[], value: unknown): void {

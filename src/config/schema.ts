@@ -18,7 +18,9 @@ export const configSchema = z
   .object({
     customersDir: z.string().min(1).default('customers'),
     templatePath: z.string().min(1).default('templates/docker-compose.tenant.yml'),
-    stateDir: z.string().min(1).default('.tenantctl'),
+    /** Default: $XDG_STATE_HOME/tenantctl or ~/.local/state/tenantctl (resolved in load.ts). */
+    /** Unset: $XDG_STATE_HOME/tenantctl or ~/.local/state/tenantctl (see load.ts), one per user. */
+    stateDir: z.string().min(1).optional(),
     composeProjectPrefix: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,19}$/, 'must be 1-20 lowercase letters, digits, dashes or underscores, starting with a letter or digit')
@@ -58,6 +60,7 @@ export const configSchema = z
   })
   .strict();
 
-export type Config = z.infer<typeof configSchema>;
+/** The loaded config: paths resolved, stateDir always set. */
+export type Config = z.infer<typeof configSchema> & { stateDir: string };
 export type PortRange = z.infer<typeof portRangeSchema>;
 export type ServiceWithPort = keyof Config['ports'];

@@ -58,3 +58,12 @@ describe('loadConfig', () => {
     expect(missing.errors).toEqual([`${path.join(cwd, 'nope.yaml')}: file not found`]);
   });
 });
+
+describe('state dir', () => {
+  it('defaults to one per user, not per working directory', () => {
+    const { config } = loadConfig({ cwd: tempDir(), env: { XDG_STATE_HOME: '/var/state' } });
+    expect(config?.stateDir).toBe('/var/state/tenantctl');
+    const fromEnv = loadConfig({ cwd: '/srv', env: { TENANTCTL_STATE_DIR: 'here' } });
+    expect(fromEnv.config?.stateDir).toBe('/srv/here');
+  });
+});
