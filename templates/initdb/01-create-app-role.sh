@@ -1,0 +1,44 @@
+#!/bin/sh
+# Creates the login role the tenant's app and worker connect as (APP_DB_USER, default tenant_app).
+#
+# Run once by the postgres entrypoint at first init (both tenantctl/postgres and the official
+# postgres image), normally *sourced* by its shell, so: POSIX sh only, `set -eu` may be in force,
+# and every name here is prefixed and unset at the end so nothing leaks into the entrypoint.
+# It also works when executed directly (official image, executable bit set).
+#
+# Why a separate role at all: POSTGRES_USER (tenant_owner) is a superuser and owns the tables,
+# and both superusers and table owners bypass row-level security. The app must therefore use a
+# role that is neither, and that lacks BYPASSRLS, or the RLS policies in scripts/init-db.sql
+# would silently not apply to it. Table privileges for this role are granted by init-db.sql.
+#
+# Quoting: names and the password reach the server only as psql variables (:"name" / :'pw'),
+# which psql quotes itself, so no value can change the SQL; the heredoc is quoted ('SQL'), so
+# the shell expands nothing in it. The password is never echoed. The server stores it as a
+# SCRAM-SHA-256 verifier (password_encryption default since PostgreSQL 14).
+
+if [ -z "${APP_DB_PASSWORD:-}" ]; then
+  echo "01-create-app-role.sh: APP_DB_PASSWORD must be set (and non-empty)" >&2
+  exit 1
+fi
+
+tenantctl_app_user="${APP_DB_USER:-tenant_app}"
+tenantctl_db="${POSTGRES_DB:-${POSTGRES_USER:-postgres}}"
+
+# --username/--dbname are explicit because the official image does not export PGUSER to init
+# scripts; the host comes from PGHOST (tenantctl image) or libpq's default socket (official).
+# ON_ERROR_STOP makes psql exit non-zero on the first failed statement, which aborts init.
+psql -v ON_ERROR_STOP=1 -q -X \
+  --username "${POSTGRES_USER:-postgres}" --dbname "$tenantctl_db" \
+  -v app_user="$tenantctl_app_user" -v pw="$APP_DB_PASSWORD" -v db="$tenantctl_db" <<'SQL'
+-- INHERIT is left at its default: the role is granted membership in no other role, so there is
+-- nothing to inherit. Everything that lets a role skip RLS or widen its own rights is off.
+CREATE ROLE :"app_user" WITH LOGIN PASSWORD :'pw'
+  NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
+
+-- Only named roles may connect to the tenant database (superusers are unaffected).
+REVOKE CONNECT ON DATABASE :"db" FROM PUBLIC;
+GRANT CONNECT ON DATABASE :"db" TO :"app_user";
+SQL
+
+echo "01-create-app-role.sh: created role $tenantctl_app_user in database $tenantctl_db"
+unset tenantctl_app_user tenantctl_db
