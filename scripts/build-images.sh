@@ -12,9 +12,18 @@ cd "$(dirname "$0")/.."
 mirror="${TENANTCTL_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 cache="${TENANTCTL_IMAGE_CACHE:-$HOME/.cache/tenantctl}"
 packages="postgresql-15,redis-server,nodejs,tini,ca-certificates"
+# Bump when the rootfs recipe (the debootstrap and import steps below) changes; the package list is
+# part of the recipe already. Editing the rest of this script must not trigger a new debootstrap.
+base_recipe_version=1
 base_image="tenantctl/debian-base:bookworm"
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
+
+# docker_build ARGS...: quiet unless it fails (the legacy builder also warns on every success).
+docker_build() {
+  local out
+  out=$(docker build -q "$@" 2>&1) || { printf '%s\n' "$out" >&2; log "docker build failed"; exit 1; }
+}
 
 # hash_of FILE... -> a short content hash used as the image's recipe label
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
@@ -22,7 +31,7 @@ hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 image_label() { docker image inspect --format '{{ index .Config.Labels "tenantctl.recipe" }}' "$1" 2>/dev/null || true; }
 
 build_base() {
-  local recipe; recipe=$(printf '%s %s' "$packages" "$(hash_of "$0")" | sha256sum | cut -c1-16)
+  local recipe; recipe=$(printf 'v%s %s' "$base_recipe_version" "$packages" | sha256sum | cut -c1-16)
   if [ "${FORCE:-0}" != 1 ] && [ "$(image_label "$base_image")" = "$recipe" ]; then
     log "$base_image is up to date"; return
   fi
@@ -52,7 +61,7 @@ build_from_dir() {
     log "$image is up to date"; return
   fi
   log "building $image"
-  docker build -q --label "tenantctl.recipe=$recipe" -t "$image" "$@" "$dir" >/dev/null
+  docker_build --label "tenantctl.recipe=$recipe" -t "$image" "$@" "$dir"
 }
 
 # The tenant app image: Dockerfile.multitenant on top of the node image, built from the repo
@@ -60,17 +69,20 @@ build_from_dir() {
 # bundle and the node image it builds on, so a rebuilt bundle or base makes a new app image.
 build_app() {
   local image=tenantctl/app:latest node_image=tenantctl/node:bookworm
-  if [ ! -s dist/app/server.cjs ] || [ ! -s dist/app/healthcheck.cjs ]; then
-    log "dist/app is missing; bundling the app"
+  # Re-bundle whenever the bundler is installed (it takes a fraction of a second), so a stale
+  # dist/app never ends up in the image; without node_modules, an existing bundle is used.
+  if [ -d node_modules/esbuild ]; then
     node scripts/bundle-app.mjs
+  elif [ ! -s dist/app/server.cjs ] || [ ! -s dist/app/healthcheck.cjs ]; then
+    log "dist/app is missing and esbuild is not installed: run npm ci first"; exit 1
   fi
   local recipe; recipe=$(hash_of Dockerfile.multitenant dist/app/*.cjs <(docker image inspect --format '{{.Id}}' "$node_image"))
   if [ "${FORCE:-0}" != 1 ] && [ "$(image_label "$image")" = "$recipe" ]; then
     log "$image is up to date"; return
   fi
   log "building $image"
-  docker build -q --label "tenantctl.recipe=$recipe" --build-arg NODE_IMAGE="$node_image" \
-    -f Dockerfile.multitenant -t "$image" . >/dev/null
+  docker_build --label "tenantctl.recipe=$recipe" --build-arg NODE_IMAGE="$node_image" \
+    -f Dockerfile.multitenant -t "$image" .
 }
 
 build_base
@@ -78,3 +90,5 @@ build_from_dir tenantctl/postgres:15 images/postgres
 build_from_dir tenantctl/redis:7 images/redis
 build_from_dir tenantctl/node:bookworm images/node
 build_app
+# Images replaced by a rebuild are left untagged; remove those of ours, nothing else.
+docker image prune -f --filter label=tenantctl.recipe >/dev/null
