@@ -92,6 +92,8 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'show compose output while it runs')
     .option('-q, --quiet', 'no progress lines on stderr')
     .showHelpAfterError('(run with --help for usage)')
+    // Before the subcommands are added, so they inherit it: main() maps commander's errors to exit 2.
+    .exitOverride()
     .addHelpText('after', `
 Examples:
   $ tenantctl provision acme --name "ACME Corp"
@@ -189,7 +191,7 @@ Examples:
 
 /** The one error handler: a typed error becomes its exit code and one line (or a JSON document). */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram().exitOverride();
+  const program = buildProgram();
   const json = argv.includes('--json');
   try {
     await program.parseAsync(argv);
