@@ -1,0 +1,120 @@
+// Shared pieces of the end-to-end tests: run the real CLI against the real Docker engine, with a
+// private customers dir, state dir, compose project prefix and admin database per test file, and
+// remove everything that prefix created afterwards.
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import getPort from 'get-port';
+import pg from 'pg';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+export const cliPath = path.join(root, 'bin', 'tenantctl.js');
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  json: () => any;
+}
+
+export interface Harness {
+  prefix: string;
+  dir: string;
+  customersDir: string;
+  env: Record<string, string>;
+  cli(args: string[], options?: { env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult>;
+  adminQuery<T extends pg.QueryResultRow = any>(sql: string, params?: unknown[]): Promise<T[]>;
+  cleanup(): Promise<void>;
+}
+
+export async function createHarness(name: string): Promise<Harness> {
+  const runId = `${name}${Date.now().toString(36)}`.replace(/[^a-z0-9]/g, '').slice(-16);
+  const prefix = `tct${runId}`;
+  const dir = mkdtempSync(path.join(tmpdir(), `tenantctl-${name}-`));
+  const customersDir = path.join(dir, 'customers');
+  const env = {
+    TENANTCTL_CUSTOMERS_DIR: customersDir,
+    TENANTCTL_STATE_DIR: path.join(dir, 'state'),
+    TENANTCTL_PROJECT_PREFIX: prefix,
+    TENANTCTL_ADMIN_PROJECT: `${prefix}-admin`,
+    TENANTCTL_ADMIN_DB_PORT: String(await getPort()),
+    TENANTCTL_HEALTH_DEADLINE: '90',
+    TENANTCTL_ACTOR: `e2e-${name}`,
+  };
+  let adminPool: pg.Pool | undefined;
+
+  const cli: Harness['cli'] = async (args, options = {}) => {
+    const result = await execa('node', [cliPath, ...args], {
+      cwd: dir,
+      env: { ...env, ...options.env },
+      reject: false,
+      timeout: options.timeoutMs ?? 300_000,
+      stdin: 'ignore',
+    });
+    const stdout = String(result.stdout);
+    return {
+      exitCode: result.exitCode ?? -1,
+      stdout,
+      stderr: String(result.stderr),
+      json: () => JSON.parse(stdout),
+    };
+  };
+
+  return {
+    prefix,
+    dir,
+    customersDir,
+    env,
+    cli,
+    async adminQuery(sql, params = []) {
+      if (!adminPool) {
+        const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(env.TENANTCTL_STATE_DIR, 'admin-db.env'), 'utf8'))![1];
+        adminPool = new pg.Pool({ host: '127.0.0.1', port: Number(env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin', max: 2 });
+      }
+      return (await adminPool.query(sql, params)).rows;
+    },
+    async cleanup() {
+      await adminPool?.end();
+      await removeDockerObjectsWithPrefix(prefix);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const docker = async (args: string[]) => (await execa('docker', args, { timeout: 60_000 })).stdout;
+
+/** Compose projects whose name starts with the prefix, as Docker reports them (containers, networks, volumes). */
+export async function dockerObjectsWithPrefix(prefix: string): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
+  const fmt = '{{.ID}} {{.Label "com.docker.compose.project"}}';
+  const pick = (out: string) =>
+    out.split('\n').filter(Boolean).map((l) => l.split(' ')).filter(([, project]) => project?.startsWith(prefix)).map(([id]) => id!);
+  const [containers, networks, volumes] = await Promise.all([
+    docker(['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', fmt]),
+    docker(['network', 'ls', '--filter', 'label=com.docker.compose.project', '--format', fmt]),
+    docker(['volume', 'ls', '--filter', 'label=com.docker.compose.project', '--format', '{{.Name}} {{.Label "com.docker.compose.project"}}']),
+  ]);
+  return { containers: pick(containers), networks: pick(networks), volumes: pick(volumes) };
+}
+
+export async function removeDockerObjectsWithPrefix(prefix: string): Promise<void> {
+  const left = await dockerObjectsWithPrefix(prefix);
+  if (left.containers.length) await docker(['rm', '-fv', ...left.containers]);
+  if (left.networks.length) await docker(['network', 'rm', ...left.networks]);
+  if (left.volumes.length) await docker(['volume', 'rm', '-f', ...left.volumes]);
+}
+
+/** Containers of one compose project by service name. */
+export async function containerOf(project: string, service: string): Promise<string> {
+  const id = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${service}`])).trim();
+  if (!id) throw new Error(`no ${service} container in ${project}`);
+  return id;
+}
+
+export async function inspect(id: string): Promise<any> {
+  return JSON.parse(await docker(['inspect', id]))[0];
+}
+
+export async function dockerExec(container: string, argv: string[]) {
+  return execa('docker', ['exec', container, ...argv], { reject: false, timeout: 30_000 });
+}
