@@ -2,7 +2,8 @@
 // becomes healthy, or a Ctrl-C, is rolled back completely and recorded as failed; a failed tenant
 // can then be provisioned from clean.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -101,14 +102,41 @@ describe('a stack that never becomes healthy', () => {
     expect(await h.adminQuery(`SELECT * FROM admin_allocations WHERE customer_id = 'acme'`)).toEqual([]);
   }, 240_000);
 
-  it('can then be provisioned from clean, and deprovisioned', async () => {
+  it('can then be provisioned from clean; --keep-data keeps its data and passwords for the next provision', async () => {
     const result = await h.cli(['provision', 'acme', '--json']);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.json().outcome).toBe('active');
+    const marker = async (sql: string) => {
+      const password = /DB_PASSWORD=(\w+)/.exec(readFileSync(path.join(h.customersDir, 'acme', '.env'), 'utf8'))![1];
+      const port = (await h.adminQuery(`SELECT db_port FROM admin_customers WHERE id = 'acme'`))[0].db_port;
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'tenant_owner', password, database: 'tenant' });
+      await client.connect();
+      try {
+        return (await client.query(sql)).rows;
+      } finally {
+        await client.end();
+      }
+    };
+    await marker(`INSERT INTO crm.organizations (name, slug) VALUES ('kept across deprovision', 'kept')`);
+
+    const kept = await h.cli(['deprovision', 'acme', '--yes', '--keep-data', '--json']);
+    expect(kept.exitCode, kept.stderr).toBe(0);
+    expect(kept.json()).toMatchObject({ outcome: 'deprovisioned', keptData: true, removed: { containers: 4, networks: 1 } });
+    const left = await dockerObjectsWithPrefix(`${h.prefix}-acme`);
+    expect(left.containers).toEqual([]);
+    expect(left.networks).toEqual([]);
+    expect(left.volumes).toHaveLength(2);
+    expect(tenantDirs()).toEqual(['acme']);
+
+    const back = await h.cli(['provision', 'acme', '--json']);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(await marker(`SELECT name FROM crm.organizations`)).toEqual([{ name: 'kept across deprovision' }]);
+
     const down = await h.cli(['deprovision', 'acme', '--yes', '--json']);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(await dockerObjectsWithPrefix(`${h.prefix}-acme`)).toEqual(nothing);
-  }, 240_000);
+    expect(tenantDirs()).toEqual([]);
+  }, 300_000);
 });
 
 describe('Ctrl-C during provision', () => {
