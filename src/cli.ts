@@ -1,87 +1,16 @@
 import { Command, CommanderError, Option } from 'commander';
 import chalk from 'chalk';
-import { createInterface } from 'node:readline/promises';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from './config/load.js';
-import { createContext, type Context, type Reporter } from './context.js';
 import { ExitCode, TenantctlError, messageOf } from './errors.js';
 import { packageRoot } from './paths.js';
+import { confirmInteractively, withContext } from './cli/with-context.js';
 
-// The only module that parses argv, prints, and exits. Commands take plain input and return data;
-// this file renders that data for people or as JSON, and maps every error to one exit code.
+// The only module (with src/cli/) that parses argv, prints, and exits. Commands take plain input
+// and return data; this layer renders that data for people or as JSON, and main() maps every
+// error to one exit code.
 
-interface GlobalOptions {
-  json?: boolean;
-  config?: string;
-  verbose?: boolean;
-  quiet?: boolean;
-}
-
-const version = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version as string;
-
-function makeReporter(options: GlobalOptions): Reporter {
-  const quiet = options.quiet === true;
-  let current: { label: string; at: number } | undefined;
-  const finish = () => {
-    if (current && !quiet) process.stderr.write(`${chalk.dim(`  done in ${((Date.now() - current.at) / 1000).toFixed(1)} s`)}\n`);
-    current = undefined;
-  };
-  return {
-    step(label) {
-      finish();
-      current = { label, at: Date.now() };
-      if (!quiet) process.stderr.write(`${chalk.cyan('›')} ${label}\n`);
-    },
-    info(message) {
-      if (!quiet) process.stderr.write(`  ${message}\n`);
-    },
-    detail(line) {
-      if (options.verbose) process.stderr.write(chalk.dim(`    ${line}\n`));
-    },
-    end: finish,
-  };
-}
-
-async function withContext<T>(command: Command, work: (ctx: Context) => Promise<T>, render: (result: T) => string): Promise<void> {
-  const options = command.optsWithGlobals<GlobalOptions>();
-  const { config, errors } = loadConfig({ cwd: process.cwd(), env: process.env, file: options.config });
-  if (!config) throw new TenantctlError('usage', 'invalid configuration', { details: errors });
-
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onInterrupt = () => {
-    interrupts += 1;
-    if (interrupts > 1) process.exit(ExitCode.interrupted);
-    process.stderr.write('\ninterrupted: rolling back (press Ctrl-C again to stop at once and leave things as they are)\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onInterrupt);
-  process.on('SIGTERM', onInterrupt);
-
-  const reporter = makeReporter(options);
-  const ctx = createContext({ config, env: process.env, reporter, signal: controller.signal });
-  try {
-    const result = await work(ctx);
-    reporter.end();
-    process.stdout.write(`${options.json ? JSON.stringify(result, null, 2) : render(result)}\n`);
-  } finally {
-    process.off('SIGINT', onInterrupt);
-    process.off('SIGTERM', onInterrupt);
-    await ctx.close();
-  }
-}
-
-async function confirmInteractively(id: string): Promise<boolean> {
-  if (!process.stdin.isTTY) return false;
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(`This removes ${id}'s containers, network, volumes and data. Type the tenant id to confirm: `);
-    return answer.trim() === id;
-  } finally {
-    rl.close();
-  }
-}
+const version: string = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version;
 
 export function buildProgram(): Command {
   const program = new Command('tenantctl')

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import path from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import { TenantctlError } from '../errors.js';
 import { applyMigrations, readMigrations } from './migrate.js';
 import { scriptsDir } from '../paths.js';
@@ -24,7 +25,12 @@ export interface TenantRecord {
   deprovisionedAt: string | null;
 }
 
-export const adminMigrationFiles = [path.join(scriptsDir, 'init-admin-db.sql')];
+/** The admin schema: init-admin-db.sql first, then scripts/admin-migrations/*.sql in name order. */
+export function adminMigrationFiles(): string[] {
+  const dir = path.join(scriptsDir, 'admin-migrations');
+  const later = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.sql')).sort().map((f) => path.join(dir, f)) : [];
+  return [path.join(scriptsDir, 'init-admin-db.sql'), ...later];
+}
 
 const toRecord = (row: any): TenantRecord => ({
   id: row.id,
@@ -54,15 +60,17 @@ export interface Reservation {
  * All writes that must not interleave between concurrent tenantctl processes take advisory locks.
  */
 export class Registry {
-  private constructor(private readonly pool: pg.Pool, readonly actor: string) {}
+  /** The pool is shared with the other admin-database modules (control plane, secrets store). */
+  private constructor(readonly pool: pg.Pool, readonly actor: string) {}
 
-  static async open(url: string, actor: string): Promise<Registry> {
-    const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 1_000 });
+  /** `maxConnections`: each provision in flight holds one for its tenant lock and briefly uses another. */
+  static async open(url: string, actor: string, { maxConnections = 4 } = {}): Promise<Registry> {
+    const pool = new pg.Pool({ connectionString: url, max: maxConnections, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 1_000 });
     pool.on('error', () => {}); // an idle client dropped by the server must not crash the CLI
     const registry = new Registry(pool, actor);
     const client = await registry.connect();
     try {
-      await applyMigrations(client, 'admin_schema_migrations', await readMigrations(adminMigrationFiles));
+      await applyMigrations(client, 'admin_schema_migrations', await readMigrations(adminMigrationFiles()));
     } catch (error) {
       throw new TenantctlError('adminDb', `admin database schema: ${(error as Error).message}`, { cause: error });
     } finally {
@@ -75,7 +83,7 @@ export class Registry {
     await this.pool.end();
   }
 
-  private async connect(): Promise<pg.PoolClient> {
+  async connect(): Promise<pg.PoolClient> {
     try {
       return await this.pool.connect();
     } catch (error) {
@@ -83,7 +91,8 @@ export class Registry {
     }
   }
 
-  private async withTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /** Runs work in one transaction on one pooled client; rolls back if it throws. */
+  async withTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.connect();
     try {
       await client.query('BEGIN');
@@ -218,13 +227,14 @@ export class Registry {
     });
   }
 
-  private async audit(client: pg.ClientBase, customerId: string, action: string, oldValues: unknown, newValues: unknown) {
+  /** Appends to admin_audit_logs: who (this registry's actor), what, old and new values. */
+  async audit(client: pg.ClientBase, customerId: string, action: string, oldValues: unknown, newValues: unknown) {
     await client.query('INSERT INTO admin_audit_logs (customer_id, action, actor, old_values, new_values) VALUES ($1, $2, $3, $4, $5)', [
       customerId, action, this.actor, oldValues === null ? null : JSON.stringify(oldValues), newValues === null ? null : JSON.stringify(newValues),
     ]);
   }
 
-  private unreachable = (error: unknown): never => {
+  unreachable = (error: unknown): never => {
     throw new TenantctlError('adminDb', `admin database query failed: ${(error as Error).message}`, { cause: error });
   };
 }
