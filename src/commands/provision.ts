@@ -69,6 +69,8 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
     return { ...summary(ctx, { id, name, plan, project, paths, reservation, started }), outcome: 'planned', rendered: render(reservation) };
   }
 
+  // Detecting the compose flavour runs the docker CLI: let it overlap the admin database start-up.
+  ctx.compose().catch(() => {});
   await requireImages(ctx);
   const registry = await ctx.registry();
   const unlock = await registry.tryLockTenant(id);

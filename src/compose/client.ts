@@ -1,3 +1,5 @@
+import { access, constants } from 'node:fs/promises';
+import path from 'node:path';
 import { run, lastErrorLine, type RunResult } from '../exec.js';
 import { TenantctlError } from '../errors.js';
 import { composeArgv, downVerb, upVerb, type ComposeFlavour, type ComposeTarget } from './argv.js';
@@ -34,7 +36,8 @@ export class ComposeClient {
       }
     };
     if (await tryRun(['docker', 'compose', 'version'])) return new ComposeClient('v2');
-    if (await tryRun(['docker-compose', 'version'])) return new ComposeClient('v1');
+    // Only look for v1 on PATH: running `docker-compose version` costs a Python start-up (~1 s).
+    if (await onPath('docker-compose', env)) return new ComposeClient('v1');
     throw new TenantctlError('docker', 'neither `docker compose` (v2) nor `docker-compose` (v1) is installed; on Debian: apt-get install docker-compose');
   }
 
@@ -59,4 +62,16 @@ export class ComposeClient {
       throw new ComposeError(`${what} for ${target.project} failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail)}`, result);
     }
   }
+}
+
+async function onPath(program: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    try {
+      await access(path.join(dir, program), constants.X_OK);
+      return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
 }
