@@ -5,6 +5,8 @@ import { projectName } from '../compose/argv.js';
 import { objectsByLabel } from '../compose/docker.js';
 import { tenantPaths } from '../tenant/files.js';
 import { projectLabel, removeStack, type RemovalReport } from '../tenant/stack.js';
+import { clearTenantSecrets } from '../db/secrets-store.js';
+import { revokeAllApiKeys } from '../db/control-plane.js';
 
 export interface DeprovisionInput {
   id: unknown;
@@ -45,7 +47,14 @@ export async function deprovision(ctx: Context, input: DeprovisionInput): Promis
     if (record) await registry.markDeprovisioning(id);
     ctx.reporter.step(`removing ${project}${keepData ? ' (keeping data volumes)' : ''}`);
     const removed = await removeStack(ctx, { project, paths, keepData });
-    if (record) await registry.markDeprovisioned(id, keepData);
+    if (record) {
+      // Kept data keeps its passwords; otherwise nothing of the tenant's secrets outlives it.
+      if (!keepData) await clearTenantSecrets(registry, id);
+      // Keys to a stack that is gone must not keep working, whether or not its data was kept.
+      await registry.markDeprovisioned(id, keepData, async (client) => {
+        await revokeAllApiKeys(registry, client, id);
+      });
+    }
     return { id, outcome: 'deprovisioned', project, keptData: keepData, removed };
   } finally {
     await unlock();

@@ -186,21 +186,22 @@ export class Registry {
     await this.audit(client, input.id, 'provision.started', before.rows[0] ? pick(before.rows[0]) : null, { ...input, status: 'provisioning' });
   }
 
-  async markActive(id: string, appUrl: string): Promise<void> {
-    await this.setStatus(id, 'active', null, { app_url: appUrl, provisioned_at: 'now()' }, 'provision.completed');
+  /** `within` runs in the same transaction (e.g. enabling default modules), so both happen or neither. */
+  async markActive(id: string, appUrl: string, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    await this.setStatus(id, 'active', null, { app_url: appUrl, provisioned_at: 'now()' }, 'provision.completed', false, within);
   }
 
   /** Records the failure and releases what the tenant held: nothing of a failed run stays reserved. */
-  async markFailed(id: string, reason: string): Promise<void> {
-    await this.setStatus(id, 'failed', reason, {}, 'provision.failed', true);
+  async markFailed(id: string, reason: string, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    await this.setStatus(id, 'failed', reason, {}, 'provision.failed', true, within);
   }
 
   async markDeprovisioning(id: string): Promise<void> {
     await this.setStatus(id, 'deprovisioning', null, {}, 'deprovision.started');
   }
 
-  async markDeprovisioned(id: string, keptData: boolean): Promise<void> {
-    await this.setStatus(id, 'deprovisioned', keptData ? 'data volumes kept' : null, { deprovisioned_at: 'now()' }, 'deprovision.completed', true);
+  async markDeprovisioned(id: string, keptData: boolean, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    await this.setStatus(id, 'deprovisioned', keptData ? 'data volumes kept' : null, { deprovisioned_at: 'now()' }, 'deprovision.completed', true, within);
   }
 
   async allocationsOf(id: string): Promise<Array<{ kind: string; value: string; purpose: string }>> {
@@ -208,7 +209,10 @@ export class Registry {
     return rows;
   }
 
-  private async setStatus(id: string, status: TenantStatus, reason: string | null, extra: Record<string, string>, action: string, release = false) {
+  private async setStatus(
+    id: string, status: TenantStatus, reason: string | null, extra: Record<string, string>, action: string,
+    release = false, within?: (client: pg.PoolClient) => Promise<void>,
+  ) {
     await this.withTransaction(async (client) => {
       const before = await client.query('SELECT * FROM admin_customers WHERE id = $1 FOR UPDATE', [id]);
       if (!before.rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
@@ -223,6 +227,7 @@ export class Registry {
       }
       await client.query(`UPDATE admin_customers SET ${sets.join(', ')} WHERE id = $1`, values);
       if (release) await client.query('DELETE FROM admin_allocations WHERE customer_id = $1', [id]);
+      if (within) await within(client);
       await this.audit(client, id, action, pick(before.rows[0]), { status, reason, ...extra, ...(release ? { allocations: 'released' } : {}) });
     });
   }

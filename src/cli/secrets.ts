@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { withContext } from './with-context.js';
+
+// `tenantctl secrets <id>`: the one command whose job is to print passwords.
+
+export function addSecretsCommand(program: Command): void {
+  program
+    .command('secrets')
+    .description('show a tenant\'s passwords, decrypted with the master key (the view is audited)')
+    .argument('<id>', 'tenant id')
+    .addHelpText('after', `
+Examples:
+  $ tenantctl secrets acme
+  $ tenantctl secrets acme --json
+  $ TENANTCTL_MASTER_KEY="$(cat backup/master.key)" tenantctl secrets acme
+
+The master key is TENANTCTL_MASTER_KEY (64 hex characters, or base64 of 32 bytes), or else the key
+file <stateDir>/master.key (TENANTCTL_MASTER_KEY_FILE). A key other than the one the admin database
+was set up with is refused (exit 2); no secret is printed then.
+`)
+    .action(async (id: string, _options, command: Command) => {
+      const { secrets } = await import('../commands/secrets.js');
+      const { renderSecrets } = await import('../output/secrets.js');
+      await withContext(command, (ctx) => secrets(ctx, { id }), renderSecrets);
+    });
+}

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import type { Context } from '../context.js';
+import { parseOrUsage, parseTenantId } from '../tenant/input.js';
+import { parseSince } from '../control-plane/since.js';
+import { auditLog, type AuditEntry } from '../db/control-plane.js';
+
+export const defaultAuditLimit = 50;
+
+const limitSchema = z
+  .string()
+  .trim()
+  .regex(/^\d+$/, 'must be a whole number')
+  .transform(Number)
+  .pipe(z.number().min(1, 'must be at least 1').max(10_000, 'must be at most 10000'));
+
+/** The audit log, newest first: all tenants or one, optionally from `since` on, at most `limit` entries. */
+export async function audit(ctx: Context, input: { id?: unknown; since?: string; limit?: string }): Promise<AuditEntry[]> {
+  const customerId = input.id === undefined ? undefined : parseTenantId(input.id);
+  const since = input.since === undefined ? undefined : parseSince(input.since, ctx.clock.now());
+  const limit = input.limit === undefined ? defaultAuditLimit : parseOrUsage(limitSchema, input.limit, '--limit');
+  return auditLog(await ctx.registry(), { customerId, since, limit });
+}

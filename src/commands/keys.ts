@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import type { Context } from '../context.js';
+import { parseOrUsage, parseTenantId } from '../tenant/input.js';
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord, type CreatedApiKey, type RevokedApiKey } from '../db/control-plane.js';
+
+export interface KeysListResult {
+  customerId: string;
+  keys: ApiKeyRecord[];
+}
+
+export const apiKeyNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), { message: 'must not contain control characters (newlines, tabs)' });
+
+const keyIdSchema = z.string().trim().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a key id as shown by `tenantctl keys list` (a UUID)');
+
+/** Creates a key; the result holds the whole key, which is never shown or stored again. */
+export async function keysCreate(ctx: Context, input: { id: unknown; name?: unknown }): Promise<CreatedApiKey> {
+  const id = parseTenantId(input.id);
+  const name = parseOrUsage(apiKeyNameSchema, input.name ?? 'default', 'key name');
+  return createApiKey(await ctx.registry(), id, name);
+}
+
+export async function keysList(ctx: Context, input: { id: unknown }): Promise<KeysListResult> {
+  const id = parseTenantId(input.id);
+  return { customerId: id, keys: await listApiKeys(await ctx.registry(), id) };
+}
+
+export async function keysRevoke(ctx: Context, input: { id: unknown; keyId: unknown }): Promise<RevokedApiKey> {
+  const id = parseTenantId(input.id);
+  const keyId = parseOrUsage(keyIdSchema, input.keyId, 'key id').toLowerCase();
+  return revokeApiKey(await ctx.registry(), id, keyId);
+}
