@@ -2,9 +2,11 @@ import { Command, CommanderError, Option } from 'commander';
 import chalk from 'chalk';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ExitCode, TenantctlError, messageOf } from './errors.js';
+import { BatchFailure, ExitCode, TenantctlError, messageOf } from './errors.js';
 import { packageRoot } from './paths.js';
 import { confirmInteractively, withContext } from './cli/with-context.js';
+import { addControlPlaneCommands } from './cli/control-plane.js';
+import { addSecretsCommand } from './cli/secrets.js';
 
 // The only module (with src/cli/) that parses argv, prints, and exits. Commands take plain input
 // and return data; this layer renders that data for people or as JSON, and main() maps every
@@ -32,16 +34,18 @@ Examples:
 
 Exit codes: 0 ok, 1 internal error, 2 bad input or config, 3 unknown tenant, 4 confirmation refused,
 5 conflict (port taken, tenant busy, pool full), 6 Docker/compose failed, 7 not healthy in time,
-8 admin database unreachable, 130 interrupted (rolled back).
+8 admin database unreachable, 9 some tenants of a batch failed, 130 interrupted (rolled back).
 `);
 
   program
     .command('provision')
-    .description('create a tenant\'s stack, wait until it is healthy, apply its schema and record it')
-    .argument('<id>', 'tenant id: lowercase letters, digits and dashes, starting with a letter, at most 40')
-    .option('-n, --name <name>', 'display name (default: the id)')
-    .addOption(new Option('--plan <plan>', 'resource plan').choices(['starter', 'standard', 'enterprise']).default('standard'))
-    .option('-p, --port <port>', 'use this host port for the app (fails if it is taken)')
+    .description('create tenants\' stacks, wait until they are healthy, apply their schema and record them')
+    .argument('[ids...]', 'tenant ids: lowercase letters, digits and dashes, starting with a letter, at most 40')
+    .option('-n, --name <name>', 'display name (default: the id; one tenant only)')
+    .addOption(new Option('--plan <plan>', 'resource plan').choices(['starter', 'standard', 'enterprise']))
+    .option('-p, --port <port>', 'use this host port for the app (fails if it is taken; one tenant only)')
+    .option('-f, --file <tenants.yaml>', 'provision the tenants listed in this file (ids, or {id, name, plan, port})')
+    .option('--concurrency <n>', 'tenants provisioned at once in a batch', '4')
     .option('--dry-run', 'print the plan and the rendered compose file; touch neither Docker nor the registry')
     .option('--show-secrets', 'also print the generated passwords (they are never printed otherwise)')
     .addHelpText('after', `
@@ -49,39 +53,70 @@ Examples:
   $ tenantctl provision acme --name "ACME Corp"
   $ tenantctl provision globex --name "Globex" --plan enterprise --port 8080
   $ tenantctl provision acme --dry-run
+  $ tenantctl provision acme globex initech --concurrency 3
+  $ tenantctl provision --file tenants.yaml --json
 
 Provisioning an active tenant does nothing and exits 0; a failed one starts clean.
+In a batch, a failed tenant is rolled back, the others stand, and the exit code is 9.
 `)
-    .action(async (id: string, options, command: Command) => {
-      const { provision } = await import('./commands/provision.js');
-      const { renderProvision } = await import('./output/render.js');
-      await withContext(command, async (ctx) => {
-        const result = await provision(ctx, { id, name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun });
-        if (!options.showSecrets || result.outcome !== 'active') return result;
-        const { readTenantSecrets } = await import('./secrets.js');
-        return { ...result, secrets: await readTenantSecrets(path.join(result.directory, '.env')) };
-      }, renderProvision);
+    .action(async (ids: string[], options, command: Command) => {
+      const batch = options.file !== undefined || ids.length > 1;
+      if (!batch) {
+        if (ids.length === 0) throw new TenantctlError('usage', 'give a tenant id, several ids, or --file tenants.yaml');
+        const { provision } = await import('./commands/provision.js');
+        const { renderProvision } = await import('./output/render.js');
+        return withContext(command, async (ctx) => {
+          const result = await provision(ctx, { id: ids[0], name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun });
+          if (!options.showSecrets || result.outcome !== 'active') return result;
+          const { readTenantSecrets } = await import('./secrets.js');
+          return { ...result, secrets: await readTenantSecrets(path.join(result.directory, '.env')) };
+        }, renderProvision);
+      }
+      for (const flag of ['name', 'port', 'dryRun', 'showSecrets'] as const) {
+        if (options[flag] !== undefined) throw new TenantctlError('usage', `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to one tenant; give it per tenant in --file instead`);
+      }
+      const { provisionBatch, readTenantsFile } = await import('./commands/provision-batch.js');
+      const { renderProvisionBatch } = await import('./output/render.js');
+      const { BatchProgress } = await import('./cli/batch-progress.js');
+      const tenants = [...ids.map((id) => ({ id, plan: options.plan })), ...(options.file ? await readTenantsFile(options.file) : [])];
+      const concurrency = Number(options.concurrency);
+      const progress = new BatchProgress(process.stderr, command.optsWithGlobals().quiet === true);
+      await withContext(
+        command,
+        (ctx) => provisionBatch(ctx, { tenants, concurrency }, (id) => progress.reporterFor(id)).finally(() => progress.stop()),
+        renderProvisionBatch,
+        { registryConnections: Math.min(Number.isFinite(concurrency) ? concurrency : 4, 32) * 2 + 2 },
+      );
     });
 
   program
     .command('deprovision')
-    .description('remove a tenant\'s containers, network, volumes and files, and mark it deprovisioned')
-    .argument('<id>', 'tenant id')
+    .description('remove tenants\' containers, network, volumes and files, and mark them deprovisioned')
+    .argument('<ids...>', 'tenant ids')
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('--keep-data', 'keep the data volumes and customers/<id>/ (its passwords) for a later provision')
+    .option('--concurrency <n>', 'tenants removed at once when several are given', '4')
     .addHelpText('after', `
 Examples:
   $ tenantctl deprovision acme
   $ tenantctl deprovision acme --yes --json
   $ tenantctl deprovision acme --yes --keep-data
+  $ tenantctl deprovision acme globex initech --yes
 `)
-    .action(async (id: string, options, command: Command) => {
+    .action(async (ids: string[], options, command: Command) => {
       const { deprovision } = await import('./commands/deprovision.js');
-      const { renderDeprovision } = await import('./output/render.js');
+      const { renderDeprovision, renderDeprovisionBatch } = await import('./output/render.js');
       const { parseTenantId } = await import('./tenant/input.js');
-      parseTenantId(id); // refuse a bad id before asking anything
-      const confirmed = options.yes === true || (await confirmInteractively(id));
-      await withContext(command, (ctx) => deprovision(ctx, { id, confirmed, keepData: options.keepData }), renderDeprovision);
+      ids.forEach((id) => parseTenantId(id)); // refuse a bad id before asking anything
+      const confirmed = options.yes === true || (await confirmInteractively(ids));
+      if (ids.length === 1) {
+        return withContext(command, (ctx) => deprovision(ctx, { id: ids[0], confirmed, keepData: options.keepData }), renderDeprovision);
+      }
+      const { deprovisionBatch } = await import('./commands/deprovision-batch.js');
+      const concurrency = Number(options.concurrency);
+      await withContext(command, (ctx) => deprovisionBatch(ctx, { ids, confirmed, keepData: options.keepData, concurrency }), renderDeprovisionBatch, {
+        registryConnections: Math.min(Number.isFinite(concurrency) ? concurrency : 4, 32) * 2 + 2,
+      });
     });
 
   program
@@ -115,6 +150,8 @@ Examples:
       await withContext(command, (ctx) => status(ctx, { id }), renderStatus);
     });
 
+  addSecretsCommand(program);
+  addControlPlaneCommands(program);
   return program;
 }
 
@@ -131,6 +168,11 @@ export async function main(argv: string[]): Promise<number> {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return ExitCode.ok;
       if (json) printJsonError('usage', ExitCode.usage, error.message.replace(/^error: /, ''), []);
       return ExitCode.usage;
+    }
+    if (error instanceof BatchFailure && error.reported) {
+      // The batch's own result, with each failure, is already on stdout.
+      if (!json) process.stderr.write(`${chalk.red('tenantctl:')} ${error.message}\n`);
+      return error.exitCode;
     }
     const typed = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
     if (json) printJsonError(typed.kind, typed.exitCode, typed.message, typed.details);

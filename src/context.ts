@@ -33,7 +33,14 @@ export interface Context {
   close(): Promise<void>;
 }
 
-export function createContext({ config, env, reporter, signal }: { config: Config; env: NodeJS.ProcessEnv; reporter: Reporter; signal: AbortSignal }): Context {
+export function createContext({ config, env, reporter, signal, registryConnections }: {
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  reporter: Reporter;
+  signal: AbortSignal;
+  /** Admin database connections; a batch needs about two per tenant in flight. */
+  registryConnections?: number;
+}): Context {
   let compose: Promise<ComposeClient> | undefined;
   let registry: Promise<Registry> | undefined;
   const host = env.TENANTCTL_HOST_ID || os.hostname();
@@ -48,7 +55,7 @@ export function createContext({ config, env, reporter, signal }: { config: Confi
     actor,
     compose: () => (compose ??= ComposeClient.detect(env)),
     registry: () =>
-      (registry ??= openRegistry({ config, actor, compose: context.compose, clock: systemClock, signal, progress: (m) => reporter.info(m) })),
+      (registry ??= openRegistry({ config, actor, compose: context.compose, clock: systemClock, signal, progress: (m) => reporter.info(m), maxConnections: registryConnections })),
     async close() {
       if (registry) await (await registry.catch(() => undefined))?.close();
     },

@@ -11,6 +11,7 @@ export const ExitCode = {
   docker: 6, // Docker engine or compose failed
   notReady: 7, // a service did not become healthy before the deadline
   adminDb: 8, // admin database unreachable or failing
+  partial: 9, // a batch where some tenants failed; the others stand
   interrupted: 130, // Ctrl-C: rolled back
 } as const;
 
@@ -29,6 +30,19 @@ export class TenantctlError extends Error {
 
   get exitCode(): number {
     return ExitCode[this.kind];
+  }
+}
+
+/**
+ * A batch finished with some failures: the result (with its summary) is still the output, and the
+ * process exits non-zero. `result` is what the CLI prints before exiting.
+ */
+export class BatchFailure extends TenantctlError {
+  /** Set once the CLI has printed `result`, so the error handler does not print a second document. */
+  reported = false;
+
+  constructor(readonly result: unknown, message: string) {
+    super('partial', message);
   }
 }
 

@@ -34,12 +34,31 @@ export function blockAt(pool: SubnetPool, index: number): string {
   return `${formatIpv4((pool.base + index * 2 ** (32 - pool.blockPrefix)) >>> 0)}/${pool.blockPrefix}`;
 }
 
-/** The first block of the pool nobody holds, or undefined when the pool is full. */
-export function firstFreeBlock(pool: SubnetPool, held: ReadonlySet<string>): string | undefined {
+/** [first, last] address of an IPv4 CIDR; undefined for anything else (IPv6 networks are no obstacle). */
+export function cidrRange(cidr: string): [number, number] | undefined {
+  const match = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr.trim());
+  if (!match) return undefined;
+  const prefix = Number(match[2]);
+  if (prefix > 32) return undefined;
+  const size = 2 ** (32 - prefix);
+  const start = Math.floor(parseIpv4(match[1]!) / size) * size;
+  return [start, start + size - 1];
+}
+
+const overlaps = (a: [number, number], b: [number, number]) => a[0] <= b[1] && b[0] <= a[1];
+
+/**
+ * The first block of the pool that nobody holds in the registry and that overlaps no network
+ * already on the host (`inUse`: subnets Docker reports, whoever made them), or undefined when full.
+ */
+export function firstFreeBlock(pool: SubnetPool, held: ReadonlySet<string>, inUse: readonly string[] = []): string | undefined {
+  const taken = inUse.map(cidrRange).filter((r): r is [number, number] => r !== undefined);
   const count = blockCount(pool);
   for (let index = 0; index < count; index++) {
     const block = blockAt(pool, index);
-    if (!held.has(block)) return block;
+    if (held.has(block)) continue;
+    const range = cidrRange(block)!;
+    if (!taken.some((t) => overlaps(t, range))) return block;
   }
   return undefined;
 }

@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../config/load.js';
 import { createContext, type Context, type Reporter } from '../context.js';
-import { ExitCode, TenantctlError } from '../errors.js';
+import { BatchFailure, ExitCode, TenantctlError } from '../errors.js';
 
 // Runs one command: loads the config, builds the context (with Ctrl-C wired to its abort signal),
 // prints the command's result as text or JSON, and closes what the context opened.
@@ -38,7 +38,12 @@ export function makeReporter(options: GlobalOptions): Reporter {
   };
 }
 
-export async function withContext<T>(command: Command, work: (ctx: Context) => Promise<T>, render: (result: T) => string): Promise<void> {
+export async function withContext<T>(
+  command: Command,
+  work: (ctx: Context) => Promise<T>,
+  render: (result: T) => string,
+  { registryConnections }: { registryConnections?: number } = {},
+): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const { config, errors } = loadConfig({ cwd: process.cwd(), env: process.env, file: options.config });
   if (!config) throw new TenantctlError('usage', 'invalid configuration', { details: errors });
@@ -55,11 +60,19 @@ export async function withContext<T>(command: Command, work: (ctx: Context) => P
   process.on('SIGTERM', onInterrupt);
 
   const reporter = makeReporter(options);
-  const ctx = createContext({ config, env: process.env, reporter, signal: controller.signal });
+  const ctx = createContext({ config, env: process.env, reporter, signal: controller.signal, registryConnections });
+  const print = (result: T) => process.stdout.write(`${options.json ? JSON.stringify(result, null, 2) : render(result)}\n`);
   try {
     const result = await work(ctx);
     reporter.end();
-    process.stdout.write(`${options.json ? JSON.stringify(result, null, 2) : render(result)}\n`);
+    print(result);
+  } catch (error) {
+    // A batch with failures still has a result to show; the error then only sets the exit code.
+    if (error instanceof BatchFailure) {
+      print(error.result as T);
+      error.reported = true;
+    }
+    throw error;
   } finally {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
@@ -67,12 +80,14 @@ export async function withContext<T>(command: Command, work: (ctx: Context) => P
   }
 }
 
-export async function confirmInteractively(id: string): Promise<boolean> {
+export async function confirmInteractively(ids: string[]): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`This removes ${id}'s containers, network, volumes and data. Type the tenant id to confirm: `);
-    return answer.trim() === id;
+    const expected = ids.length === 1 ? ids[0]! : 'yes';
+    const what = ids.length === 1 ? `${ids[0]}'s` : `the ${ids.length} tenants' (${ids.join(', ')})`;
+    const answer = await rl.question(`This removes ${what} containers, network, volumes and data. Type ${ids.length === 1 ? 'the tenant id' : '"yes"'} to confirm: `);
+    return answer.trim() === expected;
   } finally {
     rl.close();
   }

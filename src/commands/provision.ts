@@ -3,9 +3,9 @@ import { TenantctlError, messageOf } from '../errors.js';
 import { appUrlFor, type Context } from '../context.js';
 import { parseOrUsage, parseTenantId, planSchema, portOverrideSchema, tenantNameSchema, type Plan } from '../tenant/input.js';
 import { planResources } from '../tenant/plans.js';
-import { projectName, portsReportedTaken } from '../compose/argv.js';
+import { projectName, portsReportedTaken, subnetReportedTaken } from '../compose/argv.js';
 import { ComposeError } from '../compose/client.js';
-import { imageExists } from '../compose/docker.js';
+import { imageExists, networkSubnets } from '../compose/docker.js';
 import { waitUntilReady } from '../compose/wait.js';
 import { choosePorts, type PortPlan } from '../allocate/ports.js';
 import { firstFreeBlock, parsePool } from '../allocate/subnets.js';
@@ -16,6 +16,9 @@ import { renderManifest } from '../tenant/manifest.js';
 import { removeStack } from '../tenant/stack.js';
 import { applyTenantSchema, checkTenantRedis } from '../tenant/database.js';
 import type { Reservation } from '../db/registry.js';
+import { applyDefaultModules, createApiKey, revokeAllApiKeys } from '../db/control-plane.js';
+import { openSecretBox } from '../crypto/master-key.js';
+import { clearTenantSecrets, readTenantSecrets as readStoredSecrets, storeTenantSecrets } from '../db/secrets-store.js';
 
 export interface ProvisionInput {
   id: unknown;
@@ -39,12 +42,14 @@ export interface ProvisionResult {
   directory: string;
   durationMs: number;
   appliedMigrations?: string[];
+  /** Created by this provision and shown only here; the admin database keeps its hash. */
+  initialApiKey?: { id: string; prefix: string; key: string };
   rendered?: string;
   secrets?: TenantSecrets;
 }
 
-/** Compose may still find a chosen port taken (something bound it after we checked): retry, bounded. */
-const maxPortAttempts = 3;
+/** Compose may still find a chosen port or subnet taken (something took it after we checked): retry, bounded. */
+const maxAllocationAttempts = 3;
 
 export async function provision(ctx: Context, raw: ProvisionInput): Promise<ProvisionResult> {
   const started = ctx.clock.now();
@@ -73,6 +78,8 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
   ctx.compose().catch(() => {});
   await requireImages(ctx);
   const registry = await ctx.registry();
+  // A wrong or missing master key is refused here, before any row, port or file exists.
+  const box = await openSecretBox(registry, { env: ctx.env, stateDir: config.stateDir });
   const unlock = await registry.tryLockTenant(id);
   if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
   try {
@@ -84,7 +91,9 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
     // Kept data (deprovision --keep-data) is reused with the passwords it was created with;
     // anything else left by a failed or interrupted run is removed so this run starts clean.
     const keptData = existing?.status === 'deprovisioned' && existing.statusReason === 'data volumes kept';
-    const reusedSecrets = keptData ? await readTenantSecrets(paths.envFile) : undefined;
+    const reusedSecrets = keptData
+      ? ((await readTenantSecrets(paths.envFile)) ?? (await readStoredSecrets(registry, box, id).catch(() => undefined)))
+      : undefined;
     if (existing && existing.status !== 'deprovisioned') {
       ctx.reporter.step(`cleaning up the ${existing.status} attempt`);
       await removeStack(ctx, { project: existing.composeProject, paths, keepData: false });
@@ -92,8 +101,10 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
 
     const run: RecordedRun = { id, name, plan, project, paths, pool, fixedPort, render, started, secrets: reusedSecrets ?? generateTenantSecrets() };
     // The row and the reservation are made together: a refused reservation records nothing.
-    const reservation = await reserve(ctx, run, new Set(), true);
+    const reservation = await reserve(ctx, run, { ports: new Set(), subnets: new Set() }, true);
     try {
+      // Sealed under the master key in the admin database: the .env file is not the only copy.
+      await storeTenantSecrets(registry, box, id, run.secrets);
       return await provisionRecorded(ctx, run, reservation);
     } catch (error) {
       const reason = messageOf(error);
@@ -102,7 +113,10 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
         () => undefined,
         (cleanupError) => messageOf(cleanupError),
       );
-      await registry.markFailed(id, cleanup ? `${reason}; cleanup: ${cleanup}` : reason);
+      await clearTenantSecrets(registry, id).catch(() => {}); // the data they protected is gone
+      await registry.markFailed(id, cleanup ? `${reason}; cleanup: ${cleanup}` : reason, async (client) => {
+        await revokeAllApiKeys(registry, client, id);
+      });
       if (error instanceof TenantctlError) error.details.push(cleanup ? `rollback incomplete: ${cleanup}` : 'rolled back: nothing of this run is left');
       throw error;
     }
@@ -124,15 +138,22 @@ interface RecordedRun {
   secrets: TenantSecrets;
 }
 
-async function reserve(ctx: Context, run: RecordedRun, avoid: ReadonlySet<number>, first: boolean): Promise<Reservation> {
+interface Avoid {
+  ports: Set<number>;
+  subnets: Set<string>;
+}
+
+async function reserve(ctx: Context, run: RecordedRun, avoid: Avoid, first: boolean): Promise<Reservation> {
   const { config } = ctx;
   ctx.reporter.step(first ? 'reserving ports and subnet' : 'reserving other ports');
   const registry = await ctx.registry();
   const start = first ? { name: run.name, plan: run.plan, composeProject: run.project } : undefined;
   return registry.reserve(run.id, ctx.host, async (held) => {
-    const choice = await choosePorts(config.ports, new Set([...held.ports, ...avoid]), { fixedApp: run.fixedPort });
+    const choice = await choosePorts(config.ports, new Set([...held.ports, ...avoid.ports]), { fixedApp: run.fixedPort });
     if (!choice.ok) throw new TenantctlError('conflict', `${choice.service} port: ${choice.reason}`);
-    const subnet = firstFreeBlock(run.pool, held.subnets);
+    // Like ports, a subnet must be free in the registry and on the host: other networks may use the pool.
+    const inUse = [...(await networkSubnets(ctx.signal)), ...avoid.subnets];
+    const subnet = firstFreeBlock(run.pool, held.subnets, inUse);
     if (!subnet) throw new TenantctlError('conflict', `subnet pool ${config.subnets.pool} is full (every /${config.subnets.prefixLength} block is held)`);
     return { ports: choice.plan, subnet };
   }, start);
@@ -142,7 +163,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   const { config, reporter, signal } = ctx;
   const registry = await ctx.registry();
   const compose = await ctx.compose();
-  const avoid = new Set<number>();
+  const avoid: Avoid = { ports: new Set(), subnets: new Set() };
   let reservation = firstReservation;
   let rendered = '';
 
@@ -164,10 +185,15 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
       );
       break;
     } catch (error) {
-      const taken = error instanceof ComposeError ? portsReportedTaken(error.result.stderrTail) : [];
-      if (taken.length === 0 || attempt >= maxPortAttempts || (run.fixedPort !== undefined && taken.includes(run.fixedPort))) throw error;
-      reporter.info(`port ${taken.join(', ')} was taken meanwhile; choosing again`);
-      taken.forEach((port) => avoid.add(port));
+      // Something outside the registry took a port or the subnet after we checked: choose again, bounded.
+      const stderr = error instanceof ComposeError ? error.result.stderrTail : '';
+      const taken = portsReportedTaken(stderr);
+      const subnetTaken = subnetReportedTaken(stderr);
+      const retryable = (taken.length > 0 || subnetTaken) && !(run.fixedPort !== undefined && taken.includes(run.fixedPort));
+      if (!retryable || attempt >= maxAllocationAttempts) throw error;
+      reporter.info(taken.length > 0 ? `port ${taken.join(', ')} was taken meanwhile; choosing again` : `subnet ${reservation.subnet} is in use on this host; choosing again`);
+      taken.forEach((port) => avoid.ports.add(port));
+      if (subnetTaken) avoid.subnets.add(reservation.subnet);
       await removeStack(ctx, { project: run.project, paths: run.paths, keepData: false });
     }
   }
@@ -182,9 +208,14 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   await checkTenantRedis({ host: local, port: reservation.ports.redis, password: run.secrets.REDIS_PASSWORD });
   if (signal.aborted) throw new TenantctlError('interrupted', 'interrupted');
 
+  // The initial API key exists only in this result: shown once, stored as a hash.
+  const apiKey = await createApiKey(registry, run.id, 'initial');
   const url = appUrlFor(config, reservation.ports.app);
-  await registry.markActive(run.id, url);
-  return { ...summary(ctx, { ...run, reservation }), outcome: 'active', appliedMigrations };
+  await registry.markActive(run.id, url, async (client) => {
+    const modules = await applyDefaultModules(client, run.id);
+    if (modules.length > 0) await registry.audit(client, run.id, 'modules.defaults', null, { modules });
+  });
+  return { ...summary(ctx, { ...run, reservation }), outcome: 'active', appliedMigrations, initialApiKey: { id: apiKey.id, prefix: apiKey.prefix, key: apiKey.key } };
 }
 
 function summary(
@@ -214,6 +245,7 @@ function renderTenant(template: string, { id, name, plan, reservation, ctx }: { 
       db_port: String(reservation.ports.db),
       redis_port: String(reservation.ports.redis),
       subnet: reservation.subnet,
+      health_interval: `${config.healthIntervalSeconds}s`,
       ...planResources[plan],
     });
   } catch (error) {

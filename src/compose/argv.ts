@@ -45,3 +45,6 @@ export function portsReportedTaken(stderr: string): number[] {
   for (const pattern of patterns) for (const match of stderr.matchAll(pattern)) found.add(Number(match[1]));
   return [...found];
 }
+
+/** Docker refused the network because its subnet overlaps another network on the host. */
+export const subnetReportedTaken = (stderr: string) => /Pool overlaps with other one on this address space/i.test(stderr);

@@ -36,15 +36,22 @@ async function docker(args: string[], signal?: AbortSignal): Promise<string> {
 
 const ids = (stdout: string) => stdout.split('\n').map((s) => s.trim()).filter(Boolean);
 
-/** Containers of one compose project, as Docker itself reports them (compose's own `ps` format varies by version). */
-export async function projectContainers(project: string, signal?: AbortSignal): Promise<ContainerState[]> {
-  const containerIds = ids(await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`], signal));
+/** Ids of one compose project's containers (compose labels every container it creates). */
+export async function projectContainerIds(project: string, signal?: AbortSignal): Promise<string[]> {
+  return ids(await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`], signal));
+}
+
+/**
+ * State and health of the given containers, as Docker itself reports them (compose's own `ps`
+ * format varies by version). Undefined when one of them no longer exists.
+ */
+export async function inspectContainers(containerIds: string[], signal?: AbortSignal): Promise<ContainerState[] | undefined> {
   if (containerIds.length === 0) return [];
   let inspected: any[];
   try {
     inspected = JSON.parse(await docker(['inspect', ...containerIds], signal));
   } catch (error) {
-    if (error instanceof TenantctlError && /No such/i.test(error.message)) return projectContainers(project, signal); // one vanished meanwhile
+    if (error instanceof TenantctlError && /No such/i.test(error.message)) return undefined;
     throw error;
   }
   return inspected.map((c) => {
@@ -60,6 +67,14 @@ export async function projectContainers(project: string, signal?: AbortSignal): 
       restartCount: Number(c.RestartCount ?? 0),
     };
   });
+}
+
+/** Containers of one compose project with their state and health. */
+export async function projectContainers(project: string, signal?: AbortSignal): Promise<ContainerState[]> {
+  for (;;) {
+    const states = await inspectContainers(await projectContainerIds(project, signal), signal);
+    if (states) return states; // else one vanished between the two calls: ask again
+  }
 }
 
 export interface LabelledObjects {
@@ -98,4 +113,34 @@ export async function imageExists(image: string): Promise<boolean> {
 
 export async function dockerExec(container: string, argv: string[], timeoutMs = dockerTimeoutMs) {
   return run(['docker', 'exec', container, ...argv], { timeoutMs });
+}
+
+export type LiveState = 'running' | 'stopped' | 'missing';
+
+/**
+ * The live state of every tenantctl-managed compose project, from one `docker ps` call (listing a
+ * thousand tenants must not cost a thousand calls): running when all its containers run, stopped
+ * when any does not, and projects with no container are simply absent (missing).
+ */
+export async function liveStatesByProject(signal?: AbortSignal): Promise<Map<string, LiveState>> {
+  const out = await docker(['ps', '-a', '--filter', 'label=tenantctl.managed=true', '--format', '{{.Label "com.docker.compose.project"}}\t{{.State}}'], signal);
+  const states = new Map<string, LiveState>();
+  for (const line of out.split('\n')) {
+    const [project, state] = line.split('\t');
+    if (!project) continue;
+    const running = state === 'running';
+    states.set(project, states.get(project) === 'stopped' || !running ? 'stopped' : 'running');
+  }
+  return states;
+}
+
+/** Every IPv4 subnet of every Docker network on the host, whoever created it. */
+export async function networkSubnets(signal?: AbortSignal): Promise<string[]> {
+  const networkIds = ids(await docker(['network', 'ls', '-q'], signal));
+  if (networkIds.length === 0) return [];
+  const out = await docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...networkIds], signal).catch((error) => {
+    if (error instanceof TenantctlError && /No such network/i.test(error.message)) return ''; // removed meanwhile; next try sees the rest
+    throw error;
+  });
+  return out.split(/\s+/).filter((s) => s.includes('.'));
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TenantctlError } from '../errors.js';
-import { projectContainers, type ContainerState } from './docker.js';
+import { inspectContainers, projectContainerIds, type ContainerState } from './docker.js';
 
 export interface ExpectedService {
   name: string;
@@ -46,18 +46,27 @@ export function judgeService(service: ExpectedService, containers: ContainerStat
 export async function waitUntilReady(
   project: string,
   services: ExpectedService[],
-  { deadlineMs, clock = systemClock, signal, pollMs = 250, onWaiting }: {
+  { deadlineMs, clock = systemClock, signal, pollMs = 500, onWaiting }: {
     deadlineMs: number;
     clock?: Clock;
     signal?: AbortSignal;
+    /** Docker's health checks run every second at best; polling much faster only adds load. */
     pollMs?: number;
     onWaiting?: (pending: string[]) => void;
   },
 ): Promise<void> {
   const giveUpAt = clock.now() + deadlineMs;
+  // Once every service has its container, one `docker inspect` per poll is enough: with many
+  // provisions waiting at once, docker CLI start-ups are what loads the host.
+  let containerIds: string[] = [];
   for (;;) {
     if (signal?.aborted) throw new TenantctlError('interrupted', 'interrupted while waiting for services');
-    const containers = await projectContainers(project, signal);
+    if (containerIds.length < services.length) containerIds = await projectContainerIds(project, signal);
+    const containers = await inspectContainers(containerIds, signal);
+    if (!containers) {
+      containerIds = []; // one was replaced (a restart policy, a re-create): look them up again
+      continue;
+    }
     const verdicts = services.map((s) => ({ service: s.name, verdict: judgeService(s, containers) }));
     const failed = verdicts.filter((v) => v.verdict.state === 'failed');
     if (failed.length > 0) {

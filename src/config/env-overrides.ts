@@ -19,6 +19,7 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_BIND_ADDRESS', path: ['bindAddress'], parse: asString },
   { env: 'TENANTCTL_PUBLIC_HOST', path: ['publicHost'], parse: asString },
   { env: 'TENANTCTL_HEALTH_DEADLINE', path: ['healthDeadlineSeconds'], parse: asNumber },
+  { env: 'TENANTCTL_HEALTH_INTERVAL', path: ['healthIntervalSeconds'], parse: asNumber },
   { env: 'TENANTCTL_APP_IMAGE', path: ['images', 'app'], parse: asString },
   { env: 'TENANTCTL_POSTGRES_IMAGE', path: ['images', 'postgres'], parse: asString },
   { env: 'TENANTCTL_REDIS_IMAGE', path: ['images', 'redis'], parse: asString },

@@ -15,6 +15,7 @@ export interface AdminConnectionDeps {
   clock: Clock;
   signal?: AbortSignal;
   progress: (message: string) => void;
+  maxConnections?: number;
 }
 
 /**
@@ -24,13 +25,14 @@ export interface AdminConnectionDeps {
  */
 export async function openRegistry(deps: AdminConnectionDeps): Promise<Registry> {
   const { config } = deps;
-  if (config.adminDatabase.url) return Registry.open(config.adminDatabase.url, deps.actor);
+  const options = { maxConnections: deps.maxConnections };
+  if (config.adminDatabase.url) return Registry.open(config.adminDatabase.url, deps.actor, options);
 
   const password = await localAdminPassword(config.stateDir);
   const port = config.adminDatabase.localPort;
   const url = `postgres://tenantctl:${password}@127.0.0.1:${port}/tenantctl_admin`;
   try {
-    return await Registry.open(url, deps.actor);
+    return await Registry.open(url, deps.actor, options);
   } catch (error) {
     if (!isNotListening(error)) throw explainLocalFailure(error, config);
   }
@@ -47,7 +49,7 @@ export async function openRegistry(deps: AdminConnectionDeps): Promise<Registry>
   const giveUpAt = deps.clock.now() + config.healthDeadlineSeconds * 1000;
   for (;;) {
     try {
-      return await Registry.open(url, deps.actor);
+      return await Registry.open(url, deps.actor, options);
     } catch (error) {
       const starting = isNotListening(error) || /starting up|shutting down|terminating connection/i.test(String((error as Error).message));
       if (!starting) throw explainLocalFailure(error, config);

@@ -2,8 +2,10 @@ import chalk from 'chalk';
 import path from 'node:path';
 import type { ProvisionResult } from '../commands/provision.js';
 import type { DeprovisionResult } from '../commands/deprovision.js';
+import type { ProvisionBatchResult } from '../commands/provision-batch.js';
+import type { DeprovisionBatchResult } from '../commands/deprovision-batch.js';
 import type { StatusResult } from '../commands/status.js';
-import type { TenantRecord } from '../db/registry.js';
+import type { ListedTenant } from '../commands/list.js';
 import { table } from './table.js';
 
 // Human renderings of what commands return. --json prints the same data as JSON instead.
@@ -35,6 +37,7 @@ export function renderProvision(r: ProvisionResult): string {
     `  subnet   ${r.subnet}`,
     `  files    ${rel(r.directory)}/ (see CUSTOMER_MANIFEST.md)`,
   ];
+  if (r.initialApiKey) lines.push(`  api key  ${r.initialApiKey.key}  (shown once: store it now; the admin database keeps only its hash)`);
   if (r.secrets) {
     lines.push('  secrets  (shown because of --show-secrets)');
     for (const [key, value] of Object.entries(r.secrets)) lines.push(`    ${key}=${value}`);
@@ -52,11 +55,17 @@ export function renderDeprovision(r: DeprovisionResult): string {
 const statusColour = (status: string) =>
   status === 'active' ? chalk.green(status) : status === 'failed' ? chalk.red(status) : chalk.yellow(status);
 
-export function renderList(rows: TenantRecord[]): string {
+const liveColour = (live: string, status: string) =>
+  live === 'running' ? chalk.green(live) : status === 'active' ? chalk.red(live) : chalk.dim(live);
+
+export function renderList(rows: ListedTenant[]): string {
   if (rows.length === 0) return 'No tenants. Create one with: tenantctl provision <id> --name "<name>"';
   return table(
-    ['ID', 'NAME', 'STATUS', 'URL', 'PORTS (app/db/redis)', 'UPDATED'],
-    rows.map((r) => [r.id, r.name, statusColour(r.status), r.appUrl ?? '-', r.ports.app ? `${r.ports.app}/${r.ports.db}/${r.ports.redis}` : '-', r.updatedAt.slice(0, 19).replace('T', ' ')]),
+    ['ID', 'NAME', 'STATUS', 'LIVE', 'URL', 'PORTS (app/db/redis)', 'UPDATED'],
+    rows.map((r) => [
+      r.id, r.name, statusColour(r.status), liveColour(r.live, r.status), r.appUrl ?? '-',
+      r.ports.app ? `${r.ports.app}/${r.ports.db}/${r.ports.redis}` : '-', r.updatedAt.slice(0, 19).replace('T', ' '),
+    ]),
   );
 }
 
@@ -73,4 +82,31 @@ export function renderStatus(s: StatusResult): string {
     lines.push('', table(['SERVICE', 'STATE', 'HEALTH', 'CONTAINER'], s.services.map((x) => [x.service, x.state, x.health, x.container])));
   }
   return lines.join('\n');
+}
+
+type BatchRow = { id: string; ok: boolean; result?: unknown; error?: { message: string } };
+
+function renderBatch(items: BatchRow[], describe: (result: any) => string, summary: string): string {
+  const rows = items.map((i) => [i.id, i.ok ? chalk.green('ok') : chalk.red('failed'), i.ok ? describe(i.result) : i.error!.message]);
+  return `${table(['TENANT', 'RESULT', 'DETAIL'], rows)}\n\n${summary}`;
+}
+
+export function renderProvisionBatch(r: ProvisionBatchResult): string {
+  const s = r.summary;
+  const keys = r.tenants.flatMap((t) => (t.ok && t.result.initialApiKey ? [`  ${t.id}  ${t.result.initialApiKey.key}`] : []));
+  const keyNote = keys.length > 0 ? `\n\nInitial API keys (shown once: store them now):\n${keys.join('\n')}` : '';
+  return renderBatch(
+    r.tenants,
+    (result: ProvisionResult) => `${result.outcome === 'already-active' ? 'already active' : 'active'}  ${result.url}  ports ${result.ports.app}/${result.ports.db}/${result.ports.redis}  ${result.subnet}`,
+    `${s.total} tenants: ${s.active} provisioned, ${s.alreadyActive} already active, ${s.failed} failed (${seconds(s.durationMs)})`,
+  ) + keyNote;
+}
+
+export function renderDeprovisionBatch(r: DeprovisionBatchResult): string {
+  const s = r.summary;
+  return renderBatch(
+    r.tenants,
+    (result: DeprovisionResult) => `${result.outcome}  ${result.removed.containers} containers, ${result.removed.networks} networks, ${result.removed.volumes} volumes`,
+    `${s.total} tenants: ${s.deprovisioned} deprovisioned, ${s.failed} failed (${seconds(s.durationMs)})`,
+  );
 }

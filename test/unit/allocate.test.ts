@@ -17,6 +17,14 @@ describe('subnets', () => {
     expect(() => parsePool('10.0.0.0/24', 16)).toThrow(/larger than the pool/);
   });
 
+  it('skips blocks that overlap networks already on the host, whatever their size', () => {
+    const pool = parsePool('10.123.0.0/16', 28);
+    expect(firstFreeBlock(pool, new Set(), ['10.123.0.0/28'])).toBe('10.123.0.16/28');
+    expect(firstFreeBlock(pool, new Set(), ['10.123.0.0/24', '172.17.0.0/16', 'fd00::/64'])).toBe('10.123.1.0/28');
+    expect(firstFreeBlock(pool, new Set(['10.123.0.0/28']), ['10.123.0.20/30'])).toBe('10.123.0.32/28');
+    expect(firstFreeBlock(parsePool('10.0.0.0/28', 29), new Set(), ['10.0.0.0/8'])).toBeUndefined();
+  });
+
   it('hands out the first block nobody holds and reports a full pool', () => {
     const pool = parsePool('10.0.0.0/28', 29);
     expect(firstFreeBlock(pool, new Set())).toBe('10.0.0.0/29');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { composeArgv, downVerb, portsReportedTaken, projectName, upVerb } from '../../src/compose/argv.js';
+import { composeArgv, downVerb, portsReportedTaken, projectName, subnetReportedTaken, upVerb } from '../../src/compose/argv.js';
 import { judgeService } from '../../src/compose/wait.js';
 import type { ContainerState } from '../../src/compose/docker.js';
 
@@ -34,6 +34,11 @@ describe('compose argv', () => {
     const v2 = 'Error response from daemon: driver failed programming external connectivity on endpoint y: Error starting userland proxy: listen tcp4 127.0.0.1:5434: bind: address already in use';
     expect(portsReportedTaken(`${v1}\n${v2}`).sort()).toEqual([3001, 5434]);
     expect(portsReportedTaken('ERROR: manifest unknown')).toEqual([]);
+  });
+
+  it('recognises a subnet Docker refuses as overlapping', () => {
+    expect(subnetReportedTaken('ERROR: Pool overlaps with other one on this address space')).toBe(true);
+    expect(subnetReportedTaken('ERROR: port is already allocated')).toBe(false);
   });
 });
 

@@ -25,6 +25,7 @@ const baseVariables = {
   redis_maxmemory: '192mb',
   app_cpus: '1.0',
   db_cpus: '1.0',
+  health_interval: '1s',
 };
 
 const renderTree = (variables: Record<string, string>) =>
