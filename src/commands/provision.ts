@@ -203,9 +203,10 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
 
   reporter.step('applying the tenant schema');
   const local = config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress;
-  const appliedMigrations = await applyTenantSchema({ host: local, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, ctx.clock);
+  const probeDeadlineMs = config.healthDeadlineSeconds * 1000;
+  const appliedMigrations = await applyTenantSchema({ host: local, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, ctx.clock, probeDeadlineMs);
   reporter.step('checking the tenant redis');
-  await checkTenantRedis({ host: local, port: reservation.ports.redis, password: run.secrets.REDIS_PASSWORD });
+  await checkTenantRedis({ host: local, port: reservation.ports.redis, password: run.secrets.REDIS_PASSWORD }, ctx.clock, probeDeadlineMs);
   if (signal.aborted) throw new TenantctlError('interrupted', 'interrupted');
 
   // The initial API key exists only in this result: shown once, stored as a hash.

@@ -17,10 +17,10 @@ export interface TenantEndpoint {
 /**
  * Applies the tenant schema over the published port as the owner role, recording each file with
  * its checksum in tenant_schema_migrations: a second apply is a no-op.
- * Connection attempts are retried briefly: the health check ran inside the container, and the
- * host's port forwarding can lag it by a moment.
+ * Connection attempts are retried until the deadline: the health check ran inside the container and
+ * the host's port forwarding can lag it, and a service without a health check may still be starting.
  */
-export async function applyTenantSchema(db: TenantEndpoint, clock: Clock, deadlineMs = 15_000): Promise<string[]> {
+export async function applyTenantSchema(db: TenantEndpoint, clock: Clock, deadlineMs: number): Promise<string[]> {
   const giveUpAt = clock.now() + deadlineMs;
   for (;;) {
     const client = new pg.Client({ host: db.host, port: db.port, user: 'tenant_owner', password: db.password, database: 'tenant', connectionTimeoutMillis: 5_000 });
@@ -44,18 +44,27 @@ export async function applyTenantSchema(db: TenantEndpoint, clock: Clock, deadli
   }
 }
 
-/** AUTH + PING on the tenant's Redis through its published port. */
-export async function checkTenantRedis(redis: TenantEndpoint): Promise<void> {
-  const client = new Redis({ host: redis.host, port: redis.port, password: redis.password, lazyConnect: true, connectTimeout: 5_000, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  client.on('error', () => {}); // reported through the awaited calls below
-  try {
-    await client.connect();
-    const answer = await client.ping();
-    if (answer !== 'PONG') throw new Error(`PING answered ${answer}`);
-  } catch (error) {
-    throw new TenantctlError('notReady', `tenant redis on port ${redis.port}: ${(error as Error).message}`, { cause: error });
-  } finally {
-    client.disconnect();
+/** AUTH + PING on the tenant's Redis through its published port, retried until the deadline. */
+export async function checkTenantRedis(redis: TenantEndpoint, clock: Clock, deadlineMs: number): Promise<void> {
+  const giveUpAt = clock.now() + deadlineMs;
+  for (;;) {
+    const client = new Redis({ host: redis.host, port: redis.port, password: redis.password, lazyConnect: true, connectTimeout: 5_000, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    client.on('error', () => {}); // reported through the awaited calls below
+    try {
+      await client.connect();
+      const answer = await client.ping();
+      if (answer !== 'PONG') throw new Error(`PING answered ${answer}`);
+      return;
+    } catch (error) {
+      const message = (error as Error).message;
+      // Wrong password or a refused command is final; a server not yet listening is not.
+      if (clock.now() >= giveUpAt || /WRONGPASS|NOAUTH|invalid password|PING answered/i.test(message)) {
+        throw new TenantctlError('notReady', `tenant redis on port ${redis.port}: ${message}`, { cause: error });
+      }
+      await clock.sleep(250);
+    } finally {
+      client.disconnect();
+    }
   }
 }
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Start-up costs an operator and CI feel on every call: `tenantctl list --json` with 1,000 tenants
+// in the registry (target < 0.5 s) and `tenantctl --version` (target < 0.15 s), each printed beside
+// `node -e 0` measured in the same run, so the figures can be read on any machine.
+//
+// Usage: npm run build && node bench/list-and-version.mjs   (BENCH_RUNS=7 by default)
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import getPort from 'get-port';
+import pg from 'pg';
+
+const root = path.resolve(import.meta.dirname, '..');
+const cli = path.join(root, 'bin', 'tenantctl.js');
+const runs = Number(process.env.BENCH_RUNS ?? 7);
+const tenants = 1000;
+const dir = mkdtempSync(path.join(tmpdir(), 'tenantctl-bench-list-'));
+const prefix = `benchlist${Date.now().toString(36)}`;
+const env = {
+  ...process.env,
+  TENANTCTL_CUSTOMERS_DIR: path.join(dir, 'customers'),
+  TENANTCTL_STATE_DIR: path.join(dir, 'state'),
+  TENANTCTL_PROJECT_PREFIX: prefix,
+  TENANTCTL_ADMIN_PROJECT: `${prefix}-admin`,
+  TENANTCTL_ADMIN_DB_PORT: String(await getPort()),
+};
+const composeCmd = (await execa('docker', ['compose', 'version'], { reject: false })).exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'];
+
+async function time(file, args) {
+  const samples = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await execa(file, args, { env, cwd: dir, timeout: 60_000 });
+    samples.push(performance.now() - started);
+  }
+  samples.sort((a, b) => a - b);
+  return { median: samples[Math.floor(samples.length / 2)], min: samples[0] };
+}
+const ms = (x) => `${x.toFixed(0)} ms`;
+
+try {
+  await execa('node', [cli, 'list', '--quiet'], { env, cwd: dir, timeout: 300_000 }); // starts and migrates the admin database
+  const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(dir, 'state', 'admin-db.env'), 'utf8'))[1];
+  const client = new pg.Client({ host: '127.0.0.1', port: Number(env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin' });
+  await client.connect();
+  await client.query(
+    `INSERT INTO admin_customers (id, name, plan, status, host, compose_project, app_port, db_port, redis_port, subnet, app_url)
+     SELECT 'bench-' || n, 'Bench tenant ' || n, 'standard', 'active', 'bench-host', $1 || '-bench-' || n,
+            10000 + n, 20000 + n, 30000 + n, ('10.200.' || (n / 16) || '.' || ((n % 16) * 16) || '/28')::cidr, 'http://127.0.0.1:' || (10000 + n)
+     FROM generate_series(1, $2::int) AS n`,
+    [prefix, tenants],
+  );
+  await client.end();
+
+  const listed = JSON.parse((await execa('node', [cli, 'list', '--json'], { env, cwd: dir })).stdout);
+  if (listed.length !== tenants) throw new Error(`list returned ${listed.length} tenants, expected ${tenants}`);
+
+  const baseline = await time('node', ['-e', '0']);
+  const list = await time('node', [cli, 'list', '--json']);
+  const version = await time('node', [cli, '--version']);
+  console.log(`node -e 0:                          median ${ms(baseline.median)} (min ${ms(baseline.min)})`);
+  console.log(`tenantctl list --json (${tenants} tenants): median ${ms(list.median)} (min ${ms(list.min)}); target < 500 ms`);
+  console.log(`tenantctl --version:                median ${ms(version.median)} (min ${ms(version.min)}); target < 150 ms`);
+} finally {
+  await execa(composeCmd[0], [...composeCmd.slice(1), '-p', `${prefix}-admin`, '-f', path.join(root, 'docker-compose.local.yml'), 'down', '-v'], {
+    reject: false,
+    env: { ...env, TENANTCTL_ADMIN_DB_PASSWORD: 'unused-for-down' },
+  });
+  rmSync(dir, { recursive: true, force: true });
+}
