@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BatchFailure, ExitCode, TenantctlError, messageOf } from './errors.js';
 import { packageRoot } from './paths.js';
-import { confirmInteractively, withContext } from './cli/with-context.js';
+import { confirmInteractively, withContext } from './cli/run.js';
 import { addControlPlaneCommands } from './cli/control-plane.js';
 import { addSecretsCommand } from './cli/secrets.js';
 

@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 
 export interface RunOptions {
   /** Every external call has one: a hung docker must not hang tenantctl. */
@@ -29,6 +28,8 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
   const [file, ...args] = argv;
   if (!file) throw new Error('run: empty argv');
   const tail: string[] = [];
+  // Loaded on first use: commands that never run a program do not pay for execa's start-up.
+  const { execa } = await import('execa');
   const subprocess = execa(file, args, {
     reject: false,
     timeout: options.timeoutMs,

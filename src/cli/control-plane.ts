@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withContext } from './with-context.js';
+import { withContext } from './run.js';
 
 // The control-plane commands: feature modules, API keys and the audit log. Like the commands in
 // cli.ts, each action imports its command and renderer only when it runs: start-up stays fast.

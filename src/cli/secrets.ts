@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withContext } from './with-context.js';
+import { withContext } from './run.js';
 
 // `tenantctl secrets <id>`: the one command whose job is to print passwords.
 

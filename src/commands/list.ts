@@ -12,13 +12,13 @@ export async function list(ctx: Context, input: { status?: string; all?: boolean
   if (input.status !== undefined && !statuses.includes(input.status as TenantStatus)) {
     throw usageError(`--status must be one of ${statuses.join(', ')}`);
   }
+  // Docker is asked while the admin database connection opens; the registry is the source of
+  // truth, so an unreachable engine must not hide it.
+  const live = liveStatesByProject(ctx.signal).catch(() => undefined);
   const registry = await ctx.registry();
-  const [rows, live] = await Promise.all([
-    registry.list({ status: input.status as TenantStatus | undefined }),
-    // The registry is the source of truth; an unreachable engine must not hide it.
-    liveStatesByProject(ctx.signal).catch(() => undefined),
-  ]);
+  const rows = await registry.list({ status: input.status as TenantStatus | undefined });
   // Deprovisioned tenants stay on record for the audit trail; hide them unless asked.
   const shown = input.all || input.status ? rows : rows.filter((r) => r.status !== 'deprovisioned');
-  return shown.map((row) => ({ ...row, live: live ? (live.get(row.composeProject) ?? 'missing') : 'unknown' }));
+  const states = await live;
+  return shown.map((row) => ({ ...row, live: states ? (states.get(row.composeProject) ?? 'missing') : 'unknown' }));
 }
