@@ -5,27 +5,14 @@
 //
 // Usage: npm run build && node bench/list-and-version.mjs   (BENCH_RUNS=7 by default)
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import getPort from 'get-port';
 import pg from 'pg';
+import { benchEnvironment, cli } from './environment.mjs';
 
-const root = path.resolve(import.meta.dirname, '..');
-const cli = path.join(root, 'bin', 'tenantctl.js');
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const tenants = 1000;
-const dir = mkdtempSync(path.join(tmpdir(), 'tenantctl-bench-list-'));
-const prefix = `benchlist${Date.now().toString(36)}`;
-const env = {
-  ...process.env,
-  TENANTCTL_CUSTOMERS_DIR: path.join(dir, 'customers'),
-  TENANTCTL_STATE_DIR: path.join(dir, 'state'),
-  TENANTCTL_PROJECT_PREFIX: prefix,
-  TENANTCTL_ADMIN_PROJECT: `${prefix}-admin`,
-  TENANTCTL_ADMIN_DB_PORT: String(await getPort()),
-};
-const composeCmd = (await execa('docker', ['compose', 'version'], { reject: false })).exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'];
+const { dir, prefix, env, cleanup } = await benchEnvironment('benchlist');
 
 async function time(file, args) {
   const samples = [];
@@ -63,9 +50,5 @@ try {
   console.log(`tenantctl list --json (${tenants} tenants): median ${ms(list.median)} (min ${ms(list.min)}); target < 500 ms`);
   console.log(`tenantctl --version:                median ${ms(version.median)} (min ${ms(version.min)}); target < 150 ms`);
 } finally {
-  await execa(composeCmd[0], [...composeCmd.slice(1), '-p', `${prefix}-admin`, '-f', path.join(root, 'docker-compose.local.yml'), 'down', '-v'], {
-    reject: false,
-    env: { ...env, TENANTCTL_ADMIN_DB_PASSWORD: 'unused-for-down' },
-  });
-  rmSync(dir, { recursive: true, force: true });
+  await cleanup();
 }

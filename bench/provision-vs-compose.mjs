@@ -7,27 +7,12 @@
 // control plane is already running.
 //
 // Usage: npm run build && node bench/provision-vs-compose.mjs   (BENCH_ROUNDS=3 by default)
-import { execa } from 'execa';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync } from 'node:fs';
 import path from 'node:path';
-import getPort from 'get-port';
+import { benchEnvironment, cli } from './environment.mjs';
 
-const root = path.resolve(import.meta.dirname, '..');
-const cli = path.join(root, 'bin', 'tenantctl.js');
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const dir = mkdtempSync(path.join(tmpdir(), 'tenantctl-bench-'));
-const prefix = `bench${Date.now().toString(36)}`;
-const env = {
-  ...process.env,
-  TENANTCTL_CUSTOMERS_DIR: path.join(dir, 'customers'),
-  TENANTCTL_STATE_DIR: path.join(dir, 'state'),
-  TENANTCTL_PROJECT_PREFIX: prefix,
-  TENANTCTL_ADMIN_PROJECT: `${prefix}-admin`,
-  TENANTCTL_ADMIN_DB_PORT: String(await getPort()),
-};
-const run = (file, args, options = {}) => execa(file, args, { env, cwd: dir, timeout: 300_000, ...options });
-const composeCmd = (await execa('docker', ['compose', 'version'], { reject: false })).exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'];
+const { dir, prefix, run, composeCmd, cleanup } = await benchEnvironment('bench');
 
 async function waitHealthy(project, services) {
   for (;;) {
@@ -70,17 +55,5 @@ try {
   const c = median(composeTimes);
   console.log(`median over ${rounds} rounds: tenantctl provision to healthy ${seconds(p)}; bare ${composeCmd.join(' ')} up to healthy ${seconds(c)}; ratio ${(p / c).toFixed(2)} (target <= 1.30)`);
 } finally {
-  await run(composeCmd[0], [...composeCmd.slice(1), '-p', `${prefix}-admin`, '-f', path.join(root, 'docker-compose.local.yml'), 'down', '-v'], {
-    reject: false,
-    env: { ...env, TENANTCTL_ADMIN_DB_PASSWORD: 'unused-for-down' },
-  });
-  // Whatever a failed round left: everything this run created carries its unique prefix.
-  const ids = async (args) => (await run('docker', args, { reject: false })).stdout.split('\n').filter(Boolean);
-  const containers = await ids(['ps', '-aq', '--filter', `name=${prefix}`]);
-  if (containers.length) await run('docker', ['rm', '-fv', ...containers], { reject: false });
-  const networks = await ids(['network', 'ls', '-q', '--filter', `name=${prefix}`]);
-  if (networks.length) await run('docker', ['network', 'rm', ...networks], { reject: false });
-  const volumes = await ids(['volume', 'ls', '-q', '--filter', `name=${prefix}`]);
-  if (volumes.length) await run('docker', ['volume', 'rm', '-f', ...volumes], { reject: false });
-  rmSync(dir, { recursive: true, force: true });
+  await cleanup();
 }

@@ -68,8 +68,8 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
         return withContext(command, async (ctx) => {
           const result = await provision(ctx, { id: ids[0], name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun });
           if (!options.showSecrets || result.outcome !== 'active') return result;
-          const { readTenantSecrets } = await import('./secrets.js');
-          return { ...result, secrets: await readTenantSecrets(path.join(result.directory, '.env')) };
+          const { readEnvFileSecrets } = await import('./secrets.js');
+          return { ...result, secrets: await readEnvFileSecrets(path.join(result.directory, '.env')) };
         }, renderProvision);
       }
       for (const flag of ['name', 'port', 'dryRun', 'showSecrets'] as const) {

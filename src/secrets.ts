@@ -50,7 +50,7 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 }
 
 /** Reads existing tenant secrets (kept data needs the passwords it was created with), if complete. */
-export async function readTenantSecrets(envFile: string): Promise<TenantSecrets | undefined> {
+export async function readEnvFileSecrets(envFile: string): Promise<TenantSecrets | undefined> {
   let text: string;
   try {
     text = await readFile(envFile, 'utf8');

@@ -10,7 +10,7 @@ import { waitUntilReady } from '../compose/wait.js';
 import { choosePorts, type PortPlan } from '../allocate/ports.js';
 import { firstFreeBlock, parsePool } from '../allocate/subnets.js';
 import { describeServices, renderTemplate, TemplateError } from '../template/render.js';
-import { generateTenantSecrets, readTenantSecrets, type TenantSecrets } from '../secrets.js';
+import { generateTenantSecrets, readEnvFileSecrets, type TenantSecrets } from '../secrets.js';
 import { tenantPaths, writeTenantFiles, type TenantPaths } from '../tenant/files.js';
 import { renderManifest } from '../tenant/manifest.js';
 import { removeStack } from '../tenant/stack.js';
@@ -18,7 +18,7 @@ import { applyTenantSchema, checkTenantRedis } from '../tenant/database.js';
 import type { Reservation } from '../db/registry.js';
 import { applyDefaultModules, createApiKey, revokeAllApiKeys } from '../db/control-plane.js';
 import { openSecretBox } from '../crypto/master-key.js';
-import { clearTenantSecrets, readTenantSecrets as readStoredSecrets, storeTenantSecrets } from '../db/secrets-store.js';
+import { clearTenantSecrets, readTenantSecrets, storeTenantSecrets } from '../db/secrets-store.js';
 
 export interface ProvisionInput {
   id: unknown;
@@ -92,7 +92,7 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
     // anything else left by a failed or interrupted run is removed so this run starts clean.
     const keptData = existing?.status === 'deprovisioned' && existing.statusReason === 'data volumes kept';
     const reusedSecrets = keptData
-      ? ((await readTenantSecrets(paths.envFile)) ?? (await readStoredSecrets(registry, box, id).catch(() => undefined)))
+      ? ((await readEnvFileSecrets(paths.envFile)) ?? (await readTenantSecrets(registry, box, id).catch(() => undefined)))
       : undefined;
     if (existing && existing.status !== 'deprovisioned') {
       ctx.reporter.step(`cleaning up the ${existing.status} attempt`);
