@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod.js';
 import type { Context } from '../context.js';
 import { parseOrUsage, parseTenantId } from '../tenant/input.js';
 import { parseSince } from '../control-plane/since.js';
@@ -6,12 +7,10 @@ import { auditLog, type AuditEntry } from '../db/control-plane.js';
 
 export const defaultAuditLimit = 50;
 
-const limitSchema = z
-  .string()
-  .trim()
-  .regex(/^\d+$/, 'must be a whole number')
-  .transform(Number)
-  .pipe(z.number().min(1, 'must be at least 1').max(10_000, 'must be at most 10000'));
+const limitSchema = z.pipe(
+  z.pipe(z.string().check(z.trim(), z.regex(/^\d+$/, 'must be a whole number')), z.transform(Number)),
+  z.number().check(z.gte(1, 'must be at least 1'), z.lte(10_000, 'must be at most 10000')),
+);
 
 /** The audit log, newest first: all tenants or one, optionally from `since` on, at most `limit` entries. */
 export async function audit(ctx: Context, input: { id?: unknown; since?: string; limit?: string }): Promise<AuditEntry[]> {

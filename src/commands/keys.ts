@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod.js';
 import type { Context } from '../context.js';
 import { parseOrUsage, parseTenantId } from '../tenant/input.js';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord, type CreatedApiKey, type RevokedApiKey } from '../db/control-plane.js';
@@ -8,14 +9,14 @@ export interface KeysListResult {
   keys: ApiKeyRecord[];
 }
 
-export const apiKeyNameSchema = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(100, 'must be at most 100 characters')
-  .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), { message: 'must not contain control characters (newlines, tabs)' });
+export const apiKeyNameSchema = z.string().check(
+  z.trim(),
+  z.minLength(1, 'must not be empty'),
+  z.maxLength(100, 'must be at most 100 characters'),
+  z.refine((name) => !/[\u0000-\u001f\u007f]/.test(name), { message: 'must not contain control characters (newlines, tabs)' }),
+);
 
-const keyIdSchema = z.string().trim().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a key id as shown by `tenantctl keys list` (a UUID)');
+const keyIdSchema = z.string().check(z.trim(), z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a key id as shown by `tenantctl keys list` (a UUID)'));
 
 /** Creates a key; the result holds the whole key, which is never shown or stored again. */
 export async function keysCreate(ctx: Context, input: { id: unknown; name?: unknown }): Promise<CreatedApiKey> {

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod.js';
 import type { Context } from '../context.js';
 import { TenantctlError } from '../errors.js';
 import { parseOrUsage, parseTenantId } from '../tenant/input.js';
@@ -21,7 +22,7 @@ export interface ModuleChangeResult extends ModuleChange {
 
 // The membership check is the database's (the catalogue lives there); this only refuses what
 // cannot be a key before anything is opened.
-const moduleKeySchema = z.string().trim().min(1, 'must not be empty').max(63, 'must be at most 63 characters');
+const moduleKeySchema = z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(63, 'must be at most 63 characters'));
 
 /** The catalogue, or with a tenant id each module's state for that tenant and its MRR. */
 export async function modulesList(ctx: Context, input: { id?: unknown }): Promise<ModulesListResult> {

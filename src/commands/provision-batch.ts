@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod.js';
 import { BatchFailure, TenantctlError, messageOf, usageError } from '../errors.js';
 import type { Context, Reporter } from '../context.js';
 import { parseOrUsage, parseTenantId, planSchema, portOverrideSchema, tenantNameSchema } from '../tenant/input.js';
@@ -21,10 +22,8 @@ export interface ProvisionBatchResult {
   summary: { total: number; active: number; alreadyActive: number; failed: number; durationMs: number };
 }
 
-const fileSchema = z.union([
-  z.object({ tenants: z.array(z.unknown()) }).strict(),
-  z.array(z.unknown()),
-]);
+const fileSchema = z.union([z.strictObject({ tenants: z.array(z.unknown()) }), z.array(z.unknown())]);
+const entrySchema = z.strictObject({ id: z.string(), name: z.optional(z.string()), plan: z.optional(z.string()), port: z.optional(z.number()) });
 
 /** tenants.yaml: a list (or `tenants:` list) of ids or of { id, name, plan, port } entries. */
 export async function readTenantsFile(file: string): Promise<BatchTenant[]> {
@@ -34,13 +33,13 @@ export async function readTenantsFile(file: string): Promise<BatchTenant[]> {
   } catch (error) {
     throw usageError(`${file}: ${messageOf(error).split('\n')[0]}`);
   }
-  const shape = fileSchema.safeParse(raw);
+  const shape = z.safeParse(fileSchema, raw);
   if (!shape.success) throw usageError(`${file}: must be a list of tenants, or a mapping with a "tenants" list`);
   const entries = Array.isArray(shape.data) ? shape.data : shape.data.tenants;
   return entries.map((entry, index) => {
     const at = `${file}: tenants.${index}`;
     if (typeof entry === 'string') return { id: entry };
-    const parsed = z.object({ id: z.string(), name: z.string().optional(), plan: z.string().optional(), port: z.number().optional() }).strict().safeParse(entry);
+    const parsed = z.safeParse(entrySchema, entry);
     if (!parsed.success) throw usageError(`${at}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'entry'}: ${i.message}`).join('; ')}`);
     return parsed.data;
   });
