@@ -38,11 +38,16 @@ afterAll(async () => {
   await h?.cleanup();
 }, 120_000);
 
+const created: Array<{ id: string; key: string; prefix: string }> = [];
+
 describe('modules, keys and audit of one tenant', () => {
-  it('provisions the tenant to work with', async () => {
+  it('provisions the tenant to work with, printing its initial API key once', async () => {
     const result = await h.cli(['provision', 'acme', '--name', 'ACME Corp', '--json']);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.json()).toMatchObject({ id: 'acme', outcome: 'active' });
+    const initial = result.json().initialApiKey;
+    expect(initial.key).toMatch(/^tk_live_[0-9A-Za-z]{32}$/);
+    created.push(initial); // checked with the others below: only its hash is stored
   }, 300_000);
 
   // Needs provision to call applyDefaultModules (src/db/control-plane.ts) in its transaction.
@@ -111,8 +116,6 @@ describe('modules, keys and audit of one tenant', () => {
     expect((await ok(['modules', 'list', 'acme'])).stdout).toContain('4 of 10 modules enabled; MRR $189.97');
   });
 
-  const created: Array<{ id: string; key: string; prefix: string }> = [];
-
   it('creates an API key, prints it once, and stores only its SHA-256', async () => {
     const result = (await ok(['keys', 'create', 'acme', '--name', 'ci', '--json'])).json();
     expect(result).toMatchObject({ customerId: 'acme', name: 'ci' });
@@ -128,7 +131,7 @@ describe('modules, keys and audit of one tenant', () => {
     created.push({ id: row.id, key: key!, prefix: row.prefix });
 
     const rows = await h.adminQuery(`SELECT id, prefix, key_hash, row_to_json(k)::text AS whole FROM admin_api_keys k WHERE customer_id = 'acme' ORDER BY created_at`);
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(3); // the initial key from provision, then these two
     const everything = [
       ...rows.map((r) => r.whole),
       ...(await h.adminQuery(`SELECT row_to_json(a)::text AS whole FROM admin_audit_logs a`)).map((r) => r.whole),
@@ -152,21 +155,21 @@ describe('modules, keys and audit of one tenant', () => {
   });
 
   it('revokes a key: the list shows it revoked, the audit log has it, and a second revoke changes nothing', async () => {
-    const [first, second] = created;
+    const [initial, first, second] = created;
     const revoked = (await ok(['keys', 'revoke', 'acme', first!.id, '--json'])).json();
     expect(revoked).toMatchObject({ outcome: 'revoked', key: { id: first!.id, status: 'revoked' } });
 
     const keys = (await ok(['keys', 'list', 'acme', '--json'])).json().keys;
-    expect(keys.map((k: any) => [k.id, k.status])).toEqual([[first!.id, 'revoked'], [second!.id, 'active']]);
-    expect(keys[0].revokedAt).not.toBeNull();
+    expect(keys.map((k: any) => [k.id, k.status])).toEqual([[initial!.id, 'active'], [first!.id, 'revoked'], [second!.id, 'active']]);
+    expect(keys[1].revokedAt).not.toBeNull();
     expect((await ok(['keys', 'list', 'acme'])).stdout).toMatch(/revoked \d{4}-/);
 
     const again = await ok(['keys', 'revoke', 'acme', first!.id, '--json']);
-    expect(again.json()).toMatchObject({ outcome: 'already-revoked', key: { revokedAt: keys[0].revokedAt } });
+    expect(again.json()).toMatchObject({ outcome: 'already-revoked', key: { revokedAt: keys[1].revokedAt } });
 
     const trail = (await auditOf('acme')).filter((e) => e.action.startsWith('api_key.'));
-    expect(trail.map((e) => e.action)).toEqual(['api_key.revoked', 'api_key.created', 'api_key.created']);
-    expect(trail[0]).toMatchObject({ actor, oldValues: { id: first!.id, revoked_at: null }, newValues: { id: first!.id, revoked_at: keys[0].revokedAt } });
+    expect(trail.map((e) => e.action)).toEqual(['api_key.revoked', 'api_key.created', 'api_key.created', 'api_key.created']);
+    expect(trail[0]).toMatchObject({ actor, oldValues: { id: first!.id, revoked_at: null }, newValues: { id: first!.id, revoked_at: keys[1].revokedAt } });
 
     const unknown = await h.cli(['keys', 'revoke', 'acme', randomUUID(), '--json']);
     expect(unknown.exitCode).toBe(3);
@@ -249,5 +252,10 @@ describe('modules, keys and audit of one tenant', () => {
     const list = (await ok(['modules', 'list', 'acme', '--json'])).json();
     expect(list).toMatchObject({ status: 'deprovisioned', mrr: null });
     expect((await auditOf('acme'))[0].action).toBe('deprovision.completed');
+    // Keys to a stack that is gone stop working: every key is revoked, and the audit log says so.
+    const keys = (await ok(['keys', 'list', 'acme', '--json'])).json().keys;
+    expect(keys.length).toBeGreaterThanOrEqual(1); // the initial key at least
+    expect(keys.every((k: any) => k.status === 'revoked')).toBe(true);
+    expect((await auditOf('acme')).map((e) => e.action)).toContain('api_key.revoked_all');
   }, 120_000);
 });
