@@ -7,6 +7,7 @@ import { tenantPaths } from '../tenant/files.js';
 import { projectLabel, removeStack, type RemovalReport } from '../tenant/stack.js';
 import { clearTenantSecrets } from '../db/secrets-store.js';
 import { revokeAllApiKeys } from '../db/control-plane.js';
+import { keptDataReason } from '../db/registry.js';
 
 export interface DeprovisionInput {
   id: unknown;
@@ -40,9 +41,10 @@ export async function deprovision(ctx: Context, input: DeprovisionInput): Promis
         throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
       }
     }
-    if (record?.status === 'deprovisioned' && (keepData || record.statusReason !== 'data volumes kept')) {
+    const hadKeptData = record?.statusReason === keptDataReason;
+    if (record?.status === 'deprovisioned' && (keepData || !hadKeptData)) {
       const removed = await removeStack(ctx, { project, paths, keepData: true });
-      return { id, outcome: 'already-deprovisioned', project, keptData: record.statusReason === 'data volumes kept', removed };
+      return { id, outcome: 'already-deprovisioned', project, keptData: hadKeptData, removed };
     }
     if (record) await registry.markDeprovisioning(id);
     ctx.reporter.step(`removing ${project}${keepData ? ' (keeping data volumes)' : ''}`);

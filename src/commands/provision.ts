@@ -15,7 +15,7 @@ import { tenantPaths, writeTenantFiles, type TenantPaths } from '../tenant/files
 import { renderManifest } from '../tenant/manifest.js';
 import { removeStack } from '../tenant/stack.js';
 import { applyTenantSchema, checkTenantRedis } from '../tenant/database.js';
-import type { Reservation } from '../db/registry.js';
+import { keptDataReason, type Reservation } from '../db/registry.js';
 import { applyDefaultModules, createApiKey, revokeAllApiKeys } from '../db/control-plane.js';
 import { openSecretBox } from '../crypto/master-key.js';
 import { clearTenantSecrets, readTenantSecrets, storeTenantSecrets } from '../db/secrets-store.js';
@@ -88,15 +88,16 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
       const reservation = { ports: existing.ports as PortPlan, subnet: existing.subnet ?? '' };
       return { ...summary(ctx, { id, name: existing.name, plan: existing.plan, project: existing.composeProject, paths, reservation, started }), outcome: 'already-active' };
     }
-    // Kept data (deprovision --keep-data) is reused with the passwords it was created with;
-    // anything else left by a failed or interrupted run is removed so this run starts clean.
-    const keptData = existing?.status === 'deprovisioned' && existing.statusReason === 'data volumes kept';
+    // Kept data (deprovision --keep-data) is reused with the passwords it was created with, and a
+    // failed attempt to bring it back keeps it too; anything else left by a failed or interrupted
+    // run is removed so this run starts clean.
+    const keptData = (existing?.status === 'deprovisioned' || existing?.status === 'failed') && (existing.statusReason ?? '').startsWith(keptDataReason);
     const reusedSecrets = keptData
       ? ((await readEnvFileSecrets(paths.envFile)) ?? (await readTenantSecrets(registry, box, id).catch(() => undefined)))
       : undefined;
     if (existing && existing.status !== 'deprovisioned') {
       ctx.reporter.step(`cleaning up the ${existing.status} attempt`);
-      await removeStack(ctx, { project: existing.composeProject, paths, keepData: false });
+      await removeStack(ctx, { project: existing.composeProject, paths, keepData: keptData });
     }
 
     const run: RecordedRun = { id, name, plan, project, paths, pool, fixedPort, render, started, secrets: reusedSecrets ?? generateTenantSecrets() };
@@ -109,12 +110,14 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
     } catch (error) {
       const reason = messageOf(error);
       ctx.reporter.step('rolling back');
-      const cleanup = await removeStack(ctx, { project, paths, keepData: false }).then(
+      // Data the operator asked to keep survives a failed attempt to bring it back.
+      const cleanup = await removeStack(ctx, { project, paths, keepData: keptData }).then(
         () => undefined,
         (cleanupError) => messageOf(cleanupError),
       );
-      await clearTenantSecrets(registry, id).catch(() => {}); // the data they protected is gone
-      await registry.markFailed(id, cleanup ? `${reason}; cleanup: ${cleanup}` : reason, async (client) => {
+      if (!keptData) await clearTenantSecrets(registry, id).catch(() => {}); // the data they protected is gone
+      const failure = cleanup ? `${reason}; cleanup: ${cleanup}` : reason;
+      await registry.markFailed(id, keptData ? `${keptDataReason}; ${failure}` : failure, async (client) => {
         await revokeAllApiKeys(registry, client, id);
       });
       if (error instanceof TenantctlError) error.details.push(cleanup ? `rollback incomplete: ${cleanup}` : 'rolled back: nothing of this run is left');

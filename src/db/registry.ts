@@ -50,6 +50,9 @@ const toRecord = (row: any): TenantRecord => ({
 });
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
+/** The status reason that marks a tenant whose data volumes and passwords were kept (deprovision --keep-data). */
+export const keptDataReason = 'data volumes kept';
+
 export interface Reservation {
   ports: PortPlan;
   subnet: string;
@@ -201,7 +204,7 @@ export class Registry {
   }
 
   async markDeprovisioned(id: string, keptData: boolean, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-    await this.setStatus(id, 'deprovisioned', keptData ? 'data volumes kept' : null, { deprovisioned_at: 'now()' }, 'deprovision.completed', true, within);
+    await this.setStatus(id, 'deprovisioned', keptData ? keptDataReason : null, { deprovisioned_at: 'now()' }, 'deprovision.completed', true, within);
   }
 
   async allocationsOf(id: string): Promise<Array<{ kind: string; value: string; purpose: string }>> {

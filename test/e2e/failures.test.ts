@@ -102,7 +102,7 @@ describe('a stack that never becomes healthy', () => {
     expect(await h.adminQuery(`SELECT * FROM admin_allocations WHERE customer_id = 'acme'`)).toEqual([]);
   }, 240_000);
 
-  it('can then be provisioned from clean; --keep-data keeps its data and passwords for the next provision', async () => {
+  it('can then be provisioned from clean; --keep-data keeps its data and passwords, even through a failed provision', async () => {
     const result = await h.cli(['provision', 'acme', '--json']);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.json().outcome).toBe('active');
@@ -128,6 +128,14 @@ describe('a stack that never becomes healthy', () => {
     expect(left.volumes).toHaveLength(2);
     expect(tenantDirs()).toEqual(['acme']);
 
+    // A failed attempt to bring kept data back must not destroy it.
+    const broken = await h.cli(['provision', 'acme', '--json'], { env: { TENANTCTL_APP_IMAGE: 'tenantctl/node:bookworm', TENANTCTL_HEALTH_DEADLINE: '60' } });
+    expect(broken.exitCode, broken.stdout).toBe(7);
+    const afterFailure = await dockerObjectsWithPrefix(`${h.prefix}-acme`);
+    expect(afterFailure.containers).toEqual([]);
+    expect(afterFailure.volumes).toHaveLength(2);
+    expect(tenantDirs()).toEqual(['acme']);
+
     const back = await h.cli(['provision', 'acme', '--json']);
     expect(back.exitCode, back.stderr).toBe(0);
     expect(await marker(`SELECT name FROM crm.organizations`)).toEqual([{ name: 'kept across deprovision' }]);
@@ -136,7 +144,7 @@ describe('a stack that never becomes healthy', () => {
     expect(down.exitCode, down.stderr).toBe(0);
     expect(await dockerObjectsWithPrefix(`${h.prefix}-acme`)).toEqual(nothing);
     expect(tenantDirs()).toEqual([]);
-  }, 300_000);
+  }, 420_000);
 });
 
 describe('Ctrl-C during provision', () => {
