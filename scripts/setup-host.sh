@@ -33,7 +33,18 @@ if ! docker info >/dev/null 2>&1; then
     log "the Docker engine is not running and this user cannot start it: start dockerd (e.g. sudo systemctl start docker)"
     exit 1
   fi
-  if [ -d /run/systemd/system ] && systemctl start docker 2>/dev/null; then
+  # A dockerd that is still shutting down (its API already closed) holds the pid file, and a new
+  # one refuses to start: wait for it to finish first.
+  for _ in $(seq 1 60); do
+    pgrep -x dockerd >/dev/null 2>&1 || break
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  # A pid file left by a dockerd that was killed outright names a process that no longer exists.
+  if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then rm -f /var/run/docker.pid; fi
+  if docker info >/dev/null 2>&1; then
+    log "dockerd is running"
+  elif [ -d /run/systemd/system ] && systemctl start docker 2>/dev/null; then
     log "started docker with systemctl"
   else
     # No init system here (containers, CI sandboxes): run dockerd in the background ourselves.
