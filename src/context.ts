@@ -15,8 +15,6 @@ export interface Reporter {
   end(): void;
 }
 
-export const silentReporter: Reporter = { step() {}, info() {}, detail() {}, end() {} };
-
 /** Everything a command needs from the outside world, built once and passed in. */
 export interface Context {
   config: Config;

@@ -111,10 +111,6 @@ export async function imageExists(image: string): Promise<boolean> {
   }
 }
 
-export async function dockerExec(container: string, argv: string[], timeoutMs = dockerTimeoutMs) {
-  return run(['docker', 'exec', container, ...argv], { timeoutMs });
-}
-
 export type LiveState = 'running' | 'stopped' | 'missing';
 
 /**
