@@ -1,8 +1,8 @@
-// Bundles the reference tenant app (src/app) into two self-contained CommonJS files that the
+// Bundles the reference tenant app (apps/tenant-app) into two self-contained CommonJS files that the
 // tenantctl/app image runs with a plain `node`: npm cannot run inside our images (no registry),
 // so pg and ioredis are bundled in. Called by `npm run build` and by scripts/build-images.sh.
-//   src/app/server.ts      -> dist/app/server.cjs
-//   src/app/healthcheck.ts -> dist/app/healthcheck.cjs
+//   apps/tenant-app/server.ts      -> dist/app/server.cjs
+//   apps/tenant-app/healthcheck.ts -> dist/app/healthcheck.cjs
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -30,8 +30,8 @@ const common = {
 rmSync(outdir, { recursive: true, force: true });
 
 const entries = [
-  ['src/app/server.ts', 'server.cjs'],
-  ['src/app/healthcheck.ts', 'healthcheck.cjs'],
+  ['apps/tenant-app/server.ts', 'server.cjs'],
+  ['apps/tenant-app/healthcheck.ts', 'healthcheck.cjs'],
 ];
 try {
   await Promise.all(
