@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes this host ready to run tenantctl and its tests, and says exactly what is missing when it
-# cannot: Docker Engine and compose (Debian's docker.io and docker-compose), debootstrap, a running
-# dockerd, and the images tenantctl's defaults use (scripts/build-images.sh). Idempotent and quick
-# when everything is already there.
+# cannot: Docker Engine and compose (Debian's docker.io and docker-compose), compose v2 as a Docker
+# CLI plugin (see install_compose_v2), debootstrap, a running dockerd, and the images tenantctl's
+# defaults use (scripts/build-images.sh). Idempotent and quick when everything is already there.
+# Env: TENANTCTL_DEBIAN_MIRROR (default http://deb.debian.org/debian), also used for trixie.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,48 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq $packages >/dev/null
   else
     log "missing: $packages — install them (e.g. sudo apt-get install $packages) and run this again"
+    exit 1
+  fi
+fi
+
+# Compose v2 (`docker compose`) next to v1 (`docker-compose`, which stays as it is). Bookworm has
+# only v1; trixie's docker-compose package is v2 (2.26), a Go binary needing nothing but libc6 >=
+# 2.34 (bookworm has 2.36) that works as a CLI plugin for bookworm's engine and client. We do not
+# install that package (it would replace v1, and a trixie source left in /etc/apt could pull trixie
+# packages into later installs): apt-get runs with a private sources list and private index and
+# cache dirs, downloads just that .deb, and the plugin binary alone is copied to
+# /usr/local/lib/docker/cli-plugins, a directory both docker.io's client and upstream clients
+# search. Nothing under /etc/apt or /var/lib/apt changes.
+compose_plugin=/usr/local/lib/docker/cli-plugins/docker-compose
+# (A subshell, for the EXIT trap; called with ||, so set -e is off in it and every step is checked.)
+install_compose_v2() (
+  mirror="${TENANTCTL_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+  tmp=$(mktemp -d) || exit 1
+  trap 'rm -rf "$tmp"' EXIT
+  mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/deb"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" >"$tmp/sources.list"
+  apt=(-qq -o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache" -o Acquire::Languages=none
+    -o APT::Sandbox::User=root -o "APT::Architectures=$(dpkg --print-architecture)")
+  if ! apt-get "${apt[@]}" --error-on=any update; then
+    log "could not read trixie's package index from $mirror (see apt's error above; if it is NO_PUBKEY, trixie's archive keys come with bookworm's debian-archive-keyring 2023.3+deb12u1 or later: apt-get install debian-archive-keyring)"
+    exit 1
+  fi
+  (cd "$tmp/deb" && apt-get "${apt[@]}" download docker-compose/trixie) || { log "could not download docker-compose from trixie"; exit 1; }
+  deb=$(echo "$tmp"/deb/docker-compose_*.deb)
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/libexec/docker/cli-plugins/docker-compose || exit 1
+  version=$("$tmp/usr/libexec/docker/cli-plugins/docker-compose" version --short) || { log "trixie's docker-compose does not run here"; exit 1; }
+  case "$version" in 2.*) ;; *) log "trixie's docker-compose is $version, not compose v2"; exit 1 ;; esac
+  install -D -m 0755 "$tmp/usr/libexec/docker/cli-plugins/docker-compose" "$compose_plugin" || exit 1
+  log "installed compose $version (from $(basename "$deb")) as $compose_plugin"
+)
+if ! docker compose version --short 2>/dev/null | grep -Eq '^v?2\.'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing compose v2 from trixie as a Docker CLI plugin"
+    install_compose_v2 || exit 1
+    docker compose version --short 2>/dev/null | grep -Eq '^v?2\.' || { log "$compose_plugin is installed but \`docker compose\` does not find it"; exit 1; }
+  else
+    log "missing: compose v2 (\`docker compose\`) — run this as root to install it from Debian trixie into $compose_plugin, or install a compose v2 plugin yourself"
     exit 1
   fi
 fi
@@ -59,4 +102,4 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 bash scripts/build-images.sh
-log "ready: $(docker version --format 'Docker Engine {{.Server.Version}}'), $(docker-compose version --short 2>/dev/null | sed 's/^/docker-compose /' || docker compose version --short)"
+log "ready: $(docker version --format 'Docker Engine {{.Server.Version}}'), docker-compose $(docker-compose version --short 2>/dev/null || echo '(none)'), docker compose $(docker compose version --short)"
