@@ -1,4 +1,4 @@
-// Bundles the CLI (src/cli.ts and everything it imports, node_modules included) into dist/, one
+// Bundles the CLI (src/cli/main.ts and everything it imports, node_modules included) into dist/, one
 // ES module plus chunks for what commands load lazily. Start-up time is the point: Node loading
 // hundreds of small ESM files from node_modules cost ~0.6 s before `list` could do anything;
 // one bundle loads in a fraction of that. tsc still type-checks (npm run typecheck).
@@ -17,7 +17,7 @@ if (existsSync(outdir)) {
 
 await build({
   absWorkingDir: root,
-  entryPoints: { cli: 'src/cli.ts' },
+  entryPoints: { cli: 'src/cli/main.ts' },
   outdir,
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,

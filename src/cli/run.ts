@@ -8,13 +8,13 @@ export async function withContext<T>(
   command: Command,
   work: (ctx: Context) => Promise<T>,
   render: (result: T) => string,
-  options?: { registryConnections?: number },
+  options?: { adminConnections?: number },
 ): Promise<void> {
   const runner = await import('./with-context.js');
   return runner.withContext(command, work, render, options);
 }
 
 export async function confirmInteractively(ids: string[]): Promise<boolean> {
-  const runner = await import('./with-context.js');
-  return runner.confirmInteractively(ids);
+  const { confirmInteractively } = await import('./confirm.js');
+  return confirmInteractively(ids);
 }

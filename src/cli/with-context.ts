@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import chalk from 'chalk';
-import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../config/load.js';
-import { createContext, type Context, type Reporter } from '../context.js';
-import { BatchFailure, ExitCode, TenantctlError } from '../errors.js';
+import type { Context } from '../context.js';
+import { createContext } from './context.js';
+import { makeReporter } from './reporter.js';
+import { BatchFailure, ExitCode, TenantctlError } from '../common/errors.js';
 
 // Runs one command: loads the config, builds the context (with Ctrl-C wired to its abort signal),
 // prints the command's result as text or JSON, and closes what the context opened.
@@ -15,34 +15,11 @@ export interface GlobalOptions {
   quiet?: boolean;
 }
 
-export function makeReporter(options: GlobalOptions): Reporter {
-  const quiet = options.quiet === true;
-  let current: { label: string; at: number } | undefined;
-  const finish = () => {
-    if (current && !quiet) process.stderr.write(`${chalk.dim(`  done in ${((Date.now() - current.at) / 1000).toFixed(1)} s`)}\n`);
-    current = undefined;
-  };
-  return {
-    step(label) {
-      finish();
-      current = { label, at: Date.now() };
-      if (!quiet) process.stderr.write(`${chalk.cyan('›')} ${label}\n`);
-    },
-    info(message) {
-      if (!quiet) process.stderr.write(`  ${message}\n`);
-    },
-    detail(line) {
-      if (options.verbose) process.stderr.write(chalk.dim(`    ${line}\n`));
-    },
-    end: finish,
-  };
-}
-
 export async function withContext<T>(
   command: Command,
   work: (ctx: Context) => Promise<T>,
   render: (result: T) => string,
-  { registryConnections }: { registryConnections?: number } = {},
+  { adminConnections }: { adminConnections?: number } = {},
 ): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const { config, errors } = loadConfig({ cwd: process.cwd(), env: process.env, file: options.config });
@@ -60,7 +37,7 @@ export async function withContext<T>(
   process.on('SIGTERM', onInterrupt);
 
   const reporter = makeReporter(options);
-  const ctx = createContext({ config, env: process.env, reporter, signal: controller.signal, registryConnections });
+  const ctx = createContext({ config, env: process.env, reporter, signal: controller.signal, adminConnections });
   const print = (result: T) => process.stdout.write(`${options.json ? JSON.stringify(result, null, 2) : render(result)}\n`);
   try {
     const result = await work(ctx);
@@ -79,17 +56,3 @@ export async function withContext<T>(
     await ctx.close();
   }
 }
-
-export async function confirmInteractively(ids: string[]): Promise<boolean> {
-  if (!process.stdin.isTTY) return false;
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const expected = ids.length === 1 ? ids[0]! : 'yes';
-    const what = ids.length === 1 ? `${ids[0]}'s` : `the ${ids.length} tenants' (${ids.join(', ')})`;
-    const answer = await rl.question(`This removes ${what} containers, network, volumes and data. Type ${ids.length === 1 ? 'the tenant id' : '"yes"'} to confirm: `);
-    return answer.trim() === expected;
-  } finally {
-    rl.close();
-  }
-}
-

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.js';
 import { envOverrides } from './env-overrides.js';
-import { defaultTemplatePath } from '../paths.js';
+import { defaultTemplatePath } from '../common/paths.js';
 
 export const defaultConfigFile = 'tenantctl.config.yaml';
 

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import '../zod.js';
+import '../common/zod.js';
 
 const text = () => z.string().check(z.minLength(1));
 const port = z.int().check(z.gte(1), z.lte(65535));

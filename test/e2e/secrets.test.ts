@@ -6,13 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHarness, type Harness } from './harness.js';
-import { Registry } from '../../src/db/registry.js';
-import { openSecretBox } from '../../src/crypto/master-key.js';
-import { storeTenantSecrets } from '../../src/db/secrets-store.js';
-import { generateTenantSecrets, type TenantSecrets } from '../../src/secrets.js';
+import { AdminDb } from '../../src/admin-db/database.js';
+import { openSecretBox } from '../../src/secrets/master-key.js';
+import { storeTenantSecrets } from '../../src/secrets/sealed-store.js';
+import { generateTenantSecrets, type TenantSecrets } from '../../src/secrets/generate.js';
 
 let h: Harness;
-let registry: Registry;
+let registry: AdminDb;
 let stored: TenantSecrets;
 const key = randomBytes(32).toString('hex');
 const withKey = { env: { TENANTCTL_MASTER_KEY: key } };
@@ -29,7 +29,7 @@ beforeAll(async () => {
   const started = await h.cli(['list']); // starts this file's admin database and applies the migrations
   expect(started.exitCode, started.stderr).toBe(0);
   const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'admin-db.env'), 'utf8'))![1];
-  registry = await Registry.open(`postgres://tenantctl:${password}@127.0.0.1:${h.env.TENANTCTL_ADMIN_DB_PORT!}/tenantctl_admin`, 'e2e-secrets-setup');
+  registry = await AdminDb.open(`postgres://tenantctl:${password}@127.0.0.1:${h.env.TENANTCTL_ADMIN_DB_PORT!}/tenantctl_admin`, 'e2e-secrets-setup');
   await h.adminQuery("INSERT INTO admin_customers (id, name, status, host, compose_project) VALUES ('acme', 'ACME', 'active', 'h', 'p')");
   const box = await openSecretBox(registry, { env: withKey.env, stateDir: h.env.TENANTCTL_STATE_DIR! });
   stored = generateTenantSecrets();

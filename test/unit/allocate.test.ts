@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { blockAt, blockCount, firstFreeBlock, parsePool } from '../../src/allocate/subnets.js';
-import { choosePorts, firstFreePort } from '../../src/allocate/ports.js';
+import { blockAt, blockCount, firstFreeBlock, parsePool } from '../../src/allocation/subnets.js';
+import { choosePorts } from '../../src/allocation/ports.js';
+import { DockerHost } from '../../src/stack/docker-host.js';
 
 describe('subnets', () => {
   it('cuts a /16 into 4096 /28 blocks', () => {
@@ -41,34 +42,36 @@ const fakeHost = (busy: number[]) => {
     for (let p = range.from; p <= range.to; p++) if (!exclude.has(p) && (await isFree(p))) return p;
     return undefined;
   };
-  return { isFree, pick };
+  return { isPortFree: isFree, firstFreePort: pick };
 };
 
 describe('choosePorts', () => {
   it('takes the first port of each range that is neither held nor busy', async () => {
-    const choice = await choosePorts(ranges, new Set([3001, 5434]), fakeHost([3002, 6380]));
+    const choice = await choosePorts(fakeHost([3002, 6380]), ranges, new Set([3001, 5434]));
     expect(choice).toEqual({ ok: true, plan: { app: 3003, db: 5435, redis: 6381 } });
   });
 
   it('uses --port as given, and refuses it when held or busy instead of picking another', async () => {
-    expect(await choosePorts(ranges, new Set(), { fixedApp: 8080, ...fakeHost([]) })).toEqual({ ok: true, plan: { app: 8080, db: 5434, redis: 6380 } });
-    expect(await choosePorts(ranges, new Set([8080]), { fixedApp: 8080, ...fakeHost([]) })).toMatchObject({ ok: false, reason: /held by another tenant/ });
-    expect(await choosePorts(ranges, new Set(), { fixedApp: 8080, ...fakeHost([8080]) })).toMatchObject({ ok: false, reason: /already in use/ });
+    expect(await choosePorts(fakeHost([]), ranges, new Set(), { fixedApp: 8080 })).toEqual({ ok: true, plan: { app: 8080, db: 5434, redis: 6380 } });
+    expect(await choosePorts(fakeHost([]), ranges, new Set([8080]), { fixedApp: 8080 })).toMatchObject({ ok: false, reason: /held by another tenant/ });
+    expect(await choosePorts(fakeHost([8080]), ranges, new Set(), { fixedApp: 8080 })).toMatchObject({ ok: false, reason: /already in use/ });
   });
 
   it('says which range is exhausted', async () => {
     const busy = Array.from({ length: 7 }, (_, i) => 5434 + i);
-    expect(await choosePorts(ranges, new Set(), fakeHost(busy))).toEqual({ ok: false, service: 'db', reason: 'no free port left in 5434-5440' });
+    expect(await choosePorts(fakeHost(busy), ranges, new Set())).toEqual({ ok: false, service: 'db', reason: 'no free port left in 5434-5440' });
   });
 });
+
+const localHost = new DockerHost('test', { kind: 'local' });
 
 describe('firstFreePort on the real host', () => {
   it('skips a port something is listening on, and excluded ports', async () => {
     const server = net.createServer();
     const busyPort: number = await new Promise((resolve) => server.listen(0, () => resolve((server.address() as net.AddressInfo).port)));
     try {
-      expect(await firstFreePort({ from: busyPort, to: busyPort }, new Set())).toBeUndefined();
-      const next = await firstFreePort({ from: busyPort, to: busyPort + 20 }, new Set([busyPort + 1]));
+      expect(await localHost.firstFreePort({ from: busyPort, to: busyPort }, new Set())).toBeUndefined();
+      const next = await localHost.firstFreePort({ from: busyPort, to: busyPort + 20 }, new Set([busyPort + 1]));
       expect(next).toBeGreaterThan(busyPort + 1);
     } finally {
       server.close();

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { CipherError, open, seal } from '../../src/crypto/cipher.js';
-import { parseMasterKey } from '../../src/crypto/master-key.js';
-import { TenantctlError } from '../../src/errors.js';
+import { CipherError, open, seal } from '../../src/secrets/cipher.js';
+import { parseMasterKey } from '../../src/secrets/master-key.js';
+import { TenantctlError } from '../../src/common/errors.js';
 
 const key = randomBytes(32);
 const secret = 'DB_PASSWORD=Zq8v0cH2lq9sWJm3Ue7nR1tYb4kX6aPd';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
-import { defaultTemplatePath } from '../../src/paths.js';
+import { defaultTemplatePath } from '../../src/common/paths.js';
 
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'tenantctl-config-'));
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { parseSince } from '../../src/control-plane/since.js';
-import { apiKeyPattern, apiKeyPrefix, generateApiKey, hashApiKey } from '../../src/control-plane/api-key.js';
-import { describeChange } from '../../src/output/control-plane.js';
-import { table } from '../../src/output/table.js';
-import { TenantctlError } from '../../src/errors.js';
+import { parseSince } from '../../src/audit/since.js';
+import { apiKeyPattern, apiKeyPrefix, generateApiKey, hashApiKey } from '../../src/api-keys/key.js';
+import { describeChange } from '../../src/audit/render.js';
+import { table } from '../../src/common/text-table.js';
+import { TenantctlError } from '../../src/common/errors.js';
 
 const now = Date.parse('2025-06-15T12:00:00Z');
 

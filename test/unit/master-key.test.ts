@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import { openSecretBox } from '../../src/crypto/master-key.js';
-import { TenantctlError } from '../../src/errors.js';
+import { openSecretBox } from '../../src/secrets/master-key.js';
+import { TenantctlError } from '../../src/common/errors.js';
 
 // The master key's resolution and check, against a stand-in for admin_settings (the e2e test runs
 // the same code against a real admin database).

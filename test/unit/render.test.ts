@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { renderTemplate, describeServices, TemplateError } from '../../src/template/render.js';
-import { defaultTemplatePath } from '../../src/paths.js';
+import { renderTemplate, describeServices, TemplateError } from '../../src/stack/template.js';
+import { defaultTemplatePath } from '../../src/common/paths.js';
 
 const template = readFileSync(defaultTemplatePath, 'utf8');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseTenantId, parseOrUsage, tenantNameSchema } from '../../src/tenant/input.js';
-import { TenantctlError } from '../../src/errors.js';
+import { parseTenantId, parseOrUsage, tenantNameSchema } from '../../src/tenants/input.js';
+import { TenantctlError } from '../../src/common/errors.js';
 
 describe('tenant id', () => {
   it.each(['acme', 'a', 'acme-corp', 'a1', 'x'.repeat(40), 'tenant-2026'])('accepts %j', (id) => {

@@ -1,0 +1,109 @@
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { TenantctlError } from '../common/errors.js';
+import { localComposeFile } from '../common/paths.js';
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../common/clock.js';
+import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
+import { formatEnvFile, parseEnvFile } from '../common/env-file.js';
+import { generateSecret } from '../secrets/generate.js';
+import { adminDbUpTimeoutMs } from '../common/timeouts.js';
+import { done, notYet, retryUntilDeadline } from '../common/retry.js';
+import type { DockerHost } from '../stack/docker-host.js';
+import { AdminDb } from './database.js';
+
+/** docker-compose.local.yml publishes the admin database on the Docker host's loopback only. */
+const localAdminBindAddress = '127.0.0.1';
+
+export interface AdminConnectionDeps {
+  config: Config;
+  actor: string;
+  /** Where the local admin database runs (started with compose) and is dialled. */
+  dockerHost: DockerHost;
+  clock: Clock;
+  signal?: AbortSignal;
+  progress: (message: string) => void;
+  maxConnections?: number;
+}
+
+/**
+ * Opens the admin database. With TENANTCTL_ADMIN_DATABASE_URL (adminDatabase.url) it only connects.
+ * Otherwise it uses the local admin database from docker-compose.local.yml, starting it when it is
+ * not answering. Its password is generated once into <stateDir>/admin-db.env (mode 0600).
+ */
+export async function openAdminDb(deps: AdminConnectionDeps): Promise<AdminDb> {
+  const { config } = deps;
+  const options = { maxConnections: deps.maxConnections };
+  if (config.adminDatabase.url) return AdminDb.open(config.adminDatabase.url, deps.actor, options);
+
+  const password = await localAdminPassword(config.stateDir);
+  const port = config.adminDatabase.localPort;
+  // Published on the Docker host's loopback (docker-compose.local.yml): dialled where that is.
+  const address = deps.dockerHost.probeAddress(localAdminBindAddress);
+  const url = `postgres://tenantctl:${password}@${address}:${port}/tenantctl_admin`;
+  try {
+    return await AdminDb.open(url, deps.actor, options);
+  } catch (error) {
+    if (!isNotListening(error)) throw explainLocalFailure(error, config);
+  }
+
+  deps.progress(`starting the local admin database (compose project ${config.adminDatabase.localProject}, ${address}:${port})`);
+  const compose = await deps.dockerHost.compose();
+  const env = { TENANTCTL_ADMIN_DB_PASSWORD: password, TENANTCTL_ADMIN_DB_PORT: String(port), TENANTCTL_POSTGRES_IMAGE: config.images.postgres };
+  try {
+    await compose.up({ project: config.adminDatabase.localProject, file: localComposeFile }, { services: ['admin-db'], env, timeoutMs: adminDbUpTimeoutMs, signal: deps.signal });
+  } catch (error) {
+    // Another tenantctl process may be starting it at this very moment; only give up if it never answers.
+    deps.progress(`compose up of the admin database reported: ${(error as Error).message}`);
+  }
+  return retryUntilDeadline(async () => {
+    try {
+      return done(await AdminDb.open(url, deps.actor, options));
+    } catch (error) {
+      const starting = isNotListening(error) || /starting up|shutting down|terminating connection/i.test(String((error as Error).message));
+      if (!starting) throw explainLocalFailure(error, config);
+      return notYet((error as Error).message);
+    }
+  }, {
+    what: 'waiting for the local admin database',
+    deadlineMs: config.healthDeadlineSeconds * 1000,
+    clock: deps.clock,
+    signal: deps.signal,
+    initialDelayMs: 250,
+    onDeadline: (why) => new TenantctlError('adminDb', `the local admin database did not accept connections within ${config.healthDeadlineSeconds} s: ${why}`),
+  });
+}
+
+async function localAdminPassword(stateDir: string): Promise<string> {
+  const file = path.join(stateDir, 'admin-db.env');
+  await ensurePrivateDir(stateDir);
+  try {
+    await writePrivateFile(file, formatEnvFile({ TENANTCTL_ADMIN_DB_PASSWORD: generateSecret() }, 'tenantctl local admin database; keep private'), { exclusive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error; // another process created it first: use theirs
+  }
+  const password = parseEnvFile(await readFile(file, 'utf8')).TENANTCTL_ADMIN_DB_PASSWORD;
+  if (!password) throw new TenantctlError('adminDb', `${file} has no TENANTCTL_ADMIN_DB_PASSWORD; remove it to generate a new one`);
+  return password;
+}
+
+function isNotListening(error: unknown): boolean {
+  for (let e: any = error; e; e = e.cause) {
+    if (e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === '57P03') return true;
+    if (/ECONNREFUSED|Connection terminated unexpectedly/.test(String(e.message))) return true;
+  }
+  return false;
+}
+
+function explainLocalFailure(error: unknown, config: Config): unknown {
+  for (let e: any = error; e; e = e.cause) {
+    if (e.code === '28P01') {
+      return new TenantctlError(
+        'adminDb',
+        `the local admin database on port ${config.adminDatabase.localPort} does not accept the password in ${path.join(config.stateDir, 'admin-db.env')}; it was created from another state dir (set TENANTCTL_STATE_DIR to that one, or TENANTCTL_ADMIN_DATABASE_URL)`,
+        { cause: error },
+      );
+    }
+  }
+  return error;
+}

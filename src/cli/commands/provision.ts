@@ -1,0 +1,56 @@
+import { Option, type Command } from 'commander';
+import { TenantctlError } from '../../common/errors.js';
+import path from 'node:path';
+import { withContext } from '../run.js';
+
+export function define(command: Command): void {
+  command
+    .argument('[ids...]', 'tenant ids: lowercase letters, digits and dashes, starting with a letter, at most 40')
+    .option('-n, --name <name>', 'display name (default: the id; one tenant only)')
+    .addOption(new Option('--plan <plan>', 'resource plan').choices(['starter', 'standard', 'enterprise']))
+    .option('-p, --port <port>', 'use this host port for the app (fails if it is taken; one tenant only)')
+    .option('-f, --file <tenants.yaml>', 'provision the tenants listed in this file (ids, or {id, name, plan, port})')
+    .option('--concurrency <n>', 'tenants provisioned at once in a batch', '4')
+    .option('--dry-run', 'print the plan and the rendered compose file; touch neither Docker nor the registry')
+    .option('--show-secrets', 'also print the generated passwords (they are never printed otherwise)')
+    .addHelpText('after', `
+Examples:
+  $ tenantctl provision acme --name "ACME Corp"
+  $ tenantctl provision globex --name "Globex" --plan enterprise --port 8080
+  $ tenantctl provision acme --dry-run
+  $ tenantctl provision acme globex initech --concurrency 3
+  $ tenantctl provision --file tenants.yaml --json
+
+Provisioning an active tenant does nothing and exits 0; a failed one starts clean.
+In a batch, a failed tenant is rolled back, the others stand, and the exit code is 9.
+`)
+    .action(async (ids: string[], options, command: Command) => {
+      const batch = options.file !== undefined || ids.length > 1;
+      if (!batch) {
+        if (ids.length === 0) throw new TenantctlError('usage', 'give a tenant id, several ids, or --file tenants.yaml');
+        const { provision } = await import('../../tenants/provision.js');
+        const { renderProvision } = await import('../../tenants/render.js');
+        return withContext(command, async (ctx) => {
+          const result = await provision(ctx, { id: ids[0], name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun });
+          if (!options.showSecrets || result.outcome !== 'active') return result;
+          const { readEnvFileSecrets } = await import('../../secrets/env-file.js');
+          return { ...result, secrets: await readEnvFileSecrets(path.join(result.directory, '.env')) };
+        }, renderProvision);
+      }
+      for (const flag of ['name', 'port', 'dryRun', 'showSecrets'] as const) {
+        if (options[flag] !== undefined) throw new TenantctlError('usage', `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to one tenant; give it per tenant in --file instead`);
+      }
+      const { provisionBatch, readTenantsFile } = await import('../../tenants/provision-batch.js');
+      const { renderProvisionBatch } = await import('../../tenants/render.js');
+      const { BatchProgress } = await import('../batch-progress.js');
+      const tenants = [...ids.map((id) => ({ id, plan: options.plan })), ...(options.file ? await readTenantsFile(options.file) : [])];
+      const concurrency = Number(options.concurrency);
+      const progress = new BatchProgress(process.stderr, command.optsWithGlobals().quiet === true);
+      await withContext(
+        command,
+        (ctx) => provisionBatch(ctx, { tenants, concurrency }, (id) => progress.reporterFor(id)).finally(() => progress.stop()),
+        renderProvisionBatch,
+        { adminConnections: Math.min(Number.isFinite(concurrency) ? concurrency : 4, 32) * 2 + 2 },
+      );
+    });
+}

@@ -1,0 +1,15 @@
+import { createInterface } from 'node:readline/promises';
+
+/** Asks on the terminal before something destructive; false without a terminal (scripts pass --yes). */
+export async function confirmInteractively(ids: string[]): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const expected = ids.length === 1 ? ids[0]! : 'yes';
+    const what = ids.length === 1 ? `${ids[0]}'s` : `the ${ids.length} tenants' (${ids.join(', ')})`;
+    const answer = await rl.question(`This removes ${what} containers, network, volumes and data. Type ${ids.length === 1 ? 'the tenant id' : '"yes"'} to confirm: `);
+    return answer.trim() === expected;
+  } finally {
+    rl.close();
+  }
+}

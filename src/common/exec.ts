@@ -1,0 +1,80 @@
+import { killGraceMs } from './timeouts.js';
+
+export interface RunOptions {
+  /** Every external call has one: a hung docker must not hang tenantctl. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Called with each stderr line as it arrives (compose prints progress there even on success). */
+  onStderrLine?: (line: string) => void;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  /** The last lines of stderr only: long outputs are streamed, never held whole. */
+  stderrTail: string;
+  timedOut: boolean;
+  cancelled: boolean;
+}
+
+const stderrTailLines = 40;
+
+/**
+ * Runs argv[0] with argv[1..] (no shell). Never throws for a non-zero exit: callers judge
+ * success by exitCode, never by what was printed to stderr. Throws only if the program cannot start.
+ */
+export async function run(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('run: empty argv');
+  const tail: string[] = [];
+  // Loaded on first use: commands that never run a program do not pay for execa's start-up.
+  const { execa } = await import('execa');
+  const subprocess = execa(file, args, {
+    reject: false,
+    timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    env: options.env,
+    extendEnv: true,
+    cwd: options.cwd,
+    stdin: 'ignore',
+    stderr: 'pipe',
+    buffer: { stdout: true, stderr: false },
+    maxBuffer: { stdout: 32 * 1024 * 1024 },
+    forceKillAfterDelay: killGraceMs,
+  });
+  let pending = '';
+  subprocess.stderr?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    const lines = pending.split(/\r?\n/);
+    pending = lines.pop() ?? '';
+    for (const line of lines) keepLine(line);
+  });
+  const keepLine = (line: string) => {
+    if (line.trim() === '') return;
+    options.onStderrLine?.(line);
+    tail.push(line);
+    if (tail.length > stderrTailLines) tail.shift();
+  };
+  const result = await subprocess;
+  if (pending) keepLine(pending);
+  if (result.failed && result.exitCode === undefined && !result.timedOut && !result.isCanceled) {
+    // The program could not be started at all (ENOENT, EACCES): that is not an exit status.
+    throw new Error(`${file}: ${result.shortMessage}`, { cause: result });
+  }
+  return {
+    exitCode: result.exitCode ?? (result.timedOut || result.isCanceled ? 124 : 1),
+    stdout: typeof result.stdout === 'string' ? result.stdout : '',
+    stderrTail: tail.join('\n'),
+    timedOut: result.timedOut,
+    cancelled: result.isCanceled,
+  };
+}
+
+/** The most useful single line of a failed command's stderr: the last one that says "error". */
+export function lastErrorLine(stderrTail: string): string {
+  const lines = stderrTail.split('\n').map((l) => l.trim()).filter(Boolean);
+  const errorLine = [...lines].reverse().find((l) => /error|denied|not found|failed|invalid|no such/i.test(l));
+  return (errorLine ?? lines[lines.length - 1] ?? '').replace(/\s+/g, ' ').slice(0, 400);
+}

@@ -1,0 +1,45 @@
+import { TenantctlError } from './errors.js';
+import { systemClock, type Clock } from './clock.js';
+
+/** One try: done with a value, or not yet, with why (kept for the deadline's message). */
+export type Attempt<T> = { done: true; value: T } | { done: false; why: string };
+
+export const done = <T>(value: T): Attempt<T> => ({ done: true, value });
+export const notYet = (why: string): Attempt<never> => ({ done: false, why });
+
+export interface RetryOptions {
+  /** What is being waited for, in words: "waiting for acme's services". */
+  what: string;
+  deadlineMs: number;
+  clock?: Clock;
+  signal?: AbortSignal;
+  /** Backoff: the first pause, doubled after each try up to maxDelayMs. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** The error to throw at the deadline, given the last try's why. */
+  onDeadline: (lastWhy: string) => Error;
+}
+
+/**
+ * The one polling loop: tries until `attempt` says done, backing off (100 ms doubling to 1 s by
+ * default) and stopping at the deadline or when the signal fires. No fixed sleeps: it returns as
+ * soon as the thing is there. An attempt that throws ends the loop with that error (a final
+ * failure is not something to wait out).
+ */
+export async function retryUntilDeadline<T>(attempt: (tryNumber: number) => Promise<Attempt<T>>, options: RetryOptions): Promise<T> {
+  const { clock = systemClock, signal, initialDelayMs = 100, maxDelayMs = 1_000 } = options;
+  const giveUpAt = clock.now() + options.deadlineMs;
+  let delay = initialDelayMs;
+  for (let tryNumber = 1; ; tryNumber++) {
+    if (signal?.aborted) throw new TenantctlError('interrupted', `interrupted while ${options.what}`);
+    const result = await attempt(tryNumber);
+    if (result.done) return result.value;
+    if (clock.now() >= giveUpAt) throw options.onDeadline(result.why);
+    try {
+      await clock.sleep(Math.min(delay, Math.max(0, giveUpAt - clock.now())), signal);
+    } catch {
+      throw new TenantctlError('interrupted', `interrupted while ${options.what}`);
+    }
+    delay = Math.min(delay * 2, maxDelayMs);
+  }
+}

@@ -1,0 +1,19 @@
+// Every external call has a bound, named here so a reader knows what each one is for and an
+// operator reading a timeout message knows which knob it was. Values in milliseconds.
+
+/** One docker CLI query (ps, inspect, network ls): answers in well under a second on a sane host. */
+export const dockerQueryTimeoutMs = 30_000;
+/** Detecting which compose is installed (`docker compose version`). */
+export const composeDetectTimeoutMs = 10_000;
+/** `compose down` of one tenant, containers given 10 s to stop. */
+export const composeDownTimeoutMs = 120_000;
+/** `compose up` of the local admin database (its image is local; this is start-up, not a pull). */
+export const adminDbUpTimeoutMs = 120_000;
+/** One connection attempt of a readiness probe (PostgreSQL login, Redis AUTH). */
+export const probeConnectTimeoutMs = 5_000;
+/** Connecting to the admin database; busy hosts answer slowly, so this is generous. */
+export const adminDbConnectTimeoutMs = 10_000;
+/** Extra time `compose up` of a tenant gets beyond the readiness deadline. */
+export const composeUpGraceMs = 120_000;
+/** After a timeout or Ctrl-C, how long a child gets between SIGTERM and SIGKILL. */
+export const killGraceMs = 5_000;

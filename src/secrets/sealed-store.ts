@@ -1,0 +1,58 @@
+import { TenantctlError } from '../common/errors.js';
+import { secretNames, secretPattern, type TenantSecrets } from './generate.js';
+import type { SecretBox } from './master-key.js';
+import type { AdminDb } from '../admin-db/database.js';
+import { recordAudit } from '../audit/write.js';
+
+// A tenant's passwords at rest: one sealed JSON document in admin_customers.secrets_ciphertext.
+// The purpose binds it to its tenant, so a value copied to another row does not open. Audit rows
+// name what was sealed and under which key fingerprint, never the values.
+
+export const tenantSecretsPurpose = (id: string) => `tenant-secrets:${id}`;
+
+type Store = Pick<AdminDb, 'pool' | 'withTransaction' | 'unreachable' | 'actor'>;
+
+/** Seals and stores (or replaces) the tenant's secrets. The tenant's row must exist. */
+export async function storeTenantSecrets(db: Store, box: SecretBox, id: string, secrets: TenantSecrets): Promise<void> {
+  const sealed = box.seal(JSON.stringify(pickSecrets(secrets, id, 'internal')), tenantSecretsPurpose(id));
+  await db.withTransaction(async (client) => {
+    const { rows } = await client.query('SELECT secrets_ciphertext IS NOT NULL AS had FROM admin_customers WHERE id = $1 FOR UPDATE', [id]);
+    if (!rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
+    await client.query('UPDATE admin_customers SET secrets_ciphertext = $2, updated_at = now() WHERE id = $1', [id, sealed]);
+    await recordAudit(db, client, id, 'secrets.stored', { sealed: rows[0].had }, { sealed: true, names: secretNames, key: box.fingerprint });
+  });
+}
+
+/** Opens the tenant's stored secrets. notFound when the tenant or its stored secrets do not exist. */
+export async function readTenantSecrets(db: Store, box: SecretBox, id: string): Promise<TenantSecrets> {
+  const { rows } = await db.pool.query('SELECT secrets_ciphertext FROM admin_customers WHERE id = $1', [id]).catch(db.unreachable);
+  if (!rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
+  if (rows[0].secrets_ciphertext === null) throw new TenantctlError('notFound', `no stored secrets for ${id} in the admin database (it was not provisioned with secrets at rest, or was deprovisioned)`);
+  const plaintext = box.open(rows[0].secrets_ciphertext, tenantSecretsPurpose(id));
+  let document: unknown;
+  try {
+    document = JSON.parse(plaintext);
+  } catch {
+    document = undefined;
+  }
+  return pickSecrets(document, id, 'adminDb');
+}
+
+/** Forgets the tenant's stored secrets (when its data is gone, they unlock nothing). */
+export async function clearTenantSecrets(db: Store, id: string): Promise<void> {
+  await db.withTransaction(async (client) => {
+    const { rowCount } = await client.query('UPDATE admin_customers SET secrets_ciphertext = NULL WHERE id = $1 AND secrets_ciphertext IS NOT NULL', [id]);
+    if (rowCount) await recordAudit(db, client, id, 'secrets.cleared', { sealed: true }, { sealed: false });
+  });
+}
+
+/** Exactly the four secrets, each in the generated alphabet; anything else is refused, not stored or returned. */
+function pickSecrets(value: unknown, id: string, kind: 'internal' | 'adminDb'): TenantSecrets {
+  const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const bad = secretNames.filter((name) => typeof record[name] !== 'string' || !secretPattern.test(record[name] as string));
+  if (bad.length > 0) {
+    const where = kind === 'internal' ? 'to store' : 'stored in the admin database';
+    throw new TenantctlError(kind, `the secrets of ${id} ${where} are incomplete or malformed: ${bad.join(', ')}`);
+  }
+  return Object.fromEntries(secretNames.map((name) => [name, record[name]])) as unknown as TenantSecrets;
+}

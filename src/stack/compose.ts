@@ -1,0 +1,65 @@
+import { lastErrorLine, type RunResult } from '../common/exec.js';
+import { composeDetectTimeoutMs } from '../common/timeouts.js';
+import { which } from '../common/which.js';
+import type { DockerHost } from './docker-host.js';
+import { TenantctlError } from '../common/errors.js';
+import { composeArgv, downVerb, upVerb, type ComposeFlavour, type ComposeTarget } from './compose-argv.js';
+
+export interface ComposeCallOptions {
+  signal?: AbortSignal;
+  timeoutMs: number;
+  env?: Record<string, string>;
+  onProgress?: (line: string) => void;
+}
+
+export class ComposeError extends TenantctlError {
+  constructor(message: string, readonly result: RunResult) {
+    super('docker', message);
+  }
+}
+
+/**
+ * The compose CLI: `docker compose` (v2) where the plugin exists, else `docker-compose` (v1; Debian's
+ * 1.29 on bookworm). A forced flavour (TENANTCTL_COMPOSE, read by the CLI) skips detection.
+ * Detected once per host per process; every call goes to that host.
+ */
+export class ComposeClient {
+  private constructor(private readonly host: DockerHost, readonly flavour: ComposeFlavour) {}
+
+  static async detect(host: DockerHost, { forced, searchPath }: { forced?: ComposeFlavour; searchPath: string }): Promise<ComposeClient> {
+    if (forced) return new ComposeClient(host, forced);
+    const succeeds = async (argv: string[]) => {
+      try {
+        return (await host.run(argv, { timeoutMs: composeDetectTimeoutMs })).exitCode === 0;
+      } catch {
+        return false; // not installed
+      }
+    };
+    if (await succeeds(['docker', 'compose', 'version'])) return new ComposeClient(host, 'v2');
+    // Only look for v1 on PATH: running `docker-compose version` costs a Python start-up (~1 s).
+    if ((await which('docker-compose', searchPath)) !== undefined) return new ComposeClient(host, 'v1');
+    throw new TenantctlError('docker', 'neither `docker compose` (v2) nor `docker-compose` (v1) is installed; on Debian: apt-get install docker-compose');
+  }
+
+  async up(target: ComposeTarget, options: ComposeCallOptions & { services?: string[] }): Promise<void> {
+    await this.call(target, upVerb(options.services), options, 'compose up');
+  }
+
+  async down(target: ComposeTarget, options: ComposeCallOptions & { removeVolumes: boolean }): Promise<void> {
+    await this.call(target, downVerb({ removeVolumes: options.removeVolumes, timeoutSeconds: 10 }), options, 'compose down');
+  }
+
+  private async call(target: ComposeTarget, verb: string[], options: ComposeCallOptions, what: string): Promise<void> {
+    const result = await this.host.run(composeArgv(this.flavour, target, verb), {
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      env: options.env,
+      onStderrLine: options.onProgress,
+    });
+    if (result.cancelled) throw new TenantctlError('interrupted', `${what} was cancelled`);
+    if (result.timedOut) throw new ComposeError(`${what} for ${target.project} timed out after ${Math.round(options.timeoutMs / 1000)} s`, result);
+    if (result.exitCode !== 0) {
+      throw new ComposeError(`${what} for ${target.project} failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail)}`, result);
+    }
+  }
+}

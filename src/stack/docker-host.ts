@@ -1,0 +1,117 @@
+import getPort, { portNumbers } from 'get-port';
+import { run, lastErrorLine, type RunOptions, type RunResult } from '../common/exec.js';
+import { TenantctlError } from '../common/errors.js';
+import { dockerQueryTimeoutMs } from '../common/timeouts.js';
+import { ComposeClient } from './compose.js';
+import type { ComposeFlavour } from './compose-argv.js';
+
+/**
+ * Where a Docker endpoint is, as Docker understands it: the local socket (DOCKER_HOST unset),
+ * unix:///path, tcp://host:port or ssh://user@host.
+ */
+export type DockerEndpoint =
+  | { kind: 'local' }
+  | { kind: 'unix'; url: string }
+  | { kind: 'tcp'; url: string; address: string }
+  | { kind: 'ssh'; url: string; address: string };
+
+export function parseDockerEndpoint(value: string | undefined): DockerEndpoint {
+  if (!value) return { kind: 'local' };
+  const match = /^(unix|tcp|ssh):\/\/(.+)$/.exec(value);
+  if (!match) throw new TenantctlError('usage', `DOCKER_HOST ${JSON.stringify(value)}: expected unix:///path, tcp://host:port or ssh://user@host`);
+  const [, scheme, rest] = match as unknown as [string, 'unix' | 'tcp' | 'ssh', string];
+  if (scheme === 'unix') return { kind: 'unix', url: value };
+  // The address probes dial: the host part, without user, port or path.
+  const address = rest.replace(/^[^@]*@/, '').replace(/[/].*$/, '').replace(/^\[([^\]]+)\].*$/, '$1').replace(/:\d+$/, '');
+  if (!address) throw new TenantctlError('usage', `DOCKER_HOST ${JSON.stringify(value)} names no host`);
+  return { kind: scheme, url: value, address };
+}
+
+/**
+ * The Docker host tenantctl works on: every docker and compose call, port check, probe address
+ * and file placement goes through it, so nothing else needs to know where the engine is. Today
+ * the CLI builds one from the environment; a fleet of hosts would build one per host.
+ */
+export class DockerHost {
+  private composeClient?: Promise<ComposeClient>;
+
+  constructor(
+    /** The host's name in the admin database: allocations (ports, subnets) are per host. */
+    readonly id: string,
+    readonly endpoint: DockerEndpoint,
+    private readonly options: { composeFlavour?: ComposeFlavour; /** PATH, to find docker-compose (v1) without running it. */ searchPath?: string } = {},
+  ) {}
+
+  /** Whether files on this machine can be bind-mounted into the host's containers. */
+  get isLocal(): boolean {
+    return this.endpoint.kind !== 'tcp' && this.endpoint.kind !== 'ssh';
+  }
+
+  /** The environment every docker/compose child gets: the endpoint, whatever the caller's own DOCKER_HOST. */
+  get env(): Record<string, string> {
+    return this.endpoint.kind === 'local' ? {} : { DOCKER_HOST: this.endpoint.url };
+  }
+
+  /**
+   * Where to dial a port the host publishes on `bindAddress`: on a local engine the bind address
+   * itself (loopback for 0.0.0.0), on a remote one the host's address.
+   */
+  probeAddress(bindAddress: string): string {
+    if (this.endpoint.kind === 'tcp' || this.endpoint.kind === 'ssh') return this.endpoint.address;
+    return bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
+  }
+
+  /** Runs a program (docker, compose) against this host. Never throws for a non-zero exit. */
+  run(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+    return run(argv, { ...options, env: { ...this.env, ...options.env } });
+  }
+
+  /** One docker CLI call; its stdout, or a typed error naming the engine or the failing verb. */
+  async docker(args: string[], { signal, timeoutMs = dockerQueryTimeoutMs }: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
+    let result;
+    try {
+      result = await this.run(['docker', ...args], { timeoutMs, signal });
+    } catch (error) {
+      throw new TenantctlError('docker', 'the docker CLI is not installed (on Debian: apt-get install docker.io)', { cause: error });
+    }
+    if (result.cancelled) throw new TenantctlError('interrupted', `docker ${args[0]} was cancelled`);
+    if (result.timedOut) throw new TenantctlError('docker', `docker ${args.slice(0, 2).join(' ')} did not answer within ${Math.round(timeoutMs / 1000)} s`);
+    if (result.exitCode !== 0) {
+      const line = lastErrorLine(result.stderrTail);
+      if (/Cannot connect to the Docker daemon|Is the docker daemon running|permission denied while trying to connect/i.test(line)) {
+        throw new TenantctlError('docker', `the Docker engine is not reachable: ${line}`);
+      }
+      throw new TenantctlError('docker', `docker ${args.slice(0, 2).join(' ')} failed: ${line}`);
+    }
+    return result.stdout;
+  }
+
+  /** The compose CLI for this host, detected once. */
+  compose(): Promise<ComposeClient> {
+    return (this.composeClient ??= ComposeClient.detect(this, { forced: this.options.composeFlavour, searchPath: this.options.searchPath ?? '' }));
+  }
+
+  /** Is the port free on the host right now? Locally get-port tries to listen on it, on every interface. */
+  async isPortFree(port: number): Promise<boolean> {
+    if (this.isLocal) return (await getPort({ port })) === port;
+    return !(await this.publishedPorts()).has(port);
+  }
+
+  /** The first port of the range that is not excluded and free on the host, or undefined. */
+  async firstFreePort(range: { from: number; to: number }, exclude: ReadonlySet<number>): Promise<number | undefined> {
+    if (!this.isLocal) {
+      const published = await this.publishedPorts();
+      for (let port = range.from; port <= range.to; port++) if (!exclude.has(port) && !published.has(port)) return port;
+      return undefined;
+    }
+    // get-port falls back to a random port when none of the candidates is free, so check the answer.
+    const port = await getPort({ port: portNumbers(range.from, range.to), exclude: [...exclude] });
+    return port >= range.from && port <= range.to && !exclude.has(port) ? port : undefined;
+  }
+
+  /** A remote host's listeners cannot be probed from here; what its containers publish can be asked. */
+  private async publishedPorts(): Promise<Set<number>> {
+    const out = await this.docker(['ps', '--format', '{{.Ports}}']);
+    return new Set([...out.matchAll(/:(\d+)->/g)].map((m) => Number(m[1])));
+  }
+}

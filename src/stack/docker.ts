@@ -1,0 +1,128 @@
+import { TenantctlError } from '../common/errors.js';
+import type { DockerHost } from './docker-host.js';
+
+// Read and remove what Docker holds, through one DockerHost. Docker's own JSON and labels are the
+// source, not compose's `ps` output, whose format changed between compose versions.
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  service: string;
+  /** created | running | restarting | exited | dead | paused */
+  status: string;
+  /** healthy | unhealthy | starting, or undefined when the container has no health check */
+  health?: string;
+  lastHealthOutput?: string;
+  exitCode: number;
+  restartCount: number;
+}
+
+const ids = (stdout: string) => stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+
+/** Ids of one compose project's containers (compose labels every container it creates). */
+export async function projectContainerIds(host: DockerHost, project: string, signal?: AbortSignal): Promise<string[]> {
+  return ids(await host.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`], { signal }));
+}
+
+/**
+ * State and health of the given containers, as Docker itself reports them (compose's own `ps`
+ * format varies by version). Undefined when one of them no longer exists.
+ */
+export async function inspectContainers(host: DockerHost, containerIds: string[], signal?: AbortSignal): Promise<ContainerState[] | undefined> {
+  if (containerIds.length === 0) return [];
+  let inspected: any[];
+  try {
+    inspected = JSON.parse(await host.docker(['inspect', ...containerIds], { signal }));
+  } catch (error) {
+    if (error instanceof TenantctlError && /No such/i.test(error.message)) return undefined;
+    throw error;
+  }
+  return inspected.map((c) => {
+    const log = c.State?.Health?.Log as Array<{ Output?: string }> | undefined;
+    return {
+      id: String(c.Id).slice(0, 12),
+      name: String(c.Name ?? '').replace(/^\//, ''),
+      service: c.Config?.Labels?.['com.docker.compose.service'] ?? '',
+      status: c.State?.Status ?? 'unknown',
+      health: c.State?.Health?.Status,
+      lastHealthOutput: log && log.length > 0 ? String(log[log.length - 1]?.Output ?? '').trim().slice(0, 300) : undefined,
+      exitCode: Number(c.State?.ExitCode ?? 0),
+      restartCount: Number(c.RestartCount ?? 0),
+    };
+  });
+}
+
+/** Containers of one compose project with their state and health. */
+export async function projectContainers(host: DockerHost, project: string, signal?: AbortSignal): Promise<ContainerState[]> {
+  // A container can vanish between listing and inspecting (a restart policy, a re-create): ask
+  // again, a few times at most.
+  for (let attempt = 1; ; attempt++) {
+    const states = await inspectContainers(host, await projectContainerIds(host, project, signal), signal);
+    if (states) return states;
+    if (attempt >= 5) throw new TenantctlError('docker', `the containers of ${project} kept changing while being inspected`);
+  }
+}
+
+export interface LabelledObjects {
+  containers: string[];
+  networks: string[];
+  volumes: string[];
+}
+
+/** Everything Docker holds for one tenant, found by the label every object of its stack carries. */
+export async function objectsByLabel(host: DockerHost, label: string, signal?: AbortSignal): Promise<LabelledObjects> {
+  const filter = ['--filter', `label=${label}`];
+  const [containers, networks, volumes] = await Promise.all([
+    host.docker(['ps', '-aq', ...filter], { signal }),
+    host.docker(['network', 'ls', '-q', ...filter], { signal }),
+    host.docker(['volume', 'ls', '-q', ...filter], { signal }),
+  ]);
+  return { containers: ids(containers), networks: ids(networks), volumes: ids(volumes) };
+}
+
+/** Force-removes what compose down left behind (or what a crashed run created before compose recorded it). */
+export async function removeObjects(host: DockerHost, objects: LabelledObjects, { volumes }: { volumes: boolean }): Promise<void> {
+  if (objects.containers.length > 0) await host.docker(['rm', '-fv', ...objects.containers]);
+  if (objects.networks.length > 0) await host.docker(['network', 'rm', ...objects.networks]);
+  if (volumes && objects.volumes.length > 0) await host.docker(['volume', 'rm', '-f', ...objects.volumes]);
+}
+
+export async function imageExists(host: DockerHost, image: string): Promise<boolean> {
+  try {
+    await host.docker(['image', 'inspect', '--format', '{{.Id}}', image]);
+    return true;
+  } catch (error) {
+    if (error instanceof TenantctlError && /No such image/i.test(error.message)) return false;
+    throw error; // engine unreachable is not "image missing"
+  }
+}
+
+export type LiveState = 'running' | 'stopped' | 'missing';
+
+/**
+ * The live state of every tenantctl-managed compose project, from one `docker ps` call (listing a
+ * thousand tenants must not cost a thousand calls): running when all its containers run, stopped
+ * when any does not, and projects with no container are simply absent (missing).
+ */
+export async function liveStatesByProject(host: DockerHost, signal?: AbortSignal): Promise<Map<string, LiveState>> {
+  const out = await host.docker(['ps', '-a', '--filter', 'label=tenantctl.managed=true', '--format', '{{.Label "com.docker.compose.project"}}\t{{.State}}'], { signal });
+  const states = new Map<string, LiveState>();
+  for (const line of out.split('\n')) {
+    const [project, state] = line.split('\t');
+    if (!project) continue;
+    const running = state === 'running';
+    states.set(project, states.get(project) === 'stopped' || !running ? 'stopped' : 'running');
+  }
+  return states;
+}
+
+/** Every IPv4 subnet of every Docker network on the host, whoever created it. */
+export async function networkSubnets(host: DockerHost, signal?: AbortSignal): Promise<string[]> {
+  const networkIds = ids(await host.docker(['network', 'ls', '-q'], { signal }));
+  if (networkIds.length === 0) return [];
+  const out = await host.docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...networkIds], { signal }).catch((error) => {
+    if (error instanceof TenantctlError && /No such network/i.test(error.message)) return ''; // removed meanwhile; next try sees the rest
+    throw error;
+  });
+  return out.split(/\s+/).filter((s) => s.includes('.'));
+}

@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { TenantctlError } from '../common/errors.js';
+import { composeDownTimeoutMs } from '../common/timeouts.js';
+import type { DockerHost } from './docker-host.js';
+import type { ComposeTarget } from './compose-argv.js';
+import { objectsByLabel, removeObjects, type LabelledObjects } from './docker.js';
+
+export interface RemovalReport {
+  containers: number;
+  networks: number;
+  volumes: number;
+  keptVolumes: string[];
+}
+
+export const projectLabel = (project: string) => `com.docker.compose.project=${project}`;
+
+/**
+ * Removes a compose project's stack and proves it is gone: compose down first (the orderly way,
+ * when its files are still there), then whatever still carries the project's label is removed
+ * directly (a crashed run can leave objects compose no longer knows about), then Docker is asked
+ * again. Runs without the command's abort signal: a rollback must finish even after Ctrl-C.
+ */
+export async function removeStack(
+  host: DockerHost,
+  target: ComposeTarget,
+  { keepData, onProgress, onComposeFailure }: { keepData: boolean; onProgress?: (line: string) => void; onComposeFailure?: (message: string) => void },
+): Promise<RemovalReport> {
+  const label = projectLabel(target.project);
+  const before = await objectsByLabel(host, label);
+  if (existsSync(target.file) && (!target.envFile || existsSync(target.envFile))) {
+    const compose = await host.compose();
+    await compose
+      .down(target, { removeVolumes: !keepData, timeoutMs: composeDownTimeoutMs, onProgress })
+      .catch((error) => onComposeFailure?.(`compose down reported: ${(error as Error).message}; removing by label instead`));
+  }
+  await removeObjects(host, await objectsByLabel(host, label), { volumes: !keepData });
+
+  const after = await objectsByLabel(host, label);
+  const left = describeLeftovers(after, keepData);
+  if (left) throw new TenantctlError('docker', `could not remove everything of ${target.project}: ${left} still present`);
+  return {
+    containers: before.containers.length,
+    networks: before.networks.length,
+    volumes: keepData ? 0 : before.volumes.length,
+    keptVolumes: keepData ? after.volumes : [],
+  };
+}
+
+function describeLeftovers(objects: LabelledObjects, keepData: boolean): string {
+  const parts: string[] = [];
+  if (objects.containers.length) parts.push(`containers ${objects.containers.join(' ')}`);
+  if (objects.networks.length) parts.push(`networks ${objects.networks.join(' ')}`);
+  if (!keepData && objects.volumes.length) parts.push(`volumes ${objects.volumes.join(' ')}`);
+  return parts.join(', ');
+}

@@ -1,0 +1,47 @@
+import path from 'node:path';
+import { copyFile, mkdir, readdir, rm, writeFile, chmod } from 'node:fs/promises';
+import { packageRoot } from '../common/paths.js';
+import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
+import { formatEnvFile } from '../common/env-file.js';
+import type { TenantSecrets } from '../secrets/generate.js';
+
+export interface TenantPaths {
+  dir: string;
+  composeFile: string;
+  envFile: string;
+  manifestFile: string;
+  initdbDir: string;
+}
+
+export function tenantPaths(customersDir: string, id: string): TenantPaths {
+  const dir = path.join(customersDir, id);
+  return {
+    dir,
+    composeFile: path.join(dir, 'docker-compose.yml'),
+    envFile: path.join(dir, '.env'),
+    manifestFile: path.join(dir, 'CUSTOMER_MANIFEST.md'),
+    initdbDir: path.join(dir, 'initdb'),
+  };
+}
+
+const initdbSource = path.join(packageRoot, 'templates', 'initdb');
+
+/** Writes everything compose needs for one tenant. The folder is 0700 and .env 0600: it holds secrets. */
+export async function writeTenantFiles(paths: TenantPaths, files: { compose: string; manifest: string; secrets: TenantSecrets }): Promise<void> {
+  await ensurePrivateDir(paths.dir);
+  await chmod(paths.dir, 0o700);
+  await writePrivateFile(paths.envFile, formatEnvFile({ ...files.secrets }, 'tenantctl: this tenant\'s secrets; never commit, never share'));
+  await writeFile(paths.composeFile, files.compose, { mode: 0o644 });
+  await writeFile(paths.manifestFile, files.manifest, { mode: 0o644 });
+  await mkdir(paths.initdbDir, { recursive: true });
+  for (const name of await readdir(initdbSource)) {
+    const target = path.join(paths.initdbDir, name);
+    await copyFile(path.join(initdbSource, name), target);
+    await chmod(target, 0o755); // read by the database container's postgres user
+  }
+  await chmod(paths.initdbDir, 0o755);
+}
+
+export async function removeTenantFiles(paths: TenantPaths): Promise<void> {
+  await rm(paths.dir, { recursive: true, force: true });
+}

@@ -1,0 +1,280 @@
+import { readFile } from 'node:fs/promises';
+import { TenantctlError, messageOf } from '../common/errors.js';
+import { appUrlFor, type Context } from '../context.js';
+import { parseOrUsage, parseTenantId, planSchema, portOverrideSchema, tenantNameSchema, type Plan } from './input.js';
+import { planResources } from './plans.js';
+import { projectName, portsReportedTaken, subnetReportedTaken } from '../stack/compose-argv.js';
+import { composeUpGraceMs } from '../common/timeouts.js';
+import { ComposeError } from '../stack/compose.js';
+import { imageExists, networkSubnets } from '../stack/docker.js';
+import { waitUntilReady } from '../stack/readiness.js';
+import { probeRedis } from '../stack/probes.js';
+import { choosePorts, type PortPlan } from '../allocation/ports.js';
+import { firstFreeBlock, parsePool } from '../allocation/subnets.js';
+import { describeServices, renderTemplate, TemplateError } from '../stack/template.js';
+import { generateTenantSecrets, type TenantSecrets } from '../secrets/generate.js';
+import { readEnvFileSecrets } from '../secrets/env-file.js';
+import { tenantPaths, writeTenantFiles, type TenantPaths } from './files.js';
+import { renderManifest } from './manifest.js';
+import { removeTenantStack } from './remove.js';
+import { applyTenantSchema } from './schema.js';
+import { keptDataReason, TenantRegistry } from './registry.js';
+import { reserve as reserveAllocations, type Reservation } from '../allocation/reserve.js';
+import { applyDefaultModules } from '../modules/store.js';
+import { createApiKey, revokeAllApiKeys } from '../api-keys/store.js';
+import { recordAudit } from '../audit/write.js';
+import { openSecretBox } from '../secrets/master-key.js';
+import { clearTenantSecrets, readTenantSecrets, storeTenantSecrets } from '../secrets/sealed-store.js';
+
+export interface ProvisionInput {
+  id: unknown;
+  name?: unknown;
+  plan?: unknown;
+  port?: unknown;
+  dryRun?: boolean;
+  showSecrets?: boolean;
+}
+
+export interface ProvisionResult {
+  id: string;
+  name: string;
+  plan: string;
+  /** active: provisioned now; already-active: nothing to do; planned: --dry-run */
+  outcome: 'active' | 'already-active' | 'planned';
+  project: string;
+  url: string;
+  ports: PortPlan;
+  subnet: string;
+  directory: string;
+  durationMs: number;
+  appliedMigrations?: string[];
+  /** Created by this provision and shown only here; the admin database keeps its hash. */
+  initialApiKey?: { id: string; prefix: string; key: string };
+  rendered?: string;
+  secrets?: TenantSecrets;
+}
+
+/** Compose may still find a chosen port or subnet taken (something took it after we checked): retry, bounded. */
+const maxAllocationAttempts = 3;
+
+export async function provision(ctx: Context, raw: ProvisionInput): Promise<ProvisionResult> {
+  const started = ctx.clock.now();
+  const id = parseTenantId(raw.id);
+  const name = raw.name === undefined ? id : parseOrUsage(tenantNameSchema, raw.name, 'tenant name');
+  const plan = parseOrUsage(planSchema, raw.plan ?? 'standard', 'plan');
+  const fixedPort = raw.port === undefined ? undefined : parseOrUsage(portOverrideSchema, raw.port, '--port');
+  const { config } = ctx;
+  const project = projectName(config.composeProjectPrefix, id);
+  const paths = tenantPaths(config.customersDir, id);
+  const template = await readFile(config.templatePath, 'utf8').catch((error) => {
+    throw new TenantctlError('usage', `template ${config.templatePath}: ${messageOf(error)}`);
+  });
+  const pool = parsePool(config.subnets.pool, config.subnets.prefixLength);
+  const render = (reservation: Reservation) => renderTenant(template, { id, name, plan, reservation, ctx });
+
+  if (raw.dryRun) {
+    // Touches neither Docker nor the registry: the ports shown are free now but not reserved.
+    const choice = await choosePorts(ctx.dockerHost, config.ports, new Set(), { fixedApp: fixedPort });
+    if (!choice.ok) throw new TenantctlError('conflict', `${choice.service} port: ${choice.reason}`);
+    const reservation = { ports: choice.plan, subnet: firstFreeBlock(pool, new Set())! };
+    return { ...summary(ctx, { id, name, plan, project, paths, reservation, started }), outcome: 'planned', rendered: render(reservation) };
+  }
+
+  // Detecting the compose flavour runs the docker CLI: let it overlap the admin database start-up.
+  ctx.dockerHost.compose().catch(() => {});
+  await requireImages(ctx);
+  const db = await ctx.adminDb();
+  const registry = new TenantRegistry(db);
+  // A wrong or missing master key is refused here, before any row, port or file exists.
+  const box = await openSecretBox(db, { env: ctx.env, stateDir: config.stateDir });
+  const unlock = await registry.tryLock(id);
+  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  try {
+    const existing = await registry.get(id);
+    if (existing?.status === 'active') {
+      const reservation = { ports: existing.ports as PortPlan, subnet: existing.subnet ?? '' };
+      return { ...summary(ctx, { id, name: existing.name, plan: existing.plan, project: existing.composeProject, paths, reservation, started }), outcome: 'already-active' };
+    }
+    // Kept data (deprovision --keep-data) is reused with the passwords it was created with, and a
+    // failed attempt to bring it back keeps it too; anything else left by a failed or interrupted
+    // run is removed so this run starts clean.
+    const keptData = (existing?.status === 'deprovisioned' || existing?.status === 'failed') && (existing.statusReason ?? '').startsWith(keptDataReason);
+    const reusedSecrets = keptData
+      ? ((await readEnvFileSecrets(paths.envFile)) ?? (await readTenantSecrets(db, box, id).catch(() => undefined)))
+      : undefined;
+    if (existing && existing.status !== 'deprovisioned') {
+      ctx.reporter.step(`cleaning up the ${existing.status} attempt`);
+      await removeTenantStack(ctx, { project: existing.composeProject, paths, keepData: keptData });
+    }
+
+    const run: RecordedRun = { id, name, plan, project, paths, pool, fixedPort, render, started, secrets: reusedSecrets ?? generateTenantSecrets() };
+    // The row and the reservation are made together: a refused reservation records nothing.
+    const reservation = await reserve(ctx, run, { ports: new Set(), subnets: new Set() }, true);
+    try {
+      // Sealed under the master key in the admin database: the .env file is not the only copy.
+      await storeTenantSecrets(db, box, id, run.secrets);
+      return await provisionRecorded(ctx, run, reservation);
+    } catch (error) {
+      const reason = messageOf(error);
+      ctx.reporter.step('rolling back');
+      // Data the operator asked to keep survives a failed attempt to bring it back.
+      const cleanup = await removeTenantStack(ctx, { project, paths, keepData: keptData }).then(
+        () => undefined,
+        (cleanupError) => messageOf(cleanupError),
+      );
+      if (!keptData) await clearTenantSecrets(db, id).catch(() => {}); // the data they protected is gone
+      const failure = cleanup ? `${reason}; cleanup: ${cleanup}` : reason;
+      await registry.markFailed(id, keptData ? `${keptDataReason}; ${failure}` : failure, async (client) => {
+        await revokeAllApiKeys(db, client, id);
+      });
+      if (error instanceof TenantctlError) error.details.push(cleanup ? `rollback incomplete: ${cleanup}` : 'rolled back: nothing of this run is left');
+      throw error;
+    }
+  } finally {
+    await unlock();
+  }
+}
+
+interface RecordedRun {
+  id: string;
+  name: string;
+  plan: Plan;
+  project: string;
+  paths: TenantPaths;
+  pool: ReturnType<typeof parsePool>;
+  fixedPort?: number;
+  render: (reservation: Reservation) => string;
+  started: number;
+  secrets: TenantSecrets;
+}
+
+interface Avoid {
+  ports: Set<number>;
+  subnets: Set<string>;
+}
+
+async function reserve(ctx: Context, run: RecordedRun, avoid: Avoid, first: boolean): Promise<Reservation> {
+  const { config } = ctx;
+  ctx.reporter.step(first ? 'reserving ports and subnet' : 'reserving other ports');
+  const db = await ctx.adminDb();
+  const host = ctx.dockerHost;
+  const start = first
+    ? (client: Parameters<TenantRegistry['startProvisioning']>[0]) => new TenantRegistry(db).startProvisioning(client, { id: run.id, name: run.name, plan: run.plan, host: host.id, composeProject: run.project })
+    : undefined;
+  return reserveAllocations(db, run.id, host.id, async (held) => {
+    const choice = await choosePorts(host, config.ports, new Set([...held.ports, ...avoid.ports]), { fixedApp: run.fixedPort });
+    if (!choice.ok) throw new TenantctlError('conflict', `${choice.service} port: ${choice.reason}`);
+    // Like ports, a subnet must be free in the registry and on the host: other networks may use the pool.
+    const inUse = [...(await networkSubnets(host, ctx.signal)), ...avoid.subnets];
+    const subnet = firstFreeBlock(run.pool, held.subnets, inUse);
+    if (!subnet) throw new TenantctlError('conflict', `subnet pool ${config.subnets.pool} is full (every /${config.subnets.prefixLength} block is held)`);
+    return { ports: choice.plan, subnet };
+  }, start);
+}
+
+async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservation: Reservation): Promise<ProvisionResult> {
+  const { config, reporter, signal } = ctx;
+  const db = await ctx.adminDb();
+  const registry = new TenantRegistry(db);
+  const compose = await ctx.dockerHost.compose();
+  const avoid: Avoid = { ports: new Set(), subnets: new Set() };
+  let reservation = firstReservation;
+  let rendered = '';
+
+  for (let attempt = 1; ; attempt++) {
+    if (attempt > 1) reservation = await reserve(ctx, run, avoid, false);
+    reporter.step(`rendering ${run.paths.composeFile}`);
+    rendered = run.render(reservation);
+    const manifest = renderManifest({
+      ...run, appUrl: appUrlFor(config, reservation.ports.app), bindAddress: config.bindAddress, ports: reservation.ports,
+      subnet: reservation.subnet, composeFile: run.paths.composeFile, envFile: run.paths.envFile, flavour: compose.flavour,
+    });
+    await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets });
+
+    reporter.step(`starting ${run.project} (${compose.flavour === 'v2' ? 'docker compose' : 'docker-compose'} up)`);
+    try {
+      await compose.up(
+        { project: run.project, file: run.paths.composeFile, envFile: run.paths.envFile },
+        { signal, timeoutMs: config.healthDeadlineSeconds * 1000 + composeUpGraceMs, onProgress: reporter.detail },
+      );
+      break;
+    } catch (error) {
+      // Something outside the registry took a port or the subnet after we checked: choose again, bounded.
+      const stderr = error instanceof ComposeError ? error.result.stderrTail : '';
+      const taken = portsReportedTaken(stderr);
+      const subnetTaken = subnetReportedTaken(stderr);
+      const retryable = (taken.length > 0 || subnetTaken) && !(run.fixedPort !== undefined && taken.includes(run.fixedPort));
+      if (!retryable || attempt >= maxAllocationAttempts) throw error;
+      reporter.info(taken.length > 0 ? `port ${taken.join(', ')} was taken meanwhile; choosing again` : `subnet ${reservation.subnet} is in use on this host; choosing again`);
+      taken.forEach((port) => avoid.ports.add(port));
+      if (subnetTaken) avoid.subnets.add(reservation.subnet);
+      await removeTenantStack(ctx, { project: run.project, paths: run.paths, keepData: false });
+    }
+  }
+
+  reporter.step('waiting until every service is healthy');
+  const deadlineMs = config.healthDeadlineSeconds * 1000;
+  await waitUntilReady(ctx.dockerHost, run.project, describeServices(rendered), { deadlineMs, clock: ctx.clock, signal });
+
+  reporter.step('applying the tenant schema');
+  const address = ctx.dockerHost.probeAddress(config.bindAddress);
+  const probe = { clock: ctx.clock, deadlineMs, signal };
+  const appliedMigrations = await applyTenantSchema({ host: address, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, probe);
+  reporter.step('checking the tenant redis');
+  await probeRedis({ host: address, port: reservation.ports.redis, password: run.secrets.REDIS_PASSWORD }, probe);
+  if (signal.aborted) throw new TenantctlError('interrupted', 'interrupted');
+
+  // The initial API key exists only in this result: shown once, stored as a hash.
+  const apiKey = await createApiKey(db, run.id, 'initial');
+  const url = appUrlFor(config, reservation.ports.app);
+  await registry.markActive(run.id, url, async (client) => {
+    const modules = await applyDefaultModules(client, run.id);
+    if (modules.length > 0) await recordAudit(db, client, run.id, 'modules.defaults', null, { modules });
+  });
+  return { ...summary(ctx, { ...run, reservation }), outcome: 'active', appliedMigrations, initialApiKey: { id: apiKey.id, prefix: apiKey.prefix, key: apiKey.key } };
+}
+
+function summary(
+  ctx: Context,
+  s: { id: string; name: string; plan: string; project: string; paths: TenantPaths; reservation: Reservation; started: number },
+): Omit<ProvisionResult, 'outcome'> {
+  return {
+    id: s.id, name: s.name, plan: s.plan, project: s.project,
+    url: appUrlFor(ctx.config, s.reservation.ports.app),
+    ports: s.reservation.ports, subnet: s.reservation.subnet, directory: s.paths.dir,
+    durationMs: ctx.clock.now() - s.started,
+  };
+}
+
+function renderTenant(template: string, { id, name, plan, reservation, ctx }: { id: string; name: string; plan: Plan; reservation: Reservation; ctx: Context }): string {
+  const { config } = ctx;
+  try {
+    return renderTemplate(template, {
+      tenant_id: id,
+      tenant_name: name,
+      plan,
+      image_app: config.images.app,
+      image_postgres: config.images.postgres,
+      image_redis: config.images.redis,
+      bind_address: config.bindAddress,
+      app_port: String(reservation.ports.app),
+      db_port: String(reservation.ports.db),
+      redis_port: String(reservation.ports.redis),
+      subnet: reservation.subnet,
+      health_interval: `${config.healthIntervalSeconds}s`,
+      ...planResources[plan],
+    });
+  } catch (error) {
+    if (error instanceof TemplateError) throw new TenantctlError('usage', `template ${config.templatePath}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Refused before anything is created: compose would otherwise try a registry pull and fail late. */
+async function requireImages(ctx: Context): Promise<void> {
+  const images = [...new Set(Object.values(ctx.config.images))];
+  const missing = (await Promise.all(images.map(async (image) => ((await imageExists(ctx.dockerHost, image)) ? undefined : image)))).filter(Boolean);
+  if (missing.length > 0) {
+    throw new TenantctlError('docker', `image ${missing.join(', ')} is not on this Docker host; build the defaults with scripts/build-images.sh or point TENANTCTL_*_IMAGE at images you have`);
+  }
+}

@@ -1,0 +1,139 @@
+import type pg from 'pg';
+import { TenantctlError } from '../common/errors.js';
+import type { AdminDb } from '../admin-db/database.js';
+import { recordAudit } from '../audit/write.js';
+
+// The tenants on record (admin_customers): their rows, their status transitions and the
+// per-tenant lock. Every status change runs in one transaction with its audit row.
+
+export type TenantStatus = 'provisioning' | 'active' | 'failed' | 'deprovisioning' | 'deprovisioned';
+
+export interface TenantRecord {
+  id: string;
+  name: string;
+  plan: string;
+  status: TenantStatus;
+  statusReason: string | null;
+  host: string;
+  composeProject: string;
+  ports: { app: number | null; db: number | null; redis: number | null };
+  subnet: string | null;
+  appUrl: string | null;
+  createdAt: string;
+  updatedAt: string;
+  provisionedAt: string | null;
+  deprovisionedAt: string | null;
+}
+
+const toRecord = (row: any): TenantRecord => ({
+  id: row.id,
+  name: row.name,
+  plan: row.plan,
+  status: row.status,
+  statusReason: row.status_reason,
+  host: row.host,
+  composeProject: row.compose_project,
+  ports: { app: row.app_port, db: row.db_port, redis: row.redis_port },
+  subnet: row.subnet,
+  appUrl: row.app_url,
+  createdAt: iso(row.created_at)!,
+  updatedAt: iso(row.updated_at)!,
+  provisionedAt: iso(row.provisioned_at),
+  deprovisionedAt: iso(row.deprovisioned_at),
+});
+const iso = (value: Date | null) => (value ? value.toISOString() : null);
+
+/** The status reason that marks a tenant whose data volumes and passwords were kept (deprovision --keep-data). */
+export const keptDataReason = 'data volumes kept';
+
+export class TenantRegistry {
+  constructor(readonly db: AdminDb) {}
+
+  /**
+   * Holds a per-tenant lock for as long as the returned release function is not called, so two
+   * processes never provision or deprovision the same tenant at once. Returns undefined if another
+   * process holds it.
+   */
+  tryLock(id: string): Promise<(() => Promise<void>) | undefined> {
+    return this.db.tryLock(`tenantctl.tenant.${id}`);
+  }
+
+  async get(id: string): Promise<TenantRecord | undefined> {
+    const { rows } = await this.db.pool.query('SELECT * FROM admin_customers WHERE id = $1', [id]).catch(this.db.unreachable);
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  /** The tenant's record, or notFound. */
+  async require(id: string): Promise<TenantRecord> {
+    const record = await this.get(id);
+    if (!record) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
+    return record;
+  }
+
+  async list(filter: { status?: TenantStatus } = {}): Promise<TenantRecord[]> {
+    const { rows } = filter.status
+      ? await this.db.pool.query('SELECT * FROM admin_customers WHERE status = $1 ORDER BY id', [filter.status]).catch(this.db.unreachable)
+      : await this.db.pool.query('SELECT * FROM admin_customers ORDER BY id').catch(this.db.unreachable);
+    return rows.map(toRecord);
+  }
+
+  /** Creates or resets the tenant's row to 'provisioning' (a failed or deprovisioned tenant starts clean), in the caller's transaction. */
+  async startProvisioning(client: pg.ClientBase, input: { id: string; name: string; plan: string; host: string; composeProject: string }): Promise<void> {
+    const before = await client.query('SELECT * FROM admin_customers WHERE id = $1 FOR UPDATE', [input.id]);
+    await client.query(
+      `INSERT INTO admin_customers (id, name, plan, status, host, compose_project)
+       VALUES ($1, $2, $3, 'provisioning', $4, $5)
+       ON CONFLICT (id) DO UPDATE SET name = $2, plan = $3, status = 'provisioning', status_reason = NULL, host = $4,
+         compose_project = $5, app_port = NULL, db_port = NULL, redis_port = NULL, subnet = NULL, app_url = NULL,
+         updated_at = now(), provisioned_at = NULL, deprovisioned_at = NULL`,
+      [input.id, input.name, input.plan, input.host, input.composeProject],
+    );
+    await recordAudit(this.db, client, input.id, 'provision.started', before.rows[0] ? pick(before.rows[0]) : null, { ...input, status: 'provisioning' });
+  }
+
+  /** `within` runs in the same transaction (e.g. enabling default modules), so both happen or neither. */
+  async markActive(id: string, appUrl: string, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    await this.setStatus(id, 'active', null, { app_url: appUrl, provisioned_at: 'now()' }, 'provision.completed', false, within);
+  }
+
+  /** Records the failure and releases what the tenant held: nothing of a failed run stays reserved. */
+  async markFailed(id: string, reason: string, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    await this.setStatus(id, 'failed', reason, {}, 'provision.failed', true, within);
+  }
+
+  async markDeprovisioning(id: string): Promise<void> {
+    await this.setStatus(id, 'deprovisioning', null, {}, 'deprovision.started');
+  }
+
+  async markDeprovisioned(id: string, keptData: boolean, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    await this.setStatus(id, 'deprovisioned', keptData ? keptDataReason : null, { deprovisioned_at: 'now()' }, 'deprovision.completed', true, within);
+  }
+
+  private async setStatus(
+    id: string, status: TenantStatus, reason: string | null, extra: Record<string, string>, action: string,
+    release = false, within?: (client: pg.PoolClient) => Promise<void>,
+  ) {
+    await this.db.withTransaction(async (client) => {
+      const before = await client.query('SELECT * FROM admin_customers WHERE id = $1 FOR UPDATE', [id]);
+      if (!before.rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
+      const sets = ['status = $2', 'status_reason = $3', 'updated_at = now()'];
+      const values: unknown[] = [id, status, reason];
+      for (const [column, value] of Object.entries(extra)) {
+        if (value === 'now()') sets.push(`${column} = now()`);
+        else {
+          values.push(value);
+          sets.push(`${column} = $${values.length}`);
+        }
+      }
+      await client.query(`UPDATE admin_customers SET ${sets.join(', ')} WHERE id = $1`, values);
+      if (release) await client.query('DELETE FROM admin_allocations WHERE customer_id = $1', [id]);
+      if (within) await within(client);
+      await recordAudit(this.db, client, id, action, pick(before.rows[0]), { status, reason, ...extra, ...(release ? { allocations: 'released' } : {}) });
+    });
+  }
+}
+
+/** The audit row's "old values": the row's state, without timestamps that always change. */
+function pick(row: any) {
+  return { status: row.status, name: row.name, plan: row.plan, app_port: row.app_port, db_port: row.db_port, redis_port: row.redis_port, subnet: row.subnet };
+}

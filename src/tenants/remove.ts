@@ -1,0 +1,19 @@
+import type { Context } from '../context.js';
+import { removeStack, type RemovalReport } from '../stack/removal.js';
+import { removeTenantFiles, type TenantPaths } from './files.js';
+
+export type TenantRemovalReport = RemovalReport & { filesRemoved: boolean };
+
+/**
+ * Removes a tenant's stack from its Docker host (proved gone by label), then its customers/<id>/
+ * folder, unless its data is kept: the folder's .env holds the passwords the kept volumes need.
+ */
+export async function removeTenantStack(ctx: Context, { project, paths, keepData }: { project: string; paths: TenantPaths; keepData: boolean }): Promise<TenantRemovalReport> {
+  const report = await removeStack(ctx.dockerHost, { project, file: paths.composeFile, envFile: paths.envFile }, {
+    keepData,
+    onProgress: ctx.reporter.detail,
+    onComposeFailure: ctx.reporter.info,
+  });
+  if (!keepData) await removeTenantFiles(paths);
+  return { ...report, filesRemoved: !keepData };
+}

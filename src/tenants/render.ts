@@ -1,0 +1,112 @@
+import chalk from 'chalk';
+import path from 'node:path';
+import type { ProvisionResult } from './provision.js';
+import type { DeprovisionResult } from './deprovision.js';
+import type { ProvisionBatchResult } from './provision-batch.js';
+import type { DeprovisionBatchResult } from './deprovision-batch.js';
+import type { StatusResult } from './status.js';
+import type { ListedTenant } from './list.js';
+import { table } from '../common/text-table.js';
+
+// Human renderings of what commands return. --json prints the same data as JSON instead.
+
+const rel = (p: string) => path.relative(process.cwd(), p) || '.';
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export function renderProvision(r: ProvisionResult): string {
+  if (r.outcome === 'planned') {
+    return [
+      `Plan for ${r.id} (${r.name}, ${r.plan}) — dry run: nothing was created or reserved`,
+      `  project  ${r.project}`,
+      `  ports    app ${r.ports.app}, db ${r.ports.db}, redis ${r.ports.redis} (free now, not reserved)`,
+      `  subnet   ${r.subnet} (first block of the pool; the registry may assign another)`,
+      `  files    ${rel(r.directory)}/`,
+      `  url      ${r.url}`,
+      '',
+      `# ${rel(path.join(r.directory, 'docker-compose.yml'))}`,
+      r.rendered ?? '',
+    ].join('\n');
+  }
+  const head = r.outcome === 'already-active'
+    ? `${chalk.green('✓')} ${r.id} is already active: ${chalk.bold(r.url)}`
+    : `${chalk.green('✓')} ${r.id} is active: ${chalk.bold(r.url)}  (${seconds(r.durationMs)})`;
+  const lines = [
+    head,
+    `  project  ${r.project}`,
+    `  ports    app ${r.ports.app}, db ${r.ports.db}, redis ${r.ports.redis}`,
+    `  subnet   ${r.subnet}`,
+    `  files    ${rel(r.directory)}/ (see CUSTOMER_MANIFEST.md)`,
+  ];
+  if (r.initialApiKey) lines.push(`  api key  ${r.initialApiKey.key}  (shown once: store it now; the admin database keeps only its hash)`);
+  if (r.secrets) {
+    lines.push('  secrets  (shown because of --show-secrets)');
+    for (const [key, value] of Object.entries(r.secrets)) lines.push(`    ${key}=${value}`);
+  }
+  return lines.join('\n');
+}
+
+export function renderDeprovision(r: DeprovisionResult): string {
+  const what = `${r.removed.containers} containers, ${r.removed.networks} networks, ${r.removed.volumes} volumes`;
+  if (r.outcome === 'already-deprovisioned') return `${chalk.green('✓')} ${r.id} was already deprovisioned (removed now: ${what})`;
+  const kept = r.keptData ? `; kept data volumes ${r.removed.keptVolumes.join(', ') || '(none)'} and customers/${r.id}/` : '';
+  return `${chalk.green('✓')} ${r.id} deprovisioned: removed ${what}${kept}`;
+}
+
+const statusColour = (status: string) =>
+  status === 'active' ? chalk.green(status) : status === 'failed' ? chalk.red(status) : chalk.yellow(status);
+
+const liveColour = (live: string, status: string) =>
+  live === 'running' ? chalk.green(live) : status === 'active' ? chalk.red(live) : chalk.dim(live);
+
+export function renderList(rows: ListedTenant[]): string {
+  if (rows.length === 0) return 'No tenants. Create one with: tenantctl provision <id> --name "<name>"';
+  return table(
+    ['ID', 'NAME', 'STATUS', 'LIVE', 'URL', 'PORTS (app/db/redis)', 'UPDATED'],
+    rows.map((r) => [
+      r.id, r.name, statusColour(r.status), liveColour(r.live, r.status), r.appUrl ?? '-',
+      r.ports.app ? `${r.ports.app}/${r.ports.db}/${r.ports.redis}` : '-', r.updatedAt.slice(0, 19).replace('T', ' '),
+    ]),
+  );
+}
+
+export function renderStatus(s: StatusResult): string {
+  const t = s.tenant;
+  const lines = [
+    `${t.id} (${t.name}, ${t.plan}): ${statusColour(t.status)}${t.statusReason ? ` — ${t.statusReason}` : ''}; containers ${s.live}`,
+    `  url      ${t.appUrl ?? '-'}`,
+    `  project  ${t.composeProject}`,
+    `  ports    app ${t.ports.app ?? '-'}, db ${t.ports.db ?? '-'}, redis ${t.ports.redis ?? '-'}`,
+    `  subnet   ${t.subnet ?? '-'}`,
+  ];
+  if (s.services.length > 0) {
+    lines.push('', table(['SERVICE', 'STATE', 'HEALTH', 'CONTAINER'], s.services.map((x) => [x.service, x.state, x.health, x.container])));
+  }
+  return lines.join('\n');
+}
+
+type BatchRow = { id: string; ok: boolean; result?: unknown; error?: { message: string } };
+
+function renderBatch(items: BatchRow[], describe: (result: any) => string, summary: string): string {
+  const rows = items.map((i) => [i.id, i.ok ? chalk.green('ok') : chalk.red('failed'), i.ok ? describe(i.result) : i.error!.message]);
+  return `${table(['TENANT', 'RESULT', 'DETAIL'], rows)}\n\n${summary}`;
+}
+
+export function renderProvisionBatch(r: ProvisionBatchResult): string {
+  const s = r.summary;
+  const keys = r.tenants.flatMap((t) => (t.ok && t.result.initialApiKey ? [`  ${t.id}  ${t.result.initialApiKey.key}`] : []));
+  const keyNote = keys.length > 0 ? `\n\nInitial API keys (shown once: store them now):\n${keys.join('\n')}` : '';
+  return renderBatch(
+    r.tenants,
+    (result: ProvisionResult) => `${result.outcome === 'already-active' ? 'already active' : 'active'}  ${result.url}  ports ${result.ports.app}/${result.ports.db}/${result.ports.redis}  ${result.subnet}`,
+    `${s.total} tenants: ${s.active} provisioned, ${s.alreadyActive} already active, ${s.failed} failed (${seconds(s.durationMs)})`,
+  ) + keyNote;
+}
+
+export function renderDeprovisionBatch(r: DeprovisionBatchResult): string {
+  const s = r.summary;
+  return renderBatch(
+    r.tenants,
+    (result: DeprovisionResult) => `${result.outcome}  ${result.removed.containers} containers, ${result.removed.networks} networks, ${result.removed.volumes} volumes`,
+    `${s.total} tenants: ${s.deprovisioned} deprovisioned, ${s.failed} failed (${seconds(s.durationMs)})`,
+  );
+}

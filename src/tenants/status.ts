@@ -1,0 +1,35 @@
+import type { Context } from '../context.js';
+import { parseTenantId } from './input.js';
+import { projectContainers } from '../stack/docker.js';
+import { TenantRegistry, type TenantRecord } from './registry.js';
+
+export interface ServiceStatus {
+  service: string;
+  container: string;
+  state: string;
+  health: string;
+}
+
+export interface StatusResult {
+  tenant: TenantRecord;
+  /** running: every container up (and healthy where checked); degraded; stopped; missing: no containers */
+  live: 'running' | 'degraded' | 'stopped' | 'missing';
+  services: ServiceStatus[];
+}
+
+export async function status(ctx: Context, input: { id: unknown }): Promise<StatusResult> {
+  const id = parseTenantId(input.id);
+  const tenant = await new TenantRegistry(await ctx.adminDb()).require(id);
+  const containers = await projectContainers(ctx.dockerHost, tenant.composeProject, ctx.signal);
+  const services = containers
+    .map((c) => ({ service: c.service, container: c.name, state: c.status, health: c.health ?? 'none' }))
+    .sort((a, b) => a.service.localeCompare(b.service));
+  return { tenant, live: liveState(services), services };
+}
+
+function liveState(services: ServiceStatus[]): StatusResult['live'] {
+  if (services.length === 0) return 'missing';
+  if (services.every((s) => s.state !== 'running')) return 'stopped';
+  if (services.every((s) => s.state === 'running' && (s.health === 'healthy' || s.health === 'none'))) return 'running';
+  return 'degraded';
+}
