@@ -2,6 +2,14 @@
 // Entry point. `--version` is answered here, before loading the CLI, because scripts call it often.
 import { readFileSync } from 'node:fs';
 
+// A reader that stops early (`tenantctl --help | head`) closes the pipe; that is not a crash.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));

@@ -1,4 +1,5 @@
-import { lastErrorLine, type RunResult } from '../common/exec.js';
+import type { RunResult } from '../common/exec.js';
+import { composeFailureReason } from './compose-errors.js';
 import { composeDetectTimeoutMs } from '../common/timeouts.js';
 import { which } from '../common/which.js';
 import type { DockerHost } from './docker-host.js';
@@ -59,7 +60,7 @@ export class ComposeClient {
     if (result.cancelled) throw new TenantctlError('interrupted', `${what} was cancelled`);
     if (result.timedOut) throw new ComposeError(`${what} for ${target.project} timed out after ${Math.round(options.timeoutMs / 1000)} s`, result);
     if (result.exitCode !== 0) {
-      throw new ComposeError(`${what} for ${target.project} failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail)}`, result);
+      throw new ComposeError(`${what} for ${target.project} failed (exit ${result.exitCode}): ${composeFailureReason(result.stderrTail)}`, result);
     }
   }
 }
