@@ -2,15 +2,19 @@ import { TenantctlError } from './errors.js';
 import { systemClock, type Clock } from './clock.js';
 
 /** One try: done with a value, or not yet, with why (kept for the deadline's message). */
-export type Attempt<T> = { done: true; value: T } | { done: false; why: string };
+export type Attempt<T> = { done: true; value: T } | { done: false; why: string; progressed?: boolean };
 
 export const done = <T>(value: T): Attempt<T> => ({ done: true, value });
-export const notYet = (why: string): Attempt<never> => ({ done: false, why });
+/** `progressed`: something moved forward (with maxTotalMs set, the deadline starts afresh). */
+export const notYet = (why: string, progressed = false): Attempt<never> => ({ done: false, why, progressed });
 
 export interface RetryOptions {
   /** What is being waited for, in words: "waiting for acme's services". */
   what: string;
+  /** Give up this long after the start, or after the last progress when maxTotalMs is set. */
   deadlineMs: number;
+  /** With this, progress restarts the deadline, up to this long in all. */
+  maxTotalMs?: number;
   clock?: Clock;
   signal?: AbortSignal;
   /** Backoff: the first pause, doubled after each try up to maxDelayMs. */
@@ -28,12 +32,15 @@ export interface RetryOptions {
  */
 export async function retryUntilDeadline<T>(attempt: (tryNumber: number) => Promise<Attempt<T>>, options: RetryOptions): Promise<T> {
   const { clock = systemClock, signal, initialDelayMs = 100, maxDelayMs = 1_000 } = options;
-  const giveUpAt = clock.now() + options.deadlineMs;
+  const startedAt = clock.now();
+  const hardStop = options.maxTotalMs === undefined ? Infinity : startedAt + options.maxTotalMs;
+  let giveUpAt = Math.min(startedAt + options.deadlineMs, hardStop);
   let delay = initialDelayMs;
   for (let tryNumber = 1; ; tryNumber++) {
     if (signal?.aborted) throw new TenantctlError('interrupted', `interrupted while ${options.what}`);
     const result = await attempt(tryNumber);
     if (result.done) return result.value;
+    if (result.progressed && options.maxTotalMs !== undefined) giveUpAt = Math.min(clock.now() + options.deadlineMs, hardStop);
     if (clock.now() >= giveUpAt) throw options.onDeadline(result.why);
     try {
       await clock.sleep(Math.min(delay, Math.max(0, giveUpAt - clock.now())), signal);

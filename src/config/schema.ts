@@ -28,11 +28,11 @@ export const configSchema = z.strictObject({
   publicHost: z.optional(text()),
   healthDeadlineSeconds: z._default(z.number().check(z.positive(), z.lte(3600)), 120),
   /**
-   * How often containers run their health checks. 1 s makes provisioning fast (a 10 s interval
-   * costs 10 s per provision); each check is a process in the container, so hosts with very many
-   * tenants may prefer a few seconds (Docker 20.10 has no separate start-up interval).
+   * How often containers run their health checks, for Docker's own monitoring (`status`, restart
+   * policies). Readiness is tenantctl's own probes, so provisioning does not wait on this; each
+   * check is a process in the container, so a slow interval keeps idle tenants cheap.
    */
-  healthIntervalSeconds: z._default(z.int().check(z.gte(1), z.lte(300)), 1),
+  healthIntervalSeconds: z._default(z.int().check(z.gte(1), z.lte(300)), 30),
   images: z.prefault(
     z.object({
       app: z._default(text(), 'tenantctl/app:latest'),

@@ -2,17 +2,24 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { TenantctlError } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
-import { done, notYet, retryUntilDeadline } from '../common/retry.js';
+import { done, notYet, retryUntilDeadline, type Attempt } from '../common/retry.js';
 import { probeConnectTimeoutMs } from '../common/timeouts.js';
 
 // Readiness as tenantctl sees it: probes from outside the containers, through the ports the
-// Docker host publishes, retried with backoff until a deadline. A probe that gets a final answer
-// (a wrong password) fails at once; one that finds nothing listening yet tries again.
+// Docker host publishes. One attempt each; the caller retries with backoff until its deadline.
+// An attempt that gets a final answer (a wrong password) throws; one that finds nothing listening
+// yet, or a service still starting, answers "not yet" with why.
 
 export interface ServiceEndpoint {
   host: string;
   port: number;
   password: string;
+}
+
+export interface Probe {
+  /** In words, for messages: "PostgreSQL login as tenant_app". */
+  what: string;
+  attempt(signal?: AbortSignal): Promise<Attempt<void>>;
 }
 
 export interface ProbeOptions {
@@ -21,30 +28,105 @@ export interface ProbeOptions {
   signal?: AbortSignal;
 }
 
+async function postgresConnect(db: ServiceEndpoint & { user: string; database: string }): Promise<Attempt<pg.Client>> {
+  const client = new pg.Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, connectionTimeoutMillis: probeConnectTimeoutMs });
+  try {
+    await client.connect();
+    return done(client);
+  } catch (error) {
+    await client.end().catch(() => {});
+    // 57P03: the server is starting up; refused or reset: not listening yet, or still initialising.
+    const e = error as { code?: string; message?: string };
+    const transient = e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === '57P03' || /Connection terminated|timeout/i.test(String(e.message));
+    if (!transient) throw new TenantctlError('notReady', `PostgreSQL on port ${db.port} refused ${db.user}: ${e.message}`, { cause: error });
+    return notYet(String(e.message));
+  }
+}
+
+/** PostgreSQL accepts a login as `user` and answers a query: more than pg_isready, which a socket-only init server also passes. */
+export function postgresLoginProbe(db: ServiceEndpoint & { user: string; database: string }): Probe {
+  return {
+    what: `PostgreSQL login as ${db.user}`,
+    async attempt() {
+      const connected = await postgresConnect(db);
+      if (!connected.done) return connected;
+      try {
+        await connected.value.query('SELECT 1');
+        return done(undefined);
+      } catch (error) {
+        return notYet((error as Error).message);
+      } finally {
+        await connected.value.end().catch(() => {});
+      }
+    },
+  };
+}
+
+/** Runs `use` on one Redis connection (AUTH done); a refused password is final, a closed port is not. */
+async function withRedis<T>(redis: ServiceEndpoint, use: (client: Redis) => Promise<Attempt<T>>): Promise<Attempt<T>> {
+  const client = new Redis({ host: redis.host, port: redis.port, password: redis.password, lazyConnect: true, connectTimeout: probeConnectTimeoutMs, commandTimeout: probeConnectTimeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  client.on('error', () => {}); // reported through the awaited calls below
+  try {
+    await client.connect();
+    return await use(client);
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/WRONGPASS|NOAUTH|invalid password/i.test(message)) throw new TenantctlError('notReady', `Redis on port ${redis.port}: ${message}`, { cause: error });
+    return notYet(message);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Redis answers AUTH and PING. */
+export function redisPingProbe(redis: ServiceEndpoint): Probe {
+  return {
+    what: 'Redis AUTH + PING',
+    attempt: () => withRedis(redis, async (client) => {
+      const answer = await client.ping();
+      return answer === 'PONG' ? done(undefined) : notYet(`PING answered ${answer}`);
+    }),
+  };
+}
+
+/** A key is present in Redis: e.g. a worker's heartbeat, which it sets with a TTL on every beat. */
+export function redisKeyProbe(redis: ServiceEndpoint, key: string, what: string): Probe {
+  return {
+    what,
+    attempt: () => withRedis(redis, async (client) => ((await client.exists(key)) === 1 ? done(undefined) : notYet(`no ${key} in Redis yet`))),
+  };
+}
+
+/** GET url answers `status` (e.g. an app's /api/ready answering 200). */
+export function httpProbe(url: string, status = 200): Probe {
+  return {
+    what: `GET ${new URL(url).pathname}`,
+    async attempt(signal) {
+      const timeout = AbortSignal.timeout(probeConnectTimeoutMs);
+      try {
+        const response = await fetch(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+        await response.body?.cancel();
+        return response.status === status ? done(undefined) : notYet(`answered ${response.status}`);
+      } catch (error) {
+        const cause = (error as { cause?: { code?: string } }).cause?.code;
+        return notYet(cause ?? (error as Error).message);
+      }
+    },
+  };
+}
+
 /**
- * Logs in to PostgreSQL as `user` and hands the open client to `use`; closes it afterwards.
- * Connection attempts are retried until the deadline: the server may still be starting, and the
- * host's port forwarding can lag the container.
+ * Logs in to PostgreSQL as `user`, retried until the deadline, and hands the open client to `use`;
+ * closes it afterwards.
  */
 export async function withPostgresLogin<T>(
   db: ServiceEndpoint & { user: string; database: string },
   options: ProbeOptions,
   use: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const client = await retryUntilDeadline(async () => {
-    const candidate = new pg.Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, connectionTimeoutMillis: probeConnectTimeoutMs });
-    try {
-      await candidate.connect();
-      return done(candidate);
-    } catch (error) {
-      await candidate.end().catch(() => {});
-      if (!isTransient(error)) throw new TenantctlError('notReady', `tenant database on port ${db.port}: ${(error as Error).message}`, { cause: error });
-      return notYet((error as Error).message);
-    }
-  }, {
+  const client = await retryUntilDeadline(() => postgresConnect(db), {
     what: `waiting for PostgreSQL on port ${db.port}`,
     ...options,
-    initialDelayMs: 200,
     onDeadline: (why) => new TenantctlError('notReady', `tenant database on port ${db.port}: ${why}`),
   });
   try {
@@ -52,36 +134,4 @@ export async function withPostgresLogin<T>(
   } finally {
     await client.end().catch(() => {});
   }
-}
-
-/** AUTH + PING on a Redis through its published port, retried until the deadline. */
-export async function probeRedis(redis: ServiceEndpoint, options: ProbeOptions): Promise<void> {
-  await retryUntilDeadline(async () => {
-    const client = new Redis({ host: redis.host, port: redis.port, password: redis.password, lazyConnect: true, connectTimeout: probeConnectTimeoutMs, maxRetriesPerRequest: 1, retryStrategy: () => null });
-    client.on('error', () => {}); // reported through the awaited calls below
-    try {
-      await client.connect();
-      const answer = await client.ping();
-      if (answer !== 'PONG') throw new TenantctlError('notReady', `tenant redis on port ${redis.port}: PING answered ${answer}`);
-      return done(undefined);
-    } catch (error) {
-      const message = (error as Error).message;
-      // Wrong password or a refused command is final; a server not yet listening is not.
-      if (error instanceof TenantctlError) throw error;
-      if (/WRONGPASS|NOAUTH|invalid password/i.test(message)) throw new TenantctlError('notReady', `tenant redis on port ${redis.port}: ${message}`, { cause: error });
-      return notYet(message);
-    } finally {
-      client.disconnect();
-    }
-  }, {
-    what: `waiting for Redis on port ${redis.port}`,
-    ...options,
-    initialDelayMs: 250,
-    onDeadline: (why) => new TenantctlError('notReady', `tenant redis on port ${redis.port}: ${why}`),
-  });
-}
-
-function isTransient(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === '57P03' || /Connection terminated|timeout/i.test(String(e.message));
 }

@@ -8,10 +8,10 @@ import { composeUpGraceMs } from '../common/timeouts.js';
 import { ComposeError } from '../stack/compose.js';
 import { imageExists, networkSubnets } from '../stack/docker.js';
 import { waitUntilReady } from '../stack/readiness.js';
-import { probeRedis } from '../stack/probes.js';
+import { tenantReadiness } from './readiness.js';
 import { choosePorts, type PortPlan } from '../allocation/ports.js';
 import { firstFreeBlock, parsePool } from '../allocation/subnets.js';
-import { describeServices, renderTemplate, TemplateError } from '../stack/template.js';
+import { renderTemplate, TemplateError } from '../stack/template.js';
 import { generateTenantSecrets, type TenantSecrets } from '../secrets/generate.js';
 import { readEnvFileSecrets } from '../secrets/env-file.js';
 import { tenantPaths, writeTenantFiles, type TenantPaths } from './files.js';
@@ -212,16 +212,19 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     }
   }
 
-  reporter.step('waiting until every service is healthy');
+  reporter.step('waiting until every service is ready');
   const deadlineMs = config.healthDeadlineSeconds * 1000;
-  await waitUntilReady(ctx.dockerHost, run.project, describeServices(rendered), { deadlineMs, clock: ctx.clock, signal });
+  const address = ctx.dockerHost.probeAddress(config.bindAddress);
+  const waitStarted = ctx.clock.now();
+  await waitUntilReady(ctx.dockerHost, run.project, tenantReadiness(rendered, { address, ports: reservation.ports, secrets: run.secrets }), {
+    deadlineMs,
+    clock: ctx.clock,
+    signal,
+    onReady: (service) => reporter.info(`${service} ready (${((ctx.clock.now() - waitStarted) / 1000).toFixed(1)} s)`),
+  });
 
   reporter.step('applying the tenant schema');
-  const address = ctx.dockerHost.probeAddress(config.bindAddress);
-  const probe = { clock: ctx.clock, deadlineMs, signal };
-  const appliedMigrations = await applyTenantSchema({ host: address, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, probe);
-  reporter.step('checking the tenant redis');
-  await probeRedis({ host: address, port: reservation.ports.redis, password: run.secrets.REDIS_PASSWORD }, probe);
+  const appliedMigrations = await applyTenantSchema({ host: address, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, { clock: ctx.clock, deadlineMs, signal });
   if (signal.aborted) throw new TenantctlError('interrupted', 'interrupted');
 
   // The initial API key exists only in this result: shown once, stored as a hash.

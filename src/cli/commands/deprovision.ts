@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { confirmInteractively, withContext } from '../run.js';
+import { defaultConcurrency } from '../concurrency.js';
 
 export function define(command: Command): void {
   command
     .argument('<ids...>', 'tenant ids')
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('--keep-data', 'keep the data volumes and customers/<id>/ (its passwords) for a later provision')
-    .option('--concurrency <n>', 'tenants removed at once when several are given', '4')
+    .option('--concurrency <n>', 'tenants removed at once when several are given (default: twice the CPU count, 2 to 8)', String(defaultConcurrency()))
     .addHelpText('after', `
 Examples:
   $ tenantctl deprovision acme

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { TenantctlError } from '../../common/errors.js';
 import path from 'node:path';
 import { withContext } from '../run.js';
+import { defaultConcurrency } from '../concurrency.js';
 
 export function define(command: Command): void {
   command
@@ -10,7 +11,7 @@ export function define(command: Command): void {
     .addOption(new Option('--plan <plan>', 'resource plan').choices(['starter', 'standard', 'enterprise']))
     .option('-p, --port <port>', 'use this host port for the app (fails if it is taken; one tenant only)')
     .option('-f, --file <tenants.yaml>', 'provision the tenants listed in this file (ids, or {id, name, plan, port})')
-    .option('--concurrency <n>', 'tenants provisioned at once in a batch', '4')
+    .option('--concurrency <n>', 'tenants provisioned at once in a batch (default: twice the CPU count, 2 to 8)', String(defaultConcurrency()))
     .option('--dry-run', 'print the plan and the rendered compose file; touch neither Docker nor the registry')
     .option('--show-secrets', 'also print the generated passwords (they are never printed otherwise)')
     .addHelpText('after', `
