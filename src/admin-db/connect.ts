@@ -1,16 +1,16 @@
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { TenantctlError } from '../common/errors.js';
+import { TenantctlError, messageOf } from '../common/errors.js';
 import { localComposeFile } from '../common/paths.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../common/clock.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { formatEnvFile, parseEnvFile } from '../common/env-file.js';
 import { generateSecret } from '../secrets/generate.js';
-import { adminDbUpTimeoutMs } from '../common/timeouts.js';
+import { adminDbPatienceMs, adminDbUpTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import type { DockerHost } from '../stack/docker-host.js';
-import { AdminDb } from './database.js';
+import { AdminDb, isTransientConnectionError } from './database.js';
 
 /** docker-compose.local.yml publishes the admin database on the Docker host's loopback only. */
 const localAdminBindAddress = '127.0.0.1';
@@ -34,7 +34,23 @@ export interface AdminConnectionDeps {
 export async function openAdminDb(deps: AdminConnectionDeps): Promise<AdminDb> {
   const { config } = deps;
   const options = { maxConnections: deps.maxConnections };
-  if (config.adminDatabase.url) return AdminDb.open(config.adminDatabase.url, deps.actor, options);
+  // Retries an open that meets a busy or starting server, until the deadline; anything else is final.
+  const openPatiently = (url: string, deadlineMs: number, what: string) => retryUntilDeadline(async () => {
+    try {
+      return done(await AdminDb.open(url, deps.actor, options));
+    } catch (error) {
+      if (!isTransientConnectionError(firstCause(error)) && !/terminating connection/i.test(messageOf(firstCause(error)))) throw explainLocalFailure(error, config);
+      return notYet(messageOf(firstCause(error)));
+    }
+  }, {
+    what,
+    deadlineMs,
+    clock: deps.clock,
+    signal: deps.signal,
+    initialDelayMs: 250,
+    onDeadline: (why) => new TenantctlError('adminDb', `the admin database did not accept connections within ${Math.round(deadlineMs / 1000)} s: ${why}`),
+  });
+  if (config.adminDatabase.url) return openPatiently(config.adminDatabase.url, adminDbPatienceMs, 'connecting to the admin database');
 
   const password = await localAdminPassword(config.stateDir);
   const port = config.adminDatabase.localPort;
@@ -44,7 +60,11 @@ export async function openAdminDb(deps: AdminConnectionDeps): Promise<AdminDb> {
   try {
     return await AdminDb.open(url, deps.actor, options);
   } catch (error) {
-    if (!isNotListening(error)) throw explainLocalFailure(error, config);
+    // Running but slow to answer (a busy host): wait for it rather than start another.
+    if (!isNotListening(error)) {
+      if (isTransientConnectionError(firstCause(error))) return openPatiently(url, adminDbPatienceMs, 'connecting to the local admin database');
+      throw explainLocalFailure(error, config);
+    }
   }
 
   deps.progress(`starting the local admin database (compose project ${config.adminDatabase.localProject}, ${address}:${port})`);
@@ -56,22 +76,14 @@ export async function openAdminDb(deps: AdminConnectionDeps): Promise<AdminDb> {
     // Another tenantctl process may be starting it at this very moment; only give up if it never answers.
     deps.progress(`compose up of the admin database reported: ${(error as Error).message}`);
   }
-  return retryUntilDeadline(async () => {
-    try {
-      return done(await AdminDb.open(url, deps.actor, options));
-    } catch (error) {
-      const starting = isNotListening(error) || /starting up|shutting down|terminating connection/i.test(String((error as Error).message));
-      if (!starting) throw explainLocalFailure(error, config);
-      return notYet((error as Error).message);
-    }
-  }, {
-    what: 'waiting for the local admin database',
-    deadlineMs: config.healthDeadlineSeconds * 1000,
-    clock: deps.clock,
-    signal: deps.signal,
-    initialDelayMs: 250,
-    onDeadline: (why) => new TenantctlError('adminDb', `the local admin database did not accept connections within ${config.healthDeadlineSeconds} s: ${why}`),
-  });
+  return openPatiently(url, config.healthDeadlineSeconds * 1000, 'waiting for the local admin database');
+}
+
+/** The innermost cause: AdminDb.open wraps the driver's error. */
+function firstCause(error: unknown): unknown {
+  let e: any = error;
+  while (e?.cause) e = e.cause;
+  return e;
 }
 
 async function localAdminPassword(stateDir: string): Promise<string> {

@@ -3,8 +3,16 @@ import path from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
 import { TenantctlError } from '../common/errors.js';
 import { scriptsDir } from '../common/paths.js';
-import { adminDbConnectTimeoutMs } from '../common/timeouts.js';
+import { adminDbConnectTimeoutMs, adminDbPatienceMs } from '../common/timeouts.js';
+import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { applyMigrations, readMigrations } from '../common/sql-migrations.js';
+
+/**
+ * Advisory lock key spaces: each kind of lock uses PostgreSQL's two-key form with its own first key,
+ * so a tenant lock can never collide with the allocation lock of a host (or with the migrations'
+ * one-key locks, a separate key space altogether).
+ */
+export const lockSpaces = { tenant: 1, allocation: 2 } as const;
 
 /** The admin schema: init-admin-db.sql first, then scripts/admin-migrations/*.sql in name order. */
 export function adminMigrationFiles(): string[] {
@@ -26,7 +34,11 @@ export class AdminDb {
     const pool = new pg.Pool({ connectionString: url, max: maxConnections, connectionTimeoutMillis: adminDbConnectTimeoutMs, idleTimeoutMillis: 1_000 });
     pool.on('error', () => {}); // an idle client dropped by the server must not crash the CLI
     const db = new AdminDb(pool, actor);
-    const client = await db.connect();
+    // One attempt: the caller decides whether to retry opening (and whether to start a local database first).
+    const client = await pool.connect().catch((error) => {
+      void pool.end().catch(() => {});
+      throw new TenantctlError('adminDb', `admin database unreachable: ${(error as Error).message}`, { cause: error });
+    });
     try {
       await applyMigrations(client, 'admin_schema_migrations', await readMigrations(adminMigrationFiles()));
     } catch (error) {
@@ -41,12 +53,26 @@ export class AdminDb {
     await this.pool.end();
   }
 
+  /**
+   * A pooled connection. A busy host answers slowly (ten provisions at once on two cores made
+   * 10 s connection timeouts happen), so connecting is retried for a while before giving up: every
+   * caller's work either is idempotent or has not started yet when it connects.
+   */
   async connect(): Promise<pg.PoolClient> {
-    try {
-      return await this.pool.connect();
-    } catch (error) {
-      throw new TenantctlError('adminDb', `admin database unreachable: ${(error as Error).message}`, { cause: error });
-    }
+    return retryUntilDeadline(async () => {
+      try {
+        return done(await this.pool.connect());
+      } catch (error) {
+        if (!isTransientConnectionError(error)) throw new TenantctlError('adminDb', `admin database unreachable: ${(error as Error).message}`, { cause: error });
+        return notYet((error as Error).message);
+      }
+    }, {
+      what: 'connecting to the admin database',
+      deadlineMs: adminDbPatienceMs,
+      initialDelayMs: 250,
+      maxDelayMs: 2_000,
+      onDeadline: (why) => new TenantctlError('adminDb', `admin database unreachable: ${why}`),
+    });
   }
 
   /** Runs work in one transaction on one pooled client; rolls back if it throws. */
@@ -59,6 +85,8 @@ export class AdminDb {
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
+      // A failing query is the admin database's failure (exit 8); typed errors pass through.
+      if (!(error instanceof TenantctlError) && isDatabaseError(error)) return this.unreachable(error);
       throw error;
     } finally {
       client.release();
@@ -66,18 +94,24 @@ export class AdminDb {
   }
 
   /**
-   * Holds a session-level advisory lock named `key` until the returned release function is
-   * called; undefined when another session holds it.
+   * Holds a session-level advisory lock on `name` in `space` until the returned release function is
+   * called; undefined when another session holds it. If the session ends (a crash, kill -9), the
+   * server releases the lock itself.
    */
-  async tryLock(key: string): Promise<(() => Promise<void>) | undefined> {
+  async tryLock(space: number, name: string): Promise<(() => Promise<void>) | undefined> {
     const client = await this.connect();
-    const { rows } = await client.query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [key]);
-    if (!rows[0].locked) {
-      client.release();
-      return undefined;
+    try {
+      const { rows } = await client.query('SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS locked', [space, name]);
+      if (!rows[0].locked) {
+        client.release();
+        return undefined;
+      }
+    } catch (error) {
+      client.release(true);
+      return this.unreachable(error);
     }
     return async () => {
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => {});
+      await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [space, name]).catch(() => {});
       client.release();
     };
   }
@@ -94,4 +128,19 @@ export class AdminDb {
       return this.unreachable(error);
     });
   }
+}
+
+/** Errors that come from the database or the connection to it, as opposed to bugs in our code. */
+export function isDatabaseError(error: unknown): boolean {
+  if (error instanceof pg.DatabaseError) return true;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && (/^[0-9A-Z]{5}$/.test(code) || /^E[A-Z]+$/.test(code))) return true;
+  return isTransientConnectionError(error);
+}
+
+/** Worth another try: refused, reset, timed out, the server starting or shutting down, too many clients. */
+export function isTransientConnectionError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P03', '53300', '57P01'].includes(String(e?.code))) return true;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(String(e?.message));
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { AdminDb } from '../admin-db/database.js';
+import { lockSpaces, type AdminDb } from '../admin-db/database.js';
 import { recordAudit } from '../audit/write.js';
 import type { PortPlan } from './ports.js';
 
@@ -28,7 +28,7 @@ export async function reserve(
   first?: (client: pg.PoolClient) => Promise<void>,
 ): Promise<Reservation> {
   return db.withTransaction(async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tenantctl.allocate.${host}`]);
+    await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [lockSpaces.allocation, host]);
     if (first) await first(client);
     const { rows } = await client.query('SELECT kind, value FROM admin_allocations WHERE host = $1 AND customer_id <> $2', [host, id]);
     const held = {

@@ -13,6 +13,8 @@ export const adminDbUpTimeoutMs = 120_000;
 export const probeConnectTimeoutMs = 5_000;
 /** Connecting to the admin database; busy hosts answer slowly, so this is generous. */
 export const adminDbConnectTimeoutMs = 10_000;
+/** How long to keep trying to connect to the admin database before giving up (exit 8). */
+export const adminDbPatienceMs = 30_000;
 /** Extra time `compose up` of a tenant gets beyond the readiness deadline. */
 export const composeUpGraceMs = 120_000;
 /** After a timeout or Ctrl-C, how long a child gets between SIGTERM and SIGKILL. */

@@ -8,7 +8,12 @@ export const portRangeSchema = z
   .object({ from: port, to: port })
   .check(z.refine((range) => range.from <= range.to, { message: 'from must not be greater than to' }));
 
-const cidr = z.string().check(z.regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/, 'must be an IPv4 CIDR such as 10.123.0.0/16'));
+const cidr = z.string().check(
+  z.regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/, 'must be an IPv4 CIDR such as 10.123.0.0/16'),
+  // What the pattern lets through but no network can be: octets above 255, a prefix outside /8-/30.
+  z.refine((value) => value.split('/')[0]!.split('.').every((octet) => Number(octet) <= 255), { message: 'has an address part above 255' }),
+  z.refine((value) => { const prefix = Number(value.split('/')[1]); return prefix >= 8 && prefix <= 30; }, { message: 'must have a prefix from /8 to /30' }),
+);
 
 /**
  * tenantctl.config.yaml. Every field has a default, so no file is needed.
@@ -53,7 +58,9 @@ export const configSchema = z.strictObject({
     z.object({
       pool: z._default(cidr, '10.123.0.0/16'),
       prefixLength: z._default(z.int().check(z.gte(16), z.lte(29)), 28),
-    }),
+    }).check(
+      z.refine((s) => s.prefixLength >= Number(s.pool.split('/')[1]), { message: 'prefixLength must not be shorter than the pool\'s prefix (each tenant gets a block of the pool)', path: ['prefixLength'] }),
+    ),
     {},
   ),
   adminDatabase: z.prefault(

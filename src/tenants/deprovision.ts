@@ -8,7 +8,7 @@ import { tenantPaths } from './files.js';
 import { removeTenantStack, type TenantRemovalReport } from './remove.js';
 import { clearTenantSecrets } from '../secrets/sealed-store.js';
 import { revokeAllApiKeys } from '../api-keys/store.js';
-import { keptDataReason, TenantRegistry } from './registry.js';
+import { TenantRegistry, wrongHost } from './registry.js';
 
 export interface DeprovisionInput {
   id: unknown;
@@ -43,7 +43,11 @@ export async function deprovision(ctx: Context, input: DeprovisionInput): Promis
         throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
       }
     }
-    const hadKeptData = record?.statusReason === keptDataReason;
+    if (record && record.host !== ctx.dockerHost.id && (record.status !== 'deprovisioned' || record.keptData)) {
+      // Its stack is on another host: this one would "prove" it gone and release what it still holds.
+      throw wrongHost(id, record.host, ctx.dockerHost.id);
+    }
+    const hadKeptData = record?.keptData === true;
     if (record?.status === 'deprovisioned' && (keepData || !hadKeptData)) {
       const removed = await removeTenantStack(ctx, { project, paths, keepData: true });
       return { id, outcome: 'already-deprovisioned', project, keptData: hadKeptData, removed };

@@ -18,12 +18,13 @@ import { tenantPaths, writeTenantFiles, type TenantPaths } from './files.js';
 import { renderManifest } from './manifest.js';
 import { removeTenantStack } from './remove.js';
 import { applyTenantSchema } from './schema.js';
-import { keptDataReason, TenantRegistry } from './registry.js';
+import { TenantRegistry, wrongHost } from './registry.js';
+import type { AdminDb } from '../admin-db/database.js';
 import { reserve as reserveAllocations, type Reservation } from '../allocation/reserve.js';
 import { applyDefaultModules } from '../modules/store.js';
 import { createApiKey, revokeAllApiKeys } from '../api-keys/store.js';
 import { recordAudit } from '../audit/write.js';
-import { openSecretBox } from '../secrets/master-key.js';
+import { openSecretBox, type SecretBox } from '../secrets/master-key.js';
 import { clearTenantSecrets, readTenantSecrets, storeTenantSecrets } from '../secrets/sealed-store.js';
 
 export interface ProvisionInput {
@@ -95,19 +96,22 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
       const reservation = { ports: existing.ports as PortPlan, subnet: existing.subnet ?? '' };
       return { ...summary(ctx, { id, name: existing.name, plan: existing.plan, project: existing.composeProject, paths, reservation, started }), outcome: 'already-active' };
     }
+    // The tenant's Docker objects (a failed attempt's, or kept data) live on the host it is
+    // recorded on: looking for them on another host would find nothing and lose track of them.
+    if (existing && existing.host !== ctx.dockerHost.id && (existing.status !== 'deprovisioned' || existing.keptData)) {
+      throw wrongHost(id, existing.host, ctx.dockerHost.id);
+    }
     // Kept data (deprovision --keep-data) is reused with the passwords it was created with, and a
     // failed attempt to bring it back keeps it too; anything else left by a failed or interrupted
     // run is removed so this run starts clean.
-    const keptData = (existing?.status === 'deprovisioned' || existing?.status === 'failed') && (existing.statusReason ?? '').startsWith(keptDataReason);
-    const reusedSecrets = keptData
-      ? ((await readEnvFileSecrets(paths.envFile)) ?? (await readTenantSecrets(db, box, id).catch(() => undefined)))
-      : undefined;
+    const keptData = existing?.keptData === true;
+    const reusedSecrets = keptData ? await keptDataSecrets(db, box, id, paths) : undefined;
     if (existing && existing.status !== 'deprovisioned') {
       ctx.reporter.step(`cleaning up the ${existing.status} attempt`);
       await removeTenantStack(ctx, { project: existing.composeProject, paths, keepData: keptData });
     }
 
-    const run: RecordedRun = { id, name, plan, project, paths, pool, fixedPort, render, started, secrets: reusedSecrets ?? generateTenantSecrets() };
+    const run: RecordedRun = { id, name, plan, project, paths, pool, fixedPort, render, started, keptData, secrets: reusedSecrets ?? generateTenantSecrets() };
     // The row and the reservation are made together: a refused reservation records nothing.
     const reservation = await reserve(ctx, run, { ports: new Set(), subnets: new Set() }, true);
     try {
@@ -115,25 +119,54 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
       await storeTenantSecrets(db, box, id, run.secrets);
       return await provisionRecorded(ctx, run, reservation);
     } catch (error) {
-      const reason = messageOf(error);
-      ctx.reporter.step('rolling back');
-      // Data the operator asked to keep survives a failed attempt to bring it back.
-      const cleanup = await removeTenantStack(ctx, { project, paths, keepData: keptData }).then(
-        () => undefined,
-        (cleanupError) => messageOf(cleanupError),
-      );
-      if (!keptData) await clearTenantSecrets(db, id).catch(() => {}); // the data they protected is gone
-      const failure = cleanup ? `${reason}; cleanup: ${cleanup}` : reason;
-      await registry.markFailed(id, keptData ? `${keptDataReason}; ${failure}` : failure, async (client) => {
-        await revokeAllApiKeys(db, client, id);
-      });
-      if (error instanceof TenantctlError) error.details.push(cleanup ? `rollback incomplete: ${cleanup}` : 'rolled back: nothing of this run is left');
-      throw error;
+      throw await rollBack(ctx, run, error);
     }
   } finally {
     await unlock();
   }
 }
+
+/**
+ * Undoes a failed run: the stack (kept data survives), the secrets (unless they protect kept data),
+ * the allocations and keys; records the failure. Every step is tried whatever the others do, and
+ * the returned error is always the first cause, with what the rollback could not do in its details.
+ */
+async function rollBack(ctx: Context, run: RecordedRun, error: unknown): Promise<TenantctlError> {
+  const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
+  ctx.reporter.step('rolling back');
+  const db = await ctx.adminDb();
+  const problems: string[] = [];
+  const attempt = async (what: string, work: () => Promise<unknown>) => {
+    try {
+      await work();
+    } catch (problem) {
+      problems.push(`${what}: ${messageOf(problem)}`);
+    }
+  };
+  // Data the operator asked to keep survives a failed attempt to bring it back.
+  await attempt('removing the stack', () => removeTenantStack(ctx, { project: run.project, paths: run.paths, keepData: run.keptData }));
+  if (!run.keptData) await attempt('forgetting the secrets', () => clearTenantSecrets(db, run.id)); // the data they protected is gone
+  const reason = problems.length > 0 ? `${first.message}; rollback incomplete: ${problems.join('; ')}` : first.message;
+  await attempt('recording the failure', () => new TenantRegistry(db).markFailed(run.id, reason, async (client) => {
+    await revokeAllApiKeys(db, client, run.id);
+  }));
+  first.details.push(problems.length > 0 ? `rollback incomplete: ${problems.join('; ')}; run \`tenantctl provision ${run.id}\` again or \`tenantctl doctor\`` : 'rolled back: nothing of this run is left');
+  return first;
+}
+
+/** The passwords kept data was created with: from customers/<id>/.env, else the sealed copy; never new ones. */
+async function keptDataSecrets(db: AdminDb, box: SecretBox, id: string, paths: TenantPaths): Promise<TenantSecrets> {
+  const fromFile = await readEnvFileSecrets(paths.envFile);
+  if (fromFile) return fromFile;
+  try {
+    return await readTenantSecrets(db, box, id);
+  } catch (error) {
+    // New passwords would not open the kept database: say why instead of failing later as "not ready".
+    const kind = error instanceof TenantctlError ? error.kind : 'adminDb';
+    throw new TenantctlError(kind, `the kept data of ${id} needs its passwords, but ${paths.envFile} is missing and the sealed copy cannot be read: ${messageOf(error)}`, { cause: error });
+  }
+}
+
 
 interface RecordedRun {
   id: string;
@@ -145,6 +178,8 @@ interface RecordedRun {
   fixedPort?: number;
   render: (reservation: Reservation) => string;
   started: number;
+  /** The tenant's data volumes are being kept: no step of this run may remove them. */
+  keptData: boolean;
   secrets: TenantSecrets;
 }
 
@@ -204,11 +239,16 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
       const taken = portsReportedTaken(stderr);
       const subnetTaken = subnetReportedTaken(stderr);
       const retryable = (taken.length > 0 || subnetTaken) && !(run.fixedPort !== undefined && taken.includes(run.fixedPort));
-      if (!retryable || attempt >= maxAllocationAttempts) throw error;
+      if (!retryable || attempt >= maxAllocationAttempts) {
+        // Taken ports or subnet are conflicts (exit 5), however they were found out.
+        if (taken.length > 0 || subnetTaken) throw new TenantctlError('conflict', messageOf(error), { cause: error });
+        throw error;
+      }
       reporter.info(taken.length > 0 ? `port ${taken.join(', ')} was taken meanwhile; choosing again` : `subnet ${reservation.subnet} is in use on this host; choosing again`);
       taken.forEach((port) => avoid.ports.add(port));
       if (subnetTaken) avoid.subnets.add(reservation.subnet);
-      await removeTenantStack(ctx, { project: run.project, paths: run.paths, keepData: false });
+      // Kept data stays: only this attempt's containers and network go.
+      await removeTenantStack(ctx, { project: run.project, paths: run.paths, keepData: run.keptData });
     }
   }
 

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { TenantctlError } from '../common/errors.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { recordAudit } from '../audit/write.js';
+import { lockSpaces } from '../admin-db/database.js';
 
 // The tenants on record (admin_customers): their rows, their status transitions and the
 // per-tenant lock. Every status change runs in one transaction with its audit row.
@@ -14,6 +15,8 @@ export interface TenantRecord {
   plan: string;
   status: TenantStatus;
   statusReason: string | null;
+  /** Its data volumes and passwords are kept (deprovision --keep-data) and must survive any failure. */
+  keptData: boolean;
   host: string;
   composeProject: string;
   ports: { app: number | null; db: number | null; redis: number | null };
@@ -31,6 +34,7 @@ const toRecord = (row: any): TenantRecord => ({
   plan: row.plan,
   status: row.status,
   statusReason: row.status_reason,
+  keptData: row.kept_data === true,
   host: row.host,
   composeProject: row.compose_project,
   ports: { app: row.app_port, db: row.db_port, redis: row.redis_port },
@@ -43,8 +47,14 @@ const toRecord = (row: any): TenantRecord => ({
 });
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
-/** The status reason that marks a tenant whose data volumes and passwords were kept (deprovision --keep-data). */
-export const keptDataReason = 'data volumes kept';
+
+/** A tenant's stack lives on the Docker host it is recorded on; a command pointed at another refuses (exit 5). */
+export function wrongHost(id: string, recorded: string, current: string): TenantctlError {
+  return new TenantctlError(
+    'conflict',
+    `tenant ${id} is on Docker host ${recorded}, but this tenantctl works on ${current}; point it at ${recorded} (DOCKER_HOST and TENANTCTL_HOST_ID) to change it`,
+  );
+}
 
 export class TenantRegistry {
   constructor(readonly db: AdminDb) {}
@@ -55,7 +65,7 @@ export class TenantRegistry {
    * process holds it.
    */
   tryLock(id: string): Promise<(() => Promise<void>) | undefined> {
-    return this.db.tryLock(`tenantctl.tenant.${id}`);
+    return this.db.tryLock(lockSpaces.tenant, id);
   }
 
   async get(id: string): Promise<TenantRecord | undefined> {
@@ -91,9 +101,12 @@ export class TenantRegistry {
     await recordAudit(this.db, client, input.id, 'provision.started', before.rows[0] ? pick(before.rows[0]) : null, { ...input, status: 'provisioning' });
   }
 
-  /** `within` runs in the same transaction (e.g. enabling default modules), so both happen or neither. */
+  /**
+   * `within` runs in the same transaction (e.g. enabling default modules), so both happen or neither.
+   * Kept data is in use again: it is the active tenant's data now, no longer "kept".
+   */
   async markActive(id: string, appUrl: string, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-    await this.setStatus(id, 'active', null, { app_url: appUrl, provisioned_at: 'now()' }, 'provision.completed', false, within);
+    await this.setStatus(id, 'active', null, { app_url: appUrl, provisioned_at: 'now()', kept_data: false }, 'provision.completed', false, within);
   }
 
   /** Records the failure and releases what the tenant held: nothing of a failed run stays reserved. */
@@ -105,12 +118,13 @@ export class TenantRegistry {
     await this.setStatus(id, 'deprovisioning', null, {}, 'deprovision.started');
   }
 
+  /** kept_data records whether the volumes were kept: a later provision brings them back with their passwords. */
   async markDeprovisioned(id: string, keptData: boolean, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-    await this.setStatus(id, 'deprovisioned', keptData ? keptDataReason : null, { deprovisioned_at: 'now()' }, 'deprovision.completed', true, within);
+    await this.setStatus(id, 'deprovisioned', keptData ? 'data volumes kept' : null, { deprovisioned_at: 'now()', kept_data: keptData }, 'deprovision.completed', true, within);
   }
 
   private async setStatus(
-    id: string, status: TenantStatus, reason: string | null, extra: Record<string, string>, action: string,
+    id: string, status: TenantStatus, reason: string | null, extra: Record<string, string | boolean>, action: string,
     release = false, within?: (client: pg.PoolClient) => Promise<void>,
   ) {
     await this.db.withTransaction(async (client) => {

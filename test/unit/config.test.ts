@@ -49,6 +49,19 @@ describe('loadConfig', () => {
     expect(errors).toHaveLength(5);
   });
 
+  it('refuses a subnet pool no network can have, instead of failing later', () => {
+    const cwd = tempDir();
+    for (const [pool, prefix, message] of [
+      ['10.300.0.0/16', '28', /^subnets\.pool \(TENANTCTL_SUBNET_POOL\): has an address part above 255/],
+      ['10.0.0.0/4', '28', /^subnets\.pool \(TENANTCTL_SUBNET_POOL\): must have a prefix from \/8 to \/30/],
+      ['10.123.0.0/24', '20', /^subnets\.prefixLength \(TENANTCTL_SUBNET_PREFIX\): prefixLength must not be shorter/],
+    ] as const) {
+      const { config, errors } = loadConfig({ cwd, env: { TENANTCTL_SUBNET_POOL: pool, TENANTCTL_SUBNET_PREFIX: prefix } });
+      expect(config).toBeUndefined();
+      expect(errors).toEqual([expect.stringMatching(message)]);
+    }
+  });
+
   it('reports YAML syntax errors and a missing explicit file', () => {
     const cwd = tempDir();
     writeFileSync(path.join(cwd, 'bad.yaml'), 'ports: [unclosed\n');
