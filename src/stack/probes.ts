@@ -1,3 +1,4 @@
+import http from 'node:http';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { TenantctlError } from '../common/errors.js';
@@ -97,21 +98,22 @@ export function redisKeyProbe(redis: ServiceEndpoint, key: string, what: string)
   };
 }
 
-/** GET url answers `status` (e.g. an app's /api/ready answering 200). */
+/**
+ * GET url answers `status` (e.g. an app's /api/ready answering 200). node:http, not fetch: against a
+ * published port whose container is not listening yet, Docker's proxy accepts and then resets the
+ * connection, which http reports at once and fetch (undici) sat on until its timeout.
+ */
 export function httpProbe(url: string, status = 200): Probe {
   return {
     what: `GET ${new URL(url).pathname}`,
-    async attempt(signal) {
-      const timeout = AbortSignal.timeout(probeConnectTimeoutMs);
-      try {
-        const response = await fetch(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-        await response.body?.cancel();
-        return response.status === status ? done(undefined) : notYet(`answered ${response.status}`);
-      } catch (error) {
-        const cause = (error as { cause?: { code?: string } }).cause?.code;
-        return notYet(cause ?? (error as Error).message);
-      }
-    },
+    attempt: (signal) => new Promise<Attempt<void>>((resolve) => {
+      const request = http.get(url, { agent: false, timeout: probeConnectTimeoutMs, signal }, (response) => {
+        response.resume(); // the status is the answer; the body is not needed
+        resolve(response.statusCode === status ? done(undefined) : notYet(`answered ${response.statusCode}`));
+      });
+      request.on('timeout', () => request.destroy(new Error(`no answer within ${probeConnectTimeoutMs / 1000} s`)));
+      request.on('error', (error: NodeJS.ErrnoException) => resolve(notYet(error.code ?? error.message)));
+    }),
   };
 }
 
