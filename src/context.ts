@@ -3,6 +3,7 @@ import type { Config } from './config/schema.js';
 import type { Clock } from './common/clock.js';
 import type { AdminDb } from './admin-db/database.js';
 import type { DockerHost } from './stack/docker-host.js';
+import type { PausePoint } from './common/pause-points.js';
 
 /** Progress of long steps; the CLI prints it to stderr so stdout stays clean for --json. */
 export interface Reporter {
@@ -29,6 +30,8 @@ export interface Context {
   dockerHost: DockerHost;
   /** Who is acting, for the audit log. */
   actor: string;
+  /** Named points where tests stop a run deterministically (TENANTCTL_PAUSE_AT); a no-op otherwise. */
+  pause: PausePoint;
   adminDb(): Promise<AdminDb>;
   close(): Promise<void>;
 }

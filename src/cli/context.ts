@@ -6,6 +6,7 @@ import { TenantctlError } from '../common/errors.js';
 import { openAdminDb } from '../admin-db/connect.js';
 import { DockerHost, parseDockerEndpoint } from '../stack/docker-host.js';
 import type { AdminDb } from '../admin-db/database.js';
+import { noPause, pausePoints, type PausePoint } from '../common/pause-points.js';
 
 /**
  * Builds the context a command runs in. This is where the process environment is read: the Docker
@@ -34,6 +35,7 @@ export function createContext({ config, env, reporter, signal, adminConnections 
     signal,
     dockerHost,
     actor,
+    pause: pausePointsFrom(env, signal),
     adminDb: () =>
       (adminDb ??= openAdminDb({
         config,
@@ -48,6 +50,14 @@ export function createContext({ config, env, reporter, signal, adminConnections 
       if (adminDb) await (await adminDb.catch(() => undefined))?.close();
     },
   };
+}
+
+/** TENANTCTL_PAUSE_AT=step[,step] with TENANTCTL_PAUSE_FILE: for tests that stop a run at a named step. */
+function pausePointsFrom(env: NodeJS.ProcessEnv, signal: AbortSignal): PausePoint {
+  const steps = (env.TENANTCTL_PAUSE_AT ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (steps.length === 0) return noPause;
+  if (!env.TENANTCTL_PAUSE_FILE) throw new TenantctlError('usage', 'TENANTCTL_PAUSE_AT needs TENANTCTL_PAUSE_FILE: the file the paused run writes and waits to see removed');
+  return pausePoints(new Set(steps), env.TENANTCTL_PAUSE_FILE, { signal });
 }
 
 function composeFlavourFrom(env: NodeJS.ProcessEnv): 'v1' | 'v2' | undefined {

@@ -52,9 +52,11 @@ export async function deprovision(ctx: Context, input: DeprovisionInput): Promis
       const removed = await removeTenantStack(ctx, { project, paths, keepData: true });
       return { id, outcome: 'already-deprovisioned', project, keptData: hadKeptData, removed };
     }
-    if (record) await registry.markDeprovisioning(id);
+    if (record) await registry.markDeprovisioning(id, keepData);
+    await ctx.pause('deprovision:removing');
     ctx.reporter.step(`removing ${project}${keepData ? ' (keeping data volumes)' : ''}`);
     const removed = await removeTenantStack(ctx, { project, paths, keepData });
+    await ctx.pause('deprovision:removed');
     if (record) {
       // Kept data keeps its passwords; otherwise nothing of the tenant's secrets outlives it.
       if (!keepData) await clearTenantSecrets(db, id);

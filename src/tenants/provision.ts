@@ -111,10 +111,12 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
       await removeTenantStack(ctx, { project: existing.composeProject, paths, keepData: keptData });
     }
 
+    await ctx.pause('provision:locked');
     const run: RecordedRun = { id, name, plan, project, paths, pool, fixedPort, render, started, keptData, secrets: reusedSecrets ?? generateTenantSecrets() };
     // The row and the reservation are made together: a refused reservation records nothing.
     const reservation = await reserve(ctx, run, { ports: new Set(), subnets: new Set() }, true);
     try {
+      await ctx.pause('provision:reserved');
       // Sealed under the master key in the admin database: the .env file is not the only copy.
       await storeTenantSecrets(db, box, id, run.secrets);
       return await provisionRecorded(ctx, run, reservation);
@@ -228,10 +230,13 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
 
     reporter.step(`starting ${run.project} (${compose.flavour === 'v2' ? 'docker compose' : 'docker-compose'} up)`);
     try {
-      await compose.up(
-        { project: run.project, file: run.paths.composeFile, envFile: run.paths.envFile },
-        { signal, timeoutMs: config.healthDeadlineSeconds * 1000 + composeUpGraceMs, onProgress: reporter.detail },
-      );
+      await Promise.all([
+        compose.up(
+          { project: run.project, file: run.paths.composeFile, envFile: run.paths.envFile },
+          { signal, timeoutMs: config.healthDeadlineSeconds * 1000 + composeUpGraceMs, onProgress: reporter.detail },
+        ),
+        ctx.pause('provision:compose-up'), // while compose is still creating the stack
+      ]);
       break;
     } catch (error) {
       // Something outside the registry took a port or the subnet after we checked: choose again, bounded.
@@ -252,6 +257,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     }
   }
 
+  await ctx.pause('provision:waiting');
   reporter.step('waiting until every service is ready');
   const deadlineMs = config.healthDeadlineSeconds * 1000;
   const address = ctx.dockerHost.probeAddress(config.bindAddress);
@@ -263,10 +269,12 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     onReady: (service) => reporter.info(`${service} ready (${((ctx.clock.now() - waitStarted) / 1000).toFixed(1)} s)`),
   });
 
+  await ctx.pause('provision:schema');
   reporter.step('applying the tenant schema');
   const appliedMigrations = await applyTenantSchema({ host: address, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, { clock: ctx.clock, deadlineMs, signal });
   if (signal.aborted) throw new TenantctlError('interrupted', 'interrupted');
 
+  await ctx.pause('provision:activating');
   // The initial API key exists only in this result: shown once, stored as a hash.
   const apiKey = await createApiKey(db, run.id, 'initial');
   const url = appUrlFor(config, reservation.ports.app);

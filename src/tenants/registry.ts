@@ -114,8 +114,12 @@ export class TenantRegistry {
     await this.setStatus(id, 'failed', reason, {}, 'provision.failed', true, within);
   }
 
-  async markDeprovisioning(id: string): Promise<void> {
-    await this.setStatus(id, 'deprovisioning', null, {}, 'deprovision.started');
+  /**
+   * With keepData, kept_data is recorded before anything is removed: a run killed half-way must not
+   * leave a row that a later provision would clean up with down -v.
+   */
+  async markDeprovisioning(id: string, keepData: boolean): Promise<void> {
+    await this.setStatus(id, 'deprovisioning', null, keepData ? { kept_data: true } : {}, 'deprovision.started');
   }
 
   /** kept_data records whether the volumes were kept: a later provision brings them back with their passwords. */
