@@ -16,8 +16,21 @@
 # the shell expands nothing in it. The password is never echoed. The server stores it as a
 # SCRAM-SHA-256 verifier (password_encryption default since PostgreSQL 14).
 
+# The password may be given as APP_DB_PASSWORD or as a file, APP_DB_PASSWORD_FILE (Docker secrets),
+# not both.
+if [ -n "${APP_DB_PASSWORD_FILE:-}" ]; then
+  if [ -n "${APP_DB_PASSWORD:-}" ]; then
+    echo "01-create-app-role.sh: both APP_DB_PASSWORD and APP_DB_PASSWORD_FILE are set; set only one" >&2
+    exit 1
+  fi
+  if [ ! -r "$APP_DB_PASSWORD_FILE" ]; then
+    echo "01-create-app-role.sh: APP_DB_PASSWORD_FILE=$APP_DB_PASSWORD_FILE is not readable" >&2
+    exit 1
+  fi
+  APP_DB_PASSWORD=$(cat "$APP_DB_PASSWORD_FILE")
+fi
 if [ -z "${APP_DB_PASSWORD:-}" ]; then
-  echo "01-create-app-role.sh: APP_DB_PASSWORD must be set (and non-empty)" >&2
+  echo "01-create-app-role.sh: APP_DB_PASSWORD (or APP_DB_PASSWORD_FILE) must be set (and non-empty)" >&2
   exit 1
 fi
 
@@ -32,7 +45,10 @@ psql -v ON_ERROR_STOP=1 -q -X \
   -v app_user="$tenantctl_app_user" -v pw="$APP_DB_PASSWORD" -v db="$tenantctl_db" <<'SQL'
 -- INHERIT is left at its default: the role is granted membership in no other role, so there is
 -- nothing to inherit. Everything that lets a role skip RLS or widen its own rights is off.
-CREATE ROLE :"app_user" WITH LOGIN PASSWORD :'pw'
+-- Idempotent (CREATE only if missing, then ALTER), so running the script again is harmless.
+SELECT format('CREATE ROLE %I', :'app_user')
+  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_user') \gexec
+ALTER ROLE :"app_user" WITH LOGIN PASSWORD :'pw'
   NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
 
 -- Only named roles may connect to the tenant database (superusers are unaffected).
@@ -40,5 +56,5 @@ REVOKE CONNECT ON DATABASE :"db" FROM PUBLIC;
 GRANT CONNECT ON DATABASE :"db" TO :"app_user";
 SQL
 
-echo "01-create-app-role.sh: created role $tenantctl_app_user in database $tenantctl_db"
+echo "01-create-app-role.sh: role $tenantctl_app_user ready in database $tenantctl_db"
 unset tenantctl_app_user tenantctl_db
