@@ -5,7 +5,10 @@
 # Idempotent: an image whose recipe has not changed is kept (the recipe hash is an image label).
 #
 # Env: TENANTCTL_DEBIAN_MIRROR (default http://deb.debian.org/debian), TENANTCTL_IMAGE_CACHE
-#      (where the rootfs tarball is cached, default ~/.cache/tenantctl), FORCE=1 rebuilds all.
+#      (where the rootfs tarball is cached, default ~/.cache/tenantctl), FORCE=1 rebuilds all,
+#      TENANTCTL_IMAGE_NAMESPACE (default tenantctl): the repository prefix of every image built,
+#      e.g. tenantctl-next to build and try new recipes beside the images in use
+#      (tenantctl-next/postgres:15, ...) without touching them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +18,11 @@ packages="postgresql-15,redis-server,nodejs,tini,ca-certificates"
 # Bump when the rootfs recipe (the debootstrap and import steps below) changes; the package list is
 # part of the recipe already. Editing the rest of this script must not trigger a new debootstrap.
 base_recipe_version=1
-base_image="tenantctl/debian-base:bookworm"
+namespace="${TENANTCTL_IMAGE_NAMESPACE:-tenantctl}"
+if ! [[ "$namespace" =~ ^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$ ]]; then
+  printf '[build-images] TENANTCTL_IMAGE_NAMESPACE=%q is not a valid image repository prefix\n' "$namespace" >&2; exit 1
+fi
+base_image="$namespace/debian-base:bookworm"
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
 
@@ -61,22 +68,22 @@ build_from_dir() {
     log "$image is up to date"; return
   fi
   log "building $image"
-  docker_build --label "tenantctl.recipe=$recipe" -t "$image" "$@" "$dir"
+  docker_build --label "tenantctl.recipe=$recipe" --build-arg BASE_IMAGE="$base_image" -t "$image" "$@" "$dir"
 }
 
 # The tenant app image: Dockerfile.multitenant on top of the node image, built from the repo
 # root (.dockerignore narrows the context to dist/app). The recipe covers the Dockerfile, the
 # bundle and the node image it builds on, so a rebuilt bundle or base makes a new app image.
 build_app() {
-  local image=tenantctl/app:latest node_image=tenantctl/node:bookworm
+  local image="$namespace/app:latest" node_image="$namespace/node:bookworm"
   # Re-bundle whenever the bundler is installed (it takes a fraction of a second), so a stale
   # dist/app never ends up in the image; without node_modules, an existing bundle is used.
   if [ -d node_modules/esbuild ]; then
     node scripts/bundle-app.mjs
-  elif [ ! -s dist/app/server.cjs ] || [ ! -s dist/app/healthcheck.cjs ]; then
+  elif [ ! -s dist/app/server.cjs ] || [ ! -s dist/app/healthcheck.sh ]; then
     log "dist/app is missing and esbuild is not installed: run npm ci first"; exit 1
   fi
-  local recipe; recipe=$(hash_of Dockerfile.multitenant dist/app/*.cjs <(docker image inspect --format '{{.Id}}' "$node_image"))
+  local recipe; recipe=$(hash_of Dockerfile.multitenant dist/app/server.cjs dist/app/healthcheck.sh <(docker image inspect --format '{{.Id}}' "$node_image"))
   if [ "${FORCE:-0}" != 1 ] && [ "$(image_label "$image")" = "$recipe" ]; then
     log "$image is up to date"; return
   fi
@@ -86,9 +93,9 @@ build_app() {
 }
 
 build_base
-build_from_dir tenantctl/postgres:15 images/postgres
-build_from_dir tenantctl/redis:7 images/redis
-build_from_dir tenantctl/node:bookworm images/node
+build_from_dir "$namespace/postgres:15" images/postgres
+build_from_dir "$namespace/redis:7" images/redis
+build_from_dir "$namespace/node:bookworm" images/node
 build_app
 # Images replaced by a rebuild are left untagged; remove those of ours, nothing else.
 docker image prune -f --filter label=tenantctl.recipe >/dev/null

@@ -1,10 +1,11 @@
-// Bundles the reference tenant app (apps/tenant-app) into two self-contained CommonJS files that the
+// Bundles the reference tenant app (apps/tenant-app) into one self-contained CommonJS file that the
 // tenantctl/app image runs with a plain `node`: npm cannot run inside our images (no registry),
 // so pg and ioredis are bundled in. Called by `npm run build` and by scripts/build-images.sh.
-//   apps/tenant-app/server.ts      -> dist/app/server.cjs
-//   apps/tenant-app/healthcheck.ts -> dist/app/healthcheck.cjs
+//   apps/tenant-app/server.ts       -> dist/app/server.cjs
+//   apps/tenant-app/healthcheck.sh  -> dist/app/healthcheck.sh (copied: the container health check
+//                                      is a shell script, so no node process starts per check)
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,16 +30,13 @@ const common = {
 // Start clean so a renamed entry never leaves a stale bundle behind in the image.
 rmSync(outdir, { recursive: true, force: true });
 
-const entries = [
-  ['apps/tenant-app/server.ts', 'server.cjs'],
-  ['apps/tenant-app/healthcheck.ts', 'healthcheck.cjs'],
-];
 try {
-  await Promise.all(
-    entries.map(([entry, out]) => build({ ...common, entryPoints: [entry], outfile: path.join(outdir, out) })),
-  );
-} catch {
-  // esbuild has already printed the errors.
+  await build({ ...common, entryPoints: ['apps/tenant-app/server.ts'], outfile: path.join(outdir, 'server.cjs') });
+  copyFileSync(path.join(root, 'apps/tenant-app/healthcheck.sh'), path.join(outdir, 'healthcheck.sh'));
+  chmodSync(path.join(outdir, 'healthcheck.sh'), 0o755);
+} catch (error) {
+  // esbuild has already printed its errors.
+  if (!error?.errors) console.error(`bundle-app: ${error.message}`);
   process.exitCode = 1;
 }
-if (!process.exitCode) console.log(`bundle-app: wrote ${entries.map(([, out]) => `dist/app/${out}`).join(', ')}`);
+if (!process.exitCode) console.log('bundle-app: wrote dist/app/server.cjs, dist/app/healthcheck.sh');

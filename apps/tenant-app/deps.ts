@@ -5,6 +5,10 @@
 // - ioredis: 'error' events are handled (an unhandled one would crash the process) and it keeps
 //   reconnecting with a capped backoff. With the offline queue off, a command sent while the
 //   connection is down fails at once instead of waiting.
+// Neither starts a timer of its own at rest: idle pooled connections are kept for 5 minutes (longer
+// than the 30 s health check and the worker's 15 s beat, so an idle tenant reuses one connection
+// instead of opening one, with a SCRAM login, for every check), and Redis uses TCP keepalive,
+// which is the kernel's work, not ours.
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { AppEnv } from './env.js';
@@ -51,7 +55,7 @@ export function createDeps(config: AppEnv): Deps {
     max: 5,
     connectionTimeoutMillis: checkTimeoutMs,
     query_timeout: checkTimeoutMs,
-    idleTimeoutMillis: 30_000,
+    idleTimeoutMillis: 300_000,
     application_name: `tenant-app-${config.mode}`,
   });
   let lastPoolError = '';
@@ -70,8 +74,9 @@ export function createDeps(config: AppEnv): Deps {
     commandTimeout: 1_000,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    // Keep retrying forever, at most every 2 s: Redis may start after us or restart under us.
-    retryStrategy: (times) => Math.min(times * 200, 2_000),
+    // Keep retrying forever, from 100 ms doubling to every 2 s: Redis may start after us or
+    // restart under us, and the first attempts should follow its start closely.
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times - 1, 5), 2_000),
   });
   // Log a failure once, not on every reconnect attempt.
   let lastRedisError = '';
@@ -120,5 +125,32 @@ export async function closeDeps(deps: Deps, graceMs: number): Promise<void> {
   if (!finished) {
     log.warn('closing database and redis connections took too long; dropping them');
     deps.redis.disconnect();
+  }
+}
+
+/**
+ * Resolves once PostgreSQL and Redis both answer, retrying with a backoff from 200 ms doubling to
+ * 5 s and logging only changes; never rejects. Used by the web app at start, so its pool holds a
+ * connection and its first readiness answer after the services come up is immediate.
+ */
+export async function waitForDeps(deps: Deps, isStopped: () => boolean): Promise<void> {
+  let delay = 200;
+  let last: string | undefined;
+  for (;;) {
+    const [db, redis] = await Promise.allSettled([checkDb(deps), checkRedis(deps)]);
+    const failures = [
+      db.status === 'rejected' ? `db: ${shortMessage(db.reason)}` : '',
+      redis.status === 'rejected' ? `redis: ${shortMessage(redis.reason)}` : '',
+    ].filter(Boolean);
+    if (failures.length === 0) {
+      log.info('database and redis answer');
+      return;
+    }
+    const message = failures.join('; ');
+    if (message !== last) log.warn('waiting for backing services', { error: message });
+    last = message;
+    if (isStopped()) return;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 5_000);
   }
 }

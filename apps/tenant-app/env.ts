@@ -1,7 +1,9 @@
 // The tenant app's configuration, read once from the environment that tenantctl's compose
 // template sets. PG* variables are not read here: the pg driver reads them itself.
-// Secrets (PGPASSWORD, REDIS_PASSWORD, JWT_SECRET) must never be logged; describeEnv() is the
-// only thing that goes to the log and it holds none of them.
+// Secrets (PGPASSWORD, REDIS_PASSWORD, JWT_SECRET, or each as a file named by VAR_FILE) must never
+// be logged; describeEnv() is the only thing that goes to the log and it holds none of them.
+
+import { readFileSync } from 'node:fs';
 
 export type Mode = 'web' | 'worker';
 
@@ -18,6 +20,27 @@ export interface AppEnv {
 }
 
 export class EnvError extends Error {}
+
+/** Secrets that may be given as a file instead (VAR_FILE=/run/secrets/...), e.g. Docker secrets. */
+export const fileVariables = ['PGPASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET'] as const;
+
+/**
+ * For each of fileVariables given as VAR_FILE, reads the file into env.VAR (a trailing newline
+ * dropped), so pg (which reads PGPASSWORD itself) and readEnv see it. Both set is an error.
+ */
+export function loadFileVariables(env: NodeJS.ProcessEnv = process.env, read: (file: string) => string = (file) => readFileSync(file, 'utf8')): void {
+  for (const name of fileVariables) {
+    const file = env[`${name}_FILE`];
+    if (!file) continue;
+    if (env[name]) throw new EnvError(`both ${name} and ${name}_FILE are set; set only one`);
+    try {
+      env[name] = read(file).replace(/\r?\n$/, '');
+    } catch (error) {
+      throw new EnvError(`${name}_FILE=${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    delete env[`${name}_FILE`];
+  }
+}
 
 function parsePort(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw.trim() === '') return fallback;

@@ -1,9 +1,10 @@
 // Entry point of the reference tenant app (bundled to dist/app/server.cjs, run in the
 // tenantctl/app image). MODE=web serves HTTP; MODE=worker runs the heartbeat loop.
+// Neither waits for PostgreSQL or Redis before starting: both retry with a backoff until they answer.
 // Runs on Node 18 (Debian bookworm's nodejs): no newer APIs.
 import type http from 'node:http';
-import { closeDeps, createDeps, shortMessage } from './deps.js';
-import { describeEnv, EnvError, readEnv, type AppEnv } from './env.js';
+import { closeDeps, createDeps, shortMessage, waitForDeps } from './deps.js';
+import { describeEnv, EnvError, loadFileVariables, readEnv, type AppEnv } from './env.js';
 import { log, setLogContext } from './log.js';
 import { closeServer, createWebServer, listen } from './web.js';
 import { startWorker, type Worker } from './worker.js';
@@ -14,6 +15,7 @@ const shutdownGraceMs = 1_500;
 async function main(): Promise<void> {
   let config: AppEnv;
   try {
+    loadFileVariables();
     config = readEnv();
   } catch (error) {
     if (error instanceof EnvError) {
@@ -60,6 +62,8 @@ async function main(): Promise<void> {
     server = createWebServer(config, deps);
     await listen(server, config.port);
     log.info('listening', { port: config.port });
+    // Not awaited: the server answers (/api/ready: 503) while PostgreSQL or Redis are still starting.
+    void waitForDeps(deps, () => shuttingDown);
   } else {
     worker = startWorker(deps);
   }

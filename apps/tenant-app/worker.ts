@@ -1,29 +1,34 @@
-// MODE=worker: once a second, check PostgreSQL (SELECT 1) and Redis (PING, then INCR a
-// heartbeat counter), and record the outcome in the heartbeat file that healthcheck.ts reads.
+// MODE=worker: beat every 15 s (heartbeat.ts): check PostgreSQL (SELECT 1), then record the beat
+// in Redis (SET tenantctl:worker:heartbeat <epoch ms> PX 90000) and in the heartbeat file the
+// container health check reads. Quiet at rest: one round trip to each service per beat, nothing
+// in between. While PostgreSQL or Redis cannot be reached (not started yet, restarting), it
+// retries with a backoff from 200 ms doubling to 5 s, so the first beat follows their start
+// closely; the process never exits for their sake.
 // The loop is a chain of timeouts, not setInterval, so a slow round never overlaps the next.
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { assertRedisReady, checkDb, checkTimeoutMs, shortMessage, withTimeout, type Deps } from './deps.js';
-import { heartbeatFile, type Heartbeat } from './heartbeat.js';
+import { heartbeatFile, heartbeatIntervalMs, heartbeatKey, heartbeatTtlMs, retryMaxMs, retryMinMs } from './heartbeat.js';
 import { log } from './log.js';
 
-const intervalMs = 1_000;
-
-function writeHeartbeat(beat: Heartbeat): void {
-  // Write then rename, so the health check never reads a half-written file.
-  const tmp = `${heartbeatFile}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(beat) + '\n');
-  renameSync(tmp, heartbeatFile);
+function touchHeartbeatFile(at: number): void {
+  // Only the file's mtime matters to the health check; the content is for people.
+  writeFileSync(heartbeatFile, `${at}\n`);
 }
 
-export function removeHeartbeat(): void {
+export function removeHeartbeatFile(): void {
   rmSync(heartbeatFile, { force: true });
 }
 
-async function redisBeat(deps: Deps): Promise<void> {
-  await assertRedisReady(deps);
-  const pong = await withTimeout(deps.redis.ping(), checkTimeoutMs, 'redis PING');
-  if (pong !== 'PONG') throw new Error(`unexpected PING answer ${JSON.stringify(pong)}`);
-  await withTimeout(deps.redis.incr('worker:heartbeats'), checkTimeoutMs, 'redis INCR');
+async function beat(deps: Deps, at: number): Promise<void> {
+  await checkDb(deps).catch((error: unknown) => {
+    throw new Error(`db: ${shortMessage(error)}`);
+  });
+  try {
+    await assertRedisReady(deps);
+    await withTimeout(deps.redis.set(heartbeatKey, String(at), 'PX', heartbeatTtlMs), checkTimeoutMs, 'redis SET');
+  } catch (error) {
+    throw new Error(`redis: ${shortMessage(error)}`);
+  }
 }
 
 export interface Worker {
@@ -33,40 +38,55 @@ export interface Worker {
 
 export function startWorker(deps: Deps): Worker {
   // A file left by a previous run of this container (restart keeps /tmp) must not vouch for us.
-  removeHeartbeat();
+  removeHeartbeatFile();
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;
   let lastError: string | undefined | null = null; // null: no round yet
+  let retryMs = retryMinMs;
 
-  const round = async (): Promise<void> => {
+  /** One beat; returns the delay until the next. */
+  const round = async (): Promise<number> => {
     const at = Date.now();
-    const failures: string[] = [];
-    const [db, redis] = await Promise.allSettled([checkDb(deps), redisBeat(deps)]);
-    if (db.status === 'rejected') failures.push(`db: ${shortMessage(db.reason)}`);
-    if (redis.status === 'rejected') failures.push(`redis: ${shortMessage(redis.reason)}`);
-    const error = failures.length > 0 ? failures.join('; ') : undefined;
-    if (stopped) return;
+    let error: string | undefined;
     try {
-      writeHeartbeat(error ? { ok: false, at, error } : { ok: true, at });
-    } catch (writeError) {
-      log.error('cannot write heartbeat file', { file: heartbeatFile, error: shortMessage(writeError) });
+      await beat(deps, at);
+    } catch (failure) {
+      error = shortMessage(failure);
     }
-    // Log changes of state only, not every second.
+    if (stopped) return 0;
+    if (!error) {
+      try {
+        touchHeartbeatFile(at);
+      } catch (writeError) {
+        log.error('cannot write heartbeat file', { file: heartbeatFile, error: shortMessage(writeError) });
+      }
+    }
+    // Log changes of state only, not every beat or retry.
     if (error !== lastError) {
-      if (error) log.warn('worker check failing', { error });
-      else log.info('worker checks ok');
+      if (error) log.warn('worker beat failing; retrying', { error });
+      else log.info('worker beating', { key: heartbeatKey, intervalMs: heartbeatIntervalMs });
       lastError = error;
     }
+    if (!error) {
+      retryMs = retryMinMs;
+      return heartbeatIntervalMs;
+    }
+    const delay = retryMs;
+    retryMs = Math.min(retryMs * 2, retryMaxMs);
+    return delay;
   };
 
   const tick = (): void => {
     const started = Date.now();
     current = round()
-      .catch((error: unknown) => log.error('worker round failed', { error: shortMessage(error) }))
-      .finally(() => {
+      .catch((error: unknown) => {
+        log.error('worker round failed', { error: shortMessage(error) });
+        return retryMaxMs;
+      })
+      .then((delay) => {
         current = undefined;
-        if (!stopped) timer = setTimeout(tick, Math.max(0, intervalMs - (Date.now() - started)));
+        if (!stopped) timer = setTimeout(tick, Math.max(0, delay - (Date.now() - started)));
       });
   };
   tick();
@@ -76,7 +96,11 @@ export function startWorker(deps: Deps): Worker {
       stopped = true;
       clearTimeout(timer);
       await current;
-      removeHeartbeat();
+      removeHeartbeatFile();
+      // A stopped worker is not beating: say so at once rather than when the key expires.
+      if (deps.redis.status === 'ready') {
+        await withTimeout(deps.redis.del(heartbeatKey), checkTimeoutMs, 'redis DEL').catch(() => undefined);
+      }
     },
   };
 }
