@@ -16,9 +16,18 @@ export const commandTable: readonly CommandEntry[] = [
   { name: 'deprovision', summary: 'remove tenants\' containers, network, volumes and files, and mark them deprovisioned', load: () => import('./commands/deprovision.js') },
   { name: 'list', summary: 'list tenants on record (deprovisioned ones only with --all)', load: () => import('./commands/list.js') },
   { name: 'status', summary: 'show one tenant: record, URL, ports, and each service\'s live state and health', load: () => import('./commands/status.js') },
+  { name: 'stop', summary: 'stop tenants\' containers, keeping them, their data and ports (recorded as stopped)', load: () => import('./commands/stop.js') },
+  { name: 'start', summary: 'start stopped tenants\' containers and wait until they are ready', load: () => import('./commands/start.js') },
+  { name: 'restart', summary: 'restart tenants\' containers (all, or --service) and wait until they are ready', load: () => import('./commands/restart.js') },
+  { name: 'logs', summary: 'stream a tenant\'s logs (--follow, --since, --tail, --service)', load: () => import('./commands/logs.js') },
+  { name: 'exec', summary: 'run a command in one of a tenant\'s containers; its exit code is tenantctl\'s', load: () => import('./commands/exec.js') },
+  { name: 'psql', summary: 'open psql on a tenant\'s database (interactive, or piped SQL)', load: () => import('./commands/psql.js') },
+  { name: 'redis-cli', summary: 'open redis-cli on a tenant\'s Redis (interactive, or piped)', load: () => import('./commands/redis-cli.js') },
+  { name: 'stats', summary: 'CPU, memory, network and disk I/O per tenant and per service, from one docker stats call', load: () => import('./commands/stats.js') },
   { name: 'secrets', summary: 'show a tenant\'s passwords, decrypted with the master key (the view is audited)', load: () => import('./commands/secrets.js') },
   { name: 'modules', summary: 'feature modules: the catalogue with prices, and which ones a tenant has', load: () => import('./commands/modules.js') },
   { name: 'keys', summary: 'API keys for a tenant\'s API: create (shown once), list, revoke', load: () => import('./commands/keys.js') },
+  { name: 'doctor', summary: 'compare the registry, allocations, customers/ and Docker; list each discrepancy with its fix (--fix repairs the safe ones)', load: () => import('./commands/doctor.js') },
   { name: 'audit', summary: 'show the audit log, newest first: who changed what (old and new values), for all tenants or one', load: () => import('./commands/audit.js') },
 ];
 

@@ -1,7 +1,8 @@
 import { CommanderError } from 'commander';
 import chalk from 'chalk';
-import { BatchFailure, ExitCode, TenantctlError, messageOf } from '../common/errors.js';
+import { ExitCode, TenantctlError, messageOf } from '../common/errors.js';
 import { buildProgram } from './program.js';
+import { ChildExited } from './child-exit.js';
 
 // src/cli/ is the only place that parses argv, prints, and exits. Commands take plain input and
 // return data; this layer renders that data for people or as JSON, and main() maps every error to
@@ -15,14 +16,16 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return ExitCode.ok;
   } catch (error) {
+    // exec, psql, redis-cli: the child's own exit code is tenantctl's; it has said what it had to say.
+    if (error instanceof ChildExited) return error.exitCode;
     if (error instanceof CommanderError) {
       // help and version are "errors" to commander; bad flags are usage errors (commander printed them).
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return ExitCode.ok;
       if (json) printJsonError('usage', ExitCode.usage, error.message.replace(/^error: /, ''), []);
       return ExitCode.usage;
     }
-    if (error instanceof BatchFailure && error.reported) {
-      // The batch's own result, with each failure, is already on stdout.
+    if (error instanceof TenantctlError && error.reported) {
+      // The command's own result (a batch's, with each failure; the doctor's) is already on stdout.
       if (!json) process.stderr.write(`${chalk.red('tenantctl:')} ${error.message}\n`);
       return error.exitCode;
     }

@@ -1,5 +1,5 @@
 // Typed errors: every failure a user can cause or meet maps to one documented exit code.
-// cli.ts is the only place that turns these into output and process exit codes.
+// src/cli/main.ts is the only place that turns these into output and process exit codes.
 
 export const ExitCode = {
   ok: 0,
@@ -12,6 +12,7 @@ export const ExitCode = {
   notReady: 7, // a service did not become healthy before the deadline
   adminDb: 8, // admin database unreachable or failing
   partial: 9, // a batch where some tenants failed; the others stand
+  discrepancies: 10, // doctor: the registry and the host disagree, and not all was fixed
   interrupted: 130, // Ctrl-C: rolled back
 } as const;
 
@@ -20,12 +21,15 @@ export type ExitCodeName = keyof typeof ExitCode;
 export class TenantctlError extends Error {
   readonly kind: ExitCodeName;
   readonly details: string[];
+  /** The command's result is already on stdout: the error only sets the exit code (and a line on stderr). */
+  reported: boolean;
 
-  constructor(kind: ExitCodeName, message: string, options: { cause?: unknown; details?: string[] } = {}) {
+  constructor(kind: ExitCodeName, message: string, options: { cause?: unknown; details?: string[]; reported?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = 'TenantctlError';
     this.kind = kind;
     this.details = options.details ?? [];
+    this.reported = options.reported ?? false;
   }
 
   get exitCode(): number {
@@ -38,9 +42,7 @@ export class TenantctlError extends Error {
  * process exits non-zero. `result` is what the CLI prints before exiting.
  */
 export class BatchFailure extends TenantctlError {
-  /** Set once the CLI has printed `result`, so the error handler does not print a second document. */
-  reported = false;
-
+  // `reported` is set once the CLI has printed `result`, so the error handler does not print a second document.
   constructor(readonly result: unknown, message: string) {
     super('partial', message);
   }

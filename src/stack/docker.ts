@@ -126,3 +126,39 @@ export async function networkSubnets(host: DockerHost, signal?: AbortSignal): Pr
   });
   return out.split(/\s+/).filter((s) => s.includes('.'));
 }
+
+export interface ProjectObjects {
+  project: string;
+  containers: Array<{ id: string; service: string; state: string }>;
+  networks: string[];
+  volumes: string[];
+}
+
+/** Every compose project whose objects carry `label`, with its containers, networks and volumes: three docker calls. */
+export async function projectsByLabel(host: DockerHost, label: string, signal?: AbortSignal): Promise<ProjectObjects[]> {
+  const project = '{{.Label "com.docker.compose.project"}}';
+  const [containers, networks, volumes] = await Promise.all([
+    host.docker(['ps', '-a', '--filter', `label=${label}`, '--format', `${project}\t{{.ID}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}`], { signal }),
+    host.docker(['network', 'ls', '--filter', `label=${label}`, '--format', `${project}\t{{.Name}}`], { signal }),
+    host.docker(['volume', 'ls', '--filter', `label=${label}`, '--format', `${project}\t{{.Name}}`], { signal }),
+  ]);
+  const found = new Map<string, ProjectObjects>();
+  const of = (name: string) => {
+    let entry = found.get(name);
+    if (!entry) found.set(name, (entry = { project: name, containers: [], networks: [], volumes: [] }));
+    return entry;
+  };
+  for (const line of ids(containers)) {
+    const [name, id, service, state] = line.split('\t');
+    if (name) of(name).containers.push({ id: id ?? '', service: service ?? '', state: state ?? '' });
+  }
+  for (const line of ids(networks)) {
+    const [name, network] = line.split('\t');
+    if (name && network) of(name).networks.push(network);
+  }
+  for (const line of ids(volumes)) {
+    const [name, volume] = line.split('\t');
+    if (name && volume) of(name).volumes.push(volume);
+  }
+  return [...found.values()];
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { findDiscrepancies, type Snapshot } from '../../src/doctor/findings.js';
+
+const services = ['app', 'db', 'redis', 'worker'];
+const whole = (project: string, state = 'running') => ({
+  project,
+  containers: services.map((service, i) => ({ id: `c${i}`, service, state })),
+  networks: [`${project}_tenant`],
+  volumes: [`${project}_db-data`, `${project}_redis-data`],
+});
+const row = (id: string, status: string, extra: Partial<Snapshot['rows'][number]> = {}) => ({ id, status, keptData: false, composeProject: `t-${id}`, host: 'h1', ...extra });
+
+function snapshot(over: Partial<Snapshot>): Snapshot {
+  return { host: 'h1', projectPrefix: 't', rows: [], allocations: [], stacks: [], folders: [], expectedServices: services, ...over };
+}
+
+describe('findDiscrepancies', () => {
+  it('finds nothing when the registry, allocations, folders and Docker agree', () => {
+    const s = snapshot({
+      rows: [row('acme', 'active'), row('old', 'deprovisioned'), row('kept', 'deprovisioned', { keptData: true })],
+      stacks: [whole('t-acme'), { project: 't-kept', containers: [], networks: [], volumes: ['t-kept_db-data'] }],
+      allocations: [{ customerId: 'acme', kind: 'port', value: '3001', host: 'h1' }],
+      folders: ['acme', 'kept'],
+    });
+    expect(findDiscrepancies(s)).toEqual([]);
+  });
+
+  it('names each discrepancy with its fix, and marks as fixable only what loses no data', () => {
+    const s = snapshot({
+      rows: [
+        row('gone', 'active'), row('half', 'active'), row('stuck', 'provisioning', { locked: false }), row('busy', 'provisioning', { locked: true }),
+        row('undead', 'deprovisioned'), row('leaving', 'deprovisioning', { locked: false, keptData: true }),
+      ],
+      stacks: [
+        { ...whole('t-half'), containers: whole('t-half').containers.filter((c) => c.service !== 'worker').map((c) => (c.service === 'db' ? { ...c, state: 'exited' } : c)) },
+        whole('t-stuck'), whole('t-busy'), whole('t-ghost'), { ...whole('t-undead'), volumes: [] },
+        whole('other-prefix-x'), // another registry's stack on the same host: not ours to judge
+      ],
+      allocations: [{ customerId: 'undead', kind: 'port', value: '3009', host: 'h1' }, { customerId: 'stuck', kind: 'port', value: '3010', host: 'h1' }],
+      folders: ['zombie', 'undead'],
+    });
+    const found = findDiscrepancies(s).map((f) => [f.kind, f.tenant, f.fixable]);
+    expect(found).toEqual(expect.arrayContaining([
+      ['orphan-stack', 'ghost', true],
+      ['orphan-stack', 'undead', true],
+      ['missing-stack', 'gone', false],
+      ['partial-stack', 'half', false],
+      ['stuck', 'stuck', true],
+      ['stuck', 'leaving', false],
+      ['stray-allocation', 'undead', true],
+      ['orphan-folder', 'zombie', false],
+      ['stale-folder', 'undead', true],
+    ]));
+    expect(found).toHaveLength(9); // busy (lock held) and other-prefix-x are fine
+    const half = findDiscrepancies(s).find((f) => f.tenant === 'half')!;
+    expect(half.detail).toContain('no worker container');
+    expect(half.detail).toContain('db exited');
+    expect(findDiscrepancies(s).find((f) => f.tenant === 'leaving')!.fix).toBe('tenantctl deprovision leaving --yes --keep-data');
+  });
+
+  it('judges only this host\'s rows and allocations', () => {
+    const s = snapshot({ rows: [row('far', 'active', { host: 'h2' })], allocations: [{ customerId: 'nobody', kind: 'port', value: '1', host: 'h2' }] });
+    expect(findDiscrepancies(s)).toEqual([]);
+  });
+});
