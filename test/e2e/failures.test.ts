@@ -1,13 +1,13 @@
 // What goes wrong, end to end: bad input is refused before anything exists; a stack that never
 // becomes healthy, or a Ctrl-C, is rolled back completely and recorded as failed; a failed tenant
 // can then be provisioned from clean.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { cliPath, createHarness, dockerObjectsWithPrefix, type Harness } from './harness.js';
+import { cliPath, createHarness, dockerObjectsWithPrefix, whyOf, type CliResult, type Harness } from './harness.js';
 
 let h: Harness;
 const nothing = { containers: [], networks: [], volumes: [] };
@@ -21,18 +21,26 @@ afterAll(async () => {
 }, 120_000);
 
 const tenantDirs = () => (existsSync(h.customersDir) ? readdirSync(h.customersDir) : []);
+const brokenApp = { TENANTCTL_APP_IMAGE: 'tenantctl/node:bookworm', TENANTCTL_HEALTH_DEADLINE: '60' };
 
 describe('bad input is refused with exit 2 before anything is created', () => {
+  // Each refusal is checked on its own: no tenant files and no Docker object of this file's prefix,
+  // not even the admin database (these run first in the file, before anything starts it).
+  afterEach(async () => {
+    expect(tenantDirs()).toEqual([]);
+    expect(await dockerObjectsWithPrefix(h.prefix)).toEqual(nothing);
+  });
+
   it.each([['ACME'], ['../x'], ['a;b'], ['a b'], [''], ['a'.repeat(64)], ['admin'], ['-rf']])('tenant id %j', async (id) => {
     const result = await h.cli(['provision', id, '--name', 'X']);
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.why).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(id.startsWith('-') ? 2 : 1);
     expect(result.stdout).toBe('');
   });
 
   it('reports the error as a JSON document with --json', async () => {
     const result = await h.cli(['provision', 'Bad_Id', '--json']);
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.why).toBe(2);
     expect(result.json().error).toMatchObject({ code: 'usage', exitCode: 2, message: expect.stringContaining('tenant id "Bad_Id"') });
   });
 
@@ -45,22 +53,17 @@ describe('bad input is refused with exit 2 before anything is created', () => {
   it('reports every config problem as path: message', async () => {
     writeFileSync(path.join(h.dir, 'broken.yaml'), 'subnets: { prefixLength: 40 }\nports:\n  db: { from: 10, to: 5 }\n');
     const result = await h.cli(['provision', 'acme', '--config', 'broken.yaml'], { env: { TENANTCTL_BIND_ADDRESS: 'everywhere' } });
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.why).toBe(2);
     expect(result.stderr).toMatch(/^  subnets\.prefixLength: /m);
     expect(result.stderr).toMatch(/^  ports\.db: from must not be greater than to/m);
     expect(result.stderr).toMatch(/^  bindAddress \(TENANTCTL_BIND_ADDRESS\): /m);
-  });
-
-  it('left nothing behind: no files, no Docker objects, not even the admin database', async () => {
-    expect(tenantDirs()).toEqual([]);
-    expect(await dockerObjectsWithPrefix(h.prefix)).toEqual(nothing);
   });
 });
 
 describe('--dry-run', () => {
   it('prints the plan and the rendered file and touches neither Docker nor the registry', async () => {
     const result = await h.cli(['provision', 'acme', '--name', 'ACME Corp', '--dry-run']);
-    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.exitCode, result.why).toBe(0);
     expect(result.stdout).toContain('dry run');
     expect(result.stdout).toContain('tenantctl.tenant: "acme"');
     expect(result.stdout).toContain('POSTGRES_PASSWORD: ${DB_PASSWORD}');
@@ -74,23 +77,29 @@ describe('a taken --port', () => {
     const blocker = net.createServer();
     const port: number = await new Promise((resolve) => blocker.listen(0, () => resolve((blocker.address() as net.AddressInfo).port)));
     try {
-      const result = await h.cli(['provision', 'acme', '--port', String(port), '--json']);
-      expect(result.exitCode, result.stdout).toBe(5);
+      const result = await h.cli(['provision', 'umbrella', '--port', String(port), '--json']);
+      expect(result.exitCode, result.why).toBe(5);
       expect(result.json().error.message).toBe(`app port: port ${port} is already in use on this host`);
     } finally {
       blocker.close();
     }
-    expect(await h.adminQuery(`SELECT id FROM admin_customers WHERE id = 'acme'`)).toEqual([]);
-    expect(tenantDirs()).toEqual([]);
-    expect(await dockerObjectsWithPrefix(`${h.prefix}-acme`)).toEqual(nothing);
+    expect(await h.adminQuery(`SELECT id FROM admin_customers WHERE id = 'umbrella'`)).toEqual([]);
+    expect(tenantDirs()).not.toContain('umbrella');
+    expect(await dockerObjectsWithPrefix(`${h.prefix}-umbrella`)).toEqual(nothing);
   }, 120_000);
 });
 
 describe('a stack that never becomes healthy', () => {
+  // The failed attempt both tests start from: an image whose command exits at once, so the app never
+  // becomes ready. The hook only runs it; the first test judges it.
+  let failed: CliResult;
+  beforeAll(async () => {
+    failed = await h.cli(['provision', 'acme', '--json'], { env: brokenApp });
+  }, 240_000);
+
   it('is rolled back, recorded as failed with the reason, and its allocations released', async () => {
-    // An image whose command exits at once: the app never answers its health check.
-    const result = await h.cli(['provision', 'acme', '--json'], { env: { TENANTCTL_APP_IMAGE: 'tenantctl/node:bookworm', TENANTCTL_HEALTH_DEADLINE: '60' } });
-    expect(result.exitCode, result.stdout).toBe(7);
+    const result = failed;
+    expect(result.exitCode, result.why).toBe(7);
     const error = result.json().error;
     expect(error.message).toMatch(/^service (app|worker) /);
     expect(error.details).toContain('rolled back: nothing of this run is left');
@@ -104,7 +113,7 @@ describe('a stack that never becomes healthy', () => {
 
   it('can then be provisioned from clean; --keep-data keeps its data and passwords, even through a failed provision', async () => {
     const result = await h.cli(['provision', 'acme', '--json']);
-    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.exitCode, result.why).toBe(0);
     expect(result.json().outcome).toBe('active');
     const marker = async (sql: string) => {
       const password = /DB_PASSWORD=(\w+)/.exec(readFileSync(path.join(h.customersDir, 'acme', '.env'), 'utf8'))![1];
@@ -120,7 +129,7 @@ describe('a stack that never becomes healthy', () => {
     await marker(`INSERT INTO crm.organizations (name, slug) VALUES ('kept across deprovision', 'kept')`);
 
     const kept = await h.cli(['deprovision', 'acme', '--yes', '--keep-data', '--json']);
-    expect(kept.exitCode, kept.stderr).toBe(0);
+    expect(kept.exitCode, kept.why).toBe(0);
     expect(kept.json()).toMatchObject({ outcome: 'deprovisioned', keptData: true, removed: { containers: 4, networks: 1 } });
     const left = await dockerObjectsWithPrefix(`${h.prefix}-acme`);
     expect(left.containers).toEqual([]);
@@ -129,19 +138,19 @@ describe('a stack that never becomes healthy', () => {
     expect(tenantDirs()).toEqual(['acme']);
 
     // A failed attempt to bring kept data back must not destroy it.
-    const broken = await h.cli(['provision', 'acme', '--json'], { env: { TENANTCTL_APP_IMAGE: 'tenantctl/node:bookworm', TENANTCTL_HEALTH_DEADLINE: '60' } });
-    expect(broken.exitCode, broken.stdout).toBe(7);
+    const broken = await h.cli(['provision', 'acme', '--json'], { env: brokenApp });
+    expect(broken.exitCode, broken.why).toBe(7);
     const afterFailure = await dockerObjectsWithPrefix(`${h.prefix}-acme`);
     expect(afterFailure.containers).toEqual([]);
     expect(afterFailure.volumes).toHaveLength(2);
     expect(tenantDirs()).toEqual(['acme']);
 
     const back = await h.cli(['provision', 'acme', '--json']);
-    expect(back.exitCode, back.stderr).toBe(0);
+    expect(back.exitCode, back.why).toBe(0);
     expect(await marker(`SELECT name FROM crm.organizations`)).toEqual([{ name: 'kept across deprovision' }]);
 
     const down = await h.cli(['deprovision', 'acme', '--yes', '--json']);
-    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.exitCode, down.why).toBe(0);
     expect(await dockerObjectsWithPrefix(`${h.prefix}-acme`)).toEqual(nothing);
     expect(tenantDirs()).toEqual([]);
   }, 420_000);
@@ -159,7 +168,7 @@ describe('Ctrl-C during provision', () => {
     });
     child.kill('SIGINT');
     const result = await child;
-    expect(result.exitCode, String(result.stderr)).toBe(130);
+    expect(result.exitCode, whyOf('tenantctl provision initech (SIGINT)', result.exitCode ?? -1, String(result.stdout), String(result.stderr))).toBe(130);
     expect(String(result.stderr)).toMatch(/interrupted: rolling back/);
     expect(await dockerObjectsWithPrefix(`${h.prefix}-initech`)).toEqual(nothing);
     expect(tenantDirs()).toEqual([]);

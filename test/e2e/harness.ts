@@ -16,6 +16,13 @@ export interface CliResult {
   stdout: string;
   stderr: string;
   json: () => any;
+  /**
+   * Why the command ended as it did, in a few lines, for assertion messages
+   * (`expect(r.exitCode, r.why).toBe(0)`): the JSON error document's message and details when
+   * --json printed one, a batch's failed tenants, else the "tenantctl: ..." line(s) from stderr
+   * with their detail lines; never the progress lines before them.
+   */
+  why: string;
 }
 
 export interface Harness {
@@ -28,7 +35,7 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
-export async function createHarness(name: string): Promise<Harness> {
+export async function createHarness(name: string, extraEnv: Record<string, string> = {}): Promise<Harness> {
   const runId = `${name}${Date.now().toString(36)}`.replace(/[^a-z0-9]/g, '').slice(-16);
   const prefix = `tct${runId}`;
   const dir = mkdtempSync(path.join(tmpdir(), `tenantctl-${name}-`));
@@ -41,6 +48,7 @@ export async function createHarness(name: string): Promise<Harness> {
     TENANTCTL_ADMIN_DB_PORT: String(await getPort()),
     TENANTCTL_HEALTH_DEADLINE: '90',
     TENANTCTL_ACTOR: `e2e-${name}`,
+    ...extraEnv,
   };
   let adminPool: pg.Pool | undefined;
 
@@ -53,11 +61,15 @@ export async function createHarness(name: string): Promise<Harness> {
       stdin: 'ignore',
     });
     const stdout = String(result.stdout);
+    const stderr = String(result.stderr);
+    const exitCode = result.exitCode ?? -1;
+    const ended = result.timedOut ? `killed after ${options.timeoutMs ?? 300_000} ms` : result.signal ? `killed by ${result.signal}` : undefined;
     return {
-      exitCode: result.exitCode ?? -1,
+      exitCode,
       stdout,
-      stderr: String(result.stderr),
+      stderr,
       json: () => JSON.parse(stdout),
+      why: whyOf(`tenantctl ${args.join(' ')}`, exitCode, stdout, stderr, ended),
     };
   };
 
@@ -80,6 +92,40 @@ export async function createHarness(name: string): Promise<Harness> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// eslint-disable-next-line no-control-regex
+const ansi = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+/** See CliResult.why. */
+export function whyOf(command: string, exitCode: number, stdout: string, stderr: string, ended?: string): string {
+  const head = `${command.length > 120 ? `${command.slice(0, 117)}...` : command}: exit ${exitCode}${ended ? ` (${ended})` : ''}`;
+  let document: any;
+  try {
+    document = JSON.parse(stdout);
+  } catch {
+    document = undefined;
+  }
+  const lines: string[] = [];
+  if (document?.error) {
+    lines.push(`${document.error.code}: ${document.error.message}`, ...(document.error.details ?? []).map((d: string) => `  ${d}`));
+  } else if (document?.kind === 'batch' && Array.isArray(document.tenants)) {
+    for (const t of document.tenants.filter((t: any) => !t.ok)) lines.push(`${t.id}: ${t.error?.code}: ${t.error?.message}`, ...(t.error?.details ?? []).map((d: string) => `    ${d}`));
+    if (document.summary) lines.push(`summary ${JSON.stringify(document.summary)}`);
+  }
+  if (lines.length === 0) {
+    // The error line(s) main() prints, "tenantctl: message", and the indented details after each.
+    const all = stderr.replace(ansi, '').split('\n');
+    let inError = false;
+    for (const line of all) {
+      if (line.startsWith('tenantctl:')) inError = true;
+      else if (!/^\s+\S/.test(line)) inError = false;
+      if (inError) lines.push(line);
+    }
+    // Anything else (commander's own messages, a crash): the last lines of stderr.
+    if (lines.length === 0 && exitCode !== 0) lines.push(...all.filter((l) => l.trim()).slice(-5));
+  }
+  return [head, ...lines].join('\n');
 }
 
 const docker = async (args: string[]) => (await execa('docker', args, { timeout: 60_000 })).stdout;
