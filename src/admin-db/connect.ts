@@ -7,7 +7,7 @@ import type { Clock } from '../common/clock.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { formatEnvFile, parseEnvFile } from '../common/env-file.js';
 import { generateSecret } from '../secrets/generate.js';
-import { adminDbPatienceMs, adminDbUpTimeoutMs } from '../common/timeouts.js';
+import { adminDbUpTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import type { DockerHost } from '../stack/docker-host.js';
 import { AdminDb, isTransientConnectionError } from './database.js';
@@ -33,7 +33,8 @@ export interface AdminConnectionDeps {
  */
 export async function openAdminDb(deps: AdminConnectionDeps): Promise<AdminDb> {
   const { config } = deps;
-  const options = { maxConnections: deps.maxConnections };
+  const patienceMs = config.adminDatabase.patienceSeconds * 1000;
+  const options = { maxConnections: deps.maxConnections, patienceMs };
   // Retries an open that meets a busy or starting server, until the deadline; anything else is final.
   const openPatiently = (url: string, deadlineMs: number, what: string) => retryUntilDeadline(async () => {
     try {
@@ -50,7 +51,7 @@ export async function openAdminDb(deps: AdminConnectionDeps): Promise<AdminDb> {
     initialDelayMs: 250,
     onDeadline: (why) => new TenantctlError('adminDb', `the admin database did not accept connections within ${Math.round(deadlineMs / 1000)} s: ${why}`),
   });
-  if (config.adminDatabase.url) return openPatiently(config.adminDatabase.url, adminDbPatienceMs, 'connecting to the admin database');
+  if (config.adminDatabase.url) return openPatiently(config.adminDatabase.url, patienceMs, 'connecting to the admin database');
 
   const password = await localAdminPassword(config.stateDir);
   const port = config.adminDatabase.localPort;
@@ -62,7 +63,7 @@ export async function openAdminDb(deps: AdminConnectionDeps): Promise<AdminDb> {
   } catch (error) {
     // Running but slow to answer (a busy host): wait for it rather than start another.
     if (!isNotListening(error)) {
-      if (isTransientConnectionError(firstCause(error))) return openPatiently(url, adminDbPatienceMs, 'connecting to the local admin database');
+      if (isTransientConnectionError(firstCause(error))) return openPatiently(url, patienceMs, 'connecting to the local admin database');
       throw explainLocalFailure(error, config);
     }
   }

@@ -27,13 +27,15 @@ export function adminMigrationFiles(): string[] {
  * concept folders (tenants, allocation, modules, api-keys, audit, secrets).
  */
 export class AdminDb {
-  private constructor(readonly pool: pg.Pool, readonly actor: string) {}
+  private constructor(readonly pool: pg.Pool, readonly actor: string, private readonly patienceMs: number) {}
 
   /** Connects and brings the schema up to date. `maxConnections`: a provision in flight holds one for its lock and briefly uses another. */
-  static async open(url: string, actor: string, { maxConnections = 4 } = {}): Promise<AdminDb> {
+  static async open(url: string, actor: string, { maxConnections = 4, patienceMs = adminDbPatienceMs } = {}): Promise<AdminDb> {
     const pool = new pg.Pool({ connectionString: url, max: maxConnections, connectionTimeoutMillis: adminDbConnectTimeoutMs, idleTimeoutMillis: 1_000 });
     pool.on('error', () => {}); // an idle client dropped by the server must not crash the CLI
-    const db = new AdminDb(pool, actor);
+    // Nor a checked-out one between two queries: the next query on it fails and reports it (exit 8).
+    pool.on('connect', (client) => client.on('error', () => {}));
+    const db = new AdminDb(pool, actor, patienceMs);
     // One attempt: the caller decides whether to retry opening (and whether to start a local database first).
     const client = await pool.connect().catch((error) => {
       void pool.end().catch(() => {});
@@ -68,7 +70,7 @@ export class AdminDb {
       }
     }, {
       what: 'connecting to the admin database',
-      deadlineMs: adminDbPatienceMs,
+      deadlineMs: this.patienceMs,
       initialDelayMs: 250,
       maxDelayMs: 2_000,
       onDeadline: (why) => new TenantctlError('adminDb', `admin database unreachable: ${why}`),
@@ -100,6 +102,8 @@ export class AdminDb {
    */
   async tryLock(space: number, name: string): Promise<(() => Promise<void>) | undefined> {
     const client = await this.connect();
+    // The lock lives as long as this connection: if the server drops it, the lock is gone too, and
+    // the run's next query fails and says the admin database is unreachable.
     try {
       const { rows } = await client.query('SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS locked', [space, name]);
       if (!rows[0].locked) {

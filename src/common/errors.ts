@@ -14,6 +14,7 @@ export const ExitCode = {
   partial: 9, // a batch where some tenants failed; the others stand
   discrepancies: 10, // doctor: the registry and the host disagree, and not all was fixed
   interrupted: 130, // Ctrl-C: rolled back
+  terminated: 143, // SIGTERM: rolled back like Ctrl-C
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;

@@ -31,4 +31,5 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_ADMIN_DATABASE_URL', path: ['adminDatabase', 'url'], parse: asString },
   { env: 'TENANTCTL_ADMIN_DB_PORT', path: ['adminDatabase', 'localPort'], parse: asNumber },
   { env: 'TENANTCTL_ADMIN_PROJECT', path: ['adminDatabase', 'localProject'], parse: asString },
+  { env: 'TENANTCTL_ADMIN_DB_PATIENCE', path: ['adminDatabase', 'patienceSeconds'], parse: asNumber },
 ];

@@ -69,6 +69,8 @@ export const configSchema = z.strictObject({
       url: z.optional(z.string()),
       localPort: z._default(port, 5433),
       localProject: z._default(z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]*$/)), 'tenantctl-admin'),
+      /** How long to keep trying when the admin database does not answer (a busy host) before exit 8. */
+      patienceSeconds: z._default(z.number().check(z.gte(0), z.lte(600)), 30),
     }),
     {},
   ),

@@ -113,7 +113,9 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
   const strays = new Map<string, string[]>();
   for (const a of s.allocations.filter((x) => x.host === s.host)) {
     const owner = byId.get(a.customerId);
-    if (!owner || !holding.has(owner.status)) strays.set(a.customerId, [...(strays.get(a.customerId) ?? []), `${a.kind} ${a.value}`]);
+    // A failed tenant whose stack could not be removed keeps what the stack still uses.
+    const stillUsed = owner?.status === 'failed' && (stacks.get(owner.composeProject)?.containers.length ?? 0) > 0;
+    if ((!owner || !holding.has(owner.status)) && !stillUsed) strays.set(a.customerId, [...(strays.get(a.customerId) ?? []), `${a.kind} ${a.value}`]);
   }
   for (const [id, held] of strays) {
     findings.push({

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { appUrlFor, type Context } from '../context.js';
 import { parseOrUsage, parseTenantId, planSchema, portOverrideSchema, tenantNameSchema, type Plan } from './input.js';
@@ -81,6 +81,10 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
     return { ...summary(ctx, { id, name, plan, project, paths, reservation, started }), outcome: 'planned', rendered: render(reservation) };
   }
 
+  // Refused before anything exists, rather than after a reservation.
+  await mkdir(config.customersDir, { recursive: true }).catch((error) => {
+    throw new TenantctlError('usage', `customersDir ${config.customersDir} cannot be created: ${messageOf(error)}`, { cause: error });
+  });
   // Detecting the compose flavour runs the docker CLI: let it overlap the admin database start-up.
   ctx.dockerHost.compose().catch(() => {});
   await requireImages(ctx);
@@ -147,11 +151,12 @@ async function rollBack(ctx: Context, run: RecordedRun, error: unknown): Promise
   };
   // Data the operator asked to keep survives a failed attempt to bring it back.
   await attempt('removing the stack', () => removeTenantStack(ctx, { project: run.project, paths: run.paths, keepData: run.keptData }));
+  const stackRemoved = problems.length === 0;
   if (!run.keptData) await attempt('forgetting the secrets', () => clearTenantSecrets(db, run.id)); // the data they protected is gone
   const reason = problems.length > 0 ? `${first.message}; rollback incomplete: ${problems.join('; ')}` : first.message;
   await attempt('recording the failure', () => new TenantRegistry(db).markFailed(run.id, reason, async (client) => {
     await revokeAllApiKeys(db, client, run.id);
-  }));
+  }, { release: stackRemoved }));
   first.details.push(problems.length > 0 ? `rollback incomplete: ${problems.join('; ')}; run \`tenantctl provision ${run.id}\` again or \`tenantctl doctor\`` : 'rolled back: nothing of this run is left');
   return first;
 }
@@ -226,7 +231,9 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
       ...run, appUrl: appUrlFor(config, reservation.ports.app), bindAddress: config.bindAddress, ports: reservation.ports,
       subnet: reservation.subnet, composeFile: run.paths.composeFile, envFile: run.paths.envFile, flavour: compose.flavour,
     });
-    await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets });
+    await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets }).catch((error) => {
+      throw new TenantctlError('usage', `cannot write ${run.paths.dir}: ${messageOf(error)}; customersDir (TENANTCTL_CUSTOMERS_DIR) must be a writable directory`, { cause: error });
+    });
 
     reporter.step(`starting ${run.project} (${compose.flavour === 'v2' ? 'docker compose' : 'docker-compose'} up)`);
     try {

@@ -7,7 +7,7 @@ import { lockSpaces } from '../admin-db/database.js';
 // The tenants on record (admin_customers): their rows, their status transitions and the
 // per-tenant lock. Every status change runs in one transaction with its audit row.
 
-export type TenantStatus = 'provisioning' | 'active' | 'failed' | 'deprovisioning' | 'deprovisioned';
+export type TenantStatus = 'provisioning' | 'active' | 'stopped' | 'failed' | 'deprovisioning' | 'deprovisioned';
 
 export interface TenantRecord {
   id: string;
@@ -109,9 +109,23 @@ export class TenantRegistry {
     await this.setStatus(id, 'active', null, { app_url: appUrl, provisioned_at: 'now()', kept_data: false }, 'provision.completed', false, within);
   }
 
-  /** Records the failure and releases what the tenant held: nothing of a failed run stays reserved. */
-  async markFailed(id: string, reason: string, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-    await this.setStatus(id, 'failed', reason, {}, 'provision.failed', true, within);
+  /** `tenantctl stop`: containers stopped, not removed; data, ports and subnet stay the tenant's. */
+  async markStopped(id: string): Promise<void> {
+    await this.setStatus(id, 'stopped', null, {}, 'tenant.stopped');
+  }
+
+  /** `tenantctl start` (or restart) brought the tenant's stack back and it is ready again. */
+  async markStarted(id: string, action: 'tenant.started' | 'tenant.restarted' = 'tenant.started'): Promise<void> {
+    await this.setStatus(id, 'active', null, {}, action);
+  }
+
+  /**
+   * Records the failure and releases what the tenant held: nothing of a failed run stays reserved.
+   * When its stack could not be removed (`release: false`), its ports and subnet stay held: they are
+   * still in use on the host, and the next provision of the tenant cleans up and reserves afresh.
+   */
+  async markFailed(id: string, reason: string, within?: (client: pg.PoolClient) => Promise<void>, { release = true }: { release?: boolean } = {}): Promise<void> {
+    await this.setStatus(id, 'failed', reason, {}, 'provision.failed', release, within);
   }
 
   /**

@@ -3,11 +3,11 @@
 // steps are reached deterministically through TENANTCTL_PAUSE_AT (the run writes a file and waits),
 // never with sleeps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import pg from 'pg';
-import { cliPath, createHarness, dockerObjectsWithPrefix, type Harness } from './harness.js';
+import { createHarness, dockerObjectsWithPrefix, type Harness } from './harness.js';
+import { startPausedAt, type PausedRun } from './pause.js';
 
 let h: Harness;
 
@@ -20,36 +20,15 @@ afterAll(async () => {
   await h?.cleanup();
 }, 300_000);
 
-/**
- * Starts tenantctl paused at `step`; resolves once it is waiting there, with the running process
- * (wrapped: a subprocess is a promise, and returning it bare would wait for it to end).
- */
-async function startPausedAt(args: string[], step: string): Promise<{ child: ResultPromise; file: string }> {
-  const file = path.join(h.dir, `pause-${step.replace(/[^a-z]/g, '-')}`);
-  rmSync(file, { force: true });
-  const child = execa('node', [cliPath, ...args, '--quiet'], {
-    cwd: h.dir,
-    env: { ...h.env, TENANTCTL_PAUSE_AT: step, TENANTCTL_PAUSE_FILE: file },
-    reject: false,
-    stdin: 'ignore',
-    timeout: 300_000,
-  });
-  const deadline = Date.now() + 240_000;
-  while (!(existsSync(file) && readFileSync(file, 'utf8').startsWith(step))) {
-    if (child.exitCode !== null) throw new Error(`tenantctl ${args.join(' ')} ended before ${step}: ${(await child).stderr}`);
-    if (Date.now() > deadline) throw new Error(`tenantctl ${args.join(' ')} never reached ${step}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { child, file };
+/** kill -9 while it waits at its step; the pause file goes only afterwards (removing it means "go on"). */
+async function killHard(run: PausedRun): Promise<void> {
+  run.child.kill('SIGKILL');
+  const result = await run.child;
+  expect(result.signal).toBe('SIGKILL');
+  run.resume();
 }
 
-/** kill -9 while it waits at its step; the pause file goes only afterwards (removing it means "go on"). */
-async function killHard({ child, file }: { child: ResultPromise; file: string }): Promise<void> {
-  child.kill('SIGKILL');
-  const result = await child;
-  expect(result.signal).toBe('SIGKILL');
-  rmSync(file, { force: true });
-}
+const startPaused = (args: string[], step: string) => startPausedAt(h, [...args, '--quiet'], step);
 
 /** What the registry and Docker hold for one tenant. */
 async function footprint(id: string) {
@@ -86,7 +65,7 @@ const provisionSteps = ['provision:locked', 'provision:reserved', 'provision:com
 
 describe('kill -9 during provision, then provision again', () => {
   it.each(provisionSteps.map((step, i) => [step, `p${i}`]))('at %s: the rerun converges to one active, whole tenant', async (step, id) => {
-    await killHard(await startPausedAt(['provision', id], step));
+    await killHard(await startPaused(['provision', id], step));
     await expectActiveAndWhole(id);
   }, 300_000);
 });
@@ -94,7 +73,7 @@ describe('kill -9 during provision, then provision again', () => {
 describe('kill -9 during deprovision, then deprovision again', () => {
   it.each([['deprovision:removing', 'd0'], ['deprovision:removed', 'd1']])('at %s: the rerun leaves nothing', async (step, id) => {
     await expectActiveAndWhole(id);
-    await killHard(await startPausedAt(['deprovision', id, '--yes'], step));
+    await killHard(await startPaused(['deprovision', id, '--yes'], step));
     const again = await h.cli(['deprovision', id, '--yes', '--json']);
     expect(again.exitCode, again.why).toBe(0);
     await expectGone(id);
@@ -120,10 +99,10 @@ describe('kill -9 with kept data', () => {
     const tenant = await expectActiveAndWhole(id);
     expect(await writeRow(tenant, 'before the crashes')).toEqual(['before the crashes']);
 
-    await killHard(await startPausedAt(['deprovision', id, '--yes', '--keep-data'], 'deprovision:removed'));
+    await killHard(await startPaused(['deprovision', id, '--yes', '--keep-data'], 'deprovision:removed'));
     expect((await footprint(id)).row).toMatchObject({ status: 'deprovisioning', kept_data: true });
 
-    await killHard(await startPausedAt(['provision', id], 'provision:waiting'));
+    await killHard(await startPaused(['provision', id], 'provision:waiting'));
     const back = await expectActiveAndWhole(id);
     expect(await writeRow(back, '')).toEqual(['before the crashes']);
   }, 300_000);

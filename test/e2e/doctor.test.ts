@@ -2,10 +2,11 @@
 // from under an active tenant, a provision killed half-way, an allocation left behind, a folder
 // with no tenant) are each found with their fix; --fix repairs the safe ones and never a volume.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { cliPath, createHarness, dockerObjectsWithPrefix, type Harness } from './harness.js';
+import { createHarness, dockerObjectsWithPrefix, type Harness } from './harness.js';
+import { startPausedAt } from './pause.js';
 
 let h: Harness;
 const kinds = (result: { json: () => any }) => result.json().findings.map((f: any) => `${f.kind} ${f.tenant}`).sort();
@@ -28,13 +29,10 @@ beforeAll(async () => {
   await execa('docker', ['rm', '-f', ...containers]);
 
   // A provision killed while waiting for its services: status provisioning, nobody holding its lock.
-  const pauseFile = path.join(h.dir, 'pause');
-  const child = execa('node', [cliPath, 'provision', 'stuck', '--quiet'], { cwd: h.dir, env: { ...h.env, TENANTCTL_PAUSE_AT: 'provision:waiting', TENANTCTL_PAUSE_FILE: pauseFile }, reject: false });
-  for (let i = 0; i < 1200 && !existsSync(pauseFile); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-  expect(readFileSync(pauseFile, 'utf8')).toMatch(/^provision:waiting/);
-  child.kill('SIGKILL');
-  await child;
-  rmSync(pauseFile);
+  const stuck = await startPausedAt(h, ['provision', 'stuck', '--quiet'], 'provision:waiting');
+  stuck.child.kill('SIGKILL');
+  await stuck.child;
+  stuck.resume();
 
   // A port held for a tenant that is gone, and a folder with no tenant.
   await h.cli(['provision', 'old', '--json']);

@@ -1,0 +1,35 @@
+// Stopping tenantctl at a named step (TENANTCTL_PAUSE_AT) to kill it there or change the world under
+// it, deterministically: the run writes the pause file when it gets there, and goes on when the
+// file is removed.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { cliPath, type Harness } from './harness.js';
+
+export interface PausedRun {
+  /** The running tenantctl (wrapped: a subprocess is a promise, and returning it bare would wait for it to end). */
+  child: ResultPromise;
+  file: string;
+  /** Lets it go on from the step. */
+  resume(): void;
+}
+
+/** Starts tenantctl with `args`; resolves once it waits at `step`. */
+export async function startPausedAt(h: Harness, args: string[], step: string, env: Record<string, string> = {}): Promise<PausedRun> {
+  const file = path.join(h.dir, `pause-${step.replace(/[^a-z]/g, '-')}`);
+  rmSync(file, { force: true });
+  const child = execa('node', [cliPath, ...args], {
+    cwd: h.dir,
+    env: { ...h.env, ...env, TENANTCTL_PAUSE_AT: step, TENANTCTL_PAUSE_FILE: file },
+    reject: false,
+    stdin: 'ignore',
+    timeout: 300_000,
+  });
+  const deadline = Date.now() + 240_000;
+  while (!(existsSync(file) && readFileSync(file, 'utf8').startsWith(step))) {
+    if (child.exitCode !== null) throw new Error(`tenantctl ${args.join(' ')} ended before ${step}: ${(await child).stderr}`);
+    if (Date.now() > deadline) throw new Error(`tenantctl ${args.join(' ')} never reached ${step}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { child, file, resume: () => rmSync(file, { force: true }) };
+}
