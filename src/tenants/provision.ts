@@ -26,6 +26,7 @@ import { createApiKey, revokeAllApiKeys } from '../api-keys/store.js';
 import { recordAudit } from '../audit/write.js';
 import { openSecretBox, type SecretBox } from '../secrets/master-key.js';
 import { clearTenantSecrets, readTenantSecrets, storeTenantSecrets } from '../secrets/sealed-store.js';
+import { describeDeployment, recordDeployment } from '../upgrades/deployments.js';
 
 export interface ProvisionInput {
   id: unknown;
@@ -116,7 +117,7 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
     }
 
     await ctx.pause('provision:locked');
-    const run: RecordedRun = { id, name, plan, project, paths, pool, fixedPort, render, started, keptData, secrets: reusedSecrets ?? generateTenantSecrets() };
+    const run: RecordedRun = { id, name, plan, project, paths, pool, fixedPort, render, template, started, keptData, secrets: reusedSecrets ?? generateTenantSecrets() };
     // The row and the reservation are made together: a refused reservation records nothing.
     const reservation = await reserve(ctx, run, { ports: new Set(), subnets: new Set() }, true);
     try {
@@ -184,6 +185,8 @@ interface RecordedRun {
   pool: ReturnType<typeof parsePool>;
   fixedPort?: number;
   render: (reservation: Reservation) => string;
+  /** The template text rendered, recorded (name and checksum) with the tenant's deployment. */
+  template: string;
   started: number;
   /** The tenant's data volumes are being kept: no step of this run may remove them. */
   keptData: boolean;
@@ -285,7 +288,10 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   // The initial API key exists only in this result: shown once, stored as a hash.
   const apiKey = await createApiKey(db, run.id, 'initial');
   const url = appUrlFor(config, reservation.ports.app);
+  // What the tenant runs (template, image ids, plan, compose file): its last good state, for upgrades' rollback.
+  const deployment = await describeDeployment(ctx.dockerHost, { project: run.project, templatePath: config.templatePath, template: run.template, plan: run.plan, composeFile: rendered, signal });
   await registry.markActive(run.id, url, async (client) => {
+    await recordDeployment(db, client, run.id, 'provision', deployment);
     const modules = await applyDefaultModules(client, run.id);
     if (modules.length > 0) await recordAudit(db, client, run.id, 'modules.defaults', null, { modules });
   });
@@ -304,7 +310,7 @@ function summary(
   };
 }
 
-function renderTenant(template: string, { id, name, plan, reservation, ctx }: { id: string; name: string; plan: Plan; reservation: Reservation; ctx: Context }): string {
+export function renderTenant(template: string, { id, name, plan, reservation, ctx }: { id: string; name: string; plan: Plan; reservation: Reservation; ctx: Context }): string {
   const { config } = ctx;
   try {
     return renderTemplate(template, {
