@@ -92,10 +92,30 @@ build_app() {
     -f Dockerfile.multitenant -t "$image" .
 }
 
+# The front door's gateway (apps/gateway): its bundle on top of the node image, built with
+# dist/gateway as the context. The recipe covers the Dockerfile, the bundle and the node image.
+build_gateway() {
+  local image="$namespace/gateway:latest" node_image="$namespace/node:bookworm"
+  if [ -d node_modules/esbuild ]; then
+    node scripts/bundle-gateway.mjs >/dev/null
+  elif [ ! -s dist/gateway/server.cjs ]; then
+    log "dist/gateway is missing and esbuild is not installed: run npm ci first"; exit 1
+  fi
+  local recipe; recipe=$(hash_of images/gateway/Dockerfile dist/gateway/server.cjs <(docker image inspect --format '{{.Id}}' "$node_image"))
+  if [ "${FORCE:-0}" != 1 ] && [ "$(image_label "$image")" = "$recipe" ]; then
+    log "$image is up to date"; return
+  fi
+  log "building $image"
+  docker_build --label "tenantctl.recipe=$recipe" --build-arg NODE_IMAGE="$node_image" \
+    -f images/gateway/Dockerfile -t "$image" dist/gateway
+}
+
 build_base
 build_from_dir "$namespace/postgres:15" images/postgres
 build_from_dir "$namespace/redis:7" images/redis
 build_from_dir "$namespace/node:bookworm" images/node
 build_app
+build_from_dir "$namespace/nginx:bookworm" images/nginx
+build_gateway
 # Images replaced by a rebuild are left untagged; remove those of ours, nothing else.
 docker image prune -f --filter label=tenantctl.recipe >/dev/null

@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(root, 'dist');
 
-// Start clean so stale chunks never linger next to new ones (dist/app is the app bundle's own).
+// Start clean so stale chunks never linger next to new ones (dist/app and dist/gateway are the app's and the gateway's own bundles).
 if (existsSync(outdir)) {
-  for (const entry of readdirSync(outdir)) if (entry !== 'app') rmSync(path.join(outdir, entry), { recursive: true, force: true });
+  for (const entry of readdirSync(outdir)) if (entry !== 'app' && entry !== 'gateway') rmSync(path.join(outdir, entry), { recursive: true, force: true });
 }
 
 await build({

@@ -27,6 +27,8 @@ export const commandTable: readonly CommandEntry[] = [
   { name: 'secrets', summary: 'show a tenant\'s passwords, decrypted with the master key (the view is audited)', load: () => import('./commands/secrets.js') },
   { name: 'modules', summary: 'feature modules: the catalogue with prices, and which ones a tenant has', load: () => import('./commands/modules.js') },
   { name: 'keys', summary: 'API keys for a tenant\'s API: create (shown once), list, revoke', load: () => import('./commands/keys.js') },
+  { name: 'frontdoor', summary: 'the front door: nginx routing https://<id>.<domain> to tenants, TLS, API keys checked at the door (init, status, reload, down)', load: () => import('./commands/frontdoor.js') },
+  { name: 'domains', summary: 'custom domains routed to a tenant by the front door: add, remove, list', load: () => import('./commands/domains.js') },
   { name: 'doctor', summary: 'compare the registry, allocations, customers/ and Docker; list each discrepancy with its fix (--fix repairs the safe ones)', load: () => import('./commands/doctor.js') },
   { name: 'audit', summary: 'show the audit log, newest first: who changed what (old and new values), for all tenants or one', load: () => import('./commands/audit.js') },
 ];

@@ -13,6 +13,7 @@ export const ExitCode = {
   adminDb: 8, // admin database unreachable or failing
   partial: 9, // a batch where some tenants failed; the others stand
   discrepancies: 10, // doctor: the registry and the host disagree, and not all was fixed
+  frontdoor: 11, // the front door refused a configuration (nginx -t) or could not apply it; the last good one keeps serving
   interrupted: 130, // Ctrl-C: rolled back
   terminated: 143, // SIGTERM: rolled back like Ctrl-C
 } as const;

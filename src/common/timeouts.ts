@@ -19,3 +19,13 @@ export const adminDbPatienceMs = 30_000;
 export const composeUpGraceMs = 120_000;
 /** After a timeout or Ctrl-C, how long a child gets between SIGTERM and SIGKILL. */
 export const killGraceMs = 5_000;
+/** Front door: `nginx -t` of a candidate configuration (thousands of server blocks take seconds). */
+export const frontdoorTestTimeoutMs = 60_000;
+/** Front door: after a reload, how long nginx gets to serve the new generation before tenantctl says it did not. */
+export const frontdoorReloadDeadlineMs = 20_000;
+/** Front door: `compose up` of nginx and the gateway, and their readiness. */
+export const frontdoorUpTimeoutMs = 120_000;
+/** Front door: waiting for another tenantctl process's reload (they are serialised) before giving up. */
+export const frontdoorLockWaitMs = 120_000;
+/** Front door: openssl making the development CA or a certificate, in the nginx image. */
+export const frontdoorOpensslTimeoutMs = 60_000;

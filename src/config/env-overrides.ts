@@ -11,6 +11,15 @@ const asRange: Parse = (raw) => {
   return match ? { from: Number(match[1]), to: Number(match[2]) } : raw;
 };
 
+/** "true"/"1"/"yes" and "false"/"0"/"no"; anything else is passed on for zod to reject. */
+const asBoolean: Parse = (raw) => (/^(true|1|yes)$/i.test(raw.trim()) ? true : /^(false|0|no)$/i.test(raw.trim()) ? false : raw);
+/** "100" or "100/200" (requests per second / burst). */
+const asRate: Parse = (raw) => {
+  const match = /^\s*(\d+)\s*(?:\/\s*(\d+)\s*)?$/.exec(raw);
+  if (!match) return raw;
+  return match[2] === undefined ? { requestsPerSecond: Number(match[1]) } : { requestsPerSecond: Number(match[1]), burst: Number(match[2]) };
+};
+
 export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: Parse }> = [
   { env: 'TENANTCTL_CUSTOMERS_DIR', path: ['customersDir'], parse: asString },
   { env: 'TENANTCTL_TEMPLATE', path: ['templatePath'], parse: asString },
@@ -32,4 +41,19 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_ADMIN_DB_PORT', path: ['adminDatabase', 'localPort'], parse: asNumber },
   { env: 'TENANTCTL_ADMIN_PROJECT', path: ['adminDatabase', 'localProject'], parse: asString },
   { env: 'TENANTCTL_ADMIN_DB_PATIENCE', path: ['adminDatabase', 'patienceSeconds'], parse: asNumber },
+  { env: 'TENANTCTL_FRONTDOOR_BASE_DOMAIN', path: ['frontdoor', 'baseDomain'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_LISTEN_ADDRESS', path: ['frontdoor', 'listenAddress'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_HTTP_PORT', path: ['frontdoor', 'httpPort'], parse: asNumber },
+  { env: 'TENANTCTL_FRONTDOOR_HTTPS_PORT', path: ['frontdoor', 'httpsPort'], parse: asNumber },
+  { env: 'TENANTCTL_FRONTDOOR_GATEWAY_PORT', path: ['frontdoor', 'gatewayPort'], parse: asNumber },
+  { env: 'TENANTCTL_FRONTDOOR_PROJECT', path: ['frontdoor', 'project'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_REDIRECT_HTTP', path: ['frontdoor', 'redirectHttp'], parse: asBoolean },
+  { env: 'TENANTCTL_FRONTDOOR_KEY_CACHE', path: ['frontdoor', 'keyCacheSeconds'], parse: asNumber },
+  { env: 'TENANTCTL_FRONTDOOR_USAGE_FLUSH', path: ['frontdoor', 'usageFlushSeconds'], parse: asNumber },
+  { env: 'TENANTCTL_FRONTDOOR_ACCESS_LOG', path: ['frontdoor', 'accessLog'], parse: asBoolean },
+  { env: 'TENANTCTL_FRONTDOOR_NGINX_IMAGE', path: ['frontdoor', 'images', 'nginx'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_GATEWAY_IMAGE', path: ['frontdoor', 'images', 'gateway'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_RATE_STARTER', path: ['frontdoor', 'rateLimits', 'starter'], parse: asRate },
+  { env: 'TENANTCTL_FRONTDOOR_RATE_STANDARD', path: ['frontdoor', 'rateLimits', 'standard'], parse: asRate },
+  { env: 'TENANTCTL_FRONTDOOR_RATE_ENTERPRISE', path: ['frontdoor', 'rateLimits', 'enterprise'], parse: asRate },
 ];

@@ -15,6 +15,70 @@ const cidr = z.string().check(
   z.refine((value) => { const prefix = Number(value.split('/')[1]); return prefix >= 8 && prefix <= 30; }, { message: 'must have a prefix from /8 to /30' }),
 );
 
+const hostname = z.string().check(
+  z.regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS name such as tenants.example.com'),
+);
+const rateLimit = z.object({
+  /** Sustained requests per second per tenant, at the front door. */
+  requestsPerSecond: z.int().check(z.gte(1), z.lte(100_000)),
+  /** Requests above the rate that are let through at once before 429s. */
+  burst: z._default(z.int().check(z.gte(0), z.lte(1_000_000)), 0),
+});
+
+/**
+ * The front door (src/frontdoor/): nginx routing <id>.<baseDomain> and custom domains to tenants'
+ * apps, TLS, API keys checked at the door by the gateway. Used once `tenantctl frontdoor init` ran.
+ */
+export const frontdoorSchema = z.object({
+  baseDomain: z._default(hostname, 'tenants.localhost'),
+  /** Address nginx listens on (it runs in the host's network namespace). */
+  listenAddress: z._default(z.ipv4(), '0.0.0.0'),
+  httpPort: z._default(port, 80),
+  httpsPort: z._default(port, 443),
+  /** The gateway (API key checks, usage) listens on 127.0.0.1 at this port. */
+  gatewayPort: z._default(port, 9181),
+  /** Compose project of the front door (nginx and the gateway). */
+  project: z._default(z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'must be 1-40 lowercase letters, digits, dashes or underscores')), 'tenantctl-frontdoor'),
+  /** Plain HTTP redirects to HTTPS (308); false serves HTTP as well. */
+  redirectHttp: z._default(z.boolean(), true),
+  /** How long the gateway trusts a key verdict and a tenant's modules (a revoked key stops within this plus 1 s). */
+  keyCacheSeconds: z._default(z.number().check(z.gte(0), z.lte(4)), 2),
+  /** How often the gateway writes counted requests to admin_api_usage. */
+  usageFlushSeconds: z._default(z.number().check(z.gte(0.1), z.lte(60)), 1),
+  /** nginx access log (one JSON line per request, with the request id) on the container's stdout. */
+  accessLog: z._default(z.boolean(), false),
+  images: z.prefault(
+    z.object({
+      nginx: z._default(text(), 'tenantctl/nginx:bookworm'),
+      gateway: z._default(text(), 'tenantctl/gateway:latest'),
+    }),
+    {},
+  ),
+  /** Per tenant, by plan. */
+  rateLimits: z.prefault(
+    z.object({
+      starter: z._default(rateLimit, { requestsPerSecond: 20, burst: 40 }),
+      standard: z._default(rateLimit, { requestsPerSecond: 100, burst: 200 }),
+      enterprise: z._default(rateLimit, { requestsPerSecond: 500, burst: 1000 }),
+    }),
+    {},
+  ),
+  /** Path prefix -> module: requests under the prefix need the module enabled for the tenant (403 naming it). */
+  modulePaths: z._default(
+    z.record(z.string().check(z.regex(/^\/api\/[A-Za-z0-9._~\/-]*$/, 'must be a path under /api/')), z.string().check(z.regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be a module key'))),
+    {
+      '/api/pipeline/': 'advanced_pipeline',
+      '/api/calendar/': 'calendar_integration',
+      '/api/ai/': 'ai_assistant',
+      '/api/workflows/': 'workflow_automation',
+      '/api/analytics/': 'analytics_reporting',
+      '/api/custom-fields/': 'custom_fields',
+      '/api/bulk/': 'bulk_operations',
+      '/api/compliance/': 'compliance_audit',
+    },
+  ),
+});
+
 /**
  * tenantctl.config.yaml. Every field has a default, so no file is needed.
  * Defaults for images are the ones scripts/build-images.sh builds from Debian packages.
@@ -74,9 +138,11 @@ export const configSchema = z.strictObject({
     }),
     {},
   ),
+  frontdoor: z.prefault(frontdoorSchema, {}),
 });
 
 /** The loaded config: paths resolved, stateDir always set. */
 export type Config = z.infer<typeof configSchema> & { stateDir: string };
 export type PortRange = z.infer<typeof portRangeSchema>;
+export type FrontdoorConfig = Config['frontdoor'];
 export type ServiceWithPort = keyof Config['ports'];

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { confirmInteractively, withContext } from '../run.js';
 import { defaultConcurrency } from '../concurrency.js';
+import { thenSyncFrontdoor } from '../frontdoor-sync.js';
 
 export function define(command: Command): void {
   command
@@ -22,11 +23,11 @@ Examples:
       ids.forEach((id) => parseTenantId(id)); // refuse a bad id before asking anything
       const confirmed = options.yes === true || (await confirmInteractively(ids));
       if (ids.length === 1) {
-        return withContext(command, (ctx) => deprovision(ctx, { id: ids[0], confirmed, keepData: options.keepData }), renderDeprovision);
+        return withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => deprovision(ctx, { id: ids[0], confirmed, keepData: options.keepData })), renderDeprovision);
       }
       const { deprovisionBatch } = await import('../../tenants/deprovision-batch.js');
       const concurrency = Number(options.concurrency);
-      await withContext(command, (ctx) => deprovisionBatch(ctx, { ids, confirmed, keepData: options.keepData, concurrency }), renderDeprovisionBatch, {
+      await withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => deprovisionBatch(ctx, { ids, confirmed, keepData: options.keepData, concurrency })), renderDeprovisionBatch, {
         adminConnections: Math.min(Number.isFinite(concurrency) ? concurrency : 4, 32) * 2 + 2,
       });
     });

@@ -3,6 +3,7 @@ import { TenantctlError } from '../../common/errors.js';
 import path from 'node:path';
 import { withContext } from '../run.js';
 import { defaultConcurrency } from '../concurrency.js';
+import { thenSyncFrontdoor } from '../frontdoor-sync.js';
 
 export function define(command: Command): void {
   command
@@ -32,7 +33,7 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
         const { provision } = await import('../../tenants/provision.js');
         const { renderProvision } = await import('../../tenants/render.js');
         return withContext(command, async (ctx) => {
-          const result = await provision(ctx, { id: ids[0], name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun });
+          const result = await thenSyncFrontdoor(ctx, () => provision(ctx, { id: ids[0], name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun }), { skip: options.dryRun === true });
           if (!options.showSecrets || result.outcome !== 'active') return result;
           const { readEnvFileSecrets } = await import('../../secrets/env-file.js');
           return { ...result, secrets: await readEnvFileSecrets(path.join(result.directory, '.env')) };
@@ -49,7 +50,7 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
       const progress = new BatchProgress(process.stderr, command.optsWithGlobals().quiet === true);
       await withContext(
         command,
-        (ctx) => provisionBatch(ctx, { tenants, concurrency }, (id) => progress.reporterFor(id)).finally(() => progress.stop()),
+        (ctx) => thenSyncFrontdoor(ctx, () => provisionBatch(ctx, { tenants, concurrency }, (id) => progress.reporterFor(id)).finally(() => progress.stop())),
         renderProvisionBatch,
         { adminConnections: Math.min(Number.isFinite(concurrency) ? concurrency : 4, 32) * 2 + 2 },
       );

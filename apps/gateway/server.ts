@@ -1,0 +1,215 @@
+// tenantctl's gateway: the front door's API key check. nginx asks it, for every request under /api/
+// (auth_request), whether the request may pass:
+//   GET /auth     headers X-Tenantctl-Tenant (set by nginx from the Host), X-Original-Uri,
+//                 Authorization: Bearer tk_live_... or X-API-Key: tk_live_...
+//                 200 (X-Tenantctl-Key-Id), 401 (X-Tenantctl-Reason), 403 (X-Tenantctl-Module);
+//                 anything else (503 when the admin database fails) makes nginx answer 503: closed.
+//   GET /healthz  200 when the admin database answers.
+// The key's SHA-256 is looked up in admin_api_keys; it must belong to the Host's tenant, not be
+// revoked, and the tenant must be active. Verdicts and each tenant's enabled modules are cached for
+// keyCacheMs, so a revoked key or a disabled module stops passing within that time. Allowed requests
+// are counted per tenant, key, endpoint and hour in memory and added to admin_api_usage (with the
+// keys' last_used_at) every flushMs, in one transaction.
+//
+// Runs in tenantctl/gateway (Debian's Node 18), bundled with pg by scripts/bundle-gateway.mjs. It
+// reads its configuration (with the admin database URL) as root from a 0600 file, then drops to nobody.
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+
+interface GatewayConfig {
+  databaseUrl: string;
+  host: string;
+  port: number;
+  keyCacheMs: number;
+  flushMs: number;
+  /** Path prefix -> module key. */
+  modulePaths: Record<string, string>;
+}
+
+const config: GatewayConfig = JSON.parse(readFileSync(process.env.GATEWAY_CONFIG ?? '/etc/tenantctl-gateway/config.json', 'utf8'));
+if (typeof process.getuid === 'function' && process.getuid() === 0 && process.setuid && process.setgid) {
+  process.setgroups?.([]);
+  process.setgid(65534);
+  process.setuid(65534);
+}
+
+const log = (level: string, message: string, fields: Record<string, unknown> = {}) =>
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`);
+
+const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4, connectionTimeoutMillis: 2_000, idleTimeoutMillis: 30_000, statement_timeout: 3_000 } as pg.PoolConfig);
+pool.on('error', (error) => log('warn', 'admin database connection dropped', { error: error.message }));
+
+const keyPattern = /^tk_live_[0-9A-Za-z]{32}$/;
+// Longest prefix first, so /api/ai/assist/ beats /api/ai/.
+const modulePrefixes = Object.entries(config.modulePaths).sort((a, b) => b[0].length - a[0].length);
+
+type KeyVerdict = { ok: true; keyId: string; customerId: string } | { ok: false; reason: string };
+interface Cached<T> { value: T; expires: number }
+
+const keyCache = new Map<string, Cached<KeyVerdict>>();
+const moduleCache = new Map<string, Cached<Set<string>>>();
+const inFlight = new Map<string, Promise<unknown>>();
+const maxCacheEntries = 100_000;
+
+/** One lookup per key (or tenant) at a time, shared by concurrent requests; cached for keyCacheMs. */
+async function cached<T>(cache: Map<string, Cached<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  const hit = cache.get(key);
+  const now = Date.now();
+  if (hit && hit.expires > now) return hit.value;
+  const flightKey = `${cache === (keyCache as unknown) ? "k" : "m"}:${key}`;
+  let pending = inFlight.get(flightKey) as Promise<T> | undefined;
+  if (!pending) {
+    pending = load().then((value) => {
+      if (cache.size >= maxCacheEntries) cache.clear();
+      if (config.keyCacheMs > 0) cache.set(key, { value, expires: Date.now() + config.keyCacheMs });
+      return value;
+    }).finally(() => inFlight.delete(flightKey));
+    inFlight.set(flightKey, pending);
+  }
+  return pending;
+}
+
+async function keyVerdict(hash: string): Promise<KeyVerdict> {
+  const { rows } = await pool.query(
+    `SELECT k.id, k.customer_id, k.revoked_at IS NOT NULL AS revoked, c.status
+       FROM admin_api_keys k JOIN admin_customers c ON c.id = k.customer_id WHERE k.key_hash = $1`,
+    [hash],
+  );
+  const row = rows[0];
+  if (!row) return { ok: false, reason: 'unknown API key' };
+  if (row.revoked) return { ok: false, reason: 'API key revoked' };
+  if (row.status !== 'active') return { ok: false, reason: 'tenant is not active' };
+  return { ok: true, keyId: row.id, customerId: row.customer_id };
+}
+
+async function enabledModules(tenant: string): Promise<Set<string>> {
+  const { rows } = await pool.query('SELECT module_key FROM admin_customer_modules WHERE customer_id = $1 AND enabled', [tenant]);
+  return new Set(rows.map((r: { module_key: string }) => r.module_key));
+}
+
+function presentedKey(req: http.IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string') {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (match) return match[1];
+  }
+  const header = req.headers['x-api-key'];
+  return typeof header === 'string' ? header.trim() : undefined;
+}
+
+/** The endpoint usage is counted under: the path, with ids (numbers, UUIDs, long hex or tokens) as :id. */
+export function endpointOf(uri: string): string {
+  const path = uri.split('?')[0]!.split('#')[0]!;
+  const parts = path.split('/').map((part) =>
+    /^\d+$/.test(part) || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(part) || /^[0-9a-f]{16,}$/i.test(part) || part.length > 40 ? ':id' : part);
+  return parts.slice(0, 8).join('/').slice(0, 200) || '/';
+}
+
+// Usage, counted in memory and written in batches. Key: tenant \0 keyId \0 endpoint \0 period start.
+let usage = new Map<string, number>();
+const hourStart = (ms: number) => new Date(Math.floor(ms / 3_600_000) * 3_600_000).toISOString();
+
+function count(customerId: string, keyId: string, endpoint: string): void {
+  const key = `${customerId}\0${keyId}\0${endpoint}\0${hourStart(Date.now())}`;
+  usage.set(key, (usage.get(key) ?? 0) + 1);
+}
+
+let flushing: Promise<void> | undefined;
+async function flush(): Promise<void> {
+  if (flushing || usage.size === 0) return flushing;
+  const batch = usage;
+  usage = new Map();
+  flushing = (async () => {
+    const customers: string[] = [], keys: string[] = [], endpoints: string[] = [], counts: number[] = [], periods: string[] = [];
+    for (const [key, n] of batch) {
+      const [customer, keyId, endpoint, period] = key.split('\0') as [string, string, string, string];
+      customers.push(customer); keys.push(keyId); endpoints.push(endpoint); counts.push(n); periods.push(period);
+    }
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        `INSERT INTO admin_api_usage (customer_id, api_key_id, endpoint, request_count, period_start, updated_at)
+         SELECT u.customer_id, u.api_key_id, u.endpoint, u.request_count, u.period_start, now()
+           FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::timestamptz[]) AS u(customer_id, api_key_id, endpoint, request_count, period_start)
+           WHERE EXISTS (SELECT 1 FROM admin_customers c WHERE c.id = u.customer_id)
+         ON CONFLICT (customer_id, (COALESCE(api_key_id, '00000000-0000-0000-0000-000000000000'::uuid)), endpoint, period_start)
+         DO UPDATE SET request_count = admin_api_usage.request_count + EXCLUDED.request_count, updated_at = now()`,
+        [customers, keys, endpoints, counts, periods],
+      );
+      await client.query('UPDATE admin_api_keys SET last_used_at = now() WHERE id = ANY($1::uuid[])', [[...new Set(keys)]]);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      // Not lost: added back, written with the next batch.
+      for (const [key, n] of batch) usage.set(key, (usage.get(key) ?? 0) + n);
+      log('warn', 'writing usage failed; kept for the next batch', { error: (error as Error).message, rows: batch.size });
+    } finally {
+      client.release();
+    }
+  })().finally(() => { flushing = undefined; });
+  return flushing;
+}
+
+function reply(res: http.ServerResponse, status: number, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-length': '0', 'cache-control': 'no-store', ...headers });
+  res.end();
+}
+
+async function authorize(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const tenant = req.headers['x-tenantctl-tenant'];
+  if (typeof tenant !== 'string' || tenant === '') return reply(res, 401, { 'x-tenantctl-reason': 'unknown host' });
+  const key = presentedKey(req);
+  if (!key) return reply(res, 401, { 'x-tenantctl-reason': 'missing API key (Authorization: Bearer or X-API-Key)' });
+  if (!keyPattern.test(key)) return reply(res, 401, { 'x-tenantctl-reason': 'malformed API key' });
+  const hash = createHash('sha256').update(key, 'utf8').digest('hex');
+  const verdict = await cached(keyCache, hash, () => keyVerdict(hash));
+  if (!verdict.ok) return reply(res, 401, { 'x-tenantctl-reason': verdict.reason });
+  // Another tenant's key is no key here: the same answer as an unknown one.
+  if (verdict.customerId !== tenant) return reply(res, 401, { 'x-tenantctl-reason': 'unknown API key' });
+  const uri = String(req.headers['x-original-uri'] ?? '/');
+  const path = uri.split('?')[0]!;
+  const gated = modulePrefixes.find(([prefix]) => path.startsWith(prefix) || `${path}/` === prefix);
+  if (gated) {
+    const modules = await cached(moduleCache, tenant, () => enabledModules(tenant));
+    if (!modules.has(gated[1])) return reply(res, 403, { 'x-tenantctl-module': gated[1] });
+  }
+  count(tenant, verdict.keyId, endpointOf(uri));
+  reply(res, 200, { 'x-tenantctl-key-id': verdict.keyId });
+}
+
+const server = http.createServer((req, res) => {
+  const url = req.url ?? '/';
+  const work = url === '/auth' || url.startsWith('/auth?')
+    ? authorize(req, res)
+    : url === '/healthz'
+      ? pool.query('SELECT 1').then(() => reply(res, 200), () => reply(res, 503))
+      : Promise.resolve(reply(res, 404));
+  work.catch((error: unknown) => {
+    log('warn', 'check failed', { error: (error as Error).message });
+    if (!res.headersSent) reply(res, 503);
+  });
+});
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 10_000;
+
+const timer = setInterval(() => void flush(), config.flushMs);
+server.listen(config.port, config.host, () => log('info', 'gateway listening', { host: config.host, port: config.port }));
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(timer);
+  server.close();
+  server.closeIdleConnections();
+  // The last counts are written before the process ends.
+  await flushing;
+  await flush();
+  await pool.end().catch(() => {});
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());

@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { withContext } from '../run.js';
+
+export function define(command: Command): void {
+  const domains = command.addHelpText('after', `
+Examples:
+  $ tenantctl domains add acme crm.acme.com --cert crm.acme.com.crt --key crm.acme.com.key
+  $ tenantctl domains list acme
+  $ tenantctl domains remove acme crm.acme.com
+`);
+
+  domains
+    .command('add')
+    .description('route a custom domain to a tenant (a domain belongs to one tenant)')
+    .argument('<id>', 'tenant id')
+    .argument('<domain>', 'a DNS name, such as crm.acme.com')
+    .option('--cert <file>', 'the domain\'s certificate (PEM, with its chain)')
+    .option('--key <file>', 'its private key (PEM)')
+    .addHelpText('after', `
+Examples:
+  $ tenantctl domains add acme crm.acme.com --cert crm.acme.com.crt --key crm.acme.com.key
+  $ tenantctl domains add acme crm.acme.test      # issued by the local CA after frontdoor init --self-signed
+
+Without --cert, a front door with a local CA issues one; otherwise the base certificate is served,
+which does not cover the domain. A domain of another tenant is refused (exit 5).
+`)
+    .action(async (id: string, domain: string, options, command: Command) => {
+      const { domainsAdd } = await import('../../frontdoor/commands.js');
+      const { renderDomainChange } = await import('../../frontdoor/output.js');
+      await withContext(command, (ctx) => domainsAdd(ctx, { id, domain, cert: options.cert, key: options.key }), renderDomainChange);
+    });
+
+  domains
+    .command('remove')
+    .description('stop routing a custom domain to a tenant')
+    .argument('<id>', 'tenant id')
+    .argument('<domain>', 'the domain')
+    .action(async (id: string, domain: string, _options, command: Command) => {
+      const { domainsRemove } = await import('../../frontdoor/commands.js');
+      const { renderDomainChange } = await import('../../frontdoor/output.js');
+      await withContext(command, (ctx) => domainsRemove(ctx, { id, domain }), renderDomainChange);
+    });
+
+  domains
+    .command('list')
+    .description('custom domains, of one tenant or all')
+    .argument('[id]', 'tenant id')
+    .action(async (id: string | undefined, _options, command: Command) => {
+      const { domainsList } = await import('../../frontdoor/commands.js');
+      const { renderDomains } = await import('../../frontdoor/output.js');
+      await withContext(command, (ctx) => domainsList(ctx, { id }), renderDomains);
+    });
+}

@@ -1,0 +1,24 @@
+import type { Context } from '../context.js';
+import { TenantctlError } from '../common/errors.js';
+
+/**
+ * Runs a tenant-changing command (provision, deprovision, stop, start, restart; one tenant or a
+ * batch), then brings the front door in step with the registry once, if it is set up here. The
+ * front door never fails the command: its problems are a warning line (see src/frontdoor/hook.ts).
+ * Input errors (exit 2, 3, 4) changed nothing, so they skip it; without a front door it costs a stat().
+ */
+export async function thenSyncFrontdoor<T>(ctx: Context, work: () => Promise<T>, { skip = false } = {}): Promise<T> {
+  try {
+    const result = await work();
+    if (!skip) await sync(ctx);
+    return result;
+  } catch (error) {
+    if (!skip && !(error instanceof TenantctlError && ['usage', 'notFound', 'refused', 'interrupted', 'terminated'].includes(error.kind))) await sync(ctx);
+    throw error;
+  }
+}
+
+async function sync(ctx: Context): Promise<void> {
+  const { syncAfterTenantChange } = await import('../frontdoor/hook.js');
+  await syncAfterTenantChange(ctx);
+}

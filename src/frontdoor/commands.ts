@@ -1,0 +1,258 @@
+import path from 'node:path';
+import { rm } from 'node:fs/promises';
+import { TenantctlError, messageOf } from '../common/errors.js';
+import { ensurePrivateDir } from '../common/private-files.js';
+import type { Context } from '../context.js';
+import { parseTenantId } from '../tenants/input.js';
+import { addDomain, listDomains, loadRoutes, parseDomain, removeDomain, type DomainRecord } from './domains.js';
+import { frontdoorLayout, readState, writeState, type FrontdoorState, type LastSync } from './layout.js';
+import { routeKind, tenantHostnames } from './render.js';
+import { frontdoorContainers, frontdoorDown, gatewayContainer, nginxContainer, servedGeneration, waitForGateway, writeComposeFile, writeGatewayConfig } from './stack.js';
+import { describeCertificate, ensureLocalCa, hasLocalCa, installPair, issueFromLocalCa, readOperatorPair, removePair, type CertificateInfo } from './tls.js';
+import { httpsUrl, readLiveGeneration, requireLocalEngine, syncFrontdoor, type RouteSummary, type SyncResult } from './sync.js';
+
+// `tenantctl frontdoor init|status|reload|down` and `tenantctl domains add|remove|list`.
+
+export interface FrontdoorInitResult {
+  project: string;
+  baseDomain: string;
+  listen: { http: string; https: string };
+  tls: { mode: 'self-signed' | 'operator'; caFile?: string; certificate: CertificateInfo };
+  generation: number;
+  routes: RouteSummary[];
+  durationMs: number;
+}
+
+async function requireImage(ctx: Context, image: string): Promise<void> {
+  try {
+    await ctx.dockerHost.docker(['image', 'inspect', '--format', '{{.Id}}', image], { signal: ctx.signal });
+  } catch (error) {
+    if (error instanceof TenantctlError && /No such image/i.test(error.message)) {
+      throw new TenantctlError('docker', `image ${image} is missing: build it with scripts/build-images.sh`);
+    }
+    throw error;
+  }
+}
+
+/** The admin database URL the gateway uses: the one tenantctl itself connected with (it runs in the host's network namespace too). */
+async function adminDatabaseUrl(ctx: Context): Promise<string> {
+  const db = await ctx.adminDb();
+  const url = db.pool.options.connectionString;
+  if (!url) throw new TenantctlError('internal', 'the admin database connection has no URL');
+  return url;
+}
+
+export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean; cert?: string; key?: string }): Promise<FrontdoorInitResult> {
+  const started = Date.now();
+  const { config } = ctx;
+  const fd = config.frontdoor;
+  requireLocalEngine(ctx);
+  if (input.selfSigned && (input.cert || input.key)) throw new TenantctlError('usage', 'give either --self-signed or --cert and --key, not both');
+  if (Boolean(input.cert) !== Boolean(input.key)) throw new TenantctlError('usage', '--cert and --key go together');
+  const layout = frontdoorLayout(config);
+  const previous = await readState(layout);
+  const mode: FrontdoorState['tls'] | undefined = input.selfSigned ? 'self-signed' : input.cert ? 'operator' : previous?.tls;
+  if (!mode) throw new TenantctlError('usage', 'the front door needs a certificate: --self-signed (a local CA and a wildcard certificate, for development) or --cert <file> --key <file> (a wildcard for *.' + fd.baseDomain + ')');
+
+  await requireImage(ctx, fd.images.nginx);
+  await requireImage(ctx, fd.images.gateway);
+  for (const dir of [layout.root, layout.confDir, layout.tlsDir, layout.domainsDir, layout.snippetsDir]) await ensurePrivateDir(dir);
+
+  const baseNames = [`*.${fd.baseDomain}`, fd.baseDomain];
+  if (mode === 'operator' && input.cert && input.key) {
+    await installPair(layout.tlsDir, 'base', await readOperatorPair(input.cert, input.key, [`tenantctl-check.${fd.baseDomain}`]));
+  } else if (mode === 'self-signed') {
+    const { created } = await ensureLocalCa(ctx.dockerHost, fd.images.nginx, layout, ctx.signal);
+    if (created) ctx.reporter.info(`created a local CA: ${path.join(layout.tlsDir, 'ca.crt')} (trust it, or pass it to curl --cacert)`);
+    const current = await describeCertificate(path.join(layout.tlsDir, 'base.crt')).catch(() => undefined);
+    const fits = current && !created && current.daysLeft > 30 && baseNames.every((n) => current.names.includes(n)) && /tenantctl local development CA/.test(current.issuer);
+    if (!fits) await issueFromLocalCa(ctx.dockerHost, fd.images.nginx, layout, layout.tlsDir, 'base', baseNames, ctx.signal);
+  } else {
+    await describeCertificate(path.join(layout.tlsDir, 'base.crt')).catch(() => {
+      throw new TenantctlError('usage', `no certificate in ${layout.tlsDir}: give --cert and --key, or --self-signed`);
+    });
+  }
+
+  await writeGatewayConfig(config, layout, await adminDatabaseUrl(ctx));
+  await writeComposeFile(config, layout);
+  await writeState(layout, { version: 1, project: fd.project, initializedAt: previous?.initializedAt ?? new Date().toISOString(), tls: mode, lastSync: previous?.lastSync });
+  let sync: SyncResult;
+  try {
+    ctx.reporter.step(`starting the front door (compose project ${fd.project})`);
+    sync = await syncFrontdoor(ctx);
+    await waitForGateway(config, ctx.signal);
+    ctx.reporter.end();
+  } catch (error) {
+    // A front door that never ran is not "set up": the tenant hooks stay off until init succeeds.
+    if (!previous) await rm(layout.stateFile, { force: true });
+    throw error;
+  }
+  return {
+    project: fd.project,
+    baseDomain: fd.baseDomain,
+    listen: { http: `${fd.listenAddress}:${fd.httpPort}`, https: `${fd.listenAddress}:${fd.httpsPort}` },
+    tls: { mode, ...(mode === 'self-signed' ? { caFile: path.join(layout.tlsDir, 'ca.crt') } : {}), certificate: await describeCertificate(path.join(layout.tlsDir, 'base.crt')) },
+    generation: sync.generation,
+    routes: sync.routes,
+    durationMs: Date.now() - started,
+  };
+}
+
+export interface FrontdoorStatus {
+  initialized: boolean;
+  project: string;
+  baseDomain: string;
+  listen?: { http: string; https: string };
+  containers: { service: string; name: string; status: string }[];
+  generation: { live: number; served: number | null };
+  lastSync?: LastSync;
+  certificates: (CertificateInfo & { role: string })[];
+  routes: RouteSummary[];
+  /** Both containers run, nginx serves the live generation and the last sync succeeded. */
+  healthy: boolean;
+  problems: string[];
+}
+
+export async function frontdoorStatus(ctx: Context): Promise<FrontdoorStatus> {
+  const { config } = ctx;
+  const fd = config.frontdoor;
+  const layout = frontdoorLayout(config);
+  const state = await readState(layout);
+  const base = { project: fd.project, baseDomain: fd.baseDomain };
+  if (!state) {
+    return { initialized: false, ...base, containers: [], generation: { live: 0, served: null }, certificates: [], routes: [], healthy: false, problems: ['not set up: run tenantctl frontdoor init'] };
+  }
+  const containers = (await frontdoorContainers(ctx.dockerHost, config, ctx.signal)).map((c) => ({ service: c.service, name: c.name, status: c.status }));
+  const live = await readLiveGeneration(layout);
+  const served = (await servedGeneration(config, ctx.signal)) ?? null;
+  const certificates: FrontdoorStatus['certificates'] = [];
+  const add = async (role: string, file: string) => {
+    const info = await describeCertificate(file).catch(() => undefined);
+    if (info) certificates.push({ role, ...info });
+  };
+  await add('base', path.join(layout.tlsDir, 'base.crt'));
+  if (await hasLocalCa(layout)) await add('local CA', path.join(layout.tlsDir, 'ca.crt'));
+  const db = await ctx.adminDb();
+  const routes = (await loadRoutes(db, ctx.dockerHost.id)).flatMap((r): RouteSummary[] => {
+    const kind = routeKind(r);
+    if (kind === 'none') return [];
+    const hostnames = tenantHostnames({ id: r.id, domains: r.domains.map((domain) => ({ domain, ownCertificate: false })) }, fd.baseDomain);
+    return [{ tenant: r.id, status: r.status, serving: kind, hostnames, url: httpsUrl(config, hostnames[0]!) }];
+  });
+  for (const route of routes) for (const domain of route.hostnames.slice(1)) await add(`domain ${domain}`, path.join(layout.domainsDir, `${domain}.crt`));
+
+  const problems: string[] = [];
+  for (const service of ['nginx', 'gateway']) {
+    const c = containers.find((x) => x.service === service);
+    if (!c || c.status !== 'running') problems.push(`${service} is ${c?.status ?? 'missing'} (docker logs ${service === 'nginx' ? nginxContainer(config) : gatewayContainer(config)}; tenantctl frontdoor reload starts it)`);
+  }
+  if (served !== live) problems.push(served === null ? 'nginx does not answer on its status server' : `nginx serves generation ${served}, the live one is ${live}`);
+  if (state.lastSync && !state.lastSync.ok) problems.push(`the last sync failed: ${state.lastSync.error}`);
+  for (const r of state.lastSync?.refused ?? []) problems.push(`${r.tenant}: its new configuration was refused (${r.reason}); its last good one is served`);
+  for (const c of certificates) if (c.daysLeft < 30) problems.push(`certificate ${c.role} ${c.daysLeft < 0 ? 'expired' : `expires in ${c.daysLeft} days`} (${c.notAfter})`);
+  return {
+    initialized: true,
+    ...base,
+    listen: { http: `${fd.listenAddress}:${fd.httpPort}`, https: `${fd.listenAddress}:${fd.httpsPort}` },
+    containers,
+    generation: { live, served },
+    lastSync: state.lastSync,
+    certificates,
+    routes,
+    healthy: problems.length === 0,
+    problems,
+  };
+}
+
+/** `frontdoor reload`: sync now; refused tenants make it exit 11 (after the rest went live). */
+export async function frontdoorReload(ctx: Context): Promise<SyncResult> {
+  const result = await syncFrontdoor(ctx);
+  if (result.refused.length > 0) {
+    throw new TenantctlError('frontdoor', `nginx -t refused ${result.refused.map((r) => `${r.tenant}'s configuration (${r.reason})`).join('; ')}; ${result.refused.length === 1 ? 'its' : 'their'} last good configuration keeps serving, the rest is live as generation ${result.generation}`);
+  }
+  return result;
+}
+
+export async function frontdoorDownCommand(ctx: Context): Promise<{ project: string; stopped: boolean }> {
+  requireLocalEngine(ctx);
+  const layout = frontdoorLayout(ctx.config);
+  const state = await readState(layout);
+  if (state) await frontdoorDown(ctx.dockerHost, ctx.config, layout);
+  await rm(layout.stateFile, { force: true });
+  return { project: ctx.config.frontdoor.project, stopped: state !== undefined };
+}
+
+// domains
+
+export interface DomainChange {
+  customerId: string;
+  domain: string;
+  changed: boolean;
+  url: string;
+  certificate: 'own' | 'local CA' | 'base (does not cover it)';
+  frontdoor: { generation: number } | 'not set up';
+}
+
+async function syncForDomains(ctx: Context, id: string): Promise<DomainChange['frontdoor']> {
+  if (!(await readState(frontdoorLayout(ctx.config)))) return 'not set up';
+  const result = await syncFrontdoor(ctx);
+  const refused = result.refused.find((r) => r.tenant === id);
+  if (refused) throw new TenantctlError('frontdoor', `the domain is recorded, but nginx -t refused ${id}'s new configuration (${refused.reason}); its last good configuration keeps serving; fix it and run tenantctl frontdoor reload`);
+  return { generation: result.generation };
+}
+
+export async function domainsAdd(ctx: Context, input: { id: unknown; domain: unknown; cert?: string; key?: string }): Promise<DomainChange> {
+  const id = parseTenantId(input.id);
+  const domain = parseDomain(input.domain, ctx.config.frontdoor.baseDomain);
+  if (Boolean(input.cert) !== Boolean(input.key)) throw new TenantctlError('usage', '--cert and --key go together');
+  const layout = frontdoorLayout(ctx.config);
+  // The certificate is checked before anything is recorded.
+  const pair = input.cert && input.key ? await readOperatorPair(input.cert, input.key, [domain]) : undefined;
+  const db = await ctx.adminDb();
+  const { changed } = await addDomain(db, id, domain);
+  let certificate: DomainChange['certificate'] = 'base (does not cover it)';
+  if (pair) {
+    await installPair(layout.domainsDir, domain, pair);
+    certificate = 'own';
+  } else if (await describeCertificate(path.join(layout.domainsDir, `${domain}.crt`)).then(() => true, () => false)) {
+    certificate = 'own';
+  } else if (await hasLocalCa(layout)) {
+    await issueFromLocalCa(ctx.dockerHost, ctx.config.frontdoor.images.nginx, layout, layout.domainsDir, domain, [domain], ctx.signal);
+    certificate = 'local CA';
+  }
+  return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate, frontdoor: await syncForDomains(ctx, id) };
+}
+
+export async function domainsRemove(ctx: Context, input: { id: unknown; domain: unknown }): Promise<DomainChange> {
+  const id = parseTenantId(input.id);
+  const domain = parseOrUsageDomain(input.domain);
+  const db = await ctx.adminDb();
+  const { changed } = await removeDomain(db, id, domain);
+  if (changed) await removePair(frontdoorLayout(ctx.config).domainsDir, domain);
+  return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'base (does not cover it)', frontdoor: await syncForDomains(ctx, id) };
+}
+
+/** Removing takes any syntactically valid name (even one under the base domain: nothing can have it). */
+function parseOrUsageDomain(value: unknown): string {
+  try {
+    return parseDomain(value, '\0');
+  } catch (error) {
+    throw new TenantctlError('usage', messageOf(error));
+  }
+}
+
+export interface DomainsListResult {
+  customerId: string | null;
+  domains: (DomainRecord & { url: string })[];
+}
+
+export async function domainsList(ctx: Context, input: { id?: unknown }): Promise<DomainsListResult> {
+  const id = input.id === undefined ? undefined : parseTenantId(input.id);
+  const db = await ctx.adminDb();
+  if (id) {
+    const { rows } = await db.pool.query('SELECT 1 FROM admin_customers WHERE id = $1', [id]).catch(db.unreachable);
+    if (rows.length === 0) throw new TenantctlError('notFound', `no tenant ${id}`);
+  }
+  const domains = await listDomains(db, id);
+  return { customerId: id ?? null, domains: domains.map((d) => ({ ...d, url: httpsUrl(ctx.config, d.domain) })) };
+}

@@ -1,0 +1,324 @@
+import type { FrontdoorConfig } from '../config/schema.js';
+
+// Pure rendering of the front door's nginx configuration: one generation directory holding
+// nginx.conf, the shared location rules, and one folder per tenant (t/<id>/: its server blocks, its
+// optional snippet, its custom domains' certificates). Everything a generation needs is inside it and
+// every include is relative, so a generation is tested (`nginx -t -c gen-N/nginx.conf`) and made live
+// (the `live` symlink) as a whole, and a tenant's folder can be swapped for its last good one.
+//
+// Every value written here is validated before it gets here (tenant ids are DNS labels, domains are
+// DNS names, ports are integers), so nothing a user types can add a directive.
+
+/** What the front door knows of one tenant. */
+export interface RouteInput {
+  id: string;
+  plan: string;
+  status: string;
+  /** Host port of its app (published on bindAddress). */
+  appPort: number | null;
+  /** Custom domains, and whether each has its own certificate in t/<id>/certs/<domain>.crt|key. */
+  domains: { domain: string; ownCertificate: boolean }[];
+  /** t/<id>/snippet.conf exists: the operator's own directives for this tenant's server blocks. */
+  snippet: boolean;
+}
+
+export interface RenderInput {
+  config: FrontdoorConfig;
+  /** Where nginx (in the host's network namespace) dials tenants' published app ports. */
+  upstreamAddress: string;
+  generation: number;
+  tenants: readonly RouteInput[];
+}
+
+/** Host name of the loopback-only status server that says which generation is live. */
+export const statusHost = 'tenantctl-status.invalid';
+
+/** How a tenant is served: routed to its app, or a short 503 page. Deprovisioned ones are not served (404). */
+export function routeKind(tenant: Pick<RouteInput, 'status' | 'appPort'>): 'route' | 'unavailable' | 'none' {
+  if (tenant.status === 'deprovisioned') return 'none';
+  if (tenant.status === 'active' && tenant.appPort !== null) return 'route';
+  return 'unavailable';
+}
+
+export function tenantHostnames(tenant: Pick<RouteInput, 'id' | 'domains'>, baseDomain: string): string[] {
+  return [`${tenant.id}.${baseDomain}`, ...tenant.domains.map((d) => d.domain)];
+}
+
+/** nginx.conf, locations.conf and t/<id>/server.conf for each served tenant: path (relative to the generation) -> content. */
+export function renderFrontdoor(input: RenderInput): Map<string, string> {
+  const files = new Map<string, string>();
+  files.set('nginx.conf', renderMain(input));
+  files.set('locations.conf', renderLocations());
+  files.set('generation', `${input.generation}\n`);
+  for (const tenant of input.tenants) {
+    const server = renderTenant(input, tenant);
+    if (server !== undefined) files.set(`t/${tenant.id}/server.conf`, server);
+  }
+  return files;
+}
+
+function listen(config: FrontdoorConfig, which: 'http' | 'https', extra = ''): string {
+  const port = which === 'http' ? config.httpPort : config.httpsPort;
+  return `listen ${config.listenAddress}:${port}${which === 'https' ? ' ssl' : ''}${extra};`;
+}
+
+function renderMain({ config, generation }: RenderInput): string {
+  const rate = (plan: keyof FrontdoorConfig['rateLimits']) =>
+    `  limit_req_zone $tenantctl_tenant zone=tenantctl_${plan}:10m rate=${config.rateLimits[plan].requestsPerSecond}r/s;`;
+  return `# Rendered by tenantctl (generation ${generation}); do not edit: \`tenantctl frontdoor reload\` renders it again.
+user www-data;
+worker_processes auto;
+worker_rlimit_nofile 65536;
+pid /run/nginx.pid;
+error_log stderr warn;
+
+events {
+  worker_connections 8192;
+}
+
+http {
+  default_type application/octet-stream;
+  server_tokens off;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_timeout 75s;
+  keepalive_requests 10000;
+  client_max_body_size 25m;
+  server_names_hash_bucket_size 128;
+  server_names_hash_max_size 65536;
+  variables_hash_bucket_size 128;
+
+  # The request id: the client's own X-Request-Id when it is a sane token, else nginx's.
+  map $http_x_request_id $tenantctl_request_id {
+    default $request_id;
+    "~^[A-Za-z0-9._:-]{1,128}$" $http_x_request_id;
+  }
+  # WebSocket upgrades pass through; other requests reuse upstream connections (empty Connection).
+  map $http_upgrade $tenantctl_connection {
+    default upgrade;
+    "" "";
+  }
+  ${config.accessLog
+    ? `log_format tenantctl escape=json '{"time":"$time_iso8601","request_id":"$tenantctl_request_id","tenant":"$tenantctl_tenant","host":"$host","method":"$request_method","uri":"$uri","status":$status,"bytes":$body_bytes_sent,"duration":$request_time,"upstream_duration":"$upstream_response_time","key_id":"$tenantctl_key_id"}';
+  access_log /dev/stdout tenantctl;`
+    : 'access_log off;'}
+
+  # Per-tenant rate limits, one zone per plan, keyed by the tenant id (set by each tenant's server).
+${rate('starter')}
+${rate('standard')}
+${rate('enterprise')}
+  limit_req_status 429;
+  limit_req_log_level warn;
+
+  # Defaults for every location; a tenant's location rules are in locations.conf.
+  proxy_http_version 1.1;
+  proxy_connect_timeout 5s;
+  # Long reads: WebSockets and server-sent events are not cut at 60 s; responses stream unbuffered.
+  proxy_read_timeout 3600s;
+  proxy_send_timeout 3600s;
+  proxy_buffering off;
+  proxy_request_buffering off;
+
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_prefer_server_ciphers off;
+  ssl_session_cache shared:tenantctl_tls:20m;
+  ssl_session_timeout 1h;
+  ssl_session_tickets off;
+  ssl_certificate tls/base.crt;
+  ssl_certificate_key tls/base.key;
+
+  upstream tenantctl_gateway {
+    server 127.0.0.1:${config.gatewayPort} max_fails=0;
+    keepalive 64;
+  }
+
+  # Unknown hosts: 404 (on HTTPS with the base certificate).
+  server {
+    ${listen(config, 'http', ' default_server')}
+    ${listen(config, 'https', ' http2 default_server')}
+    server_name _;
+    set $tenantctl_tenant "";
+    set $tenantctl_key_id "";
+    default_type application/json;
+    location / {
+      return 404 '{"error":"not found","message":"no tenant answers at this host name"}\\n';
+    }
+  }
+
+  # Which generation is live, for tenantctl to confirm a reload; loopback only.
+  server {
+    ${listen(config, 'http')}
+    server_name ${statusHost};
+    allow 127.0.0.1;
+    deny all;
+    default_type text/plain;
+    location = /generation {
+      return 200 '${generation}\\n';
+    }
+  }
+
+  include t/*/server.conf;
+}
+`;
+}
+
+/** The rules every routed tenant's server uses; the server sets $tenantctl_tenant and $tenantctl_upstream. */
+function renderLocations(): string {
+  const proxy = `proxy_pass http://$tenantctl_upstream;
+    proxy_set_header Host $host;
+    proxy_set_header X-Real-IP $remote_addr;
+    proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header X-Forwarded-Host $host;
+    proxy_set_header X-Forwarded-Port $server_port;
+    proxy_set_header X-Request-Id $tenantctl_request_id;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection $tenantctl_connection;
+    add_header X-Request-Id $tenantctl_request_id always;`;
+  return `# Rendered by tenantctl: the location rules of every routed tenant.
+set $tenantctl_key_id "";
+set $tenantctl_reason "";
+set $tenantctl_module "";
+error_page 502 504 = @tenantctl_app_unavailable;
+
+# Health and readiness answer without a key.
+location = /api/health {
+    ${proxy}
+}
+location = /api/ready {
+    ${proxy}
+}
+
+# The API needs a key of this tenant, checked by the gateway (auth_request), and the module its path belongs to.
+location /api/ {
+    auth_request /_tenantctl/auth;
+    auth_request_set $tenantctl_key_id $upstream_http_x_tenantctl_key_id;
+    auth_request_set $tenantctl_reason $upstream_http_x_tenantctl_reason;
+    auth_request_set $tenantctl_module $upstream_http_x_tenantctl_module;
+    error_page 401 = @tenantctl_unauthorized;
+    error_page 403 = @tenantctl_forbidden;
+    error_page 500 = @tenantctl_gateway_unavailable;
+    error_page 502 504 = @tenantctl_app_unavailable;
+    proxy_set_header X-Api-Key-Id $tenantctl_key_id;
+    ${proxy}
+}
+
+location / {
+    ${proxy}
+}
+
+location = /_tenantctl/auth {
+    internal;
+    proxy_pass http://tenantctl_gateway/auth;
+    proxy_pass_request_body off;
+    proxy_set_header Content-Length "";
+    proxy_set_header Connection "";
+    proxy_set_header X-Tenantctl-Tenant $tenantctl_tenant;
+    proxy_set_header X-Original-Uri $request_uri;
+    proxy_set_header X-Original-Method $request_method;
+    proxy_connect_timeout 1s;
+    proxy_send_timeout 5s;
+    proxy_read_timeout 5s;
+    proxy_buffering on;
+}
+
+location @tenantctl_unauthorized {
+    default_type application/json;
+    add_header WWW-Authenticate 'Bearer realm="$host"' always;
+    add_header X-Request-Id $tenantctl_request_id always;
+    return 401 '{"error":"unauthorized","reason":"$tenantctl_reason"}\\n';
+}
+location @tenantctl_forbidden {
+    default_type application/json;
+    add_header X-Request-Id $tenantctl_request_id always;
+    return 403 '{"error":"forbidden","module":"$tenantctl_module","message":"the $tenantctl_module module is not enabled for this tenant"}\\n';
+}
+# The gateway is down or failing: fail closed.
+location @tenantctl_gateway_unavailable {
+    default_type application/json;
+    add_header Retry-After 5 always;
+    add_header X-Request-Id $tenantctl_request_id always;
+    return 503 '{"error":"unavailable","message":"API keys cannot be checked right now"}\\n';
+}
+location @tenantctl_app_unavailable {
+    default_type application/json;
+    add_header Retry-After 5 always;
+    add_header X-Request-Id $tenantctl_request_id always;
+    return 503 '{"error":"unavailable","message":"the tenant\\'s app is not answering"}\\n';
+}
+`;
+}
+
+function renderTenant({ config, upstreamAddress }: RenderInput, tenant: RouteInput): string | undefined {
+  const kind = routeKind(tenant);
+  if (kind === 'none') return undefined;
+  const names = tenantHostnames(tenant, config.baseDomain);
+  const baseNames = [names[0]!, ...tenant.domains.filter((d) => !d.ownCertificate).map((d) => d.domain)];
+  const ownCertDomains = tenant.domains.filter((d) => d.ownCertificate).map((d) => d.domain);
+  const header = `# Rendered by tenantctl: tenant ${tenant.id} (${tenant.status}, plan ${tenant.plan}).\n`;
+  const snippet = tenant.snippet ? `    include t/${tenant.id}/snippet.conf;\n` : '';
+
+  if (kind === 'unavailable') {
+    const page = `<!doctype html><title>Unavailable</title><h1>Service unavailable</h1><p>${tenant.id} is ${tenant.status === 'stopped' ? 'stopped' : 'not available'} right now. Please try again later.</p>\\n`;
+    const body = `    set $tenantctl_tenant ${tenant.id};
+    default_type text/html;
+    add_header Retry-After 30 always;
+    location / {
+        return 503 '${page}';
+    }
+`;
+    return `${header}server {
+    ${listen(config, 'http')}
+    server_name ${names.join(' ')};
+${body}}
+server {
+    ${listen(config, 'https')}
+    server_name ${baseNames.join(' ')};
+${body}}
+${ownCertDomains.map((domain) => `server {
+    ${listen(config, 'https')}
+    server_name ${domain};
+    ssl_certificate t/${tenant.id}/certs/${domain}.crt;
+    ssl_certificate_key t/${tenant.id}/certs/${domain}.key;
+${body}}
+`).join('')}`;
+  }
+
+  const limits = config.rateLimits[tenant.plan as keyof FrontdoorConfig['rateLimits']] ?? config.rateLimits.standard;
+  const zone = tenant.plan in config.rateLimits ? tenant.plan : 'standard';
+  const routed = `    set $tenantctl_tenant ${tenant.id};
+    set $tenantctl_upstream tenantctl_app_${tenant.id.replace(/-/g, '_')};
+    limit_req zone=tenantctl_${zone} burst=${limits.burst} nodelay;
+    include locations.conf;
+${snippet}`;
+  const upstream = `upstream tenantctl_app_${tenant.id.replace(/-/g, '_')} {
+    server ${upstreamAddress}:${tenant.appPort} max_fails=0;
+    keepalive 32;
+}
+`;
+  const httpServer = config.redirectHttp
+    ? `server {
+    ${listen(config, 'http')}
+    server_name ${names.join(' ')};
+    location / {
+        return 308 https://$host${config.httpsPort === 443 ? '' : `:${config.httpsPort}`}$request_uri;
+    }
+}
+`
+    : `server {
+    ${listen(config, 'http')}
+    server_name ${names.join(' ')};
+${routed}}
+`;
+  return `${header}${upstream}${httpServer}server {
+    ${listen(config, 'https')}
+    server_name ${baseNames.join(' ')};
+${routed}}
+${ownCertDomains.map((domain) => `server {
+    ${listen(config, 'https')}
+    server_name ${domain};
+    ssl_certificate t/${tenant.id}/certs/${domain}.crt;
+    ssl_certificate_key t/${tenant.id}/certs/${domain}.key;
+${routed}}
+`).join('')}`;
+}

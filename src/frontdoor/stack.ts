@@ -1,0 +1,180 @@
+import http from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
+import { TenantctlError } from '../common/errors.js';
+import { writePrivateFile } from '../common/private-files.js';
+import { done, notYet, retryUntilDeadline, type Attempt } from '../common/retry.js';
+import { frontdoorReloadDeadlineMs, frontdoorTestTimeoutMs, frontdoorUpTimeoutMs, probeConnectTimeoutMs } from '../common/timeouts.js';
+import type { Config } from '../config/schema.js';
+import type { DockerHost } from '../stack/docker-host.js';
+import { projectContainers, type ContainerState } from '../stack/docker.js';
+import { containerConfDir, type FrontdoorLayout } from './layout.js';
+import { statusHost } from './render.js';
+
+// The front door's own compose project: nginx and the gateway, both in the Docker host's network
+// namespace (network_mode: host). Why host networking:
+//  - tenants' apps publish their port on bindAddress (127.0.0.1 by default), which only the host's
+//    own namespace can reach. host-gateway (extra_hosts, Engine 20.10+) reaches the host through the
+//    docker0 bridge address, where a port bound to 127.0.0.1 does not answer; it would need every
+//    tenant app published on 0.0.0.0 or the bridge address, i.e. exposed further.
+//  - joining every tenant network would make the front door a member of each tenant's private
+//    network (next to its PostgreSQL and Redis), cost a `docker network connect` per provision and
+//    a container with hundreds of interfaces; it would also break the isolation a network per
+//    tenant is for.
+//  - nginx then dials tenants' apps exactly where tenantctl's own readiness probes do, the gateway
+//    reaches the admin database where tenantctl does (127.0.0.1:5433 for the local one), and the
+//    listening side has no userland proxy or NAT in front of it.
+// The price: nginx listens directly on the host (frontdoor.listenAddress, httpPort, httpsPort) and
+// the gateway on 127.0.0.1:gatewayPort; both are tenantctl's choice, not the container's.
+
+export const nginxContainer = (config: Config) => `${config.frontdoor.project}-nginx`;
+export const gatewayContainer = (config: Config) => `${config.frontdoor.project}-gateway`;
+export const frontdoorLabel = 'tenantctl.frontdoor';
+
+export async function writeComposeFile(config: Config, layout: FrontdoorLayout): Promise<void> {
+  const labels = { [frontdoorLabel]: config.frontdoor.project };
+  const logging = { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } };
+  const document = {
+    services: {
+      nginx: {
+        image: config.frontdoor.images.nginx,
+        container_name: nginxContainer(config),
+        network_mode: 'host',
+        restart: 'unless-stopped',
+        command: ['nginx', '-g', 'daemon off;', '-c', `${containerConfDir}/live/nginx.conf`],
+        volumes: [`${layout.confDir}:${containerConfDir}:ro`],
+        labels,
+        logging,
+        stop_grace_period: '15s',
+      },
+      gateway: {
+        image: config.frontdoor.images.gateway,
+        container_name: gatewayContainer(config),
+        network_mode: 'host',
+        restart: 'unless-stopped',
+        volumes: [`${layout.gatewayConfig}:/etc/tenantctl-gateway/config.json:ro`],
+        labels,
+        logging,
+        stop_grace_period: '10s',
+      },
+    },
+  };
+  await writeFile(layout.composeFile, `# Rendered by tenantctl frontdoor init; nginx and the gateway of the front door.\n${stringify(document)}`);
+}
+
+/** The gateway's settings, with the admin database's URL: 0600, read by the gateway as root before it drops to nobody. */
+export async function writeGatewayConfig(config: Config, layout: FrontdoorLayout, databaseUrl: string): Promise<void> {
+  await writePrivateFile(layout.gatewayConfig, `${JSON.stringify({
+    databaseUrl,
+    host: '127.0.0.1',
+    port: config.frontdoor.gatewayPort,
+    keyCacheMs: Math.round(config.frontdoor.keyCacheSeconds * 1000),
+    flushMs: Math.round(config.frontdoor.usageFlushSeconds * 1000),
+    modulePaths: config.frontdoor.modulePaths,
+  }, null, 2)}\n`);
+}
+
+export async function frontdoorUp(host: DockerHost, config: Config, layout: FrontdoorLayout, signal?: AbortSignal, services?: string[]): Promise<void> {
+  const compose = await host.compose();
+  await compose.up({ project: config.frontdoor.project, file: layout.composeFile }, { timeoutMs: frontdoorUpTimeoutMs, signal, services });
+}
+
+export async function frontdoorDown(host: DockerHost, config: Config, layout: FrontdoorLayout): Promise<void> {
+  const compose = await host.compose();
+  await compose.down({ project: config.frontdoor.project, file: layout.composeFile }, { timeoutMs: frontdoorUpTimeoutMs, removeVolumes: false });
+}
+
+export async function frontdoorContainers(host: DockerHost, config: Config, signal?: AbortSignal): Promise<ContainerState[]> {
+  return projectContainers(host, config.frontdoor.project, signal);
+}
+
+export interface TestOutcome {
+  ok: boolean;
+  /** nginx's [emerg]/[error] lines. */
+  errors: string[];
+}
+
+/**
+ * `nginx -t` of a generation: in the running nginx container (same binary, same mounts), else in a
+ * throwaway one. -t parses everything and loads every certificate but binds nothing.
+ */
+export async function testGeneration(host: DockerHost, config: Config, layout: FrontdoorLayout, generationDir: string, running: boolean, signal?: AbortSignal): Promise<TestOutcome> {
+  const conf = `${containerConfDir}/${generationDir}/nginx.conf`;
+  const argv = running
+    ? ['docker', 'exec', nginxContainer(config), 'nginx', '-t', '-q', '-c', conf]
+    : ['docker', 'run', '--rm', '--network', 'none', '-v', `${layout.confDir}:${containerConfDir}:ro`, config.frontdoor.images.nginx, 'nginx', '-t', '-q', '-c', conf];
+  const result = await host.run(argv, { timeoutMs: frontdoorTestTimeoutMs, signal });
+  if (result.cancelled) throw new TenantctlError('interrupted', 'nginx -t was cancelled');
+  if (result.timedOut) throw new TenantctlError('frontdoor', `nginx -t did not finish within ${frontdoorTestTimeoutMs / 1000} s`);
+  const lines = result.stderrTail.split('\n').map((l) => l.trim()).filter(Boolean);
+  const errors = lines.filter((l) => /\[(emerg|alert|crit|error)\]/.test(l) || /No such (container|image)|Error response/i.test(l));
+  return { ok: result.exitCode === 0, errors: errors.length > 0 ? errors : lines.slice(-3) };
+}
+
+/** Tells nginx's master to reload (SIGHUP): it re-reads live/nginx.conf, starts new workers and lets old ones finish. */
+export async function signalReload(host: DockerHost, config: Config, signal?: AbortSignal): Promise<void> {
+  await host.docker(['kill', '--signal', 'HUP', nginxContainer(config)], { signal });
+}
+
+/** Where tenantctl dials nginx's listeners (nginx runs in the host's namespace; the engine is local). */
+export function dialAddress(config: Config): string {
+  return config.frontdoor.listenAddress === '0.0.0.0' ? '127.0.0.1' : config.frontdoor.listenAddress;
+}
+
+/** GET on the front door's loopback status server; the body, or why not. */
+function getStatus(config: Config, path: string, signal?: AbortSignal): Promise<Attempt<string>> {
+  return new Promise((resolve) => {
+    const request = http.get({ host: dialAddress(config), port: config.frontdoor.httpPort, path, headers: { host: statusHost }, agent: false, timeout: probeConnectTimeoutMs, signal }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => { body += chunk; });
+      response.on('end', () => resolve(response.statusCode === 200 ? done(body.trim()) : notYet(`answered ${response.statusCode}`)));
+    });
+    request.on('timeout', () => request.destroy(new Error('no answer')));
+    request.on('error', (error: NodeJS.ErrnoException) => resolve(notYet(error.code ?? error.message)));
+  });
+}
+
+/** The generation nginx serves now, or undefined when it does not answer. */
+export async function servedGeneration(config: Config, signal?: AbortSignal): Promise<number | undefined> {
+  const answer = await getStatus(config, '/generation', signal);
+  return answer.done ? Number(answer.value) : undefined;
+}
+
+/** Waits until new connections are served by `generation` (after a reload or a start). */
+export async function waitForGeneration(host: DockerHost, config: Config, generation: number, signal?: AbortSignal): Promise<void> {
+  await retryUntilDeadline(async () => {
+    const answer = await getStatus(config, '/generation', signal);
+    if (!answer.done) return answer;
+    return Number(answer.value) === generation ? done(undefined) : notYet(`nginx still serves generation ${answer.value}`);
+  }, {
+    what: `waiting for nginx to serve generation ${generation}`,
+    deadlineMs: frontdoorReloadDeadlineMs,
+    signal,
+    initialDelayMs: 20,
+    maxDelayMs: 500,
+    onDeadline: (why) => new TenantctlError('frontdoor', `nginx did not take up generation ${generation} within ${frontdoorReloadDeadlineMs / 1000} s (${why})`),
+  }).catch(async (error) => {
+    if (!(error instanceof TenantctlError) || error.kind !== 'frontdoor') throw error;
+    const log = await host.run(['docker', 'logs', '--tail', '3', nginxContainer(config)], { timeoutMs: 10_000 }).then((r) => r.stderrTail.split('\n').slice(-3).join(' | '), () => 'unavailable');
+    throw new TenantctlError('frontdoor', `${error.message}; nginx's log: ${log}`);
+  });
+}
+
+/** Waits until the gateway answers /healthz (it reached the admin database). */
+export async function waitForGateway(config: Config, signal?: AbortSignal): Promise<void> {
+  await retryUntilDeadline(() => new Promise<Attempt<void>>((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port: config.frontdoor.gatewayPort, path: '/healthz', agent: false, timeout: probeConnectTimeoutMs, signal }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200 ? done(undefined) : notYet(`answered ${response.statusCode}`));
+    });
+    request.on('timeout', () => request.destroy(new Error('no answer')));
+    request.on('error', (error: NodeJS.ErrnoException) => resolve(notYet(error.code ?? error.message)));
+  }), {
+    what: 'waiting for the gateway',
+    deadlineMs: frontdoorUpTimeoutMs,
+    signal,
+    onDeadline: (why) => new TenantctlError('frontdoor', `the gateway did not answer on 127.0.0.1:${config.frontdoor.gatewayPort} (${why}); see docker logs ${gatewayContainer(config)}`),
+  });
+}
+

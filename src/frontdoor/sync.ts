@@ -1,0 +1,232 @@
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { cp, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { TenantctlError, messageOf } from '../common/errors.js';
+import { frontdoorLockWaitMs } from '../common/timeouts.js';
+import type { AdminDb } from '../admin-db/database.js';
+import type { Context } from '../context.js';
+import type { Config } from '../config/schema.js';
+import { loadRoutes } from './domains.js';
+import { frontdoorLayout, generationDirName, readState, writeState, type FrontdoorLayout, type LastSync } from './layout.js';
+import { renderFrontdoor, routeKind, tenantHostnames, type RouteInput } from './render.js';
+import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGeneration } from './stack.js';
+
+// One sync of the front door with the registry, serialised across tenantctl processes:
+//   render every served tenant into a candidate generation directory (conf/gen-N/, complete with its
+//   certificates and snippets) -> `nginx -t` it -> swap the `live` symlink (rename: atomic) ->
+//   SIGHUP nginx -> wait until nginx serves generation N.
+// A candidate that fails the test never becomes live. When nginx names a tenant's file, that
+// tenant's last good folder (from the live generation) replaces it and the rest is tested again, so
+// one tenant's bad input (its snippet, its certificate) cannot block every other tenant's changes;
+// the result lists it as refused. A failure nginx cannot pin on a tenant refuses the whole candidate.
+// A candidate identical to the live generation (same digest) is not reloaded at all.
+
+/** The advisory lock space of front door reloads (admin-db's lockSpaces use 1 and 2). */
+const frontdoorLockSpace = 11;
+/** Generations kept on disk: the live one and the ones before it, to look at or go back to. */
+const keptGenerations = 3;
+
+export interface RouteSummary {
+  tenant: string;
+  status: string;
+  /** route: proxied to the app; unavailable: a 503 page (stopped, failed, being provisioned). */
+  serving: 'route' | 'unavailable';
+  hostnames: string[];
+  url: string;
+}
+
+export interface SyncResult {
+  generation: number;
+  /** A new generation was made live (false: the live one already said the same). */
+  changed: boolean;
+  routes: RouteSummary[];
+  refused: { tenant: string; reason: string }[];
+  durationMs: number;
+}
+
+export function requireLocalEngine(ctx: Context): void {
+  if (!ctx.dockerHost.isLocal) {
+    throw new TenantctlError('usage', 'the front door needs a local Docker engine: its configuration is bind-mounted from the state dir; unset DOCKER_HOST or run tenantctl on the Docker host');
+  }
+}
+
+export const httpsUrl = (config: Config, host: string) => `https://${host}${config.frontdoor.httpsPort === 443 ? '' : `:${config.frontdoor.httpsPort}`}`;
+
+export async function readLiveGeneration(layout: FrontdoorLayout): Promise<number> {
+  try {
+    const target = await readlink(layout.liveLink);
+    const match = /gen-(\d+)$/.exec(target);
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(() => true, () => false);
+}
+
+/** Holds the front door's reload lock (waiting for another process's reload to finish) until released. */
+async function lockReloads(db: AdminDb, project: string): Promise<() => Promise<void>> {
+  const client = await db.connect();
+  try {
+    await client.query(`SET lock_timeout = ${frontdoorLockWaitMs}`);
+    await client.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [frontdoorLockSpace, project]);
+  } catch (error) {
+    client.release(true);
+    if ((error as { code?: string }).code === '55P03') {
+      throw new TenantctlError('conflict', `another tenantctl process has been reloading the front door for ${frontdoorLockWaitMs / 1000} s; try again`);
+    }
+    return db.unreachable(error);
+  }
+  return async () => {
+    await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [frontdoorLockSpace, project]).catch(() => {});
+    await client.query('RESET lock_timeout').catch(() => {});
+    client.release();
+  };
+}
+
+type Entry = { content: string | Buffer; private?: boolean };
+
+/** The whole candidate, in memory: rendered files plus the certificates and snippets it uses. */
+async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, generation: number): Promise<{ files: Map<string, Entry>; digest: string; tenants: RouteInput[] }> {
+  const config = ctx.config;
+  const registry = await loadRoutes(db, ctx.dockerHost.id);
+  const files = new Map<string, Entry>();
+  const tenants: RouteInput[] = [];
+  for (const route of registry) {
+    const domains = [];
+    for (const domain of route.domains) {
+      const crt = path.join(layout.domainsDir, `${domain}.crt`);
+      const ownCertificate = await exists(crt);
+      if (ownCertificate) {
+        files.set(`t/${route.id}/certs/${domain}.crt`, { content: await readFile(crt) });
+        files.set(`t/${route.id}/certs/${domain}.key`, { content: await readFile(path.join(layout.domainsDir, `${domain}.key`)), private: true });
+      }
+      domains.push({ domain, ownCertificate });
+    }
+    const snippetFile = path.join(layout.snippetsDir, `${route.id}.conf`);
+    const snippet = routeKind(route) === 'route' && (await exists(snippetFile));
+    if (snippet) files.set(`t/${route.id}/snippet.conf`, { content: await readFile(snippetFile) });
+    tenants.push({ ...route, domains, snippet });
+  }
+  files.set('tls/base.crt', { content: await readFile(path.join(layout.tlsDir, 'base.crt')) });
+  files.set('tls/base.key', { content: await readFile(path.join(layout.tlsDir, 'base.key')), private: true });
+  const upstreamAddress = config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress;
+  // The digest ignores the generation number, so an unchanged registry is recognised as such.
+  const hash = createHash('sha256');
+  const digestFiles = new Map([...files, ...[...renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation: 0, tenants })].map(([k, v]) => [k, { content: v }] as const)]);
+  for (const [name, entry] of [...digestFiles].sort(([a], [b]) => a.localeCompare(b))) hash.update(`${name}\0`).update(entry.content).update('\0');
+  for (const [name, content] of renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation, tenants })) files.set(name, { content });
+  return { files, digest: hash.digest('hex'), tenants };
+}
+
+function summarise(config: Config, tenants: RouteInput[]): RouteSummary[] {
+  return tenants.flatMap((t) => {
+    const kind = routeKind(t);
+    if (kind === 'none') return [];
+    const hostnames = tenantHostnames(t, config.frontdoor.baseDomain);
+    return [{ tenant: t.id, status: t.status, serving: kind, hostnames, url: httpsUrl(config, hostnames[0]!) }];
+  });
+}
+
+/** The tenant whose folder an nginx error names (…/gen-N/t/<id>/…), if any. */
+export function tenantOfError(lines: readonly string[]): string | undefined {
+  for (const line of lines) {
+    const match = /\/gen-\d+\/t\/([a-z][a-z0-9-]*)\//.exec(line);
+    if (match) return match[1];
+  }
+  return undefined;
+}
+
+/**
+ * Brings the front door in step with the registry (see the top of this file). Throws exit 11 when the
+ * candidate is refused as a whole or nginx does not take it up; the live generation keeps serving.
+ */
+export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
+  const started = Date.now();
+  const config = ctx.config;
+  const layout = frontdoorLayout(config);
+  if (!(await readState(layout))) throw new TenantctlError('usage', 'the front door is not set up here: run `tenantctl frontdoor init --self-signed` (or with --cert and --key)');
+  requireLocalEngine(ctx);
+  const db = await ctx.adminDb();
+  const release = await lockReloads(db, config.frontdoor.project);
+  let lastSync: LastSync | undefined;
+  try {
+    const live = await readLiveGeneration(layout);
+    const containers = await frontdoorContainers(ctx.dockerHost, config, ctx.signal);
+    const nginxRunning = containers.some((c) => c.service === 'nginx' && c.status === 'running');
+    const allRunning = nginxRunning && containers.some((c) => c.service === 'gateway' && c.status === 'running');
+    const probe = await assemble(ctx, layout, db, 0);
+    const liveDigest = live > 0 ? await readFile(path.join(layout.confDir, generationDirName(live), 'digest'), 'utf8').catch(() => '') : '';
+    if (liveDigest === probe.digest && allRunning && (await servedGeneration(config, ctx.signal)) === live) {
+      lastSync = { at: new Date().toISOString(), ok: true, generation: live };
+      return { generation: live, changed: false, routes: summarise(config, probe.tenants), refused: [], durationMs: Date.now() - started };
+    }
+
+    // A new generation: above every directory on disk (a refused candidate's may linger after a crash).
+    const numbers = (await readdir(layout.confDir).catch(() => [] as string[])).map((n) => /^gen-(\d+)$/.exec(n)).filter(Boolean).map((m) => Number(m![1]));
+    const generation = Math.max(live, ...numbers) + 1;
+    const { files, digest, tenants } = await assemble(ctx, layout, db, generation);
+    const dirName = generationDirName(generation);
+    const dir = path.join(layout.confDir, dirName);
+    await rm(dir, { recursive: true, force: true });
+    for (const [name, entry] of files) {
+      await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+      await writeFile(path.join(dir, name), entry.content, { mode: entry.private ? 0o600 : 0o644 });
+    }
+
+    ctx.reporter.detail(`front door: testing generation ${generation}`);
+    let outcome = await testGeneration(ctx.dockerHost, config, layout, dirName, nginxRunning, ctx.signal);
+    const refused: { tenant: string; reason: string }[] = [];
+    while (!outcome.ok) {
+      const tenant = tenantOfError(outcome.errors);
+      if (!tenant || refused.some((r) => r.tenant === tenant)) break;
+      refused.push({ tenant, reason: outcome.errors[0]!.replace(/^nginx: /, '').replace(`${dirName}/`, '') });
+      // The tenant's last good folder, if it has one in the live generation; else it is not served.
+      await rm(path.join(dir, 't', tenant), { recursive: true, force: true });
+      const good = path.join(layout.confDir, generationDirName(live), 't', tenant);
+      if (live > 0 && (await exists(good))) await cp(good, path.join(dir, 't', tenant), { recursive: true });
+      outcome = await testGeneration(ctx.dockerHost, config, layout, dirName, nginxRunning, ctx.signal);
+    }
+    if (!outcome.ok) {
+      await rm(dir, { recursive: true, force: true });
+      throw new TenantctlError('frontdoor', `nginx -t refused the new front door configuration: ${outcome.errors.join('; ').replace(/^nginx: /, '')}; ${live > 0 ? `generation ${live} keeps serving` : 'nothing was made live'}`);
+    }
+    // A partly refused candidate is tested again next time (its digest matches nothing).
+    await writeFile(path.join(dir, 'digest'), refused.length > 0 ? `refused:${generation}` : digest);
+
+    // Swap: a new symlink renamed over `live` is atomic; nginx reads it at the reload.
+    const temp = path.join(layout.confDir, `live.${process.pid}.tmp`);
+    await rm(temp, { force: true });
+    await symlink(dirName, temp);
+    await rename(temp, layout.liveLink);
+    try {
+      if (nginxRunning) await signalReload(ctx.dockerHost, config, ctx.signal);
+      if (!allRunning) await frontdoorUp(ctx.dockerHost, config, layout, ctx.signal);
+      await waitForGeneration(ctx.dockerHost, config, generation, ctx.signal);
+    } catch (error) {
+      // nginx kept (or never left) the old configuration: say so on disk too.
+      if (live > 0) {
+        await symlink(generationDirName(live), temp).catch(() => {});
+        await rename(temp, layout.liveLink).catch(() => {});
+      }
+      throw error;
+    }
+    // Old generations go, newest kept.
+    for (const old of numbers.filter((n) => n < generation).sort((a, b) => b - a).slice(keptGenerations - 1)) {
+      await rm(path.join(layout.confDir, generationDirName(old)), { recursive: true, force: true });
+    }
+    lastSync = { at: new Date().toISOString(), ok: true, generation, ...(refused.length > 0 ? { refused } : {}) };
+    return { generation, changed: true, routes: summarise(config, tenants), refused, durationMs: Date.now() - started };
+  } catch (error) {
+    lastSync = { at: new Date().toISOString(), ok: false, generation: await readLiveGeneration(layout), error: messageOf(error) };
+    throw error;
+  } finally {
+    if (lastSync) {
+      const state = await readState(layout).catch(() => undefined);
+      if (state) await writeState(layout, { ...state, lastSync }).catch(() => {});
+    }
+    await release();
+  }
+}
