@@ -3,9 +3,12 @@ import { TenantRegistry, type TenantRecord, type TenantStatus } from './registry
 import { liveStatesByProject, type LiveState } from '../stack/docker.js';
 import { usageError } from '../common/errors.js';
 
-const statuses: TenantStatus[] = ['provisioning', 'active', 'failed', 'deprovisioning', 'deprovisioned'];
+const statuses: TenantStatus[] = ['provisioning', 'active', 'stopped', 'failed', 'deprovisioning', 'deprovisioned'];
 
-/** A registry row beside what Docker runs for it, so drift (an active tenant that is stopped or gone) shows. */
+/**
+ * A registry row beside what Docker runs for it, so drift (an active tenant that is stopped or gone)
+ * shows. A tenant stopped with `tenantctl stop` has status `stopped`: its stopped containers are not drift.
+ */
 export type ListedTenant = TenantRecord & { live: LiveState | 'unknown' };
 
 export async function list(ctx: Context, input: { status?: string; all?: boolean }): Promise<ListedTenant[]> {

@@ -55,8 +55,9 @@ export function renderDeprovision(r: DeprovisionResult): string {
 const statusColour = (status: string) =>
   status === 'active' ? chalk.green(status) : status === 'failed' ? chalk.red(status) : chalk.yellow(status);
 
+// Drift in red: an active tenant whose containers do not all run, or a stopped one whose containers do.
 const liveColour = (live: string, status: string) =>
-  live === 'running' ? chalk.green(live) : status === 'active' ? chalk.red(live) : chalk.dim(live);
+  live === 'running' ? (status === 'stopped' ? chalk.red(live) : chalk.green(live)) : status === 'active' ? chalk.red(live) : chalk.dim(live);
 
 export function renderList(rows: ListedTenant[]): string {
   if (rows.length === 0) return 'No tenants. Create one with: tenantctl provision <id> --name "<name>"';
