@@ -7,8 +7,8 @@ import type { Context } from '../context.js';
 export async function withContext<T>(
   command: Command,
   work: (ctx: Context) => Promise<T>,
-  render: (result: T) => string,
-  options?: { adminConnections?: number },
+  render: ((result: T) => string) | null,
+  options?: import('./with-context.js').WithContextOptions,
 ): Promise<void> {
   const runner = await import('./with-context.js');
   return runner.withContext(command, work, render, options);

@@ -15,11 +15,25 @@ export interface GlobalOptions {
   quiet?: boolean;
 }
 
+export interface WithContextOptions {
+  /** Admin database connections; a batch needs about two per tenant in flight. */
+  adminConnections?: number;
+  /**
+   * What Ctrl-C (SIGINT, SIGTERM) does. 'roll-back' (the default, for commands that change things):
+   * says "interrupted: rolling back" and aborts the context's signal; a second one exits at once.
+   * 'end': read-only and long-running commands (logs, stats) have nothing to undo: the signal is
+   * aborted quietly and the command ends normally; a second one exits at once. 'child': a
+   * foreground child (exec, psql) gets the signal and decides; tenantctl ends when it does.
+   */
+  onInterrupt?: 'roll-back' | 'end' | 'child';
+}
+
+/** `render` null: the command's output was streamed while it ran (logs, exec); nothing more to print. */
 export async function withContext<T>(
   command: Command,
   work: (ctx: Context) => Promise<T>,
-  render: (result: T) => string,
-  { adminConnections }: { adminConnections?: number } = {},
+  render: ((result: T) => string) | null,
+  { adminConnections, onInterrupt: mode = 'roll-back' }: WithContextOptions = {},
 ): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const { config, errors } = loadConfig({ cwd: process.cwd(), env: process.env, file: options.config });
@@ -29,8 +43,9 @@ export async function withContext<T>(
   let interrupts = 0;
   const onInterrupt = () => {
     interrupts += 1;
+    if (mode === 'child') return controller.abort();
     if (interrupts > 1) process.exit(ExitCode.interrupted);
-    process.stderr.write('\ninterrupted: rolling back (press Ctrl-C again to stop at once and leave things as they are)\n');
+    if (mode === 'roll-back') process.stderr.write('\ninterrupted: rolling back (press Ctrl-C again to stop at once and leave things as they are)\n');
     controller.abort();
   };
   process.on('SIGINT', onInterrupt);
@@ -38,7 +53,9 @@ export async function withContext<T>(
 
   const reporter = makeReporter(options);
   const ctx = createContext({ config, env: process.env, reporter, signal: controller.signal, adminConnections });
-  const print = (result: T) => process.stdout.write(`${options.json ? JSON.stringify(result, null, 2) : render(result)}\n`);
+  const print = (result: T) => {
+    if (render) process.stdout.write(`${options.json ? JSON.stringify(result, null, 2) : render(result)}\n`);
+  };
   try {
     const result = await work(ctx);
     reporter.end();

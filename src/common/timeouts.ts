@@ -17,6 +17,14 @@ export const adminDbConnectTimeoutMs = 10_000;
 export const adminDbPatienceMs = 30_000;
 /** Extra time `compose up` of a tenant gets beyond the readiness deadline. */
 export const composeUpGraceMs = 120_000;
+/** `compose stop` / `compose restart` of one tenant: containers get 10 s each to stop, in parallel. */
+export const composeStopTimeoutMs = 120_000;
+/** `compose start` of one tenant's existing containers (readiness is waited for separately). */
+export const composeStartTimeoutMs = 120_000;
+/** `compose logs` without --follow: the logs are bounded (json-file, 3 x 10 MB per container). */
+export const composeLogsTimeoutMs = 300_000;
+/** `docker stats --no-stream`: Docker samples every container twice, about 2 s, slower on a busy host. */
+export const dockerStatsTimeoutMs = 60_000;
 /** After a timeout or Ctrl-C, how long a child gets between SIGTERM and SIGKILL. */
 export const killGraceMs = 5_000;
 /** Front door: `nginx -t` of a candidate configuration (thousands of server blocks take seconds). */

@@ -1,0 +1,88 @@
+import { TenantctlError } from '../common/errors.js';
+import { runForeground, type ForegroundOptions, type ForegroundResult } from '../common/interactive.js';
+import { composeFailureReason } from './compose-errors.js';
+import { composeArgv, type ComposeTarget } from './compose-argv.js';
+import type { DockerHost } from './docker-host.js';
+
+// Day-2 calls on a running stack, through the tenant's DockerHost like every other docker and
+// compose call: compose verbs that change the containers' state (stop, start, restart), and
+// foreground children (compose logs, docker exec) whose output is the user's, not tenantctl's.
+
+/** `compose <verb>` for one project; a typed error naming compose's reason when it fails. */
+export async function composeVerb(
+  host: DockerHost,
+  target: ComposeTarget,
+  verb: string[],
+  { timeoutMs, signal, onProgress }: { timeoutMs: number; signal?: AbortSignal; onProgress?: (line: string) => void },
+): Promise<void> {
+  const { flavour } = await host.compose();
+  const what = `compose ${verb[0]}`;
+  const result = await host.run(composeArgv(flavour, target, verb), { timeoutMs, signal, onStderrLine: onProgress });
+  if (result.cancelled) throw new TenantctlError('interrupted', `${what} was cancelled`);
+  if (result.timedOut) throw new TenantctlError('docker', `${what} for ${target.project} timed out after ${Math.round(timeoutMs / 1000)} s`);
+  if (result.exitCode !== 0) {
+    throw new TenantctlError('docker', `${what} for ${target.project} failed (exit ${result.exitCode}): ${composeFailureReason(result.stderrTail)}`);
+  }
+}
+
+/** A compose command in the foreground (`compose logs`): its output goes straight to tenantctl's stdout. */
+export async function composeForeground(host: DockerHost, target: ComposeTarget, verb: string[], options: ForegroundOptions): Promise<ForegroundResult> {
+  const { flavour } = await host.compose();
+  return foreground(host, composeArgv(flavour, target, verb), options);
+}
+
+/** A docker CLI command in the foreground (`docker exec`), with the host's endpoint in its environment. */
+export function dockerForeground(host: DockerHost, args: string[], options: ForegroundOptions): Promise<ForegroundResult> {
+  return foreground(host, ['docker', ...args], options);
+}
+
+async function foreground(host: DockerHost, argv: string[], options: ForegroundOptions): Promise<ForegroundResult> {
+  try {
+    return await runForeground(argv, { ...options, env: { ...options.env, ...host.env } });
+  } catch (error) {
+    throw new TenantctlError('docker', `${argv[0]} could not be started (is the docker CLI installed?): ${(error as Error).message}`, { cause: error });
+  }
+}
+
+export interface ServiceContainer {
+  id: string;
+  name: string;
+  service: string;
+  project: string;
+  tenant: string;
+  /** created | running | restarting | exited | paused | dead */
+  state: string;
+}
+
+/**
+ * Containers tenantctl manages (label tenantctl.managed=true), each with its project, service and
+ * tenant labels, from one `docker ps` call; `project` narrows to one compose project.
+ */
+export async function managedContainers(host: DockerHost, { project, signal }: { project?: string; signal?: AbortSignal } = {}): Promise<ServiceContainer[]> {
+  const filters = ['--filter', 'label=tenantctl.managed=true', ...(project ? ['--filter', `label=com.docker.compose.project=${project}`] : [])];
+  const format = '{{.ID}}\t{{.Names}}\t{{.Label "com.docker.compose.service"}}\t{{.Label "com.docker.compose.project"}}\t{{.Label "tenantctl.tenant"}}\t{{.State}}';
+  const out = await host.docker(['ps', '-a', ...filters, '--format', format], { signal });
+  return out.split('\n').filter((line) => line.trim()).map((line) => {
+    const [id = '', name = '', service = '', proj = '', tenant = '', state = ''] = line.split('\t');
+    return { id, name, service, project: proj, tenant, state };
+  });
+}
+
+/** One line of `docker stats --no-stream --format '{{json .}}'`, as Docker prints it. */
+export interface RawStats {
+  ID: string;
+  Name: string;
+  CPUPerc: string;
+  MemUsage: string;
+  MemPerc: string;
+  NetIO: string;
+  BlockIO: string;
+  PIDs: string;
+}
+
+/** One `docker stats --no-stream` call for the given containers (running ones: stopped ones have no figures). */
+export async function containerStats(host: DockerHost, containerIds: string[], { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<RawStats[]> {
+  if (containerIds.length === 0) return [];
+  const out = await host.docker(['stats', '--no-stream', '--format', '{{json .}}', ...containerIds], { timeoutMs, signal });
+  return out.split('\n').filter((line) => line.trim().startsWith('{')).map((line) => JSON.parse(line) as RawStats);
+}

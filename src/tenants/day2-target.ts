@@ -1,0 +1,85 @@
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Context } from '../context.js';
+import { TenantctlError } from '../common/errors.js';
+import type { ComposeTarget } from '../stack/compose-argv.js';
+import { describeServices } from '../stack/template.js';
+import { readEnvFileSecrets } from '../secrets/env-file.js';
+import { openSecretBox } from '../secrets/master-key.js';
+import { readTenantSecrets } from '../secrets/sealed-store.js';
+import { secretNames, secretPattern, type TenantSecrets } from '../secrets/generate.js';
+import type { AdminDb } from '../admin-db/database.js';
+import { parseTenantId } from './input.js';
+import { tenantPaths, type TenantPaths } from './files.js';
+import { TenantRegistry, wrongHost, type TenantRecord, type TenantStatus } from './registry.js';
+
+// What every day-2 command (stop, start, restart, logs, exec, psql, redis-cli) first needs: the
+// tenant on record, in a status that allows the verb, on this Docker host, and its rendered files.
+
+export interface Day2Target {
+  record: TenantRecord;
+  paths: TenantPaths;
+  target: ComposeTarget;
+}
+
+/**
+ * The tenant, or a one-line error with its exit code: a bad id is 2, an unknown or deprovisioned
+ * tenant 3, a tenant whose status does not allow the verb (say, exec on a stopped tenant) 5, with
+ * what to do instead.
+ */
+export async function requireTenantFor(ctx: Context, rawId: unknown, verb: string, allowed: readonly TenantStatus[]): Promise<Day2Target> {
+  const id = parseTenantId(rawId);
+  const record = await new TenantRegistry(await ctx.adminDb()).require(id);
+  if (record.status === 'deprovisioned') throw new TenantctlError('notFound', `tenant ${id} is deprovisioned; provision it again first`);
+  if (!allowed.includes(record.status)) {
+    throw new TenantctlError('conflict', `tenant ${id} is ${record.status}${record.statusReason ? ` (${record.statusReason})` : ''}, so it cannot ${verb}; ${hintFor(record)}`);
+  }
+  if (record.host !== ctx.dockerHost.id) throw wrongHost(id, record.host, ctx.dockerHost.id);
+  const paths = tenantPaths(ctx.config.customersDir, id);
+  // The .env is handed to compose as provision did, when there is one.
+  const envFile = await access(paths.envFile).then(() => paths.envFile, () => undefined);
+  return { record, paths, target: { project: record.composeProject, file: paths.composeFile, envFile } };
+}
+
+function hintFor(record: TenantRecord): string {
+  switch (record.status) {
+    case 'stopped': return `start it first: tenantctl start ${record.id}`;
+    case 'active': return `it is already running (tenantctl status ${record.id})`;
+    case 'failed': return `its stack was rolled back; provision it again: tenantctl provision ${record.id}`;
+    default: return `another tenantctl is changing it; wait for it to finish (tenantctl status ${record.id})`;
+  }
+}
+
+/** The rendered compose file compose needs; a clear error when customers/<id>/ is gone. */
+export async function requireComposeFile(t: Day2Target): Promise<string> {
+  try {
+    return await readFile(t.paths.composeFile, 'utf8');
+  } catch {
+    throw new TenantctlError('conflict', `${t.paths.composeFile} is missing: compose cannot find the stack of ${t.record.id}; check customersDir (TENANTCTL_CUSTOMERS_DIR)`);
+  }
+}
+
+/** The service names of the tenant's stack, from its rendered compose file. */
+export function servicesOf(rendered: string): string[] {
+  return describeServices(rendered).map((s) => s.name);
+}
+
+/**
+ * The tenant's passwords: from the files compose hands the containers (customers/<id>/secrets/<NAME>,
+ * one value per file), else customers/<id>/.env (older tenants), else the sealed copy in the admin
+ * database (with the master key; never creating one).
+ */
+export async function tenantSecretsFor(ctx: Context, db: AdminDb, t: Day2Target): Promise<TenantSecrets> {
+  const fromFiles = await secretFiles(path.join(t.paths.dir, 'secrets'));
+  if (fromFiles) return fromFiles;
+  const fromFile = await readEnvFileSecrets(t.paths.envFile);
+  if (fromFile) return fromFile;
+  const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
+  return readTenantSecrets(db, box, t.record.id);
+}
+
+async function secretFiles(dir: string): Promise<TenantSecrets | undefined> {
+  const values = await Promise.all(secretNames.map((name) => readFile(path.join(dir, name), 'utf8').then((v) => v.trim(), () => '')));
+  if (!values.every((v) => secretPattern.test(v))) return undefined;
+  return Object.fromEntries(secretNames.map((name, i) => [name, values[i]!])) as unknown as TenantSecrets;
+}
