@@ -26,11 +26,17 @@ export function tenantPaths(customersDir: string, id: string): TenantPaths {
 
 const initdbSource = path.join(packageRoot, 'templates', 'initdb');
 
-/** Writes everything compose needs for one tenant. The folder is 0700 and .env 0600: it holds secrets. */
-export async function writeTenantFiles(paths: TenantPaths, files: { compose: string; manifest: string; secrets: TenantSecrets }): Promise<void> {
+/**
+ * Writes everything compose needs for one tenant. The folder is 0700 and .env 0600: it holds secrets.
+ * With `project`, the .env also names the compose project (COMPOSE_PROJECT_NAME), so compose run by
+ * hand from customers/<id>/ (which reads that .env itself) finds the stack tenantctl made, instead of
+ * a project named after the folder.
+ */
+export async function writeTenantFiles(paths: TenantPaths, files: { compose: string; manifest: string; secrets: TenantSecrets; project?: string }): Promise<void> {
   await ensurePrivateDir(paths.dir);
   await chmod(paths.dir, 0o700);
-  await writePrivateFile(paths.envFile, formatEnvFile({ ...files.secrets }, 'tenantctl: this tenant\'s secrets; never commit, never share'));
+  const project: Record<string, string> = files.project === undefined ? {} : { COMPOSE_PROJECT_NAME: files.project };
+  await writePrivateFile(paths.envFile, formatEnvFile({ ...project, ...files.secrets }, 'tenantctl: this tenant\'s compose project and secrets; never commit, never share'));
   await writeFile(paths.composeFile, files.compose, { mode: 0o644 });
   await writeFile(paths.manifestFile, files.manifest, { mode: 0o644 });
   await mkdir(paths.initdbDir, { recursive: true });

@@ -40,13 +40,37 @@ Passwords are in \`${m.envFile}\` (mode 0600), never in this file.
 The app connects to its database as \`tenant_app\`, which is neither superuser nor table owner,
 so row-level security applies to it.
 
-## Useful commands
+## Commands
 
 \`\`\`sh
-tenantctl status ${m.id}
-${base} ps
-${base} logs -f app worker
+tenantctl status ${m.id}                      # record, URL, each service's state
+tenantctl logs ${m.id} --follow               # --service app|worker|db|redis, --since 10m, --tail 100
+tenantctl psql ${m.id}                        # SQL shell as tenant_owner; --as app for tenant_app
+tenantctl redis-cli ${m.id}
+tenantctl exec ${m.id} app -- sh              # any command in a service's container
+tenantctl restart ${m.id} --service app       # restart, and wait until ready
+tenantctl stop ${m.id}                        # containers stopped and kept; tenantctl start ${m.id}
+tenantctl stats ${m.id}                       # CPU, memory, network, disk per service
 tenantctl deprovision ${m.id}
 \`\`\`
+
+## Compose by hand
+
+From this folder, compose finds the stack by itself: \`.env\` names the project
+(\`COMPOSE_PROJECT_NAME=${m.project}\`).
+
+\`\`\`sh
+${compose} ps
+${compose} logs -f app worker
+\`\`\`
+
+From anywhere else:
+
+\`\`\`sh
+${base} ps
+\`\`\`
+
+Change the stack through tenantctl where it has a verb: it keeps the registry (\`stopped\`, \`active\`)
+and the audit log in step; compose by hand does not.
 `;
 }
