@@ -101,6 +101,8 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
       const reservation = { ports: existing.ports as PortPlan, subnet: existing.subnet ?? '' };
       return { ...summary(ctx, { id, name: existing.name, plan: existing.plan, project: existing.composeProject, paths, reservation, started }), outcome: 'already-active' };
     }
+    // A stopped tenant is whole, with its data: provisioning it would clean it up as a failed attempt.
+    if (existing?.status === 'stopped') throw new TenantctlError('conflict', `tenant ${id} is stopped; start it with \`tenantctl start ${id}\``);
     // The tenant's Docker objects (a failed attempt's, or kept data) live on the host it is
     // recorded on: looking for them on another host would find nothing and lose track of them.
     if (existing && existing.host !== ctx.dockerHost.id && (existing.status !== 'deprovisioned' || existing.keptData)) {
@@ -234,7 +236,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
       ...run, appUrl: appUrlFor(config, reservation.ports.app), bindAddress: config.bindAddress, ports: reservation.ports,
       subnet: reservation.subnet, composeFile: run.paths.composeFile, envFile: run.paths.envFile, flavour: compose.flavour,
     });
-    await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets }).catch((error) => {
+    await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets, project: run.project }).catch((error) => {
       throw new TenantctlError('usage', `cannot write ${run.paths.dir}: ${messageOf(error)}; customersDir (TENANTCTL_CUSTOMERS_DIR) must be a writable directory`, { cause: error });
     });
 
