@@ -16,9 +16,13 @@ command -v node >/dev/null 2>&1 || { echo "demo: Node.js 20 or newer is required
 if [ "${1:-}" = "--down" ]; then
   shift
   [ -f dist/cli.js ] || { [ -d node_modules ] || npm ci --no-audit --no-fund; npm run --silent build; }
-  node bin/tenantctl.js deprovision demo --yes "$@"
-  echo "demo: tenant \"demo\" removed (containers, network, volumes, customers/demo/); the local admin database (tenantctl-admin, port 5433) is still running" >&2
-  exit 0
+  status=0
+  node bin/tenantctl.js deprovision demo --yes "$@" || status=$?
+  case "$status" in
+    0) echo "demo: tenant \"demo\" removed (containers, network, volumes, customers/demo/); the local admin database keeps its record and is still running" >&2 ;;
+    3) echo "demo: there is no demo tenant to remove" >&2; status=0 ;;
+  esac
+  exit "$status"
 fi
 
 [ -d node_modules ] || npm ci --no-audit --no-fund

@@ -164,7 +164,7 @@ describe('removing them all', () => {
 
 /** Full ids of the running containers of this file's tenants (not its admin database). */
 async function tenantContainers(prefix: string): Promise<string[]> {
-  const { stdout } = await execa('docker', ['ps', '-q', '--no-trunc', '--filter', 'label=tenantctl.managed=true', '--format', '{{.ID}} {{.Label "com.docker.compose.project"}}'], { timeout: 60_000 });
+  const { stdout } = await execa('docker', ['ps', '--no-trunc', '--filter', 'label=tenantctl.managed=true', '--format', '{{.ID}} {{.Label "com.docker.compose.project"}}'], { timeout: 60_000 });
   return stdout.split('\n').filter(Boolean).map((l) => l.split(' ')).filter(([, project]) => project?.startsWith(`${prefix}-`)).map(([id]) => id!);
 }
 
