@@ -27,6 +27,12 @@ export const composeLogsTimeoutMs = 300_000;
 export const dockerStatsTimeoutMs = 60_000;
 /** After a timeout or Ctrl-C, how long a child gets between SIGTERM and SIGKILL. */
 export const killGraceMs = 5_000;
+/** `pg_dump` / `pg_restore` of one tenant database, streamed to or from a file: large databases take long. */
+export const dumpRestoreTimeoutMs = 6 * 60 * 60_000;
+/** Redis BGSAVE of one tenant (its maxmemory is at most a few hundred MB): waited for through retry.ts. */
+export const redisSnapshotTimeoutMs = 10 * 60_000;
+/** Copying a Redis snapshot out of, or into, a tenant's volume. */
+export const redisCopyTimeoutMs = 10 * 60_000;
 /** Front door: `nginx -t` of a candidate configuration (thousands of server blocks take seconds). */
 export const frontdoorTestTimeoutMs = 60_000;
 /** Front door: after a reload, how long nginx gets to serve the new generation before tenantctl says it did not. */

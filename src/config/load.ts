@@ -63,11 +63,13 @@ export function loadConfig({ cwd, env, file }: LoadConfigInput): LoadConfigResul
 
   const config = parsed.data;
   const resolveIn = (p: string) => path.resolve(cwd, p);
+  const stateDir = config.stateDir === undefined ? defaultStateDir(env) : resolveIn(config.stateDir);
   return {
     config: {
       ...config,
       customersDir: resolveIn(config.customersDir),
-      stateDir: config.stateDir === undefined ? defaultStateDir(env) : resolveIn(config.stateDir),
+      stateDir,
+      backupsDir: config.backupsDir === undefined ? path.join(stateDir, 'backups') : resolveIn(config.backupsDir),
       templatePath: raw.templatePath === undefined ? defaultTemplatePath : resolveIn(config.templatePath),
     },
     errors: [],

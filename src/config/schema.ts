@@ -88,6 +88,8 @@ export const configSchema = z.strictObject({
   templatePath: z._default(text(), 'templates/docker-compose.tenant.yml'),
   /** Unset: $XDG_STATE_HOME/tenantctl or ~/.local/state/tenantctl (see load.ts), one per user. */
   stateDir: z.optional(text()),
+  /** Where `tenantctl backup` writes; unset: <stateDir>/backups (see load.ts). */
+  backupsDir: z.optional(text()),
   composeProjectPrefix: z._default(
     z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]{0,19}$/, 'must be 1-20 lowercase letters, digits, dashes or underscores, starting with a letter or digit')),
     'tenant',
@@ -142,7 +144,7 @@ export const configSchema = z.strictObject({
 });
 
 /** The loaded config: paths resolved, stateDir always set. */
-export type Config = z.infer<typeof configSchema> & { stateDir: string };
+export type Config = z.infer<typeof configSchema> & { stateDir: string; backupsDir: string };
 export type PortRange = z.infer<typeof portRangeSchema>;
 export type FrontdoorConfig = Config['frontdoor'];
 export type ServiceWithPort = keyof Config['ports'];

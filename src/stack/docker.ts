@@ -118,13 +118,18 @@ export async function liveStatesByProject(host: DockerHost, signal?: AbortSignal
 
 /** Every IPv4 subnet of every Docker network on the host, whoever created it. */
 export async function networkSubnets(host: DockerHost, signal?: AbortSignal): Promise<string[]> {
-  const networkIds = ids(await host.docker(['network', 'ls', '-q'], { signal }));
-  if (networkIds.length === 0) return [];
-  const out = await host.docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...networkIds], { signal }).catch((error) => {
-    if (error instanceof TenantctlError && /No such network/i.test(error.message)) return ''; // removed meanwhile; next try sees the rest
-    throw error;
-  });
-  return out.split(/\s+/).filter((s) => s.includes('.'));
+  // A network removed between listing and inspecting (other stacks come and go) fails the whole
+  // inspect ("No such network" from older clients, "network X not found" from newer): list again.
+  for (let attempt = 1; ; attempt++) {
+    const networkIds = ids(await host.docker(['network', 'ls', '-q'], { signal }));
+    if (networkIds.length === 0) return [];
+    try {
+      const out = await host.docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...networkIds], { signal });
+      return out.split(/\s+/).filter((s) => s.includes('.'));
+    } catch (error) {
+      if (!(error instanceof TenantctlError && /No such network|network \S+ not found/i.test(error.message)) || attempt >= 5) throw error;
+    }
+  }
 }
 
 export interface ProjectObjects {
