@@ -119,17 +119,22 @@ export async function liveStatesByProject(host: DockerHost, signal?: AbortSignal
 /** Every IPv4 subnet of every Docker network on the host, whoever created it. */
 export async function networkSubnets(host: DockerHost, signal?: AbortSignal): Promise<string[]> {
   // A network removed between listing and inspecting (other stacks come and go) fails the whole
-  // inspect ("No such network" from older clients, "network X not found" from newer): list again.
-  for (let attempt = 1; ; attempt++) {
-    const networkIds = ids(await host.docker(['network', 'ls', '-q'], { signal }));
-    if (networkIds.length === 0) return [];
+  // inspect ("No such network: X" from older clients, "network X not found" from newer). A network
+  // that is gone uses no subnet: drop it and inspect the rest, so churn cannot exhaust the retries.
+  let networkIds = ids(await host.docker(['network', 'ls', '-q'], { signal }));
+  while (networkIds.length > 0) {
     try {
       const out = await host.docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...networkIds], { signal });
       return out.split(/\s+/).filter((s) => s.includes('.'));
     } catch (error) {
-      if (!(error instanceof TenantctlError && /No such network|network \S+ not found/i.test(error.message)) || attempt >= 5) throw error;
+      const gone = error instanceof TenantctlError ? /No such network:?\s*(\S+)|network (\S+) not found/i.exec(error.message) : null;
+      const missing = gone?.[1] ?? gone?.[2];
+      const remaining = missing ? networkIds.filter((id) => !missing.startsWith(id) && !id.startsWith(missing)) : networkIds;
+      if (remaining.length === networkIds.length) throw error;
+      networkIds = remaining;
     }
   }
+  return [];
 }
 
 export interface ProjectObjects {
