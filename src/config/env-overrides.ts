@@ -25,6 +25,7 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_TEMPLATE', path: ['templatePath'], parse: asString },
   { env: 'TENANTCTL_STATE_DIR', path: ['stateDir'], parse: asString },
   { env: 'TENANTCTL_BACKUPS_DIR', path: ['backupsDir'], parse: asString },
+  { env: 'TENANTCTL_TENANT_MIGRATIONS', path: ['tenantMigrationsDir'], parse: asString },
   { env: 'TENANTCTL_PROJECT_PREFIX', path: ['composeProjectPrefix'], parse: asString },
   { env: 'TENANTCTL_BIND_ADDRESS', path: ['bindAddress'], parse: asString },
   { env: 'TENANTCTL_PUBLIC_HOST', path: ['publicHost'], parse: asString },

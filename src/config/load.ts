@@ -70,6 +70,7 @@ export function loadConfig({ cwd, env, file }: LoadConfigInput): LoadConfigResul
       customersDir: resolveIn(config.customersDir),
       stateDir,
       backupsDir: config.backupsDir === undefined ? path.join(stateDir, 'backups') : resolveIn(config.backupsDir),
+      tenantMigrationsDir: config.tenantMigrationsDir === undefined ? undefined : resolveIn(config.tenantMigrationsDir),
       templatePath: raw.templatePath === undefined ? defaultTemplatePath : resolveIn(config.templatePath),
     },
     errors: [],

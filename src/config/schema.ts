@@ -90,6 +90,8 @@ export const configSchema = z.strictObject({
   stateDir: z.optional(text()),
   /** Where `tenantctl backup` writes; unset: <stateDir>/backups (see load.ts). */
   backupsDir: z.optional(text()),
+  /** The tenant migrations (init-db.sql, then NNN_what.sql); unset: the ones shipped in scripts/tenant-migrations/. */
+  tenantMigrationsDir: z.optional(text()),
   composeProjectPrefix: z._default(
     z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]{0,19}$/, 'must be 1-20 lowercase letters, digits, dashes or underscores, starting with a letter or digit')),
     'tenant',

@@ -283,7 +283,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
 
   await ctx.pause('provision:schema');
   reporter.step('applying the tenant schema');
-  const appliedMigrations = await applyTenantSchema({ host: address, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, { clock: ctx.clock, deadlineMs, signal });
+  const appliedMigrations = await applyTenantSchema({ host: address, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, { clock: ctx.clock, deadlineMs, signal }, { dir: config.tenantMigrationsDir });
   if (signal.aborted) throw new TenantctlError('interrupted', 'interrupted');
 
   await ctx.pause('provision:activating');

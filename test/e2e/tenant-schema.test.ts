@@ -12,7 +12,7 @@ import pg from 'pg';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const initdbDir = path.join(root, 'templates', 'initdb');
-const schemaSql = readFileSync(path.join(root, 'scripts', 'init-db.sql'), 'utf8');
+const schemaSql = readFileSync(path.join(root, 'scripts', 'tenant-migrations', 'init-db.sql'), 'utf8');
 
 const image = process.env.TENANTCTL_TEST_POSTGRES_IMAGE ?? 'tenantctl/postgres:15';
 const label = 'tenantctl.test=tenant-schema';

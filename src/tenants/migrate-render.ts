@@ -1,0 +1,20 @@
+import chalk from 'chalk';
+import { table } from '../common/text-table.js';
+import type { MigrateBatchResult, MigrateResult } from './migrate.js';
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function describe(r: MigrateResult): string {
+  if (r.migrations.length === 0) return 'up to date';
+  return `${r.dryRun ? 'would apply' : 'applied'} ${r.migrations.join(', ')}`;
+}
+
+export function renderMigrate(r: MigrateResult | MigrateBatchResult): string {
+  if ('kind' in r) {
+    if (r.tenants.length === 0) return 'No active tenants on this host.';
+    const rows = r.tenants.map((i) => [i.id, i.ok ? chalk.green(describe(i.result)) : chalk.red(i.error.message)]);
+    const s = r.summary;
+    return `${table(['TENANT', r.dryRun ? 'PLAN' : 'RESULT'], rows)}\n\n${s.total} tenants: ${s.ok} ${r.dryRun ? 'checked' : 'migrated or up to date'}, ${s.failed} failed (${seconds(s.durationMs)})`;
+  }
+  return `${chalk.green('✓')} ${r.id}: ${describe(r)}  (${seconds(r.durationMs)})`;
+}

@@ -1,0 +1,80 @@
+import type { Context } from '../context.js';
+import { BatchFailure, TenantctlError, usageError } from '../common/errors.js';
+import { recordAudit } from '../audit/write.js';
+import { parseTenantId } from './input.js';
+import { TenantRegistry } from './registry.js';
+import { requireTenantFor, tenantSecretsFor } from './day2-target.js';
+import { runBatch, type BatchItem } from './batch.js';
+import { applyTenantSchema } from './schema.js';
+
+// `tenantctl migrate <id>... | --all [--dry-run]`: the tenant migrations (scripts/tenant-migrations/)
+// that a tenant's database does not have yet, applied in order over its published port as
+// tenant_owner, each in its own transaction and recorded with its checksum. A file changed after it
+// was applied is refused (exit 2), named, before anything is applied.
+
+export interface MigrateResult {
+  id: string;
+  dryRun: boolean;
+  /** Applied now (or, with --dry-run, that would be), in order. */
+  migrations: string[];
+  durationMs: number;
+}
+
+export interface MigrateBatchResult {
+  kind: 'batch';
+  verb: 'migrate';
+  dryRun: boolean;
+  tenants: BatchItem<MigrateResult>[];
+  summary: { total: number; ok: number; failed: number; durationMs: number };
+}
+
+export async function migrateMany(ctx: Context, input: { ids: string[]; all?: boolean; dryRun?: boolean }): Promise<MigrateResult | MigrateBatchResult> {
+  const started = ctx.clock.now();
+  const dryRun = input.dryRun === true;
+  if (input.all && input.ids.length > 0) throw usageError('give tenant ids or --all, not both');
+  let ids = input.ids.map((id) => parseTenantId(id));
+  if (new Set(ids).size !== ids.length) throw usageError('a tenant id is given twice');
+  if (input.all) {
+    ids = (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id).map((t) => t.id);
+    if (ids.length === 0) return { kind: 'batch', verb: 'migrate', dryRun, tenants: [], summary: { total: 0, ok: 0, failed: 0, durationMs: ctx.clock.now() - started } };
+  }
+  if (ids.length === 0) throw usageError('give at least one tenant id, or --all');
+  if (ids.length === 1 && !input.all) return migrateTenant(ctx, ids[0]!, { dryRun });
+  const items = await runBatch(ids, 1, (id) => {
+    ctx.reporter.step(`${dryRun ? 'checking' : 'migrating'} ${id}`);
+    return migrateTenant(ctx, id, { dryRun });
+  }, ctx.signal);
+  const failed = items.filter((i) => !i.ok).length;
+  const result: MigrateBatchResult = { kind: 'batch', verb: 'migrate', dryRun, tenants: items, summary: { total: items.length, ok: items.length - failed, failed, durationMs: ctx.clock.now() - started } };
+  if (failed > 0) {
+    if (ctx.signal.aborted) throw new TenantctlError('interrupted', `interrupted: ${failed} of ${items.length} tenants not migrated`);
+    throw new BatchFailure(result, `${failed} of ${items.length} tenants failed to migrate; the others are done`);
+  }
+  return result;
+}
+
+export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = false }: { dryRun?: boolean } = {}): Promise<MigrateResult> {
+  const started = ctx.clock.now();
+  const id = parseTenantId(rawId);
+  const db = await ctx.adminDb();
+  // A dry run only reads: it needs no lock (and is not refused while a backup runs).
+  const unlock = dryRun ? async () => {} : await new TenantRegistry(db).tryLock(id);
+  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  try {
+    const t = await requireTenantFor(ctx, id, 'be migrated (its database must be running)', ['active']);
+    const secrets = await tenantSecretsFor(ctx, db, t);
+    if (t.record.ports.db === null) throw new TenantctlError('conflict', `${id} has no database port on record (tenantctl status ${id})`);
+    ctx.reporter.step(`${dryRun ? 'checking' : 'applying'} the tenant migrations of ${id}`);
+    const migrations = await applyTenantSchema(
+      { host: ctx.dockerHost.probeAddress(ctx.config.bindAddress), port: t.record.ports.db, password: secrets.DB_PASSWORD },
+      { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
+      { dryRun, dir: ctx.config.tenantMigrationsDir },
+    );
+    if (!dryRun && migrations.length > 0) {
+      await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.migrated', null, { migrations }));
+    }
+    return { id, dryRun, migrations, durationMs: ctx.clock.now() - started };
+  } finally {
+    await unlock();
+  }
+}
