@@ -11,6 +11,7 @@ import { adminDbUpTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import type { DockerHost } from '../stack/docker-host.js';
 import { AdminDb, isTransientConnectionError } from './database.js';
+import { withLockFile } from '../common/lock-file.js';
 
 /** docker-compose.local.yml publishes the admin database on the Docker host's loopback only. */
 const localAdminBindAddress = '127.0.0.1';
@@ -68,16 +69,26 @@ export async function openAdminDb(deps: AdminConnectionDeps): Promise<AdminDb> {
     }
   }
 
-  deps.progress(`starting the local admin database (compose project ${config.adminDatabase.localProject}, ${address}:${port})`);
-  const compose = await deps.dockerHost.compose();
-  const env = { TENANTCTL_ADMIN_DB_PASSWORD: password, TENANTCTL_ADMIN_DB_PORT: String(port), TENANTCTL_POSTGRES_IMAGE: config.images.postgres };
-  try {
-    await compose.up({ project: config.adminDatabase.localProject, file: localComposeFile }, { services: ['admin-db'], env, timeoutMs: adminDbUpTimeoutMs, signal: deps.signal });
-  } catch (error) {
-    // Another tenantctl process may be starting it at this very moment; only give up if it never answers.
-    deps.progress(`compose up of the admin database reported: ${(error as Error).message}`);
-  }
-  return openPatiently(url, config.healthDeadlineSeconds * 1000, 'waiting for the local admin database');
+  // One process starts it at a time: compose v2 run twice at once creates the project's network
+  // twice ("network ... is ambiguous") and both fail. The others wait, then find it answering.
+  const startDeadlineMs = config.healthDeadlineSeconds * 1000;
+  return withLockFile(path.join(config.stateDir, 'admin-db.start.lock'), async () => {
+    try {
+      return await AdminDb.open(url, deps.actor, options); // started by the process that held the lock
+    } catch (error) {
+      if (!isNotListening(error)) throw explainLocalFailure(error, config);
+    }
+    deps.progress(`starting the local admin database (compose project ${config.adminDatabase.localProject}, ${address}:${port})`);
+    const compose = await deps.dockerHost.compose();
+    const env = { TENANTCTL_ADMIN_DB_PASSWORD: password, TENANTCTL_ADMIN_DB_PORT: String(port), TENANTCTL_POSTGRES_IMAGE: config.images.postgres };
+    try {
+      await compose.up({ project: config.adminDatabase.localProject, file: localComposeFile }, { services: ['admin-db'], env, timeoutMs: adminDbUpTimeoutMs, signal: deps.signal });
+    } catch (error) {
+      // It may still come up (a container left by an earlier start); only give up if it never answers.
+      deps.progress(`compose up of the admin database reported: ${(error as Error).message}`);
+    }
+    return openPatiently(url, startDeadlineMs, 'waiting for the local admin database');
+  }, { what: 'waiting for another tenantctl to start the local admin database', deadlineMs: startDeadlineMs + adminDbUpTimeoutMs, clock: deps.clock, signal: deps.signal });
 }
 
 /** The innermost cause: AdminDb.open wraps the driver's error. */

@@ -30,6 +30,8 @@ export async function status(ctx: Context, input: { id: unknown }): Promise<Stat
 function liveState(services: ServiceStatus[]): StatusResult['live'] {
   if (services.length === 0) return 'missing';
   if (services.every((s) => s.state !== 'running')) return 'stopped';
-  if (services.every((s) => s.state === 'running' && (s.health === 'healthy' || s.health === 'none'))) return 'running';
+  // "starting" only means Docker's first check (every 30 s) has not run yet; readiness is decided by
+  // tenantctl's probes, so a running container is degraded only when its check says unhealthy.
+  if (services.every((s) => s.state === 'running' && s.health !== 'unhealthy')) return 'running';
   return 'degraded';
 }
