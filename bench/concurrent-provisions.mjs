@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Issue 7: ten concurrent default-template provisions on this host. Ten `tenantctl provision`
-// processes started at once (the default template, configuration and images: no TENANTCTL_TEMPLATE,
-// no templatePath): how many end active (must be 10 of 10), the wall time, whether their ports and
+// processes started at once (the default template, configuration and images: no template override,
+// nothing else): how many end active (must be 10 of 10), the wall time, whether their ports and
 // subnets are distinct (in the registry and on Docker), and the host's CPU with the ten up.
 //
 // CPU, measured in the same run so the figures read on any machine:

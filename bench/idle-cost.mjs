@@ -27,14 +27,14 @@ import getPort, { portNumbers } from 'get-port';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 
 const root = path.resolve(import.meta.dirname, '..');
-const templatePath = process.env.BENCH_TEMPLATE ?? path.join(root, 'templates', 'docker-compose.tenant.yml');
+const templateFile = process.env.BENCH_TEMPLATE ?? path.join(root, 'templates', 'docker-compose.tenant.yml');
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 10);
 const withBaseline = process.env.BENCH_BASELINE !== '0';
@@ -107,7 +107,7 @@ async function prepare(kind, healthInterval, takenSubnets) {
   ports.redis = await getPort({ port: portNumbers(40000, 49999), exclude: [ports.app, ports.db] });
   const subnet = await freeSubnet(takenSubnets);
   const secrets = { DB_PASSWORD: secret(), APP_DB_PASSWORD: secret(), REDIS_PASSWORD: secret(), JWT_SECRET: secret() };
-  const compose = render(readFileSync(templatePath, 'utf8'), {
+  const compose = render(readFileSync(templateFile, 'utf8'), {
     tenant_id: tenantId,
     tenant_name: 'Idle cost benchmark',
     plan: 'standard',
@@ -123,7 +123,11 @@ async function prepare(kind, healthInterval, takenSubnets) {
     ...standardPlan,
   });
   writeFileSync(path.join(dir, 'docker-compose.yml'), compose);
+  // The template takes its secrets as files (compose secrets from ./secrets/<NAME>); .env too, for a
+  // BENCH_TEMPLATE that still interpolates ${NAME}.
   writeFileSync(path.join(dir, '.env'), Object.entries(secrets).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
+  mkdirSync(path.join(dir, 'secrets'), { mode: 0o700 });
+  for (const [name, value] of Object.entries(secrets)) writeFileSync(path.join(dir, 'secrets', name), value, { mode: 0o600 });
   const project = `${runId}-${kind}`;
   const args = [...composeCmd.slice(1), '-p', project, '-f', path.join(dir, 'docker-compose.yml'), '--env-file', path.join(dir, '.env')];
   const stack = { kind, healthInterval, project, dir, ports, subnet, secrets, compose: (verb, opts) => execa(composeCmd[0], [...args, ...verb], { cwd: dir, timeout: 300_000, ...opts }) };

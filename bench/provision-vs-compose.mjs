@@ -3,8 +3,8 @@
 // baselines:
 //   (a) `tenantctl provision <id>` until it returns: the tenant is active (every service ready by
 //       tenantctl's own probes, the tenant schema applied, the tenant recorded). The default
-//       template, configuration and images, exactly what users run: this bench sets no
-//       TENANTCTL_TEMPLATE and no templatePath.
+//       template, configuration and images, exactly what users run: this bench overrides no
+//       template setting.
 //   (b) baseline 1, the seeds' way: a bare `compose -p X -f <file> --env-file .env up -d` of the
 //       template before readiness was tenantctl's own (bench/fixtures/seeds-docker-compose.tenant.yml:
 //       1 s health checks, depends_on service_healthy), rendered with the same values as (a)'s
