@@ -68,7 +68,6 @@ function renderMain({ config, generation }: RenderInput): string {
   return `# Rendered by tenantctl (generation ${generation}); do not edit: \`tenantctl frontdoor reload\` renders it again.
 user www-data;
 worker_processes auto;
-worker_rlimit_nofile 65536;
 pid /run/nginx.pid;
 error_log stderr warn;
 

@@ -43,6 +43,7 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         restart: 'unless-stopped',
         command: ['nginx', '-g', 'daemon off;', '-c', `${containerConfDir}/live/nginx.conf`],
         volumes: [`${layout.confDir}:${containerConfDir}:ro`],
+        ulimits: { nofile: { soft: 65536, hard: 65536 } },
         labels,
         logging,
         stop_grace_period: '15s',
@@ -143,10 +144,16 @@ export async function servedGeneration(config: Config, signal?: AbortSignal): Pr
 
 /** Waits until new connections are served by `generation` (after a reload or a start). */
 export async function waitForGeneration(host: DockerHost, config: Config, generation: number, signal?: AbortSignal): Promise<void> {
+  // Three fresh connections in a row answered by the new generation: one answer only says a new
+  // worker runs, while an old one may still be taking its last connections.
+  let confirmed = 0;
   await retryUntilDeadline(async () => {
-    const answer = await getStatus(config, '/generation', signal);
-    if (!answer.done) return answer;
-    return Number(answer.value) === generation ? done(undefined) : notYet(`nginx still serves generation ${answer.value}`);
+    for (;;) {
+      const answer = await getStatus(config, '/generation', signal);
+      if (!answer.done) return (confirmed = 0, answer);
+      if (Number(answer.value) !== generation) return (confirmed = 0, notYet(`nginx still serves generation ${answer.value}`));
+      if (++confirmed >= 3) return done(undefined);
+    }
   }, {
     what: `waiting for nginx to serve generation ${generation}`,
     deadlineMs: frontdoorReloadDeadlineMs,

@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { loadRoutes } from './domains.js';
 import { frontdoorLayout, generationDirName, readState, writeState, type FrontdoorLayout, type LastSync } from './layout.js';
 import { renderFrontdoor, routeKind, tenantHostnames, type RouteInput } from './render.js';
-import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGeneration } from './stack.js';
+import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration } from './stack.js';
 
 // One sync of the front door with the registry, serialised across tenantctl processes:
 //   render every served tenant into a candidate generation directory (conf/gen-N/, complete with its
@@ -139,6 +139,15 @@ export function tenantOfError(lines: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** nginx's message without its prefix, time stamp and pid, and with paths relative to the generation. */
+export function nginxReason(line: string): string {
+  return line
+    .replace(/^nginx: /, '')
+    .replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, '')
+    .replace(/\[(emerg|alert|crit|error)\] \d+#\d+: /, '')
+    .replace(/\/etc\/tenantctl\/gen-\d+\//g, '');
+}
+
 /**
  * Brings the front door in step with the registry (see the top of this file). Throws exit 11 when the
  * candidate is refused as a whole or nginx does not take it up; the live generation keeps serving.
@@ -182,7 +191,7 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
     while (!outcome.ok) {
       const tenant = tenantOfError(outcome.errors);
       if (!tenant || refused.some((r) => r.tenant === tenant)) break;
-      refused.push({ tenant, reason: outcome.errors[0]!.replace(/^nginx: /, '').replace(`${dirName}/`, '') });
+      refused.push({ tenant, reason: nginxReason(outcome.errors[0]!) });
       // The tenant's last good folder, if it has one in the live generation; else it is not served.
       await rm(path.join(dir, 't', tenant), { recursive: true, force: true });
       const good = path.join(layout.confDir, generationDirName(live), 't', tenant);
@@ -191,7 +200,7 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
     }
     if (!outcome.ok) {
       await rm(dir, { recursive: true, force: true });
-      throw new TenantctlError('frontdoor', `nginx -t refused the new front door configuration: ${outcome.errors.join('; ').replace(/^nginx: /, '')}; ${live > 0 ? `generation ${live} keeps serving` : 'nothing was made live'}`);
+      throw new TenantctlError('frontdoor', `nginx -t refused the new front door configuration: ${outcome.errors.map(nginxReason).join('; ')}; ${live > 0 ? `generation ${live} keeps serving` : 'nothing was made live'}`);
     }
     // A partly refused candidate is tested again next time (its digest matches nothing).
     await writeFile(path.join(dir, 'digest'), refused.length > 0 ? `refused:${generation}` : digest);
@@ -205,6 +214,7 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
       if (nginxRunning) await signalReload(ctx.dockerHost, config, ctx.signal);
       if (!allRunning) await frontdoorUp(ctx.dockerHost, config, layout, ctx.signal);
       await waitForGeneration(ctx.dockerHost, config, generation, ctx.signal);
+      if (!allRunning) await waitForGateway(config, ctx.signal);
     } catch (error) {
       // nginx kept (or never left) the old configuration: say so on disk too.
       if (live > 0) {

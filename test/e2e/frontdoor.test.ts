@@ -1,0 +1,247 @@
+// The front door end to end, with the real nginx (tenantctl/nginx) and gateway (tenantctl/gateway)
+// and curl --resolve: two tenants at their own host names over TLS verified with the local CA,
+// unknown hosts, stopped tenants, API keys at the door (none, another tenant's, revoked), module
+// gating, usage counted in the admin database, custom domains, rate limits, a broken candidate
+// configuration refused while the old one keeps serving, and the gateway down (closed, not open).
+// High ports from get-port, its own compose project (<prefix>fd: removed with the prefix).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { readFileSync, writeFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import getPort from 'get-port';
+import { createHarness, type Harness } from './harness.js';
+
+let h: Harness;
+let ports: { http: number; https: number };
+let ca: string;
+const keys: Record<string, string> = {};
+const base = 'tenants.localhost';
+
+const ok = async (args: string[]) => {
+  const result = await h.cli(args);
+  expect(result.exitCode, result.why).toBe(0);
+  return result;
+};
+
+interface Answer { status: number; body: string; headers: string }
+
+/** curl through the front door: the name resolved to loopback with --resolve, TLS verified with the local CA. */
+async function door(host: string, urlPath: string, options: { headers?: Record<string, string>; http?: boolean } = {}): Promise<Answer> {
+  const port = options.http ? ports.http : ports.https;
+  const url = `${options.http ? 'http' : 'https'}://${host}:${port}${urlPath}`;
+  const headerArgs = Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const result = await execa('curl', ['-sS', '--max-time', '10', '--cacert', ca, '--resolve', `${host}:${port}:127.0.0.1`, '-D', '-', ...headerArgs, url], { reject: false });
+  if (result.exitCode !== 0) throw new Error(`curl ${url}: exit ${result.exitCode}: ${result.stderr}`);
+  const [headers, ...rest] = String(result.stdout).split(/\r?\n\r?\n/);
+  return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(headers!)![1]), body: rest.join('\n\n'), headers: headers! };
+}
+
+const withKey = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/** Polls `check` until it holds, at most `ms`; returns how long it took. */
+async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - started;
+    if (Date.now() - started > ms) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  h = await createHarness('frontdoor');
+  ports = { http: await getPort(), https: await getPort() };
+  Object.assign(h.env, {
+    TENANTCTL_FRONTDOOR_PROJECT: `${h.prefix}fd`,
+    TENANTCTL_FRONTDOOR_LISTEN_ADDRESS: '127.0.0.1',
+    TENANTCTL_FRONTDOOR_HTTP_PORT: String(ports.http),
+    TENANTCTL_FRONTDOOR_HTTPS_PORT: String(ports.https),
+    TENANTCTL_FRONTDOOR_GATEWAY_PORT: String(await getPort()),
+    TENANTCTL_FRONTDOOR_RATE_STARTER: '5/8',
+  });
+  ca = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'tls', 'ca.crt');
+  // The admin database first (one process starts it), then both tenants at once.
+  const list = await h.cli(['list']);
+  if (list.exitCode !== 0) throw new Error(`list failed:\n${list.why}`);
+  const [acme, globex] = await Promise.all([
+    h.cli(['provision', 'acme', '--json']),
+    h.cli(['provision', 'globex', '--plan', 'starter', '--json']),
+  ]);
+  for (const r of [acme, globex]) if (r.exitCode !== 0) throw new Error(`provision failed:\n${r.why}`);
+  keys.acme = acme.json().initialApiKey.key;
+  keys.globex = globex.json().initialApiKey.key;
+  const init = await h.cli(['frontdoor', 'init', '--self-signed', '--json']);
+  if (init.exitCode !== 0) throw new Error(`frontdoor init failed:\n${init.why}`);
+}, 300_000);
+
+afterAll(async () => {
+  await h?.cli(['frontdoor', 'down']);
+  await h?.cleanup();
+}, 120_000);
+
+describe('routing', () => {
+  it('serves each tenant at <id>.<baseDomain> over TLS verified with the local CA, with a request id', async () => {
+    for (const id of ['acme', 'globex']) {
+      const r = await door(`${id}.${base}`, '/api/health');
+      expect(r.status, r.body).toBe(200);
+      expect(JSON.parse(r.body).customer).toBe(id);
+      expect(r.headers).toMatch(/x-request-id: [0-9a-f]{32}/i);
+    }
+    const echoed = await door(`acme.${base}`, '/api/health', { headers: { 'x-request-id': 'trace-42' } });
+    expect(echoed.headers).toMatch(/x-request-id: trace-42/i);
+  });
+
+  it('redirects HTTP to HTTPS, and answers 404 for a host no tenant has', async () => {
+    const redirect = await door(`acme.${base}`, '/a?b=1', { http: true });
+    expect(redirect.status).toBe(308);
+    expect(redirect.headers).toMatch(new RegExp(`location: https://acme\\.${base.replace('.', '\\.')}:${ports.https}/a\\?b=1`, 'i'));
+    expect((await door(`nobody.${base}`, '/')).status).toBe(404);
+    expect((await door('unknown.example.org', '/', { http: true })).status).toBe(404);
+  });
+
+  it('limits requests per tenant by plan (starter: 5/s, burst 8 here)', async () => {
+    // 30 requests at once from one process (curl processes start too slowly to make a burst).
+    const statuses = await Promise.all(Array.from({ length: 30 }, () => new Promise<number>((resolve, reject) => {
+      const request = https.get({
+        host: '127.0.0.1', port: ports.https, path: '/api/ready', servername: `globex.${base}`, ca: readFileSync(ca),
+        headers: { host: `globex.${base}` }, agent: false,
+      }, (response) => { response.resume(); resolve(response.statusCode!); });
+      request.on('error', reject);
+    })));
+    expect(statuses).toContain(429);
+    expect(statuses).toContain(200);
+    // The other tenant (standard plan) is not affected.
+    expect((await door(`acme.${base}`, '/api/ready')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_500));
+  });
+
+  it('shows a stopped tenant as 503 and routes it again once started', async () => {
+    await ok(['stop', 'globex']);
+    const stopped = await door(`globex.${base}`, '/api/health');
+    expect(stopped.status).toBe(503);
+    expect(stopped.body).toMatch(/globex is stopped/);
+    await ok(['start', 'globex']);
+    expect((await door(`globex.${base}`, '/api/health')).status).toBe(200);
+  }, 120_000);
+});
+
+describe('API keys at the door', () => {
+  it('refuses /api/ without a key, with another tenant\'s key or a malformed one (401); health needs none', async () => {
+    const none = await door(`acme.${base}`, '/api/contacts');
+    expect(none.status).toBe(401);
+    expect(JSON.parse(none.body).reason).toMatch(/missing API key/);
+    expect((await door(`acme.${base}`, '/api/contacts', { headers: withKey(keys.globex!) })).status).toBe(401);
+    expect((await door(`acme.${base}`, '/api/contacts', { headers: { 'x-api-key': 'tk_live_nope' } })).status).toBe(401);
+    // The tenant's own key reaches the app (which has no /api/contacts: its own 404).
+    const own = await door(`acme.${base}`, '/api/contacts', { headers: { 'x-api-key': keys.acme! } });
+    expect(own.status).toBe(404);
+    expect(JSON.parse(own.body).path).toBe('/api/contacts');
+  });
+
+  it('stops a revoked key within 5 s', async () => {
+    const created = (await ok(['keys', 'create', 'acme', '--name', 'short-lived', '--json'])).json();
+    expect((await door(`acme.${base}`, '/api/x', { headers: withKey(created.key) })).status).toBe(404);
+    await ok(['keys', 'revoke', 'acme', created.id]);
+    const took = await within(5_000, async () => (await door(`acme.${base}`, '/api/x', { headers: withKey(created.key) })).status === 401);
+    expect(took).toBeLessThanOrEqual(5_000);
+    const r = await door(`acme.${base}`, '/api/x', { headers: withKey(created.key) });
+    expect(JSON.parse(r.body).reason).toBe('API key revoked');
+  });
+
+  it('answers 403 naming the module for a path of a module the tenant does not have, and lets it through once enabled', async () => {
+    const denied = await door(`acme.${base}`, '/api/ai/summaries', { headers: withKey(keys.acme!) });
+    expect(denied.status).toBe(403);
+    expect(JSON.parse(denied.body).module).toBe('ai_assistant');
+    await ok(['modules', 'enable', 'acme', 'ai_assistant']);
+    await within(5_000, async () => (await door(`acme.${base}`, '/api/ai/summaries', { headers: withKey(keys.acme!) })).status === 404);
+  });
+
+  it('counts every request that passed into admin_api_usage, per key and endpoint, and sets last_used_at', async () => {
+    const sent = 7;
+    for (let i = 0; i < sent; i++) expect((await door(`globex.${base}`, `/api/orders/${1000 + i}`, { headers: withKey(keys.globex!) })).status).toBe(404);
+    const usage = async () => h.adminQuery(
+      `SELECT COALESCE(sum(u.request_count), 0)::int AS n FROM admin_api_usage u JOIN admin_api_keys k ON k.id = u.api_key_id
+        WHERE u.customer_id = 'globex' AND u.endpoint = '/api/orders/:id'`,
+    );
+    await within(5_000, async () => (await usage())[0].n >= sent);
+    await new Promise((r) => setTimeout(r, 1_500)); // one more flush: nothing counted twice
+    expect((await usage())[0].n).toBe(sent);
+    const [key] = await h.adminQuery(`SELECT last_used_at FROM admin_api_keys WHERE customer_id = 'globex' AND revoked_at IS NULL`);
+    expect(key.last_used_at).not.toBeNull();
+  });
+
+  it('fails closed: the gateway down is 503, never a pass; reload brings it back', async () => {
+    await execa('docker', ['stop', `${h.prefix}fd-gateway`]);
+    const r = await door(`acme.${base}`, '/api/x', { headers: withKey(keys.acme!) });
+    expect(r.status).toBe(503);
+    const status = (await h.cli(['frontdoor', 'status', '--json'])).json();
+    expect(status.healthy).toBe(false);
+    await ok(['frontdoor', 'reload']);
+    expect((await door(`acme.${base}`, '/api/x', { headers: withKey(keys.acme!) })).status).toBe(404);
+  }, 60_000);
+});
+
+describe('custom domains', () => {
+  it('routes a custom domain with a certificate from the local CA; a domain belongs to one tenant', async () => {
+    const added = (await ok(['domains', 'add', 'acme', 'crm.acme-corp.test', '--json'])).json();
+    expect(added.certificate).toBe('local CA');
+    const r = await door('crm.acme-corp.test', '/api/health');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).customer).toBe('acme');
+    const taken = await h.cli(['domains', 'add', 'globex', 'crm.acme-corp.test']);
+    expect(taken.exitCode, taken.why).toBe(5);
+    expect((await h.cli(['domains', 'add', 'globex', 'acme.tenants.localhost'])).exitCode).toBe(2);
+    expect((await h.cli(['domains', 'add', 'globex', 'not a domain'])).exitCode).toBe(2);
+    const list = (await ok(['domains', 'list', '--json'])).json();
+    expect(list.domains.map((d: any) => [d.domain, d.customerId])).toEqual([['crm.acme-corp.test', 'acme']]);
+    await ok(['domains', 'remove', 'acme', 'crm.acme-corp.test']);
+    // Gone: an unknown host (over HTTP: no certificate covers it any more).
+    expect((await door('crm.acme-corp.test', '/api/health', { http: true })).status).toBe(404);
+  }, 60_000);
+});
+
+describe('safe reloads', () => {
+  it('refuses a candidate nginx -t rejects: exit 11 naming the tenant, and the old configuration keeps serving', async () => {
+    const snippet = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'snippets', 'acme.conf');
+    writeFileSync(snippet, 'this_is_not_a_directive on;\n');
+    try {
+      const refused = await h.cli(['frontdoor', 'reload']);
+      expect(refused.exitCode, refused.why).toBe(11);
+      expect(refused.stderr).toMatch(/acme's configuration \(unknown directive "this_is_not_a_directive"/);
+      expect((await door(`acme.${base}`, '/api/health')).status).toBe(200);
+      expect((await door(`globex.${base}`, '/api/health')).status).toBe(200);
+      // A tenant change meanwhile still goes live (the broken tenant does not block the others), with a warning.
+      const stop = await ok(['stop', 'globex']);
+      expect(stop.stderr).toMatch(/warning: front door: nginx -t refused acme's new configuration/);
+      expect((await door(`globex.${base}`, '/api/health')).status).toBe(503);
+      await ok(['start', 'globex']);
+    } finally {
+      rmSync(snippet, { force: true });
+    }
+    await ok(['frontdoor', 'reload']);
+    expect((await door(`acme.${base}`, '/api/health')).status).toBe(200);
+  }, 120_000);
+
+  it('serialises concurrent reloads across processes', async () => {
+    const results = await Promise.all([1, 2, 3].map(() => h.cli(['frontdoor', 'reload', '--json'])));
+    for (const r of results) expect(r.exitCode, r.why).toBe(0);
+    expect((await door(`acme.${base}`, '/api/health')).status).toBe(200);
+  }, 60_000);
+
+  it('reports the certificates with their expiry dates and a healthy front door', async () => {
+    const status = (await ok(['frontdoor', 'status', '--json'])).json();
+    expect(status.healthy, status.problems.join('\n')).toBe(true);
+    const roles = Object.fromEntries(status.certificates.map((c: any) => [c.role, c]));
+    expect(roles.base.names).toEqual(expect.arrayContaining([`*.${base}`, base]));
+    expect(new Date(roles.base.notAfter).getTime()).toBeGreaterThan(Date.now() + 300 * 86_400_000);
+    expect(roles['local CA']).toBeDefined();
+    expect(status.routes.map((r: any) => r.tenant)).toEqual(['acme', 'globex']);
+  });
+
+  it('drops a deprovisioned tenant: its host name is unknown (404)', async () => {
+    await ok(['deprovision', 'globex', '--yes']);
+    expect((await door(`globex.${base}`, '/api/health')).status).toBe(404);
+    expect((await door(`acme.${base}`, '/api/health')).status).toBe(200);
+  }, 120_000);
+});
