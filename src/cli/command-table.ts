@@ -28,6 +28,7 @@ export const commandTable: readonly CommandEntry[] = [
   { name: 'backups', summary: 'list backups on record, newest first, with their state (running, stale, succeeded, failed)', load: () => import('./commands/backups.js') },
   { name: 'restore', summary: 'restore a tenant from a verified backup, in place or --as a new tenant, and wait until it is ready', load: () => import('./commands/restore.js') },
   { name: 'migrate', summary: 'apply new tenant migrations (scripts/tenant-migrations/) to tenants\' databases, with checksums (--all, --dry-run)', load: () => import('./commands/migrate.js') },
+  { name: 'upgrade', summary: 're-render and bring up tenants with new images, template or plan; roll back to the last good state if not ready (canary first)', load: () => import('./commands/upgrade.js') },
   { name: 'secrets', summary: 'show a tenant\'s passwords, decrypted with the master key (the view is audited)', load: () => import('./commands/secrets.js') },
   { name: 'modules', summary: 'feature modules: the catalogue with prices, and which ones a tenant has', load: () => import('./commands/modules.js') },
   { name: 'keys', summary: 'API keys for a tenant\'s API: create (shown once), list, revoke', load: () => import('./commands/keys.js') },

@@ -1,0 +1,291 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import type { Context } from '../context.js';
+import { BatchFailure, TenantctlError, messageOf, usageError } from '../common/errors.js';
+import { composeUpGraceMs } from '../common/timeouts.js';
+import { checksumOf } from '../common/sql-migrations.js';
+import { imageExists } from '../stack/docker.js';
+import { recordAudit } from '../audit/write.js';
+import { parseOrUsage, parseTenantId, planSchema } from '../tenants/input.js';
+import { TenantRegistry } from '../tenants/registry.js';
+import { requireComposeFile, requireTenantFor, tenantSecretsFor, type Day2Target } from '../tenants/day2-target.js';
+import { waitForTenantReady } from '../tenants/wait-ready.js';
+import type { TenantSecrets } from '../secrets/generate.js';
+import { describeDeployment, lastDeployment, recordDeployment, runningImages, type DeployedImage, type Deployment } from './deployments.js';
+
+// `tenantctl upgrade <id>... [--all] [--image app=...] [--template ...] [--plan ...]`: the tenant's
+// compose file rendered again (same ports, subnet, name; new images, template or plan), brought up
+// with compose (which recreates only the services whose configuration or image changed; named
+// volumes are never recreated) and waited for until ready. A tenant not ready by the deadline gets
+// its last good state back: the compose file recorded then, with each service pinned to the image
+// id it ran (kept under a per-tenant tag, tenantctl-rollback:<project>-<service>, so a moved tag or a prune cannot take it), and the upgrade reports exit 7
+// "rolled back to ...". Secrets are never regenerated. Several tenants: the first is a canary; then
+// --concurrency at a time; the first failure stops the rest unless --continue.
+
+export type ImageKey = 'app' | 'postgres' | 'redis';
+const imageKeys: readonly ImageKey[] = ['app', 'postgres', 'redis'];
+
+export interface UpgradeOptions {
+  images: Partial<Record<ImageKey, string>>;
+  templatePath?: string;
+  plan?: string;
+}
+
+export interface UpgradeResult {
+  id: string;
+  /** upgraded: the new state is running and ready; unchanged: nothing differed; rolled-back only in errors. */
+  outcome: 'upgraded' | 'unchanged';
+  /** Services whose container compose recreated. */
+  recreated: string[];
+  from: { templateChecksum: string; plan: string; images: Record<string, DeployedImage> };
+  to: { templateChecksum: string; plan: string; images: Record<string, DeployedImage> };
+  durationMs: number;
+}
+
+export interface UpgradeBatchResult {
+  kind: 'batch';
+  verb: 'upgrade';
+  canary: string;
+  tenants: Array<{ id: string; ok: true; result: UpgradeResult } | { id: string; ok: false; error: { code: string; exitCode: number; message: string } }>;
+  summary: { total: number; upgraded: number; unchanged: number; failed: number; skipped: number; durationMs: number };
+}
+
+/** `--image app=repo:tag` (repeatable) into { app: 'repo:tag' }. */
+export function parseImageOverrides(values: string[] = []): Partial<Record<ImageKey, string>> {
+  const images: Partial<Record<ImageKey, string>> = {};
+  for (const value of values) {
+    const match = /^([a-z]+)=(\S+)$/.exec(value);
+    if (!match || !imageKeys.includes(match[1] as ImageKey)) throw usageError(`--image ${JSON.stringify(value)}: expected app=IMAGE, postgres=IMAGE or redis=IMAGE`);
+    images[match[1] as ImageKey] = match[2]!;
+  }
+  return images;
+}
+
+export async function upgradeMany(
+  ctx: Context,
+  input: { ids: string[]; all?: boolean; options: UpgradeOptions; concurrency?: number; continueOnFailure?: boolean },
+): Promise<UpgradeResult | UpgradeBatchResult> {
+  const started = ctx.clock.now();
+  if (input.all && input.ids.length > 0) throw usageError('give tenant ids or --all, not both');
+  let ids = input.ids.map((id) => parseTenantId(id));
+  if (new Set(ids).size !== ids.length) throw usageError('a tenant id is given twice');
+  const concurrency = input.concurrency ?? 2;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32) throw usageError('--concurrency: expected a whole number from 1 to 32');
+  if (input.options.plan !== undefined) parseOrUsage(planSchema, input.options.plan, 'plan');
+  if (input.all) {
+    ids = (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id).map((t) => t.id);
+    if (ids.length === 0) throw new TenantctlError('notFound', `no active tenant on Docker host ${ctx.dockerHost.id} to upgrade`);
+  }
+  if (ids.length === 0) throw usageError('give at least one tenant id, or --all');
+  await requireImages(ctx, input.options);
+  if (ids.length === 1 && !input.all) return upgradeTenant(ctx, ids[0]!, input.options);
+
+  const results: UpgradeBatchResult['tenants'] = new Array(ids.length);
+  let stop = false;
+  const one = async (index: number) => {
+    const id = ids[index]!;
+    if (stop || ctx.signal.aborted) {
+      results[index] = { id, ok: false, error: { code: 'skipped', exitCode: 0, message: ctx.signal.aborted ? 'not started: interrupted' : 'not started: an earlier tenant failed (--continue goes on)' } };
+      return;
+    }
+    ctx.reporter.step(`upgrading ${id}${index === 0 ? ' (canary)' : ''}`);
+    try {
+      results[index] = { id, ok: true, result: await upgradeTenant(ctx, id, input.options) };
+    } catch (error) {
+      const typed = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error));
+      results[index] = { id, ok: false, error: { code: typed.kind, exitCode: typed.exitCode, message: typed.message } };
+      if (!input.continueOnFailure) stop = true;
+    }
+  };
+  // The canary alone first: if it fails, no other tenant is touched (unless --continue).
+  await one(0);
+  let next = 1;
+  await Promise.all(Array.from({ length: Math.min(concurrency, ids.length - 1) }, async () => {
+    while (next < ids.length) await one(next++);
+  }));
+  const failed = results.filter((r) => !r.ok && r.error.code !== 'skipped').length;
+  const skipped = results.filter((r) => !r.ok && r.error.code === 'skipped').length;
+  const ok = results.filter((r): r is Extract<typeof r, { ok: true }> => r.ok);
+  const result: UpgradeBatchResult = {
+    kind: 'batch', verb: 'upgrade', canary: ids[0]!, tenants: results,
+    summary: {
+      total: ids.length, upgraded: ok.filter((r) => r.result.outcome === 'upgraded').length, unchanged: ok.filter((r) => r.result.outcome === 'unchanged').length,
+      failed, skipped, durationMs: ctx.clock.now() - started,
+    },
+  };
+  if (failed > 0 || skipped > 0) {
+    if (ctx.signal.aborted) throw new TenantctlError('interrupted', `interrupted: ${failed + skipped} of ${ids.length} tenants not upgraded`);
+    throw new BatchFailure(result, `${failed} of ${ids.length} upgrades failed${skipped > 0 ? `, ${skipped} not started` : ''}`);
+  }
+  return result;
+}
+
+export async function upgradeTenant(ctx: Context, rawId: unknown, options: UpgradeOptions): Promise<UpgradeResult> {
+  const started = ctx.clock.now();
+  const id = parseTenantId(rawId);
+  const db = await ctx.adminDb();
+  const unlock = await new TenantRegistry(db).tryLock(id);
+  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  try {
+    const t = await requireTenantFor(ctx, id, 'be upgraded', ['active']);
+    const current = await requireComposeFile(t);
+    const secrets = await tenantSecretsFor(ctx, db, t);
+    const project = t.record.composeProject;
+    if (t.record.ports.app === null || t.record.ports.db === null || t.record.ports.redis === null || !t.record.subnet) {
+      throw new TenantctlError('conflict', `${id} has no ports or subnet on record (tenantctl status ${id})`);
+    }
+
+    // The last good state: recorded by provision (or the last upgrade); a tenant from before that
+    // has its running state recorded now, as the state to come back to.
+    let good = await lastDeployment(db, id);
+    if (!good) {
+      const baseline = await describeDeployment(ctx.dockerHost, { project, templatePath: '(before deployments were recorded)', template: '', plan: t.record.plan, composeFile: current, signal: ctx.signal });
+      await db.withTransaction((client) => recordDeployment(db, client, id, 'upgrade', baseline));
+      good = (await lastDeployment(db, id))!;
+    }
+    // Keep the images it runs reachable whatever happens to their tags (a rebuilt :latest, a prune).
+    await pinImages(ctx, project, good.images);
+
+    const templatePath = options.templatePath ?? ctx.config.templatePath;
+    const template = await readFile(templatePath, 'utf8').catch((error) => {
+      throw new TenantctlError('usage', `template ${templatePath}: ${messageOf(error)}`);
+    });
+    const plan = parseOrUsage(planSchema, options.plan ?? t.record.plan, 'plan');
+    const config = { ...ctx.config, templatePath, images: { ...ctx.config.images, ...options.images } };
+    const { renderTenant } = await import('../tenants/provision.js');
+    const rendered = renderTenant(template, {
+      id, name: t.record.name, plan, ctx: { ...ctx, config },
+      reservation: { ports: t.record.ports as { app: number; db: number; redis: number }, subnet: t.record.subnet },
+    });
+    await refuseMajorPostgresChange(ctx, id, project, config.images.postgres);
+
+    const before = await runningImages(ctx.dockerHost, project, ctx.signal);
+    const containersBefore = await containerIds(ctx, project);
+    const newIds = await imageIds(ctx, rendered);
+    const sameImages = Object.entries(newIds).every(([service, imageId]) => before[service]?.id === imageId);
+    if (rendered === current && sameImages) {
+      return { id, outcome: 'unchanged', recreated: [], from: summary(good), to: summary(good), durationMs: ctx.clock.now() - started };
+    }
+
+    ctx.reporter.step(`bringing ${id} up with the new render (compose recreates what changed)`);
+    try {
+      await writeFile(t.paths.composeFile, rendered, { mode: 0o644 });
+      await composeUp(ctx, t);
+      ctx.reporter.step('waiting until every service is ready');
+      await waitForTenantReady(ctx, { project, rendered, ports: t.record.ports, secrets });
+    } catch (error) {
+      if (error instanceof TenantctlError && error.kind === 'interrupted') {
+        await rollBack(ctx, t, good, secrets, error).catch(() => {});
+        throw error;
+      }
+      throw await rollBack(ctx, t, good, secrets, error);
+    }
+
+    const deployment: Deployment = {
+      templateName: templatePath.split('/').pop()!, templateChecksum: checksumOf(template), plan,
+      images: await runningImages(ctx.dockerHost, project, ctx.signal), composeFile: rendered,
+    };
+    const containersAfter = await containerIds(ctx, project);
+    const recreated = Object.keys(containersAfter).filter((s) => containersBefore[s] !== containersAfter[s]).sort();
+    await db.withTransaction(async (client) => {
+      await recordDeployment(db, client, id, 'upgrade', deployment);
+      if (plan !== t.record.plan) await client.query('UPDATE admin_customers SET plan = $2, updated_at = now() WHERE id = $1', [id, plan]);
+      await recordAudit(db, client, id, 'tenant.upgraded', summary(good!), { ...summary(deployment), recreated });
+    });
+    await pinImages(ctx, project, deployment.images);
+    return { id, outcome: 'upgraded', recreated, from: summary(good), to: summary(deployment), durationMs: ctx.clock.now() - started };
+  } finally {
+    await unlock();
+  }
+}
+
+const summary = (d: Pick<Deployment, 'templateChecksum' | 'plan' | 'images'>) => ({ templateChecksum: d.templateChecksum, plan: d.plan, images: d.images });
+
+/** Per-tenant tags for the images a good state runs: tenantctl-rollback:<compose project>-<service> (projects are unique on a host). */
+const pinTag = (project: string, service: string) => `tenantctl-rollback:${project}-${service}`;
+
+async function pinImages(ctx: Context, project: string, images: Record<string, DeployedImage>): Promise<void> {
+  for (const [service, image] of Object.entries(images)) {
+    if (image.id) await ctx.dockerHost.docker(['tag', image.id, pinTag(project, service)], { signal: ctx.signal });
+  }
+}
+
+/**
+ * The last good state back: its compose file with every service on the image id it ran (through
+ * the pin tags), brought up and waited for. Returns the error to report: the upgrade's cause and
+ * "rolled back to ..." (exit 7), or, when the rollback fails too, both.
+ */
+async function rollBack(ctx: Context, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: TenantSecrets, cause: unknown): Promise<TenantctlError> {
+  const id = t.record.id;
+  const why = messageOf(cause);
+  const target = `the state recorded at ${good.recordedAt} (template ${good.templateName} ${good.templateChecksum.slice(0, 12)}, plan ${good.plan}, ${Object.entries(good.images).map(([s, i]) => `${s} ${i.tag}@${i.id.replace(/^sha256:/, '').slice(0, 12)}`).join(', ')})`;
+  ctx.reporter.step(`not ready: rolling ${id} back to its last good state`);
+  const pinned = pinnedComposeFile(good.composeFile, t.record.composeProject, good.images);
+  // The rollback runs to its end even after Ctrl-C: a half-upgraded tenant is worse than waiting.
+  const quiet = { ...ctx, signal: new AbortController().signal };
+  try {
+    await writeFile(t.paths.composeFile, pinned, { mode: 0o644 });
+    await composeUp(quiet, t);
+    await waitForTenantReady(quiet, { project: t.record.composeProject, rendered: pinned, ports: t.record.ports, secrets });
+    const db = await ctx.adminDb();
+    await db.withTransaction(async (client) => {
+      await recordDeployment(db, client, id, 'rollback', { ...good, composeFile: pinned });
+      await recordAudit(db, client, id, 'tenant.upgrade-rolled-back', { reason: why }, summary(good));
+    });
+  } catch (problem) {
+    return new TenantctlError('notReady', `${id}: the upgrade did not become ready (${why}), and rolling back to ${target} failed too: ${messageOf(problem)}`, {
+      cause, details: [`the tenant's compose file is ${t.paths.composeFile}; tenantctl status ${id}`],
+    });
+  }
+  return new TenantctlError('notReady', `${id}: the upgrade did not become ready (${why}); rolled back to ${target}, which is ready`, { cause });
+}
+
+/** The recorded compose file with each service's image replaced by its pin tag (the image id it ran). */
+export function pinnedComposeFile(composeFile: string, project: string, images: Record<string, DeployedImage>): string {
+  const document = parseDocument(composeFile, { merge: true });
+  for (const [service, image] of Object.entries(images)) {
+    if (image.id && document.hasIn(['services', service, 'image'])) document.setIn(['services', service, 'image'], pinTag(project, service));
+  }
+  return document.toString({ lineWidth: 0 });
+}
+
+async function composeUp(ctx: Context, t: Day2Target): Promise<void> {
+  const compose = await ctx.dockerHost.compose();
+  await compose.up(t.target, { signal: ctx.signal, timeoutMs: ctx.config.healthDeadlineSeconds * 1000 + composeUpGraceMs, onProgress: ctx.reporter.detail });
+}
+
+async function containerIds(ctx: Context, project: string): Promise<Record<string, string>> {
+  const out = await ctx.dockerHost.docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.ID}}\t{{.Label "com.docker.compose.service"}}'], { signal: ctx.signal });
+  return Object.fromEntries(out.split('\n').filter(Boolean).map((line) => line.split('\t')).map(([cid, service]) => [service!, cid!]));
+}
+
+/** The image id each service of a rendered file would run (by its reference, now). */
+async function imageIds(ctx: Context, rendered: string): Promise<Record<string, string>> {
+  const document = parseDocument(rendered, { merge: true }).toJS({ maxAliasCount: -1 }) as { services?: Record<string, { image?: string }> };
+  const out: Record<string, string> = {};
+  for (const [service, definition] of Object.entries(document.services ?? {})) {
+    if (definition.image) out[service] = (await ctx.dockerHost.docker(['image', 'inspect', '--format', '{{.Id}}', definition.image], { signal: ctx.signal })).trim();
+  }
+  return out;
+}
+
+async function requireImages(ctx: Context, options: UpgradeOptions): Promise<void> {
+  const images = [...new Set(Object.values({ ...ctx.config.images, ...options.images }))];
+  const missing: string[] = [];
+  for (const image of images) if (!(await imageExists(ctx.dockerHost, image))) missing.push(image);
+  if (missing.length > 0) throw new TenantctlError('docker', `image ${missing.join(', ')} is not on this Docker host; nothing was changed`);
+}
+
+/** A new PostgreSQL major on an old data directory crash-loops: that takes backup and restore, not a tag swap. */
+async function refuseMajorPostgresChange(ctx: Context, id: string, project: string, image: string): Promise<void> {
+  const running = (await runningImages(ctx.dockerHost, project, ctx.signal)).db;
+  if (!running) return;
+  const wanted = (await ctx.dockerHost.docker(['image', 'inspect', '--format', '{{.Id}}', image], { signal: ctx.signal })).trim();
+  if (wanted === running.id) return;
+  const major = async (ref: string) => /(\d+)(?:\.\d+)?/.exec(await ctx.dockerHost.docker(['run', '--rm', '--network', 'none', '--entrypoint', 'postgres', ref, '--version'], { signal: ctx.signal }))?.[1];
+  const [from, to] = await Promise.all([major(running.id), major(image)]);
+  if (from && to && from !== to) {
+    throw usageError(`${id} runs PostgreSQL ${from} and ${image} is PostgreSQL ${to}: a major version cannot take over the data directory; back up, provision on the new image, restore (tenantctl backup / restore --as)`);
+  }
+}
+
