@@ -43,7 +43,6 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         restart: 'unless-stopped',
         command: ['nginx', '-g', 'daemon off;', '-c', `${containerConfDir}/live/nginx.conf`],
         volumes: [`${layout.confDir}:${containerConfDir}:ro`],
-        ulimits: { nofile: { soft: 65536, hard: 65536 } },
         labels,
         logging,
         stop_grace_period: '15s',

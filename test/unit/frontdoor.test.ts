@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import { renderFrontdoor, routeKind, type RouteInput } from '../../src/frontdoor/render.js';
+import { parseDomain } from '../../src/frontdoor/domains.js';
+import { nginxReason, tenantOfError } from '../../src/frontdoor/sync.js';
+import { coversHost } from '../../src/frontdoor/tls.js';
+
+const config = () => {
+  const { config, errors } = loadConfig({ cwd: mkdtempSync(path.join(tmpdir(), 'fd-')), env: { TENANTCTL_FRONTDOOR_HTTPS_PORT: '8443', TENANTCTL_FRONTDOOR_RATE_STARTER: '7/9' } });
+  expect(errors).toEqual([]);
+  return config!;
+};
+const tenant = (over: Partial<RouteInput> = {}): RouteInput => ({ id: 'acme', plan: 'starter', status: 'active', appPort: 3001, domains: [], snippet: false, ...over });
+
+describe('front door configuration', () => {
+  it('has defaults and TENANTCTL_FRONTDOOR_* overrides', () => {
+    const c = config();
+    expect(c.frontdoor.baseDomain).toBe('tenants.localhost');
+    expect(c.frontdoor.httpPort).toBe(80);
+    expect(c.frontdoor.httpsPort).toBe(8443);
+    expect(c.frontdoor.rateLimits.starter).toEqual({ requestsPerSecond: 7, burst: 9 });
+    expect(c.frontdoor.modulePaths['/api/ai/']).toBe('ai_assistant');
+    const bad = loadConfig({ cwd: mkdtempSync(path.join(tmpdir(), 'fd-')), env: { TENANTCTL_FRONTDOOR_BASE_DOMAIN: 'Not A Domain', TENANTCTL_FRONTDOOR_REDIRECT_HTTP: 'maybe' } });
+    expect(bad.errors).toEqual(expect.arrayContaining([expect.stringMatching(/^frontdoor\.baseDomain \(TENANTCTL_FRONTDOOR_BASE_DOMAIN\)/), expect.stringMatching(/^frontdoor\.redirectHttp/)]));
+  });
+});
+
+describe('renderFrontdoor', () => {
+  it('routes an active tenant to its published port with its plan\'s limit, keys under /api/, and redirects HTTP', () => {
+    const c = config();
+    const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 7, tenants: [tenant({ domains: [{ domain: 'crm.acme.com', ownCertificate: true }, { domain: 'www.acme.com', ownCertificate: false }] })] });
+    const server = files.get('t/acme/server.conf')!;
+    expect(server).toContain('server 127.0.0.1:3001');
+    expect(server).toContain('limit_req zone=tenantctl_starter burst=9 nodelay;');
+    expect(server).toContain('return 308 https://$host:8443$request_uri;');
+    expect(server).toMatch(/server_name acme\.tenants\.localhost www\.acme\.com;/);
+    expect(server).toContain('ssl_certificate t/acme/certs/crm.acme.com.crt;');
+    expect(files.get('nginx.conf')).toContain('rate=7r/s');
+    expect(files.get('nginx.conf')).toContain("return 200 '7\\n';");
+    const locations = files.get('locations.conf')!;
+    expect(locations).toContain('auth_request /_tenantctl/auth;');
+    expect(locations).toMatch(/location = \/api\/health \{\n(?:(?!auth_request).)*?\n\}/s);
+    expect(locations).toContain('proxy_set_header Upgrade $http_upgrade;');
+    expect(locations).toContain('proxy_set_header X-Forwarded-Proto $scheme;');
+  });
+
+  it('shows a stopped or failed tenant as a 503 page and leaves a deprovisioned one out (404)', () => {
+    const c = config();
+    const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant({ id: 'stopped-one', status: 'stopped' }), tenant({ id: 'gone', status: 'deprovisioned' })] });
+    expect(files.get('t/stopped-one/server.conf')).toMatch(/return 503 '.*stopped-one is stopped/);
+    expect(files.has('t/gone/server.conf')).toBe(false);
+    expect(routeKind({ status: 'failed', appPort: null })).toBe('unavailable');
+  });
+});
+
+describe('domains, certificates and nginx -t output', () => {
+  it('accepts DNS names and refuses the rest and names under the base domain', () => {
+    expect(parseDomain(' CRM.Acme.com ', 'tenants.localhost')).toBe('crm.acme.com');
+    for (const bad of ['acme', 'https://acme.com', 'acme.com:443', '*.acme.com', 'a..b.com', 'x.tenants.localhost', 'tenants.localhost', 'acme.com;include /etc/passwd']) {
+      expect(() => parseDomain(bad, 'tenants.localhost'), bad).toThrow();
+    }
+  });
+
+  it('matches one-label wildcards only', () => {
+    expect(coversHost(['*.tenants.localhost'], 'acme.tenants.localhost')).toBe(true);
+    expect(coversHost(['*.tenants.localhost'], 'a.b.tenants.localhost')).toBe(false);
+    expect(coversHost(['crm.acme.com'], 'crm.acme.com')).toBe(true);
+  });
+
+  it('pins an nginx -t error on the tenant whose folder it names', () => {
+    const line = 'nginx: [emerg] unknown directive "nope" in /etc/tenantctl/gen-000012/t/acme-2/snippet.conf:1';
+    expect(tenantOfError(['nginx: configuration file test failed', line])).toBe('acme-2');
+    expect(tenantOfError(['nginx: [emerg] bind() failed'])).toBeUndefined();
+    expect(nginxReason('nginx: 2026/01/02 03:04:05 [emerg] 12#12: unknown directive "nope" in /etc/tenantctl/gen-000012/t/acme/snippet.conf:1'))
+      .toBe('unknown directive "nope" in t/acme/snippet.conf:1');
+  });
+});
