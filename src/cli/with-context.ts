@@ -41,10 +41,13 @@ export async function withContext<T>(
 
   const controller = new AbortController();
   let interrupts = 0;
-  const onInterrupt = () => {
+  let terminated = false;
+  const onInterrupt = (signal: NodeJS.Signals) => {
     interrupts += 1;
+    // SIGTERM (a service manager, `kill`) is handled like Ctrl-C, and exits 143 as shells expect.
+    terminated ||= signal === 'SIGTERM';
     if (mode === 'child') return controller.abort();
-    if (interrupts > 1) process.exit(ExitCode.interrupted);
+    if (interrupts > 1) process.exit(terminated ? ExitCode.terminated : ExitCode.interrupted);
     if (mode === 'roll-back') process.stderr.write('\ninterrupted: rolling back (press Ctrl-C again to stop at once and leave things as they are)\n');
     controller.abort();
   };
@@ -65,6 +68,9 @@ export async function withContext<T>(
     if (error instanceof BatchFailure) {
       print(error.result as T);
       error.reported = true;
+    }
+    if (terminated && error instanceof TenantctlError && error.kind === 'interrupted') {
+      throw new TenantctlError('terminated', error.message.replace(/^interrupted/, 'terminated'), { cause: error, details: error.details });
     }
     throw error;
   } finally {

@@ -13,7 +13,7 @@ export const adminDbUpTimeoutMs = 120_000;
 export const probeConnectTimeoutMs = 5_000;
 /** Connecting to the admin database; busy hosts answer slowly, so this is generous. */
 export const adminDbConnectTimeoutMs = 10_000;
-/** How long to keep trying to connect to the admin database before giving up (exit 8). */
+/** How long to keep trying to connect to the admin database before giving up (exit 8); config adminDatabase.patienceSeconds. */
 export const adminDbPatienceMs = 30_000;
 /** Extra time `compose up` of a tenant gets beyond the readiness deadline. */
 export const composeUpGraceMs = 120_000;

@@ -83,6 +83,7 @@ export async function createHarness(name: string, extraEnv: Record<string, strin
       if (!adminPool) {
         const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(env.TENANTCTL_STATE_DIR, 'admin-db.env'), 'utf8'))![1];
         adminPool = new pg.Pool({ host: '127.0.0.1', port: Number(env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin', max: 2 });
+        adminPool.on('error', () => {}); // tests stop the admin database on purpose
       }
       return (await adminPool.query(sql, params)).rows;
     },
