@@ -84,3 +84,9 @@ export async function writeState(layout: FrontdoorLayout, state: FrontdoorState)
   await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`);
   await rename(temp, layout.stateFile);
 }
+
+/** A tenant's address through the front door: https://<id>.<baseDomain>[:httpsPort]. */
+export function tenantDoorUrl(config: Pick<Config, 'frontdoor'>, id: string): string {
+  const port = config.frontdoor.httpsPort === 443 ? '' : `:${config.frontdoor.httpsPort}`;
+  return `https://${id}.${config.frontdoor.baseDomain}${port}`;
+}

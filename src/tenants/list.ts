@@ -9,7 +9,11 @@ const statuses: TenantStatus[] = ['provisioning', 'active', 'stopped', 'failed',
  * A registry row beside what Docker runs for it, so drift (an active tenant that is stopped or gone)
  * shows. A tenant stopped with `tenantctl stop` has status `stopped`: its stopped containers are not drift.
  */
-export type ListedTenant = TenantRecord & { live: LiveState | 'unknown' };
+export type ListedTenant = TenantRecord & {
+  live: LiveState | 'unknown';
+  /** https://<id>.<baseDomain> when a front door routes this host's tenants (set by the CLI). */
+  doorUrl?: string;
+};
 
 export async function list(ctx: Context, input: { status?: string; all?: boolean }): Promise<ListedTenant[]> {
   if (input.status !== undefined && !statuses.includes(input.status as TenantStatus)) {

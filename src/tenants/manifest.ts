@@ -6,6 +6,8 @@ export interface ManifestInput {
   plan: string;
   project: string;
   appUrl: string;
+  /** Its address through the front door (routed once `tenantctl frontdoor init` has run on this host). */
+  doorUrl: string;
   bindAddress: string;
   ports: { app: number; db: number; redis: number };
   subnet: string;
@@ -23,7 +25,8 @@ export function renderManifest(m: ManifestInput): string {
 | | |
 |---|---|
 | Plan | ${m.plan} |
-| App URL | ${m.appUrl} |
+| URL (front door) | ${m.doorUrl} (once \`tenantctl frontdoor init\` has run on this host) |
+| App URL (direct) | ${m.appUrl} |
 | Health | ${m.appUrl}/api/health |
 | Compose project | \`${m.project}\` |
 | Network subnet | ${m.subnet} |

@@ -16,6 +16,7 @@ import { generateTenantSecrets, type TenantSecrets } from '../secrets/generate.j
 import { readEnvFileSecrets } from '../secrets/env-file.js';
 import { tenantPaths, writeTenantFiles, type TenantPaths } from './files.js';
 import { renderManifest } from './manifest.js';
+import { tenantDoorUrl } from '../frontdoor/layout.js';
 import { removeTenantStack } from './remove.js';
 import { applyTenantSchema } from './schema.js';
 import { TenantRegistry, wrongHost } from './registry.js';
@@ -233,7 +234,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     reporter.step(`rendering ${run.paths.composeFile}`);
     rendered = run.render(reservation);
     const manifest = renderManifest({
-      ...run, appUrl: appUrlFor(config, reservation.ports.app), bindAddress: config.bindAddress, ports: reservation.ports,
+      ...run, appUrl: appUrlFor(config, reservation.ports.app), doorUrl: tenantDoorUrl(config, run.id), bindAddress: config.bindAddress, ports: reservation.ports,
       subnet: reservation.subnet, composeFile: run.paths.composeFile, envFile: run.paths.envFile, flavour: compose.flavour,
     });
     await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets, project: run.project }).catch((error) => {

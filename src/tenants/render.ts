@@ -64,7 +64,7 @@ export function renderList(rows: ListedTenant[]): string {
   return table(
     ['ID', 'NAME', 'STATUS', 'LIVE', 'URL', 'PORTS (app/db/redis)', 'UPDATED'],
     rows.map((r) => [
-      r.id, r.name, statusColour(r.status), liveColour(r.live, r.status), r.appUrl ?? '-',
+      r.id, r.name, statusColour(r.status), liveColour(r.live, r.status), r.doorUrl ?? r.appUrl ?? '-',
       r.ports.app ? `${r.ports.app}/${r.ports.db}/${r.ports.redis}` : '-', r.updatedAt.slice(0, 19).replace('T', ' '),
     ]),
   );

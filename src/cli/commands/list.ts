@@ -13,6 +13,12 @@ Examples:
     .action(async (options, command: Command) => {
       const { list } = await import('../../tenants/list.js');
       const { renderList } = await import('../../tenants/render.js');
-      await withContext(command, (ctx) => list(ctx, options), renderList);
+      const { frontdoorLayout, isInitialised, tenantDoorUrl } = await import('../../frontdoor/layout.js');
+      await withContext(command, async (ctx) => {
+        const [rows, door] = await Promise.all([list(ctx, options), isInitialised(frontdoorLayout(ctx.config))]);
+        // With a front door on this host, a routed tenant's address is its hostname there.
+        if (!door) return rows;
+        return rows.map((row) => (row.status === 'active' || row.status === 'stopped' ? { ...row, doorUrl: tenantDoorUrl(ctx.config, row.id) } : row));
+      }, renderList);
     });
 }
