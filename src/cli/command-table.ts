@@ -30,6 +30,7 @@ export const commandTable: readonly CommandEntry[] = [
   { name: 'migrate', summary: 'apply new tenant migrations (scripts/tenant-migrations/) to tenants\' databases, with checksums (--all, --dry-run)', load: () => import('./commands/migrate.js') },
   { name: 'upgrade', summary: 're-render and bring up tenants with new images, template or plan; roll back to the last good state if not ready (canary first)', load: () => import('./commands/upgrade.js') },
   { name: 'secrets', summary: 'show a tenant\'s passwords, decrypted with the master key (the view is audited)', load: () => import('./commands/secrets.js') },
+  { name: 'rotate-secrets', summary: 'replace a tenant\'s passwords where they live (ALTER ROLE, Redis), recreate what reads them, prove readiness; roll back on failure', load: () => import('./commands/rotate-secrets.js') },
   { name: 'modules', summary: 'feature modules: the catalogue with prices, and which ones a tenant has', load: () => import('./commands/modules.js') },
   { name: 'keys', summary: 'API keys for a tenant\'s API: create (shown once), list, revoke', load: () => import('./commands/keys.js') },
   { name: 'frontdoor', summary: 'the front door: nginx routing https://<id>.<domain> to tenants, TLS, API keys checked at the door (init, status, reload, down)', load: () => import('./commands/frontdoor.js') },

@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { withContext } from '../run.js';
+
+export function define(command: Command): void {
+  command
+    .argument('<id>', 'tenant id')
+    .option('--only <secret>', 'rotate only db (tenant_owner), app-db (tenant_app), redis or jwt (comma-separated for several)')
+    .addHelpText('after', `
+Examples:
+  $ tenantctl rotate-secrets acme
+  $ tenantctl rotate-secrets acme --only redis --json
+
+New values are applied in the running PostgreSQL (ALTER ROLE) and Redis (CONFIG SET requirepass)
+first, then written to the tenant's files and the sealed copy in the admin database; only the
+services that read a changed secret are recreated (app and worker; Redis too for its password),
+and readiness is proven with the new values. On any failure the old values are put back
+everywhere and proven to work; the exit code is the failure's. Values are never printed
+(tenantctl secrets shows them) and the audit log names the secrets only.
+`)
+    .action(async (id: string, options, command: Command) => {
+      const { rotateSecrets } = await import('../../secrets/rotate.js');
+      const { renderRotate } = await import('../../secrets/rotate-render.js');
+      await withContext(command, (ctx) => rotateSecrets(ctx, { id, only: options.only }), renderRotate);
+    });
+}
