@@ -80,10 +80,10 @@ build_app() {
   # dist/app never ends up in the image; without node_modules, an existing bundle is used.
   if [ -d node_modules/esbuild ]; then
     node scripts/bundle-app.mjs
-  elif [ ! -s dist/app/server.cjs ] || [ ! -s dist/app/healthcheck.sh ]; then
+  elif [ ! -s dist/app/server.cjs ] || [ ! -s dist/app/healthcheck.sh ] || [ ! -s dist/app/entrypoint.sh ]; then
     log "dist/app is missing and esbuild is not installed: run npm ci first"; exit 1
   fi
-  local recipe; recipe=$(hash_of Dockerfile.multitenant dist/app/server.cjs dist/app/healthcheck.sh <(docker image inspect --format '{{.Id}}' "$node_image"))
+  local recipe; recipe=$(hash_of Dockerfile.multitenant dist/app/server.cjs dist/app/healthcheck.sh dist/app/entrypoint.sh <(docker image inspect --format '{{.Id}}' "$node_image"))
   if [ "${FORCE:-0}" != 1 ] && [ "$(image_label "$image")" = "$recipe" ]; then
     log "$image is up to date"; return
   fi

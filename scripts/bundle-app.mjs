@@ -4,6 +4,8 @@
 //   apps/tenant-app/server.ts       -> dist/app/server.cjs
 //   apps/tenant-app/healthcheck.sh  -> dist/app/healthcheck.sh (copied: the container health check
 //                                      is a shell script, so no node process starts per check)
+//   apps/tenant-app/entrypoint.sh   -> dist/app/entrypoint.sh (copied: secret files, then the app as
+//                                      user app)
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -32,11 +34,13 @@ rmSync(outdir, { recursive: true, force: true });
 
 try {
   await build({ ...common, entryPoints: ['apps/tenant-app/server.ts'], outfile: path.join(outdir, 'server.cjs') });
-  copyFileSync(path.join(root, 'apps/tenant-app/healthcheck.sh'), path.join(outdir, 'healthcheck.sh'));
-  chmodSync(path.join(outdir, 'healthcheck.sh'), 0o755);
+  for (const script of ['healthcheck.sh', 'entrypoint.sh']) {
+    copyFileSync(path.join(root, 'apps/tenant-app', script), path.join(outdir, script));
+    chmodSync(path.join(outdir, script), 0o755);
+  }
 } catch (error) {
   // esbuild has already printed its errors.
   if (!error?.errors) console.error(`bundle-app: ${error.message}`);
   process.exitCode = 1;
 }
-if (!process.exitCode) console.log('bundle-app: wrote dist/app/server.cjs, dist/app/healthcheck.sh');
+if (!process.exitCode) console.log('bundle-app: wrote dist/app/server.cjs, dist/app/healthcheck.sh, dist/app/entrypoint.sh');

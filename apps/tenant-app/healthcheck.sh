@@ -6,7 +6,10 @@
 #   MODE=worker: exit 0 only if the heartbeat file (touched on every successful beat, every 15 s;
 #                see heartbeat.ts) is younger than HEARTBEAT_MAX_AGE_SECONDS (default 60).
 # Whatever it prints ends up in `docker inspect` (.State.Health.Log): keep it short.
+# It needs no secret. Docker runs it as the image's user, root (the entrypoint starts as root to copy
+# the secret files, then drops to app): it drops to app too before doing anything.
 set -u
+if [ "$EUID" = 0 ]; then exec setpriv --reuid=app --regid=app --init-groups "$0" "$@"; fi
 
 if [ "${MODE:-web}" = worker ]; then
   file=/tmp/tenantctl-worker-heartbeat

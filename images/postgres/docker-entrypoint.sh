@@ -7,6 +7,13 @@
 #   POSTGRES_DB_FILE (for Docker secrets). /docker-entrypoint-initdb.d/*.sh (sourced) and *.sql
 #   run once, on the first start, with PGHOST/PGUSER set for psql.
 #
+# Secret files: a compose secret (or any bind mount) is the operator's file as it is on the host,
+# e.g. mode 0600 owned by the operator, which the postgres user cannot read. Started as root, the
+# entrypoint copies each file named by a *_FILE variable below into /run/tenantctl (a tmpfs in
+# tenantctl's template; 0700), owned by postgres with mode 0400, points the variable at the copy and
+# only then drops to postgres. Values are never exported to the server: the postgres process's
+# environment holds paths, not passwords.
+#
 # First start: the data directory holds the marker file tenantctl-first-start ("pending" as
 # shipped). The entrypoint writes "running" into it, renames the bootstrap superuser to
 # POSTGRES_USER, sets its password, creates POSTGRES_DB, runs the init scripts, stops the server
@@ -45,8 +52,28 @@ file_env() {
   unset fe_var fe_val fe_file
 }
 
+secret_dir=/run/tenantctl
+secret_file_vars="POSTGRES_USER POSTGRES_PASSWORD POSTGRES_DB APP_DB_PASSWORD"
+
+# stage_secret VAR: if VAR_FILE is set, copy that file to $secret_dir/VAR, readable by postgres only,
+# and point VAR_FILE at the copy (as root: the original may be readable by root only).
+stage_secret() {
+  eval "ss_file=\${${1}_FILE:-}"
+  if [ -z "$ss_file" ]; then return 0; fi
+  if [ ! -r "$ss_file" ]; then
+    echo "docker-entrypoint: ${1}_FILE=$ss_file is not readable" >&2
+    exit 1
+  fi
+  install -o postgres -g postgres -m 0400 "$ss_file" "$secret_dir/$1"
+  export "${1}_FILE=$secret_dir/$1"
+  unset ss_file
+}
+
 if [ "$(id -u)" = 0 ]; then
-  mkdir -p "$PGDATA" /run/postgresql
+  mkdir -p "$PGDATA" /run/postgresql "$secret_dir"
+  chown postgres:postgres "$secret_dir"
+  chmod 0700 "$secret_dir"
+  for v in $secret_file_vars; do stage_secret "$v"; done
   # A volume Docker filled from the image is already owned by postgres: skip the recursive chown.
   if [ "$(stat -c %U "$PGDATA")" != postgres ]; then chown -R postgres:postgres "$PGDATA"; fi
   chown postgres:postgres /run/postgresql
@@ -132,6 +159,8 @@ elif ! grep -qF "$tuning_include" "$PGDATA/postgresql.conf"; then
   printf '\n# tenantctl: tuning for small idle tenants\n%s\n' "$tuning_include" >>"$PGDATA/postgresql.conf"
 fi
 
+# The server needs no password in its environment (given directly or read from a file above).
+unset POSTGRES_PASSWORD APP_DB_PASSWORD
 if [ "${1:-}" = postgres ]; then
   shift
   exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/run/postgresql "$@"

@@ -1,9 +1,68 @@
-import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { parseEnvFile } from '../common/env-file.js';
+import { ensurePrivateDir } from '../common/private-files.js';
 import { secretNames, secretPattern, type TenantSecrets } from './generate.js';
 
-/** Reads existing tenant secrets (kept data needs the passwords it was created with), if complete. */
+// A tenant's secrets on the host: customers/<id>/secrets/<NAME>, one file per secret (DB_PASSWORD,
+// APP_DB_PASSWORD, REDIS_PASSWORD, JWT_SECRET), holding the value and nothing else, mode 0600 in a
+// 0700 folder. The compose template hands them to the containers as compose secrets (read-only
+// bind mounts), never as environment variables. Tenants written before this layout kept them in
+// customers/<id>/.env; they are still read from there.
+
+/** customers/<id>/secrets/, beside the tenant's .env. */
+export function secretsDirOf(tenantDir: string): string {
+  return path.join(tenantDir, 'secrets');
+}
+
+/**
+ * Writes one private file per secret. A file that exists is rewritten in place (same inode): the
+ * containers mount each file on its own (compose secrets are single-file bind mounts), and a bind
+ * mount follows the inode, so a running container sees the new value at /run/secrets/<NAME> at once
+ * (what a rotation needs, e.g. Redis's health check after CONFIG SET requirepass); a file replaced
+ * by a rename would stay hidden from it until the container is recreated. A crash mid-write leaves
+ * a short file, which readSecretFiles refuses: the sealed copy is used instead.
+ */
+export async function writeSecretFiles(dir: string, secrets: TenantSecrets): Promise<void> {
+  await ensurePrivateDir(dir);
+  await chmod(dir, 0o700);
+  for (const name of secretNames) {
+    const value = secrets[name];
+    if (!secretPattern.test(value)) throw new Error(`refusing to write ${name}: not a tenantctl secret`);
+    const file = path.join(dir, name);
+    // An operator may have made it 0400: writable again for its owner, then private whatever it was.
+    await chmod(file, 0o600).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    await writeFile(file, value, { mode: 0o600 });
+    await chmod(file, 0o600);
+  }
+}
+
+/** The secrets in customers/<id>/secrets/, if every one is there and well-formed. */
+export async function readSecretFiles(dir: string): Promise<TenantSecrets | undefined> {
+  const values: Partial<Record<(typeof secretNames)[number], string>> = {};
+  for (const name of secretNames) {
+    let value: string;
+    try {
+      value = (await readFile(path.join(dir, name), 'utf8')).replace(/\r?\n$/, '');
+    } catch {
+      return undefined;
+    }
+    if (!secretPattern.test(value)) return undefined;
+    values[name] = value;
+  }
+  return values as TenantSecrets;
+}
+
+/**
+ * Reads a tenant's existing secrets (kept data needs the passwords it was created with), if
+ * complete: from the secrets/ folder beside `envFile` (customers/<id>/.env), else, for a tenant
+ * written before that layout, from the .env itself.
+ */
 export async function readEnvFileSecrets(envFile: string): Promise<TenantSecrets | undefined> {
+  const fromFiles = await readSecretFiles(secretsDirOf(path.dirname(envFile)));
+  if (fromFiles) return fromFiles;
   let text: string;
   try {
     text = await readFile(envFile, 'utf8');

@@ -4,6 +4,7 @@ import { packageRoot } from '../common/paths.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { formatEnvFile } from '../common/env-file.js';
 import type { TenantSecrets } from '../secrets/generate.js';
+import { secretsDirOf, writeSecretFiles } from '../secrets/env-file.js';
 
 export interface TenantPaths {
   dir: string;
@@ -11,6 +12,8 @@ export interface TenantPaths {
   envFile: string;
   manifestFile: string;
   initdbDir: string;
+  /** One file per secret (DB_PASSWORD, ...), handed to the containers as compose secrets. */
+  secretsDir: string;
 }
 
 export function tenantPaths(customersDir: string, id: string): TenantPaths {
@@ -21,13 +24,16 @@ export function tenantPaths(customersDir: string, id: string): TenantPaths {
     envFile: path.join(dir, '.env'),
     manifestFile: path.join(dir, 'CUSTOMER_MANIFEST.md'),
     initdbDir: path.join(dir, 'initdb'),
+    secretsDir: secretsDirOf(dir),
   };
 }
 
 const initdbSource = path.join(packageRoot, 'templates', 'initdb');
 
 /**
- * Writes everything compose needs for one tenant. The folder is 0700 and .env 0600: it holds secrets.
+ * Writes everything compose needs for one tenant. The folder is 0700; the secrets are files in
+ * secrets/ (0700, each file 0600), which the template mounts as compose secrets; .env (0600) holds no
+ * secret.
  * With `project`, the .env also names the compose project (COMPOSE_PROJECT_NAME), so compose run by
  * hand from customers/<id>/ (which reads that .env itself) finds the stack tenantctl made, instead of
  * a project named after the folder.
@@ -36,7 +42,8 @@ export async function writeTenantFiles(paths: TenantPaths, files: { compose: str
   await ensurePrivateDir(paths.dir);
   await chmod(paths.dir, 0o700);
   const project: Record<string, string> = files.project === undefined ? {} : { COMPOSE_PROJECT_NAME: files.project };
-  await writePrivateFile(paths.envFile, formatEnvFile({ ...project, ...files.secrets }, 'tenantctl: this tenant\'s compose project and secrets; never commit, never share'));
+  await writeSecretFiles(paths.secretsDir, files.secrets);
+  await writePrivateFile(paths.envFile, formatEnvFile({ ...project }, 'tenantctl: this tenant\'s compose project; its secrets are in secrets/ (never commit, never share)'));
   await writeFile(paths.composeFile, files.compose, { mode: 0o644 });
   await writeFile(paths.manifestFile, files.manifest, { mode: 0o644 });
   await mkdir(paths.initdbDir, { recursive: true });

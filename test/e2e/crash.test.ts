@@ -82,8 +82,8 @@ describe('kill -9 during deprovision, then deprovision again', () => {
 
 describe('kill -9 with kept data', () => {
   async function writeRow(tenant: any, value: string) {
-    const env = Object.fromEntries(readFileSync(path.join(h.customersDir, tenant.id, '.env'), 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => l.split('=') as [string, string]));
-    const client = new pg.Client({ host: '127.0.0.1', port: tenant.ports.db, user: 'tenant_owner', password: env.DB_PASSWORD, database: 'tenant' });
+    const password = readFileSync(path.join(h.customersDir, tenant.id, 'secrets', 'DB_PASSWORD'), 'utf8');
+    const client = new pg.Client({ host: '127.0.0.1', port: tenant.ports.db, user: 'tenant_owner', password, database: 'tenant' });
     await client.connect();
     try {
       await client.query('CREATE TABLE IF NOT EXISTS crash_probe (value text)');

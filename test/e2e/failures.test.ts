@@ -66,7 +66,7 @@ describe('--dry-run', () => {
     expect(result.exitCode, result.why).toBe(0);
     expect(result.stdout).toContain('dry run');
     expect(result.stdout).toContain('tenantctl.tenant: "acme"');
-    expect(result.stdout).toContain('POSTGRES_PASSWORD: ${DB_PASSWORD}');
+    expect(result.stdout).toContain('POSTGRES_PASSWORD_FILE: /run/secrets/DB_PASSWORD');
     expect(tenantDirs()).toEqual([]);
     expect(await dockerObjectsWithPrefix(h.prefix)).toEqual(nothing);
   });
@@ -116,7 +116,7 @@ describe('a stack that never becomes healthy', () => {
     expect(result.exitCode, result.why).toBe(0);
     expect(result.json().outcome).toBe('active');
     const marker = async (sql: string) => {
-      const password = /DB_PASSWORD=(\w+)/.exec(readFileSync(path.join(h.customersDir, 'acme', '.env'), 'utf8'))![1];
+      const password = readFileSync(path.join(h.customersDir, 'acme', 'secrets', 'DB_PASSWORD'), 'utf8');
       const port = (await h.adminQuery(`SELECT db_port FROM admin_customers WHERE id = 'acme'`))[0].db_port;
       const client = new pg.Client({ host: '127.0.0.1', port, user: 'tenant_owner', password, database: 'tenant' });
       await client.connect();

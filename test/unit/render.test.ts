@@ -32,7 +32,7 @@ const renderTree = (variables: Record<string, string>) =>
   parse(renderTemplate(template, variables), { merge: true, maxAliasCount: -1 }) as any;
 
 describe('renderTemplate with the shipped template', () => {
-  it('fills ports, subnet, images and labels, and leaves compose secrets as ${VAR}', () => {
+  it('fills ports, subnet, images and labels, and hands secrets over as files, never as values', () => {
     const tree = renderTree(baseVariables);
     expect(Object.keys(tree.services).sort()).toEqual(['app', 'db', 'redis', 'worker']);
     expect(tree.services.app.ports).toEqual(['127.0.0.1:3001:3000']);
@@ -41,10 +41,16 @@ describe('renderTemplate with the shipped template', () => {
     expect(tree.networks.tenant.ipam.config[0].subnet).toBe('10.123.0.0/28');
     expect(tree.services.worker.labels['tenantctl.tenant']).toBe('acme');
     expect(tree.volumes['db-data'].labels['tenantctl.tenant']).toBe('acme');
-    expect(tree.services.db.environment.POSTGRES_PASSWORD).toBe('${DB_PASSWORD}');
+    expect(tree.services.db.environment.POSTGRES_PASSWORD_FILE).toBe('/run/secrets/DB_PASSWORD');
+    expect(tree.services.db.secrets).toEqual(['DB_PASSWORD', 'APP_DB_PASSWORD']);
+    expect(tree.services.worker.environment.PGPASSWORD_FILE).toBe('/run/secrets/APP_DB_PASSWORD');
+    expect(tree.secrets.JWT_SECRET).toEqual({ file: './secrets/JWT_SECRET' });
+    for (const service of Object.values<any>(tree.services)) {
+      expect(Object.keys(service.environment).filter((name) => /PASSWORD$|SECRET$/.test(name))).toEqual([]);
+    }
     expect(tree.services.worker.environment.MODE).toBe('worker');
     expect(tree.services.worker.environment.TENANT_NAME).toBe('ACME Corp');
-    expect(tree.services.redis.command[2]).toContain('--maxmemory 192mb --maxmemory-policy allkeys-lru');
+    expect(tree.services.redis.command.join(' ')).toContain('--maxmemory 192mb --maxmemory-policy allkeys-lru');
   });
 
   it('reports which services have health checks', () => {
@@ -66,7 +72,7 @@ describe('renderTemplate with the shipped template', () => {
     const tree = renderTree({ ...baseVariables, tenant_name: name });
     // Compose turns "$$" back into "$"; nothing in the name is interpolated or parsed as YAML.
     expect(tree.services.app.environment.TENANT_NAME).toBe(name.replaceAll('$', () => '$$'));
-    expect(Object.keys(tree)).toEqual(['x-logging', 'x-labels', 'services', 'networks', 'volumes']);
+    expect(Object.keys(tree)).toEqual(['x-logging', 'x-labels', 'x-secret-copies', 'services', 'networks', 'volumes', 'secrets']);
     expect(Object.keys(tree.services).sort()).toEqual(['app', 'db', 'redis', 'worker']);
     expect(tree.services.app.environment.MODE).toBe('web');
   });
