@@ -128,7 +128,7 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
     const row = byId.get(id);
     if (!row) {
       findings.push({
-        kind: 'orphan-folder', tenant: id, detail: `customers/${id}/ exists, but the registry has no tenant ${id} (its .env may hold the passwords of volumes Docker still has)`,
+        kind: 'orphan-folder', tenant: id, detail: `customers/${id}/ exists, but the registry has no tenant ${id} (its secrets/ may hold the passwords of volumes Docker still has)`,
         fix: `rm -r customers/${id}   # once you know no volume needs its passwords`, fixable: false,
       });
     } else if (row.status === 'deprovisioned' && !row.keptData) {

@@ -39,7 +39,8 @@ export function renderManifest(m: ManifestInput): string {
 | db (PostgreSQL, database \`tenant\`) | ${m.ports.db} | 5432 |
 | redis | ${m.ports.redis} | 6379 |
 
-Passwords are in \`${m.envFile}\` (mode 0600), never in this file.
+Secrets are in \`secrets/\` beside this file (one file each, mode 0600, folder 0700), never in this
+file or \`.env\`; \`tenantctl secrets ${m.id}\` shows them.
 The app connects to its database as \`tenant_app\`, which is neither superuser nor table owner,
 so row-level security applies to it.
 

@@ -6,7 +6,7 @@ export type TenantRemovalReport = RemovalReport & { filesRemoved: boolean };
 
 /**
  * Removes a tenant's stack from its Docker host (proved gone by label), then its customers/<id>/
- * folder, unless its data is kept: the folder's .env holds the passwords the kept volumes need.
+ * folder, unless its data is kept: its secrets/ holds the passwords the kept volumes need.
  */
 export async function removeTenantStack(ctx: Context, { project, paths, keepData }: { project: string; paths: TenantPaths; keepData: boolean }): Promise<TenantRemovalReport> {
   const report = await removeStack(ctx.dockerHost, { project, file: paths.composeFile, envFile: paths.envFile }, {
