@@ -4,9 +4,11 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
-import { composeStartTimeoutMs, composeStopTimeoutMs, dumpRestoreTimeoutMs, redisCopyTimeoutMs } from '../common/timeouts.js';
+import { composeStartTimeoutMs, composeStopTimeoutMs, dumpRestoreTimeoutMs, portReleaseGraceMs, redisCopyTimeoutMs } from '../common/timeouts.js';
 import { dockerFromFile } from '../stack/docker-stream.js';
 import { composeVerb } from '../stack/day2.js';
+import type { ComposeTarget } from '../stack/compose-argv.js';
+import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { recordAudit } from '../audit/write.js';
 import { listModules, setModule } from '../modules/store.js';
 import { parseTenantId } from '../tenants/input.js';
@@ -196,7 +198,7 @@ async function restoreInto(ctx: Context, id: string, dir: string, manifest: Back
     } finally {
       // 4. Whatever happened, the stack starts again.
       ctx.reporter.step(`starting ${id}`);
-      await composeVerb(host, t.target, ['start'], { ...composeOptions, timeoutMs: composeStartTimeoutMs }).catch((error) => {
+      await startAgain(ctx, t.target).catch((error) => {
         if (!swapped) throw error;
         throw new TenantctlError('docker', `${messageOf(error)}; the database is restored, start it with tenantctl start ${id}`, { cause: error });
       });
@@ -218,4 +220,28 @@ async function restoreInto(ctx: Context, id: string, dir: string, manifest: Back
   } finally {
     await unlock();
   }
+}
+
+/**
+ * `compose start` of the stopped services. The ports are the tenant's own (reserved in the admin
+ * database), so "port is already allocated" right after the stop is the engine still releasing
+ * them (its userland proxy): tried again for a short while, never with other ports.
+ */
+async function startAgain(ctx: Context, target: ComposeTarget): Promise<void> {
+  await retryUntilDeadline(async () => {
+    try {
+      await composeVerb(ctx.dockerHost, target, ['start'], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+      return done(undefined);
+    } catch (error) {
+      if (error instanceof TenantctlError && /port is already allocated/i.test(error.message)) return notYet(error.message);
+      throw error;
+    }
+  }, {
+    what: 'starting the stack again',
+    deadlineMs: portReleaseGraceMs,
+    clock: ctx.clock,
+    signal: ctx.signal,
+    initialDelayMs: 250,
+    onDeadline: (why) => new TenantctlError('docker', why),
+  });
 }

@@ -33,6 +33,8 @@ export const dumpRestoreTimeoutMs = 6 * 60 * 60_000;
 export const redisSnapshotTimeoutMs = 10 * 60_000;
 /** Copying a Redis snapshot out of, or into, a tenant's volume. */
 export const redisCopyTimeoutMs = 10 * 60_000;
+/** After stopping a tenant's services, how long the engine may take to release their published ports before starting them again. */
+export const portReleaseGraceMs = 30_000;
 /** Front door: `nginx -t` of a candidate configuration (thousands of server blocks take seconds). */
 export const frontdoorTestTimeoutMs = 60_000;
 /** Front door: after a reload, how long nginx gets to serve the new generation before tenantctl says it did not. */
