@@ -89,8 +89,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
   const db = await ctx.adminDb();
-  const unlock = await new TenantRegistry(db).tryLock(id);
-  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  const unlock = await new TenantRegistry(db).lock(id);
   try {
     const t = await requireTenantFor(ctx, id, 'be backed up (its database must be running)', ['active']);
     const host = ctx.dockerHost;

@@ -124,8 +124,7 @@ async function locateAndVerify(ctx: Context, from: string): Promise<{ dir: strin
 
 async function restoreInto(ctx: Context, id: string, dir: string, manifest: BackupManifest, document: TenantDocument): Promise<{ modulesChanged: string[]; restoreMBps: number }> {
   const db = await ctx.adminDb();
-  const unlock = await new TenantRegistry(db).tryLock(id);
-  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  const unlock = await new TenantRegistry(db).lock(id);
   try {
     const t = await requireTenantFor(ctx, id, 'be restored', ['active']);
     const rendered = await requireComposeFile(t);

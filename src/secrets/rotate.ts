@@ -54,8 +54,7 @@ export async function rotateSecrets(ctx: Context, input: { id: unknown; only?: u
   const kinds = parseOnly(input.only);
   const db = await ctx.adminDb();
   const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
-  const unlock = await new TenantRegistry(db).tryLock(id);
-  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  const unlock = await new TenantRegistry(db).lock(id);
   try {
     const t = await requireTenantFor(ctx, id, 'have its secrets rotated (its services must run)', ['active']);
     const rendered = await requireComposeFile(t);

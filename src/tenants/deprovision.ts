@@ -31,8 +31,7 @@ export async function deprovision(ctx: Context, input: DeprovisionInput): Promis
   const keepData = input.keepData ?? false;
   const db = await ctx.adminDb();
   const registry = new TenantRegistry(db);
-  const unlock = await registry.tryLock(id);
-  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  const unlock = await registry.lock(id);
   try {
     const record = await registry.get(id);
     const project = record?.composeProject ?? projectName(ctx.config.composeProjectPrefix, id);

@@ -130,8 +130,7 @@ async function locked(
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
   const registry = new TenantRegistry(await ctx.adminDb());
-  const unlock = await registry.tryLock(id);
-  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  const unlock = await registry.lock(id);
   try {
     // Read under the lock: a provision or deprovision that just finished has its final status.
     const t = await requireTenantFor(ctx, id, verb, allowed);

@@ -58,8 +58,7 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
   const id = parseTenantId(rawId);
   const db = await ctx.adminDb();
   // A dry run only reads: it needs no lock (and is not refused while a backup runs).
-  const unlock = dryRun ? async () => {} : await new TenantRegistry(db).tryLock(id);
-  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  const unlock = dryRun ? async () => {} : await new TenantRegistry(db).lock(id);
   try {
     const t = await requireTenantFor(ctx, id, 'be migrated (its database must be running)', ['active']);
     const secrets = await tenantSecretsFor(ctx, db, t);

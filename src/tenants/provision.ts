@@ -94,8 +94,7 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
   const registry = new TenantRegistry(db);
   // A wrong or missing master key is refused here, before any row, port or file exists.
   const box = await openSecretBox(db, { env: ctx.env, stateDir: config.stateDir });
-  const unlock = await registry.tryLock(id);
-  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  const unlock = await registry.lock(id);
   try {
     const existing = await registry.get(id);
     if (existing?.status === 'active') {

@@ -68,6 +68,13 @@ export class TenantRegistry {
     return this.db.tryLock(lockSpaces.tenant, id);
   }
 
+  /** The tenant's lock, or exit 5 when another process holds it. Returns the release function. */
+  async lock(id: string): Promise<() => Promise<void>> {
+    const unlock = await this.tryLock(id);
+    if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+    return unlock;
+  }
+
   async get(id: string): Promise<TenantRecord | undefined> {
     const { rows } = await this.db.pool.query('SELECT * FROM admin_customers WHERE id = $1', [id]).catch(this.db.unreachable);
     return rows[0] ? toRecord(rows[0]) : undefined;

@@ -124,8 +124,7 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
   const db = await ctx.adminDb();
-  const unlock = await new TenantRegistry(db).tryLock(id);
-  if (!unlock) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
+  const unlock = await new TenantRegistry(db).lock(id);
   try {
     const t = await requireTenantFor(ctx, id, 'be upgraded', ['active']);
     const current = await requireComposeFile(t);
