@@ -14,7 +14,7 @@ let project = '';
 
 /** The CLI with stdin given (the harness's cli() closes stdin). */
 async function cli(args: string[], { input, timeoutMs = 120_000 }: { input?: string; timeoutMs?: number } = {}) {
-  const result = await execa('node', [cliPath, ...args], { cwd: h.dir, env: h.env, reject: false, timeout: timeoutMs, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+  const result = await execa('node', [cliPath, ...args], { cwd: h.dir, env: h.env, reject: false, stripFinalNewline: false, timeout: timeoutMs, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
@@ -68,6 +68,11 @@ describe('day-2 operations', () => {
     expect(refused.exitCode).toBe(5);
     expect(refused.stderr).toContain(`tenant ${id} is stopped`);
     expect((await cli(['stop', id, '--json'])).stdout).toContain('"already-stopped"');
+    // provision would clean a stopped tenant up as a failed attempt (down -v): it is refused instead.
+    const reprovision = await cli(['provision', id]);
+    expect(reprovision.exitCode, reprovision.stderr).toBe(5);
+    expect(reprovision.stderr).toContain(`tenantctl start ${id}`);
+    expect(await containerStates()).toEqual(['app exited', 'db exited', 'redis exited', 'worker exited']);
 
     const start = await cli(['start', id, '--json']);
     expect(start.exitCode, start.stderr).toBe(0);
