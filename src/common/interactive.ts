@@ -44,6 +44,7 @@ export function runForeground(argv: readonly string[], options: ForegroundOption
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       stdio: [options.stdin ?? 'inherit', 'inherit', 'inherit'],
+      // The child inherits this process's environment (as execa's extendEnv does), plus `env`.
       env: { ...process.env, ...options.env },
     });
     const forwarded: NodeJS.Signals[] = [];

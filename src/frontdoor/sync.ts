@@ -112,7 +112,8 @@ async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, gene
   }
   files.set('tls/base.crt', { content: await readFile(path.join(layout.tlsDir, 'base.crt')) });
   files.set('tls/base.key', { content: await readFile(path.join(layout.tlsDir, 'base.key')), private: true });
-  const upstreamAddress = config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress;
+  // nginx shares the (local) Docker host's network namespace: it dials tenants where probes do.
+  const upstreamAddress = ctx.dockerHost.probeAddress(config.bindAddress);
   // The digest ignores the generation number, so an unchanged registry is recognised as such.
   const hash = createHash('sha256');
   const digestFiles = new Map([...files, ...[...renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation: 0, tenants })].map(([k, v]) => [k, { content: v }] as const)]);
