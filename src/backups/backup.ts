@@ -13,7 +13,7 @@ import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { requireTenantFor, tenantSecretsFor } from '../tenants/day2-target.js';
 import { runBatch, type BatchItem } from '../tenants/batch.js';
-import { lastDeployment } from '../upgrades/deployments.js';
+import { lastDeployment } from '../tenants/deployments.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { execIn, redisCliIn, requireRunning } from './containers.js';
 import { BackupStore, heartbeatEveryMs } from './store.js';

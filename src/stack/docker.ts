@@ -15,6 +15,9 @@ export interface ContainerState {
   lastHealthOutput?: string;
   exitCode: number;
   restartCount: number;
+  /** The image as the container names it (a tag), and the id it runs. */
+  image: string;
+  imageId: string;
 }
 
 const ids = (stdout: string) => stdout.split('\n').map((s) => s.trim()).filter(Boolean);
@@ -48,6 +51,8 @@ export async function inspectContainers(host: DockerHost, containerIds: string[]
       lastHealthOutput: log && log.length > 0 ? String(log[log.length - 1]?.Output ?? '').trim().slice(0, 300) : undefined,
       exitCode: Number(c.State?.ExitCode ?? 0),
       restartCount: Number(c.RestartCount ?? 0),
+      image: String(c.Config?.Image ?? ''),
+      imageId: String(c.Image ?? ''),
     };
   });
 }
@@ -95,6 +100,19 @@ export async function imageExists(host: DockerHost, image: string): Promise<bool
     if (error instanceof TenantctlError && /No such image/i.test(error.message)) return false;
     throw error; // engine unreachable is not "image missing"
   }
+}
+
+/** Which of `images` the host does not have: one docker call when all are there (the common case). */
+export async function missingImages(host: DockerHost, images: string[]): Promise<string[]> {
+  if (images.length === 0) return [];
+  try {
+    await host.docker(['image', 'inspect', '--format', '{{.Id}}', ...images]);
+    return [];
+  } catch (error) {
+    if (!(error instanceof TenantctlError && /No such image/i.test(error.message))) throw error; // engine unreachable is not "image missing"
+  }
+  const present = await Promise.all(images.map((image) => imageExists(host, image)));
+  return images.filter((_, i) => !present[i]);
 }
 
 export type LiveState = 'running' | 'stopped' | 'missing';

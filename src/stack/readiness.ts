@@ -55,13 +55,13 @@ export interface WaitOptions {
  * failed, as long as services keep coming up; after `deadlineMs` with none, it names each service
  * not ready and why. An overall cap of three deadlines bounds the whole wait.
  */
-export async function waitUntilReady(host: DockerHost, project: string, services: ExpectedService[], options: WaitOptions): Promise<void> {
+export async function waitUntilReady(host: DockerHost, project: string, services: ExpectedService[], options: WaitOptions): Promise<ContainerState[]> {
   const { deadlineMs, signal, onReady } = options;
   const ready = new Set<string>();
   // Once every service has its container, one `docker inspect` per round is enough: with many
   // provisions waiting at once, docker CLI start-ups are what loads the host.
   let containerIds: string[] = [];
-  await retryUntilDeadline(async () => {
+  return retryUntilDeadline(async () => {
     if (containerIds.length < services.length) containerIds = await projectContainerIds(host, project, signal);
     const containers = await inspectContainers(host, containerIds, signal);
     if (!containers) {
@@ -84,7 +84,8 @@ export async function waitUntilReady(host: DockerHost, project: string, services
       return undefined;
     }));
     const waiting = pending.filter((p): p is string => p !== undefined);
-    if (waiting.length === 0) return done(undefined);
+    // The last look at the containers is the caller's too (what they run, for the record).
+    if (waiting.length === 0) return done(containers);
     return notYet(waiting.join(', '), ready.size > before);
   }, {
     what: 'waiting for services',

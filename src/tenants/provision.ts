@@ -6,7 +6,7 @@ import { planResources } from './plans.js';
 import { projectName, portsReportedTaken, subnetReportedTaken } from '../stack/compose-argv.js';
 import { composeUpGraceMs } from '../common/timeouts.js';
 import { ComposeError } from '../stack/compose.js';
-import { imageExists, networkSubnets } from '../stack/docker.js';
+import { missingImages, networkSubnets } from '../stack/docker.js';
 import { waitUntilReady } from '../stack/readiness.js';
 import { tenantReadiness } from './readiness.js';
 import { choosePorts, type PortPlan } from '../allocation/ports.js';
@@ -27,7 +27,7 @@ import { createApiKey, revokeAllApiKeys } from '../api-keys/store.js';
 import { recordAudit } from '../audit/write.js';
 import { openSecretBox, type SecretBox } from '../secrets/master-key.js';
 import { clearTenantSecrets, readTenantSecrets, storeTenantSecrets } from '../secrets/sealed-store.js';
-import { describeDeployment, recordDeployment } from '../upgrades/deployments.js';
+import { describeDeployment, recordDeployment } from './deployments.js';
 
 export interface ProvisionInput {
   id: unknown;
@@ -89,6 +89,10 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
   });
   // Detecting the compose flavour runs the docker CLI: let it overlap the admin database start-up.
   ctx.dockerHost.compose().catch(() => {});
+  // The host's networks are asked for while the admin database opens; the first reservation uses
+  // the answer (a network made meanwhile by someone else makes compose report an overlap: retried).
+  const hostSubnets = networkSubnets(ctx.dockerHost, ctx.signal);
+  hostSubnets.catch(() => {}); // awaited (and reported) by the reservation
   await requireImages(ctx);
   const db = await ctx.adminDb();
   const registry = new TenantRegistry(db);
@@ -121,7 +125,7 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
     await ctx.pause('provision:locked');
     const run: RecordedRun = { id, name, plan, project, paths, pool, fixedPort, render, template, started, keptData, secrets: reusedSecrets ?? generateTenantSecrets() };
     // The row and the reservation are made together: a refused reservation records nothing.
-    const reservation = await reserve(ctx, run, { ports: new Set(), subnets: new Set() }, true);
+    const reservation = await reserve(ctx, run, { ports: new Set(), subnets: new Set() }, true, hostSubnets);
     try {
       await ctx.pause('provision:reserved');
       // Sealed under the master key in the admin database: the .env file is not the only copy.
@@ -200,7 +204,7 @@ interface Avoid {
   subnets: Set<string>;
 }
 
-async function reserve(ctx: Context, run: RecordedRun, avoid: Avoid, first: boolean): Promise<Reservation> {
+async function reserve(ctx: Context, run: RecordedRun, avoid: Avoid, first: boolean, hostSubnets?: Promise<string[]>): Promise<Reservation> {
   const { config } = ctx;
   ctx.reporter.step(first ? 'reserving ports and subnet' : 'reserving other ports');
   const db = await ctx.adminDb();
@@ -212,7 +216,7 @@ async function reserve(ctx: Context, run: RecordedRun, avoid: Avoid, first: bool
     const choice = await choosePorts(host, config.ports, new Set([...held.ports, ...avoid.ports]), { fixedApp: run.fixedPort });
     if (!choice.ok) throw new TenantctlError('conflict', `${choice.service} port: ${choice.reason}`);
     // Like ports, a subnet must be free in the registry and on the host: other networks may use the pool.
-    const inUse = [...(await networkSubnets(host, ctx.signal)), ...avoid.subnets];
+    const inUse = [...(await (hostSubnets ?? networkSubnets(host, ctx.signal))), ...avoid.subnets];
     const subnet = firstFreeBlock(run.pool, held.subnets, inUse);
     if (!subnet) throw new TenantctlError('conflict', `subnet pool ${config.subnets.pool} is full (every /${config.subnets.prefixLength} block is held)`);
     return { ports: choice.plan, subnet };
@@ -274,16 +278,24 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   const deadlineMs = config.healthDeadlineSeconds * 1000;
   const address = ctx.dockerHost.probeAddress(config.bindAddress);
   const waitStarted = ctx.clock.now();
-  await waitUntilReady(ctx.dockerHost, run.project, tenantReadiness(rendered, { address, ports: reservation.ports, secrets: run.secrets }), {
+  // The schema goes in as soon as the database is ready, while the app and worker are still coming up.
+  let schema: Promise<string[]> | undefined;
+  const applySchema = () => (schema ??= (async () => {
+    await ctx.pause('provision:schema');
+    return applyTenantSchema({ host: address, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, { clock: ctx.clock, deadlineMs, signal }, { dir: config.tenantMigrationsDir });
+  })());
+  const containers = await waitUntilReady(ctx.dockerHost, run.project, tenantReadiness(rendered, { address, ports: reservation.ports, secrets: run.secrets }), {
     deadlineMs,
     clock: ctx.clock,
     signal,
-    onReady: (service) => reporter.info(`${service} ready (${((ctx.clock.now() - waitStarted) / 1000).toFixed(1)} s)`),
+    onReady: (service) => {
+      reporter.info(`${service} ready (${((ctx.clock.now() - waitStarted) / 1000).toFixed(1)} s)`);
+      if (service === 'db') applySchema().catch(() => {}); // its failure is awaited below
+    },
   });
 
-  await ctx.pause('provision:schema');
   reporter.step('applying the tenant schema');
-  const appliedMigrations = await applyTenantSchema({ host: address, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, { clock: ctx.clock, deadlineMs, signal }, { dir: config.tenantMigrationsDir });
+  const appliedMigrations = await applySchema();
   if (signal.aborted) throw new TenantctlError('interrupted', 'interrupted');
 
   await ctx.pause('provision:activating');
@@ -291,7 +303,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   const apiKey = await createApiKey(db, run.id, 'initial');
   const url = appUrlFor(config, reservation.ports.app);
   // What the tenant runs (template, image ids, plan, compose file): its last good state, for upgrades' rollback.
-  const deployment = await describeDeployment(ctx.dockerHost, { project: run.project, templatePath: config.templatePath, template: run.template, plan: run.plan, composeFile: rendered, signal });
+  const deployment = await describeDeployment(ctx.dockerHost, { project: run.project, templatePath: config.templatePath, template: run.template, plan: run.plan, composeFile: rendered, signal }, containers);
   await registry.markActive(run.id, url, async (client) => {
     await recordDeployment(db, client, run.id, 'provision', deployment);
     const modules = await applyDefaultModules(client, run.id);
@@ -339,7 +351,7 @@ export function renderTenant(template: string, { id, name, plan, reservation, ct
 /** Refused before anything is created: compose would otherwise try a registry pull and fail late. */
 async function requireImages(ctx: Context): Promise<void> {
   const images = [...new Set(Object.values(ctx.config.images))];
-  const missing = (await Promise.all(images.map(async (image) => ((await imageExists(ctx.dockerHost, image)) ? undefined : image)))).filter(Boolean);
+  const missing = await missingImages(ctx.dockerHost, images);
   if (missing.length > 0) {
     throw new TenantctlError('docker', `image ${missing.join(', ')} is not on this Docker host; build the defaults with scripts/build-images.sh or point TENANTCTL_*_IMAGE at images you have`);
   }

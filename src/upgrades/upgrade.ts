@@ -11,7 +11,7 @@ import { TenantRegistry } from '../tenants/registry.js';
 import { requireComposeFile, requireTenantFor, tenantSecretsFor, type Day2Target } from '../tenants/day2-target.js';
 import { waitForTenantReady } from '../tenants/wait-ready.js';
 import type { TenantSecrets } from '../secrets/generate.js';
-import { describeDeployment, lastDeployment, recordDeployment, runningImages, type DeployedImage, type Deployment } from './deployments.js';
+import { describeDeployment, lastDeployment, recordDeployment, runningImages, type DeployedImage, type Deployment } from '../tenants/deployments.js';
 
 // `tenantctl upgrade <id>... [--all] [--image app=...] [--template ...] [--plan ...]`: the tenant's
 // compose file rendered again (same ports, subnet, name; new images, template or plan), brought up

@@ -43,7 +43,7 @@ describe('compose argv', () => {
 });
 
 const container = (over: Partial<ContainerState>): ContainerState => ({
-  id: 'c1', name: 'tenant-acme_app_1', service: 'app', status: 'running', exitCode: 0, restartCount: 0, ...over,
+  id: 'c1', name: 'tenant-acme_app_1', service: 'app', status: 'running', exitCode: 0, restartCount: 0, image: 'tenantctl/app:latest', imageId: 'sha256:1', ...over,
 });
 
 describe('judgeService', () => {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { AdminDb } from '../admin-db/database.js';
 import type { DockerHost } from '../stack/docker-host.js';
+import type { ContainerState } from '../stack/docker.js';
 import { checksumOf } from '../common/sql-migrations.js';
 import { TenantctlError } from '../common/errors.js';
 
@@ -56,14 +57,20 @@ export async function runningImages(host: DockerHost, project: string, signal?: 
 export async function describeDeployment(
   host: DockerHost,
   input: { project: string; templatePath: string; template: string; plan: string; composeFile: string; signal?: AbortSignal },
+  /** The containers as readiness last saw them, when the caller has them: no second look. */
+  containers?: ContainerState[],
 ): Promise<Deployment> {
   return {
     templateName: path.basename(input.templatePath),
     templateChecksum: checksumOf(input.template),
     plan: input.plan,
-    images: await runningImages(host, input.project, input.signal),
+    images: containers ? imagesOf(containers) : await runningImages(host, input.project, input.signal),
     composeFile: input.composeFile,
   };
+}
+
+function imagesOf(containers: ContainerState[]): Record<string, DeployedImage> {
+  return Object.fromEntries(containers.filter((c) => c.service).map((c) => [c.service, { tag: c.image, id: c.imageId }]));
 }
 
 /** Records a good state, in the caller's transaction (the one that makes the tenant active). */
