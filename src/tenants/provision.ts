@@ -7,8 +7,7 @@ import { projectName, portsReportedTaken, subnetReportedTaken } from '../stack/c
 import { composeUpGraceMs } from '../common/timeouts.js';
 import { ComposeError } from '../stack/compose.js';
 import { missingImages, networkSubnets } from '../stack/docker.js';
-import { waitUntilReady } from '../stack/readiness.js';
-import { tenantReadiness } from './readiness.js';
+import { waitForTenantReady } from './wait-ready.js';
 import { choosePorts, type PortPlan } from '../allocation/ports.js';
 import { firstFreeBlock, parsePool } from '../allocation/subnets.js';
 import { renderTemplate, TemplateError } from '../stack/template.js';
@@ -277,19 +276,14 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   reporter.step('waiting until every service is ready');
   const deadlineMs = config.healthDeadlineSeconds * 1000;
   const address = ctx.dockerHost.probeAddress(config.bindAddress);
-  const waitStarted = ctx.clock.now();
   // The schema goes in as soon as the database is ready, while the app and worker are still coming up.
   let schema: Promise<string[]> | undefined;
   const applySchema = () => (schema ??= (async () => {
     await ctx.pause('provision:schema');
     return applyTenantSchema({ host: address, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, { clock: ctx.clock, deadlineMs, signal }, { dir: config.tenantMigrationsDir });
   })());
-  const containers = await waitUntilReady(ctx.dockerHost, run.project, tenantReadiness(rendered, { address, ports: reservation.ports, secrets: run.secrets }), {
-    deadlineMs,
-    clock: ctx.clock,
-    signal,
+  const containers = await waitForTenantReady(ctx, { project: run.project, rendered, ports: reservation.ports, secrets: run.secrets }, {
     onReady: (service) => {
-      reporter.info(`${service} ready (${((ctx.clock.now() - waitStarted) / 1000).toFixed(1)} s)`);
       if (service === 'db') applySchema().catch(() => {}); // its failure is awaited below
     },
   });
