@@ -50,7 +50,8 @@ export class ComposeClient {
     await this.call(target, downVerb({ removeVolumes: options.removeVolumes, timeoutSeconds: 10 }), options, 'compose down');
   }
 
-  private async call(target: ComposeTarget, verb: string[], options: ComposeCallOptions, what: string): Promise<void> {
+  /** Any compose verb on one project (up and down have their own methods); a typed error naming compose's reason. */
+  async call(target: ComposeTarget, verb: string[], options: ComposeCallOptions, what = `compose ${verb[0]}`): Promise<void> {
     const result = await this.host.run(composeArgv(this.flavour, target, verb), {
       timeoutMs: options.timeoutMs,
       signal: options.signal,

@@ -1,27 +1,34 @@
 import { TenantctlError } from '../common/errors.js';
 import { runForeground, type ForegroundOptions, type ForegroundResult } from '../common/interactive.js';
-import { composeFailureReason } from './compose-errors.js';
-import { composeArgv, type ComposeTarget } from './compose-argv.js';
+import { ComposeError } from './compose.js';
+import { composeArgv, portsReportedTaken, type ComposeTarget } from './compose-argv.js';
 import type { DockerHost } from './docker-host.js';
 
 // Day-2 calls on a running stack, through the tenant's DockerHost like every other docker and
 // compose call: compose verbs that change the containers' state (stop, start, restart), and
 // foreground children (compose logs, docker exec) whose output is the user's, not tenantctl's.
 
-/** `compose <verb>` for one project; a typed error naming compose's reason when it fails. */
+/**
+ * `compose <verb>` for one project (stop, start, restart). A port another process took while the
+ * stack was stopped is a conflict (exit 5) with what to do, not a compose failure.
+ */
 export async function composeVerb(
   host: DockerHost,
   target: ComposeTarget,
   verb: string[],
   { timeoutMs, signal, onProgress }: { timeoutMs: number; signal?: AbortSignal; onProgress?: (line: string) => void },
 ): Promise<void> {
-  const { flavour } = await host.compose();
-  const what = `compose ${verb[0]}`;
-  const result = await host.run(composeArgv(flavour, target, verb), { timeoutMs, signal, onStderrLine: onProgress });
-  if (result.cancelled) throw new TenantctlError('interrupted', `${what} was cancelled`);
-  if (result.timedOut) throw new TenantctlError('docker', `${what} for ${target.project} timed out after ${Math.round(timeoutMs / 1000)} s`);
-  if (result.exitCode !== 0) {
-    throw new TenantctlError('docker', `${what} for ${target.project} failed (exit ${result.exitCode}): ${composeFailureReason(result.stderrTail)}`);
+  const compose = await host.compose();
+  try {
+    await compose.call(target, verb, { timeoutMs, signal, onProgress });
+  } catch (error) {
+    const taken = error instanceof ComposeError ? portsReportedTaken(error.result.stderrTail) : [];
+    if (taken.length === 0) throw error;
+    throw new TenantctlError(
+      'conflict',
+      `${(error as Error).message}; port ${taken.join(', ')} was taken by something else while ${target.project} was stopped: free it, or deprovision --keep-data and provision again for other ports`,
+      { cause: error },
+    );
   }
 }
 

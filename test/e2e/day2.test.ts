@@ -6,6 +6,7 @@
 // another's leftovers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import net from 'node:net';
 import { cliPath, createHarness, type Harness } from './harness.js';
 
 let h: Harness;
@@ -73,6 +74,18 @@ describe('day-2 operations', () => {
     expect(reprovision.exitCode, reprovision.stderr).toBe(5);
     expect(reprovision.stderr).toContain(`tenantctl start ${id}`);
     expect(await containerStates()).toEqual(['app exited', 'db exited', 'redis exited', 'worker exited']);
+
+    // A port taken by something else while the tenant was stopped: exit 5 saying so, nothing lost.
+    const [row] = await h.adminQuery('SELECT app_port FROM admin_customers WHERE id = $1', [id]);
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(row.app_port, '127.0.0.1', resolve));
+    try {
+      const blocked = await cli(['start', id]);
+      expect(blocked.exitCode, blocked.stderr).toBe(5);
+      expect(blocked.stderr).toContain(`port ${row.app_port} was taken by something else`);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
 
     const start = await cli(['start', id, '--json']);
     expect(start.exitCode, start.stderr).toBe(0);
