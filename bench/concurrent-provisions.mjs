@@ -20,7 +20,7 @@ import { execa } from 'execa';
 import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { benchEnvironment, cli } from './environment.mjs';
+import { benchEnvironment, childRunner, cli } from './environment.mjs';
 
 const tenants = Number(process.env.BENCH_TENANTS ?? 10);
 const cpuSeconds = Number(process.env.BENCH_CPU_SECONDS ?? 20);
@@ -30,16 +30,7 @@ const { dir, prefix, env, composeCmd } = environment;
 const ids = Array.from({ length: tenants }, (_, i) => `c${String(i + 1).padStart(2, '0')}`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// Every child in its own process group: a terminal's Ctrl-C reaches the bench alone, and each
-// tenantctl gets the signal exactly once from it (a second would make tenantctl skip its rollback).
-const children = new Set();
-function run(file, args, options = {}) {
-  const child = execa(file, args, { env, cwd: dir, timeout: 900_000, detached: true, ...options });
-  children.add(child);
-  const forget = () => children.delete(child);
-  child.then(forget, forget);
-  return child;
-}
+const { run, children } = childRunner({ env, cwd: dir, timeoutMs: 900_000 });
 
 // ---- CPU accounting ----------------------------------------------------------------------------
 

@@ -41,3 +41,39 @@ export async function benchEnvironment(name) {
 
   return { dir, prefix, env, run, composeCmd, cleanup };
 }
+
+/**
+ * Substitutes every {{name}} in a parsed template's keys and values (not its comments), as
+ * tenantctl's renderer does; a name the caller does not define is an error naming it.
+ */
+export function substitutePlaceholders(tree, variables, what = 'template') {
+  const substitute = (text) =>
+    text.replace(/\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/g, (_, name) => {
+      if (!(name in variables)) throw new Error(`the ${what} uses {{${name}}}, which the benchmark does not define`);
+      return variables[name];
+    });
+  const walk = (node) => {
+    if (typeof node === 'string') return substitute(node);
+    if (Array.isArray(node)) return node.map(walk);
+    if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [substitute(k), walk(v)]));
+    return node;
+  };
+  return walk(tree);
+}
+
+/**
+ * Runs programs as children of a benchmark, each in its own process group (a terminal's Ctrl-C
+ * reaches the bench alone, and each tenantctl gets a signal exactly once: a second would make it
+ * skip its rollback), remembered so the bench can pass a signal on once and wait for them.
+ */
+export function childRunner({ env, cwd, timeoutMs }) {
+  const children = new Set();
+  function run(file, args, options = {}) {
+    const child = execa(file, args, { env, cwd, timeout: timeoutMs, detached: true, ...options });
+    children.add(child);
+    const forget = () => children.delete(child);
+    child.then(forget, forget);
+    return child;
+  }
+  return { run, children };
+}

@@ -32,6 +32,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
+import { substitutePlaceholders } from './environment.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const templateFile = process.env.BENCH_TEMPLATE ?? path.join(root, 'templates', 'docker-compose.tenant.yml');
@@ -77,18 +78,7 @@ async function freeSubnet(taken) {
 function render(template, variables) {
   const document = parseDocument(template, { merge: true });
   if (document.errors.length) throw new Error(`template is not valid YAML: ${document.errors[0].message}`);
-  const substitute = (text) =>
-    text.replace(/\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/g, (_, name) => {
-      if (!(name in variables)) throw new Error(`template uses {{${name}}}, which the benchmark does not define`);
-      return variables[name];
-    });
-  const walk = (node) => {
-    if (typeof node === 'string') return substitute(node);
-    if (Array.isArray(node)) return node.map(walk);
-    if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [substitute(k), walk(v)]));
-    return node;
-  };
-  const tree = walk(document.toJS({ maxAliasCount: -1 }));
+  const tree = substitutePlaceholders(document.toJS({ maxAliasCount: -1 }), variables);
   // Same stack, different owner: label every service, network and volume as the benchmark's.
   const relabel = (item) => {
     if (item && typeof item === 'object') item.labels = { ...item.labels, 'tenantctl.managed': 'bench', 'tenantctl.bench': runId };

@@ -40,7 +40,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, parseDocument } from 'yaml';
-import { benchEnvironment, cli } from './environment.mjs';
+import { benchEnvironment, childRunner, cli, substitutePlaceholders } from './environment.mjs';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const readyDeadlineMs = Number(process.env.BENCH_READY_DEADLINE_SECONDS ?? 300) * 1000;
@@ -55,17 +55,7 @@ const { dir, prefix, env, composeCmd } = environment;
 const benchLabels = { 'tenantctl.managed': 'bench', 'tenantctl.bench': prefix };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// Every child this bench starts, each in its own process group (so a terminal's Ctrl-C reaches the
-// bench alone, and a tenantctl gets exactly one signal: a second would skip its rollback), so the
-// bench can pass a signal on once and wait for them.
-const children = new Set();
-function run(file, args, options = {}) {
-  const child = execa(file, args, { env, cwd: dir, timeout: 300_000, detached: true, ...options });
-  children.add(child);
-  const forget = () => children.delete(child);
-  child.then(forget, forget);
-  return child;
-}
+const { run, children } = childRunner({ env, cwd: dir, timeoutMs: 300_000 });
 
 // ---- the bare stacks' own ports, subnets, labels -----------------------------------------------
 
@@ -178,18 +168,7 @@ function renderedValues(tree) {
 
 /** Substitutes every {{name}} in the template's keys and values (already compose-escaped values). */
 function renderSeeds(template, variables) {
-  const substitute = (text) =>
-    text.replace(/\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/g, (_, name) => {
-      if (!(name in variables)) throw new Error(`the seeds' template uses {{${name}}}, which the bench does not define`);
-      return variables[name];
-    });
-  const walk = (node) => {
-    if (typeof node === 'string') return substitute(node);
-    if (Array.isArray(node)) return node.map(walk);
-    if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [substitute(k), walk(v)]));
-    return node;
-  };
-  return walk(composeTree(template));
+  return substitutePlaceholders(composeTree(template), variables, "seeds' template");
 }
 
 // ---- the bare stacks ---------------------------------------------------------------------------
