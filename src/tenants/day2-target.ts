@@ -1,5 +1,4 @@
 import { access, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import type { ComposeTarget } from '../stack/compose-argv.js';
@@ -7,7 +6,7 @@ import { describeServices } from '../stack/template.js';
 import { readEnvFileSecrets } from '../secrets/env-file.js';
 import { openSecretBox } from '../secrets/master-key.js';
 import { readTenantSecrets } from '../secrets/sealed-store.js';
-import { secretNames, secretPattern, type TenantSecrets } from '../secrets/generate.js';
+import type { TenantSecrets } from '../secrets/generate.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { parseTenantId } from './input.js';
 import { tenantPaths, type TenantPaths } from './files.js';
@@ -70,16 +69,9 @@ export function servicesOf(rendered: string): string[] {
  * database (with the master key; never creating one).
  */
 export async function tenantSecretsFor(ctx: Context, db: AdminDb, t: Day2Target): Promise<TenantSecrets> {
-  const fromFiles = await secretFiles(path.join(t.paths.dir, 'secrets'));
-  if (fromFiles) return fromFiles;
   const fromFile = await readEnvFileSecrets(t.paths.envFile);
   if (fromFile) return fromFile;
   const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
   return readTenantSecrets(db, box, t.record.id);
 }
 
-async function secretFiles(dir: string): Promise<TenantSecrets | undefined> {
-  const values = await Promise.all(secretNames.map((name) => readFile(path.join(dir, name), 'utf8').then((v) => v.trim(), () => '')));
-  if (!values.every((v) => secretPattern.test(v))) return undefined;
-  return Object.fromEntries(secretNames.map((name, i) => [name, values[i]!])) as unknown as TenantSecrets;
-}
