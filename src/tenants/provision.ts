@@ -176,7 +176,7 @@ async function keptDataSecrets(db: AdminDb, box: SecretBox, id: string, paths: T
   } catch (error) {
     // New passwords would not open the kept database: say why instead of failing later as "not ready".
     const kind = error instanceof TenantctlError ? error.kind : 'adminDb';
-    throw new TenantctlError(kind, `the kept data of ${id} needs its passwords, but ${paths.envFile} is missing and the sealed copy cannot be read: ${messageOf(error)}`, { cause: error });
+    throw new TenantctlError(kind, `the kept data of ${id} needs its passwords, but ${paths.secretsDir} is missing or incomplete and the sealed copy cannot be read: ${messageOf(error)}`, { cause: error });
   }
 }
 
