@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // What does one idle tenant cost? Brings up ONE default tenant stack (app, worker, PostgreSQL,
-// Redis) from templates/docker-compose.tenant.yml rendered with the default values (plan
+// Redis) from templates/crm/docker-compose.tenant.yml rendered with the default values (plan
 // "standard", 30 s health checks, generated secrets), waits until it answers the way tenantctl's
 // readiness probes ask (PostgreSQL login as tenant_app, Redis AUTH + PING, GET /api/ready, the
 // worker's heartbeat key), lets it settle, then measures each container's CPU from the kernel's
@@ -35,7 +35,7 @@ import { parseDocument } from 'yaml';
 import { substitutePlaceholders } from './environment.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
-const templateFile = process.env.BENCH_TEMPLATE ?? path.join(root, 'templates', 'docker-compose.tenant.yml');
+const templateFile = process.env.BENCH_TEMPLATE ?? path.join(root, 'templates', 'crm', 'docker-compose.tenant.yml');
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 10);
 const withBaseline = process.env.BENCH_BASELINE !== '0';
@@ -91,7 +91,7 @@ function render(template, variables) {
 async function prepare(kind, healthInterval, takenSubnets) {
   const tenantId = `${runId}${kind}`;
   const dir = path.join(workDir, kind);
-  cpSync(path.join(root, 'templates', 'initdb'), path.join(dir, 'initdb'), { recursive: true });
+  cpSync(path.join(root, 'templates', 'crm', 'initdb'), path.join(dir, 'initdb'), { recursive: true });
   const ports = { app: await getPort({ port: portNumbers(40000, 49999) }) };
   ports.db = await getPort({ port: portNumbers(40000, 49999), exclude: [ports.app] });
   ports.redis = await getPort({ port: portNumbers(40000, 49999), exclude: [ports.app, ports.db] });

@@ -17,6 +17,8 @@ function findPackageRoot(start: string): string {
 
 export const packageRoot = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
 
-export const defaultTemplatePath = path.join(packageRoot, 'templates', 'docker-compose.tenant.yml');
+/** The shipped templates, one folder each (templates/<name>/: docker-compose.tenant.yml, initdb/, migrations/). */
+export const shippedTemplatesDir = path.join(packageRoot, 'templates');
+export const defaultTemplatePath = path.join(shippedTemplatesDir, 'crm', 'docker-compose.tenant.yml');
 export const localComposeFile = path.join(packageRoot, 'docker-compose.local.yml');
 export const scriptsDir = path.join(packageRoot, 'scripts');

@@ -28,7 +28,7 @@ export function tenantPaths(customersDir: string, id: string): TenantPaths {
   };
 }
 
-const initdbSource = path.join(packageRoot, 'templates', 'initdb');
+const initdbSource = path.join(packageRoot, 'templates', 'crm', 'initdb');
 
 /**
  * Writes everything compose needs for one tenant. The folder is 0700; the secrets are files in

@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import type pg from 'pg';
 import { TenantctlError } from '../common/errors.js';
 import { applyMigrations, checksumOf, MigrationError, readMigrations, type Migration } from '../common/sql-migrations.js';
-import { scriptsDir } from '../common/paths.js';
+import { packageRoot } from '../common/paths.js';
 import { withPostgresLogin, type ProbeOptions, type ServiceEndpoint } from '../stack/probes.js';
 
 /**
@@ -12,7 +12,7 @@ import { withPostgresLogin, type ProbeOptions, type ServiceEndpoint } from '../s
  * name it has always been recorded by (tenants provisioned before the directory existed have it on
  * record as "init-db.sql", checksum unchanged); the files after it are NNN_what.sql, in name order.
  */
-export const tenantMigrationsDir = path.join(scriptsDir, 'tenant-migrations');
+export const tenantMigrationsDir = path.join(packageRoot, 'templates', 'crm', 'migrations');
 const firstMigration = 'init-db.sql';
 const laterMigration = /^\d{3,}_[a-z0-9_-]+\.sql$/;
 

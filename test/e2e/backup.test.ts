@@ -100,7 +100,7 @@ describe('backup and restore', () => {
     const [row] = await h.adminQuery('SELECT * FROM admin_tenant_deployments WHERE customer_id = $1 ORDER BY id DESC', ['bk1']);
     expect(row.reason).toBe('provision');
     expect(row.template_name).toBe('docker-compose.tenant.yml');
-    const template = readFileSync(path.join(root, 'templates', 'docker-compose.tenant.yml'));
+    const template = readFileSync(path.join(root, 'templates', 'crm', 'docker-compose.tenant.yml'));
     expect(row.template_checksum).toBe(createHash('sha256').update(template).digest('hex'));
     expect(row.plan).toBe('starter');
     expect(row.compose_file).toBe(readFileSync(path.join(h.customersDir, 'bk1', 'docker-compose.yml'), 'utf8'));

@@ -133,7 +133,7 @@ describe('the host', () => {
 
   it('a template that renders but compose rejects: exit 6 with compose\'s reason, rolled back', async () => {
     const template = path.join(h.dir, 'bad-template.yml');
-    writeFileSync(template, readFileSync(path.join(root, 'templates', 'docker-compose.tenant.yml'), 'utf8').replaceAll('restart: unless-stopped', 'restart: sometimes'));
+    writeFileSync(template, readFileSync(path.join(root, 'templates', 'crm', 'docker-compose.tenant.yml'), 'utf8').replaceAll('restart: unless-stopped', 'restart: sometimes'));
     const result = await h.cli(['provision', 'rejected'], { env: { TENANTCTL_TEMPLATE: template } });
     expect(result.exitCode, result.why).toBe(6);
     expect(result.why).toMatch(/compose up .* failed .*restart policy/i);

@@ -19,7 +19,7 @@ beforeAll(async () => {
   });
   migrations = path.join(h.dir, 'tenant-migrations');
   mkdirSync(migrations);
-  copyFileSync(path.join(root, 'scripts', 'tenant-migrations', 'init-db.sql'), path.join(migrations, 'init-db.sql'));
+  copyFileSync(path.join(root, 'templates', 'crm', 'migrations', 'init-db.sql'), path.join(migrations, 'init-db.sql'));
   h.env.TENANTCTL_TENANT_MIGRATIONS = migrations;
 });
 
@@ -48,7 +48,7 @@ describe('tenant migrations', () => {
     const r = await h.cli(['provision', 'm1', '--json']);
     expect(r.exitCode, r.why).toBe(0);
     expect(r.json().appliedMigrations).toEqual(['init-db.sql']);
-    const sql = readFileSync(path.join(root, 'scripts', 'tenant-migrations', 'init-db.sql'));
+    const sql = readFileSync(path.join(root, 'templates', 'crm', 'migrations', 'init-db.sql'));
     expect(await psql('SELECT name || \' \' || checksum FROM tenant_schema_migrations')).toBe(`init-db.sql ${createHash('sha256').update(sql).digest('hex')}`);
   }, 300_000);
 

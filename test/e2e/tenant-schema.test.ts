@@ -1,5 +1,5 @@
 // End-to-end check of a tenant database as tenantctl sets it up, on real Docker:
-// templates/initdb/01-create-app-role.sh runs in a fresh postgres container, scripts/init-db.sql
+// templates/crm/initdb/01-create-app-role.sh runs in a fresh postgres container, scripts/init-db.sql
 // is applied as tenant_owner in one transaction, and then the app role (tenant_app) is shown to
 // be subject to row-level security.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +11,8 @@ import { execa } from 'execa';
 import pg from 'pg';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const initdbDir = path.join(root, 'templates', 'initdb');
-const schemaSql = readFileSync(path.join(root, 'scripts', 'tenant-migrations', 'init-db.sql'), 'utf8');
+const initdbDir = path.join(root, 'templates', 'crm', 'initdb');
+const schemaSql = readFileSync(path.join(root, 'templates', 'crm', 'migrations', 'init-db.sql'), 'utf8');
 
 const image = process.env.TENANTCTL_TEST_POSTGRES_IMAGE ?? 'tenantctl/postgres:15';
 const label = 'tenantctl.test=tenant-schema';
