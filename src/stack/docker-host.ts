@@ -39,7 +39,13 @@ export class DockerHost {
     /** The host's name in the admin database: allocations (ports, subnets) are per host. */
     readonly id: string,
     readonly endpoint: DockerEndpoint,
-    private readonly options: { composeFlavour?: ComposeFlavour; /** PATH, to find docker-compose (v1) without running it. */ searchPath?: string } = {},
+    private readonly options: {
+      composeFlavour?: ComposeFlavour;
+      /** PATH, to find docker-compose (v1) without running it. */
+      searchPath?: string;
+      /** A tcp engine with TLS: the directory holding ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH expects. */
+      tlsCertPath?: string;
+    } = {},
   ) {}
 
   /** Whether files on this machine can be bind-mounted into the host's containers. */
@@ -49,7 +55,9 @@ export class DockerHost {
 
   /** The environment every docker/compose child gets: the endpoint, whatever the caller's own DOCKER_HOST. */
   get env(): Record<string, string> {
-    return this.endpoint.kind === 'local' ? {} : { DOCKER_HOST: this.endpoint.url };
+    if (this.endpoint.kind === 'local') return {};
+    const tls = this.options.tlsCertPath ? { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: this.options.tlsCertPath } : {};
+    return { DOCKER_HOST: this.endpoint.url, ...tls };
   }
 
   /**
