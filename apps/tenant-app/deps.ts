@@ -13,6 +13,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { AppEnv } from './env.js';
 import { log } from './log.js';
+import { inStartupWindow, nextRetryDelay } from './backoff.js';
 
 export const checkTimeoutMs = 2_000;
 
@@ -74,9 +75,9 @@ export function createDeps(config: AppEnv): Deps {
     commandTimeout: 1_000,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    // Keep retrying forever, from 100 ms doubling to every 2 s: Redis may start after us or
-    // restart under us, and the first attempts should follow its start closely.
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times - 1, 5), 2_000),
+    // Keep retrying forever: Redis may start after us or restart under us. While the stack starts
+    // every 100 ms, so the first attempts follow its start closely (backoff.ts); then doubling to 2 s.
+    retryStrategy: (times) => (inStartupWindow() ? 100 : Math.min(100 * 2 ** Math.min(times - 1, 5), 2_000)),
   });
   // Log a failure once, not on every reconnect attempt.
   let lastRedisError = '';
@@ -129,12 +130,12 @@ export async function closeDeps(deps: Deps, graceMs: number): Promise<void> {
 }
 
 /**
- * Resolves once PostgreSQL and Redis both answer, retrying with a backoff from 200 ms doubling to
- * 5 s and logging only changes; never rejects. Used by the web app at start, so its pool holds a
+ * Resolves once PostgreSQL and Redis both answer, retrying (backoff.ts: every 200 ms while the
+ * stack starts, then doubling to 5 s) and logging only changes; never rejects. Used by the web app at start, so its pool holds a
  * connection and its first readiness answer after the services come up is immediate.
  */
 export async function waitForDeps(deps: Deps, isStopped: () => boolean): Promise<void> {
-  let delay = 200;
+  let delay: number | undefined;
   let last: string | undefined;
   for (;;) {
     const [db, redis] = await Promise.allSettled([checkDb(deps), checkRedis(deps)]);
@@ -150,7 +151,7 @@ export async function waitForDeps(deps: Deps, isStopped: () => boolean): Promise
     if (message !== last) log.warn('waiting for backing services', { error: message });
     last = message;
     if (isStopped()) return;
+    delay = nextRetryDelay(delay);
     await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 5_000);
   }
 }

@@ -18,6 +18,3 @@ export const heartbeatFile = '/tmp/tenantctl-worker-heartbeat';
 /** The beat at rest. Container health checks run every 30 s and accept a file up to 60 s old. */
 export const heartbeatIntervalMs = 15_000;
 
-/** After a failed beat the worker retries sooner: from the first, doubling up to the last. */
-export const retryMinMs = 200;
-export const retryMaxMs = 5_000;

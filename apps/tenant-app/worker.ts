@@ -2,12 +2,13 @@
 // in Redis (SET tenantctl:worker:heartbeat <epoch ms> PX 90000) and in the heartbeat file the
 // container health check reads. Quiet at rest: one round trip to each service per beat, nothing
 // in between. While PostgreSQL or Redis cannot be reached (not started yet, restarting), it
-// retries with a backoff from 200 ms doubling to 5 s, so the first beat follows their start
-// closely; the process never exits for their sake.
+// retries (backoff.ts: every 200 ms while the stack starts, then doubling to 5 s), so the first
+// beat follows their start closely; the process never exits for their sake.
 // The loop is a chain of timeouts, not setInterval, so a slow round never overlaps the next.
 import { rmSync, writeFileSync } from 'node:fs';
 import { assertRedisReady, checkDb, checkTimeoutMs, shortMessage, withTimeout, type Deps } from './deps.js';
-import { heartbeatFile, heartbeatIntervalMs, heartbeatKey, heartbeatTtlMs, retryMaxMs, retryMinMs } from './heartbeat.js';
+import { heartbeatFile, heartbeatIntervalMs, heartbeatKey, heartbeatTtlMs } from './heartbeat.js';
+import { nextRetryDelay, retryMaxMs } from './backoff.js';
 import { log } from './log.js';
 
 function touchHeartbeatFile(at: number): void {
@@ -43,7 +44,7 @@ export function startWorker(deps: Deps): Worker {
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;
   let lastError: string | undefined | null = null; // null: no round yet
-  let retryMs = retryMinMs;
+  let retryMs: number | undefined; // undefined: the last round succeeded (or none ran yet)
 
   /** One beat; returns the delay until the next. */
   const round = async (): Promise<number> => {
@@ -69,12 +70,11 @@ export function startWorker(deps: Deps): Worker {
       lastError = error;
     }
     if (!error) {
-      retryMs = retryMinMs;
+      retryMs = undefined;
       return heartbeatIntervalMs;
     }
-    const delay = retryMs;
-    retryMs = Math.min(retryMs * 2, retryMaxMs);
-    return delay;
+    retryMs = nextRetryDelay(retryMs);
+    return retryMs;
   };
 
   const tick = (): void => {

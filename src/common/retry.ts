@@ -26,7 +26,7 @@ export interface RetryOptions {
 
 /**
  * The one polling loop: tries until `attempt` says done, backing off (100 ms doubling to 1 s by
- * default) and stopping at the deadline or when the signal fires. No fixed sleeps: it returns as
+ * default, back to 100 ms after a try that made progress) and stopping at the deadline or when the signal fires. No fixed sleeps: it returns as
  * soon as the thing is there. An attempt that throws ends the loop with that error (a final
  * failure is not something to wait out).
  */
@@ -42,6 +42,9 @@ export async function retryUntilDeadline<T>(attempt: (tryNumber: number) => Prom
     if (result.done) return result.value;
     if (result.progressed && options.maxTotalMs !== undefined) giveUpAt = Math.min(clock.now() + options.deadlineMs, hardStop);
     if (clock.now() >= giveUpAt) throw options.onDeadline(result.why);
+    // Something just moved (a service came up): what waits on it tends to follow closely, so look
+    // again soon instead of after a delay that doubled while nothing happened.
+    if (result.progressed) delay = initialDelayMs;
     try {
       await clock.sleep(Math.min(delay, Math.max(0, giveUpAt - clock.now())), signal);
     } catch {

@@ -28,6 +28,14 @@ describe('retryUntilDeadline', () => {
     expect(clock.pauses).toEqual([100, 200, 400, 800, 1000, 1000]);
   });
 
+  it('looks again after the first pause once a try made progress', async () => {
+    const clock = fakeClock();
+    // Tries 1-4 wait; try 5 reports progress (a service came up); try 8 is done.
+    const value = await retryUntilDeadline(async (n) => (n < 8 ? notYet(`try ${n}`, n === 5) : done('ok')), { what: 'test', deadlineMs: 60_000, clock, onDeadline: deadline });
+    expect(value).toBe('ok');
+    expect(clock.pauses).toEqual([100, 200, 400, 800, 100, 200, 400]);
+  });
+
   it('gives up at the deadline with the last reason', async () => {
     const clock = fakeClock();
     await expect(retryUntilDeadline(async (n) => notYet(`still starting (${n})`), { what: 'test', deadlineMs: 5_000, clock, onDeadline: deadline }))
