@@ -56,7 +56,7 @@ export class DockerHost {
   /** The environment every docker/compose child gets: the endpoint, whatever the caller's own DOCKER_HOST. */
   get env(): Record<string, string> {
     if (this.endpoint.kind === 'local') return {};
-    const tls = this.options.tlsCertPath ? { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: this.options.tlsCertPath } : {};
+    const tls: Record<string, string> = this.options.tlsCertPath ? { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: this.options.tlsCertPath } : {};
     return { DOCKER_HOST: this.endpoint.url, ...tls };
   }
 
