@@ -48,7 +48,7 @@ export async function benchEnvironment(name) {
  */
 export function substitutePlaceholders(tree, variables, what = 'template') {
   const substitute = (text) =>
-    text.replace(/\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/g, (_, name) => {
+    text.replace(/\{\{\s*([a-z_][a-z0-9_]*(?:\.[a-z][a-z0-9_-]*)?)\s*\}\}/g, (_, name) => {
       if (!(name in variables)) throw new Error(`the ${what} uses {{${name}}}, which the benchmark does not define`);
       return variables[name];
     });

@@ -3,7 +3,8 @@ import { parse, parseDocument, visit } from 'yaml';
 
 export class TemplateError extends Error {}
 
-const placeholder = /\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/g;
+// {{name}}, or {{group.name}} for names with a namespace (a template's ports: {{port.app}}).
+const placeholder = /\{\{\s*([a-z_][a-z0-9_]*(?:\.[a-z][a-z0-9_-]*)?)\s*\}\}/g;
 /** What a mapping key may become after substitution: compose keys are plain names. */
 const safeKey = /^[A-Za-z0-9._-]+$/;
 
@@ -13,13 +14,16 @@ export type TemplateVariables = Readonly<Record<string, string>>;
  * Renders a compose template by replacing {{name}} placeholders inside the parsed YAML tree,
  * never in the text: a value can hold quotes, newlines, ": ", "#" or "${X}" and the document keeps
  * its shape. In values, "$" is doubled so compose does not interpolate what a tenant typed.
- * The result is parsed again and must equal the tree we built, or rendering fails.
+ * The result is parsed again and must equal the tree we built, or rendering fails. `omit` names
+ * top-level keys left out of the result.
  */
-export function renderTemplate(templateText: string, variables: TemplateVariables): string {
+export function renderTemplate(templateText: string, variables: TemplateVariables, { omit = [] }: { omit?: readonly string[] } = {}): string {
   const document = parseDocument(templateText, { merge: true });
   if (document.errors.length > 0) {
     throw new TemplateError(`template is not valid YAML: ${document.errors[0]!.message.split('\n')[0]}`);
   }
+  // Top-level keys meant for tenantctl, not compose (a template's x-tenantctl block).
+  for (const key of omit) document.delete(key);
 
   visit(document, {
     Scalar(key, node) {

@@ -329,13 +329,13 @@ export function renderTenant(template: string, { id, name, plan, reservation, ct
       image_postgres: config.images.postgres,
       image_redis: config.images.redis,
       bind_address: config.bindAddress,
-      app_port: String(reservation.ports.app),
-      db_port: String(reservation.ports.db),
-      redis_port: String(reservation.ports.redis),
+      'port.app': String(reservation.ports.app),
+      'port.db': String(reservation.ports.db),
+      'port.redis': String(reservation.ports.redis),
       subnet: reservation.subnet,
       health_interval: `${config.healthIntervalSeconds}s`,
       ...planResources[plan],
-    });
+    }, { omit: ['x-tenantctl'] });
   } catch (error) {
     if (error instanceof TemplateError) throw new TenantctlError('usage', `template ${config.templatePath}: ${error.message}`);
     throw error;

@@ -14,9 +14,9 @@ const baseVariables = {
   image_postgres: 'tenantctl/postgres:15',
   image_redis: 'tenantctl/redis:7',
   bind_address: '127.0.0.1',
-  app_port: '3001',
-  db_port: '5434',
-  redis_port: '6380',
+  'port.app': '3001',
+  'port.db': '5434',
+  'port.redis': '6380',
   subnet: '10.123.0.0/28',
   app_memory: '512m',
   worker_memory: '256m',
@@ -29,7 +29,7 @@ const baseVariables = {
 };
 
 const renderTree = (variables: Record<string, string>) =>
-  parse(renderTemplate(template, variables), { merge: true, maxAliasCount: -1 }) as any;
+  parse(renderTemplate(template, variables, { omit: ['x-tenantctl'] }), { merge: true, maxAliasCount: -1 }) as any;
 
 describe('renderTemplate with the shipped template', () => {
   it('fills ports, subnet, images and labels, and hands secrets over as files, never as values', () => {
@@ -54,7 +54,7 @@ describe('renderTemplate with the shipped template', () => {
   });
 
   it('reports which services have health checks', () => {
-    const services = describeServices(renderTemplate(template, baseVariables));
+    const services = describeServices(renderTemplate(template, baseVariables, { omit: ['x-tenantctl'] }));
     expect(services.every((s) => s.hasHealthcheck)).toBe(true);
     expect(services.map((s) => s.name).sort()).toEqual(['app', 'db', 'redis', 'worker']);
   });
