@@ -1,0 +1,94 @@
+import * as z from 'zod/mini';
+import '../common/zod.js';
+
+// The `x-tenantctl:` block at the top of a template's compose file: what tenantctl must know about
+// a stack to provision it (issue 12). docs/templates.md describes every field; keep them in step.
+// Only the shape is checked here; whether the names refer to each other and to the compose file's
+// services is validate.ts's job.
+
+const name = z.string().check(z.regex(/^[a-z][a-z0-9_-]{0,39}$/, 'must be 1-40 lowercase letters, digits, "_" or "-", starting with a letter'));
+/** Secret names become file names under customers/<id>/secrets/ and /run/secrets/. */
+const secretName = z.string().check(z.regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'must be 1-64 uppercase letters, digits or "_", starting with a letter'));
+const serviceName = z.string().check(z.regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'must be a compose service name'));
+const hostPort = z.int().check(z.gte(1024, 'must be 1024 or higher'), z.lte(65535, 'must be at most 65535'));
+const containerPort = z.int().check(z.gte(1), z.lte(65535));
+const role = z.string().check(z.regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a PostgreSQL role name (lowercase letters, digits, "_")'));
+/** A database name, possibly with {{tenant_id_underscored}} in it: checked again once rendered. */
+const database = z.string().check(z.regex(/^([a-z_][a-z0-9_]*|\{\{\s*[a-z_]+\s*\}\})+$/, 'must be a database name (lowercase letters, digits, "_"), may use {{tenant_id_underscored}}'));
+
+const portRange = z.strictObject({ from: hostPort, to: hostPort }).check(
+  z.refine((range) => range.from <= range.to, { message: 'from must not be greater than to' }),
+);
+
+const portDeclaration = z.strictObject({ service: serviceName, container: containerPort, range: portRange });
+
+const secretDeclaration = z.strictObject({
+  length: z.int().check(z.gte(16, 'must be at least 16'), z.lte(128, 'must be at most 128')),
+  alphabet: z._default(z.enum(['alphanumeric', 'hex', 'base64url']), 'alphanumeric'),
+});
+
+const httpCheck = z.strictObject({
+  port: name,
+  path: z._default(z.string().check(z.regex(/^\/[\x21-\x7e]*$/, 'must be a path starting with /')), '/'),
+  status: z._default(z.int().check(z.gte(100), z.lte(599)), 200),
+});
+const postgresCheck = z.strictObject({ port: name, user: role, passwordSecret: secretName, database });
+const redisCheck = z.strictObject({
+  port: name,
+  passwordSecret: secretName,
+  /** A key that must exist (e.g. a worker's heartbeat, set with a TTL on every beat). */
+  key: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+});
+
+/** Exactly one probe per service. */
+const readiness = z.union([
+  z.strictObject({ http: httpCheck }),
+  z.strictObject({ tcp: z.strictObject({ port: name }) }),
+  z.strictObject({ postgres: postgresCheck }),
+  z.strictObject({ redis: redisCheck }),
+  z.strictObject({ redisHttp: z.strictObject({ port: name, tokenSecret: secretName }) }),
+  z.strictObject({ running: z.literal(true) }),
+]);
+
+const profile = z.strictObject({
+  description: z._default(z.string(), ''),
+  services: z.array(serviceName).check(z.minLength(1, 'must name at least one service')),
+});
+
+const variable = z.strictObject({
+  default: z.string(),
+  description: z._default(z.string(), ''),
+});
+
+export const blockSchema = z.strictObject({
+  version: z.literal(1, 'must be 1'),
+  description: z.string().check(z.minLength(1), z.maxLength(200)),
+  ports: z._default(z.record(name, portDeclaration), {}),
+  frontdoor: z.optional(z.strictObject({ port: name })),
+  secrets: z._default(z.record(secretName, secretDeclaration), {}),
+  readiness: z.record(serviceName, readiness),
+  migrations: z.optional(z.strictObject({ service: serviceName, port: name, user: role, passwordSecret: secretName, database })),
+  profiles: z._default(z.record(name, profile), {}),
+  variables: z._default(z.record(z.string().check(z.regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lowercase letters, digits or "_", starting with a letter')), variable), {}),
+});
+
+export type TemplateBlock = z.infer<typeof blockSchema>;
+export type PortDeclaration = z.infer<typeof portDeclaration>;
+export type SecretDeclaration = z.infer<typeof secretDeclaration>;
+export type ReadinessDeclaration = z.infer<typeof readiness>;
+export type MigrationsTarget = NonNullable<TemplateBlock['migrations']>;
+
+/** The block, or every problem as a `path: message` line (x-tenantctl.ports.app.range.from: ...). */
+export function parseBlock(value: unknown): { ok: true; block: TemplateBlock } | { ok: false; problems: string[] } {
+  if (value === undefined) return { ok: false, problems: ['x-tenantctl: missing: a template declares its ports, secrets and readiness there (docs/templates.md)'] };
+  const result = z.safeParse(blockSchema, value);
+  if (result.success) return { ok: true, block: result.data };
+  return {
+    ok: false,
+    problems: result.error.issues.map((issue) => {
+      const where = ['x-tenantctl', ...issue.path.map(String)].join('.');
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+      return `${where}: ${issue.message}${keys}`;
+    }),
+  };
+}

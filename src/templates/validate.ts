@@ -1,0 +1,135 @@
+import { parse } from 'yaml';
+import { isRecord, renderTemplate, TemplateError } from '../stack/template.js';
+import type { Template } from './template.js';
+import { builtinNames, fillBlockText, sampleTenant, templateValues, type HostValues } from './values.js';
+import { invalidTemplate } from './load.js';
+
+// Offline validation of a loaded template: render it with sample values, then check that the block
+// and the rendered compose file agree. No Docker. Every problem is a `path: message` line; a
+// template with any is refused (exit 2) before anything is created.
+
+/** The compose file a template renders to with `values`; the x-tenantctl block is left out. */
+export function renderTemplateWith(template: Pick<Template, 'text'>, values: Record<string, string>): string {
+  return renderTemplate(template.text, values, { omit: ['x-tenantctl'] });
+}
+
+export function templateProblems(template: Template, host: HostValues): string[] {
+  const { block } = template;
+  const problems: string[] = [];
+  const at = (where: string, message: string) => problems.push(`x-tenantctl.${where}: ${message}`);
+  const builtins = builtinNames();
+  for (const name of Object.keys(block.variables)) if (builtins.has(name)) at(`variables.${name}`, 'is a built-in placeholder; choose another name');
+
+  const values = templateValues(template, sampleTenant(template), host);
+  let rendered: string;
+  try {
+    rendered = renderTemplateWith(template, values);
+  } catch (error) {
+    if (error instanceof TemplateError) return [...problems, `${template.composeFile.split('/').pop()}: ${error.message}`];
+    throw error;
+  }
+  const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as Record<string, unknown>;
+  const services = tree.services as Record<string, Record<string, unknown>>;
+  const serviceNames = new Set(Object.keys(services));
+  const portNames = new Set(Object.keys(block.ports));
+  const secretNames = new Set(Object.keys(block.secrets));
+  const profileOf = (service: string): string[] => (Array.isArray(services[service]?.profiles) ? (services[service]!.profiles as string[]) : []);
+  const needService = (where: string, service: string) => serviceNames.has(service) || at(where, `service ${service} is not in the compose file's services (${[...serviceNames].join(', ')})`);
+  const needPort = (where: string, port: string) => portNames.has(port) || at(where, `port ${port} is not declared under x-tenantctl.ports`);
+  const needSecret = (where: string, secret: string) => secretNames.has(secret) || at(where, `secret ${secret} is not declared under x-tenantctl.secrets`);
+
+  // Ports: each declared one is published by its service; no other host port is published.
+  const declaredHostPorts = new Map(Object.entries(block.ports).map(([name, port]) => [port.range.from, name]));
+  for (const [name, port] of Object.entries(block.ports)) {
+    if (!needService(`ports.${name}.service`, port.service)) continue;
+    const published = publishedPorts(services[port.service]!);
+    if (!published.some((p) => p.host === port.range.from && p.container === port.container)) {
+      at(`ports.${name}`, `service ${port.service} does not publish it: add "{{bind_address}}:{{port.${name}}}:${port.container}" to its ports`);
+    }
+  }
+  for (const [service, definition] of Object.entries(services)) {
+    for (const p of publishedPorts(definition)) {
+      if (p.host === undefined || !declaredHostPorts.has(p.host)) problems.push(`services.${service}.ports: publishes a host port that is not one of x-tenantctl.ports ({{port.<name>}}): tenantctl allocates every host port`);
+    }
+  }
+  if (block.frontdoor) needPort('frontdoor.port', block.frontdoor.port);
+
+  // Readiness: every service that always runs has a probe; each probe names what exists.
+  for (const [service, check] of Object.entries(block.readiness)) {
+    const where = `readiness.${service}`;
+    needService(where, service);
+    if ('http' in check) needPort(`${where}.http.port`, check.http.port);
+    else if ('tcp' in check) needPort(`${where}.tcp.port`, check.tcp.port);
+    else if ('postgres' in check) {
+      needPort(`${where}.postgres.port`, check.postgres.port);
+      needSecret(`${where}.postgres.passwordSecret`, check.postgres.passwordSecret);
+      checkDatabase(`${where}.postgres.database`, check.postgres.database);
+    } else if ('redis' in check) {
+      needPort(`${where}.redis.port`, check.redis.port);
+      needSecret(`${where}.redis.passwordSecret`, check.redis.passwordSecret);
+    } else if ('redisHttp' in check) {
+      needPort(`${where}.redisHttp.port`, check.redisHttp.port);
+      needSecret(`${where}.redisHttp.tokenSecret`, check.redisHttp.tokenSecret);
+    }
+  }
+  for (const service of serviceNames) {
+    if (profileOf(service).length === 0 && !(service in block.readiness)) at(`readiness.${service}`, `missing: service ${service} always runs, so it needs a readiness probe (http, tcp, postgres, redis, redisHttp or running: true)`);
+  }
+
+  if (block.migrations) {
+    needService('migrations.service', block.migrations.service);
+    needPort('migrations.port', block.migrations.port);
+    needSecret('migrations.passwordSecret', block.migrations.passwordSecret);
+    checkDatabase('migrations.database', block.migrations.database);
+  } else if (template.migrationsDir) {
+    at('migrations', `missing: the template has ${template.migrationsDir.split('/').pop()}/ but no target database to apply it to`);
+  }
+
+  // Profiles: the block and the compose file name the same optional services.
+  for (const [name, profile] of Object.entries(block.profiles)) {
+    profile.services.forEach((service, i) => {
+      if (needService(`profiles.${name}.services.${i}`, service) && !profileOf(service).includes(name)) {
+        at(`profiles.${name}.services.${i}`, `service ${service} must carry \`profiles: [${name}]\` in the compose file`);
+      }
+    });
+  }
+  for (const service of serviceNames) {
+    for (const name of profileOf(service)) if (!(name in block.profiles)) problems.push(`services.${service}.profiles: profile ${name} is not declared under x-tenantctl.profiles`);
+  }
+
+  // Secrets: compose hands over only declared ones, from the files tenantctl writes.
+  const composeSecrets = isRecord(tree.secrets) ? tree.secrets : {};
+  for (const [name, definition] of Object.entries(composeSecrets)) {
+    if (!secretNames.has(name)) problems.push(`secrets.${name}: not declared under x-tenantctl.secrets, so tenantctl would not write ./secrets/${name}`);
+    else if (!isRecord(definition) || definition.file !== `./secrets/${name}`) problems.push(`secrets.${name}.file: must be ./secrets/${name} (tenantctl writes the value there, mode 0600)`);
+  }
+  for (const [service, definition] of Object.entries(services)) {
+    for (const entry of Array.isArray(definition.secrets) ? definition.secrets : []) {
+      const name = typeof entry === 'string' ? entry : isRecord(entry) ? String(entry.source) : '';
+      if (!(name in composeSecrets)) problems.push(`services.${service}.secrets: ${name} is not in the top-level secrets`);
+    }
+  }
+  return problems;
+
+  function checkDatabase(where: string, database: string): void {
+    const filled = fillBlockText(database, values);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(filled)) at(where, `renders to ${JSON.stringify(filled)}, which is not a database name`);
+  }
+}
+
+/** Refuses (exit 2, every problem on its own line) a template that does not validate. */
+export function assertValidTemplate(template: Template, host: HostValues): void {
+  const problems = templateProblems(template, host);
+  if (problems.length > 0) throw invalidTemplate(template.source === 'file' ? template.composeFile : template.name, problems);
+}
+
+/** Host ports a service publishes (short "addr:host:container" or long syntax). */
+function publishedPorts(service: Record<string, unknown>): Array<{ host?: number; container: number }> {
+  const entries = Array.isArray(service.ports) ? service.ports : [];
+  return entries.map((entry) => {
+    if (isRecord(entry)) return { host: entry.published === undefined ? undefined : Number(entry.published), container: Number(entry.target) };
+    const parts = String(entry).split('/')[0]!.split(':');
+    const container = Number(parts.pop());
+    return { host: parts.length > 0 ? Number(parts.pop()) : undefined, container };
+  });
+}
