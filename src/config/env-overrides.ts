@@ -23,6 +23,8 @@ const asRate: Parse = (raw) => {
 export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: Parse }> = [
   { env: 'TENANTCTL_CUSTOMERS_DIR', path: ['customersDir'], parse: asString },
   { env: 'TENANTCTL_TEMPLATE', path: ['templatePath'], parse: asString },
+  { env: 'TENANTCTL_TEMPLATES_DIR', path: ['templates', 'directory'], parse: asString },
+  { env: 'TENANTCTL_DEFAULT_TEMPLATE', path: ['templates', 'default'], parse: asString },
   { env: 'TENANTCTL_STATE_DIR', path: ['stateDir'], parse: asString },
   { env: 'TENANTCTL_BACKUPS_DIR', path: ['backupsDir'], parse: asString },
   { env: 'TENANTCTL_TENANT_MIGRATIONS', path: ['tenantMigrationsDir'], parse: asString },

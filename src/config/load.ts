@@ -72,6 +72,7 @@ export function loadConfig({ cwd, env, file }: LoadConfigInput): LoadConfigResul
       backupsDir: config.backupsDir === undefined ? path.join(stateDir, 'backups') : resolveIn(config.backupsDir),
       tenantMigrationsDir: config.tenantMigrationsDir === undefined ? undefined : resolveIn(config.tenantMigrationsDir),
       templatePath: raw.templatePath === undefined ? defaultTemplatePath : resolveIn(config.templatePath),
+      templates: { ...config.templates, directory: config.templates.directory === undefined ? undefined : resolveIn(config.templates.directory) },
     },
     errors: [],
   };

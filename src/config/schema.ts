@@ -85,7 +85,20 @@ export const frontdoorSchema = z.object({
  */
 export const configSchema = z.strictObject({
   customersDir: z._default(text(), 'customers'),
-  templatePath: z._default(text(), 'templates/docker-compose.tenant.yml'),
+  templatePath: z._default(text(), 'templates/crm/docker-compose.tenant.yml'),
+  /**
+   * Templates (src/templates/, docs/templates.md): the shipped ones are templates/<name>/; `directory`
+   * holds the operator's own (one folder each); `default` is what provision uses without --template;
+   * `variables.<template>.<name>` overrides a variable's default (e.g. an image name).
+   */
+  templates: z.prefault(
+    z.strictObject({
+      directory: z.optional(text()),
+      default: z._default(z.string().check(z.regex(/^[a-z][a-z0-9_-]{0,39}$/, 'must be a template name')), 'crm'),
+      variables: z._default(z.record(z.string(), z.record(z.string(), z.string())), {}),
+    }),
+    {},
+  ),
   /** Unset: $XDG_STATE_HOME/tenantctl or ~/.local/state/tenantctl (see load.ts), one per user. */
   stateDir: z.optional(text()),
   /** Where `tenantctl backup` writes; unset: <stateDir>/backups (see load.ts). */
