@@ -3,6 +3,7 @@ import { run, lastErrorLine, type RunOptions, type RunResult } from '../common/e
 import { TenantctlError } from '../common/errors.js';
 import { dockerQueryTimeoutMs } from '../common/timeouts.js';
 import { ComposeClient } from './compose.js';
+import { EngineApi } from './engine-api.js';
 import type { ComposeFlavour } from './compose-argv.js';
 
 /**
@@ -45,8 +46,28 @@ export class DockerHost {
       searchPath?: string;
       /** A tcp engine with TLS: the directory holding ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH expects. */
       tlsCertPath?: string;
+      /**
+       * The local engine's socket, when the docker CLI would use it too (no DOCKER_CONTEXT or
+       * current context pointing elsewhere): only then may questions skip the CLI (engine-api.ts).
+       */
+      localEngineSocket?: string;
     } = {},
   ) {}
+
+  private engineApi?: EngineApi | null;
+
+  /**
+   * The engine's HTTP API over its unix socket, for read-only questions that must be cheap
+   * (readiness rounds, image and subnet checks); undefined for tcp/ssh engines, which are asked
+   * through the CLI.
+   */
+  get api(): EngineApi | undefined {
+    if (this.engineApi === undefined) {
+      const socket = this.endpoint.kind === 'unix' ? this.endpoint.url.slice('unix://'.length) : this.endpoint.kind === 'local' ? this.options.localEngineSocket : undefined;
+      this.engineApi = socket ? new EngineApi(socket) : null;
+    }
+    return this.engineApi ?? undefined;
+  }
 
   /** Whether files on this machine can be bind-mounted into the host's containers. */
   get isLocal(): boolean {

@@ -1,5 +1,7 @@
 import { TenantctlError } from '../common/errors.js';
 import type { DockerHost } from './docker-host.js';
+import { filtersQuery } from './engine-api.js';
+import { dockerQueryTimeoutMs } from '../common/timeouts.js';
 
 // Read and remove what Docker holds, through one DockerHost. Docker's own JSON and labels are the
 // source, not compose's `ps` output, whose format changed between compose versions.
@@ -24,6 +26,10 @@ const ids = (stdout: string) => stdout.split('\n').map((s) => s.trim()).filter(B
 
 /** Ids of one compose project's containers (compose labels every container it creates). */
 export async function projectContainerIds(host: DockerHost, project: string, signal?: AbortSignal): Promise<string[]> {
+  if (host.api) {
+    const listed = await host.api.get<Array<{ Id: string }>>(`/containers/json?all=true&${filtersQuery({ label: [`com.docker.compose.project=${project}`] })}`, { signal, timeoutMs: dockerQueryTimeoutMs });
+    return (listed ?? []).map((c) => c.Id.slice(0, 12));
+  }
   return ids(await host.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`], { signal }));
 }
 
@@ -34,11 +40,18 @@ export async function projectContainerIds(host: DockerHost, project: string, sig
 export async function inspectContainers(host: DockerHost, containerIds: string[], signal?: AbortSignal): Promise<ContainerState[] | undefined> {
   if (containerIds.length === 0) return [];
   let inspected: any[];
-  try {
-    inspected = JSON.parse(await host.docker(['inspect', ...containerIds], { signal }));
-  } catch (error) {
-    if (error instanceof TenantctlError && /No such/i.test(error.message)) return undefined;
-    throw error;
+  if (host.api) {
+    const api = host.api;
+    const answers = await Promise.all(containerIds.map((id) => api.get<any>(`/containers/${encodeURIComponent(id)}/json`, { signal, timeoutMs: dockerQueryTimeoutMs })));
+    if (answers.some((answer) => answer === undefined)) return undefined;
+    inspected = answers;
+  } else {
+    try {
+      inspected = JSON.parse(await host.docker(['inspect', ...containerIds], { signal }));
+    } catch (error) {
+      if (error instanceof TenantctlError && /No such/i.test(error.message)) return undefined;
+      throw error;
+    }
   }
   return inspected.map((c) => {
     const log = c.State?.Health?.Log as Array<{ Output?: string }> | undefined;
@@ -105,6 +118,11 @@ export async function imageExists(host: DockerHost, image: string): Promise<bool
 /** Which of `images` the host does not have: one docker call when all are there (the common case). */
 export async function missingImages(host: DockerHost, images: string[]): Promise<string[]> {
   if (images.length === 0) return [];
+  if (host.api) {
+    const api = host.api;
+    const found = await Promise.all(images.map((image) => api.get<unknown>(`/images/${encodeURIComponent(image)}/json`, { timeoutMs: dockerQueryTimeoutMs })));
+    return images.filter((_, i) => found[i] === undefined);
+  }
   try {
     await host.docker(['image', 'inspect', '--format', '{{.Id}}', ...images]);
     return [];
@@ -123,10 +141,13 @@ export type LiveState = 'running' | 'stopped' | 'missing';
  * when any does not, and projects with no container are simply absent (missing).
  */
 export async function liveStatesByProject(host: DockerHost, signal?: AbortSignal): Promise<Map<string, LiveState>> {
-  const out = await host.docker(['ps', '-a', '--filter', 'label=tenantctl.managed=true', '--format', '{{.Label "com.docker.compose.project"}}\t{{.State}}'], { signal });
+  const managed = 'tenantctl.managed=true';
+  const pairs = host.api
+    ? ((await host.api.get<Array<{ Labels?: Record<string, string>; State?: string }>>(`/containers/json?all=true&${filtersQuery({ label: [managed] })}`, { signal, timeoutMs: dockerQueryTimeoutMs })) ?? [])
+        .map((c) => [c.Labels?.['com.docker.compose.project'] ?? '', c.State ?? ''])
+    : (await host.docker(['ps', '-a', '--filter', `label=${managed}`, '--format', '{{.Label "com.docker.compose.project"}}\t{{.State}}'], { signal })).split('\n').map((line) => line.split('\t'));
   const states = new Map<string, LiveState>();
-  for (const line of out.split('\n')) {
-    const [project, state] = line.split('\t');
+  for (const [project, state] of pairs) {
     if (!project) continue;
     const running = state === 'running';
     states.set(project, states.get(project) === 'stopped' || !running ? 'stopped' : 'running');
@@ -136,6 +157,11 @@ export async function liveStatesByProject(host: DockerHost, signal?: AbortSignal
 
 /** Every IPv4 subnet of every Docker network on the host, whoever created it. */
 export async function networkSubnets(host: DockerHost, signal?: AbortSignal): Promise<string[]> {
+  if (host.api) {
+    // The API's list carries each network's IPAM: one question, and no race with removals.
+    const networks = (await host.api.get<Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> | null } }>>('/networks', { signal, timeoutMs: dockerQueryTimeoutMs })) ?? [];
+    return networks.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')).filter((subnet) => subnet.includes('.'));
+  }
   // A network removed between listing and inspecting (other stacks come and go) fails the whole
   // inspect ("No such network: X" from older clients, "network X not found" from newer). A network
   // that is gone uses no subnet: drop it and inspect the rest, so churn cannot exhaust the retries.
