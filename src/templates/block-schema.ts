@@ -83,12 +83,23 @@ export function parseBlock(value: unknown): { ok: true; block: TemplateBlock } |
   if (value === undefined) return { ok: false, problems: ['x-tenantctl: missing: a template declares its ports, secrets and readiness there (docs/templates.md)'] };
   const result = z.safeParse(blockSchema, value);
   if (result.success) return { ok: true, block: result.data };
-  return {
-    ok: false,
-    problems: result.error.issues.map((issue) => {
-      const where = ['x-tenantctl', ...issue.path.map(String)].join('.');
-      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-      return `${where}: ${issue.message}${keys}`;
-    }),
-  };
+  return { ok: false, problems: result.error.issues.flatMap((issue) => describeIssue(issue, value)) };
+}
+
+const probeKinds = ['http', 'tcp', 'postgres', 'redis', 'redisHttp', 'running'];
+
+/** One issue as `path: message` lines; a readiness entry says which probe it is read as, and what is wrong with it. */
+function describeIssue(issue: z.core.$ZodIssue, input: unknown, prefix: PropertyKey[] = []): string[] {
+  const path = [...prefix, ...issue.path];
+  const where = ['x-tenantctl', ...path.map(String)].join('.');
+  if (issue.code === 'invalid_union') {
+    const entry = path.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined), input);
+    const keys = entry && typeof entry === 'object' ? Object.keys(entry) : [];
+    const branch = keys.length === 1 ? probeKinds.indexOf(keys[0]!) : -1;
+    if (branch < 0) return [`${where}: must be exactly one of ${probeKinds.map((k) => (k === 'running' ? 'running: true' : k)).join(', ')}`];
+    return issue.errors[branch]!.flatMap((inner) => describeIssue(inner, input, path));
+  }
+  if (issue.code === 'invalid_key') return [`${where}: key ${issue.issues[0]?.message ?? issue.message}`];
+  const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+  return [`${where}: ${issue.message}${keys}`];
 }

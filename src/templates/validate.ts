@@ -16,7 +16,10 @@ export function renderTemplateWith(template: Pick<Template, 'text'>, values: Rec
 export function templateProblems(template: Template, host: HostValues): string[] {
   const { block } = template;
   const problems: string[] = [];
-  const at = (where: string, message: string) => problems.push(`x-tenantctl.${where}: ${message}`);
+  const at = (where: string, message: string): false => {
+    problems.push(`x-tenantctl.${where}: ${message}`);
+    return false;
+  };
   const builtins = builtinNames();
   for (const name of Object.keys(block.variables)) if (builtins.has(name)) at(`variables.${name}`, 'is a built-in placeholder; choose another name');
 
