@@ -28,12 +28,30 @@ export interface Context {
   signal: AbortSignal;
   /** The Docker host every docker/compose call, port check and probe goes to. */
   dockerHost: DockerHost;
+  /**
+   * A registered host of the fleet (src/hosts/), built once per command and reused: one
+   * connection per host per command. The environment's host is `dockerHost` itself.
+   */
+  hostFor(spec: HostSpec): DockerHost;
+  /**
+   * This environment's own host (DOCKER_HOST): where the local admin database and the front door
+   * run. It is `dockerHost` unless the command was routed to a tenant's host of the fleet.
+   */
+  homeHost: DockerHost;
   /** Who is acting, for the audit log. */
   actor: string;
   /** Named points where tests stop a run deterministically (TENANTCTL_PAUSE_AT); a no-op otherwise. */
   pause: PausePoint;
   adminDb(): Promise<AdminDb>;
   close(): Promise<void>;
+}
+
+/** How to reach a registered Docker host: its name (allocations are per host) and endpoint. */
+export interface HostSpec {
+  name: string;
+  endpoint: string;
+  /** A tcp engine with TLS: the directory with ca.pem, cert.pem and key.pem. */
+  tlsCertPath?: string;
 }
 
 export function appUrlFor(config: Config, appPort: number): string {

@@ -20,5 +20,6 @@ export async function thenSyncFrontdoor<T>(ctx: Context, work: () => Promise<T>,
 
 async function sync(ctx: Context): Promise<void> {
   const { syncAfterTenantChange } = await import('../frontdoor/hook.js');
-  await syncAfterTenantChange(ctx);
+  // The front door runs on this environment's host, whichever host the tenant's command went to.
+  await syncAfterTenantChange(ctx.dockerHost === ctx.homeHost ? ctx : { ...ctx, dockerHost: ctx.homeHost });
 }

@@ -26,6 +26,13 @@ export interface WithContextOptions {
    * foreground child (exec, psql) gets the signal and decides; tenantctl ends when it does.
    */
   onInterrupt?: 'roll-back' | 'end' | 'child';
+  /**
+   * The tenants the command is about: it runs on the Docker host they are recorded on (src/hosts/
+   * resolve.ts), exit 6 naming that host when it does not answer, before anything changes.
+   */
+  tenantIds?: readonly unknown[];
+  /** `--host <name>`: the command runs on that host of the fleet (doctor, --all batches, stats). */
+  hostName?: string;
 }
 
 /** `render` null: the command's output was streamed while it ran (logs, exec); nothing more to print. */
@@ -33,7 +40,7 @@ export async function withContext<T>(
   command: Command,
   work: (ctx: Context) => Promise<T>,
   render: ((result: T) => string) | null,
-  { adminConnections, onInterrupt: mode = 'roll-back' }: WithContextOptions = {},
+  { adminConnections, onInterrupt: mode = 'roll-back', tenantIds, hostName }: WithContextOptions = {},
 ): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const { config, errors } = loadConfig({ cwd: process.cwd(), env: process.env, file: options.config });
@@ -60,7 +67,7 @@ export async function withContext<T>(
     if (render) process.stdout.write(`${options.json ? JSON.stringify(result, null, 2) : render(result)}\n`);
   };
   try {
-    const result = await work(ctx);
+    const result = await onItsHost(ctx, { tenantIds, hostName }, work);
     reporter.end();
     print(result);
   } catch (error) {
@@ -78,4 +85,11 @@ export async function withContext<T>(
     process.off('SIGTERM', onInterrupt);
     await ctx.close();
   }
+}
+
+/** Routes the command to its tenants' host or the named one; the fleet code loads only when asked. */
+async function onItsHost<T>(ctx: Context, { tenantIds, hostName }: Pick<WithContextOptions, 'tenantIds' | 'hostName'>, work: (ctx: Context) => Promise<T>): Promise<T> {
+  if (!tenantIds?.length && hostName === undefined) return work(ctx);
+  const { onNamedHost, onTenantsHost } = await import('../hosts/resolve.js');
+  return hostName !== undefined ? onNamedHost(ctx, hostName, work) : onTenantsHost(ctx, tenantIds!, work);
 }

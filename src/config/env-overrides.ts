@@ -45,6 +45,7 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_ADMIN_DB_PORT', path: ['adminDatabase', 'localPort'], parse: asNumber },
   { env: 'TENANTCTL_ADMIN_PROJECT', path: ['adminDatabase', 'localProject'], parse: asString },
   { env: 'TENANTCTL_ADMIN_DB_PATIENCE', path: ['adminDatabase', 'patienceSeconds'], parse: asNumber },
+  { env: 'TENANTCTL_PLACEMENT', path: ['placement'], parse: asString },
   { env: 'TENANTCTL_FRONTDOOR_BASE_DOMAIN', path: ['frontdoor', 'baseDomain'], parse: asString },
   { env: 'TENANTCTL_FRONTDOOR_LISTEN_ADDRESS', path: ['frontdoor', 'listenAddress'], parse: asString },
   { env: 'TENANTCTL_FRONTDOOR_HTTP_PORT', path: ['frontdoor', 'httpPort'], parse: asNumber },

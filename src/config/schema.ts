@@ -156,6 +156,12 @@ export const configSchema = z.strictObject({
     {},
   ),
   frontdoor: z.prefault(frontdoorSchema, {}),
+  /**
+   * How provision picks a host of the fleet when no --host is given (src/hosts/placement.ts):
+   * the active host with the fewest live tenants, or the one with the most memory not yet promised
+   * to tenants. With no host registered it is always the local one.
+   */
+  placement: z._default(z.enum(['fewest-tenants', 'most-free-memory']), 'fewest-tenants'),
 });
 
 /** The loaded config: paths resolved, stateDir always set. */

@@ -68,7 +68,12 @@ export function validateBatch(tenants: BatchTenant[]): BatchTenant[] {
  */
 export async function provisionBatch(
   ctx: Context,
-  { tenants, concurrency }: { tenants: BatchTenant[]; concurrency: number },
+  { tenants, concurrency, place = async (c) => c }: {
+    tenants: BatchTenant[];
+    concurrency: number;
+    /** The context on the host each tenant goes to (the fleet's placement); the batch's own by default. */
+    place?: (ctx: Context, tenant: BatchTenant) => Promise<Context>;
+  },
   reporterFor: (id: string) => Reporter & { done(outcome: string): void },
 ): Promise<ProvisionBatchResult> {
   const started = ctx.clock.now();
@@ -80,7 +85,7 @@ export async function provisionBatch(
     const reporter = reporterFor(id);
     const t = byId.get(id)!;
     try {
-      const result = await provision({ ...ctx, reporter }, { id, name: t.name ?? t.id, plan: t.plan, port: t.port });
+      const result = await provision(await place({ ...ctx, reporter }, t), { id, name: t.name ?? t.id, plan: t.plan, port: t.port });
       reporter.done(result.outcome === 'already-active' ? 'already active' : `active ${result.url}`);
       return result;
     } catch (error) {

@@ -44,6 +44,8 @@ export interface ProvisionResult {
   /** active: provisioned now; already-active: nothing to do; planned: --dry-run */
   outcome: 'active' | 'already-active' | 'planned';
   project: string;
+  /** The Docker host of the fleet the tenant is on. */
+  host: string;
   url: string;
   ports: PortPlan;
   subnet: string;
@@ -311,7 +313,7 @@ function summary(
   s: { id: string; name: string; plan: string; project: string; paths: TenantPaths; reservation: Reservation; started: number },
 ): Omit<ProvisionResult, 'outcome'> {
   return {
-    id: s.id, name: s.name, plan: s.plan, project: s.project,
+    id: s.id, name: s.name, plan: s.plan, project: s.project, host: ctx.dockerHost.id,
     url: appUrlFor(ctx.config, s.reservation.ports.app),
     ports: s.reservation.ports, subnet: s.reservation.subnet, directory: s.paths.dir,
     durationMs: ctx.clock.now() - s.started,

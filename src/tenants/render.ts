@@ -33,6 +33,7 @@ export function renderProvision(r: ProvisionResult): string {
   const lines = [
     head,
     `  project  ${r.project}`,
+    `  host     ${r.host}`,
     `  ports    app ${r.ports.app}, db ${r.ports.db}, redis ${r.ports.redis}`,
     `  subnet   ${r.subnet}`,
     `  files    ${rel(r.directory)}/ (see CUSTOMER_MANIFEST.md)`,

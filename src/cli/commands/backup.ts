@@ -5,6 +5,7 @@ export function define(command: Command): void {
   command
     .argument('[ids...]', 'tenant ids')
     .option('--all', 'every active tenant on this Docker host')
+    .option('--host <name>', 'with --all: the tenants of this host of the fleet (default: this environment\'s; tenantctl hosts list)')
     .option('--keep <n>', 'afterwards keep only the newest n succeeded backups of each tenant (older folders are removed)')
     .addHelpText('after', `
 Examples:
@@ -20,6 +21,6 @@ A backup is recorded as succeeded only when the dump is non-trivial and pg_resto
     .action(async (ids: string[], options, command: Command) => {
       const { backupMany } = await import('../../backups/backup.js');
       const { renderBackup } = await import('../../backups/render.js');
-      await withContext(command, (ctx) => backupMany(ctx, { ids, all: options.all === true, keep: options.keep }), renderBackup);
+      await withContext(command, (ctx) => backupMany(ctx, { ids, all: options.all === true, keep: options.keep }), renderBackup, { tenantIds: ids, hostName: options.host });
     });
 }

@@ -23,12 +23,13 @@ Examples:
       ids.forEach((id) => parseTenantId(id)); // refuse a bad id before asking anything
       const confirmed = options.yes === true || (await confirmInteractively(ids));
       if (ids.length === 1) {
-        return withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => deprovision(ctx, { id: ids[0], confirmed, keepData: options.keepData })), renderDeprovision);
+        return withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => deprovision(ctx, { id: ids[0], confirmed, keepData: options.keepData })), renderDeprovision, { tenantIds: ids });
       }
       const { deprovisionBatch } = await import('../../tenants/deprovision-batch.js');
       const concurrency = Number(options.concurrency);
       await withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => deprovisionBatch(ctx, { ids, confirmed, keepData: options.keepData, concurrency })), renderDeprovisionBatch, {
         adminConnections: Math.min(Number.isFinite(concurrency) ? concurrency : 4, 32) * 2 + 2,
+        tenantIds: ids,
       });
     });
 }

@@ -4,6 +4,7 @@ import { TenantctlError } from '../../common/errors.js';
 
 export function define(command: Command): void {
   command
+    .option('--host <name>', 'check this host of the fleet (default: this environment\'s; tenantctl hosts list)')
     .option('--fix', 'repair what is safe: orphan containers and networks, stray allocations, stale folders, interrupted provisions (never a volume)')
     .addHelpText('after', `
 Examples:
@@ -22,7 +23,7 @@ listed with the command that fixes it).
         const result = await doctor(ctx, { fix: options.fix === true });
         open = result.findings.filter((f) => f.fixed !== true).length;
         return result;
-      }, renderDoctor);
+      }, renderDoctor, { hostName: options.host });
       if (open > 0) throw new TenantctlError('discrepancies', `${open} discrepancies left; each is listed with the command that fixes it`, { reported: true });
     });
 }

@@ -6,13 +6,13 @@ import { ChildExited } from '../child-exit.js';
 export const onTerminal = () => process.stdin.isTTY === true && process.stdout.isTTY === true;
 
 /** Runs an exec-like command and makes the child's exit code tenantctl's. */
-export async function runChild(command: Command, work: Parameters<typeof withContext<{ exitCode: number }>>[1]): Promise<void> {
+export async function runChild(command: Command, id: string, work: Parameters<typeof withContext<{ exitCode: number }>>[1]): Promise<void> {
   let exitCode = 0;
   await withContext(command, async (ctx) => {
     const result = await work(ctx);
     exitCode = result.exitCode;
     return result;
-  }, null, { onInterrupt: 'child' });
+  }, null, { onInterrupt: 'child', tenantIds: [id] });
   if (exitCode !== 0) throw new ChildExited(exitCode);
 }
 
@@ -35,6 +35,6 @@ is exit 2, an unknown tenant exit 3.
 `)
     .action(async (id: string, service: string, argv: string[], _options, command: Command) => {
       const { execInService } = await import('../../tenants/exec.js');
-      await runChild(command, (ctx) => execInService(ctx, { id, service, command: argv, tty: onTerminal() }));
+      await runChild(command, id, (ctx) => execInService(ctx, { id, service, command: argv, tty: onTerminal() }));
     });
 }

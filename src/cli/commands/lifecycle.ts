@@ -11,6 +11,6 @@ export async function runLifecycle(command: Command, verb: 'stop' | 'start' | 'r
   const { renderLifecycle, renderLifecycleBatch } = await import('../../tenants/day2-render.js');
   const one = (ctx: Parameters<typeof lifecycle.stopTenant>[0], id: string) =>
     verb === 'stop' ? lifecycle.stopTenant(ctx, id) : verb === 'start' ? lifecycle.startTenant(ctx, id) : lifecycle.restartTenant(ctx, id, { services });
-  if (ids.length === 1) return withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => one(ctx, ids[0]!)), renderLifecycle, { onInterrupt: 'end' });
-  await withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => lifecycle.lifecycleBatch(ctx, verb, ids, one)), renderLifecycleBatch, { onInterrupt: 'end' });
+  if (ids.length === 1) return withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => one(ctx, ids[0]!)), renderLifecycle, { onInterrupt: 'end', tenantIds: ids });
+  await withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => lifecycle.lifecycleBatch(ctx, verb, ids, one)), renderLifecycleBatch, { onInterrupt: 'end', tenantIds: ids });
 }

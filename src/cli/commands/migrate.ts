@@ -5,6 +5,7 @@ export function define(command: Command): void {
   command
     .argument('[ids...]', 'tenant ids')
     .option('--all', 'every active tenant on this Docker host')
+    .option('--host <name>', 'with --all: the tenants of this host of the fleet (default: this environment\'s; tenantctl hosts list)')
     .option('--dry-run', 'list the migrations each tenant would get; apply nothing')
     .addHelpText('after', `
 Examples:
@@ -19,6 +20,6 @@ was applied is refused (exit 2) and named; nothing is applied then. Provision ap
     .action(async (ids: string[], options, command: Command) => {
       const { migrateMany } = await import('../../tenants/migrate.js');
       const { renderMigrate } = await import('../../tenants/migrate-render.js');
-      await withContext(command, (ctx) => migrateMany(ctx, { ids, all: options.all === true, dryRun: options.dryRun === true }), renderMigrate);
+      await withContext(command, (ctx) => migrateMany(ctx, { ids, all: options.all === true, dryRun: options.dryRun === true }), renderMigrate, { tenantIds: ids, hostName: options.host });
     });
 }

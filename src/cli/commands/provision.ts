@@ -13,6 +13,7 @@ export function define(command: Command): void {
     .option('-p, --port <port>', 'use this host port for the app (fails if it is taken; one tenant only)')
     .option('-f, --file <tenants.yaml>', 'provision the tenants listed in this file (ids, or {id, name, plan, port})')
     .option('--concurrency <n>', 'tenants provisioned at once in a batch (default: twice the CPU count, 2 to 8)', String(defaultConcurrency()))
+    .option('--host <name>', 'the Docker host of the fleet to put the tenants on (default: placement by the config\'s policy; tenantctl hosts list)')
     .option('--dry-run', 'print the plan and the rendered compose file; touch neither Docker nor the registry')
     .option('--show-secrets', 'also print the generated passwords (they are never printed otherwise)')
     .addHelpText('after', `
@@ -22,6 +23,7 @@ Examples:
   $ tenantctl provision acme --dry-run
   $ tenantctl provision acme globex initech --concurrency 3
   $ tenantctl provision --file tenants.yaml --json
+  $ tenantctl provision acme --host web2
 
 Provisioning an active tenant does nothing and exits 0; a failed one starts clean.
 In a batch, a failed tenant is rolled back, the others stand, and the exit code is 9.
@@ -32,7 +34,10 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
         if (ids.length === 0) throw new TenantctlError('usage', 'give a tenant id, several ids, or --file tenants.yaml');
         const { provision } = await import('../../tenants/provision.js');
         const { renderProvision } = await import('../../tenants/render.js');
-        return withContext(command, async (ctx) => {
+        return withContext(command, async (home) => {
+          // Where the tenant goes: its recorded host, --host, or the placement policy (src/hosts/place.ts).
+          const { placeTenant } = await import('../../hosts/place.js');
+          const ctx = options.dryRun ? home : (await placeTenant(home, { id: ids[0], host: options.host, plan: options.plan })).ctx;
           const result = await thenSyncFrontdoor(ctx, () => provision(ctx, { id: ids[0], name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun }), { skip: options.dryRun === true });
           if (!options.showSecrets || result.outcome !== 'active') return result;
           const { readEnvFileSecrets } = await import('../../secrets/env-file.js');
@@ -50,7 +55,11 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
       const progress = new BatchProgress(process.stderr, command.optsWithGlobals().quiet === true);
       await withContext(
         command,
-        (ctx) => thenSyncFrontdoor(ctx, () => provisionBatch(ctx, { tenants, concurrency }, (id) => progress.reporterFor(id)).finally(() => progress.stop())),
+        async (ctx) => {
+          const { placeTenant } = await import('../../hosts/place.js');
+          const place = async (c: typeof ctx, t: { id: string; plan?: string }) => (await placeTenant(c, { id: t.id, host: options.host, plan: t.plan })).ctx;
+          return thenSyncFrontdoor(ctx, () => provisionBatch(ctx, { tenants, concurrency, place }, (id) => progress.reporterFor(id)).finally(() => progress.stop()));
+        },
         renderProvisionBatch,
         { adminConnections: Math.min(Number.isFinite(concurrency) ? concurrency : 4, 32) * 2 + 2 },
       );

@@ -20,6 +20,6 @@ ON_ERROR_STOP). The tenant must be active (exit 5 otherwise).
 `)
     .action(async (id: string, psqlArgs: string[], options: { as: string }, command: Command) => {
       const { psql } = await import('../../tenants/exec.js');
-      await runChild(command, (ctx) => psql(ctx, { id, as: options.as, args: psqlArgs, tty: onTerminal() }));
+      await runChild(command, id, (ctx) => psql(ctx, { id, as: options.as, args: psqlArgs, tty: onTerminal() }));
     });
 }

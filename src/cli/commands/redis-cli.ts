@@ -17,6 +17,6 @@ tenantctl's. The tenant must be active (exit 5 otherwise).
 `)
     .action(async (id: string, redisArgs: string[], _options, command: Command) => {
       const { redisCli } = await import('../../tenants/exec.js');
-      await runChild(command, (ctx) => redisCli(ctx, { id, args: redisArgs, tty: onTerminal() }));
+      await runChild(command, id, (ctx) => redisCli(ctx, { id, args: redisArgs, tty: onTerminal() }));
     });
 }

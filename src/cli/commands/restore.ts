@@ -20,6 +20,6 @@ id, is provisioned first (new passwords, a new initial API key; API keys are nev
     .action(async (id: string, options, command: Command) => {
       const { restore } = await import('../../backups/restore.js');
       const { renderRestore } = await import('../../backups/render.js');
-      await withContext(command, (ctx) => restore(ctx, { id, from: options.from, as: options.as }), renderRestore);
+      await withContext(command, (ctx) => restore(ctx, { id, from: options.from, as: options.as }), renderRestore, { tenantIds: [id] });
     });
 }

@@ -20,6 +20,6 @@ everywhere and proven to work; the exit code is the failure's. Values are never 
     .action(async (id: string, options, command: Command) => {
       const { rotateSecrets } = await import('../../secrets/rotate.js');
       const { renderRotate } = await import('../../secrets/rotate-render.js');
-      await withContext(command, (ctx) => rotateSecrets(ctx, { id, only: options.only }), renderRotate);
+      await withContext(command, (ctx) => rotateSecrets(ctx, { id, only: options.only }), renderRotate, { tenantIds: [id] });
     });
 }

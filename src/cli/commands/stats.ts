@@ -4,6 +4,7 @@ import { withContext } from '../run.js';
 export function define(command: Command): void {
   command
     .argument('[ids...]', 'tenant ids (default: every tenant on record on this host)')
+    .option('--host <name>', 'the tenants of this host of the fleet (default: this environment\'s; tenantctl hosts list)')
     .addOption(new Option('--sort <key>', 'order tenants, and services within each, by').choices(['cpu', 'memory', 'name']).default('cpu'))
     .addHelpText('after', `
 Examples:
@@ -15,9 +16,9 @@ CPU (percent of one core), memory used and limit, network and block I/O (since e
 started) and processes, per tenant and per service, from one \`docker stats --no-stream\` call
 (a sample takes about 2 s). A stopped service shows its state and zeros. An unknown tenant is exit 3.
 `)
-    .action(async (ids: string[], options: { sort: string }, command: Command) => {
+    .action(async (ids: string[], options: { sort: string; host?: string }, command: Command) => {
       const { stats } = await import('../../tenants/stats.js');
       const { renderStats } = await import('../../tenants/day2-render.js');
-      await withContext(command, (ctx) => stats(ctx, { ids, sort: options.sort }), renderStats, { onInterrupt: 'end' });
+      await withContext(command, (ctx) => stats(ctx, { ids, sort: options.sort }), renderStats, { onInterrupt: 'end', tenantIds: ids, hostName: options.host });
     });
 }

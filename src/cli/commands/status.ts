@@ -12,6 +12,6 @@ Examples:
     .action(async (id: string, _options, command: Command) => {
       const { status } = await import('../../tenants/status.js');
       const { renderStatus } = await import('../../tenants/render.js');
-      await withContext(command, (ctx) => status(ctx, { id }), renderStatus);
+      await withContext(command, (ctx) => status(ctx, { id }), renderStatus, { tenantIds: [id] });
     });
 }

@@ -7,6 +7,7 @@ export function define(command: Command): void {
   command
     .argument('[ids...]', 'tenant ids; the first is the canary')
     .option('--all', 'every active tenant on this Docker host')
+    .option('--host <name>', 'with --all: the tenants of this host of the fleet (default: this environment\'s; tenantctl hosts list)')
     .option('--image <service=image>', 'a new image: app=..., postgres=... or redis=... (repeatable; default: the configured images)', collect)
     .option('--template <file>', 'render from this compose template (default: templatePath)')
     .option('--plan <plan>', 'starter, standard or enterprise (default: the tenant\'s plan)')
@@ -34,6 +35,6 @@ A new PostgreSQL major version is refused (exit 2): back up and restore onto it 
       await withContext(command, (ctx) => upgradeMany(ctx, {
         ids, all: options.all === true, concurrency: Number(options.concurrency), continueOnFailure: options.continue === true,
         options: { images, templatePath, plan: options.plan },
-      }), renderUpgrade);
+      }), renderUpgrade, { tenantIds: ids, hostName: options.host });
     });
 }

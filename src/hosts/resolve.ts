@@ -1,0 +1,104 @@
+import { mkdir, symlink, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Context } from '../context.js';
+import type { AdminDb } from '../admin-db/database.js';
+import type { DockerHost } from '../stack/docker-host.js';
+import { TenantctlError, usageError } from '../common/errors.js';
+import { parseTenantId } from '../tenants/input.js';
+import { TenantRegistry } from '../tenants/registry.js';
+import { HostStore, type HostRecord } from './store.js';
+import { probeHost } from './probe.js';
+
+// The one place that maps a tenant, or a host's name, to the DockerHost its commands go to. The
+// environment's host (DOCKER_HOST, TENANTCTL_HOST_ID) is ctx.dockerHost; a registered host is
+// built by the context once per command; an implicit host that is not this environment's is left
+// alone, so the command refuses as it always did (point DOCKER_HOST and TENANTCTL_HOST_ID at it).
+
+/** The DockerHost for a host name, or undefined when only another environment can reach it. */
+export async function dockerHostNamed(ctx: Context, db: AdminDb, name: string): Promise<DockerHost | undefined> {
+  if (name === ctx.dockerHost.id) return ctx.dockerHost;
+  const record = await new HostStore(db).get(name);
+  return record ? dockerHostFor(ctx, record) : undefined;
+}
+
+/** A registered host's DockerHost (through the context's per-command cache); undefined for an implicit host elsewhere. */
+export async function dockerHostFor(ctx: Context, record: HostRecord): Promise<DockerHost | undefined> {
+  if (record.name === ctx.dockerHost.id) return ctx.dockerHost;
+  if (!record.endpoint) return undefined;
+  const tlsCertPath = record.tls ? await tlsCertDir(ctx.config.stateDir, record.name, record.tls) : undefined;
+  return ctx.hostFor({ name: record.name, endpoint: record.endpoint, tlsCertPath });
+}
+
+/** The same context, its docker and compose calls going to `host`; the admin database stays where it is. */
+export function contextOn(ctx: Context, host: DockerHost): Context {
+  return host === ctx.dockerHost ? ctx : { ...ctx, dockerHost: host };
+}
+
+/** Exit 6 naming the host when it does not answer; `whose` says whose host it is ("tenant acme"). */
+export async function requireReachable(ctx: Context, host: DockerHost, whose?: string): Promise<void> {
+  const probe = await probeHost(host, ctx.signal);
+  if (!probe.reachable) {
+    const named = `Docker host ${host.id}${host.endpoint.kind === 'local' ? '' : ` (${host.endpoint.url})`}`;
+    throw new TenantctlError('docker', `${whose ? `${whose} is on ${named}, which does not answer` : `${named} does not answer`}: ${probe.error}; nothing was changed`);
+  }
+}
+
+/**
+ * Runs `work` with a context on the Docker host the tenants are recorded on. Unknown, invalid and
+ * deprovisioned ids route nowhere (the command reports them as it always did). Tenants on
+ * several hosts: exit 2, one command per host. A host that does not answer: exit 6 before
+ * anything is changed.
+ */
+export async function onTenantsHost<T>(ctx: Context, rawIds: readonly unknown[], work: (ctx: Context) => Promise<T>): Promise<T> {
+  const ids = rawIds.flatMap((raw) => {
+    try {
+      return [parseTenantId(raw)];
+    } catch {
+      return [];
+    }
+  });
+  if (ids.length === 0) return work(ctx);
+  const db = await ctx.adminDb();
+  const registry = new TenantRegistry(db);
+  const hosts = new Map<string, string[]>();
+  for (const id of ids) {
+    const record = await registry.get(id);
+    if (!record || (record.status === 'deprovisioned' && !record.keptData)) continue;
+    hosts.set(record.host, [...(hosts.get(record.host) ?? []), id]);
+  }
+  if (hosts.size === 0) return work(ctx);
+  if (hosts.size > 1) {
+    throw usageError(`these tenants are on different Docker hosts (${[...hosts].map(([h, t]) => `${h}: ${t.join(', ')}`).join('; ')}); run the command once per host`);
+  }
+  const [[name, onHost]] = [...hosts] as [[string, string[]]];
+  const host = await dockerHostNamed(ctx, db, name);
+  if (!host || host === ctx.dockerHost) return work(ctx);
+  await requireReachable(ctx, host, onHost.length === 1 ? `tenant ${onHost[0]}` : `tenants ${onHost.join(', ')}`);
+  return work(contextOn(ctx, host));
+}
+
+/** Runs `work` on the named host of the fleet (`--host` of doctor, backup --all, upgrade --all, ...). */
+export async function onNamedHost<T>(ctx: Context, name: string | undefined, work: (ctx: Context) => Promise<T>): Promise<T> {
+  if (name === undefined || name === ctx.dockerHost.id) return work(ctx);
+  const db = await ctx.adminDb();
+  const record = await new HostStore(db).require(name);
+  const host = await dockerHostFor(ctx, record);
+  if (!host) throw new TenantctlError('conflict', `Docker host ${name} is known only by name (no endpoint registered); point DOCKER_HOST and TENANTCTL_HOST_ID at it, or register it with tenantctl hosts add`);
+  await requireReachable(ctx, host);
+  return work(contextOn(ctx, host));
+}
+
+/**
+ * DOCKER_CERT_PATH wants one directory with ca.pem, cert.pem and key.pem; the registered files may
+ * live anywhere, so a directory of links to them is kept under the state dir (per operator machine).
+ */
+async function tlsCertDir(stateDir: string, name: string, tls: NonNullable<HostRecord['tls']>): Promise<string> {
+  const dir = path.join(stateDir, 'hosts', name, 'tls');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const [file, target] of [['ca.pem', tls.ca], ['cert.pem', tls.cert], ['key.pem', tls.key]] as const) {
+    const link = path.join(dir, file);
+    await rm(link, { force: true });
+    await symlink(path.resolve(target), link);
+  }
+  return dir;
+}

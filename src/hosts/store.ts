@@ -1,0 +1,149 @@
+import { TenantctlError } from '../common/errors.js';
+import type { AdminDb } from '../admin-db/database.js';
+import { recordAudit } from '../audit/write.js';
+import { isoOrNull } from '../admin-db/customers.js';
+import { planResources } from '../tenants/plans.js';
+import type { Plan } from '../tenants/input.js';
+import { parseMemory } from './memory.js';
+
+// The Docker hosts of the fleet (admin_hosts, migration 009): their rows, their states and the
+// tenants each one holds. Every change runs in one transaction with its audit row.
+
+export type HostKind = 'compose' | 'swarm';
+export type HostState = 'active' | 'draining' | 'removed';
+
+export interface HostRecord {
+  name: string;
+  /** NULL: an implicit host, reached through the environment (DOCKER_HOST) of the tenantctl using it. */
+  endpoint: string | null;
+  kind: HostKind;
+  tls: { ca: string; cert: string; key: string } | null;
+  state: HostState;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What a host holds: its live tenants (not deprovisioned) and the memory their plans promise. */
+export interface HostLoad {
+  tenants: number;
+  promisedMemoryBytes: number;
+}
+
+const toRecord = (row: any): HostRecord => ({
+  name: row.name,
+  endpoint: row.docker_endpoint,
+  kind: row.kind,
+  tls: row.tls_ca ? { ca: row.tls_ca, cert: row.tls_cert, key: row.tls_key } : null,
+  state: row.state,
+  createdAt: isoOrNull(row.created_at)!,
+  updatedAt: isoOrNull(row.updated_at)!,
+});
+
+/** The memory a plan's containers may use together: what placement by memory counts as taken. */
+export function planMemoryBytes(plan: string): number {
+  const resources = planResources[plan as Plan] ?? planResources.standard;
+  return ['app_memory', 'worker_memory', 'db_memory', 'redis_memory'].reduce((sum, key) => sum + parseMemory(resources[key] ?? '0'), 0);
+}
+
+export class HostStore {
+  constructor(readonly db: AdminDb) {}
+
+  async list(): Promise<HostRecord[]> {
+    const { rows } = await this.db.pool.query('SELECT * FROM admin_hosts ORDER BY name').catch(this.db.unreachable);
+    return rows.map(toRecord);
+  }
+
+  async get(name: string): Promise<HostRecord | undefined> {
+    const { rows } = await this.db.pool.query('SELECT * FROM admin_hosts WHERE name = $1', [name]).catch(this.db.unreachable);
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  async require(name: string): Promise<HostRecord> {
+    const host = await this.get(name);
+    if (!host || host.state === 'removed') throw new TenantctlError('notFound', `no Docker host ${name} in the fleet (tenantctl hosts list)`);
+    return host;
+  }
+
+  /** Live tenants and promised memory per host name; hosts without tenants are absent. */
+  async loads(): Promise<Map<string, HostLoad>> {
+    const { rows } = await this.db.pool.query(
+      "SELECT host, plan, count(*)::int AS n FROM admin_customers WHERE status <> 'deprovisioned' GROUP BY host, plan",
+    ).catch(this.db.unreachable);
+    const loads = new Map<string, HostLoad>();
+    for (const row of rows) {
+      const load = loads.get(row.host) ?? { tenants: 0, promisedMemoryBytes: 0 };
+      load.tenants += row.n;
+      load.promisedMemoryBytes += row.n * planMemoryBytes(row.plan);
+      loads.set(row.host, load);
+    }
+    return loads;
+  }
+
+  /** The ids of the tenants recorded on a host that are not deprovisioned. */
+  async liveTenants(name: string): Promise<string[]> {
+    const { rows } = await this.db.pool.query("SELECT id FROM admin_customers WHERE host = $1 AND status <> 'deprovisioned' ORDER BY id", [name]).catch(this.db.unreachable);
+    return rows.map((r) => r.id as string);
+  }
+
+  /**
+   * Records a new host. An implicit row of the same name (a host tenants were recorded on before
+   * it was registered) gets its endpoint; any other existing host is a conflict (exit 5).
+   */
+  async add(input: { name: string; endpoint: string; kind: HostKind; tls: HostRecord['tls'] }): Promise<HostRecord> {
+    return this.db.withTransaction(async (client) => {
+      const before = (await client.query('SELECT * FROM admin_hosts WHERE name = $1 FOR UPDATE', [input.name])).rows[0];
+      if (before && before.docker_endpoint !== null && before.state !== 'removed') {
+        throw new TenantctlError('conflict', `Docker host ${input.name} is already in the fleet (${before.docker_endpoint}); remove it first to change its endpoint`);
+      }
+      const { rows } = await client.query(
+        `INSERT INTO admin_hosts (name, docker_endpoint, kind, tls_ca, tls_cert, tls_key)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (name) DO UPDATE SET docker_endpoint = $2, kind = $3, tls_ca = $4, tls_cert = $5, tls_key = $6, state = 'active', updated_at = now()
+         RETURNING *`,
+        [input.name, input.endpoint, input.kind, input.tls?.ca ?? null, input.tls?.cert ?? null, input.tls?.key ?? null],
+      );
+      await recordAudit(this.db, client, null, 'host.added', before ? describe(before) : null, describe(rows[0]));
+      return toRecord(rows[0]);
+    });
+  }
+
+  async setState(name: string, state: 'active' | 'draining'): Promise<{ host: HostRecord; changed: boolean }> {
+    return this.db.withTransaction(async (client) => {
+      const before = (await client.query('SELECT * FROM admin_hosts WHERE name = $1 FOR UPDATE', [name])).rows[0];
+      if (!before || before.state === 'removed') throw new TenantctlError('notFound', `no Docker host ${name} in the fleet (tenantctl hosts list)`);
+      if (before.state === state) return { host: toRecord(before), changed: false };
+      const { rows } = await client.query('UPDATE admin_hosts SET state = $2, updated_at = now() WHERE name = $1 RETURNING *', [name, state]);
+      await recordAudit(this.db, client, null, state === 'draining' ? 'host.drained' : 'host.activated', describe(before), describe(rows[0]));
+      return { host: toRecord(rows[0]), changed: true };
+    });
+  }
+
+  /**
+   * Removes a host from the fleet; refused (exit 5) while tenants that are not deprovisioned are
+   * recorded on it. Rows of deprovisioned tenants keep the history, so a host they name stays as
+   * 'removed' (never placed on, not listed); one no row names is deleted.
+   */
+  async remove(name: string): Promise<{ outcome: 'deleted' | 'retired' }> {
+    return this.db.withTransaction(async (client) => {
+      const before = (await client.query('SELECT * FROM admin_hosts WHERE name = $1 FOR UPDATE', [name])).rows[0];
+      if (!before || before.state === 'removed') throw new TenantctlError('notFound', `no Docker host ${name} in the fleet (tenantctl hosts list)`);
+      // FOR SHARE: a provision recording a tenant on this host meanwhile waits, then sees the host gone.
+      const { rows: tenants } = await client.query('SELECT id, status FROM admin_customers WHERE host = $1 FOR SHARE', [name]);
+      const live = tenants.filter((t) => t.status !== 'deprovisioned').map((t) => t.id as string);
+      if (live.length > 0) {
+        const shown = live.slice(0, 5).join(', ') + (live.length > 5 ? ` and ${live.length - 5} more` : '');
+        throw new TenantctlError('conflict', `Docker host ${name} still holds ${live.length} tenant(s): ${shown}; move them (tenantctl move <id> --to <host>) or deprovision them first`);
+      }
+      if (tenants.length === 0) await client.query('DELETE FROM admin_hosts WHERE name = $1', [name]);
+      else await client.query("UPDATE admin_hosts SET state = 'removed', updated_at = now() WHERE name = $1", [name]);
+      await client.query('DELETE FROM admin_allocations WHERE host = $1', [name]);
+      await recordAudit(this.db, client, null, 'host.removed', describe(before), null);
+      return { outcome: tenants.length === 0 ? 'deleted' : 'retired' };
+    });
+  }
+}
+
+/** A host row for the audit log: where and how, never more than file paths for TLS. */
+function describe(row: any) {
+  return { name: row.name, docker_endpoint: row.docker_endpoint, kind: row.kind, tls: row.tls_ca ? { ca: row.tls_ca, cert: row.tls_cert, key: row.tls_key } : null, state: row.state };
+}
