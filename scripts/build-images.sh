@@ -110,6 +110,19 @@ build_gateway() {
     -f images/gateway/Dockerfile -t "$image" dist/gateway
 }
 
+# build_with_context IMAGE DOCKERFILE_DIR CONTEXT: a Dockerfile in images/ whose files come from
+# another folder (the frontbase stand-ins: apps/frontbase/). The recipe covers both folders and the base.
+build_with_context() {
+  local image="$1" dockerfile_dir="$2" context="$3"
+  local recipe; recipe=$(hash_of $(find "$dockerfile_dir" "$context" -type f | sort) <(docker image inspect --format '{{.Id}}' "$base_image"))
+  if [ "${FORCE:-0}" != 1 ] && [ "$(image_label "$image")" = "$recipe" ]; then
+    log "$image is up to date"; return
+  fi
+  log "building $image"
+  docker_build --label "tenantctl.recipe=$recipe" --build-arg BASE_IMAGE="$base_image" -t "$image" \
+    -f "$dockerfile_dir/Dockerfile" "$context"
+}
+
 build_base
 build_from_dir "$namespace/postgres:15" images/postgres
 build_from_dir "$namespace/redis:7" images/redis
@@ -117,5 +130,10 @@ build_from_dir "$namespace/node:bookworm" images/node
 build_app
 build_from_dir "$namespace/nginx:bookworm" images/nginx
 build_gateway
+# The frontbase template's stand-in images (templates/frontbase/), from Debian packages too.
+build_with_context "$namespace/frontbase-backend:latest" images/frontbase-backend apps/frontbase
+build_with_context "$namespace/frontbase-edge:latest" images/frontbase-edge apps/frontbase
+build_with_context "$namespace/frontbase-frontend:latest" images/frontbase-frontend apps/frontbase
+build_with_context "$namespace/webdis:latest" images/webdis apps/frontbase
 # Images replaced by a rebuild are left untagged; remove those of ours, nothing else.
 docker image prune -f --filter label=tenantctl.recipe >/dev/null
