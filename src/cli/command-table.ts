@@ -35,6 +35,8 @@ export const commandTable: readonly CommandEntry[] = [
   { name: 'keys', summary: 'API keys for a tenant\'s API: create (shown once), list, revoke', load: () => import('./commands/keys.js') },
   { name: 'frontdoor', summary: 'the front door: nginx routing https://<id>.<domain> to tenants, TLS, API keys checked at the door (init, status, reload, down)', load: () => import('./commands/frontdoor.js') },
   { name: 'domains', summary: 'custom domains routed to a tenant by the front door: add, remove, list', load: () => import('./commands/domains.js') },
+  { name: 'hosts', summary: 'the fleet of Docker hosts tenants are placed on: add, list (reachable, capacity, use), drain, activate, remove', load: () => import('./commands/hosts.js') },
+  { name: 'move', summary: 'move a tenant to another Docker host: backup, restore there, wait until ready, switch the front door, remove the source', load: () => import('./commands/move.js') },
   { name: 'doctor', summary: 'compare the registry, allocations, customers/ and Docker; list each discrepancy with its fix (--fix repairs the safe ones)', load: () => import('./commands/doctor.js') },
   { name: 'audit', summary: 'show the audit log, newest first: who changed what (old and new values), for all tenants or one', load: () => import('./commands/audit.js') },
 ];

@@ -2,6 +2,7 @@ import chalk from 'chalk';
 import { table } from '../common/text-table.js';
 import type { HostAddResult, HostListResult, HostRemoveResult, HostStateResult } from './commands.js';
 import { formatMemory } from './memory.js';
+import type { MoveResult } from './move.js';
 
 // Human renderings of `hosts add|list|drain|activate|remove`; --json prints the data.
 
@@ -37,4 +38,9 @@ export function renderHostState(r: HostStateResult): string {
 
 export function renderHostRemoved(r: HostRemoveResult): string {
   return `${chalk.green('✓')} Docker host ${r.name} removed from the fleet${r.outcome === 'retired' ? ' (kept on record as removed: deprovisioned tenants\' rows name it)' : ''}; its engine was not touched`;
+}
+
+export function renderMove(r: MoveResult): string {
+  if (r.outcome === 'already-there') return `${chalk.green('✓')} ${r.id} is already on Docker host ${r.to}`;
+  return `${chalk.green('✓')} ${r.id} moved from ${r.from} to ${r.to}: ${r.url ?? ''}  (${(r.durationMs / 1000).toFixed(1)} s, backup ${r.backup})`;
 }
