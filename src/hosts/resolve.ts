@@ -26,7 +26,7 @@ export async function dockerHostFor(ctx: Context, record: HostRecord): Promise<D
   if (record.name === ctx.dockerHost.id) return ctx.dockerHost;
   if (!record.endpoint) return undefined;
   const tlsCertPath = record.tls ? await tlsCertDir(ctx.config.stateDir, record.name, record.tls) : undefined;
-  return ctx.hostFor({ name: record.name, endpoint: record.endpoint, tlsCertPath });
+  return ctx.hostFor({ name: record.name, endpoint: record.endpoint, tlsCertPath, kind: record.kind });
 }
 
 /** The same context, its docker and compose calls going to `host`; the admin database stays where it is. */
