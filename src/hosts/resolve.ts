@@ -21,6 +21,13 @@ export async function dockerHostNamed(ctx: Context, db: AdminDb, name: string): 
   return record ? dockerHostFor(ctx, record) : undefined;
 }
 
+/** The DockerHosts of the named hosts this environment can reach (implicit hosts of others are absent). */
+export async function hostsNamed(ctx: Context, names: readonly string[]): Promise<Map<string, DockerHost>> {
+  const db = await ctx.adminDb();
+  const found = await Promise.all(names.map(async (name) => [name, await dockerHostNamed(ctx, db, name)] as const));
+  return new Map(found.filter((entry): entry is readonly [string, DockerHost] => entry[1] !== undefined));
+}
+
 /** A registered host's DockerHost (through the context's per-command cache); undefined for an implicit host elsewhere. */
 export async function dockerHostFor(ctx: Context, record: HostRecord): Promise<DockerHost | undefined> {
   if (record.name === ctx.dockerHost.id) return ctx.dockerHost;

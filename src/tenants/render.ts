@@ -63,9 +63,9 @@ const liveColour = (live: string, status: string) =>
 export function renderList(rows: ListedTenant[]): string {
   if (rows.length === 0) return 'No tenants. Create one with: tenantctl provision <id> --name "<name>"';
   return table(
-    ['ID', 'NAME', 'STATUS', 'LIVE', 'URL', 'PORTS (app/db/redis)', 'UPDATED'],
+    ['ID', 'NAME', 'HOST', 'STATUS', 'LIVE', 'URL', 'PORTS (app/db/redis)', 'UPDATED'],
     rows.map((r) => [
-      r.id, r.name, statusColour(r.status), liveColour(r.live, r.status), r.doorUrl ?? r.appUrl ?? '-',
+      r.id, r.name, r.host, statusColour(r.status), liveColour(r.live, r.status), r.doorUrl ?? r.appUrl ?? '-',
       r.ports.app ? `${r.ports.app}/${r.ports.db}/${r.ports.redis}` : '-', r.updatedAt.slice(0, 19).replace('T', ' '),
     ]),
   );

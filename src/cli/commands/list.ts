@@ -15,7 +15,8 @@ Examples:
       const { renderList } = await import('../../tenants/render.js');
       const { frontdoorLayout, isInitialised, tenantDoorUrl } = await import('../../frontdoor/layout.js');
       await withContext(command, async (ctx) => {
-        const [rows, door] = await Promise.all([list(ctx, options), isInitialised(frontdoorLayout(ctx.config))]);
+        const { hostsNamed } = await import('../../hosts/resolve.js');
+        const [rows, door] = await Promise.all([list(ctx, { ...options, hostsNamed: (names) => hostsNamed(ctx, names) }), isInitialised(frontdoorLayout(ctx.config))]);
         // With a front door on this host, a routed tenant's address is its hostname there.
         if (!door) return rows;
         return rows.map((row) => (row.status === 'active' || row.status === 'stopped' ? { ...row, doorUrl: tenantDoorUrl(ctx.config, row.id) } : row));
