@@ -5,6 +5,8 @@
 # python, no curl. For Docker's own monitoring only; tenantctl decides readiness with its probes.
 # Whatever it prints ends up in `docker inspect` (.State.Health.Log): keep it short.
 set -u
+# Docker runs it as root; it needs no privilege, so it drops to the service's user when there is one.
+if [ "$EUID" = 0 ] && [ -n "${RUN_AS:-}" ]; then exec setpriv --reuid="$RUN_AS" --regid="$RUN_AS" --init-groups "$0" "$@"; fi
 port="${1:?usage: healthcheck.sh PORT PATH [STATUS]}"
 path="${2:?usage: healthcheck.sh PORT PATH [STATUS]}"
 expected="${3:-200}"
