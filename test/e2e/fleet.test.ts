@@ -86,7 +86,7 @@ describe('a fleet of Docker hosts', () => {
     expect(c.stderr).toContain('placed on Docker host e-ssh: fewest tenants (0)');
 
     const rows = await h.adminQuery('SELECT id, host FROM admin_customers ORDER BY id');
-    expect(rows).toEqual([{ id: 'ontcp', host: 'e-tcp' }, { id: 'onhome', host: home }, { id: 'placed', host: 'e-ssh' }]);
+    expect(rows).toEqual([{ id: 'onhome', host: home }, { id: 'ontcp', host: 'e-tcp' }, { id: 'placed', host: 'e-ssh' }]);
     // Each stack runs on its own engine.
     expect((await tcpEngine.docker(['ps', '--filter', `label=com.docker.compose.project=${h.prefix}-ontcp`, '-q'])).split('\n').filter(Boolean)).toHaveLength(4);
     expect((await sshEngine.docker(['ps', '--filter', `label=com.docker.compose.project=${h.prefix}-placed`, '-q'])).split('\n').filter(Boolean)).toHaveLength(4);
@@ -95,7 +95,7 @@ describe('a fleet of Docker hosts', () => {
   it('list and hosts list show every host, its tenants and capacity', async () => {
     const list = await timed('list across three hosts', () => h.cli(['list', '--json']));
     expect(list.exitCode, list.why).toBe(0);
-    expect(list.json().map((t: any) => [t.id, t.host, t.live])).toEqual([['ontcp', 'e-tcp', 'running'], ['onhome', home, 'running'], ['placed', 'e-ssh', 'running']]);
+    expect(list.json().map((t: any) => [t.id, t.host, t.live])).toEqual([['onhome', home, 'running'], ['ontcp', 'e-tcp', 'running'], ['placed', 'e-ssh', 'running']]);
     const hosts = await h.cli(['hosts', 'list', '--json']);
     expect(hosts.exitCode, hosts.why).toBe(0);
     const byName = Object.fromEntries(hosts.json().hosts.map((x: any) => [x.name, x]));
@@ -128,7 +128,7 @@ describe('a fleet of Docker hosts', () => {
       const list = await h.cli(['list', '--json']);
       timings['list with a stopped host'] = Math.round(performance.now() - started);
       expect(list.exitCode, list.why).toBe(0);
-      expect(list.json().map((t: any) => [t.id, t.live])).toEqual([['ontcp', 'unreachable'], ['onhome', 'running'], ['placed', 'running']]);
+      expect(list.json().map((t: any) => [t.id, t.live])).toEqual([['onhome', 'running'], ['ontcp', 'unreachable'], ['placed', 'running']]);
       const hosts = await h.cli(['hosts', 'list', '--no-usage', '--json']);
       expect(hosts.json().hosts.find((x: any) => x.name === 'e-tcp').reachable).toBe(false);
       expect(performance.now() - started).toBeLessThan(30_000);
@@ -163,7 +163,8 @@ describe('a fleet of Docker hosts', () => {
   }, 1_200_000);
 
   it('drain keeps placement off a host; remove is refused while tenants remain, then works', async () => {
-    expect((await h.cli(['hosts', 'drain', 'e-ssh'])).exitCode).toBe(0);
+    const drain = await h.cli(['hosts', 'drain', 'e-ssh']);
+    expect(drain.exitCode, drain.why).toBe(0);
     const refused = await h.cli(['provision', 'nope', '--host', 'e-ssh']);
     expect(refused.exitCode, refused.why).toBe(5);
     expect(refused.stderr).toContain('draining');
