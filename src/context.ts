@@ -52,6 +52,8 @@ export interface HostSpec {
   endpoint: string;
   /** A tcp engine with TLS: the directory with ca.pem, cert.pem and key.pem. */
   tlsCertPath?: string;
+  /** A swarm manager: tenants deployed as stacks (engine side, src/stack/swarm-*.ts). */
+  kind?: 'compose' | 'swarm';
 }
 
 export function appUrlFor(config: Config, appPort: number): string {

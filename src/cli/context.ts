@@ -1,10 +1,11 @@
 import os from 'node:os';
 import type { Config } from '../config/schema.js';
-import type { Context, Reporter } from '../context.js';
+import type { Context, HostSpec, Reporter } from '../context.js';
 import { systemClock } from '../common/clock.js';
 import { TenantctlError } from '../common/errors.js';
 import { openAdminDb } from '../admin-db/connect.js';
 import { DockerHost, parseDockerEndpoint } from '../stack/docker-host.js';
+import { localEngineSocket } from './engine-socket.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { noPause, pausePoints, type PausePoint } from '../common/pause-points.js';
 
@@ -21,10 +22,27 @@ export function createContext({ config, env, reporter, signal, adminConnections 
   /** Admin database connections; a batch needs about two per tenant in flight. */
   adminConnections?: number;
 }): Context {
+  const composeFlavour = composeFlavourFrom(env);
+  // ssh:// engines: this command's ssh config and master connection live under the state dir;
+  // TENANTCTL_SSH_CONFIG names an ssh_config of the operator's that it includes (keys, users).
+  const ssh = { stateDir: config.stateDir, configFile: env.TENANTCTL_SSH_CONFIG || undefined };
   const dockerHost = new DockerHost(env.TENANTCTL_HOST_ID || os.hostname(), parseDockerEndpoint(env.DOCKER_HOST), {
-    composeFlavour: composeFlavourFrom(env),
+    composeFlavour,
     searchPath: env.PATH ?? '',
+    localEngineSocket: localEngineSocket(env),
+    ssh,
   });
+  // Registered hosts of the fleet: one DockerHost each for the whole command, so whatever
+  // connection it keeps (an ssh master) is reused by every call and closed with the context.
+  const fleet = new Map<string, DockerHost>();
+  const hostFor = (spec: HostSpec) => {
+    let host = fleet.get(spec.name);
+    if (!host) {
+      host = new DockerHost(spec.name, parseDockerEndpoint(spec.endpoint), { composeFlavour, searchPath: env.PATH ?? '', tlsCertPath: spec.tlsCertPath, ssh, kind: spec.kind });
+      fleet.set(spec.name, host);
+    }
+    return host;
+  };
   const actor = env.TENANTCTL_ACTOR || `${safeUser()}@${os.hostname()}`;
   let adminDb: Promise<AdminDb> | undefined;
   return {
@@ -34,6 +52,8 @@ export function createContext({ config, env, reporter, signal, adminConnections 
     reporter,
     signal,
     dockerHost,
+    hostFor,
+    homeHost: dockerHost,
     actor,
     pause: pausePointsFrom(env, signal),
     adminDb: () =>
@@ -47,6 +67,7 @@ export function createContext({ config, env, reporter, signal, adminConnections 
         maxConnections: adminConnections,
       })),
     async close() {
+      await Promise.all([...fleet.values(), dockerHost].map((host) => (host as { close?: () => Promise<void> }).close?.().catch(() => {})));
       if (adminDb) await (await adminDb.catch(() => undefined))?.close();
     },
   };

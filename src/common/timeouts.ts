@@ -45,3 +45,13 @@ export const frontdoorUpTimeoutMs = 120_000;
 export const frontdoorLockWaitMs = 120_000;
 /** Front door: openssl making the development CA or a certificate, in the nginx image. */
 export const frontdoorOpensslTimeoutMs = 60_000;
+/** Fleet: does a registered Docker host answer (`docker info`)? Short, so an unreachable host is reported quickly. */
+export const hostProbeTimeoutMs = 5_000;
+/** ssh: ending this command's master connection to an ssh:// engine (`ssh -O exit`, a local socket call). */
+export const sshExitTimeoutMs = 5_000;
+/** Copying images to a remote engine (`docker save | docker load`): hundreds of MB over the network. */
+export const imageShipTimeoutMs = 20 * 60_000;
+/** Shipping a tenant's files (secrets, initdb) into volumes on a remote engine through a helper container. */
+export const remoteFilesTimeoutMs = 120_000;
+/** Swarm: `docker stack deploy` / `docker stack rm` of one tenant (services are created, not yet running). */
+export const stackDeployTimeoutMs = 120_000;

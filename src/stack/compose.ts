@@ -5,6 +5,10 @@ import { which } from '../common/which.js';
 import type { DockerHost } from './docker-host.js';
 import { TenantctlError } from '../common/errors.js';
 import { composeArgv, downVerb, upVerb, type ComposeFlavour, type ComposeTarget } from './compose-argv.js';
+import { composeTargetFor } from './remote-files.js';
+
+/** Verbs that create containers: on a remote engine the files they mount are shipped before each. */
+const shippingVerbs = new Set(['up', 'create', 'run']);
 
 export interface ComposeCallOptions {
   signal?: AbortSignal;
@@ -52,7 +56,9 @@ export class ComposeClient {
 
   /** Any compose verb on one project (up and down have their own methods); a typed error naming compose's reason. */
   async call(target: ComposeTarget, verb: string[], options: ComposeCallOptions, what = `compose ${verb[0]}`): Promise<void> {
-    const result = await this.host.run(composeArgv(this.flavour, target, verb), {
+    // On a remote engine the tenant's local files (secrets, initdb) travel into volumes first.
+    const where = await composeTargetFor(this.host, target, { ship: shippingVerbs.has(verb[0] ?? ''), signal: options.signal });
+    const result = await this.host.run(composeArgv(this.flavour, where, verb), {
       timeoutMs: options.timeoutMs,
       signal: options.signal,
       env: options.env,

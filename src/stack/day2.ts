@@ -3,6 +3,7 @@ import { runForeground, type ForegroundOptions, type ForegroundResult } from '..
 import { ComposeError } from './compose.js';
 import { composeArgv, portsReportedTaken, type ComposeTarget } from './compose-argv.js';
 import type { DockerHost } from './docker-host.js';
+import { composeTargetFor } from './remote-files.js';
 
 // Day-2 calls on a running stack, through the tenant's DockerHost like every other docker and
 // compose call: compose verbs that change the containers' state (stop, start, restart), and
@@ -35,7 +36,7 @@ export async function composeVerb(
 /** A compose command in the foreground (`compose logs`): its output goes straight to tenantctl's stdout. */
 export async function composeForeground(host: DockerHost, target: ComposeTarget, verb: string[], options: ForegroundOptions): Promise<ForegroundResult> {
   const { flavour } = await host.compose();
-  return foreground(host, composeArgv(flavour, target, verb), options);
+  return foreground(host, composeArgv(flavour, await composeTargetFor(host, target, { ship: false }), verb), options);
 }
 
 /** A docker CLI command in the foreground (`docker exec`), with the host's endpoint in its environment. */

@@ -5,6 +5,8 @@ import { dockerQueryTimeoutMs } from '../common/timeouts.js';
 import { ComposeClient } from './compose.js';
 import { EngineApi } from './engine-api.js';
 import type { ComposeFlavour } from './compose-argv.js';
+import { ensureImages, type ShippedImages } from './image-shipping.js';
+import { SshMultiplexer } from './ssh-multiplex.js';
 
 /**
  * Where a Docker endpoint is, as Docker understands it: the local socket (DOCKER_HOST unset),
@@ -51,8 +53,22 @@ export class DockerHost {
        * current context pointing elsewhere): only then may questions skip the CLI (engine-api.ts).
        */
       localEngineSocket?: string;
+      /**
+       * ssh:// engines: tenantctl's state dir (where this process's ssh config and master socket
+       * go, see ssh-multiplex.ts) and an ssh_config of the operator's to include (TENANTCTL_SSH_CONFIG).
+       */
+      ssh?: { stateDir: string; configFile?: string };
+      /** A swarm manager: tenants are deployed as stacks (swarm-render.ts, swarm-stack.ts). */
+      kind?: 'compose' | 'swarm';
     } = {},
   ) {}
+
+  private sshMultiplexer?: SshMultiplexer;
+
+  /** compose (a project per tenant on this engine) or swarm (a stack per tenant across the swarm). */
+  get kind(): 'compose' | 'swarm' {
+    return this.options.kind ?? 'compose';
+  }
 
   private engineApi?: EngineApi | null;
 
@@ -78,7 +94,36 @@ export class DockerHost {
   get env(): Record<string, string> {
     if (this.endpoint.kind === 'local') return {};
     const tls: Record<string, string> = this.options.tlsCertPath ? { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: this.options.tlsCertPath } : {};
-    return { DOCKER_HOST: this.endpoint.url, ...tls };
+    const ssh: Record<string, string> = this.endpoint.kind === 'ssh' && this.options.ssh ? { PATH: this.ssh().childPath() } : {};
+    return { DOCKER_HOST: this.endpoint.url, ...tls, ...ssh };
+  }
+
+  private ssh(): SshMultiplexer {
+    return (this.sshMultiplexer ??= new SshMultiplexer({ baseDir: this.options.ssh!.stateDir, configFile: this.options.ssh!.configFile, searchPath: this.options.searchPath ?? process.env.PATH ?? '' }));
+  }
+
+  /** Ends what this instance keeps open (an ssh master connection); the context calls it when the command ends. */
+  async close(): Promise<void> {
+    await this.sshMultiplexer?.close();
+  }
+
+  /**
+   * The address a tenant's ports are published on: the configured one on a local engine; on a
+   * remote engine a loopback address would be unreachable from here (probes, the front door), so
+   * the ports are published on all of that host's interfaces instead.
+   */
+  publishAddress(bindAddress: string): string {
+    return !this.isLocal && bindAddress.startsWith('127.') ? '0.0.0.0' : bindAddress;
+  }
+
+  /**
+   * Copies the images this host lacks (or has under another image id) from `from` (default: the
+   * engine on this machine), `docker save | docker load`: for remote hosts without a registry.
+   */
+  ensureImages(images: readonly string[], { from, signal }: { from?: DockerHost; signal?: AbortSignal } = {}): Promise<ShippedImages> {
+    // This machine's engine by its socket: DOCKER_HOST in the environment may name the remote one.
+    const socket = this.options.localEngineSocket ?? '/var/run/docker.sock';
+    return ensureImages(this, from ?? new DockerHost('this machine', { kind: 'unix', url: `unix://${socket}` }), images, { signal });
   }
 
   /**

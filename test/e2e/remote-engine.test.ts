@@ -1,0 +1,158 @@
+// A crm tenant on a second Docker engine, reached over tcp and over ssh (DOCKER_HOST), exactly as
+// an operator would point tenantctl at a remote host: the images are copied there by tenantctl
+// (docker save | docker load, only what is missing), the tenant's secrets and initdb travel into
+// volumes on that engine (nothing is bind-mounted from this machine), its ports answer at the
+// engine's address, psql works, and deprovision leaves nothing on that engine. The admin database
+// stays on this machine (started first, then reached by URL).
+import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, type Harness } from './harness.js';
+import { startEngines, type TestEngine, type TestEngines } from './engines.js';
+
+let h: Harness;
+let fleet: TestEngines;
+const timings: Record<string, number> = {};
+const images = ['tenantctl/postgres:15', 'tenantctl/redis:7', 'tenantctl/app:latest'];
+/** Per tenant: the engine it is on, how it is reached, the CLI's environment for it. */
+const placements: Record<string, { engine: TestEngine; endpoint: string; env: Record<string, string> }> = {};
+const provisioned: Record<string, any> = {};
+
+const secretOf = (id: string, name: string) => readFileSync(path.join(h.customersDir, id, 'secrets', name), 'utf8');
+
+beforeAll(async () => {
+  let started = performance.now();
+  fleet = await startEngines('remote', 2);
+  timings.enginesMs = Math.round(performance.now() - started);
+  h = await createHarness('remote', fleet.sshEnv);
+  // The admin database on this machine, before any command is pointed elsewhere.
+  const local = await h.cli(['list', '--json']);
+  expect(local.exitCode, local.why).toBe(0);
+  const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'admin-db.env'), 'utf8'))![1];
+  const adminUrl = `postgres://tenantctl:${password}@127.0.0.1:${h.env.TENANTCTL_ADMIN_DB_PORT}/tenantctl_admin`;
+  const [tcpEngine, sshEngine] = fleet.engines as [TestEngine, TestEngine];
+  placements.overtcp = { engine: tcpEngine, endpoint: tcpEngine.tcp, env: { DOCKER_HOST: tcpEngine.tcp, TENANTCTL_HOST_ID: tcpEngine.name, TENANTCTL_ADMIN_DATABASE_URL: adminUrl } };
+  placements.overssh = { engine: sshEngine, endpoint: sshEngine.ssh, env: { DOCKER_HOST: sshEngine.ssh, TENANTCTL_HOST_ID: sshEngine.name, TENANTCTL_ADMIN_DATABASE_URL: adminUrl } };
+
+  // Both at once, each on its own engine: the images are copied by tenantctl itself.
+  started = performance.now();
+  const results = await Promise.all(Object.entries(placements).map(async ([id, p]) => {
+    const t0 = performance.now();
+    const r = await h.cli(['provision', id, '--json'], { env: p.env, timeoutMs: 600_000 });
+    timings[`provision ${id} (with image copy) ms`] = Math.round(performance.now() - t0);
+    return [id, r] as const;
+  }));
+  timings.provisionBothMs = Math.round(performance.now() - started);
+  for (const [id, r] of results) {
+    expect(r.exitCode, r.why).toBe(0);
+    provisioned[id] = r.json();
+  }
+}, 900_000);
+
+afterAll(async () => {
+  console.log(`remote-engine timings: ${JSON.stringify({ ...timings, engines: fleet?.timings })}`);
+  await h?.cleanup();
+  await fleet?.cleanup();
+}, 300_000);
+
+describe('a tenant on a remote engine (tcp and ssh)', () => {
+  it('copied the images to each engine: the same image ids as here', async () => {
+    const here = (await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', ...images])).stdout;
+    for (const { engine } of Object.values(placements)) {
+      expect(await engine.docker(['image', 'inspect', '--format', '{{.Id}}', ...images])).toBe(here);
+    }
+  });
+
+  it('runs the stack on the remote engine, nothing of it on this one', async () => {
+    for (const [id, { engine }] of Object.entries(placements)) {
+      const there = (await engine.docker(['ps', '--filter', `label=com.docker.compose.project=${h.prefix}-${id}`, '--format', '{{.Label "com.docker.compose.service"}}'])).split('\n').sort();
+      expect(there).toEqual(['app', 'db', 'redis', 'worker']);
+      const here = (await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${h.prefix}-${id}`])).stdout;
+      expect(here).toBe('');
+    }
+  });
+
+  it('mounts no path of this machine: secrets and initdb come from volumes on the engine, read-only', async () => {
+    const { engine } = placements.overtcp!;
+    const db = (await engine.docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${h.prefix}-overtcp`, '--filter', 'label=com.docker.compose.service=db'])).trim();
+    const mounts: Array<{ Type: string; Destination: string; RW: boolean; Name?: string }> = JSON.parse(await engine.docker(['inspect', '--format', '{{json .Mounts}}', db]));
+    expect(mounts.filter((m) => m.Type === 'bind')).toEqual([]);
+    const byTarget = Object.fromEntries(mounts.map((m) => [m.Destination, m]));
+    expect(byTarget['/run/secrets']).toMatchObject({ Type: 'volume', RW: false });
+    expect(byTarget['/docker-entrypoint-initdb.d']).toMatchObject({ Type: 'volume', RW: false });
+    // Only the db's own secrets, readable by root only.
+    const listing = (await engine.docker(['exec', db, 'sh', '-c', 'cd /run/secrets && stat -c "%n %a %u" *'])).split('\n').sort();
+    expect(listing).toEqual(['APP_DB_PASSWORD 400 0', 'DB_PASSWORD 400 0']);
+    // The rewritten compose file names no secret value.
+    const remoteFile = readFileSync(path.join(h.customersDir, 'overtcp', 'docker-compose.remote.yml'), 'utf8');
+    expect(remoteFile).not.toContain(secretOf('overtcp', 'DB_PASSWORD'));
+    expect(remoteFile).not.toMatch(/\.\/(initdb|secrets)/);
+  });
+
+  it('publishes the ports at the engine address: the app answers, psql works as tenant_owner and tenant_app', async () => {
+    for (const [id, { engine }] of Object.entries(placements)) {
+      const { ports } = provisioned[id];
+      const health = await fetch(`http://${engine.address}:${ports.app}/api/health`);
+      expect(await health.json()).toMatchObject({ status: 'ok', customer: id, db: 'ok', redis: 'ok' });
+      for (const [user, secret] of [['tenant_owner', 'DB_PASSWORD'], ['tenant_app', 'APP_DB_PASSWORD']] as const) {
+        const client = new pg.Client({ host: engine.address, port: ports.db, user, password: secretOf(id, secret), database: 'tenant' });
+        await client.connect();
+        try {
+          const { rows } = await client.query('SELECT current_user AS who, (SELECT count(*)::int FROM crm.contacts) AS contacts');
+          expect(rows[0]).toEqual({ who: user, contacts: 0 });
+        } finally {
+          await client.end();
+        }
+      }
+    }
+  });
+
+  it('runs day-2 commands there: psql through tenantctl over ssh', async () => {
+    const p = placements.overssh!;
+    const started = performance.now();
+    const r = await h.cli(['psql', 'overssh', '--', '-At', '-c', 'SELECT 40 + 2'], { env: p.env });
+    timings.psqlOverSshMs = Math.round(performance.now() - started);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.stdout).toContain('42');
+  });
+
+  it('uses one ssh connection per command: the master is gone when the command ends', async () => {
+    const sshDir = path.join(h.env.TENANTCTL_STATE_DIR!, 'ssh');
+    const r = await h.cli(['status', 'overssh', '--json'], { env: placements.overssh!.env });
+    expect(r.exitCode, r.why).toBe(0);
+    const left = await execa('sh', ['-c', `ls -A ${sshDir} 2>/dev/null || true`]);
+    expect(left.stdout.trim()).toBe('');
+    // And none of tenantctl's ssh masters is still running for this state dir.
+    const masters = await execa('sh', ['-c', `ps -eo args | grep -F '${sshDir}' | grep -v grep || true`]);
+    expect(masters.stdout.trim()).toBe('');
+  });
+
+  it('a second provision on the same engine copies no image', async () => {
+    const p = placements.overtcp!;
+    const started = performance.now();
+    const r = await h.cli(['provision', 'second', '--plan', 'starter', '--json'], { env: p.env, timeoutMs: 600_000 });
+    timings['provision second on tcp (images present) ms'] = Math.round(performance.now() - started);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.stderr).not.toMatch(/copied tenantctl\//);
+    const gone = await h.cli(['deprovision', 'second', '--yes', '--json'], { env: p.env });
+    expect(gone.exitCode, gone.why).toBe(0);
+  });
+
+  it('deprovisions each tenant with nothing of it left on its engine', async () => {
+    for (const [id, p] of Object.entries(placements)) {
+      const started = performance.now();
+      const r = await h.cli(['deprovision', id, '--yes', '--json'], { env: p.env });
+      timings[`deprovision ${id} ms`] = Math.round(performance.now() - started);
+      expect(r.exitCode, r.why).toBe(0);
+      for (const kind of [['ps', '-a'], ['volume', 'ls'], ['network', 'ls']]) {
+        const left = await p.engine.docker([...kind, '-q', '--filter', `label=com.docker.compose.project=${h.prefix}-${id}`]);
+        expect(left, `${kind.join(' ')} on ${p.engine.name}`).toBe('');
+      }
+      // Nor any helper container or volume of tenantctl's.
+      expect(await p.engine.docker(['ps', '-aq', '--filter', 'label=tenantctl.managed=true'])).toBe('');
+      expect(await p.engine.docker(['volume', 'ls', '-q'])).toBe('');
+    }
+  });
+});

@@ -1,0 +1,118 @@
+// What a rendered compose file becomes on a remote engine (src/stack/remote-compose.ts), and the
+// tar archive its files travel in (src/stack/tar.ts).
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { remoteCompose, RemoteComposeError } from '../../src/stack/remote-compose.js';
+import { tarArchive } from '../../src/stack/tar.js';
+import { renderSshConfig } from '../../src/stack/ssh-multiplex.js';
+
+const base = `
+services:
+  db:
+    image: tenantctl/postgres:15
+    secrets: [DB_PASSWORD, APP_DB_PASSWORD]
+    volumes:
+      - db-data:/var/lib/postgresql/data
+      - ./initdb:/docker-entrypoint-initdb.d:ro
+      - /etc/localtime:/etc/localtime:ro
+  app:
+    image: tenantctl/app:latest
+    secrets:
+      - APP_DB_PASSWORD
+      - source: JWT_SECRET
+        target: JWT
+networks:
+  tenant:
+    labels: { tenantctl.managed: "true", tenantctl.tenant: acme }
+volumes:
+  db-data:
+    labels: { tenantctl.managed: "true", tenantctl.tenant: acme }
+secrets:
+  DB_PASSWORD: { file: ./secrets/DB_PASSWORD }
+  APP_DB_PASSWORD: { file: ./secrets/APP_DB_PASSWORD }
+  JWT_SECRET: { file: ./secrets/JWT_SECRET }
+`;
+
+describe('remoteCompose', () => {
+  const result = remoteCompose(base, '/srv/customers/acme');
+  const tree = parse(result.text);
+
+  it('gives each service its own secrets in a read-only volume at /run/secrets, and drops compose secrets', () => {
+    expect(tree.secrets).toBeUndefined();
+    expect(tree.services.db.secrets).toBeUndefined();
+    expect(tree.services.db.volumes).toContain('tenantctl-secrets-db:/run/secrets:ro');
+    expect(tree.services.app.volumes).toEqual(['tenantctl-secrets-app:/run/secrets:ro']);
+    const app = result.volumes.find((v) => v.key === 'tenantctl-secrets-app')!;
+    expect(app.entries).toEqual([
+      { source: '/srv/customers/acme/secrets/APP_DB_PASSWORD', target: 'APP_DB_PASSWORD', kind: 'file', mode: 0o400 },
+      { source: '/srv/customers/acme/secrets/JWT_SECRET', target: 'JWT', kind: 'file', mode: 0o400 },
+    ]);
+  });
+
+  it('turns relative bind mounts into shipped volumes and leaves the target host\'s own paths alone', () => {
+    expect(tree.services.db.volumes).toEqual([
+      'db-data:/var/lib/postgresql/data',
+      'tenantctl-files-initdb:/docker-entrypoint-initdb.d:ro',
+      '/etc/localtime:/etc/localtime:ro',
+      'tenantctl-secrets-db:/run/secrets:ro',
+    ]);
+    expect(result.volumes.find((v) => v.key === 'tenantctl-files-initdb')!.entries).toEqual([{ source: '/srv/customers/acme/initdb', target: '.', kind: 'dir' }]);
+  });
+
+  it('declares the shipped volumes with the stack\'s labels, and picks a stack image for the copy', () => {
+    expect(Object.keys(tree.volumes).sort()).toEqual(['db-data', 'tenantctl-files-initdb', 'tenantctl-secrets-app', 'tenantctl-secrets-db']);
+    expect(tree.volumes['tenantctl-secrets-db'].labels).toEqual({ 'tenantctl.managed': 'true', 'tenantctl.tenant': 'acme' });
+    expect(result.helperImage).toBe('tenantctl/postgres:15');
+  });
+
+  it('refuses what cannot be shipped, saying why', () => {
+    expect(() => remoteCompose(base.replace('JWT_SECRET: { file: ./secrets/JWT_SECRET }', 'JWT_SECRET: { external: true }'), '/x')).toThrow(/secret JWT_SECRET is not a file secret/);
+    expect(() => remoteCompose(base.replace('target: JWT', 'target: /etc/jwt'), '/x')).toThrow(RemoteComposeError);
+  });
+
+  it('leaves a file with nothing local as it was (apart from formatting)', () => {
+    const plain = 'services:\n  web:\n    image: nginx\n    volumes: ["data:/d", "/var/log:/l"]\nvolumes:\n  data: {}\n';
+    const out = remoteCompose(plain, '/x');
+    expect(out.volumes).toEqual([]);
+    expect(parse(out.text)).toEqual(parse(plain));
+  });
+});
+
+describe('tarArchive', () => {
+  it('is extracted by tar with names, modes and contents intact', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tenantctl-tar-'));
+    try {
+      const archive = tarArchive([
+        { name: 'secrets/', mode: 0o700 },
+        { name: 'secrets/DB_PASSWORD', mode: 0o400, content: Buffer.from('s3cr3t\n') },
+        { name: 'initdb/', mode: 0o755 },
+        { name: 'initdb/01.sh', mode: 0o755, content: Buffer.alloc(1500, 'x') },
+        { name: 'empty', mode: 0o644 },
+      ]);
+      expect(archive.length % 512).toBe(0);
+      writeFileSync(path.join(dir, 'a.tar'), archive);
+      await execa('tar', ['-x', '-f', 'a.tar'], { cwd: dir });
+      expect(readFileSync(path.join(dir, 'secrets/DB_PASSWORD'), 'utf8')).toBe('s3cr3t\n');
+      expect(statSync(path.join(dir, 'secrets/DB_PASSWORD')).mode & 0o777).toBe(0o400);
+      expect(statSync(path.join(dir, 'secrets')).mode & 0o777).toBe(0o700);
+      expect(readFileSync(path.join(dir, 'initdb/01.sh')).length).toBe(1500);
+      expect(statSync(path.join(dir, 'empty')).size).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('renderSshConfig', () => {
+  it('includes the operator\'s files first (their values win), then one multiplexed connection per host', () => {
+    const text = renderSshConfig({ include: '/etc/tenantctl/ssh_config', controlDir: '/state/ssh/42' });
+    const lines = text.split('\n');
+    expect(lines.indexOf('Include /etc/tenantctl/ssh_config')).toBeLessThan(lines.indexOf('Host *'));
+    expect(lines.indexOf('Include ~/.ssh/config')).toBeLessThan(lines.indexOf('Host *'));
+    expect(text).toContain('  ControlMaster auto\n  ControlPath /state/ssh/42/cm-%C\n');
+  });
+});
