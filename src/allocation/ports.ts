@@ -1,6 +1,7 @@
-import type { PortRange, ServiceWithPort } from '../config/schema.js';
+import type { PortRange } from '../config/schema.js';
 
-export type PortPlan = Record<ServiceWithPort, number>;
+/** One host port per name (a template's x-tenantctl.ports: crm's app, db and redis). */
+export type PortPlan = Record<string, number>;
 
 /** What choosing ports needs to know about the Docker host (DockerHost answers it for its host). */
 export interface PortChecker {
@@ -8,34 +9,35 @@ export interface PortChecker {
   firstFreePort(range: PortRange, exclude: ReadonlySet<number>): Promise<number | undefined>;
 }
 
-export type PortChoice = { ok: true; plan: PortPlan } | { ok: false; service: ServiceWithPort; reason: string };
+export type PortChoice = { ok: true; plan: PortPlan } | { ok: false; service: string; reason: string };
 
 /**
- * Chooses one port per service: ports held by other tenants (registry) and ports to avoid (e.g. ones
- * Docker just reported as taken) are skipped, and each candidate must be free on the host.
- * `fixedApp` (--port) is used as is or refused, never silently replaced.
+ * Chooses one port per name, in the ranges' order: ports held by other tenants (registry), ports to
+ * avoid (e.g. ones Docker just reported as taken) and ports already chosen for this tenant are
+ * skipped, and each candidate must be free on the host. Ranges may overlap: reservations are per
+ * port. `fixed` (--port, for the template's front door port) is used as is or refused, never
+ * silently replaced.
  */
 export async function choosePorts(
   host: PortChecker,
-  ranges: Record<ServiceWithPort, PortRange>,
+  ranges: Readonly<Record<string, PortRange>>,
   held: ReadonlySet<number>,
-  { fixedApp }: { fixedApp?: number } = {},
+  { fixed }: { fixed?: { name: string; port: number } } = {},
 ): Promise<PortChoice> {
   const taken = new Set(held);
-  const plan: Partial<PortPlan> = {};
-  if (fixedApp !== undefined) {
-    if (held.has(fixedApp)) return { ok: false, service: 'app', reason: `port ${fixedApp} is held by another tenant` };
-    if (!(await host.isPortFree(fixedApp))) return { ok: false, service: 'app', reason: `port ${fixedApp} is already in use on this host` };
-    plan.app = fixedApp;
-    taken.add(fixedApp);
+  const plan: PortPlan = {};
+  if (fixed !== undefined) {
+    if (held.has(fixed.port)) return { ok: false, service: fixed.name, reason: `port ${fixed.port} is held by another tenant` };
+    if (!(await host.isPortFree(fixed.port))) return { ok: false, service: fixed.name, reason: `port ${fixed.port} is already in use on this host` };
+    plan[fixed.name] = fixed.port;
+    taken.add(fixed.port);
   }
-  for (const service of ['app', 'db', 'redis'] as const) {
-    if (plan[service] !== undefined) continue;
-    const range = ranges[service];
+  for (const [name, range] of Object.entries(ranges)) {
+    if (plan[name] !== undefined) continue;
     const port = await host.firstFreePort(range, taken);
-    if (port === undefined) return { ok: false, service, reason: `no free port left in ${range.from}-${range.to}` };
-    plan[service] = port;
+    if (port === undefined) return { ok: false, service: name, reason: `no free port left in ${range.from}-${range.to}` };
+    plan[name] = port;
     taken.add(port);
   }
-  return { ok: true, plan: plan as PortPlan };
+  return { ok: true, plan };
 }

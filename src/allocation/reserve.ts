@@ -42,7 +42,8 @@ export async function reserve(
     }
     await client.query('INSERT INTO admin_allocations (host, kind, value, customer_id, purpose) VALUES ($1, $2, $3, $4, $5)', [host, 'subnet', reservation.subnet, id, 'network']);
     await client.query('UPDATE admin_customers SET app_port = $2, db_port = $3, redis_port = $4, subnet = $5, updated_at = now() WHERE id = $1', [
-      id, reservation.ports.app, reservation.ports.db, reservation.ports.redis, reservation.subnet,
+      // Kept for templates with ports of these names (crm), which other code and people read; NULL otherwise.
+      id, reservation.ports.app ?? null, reservation.ports.db ?? null, reservation.ports.redis ?? null, reservation.subnet,
     ]);
     await recordAudit(db, client, id, 'allocation.reserved', null, reservation);
     return reservation;

@@ -14,7 +14,7 @@ import { listModules, setModule } from '../modules/store.js';
 import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { requireComposeFile, requireTenantFor, servicesOf, tenantSecretsFor } from '../tenants/day2-target.js';
-import { waitForTenantReady } from '../tenants/wait-ready.js';
+import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { psqlIn, requireRunning } from './containers.js';
 import { BackupStore } from './store.js';
 import { corrupt, dumpFile, manifestFile, redisFile, tenantFile, verifyBackup, type BackupManifest } from './manifest.js';
@@ -203,7 +203,7 @@ async function restoreInto(ctx: Context, id: string, dir: string, manifest: Back
       });
     }
     ctx.reporter.step('waiting until every service is ready');
-    await waitForTenantReady(ctx, { project, rendered, ports: t.record.ports, secrets });
+    await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
 
     // 5. The modules the tenant had when it was backed up (API keys are never brought back).
     const now = new Map((await listModules(db, id)).map((m) => [m.key, m.enabled]));

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { parseEnvFile } from '../common/env-file.js';
 import { ensurePrivateDir } from '../common/private-files.js';
-import { secretNames, secretPattern, type TenantSecrets } from './generate.js';
+import { anySecretPattern, secretNames, secretPattern, type NamedSecrets, type TenantSecrets } from './generate.js';
 
 // A tenant's secrets on the host: customers/<id>/secrets/<NAME>, one file per secret (DB_PASSWORD,
 // APP_DB_PASSWORD, REDIS_PASSWORD, JWT_SECRET), holding the value and nothing else, mode 0600 in a
@@ -23,12 +23,11 @@ export function secretsDirOf(tenantDir: string): string {
  * by a rename would stay hidden from it until the container is recreated. A crash mid-write leaves
  * a short file, which readSecretFiles refuses: the sealed copy is used instead.
  */
-export async function writeSecretFiles(dir: string, secrets: TenantSecrets): Promise<void> {
+export async function writeSecretFiles(dir: string, secrets: TenantSecrets | NamedSecrets): Promise<void> {
   await ensurePrivateDir(dir);
   await chmod(dir, 0o700);
-  for (const name of secretNames) {
-    const value = secrets[name];
-    if (!secretPattern.test(value)) throw new Error(`refusing to write ${name}: not a tenantctl secret`);
+  for (const [name, value] of Object.entries(secrets)) {
+    if (!anySecretPattern.test(value) || !/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`refusing to write ${name}: not a tenantctl secret`);
     const file = path.join(dir, name);
     // An operator may have made it 0400: writable again for its owner, then private whatever it was.
     await chmod(file, 0o600).catch((error: NodeJS.ErrnoException) => {
@@ -37,6 +36,28 @@ export async function writeSecretFiles(dir: string, secrets: TenantSecrets): Pro
     await writeFile(file, value, { mode: 0o600 });
     await chmod(file, 0o600);
   }
+}
+
+/** A template's secrets (`names`) from customers/<id>/secrets/, if every one is there and well-formed. */
+export async function readNamedSecretFiles(dir: string, names: readonly string[]): Promise<NamedSecrets | undefined> {
+  const values: NamedSecrets = {};
+  for (const name of names) {
+    let value: string;
+    try {
+      value = (await readFile(path.join(dir, name), 'utf8')).replace(/\r?\n$/, '');
+    } catch {
+      return undefined;
+    }
+    if (!anySecretPattern.test(value)) return undefined;
+    values[name] = value;
+  }
+  return values;
+}
+
+/** Every secret in customers/<id>/secrets/, whatever the template named them (provision --show-secrets). */
+export async function readAllSecretFiles(dir: string): Promise<NamedSecrets | undefined> {
+  const names = await readdir(dir).catch(() => undefined);
+  return names && readNamedSecretFiles(dir, names.filter((name) => /^[A-Z][A-Z0-9_]*$/.test(name)).sort());
 }
 
 /** The secrets in customers/<id>/secrets/, if every one is there and well-formed. */

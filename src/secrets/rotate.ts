@@ -9,7 +9,7 @@ import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { writeTenantFiles } from '../tenants/files.js';
 import { requireComposeFile, requireTenantFor, servicesOf, tenantSecretsFor, type Day2Target } from '../tenants/day2-target.js';
-import { waitForTenantReady } from '../tenants/wait-ready.js';
+import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { execIn, requireRunning } from '../backups/containers.js';
 import { generateSecret, type TenantSecrets } from './generate.js';
 import { openSecretBox } from './master-key.js';
@@ -140,7 +140,7 @@ async function setRedisPassword(ctx: Context, container: string, auth: string, p
 
 /** Readiness by provision's probes (the app's role, Redis AUTH, the app, the worker) and a tenant_owner login, all with `secrets`. */
 async function proveReady(ctx: Context, t: Day2Target, rendered: string, secrets: TenantSecrets): Promise<void> {
-  await waitForTenantReady(ctx, { project: t.record.composeProject, rendered, ports: t.record.ports, secrets });
+  await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
   await withPostgresLogin(
     { host: ctx.dockerHost.probeAddress(ctx.config.bindAddress), port: t.record.ports.db!, user: 'tenant_owner', database: 'tenant', password: secrets.DB_PASSWORD },
     { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },

@@ -1,5 +1,5 @@
 import { TenantctlError } from '../common/errors.js';
-import { secretNames, secretPattern, type TenantSecrets } from './generate.js';
+import { anySecretPattern, secretNames, secretPattern, type NamedSecrets, type TenantSecrets } from './generate.js';
 import type { SecretBox } from './master-key.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { recordAudit } from '../audit/write.js';
@@ -13,18 +13,28 @@ export const tenantSecretsPurpose = (id: string) => `tenant-secrets:${id}`;
 type Store = Pick<AdminDb, 'pool' | 'withTransaction' | 'unreachable' | 'actor'>;
 
 /** Seals and stores (or replaces) the tenant's secrets. The tenant's row must exist. */
-export async function storeTenantSecrets(db: Store, box: SecretBox, id: string, secrets: TenantSecrets): Promise<void> {
-  const sealed = box.seal(JSON.stringify(pickSecrets(secrets, id, 'internal')), tenantSecretsPurpose(id));
+export async function storeTenantSecrets(db: Store, box: SecretBox, id: string, secrets: TenantSecrets | NamedSecrets): Promise<void> {
+  const names = Object.keys(secrets);
+  const sealed = box.seal(JSON.stringify(pickNamedSecrets(secrets, names, id, 'internal')), tenantSecretsPurpose(id));
   await db.withTransaction(async (client) => {
     const { rows } = await client.query('SELECT secrets_ciphertext IS NOT NULL AS had FROM admin_customers WHERE id = $1 FOR UPDATE', [id]);
     if (!rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
     await client.query('UPDATE admin_customers SET secrets_ciphertext = $2, updated_at = now() WHERE id = $1', [id, sealed]);
-    await recordAudit(db, client, id, 'secrets.stored', { sealed: rows[0].had }, { sealed: true, names: secretNames, key: box.fingerprint });
+    await recordAudit(db, client, id, 'secrets.stored', { sealed: rows[0].had }, { sealed: true, names, key: box.fingerprint });
   });
 }
 
 /** Opens the tenant's stored secrets. notFound when the tenant or its stored secrets do not exist. */
 export async function readTenantSecrets(db: Store, box: SecretBox, id: string): Promise<TenantSecrets> {
+  return pickSecrets(await readSealedDocument(db, box, id), id, 'adminDb');
+}
+
+/** A template's secrets (`names`) from the sealed copy. */
+export async function readNamedTenantSecrets(db: Store, box: SecretBox, id: string, names: readonly string[]): Promise<NamedSecrets> {
+  return pickNamedSecrets(await readSealedDocument(db, box, id), names, id, 'adminDb');
+}
+
+async function readSealedDocument(db: Store, box: SecretBox, id: string): Promise<unknown> {
   const { rows } = await db.pool.query('SELECT secrets_ciphertext FROM admin_customers WHERE id = $1', [id]).catch(db.unreachable);
   if (!rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
   if (rows[0].secrets_ciphertext === null) throw new TenantctlError('notFound', `no stored secrets for ${id} in the admin database (it was not provisioned with secrets at rest, or was deprovisioned)`);
@@ -35,7 +45,7 @@ export async function readTenantSecrets(db: Store, box: SecretBox, id: string): 
   } catch {
     document = undefined;
   }
-  return pickSecrets(document, id, 'adminDb');
+  return document;
 }
 
 /** Forgets the tenant's stored secrets (when its data is gone, they unlock nothing). */
@@ -44,6 +54,17 @@ export async function clearTenantSecrets(db: Store, id: string): Promise<void> {
     const { rowCount } = await client.query('UPDATE admin_customers SET secrets_ciphertext = NULL WHERE id = $1 AND secrets_ciphertext IS NOT NULL', [id]);
     if (rowCount) await recordAudit(db, client, id, 'secrets.cleared', { sealed: true }, { sealed: false });
   });
+}
+
+/** Exactly the named secrets, each in a generated alphabet; anything else is refused, not stored or returned. */
+function pickNamedSecrets(value: unknown, names: readonly string[], id: string, kind: 'internal' | 'adminDb'): NamedSecrets {
+  const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const bad = names.filter((name) => typeof record[name] !== 'string' || !anySecretPattern.test(record[name] as string));
+  if (bad.length > 0) {
+    const where = kind === 'internal' ? 'to store' : 'stored in the admin database';
+    throw new TenantctlError(kind, `the secrets of ${id} ${where} are incomplete or malformed: ${bad.join(', ')}`);
+  }
+  return Object.fromEntries(names.map((name) => [name, record[name] as string]));
 }
 
 /** Exactly the four secrets, each in the generated alphabet; anything else is refused, not stored or returned. */

@@ -7,11 +7,14 @@ export interface ComposeTarget {
   project: string;
   file: string;
   envFile?: string;
+  /** Compose profiles switched on (a template's optional parts, provision --with). */
+  profiles?: readonly string[];
 }
 
 export function composeArgv(flavour: ComposeFlavour, target: ComposeTarget, verb: readonly string[]): string[] {
   const global = ['-p', target.project, '-f', target.file];
   if (target.envFile) global.push('--env-file', target.envFile);
+  for (const profile of target.profiles ?? []) global.push('--profile', profile);
   return flavour === 'v2' ? ['docker', 'compose', ...global, ...verb] : ['docker-compose', ...global, ...verb];
 }
 

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { TenantctlError } from '../common/errors.js';
@@ -110,6 +111,50 @@ export function httpProbe(url: string, status = 200): Probe {
       const request = http.get(url, { agent: false, timeout: probeConnectTimeoutMs, signal }, (response) => {
         response.resume(); // the status is the answer; the body is not needed
         resolve(response.statusCode === status ? done(undefined) : notYet(`answered ${response.statusCode}`));
+      });
+      request.on('timeout', () => request.destroy(new Error(`no answer within ${probeConnectTimeoutMs / 1000} s`)));
+      request.on('error', (error: NodeJS.ErrnoException) => resolve(notYet(error.code ?? error.message)));
+    }),
+  };
+}
+
+/** Something accepts a TCP connection on the port (the service listens; nothing more is known). */
+export function tcpProbe(host: string, port: number): Probe {
+  return {
+    what: `TCP connection to port ${port}`,
+    attempt: (signal) => new Promise<Attempt<void>>((resolve) => {
+      const socket = net.connect({ host, port, signal, timeout: probeConnectTimeoutMs });
+      // Docker's proxy accepts on a published port before the container listens, then resets: a
+      // connection counts once it has stayed open briefly without a reset.
+      socket.once('connect', () => setTimeout(() => {
+        const alive = !socket.destroyed;
+        socket.destroy();
+        resolve(alive ? done(undefined) : notYet('connection reset'));
+      }, 50));
+      socket.once('timeout', () => socket.destroy(new Error('timeout')));
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(notYet(error.code ?? error.message)));
+    }),
+  };
+}
+
+/**
+ * A webdis-style Redis over HTTP answers GET /PING with PONG, given the token as the basic-auth
+ * password of user `tenantctl` (so it reached Redis, with its password). The token is in a header,
+ * never in a URL or a log.
+ */
+export function redisHttpProbe(url: string, token: string): Probe {
+  return {
+    what: 'Redis over HTTP: GET /PING',
+    attempt: (signal) => new Promise<Attempt<void>>((resolve) => {
+      const authorization = `Basic ${Buffer.from(`tenantctl:${token}`).toString('base64')}`;
+      const request = http.get(new URL('/PING', url), { agent: false, timeout: probeConnectTimeoutMs, signal, headers: { authorization } }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => { if (body.length < 4096) body += chunk; });
+        response.on('end', () => {
+          if (response.statusCode === 401 || response.statusCode === 403) resolve(notYet(`answered ${response.statusCode}: the token was refused`));
+          else resolve(response.statusCode === 200 && body.includes('PONG') ? done(undefined) : notYet(`answered ${response.statusCode}`));
+        });
       });
       request.on('timeout', () => request.destroy(new Error(`no answer within ${probeConnectTimeoutMs / 1000} s`)));
       request.on('error', (error: NodeJS.ErrnoException) => resolve(notYet(error.code ?? error.message)));

@@ -2,14 +2,16 @@ import { access, readFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import type { ComposeTarget } from '../stack/compose-argv.js';
+import { parse } from 'yaml';
 import { describeServices } from '../stack/template.js';
-import { readEnvFileSecrets } from '../secrets/env-file.js';
+import { readEnvFileSecrets, readNamedSecretFiles } from '../secrets/env-file.js';
 import { openSecretBox } from '../secrets/master-key.js';
-import { readTenantSecrets } from '../secrets/sealed-store.js';
-import type { TenantSecrets } from '../secrets/generate.js';
+import { readNamedTenantSecrets, readTenantSecrets } from '../secrets/sealed-store.js';
+import type { NamedSecrets, TenantSecrets } from '../secrets/generate.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { parseTenantId } from './input.js';
 import { tenantPaths, type TenantPaths } from './files.js';
+import { crmShape, loadTenantTemplate, requireShape } from './tenant-template.js';
 import { TenantRegistry, wrongHost, type TenantRecord, type TenantStatus } from './registry.js';
 
 // What every day-2 command (stop, start, restart, logs, exec, psql, redis-cli) first needs: the
@@ -17,6 +19,8 @@ import { TenantRegistry, wrongHost, type TenantRecord, type TenantStatus } from 
 
 export interface Day2Target {
   record: TenantRecord;
+  /** What the command does to it, in words ("be backed up"), for refusals. */
+  verb: string;
   paths: TenantPaths;
   target: ComposeTarget;
 }
@@ -37,7 +41,7 @@ export async function requireTenantFor(ctx: Context, rawId: unknown, verb: strin
   const paths = tenantPaths(ctx.config.customersDir, id);
   // The .env is handed to compose as provision did, when there is one.
   const envFile = await access(paths.envFile).then(() => paths.envFile, () => undefined);
-  return { record, paths, target: { project: record.composeProject, file: paths.composeFile, envFile } };
+  return { record, verb, paths, target: { project: record.composeProject, file: paths.composeFile, envFile, profiles: record.profiles } };
 }
 
 function hintFor(record: TenantRecord): string {
@@ -58,9 +62,13 @@ export async function requireComposeFile(t: Day2Target): Promise<string> {
   }
 }
 
-/** The service names of the tenant's stack, from its rendered compose file. */
-export function servicesOf(rendered: string): string[] {
-  return describeServices(rendered).map((s) => s.name);
+/** The service names of the tenant's stack, from its rendered compose file: those of profiles that are off left out. */
+export function servicesOf(rendered: string, profiles: readonly string[] = []): string[] {
+  const services = (parse(rendered, { merge: true, maxAliasCount: -1 }) as { services?: Record<string, { profiles?: unknown }> }).services ?? {};
+  return describeServices(rendered).map((s) => s.name).filter((name) => {
+    const own = services[name]?.profiles;
+    return !Array.isArray(own) || own.length === 0 || own.some((p) => profiles.includes(String(p)));
+  });
 }
 
 /**
@@ -69,9 +77,20 @@ export function servicesOf(rendered: string): string[] {
  * database (with the master key; never creating one).
  */
 export async function tenantSecretsFor(ctx: Context, db: AdminDb, t: Day2Target): Promise<TenantSecrets> {
+  // The commands that read these four are written for crm's shape: another template's tenant is
+  // refused with what its template lacks (exit 2), before anything is touched.
+  requireShape(await loadTenantTemplate(ctx, t.record), t.record.id, t.verb, crmShape);
   const fromFile = await readEnvFileSecrets(t.paths.envFile);
   if (fromFile) return fromFile;
   const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
   return readTenantSecrets(db, box, t.record.id);
 }
 
+
+/** A template's secrets (`names`) for the tenant: its files, else the sealed copy. */
+export async function tenantNamedSecretsFor(ctx: Context, db: AdminDb, t: Day2Target, names: readonly string[]): Promise<NamedSecrets> {
+  const fromFiles = await readNamedSecretFiles(t.paths.secretsDir, names);
+  if (fromFiles) return fromFiles;
+  const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
+  return readNamedTenantSecrets(db, box, t.record.id, names);
+}

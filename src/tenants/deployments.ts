@@ -56,13 +56,13 @@ export async function runningImages(host: DockerHost, project: string, signal?: 
 /** The deployment of a tenant whose stack is up: the template as it was rendered, and what its containers run. */
 export async function describeDeployment(
   host: DockerHost,
-  input: { project: string; templatePath: string; template: string; plan: string; composeFile: string; signal?: AbortSignal },
+  input: { project: string; templateName: string; templateChecksum: string; plan: string; composeFile: string; signal?: AbortSignal },
   /** The containers as readiness last saw them, when the caller has them: no second look. */
   containers?: ContainerState[],
 ): Promise<Deployment> {
   return {
-    templateName: path.basename(input.templatePath),
-    templateChecksum: checksumOf(input.template),
+    templateName: input.templateName,
+    templateChecksum: input.templateChecksum,
     plan: input.plan,
     images: containers ? imagesOf(containers) : await runningImages(host, input.project, input.signal),
     composeFile: input.composeFile,

@@ -3,7 +3,7 @@ import { copyFile, mkdir, readdir, rm, writeFile, chmod } from 'node:fs/promises
 import { packageRoot } from '../common/paths.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { formatEnvFile } from '../common/env-file.js';
-import type { TenantSecrets } from '../secrets/generate.js';
+import type { NamedSecrets, TenantSecrets } from '../secrets/generate.js';
 import { secretsDirOf, writeSecretFiles } from '../secrets/env-file.js';
 
 export interface TenantPaths {
@@ -28,7 +28,8 @@ export function tenantPaths(customersDir: string, id: string): TenantPaths {
   };
 }
 
-const initdbSource = path.join(packageRoot, 'templates', 'crm', 'initdb');
+/** crm's, for callers that do not name the template's own. */
+const crmInitdb = path.join(packageRoot, 'templates', 'crm', 'initdb');
 
 /**
  * Writes everything compose needs for one tenant. The folder is 0700; the secrets are files in
@@ -38,7 +39,10 @@ const initdbSource = path.join(packageRoot, 'templates', 'crm', 'initdb');
  * hand from customers/<id>/ (which reads that .env itself) finds the stack tenantctl made, instead of
  * a project named after the folder.
  */
-export async function writeTenantFiles(paths: TenantPaths, files: { compose: string; manifest: string; secrets: TenantSecrets; project?: string }): Promise<void> {
+export async function writeTenantFiles(
+  paths: TenantPaths,
+  files: { compose: string; manifest: string; secrets: TenantSecrets | NamedSecrets; project?: string; /** The template's initdb/ (none: the template has none; undefined: crm's). */ initdbDir?: string | null },
+): Promise<void> {
   await ensurePrivateDir(paths.dir);
   await chmod(paths.dir, 0o700);
   const project: Record<string, string> = files.project === undefined ? {} : { COMPOSE_PROJECT_NAME: files.project };
@@ -46,6 +50,8 @@ export async function writeTenantFiles(paths: TenantPaths, files: { compose: str
   await writePrivateFile(paths.envFile, formatEnvFile({ ...project }, 'tenantctl: this tenant\'s compose project; its secrets are in secrets/ (never commit, never share)'));
   await writeFile(paths.composeFile, files.compose, { mode: 0o644 });
   await writeFile(paths.manifestFile, files.manifest, { mode: 0o644 });
+  const initdbSource = files.initdbDir === undefined ? crmInitdb : files.initdbDir;
+  if (initdbSource === null) return;
   await mkdir(paths.initdbDir, { recursive: true });
   for (const name of await readdir(initdbSource)) {
     const target = path.join(paths.initdbDir, name);

@@ -5,8 +5,9 @@ import { composeVerb, managedContainers } from '../stack/day2.js';
 import { recordAudit } from '../audit/write.js';
 import { parseTenantId } from './input.js';
 import { TenantRegistry, type TenantStatus } from './registry.js';
-import { requireComposeFile, requireTenantFor, servicesOf, tenantSecretsFor, type Day2Target } from './day2-target.js';
-import { waitForTenantReady } from './wait-ready.js';
+import { requireComposeFile, requireTenantFor, servicesOf, tenantNamedSecretsFor, type Day2Target } from './day2-target.js';
+import { readyTargetOf, waitForTenantReady } from './wait-ready.js';
+import { loadTenantTemplate } from './tenant-template.js';
 import { runBatch, type BatchItem } from './batch.js';
 
 // stop, start, restart: a tenant's containers stopped and started again, never removed, so its
@@ -40,7 +41,7 @@ const stopGraceSeconds = '10';
 
 export async function stopTenant(ctx: Context, rawId: unknown): Promise<LifecycleResult> {
   return locked(ctx, rawId, 'stop', ['active', 'stopped'], async (t, rendered, started) => {
-    const services = servicesOf(rendered);
+    const services = servicesOf(rendered, t.record.profiles);
     ctx.reporter.step(`stopping ${t.record.composeProject} (containers are kept)`);
     await composeVerb(ctx.dockerHost, t.target, ['stop', '--timeout', stopGraceSeconds], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
     const wasStopped = t.record.status === 'stopped';
@@ -56,7 +57,7 @@ export async function stopTenant(ctx: Context, rawId: unknown): Promise<Lifecycl
  */
 export async function startTenant(ctx: Context, rawId: unknown): Promise<LifecycleResult> {
   return locked(ctx, rawId, 'start', ['stopped', 'active'], async (t, rendered, started) => {
-    const services = servicesOf(rendered);
+    const services = servicesOf(rendered, t.record.profiles);
     const containers = await managedContainers(ctx.dockerHost, { project: t.record.composeProject, signal: ctx.signal });
     const missing = services.filter((s) => !containers.some((c) => c.service === s));
     if (missing.length > 0) {
@@ -64,13 +65,14 @@ export async function startTenant(ctx: Context, rawId: unknown): Promise<Lifecyc
     }
     const allRunning = containers.every((c) => c.state === 'running');
     const db = await ctx.adminDb();
-    const secrets = await tenantSecretsFor(ctx, db, t);
+    const template = await loadTenantTemplate(ctx, t.record);
+    const secrets = await tenantNamedSecretsFor(ctx, db, t, Object.keys(template.block.secrets));
     if (!(t.record.status === 'active' && allRunning)) {
       ctx.reporter.step(`starting ${t.record.composeProject}`);
       await composeVerb(ctx.dockerHost, t.target, ['start'], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
     }
     ctx.reporter.step('waiting until every service is ready');
-    await waitForTenantReady(ctx, { project: t.record.composeProject, rendered, ports: t.record.ports, secrets });
+    await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
     if (t.record.status === 'active' && allRunning) return result(ctx, t, 'start', 'already-running', 'active', services, started);
     await new TenantRegistry(db).markStarted(t.record.id, 'tenant.started');
     return result(ctx, t, 'start', 'started', 'active', services, started);
@@ -80,18 +82,19 @@ export async function startTenant(ctx: Context, rawId: unknown): Promise<Lifecyc
 /** Restarts an active tenant's containers (all, or the given services) and waits until it is ready. */
 export async function restartTenant(ctx: Context, rawId: unknown, { services: only = [] }: { services?: string[] } = {}): Promise<LifecycleResult> {
   return locked(ctx, rawId, 'restart', ['active'], async (t, rendered, started) => {
-    const all = servicesOf(rendered);
+    const all = servicesOf(rendered, t.record.profiles);
     const unknown = only.filter((s) => !all.includes(s));
     if (unknown.length > 0) throw usageError(`${t.record.id} has no service ${unknown.join(', ')}; its services are ${all.join(', ')}`);
     const services = only.length > 0 ? [...new Set(only)] : all;
     const db = await ctx.adminDb();
-    const secrets = await tenantSecretsFor(ctx, db, t);
+    const template = await loadTenantTemplate(ctx, t.record);
+    const secrets = await tenantNamedSecretsFor(ctx, db, t, Object.keys(template.block.secrets));
     ctx.reporter.step(`restarting ${only.length > 0 ? services.join(', ') : 'every service'} of ${t.record.composeProject}`);
     await composeVerb(ctx.dockerHost, t.target, ['restart', '--timeout', stopGraceSeconds, ...(only.length > 0 ? services : [])], {
       timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail,
     });
     ctx.reporter.step('waiting until every service is ready');
-    await waitForTenantReady(ctx, { project: t.record.composeProject, rendered, ports: t.record.ports, secrets });
+    await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
     await db.withTransaction(async (client) => {
       // The row is locked like a status change's, so the audit row sits in the tenant's history in order.
       const { rows } = await client.query('SELECT status FROM admin_customers WHERE id = $1 FOR UPDATE', [t.record.id]);

@@ -14,6 +14,8 @@ const statuses: TenantStatus[] = ['provisioning', 'active', 'stopped', 'failed',
 export type ListedTenant = TenantRecord & {
   /** unreachable: its Docker host did not answer within hostProbeTimeoutMs; unknown: not asked (no endpoint here). */
   live: LiveState | 'unknown' | 'unreachable';
+  /** Its host ports by the template's names (held while it is active, stopped or failed with its stack). */
+  namedPorts: Record<string, number>;
   /** https://<id>.<baseDomain> when a front door routes this host's tenants (set by the CLI). */
   doorUrl?: string;
 };
@@ -30,7 +32,8 @@ export async function list(ctx: Context, input: {
   // Docker is asked while the admin database connection opens; the registry is the source of
   // truth, so an unreachable engine must not hide it.
   const live = new Map([[ctx.dockerHost.id, liveStates(ctx, ctx.dockerHost)]]);
-  const rows = await new TenantRegistry(await ctx.adminDb()).list({ status: input.status as TenantStatus | undefined });
+  const registry = new TenantRegistry(await ctx.adminDb());
+  const [rows, ports] = await Promise.all([registry.list({ status: input.status as TenantStatus | undefined }), registry.allPorts()]);
   // Deprovisioned tenants stay on record for the audit trail; hide them unless asked.
   const shown = input.all || input.status ? rows : rows.filter((r) => r.status !== 'deprovisioned');
   // Every other host with tenants to show is asked at the same time, each within a short timeout.
@@ -40,7 +43,7 @@ export async function list(ctx: Context, input: {
   const states = new Map(await Promise.all([...live].map(async ([name, answer]) => [name, await answer] as const)));
   return shown.map((row) => {
     const onHost = states.get(row.host);
-    return { ...row, live: onHost === undefined ? 'unknown' : onHost === 'unreachable' ? 'unreachable' : (onHost.get(row.composeProject) ?? 'missing') };
+    return { ...row, namedPorts: ports.get(row.id) ?? {}, live: onHost === undefined ? 'unknown' : onHost === 'unreachable' ? 'unreachable' : (onHost.get(row.composeProject) ?? 'missing') };
   });
 }
 

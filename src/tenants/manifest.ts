@@ -5,11 +5,14 @@ export interface ManifestInput {
   name: string;
   plan: string;
   project: string;
-  appUrl: string;
+  /** The app's own address (the template's front door port), if it has one. */
+  appUrl: string | null;
+  template: string;
   /** Its address through the front door (routed once `tenantctl frontdoor init` has run on this host). */
   doorUrl: string;
   bindAddress: string;
-  ports: { app: number; db: number; redis: number };
+  /** The template's host ports by name, with the service and container port each goes to. */
+  ports: Array<{ name: string; service: string; host: number; container: number }>;
   subnet: string;
   composeFile: string;
   envFile: string;
@@ -25,19 +28,17 @@ export function renderManifest(m: ManifestInput): string {
 | | |
 |---|---|
 | Plan | ${m.plan} |
-| URL (front door) | ${m.doorUrl} (once \`tenantctl frontdoor init\` has run on this host) |
+| Template | ${m.template} |
+${m.appUrl === null ? '' : `| URL (front door) | ${m.doorUrl} (once \`tenantctl frontdoor init\` has run on this host) |
 | App URL (direct) | ${m.appUrl} |
-| Health | ${m.appUrl}/api/health |
-| Compose project | \`${m.project}\` |
+${m.template === 'crm' ? `| Health | ${m.appUrl}/api/health |\n` : ''}`}| Compose project | \`${m.project}\` |
 | Network subnet | ${m.subnet} |
 
 ## Ports (bound to ${m.bindAddress})
 
-| Service | Host port | Container port |
-|---|---|---|
-| app | ${m.ports.app} | 3000 |
-| db (PostgreSQL, database \`tenant\`) | ${m.ports.db} | 5432 |
-| redis | ${m.ports.redis} | 6379 |
+| Port | Service | Host port | Container port |
+|---|---|---|---|
+${m.ports.map((p) => `| ${p.name} | ${p.service} | ${p.host} | ${p.container} |`).join('\n')}
 
 Secrets are in \`secrets/\` beside this file (one file each, mode 0600, folder 0700), never in this
 file or \`.env\`; \`tenantctl secrets ${m.id}\` shows them.

@@ -14,6 +14,9 @@ export interface BatchTenant {
   name?: string;
   plan?: string;
   port?: number;
+  /** The template (default templates.default) and its profiles to switch on. */
+  template?: string;
+  with?: string[];
 }
 
 export interface ProvisionBatchResult {
@@ -23,7 +26,7 @@ export interface ProvisionBatchResult {
 }
 
 const fileSchema = z.union([z.strictObject({ tenants: z.array(z.unknown()) }), z.array(z.unknown())]);
-const entrySchema = z.strictObject({ id: z.string(), name: z.optional(z.string()), plan: z.optional(z.string()), port: z.optional(z.number()) });
+const entrySchema = z.strictObject({ id: z.string(), name: z.optional(z.string()), plan: z.optional(z.string()), port: z.optional(z.number()), template: z.optional(z.string()), with: z.optional(z.array(z.string())) });
 
 /** tenants.yaml: a list (or `tenants:` list) of ids or of { id, name, plan, port } entries. */
 export async function readTenantsFile(file: string): Promise<BatchTenant[]> {
@@ -85,7 +88,7 @@ export async function provisionBatch(
     const reporter = reporterFor(id);
     const t = byId.get(id)!;
     try {
-      const result = await provision(await place({ ...ctx, reporter }, t), { id, name: t.name ?? t.id, plan: t.plan, port: t.port });
+      const result = await provision(await place({ ...ctx, reporter }, t), { id, name: t.name ?? t.id, plan: t.plan, port: t.port, template: t.template, with: t.with });
       reporter.done(result.outcome === 'already-active' ? 'already active' : `active ${result.url}`);
       return result;
     } catch (error) {

@@ -1,4 +1,5 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import * as z from 'zod/mini';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { appUrlFor, type Context } from '../context.js';
 import { parseOrUsage, parseTenantId, planSchema, portOverrideSchema, tenantNameSchema, type Plan } from './input.js';
@@ -10,9 +11,14 @@ import { missingImages, networkSubnets } from '../stack/docker.js';
 import { waitForTenantReady } from './wait-ready.js';
 import { choosePorts, type PortPlan } from '../allocation/ports.js';
 import { firstFreeBlock, parsePool } from '../allocation/subnets.js';
-import { renderTemplate, TemplateError } from '../stack/template.js';
-import { generateTenantSecrets, type TenantSecrets } from '../secrets/generate.js';
-import { readEnvFileSecrets } from '../secrets/env-file.js';
+import { TemplateError } from '../stack/template.js';
+import { generateSecrets, type NamedSecrets } from '../secrets/generate.js';
+import { readNamedSecretFiles } from '../secrets/env-file.js';
+import { configuredTemplate, hostValuesOf, portRangesOf } from '../templates/configured.js';
+import { assertValidTemplate, renderTemplateWith } from '../templates/validate.js';
+import { fillBlockText, sampleTenant, templateValues } from '../templates/values.js';
+import type { Template } from '../templates/template.js';
+import { parse } from 'yaml';
 import { tenantPaths, writeTenantFiles, type TenantPaths } from './files.js';
 import { renderManifest } from './manifest.js';
 import { tenantDoorUrl } from '../frontdoor/layout.js';
@@ -25,7 +31,7 @@ import { applyDefaultModules } from '../modules/store.js';
 import { createApiKey, revokeAllApiKeys } from '../api-keys/store.js';
 import { recordAudit } from '../audit/write.js';
 import { openSecretBox, type SecretBox } from '../secrets/master-key.js';
-import { clearTenantSecrets, readTenantSecrets, storeTenantSecrets } from '../secrets/sealed-store.js';
+import { clearTenantSecrets, readNamedTenantSecrets, storeTenantSecrets } from '../secrets/sealed-store.js';
 import { describeDeployment, recordDeployment } from './deployments.js';
 
 export interface ProvisionInput {
@@ -35,6 +41,10 @@ export interface ProvisionInput {
   port?: unknown;
   dryRun?: boolean;
   showSecrets?: boolean;
+  /** The template's name (default: templates.default, crm). */
+  template?: unknown;
+  /** Profiles of the template to switch on (--with). */
+  with?: unknown;
 }
 
 export interface ProvisionResult {
@@ -46,7 +56,10 @@ export interface ProvisionResult {
   project: string;
   /** The Docker host of the fleet the tenant is on. */
   host: string;
-  url: string;
+  template: string;
+  profiles: string[];
+  /** The app's address (the template's front door port); null for a template without one. */
+  url: string | null;
   ports: PortPlan;
   subnet: string;
   directory: string;
@@ -55,7 +68,7 @@ export interface ProvisionResult {
   /** Created by this provision and shown only here; the admin database keeps its hash. */
   initialApiKey?: { id: string; prefix: string; key: string };
   rendered?: string;
-  secrets?: TenantSecrets;
+  secrets?: NamedSecrets;
 }
 
 /** Compose may still find a chosen port or subnet taken (something took it after we checked): retry, bounded. */
@@ -70,18 +83,21 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
   const { config } = ctx;
   const project = projectName(config.composeProjectPrefix, id);
   const paths = tenantPaths(config.customersDir, id);
-  const template = await readFile(config.templatePath, 'utf8').catch((error) => {
-    throw new TenantctlError('usage', `template ${config.templatePath}: ${messageOf(error)}`);
-  });
+  // The template is loaded and validated offline before anything exists: a bad one is exit 2 with nothing created.
+  const template = await configuredTemplate(config, raw.template === undefined ? undefined : parseOrUsage(templateNameSchema, raw.template, 'template'));
+  assertValidTemplate(template, hostValuesOf(config));
+  const profiles = parseProfiles(template, raw.with);
+  const fixed = fixedPort === undefined ? undefined : { name: frontdoorPortOf(template, '--port'), port: fixedPort };
   const pool = parsePool(config.subnets.pool, config.subnets.prefixLength);
   const render = (reservation: Reservation) => renderTenant(template, { id, name, plan, reservation, ctx });
+  const shape = { template, profiles };
 
   if (raw.dryRun) {
     // Touches neither Docker nor the registry: the ports shown are free now but not reserved.
-    const choice = await choosePorts(ctx.dockerHost, config.ports, new Set(), { fixedApp: fixedPort });
+    const choice = await choosePorts(ctx.dockerHost, portRangesOf(config, template), new Set(), { fixed });
     if (!choice.ok) throw new TenantctlError('conflict', `${choice.service} port: ${choice.reason}`);
     const reservation = { ports: choice.plan, subnet: firstFreeBlock(pool, new Set())! };
-    return { ...summary(ctx, { id, name, plan, project, paths, reservation, started }), outcome: 'planned', rendered: render(reservation) };
+    return { ...summary(ctx, { id, name, plan, project, paths, reservation, started, ...shape }), outcome: 'planned', rendered: render(reservation) };
   }
 
   // Refused before anything exists, rather than after a reservation.
@@ -94,7 +110,7 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
   // the answer (a network made meanwhile by someone else makes compose report an overlap: retried).
   const hostSubnets = networkSubnets(ctx.dockerHost, ctx.signal);
   hostSubnets.catch(() => {}); // awaited (and reported) by the reservation
-  await requireImages(ctx);
+  await requireImages(ctx, template, profiles);
   const db = await ctx.adminDb();
   const registry = new TenantRegistry(db);
   // A wrong or missing master key is refused here, before any row, port or file exists.
@@ -103,8 +119,9 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
   try {
     const existing = await registry.get(id);
     if (existing?.status === 'active') {
-      const reservation = { ports: existing.ports as PortPlan, subnet: existing.subnet ?? '' };
-      return { ...summary(ctx, { id, name: existing.name, plan: existing.plan, project: existing.composeProject, paths, reservation, started }), outcome: 'already-active' };
+      const reservation = { ports: await registry.portsOf(existing), subnet: existing.subnet ?? '' };
+      const recorded = await configuredTemplate(config, existing.template).catch(() => template);
+      return { ...summary(ctx, { id, name: existing.name, plan: existing.plan, project: existing.composeProject, paths, reservation, started, template: recorded, profiles: existing.profiles }), outcome: 'already-active' };
     }
     // A stopped tenant is whole, with its data: provisioning it would clean it up as a failed attempt.
     if (existing?.status === 'stopped') throw new TenantctlError('conflict', `tenant ${id} is stopped; start it with \`tenantctl start ${id}\``);
@@ -117,14 +134,17 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
     // failed attempt to bring it back keeps it too; anything else left by a failed or interrupted
     // run is removed so this run starts clean.
     const keptData = existing?.keptData === true;
-    const reusedSecrets = keptData ? await keptDataSecrets(db, box, id, paths) : undefined;
+    if (keptData && existing.template !== template.name) {
+      throw new TenantctlError('usage', `the kept data of ${id} was made by template ${existing.template}; provision it with --template ${existing.template}, or deprovision it without --keep-data first`);
+    }
+    const reusedSecrets = keptData ? await keptDataSecrets(db, box, id, paths, Object.keys(template.block.secrets)) : undefined;
     if (existing && existing.status !== 'deprovisioned') {
       ctx.reporter.step(`cleaning up the ${existing.status} attempt`);
       await removeTenantStack(ctx, { project: existing.composeProject, paths, keepData: keptData });
     }
 
     await ctx.pause('provision:locked');
-    const run: RecordedRun = { id, name, plan, project, paths, pool, fixedPort, render, template, started, keptData, secrets: reusedSecrets ?? generateTenantSecrets() };
+    const run: RecordedRun = { id, name, plan, project, paths, pool, fixed, render, template, profiles, started, keptData, secrets: reusedSecrets ?? generateSecrets(template.block.secrets) };
     // The row and the reservation are made together: a refused reservation records nothing.
     const reservation = await reserve(ctx, run, { ports: new Set(), subnets: new Set() }, true, hostSubnets);
     try {
@@ -169,12 +189,12 @@ async function rollBack(ctx: Context, run: RecordedRun, error: unknown): Promise
   return first;
 }
 
-/** The passwords kept data was created with: from customers/<id>/.env, else the sealed copy; never new ones. */
-async function keptDataSecrets(db: AdminDb, box: SecretBox, id: string, paths: TenantPaths): Promise<TenantSecrets> {
-  const fromFile = await readEnvFileSecrets(paths.envFile);
+/** The passwords kept data was created with: from customers/<id>/secrets/, else the sealed copy; never new ones. */
+async function keptDataSecrets(db: AdminDb, box: SecretBox, id: string, paths: TenantPaths, names: string[]): Promise<NamedSecrets> {
+  const fromFile = await readNamedSecretFiles(paths.secretsDir, names);
   if (fromFile) return fromFile;
   try {
-    return await readTenantSecrets(db, box, id);
+    return await readNamedTenantSecrets(db, box, id, names);
   } catch (error) {
     // New passwords would not open the kept database: say why instead of failing later as "not ready".
     const kind = error instanceof TenantctlError ? error.kind : 'adminDb';
@@ -190,14 +210,17 @@ interface RecordedRun {
   project: string;
   paths: TenantPaths;
   pool: ReturnType<typeof parsePool>;
-  fixedPort?: number;
+  /** --port: the template's front door port, fixed. */
+  fixed?: { name: string; port: number };
   render: (reservation: Reservation) => string;
-  /** The template text rendered, recorded (name and checksum) with the tenant's deployment. */
-  template: string;
+  /** The template rendered, recorded (name and checksum) with the tenant and its deployment. */
+  template: Template;
+  /** Its profiles switched on (--with). */
+  profiles: string[];
   started: number;
   /** The tenant's data volumes are being kept: no step of this run may remove them. */
   keptData: boolean;
-  secrets: TenantSecrets;
+  secrets: NamedSecrets;
 }
 
 interface Avoid {
@@ -211,10 +234,12 @@ async function reserve(ctx: Context, run: RecordedRun, avoid: Avoid, first: bool
   const db = await ctx.adminDb();
   const host = ctx.dockerHost;
   const start = first
-    ? (client: Parameters<TenantRegistry['startProvisioning']>[0]) => new TenantRegistry(db).startProvisioning(client, { id: run.id, name: run.name, plan: run.plan, host: host.id, composeProject: run.project })
+    ? (client: Parameters<TenantRegistry['startProvisioning']>[0]) => new TenantRegistry(db).startProvisioning(client, {
+      id: run.id, name: run.name, plan: run.plan, host: host.id, composeProject: run.project, template: run.template.name, templateChecksum: run.template.checksum, profiles: run.profiles,
+    })
     : undefined;
   return reserveAllocations(db, run.id, host.id, async (held) => {
-    const choice = await choosePorts(host, config.ports, new Set([...held.ports, ...avoid.ports]), { fixedApp: run.fixedPort });
+    const choice = await choosePorts(host, portRangesOf(config, run.template), new Set([...held.ports, ...avoid.ports]), { fixed: run.fixed });
     if (!choice.ok) throw new TenantctlError('conflict', `${choice.service} port: ${choice.reason}`);
     // Like ports, a subnet must be free in the registry and on the host: other networks may use the pool.
     const inUse = [...(await (hostSubnets ?? networkSubnets(host, ctx.signal))), ...avoid.subnets];
@@ -238,10 +263,11 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     reporter.step(`rendering ${run.paths.composeFile}`);
     rendered = run.render(reservation);
     const manifest = renderManifest({
-      ...run, appUrl: appUrlFor(config, reservation.ports.app), doorUrl: tenantDoorUrl(config, run.id), bindAddress: config.bindAddress, ports: reservation.ports,
+      ...run, template: run.template.name, appUrl: urlOf(config, run.template, reservation.ports), doorUrl: tenantDoorUrl(config, run.id), bindAddress: ctx.dockerHost.publishAddress(config.bindAddress),
+      ports: Object.entries(run.template.block.ports).map(([name, p]) => ({ name, service: p.service, host: reservation.ports[name]!, container: p.container })),
       subnet: reservation.subnet, composeFile: run.paths.composeFile, envFile: run.paths.envFile, flavour: compose.flavour,
     });
-    await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets, project: run.project }).catch((error) => {
+    await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets, project: run.project, initdbDir: run.template.initdbDir ?? null }).catch((error) => {
       throw new TenantctlError('usage', `cannot write ${run.paths.dir}: ${messageOf(error)}; customersDir (TENANTCTL_CUSTOMERS_DIR) must be a writable directory`, { cause: error });
     });
 
@@ -249,7 +275,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     try {
       await Promise.all([
         compose.up(
-          { project: run.project, file: run.paths.composeFile, envFile: run.paths.envFile },
+          { project: run.project, file: run.paths.composeFile, envFile: run.paths.envFile, profiles: run.profiles },
           { signal, timeoutMs: config.healthDeadlineSeconds * 1000 + composeUpGraceMs, onProgress: reporter.detail },
         ),
         ctx.pause('provision:compose-up'), // while compose is still creating the stack
@@ -260,7 +286,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
       const stderr = error instanceof ComposeError ? error.result.stderrTail : '';
       const taken = portsReportedTaken(stderr);
       const subnetTaken = subnetReportedTaken(stderr);
-      const retryable = (taken.length > 0 || subnetTaken) && !(run.fixedPort !== undefined && taken.includes(run.fixedPort));
+      const retryable = (taken.length > 0 || subnetTaken) && !(run.fixed !== undefined && taken.includes(run.fixed.port));
       if (!retryable || attempt >= maxAllocationAttempts) {
         // Taken ports or subnet are conflicts (exit 5), however they were found out.
         if (taken.length > 0 || subnetTaken) throw new TenantctlError('conflict', messageOf(error), { cause: error });
@@ -278,28 +304,37 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   reporter.step('waiting until every service is ready');
   const deadlineMs = config.healthDeadlineSeconds * 1000;
   const address = ctx.dockerHost.probeAddress(config.bindAddress);
-  // The schema goes in as soon as the database is ready, while the app and worker are still coming up.
+  // The schema goes in as soon as its database is ready, while the other services are still coming up.
+  const target = run.template.block.migrations;
+  const migrationsDir = run.template.migrationsDir;
+  const tenant = { id: run.id, name: run.name, plan: run.plan, subnet: reservation.subnet, ports: reservation.ports };
   let schema: Promise<string[]> | undefined;
   const applySchema = () => (schema ??= (async () => {
+    if (!target || !migrationsDir) return [];
     await ctx.pause('provision:schema');
-    return applyTenantSchema({ host: address, port: reservation.ports.db, password: run.secrets.DB_PASSWORD }, { clock: ctx.clock, deadlineMs, signal }, { dir: config.tenantMigrationsDir });
+    const values = templateValues(run.template, tenant, hostValuesOf(config));
+    return applyTenantSchema(
+      { host: address, port: reservation.ports[target.port]!, password: run.secrets[target.passwordSecret]!, user: target.user, database: fillBlockText(target.database, values) },
+      { clock: ctx.clock, deadlineMs, signal },
+      { dir: migrationsDir },
+    );
   })());
-  const containers = await waitForTenantReady(ctx, { project: run.project, rendered, ports: reservation.ports, secrets: run.secrets }, {
+  const containers = await waitForTenantReady(ctx, { project: run.project, rendered, template: run.template, tenant, secrets: run.secrets, profiles: run.profiles }, {
     onReady: (service) => {
-      if (service === 'db') applySchema().catch(() => {}); // its failure is awaited below
+      if (service === target?.service) applySchema().catch(() => {}); // its failure is awaited below
     },
   });
 
-  reporter.step('applying the tenant schema');
+  if (target && migrationsDir) reporter.step('applying the tenant schema');
   const appliedMigrations = await applySchema();
   if (signal.aborted) throw new TenantctlError('interrupted', 'interrupted');
 
   await ctx.pause('provision:activating');
   // The initial API key exists only in this result: shown once, stored as a hash.
   const apiKey = await createApiKey(db, run.id, 'initial');
-  const url = appUrlFor(config, reservation.ports.app);
+  const url = urlOf(config, run.template, reservation.ports);
   // What the tenant runs (template, image ids, plan, compose file): its last good state, for upgrades' rollback.
-  const deployment = await describeDeployment(ctx.dockerHost, { project: run.project, templatePath: config.templatePath, template: run.template, plan: run.plan, composeFile: rendered, signal }, containers);
+  const deployment = await describeDeployment(ctx.dockerHost, { project: run.project, templateName: run.template.name, templateChecksum: run.template.checksum, plan: run.plan, composeFile: rendered, signal }, containers);
   await registry.markActive(run.id, url, async (client) => {
     await recordDeployment(db, client, run.id, 'provision', deployment);
     const modules = await applyDefaultModules(client, run.id);
@@ -310,45 +345,71 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
 
 function summary(
   ctx: Context,
-  s: { id: string; name: string; plan: string; project: string; paths: TenantPaths; reservation: Reservation; started: number },
+  s: { id: string; name: string; plan: string; project: string; paths: TenantPaths; reservation: Reservation; started: number; template: Template; profiles: string[] },
 ): Omit<ProvisionResult, 'outcome'> {
   return {
-    id: s.id, name: s.name, plan: s.plan, project: s.project, host: ctx.dockerHost.id,
-    url: appUrlFor(ctx.config, s.reservation.ports.app),
+    id: s.id, name: s.name, plan: s.plan, project: s.project, host: ctx.dockerHost.id, template: s.template.name, profiles: s.profiles,
+    url: urlOf(ctx.config, s.template, s.reservation.ports),
     ports: s.reservation.ports, subnet: s.reservation.subnet, directory: s.paths.dir,
     durationMs: ctx.clock.now() - s.started,
   };
 }
 
-export function renderTenant(template: string, { id, name, plan, reservation, ctx }: { id: string; name: string; plan: Plan; reservation: Reservation; ctx: Context }): string {
+export function renderTenant(template: Template, { id, name, plan, reservation, ctx }: { id: string; name: string; plan: Plan; reservation: Reservation; ctx: Context }): string {
   const { config } = ctx;
   try {
-    return renderTemplate(template, {
-      tenant_id: id,
-      tenant_name: name,
-      plan,
-      image_app: config.images.app,
-      image_postgres: config.images.postgres,
-      image_redis: config.images.redis,
-      bind_address: config.bindAddress,
-      'port.app': String(reservation.ports.app),
-      'port.db': String(reservation.ports.db),
-      'port.redis': String(reservation.ports.redis),
-      subnet: reservation.subnet,
-      health_interval: `${config.healthIntervalSeconds}s`,
-      ...planResources[plan],
-    }, { omit: ['x-tenantctl'] });
+    const values = templateValues(template, { id, name, plan, subnet: reservation.subnet, ports: reservation.ports }, hostValuesOf(config));
+    return renderTemplateWith(template, { ...values, bind_address: ctx.dockerHost.publishAddress(config.bindAddress) });
   } catch (error) {
-    if (error instanceof TemplateError) throw new TenantctlError('usage', `template ${config.templatePath}: ${error.message}`);
+    if (error instanceof TemplateError) throw new TenantctlError('usage', `template ${template.name} (${template.composeFile}): ${error.message}`);
     throw error;
   }
 }
 
+/** A template name, as --template takes it. */
+const templateNameSchema = z.string().check(z.regex(/^[a-z][a-z0-9_-]{0,39}$/, 'must be a template name (tenantctl templates list)'));
+
+/** --with: profiles the template declares, each once. */
+function parseProfiles(template: Template, raw: unknown): string[] {
+  const asked = raw === undefined ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)];
+  const unknown = asked.filter((p) => !(p in template.block.profiles));
+  if (unknown.length > 0) {
+    const known = Object.keys(template.block.profiles);
+    throw new TenantctlError('usage', `template ${template.name} has no profile ${unknown.join(', ')}${known.length > 0 ? `; its profiles: ${known.join(', ')}` : ' (it has no optional parts)'}`);
+  }
+  return [...new Set(asked)];
+}
+
+/** The port --port fixes: the template's front door port. */
+function frontdoorPortOf(template: Template, flag: string): string {
+  if (!template.block.frontdoor) throw new TenantctlError('usage', `${flag}: template ${template.name} has no front door port (x-tenantctl.frontdoor) to fix`);
+  return template.block.frontdoor.port;
+}
+
+/** The tenant's address: its template's front door port on the public host; none without one. */
+function urlOf(config: Context['config'], template: Pick<Template, 'block'>, ports: PortPlan): string | null {
+  const port = template.block.frontdoor ? ports[template.block.frontdoor.port] : undefined;
+  return port === undefined ? null : appUrlFor(config, port);
+}
+
+/** The images the template runs (profiles that are off left out), rendered with sample values. */
+function templateImages(ctx: Context, template: Template, profiles: readonly string[]): string[] {
+  const rendered = renderTemplateWith(template, templateValues(template, sampleTenant(template), hostValuesOf(ctx.config)));
+  const services = (parse(rendered, { merge: true, maxAliasCount: -1 }) as { services: Record<string, { image?: string; profiles?: string[] }> }).services;
+  return [...new Set(Object.values(services).filter((s) => !s.profiles?.length || s.profiles.some((p) => profiles.includes(p))).map((s) => String(s.image)))];
+}
+
 /** Refused before anything is created: compose would otherwise try a registry pull and fail late. */
-async function requireImages(ctx: Context): Promise<void> {
-  const images = [...new Set(Object.values(ctx.config.images))];
+async function requireImages(ctx: Context, template: Template, profiles: readonly string[]): Promise<void> {
+  const images = templateImages(ctx, template, profiles);
+  // A remote host without a registry gets the images from this machine's engine, once.
+  if (!ctx.dockerHost.isLocal) {
+    ctx.reporter.step(`checking the images on ${ctx.dockerHost.id}`);
+    const { shipped } = await ctx.dockerHost.ensureImages(images, { signal: ctx.signal });
+    if (shipped.length > 0) ctx.reporter.info(`copied ${shipped.join(', ')} to ${ctx.dockerHost.id}`);
+  }
   const missing = await missingImages(ctx.dockerHost, images);
   if (missing.length > 0) {
-    throw new TenantctlError('docker', `image ${missing.join(', ')} is not on this Docker host; build the defaults with scripts/build-images.sh or point TENANTCTL_*_IMAGE at images you have`);
+    throw new TenantctlError('docker', `image ${missing.join(', ')} is not on this Docker host; build the defaults with scripts/build-images.sh or point TENANTCTL_*_IMAGE (or the template's image variables) at images you have`);
   }
 }

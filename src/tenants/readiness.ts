@@ -1,28 +1,68 @@
+import { parse } from 'yaml';
 import { describeServices } from '../stack/template.js';
-import { httpProbe, postgresLoginProbe, redisKeyProbe, redisPingProbe, type Probe } from '../stack/probes.js';
+import { httpProbe, postgresLoginProbe, redisHttpProbe, redisKeyProbe, redisPingProbe, tcpProbe, type Probe } from '../stack/probes.js';
 import type { ExpectedService } from '../stack/readiness.js';
 import type { PortPlan } from '../allocation/ports.js';
-import type { TenantSecrets } from '../secrets/generate.js';
+import type { TemplateBlock, ReadinessDeclaration } from '../templates/block-schema.js';
+import { fillBlockText } from '../templates/values.js';
 
 /** The key the reference worker sets (with a 90 s TTL) on every beat: apps/tenant-app/heartbeat.ts. */
 export const workerHeartbeatKey = 'tenantctl:worker:heartbeat';
 
-/**
- * What "ready" means for each service of a tenant's stack, probed from outside through the ports
- * its Docker host publishes: PostgreSQL accepts a login as the app's own role, Redis answers AUTH and
- * PING, the app answers GET /api/ready, the worker has put its heartbeat in Redis. A service the
- * template has but this list does not know is judged by its container (and health check) alone.
- */
-export function tenantReadiness(
-  renderedCompose: string,
-  { address, ports, secrets }: { address: string; ports: PortPlan; secrets: TenantSecrets },
-): ExpectedService[] {
-  const redis = { host: address, port: ports.redis, password: secrets.REDIS_PASSWORD };
-  const probes: Record<string, Probe> = {
-    db: postgresLoginProbe({ host: address, port: ports.db, user: 'tenant_app', password: secrets.APP_DB_PASSWORD, database: 'tenant' }),
-    redis: redisPingProbe(redis),
-    app: httpProbe(`http://${address}:${ports.app}/api/ready`),
-    worker: redisKeyProbe(redis, workerHeartbeatKey, 'worker heartbeat in Redis'),
-  };
-  return describeServices(renderedCompose).map((service) => ({ ...service, probe: probes[service.name] }));
+export interface ReadinessInput {
+  address: string;
+  ports: PortPlan;
+  secrets: Readonly<Record<string, string>>;
+  /** Profiles switched on for the tenant: a service of any other profile is not waited for. */
+  profiles: readonly string[];
+  /** Placeholder values for the block's own strings (a database name with {{tenant_id_underscored}}). */
+  values: Readonly<Record<string, string>>;
 }
+
+/**
+ * What "ready" means for each service of a tenant's stack, as its template declares it
+ * (x-tenantctl.readiness), probed from outside through the ports its Docker host publishes: crm's
+ * PostgreSQL login as the app's own role, Redis AUTH and PING, the app's GET /api/ready, the worker's
+ * heartbeat in Redis. A service declared `running: true` (or not declared, when it belongs to a
+ * profile) is judged by its container alone; a service of a profile that is off is not expected.
+ */
+export function tenantReadiness(renderedCompose: string, block: Pick<TemplateBlock, 'readiness'>, input: ReadinessInput): ExpectedService[] {
+  const tree = parse(renderedCompose, { merge: true, maxAliasCount: -1 }) as Record<string, Record<string, Record<string, unknown>>>;
+  const on = new Set(input.profiles);
+  return describeServices(renderedCompose)
+    .filter((service) => {
+      const profiles = tree.services?.[service.name]?.profiles;
+      return !Array.isArray(profiles) || profiles.length === 0 || profiles.some((p) => on.has(String(p)));
+    })
+    .map((service) => {
+      const check = block.readiness[service.name];
+      if (!check) return service;
+      if ('running' in check) return { ...service, hasHealthcheck: false };
+      return { ...service, probe: probeFor(check, input) };
+    });
+}
+
+function probeFor(check: Exclude<ReadinessDeclaration, { running: true }>, { address, ports, secrets, values }: ReadinessInput): Probe {
+  const port = (name: string) => {
+    const value = ports[name];
+    if (value === undefined) throw new Error(`readiness names port ${name}, which the tenant has not been given`);
+    return value;
+  };
+  const secret = (name: string) => {
+    const value = secrets[name];
+    if (value === undefined) throw new Error(`readiness names secret ${name}, which the tenant does not have`);
+    return value;
+  };
+  if ('http' in check) return httpProbe(`http://${address}:${port(check.http.port)}${check.http.path}`, check.http.status);
+  if ('tcp' in check) return tcpProbe(address, port(check.tcp.port));
+  if ('postgres' in check) {
+    const p = check.postgres;
+    return postgresLoginProbe({ host: address, port: port(p.port), user: p.user, password: secret(p.passwordSecret), database: fillBlockText(p.database, values) });
+  }
+  if ('redis' in check) {
+    const endpoint = { host: address, port: port(check.redis.port), password: secret(check.redis.passwordSecret) };
+    return check.redis.key ? redisKeyProbe(endpoint, check.redis.key, `${check.redis.key} in Redis`) : redisPingProbe(endpoint);
+  }
+  return redisHttpProbe(`http://${address}:${port(check.redisHttp.port)}`, secret(check.redisHttp.tokenSecret));
+}
+

@@ -20,6 +20,10 @@ export interface TenantRecord {
   host: string;
   composeProject: string;
   ports: { app: number | null; db: number | null; redis: number | null };
+  /** The template it was made from (crm for tenants on record before templates), its checksum then, and the profiles switched on. */
+  template: string;
+  templateChecksum: string | null;
+  profiles: string[];
   subnet: string | null;
   appUrl: string | null;
   createdAt: string;
@@ -38,6 +42,9 @@ const toRecord = (row: any): TenantRecord => ({
   host: row.host,
   composeProject: row.compose_project,
   ports: { app: row.app_port, db: row.db_port, redis: row.redis_port },
+  template: row.template ?? 'crm',
+  templateChecksum: row.template_checksum ?? null,
+  profiles: row.profiles ?? [],
   subnet: row.subnet,
   appUrl: row.app_url,
   createdAt: iso(row.created_at)!,
@@ -80,6 +87,24 @@ export class TenantRegistry {
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
+  /**
+   * The tenant's host ports by name (admin_allocations, purpose = the template's port name); for a
+   * row without allocations (released), the crm columns that are set.
+   */
+  async portsOf(record: TenantRecord): Promise<Record<string, number>> {
+    const { rows } = await this.db.pool.query("SELECT purpose, value FROM admin_allocations WHERE customer_id = $1 AND kind = 'port'", [record.id]).catch(this.db.unreachable);
+    if (rows.length > 0) return Object.fromEntries(rows.map((r) => [String(r.purpose), Number(r.value)]));
+    return Object.fromEntries(Object.entries(record.ports).filter((e): e is [string, number] => e[1] !== null));
+  }
+
+  /** Every tenant's host ports by name (admin_allocations), in one query: for list. */
+  async allPorts(): Promise<Map<string, Record<string, number>>> {
+    const { rows } = await this.db.pool.query("SELECT customer_id, purpose, value FROM admin_allocations WHERE kind = 'port' ORDER BY customer_id, value::int").catch(this.db.unreachable);
+    const byTenant = new Map<string, Record<string, number>>();
+    for (const row of rows) byTenant.set(row.customer_id, { ...byTenant.get(row.customer_id), [row.purpose]: Number(row.value) });
+    return byTenant;
+  }
+
   /** The tenant's record, or notFound. */
   async require(id: string): Promise<TenantRecord> {
     const record = await this.get(id);
@@ -95,15 +120,19 @@ export class TenantRegistry {
   }
 
   /** Creates or resets the tenant's row to 'provisioning' (a failed or deprovisioned tenant starts clean), in the caller's transaction. */
-  async startProvisioning(client: pg.ClientBase, input: { id: string; name: string; plan: string; host: string; composeProject: string }): Promise<void> {
+  async startProvisioning(
+    client: pg.ClientBase,
+    input: { id: string; name: string; plan: string; host: string; composeProject: string; template: string; templateChecksum: string; profiles: string[] },
+  ): Promise<void> {
     const before = await client.query('SELECT * FROM admin_customers WHERE id = $1 FOR UPDATE', [input.id]);
     await client.query(
-      `INSERT INTO admin_customers (id, name, plan, status, host, compose_project)
-       VALUES ($1, $2, $3, 'provisioning', $4, $5)
+      `INSERT INTO admin_customers (id, name, plan, status, host, compose_project, template, template_checksum, profiles)
+       VALUES ($1, $2, $3, 'provisioning', $4, $5, $6, $7, $8)
        ON CONFLICT (id) DO UPDATE SET name = $2, plan = $3, status = 'provisioning', status_reason = NULL, host = $4,
          compose_project = $5, app_port = NULL, db_port = NULL, redis_port = NULL, subnet = NULL, app_url = NULL,
+         template = $6, template_checksum = $7, profiles = $8,
          updated_at = now(), provisioned_at = NULL, deprovisioned_at = NULL`,
-      [input.id, input.name, input.plan, input.host, input.composeProject],
+      [input.id, input.name, input.plan, input.host, input.composeProject, input.template, input.templateChecksum, input.profiles],
     );
     await recordAudit(this.db, client, input.id, 'provision.started', before.rows[0] ? pick(before.rows[0]) : null, { ...input, status: 'provisioning' });
   }
@@ -112,7 +141,7 @@ export class TenantRegistry {
    * `within` runs in the same transaction (e.g. enabling default modules), so both happen or neither.
    * Kept data is in use again: it is the active tenant's data now, no longer "kept".
    */
-  async markActive(id: string, appUrl: string, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  async markActive(id: string, appUrl: string | null, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     await this.setStatus(id, 'active', null, { app_url: appUrl, provisioned_at: 'now()', kept_data: false }, 'provision.completed', false, within);
   }
 
@@ -149,7 +178,7 @@ export class TenantRegistry {
   }
 
   private async setStatus(
-    id: string, status: TenantStatus, reason: string | null, extra: Record<string, string | boolean>, action: string,
+    id: string, status: TenantStatus, reason: string | null, extra: Record<string, string | boolean | null>, action: string,
     release = false, within?: (client: pg.PoolClient) => Promise<void>,
   ) {
     await this.db.withTransaction(async (client) => {

@@ -12,29 +12,34 @@ import { table } from '../common/text-table.js';
 
 const rel = (p: string) => path.relative(process.cwd(), p) || '.';
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+/** "app 3001, db 5434, redis 6380": a template's ports by name. */
+const namedPorts = (ports: Record<string, number | null>) => Object.entries(ports).map(([name, port]) => `${name} ${port ?? '-'}`).join(', ') || '-';
+const templateLine = (template: string, profiles: string[]) => `  template ${template}${profiles.length > 0 ? ` (with ${profiles.join(', ')})` : ''}`;
 
 export function renderProvision(r: ProvisionResult): string {
   if (r.outcome === 'planned') {
     return [
       `Plan for ${r.id} (${r.name}, ${r.plan}) — dry run: nothing was created or reserved`,
       `  project  ${r.project}`,
-      `  ports    app ${r.ports.app}, db ${r.ports.db}, redis ${r.ports.redis} (free now, not reserved)`,
+      templateLine(r.template, r.profiles),
+      `  ports    ${namedPorts(r.ports)} (free now, not reserved)`,
       `  subnet   ${r.subnet} (first block of the pool; the registry may assign another)`,
       `  files    ${rel(r.directory)}/`,
-      `  url      ${r.url}`,
+      `  url      ${r.url ?? '(none: the template has no front door port)'}`,
       '',
       `# ${rel(path.join(r.directory, 'docker-compose.yml'))}`,
       r.rendered ?? '',
     ].join('\n');
   }
   const head = r.outcome === 'already-active'
-    ? `${chalk.green('✓')} ${r.id} is already active: ${chalk.bold(r.url)}`
-    : `${chalk.green('✓')} ${r.id} is active: ${chalk.bold(r.url)}  (${seconds(r.durationMs)})`;
+    ? `${chalk.green('✓')} ${r.id} is already active: ${chalk.bold(r.url ?? '(no URL)')}`
+    : `${chalk.green('✓')} ${r.id} is active: ${chalk.bold(r.url ?? '(no URL)')}  (${seconds(r.durationMs)})`;
   const lines = [
     head,
     `  project  ${r.project}`,
     `  host     ${r.host}`,
-    `  ports    app ${r.ports.app}, db ${r.ports.db}, redis ${r.ports.redis}`,
+    ...(r.template === 'crm' && r.profiles.length === 0 ? [] : [templateLine(r.template, r.profiles)]),
+    `  ports    ${namedPorts(r.ports)}`,
     `  subnet   ${r.subnet}`,
     `  files    ${rel(r.directory)}/ (see CUSTOMER_MANIFEST.md)`,
   ];
@@ -63,10 +68,10 @@ const liveColour = (live: string, status: string) =>
 export function renderList(rows: ListedTenant[]): string {
   if (rows.length === 0) return 'No tenants. Create one with: tenantctl provision <id> --name "<name>"';
   return table(
-    ['ID', 'NAME', 'HOST', 'STATUS', 'LIVE', 'URL', 'PORTS (app/db/redis)', 'UPDATED'],
+    ['ID', 'NAME', 'HOST', 'TEMPLATE', 'STATUS', 'LIVE', 'URL', 'PORTS', 'UPDATED'],
     rows.map((r) => [
-      r.id, r.name, r.host, statusColour(r.status), liveColour(r.live, r.status), r.doorUrl ?? r.appUrl ?? '-',
-      r.ports.app ? `${r.ports.app}/${r.ports.db}/${r.ports.redis}` : '-', r.updatedAt.slice(0, 19).replace('T', ' '),
+      r.id, r.name, r.host, r.profiles.length > 0 ? `${r.template}+${r.profiles.join('+')}` : r.template, statusColour(r.status), liveColour(r.live, r.status), r.doorUrl ?? r.appUrl ?? '-',
+      Object.keys(r.namedPorts).length > 0 ? namedPorts(r.namedPorts) : '-', r.updatedAt.slice(0, 19).replace('T', ' '),
     ]),
   );
 }
@@ -77,7 +82,8 @@ export function renderStatus(s: StatusResult): string {
     `${t.id} (${t.name}, ${t.plan}): ${statusColour(t.status)}${t.statusReason ? ` — ${t.statusReason}` : ''}; containers ${s.live}`,
     `  url      ${t.appUrl ?? '-'}`,
     `  project  ${t.composeProject}`,
-    `  ports    app ${t.ports.app ?? '-'}, db ${t.ports.db ?? '-'}, redis ${t.ports.redis ?? '-'}`,
+    templateLine(t.template, t.profiles),
+    `  ports    ${namedPorts(Object.keys(s.ports).length > 0 ? s.ports : t.ports)}`,
     `  subnet   ${t.subnet ?? '-'}`,
   ];
   if (s.services.length > 0) {
@@ -99,7 +105,7 @@ export function renderProvisionBatch(r: ProvisionBatchResult): string {
   const keyNote = keys.length > 0 ? `\n\nInitial API keys (shown once: store them now):\n${keys.join('\n')}` : '';
   return renderBatch(
     r.tenants,
-    (result: ProvisionResult) => `${result.outcome === 'already-active' ? 'already active' : 'active'}  ${result.url}  ports ${result.ports.app}/${result.ports.db}/${result.ports.redis}  ${result.subnet}`,
+    (result: ProvisionResult) => `${result.outcome === 'already-active' ? 'already active' : 'active'}  ${result.url ?? '-'}  ports ${Object.values(result.ports).join('/')}  ${result.subnet}`,
     `${s.total} tenants: ${s.active} provisioned, ${s.alreadyActive} already active, ${s.failed} failed (${seconds(s.durationMs)})`,
   ) + keyNote;
 }

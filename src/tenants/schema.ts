@@ -20,8 +20,9 @@ export function tenantMigrationFiles(dir: string = tenantMigrationsDir): string[
   const names = readdirSync(dir).filter((name) => name.endsWith('.sql'));
   const odd = names.filter((name) => name !== firstMigration && !laterMigration.test(name));
   if (odd.length > 0) throw new TenantctlError('usage', `${dir}: ${odd.join(', ')} ${odd.length === 1 ? 'is' : 'are'} not named NNN_what.sql (e.g. 002_add_tags.sql); rename before applying`);
-  if (!names.includes(firstMigration)) throw new TenantctlError('usage', `${dir} has no ${firstMigration}: the tenant schema starts with it`);
-  return [firstMigration, ...names.filter((name) => name !== firstMigration).sort()].map((name) => path.join(dir, name));
+  // init-db.sql comes first where there is one (crm); another template's migrations may all be NNN_what.sql.
+  const first = names.includes(firstMigration) ? [firstMigration] : [];
+  return [...first, ...names.filter((name) => name !== firstMigration).sort()].map((name) => path.join(dir, name));
 }
 
 export interface MigrationPlan {
@@ -60,9 +61,14 @@ export function changedMigrations(names: string[]): TenantctlError {
  * its checksum in tenant_schema_migrations: a second apply is a no-op. Logging in is retried until
  * the deadline (the server may still be starting). With dryRun, only says what would be applied.
  */
-export async function applyTenantSchema(db: ServiceEndpoint, options: ProbeOptions, { dryRun = false, dir }: { dryRun?: boolean; dir?: string } = {}): Promise<string[]> {
+export async function applyTenantSchema(
+  db: ServiceEndpoint & { user?: string; database?: string },
+  options: ProbeOptions,
+  { dryRun = false, dir }: { dryRun?: boolean; dir?: string } = {},
+): Promise<string[]> {
   const migrations = await readMigrations(tenantMigrationFiles(dir));
-  return withPostgresLogin({ ...db, user: 'tenant_owner', database: 'tenant' }, options, async (client) => {
+  // crm's target unless the template names another (x-tenantctl.migrations).
+  return withPostgresLogin({ ...db, user: db.user ?? 'tenant_owner', database: db.database ?? 'tenant' }, options, async (client) => {
     const plan = await planTenantMigrations(client, migrations);
     if (plan.changed.length > 0) throw changedMigrations(plan.changed);
     if (dryRun) return plan.pending;

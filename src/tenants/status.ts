@@ -12,6 +12,8 @@ export interface ServiceStatus {
 
 export interface StatusResult {
   tenant: TenantRecord;
+  /** Its host ports by the template's names. */
+  ports: Record<string, number>;
   /** running: every container up (and healthy where checked); degraded; stopped; missing: no containers */
   live: 'running' | 'degraded' | 'stopped' | 'missing';
   services: ServiceStatus[];
@@ -19,12 +21,14 @@ export interface StatusResult {
 
 export async function status(ctx: Context, input: { id: unknown }): Promise<StatusResult> {
   const id = parseTenantId(input.id);
-  const tenant = await new TenantRegistry(await ctx.adminDb()).require(id);
+  const registry = new TenantRegistry(await ctx.adminDb());
+  const tenant = await registry.require(id);
+  const ports = await registry.portsOf(tenant);
   const containers = await projectContainers(ctx.dockerHost, tenant.composeProject, ctx.signal);
   const services = containers
     .map((c) => ({ service: c.service, container: c.name, state: c.status, health: c.health ?? 'none' }))
     .sort((a, b) => a.service.localeCompare(b.service));
-  return { tenant, live: liveState(services), services };
+  return { tenant, ports, live: liveState(services), services };
 }
 
 function liveState(services: ServiceStatus[]): StatusResult['live'] {

@@ -2,28 +2,40 @@ import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { waitUntilReady } from '../stack/readiness.js';
 import type { ContainerState } from '../stack/docker.js';
-import type { PortPlan } from '../allocation/ports.js';
-import type { TenantSecrets } from '../secrets/generate.js';
+import type { Template } from '../templates/template.js';
+import { templateValues, type TenantValues } from '../templates/values.js';
+import { hostValuesOf } from '../templates/configured.js';
 import { tenantReadiness } from './readiness.js';
+import { TenantRegistry, type TenantRecord } from './registry.js';
+import { loadTenantTemplate } from './tenant-template.js';
+
+export interface ReadyTarget {
+  project: string;
+  rendered: string;
+  template: Pick<Template, 'name' | 'block'>;
+  tenant: TenantValues;
+  secrets: Readonly<Record<string, string>>;
+  profiles: readonly string[];
+}
 
 /**
- * Waits until a tenant's stack is ready by provision's own definition (tenantReadiness: every
- * container runs, PostgreSQL takes the app's login, Redis answers, GET /api/ready, the worker's
- * heartbeat), probing through the ports its Docker host publishes, with the configured deadline.
- * Used by provision, `start` and `restart`; exit 7 with each waiting service and why at the deadline.
- * Returns the containers as the last round saw them; `onReady` hears each service as it becomes ready.
+ * Waits until a tenant's stack is ready by its template's definition (tenantReadiness: every
+ * container runs, and each service answers its declared probe; crm's: PostgreSQL takes the app's
+ * login, Redis answers, GET /api/ready, the worker's heartbeat), probing through the ports its Docker
+ * host publishes, with the configured deadline. Used by provision, `start` and `restart`; exit 7
+ * with each waiting service and why at the deadline. Returns the containers as the last round saw
+ * them; `onReady` hears each service as it becomes ready.
  */
-export async function waitForTenantReady(
-  ctx: Context,
-  { project, rendered, ports, secrets }: { project: string; rendered: string; ports: { app: number | null; db: number | null; redis: number | null }; secrets: TenantSecrets },
-  { onReady }: { onReady?: (service: string) => void } = {},
-): Promise<ContainerState[]> {
-  if (ports.app === null || ports.db === null || ports.redis === null) {
-    throw new TenantctlError('conflict', `${project} has no ports on record; it cannot be probed (tenantctl status)`);
+export async function waitForTenantReady(ctx: Context, target: ReadyTarget, { onReady }: { onReady?: (service: string) => void } = {}): Promise<ContainerState[]> {
+  const missing = Object.keys(target.template.block.ports).filter((name) => target.tenant.ports[name] === undefined);
+  if (missing.length > 0) {
+    throw new TenantctlError('conflict', `${target.project} has no port ${missing.join(', ')} on record; it cannot be probed (tenantctl status)`);
   }
   const address = ctx.dockerHost.probeAddress(ctx.config.bindAddress);
+  const values = templateValues(target.template, target.tenant, hostValuesOf(ctx.config));
+  const services = tenantReadiness(target.rendered, target.template.block, { address, ports: target.tenant.ports, secrets: target.secrets, profiles: target.profiles, values });
   const started = ctx.clock.now();
-  return waitUntilReady(ctx.dockerHost, project, tenantReadiness(rendered, { address, ports: ports as PortPlan, secrets }), {
+  return waitUntilReady(ctx.dockerHost, target.project, services, {
     deadlineMs: ctx.config.healthDeadlineSeconds * 1000,
     clock: ctx.clock,
     signal: ctx.signal,
@@ -32,4 +44,18 @@ export async function waitForTenantReady(
       onReady?.(service);
     },
   });
+}
+
+/** A tenant on record, ready to be waited for: its template, its ports by name, its profiles. */
+export async function readyTargetOf(ctx: Context, record: TenantRecord, rendered: string, secrets: Readonly<Record<string, string>>): Promise<ReadyTarget> {
+  const template = await loadTenantTemplate(ctx, record);
+  const ports = await new TenantRegistry(await ctx.adminDb()).portsOf(record);
+  return {
+    project: record.composeProject,
+    rendered,
+    template,
+    tenant: { id: record.id, name: record.name, plan: record.plan as TenantValues['plan'], subnet: record.subnet ?? '', ports },
+    secrets,
+    profiles: record.profiles,
+  };
 }

@@ -9,7 +9,11 @@ import { recordAudit } from '../audit/write.js';
 import { parseOrUsage, parseTenantId, planSchema } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { requireComposeFile, requireTenantFor, tenantSecretsFor, type Day2Target } from '../tenants/day2-target.js';
-import { waitForTenantReady } from '../tenants/wait-ready.js';
+import { loadTenantTemplate, requireShape, crmShape } from '../tenants/tenant-template.js';
+import { loadTemplateAt } from '../templates/load.js';
+import { assertValidTemplate } from '../templates/validate.js';
+import { hostValuesOf } from '../templates/configured.js';
+import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import type { TenantSecrets } from '../secrets/generate.js';
 import { describeDeployment, lastDeployment, recordDeployment, runningImages, type DeployedImage, type Deployment } from '../tenants/deployments.js';
 
@@ -128,6 +132,9 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
   try {
     const t = await requireTenantFor(ctx, id, 'be upgraded', ['active']);
     const current = await requireComposeFile(t);
+    // Written for crm's shape (its images, its PostgreSQL): another template's tenant is refused up front.
+    const recorded = await loadTenantTemplate(ctx, t.record);
+    requireShape(recorded, id, 'be upgraded', crmShape);
     const secrets = await tenantSecretsFor(ctx, db, t);
     const project = t.record.composeProject;
     if (t.record.ports.app === null || t.record.ports.db === null || t.record.ports.redis === null || !t.record.subnet) {
@@ -138,23 +145,24 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
     // has its running state recorded now, as the state to come back to.
     let good = await lastDeployment(db, id);
     if (!good) {
-      const baseline = await describeDeployment(ctx.dockerHost, { project, templatePath: '(before deployments were recorded)', template: '', plan: t.record.plan, composeFile: current, signal: ctx.signal });
+      const baseline = await describeDeployment(ctx.dockerHost, { project, templateName: '(before deployments were recorded)', templateChecksum: checksumOf(''), plan: t.record.plan, composeFile: current, signal: ctx.signal });
       await db.withTransaction((client) => recordDeployment(db, client, id, 'upgrade', baseline));
       good = (await lastDeployment(db, id))!;
     }
     // Keep the images it runs reachable whatever happens to their tags (a rebuilt :latest, a prune).
     await pinImages(ctx, project, good.images);
 
-    const templatePath = options.templatePath ?? ctx.config.templatePath;
-    const template = await readFile(templatePath, 'utf8').catch((error) => {
-      throw new TenantctlError('usage', `template ${templatePath}: ${messageOf(error)}`);
-    });
+    // --template FILE: that compose file (with its x-tenantctl block) in place of the template's own.
+    const file = options.templatePath === undefined ? undefined : await loadTemplateAt(options.templatePath, { name: recorded.name, source: 'file' });
+    const template = file ? { ...recorded, composeFile: file.composeFile, text: file.text, block: file.block, checksum: file.checksum } : recorded;
     const plan = parseOrUsage(planSchema, options.plan ?? t.record.plan, 'plan');
-    const config = { ...ctx.config, templatePath, images: { ...ctx.config.images, ...options.images } };
+    const config = { ...ctx.config, images: { ...ctx.config.images, ...options.images } };
+    assertValidTemplate(template, hostValuesOf(config));
+    requireShape(template, id, 'be upgraded', crmShape);
     const { renderTenant } = await import('../tenants/provision.js');
     const rendered = renderTenant(template, {
       id, name: t.record.name, plan, ctx: { ...ctx, config },
-      reservation: { ports: t.record.ports as { app: number; db: number; redis: number }, subnet: t.record.subnet },
+      reservation: { ports: await new TenantRegistry(db).portsOf(t.record), subnet: t.record.subnet },
     });
     await refuseMajorPostgresChange(ctx, id, project, config.images.postgres);
 
@@ -171,7 +179,7 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
       await writeFile(t.paths.composeFile, rendered, { mode: 0o644 });
       await composeUp(ctx, t);
       ctx.reporter.step('waiting until every service is ready');
-      await waitForTenantReady(ctx, { project, rendered, ports: t.record.ports, secrets });
+      await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
     } catch (error) {
       if (error instanceof TenantctlError && error.kind === 'interrupted') {
         await rollBack(ctx, t, good, secrets, error).catch(() => {});
@@ -181,7 +189,7 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
     }
 
     const deployment: Deployment = {
-      templateName: templatePath.split('/').pop()!, templateChecksum: checksumOf(template), plan,
+      templateName: template.name, templateChecksum: template.checksum, plan,
       images: await runningImages(ctx.dockerHost, project, ctx.signal), composeFile: rendered,
     };
     const containersAfter = await containerIds(ctx, project);
@@ -225,7 +233,7 @@ async function rollBack(ctx: Context, t: Day2Target, good: Deployment & { record
   try {
     await writeFile(t.paths.composeFile, pinned, { mode: 0o644 });
     await composeUp(quiet, t);
-    await waitForTenantReady(quiet, { project: t.record.composeProject, rendered: pinned, ports: t.record.ports, secrets });
+    await waitForTenantReady(quiet, await readyTargetOf(quiet, t.record, pinned, secrets));
     const db = await ctx.adminDb();
     await db.withTransaction(async (client) => {
       await recordDeployment(db, client, id, 'rollback', { ...good, composeFile: pinned });

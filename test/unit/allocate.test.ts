@@ -52,9 +52,14 @@ describe('choosePorts', () => {
   });
 
   it('uses --port as given, and refuses it when held or busy instead of picking another', async () => {
-    expect(await choosePorts(fakeHost([]), ranges, new Set(), { fixedApp: 8080 })).toEqual({ ok: true, plan: { app: 8080, db: 5434, redis: 6380 } });
-    expect(await choosePorts(fakeHost([]), ranges, new Set([8080]), { fixedApp: 8080 })).toMatchObject({ ok: false, reason: /held by another tenant/ });
-    expect(await choosePorts(fakeHost([8080]), ranges, new Set(), { fixedApp: 8080 })).toMatchObject({ ok: false, reason: /already in use/ });
+    expect(await choosePorts(fakeHost([]), ranges, new Set(), { fixed: { name: 'app', port: 8080 } })).toEqual({ ok: true, plan: { app: 8080, db: 5434, redis: 6380 } });
+    expect(await choosePorts(fakeHost([]), ranges, new Set([8080]), { fixed: { name: 'app', port: 8080 } })).toMatchObject({ ok: false, reason: /held by another tenant/ });
+    expect(await choosePorts(fakeHost([8080]), ranges, new Set(), { fixed: { name: 'app', port: 8080 } })).toMatchObject({ ok: false, reason: /already in use/ });
+  });
+
+  it('overlapping ranges across names get distinct ports: reservations are per port', async () => {
+    const overlapping = { backend: { from: 8000, to: 8999 }, frontend: { from: 8000, to: 8999 }, redis_http: { from: 8000, to: 8999 } };
+    expect(await choosePorts(fakeHost([8001]), overlapping, new Set([8000]))).toEqual({ ok: true, plan: { backend: 8002, frontend: 8003, redis_http: 8004 } });
   });
 
   it('says which range is exhausted', async () => {

@@ -14,6 +14,8 @@ export function define(command: Command): void {
     .option('-f, --file <tenants.yaml>', 'provision the tenants listed in this file (ids, or {id, name, plan, port})')
     .option('--concurrency <n>', 'tenants provisioned at once in a batch (default: twice the CPU count, 2 to 8)', String(defaultConcurrency()))
     .option('--host <name>', 'the Docker host of the fleet to put the tenants on (default: placement by the config\'s policy; tenantctl hosts list)')
+    .option('-t, --template <name>', 'the stack to provision: a template by name (tenantctl templates list; default: templates.default, crm)')
+    .option('-w, --with <profile>', 'switch on an optional part of the template (a compose profile); repeatable', (value: string, previous: string[] = []) => [...previous, value])
     .option('--dry-run', 'print the plan and the rendered compose file; touch neither Docker nor the registry')
     .option('--show-secrets', 'also print the generated passwords (they are never printed otherwise)')
     .addHelpText('after', `
@@ -21,6 +23,7 @@ Examples:
   $ tenantctl provision acme --name "ACME Corp"
   $ tenantctl provision globex --name "Globex" --plan enterprise --port 8080
   $ tenantctl provision acme --dry-run
+  $ tenantctl provision shop --template frontbase --with postgres
   $ tenantctl provision acme globex initech --concurrency 3
   $ tenantctl provision --file tenants.yaml --json
   $ tenantctl provision acme --host web2
@@ -38,19 +41,21 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
           // Where the tenant goes: its recorded host, --host, or the placement policy (src/hosts/place.ts).
           const { placeTenant } = await import('../../hosts/place.js');
           const ctx = options.dryRun ? home : (await placeTenant(home, { id: ids[0], host: options.host, plan: options.plan })).ctx;
-          const result = await thenSyncFrontdoor(ctx, () => provision(ctx, { id: ids[0], name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun }), { skip: options.dryRun === true });
+          const result = await thenSyncFrontdoor(ctx, () => provision(ctx, { id: ids[0], name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun, template: options.template, with: options.with }), { skip: options.dryRun === true });
           if (!options.showSecrets || result.outcome !== 'active') return result;
-          const { readEnvFileSecrets } = await import('../../secrets/env-file.js');
-          return { ...result, secrets: await readEnvFileSecrets(path.join(result.directory, '.env')) };
+          const { readAllSecretFiles } = await import('../../secrets/env-file.js');
+          return { ...result, secrets: await readAllSecretFiles(path.join(result.directory, 'secrets')) };
         }, renderProvision);
       }
       for (const flag of ['name', 'port', 'dryRun', 'showSecrets'] as const) {
         if (options[flag] !== undefined) throw new TenantctlError('usage', `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to one tenant; give it per tenant in --file instead`);
       }
       const { provisionBatch, readTenantsFile } = await import('../../tenants/provision-batch.js');
+      type BatchTenant = import('../../tenants/provision-batch.js').BatchTenant;
       const { renderProvisionBatch } = await import('../../tenants/render.js');
       const { BatchProgress } = await import('../batch-progress.js');
-      const tenants = [...ids.map((id) => ({ id, plan: options.plan })), ...(options.file ? await readTenantsFile(options.file) : [])];
+      const given: BatchTenant[] = [...ids.map((id) => ({ id, plan: options.plan })), ...(options.file ? await readTenantsFile(options.file) : [])];
+      const tenants = given.map((t) => ({ ...t, template: t.template ?? options.template, with: t.with ?? options.with }));
       const concurrency = Number(options.concurrency);
       const progress = new BatchProgress(process.stderr, command.optsWithGlobals().quiet === true);
       await withContext(
