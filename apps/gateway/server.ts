@@ -1,15 +1,19 @@
 // tenantctl's gateway: the front door's API key check. nginx asks it, for every request under /api/
 // (auth_request), whether the request may pass:
-//   GET /auth     headers X-Tenantctl-Tenant (set by nginx from the Host), X-Original-Uri,
+//   GET /auth     headers X-Tenantctl-Tenant (set by nginx from the Host), X-Tenantctl-Module-Area
+//                 (the module nginx's map says the path needs, "" for none), X-Original-Uri,
 //                 Authorization: Bearer tk_live_... or X-API-Key: tk_live_...
 //                 200 (X-Tenantctl-Key-Id), 401 (X-Tenantctl-Reason), 403 (X-Tenantctl-Module);
 //                 anything else (503 when the admin database fails) makes nginx answer 503: closed.
 //   GET /healthz  200 when the admin database answers.
 // The key's SHA-256 is looked up in admin_api_keys; it must belong to the Host's tenant, not be
 // revoked, and the tenant must be active. Verdicts and each tenant's enabled modules are cached for
-// keyCacheMs, so a revoked key or a disabled module stops passing within that time. Allowed requests
-// are counted per tenant, key, endpoint and hour in memory and added to admin_api_usage (with the
-// keys' last_used_at) every flushMs, in one transaction.
+// keyCacheMs, so a revoked key or a disabled module stops passing within that time (plus nginx's own
+// verdict cache, src/frontdoor/render-api-keys.ts). The answer depends only on the tenant, the key and
+// the module area: nginx caches it under exactly those. Usage is not counted here (a cached verdict
+// never reaches the gateway) but from the lines nginx writes per request (usage-files.ts): every
+// flushMs the files of past seconds go into admin_api_usage, with the keys' last_used_at, in one
+// transaction.
 //
 // Runs in tenantctl/gateway (Debian's Node 18), bundled with pg by scripts/bundle-gateway.mjs. It
 // reads its configuration (with the admin database URL) as root from a 0600 file, then drops to nobody.
@@ -17,6 +21,7 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { prepareUsageDir, readUsageBatch, removeUsageFiles } from './usage-files.js';
 
 interface GatewayConfig {
   databaseUrl: string;
@@ -24,12 +29,15 @@ interface GatewayConfig {
   port: number;
   keyCacheMs: number;
   flushMs: number;
-  /** Path prefix -> module key. */
+  /** Path prefix -> module key: only for a caller that sends no X-Tenantctl-Module-Area. */
   modulePaths: Record<string, string>;
+  /** Where nginx writes the usage lines (a bind mount shared with nginx). */
+  usageDir: string;
 }
 
 const config: GatewayConfig = JSON.parse(readFileSync(process.env.GATEWAY_CONFIG ?? '/etc/tenantctl-gateway/config.json', 'utf8'));
 if (typeof process.getuid === 'function' && process.getuid() === 0 && process.setuid && process.setgid) {
+  prepareUsageDir(config.usageDir);
   process.setgroups?.([]);
   process.setgid(65534);
   process.setuid(65534);
@@ -99,58 +107,51 @@ function presentedKey(req: http.IncomingMessage): string | undefined {
   return typeof header === 'string' ? header.trim() : undefined;
 }
 
-/** The endpoint usage is counted under: the path, with ids (numbers, UUIDs, long hex or tokens) as :id. */
-export function endpointOf(uri: string): string {
-  const path = uri.split('?')[0]!.split('#')[0]!;
-  const parts = path.split('/').map((part) =>
-    /^\d+$/.test(part) || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(part) || /^[0-9a-f]{16,}$/i.test(part) || part.length > 40 ? ':id' : part);
-  return parts.slice(0, 8).join('/').slice(0, 200) || '/';
-}
-
-// Usage, counted in memory and written in batches. Key: tenant \0 keyId \0 endpoint \0 period start.
-let usage = new Map<string, number>();
-const hourStart = (ms: number) => new Date(Math.floor(ms / 3_600_000) * 3_600_000).toISOString();
-
-function count(customerId: string, keyId: string, endpoint: string): void {
-  const key = `${customerId}\0${keyId}\0${endpoint}\0${hourStart(Date.now())}`;
-  usage.set(key, (usage.get(key) ?? 0) + 1);
-}
-
 let flushing: Promise<void> | undefined;
+/** Counts the usage files of past seconds into admin_api_usage, then deletes them; one batch at a time. */
 async function flush(): Promise<void> {
-  if (flushing || usage.size === 0) return flushing;
-  const batch = usage;
-  usage = new Map();
+  if (flushing) return flushing;
   flushing = (async () => {
-    const customers: string[] = [], keys: string[] = [], endpoints: string[] = [], counts: number[] = [], periods: string[] = [];
-    for (const [key, n] of batch) {
-      const [customer, keyId, endpoint, period] = key.split('\0') as [string, string, string, string];
-      customers.push(customer); keys.push(keyId); endpoints.push(endpoint); counts.push(n); periods.push(period);
+    const batch = await readUsageBatch(config.usageDir, Date.now());
+    if (batch.files.length === 0) return;
+    if (batch.unreadable > 0) log('warn', 'usage lines that could not be read were skipped', { lines: batch.unreadable });
+    if (batch.rows.length > 0) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          `INSERT INTO admin_api_usage (customer_id, api_key_id, endpoint, request_count, period_start, updated_at)
+           SELECT u.customer_id, u.api_key_id, u.endpoint, u.request_count, u.period_start, now()
+             FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::timestamptz[]) AS u(customer_id, api_key_id, endpoint, request_count, period_start)
+             WHERE EXISTS (SELECT 1 FROM admin_customers c WHERE c.id = u.customer_id)
+               AND EXISTS (SELECT 1 FROM admin_api_keys k WHERE k.id = u.api_key_id)
+           ON CONFLICT (customer_id, (COALESCE(api_key_id, '00000000-0000-0000-0000-000000000000'::uuid)), endpoint, period_start)
+           DO UPDATE SET request_count = admin_api_usage.request_count + EXCLUDED.request_count, updated_at = now()`,
+          [batch.rows.map((r) => r.customerId), batch.rows.map((r) => r.keyId), batch.rows.map((r) => r.endpoint), batch.rows.map((r) => r.count), batch.rows.map((r) => r.periodStart)],
+        );
+        await client.query('UPDATE admin_api_keys SET last_used_at = now() WHERE id = ANY($1::uuid[])', [[...new Set(batch.rows.map((r) => r.keyId))]]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        // Not lost: the files stay and are read again with the next batch.
+        log('warn', 'writing usage failed; the files are kept for the next batch', { error: (error as Error).message, files: batch.files.length });
+        return;
+      } finally {
+        client.release();
+      }
     }
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(
-        `INSERT INTO admin_api_usage (customer_id, api_key_id, endpoint, request_count, period_start, updated_at)
-         SELECT u.customer_id, u.api_key_id, u.endpoint, u.request_count, u.period_start, now()
-           FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::timestamptz[]) AS u(customer_id, api_key_id, endpoint, request_count, period_start)
-           WHERE EXISTS (SELECT 1 FROM admin_customers c WHERE c.id = u.customer_id)
-         ON CONFLICT (customer_id, (COALESCE(api_key_id, '00000000-0000-0000-0000-000000000000'::uuid)), endpoint, period_start)
-         DO UPDATE SET request_count = admin_api_usage.request_count + EXCLUDED.request_count, updated_at = now()`,
-        [customers, keys, endpoints, counts, periods],
-      );
-      await client.query('UPDATE admin_api_keys SET last_used_at = now() WHERE id = ANY($1::uuid[])', [[...new Set(keys)]]);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      // Not lost: added back, written with the next batch.
-      for (const [key, n] of batch) usage.set(key, (usage.get(key) ?? 0) + n);
-      log('warn', 'writing usage failed; kept for the next batch', { error: (error as Error).message, rows: batch.size });
-    } finally {
-      client.release();
-    }
-  })().finally(() => { flushing = undefined; });
+    await removeUsageFiles(config.usageDir, batch.files);
+  })().catch((error: unknown) => { log('warn', 'reading usage failed', { error: (error as Error).message }); })
+    .finally(() => { flushing = undefined; });
   return flushing;
+}
+
+/** The module the request's path needs: nginx's area when it sends one (its verdict cache is keyed by it), else the gateway's own prefix match. */
+function moduleOf(req: http.IncomingMessage): string | undefined {
+  const area = req.headers['x-tenantctl-module-area'];
+  if (typeof area === 'string') return area === '' ? undefined : area;
+  const path = String(req.headers['x-original-uri'] ?? '/').split('?')[0]!;
+  return modulePrefixes.find(([prefix]) => path.startsWith(prefix) || `${path}/` === prefix)?.[1];
 }
 
 function reply(res: http.ServerResponse, status: number, headers: Record<string, string> = {}): void {
@@ -169,14 +170,11 @@ async function authorize(req: http.IncomingMessage, res: http.ServerResponse): P
   if (!verdict.ok) return reply(res, 401, { 'x-tenantctl-reason': verdict.reason });
   // Another tenant's key is no key here: the same answer as an unknown one.
   if (verdict.customerId !== tenant) return reply(res, 401, { 'x-tenantctl-reason': 'unknown API key' });
-  const uri = String(req.headers['x-original-uri'] ?? '/');
-  const path = uri.split('?')[0]!;
-  const gated = modulePrefixes.find(([prefix]) => path.startsWith(prefix) || `${path}/` === prefix);
-  if (gated) {
+  const module = moduleOf(req);
+  if (module) {
     const modules = await cached(moduleCache, tenant, () => enabledModules(tenant));
-    if (!modules.has(gated[1])) return reply(res, 403, { 'x-tenantctl-module': gated[1] });
+    if (!modules.has(module)) return reply(res, 403, { 'x-tenantctl-module': module });
   }
-  count(tenant, verdict.keyId, endpointOf(uri));
   reply(res, 200, { 'x-tenantctl-key-id': verdict.keyId });
 }
 
@@ -205,7 +203,7 @@ const stop = async () => {
   clearInterval(timer);
   server.close();
   server.closeIdleConnections();
-  // The last counts are written before the process ends.
+  // What is ready is written now; seconds not yet over stay in their files for the next start.
   await flushing;
   await flush();
   await pool.end().catch(() => {});

@@ -14,6 +14,8 @@ import type { Config } from '../config/schema.js';
 //   tls/                  base.crt|key (the operator's, or issued by the local CA), ca.crt|key (--self-signed)
 //   domains/              <domain>.crt|key: custom domains' certificates
 //   snippets/             <id>.conf: the operator's own nginx directives for a tenant's server blocks
+//   usage/                <epoch second>.log: requests that passed the key check, written by nginx, read
+//                         into admin_api_usage and deleted by the gateway (which owns its permissions)
 
 export interface FrontdoorLayout {
   root: string;
@@ -25,6 +27,7 @@ export interface FrontdoorLayout {
   tlsDir: string;
   domainsDir: string;
   snippetsDir: string;
+  usageDir: string;
 }
 
 export function frontdoorLayout(config: Pick<Config, 'stateDir'>): FrontdoorLayout {
@@ -39,6 +42,7 @@ export function frontdoorLayout(config: Pick<Config, 'stateDir'>): FrontdoorLayo
     tlsDir: path.join(root, 'tls'),
     domainsDir: path.join(root, 'domains'),
     snippetsDir: path.join(root, 'snippets'),
+    usageDir: path.join(root, 'usage'),
   };
 }
 

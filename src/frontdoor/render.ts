@@ -1,4 +1,5 @@
 import type { FrontdoorConfig } from '../config/schema.js';
+import { renderApiKeyDirectives, renderVerdictCache } from './render-api-keys.js';
 
 // Pure rendering of the front door's nginx configuration: one generation directory holding
 // nginx.conf, the shared location rules, and one folder per tenant (t/<id>/: its server blocks, its
@@ -67,6 +68,7 @@ function renderMain({ config, generation }: RenderInput): string {
     `  limit_req_zone $tenantctl_tenant zone=tenantctl_${plan}:10m rate=${config.rateLimits[plan].requestsPerSecond}r/s;`;
   return `# Rendered by tenantctl (generation ${generation}); do not edit: \`tenantctl frontdoor reload\` renders it again.
 user www-data;
+# One worker per core: nginx shares the host's cores with the gateway and tenants' apps.
 worker_processes auto;
 pid /run/nginx.pid;
 error_log stderr warn;
@@ -100,7 +102,9 @@ http {
   ${config.accessLog
     ? `log_format tenantctl escape=json '{"time":"$time_iso8601","request_id":"$tenantctl_request_id","tenant":"$tenantctl_tenant","host":"$host","method":"$request_method","uri":"$uri","status":$status,"bytes":$body_bytes_sent,"duration":$request_time,"upstream_duration":"$upstream_response_time","key_id":"$tenantctl_key_id"}';
   access_log /dev/stdout tenantctl;`
-    : 'access_log off;'}
+    : '# No request log (frontdoor.accessLog); the usage log below is always on.'}
+
+${renderApiKeyDirectives(config)}
 
   # Per-tenant rate limits, one zone per plan, keyed by the tenant id (set by each tenant's server).
 ${rate('starter')}
@@ -150,6 +154,8 @@ ${rate('enterprise')}
     server_name ${statusHost};
     allow 127.0.0.1;
     deny all;
+    set $tenantctl_tenant "";
+    set $tenantctl_key_id "";
     default_type text/plain;
     location = /generation {
       return 200 '${generation}\\n';
@@ -219,6 +225,7 @@ location = /_tenantctl/auth {
     proxy_send_timeout 5s;
     proxy_read_timeout 5s;
     proxy_buffering on;
+    ${renderVerdictCache()}
 }
 
 location @tenantctl_unauthorized {
@@ -260,6 +267,7 @@ function renderTenant({ config, upstreamAddress }: RenderInput, tenant: RouteInp
   if (kind === 'unavailable') {
     const page = `<!doctype html><title>Unavailable</title><h1>Service unavailable</h1><p>${tenant.id} is ${tenant.status === 'stopped' ? 'stopped' : 'not available'} right now. Please try again later.</p>\\n`;
     const body = `    set $tenantctl_tenant ${tenant.id};
+    set $tenantctl_key_id "";
     default_type text/html;
     add_header Retry-After 30 always;
     location / {

@@ -10,6 +10,7 @@ import type { DockerHost } from '../stack/docker-host.js';
 import { projectContainers, type ContainerState } from '../stack/docker.js';
 import { containerConfDir, type FrontdoorLayout } from './layout.js';
 import { statusHost } from './render.js';
+import { containerUsageDir, containerVerdictCacheDir } from './render-api-keys.js';
 
 // The front door's own compose project: nginx and the gateway, both in the Docker host's network
 // namespace (network_mode: host). Why host networking:
@@ -42,7 +43,11 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         network_mode: 'host',
         restart: 'unless-stopped',
         command: ['nginx', '-g', 'daemon off;', '-c', `${containerConfDir}/live/nginx.conf`],
-        volumes: [`${layout.confDir}:${containerConfDir}:ro`],
+        volumes: [`${layout.confDir}:${containerConfDir}:ro`, `${layout.usageDir}:${containerUsageDir}`],
+        // The gateway's verdicts are cached with the presented key in their cache key: memory only.
+        tmpfs: [`${containerVerdictCacheDir}:mode=0700,size=64m`],
+        // The gateway sets the usage directory's owner and mode before nginx writes into it.
+        depends_on: ['gateway'],
         labels,
         logging,
         stop_grace_period: '15s',
@@ -52,7 +57,7 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         container_name: gatewayContainer(config),
         network_mode: 'host',
         restart: 'unless-stopped',
-        volumes: [`${layout.gatewayConfig}:/etc/tenantctl-gateway/config.json:ro`],
+        volumes: [`${layout.gatewayConfig}:/etc/tenantctl-gateway/config.json:ro`, `${layout.usageDir}:${containerUsageDir}`],
         labels,
         logging,
         stop_grace_period: '10s',
@@ -71,6 +76,7 @@ export async function writeGatewayConfig(config: Config, layout: FrontdoorLayout
     keyCacheMs: Math.round(config.frontdoor.keyCacheSeconds * 1000),
     flushMs: Math.round(config.frontdoor.usageFlushSeconds * 1000),
     modulePaths: config.frontdoor.modulePaths,
+    usageDir: containerUsageDir,
   }, null, 2)}\n`);
 }
 

@@ -1,0 +1,93 @@
+// Usage as nginx records it: every request that passed the key check appends one JSON line
+// ({"tenant","key","uri"}) to <usage dir>/<epoch second>.log (src/frontdoor/render-api-keys.ts).
+// The gateway counts from these files rather than from its own /auth answers, because nginx caches
+// those answers and most requests never reach the gateway.
+//
+// A file is read once its second is over and a grace period has passed (a worker may log a line
+// stamped with the second that just ended); its counts go into admin_api_usage in one transaction and
+// only then is the file deleted. Files survive a gateway restart and are counted when it is back.
+// (A gateway killed between that commit and the delete counts those seconds again: the one window.)
+import { chownSync, chmodSync, mkdirSync } from 'node:fs';
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import path from 'node:path';
+
+/** A line stamped with second S can be written a little after S ends (nginx's cached clock). */
+export const usageGraceMs = 1_000;
+/** Files read per batch, so a backlog after an outage is written in bounded transactions. */
+const maxFilesPerBatch = 300;
+
+/** nginx's workers (www-data, uid 33 in Debian's images) write; the gateway (nobody, group nogroup) reads and deletes. Called as root, before dropping privileges. */
+export function prepareUsageDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  chownSync(dir, 33, 65534);
+  // setgid: files nginx creates belong to nogroup, the gateway's group.
+  chmodSync(dir, 0o2770);
+}
+
+/** The endpoint usage is counted under: the path, with ids (numbers, UUIDs, long hex or tokens) as :id. */
+export function endpointOf(uri: string): string {
+  const path = uri.split('?')[0]!.split('#')[0]!;
+  const parts = path.split('/').map((part) =>
+    /^\d+$/.test(part) || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(part) || /^[0-9a-f]{16,}$/i.test(part) || part.length > 40 ? ':id' : part);
+  return parts.slice(0, 8).join('/').slice(0, 200) || '/';
+}
+
+const hourStart = (ms: number) => new Date(Math.floor(ms / 3_600_000) * 3_600_000).toISOString();
+
+/** One admin_api_usage row's worth of requests. */
+export interface UsageRow { customerId: string; keyId: string; endpoint: string; periodStart: string; count: number }
+
+/** Files whose second is over (plus the grace period), oldest first. */
+export function readyFiles(names: readonly string[], nowMs: number): string[] {
+  return names
+    .map((name) => ({ name, second: /^(\d+)\.log$/.exec(name)?.[1] }))
+    .filter((f): f is { name: string; second: string } => f.second !== undefined && (Number(f.second) + 1) * 1000 + usageGraceMs <= nowMs)
+    .sort((a, b) => Number(a.second) - Number(b.second))
+    .map((f) => f.name);
+}
+
+/** Adds one file's lines to `rows` (keyed by customer, key, endpoint, hour); returns the lines it could not read. */
+export function countLines(text: string, second: number, rows: Map<string, UsageRow>): number {
+  // Identical lines (same tenant, key and URI) are parsed once.
+  const lines = new Map<string, number>();
+  for (const line of text.split('\n')) if (line !== '') lines.set(line, (lines.get(line) ?? 0) + 1);
+  let unreadable = 0;
+  const periodStart = hourStart(second * 1000);
+  for (const [line, n] of lines) {
+    let entry: { tenant?: unknown; key?: unknown; uri?: unknown };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      unreadable += n;
+      continue;
+    }
+    if (typeof entry.tenant !== 'string' || typeof entry.key !== 'string' || typeof entry.uri !== 'string' || !entry.tenant || !entry.key) {
+      unreadable += n;
+      continue;
+    }
+    const endpoint = endpointOf(entry.uri);
+    const id = `${entry.tenant}\0${entry.key}\0${endpoint}\0${periodStart}`;
+    const row = rows.get(id);
+    if (row) row.count += n;
+    else rows.set(id, { customerId: entry.tenant, keyId: entry.key, endpoint, periodStart, count: n });
+  }
+  return unreadable;
+}
+
+export interface UsageBatch { files: string[]; rows: UsageRow[]; unreadable: number }
+
+/** The ready files (at most maxFilesPerBatch) and their counts. */
+export async function readUsageBatch(dir: string, nowMs: number): Promise<UsageBatch> {
+  const files = readyFiles(await readdir(dir), nowMs).slice(0, maxFilesPerBatch);
+  const rows = new Map<string, UsageRow>();
+  let unreadable = 0;
+  for (const name of files) {
+    unreadable += countLines(await readFile(path.join(dir, name), 'utf8'), Number(name.split('.')[0]), rows);
+  }
+  return { files, rows: [...rows.values()], unreadable };
+}
+
+/** After the batch's counts are committed. */
+export async function removeUsageFiles(dir: string, files: readonly string[]): Promise<void> {
+  for (const name of files) await unlink(path.join(dir, name)).catch((error: NodeJS.ErrnoException) => { if (error.code !== 'ENOENT') throw error; });
+}
