@@ -1,0 +1,209 @@
+// Two stack shapes side by side on the real Docker engine (issue 12): a crm tenant and two frontbase
+// tenants, one with the optional postgres profile. Each is ready by its own template's probes,
+// reachable only through its own published ports, isolated from the others, and removed with
+// nothing left behind.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { containerOf, createHarness, dockerExec, dockerObjectsWithPrefix, inspect, type Harness } from './harness.js';
+
+let h: Harness;
+const provisioned: Record<string, any> = {};
+const outputs: string[] = [];
+const progress: Record<string, string> = {};
+// crm1: the default template; fb-plain: frontbase without profiles; fb-pg: with postgres (the id's
+// '-' must become '_' in its database name).
+const tenants = ['crm1', 'fb-plain', 'fb-pg'] as const;
+const frontbaseServices = ['backend', 'edge', 'frontend', 'redis', 'redis-http'];
+
+const secretOf = (id: string, name: string) => readFileSync(path.join(h.customersDir, id, 'secrets', name), 'utf8').trim();
+const project = (id: string) => `${h.prefix}-${id}`;
+const servicesOf = async (id: string) => {
+  const status = await h.cli(['status', id, '--json']);
+  expect(status.exitCode, status.why).toBe(0);
+  return status.json().services.map((s: any) => s.service).sort();
+};
+const ipOf = async (id: string, service: string) =>
+  Object.values((await inspect(await containerOf(project(id), service))).NetworkSettings.Networks as Record<string, { IPAddress: string; Gateway: string }>)[0]!;
+/** A TCP connection from inside a container (python3 in the frontbase images): open, or why not. */
+const connectFrom = async (container: string, host: string, port: number) =>
+  (await dockerExec(container, ['python3', '-c', `import socket,sys
+s=socket.socket(); s.settimeout(2)
+try:
+  s.connect((${JSON.stringify(host)}, ${port})); print('open')
+except Exception as e:
+  print(type(e).__name__)`])).stdout.trim();
+
+beforeAll(async () => {
+  h = await createHarness('frontbase');
+}, 60_000);
+
+afterAll(async () => {
+  await h?.cleanup();
+}, 180_000);
+
+describe('a crm tenant beside two frontbase tenants', () => {
+  beforeAll(async () => {
+    const results = await Promise.all([
+      h.cli(['provision', 'crm1', '--name', 'CRM One', '--json']),
+      h.cli(['provision', 'fb-plain', '--name', 'Frontbase "Plain"', '--template', 'frontbase', '--json']),
+      h.cli(['provision', 'fb-pg', '--name', 'Frontbase PG', '--template', 'frontbase', '--with', 'postgres', '--json']),
+    ]);
+    for (const r of results) outputs.push(r.stdout, r.stderr);
+    const failed = results.filter((r) => r.exitCode !== 0);
+    if (failed.length > 0) throw new Error(`provisioning the three tenants failed:\n${failed.map((r) => r.why).join('\n')}`);
+    tenants.forEach((id, i) => {
+      provisioned[id] = results[i]!.json();
+      progress[id] = results[i]!.stderr;
+    });
+  }, 400_000);
+
+  it('provisions each from its own template, with its own ports and subnet', () => {
+    expect(provisioned.crm1).toMatchObject({ id: 'crm1', outcome: 'active', template: 'crm', profiles: [] });
+    expect(provisioned['fb-plain']).toMatchObject({ id: 'fb-plain', outcome: 'active', template: 'frontbase', profiles: [] });
+    expect(provisioned['fb-pg']).toMatchObject({ id: 'fb-pg', outcome: 'active', template: 'frontbase', profiles: ['postgres'] });
+    for (const id of ['fb-plain', 'fb-pg']) {
+      const ports = provisioned[id].ports;
+      for (const name of ['frontend', 'backend', 'edge', 'redis', 'redis_http']) expect(ports[name], `${id} port ${name}`).toEqual(expect.any(Number));
+      // The seed's overlapping ranges: each port inside its own.
+      expect(ports.backend).toBeGreaterThanOrEqual(8000);
+      expect(ports.frontend).toBeGreaterThanOrEqual(8080);
+      expect(ports.redis_http).toBeGreaterThanOrEqual(8079);
+      expect(ports.edge).toBeGreaterThanOrEqual(3002);
+      expect(ports.edge).toBeLessThanOrEqual(3999);
+      // The front door port is the frontend's.
+      expect(provisioned[id].url).toMatch(new RegExp(`:${ports.frontend}$`));
+    }
+    // No host port is held twice across the three tenants, however the ranges overlap.
+    const all = tenants.flatMap((id) => Object.values(provisioned[id].ports));
+    expect(new Set(all).size).toBe(all.length);
+    expect(new Set(tenants.map((id) => provisioned[id].subnet)).size).toBe(3);
+  });
+
+  it('waited for each service by the probe its template declares', () => {
+    // wait-ready reports each service as its probe passes; postgres only where the profile is on.
+    const readyServices = (id: string) => [...progress[id]!.matchAll(/^\S*\s*([a-z-]+) ready \(/gm)].map((m) => m[1]).sort();
+    expect(readyServices('fb-plain')).toEqual(frontbaseServices);
+    expect(readyServices('fb-pg')).toEqual([...frontbaseServices, 'postgres'].sort());
+    expect(readyServices('crm1')).toEqual(['app', 'db', 'redis', 'worker']);
+  });
+
+  it('runs postgres only where the profile is on', async () => {
+    expect(await servicesOf('fb-plain')).toEqual(frontbaseServices);
+    expect(await servicesOf('fb-pg')).toEqual([...frontbaseServices, 'postgres'].sort());
+    expect(await servicesOf('crm1')).toEqual(['app', 'db', 'redis', 'worker']);
+  });
+
+  it("answers frontbase's /health through the published frontend port, and the page's API through it", async () => {
+    for (const id of ['fb-plain', 'fb-pg']) {
+      const url = provisioned[id].url;
+      const health = await fetch(`${url}/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: 'ok', service: 'frontend' });
+      // nginx passes /api/ to this tenant's backend, whose /health writes and reads its SQLite.
+      const backend = await (await fetch(`${url}/api/health`)).json();
+      expect(backend).toMatchObject({ status: 'ok', service: 'backend', tenant: id, database: 'sqlite' });
+      const page = await (await fetch(url)).text();
+      expect(page).toContain('/api/notes');
+      const created = await fetch(`${url}/api/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `note of ${id}` }) });
+      expect(created.status).toBe(201);
+    }
+    // Each backend has its own database: a tenant sees only its own note.
+    for (const id of ['fb-plain', 'fb-pg']) {
+      const { tenant, notes } = await (await fetch(`${provisioned[id].url}/api/notes`)).json();
+      expect(tenant).toBe(id);
+      expect(notes.map((n: any) => n.text)).toEqual([`note of ${id}`]);
+    }
+  });
+
+  it('answers the edge on its own port, and the crm app on its', async () => {
+    const edge = await (await fetch(`http://127.0.0.1:${provisioned['fb-plain'].ports.edge}/health`)).json();
+    expect(edge).toMatchObject({ status: 'ok', service: 'edge', tenant: 'fb-plain', database: 'sqlite' });
+    const crm = await fetch(`${provisioned.crm1.url}/api/health`);
+    expect(crm.status).toBe(200);
+    expect(await crm.json()).toMatchObject({ status: 'ok', customer: 'crm1' });
+  });
+
+  it('serves Redis over HTTP only with the tenant\'s token, backed by its Redis', async () => {
+    const base = `http://127.0.0.1:${provisioned['fb-plain'].ports.redis_http}`;
+    const token = secretOf('fb-plain', 'REDIS_HTTP_TOKEN');
+    const auth = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+    expect((await fetch(`${base}/PING`)).status).toBe(403);
+    expect((await fetch(`${base}/PING`, { headers: auth('tenantctl', secretOf('fb-pg', 'REDIS_HTTP_TOKEN')) })).status).toBe(403); // another tenant's token
+    const ping = await fetch(`${base}/PING`, { headers: auth('tenantctl', token) });
+    expect(ping.status).toBe(200);
+    expect(await ping.json()).toEqual({ PING: [true, 'PONG'] });
+    expect(await (await fetch(`${base}/SET/greeting/hello`, { headers: auth('tenantctl', token) })).json()).toEqual({ SET: [true, 'OK'] });
+    // The value is in this tenant's Redis (read through its password-protected redis service).
+    const redis = await containerOf(project('fb-plain'), 'redis');
+    const read = await dockerExec(redis, ['sh', '-c', 'redis-cli --askpass GET greeting </run/tenantctl/REDIS_PASSWORD']);
+    expect(read.stdout.trim()).toBe('hello');
+  });
+
+  it('gives the postgres profile a database frontbase_<id> that takes a login as frontbase', async () => {
+    const client = new pg.Client({ host: '127.0.0.1', port: provisioned['fb-pg'].ports.postgres, user: 'frontbase', password: secretOf('fb-pg', 'DB_PASSWORD'), database: 'frontbase_fb_pg' });
+    await client.connect();
+    try {
+      expect((await client.query('SELECT current_database() AS db')).rows).toEqual([{ db: 'frontbase_fb_pg' }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('keeps the stacks apart: frontbase\'s backend cannot reach crm\'s database or the other tenant\'s, but reaches its own services', async () => {
+    const backend = await containerOf(project('fb-plain'), 'backend');
+    expect(await connectFrom(backend, 'redis', 6379)).toBe('open'); // so the refusals below mean something
+    expect(await connectFrom(backend, 'edge', 3002)).toBe('open');
+    const crmDb = await ipOf('crm1', 'db');
+    const ownNetwork = await ipOf('fb-plain', 'backend');
+    expect(crmDb.Gateway).not.toBe(ownNetwork.Gateway);
+    expect(await connectFrom(backend, crmDb.IPAddress, 5432)).not.toBe('open');
+    expect(await connectFrom(backend, ownNetwork.Gateway, provisioned.crm1.ports.db)).not.toBe('open');
+    const otherPostgres = await ipOf('fb-pg', 'postgres');
+    expect(await connectFrom(backend, otherPostgres.IPAddress, 5432)).not.toBe('open');
+    expect(await connectFrom(backend, 'db', 5432)).not.toBe('open'); // crm's service name means nothing here
+  });
+
+  it('writes secrets as private files, never into the compose file or the output', async () => {
+    for (const id of ['fb-plain', 'fb-pg']) {
+      const dir = path.join(h.customersDir, id);
+      expect(statSync(path.join(dir, 'secrets')).mode & 0o777).toBe(0o700);
+      const compose = readFileSync(path.join(dir, 'docker-compose.yml'), 'utf8');
+      expect(compose).not.toMatch(/^x-tenantctl:/m);
+      for (const name of ['SECRET_KEY', 'REDIS_PASSWORD', 'REDIS_HTTP_TOKEN', 'DB_PASSWORD']) {
+        expect(statSync(path.join(dir, 'secrets', name)).mode & 0o777).toBe(0o600);
+        const value = secretOf(id, name);
+        expect(value.length).toBeGreaterThanOrEqual(32);
+        expect(compose).not.toContain(value);
+        for (const output of outputs) expect(output).not.toContain(value);
+      }
+      // Inside, the services see paths (*_FILE), never values.
+      const webdis = await inspect(await containerOf(project(id), 'redis-http'));
+      expect((webdis.Config.Env as string[]).join('\n')).not.toContain(secretOf(id, 'REDIS_HTTP_TOKEN'));
+    }
+  });
+
+  it('records each tenant\'s template, checksum and profiles, and lists them', async () => {
+    const rows = await h.adminQuery(`SELECT id, template, profiles, template_checksum FROM admin_customers ORDER BY id`);
+    expect(rows.map((r) => [r.id, r.template, r.profiles])).toEqual([['crm1', 'crm', []], ['fb-pg', 'frontbase', ['postgres']], ['fb-plain', 'frontbase', []]]);
+    for (const r of rows) expect(r.template_checksum).toMatch(/^[0-9a-f]{64}$/);
+    const list = await h.cli(['list', '--json']);
+    expect(list.exitCode, list.why).toBe(0);
+    expect(list.json().map((t: any) => [t.id, t.template])).toEqual([['crm1', 'crm'], ['fb-pg', 'frontbase'], ['fb-plain', 'frontbase']]);
+  });
+
+  it('deprovisions all three and leaves no container, network, volume, folder or allocation', async () => {
+    for (const id of tenants) {
+      const result = await h.cli(['deprovision', id, '--yes', '--json']);
+      expect(result.exitCode, result.why).toBe(0);
+      expect(result.json()).toMatchObject({ id, outcome: 'deprovisioned', keptData: false });
+    }
+    for (const id of tenants) {
+      expect(await dockerObjectsWithPrefix(project(id)), id).toEqual({ containers: [], networks: [], volumes: [] });
+      expect(existsSync(path.join(h.customersDir, id)), id).toBe(false);
+    }
+    expect(await h.adminQuery('SELECT * FROM admin_allocations')).toEqual([]);
+    expect((await h.adminQuery(`SELECT id, status FROM admin_customers ORDER BY id`)).map((r) => r.status)).toEqual(['deprovisioned', 'deprovisioned', 'deprovisioned']);
+  }, 180_000);
+});
