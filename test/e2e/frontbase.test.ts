@@ -193,6 +193,32 @@ describe('a crm tenant beside two frontbase tenants', () => {
     expect(list.json().map((t: any) => [t.id, t.template])).toEqual([['crm1', 'crm'], ['fb-pg', 'frontbase'], ['fb-plain', 'frontbase']]);
   });
 
+  it('stops and starts a frontbase tenant with its profile and its data (SQLite and PostgreSQL on volumes)', async () => {
+    const id = 'fb-pg';
+    const client = () => new pg.Client({ host: '127.0.0.1', port: provisioned[id].ports.postgres, user: 'frontbase', password: secretOf(id, 'DB_PASSWORD'), database: 'frontbase_fb_pg' });
+    const before = client();
+    await before.connect();
+    await before.query('CREATE TABLE kept (value text); INSERT INTO kept VALUES ($$still here$$)');
+    await before.end();
+
+    const stop = await h.cli(['stop', id, '--json']);
+    expect(stop.exitCode, stop.why).toBe(0);
+    expect((await fetch(`${provisioned[id].url}/health`).catch(() => undefined))?.status).toBeUndefined();
+    const start = await h.cli(['start', id, '--json']);
+    expect(start.exitCode, start.why).toBe(0);
+
+    expect(await servicesOf(id)).toEqual([...frontbaseServices, 'postgres'].sort());
+    const { notes } = await (await fetch(`${provisioned[id].url}/api/notes`)).json();
+    expect(notes.map((n: any) => n.text)).toEqual([`note of ${id}`]);
+    const after = client();
+    await after.connect();
+    try {
+      expect((await after.query('SELECT value FROM kept')).rows).toEqual([{ value: 'still here' }]);
+    } finally {
+      await after.end();
+    }
+  }, 180_000);
+
   it('deprovisions all three and leaves no container, network, volume, folder or allocation', async () => {
     for (const id of tenants) {
       const result = await h.cli(['deprovision', id, '--yes', '--json']);
