@@ -128,7 +128,7 @@ export class HostStore {
       const before = (await client.query('SELECT * FROM admin_hosts WHERE name = $1 FOR UPDATE', [name])).rows[0];
       if (!before || before.state === 'removed') throw new TenantctlError('notFound', `no Docker host ${name} in the fleet (tenantctl hosts list)`);
       // FOR SHARE: a provision recording a tenant on this host meanwhile waits, then sees the host gone.
-      const { rows: tenants } = await client.query('SELECT id, status FROM admin_customers WHERE host = $1 FOR SHARE', [name]);
+      const { rows: tenants } = await client.query('SELECT id, status FROM admin_customers WHERE host = $1 ORDER BY id FOR SHARE', [name]);
       const live = tenants.filter((t) => t.status !== 'deprovisioned').map((t) => t.id as string);
       if (live.length > 0) {
         const shown = live.slice(0, 5).join(', ') + (live.length > 5 ? ` and ${live.length - 5} more` : '');
