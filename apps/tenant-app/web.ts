@@ -2,10 +2,12 @@
 //   GET /            tenant identity
 //   GET /api/health  real checks of PostgreSQL (SELECT 1) and Redis (PING); 200 or 503
 //   GET /api/ready   200 only when both answer; 503 otherwise
+//   GET /api/ws      WebSocket echo naming the tenant (websocket.ts)
 import http from 'node:http';
 import type { AppEnv } from './env.js';
 import { checkDb, checkRedis, shortMessage, type Deps } from './deps.js';
 import { log } from './log.js';
+import { acceptWebSockets, closeWebSockets } from './websocket.js';
 
 type Part = 'ok' | `error: ${string}`;
 
@@ -96,6 +98,7 @@ export function createWebServer(config: AppEnv, deps: Deps): http.Server {
   // headers must arrive promptly so slow clients cannot hold sockets open.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
+  acceptWebSockets(server, config);
   return server;
 }
 
@@ -113,6 +116,7 @@ export function listen(server: http.Server, port: number): Promise<void> {
 export async function closeServer(server: http.Server, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  closeWebSockets(server);
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;
   clearTimeout(timer);
