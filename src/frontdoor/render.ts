@@ -1,5 +1,6 @@
 import type { FrontdoorConfig } from '../config/schema.js';
 import { renderApiKeyDirectives, renderVerdictCache } from './render-api-keys.js';
+import type { AppContainerAddress } from './app-addresses.js';
 
 // Pure rendering of the front door's nginx configuration: one generation directory holding
 // nginx.conf, the shared location rules, and one folder per tenant (t/<id>/: its server blocks, its
@@ -17,6 +18,8 @@ export interface RouteInput {
   status: string;
   /** Host port of its app (published on bindAddress). */
   appPort: number | null;
+  /** Its app container's own address, dialled first (app-addresses.ts); the published port is the fallback. */
+  appContainer?: AppContainerAddress;
   /** Custom domains, and whether each has its own certificate in t/<id>/certs/<domain>.crt|key. */
   domains: { domain: string; ownCertificate: boolean }[];
   /** t/<id>/snippet.conf exists: the operator's own directives for this tenant's server blocks. */
@@ -298,8 +301,14 @@ ${body}}
     limit_req zone=tenantctl_${zone} burst=${limits.burst} nodelay;
     include locations.conf;
 ${snippet}`;
+  // The container directly when its address is known (no docker-proxy hop); a failed connect to it
+  // (a stale address) sets it aside for 30 s and the published port serves meanwhile.
+  const servers = tenant.appContainer
+    ? `    server ${tenant.appContainer.address}:${tenant.appContainer.port} max_fails=1 fail_timeout=30s;
+    server ${upstreamAddress}:${tenant.appPort} backup;`
+    : `    server ${upstreamAddress}:${tenant.appPort} max_fails=0;`;
   const upstream = `upstream tenantctl_app_${tenant.id.replace(/-/g, '_')} {
-    server ${upstreamAddress}:${tenant.appPort} max_fails=0;
+${servers}
     keepalive 32;
 }
 `;

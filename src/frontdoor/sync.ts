@@ -6,6 +6,7 @@ import { frontdoorLockWaitMs } from '../common/timeouts.js';
 import type { AdminDb } from '../admin-db/database.js';
 import type { Context } from '../context.js';
 import type { Config } from '../config/schema.js';
+import { appContainerAddresses, type AppContainerAddress } from './app-addresses.js';
 import { loadRoutes } from './domains.js';
 import { frontdoorLayout, generationDirName, readState, writeState, type FrontdoorLayout, type LastSync } from './layout.js';
 import { renderFrontdoor, routeKind, tenantHostnames, type RouteInput } from './render.js';
@@ -92,6 +93,12 @@ type Entry = { content: string | Buffer; private?: boolean };
 async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, generation: number): Promise<{ files: Map<string, Entry>; digest: string; tenants: RouteInput[] }> {
   const config = ctx.config;
   const registry = await loadRoutes(db, ctx.dockerHost.id);
+  const routed = new Map(registry.flatMap((r) => (routeKind(r) === 'route' && r.appPort !== null ? [[r.id, r.appPort] as const] : [])));
+  // Without them nginx dials the published ports, which always works: a failed look-up only costs speed.
+  const containers = await appContainerAddresses(ctx.dockerHost, routed, ctx.signal).catch((error: unknown) => {
+    if (ctx.signal?.aborted) throw error;
+    return new Map<string, AppContainerAddress>();
+  });
   const files = new Map<string, Entry>();
   const tenants: RouteInput[] = [];
   for (const route of registry) {
@@ -108,7 +115,7 @@ async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, gene
     const snippetFile = path.join(layout.snippetsDir, `${route.id}.conf`);
     const snippet = routeKind(route) === 'route' && (await exists(snippetFile));
     if (snippet) files.set(`t/${route.id}/snippet.conf`, { content: await readFile(snippetFile) });
-    tenants.push({ ...route, domains, snippet });
+    tenants.push({ ...route, domains, snippet, appContainer: containers.get(route.id) });
   }
   files.set('tls/base.crt', { content: await readFile(path.join(layout.tlsDir, 'base.crt')) });
   files.set('tls/base.key', { content: await readFile(path.join(layout.tlsDir, 'base.key')), private: true });

@@ -47,6 +47,15 @@ describe('renderFrontdoor', () => {
     expect(locations).toContain('proxy_set_header X-Forwarded-Proto $scheme;');
   });
 
+  it('dials the app container directly when its address is known, with the published port as the backup', () => {
+    const c = config();
+    const direct = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant({ appContainer: { address: '10.123.0.5', port: 3000 } })] }).get('t/acme/server.conf')!;
+    expect(direct).toMatch(/upstream tenantctl_app_acme \{\n(?:.*\n)*?    server 10\.123\.0\.5:3000 max_fails=1 fail_timeout=30s;\n    server 127\.0\.0\.1:3001 backup;\n    keepalive 32;/);
+    const published = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant()] }).get('t/acme/server.conf')!;
+    expect(published).toContain('server 127.0.0.1:3001 max_fails=0;');
+    expect(published).not.toContain('backup');
+  });
+
   it('shows a stopped or failed tenant as a 503 page and leaves a deprovisioned one out (404)', () => {
     const c = config();
     const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant({ id: 'stopped-one', status: 'stopped' }), tenant({ id: 'gone', status: 'deprovisioned' })] });
