@@ -26,6 +26,8 @@ export async function reserve(
   host: string,
   choose: (held: HeldAllocations) => Promise<Reservation>,
   first?: (client: pg.PoolClient) => Promise<void>,
+  /** The port the tenant's app (its front door) is reached at: recorded as app_port, which the front door routes to. */
+  { appPort = 'app' }: { appPort?: string } = {},
 ): Promise<Reservation> {
   return db.withTransaction(async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [lockSpaces.allocation, host]);
@@ -43,7 +45,7 @@ export async function reserve(
     await client.query('INSERT INTO admin_allocations (host, kind, value, customer_id, purpose) VALUES ($1, $2, $3, $4, $5)', [host, 'subnet', reservation.subnet, id, 'network']);
     await client.query('UPDATE admin_customers SET app_port = $2, db_port = $3, redis_port = $4, subnet = $5, updated_at = now() WHERE id = $1', [
       // Kept for templates with ports of these names (crm), which other code and people read; NULL otherwise.
-      id, reservation.ports.app ?? null, reservation.ports.db ?? null, reservation.ports.redis ?? null, reservation.subnet,
+      id, reservation.ports[appPort] ?? null, reservation.ports.db ?? null, reservation.ports.redis ?? null, reservation.subnet,
     ]);
     await recordAudit(db, client, id, 'allocation.reserved', null, reservation);
     return reservation;

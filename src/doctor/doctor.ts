@@ -4,6 +4,8 @@ import type { Context } from '../context.js';
 import { lockSpaces } from '../admin-db/database.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { tenantIdSchema } from '../tenants/input.js';
+import { tenantPaths } from '../tenants/files.js';
+import { servicesOf } from '../tenants/day2-target.js';
 import { projectsByLabel, removeObjects } from '../stack/docker.js';
 import { describeServices } from '../stack/template.js';
 import { recordAudit } from '../audit/write.js';
@@ -54,7 +56,10 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
   const registry = new TenantRegistry(db);
   const records = await registry.list();
   const rows = await Promise.all(records.map(async (r) => {
-    const row = { id: r.id, status: r.status, keptData: r.keptData, composeProject: r.composeProject, host: r.host, locked: undefined as boolean | undefined };
+    const row = { id: r.id, status: r.status, keptData: r.keptData, composeProject: r.composeProject, host: r.host, locked: undefined as boolean | undefined, expectedServices: undefined as string[] | undefined };
+    // A tenant's whole stack is what its own rendered file holds (its template, its profiles), not crm's.
+    const rendered = await readFile(tenantPaths(ctx.config.customersDir, r.id).composeFile, 'utf8').catch(() => undefined);
+    if (rendered !== undefined) row.expectedServices = servicesOf(rendered, r.profiles);
     if (r.status === 'provisioning' || r.status === 'deprovisioning') {
       // Free means nobody holds it: the run that set this status is gone.
       const release = await db.tryLock(lockSpaces.tenant, r.id);

@@ -15,6 +15,8 @@ export interface TenantRow {
   keptData: boolean;
   composeProject: string;
   host: string;
+  /** The services its own stack has (its rendered compose file, its profiles), when known: templates differ. */
+  expectedServices?: string[];
   /** For provisioning/deprovisioning rows: whether a tenantctl process holds the tenant's lock now. */
   locked?: boolean;
 }
@@ -87,7 +89,7 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
         });
       } else {
         const present = new Set(stack.containers.map((c) => c.service));
-        const missing = s.expectedServices.filter((service) => !present.has(service));
+        const missing = (row.expectedServices ?? s.expectedServices).filter((service) => !present.has(service));
         const down = row.status === 'active' ? stack.containers.filter((c) => c.state !== 'running') : [];
         if (missing.length > 0 || down.length > 0) {
           const parts = [...(missing.length ? [`no ${missing.join(', ')} container`] : []), ...down.map((c) => `${c.service} ${c.state}`)];

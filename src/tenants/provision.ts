@@ -246,7 +246,7 @@ async function reserve(ctx: Context, run: RecordedRun, avoid: Avoid, first: bool
     const subnet = firstFreeBlock(run.pool, held.subnets, inUse);
     if (!subnet) throw new TenantctlError('conflict', `subnet pool ${config.subnets.pool} is full (every /${config.subnets.prefixLength} block is held)`);
     return { ports: choice.plan, subnet };
-  }, start);
+  }, start, { appPort: run.template.block.frontdoor?.port });
 }
 
 async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservation: Reservation): Promise<ProvisionResult> {

@@ -63,7 +63,8 @@ describe('day-2 operations', () => {
     const list = await cli(['list', '--json']);
     expect(JSON.parse(list.stdout).find((t: any) => t.id === id)).toMatchObject({ status: 'stopped', live: 'stopped' });
     const text = await cli(['list']);
-    expect(text.stdout).toMatch(new RegExp(`${id}\\s+${id}\\s+stopped\\s+stopped`));
+    // ID, NAME, HOST, TEMPLATE, STATUS, LIVE
+    expect(text.stdout).toMatch(new RegExp(`${id}\\s+${id}\\s+\\S+\\s+crm\\s+stopped\\s+stopped`));
 
     const refused = await cli(['exec', id, 'app', '--', 'true']);
     expect(refused.exitCode).toBe(5);
