@@ -1,7 +1,10 @@
 import type { Context } from '../context.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { dockerForeground, managedContainers } from '../stack/day2.js';
-import { requireTenantFor, tenantSecretsFor, type Day2Target } from './day2-target.js';
+import { requireTenantFor, tenantNamedSecretsFor, type Day2Target } from './day2-target.js';
+import { loadTenantTemplate, redisCheckOf } from './tenant-template.js';
+import { fillBlockText } from '../templates/values.js';
+import type { Template } from '../templates/template.js';
 
 // exec, psql, redis-cli: a program run in one of a tenant's containers, in the foreground. With a
 // terminal on both ends it gets a pseudo-terminal (`docker exec -it`); otherwise its stdin, stdout
@@ -27,24 +30,46 @@ export async function execInService(ctx: Context, input: { id: unknown; service:
 export type PsqlRole = 'owner' | 'app';
 
 /**
- * psql on the tenant database, inside its db container, over TCP to 127.0.0.1 so that the role's
- * password is checked: as `tenant_owner` (owner, the default: tables, migrations) or `tenant_app`
- * (app: what the app sees, row-level security applied).
+ * psql on the tenant database, inside its database's container, over TCP to 127.0.0.1 so that the
+ * role's password is checked. The database is the template's migrations target (crm: `tenant` in
+ * db), else the first PostgreSQL its readiness logs in to (of a profile that is on): as the owner
+ * (the migrations role; crm's `tenant_owner`: tables, migrations, the default) or as the app (the
+ * readiness role; crm's `tenant_app`: what the app sees, row-level security applied).
  */
 export async function psql(ctx: Context, input: { id: unknown; as?: string; args: string[] } & Terminal): Promise<ExecResult> {
   const role = (input.as ?? 'owner') as PsqlRole;
   if (role !== 'owner' && role !== 'app') throw usageError(`--as must be owner or app, not ${JSON.stringify(input.as)}`);
   const t = await requireTenantFor(ctx, input.id, 'open a database session', ['active']);
-  const secrets = await tenantSecretsFor(ctx, await ctx.adminDb(), t);
-  const [user, password] = role === 'owner' ? ['tenant_owner', secrets.DB_PASSWORD] : ['tenant_app', secrets.APP_DB_PASSWORD];
-  return execIn(ctx, t, 'db', ['psql', '-h', '127.0.0.1', '-U', user, '-d', 'tenant', ...input.args], { PGPASSWORD: password }, input.tty);
+  const template = await loadTenantTemplate(ctx, t.record);
+  const login = databaseLogin(template, t.record.profiles, role);
+  if (!login) {
+    throw usageError(`${t.record.id} cannot open a database session${role === 'app' ? ' as the app' : ''}: its template ${template.name} has no ${role === 'app' ? 'postgres readiness for its database' : 'database (x-tenantctl.migrations, or a postgres readiness of a running service)'}`);
+  }
+  const secrets = await tenantNamedSecretsFor(ctx, await ctx.adminDb(), t, [login.passwordSecret]);
+  const database = fillBlockText(login.database, { tenant_id: t.record.id, tenant_id_underscored: t.record.id.replaceAll('-', '_') });
+  const port = String(template.block.ports[login.port]?.container ?? 5432);
+  return execIn(ctx, t, login.service, ['psql', '-h', '127.0.0.1', '-p', port, '-U', login.user, '-d', database, ...input.args], { PGPASSWORD: secrets[login.passwordSecret]! }, input.tty);
 }
 
-/** redis-cli on the tenant's Redis, inside its container; the password through REDISCLI_AUTH. */
+type Login = { service: string; port: string; user: string; passwordSecret: string; database: string };
+
+function databaseLogin(template: Template, profiles: readonly string[], role: PsqlRole): Login | undefined {
+  const running = (service: string) => Object.entries(template.block.profiles).every(([name, p]) => !p.services.includes(service) || profiles.includes(name));
+  const checks = Object.entries(template.block.readiness).flatMap(([service, check]) => ('postgres' in check && running(service) ? [{ service, ...check.postgres }] : []));
+  const owner = template.block.migrations ?? checks[0];
+  if (!owner) return undefined;
+  return role === 'owner' ? owner : checks.find((c) => c.service === owner.service);
+}
+
+/** redis-cli on the tenant's Redis (the service its readiness pings), inside its container; the password through REDISCLI_AUTH. */
 export async function redisCli(ctx: Context, input: { id: unknown; args: string[] } & Terminal): Promise<ExecResult> {
   const t = await requireTenantFor(ctx, input.id, 'open a Redis session', ['active']);
-  const secrets = await tenantSecretsFor(ctx, await ctx.adminDb(), t);
-  return execIn(ctx, t, 'redis', ['redis-cli', ...input.args], { REDISCLI_AUTH: secrets.REDIS_PASSWORD }, input.tty);
+  const template = await loadTenantTemplate(ctx, t.record);
+  const redis = redisCheckOf(template);
+  if (!redis) throw usageError(`${t.record.id} cannot open a Redis session: its template ${template.name} has no service with redis readiness`);
+  const secrets = await tenantNamedSecretsFor(ctx, await ctx.adminDb(), t, [redis.passwordSecret]);
+  const port = String(template.block.ports[redis.port]?.container ?? 6379);
+  return execIn(ctx, t, redis.service, ['redis-cli', '-p', port, ...input.args], { REDISCLI_AUTH: secrets[redis.passwordSecret]! }, input.tty);
 }
 
 async function execIn(ctx: Context, t: Day2Target, service: string, command: string[], secretEnv: Record<string, string>, tty: boolean): Promise<ExecResult> {

@@ -223,7 +223,14 @@ describe('an operator\'s own template, provisioned with and without its optional
     expect(start.json().services.sort()).toEqual(['cache', 'extra', 'web']);
     expect((await fetch(`http://127.0.0.1:${provisioned.a.ports.extra}/health`)).status).toBe(200);
 
-    for (const args of [['backup', 'mini-a'], ['psql', 'mini-a', '--', '-c', 'select 1'], ['rotate-secrets', 'mini-a'], ['migrate', 'mini-a']]) {
+    const psql = await h.cli(['psql', 'mini-a', '--', '-c', 'select 1']);
+    expect(psql.exitCode, psql.why).toBe(2);
+    expect(psql.stderr).toMatch(/mini-a cannot open a database session: its template mini has no database/);
+    // redis-cli works from the block: the service with redis readiness, its password secret.
+    const ping = await h.cli(['redis-cli', 'mini-a', '--', 'PING']);
+    expect(ping.exitCode, ping.why).toBe(0);
+    expect(ping.stdout.trim()).toBe('PONG');
+    for (const args of [['backup', 'mini-a'], ['rotate-secrets', 'mini-a'], ['migrate', 'mini-a']]) {
       const r = await h.cli(args);
       expect(r.exitCode, r.why).toBe(2);
       expect(r.stderr).toMatch(/mini-a cannot .*: its template mini has no port app, port db, port redis, secret DB_PASSWORD/);
