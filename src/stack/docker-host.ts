@@ -98,6 +98,19 @@ export class DockerHost {
     return { DOCKER_HOST: this.endpoint.url, ...tls, ...ssh };
   }
 
+  /**
+   * Another engine reached the same way as this one (scheme, port, user, TLS, ssh config) at
+   * `address`: a swarm node of this manager, for what only that node's engine knows (its local
+   * volumes, its images).
+   */
+  sibling(id: string, address: string): DockerHost {
+    const endpoint = this.endpoint;
+    if (endpoint.kind !== 'tcp' && endpoint.kind !== 'ssh') return this;
+    const host = address.includes(':') ? `[${address}]` : address;
+    const url = endpoint.url.replace(/^(\w+:\/\/(?:[^@/]*@)?)(\[[^\]]+\]|[^:/]+)/, `$1${host}`);
+    return new DockerHost(id, { kind: endpoint.kind, url, address }, { ...this.options, kind: 'compose' });
+  }
+
   private ssh(): SshMultiplexer {
     return (this.sshMultiplexer ??= new SshMultiplexer({ baseDir: this.options.ssh!.stateDir, configFile: this.options.ssh!.configFile, searchPath: this.options.searchPath ?? process.env.PATH ?? '' }));
   }

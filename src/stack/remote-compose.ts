@@ -89,7 +89,8 @@ export function remoteCompose(renderedText: string, baseDir: string): RemoteComp
   }
   // Every secret was a file secret handed to services above (anything else was refused).
   delete tree.secrets;
-  return { text: stringify(tree, { lineWidth: 0, aliasDuplicateObjects: false }), volumes: [...volumes.values()], helperImage };
+  // YAML 1.1 quoting: yes/no/on/off stay strings for compose v1 (PyYAML reads YAML 1.1).
+  return { text: stringify(tree, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false }), volumes: [...volumes.values()], helperImage };
 }
 
 /** A bind mount whose source is relative to the compose file (./x, ../x), in short or long syntax. */

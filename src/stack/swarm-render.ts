@@ -1,0 +1,210 @@
+// Pure: a tenant's rendered compose file as a Docker Swarm stack file (`docker stack deploy -c`).
+// What swarm can express is translated (mem_limit/cpus -> deploy.resources, restart ->
+// deploy.restart_policy, tmpfs -> tmpfs mounts, relative bind mounts -> swarm configs, file
+// secrets -> swarm secrets with mode 0400, the bridge network -> an overlay network); what it
+// cannot (build, container_name, profiles, depends_on conditions it cannot wait for, privileges) is
+// refused with the reason, before anything is deployed.
+//
+// Placement: every service of a tenant is pinned to one node. Volumes are per node, so a
+// database task that moved would start empty; and ports are published in host mode on that node,
+// because swarm's ingress mesh needs IPVS in the kernel, which not every host has (this project's
+// test machines do not; without it service VIPs do not work either, hence endpoint_mode dnsrr).
+// tenantctl dials the pinned node's address.
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { isRecord } from './template.js';
+
+export class SwarmRenderError extends Error {
+  constructor(readonly reasons: string[]) {
+    super(`cannot be deployed as a swarm stack: ${reasons.join('; ')}`);
+  }
+}
+
+export interface SwarmRenderInput {
+  /** The tenant's compose file as rendered for compose. */
+  rendered: string;
+  /** Relative bind-mounted directories (as written in the file, e.g. ./initdb) -> the files in them. */
+  directories: Record<string, string[]>;
+  /** The node (hostname) every service of the tenant runs on. */
+  node: string;
+}
+
+export interface SwarmRender {
+  text: string;
+  /** What was translated, one line each (for --verbose output and the tenant's manifest). */
+  notes: string[];
+}
+
+/** Service keys a stack takes as they are. */
+const passThrough = new Set(['image', 'command', 'entrypoint', 'environment', 'healthcheck', 'labels', 'logging', 'networks', 'user', 'working_dir', 'stop_grace_period', 'stop_signal', 'ulimits', 'init', 'hostname']);
+/** Service keys swarm ignores or cannot honour: refused rather than silently dropped. */
+const refused: Record<string, string> = {
+  build: 'swarm does not build images: build and load them on the nodes first (tenantctl copies local images)',
+  container_name: 'swarm names each task itself',
+  profiles: 'a stack has no profiles: render the template without them',
+  privileged: 'swarm services cannot run privileged',
+  cap_add: 'swarm (stack deploy) ignores cap_add',
+  cap_drop: 'swarm (stack deploy) ignores cap_drop',
+  devices: 'swarm services cannot map devices',
+  security_opt: 'swarm (stack deploy) ignores security_opt',
+  network_mode: 'swarm services join overlay networks only',
+  pid: 'swarm services cannot share the host pid namespace',
+  ipc: 'swarm services cannot share the ipc namespace',
+  sysctls: 'swarm (this engine version) ignores sysctls',
+  extends: 'extends must be resolved before rendering',
+  env_file: 'env_file is read where compose runs; put the values in environment',
+};
+
+export function swarmRender({ rendered, directories, node }: SwarmRenderInput): SwarmRender {
+  const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
+  if (!isRecord(tree) || !isRecord(tree.services)) throw new SwarmRenderError(['the file has no services']);
+  const reasons: string[] = [];
+  const notes: string[] = [];
+  const configs: Record<string, { file: string; labels?: Record<string, string> }> = {};
+  const stackLabels = labelsOf(tree);
+
+  const services: Record<string, Record<string, unknown>> = {};
+  for (const [name, source] of Object.entries(tree.services)) {
+    if (!isRecord(source)) {
+      reasons.push(`service ${name} is not a mapping`);
+      continue;
+    }
+    const out: Record<string, unknown> = {};
+    const deploy: Record<string, unknown> = isRecord(source.deploy) ? { ...source.deploy } : {};
+    const limits: Record<string, unknown> = {};
+    const reservations: Record<string, unknown> = {};
+    const volumes: unknown[] = [];
+    const serviceConfigs: unknown[] = [];
+    for (const [key, value] of Object.entries(source)) {
+      if (passThrough.has(key)) out[key] = value;
+      else if (key in refused) reasons.push(`service ${name}: ${key}: ${refused[key]}`);
+      else if (key === 'deploy') continue; // merged above
+      else if (key === 'mem_limit') limits.memory = String(value);
+      else if (key === 'mem_reservation') reservations.memory = String(value);
+      else if (key === 'cpus') limits.cpus = String(value);
+      else if (key === 'restart') deploy.restart_policy = { condition: restartCondition(String(value)) };
+      else if (key === 'depends_on') {
+        const conditions = isRecord(value) ? Object.entries(value).map(([dep, spec]) => [dep, isRecord(spec) ? String(spec.condition ?? 'service_started') : 'service_started'] as const) : [];
+        const blocking = conditions.filter(([, condition]) => condition !== 'service_started');
+        if (blocking.length > 0) reasons.push(`service ${name}: depends_on ${blocking.map(([dep, c]) => `${dep} (${c})`).join(', ')}: swarm starts services in no order and cannot wait for a condition; make the service retry instead`);
+        else notes.push(`service ${name}: depends_on dropped (swarm starts services in no order; the service retries its connections)`);
+      } else if (key === 'tmpfs') {
+        for (const entry of Array.isArray(value) ? value : [value]) volumes.push(tmpfsMount(String(entry)));
+      } else if (key === 'ports') {
+        out.ports = (Array.isArray(value) ? value : []).map((port) => hostModePort(port, name, reasons));
+      } else if (key === 'secrets') {
+        out.secrets = (Array.isArray(value) ? value : []).map((secret) =>
+          typeof secret === 'string' ? { source: secret, target: secret, mode: 0o400 } : isRecord(secret) ? { mode: 0o400, ...secret } : secret,
+        );
+      } else if (key === 'volumes') {
+        for (const mount of Array.isArray(value) ? value : []) {
+          const bind = relativeBind(mount);
+          if (!bind) {
+            volumes.push(mount);
+            continue;
+          }
+          const files = directories[bind.source] ?? directories[`./${path.posix.normalize(bind.source)}`];
+          if (!files) {
+            reasons.push(`service ${name}: ${bind.source} is bind-mounted from this machine and is not a directory tenantctl can turn into swarm configs`);
+            continue;
+          }
+          for (const file of files) {
+            const configName = `${bind.source.replace(/^\.\//, '').replace(/[^A-Za-z0-9]+/g, '-')}-${file.replace(/[^A-Za-z0-9]+/g, '-')}`;
+            configs[configName] = { file: path.posix.join(bind.source, file), ...(stackLabels ? { labels: stackLabels } : {}) };
+            serviceConfigs.push({ source: configName, target: path.posix.join(bind.target, file), mode: 0o555 });
+          }
+          notes.push(`service ${name}: ${bind.source} -> swarm configs at ${bind.target}`);
+        }
+      } else reasons.push(`service ${name}: ${key} is not translated to a swarm stack`);
+    }
+    if (Object.keys(limits).length || Object.keys(reservations).length) {
+      deploy.resources = { ...(Object.keys(limits).length ? { limits } : {}), ...(Object.keys(reservations).length ? { reservations } : {}) };
+    }
+    deploy.placement = { constraints: [`node.hostname == ${node}`] };
+    // DNS round robin instead of a virtual IP: swarm's VIPs are IPVS, which not every kernel has,
+    // and a tenant's services run one task each anyway. Host-mode ports work with it.
+    deploy.endpoint_mode = 'dnsrr';
+    if (isRecord(out.labels)) deploy.labels = out.labels;
+    if (volumes.length) out.volumes = volumes;
+    if (serviceConfigs.length) out.configs = serviceConfigs;
+    out.deploy = deploy;
+    services[name] = out;
+  }
+
+  const networks: Record<string, unknown> = {};
+  for (const [name, network] of Object.entries(isRecord(tree.networks) ? tree.networks : {})) {
+    const definition = isRecord(network) ? { ...network } : {};
+    if (definition.driver === undefined || definition.driver === 'bridge') {
+      definition.driver = 'overlay';
+      notes.push(`network ${name}: overlay (one per tenant, across the swarm)`);
+    }
+    networks[name] = definition;
+  }
+  const secrets: Record<string, unknown> = {};
+  for (const [name, secret] of Object.entries(isRecord(tree.secrets) ? tree.secrets : {})) {
+    if (!isRecord(secret) || typeof secret.file !== 'string') {
+      reasons.push(`secret ${name}: only file secrets are turned into swarm secrets`);
+      continue;
+    }
+    secrets[name] = { file: secret.file, ...(stackLabels ? { labels: stackLabels } : {}) };
+  }
+  if (reasons.length > 0) throw new SwarmRenderError(reasons);
+
+  const stack: Record<string, unknown> = { version: '3.8', services };
+  if (Object.keys(networks).length) stack.networks = networks;
+  if (isRecord(tree.volumes)) stack.volumes = tree.volumes;
+  if (Object.keys(secrets).length) stack.secrets = secrets;
+  if (Object.keys(configs).length) stack.configs = configs;
+  // YAML 1.1 quoting: yes/no/on/off stay strings for parsers that read 1.1 (the docker CLI's, PyYAML's).
+  return { text: stringify(stack, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false }), notes };
+}
+
+function restartCondition(restart: string): 'none' | 'on-failure' | 'any' {
+  if (restart === 'no') return 'none';
+  if (restart.startsWith('on-failure')) return 'on-failure';
+  return 'any'; // always, unless-stopped
+}
+
+/** "64k" -> bytes, for a tmpfs size. */
+function sizeInBytes(size: string): number {
+  const match = /^(\d+)([kmg]?)$/i.exec(size.trim());
+  if (!match) return 0;
+  return Number(match[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[match[2]!.toLowerCase()]!;
+}
+
+/** "/run/x:mode=0700,size=64k" -> a tmpfs mount (swarm takes its size; the mode is the engine's default 1777). */
+function tmpfsMount(entry: string): Record<string, unknown> {
+  const [target, options = ''] = entry.split(':');
+  const size = /(?:^|,)size=([^,]+)/.exec(options)?.[1];
+  return { type: 'tmpfs', target, ...(size ? { tmpfs: { size: sizeInBytes(size) } } : {}) };
+}
+
+/** "[ip:]published:target[/proto]" or the long form -> published on the task's node (host mode). */
+function hostModePort(port: unknown, service: string, reasons: string[]): unknown {
+  if (isRecord(port)) return { ...port, mode: 'host' };
+  const match = /^(?:[\d.]+:)?(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(String(port));
+  if (!match) {
+    reasons.push(`service ${service}: port ${JSON.stringify(port)} needs a fixed published port`);
+    return port;
+  }
+  return { target: Number(match[2]), published: Number(match[1]), protocol: match[3] ?? 'tcp', mode: 'host' };
+}
+
+function relativeBind(mount: unknown): { source: string; target: string } | undefined {
+  if (typeof mount === 'string') {
+    const [source, target] = mount.split(':');
+    return source && target && (source === '.' || source.startsWith('./') || source.startsWith('../')) ? { source, target } : undefined;
+  }
+  if (isRecord(mount) && mount.type === 'bind' && typeof mount.source === 'string' && typeof mount.target === 'string' && !path.isAbsolute(mount.source)) {
+    return { source: mount.source, target: mount.target };
+  }
+  return undefined;
+}
+
+function labelsOf(tree: Record<string, unknown>): Record<string, string> | undefined {
+  for (const group of [tree.volumes, tree.networks]) {
+    if (!isRecord(group)) continue;
+    for (const definition of Object.values(group)) if (isRecord(definition) && isRecord(definition.labels)) return definition.labels as Record<string, string>;
+  }
+  return undefined;
+}

@@ -1,0 +1,230 @@
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { TenantctlError, messageOf } from '../common/errors.js';
+import type { Clock } from '../common/clock.js';
+import { done, notYet, retryUntilDeadline } from '../common/retry.js';
+import { stackDeployTimeoutMs } from '../common/timeouts.js';
+import type { DockerHost } from './docker-host.js';
+import { isRecord } from './template.js';
+import { swarmRender, SwarmRenderError } from './swarm-render.js';
+
+// A tenant on a Docker Swarm: the host is a manager; the tenant is a stack named after its compose
+// project, all its services pinned to one node (swarm-render.ts says why). Swarm keeps the stack's
+// networks, secrets and configs; each node keeps its own containers and volumes, so removal asks
+// every node. Every node's engine is reached like the manager's (same scheme, port, user, TLS):
+// DockerHost.sibling.
+
+/** Beside the tenant's compose file: the stack file deployed (no secret values: swarm reads the secret files). */
+export const stackFileName = 'docker-stack.yml';
+const namespaceLabel = (project: string) => `com.docker.stack.namespace=${project}`;
+
+export interface SwarmNode {
+  id: string;
+  hostname: string;
+  address: string;
+}
+
+/** Ready, active nodes of the swarm, from the manager. */
+export async function swarmNodes(manager: DockerHost, signal?: AbortSignal): Promise<SwarmNode[]> {
+  const ids = (await manager.docker(['node', 'ls', '--format', '{{.ID}}'], { signal })).split('\n').filter(Boolean);
+  if (ids.length === 0) throw new TenantctlError('docker', `${manager.id} is not a swarm manager (docker node ls lists no node)`);
+  const out = await manager.docker(['node', 'inspect', '--format', '{{.ID}} {{.Description.Hostname}} {{.Status.Addr}} {{.Status.State}} {{.Spec.Availability}}', ...ids], { signal });
+  return out
+    .split('\n')
+    .map((line) => line.trim().split(' '))
+    .filter((f) => f[3] === 'ready' && f[4] === 'active')
+    .map(([id, hostname, address]) => ({ id: id!, hostname: hostname!, address: address! }));
+}
+
+/** The node for a new tenant: the one running the fewest of tenantctl's tasks (ties: by hostname). */
+export async function chooseNode(manager: DockerHost, signal?: AbortSignal): Promise<SwarmNode> {
+  const nodes = await swarmNodes(manager, signal);
+  if (nodes.length === 0) throw new TenantctlError('docker', `the swarm of ${manager.id} has no ready, active node`);
+  const services = (await manager.docker(['service', 'ls', '-q', '--filter', 'label=tenantctl.managed=true'], { signal })).split('\n').filter(Boolean);
+  const load = new Map(nodes.map((n) => [n.id, 0]));
+  if (services.length > 0) {
+    const tasks = await manager.docker(['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}}', ...services], { signal });
+    for (const hostname of tasks.split('\n').filter(Boolean)) {
+      const node = nodes.find((n) => n.hostname === hostname);
+      if (node) load.set(node.id, load.get(node.id)! + 1);
+    }
+  }
+  return [...nodes].sort((a, b) => load.get(a.id)! - load.get(b.id)! || a.hostname.localeCompare(b.hostname))[0]!;
+}
+
+export interface SwarmDeployment {
+  node: SwarmNode;
+  stackFile: string;
+  notes: string[];
+  /** Images copied to the node (it lacked them). */
+  shipped: string[];
+}
+
+/**
+ * Deploys the tenant's rendered compose file as a stack: translated (or refused, exit 2, with
+ * every reason) into docker-stack.yml beside it, the images copied to the chosen node when it
+ * lacks them (there is no registry: tasks use the node's local images), then `docker stack
+ * deploy`. Readiness is the caller's: waitForSwarmTasks, then tenantctl's probes at node.address.
+ */
+export async function deploySwarmTenant(
+  manager: DockerHost,
+  { project, composeFile, images, node: chosen, signal }: { project: string; composeFile: string; images: string[]; node?: SwarmNode; signal?: AbortSignal },
+): Promise<SwarmDeployment> {
+  const baseDir = path.dirname(composeFile);
+  const rendered = await readFile(composeFile, 'utf8');
+  const node = chosen ?? (await chooseNode(manager, signal));
+  let stack;
+  try {
+    stack = swarmRender({ rendered, directories: await boundDirectories(rendered, baseDir), node: node.hostname });
+  } catch (error) {
+    if (error instanceof SwarmRenderError) throw new TenantctlError('usage', `${composeFile} ${error.message}`);
+    throw error;
+  }
+  const stackFile = path.join(baseDir, stackFileName);
+  await writeFile(stackFile, stack.text, { mode: 0o644 });
+
+  const nodeHost = manager.sibling(node.hostname, node.address);
+  let shipped: string[] = [];
+  try {
+    shipped = (await nodeHost.ensureImages(images, { signal })).shipped;
+  } finally {
+    if (nodeHost !== manager) await nodeHost.close();
+  }
+  // --resolve-image never: the images are the node's own, not a registry's.
+  const result = await manager.run(['docker', 'stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', stackFile, project], { timeoutMs: stackDeployTimeoutMs, signal, cwd: baseDir });
+  if (result.cancelled) throw new TenantctlError('interrupted', `docker stack deploy of ${project} was cancelled`);
+  if (result.exitCode !== 0 || result.timedOut) {
+    throw new TenantctlError('docker', `docker stack deploy of ${project} on ${manager.id} failed: ${result.timedOut ? 'timed out' : result.stderrTail.trim().split('\n').pop()}`);
+  }
+  return { node, stackFile, notes: stack.notes, shipped };
+}
+
+/**
+ * Every service of the stack has a task whose container has started (Starting: up, its health
+ * check not yet passed; Running). That is swarm's part; whether the tenant is ready is for
+ * tenantctl's probes. Note: swarm's DNS names a task only once its health check has passed, so a
+ * service reaches another by name after one health interval (healthIntervalSeconds).
+ */
+export async function waitForSwarmTasks(manager: DockerHost, project: string, { clock, deadlineMs, signal }: { clock: Clock; deadlineMs: number; signal?: AbortSignal }): Promise<void> {
+  await retryUntilDeadline(
+    async () => {
+      const services = (await manager.docker(['service', 'ls', '--filter', `label=${namespaceLabel(project)}`, '--format', '{{.Name}}'], { signal })).split('\n').filter(Boolean);
+      if (services.length === 0) return notYet('no service of the stack yet');
+      const tasks = (await manager.docker(['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Name}}|{{.CurrentState}}|{{.Error}}', ...services], { signal }))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split('|'));
+      const started = (service: string) => tasks.some(([name, state]) => name!.startsWith(`${service}.`) && /^(Running|Starting)\b/.test(state ?? ''));
+      const waiting = services.filter((service) => !started(service));
+      if (waiting.length === 0) return done(undefined);
+      const errors = tasks.filter(([, , error]) => error).map(([name, , error]) => `${name}: ${error}`);
+      return notYet(`${waiting.join(', ')} not started${errors.length ? ` (${errors.join('; ')})` : ''}`);
+    },
+    {
+      clock, deadlineMs, signal, what: `waiting for the tasks of ${project}`,
+      onDeadline: (why) => new TenantctlError('notReady', `the tasks of ${project} did not all start within ${Math.round(deadlineMs / 1000)} s: ${why}`),
+    },
+  );
+}
+
+export interface SwarmRemoval {
+  services: number;
+  /** Per node: volumes removed. */
+  volumes: Record<string, number>;
+}
+
+/**
+ * Removes the stack and proves nothing of it is left anywhere: `docker stack rm` (services,
+ * networks, secrets, configs), then every node is asked until its containers of the stack are gone
+ * and its volumes of the stack are removed, then the manager and every node are asked again.
+ */
+export async function removeSwarmTenant(manager: DockerHost, project: string, { clock, deadlineMs, signal }: { clock: Clock; deadlineMs: number; signal?: AbortSignal }): Promise<SwarmRemoval> {
+  const label = `label=${namespaceLabel(project)}`;
+  const services = (await manager.docker(['service', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean).length;
+  const result = await manager.run(['docker', 'stack', 'rm', project], { timeoutMs: stackDeployTimeoutMs, signal });
+  if (result.exitCode !== 0 && !/Nothing found in stack/i.test(result.stderrTail)) {
+    throw new TenantctlError('docker', `docker stack rm ${project} on ${manager.id} failed: ${result.stderrTail.trim().split('\n').pop()}`);
+  }
+  const nodes = await swarmNodesAll(manager, signal);
+  const volumes: Record<string, number> = {};
+  await Promise.all(
+    nodes.map(async (node) => {
+      const host = manager.sibling(node.hostname, node.address);
+      try {
+        // The tasks' containers go first (asynchronously after stack rm); their volumes are in use until then.
+        await retryUntilDeadline(
+          async () => {
+            const left = (await host.docker(['ps', '-aq', '--filter', label], { signal })).split('\n').filter(Boolean);
+            return left.length === 0 ? done(undefined) : notYet(`${left.length} container(s) of ${project} still on ${node.hostname}`);
+          },
+          {
+            clock, deadlineMs, signal, what: `waiting for the containers of ${project} on ${node.hostname} to go`,
+            onDeadline: (why) => new TenantctlError('docker', `could not remove everything of ${project}: ${why}`),
+          },
+        );
+        const names = (await host.docker(['volume', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean);
+        if (names.length) await host.docker(['volume', 'rm', ...names], { signal });
+        volumes[node.hostname] = names.length;
+      } finally {
+        if (host !== manager) await host.close();
+      }
+    }),
+  );
+  const left = await swarmLeftovers(manager, project, signal);
+  if (left.length) throw new TenantctlError('docker', `could not remove everything of ${project}: ${left.join(', ')} still present`);
+  return { services, volumes };
+}
+
+/** What of the stack is still anywhere: on the manager (services, networks, secrets, configs) and on each node (containers, volumes, networks). */
+export async function swarmLeftovers(manager: DockerHost, project: string, signal?: AbortSignal): Promise<string[]> {
+  const label = `label=${namespaceLabel(project)}`;
+  const left: string[] = [];
+  for (const kind of ['service', 'secret', 'config', 'network'] as const) {
+    const names = (await manager.docker([kind, 'ls', '--filter', label, '--format', '{{.Name}}'], { signal })).split('\n').filter(Boolean);
+    if (names.length) left.push(`${kind}s ${names.join(' ')}`);
+  }
+  for (const node of await swarmNodesAll(manager, signal)) {
+    const host = manager.sibling(node.hostname, node.address);
+    try {
+      for (const [kind, args] of [['containers', ['ps', '-aq']], ['volumes', ['volume', 'ls', '-q']], ['networks', ['network', 'ls', '-q']]] as const) {
+        const ids = (await host.docker([...args, '--filter', label], { signal })).split('\n').filter(Boolean);
+        if (ids.length) left.push(`${kind} on ${node.hostname}: ${ids.join(' ')}`);
+      }
+    } finally {
+      if (host !== manager) await host.close();
+    }
+  }
+  return left;
+}
+
+/** Every node, whatever its state: removal must look at nodes that are drained or paused too. */
+async function swarmNodesAll(manager: DockerHost, signal?: AbortSignal): Promise<SwarmNode[]> {
+  const ids = (await manager.docker(['node', 'ls', '--format', '{{.ID}}'], { signal })).split('\n').filter(Boolean);
+  const out = await manager.docker(['node', 'inspect', '--format', '{{.ID}} {{.Description.Hostname}} {{.Status.Addr}}', ...ids], { signal });
+  return out.split('\n').filter(Boolean).map((line) => {
+    const [id, hostname, address] = line.trim().split(' ');
+    return { id: id!, hostname: hostname!, address: address! };
+  });
+}
+
+/** Relative directories the compose file bind-mounts (./initdb) -> their files, for swarm configs. */
+async function boundDirectories(rendered: string, baseDir: string): Promise<Record<string, string[]>> {
+  const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
+  const found: Record<string, string[]> = {};
+  if (!isRecord(tree) || !isRecord(tree.services)) return found;
+  for (const service of Object.values(tree.services)) {
+    if (!isRecord(service) || !Array.isArray(service.volumes)) continue;
+    for (const mount of service.volumes) {
+      const source = typeof mount === 'string' ? mount.split(':')[0] : isRecord(mount) && mount.type === 'bind' ? String(mount.source) : undefined;
+      if (!source || !(source === '.' || source.startsWith('./') || source.startsWith('../')) || found[source]) continue;
+      const dir = path.resolve(baseDir, source);
+      try {
+        if ((await stat(dir)).isDirectory()) found[source] = (await readdir(dir)).sort();
+      } catch (error) {
+        throw new TenantctlError('usage', `${dir} is bind-mounted by ${path.join(baseDir, 'docker-compose.yml')} but cannot be read: ${messageOf(error)}`, { cause: error });
+      }
+    }
+  }
+  return found;
+}

@@ -1,0 +1,130 @@
+// A crm tenant on a three-node Docker Swarm made of test engines (one manager): its rendered
+// compose file translated into a stack (src/stack/swarm-render.ts), deployed with `docker stack
+// deploy` through the manager (overlay network, swarm secrets, initdb as swarm configs, resources
+// from the plan, every service pinned to one node, the images copied to that node), ready by
+// tenantctl's own probes at that node's address, then removed with nothing left on any node.
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/common/clock.js';
+import { retryUntilDeadline } from '../../src/common/retry.js';
+import { DockerHost, parseDockerEndpoint } from '../../src/stack/docker-host.js';
+import { httpProbe, postgresLoginProbe, redisPingProbe, type Probe } from '../../src/stack/probes.js';
+import { deploySwarmTenant, removeSwarmTenant, swarmLeftovers, waitForSwarmTasks, type SwarmDeployment } from '../../src/stack/swarm-stack.js';
+import { createHarness, type Harness } from './harness.js';
+import { startEngines, type TestEngines } from './engines.js';
+
+let h: Harness;
+let fleet: TestEngines;
+let manager: DockerHost;
+let deployment: SwarmDeployment;
+let project: string;
+let plan: any;
+const id = 'swarmy';
+const secrets: Record<string, string> = {};
+const images = ['tenantctl/postgres:15', 'tenantctl/redis:7', 'tenantctl/app:latest'];
+const timings: Record<string, number> = {};
+const root = path.resolve(import.meta.dirname, '..', '..');
+
+async function ready(probe: Probe, deadlineMs = 120_000): Promise<void> {
+  await retryUntilDeadline(async () => probe.attempt(), { what: probe.what, deadlineMs, onDeadline: (why) => new Error(`${probe.what}: not ready within ${deadlineMs / 1000} s: ${why}`) });
+}
+
+beforeAll(async () => {
+  let started = performance.now();
+  fleet = await startEngines('swarm', 3);
+  await fleet.formSwarm();
+  timings.enginesAndSwarmMs = Math.round(performance.now() - started);
+  h = await createHarness('swarm');
+  project = `${h.prefix}-${id}`;
+  manager = new DockerHost('swarm', parseDockerEndpoint(fleet.engines[0]!.tcp), { kind: 'swarm' });
+
+  // The tenant's files as provision writes them: the rendered compose file (a dry run renders it
+  // with this plan's resources and free ports), one file per secret (0600), initdb/.
+  // A short health interval: swarm's DNS names a task only once its health check passed.
+  const dry = await h.cli(['provision', id, '--plan', 'starter', '--dry-run', '--json'], { env: { TENANTCTL_HEALTH_INTERVAL: '2' } });
+  expect(dry.exitCode, dry.why).toBe(0);
+  plan = dry.json();
+  const dir = path.join(h.customersDir, id);
+  mkdirSync(path.join(dir, 'secrets'), { recursive: true, mode: 0o700 });
+  mkdirSync(path.join(dir, 'initdb'), { recursive: true });
+  writeFileSync(path.join(dir, 'docker-compose.yml'), plan.rendered);
+  for (const name of ['DB_PASSWORD', 'APP_DB_PASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET']) {
+    secrets[name] = randomBytes(18).toString('base64url');
+    writeFileSync(path.join(dir, 'secrets', name), secrets[name]!, { mode: 0o600 });
+  }
+  const initdb = path.join(root, 'templates', 'crm', 'initdb');
+  for (const file of readdirSync(initdb)) copyFileSync(path.join(initdb, file), path.join(dir, 'initdb', file));
+
+  started = performance.now();
+  deployment = await deploySwarmTenant(manager, { project, composeFile: path.join(dir, 'docker-compose.yml'), images });
+  timings.deployWithImageCopyMs = Math.round(performance.now() - started);
+  started = performance.now();
+  await waitForSwarmTasks(manager, project, { clock: systemClock, deadlineMs: 180_000 });
+  const address = deployment.node.address;
+  await Promise.all([
+    ready(postgresLoginProbe({ host: address, port: plan.ports.db, password: secrets.APP_DB_PASSWORD!, user: 'tenant_app', database: 'tenant' })),
+    ready(redisPingProbe({ host: address, port: plan.ports.redis, password: secrets.REDIS_PASSWORD! })),
+    ready(httpProbe(`http://${address}:${plan.ports.app}/api/health`)),
+  ]);
+  timings.readyMs = Math.round(performance.now() - started);
+}, 900_000);
+
+afterAll(async () => {
+  console.log(`swarm timings: ${JSON.stringify({ ...timings, engines: fleet?.timings })}`);
+  await h?.cleanup();
+  await fleet?.cleanup();
+}, 300_000);
+
+describe('a tenant on a three-node swarm', () => {
+  it('is a stack of four services, every task on the one chosen node', async () => {
+    const tasks = (await manager.docker(['stack', 'ps', project, '--filter', 'desired-state=running', '--format', '{{.Name}} {{.Node}}'])).split('\n').sort();
+    expect(tasks.map((t) => t.split(' ')[0]!.replace(/\.1$/, ''))).toEqual(['app', 'db', 'redis', 'worker'].map((s) => `${project}_${s}`));
+    expect(new Set(tasks.map((t) => t.split(' ')[1]))).toEqual(new Set([deployment.node.hostname]));
+    expect(fleet.engines.map((e) => e.name)).toContain(deployment.node.hostname);
+  });
+
+  it('runs on an overlay network of its own, with its secrets as swarm secrets (no value in any service spec)', async () => {
+    const driver = (await manager.docker(['network', 'inspect', '--format', '{{.Driver}} {{.Scope}}', `${project}_tenant`])).trim();
+    expect(driver).toBe('overlay swarm');
+    const names = (await manager.docker(['secret', 'ls', '--filter', `label=com.docker.stack.namespace=${project}`, '--format', '{{.Name}}'])).split('\n').sort();
+    expect(names).toEqual(['APP_DB_PASSWORD', 'DB_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD'].map((n) => `${project}_${n}`));
+    const specs = await manager.docker(['service', 'inspect', ...['db', 'redis', 'app', 'worker'].map((s) => `${project}_${s}`)]);
+    for (const value of Object.values(secrets)) expect(specs).not.toContain(value);
+    const dbSecrets = JSON.parse(await manager.docker(['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Secrets}}', `${project}_db`]));
+    expect(dbSecrets.map((s: any) => [s.SecretName, s.File.Mode]).sort()).toEqual([[`${project}_APP_DB_PASSWORD`, 0o400], [`${project}_DB_PASSWORD`, 0o400]]);
+  });
+
+  it('has the plan\'s resources as swarm limits', async () => {
+    const limits = JSON.parse(await manager.docker(['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.Resources.Limits}}', `${project}_db`]));
+    const rendered = readFileSync(path.join(h.customersDir, id, 'docker-compose.yml'), 'utf8');
+    const memLimit = /db:[\s\S]*?mem_limit: "?([0-9.]+[kmg]?)"?/i.exec(rendered)![1]!;
+    const bytes = Number(/\d+/.exec(memLimit)![0]) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as any)[memLimit.slice(-1).toLowerCase()];
+    expect(limits.MemoryBytes).toBe(bytes);
+    expect(limits.NanoCPUs).toBeGreaterThan(0);
+  });
+
+  it('answers at the node address: the app reaches its database and Redis; initdb made the app role', async () => {
+    const address = deployment.node.address;
+    const health = await (await fetch(`http://${address}:${plan.ports.app}/api/health`)).json();
+    expect(health).toMatchObject({ status: 'ok', customer: id, db: 'ok', redis: 'ok' });
+    await ready(postgresLoginProbe({ host: address, port: plan.ports.db, password: secrets.DB_PASSWORD!, user: 'tenant_owner', database: 'tenant' }), 10_000);
+  });
+
+  it('is removed with nothing left on any node (services, secrets, configs, networks; containers and volumes per node)', async () => {
+    const before = await fleet.engines.find((e) => e.name === deployment.node.hostname)!.docker(['volume', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${project}`]);
+    expect(before.split('\n').filter(Boolean).length).toBe(2); // db-data, redis-data
+    const started = performance.now();
+    const removal = await removeSwarmTenant(manager, project, { clock: systemClock, deadlineMs: 120_000 });
+    timings.removeMs = Math.round(performance.now() - started);
+    expect(removal.services).toBe(4);
+    expect(removal.volumes[deployment.node.hostname]).toBe(2);
+    expect(await swarmLeftovers(manager, project)).toEqual([]);
+    for (const engine of fleet.engines) {
+      for (const args of [['ps', '-aq'], ['volume', 'ls', '-q'], ['network', 'ls', '-q']]) {
+        expect(await engine.docker([...args, '--filter', `label=com.docker.stack.namespace=${project}`]), `${args.join(' ')} on ${engine.name}`).toBe('');
+      }
+    }
+  });
+});
