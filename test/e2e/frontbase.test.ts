@@ -3,8 +3,10 @@
 // reachable only through its own published ports, isolated from the others, and removed with
 // nothing left behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import getPort from 'get-port';
 import pg from 'pg';
 import { containerOf, createHarness, dockerExec, dockerObjectsWithPrefix, inspect, type Harness } from './harness.js';
 
@@ -35,13 +37,36 @@ try:
 except Exception as e:
   print(type(e).__name__)`])).stdout.trim();
 
+let doorPorts: { http: number; https: number };
+
 beforeAll(async () => {
   h = await createHarness('frontbase');
+  // The front door on high ports of its own (its compose project carries the harness's prefix).
+  doorPorts = { http: await getPort(), https: await getPort() };
+  Object.assign(h.env, {
+    TENANTCTL_FRONTDOOR_PROJECT: `${h.prefix}fd`,
+    TENANTCTL_FRONTDOOR_LISTEN_ADDRESS: '127.0.0.1',
+    TENANTCTL_FRONTDOOR_HTTP_PORT: String(doorPorts.http),
+    TENANTCTL_FRONTDOOR_HTTPS_PORT: String(doorPorts.https),
+    TENANTCTL_FRONTDOOR_GATEWAY_PORT: String(await getPort()),
+  });
 }, 60_000);
 
 afterAll(async () => {
+  await h?.cli(['frontdoor', 'down']);
   await h?.cleanup();
 }, 180_000);
+
+/** GET through the front door over TLS (local CA), the tenant's host name resolved to loopback. */
+async function throughDoor(id: string, urlPath: string, apiKey?: string): Promise<{ status: number; body: string }> {
+  const host = `${id}.tenants.localhost`;
+  const ca = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'tls', 'ca.crt');
+  const url = `https://${host}:${doorPorts.https}${urlPath}`;
+  const result = await execa('curl', ['-sS', '--max-time', '10', '--cacert', ca, '--resolve', `${host}:${doorPorts.https}:127.0.0.1`, ...(apiKey ? ['-H', `Authorization: Bearer ${apiKey}`] : []), '-w', '\n%{http_code}', url], { reject: false });
+  if (result.exitCode !== 0) throw new Error(`curl ${url}: exit ${result.exitCode}: ${result.stderr}`);
+  const lines = String(result.stdout).split('\n');
+  return { status: Number(lines.pop()), body: lines.join('\n') };
+}
 
 describe('a crm tenant beside two frontbase tenants', () => {
   beforeAll(async () => {
@@ -115,6 +140,30 @@ describe('a crm tenant beside two frontbase tenants', () => {
       expect(tenant).toBe(id);
       expect(notes.map((n: any) => n.text)).toEqual([`note of ${id}`]);
     }
+  });
+
+  it('routes https://<id>.<baseDomain> at the front door to the frontbase frontend', async () => {
+    const init = await h.cli(['frontdoor', 'init', '--self-signed', '--json']);
+    expect(init.exitCode, init.why).toBe(0);
+    for (const id of ['fb-plain', 'fb-pg']) {
+      const health = await throughDoor(id, '/health');
+      expect(health.status, health.body).toBe(200);
+      expect(JSON.parse(health.body)).toEqual({ status: 'ok', service: 'frontend' });
+      const page = await throughDoor(id, '/');
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('<title>Frontbase</title>');
+      // Public at the door (no key), passed by the frontend's nginx to this tenant's backend.
+      const api = await throughDoor(id, '/api/health');
+      expect(api.status, api.body).toBe(200);
+      expect(JSON.parse(api.body)).toMatchObject({ service: 'backend', tenant: id });
+      // The rest of /api/ needs one of the tenant's API keys at the door (crm's rule, for every template).
+      expect((await throughDoor(id, '/api/notes')).status).toBe(401);
+      const keyed = await throughDoor(id, '/api/notes', provisioned[id].initialApiKey.key);
+      expect(keyed.status, keyed.body).toBe(200);
+      expect(JSON.parse(keyed.body).tenant).toBe(id);
+    }
+    const crm = await throughDoor('crm1', '/api/health');
+    expect(crm.status, crm.body).toBe(200);
   });
 
   it('answers the edge on its own port, and the crm app on its', async () => {
