@@ -14,6 +14,8 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
 if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then missing+=(docker-compose); fi
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+# ssh:// Docker hosts (the docker CLI runs ssh), and the tests' ssh engines (ssh-keygen).
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 
 if [ ${#missing[@]} -gt 0 ]; then
   packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
