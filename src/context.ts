@@ -56,7 +56,12 @@ export interface HostSpec {
   kind?: 'compose' | 'swarm';
 }
 
-export function appUrlFor(config: Config, appPort: number): string {
-  const host = config.publicHost ?? (config.bindAddress === '0.0.0.0' ? os.hostname() : config.bindAddress);
-  return `http://${host}:${appPort}`;
+/**
+ * A tenant's direct URL. publicHost and bindAddress describe this machine; a tenant on another
+ * Docker host of the fleet publishes its ports on that host, so its URL names that host's address.
+ */
+export function appUrlFor(config: Config, appPort: number, host?: Pick<DockerHost, 'isLocal' | 'probeAddress'>): string {
+  if (host && !host.isLocal) return `http://${host.probeAddress(config.bindAddress)}:${appPort}`;
+  const name = config.publicHost ?? (config.bindAddress === '0.0.0.0' ? os.hostname() : config.bindAddress);
+  return `http://${name}:${appPort}`;
 }

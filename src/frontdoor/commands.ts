@@ -4,7 +4,8 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import type { Context } from '../context.js';
 import { parseTenantId } from '../tenants/input.js';
-import { addDomain, listDomains, loadRoutes, parseDomain, removeDomain, type DomainRecord } from './domains.js';
+import { addDomain, listDomains, parseDomain, removeDomain, type DomainRecord } from './domains.js';
+import { servedRoutes } from './fleet-routes.js';
 import { frontdoorLayout, readState, writeState, type FrontdoorState, type LastSync } from './layout.js';
 import { routeKind, tenantHostnames } from './render.js';
 import { frontdoorContainers, frontdoorDown, gatewayContainer, nginxContainer, servedGeneration, waitForGateway, writeComposeFile, writeGatewayConfig } from './stack.js';
@@ -135,7 +136,7 @@ export async function frontdoorStatus(ctx: Context): Promise<FrontdoorStatus> {
   await add('base', path.join(layout.tlsDir, 'base.crt'));
   if (await hasLocalCa(layout)) await add('local CA', path.join(layout.tlsDir, 'ca.crt'));
   const db = await ctx.adminDb();
-  const routes = (await loadRoutes(db, ctx.dockerHost.id)).flatMap((r): RouteSummary[] => {
+  const routes = (await servedRoutes(ctx, db)).flatMap((r): RouteSummary[] => {
     const kind = routeKind(r);
     if (kind === 'none') return [];
     const hostnames = tenantHostnames({ id: r.id, domains: r.domains.map((domain) => ({ domain, ownCertificate: false })) }, fd.baseDomain);

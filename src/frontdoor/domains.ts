@@ -7,7 +7,8 @@ import { parseOrUsage } from '../tenants/input.js';
 import type { RouteInput } from './render.js';
 
 // Custom domains (admin_customer_domains, migration 006) and what the front door reads of the
-// registry: every tenant recorded on this Docker host that is not deprovisioned, with its domains.
+// registry: every tenant that is not deprovisioned, with its Docker host and its domains
+// (fleet-routes.ts decides which of them this machine's front door serves, and where it dials them).
 
 export const domainSchema = z.string().check(
   z.trim(),
@@ -71,17 +72,16 @@ export async function removeDomain(db: AdminDb, customerId: string, domain: stri
   });
 }
 
-export type RegistryRoute = Omit<RouteInput, 'snippet' | 'domains'> & { domains: string[] };
+export type RegistryRoute = Omit<RouteInput, 'snippet' | 'domains' | 'publishedAddress'> & { domains: string[]; host: string };
 
-/** Every tenant the front door serves on this host (all but deprovisioned ones), with its domains. */
-export async function loadRoutes(db: AdminDb, hostId: string): Promise<RegistryRoute[]> {
+/** Every tenant the registry holds that is not deprovisioned, on whichever Docker host, with its host and domains. */
+export async function loadRoutes(db: AdminDb): Promise<RegistryRoute[]> {
   const { rows } = await db.pool.query(
-    `SELECT c.id, c.plan, c.status, c.app_port,
+    `SELECT c.id, c.plan, c.status, c.app_port, c.host,
             COALESCE(array_agg(d.domain ORDER BY d.domain) FILTER (WHERE d.domain IS NOT NULL), '{}') AS domains
        FROM admin_customers c LEFT JOIN admin_customer_domains d ON d.customer_id = c.id
-      WHERE c.host = $1 AND c.status <> 'deprovisioned'
+      WHERE c.status <> 'deprovisioned'
       GROUP BY c.id ORDER BY c.id`,
-    [hostId],
   ).catch(db.unreachable);
-  return rows.map((r: any) => ({ id: r.id, plan: r.plan, status: r.status, appPort: r.app_port, domains: r.domains as string[] }));
+  return rows.map((r: any) => ({ id: r.id, plan: r.plan, status: r.status, appPort: r.app_port, host: r.host, domains: r.domains as string[] }));
 }

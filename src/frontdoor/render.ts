@@ -20,6 +20,8 @@ export interface RouteInput {
   appPort: number | null;
   /** Its app container's own address, dialled first (app-addresses.ts); the published port is the fallback. */
   appContainer?: AppContainerAddress;
+  /** Where its Docker host publishes appPort when that is another host of the fleet (its address); default upstreamAddress. */
+  publishedAddress?: string;
   /** Custom domains, and whether each has its own certificate in t/<id>/certs/<domain>.crt|key. */
   domains: { domain: string; ownCertificate: boolean }[];
   /** t/<id>/snippet.conf exists: the operator's own directives for this tenant's server blocks. */
@@ -303,10 +305,11 @@ ${body}}
 ${snippet}`;
   // The container directly when its address is known (no docker-proxy hop); a failed connect to it
   // (a stale address) sets it aside for 30 s and the published port serves meanwhile.
+  const published = `${tenant.publishedAddress ?? upstreamAddress}:${tenant.appPort}`;
   const servers = tenant.appContainer
     ? `    server ${tenant.appContainer.address}:${tenant.appContainer.port} max_fails=1 fail_timeout=30s;
-    server ${upstreamAddress}:${tenant.appPort} backup;`
-    : `    server ${upstreamAddress}:${tenant.appPort} max_fails=0;`;
+    server ${published} backup;`
+    : `    server ${published} max_fails=0;`;
   const upstream = `upstream tenantctl_app_${tenant.id.replace(/-/g, '_')} {
 ${servers}
     keepalive 32;

@@ -7,7 +7,7 @@ import type { AdminDb } from '../admin-db/database.js';
 import type { Context } from '../context.js';
 import type { Config } from '../config/schema.js';
 import { appContainerAddresses, type AppContainerAddress } from './app-addresses.js';
-import { loadRoutes } from './domains.js';
+import { servedRoutes } from './fleet-routes.js';
 import { frontdoorLayout, generationDirName, readState, writeState, type FrontdoorLayout, type LastSync } from './layout.js';
 import { renderFrontdoor, routeKind, tenantHostnames, type RouteInput } from './render.js';
 import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration } from './stack.js';
@@ -92,8 +92,9 @@ type Entry = { content: string | Buffer; private?: boolean };
 /** The whole candidate, in memory: rendered files plus the certificates and snippets it uses. */
 async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, generation: number): Promise<{ files: Map<string, Entry>; digest: string; tenants: RouteInput[] }> {
   const config = ctx.config;
-  const registry = await loadRoutes(db, ctx.dockerHost.id);
-  const routed = new Map(registry.flatMap((r) => (routeKind(r) === 'route' && r.appPort !== null ? [[r.id, r.appPort] as const] : [])));
+  const registry = await servedRoutes(ctx, db);
+  // Container addresses only on this machine's engine: a remote host's bridge networks are not reachable from here.
+  const routed = new Map(registry.flatMap((r) => (routeKind(r) === 'route' && r.appPort !== null && r.publishedAddress === undefined ? [[r.id, r.appPort] as const] : [])));
   // Without them nginx dials the published ports, which always works: a failed look-up only costs speed.
   const containers = await appContainerAddresses(ctx.dockerHost, routed, ctx.signal).catch((error: unknown) => {
     if (ctx.signal?.aborted) throw error;

@@ -6,6 +6,7 @@ import { HostStore, planMemoryBytes } from './store.js';
 import { probeHost } from './probe.js';
 import { choosePlacement, type Placement, type PlacementCandidate } from './placement.js';
 import { contextOn, dockerHostFor, onTenantsHost, requireReachable } from './resolve.js';
+import type { InFlightPlacements } from './in-flight.js';
 
 // Provision's first step in a fleet: which host the new tenant goes to. A tenant already on
 // record (a failed attempt, kept data) stays where its Docker objects are; --host names a host;
@@ -17,7 +18,8 @@ export interface Placed {
   placement?: Placement;
 }
 
-export async function placeTenant(ctx: Context, input: { id: unknown; host?: string; plan?: string }): Promise<Placed> {
+/** `inFlight`: the placements of the same batch so far, so that concurrent ones spread (in-flight.ts). */
+export async function placeTenant(ctx: Context, input: { id: unknown; host?: string; plan?: string }, inFlight?: InFlightPlacements): Promise<Placed> {
   const id = parseTenantId(input.id);
   const db = await ctx.adminDb();
   const existing = await new TenantRegistry(db).get(id);
@@ -35,10 +37,11 @@ export async function placeTenant(ctx: Context, input: { id: unknown; host?: str
     const host = record ? await dockerHostFor(ctx, record) : ctx.dockerHost;
     if (!host) throw new TenantctlError('conflict', `Docker host ${input.host} has no endpoint registered here; point DOCKER_HOST and TENANTCTL_HOST_ID at it`);
     if (host !== ctx.dockerHost) await requireReachable(ctx, host);
+    inFlight?.add(id, host.id, planMemoryBytes(input.plan ?? 'standard'));
     return { ctx: contextOn(ctx, host), placement: { host: host.id, reason: '--host' } };
   }
 
-  const [records, loads] = await Promise.all([store.list(), store.loads()]);
+  const [records, recorded] = await Promise.all([store.list(), store.loads(inFlight?.ids())]);
   const own = records.find((r) => r.name === ctx.dockerHost.id);
   const fleet = records.filter((r) => r.endpoint !== null && r.state !== 'removed' && r.name !== ctx.dockerHost.id);
   if (fleet.length === 0) return { ctx };
@@ -47,20 +50,20 @@ export async function placeTenant(ctx: Context, input: { id: unknown; host?: str
     { name: ctx.dockerHost.id, state: own?.state ?? 'active', host: ctx.dockerHost },
     ...(await Promise.all(fleet.map(async (r) => ({ name: r.name, state: r.state, host: await dockerHostFor(ctx, r) })))),
   ];
-  const candidates: PlacementCandidate[] = await Promise.all(hosts.map(async (h) => {
-    const load = loads.get(h.name) ?? { tenants: 0, promisedMemoryBytes: 0 };
+  const probed = await Promise.all(hosts.map(async (h) => {
     // Only active hosts are asked: a drained one is not a candidate whether it answers or not.
     const probe = h.state === 'active' && h.host ? await probeHost(h.host, ctx.signal) : undefined;
-    return {
-      name: h.name,
-      state: h.state,
-      reachable: probe?.reachable === true,
-      tenants: load.tenants,
-      memoryBytes: probe?.reachable ? probe.memoryBytes : 0,
-      promisedMemoryBytes: load.promisedMemoryBytes,
-    };
+    return { name: h.name, state: h.state, reachable: probe?.reachable === true, memoryBytes: probe?.reachable ? probe.memoryBytes : 0 };
   }));
-  const placement = choosePlacement(candidates, ctx.config.placement, planMemoryBytes(input.plan ?? 'standard'));
+  // From the batch's tally to its update nothing awaits: two placements of one batch never choose on the same counts.
+  const loads = inFlight ? inFlight.addTo(recorded) : recorded;
+  const candidates: PlacementCandidate[] = probed.map((c) => {
+    const load = loads.get(c.name) ?? { tenants: 0, promisedMemoryBytes: 0 };
+    return { ...c, tenants: load.tenants, promisedMemoryBytes: load.promisedMemoryBytes };
+  });
+  const need = planMemoryBytes(input.plan ?? 'standard');
+  const placement = choosePlacement(candidates, ctx.config.placement, need);
+  inFlight?.add(id, placement.host, need);
   ctx.reporter.info(`placed on Docker host ${placement.host}: ${placement.reason}`);
   const chosen = hosts.find((h) => h.name === placement.host)!.host!;
   return { ctx: contextOn(ctx, chosen), placement };

@@ -64,10 +64,11 @@ export class HostStore {
     return host;
   }
 
-  /** Live tenants and promised memory per host name; hosts without tenants are absent. */
-  async loads(): Promise<Map<string, HostLoad>> {
+  /** Live tenants and promised memory per host name (`excluding` tenants counted elsewhere); hosts without tenants are absent. */
+  async loads(excluding: readonly string[] = []): Promise<Map<string, HostLoad>> {
     const { rows } = await this.db.pool.query(
-      "SELECT host, plan, count(*)::int AS n FROM admin_customers WHERE status <> 'deprovisioned' GROUP BY host, plan",
+      "SELECT host, plan, count(*)::int AS n FROM admin_customers WHERE status <> 'deprovisioned' AND NOT (id = ANY($1::text[])) GROUP BY host, plan",
+      [excluding],
     ).catch(this.db.unreachable);
     const loads = new Map<string, HostLoad>();
     for (const row of rows) {

@@ -263,7 +263,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     reporter.step(`rendering ${run.paths.composeFile}`);
     rendered = run.render(reservation);
     const manifest = renderManifest({
-      ...run, template: run.template.name, appUrl: urlOf(config, run.template, reservation.ports), doorUrl: tenantDoorUrl(config, run.id), bindAddress: ctx.dockerHost.publishAddress(config.bindAddress),
+      ...run, template: run.template.name, appUrl: urlOf(ctx, run.template, reservation.ports), doorUrl: tenantDoorUrl(config, run.id), bindAddress: ctx.dockerHost.publishAddress(config.bindAddress),
       ports: Object.entries(run.template.block.ports).map(([name, p]) => ({ name, service: p.service, host: reservation.ports[name]!, container: p.container })),
       subnet: reservation.subnet, composeFile: run.paths.composeFile, envFile: run.paths.envFile, flavour: compose.flavour,
     });
@@ -332,7 +332,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   await ctx.pause('provision:activating');
   // The initial API key exists only in this result: shown once, stored as a hash.
   const apiKey = await createApiKey(db, run.id, 'initial');
-  const url = urlOf(config, run.template, reservation.ports);
+  const url = urlOf(ctx, run.template, reservation.ports);
   // What the tenant runs (template, image ids, plan, compose file): its last good state, for upgrades' rollback.
   const deployment = await describeDeployment(ctx.dockerHost, { project: run.project, templateName: run.template.name, templateChecksum: run.template.checksum, plan: run.plan, composeFile: rendered, signal }, containers);
   await registry.markActive(run.id, url, async (client) => {
@@ -349,7 +349,7 @@ function summary(
 ): Omit<ProvisionResult, 'outcome'> {
   return {
     id: s.id, name: s.name, plan: s.plan, project: s.project, host: ctx.dockerHost.id, template: s.template.name, profiles: s.profiles,
-    url: urlOf(ctx.config, s.template, s.reservation.ports),
+    url: urlOf(ctx, s.template, s.reservation.ports),
     ports: s.reservation.ports, subnet: s.reservation.subnet, directory: s.paths.dir,
     durationMs: ctx.clock.now() - s.started,
   };
@@ -386,10 +386,10 @@ function frontdoorPortOf(template: Template, flag: string): string {
   return template.block.frontdoor.port;
 }
 
-/** The tenant's address: its template's front door port on the public host; none without one. */
-function urlOf(config: Context['config'], template: Pick<Template, 'block'>, ports: PortPlan): string | null {
+/** The tenant's address: its template's front door port on the public host (a remote host's own address); none without one. */
+function urlOf(ctx: Context, template: Pick<Template, 'block'>, ports: PortPlan): string | null {
   const port = template.block.frontdoor ? ports[template.block.frontdoor.port] : undefined;
-  return port === undefined ? null : appUrlFor(config, port);
+  return port === undefined ? null : appUrlFor(ctx.config, port, ctx.dockerHost);
 }
 
 /** The images the template runs (profiles that are off left out), rendered with sample values. */

@@ -56,6 +56,14 @@ describe('renderFrontdoor', () => {
     expect(published).not.toContain('backup');
   });
 
+  it('dials a tenant on another Docker host of the fleet at that host\'s address and its published port', () => {
+    const c = config();
+    const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant({ publishedAddress: '172.30.0.7' }), tenant({ id: 'local-one' })] });
+    expect(files.get('t/acme/server.conf')).toContain('server 172.30.0.7:3001 max_fails=0;');
+    expect(files.get('t/acme/server.conf')).not.toContain('127.0.0.1:3001');
+    expect(files.get('t/local-one/server.conf')).toContain('server 127.0.0.1:3001 max_fails=0;');
+  });
+
   it('shows a stopped or failed tenant as a 503 page and leaves a deprovisioned one out (404)', () => {
     const c = config();
     const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant({ id: 'stopped-one', status: 'stopped' }), tenant({ id: 'gone', status: 'deprovisioned' })] });

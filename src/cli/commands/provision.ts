@@ -62,7 +62,10 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
         command,
         async (ctx) => {
           const { placeTenant } = await import('../../hosts/place.js');
-          const place = async (c: typeof ctx, t: { id: string; plan?: string }) => (await placeTenant(c, { id: t.id, host: options.host, plan: t.plan })).ctx;
+          const { InFlightPlacements } = await import('../../hosts/in-flight.js');
+          // One tally for the batch: tenants placed at the same time spread instead of all picking the emptiest host.
+          const inFlight = new InFlightPlacements();
+          const place = async (c: typeof ctx, t: { id: string; plan?: string }) => (await placeTenant(c, { id: t.id, host: options.host, plan: t.plan }, inFlight)).ctx;
           return thenSyncFrontdoor(ctx, () => provisionBatch(ctx, { tenants, concurrency, place }, (id) => progress.reporterFor(id)).finally(() => progress.stop()));
         },
         renderProvisionBatch,
