@@ -12,6 +12,8 @@ import type { DockerHost } from '../stack/docker-host.js';
 // gets the same address back (the engine hands out the lowest free one of the tenant's own subnet);
 // when it does not, nginx falls back to the published port (render.ts: the backup server), so a
 // stale address costs a failed connect, never a wrong tenant: the subnet is the tenant's alone.
+// (Measured: an address held by another of the tenant's containers is refused at once; one nobody
+// holds costs ~3 s, the kernel's failed ARP, once per fail_timeout.)
 
 /** A tenant's app container as nginx dials it. */
 export interface AppContainerAddress { address: string; port: number }
