@@ -17,6 +17,7 @@ import { lastDeployment } from '../tenants/deployments.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { execIn, redisCliIn, requireRunning } from './containers.js';
 import { BackupStore, heartbeatEveryMs } from './store.js';
+import { crmShaped } from '../tenants/tenant-template.js';
 import {
   backupDirectory, backupFormat, dumpFile, manifestFile, newBackupId, redisFile, sha256Of, tenantFile,
   type BackupManifest, type ManifestEntry,
@@ -67,7 +68,8 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
   if (new Set(ids).size !== ids.length) throw usageError('a tenant id is given twice');
   if (input.all) {
     const db = await ctx.adminDb();
-    ids = (await new TenantRegistry(db).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id).map((t) => t.id);
+    // Written for crm's shape: tenants of other templates are left out of --all.
+    ids = (await crmShaped(ctx, (await new TenantRegistry(db).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id))).map((t) => t.id);
     if (ids.length === 0) throw new TenantctlError('notFound', `no active tenant on Docker host ${ctx.dockerHost.id} to back up`);
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');

@@ -6,6 +6,7 @@ import { TenantRegistry } from './registry.js';
 import { requireTenantFor, tenantSecretsFor } from './day2-target.js';
 import { runBatch, type BatchItem } from './batch.js';
 import { applyTenantSchema } from './schema.js';
+import { crmShaped } from './tenant-template.js';
 
 // `tenantctl migrate <id>... | --all [--dry-run]`: the tenant migrations (scripts/tenant-migrations/)
 // that a tenant's database does not have yet, applied in order over its published port as
@@ -35,7 +36,8 @@ export async function migrateMany(ctx: Context, input: { ids: string[]; all?: bo
   let ids = input.ids.map((id) => parseTenantId(id));
   if (new Set(ids).size !== ids.length) throw usageError('a tenant id is given twice');
   if (input.all) {
-    ids = (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id).map((t) => t.id);
+    // Written for crm's shape: tenants of other templates are left out of --all.
+    ids = (await crmShaped(ctx, (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id))).map((t) => t.id);
     if (ids.length === 0) return { kind: 'batch', verb: 'migrate', dryRun, tenants: [], summary: { total: 0, ok: 0, failed: 0, durationMs: ctx.clock.now() - started } };
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');

@@ -32,6 +32,23 @@ export function requireShape(template: Template, id: string, verb: string, needs
   if (missing.length > 0) throw new TenantctlError('usage', `${id} cannot ${verb}: its template ${template.name} has no ${missing.join(', ')}`);
 }
 
+/**
+ * The tenants of `records` whose template has crm's shape: what `--all` of a command written for
+ * it takes (another template's tenant is left out, not failed). A template that cannot be loaded
+ * keeps its tenant in, so the command says why.
+ */
+export async function crmShaped<T extends Pick<TenantRecord, 'id' | 'template'>>(ctx: Context, records: T[]): Promise<T[]> {
+  const verdicts = await Promise.all(records.map(async (record) => {
+    try {
+      requireShape(await loadTenantTemplate(ctx, record), record.id, 'be changed', crmShape);
+      return true;
+    } catch (error) {
+      return !(error instanceof TenantctlError && / its template \S+ has no /.test(error.message));
+    }
+  }));
+  return records.filter((_, i) => verdicts[i]);
+}
+
 /** The template's Redis, as its readiness declares it (service, port, password secret). */
 export function redisCheckOf(template: Template): { service: string; port: string; passwordSecret: string } | undefined {
   for (const [service, check] of Object.entries(template.block.readiness)) {

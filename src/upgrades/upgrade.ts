@@ -9,7 +9,7 @@ import { recordAudit } from '../audit/write.js';
 import { parseOrUsage, parseTenantId, planSchema } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { requireComposeFile, requireTenantFor, tenantSecretsFor, type Day2Target } from '../tenants/day2-target.js';
-import { loadTenantTemplate, requireShape, crmShape } from '../tenants/tenant-template.js';
+import { crmShape, crmShaped, loadTenantTemplate, requireShape } from '../tenants/tenant-template.js';
 import { loadTemplateAt } from '../templates/load.js';
 import { assertValidTemplate } from '../templates/validate.js';
 import { hostValuesOf } from '../templates/configured.js';
@@ -77,7 +77,8 @@ export async function upgradeMany(
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32) throw usageError('--concurrency: expected a whole number from 1 to 32');
   if (input.options.plan !== undefined) parseOrUsage(planSchema, input.options.plan, 'plan');
   if (input.all) {
-    ids = (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id).map((t) => t.id);
+    // Written for crm's shape: tenants of other templates are left out of --all.
+    ids = (await crmShaped(ctx, (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id))).map((t) => t.id);
     if (ids.length === 0) throw new TenantctlError('notFound', `no active tenant on Docker host ${ctx.dockerHost.id} to upgrade`);
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');

@@ -8,6 +8,7 @@ import { cpSync, readFileSync, truncateSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { containerOf, createHarness, dockerObjectsWithPrefix, type Harness } from './harness.js';
+import { templateChecksum } from '../../src/templates/checksum.js';
 
 let h: Harness;
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -99,9 +100,9 @@ describe('backup and restore', () => {
     expect(r.exitCode, r.why).toBe(0);
     const [row] = await h.adminQuery('SELECT * FROM admin_tenant_deployments WHERE customer_id = $1 ORDER BY id DESC', ['bk1']);
     expect(row.reason).toBe('provision');
-    expect(row.template_name).toBe('docker-compose.tenant.yml');
-    const template = readFileSync(path.join(root, 'templates', 'crm', 'docker-compose.tenant.yml'));
-    expect(row.template_checksum).toBe(createHash('sha256').update(template).digest('hex'));
+    // The template by name, and the checksum of its folder (compose file, initdb/, migrations/, README).
+    expect(row.template_name).toBe('crm');
+    expect(row.template_checksum).toBe(await templateChecksum(path.join(root, 'templates', 'crm')));
     expect(row.plan).toBe('starter');
     expect(row.compose_file).toBe(readFileSync(path.join(h.customersDir, 'bk1', 'docker-compose.yml'), 'utf8'));
     expect(Object.keys(row.images).sort()).toEqual(['app', 'db', 'redis', 'worker']);
