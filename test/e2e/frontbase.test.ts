@@ -1,7 +1,7 @@
 // Two stack shapes side by side on the real Docker engine (issue 12): a crm tenant and two frontbase
 // tenants, one with the optional postgres profile. Each is ready by its own template's probes,
-// reachable only through its own published ports, isolated from the others, and removed with
-// nothing left behind.
+// reachable through its own published ports and the front door, isolated from the others, kept
+// whole across stop and start, and removed with nothing left behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -30,7 +30,7 @@ const ipOf = async (id: string, service: string) =>
   Object.values((await inspect(await containerOf(project(id), service))).NetworkSettings.Networks as Record<string, { IPAddress: string; Gateway: string }>)[0]!;
 /** A TCP connection from inside a container (python3 in the frontbase images): open, or why not. */
 const connectFrom = async (container: string, host: string, port: number) =>
-  (await dockerExec(container, ['python3', '-c', `import socket,sys
+  (await dockerExec(container, ['python3', '-c', `import socket
 s=socket.socket(); s.settimeout(2)
 try:
   s.connect((${JSON.stringify(host)}, ${port})); print('open')
