@@ -20,7 +20,10 @@ import { sshExitTimeoutMs } from '../common/timeouts.js';
  * process dies without closing.
  */
 export class SshMultiplexer {
+  /** Instances in this process (one per DockerHost): each has its own directory, closed on its own. */
+  private static instances = 0;
   private dir?: string;
+  private readonly instance = ++SshMultiplexer.instances;
 
   constructor(
     private readonly options: {
@@ -43,9 +46,9 @@ export class SshMultiplexer {
   private prepare(): string {
     if (this.dir) return path.join(this.dir, 'bin');
     const pid = this.options.pid ?? process.pid;
-    let dir = path.join(this.options.baseDir, 'ssh', String(pid));
+    let dir = path.join(this.options.baseDir, 'ssh', `${pid}-${this.instance}`);
     // A unix socket path holds at most 107 bytes; the master's is <dir>/cm-<40 hex digits>.
-    if (dir.length + 44 > 100) dir = path.join(os.tmpdir(), `tenantctl-ssh-${process.getuid?.() ?? 'user'}`, String(pid));
+    if (dir.length + 44 > 100) dir = path.join(os.tmpdir(), `tenantctl-ssh-${process.getuid?.() ?? 'user'}`, `${pid}-${this.instance}`);
     const realSsh = findSsh(this.options.searchPath, dir);
     mkdirSync(path.join(dir, 'bin'), { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);

@@ -120,8 +120,14 @@ describe('a tenant on a remote engine (tcp and ssh)', () => {
 
   it('uses one ssh connection per command: the master is gone when the command ends', async () => {
     const sshDir = path.join(h.env.TENANTCTL_STATE_DIR!, 'ssh');
+    const { engine } = placements.overssh!;
+    // sshd in the engine's container logs each login (test/e2e/engines/entrypoint.sh).
+    const logins = async () => (await execa('docker', ['exec', engine.name, 'grep', '-c', 'Accepted publickey', '/var/log/sshd.log'], { reject: false })).stdout.trim();
+    const before = Number(await logins());
     const r = await h.cli(['status', 'overssh', '--json'], { env: placements.overssh!.env });
     expect(r.exitCode, r.why).toBe(0);
+    // status asks the engine several times (compose ps, inspect, ...): one ssh login for all of them.
+    expect(Number(await logins()) - before).toBe(1);
     const left = await execa('sh', ['-c', `ls -A ${sshDir} 2>/dev/null || true`]);
     expect(left.stdout.trim()).toBe('');
     // And none of tenantctl's ssh masters is still running for this state dir.

@@ -12,7 +12,8 @@ if [ -n "${AUTHORIZED_KEY:-}" ]; then
   printf '%s\n' "$AUTHORIZED_KEY" >/root/.ssh/authorized_keys
   chmod 0600 /root/.ssh/authorized_keys
 fi
-# Tests open several sessions at once (docker's ssh helper opens one per API connection).
+# Tests open several sessions at once (docker's ssh helper opens one per API connection); the log
+# (/var/log/sshd.log) lets them count connections ("Accepted publickey").
 /usr/sbin/sshd -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no \
-  -o MaxStartups=100:30:200 -o MaxSessions=100 -o UseDNS=no
+  -o MaxStartups=100:30:200 -o MaxSessions=100 -o UseDNS=no -E /var/log/sshd.log
 exec dockerd --host unix:///var/run/docker.sock --host tcp://0.0.0.0:2375 --tls=false "$@"
