@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type pg from 'pg';
 import type { AdminDb } from '../admin-db/database.js';
 import type { DockerHost } from '../stack/docker-host.js';

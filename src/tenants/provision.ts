@@ -3,12 +3,12 @@ import * as z from 'zod/mini';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { appUrlFor, type Context } from '../context.js';
 import { parseOrUsage, parseTenantId, planSchema, portOverrideSchema, tenantNameSchema, type Plan } from './input.js';
-import { planResources } from './plans.js';
 import { projectName, portsReportedTaken, subnetReportedTaken } from '../stack/compose-argv.js';
 import { composeUpGraceMs } from '../common/timeouts.js';
 import { ComposeError } from '../stack/compose.js';
 import { missingImages, networkSubnets } from '../stack/docker.js';
 import { waitForTenantReady } from './wait-ready.js';
+import { swarmNodeHost } from '../stack/swarm-stack.js';
 import { choosePorts, type PortPlan } from '../allocation/ports.js';
 import { firstFreeBlock, parsePool } from '../allocation/subnets.js';
 import { TemplateError } from '../stack/template.js';
@@ -303,7 +303,9 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   await ctx.pause('provision:waiting');
   reporter.step('waiting until every service is ready');
   const deadlineMs = config.healthDeadlineSeconds * 1000;
-  const address = ctx.dockerHost.probeAddress(config.bindAddress);
+  // A swarm tenant's containers and published ports are on the node its stack is pinned to.
+  const onNode = ctx.dockerHost.kind === 'swarm' ? { ...ctx, dockerHost: await swarmNodeHost(ctx.dockerHost, run.project, signal) } : ctx;
+  const address = onNode.dockerHost.probeAddress(config.bindAddress);
   // The schema goes in as soon as its database is ready, while the other services are still coming up.
   const target = run.template.block.migrations;
   const migrationsDir = run.template.migrationsDir;
@@ -319,7 +321,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
       { dir: migrationsDir },
     );
   })());
-  const containers = await waitForTenantReady(ctx, { project: run.project, rendered, template: run.template, tenant, secrets: run.secrets, profiles: run.profiles }, {
+  const containers = await waitForTenantReady(onNode, { project: run.project, rendered, template: run.template, tenant, secrets: run.secrets, profiles: run.profiles }, {
     onReady: (service) => {
       if (service === target?.service) applySchema().catch(() => {}); // its failure is awaited below
     },
@@ -334,7 +336,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   const apiKey = await createApiKey(db, run.id, 'initial');
   const url = urlOf(ctx, run.template, reservation.ports);
   // What the tenant runs (template, image ids, plan, compose file): its last good state, for upgrades' rollback.
-  const deployment = await describeDeployment(ctx.dockerHost, { project: run.project, templateName: run.template.name, templateChecksum: run.template.checksum, plan: run.plan, composeFile: rendered, signal }, containers);
+  const deployment = await describeDeployment(onNode.dockerHost, { project: run.project, templateName: run.template.name, templateChecksum: run.template.checksum, plan: run.plan, composeFile: rendered, signal }, containers);
   await registry.markActive(run.id, url, async (client) => {
     await recordDeployment(db, client, run.id, 'provision', deployment);
     const modules = await applyDefaultModules(client, run.id);

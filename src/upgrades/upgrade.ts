@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { Context } from '../context.js';
 import { BatchFailure, TenantctlError, messageOf, usageError } from '../common/errors.js';
