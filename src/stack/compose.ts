@@ -47,6 +47,15 @@ export class ComposeClient {
   }
 
   async up(target: ComposeTarget, options: ComposeCallOptions & { services?: string[] }): Promise<void> {
+    if (this.host.kind === 'swarm') {
+      // A swarm manager: the tenant is a stack (swarm-stack.ts), deployed whole.
+      const { deploySwarmTenant, imagesOf } = await import('./swarm-stack.js');
+      const { readFile } = await import('node:fs/promises');
+      const deployed = await deploySwarmTenant(this.host, { project: target.project, composeFile: target.file, images: imagesOf(await readFile(target.file, 'utf8')), signal: options.signal });
+      for (const note of deployed.notes) options.onProgress?.(note);
+      options.onProgress?.(`stack ${target.project} deployed, every service on node ${deployed.node.hostname}`);
+      return;
+    }
     await this.call(target, upVerb(options.services), options, 'compose up');
   }
 
@@ -56,6 +65,7 @@ export class ComposeClient {
 
   /** Any compose verb on one project (up and down have their own methods); a typed error naming compose's reason. */
   async call(target: ComposeTarget, verb: string[], options: ComposeCallOptions, what = `compose ${verb[0]}`): Promise<void> {
+    if (this.host.kind === 'swarm') throw new TenantctlError('usage', `${what} is not available for a tenant on a swarm (${this.host.id}): its stack is deployed and removed whole`);
     // On a remote engine the tenant's local files (secrets, initdb) travel into volumes first.
     const where = await composeTargetFor(this.host, target, { ship: shippingVerbs.has(verb[0] ?? ''), signal: options.signal });
     const result = await this.host.run(composeArgv(this.flavour, where, verb), {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { TenantctlError } from '../common/errors.js';
 import { composeDownTimeoutMs } from '../common/timeouts.js';
+import { systemClock } from '../common/clock.js';
 import type { DockerHost } from './docker-host.js';
 import type { ComposeTarget } from './compose-argv.js';
 import { objectsByLabel, removeObjects, type LabelledObjects } from './docker.js';
@@ -25,6 +26,13 @@ export async function removeStack(
   target: ComposeTarget,
   { keepData, onProgress, onComposeFailure }: { keepData: boolean; onProgress?: (line: string) => void; onComposeFailure?: (message: string) => void },
 ): Promise<RemovalReport> {
+  if (host.kind === 'swarm') {
+    // A stack: removed through the manager, its containers and volumes on every node.
+    if (keepData) throw new TenantctlError('usage', `keeping the data of ${target.project} is not available on a swarm (${host.id}): its volumes are per node`);
+    const { removeSwarmTenant } = await import('./swarm-stack.js');
+    const removed = await removeSwarmTenant(host, target.project, { clock: systemClock, deadlineMs: composeDownTimeoutMs });
+    return { containers: removed.services, networks: 1, volumes: Object.values(removed.volumes).reduce((a, b) => a + b, 0), keptVolumes: [] };
+  }
   const label = projectLabel(target.project);
   const before = await objectsByLabel(host, label);
   if (existsSync(target.file) && (!target.envFile || existsSync(target.envFile))) {

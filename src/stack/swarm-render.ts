@@ -27,6 +27,12 @@ export interface SwarmRenderInput {
   directories: Record<string, string[]>;
   /** The node (hostname) every service of the tenant runs on. */
   node: string;
+  /**
+   * The tenant's compose project (the stack's name). Its containers get compose's project and
+   * service labels, so what finds a tenant's containers on an engine (readiness, doctor) finds
+   * them on the node too.
+   */
+  project?: string;
 }
 
 export interface SwarmRender {
@@ -55,7 +61,7 @@ const refused: Record<string, string> = {
   env_file: 'env_file is read where compose runs; put the values in environment',
 };
 
-export function swarmRender({ rendered, directories, node }: SwarmRenderInput): SwarmRender {
+export function swarmRender({ rendered, directories, node, project }: SwarmRenderInput): SwarmRender {
   const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
   if (!isRecord(tree) || !isRecord(tree.services)) throw new SwarmRenderError(['the file has no services']);
   const reasons: string[] = [];
@@ -125,6 +131,7 @@ export function swarmRender({ rendered, directories, node }: SwarmRenderInput): 
     // and a tenant's services run one task each anyway. Host-mode ports work with it.
     deploy.endpoint_mode = 'dnsrr';
     if (isRecord(out.labels)) deploy.labels = out.labels;
+    if (project) out.labels = { ...(isRecord(out.labels) ? out.labels : {}), 'com.docker.compose.project': project, 'com.docker.compose.service': name };
     if (volumes.length) out.volumes = volumes;
     if (serviceConfigs.length) out.configs = serviceConfigs;
     out.deploy = deploy;

@@ -76,7 +76,7 @@ export async function deploySwarmTenant(
   const node = chosen ?? (await chooseNode(manager, signal));
   let stack;
   try {
-    stack = swarmRender({ rendered, directories: await boundDirectories(rendered, baseDir), node: node.hostname });
+    stack = swarmRender({ rendered, directories: await boundDirectories(rendered, baseDir), node: node.hostname, project });
   } catch (error) {
     if (error instanceof SwarmRenderError) throw new TenantctlError('usage', `${composeFile} ${error.message}`);
     throw error;
@@ -196,6 +196,27 @@ export async function swarmLeftovers(manager: DockerHost, project: string, signa
     }
   }
   return left;
+}
+
+/**
+ * The engine of the node a tenant's stack is pinned to (its services' placement constraint), as a
+ * DockerHost: where its containers are, and the address its ports are published on.
+ */
+export async function swarmNodeHost(manager: DockerHost, project: string, signal?: AbortSignal): Promise<DockerHost> {
+  const services = (await manager.docker(['service', 'ls', '-q', '--filter', `label=${namespaceLabel(project)}`], { signal })).split('\n').filter(Boolean);
+  if (services.length === 0) throw new TenantctlError('docker', `${project} has no service on the swarm of ${manager.id}`);
+  const constraints = (await manager.docker(['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.Placement.Constraints}}', services[0]!], { signal })).trim();
+  const hostname = /node\.hostname\s*==\s*([^"\s]+)/.exec(constraints)?.[1];
+  const node = hostname ? (await swarmNodesAll(manager, signal)).find((n) => n.hostname === hostname) : undefined;
+  if (!node) throw new TenantctlError('docker', `${project} is not pinned to a node of the swarm of ${manager.id} (placement ${constraints})`);
+  return manager.sibling(node.hostname, node.address);
+}
+
+/** The images a compose file's services run. */
+export function imagesOf(rendered: string): string[] {
+  const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
+  if (!isRecord(tree) || !isRecord(tree.services)) return [];
+  return [...new Set(Object.values(tree.services).flatMap((service) => (isRecord(service) && typeof service.image === 'string' ? [service.image] : [])))];
 }
 
 /** Every node, whatever its state: removal must look at nodes that are drained or paused too. */

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/common/clock.js';
 import { retryUntilDeadline } from '../../src/common/retry.js';
@@ -125,6 +126,51 @@ describe('a tenant on a three-node swarm', () => {
       for (const args of [['ps', '-aq'], ['volume', 'ls', '-q'], ['network', 'ls', '-q']]) {
         expect(await engine.docker([...args, '--filter', `label=com.docker.stack.namespace=${project}`]), `${args.join(' ')} on ${engine.name}`).toBe('');
       }
+    }
+  });
+});
+
+describe('through the CLI: a swarm registered as a host (hosts add --swarm), provision --host, deprovision', () => {
+  const tenant = 'swarmcli';
+  let result: any;
+
+  beforeAll(async () => {
+    const added = await h.cli(['hosts', 'add', 'swarm1', '--docker', fleet.engines[0]!.tcp, '--swarm', '--json']);
+    expect(added.exitCode, added.why).toBe(0);
+    const started = performance.now();
+    const r = await h.cli(['provision', tenant, '--host', 'swarm1', '--plan', 'starter', '--json'], { env: { TENANTCTL_HEALTH_INTERVAL: '2' }, timeoutMs: 600_000 });
+    timings.cliProvisionMs = Math.round(performance.now() - started);
+    expect(r.exitCode, r.why).toBe(0);
+    result = r.json();
+  }, 900_000);
+
+  it('provisions the tenant as a stack, ready by tenantctl\'s probes, the schema applied', async () => {
+    expect(result).toMatchObject({ id: tenant, outcome: 'active' });
+    const stack = (await manager.docker(['stack', 'ls', '--format', '{{.Name}} {{.Services}}'])).split('\n');
+    expect(stack).toContain(`${h.prefix}-${tenant} 4`);
+    const node = (await manager.docker(['stack', 'ps', `${h.prefix}-${tenant}`, '--filter', 'desired-state=running', '--format', '{{.Node}}'])).split('\n');
+    const engine = fleet.engines.find((e) => e.name === node[0])!;
+    expect(new Set(node).size).toBe(1);
+    const password = readFileSync(path.join(h.customersDir, tenant, 'secrets', 'DB_PASSWORD'), 'utf8');
+    const owner = new pg.Client({ host: engine.address, port: result.ports.db, user: 'tenant_owner', password, database: 'tenant' });
+    await owner.connect();
+    try {
+      expect((await owner.query('SELECT count(*)::int AS n FROM tenant_schema_migrations')).rows[0].n).toBeGreaterThan(0);
+    } finally {
+      await owner.end();
+    }
+    const health = await (await fetch(`http://${engine.address}:${result.ports.app}/api/health`)).json();
+    expect(health).toMatchObject({ status: 'ok', customer: tenant, db: 'ok', redis: 'ok' });
+  });
+
+  it('deprovisions it with nothing left on any node', async () => {
+    const started = performance.now();
+    const r = await h.cli(['deprovision', tenant, '--yes', '--json']);
+    timings.cliDeprovisionMs = Math.round(performance.now() - started);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(await swarmLeftovers(manager, `${h.prefix}-${tenant}`)).toEqual([]);
+    for (const engine of fleet.engines) {
+      expect(await engine.docker(['volume', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${h.prefix}-${tenant}`]), engine.name).toBe('');
     }
   });
 });

@@ -96,6 +96,12 @@ describe('swarmRender', () => {
     expect(refusal(compose.replace('./initdb:', './other:'))[0]).toMatch(/\.\/other is bind-mounted from this machine/);
   });
 
+  it('labels each container with its compose project and service, so readiness finds it on the node', () => {
+    const labelled = parse(swarmRender({ rendered: compose, directories: { './initdb': [] }, node: 'n', project: 'tct-acme' }).text);
+    expect(labelled.services.db.labels).toEqual({ 'tenantctl.tenant': 'acme', 'com.docker.compose.project': 'tct-acme', 'com.docker.compose.service': 'db' });
+    expect(labelled.services.db.deploy.labels).toEqual({ 'tenantctl.tenant': 'acme' });
+  });
+
   it('keeps yes/no strings quoted (the docker CLI reads YAML 1.1)', () => {
     const out = render(compose.replace('image: tenantctl/app:latest', 'image: tenantctl/app:latest\n    command: [redis-server, --appendonly, "yes"]')).text;
     expect(out).toMatch(/- "yes"/);
