@@ -36,6 +36,8 @@ interface GatewayConfig {
 }
 
 const config: GatewayConfig = JSON.parse(readFileSync(process.env.GATEWAY_CONFIG ?? '/etc/tenantctl-gateway/config.json', 'utf8'));
+// A configuration written by an older tenantctl has no usageDir: the place nginx's lines go.
+config.usageDir ??= '/var/log/tenantctl-usage';
 if (typeof process.getuid === 'function' && process.getuid() === 0 && process.setuid && process.setgid) {
   prepareUsageDir(config.usageDir);
   process.setgroups?.([]);
