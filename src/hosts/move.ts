@@ -53,6 +53,10 @@ export async function move(ctx: Context, input: { id: unknown; to: unknown }): P
   const target = await targetHost(ctx, to);
   if (sameEngine(source, target)) throw usageError(`Docker hosts ${source.id} and ${target.id} are the same engine (${describe(target)}); a move needs two engines`);
   await Promise.all([requireReachable(ctx, source, `tenant ${id}`), requireReachable(ctx, target)]);
+  // The row names the source, so anything of the tenant's project on the target is what an earlier
+  // move left there when the target stopped answering half-way: it goes before it can mix with the new stack.
+  // No compose file: removal by the project's label only (a swarm: through its manager).
+  await removeStack(target, { project: record.composeProject, file: '' }, { keepData: false });
 
   ctx.reporter.step(`backing up ${id} on ${source.id}`);
   const backup = await backupTenant(contextOn(ctx, source), id);
@@ -71,7 +75,7 @@ export async function move(ctx: Context, input: { id: unknown; to: unknown }): P
     url = (await restore(contextOn(ctx, target), { id, from: backup.id })).url;
     await ctx.pause('move:restored');
   } catch (error) {
-    throw await undo(ctx, journal, started_, target, error);
+    throw (await undo(ctx, journal, started_, target, error)).error;
   }
   await finish(ctx, journal, started_, source);
   return { id, from: source.id, to: target.id, outcome: 'moved', backup: backup.id, url, durationMs: ctx.clock.now() - started };
@@ -103,27 +107,34 @@ async function finish(ctx: Context, journal: MoveJournal, move: MoveRecord, sour
 
 /**
  * Puts the tenant back on its source: whatever the target got is removed, the source's files come
- * back, the row is restored as saved. Returns the error to throw: the first cause, with the rest in
- * its details.
+ * back, the row is restored as saved. Returns the error to throw (the first cause, with the rest in
+ * its details) and whether the tenant is whole on its source again. What the target keeps because
+ * it stopped answering does not keep the tenant from working on the source: it is said, and the
+ * next move to that target removes it first.
  */
-async function undo(ctx: Context, journal: MoveJournal, move: MoveRecord, target: DockerHost | undefined, error: unknown): Promise<TenantctlError> {
+async function undo(ctx: Context, journal: MoveJournal, move: MoveRecord, target: DockerHost | undefined, error: unknown): Promise<{ error: TenantctlError; backOnSource: boolean }> {
   const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
   ctx.reporter.step(`putting ${move.customerId} back on ${move.sourceHost}`);
   const problems: string[] = [];
+  let leftOnTarget: string | undefined;
   const paths = tenantPaths(ctx.config.customersDir, move.customerId);
   const project = (await new TenantRegistry(journal.db).require(move.customerId)).composeProject;
   // A crash may have left a half-made target; restore removes its own on an ordinary failure.
   if (target) {
-    await removeStack(target, { project, file: paths.composeFile, envFile: paths.envFile }, { keepData: false }).catch((problem) => problems.push(`removing the target's stack: ${messageOf(problem)}`));
+    await removeStack(target, { project, file: paths.composeFile, envFile: paths.envFile }, { keepData: false }).catch((problem) => {
+      leftOnTarget = messageOf(problem);
+    });
   }
   if (await exists(move.sourceDir)) {
     await rm(paths.dir, { recursive: true, force: true });
     await rename(move.sourceDir, paths.dir).catch((problem) => problems.push(`putting ${move.sourceDir} back: ${messageOf(problem)}`));
   }
   await journal.rollBack(move, first.message).catch((problem) => problems.push(`restoring the record: ${messageOf(problem)}`));
-  first.message = `move of ${move.customerId} to ${move.targetHost} failed: ${first.message}; ${problems.length === 0 ? `it stays on ${move.sourceHost}, working` : 'the move could not be undone completely: run it again'}`;
-  first.details.push(...problems);
-  return first;
+  const backOnSource = problems.length === 0;
+  const leftover = leftOnTarget === undefined ? '' : ` (what ${move.targetHost} may hold of it could not be removed: ${leftOnTarget}; the next move there removes it first)`;
+  first.message = `move of ${move.customerId} to ${move.targetHost} failed: ${first.message}; ${backOnSource ? `it stays on ${move.sourceHost}, working${leftover}` : 'the move could not be undone completely: run it again'}`;
+  first.details.push(...problems, ...(leftOnTarget === undefined ? [] : [`removing the target's stack: ${leftOnTarget}`]));
+  return { error: first, backOnSource };
 }
 
 /** Finishes (true) or undoes (false) a move a crash interrupted. */
@@ -138,8 +149,8 @@ async function resume(ctx: Context, journal: MoveJournal, move: MoveRecord): Pro
     return true;
   }
   const target = await dockerHostNamed(ctx, db, move.targetHost);
-  const error = await undo(ctx, journal, move, target, new TenantctlError('internal', 'interrupted before the target was ready'));
-  if (error.details.length > 0) throw error;
+  const { error, backOnSource } = await undo(ctx, journal, move, target, new TenantctlError('internal', 'interrupted before the target was ready'));
+  if (!backOnSource) throw error;
   return false;
 }
 
