@@ -71,7 +71,9 @@ export async function inspectContainers(host: DockerHost, containerIds: string[]
 }
 
 /** Containers of one compose project with their state and health. */
-export async function projectContainers(host: DockerHost, project: string, signal?: AbortSignal): Promise<ContainerState[]> {
+export async function projectContainers(manager: DockerHost, project: string, signal?: AbortSignal): Promise<ContainerState[]> {
+  // A swarm tenant's containers are on the node its stack is pinned to (swarm-stack.ts).
+  const host = manager.kind === 'swarm' ? await (await import('./swarm-stack.js')).swarmNodeHost(manager, project, signal) : manager;
   // A container can vanish between listing and inspecting (a restart policy, a re-create): ask
   // again, a few times at most.
   for (let attempt = 1; ; attempt++) {
@@ -142,6 +144,7 @@ export type LiveState = 'running' | 'stopped' | 'missing';
  */
 export async function liveStatesByProject(host: DockerHost, signal?: AbortSignal): Promise<Map<string, LiveState>> {
   const managed = 'tenantctl.managed=true';
+  if (host.kind === 'swarm') return (await import('./swarm-stack.js')).stackStates(host, signal);
   const pairs = host.api
     ? ((await host.api.get<Array<{ Labels?: Record<string, string>; State?: string }>>(`/containers/json?all=true&${filtersQuery({ label: [managed] })}`, { signal, timeoutMs: dockerQueryTimeoutMs })) ?? [])
         .map((c) => [c.Labels?.['com.docker.compose.project'] ?? '', c.State ?? ''])

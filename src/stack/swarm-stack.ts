@@ -212,6 +212,24 @@ export async function swarmNodeHost(manager: DockerHost, project: string, signal
   return manager.sibling(node.hostname, node.address);
 }
 
+/**
+ * The live state of every tenant stack on the swarm, from the manager (one call): running when
+ * each of its services runs all its tasks, stopped otherwise (a task history of exited
+ * containers on the nodes says nothing about now).
+ */
+export async function stackStates(manager: DockerHost, signal?: AbortSignal): Promise<Map<string, 'running' | 'stopped'>> {
+  const out = await manager.docker(['service', 'ls', '--filter', 'label=tenantctl.managed=true', '--format', '{{.Name}}\t{{.Replicas}}'], { signal });
+  const states = new Map<string, 'running' | 'stopped'>();
+  for (const [name, replicas] of out.split('\n').filter(Boolean).map((line) => line.split('\t'))) {
+    // A stack's services are named <stack>_<service>; the stack is the tenant's compose project.
+    const project = name!.slice(0, Math.max(0, name!.lastIndexOf('_')));
+    if (!project) continue;
+    const running = /^([1-9]\d*)\/\1$/.test(replicas ?? '');
+    states.set(project, states.get(project) === 'stopped' || !running ? 'stopped' : 'running');
+  }
+  return states;
+}
+
 /** The images a compose file's services run. */
 export function imagesOf(rendered: string): string[] {
   const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;

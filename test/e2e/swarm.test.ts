@@ -163,6 +163,27 @@ describe('through the CLI: a swarm registered as a host (hosts add --swarm), pro
     expect(health).toMatchObject({ status: 'ok', customer: tenant, db: 'ok', redis: 'ok' });
   });
 
+  it('status and list see it running (its containers on its node, its services on the manager)', async () => {
+    const status = await h.cli(['status', tenant, '--json']);
+    expect(status.exitCode, status.why).toBe(0);
+    const containers = status.json().containers ?? status.json().services ?? [];
+    expect(JSON.stringify(containers)).toMatch(/running/);
+    expect(JSON.stringify(status.json())).not.toMatch(/missing/);
+    const list = await h.cli(['list', '--json']);
+    expect(list.exitCode, list.why).toBe(0);
+    const row = (list.json().tenants ?? list.json()).find((t: any) => t.id === tenant);
+    expect(JSON.stringify(row)).toMatch(/running|active/);
+    expect(JSON.stringify(row)).not.toMatch(/missing|unreachable/);
+  });
+
+  it('refuses what is not built for swarm yet, with exit 2: logs, stop', async () => {
+    for (const args of [['logs', tenant], ['stop', tenant, '--json']]) {
+      const r = await h.cli(args);
+      expect(r.exitCode, r.why).toBe(2);
+      expect(r.why).toMatch(/swarm/);
+    }
+  });
+
   it('deprovisions it with nothing left on any node', async () => {
     const started = performance.now();
     const r = await h.cli(['deprovision', tenant, '--yes', '--json']);
