@@ -13,7 +13,7 @@ describe('WebSocket frames', () => {
     // The masked bytes on the wire are not the payload.
     expect(wire.subarray(6, 8).toString()).not.toBe('hi');
     const frames = [];
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     for (let at = 0; at < wire.length; at += 999) {
       const decoded = decodeFrames(Buffer.concat([pending, wire.subarray(at, at + 999)]));
       frames.push(...decoded.frames);
