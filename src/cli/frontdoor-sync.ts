@@ -2,8 +2,9 @@ import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 
 /**
- * Runs a tenant-changing command (provision, deprovision, stop, start, restart; one tenant or a
- * batch), then brings the front door in step with the registry once, if it is set up here. The
+ * Runs a tenant-changing command (provision, deprovision, stop, start, restart, upgrade, restore,
+ * rotate-secrets, move; one tenant or a batch: each may re-create the app, whose container address
+ * the front door dials), then brings the front door in step with the registry once, if it is set up here. The
  * front door never fails the command: its problems are a warning line (see src/frontdoor/hook.ts).
  * Input errors (exit 2, 3, 4) changed nothing, so they skip it; without a front door it costs a stat().
  */

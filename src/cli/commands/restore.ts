@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { thenSyncFrontdoor } from '../frontdoor-sync.js';
 
 export function define(command: Command): void {
   command
@@ -20,6 +21,6 @@ id, is provisioned first (new passwords, a new initial API key; API keys are nev
     .action(async (id: string, options, command: Command) => {
       const { restore } = await import('../../backups/restore.js');
       const { renderRestore } = await import('../../backups/render.js');
-      await withContext(command, (ctx) => restore(ctx, { id, from: options.from, as: options.as }), renderRestore, { tenantIds: [id] });
+      await withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => restore(ctx, { id, from: options.from, as: options.as })), renderRestore, { tenantIds: [id] });
     });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { thenSyncFrontdoor } from '../frontdoor-sync.js';
 
 export function define(command: Command): void {
   command
@@ -20,6 +21,6 @@ everywhere and proven to work; the exit code is the failure's. Values are never 
     .action(async (id: string, options, command: Command) => {
       const { rotateSecrets } = await import('../../secrets/rotate.js');
       const { renderRotate } = await import('../../secrets/rotate-render.js');
-      await withContext(command, (ctx) => rotateSecrets(ctx, { id, only: options.only }), renderRotate, { tenantIds: [id] });
+      await withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => rotateSecrets(ctx, { id, only: options.only })), renderRotate, { tenantIds: [id] });
     });
 }

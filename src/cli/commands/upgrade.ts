@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { thenSyncFrontdoor } from '../frontdoor-sync.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -32,9 +33,9 @@ A new PostgreSQL major version is refused (exit 2): back up and restore onto it 
       const { renderUpgrade } = await import('../../upgrades/render.js');
       const images = parseImageOverrides(options.image);
       const templatePath = options.template === undefined ? undefined : (await import('node:path')).resolve(options.template);
-      await withContext(command, (ctx) => upgradeMany(ctx, {
+      await withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => upgradeMany(ctx, {
         ids, all: options.all === true, concurrency: Number(options.concurrency), continueOnFailure: options.continue === true,
         options: { images, templatePath, plan: options.plan },
-      }), renderUpgrade, { tenantIds: ids, hostName: options.host });
+      })), renderUpgrade, { tenantIds: ids, hostName: options.host });
     });
 }
