@@ -26,9 +26,19 @@ export function hostValuesOf(config: Config): HostValues {
   return { bindAddress: config.bindAddress, healthIntervalSeconds: config.healthIntervalSeconds, images: config.images, variables: config.templates.variables };
 }
 
-/** Port ranges: the block's, with config ports.app/db/redis for crm (the shape those settings describe). */
-export function portRangesOf(config: Config, template: Template): Record<string, { from: number; to: number }> {
-  const ranges = Object.fromEntries(Object.entries(template.block.ports).map(([name, port]) => [name, port.range]));
+/**
+ * Port ranges of the ports a tenant gets: the block's, with config ports.app/db/redis for crm (the
+ * shape those settings describe); a port of a service whose profiles are all off is not reserved.
+ */
+export function portRangesOf(config: Config, template: Template, profiles: readonly string[]): Record<string, { from: number; to: number }> {
+  const off = servicesOfProfilesOff(template, profiles);
+  const ranges = Object.fromEntries(Object.entries(template.block.ports).filter(([, port]) => !off.has(port.service)).map(([name, port]) => [name, port.range]));
   if (template.name === 'crm') for (const name of ['app', 'db', 'redis'] as const) if (name in ranges) ranges[name] = config.ports[name];
   return ranges;
+}
+
+/** Services that run only in profiles that are off: not started, so their ports are not reserved. */
+export function servicesOfProfilesOff(template: Pick<Template, 'block'>, profiles: readonly string[]): Set<string> {
+  const on = new Set(Object.entries(template.block.profiles).filter(([name]) => profiles.includes(name)).flatMap(([, p]) => p.services));
+  return new Set(Object.values(template.block.profiles).flatMap((p) => p.services).filter((service) => !on.has(service)));
 }

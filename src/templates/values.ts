@@ -43,6 +43,8 @@ export function templateValues(template: Pick<Template, 'name' | 'block'>, tenan
     health_interval: `${host.healthIntervalSeconds}s`,
     ...Object.fromEntries(Object.entries(host.images).map(([key, image]) => [`image_${key}`, image])),
     ...planResources[tenant.plan],
+    // A port of a profile that is off has no host port: 0 renders a valid file for a service that never starts.
+    ...Object.fromEntries(Object.keys(template.block.ports).map((name) => [`port.${name}`, '0'])),
     ...Object.fromEntries(Object.entries(tenant.ports).map(([name, port]) => [`port.${name}`, String(port)])),
   };
 }

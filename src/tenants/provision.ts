@@ -94,7 +94,7 @@ export async function provision(ctx: Context, raw: ProvisionInput): Promise<Prov
 
   if (raw.dryRun) {
     // Touches neither Docker nor the registry: the ports shown are free now but not reserved.
-    const choice = await choosePorts(ctx.dockerHost, portRangesOf(config, template), new Set(), { fixed });
+    const choice = await choosePorts(ctx.dockerHost, portRangesOf(config, template, profiles), new Set(), { fixed });
     if (!choice.ok) throw new TenantctlError('conflict', `${choice.service} port: ${choice.reason}`);
     const reservation = { ports: choice.plan, subnet: firstFreeBlock(pool, new Set())! };
     return { ...summary(ctx, { id, name, plan, project, paths, reservation, started, ...shape }), outcome: 'planned', rendered: render(reservation) };
@@ -239,7 +239,7 @@ async function reserve(ctx: Context, run: RecordedRun, avoid: Avoid, first: bool
     })
     : undefined;
   return reserveAllocations(db, run.id, host.id, async (held) => {
-    const choice = await choosePorts(host, portRangesOf(config, run.template), new Set([...held.ports, ...avoid.ports]), { fixed: run.fixed });
+    const choice = await choosePorts(host, portRangesOf(config, run.template, run.profiles), new Set([...held.ports, ...avoid.ports]), { fixed: run.fixed });
     if (!choice.ok) throw new TenantctlError('conflict', `${choice.service} port: ${choice.reason}`);
     // Like ports, a subnet must be free in the registry and on the host: other networks may use the pool.
     const inUse = [...(await (hostSubnets ?? networkSubnets(host, ctx.signal))), ...avoid.subnets];
@@ -264,7 +264,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     rendered = run.render(reservation);
     const manifest = renderManifest({
       ...run, template: run.template.name, appUrl: urlOf(ctx, run.template, reservation.ports), doorUrl: tenantDoorUrl(config, run.id), bindAddress: ctx.dockerHost.publishAddress(config.bindAddress),
-      ports: Object.entries(run.template.block.ports).map(([name, p]) => ({ name, service: p.service, host: reservation.ports[name]!, container: p.container })),
+      ports: Object.entries(run.template.block.ports).filter(([name]) => reservation.ports[name] !== undefined).map(([name, p]) => ({ name, service: p.service, host: reservation.ports[name]!, container: p.container })),
       subnet: reservation.subnet, composeFile: run.paths.composeFile, envFile: run.paths.envFile, flavour: compose.flavour,
     });
     await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets, project: run.project, initdbDir: run.template.initdbDir ?? null }).catch((error) => {

@@ -4,7 +4,7 @@ import { waitUntilReady } from '../stack/readiness.js';
 import type { ContainerState } from '../stack/docker.js';
 import type { Template } from '../templates/template.js';
 import { templateValues, type TenantValues } from '../templates/values.js';
-import { hostValuesOf } from '../templates/configured.js';
+import { hostValuesOf, servicesOfProfilesOff } from '../templates/configured.js';
 import { tenantReadiness } from './readiness.js';
 import { TenantRegistry, type TenantRecord } from './registry.js';
 import { loadTenantTemplate } from './tenant-template.js';
@@ -27,7 +27,8 @@ export interface ReadyTarget {
  * them; `onReady` hears each service as it becomes ready.
  */
 export async function waitForTenantReady(ctx: Context, target: ReadyTarget, { onReady }: { onReady?: (service: string) => void } = {}): Promise<ContainerState[]> {
-  const missing = Object.keys(target.template.block.ports).filter((name) => target.tenant.ports[name] === undefined);
+  const off = servicesOfProfilesOff(target.template, target.profiles);
+  const missing = Object.entries(target.template.block.ports).filter(([name, port]) => !off.has(port.service) && target.tenant.ports[name] === undefined).map(([name]) => name);
   if (missing.length > 0) {
     throw new TenantctlError('conflict', `${target.project} has no port ${missing.join(', ')} on record; it cannot be probed (tenantctl status)`);
   }
