@@ -15,6 +15,14 @@ function snapshot(over: Partial<Snapshot>): Snapshot {
 }
 
 describe('findDiscrepancies', () => {
+  it('judges a stack by the tenant\'s own services (its template and profiles), not crm\'s', () => {
+    const fb = { project: 't-fb', containers: ['frontend', 'backend', 'redis'].map((service, i) => ({ id: `f${i}`, service, state: 'running' })), networks: ['t-fb_tenant'], volumes: [] };
+    const whole = snapshot({ rows: [row('fb', 'active', { expectedServices: ['frontend', 'backend', 'redis'] })], stacks: [fb], folders: ['fb'] });
+    expect(findDiscrepancies(whole)).toEqual([]);
+    const partial = snapshot({ rows: [row('fb', 'active', { expectedServices: ['frontend', 'backend', 'redis', 'edge'] })], stacks: [fb], folders: ['fb'] });
+    expect(findDiscrepancies(partial)).toEqual([expect.objectContaining({ kind: 'partial-stack', tenant: 'fb', detail: expect.stringContaining('no edge container') })]);
+  });
+
   it('finds nothing when the registry, allocations, folders and Docker agree', () => {
     const s = snapshot({
       rows: [row('acme', 'active'), row('old', 'deprovisioned'), row('kept', 'deprovisioned', { keptData: true })],
