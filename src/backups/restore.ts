@@ -46,7 +46,8 @@ export interface RestoreResult {
 }
 
 interface TenantDocument {
-  record: { id: string; name: string; plan: string };
+  /** template: absent in backups made before templates (crm's, the only shape backups are made of). */
+  record: { id: string; name: string; plan: string; template?: string };
   modules: Array<{ key: string; enabled: boolean }>;
 }
 
@@ -72,7 +73,8 @@ export async function restore(ctx: Context, input: { id: unknown; from: unknown;
   } else {
     ctx.reporter.step(`provisioning ${target} to restore into`);
     const { provision } = await import('../tenants/provision.js');
-    provisioned = await provision(ctx, { id: target, name: input.as === undefined ? document.record.name : target, plan: document.record.plan });
+    // The backup's own template, whatever templates.default says now: the dump fits only its schema.
+    provisioned = await provision(ctx, { id: target, name: input.as === undefined ? document.record.name : target, plan: document.record.plan, template: document.record.template ?? 'crm' });
   }
 
   try {
