@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from './harness.js';
 import { startEngines, type TestEngine, type TestEngines } from './engines.js';
@@ -133,6 +134,34 @@ describe('a tenant on a remote engine (tcp and ssh)', () => {
     // And none of tenantctl's ssh masters is still running for this state dir.
     const masters = await execa('sh', ['-c', `ps -eo args | grep -F '${sshDir}' | grep -v grep || true`]);
     expect(masters.stdout.trim()).toBe('');
+  });
+
+  it('rotate-secrets reaches the remote engine: the new file is shipped, the old password stops working', async () => {
+    const { engine, env } = placements.overtcp!;
+    const old = secretOf('overtcp', 'REDIS_PASSWORD');
+    const started = performance.now();
+    const r = await h.cli(['rotate-secrets', 'overtcp', '--only', 'redis', '--json'], { env, timeoutMs: 300_000 });
+    timings.rotateRedisOverTcpMs = Math.round(performance.now() - started);
+    expect(r.exitCode, r.why).toBe(0);
+    const fresh = secretOf('overtcp', 'REDIS_PASSWORD');
+    expect(fresh).not.toBe(old);
+    const redis = (await engine.docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${h.prefix}-overtcp`, '--filter', 'label=com.docker.compose.service=redis'])).trim();
+    expect((await engine.docker(['exec', redis, 'cat', '/run/secrets/REDIS_PASSWORD']))).toBe(fresh);
+    const health = await fetch(`http://${engine.address}:${provisioned.overtcp.ports.app}/api/health`);
+    expect(await health.json()).toMatchObject({ status: 'ok', redis: 'ok' });
+    // Redis's own answer to AUTH, over a plain socket.
+    const auth = (password: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(provisioned.overtcp.ports.redis, engine.address);
+        socket.once('connect', () => socket.write(`AUTH ${password}\r\n`));
+        socket.once('data', (reply) => {
+          resolve(String(reply).trim());
+          socket.destroy();
+        });
+        socket.once('error', reject);
+      });
+    expect(await auth(fresh)).toBe('+OK');
+    expect(await auth(old)).toMatch(/^-WRONGPASS/);
   });
 
   it('a second provision on the same engine copies no image', async () => {
