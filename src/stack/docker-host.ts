@@ -106,10 +106,19 @@ export class DockerHost {
   sibling(id: string, address: string): DockerHost {
     const endpoint = this.endpoint;
     if (endpoint.kind !== 'tcp' && endpoint.kind !== 'ssh') return this;
-    const host = address.includes(':') ? `[${address}]` : address;
-    const url = endpoint.url.replace(/^(\w+:\/\/(?:[^@/]*@)?)(\[[^\]]+\]|[^:/]+)/, `$1${host}`);
-    return new DockerHost(id, { kind: endpoint.kind, url, address }, { ...this.options, kind: 'compose' });
+    if (address === endpoint.address) return this;
+    // One per node for this instance's life, so a node's ssh connection is reused too; closed with it.
+    let sibling = this.siblings.get(address);
+    if (!sibling) {
+      const host = address.includes(':') ? `[${address}]` : address;
+      const url = endpoint.url.replace(/^(\w+:\/\/(?:[^@/]*@)?)(\[[^\]]+\]|[^:/]+)/, `$1${host}`);
+      sibling = new DockerHost(id, { kind: endpoint.kind, url, address }, { ...this.options, kind: 'compose' });
+      this.siblings.set(address, sibling);
+    }
+    return sibling;
   }
+
+  private readonly siblings = new Map<string, DockerHost>();
 
   private ssh(): SshMultiplexer {
     return (this.sshMultiplexer ??= new SshMultiplexer({ baseDir: this.options.ssh!.stateDir, configFile: this.options.ssh!.configFile, searchPath: this.options.searchPath ?? process.env.PATH ?? '' }));
@@ -117,7 +126,7 @@ export class DockerHost {
 
   /** Ends what this instance keeps open (an ssh master connection); the context calls it when the command ends. */
   async close(): Promise<void> {
-    await this.sshMultiplexer?.close();
+    await Promise.all([this.sshMultiplexer?.close(), ...[...this.siblings.values()].map((sibling) => sibling.close())]);
   }
 
   /**

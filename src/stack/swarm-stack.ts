@@ -84,13 +84,8 @@ export async function deploySwarmTenant(
   const stackFile = path.join(baseDir, stackFileName);
   await writeFile(stackFile, stack.text, { mode: 0o644 });
 
-  const nodeHost = manager.sibling(node.hostname, node.address);
-  let shipped: string[] = [];
-  try {
-    shipped = (await nodeHost.ensureImages(images, { signal })).shipped;
-  } finally {
-    if (nodeHost !== manager) await nodeHost.close();
-  }
+  // The node's engine (its ssh connection, if any, is kept by the manager's DockerHost until the command ends).
+  const shipped = (await manager.sibling(node.hostname, node.address).ensureImages(images, { signal })).shipped;
   // --resolve-image never: the images are the node's own, not a registry's.
   const result = await manager.run(['docker', 'stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', stackFile, project], { timeoutMs: stackDeployTimeoutMs, signal, cwd: baseDir });
   if (result.cancelled) throw new TenantctlError('interrupted', `docker stack deploy of ${project} was cancelled`);
@@ -151,7 +146,7 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
   await Promise.all(
     nodes.map(async (node) => {
       const host = manager.sibling(node.hostname, node.address);
-      try {
+      {
         // The tasks' containers go first (asynchronously after stack rm); their volumes are in use until then.
         await retryUntilDeadline(
           async () => {
@@ -166,8 +161,6 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
         const names = (await host.docker(['volume', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean);
         if (names.length) await host.docker(['volume', 'rm', ...names], { signal });
         volumes[node.hostname] = names.length;
-      } finally {
-        if (host !== manager) await host.close();
       }
     }),
   );
@@ -186,13 +179,11 @@ export async function swarmLeftovers(manager: DockerHost, project: string, signa
   }
   for (const node of await swarmNodesAll(manager, signal)) {
     const host = manager.sibling(node.hostname, node.address);
-    try {
+    {
       for (const [kind, args] of [['containers', ['ps', '-aq']], ['volumes', ['volume', 'ls', '-q']], ['networks', ['network', 'ls', '-q']]] as const) {
         const ids = (await host.docker([...args, '--filter', label], { signal })).split('\n').filter(Boolean);
         if (ids.length) left.push(`${kind} on ${node.hostname}: ${ids.join(' ')}`);
       }
-    } finally {
-      if (host !== manager) await host.close();
     }
   }
   return left;
