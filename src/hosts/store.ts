@@ -2,7 +2,7 @@ import { TenantctlError } from '../common/errors.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { recordAudit } from '../audit/write.js';
 import { isoOrNull } from '../admin-db/customers.js';
-import { planResources } from '../tenants/plans.js';
+import { planResources } from '../templates/plans.js';
 import type { Plan } from '../tenants/input.js';
 import { parseMemory } from './memory.js';
 

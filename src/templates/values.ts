@@ -1,4 +1,4 @@
-import { planResources } from '../tenants/plans.js';
+import { planResources } from './plans.js';
 import type { Template } from './template.js';
 
 // What a template's {{placeholders}} are filled with. Built in, for every template: the tenant

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import '../common/zod.js';
 import { usageError } from '../common/errors.js';
+import { planNames, type Plan } from '../templates/plans.js';
 
 // Names that would collide with tenantctl's own objects or read as something else to an operator.
 export const reservedTenantIds = new Set([
@@ -26,8 +27,8 @@ export const tenantNameSchema = z.string().check(
   z.refine((name) => !/[\u0000-\u001f\u007f]/.test(name), { message: 'must not contain control characters (newlines, tabs)' }),
 );
 
-export const planSchema = z.enum(['starter', 'standard', 'enterprise']);
-export type Plan = z.infer<typeof planSchema>;
+export const planSchema = z.enum(planNames);
+export type { Plan };
 
 export const portOverrideSchema = z.pipe(
   z.coerce.number(),

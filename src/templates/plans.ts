@@ -1,4 +1,7 @@
-import type { Plan } from './input.js';
+// The plans a tenant can be on. They live with the templates because what a plan means is what
+// it renders into a tenant's compose file; tenants/input.ts validates plan names against this list.
+export const planNames = ['starter', 'standard', 'enterprise'] as const;
+export type Plan = (typeof planNames)[number];
 
 // Resource limits per plan, rendered into the tenant's compose file. Redis's maxmemory stays below
 // its container limit so eviction (allkeys-lru) happens before the kernel's OOM killer.
