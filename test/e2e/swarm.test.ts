@@ -37,7 +37,7 @@ beforeAll(async () => {
   fleet = await startEngines('swarm', 3);
   await fleet.formSwarm();
   timings.enginesAndSwarmMs = Math.round(performance.now() - started);
-  h = await createHarness('swarm');
+  h = await createHarness('swarm', fleet.sshEnv);
   project = `${h.prefix}-${id}`;
   manager = new DockerHost('swarm', parseDockerEndpoint(fleet.engines[0]!.tcp), { kind: 'swarm' });
 
@@ -130,12 +130,13 @@ describe('a tenant on a three-node swarm', () => {
   });
 });
 
-describe('through the CLI: a swarm registered as a host (hosts add --swarm), provision --host, deprovision', () => {
+describe('through the CLI, over ssh: a swarm registered as a host (hosts add --swarm), provision --host, deprovision', () => {
   const tenant = 'swarmcli';
   let result: any;
 
   beforeAll(async () => {
-    const added = await h.cli(['hosts', 'add', 'swarm1', '--docker', fleet.engines[0]!.tcp, '--swarm', '--json']);
+    // ssh this time (the library test above went over tcp): the manager and the node it picks.
+    const added = await h.cli(['hosts', 'add', 'swarm1', '--docker', fleet.engines[0]!.ssh, '--swarm', '--json']);
     expect(added.exitCode, added.why).toBe(0);
     const started = performance.now();
     const r = await h.cli(['provision', tenant, '--host', 'swarm1', '--plan', 'starter', '--json'], { env: { TENANTCTL_HEALTH_INTERVAL: '2' }, timeoutMs: 600_000 });
