@@ -9,8 +9,7 @@
 //
 // Usage: npm run build && node bench/fleet.mjs   (BENCH_RUNS=3 provisions per host, 5 lists)
 import { build } from 'esbuild';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { benchEnvironment, childRunner, cli, root } from './environment.mjs';
 
@@ -18,9 +17,13 @@ const runs = Number(process.env.BENCH_RUNS ?? 3);
 const listRuns = 5;
 const images = ['tenantctl/postgres:15', 'tenantctl/redis:7', 'tenantctl/app:latest'];
 
-// The engines harness is TypeScript: bundled here for node, its packages left to node_modules.
-const bundleDir = mkdtempSync(path.join(tmpdir(), 'bench-fleet-'));
-await build({ entryPoints: [path.join(root, 'test/e2e/engines.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: path.join(bundleDir, 'engines.mjs'), logLevel: 'error' });
+// The engines harness is TypeScript: bundled here for node, its packages left to node_modules. The
+// bundle goes under the repository's node_modules/.cache: node resolves those packages from the
+// bundle's own folder upwards, which a folder under /tmp does not reach. The harness finds its
+// recipe (test/e2e/engines/) beside itself: that folder is named for it.
+mkdirSync(path.join(root, 'node_modules', '.cache'), { recursive: true });
+const bundleDir = mkdtempSync(path.join(root, 'node_modules', '.cache', 'bench-fleet-'));
+await build({ entryPoints: [path.join(root, 'test/e2e/engines.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', define: { 'import.meta.dirname': JSON.stringify(path.join(root, 'test/e2e')) }, outfile: path.join(bundleDir, 'engines.mjs'), logLevel: 'error' });
 const { startEngines } = await import(path.join(bundleDir, 'engines.mjs'));
 
 const home = 'bench-home';

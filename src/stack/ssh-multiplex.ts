@@ -47,8 +47,9 @@ export class SshMultiplexer {
     if (this.dir) return path.join(this.dir, 'bin');
     const pid = this.options.pid ?? process.pid;
     let dir = path.join(this.options.baseDir, 'ssh', `${pid}-${this.instance}`);
-    // A unix socket path holds at most 107 bytes; the master's is <dir>/cm-<40 hex digits>.
-    if (dir.length + 44 > 100) dir = path.join(os.tmpdir(), `tenantctl-ssh-${process.getuid?.() ?? 'user'}`, `${pid}-${this.instance}`);
+    // A unix socket path holds at most 107 bytes; the master's is <dir>/cm-<40 hex digits>, and ssh
+    // first binds it with a 17-byte temporary suffix (.<16 random characters>) before renaming it.
+    if (dir.length + 44 + 17 > 104) dir = path.join(os.tmpdir(), `tenantctl-ssh-${process.getuid?.() ?? 'user'}`, `${pid}-${this.instance}`);
     const realSsh = findSsh(this.options.searchPath, dir);
     mkdirSync(path.join(dir, 'bin'), { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
