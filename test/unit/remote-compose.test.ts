@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { remoteCompose, RemoteComposeError } from '../../src/stack/remote-compose.js';
 import { tarArchive } from '../../src/stack/tar.js';
 import { renderSshConfig } from '../../src/stack/ssh-multiplex.js';
+import { DockerHost, parseDockerEndpoint } from '../../src/stack/docker-host.js';
 
 const base = `
 services:
@@ -114,5 +115,25 @@ describe('renderSshConfig', () => {
     expect(lines.indexOf('Include /etc/tenantctl/ssh_config')).toBeLessThan(lines.indexOf('Host *'));
     expect(lines.indexOf('Include ~/.ssh/config')).toBeLessThan(lines.indexOf('Host *'));
     expect(text).toContain('  ControlMaster auto\n  ControlPath /state/ssh/42/cm-%C\n');
+  });
+});
+
+describe('DockerHost for remote engines', () => {
+  const tcp = new DockerHost('m', parseDockerEndpoint('tcp://10.0.0.1:2376'), { tlsCertPath: '/certs' });
+  const ssh = new DockerHost('m', parseDockerEndpoint('ssh://ops@10.0.0.1:2222'), { ssh: { stateDir: '/nonexistent-state' }, searchPath: '/usr/bin' });
+
+  it('publishes on all interfaces instead of loopback on a remote engine, as configured locally', () => {
+    expect(tcp.publishAddress('127.0.0.1')).toBe('0.0.0.0');
+    expect(tcp.publishAddress('10.0.0.1')).toBe('10.0.0.1');
+    expect(new DockerHost('l', { kind: 'local' }).publishAddress('127.0.0.1')).toBe('127.0.0.1');
+  });
+
+  it('reaches a swarm node like the manager: same scheme, user, port and TLS; one instance per node', () => {
+    const node = tcp.sibling('n2', '10.0.0.2');
+    expect(node.endpoint).toEqual({ kind: 'tcp', url: 'tcp://10.0.0.2:2376', address: '10.0.0.2' });
+    expect(node.env).toMatchObject({ DOCKER_HOST: 'tcp://10.0.0.2:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' });
+    expect(tcp.sibling('n2', '10.0.0.2')).toBe(node);
+    expect(tcp.sibling('m', '10.0.0.1')).toBe(tcp);
+    expect(ssh.sibling('n3', '10.0.0.3').endpoint).toEqual({ kind: 'ssh', url: 'ssh://ops@10.0.0.3:2222', address: '10.0.0.3' });
   });
 });
