@@ -26,6 +26,8 @@ export interface RouteInput {
   domains: { domain: string; ownCertificate: boolean }[];
   /** t/<id>/snippet.conf exists: the operator's own directives for this tenant's server blocks. */
   snippet: boolean;
+  /** Prefixes under /api/ its template declares public (x-tenantctl.frontdoor.publicPaths): no key needed. */
+  publicPaths?: readonly string[];
 }
 
 export interface RenderInput {
@@ -172,9 +174,8 @@ ${rate('enterprise')}
 `;
 }
 
-/** The rules every routed tenant's server uses; the server sets $tenantctl_tenant and $tenantctl_upstream. */
-function renderLocations(): string {
-  const proxy = `proxy_pass http://$tenantctl_upstream;
+/** How every location hands a request to the tenant's app ($tenantctl_upstream, set by its server). */
+const proxyDirectives = `proxy_pass http://$tenantctl_upstream;
     proxy_set_header Host $host;
     proxy_set_header X-Real-IP $remote_addr;
     proxy_set_header X-Forwarded-For $remote_addr;
@@ -185,6 +186,10 @@ function renderLocations(): string {
     proxy_set_header Upgrade $http_upgrade;
     proxy_set_header Connection $tenantctl_connection;
     add_header X-Request-Id $tenantctl_request_id always;`;
+
+/** The rules every routed tenant's server uses; the server sets $tenantctl_tenant and $tenantctl_upstream. */
+function renderLocations(): string {
+  const proxy = proxyDirectives;
   return `# Rendered by tenantctl: the location rules of every routed tenant.
 set $tenantctl_key_id "";
 set $tenantctl_reason "";
@@ -302,7 +307,11 @@ ${body}}
     set $tenantctl_upstream tenantctl_app_${tenant.id.replace(/-/g, '_')};
     limit_req zone=tenantctl_${zone} burst=${limits.burst} nodelay;
     include locations.conf;
-${snippet}`;
+${[...new Set(tenant.publicPaths ?? [])].map((prefix) => `    # Public in its template (x-tenantctl.frontdoor.publicPaths): no API key needed.
+    location ^~ ${prefix} {
+    ${proxyDirectives}
+    }
+`).join('')}${snippet}`;
   // The container directly when its address is known (no docker-proxy hop); a failed connect to it
   // (a stale address) sets it aside for 30 s and the published port serves meanwhile.
   const published = `${tenant.publishedAddress ?? upstreamAddress}:${tenant.appPort}`;

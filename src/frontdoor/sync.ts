@@ -11,6 +11,7 @@ import { servedRoutes } from './fleet-routes.js';
 import { frontdoorLayout, generationDirName, readState, writeState, type FrontdoorLayout, type LastSync } from './layout.js';
 import { renderFrontdoor, routeKind, tenantHostnames, type RouteInput } from './render.js';
 import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration } from './stack.js';
+import { configuredTemplate } from '../templates/configured.js';
 
 // One sync of the front door with the registry, serialised across tenantctl processes:
 //   render every served tenant into a candidate generation directory (conf/gen-N/, complete with its
@@ -102,6 +103,17 @@ async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, gene
   });
   const files = new Map<string, Entry>();
   const tenants: RouteInput[] = [];
+  // Each template's public API paths, loaded once per template. A template that cannot be loaded
+  // (removed from the operator's directory) opens nothing: its tenants' whole API needs keys.
+  const publicPathsByTemplate = new Map<string, Promise<string[]>>();
+  const publicPathsOf = (name: string) => {
+    let paths = publicPathsByTemplate.get(name);
+    if (!paths) {
+      paths = configuredTemplate(config, name).then((t) => t.block.frontdoor?.publicPaths ?? [], () => []);
+      publicPathsByTemplate.set(name, paths);
+    }
+    return paths;
+  };
   for (const route of registry) {
     const domains = [];
     for (const domain of route.domains) {
@@ -116,7 +128,8 @@ async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, gene
     const snippetFile = path.join(layout.snippetsDir, `${route.id}.conf`);
     const snippet = routeKind(route) === 'route' && (await exists(snippetFile));
     if (snippet) files.set(`t/${route.id}/snippet.conf`, { content: await readFile(snippetFile) });
-    tenants.push({ ...route, domains, snippet, appContainer: containers.get(route.id) });
+    const publicPaths = routeKind(route) === 'route' ? await publicPathsOf(route.template) : [];
+    tenants.push({ ...route, domains, snippet, appContainer: containers.get(route.id), publicPaths });
   }
   files.set('tls/base.crt', { content: await readFile(path.join(layout.tlsDir, 'base.crt')) });
   files.set('tls/base.key', { content: await readFile(path.join(layout.tlsDir, 'base.key')), private: true });

@@ -60,11 +60,24 @@ const variable = z.strictObject({
   description: z._default(z.string(), ''),
 });
 
+// Under /api/ (the rest is public anyway), longer than it, and plain characters only: the path is
+// written into nginx's configuration, so nothing in it may end a directive.
+const publicPath = z.string().check(
+  z.regex(/^\/api\/[A-Za-z0-9._~-][A-Za-z0-9._~\/-]*$/, 'must be a path under /api/ such as /api/notes (letters, digits, ".", "_", "~", "-", "/")'),
+);
+
 export const blockSchema = z.strictObject({
   version: z.literal(1, 'must be 1'),
   description: z.string().check(z.minLength(1), z.maxLength(200)),
   ports: z._default(z.record(name, portDeclaration), {}),
-  frontdoor: z.optional(z.strictObject({ port: name })),
+  frontdoor: z.optional(z.strictObject({
+    port: name,
+    /**
+     * Path prefixes under /api/ the front door passes without an API key (the stack's own public
+     * API, e.g. what its web page calls); everything else under /api/ needs a key of the tenant.
+     */
+    publicPaths: z._default(z.array(publicPath), []),
+  })),
   secrets: z._default(z.record(secretName, secretDeclaration), {}),
   readiness: z.record(serviceName, readiness),
   migrations: z.optional(z.strictObject({ service: serviceName, port: name, user: role, passwordSecret: secretName, database })),

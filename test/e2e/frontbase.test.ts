@@ -156,11 +156,15 @@ describe('a crm tenant beside two frontbase tenants', () => {
       const api = await throughDoor(id, '/api/health');
       expect(api.status, api.body).toBe(200);
       expect(JSON.parse(api.body)).toMatchObject({ service: 'backend', tenant: id });
-      // The rest of /api/ needs one of the tenant's API keys at the door (crm's rule, for every template).
-      expect((await throughDoor(id, '/api/notes')).status).toBe(401);
-      const keyed = await throughDoor(id, '/api/notes', provisioned[id].initialApiKey.key);
-      expect(keyed.status, keyed.body).toBe(200);
-      expect(JSON.parse(keyed.body).tenant).toBe(id);
+      // The page's API is public in the template (x-tenantctl.frontdoor.publicPaths): no key needed.
+      const notes = await throughDoor(id, '/api/notes');
+      expect(notes.status, notes.body).toBe(200);
+      expect(JSON.parse(notes.body).tenant).toBe(id);
+      // The rest of /api/ needs one of the tenant's API keys at the door: refused without one, and
+      // with one passed on to the app (which has no such path: its own 404).
+      expect((await throughDoor(id, '/api/private')).status).toBe(401);
+      const keyed = await throughDoor(id, '/api/private', provisioned[id].initialApiKey.key);
+      expect(keyed.status, keyed.body).toBe(404);
     }
     const crm = await throughDoor('crm1', '/api/health');
     expect(crm.status, crm.body).toBe(200);

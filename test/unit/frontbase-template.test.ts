@@ -24,7 +24,7 @@ describe('frontbase template', () => {
     expect(template.block.ports.frontend!.range).toEqual({ from: 8080, to: 8999 });
     expect(template.block.ports.redis_http!.range).toEqual({ from: 8079, to: 8999 });
     expect(template.block.ports.edge!.range).toEqual({ from: 3002, to: 3999 });
-    expect(template.block.frontdoor).toEqual({ port: 'frontend' });
+    expect(template.block.frontdoor).toEqual({ port: 'frontend', publicPaths: ['/api/notes'] });
   });
 
   it('declares a probe for every service, postgres only as an optional profile', async () => {

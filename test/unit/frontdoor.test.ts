@@ -64,6 +64,19 @@ describe('renderFrontdoor', () => {
     expect(files.get('t/local-one/server.conf')).toContain('server 127.0.0.1:3001 max_fails=0;');
   });
 
+  it('passes a template\'s public API paths without the key check, each once, and only those', () => {
+    const c = config();
+    const server = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant({ publicPaths: ['/api/notes', '/api/notes'] })] }).get('t/acme/server.conf')!;
+    const blocks = server.split('location ^~ /api/notes {').slice(1);
+    // Twice: the https server and the http one only when HTTP is not redirected.
+    expect(blocks.length).toBe(c.frontdoor.redirectHttp ? 1 : 2);
+    const block = blocks[0]!.slice(0, blocks[0]!.indexOf('\n    }'));
+    expect(block).toContain('proxy_pass http://$tenantctl_upstream;');
+    expect(block).not.toContain('auth_request');
+    const plain = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant()] }).get('t/acme/server.conf')!;
+    expect(plain).not.toContain('location ^~');
+  });
+
   it('shows a stopped or failed tenant as a 503 page and leaves a deprovisioned one out (404)', () => {
     const c = config();
     const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant({ id: 'stopped-one', status: 'stopped' }), tenant({ id: 'gone', status: 'deprovisioned' })] });
