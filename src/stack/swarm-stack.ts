@@ -73,7 +73,8 @@ export async function deploySwarmTenant(
 ): Promise<SwarmDeployment> {
   const baseDir = path.dirname(composeFile);
   const rendered = await readFile(composeFile, 'utf8');
-  const node = chosen ?? (await chooseNode(manager, signal));
+  // A stack deployed again (an upgrade) stays on its node: its volumes are there.
+  const node = chosen ?? (await pinnedNode(manager, project, signal)) ?? (await chooseNode(manager, signal));
   let stack;
   try {
     stack = swarmRender({ rendered, directories: await boundDirectories(rendered, baseDir), node: node.hostname, project });
@@ -194,13 +195,18 @@ export async function swarmLeftovers(manager: DockerHost, project: string, signa
  * DockerHost: where its containers are, and the address its ports are published on.
  */
 export async function swarmNodeHost(manager: DockerHost, project: string, signal?: AbortSignal): Promise<DockerHost> {
+  const node = await pinnedNode(manager, project, signal);
+  if (!node) throw new TenantctlError('docker', `${project} has no service pinned to a node of the swarm of ${manager.id}`);
+  return manager.sibling(node.hostname, node.address);
+}
+
+/** The node a deployed stack's services are pinned to (their placement constraint); undefined before the first deploy. */
+async function pinnedNode(manager: DockerHost, project: string, signal?: AbortSignal): Promise<SwarmNode | undefined> {
   const services = (await manager.docker(['service', 'ls', '-q', '--filter', `label=${namespaceLabel(project)}`], { signal })).split('\n').filter(Boolean);
-  if (services.length === 0) throw new TenantctlError('docker', `${project} has no service on the swarm of ${manager.id}`);
+  if (services.length === 0) return undefined;
   const constraints = (await manager.docker(['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.Placement.Constraints}}', services[0]!], { signal })).trim();
   const hostname = /node\.hostname\s*==\s*([^"\s]+)/.exec(constraints)?.[1];
-  const node = hostname ? (await swarmNodesAll(manager, signal)).find((n) => n.hostname === hostname) : undefined;
-  if (!node) throw new TenantctlError('docker', `${project} is not pinned to a node of the swarm of ${manager.id} (placement ${constraints})`);
-  return manager.sibling(node.hostname, node.address);
+  return hostname ? (await swarmNodesAll(manager, signal)).find((n) => n.hostname === hostname) : undefined;
 }
 
 /**

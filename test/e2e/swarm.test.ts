@@ -113,6 +113,13 @@ describe('a tenant on a three-node swarm', () => {
     await ready(postgresLoginProbe({ host: address, port: plan.ports.db, password: secrets.DB_PASSWORD!, user: 'tenant_owner', database: 'tenant' }), 10_000);
   });
 
+  it('deployed again (an upgrade), stays on its node, where its volumes are, though another node is emptier', async () => {
+    const again = await deploySwarmTenant(manager, { project, composeFile: path.join(h.customersDir, id, 'docker-compose.yml'), images });
+    expect(again.node.hostname).toBe(deployment.node.hostname);
+    expect(again.shipped).toEqual([]);
+    await waitForSwarmTasks(manager, project, { clock: systemClock, deadlineMs: 120_000 });
+  });
+
   it('is removed with nothing left on any node (services, secrets, configs, networks; containers and volumes per node)', async () => {
     const before = await fleet.engines.find((e) => e.name === deployment.node.hostname)!.docker(['volume', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${project}`]);
     expect(before.split('\n').filter(Boolean).length).toBe(2); // db-data, redis-data
