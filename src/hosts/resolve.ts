@@ -1,4 +1,5 @@
-import { mkdir, symlink, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import type { AdminDb } from '../admin-db/database.js';
@@ -103,9 +104,15 @@ async function tlsCertDir(stateDir: string, name: string, tls: NonNullable<HostR
   const dir = path.join(stateDir, 'hosts', name, 'tls');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   for (const [file, target] of [['ca.pem', tls.ca], ['cert.pem', tls.cert], ['key.pem', tls.key]] as const) {
+    // Made under a name of its own, then renamed over the link (atomic): concurrent placements in
+    // one batch, or two tenantctl processes, never see the link missing or collide making it.
     const link = path.join(dir, file);
-    await rm(link, { force: true });
-    await symlink(path.resolve(target), link);
+    const fresh = `${link}.${randomUUID()}`;
+    await symlink(path.resolve(target), fresh);
+    await rename(fresh, link).catch(async (error: unknown) => {
+      await rm(fresh, { force: true });
+      throw error;
+    });
   }
   return dir;
 }

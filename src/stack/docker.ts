@@ -107,9 +107,9 @@ export async function removeObjects(host: DockerHost, objects: LabelledObjects, 
   if (volumes && objects.volumes.length > 0) await host.docker(['volume', 'rm', '-f', ...objects.volumes]);
 }
 
-export async function imageExists(host: DockerHost, image: string): Promise<boolean> {
+export async function imageExists(host: DockerHost, image: string, signal?: AbortSignal): Promise<boolean> {
   try {
-    await host.docker(['image', 'inspect', '--format', '{{.Id}}', image]);
+    await host.docker(['image', 'inspect', '--format', '{{.Id}}', image], { signal });
     return true;
   } catch (error) {
     if (error instanceof TenantctlError && /No such image/i.test(error.message)) return false;
@@ -118,20 +118,20 @@ export async function imageExists(host: DockerHost, image: string): Promise<bool
 }
 
 /** Which of `images` the host does not have: one docker call when all are there (the common case). */
-export async function missingImages(host: DockerHost, images: string[]): Promise<string[]> {
+export async function missingImages(host: DockerHost, images: string[], signal?: AbortSignal): Promise<string[]> {
   if (images.length === 0) return [];
   if (host.api) {
     const api = host.api;
-    const found = await Promise.all(images.map((image) => api.get<unknown>(`/images/${encodeURIComponent(image)}/json`, { timeoutMs: dockerQueryTimeoutMs })));
+    const found = await Promise.all(images.map((image) => api.get<unknown>(`/images/${encodeURIComponent(image)}/json`, { signal, timeoutMs: dockerQueryTimeoutMs })));
     return images.filter((_, i) => found[i] === undefined);
   }
   try {
-    await host.docker(['image', 'inspect', '--format', '{{.Id}}', ...images]);
+    await host.docker(['image', 'inspect', '--format', '{{.Id}}', ...images], { signal });
     return [];
   } catch (error) {
     if (!(error instanceof TenantctlError && /No such image/i.test(error.message))) throw error; // engine unreachable is not "image missing"
   }
-  const present = await Promise.all(images.map((image) => imageExists(host, image)));
+  const present = await Promise.all(images.map((image) => imageExists(host, image, signal)));
   return images.filter((_, i) => !present[i]);
 }
 

@@ -410,7 +410,7 @@ async function requireImages(ctx: Context, template: Template, profiles: readonl
     const { shipped } = await ctx.dockerHost.ensureImages(images, { signal: ctx.signal });
     if (shipped.length > 0) ctx.reporter.info(`copied ${shipped.join(', ')} to ${ctx.dockerHost.id}`);
   }
-  const missing = await missingImages(ctx.dockerHost, images);
+  const missing = await missingImages(ctx.dockerHost, images, ctx.signal);
   if (missing.length > 0) {
     throw new TenantctlError('docker', `image ${missing.join(', ')} is not on this Docker host; build the defaults with scripts/build-images.sh or point TENANTCTL_*_IMAGE (or the template's image variables) at images you have`);
   }
