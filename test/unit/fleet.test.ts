@@ -4,6 +4,7 @@ import { parseMemory } from '../../src/hosts/memory.js';
 import { InFlightPlacements } from '../../src/hosts/in-flight.js';
 import { planMemoryBytes } from '../../src/hosts/store.js';
 import { onTenantsHost, onNamedHost } from '../../src/hosts/resolve.js';
+import { servedRoutes } from '../../src/frontdoor/fleet-routes.js';
 import { DockerHost, parseDockerEndpoint } from '../../src/stack/docker-host.js';
 import { TenantctlError } from '../../src/common/errors.js';
 import type { Context, HostSpec } from '../../src/context.js';
@@ -87,6 +88,10 @@ function fakeContext(tenants: Record<string, { host: string; status?: string }>,
       const t = tenants[params[0] as string];
       return { rows: t ? [{ id: params[0], name: params[0], plan: 'standard', status: t.status ?? 'active', host: t.host, kept_data: false, compose_project: `t-${params[0]}`, created_at: new Date(), updated_at: new Date() }] : [] };
     }
+    if (sql.includes('LEFT JOIN admin_customer_domains')) {
+      // The front door's routes: every tenant not deprovisioned, with its host.
+      return { rows: Object.entries(tenants).filter(([, t]) => (t.status ?? 'active') !== 'deprovisioned').map(([id, t]) => ({ id, plan: 'standard', status: t.status ?? 'active', app_port: 3001, host: t.host, domains: [] })) };
+    }
     if (sql.includes('FROM admin_hosts WHERE name')) {
       const name = params[0] as string;
       return { rows: name in hosts ? [{ name, docker_endpoint: hosts[name], kind: 'compose', state: 'active', created_at: new Date(), updated_at: new Date() }] : [] };
@@ -96,7 +101,7 @@ function fakeContext(tenants: Record<string, { host: string; status?: string }>,
   const db = { pool: { query }, unreachable: (e: unknown) => { throw e; } };
   const home = new DockerHost('home', parseDockerEndpoint(undefined));
   const ctx = {
-    config: { stateDir: '/tmp' },
+    config: { stateDir: '/tmp', bindAddress: '127.0.0.1' },
     dockerHost: home,
     homeHost: home,
     signal: new AbortController().signal,
@@ -160,5 +165,21 @@ describe('resolving a tenant to its Docker host', () => {
     expect(await onNamedHost(ctx, 'web2', async (c) => c.dockerHost.id)).toBe('web2');
     expect(await onNamedHost(ctx, undefined, async (c) => c.dockerHost.id)).toBe('home');
     expect((await onNamedHost(ctx, 'nope', async () => 'x').catch((e) => e)).exitCode).toBe(3);
+  });
+});
+
+describe('the front door across the fleet', () => {
+  it('serves this host\'s tenants as before, a registered host\'s at that host\'s address, and leaves another environment\'s out', async () => {
+    const { ctx } = fakeContext(
+      { acme: { host: 'home' }, globex: { host: 'web2' }, initech: { host: 'web3', status: 'stopped' }, elsewhere: { host: 'other-env' } },
+      { home: null, web2: 'tcp://10.0.0.2:2375', web3: 'ssh://root@10.0.0.3', 'other-env': null },
+    );
+    const db = await ctx.adminDb();
+    const routes = await servedRoutes(ctx, db);
+    expect(routes.map((r) => [r.id, r.host, r.publishedAddress])).toEqual([
+      ['acme', 'home', undefined],
+      ['globex', 'web2', '10.0.0.2'],
+      ['initech', 'web3', '10.0.0.3'],
+    ]);
   });
 });
