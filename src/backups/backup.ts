@@ -18,6 +18,7 @@ import type { AdminDb } from '../admin-db/database.js';
 import { execIn, redisCliIn, requireRunning } from './containers.js';
 import { BackupStore, heartbeatEveryMs } from './store.js';
 import { crmShaped } from '../tenants/tenant-template.js';
+import { refuseOnSwarm } from '../stack/swarm-stack.js';
 import {
   backupDirectory, backupFormat, dumpFile, manifestFile, newBackupId, redisFile, sha256Of, tenantFile,
   type BackupManifest, type ManifestEntry,
@@ -90,6 +91,7 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
 export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { keep?: number } = {}): Promise<BackupResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
+  refuseOnSwarm(ctx.dockerHost, 'backup');
   const db = await ctx.adminDb();
   const unlock = await new TenantRegistry(db).lock(id);
   try {

@@ -18,6 +18,7 @@ import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { psqlIn, requireRunning } from './containers.js';
 import { BackupStore } from './store.js';
 import { corrupt, dumpFile, manifestFile, redisFile, tenantFile, verifyBackup, type BackupManifest } from './manifest.js';
+import { refuseOnSwarm } from '../stack/swarm-stack.js';
 
 // `tenantctl restore <id> --from <backup> [--as <new-id>]`. The backup is verified first (every
 // file against its size and SHA-256): a corrupt or truncated one is refused (exit 2) before anything
@@ -54,6 +55,7 @@ interface TenantDocument {
 export async function restore(ctx: Context, input: { id: unknown; from: unknown; as?: unknown }): Promise<RestoreResult> {
   const started = ctx.clock.now();
   const source = parseTenantId(input.id);
+  refuseOnSwarm(ctx.dockerHost, 'restore');
   const target = input.as === undefined ? source : parseTenantId(input.as);
   if (typeof input.from !== 'string' || input.from.trim() === '') throw usageError('--from <backup> is required: a backup id (tenantctl backups) or a backup folder');
   const db = await ctx.adminDb();

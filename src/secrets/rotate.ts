@@ -14,6 +14,7 @@ import { execIn, requireRunning } from '../backups/containers.js';
 import { generateSecret, type TenantSecrets } from './generate.js';
 import { openSecretBox } from './master-key.js';
 import { storeTenantSecrets } from './sealed-store.js';
+import { refuseOnSwarm } from '../stack/swarm-stack.js';
 
 // `tenantctl rotate-secrets <id> [--only db|app-db|redis|jwt]`: new values applied where they live,
 // in this order: the running PostgreSQL (ALTER ROLE: an existing data directory ignores
@@ -51,6 +52,7 @@ export function parseOnly(raw: unknown): SecretKind[] {
 export async function rotateSecrets(ctx: Context, input: { id: unknown; only?: unknown }): Promise<RotateResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(input.id);
+  refuseOnSwarm(ctx.dockerHost, 'rotate-secrets (swarm secrets are immutable)');
   const kinds = parseOnly(input.only);
   const db = await ctx.adminDb();
   const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });

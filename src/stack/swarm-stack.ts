@@ -25,6 +25,11 @@ export interface SwarmNode {
   address: string;
 }
 
+/** Commands not built for stacks yet refuse a tenant on a swarm (exit 2) before they change anything. */
+export function refuseOnSwarm(host: DockerHost, what: string): void {
+  if (host.kind === 'swarm') throw new TenantctlError('usage', `${what} is not available for a tenant on a swarm (${host.id}) yet`);
+}
+
 /** Ready, active nodes of the swarm, from the manager. */
 export async function swarmNodes(manager: DockerHost, signal?: AbortSignal): Promise<SwarmNode[]> {
   const ids = (await manager.docker(['node', 'ls', '--format', '{{.ID}}'], { signal })).split('\n').filter(Boolean);

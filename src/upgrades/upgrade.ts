@@ -16,6 +16,7 @@ import { hostValuesOf } from '../templates/configured.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import type { TenantSecrets } from '../secrets/generate.js';
 import { describeDeployment, lastDeployment, recordDeployment, runningImages, type DeployedImage, type Deployment } from '../tenants/deployments.js';
+import { refuseOnSwarm } from '../stack/swarm-stack.js';
 
 // `tenantctl upgrade <id>... [--all] [--image app=...] [--template ...] [--plan ...]`: the tenant's
 // compose file rendered again (same ports, subnet, name; new images, template or plan), brought up
@@ -128,6 +129,7 @@ export async function upgradeMany(
 export async function upgradeTenant(ctx: Context, rawId: unknown, options: UpgradeOptions): Promise<UpgradeResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
+  refuseOnSwarm(ctx.dockerHost, 'upgrade');
   const db = await ctx.adminDb();
   const unlock = await new TenantRegistry(db).lock(id);
   try {

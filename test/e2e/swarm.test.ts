@@ -184,8 +184,8 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
     expect(JSON.stringify(row)).not.toMatch(/missing|unreachable/);
   });
 
-  it('refuses what is not built for swarm yet, with exit 2: logs, stop', async () => {
-    for (const args of [['logs', tenant], ['stop', tenant, '--json']]) {
+  it('refuses what is not built for swarm yet, with exit 2: logs, stop, upgrade, backup, rotate-secrets', async () => {
+    for (const args of [['logs', tenant], ['stop', tenant, '--json'], ['upgrade', tenant, '--json'], ['backup', tenant, '--json'], ['rotate-secrets', tenant, '--json']]) {
       const r = await h.cli(args);
       expect(r.exitCode, r.why).toBe(2);
       expect(r.why).toMatch(/swarm/);
