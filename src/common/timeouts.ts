@@ -47,6 +47,8 @@ export const frontdoorLockWaitMs = 120_000;
 export const frontdoorOpensslTimeoutMs = 60_000;
 /** Fleet: does a registered Docker host answer (`docker info`)? Short, so an unreachable host is reported quickly. */
 export const hostProbeTimeoutMs = 5_000;
+/** ssh: opening this command's master connection to an ssh:// engine (a login; ssh's own ConnectTimeout is 30 s). */
+export const sshMasterTimeoutMs = 45_000;
 /** ssh: ending this command's master connection to an ssh:// engine (`ssh -O exit`, a local socket call). */
 export const sshExitTimeoutMs = 5_000;
 /** Copying images to a remote engine (`docker save | docker load`): hundreds of MB over the network. */

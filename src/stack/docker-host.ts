@@ -158,8 +158,14 @@ export class DockerHost {
   }
 
   /** Runs a program (docker, compose) against this host. Never throws for a non-zero exit. */
-  run(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+  async run(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+    await this.connect();
     return run(argv, { ...options, env: { ...this.env, ...options.env } });
+  }
+
+  /** ssh:// engines: the command's one connection is opened before the first call (ssh-multiplex.ts). */
+  async connect(): Promise<void> {
+    if (this.endpoint.kind === 'ssh' && this.options.ssh) await this.ssh().ready(this.endpoint.url);
   }
 
   /** One docker CLI call; its stdout, or a typed error naming the engine or the failing verb. */

@@ -26,6 +26,7 @@ export async function ensureImages(target: DockerHost, source: DockerHost, image
   }
   const toShip = wanted.filter((image) => there.get(normalise(image)) !== here.get(normalise(image)));
   if (toShip.length === 0) return { shipped: [], present: wanted, bytes: 0 };
+  await Promise.all([source.connect(), target.connect()]);
   const bytes = await pipeSaveToLoad(source, target, toShip, signal);
   return { shipped: toShip, present: wanted.filter((image) => !toShip.includes(image)), bytes };
 }

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '../common/exec.js';
-import { sshExitTimeoutMs } from '../common/timeouts.js';
+import { sshExitTimeoutMs, sshMasterTimeoutMs } from '../common/timeouts.js';
 
 /**
  * One ssh connection per host per command, for ssh:// engines.
@@ -23,6 +23,7 @@ export class SshMultiplexer {
   /** Instances in this process (one per DockerHost): each has its own directory, closed on its own. */
   private static instances = 0;
   private dir?: string;
+  private master?: Promise<void>;
   private readonly instance = ++SshMultiplexer.instances;
 
   constructor(
@@ -61,11 +62,27 @@ export class SshMultiplexer {
     return path.join(dir, 'bin');
   }
 
+  /**
+   * Opens the master connection once, before the first docker call: calls made at the same moment
+   * (a command asks several things in parallel) would otherwise each find no master yet and each
+   * log in. A failure here is not reported: the docker call that follows says what is wrong.
+   */
+  ready(url: string): Promise<void> {
+    return (this.master ??= (async () => {
+      const match = /^ssh:\/\/([^/]+?)(?::(\d+))?(?:\/.*)?$/.exec(url);
+      if (!match) return;
+      const bin = this.prepare();
+      // -M -N -f: a master with no session of its own, in the background once logged in.
+      await run([path.join(bin, 'ssh'), '-M', '-N', '-f', '-o', 'ConnectTimeout=30', ...(match[2] ? ['-p', match[2]] : []), '--', match[1]!], { timeoutMs: sshMasterTimeoutMs }).catch(() => undefined);
+    })());
+  }
+
   /** Ends this process's master connections and removes the directory. */
   async close(): Promise<void> {
     const dir = this.dir;
     if (!dir) return;
     this.dir = undefined;
+    this.master = undefined;
     const sockets = existsSync(dir) ? readdirSync(dir).filter((name) => name.startsWith('cm-')) : [];
     await Promise.all(
       sockets.map((socket) =>
