@@ -10,9 +10,10 @@ import { applyMigrations, readMigrations } from '../common/sql-migrations.js';
 /**
  * Advisory lock key spaces: each kind of lock uses PostgreSQL's two-key form with its own first key,
  * so a tenant lock can never collide with the allocation lock of a host (or with the migrations'
- * one-key locks, a separate key space altogether).
+ * one-key locks, a separate key space altogether). `move` is held for a whole `tenantctl move`,
+ * whose backup and restore take the tenant's own lock in turn.
  */
-export const lockSpaces = { tenant: 1, allocation: 2 } as const;
+export const lockSpaces = { tenant: 1, allocation: 2, move: 3 } as const;
 
 /** The admin schema: init-admin-db.sql first, then scripts/admin-migrations/*.sql in name order. */
 export function adminMigrationFiles(): string[] {

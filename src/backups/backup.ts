@@ -15,7 +15,7 @@ import { requireTenantFor, tenantSecretsFor } from '../tenants/day2-target.js';
 import { runBatch, type BatchItem } from '../tenants/batch.js';
 import { lastDeployment } from '../tenants/deployments.js';
 import type { AdminDb } from '../admin-db/database.js';
-import { execIn, redisCliIn, requireRunning } from './containers.js';
+import { dataServices, execIn, redisCliIn, requireRunning } from './containers.js';
 import { BackupStore, heartbeatEveryMs } from './store.js';
 import { crmShaped } from '../tenants/tenant-template.js';
 import { refuseOnSwarm } from '../stack/swarm-stack.js';
@@ -99,8 +99,8 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     const host = ctx.dockerHost;
     const project = t.record.composeProject;
     const secrets = await tenantSecretsFor(ctx, db, t);
-    const dbContainer = await requireRunning(host, project, 'db', id, ctx.signal);
-    const redisContainer = await requireRunning(host, project, 'redis', id, ctx.signal);
+    const dbContainer = await requireRunning(host, project, dataServices.database, id, ctx.signal);
+    const redisContainer = await requireRunning(host, project, dataServices.redis, id, ctx.signal);
 
     const backupId = newBackupId(id, new Date(ctx.clock.now()));
     const finalDir = backupDirectory(ctx.config.backupsDir, id, backupId);

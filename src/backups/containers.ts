@@ -6,6 +6,12 @@ import type { DockerHost } from '../stack/docker-host.js';
 // The containers of a tenant's stack that backups and restores work in, and the short commands
 // run in them (psql, redis-cli), through the tenant's DockerHost. Never with a TTY.
 
+/**
+ * The services a backup reads from (a restore writes to): the tenant's database and its Redis.
+ * Every other service of the stack is a client of these (crm: app and worker).
+ */
+export const dataServices = { database: 'db', redis: 'redis' } as const;
+
 export interface StackContainer {
   id: string;
   service: string;

@@ -60,8 +60,19 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
   for (const stack of stacks.values()) {
     const row = byProject.get(stack.project);
     const running = stack.containers.length + stack.networks.length;
-    if (!row && running + stack.volumes.length > 0) {
-      const id = tenantOf(stack.project, s.projectPrefix);
+    const id = tenantOf(stack.project, s.projectPrefix);
+    const elsewhere = byId.get(id);
+    if (!row && running + stack.volumes.length > 0 && elsewhere && elsewhere.composeProject === stack.project && elsewhere.host !== s.host) {
+      // Left here by a move that failed or was cut off: the tenant's row names its live host, and
+      // `deprovision <id>` goes there: it would remove the live tenant, not these leftovers.
+      const volumes = stack.volumes.length > 0 ? `; its volumes stay (docker volume rm ${stack.volumes.join(' ')} on ${s.host})` : '';
+      findings.push({
+        kind: 'orphan-stack', tenant: id,
+        detail: `Docker has ${describe(stack)} of ${stack.project} on ${s.host}, but ${id} is recorded on Docker host ${elsewhere.host} (${elsewhere.status}): leftovers of a move, not its live stack`,
+        fix: `tenantctl doctor --host ${s.host} --fix   # removes its containers and network on ${s.host} only${volumes}${elsewhere.status === 'active' ? `; or move it here again: tenantctl move ${id} --to ${s.host} (removes them first)` : ''}; never deprovision ${id}: that removes the tenant on ${elsewhere.host}`,
+        fixable: running > 0,
+      });
+    } else if (!row && running + stack.volumes.length > 0) {
       const volumes = stack.volumes.length > 0 ? `; its volumes ${stack.volumes.join(', ')} are left for you to judge` : '';
       findings.push({
         kind: 'orphan-stack', tenant: id,

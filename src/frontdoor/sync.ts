@@ -23,7 +23,7 @@ import { configuredTemplate } from '../templates/configured.js';
 // the result lists it as refused. A failure nginx cannot pin on a tenant refuses the whole candidate.
 // A candidate identical to the live generation (same digest) is not reloaded at all.
 
-/** The advisory lock space of front door reloads (admin-db's lockSpaces use 1 and 2). */
+/** The advisory lock space of front door reloads (admin-db's lockSpaces use 1 to 3). */
 const frontdoorLockSpace = 11;
 /** Generations kept on disk: the live one and the ones before it, to look at or go back to. */
 const keptGenerations = 3;

@@ -53,9 +53,11 @@ export class MoveJournal {
   /**
    * Puts the tenant's row back on the source as it was saved: every column, its allocations there
    * and the API keys it had (a failed restore revokes keys when it deprovisions what it made).
+   * An allocation another tenant took meanwhile cannot come back: `missing` names each one (of
+   * `saved`), for the caller to report instead of calling the tenant whole.
    */
-  async rollBack(move: MoveRecord, reason: string): Promise<void> {
-    await this.db.withTransaction(async (client) => {
+  async rollBack(move: MoveRecord, reason: string): Promise<{ saved: number; missing: string[] }> {
+    return this.db.withTransaction(async (client) => {
       const saved = (await client.query('SELECT saved_row, saved_allocations, saved_keys FROM admin_tenant_moves WHERE id = $1 FOR UPDATE', [move.id])).rows[0];
       const columns = (await client.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'admin_customers' AND column_name <> 'id' ORDER BY ordinal_position")).rows.map((r) => `"${r.column_name}"`);
       await client.query(
@@ -63,16 +65,21 @@ export class MoveJournal {
         [move.customerId, saved.saved_row],
       );
       await client.query('DELETE FROM admin_allocations WHERE customer_id = $1', [move.customerId]);
-      await client.query(
+      const { rows: back } = await client.query(
         `INSERT INTO admin_allocations (host, kind, value, customer_id, purpose, created_at)
-         SELECT host, kind, value, customer_id, purpose, created_at FROM jsonb_populate_recordset(NULL::admin_allocations, $1) ON CONFLICT DO NOTHING`,
+         SELECT host, kind, value, customer_id, purpose, created_at FROM jsonb_populate_recordset(NULL::admin_allocations, $1) ON CONFLICT DO NOTHING
+         RETURNING host, kind, value`,
         [JSON.stringify(saved.saved_allocations)],
       );
+      const allocation = (a: { host: string; kind: string; value: string }) => `${a.kind} ${a.value} on ${a.host}`;
+      const taken = new Set(back.map(allocation));
+      const missing = (saved.saved_allocations as Array<{ host: string; kind: string; value: string }>).map(allocation).filter((a) => !taken.has(a));
       await client.query('UPDATE admin_api_keys SET revoked_at = NULL WHERE customer_id = $1 AND id = ANY($2::uuid[])', [move.customerId, saved.saved_keys]);
       // Keys made by the target's provision are not the customer's: they go.
       await client.query('UPDATE admin_api_keys SET revoked_at = now() WHERE customer_id = $1 AND revoked_at IS NULL AND NOT (id = ANY($2::uuid[]))', [move.customerId, saved.saved_keys]);
       await client.query("UPDATE admin_tenant_moves SET state = 'rolled-back', reason = $2, finished_at = now() WHERE id = $1", [move.id, reason]);
-      await recordAudit(this.db, client, move.customerId, 'move.rolled-back', { host: move.targetHost }, { host: move.sourceHost, status: 'active', reason });
+      await recordAudit(this.db, client, move.customerId, 'move.rolled-back', { host: move.targetHost }, { host: move.sourceHost, status: 'active', reason, ...(missing.length > 0 ? { allocationsLost: missing } : {}) });
+      return { saved: saved.saved_allocations.length, missing };
     });
   }
 

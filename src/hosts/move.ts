@@ -7,18 +7,28 @@ import { parseOrUsage, parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { tenantPaths } from '../tenants/files.js';
 import { removeStack } from '../stack/removal.js';
+import { composeVerb, managedContainers } from '../stack/day2.js';
+import type { ComposeTarget } from '../stack/compose-argv.js';
+import { composeStopTimeoutMs } from '../common/timeouts.js';
+import { lockSpaces, type AdminDb } from '../admin-db/database.js';
 import { backupTenant } from '../backups/backup.js';
+import { dataServices } from '../backups/containers.js';
 import { restore } from '../backups/restore.js';
+import { startTenant } from '../tenants/lifecycle.js';
+import { crmShape, loadTenantTemplate, requireShape } from '../tenants/tenant-template.js';
+import { refuseOnSwarm } from '../stack/swarm-stack.js';
 import { HostStore } from './store.js';
 import { hostNameSchema } from './commands.js';
 import { MoveJournal, type MoveRecord } from './move-journal.js';
 import { contextOn, dockerHostFor, dockerHostNamed, requireReachable } from './resolve.js';
 
-// `tenantctl move <id> --to <host>`: a backup on the source (which keeps running), the journal
-// written, the row detached from the source, restore on the target (provision, data, readiness),
-// then the source removed. Until the target is ready nothing of the source is touched: any failure
-// puts the row back and the tenant goes on working where it was; the error is the first cause. A
-// run killed half-way is finished (target ready) or undone (not ready) by the next `move`.
+// `tenantctl move <id> --to <host>`: the source's services that write stopped (its database and
+// Redis keep running), a backup on the source, the journal written, the row detached from the
+// source, restore on the target (provision, data, readiness), then the source removed. Until the
+// target is ready nothing of the source is removed: any failure puts the row back, starts the
+// stopped services again, and the tenant goes on working where it was; the error is the first
+// cause. A run killed half-way is finished (target ready) or undone (not ready) by the next `move`.
+// One move of a tenant at a time (lockSpaces.move, held for the whole run, resume included).
 
 export interface MoveResult {
   id: string;
@@ -36,6 +46,17 @@ export async function move(ctx: Context, input: { id: unknown; to: unknown }): P
   const id = parseTenantId(input.id);
   const to = parseOrUsage(hostNameSchema, input.to, '--to host');
   const db = await ctx.adminDb();
+  // A second run would find this one's journal row 'running', take it for a crash's, and undo it under it.
+  const unlock = await db.tryLock(lockSpaces.move, id);
+  if (!unlock) throw new TenantctlError('conflict', `another move of ${id} is running; wait for it to end`);
+  try {
+    return await moveLocked(ctx, db, id, to, started);
+  } finally {
+    await unlock();
+  }
+}
+
+async function moveLocked(ctx: Context, db: AdminDb, id: string, to: string, started: number): Promise<MoveResult> {
   const registry = new TenantRegistry(db);
   const journal = new MoveJournal(db);
 
@@ -51,21 +72,35 @@ export async function move(ctx: Context, input: { id: unknown; to: unknown }): P
   const source = await dockerHostNamed(ctx, db, record.host);
   if (!source) throw new TenantctlError('conflict', `tenant ${id} is on Docker host ${record.host}, which only its own environment reaches (DOCKER_HOST, TENANTCTL_HOST_ID)`);
   const target = await targetHost(ctx, to);
-  if (sameEngine(source, target)) throw usageError(`Docker hosts ${source.id} and ${target.id} are the same engine (${describe(target)}); a move needs two engines`);
-  await Promise.all([requireReachable(ctx, source, `tenant ${id}`), requireReachable(ctx, target)]);
+  // Backup and restore are written for crm's shape, and neither reaches a swarm: refused (exit 2) before anything stops.
+  requireShape(await loadTenantTemplate(ctx, record), id, 'be moved (backup and restore are written for crm\'s shape)', crmShape);
+  refuseOnSwarm(source, 'move');
+  refuseOnSwarm(target, 'move');
+  const [sourceEngine, targetEngine] = await Promise.all([requireReachable(ctx, source, `tenant ${id}`), requireReachable(ctx, target)]);
+  // By the engine's own ID, not its address: one daemon reached two ways (its socket and tcp, tcp
+  // and ssh) would have the removal below take the live tenant's containers and volumes.
+  if (source === target || !sourceEngine.engineId || sourceEngine.engineId === targetEngine.engineId) {
+    throw usageError(`Docker hosts ${source.id} and ${target.id} are the same engine (docker info ID ${sourceEngine.engineId || 'not given'}); a move needs two engines`);
+  }
   // The row names the source, so anything of the tenant's project on the target is what an earlier
   // move left there when the target stopped answering half-way: it goes before it can mix with the new stack.
   // No compose file: removal by the project's label only (a swarm: through its manager).
   await removeStack(target, { project: record.composeProject, file: '' }, { keepData: false });
 
-  ctx.reporter.step(`backing up ${id} on ${source.id}`);
-  const backup = await backupTenant(contextOn(ctx, source), id);
-  await ctx.pause('move:backed-up');
-
   const paths = tenantPaths(ctx.config.customersDir, id);
   const sourceDir = path.join(ctx.config.customersDir, `.${id}.move-source`);
-  // The journal before the files: a crash in between finds the journal and the files still in place.
-  const started_ = await journal.begin({ customerId: id, sourceHost: source.id, targetHost: target.id, backupId: backup.id, sourceDir });
+  let backup: Awaited<ReturnType<typeof backupTenant>>;
+  let started_: MoveRecord;
+  try {
+    await stopWriters(ctx, source, { project: record.composeProject, file: paths.composeFile, envFile: (await exists(paths.envFile)) ? paths.envFile : undefined }, id);
+    ctx.reporter.step(`backing up ${id} on ${source.id}`);
+    backup = await backupTenant(contextOn(ctx, source), id);
+    await ctx.pause('move:backed-up');
+    // The journal before the files: a crash in between finds the journal and the files still in place.
+    started_ = await journal.begin({ customerId: id, sourceHost: source.id, targetHost: target.id, backupId: backup.id, sourceDir });
+  } catch (error) {
+    throw await startedAgainOnSource(ctx, source, id, to, error);
+  }
   await rename(paths.dir, sourceDir);
   await ctx.pause('move:detached');
 
@@ -75,7 +110,7 @@ export async function move(ctx: Context, input: { id: unknown; to: unknown }): P
     url = (await restore(contextOn(ctx, target), { id, from: backup.id })).url;
     await ctx.pause('move:restored');
   } catch (error) {
-    throw (await undo(ctx, journal, started_, target, error)).error;
+    throw (await undo(ctx, journal, started_, source, target, error)).error;
   }
   await finish(ctx, journal, started_, source);
   return { id, from: source.id, to: target.id, outcome: 'moved', backup: backup.id, url, durationMs: ctx.clock.now() - started };
@@ -106,13 +141,35 @@ async function finish(ctx: Context, journal: MoveJournal, move: MoveRecord, sour
 }
 
 /**
+ * Writes the source accepts after its backup would be lost: every service but the ones the backup
+ * reads from (crm: app and worker) stops first. The tenant's API is unavailable (the front door
+ * answers 503) from here until the target is ready; undo starts them again.
+ */
+async function stopWriters(ctx: Context, source: DockerHost, stack: ComposeTarget, id: string): Promise<void> {
+  const data: readonly string[] = Object.values(dataServices);
+  const containers = await managedContainers(source, { project: stack.project, signal: ctx.signal });
+  const writers = [...new Set(containers.filter((c) => c.state === 'running' && !data.includes(c.service)).map((c) => c.service))];
+  if (writers.length === 0) return;
+  ctx.reporter.step(`stopping ${writers.join(', ')} of ${id} on ${source.id}: nothing written after the backup (its API is unavailable until the target is ready)`);
+  await composeVerb(source, stack, ['stop', '--timeout', '10', ...writers], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+}
+
+/** A failure before the row left the source: its stopped services start again (start waits until it is ready). */
+async function startedAgainOnSource(ctx: Context, source: DockerHost, id: string, to: string, error: unknown): Promise<TenantctlError> {
+  const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
+  const problem = await startTenant(contextOn(ctx, source), id).then(() => undefined, (failure: unknown) => messageOf(failure));
+  first.message = `move of ${id} to ${to} failed: ${first.message}; ${problem === undefined ? `it stays on ${source.id}, working` : `it stays on ${source.id}, but its stopped services did not start again (${problem}): tenantctl start ${id}`}`;
+  return first;
+}
+
+/**
  * Puts the tenant back on its source: whatever the target got is removed, the source's files come
- * back, the row is restored as saved. Returns the error to throw (the first cause, with the rest in
+ * back, the row is restored as saved, the services stopped for the backup start again. Returns the error to throw (the first cause, with the rest in
  * its details) and whether the tenant is whole on its source again. What the target keeps because
  * it stopped answering does not keep the tenant from working on the source: it is said, and the
  * next move to that target removes it first.
  */
-async function undo(ctx: Context, journal: MoveJournal, move: MoveRecord, target: DockerHost | undefined, error: unknown): Promise<{ error: TenantctlError; backOnSource: boolean }> {
+async function undo(ctx: Context, journal: MoveJournal, move: MoveRecord, source: DockerHost, target: DockerHost | undefined, error: unknown): Promise<{ error: TenantctlError; backOnSource: boolean }> {
   const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
   ctx.reporter.step(`putting ${move.customerId} back on ${move.sourceHost}`);
   const problems: string[] = [];
@@ -129,10 +186,19 @@ async function undo(ctx: Context, journal: MoveJournal, move: MoveRecord, target
     await rm(paths.dir, { recursive: true, force: true });
     await rename(move.sourceDir, paths.dir).catch((problem) => problems.push(`putting ${move.sourceDir} back: ${messageOf(problem)}`));
   }
-  await journal.rollBack(move, first.message).catch((problem) => problems.push(`restoring the record: ${messageOf(problem)}`));
+  const rolledBack = await journal.rollBack(move, first.message).catch((problem) => {
+    problems.push(`restoring the record: ${messageOf(problem)}`);
+    return undefined;
+  });
+  if (rolledBack) {
+    if (rolledBack.missing.length > 0) {
+      problems.push(`${rolledBack.missing.length} of its ${rolledBack.saved} allocations on ${move.sourceHost} were taken by another tenant meanwhile (${rolledBack.missing.join(', ')}): the registry no longer holds them for it, though its containers use them (tenantctl doctor)`);
+    }
+    await startTenant(contextOn(ctx, source), move.customerId).catch((problem) => problems.push(`starting its stopped services on ${move.sourceHost} again: ${messageOf(problem)} (tenantctl start ${move.customerId})`));
+  }
   const backOnSource = problems.length === 0;
   const leftover = leftOnTarget === undefined ? '' : ` (what ${move.targetHost} may hold of it could not be removed: ${leftOnTarget}; the next move there removes it first)`;
-  first.message = `move of ${move.customerId} to ${move.targetHost} failed: ${first.message}; ${backOnSource ? `it stays on ${move.sourceHost}, working${leftover}` : 'the move could not be undone completely: run it again'}`;
+  first.message = `move of ${move.customerId} to ${move.targetHost} failed: ${first.message}; ${backOnSource ? `it stays on ${move.sourceHost}, working${leftover}` : `the move could not be undone completely: ${problems.join('; ')}`}`;
   first.details.push(...problems, ...(leftOnTarget === undefined ? [] : [`removing the target's stack: ${leftOnTarget}`]));
   return { error: first, backOnSource };
 }
@@ -149,15 +215,9 @@ async function resume(ctx: Context, journal: MoveJournal, move: MoveRecord): Pro
     return true;
   }
   const target = await dockerHostNamed(ctx, db, move.targetHost);
-  const { error, backOnSource } = await undo(ctx, journal, move, target, new TenantctlError('internal', 'interrupted before the target was ready'));
+  const { error, backOnSource } = await undo(ctx, journal, move, source, target, new TenantctlError('internal', 'interrupted before the target was ready'));
   if (!backOnSource) throw error;
   return false;
 }
-
-function sameEngine(a: DockerHost, b: DockerHost): boolean {
-  return a === b || describe(a) === describe(b);
-}
-
-const describe = (host: DockerHost) => (host.endpoint.kind === 'local' ? 'unix:///var/run/docker.sock' : host.endpoint.url);
 
 const exists = (file: string) => access(file).then(() => true, () => false);

@@ -7,17 +7,18 @@ import { parseMemory } from './memory.js';
 // timeout (hostProbeTimeoutMs), so a host that is down is reported in seconds, not minutes.
 
 export type HostProbe =
-  | { reachable: true; engineVersion: string; cpus: number; memoryBytes: number; swarm: string; latencyMs: number }
+  /** engineId: the daemon's own ID (docker info .ID): one engine reached two ways (a socket and tcp, tcp and ssh) says the same. */
+  | { reachable: true; engineVersion: string; engineId: string; cpus: number; memoryBytes: number; swarm: string; latencyMs: number }
   | { reachable: false; error: string; latencyMs: number };
 
 export async function probeHost(host: DockerHost, signal?: AbortSignal): Promise<HostProbe> {
   const started = performance.now();
   try {
-    const out = await host.docker(['info', '--format', '{{.ServerVersion}}\t{{.NCPU}}\t{{.MemTotal}}\t{{.Swarm.LocalNodeState}}'], { signal, timeoutMs: hostProbeTimeoutMs });
-    const [engineVersion = '', cpus = '0', memory = '0', swarm = ''] = out.trim().split('\t');
+    const out = await host.docker(['info', '--format', '{{.ServerVersion}}\t{{.NCPU}}\t{{.MemTotal}}\t{{.Swarm.LocalNodeState}}\t{{.ID}}'], { signal, timeoutMs: hostProbeTimeoutMs });
+    const [engineVersion = '', cpus = '0', memory = '0', swarm = '', engineId = ''] = out.trim().split('\t');
     // `docker info` prints the client's part and exits 0 on some versions when the server is gone.
     if (!engineVersion) return { reachable: false, error: 'the engine did not say its version', latencyMs: performance.now() - started };
-    return { reachable: true, engineVersion, cpus: Number(cpus), memoryBytes: Number(memory), swarm, latencyMs: performance.now() - started };
+    return { reachable: true, engineVersion, engineId, cpus: Number(cpus), memoryBytes: Number(memory), swarm, latencyMs: performance.now() - started };
   } catch (error) {
     return { reachable: false, error: messageOf(error), latencyMs: performance.now() - started };
   }

@@ -8,7 +8,7 @@ import { TenantctlError, usageError } from '../common/errors.js';
 import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { HostStore, type HostRecord } from './store.js';
-import { probeHost } from './probe.js';
+import { probeHost, type HostProbe } from './probe.js';
 
 // The one place that maps a tenant, or a host's name, to the DockerHost its commands go to. The
 // environment's host (DOCKER_HOST, TENANTCTL_HOST_ID) is ctx.dockerHost; a registered host is
@@ -42,13 +42,14 @@ export function contextOn(ctx: Context, host: DockerHost): Context {
   return host === ctx.dockerHost ? ctx : { ...ctx, dockerHost: host };
 }
 
-/** Exit 6 naming the host when it does not answer; `whose` says whose host it is ("tenant acme"). */
-export async function requireReachable(ctx: Context, host: DockerHost, whose?: string): Promise<void> {
+/** Exit 6 naming the host when it does not answer; `whose` says whose host it is ("tenant acme"). Its probe when it answers. */
+export async function requireReachable(ctx: Context, host: DockerHost, whose?: string): Promise<Extract<HostProbe, { reachable: true }>> {
   const probe = await probeHost(host, ctx.signal);
   if (!probe.reachable) {
     const named = `Docker host ${host.id}${host.endpoint.kind === 'local' ? '' : ` (${host.endpoint.url})`}`;
     throw new TenantctlError('docker', `${whose ? `${whose} is on ${named}, which does not answer` : `${named} does not answer`}: ${probe.error}; nothing was changed`);
   }
+  return probe;
 }
 
 /**

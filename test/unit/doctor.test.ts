@@ -66,6 +66,24 @@ describe('findDiscrepancies', () => {
     expect(findDiscrepancies(s).find((f) => f.tenant === 'leaving')!.fix).toBe('tenantctl deprovision leaving --yes --keep-data');
   });
 
+  it('a stack of a tenant recorded on another host is a move\'s leftovers: the fix stays on this host, never deprovision', () => {
+    // A move from h2 to h1 that failed half-way left this on h1; the tenant lives on h2.
+    const s = snapshot({ rows: [row('moved', 'active', { host: 'h2' })], stacks: [whole('t-moved')] });
+    const found = findDiscrepancies(s);
+    expect(found).toHaveLength(1);
+    const [leftover] = found;
+    expect(leftover).toMatchObject({ kind: 'orphan-stack', tenant: 'moved', fixable: true });
+    expect(leftover!.detail).toContain('recorded on Docker host h2');
+    expect(leftover!.fix).toMatch(/^tenantctl doctor --host h1 --fix /);
+    expect(leftover!.fix).toContain('tenantctl move moved --to h1');
+    expect(leftover!.fix).toContain('t-moved_db-data');
+    expect(leftover!.fix).not.toMatch(/tenantctl deprovision/);
+    // Volumes alone: listed, not fixable (doctor never removes a volume), still never deprovision.
+    const volumesOnly = findDiscrepancies(snapshot({ rows: [row('moved', 'active', { host: 'h2' })], stacks: [{ ...whole('t-moved'), containers: [], networks: [] }] }));
+    expect(volumesOnly).toEqual([expect.objectContaining({ kind: 'orphan-stack', fixable: false })]);
+    expect(volumesOnly[0]!.fix).not.toMatch(/tenantctl deprovision/);
+  });
+
   it('judges only this host\'s rows and allocations', () => {
     const s = snapshot({ rows: [row('far', 'active', { host: 'h2' })], allocations: [{ customerId: 'nobody', kind: 'port', value: '1', host: 'h2' }] });
     expect(findDiscrepancies(s)).toEqual([]);
