@@ -5,6 +5,7 @@
 // read-only where they expected the files. Local engines keep the file as it is.
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
+import { labelsOf, relativeBind } from './compose-tree.js';
 import { isRecord } from './template.js';
 
 export class RemoteComposeError extends Error {}
@@ -91,26 +92,4 @@ export function remoteCompose(renderedText: string, baseDir: string): RemoteComp
   delete tree.secrets;
   // YAML 1.1 quoting: yes/no/on/off stay strings for compose v1 (PyYAML reads YAML 1.1).
   return { text: stringify(tree, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false }), volumes: [...volumes.values()], helperImage };
-}
-
-/** A bind mount whose source is relative to the compose file (./x, ../x), in short or long syntax. */
-function relativeBind(mount: unknown): { source: string; target: string } | undefined {
-  if (typeof mount === 'string') {
-    const [source, target] = mount.split(':');
-    if (source && target && (source === '.' || source.startsWith('./') || source.startsWith('../'))) return { source, target };
-    return undefined;
-  }
-  if (isRecord(mount) && mount.type === 'bind' && typeof mount.source === 'string' && typeof mount.target === 'string' && !path.isAbsolute(mount.source)) {
-    return { source: mount.source, target: mount.target };
-  }
-  return undefined;
-}
-
-/** The labels tenantctl's objects carry (taken from the file's networks or volumes), for the shipped volumes too. */
-function labelsOf(tree: Record<string, unknown>): Record<string, string> | undefined {
-  for (const group of [tree.volumes, tree.networks]) {
-    if (!isRecord(group)) continue;
-    for (const definition of Object.values(group)) if (isRecord(definition) && isRecord(definition.labels)) return definition.labels as Record<string, string>;
-  }
-  return undefined;
 }

@@ -12,6 +12,7 @@
 // tenantctl dials the pinned node's address.
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
+import { labelsOf, relativeBind } from './compose-tree.js';
 import { isRecord } from './template.js';
 
 export class SwarmRenderError extends Error {
@@ -195,23 +196,4 @@ function hostModePort(port: unknown, service: string, reasons: string[]): unknow
     return port;
   }
   return { target: Number(match[2]), published: Number(match[1]), protocol: match[3] ?? 'tcp', mode: 'host' };
-}
-
-function relativeBind(mount: unknown): { source: string; target: string } | undefined {
-  if (typeof mount === 'string') {
-    const [source, target] = mount.split(':');
-    return source && target && (source === '.' || source.startsWith('./') || source.startsWith('../')) ? { source, target } : undefined;
-  }
-  if (isRecord(mount) && mount.type === 'bind' && typeof mount.source === 'string' && typeof mount.target === 'string' && !path.isAbsolute(mount.source)) {
-    return { source: mount.source, target: mount.target };
-  }
-  return undefined;
-}
-
-function labelsOf(tree: Record<string, unknown>): Record<string, string> | undefined {
-  for (const group of [tree.volumes, tree.networks]) {
-    if (!isRecord(group)) continue;
-    for (const definition of Object.values(group)) if (isRecord(definition) && isRecord(definition.labels)) return definition.labels as Record<string, string>;
-  }
-  return undefined;
 }

@@ -6,6 +6,7 @@ import type { Clock } from '../common/clock.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { stackDeployTimeoutMs } from '../common/timeouts.js';
 import type { DockerHost } from './docker-host.js';
+import { relativeBindsOf } from './compose-tree.js';
 import { isRecord } from './template.js';
 import { swarmRender, SwarmRenderError } from './swarm-render.js';
 
@@ -152,22 +153,20 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
   await Promise.all(
     nodes.map(async (node) => {
       const host = manager.sibling(node.hostname, node.address);
-      {
-        // The tasks' containers go first (asynchronously after stack rm); their volumes are in use until then.
-        await retryUntilDeadline(
-          async () => {
-            const left = (await host.docker(['ps', '-aq', '--filter', label], { signal })).split('\n').filter(Boolean);
-            return left.length === 0 ? done(undefined) : notYet(`${left.length} container(s) of ${project} still on ${node.hostname}`);
-          },
-          {
-            clock, deadlineMs, signal, what: `waiting for the containers of ${project} on ${node.hostname} to go`,
-            onDeadline: (why) => new TenantctlError('docker', `could not remove everything of ${project}: ${why}`),
-          },
-        );
-        const names = (await host.docker(['volume', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean);
-        if (names.length) await host.docker(['volume', 'rm', ...names], { signal });
-        volumes[node.hostname] = names.length;
-      }
+      // The tasks' containers go first (asynchronously after stack rm); their volumes are in use until then.
+      await retryUntilDeadline(
+        async () => {
+          const left = (await host.docker(['ps', '-aq', '--filter', label], { signal })).split('\n').filter(Boolean);
+          return left.length === 0 ? done(undefined) : notYet(`${left.length} container(s) of ${project} still on ${node.hostname}`);
+        },
+        {
+          clock, deadlineMs, signal, what: `waiting for the containers of ${project} on ${node.hostname} to go`,
+          onDeadline: (why) => new TenantctlError('docker', `could not remove everything of ${project}: ${why}`),
+        },
+      );
+      const names = (await host.docker(['volume', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean);
+      if (names.length) await host.docker(['volume', 'rm', ...names], { signal });
+      volumes[node.hostname] = names.length;
     }),
   );
   const left = await swarmLeftovers(manager, project, signal);
@@ -185,11 +184,9 @@ export async function swarmLeftovers(manager: DockerHost, project: string, signa
   }
   for (const node of await swarmNodesAll(manager, signal)) {
     const host = manager.sibling(node.hostname, node.address);
-    {
-      for (const [kind, args] of [['containers', ['ps', '-aq']], ['volumes', ['volume', 'ls', '-q']], ['networks', ['network', 'ls', '-q']]] as const) {
-        const ids = (await host.docker([...args, '--filter', label], { signal })).split('\n').filter(Boolean);
-        if (ids.length) left.push(`${kind} on ${node.hostname}: ${ids.join(' ')}`);
-      }
+    for (const [kind, args] of [['containers', ['ps', '-aq']], ['volumes', ['volume', 'ls', '-q']], ['networks', ['network', 'ls', '-q']]] as const) {
+      const ids = (await host.docker([...args, '--filter', label], { signal })).split('\n').filter(Boolean);
+      if (ids.length) left.push(`${kind} on ${node.hostname}: ${ids.join(' ')}`);
     }
   }
   return left;
@@ -249,22 +246,16 @@ async function swarmNodesAll(manager: DockerHost, signal?: AbortSignal): Promise
   });
 }
 
-/** Relative directories the compose file bind-mounts (./initdb) -> their files, for swarm configs. */
-async function boundDirectories(rendered: string, baseDir: string): Promise<Record<string, string[]>> {
-  const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
+/** Relative directories the compose file bind-mounts (./initdb), keyed as written -> their files, for swarm configs. */
+export async function boundDirectories(rendered: string, baseDir: string): Promise<Record<string, string[]>> {
   const found: Record<string, string[]> = {};
-  if (!isRecord(tree) || !isRecord(tree.services)) return found;
-  for (const service of Object.values(tree.services)) {
-    if (!isRecord(service) || !Array.isArray(service.volumes)) continue;
-    for (const mount of service.volumes) {
-      const source = typeof mount === 'string' ? mount.split(':')[0] : isRecord(mount) && mount.type === 'bind' ? String(mount.source) : undefined;
-      if (!source || !(source === '.' || source.startsWith('./') || source.startsWith('../')) || found[source]) continue;
-      const dir = path.resolve(baseDir, source);
-      try {
-        if ((await stat(dir)).isDirectory()) found[source] = (await readdir(dir)).sort();
-      } catch (error) {
-        throw new TenantctlError('usage', `${dir} is bind-mounted by ${path.join(baseDir, 'docker-compose.yml')} but cannot be read: ${messageOf(error)}`, { cause: error });
-      }
+  for (const { source } of relativeBindsOf(parse(rendered, { merge: true, maxAliasCount: -1 }))) {
+    if (found[source]) continue;
+    const dir = path.resolve(baseDir, source);
+    try {
+      if ((await stat(dir)).isDirectory()) found[source] = (await readdir(dir)).sort();
+    } catch (error) {
+      throw new TenantctlError('usage', `${dir} is bind-mounted by ${path.join(baseDir, 'docker-compose.yml')} but cannot be read: ${messageOf(error)}`, { cause: error });
     }
   }
   return found;
