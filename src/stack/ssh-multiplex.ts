@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '../common/exec.js';
@@ -50,10 +50,17 @@ export class SshMultiplexer {
     let dir = path.join(this.options.baseDir, 'ssh', `${pid}-${this.instance}`);
     // A unix socket path holds at most 107 bytes; the master's is <dir>/cm-<40 hex digits>, and ssh
     // first binds it with a 17-byte temporary suffix (.<16 random characters>) before renaming it.
-    if (dir.length + 44 + 17 > 104) dir = path.join(os.tmpdir(), `tenantctl-ssh-${process.getuid?.() ?? 'user'}`, `${pid}-${this.instance}`);
+    if (dir.length + 44 + 17 > 104) {
+      // A shorter place in the shared temp dir: a fresh directory that only this process can have
+      // made (mkdtemp: new name, mode 0700). A fixed name there could be another user's, and its
+      // bin/ is first on the docker CLI's PATH: their `ssh` would run with the operator's keys.
+      dir = mkdtempSync(path.join(os.tmpdir(), 'tenantctl-ssh-'));
+    } else {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      chmodSync(dir, 0o700);
+    }
     const realSsh = findSsh(this.options.searchPath, dir);
     mkdirSync(path.join(dir, 'bin'), { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
     const config = path.join(dir, 'config');
     writeFileSync(config, renderSshConfig({ include: this.options.configFile, controlDir: dir }), { mode: 0o600 });
     const wrapper = path.join(dir, 'bin', 'ssh');
