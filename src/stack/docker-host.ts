@@ -44,7 +44,7 @@ export class DockerHost {
     readonly endpoint: DockerEndpoint,
     private readonly options: {
       composeFlavour?: ComposeFlavour;
-      /** PATH, to find docker-compose (v1) without running it. */
+      /** PATH (the context reads it), to find docker-compose (v1) without running it, and the real ssh behind ssh-multiplex's wrapper. */
       searchPath?: string;
       /** A tcp engine with TLS: the directory holding ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH expects. */
       tlsCertPath?: string;
@@ -121,7 +121,7 @@ export class DockerHost {
   private readonly siblings = new Map<string, DockerHost>();
 
   private ssh(): SshMultiplexer {
-    return (this.sshMultiplexer ??= new SshMultiplexer({ baseDir: this.options.ssh!.stateDir, configFile: this.options.ssh!.configFile, searchPath: this.options.searchPath ?? process.env.PATH ?? '' }));
+    return (this.sshMultiplexer ??= new SshMultiplexer({ baseDir: this.options.ssh!.stateDir, configFile: this.options.ssh!.configFile, searchPath: this.options.searchPath ?? '' }));
   }
 
   /** Ends what this instance keeps open (an ssh master connection); the context calls it when the command ends. */

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
-import { TenantctlError, messageOf } from '../common/errors.js';
-import { imageShipTimeoutMs } from '../common/timeouts.js';
+import { TenantctlError } from '../common/errors.js';
+import { imageShipTimeoutMs, killGraceMs } from '../common/timeouts.js';
 import type { DockerHost } from './docker-host.js';
 
 export interface ShippedImages {
@@ -48,38 +47,41 @@ function normalise(image: string): string {
   return /:[^/]+$/.test(withoutRegistry) ? withoutRegistry : `${withoutRegistry}:latest`;
 }
 
-/** `docker save` on one host streamed into `docker load` on the other; the bytes that crossed. */
-function pipeSaveToLoad(source: DockerHost, target: DockerHost, images: string[], signal?: AbortSignal): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const save = spawn('docker', ['save', ...images], { env: { ...process.env, ...source.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const load = spawn('docker', ['load', '-q'], { env: { ...process.env, ...target.env }, stdio: ['pipe', 'ignore', 'pipe'] });
-    let bytes = 0;
-    let saveError = '';
-    let loadError = '';
-    let failure: TenantctlError | undefined;
-    const fail = (error: TenantctlError) => {
-      failure ??= error;
-      save.kill('SIGKILL');
-      load.kill('SIGKILL');
-    };
-    const timer = setTimeout(() => fail(new TenantctlError('docker', `copying ${images.join(', ')} to ${target.id} did not finish within ${Math.round(imageShipTimeoutMs / 60_000)} min`)), imageShipTimeoutMs);
-    const onAbort = () => fail(new TenantctlError('interrupted', `copying images to ${target.id} was cancelled`));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    save.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length));
-    save.stdout.pipe(load.stdin);
-    load.stdin.on('error', () => {}); // a load that died early: its own exit says why
-    save.stderr.on('data', (chunk: Buffer) => (saveError = (saveError + chunk.toString()).slice(-2000)));
-    load.stderr.on('data', (chunk: Buffer) => (loadError = (loadError + chunk.toString()).slice(-2000)));
-    const exits = [save, load].map((child) => new Promise<number | null>((done) => { child.on('error', () => done(-1)); child.on('close', (code) => done(code)); }));
-    Promise.all(exits).then(([saveCode, loadCode]) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      if (failure) return reject(failure);
-      if (saveCode !== 0) return reject(new TenantctlError('docker', `docker save of ${images.join(', ')} on ${source.id} failed: ${lastLine(saveError)}`));
-      if (loadCode !== 0) return reject(new TenantctlError('docker', `docker load on ${target.id} failed: ${lastLine(loadError)}`));
-      resolve(bytes);
-    }, (error) => reject(new TenantctlError('docker', `copying images to ${target.id}: ${messageOf(error)}`)));
-  });
+/**
+ * `docker save` on one host streamed into `docker load` on the other; the bytes that crossed. Both
+ * children get what run() gives one (src/common/exec.ts): the host's variables over this process's
+ * environment, the timeout, the caller's signal, SIGTERM and then SIGKILL after killGraceMs.
+ */
+async function pipeSaveToLoad(source: DockerHost, target: DockerHost, images: string[], signal?: AbortSignal): Promise<number> {
+  const { execa } = await import('execa');
+  const options = { reject: false, timeout: imageShipTimeoutMs, cancelSignal: signal, extendEnv: true, forceKillAfterDelay: killGraceMs, buffer: false } as const;
+  const save = execa('docker', ['save', ...images], { ...options, env: source.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const load = execa('docker', ['load', '-q'], { ...options, env: target.env, stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' });
+  let bytes = 0;
+  let saveError = '';
+  let loadError = '';
+  save.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length));
+  save.stdout.pipe(load.stdin);
+  load.stdin.on('error', () => {}); // a load that died early: its own exit says why
+  save.stderr.on('data', (chunk: Buffer) => (saveError = (saveError + chunk.toString()).slice(-2000)));
+  load.stderr.on('data', (chunk: Buffer) => (loadError = (loadError + chunk.toString()).slice(-2000)));
+  // One side failing stops the other (a save whose reader is gone would wait for the timeout);
+  // the side that failed first is the one to report.
+  let firstFailed: 'save' | 'load' | undefined;
+  const stopOnFailure = (side: 'save' | 'load', other: { kill: () => boolean }) => <R extends { failed: boolean }>(result: R): R => {
+    if (result.failed) {
+      firstFailed ??= side;
+      other.kill(); // SIGTERM, then SIGKILL after killGraceMs (forceKillAfterDelay)
+    }
+    return result;
+  };
+  const [saved, loaded] = await Promise.all([save.then(stopOnFailure('save', load)), load.then(stopOnFailure('load', save))]);
+  if (saved.isCanceled || loaded.isCanceled) throw new TenantctlError('interrupted', `copying images to ${target.id} was cancelled`);
+  if (saved.timedOut || loaded.timedOut) throw new TenantctlError('docker', `copying ${images.join(', ')} to ${target.id} did not finish within ${Math.round(imageShipTimeoutMs / 60_000)} min`);
+  const why = (result: typeof saved, stderr: string) => (result.exitCode === undefined && !stderr ? result.shortMessage : lastLine(stderr));
+  if (firstFailed === 'save') throw new TenantctlError('docker', `docker save of ${images.join(', ')} on ${source.id} failed: ${why(saved, saveError)}`);
+  if (firstFailed === 'load') throw new TenantctlError('docker', `docker load on ${target.id} failed: ${why(loaded, loadError)}`);
+  return bytes;
 }
 
 const lastLine = (text: string) => text.trim().split('\n').pop() || 'no message';
