@@ -7,7 +7,10 @@
 //   the tenant ends whole on exactly one host, its rows read back, nothing left on the other,
 //   the front door pointing at where it is now;
 // - a move whose target engine stops before the restore: the tenant keeps working on the source,
-//   and the message names the first cause.
+//   and the message names the first cause (and an allocation another tenant took meanwhile);
+// - a second host name for this machine's engine (another socket path): move refuses it (exit 2);
+// - a second move while one runs: exit 5, and the first one completes;
+// - the front door during a move: unavailable from the backup until the target is ready (measured).
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -131,6 +134,35 @@ async function expectWholeOn(id: string, where: typeof home | typeof remote, row
   else expect(live).toContain(`server 127.0.0.1:${row.app_port} backup;`);
 }
 
+/**
+ * The front door's answers for a tenant, polled until stopped: how long, and with what status, it
+ * was unavailable last (the run of non-200 answers before the final 200s).
+ */
+function watchDoor(id: string): { stop(): Promise<{ windowMs: number; statuses: number[]; samples: number }> } {
+  const samples: Array<{ at: number; status: number }> = [];
+  let stopped = false;
+  const polling = (async () => {
+    while (!stopped) {
+      const at = performance.now();
+      samples.push({ at, status: await door(id).then((r) => r.status, () => 0) });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await polling;
+      let end = samples.length;
+      while (end > 0 && samples[end - 1]!.status === 200) end -= 1;
+      let start = end;
+      while (start > 0 && samples[start - 1]!.status !== 200) start -= 1;
+      const down = samples.slice(start, end);
+      const windowMs = down.length === 0 ? 0 : Math.round((samples[end]?.at ?? performance.now()) - down[0]!.at);
+      return { windowMs, statuses: [...new Set(down.map((d) => d.status))], samples: samples.length };
+    },
+  };
+}
+
 /** kill -9 while it waits at its step; the pause file goes only afterwards (removing it means "go on"). */
 async function killHard(run: PausedRun): Promise<void> {
   run.child.kill('SIGKILL');
@@ -171,20 +203,53 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
     await client.end();
   }, 900_000);
 
-  it('kill -9 after the backup (nothing detached yet), then move again: moved, whole on the engine, nothing left here', async () => {
+  it('a second name for this machine\'s engine (another socket path) is the same engine: refused, naming both, the tenant untouched', async () => {
+    const alias = 'fm-alias';
+    const added = await h.cli(['hosts', 'add', alias, '--docker', 'unix:///run/docker.sock']);
+    expect(added.exitCode, added.why).toBe(0);
+    try {
+      const refused = await h.cli(['move', mover, '--to', alias, '--json']);
+      expect(refused.exitCode, refused.why).toBe(2);
+      expect(refused.json().error.message).toMatch(new RegExp(`Docker hosts ${home} and ${alias} are the same engine`));
+    } finally {
+      expect((await h.cli(['hosts', 'remove', alias])).exitCode).toBe(0);
+    }
+    const here = await dockerObjectsWithPrefix(`${h.prefix}-${mover}`);
+    expect({ containers: here.containers.length, volumes: here.volumes.length }).toEqual({ containers: 4, volumes: 2 });
+    expect((await h.adminQuery('SELECT host, status FROM admin_customers WHERE id = $1', [mover]))[0]).toEqual({ host: home, status: 'active' });
+  }, 300_000);
+
+  it('kill -9 after the backup (nothing detached yet), then move again while a second one is refused: moved, whole on the engine, nothing left here', async () => {
     await killHard(await startPausedAt(h, ['move', mover, '--to', remote, '--quiet'], 'move:backed-up'));
     expect((await h.adminQuery('SELECT host, status FROM admin_customers WHERE id = $1', [mover]))[0]).toEqual({ host: home, status: 'active' });
-    const again = await timed('move here -> engine after a kill', () => moveTo(remote));
-    expect(again.exitCode, again.why).toBe(0);
-    expect(again.json()).toMatchObject({ from: home, to: remote, outcome: 'moved' });
+    const again = await timed('move here -> engine after a kill (with a second move refused)', async () => {
+      const first = await startPausedAt(h, ['move', mover, '--to', remote, '--json'], 'move:detached');
+      // The first holds the move lock: a second must not take its running journal row for a crash's and undo it.
+      const second = await h.cli(['move', mover, '--to', remote, '--json']);
+      expect(second.exitCode, second.why).toBe(5);
+      expect(second.json().error.message).toContain(`another move of ${mover} is running`);
+      expect(await h.adminQuery("SELECT state FROM admin_tenant_moves WHERE customer_id = $1 AND state = 'running'", [mover])).toHaveLength(1);
+      first.resume();
+      return first.child;
+    });
+    expect(again.exitCode, String(again.stderr)).toBe(0);
+    expect(JSON.parse(String(again.stdout))).toMatchObject({ from: home, to: remote, outcome: 'moved' });
     await expectWholeOn(mover, remote, rowsWritten);
   }, 1_200_000);
 
   it('kill -9 once detached (row and files set aside, nothing restored), then move again: undone, then moved back here', async () => {
     await killHard(await startPausedAt(h, ['move', mover, '--to', home, '--quiet'], 'move:detached'));
     expect((await h.adminQuery("SELECT state FROM admin_tenant_moves WHERE customer_id = $1 AND state = 'running'", [mover]))).toHaveLength(1);
+    const watching = watchDoor(mover);
     const again = await timed('move engine -> here after a kill', () => moveTo(home));
+    // Undone (its services started again on the engine), then moved: the last time the front door
+    // did not answer 200 is this move's own window, from stopping the writers to the target ready.
+    const unavailable = await watching.stop();
+    timings['front door unavailable during a move (ms)'] = unavailable.windowMs;
+    console.log(`front door during move engine -> here: ${JSON.stringify(unavailable)}`);
     expect(again.exitCode, again.why).toBe(0);
+    expect(unavailable.windowMs).toBeGreaterThan(0);
+    expect(unavailable.statuses).toEqual([503]);
     expect(again.stderr).toContain(`an interrupted move of ${mover} to ${home} is undone`);
     expect(again.json()).toMatchObject({ from: remote, to: home, outcome: 'moved' });
     await expectWholeOn(mover, home, rowsWritten);
@@ -193,13 +258,21 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
   it('the target engine stops before the restore: the move fails naming the first cause, and the tenant keeps working here', async () => {
     const paused = await startPausedAt(h, ['move', mover, '--to', remote, '--json'], 'move:detached');
     await fleet.stop(engine);
+    // Meanwhile another tenant takes one of the mover's ports here: the undo cannot give it back.
+    const [stolen] = await h.adminQuery(
+      "UPDATE admin_allocations SET customer_id = $2 WHERE ctid = (SELECT ctid FROM admin_allocations WHERE customer_id = $1 AND host = $3 AND kind = 'port' LIMIT 1) RETURNING value",
+      [mover, bystander, home],
+    );
     try {
       paused.resume();
       const failed = await timed('move to a stopped engine', async () => paused.child);
       expect(failed.exitCode, `${failed.stdout}\n${failed.stderr}`).toBe(6);
       const error = JSON.parse(String(failed.stdout)).error;
       expect(error.message).toMatch(new RegExp(`^move of ${mover} to ${remote} failed: .*(not reachable|does not answer|Cannot connect|connect|timed out)`, 'i'));
-      expect(error.message).toContain(`it stays on ${home}, working`);
+      // Not "whole on its source": the port another tenant holds now is named.
+      expect(error.message).toContain('the move could not be undone completely');
+      expect(error.message).toContain(`were taken by another tenant meanwhile (port ${stolen.value} on ${home})`);
+      await h.adminQuery('UPDATE admin_allocations SET customer_id = $1 WHERE host = $2 AND kind = \'port\' AND value = $3', [mover, home, stolen.value]);
       expect((await h.adminQuery('SELECT state FROM admin_tenant_moves WHERE customer_id = $1 ORDER BY id DESC LIMIT 1', [mover]))[0].state).toBe('rolled-back');
       // Working while the engine is still down: its app, its rows, the front door.
       const [row] = await h.adminQuery('SELECT host, status, app_url FROM admin_customers WHERE id = $1', [mover]);
