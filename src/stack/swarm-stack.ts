@@ -207,9 +207,33 @@ async function pinnedNode(manager: DockerHost, project: string, signal?: AbortSi
   const services = (await manager.docker(['service', 'ls', '-q', '--filter', `label=${namespaceLabel(project)}`], { signal })).split('\n').filter(Boolean);
   if (services.length === 0) return undefined;
   const constraints = (await manager.docker(['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.Placement.Constraints}}', services[0]!], { signal })).trim();
-  const hostname = /node\.hostname\s*==\s*([^"\s]+)/.exec(constraints)?.[1];
+  const hostname = pinnedHostname(constraints);
   return hostname ? (await swarmNodesAll(manager, signal)).find((n) => n.hostname === hostname) : undefined;
 }
+
+/**
+ * The node each tenant of the swarm is pinned to, by tenant id (its services' tenantctl.tenant
+ * label), in three calls for the whole swarm: the front door dials a tenant's app where it is
+ * published, on that node, not on the manager. `timeoutMs`: the caller's bound for a manager that
+ * does not answer.
+ */
+export async function tenantNodes(manager: DockerHost, { signal, timeoutMs }: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Map<string, SwarmNode>> {
+  const pinned = new Map<string, SwarmNode>();
+  const services = (await manager.docker(['service', 'ls', '-q', '--filter', 'label=tenantctl.managed=true'], { signal, timeoutMs })).split('\n').filter(Boolean);
+  if (services.length === 0) return pinned;
+  const out = await manager.docker(['service', 'inspect', '--format', '{{index .Spec.Labels "tenantctl.tenant"}} {{json .Spec.TaskTemplate.Placement.Constraints}}', ...services], { signal, timeoutMs });
+  const nodes = await swarmNodesAll(manager, signal, timeoutMs);
+  for (const line of out.split('\n')) {
+    // A service without the label prints an empty first field: no trimming of the start.
+    const [tenant, constraints = ''] = line.trimEnd().split(/ (.*)/);
+    const node = nodes.find((n) => n.hostname === pinnedHostname(constraints));
+    if (tenant && node) pinned.set(tenant, node);
+  }
+  return pinned;
+}
+
+/** The hostname in a service's placement constraints (["node.hostname == n1"], as JSON), as swarm-render.ts writes it. */
+const pinnedHostname = (constraints: string) => /node\.hostname\s*==\s*([^"\s]+)/.exec(constraints)?.[1];
 
 /**
  * The live state of every tenant stack on the swarm, from the manager (one call): running when
@@ -237,9 +261,9 @@ export function imagesOf(rendered: string): string[] {
 }
 
 /** Every node, whatever its state: removal must look at nodes that are drained or paused too. */
-async function swarmNodesAll(manager: DockerHost, signal?: AbortSignal): Promise<SwarmNode[]> {
-  const ids = (await manager.docker(['node', 'ls', '--format', '{{.ID}}'], { signal })).split('\n').filter(Boolean);
-  const out = await manager.docker(['node', 'inspect', '--format', '{{.ID}} {{.Description.Hostname}} {{.Status.Addr}}', ...ids], { signal });
+async function swarmNodesAll(manager: DockerHost, signal?: AbortSignal, timeoutMs?: number): Promise<SwarmNode[]> {
+  const ids = (await manager.docker(['node', 'ls', '--format', '{{.ID}}'], { signal, timeoutMs })).split('\n').filter(Boolean);
+  const out = await manager.docker(['node', 'inspect', '--format', '{{.ID}} {{.Description.Hostname}} {{.Status.Addr}}', ...ids], { signal, timeoutMs });
   return out.split('\n').filter(Boolean).map((line) => {
     const [id, hostname, address] = line.trim().split(' ');
     return { id: id!, hostname: hostname!, address: address! };

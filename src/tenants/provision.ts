@@ -334,7 +334,8 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   await ctx.pause('provision:activating');
   // The initial API key exists only in this result: shown once, stored as a hash.
   const apiKey = await createApiKey(db, run.id, 'initial');
-  const url = urlOf(ctx, run.template, reservation.ports);
+  // On a swarm, the node publishes the ports: the URL names it, not the manager.
+  const url = urlOf(onNode, run.template, reservation.ports);
   // What the tenant runs (template, image ids, plan, compose file): its last good state, for upgrades' rollback.
   const deployment = await describeDeployment(onNode.dockerHost, { project: run.project, templateName: run.template.name, templateChecksum: run.template.checksum, plan: run.plan, composeFile: rendered, signal }, containers);
   await registry.markActive(run.id, url, async (client) => {
@@ -342,7 +343,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     const modules = await applyDefaultModules(client, run.id);
     if (modules.length > 0) await recordAudit(db, client, run.id, 'modules.defaults', null, { modules });
   });
-  return { ...summary(ctx, { ...run, reservation }), outcome: 'active', appliedMigrations, initialApiKey: { id: apiKey.id, prefix: apiKey.prefix, key: apiKey.key } };
+  return { ...summary(ctx, { ...run, reservation }), url, outcome: 'active', appliedMigrations, initialApiKey: { id: apiKey.id, prefix: apiKey.prefix, key: apiKey.key } };
 }
 
 function summary(

@@ -145,8 +145,17 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
     // ssh this time (the library test above went over tcp): the manager and the node it picks.
     const added = await h.cli(['hosts', 'add', 'swarm1', '--docker', fleet.engines[0]!.ssh, '--swarm', '--json']);
     expect(added.exitCode, added.why).toBe(0);
+    // The manager drained for this provision: the tenant lands on another node, so its URL naming
+    // the manager's address (it publishes on its node) would be caught below.
+    const managerNode = (await manager.docker(['info', '--format', '{{.Swarm.NodeID}}'])).trim();
+    await manager.docker(['node', 'update', '--availability', 'drain', managerNode]);
     const started = performance.now();
-    const r = await h.cli(['provision', tenant, '--host', 'swarm1', '--plan', 'starter', '--json'], { env: { TENANTCTL_HEALTH_INTERVAL: '2' }, timeoutMs: 600_000 });
+    let r;
+    try {
+      r = await h.cli(['provision', tenant, '--host', 'swarm1', '--plan', 'starter', '--json'], { env: { TENANTCTL_HEALTH_INTERVAL: '2' }, timeoutMs: 600_000 });
+    } finally {
+      await manager.docker(['node', 'update', '--availability', 'active', managerNode]);
+    }
     timings.cliProvisionMs = Math.round(performance.now() - started);
     expect(r.exitCode, r.why).toBe(0);
     result = r.json();
@@ -169,6 +178,16 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
     }
     const health = await (await fetch(`http://${engine.address}:${result.ports.app}/api/health`)).json();
     expect(health).toMatchObject({ status: 'ok', customer: tenant, db: 'ok', redis: 'ok' });
+  });
+
+  it('its URL names the node it publishes on, not the manager (result and registry)', async () => {
+    const node = (await manager.docker(['stack', 'ps', `${h.prefix}-${tenant}`, '--filter', 'desired-state=running', '--format', '{{.Node}}'])).split('\n')[0];
+    const engine = fleet.engines.find((e) => e.name === node)!;
+    expect(engine.address).not.toBe(fleet.engines[0]!.address);
+    expect(result.url).toBe(`http://${engine.address}:${result.ports.app}`);
+    const shown = await h.cli(['status', tenant, '--json']);
+    expect(shown.exitCode, shown.why).toBe(0);
+    expect(JSON.stringify(shown.json())).toContain(`"http://${engine.address}:${result.ports.app}"`);
   });
 
   it('status and list see it running (its containers on its node, its services on the manager)', async () => {
