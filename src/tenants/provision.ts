@@ -74,20 +74,29 @@ export interface ProvisionResult {
 /** Compose may still find a chosen port or subnet taken (something took it after we checked): retry, bounded. */
 const maxAllocationAttempts = 3;
 
-export async function provision(ctx: Context, raw: ProvisionInput): Promise<ProvisionResult> {
-  const started = ctx.clock.now();
+/**
+ * Everything about a provision that can be refused offline (no admin database, no Docker): the id,
+ * name, plan, port, template (loaded and validated) and profiles. A bad one is exit 2 with nothing
+ * created or started, so the CLI runs this before placement opens the admin database.
+ */
+export async function checkProvisionInput(ctx: Pick<Context, 'config'>, raw: ProvisionInput) {
   const id = parseTenantId(raw.id);
   const name = raw.name === undefined ? id : parseOrUsage(tenantNameSchema, raw.name, 'tenant name');
   const plan = parseOrUsage(planSchema, raw.plan ?? 'standard', 'plan');
   const fixedPort = raw.port === undefined ? undefined : parseOrUsage(portOverrideSchema, raw.port, '--port');
+  const template = await configuredTemplate(ctx.config, raw.template === undefined ? undefined : parseOrUsage(templateNameSchema, raw.template, 'template'));
+  assertValidTemplate(template, hostValuesOf(ctx.config));
+  const profiles = parseProfiles(template, raw.with);
+  const fixed = fixedPort === undefined ? undefined : { name: frontdoorPortOf(template, '--port'), port: fixedPort };
+  return { id, name, plan, fixedPort, template, profiles, fixed };
+}
+
+export async function provision(ctx: Context, raw: ProvisionInput): Promise<ProvisionResult> {
+  const started = ctx.clock.now();
+  const { id, name, plan, fixedPort, template, profiles, fixed } = await checkProvisionInput(ctx, raw);
   const { config } = ctx;
   const project = projectName(config.composeProjectPrefix, id);
   const paths = tenantPaths(config.customersDir, id);
-  // The template is loaded and validated offline before anything exists: a bad one is exit 2 with nothing created.
-  const template = await configuredTemplate(config, raw.template === undefined ? undefined : parseOrUsage(templateNameSchema, raw.template, 'template'));
-  assertValidTemplate(template, hostValuesOf(config));
-  const profiles = parseProfiles(template, raw.with);
-  const fixed = fixedPort === undefined ? undefined : { name: frontdoorPortOf(template, '--port'), port: fixedPort };
   const pool = parsePool(config.subnets.pool, config.subnets.prefixLength);
   const render = (reservation: Reservation) => renderTenant(template, { id, name, plan, reservation, ctx });
   const shape = { template, profiles };
