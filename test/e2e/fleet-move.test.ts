@@ -258,11 +258,13 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
   it('the target engine stops before the restore: the move fails naming the first cause, and the tenant keeps working here', async () => {
     const paused = await startPausedAt(h, ['move', mover, '--to', remote, '--json'], 'move:detached');
     await fleet.stop(engine);
-    // Meanwhile another tenant takes one of the mover's ports here: the undo cannot give it back.
+    // Meanwhile another tenant takes the mover's subnet here: the undo cannot give it back. (Its
+    // subnet, not a port: start's readiness reads the tenant's ports from its allocations.)
     const [stolen] = await h.adminQuery(
-      "UPDATE admin_allocations SET customer_id = $2 WHERE ctid = (SELECT ctid FROM admin_allocations WHERE customer_id = $1 AND host = $3 AND kind = 'port' LIMIT 1) RETURNING value",
+      "UPDATE admin_allocations SET customer_id = $2 WHERE customer_id = $1 AND host = $3 AND kind = 'subnet' RETURNING value",
       [mover, bystander, home],
     );
+    expect(stolen).toBeDefined();
     try {
       paused.resume();
       const failed = await timed('move to a stopped engine', async () => paused.child);
@@ -271,8 +273,9 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
       expect(error.message).toMatch(new RegExp(`^move of ${mover} to ${remote} failed: .*(not reachable|does not answer|Cannot connect|connect|timed out)`, 'i'));
       // Not "whole on its source": the port another tenant holds now is named.
       expect(error.message).toContain('the move could not be undone completely');
-      expect(error.message).toContain(`were taken by another tenant meanwhile (port ${stolen.value} on ${home})`);
-      await h.adminQuery('UPDATE admin_allocations SET customer_id = $1 WHERE host = $2 AND kind = \'port\' AND value = $3', [mover, home, stolen.value]);
+      expect(error.message).toContain(`were taken by another tenant meanwhile (subnet ${stolen.value} on ${home})`);
+      expect(error.message, error.message).not.toContain('starting its stopped services');
+      await h.adminQuery("UPDATE admin_allocations SET customer_id = $1 WHERE host = $2 AND kind = 'subnet' AND value = $3", [mover, home, stolen.value]);
       expect((await h.adminQuery('SELECT state FROM admin_tenant_moves WHERE customer_id = $1 ORDER BY id DESC LIMIT 1', [mover]))[0].state).toBe('rolled-back');
       // Working while the engine is still down: its app, its rows, the front door.
       const [row] = await h.adminQuery('SELECT host, status, app_url FROM admin_customers WHERE id = $1', [mover]);
