@@ -13,6 +13,26 @@ export function renderTemplateWith(template: Pick<Template, 'text'>, values: Rec
   return renderTemplate(template.text, values, { omit: ['x-tenantctl'] });
 }
 
+/**
+ * The template rendered with sample values, and that render parsed: what validation checks and what
+ * provision reads the images from. Kept per template object and host values, because a YAML parse
+ * of a real template costs ~10-15 ms of a cold process and one provision asks for this twice.
+ */
+export function sampleRender(template: Pick<Template, 'text' | 'name' | 'block'>, host: HostValues): { rendered: string; tree: Record<string, unknown> } {
+  const values = templateValues(template, sampleTenant(template), host);
+  const key = JSON.stringify(values);
+  let byValues = sampleRenders.get(template);
+  if (!byValues) sampleRenders.set(template, (byValues = new Map()));
+  let sample = byValues.get(key);
+  if (!sample) {
+    const rendered = renderTemplateWith(template, values);
+    sample = { rendered, tree: parse(rendered, { merge: true, maxAliasCount: -1 }) as Record<string, unknown> };
+    byValues.set(key, sample);
+  }
+  return sample;
+}
+const sampleRenders = new WeakMap<object, Map<string, { rendered: string; tree: Record<string, unknown> }>>();
+
 export function templateProblems(template: Template, host: HostValues): string[] {
   const { block } = template;
   const problems: string[] = [];
@@ -24,14 +44,13 @@ export function templateProblems(template: Template, host: HostValues): string[]
   for (const name of Object.keys(block.variables)) if (builtins.has(name)) at(`variables.${name}`, 'is a built-in placeholder; choose another name');
 
   const values = templateValues(template, sampleTenant(template), host);
-  let rendered: string;
+  let tree: Record<string, unknown>;
   try {
-    rendered = renderTemplateWith(template, values);
+    tree = sampleRender(template, host).tree;
   } catch (error) {
     if (error instanceof TemplateError) return [...problems, `${template.composeFile.split('/').pop()}: ${error.message}`];
     throw error;
   }
-  const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as Record<string, unknown>;
   const services = tree.services as Record<string, Record<string, unknown>>;
   const serviceNames = new Set(Object.keys(services));
   const portNames = new Set(Object.keys(block.ports));

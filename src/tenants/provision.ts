@@ -15,10 +15,9 @@ import { TemplateError } from '../stack/template.js';
 import { generateSecrets, type NamedSecrets } from '../secrets/generate.js';
 import { readNamedSecretFiles } from '../secrets/env-file.js';
 import { configuredTemplate, hostValuesOf, portRangesOf } from '../templates/configured.js';
-import { assertValidTemplate, renderTemplateWith } from '../templates/validate.js';
-import { fillBlockText, sampleTenant, templateValues } from '../templates/values.js';
+import { assertValidTemplate, renderTemplateWith, sampleRender } from '../templates/validate.js';
+import { fillBlockText, templateValues } from '../templates/values.js';
 import type { Template } from '../templates/template.js';
-import { parse } from 'yaml';
 import { tenantPaths, writeTenantFiles, type TenantPaths } from './files.js';
 import { renderManifest } from './manifest.js';
 import { tenantDoorUrl } from '../frontdoor/layout.js';
@@ -79,6 +78,8 @@ const maxAllocationAttempts = 3;
  * name, plan, port, template (loaded and validated) and profiles. A bad one is exit 2 with nothing
  * created or started, so the CLI runs this before placement opens the admin database.
  */
+export type CheckedProvisionInput = Awaited<ReturnType<typeof checkProvisionInput>>;
+
 export async function checkProvisionInput(ctx: Pick<Context, 'config'>, raw: ProvisionInput) {
   const id = parseTenantId(raw.id);
   const name = raw.name === undefined ? id : parseOrUsage(tenantNameSchema, raw.name, 'tenant name');
@@ -91,9 +92,10 @@ export async function checkProvisionInput(ctx: Pick<Context, 'config'>, raw: Pro
   return { id, name, plan, fixedPort, template, profiles, fixed };
 }
 
-export async function provision(ctx: Context, raw: ProvisionInput): Promise<ProvisionResult> {
+/** `checked`: what checkProvisionInput already made of `raw` (the CLI checks before placement), so it is not loaded twice. */
+export async function provision(ctx: Context, raw: ProvisionInput, checked?: CheckedProvisionInput): Promise<ProvisionResult> {
   const started = ctx.clock.now();
-  const { id, name, plan, fixedPort, template, profiles, fixed } = await checkProvisionInput(ctx, raw);
+  const { id, name, plan, fixedPort, template, profiles, fixed } = checked ?? (await checkProvisionInput(ctx, raw));
   const { config } = ctx;
   const project = projectName(config.composeProjectPrefix, id);
   const paths = tenantPaths(config.customersDir, id);
@@ -406,8 +408,7 @@ function urlOf(ctx: Context, template: Pick<Template, 'block'>, ports: PortPlan)
 
 /** The images the template runs (profiles that are off left out), rendered with sample values. */
 function templateImages(ctx: Context, template: Template, profiles: readonly string[]): string[] {
-  const rendered = renderTemplateWith(template, templateValues(template, sampleTenant(template), hostValuesOf(ctx.config)));
-  const services = (parse(rendered, { merge: true, maxAliasCount: -1 }) as { services: Record<string, { image?: string; profiles?: string[] }> }).services;
+  const services = sampleRender(template, hostValuesOf(ctx.config)).tree.services as Record<string, { image?: string; profiles?: string[] }>;
   return [...new Set(Object.values(services).filter((s) => !s.profiles?.length || s.profiles.some((p) => profiles.includes(p))).map((s) => String(s.image)))];
 }
 

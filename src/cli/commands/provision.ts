@@ -40,11 +40,11 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
         return withContext(command, async (home) => {
           const input = { id: ids[0], name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun, template: options.template, with: options.with };
           // Bad input is refused before placement opens (or starts) the admin database.
-          await checkProvisionInput(home, input);
+          const checked = await checkProvisionInput(home, input);
           // Where the tenant goes: its recorded host, --host, or the placement policy (src/hosts/place.ts).
           const { placeTenant } = await import('../../hosts/place.js');
           const ctx = options.dryRun ? home : (await placeTenant(home, { id: ids[0], host: options.host, plan: options.plan })).ctx;
-          const result = await thenSyncFrontdoor(ctx, () => provision(ctx, input), { skip: options.dryRun === true });
+          const result = await thenSyncFrontdoor(ctx, () => provision(ctx, input, checked), { skip: options.dryRun === true });
           if (!options.showSecrets || result.outcome !== 'active') return result;
           const { readAllSecretFiles } = await import('../../secrets/env-file.js');
           return { ...result, secrets: await readAllSecretFiles(path.join(result.directory, 'secrets')) };
