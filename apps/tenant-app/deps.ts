@@ -130,7 +130,7 @@ export async function closeDeps(deps: Deps, graceMs: number): Promise<void> {
 }
 
 /**
- * Resolves once PostgreSQL and Redis both answer, retrying (backoff.ts: every 200 ms while the
+ * Resolves once PostgreSQL and Redis both answer, retrying (backoff.ts: every 100 ms while the
  * stack starts, then doubling to 5 s) and logging only changes; never rejects. Used by the web app at start, so its pool holds a
  * connection and its first readiness answer after the services come up is immediate.
  */

@@ -2,7 +2,7 @@
 // in Redis (SET tenantctl:worker:heartbeat <epoch ms> PX 90000) and in the heartbeat file the
 // container health check reads. Quiet at rest: one round trip to each service per beat, nothing
 // in between. While PostgreSQL or Redis cannot be reached (not started yet, restarting), it
-// retries (backoff.ts: every 200 ms while the stack starts, then doubling to 5 s), so the first
+// retries (backoff.ts: every 100 ms while the stack starts, then 200 ms doubling to 5 s), so the first
 // beat follows their start closely; the process never exits for their sake.
 // The loop is a chain of timeouts, not setInterval, so a slow round never overlaps the next.
 import { rmSync, writeFileSync } from 'node:fs';

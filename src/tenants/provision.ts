@@ -158,12 +158,18 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
     const run: RecordedRun = { id, name, plan, project, paths, pool, fixed, render, template, profiles, started, keptData, secrets: reusedSecrets ?? generateSecrets(template.block.secrets) };
     // The row and the reservation are made together: a refused reservation records nothing.
     const reservation = await reserve(ctx, run, { ports: new Set(), subnets: new Set() }, true, hostSubnets);
+    let sealing: Promise<void> | undefined;
     try {
       await ctx.pause('provision:reserved');
-      // Sealed under the master key in the admin database: the .env file is not the only copy.
-      await storeTenantSecrets(db, box, id, run.secrets);
-      return await provisionRecorded(ctx, run, reservation);
+      // Sealed under the master key in the admin database, so the secret files are not the only
+      // copy; written while compose brings the stack up (awaited before readiness: a failure
+      // still rolls the run back).
+      sealing = storeTenantSecrets(db, box, id, run.secrets);
+      sealing.catch(() => {}); // awaited (and reported) by provisionRecorded
+      return await provisionRecorded(ctx, run, reservation, sealing);
     } catch (error) {
+      // The rollback forgets the sealed copy: it must not race a write still in flight.
+      await sealing?.catch(() => {});
       throw await rollBack(ctx, run, error);
     }
   } finally {
@@ -260,7 +266,7 @@ async function reserve(ctx: Context, run: RecordedRun, avoid: Avoid, first: bool
   }, start, { appPort: run.template.block.frontdoor?.port });
 }
 
-async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservation: Reservation): Promise<ProvisionResult> {
+async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservation: Reservation, sealing: Promise<void>): Promise<ProvisionResult> {
   const { config, reporter, signal } = ctx;
   const db = await ctx.adminDb();
   const registry = new TenantRegistry(db);
@@ -311,6 +317,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     }
   }
 
+  await sealing;
   await ctx.pause('provision:waiting');
   reporter.step('waiting until every service is ready');
   const deadlineMs = config.healthDeadlineSeconds * 1000;

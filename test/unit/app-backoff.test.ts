@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextRetryDelay, retryMaxMs, retryMinMs, startupWindowMs } from '../../apps/tenant-app/backoff.js';
+import { nextRetryDelay, retryMaxMs, startupRetryMs, startupWindowMs } from '../../apps/tenant-app/backoff.js';
 
 describe('the reference app\'s retry delay', () => {
   const startedAt = 1_000_000;
@@ -8,7 +8,7 @@ describe('the reference app\'s retry delay', () => {
     let delay: number | undefined;
     const delays = [];
     for (let i = 0; i < 6; i++) delays.push((delay = nextRetryDelay(delay, startedAt + 1_000 * i, startedAt)));
-    expect(delays).toEqual(Array(6).fill(retryMinMs));
+    expect(delays).toEqual(Array(6).fill(startupRetryMs));
   });
 
   it('doubles up to the cap after the start-up window, so a long outage costs little', () => {
