@@ -11,13 +11,14 @@
 //
 // One tenant (enterprise plan; the door's rate limit raised out of the way), the front door with a
 // local CA, its own ports and compose projects; everything is removed afterwards. The request is
-// GET /api/bench with the tenant's key: the app answers it (a 404 of its own) without touching its
-// database, so what is measured is the door, not the app. Keep-alive connections on every path
+// GET /api/ping with the tenant's key: the app answers it (200) without touching its database, so
+// what is measured is the door, not the app; every response must be a 200, or the bench stops (a
+// door answering 401, 429 or 503 quickly would otherwise look fast). Keep-alive connections on every path
 // (the client's agent and nginx's upstream keepalive), so no path pays connection or TLS set-ups.
 //
 // Besides the figures the targets are about, two references say where the cost is:
 //   nginx static  nginx alone answering a fixed string (its loopback status server): its floor
-//   door proxy    through nginx to the app without a key check (GET /bench, outside /api/)
+//   door proxy    through nginx to the app without a key check (GET /, outside /api/)
 // and for every path the CPU time each process spent per request (client, nginx, gateway, the
 // engine's docker-proxy in front of the app's published port, the app), read from /proc. On a
 // 2-core host every one of them shares the same two cores, so the throughput ratio can be no better
@@ -118,6 +119,12 @@ async function measureWithWrk(bench, target, processes) {
     sent: requests,
     cpu,
   };
+}
+
+/** Every response of a measured path must be a 200: refusals are fast and would flatter the door. */
+function requireAllOk(name, statuses) {
+  const bad = Object.entries(statuses).filter(([status, count]) => status !== '2xx' && status !== '200' && Number(count) > 0);
+  if (bad.length > 0) throw new Error(`${name}: ${JSON.stringify(Object.fromEntries(bad))} besides 200s; the figures would measure refusals, not the path`);
 }
 
 /** Closed loop: `concurrency` workers, each sending the next request when the last one answered. */
@@ -241,11 +248,11 @@ try {
   const ca = readFileSync(path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'tls', 'ca.crt'));
   const headers = { authorization: `Bearer ${tenant.initialApiKey.key}` };
   const targets = {
-    direct: { module: http, request: { host: '127.0.0.1', port: tenant.ports.app, path: '/api/bench', headers } },
+    direct: { module: http, request: { host: '127.0.0.1', port: tenant.ports.app, path: '/api/ping', headers } },
     'nginx static': { module: http, request: { host: '127.0.0.1', port: ports.http, path: '/generation', headers: { host: 'tenantctl-status.invalid' } } },
-    'door proxy': { module: http, request: { host: '127.0.0.1', port: ports.http, path: '/bench', headers: { host } } },
-    'door http': { module: http, request: { host: '127.0.0.1', port: ports.http, path: '/api/bench', headers: { ...headers, host } }, keyed: true },
-    'door https': { module: https, request: { host: '127.0.0.1', port: ports.https, path: '/api/bench', servername: host, ca, headers: { ...headers, host } }, keyed: true },
+    'door proxy': { module: http, request: { host: '127.0.0.1', port: ports.http, path: '/', headers: { host } } },
+    'door http': { module: http, request: { host: '127.0.0.1', port: ports.http, path: '/api/ping', headers: { ...headers, host } }, keyed: true },
+    'door https': { module: https, request: { host: '127.0.0.1', port: ports.https, path: '/api/ping', servername: host, ca, headers: { ...headers, host } }, keyed: true },
   };
   const appContainer = (await bench.run('docker', ['ps', '-q', '--filter', `name=${bench.prefix}`, '--filter', 'label=com.docker.compose.service=app'])).stdout.trim();
   const processes = {
@@ -260,6 +267,7 @@ try {
     for (const [name, target] of Object.entries(targets)) {
       const r = client === 'wrk' ? await measureWithWrk(bench, target, processes) : await measure(target, processes);
       results[name].push(r);
+      requireAllOk(name, r.statuses);
       console.log(`round ${round}  ${name.padEnd(12)}  ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${JSON.stringify(r.statuses)}`);
     }
   }

@@ -2,6 +2,8 @@
 //   GET /            tenant identity
 //   GET /api/health  real checks of PostgreSQL (SELECT 1) and Redis (PING); 200 or 503
 //   GET /api/ready   200 only when both answer; 503 otherwise
+//   GET /api/ping    200 without asking PostgreSQL or Redis: for what sits in front of the app
+//                    (a load balancer's liveness, the front door's benchmark)
 //   GET /api/ws      WebSocket echo naming the tenant (websocket.ts)
 import http from 'node:http';
 import type { AppEnv } from './env.js';
@@ -63,6 +65,9 @@ export function createWebServer(config: AppEnv, deps: Deps): http.Server {
         db,
         redis,
       });
+    },
+    '/api/ping': (req, res) => {
+      send(req, res, 200, { pong: true, customer: config.tenantId });
     },
     '/api/ready': async (req, res) => {
       const { db, redis } = await runChecks();
