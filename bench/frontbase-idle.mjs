@@ -14,9 +14,8 @@
 //   BENCH_BASELINE=0     skip the 1 s baseline
 // Everything runs under a private admin database, customers dir and compose project prefix
 // (bench/environment.mjs), removed afterwards, also when it fails or is interrupted.
-import { execa } from 'execa';
 import { benchEnvironment, childRunner, cli } from './environment.mjs';
-import { cgroupOf, cgroupV2, cpuNs, memoryBytes } from './cgroup.mjs';
+import { cgroupV2, measureIdle } from './cgroup.mjs';
 
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 10);
@@ -27,33 +26,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const bench = await benchEnvironment('fbidle');
 const { run, children } = childRunner({ env: bench.env, cwd: bench.dir, timeoutMs: 300_000 });
 
-async function containers(project) {
-  const ids = (await execa('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`])).stdout.split('\n').filter(Boolean);
-  const inspected = JSON.parse((await execa('docker', ['inspect', ...ids])).stdout);
-  return inspected.map((c) => ({ service: c.Config.Labels['com.docker.compose.service'], cg: cgroupOf(c.State.Pid), restarts: c.RestartCount }));
-}
-
-async function measure(project) {
-  const list = await containers(project);
-  const t0 = process.hrtime.bigint();
-  const before = list.map((c) => cpuNs(c.cg));
-  const memSamples = list.map(() => []);
-  const sampleEvery = Math.max(1, Math.floor(idleSeconds / 6));
-  for (let s = 0; s < idleSeconds; s += sampleEvery) {
-    list.forEach((c, i) => memSamples[i].push(memoryBytes(c.cg)));
-    await sleep(Math.min(sampleEvery, idleSeconds - s) * 1000);
-  }
-  const after = list.map((c) => cpuNs(c.cg));
-  const elapsedNs = Number(process.hrtime.bigint() - t0);
-  const restarted = (await containers(project)).filter((c) => c.restarts > 0).map((c) => c.service);
-  const rows = list.map((c, i) => ({
-    service: c.service,
-    cpuPercent: ((after[i] - before[i]) / elapsedNs) * 100,
-    memoryMiB: memSamples[i].reduce((a, b) => a + b, 0) / memSamples[i].length / 2 ** 20,
-  }));
-  rows.sort((a, b) => serviceOrder.indexOf(a.service) - serviceOrder.indexOf(b.service));
-  return { rows, restarted, seconds: elapsedNs / 1e9 };
-}
+const measure = (project) => measureIdle(project, { idleSeconds, serviceOrder });
 
 /** One tenant: provision, settle, measure, deprovision. */
 async function idleTenant(id, healthIntervalSeconds) {

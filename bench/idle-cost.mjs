@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { substitutePlaceholders } from './environment.mjs';
-import { cgroupOf, cgroupV2, cpuNs, memoryBytes } from './cgroup.mjs';
+import { cgroupV2, measureIdle } from './cgroup.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const templateFile = process.env.BENCH_TEMPLATE ?? path.join(root, 'templates', 'crm', 'docker-compose.tenant.yml');
@@ -183,34 +183,7 @@ async function waitReady(stack, started) {
 
 // ---- measurement: cgroup accounting ---------------------------------------------------------
 
-async function containers(stack) {
-  const ids = (await execa('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${stack.project}`])).stdout.split('\n').filter(Boolean);
-  const inspected = JSON.parse((await execa('docker', ['inspect', ...ids])).stdout);
-  return inspected.map((c) => ({ service: c.Config.Labels['com.docker.compose.service'], id: c.Id, cg: cgroupOf(c.State.Pid), restarts: c.RestartCount }));
-}
-
-async function measure(stack) {
-  const list = await containers(stack);
-  const t0 = process.hrtime.bigint();
-  const before = list.map((c) => cpuNs(c.cg));
-  const memSamples = list.map(() => []);
-  const sampleEvery = Math.max(1, Math.floor(idleSeconds / 6));
-  for (let s = 0; s < idleSeconds; s += sampleEvery) {
-    list.forEach((c, i) => memSamples[i].push(memoryBytes(c.cg)));
-    await sleep(Math.min(sampleEvery, idleSeconds - s) * 1000);
-  }
-  const after = list.map((c) => cpuNs(c.cg));
-  const elapsedNs = Number(process.hrtime.bigint() - t0);
-  list.forEach((c, i) => memSamples[i].push(memoryBytes(c.cg)));
-  const restarted = (await containers(stack)).filter((c) => c.restarts > 0).map((c) => c.service);
-  const rows = list.map((c, i) => ({
-    service: c.service,
-    cpuPercent: ((after[i] - before[i]) / elapsedNs) * 100,
-    memoryMiB: memSamples[i].reduce((a, b) => a + b, 0) / memSamples[i].length / 2 ** 20,
-  }));
-  rows.sort((a, b) => ['app', 'worker', 'db', 'redis'].indexOf(a.service) - ['app', 'worker', 'db', 'redis'].indexOf(b.service));
-  return { rows, restarted, seconds: elapsedNs / 1e9 };
-}
+const measure = (stack) => measureIdle(stack.project, { idleSeconds, serviceOrder: ['app', 'worker', 'db', 'redis'] });
 
 // ---- one stack --------------------------------------------------------------------------------
 

@@ -14,10 +14,9 @@
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import getPort from 'get-port';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHarness, dockerObjectsWithPrefix, type Harness } from './harness.js';
+import { createHarness, dockerObjectsWithPrefix, stopwatch, useOwnFrontdoor, type Harness } from './harness.js';
 import { startEngines, type TestEngine, type TestEngines } from './engines.js';
 import { startPausedAt, type PausedRun } from './pause.js';
 
@@ -37,27 +36,13 @@ let bystander: string;
 /** Volumes of a tenant on the test engine: its two data volumes and the ones its files are shipped in (remote-files.ts). */
 let remoteVolumes: number;
 
-const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
-  const started = performance.now();
-  try {
-    return await work();
-  } finally {
-    timings[name] = Math.round(performance.now() - started);
-  }
-};
+const timed = stopwatch(timings);
 
 beforeAll(async () => {
   fleet = await timed('start one engine', () => startEngines('fmove', 1, { images }));
   engine = fleet.engines[0]!;
   h = await createHarness('fleetmove', { TENANTCTL_HOST_ID: home });
-  ports = { http: await getPort(), https: await getPort() };
-  Object.assign(h.env, {
-    TENANTCTL_FRONTDOOR_PROJECT: `${h.prefix}fd`,
-    TENANTCTL_FRONTDOOR_LISTEN_ADDRESS: '127.0.0.1',
-    TENANTCTL_FRONTDOOR_HTTP_PORT: String(ports.http),
-    TENANTCTL_FRONTDOOR_HTTPS_PORT: String(ports.https),
-    TENANTCTL_FRONTDOOR_GATEWAY_PORT: String(await getPort()),
-  });
+  ports = await useOwnFrontdoor(h);
   ca = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'tls', 'ca.crt');
   const added = await h.cli(['hosts', 'add', remote, '--docker', engine.tcp]);
   if (added.exitCode !== 0) throw new Error(added.why);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHarness, type Harness } from './harness.js';
+import { createHarness, stopwatch, type Harness } from './harness.js';
 import { startEngines, type TestEngine, type TestEngines } from './engines.js';
 
 let h: Harness;
@@ -18,14 +18,7 @@ const home = 'fleet-home';
 const images = ['tenantctl/postgres:15', 'tenantctl/redis:7', 'tenantctl/app:latest'];
 const timings: Record<string, number> = {};
 
-const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
-  const started = performance.now();
-  try {
-    return await work();
-  } finally {
-    timings[name] = Math.round(performance.now() - started);
-  }
-};
+const timed = stopwatch(timings);
 
 /** A connection to a tenant's database where its host publishes it, with its current password. */
 async function tenantDb(id: string, address: string): Promise<pg.Client> {

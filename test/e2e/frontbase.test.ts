@@ -6,9 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import getPort from 'get-port';
 import pg from 'pg';
-import { containerOf, createHarness, dockerExec, dockerObjectsWithPrefix, inspect, type Harness } from './harness.js';
+import { containerOf, createHarness, dockerExec, dockerObjectsWithPrefix, inspect, useOwnFrontdoor, type Harness } from './harness.js';
 
 let h: Harness;
 const provisioned: Record<string, any> = {};
@@ -42,14 +41,7 @@ let doorPorts: { http: number; https: number };
 beforeAll(async () => {
   h = await createHarness('frontbase');
   // The front door on high ports of its own (its compose project carries the harness's prefix).
-  doorPorts = { http: await getPort(), https: await getPort() };
-  Object.assign(h.env, {
-    TENANTCTL_FRONTDOOR_PROJECT: `${h.prefix}fd`,
-    TENANTCTL_FRONTDOOR_LISTEN_ADDRESS: '127.0.0.1',
-    TENANTCTL_FRONTDOOR_HTTP_PORT: String(doorPorts.http),
-    TENANTCTL_FRONTDOOR_HTTPS_PORT: String(doorPorts.https),
-    TENANTCTL_FRONTDOOR_GATEWAY_PORT: String(await getPort()),
-  });
+  doorPorts = await useOwnFrontdoor(h);
 }, 60_000);
 
 afterAll(async () => {

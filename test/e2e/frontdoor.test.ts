@@ -9,9 +9,8 @@ import { execa } from 'execa';
 import { readFileSync, writeFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import getPort from 'get-port';
 import { randomBytes } from 'node:crypto';
-import { createHarness, type Harness } from './harness.js';
+import { createHarness, useOwnFrontdoor, type Harness } from './harness.js';
 import { acceptKey, decodeFrames, encodeFrame, opcodes } from '../../apps/tenant-app/websocket-frames.js';
 
 let h: Harness;
@@ -98,13 +97,7 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<number
 
 beforeAll(async () => {
   h = await createHarness('frontdoor');
-  ports = { http: await getPort(), https: await getPort() };
-  Object.assign(h.env, {
-    TENANTCTL_FRONTDOOR_PROJECT: `${h.prefix}fd`,
-    TENANTCTL_FRONTDOOR_LISTEN_ADDRESS: '127.0.0.1',
-    TENANTCTL_FRONTDOOR_HTTP_PORT: String(ports.http),
-    TENANTCTL_FRONTDOOR_HTTPS_PORT: String(ports.https),
-    TENANTCTL_FRONTDOOR_GATEWAY_PORT: String(await getPort()),
+  ports = await useOwnFrontdoor(h, {
     TENANTCTL_FRONTDOOR_RATE_STARTER: '5/8',
   });
   ca = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'tls', 'ca.crt');

@@ -165,3 +165,32 @@ export async function inspect(id: string): Promise<any> {
 export async function dockerExec(container: string, argv: string[]) {
   return execa('docker', ['exec', container, ...argv], { reject: false, timeout: 30_000 });
 }
+
+/**
+ * Points the harness's front door at free high ports of its own, loopback only, in a compose
+ * project carrying the harness's prefix (so removal by prefix takes it too); `extra` adds settings.
+ */
+export async function useOwnFrontdoor(h: Harness, extra: Record<string, string> = {}): Promise<{ http: number; https: number }> {
+  const ports = { http: await getPort(), https: await getPort() };
+  Object.assign(h.env, {
+    TENANTCTL_FRONTDOOR_PROJECT: `${h.prefix}fd`,
+    TENANTCTL_FRONTDOOR_LISTEN_ADDRESS: '127.0.0.1',
+    TENANTCTL_FRONTDOOR_HTTP_PORT: String(ports.http),
+    TENANTCTL_FRONTDOOR_HTTPS_PORT: String(ports.https),
+    TENANTCTL_FRONTDOOR_GATEWAY_PORT: String(await getPort()),
+    ...extra,
+  });
+  return ports;
+}
+
+/** A stopwatch writing each named step's milliseconds into `timings` (printed by the file at the end). */
+export function stopwatch(timings: Record<string, number>) {
+  return async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings[name] = Math.round(performance.now() - started);
+    }
+  };
+}
