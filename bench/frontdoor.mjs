@@ -172,14 +172,17 @@ async function measure(target, processes) {
  */
 async function sendPaced(target, agent, duration) {
   const latencies = [];
+  const statuses = {};
+  const count = (status) => { statuses[status] = (statuses[status] ?? 0) + 1; };
   let sent = 0;
   const one = (due) => new Promise((resolve) => {
     sent++;
     const request = target.module.request({ ...target.request, agent }, (response) => {
+      count(String(response.statusCode));
       response.resume();
       response.on('end', () => { latencies.push(performance.now() - due); resolve(); });
     });
-    request.on('error', () => resolve());
+    request.on('error', () => { count('error'); resolve(); });
     request.end();
   });
   const started = performance.now();
@@ -194,7 +197,7 @@ async function sendPaced(target, agent, duration) {
     }, 1);
   });
   await Promise.all(pending);
-  return { latencies, sent };
+  return { latencies, sent, statuses };
 }
 
 const pacedAgent = (target) => new target.module.Agent({ keepAlive: true, maxSockets: 256 });
@@ -208,7 +211,12 @@ async function measurePacedInterleaved(targets) {
   const pooled = new Map(targets.map(([name, target]) => [name, { target, agent: pacedAgent(target), latencies: [] }]));
   for (const entry of pooled.values()) await sendPaced(entry.target, entry.agent, 0.25);
   for (let round = 0; round < pacedRounds; round++) {
-    for (const entry of pooled.values()) entry.latencies.push(...(await sendPaced(entry.target, entry.agent, 1)).latencies);
+    for (const [name, entry] of pooled) {
+      const slice = await sendPaced(entry.target, entry.agent, 1);
+      // As in the throughput phase: a refusal answers fast and would flatter the latencies.
+      requireAllOk(name, slice.statuses);
+      entry.latencies.push(...slice.latencies);
+    }
   }
   return Object.fromEntries([...pooled].map(([name, { agent, latencies }]) => {
     agent.destroy();
