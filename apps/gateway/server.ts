@@ -11,9 +11,9 @@
 // keyCacheMs, so a revoked key or a disabled module stops passing within that time (plus nginx's own
 // verdict cache, src/frontdoor/render-api-keys.ts). The answer depends only on the tenant, the key and
 // the module area: nginx caches it under exactly those. Usage is not counted here (a cached verdict
-// never reaches the gateway) but from the lines nginx writes per request (usage-files.ts): every
-// flushMs the files of past seconds go into admin_api_usage, with the keys' last_used_at, in one
-// transaction.
+// never reaches the gateway) but from the lines nginx writes per request, in files renamed every
+// second (usage-files.ts): every flushMs the finished files go into admin_api_usage, with the keys'
+// last_used_at, in one transaction.
 //
 // Runs in tenantctl/gateway (Debian's Node 18), bundled with pg by scripts/bundle-gateway.mjs. It
 // reads its configuration (with the admin database URL) as root from a 0600 file, then drops to nobody.
@@ -21,7 +21,7 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { prepareUsageDir, readUsageBatch, removeUsageFiles } from './usage-files.js';
+import { prepareUsageDir, readUsageBatch, removeUsageFiles, rotationWatch } from './usage-files.js';
 
 interface GatewayConfig {
   databaseUrl: string;
@@ -109,11 +109,14 @@ function presentedKey(req: http.IncomingMessage): string | undefined {
   return typeof header === 'string' ? header.trim() : undefined;
 }
 
+const overdueRotation = rotationWatch(config.usageDir);
 let flushing: Promise<void> | undefined;
 /** Counts the usage files of past seconds into admin_api_usage, then deletes them; one batch at a time. */
 async function flush(): Promise<void> {
   if (flushing) return flushing;
   flushing = (async () => {
+    const overdue = await overdueRotation(Date.now());
+    if (overdue !== undefined) log('warn', 'usage.log is not being rotated: its requests are not counted until it is (is rotate-usage running in the nginx container?)', { seconds: Math.round(overdue / 1000) });
     const batch = await readUsageBatch(config.usageDir, Date.now());
     if (batch.files.length === 0) return;
     if (batch.unreadable > 0) log('warn', 'usage lines that could not be read were skipped', { lines: batch.unreadable });

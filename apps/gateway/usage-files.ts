@@ -1,18 +1,24 @@
-// Usage as nginx records it: every request that passed the key check appends one JSON line
-// ({"tenant","key","uri"}) to <usage dir>/<epoch second>.log (src/frontdoor/render-api-keys.ts).
-// The gateway counts from these files rather than from its own /auth answers, because nginx caches
-// those answers and most requests never reach the gateway.
+// Usage as nginx records it: every request that passed the key check adds one JSON line
+// ({"time","tenant","key","uri"}) to <usage dir>/usage.log, through a buffer nginx writes at least
+// every second (src/frontdoor/render-api-keys.ts). Every second in which it has lines, the nginx
+// container's rotator renames it to <epoch second>.log and has nginx reopen it
+// (images/nginx/rotate-usage). The gateway counts from these files rather than from its own /auth
+// answers, because nginx caches those answers and most requests never reach the gateway.
 //
-// A file is read once its second is over and a grace period has passed (a worker may log a line
-// stamped with the second that just ended); its counts go into admin_api_usage in one transaction and
-// only then is the file deleted. Files survive a gateway restart and are counted when it is back.
+// A renamed file is read once its second is over and a grace period has passed (nginx's workers
+// reopen within milliseconds of the rename); its counts go into admin_api_usage in one transaction
+// and only then is the file deleted. Files survive a gateway restart and are counted when it is back.
 // (A gateway killed between that commit and the delete counts those seconds again: the one window.)
 import { chownSync, chmodSync, mkdirSync } from 'node:fs';
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
-/** A line stamped with second S can be written a little after S ends (nginx's cached clock). */
+/** A file renamed in second S gets its last lines a little after S ends (nginx's workers reopen it on a signal). */
 export const usageGraceMs = 1_000;
+/** The file nginx writes; never read until renamed. */
+export const usageLogName = 'usage.log';
+/** usage.log with lines this much older than a rotation should have been: the rotator is not working. */
+export const rotationOverdueMs = 10_000;
 /** Files read per batch, so a backlog after an outage is written in bounded transactions. */
 const maxFilesPerBatch = 300;
 
@@ -37,31 +43,38 @@ const hourStart = (ms: number) => new Date(Math.floor(ms / 3_600_000) * 3_600_00
 /** One admin_api_usage row's worth of requests. */
 export interface UsageRow { customerId: string; keyId: string; endpoint: string; periodStart: string; count: number }
 
-/** Files whose second is over (plus the grace period), oldest first. */
+/** Renamed files (<second>.log, or <second>-<n>.log) whose second is over (plus the grace period), oldest first. */
 export function readyFiles(names: readonly string[], nowMs: number): string[] {
   return names
-    .map((name) => ({ name, second: /^(\d+)\.log$/.exec(name)?.[1] }))
+    .map((name) => ({ name, second: /^(\d+)(?:-\d+)?\.log$/.exec(name)?.[1] }))
     .filter((f): f is { name: string; second: string } => f.second !== undefined && (Number(f.second) + 1) * 1000 + usageGraceMs <= nowMs)
     .sort((a, b) => Number(a.second) - Number(b.second))
     .map((f) => f.name);
 }
 
+/** The hour a line counts in: its own time, or (a line written by an older tenantctl, which had none) its file's second. */
+function linePeriod(time: unknown, fileSecond: number): string | undefined {
+  if (time === undefined) return hourStart(fileSecond * 1000);
+  const ms = typeof time === 'string' ? Date.parse(time) : Number.NaN;
+  return Number.isNaN(ms) ? undefined : hourStart(ms);
+}
+
 /** Adds one file's lines to `rows` (keyed by customer, key, endpoint, hour); returns the lines it could not read. */
-export function countLines(text: string, second: number, rows: Map<string, UsageRow>): number {
-  // Identical lines (same tenant, key and URI) are parsed once.
+export function countLines(text: string, fileSecond: number, rows: Map<string, UsageRow>): number {
+  // Identical lines (same second, tenant, key and URI) are parsed once.
   const lines = new Map<string, number>();
   for (const line of text.split('\n')) if (line !== '') lines.set(line, (lines.get(line) ?? 0) + 1);
   let unreadable = 0;
-  const periodStart = hourStart(second * 1000);
   for (const [line, n] of lines) {
-    let entry: { tenant?: unknown; key?: unknown; uri?: unknown };
+    let entry: { time?: unknown; tenant?: unknown; key?: unknown; uri?: unknown };
     try {
       entry = JSON.parse(line);
     } catch {
       unreadable += n;
       continue;
     }
-    if (typeof entry.tenant !== 'string' || typeof entry.key !== 'string' || typeof entry.uri !== 'string' || !entry.tenant || !entry.key) {
+    const periodStart = linePeriod(entry.time, fileSecond);
+    if (typeof entry.tenant !== 'string' || typeof entry.key !== 'string' || typeof entry.uri !== 'string' || !entry.tenant || !entry.key || !periodStart) {
       unreadable += n;
       continue;
     }
@@ -90,4 +103,24 @@ export async function readUsageBatch(dir: string, nowMs: number): Promise<UsageB
 /** After the batch's counts are committed. */
 export async function removeUsageFiles(dir: string, files: readonly string[]): Promise<void> {
   for (const name of files) await unlink(path.join(dir, name)).catch((error: NodeJS.ErrnoException) => { if (error.code !== 'ENOENT') throw error; });
+}
+
+/**
+ * Watches usage.log for a rotator that stopped: the same file (inode) holding lines over
+ * rotationOverdueMs means nothing renames it, and its requests are not being counted. check()
+ * answers how long that has been, once per stall.
+ */
+export function rotationWatch(dir: string) {
+  let seen: { ino: number; since: number; reported: boolean } | undefined;
+  return async function check(nowMs: number): Promise<number | undefined> {
+    const info = await stat(path.join(dir, usageLogName)).catch(() => undefined);
+    if (!info || info.size === 0) {
+      seen = undefined;
+      return undefined;
+    }
+    if (!seen || seen.ino !== info.ino) seen = { ino: info.ino, since: nowMs, reported: false };
+    if (seen.reported || nowMs - seen.since <= rotationOverdueMs) return undefined;
+    seen.reported = true;
+    return nowMs - seen.since;
+  };
 }

@@ -56,6 +56,7 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_FRONTDOOR_KEY_CACHE', path: ['frontdoor', 'keyCacheSeconds'], parse: asNumber },
   { env: 'TENANTCTL_FRONTDOOR_USAGE_FLUSH', path: ['frontdoor', 'usageFlushSeconds'], parse: asNumber },
   { env: 'TENANTCTL_FRONTDOOR_ACCESS_LOG', path: ['frontdoor', 'accessLog'], parse: asBoolean },
+  { env: 'TENANTCTL_FRONTDOOR_WORKERS', path: ['frontdoor', 'workerProcesses'], parse: asNumber },
   { env: 'TENANTCTL_FRONTDOOR_NGINX_IMAGE', path: ['frontdoor', 'images', 'nginx'], parse: asString },
   { env: 'TENANTCTL_FRONTDOOR_GATEWAY_IMAGE', path: ['frontdoor', 'images', 'gateway'], parse: asString },
   { env: 'TENANTCTL_FRONTDOOR_RATE_STARTER', path: ['frontdoor', 'rateLimits', 'starter'], parse: asRate },

@@ -45,6 +45,8 @@ export const frontdoorSchema = z.object({
   keyCacheSeconds: z._default(z.number().check(z.gte(0), z.lte(4)), 2),
   /** How often the gateway writes counted requests to admin_api_usage. */
   usageFlushSeconds: z._default(z.number().check(z.gte(0.1), z.lte(60)), 1),
+  /** nginx worker processes: a number, "auto" (one per core) or "half" (half the cores, at least one: the door shares them with tenants' apps). */
+  workerProcesses: z._default(z.union([z.literal('auto'), z.literal('half'), z.int().check(z.gte(1), z.lte(64))]), 'half'),
   /** nginx access log (one JSON line per request, with the request id) on the container's stdout. */
   accessLog: z._default(z.boolean(), false),
   images: z.prefault(

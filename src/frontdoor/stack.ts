@@ -42,7 +42,8 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         container_name: nginxContainer(config),
         network_mode: 'host',
         restart: 'unless-stopped',
-        command: ['nginx', '-g', 'daemon off;', '-c', `${containerConfDir}/live/nginx.conf`],
+        // nginx as PID 1, with the usage log's rotator beside it (images/nginx/frontdoor-nginx).
+        command: ['frontdoor-nginx', `${containerConfDir}/live/nginx.conf`, containerUsageDir],
         volumes: [`${layout.confDir}:${containerConfDir}:ro`, `${layout.usageDir}:${containerUsageDir}`],
         // The gateway's verdicts are cached with the presented key in their cache key: memory only.
         tmpfs: [`${containerVerdictCacheDir}:mode=0700,size=64m`],
@@ -102,13 +103,14 @@ export interface TestOutcome {
 
 /**
  * `nginx -t` of a generation: in the running nginx container (same binary, same mounts), else in a
- * throwaway one. -t parses everything and loads every certificate but binds nothing.
+ * throwaway one. -t parses everything, loads every certificate and opens the usage log (a scratch
+ * one in the throwaway container) but binds nothing.
  */
 export async function testGeneration(host: DockerHost, config: Config, layout: FrontdoorLayout, generationDir: string, running: boolean, signal?: AbortSignal): Promise<TestOutcome> {
   const conf = `${containerConfDir}/${generationDir}/nginx.conf`;
   const argv = running
     ? ['docker', 'exec', nginxContainer(config), 'nginx', '-t', '-q', '-c', conf]
-    : ['docker', 'run', '--rm', '--network', 'none', '-v', `${layout.confDir}:${containerConfDir}:ro`, config.frontdoor.images.nginx, 'nginx', '-t', '-q', '-c', conf];
+    : ['docker', 'run', '--rm', '--network', 'none', '-v', `${layout.confDir}:${containerConfDir}:ro`, '--tmpfs', containerUsageDir, config.frontdoor.images.nginx, 'nginx', '-t', '-q', '-c', conf];
   const result = await host.run(argv, { timeoutMs: frontdoorTestTimeoutMs, signal });
   if (result.cancelled) throw new TenantctlError('interrupted', 'nginx -t was cancelled');
   if (result.timedOut) throw new TenantctlError('frontdoor', `nginx -t did not finish within ${frontdoorTestTimeoutMs / 1000} s`);

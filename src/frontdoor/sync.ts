@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -135,11 +136,13 @@ async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, gene
   files.set('tls/base.key', { content: await readFile(path.join(layout.tlsDir, 'base.key')), private: true });
   // nginx shares the (local) Docker host's network namespace: it dials tenants where probes do.
   const upstreamAddress = ctx.dockerHost.probeAddress(config.bindAddress);
+  // nginx runs on this machine (the front door needs the local engine).
+  const hostCores = availableParallelism();
   // The digest ignores the generation number, so an unchanged registry is recognised as such.
   const hash = createHash('sha256');
-  const digestFiles = new Map([...files, ...[...renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation: 0, tenants })].map(([k, v]) => [k, { content: v }] as const)]);
+  const digestFiles = new Map([...files, ...[...renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation: 0, tenants, hostCores })].map(([k, v]) => [k, { content: v }] as const)]);
   for (const [name, entry] of [...digestFiles].sort(([a], [b]) => a.localeCompare(b))) hash.update(`${name}\0`).update(entry.content).update('\0');
-  for (const [name, content] of renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation, tenants })) files.set(name, { content });
+  for (const [name, content] of renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation, tenants, hostCores })) files.set(name, { content });
   return { files, digest: hash.digest('hex'), tenants };
 }
 

@@ -232,6 +232,22 @@ describe('API keys at the door', () => {
     expect(key.last_used_at).not.toBeNull();
   });
 
+  it('loses no usage line that nginx still buffers when its container restarts (the graceful stop writes the buffer out)', async () => {
+    const sent = 9;
+    for (let i = 0; i < sent; i++) expect((await door(`globex.${base}`, `/api/invoices/${2000 + i}`, { headers: withKey(keys.globex!) })).status).toBe(404);
+    // At once: the lines are in nginx's buffer (written at least every second) or in usage.log, not yet renamed.
+    await execa('docker', ['restart', `${h.prefix}fd-nginx`]);
+    const usage = async () => h.adminQuery(
+      `SELECT COALESCE(sum(request_count), 0)::int AS n FROM admin_api_usage WHERE customer_id = 'globex' AND endpoint = '/api/invoices/:id'`,
+    );
+    await within(10_000, async () => (await usage())[0].n >= sent);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await usage())[0].n).toBe(sent);
+    // And nginx counts again after the restart.
+    await within(5_000, async () => (await door(`globex.${base}`, '/api/invoices/1', { headers: withKey(keys.globex!) })).status === 404);
+    await within(8_000, async () => (await usage())[0].n === sent + 1);
+  }, 60_000);
+
   it('fails closed: the gateway down is 503 once nginx\'s cached verdict (1 s) expires, never a pass; reload brings it back', async () => {
     expect((await door(`acme.${base}`, '/api/x', { headers: withKey(keys.acme!) })).status).toBe(404);
     await execa('docker', ['stop', `${h.prefix}fd-gateway`]);

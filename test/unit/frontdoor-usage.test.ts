@@ -1,9 +1,12 @@
 // The pure parts of keeping the gateway off the hot path: which module area nginx's map gives a
 // path (it must agree with the gateway's own prefix match, or a cached verdict could let a path of
 // another module through), and how the gateway counts nginx's usage lines.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { moduleAreaPattern } from '../../src/frontdoor/render-api-keys.js';
-import { countLines, endpointOf, readyFiles, usageGraceMs, type UsageRow } from '../../apps/gateway/usage-files.js';
+import { countLines, endpointOf, readyFiles, rotationOverdueMs, rotationWatch, usageGraceMs, usageLogName, type UsageRow } from '../../apps/gateway/usage-files.js';
 
 /** The gateway's fallback rule (apps/gateway/server.ts moduleOf), for a raw request URI. */
 const gatewayMatches = (prefix: string, uri: string) => {
@@ -31,6 +34,27 @@ describe('usage files', () => {
     expect(readyFiles(names, now + 60_000)).toEqual(['1700000007.log', '1700000008.log', '1700000009.log', '1700000010.log']);
   });
 
+  it('reads renamed files, extra ones of a second (<second>-<n>.log) too, and never the file nginx is writing', () => {
+    const now = 1_700_000_010_000;
+    const names = [usageLogName, '1700000008-1.log', '1700000008.log', '1700000007-12.log', '1700000009-x.log'];
+    expect(readyFiles(names, now)).toEqual(['1700000007-12.log', '1700000008-1.log', '1700000008.log']);
+  });
+
+  it('counts a line in the hour of its own time, whatever second its file was renamed in', () => {
+    const rows = new Map<string, UsageRow>();
+    const entry = { tenant: 'acme', key: '6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e', uri: '/api/me' };
+    const text = [
+      JSON.stringify({ time: '2023-11-14T21:59:59+00:00', ...entry }),
+      JSON.stringify({ time: '2023-11-14T21:59:59+00:00', ...entry }),
+      JSON.stringify({ time: '2023-11-14T23:00:00+01:00', ...entry }),
+      JSON.stringify({ time: 'yesterday', ...entry }),
+    ].join('\n');
+    // The file was renamed at 22:00:01, but its first two lines are from 21:59:59.
+    expect(countLines(text, Date.parse('2023-11-14T22:00:01Z') / 1000, rows)).toBe(1);
+    const byHour = Object.fromEntries([...rows.values()].map((r) => [r.periodStart, r.count]));
+    expect(byHour).toEqual({ '2023-11-14T21:00:00.000Z': 2, '2023-11-14T22:00:00.000Z': 1 });
+  });
+
   it('counts every line once per tenant, key, endpoint and hour, and skips what it cannot read', () => {
     const rows = new Map<string, UsageRow>();
     const key = '6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e';
@@ -51,5 +75,30 @@ describe('usage files', () => {
   it('names endpoints with ids as :id', () => {
     expect(endpointOf('/api/orders/123/items/9f8e7d6c5b4a39281706?x=1')).toBe('/api/orders/:id/items/:id');
     expect(endpointOf('/api/contacts/6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e')).toBe('/api/contacts/:id');
+  });
+
+  it('reports usage.log once when the same file holds lines past the rotation deadline, and not while it is renamed in time', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tenantctl-usage-watch-'));
+    try {
+      const check = rotationWatch(dir);
+      const file = path.join(dir, usageLogName);
+      const t0 = 1_700_000_000_000;
+      expect(await check(t0)).toBeUndefined(); // no file
+      writeFileSync(file, '');
+      expect(await check(t0)).toBeUndefined(); // empty
+      writeFileSync(file, '{"tenant":"acme"}\n');
+      expect(await check(t0)).toBeUndefined(); // first seen with lines
+      expect(await check(t0 + rotationOverdueMs)).toBeUndefined();
+      expect(await check(t0 + rotationOverdueMs + 1_000)).toBe(rotationOverdueMs + 1_000);
+      expect(await check(t0 + rotationOverdueMs + 2_000)).toBeUndefined(); // once per stall
+      // Renamed and a new file written: a new inode, a new clock.
+      rmSync(file);
+      writeFileSync(path.join(dir, 'other'), 'x'); // keeps the old inode number from being reused at once
+      writeFileSync(file, '{"tenant":"acme"}\n');
+      expect(await check(t0 + rotationOverdueMs + 3_000)).toBeUndefined();
+      expect(await check(t0 + 2 * rotationOverdueMs + 3_000)).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

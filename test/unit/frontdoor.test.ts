@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
-import { renderFrontdoor, routeKind, type RouteInput } from '../../src/frontdoor/render.js';
+import { nginxWorkers, renderFrontdoor, routeKind, type RouteInput } from '../../src/frontdoor/render.js';
 import { parseDomain } from '../../src/frontdoor/domains.js';
 import { nginxReason, tenantOfError } from '../../src/frontdoor/sync.js';
 import { coversHost } from '../../src/frontdoor/tls.js';
@@ -31,7 +31,7 @@ describe('front door configuration', () => {
 describe('renderFrontdoor', () => {
   it('routes an active tenant to its published port with its plan\'s limit, keys under /api/, and redirects HTTP', () => {
     const c = config();
-    const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 7, tenants: [tenant({ domains: [{ domain: 'crm.acme.com', ownCertificate: true }, { domain: 'www.acme.com', ownCertificate: false }] })] });
+    const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 7, tenants: [tenant({ domains: [{ domain: 'crm.acme.com', ownCertificate: true }, { domain: 'www.acme.com', ownCertificate: false }] })] });
     const server = files.get('t/acme/server.conf')!;
     expect(server).toContain('server 127.0.0.1:3001');
     expect(server).toContain('limit_req zone=tenantctl_starter burst=9 nodelay;');
@@ -47,18 +47,41 @@ describe('renderFrontdoor', () => {
     expect(locations).toContain('proxy_set_header X-Forwarded-Proto $scheme;');
   });
 
+  it('buffers the usage lines into one file the rotator renames, keeps verdict files open, and waits on no cache lock', () => {
+    const files = renderFrontdoor({ config: config().frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant()] });
+    expect(files.get('nginx.conf')).toContain('access_log /var/log/tenantctl-usage/usage.log tenantctl_usage buffer=64k flush=1s if=$tenantctl_key_id;');
+    expect(files.get('nginx.conf')).toContain('"time":"$time_iso8601"');
+    // The rotator (images/nginx/frontdoor-nginx) reads the master's pid from this file.
+    expect(files.get('nginx.conf')).toContain('pid /run/nginx.pid;');
+    const locations = files.get('locations.conf')!;
+    expect(locations).toContain('open_file_cache max=10000 inactive=20s;');
+    expect(locations).toContain('proxy_cache_lock off;');
+  });
+
+  it('gives nginx half the host\'s cores by default, at least one; "auto" and a number as they are', () => {
+    expect(nginxWorkers('half', 1)).toBe(1);
+    expect(nginxWorkers('half', 2)).toBe(1);
+    expect(nginxWorkers('half', 8)).toBe(4);
+    expect(nginxWorkers('auto', 8)).toBe('auto');
+    expect(nginxWorkers(3, 8)).toBe(3);
+    expect(config().frontdoor.workerProcesses).toBe('half');
+    const nginxConf = (cores: number) => renderFrontdoor({ config: config().frontdoor, upstreamAddress: '127.0.0.1', hostCores: cores, generation: 1, tenants: [] }).get('nginx.conf')!;
+    expect(nginxConf(2)).toMatch(/^worker_processes 1;$/m);
+    expect(nginxConf(16)).toMatch(/^worker_processes 8;$/m);
+  });
+
   it('dials the app container directly when its address is known, with the published port as the backup', () => {
     const c = config();
-    const direct = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant({ appContainer: { address: '10.123.0.5', port: 3000 } })] }).get('t/acme/server.conf')!;
+    const direct = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant({ appContainer: { address: '10.123.0.5', port: 3000 } })] }).get('t/acme/server.conf')!;
     expect(direct).toMatch(/upstream tenantctl_app_acme \{\n(?:.*\n)*?    server 10\.123\.0\.5:3000 max_fails=1 fail_timeout=30s;\n    server 127\.0\.0\.1:3001 backup;\n    keepalive 32;/);
-    const published = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant()] }).get('t/acme/server.conf')!;
+    const published = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant()] }).get('t/acme/server.conf')!;
     expect(published).toContain('server 127.0.0.1:3001 max_fails=0;');
     expect(published).not.toContain('backup');
   });
 
   it('dials a tenant on another Docker host of the fleet at that host\'s address and its published port', () => {
     const c = config();
-    const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant({ publishedAddress: '172.30.0.7' }), tenant({ id: 'local-one' })] });
+    const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant({ publishedAddress: '172.30.0.7' }), tenant({ id: 'local-one' })] });
     expect(files.get('t/acme/server.conf')).toContain('server 172.30.0.7:3001 max_fails=0;');
     expect(files.get('t/acme/server.conf')).not.toContain('127.0.0.1:3001');
     expect(files.get('t/local-one/server.conf')).toContain('server 127.0.0.1:3001 max_fails=0;');
@@ -66,20 +89,20 @@ describe('renderFrontdoor', () => {
 
   it('passes a template\'s public API paths without the key check, each once, and only those', () => {
     const c = config();
-    const server = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant({ publicPaths: ['/api/notes', '/api/notes'] })] }).get('t/acme/server.conf')!;
+    const server = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant({ publicPaths: ['/api/notes', '/api/notes'] })] }).get('t/acme/server.conf')!;
     const blocks = server.split('location ^~ /api/notes {').slice(1);
     // Twice: the https server and the http one only when HTTP is not redirected.
     expect(blocks.length).toBe(c.frontdoor.redirectHttp ? 1 : 2);
     const block = blocks[0]!.slice(0, blocks[0]!.indexOf('\n    }'));
     expect(block).toContain('proxy_pass http://$tenantctl_upstream;');
     expect(block).not.toContain('auth_request');
-    const plain = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant()] }).get('t/acme/server.conf')!;
+    const plain = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant()] }).get('t/acme/server.conf')!;
     expect(plain).not.toContain('location ^~');
   });
 
   it('shows a stopped or failed tenant as a 503 page and leaves a deprovisioned one out (404)', () => {
     const c = config();
-    const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', generation: 1, tenants: [tenant({ id: 'stopped-one', status: 'stopped' }), tenant({ id: 'gone', status: 'deprovisioned' })] });
+    const files = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant({ id: 'stopped-one', status: 'stopped' }), tenant({ id: 'gone', status: 'deprovisioned' })] });
     expect(files.get('t/stopped-one/server.conf')).toMatch(/return 503 '.*stopped-one is stopped/);
     expect(files.has('t/gone/server.conf')).toBe(false);
     expect(routeKind({ status: 'failed', appPort: null })).toBe('unavailable');
