@@ -8,7 +8,7 @@ import { addDomain, listDomains, parseDomain, removeDomain, type DomainRecord } 
 import { servedRoutes } from './fleet-routes.js';
 import { frontdoorLayout, readState, writeState, type FrontdoorState, type LastSync } from './layout.js';
 import { routeKind, tenantHostnames } from './render.js';
-import { frontdoorContainers, frontdoorDown, gatewayContainer, nginxContainer, servedGeneration, waitForGateway, writeComposeFile, writeGatewayConfig } from './stack.js';
+import { frontdoorContainers, frontdoorDown, frontdoorUp, gatewayContainer, nginxContainer, servedGeneration, waitForGateway, writeComposeFile, writeGatewayConfig } from './stack.js';
 import { describeCertificate, ensureLocalCa, hasLocalCa, installPair, issueFromLocalCa, readOperatorPair, removePair, type CertificateInfo } from './tls.js';
 import { httpsUrl, readLiveGeneration, requireLocalEngine, syncFrontdoor, type RouteSummary, type SyncResult } from './sync.js';
 
@@ -77,11 +77,14 @@ export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean;
   }
 
   await writeGatewayConfig(config, layout, await adminDatabaseUrl(ctx));
-  await writeComposeFile(config, layout);
+  const composeChanged = await writeComposeFile(config, layout);
   await writeState(layout, { version: 1, project: fd.project, initializedAt: previous?.initializedAt ?? new Date().toISOString(), tls: mode, lastSync: previous?.lastSync });
   let sync: SyncResult;
   try {
     ctx.reporter.step(`starting the front door (compose project ${fd.project})`);
+    // Containers made from an older definition (an older tenantctl: say, nginx without the usage
+    // log's rotator) are recreated; compose leaves the ones whose definition is the same.
+    if (previous && composeChanged) await frontdoorUp(ctx.dockerHost, config, layout, ctx.signal);
     sync = await syncFrontdoor(ctx);
     await waitForGateway(config, ctx.signal);
     ctx.reporter.end();

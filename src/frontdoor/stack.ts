@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { TenantctlError } from '../common/errors.js';
 import { writePrivateFile } from '../common/private-files.js';
@@ -32,7 +32,8 @@ export const nginxContainer = (config: Config) => `${config.frontdoor.project}-n
 export const gatewayContainer = (config: Config) => `${config.frontdoor.project}-gateway`;
 export const frontdoorLabel = 'tenantctl.frontdoor';
 
-export async function writeComposeFile(config: Config, layout: FrontdoorLayout): Promise<void> {
+/** Writes the front door's compose file; true when its content changed (a front door set up by an older tenantctl, or other settings). */
+export async function writeComposeFile(config: Config, layout: FrontdoorLayout): Promise<boolean> {
   const labels = { [frontdoorLabel]: config.frontdoor.project };
   const logging = { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } };
   const document = {
@@ -65,7 +66,11 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
       },
     },
   };
-  await writeFile(layout.composeFile, `# Rendered by tenantctl frontdoor init; nginx and the gateway of the front door.\n${stringify(document)}`);
+  const content = `# Rendered by tenantctl frontdoor init; nginx and the gateway of the front door.\n${stringify(document)}`;
+  const before = await readFile(layout.composeFile, 'utf8').catch(() => undefined);
+  if (before === content) return false;
+  await writeFile(layout.composeFile, content);
+  return true;
 }
 
 /** The gateway's settings, with the admin database's URL: 0600, read by the gateway as root before it drops to nobody. */

@@ -248,6 +248,27 @@ describe('API keys at the door', () => {
     await within(8_000, async () => (await usage())[0].n === sent + 1);
   }, 60_000);
 
+  it('brings a front door set up by an older tenantctl up to date on `frontdoor init` (nginx without the rotator is recreated)', async () => {
+    const nginx = `${h.prefix}fd-nginx`;
+    const command = async () => JSON.parse((await execa('docker', ['inspect', '--format', '{{json .Config.Cmd}}', nginx])).stdout);
+    // The older definition: plain nginx, nothing renames its usage log.
+    const composeFile = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'docker-compose.yml');
+    const current = readFileSync(composeFile, 'utf8');
+    const older = current.replace(/command:\n(\s+- )frontdoor-nginx\n\s+- (\S+)\n\s+- \S+\n/, (_, item, conf) => `command:\n${item}nginx\n${item}-g\n${item}"daemon off;"\n${item}-c\n${item}${conf}\n`);
+    expect(older).not.toBe(current);
+    writeFileSync(composeFile, older);
+    await execa('docker', ['compose', '-p', `${h.prefix}fd`, '-f', composeFile, 'up', '-d', 'nginx']);
+    expect((await command())[0]).toBe('nginx');
+
+    await ok(['frontdoor', 'init', '--json']);
+    expect(await command()).toEqual(['frontdoor-nginx', '/etc/tenantctl/live/nginx.conf', '/var/log/tenantctl-usage']);
+    expect(readFileSync(composeFile, 'utf8')).toBe(current);
+    // Counting works through the recreated container.
+    const usage = async () => Number((await h.adminQuery(`SELECT COALESCE(sum(request_count), 0)::int AS n FROM admin_api_usage WHERE customer_id = 'acme' AND endpoint = '/api/after-init'`))[0].n);
+    expect((await door(`acme.${base}`, '/api/after-init', { headers: withKey(keys.acme!) })).status).toBe(404);
+    await within(8_000, async () => (await usage()) === 1);
+  }, 90_000);
+
   it('fails closed: the gateway down is 503 once nginx\'s cached verdict (1 s) expires, never a pass; reload brings it back', async () => {
     expect((await door(`acme.${base}`, '/api/x', { headers: withKey(keys.acme!) })).status).toBe(404);
     await execa('docker', ['stop', `${h.prefix}fd-gateway`]);
