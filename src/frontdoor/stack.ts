@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
@@ -154,17 +155,29 @@ export async function servedGeneration(config: Config, signal?: AbortSignal): Pr
   return answer.done ? Number(answer.value) : undefined;
 }
 
+/**
+ * nginx's master starts the new workers of a reload, sleeps 100 ms, and only then tells the old
+ * ones to stop accepting (ngx_master_process_cycle): until then a fresh connection may still reach
+ * an old worker, whatever the last probe said.
+ */
+const oldWorkersOverlapMs = 100;
+/** How long past that every probe must answer with the new generation. */
+const generationConfirmMs = oldWorkersOverlapMs + 50;
+
 /** Waits until new connections are served by `generation` (after a reload or a start). */
 export async function waitForGeneration(host: DockerHost, config: Config, generation: number, signal?: AbortSignal): Promise<void> {
-  // Three fresh connections in a row answered by the new generation: one answer only says a new
-  // worker runs, while an old one may still be taking its last connections.
-  let confirmed = 0;
+  // Fresh connections answered by the new generation for generationConfirmMs in a row: one answer
+  // only says a new worker runs, while old ones may still take connections (measured: with one
+  // worker, three answers in a row let a request through to the old configuration).
+  let firstSeen: number | undefined;
   await retryUntilDeadline(async () => {
     for (;;) {
       const answer = await getStatus(config, '/generation', signal);
-      if (!answer.done) return (confirmed = 0, answer);
-      if (Number(answer.value) !== generation) return (confirmed = 0, notYet(`nginx still serves generation ${answer.value}`));
-      if (++confirmed >= 3) return done(undefined);
+      if (!answer.done) return (firstSeen = undefined, answer);
+      if (Number(answer.value) !== generation) return (firstSeen = undefined, notYet(`nginx still serves generation ${answer.value}`));
+      firstSeen ??= Date.now();
+      if (Date.now() - firstSeen >= generationConfirmMs) return done(undefined);
+      await sleep(25, undefined, { signal });
     }
   }, {
     what: `waiting for nginx to serve generation ${generation}`,
