@@ -14,7 +14,8 @@ import type { Config } from '../config/schema.js';
 //   tls/                  base.crt|key (the operator's, or issued by the local CA), ca.crt|key (--self-signed)
 //   domains/              <domain>.crt|key: custom domains' certificates
 //   snippets/             <id>.conf: the operator's own nginx directives for a tenant's server blocks
-//   usage/                <epoch second>.log: requests that passed the key check, written by nginx, read
+//   usage/                usage.log: requests that passed the key check, written by nginx (buffered);
+//                         <epoch second>.log: usage.log renamed each second by nginx's rotator, read
 //                         into admin_api_usage and deleted by the gateway (which owns its permissions)
 
 export interface FrontdoorLayout {
