@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { defaultTemplatePath } from '../../src/common/paths.js';
+import { tempDir as newTempDir } from './temp-dirs.js';
 
-const tempDir = () => mkdtempSync(path.join(tmpdir(), 'tenantctl-config-'));
+const tempDir = () => newTempDir('tenantctl-config-');
 
 describe('loadConfig', () => {
   it('works with no file and no environment, resolving directories against cwd', () => {

@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { localEngineSocket } from '../../src/cli/engine-socket.js';
 import { filtersQuery } from '../../src/stack/engine-api.js';
+import { tempDir } from './temp-dirs.js';
 
 describe('which engine quick questions may ask over the socket', () => {
   const configDir = (currentContext?: string) => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'tct-docker-config-'));
+    const dir = tempDir('tct-docker-config-');
     if (currentContext !== undefined) writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ currentContext }));
     return dir;
   };

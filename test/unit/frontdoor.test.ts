@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { nginxWorkers, renderFrontdoor, routeKind, type RouteInput } from '../../src/frontdoor/render.js';
 import { parseDomain } from '../../src/frontdoor/domains.js';
 import { nginxReason, tenantOfError } from '../../src/frontdoor/sync.js';
 import { coversHost } from '../../src/frontdoor/tls.js';
+import { tempDir } from './temp-dirs.js';
 
 const config = () => {
-  const { config, errors } = loadConfig({ cwd: mkdtempSync(path.join(tmpdir(), 'fd-')), env: { TENANTCTL_FRONTDOOR_HTTPS_PORT: '8443', TENANTCTL_FRONTDOOR_RATE_STARTER: '7/9' } });
+  const { config, errors } = loadConfig({ cwd: tempDir('fd-'), env: { TENANTCTL_FRONTDOOR_HTTPS_PORT: '8443', TENANTCTL_FRONTDOOR_RATE_STARTER: '7/9' } });
   expect(errors).toEqual([]);
   return config!;
 };
@@ -23,7 +22,7 @@ describe('front door configuration', () => {
     expect(c.frontdoor.httpsPort).toBe(8443);
     expect(c.frontdoor.rateLimits.starter).toEqual({ requestsPerSecond: 7, burst: 9 });
     expect(c.frontdoor.modulePaths['/api/ai/']).toBe('ai_assistant');
-    const bad = loadConfig({ cwd: mkdtempSync(path.join(tmpdir(), 'fd-')), env: { TENANTCTL_FRONTDOOR_BASE_DOMAIN: 'Not A Domain', TENANTCTL_FRONTDOOR_REDIRECT_HTTP: 'maybe' } });
+    const bad = loadConfig({ cwd: tempDir('fd-'), env: { TENANTCTL_FRONTDOOR_BASE_DOMAIN: 'Not A Domain', TENANTCTL_FRONTDOOR_REDIRECT_HTTP: 'maybe' } });
     expect(bad.errors).toEqual(expect.arrayContaining([expect.stringMatching(/^frontdoor\.baseDomain \(TENANTCTL_FRONTDOOR_BASE_DOMAIN\)/), expect.stringMatching(/^frontdoor\.redirectHttp/)]));
   });
 });

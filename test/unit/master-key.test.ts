@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { openSecretBox } from '../../src/secrets/master-key.js';
 import { TenantctlError } from '../../src/common/errors.js';
+import { tempDir } from './temp-dirs.js';
 
 // The master key's resolution and check, against a stand-in for admin_settings (the e2e test runs
 // the same code against a real admin database).
@@ -23,7 +23,7 @@ function fakeRegistry() {
   return { settings, registry: { pool: { query } as unknown as pg.Pool } };
 }
 
-const stateDir = () => path.join(mkdtempSync(path.join(tmpdir(), 'tenantctl-key-')), 'state');
+const stateDir = () => path.join(tempDir('tenantctl-key-'), 'state');
 const hexKey = () => randomBytes(32).toString('hex');
 
 async function refusal(promise: Promise<unknown>): Promise<TenantctlError> {
@@ -62,7 +62,7 @@ describe('openSecretBox', () => {
     const key = hexKey();
     const dir = stateDir();
     const fromEnv = await openSecretBox(registry, { env: { TENANTCTL_MASTER_KEY: key }, stateDir: dir });
-    const other = path.join(mkdtempSync(path.join(tmpdir(), 'tenantctl-key-')), 'elsewhere.key');
+    const other = path.join(tempDir('tenantctl-key-'), 'elsewhere.key');
     writeFileSync(other, `${Buffer.from(key, 'hex').toString('base64')}\n`, { mode: 0o600 });
     const fromFile = await openSecretBox(registry, { env: { TENANTCTL_MASTER_KEY_FILE: other }, stateDir: dir });
     expect(fromFile.fingerprint).toBe(fromEnv.fingerprint);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, cpSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync, readFileSync, cpSync } from 'node:fs';
 import path from 'node:path';
 import { parseBlock } from '../../src/templates/block-schema.js';
 import { listTemplates, loadTemplate, loadTemplateAt } from '../../src/templates/load.js';
@@ -9,13 +8,14 @@ import { sampleTenant, templateValues, type HostValues } from '../../src/templat
 import { templateChecksum } from '../../src/templates/checksum.js';
 import { shippedTemplatesDir } from '../../src/common/paths.js';
 import { TenantctlError } from '../../src/common/errors.js';
+import { tempDir } from './temp-dirs.js';
 
 const host: HostValues = { bindAddress: '127.0.0.1', healthIntervalSeconds: 30, images: { app: 'tenantctl/app:latest', postgres: 'tenantctl/postgres:15', redis: 'tenantctl/redis:7' }, variables: {} };
 
 
 /** A small valid template folder; `edit` changes its compose text before it is written. */
 function templateDir(edit: (text: string) => string = (t) => t): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tct-template-'));
+  const dir = tempDir('tct-template-');
   const text = `x-tenantctl:
   version: 1
   description: "web and cache"
@@ -173,7 +173,7 @@ describe('offline validation', () => {
   });
 
   it('an operator folder is found by name; a shipped name is shadowed, not replaced', async () => {
-    const root = mkdtempSync(path.join(os.tmpdir(), 'tct-templates-'));
+    const root = tempDir('tct-templates-');
     cpSync(templateDir(), path.join(root, 'mine'), { recursive: true });
     cpSync(templateDir(), path.join(root, 'crm'), { recursive: true });
     const entries = await listTemplates({ directory: root });
