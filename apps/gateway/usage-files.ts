@@ -89,13 +89,23 @@ export function countLines(text: string, fileSecond: number, rows: Map<string, U
 
 export interface UsageBatch { files: string[]; rows: UsageRow[]; unreadable: number }
 
+/** The second a renamed file's name gives (<second>.log or <second>-<n>.log). */
+const fileSecond = (name: string) => Number(/^(\d+)/.exec(name)![1]);
+
 /** The ready files (at most maxFilesPerBatch) and their counts. */
 export async function readUsageBatch(dir: string, nowMs: number): Promise<UsageBatch> {
-  const files = readyFiles(await readdir(dir), nowMs).slice(0, maxFilesPerBatch);
+  const files: string[] = [];
+  for (const name of readyFiles(await readdir(dir), nowMs)) {
+    if (files.length >= maxFilesPerBatch) break;
+    // Written to within the grace period: nginx has not let go of it yet (the rotator is still
+    // confirming the reopen, or giving the name back): next time.
+    const info = await stat(path.join(dir, name)).catch(() => undefined);
+    if (info && info.mtimeMs <= nowMs - usageGraceMs) files.push(name);
+  }
   const rows = new Map<string, UsageRow>();
   let unreadable = 0;
   for (const name of files) {
-    unreadable += countLines(await readFile(path.join(dir, name), 'utf8'), Number(name.split('.')[0]), rows);
+    unreadable += countLines(await readFile(path.join(dir, name), 'utf8'), fileSecond(name), rows);
   }
   return { files, rows: [...rows.values()], unreadable };
 }
