@@ -8,7 +8,7 @@ import { addDomain, listDomains, parseDomain, removeDomain, type DomainRecord } 
 import { servedRoutes } from './fleet-routes.js';
 import { frontdoorLayout, readState, writeState, type FrontdoorState, type LastSync } from './layout.js';
 import { routeKind, tenantHostnames } from './render.js';
-import { frontdoorContainers, frontdoorDown, frontdoorUp, gatewayContainer, nginxContainer, servedGeneration, waitForGateway, writeComposeFile, writeGatewayConfig } from './stack.js';
+import { frontdoorContainers, frontdoorDown, frontdoorUp, gatewayContainer, nginxContainer, nginxEntrypoint, servedGeneration, waitForGateway, writeComposeFile, writeGatewayConfig } from './stack.js';
 import { describeCertificate, ensureLocalCa, hasLocalCa, installPair, issueFromLocalCa, readOperatorPair, removePair, type CertificateInfo } from './tls.js';
 import { httpsUrl, readLiveGeneration, requireLocalEngine, syncFrontdoor, type RouteSummary, type SyncResult } from './sync.js';
 
@@ -24,9 +24,13 @@ export interface FrontdoorInitResult {
   durationMs: number;
 }
 
-async function requireImage(ctx: Context, image: string): Promise<void> {
+async function requireImage(ctx: Context, image: string, command?: string): Promise<void> {
   try {
-    await ctx.dockerHost.docker(['image', 'inspect', '--format', '{{.Id}}', image], { signal: ctx.signal });
+    const inspected = await ctx.dockerHost.docker(['image', 'inspect', '--format', '{{json .Config.Cmd}}', image], { signal: ctx.signal });
+    // An image built by an older scripts/build-images.sh runs plain nginx, without the usage log's rotator.
+    if (command !== undefined && (JSON.parse(inspected.trim() || 'null') as string[] | null)?.[0] !== command) {
+      throw new TenantctlError('docker', `image ${image} does not run ${command} (built by an older tenantctl?): rebuild it with scripts/build-images.sh`);
+    }
   } catch (error) {
     if (error instanceof TenantctlError && /No such image/i.test(error.message)) {
       throw new TenantctlError('docker', `image ${image} is missing: build it with scripts/build-images.sh`);
@@ -55,7 +59,7 @@ export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean;
   const mode: FrontdoorState['tls'] | undefined = input.selfSigned ? 'self-signed' : input.cert ? 'operator' : previous?.tls;
   if (!mode) throw new TenantctlError('usage', 'the front door needs a certificate: --self-signed (a local CA and a wildcard certificate, for development) or --cert <file> --key <file> (a wildcard for *.' + fd.baseDomain + ')');
 
-  await requireImage(ctx, fd.images.nginx);
+  await requireImage(ctx, fd.images.nginx, nginxEntrypoint);
   await requireImage(ctx, fd.images.gateway);
   for (const dir of [layout.root, layout.confDir, layout.tlsDir, layout.domainsDir, layout.snippetsDir]) await ensurePrivateDir(dir);
   // Not private: nginx's workers write into it and the gateway reads it; the gateway sets its owner and mode when it starts.
@@ -77,14 +81,16 @@ export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean;
   }
 
   await writeGatewayConfig(config, layout, await adminDatabaseUrl(ctx));
-  const composeChanged = await writeComposeFile(config, layout);
+  await writeComposeFile(config, layout);
   await writeState(layout, { version: 1, project: fd.project, initializedAt: previous?.initializedAt ?? new Date().toISOString(), tls: mode, lastSync: previous?.lastSync });
   let sync: SyncResult;
   try {
     ctx.reporter.step(`starting the front door (compose project ${fd.project})`);
-    // Containers made from an older definition (an older tenantctl: say, nginx without the usage
-    // log's rotator) are recreated; compose leaves the ones whose definition is the same.
-    if (previous && composeChanged) await frontdoorUp(ctx.dockerHost, config, layout, ctx.signal);
+    // Containers made from an older definition or image (an older tenantctl: say, nginx without
+    // the usage log's rotator) are recreated; compose leaves the ones that are up to date. Always,
+    // not only when the compose file changed: an init interrupted after writing it must still
+    // bring the containers up to date the next time.
+    if (previous) await frontdoorUp(ctx.dockerHost, config, layout, ctx.signal);
     sync = await syncFrontdoor(ctx);
     await waitForGateway(config, ctx.signal);
     ctx.reporter.end();

@@ -30,6 +30,8 @@ import { containerUsageDir, containerVerdictCacheDir } from './render-api-keys.j
 // the gateway on 127.0.0.1:gatewayPort; both are tenantctl's choice, not the container's.
 
 export const nginxContainer = (config: Config) => `${config.frontdoor.project}-nginx`;
+/** What the nginx image runs: nginx as PID 1 with the usage log's rotator beside it (images/nginx/frontdoor-nginx). */
+export const nginxEntrypoint = 'frontdoor-nginx';
 export const gatewayContainer = (config: Config) => `${config.frontdoor.project}-gateway`;
 export const frontdoorLabel = 'tenantctl.frontdoor';
 
@@ -45,7 +47,7 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         network_mode: 'host',
         restart: 'unless-stopped',
         // nginx as PID 1, with the usage log's rotator beside it (images/nginx/frontdoor-nginx).
-        command: ['frontdoor-nginx', `${containerConfDir}/live/nginx.conf`, containerUsageDir],
+        command: [nginxEntrypoint, `${containerConfDir}/live/nginx.conf`, containerUsageDir],
         volumes: [`${layout.confDir}:${containerConfDir}:ro`, `${layout.usageDir}:${containerUsageDir}`],
         // The gateway's verdicts are cached with the presented key in their cache key: memory only.
         tmpfs: [`${containerVerdictCacheDir}:mode=0700,size=64m`],
@@ -177,7 +179,9 @@ export async function waitForGeneration(host: DockerHost, config: Config, genera
       if (Number(answer.value) !== generation) return (firstSeen = undefined, notYet(`nginx still serves generation ${answer.value}`));
       firstSeen ??= Date.now();
       if (Date.now() - firstSeen >= generationConfirmMs) return done(undefined);
-      await sleep(25, undefined, { signal });
+      await sleep(25, undefined, { signal }).catch(() => {
+        throw new TenantctlError('interrupted', `interrupted while waiting for nginx to serve generation ${generation}`);
+      });
     }
   }, {
     what: `waiting for nginx to serve generation ${generation}`,
