@@ -78,7 +78,8 @@ export function renderVerdictCache(): string {
     # refresh round trip each ask the gateway, which answers them from one lookup (its in-flight map).
     proxy_cache_lock off;
     # Keeps cache files' descriptors open between hits (a hit is then one read, no open/close).
-    open_file_cache max=10000 inactive=20s;
+    # Bounded well below the workers' descriptor limit (worker_rlimit_nofile in nginx.conf).
+    open_file_cache max=2000 inactive=20s;
     open_file_cache_valid ${verdictCacheSeconds}s;
     open_file_cache_min_uses 1;
     proxy_ignore_headers Cache-Control Expires Set-Cookie Vary X-Accel-Expires;

@@ -94,6 +94,10 @@ worker_processes ${nginxWorkers(config.workerProcesses, hostCores)};
 pid /run/nginx.pid;
 error_log stderr warn;
 
+# Room for every connection twice (client and upstream) and the verdict cache's open files,
+# whatever soft limit the engine gives containers (1024 on Docker 25+).
+worker_rlimit_nofile 32768;
+
 events {
   worker_connections 8192;
 }

@@ -53,7 +53,8 @@ describe('renderFrontdoor', () => {
     // The rotator (images/nginx/frontdoor-nginx) reads the master's pid from this file.
     expect(files.get('nginx.conf')).toContain('pid /run/nginx.pid;');
     const locations = files.get('locations.conf')!;
-    expect(locations).toContain('open_file_cache max=10000 inactive=20s;');
+    expect(locations).toContain('open_file_cache max=2000 inactive=20s;');
+    expect(files.get('nginx.conf')).toMatch(/^worker_rlimit_nofile 32768;$/m);
     expect(locations).toContain('proxy_cache_lock off;');
   });
 
