@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
@@ -171,18 +170,16 @@ export async function waitForGeneration(host: DockerHost, config: Config, genera
   // Fresh connections answered by the new generation for generationConfirmMs in a row: one answer
   // only says a new worker runs, while old ones may still take connections (measured: with one
   // worker, three answers in a row let a request through to the old configuration).
+  // Each try is one probe; while the window runs, a try that saw the new generation counts as
+  // progress, so the next probe follows after initialDelayMs rather than a doubled pause.
   let firstSeen: number | undefined;
   await retryUntilDeadline(async () => {
-    for (;;) {
-      const answer = await getStatus(config, '/generation', signal);
-      if (!answer.done) return (firstSeen = undefined, answer);
-      if (Number(answer.value) !== generation) return (firstSeen = undefined, notYet(`nginx still serves generation ${answer.value}`));
-      firstSeen ??= Date.now();
-      if (Date.now() - firstSeen >= generationConfirmMs) return done(undefined);
-      await sleep(25, undefined, { signal }).catch(() => {
-        throw new TenantctlError('interrupted', `interrupted while waiting for nginx to serve generation ${generation}`);
-      });
-    }
+    const answer = await getStatus(config, '/generation', signal);
+    if (!answer.done) return (firstSeen = undefined, answer);
+    if (Number(answer.value) !== generation) return (firstSeen = undefined, notYet(`nginx still serves generation ${answer.value}`));
+    firstSeen ??= Date.now();
+    if (Date.now() - firstSeen >= generationConfirmMs) return done(undefined);
+    return notYet(`nginx serves generation ${generation}; old workers may still take connections`, true);
   }, {
     what: `waiting for nginx to serve generation ${generation}`,
     deadlineMs: frontdoorReloadDeadlineMs,
