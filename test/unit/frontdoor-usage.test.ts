@@ -1,12 +1,12 @@
 // The pure parts of keeping the gateway off the hot path: which module area nginx's map gives a
 // path (it must agree with the gateway's own prefix match, or a cached verdict could let a path of
 // another module through), and how the gateway counts nginx's usage lines.
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { moduleAreaPattern } from '../../src/frontdoor/render-api-keys.js';
 import { countLines, endpointOf, readUsageBatch, readyFiles, rotationOverdueMs, rotationWatch, usageGraceMs, usageLogName, type UsageRow } from '../../apps/gateway/usage-files.js';
+import { tempDir } from './temp-dirs.js';
 
 /** The gateway's fallback rule (apps/gateway/server.ts moduleOf), for a raw request URI. */
 const gatewayMatches = (prefix: string, uri: string) => {
@@ -78,50 +78,42 @@ describe('usage files', () => {
   });
 
   it('reports usage.log once when the same file holds lines past the rotation deadline, and not while it is renamed in time', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tenantctl-usage-watch-'));
-    try {
-      const check = rotationWatch(dir);
-      const file = path.join(dir, usageLogName);
-      const t0 = 1_700_000_000_000;
-      expect(await check(t0)).toBeUndefined(); // no file
-      writeFileSync(file, '');
-      expect(await check(t0)).toBeUndefined(); // empty
-      writeFileSync(file, '{"tenant":"acme"}\n');
-      expect(await check(t0)).toBeUndefined(); // first seen with lines
-      expect(await check(t0 + rotationOverdueMs)).toBeUndefined();
-      expect(await check(t0 + rotationOverdueMs + 1_000)).toBe(rotationOverdueMs + 1_000);
-      expect(await check(t0 + rotationOverdueMs + 2_000)).toBeUndefined(); // once per stall
-      // Renamed and a new file written: a new inode, a new clock.
-      rmSync(file);
-      writeFileSync(path.join(dir, 'other'), 'x'); // keeps the old inode number from being reused at once
-      writeFileSync(file, '{"tenant":"acme"}\n');
-      expect(await check(t0 + rotationOverdueMs + 3_000)).toBeUndefined();
-      expect(await check(t0 + 2 * rotationOverdueMs + 3_000)).toBeUndefined();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = tempDir('tenantctl-usage-watch-');
+    const check = rotationWatch(dir);
+    const file = path.join(dir, usageLogName);
+    const t0 = 1_700_000_000_000;
+    expect(await check(t0)).toBeUndefined(); // no file
+    writeFileSync(file, '');
+    expect(await check(t0)).toBeUndefined(); // empty
+    writeFileSync(file, '{"tenant":"acme"}\n');
+    expect(await check(t0)).toBeUndefined(); // first seen with lines
+    expect(await check(t0 + rotationOverdueMs)).toBeUndefined();
+    expect(await check(t0 + rotationOverdueMs + 1_000)).toBe(rotationOverdueMs + 1_000);
+    expect(await check(t0 + rotationOverdueMs + 2_000)).toBeUndefined(); // once per stall
+    // Renamed and a new file written: a new inode, a new clock.
+    rmSync(file);
+    writeFileSync(path.join(dir, 'other'), 'x'); // keeps the old inode number from being reused at once
+    writeFileSync(file, '{"tenant":"acme"}\n');
+    expect(await check(t0 + rotationOverdueMs + 3_000)).toBeUndefined();
+    expect(await check(t0 + 2 * rotationOverdueMs + 3_000)).toBeUndefined();
   });
 
   it('leaves a renamed file that was written within the grace period for the next batch, and reads <second>-<n>.log with its second', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tenantctl-usage-batch-'));
-    try {
-      const now = 1_700_000_010_000;
-      const line = JSON.stringify({ tenant: 'acme', key: '6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e', uri: '/api/me' });
-      const write = (name: string, mtimeMs: number) => {
-        writeFileSync(path.join(dir, name), `${line}\n`);
-        utimesSync(path.join(dir, name), mtimeMs / 1000, mtimeMs / 1000);
-      };
-      write('1700000005.log', now - 5_000);
-      write('1700000005-1.log', now - 5_000); // no time in its line: counted in its name's hour
-      write('1700000007.log', now - 500); // nginx still wrote to it half a second ago
-      write(usageLogName, now - 100);
-      const batch = await readUsageBatch(dir, now);
-      expect(batch.files).toEqual(['1700000005-1.log', '1700000005.log']);
-      expect(batch.unreadable).toBe(0);
-      expect(batch.rows).toEqual([{ customerId: 'acme', keyId: '6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e', endpoint: '/api/me', periodStart: '2023-11-14T22:00:00.000Z', count: 2 }]);
-      expect((await readUsageBatch(dir, now + usageGraceMs)).files).toContain('1700000007.log');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = tempDir('tenantctl-usage-batch-');
+    const now = 1_700_000_010_000;
+    const line = JSON.stringify({ tenant: 'acme', key: '6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e', uri: '/api/me' });
+    const write = (name: string, mtimeMs: number) => {
+      writeFileSync(path.join(dir, name), `${line}\n`);
+      utimesSync(path.join(dir, name), mtimeMs / 1000, mtimeMs / 1000);
+    };
+    write('1700000005.log', now - 5_000);
+    write('1700000005-1.log', now - 5_000); // no time in its line: counted in its name's hour
+    write('1700000007.log', now - 500); // nginx still wrote to it half a second ago
+    write(usageLogName, now - 100);
+    const batch = await readUsageBatch(dir, now);
+    expect(batch.files).toEqual(['1700000005-1.log', '1700000005.log']);
+    expect(batch.unreadable).toBe(0);
+    expect(batch.rows).toEqual([{ customerId: 'acme', keyId: '6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e', endpoint: '/api/me', periodStart: '2023-11-14T22:00:00.000Z', count: 2 }]);
+    expect((await readUsageBatch(dir, now + usageGraceMs)).files).toContain('1700000007.log');
   });
 });
