@@ -31,6 +31,7 @@ export function createContext({ config, env, reporter, signal, adminConnections 
     searchPath: env.PATH ?? '',
     localEngineSocket: localEngineSocket(env),
     ssh,
+    stateDir: config.stateDir,
   });
   // Registered hosts of the fleet: one DockerHost each for the whole command, so whatever
   // connection it keeps (an ssh master) is reused by every call and closed with the context.
@@ -38,7 +39,7 @@ export function createContext({ config, env, reporter, signal, adminConnections 
   const hostFor = (spec: HostSpec) => {
     let host = fleet.get(spec.name);
     if (!host) {
-      host = new DockerHost(spec.name, parseDockerEndpoint(spec.endpoint), { composeFlavour, searchPath: env.PATH ?? '', tlsCertPath: spec.tlsCertPath, ssh, kind: spec.kind });
+      host = new DockerHost(spec.name, parseDockerEndpoint(spec.endpoint), { composeFlavour, searchPath: env.PATH ?? '', tlsCertPath: spec.tlsCertPath, ssh, kind: spec.kind, stateDir: config.stateDir });
       fleet.set(spec.name, host);
     }
     return host;

@@ -1,4 +1,6 @@
 import { killGraceMs } from './timeouts.js';
+import type { ChildTracking } from './grouped-child.js';
+import { GroupedRun } from './grouped-run.js';
 
 export interface RunOptions {
   /** Every external call has one: a hung docker must not hang tenantctl. */
@@ -8,6 +10,12 @@ export interface RunOptions {
   cwd?: string;
   /** Called with each stderr line as it arrives (compose prints progress there even on success). */
   onStderrLine?: (line: string) => void;
+  /**
+   * Run it in its own process group, recorded while it runs (grouped-child.ts): for calls that
+   * change a compose project, so that all of one (the docker CLI and its compose plugin) stops on
+   * Ctrl-C or the timeout, and a later tenantctl can stop it if this one is killed meanwhile.
+   */
+  ownGroup?: ChildTracking;
 }
 
 export interface RunResult {
@@ -31,25 +39,22 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
   const tail: string[] = [];
   // Loaded on first use: commands that never run a program do not pay for execa's start-up.
   const { execa } = await import('execa');
+  const grouped = options.ownGroup ? GroupedRun.prepare(options.ownGroup, options) : undefined;
   const subprocess = execa(file, args, {
     reject: false,
-    timeout: options.timeoutMs,
-    cancelSignal: options.signal,
+    // A grouped child's timeout is one of the signals it is cancelled on (grouped-run.ts).
+    timeout: grouped ? undefined : options.timeoutMs,
+    cancelSignal: grouped ? grouped.cancelSignal : options.signal,
+    detached: grouped !== undefined,
     env: options.env,
     extendEnv: true,
     cwd: options.cwd,
     stdin: 'ignore',
-    stderr: 'pipe',
+    // A descriptor number goes to the child as is (execa's types list only 3-9; it takes any).
+    stderr: grouped ? (grouped.stderrFd as 3) : 'pipe',
     buffer: { stdout: true, stderr: false },
     maxBuffer: { stdout: 32 * 1024 * 1024 },
     forceKillAfterDelay: killGraceMs,
-  });
-  let pending = '';
-  subprocess.stderr?.on('data', (chunk: Buffer) => {
-    pending += chunk.toString('utf8');
-    const lines = pending.split(/\r?\n/);
-    pending = lines.pop() ?? '';
-    for (const line of lines) keepLine(line);
   });
   const keepLine = (line: string) => {
     if (line.trim() === '') return;
@@ -57,18 +62,29 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     tail.push(line);
     if (tail.length > stderrTailLines) tail.shift();
   };
+  let pending = '';
+  const onStderr = (text: string) => {
+    pending += text;
+    const lines = pending.split(/\r?\n/);
+    pending = lines.pop() ?? '';
+    for (const line of lines) keepLine(line);
+  };
+  subprocess.stderr?.on('data', (chunk: Buffer) => onStderr(chunk.toString('utf8')));
+  grouped?.started(subprocess.pid, argv, onStderr);
   const result = await subprocess;
+  await grouped?.ended();
   if (pending) keepLine(pending);
   if (result.failed && result.exitCode === undefined && !result.timedOut && !result.isCanceled) {
     // The program could not be started at all (ENOENT, EACCES): that is not an exit status.
     throw new Error(`${file}: ${result.shortMessage}`, { cause: result });
   }
+  const timedOut = result.timedOut || (grouped?.timedOut(result.isCanceled) ?? false);
   return {
     exitCode: result.exitCode ?? (result.timedOut || result.isCanceled ? 124 : 1),
     stdout: typeof result.stdout === 'string' ? result.stdout : '',
     stderrTail: tail.join('\n'),
-    timedOut: result.timedOut,
-    cancelled: result.isCanceled,
+    timedOut,
+    cancelled: result.isCanceled && !timedOut,
   };
 }
 

@@ -7,6 +7,11 @@ export const dockerQueryTimeoutMs = 30_000;
 export const composeDetectTimeoutMs = 10_000;
 /** `compose down` of one tenant, containers given 10 s to stop. */
 export const composeDownTimeoutMs = 120_000;
+/**
+ * After `compose down`, removing what still carries the project's label, again while something is
+ * left: objects a killed run's compose asked for just before it ended can land meanwhile.
+ */
+export const leftoverRemovalMs = 15_000;
 /** `compose up` of the local admin database (its image is local; this is start-up, not a pull). */
 export const adminDbUpTimeoutMs = 120_000;
 /** One connection attempt of a readiness probe (PostgreSQL login, Redis AUTH). */
@@ -27,6 +32,14 @@ export const composeLogsTimeoutMs = 300_000;
 export const dockerStatsTimeoutMs = 60_000;
 /** After a timeout or Ctrl-C, how long a child gets between SIGTERM and SIGKILL. */
 export const killGraceMs = 5_000;
+/** After SIGKILL, how long to wait for a child's processes to be gone (one in uninterruptible I/O dies only when that I/O returns). */
+export const killWaitMs = 10_000;
+/**
+ * A compose left running by a tenantctl that was killed: how long it gets to end by itself before
+ * SIGTERM. It ends at its next line of output (its output pipe went with tenantctl), once the
+ * engine has answered what it asked: a busy engine's slowest create or start.
+ */
+export const orphanEndWaitMs = 10_000;
 /** `pg_dump` / `pg_restore` of one tenant database, streamed to or from a file: large databases take long. */
 export const dumpRestoreTimeoutMs = 6 * 60 * 60_000;
 /** Redis BGSAVE of one tenant (its maxmemory is at most a few hundred MB): waited for through retry.ts. */

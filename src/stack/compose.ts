@@ -6,6 +6,7 @@ import type { DockerHost } from './docker-host.js';
 import { TenantctlError } from '../common/errors.js';
 import { composeArgv, downVerb, upVerb, type ComposeFlavour, type ComposeTarget } from './compose-argv.js';
 import { composeTargetFor } from './remote-files.js';
+import { reapOrphans } from './orphans.js';
 
 /** Verbs that create containers: on a remote engine the files they mount are shipped before each. */
 const shippingVerbs = new Set(['up', 'create', 'run']);
@@ -66,9 +67,14 @@ export class ComposeClient {
   /** Any compose verb on one project (up and down have their own methods); a typed error naming compose's reason. */
   async call(target: ComposeTarget, verb: string[], options: ComposeCallOptions, what = `compose ${verb[0]}`): Promise<void> {
     if (this.host.kind === 'swarm') throw new TenantctlError('usage', `${what} is not available for a tenant on a swarm (${this.host.id}): its stack is deployed and removed whole`);
+    // A compose of a killed tenantctl still working on this project (creating, stopping, starting)
+    // would race this one, or land after it: it ends first (cheap when there is none: one readdir).
+    await reapOrphans(this.host, target.project, options.onProgress);
     // On a remote engine the tenant's local files (secrets, initdb) travel into volumes first.
     const where = await composeTargetFor(this.host, target, { ship: shippingVerbs.has(verb[0] ?? ''), signal: options.signal });
     const result = await this.host.run(composeArgv(this.flavour, where, verb), {
+      // It changes the project's stack: run in its own process group, recorded (see DockerHost.run).
+      project: target.project,
       timeoutMs: options.timeoutMs,
       signal: options.signal,
       env: options.env,

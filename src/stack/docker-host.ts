@@ -2,6 +2,7 @@ import getPort, { portNumbers } from 'get-port';
 import { run, lastErrorLine, type RunOptions, type RunResult } from '../common/exec.js';
 import { TenantctlError } from '../common/errors.js';
 import { dockerQueryTimeoutMs } from '../common/timeouts.js';
+import { childRecordsDir } from '../common/child-records.js';
 import { ComposeClient } from './compose.js';
 import { EngineApi } from './engine-api.js';
 import type { ComposeFlavour } from './compose-argv.js';
@@ -58,6 +59,13 @@ export class DockerHost {
        * go, see ssh-multiplex.ts) and an ssh_config of the operator's to include (TENANTCTL_SSH_CONFIG).
        */
       ssh?: { stateDir: string; configFile?: string };
+      /**
+       * tenantctl's state dir (config.stateDir). With it, compose calls on a project run in their own
+       * process group, recorded under its children/ while they run, so that Ctrl-C stops all of one
+       * and a later tenantctl can stop those a killed one left running (orphans.ts). Without it
+       * (helpers, unit tests) they run in tenantctl's own group, unrecorded.
+       */
+      stateDir?: string;
       /** A swarm manager: tenants are deployed as stacks (swarm-render.ts, swarm-stack.ts). */
       kind?: 'compose' | 'swarm';
     } = {},
@@ -157,10 +165,21 @@ export class DockerHost {
     return bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
   }
 
-  /** Runs a program (docker, compose) against this host. Never throws for a non-zero exit. */
-  async run(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+  /** Where this host's compose children in flight are recorded (orphans.ts); undefined: they are not. */
+  get childRecordsDir(): string | undefined {
+    return this.options.stateDir === undefined ? undefined : childRecordsDir(this.options.stateDir);
+  }
+
+  /**
+   * Runs a program (docker, compose) against this host. Never throws for a non-zero exit.
+   * `project`: the call changes that compose project's stack, so it runs in its own process group,
+   * recorded while it runs (see the stateDir option).
+   */
+  async run(argv: readonly string[], { project, ...options }: Omit<RunOptions, 'ownGroup'> & { project?: string }): Promise<RunResult> {
     await this.connect();
-    return run(argv, { ...options, env: { ...this.env, ...options.env } });
+    const recordsDir = this.childRecordsDir;
+    const ownGroup = project !== undefined && recordsDir !== undefined ? { recordsDir, key: project } : undefined;
+    return run(argv, { ...options, env: { ...this.env, ...options.env }, ownGroup });
   }
 
   /** ssh:// engines: the command's one connection is opened before the first call (ssh-multiplex.ts). */

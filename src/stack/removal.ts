@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
-import { TenantctlError } from '../common/errors.js';
-import { composeDownTimeoutMs } from '../common/timeouts.js';
+import { TenantctlError, messageOf } from '../common/errors.js';
+import { composeDownTimeoutMs, leftoverRemovalMs } from '../common/timeouts.js';
 import { systemClock } from '../common/clock.js';
+import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import type { DockerHost } from './docker-host.js';
 import type { ComposeTarget } from './compose-argv.js';
 import { objectsByLabel, removeObjects, type LabelledObjects } from './docker.js';
+import { reapOrphans } from './orphans.js';
 
 export interface RemovalReport {
   containers: number;
@@ -16,16 +18,19 @@ export interface RemovalReport {
 export const projectLabel = (project: string) => `com.docker.compose.project=${project}`;
 
 /**
- * Removes a compose project's stack and proves it is gone: compose down first (the orderly way,
- * when its files are still there), then whatever still carries the project's label is removed
- * directly (a crashed run can leave objects compose no longer knows about), then Docker is asked
- * again. Runs without the command's abort signal: a rollback must finish even after Ctrl-C.
+ * Removes a compose project's stack and proves it is gone: a compose a killed tenantctl left
+ * running on the project is waited for (or stopped) first, as it would go on creating what is
+ * being removed (orphans.ts); then compose down (the orderly way, when its files are still there);
+ * then whatever still carries the project's label is removed directly (a crashed run can leave
+ * objects compose no longer knows about), until Docker shows nothing left. Runs without the
+ * command's abort signal: a rollback must finish even after Ctrl-C.
  */
 export async function removeStack(
   host: DockerHost,
   target: ComposeTarget,
   { keepData, onProgress, onComposeFailure }: { keepData: boolean; onProgress?: (line: string) => void; onComposeFailure?: (message: string) => void },
 ): Promise<RemovalReport> {
+  await reapOrphans(host, target.project, onProgress);
   if (host.kind === 'swarm') {
     // A stack: removed through the manager, its containers and volumes on every node.
     if (keepData) throw new TenantctlError('usage', `keeping the data of ${target.project} is not available on a swarm (${host.id}): its volumes are per node`);
@@ -41,11 +46,25 @@ export async function removeStack(
       .down(target, { removeVolumes: !keepData, timeoutMs: composeDownTimeoutMs, onProgress })
       .catch((error) => onComposeFailure?.(`compose down reported: ${(error as Error).message}; removing by label instead`));
   }
-  await removeObjects(host, await objectsByLabel(host, label), { volumes: !keepData });
-
-  const after = await objectsByLabel(host, label);
-  const left = describeLeftovers(after, keepData);
-  if (left) throw new TenantctlError('docker', `could not remove everything of ${target.project}: ${left} still present`);
+  // Removed by label, and again while Docker still shows something: the last requests of a killed
+  // run's compose can still land meanwhile (an engine carries out a create it has received even
+  // when its client is gone), as an object that was not there a moment ago or "volume is in use".
+  const after = await retryUntilDeadline(async () => {
+    const left = await objectsByLabel(host, label);
+    if (!describeLeftovers(left, keepData)) return done(left);
+    try {
+      await removeObjects(host, left, { volumes: !keepData });
+    } catch (error) {
+      return notYet(messageOf(error));
+    }
+    const now = await objectsByLabel(host, label);
+    const still = describeLeftovers(now, keepData);
+    return still ? notYet(`${still} still present`) : done(now);
+  }, {
+    what: `removing what is left of ${target.project}`,
+    deadlineMs: leftoverRemovalMs,
+    onDeadline: (why) => new TenantctlError('docker', `could not remove everything of ${target.project}: ${why}`),
+  });
   return {
     containers: before.containers.length,
     networks: before.networks.length,

@@ -1,22 +1,29 @@
 // Crash safety: `kill -9` of tenantctl at each step of a provision or a deprovision, then the same
 // command again, converges: active (or deprovisioned), nothing orphaned, no kept data lost. The
 // steps are reached deterministically through TENANTCTL_PAUSE_AT (the run writes a file and waits),
-// never with sleeps.
+// never with sleeps; the moments inside `compose up`, through an engine that stalls on a chosen
+// request (slow-engine.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { createHarness, dockerObjectsWithPrefix, type Harness } from './harness.js';
+import { execa } from 'execa';
+import { cliPath, createHarness, dockerObjectsWithPrefix, type Harness } from './harness.js';
 import { startPausedAt, type PausedRun } from './pause.js';
+import { slowEngine, type SlowEngine } from './slow-engine.js';
 
 let h: Harness;
+let busyEngine: SlowEngine;
 
 beforeAll(async () => {
   h = await createHarness('crash');
   await h.cli(['list']); // the admin database, started once
+  busyEngine = slowEngine(path.join(h.dir, 'busy-docker.sock'));
+  await busyEngine.start();
 }, 120_000);
 
 afterAll(async () => {
+  await busyEngine?.stop();
   await h?.cleanup();
 }, 300_000);
 
@@ -105,5 +112,41 @@ describe('kill -9 with kept data', () => {
     await killHard(await startPaused(['provision', id], 'provision:waiting'));
     const back = await expectActiveAndWhole(id);
     expect(await writeRow(back, '')).toEqual(['before the crashes']);
+  }, 300_000);
+});
+
+describe('kill -9 while compose is still creating the stack, then provision again at once', () => {
+  // At which of compose's changing requests (1: the network, 2-3: the volumes, 4-7: creating the
+  // containers, two at a time, 8-11: starting them) the engine stalls when tenantctl dies, and for
+  // how long. What compose had asked for then is carried out when the stall ends: in the middle of
+  // the rerun's cleanup (about 0.4 s after the kill) or of its own compose up (about 1 s after),
+  // unless the rerun waits for the compose tenantctl left behind to end first. Most are creates:
+  // a container created behind the rerun's back is what breaks it.
+  const kills = [[1, 900], [3, 1_200], [4, 600], [4, 900], [5, 800], [6, 700], [6, 1_200], [7, 800], [7, 1_100], [9, 700]] as const;
+
+  it(`each of ${kills.length} reruns ends with one active, whole tenant`, async () => {
+    const id = 'midup';
+    const failures: string[] = [];
+    for (const [nth, stallMs] of kills) {
+      const held = busyEngine.stallAt(nth, stallMs);
+      const child = execa('node', [cliPath, 'provision', id, '--quiet'], { cwd: h.dir, env: { ...h.env, DOCKER_HOST: busyEngine.url }, reject: false, stdin: 'ignore' });
+      const ended = child.then((r) => `ended (exit ${r.exitCode}) before compose sent request ${nth}: ${String(r.stderr).slice(-300)}`);
+      const request = await Promise.race([held, ended]);
+      if (request.startsWith('ended')) throw new Error(request);
+      child.kill('SIGKILL');
+      expect((await child).signal).toBe('SIGKILL');
+
+      const again = await h.cli(['provision', id, '--json']);
+      const { objects, allocations, row } = await footprint(id);
+      const whole = objects.containers.length === 4 && objects.networks.length === 1 && objects.volumes.length === 2 && row?.status === 'active'
+        && JSON.stringify(allocations) === JSON.stringify([{ kind: 'port', n: 3 }, { kind: 'subnet', n: 1 }]);
+      if (again.exitCode !== 0 || !whole) {
+        failures.push(`killed while the engine held ${request} for ${stallMs} ms: ${again.why.replace(/\n/g, ' | ')}; then ${objects.containers.length} containers, ${objects.networks.length} networks, ${objects.volumes.length} volumes, status ${row?.status}`);
+      }
+      // Each round starts from nothing (a failed rerun's leftovers go with a second deprovision).
+      const gone = await h.cli(['deprovision', id, '--yes', '--quiet']);
+      if (gone.exitCode !== 0) await h.cli(['deprovision', id, '--yes', '--quiet']);
+    }
+    expect(failures, `${failures.length} of ${kills.length} reruns failed`).toEqual([]);
   }, 300_000);
 });
