@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { lockSpaces, type AdminDb } from '../admin-db/database.js';
 import { recordAudit } from '../audit/write.js';
 import type { PortPlan } from './ports.js';
+import { claimEngine } from './host-engine.js';
 
 export interface Reservation {
   ports: PortPlan;
@@ -19,6 +20,10 @@ export interface HeldAllocations {
  * (choose) runs inside it, so no two processes can choose the same free port; the primary key on
  * admin_allocations would refuse it anyway. `first` runs first in the same transaction (the tenant's
  * row is created there): a refused reservation (port taken, pool full) leaves no trace.
+ *
+ * `engineId`: the engine the host's name reaches now (DockerHost.engineId(), asked by the caller): one
+ * engine, one name is checked, and an implicit host's engine recorded, in the same transaction
+ * (host-engine.ts); a host known by another name refuses the reservation (exit 5).
  */
 export async function reserve(
   db: AdminDb,
@@ -27,8 +32,11 @@ export async function reserve(
   choose: (held: HeldAllocations) => Promise<Reservation>,
   first?: (client: pg.PoolClient) => Promise<void>,
   /** The port the tenant's app (its front door) is reached at: recorded as app_port, which the front door routes to. */
-  { appPort = 'app' }: { appPort?: string } = {},
+  { appPort = 'app', engineId }: { appPort?: string; engineId?: Promise<string> } = {},
 ): Promise<Reservation> {
+  // The engine's answer comes while the transaction starts and the ports are chosen; a failure is
+  // reported where it is awaited (or not at all when the transaction fails first).
+  engineId?.catch(() => {});
   return db.withTransaction(async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [lockSpaces.allocation, host]);
     if (first) await first(client);
@@ -38,6 +46,7 @@ export async function reserve(
       subnets: new Set(rows.filter((r) => r.kind === 'subnet').map((r) => String(r.value))),
     };
     const reservation = await choose(held);
+    if (engineId) await claimEngine(db, client, host, await engineId);
     await client.query('DELETE FROM admin_allocations WHERE customer_id = $1', [id]);
     for (const [purpose, port] of Object.entries(reservation.ports)) {
       await client.query('INSERT INTO admin_allocations (host, kind, value, customer_id, purpose) VALUES ($1, $2, $3, $4, $5)', [host, 'port', String(port), id, purpose]);

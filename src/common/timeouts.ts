@@ -60,6 +60,12 @@ export const frontdoorLockWaitMs = 120_000;
 export const frontdoorOpensslTimeoutMs = 60_000;
 /** Fleet: does a registered Docker host answer (`docker info`)? Short, so an unreachable host is reported quickly. */
 export const hostProbeTimeoutMs = 5_000;
+/**
+ * Fleet: learning an engine's own ID (`GET /info` over the local socket, else `docker info`) to tell
+ * which host names are one engine. Longer than hostProbeTimeoutMs: a provision asks it, and a busy
+ * host must make that slower, not failed.
+ */
+export const engineIdTimeoutMs = 30_000;
 /** ssh: opening this command's master connection to an ssh:// engine (a login; ssh's own ConnectTimeout is 30 s). */
 export const sshMasterTimeoutMs = 45_000;
 /** ssh: ending this command's master connection to an ssh:// engine (`ssh -O exit`, a local socket call). */

@@ -6,8 +6,9 @@ import type { Context } from '../context.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { parseOrUsage } from '../tenants/input.js';
 import { parseDockerEndpoint } from '../stack/docker-host.js';
-import { HostStore, type HostKind, type HostRecord } from './store.js';
+import { HostStore, engineRegistered, type HostKind, type HostRecord } from './store.js';
 import { hostUsage, probeHost, type HostProbe } from './probe.js';
+import { hostProbeTimeoutMs } from '../common/timeouts.js';
 import { dockerHostFor } from './resolve.js';
 import { freeMemory } from './placement.js';
 
@@ -20,11 +21,16 @@ export const hostNameSchema = z.string().check(
 export interface HostAddResult {
   host: HostRecord;
   engineVersion: string;
+  engineId: string;
   cpus: number;
   memoryBytes: number;
 }
 
-/** Registers a host once its engine has answered: exit 6 when it does not, and nothing is recorded. */
+/**
+ * Registers a host once its engine has answered: exit 6 when it does not, and nothing is recorded.
+ * Its engine ID is recorded with it; an engine already in the fleet under another name (this
+ * environment's own included) is refused, exit 5: one engine, one name.
+ */
 export async function hostsAdd(ctx: Context, input: { name: unknown; docker: unknown; swarm?: boolean; tlsCa?: string; tlsCert?: string; tlsKey?: string }): Promise<HostAddResult> {
   const name = parseOrUsage(hostNameSchema, input.name, 'host name');
   if (typeof input.docker !== 'string' || input.docker === '') throw usageError('--docker <endpoint> is required: unix:///path, tcp://host:port or ssh://user@host');
@@ -46,14 +52,21 @@ export async function hostsAdd(ctx: Context, input: { name: unknown; docker: unk
   if (existing?.endpoint && existing.state !== 'removed') throw new TenantctlError('conflict', `Docker host ${name} is already in the fleet (${existing.endpoint})`);
 
   // Asked before anything is recorded: a typo in the endpoint must not become a host.
-  const candidate: HostRecord = { name, endpoint: input.docker, kind, tls, state: 'active', createdAt: '', updatedAt: '' };
+  const candidate: HostRecord = { name, endpoint: input.docker, kind, tls, state: 'active', engineId: null, createdAt: '', updatedAt: '' };
   const host = name === ctx.dockerHost.id ? undefined : await dockerHostFor(ctx, candidate);
   if (!host) throw new TenantctlError('conflict', `${name} is this environment's own Docker host (TENANTCTL_HOST_ID); register others under other names`);
-  const probe = await probeHost(host, ctx.signal);
+  // This environment's own engine is asked at the same time: its implicit host may not have
+  // recorded its ID yet (nothing reserved on it since migration 012). Not answering: not compared.
+  const [probe, ownEngine] = await Promise.all([
+    probeHost(host, ctx.signal),
+    ctx.dockerHost.engineId({ signal: ctx.signal, timeoutMs: hostProbeTimeoutMs }).catch(() => undefined),
+  ]);
   if (!probe.reachable) throw new TenantctlError('docker', `Docker host ${name} (${input.docker}) does not answer: ${probe.error}; nothing was recorded`);
+  if (!probe.engineId) throw new TenantctlError('docker', `Docker host ${name} (${input.docker}) did not say its engine ID (docker info .ID); nothing was recorded`);
+  if (probe.engineId === ownEngine) throw engineRegistered({ name, endpoint: input.docker, engineId: probe.engineId }, ctx.dockerHost.id, "this environment's own, TENANTCTL_HOST_ID; ");
   if (kind === 'swarm' && probe.swarm !== 'active') throw new TenantctlError('usage', `Docker host ${name} is not in a swarm (docker info says "${probe.swarm || 'inactive'}"); --swarm needs a swarm manager`);
-  const record = await store.add({ name, endpoint: input.docker, kind, tls });
-  return { host: record, engineVersion: probe.engineVersion, cpus: probe.cpus, memoryBytes: probe.memoryBytes };
+  const record = await store.add({ name, endpoint: input.docker, kind, tls, engineId: probe.engineId });
+  return { host: record, engineVersion: probe.engineVersion, engineId: probe.engineId, cpus: probe.cpus, memoryBytes: probe.memoryBytes };
 }
 
 export interface HostListEntry {
@@ -67,6 +80,8 @@ export interface HostListEntry {
   reachable: boolean | undefined;
   error?: string;
   engineVersion?: string;
+  /** The engine's own ID as it says now (docker info .ID): two names with one ID are one engine. */
+  engineId?: string;
   tenants: number;
   cpus?: number;
   memoryBytes?: number;
@@ -90,7 +105,7 @@ export async function hostsList(ctx: Context, input: { usage?: boolean } = {}): 
   const [records, loads] = await Promise.all([store.list(), store.loads()]);
   const visible = records.filter((r) => r.state !== 'removed');
   if (!visible.some((r) => r.name === ctx.dockerHost.id)) {
-    visible.unshift({ name: ctx.dockerHost.id, endpoint: null, kind: 'compose', tls: null, state: 'active', createdAt: '', updatedAt: '' });
+    visible.unshift({ name: ctx.dockerHost.id, endpoint: null, kind: 'compose', tls: null, state: 'active', engineId: null, createdAt: '', updatedAt: '' });
   }
   const hosts = await Promise.all(visible.map(async (record): Promise<HostListEntry> => {
     const load = loads.get(record.name) ?? { tenants: 0, promisedMemoryBytes: 0 };
@@ -102,7 +117,7 @@ export async function hostsList(ctx: Context, input: { usage?: boolean } = {}): 
     if (!probe.reachable) return { ...base, reachable: false, error: probe.error, latencyMs: Math.round(probe.latencyMs) };
     const usage = input.usage === false ? undefined : await hostUsage(host, ctx.signal);
     return {
-      ...base, reachable: true, engineVersion: probe.engineVersion, cpus: probe.cpus, memoryBytes: probe.memoryBytes,
+      ...base, reachable: true, engineVersion: probe.engineVersion, engineId: probe.engineId || undefined, cpus: probe.cpus, memoryBytes: probe.memoryBytes,
       freeMemoryBytes: freeMemory({ memoryBytes: probe.memoryBytes, promisedMemoryBytes: load.promisedMemoryBytes }), usage, latencyMs: Math.round(probe.latencyMs),
     };
   }));

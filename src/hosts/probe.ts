@@ -18,6 +18,8 @@ export async function probeHost(host: DockerHost, signal?: AbortSignal): Promise
     const [engineVersion = '', cpus = '0', memory = '0', swarm = '', engineId = ''] = out.trim().split('\t');
     // `docker info` prints the client's part and exits 0 on some versions when the server is gone.
     if (!engineVersion) return { reachable: false, error: 'the engine did not say its version', latencyMs: performance.now() - started };
+    // Kept by the DockerHost: a reservation or doctor on this host later in the command asks nothing more.
+    host.rememberEngineId(engineId);
     return { reachable: true, engineVersion, engineId, cpus: Number(cpus), memoryBytes: Number(memory), swarm, latencyMs: performance.now() - started };
   } catch (error) {
     return { reachable: false, error: messageOf(error), latencyMs: performance.now() - started };

@@ -5,6 +5,7 @@ import { isoOrNull } from '../admin-db/customers.js';
 import { planResources } from '../templates/plans.js';
 import type { Plan } from '../tenants/input.js';
 import { parseMemory } from './memory.js';
+import { hostsOfEngine, isEngineTaken, lockEngine } from '../allocation/host-engine.js';
 
 // The Docker hosts of the fleet (admin_hosts, migration 009): their rows, their states and the
 // tenants each one holds. Every change runs in one transaction with its audit row.
@@ -19,6 +20,8 @@ export interface HostRecord {
   kind: HostKind;
   tls: { ca: string; cert: string; key: string } | null;
   state: HostState;
+  /** The engine's own ID (docker info .ID, migration 012); null until learned (hosts from before it, an implicit host nothing was reserved on since). */
+  engineId: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -35,6 +38,7 @@ const toRecord = (row: any): HostRecord => ({
   kind: row.kind,
   tls: row.tls_ca ? { ca: row.tls_ca, cert: row.tls_cert, key: row.tls_key } : null,
   state: row.state,
+  engineId: row.engine_id ?? null,
   createdAt: isoOrNull(row.created_at)!,
   updatedAt: isoOrNull(row.updated_at)!,
 });
@@ -87,22 +91,33 @@ export class HostStore {
   }
 
   /**
-   * Records a new host. An implicit row of the same name (a host tenants were recorded on before
-   * it was registered) gets its endpoint; any other existing host is a conflict (exit 5).
+   * Records a new host with the engine ID its engine said. An implicit row of the same name (a host
+   * tenants were recorded on before it was registered) gets its endpoint; any other existing host,
+   * and an engine already in the fleet under another name, is a conflict (exit 5).
    */
-  async add(input: { name: string; endpoint: string; kind: HostKind; tls: HostRecord['tls'] }): Promise<HostRecord> {
+  async add(input: { name: string; endpoint: string; kind: HostKind; tls: HostRecord['tls']; engineId: string }): Promise<HostRecord> {
     return this.db.withTransaction(async (client) => {
+      await lockEngine(client, input.engineId);
       const before = (await client.query('SELECT * FROM admin_hosts WHERE name = $1 FOR UPDATE', [input.name])).rows[0];
       if (before && before.docker_endpoint !== null && before.state !== 'removed') {
         throw new TenantctlError('conflict', `Docker host ${input.name} is already in the fleet (${before.docker_endpoint}); remove it first to change its endpoint`);
       }
+      const [other] = await hostsOfEngine(client, input.engineId, input.name);
+      if (other !== undefined) throw engineRegistered(input, other);
+      // An implicit row that learned its engine from a reservation: the endpoint must reach that engine, where its tenants are.
+      if (before?.engine_id && before.state !== 'removed' && before.engine_id !== input.engineId) {
+        throw new TenantctlError('conflict', `${input.endpoint} reaches engine ${input.engineId}, but Docker host ${input.name} is recorded as engine ${before.engine_id}, where its tenants live; nothing was recorded`);
+      }
       const { rows } = await client.query(
-        `INSERT INTO admin_hosts (name, docker_endpoint, kind, tls_ca, tls_cert, tls_key)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (name) DO UPDATE SET docker_endpoint = $2, kind = $3, tls_ca = $4, tls_cert = $5, tls_key = $6, state = 'active', updated_at = now()
+        `INSERT INTO admin_hosts (name, docker_endpoint, kind, tls_ca, tls_cert, tls_key, engine_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (name) DO UPDATE SET docker_endpoint = $2, kind = $3, tls_ca = $4, tls_cert = $5, tls_key = $6, engine_id = $7, state = 'active', updated_at = now()
          RETURNING *`,
-        [input.name, input.endpoint, input.kind, input.tls?.ca ?? null, input.tls?.cert ?? null, input.tls?.key ?? null],
-      );
+        [input.name, input.endpoint, input.kind, input.tls?.ca ?? null, input.tls?.cert ?? null, input.tls?.key ?? null, input.engineId],
+      ).catch((error: unknown) => {
+        if (isEngineTaken(error)) throw engineRegistered(input, 'another name', 'just now, by another tenantctl process; ');
+        throw error;
+      });
       await recordAudit(this.db, client, null, 'host.added', before ? describe(before) : null, describe(rows[0]));
       return toRecord(rows[0]);
     });
@@ -149,5 +164,10 @@ export class HostStore {
 
 /** A host row for the audit log: where and how, never more than file paths for TLS. */
 function describe(row: any) {
-  return { name: row.name, docker_endpoint: row.docker_endpoint, kind: row.kind, tls: row.tls_ca ? { ca: row.tls_ca, cert: row.tls_cert, key: row.tls_key } : null, state: row.state };
+  return { name: row.name, docker_endpoint: row.docker_endpoint, kind: row.kind, tls: row.tls_ca ? { ca: row.tls_ca, cert: row.tls_cert, key: row.tls_key } : null, state: row.state, engine_id: row.engine_id ?? null };
+}
+
+/** Exit 5: one engine, one name (a socket and tcp, or tcp and ssh, to one daemon are one engine). */
+export function engineRegistered(input: { name: string; endpoint: string; engineId: string }, other: string, note = ''): TenantctlError {
+  return new TenantctlError('conflict', `${input.endpoint} reaches the engine already registered as Docker host ${other} (${note}engine ID ${input.engineId}): one engine, one name; nothing was recorded for ${input.name}`);
 }

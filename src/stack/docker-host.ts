@@ -5,6 +5,7 @@ import { dockerQueryTimeoutMs } from '../common/timeouts.js';
 import { childRecordsDir } from '../common/child-records.js';
 import { ComposeClient } from './compose.js';
 import { EngineApi } from './engine-api.js';
+import { askEngineId } from './engine-id.js';
 import type { ComposeFlavour } from './compose-argv.js';
 import { ensureImages, type ShippedImages } from './image-shipping.js';
 import { SshMultiplexer } from './ssh-multiplex.js';
@@ -91,6 +92,29 @@ export class DockerHost {
       this.engineApi = socket ? new EngineApi(socket) : null;
     }
     return this.engineApi ?? undefined;
+  }
+
+  private engineIdAnswer?: Promise<string>;
+
+  /**
+   * The engine's own ID (engine-id.ts), asked once per DockerHost for the process: which host
+   * names are one engine (hosts add, a provision's reservation, doctor). A failed question is not
+   * kept, so the next caller asks again.
+   */
+  engineId(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
+    if (!this.engineIdAnswer) {
+      const asking = askEngineId(this, options);
+      this.engineIdAnswer = asking;
+      asking.catch(() => {
+        if (this.engineIdAnswer === asking) this.engineIdAnswer = undefined;
+      });
+    }
+    return this.engineIdAnswer;
+  }
+
+  /** An ID the engine already said (a probe's `docker info`): the next engineId() costs nothing. */
+  rememberEngineId(id: string): void {
+    if (id) this.engineIdAnswer = Promise.resolve(id);
   }
 
   /** Whether files on this machine can be bind-mounted into the host's containers. */

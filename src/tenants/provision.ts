@@ -263,7 +263,7 @@ async function reserve(ctx: Context, run: RecordedRun, avoid: Avoid, first: bool
     const subnet = firstFreeBlock(run.pool, held.subnets, inUse);
     if (!subnet) throw new TenantctlError('conflict', `subnet pool ${config.subnets.pool} is full (every /${config.subnets.prefixLength} block is held)`);
     return { ports: choice.plan, subnet };
-  }, start, { appPort: run.template.block.frontdoor?.port });
+  }, start, { appPort: run.template.block.frontdoor?.port, engineId: host.engineId({ signal: ctx.signal }) });
 }
 
 async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservation: Reservation, sealing: Promise<void>): Promise<ProvisionResult> {
