@@ -4,6 +4,7 @@ import type { Clock } from './common/clock.js';
 import type { AdminDb } from './admin-db/database.js';
 import type { DockerHost } from './stack/docker-host.js';
 import type { PausePoint } from './common/pause-points.js';
+import type { Operation } from './operations/journal.js';
 
 /** Progress of long steps; the CLI prints it to stderr so stdout stays clean for --json. */
 export interface Reporter {
@@ -43,6 +44,13 @@ export interface Context {
   /** Named points where tests stop a run deterministically (TENANTCTL_PAUSE_AT); a no-op otherwise. */
   pause: PausePoint;
   adminDb(): Promise<AdminDb>;
+  /**
+   * Settles an operation a killed run left in the journal, under the tenant's lock held by the
+   * caller: finishes it past its point of no return, undoes it before. Each verb's own resume
+   * (restore, move, rotate-secrets, upgrade, ...), looked up by the CLI (cli/settle-table.ts), runs
+   * on the operation's Docker host. `ctx` is the caller's context (its signal, reporter).
+   */
+  settleOperation(ctx: Context, op: Operation<any>): Promise<'finished' | 'undone'>;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import path from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
-import { TenantctlError } from '../common/errors.js';
+import { TenantctlError, messageOf } from '../common/errors.js';
 import { scriptsDir } from '../common/paths.js';
 import { adminDbConnectTimeoutMs, adminDbPatienceMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
@@ -10,10 +10,10 @@ import { applyMigrations, readMigrations } from '../common/sql-migrations.js';
 /**
  * Advisory lock key spaces: each kind of lock uses PostgreSQL's two-key form with its own first key,
  * so a tenant lock can never collide with the allocation lock of a host (or with the migrations'
- * one-key locks, a separate key space altogether). `move` is held for a whole `tenantctl move`,
- * whose backup and restore take the tenant's own lock in turn.
+ * one-key locks, a separate key space altogether). 3 was a move's own lock, before a move held the
+ * tenant's lock for its whole run: not reused, so an older tenantctl's lock can never mean another.
  */
-export const lockSpaces = { tenant: 1, allocation: 2, move: 3 } as const;
+export const lockSpaces = { tenant: 1, allocation: 2 } as const;
 
 /** The admin schema: init-admin-db.sql first, then scripts/admin-migrations/*.sql in name order. */
 export function adminMigrationFiles(): string[] {
@@ -83,6 +83,7 @@ export class AdminDb {
     const client = await this.connect();
     try {
       await client.query('BEGIN');
+      await this.requireLocks(client);
       const result = await work(client);
       await client.query('COMMIT');
       return result;
@@ -96,29 +97,127 @@ export class AdminDb {
     }
   }
 
+  /** The advisory locks this process holds, each on its own connection (see tryLock). */
+  private readonly held = new Map<string, HeldLock>();
+
   /**
    * Holds a session-level advisory lock on `name` in `space` until the returned release function is
    * called; undefined when another session holds it. If the session ends (a crash, kill -9), the
    * server releases the lock itself.
+   *
+   * Re-entrant within this process: a verb that holds a tenant's lock for its whole run (move,
+   * restore) calls others (backup, provision, start) that take the same lock; they get it at once,
+   * and only the outermost release lets it go. Two tasks of one process never work on one tenant at
+   * once (batches refuse an id given twice), so re-entry is always the same verb's own nesting.
    */
   async tryLock(space: number, name: string): Promise<(() => Promise<void>) | undefined> {
+    const key = `${space}:${name}`;
+    const mine = this.held.get(key);
+    if (mine) {
+      // A lock this process lost is not held by anyone it can lend it to.
+      if (mine.lost) throw lostLock(mine);
+      mine.depth += 1;
+      return async () => {
+        mine.depth -= 1;
+      };
+    }
     const client = await this.connect();
     // The lock lives as long as this connection: if the server drops it, the lock is gone too, and
-    // the run's next query fails and says the admin database is unreachable.
+    // the run's next transaction (fenced, below) stops it with that cause.
+    let session: { pid: number; started: string };
     try {
-      const { rows } = await client.query('SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS locked', [space, name]);
+      const { rows } = await client.query(
+        'SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS locked, pg_backend_pid() AS pid, (SELECT backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()) AS started',
+        [space, name],
+      );
       if (!rows[0].locked) {
         client.release();
         return undefined;
       }
+      session = { pid: rows[0].pid, started: rows[0].started };
     } catch (error) {
       client.release(true);
       return this.unreachable(error);
     }
+    const lock: HeldLock = { space, name, ...session, depth: 1 };
+    // A connection the server (or the network) ended says so here first; the fence below also asks.
+    client.on('end', () => {
+      lock.lost ??= 'its admin database connection ended';
+    });
+    client.on('error', (error) => {
+      lock.lost ??= `its admin database connection failed: ${error.message}`;
+    });
+    this.held.set(key, lock);
     return async () => {
-      await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [space, name]).catch(() => {});
-      client.release();
+      if (lock.depth > 1) {
+        lock.depth -= 1;
+        return;
+      }
+      this.held.delete(key);
+      // A connection that is gone took the lock with it: it is destroyed, not returned to the pool.
+      const unlocked = lock.lost ? false : await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [space, name]).then(() => true, () => false);
+      client.release(unlocked ? undefined : true);
     };
+  }
+
+  /**
+   * requireLocks, as an answer: undefined when every lock this process holds is still its own, else
+   * why not (lost, or the admin database cannot say). What an undo asks before its first effect:
+   * an undo under a lock that may be someone else's now would undo their work.
+   */
+  async locksProven(): Promise<TenantctlError | undefined> {
+    try {
+      await this.requireLocks();
+      return undefined;
+    } catch (error) {
+      return error instanceof TenantctlError ? error : new TenantctlError('adminDb', messageOf(error), { cause: error });
+    }
+  }
+
+  /** Whether this process holds the lock (any depth). */
+  holds(space: number, name: string): boolean {
+    return this.held.has(`${space}:${name}`);
+  }
+
+  /**
+   * Fencing: proves that every advisory lock this process holds is still held by the session that
+   * took it (its backend is alive, with the same start time, and holds an advisory lock in that
+   * space). When the admin database restarted, or the lock's connection broke, another tenantctl
+   * may hold the lock now: the verb must stop before its next change, with that cause. Every
+   * transaction runs this first (withTransaction), so no state change is ever made under a lost
+   * lock; verbs call it before effects outside the database (a rollback's removals).
+   */
+  async requireLocks(client?: pg.ClientBase): Promise<void> {
+    if (this.held.size === 0) return;
+    const locks = [...this.held.values()];
+    const gone = locks.find((l) => l.lost !== undefined);
+    if (gone) throw lostLock(gone);
+    const ask = async (c: pg.ClientBase) => (await c.query(
+      `SELECT l.pid, a.backend_start::text AS started, l.classid::int AS space FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.pid = ANY($1::int[])`,
+      [locks.map((l) => l.pid)],
+    )).rows;
+    let rows: Array<{ pid: number; started: string; space: number }>;
+    try {
+      if (client) rows = await ask(client);
+      else {
+        const pooled = await this.connect();
+        try {
+          rows = await ask(pooled);
+        } finally {
+          pooled.release();
+        }
+      }
+    } catch (error) {
+      if (error instanceof TenantctlError) throw error;
+      return this.unreachable(error);
+    }
+    for (const lock of locks) {
+      if (!rows.some((r) => r.pid === lock.pid && r.started === lock.started && r.space === lock.space)) {
+        lock.lost = 'its admin database session is gone (the admin database restarted, or the connection broke)';
+        throw lostLock(lock);
+      }
+    }
   }
 
   /** For `.catch(db.unreachable)` on a query: a failing admin database is exit 8 with one line. */
@@ -133,6 +232,35 @@ export class AdminDb {
       return this.unreachable(error);
     });
   }
+}
+
+interface HeldLock {
+  space: number;
+  name: string;
+  /** The backend holding it, and when that backend started (a reused pid is not the same session). */
+  pid: number;
+  started: string;
+  /** How many nested holders share it (see tryLock). */
+  depth: number;
+  /** Why it is known to be gone, once it is. */
+  lost?: string;
+}
+
+const spaceNames: Record<number, string> = Object.fromEntries(Object.entries(lockSpaces).map(([name, space]) => [space, name]));
+
+/**
+ * The lock a verb holds is gone (the admin database restarted, its connection broke): another
+ * tenantctl may hold it now. Exit 8. Whoever meets it changes nothing more — no rollback, no undo:
+ * those would act on what the other tenantctl is doing — and the next command settles the journal.
+ */
+export class LostLockError extends TenantctlError {
+  constructor(message: string) {
+    super('adminDb', message);
+  }
+}
+
+function lostLock(lock: HeldLock): LostLockError {
+  return new LostLockError(`the ${spaceNames[lock.space] ?? 'advisory'} lock on ${lock.name} was lost (${lock.lost}); stopped before the next change, so that no other tenantctl's work is undone: run the command again`);
 }
 
 /** Errors that come from the database or the connection to it, as opposed to bugs in our code. */

@@ -47,7 +47,8 @@ export async function reserve(
     };
     const reservation = await choose(held);
     if (engineId) await claimEngine(db, client, host, await engineId);
-    await client.query('DELETE FROM admin_allocations WHERE customer_id = $1', [id]);
+    // This host's only: during a move the source's stay held until the move is finished or undone.
+    await client.query('DELETE FROM admin_allocations WHERE customer_id = $1 AND host = $2', [id, host]);
     for (const [purpose, port] of Object.entries(reservation.ports)) {
       await client.query('INSERT INTO admin_allocations (host, kind, value, customer_id, purpose) VALUES ($1, $2, $3, $4, $5)', [host, 'port', String(port), id, purpose]);
     }

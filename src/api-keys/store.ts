@@ -111,3 +111,18 @@ export async function revokeAllApiKeys(db: AdminDb, client: pg.ClientBase, custo
   if (rows.length > 0) await recordAudit(db, client, customerId, 'api_key.revoked_all', null, { keys: rows.map((r) => ({ id: r.id, name: r.name, prefix: r.prefix })) });
   return rows.map((r) => r.id as string);
 }
+
+/**
+ * Revokes the listed keys of a customer (those still active) in the caller's transaction, audited:
+ * a run undoes only the keys it made (a failed provision its initial key, a move the key its
+ * target's provision made), never the customer's own, which the operator alone revokes.
+ */
+export async function revokeApiKeysById(db: AdminDb, client: pg.ClientBase, customerId: string, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await client.query(
+    'UPDATE admin_api_keys SET revoked_at = now() WHERE customer_id = $1 AND id = ANY($2::uuid[]) AND revoked_at IS NULL RETURNING id, name, prefix',
+    [customerId, ids],
+  );
+  for (const r of rows) await recordAudit(db, client, customerId, 'api_key.revoked', { id: r.id, name: r.name, prefix: r.prefix, revoked_at: null }, { id: r.id, reason: 'made by a run that did not complete' });
+  return rows.map((r) => r.id as string);
+}

@@ -11,12 +11,14 @@ import { recordAudit } from '../audit/write.js';
 import { listModules } from '../modules/store.js';
 import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
+import { holdTenant } from '../tenants/hold.js';
 import { requireTenantFor, tenantSecretsFor } from '../tenants/day2-target.js';
 import { runBatch, type BatchItem } from '../tenants/batch.js';
 import { lastDeployment } from '../tenants/deployments.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { dataServices, execIn, redisCliIn, requireRunning } from './containers.js';
 import { BackupStore, heartbeatEveryMs } from './store.js';
+import { pruneBackups } from './prune.js';
 import { crmShaped } from '../tenants/tenant-template.js';
 import { refuseOnSwarm } from '../stack/swarm-stack.js';
 import {
@@ -93,7 +95,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
   const id = parseTenantId(rawId);
   refuseOnSwarm(ctx.dockerHost, 'backup');
   const db = await ctx.adminDb();
-  const unlock = await new TenantRegistry(db).lock(id);
+  const unlock = await holdTenant(ctx, id);
   try {
     const t = await requireTenantFor(ctx, id, 'be backed up (its database must be running)', ['active']);
     const host = ctx.dockerHost;
@@ -112,6 +114,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     await mkdir(partialDir, { mode: 0o700 });
 
     const store = new BackupStore(db);
+    await failKilledBackups(ctx, store, id);
     await store.start({ id: backupId, tenant: id, host: host.id, directory: partialDir });
     const beat = setInterval(() => void store.heartbeat(backupId).catch(() => {}), heartbeatEveryMs);
     beat.unref();
@@ -159,7 +162,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
       await store.succeed(backupId, { directory: finalDir, sizeBytes, manifestSha256: sha256Of(manifestText), manifest });
       await db.withTransaction((client) => recordAudit(db, client, id, 'backup.created', null, { backup: backupId, directory: finalDir, sizeBytes }));
 
-      const pruned = keep === undefined ? [] : await prune(ctx, db, id, keep);
+      const pruned = keep === undefined ? [] : await pruneBackups(ctx, db, id, keep);
       return { id: backupId, tenant: id, directory: finalDir, sizeBytes, files, pruned, durationMs: ctx.clock.now() - started, dumpMBps: dump.bytes / 1e6 / dumpSeconds };
     } catch (error) {
       await rm(partialDir, { recursive: true, force: true }).catch(() => {});
@@ -170,6 +173,19 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     }
   } finally {
     await unlock();
+  }
+}
+
+/**
+ * A backup of this tenant still recorded as running was made by a run that is gone: this one holds
+ * the tenant's lock, which every backup holds while it runs. Its .partial folder (its own, under
+ * backupsDir) goes, and it is recorded as failed, so nothing of it is left or listed as running.
+ */
+async function failKilledBackups(ctx: Context, store: BackupStore, id: string): Promise<void> {
+  for (const left of (await store.list({ tenant: id })).filter((b) => b.state === 'running')) {
+    const partial = `${backupDirectory(ctx.config.backupsDir, id, left.id)}.partial`;
+    if (path.resolve(left.directory) === partial) await rm(partial, { recursive: true, force: true });
+    await store.fail(left.id, 'its run was interrupted (found by a later backup of the tenant)');
   }
 }
 
@@ -244,20 +260,4 @@ async function syncFiles(dir: string, names: string[]): Promise<void> {
       await handle.close();
     }
   }
-}
-
-/** Keeps the newest `keep` succeeded backups of the tenant; removes the older ones' folders (rows stay, as pruned). */
-async function prune(ctx: Context, db: AdminDb, id: string, keep: number): Promise<string[]> {
-  const store = new BackupStore(db);
-  const succeeded = (await store.list({ tenant: id })).filter((b) => b.state === 'succeeded');
-  const pruned: string[] = [];
-  for (const old of succeeded.slice(keep)) {
-    // Only a folder that is this tenant's, under backupsDir: a row pointing elsewhere is left alone.
-    const expected = backupDirectory(ctx.config.backupsDir, id, old.id);
-    if (path.resolve(old.directory) === expected) await rm(expected, { recursive: true, force: true });
-    await store.markPruned(old.id);
-    pruned.push(old.id);
-  }
-  if (pruned.length > 0) ctx.reporter.info(`removed ${pruned.length} older backup${pruned.length === 1 ? '' : 's'} of ${id} (--keep ${keep})`);
-  return pruned;
 }

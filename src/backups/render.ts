@@ -47,7 +47,8 @@ export function renderRestore(r: RestoreResult): string {
   const lines = [
     `${chalk.green('✓')} ${r.id} restored from ${chalk.bold(r.from)}${r.source !== r.id ? ` (a backup of ${r.source})` : ''} and ready: ${chalk.bold(r.url ?? '-')}  (${seconds(r.durationMs)})`,
   ];
-  if (r.outcome === 'provisioned-and-restored') lines.push(`  provisioned first, with new passwords; API keys are not restored`);
+  if (r.mode === 'kept') lines.push('  provisioned again on its kept data, which the backup replaced; API keys are not restored');
+  else if (r.outcome === 'provisioned-and-restored') lines.push(`  provisioned first, with new passwords; API keys are not restored`);
   if (r.modulesChanged.length > 0) lines.push(`  modules  ${r.modulesChanged.join(', ')}`);
   if (r.initialApiKey) lines.push(`  api key  ${r.initialApiKey.key}  (shown once)`);
   return lines.join('\n');

@@ -3,31 +3,39 @@ import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
-import { lastErrorLine } from '../common/exec.js';
-import { composeStartTimeoutMs, composeStopTimeoutMs, dumpRestoreTimeoutMs, portReleaseGraceMs, redisCopyTimeoutMs } from '../common/timeouts.js';
-import { dockerFromFile } from '../stack/docker-stream.js';
-import { composeVerb } from '../stack/day2.js';
-import type { ComposeTarget } from '../stack/compose-argv.js';
-import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { recordAudit } from '../audit/write.js';
 import { listModules, setModule } from '../modules/store.js';
 import { parseTenantId } from '../tenants/input.js';
-import { TenantRegistry } from '../tenants/registry.js';
+import { TenantRegistry, wrongHost, type TenantRecord } from '../tenants/registry.js';
+import { LostLockError } from '../admin-db/database.js';
+import { holdTenant } from '../tenants/hold.js';
 import { requireComposeFile, requireTenantFor, servicesOf, tenantSecretsFor } from '../tenants/day2-target.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
-import { psqlIn, requireRunning } from './containers.js';
+import { objectsByLabel } from '../stack/docker.js';
+import { projectLabel } from '../stack/removal.js';
+import { refuseOnSwarm } from '../stack/swarm-stack.js';
+import { OperationJournal, type Operation } from '../operations/journal.js';
+import { dataServices } from './containers.js';
 import { BackupStore } from './store.js';
 import { corrupt, dumpFile, manifestFile, redisFile, tenantFile, verifyBackup, type BackupManifest } from './manifest.js';
-import { refuseOnSwarm } from '../stack/swarm-stack.js';
+import {
+  createScratch, dropReplaced, loadScratch, putDataBack, replaceRedis, restoreNames, startStack, stopClients, swapIn, type RestoreNames, type RestoreStack,
+} from './restore-data.js';
 
-// `tenantctl restore <id> --from <backup> [--as <new-id>]`. The backup is verified first (every
-// file against its size and SHA-256): a corrupt or truncated one is refused (exit 2) before anything
-// is touched. Into the tenant itself: the dump is restored into a scratch database while the tenant
-// still runs (a failed pg_restore leaves the tenant as it was), then app and worker stop, the
-// scratch database takes the tenant database's place, Redis gets the snapshot, and the stack starts
-// and must become ready. A tenant that does not exist (deprovisioned, or --as a new id) is
-// provisioned first, with its own new passwords, then restored; if that restore fails, the tenant
-// this run provisioned is deprovisioned again.
+// `tenantctl restore <id> --from <backup> [--as <new-id>]`. The backup is verified first (every file
+// against its size and SHA-256): a corrupt or truncated one is refused (exit 2) before anything is
+// touched. Then, under the tenant's lock for the whole run, the intent goes into the operation
+// journal (its mode, the backup, the names of what it will create) before the first effect, and
+// each step after it is done:
+//   in-place  an active tenant's data replaced (asks first, or --yes);
+//   kept      a tenant deprovisioned with --keep-data: provisioned again on its kept data, which is
+//             then replaced (only with --replace-kept-data);
+//   new       no tenant (deprovisioned without its data, failed, or --as a new id): provisioned first
+//             with new passwords.
+// The data steps (restore-data.ts) keep what they replace until the restored tenant is proven ready;
+// any failure before that puts it back, and a run killed on the way is settled by the next command
+// on the tenant (resumeRestore): undone before 'proven', finished after. Only what this restore
+// created is ever removed: a tenant it provisioned over kept data is deprovisioned again keeping it.
 
 export interface RestoreResult {
   id: string;
@@ -36,6 +44,8 @@ export interface RestoreResult {
   source: string;
   /** restored: into the existing tenant; provisioned-and-restored: a new (or re-provisioned) tenant. */
   outcome: 'restored' | 'provisioned-and-restored';
+  /** in-place, kept (over kept data) or new. */
+  mode: RestoreMode;
   url: string | null;
   /** Modules switched to the backup's state. */
   modulesChanged: string[];
@@ -46,13 +56,46 @@ export interface RestoreResult {
   restoreMBps: number;
 }
 
+export type RestoreMode = 'in-place' | 'kept' | 'new';
+
+/** What the journal holds of a restore: enough for another process to finish or undo it. */
+export interface RestoreIntent {
+  mode: RestoreMode;
+  /** The backup's id and folder, and the tenant it was made of. */
+  backup: string;
+  dir: string;
+  source: string;
+  /** Names what the data steps create (restore-data.ts restoreNames). */
+  suffix: string;
+  /** The tenant's row before (status and last change; null: no row): an undo finds whether provision ever touched it. */
+  before: { status: string; updatedAt: string } | null;
+  /** The modules the tenant had at the backup: set once the restore is proven (kept here, so finishing needs nothing of the backup's files). */
+  modules: Array<{ key: string; enabled: boolean }>;
+}
+
+/** The data steps in order; a step is recorded once its effect is done. Past 'proven' a restore is finished, never undone. */
+export const restoreSteps = ['begun', 'provisioned', 'scratch-created', 'loaded', 'clients-stopped', 'swapped', 'redis-replaced', 'started', 'proven'] as const;
+export type RestoreStep = (typeof restoreSteps)[number];
+const reached = (step: string, than: RestoreStep) => restoreSteps.indexOf(step.replace(/^restore:/, '') as RestoreStep) >= restoreSteps.indexOf(than);
+
 interface TenantDocument {
   /** template: absent in backups made before templates (crm's, the only shape backups are made of). */
   record: { id: string; name: string; plan: string; template?: string };
   modules: Array<{ key: string; enabled: boolean }>;
 }
 
-export async function restore(ctx: Context, input: { id: unknown; from: unknown; as?: unknown }): Promise<RestoreResult> {
+export interface RestoreInput {
+  id: unknown;
+  from: unknown;
+  as?: unknown;
+  /** An active tenant's data is replaced only when confirmed (--yes, or `confirm` on a terminal). */
+  yes?: boolean;
+  confirm?: (question: string) => Promise<boolean>;
+  /** Kept data (deprovision --keep-data) is replaced only with this (--replace-kept-data). */
+  replaceKeptData?: boolean;
+}
+
+export async function restore(ctx: Context, input: RestoreInput): Promise<RestoreResult> {
   const started = ctx.clock.now();
   const source = parseTenantId(input.id);
   refuseOnSwarm(ctx.dockerHost, 'restore');
@@ -60,53 +103,258 @@ export async function restore(ctx: Context, input: { id: unknown; from: unknown;
   if (typeof input.from !== 'string' || input.from.trim() === '') throw usageError('--from <backup> is required: a backup id (tenantctl backups) or a backup folder');
   const db = await ctx.adminDb();
 
-  // 1. The backup, verified before anything else happens.
-  const { dir, manifest } = await locateAndVerify(ctx, input.from);
-  if (manifest.tenant !== source) throw usageError(`backup ${manifest.id} is of tenant ${manifest.tenant}, not ${source}; use tenantctl restore ${manifest.tenant} --from ${input.from}${input.as === undefined ? ` --as ${source}` : ''}`);
-  const document = JSON.parse(await readFile(path.join(dir, tenantFile), 'utf8')) as TenantDocument;
-
-  // 2. Restore into the tenant as it is, or provision it first.
-  const registry = new TenantRegistry(db);
-  const existing = await registry.get(target);
-  let provisioned: Awaited<ReturnType<typeof import('../tenants/provision.js').provision>> | undefined;
-  if (existing && !['deprovisioned', 'failed'].includes(existing.status)) {
-    if (input.as !== undefined) throw new TenantctlError('conflict', `tenant ${target} exists (${existing.status}); restore --as makes a new tenant: choose an id that is free, or restore ${target} from its own backups`);
-    if (existing.status !== 'active') throw new TenantctlError('conflict', `tenant ${target} is ${existing.status}; a restore needs it active (tenantctl start ${target}) or deprovisioned`);
-  } else {
-    ctx.reporter.step(`provisioning ${target} to restore into`);
-    const { provision } = await import('../tenants/provision.js');
-    // The backup's own template, whatever templates.default says now: the dump fits only its schema.
-    provisioned = await provision(ctx, { id: target, name: input.as === undefined ? document.record.name : target, plan: document.record.plan, template: document.record.template ?? 'crm' });
-  }
-
+  // The tenant's lock for the whole run (an operation a killed run left is settled first), then the
+  // backup, verified before anything is changed (under the lock: a prune settled just now may have removed it).
+  const release = await holdTenant(ctx, target);
   try {
-    const restored = await restoreInto(ctx, target, dir, manifest, document);
-    return {
-      id: target,
-      from: manifest.id,
-      source,
-      outcome: provisioned ? 'provisioned-and-restored' : 'restored',
-      url: provisioned?.url ?? existing?.appUrl ?? null,
-      modulesChanged: restored.modulesChanged,
-      initialApiKey: provisioned?.initialApiKey,
-      durationMs: ctx.clock.now() - started,
-      restoreMBps: restored.restoreMBps,
-    };
-  } catch (error) {
-    if (provisioned) {
-      // The tenant exists only for this restore: leave nothing half-made behind.
-      ctx.reporter.step(`removing ${target} again (provisioned for this restore)`);
-      const { deprovision } = await import('../tenants/deprovision.js');
-      await deprovision(ctx, { id: target, confirmed: true }).catch((problem) => {
-        if (error instanceof TenantctlError) error.details.push(`removing ${target} again failed: ${messageOf(problem)}; run tenantctl deprovision ${target} --yes`);
-      });
+    const { dir, manifest } = await locateAndVerify(ctx, input.from);
+    if (manifest.tenant !== source) throw usageError(`backup ${manifest.id} is of tenant ${manifest.tenant}, not ${source}; use tenantctl restore ${manifest.tenant} --from ${input.from}${input.as === undefined ? ` --as ${source}` : ''}`);
+    const document = await readBackupDocument(dir);
+    const existing = await new TenantRegistry(db).get(target);
+    const mode = await modeFor(ctx, existing, { target, asNew: input.as !== undefined, manifest, input });
+    const journal = new OperationJournal(db);
+    const op = await journal.begin<RestoreIntent>({
+      tenant: target, verb: 'restore', host: ctx.dockerHost.id,
+      data: {
+        mode, backup: manifest.id, dir, source, suffix: randomBytes(4).toString('hex'),
+        before: existing ? { status: existing.status, updatedAt: existing.updatedAt } : null, modules: document.modules ?? [],
+      },
+    });
+    try {
+      await ctx.pause('restore:begun');
+      let provisioned: Awaited<ReturnType<typeof import('../tenants/provision.js').provision>> | undefined;
+      if (mode !== 'in-place') {
+        ctx.reporter.step(`provisioning ${target} to restore into${mode === 'kept' ? ' (on its kept data, which the backup then replaces)' : ''}`);
+        const { provision } = await import('../tenants/provision.js');
+        // The backup's own template, whatever templates.default says now: the dump fits only its schema.
+        provisioned = await provision(ctx, { id: target, name: input.as === undefined ? document.record.name : target, plan: document.record.plan, template: document.record.template ?? 'crm' });
+        await journal.step(op, 'provisioned');
+        await ctx.pause('restore:provisioned');
+      }
+      const { restoreMBps } = await replaceData(ctx, journal, op, target);
+      const modulesChanged = await completeRestore(ctx, journal, op);
+      const url = provisioned?.url ?? existing?.appUrl ?? null;
+      return {
+        id: target, from: manifest.id, source, mode, outcome: provisioned ? 'provisioned-and-restored' : 'restored', url, modulesChanged,
+        initialApiKey: provisioned?.initialApiKey, durationMs: ctx.clock.now() - started, restoreMBps,
+      };
+    } catch (error) {
+      throw await undoAfterFailure(ctx, journal, op, error);
     }
-    throw error;
+  } finally {
+    await release();
   }
 }
 
+/** Which restore this is, or a refusal: an active tenant needs confirmation, kept data --replace-kept-data. */
+async function modeFor(
+  ctx: Context, existing: TenantRecord | undefined,
+  { target, asNew, manifest, input }: { target: string; asNew: boolean; manifest: BackupManifest; input: RestoreInput },
+): Promise<RestoreMode> {
+  if (existing && !['deprovisioned', 'failed'].includes(existing.status)) {
+    if (asNew) throw new TenantctlError('conflict', `tenant ${target} exists (${existing.status}); restore --as makes a new tenant: choose an id that is free, or restore ${target} from its own backups`);
+    if (existing.status !== 'active') throw new TenantctlError('conflict', `tenant ${target} is ${existing.status}; a restore needs it active (tenantctl start ${target}) or deprovisioned`);
+    if (existing.host !== ctx.dockerHost.id) throw wrongHost(target, existing.host, ctx.dockerHost.id);
+    const question = `This replaces the database and Redis data of ${target}, which is live, with backup ${manifest.id} (made ${manifest.createdAt}); its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;
+    const confirmed = input.yes === true || (await input.confirm?.(question)) === true;
+    if (!confirmed) throw new TenantctlError('refused', `restoring backup ${manifest.id} over the live data of ${target} replaces it: confirm on a terminal, or pass --yes`);
+    return 'in-place';
+  }
+  if (existing?.keptData) {
+    if (existing.host !== ctx.dockerHost.id) throw wrongHost(target, existing.host, ctx.dockerHost.id);
+    if (input.replaceKeptData !== true) {
+      const volumes = (await objectsByLabel(ctx.dockerHost, projectLabel(existing.composeProject), ctx.signal)).volumes;
+      const since = existing.deprovisionedAt ? ` since ${existing.deprovisionedAt}` : '';
+      throw new TenantctlError('conflict', `tenant ${target} has kept data (${existing.status}${since}; volumes ${volumes.join(', ') || 'none found on this host'}): restoring backup ${manifest.id} would replace its database and Redis data; pass --replace-kept-data to do that (the kept data stays until the restored tenant is proven ready), or \`tenantctl provision ${target}\` to bring the kept data back as it is`);
+    }
+    return 'kept';
+  }
+  return 'new';
+}
+
+/** The tenant's stack as the data steps see it. */
+async function restoreStackOf(ctx: Context, id: string): Promise<{ stack: RestoreStack; rendered: string; t: Awaited<ReturnType<typeof requireTenantFor>> }> {
+  const t = await requireTenantFor(ctx, id, 'be restored', ['active']);
+  const rendered = await requireComposeFile(t);
+  const clients = servicesOf(rendered, t.record.profiles).filter((s) => s !== dataServices.database && s !== dataServices.redis);
+  return { stack: { id, target: t.target, clients }, rendered, t };
+}
+
+/**
+ * The backup's data into the tenant's running stack, each step recorded as it is done, until the
+ * restored tenant is proven ready (with the same probes as provision). Nothing is dropped here.
+ * `prefix` names the steps in another verb's operation (a move records 'restore:loaded').
+ */
+export async function replaceData(ctx: Context, journal: OperationJournal, op: Operation<RestoreIntent>, id: string, { prefix = '' }: { prefix?: string } = {}): Promise<{ restoreMBps: number }> {
+  const { stack, rendered, t } = await restoreStackOf(ctx, id);
+  const names = restoreNames(op.data.suffix);
+  const dir = op.data.dir;
+  const record = async (step: RestoreStep) => {
+    await journal.step(op, `${prefix}${step}`);
+    await ctx.pause(`restore:${step}`);
+  };
+  const db = await ctx.adminDb();
+  const secrets = await tenantSecretsFor(ctx, db, t);
+
+  ctx.reporter.step(`restoring the database of ${op.data.backup} into a scratch database (${names.scratch}) while ${id} runs`);
+  await createScratch(ctx, stack, names);
+  await record('scratch-created');
+  const restoreMBps = await loadScratch(ctx, stack, names, path.join(dir, dumpFile), op.data.backup);
+  await record('loaded');
+
+  ctx.reporter.step(`stopping ${stack.clients.join(', ') || 'nothing'} of ${id} (nothing writes while its data changes)`);
+  await stopClients(ctx, stack);
+  await record('clients-stopped');
+  ctx.reporter.step(`swapping in the restored database (the current one stays as ${names.replaced} until ${id} is ready)`);
+  await swapIn(ctx, stack, names);
+  await record('swapped');
+  ctx.reporter.step(`replacing the Redis data of ${id} (the current files stay aside until it is ready)`);
+  await replaceRedis(ctx, stack, names, path.join(dir, redisFile));
+  await record('redis-replaced');
+
+  ctx.reporter.step(`starting ${id}`);
+  await startStack(ctx, t.target);
+  await record('started');
+  ctx.reporter.step('waiting until every service is ready');
+  await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
+  await record('proven');
+  return { restoreMBps };
+}
+
+/**
+ * Past 'proven': what was replaced is dropped, the modules the tenant had at the backup come back
+ * (API keys never do), and the operation is closed with its audit row. Used by a run that got
+ * there and by a later one that finds the journal at 'proven'.
+ */
+async function completeRestore(ctx: Context, journal: OperationJournal, op: Operation<RestoreIntent>): Promise<string[]> {
+  const id = op.tenant;
+  const db = await ctx.adminDb();
+  await dropRestoreLeftovers(ctx, op);
+  const modulesChanged = await restoreModules(db, id, op.data.modules ?? []);
+  await journal.finish(op, 'completed', null, (client) => recordAudit(db, client, id, 'backup.restored', null, {
+    backup: op.data.backup, from: op.data.source, directory: op.data.dir, mode: op.data.mode, modulesChanged,
+  }));
+  return modulesChanged;
+}
+
+/** Past 'proven': the database and Redis files the restore replaced are dropped (a failure to is said, not fatal: the data is restored). */
+export async function dropRestoreLeftovers(ctx: Context, op: Operation<RestoreIntent>): Promise<void> {
+  ctx.reporter.step(`dropping what the restore replaced in ${op.tenant}`);
+  const { stack } = await restoreStackOf(ctx, op.tenant);
+  for (const problem of await dropReplaced(ctx, stack, restoreNames(op.data.suffix))) ctx.reporter.info(problem);
+}
+
+/** The modules the tenant had when it was backed up. */
+export async function restoreModules(db: Awaited<ReturnType<Context['adminDb']>>, id: string, modules: TenantDocument['modules']): Promise<string[]> {
+  const now = new Map((await listModules(db, id)).map((m) => [m.key, m.enabled]));
+  const changed: string[] = [];
+  for (const m of modules) {
+    if (now.has(m.key) && now.get(m.key) !== m.enabled) {
+      await setModule(db, id, m.key, m.enabled);
+      changed.push(`${m.key} ${m.enabled ? 'on' : 'off'}`);
+    }
+  }
+  return changed;
+}
+
+/**
+ * A restore that did not reach 'proven' is undone: the tenant's own data back (in-place, kept), then
+ * in-place: its stack started and proven ready; kept: deprovisioned again keeping its data; new: the
+ * tenant this restore provisioned is deprovisioned (everything of it was made by this operation).
+ */
+export async function undoRestore(ctx: Context, journal: OperationJournal, op: Operation<RestoreIntent>, reason: string): Promise<string[]> {
+  const id = op.tenant;
+  const { mode } = op.data;
+  const names = restoreNames(op.data.suffix);
+  let kept: string[] = [];
+  if (mode === 'in-place' || (mode === 'kept' && reached(op.step, 'provisioned'))) {
+    ctx.reporter.step(`putting the data of ${id} back as it was`);
+    const { stack, rendered, t } = await restoreStackOf(ctx, id);
+    // Once the restored stack has started, its app and worker may have written to it: that data is kept, not dropped.
+    kept = await putDataBack(ctx, stack, names, { keepRestored: reached(op.step, 'started') });
+    if (mode === 'in-place') {
+      ctx.reporter.step(`starting ${id} again on its own data`);
+      await startStack(ctx, t.target);
+      const secrets = await tenantSecretsFor(ctx, await ctx.adminDb(), t);
+      await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
+    }
+  }
+  if (mode !== 'in-place' && (await provisionTouched(ctx, op))) {
+    const { deprovision } = await import('../tenants/deprovision.js');
+    ctx.reporter.step(mode === 'kept' ? `deprovisioning ${id} again, keeping its data` : `removing ${id} again (provisioned for this restore)`);
+    await deprovision(ctx, { id, confirmed: true, keepData: mode === 'kept' }).catch((error) => {
+      // Killed before provision wrote the tenant's row: nothing of it exists.
+      if (!(error instanceof TenantctlError && error.kind === 'notFound')) throw error;
+    });
+  }
+  await journal.finish(op, 'undone', kept.length > 0 ? `${reason}; kept what the restored stack may have written: ${kept.join(', ')}` : reason);
+  return kept;
+}
+
+/** Whether the restore's provision changed the tenant's row (and so may have made its stack): else it refused before anything. */
+async function provisionTouched(ctx: Context, op: Operation<RestoreIntent>): Promise<boolean> {
+  const now = await new TenantRegistry(await ctx.adminDb()).get(op.tenant);
+  if (!now) return false;
+  const before = op.data.before;
+  return !(before && now.status === before.status && now.updatedAt === before.updatedAt);
+}
+
+/**
+ * The failing run settles its own operation as a later command would (resumeRestore): finished if it
+ * had been proven ready, else undone, even after Ctrl-C (with a signal of its own; a second Ctrl-C
+ * leaves it to the next command, which finds the journal). The error keeps its first cause; what
+ * became of the restore, or why it could not be settled, is in its details. A lost lock settles
+ * nothing: another tenantctl may be working on the tenant.
+ */
+async function undoAfterFailure(ctx: Context, journal: OperationJournal, op: Operation<RestoreIntent>, error: unknown): Promise<TenantctlError> {
+  const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
+  // Only under a lock still ours: another tenantctl may be working on the tenant now.
+  const lost = first instanceof LostLockError ? first : await journal.db.locksProven();
+  if (lost) {
+    first.details.push(`nothing was undone (${lost === first ? 'the tenant lock was lost' : lost.message}); the restore stopped at step ${op.step}, and the next command on ${op.tenant} finishes or undoes it from the journal`);
+    return first;
+  }
+  const quiet: Context = { ...ctx, signal: new AbortController().signal, pause: async () => {} };
+  try {
+    if (reached(op.step, 'proven')) {
+      await completeRestore(quiet, journal, op);
+      first.details.push(`the restore had been proven ready: it was finished (${op.tenant} runs on the backup's data)`);
+      return first;
+    }
+    const kept = await undoRestore(quiet, journal, op, first.message);
+    first.details.push(op.data.mode === 'in-place' ? `undone: ${op.tenant} runs on its own data again, proven ready`
+      : op.data.mode === 'kept' ? `undone: ${op.tenant} is deprovisioned again with its kept data as it was` : `undone: ${op.tenant}, provisioned for this restore, is removed again`);
+    if (kept.length > 0) first.details.push(keptMessage(op.tenant, kept));
+  } catch (problem) {
+    first.details.push(`settling the restore failed too: ${messageOf(problem)}; the journal keeps it (step ${op.step}): the next command on ${op.tenant}, or tenantctl doctor --fix, tries again`);
+  }
+  return first;
+}
+
+/** What an undo kept of the restored data (the restored stack had run): said, never dropped silently. */
+function keptMessage(id: string, kept: string[]): string {
+  return `the restored stack of ${id} had started, so what it held (the backup's data and anything written since) is kept, not dropped: ${kept.join(', ')}; look at it, then drop it (tenantctl psql ${id} -- -c 'DROP DATABASE …')`;
+}
+
+/** Settles a restore a killed run left: finished when it was proven ready, else undone. */
+export async function resumeRestore(ctx: Context, op: Operation<RestoreIntent>, reason = `interrupted at step ${op.step}; undone by a later command`): Promise<'finished' | 'undone'> {
+  const journal = new OperationJournal(await ctx.adminDb());
+  if (reached(op.step, 'proven')) {
+    await completeRestore(ctx, journal, op);
+    return 'finished';
+  }
+  const kept = await undoRestore(ctx, journal, op, reason);
+  if (kept.length > 0) ctx.reporter.info(keptMessage(op.tenant, kept));
+  return 'undone';
+}
+
+/** The backup's tenant.json: the record it was made of and its modules. */
+export async function readBackupDocument(dir: string): Promise<TenantDocument> {
+  return JSON.parse(await readFile(path.join(dir, tenantFile), 'utf8')) as TenantDocument;
+}
+
 /** A backup id from `tenantctl backups`, or a backup folder (holding manifest.json). */
-async function locateAndVerify(ctx: Context, from: string): Promise<{ dir: string; manifest: BackupManifest }> {
+export async function locateAndVerify(ctx: Context, from: string): Promise<{ dir: string; manifest: BackupManifest }> {
   const store = new BackupStore(await ctx.adminDb());
   const looksLikePath = from.includes('/') || from.startsWith('.');
   if (looksLikePath) {
@@ -126,125 +374,4 @@ async function locateAndVerify(ctx: Context, from: string): Promise<{ dir: strin
   return { dir: record.directory, manifest: await verifyBackup(record.directory, record.manifestSha256) };
 }
 
-async function restoreInto(ctx: Context, id: string, dir: string, manifest: BackupManifest, document: TenantDocument): Promise<{ modulesChanged: string[]; restoreMBps: number }> {
-  const db = await ctx.adminDb();
-  const unlock = await new TenantRegistry(db).lock(id);
-  try {
-    const t = await requireTenantFor(ctx, id, 'be restored', ['active']);
-    const rendered = await requireComposeFile(t);
-    const secrets = await tenantSecretsFor(ctx, db, t);
-    const host = ctx.dockerHost;
-    const project = t.record.composeProject;
-    const dbContainer = await requireRunning(host, project, 'db', id, ctx.signal);
-    const redisContainer = await requireRunning(host, project, 'redis', id, ctx.signal);
-    const redisVolume = redisContainer.volumes['/data'];
-    if (!redisVolume) throw new TenantctlError('conflict', `the redis container of ${id} has no data volume at /data`);
-    const q = (database: string, sql: string, what: string) => psqlIn(host, dbContainer.id, database, sql, { what, signal: ctx.signal });
-
-    // 1. Into a scratch database while the tenant runs: if pg_restore fails, nothing was changed.
-    const suffix = randomBytes(4).toString('hex');
-    const scratch = `tenant_restore_${suffix}`;
-    ctx.reporter.step(`restoring the database of ${manifest.id} into a scratch database`);
-    await q('template1', `CREATE DATABASE ${scratch} OWNER tenant_owner TEMPLATE template0`, 'creating the scratch database');
-    const restoreStarted = ctx.clock.now();
-    const restored = await dockerFromFile(host, [
-      'exec', '-i', dbContainer.id, 'pg_restore', '-U', 'tenant_owner', '-d', scratch, '--exit-on-error', '--single-transaction', '--no-password',
-    ], path.join(dir, dumpFile), { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal }).catch(async (error) => {
-      await q('template1', `DROP DATABASE IF EXISTS ${scratch}`, 'dropping the scratch database').catch(() => {});
-      throw error;
-    });
-    if (restored.exitCode !== 0) {
-      await q('template1', `DROP DATABASE IF EXISTS ${scratch}`, 'dropping the scratch database').catch(() => {});
-      throw new TenantctlError('docker', `pg_restore of ${manifest.id} failed (exit ${restored.exitCode}): ${lastErrorLine(restored.stderrTail)}; the tenant was not changed`);
-    }
-    const restoreMBps = restored.bytes / 1e6 / Math.max(0.001, (ctx.clock.now() - restoreStarted) / 1000);
-
-    // 2. App and worker stop (nothing writes), the scratch database takes the tenant database's place.
-    const clients = servicesOf(rendered).filter((s) => s !== 'db' && s !== 'redis');
-    const composeOptions = { signal: ctx.signal, onProgress: ctx.reporter.detail };
-    ctx.reporter.step(`stopping ${clients.join(', ')} of ${id}`);
-    if (clients.length > 0) await composeVerb(host, t.target, ['stop', '--timeout', '10', ...clients], { ...composeOptions, timeoutMs: composeStopTimeoutMs });
-    let swapped = false;
-    try {
-      ctx.reporter.step('swapping in the restored database');
-      const old = `tenant_replaced_${suffix}`;
-      await q('template1', [
-        `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname IN ('tenant', '${scratch}') AND pid <> pg_backend_pid()`,
-      ].join('; '), 'closing connections to the tenant database');
-      // One implicit transaction: both renames, or neither.
-      await q('template1', `ALTER DATABASE tenant RENAME TO ${old}; ALTER DATABASE ${scratch} RENAME TO tenant`, 'swapping the databases');
-      swapped = true;
-      await q('template1', 'REVOKE CONNECT ON DATABASE tenant FROM PUBLIC; GRANT CONNECT ON DATABASE tenant TO tenant_app', 'granting the app its connection');
-      await q('template1', `DROP DATABASE ${old}`, 'dropping the replaced database').catch((error) => {
-        ctx.reporter.info(`the replaced database ${old} could not be dropped (${messageOf(error)}); drop it by hand`);
-      });
-
-      // 3. Redis gets the snapshot: written beside the old data first, then moved into place, as
-      // the append-only file's base (Redis runs with appendonly yes) and as dump.rdb.
-      ctx.reporter.step(`replacing the Redis data of ${id}`);
-      await composeVerb(host, t.target, ['stop', '--timeout', '10', 'redis'], { ...composeOptions, timeoutMs: composeStopTimeoutMs });
-      const script = [
-        'set -eu',
-        'rm -rf /data/.tenantctl-restore && mkdir -p /data/.tenantctl-restore/appendonlydir && cd /data/.tenantctl-restore',
-        'cat > appendonlydir/appendonly.aof.1.base.rdb',
-        ': > appendonlydir/appendonly.aof.1.incr.aof',
-        'printf "file appendonly.aof.1.base.rdb seq 1 type b\\nfile appendonly.aof.1.incr.aof seq 1 type i\\n" > appendonlydir/appendonly.aof.manifest',
-        'cp appendonlydir/appendonly.aof.1.base.rdb dump.rdb',
-        'rm -rf /data/appendonlydir /data/dump.rdb /data/appendonly.aof',
-        // Owned like the volume itself: Redis (whatever user its image runs as) must append to them.
-        'chown -R "$(stat -c %u:%g /data)" appendonlydir dump.rdb',
-        'mv appendonlydir dump.rdb /data/ && cd / && rmdir /data/.tenantctl-restore',
-      ].join('\n');
-      const copied = await dockerFromFile(host, ['run', '--rm', '-i', '--network', 'none', '--user', '0', '--label', `tenantctl.restore=${id}`, '-v', `${redisVolume}:/data`, '--entrypoint', 'sh', redisContainer.imageId, '-c', script],
-        path.join(dir, redisFile), { timeoutMs: redisCopyTimeoutMs, signal: ctx.signal });
-      if (copied.exitCode !== 0) throw new TenantctlError('docker', `writing the Redis snapshot into ${redisVolume} failed (exit ${copied.exitCode}): ${lastErrorLine(copied.stderrTail)}`);
-    } finally {
-      // 4. Whatever happened, the stack starts again.
-      ctx.reporter.step(`starting ${id}`);
-      await startAgain(ctx, t.target).catch((error) => {
-        if (!swapped) throw error;
-        throw new TenantctlError('docker', `${messageOf(error)}; the database is restored, start it with tenantctl start ${id}`, { cause: error });
-      });
-    }
-    ctx.reporter.step('waiting until every service is ready');
-    await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
-
-    // 5. The modules the tenant had when it was backed up (API keys are never brought back).
-    const now = new Map((await listModules(db, id)).map((m) => [m.key, m.enabled]));
-    const modulesChanged: string[] = [];
-    for (const m of document.modules ?? []) {
-      if (now.has(m.key) && now.get(m.key) !== m.enabled) {
-        await setModule(db, id, m.key, m.enabled);
-        modulesChanged.push(`${m.key} ${m.enabled ? 'on' : 'off'}`);
-      }
-    }
-    await db.withTransaction((client) => recordAudit(db, client, id, 'backup.restored', null, { backup: manifest.id, from: manifest.tenant, directory: dir, modulesChanged }));
-    return { modulesChanged, restoreMBps };
-  } finally {
-    await unlock();
-  }
-}
-
-/**
- * `compose start` of the stopped services. The ports are the tenant's own (reserved in the admin
- * database), so "port is already allocated" right after the stop is the engine still releasing
- * them (its userland proxy): tried again for a short while, never with other ports.
- */
-async function startAgain(ctx: Context, target: ComposeTarget): Promise<void> {
-  await retryUntilDeadline(async () => {
-    try {
-      await composeVerb(ctx.dockerHost, target, ['start'], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
-      return done(undefined);
-    } catch (error) {
-      if (error instanceof TenantctlError && /port is already allocated/i.test(error.message)) return notYet(error.message);
-      throw error;
-    }
-  }, {
-    what: 'starting the stack again',
-    deadlineMs: portReleaseGraceMs,
-    clock: ctx.clock,
-    signal: ctx.signal,
-    initialDelayMs: 250,
-    onDeadline: (why) => new TenantctlError('docker', why),
-  });
-}
+export type { RestoreNames };

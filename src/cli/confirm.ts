@@ -13,3 +13,14 @@ export async function confirmInteractively(ids: string[]): Promise<boolean> {
     rl.close();
   }
 }
+
+/** Asks `question` on the terminal; true when the answer is `expected`. False without a terminal (scripts pass --yes). */
+export async function askOnTerminal(question: string, expected: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(question)).trim() === expected;
+  } finally {
+    rl.close();
+  }
+}

@@ -57,6 +57,7 @@ export function createContext({ config, env, reporter, signal, adminConnections 
     homeHost: dockerHost,
     actor,
     pause: pausePointsFrom(env, signal),
+    settleOperation: async (caller, op) => (await import('./settle-table.js')).settleOperation(caller, op),
     adminDb: () =>
       (adminDb ??= openAdminDb({
         config,

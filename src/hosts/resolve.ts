@@ -18,6 +18,8 @@ import { probeHost, type HostProbe } from './probe.js';
 /** The DockerHost for a host name, or undefined when only another environment can reach it. */
 export async function dockerHostNamed(ctx: Context, db: AdminDb, name: string): Promise<DockerHost | undefined> {
   if (name === ctx.dockerHost.id) return ctx.dockerHost;
+  // A command routed to a tenant's host elsewhere (a settlement, a move's undo) still reaches this environment's own.
+  if (name === ctx.homeHost.id) return ctx.homeHost;
   const record = await new HostStore(db).get(name);
   return record ? dockerHostFor(ctx, record) : undefined;
 }
@@ -32,6 +34,7 @@ export async function hostsNamed(ctx: Context, names: readonly string[]): Promis
 /** A registered host's DockerHost (through the context's per-command cache); undefined for an implicit host elsewhere. */
 export async function dockerHostFor(ctx: Context, record: HostRecord): Promise<DockerHost | undefined> {
   if (record.name === ctx.dockerHost.id) return ctx.dockerHost;
+  if (record.name === ctx.homeHost.id) return ctx.homeHost;
   if (!record.endpoint) return undefined;
   const tlsCertPath = record.tls ? await tlsCertDir(ctx.config.stateDir, record.name, record.tls) : undefined;
   return ctx.hostFor({ name: record.name, endpoint: record.endpoint, tlsCertPath, kind: record.kind });

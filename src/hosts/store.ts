@@ -150,8 +150,11 @@ export class HostStore {
         const shown = live.slice(0, 5).join(', ') + (live.length > 5 ? ` and ${live.length - 5} more` : '');
         throw new TenantctlError('conflict', `Docker host ${name} still holds ${live.length} tenant(s): ${shown}; move them (tenantctl move <id> --to <host>) or deprovision them first`);
       }
-      // Moves' journal rows name hosts too (history, like deprovisioned tenants' rows).
-      const { rows: moves } = await client.query('SELECT 1 FROM admin_tenant_moves WHERE source_host = $1 OR target_host = $1 LIMIT 1', [name]);
+      // Operations' journal rows (and moves' from before it) name hosts too: history, like deprovisioned tenants' rows.
+      const { rows: moves } = await client.query(
+        "SELECT 1 FROM admin_tenant_moves WHERE source_host = $1 OR target_host = $1 UNION ALL SELECT 1 FROM admin_operations WHERE host = $1 OR data->>'targetHost' = $1 LIMIT 1",
+        [name],
+      );
       const named = tenants.length > 0 || moves.length > 0;
       if (!named) await client.query('DELETE FROM admin_hosts WHERE name = $1', [name]);
       else await client.query("UPDATE admin_hosts SET state = 'removed', updated_at = now() WHERE name = $1", [name]);

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { TenantctlError } from '../common/errors.js';
 import { anySecretPattern, secretNames, secretPattern, type NamedSecrets, type TenantSecrets } from './generate.js';
 import type { SecretBox } from './master-key.js';
@@ -14,14 +15,17 @@ type Store = Pick<AdminDb, 'pool' | 'withTransaction' | 'unreachable' | 'actor'>
 
 /** Seals and stores (or replaces) the tenant's secrets. The tenant's row must exist. */
 export async function storeTenantSecrets(db: Store, box: SecretBox, id: string, secrets: TenantSecrets | NamedSecrets): Promise<void> {
+  await db.withTransaction((client) => storeTenantSecretsIn(db, client, box, id, secrets));
+}
+
+/** storeTenantSecrets in the caller's transaction (a rotation commits its new values with its journal). */
+export async function storeTenantSecretsIn(db: Pick<AdminDb, 'actor'>, client: pg.ClientBase, box: SecretBox, id: string, secrets: TenantSecrets | NamedSecrets): Promise<void> {
   const names = Object.keys(secrets);
   const sealed = box.seal(JSON.stringify(pickNamedSecrets(secrets, names, id, 'internal')), tenantSecretsPurpose(id));
-  await db.withTransaction(async (client) => {
-    const { rows } = await client.query('SELECT secrets_ciphertext IS NOT NULL AS had FROM admin_customers WHERE id = $1 FOR UPDATE', [id]);
-    if (!rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
-    await client.query('UPDATE admin_customers SET secrets_ciphertext = $2, updated_at = now() WHERE id = $1', [id, sealed]);
-    await recordAudit(db, client, id, 'secrets.stored', { sealed: rows[0].had }, { sealed: true, names, key: box.fingerprint });
-  });
+  const { rows } = await client.query('SELECT secrets_ciphertext IS NOT NULL AS had FROM admin_customers WHERE id = $1 FOR UPDATE', [id]);
+  if (!rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
+  await client.query('UPDATE admin_customers SET secrets_ciphertext = $2, updated_at = now() WHERE id = $1', [id, sealed]);
+  await recordAudit(db, client, id, 'secrets.stored', { sealed: rows[0].had }, { sealed: true, names, key: box.fingerprint });
 }
 
 /** Opens the tenant's stored secrets. notFound when the tenant or its stored secrets do not exist. */

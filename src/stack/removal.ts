@@ -7,6 +7,7 @@ import type { DockerHost } from './docker-host.js';
 import type { ComposeTarget } from './compose-argv.js';
 import { objectsByLabel, removeObjects, type LabelledObjects } from './docker.js';
 import { reapOrphans } from './orphans.js';
+import { removePins } from './rollback-pins.js';
 
 export interface RemovalReport {
   containers: number;
@@ -65,6 +66,8 @@ export async function removeStack(
     deadlineMs: leftoverRemovalMs,
     onDeadline: (why) => new TenantctlError('docker', `could not remove everything of ${target.project}: ${why}`),
   });
+  // The stack is gone: the tags that kept its last good images for a rollback go too.
+  await removePins(host, target.project);
   return {
     containers: before.containers.length,
     networks: before.networks.length,

@@ -9,6 +9,7 @@ import { removeTenantStack, type TenantRemovalReport } from './remove.js';
 import { clearTenantSecrets } from '../secrets/sealed-store.js';
 import { revokeAllApiKeys } from '../api-keys/store.js';
 import { TenantRegistry, wrongHost } from './registry.js';
+import { holdTenant } from './hold.js';
 
 export interface DeprovisionInput {
   id: unknown;
@@ -31,7 +32,7 @@ export async function deprovision(ctx: Context, input: DeprovisionInput): Promis
   const keepData = input.keepData ?? false;
   const db = await ctx.adminDb();
   const registry = new TenantRegistry(db);
-  const unlock = await registry.lock(id);
+  const unlock = await holdTenant(ctx, id);
   try {
     const record = await registry.get(id);
     const project = record?.composeProject ?? projectName(ctx.config.composeProjectPrefix, id);

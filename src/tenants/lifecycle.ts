@@ -9,6 +9,7 @@ import { requireComposeFile, requireTenantFor, servicesOf, tenantNamedSecretsFor
 import { readyTargetOf, waitForTenantReady } from './wait-ready.js';
 import { loadTenantTemplate } from './tenant-template.js';
 import { runBatch, type BatchItem } from './batch.js';
+import { holdTenant } from './hold.js';
 
 // stop, start, restart: a tenant's containers stopped and started again, never removed, so its
 // data, ports, subnet and files stay as they are. Each change is in the registry (stopped / active)
@@ -132,8 +133,7 @@ async function locked(
 ): Promise<LifecycleResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
-  const registry = new TenantRegistry(await ctx.adminDb());
-  const unlock = await registry.lock(id);
+  const unlock = await holdTenant(ctx, id);
   try {
     // Read under the lock: a provision or deprovision that just finished has its final status.
     const t = await requireTenantFor(ctx, id, verb, allowed);

@@ -3,6 +3,7 @@ import { BatchFailure, TenantctlError, usageError } from '../common/errors.js';
 import { recordAudit } from '../audit/write.js';
 import { parseTenantId } from './input.js';
 import { TenantRegistry } from './registry.js';
+import { holdTenant } from './hold.js';
 import { requireTenantFor, tenantSecretsFor } from './day2-target.js';
 import { runBatch, type BatchItem } from './batch.js';
 import { applyTenantSchema } from './schema.js';
@@ -60,7 +61,7 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
   const id = parseTenantId(rawId);
   const db = await ctx.adminDb();
   // A dry run only reads: it needs no lock (and is not refused while a backup runs).
-  const unlock = dryRun ? async () => {} : await new TenantRegistry(db).lock(id);
+  const unlock = dryRun ? async () => {} : await holdTenant(ctx, id);
   try {
     const t = await requireTenantFor(ctx, id, 'be migrated (its database must be running)', ['active']);
     const secrets = await tenantSecretsFor(ctx, db, t);

@@ -6,7 +6,8 @@ import { parseOrUsage, parseTenantId, planSchema, portOverrideSchema, tenantName
 import { projectName, portsReportedTaken, subnetReportedTaken } from '../stack/compose-argv.js';
 import { composeUpGraceMs } from '../common/timeouts.js';
 import { ComposeError } from '../stack/compose.js';
-import { missingImages, networkSubnets } from '../stack/docker.js';
+import { missingImages, networkSubnets, objectsByLabel, type LabelledObjects } from '../stack/docker.js';
+import { projectLabel } from '../stack/removal.js';
 import { waitForTenantReady } from './wait-ready.js';
 import { swarmNodeHost } from '../stack/swarm-stack.js';
 import { choosePorts, type PortPlan } from '../allocation/ports.js';
@@ -23,11 +24,12 @@ import { renderManifest } from './manifest.js';
 import { tenantDoorUrl } from '../frontdoor/layout.js';
 import { removeTenantStack } from './remove.js';
 import { applyTenantSchema } from './schema.js';
-import { TenantRegistry, wrongHost } from './registry.js';
+import { TenantRegistry, wrongHost, type TenantRecord } from './registry.js';
+import { holdTenant } from './hold.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { reserve as reserveAllocations, type Reservation } from '../allocation/reserve.js';
 import { applyDefaultModules } from '../modules/store.js';
-import { createApiKey, revokeAllApiKeys } from '../api-keys/store.js';
+import { createApiKey, revokeApiKeysById } from '../api-keys/store.js';
 import { recordAudit } from '../audit/write.js';
 import { openSecretBox, type SecretBox } from '../secrets/master-key.js';
 import { clearTenantSecrets, readNamedTenantSecrets, storeTenantSecrets } from '../secrets/sealed-store.js';
@@ -44,6 +46,12 @@ export interface ProvisionInput {
   template?: unknown;
   /** Profiles of the template to switch on (--with). */
   with?: unknown;
+  /**
+   * Take over Docker objects carrying the tenant's project label that no row or kept data accounts
+   * for (another registry's tenant, data left behind): they are treated as kept data (never removed
+   * by this run) and need their passwords in customers/<id>/secrets/. Without it they are refused (exit 5).
+   */
+  adopt?: boolean;
 }
 
 export interface ProvisionResult {
@@ -121,12 +129,16 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
   // the answer (a network made meanwhile by someone else makes compose report an overlap: retried).
   const hostSubnets = networkSubnets(ctx.dockerHost, ctx.signal);
   hostSubnets.catch(() => {}); // awaited (and reported) by the reservation
+  // What the engine already holds under the tenant's project label, asked meanwhile too: objects no
+  // row accounts for are refused below, before anything of this run exists.
+  const labelled = objectsByLabel(ctx.dockerHost, projectLabel(project), ctx.signal);
+  labelled.catch(() => {}); // awaited (and reported) below
   await requireImages(ctx, template, profiles);
   const db = await ctx.adminDb();
   const registry = new TenantRegistry(db);
   // A wrong or missing master key is refused here, before any row, port or file exists.
   const box = await openSecretBox(db, { env: ctx.env, stateDir: config.stateDir });
-  const unlock = await registry.lock(id);
+  const unlock = await holdTenant(ctx, id);
   try {
     const existing = await registry.get(id);
     if (existing?.status === 'active') {
@@ -141,11 +153,19 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
     if (existing && existing.host !== ctx.dockerHost.id && (existing.status !== 'deprovisioned' || existing.keptData)) {
       throw wrongHost(id, existing.host, ctx.dockerHost.id);
     }
-    // Kept data (deprovision --keep-data) is reused with the passwords it was created with, and a
-    // failed attempt to bring it back keeps it too; anything else left by a failed or interrupted
-    // run is removed so this run starts clean.
-    const keptData = existing?.keptData === true;
-    if (keptData && existing.template !== template.name) {
+    // Objects of the tenant's project that no row accounts for belong to someone else (a second
+    // registry on this engine, an older admin database restored, a row deleted by hand): reusing
+    // them would fail on their passwords, and a rollback would delete another tenant's data.
+    // Asked again under the lock when the early answer found something: settling an operation a
+    // killed run left (holdTenant) may have removed it meanwhile.
+    const found = await labelled;
+    const current = found.containers.length + found.networks.length + found.volumes.length > 0 ? await objectsByLabel(ctx.dockerHost, projectLabel(project), ctx.signal) : found;
+    const adopting = refuseUnaccounted(id, project, existing, current, raw.adopt === true);
+    // Kept data (deprovision --keep-data, or adopted objects) is reused with the passwords it was
+    // created with, and a failed attempt to bring it back keeps it too; anything else left by a
+    // failed or interrupted run of this registry is removed so this run starts clean.
+    const keptData = existing?.keptData === true || adopting;
+    if (existing?.keptData && existing.template !== template.name) {
       throw new TenantctlError('usage', `the kept data of ${id} was made by template ${existing.template}; provision it with --template ${existing.template}, or deprovision it without --keep-data first`);
     }
     const reusedSecrets = keptData ? await keptDataSecrets(db, box, id, paths, Object.keys(template.block.secrets)) : undefined;
@@ -155,7 +175,7 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
     }
 
     await ctx.pause('provision:locked');
-    const run: RecordedRun = { id, name, plan, project, paths, pool, fixed, render, template, profiles, started, keptData, secrets: reusedSecrets ?? generateSecrets(template.block.secrets) };
+    const run: RecordedRun = { id, name, plan, project, paths, pool, fixed, render, template, profiles, started, keptData, secrets: reusedSecrets ?? generateSecrets(template.block.secrets), createdKeys: [] };
     // The row and the reservation are made together: a refused reservation records nothing.
     const reservation = await reserve(ctx, run, { ports: new Set(), subnets: new Set() }, true, hostSubnets);
     let sealing: Promise<void> | undefined;
@@ -184,8 +204,14 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
  */
 async function rollBack(ctx: Context, run: RecordedRun, error: unknown): Promise<TenantctlError> {
   const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
-  ctx.reporter.step('rolling back');
   const db = await ctx.adminDb();
+  // Only under a lock still ours: another tenantctl may be provisioning this tenant now.
+  const lost = await db.locksProven();
+  if (lost) {
+    first.details.push(`nothing was rolled back (${lost.message}); the next \`tenantctl provision ${run.id}\` cleans up`);
+    return first;
+  }
+  ctx.reporter.step('rolling back');
   const problems: string[] = [];
   const attempt = async (what: string, work: () => Promise<unknown>) => {
     try {
@@ -200,10 +226,30 @@ async function rollBack(ctx: Context, run: RecordedRun, error: unknown): Promise
   if (!run.keptData) await attempt('forgetting the secrets', () => clearTenantSecrets(db, run.id)); // the data they protected is gone
   const reason = problems.length > 0 ? `${first.message}; rollback incomplete: ${problems.join('; ')}` : first.message;
   await attempt('recording the failure', () => new TenantRegistry(db).markFailed(run.id, reason, async (client) => {
-    await revokeAllApiKeys(db, client, run.id);
+    // The key this run made, if it got that far; keys the tenant had before (a move's) are not this run's.
+    await revokeApiKeysById(db, client, run.id, run.createdKeys);
   }, { release: stackRemoved }));
   first.details.push(problems.length > 0 ? `rollback incomplete: ${problems.join('; ')}; run \`tenantctl provision ${run.id}\` again or \`tenantctl doctor\`` : 'rolled back: nothing of this run is left');
   return first;
+}
+
+/**
+ * Docker objects labelled with the tenant's project are accounted for by a row of this registry on
+ * this host that is not deprovisioned (a failed or interrupted attempt of its own) or that kept its
+ * data; anything else is another's, refused (exit 5) unless `adopt` (returns whether it adopts).
+ */
+function refuseUnaccounted(id: string, project: string, existing: TenantRecord | undefined, found: LabelledObjects, adopt: boolean): boolean {
+  const accounted = existing !== undefined && (existing.status !== 'deprovisioned' || existing.keptData);
+  const count = found.containers.length + found.networks.length + found.volumes.length;
+  if (accounted || count === 0) return false;
+  if (adopt) return true;
+  const what = [
+    found.containers.length ? `${found.containers.length} container(s)` : '',
+    found.networks.length ? `${found.networks.length} network(s)` : '',
+    found.volumes.length ? `volumes ${found.volumes.join(', ')}` : '',
+  ].filter(Boolean).join(', ');
+  const row = existing ? `${id} is deprovisioned here without kept data` : `no tenant ${id} is on record`;
+  throw new TenantctlError('conflict', `this Docker host already has ${what} of project ${project}, but ${row}: they belong to another registry or were left behind; \`tenantctl provision ${id} --adopt\` takes them over as its data (its passwords must be in customers/${id}/secrets/), or remove them yourself`);
 }
 
 /** The passwords kept data was created with: from customers/<id>/secrets/, else the sealed copy; never new ones. */
@@ -238,6 +284,8 @@ interface RecordedRun {
   /** The tenant's data volumes are being kept: no step of this run may remove them. */
   keptData: boolean;
   secrets: NamedSecrets;
+  /** API keys this run made (its initial key): its rollback revokes these, and only these. */
+  createdKeys: string[];
 }
 
 interface Avoid {
@@ -352,6 +400,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   await ctx.pause('provision:activating');
   // The initial API key exists only in this result: shown once, stored as a hash.
   const apiKey = await createApiKey(db, run.id, 'initial');
+  run.createdKeys.push(apiKey.id);
   // On a swarm, the node publishes the ports: the URL names it, not the manager.
   const url = urlOf(onNode, run.template, reservation.ports);
   // What the tenant runs (template, image ids, plan, compose file): its last good state, for upgrades' rollback.

@@ -92,14 +92,17 @@ export class TenantRegistry {
    * row without allocations (released), the crm columns that are set.
    */
   async portsOf(record: TenantRecord): Promise<Record<string, number>> {
-    const { rows } = await this.db.pool.query("SELECT purpose, value FROM admin_allocations WHERE customer_id = $1 AND kind = 'port'", [record.id]).catch(this.db.unreachable);
+    // On the host the row names: during a move the tenant holds ports on both.
+    const { rows } = await this.db.pool.query("SELECT purpose, value FROM admin_allocations WHERE customer_id = $1 AND host = $2 AND kind = 'port'", [record.id, record.host]).catch(this.db.unreachable);
     if (rows.length > 0) return Object.fromEntries(rows.map((r) => [String(r.purpose), Number(r.value)]));
     return Object.fromEntries(Object.entries(record.ports).filter((e): e is [string, number] => e[1] !== null));
   }
 
   /** Every tenant's host ports by name (admin_allocations), in one query: for list. */
   async allPorts(): Promise<Map<string, Record<string, number>>> {
-    const { rows } = await this.db.pool.query("SELECT customer_id, purpose, value FROM admin_allocations WHERE kind = 'port' ORDER BY customer_id, value::int").catch(this.db.unreachable);
+    const { rows } = await this.db.pool.query(
+      "SELECT a.customer_id, a.purpose, a.value FROM admin_allocations a JOIN admin_customers c ON c.id = a.customer_id AND c.host = a.host WHERE a.kind = 'port' ORDER BY a.customer_id, a.value::int",
+    ).catch(this.db.unreachable);
     const byTenant = new Map<string, Record<string, number>>();
     for (const row of rows) byTenant.set(row.customer_id, { ...byTenant.get(row.customer_id), [row.purpose]: Number(row.value) });
     return byTenant;
@@ -194,7 +197,8 @@ export class TenantRegistry {
         }
       }
       await client.query(`UPDATE admin_customers SET ${sets.join(', ')} WHERE id = $1`, values);
-      if (release) await client.query('DELETE FROM admin_allocations WHERE customer_id = $1', [id]);
+      // What it holds on its host (during a move the source's are the move's to release or give back).
+      if (release) await client.query('DELETE FROM admin_allocations WHERE customer_id = $1 AND host = $2', [id, before.rows[0].host]);
       if (within) await within(client);
       await recordAudit(this.db, client, id, action, pick(before.rows[0]), { status, reason, ...extra, ...(release ? { allocations: 'released' } : {}) });
     });

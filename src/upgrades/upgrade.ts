@@ -17,6 +17,11 @@ import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import type { TenantSecrets } from '../secrets/generate.js';
 import { describeDeployment, lastDeployment, recordDeployment, runningImages, type DeployedImage, type Deployment } from '../tenants/deployments.js';
 import { refuseOnSwarm } from '../stack/swarm-stack.js';
+import { holdTenant } from '../tenants/hold.js';
+import { LostLockError } from '../admin-db/database.js';
+import { OperationJournal, type Operation } from '../operations/journal.js';
+import { droppedVolumes } from './volumes.js';
+import { pinTag } from '../stack/rollback-pins.js';
 
 // `tenantctl upgrade <id>... [--all] [--image app=...] [--template ...] [--plan ...]`: the tenant's
 // compose file rendered again (same ports, subnet, name; new images, template or plan), brought up
@@ -131,7 +136,7 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
   const id = parseTenantId(rawId);
   refuseOnSwarm(ctx.dockerHost, 'upgrade');
   const db = await ctx.adminDb();
-  const unlock = await new TenantRegistry(db).lock(id);
+  const unlock = await holdTenant(ctx, id);
   try {
     const t = await requireTenantFor(ctx, id, 'be upgraded', ['active']);
     const current = await requireComposeFile(t);
@@ -168,41 +173,47 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
       reservation: { ports: await new TenantRegistry(db).portsOf(t.record), subnet: t.record.subnet },
     });
     await refuseMajorPostgresChange(ctx, id, project, config.images.postgres);
+    // A volume the tenant's data is in that the new render no longer mounts (renamed, dropped, moved
+    // to another path or service) would bring the tenant up "ready" on empty data: refused.
+    const dropped = droppedVolumes(current, rendered);
+    if (dropped.length > 0) {
+      throw usageError(`${id}: the new render no longer mounts ${dropped.join('; ')}: its data would be left behind and the tenant would start on empty volumes; keep the volumes' names and mount points in the template (an upgrade never moves data)`);
+    }
 
     const before = await runningImages(ctx.dockerHost, project, ctx.signal);
     const containersBefore = await containerIds(ctx, project);
     const newIds = await imageIds(ctx, rendered);
     const sameImages = Object.entries(newIds).every(([service, imageId]) => before[service]?.id === imageId);
     if (rendered === current && sameImages) {
+      // Nothing to change, and nothing claimed without proof: it is ready as it runs now.
+      ctx.reporter.step(`${id} already runs this; proving it ready`);
+      await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, current, secrets));
       return { id, outcome: 'unchanged', recreated: [], from: summary(good), to: summary(good), durationMs: ctx.clock.now() - started };
     }
 
+    const journal = new OperationJournal(db);
+    const op = await journal.begin<UpgradeIntent>({
+      tenant: id, verb: 'upgrade', host: ctx.dockerHost.id,
+      data: { templateName: template.name, templateChecksum: template.checksum, plan, rendered, goodRecordedAt: good.recordedAt },
+    });
     ctx.reporter.step(`bringing ${id} up with the new render (compose recreates what changed)`);
     try {
+      await ctx.pause('upgrade:begun');
       await writeFile(t.paths.composeFile, rendered, { mode: 0o644 });
+      await journal.step(op, 'file-written');
       await composeUp(ctx, t);
+      await journal.step(op, 'up');
+      await ctx.pause('upgrade:compose-up');
       ctx.reporter.step('waiting until every service is ready');
       await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
+      await journal.step(op, 'proven');
+      await ctx.pause('upgrade:proven');
     } catch (error) {
-      if (error instanceof TenantctlError && error.kind === 'interrupted') {
-        await rollBack(ctx, t, good, secrets, error).catch(() => {});
-        throw error;
-      }
-      throw await rollBack(ctx, t, good, secrets, error);
+      throw await rollBackAfterFailure(ctx, journal, op, t, good, secrets, error);
     }
-
-    const deployment: Deployment = {
-      templateName: template.name, templateChecksum: template.checksum, plan,
-      images: await runningImages(ctx.dockerHost, project, ctx.signal), composeFile: rendered,
-    };
     const containersAfter = await containerIds(ctx, project);
     const recreated = Object.keys(containersAfter).filter((s) => containersBefore[s] !== containersAfter[s]).sort();
-    await db.withTransaction(async (client) => {
-      await recordDeployment(db, client, id, 'upgrade', deployment);
-      if (plan !== t.record.plan) await client.query('UPDATE admin_customers SET plan = $2, updated_at = now() WHERE id = $1', [id, plan]);
-      await recordAudit(db, client, id, 'tenant.upgraded', summary(good!), { ...summary(deployment), recreated });
-    });
-    await pinImages(ctx, project, deployment.images);
+    const deployment = await commitUpgrade(ctx, journal, op, t, good, recreated);
     return { id, outcome: 'upgraded', recreated, from: summary(good), to: summary(deployment), durationMs: ctx.clock.now() - started };
   } finally {
     await unlock();
@@ -211,8 +222,81 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
 
 const summary = (d: Pick<Deployment, 'templateChecksum' | 'plan' | 'images'>) => ({ templateChecksum: d.templateChecksum, plan: d.plan, images: d.images });
 
-/** Per-tenant tags for the images a good state runs: tenantctl-rollback:<compose project>-<service> (projects are unique on a host). */
-const pinTag = (project: string, service: string) => `tenantctl-rollback:${project}-${service}`;
+/** What the journal holds of an upgrade: the render it brings up, and the good state it started from. */
+export interface UpgradeIntent {
+  templateName: string;
+  templateChecksum: string;
+  plan: string;
+  rendered: string;
+  /** When the last good deployment was recorded: a rollback goes back to it. */
+  goodRecordedAt: string;
+}
+
+/** Proven ready: the new state is recorded (deployment, plan) in the transaction that closes the journal, and its images pinned. */
+async function commitUpgrade(ctx: Context, journal: OperationJournal, op: Operation<UpgradeIntent>, t: Day2Target, good: Deployment, recreated: string[] = []): Promise<Deployment> {
+  const db = journal.db;
+  const id = op.tenant;
+  const deployment: Deployment = {
+    templateName: op.data.templateName, templateChecksum: op.data.templateChecksum, plan: op.data.plan,
+    images: await runningImages(ctx.dockerHost, t.record.composeProject, ctx.signal), composeFile: op.data.rendered,
+  };
+  await journal.finish(op, 'completed', null, async (client) => {
+    await recordDeployment(db, client, id, 'upgrade', deployment);
+    if (op.data.plan !== t.record.plan) await client.query('UPDATE admin_customers SET plan = $2, updated_at = now() WHERE id = $1', [id, op.data.plan]);
+    await recordAudit(db, client, id, 'tenant.upgraded', summary(good), { ...summary(deployment), recreated });
+  });
+  await pinImages(ctx, t.record.composeProject, deployment.images);
+  return deployment;
+}
+
+/**
+ * The failing run rolls back to the last good state (even after Ctrl-C: a half-upgraded tenant is
+ * worse than waiting); a lost lock changes nothing more. The error keeps the first cause, and says
+ * whether the rollback worked; Ctrl-C stays exit 130 with the rollback's outcome in its details.
+ */
+async function rollBackAfterFailure(ctx: Context, journal: OperationJournal, op: Operation<UpgradeIntent>, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: TenantSecrets, error: unknown): Promise<TenantctlError> {
+  const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
+  // Only under a lock still ours: another tenantctl may be working on the tenant now.
+  if (first instanceof LostLockError || (await journal.db.locksProven())) {
+    first.details.push(`the upgrade stopped at step ${op.step}; the next command on ${op.tenant} rolls it back from its journal`);
+    return first;
+  }
+  if (op.step === 'proven') {
+    // Proven ready before it failed (Ctrl-C at the last moment, the commit's transaction): recorded, never rolled back.
+    const quiet = { ...ctx, signal: new AbortController().signal };
+    await commitUpgrade(quiet, journal, op, t, good).then(
+      () => first.details.push(`the upgrade had been proven ready: it was recorded`),
+      (problem) => first.details.push(`recording the upgrade, proven ready, failed: ${messageOf(problem)}; the next command on ${op.tenant} records it`),
+    );
+    return first;
+  }
+  const outcome = await rollBack(ctx, t, good, secrets, first);
+  if (outcome.rolledBack) await journal.finish(op, 'undone', first.message).catch((problem) => outcome.error.details.push(`closing the journal: ${messageOf(problem)}`));
+  if (first.kind === 'interrupted') {
+    first.details.push(outcome.error.message);
+    return first;
+  }
+  return outcome.error;
+}
+
+/** Settles an upgrade a killed run left: recorded when it was proven ready, else rolled back to the last good state. */
+export async function resumeUpgrade(ctx: Context, op: Operation<UpgradeIntent>): Promise<'finished' | 'undone'> {
+  const db = await ctx.adminDb();
+  const journal = new OperationJournal(db);
+  const t = await requireTenantFor(ctx, op.tenant, 'have its upgrade settled', ['active']);
+  const good = await lastDeployment(db, op.tenant);
+  if (!good) throw new TenantctlError('conflict', `${op.tenant} has no recorded deployment to roll back to`);
+  if (op.step === 'proven') {
+    await commitUpgrade(ctx, journal, op, t, good);
+    return 'finished';
+  }
+  const secrets = await tenantSecretsFor(ctx, db, t);
+  const outcome = await rollBack(ctx, t, good, secrets, new TenantctlError('internal', `interrupted at step ${op.step}`));
+  if (!outcome.rolledBack) throw outcome.error;
+  await journal.finish(op, 'undone', `interrupted at step ${op.step}; rolled back by a later command`);
+  return 'undone';
+}
+
 
 async function pinImages(ctx: Context, project: string, images: Record<string, DeployedImage>): Promise<void> {
   for (const [service, image] of Object.entries(images)) {
@@ -225,7 +309,7 @@ async function pinImages(ctx: Context, project: string, images: Record<string, D
  * the pin tags), brought up and waited for. Returns the error to report: the upgrade's cause and
  * "rolled back to ..." (exit 7), or, when the rollback fails too, both.
  */
-async function rollBack(ctx: Context, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: TenantSecrets, cause: unknown): Promise<TenantctlError> {
+async function rollBack(ctx: Context, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: TenantSecrets, cause: unknown): Promise<{ error: TenantctlError; rolledBack: boolean }> {
   const id = t.record.id;
   const why = messageOf(cause);
   const target = `the state recorded at ${good.recordedAt} (template ${good.templateName} ${good.templateChecksum.slice(0, 12)}, plan ${good.plan}, ${Object.entries(good.images).map(([s, i]) => `${s} ${i.tag}@${i.id.replace(/^sha256:/, '').slice(0, 12)}`).join(', ')})`;
@@ -243,11 +327,14 @@ async function rollBack(ctx: Context, t: Day2Target, good: Deployment & { record
       await recordAudit(db, client, id, 'tenant.upgrade-rolled-back', { reason: why }, summary(good));
     });
   } catch (problem) {
-    return new TenantctlError('notReady', `${id}: the upgrade did not become ready (${why}), and rolling back to ${target} failed too: ${messageOf(problem)}`, {
-      cause, details: [`the tenant's compose file is ${t.paths.composeFile}; tenantctl status ${id}`],
-    });
+    return {
+      rolledBack: false,
+      error: new TenantctlError('notReady', `${id}: the upgrade did not become ready (${why}), and rolling back to ${target} failed too: ${messageOf(problem)}`, {
+        cause, details: [`the tenant's compose file is ${t.paths.composeFile}; tenantctl status ${id}; the journal keeps the upgrade: the next command on ${id} rolls it back again`],
+      }),
+    };
   }
-  return new TenantctlError('notReady', `${id}: the upgrade did not become ready (${why}); rolled back to ${target}, which is ready`, { cause });
+  return { rolledBack: true, error: new TenantctlError('notReady', `${id}: the upgrade did not become ready (${why}); rolled back to ${target}, which is ready`, { cause }) };
 }
 
 /** The recorded compose file with each service's image replaced by its pin tag (the image id it ran). */

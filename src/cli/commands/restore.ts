@@ -7,20 +7,30 @@ export function define(command: Command): void {
     .argument('<id>', 'the tenant the backup was made of')
     .requiredOption('--from <backup>', 'a backup id (tenantctl backups) or a backup folder')
     .option('--as <new-id>', 'restore into a new tenant with this id (provisioned first, with its own passwords)')
+    .option('-y, --yes', 'restoring over an active tenant\'s live data: do not ask (required without a terminal)')
+    .option('--replace-kept-data', 'the tenant was deprovisioned with --keep-data: replace that kept data with the backup\'s')
     .addHelpText('after', `
 Examples:
-  $ tenantctl restore acme --from acme-20250131t090000z-3f9a
+  $ tenantctl restore acme --from acme-20250131t090000z-3f9a --yes
   $ tenantctl restore acme --from /srv/backups/acme/acme-20250131t090000z-3f9a --as acme-copy
+  $ tenantctl restore acme --from acme-20250131t090000z-3f9a --replace-kept-data
 
 Every file is checked against its size and SHA-256 first: a corrupt or truncated backup is refused
-(exit 2) with nothing changed. An active tenant is restored in place: the dump goes into a scratch
-database while it runs, then app and worker stop, the databases are swapped, Redis gets the
-snapshot, and the stack must become ready (exit 7 otherwise). A deprovisioned tenant, or --as a new
-id, is provisioned first (new passwords, a new initial API key; API keys are never restored).
+(exit 2) with nothing changed. An active tenant is restored in place, after confirmation (--yes):
+the dump goes into a scratch database while it runs, then app and worker stop, the databases are
+swapped, Redis gets the snapshot, and the stack must become ready; what was replaced is kept until
+then and put back on any failure (exit 7 if not ready). A deprovisioned tenant, or --as a new id,
+is provisioned first (new passwords, a new initial API key; API keys are never restored). Kept data
+(deprovision --keep-data) is replaced only with --replace-kept-data (exit 5 otherwise). A restore
+killed half-way is finished or undone by the next command on the tenant.
 `)
     .action(async (id: string, options, command: Command) => {
       const { restore } = await import('../../backups/restore.js');
       const { renderRestore } = await import('../../backups/render.js');
-      await withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => restore(ctx, { id, from: options.from, as: options.as })), renderRestore, { tenantIds: [id] });
+      const { askOnTerminal } = await import('../confirm.js');
+      await withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => restore(ctx, {
+        id, from: options.from, as: options.as, yes: options.yes === true, replaceKeptData: options.replaceKeptData === true,
+        confirm: (question) => askOnTerminal(question, options.as ?? id),
+      })), renderRestore, { tenantIds: [options.as ?? id] });
     });
 }

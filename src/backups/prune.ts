@@ -1,0 +1,72 @@
+import path from 'node:path';
+import { rm } from 'node:fs/promises';
+import type { Context } from '../context.js';
+import { TenantctlError, messageOf } from '../common/errors.js';
+import { LostLockError } from '../admin-db/database.js';
+import type { AdminDb } from '../admin-db/database.js';
+import { OperationJournal, type Operation } from '../operations/journal.js';
+import { BackupStore } from './store.js';
+import { backupDirectory } from './manifest.js';
+
+// `backup --keep N`: the tenant's older succeeded backups removed, journaled (verb 'backup-prune'):
+// which backups go is recorded before the first folder is removed, each one after it is gone, so a
+// run killed half-way is finished by the next command on the tenant (what was asked for is done,
+// never half of it with rows that still promise removed folders).
+
+export interface PruneIntent {
+  keep: number;
+  /** The backups to remove, oldest last, as chosen when the prune began. */
+  backups: string[];
+  /** Those already removed (folder gone, row marked pruned). */
+  removed?: string[];
+}
+
+/** Keeps the newest `keep` succeeded backups of the tenant (the caller holds its lock); returns the ids removed. */
+export async function pruneBackups(ctx: Context, db: AdminDb, id: string, keep: number): Promise<string[]> {
+  const succeeded = (await new BackupStore(db).list({ tenant: id })).filter((b) => b.state === 'succeeded');
+  // A backup an unfinished operation reads from (a restore, a move; of any tenant) stays until it ends.
+  const { rows } = await db.pool.query("SELECT DISTINCT data->>'backup' AS backup FROM admin_operations WHERE state = 'running' AND data ? 'backup'").catch(db.unreachable);
+  const inUse = new Set(rows.map((r) => r.backup as string));
+  const doomed = succeeded.slice(keep).map((b) => b.id).filter((backupId) => !inUse.has(backupId));
+  if (doomed.length === 0) return [];
+  const journal = new OperationJournal(db);
+  const op = await journal.begin<PruneIntent>({ tenant: id, verb: 'backup-prune', host: ctx.dockerHost.id, data: { keep, backups: doomed, removed: [] } });
+  try {
+    await ctx.pause('prune:begun');
+    await removeEach(ctx, journal, op);
+  } catch (error) {
+    // What was chosen is removed even after Ctrl-C (with a signal of its own); a lost lock leaves it to the next command.
+    const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
+    // Only under a lock still ours (another tenantctl may be working on the tenant now): else the next command finishes it.
+    if (first instanceof LostLockError || (await journal.db.locksProven())) throw first;
+    const quiet: Context = { ...ctx, signal: new AbortController().signal, pause: async () => {} };
+    await removeEach(quiet, journal, op).then(
+      () => first.details.push(`the ${doomed.length} backups chosen for removal were removed`),
+      (problem) => first.details.push(`removing the backups chosen failed: ${messageOf(problem)}; the next command on ${id} finishes it`),
+    );
+    throw first;
+  }
+  ctx.reporter.info(`removed ${doomed.length} older backup${doomed.length === 1 ? '' : 's'} of ${id} (--keep ${keep})`);
+  return doomed;
+}
+
+async function removeEach(ctx: Context, journal: OperationJournal, op: Operation<PruneIntent>): Promise<void> {
+  const store = new BackupStore(journal.db);
+  for (const backupId of op.data.backups) {
+    if (op.data.removed?.includes(backupId)) continue;
+    const record = await store.get(backupId);
+    // Only a folder that is this tenant's, under backupsDir: a row pointing elsewhere is left alone.
+    const expected = backupDirectory(ctx.config.backupsDir, op.tenant, backupId);
+    if (record && path.resolve(record.directory) === expected) await rm(expected, { recursive: true, force: true });
+    if (record && record.state !== 'pruned') await store.markPruned(backupId);
+    await journal.step(op, `removed ${backupId}`, { removed: [...(op.data.removed ?? []), backupId] });
+    await ctx.pause('prune:removing');
+  }
+  await journal.finish(op, 'completed');
+}
+
+/** Settles a prune a killed run left: the backups it chose are removed, as it was asked to. */
+export async function resumePrune(ctx: Context, op: Operation<PruneIntent>): Promise<'finished' | 'undone'> {
+  await removeEach(ctx, new OperationJournal(await ctx.adminDb()), op);
+  return 'finished';
+}
