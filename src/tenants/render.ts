@@ -86,6 +86,7 @@ export function renderStatus(s: StatusResult): string {
     `  ports    ${namedPorts(Object.keys(s.ports).length > 0 ? s.ports : t.ports)}`,
     `  subnet   ${t.subnet ?? '-'}`,
   ];
+  if (s.operation) lines.push(`  ${chalk.yellow('pending')}  ${s.operation.verb} at step ${s.operation.step}, since ${s.operation.startedAt} by ${s.operation.actor} (the next command on ${t.id} settles it)`);
   if (s.services.length > 0) {
     lines.push('', table(['SERVICE', 'STATE', 'HEALTH', 'CONTAINER'], s.services.map((x) => [x.service, x.state, x.health, x.container])));
   }

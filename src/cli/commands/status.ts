@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { TenantctlError } from '../../common/errors.js';
 
 export function define(command: Command): void {
   command
@@ -8,10 +9,21 @@ export function define(command: Command): void {
 Examples:
   $ tenantctl status acme
   $ tenantctl status acme --json
+  $ tenantctl status acme --quiet && echo healthy
+
+Exit 0 only when the tenant is active, every container runs (none unhealthy) and no operation is
+in flight; 7 when it is active but a container is not running or unhealthy; 5 for any other status
+or an unfinished operation; 3 when it is deprovisioned or unknown. The record is printed either way.
 `)
     .action(async (id: string, _options, command: Command) => {
-      const { status } = await import('../../tenants/status.js');
+      const { status, statusExit } = await import('../../tenants/status.js');
       const { renderStatus } = await import('../../tenants/render.js');
-      await withContext(command, (ctx) => status(ctx, { id }), renderStatus, { tenantIds: [id] });
+      let verdict: ReturnType<typeof statusExit>;
+      await withContext(command, async (ctx) => {
+        const result = await status(ctx, { id });
+        verdict = statusExit(result);
+        return result;
+      }, renderStatus, { tenantIds: [id] });
+      if (verdict) throw new TenantctlError(verdict.kind, verdict.message, { reported: true });
     });
 }
