@@ -2,10 +2,15 @@
 // Entry point. `--version` is answered here, before loading the CLI, because scripts call it often.
 import { readFileSync } from 'node:fs';
 
-// A reader that stops early (`tenantctl --help | head`) closes the pipe; that is not a crash.
+// A reader that stops early (`tenantctl --help | head`) closes the pipe, and a terminal or ssh
+// session that goes away makes writes fail (EIO): neither is a crash, and neither may stop a verb
+// half-way (it finishes, or rolls back on the SIGHUP that comes with it): the stream goes quiet.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    if (error.code === 'EPIPE' || error.code === 'EIO') {
+      stream.write = () => true;
+      return;
+    }
     throw error;
   });
 }

@@ -3,7 +3,7 @@ import type { Reporter } from '../context.js';
 import type { GlobalOptions } from './with-context.js';
 
 /** Progress lines on stderr: a step, its duration when the next starts, compose's lines with --verbose. */
-export function makeReporter(options: GlobalOptions): Reporter {
+export function makeReporter(options: GlobalOptions): Reporter & { currentStep(): string | undefined } {
   const quiet = options.quiet === true;
   let current: { label: string; at: number } | undefined;
   const finish = () => {
@@ -23,5 +23,7 @@ export function makeReporter(options: GlobalOptions): Reporter {
       if (options.verbose) process.stderr.write(chalk.dim(`    ${line}\n`));
     },
     end: finish,
+    /** The step under way (for "interrupted while ..."). */
+    currentStep: () => current?.label,
   };
 }

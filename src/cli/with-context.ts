@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import type { Context } from '../context.js';
 import { createContext } from './context.js';
 import { makeReporter } from './reporter.js';
-import { BatchFailure, ExitCode, TenantctlError } from '../common/errors.js';
+import { BatchFailure, ExitCode, TenantctlError, messageOf } from '../common/errors.js';
 
 // Runs one command: loads the config, builds the context (with Ctrl-C wired to its abort signal),
 // prints the command's result as text or JSON, and closes what the context opened.
@@ -47,21 +47,26 @@ export async function withContext<T>(
   if (!config) throw new TenantctlError('usage', 'invalid configuration', { details: errors });
 
   const controller = new AbortController();
+  const reporter = makeReporter(options);
   let interrupts = 0;
-  let terminated = false;
+  // The first signal, and the step it stopped: what an interrupted command's message says first.
+  let stoppedBy: { kind: 'interrupted' | 'terminated' | 'hangup'; step: string | undefined } | undefined;
   const onInterrupt = (signal: NodeJS.Signals) => {
     interrupts += 1;
-    // SIGTERM (a service manager, `kill`) is handled like Ctrl-C, and exits 143 as shells expect.
-    terminated ||= signal === 'SIGTERM';
+    // SIGTERM (a service manager, `kill`) and SIGHUP (the terminal or ssh session went away) are
+    // handled like Ctrl-C, and exit 143 and 129 as shells expect.
+    stoppedBy ??= { kind: signal === 'SIGTERM' ? 'terminated' : signal === 'SIGHUP' ? 'hangup' : 'interrupted', step: reporter.currentStep() };
+    // The terminal is gone: writing to it fails (EIO), and Node may abort on a TTY write: say nothing more there.
+    if (signal === 'SIGHUP') muteTerminals();
     if (mode === 'child') return controller.abort();
-    if (interrupts > 1) process.exit(terminated ? ExitCode.terminated : ExitCode.interrupted);
+    if (interrupts > 1) process.exit(ExitCode[stoppedBy.kind]);
     if (mode === 'roll-back') process.stderr.write('\ninterrupted: rolling back (press Ctrl-C again to stop at once and leave things as they are)\n');
     controller.abort();
   };
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);
+  process.on('SIGHUP', onInterrupt);
 
-  const reporter = makeReporter(options);
   const ctx = createContext({ config, env: process.env, reporter, signal: controller.signal, adminConnections });
   const print = (result: T) => {
     if (render) process.stdout.write(`${options.json ? JSON.stringify(result, null, 2) : render(result)}\n`);
@@ -76,15 +81,34 @@ export async function withContext<T>(
       print(error.result as T);
       error.reported = true;
     }
-    if (terminated && error instanceof TenantctlError && error.kind === 'interrupted') {
-      throw new TenantctlError('terminated', error.message.replace(/^interrupted/, 'terminated'), { cause: error, details: error.details });
-    }
+    // After a signal the signal is the first cause, whatever the command's own error says ("docker
+    // exec was cancelled"): the message names the step it stopped, the command's account of what it
+    // undid follows in the details, and the exit code is the signal's.
+    if (stoppedBy && mode !== 'child' && !(error instanceof TenantctlError && error.reported)) throw interruptedError(stoppedBy, error);
     throw error;
   } finally {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
+    process.off('SIGHUP', onInterrupt);
     await ctx.close();
   }
+}
+
+/** After SIGHUP: stdout and stderr that are terminals take no more writes (the rollback goes on, silently). */
+function muteTerminals(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.isTTY) stream.write = () => true;
+  }
+}
+
+function interruptedError(stoppedBy: { kind: 'interrupted' | 'terminated' | 'hangup'; step: string | undefined }, error: unknown): TenantctlError {
+  const word = { interrupted: 'interrupted', terminated: 'terminated', hangup: 'hung up (SIGHUP)' }[stoppedBy.kind];
+  const own = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
+  // A message that only says the call was cancelled adds nothing to "interrupted while ...".
+  const said = /^(interrupted|terminated)$|was cancelled$/.test(own.message) ? [] : [own.message];
+  // No step reported yet: the command's own "interrupted while ..." says where, if it has one.
+  const where = stoppedBy.step ? ` while ${stoppedBy.step}` : /^interrupted( while .*)$/.exec(own.message)?.[1] ?? '';
+  return new TenantctlError(stoppedBy.kind, `${word}${where}`, { cause: error, details: [...said.filter((m) => !m.endsWith(where) || where === ''), ...own.details] });
 }
 
 /** Routes the command to its tenants' host or the named one; the fleet code loads only when asked. */
