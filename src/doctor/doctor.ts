@@ -1,16 +1,19 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { lockSpaces } from '../admin-db/database.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { tenantIdSchema } from '../tenants/input.js';
 import { tenantPaths } from '../tenants/files.js';
 import { servicesOf } from '../tenants/day2-target.js';
-import { projectsByLabel, removeObjects } from '../stack/docker.js';
+import { projectsByLabel } from '../stack/docker.js';
 import { describeServices } from '../stack/template.js';
-import { recordAudit } from '../audit/write.js';
+import { holdTenant } from '../tenants/hold.js';
+import { OperationJournal } from '../operations/journal.js';
+import { repairJournaled } from './repair.js';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { findDiscrepancies, type Finding, type Snapshot } from './findings.js';
+import { askRecordedHosts, learnIdentity } from './ask-hosts.js';
+import { namesHere } from './host-identity.js';
 import * as z from 'zod/mini';
 
 export interface DoctorResult {
@@ -53,10 +56,12 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
   const host = ctx.dockerHost;
   const stacks = projectsByLabel(host, 'tenantctl.managed=true', ctx.signal);
   const db = await ctx.adminDb();
+  const identity = learnIdentity(ctx, db);
+  identity.catch(() => {}); // awaited (and reported) below
   const registry = new TenantRegistry(db);
   const records = await registry.list();
   const rows = await Promise.all(records.map(async (r) => {
-    const row = { id: r.id, status: r.status, keptData: r.keptData, composeProject: r.composeProject, host: r.host, locked: undefined as boolean | undefined, expectedServices: undefined as string[] | undefined };
+    const row = { id: r.id, status: r.status, keptData: r.keptData, composeProject: r.composeProject, host: r.host, updatedAt: r.updatedAt, locked: undefined as boolean | undefined, expectedServices: undefined as string[] | undefined };
     // A tenant's whole stack is what its own rendered file holds (its template, its profiles), not crm's.
     const rendered = await readFile(tenantPaths(ctx.config.customersDir, r.id).composeFile, 'utf8').catch(() => undefined);
     if (rendered !== undefined) row.expectedServices = servicesOf(rendered, r.profiles);
@@ -69,66 +74,83 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
     return row;
   }));
   const { rows: allocations } = await db.pool.query('SELECT customer_id AS "customerId", kind, value, host FROM admin_allocations').catch(db.unreachable);
+  // Unfinished operations, and whether a tenantctl is running them now (it holds the tenant's lock) or was killed.
+  const operations = await Promise.all((await new OperationJournal(db).running()).map(async (op) => {
+    const release = await db.tryLock(lockSpaces.tenant, op.tenant);
+    await release?.();
+    const targetHost = typeof op.data.targetHost === 'string' ? op.data.targetHost : undefined;
+    return { tenant: op.tenant, verb: op.verb, step: op.step, startedAt: op.startedAt, actor: op.actor, host: op.host, targetHost, inFlight: release === undefined };
+  }));
   const folders = await readdir(ctx.config.customersDir, { withFileTypes: true }).catch((error) => {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new TenantctlError('usage', `cannot read ${ctx.config.customersDir}: ${messageOf(error)}`);
   });
   const template = await readFile(ctx.config.templatePath, 'utf8').catch(() => '');
+  // Tenants' stacks only: the local admin database carries tenantctl's label too, and a project
+  // whose name holds no valid tenant id (admin is a reserved one) is not a tenant's.
+  const tenantStacks = (await stacks).filter((stack) => stack.project !== ctx.config.adminDatabase.localProject
+    && stack.project.startsWith(`${ctx.config.composeProjectPrefix}-`)
+    && z.safeParse(tenantIdSchema, stack.project.slice(ctx.config.composeProjectPrefix.length + 1)).success);
+  const facts = { host: host.id, ...(await identity) };
+  // A stack here whose tenant's row names another host is removable only once that host says the
+  // tenant runs there: each such host is asked (findings.ts judges what it said).
+  const projects = new Set(tenantStacks.map((stack) => stack.project));
+  const withStackHere = rows.filter((r) => projects.has(r.composeProject)).map((r) => ({ id: r.id, host: r.host, project: r.composeProject }));
   return {
-    host: host.id,
+    ...facts,
+    elsewhere: await askRecordedHosts(ctx, db, facts, withStackHere),
     projectPrefix: ctx.config.composeProjectPrefix,
     rows,
     allocations,
-    // Tenants' stacks only: the local admin database carries tenantctl's label too, and a project
-    // whose name holds no valid tenant id (admin is a reserved one) is not a tenant's.
-    stacks: (await stacks).filter((stack) => stack.project !== ctx.config.adminDatabase.localProject
-      && stack.project.startsWith(`${ctx.config.composeProjectPrefix}-`)
-      && z.safeParse(tenantIdSchema, stack.project.slice(ctx.config.composeProjectPrefix.length + 1)).success),
+    operations,
+    stacks: tenantStacks,
     folders: folders.filter((d) => d.isDirectory() && z.safeParse(tenantIdSchema, d.name).success).map((d) => d.name),
     expectedServices: template ? describeServices(template).map((s) => s.name) : [],
   };
 }
 
+/**
+ * One repair, under the tenant's lock (a tenant another tenantctl is changing now is left alone):
+ * an interrupted operation is settled from its journal (holdTenant); anything else is journaled as
+ * a doctor-fix operation (repair.ts) with exactly what it removes or releases, by id, decided from
+ * this snapshot, then done.
+ */
 async function repair(ctx: Context, snapshot: Snapshot, finding: Finding): Promise<void> {
   const db = await ctx.adminDb();
-  const registry = new TenantRegistry(db);
-  const row = snapshot.rows.find((r) => r.id === finding.tenant);
-  const project = row?.composeProject ?? `${snapshot.projectPrefix}-${finding.tenant}`;
-  const stack = snapshot.stacks.find((s) => s.project === project);
-  const removeContainersAndNetworks = async () => {
-    if (stack) await removeObjects(ctx.dockerHost, { containers: stack.containers.map((c) => c.id), networks: stack.networks, volumes: [] }, { volumes: false });
-  };
-  switch (finding.kind) {
-    case 'orphan-stack':
-      return removeContainersAndNetworks();
-    case 'stray-allocation':
-      await db.withTransaction(async (client) => {
-        const { rows } = await client.query(
-          `DELETE FROM admin_allocations a WHERE a.customer_id = $1 AND a.host = $2
-             AND NOT EXISTS (SELECT 1 FROM admin_customers c WHERE c.id = a.customer_id AND c.status IN ('provisioning', 'active', 'stopped', 'deprovisioning'))
-           RETURNING kind, value`,
-          [finding.tenant, snapshot.host],
-        );
-        if (rows.length > 0 && snapshot.rows.some((r) => r.id === finding.tenant)) {
-          await recordAudit(db, client, finding.tenant, 'doctor.released', { allocations: rows }, null);
-        }
-      });
-      return;
-    case 'stale-folder':
-      return rm(path.join(ctx.config.customersDir, finding.tenant), { recursive: true, force: true });
-    case 'stuck': {
-      // Only while nobody works on it: take the lock for the repair itself.
-      const release = await registry.tryLock(finding.tenant);
-      if (!release) throw new TenantctlError('conflict', `${finding.tenant} is being changed by another tenantctl process now`);
-      try {
-        await removeContainersAndNetworks();
-        await registry.markFailed(finding.tenant, 'interrupted; recorded as failed by tenantctl doctor --fix');
-      } finally {
-        await release();
-      }
-      return;
+  if (finding.kind === 'interrupted-operation') {
+    const release = await holdTenant(ctx, finding.tenant);
+    await release();
+    return;
+  }
+  const release = await db.tryLock(lockSpaces.tenant, finding.tenant);
+  if (!release) throw new TenantctlError('conflict', `${finding.tenant} is being changed by another tenantctl process now`);
+  try {
+    // What was judged must still be so: an operation begun, or the row changed, since the snapshot
+    // (a provision that just finished would have its folder taken for stale) is judged again next time.
+    if (await new OperationJournal(db).pending(finding.tenant)) throw new TenantctlError('conflict', `${finding.tenant} has an unfinished operation now; run tenantctl doctor again`);
+    const row = snapshot.rows.find((r) => r.id === finding.tenant);
+    const now = await new TenantRegistry(db).get(finding.tenant);
+    if ((now?.status ?? null) !== (row?.status ?? null) || (now?.updatedAt ?? null) !== (row?.updatedAt ?? null)) {
+      throw new TenantctlError('conflict', `${finding.tenant} changed since it was checked (now ${now?.status ?? 'not on record'}); run tenantctl doctor again`);
     }
-    default:
-      throw new TenantctlError('internal', `doctor cannot fix ${finding.kind}`);
+    const project = row?.composeProject ?? `${snapshot.projectPrefix}-${finding.tenant}`;
+    const stack = snapshot.stacks.find((s) => s.project === project);
+    const containersAndNetworks = { containers: stack?.containers.map((c) => c.id) ?? [], networks: stack?.networks ?? [] };
+    const none = { containers: [], networks: [] };
+    switch (finding.kind) {
+      case 'orphan-stack':
+        return await repairJournaled(ctx, finding.tenant, { kind: finding.kind, ...containersAndNetworks });
+      case 'stray-allocation':
+        // Held under any of this engine's names (findings.ts judged them all here).
+        return await repairJournaled(ctx, finding.tenant, { kind: finding.kind, ...none, releaseOn: [...namesHere(snapshot)] });
+      case 'stale-folder':
+        return await repairJournaled(ctx, finding.tenant, { kind: finding.kind, ...none, folder: finding.tenant });
+      case 'stuck':
+        return await repairJournaled(ctx, finding.tenant, { kind: finding.kind, ...containersAndNetworks, markFailed: true });
+      default:
+        throw new TenantctlError('internal', `doctor cannot fix ${finding.kind}`);
+    }
+  } finally {
+    await release();
   }
 }

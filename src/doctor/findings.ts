@@ -2,6 +2,8 @@
 // label) say, compared; each discrepancy with the command that fixes it, and whether
 // `doctor --fix` may repair it itself (only what cannot lose data).
 
+import { aliasesOf, judgeLeftovers, namesHere, recordedAsAnotherEngine, type IdentityFacts } from './host-identity.js';
+
 export interface StackOnHost {
   project: string;
   containers: Array<{ id: string; service: string; state: string }>;
@@ -19,13 +21,17 @@ export interface TenantRow {
   expectedServices?: string[];
   /** For provisioning/deprovisioning rows: whether a tenantctl process holds the tenant's lock now. */
   locked?: boolean;
+  /** When the row last changed: a repair checks under the lock that it has not changed since (doctor.ts). */
+  updatedAt?: string;
 }
 
-export interface Snapshot {
-  host: string;
+/** host, engineId, hosts, elsewhere: which names are this engine (host-identity.ts). */
+export interface Snapshot extends IdentityFacts {
   projectPrefix: string;
   rows: TenantRow[];
   allocations: Array<{ customerId: string; kind: string; value: string; host: string }>;
+  /** Unfinished operations in the journal (admin_operations); `inFlight`: a tenantctl holds the tenant's lock now. */
+  operations: Array<{ tenant: string; verb: string; step: string; startedAt: string; actor: string; host: string; targetHost?: string; inFlight: boolean }>;
   stacks: StackOnHost[];
   /** Tenant ids that have a folder in customers/. */
   folders: string[];
@@ -33,11 +39,15 @@ export interface Snapshot {
   expectedServices: string[];
 }
 
-export type FindingKind = 'orphan-stack' | 'missing-stack' | 'partial-stack' | 'stray-allocation' | 'orphan-folder' | 'stale-folder' | 'stuck';
+export type FindingKind = 'orphan-stack' | 'missing-stack' | 'partial-stack' | 'stray-allocation' | 'orphan-folder' | 'stale-folder' | 'stuck' | 'host-alias' | 'host-mismatch'
+  | 'interrupted-operation' | 'operation-in-flight';
 
 export interface Finding {
   kind: FindingKind;
+  /** The tenant it is about; '' for a finding about a host name (host-alias, host-mismatch). */
   tenant: string;
+  /** The host name a host-alias or host-mismatch finding is about. */
+  host?: string;
   detail: string;
   /** The command an operator runs to fix it. */
   fix: string;
@@ -51,8 +61,15 @@ const holding = new Set(['provisioning', 'active', 'stopped', 'deprovisioning'])
 const tenantOf = (project: string, prefix: string) => project.slice(prefix.length + 1);
 
 export function findDiscrepancies(s: Snapshot): Finding[] {
-  const findings: Finding[] = [];
-  const rows = s.rows.filter((r) => r.host === s.host);
+  const findings: Finding[] = identityFindings(s);
+  // A tenant with an unfinished operation is its operation's: what looks wrong with it now (clients
+  // stopped by a restore, a move's two stacks) is that operation's state, settled from its journal.
+  // Nothing else about it is judged, and nothing of it is repaired but by settling the operation.
+  const operated = operationFindings(s);
+  const busy = new Set(operated.map((f) => f.tenant));
+  // Rows recorded under any name of this engine are judged here; rows of other engines are not.
+  const here = namesHere(s);
+  const rows = s.rows.filter((r) => here.has(r.host));
   const byProject = new Map(rows.map((r) => [r.composeProject, r]));
   const byId = new Map(s.rows.map((r) => [r.id, r]));
   const stacks = new Map(s.stacks.filter((st) => st.project.startsWith(`${s.projectPrefix}-`)).map((st) => [st.project, st]));
@@ -62,25 +79,37 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
     const running = stack.containers.length + stack.networks.length;
     const id = tenantOf(stack.project, s.projectPrefix);
     const elsewhere = byId.get(id);
-    if (!row && running + stack.volumes.length > 0 && elsewhere && elsewhere.composeProject === stack.project && elsewhere.host !== s.host) {
-      // Left here by a move that failed or was cut off: the tenant's row names its live host, and
-      // `deprovision <id>` goes there: it would remove the live tenant, not these leftovers.
+    if (!row && running + stack.volumes.length > 0 && elsewhere && elsewhere.composeProject === stack.project && !here.has(elsewhere.host)) {
+      // Left here by a move that failed or was cut off, if the tenant runs on the host its row
+      // names, and that host is another engine: `deprovision <id>` goes there and would remove the
+      // live tenant, not these leftovers. Anything less proven may be the tenant's live stack.
+      const verdict = judgeLeftovers(s, id, elsewhere.host, elsewhere.expectedServices ?? s.expectedServices);
       const volumes = stack.volumes.length > 0 ? `; its volumes stay (docker volume rm ${stack.volumes.join(' ')} on ${s.host})` : '';
-      findings.push({
+      const recorded = `Docker has ${describe(stack)} of ${stack.project} on ${s.host}, but ${id} is recorded on Docker host ${elsewhere.host} (${elsewhere.status})`;
+      findings.push(verdict.leftovers ? {
         kind: 'orphan-stack', tenant: id,
-        detail: `Docker has ${describe(stack)} of ${stack.project} on ${s.host}, but ${id} is recorded on Docker host ${elsewhere.host} (${elsewhere.status}): leftovers of a move, not its live stack`,
+        detail: `${recorded}: leftovers of a move, not its live stack (it runs on ${elsewhere.host}, another engine)`,
         fix: `tenantctl doctor --host ${s.host} --fix   # removes its containers and network on ${s.host} only${volumes}${elsewhere.status === 'active' ? `; or move it here again: tenantctl move ${id} --to ${s.host} (removes them first)` : ''}; never deprovision ${id}: that removes the tenant on ${elsewhere.host}`,
         fixable: running > 0,
+      } : {
+        kind: 'orphan-stack', tenant: id,
+        detail: `${recorded}; not removed as a move's leftovers: ${verdict.why}`,
+        fix: verdict.fix,
+        fixable: false,
       });
-    } else if (!row && running + stack.volumes.length > 0) {
-      const volumes = stack.volumes.length > 0 ? `; its volumes ${stack.volumes.join(', ')} are left for you to judge` : '';
+    } else if ((!row && running + stack.volumes.length > 0) || (row?.status === 'deprovisioned' && !row.keptData && running > 0)) {
+      // Nothing of this registry accounts for it (no row; or a deprovision that proved the stack
+      // gone): another registry's tenant on this engine, or this one's whose row was lost (an older
+      // admin database restored). Either may be live: judged by the operator, never removed here.
+      const why = row ? `${row.id} was deprovisioned here (its stack proven gone), yet Docker has ${describe(stack)} of ${stack.project}` : `Docker has ${describe(stack)} of ${stack.project}, and the registry has no tenant for it`;
       findings.push({
         kind: 'orphan-stack', tenant: id,
-        detail: `Docker has ${describe(stack)} of ${stack.project}, and the registry has no tenant for it${volumes}`,
-        fix: `tenantctl deprovision ${id} --yes   # removes its containers, network and volumes`,
-        fixable: running > 0,
+        detail: `${why}: another registry's tenant on this engine, or one whose row was lost; it may be live`,
+        fix: `docker ps -a --filter label=com.docker.compose.project=${stack.project}   # then: tenantctl provision ${id} --adopt (this registry's tenant, row lost), or tenantctl deprovision ${id} --yes (nobody's: removes it with its volumes)`,
+        fixable: false,
       });
     } else if (row && (row.status === 'deprovisioned' || row.status === 'failed') && running > 0) {
+      // This registry's: a failed provision whose stack could not be removed, or containers started by hand on kept data.
       findings.push({
         kind: 'orphan-stack', tenant: row.id,
         detail: `${row.id} is ${row.status} but Docker still has ${describe(stack)}`,
@@ -124,7 +153,7 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
   }
 
   const strays = new Map<string, string[]>();
-  for (const a of s.allocations.filter((x) => x.host === s.host)) {
+  for (const a of s.allocations.filter((x) => here.has(x.host))) {
     const owner = byId.get(a.customerId);
     // A failed tenant whose stack could not be removed keeps what the stack still uses.
     const stillUsed = owner?.status === 'failed' && (stacks.get(owner.composeProject)?.containers.length ?? 0) > 0;
@@ -151,6 +180,50 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
         fix: `rm -r customers/${id}`, fixable: !stack || stack.volumes.length === 0,
       });
     }
+  }
+  return [...findings.filter((f) => !busy.has(f.tenant)), ...operated];
+}
+
+/**
+ * An unfinished operation of a tenant recorded here (or moving here): killed (nobody holds the
+ * tenant's lock), settled by --fix from its journal exactly as the next command on the tenant
+ * would; or in flight (a tenantctl runs it now), left alone.
+ */
+function operationFindings(s: Snapshot): Finding[] {
+  const here = namesHere(s);
+  return s.operations.filter((op) => here.has(op.host) || (op.targetHost !== undefined && here.has(op.targetHost))).map((op) => {
+    const what = `a ${op.verb} of ${op.tenant}, at step ${op.step}, started ${op.startedAt} by ${op.actor}`;
+    return op.inFlight
+      ? { kind: 'operation-in-flight' as const, tenant: op.tenant, detail: `${what}, is running now (a tenantctl holds the tenant's lock): nothing of ${op.tenant} is judged or repaired meanwhile`, fix: 'tenantctl doctor again once it has ended', fixable: false }
+      : {
+        kind: 'interrupted-operation' as const, tenant: op.tenant,
+        detail: `${what}, was interrupted (no tenantctl holds the tenant's lock): its journal says how far it got`,
+        fix: `tenantctl doctor --fix   # finishes it past its point of no return, else undoes it (so does the next command on ${op.tenant})`,
+        fixable: true,
+      };
+  });
+}
+
+/** One engine, one name: this engine known under other names, or this name recorded as another engine. */
+function identityFindings(s: Snapshot): Finding[] {
+  const findings: Finding[] = [];
+  const own = recordedAsAnotherEngine(s);
+  if (own) {
+    findings.push({
+      kind: 'host-mismatch', tenant: '', host: s.host,
+      detail: `Docker host ${s.host} is recorded as engine ${own}, but ${s.host} reaches engine ${s.engineId} now (a reinstalled engine, two machines with one hostname, or a registered endpoint that reaches another engine now): the tenants recorded on ${s.host} are not judged here`,
+      fix: `export TENANTCTL_HOST_ID=<this engine's own name>   # one engine, one name; then tenantctl doctor again (a registered host: tenantctl hosts list, and check its endpoint)`,
+      fixable: false,
+    });
+  }
+  for (const alias of aliasesOf(s)) {
+    const tenants = s.rows.filter((r) => r.host === alias && r.status !== 'deprovisioned').length;
+    findings.push({
+      kind: 'host-alias', tenant: '', host: alias,
+      detail: `this Docker engine (ID ${s.engineId}) is recorded as Docker host ${alias}, and this environment calls it ${s.host} (TENANTCTL_HOST_ID): one engine, two names; the ${tenants} tenant(s) recorded on ${alias} are judged here as this engine's`,
+      fix: `export TENANTCTL_HOST_ID=${alias}   # this engine's name in the fleet (one engine, one name), then tenantctl doctor again`,
+      fixable: false,
+    });
   }
   return findings;
 }

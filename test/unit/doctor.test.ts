@@ -11,10 +11,31 @@ const whole = (project: string, state = 'running') => ({
 const row = (id: string, status: string, extra: Partial<Snapshot['rows'][number]> = {}) => ({ id, status, keptData: false, composeProject: `t-${id}`, host: 'h1', ...extra });
 
 function snapshot(over: Partial<Snapshot>): Snapshot {
-  return { host: 'h1', projectPrefix: 't', rows: [], allocations: [], stacks: [], folders: [], expectedServices: services, ...over };
+  return { host: 'h1', engineId: 'E1', hosts: [{ name: 'h1', engineId: 'E1' }], elsewhere: {}, projectPrefix: 't', rows: [], allocations: [], operations: [], stacks: [], folders: [], expectedServices: services, ...over };
 }
+/** What a host another tenant is recorded on said: its engine and its containers of the project. */
+const answered = (engineId: string, state = 'running', only = services) => ({ engineId, containers: only.map((service) => ({ service, state })) });
 
 describe('findDiscrepancies', () => {
+  it('settles an interrupted operation and judges nothing else of its tenant; one in flight is left alone', () => {
+    const op = { verb: 'restore', step: 'swapped', startedAt: '2026-12-06T01:00:00.000Z', actor: 'ops', host: 'h1' };
+    // A restore killed after stopping app and worker: the stack looks partial, but that is the restore's state.
+    const stopped = { ...whole('t-acme'), containers: whole('t-acme').containers.map((c) => (c.service === 'app' || c.service === 'worker' ? { ...c, state: 'exited' } : c)) };
+    const killed = snapshot({ rows: [row('acme', 'active')], stacks: [stopped], folders: ['acme'], operations: [{ tenant: 'acme', ...op, inFlight: false }] });
+    expect(findDiscrepancies(killed)).toEqual([expect.objectContaining({ kind: 'interrupted-operation', tenant: 'acme', fixable: true, detail: expect.stringContaining('a restore of acme, at step swapped') })]);
+    const running = snapshot({ ...killed, operations: [{ tenant: 'acme', ...op, inFlight: true }] });
+    expect(findDiscrepancies(running)).toEqual([expect.objectContaining({ kind: 'operation-in-flight', tenant: 'acme', fixable: false })]);
+    // A restore --as a new id killed during its provision: no 'stuck' repair of its own, the journal settles it.
+    const fresh = snapshot({ rows: [row('copy', 'provisioning', { locked: false })], stacks: [whole('t-copy')], operations: [{ tenant: 'copy', ...op, step: 'begun', inFlight: false }] });
+    expect(findDiscrepancies(fresh).map((f) => f.kind)).toEqual(['interrupted-operation']);
+    // Another engine's operation is its doctor's.
+    const elsewhere = snapshot({ operations: [{ tenant: 'far', ...op, host: 'h9', inFlight: false }] });
+    expect(findDiscrepancies(elsewhere)).toEqual([]);
+    // A move to this host is judged here too.
+    const incoming = snapshot({ operations: [{ tenant: 'far', ...op, verb: 'move', host: 'h9', targetHost: 'h1', inFlight: false }] });
+    expect(findDiscrepancies(incoming).map((f) => f.kind)).toEqual(['interrupted-operation']);
+  });
+
   it('judges a stack by the tenant\'s own services (its template and profiles), not crm\'s', () => {
     const fb = { project: 't-fb', containers: ['frontend', 'backend', 'redis'].map((service, i) => ({ id: `f${i}`, service, state: 'running' })), networks: ['t-fb_tenant'], volumes: [] };
     const whole = snapshot({ rows: [row('fb', 'active', { expectedServices: ['frontend', 'backend', 'redis'] })], stacks: [fb], folders: ['fb'] });
@@ -49,8 +70,9 @@ describe('findDiscrepancies', () => {
     });
     const found = findDiscrepancies(s).map((f) => [f.kind, f.tenant, f.fixable]);
     expect(found).toEqual(expect.arrayContaining([
-      ['orphan-stack', 'ghost', true],
-      ['orphan-stack', 'undead', true],
+      // No row, or a row deprovisioned without its data: another registry's tenant, maybe live: never removed here.
+      ['orphan-stack', 'ghost', false],
+      ['orphan-stack', 'undead', false],
       ['missing-stack', 'gone', false],
       ['partial-stack', 'half', false],
       ['stuck', 'stuck', true],
@@ -67,8 +89,13 @@ describe('findDiscrepancies', () => {
   });
 
   it('a stack of a tenant recorded on another host is a move\'s leftovers: the fix stays on this host, never deprovision', () => {
-    // A move from h2 to h1 that failed half-way left this on h1; the tenant lives on h2.
-    const s = snapshot({ rows: [row('moved', 'active', { host: 'h2' })], stacks: [whole('t-moved')] });
+    // A move from h2 to h1 that failed half-way left this on h1; the tenant lives on h2, another
+    // engine (E2) that said so when asked: every service of it running there.
+    const s = snapshot({
+      hosts: [{ name: 'h1', engineId: 'E1' }, { name: 'h2', engineId: 'E2' }],
+      elsewhere: { moved: answered('E2') },
+      rows: [row('moved', 'active', { host: 'h2' })], stacks: [whole('t-moved')],
+    });
     const found = findDiscrepancies(s);
     expect(found).toHaveLength(1);
     const [leftover] = found;
@@ -79,9 +106,107 @@ describe('findDiscrepancies', () => {
     expect(leftover!.fix).toContain('t-moved_db-data');
     expect(leftover!.fix).not.toMatch(/tenantctl deprovision/);
     // Volumes alone: listed, not fixable (doctor never removes a volume), still never deprovision.
-    const volumesOnly = findDiscrepancies(snapshot({ rows: [row('moved', 'active', { host: 'h2' })], stacks: [{ ...whole('t-moved'), containers: [], networks: [] }] }));
+    const volumesOnly = findDiscrepancies({ ...s, stacks: [{ ...whole('t-moved'), containers: [], networks: [] }] });
     expect(volumesOnly).toEqual([expect.objectContaining({ kind: 'orphan-stack', fixable: false })]);
     expect(volumesOnly[0]!.fix).not.toMatch(/tenantctl deprovision/);
+  });
+
+  it('the same engine under a renamed host id (review item 4): its tenants are judged here, nothing is fixable, a host-alias finding names the old name', () => {
+    // Provisioned while the host id was h1 (its engine ID recorded then); doctor now runs as
+    // TENANTCTL_HOST_ID=renamed on the same engine. Before: "leftovers of a move ... fixed", 4 running -> 0.
+    const s = snapshot({
+      host: 'renamed',
+      hosts: [{ name: 'h1', engineId: 'E1' }],
+      rows: [row('acme', 'active')],
+      stacks: [whole('t-acme')],
+      allocations: [{ customerId: 'acme', kind: 'port', value: '3001', host: 'h1' }],
+      folders: ['acme'],
+    });
+    const found = findDiscrepancies(s);
+    expect(found).toEqual([expect.objectContaining({ kind: 'host-alias', tenant: '', host: 'h1', fixable: false })]);
+    expect(found[0]!.detail).toContain('recorded as Docker host h1');
+    expect(found[0]!.detail).toContain('calls it renamed');
+    expect(found[0]!.fix).toContain('TENANTCTL_HOST_ID=h1');
+    expect(found.filter((f) => f.fixable)).toEqual([]); // doctor --fix touches nothing: the running containers stay
+  });
+
+  it('a host recorded before engine IDs were, which says it is this same engine: not leftovers, set TENANTCTL_HOST_ID', () => {
+    const s = snapshot({
+      hosts: [{ name: 'h1', engineId: 'E1' }, { name: 'old', engineId: null }],
+      elsewhere: { acme: answered('E1') }, // asking "old" reached this engine: the same containers
+      rows: [row('acme', 'active', { host: 'old' })], stacks: [whole('t-acme')],
+    });
+    const [finding, ...rest] = findDiscrepancies(s);
+    expect(rest).toEqual([]);
+    expect(finding).toMatchObject({ kind: 'orphan-stack', tenant: 'acme', fixable: false });
+    expect(finding!.detail).toContain('Docker host old is this same engine (ID E1) under another name');
+    expect(finding!.fix).toContain('TENANTCTL_HOST_ID=old');
+    expect(finding!.detail).not.toContain('leftovers of a move, not its live stack');
+  });
+
+  it('another host that does not answer: nothing removed, the reason named', () => {
+    const s = snapshot({
+      hosts: [{ name: 'h1', engineId: 'E1' }, { name: 'h2', engineId: 'E2' }],
+      elsewhere: { moved: { unreachable: 'docker info did not answer within 5 s' } },
+      rows: [row('moved', 'active', { host: 'h2' })], stacks: [whole('t-moved')],
+    });
+    const [finding] = findDiscrepancies(s);
+    expect(finding).toMatchObject({ kind: 'orphan-stack', fixable: false });
+    expect(finding!.detail).toContain('Docker host h2 does not answer (docker info did not answer within 5 s)');
+    expect(finding!.fix).not.toMatch(/tenantctl deprovision/);
+  });
+
+  it('another host whose engine ID is unknown (implicit, of another environment, nothing recorded): it may be this engine, nothing removed', () => {
+    const s = snapshot({
+      hosts: [{ name: 'h1', engineId: 'E1' }, { name: 'laptop', engineId: null }],
+      elsewhere: { acme: { unreachable: 'laptop is known only by name here (no endpoint registered): only its own environment reaches it' } },
+      rows: [row('acme', 'active', { host: 'laptop' })], stacks: [whole('t-acme')],
+    });
+    const [finding] = findDiscrepancies(s);
+    expect(finding).toMatchObject({ kind: 'orphan-stack', fixable: false });
+    expect(finding!.detail).toContain('the engine ID of Docker host laptop is unknown');
+    expect(finding!.fix).toContain('TENANTCTL_HOST_ID=laptop');
+  });
+
+  it('another engine where the tenant is not running (or only partly): this may be its only stack, nothing removed', () => {
+    const base = { hosts: [{ name: 'h1', engineId: 'E1' }, { name: 'h2', engineId: 'E2' }], rows: [row('moved', 'active', { host: 'h2' })], stacks: [whole('t-moved')] };
+    for (const there of [answered('E2', 'exited'), answered('E2', 'running', []), answered('E2', 'running', ['db', 'redis'])]) {
+      const [finding, ...rest] = findDiscrepancies(snapshot({ ...base, elsewhere: { moved: there } }));
+      expect(rest).toEqual([]);
+      expect(finding).toMatchObject({ kind: 'orphan-stack', tenant: 'moved', fixable: false });
+      expect(finding!.detail).toContain('moved is not running on Docker host h2');
+    }
+    // The engine it answered with is what counts, not only the one recorded.
+    const liveIsThisOne = findDiscrepancies(snapshot({ ...base, elsewhere: { moved: answered('E1') } }));
+    expect(liveIsThisOne).toEqual([expect.objectContaining({ kind: 'orphan-stack', fixable: false, detail: expect.stringContaining('this same engine') })]);
+  });
+
+  it('this engine did not say its ID: no stack is judged another host\'s leftovers', () => {
+    const s = snapshot({ engineId: undefined, hosts: [{ name: 'h1', engineId: null }, { name: 'h2', engineId: 'E2' }], elsewhere: { moved: answered('E2') }, rows: [row('moved', 'active', { host: 'h2' })], stacks: [whole('t-moved')] });
+    expect(findDiscrepancies(s)).toEqual([expect.objectContaining({ kind: 'orphan-stack', fixable: false, detail: expect.stringContaining('did not say its ID') })]);
+  });
+
+  it('this host\'s name recorded as another engine (two machines with one hostname): a host-mismatch, its tenants not judged here, nothing removed', () => {
+    const s = snapshot({
+      hosts: [{ name: 'h1', engineId: 'E9' }],
+      rows: [row('theirs', 'active'), row('clash', 'active')],
+      stacks: [whole('t-clash')], // a stack of the same project name on this engine
+      allocations: [{ customerId: 'theirs', kind: 'port', value: '3001', host: 'h1' }],
+    });
+    const found = findDiscrepancies(s);
+    expect(found.map((f) => [f.kind, f.tenant, f.fixable])).toEqual([['host-mismatch', '', false], ['orphan-stack', 'clash', false]]);
+    expect(found[0]!.detail).toContain('recorded as engine E9');
+    expect(found[1]!.detail).toContain('recorded as engine E9, but this is engine E1');
+  });
+
+  it('rows and allocations recorded under an alias are this engine\'s: a missing stack and a stray allocation there are found', () => {
+    const s = snapshot({
+      hosts: [{ name: 'h1', engineId: 'E1' }, { name: 'old', engineId: 'E1', removed: true }],
+      rows: [row('gone', 'active', { host: 'old' }), row('done', 'deprovisioned', { host: 'old' })],
+      allocations: [{ customerId: 'done', kind: 'port', value: '3002', host: 'old' }],
+    });
+    // A removed host keeps its engine ID as history: its rows are judged here, but it is no alias to report.
+    expect(findDiscrepancies(s).map((f) => [f.kind, f.tenant, f.fixable])).toEqual([['missing-stack', 'gone', false], ['stray-allocation', 'done', true]]);
   });
 
   it('judges only this host\'s rows and allocations', () => {
