@@ -33,6 +33,11 @@ export interface WithContextOptions {
   tenantIds?: readonly unknown[];
   /** `--host <name>`: the command runs on that host of the fleet (doctor, --all batches, stats). */
   hostName?: string;
+  /**
+   * It only reads (status, logs, exec, stats): it is routed to the tenants' host as they are, without
+   * settling an operation a killed run left (every command that changes a tenant settles it first).
+   */
+  readOnly?: boolean;
 }
 
 /** `render` null: the command's output was streamed while it ran (logs, exec); nothing more to print. */
@@ -40,7 +45,7 @@ export async function withContext<T>(
   command: Command,
   work: (ctx: Context) => Promise<T>,
   render: ((result: T) => string) | null,
-  { adminConnections, onInterrupt: mode = 'roll-back', tenantIds, hostName }: WithContextOptions = {},
+  { adminConnections, onInterrupt: mode = 'roll-back', tenantIds, hostName, readOnly }: WithContextOptions = {},
 ): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const { config, errors } = loadConfig({ cwd: process.cwd(), env: process.env, file: options.config });
@@ -72,7 +77,7 @@ export async function withContext<T>(
     if (render) process.stdout.write(`${options.json ? JSON.stringify(result, null, 2) : render(result)}\n`);
   };
   try {
-    const result = await onItsHost(ctx, { tenantIds, hostName }, work);
+    const result = await onItsHost(ctx, { tenantIds, hostName, readOnly }, work);
     reporter.end();
     print(result);
   } catch (error) {
@@ -112,8 +117,8 @@ function interruptedError(stoppedBy: { kind: 'interrupted' | 'terminated' | 'han
 }
 
 /** Routes the command to its tenants' host or the named one; the fleet code loads only when asked. */
-async function onItsHost<T>(ctx: Context, { tenantIds, hostName }: Pick<WithContextOptions, 'tenantIds' | 'hostName'>, work: (ctx: Context) => Promise<T>): Promise<T> {
+async function onItsHost<T>(ctx: Context, { tenantIds, hostName, readOnly }: Pick<WithContextOptions, 'tenantIds' | 'hostName' | 'readOnly'>, work: (ctx: Context) => Promise<T>): Promise<T> {
   if (!tenantIds?.length && hostName === undefined) return work(ctx);
   const { onNamedHost, onTenantsHost } = await import('../hosts/resolve.js');
-  return hostName !== undefined ? onNamedHost(ctx, hostName, work) : onTenantsHost(ctx, tenantIds!, work);
+  return hostName !== undefined ? onNamedHost(ctx, hostName, work) : onTenantsHost(ctx, tenantIds!, work, { readOnly });
 }

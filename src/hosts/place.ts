@@ -5,7 +5,7 @@ import { TenantRegistry } from '../tenants/registry.js';
 import { HostStore, planMemoryBytes } from './store.js';
 import { probeHost } from './probe.js';
 import { choosePlacement, type Placement, type PlacementCandidate } from './placement.js';
-import { contextOn, dockerHostFor, onTenantsHost, requireReachable } from './resolve.js';
+import { contextOn, dockerHostFor, onTenantsHost, requireReachable, settleBeforeRouting } from './resolve.js';
 import type { InFlightPlacements } from './in-flight.js';
 
 // Provision's first step in a fleet: which host the new tenant goes to. A tenant already on
@@ -22,6 +22,8 @@ export interface Placed {
 export async function placeTenant(ctx: Context, input: { id: unknown; host?: string; plan?: string }, inFlight?: InFlightPlacements): Promise<Placed> {
   const id = parseTenantId(input.id);
   const db = await ctx.adminDb();
+  // Where it is recorded decides where it goes: after settling what a killed run left (a move undone or finished).
+  await settleBeforeRouting(ctx, db, [id]);
   const existing = await new TenantRegistry(db).get(id);
   if (existing && (existing.status !== 'deprovisioned' || existing.keptData)) {
     if (input.host !== undefined && input.host !== existing.host) {

@@ -7,6 +7,8 @@ import type { DockerHost } from '../stack/docker-host.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
+import { holdTenant } from '../tenants/hold.js';
+import { OperationJournal } from '../operations/journal.js';
 import { HostStore, type HostRecord } from './store.js';
 import { probeHost, type HostProbe } from './probe.js';
 
@@ -61,7 +63,7 @@ export async function requireReachable(ctx: Context, host: DockerHost, whose?: s
  * several hosts: exit 2, one command per host. A host that does not answer: exit 6 before
  * anything is changed.
  */
-export async function onTenantsHost<T>(ctx: Context, rawIds: readonly unknown[], work: (ctx: Context) => Promise<T>): Promise<T> {
+export async function onTenantsHost<T>(ctx: Context, rawIds: readonly unknown[], work: (ctx: Context) => Promise<T>, { readOnly = false }: { readOnly?: boolean } = {}): Promise<T> {
   const ids = rawIds.flatMap((raw) => {
     try {
       return [parseTenantId(raw)];
@@ -71,6 +73,9 @@ export async function onTenantsHost<T>(ctx: Context, rawIds: readonly unknown[],
   });
   if (ids.length === 0) return work(ctx);
   const db = await ctx.adminDb();
+  // A command that changes a tenant settles what a killed run left first, before it is routed: a
+  // move undone or finished changes which host the tenant is on. A read-only one reports it as it is.
+  if (!readOnly) await settleBeforeRouting(ctx, db, ids);
   const registry = new TenantRegistry(db);
   const hosts = new Map<string, string[]>();
   for (const id of ids) {
@@ -87,6 +92,16 @@ export async function onTenantsHost<T>(ctx: Context, rawIds: readonly unknown[],
   if (!host || host === ctx.dockerHost) return work(ctx);
   await requireReachable(ctx, host, onHost.length === 1 ? `tenant ${onHost[0]}` : `tenants ${onHost.join(', ')}`);
   return work(contextOn(ctx, host));
+}
+
+/** Settles each tenant's unfinished operation, if any (holdTenant takes the lock, settles, and it is let go at once). */
+export async function settleBeforeRouting(ctx: Context, db: AdminDb, ids: readonly string[]): Promise<void> {
+  const journal = new OperationJournal(db);
+  for (const id of ids) {
+    if (!(await journal.pending(id))) continue;
+    const release = await holdTenant(ctx, id);
+    await release();
+  }
 }
 
 /** Runs `work` on the named host of the fleet (`--host` of doctor, backup --all, upgrade --all, ...). */

@@ -92,6 +92,8 @@ function fakeContext(tenants: Record<string, { host: string; status?: string }>,
       // The front door's routes: every tenant not deprovisioned, with its host.
       return { rows: Object.entries(tenants).filter(([, t]) => (t.status ?? 'active') !== 'deprovisioned').map(([id, t]) => ({ id, plan: 'standard', status: t.status ?? 'active', app_port: 3001, host: t.host, domains: [] })) };
     }
+    // No operation left unfinished: nothing to settle before routing.
+    if (sql.includes('FROM admin_operations')) return { rows: [] };
     if (sql.includes('FROM admin_hosts WHERE name')) {
       const name = params[0] as string;
       return { rows: name in hosts ? [{ name, docker_endpoint: hosts[name], kind: 'compose', state: 'active', created_at: new Date(), updated_at: new Date() }] : [] };

@@ -12,7 +12,7 @@ export async function runChild(command: Command, id: string, work: Parameters<ty
     const result = await work(ctx);
     exitCode = result.exitCode;
     return result;
-  }, null, { onInterrupt: 'child', tenantIds: [id] });
+  }, null, { onInterrupt: 'child', tenantIds: [id], readOnly: true });
   if (exitCode !== 0) throw new ChildExited(exitCode);
 }
 

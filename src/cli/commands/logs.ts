@@ -28,7 +28,7 @@ after a restart. --since needs compose v2. An unknown service is exit 2, an unkn
         command,
         (ctx) => logs(ctx, { id, services: options.service, follow: options.follow, since: options.since, tail: options.tail, timestamps: options.timestamps }),
         null,
-        { onInterrupt: 'end', tenantIds: [id] },
+        { onInterrupt: 'end', tenantIds: [id], readOnly: true },
       );
     });
 }

@@ -19,6 +19,6 @@ started) and processes, per tenant and per service, from one \`docker stats --no
     .action(async (ids: string[], options: { sort: string; host?: string }, command: Command) => {
       const { stats } = await import('../../tenants/stats.js');
       const { renderStats } = await import('../../tenants/day2-render.js');
-      await withContext(command, (ctx) => stats(ctx, { ids, sort: options.sort }), renderStats, { onInterrupt: 'end', tenantIds: ids, hostName: options.host });
+      await withContext(command, (ctx) => stats(ctx, { ids, sort: options.sort }), renderStats, { onInterrupt: 'end', tenantIds: ids, hostName: options.host, readOnly: true });
     });
 }

@@ -23,7 +23,7 @@ or an unfinished operation; 3 when it is deprovisioned or unknown. The record is
         const result = await status(ctx, { id });
         verdict = statusExit(result);
         return result;
-      }, renderStatus, { tenantIds: [id] });
+      }, renderStatus, { tenantIds: [id], readOnly: true });
       if (verdict) throw new TenantctlError(verdict.kind, verdict.message, { reported: true });
     });
 }
