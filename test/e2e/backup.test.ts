@@ -164,13 +164,18 @@ describe('backup and restore', () => {
     expect((await h.cli(['modules', 'disable', 'bk1', 'ai_assistant'])).exitCode).toBe(0);
     expect(await snapshot('bk1')).not.toEqual(original);
 
-    const r = await h.cli(['restore', 'bk1', '--from', backupId, '--json']);
+    // Over live data only when confirmed (no terminal here): refused first, nothing changed.
+    const unconfirmed = await h.cli(['restore', 'bk1', '--from', backupId, '--json']);
+    expect(unconfirmed.exitCode, unconfirmed.why).toBe(4);
+    const r = await h.cli(['restore', 'bk1', '--from', backupId, '--yes', '--json']);
     expect(r.exitCode, r.why).toBe(0);
-    expect(r.json().outcome).toBe('restored');
+    expect(r.json()).toMatchObject({ outcome: 'restored', mode: 'in-place' });
     expect(r.json().modulesChanged).toEqual(['ai_assistant on']);
     expect(await snapshot('bk1')).toEqual(original);
+    // status exits 0 only for an active tenant whose containers all run, with nothing in flight.
     const status = await h.cli(['status', 'bk1', '--json']);
-    expect(status.json().live ?? status.json().record?.live).not.toBe('stopped');
+    expect(status.exitCode, status.why).toBe(0);
+    expect(status.json()).toMatchObject({ live: 'running', healthy: true, operation: null });
   }, 300_000);
 
   it('refuses a truncated backup with nothing changed', async () => {

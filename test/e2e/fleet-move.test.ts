@@ -3,12 +3,14 @@
 // machine's engine, and the front door (nginx + gateway) on this machine:
 // - a batch of two placed at once spreads over both hosts; the remote tenant's app URL names its
 //   host's address, and both answer through https://<id>.<baseDomain> (nginx dials the engine);
-// - kill -9 at each pause point of `move` (backed-up, detached, restored), then `move` again:
+// - kill -9 at pause points of `move` (backed-up, detached, restored), then `move` again (the
+//   next command settles the killed one from its journal, then moves):
 //   the tenant ends whole on exactly one host, its rows read back, nothing left on the other,
 //   the front door pointing at where it is now;
 // - a move whose target engine stops before the restore: the tenant keeps working on the source,
 //   and the message names the first cause (and an allocation another tenant took meanwhile);
-// - a second host name for this machine's engine (another socket path): move refuses it (exit 2);
+// - a second host name for this machine's engine (another socket path): hosts add refuses it
+//   (exit 5), and move refuses one registered before engine IDs were recorded (exit 2);
 // - a second move while one runs: exit 5, and the first one completes;
 // - the front door during a move: unavailable from the backup until the target is ready (measured).
 import { execa } from 'execa';
@@ -97,7 +99,7 @@ async function onEngine(id: string) {
 async function expectWholeOn(id: string, where: typeof home | typeof remote, rows: number) {
   const [row] = await h.adminQuery('SELECT host, status, app_url, app_port FROM admin_customers WHERE id = $1', [id]);
   expect(row).toMatchObject({ host: where, status: 'active' });
-  expect(await h.adminQuery("SELECT id FROM admin_tenant_moves WHERE customer_id = $1 AND state = 'running'", [id])).toEqual([]);
+  expect(await h.adminQuery("SELECT id FROM admin_operations WHERE customer_id = $1 AND state = 'running'", [id])).toEqual([]);
   const [here, there] = where === home ? [await dockerObjectsWithPrefix(`${h.prefix}-${id}`), await onEngine(id)] : [await onEngine(id), await dockerObjectsWithPrefix(`${h.prefix}-${id}`)];
   expect({ containers: here.containers.length, networks: here.networks.length, volumes: here.volumes.length }).toEqual({ containers: 4, networks: 1, volumes: where === home ? 2 : remoteVolumes });
   expect(there).toEqual({ containers: [], networks: [], volumes: [] });
@@ -157,6 +159,8 @@ async function killHard(run: PausedRun): Promise<void> {
 
 const moveTo = (to: string) => h.cli(['move', mover, '--to', to, '--json'], { timeoutMs: 900_000 });
 const rowsWritten = 300;
+/** How the journal closed each move of the mover, in order, as the tests make them. */
+const history: string[] = [];
 
 describe('a fleet with a front door, and moves that fail or are killed', () => {
   it('a batch of two spreads over both hosts; the remote tenant\'s URL names its host; both answer through the front door', async () => {
@@ -190,8 +194,12 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
 
   it('a second name for this machine\'s engine (another socket path) is the same engine: refused, naming both, the tenant untouched', async () => {
     const alias = 'fm-alias';
+    // hosts add compares engine IDs (migration 012): one engine, one name.
     const added = await h.cli(['hosts', 'add', alias, '--docker', 'unix:///run/docker.sock']);
-    expect(added.exitCode, added.why).toBe(0);
+    expect(added.exitCode, added.why).toBe(5);
+    expect(added.stderr).toContain(`registered as Docker host ${home}`);
+    // A second name registered before engine IDs were recorded (engine_id NULL): move still refuses it.
+    await h.adminQuery("INSERT INTO admin_hosts (name, docker_endpoint) VALUES ($1, 'unix:///run/docker.sock')", [alias]);
     try {
       const refused = await h.cli(['move', mover, '--to', alias, '--json']);
       expect(refused.exitCode, refused.why).toBe(2);
@@ -212,19 +220,21 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
       // The first holds the move lock: a second must not take its running journal row for a crash's and undo it.
       const second = await h.cli(['move', mover, '--to', remote, '--json']);
       expect(second.exitCode, second.why).toBe(5);
-      expect(second.json().error.message).toContain(`another move of ${mover} is running`);
-      expect(await h.adminQuery("SELECT state FROM admin_tenant_moves WHERE customer_id = $1 AND state = 'running'", [mover])).toHaveLength(1);
+      // The first holds the tenant's lock for its whole run: the second neither moves nor settles the first's journal.
+      expect(second.json().error.message).toContain(`tenant ${mover} is being changed by another tenantctl process`);
+      expect(await h.adminQuery("SELECT step FROM admin_operations WHERE customer_id = $1 AND verb = 'move' AND state = 'running'", [mover])).toEqual([{ step: 'detached' }]);
       first.resume();
       return first.child;
     });
     expect(again.exitCode, String(again.stderr)).toBe(0);
+    history.push('undone', 'completed'); // the killed one, settled by the next; that one
     expect(JSON.parse(String(again.stdout))).toMatchObject({ from: home, to: remote, outcome: 'moved' });
     await expectWholeOn(mover, remote, rowsWritten);
   }, 1_200_000);
 
   it('kill -9 once detached (row and files set aside, nothing restored), then move again: undone, then moved back here', async () => {
     await killHard(await startPausedAt(h, ['move', mover, '--to', home, '--quiet'], 'move:detached'));
-    expect((await h.adminQuery("SELECT state FROM admin_tenant_moves WHERE customer_id = $1 AND state = 'running'", [mover]))).toHaveLength(1);
+    expect(await h.adminQuery("SELECT step FROM admin_operations WHERE customer_id = $1 AND verb = 'move' AND state = 'running'", [mover])).toEqual([{ step: 'detached' }]);
     const watching = watchDoor(mover);
     const again = await timed('move engine -> here after a kill', () => moveTo(home));
     // Undone (its services started again on the engine), then moved: the last time the front door
@@ -235,8 +245,21 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
     expect(again.exitCode, again.why).toBe(0);
     expect(unavailable.windowMs).toBeGreaterThan(0);
     expect(unavailable.statuses).toEqual([503]);
-    expect(again.stderr).toContain(`an interrupted move of ${mover} to ${home} is undone`);
+    expect(again.stderr).toContain(`the interrupted move of ${mover} is undone`);
+    history.push('undone', 'completed');
     expect(again.json()).toMatchObject({ from: remote, to: home, outcome: 'moved' });
+    await expectWholeOn(mover, home, rowsWritten);
+  }, 1_200_000);
+
+  it('SIGHUP (a dropped ssh session) while the target restores: exit 129 naming the step, the move undone, the tenant working here', async () => {
+    const run = await startPausedAt(h, ['move', mover, '--to', remote], 'restore:loaded');
+    run.child.kill('SIGHUP');
+    const ended = await run.child;
+    run.resume();
+    expect(ended.exitCode, String(ended.stderr)).toBe(129);
+    expect(String(ended.stderr)).toMatch(/tenantctl: hung up \(SIGHUP\) while /);
+    expect(String(ended.stderr)).toContain(`it stays on ${home}, working`);
+    history.push('undone');
     await expectWholeOn(mover, home, rowsWritten);
   }, 1_200_000);
 
@@ -261,7 +284,8 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
       expect(error.message).toContain(`were taken by another tenant meanwhile (subnet ${stolen.value} on ${home})`);
       expect(error.message, error.message).not.toContain('starting its stopped services');
       await h.adminQuery("UPDATE admin_allocations SET customer_id = $1 WHERE host = $2 AND kind = 'subnet' AND value = $3", [mover, home, stolen.value]);
-      expect((await h.adminQuery('SELECT state FROM admin_tenant_moves WHERE customer_id = $1 ORDER BY id DESC LIMIT 1', [mover]))[0].state).toBe('rolled-back');
+      expect((await h.adminQuery("SELECT state FROM admin_operations WHERE customer_id = $1 AND verb = 'move' ORDER BY id DESC LIMIT 1", [mover]))[0].state).toBe('undone');
+      history.push('undone');
       // Working while the engine is still down: its app, its rows, the front door.
       const [row] = await h.adminQuery('SELECT host, status, app_url FROM admin_customers WHERE id = $1', [mover]);
       expect(row).toMatchObject({ host: home, status: 'active' });
@@ -273,18 +297,64 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
     await expectWholeOn(mover, home, rowsWritten);
   }, 1_200_000);
 
+  it('objects of the tenant\'s project on the target that no move of it left there are refused, not removed: the tenant stays working here', async () => {
+    const foreign = `${h.prefix}-${mover}_someone-elses`;
+    await engine.docker(['volume', 'create', '--label', `com.docker.compose.project=${h.prefix}-${mover}`, foreign]);
+    try {
+      const refused = await moveTo(remote);
+      expect(refused.exitCode, refused.why).toBe(5);
+      expect(refused.json().error.message).toContain(foreign);
+      expect(refused.json().error.message).toMatch(/it stays on fm-home, working/);
+      expect((await onEngine(mover)).volumes).toEqual([foreign]);
+      history.push('undone');
+    } finally {
+      await engine.docker(['volume', 'rm', foreign]);
+    }
+    await expectWholeOn(mover, home, rowsWritten);
+  }, 1_200_000);
+
+  // Every step of the move's own journal, killed with SIGKILL and then settled by another command on
+  // the tenant (`start`), or interrupted with Ctrl-C: undone before `restored`, finished from it.
+  // (The restore's own steps inside a move are those of kills-restore.test.ts.)
+  const where = async () => (await h.adminQuery('SELECT host FROM admin_customers WHERE id = $1', [mover]))[0].host as typeof home | typeof remote;
+  const finishedFrom = (step: string) => step === 'move:restored' || step === 'move:source-removed';
+  it.each([
+    ['SIGKILL', 'move:begun'], ['SIGKILL', 'move:writers-stopped'], ['SIGKILL', 'restore:provisioned'], ['SIGKILL', 'move:source-removed'],
+    ['SIGINT', 'move:writers-stopped'], ['SIGINT', 'move:restored'],
+  ] as const)('%s at %s, then settled: whole on one host, its rows all there', async (signal, step) => {
+    const from = await where();
+    const to = from === home ? remote : home;
+    const run = await startPausedAt(h, ['move', mover, '--to', to, '--quiet'], step);
+    run.child.kill(signal);
+    const ended = await run.child;
+    run.resume();
+    if (signal === 'SIGKILL') {
+      expect(ended.signal).toBe('SIGKILL');
+      const settled = await h.cli(['start', mover]);
+      expect(settled.exitCode, settled.why).toBe(0);
+      expect(settled.stderr).toContain(`the interrupted move of ${mover} is ${finishedFrom(step) ? 'finished' : 'undone'}`);
+    } else {
+      expect(ended.exitCode, String(ended.stderr)).toBe(130);
+      expect(String(ended.stderr)).toMatch(/tenantctl: interrupted/);
+    }
+    history.push(finishedFrom(step) ? 'completed' : 'undone');
+    await expectWholeOn(mover, finishedFrom(step) ? to : from, rowsWritten);
+  }, 1_200_000);
+
   it('kill -9 after the restore (target ready, source not yet removed), then move again: finished, whole on the engine', async () => {
-    // What a move cut off half-way by its target may leave there: the next move removes it before restoring.
-    await engine.docker(['volume', 'create', '--label', `com.docker.compose.project=${h.prefix}-${mover}`, `${h.prefix}-${mover}_left-behind`]);
+    if ((await where()) === remote) {
+      expect((await moveTo(home)).exitCode).toBe(0);
+      history.push('completed');
+    }
     await killHard(await startPausedAt(h, ['move', mover, '--to', remote, '--quiet'], 'move:restored'));
     const again = await timed('finish an interrupted move', () => moveTo(remote));
     expect(again.exitCode, again.why).toBe(0);
-    expect(again.stderr).toContain(`an interrupted move of ${mover} to ${remote} is finished`);
+    expect(again.stderr).toContain(`the interrupted move of ${mover} is finished`);
     expect(again.json()).toMatchObject({ outcome: 'already-there' });
     await expectWholeOn(mover, remote, rowsWritten);
-    expect((await h.adminQuery('SELECT state FROM admin_tenant_moves WHERE customer_id = $1 ORDER BY id', [mover])).map((r) => r.state))
-      // kill after the backup: no journal yet; then completed, undone + completed, failed, finished.
-      .toEqual(['completed', 'rolled-back', 'completed', 'rolled-back', 'completed']);
+    history.push('completed');
+    // Every move of the file, in order, as its journal closed it: nothing left running, nothing closed otherwise.
+    expect((await h.adminQuery("SELECT state FROM admin_operations WHERE customer_id = $1 AND verb = 'move' ORDER BY id", [mover])).map((r) => r.state)).toEqual(history);
   }, 1_200_000);
 
   it('deprovisioning both leaves nothing on either engine and takes them off the front door', async () => {

@@ -152,7 +152,7 @@ describe('a fleet of Docker hosts', () => {
     expect(await tcpEngine.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).toBe('');
     expect(await tcpEngine.docker(['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`])).toBe('');
     expect(await tcpEngine.docker(['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`])).toBe('');
-    expect(await h.adminQuery("SELECT state FROM admin_tenant_moves WHERE customer_id = 'ontcp'")).toEqual([{ state: 'completed' }]);
+    expect(await h.adminQuery("SELECT state FROM admin_operations WHERE customer_id = 'ontcp' AND verb = 'move'")).toEqual([{ state: 'completed' }]);
   }, 1_200_000);
 
   it('drain keeps placement off a host; remove is refused while tenants remain, then works', async () => {

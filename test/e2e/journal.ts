@@ -1,0 +1,76 @@
+// Shared pieces of the operation-journal e2e files (kills-restore, kills-change): a tenant's data
+// as a fingerprint (rows and Redis keys, counted and summed), what a finished or undone operation
+// must not leave behind, and killing a paused run with SIGKILL or SIGINT.
+import { execa } from 'execa';
+import { expect } from 'vitest';
+import { containerOf, dockerObjectsWithPrefix, type Harness } from './harness.js';
+import type { PausedRun } from './pause.js';
+
+export const projectOf = (h: Harness, id: string) => `${h.prefix}-${id}`;
+
+export async function psqlIn(h: Harness, id: string, sql: string): Promise<string> {
+  const db = await containerOf(projectOf(h, id), 'db');
+  const r = await execa('docker', ['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', 'tenant_owner', '-d', 'tenant', '-c', sql], { timeout: 120_000, reject: false });
+  if (r.exitCode !== 0) throw new Error(`psql on ${id} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+export async function redisIn(h: Harness, id: string, args: string[]): Promise<string> {
+  const secrets = await h.cli(['secrets', id, '--json']);
+  if (secrets.exitCode !== 0) throw new Error(secrets.why);
+  const c = await containerOf(projectOf(h, id), 'redis');
+  const r = await execa('docker', ['exec', '-e', 'REDISCLI_AUTH', c, 'redis-cli', '--no-auth-warning', ...args], {
+    env: { REDISCLI_AUTH: secrets.json().secrets.REDIS_PASSWORD }, timeout: 60_000, reject: false,
+  });
+  if (r.exitCode !== 0) throw new Error(`redis-cli on ${id} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** The tenant's data as one comparable value: rows of `k` counted and summed, and the `mark:*` keys in Redis. */
+export async function fingerprint(h: Harness, id: string): Promise<string> {
+  const rows = await psqlIn(h, id, 'SELECT count(*) || \' rows, sum \' || coalesce(sum(n), 0) FROM k');
+  const keys = (await redisIn(h, id, ['--scan', '--pattern', 'mark:*'])).split('\n').filter(Boolean).sort();
+  return `${rows}; redis ${keys.join(',') || '-'}`;
+}
+
+let marks = 0;
+/** A change to both stores that a backup taken before it does not have: one row and one key. */
+export async function writeMark(h: Harness, id: string): Promise<void> {
+  marks += 1;
+  const n = 10_000_000 + marks;
+  await psqlIn(h, id, `INSERT INTO k VALUES (${n})`);
+  await redisIn(h, id, ['SET', `mark:${n}`, '1']);
+}
+
+/**
+ * What no finished or undone operation leaves: no scratch or replaced database, no Redis files set
+ * aside, no unfinished journal row, the stack whole (four containers running, one network, two
+ * volumes), and `status` saying healthy (exit 0).
+ */
+export async function expectClean(h: Harness, id: string): Promise<void> {
+  expect(await psqlIn(h, id, "SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE 'tenant_%'")).toBe('');
+  const redis = await containerOf(projectOf(h, id), 'redis');
+  const files = (await execa('docker', ['exec', redis, 'ls', '-A', '/data'])).stdout.split('\n').filter(Boolean).sort();
+  expect(files.filter((f) => f.startsWith('.tenantctl'))).toEqual([]);
+  expect(await h.adminQuery("SELECT verb, step FROM admin_operations WHERE customer_id = $1 AND state = 'running'", [id])).toEqual([]);
+  const objects = await dockerObjectsWithPrefix(projectOf(h, id));
+  expect({ containers: objects.containers.length, networks: objects.networks.length, volumes: objects.volumes.length }).toEqual({ containers: 4, networks: 1, volumes: 2 });
+  const status = await h.cli(['status', id, '--json']);
+  expect(status.exitCode, status.why).toBe(0);
+  expect(status.json().healthy).toBe(true);
+}
+
+/** kill -9 while it waits at its step; the pause file goes only afterwards (removing it means "go on"). */
+export async function killHard(run: PausedRun): Promise<void> {
+  run.child.kill('SIGKILL');
+  expect((await run.child).signal).toBe('SIGKILL');
+  run.resume();
+}
+
+/** Ctrl-C while it waits at its step: it undoes (or finishes) in-process and exits 130; its stderr and stdout. */
+export async function interrupt(run: PausedRun): Promise<{ exitCode: number; stderr: string; stdout: string }> {
+  run.child.kill('SIGINT');
+  const result = await run.child;
+  run.resume();
+  return { exitCode: result.exitCode ?? -1, stderr: String(result.stderr), stdout: String(result.stdout) };
+}
