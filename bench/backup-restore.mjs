@@ -93,7 +93,7 @@ try {
 
   // (c) tenantctl restore, in place
   console.log('(c) tenantctl restore (in place)');
-  const restore = await timed(() => tenantctl(['restore', id, '--from', backup.value.id]));
+  const restore = await timed(() => tenantctl(['restore', id, '--from', backup.value.id, '--yes']));
   const restoredRows = Number((await psql('SELECT count(*) FROM public.bench_rows')).stdout.trim());
   if (restoredRows !== rows) throw new Error(`restored ${restoredRows} rows, expected ${rows}`);
 
