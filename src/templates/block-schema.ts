@@ -22,10 +22,44 @@ const portRange = z.strictObject({ from: hostPort, to: hostPort }).check(
 
 const portDeclaration = z.strictObject({ service: serviceName, container: containerPort, range: portRange });
 
+/** An absolute path in a container: no `..`, nothing a shell or a tar would read otherwise. */
+const containerPath = z.string().check(z.regex(/^\/(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]+$/, 'must be an absolute path of letters, digits, ".", "_", "-" (no "..")'), z.refine((p) => !p.split('/').includes('..'), { message: 'must not contain ".."' }));
+
+/**
+ * How a new value of a secret takes effect where a server holds it (rotate-secrets). Every secret
+ * is also rewritten in customers/<id>/secrets/ and every service that mounts it (its compose
+ * `secrets:`) is recreated; a server that holds the value itself gets it first:
+ * - postgresRole: ALTER ROLE <role> PASSWORD in the service's PostgreSQL (its state piece says
+ *   as whom); that service is not recreated (it reads the file only at its first start);
+ * - redisPassword: CONFIG SET requirepass in the service's Redis (then recreated like the rest).
+ */
+const secretApplier = z.union([
+  z.strictObject({ postgresRole: z.strictObject({ service: serviceName, role }) }),
+  z.strictObject({ redisPassword: z.strictObject({ service: serviceName }) }),
+]);
+
 const secretDeclaration = z.strictObject({
   length: z.int().check(z.gte(16, 'must be at least 16'), z.lte(128, 'must be at most 128')),
   alphabet: z._default(z.enum(['alphanumeric', 'hex', 'base64url']), 'alphanumeric'),
+  applies: z.optional(secretApplier),
 });
+
+/**
+ * A piece of the tenant's state, and how to take a consistent snapshot of it while the tenant runs
+ * (backup, restore, move, clone are written against these):
+ * - postgres: pg_dump -Fc of `database` as `user` (its owner) inside the service's container; a
+ *   restore loads a scratch database beside it and swaps;
+ * - redis: BGSAVE (AUTH with passwordSecret), the dump.rdb in `dir`; a restore swaps its files;
+ * - sqlite: SQLite's online backup of the file at `path` (through `via`, python3 or sqlite3, in a
+ *   container of the service's image on its volume); a restore swaps the file;
+ * - volume: stop-and-copy: the service stops, its volume at `path` is archived (tar), it starts again.
+ */
+const statePiece = z.union([
+  z.strictObject({ postgres: z.strictObject({ service: serviceName, database, user: role }) }),
+  z.strictObject({ redis: z.strictObject({ service: serviceName, passwordSecret: secretName, dir: z._default(containerPath, '/data') }) }),
+  z.strictObject({ sqlite: z.strictObject({ service: serviceName, path: containerPath, via: z._default(z.enum(['python3', 'sqlite3']), 'python3') }) }),
+  z.strictObject({ volume: z.strictObject({ service: serviceName, path: containerPath }) }),
+]);
 
 const httpCheck = z.strictObject({
   port: name,
@@ -81,6 +115,8 @@ export const blockSchema = z.strictObject({
   secrets: z._default(z.record(secretName, secretDeclaration), {}),
   readiness: z.record(serviceName, readiness),
   migrations: z.optional(z.strictObject({ service: serviceName, port: name, user: role, passwordSecret: secretName, database })),
+  /** The tenant's state, piece by piece (name: lowercase; its backup file is <name>.<kind's extension>). */
+  state: z._default(z.record(name, statePiece), {}),
   profiles: z._default(z.record(name, profile), {}),
   variables: z._default(z.record(z.string().check(z.regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lowercase letters, digits or "_", starting with a letter')), variable), {}),
 });
@@ -90,6 +126,8 @@ export type PortDeclaration = z.infer<typeof portDeclaration>;
 export type SecretDeclaration = z.infer<typeof secretDeclaration>;
 export type ReadinessDeclaration = z.infer<typeof readiness>;
 export type MigrationsTarget = NonNullable<TemplateBlock['migrations']>;
+export type StatePieceDeclaration = z.infer<typeof statePiece>;
+export type SecretApplier = z.infer<typeof secretApplier>;
 
 /** The block, or every problem as a `path: message` line (x-tenantctl.ports.app.range.from: ...). */
 export function parseBlock(value: unknown): { ok: true; block: TemplateBlock } | { ok: false; problems: string[] } {
@@ -100,6 +138,8 @@ export function parseBlock(value: unknown): { ok: true; block: TemplateBlock } |
 }
 
 const probeKinds = ['http', 'tcp', 'postgres', 'redis', 'redisHttp', 'running'];
+const stateKinds = ['postgres', 'redis', 'sqlite', 'volume'];
+const applierKinds = ['postgresRole', 'redisPassword'];
 
 /** One issue as `path: message` lines; a readiness entry says which probe it is read as, and what is wrong with it. */
 function describeIssue(issue: z.core.$ZodIssue, input: unknown, prefix: PropertyKey[] = []): string[] {
@@ -108,8 +148,10 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown, prefix: Property
   if (issue.code === 'invalid_union') {
     const entry = path.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined), input);
     const keys = entry && typeof entry === 'object' ? Object.keys(entry) : [];
-    const branch = keys.length === 1 ? probeKinds.indexOf(keys[0]!) : -1;
-    if (branch < 0) return [`${where}: must be exactly one of ${probeKinds.map((k) => (k === 'running' ? 'running: true' : k)).join(', ')}`];
+    // Which union: readiness probes, state pieces or secret appliers, by where the entry is.
+    const kinds = path[0] === 'state' ? stateKinds : path[0] === 'secrets' ? applierKinds : probeKinds;
+    const branch = keys.length === 1 ? kinds.indexOf(keys[0]!) : -1;
+    if (branch < 0) return [`${where}: must be exactly one of ${kinds.map((k) => (k === 'running' ? 'running: true' : k)).join(', ')}`];
     return issue.errors[branch]!.flatMap((inner) => describeIssue(inner, input, path));
   }
   if (issue.code === 'invalid_key') return [`${where}: key ${issue.issues[0]?.message ?? issue.message}`];

@@ -3,6 +3,7 @@ import { isRecord, renderTemplate, TemplateError } from '../stack/template.js';
 import type { Template } from './template.js';
 import { builtinNames, fillBlockText, sampleTenant, templateValues, type HostValues } from './values.js';
 import { invalidTemplate } from './load.js';
+import { namedVolumeMounts, volumeHolding } from './volume-mounts.js';
 
 // Offline validation of a loaded template: render it with sample values, then check that the block
 // and the rendered compose file agree. No Docker. Every problem is a `path: message` line; a
@@ -105,6 +106,38 @@ export function templateProblems(template: Template, host: HostValues): string[]
     checkDatabase('migrations.database', block.migrations.database);
   } else if (template.migrationsDir) {
     at('migrations', `missing: the template has ${template.migrationsDir.split('/').pop()}/ but no target database to apply it to`);
+  }
+
+  // State: each piece names a service that exists, and whatever it needs to be read and written back.
+  const mounts = namedVolumeMounts(tree);
+  const stateOf = (service: string, kind: string) => Object.values(block.state).some((piece) => kind in piece && (piece as Record<string, { service: string }>)[kind]!.service === service);
+  for (const [name, piece] of Object.entries(block.state)) {
+    const where = `state.${name}`;
+    if ('postgres' in piece) {
+      needService(`${where}.postgres.service`, piece.postgres.service);
+      checkDatabase(`${where}.postgres.database`, piece.postgres.database);
+    } else if ('redis' in piece) {
+      if (needService(`${where}.redis.service`, piece.redis.service) && !mounts.some((m) => m.service === piece.redis.service && m.target === piece.redis.dir)) {
+        at(`${where}.redis.dir`, `service ${piece.redis.service} mounts no named volume at ${piece.redis.dir}: its files are restored into that volume`);
+      }
+      needSecret(`${where}.redis.passwordSecret`, piece.redis.passwordSecret);
+    } else if ('sqlite' in piece) {
+      if (needService(`${where}.sqlite.service`, piece.sqlite.service) && !volumeHolding(mounts, piece.sqlite.service, piece.sqlite.path)) {
+        at(`${where}.sqlite.path`, `${piece.sqlite.path} is on no named volume of service ${piece.sqlite.service}: the file is read and restored through that volume`);
+      }
+    } else if (needService(`${where}.volume.service`, piece.volume.service) && !mounts.some((m) => m.service === piece.volume.service && m.target === piece.volume.path)) {
+      at(`${where}.volume.path`, `service ${piece.volume.service} mounts no named volume at ${piece.volume.path}`);
+    }
+  }
+  // Secret appliers: the server that holds the value is one of the state's.
+  for (const [secret, declaration] of Object.entries(block.secrets)) {
+    const applies = declaration.applies;
+    if (!applies) continue;
+    const [kind, target] = 'postgresRole' in applies ? ['postgres', applies.postgresRole] as const : ['redis', applies.redisPassword] as const;
+    const key = 'postgresRole' in applies ? 'postgresRole' : 'redisPassword';
+    if (needService(`secrets.${secret}.applies.${key}.service`, target.service) && !stateOf(target.service, kind)) {
+      at(`secrets.${secret}.applies.${key}.service`, `service ${target.service} has no ${kind} piece under x-tenantctl.state: that is how tenantctl reaches its server`);
+    }
   }
 
   // Profiles: the block and the compose file name the same optional services.
