@@ -2,36 +2,34 @@ import path from 'node:path';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { BatchFailure, TenantctlError, messageOf, usageError } from '../common/errors.js';
-import { lastErrorLine } from '../common/exec.js';
-import { dumpRestoreTimeoutMs, redisCopyTimeoutMs, redisSnapshotTimeoutMs } from '../common/timeouts.js';
-import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { ensurePrivateDir } from '../common/private-files.js';
-import { dockerFromFile, dockerToFile } from '../stack/docker-stream.js';
 import { recordAudit } from '../audit/write.js';
 import { listModules } from '../modules/store.js';
 import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { holdTenant } from '../tenants/hold.js';
-import { requireTenantFor, tenantSecretsFor } from '../tenants/day2-target.js';
+import { requireTenantFor } from '../tenants/day2-target.js';
 import { runBatch, type BatchItem } from '../tenants/batch.js';
 import { lastDeployment } from '../tenants/deployments.js';
 import type { AdminDb } from '../admin-db/database.js';
-import { dataServices, execIn, redisCliIn, requireRunning } from './containers.js';
 import { BackupStore, heartbeatEveryMs } from './store.js';
 import { pruneBackups } from './prune.js';
-import { crmShaped } from '../tenants/tenant-template.js';
+import { loadTenantTemplate } from '../tenants/tenant-template.js';
+import { snapshotPiece, type SnapshotContext } from './piece-snapshots.js';
+import type { Piece } from './pieces.js';
+import { migrationsDatabaseOf, tenantState } from './tenant-state.js';
 import { refuseOnSwarm } from '../stack/swarm-stack.js';
 import {
-  backupDirectory, backupFormat, dumpFile, manifestFile, newBackupId, redisFile, sha256Of, tenantFile,
+  backupDirectory, backupFormat, manifestFile, newBackupId, sha256Of, tenantFile,
   type BackupManifest, type ManifestEntry,
 } from './manifest.js';
 
-// `tenantctl backup <id>... [--all] [--keep N]`: while the tenant runs, a consistent pg_dump (one
-// snapshot) made inside its own db container (its own pg_dump version, as tenant_owner, no TTY),
-// streamed to a file; a Redis snapshot (BGSAVE, then the file it wrote); the tenant's record,
-// modules, API key hashes and deployment as JSON; a manifest with sizes and SHA-256. Recorded in
-// admin_backups as running (with a heartbeat), then succeeded only once the dump is non-trivial
-// and `pg_restore --list` reads it, or failed with the reason (and no files left).
+// `tenantctl backup <id>... [--all] [--keep N]`: while the tenant runs, a consistent snapshot of
+// each piece of state its template declares (x-tenantctl.state: piece-snapshots.ts says how for
+// each kind), streamed to a file; the tenant's record (template, profiles), modules, API key hashes
+// and deployment as JSON; a manifest (format 2: template, pieces, sizes and SHA-256). Recorded in
+// admin_backups as running (with a heartbeat), then succeeded only once every piece passed its
+// check, or failed with the reason (and no files left).
 
 export interface BackupResult {
   id: string;
@@ -53,8 +51,6 @@ export interface BackupBatchResult {
   summary: { total: number; ok: number; failed: number; durationMs: number };
 }
 
-/** Below this, a custom-format dump of a tenant database cannot hold its schema: something went wrong. */
-const minimumDumpBytes = 2048;
 
 export function parseKeep(raw: unknown): number | undefined {
   if (raw === undefined) return undefined;
@@ -71,8 +67,8 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
   if (new Set(ids).size !== ids.length) throw usageError('a tenant id is given twice');
   if (input.all) {
     const db = await ctx.adminDb();
-    // Written for crm's shape: tenants of other templates are left out of --all.
-    ids = (await crmShaped(ctx, (await new TenantRegistry(db).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id))).map((t) => t.id);
+    // Tenants whose template declares no state cannot be backed up: left out of --all, not failed.
+    ids = (await withState(ctx, (await new TenantRegistry(db).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id))).map((t) => t.id);
     if (ids.length === 0) throw new TenantctlError('notFound', `no active tenant on Docker host ${ctx.dockerHost.id} to back up`);
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');
@@ -97,12 +93,9 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
   const db = await ctx.adminDb();
   const unlock = await holdTenant(ctx, id);
   try {
-    const t = await requireTenantFor(ctx, id, 'be backed up (its database must be running)', ['active']);
+    const t = await requireTenantFor(ctx, id, 'be backed up (its services must run)', ['active']);
     const host = ctx.dockerHost;
-    const project = t.record.composeProject;
-    const secrets = await tenantSecretsFor(ctx, db, t);
-    const dbContainer = await requireRunning(host, project, dataServices.database, id, ctx.signal);
-    const redisContainer = await requireRunning(host, project, dataServices.redis, id, ctx.signal);
+    const { template, pieces, secrets } = await tenantState(ctx, db, t, 'be backed up');
 
     const backupId = newBackupId(id, new Date(ctx.clock.now()));
     const finalDir = backupDirectory(ctx.config.backupsDir, id, backupId);
@@ -120,24 +113,17 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     beat.unref();
     try {
       const files: Record<string, ManifestEntry> = {};
-
-      ctx.reporter.step(`dumping the database of ${id} (pg_dump -Fc in its db container)`);
-      const dumpStarted = ctx.clock.now();
-      const dump = await dockerToFile(host, ['exec', dbContainer.id, 'pg_dump', '-U', 'tenant_owner', '-d', 'tenant', '-Fc', '--no-password'], path.join(partialDir, dumpFile), {
-        timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal,
-      });
-      if (dump.exitCode !== 0) throw new TenantctlError('docker', `pg_dump of ${id} failed (exit ${dump.exitCode}): ${lastErrorLine(dump.stderrTail)}`);
-      const dumpSeconds = Math.max(0.001, (ctx.clock.now() - dumpStarted) / 1000);
-      await checkDump(ctx, dbContainer.id, path.join(partialDir, dumpFile), dump.bytes);
-      files[dumpFile] = { bytes: dump.bytes, sha256: dump.sha256 };
-      const version = (await execIn(host, dbContainer.id, ['pg_dump', '--version'], { what: 'pg_dump --version', signal: ctx.signal })).trim();
-
-      ctx.reporter.step(`snapshotting Redis of ${id} (BGSAVE)`);
-      await redisSnapshot(ctx, redisContainer.id, secrets.REDIS_PASSWORD);
-      const rdb = await dockerToFile(host, ['exec', redisContainer.id, 'cat', '/data/dump.rdb'], path.join(partialDir, redisFile), { timeoutMs: redisCopyTimeoutMs, signal: ctx.signal });
-      if (rdb.exitCode !== 0) throw new TenantctlError('docker', `copying the Redis snapshot of ${id} failed (exit ${rdb.exitCode}): ${lastErrorLine(rdb.stderrTail)}`);
-      await checkMagic(path.join(partialDir, redisFile), 'REDIS', `the Redis snapshot of ${id}`);
-      files[redisFile] = { bytes: rdb.bytes, sha256: rdb.sha256 };
+      const recorded: BackupManifest['pieces'] = {};
+      const snapshot: SnapshotContext = { ctx, project: t.record.composeProject, target: t.target, tenant: id, secrets, migrationsDatabase: migrationsDatabaseOf(ctx, template, t.record) };
+      let dumpMBps = 0;
+      for (const piece of pieces) {
+        ctx.reporter.step(`snapshotting ${piece.name} of ${id} (${describePiece(piece)})`);
+        const pieceStarted = ctx.clock.now();
+        const taken = await snapshotPiece(snapshot, piece, path.join(partialDir, piece.file));
+        files[piece.file] = { bytes: taken.bytes, sha256: taken.sha256 };
+        recorded[piece.name] = { kind: piece.kind, service: piece.service, file: piece.file, image: taken.image, imageId: taken.imageId, ...(taken.version ? { version: taken.version } : {}) };
+        if (piece.kind === 'postgres') dumpMBps = taken.bytes / 1e6 / Math.max(0.001, (ctx.clock.now() - pieceStarted) / 1000);
+      }
 
       ctx.reporter.step(`recording ${id}'s record, modules and key hashes`);
       const tenantJson = `${JSON.stringify(await tenantDocument(db, id), null, 2)}\n`;
@@ -150,8 +136,8 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
         tenant: id,
         createdAt: new Date(ctx.clock.now()).toISOString(),
         host: host.id,
-        postgres: { image: dbContainer.image, imageId: dbContainer.imageId, version },
-        redis: { image: redisContainer.image, imageId: redisContainer.imageId },
+        template: template.name,
+        pieces: recorded,
         files,
       };
       const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
@@ -160,10 +146,10 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
       await rename(partialDir, finalDir);
       const sizeBytes = Object.values(files).reduce((sum, f) => sum + f.bytes, 0) + Buffer.byteLength(manifestText);
       await store.succeed(backupId, { directory: finalDir, sizeBytes, manifestSha256: sha256Of(manifestText), manifest });
-      await db.withTransaction((client) => recordAudit(db, client, id, 'backup.created', null, { backup: backupId, directory: finalDir, sizeBytes }));
+      await db.withTransaction((client) => recordAudit(db, client, id, 'backup.created', null, { backup: backupId, directory: finalDir, sizeBytes, pieces: pieces.map((p) => p.name) }));
 
       const pruned = keep === undefined ? [] : await pruneBackups(ctx, db, id, keep);
-      return { id: backupId, tenant: id, directory: finalDir, sizeBytes, files, pruned, durationMs: ctx.clock.now() - started, dumpMBps: dump.bytes / 1e6 / dumpSeconds };
+      return { id: backupId, tenant: id, directory: finalDir, sizeBytes, files, pruned, durationMs: ctx.clock.now() - started, dumpMBps };
     } catch (error) {
       await rm(partialDir, { recursive: true, force: true }).catch(() => {});
       await store.fail(backupId, messageOf(error)).catch(() => {});
@@ -173,6 +159,16 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     }
   } finally {
     await unlock();
+  }
+}
+
+/** One line for progress: how a piece is snapshotted. */
+function describePiece(piece: Piece): string {
+  switch (piece.kind) {
+    case 'postgres': return `pg_dump -Fc of ${piece.database} in its ${piece.service} container`;
+    case 'redis': return `BGSAVE of the ${piece.service} Redis`;
+    case 'sqlite': return `SQLite's online backup of ${piece.path} of ${piece.service}`;
+    case 'volume': return `${piece.service} stopped, ${piece.mount} archived, started again`;
   }
 }
 
@@ -189,50 +185,11 @@ async function failKilledBackups(ctx: Context, store: BackupStore, id: string): 
   }
 }
 
-/** A dump is recorded only if it is non-trivial and pg_restore (the tenant's own) reads its table of contents. */
-async function checkDump(ctx: Context, container: string, file: string, bytes: number): Promise<void> {
-  if (bytes < minimumDumpBytes) throw new TenantctlError('docker', `the database dump is only ${bytes} bytes: pg_dump wrote no real dump (not recorded as a backup)`);
-  await checkMagic(file, 'PGDMP', 'the database dump');
-  const list = await dockerFromFile(ctx.dockerHost, ['exec', '-i', container, 'pg_restore', '--list'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
-  if (list.exitCode !== 0) throw new TenantctlError('docker', `pg_restore --list cannot read the dump (exit ${list.exitCode}): ${lastErrorLine(list.stderrTail)}`);
-  if (!/TABLE DATA \S+ tenant_schema_migrations/.test(list.stdout)) {
-    throw new TenantctlError('docker', 'the dump has no data of tenant_schema_migrations: it is not a tenant database (not recorded as a backup)');
-  }
-}
 
-async function checkMagic(file: string, magic: string, what: string): Promise<void> {
-  const handle = await open(file, 'r');
-  try {
-    const buffer = Buffer.alloc(magic.length);
-    await handle.read(buffer, 0, magic.length, 0);
-    if (buffer.toString('latin1') !== magic) throw new TenantctlError('docker', `${what} does not start with ${magic}: not the expected format`);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** BGSAVE, waited for (through retry.ts) until Redis says a save newer than the request succeeded. */
-async function redisSnapshot(ctx: Context, container: string, password: string): Promise<void> {
-  const host = ctx.dockerHost;
-  const info = async () => {
-    const text = await redisCliIn(host, container, password, ['INFO', 'persistence'], { what: 'redis-cli INFO', signal: ctx.signal });
-    return Object.fromEntries(text.split(/\r?\n/).filter((l) => l.includes(':')).map((l) => l.trim().split(':', 2) as [string, string]));
-  };
-  const before = Number((await info()).rdb_saves ?? 0);
-  // SCHEDULE: if a rewrite of the append-only file is running, the save starts right after it.
-  await redisCliIn(host, container, password, ['BGSAVE', 'SCHEDULE'], { what: 'redis-cli BGSAVE', signal: ctx.signal });
-  await retryUntilDeadline(async () => {
-    const now = await info();
-    if (now.rdb_bgsave_in_progress === '1' || Number(now.rdb_saves ?? 0) <= before) return notYet('BGSAVE in progress');
-    if (now.rdb_last_bgsave_status !== 'ok') throw new TenantctlError('docker', `Redis BGSAVE failed (rdb_last_bgsave_status ${now.rdb_last_bgsave_status}); see tenantctl logs`);
-    return done(undefined);
-  }, {
-    what: 'waiting for the Redis snapshot',
-    deadlineMs: redisSnapshotTimeoutMs,
-    clock: ctx.clock,
-    signal: ctx.signal,
-    onDeadline: (why) => new TenantctlError('docker', `the Redis snapshot did not finish within ${redisSnapshotTimeoutMs / 1000} s: ${why}`),
-  });
+/** The tenants of `records` whose template declares state (one that cannot be loaded stays in, so the command says why). */
+async function withState<T extends Parameters<typeof loadTenantTemplate>[1]>(ctx: Context, records: T[]): Promise<T[]> {
+  const keep = await Promise.all(records.map((record) => loadTenantTemplate(ctx, record).then((t) => Object.keys(t.block.state).length > 0, () => true)));
+  return records.filter((_, i) => keep[i]);
 }
 
 /** The tenant's record, modules, API key hashes (never keys) and last deployment: no secret. */
@@ -244,7 +201,11 @@ async function tenantDocument(db: AdminDb, id: string) {
   ).catch(db.unreachable);
   const deployment = await lastDeployment(db, id);
   return {
-    record: { id: record.id, name: record.name, plan: record.plan, status: record.status, host: record.host, composeProject: record.composeProject, appUrl: record.appUrl, provisionedAt: record.provisionedAt },
+    // The template and profiles it runs with: a restore into a new tenant provisions the same shape.
+    record: {
+      id: record.id, name: record.name, plan: record.plan, status: record.status, host: record.host, composeProject: record.composeProject, appUrl: record.appUrl,
+      provisionedAt: record.provisionedAt, template: record.template, profiles: record.profiles,
+    },
     modules,
     apiKeys: keys.map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, keyHash: k.key_hash, createdAt: k.created_at, revokedAt: k.revoked_at })),
     deployment: deployment ?? null,

@@ -3,14 +3,8 @@ import { lastErrorLine } from '../common/exec.js';
 import { dockerQueryTimeoutMs } from '../common/timeouts.js';
 import type { DockerHost } from '../stack/docker-host.js';
 
-// The containers of a tenant's stack that backups and restores work in, and the short commands
-// run in them (psql, redis-cli), through the tenant's DockerHost. Never with a TTY.
-
-/**
- * The services a backup reads from (a restore writes to): the tenant's database and its Redis.
- * Every other service of the stack is a client of these (crm: app and worker).
- */
-export const dataServices = { database: 'db', redis: 'redis' } as const;
+// The containers of a tenant's stack that backups and restores work in (those of its state pieces),
+// and the short commands run in them (psql, redis-cli), through the tenant's DockerHost. Never with a TTY.
 
 export interface StackContainer {
   id: string;
@@ -53,11 +47,6 @@ export async function execIn(
   if (result.timedOut) throw new TenantctlError('docker', `${what} did not finish within ${Math.round(timeoutMs / 1000)} s`);
   if (result.exitCode !== 0) throw new TenantctlError('docker', `${what} failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail) || result.stdout.trim().slice(0, 300)}`);
   return result.stdout;
-}
-
-/** SQL run by psql in the tenant's db container as tenant_owner (local socket: the image trusts it). */
-export function psqlIn(host: DockerHost, container: string, database: string, sql: string, options: { signal?: AbortSignal; timeoutMs?: number; what: string }): Promise<string> {
-  return execIn(host, container, ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', 'tenant_owner', '-d', database, '-c', sql], options);
 }
 
 export function redisCliIn(host: DockerHost, container: string, password: string, args: string[], options: { signal?: AbortSignal; timeoutMs?: number; what: string }): Promise<string> {

@@ -5,15 +5,19 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { hashFile } from '../stack/docker-stream.js';
 
 // A backup on disk: <backupsDir>/<tenant>/<backup id>/ with
-//   db.dump        pg_dump -Fc of the tenant database, made by the tenant's own PostgreSQL image
-//   redis.rdb      a Redis snapshot (BGSAVE), as Redis wrote it
-//   tenant.json    the tenant's record, modules, API key hashes (never keys) and deployment
-//   manifest.json  every file above with its size and SHA-256; no secret anywhere
+//   <piece>.<ext>  one file per state piece of the tenant's template (x-tenantctl.state):
+//                  .dump pg_dump -Fc (by the tenant's own PostgreSQL image), .rdb a Redis snapshot,
+//                  .sqlite a SQLite online backup, .tar a volume archive (crm: db.dump, redis.rdb)
+//   tenant.json    the tenant's record (template, profiles), modules, API key hashes (never keys), deployment
+//   manifest.json  every file above with its size and SHA-256, and the pieces; no secret anywhere
+// Format 2 names its pieces; format 1 (before templates declared state) is crm's db.dump and redis.rdb.
 // While it is being written the folder is <backup id>.partial; it gets its name only once the
 // dump has been checked and the manifest written.
 
-export const backupFormat = 'tenantctl-backup/1';
+export const backupFormat = 'tenantctl-backup/2';
+const backupFormatV1 = 'tenantctl-backup/1';
 export const manifestFile = 'manifest.json';
+/** The files of a format-1 backup (crm's database and Redis). */
 export const dumpFile = 'db.dump';
 export const redisFile = 'redis.rdb';
 export const tenantFile = 'tenant.json';
@@ -23,14 +27,28 @@ export interface ManifestEntry {
   sha256: string;
 }
 
+const pieceKinds: readonly string[] = ['postgres', 'redis', 'sqlite', 'volume'];
+
+export interface ManifestPiece {
+  kind: 'postgres' | 'redis' | 'sqlite' | 'volume';
+  service: string;
+  file: string;
+  /** The image its snapshot was made with (postgres: pg_dump's own version too). */
+  image: string;
+  imageId: string;
+  version?: string;
+}
+
 export interface BackupManifest {
   format: typeof backupFormat;
   id: string;
   tenant: string;
   createdAt: string;
   host: string;
-  postgres: { image: string; imageId: string; version: string };
-  redis: { image: string; imageId: string };
+  /** The template the tenant ran (format 1: crm). */
+  template: string;
+  /** The state pieces, by the template's names. */
+  pieces: Record<string, ManifestPiece>;
   /** By file name, relative to the backup's folder. */
   files: Record<string, ManifestEntry>;
 }
@@ -71,10 +89,15 @@ export async function verifyBackup(dir: string, expectedManifestSha?: string | n
   } catch {
     throw corrupt(dir, `${manifestFile} is not valid JSON (truncated?)`);
   }
-  if (manifest?.format !== backupFormat || typeof manifest.files !== 'object' || !manifest.files || typeof manifest.tenant !== 'string') {
-    throw corrupt(dir, `${manifestFile} is not a ${backupFormat} manifest`);
+  if (![backupFormat, backupFormatV1].includes(String(manifest?.format)) || typeof manifest.files !== 'object' || !manifest.files || typeof manifest.tenant !== 'string') {
+    throw corrupt(dir, `${manifestFile} is not a ${backupFormat} (or ${backupFormatV1}) manifest`);
   }
-  for (const required of [dumpFile, redisFile, tenantFile]) {
+  if (String(manifest.format) === backupFormatV1) manifest = fromV1(manifest as unknown as ManifestV1);
+  if (typeof manifest.pieces !== 'object' || !manifest.pieces || Object.keys(manifest.pieces).length === 0) throw corrupt(dir, 'the manifest names no state pieces');
+  for (const [name, piece] of Object.entries(manifest.pieces)) {
+    if (!pieceKinds.includes(piece?.kind) || typeof piece.file !== 'string' || typeof piece.service !== 'string') throw corrupt(dir, `the manifest's piece ${JSON.stringify(name)} is not a postgres, redis, sqlite or volume piece with a file`);
+  }
+  for (const required of [...Object.values(manifest.pieces).map((p) => p.file), tenantFile]) {
     if (!manifest.files[required]) throw corrupt(dir, `the manifest lists no ${required}`);
   }
   for (const [name, entry] of Object.entries(manifest.files)) {
@@ -89,4 +112,23 @@ export async function verifyBackup(dir: string, expectedManifestSha?: string | n
     if (actual.sha256 !== entry.sha256) throw corrupt(dir, `${name} does not match its SHA-256 in the manifest (altered or damaged)`);
   }
   return manifest;
+}
+
+interface ManifestV1 extends Omit<BackupManifest, 'format' | 'template' | 'pieces'> {
+  postgres: { image: string; imageId: string; version: string };
+  redis: { image: string; imageId: string };
+}
+
+/** A format 1 backup (crm's, before templates declared state) as the pieces crm declares now. */
+function fromV1(v1: ManifestV1): BackupManifest {
+  const { postgres, redis, ...rest } = v1;
+  return {
+    ...rest,
+    format: backupFormat,
+    template: 'crm',
+    pieces: {
+      db: { kind: 'postgres', service: 'db', file: dumpFile, image: postgres?.image ?? '', imageId: postgres?.imageId ?? '', version: postgres?.version },
+      redis: { kind: 'redis', service: 'redis', file: redisFile, image: redis?.image ?? '', imageId: redis?.imageId ?? '' },
+    },
+  };
 }

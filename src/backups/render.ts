@@ -3,6 +3,7 @@ import { table } from '../common/text-table.js';
 import type { BackupBatchResult, BackupResult } from './backup.js';
 import type { BackupsResult } from './list.js';
 import type { RestoreResult } from './restore.js';
+import type { CloneResult } from './clone.js';
 
 // Human renderings of backup, backups and restore. --json prints the same data as JSON.
 
@@ -49,6 +50,17 @@ export function renderRestore(r: RestoreResult): string {
   ];
   if (r.mode === 'kept') lines.push('  provisioned again on its kept data, which the backup replaced; API keys are not restored');
   else if (r.outcome === 'provisioned-and-restored') lines.push(`  provisioned first, with new passwords; API keys are not restored`);
+  if (r.modulesChanged.length > 0) lines.push(`  modules  ${r.modulesChanged.join(', ')}`);
+  if (r.initialApiKey) lines.push(`  api key  ${r.initialApiKey.key}  (shown once)`);
+  return lines.join('\n');
+}
+
+export function renderClone(r: CloneResult): string {
+  const lines = [
+    `${chalk.green('✓')} ${r.id} cloned from ${r.source} and ready: ${chalk.bold(r.url ?? '-')}  (${seconds(r.durationMs)})`,
+    `  backup   ${r.backup} (kept: tenantctl backups ${r.source})`,
+    '  its own passwords, ports and hostname; API keys are not copied',
+  ];
   if (r.modulesChanged.length > 0) lines.push(`  modules  ${r.modulesChanged.join(', ')}`);
   if (r.initialApiKey) lines.push(`  api key  ${r.initialApiKey.key}  (shown once)`);
   return lines.join('\n');

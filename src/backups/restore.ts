@@ -9,18 +9,17 @@ import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry, wrongHost, type TenantRecord } from '../tenants/registry.js';
 import { LostLockError } from '../admin-db/database.js';
 import { holdTenant } from '../tenants/hold.js';
-import { requireComposeFile, requireTenantFor, servicesOf, tenantSecretsFor } from '../tenants/day2-target.js';
+import { requireTenantFor, servicesOf } from '../tenants/day2-target.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { objectsByLabel } from '../stack/docker.js';
 import { projectLabel } from '../stack/removal.js';
 import { refuseOnSwarm } from '../stack/swarm-stack.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
-import { dataServices } from './containers.js';
 import { BackupStore } from './store.js';
 import { corrupt, dumpFile, manifestFile, redisFile, tenantFile, verifyBackup, type BackupManifest } from './manifest.js';
-import {
-  createScratch, dropReplaced, loadScratch, putDataBack, replaceRedis, restoreNames, startStack, stopClients, swapIn, type RestoreNames, type RestoreStack,
-} from './restore-data.js';
+import { clientsOf, dropReplaced, putStateBack, stagePiece, startStack, stopClients, swapPiece, type RestoreStack } from './restore-data.js';
+import { tenantState } from './tenant-state.js';
+import type { Piece } from './pieces.js';
 
 // `tenantctl restore <id> --from <backup> [--as <new-id>]`. The backup is verified first (every file
 // against its size and SHA-256): a corrupt or truncated one is refused (exit 2) before anything is
@@ -65,7 +64,7 @@ export interface RestoreIntent {
   backup: string;
   dir: string;
   source: string;
-  /** Names what the data steps create (restore-data.ts restoreNames). */
+  /** Names what the data steps create (restore-data.ts databaseNames, piece-files.ts fileNames). */
   suffix: string;
   /** The tenant's row before (status and last change; null: no row): an undo finds whether provision ever touched it. */
   before: { status: string; updatedAt: string } | null;
@@ -74,13 +73,13 @@ export interface RestoreIntent {
 }
 
 /** The data steps in order; a step is recorded once its effect is done. Past 'proven' a restore is finished, never undone. */
-export const restoreSteps = ['begun', 'provisioned', 'scratch-created', 'loaded', 'clients-stopped', 'swapped', 'redis-replaced', 'started', 'proven'] as const;
+export const restoreSteps = ['begun', 'provisioned', 'staged', 'clients-stopped', 'swapped', 'started', 'proven'] as const;
 export type RestoreStep = (typeof restoreSteps)[number];
 const reached = (step: string, than: RestoreStep) => restoreSteps.indexOf(step.replace(/^restore:/, '') as RestoreStep) >= restoreSteps.indexOf(than);
 
 interface TenantDocument {
-  /** template: absent in backups made before templates (crm's, the only shape backups are made of). */
-  record: { id: string; name: string; plan: string; template?: string };
+  /** template and profiles: absent in backups made before templates (crm's, without profiles). */
+  record: { id: string; name: string; plan: string; template?: string; profiles?: string[] };
   modules: Array<{ key: string; enabled: boolean }>;
 }
 
@@ -88,6 +87,8 @@ export interface RestoreInput {
   id: unknown;
   from: unknown;
   as?: unknown;
+  /** With as: the new tenant's display name (default: its id). */
+  name?: unknown;
   /** An active tenant's data is replaced only when confirmed (--yes, or `confirm` on a terminal). */
   yes?: boolean;
   confirm?: (question: string) => Promise<boolean>;
@@ -112,6 +113,9 @@ export async function restore(ctx: Context, input: RestoreInput): Promise<Restor
     const document = await readBackupDocument(dir);
     const existing = await new TenantRegistry(db).get(target);
     const mode = await modeFor(ctx, existing, { target, asNew: input.as !== undefined, manifest, input });
+    // A live tenant whose pieces the backup does not hold exactly is refused before anything is
+    // recorded or changed (a tenant provisioned for the restore gets the backup's template and profiles).
+    if (mode === 'in-place') await restoreStackOf(ctx, target, dir);
     const journal = new OperationJournal(db);
     const op = await journal.begin<RestoreIntent>({
       tenant: target, verb: 'restore', host: ctx.dockerHost.id,
@@ -127,7 +131,10 @@ export async function restore(ctx: Context, input: RestoreInput): Promise<Restor
         ctx.reporter.step(`provisioning ${target} to restore into${mode === 'kept' ? ' (on its kept data, which the backup then replaces)' : ''}`);
         const { provision } = await import('../tenants/provision.js');
         // The backup's own template, whatever templates.default says now: the dump fits only its schema.
-        provisioned = await provision(ctx, { id: target, name: input.as === undefined ? document.record.name : target, plan: document.record.plan, template: document.record.template ?? 'crm' });
+        provisioned = await provision(ctx, {
+          id: target, name: input.as === undefined ? document.record.name : (input.name ?? target), plan: document.record.plan,
+          template: document.record.template ?? 'crm', with: document.record.profiles ?? [],
+        });
         await journal.step(op, 'provisioned');
         await ctx.pause('restore:provisioned');
       }
@@ -155,7 +162,7 @@ async function modeFor(
     if (asNew) throw new TenantctlError('conflict', `tenant ${target} exists (${existing.status}); restore --as makes a new tenant: choose an id that is free, or restore ${target} from its own backups`);
     if (existing.status !== 'active') throw new TenantctlError('conflict', `tenant ${target} is ${existing.status}; a restore needs it active (tenantctl start ${target}) or deprovisioned`);
     if (existing.host !== ctx.dockerHost.id) throw wrongHost(target, existing.host, ctx.dockerHost.id);
-    const question = `This replaces the database and Redis data of ${target}, which is live, with backup ${manifest.id} (made ${manifest.createdAt}); its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;
+    const question = `This replaces the data of ${target} (${Object.keys(manifest.pieces).join(', ')}), which is live, with backup ${manifest.id} (made ${manifest.createdAt}); its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;
     const confirmed = input.yes === true || (await input.confirm?.(question)) === true;
     if (!confirmed) throw new TenantctlError('refused', `restoring backup ${manifest.id} over the live data of ${target} replaces it: confirm on a terminal, or pass --yes`);
     return 'in-place';
@@ -165,52 +172,66 @@ async function modeFor(
     if (input.replaceKeptData !== true) {
       const volumes = (await objectsByLabel(ctx.dockerHost, projectLabel(existing.composeProject), ctx.signal)).volumes;
       const since = existing.deprovisionedAt ? ` since ${existing.deprovisionedAt}` : '';
-      throw new TenantctlError('conflict', `tenant ${target} has kept data (${existing.status}${since}; volumes ${volumes.join(', ') || 'none found on this host'}): restoring backup ${manifest.id} would replace its database and Redis data; pass --replace-kept-data to do that (the kept data stays until the restored tenant is proven ready), or \`tenantctl provision ${target}\` to bring the kept data back as it is`);
+      throw new TenantctlError('conflict', `tenant ${target} has kept data (${existing.status}${since}; volumes ${volumes.join(', ') || 'none found on this host'}): restoring backup ${manifest.id} would replace its data (${Object.keys(manifest.pieces).join(', ')}); pass --replace-kept-data to do that (the kept data stays until the restored tenant is proven ready), or \`tenantctl provision ${target}\` to bring the kept data back as it is`);
     }
     return 'kept';
   }
   return 'new';
 }
 
-/** The tenant's stack as the data steps see it. */
-async function restoreStackOf(ctx: Context, id: string): Promise<{ stack: RestoreStack; rendered: string; t: Awaited<ReturnType<typeof requireTenantFor>> }> {
+/**
+ * The tenant's stack and state as the data steps see it, and the backup's file for each of its
+ * pieces: the backup must hold exactly the pieces the tenant has now (same names and kinds), or
+ * the restore is refused (exit 2) before anything changes.
+ */
+async function restoreStackOf(ctx: Context, id: string, backupDir?: string): Promise<{ stack: RestoreStack; rendered: string; t: Awaited<ReturnType<typeof requireTenantFor>>; pieces: Piece[]; secrets: Record<string, string> }> {
   const t = await requireTenantFor(ctx, id, 'be restored', ['active']);
-  const rendered = await requireComposeFile(t);
-  const clients = servicesOf(rendered, t.record.profiles).filter((s) => s !== dataServices.database && s !== dataServices.redis);
-  return { stack: { id, target: t.target, clients }, rendered, t };
+  const db = await ctx.adminDb();
+  const { rendered, pieces, secrets } = await tenantState(ctx, db, t, 'be restored');
+  const clients = clientsOf(servicesOf(rendered, t.record.profiles), pieces);
+  const stack = { id, project: t.record.composeProject, target: t.target, clients };
+  // Undoing and dropping what was replaced need only the tenant's pieces, not the backup's files.
+  if (backupDir === undefined) return { stack, rendered, t, pieces, secrets };
+  const manifest = JSON.parse(await readFile(path.join(backupDir, manifestFile), 'utf8').catch(() => '{}')) as Partial<BackupManifest>;
+  // Format 1 (crm's, before templates declared state): its db.dump and redis.rdb are crm's db and redis.
+  const inBackup = manifest.pieces ?? { db: { kind: 'postgres', file: dumpFile }, redis: { kind: 'redis', file: redisFile } } as Record<string, { kind: string; file: string }>;
+  const problems = [
+    ...pieces.filter((p) => inBackup[p.name]?.kind !== p.kind).map((p) => `${p.name} (${p.kind}) is not in it`),
+    ...Object.entries(inBackup).filter(([name]) => !pieces.some((p) => p.name === name)).map(([name, p]) => `it has ${name} (${p.kind}), which ${id} has not (its template or profiles differ)`),
+  ];
+  if (problems.length > 0) throw usageError(`backup ${manifest.id ?? backupDir} does not fit ${id}: ${problems.join('; ')}; nothing was changed`);
+  for (const piece of pieces) piece.file = inBackup[piece.name]!.file;
+  return { stack, rendered, t, pieces, secrets };
 }
 
 /**
- * The backup's data into the tenant's running stack, each step recorded as it is done, until the
+ * The backup's state into the tenant's running stack, each step recorded as it is done, until the
  * restored tenant is proven ready (with the same probes as provision). Nothing is dropped here.
- * `prefix` names the steps in another verb's operation (a move records 'restore:loaded').
+ * `prefix` names the steps in another verb's operation (a move records 'restore:staged').
  */
 export async function replaceData(ctx: Context, journal: OperationJournal, op: Operation<RestoreIntent>, id: string, { prefix = '' }: { prefix?: string } = {}): Promise<{ restoreMBps: number }> {
-  const { stack, rendered, t } = await restoreStackOf(ctx, id);
-  const names = restoreNames(op.data.suffix);
   const dir = op.data.dir;
+  const { stack, rendered, t, pieces, secrets } = await restoreStackOf(ctx, id, dir);
   const record = async (step: RestoreStep) => {
     await journal.step(op, `${prefix}${step}`);
     await ctx.pause(`restore:${step}`);
   };
-  const db = await ctx.adminDb();
-  const secrets = await tenantSecretsFor(ctx, db, t);
 
-  ctx.reporter.step(`restoring the database of ${op.data.backup} into a scratch database (${names.scratch}) while ${id} runs`);
-  await createScratch(ctx, stack, names);
-  await record('scratch-created');
-  const restoreMBps = await loadScratch(ctx, stack, names, path.join(dir, dumpFile), op.data.backup);
-  await record('loaded');
+  let restoreMBps = 0;
+  for (const piece of pieces) {
+    ctx.reporter.step(`staging ${piece.name} of ${op.data.backup} beside the live one while ${id} runs`);
+    restoreMBps = Math.max(restoreMBps, await stagePiece(ctx, stack, piece, path.join(dir, piece.file), op.data.suffix, op.data.backup));
+  }
+  await record('staged');
 
-  ctx.reporter.step(`stopping ${stack.clients.join(', ') || 'nothing'} of ${id} (nothing writes while its data changes)`);
+  ctx.reporter.step(`stopping ${stack.clients.join(', ') || 'nothing'} of ${id} (nothing writes while its state changes)`);
   await stopClients(ctx, stack);
   await record('clients-stopped');
-  ctx.reporter.step(`swapping in the restored database (the current one stays as ${names.replaced} until ${id} is ready)`);
-  await swapIn(ctx, stack, names);
+  for (const piece of pieces) {
+    ctx.reporter.step(`swapping in ${piece.name} (what it replaces stays aside until ${id} is ready)`);
+    await swapPiece(ctx, stack, piece, op.data.suffix);
+  }
   await record('swapped');
-  ctx.reporter.step(`replacing the Redis data of ${id} (the current files stay aside until it is ready)`);
-  await replaceRedis(ctx, stack, names, path.join(dir, redisFile));
-  await record('redis-replaced');
 
   ctx.reporter.step(`starting ${id}`);
   await startStack(ctx, t.target);
@@ -237,11 +258,11 @@ async function completeRestore(ctx: Context, journal: OperationJournal, op: Oper
   return modulesChanged;
 }
 
-/** Past 'proven': the database and Redis files the restore replaced are dropped (a failure to is said, not fatal: the data is restored). */
+/** Past 'proven': what the restore replaced is removed (a failure to is said, not fatal: the state is restored). */
 export async function dropRestoreLeftovers(ctx: Context, op: Operation<RestoreIntent>): Promise<void> {
   ctx.reporter.step(`dropping what the restore replaced in ${op.tenant}`);
-  const { stack } = await restoreStackOf(ctx, op.tenant);
-  for (const problem of await dropReplaced(ctx, stack, restoreNames(op.data.suffix))) ctx.reporter.info(problem);
+  const { stack, pieces } = await restoreStackOf(ctx, op.tenant);
+  for (const problem of await dropReplaced(ctx, stack, pieces, op.data.suffix)) ctx.reporter.info(problem);
 }
 
 /** The modules the tenant had when it was backed up. */
@@ -265,17 +286,15 @@ export async function restoreModules(db: Awaited<ReturnType<Context['adminDb']>>
 export async function undoRestore(ctx: Context, journal: OperationJournal, op: Operation<RestoreIntent>, reason: string): Promise<string[]> {
   const id = op.tenant;
   const { mode } = op.data;
-  const names = restoreNames(op.data.suffix);
   let kept: string[] = [];
   if (mode === 'in-place' || (mode === 'kept' && reached(op.step, 'provisioned'))) {
-    ctx.reporter.step(`putting the data of ${id} back as it was`);
-    const { stack, rendered, t } = await restoreStackOf(ctx, id);
-    // Once the restored stack has started, its app and worker may have written to it: that data is kept, not dropped.
-    kept = await putDataBack(ctx, stack, names, { keepRestored: reached(op.step, 'started') });
+    ctx.reporter.step(`putting the state of ${id} back as it was`);
+    const { stack, rendered, t, pieces, secrets } = await restoreStackOf(ctx, id);
+    // Once the restored stack has started, its services may have written to it: that state is kept, not dropped.
+    kept = await putStateBack(ctx, stack, pieces, op.data.suffix, { keepRestored: reached(op.step, 'started') });
     if (mode === 'in-place') {
       ctx.reporter.step(`starting ${id} again on its own data`);
       await startStack(ctx, t.target);
-      const secrets = await tenantSecretsFor(ctx, await ctx.adminDb(), t);
       await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
     }
   }
@@ -374,4 +393,3 @@ export async function locateAndVerify(ctx: Context, from: string): Promise<{ dir
   return { dir: record.directory, manifest: await verifyBackup(record.directory, record.manifestSha256) };
 }
 
-export type { RestoreNames };

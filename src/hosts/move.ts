@@ -9,14 +9,15 @@ import { TenantRegistry } from '../tenants/registry.js';
 import { holdTenant } from '../tenants/hold.js';
 import { tenantPaths } from '../tenants/files.js';
 import { composeVerb, managedContainers } from '../stack/day2.js';
-import type { ComposeTarget } from '../stack/compose-argv.js';
 import { composeStopTimeoutMs } from '../common/timeouts.js';
 import { LostLockError, type AdminDb } from '../admin-db/database.js';
 import { backupTenant } from '../backups/backup.js';
-import { dataServices } from '../backups/containers.js';
 import { dropRestoreLeftovers, locateAndVerify, readBackupDocument, replaceData, restoreModules, type RestoreIntent } from '../backups/restore.js';
 import { startTenant } from '../tenants/lifecycle.js';
-import { crmShape, loadTenantTemplate, requireShape } from '../tenants/tenant-template.js';
+import { loadTenantTemplate } from '../tenants/tenant-template.js';
+import { requireState } from '../backups/pieces.js';
+import { tenantState } from '../backups/tenant-state.js';
+import { requireTenantFor } from '../tenants/day2-target.js';
 import { refuseOnSwarm } from '../stack/swarm-stack.js';
 import { recordAudit } from '../audit/write.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
@@ -95,8 +96,9 @@ async function moveHeld(ctx: Context, db: AdminDb, id: string, to: string, start
   const source = await dockerHostNamed(ctx, db, record.host);
   if (!source) throw new TenantctlError('conflict', `tenant ${id} is on Docker host ${record.host}, which only its own environment reaches (DOCKER_HOST, TENANTCTL_HOST_ID)`);
   const target = await targetHost(ctx, to);
-  // Backup and restore are written for crm's shape, and neither reaches a swarm: refused (exit 2) before anything stops.
-  requireShape(await loadTenantTemplate(ctx, record), id, 'be moved (backup and restore are written for crm\'s shape)', crmShape);
+  // Backup and restore work from the template's declared state, and neither reaches a swarm yet: refused (exit 2) before anything stops.
+  const template = await loadTenantTemplate(ctx, record);
+  requireState(template.block, id, 'be moved', template.name);
   refuseOnSwarm(source, 'move');
   refuseOnSwarm(target, 'move');
   const [sourceEngine, targetEngine] = await Promise.all([requireReachable(ctx, source, `tenant ${id}`), requireReachable(ctx, target)]);
@@ -117,7 +119,7 @@ async function moveHeld(ctx: Context, db: AdminDb, id: string, to: string, start
   let backupId: string;
   try {
     await ctx.pause('move:begun');
-    await stopWriters(ctx, source, { project: record.composeProject, file: paths.composeFile, envFile: (await exists(paths.envFile)) ? paths.envFile : undefined }, id);
+    await stopWriters(contextOn(ctx, source), id);
     await journal.step(op, 'writers-stopped');
     await ctx.pause('move:writers-stopped');
     ctx.reporter.step(`backing up ${id} on ${source.id}`);
@@ -158,7 +160,7 @@ async function restoreOnTarget(ctx: Context, journal: OperationJournal, op: Oper
   const { dir } = await locateAndVerify(onTarget, backupId);
   const document = await readBackupDocument(dir);
   const { provision } = await import('../tenants/provision.js');
-  const provisioned = await provision(onTarget, { id, name: document.record.name, plan: document.record.plan, template: document.record.template ?? 'crm' });
+  const provisioned = await provision(onTarget, { id, name: document.record.name, plan: document.record.plan, template: document.record.template ?? 'crm', with: document.record.profiles ?? [] });
   await journal.step(op, 'restore:provisioned', { targetKey: provisioned.initialApiKey?.id });
   await ctx.pause('restore:provisioned');
   await replaceData(onTarget, journal, op as Operation<RestoreIntent & MoveIntent>, id, { prefix: 'restore:' });
@@ -236,17 +238,21 @@ async function finishMove(ctx: Context, journal: OperationJournal, op: Operation
 }
 
 /**
- * Writes the source accepts after its backup would be lost: every service but the ones the backup
- * reads from (crm: app and worker) stops first. The tenant's API is unavailable (the front door
- * answers 503) from here until the target is ready; an undo starts them again.
+ * Writes the source accepts after its backup would be lost: every service but the PostgreSQL and
+ * Redis servers the backup asks for their snapshots stops first (crm: app and worker; frontbase:
+ * every other service: its SQLite files are read from their volumes). The tenant's API is
+ * unavailable (the front door answers 503) from here until the target is ready; an undo starts
+ * them again.
  */
-async function stopWriters(ctx: Context, source: DockerHost, stack: ComposeTarget, id: string): Promise<void> {
-  const data: readonly string[] = Object.values(dataServices);
-  const containers = await managedContainers(source, { project: stack.project, signal: ctx.signal });
-  const writers = [...new Set(containers.filter((c) => c.state === 'running' && !data.includes(c.service)).map((c) => c.service))];
+async function stopWriters(onSource: Context, id: string): Promise<void> {
+  const t = await requireTenantFor(onSource, id, 'be moved', ['active']);
+  const { pieces } = await tenantState(onSource, await onSource.adminDb(), t, 'be moved');
+  const servers = new Set(pieces.filter((p) => p.kind === 'postgres' || p.kind === 'redis').map((p) => p.service));
+  const containers = await managedContainers(onSource.dockerHost, { project: t.record.composeProject, signal: onSource.signal });
+  const writers = [...new Set(containers.filter((c) => c.state === 'running' && !servers.has(c.service)).map((c) => c.service))];
   if (writers.length === 0) return;
-  ctx.reporter.step(`stopping ${writers.join(', ')} of ${id} on ${source.id}: nothing written after the backup (its API is unavailable until the target is ready)`);
-  await composeVerb(source, stack, ['stop', '--timeout', '10', ...writers], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+  onSource.reporter.step(`stopping ${writers.join(', ')} of ${id} on ${onSource.dockerHost.id}: nothing written after the backup (its API is unavailable until the target is ready)`);
+  await composeVerb(onSource.dockerHost, t.target, ['stop', '--timeout', '10', ...writers], { timeoutMs: composeStopTimeoutMs, signal: onSource.signal, onProgress: onSource.reporter.detail });
 }
 
 /**

@@ -12,7 +12,8 @@
 // - a second host name for this machine's engine (another socket path): hosts add refuses it
 //   (exit 5), and move refuses one registered before engine IDs were recorded (exit 2);
 // - a second move while one runs: exit 5, and the first one completes;
-// - the front door during a move: unavailable from the backup until the target is ready (measured).
+// - the front door during a move: unavailable from the backup until the target is ready (measured);
+// - a frontbase tenant (SQLite, Redis, PostgreSQL pieces) moved to the engine with every piece.
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -252,7 +253,7 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
   }, 1_200_000);
 
   it('SIGHUP (a dropped ssh session) while the target restores: exit 129 naming the step, the move undone, the tenant working here', async () => {
-    const run = await startPausedAt(h, ['move', mover, '--to', remote], 'restore:loaded');
+    const run = await startPausedAt(h, ['move', mover, '--to', remote], 'restore:staged');
     run.child.kill('SIGHUP');
     const ended = await run.child;
     run.resume();
@@ -356,6 +357,54 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
     // Every move of the file, in order, as its journal closed it: nothing left running, nothing closed otherwise.
     expect((await h.adminQuery("SELECT state FROM admin_operations WHERE customer_id = $1 AND verb = 'move' ORDER BY id", [mover])).map((r) => r.state)).toEqual(history);
   }, 1_200_000);
+
+  it('a frontbase tenant (two SQLite files, Redis, PostgreSQL) moves to the engine with every piece, and nothing is left here', async () => {
+    const id = 'fbm';
+    const p = await timed('provision frontbase here', () => h.cli(['provision', id, '--template', 'frontbase', '--with', 'postgres', '--host', home, '--json'], { timeoutMs: 600_000 }));
+    expect(p.exitCode, p.why).toBe(0);
+    const project = `${h.prefix}-${id}`;
+    /** A command in the tenant's container of `service`, on this machine or the engine. */
+    const run = async (on: 'here' | 'there', service: string, argv: string[]) => {
+      const docker = on === 'here' ? async (args: string[]) => (await execa('docker', args)).stdout : engine.docker;
+      const c = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${service}`])).trim();
+      expect(c, `${on} ${service}`).not.toBe('');
+      return (await docker(['exec', ...(service === 'edge' ? ['-u', 'frontbase'] : []), c, ...argv])).trim();
+    };
+    const edgeSql = (on: 'here' | 'there', sql: string) => run(on, 'edge', ['python3', '-c', 'import sqlite3, sys\ndb = sqlite3.connect("/data/edge.db")\nrows = db.execute(sys.argv[1]).fetchall()\ndb.commit()\nprint(rows)', sql]);
+    const portsOf = async () => Object.fromEntries((await h.adminQuery("SELECT purpose, value FROM admin_allocations WHERE customer_id = $1 AND kind = 'port'", [id])).map((r) => [r.purpose, Number(r.value)]));
+    const db = async (address: string) => {
+      const client = new pg.Client({ host: address, port: (await portsOf()).postgres, user: 'frontbase', password: readFileSync(path.join(h.customersDir, id, 'secrets', 'DB_PASSWORD'), 'utf8').trim(), database: 'frontbase_fbm', connectionTimeoutMillis: 10_000 });
+      await client.connect();
+      return client;
+    };
+    // One change in every piece.
+    expect((await fetch(`${p.json().url}/api/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'moved note' }) })).status).toBe(201);
+    await edgeSql('here', 'CREATE TABLE marks (n INTEGER)');
+    await edgeSql('here', 'INSERT INTO marks VALUES (7)');
+    expect(await run('here', 'redis', ['sh', '-c', 'redis-cli --no-auth-warning --askpass SET moved yes </run/tenantctl/REDIS_PASSWORD'])).toBe('OK');
+    const before = await db('127.0.0.1');
+    await before.query('CREATE TABLE marks (n int); INSERT INTO marks SELECT generate_series(1, 50)');
+    await before.end();
+
+    const moved = await timed('move frontbase to the engine (images shipped)', () => h.cli(['move', id, '--to', remote, '--json'], { timeoutMs: 900_000 }));
+    expect(moved.exitCode, moved.why).toBe(0);
+    expect(await dockerObjectsWithPrefix(project)).toEqual({ containers: [], networks: [], volumes: [] });
+    const [row] = await h.adminQuery('SELECT host, status, app_url FROM admin_customers WHERE id = $1', [id]);
+    expect(row).toMatchObject({ host: remote, status: 'active' });
+    const notes = await (await fetch(`${row.app_url}/api/notes`)).json();
+    expect(notes.notes.map((n: any) => n.text)).toEqual(['moved note']);
+    expect(await edgeSql('there', 'SELECT n FROM marks')).toBe('[(7,)]');
+    expect(await run('there', 'redis', ['sh', '-c', 'redis-cli --no-auth-warning --askpass GET moved </run/tenantctl/REDIS_PASSWORD'])).toBe('yes');
+    const after = await db(engine.address);
+    try {
+      expect((await after.query('SELECT count(*)::int AS n, sum(n)::int AS total FROM marks')).rows[0]).toEqual({ n: 50, total: 1275 });
+    } finally {
+      await after.end();
+    }
+    const gone = await h.cli(['deprovision', id, '--yes'], { timeoutMs: 300_000 });
+    expect(gone.exitCode, gone.why).toBe(0);
+    expect(await onEngine(id)).toEqual({ containers: [], networks: [], volumes: [] });
+  }, 1_800_000);
 
   it('deprovisioning both leaves nothing on either engine and takes them off the front door', async () => {
     for (const id of [mover, bystander]) {

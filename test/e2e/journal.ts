@@ -48,7 +48,7 @@ export async function writeMark(h: Harness, id: string): Promise<void> {
  * volumes), and `status` saying healthy (exit 0).
  */
 export async function expectClean(h: Harness, id: string): Promise<void> {
-  expect(await psqlIn(h, id, "SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE 'tenant_%'")).toBe('');
+  expect(await psqlIn(h, id, "SELECT string_agg(datname, ',') FROM pg_database WHERE datname ~ '^(restore|replaced|restored)_'")).toBe('');
   const redis = await containerOf(projectOf(h, id), 'redis');
   const files = (await execa('docker', ['exec', redis, 'ls', '-A', '/data'])).stdout.split('\n').filter(Boolean).sort();
   expect(files.filter((f) => f.startsWith('.tenantctl'))).toEqual([]);

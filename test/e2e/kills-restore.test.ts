@@ -54,16 +54,17 @@ async function changed(): Promise<string> {
  * app wrote since) is kept aside and said, never dropped; the operator drops it once looked at.
  */
 async function expectRestoredKept(said: string, id = live): Promise<void> {
-  expect(said).toMatch(/is kept, not dropped: .*database tenant_restored_\w+/);
-  expect(said).toMatch(/is kept, not dropped: .*Redis files \.tenantctl-restored-\w+\/ in its volume/);
-  const kept = await psqlIn(h, id, "SELECT datname FROM pg_database WHERE datname LIKE 'tenant_restored_%'");
-  expect(kept).toMatch(/^tenant_restored_\w+$/);
+  expect(said).toMatch(/is kept, not dropped: .*database restored_\w+_db/);
+  expect(said).toMatch(/is kept, not dropped: .*redis's files \.tenantctl-restored-[\w-]+-redis\/ in its volume/);
+  const kept = await psqlIn(h, id, "SELECT datname FROM pg_database WHERE datname LIKE 'restored\\_%'");
+  expect(kept).toMatch(/^restored_\w+_db$/);
   await psqlIn(h, id, `DROP DATABASE ${kept}`);
   const redis = await containerOf(`${h.prefix}-${id}`, 'redis');
   await execa('docker', ['exec', redis, 'sh', '-c', 'rm -rf /data/.tenantctl-restored-*']);
 }
 
-const steps = ['begun', 'scratch-created', 'pg-restore', 'loaded', 'clients-stopped', 'swapped', 'redis-replaced', 'started', 'proven'];
+/** Every step a restore records, and restore:pg-restore, reached while pg_restore loads the scratch database (recorded step: begun). */
+const steps = ['begun', 'pg-restore', 'staged', 'clients-stopped', 'swapped', 'started', 'proven'];
 
 describe('restore in place over a live tenant', () => {
   it('without --yes and without a terminal it is refused (exit 4) and nothing changes', async () => {
@@ -80,7 +81,7 @@ describe('restore in place over a live tenant', () => {
     await killHard(await startPausedAt(h, [...args(), '--quiet'], `restore:${step}`));
     const pending = await h.cli(['status', live, '--json']);
     expect(pending.exitCode, pending.why).toBe(5);
-    expect(pending.json().operation).toMatchObject({ verb: 'restore', step: step === 'pg-restore' ? 'scratch-created' : step });
+    expect(pending.json().operation).toMatchObject({ verb: 'restore', step: step === 'pg-restore' ? 'begun' : step });
     const settled = await h.cli(['start', live]);
     expect(settled.exitCode, settled.why).toBe(0);
     expect(settled.stderr).toContain(`the interrupted restore of ${live} is ${step === 'proven' ? 'finished' : 'undone'}`);
@@ -113,7 +114,7 @@ describe('restore in place over a live tenant', () => {
 
   it('the admin database restarted under a running restore: the lost lock stops it (exit 8), the next command undoes it', async () => {
     const before = await changed();
-    const run = await startPausedAt(h, args(), 'restore:loaded');
+    const run = await startPausedAt(h, args(), 'restore:staged');
     const admin = (await execa('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${h.prefix}-admin`])).stdout.trim();
     expect(admin).not.toBe('');
     await execa('docker', ['restart', '-t', '5', admin]);
@@ -204,8 +205,8 @@ describe('restore over kept data (deprovision --keep-data)', () => {
 });
 
 describe('restore --as a new tenant', () => {
-  it('kill -9 once loaded, then doctor --fix settles it: nothing of the new tenant is left', async () => {
-    await killHard(await startPausedAt(h, ['restore', live, '--from', backup, '--as', 'ivcopy', '--quiet'], 'restore:loaded'));
+  it('kill -9 once staged, then doctor --fix settles it: nothing of the new tenant is left', async () => {
+    await killHard(await startPausedAt(h, ['restore', live, '--from', backup, '--as', 'ivcopy', '--quiet'], 'restore:staged'));
     // The backup that unfinished restore reads from is not pruned meanwhile, whatever --keep says.
     const kept = await h.cli(['backup', live, '--keep', '1', '--json']);
     expect(kept.exitCode, kept.why).toBe(0);

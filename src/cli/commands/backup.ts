@@ -13,10 +13,15 @@ Examples:
   $ tenantctl backup --all --keep 7 --json
   $ TENANTCTL_BACKUPS_DIR=/srv/backups tenantctl backup acme globex
 
-Writes <backupsDir>/<id>/<backup>/ (default backupsDir: <stateDir>/backups): db.dump (pg_dump -Fc,
-one consistent snapshot while the tenant runs, made in its own db container), redis.rdb (BGSAVE),
-tenant.json (record, modules, API key hashes; no secrets) and manifest.json (sizes, SHA-256).
-A backup is recorded as succeeded only when the dump is non-trivial and pg_restore --list reads it.
+Writes <backupsDir>/<id>/<backup>/ (default backupsDir: <stateDir>/backups): one file per piece of
+state the tenant's template declares (x-tenantctl.state), each a consistent snapshot taken while
+the tenant runs: <piece>.dump (pg_dump -Fc in its own PostgreSQL container), <piece>.rdb (BGSAVE),
+<piece>.sqlite (SQLite's online backup), <piece>.tar (a volume, its service stopped meanwhile);
+crm: db.dump and redis.rdb. Then tenant.json (record, modules, API key hashes; no secrets) and
+manifest.json (format tenantctl-backup/2: template, pieces, sizes, SHA-256). A backup is recorded
+as succeeded only when every piece is checked (pg_restore --list reads a dump, SQLite's
+integrity_check passes, an RDB starts with its magic, a tar lists). A tenant whose template
+declares no state is refused (exit 2); --all leaves such tenants out.
 `)
     .action(async (ids: string[], options, command: Command) => {
       const { backupMany } = await import('../../backups/backup.js');

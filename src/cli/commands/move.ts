@@ -11,14 +11,16 @@ Examples:
   $ tenantctl move acme --to web2
   $ tenantctl move acme --to web2 --json
 
-Stops the tenant's services that write (all but db and redis), backs it up on its host,
+Stops the tenant's services that write (all but those holding its PostgreSQL and Redis state;
+crm: app and worker), backs it up on its host,
 restores it on the target (same id, new passwords, same data, modules and API keys), waits until
 it is ready there, brings the front door in step, then removes it from the source. Its API is
 unavailable (503 at the front door) from the backup until the target is ready. Until then nothing
 of the source is removed: any failure starts the stopped services again and leaves the tenant on
 the source, working, and the message names the first cause. A move interrupted half-way (a
 crash, kill -9) is finished or undone by running it again; a second move while one runs exits 5.
-Only crm-shaped tenants move (else exit 2); two names for one engine are refused (exit 2).
+A tenant whose template declares no state (x-tenantctl.state) is refused (exit 2); two names for
+one engine are refused (exit 2).
 The target must be active (not drained) and both hosts must answer (else exit 6).
 `)
     .action(async (id: string, options, command: Command) => {

@@ -1,0 +1,142 @@
+import { open } from 'node:fs/promises';
+import type { Context } from '../context.js';
+import { TenantctlError } from '../common/errors.js';
+import { lastErrorLine } from '../common/exec.js';
+import { composeStartTimeoutMs, composeStopTimeoutMs, dumpRestoreTimeoutMs, redisCopyTimeoutMs, redisSnapshotTimeoutMs } from '../common/timeouts.js';
+import { done, notYet, retryUntilDeadline } from '../common/retry.js';
+import { dockerFromFile, dockerToFile, type StreamResult } from '../stack/docker-stream.js';
+import { composeVerb } from '../stack/day2.js';
+import type { ComposeTarget } from '../stack/compose-argv.js';
+import { execIn, redisCliIn } from './containers.js';
+import { pieceContainer, type Piece } from './pieces.js';
+
+// A consistent snapshot of each kind of state piece, taken while the tenant runs, streamed into a
+// file (never held in memory), and checked before the backup is recorded (an error text saved as
+// a "dump" is no backup): postgres by pg_dump -Fc in its own container (its own version, as the owner, no TTY),
+// redis by BGSAVE and its dump.rdb, sqlite by SQLite's online backup in a container of the
+// service's image on its volume (consistent while the service writes; integrity_check on the copy),
+// volume by stop-and-copy.
+
+export interface SnapshotContext {
+  ctx: Context;
+  project: string;
+  target: ComposeTarget;
+  tenant: string;
+  secrets: Readonly<Record<string, string>>;
+  /** The database the template's migrations go into: its dump must hold tenant_schema_migrations. */
+  migrationsDatabase?: string;
+}
+
+/** The piece's snapshot into `file`, checked; what the manifest records of it. */
+export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: string): Promise<StreamResult & { image: string; imageId: string; version?: string }> {
+  const { ctx } = s;
+  const container = await pieceContainer(ctx, s.project, piece);
+  const meta = { image: container.image, imageId: container.imageId };
+  switch (piece.kind) {
+    case 'postgres': {
+      if (!container.running) throw new TenantctlError('conflict', `the ${piece.service} container of ${s.tenant} is not running (tenantctl start ${s.tenant})`);
+      const dump = await dockerToFile(ctx.dockerHost, ['exec', container.id, 'pg_dump', '-U', piece.user!, '-d', piece.database!, '-Fc', '--no-password'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
+      if (dump.exitCode !== 0) throw new TenantctlError('docker', `pg_dump of ${s.tenant}'s ${piece.name} failed (exit ${dump.exitCode}): ${lastErrorLine(dump.stderrTail)}`);
+      await checkPostgresDump(s, container.id, piece, file);
+      const version = (await execIn(ctx.dockerHost, container.id, ['pg_dump', '--version'], { what: 'pg_dump --version', signal: ctx.signal })).trim();
+      return { ...dump, ...meta, version };
+    }
+    case 'redis': {
+      if (!container.running) throw new TenantctlError('conflict', `the ${piece.service} container of ${s.tenant} is not running (tenantctl start ${s.tenant})`);
+      await redisSnapshot(ctx, container.id, s.secrets[piece.passwordSecret!] ?? '');
+      const rdb = await dockerToFile(ctx.dockerHost, ['exec', container.id, 'cat', `${piece.mount}/dump.rdb`], file, { timeoutMs: redisCopyTimeoutMs, signal: ctx.signal });
+      if (rdb.exitCode !== 0) throw new TenantctlError('docker', `copying the Redis snapshot of ${s.tenant} failed (exit ${rdb.exitCode}): ${lastErrorLine(rdb.stderrTail)}`);
+      await checkMagic(file, 'REDIS', `the Redis snapshot of ${s.tenant}`);
+      return { ...rdb, ...meta };
+    }
+    case 'sqlite': {
+      const copy = await dockerToFile(ctx.dockerHost, helperArgv(piece, container, sqliteBackupScript(piece)), file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
+      if (copy.exitCode !== 0) throw new TenantctlError('docker', `the SQLite backup of ${s.tenant}'s ${piece.name} (${piece.path}) failed (exit ${copy.exitCode}): ${lastErrorLine(copy.stderrTail)}`);
+      await checkMagic(file, 'SQLite format 3\0', `the SQLite backup of ${s.tenant}'s ${piece.name}`);
+      return { ...copy, ...meta };
+    }
+    case 'volume': {
+      // Stop-and-copy: nothing writes while the archive is made; started again whatever happens.
+      const stopped = container.running;
+      if (stopped) await composeVerb(ctx.dockerHost, s.target, ['stop', '--timeout', '10', piece.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+      try {
+        const tar = await dockerToFile(ctx.dockerHost, helperArgv(piece, container, 'tar -C "$MOUNT" --exclude="./.tenantctl-*" -cf - .'), file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
+        if (tar.exitCode !== 0) throw new TenantctlError('docker', `archiving ${s.tenant}'s ${piece.name} (${piece.mount}) failed (exit ${tar.exitCode}): ${lastErrorLine(tar.stderrTail)}`);
+        if (tar.bytes < 512) throw new TenantctlError('docker', `the archive of ${s.tenant}'s ${piece.name} is only ${tar.bytes} bytes: not a tar archive`);
+        return { ...tar, ...meta };
+      } finally {
+        if (stopped) await composeVerb(ctx.dockerHost, s.target, ['start', piece.service], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+      }
+    }
+  }
+}
+
+/** A container of the service's image with the piece's volume where the service has it, running `script` (sh) as root, without network. */
+function helperArgv(piece: Piece, container: { imageId: string; volume?: string }, script: string): string[] {
+  return ['run', '--rm', '--network', 'none', '--user', '0', '-e', `MOUNT=${piece.mount}`, '-e', `DB=${piece.path ?? ''}`,
+    '-v', `${container.volume}:${piece.mount}`, '--entrypoint', 'sh', container.imageId, '-c', `set -eu\n${script}`];
+}
+
+/**
+ * SQLite's online backup API (a consistent copy while the service writes; SQLite's own locking
+ * across the two containers on one volume) into the helper's /tmp, then onto stdout. A file the
+ * service never created is an error, not an empty database made here.
+ */
+function sqliteBackupScript(piece: Piece): string {
+  // The copy is checked (PRAGMA integrity_check) before it is written out: a corrupt file is no backup.
+  const copy = piece.via === 'sqlite3'
+    ? 'sqlite3 "$DB" ".backup /tmp/tenantctl-snapshot.db"\ncheck="$(sqlite3 /tmp/tenantctl-snapshot.db "PRAGMA integrity_check")"\n[ "$check" = ok ] || { echo "integrity_check: $check" >&2; exit 4; }'
+    : 'python3 -c "import sqlite3, sys; s = sqlite3.connect(sys.argv[1]); d = sqlite3.connect(\'/tmp/tenantctl-snapshot.db\'); s.backup(d); r = d.execute(\'PRAGMA integrity_check\').fetchone()[0]; d.close(); s.close(); sys.exit(None if r == \'ok\' else \'integrity_check: \' + r)" "$DB"';
+  return ['[ -f "$DB" ] || { echo "no database file $DB (the service has not created it)" >&2; exit 3; }', copy, 'cat /tmp/tenantctl-snapshot.db'].join('\n');
+}
+
+/**
+ * A dump is recorded only if it is a custom-format dump that pg_restore (the tenant's own) reads
+ * to the end of its table of contents (an error text or a truncated file fails), and, for the
+ * migrations database, holds its tenant_schema_migrations data. (Size proves nothing: a small
+ * database dumps to about a kilobyte.)
+ */
+async function checkPostgresDump(s: SnapshotContext, container: string, piece: Piece, file: string): Promise<void> {
+  const { ctx } = s;
+  await checkMagic(file, 'PGDMP', `the dump of ${piece.name}`);
+  const list = await dockerFromFile(ctx.dockerHost, ['exec', '-i', container, 'pg_restore', '--list'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
+  if (list.exitCode !== 0) throw new TenantctlError('docker', `pg_restore --list cannot read the dump of ${piece.name} (exit ${list.exitCode}): ${lastErrorLine(list.stderrTail)}`);
+  if (piece.database === s.migrationsDatabase && !/TABLE DATA \S+ tenant_schema_migrations/.test(list.stdout)) {
+    throw new TenantctlError('docker', `the dump of ${piece.name} has no data of tenant_schema_migrations: it is not the tenant's database (not recorded as a backup)`);
+  }
+}
+
+export async function checkMagic(file: string, magic: string, what: string): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(magic.length);
+    await handle.read(buffer, 0, magic.length, 0);
+    if (buffer.toString('latin1') !== magic) throw new TenantctlError('docker', `${what} does not start with ${JSON.stringify(magic)}: not the expected format`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** BGSAVE, waited for (through retry.ts) until Redis says a save newer than the request succeeded. */
+async function redisSnapshot(ctx: Context, container: string, password: string): Promise<void> {
+  const host = ctx.dockerHost;
+  const info = async () => {
+    const text = await redisCliIn(host, container, password, ['INFO', 'persistence'], { what: 'redis-cli INFO', signal: ctx.signal });
+    return Object.fromEntries(text.split(/\r?\n/).filter((l) => l.includes(':')).map((l) => l.trim().split(':', 2) as [string, string]));
+  };
+  const before = Number((await info()).rdb_saves ?? 0);
+  // SCHEDULE: if a rewrite of the append-only file is running, the save starts right after it.
+  await redisCliIn(host, container, password, ['BGSAVE', 'SCHEDULE'], { what: 'redis-cli BGSAVE', signal: ctx.signal });
+  await retryUntilDeadline(async () => {
+    const now = await info();
+    if (now.rdb_bgsave_in_progress === '1' || Number(now.rdb_saves ?? 0) <= before) return notYet('BGSAVE in progress');
+    if (now.rdb_last_bgsave_status !== 'ok') throw new TenantctlError('docker', `Redis BGSAVE failed (rdb_last_bgsave_status ${now.rdb_last_bgsave_status}); see tenantctl logs`);
+    return done(undefined);
+  }, {
+    what: 'waiting for the Redis snapshot',
+    deadlineMs: redisSnapshotTimeoutMs,
+    clock: ctx.clock,
+    signal: ctx.signal,
+    onDeadline: (why) => new TenantctlError('docker', `the Redis snapshot did not finish within ${redisSnapshotTimeoutMs / 1000} s: ${why}`),
+  });
+}

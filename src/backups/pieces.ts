@@ -1,0 +1,97 @@
+import { parse } from 'yaml';
+import type { Context } from '../context.js';
+import { TenantctlError } from '../common/errors.js';
+import type { StatePieceDeclaration, TemplateBlock } from '../templates/block-schema.js';
+import { fillBlockText, templateValues, type HostValues, type TenantValues } from '../templates/values.js';
+import { hostValuesOf } from '../templates/configured.js';
+import { namedVolumeMounts, volumeHolding } from '../templates/volume-mounts.js';
+import type { Template } from '../templates/template.js';
+import { servicesOf } from '../tenants/day2-target.js';
+import { stackContainer } from './containers.js';
+
+// A tenant's state as its template declares it (x-tenantctl.state), resolved for one tenant: each
+// piece with its kind, its service, its rendered names (a database name may hold the tenant id) and,
+// for the kinds kept as files, the named volume and the path in it. What backup, restore, move and
+// clone work from; a piece of a service whose profile is off is not part of the tenant's state.
+
+export type PieceKind = 'postgres' | 'redis' | 'sqlite' | 'volume';
+
+/** The backup file of a piece: <name>.<extension of its kind>. */
+export const pieceExtension: Record<PieceKind, string> = { postgres: 'dump', redis: 'rdb', sqlite: 'sqlite', volume: 'tar' };
+
+export interface Piece {
+  name: string;
+  kind: PieceKind;
+  service: string;
+  file: string;
+  /** postgres: the database and its owner (dump and restore run as it). */
+  database?: string;
+  user?: string;
+  /** redis: the secret it authenticates with. */
+  passwordSecret?: string;
+  /**
+   * The kinds kept as files (redis, sqlite, volume): where the service mounts the volume holding
+   * them, and the piece's files relative to it (redis: its files in `dir`; sqlite: the database and
+   * its journal files; volume: '*', everything).
+   */
+  mount?: string;
+  entries?: string[] | '*';
+  /** sqlite: how the online backup is taken, and the file's path in the container. */
+  via?: 'python3' | 'sqlite3';
+  path?: string;
+}
+
+/** The state pieces of a tenant: its template's, without those of services that do not run for its profiles. */
+export function tenantPieces(template: Pick<Template, 'block' | 'name'>, rendered: string, tenant: TenantValues & { profiles: readonly string[] }, host: HostValues): Piece[] {
+  const running = new Set(servicesOf(rendered, tenant.profiles));
+  const tree = (parse(rendered, { merge: true, maxAliasCount: -1 }) ?? {}) as Record<string, unknown>;
+  const mounts = namedVolumeMounts(tree);
+  const values = templateValues(template, tenant, host);
+  return Object.entries(template.block.state)
+    .map(([name, declaration]) => resolvePiece(name, declaration, mounts, values))
+    .filter((piece) => running.has(piece.service));
+}
+
+function resolvePiece(name: string, declaration: StatePieceDeclaration, mounts: ReturnType<typeof namedVolumeMounts>, values: Record<string, string>): Piece {
+  if ('postgres' in declaration) {
+    const p = declaration.postgres;
+    return { name, kind: 'postgres', service: p.service, file: `${name}.${pieceExtension.postgres}`, database: fillBlockText(p.database, values), user: p.user };
+  }
+  if ('redis' in declaration) {
+    const r = declaration.redis;
+    return { name, kind: 'redis', service: r.service, file: `${name}.${pieceExtension.redis}`, passwordSecret: r.passwordSecret, mount: r.dir, entries: ['appendonlydir', 'dump.rdb', 'appendonly.aof'] };
+  }
+  if ('sqlite' in declaration) {
+    const s = declaration.sqlite;
+    const holding = volumeHolding(mounts, s.service, s.path);
+    if (!holding) throw new TenantctlError('usage', `state piece ${name}: ${s.path} is on no named volume of service ${s.service}`);
+    const relative = s.path.slice(holding.target === '/' ? 1 : holding.target.length + 1);
+    return {
+      name, kind: 'sqlite', service: s.service, file: `${name}.${pieceExtension.sqlite}`, mount: holding.target, via: s.via, path: s.path,
+      entries: ['', '-wal', '-shm', '-journal'].map((suffix) => `${relative}${suffix}`),
+    };
+  }
+  const v = declaration.volume;
+  return { name, kind: 'volume', service: v.service, file: `${name}.${pieceExtension.volume}`, mount: v.path, entries: '*' };
+}
+
+/** The pieces of a tenant on record, from its rendered compose file (the template's state, with its values). */
+export function piecesOf(ctx: Pick<Context, 'config'>, template: Pick<Template, 'block' | 'name'>, rendered: string, tenant: TenantValues & { profiles: readonly string[] }): Piece[] {
+  return tenantPieces(template, rendered, tenant, hostValuesOf(ctx.config));
+}
+
+/** A template that declares no state cannot be backed up, restored, moved or cloned: exit 2 with what to add. */
+export function requireState(block: Pick<TemplateBlock, 'state'>, id: string, verb: string, templateName: string): void {
+  if (Object.keys(block.state).length === 0) {
+    throw new TenantctlError('usage', `${id} cannot ${verb}: its template ${templateName} declares no state (x-tenantctl.state: which databases, Redis, SQLite files or volumes hold its data; docs/templates.md)`);
+  }
+}
+
+/** The container of a piece's service (running or not) and the volume holding a file kind's data, as Docker has them now. */
+export async function pieceContainer(ctx: Context, project: string, piece: Piece): Promise<{ id: string; running: boolean; imageId: string; image: string; volume?: string }> {
+  const container = await stackContainer(ctx.dockerHost, project, piece.service, ctx.signal);
+  if (!container) throw new TenantctlError('conflict', `${project} has no ${piece.service} container for its state piece ${piece.name} (tenantctl status)`);
+  const volume = piece.mount === undefined ? undefined : container.volumes[piece.mount];
+  if (piece.mount !== undefined && !volume) throw new TenantctlError('conflict', `the ${piece.service} container of ${project} has no volume at ${piece.mount} (state piece ${piece.name})`);
+  return { id: container.id, running: container.running, imageId: container.imageId, image: container.image, volume };
+}
