@@ -2,7 +2,7 @@ import path from 'node:path';
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { parseEnvFile } from '../common/env-file.js';
 import { ensurePrivateDir } from '../common/private-files.js';
-import { anySecretPattern, secretNames, secretPattern, type NamedSecrets, type TenantSecrets } from './generate.js';
+import { anySecretPattern, type NamedSecrets, type TenantSecrets } from './generate.js';
 
 // A tenant's secrets on the host: customers/<id>/secrets/<NAME>, one file per secret (DB_PASSWORD,
 // APP_DB_PASSWORD, REDIS_PASSWORD, JWT_SECRET), holding the value and nothing else, mode 0600 in a
@@ -21,7 +21,7 @@ export function secretsDirOf(tenantDir: string): string {
  * mount follows the inode, so a running container sees the new value at /run/secrets/<NAME> at once
  * (what a rotation needs, e.g. Redis's health check after CONFIG SET requirepass); a file replaced
  * by a rename would stay hidden from it until the container is recreated. A crash mid-write leaves
- * a short file, which readSecretFiles refuses: the sealed copy is used instead.
+ * a short file, which readNamedSecretFiles refuses: the sealed copy is used instead.
  */
 export async function writeSecretFiles(dir: string, secrets: TenantSecrets | NamedSecrets): Promise<void> {
   await ensurePrivateDir(dir);
@@ -54,36 +54,8 @@ export async function readNamedSecretFiles(dir: string, names: readonly string[]
   return values;
 }
 
-/** Every secret in customers/<id>/secrets/, whatever the template named them (provision --show-secrets). */
-export async function readAllSecretFiles(dir: string): Promise<NamedSecrets | undefined> {
-  const names = await readdir(dir).catch(() => undefined);
-  return names && readNamedSecretFiles(dir, names.filter((name) => /^[A-Z][A-Z0-9_]*$/.test(name)).sort());
-}
-
-/** The secrets in customers/<id>/secrets/, if every one is there and well-formed. */
-export async function readSecretFiles(dir: string): Promise<TenantSecrets | undefined> {
-  const values: Partial<Record<(typeof secretNames)[number], string>> = {};
-  for (const name of secretNames) {
-    let value: string;
-    try {
-      value = (await readFile(path.join(dir, name), 'utf8')).replace(/\r?\n$/, '');
-    } catch {
-      return undefined;
-    }
-    if (!secretPattern.test(value)) return undefined;
-    values[name] = value;
-  }
-  return values as TenantSecrets;
-}
-
-/**
- * Reads a tenant's existing secrets (kept data needs the passwords it was created with), if
- * complete: from the secrets/ folder beside `envFile` (customers/<id>/.env), else, for a tenant
- * written before that layout, from the .env itself.
- */
-export async function readEnvFileSecrets(envFile: string): Promise<TenantSecrets | undefined> {
-  const fromFiles = await readSecretFiles(secretsDirOf(path.dirname(envFile)));
-  if (fromFiles) return fromFiles;
+/** A template's secrets (`names`) from a tenant's .env (tenants written before secrets/), if every one is there. */
+export async function readNamedEnvFileSecrets(envFile: string, names: readonly string[]): Promise<NamedSecrets | undefined> {
   let text: string;
   try {
     text = await readFile(envFile, 'utf8');
@@ -91,6 +63,14 @@ export async function readEnvFileSecrets(envFile: string): Promise<TenantSecrets
     return undefined;
   }
   const values = parseEnvFile(text);
-  if (!secretNames.every((name) => secretPattern.test(values[name] ?? ''))) return undefined;
-  return Object.fromEntries(secretNames.map((name) => [name, values[name]!])) as unknown as TenantSecrets;
+  if (!names.every((name) => anySecretPattern.test(values[name] ?? ''))) return undefined;
+  return Object.fromEntries(names.map((name) => [name, values[name]!]));
 }
+
+/** Every secret in customers/<id>/secrets/, whatever the template named them (provision --show-secrets). */
+export async function readAllSecretFiles(dir: string): Promise<NamedSecrets | undefined> {
+  const names = await readdir(dir).catch(() => undefined);
+  return names && readNamedSecretFiles(dir, names.filter((name) => /^[A-Z][A-Z0-9_]*$/.test(name)).sort());
+}
+
+

@@ -1,19 +1,24 @@
-import { readFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { composeStartTimeoutMs, composeUpGraceMs } from '../common/timeouts.js';
 import { composeVerb } from '../stack/day2.js';
-import { withPostgresLogin } from '../stack/probes.js';
 import { recordAudit } from '../audit/write.js';
 import { parseTenantId } from '../tenants/input.js';
 import { holdTenant } from '../tenants/hold.js';
 import { LostLockError } from '../admin-db/database.js';
-import { writeTenantFiles } from '../tenants/files.js';
-import { requireComposeFile, requireTenantFor, servicesOf, tenantSecretsFor, type Day2Target } from '../tenants/day2-target.js';
+import { writeSecretFiles } from './env-file.js';
+import { requireComposeFile, requireTenantFor, servicesOf, tenantNamedSecretsFor, type Day2Target } from '../tenants/day2-target.js';
+import { loadTenantTemplate } from '../tenants/tenant-template.js';
+import { tenantValuesOf } from '../backups/tenant-state.js';
+import type { Template } from '../templates/template.js';
+import type { SecretApplier, TemplateBlock } from '../templates/block-schema.js';
+import { fillBlockText, templateValues } from '../templates/values.js';
+import { hostValuesOf } from '../templates/configured.js';
+import { parse } from 'yaml';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { execIn, requireRunning, stackContainer } from '../backups/containers.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
-import { generateSecret, type TenantSecrets } from './generate.js';
+import { generateSecrets, type NamedSecrets } from './generate.js';
 import { openSecretBox, type SecretBox } from './master-key.js';
 import { storeTenantSecretsIn } from './sealed-store.js';
 import { refuseOnSwarm } from '../stack/swarm-stack.js';
@@ -33,11 +38,8 @@ import { refuseOnSwarm } from '../stack/swarm-stack.js';
 // 'proven', committed from it. New values never appear on a command line (`ps`): they travel in the
 // docker CLI's environment (`docker exec -e NAME`) and reach psql and redis-cli on their stdin.
 
-export type SecretKind = 'db' | 'app-db' | 'redis' | 'jwt';
-export const secretKinds: readonly SecretKind[] = ['db', 'app-db', 'redis', 'jwt'];
-const secretOf = { db: 'DB_PASSWORD', 'app-db': 'APP_DB_PASSWORD', redis: 'REDIS_PASSWORD', jwt: 'JWT_SECRET' } as const satisfies Record<SecretKind, keyof TenantSecrets>;
-/** Who reads each secret and must be recreated to get a new one (the database's own passwords live in the server). */
-const readers: Record<SecretKind, string[]> = { db: [], 'app-db': ['app', 'worker'], redis: ['redis', 'app', 'worker'], jwt: ['app', 'worker'] };
+/** crm's short names for its secrets (--only db,redis), kept for scripts written against them. */
+const crmAliases: Record<string, string> = { db: 'DB_PASSWORD', 'app-db': 'APP_DB_PASSWORD', redis: 'REDIS_PASSWORD', jwt: 'JWT_SECRET' };
 
 export interface RotateResult {
   id: string;
@@ -50,7 +52,7 @@ export interface RotateResult {
 
 /** What the journal holds of a rotation: the values sealed (never in clear), what changes, who is recreated. */
 export interface RotationIntent {
-  kinds: SecretKind[];
+  secrets: string[];
   recreate: string[];
   sealedOld: string;
   sealedNew: string;
@@ -60,38 +62,66 @@ const purposeOf = (id: string, which: 'old' | 'new') => `tenant-secrets-rotation
 const rotationSteps = ['begun', 'applied', 'files-written', 'recreated', 'proven'] as const;
 type RotationStep = (typeof rotationSteps)[number];
 
-export function parseOnly(raw: unknown): SecretKind[] {
-  if (raw === undefined) return [...secretKinds];
-  const values = String(raw).split(',').map((s) => s.trim()).filter(Boolean);
-  const bad = values.filter((v) => !secretKinds.includes(v as SecretKind));
-  if (values.length === 0 || bad.length > 0) throw usageError(`--only ${JSON.stringify(String(raw))}: expected ${secretKinds.join(', ')} (or several, comma-separated)`);
-  return [...new Set(values as SecretKind[])];
+/**
+ * --only: secret names of the tenant's template (comma-separated), or crm's short names (db,
+ * app-db, redis, jwt); default every secret. Anything else is exit 2, naming the template's.
+ */
+export function parseOnly(raw: unknown, declared: readonly string[]): string[] {
+  if (raw === undefined) return [...declared];
+  const values = String(raw).split(',').map((s) => s.trim()).filter(Boolean).map((v) => crmAliases[v] && declared.includes(crmAliases[v]!) ? crmAliases[v]! : v);
+  const bad = values.filter((v) => !declared.includes(v));
+  if (values.length === 0 || bad.length > 0) throw usageError(`--only ${JSON.stringify(String(raw))}: expected secrets of the tenant's template: ${declared.join(', ')} (or several, comma-separated)`);
+  return [...new Set(values)];
+}
+
+/** Services that read a secret from its file (its compose `secrets:`), and so are recreated to get a new value. */
+function mountersOf(rendered: string, secret: string, running: readonly string[]): string[] {
+  const services = ((parse(rendered, { merge: true, maxAliasCount: -1 }) ?? {}) as { services?: Record<string, { secrets?: unknown[] }> }).services ?? {};
+  return running.filter((service) => (services[service]?.secrets ?? []).some((entry) => (typeof entry === 'string' ? entry : (entry as { source?: string })?.source) === secret));
+}
+
+/**
+ * What rotating `secrets` takes, from the template: each one's applier (where a server holds the
+ * value itself) and the services to recreate (every one that mounts a changed secret, except a
+ * PostgreSQL server for its roles' passwords: it reads the file only at its first start).
+ */
+export function rotationPlan(block: TemplateBlock, rendered: string, running: readonly string[], secrets: readonly string[]): { recreate: string[]; appliers: Array<{ secret: string; applies: SecretApplier }> } {
+  const recreate = new Set<string>();
+  const appliers: Array<{ secret: string; applies: SecretApplier }> = [];
+  for (const secret of secrets) {
+    const applies = block.secrets[secret]?.applies;
+    const server = applies && 'postgresRole' in applies ? applies.postgresRole.service : undefined;
+    if (applies && running.includes('postgresRole' in applies ? applies.postgresRole.service : applies.redisPassword.service)) appliers.push({ secret, applies });
+    for (const service of mountersOf(rendered, secret, running)) if (service !== server) recreate.add(service);
+  }
+  return { recreate: running.filter((s) => recreate.has(s)), appliers };
 }
 
 export async function rotateSecrets(ctx: Context, input: { id: unknown; only?: unknown }): Promise<RotateResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(input.id);
   refuseOnSwarm(ctx.dockerHost, 'rotate-secrets (swarm secrets are immutable)');
-  const kinds = parseOnly(input.only);
   const db = await ctx.adminDb();
   const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
   const release = await holdTenant(ctx, id);
   try {
     const t = await requireTenantFor(ctx, id, 'have its secrets rotated (its services must run)', ['active']);
     const rendered = await requireComposeFile(t);
-    const old = await tenantSecretsFor(ctx, db, t);
-    const fresh: TenantSecrets = { ...old };
-    for (const kind of kinds) fresh[secretOf[kind]] = generateSecret();
-    const recreate = servicesOf(rendered).filter((service) => kinds.some((k) => readers[k].includes(service)));
+    const template = await loadTenantTemplate(ctx, t.record);
+    const declared = Object.keys(template.block.secrets);
+    const names = parseOnly(input.only, declared);
+    const old = await tenantNamedSecretsFor(ctx, db, t, declared);
+    const fresh: NamedSecrets = { ...old, ...generateSecrets(Object.fromEntries(names.map((n) => [n, template.block.secrets[n]!]))) };
+    const { recreate } = rotationPlan(template.block, rendered, servicesOf(rendered, t.record.profiles), names);
     const journal = new OperationJournal(db);
     ctx.reporter.step(`sealing the old and the new secrets of ${id} in the operation journal`);
     const op = await journal.begin<RotationIntent>({
       tenant: id, verb: 'rotate-secrets', host: ctx.dockerHost.id,
-      data: { kinds, recreate, sealedOld: box.seal(JSON.stringify(old), purposeOf(id, 'old')), sealedNew: box.seal(JSON.stringify(fresh), purposeOf(id, 'new')) },
+      data: { secrets: names, recreate, sealedOld: box.seal(JSON.stringify(old), purposeOf(id, 'old')), sealedNew: box.seal(JSON.stringify(fresh), purposeOf(id, 'new')) },
     });
     try {
       await ctx.pause('rotate:begun');
-      await putInPlace(ctx, t, rendered, op, { to: fresh, from: old }, async (step) => {
+      await putInPlace(ctx, t, rendered, template, op, { to: fresh, from: old }, async (step) => {
         await journal.step(op, step);
         await ctx.pause(`rotate:${step}`);
       });
@@ -99,46 +129,51 @@ export async function rotateSecrets(ctx: Context, input: { id: unknown; only?: u
     } catch (error) {
       throw await undoAfterFailure(ctx, journal, op, box, error);
     }
-    return { id, rotated: kinds.map((k) => secretOf[k]), recreated: recreate, durationMs: ctx.clock.now() - started };
+    return { id, rotated: names, recreated: recreate, durationMs: ctx.clock.now() - started };
   } finally {
     await release();
   }
 }
 
 /**
- * The values `to` put where they live, in order: the running servers (authenticating to Redis with
- * `from`, or `to` when a run got that far), the files, the services that read them (recreated),
- * then readiness proven with them. `record` hears each step as its effect is done (the undo passes
- * none: it is not journaled step by step, it runs whole).
+ * The values `to` put where they live, in order: the servers that hold a copy (authenticating to
+ * Redis with `from`, or `to` when a run got that far), the files, the services that read them
+ * (recreated), then readiness proven with them. `record` hears each step as its effect is done
+ * (the undo passes none: it is not journaled step by step, it runs whole).
  */
 async function putInPlace(
-  c: Context, t: Day2Target, rendered: string, op: Operation<RotationIntent>,
-  { to, from }: { to: TenantSecrets; from: TenantSecrets },
+  c: Context, t: Day2Target, rendered: string, template: Template, op: Operation<RotationIntent>,
+  { to, from }: { to: NamedSecrets; from: NamedSecrets },
   record: (step: RotationStep) => Promise<void> = async () => {},
 ): Promise<void> {
   const id = t.record.id;
-  const { kinds, recreate } = op.data;
-  const dbContainer = await requireRunning(c.dockerHost, t.record.composeProject, 'db', id, c.signal);
-  for (const kind of ['db', 'app-db'] as const) {
-    if (!kinds.includes(kind)) continue;
-    c.reporter.step(`setting the password of ${kind === 'db' ? 'tenant_owner' : 'tenant_app'} in the running PostgreSQL`);
-    await alterRole(c, dbContainer.id, kind === 'db' ? 'tenant_owner' : 'tenant_app', to[secretOf[kind]]);
-  }
-  if (kinds.includes('redis')) {
-    c.reporter.step('setting the Redis password (CONFIG SET requirepass)');
-    const redis = await stackContainer(c.dockerHost, t.record.composeProject, 'redis', c.signal);
-    if (redis?.running) {
-      // Whichever of the two it has now: a killed run may have set the other already.
-      await setRedisPassword(c, redis.id, from.REDIS_PASSWORD, to.REDIS_PASSWORD)
-        .catch(() => setRedisPassword(c, redis.id, to.REDIS_PASSWORD, to.REDIS_PASSWORD));
-    } else if (!recreate.includes('redis')) {
-      throw new TenantctlError('conflict', `the redis container of ${id} is not running`);
-    } // else: it starts with the files written below, recreated
+  const { recreate } = op.data;
+  const { appliers } = rotationPlan(template.block, rendered, servicesOf(rendered, t.record.profiles), op.data.secrets);
+  const pieces = template.block.state;
+  for (const { secret, applies } of appliers) {
+    if ('postgresRole' in applies) {
+      const { service, role } = applies.postgresRole;
+      c.reporter.step(`setting the password of ${role} in the running PostgreSQL of ${service}`);
+      const server = await requireRunning(c.dockerHost, t.record.composeProject, service, id, c.signal);
+      await alterRole(c, server.id, ownerOf(pieces, service), role, to[secret]!);
+    } else {
+      const { service } = applies.redisPassword;
+      c.reporter.step(`setting the Redis password of ${service} (CONFIG SET requirepass)`);
+      const redis = await stackContainer(c.dockerHost, t.record.composeProject, service, c.signal);
+      if (redis?.running) {
+        // Whichever of the two it has now: a killed run may have set the other already.
+        await setRedisPassword(c, redis.id, from[secret]!, to[secret]!)
+          .catch(() => setRedisPassword(c, redis.id, to[secret]!, to[secret]!));
+      } else if (!recreate.includes(service)) {
+        throw new TenantctlError('conflict', `the ${service} container of ${id} is not running`);
+      } // else: it starts with the files written below, recreated
+    }
   }
   await record('applied');
   c.reporter.step(`writing the secrets to ${t.paths.dir}/`);
-  const manifest = await readFile(t.paths.manifestFile, 'utf8').catch(() => '');
-  await writeTenantFiles(t.paths, { compose: rendered, manifest, secrets: to, project: t.record.composeProject });
+  // Only the secret files, rewritten in place (the running containers' bind mounts see them); the
+  // compose file, .env and the template's initdb/ are provision's and stay as they are.
+  await writeSecretFiles(t.paths.secretsDir, to);
   await record('files-written');
   if (recreate.length > 0) {
     c.reporter.step(`recreating ${recreate.join(', ')} with them`);
@@ -148,14 +183,20 @@ async function putInPlace(
   }
   await record('recreated');
   c.reporter.step('proving readiness with them');
-  await proveReady(c, t, rendered, to);
+  await proveReady(c, t, rendered, template, appliers, to);
   await record('proven');
 }
 
+/** The role a PostgreSQL server's state piece is owned by: who may ALTER ROLE there (over the local socket). */
+function ownerOf(state: TemplateBlock['state'], service: string): string {
+  for (const piece of Object.values(state)) if ('postgres' in piece && piece.postgres.service === service) return piece.postgres.user;
+  throw new TenantctlError('usage', `service ${service} has no postgres piece under x-tenantctl.state`);
+}
+
 /** The new values are proven: the sealed copy becomes them in the transaction that closes the journal. */
-async function commitRotation(ctx: Context, journal: OperationJournal, op: Operation<RotationIntent>, box: SecretBox, fresh: TenantSecrets): Promise<void> {
+async function commitRotation(ctx: Context, journal: OperationJournal, op: Operation<RotationIntent>, box: SecretBox, fresh: NamedSecrets): Promise<void> {
   const db = journal.db;
-  const rotated = op.data.kinds.map((k) => secretOf[k]);
+  const rotated = op.data.secrets;
   await journal.finish(op, 'completed', null, async (client) => {
     await storeTenantSecretsIn(db, client, box, op.tenant, fresh);
     await recordAudit(db, client, op.tenant, 'secrets.rotated', { names: rotated }, { names: rotated, recreated: op.data.recreate, key: box.fingerprint });
@@ -168,18 +209,19 @@ async function undoRotation(ctx: Context, journal: OperationJournal, op: Operati
   const { old, fresh } = openValues(op, box);
   const t = await requireTenantFor(ctx, id, 'have its old secrets put back', ['active']);
   const rendered = await requireComposeFile(t);
+  const template = await loadTenantTemplate(ctx, t.record);
   // The servers must run to take the old values back (an operator, or a crash, may have stopped them).
   await composeVerb(ctx.dockerHost, t.target, ['start'], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
-  await putInPlace(ctx, t, rendered, op, { to: old, from: fresh });
+  await putInPlace(ctx, t, rendered, template, op, { to: old, from: fresh });
   const db = journal.db;
-  const rotated = op.data.kinds.map((k) => secretOf[k]);
+  const rotated = op.data.secrets;
   await journal.finish(op, 'undone', reason, (client) => recordAudit(db, client, id, 'secrets.rotation-failed', { names: rotated }, { reason: reason.slice(0, 500), restored: 'the old secrets, proven to work' }));
 }
 
-function openValues(op: Operation<RotationIntent>, box: SecretBox): { old: TenantSecrets; fresh: TenantSecrets } {
+function openValues(op: Operation<RotationIntent>, box: SecretBox): { old: NamedSecrets; fresh: NamedSecrets } {
   return {
-    old: JSON.parse(box.open(op.data.sealedOld, purposeOf(op.tenant, 'old'))) as TenantSecrets,
-    fresh: JSON.parse(box.open(op.data.sealedNew, purposeOf(op.tenant, 'new'))) as TenantSecrets,
+    old: JSON.parse(box.open(op.data.sealedOld, purposeOf(op.tenant, 'old'))) as NamedSecrets,
+    fresh: JSON.parse(box.open(op.data.sealedNew, purposeOf(op.tenant, 'new'))) as NamedSecrets,
   };
 }
 
@@ -222,13 +264,13 @@ export async function resumeRotation(ctx: Context, op: Operation<RotationIntent>
 }
 
 /**
- * ALTER ROLE ... PASSWORD in the running server, as tenant_owner over the local socket (the image
- * trusts it, so it works whichever password the role has now). The value reaches psql through its
- * environment (`\getenv`, psql 15), never its command line.
+ * ALTER ROLE ... PASSWORD in the running server, as the server's owner over the local socket (the
+ * image trusts it, so it works whichever password the role has now). The value reaches psql through
+ * its environment (`\\getenv`, psql 15), never its command line.
  */
-async function alterRole(ctx: Context, container: string, role: 'tenant_owner' | 'tenant_app', password: string): Promise<void> {
-  const script = `printf '%s\\n' '\\getenv pw TENANTCTL_NEW_SECRET' "ALTER ROLE ${role} PASSWORD :'pw';" | psql -X -q -v ON_ERROR_STOP=1 -U tenant_owner -d tenant`;
-  await execIn(ctx.dockerHost, container, ['sh', '-c', script], { env: { TENANTCTL_NEW_SECRET: password }, signal: ctx.signal, what: `ALTER ROLE ${role}` });
+async function alterRole(ctx: Context, container: string, owner: string, role: string, password: string): Promise<void> {
+  const script = `printf '%s\\n' '\\getenv pw TENANTCTL_NEW_SECRET' "ALTER ROLE \\"${role}\\" PASSWORD :'pw';" | psql -X -q -v ON_ERROR_STOP=1 -U "$TENANTCTL_OWNER" -d postgres`;
+  await execIn(ctx.dockerHost, container, ['sh', '-c', script], { env: { TENANTCTL_NEW_SECRET: password, TENANTCTL_OWNER: owner }, signal: ctx.signal, what: `ALTER ROLE ${role}` });
 }
 
 /** CONFIG SET requirepass, authenticated with `auth`; the new value is redis-cli's stdin (-x), never its command line. */
@@ -239,12 +281,29 @@ async function setRedisPassword(ctx: Context, container: string, auth: string, p
   if (!/^OK/m.test(out)) throw new TenantctlError('docker', `Redis refused CONFIG SET requirepass: ${out.trim().slice(0, 200)}`);
 }
 
-/** Readiness by provision's probes (the app's role, Redis AUTH, the app, the worker) and a tenant_owner login, all with `secrets`. */
-async function proveReady(ctx: Context, t: Day2Target, rendered: string, secrets: TenantSecrets): Promise<void> {
+/**
+ * Readiness by the template's probes with `secrets`, and a login as each PostgreSQL role whose
+ * password changed, over TCP inside its server's container (its password in the environment of
+ * docker exec, never a command line), so a role no probe uses is proven too.
+ */
+async function proveReady(ctx: Context, t: Day2Target, rendered: string, template: Template, appliers: Array<{ secret: string; applies: SecretApplier }>, secrets: NamedSecrets): Promise<void> {
   await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
-  await withPostgresLogin(
-    { host: ctx.dockerHost.probeAddress(ctx.config.bindAddress), port: t.record.ports.db!, user: 'tenant_owner', database: 'tenant', password: secrets.DB_PASSWORD },
-    { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
-    async (client) => { await client.query('SELECT 1'); },
-  );
+  const values = await tenantValuesOf(await ctx.adminDb(), t.record);
+  for (const { secret, applies } of appliers) {
+    if (!('postgresRole' in applies)) continue;
+    const { service, role } = applies.postgresRole;
+    const database = databaseOf(ctx, template, service, values);
+    const server = await requireRunning(ctx.dockerHost, t.record.composeProject, service, t.record.id, ctx.signal);
+    await execIn(ctx.dockerHost, server.id, ['psql', '-X', '-q', '-h', '127.0.0.1', '-U', role, '-d', database, '-c', 'SELECT 1'], {
+      env: { PGPASSWORD: secrets[secret]! }, signal: ctx.signal, what: `a login as ${role} with its new password`,
+    });
+  }
+}
+
+/** The database of a PostgreSQL server's state piece, rendered for the tenant. */
+function databaseOf(ctx: Context, template: Template, service: string, values: Parameters<typeof templateValues>[1]): string {
+  for (const piece of Object.values(template.block.state)) {
+    if ('postgres' in piece && piece.postgres.service === service) return fillBlockText(piece.postgres.database, templateValues(template, values, hostValuesOf(ctx.config)));
+  }
+  return 'postgres';
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { TenantctlError } from '../common/errors.js';
-import { anySecretPattern, secretNames, secretPattern, type NamedSecrets, type TenantSecrets } from './generate.js';
+import { anySecretPattern, type NamedSecrets, type TenantSecrets } from './generate.js';
 import type { SecretBox } from './master-key.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { recordAudit } from '../audit/write.js';
@@ -26,11 +26,6 @@ export async function storeTenantSecretsIn(db: Pick<AdminDb, 'actor'>, client: p
   if (!rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
   await client.query('UPDATE admin_customers SET secrets_ciphertext = $2, updated_at = now() WHERE id = $1', [id, sealed]);
   await recordAudit(db, client, id, 'secrets.stored', { sealed: rows[0].had }, { sealed: true, names, key: box.fingerprint });
-}
-
-/** Opens the tenant's stored secrets. notFound when the tenant or its stored secrets do not exist. */
-export async function readTenantSecrets(db: Store, box: SecretBox, id: string): Promise<TenantSecrets> {
-  return pickSecrets(await readSealedDocument(db, box, id), id, 'adminDb');
 }
 
 /** A template's secrets (`names`) from the sealed copy. */
@@ -71,13 +66,3 @@ function pickNamedSecrets(value: unknown, names: readonly string[], id: string, 
   return Object.fromEntries(names.map((name) => [name, record[name] as string]));
 }
 
-/** Exactly the four secrets, each in the generated alphabet; anything else is refused, not stored or returned. */
-function pickSecrets(value: unknown, id: string, kind: 'internal' | 'adminDb'): TenantSecrets {
-  const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-  const bad = secretNames.filter((name) => typeof record[name] !== 'string' || !secretPattern.test(record[name] as string));
-  if (bad.length > 0) {
-    const where = kind === 'internal' ? 'to store' : 'stored in the admin database';
-    throw new TenantctlError(kind, `the secrets of ${id} ${where} are incomplete or malformed: ${bad.join(', ')}`);
-  }
-  return Object.fromEntries(secretNames.map((name) => [name, record[name]])) as unknown as TenantSecrets;
-}

@@ -1,15 +1,17 @@
 import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { parseTenantId } from '../tenants/input.js';
-import { customerStatus } from '../admin-db/customers.js';
 import { recordAudit } from '../audit/write.js';
-import { secretNames, type TenantSecrets } from './generate.js';
+import { TenantRegistry } from '../tenants/registry.js';
+import { loadTenantTemplate } from '../tenants/tenant-template.js';
+import type { NamedSecrets } from './generate.js';
 import { openSecretBox } from './master-key.js';
-import { readTenantSecrets } from './sealed-store.js';
+import { readNamedTenantSecrets } from './sealed-store.js';
 
 export interface SecretsResult {
   id: string;
-  secrets: TenantSecrets;
+  /** The secrets the tenant's template declares, by name. */
+  secrets: NamedSecrets;
 }
 
 /**
@@ -20,10 +22,12 @@ export async function secrets(ctx: Context, input: { id: unknown }): Promise<Sec
   const id = parseTenantId(input.id);
   const db = await ctx.adminDb();
   // An unknown tenant is exit 3 whatever the key situation.
-  if (!(await customerStatus(db, id))) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
+  const record = await new TenantRegistry(db).get(id);
+  if (!record) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
+  const names = Object.keys((await loadTenantTemplate(ctx, record)).block.secrets);
   // create: false: looking at secrets must not generate a master key nobody has seen.
   const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
-  const values = await readTenantSecrets(db, box, id);
-  await db.withTransaction((client) => recordAudit(db, client, id, 'secrets.viewed', null, { names: secretNames, key: box.fingerprint }));
+  const values = await readNamedTenantSecrets(db, box, id, names);
+  await db.withTransaction((client) => recordAudit(db, client, id, 'secrets.viewed', null, { names, key: box.fingerprint }));
   return { id, secrets: values };
 }

@@ -4,14 +4,13 @@ import { TenantctlError } from '../common/errors.js';
 import type { ComposeTarget } from '../stack/compose-argv.js';
 import { parse } from 'yaml';
 import { describeServices } from '../stack/template.js';
-import { readEnvFileSecrets, readNamedSecretFiles } from '../secrets/env-file.js';
+import { readNamedEnvFileSecrets, readNamedSecretFiles } from '../secrets/env-file.js';
 import { openSecretBox } from '../secrets/master-key.js';
-import { readNamedTenantSecrets, readTenantSecrets } from '../secrets/sealed-store.js';
-import type { NamedSecrets, TenantSecrets } from '../secrets/generate.js';
+import { readNamedTenantSecrets } from '../secrets/sealed-store.js';
+import type { NamedSecrets } from '../secrets/generate.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { parseTenantId } from './input.js';
 import { tenantPaths, type TenantPaths } from './files.js';
-import { crmShape, loadTenantTemplate, requireShape } from './tenant-template.js';
 import { TenantRegistry, wrongHost, type TenantRecord, type TenantStatus } from './registry.js';
 
 // What every day-2 command (stop, start, restart, logs, exec, psql, redis-cli) first needs: the
@@ -72,25 +71,15 @@ export function servicesOf(rendered: string, profiles: readonly string[] = []): 
 }
 
 /**
- * The tenant's passwords: from the files compose hands the containers (customers/<id>/secrets/<NAME>,
- * one value per file), else customers/<id>/.env (older tenants), else the sealed copy in the admin
- * database (with the master key; never creating one).
+ * A template's secrets (`names`) for the tenant: from the files compose hands the containers
+ * (customers/<id>/secrets/<NAME>), else customers/<id>/.env (tenants written before that layout),
+ * else the sealed copy in the admin database (with the master key; never creating one).
  */
-export async function tenantSecretsFor(ctx: Context, db: AdminDb, t: Day2Target): Promise<TenantSecrets> {
-  // The commands that read these four are written for crm's shape: another template's tenant is
-  // refused with what its template lacks (exit 2), before anything is touched.
-  requireShape(await loadTenantTemplate(ctx, t.record), t.record.id, t.verb, crmShape);
-  const fromFile = await readEnvFileSecrets(t.paths.envFile);
-  if (fromFile) return fromFile;
-  const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
-  return readTenantSecrets(db, box, t.record.id);
-}
-
-
-/** A template's secrets (`names`) for the tenant: its files, else the sealed copy. */
 export async function tenantNamedSecretsFor(ctx: Context, db: AdminDb, t: Day2Target, names: readonly string[]): Promise<NamedSecrets> {
   const fromFiles = await readNamedSecretFiles(t.paths.secretsDir, names);
   if (fromFiles) return fromFiles;
+  const fromEnv = await readNamedEnvFileSecrets(t.paths.envFile, names);
+  if (fromEnv) return fromEnv;
   const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
   return readNamedTenantSecrets(db, box, t.record.id, names);
 }

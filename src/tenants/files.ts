@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { copyFile, mkdir, readdir, rm, writeFile, chmod } from 'node:fs/promises';
-import { packageRoot } from '../common/paths.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { formatEnvFile } from '../common/env-file.js';
 import type { NamedSecrets, TenantSecrets } from '../secrets/generate.js';
@@ -28,9 +27,6 @@ export function tenantPaths(customersDir: string, id: string): TenantPaths {
   };
 }
 
-/** crm's, for callers that do not name the template's own. */
-const crmInitdb = path.join(packageRoot, 'templates', 'crm', 'initdb');
-
 /**
  * Writes everything compose needs for one tenant. The folder is 0700; the secrets are files in
  * secrets/ (0700, each file 0600), which the template mounts as compose secrets; .env (0600) holds no
@@ -41,7 +37,7 @@ const crmInitdb = path.join(packageRoot, 'templates', 'crm', 'initdb');
  */
 export async function writeTenantFiles(
   paths: TenantPaths,
-  files: { compose: string; manifest: string; secrets: TenantSecrets | NamedSecrets; project?: string; /** The template's initdb/ (none: the template has none; undefined: crm's). */ initdbDir?: string | null },
+  files: { compose: string; manifest: string; secrets: TenantSecrets | NamedSecrets; project?: string; /** The template's initdb/ (null: the template has none). */ initdbDir: string | null },
 ): Promise<void> {
   await ensurePrivateDir(paths.dir);
   await chmod(paths.dir, 0o700);
@@ -50,7 +46,7 @@ export async function writeTenantFiles(
   await writePrivateFile(paths.envFile, formatEnvFile({ ...project }, 'tenantctl: this tenant\'s compose project; its secrets are in secrets/ (never commit, never share)'));
   await writeFile(paths.composeFile, files.compose, { mode: 0o644 });
   await writeFile(paths.manifestFile, files.manifest, { mode: 0o644 });
-  const initdbSource = files.initdbDir === undefined ? crmInitdb : files.initdbDir;
+  const initdbSource = files.initdbDir;
   if (initdbSource === null) return;
   await mkdir(paths.initdbDir, { recursive: true });
   for (const name of await readdir(initdbSource)) {

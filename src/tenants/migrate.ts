@@ -4,15 +4,20 @@ import { recordAudit } from '../audit/write.js';
 import { parseTenantId } from './input.js';
 import { TenantRegistry } from './registry.js';
 import { holdTenant } from './hold.js';
-import { requireTenantFor, tenantSecretsFor } from './day2-target.js';
+import { requireTenantFor, tenantNamedSecretsFor } from './day2-target.js';
 import { runBatch, type BatchItem } from './batch.js';
 import { applyTenantSchema } from './schema.js';
-import { crmShaped } from './tenant-template.js';
+import { loadTenantTemplate } from './tenant-template.js';
+import { fillBlockText, templateValues, type TenantValues } from '../templates/values.js';
+import { hostValuesOf } from '../templates/configured.js';
+import type { TenantRecord } from './registry.js';
 
-// `tenantctl migrate <id>... | --all [--dry-run]`: the tenant migrations (scripts/tenant-migrations/)
-// that a tenant's database does not have yet, applied in order over its published port as
-// tenant_owner, each in its own transaction and recorded with its checksum. A file changed after it
-// was applied is refused (exit 2), named, before anything is applied.
+// `tenantctl migrate <id>... | --all [--dry-run]`: the migrations of the tenant's template (its
+// migrations/ directory) that its database does not have yet, applied in order over the published
+// port to the template's migrations target (x-tenantctl.migrations: crm's tenant database as
+// tenant_owner), each in its own transaction and recorded with its checksum. A file changed after it
+// was applied is refused (exit 2), named, before anything is applied. --all takes the tenants whose
+// template has migrations.
 
 export interface MigrateResult {
   id: string;
@@ -37,8 +42,7 @@ export async function migrateMany(ctx: Context, input: { ids: string[]; all?: bo
   let ids = input.ids.map((id) => parseTenantId(id));
   if (new Set(ids).size !== ids.length) throw usageError('a tenant id is given twice');
   if (input.all) {
-    // Written for crm's shape: tenants of other templates are left out of --all.
-    ids = (await crmShaped(ctx, (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id))).map((t) => t.id);
+    ids = (await withMigrations(ctx, (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id))).map((t) => t.id);
     if (ids.length === 0) return { kind: 'batch', verb: 'migrate', dryRun, tenants: [], summary: { total: 0, ok: 0, failed: 0, durationMs: ctx.clock.now() - started } };
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');
@@ -64,13 +68,19 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
   const unlock = dryRun ? async () => {} : await holdTenant(ctx, id);
   try {
     const t = await requireTenantFor(ctx, id, 'be migrated (its database must be running)', ['active']);
-    const secrets = await tenantSecretsFor(ctx, db, t);
-    if (t.record.ports.db === null) throw new TenantctlError('conflict', `${id} has no database port on record (tenantctl status ${id})`);
+    const template = await loadTenantTemplate(ctx, t.record);
+    const target = template.block.migrations;
+    if (!target || !template.migrationsDir) throw usageError(`${id} cannot be migrated: its template ${template.name} has no migrations (x-tenantctl.migrations and a migrations/ directory)`);
+    const secrets = await tenantNamedSecretsFor(ctx, db, t, [target.passwordSecret]);
+    const ports = await new TenantRegistry(db).portsOf(t.record);
+    const port = ports[target.port];
+    if (port === undefined) throw new TenantctlError('conflict', `${id} has no ${target.port} port on record (tenantctl status ${id})`);
+    const values = templateValues(template, { id, name: t.record.name, plan: t.record.plan as TenantValues['plan'], subnet: t.record.subnet ?? '', ports }, hostValuesOf(ctx.config));
     ctx.reporter.step(`${dryRun ? 'checking' : 'applying'} the tenant migrations of ${id}`);
     const migrations = await applyTenantSchema(
-      { host: ctx.dockerHost.probeAddress(ctx.config.bindAddress), port: t.record.ports.db, password: secrets.DB_PASSWORD },
+      { host: ctx.dockerHost.probeAddress(ctx.config.bindAddress), port, password: secrets[target.passwordSecret]!, user: target.user, database: fillBlockText(target.database, values) },
       { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
-      { dryRun, dir: ctx.config.tenantMigrationsDir },
+      { dryRun, dir: template.migrationsDir },
     );
     if (!dryRun && migrations.length > 0) {
       await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.migrated', null, { migrations }));
@@ -79,4 +89,13 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
   } finally {
     await unlock();
   }
+}
+
+/** The tenants whose template has migrations (a template that cannot be loaded keeps its tenant in, so migrate says why). */
+async function withMigrations<T extends Pick<TenantRecord, 'id' | 'template'>>(ctx: Context, records: T[]): Promise<T[]> {
+  const keep = await Promise.all(records.map(async (record) => {
+    const template = await loadTenantTemplate(ctx, record).catch(() => undefined);
+    return template === undefined || (template.block.migrations !== undefined && template.migrationsDir !== undefined);
+  }));
+  return records.filter((_, i) => keep[i]);
 }

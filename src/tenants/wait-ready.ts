@@ -48,8 +48,9 @@ export async function waitForTenantReady(ctx: Context, target: ReadyTarget, { on
 }
 
 /** A tenant on record, ready to be waited for: its template, its ports by name, its profiles. */
-export async function readyTargetOf(ctx: Context, record: TenantRecord, rendered: string, secrets: Readonly<Record<string, string>>): Promise<ReadyTarget> {
-  const template = await loadTenantTemplate(ctx, record);
+export async function readyTargetOf(ctx: Context, record: TenantRecord, rendered: string, secrets: Readonly<Record<string, string>>, rendering?: Template): Promise<ReadyTarget> {
+  // The template the file was rendered from (upgrade --template), else the tenant's own.
+  const template = rendering ?? await loadTenantTemplate(ctx, record);
   const ports = await new TenantRegistry(await ctx.adminDb()).portsOf(record);
   return {
     project: record.composeProject,

@@ -8,13 +8,13 @@ import { imageExists } from '../stack/docker.js';
 import { recordAudit } from '../audit/write.js';
 import { parseOrUsage, parseTenantId, planSchema } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
-import { requireComposeFile, requireTenantFor, tenantSecretsFor, type Day2Target } from '../tenants/day2-target.js';
-import { crmShape, crmShaped, loadTenantTemplate, requireShape } from '../tenants/tenant-template.js';
+import { requireComposeFile, requireTenantFor, tenantNamedSecretsFor, type Day2Target } from '../tenants/day2-target.js';
+import { loadTenantTemplate } from '../tenants/tenant-template.js';
+import type { Template } from '../templates/template.js';
 import { loadTemplateAt } from '../templates/load.js';
 import { assertValidTemplate } from '../templates/validate.js';
 import { hostValuesOf } from '../templates/configured.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
-import type { TenantSecrets } from '../secrets/generate.js';
 import { describeDeployment, lastDeployment, recordDeployment, runningImages, type DeployedImage, type Deployment } from '../tenants/deployments.js';
 import { refuseOnSwarm } from '../stack/swarm-stack.js';
 import { holdTenant } from '../tenants/hold.js';
@@ -32,11 +32,12 @@ import { pinTag } from '../stack/rollback-pins.js';
 // "rolled back to ...". Secrets are never regenerated. Several tenants: the first is a canary; then
 // --concurrency at a time; the first failure stops the rest unless --continue.
 
-export type ImageKey = 'app' | 'postgres' | 'redis';
-const imageKeys: readonly ImageKey[] = ['app', 'postgres', 'redis'];
-
 export interface UpgradeOptions {
-  images: Partial<Record<ImageKey, string>>;
+  /**
+   * New images by key: a configured image (app, postgres, redis: images.<key>) or one of the
+   * template's own image variables (frontend for image_frontend); checked against the template.
+   */
+  images: Record<string, string>;
   templatePath?: string;
   plan?: string;
 }
@@ -60,15 +61,41 @@ export interface UpgradeBatchResult {
   summary: { total: number; upgraded: number; unchanged: number; failed: number; skipped: number; durationMs: number };
 }
 
-/** `--image app=repo:tag` (repeatable) into { app: 'repo:tag' }. */
-export function parseImageOverrides(values: string[] = []): Partial<Record<ImageKey, string>> {
-  const images: Partial<Record<ImageKey, string>> = {};
+/** `--image app=repo:tag` (repeatable) into { app: 'repo:tag' }; which keys a template has is checked per tenant. */
+export function parseImageOverrides(values: string[] = []): Record<string, string> {
+  const images: Record<string, string> = {};
   for (const value of values) {
-    const match = /^([a-z]+)=(\S+)$/.exec(value);
-    if (!match || !imageKeys.includes(match[1] as ImageKey)) throw usageError(`--image ${JSON.stringify(value)}: expected app=IMAGE, postgres=IMAGE or redis=IMAGE`);
-    images[match[1] as ImageKey] = match[2]!;
+    const match = /^([a-z][a-z0-9_]{0,55})=([A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254})$/.exec(value);
+    if (!match) throw usageError(`--image ${JSON.stringify(value)}: expected KEY=IMAGE, such as app=tenantctl/app:2025-02-01`);
+    if (match[1]! in images) throw usageError(`--image ${match[1]} is given twice`);
+    images[match[1]!] = match[2]!;
   }
   return images;
+}
+
+/**
+ * The template's image keys: the configured images it uses ({{image_app}}: app) and its own image
+ * variables (image_frontend: frontend). An override of a key it does not have is refused (exit 2)
+ * rather than silently changing nothing.
+ */
+export function imageKeysOf(template: Pick<Template, 'name' | 'text' | 'block'>, configured: readonly string[]): string[] {
+  const used = configured.filter((key) => new RegExp(`\\{\\{\\s*image_${key}\\s*\\}\\}`).test(template.text));
+  const own = Object.keys(template.block.variables).filter((name) => name.startsWith('image_')).map((name) => name.slice('image_'.length));
+  return [...new Set([...used, ...own])].sort();
+}
+
+/** The configuration the tenant renders with: overrides of configured images in images, of the template's own as its variables. */
+function configWithImages(config: Context['config'], template: Pick<Template, 'name' | 'text' | 'block'>, id: string, images: Record<string, string>): Context['config'] {
+  const keys = imageKeysOf(template, Object.keys(config.images));
+  const unknown = Object.keys(images).filter((key) => !keys.includes(key));
+  if (unknown.length > 0) throw usageError(`${id}: its template ${template.name} has no image ${unknown.join(', ')} (its images: ${keys.join(', ') || 'none'}); nothing was changed`);
+  const configured = Object.fromEntries(Object.entries(images).filter(([key]) => key in config.images));
+  const own = Object.fromEntries(Object.entries(images).filter(([key]) => !(key in config.images)).map(([key, image]) => [`image_${key}`, image]));
+  return {
+    ...config,
+    images: { ...config.images, ...configured },
+    templates: { ...config.templates, variables: { ...config.templates.variables, [template.name]: { ...config.templates.variables[template.name], ...own } } },
+  };
 }
 
 export async function upgradeMany(
@@ -83,8 +110,7 @@ export async function upgradeMany(
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32) throw usageError('--concurrency: expected a whole number from 1 to 32');
   if (input.options.plan !== undefined) parseOrUsage(planSchema, input.options.plan, 'plan');
   if (input.all) {
-    // Written for crm's shape: tenants of other templates are left out of --all.
-    ids = (await crmShaped(ctx, (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id))).map((t) => t.id);
+    ids = (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id).map((t) => t.id);
     if (ids.length === 0) throw new TenantctlError('notFound', `no active tenant on Docker host ${ctx.dockerHost.id} to upgrade`);
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');
@@ -140,14 +166,10 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
   try {
     const t = await requireTenantFor(ctx, id, 'be upgraded', ['active']);
     const current = await requireComposeFile(t);
-    // Written for crm's shape (its images, its PostgreSQL): another template's tenant is refused up front.
     const recorded = await loadTenantTemplate(ctx, t.record);
-    requireShape(recorded, id, 'be upgraded', crmShape);
-    const secrets = await tenantSecretsFor(ctx, db, t);
+    const secrets = await tenantNamedSecretsFor(ctx, db, t, Object.keys(recorded.block.secrets));
     const project = t.record.composeProject;
-    if (t.record.ports.app === null || t.record.ports.db === null || t.record.ports.redis === null || !t.record.subnet) {
-      throw new TenantctlError('conflict', `${id} has no ports or subnet on record (tenantctl status ${id})`);
-    }
+    if (!t.record.subnet) throw new TenantctlError('conflict', `${id} has no subnet on record (tenantctl status ${id})`);
 
     // The last good state: recorded by provision (or the last upgrade); a tenant from before that
     // has its running state recorded now, as the state to come back to.
@@ -164,15 +186,16 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
     const file = options.templatePath === undefined ? undefined : await loadTemplateAt(options.templatePath, { name: recorded.name, source: 'file' });
     const template = file ? { ...recorded, composeFile: file.composeFile, text: file.text, block: file.block, checksum: file.checksum } : recorded;
     const plan = parseOrUsage(planSchema, options.plan ?? t.record.plan, 'plan');
-    const config = { ...ctx.config, images: { ...ctx.config.images, ...options.images } };
+    const config = configWithImages(ctx.config, template, id, options.images);
     assertValidTemplate(template, hostValuesOf(config));
-    requireShape(template, id, 'be upgraded', crmShape);
+    // Secrets are never regenerated: a new template that declares one the tenant has not got is refused.
+    const newSecrets = Object.keys(template.block.secrets).filter((name) => !(name in secrets));
+    if (newSecrets.length > 0) throw usageError(`${id}: the new template declares secret ${newSecrets.join(', ')}, which the tenant has not got (an upgrade never makes secrets); nothing was changed`);
     const { renderTenant } = await import('../tenants/provision.js');
     const rendered = renderTenant(template, {
       id, name: t.record.name, plan, ctx: { ...ctx, config },
       reservation: { ports: await new TenantRegistry(db).portsOf(t.record), subnet: t.record.subnet },
     });
-    await refuseMajorPostgresChange(ctx, id, project, config.images.postgres);
     // A volume the tenant's data is in that the new render no longer mounts (renamed, dropped, moved
     // to another path or service) would bring the tenant up "ready" on empty data: refused.
     const dropped = droppedVolumes(current, rendered);
@@ -182,12 +205,13 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
 
     const before = await runningImages(ctx.dockerHost, project, ctx.signal);
     const containersBefore = await containerIds(ctx, project);
-    const newIds = await imageIds(ctx, rendered);
+    const newIds = await imageIds(ctx, id, rendered);
+    await refuseMajorPostgresChange(ctx, id, template, before, newIds);
     const sameImages = Object.entries(newIds).every(([service, imageId]) => before[service]?.id === imageId);
     if (rendered === current && sameImages) {
       // Nothing to change, and nothing claimed without proof: it is ready as it runs now.
       ctx.reporter.step(`${id} already runs this; proving it ready`);
-      await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, current, secrets));
+      await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, current, secrets, template));
       return { id, outcome: 'unchanged', recreated: [], from: summary(good), to: summary(good), durationMs: ctx.clock.now() - started };
     }
 
@@ -205,7 +229,7 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
       await journal.step(op, 'up');
       await ctx.pause('upgrade:compose-up');
       ctx.reporter.step('waiting until every service is ready');
-      await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
+      await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets, template));
       await journal.step(op, 'proven');
       await ctx.pause('upgrade:proven');
     } catch (error) {
@@ -254,7 +278,7 @@ async function commitUpgrade(ctx: Context, journal: OperationJournal, op: Operat
  * worse than waiting); a lost lock changes nothing more. The error keeps the first cause, and says
  * whether the rollback worked; Ctrl-C stays exit 130 with the rollback's outcome in its details.
  */
-async function rollBackAfterFailure(ctx: Context, journal: OperationJournal, op: Operation<UpgradeIntent>, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: TenantSecrets, error: unknown): Promise<TenantctlError> {
+async function rollBackAfterFailure(ctx: Context, journal: OperationJournal, op: Operation<UpgradeIntent>, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: Readonly<Record<string, string>>, error: unknown): Promise<TenantctlError> {
   const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
   // Only under a lock still ours: another tenantctl may be working on the tenant now.
   if (first instanceof LostLockError || (await journal.db.locksProven())) {
@@ -290,7 +314,7 @@ export async function resumeUpgrade(ctx: Context, op: Operation<UpgradeIntent>):
     await commitUpgrade(ctx, journal, op, t, good);
     return 'finished';
   }
-  const secrets = await tenantSecretsFor(ctx, db, t);
+  const secrets = await tenantNamedSecretsFor(ctx, db, t, Object.keys((await loadTenantTemplate(ctx, t.record)).block.secrets));
   const outcome = await rollBack(ctx, t, good, secrets, new TenantctlError('internal', `interrupted at step ${op.step}`));
   if (!outcome.rolledBack) throw outcome.error;
   await journal.finish(op, 'undone', `interrupted at step ${op.step}; rolled back by a later command`);
@@ -309,7 +333,7 @@ async function pinImages(ctx: Context, project: string, images: Record<string, D
  * the pin tags), brought up and waited for. Returns the error to report: the upgrade's cause and
  * "rolled back to ..." (exit 7), or, when the rollback fails too, both.
  */
-async function rollBack(ctx: Context, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: TenantSecrets, cause: unknown): Promise<{ error: TenantctlError; rolledBack: boolean }> {
+async function rollBack(ctx: Context, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: Readonly<Record<string, string>>, cause: unknown): Promise<{ error: TenantctlError; rolledBack: boolean }> {
   const id = t.record.id;
   const why = messageOf(cause);
   const target = `the state recorded at ${good.recordedAt} (template ${good.templateName} ${good.templateChecksum.slice(0, 12)}, plan ${good.plan}, ${Object.entries(good.images).map(([s, i]) => `${s} ${i.tag}@${i.id.replace(/^sha256:/, '').slice(0, 12)}`).join(', ')})`;
@@ -356,33 +380,41 @@ async function containerIds(ctx: Context, project: string): Promise<Record<strin
   return Object.fromEntries(out.split('\n').filter(Boolean).map((line) => line.split('\t')).map(([cid, service]) => [service!, cid!]));
 }
 
-/** The image id each service of a rendered file would run (by its reference, now). */
-async function imageIds(ctx: Context, rendered: string): Promise<Record<string, string>> {
+/** The image id each service of a rendered file would run (by its reference, now); a missing image is named (exit 6). */
+async function imageIds(ctx: Context, id: string, rendered: string): Promise<Record<string, string>> {
   const document = parseDocument(rendered, { merge: true }).toJS({ maxAliasCount: -1 }) as { services?: Record<string, { image?: string }> };
   const out: Record<string, string> = {};
+  const missing: string[] = [];
   for (const [service, definition] of Object.entries(document.services ?? {})) {
-    if (definition.image) out[service] = (await ctx.dockerHost.docker(['image', 'inspect', '--format', '{{.Id}}', definition.image], { signal: ctx.signal })).trim();
+    if (!definition.image) continue;
+    if (!(await imageExists(ctx.dockerHost, definition.image))) missing.push(`${definition.image} (${service})`);
+    else out[service] = (await ctx.dockerHost.docker(['image', 'inspect', '--format', '{{.Id}}', definition.image], { signal: ctx.signal })).trim();
   }
+  if (missing.length > 0) throw new TenantctlError('docker', `${id}: image ${missing.join(', ')} is not on this Docker host; nothing was changed`);
   return out;
 }
 
+/** The images asked for by --image exist, before any tenant is touched (each tenant's render is checked again). */
 async function requireImages(ctx: Context, options: UpgradeOptions): Promise<void> {
-  const images = [...new Set(Object.values({ ...ctx.config.images, ...options.images }))];
   const missing: string[] = [];
-  for (const image of images) if (!(await imageExists(ctx.dockerHost, image))) missing.push(image);
+  for (const image of new Set(Object.values(options.images))) if (!(await imageExists(ctx.dockerHost, image))) missing.push(image);
   if (missing.length > 0) throw new TenantctlError('docker', `image ${missing.join(', ')} is not on this Docker host; nothing was changed`);
 }
 
-/** A new PostgreSQL major on an old data directory crash-loops: that takes backup and restore, not a tag swap. */
-async function refuseMajorPostgresChange(ctx: Context, id: string, project: string, image: string): Promise<void> {
-  const running = (await runningImages(ctx.dockerHost, project, ctx.signal)).db;
-  if (!running) return;
-  const wanted = (await ctx.dockerHost.docker(['image', 'inspect', '--format', '{{.Id}}', image], { signal: ctx.signal })).trim();
-  if (wanted === running.id) return;
+/**
+ * A new PostgreSQL major on an old data directory crash-loops: that takes backup and restore, not
+ * a tag swap. Checked for every service holding a postgres state piece whose image changes.
+ */
+async function refuseMajorPostgresChange(ctx: Context, id: string, template: Pick<Template, 'block'>, running: Record<string, DeployedImage>, wanted: Record<string, string>): Promise<void> {
+  const services = new Set(Object.values(template.block.state).flatMap((piece) => ('postgres' in piece ? [piece.postgres.service] : [])));
   const major = async (ref: string) => /(\d+)(?:\.\d+)?/.exec(await ctx.dockerHost.docker(['run', '--rm', '--network', 'none', '--entrypoint', 'postgres', ref, '--version'], { signal: ctx.signal }))?.[1];
-  const [from, to] = await Promise.all([major(running.id), major(image)]);
-  if (from && to && from !== to) {
-    throw usageError(`${id} runs PostgreSQL ${from} and ${image} is PostgreSQL ${to}: a major version cannot take over the data directory; back up, provision on the new image, restore (tenantctl backup / restore --as)`);
+  for (const service of services) {
+    const from = running[service]?.id;
+    const to = wanted[service];
+    if (!from || !to || from === to) continue;
+    const [fromMajor, toMajor] = await Promise.all([major(from), major(to)]);
+    if (fromMajor && toMajor && fromMajor !== toMajor) {
+      throw usageError(`${id}: ${service} runs PostgreSQL ${fromMajor} and the new image is PostgreSQL ${toMajor}: a major version cannot take over the data directory; back up, provision on the new image, restore (tenantctl backup / restore --as)`);
+    }
   }
 }
-

@@ -216,7 +216,7 @@ describe('an operator\'s own template, provisioned with and without its optional
     expect((await h.cli(['status', 'mini-a'])).stdout).toMatch(/template mini \(with extra\)/);
   });
 
-  it('stop and start follow the template (its profile included); crm-only commands refuse with what is missing', async () => {
+  it('stop and start follow the template (its profile included); verbs that need what it lacks refuse, naming it', async () => {
     const stop = await h.cli(['stop', 'mini-a', '--json']);
     expect(stop.exitCode, stop.why).toBe(0);
     const start = await h.cli(['start', 'mini-a', '--json']);
@@ -231,12 +231,41 @@ describe('an operator\'s own template, provisioned with and without its optional
     const ping = await h.cli(['redis-cli', 'mini-a', '--', 'PING']);
     expect(ping.exitCode, ping.why).toBe(0);
     expect(ping.stdout.trim()).toBe('PONG');
-    for (const args of [['backup', 'mini-a'], ['rotate-secrets', 'mini-a'], ['migrate', 'mini-a']]) {
-      const r = await h.cli(args);
+    // No x-tenantctl.state: nothing to back up, restore, move or clone; no migrations to apply.
+    for (const [args, refusal] of [
+      [['backup', 'mini-a'], /mini-a cannot be backed up.*: its template mini declares no state \(x-tenantctl\.state/],
+      [['clone', 'mini-a', '--as', 'mini-c'], /mini-a cannot be cloned: its template mini declares no state/],
+      [['migrate', 'mini-a'], /mini-a cannot be migrated: its template mini has no migrations/],
+    ] as const) {
+      const r = await h.cli([...args]);
       expect(r.exitCode, r.why).toBe(2);
-      expect(r.stderr).toMatch(/mini-a cannot .*: its template mini has no port app, port db, port redis, secret DB_PASSWORD/);
+      expect(r.stderr).toMatch(refusal);
     }
+    expect(await h.adminQuery("SELECT id FROM admin_customers WHERE id = 'mini-c'")).toEqual([]);
   });
+
+  it('rotates its secret from the block alone: the service that mounts it is recreated, the old password refused', async () => {
+    const secretFile = path.join(h.customersDir, 'mini-a', 'secrets', 'CACHE_PASSWORD');
+    const old = readFileSync(secretFile, 'utf8').trim();
+    const r = await h.cli(['rotate-secrets', 'mini-a', '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ id: 'mini-a', rotated: ['CACHE_PASSWORD'] });
+    const fresh = readFileSync(secretFile, 'utf8').trim();
+    expect(fresh).toMatch(/^[0-9a-f]{24}$/);
+    expect(fresh).not.toBe(old);
+    const cache = new Redis({ host: '127.0.0.1', port: provisioned.a.ports.cache, lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false, retryStrategy: () => null });
+    cache.on('error', () => {});
+    try {
+      await cache.connect();
+      await expect(cache.auth(old)).rejects.toThrow(/WRONGPASS|invalid/i);
+      expect(await cache.auth(fresh)).toBe('OK');
+    } finally {
+      cache.disconnect();
+    }
+    const bad = await h.cli(['rotate-secrets', 'mini-a', '--only', 'DB_PASSWORD']);
+    expect(bad.exitCode, bad.why).toBe(2);
+    expect(bad.stderr).toMatch(/expected secrets of the tenant's template: CACHE_PASSWORD/);
+  }, 120_000);
 
   it('is deprovisioned with nothing left', async () => {
     const r = await h.cli(['deprovision', 'mini-a', 'mini-b', '--yes', '--json']);

@@ -13,9 +13,11 @@ Examples:
   $ tenantctl migrate --all --dry-run
   $ tenantctl migrate --all --json
 
-Applies scripts/tenant-migrations/ (init-db.sql, then NNN_what.sql in name order) that the tenant's
-database has not recorded yet, each in its own transaction, as tenant_owner. A file changed after it
+Applies the tenant's template's migrations/ (crm: init-db.sql, then NNN_what.sql in name order)
+that its database has not recorded yet, each in its own transaction, to the template's
+x-tenantctl.migrations target (crm: the tenant database as tenant_owner). A file changed after it
 was applied is refused (exit 2) and named; nothing is applied then. Provision applies them too.
+A tenant whose template has no migrations is refused (exit 2); --all leaves such tenants out.
 `)
     .action(async (ids: string[], options, command: Command) => {
       const { migrateMany } = await import('../../tenants/migrate.js');
