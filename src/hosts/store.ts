@@ -1,5 +1,6 @@
 import { TenantctlError } from '../common/errors.js';
-import type { AdminDb } from '../admin-db/database.js';
+import type pg from 'pg';
+import { lockSpaces, type AdminDb } from '../admin-db/database.js';
 import { recordAudit } from '../audit/write.js';
 import { isoOrNull } from '../admin-db/customers.js';
 import { planResources } from '../templates/plans.js';
@@ -9,6 +10,9 @@ import { hostsOfEngine, isEngineTaken, lockEngine } from '../allocation/host-eng
 
 // The Docker hosts of the fleet (admin_hosts, migration 009): their rows, their states and the
 // tenants each one holds. Every change runs in one transaction with its audit row.
+
+/** A placement whose tenant has no row after this long is a provision that died before reserving anything. */
+export const placementTtlMinutes = 15;
 
 export type HostKind = 'compose' | 'swarm';
 export type HostState = 'active' | 'draining' | 'removed';
@@ -69,19 +73,56 @@ export class HostStore {
   }
 
   /** Live tenants and promised memory per host name (`excluding` tenants counted elsewhere); hosts without tenants are absent. */
-  async loads(excluding: readonly string[] = []): Promise<Map<string, HostLoad>> {
-    const { rows } = await this.db.pool.query(
-      "SELECT host, plan, count(*)::int AS n FROM admin_customers WHERE status <> 'deprovisioned' AND NOT (id = ANY($1::text[])) GROUP BY host, plan",
-      [excluding],
-    ).catch(this.db.unreachable);
+  /**
+   * Each host's live tenants and the memory their plans promise, with the placements other
+   * commands made whose tenants have no live row yet (admin_placements younger than
+   * placementTtlMinutes). Read in the placing transaction, under the placement lock.
+   */
+  async loadsIn(client: pg.ClientBase): Promise<Map<string, HostLoad>> {
     const loads = new Map<string, HostLoad>();
-    for (const row of rows) {
-      const load = loads.get(row.host) ?? { tenants: 0, promisedMemoryBytes: 0 };
-      load.tenants += row.n;
-      load.promisedMemoryBytes += row.n * planMemoryBytes(row.plan);
-      loads.set(row.host, load);
-    }
+    const add = (host: string, tenants: number, bytes: number) => {
+      const load = loads.get(host) ?? { tenants: 0, promisedMemoryBytes: 0 };
+      load.tenants += tenants;
+      load.promisedMemoryBytes += bytes;
+      loads.set(host, load);
+    };
+    const tenants = await client.query("SELECT host, plan, count(*)::int AS n FROM admin_customers WHERE status <> 'deprovisioned' GROUP BY host, plan");
+    for (const row of tenants.rows) add(row.host, row.n, row.n * planMemoryBytes(row.plan));
+    const pending = await client.query(
+      `SELECT host, count(*)::int AS n, sum(memory_bytes)::bigint AS bytes FROM admin_placements p
+        WHERE p.placed_at > now() - make_interval(mins => $1)
+          AND NOT EXISTS (SELECT 1 FROM admin_customers c WHERE c.id = p.customer_id AND c.status <> 'deprovisioned')
+        GROUP BY host`,
+      [placementTtlMinutes],
+    );
+    for (const row of pending.rows) add(row.host, row.n, Number(row.bytes));
     return loads;
+  }
+
+  /** loadsIn, on its own (hosts list). */
+  async loads(): Promise<Map<string, HostLoad>> {
+    return this.db.withTransaction((client) => this.loadsIn(client));
+  }
+
+  /**
+   * A placement, recorded in the transaction that chose it (so the next placement, in any process,
+   * counts it); the lock and the loads come first (placeUnderLock). Old rows go on the way.
+   */
+  async recordPlacement(client: pg.ClientBase, id: string, host: string, memoryBytes: number): Promise<void> {
+    await client.query('DELETE FROM admin_placements WHERE placed_at <= now() - make_interval(mins => $1)', [placementTtlMinutes]);
+    await client.query(
+      `INSERT INTO admin_placements (customer_id, host, memory_bytes) VALUES ($1, $2, $3)
+       ON CONFLICT (customer_id) DO UPDATE SET host = EXCLUDED.host, memory_bytes = EXCLUDED.memory_bytes, placed_at = now()`,
+      [id, host, memoryBytes],
+    );
+  }
+
+  /** Every placement reads loads and records its choice under one lock: two never choose on the same counts. */
+  async placeUnderLock<T>(choose: (client: pg.ClientBase, loads: Map<string, HostLoad>) => Promise<T> | T): Promise<T> {
+    return this.db.withTransaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [lockSpaces.allocation, 'placement']);
+      return choose(client, await this.loadsIn(client));
+    });
   }
 
   /** The ids of the tenants recorded on a host that are not deprovisioned. */

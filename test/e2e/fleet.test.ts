@@ -38,7 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   console.log(`fleet timings (ms): ${JSON.stringify({ ...timings, engines: fleet?.timings })}`);
   if (h) {
-    for (const id of ['onhome', 'ontcp', 'placed']) await h.cli(['deprovision', id, '--yes']).catch(() => {});
+    for (const id of ['onhome', 'ontcp', 'placed', 'race-a', 'race-b']) await h.cli(['deprovision', id, '--yes']).catch(() => {});
     await h.cleanup();
   }
   await fleet?.cleanup();
@@ -101,6 +101,24 @@ describe('a fleet of Docker hosts', () => {
     }
     expect(byName[home].current).toBe(true);
   }, 120_000);
+
+  it('two provisions placed at once by separate processes spread over the hosts (the tally is in the admin database)', async () => {
+    // Every host holds one tenant: on counts read without the other's placement both would pick
+    // e-ssh (ties go by name). Each placement is recorded under a lock as it is made: one gets e-ssh, the other e-tcp.
+    const [a, b] = await timed('two provisions placed at once', () => Promise.all([
+      h.cli(['provision', 'race-a', '--json'], { timeoutMs: 600_000 }),
+      h.cli(['provision', 'race-b', '--json'], { timeoutMs: 600_000 }),
+    ]));
+    expect(a.exitCode, a.why).toBe(0);
+    expect(b.exitCode, b.why).toBe(0);
+    expect([a.json().host, b.json().host].sort()).toEqual(['e-ssh', 'e-tcp']);
+    expect(await h.adminQuery("SELECT customer_id, host FROM admin_placements WHERE customer_id LIKE 'race-%' ORDER BY customer_id"))
+      .toEqual([{ customer_id: 'race-a', host: a.json().host }, { customer_id: 'race-b', host: b.json().host }]);
+    for (const id of ['race-a', 'race-b']) {
+      const gone = await h.cli(['deprovision', id, '--yes'], { timeoutMs: 300_000 });
+      expect(gone.exitCode, gone.why).toBe(0);
+    }
+  }, 1_200_000);
 
   it('a stopped engine: its tenant exits 6 naming it, quickly, and changes nothing; the others work', async () => {
     await fleet.stop(tcpEngine);

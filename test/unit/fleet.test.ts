@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { choosePlacement, type PlacementCandidate } from '../../src/hosts/placement.js';
 import { parseMemory } from '../../src/hosts/memory.js';
-import { InFlightPlacements } from '../../src/hosts/in-flight.js';
 import { planMemoryBytes } from '../../src/hosts/store.js';
 import { onTenantsHost, onNamedHost } from '../../src/hosts/resolve.js';
 import { servedRoutes } from '../../src/frontdoor/fleet-routes.js';
@@ -42,24 +41,6 @@ describe('choosePlacement', () => {
       expect((error as TenantctlError).exitCode).toBe(5);
       expect((error as Error).message).toContain('a: draining; b: not reachable');
     }
-  });
-});
-
-describe('placements of one batch (in-flight tally)', () => {
-  it('four tenants placed on the same recorded loads spread over the hosts instead of all picking the emptiest', () => {
-    const recorded = new Map([['a', { tenants: 1, promisedMemoryBytes: GiB }]]);
-    const inFlight = new InFlightPlacements();
-    const picks = ['t1', 't2', 't3', 't4'].map((id) => {
-      const loads = inFlight.addTo(recorded);
-      const candidates = ['a', 'b', 'c'].map((name) => host(name, { ...loads.get(name) }));
-      const { host: chosen } = choosePlacement(candidates, 'fewest-tenants', 0);
-      inFlight.add(id, chosen, GiB);
-      return chosen;
-    });
-    expect(picks).toEqual(['b', 'c', 'a', 'b']);
-    expect(inFlight.ids()).toEqual(['t1', 't2', 't3', 't4']);
-    expect(recorded.get('a')).toEqual({ tenants: 1, promisedMemoryBytes: GiB }); // the registry's numbers are not changed
-    expect(inFlight.addTo(recorded).get('b')).toEqual({ tenants: 2, promisedMemoryBytes: 2 * GiB });
   });
 });
 

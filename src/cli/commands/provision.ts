@@ -69,10 +69,9 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
         command,
         async (ctx) => {
           const { placeTenant } = await import('../../hosts/place.js');
-          const { InFlightPlacements } = await import('../../hosts/in-flight.js');
-          // One tally for the batch: tenants placed at the same time spread instead of all picking the emptiest host.
-          const inFlight = new InFlightPlacements();
-          const place = async (c: typeof ctx, t: { id: string; plan?: string }) => (await placeTenant(c, { id: t.id, host: options.host, plan: t.plan }, inFlight)).ctx;
+          // Each placement is recorded in the admin database as it is made: the batch's tenants (and
+          // other processes') count each other, so they spread instead of all picking the emptiest host.
+          const place = async (c: typeof ctx, t: { id: string; plan?: string }) => (await placeTenant(c, { id: t.id, host: options.host, plan: t.plan })).ctx;
           return thenSyncFrontdoor(ctx, () => provisionBatch(ctx, { tenants, concurrency, place }, (id) => progress.reporterFor(id)).finally(() => progress.stop()));
         },
         renderProvisionBatch,
