@@ -98,7 +98,7 @@ export async function verifyBackup(dir: string, expectedManifestSha?: string | n
     if (!pieceKinds.includes(piece?.kind) || typeof piece.file !== 'string' || typeof piece.service !== 'string') throw corrupt(dir, `the manifest's piece ${JSON.stringify(name)} is not a postgres, redis, sqlite or volume piece with a file`);
   }
   for (const required of [...Object.values(manifest.pieces).map((p) => p.file), tenantFile]) {
-    if (!manifest.files[required]) throw corrupt(dir, `the manifest lists no ${required}`);
+    if (!Object.hasOwn(manifest.files, required)) throw corrupt(dir, `the manifest lists no ${required}`);
   }
   for (const [name, entry] of Object.entries(manifest.files)) {
     if (path.basename(name) !== name) throw corrupt(dir, `the manifest names ${JSON.stringify(name)}, outside the backup's folder`);

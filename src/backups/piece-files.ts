@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
-import { redisCopyTimeoutMs } from '../common/timeouts.js';
+import { dumpRestoreTimeoutMs } from '../common/timeouts.js';
 import { dockerFromFile } from '../stack/docker-stream.js';
 import type { Piece } from './pieces.js';
 
@@ -10,8 +10,12 @@ import type { Piece } from './pieces.js';
 // ones aside (ASIDE, marked .complete once they all are) and moves the new ones into place; an undo
 // puts the live ones back from whatever is there; once the restored tenant is proven, what was set
 // aside goes. Every step runs in a short-lived container of the service's own image, on the volume
-// (--network none), and looks at what is there first, so it may run more than once. The folders
-// are named after the operation and the piece, so two pieces on one volume never meet.
+// (--network none), named after the operation and the piece: a step first removes a container of
+// that name a killed run may have left working, so two never run at once. Every step looks at what
+// is there first and may run again from any point it was stopped at. Names are handled as data
+// (find -exec, `mv --`): a file named with spaces, newlines or a leading "-" moves like any other.
+// The folders are named after the operation and the piece; validation keeps two pieces off one
+// volume where one of them is the whole volume.
 
 export interface FileNames {
   aside: string;
@@ -26,14 +30,27 @@ export const fileNames = (suffix: string, piece: Pick<Piece, 'name'>): FileNames
   kept: `.tenantctl-restored-${suffix}-${piece.name}`,
 });
 
+/** Inside $ASIDE once every live entry is in it: from then on what is live is the backup's. */
+const completeMarker = '.tenantctl-complete';
+
 /**
- * The piece's entries as a shell word list (names are checked by the template schema: letters,
- * digits, ".", "_", "-", "/"), or the live top level of the volume for a whole-volume piece.
+ * Runs `action` (sh, double quotes only) for each of the piece's entries present in `dir`, with
+ * $p its path and $f its name relative to `dir`: the named entries of a redis or sqlite piece
+ * (template names, checked by the schema), or every top-level entry of a whole-volume piece but
+ * tenantctl's own folders (find -exec: any name at all).
  */
-function entriesScript(piece: Piece, dir = '.'): string {
-  if (piece.entries === '*') return `$(cd ${dir} && find . -mindepth 1 -maxdepth 1 ! -name '.tenantctl-*' | sed 's|^\\./||')`;
-  return (piece.entries ?? []).join(' ');
+function forEachEntry(piece: Piece, dir: string, action: string, { skip = [] }: { skip?: string[] } = {}): string {
+  if (action.includes("'")) throw new Error('an entry action may not hold single quotes');
+  if (piece.entries === '*') {
+    const excluded = ["! -name '.tenantctl-*'", ...skip.map((name) => `! -name '${name}'`)].join(' ');
+    return `find ${dir} -mindepth 1 -maxdepth 1 ${excluded} -exec sh -c 'set -eu; for p; do f=\${p##*/}; ${action}; done' sh {} +`;
+  }
+  const names = (piece.entries ?? []).map((name) => `'${name}'`).join(' ');
+  return `for f in ${names}; do p=${dir}/$f; if [ -e "$p" ] || [ -L "$p" ]; then ${action}; fi; done`;
 }
+
+/** The container a step of this operation runs in: one name, so a step killed half-way is removed before the next runs. */
+const helperName = (where: { tenant: string }, names: FileNames) => `tenantctl-restore-${where.tenant}-${names.incoming.replace(/^\.tenantctl-restore-/, '')}`;
 
 /**
  * Runs `script` (sh, set -eu, in the volume's root, with $ASIDE, $INCOMING and $KEPT set) in a
@@ -42,20 +59,26 @@ function entriesScript(piece: Piece, dir = '.'): string {
 export async function inPieceVolume(
   ctx: Context, piece: Piece, where: { volume: string; image: string; tenant: string }, names: FileNames, script: string, what: string, input?: string,
 ): Promise<string> {
-  const argv = ['run', '--rm', '-i', '--network', 'none', '--user', '0', '--label', `tenantctl.restore=${where.tenant}`,
+  const name = helperName(where, names);
+  // A helper a killed run left behind may still be moving files: it goes first.
+  await ctx.dockerHost.run(['docker', 'rm', '-f', name], { timeoutMs: 60_000, signal: ctx.signal });
+  const argv = ['run', '--rm', '-i', '--name', name, '--network', 'none', '--user', '0', '--label', `tenantctl.restore=${where.tenant}`,
     '-e', `ASIDE=${names.aside}`, '-e', `INCOMING=${names.incoming}`, '-e', `KEPT=${names.kept}`,
     '-v', `${where.volume}:/v`, '--entrypoint', 'sh', where.image, '-c', `set -eu\ncd /v\n${script}`];
   const result = input === undefined
-    ? await ctx.dockerHost.run(['docker', ...argv], { timeoutMs: redisCopyTimeoutMs, signal: ctx.signal })
-    : await dockerFromFile(ctx.dockerHost, argv, input, { timeoutMs: redisCopyTimeoutMs, signal: ctx.signal });
+    ? await ctx.dockerHost.run(['docker', ...argv], { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal })
+    : await dockerFromFile(ctx.dockerHost, argv, input, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
   if (result.exitCode !== 0) throw new TenantctlError('docker', `${what} (state piece ${piece.name}, volume ${where.volume}) failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail)}`);
   return result.stdout;
 }
 
-/** Writes the backup's files of the piece into $INCOMING, beside the live ones (the service may run), owned like the volume. */
+/**
+ * Writes the backup's files of the piece into $INCOMING, beside the live ones (the service may
+ * run). A redis piece's files are owned like the volume; a SQLite file like the live one (owner
+ * and mode), else like the volume; an archive keeps the owners and modes it was made with.
+ */
 export function stageScript(piece: Piece): string {
-  const own = 'chown -R "$(stat -c %u:%g .)" "$INCOMING"';
-  const fresh = 'rm -rf "$INCOMING" && mkdir -p "$INCOMING"';
+  const fresh = 'rm -rf "$INCOMING" && mkdir -p "$INCOMING" && chown "$(stat -c %u:%g .)" "$INCOMING"';
   if (piece.kind === 'redis') {
     // As the append-only file's base (Redis runs with appendonly yes) and as dump.rdb.
     return [
@@ -64,32 +87,39 @@ export function stageScript(piece: Piece): string {
       ': > "$INCOMING/appendonlydir/appendonly.aof.1.incr.aof"',
       'printf "file appendonly.aof.1.base.rdb seq 1 type b\\nfile appendonly.aof.1.incr.aof seq 1 type i\\n" > "$INCOMING/appendonlydir/appendonly.aof.manifest"',
       'cp "$INCOMING/appendonlydir/appendonly.aof.1.base.rdb" "$INCOMING/dump.rdb"',
-      own,
+      'chown -R "$(stat -c %u:%g .)" "$INCOMING"',
     ].join('\n');
   }
   if (piece.kind === 'sqlite') {
     const file = (piece.entries as string[])[0]!;
-    return [fresh, `mkdir -p "$INCOMING/$(dirname ${file})"`, `cat > "$INCOMING/${file}"`, own].join('\n');
+    return [
+      fresh, `mkdir -p "$INCOMING/$(dirname -- '${file}')"`, `cat > "$INCOMING/${file}"`,
+      `like='${file}'; [ -e "$like" ] || like=.`,
+      `chown "$(stat -c %u:%g "$like")" "$INCOMING/${file}"`,
+      `if [ -f "$like" ]; then chmod "$(stat -c %a "$like")" "$INCOMING/${file}"; else chmod 600 "$INCOMING/${file}"; fi`,
+    ].join('\n');
   }
-  return [fresh, 'tar -C "$INCOMING" -xf -', own].join('\n');
+  return [fresh, 'tar --numeric-owner -C "$INCOMING" -xpf -'].join('\n');
 }
 
 /**
- * With the service stopped: the live entries into $ASIDE (then .complete), the staged ones into
- * place. Run again after a kill it goes on from where it was: once $ASIDE is complete, what is live
- * is the backup's and is never set aside again; with nothing left staged, it is done.
+ * With the service stopped: the live entries into $ASIDE (then marked complete), the staged ones
+ * into place. Run again after a kill it goes on from where it was: once $ASIDE is complete, what is
+ * live is the backup's and is never set aside again; with nothing left staged, it is done. A staged
+ * entry that could not be moved in fails the step (never dropped).
  */
 export function swapScript(piece: Piece): string {
   return [
-    'if [ ! -e "$ASIDE/.complete" ]; then',
+    `if [ ! -e "$ASIDE/${completeMarker}" ]; then`,
     '  [ -d "$INCOMING" ] || { echo "nothing staged in $INCOMING" >&2; exit 3; }',
     '  mkdir -p "$ASIDE"',
-    `  for f in ${entriesScript(piece)}; do if [ -e "$f" ]; then mkdir -p "$ASIDE/$(dirname "$f")" && mv "$f" "$ASIDE/$f"; fi; done`,
-    '  touch "$ASIDE/.complete"',
+    `  ${forEachEntry(piece, '.', 'mkdir -p "$ASIDE/$(dirname -- "$f")" && mv -- "$p" "$ASIDE/$f"')}`,
+    `  touch "$ASIDE/${completeMarker}"`,
     'fi',
     'if [ -d "$INCOMING" ]; then',
-    `  for f in ${entriesScript(piece, '"$INCOMING"')}; do if [ -e "$INCOMING/$f" ]; then mkdir -p "$(dirname "$f")" && mv "$INCOMING/$f" "$f"; fi; done`,
-    '  rm -rf "$INCOMING"',
+    `  ${forEachEntry(piece, '"$INCOMING"', 'mkdir -p "$(dirname -- "$f")" && mv -- "$p" "./$f"')}`,
+    '  find "$INCOMING" -depth -mindepth 1 -type d -empty -delete',
+    '  rmdir "$INCOMING" || { echo "$INCOMING still holds files that were not moved in" >&2; exit 4; }',
     'fi',
   ].join('\n');
 }
@@ -98,18 +128,21 @@ export function swapScript(piece: Piece): string {
  * The live entries back from $ASIDE. What is in their place is the restore's (the backup's files,
  * or written since by the restored stack): dropped, or kept in $KEPT (`keep`). Before $ASIDE was
  * complete nothing of the backup had moved in, so the live entries left in place are the tenant's
- * own and stay. Prints "kept" when $KEPT holds something.
+ * own and stay. The marker goes as soon as the restore's entries are gone, before anything comes
+ * back: a run stopped half-way and run again never takes the tenant's entries it already put back
+ * for the restore's. Prints "kept" when $KEPT holds something.
  */
 export function putBackScript(piece: Piece, keep: boolean): string {
-  const drop = keep ? 'mkdir -p "$KEPT/$(dirname "$f")" && mv "$f" "$KEPT/$f"' : 'rm -rf "$f"';
-  const asideEntries = piece.entries === '*' ? '$(cd "$ASIDE" && find . -mindepth 1 -maxdepth 1 ! -name .complete | sed \'s|^\\./||\')' : (piece.entries ?? []).join(' ');
+  const drop = keep ? 'mkdir -p "$KEPT/$(dirname -- "$f")" && mv -- "$p" "$KEPT/$f"' : 'rm -rf -- "$p"';
   return [
     'if [ -d "$ASIDE" ]; then',
-    '  if [ -e "$ASIDE/.complete" ]; then',
-    `    for f in ${entriesScript(piece)}; do if [ -e "$f" ]; then ${drop}; fi; done`,
+    `  if [ -e "$ASIDE/${completeMarker}" ]; then`,
+    `    ${forEachEntry(piece, '.', drop)}`,
+    `    rm -f "$ASIDE/${completeMarker}"`,
     '  fi',
-    `  for f in ${asideEntries}; do if [ -e "$ASIDE/$f" ]; then mkdir -p "$(dirname "$f")" && mv "$ASIDE/$f" "$f"; fi; done`,
-    '  rm -rf "$ASIDE"',
+    `  ${forEachEntry(piece, '"$ASIDE"', 'mkdir -p "$(dirname -- "$f")" && mv -- "$p" "./$f"', { skip: [completeMarker] })}`,
+    '  find "$ASIDE" -depth -mindepth 1 -type d -empty -delete',
+    '  rmdir "$ASIDE" || { echo "$ASIDE still holds files that were not put back" >&2; exit 4; }',
     'fi',
     'rm -rf "$INCOMING"',
     'if [ -d "$KEPT" ]; then echo kept; fi',

@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import type { Context } from '../context.js';
-import { TenantctlError } from '../common/errors.js';
+import { TenantctlError, messageOf } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { composeStartTimeoutMs, composeStopTimeoutMs, dumpRestoreTimeoutMs, redisCopyTimeoutMs, redisSnapshotTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
@@ -60,12 +60,19 @@ export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: stri
       const stopped = container.running;
       if (stopped) await composeVerb(ctx.dockerHost, s.target, ['stop', '--timeout', '10', piece.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
       try {
-        const tar = await dockerToFile(ctx.dockerHost, helperArgv(piece, container, 'tar -C "$MOUNT" --exclude="./.tenantctl-*" -cf - .'), file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
+        const tar = await dockerToFile(ctx.dockerHost, helperArgv(piece, container, 'tar --numeric-owner -C "$MOUNT" --exclude="./.tenantctl-*" -cf - .'), file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
         if (tar.exitCode !== 0) throw new TenantctlError('docker', `archiving ${s.tenant}'s ${piece.name} (${piece.mount}) failed (exit ${tar.exitCode}): ${lastErrorLine(tar.stderrTail)}`);
-        if (tar.bytes < 512) throw new TenantctlError('docker', `the archive of ${s.tenant}'s ${piece.name} is only ${tar.bytes} bytes: not a tar archive`);
+        if (tar.bytes < 1024) throw new TenantctlError('docker', `the archive of ${s.tenant}'s ${piece.name} is only ${tar.bytes} bytes: not a tar archive`);
+        await checkMagic(file, 'ustar', `the archive of ${s.tenant}'s ${piece.name}`, 257);
         return { ...tar, ...meta };
       } finally {
-        if (stopped) await composeVerb(ctx.dockerHost, s.target, ['start', piece.service], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+        // Started again whatever happened, Ctrl-C included (its own signal: the command's may be
+        // aborted); a failure to start is said beside the first cause, never in its place. (A backup
+        // killed with -9 here leaves the service stopped: status says so; tenantctl start starts it.)
+        if (stopped) {
+          await composeVerb(ctx.dockerHost, s.target, ['start', piece.service], { timeoutMs: composeStartTimeoutMs, signal: new AbortController().signal, onProgress: ctx.reporter.detail })
+            .catch((error) => ctx.reporter.info(`starting ${piece.service} of ${s.tenant} again failed: ${messageOf(error)}; tenantctl start ${s.tenant}`));
+        }
       }
     }
   }
@@ -106,11 +113,11 @@ async function checkPostgresDump(s: SnapshotContext, container: string, piece: P
   }
 }
 
-export async function checkMagic(file: string, magic: string, what: string): Promise<void> {
+export async function checkMagic(file: string, magic: string, what: string, offset = 0): Promise<void> {
   const handle = await open(file, 'r');
   try {
     const buffer = Buffer.alloc(magic.length);
-    await handle.read(buffer, 0, magic.length, 0);
+    await handle.read(buffer, 0, magic.length, offset);
     if (buffer.toString('latin1') !== magic) throw new TenantctlError('docker', `${what} does not start with ${JSON.stringify(magic)}: not the expected format`);
   } finally {
     await handle.close();

@@ -55,7 +55,12 @@ export function tenantPieces(template: Pick<Template, 'block' | 'name'>, rendere
 function resolvePiece(name: string, declaration: StatePieceDeclaration, mounts: ReturnType<typeof namedVolumeMounts>, values: Record<string, string>): Piece {
   if ('postgres' in declaration) {
     const p = declaration.postgres;
-    return { name, kind: 'postgres', service: p.service, file: `${name}.${pieceExtension.postgres}`, database: fillBlockText(p.database, values), user: p.user };
+    const database = fillBlockText(p.database, values);
+    // Checked again as rendered for this tenant: it goes into SQL (quoted) and must not be cut at 63 bytes.
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) {
+      throw new TenantctlError('usage', `state piece ${name}: the database name renders to ${JSON.stringify(database)} for this tenant, not a plain PostgreSQL name of at most 63 characters`);
+    }
+    return { name, kind: 'postgres', service: p.service, file: `${name}.${pieceExtension.postgres}`, database, user: p.user };
   }
   if ('redis' in declaration) {
     const r = declaration.redis;
@@ -78,6 +83,13 @@ function resolvePiece(name: string, declaration: StatePieceDeclaration, mounts: 
 /** The pieces of a tenant on record, from its rendered compose file (the template's state, with its values). */
 export function piecesOf(ctx: Pick<Context, 'config'>, template: Pick<Template, 'block' | 'name'>, rendered: string, tenant: TenantValues & { profiles: readonly string[] }): Piece[] {
   return tenantPieces(template, rendered, tenant, hostValuesOf(ctx.config));
+}
+
+/** A tenant with no piece for its profiles (every piece's service is off) has nothing to back up: exit 2. */
+export function requirePieces(pieces: readonly Piece[], id: string, verb: string, templateName: string, profiles: readonly string[]): void {
+  if (pieces.length === 0) {
+    throw new TenantctlError('usage', `${id} cannot ${verb}: its template ${templateName} declares no state for the services it runs (profiles: ${profiles.join(', ') || 'none'})`);
+  }
 }
 
 /** A template that declares no state cannot be backed up, restored, moved or cloned: exit 2 with what to add. */

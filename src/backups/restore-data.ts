@@ -72,6 +72,7 @@ async function existingDatabases(ctx: Context, container: string, piece: Piece, 
 }
 
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 /**
  * Stages a piece beside the live state while the tenant runs: a PostgreSQL dump into a scratch
@@ -88,7 +89,11 @@ export async function stagePiece(ctx: Context, stack: RestoreStack, piece: Piece
   const db = await runningServer(ctx, stack, piece);
   // A scratch database of this name can only be a failed attempt of this same operation: start clean.
   await sql(ctx, db, piece, `DROP DATABASE IF EXISTS ${ident(names.scratch)} WITH (FORCE)`, 'dropping an earlier scratch database');
-  await sql(ctx, db, piece, `CREATE DATABASE ${ident(names.scratch)} OWNER ${ident(piece.user!)} TEMPLATE template0`, 'creating the scratch database');
+  // Like the live database: its owner, encoding and locale (template0 would give the server's defaults).
+  const [like] = await sql(ctx, db, piece, `SELECT pg_get_userbyid(datdba) || '|' || pg_encoding_to_char(encoding) || '|' || datcollate || '|' || datctype FROM pg_database WHERE datname = ${literal(names.live)}`, 'reading the live database\'s owner and locale');
+  const [owner, encoding, collate, ctype] = like ? like.split('|') : [piece.user!];
+  const settings = encoding ? ` ENCODING ${literal(encoding)} LC_COLLATE ${literal(collate!)} LC_CTYPE ${literal(ctype!)}` : '';
+  await sql(ctx, db, piece, `CREATE DATABASE ${ident(names.scratch)} OWNER ${ident(owner!)} TEMPLATE template0${settings}`, 'creating the scratch database');
   const started = ctx.clock.now();
   const [restored] = await Promise.all([
     dockerFromFile(ctx.dockerHost, ['exec', '-i', db, 'pg_restore', '-U', piece.user!, '-d', names.scratch, '--exit-on-error', '--single-transaction', '--no-password'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal }),
@@ -124,12 +129,12 @@ export async function swapPiece(ctx: Context, stack: RestoreStack, piece: Piece,
   const rights = await sql(ctx, db, piece, [
     "SELECT a.privilege_type || '|' || CASE WHEN a.grantee = 0 THEN '' ELSE r.rolname END",
     'FROM pg_database d CROSS JOIN LATERAL aclexplode(COALESCE(d.datacl, acldefault(\'d\', d.datdba))) a LEFT JOIN pg_roles r ON r.oid = a.grantee',
-    `WHERE d.datname = '${names.live.replaceAll("'", "''")}' AND a.grantee <> d.datdba`,
+    `WHERE d.datname = ${literal(names.live)} AND a.grantee <> d.datdba`,
   ].join(' '), 'reading the database\'s rights');
   const grants = rights.map((line) => line.split('|') as [string, string]).filter(([privilege]) => /^(CONNECT|TEMPORARY|CREATE)$/.test(privilege))
     .map(([privilege, role]) => `GRANT ${privilege} ON DATABASE ${ident(names.scratch)} TO ${role === '' ? 'PUBLIC' : ident(role)}`);
   await sql(ctx, db, piece, [`REVOKE ALL ON DATABASE ${ident(names.scratch)} FROM PUBLIC`, ...grants].join('; '), 'granting the restored database its rights');
-  await sql(ctx, db, piece, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname IN ('${names.live}', '${names.scratch}') AND pid <> pg_backend_pid()`, 'closing connections to the database');
+  await sql(ctx, db, piece, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname IN (${literal(names.live)}, ${literal(names.scratch)}) AND pid <> pg_backend_pid()`, 'closing connections to the database');
   // One implicit transaction: both renames, or neither.
   await sql(ctx, db, piece, `ALTER DATABASE ${ident(names.live)} RENAME TO ${ident(names.replaced)}; ALTER DATABASE ${ident(names.scratch)} RENAME TO ${ident(names.live)}`, 'swapping the databases');
 }
@@ -199,6 +204,8 @@ export async function putStateBack(ctx: Context, stack: RestoreStack, pieces: re
     const where = { volume: container.volume!, image: container.imageId, tenant: stack.id };
     return { piece, where, look: await inPieceVolume(ctx, piece, where, fileNames(suffix, piece), lookScript, `looking at ${piece.name}'s volume`) };
   }));
+  // The last piece swapped in goes back first.
+  looks.reverse();
   const setAside = looks.some((l) => ('present' in l && l.present?.has(databaseNames(suffix, l.piece).replaced)) || ('look' in l && l.look?.includes('aside')));
   if (setAside) await stopClients(ctx, stack);
   for (const l of looks) {
@@ -211,7 +218,7 @@ export async function putStateBack(ctx: Context, stack: RestoreStack, pieces: re
     if (!('present' in l) || !l.present || !l.db) continue;
     const names = databaseNames(suffix, l.piece);
     if (l.present.has(names.replaced)) {
-      await sql(ctx, l.db, l.piece, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname IN ('${names.live}', '${names.replaced}') AND pid <> pg_backend_pid()`, 'closing connections to the database');
+      await sql(ctx, l.db, l.piece, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname IN (${literal(names.live)}, ${literal(names.replaced)}) AND pid <> pg_backend_pid()`, 'closing connections to the database');
       // The restored database steps aside, to be dropped below or kept; both renames or neither.
       const aside = keepRestored ? names.kept : names.scratch;
       const back = l.present.has(names.live) ? `ALTER DATABASE ${ident(names.live)} RENAME TO ${ident(aside)}; ` : '';

@@ -70,10 +70,15 @@ export interface RestoreIntent {
   before: { status: string; updatedAt: string } | null;
   /** The modules the tenant had at the backup: set once the restore is proven (kept here, so finishing needs nothing of the backup's files). */
   modules: Array<{ key: string; enabled: boolean }>;
+  /**
+   * The tenant's pieces as resolved when the data steps began (names, databases, volumes): an undo
+   * or a finish works from these, whatever the template or config says by then.
+   */
+  pieces?: Piece[];
 }
 
 /** The data steps in order; a step is recorded once its effect is done. Past 'proven' a restore is finished, never undone. */
-export const restoreSteps = ['begun', 'provisioned', 'staged', 'clients-stopped', 'swapped', 'started', 'proven'] as const;
+export const restoreSteps = ['begun', 'provisioned', 'staged', 'clients-stopped', 'swapped', 'starting', 'started', 'proven'] as const;
 export type RestoreStep = (typeof restoreSteps)[number];
 const reached = (step: string, than: RestoreStep) => restoreSteps.indexOf(step.replace(/^restore:/, '') as RestoreStep) >= restoreSteps.indexOf(than);
 
@@ -217,6 +222,8 @@ export async function replaceData(ctx: Context, journal: OperationJournal, op: O
     await ctx.pause(`restore:${step}`);
   };
 
+  // What is about to be staged and swapped, recorded before any of it is touched.
+  await journal.step(op, op.step, { pieces: pieces.map((p) => ({ ...p })) });
   let restoreMBps = 0;
   for (const piece of pieces) {
     ctx.reporter.step(`staging ${piece.name} of ${op.data.backup} beside the live one while ${id} runs`);
@@ -233,6 +240,8 @@ export async function replaceData(ctx: Context, journal: OperationJournal, op: O
   }
   await record('swapped');
 
+  // From here the restored stack may run and write: an undo keeps what it holds.
+  await record('starting');
   ctx.reporter.step(`starting ${id}`);
   await startStack(ctx, t.target);
   await record('started');
@@ -261,7 +270,8 @@ async function completeRestore(ctx: Context, journal: OperationJournal, op: Oper
 /** Past 'proven': what the restore replaced is removed (a failure to is said, not fatal: the state is restored). */
 export async function dropRestoreLeftovers(ctx: Context, op: Operation<RestoreIntent>): Promise<void> {
   ctx.reporter.step(`dropping what the restore replaced in ${op.tenant}`);
-  const { stack, pieces } = await restoreStackOf(ctx, op.tenant);
+  const { stack, pieces: now } = await restoreStackOf(ctx, op.tenant);
+  const pieces = op.data.pieces ?? now;
   for (const problem of await dropReplaced(ctx, stack, pieces, op.data.suffix)) ctx.reporter.info(problem);
 }
 
@@ -289,9 +299,10 @@ export async function undoRestore(ctx: Context, journal: OperationJournal, op: O
   let kept: string[] = [];
   if (mode === 'in-place' || (mode === 'kept' && reached(op.step, 'provisioned'))) {
     ctx.reporter.step(`putting the state of ${id} back as it was`);
-    const { stack, rendered, t, pieces, secrets } = await restoreStackOf(ctx, id);
-    // Once the restored stack has started, its services may have written to it: that state is kept, not dropped.
-    kept = await putStateBack(ctx, stack, pieces, op.data.suffix, { keepRestored: reached(op.step, 'started') });
+    const { stack, rendered, t, pieces: now, secrets } = await restoreStackOf(ctx, id);
+    const pieces = op.data.pieces ?? now;
+    // Once the restored stack is starting, its services may write to it: that state is kept, not dropped.
+    kept = await putStateBack(ctx, stack, pieces, op.data.suffix, { keepRestored: reached(op.step, 'starting') });
     if (mode === 'in-place') {
       ctx.reporter.step(`starting ${id} again on its own data`);
       await startStack(ctx, t.target);

@@ -6,7 +6,7 @@ import type { Template } from '../templates/template.js';
 import { TenantRegistry, type TenantRecord } from '../tenants/registry.js';
 import { loadTenantTemplate } from '../tenants/tenant-template.js';
 import { requireComposeFile, tenantNamedSecretsFor, type Day2Target } from '../tenants/day2-target.js';
-import { piecesOf, requireState, type Piece } from './pieces.js';
+import { piecesOf, requirePieces, requireState, type Piece } from './pieces.js';
 
 // What backup, restore, move and clone need of a tenant before they touch it: its template (which
 // must declare state), its rendered compose file, its state pieces as they are for its profiles,
@@ -26,6 +26,7 @@ export async function tenantState(ctx: Context, db: AdminDb, t: Day2Target, verb
   const rendered = await requireComposeFile(t);
   const values = await tenantValuesOf(db, t.record);
   const pieces = piecesOf(ctx, template, rendered, { ...values, profiles: t.record.profiles });
+  requirePieces(pieces, t.record.id, verb, template.name, t.record.profiles);
   const secrets = await tenantNamedSecretsFor(ctx, db, t, Object.keys(template.block.secrets));
   return { template, rendered, pieces, secrets, values };
 }

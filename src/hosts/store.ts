@@ -117,6 +117,11 @@ export class HostStore {
     );
   }
 
+  /** The command that placed these tenants has ended: a placement whose provision failed before its row existed counts no more. */
+  async forgetPlacements(ids: readonly string[]): Promise<void> {
+    await this.db.pool.query('DELETE FROM admin_placements WHERE customer_id = ANY($1::text[])', [ids]).catch(this.db.unreachable);
+  }
+
   /** Every placement reads loads and records its choice under one lock: two never choose on the same counts. */
   async placeUnderLock<T>(choose: (client: pg.ClientBase, loads: Map<string, HostLoad>) => Promise<T> | T): Promise<T> {
     return this.db.withTransaction(async (client) => {

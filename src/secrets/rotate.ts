@@ -21,6 +21,7 @@ import { OperationJournal, type Operation } from '../operations/journal.js';
 import { generateSecrets, type NamedSecrets } from './generate.js';
 import { openSecretBox, type SecretBox } from './master-key.js';
 import { storeTenantSecretsIn } from './sealed-store.js';
+import { scramSha256Verifier } from './scram.js';
 import { refuseOnSwarm } from '../stack/swarm-stack.js';
 
 // `tenantctl rotate-secrets <id> [--only db|app-db|redis|jwt]`, under the tenant's lock, journaled:
@@ -88,8 +89,15 @@ function mountersOf(rendered: string, secret: string, running: readonly string[]
 export function rotationPlan(block: TemplateBlock, rendered: string, running: readonly string[], secrets: readonly string[]): { recreate: string[]; appliers: Array<{ secret: string; applies: SecretApplier }> } {
   const recreate = new Set<string>();
   const appliers: Array<{ secret: string; applies: SecretApplier }> = [];
+  const postgresServers = new Set(Object.values(block.state).flatMap((piece) => ('postgres' in piece ? [piece.postgres.service] : [])));
   for (const secret of secrets) {
     const applies = block.secrets[secret]?.applies;
+    // A PostgreSQL server reads a secret file only at its first start: recreating it changes nothing
+    // for an existing data directory, and the files would then hold a password the server refuses.
+    const readOnce = applies ? [] : mountersOf(rendered, secret, running).filter((service) => postgresServers.has(service));
+    if (readOnce.length > 0) {
+      throw usageError(`${secret} cannot be rotated: ${readOnce.join(', ')} holds PostgreSQL state and reads it only at its first start; declare how a new value reaches it (x-tenantctl.secrets.${secret}.applies.postgresRole); nothing was changed`);
+    }
     const server = applies && 'postgresRole' in applies ? applies.postgresRole.service : undefined;
     if (applies && running.includes('postgresRole' in applies ? applies.postgresRole.service : applies.redisPassword.service)) appliers.push({ secret, applies });
     for (const service of mountersOf(rendered, secret, running)) if (service !== server) recreate.add(service);
@@ -265,12 +273,19 @@ export async function resumeRotation(ctx: Context, op: Operation<RotationIntent>
 
 /**
  * ALTER ROLE ... PASSWORD in the running server, as the server's owner over the local socket (the
- * image trusts it, so it works whichever password the role has now). The value reaches psql through
- * its environment (`\\getenv`, psql 15), never its command line.
+ * image trusts it, so it works whichever password the role has now). What the server gets is the
+ * SCRAM verifier computed here (scram.ts), never the password, so a failing statement in its log
+ * holds no password; the role is looked up first so the common failure (no such role) never
+ * reaches ALTER ROLE. The verifier reaches psql through its environment (`\\getenv`, psql 15),
+ * never its command line.
  */
 async function alterRole(ctx: Context, container: string, owner: string, role: string, password: string): Promise<void> {
+  const present = await execIn(ctx.dockerHost, container, ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', owner, '-d', 'postgres', '-c', `SELECT 1 FROM pg_roles WHERE rolname = '${role}'`], {
+    signal: ctx.signal, what: `looking up role ${role}`,
+  });
+  if (present.trim() !== '1') throw new TenantctlError('usage', `the PostgreSQL server of ${container} has no role ${role} (x-tenantctl secrets applies.postgresRole.role); nothing of it was changed`);
   const script = `printf '%s\\n' '\\getenv pw TENANTCTL_NEW_SECRET' "ALTER ROLE \\"${role}\\" PASSWORD :'pw';" | psql -X -q -v ON_ERROR_STOP=1 -U "$TENANTCTL_OWNER" -d postgres`;
-  await execIn(ctx.dockerHost, container, ['sh', '-c', script], { env: { TENANTCTL_NEW_SECRET: password, TENANTCTL_OWNER: owner }, signal: ctx.signal, what: `ALTER ROLE ${role}` });
+  await execIn(ctx.dockerHost, container, ['sh', '-c', script], { env: { TENANTCTL_NEW_SECRET: scramSha256Verifier(password), TENANTCTL_OWNER: owner }, signal: ctx.signal, what: `ALTER ROLE ${role}` });
 }
 
 /** CONFIG SET requirepass, authenticated with `auth`; the new value is redis-cli's stdin (-x), never its command line. */

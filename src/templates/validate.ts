@@ -129,6 +129,25 @@ export function templateProblems(template: Template, host: HostValues): string[]
       at(`${where}.volume.path`, `service ${piece.volume.service} mounts no named volume at ${piece.volume.path}`);
     }
   }
+  // No two pieces over the same data: a restore swaps and puts back each piece on its own, so two
+  // claiming the same files (a volume piece is its whole volume) would undo each other.
+  const claims = Object.entries(block.state).flatMap(([name, piece]) => {
+    if ('postgres' in piece) return [{ name, on: `postgres ${piece.postgres.service} ${piece.postgres.database}`, entries: ['*'] }];
+    const [service, path, entries] = 'redis' in piece ? [piece.redis.service, piece.redis.dir, ['appendonlydir', 'dump.rdb', 'appendonly.aof']]
+      : 'sqlite' in piece ? [piece.sqlite.service, piece.sqlite.path, undefined]
+      : [piece.volume.service, piece.volume.path, ['*']];
+    const holding = volumeHolding(mounts, service, path);
+    if (!holding) return [];
+    const relative = path === holding.target ? '' : path.slice(holding.target === '/' ? 1 : holding.target.length + 1);
+    return [{ name, on: `volume ${holding.key}`, entries: entries ?? ['', '-wal', '-shm', '-journal'].map((suffix) => `${relative}${suffix}`) }];
+  });
+  const overlaps = (a: string, b: string) => a === '*' || b === '*' || a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+  claims.forEach((one, i) => claims.slice(i + 1).forEach((other) => {
+    if (one.on === other.on && one.entries.some((a) => other.entries.some((b) => overlaps(a, b)))) {
+      at(`state.${other.name}`, `holds the same data as state.${one.name} (${one.on}): each piece is backed up and restored on its own, so no two may share files or a database`);
+    }
+  }));
+
   // Secret appliers: the server that holds the value is one of the state's.
   for (const [secret, declaration] of Object.entries(block.secrets)) {
     const applies = declaration.applies;

@@ -137,6 +137,8 @@ export class TenantRegistry {
          updated_at = now(), provisioned_at = NULL, deprovisioned_at = NULL`,
       [input.id, input.name, input.plan, input.host, input.composeProject, input.template, input.templateChecksum, input.profiles],
     );
+    // Its row counts on its host from now on: the placement that chose the host is done.
+    await client.query('DELETE FROM admin_placements WHERE customer_id = $1', [input.id]);
     await recordAudit(this.db, client, input.id, 'provision.started', before.rows[0] ? pick(before.rows[0]) : null, { ...input, status: 'provisioning' });
   }
 

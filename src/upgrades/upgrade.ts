@@ -110,7 +110,17 @@ export async function upgradeMany(
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32) throw usageError('--concurrency: expected a whole number from 1 to 32');
   if (input.options.plan !== undefined) parseOrUsage(planSchema, input.options.plan, 'plan');
   if (input.all) {
-    ids = (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id).map((t) => t.id);
+    const active = (await new TenantRegistry(await ctx.adminDb()).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id);
+    // --image keys a tenant's template has not: that tenant is left out of --all (said), not failed.
+    const wanted = Object.keys(input.options.images);
+    const fits = await Promise.all(active.map(async (t) => {
+      if (wanted.length === 0) return true;
+      const template = await loadTenantTemplate(ctx, t).catch(() => undefined);
+      return template === undefined || wanted.every((key) => imageKeysOf(template, Object.keys(ctx.config.images)).includes(key));
+    }));
+    const left = active.filter((_, i) => !fits[i]).map((t) => t.id);
+    if (left.length > 0) ctx.reporter.info(`left out (their template has no image ${wanted.join(', ')}): ${left.join(', ')}`);
+    ids = active.filter((_, i) => fits[i]).map((t) => t.id);
     if (ids.length === 0) throw new TenantctlError('notFound', `no active tenant on Docker host ${ctx.dockerHost.id} to upgrade`);
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');

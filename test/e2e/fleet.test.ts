@@ -112,8 +112,8 @@ describe('a fleet of Docker hosts', () => {
     expect(a.exitCode, a.why).toBe(0);
     expect(b.exitCode, b.why).toBe(0);
     expect([a.json().host, b.json().host].sort()).toEqual(['e-ssh', 'e-tcp']);
-    expect(await h.adminQuery("SELECT customer_id, host FROM admin_placements WHERE customer_id LIKE 'race-%' ORDER BY customer_id"))
-      .toEqual([{ customer_id: 'race-a', host: a.json().host }, { customer_id: 'race-b', host: b.json().host }]);
+    // Each placement counted until its tenant's row did; none is left to count twice.
+    expect(await h.adminQuery("SELECT customer_id FROM admin_placements WHERE customer_id LIKE 'race-%'")).toEqual([]);
     for (const id of ['race-a', 'race-b']) {
       const gone = await h.cli(['deprovision', id, '--yes'], { timeoutMs: 300_000 });
       expect(gone.exitCode, gone.why).toBe(0);

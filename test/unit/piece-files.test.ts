@@ -70,7 +70,7 @@ describe('restore steps on a piece kept as files', () => {
     run(dir, sqlite, stageScript(sqlite), 'SQLite format 3\0NEW');
     // Killed after the live files went aside (complete) and before the staged file moved in.
     const n = names(sqlite);
-    run(dir, sqlite, `mkdir -p "$ASIDE" && mv app.db app.db-wal "$ASIDE/" && touch "$ASIDE/.complete"`);
+    run(dir, sqlite, `mkdir -p "$ASIDE" && mv app.db app.db-wal "$ASIDE/" && touch "$ASIDE/.tenantctl-complete"`);
     run(dir, sqlite, swapScript(sqlite));
     expect(live(dir)).toEqual({ 'app.db': 'SQLite format 3\0NEW' });
     run(dir, sqlite, swapScript(sqlite)); // a third time: done, nothing moves
@@ -102,6 +102,34 @@ describe('restore steps on a piece kept as files', () => {
     expect(live(dir)).toEqual({ 'uploads/b.png': 'OLD-B', 'index.html': 'OLD' });
     expect(readFileSync(path.join(dir, names(volume).kept, 'index.html'), 'utf8')).toBe('NEW');
     expect(run(dir, volume, lookScript).trim()).toBe('kept');
+  });
+
+  it('a put-back stopped half-way and run again never drops the tenant\'s entries it had already put back', () => {
+    const dir = volumeDir({ 'dump.rdb': 'OLD', 'appendonlydir/appendonly.aof.1.base.rdb': 'OLD-BASE' });
+    run(dir, redis, stageScript(redis), 'REDIS-NEW');
+    run(dir, redis, swapScript(redis));
+    // Stopped after the restored entries were dropped and appendonlydir came back, dump.rdb not yet.
+    const full = putBackScript(redis, false);
+    const upToFirstMoveBack = full.slice(0, full.indexOf('  for f in', full.indexOf('rm -f "$ASIDE/.tenantctl-complete"')));
+    run(dir, redis, `${upToFirstMoveBack}\nmv -- "$ASIDE/appendonlydir" ./appendonlydir\nfi`);
+    expect(live(dir)).toEqual({ 'appendonlydir/appendonly.aof.1.base.rdb': 'OLD-BASE' });
+    run(dir, redis, full);
+    expect(live(dir)).toEqual({ 'dump.rdb': 'OLD', 'appendonlydir/appendonly.aof.1.base.rdb': 'OLD-BASE' });
+    expect(run(dir, redis, lookScript).trim()).toBe('');
+  });
+
+  it('a whole volume: names with spaces, a newline or a leading "-" are swapped in and put back like any other', () => {
+    const odd = { 'report 2024.pdf': 'NEW-R', 'my uploads/a b.png': 'NEW-A', '-flag': 'NEW-F', 'line\nbreak': 'NEW-L' };
+    const source = volumeDir(odd);
+    const archive = execFileSync('tar', ['-C', source, '-cf', '-', '.']);
+    const dir = volumeDir({ 'report 2024.pdf': 'OLD-R', 'my uploads/old.png': 'OLD-O', '-flag': 'OLD-F' });
+    run(dir, volume, stageScript(volume), archive);
+    run(dir, volume, swapScript(volume));
+    expect(live(dir)).toEqual(odd);
+    expect(existsSync(path.join(dir, names(volume).incoming))).toBe(false);
+    run(dir, volume, putBackScript(volume, false));
+    expect(live(dir)).toEqual({ 'report 2024.pdf': 'OLD-R', 'my uploads/old.png': 'OLD-O', '-flag': 'OLD-F' });
+    expect(run(dir, volume, lookScript).trim()).toBe('');
   });
 
   it('names its folders after the operation and the piece, so two pieces on one volume never meet', () => {

@@ -46,4 +46,9 @@ describe('what a rotation recreates and applies, from the template', () => {
     expect(rotationPlan(block.block, rendered, running, ['DB_PASSWORD', 'REDIS_PASSWORD', 'TOKEN']).appliers.map((a) => a.secret)).toEqual(['DB_PASSWORD', 'REDIS_PASSWORD']);
     expect(rotationPlan(block.block, rendered, ['redis', 'app'], ['DB_PASSWORD']).appliers).toEqual([]);
   });
+  it('refuses (exit 2) a secret without an applier that a PostgreSQL server mounts: recreating it would not change the password it holds', () => {
+    const withDbToken = rendered.replace('secrets: [DB_PASSWORD, APP_DB_PASSWORD]', 'secrets: [DB_PASSWORD, APP_DB_PASSWORD, TOKEN]');
+    expect(() => rotationPlan(block.block, withDbToken, running, ['TOKEN'])).toThrow(/TOKEN cannot be rotated: db holds PostgreSQL state and reads it only at its first start/);
+    expect(() => rotationPlan(block.block, withDbToken, running, ['TOKEN'])).toThrow(expect.objectContaining({ exitCode: 2 }));
+  });
 });

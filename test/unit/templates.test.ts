@@ -147,6 +147,36 @@ describe('offline validation', () => {
     expect(problems.some((p) => expected.test(p)), problems.join('\n')).toBe(true);
   });
 
+  /** The template with Redis data on a named volume and `state` (and, in `extra`, more block lines) declared. */
+  const withState = (state: string, extra = '') => (t: string) => t
+    .replace('  profiles:\n', `  state:\n${state}${extra}  profiles:\n`)
+    .replace('    secrets: [CACHE_PASSWORD]\n', '    secrets: [CACHE_PASSWORD]\n    volumes: ["cache-data:/data"]\n')
+    .replace('secrets:\n  CACHE_PASSWORD: { file', 'volumes:\n  cache-data: {}\nsecrets:\n  CACHE_PASSWORD: { file');
+
+  it('state pieces and a secret\'s applier that fit the compose file are valid', async () => {
+    const dir = templateDir(withState('    cache: { redis: { service: cache, passwordSecret: CACHE_PASSWORD, dir: /data } }\n    notes: { sqlite: { service: cache, path: /data/sub/notes.db } }\n'));
+    writeFileSync(path.join(dir, 'docker-compose.tenant.yml'), readFileSync(path.join(dir, 'docker-compose.tenant.yml'), 'utf8').replace('CACHE_PASSWORD: { length: 24, alphabet: hex }', 'CACHE_PASSWORD: { length: 24, alphabet: hex, applies: { redisPassword: { service: cache } } }'));
+    expect(await problemsOf(dir)).toEqual([]);
+  });
+
+  it.each([
+    ['a SQLite file on no named volume', '    notes: { sqlite: { service: web, path: /srv/notes.db } }\n', /^x-tenantctl\.state\.notes\.sqlite\.path: \/srv\/notes\.db is on no named volume of service web/],
+    ['a Redis dir its service does not mount', '    cache: { redis: { service: cache, passwordSecret: CACHE_PASSWORD, dir: /var/lib/redis } }\n', /^x-tenantctl\.state\.cache\.redis\.dir: service cache mounts no named volume at \/var\/lib\/redis/],
+    ['a piece of an unknown service', '    db: { postgres: { service: db, database: t, user: owner } }\n', /^x-tenantctl\.state\.db\.postgres\.service: service db is not in/],
+    ['two pieces over one volume (a volume piece is all of it)', '    cache: { redis: { service: cache, passwordSecret: CACHE_PASSWORD } }\n    files: { volume: { service: cache, path: /data } }\n', /^x-tenantctl\.state\.files: holds the same data as state\.cache \(volume cache-data\)/],
+    ['two SQLite pieces naming one file', '    a: { sqlite: { service: cache, path: /data/x.db } }\n    b: { sqlite: { service: cache, path: /data/x.db } }\n', /^x-tenantctl\.state\.b: holds the same data as state\.a/],
+  ])('refuses %s', async (_what, state, expected) => {
+    const problems = await problemsOf(templateDir(withState(state)));
+    expect(problems.some((p) => expected.test(p)), problems.join('\n')).toBe(true);
+  });
+
+  it('refuses an applier on a service without a piece of its kind', async () => {
+    const dir = templateDir(withState('    files: { volume: { service: cache, path: /data } }\n'));
+    writeFileSync(path.join(dir, 'docker-compose.tenant.yml'), readFileSync(path.join(dir, 'docker-compose.tenant.yml'), 'utf8').replace('CACHE_PASSWORD: { length: 24, alphabet: hex }', 'CACHE_PASSWORD: { length: 24, alphabet: hex, applies: { postgresRole: { service: cache, role: app } } }'));
+    const problems = await problemsOf(dir);
+    expect(problems.some((p) => /^x-tenantctl\.secrets\.CACHE_PASSWORD\.applies\.postgresRole\.service: service cache has no postgres piece/.test(p)), problems.join('\n')).toBe(true);
+  });
+
   it('a migrations/ folder without a target is a problem', async () => {
     const dir = templateDir();
     mkdirSync(path.join(dir, 'migrations'));

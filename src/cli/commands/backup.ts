@@ -20,7 +20,7 @@ the tenant runs: <piece>.dump (pg_dump -Fc in its own PostgreSQL container), <pi
 crm: db.dump and redis.rdb. Then tenant.json (record, modules, API key hashes; no secrets) and
 manifest.json (format tenantctl-backup/2: template, pieces, sizes, SHA-256). A backup is recorded
 as succeeded only when every piece is checked (pg_restore --list reads a dump, SQLite's
-integrity_check passes, an RDB starts with its magic, a tar lists). A tenant whose template
+integrity_check passes, an RDB starts with its magic, an archive has a tar header). A tenant whose template
 declares no state is refused (exit 2); --all leaves such tenants out.
 `)
     .action(async (ids: string[], options, command: Command) => {

@@ -48,7 +48,8 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
           // Where the tenant goes: its recorded host, --host, or the placement policy (src/hosts/place.ts).
           const { placeTenant } = await import('../../hosts/place.js');
           const ctx = options.dryRun ? home : (await placeTenant(home, { id: ids[0], host: options.host, plan: options.plan })).ctx;
-          const result = await thenSyncFrontdoor(ctx, () => provision(ctx, input, checked), { skip: options.dryRun === true });
+          const result = await thenSyncFrontdoor(ctx, () => provision(ctx, input, checked), { skip: options.dryRun === true })
+            .finally(() => (options.dryRun ? undefined : forgetPlacements(home, [checked.id])));
           if (!options.showSecrets || result.outcome !== 'active') return result;
           const { readAllSecretFiles } = await import('../../secrets/env-file.js');
           return { ...result, secrets: await readAllSecretFiles(path.join(result.directory, 'secrets')) };
@@ -72,10 +73,17 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
           // Each placement is recorded in the admin database as it is made: the batch's tenants (and
           // other processes') count each other, so they spread instead of all picking the emptiest host.
           const place = async (c: typeof ctx, t: { id: string; plan?: string }) => (await placeTenant(c, { id: t.id, host: options.host, plan: t.plan })).ctx;
-          return thenSyncFrontdoor(ctx, () => provisionBatch(ctx, { tenants, concurrency, place }, (id) => progress.reporterFor(id)).finally(() => progress.stop()));
+          return thenSyncFrontdoor(ctx, () => provisionBatch(ctx, { tenants, concurrency, place }, (id) => progress.reporterFor(id)).finally(() => progress.stop()))
+            .finally(() => forgetPlacements(ctx, tenants.map((t) => t.id)));
         },
         renderProvisionBatch,
         { adminConnections: Math.min(Number.isFinite(concurrency) ? concurrency : 4, 32) * 2 + 2 },
       );
     });
+}
+
+/** Placements of this command's tenants count no more once it has ended (src/hosts/store.ts); a failure to say so is only a stale count for 15 minutes. */
+async function forgetPlacements(ctx: import('../../context.js').Context, ids: string[]): Promise<void> {
+  const { HostStore } = await import('../../hosts/store.js');
+  await new HostStore(await ctx.adminDb()).forgetPlacements(ids).catch(() => undefined);
 }

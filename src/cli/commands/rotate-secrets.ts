@@ -10,7 +10,7 @@ export function define(command: Command): void {
 Examples:
   $ tenantctl rotate-secrets acme
   $ tenantctl rotate-secrets acme --only redis --json
-  $ tenantctl rotate-secrets shop --only BACKEND_DB_PASSWORD,EDGE_TOKEN
+  $ tenantctl rotate-secrets shop --only DB_PASSWORD,REDIS_HTTP_TOKEN
 
 Works for any template: each secret's x-tenantctl "applies" says where a server holds it. New
 values are applied in the running PostgreSQL (ALTER ROLE) and Redis (CONFIG SET requirepass)
