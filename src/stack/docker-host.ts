@@ -4,6 +4,7 @@ import { TenantctlError } from '../common/errors.js';
 import { dockerQueryTimeoutMs } from '../common/timeouts.js';
 import { childRecordsDir } from '../common/child-records.js';
 import { ComposeClient } from './compose.js';
+import type { EngineConnection } from './connection.js';
 import { EngineApi } from './engine-api.js';
 import { askEngineId } from './engine-id.js';
 import type { ComposeFlavour } from './compose-argv.js';
@@ -37,7 +38,7 @@ export function parseDockerEndpoint(value: string | undefined): DockerEndpoint {
  * and file placement goes through it, so nothing else needs to know where the engine is. Today
  * the CLI builds one from the environment; a fleet of hosts would build one per host.
  */
-export class DockerHost {
+export class DockerHost implements EngineConnection {
   private composeClient?: Promise<ComposeClient>;
 
   constructor(
