@@ -24,6 +24,21 @@ export class ComposeError extends TenantctlError {
   }
 }
 
+const clients = new WeakMap<DockerHost, Promise<ComposeClient>>();
+
+/**
+ * The compose CLI for `host`, detected once per host for the process (the host's composeFlavour,
+ * TENANTCTL_COMPOSE, skips detection). A failed detection is kept too: every caller gets its error.
+ */
+export function composeOn(host: DockerHost): Promise<ComposeClient> {
+  let client = clients.get(host);
+  if (!client) {
+    client = ComposeClient.detect(host, { forced: host.composeFlavour, searchPath: host.searchPath });
+    clients.set(host, client);
+  }
+  return client;
+}
+
 /**
  * The compose CLI: `docker compose` (v2) where the plugin exists, else `docker-compose` (v1; Debian's
  * 1.29 on bookworm). A forced flavour (TENANTCTL_COMPOSE, read by the CLI) skips detection.

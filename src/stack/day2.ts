@@ -1,6 +1,6 @@
 import { TenantctlError } from '../common/errors.js';
 import { runForeground, type ForegroundOptions, type ForegroundResult } from '../common/interactive.js';
-import { ComposeError } from './compose.js';
+import { ComposeError, composeOn } from './compose.js';
 import { composeArgv, portsReportedTaken, type ComposeTarget } from './compose-argv.js';
 import type { DockerHost } from './docker-host.js';
 import { composeTargetFor } from './remote-files.js';
@@ -19,7 +19,7 @@ export async function composeVerb(
   verb: string[],
   { timeoutMs, signal, onProgress }: { timeoutMs: number; signal?: AbortSignal; onProgress?: (line: string) => void },
 ): Promise<void> {
-  const compose = await host.compose();
+  const compose = await composeOn(host);
   try {
     await compose.call(target, verb, { timeoutMs, signal, onProgress });
   } catch (error) {
@@ -35,7 +35,7 @@ export async function composeVerb(
 
 /** A compose command in the foreground (`compose logs`): its output goes straight to tenantctl's stdout. */
 export async function composeForeground(host: DockerHost, target: ComposeTarget, verb: string[], options: ForegroundOptions): Promise<ForegroundResult> {
-  const { flavour } = await host.compose();
+  const { flavour } = await composeOn(host);
   return foreground(host, composeArgv(flavour, await composeTargetFor(host, target, { ship: false }), verb), options);
 }
 

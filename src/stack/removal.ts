@@ -5,6 +5,7 @@ import { systemClock } from '../common/clock.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import type { DockerHost } from './docker-host.js';
 import type { ComposeTarget } from './compose-argv.js';
+import { composeOn } from './compose.js';
 import { objectsByLabel, removeObjects, type LabelledObjects } from './docker.js';
 import { reapOrphans } from './orphans.js';
 import { removePins } from './rollback-pins.js';
@@ -42,7 +43,7 @@ export async function removeStack(
   const label = projectLabel(target.project);
   const before = await objectsByLabel(host, label);
   if (existsSync(target.file) && (!target.envFile || existsSync(target.envFile))) {
-    const compose = await host.compose();
+    const compose = await composeOn(host);
     await compose
       .down(target, { removeVolumes: !keepData, timeoutMs: composeDownTimeoutMs, onProgress })
       .catch((error) => onComposeFailure?.(`compose down reported: ${(error as Error).message}; removing by label instead`));

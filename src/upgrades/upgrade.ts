@@ -5,6 +5,7 @@ import { BatchFailure, TenantctlError, messageOf, usageError } from '../common/e
 import { composeUpGraceMs } from '../common/timeouts.js';
 import { checksumOf } from '../common/sql-migrations.js';
 import { imageExists } from '../stack/docker.js';
+import { composeOn } from '../stack/compose.js';
 import { recordAudit } from '../audit/write.js';
 import { parseOrUsage, parseTenantId, planSchema } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
@@ -371,7 +372,7 @@ export function pinnedComposeFile(composeFile: string, project: string, images: 
 }
 
 async function composeUp(ctx: Context, t: Day2Target): Promise<void> {
-  const compose = await ctx.dockerHost.compose();
+  const compose = await composeOn(ctx.dockerHost);
   await compose.up(t.target, { signal: ctx.signal, timeoutMs: ctx.config.healthDeadlineSeconds * 1000 + composeUpGraceMs, onProgress: ctx.reporter.detail });
 }
 
