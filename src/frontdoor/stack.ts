@@ -8,7 +8,8 @@ import { frontdoorReloadDeadlineMs, frontdoorTestTimeoutMs, frontdoorUpTimeoutMs
 import type { Config } from '../config/schema.js';
 import type { DockerHost } from '../stack/docker-host.js';
 import { composeOn } from '../stack/compose.js';
-import { projectContainers, type ContainerState } from '../stack/docker.js';
+import type { ContainerState } from '../stack/docker.js';
+import { projectContainers } from '../stack/project-state.js';
 import { containerConfDir, type FrontdoorLayout } from './layout.js';
 import { statusHost } from './render.js';
 import { containerUsageDir, containerVerdictCacheDir } from './render-api-keys.js';

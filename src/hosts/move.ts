@@ -8,7 +8,7 @@ import { parseOrUsage, parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { holdTenant } from '../tenants/hold.js';
 import { tenantPaths } from '../tenants/files.js';
-import { composeVerb, managedContainers } from '../stack/day2.js';
+import { composeVerb } from '../stack/day2.js';
 import { composeStopTimeoutMs } from '../common/timeouts.js';
 import { LostLockError, type AdminDb } from '../admin-db/database.js';
 import { backupTenant } from '../backups/backup.js';
@@ -26,7 +26,7 @@ import { hostNameSchema } from './commands.js';
 import { putRowBack, saveAndDetach, type SavedTenant } from './move-record.js';
 import { probeHost } from './probe.js';
 import { revokeApiKeysById } from '../api-keys/store.js';
-import { objectsByLabel } from '../stack/docker.js';
+import { managedContainers, objectsByLabel } from '../stack/docker.js';
 import { projectLabel, removeStack } from '../stack/removal.js';
 import { contextOn, dockerHostFor, dockerHostNamed, requireReachable } from './resolve.js';
 
