@@ -6,7 +6,7 @@ import { tenantIdSchema } from '../tenants/input.js';
 import { tenantPaths } from '../tenants/files.js';
 import { servicesOf } from '../tenants/day2-target.js';
 import { projectsByLabel } from '../stack/docker.js';
-import { describeServices } from '../stack/template.js';
+import { describeServices } from '../templates/render-compose.js';
 import { holdTenant } from '../tenants/hold.js';
 import { OperationJournal } from '../operations/journal.js';
 import { repairJournaled } from './repair.js';

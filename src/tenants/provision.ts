@@ -12,7 +12,7 @@ import { waitForTenantReady } from './wait-ready.js';
 import { swarmNodeHost } from '../stack/swarm-stack.js';
 import { choosePorts, type PortPlan } from '../allocation/ports.js';
 import { firstFreeBlock, parsePool } from '../allocation/subnets.js';
-import { TemplateError } from '../stack/template.js';
+import { TemplateError } from '../templates/render-compose.js';
 import { generateSecrets, type NamedSecrets } from '../secrets/generate.js';
 import { readNamedSecretFiles } from '../secrets/env-file.js';
 import { configuredTemplate, hostValuesOf, portRangesOf } from '../templates/configured.js';
