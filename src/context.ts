@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { Config } from './config/schema.js';
 import type { Clock } from './common/clock.js';
 import type { AdminDb } from './admin-db/database.js';
-import type { DockerHost } from './stack/docker-host.js';
+import type { DockerHost } from './engine/docker-host.js';
 import type { PausePoint } from './common/pause-points.js';
 import type { Operation } from './operations/journal.js';
 

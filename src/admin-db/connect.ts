@@ -9,7 +9,7 @@ import { formatEnvFile, parseEnvFile } from '../common/env-file.js';
 import { generateSecret } from '../secrets/generate.js';
 import { adminDbUpTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
-import type { DockerHost } from '../stack/docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { composeOn } from '../stack/compose.js';
 import { AdminDb, isTransientConnectionError } from './database.js';
 import { withLockFile } from '../common/lock-file.js';

@@ -11,7 +11,7 @@ import { LostLockError } from '../admin-db/database.js';
 import { holdTenant } from '../tenants/hold.js';
 import { requireTenantFor, servicesOf } from '../tenants/day2-target.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
-import { objectsByLabel } from '../stack/docker.js';
+import { objectsByLabel } from '../engine/docker.js';
 import { projectLabel } from '../stack/removal.js';
 import { refuseOnSwarm } from '../stack/swarm-stack.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';

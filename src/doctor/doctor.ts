@@ -5,7 +5,7 @@ import { TenantRegistry } from '../tenants/registry.js';
 import { tenantIdSchema } from '../tenants/input.js';
 import { tenantPaths } from '../tenants/files.js';
 import { servicesOf } from '../tenants/day2-target.js';
-import { projectsByLabel } from '../stack/docker.js';
+import { projectsByLabel } from '../engine/docker.js';
 import { describeServices } from '../templates/render-compose.js';
 import { holdTenant } from '../tenants/hold.js';
 import { OperationJournal } from '../operations/journal.js';

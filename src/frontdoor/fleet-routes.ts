@@ -2,7 +2,7 @@ import type { AdminDb } from '../admin-db/database.js';
 import type { Context } from '../context.js';
 import { hostsNamed } from '../hosts/resolve.js';
 import { hostProbeTimeoutMs } from '../common/timeouts.js';
-import type { DockerHost } from '../stack/docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { tenantNodes, type SwarmNode } from '../stack/swarm-stack.js';
 import { loadRoutes, type RegistryRoute } from './domains.js';
 

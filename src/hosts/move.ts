@@ -2,7 +2,7 @@ import { access, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Context } from '../context.js';
-import type { DockerHost } from '../stack/docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { parseOrUsage, parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
@@ -26,7 +26,7 @@ import { hostNameSchema } from './commands.js';
 import { putRowBack, saveAndDetach, type SavedTenant } from './move-record.js';
 import { probeHost } from './probe.js';
 import { revokeApiKeysById } from '../api-keys/store.js';
-import { managedContainers, objectsByLabel } from '../stack/docker.js';
+import { managedContainers, objectsByLabel } from '../engine/docker.js';
 import { projectLabel, removeStack } from '../stack/removal.js';
 import { contextOn, dockerHostFor, dockerHostNamed, requireReachable } from './resolve.js';
 

@@ -2,7 +2,7 @@ import type { RunResult } from '../common/exec.js';
 import { composeFailureReason } from './compose-errors.js';
 import { composeDetectTimeoutMs } from '../common/timeouts.js';
 import { which } from '../common/which.js';
-import type { DockerHost } from './docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { TenantctlError } from '../common/errors.js';
 import { composeArgv, downVerb, upVerb, type ComposeFlavour, type ComposeTarget } from './compose-argv.js';
 import { composeTargetFor } from './remote-files.js';

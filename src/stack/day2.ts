@@ -2,7 +2,7 @@ import { TenantctlError } from '../common/errors.js';
 import { runForeground, type ForegroundOptions, type ForegroundResult } from '../common/interactive.js';
 import { ComposeError, composeOn } from './compose.js';
 import { composeArgv, portsReportedTaken, type ComposeTarget } from './compose-argv.js';
-import type { DockerHost } from './docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { composeTargetFor } from './remote-files.js';
 
 // Day-2 calls on a running stack, through the tenant's DockerHost like every other docker and

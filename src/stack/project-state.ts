@@ -1,8 +1,8 @@
 import { TenantctlError } from '../common/errors.js';
 import { dockerQueryTimeoutMs } from '../common/timeouts.js';
-import type { DockerHost } from './docker-host.js';
-import { inspectContainers, projectContainerIds, type ContainerState } from './docker.js';
-import { filtersQuery } from './engine-api.js';
+import type { DockerHost } from '../engine/docker-host.js';
+import { inspectContainers, projectContainerIds, type ContainerState } from '../engine/docker.js';
+import { filtersQuery } from '../engine/engine-api.js';
 
 // What a tenant's stack runs, wherever its host runs it: a compose project's containers on the
 // engine itself, a swarm stack's on the node it is pinned to (swarm-stack.ts), asked of the manager.

@@ -3,10 +3,10 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { composeDownTimeoutMs, leftoverRemovalMs } from '../common/timeouts.js';
 import { systemClock } from '../common/clock.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
-import type { DockerHost } from './docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import type { ComposeTarget } from './compose-argv.js';
 import { composeOn } from './compose.js';
-import { objectsByLabel, removeObjects, type LabelledObjects } from './docker.js';
+import { objectsByLabel, removeObjects, type LabelledObjects } from '../engine/docker.js';
 import { reapOrphans } from './orphans.js';
 import { removePins } from './rollback-pins.js';
 

@@ -5,7 +5,7 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { stackDeployTimeoutMs } from '../common/timeouts.js';
-import type { DockerHost } from './docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { relativeBindsOf } from '../templates/compose-tree.js';
 import { isRecord } from '../templates/render-compose.js';
 import { swarmRender, SwarmRenderError } from './swarm-render.js';

@@ -6,7 +6,7 @@ import { parseOrUsage, parseTenantId, planSchema, portOverrideSchema, tenantName
 import { projectName, portsReportedTaken, subnetReportedTaken } from '../stack/compose-argv.js';
 import { composeUpGraceMs } from '../common/timeouts.js';
 import { ComposeError, composeOn } from '../stack/compose.js';
-import { missingImages, networkSubnets, objectsByLabel, type LabelledObjects } from '../stack/docker.js';
+import { missingImages, networkSubnets, objectsByLabel, type LabelledObjects } from '../engine/docker.js';
 import { projectLabel } from '../stack/removal.js';
 import { waitForTenantReady } from './wait-ready.js';
 import { swarmNodeHost } from '../stack/swarm-stack.js';

@@ -4,7 +4,7 @@ import type { Context } from '../context.js';
 import { BatchFailure, TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { composeUpGraceMs } from '../common/timeouts.js';
 import { checksumOf } from '../common/sql-migrations.js';
-import { imageExists } from '../stack/docker.js';
+import { imageExists } from '../engine/docker.js';
 import { composeOn } from '../stack/compose.js';
 import { recordAudit } from '../audit/write.js';
 import { parseOrUsage, parseTenantId, planSchema } from '../tenants/input.js';

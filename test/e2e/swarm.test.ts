@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/common/clock.js';
 import { retryUntilDeadline } from '../../src/common/retry.js';
-import { DockerHost, parseDockerEndpoint } from '../../src/stack/docker-host.js';
+import { DockerHost, parseDockerEndpoint } from '../../src/engine/docker-host.js';
 import { httpProbe, postgresLoginProbe, redisPingProbe, type Probe } from '../../src/stack/probes.js';
 import { deploySwarmTenant, removeSwarmTenant, swarmLeftovers, waitForSwarmTasks, type SwarmDeployment } from '../../src/stack/swarm-stack.js';
 import { createHarness, type Harness } from './harness.js';

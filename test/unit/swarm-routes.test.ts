@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { publishedAddressOf, servedRoutes } from '../../src/frontdoor/fleet-routes.js';
 import { appUrlFor, type Context, type HostSpec } from '../../src/context.js';
-import { DockerHost, parseDockerEndpoint } from '../../src/stack/docker-host.js';
+import { DockerHost, parseDockerEndpoint } from '../../src/engine/docker-host.js';
 import { tenantNodes } from '../../src/stack/swarm-stack.js';
 import { TenantctlError } from '../../src/common/errors.js';
 

@@ -42,7 +42,7 @@ export class DockerHost implements EngineConnection {
     readonly id: string,
     readonly endpoint: DockerEndpoint,
     private readonly options: {
-      /** The compose CLI forced for this host (TENANTCTL_COMPOSE), handed on to the compose client (composeOn, compose.ts). */
+      /** The compose CLI forced for this host (TENANTCTL_COMPOSE), handed on to the compose client (composeOn, stack/compose.ts). */
       composeFlavour?: 'v2' | 'v1';
       /** PATH (the context reads it), to find docker-compose (v1) without running it, and the real ssh behind ssh-multiplex's wrapper. */
       searchPath?: string;
@@ -61,11 +61,11 @@ export class DockerHost implements EngineConnection {
       /**
        * tenantctl's state dir (config.stateDir). With it, compose calls on a project run in their own
        * process group, recorded under its children/ while they run, so that Ctrl-C stops all of one
-       * and a later tenantctl can stop those a killed one left running (orphans.ts). Without it
+       * and a later tenantctl can stop those a killed one left running (stack/orphans.ts). Without it
        * (helpers, unit tests) they run in tenantctl's own group, unrecorded.
        */
       stateDir?: string;
-      /** A swarm manager: tenants are deployed as stacks (swarm-render.ts, swarm-stack.ts). */
+      /** A swarm manager: tenants are deployed as stacks (stack/swarm-render.ts, stack/swarm-stack.ts). */
       kind?: 'compose' | 'swarm';
     } = {},
   ) {}
@@ -115,12 +115,12 @@ export class DockerHost implements EngineConnection {
     if (id) this.engineIdAnswer = Promise.resolve(id);
   }
 
-  /** The compose CLI forced for this host (TENANTCTL_COMPOSE), if any; composeOn (compose.ts) detects it otherwise. */
+  /** The compose CLI forced for this host (TENANTCTL_COMPOSE), if any; composeOn (stack/compose.ts) detects it otherwise. */
   get composeFlavour(): 'v2' | 'v1' | undefined {
     return this.options.composeFlavour;
   }
 
-  /** PATH of the children this host runs: where composeOn (compose.ts) looks for docker-compose (v1). */
+  /** PATH of the children this host runs: where composeOn (stack/compose.ts) looks for docker-compose (v1). */
   get searchPath(): string {
     return this.options.searchPath ?? '';
   }
@@ -197,7 +197,7 @@ export class DockerHost implements EngineConnection {
     return bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
   }
 
-  /** Where this host's compose children in flight are recorded (orphans.ts); undefined: they are not. */
+  /** Where this host's compose children in flight are recorded (stack/orphans.ts); undefined: they are not. */
   get childRecordsDir(): string | undefined {
     return this.options.stateDir === undefined ? undefined : childRecordsDir(this.options.stateDir);
   }
