@@ -60,7 +60,7 @@ export interface HostSpec {
   endpoint: string;
   /** A tcp engine with TLS: the directory with ca.pem, cert.pem and key.pem. */
   tlsCertPath?: string;
-  /** A swarm manager: tenants deployed as stacks (engine side, src/stack/swarm-*.ts). */
+  /** A swarm manager: tenants deployed as stacks (the Swarm runtime, src/swarm/). */
   kind?: 'compose' | 'swarm';
 }
 

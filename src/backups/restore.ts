@@ -13,7 +13,7 @@ import { requireTenantFor, servicesOf } from '../tenants/day2-target.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { objectsByLabel } from '../engine/docker.js';
 import { projectLabel } from '../stack/removal.js';
-import { refuseOnSwarm } from '../stack/swarm-stack.js';
+import { refuseOnSwarm } from '../swarm/swarm-stack.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { BackupStore } from './store.js';
 import { corrupt, dumpFile, manifestFile, redisFile, tenantFile, verifyBackup, type BackupManifest } from './manifest.js';

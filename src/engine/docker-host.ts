@@ -65,7 +65,7 @@ export class DockerHost implements EngineConnection {
        * (helpers, unit tests) they run in tenantctl's own group, unrecorded.
        */
       stateDir?: string;
-      /** A swarm manager: tenants are deployed as stacks (stack/swarm-render.ts, stack/swarm-stack.ts). */
+      /** A swarm manager: tenants are deployed as stacks (swarm/swarm-render.ts, swarm/swarm-stack.ts). */
       kind?: 'compose' | 'swarm';
     } = {},
   ) {}

@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import { hostsNamed } from '../hosts/resolve.js';
 import { hostProbeTimeoutMs } from '../common/timeouts.js';
 import type { DockerHost } from '../engine/docker-host.js';
-import { tenantNodes, type SwarmNode } from '../stack/swarm-stack.js';
+import { tenantNodes, type SwarmNode } from '../swarm/swarm-stack.js';
 import { loadRoutes, type RegistryRoute } from './domains.js';
 
 // Which tenants this machine's front door serves, across the fleet: those on this environment's

@@ -18,7 +18,7 @@ import { loadTenantTemplate } from '../tenants/tenant-template.js';
 import { requireState } from '../backups/pieces.js';
 import { tenantState } from '../backups/tenant-state.js';
 import { requireTenantFor } from '../tenants/day2-target.js';
-import { refuseOnSwarm } from '../stack/swarm-stack.js';
+import { refuseOnSwarm } from '../swarm/swarm-stack.js';
 import { recordAudit } from '../audit/write.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { HostStore } from './store.js';

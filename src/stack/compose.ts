@@ -64,8 +64,8 @@ export class ComposeClient {
 
   async up(target: ComposeTarget, options: ComposeCallOptions & { services?: string[] }): Promise<void> {
     if (this.host.kind === 'swarm') {
-      // A swarm manager: the tenant is a stack (swarm-stack.ts), deployed whole.
-      const { deploySwarmTenant, imagesOf } = await import('./swarm-stack.js');
+      // A swarm manager: the tenant is a stack (swarm/swarm-stack.ts), deployed whole.
+      const { deploySwarmTenant, imagesOf } = await import('../swarm/swarm-stack.js');
       const { readFile } = await import('node:fs/promises');
       const deployed = await deploySwarmTenant(this.host, { project: target.project, composeFile: target.file, images: imagesOf(await readFile(target.file, 'utf8')), signal: options.signal });
       for (const note of deployed.notes) options.onProgress?.(note);

@@ -45,7 +45,7 @@ export function dockerForeground(host: DockerHost, args: string[], options: Fore
 }
 
 async function foreground(host: DockerHost, argv: string[], options: ForegroundOptions): Promise<ForegroundResult> {
-  // A swarm tenant's containers are on its node, not the manager this host reaches (swarm-stack.ts).
+  // A swarm tenant's containers are on its node, not the manager this host reaches (swarm/swarm-stack.ts).
   if (host.kind === 'swarm') throw new TenantctlError('usage', `${argv.slice(0, 3).join(' ')} is not available for a tenant on a swarm (${host.id}) yet: run it on the tenant's node (docker stack ps <project>)`);
   try {
     return await runForeground(argv, { ...options, env: { ...options.env, ...host.env } });

@@ -5,12 +5,12 @@ import { inspectContainers, projectContainerIds, type ContainerState } from '../
 import { filtersQuery } from '../engine/engine-api.js';
 
 // What a tenant's stack runs, wherever its host runs it: a compose project's containers on the
-// engine itself, a swarm stack's on the node it is pinned to (swarm-stack.ts), asked of the manager.
+// engine itself, a swarm stack's on the node it is pinned to (swarm/swarm-stack.ts), asked of the manager.
 
 /** Containers of one compose project with their state and health. */
 export async function projectContainers(manager: DockerHost, project: string, signal?: AbortSignal): Promise<ContainerState[]> {
-  // A swarm tenant's containers are on the node its stack is pinned to (swarm-stack.ts).
-  const host = manager.kind === 'swarm' ? await (await import('./swarm-stack.js')).swarmNodeHost(manager, project, signal) : manager;
+  // A swarm tenant's containers are on the node its stack is pinned to (swarm/swarm-stack.ts).
+  const host = manager.kind === 'swarm' ? await (await import('../swarm/swarm-stack.js')).swarmNodeHost(manager, project, signal) : manager;
   // A container can vanish between listing and inspecting (a restart policy, a re-create): ask
   // again, a few times at most.
   for (let attempt = 1; ; attempt++) {
@@ -29,7 +29,7 @@ export type LiveState = 'running' | 'stopped' | 'missing';
  */
 export async function liveStatesByProject(host: DockerHost, signal?: AbortSignal): Promise<Map<string, LiveState>> {
   const managed = 'tenantctl.managed=true';
-  if (host.kind === 'swarm') return (await import('./swarm-stack.js')).stackStates(host, signal);
+  if (host.kind === 'swarm') return (await import('../swarm/swarm-stack.js')).stackStates(host, signal);
   const pairs = host.api
     ? ((await host.api.get<Array<{ Labels?: Record<string, string>; State?: string }>>(`/containers/json?all=true&${filtersQuery({ label: [managed] })}`, { signal, timeoutMs: dockerQueryTimeoutMs })) ?? [])
         .map((c) => [c.Labels?.['com.docker.compose.project'] ?? '', c.State ?? ''])

@@ -36,7 +36,7 @@ export async function removeStack(
   if (host.kind === 'swarm') {
     // A stack: removed through the manager, its containers and volumes on every node.
     if (keepData) throw new TenantctlError('usage', `keeping the data of ${target.project} is not available on a swarm (${host.id}): its volumes are per node`);
-    const { removeSwarmTenant } = await import('./swarm-stack.js');
+    const { removeSwarmTenant } = await import('../swarm/swarm-stack.js');
     const removed = await removeSwarmTenant(host, target.project, { clock: systemClock, deadlineMs: composeDownTimeoutMs });
     return { containers: removed.services, networks: 1, volumes: Object.values(removed.volumes).reduce((a, b) => a + b, 0), keptVolumes: [] };
   }

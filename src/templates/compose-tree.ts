@@ -1,7 +1,8 @@
 // Pure: questions about a parsed compose document that more than one rewrite of it asks (the
-// remote-engine file, stack/remote-compose.ts; the swarm stack, swarm-render.ts and swarm-stack.ts).
-// One answer each, so the file shipped to a remote engine and the stack agree on what is a bind
-// mount. Here, beside volume-mounts.ts, rather than with either runtime: both use it.
+// remote-engine file, stack/remote-compose.ts; the swarm stack, swarm/swarm-render.ts and
+// swarm/swarm-stack.ts). One answer each, so the file shipped to a remote engine and the stack
+// agree on what is a bind mount. Here, beside volume-mounts.ts, rather than with either runtime:
+// both use it.
 import path from 'node:path';
 import { isRecord } from './render-compose.js';
 

@@ -9,7 +9,7 @@ import { ComposeError, composeOn } from '../stack/compose.js';
 import { missingImages, networkSubnets, objectsByLabel, type LabelledObjects } from '../engine/docker.js';
 import { projectLabel } from '../stack/removal.js';
 import { waitForTenantReady } from './wait-ready.js';
-import { swarmNodeHost } from '../stack/swarm-stack.js';
+import { swarmNodeHost } from '../swarm/swarm-stack.js';
 import { choosePorts, type PortPlan } from '../allocation/ports.js';
 import { firstFreeBlock, parsePool } from '../allocation/subnets.js';
 import { TemplateError } from '../templates/render-compose.js';

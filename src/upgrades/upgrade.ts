@@ -17,7 +17,7 @@ import { assertValidTemplate } from '../templates/validate.js';
 import { hostValuesOf } from '../templates/configured.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { describeDeployment, lastDeployment, recordDeployment, runningImages, type DeployedImage, type Deployment } from '../tenants/deployments.js';
-import { refuseOnSwarm } from '../stack/swarm-stack.js';
+import { refuseOnSwarm } from '../swarm/swarm-stack.js';
 import { holdTenant } from '../tenants/hold.js';
 import { LostLockError } from '../admin-db/database.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';

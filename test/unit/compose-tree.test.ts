@@ -9,8 +9,8 @@ import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { labelsOf, relativeBind, relativeBindsOf } from '../../src/templates/compose-tree.js';
 import { remoteCompose } from '../../src/stack/remote-compose.js';
-import { swarmRender } from '../../src/stack/swarm-render.js';
-import { boundDirectories } from '../../src/stack/swarm-stack.js';
+import { swarmRender } from '../../src/swarm/swarm-render.js';
+import { boundDirectories } from '../../src/swarm/swarm-stack.js';
 
 describe('relativeBind', () => {
   it.each([
