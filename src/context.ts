@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { Config } from './config/schema.js';
 import type { Clock } from './common/clock.js';
 import type { AdminDb } from './admin-db/database.js';
-import type { DockerHost } from './stack/docker-host.js';
+import type { DockerHost } from './engine/docker-host.js';
 import type { PausePoint } from './common/pause-points.js';
 import type { Operation } from './operations/journal.js';
 
@@ -60,7 +60,7 @@ export interface HostSpec {
   endpoint: string;
   /** A tcp engine with TLS: the directory with ca.pem, cert.pem and key.pem. */
   tlsCertPath?: string;
-  /** A swarm manager: tenants deployed as stacks (engine side, src/stack/swarm-*.ts). */
+  /** A swarm manager: tenants deployed as stacks (the Swarm runtime, src/swarm/). */
   kind?: 'compose' | 'swarm';
 }
 

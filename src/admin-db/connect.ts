@@ -9,7 +9,8 @@ import { formatEnvFile, parseEnvFile } from '../common/env-file.js';
 import { generateSecret } from '../secrets/generate.js';
 import { adminDbUpTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
-import type { DockerHost } from '../stack/docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
+import { composeOn } from '../stack/compose.js';
 import { AdminDb, isTransientConnectionError } from './database.js';
 import { withLockFile } from '../common/lock-file.js';
 
@@ -79,7 +80,7 @@ export async function openAdminDb(deps: AdminConnectionDeps): Promise<AdminDb> {
       if (!isNotListening(error)) throw explainLocalFailure(error, config);
     }
     deps.progress(`starting the local admin database (compose project ${config.adminDatabase.localProject}, ${address}:${port})`);
-    const compose = await deps.dockerHost.compose();
+    const compose = await composeOn(deps.dockerHost);
     const env = { TENANTCTL_ADMIN_DB_PASSWORD: password, TENANTCTL_ADMIN_DB_PORT: String(port), TENANTCTL_POSTGRES_IMAGE: config.images.postgres };
     try {
       await compose.up({ project: config.adminDatabase.localProject, file: localComposeFile }, { services: ['admin-db'], env, timeoutMs: adminDbUpTimeoutMs, signal: deps.signal });

@@ -18,7 +18,7 @@ import { loadTenantTemplate } from '../tenants/tenant-template.js';
 import { snapshotPiece, type SnapshotContext } from './piece-snapshots.js';
 import type { Piece } from './pieces.js';
 import { migrationsDatabaseOf, tenantState } from './tenant-state.js';
-import { refuseOnSwarm } from '../stack/swarm-stack.js';
+import { refuseOnSwarm } from '../swarm/swarm-stack.js';
 import {
   backupDirectory, backupFormat, manifestFile, newBackupId, sha256Of, tenantFile,
   type BackupManifest, type ManifestEntry,

@@ -1,7 +1,7 @@
 import { TenantctlError } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { dockerQueryTimeoutMs } from '../common/timeouts.js';
-import type { DockerHost } from '../stack/docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 
 // The containers of a tenant's stack that backups and restores work in (those of its state pieces),
 // and the short commands run in them (psql, redis-cli), through the tenant's DockerHost. Never with a TTY.

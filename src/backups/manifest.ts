@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { TenantctlError, messageOf } from '../common/errors.js';
-import { hashFile } from '../stack/docker-stream.js';
+import { hashFile } from '../engine/docker-stream.js';
 
 // A backup on disk: <backupsDir>/<tenant>/<backup id>/ with
 //   <piece>.<ext>  one file per state piece of the tenant's template (x-tenantctl.state):

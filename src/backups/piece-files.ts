@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { dumpRestoreTimeoutMs } from '../common/timeouts.js';
-import { dockerFromFile } from '../stack/docker-stream.js';
+import { dockerFromFile } from '../engine/docker-stream.js';
 import type { Piece } from './pieces.js';
 
 // The state kept as files in a named volume (redis, sqlite, volume pieces): a restore writes the

@@ -4,7 +4,7 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { composeStartTimeoutMs, composeStopTimeoutMs, dumpRestoreTimeoutMs, redisCopyTimeoutMs, redisSnapshotTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
-import { dockerFromFile, dockerToFile, type StreamResult } from '../stack/docker-stream.js';
+import { dockerFromFile, dockerToFile, type StreamResult } from '../engine/docker-stream.js';
 import { composeVerb } from '../stack/day2.js';
 import type { ComposeTarget } from '../stack/compose-argv.js';
 import { execIn, redisCliIn } from './containers.js';

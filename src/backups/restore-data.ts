@@ -3,7 +3,7 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { composeStartTimeoutMs, composeStopTimeoutMs, dumpRestoreTimeoutMs, portReleaseGraceMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
-import { dockerFromFile } from '../stack/docker-stream.js';
+import { dockerFromFile } from '../engine/docker-stream.js';
 import { composeVerb } from '../stack/day2.js';
 import type { ComposeTarget } from '../stack/compose-argv.js';
 import { execIn } from './containers.js';

@@ -4,7 +4,7 @@ import type { Context, HostSpec, Reporter } from '../context.js';
 import { systemClock } from '../common/clock.js';
 import { TenantctlError } from '../common/errors.js';
 import { openAdminDb } from '../admin-db/connect.js';
-import { DockerHost, parseDockerEndpoint } from '../stack/docker-host.js';
+import { DockerHost, parseDockerEndpoint } from '../engine/docker-host.js';
 import { localEngineSocket } from './engine-socket.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { noPause, pausePoints, type PausePoint } from '../common/pause-points.js';

@@ -1,9 +1,8 @@
 import chalk from 'chalk';
 import type { Reporter } from '../context.js';
-import type { GlobalOptions } from './with-context.js';
 
 /** Progress lines on stderr: a step, its duration when the next starts, compose's lines with --verbose. */
-export function makeReporter(options: GlobalOptions): Reporter & { currentStep(): string | undefined } {
+export function makeReporter(options: { quiet?: boolean; verbose?: boolean }): Reporter & { currentStep(): string | undefined } {
   const quiet = options.quiet === true;
   let current: { label: string; at: number } | undefined;
   const finish = () => {

@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import type { AdminDb } from '../admin-db/database.js';
-import type { DockerHost } from '../stack/docker-host.js';
-import { projectContainers } from '../stack/docker.js';
+import type { DockerHost } from '../engine/docker-host.js';
+import { projectContainers } from '../stack/project-state.js';
 import { HostStore } from '../hosts/store.js';
 import { dockerHostNamed } from '../hosts/resolve.js';
 import { probeHost } from '../hosts/probe.js';

@@ -1,4 +1,4 @@
-import type { DockerHost } from '../stack/docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 
 // Where nginx dials a tenant's app first: the app container's own address on its network, not the
 // published port. A connection to a published loopback port goes through the engine's userland proxy

@@ -2,8 +2,8 @@ import type { AdminDb } from '../admin-db/database.js';
 import type { Context } from '../context.js';
 import { hostsNamed } from '../hosts/resolve.js';
 import { hostProbeTimeoutMs } from '../common/timeouts.js';
-import type { DockerHost } from '../stack/docker-host.js';
-import { tenantNodes, type SwarmNode } from '../stack/swarm-stack.js';
+import type { DockerHost } from '../engine/docker-host.js';
+import { tenantNodes, type SwarmNode } from '../swarm/swarm-stack.js';
 import { loadRoutes, type RegistryRoute } from './domains.js';
 
 // Which tenants this machine's front door serves, across the fleet: those on this environment's

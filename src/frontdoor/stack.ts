@@ -6,8 +6,10 @@ import { writePrivateFile } from '../common/private-files.js';
 import { done, notYet, retryUntilDeadline, type Attempt } from '../common/retry.js';
 import { frontdoorReloadDeadlineMs, frontdoorTestTimeoutMs, frontdoorUpTimeoutMs, probeConnectTimeoutMs } from '../common/timeouts.js';
 import type { Config } from '../config/schema.js';
-import type { DockerHost } from '../stack/docker-host.js';
-import { projectContainers, type ContainerState } from '../stack/docker.js';
+import type { DockerHost } from '../engine/docker-host.js';
+import { composeOn } from '../stack/compose.js';
+import type { ContainerState } from '../engine/docker.js';
+import { projectContainers } from '../stack/project-state.js';
 import { containerConfDir, type FrontdoorLayout } from './layout.js';
 import { statusHost } from './render.js';
 import { containerUsageDir, containerVerdictCacheDir } from './render-api-keys.js';
@@ -89,12 +91,12 @@ export async function writeGatewayConfig(config: Config, layout: FrontdoorLayout
 }
 
 export async function frontdoorUp(host: DockerHost, config: Config, layout: FrontdoorLayout, signal?: AbortSignal, services?: string[]): Promise<void> {
-  const compose = await host.compose();
+  const compose = await composeOn(host);
   await compose.up({ project: config.frontdoor.project, file: layout.composeFile }, { timeoutMs: frontdoorUpTimeoutMs, signal, services });
 }
 
 export async function frontdoorDown(host: DockerHost, config: Config, layout: FrontdoorLayout): Promise<void> {
-  const compose = await host.compose();
+  const compose = await composeOn(host);
   await compose.down({ project: config.frontdoor.project, file: layout.composeFile }, { timeoutMs: frontdoorUpTimeoutMs, removeVolumes: false });
 }
 

@@ -4,7 +4,7 @@ import { chmod, readFile, rename, rm, stat } from 'node:fs/promises';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { frontdoorOpensslTimeoutMs } from '../common/timeouts.js';
-import type { DockerHost } from '../stack/docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import type { FrontdoorLayout } from './layout.js';
 
 // The front door's certificates: the operator's own (a wildcard for the base domain, one per custom

@@ -5,7 +5,7 @@ import '../common/zod.js';
 import type { Context } from '../context.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { parseOrUsage } from '../tenants/input.js';
-import { parseDockerEndpoint } from '../stack/docker-host.js';
+import { parseDockerEndpoint } from '../engine/docker-host.js';
 import { HostStore, engineRegistered, type HostKind, type HostRecord } from './store.js';
 import { hostUsage, probeHost, type HostProbe } from './probe.js';
 import { hostProbeTimeoutMs } from '../common/timeouts.js';

@@ -1,4 +1,4 @@
-import type { DockerHost } from '../stack/docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { messageOf } from '../common/errors.js';
 import { dockerStatsTimeoutMs, hostProbeTimeoutMs } from '../common/timeouts.js';
 import { parseMemory } from './memory.js';

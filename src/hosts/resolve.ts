@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import type { AdminDb } from '../admin-db/database.js';
-import type { DockerHost } from '../stack/docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';

@@ -22,7 +22,7 @@ import { generateSecrets, type NamedSecrets } from './generate.js';
 import { openSecretBox, type SecretBox } from './master-key.js';
 import { storeTenantSecretsIn } from './sealed-store.js';
 import { scramSha256Verifier } from './scram.js';
-import { refuseOnSwarm } from '../stack/swarm-stack.js';
+import { refuseOnSwarm } from '../swarm/swarm-stack.js';
 
 // `tenantctl rotate-secrets <id> [--only db|app-db|redis|jwt]`, under the tenant's lock, journaled:
 //   begun           the old and the new values sealed under the master key in the journal, before

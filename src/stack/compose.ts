@@ -2,7 +2,7 @@ import type { RunResult } from '../common/exec.js';
 import { composeFailureReason } from './compose-errors.js';
 import { composeDetectTimeoutMs } from '../common/timeouts.js';
 import { which } from '../common/which.js';
-import type { DockerHost } from './docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { TenantctlError } from '../common/errors.js';
 import { composeArgv, downVerb, upVerb, type ComposeFlavour, type ComposeTarget } from './compose-argv.js';
 import { composeTargetFor } from './remote-files.js';
@@ -22,6 +22,21 @@ export class ComposeError extends TenantctlError {
   constructor(message: string, readonly result: RunResult) {
     super('docker', message);
   }
+}
+
+const clients = new WeakMap<DockerHost, Promise<ComposeClient>>();
+
+/**
+ * The compose CLI for `host`, detected once per host for the process (the host's composeFlavour,
+ * TENANTCTL_COMPOSE, skips detection). A failed detection is kept too: every caller gets its error.
+ */
+export function composeOn(host: DockerHost): Promise<ComposeClient> {
+  let client = clients.get(host);
+  if (!client) {
+    client = ComposeClient.detect(host, { forced: host.composeFlavour, searchPath: host.searchPath });
+    clients.set(host, client);
+  }
+  return client;
 }
 
 /**
@@ -49,8 +64,8 @@ export class ComposeClient {
 
   async up(target: ComposeTarget, options: ComposeCallOptions & { services?: string[] }): Promise<void> {
     if (this.host.kind === 'swarm') {
-      // A swarm manager: the tenant is a stack (swarm-stack.ts), deployed whole.
-      const { deploySwarmTenant, imagesOf } = await import('./swarm-stack.js');
+      // A swarm manager: the tenant is a stack (swarm/swarm-stack.ts), deployed whole.
+      const { deploySwarmTenant, imagesOf } = await import('../swarm/swarm-stack.js');
       const { readFile } = await import('node:fs/promises');
       const deployed = await deploySwarmTenant(this.host, { project: target.project, composeFile: target.file, images: imagesOf(await readFile(target.file, 'utf8')), signal: options.signal });
       for (const note of deployed.notes) options.onProgress?.(note);

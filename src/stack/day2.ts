@@ -1,8 +1,8 @@
 import { TenantctlError } from '../common/errors.js';
 import { runForeground, type ForegroundOptions, type ForegroundResult } from '../common/interactive.js';
-import { ComposeError } from './compose.js';
+import { ComposeError, composeOn } from './compose.js';
 import { composeArgv, portsReportedTaken, type ComposeTarget } from './compose-argv.js';
-import type { DockerHost } from './docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { composeTargetFor } from './remote-files.js';
 
 // Day-2 calls on a running stack, through the tenant's DockerHost like every other docker and
@@ -19,7 +19,7 @@ export async function composeVerb(
   verb: string[],
   { timeoutMs, signal, onProgress }: { timeoutMs: number; signal?: AbortSignal; onProgress?: (line: string) => void },
 ): Promise<void> {
-  const compose = await host.compose();
+  const compose = await composeOn(host);
   try {
     await compose.call(target, verb, { timeoutMs, signal, onProgress });
   } catch (error) {
@@ -35,7 +35,7 @@ export async function composeVerb(
 
 /** A compose command in the foreground (`compose logs`): its output goes straight to tenantctl's stdout. */
 export async function composeForeground(host: DockerHost, target: ComposeTarget, verb: string[], options: ForegroundOptions): Promise<ForegroundResult> {
-  const { flavour } = await host.compose();
+  const { flavour } = await composeOn(host);
   return foreground(host, composeArgv(flavour, await composeTargetFor(host, target, { ship: false }), verb), options);
 }
 
@@ -45,54 +45,11 @@ export function dockerForeground(host: DockerHost, args: string[], options: Fore
 }
 
 async function foreground(host: DockerHost, argv: string[], options: ForegroundOptions): Promise<ForegroundResult> {
-  // A swarm tenant's containers are on its node, not the manager this host reaches (swarm-stack.ts).
+  // A swarm tenant's containers are on its node, not the manager this host reaches (swarm/swarm-stack.ts).
   if (host.kind === 'swarm') throw new TenantctlError('usage', `${argv.slice(0, 3).join(' ')} is not available for a tenant on a swarm (${host.id}) yet: run it on the tenant's node (docker stack ps <project>)`);
   try {
     return await runForeground(argv, { ...options, env: { ...options.env, ...host.env } });
   } catch (error) {
     throw new TenantctlError('docker', `${argv[0]} could not be started (is the docker CLI installed?): ${(error as Error).message}`, { cause: error });
   }
-}
-
-export interface ServiceContainer {
-  id: string;
-  name: string;
-  service: string;
-  project: string;
-  tenant: string;
-  /** created | running | restarting | exited | paused | dead */
-  state: string;
-}
-
-/**
- * Containers tenantctl manages (label tenantctl.managed=true), each with its project, service and
- * tenant labels, from one `docker ps` call; `project` narrows to one compose project.
- */
-export async function managedContainers(host: DockerHost, { project, signal }: { project?: string; signal?: AbortSignal } = {}): Promise<ServiceContainer[]> {
-  const filters = ['--filter', 'label=tenantctl.managed=true', ...(project ? ['--filter', `label=com.docker.compose.project=${project}`] : [])];
-  const format = '{{.ID}}\t{{.Names}}\t{{.Label "com.docker.compose.service"}}\t{{.Label "com.docker.compose.project"}}\t{{.Label "tenantctl.tenant"}}\t{{.State}}';
-  const out = await host.docker(['ps', '-a', ...filters, '--format', format], { signal });
-  return out.split('\n').filter((line) => line.trim()).map((line) => {
-    const [id = '', name = '', service = '', proj = '', tenant = '', state = ''] = line.split('\t');
-    return { id, name, service, project: proj, tenant, state };
-  });
-}
-
-/** One line of `docker stats --no-stream --format '{{json .}}'`, as Docker prints it. */
-export interface RawStats {
-  ID: string;
-  Name: string;
-  CPUPerc: string;
-  MemUsage: string;
-  MemPerc: string;
-  NetIO: string;
-  BlockIO: string;
-  PIDs: string;
-}
-
-/** One `docker stats --no-stream` call for the given containers (running ones: stopped ones have no figures). */
-export async function containerStats(host: DockerHost, containerIds: string[], { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<RawStats[]> {
-  if (containerIds.length === 0) return [];
-  const out = await host.docker(['stats', '--no-stream', '--format', '{{json .}}', ...containerIds], { timeoutMs, signal });
-  return out.split('\n').filter((line) => line.trim().startsWith('{')).map((line) => JSON.parse(line) as RawStats);
 }

@@ -1,7 +1,7 @@
 import { TenantctlError } from '../common/errors.js';
 import { reapOrphanedChildren } from '../common/orphan-reaper.js';
 import { killGraceMs, killWaitMs, orphanEndWaitMs } from '../common/timeouts.js';
-import type { DockerHost } from './docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 
 /**
  * Waits for, or stops, the compose children of `project` that a tenantctl left running when it was

@@ -1,8 +1,8 @@
 import { TenantctlError } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
-import type { DockerHost } from './docker-host.js';
-import { inspectContainers, projectContainerIds, type ContainerState } from './docker.js';
+import type { DockerHost } from '../engine/docker-host.js';
+import { inspectContainers, projectContainerIds, type ContainerState } from '../engine/docker.js';
 import type { Probe } from './probes.js';
 
 // "Ready" is tenantctl's own verdict: every service's container runs (none exited, crash-looping or

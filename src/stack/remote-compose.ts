@@ -5,8 +5,8 @@
 // read-only where they expected the files. Local engines keep the file as it is.
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { labelsOf, relativeBind } from './compose-tree.js';
-import { isRecord } from './template.js';
+import { labelsOf, relativeBind } from '../templates/compose-tree.js';
+import { isRecord } from '../templates/render-compose.js';
 
 export class RemoteComposeError extends Error {}
 

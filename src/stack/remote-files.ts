@@ -3,9 +3,9 @@ import path from 'node:path';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { remoteFilesTimeoutMs } from '../common/timeouts.js';
 import type { ComposeTarget } from './compose-argv.js';
-import type { DockerHost } from './docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { remoteCompose, RemoteComposeError, type ShippedVolume } from './remote-compose.js';
-import { tarArchive, type TarEntry } from './tar.js';
+import { tarArchive, type TarEntry } from '../engine/tar.js';
 
 /** Beside the tenant's compose file: the same stack with shipped volumes instead of local paths (no secret in it). */
 export const remoteComposeFileName = 'docker-compose.remote.yml';

@@ -3,9 +3,10 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { composeDownTimeoutMs, leftoverRemovalMs } from '../common/timeouts.js';
 import { systemClock } from '../common/clock.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
-import type { DockerHost } from './docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import type { ComposeTarget } from './compose-argv.js';
-import { objectsByLabel, removeObjects, type LabelledObjects } from './docker.js';
+import { composeOn } from './compose.js';
+import { objectsByLabel, removeObjects, type LabelledObjects } from '../engine/docker.js';
 import { reapOrphans } from './orphans.js';
 import { removePins } from './rollback-pins.js';
 
@@ -35,14 +36,14 @@ export async function removeStack(
   if (host.kind === 'swarm') {
     // A stack: removed through the manager, its containers and volumes on every node.
     if (keepData) throw new TenantctlError('usage', `keeping the data of ${target.project} is not available on a swarm (${host.id}): its volumes are per node`);
-    const { removeSwarmTenant } = await import('./swarm-stack.js');
+    const { removeSwarmTenant } = await import('../swarm/swarm-stack.js');
     const removed = await removeSwarmTenant(host, target.project, { clock: systemClock, deadlineMs: composeDownTimeoutMs });
     return { containers: removed.services, networks: 1, volumes: Object.values(removed.volumes).reduce((a, b) => a + b, 0), keptVolumes: [] };
   }
   const label = projectLabel(target.project);
   const before = await objectsByLabel(host, label);
   if (existsSync(target.file) && (!target.envFile || existsSync(target.envFile))) {
-    const compose = await host.compose();
+    const compose = await composeOn(host);
     await compose
       .down(target, { removeVolumes: !keepData, timeoutMs: composeDownTimeoutMs, onProgress })
       .catch((error) => onComposeFailure?.(`compose down reported: ${(error as Error).message}; removing by label instead`));

@@ -1,4 +1,4 @@
-import type { DockerHost } from './docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { TenantctlError } from '../common/errors.js';
 
 // Per-tenant image tags that keep the image ids a tenant's last good state ran reachable, whatever

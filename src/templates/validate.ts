@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import { isRecord, renderTemplate, TemplateError } from '../stack/template.js';
+import { isRecord, renderTemplate, TemplateError } from './render-compose.js';
 import type { Template } from './template.js';
 import { builtinNames, fillBlockText, sampleTenant, templateValues, type HostValues } from './values.js';
 import { invalidTemplate } from './load.js';

@@ -1,4 +1,4 @@
-import { isRecord } from '../stack/template.js';
+import { isRecord } from './render-compose.js';
 
 // Where a rendered compose file mounts its named volumes: what the tenant's data is in. Pure, on
 // the parsed file. Used to check that a state piece's path is on a volume (validate.ts), to find a

@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import type { ComposeTarget } from '../stack/compose-argv.js';
 import { parse } from 'yaml';
-import { describeServices } from '../stack/template.js';
+import { describeServices } from '../templates/render-compose.js';
 import { readNamedEnvFileSecrets, readNamedSecretFiles } from '../secrets/env-file.js';
 import { openSecretBox } from '../secrets/master-key.js';
 import { readNamedTenantSecrets } from '../secrets/sealed-store.js';

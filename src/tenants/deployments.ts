@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { AdminDb } from '../admin-db/database.js';
-import type { DockerHost } from '../stack/docker-host.js';
-import type { ContainerState } from '../stack/docker.js';
+import type { DockerHost } from '../engine/docker-host.js';
+import type { ContainerState } from '../engine/docker.js';
 import { checksumOf } from '../common/sql-migrations.js';
 import { TenantctlError } from '../common/errors.js';
 

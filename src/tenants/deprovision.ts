@@ -2,7 +2,7 @@ import { TenantctlError } from '../common/errors.js';
 import type { Context } from '../context.js';
 import { parseTenantId } from './input.js';
 import { projectName } from '../stack/compose-argv.js';
-import { objectsByLabel } from '../stack/docker.js';
+import { objectsByLabel } from '../engine/docker.js';
 import { projectLabel } from '../stack/removal.js';
 import { tenantPaths } from './files.js';
 import { removeTenantStack, type TenantRemovalReport } from './remove.js';

@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { TenantctlError, usageError } from '../common/errors.js';
-import { dockerForeground, managedContainers } from '../stack/day2.js';
+import { dockerForeground } from '../stack/day2.js';
+import { managedContainers } from '../engine/docker.js';
 import { requireTenantFor, tenantNamedSecretsFor, type Day2Target } from './day2-target.js';
 import { loadTenantTemplate, redisCheckOf } from './tenant-template.js';
 import { fillBlockText } from '../templates/values.js';

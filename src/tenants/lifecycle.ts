@@ -1,7 +1,8 @@
 import type { Context } from '../context.js';
 import { BatchFailure, TenantctlError, usageError } from '../common/errors.js';
 import { composeStartTimeoutMs, composeStopTimeoutMs } from '../common/timeouts.js';
-import { composeVerb, managedContainers } from '../stack/day2.js';
+import { composeVerb } from '../stack/day2.js';
+import { managedContainers } from '../engine/docker.js';
 import { recordAudit } from '../audit/write.js';
 import { parseTenantId } from './input.js';
 import { TenantRegistry, type TenantStatus } from './registry.js';

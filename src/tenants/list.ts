@@ -1,9 +1,9 @@
 import type { Context } from '../context.js';
 import { TenantRegistry, type TenantRecord, type TenantStatus } from './registry.js';
-import { liveStatesByProject, type LiveState } from '../stack/docker.js';
+import { liveStatesByProject, type LiveState } from '../stack/project-state.js';
 import { usageError } from '../common/errors.js';
 import { hostProbeTimeoutMs } from '../common/timeouts.js';
-import type { DockerHost } from '../stack/docker-host.js';
+import type { DockerHost } from '../engine/docker-host.js';
 
 const statuses: TenantStatus[] = ['provisioning', 'active', 'stopped', 'failed', 'deprovisioning', 'deprovisioned'];
 

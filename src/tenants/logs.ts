@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { composeLogsTimeoutMs } from '../common/timeouts.js';
 import { composeForeground } from '../stack/day2.js';
+import { composeOn } from '../stack/compose.js';
 import { requireComposeFile, requireTenantFor, servicesOf } from './day2-target.js';
 
 // `tenantctl logs`: compose's own logs, streamed straight to stdout (the child writes to tenantctl's
@@ -52,7 +53,7 @@ export async function logs(ctx: Context, input: LogsInput): Promise<LogsResult> 
   const services = input.services ?? [];
   const unknown = services.filter((s) => !known.includes(s));
   if (unknown.length > 0) throw usageError(`${t.record.id} has no service ${unknown.join(', ')}; its services are ${known.join(', ')}`);
-  const compose = await ctx.dockerHost.compose();
+  const compose = await composeOn(ctx.dockerHost);
   if (since !== undefined && compose.flavour === 'v1') throw usageError('--since needs compose v2 (docker-compose 1.x has no --since); install the compose plugin or leave --since out');
 
   // Colours only where compose sees a terminal: it decides that itself.

@@ -5,14 +5,14 @@ import { appUrlFor, type Context } from '../context.js';
 import { parseOrUsage, parseTenantId, planSchema, portOverrideSchema, tenantNameSchema, type Plan } from './input.js';
 import { projectName, portsReportedTaken, subnetReportedTaken } from '../stack/compose-argv.js';
 import { composeUpGraceMs } from '../common/timeouts.js';
-import { ComposeError } from '../stack/compose.js';
-import { missingImages, networkSubnets, objectsByLabel, type LabelledObjects } from '../stack/docker.js';
+import { ComposeError, composeOn } from '../stack/compose.js';
+import { missingImages, networkSubnets, objectsByLabel, type LabelledObjects } from '../engine/docker.js';
 import { projectLabel } from '../stack/removal.js';
 import { waitForTenantReady } from './wait-ready.js';
-import { swarmNodeHost } from '../stack/swarm-stack.js';
+import { swarmNodeHost } from '../swarm/swarm-stack.js';
 import { choosePorts, type PortPlan } from '../allocation/ports.js';
 import { firstFreeBlock, parsePool } from '../allocation/subnets.js';
-import { TemplateError } from '../stack/template.js';
+import { TemplateError } from '../templates/render-compose.js';
 import { generateSecrets, type NamedSecrets } from '../secrets/generate.js';
 import { readNamedSecretFiles } from '../secrets/env-file.js';
 import { configuredTemplate, hostValuesOf, portRangesOf } from '../templates/configured.js';
@@ -124,7 +124,7 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
     throw new TenantctlError('usage', `customersDir ${config.customersDir} cannot be created: ${messageOf(error)}`, { cause: error });
   });
   // Detecting the compose flavour runs the docker CLI: let it overlap the admin database start-up.
-  ctx.dockerHost.compose().catch(() => {});
+  composeOn(ctx.dockerHost).catch(() => {});
   // The host's networks are asked for while the admin database opens; the first reservation uses
   // the answer (a network made meanwhile by someone else makes compose report an overlap: retried).
   const hostSubnets = networkSubnets(ctx.dockerHost, ctx.signal);
@@ -318,7 +318,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   const { config, reporter, signal } = ctx;
   const db = await ctx.adminDb();
   const registry = new TenantRegistry(db);
-  const compose = await ctx.dockerHost.compose();
+  const compose = await composeOn(ctx.dockerHost);
   const avoid: Avoid = { ports: new Set(), subnets: new Set() };
   let reservation = firstReservation;
   let rendered = '';

@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import { describeServices } from '../stack/template.js';
+import { describeServices } from '../templates/render-compose.js';
 import { httpProbe, postgresLoginProbe, redisHttpProbe, redisKeyProbe, redisPingProbe, tcpProbe, type Probe } from '../stack/probes.js';
 import type { ExpectedService } from '../stack/readiness.js';
 import type { PortPlan } from '../allocation/ports.js';

@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { dockerStatsTimeoutMs } from '../common/timeouts.js';
-import { containerStats, managedContainers, type RawStats } from '../stack/day2.js';
+import { containerStats, managedContainers, type RawStats } from '../engine/docker.js';
 import { parseTenantId } from './input.js';
 import { TenantRegistry, type TenantRecord } from './registry.js';
 

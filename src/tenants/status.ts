@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import { parseTenantId } from './input.js';
-import { projectContainers } from '../stack/docker.js';
+import { projectContainers } from '../stack/project-state.js';
 import { TenantRegistry, type TenantRecord } from './registry.js';
 import { OperationJournal } from '../operations/journal.js';
 import { readFile } from 'node:fs/promises';

@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { waitUntilReady } from '../stack/readiness.js';
-import type { ContainerState } from '../stack/docker.js';
+import type { ContainerState } from '../engine/docker.js';
 import type { Template } from '../templates/template.js';
 import { templateValues, type TenantValues } from '../templates/values.js';
 import { hostValuesOf, servicesOfProfilesOff } from '../templates/configured.js';

@@ -4,7 +4,8 @@ import type { Context } from '../context.js';
 import { BatchFailure, TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { composeUpGraceMs } from '../common/timeouts.js';
 import { checksumOf } from '../common/sql-migrations.js';
-import { imageExists } from '../stack/docker.js';
+import { imageExists } from '../engine/docker.js';
+import { composeOn } from '../stack/compose.js';
 import { recordAudit } from '../audit/write.js';
 import { parseOrUsage, parseTenantId, planSchema } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
@@ -16,7 +17,7 @@ import { assertValidTemplate } from '../templates/validate.js';
 import { hostValuesOf } from '../templates/configured.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { describeDeployment, lastDeployment, recordDeployment, runningImages, type DeployedImage, type Deployment } from '../tenants/deployments.js';
-import { refuseOnSwarm } from '../stack/swarm-stack.js';
+import { refuseOnSwarm } from '../swarm/swarm-stack.js';
 import { holdTenant } from '../tenants/hold.js';
 import { LostLockError } from '../admin-db/database.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
@@ -381,7 +382,7 @@ export function pinnedComposeFile(composeFile: string, project: string, images: 
 }
 
 async function composeUp(ctx: Context, t: Day2Target): Promise<void> {
-  const compose = await ctx.dockerHost.compose();
+  const compose = await composeOn(ctx.dockerHost);
   await compose.up(t.target, { signal: ctx.signal, timeoutMs: ctx.config.healthDeadlineSeconds * 1000 + composeUpGraceMs, onProgress: ctx.reporter.detail });
 }
 

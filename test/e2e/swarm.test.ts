@@ -1,5 +1,5 @@
 // A crm tenant on a three-node Docker Swarm made of test engines (one manager): its rendered
-// compose file translated into a stack (src/stack/swarm-render.ts), deployed with `docker stack
+// compose file translated into a stack (src/swarm/swarm-render.ts), deployed with `docker stack
 // deploy` through the manager (overlay network, swarm secrets, initdb as swarm configs, resources
 // from the plan, every service pinned to one node, the images copied to that node), ready by
 // tenantctl's own probes at that node's address, then removed with nothing left on any node.
@@ -10,9 +10,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/common/clock.js';
 import { retryUntilDeadline } from '../../src/common/retry.js';
-import { DockerHost, parseDockerEndpoint } from '../../src/stack/docker-host.js';
+import { DockerHost, parseDockerEndpoint } from '../../src/engine/docker-host.js';
 import { httpProbe, postgresLoginProbe, redisPingProbe, type Probe } from '../../src/stack/probes.js';
-import { deploySwarmTenant, removeSwarmTenant, swarmLeftovers, waitForSwarmTasks, type SwarmDeployment } from '../../src/stack/swarm-stack.js';
+import { deploySwarmTenant, removeSwarmTenant, swarmLeftovers, waitForSwarmTasks, type SwarmDeployment } from '../../src/swarm/swarm-stack.js';
 import { createHarness, type Harness } from './harness.js';
 import { startEngines, type TestEngines } from './engines.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { blockAt, blockCount, firstFreeBlock, parsePool } from '../../src/allocation/subnets.js';
 import { choosePorts } from '../../src/allocation/ports.js';
-import { DockerHost } from '../../src/stack/docker-host.js';
+import { DockerHost } from '../../src/engine/docker-host.js';
 
 describe('subnets', () => {
   it('cuts a /16 into 4096 /28 blocks', () => {

@@ -1,4 +1,4 @@
-// One answer to "is this a bind mount of the operator's files?" (src/stack/compose-tree.ts), shared
+// One answer to "is this a bind mount of the operator's files?" (src/templates/compose-tree.ts), shared
 // by the remote-engine file, the swarm stack and the directories the stack turns into configs: a
 // long-syntax bind whose source has no ./ (source: initdb) was a bind for the first two and not for
 // the third, so the stack was refused for a directory that was there.
@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { labelsOf, relativeBind, relativeBindsOf } from '../../src/stack/compose-tree.js';
+import { labelsOf, relativeBind, relativeBindsOf } from '../../src/templates/compose-tree.js';
 import { remoteCompose } from '../../src/stack/remote-compose.js';
-import { swarmRender } from '../../src/stack/swarm-render.js';
-import { boundDirectories } from '../../src/stack/swarm-stack.js';
+import { swarmRender } from '../../src/swarm/swarm-render.js';
+import { boundDirectories } from '../../src/swarm/swarm-stack.js';
 
 describe('relativeBind', () => {
   it.each([

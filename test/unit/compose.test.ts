@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { composeArgv, downVerb, portsReportedTaken, projectName, subnetReportedTaken, upVerb } from '../../src/stack/compose-argv.js';
 import { judgeService } from '../../src/stack/readiness.js';
-import type { ContainerState } from '../../src/stack/docker.js';
+import type { ContainerState } from '../../src/engine/docker.js';
 
 const target = { project: 'tenant-acme', file: '/srv/customers/acme/docker-compose.yml', envFile: '/srv/customers/acme/.env' };
 

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { localEngineSocket } from '../../src/cli/engine-socket.js';
-import { filtersQuery } from '../../src/stack/engine-api.js';
+import { filtersQuery } from '../../src/engine/engine-api.js';
 import { tempDir } from './temp-dirs.js';
 
 describe('which engine quick questions may ask over the socket', () => {

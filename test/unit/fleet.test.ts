@@ -4,7 +4,7 @@ import { parseMemory } from '../../src/hosts/memory.js';
 import { planMemoryBytes } from '../../src/hosts/store.js';
 import { onTenantsHost, onNamedHost } from '../../src/hosts/resolve.js';
 import { servedRoutes } from '../../src/frontdoor/fleet-routes.js';
-import { DockerHost, parseDockerEndpoint } from '../../src/stack/docker-host.js';
+import { DockerHost, parseDockerEndpoint } from '../../src/engine/docker-host.js';
 import { TenantctlError } from '../../src/common/errors.js';
 import type { Context, HostSpec } from '../../src/context.js';
 

@@ -4,7 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { DockerHost } from '../../src/stack/docker-host.js';
+import { DockerHost } from '../../src/engine/docker-host.js';
 import { claimEngine } from '../../src/allocation/host-engine.js';
 import { TenantctlError } from '../../src/common/errors.js';
 import { tempDir } from './temp-dirs.js';

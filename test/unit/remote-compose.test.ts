@@ -1,5 +1,5 @@
 // What a rendered compose file becomes on a remote engine (src/stack/remote-compose.ts), and the
-// tar archive its files travel in (src/stack/tar.ts).
+// tar archive its files travel in (src/engine/tar.ts).
 import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,9 +7,9 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { remoteCompose, RemoteComposeError } from '../../src/stack/remote-compose.js';
-import { tarArchive } from '../../src/stack/tar.js';
-import { renderSshConfig } from '../../src/stack/ssh-multiplex.js';
-import { DockerHost, parseDockerEndpoint } from '../../src/stack/docker-host.js';
+import { tarArchive } from '../../src/engine/tar.js';
+import { renderSshConfig } from '../../src/engine/ssh-multiplex.js';
+import { DockerHost, parseDockerEndpoint } from '../../src/engine/docker-host.js';
 
 const base = `
 services:

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { renderTemplate, describeServices, TemplateError } from '../../src/stack/template.js';
+import { renderTemplate, describeServices, TemplateError } from '../../src/templates/render-compose.js';
 import { defaultTemplatePath } from '../../src/common/paths.js';
 
 const template = readFileSync(defaultTemplatePath, 'utf8');

@@ -2,7 +2,7 @@ import { lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SshMultiplexer } from '../../src/stack/ssh-multiplex.js';
+import { SshMultiplexer } from '../../src/engine/ssh-multiplex.js';
 
 // ssh binds the master's socket as <ControlPath>.<16 random characters> before renaming it, and a
 // unix socket path holds at most 107 bytes: a state dir that leaves no room for the suffix made

@@ -1,10 +1,10 @@
-// A rendered compose file as a swarm stack (src/stack/swarm-render.ts): what is translated, what
+// A rendered compose file as a swarm stack (src/swarm/swarm-render.ts): what is translated, what
 // is refused (with the reason), and that the crm template's own rendering goes through.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { swarmRender, SwarmRenderError } from '../../src/stack/swarm-render.js';
+import { swarmRender, SwarmRenderError } from '../../src/swarm/swarm-render.js';
 
 const compose = `
 services:

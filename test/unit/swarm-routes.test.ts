@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { publishedAddressOf, servedRoutes } from '../../src/frontdoor/fleet-routes.js';
 import { appUrlFor, type Context, type HostSpec } from '../../src/context.js';
-import { DockerHost, parseDockerEndpoint } from '../../src/stack/docker-host.js';
-import { tenantNodes } from '../../src/stack/swarm-stack.js';
+import { DockerHost, parseDockerEndpoint } from '../../src/engine/docker-host.js';
+import { tenantNodes } from '../../src/swarm/swarm-stack.js';
 import { TenantctlError } from '../../src/common/errors.js';
 
 /** A manager at 10.0.0.1 with nodes n1 (itself), n2 and n3; acme pinned to n3, globex to n2; a service without the tenant label. */

@@ -3,10 +3,9 @@ import { run, lastErrorLine, type RunOptions, type RunResult } from '../common/e
 import { TenantctlError } from '../common/errors.js';
 import { dockerQueryTimeoutMs } from '../common/timeouts.js';
 import { childRecordsDir } from '../common/child-records.js';
-import { ComposeClient } from './compose.js';
+import type { EngineConnection } from './connection.js';
 import { EngineApi } from './engine-api.js';
 import { askEngineId } from './engine-id.js';
-import type { ComposeFlavour } from './compose-argv.js';
 import { ensureImages, type ShippedImages } from './image-shipping.js';
 import { SshMultiplexer } from './ssh-multiplex.js';
 
@@ -37,15 +36,14 @@ export function parseDockerEndpoint(value: string | undefined): DockerEndpoint {
  * and file placement goes through it, so nothing else needs to know where the engine is. Today
  * the CLI builds one from the environment; a fleet of hosts would build one per host.
  */
-export class DockerHost {
-  private composeClient?: Promise<ComposeClient>;
-
+export class DockerHost implements EngineConnection {
   constructor(
     /** The host's name in the admin database: allocations (ports, subnets) are per host. */
     readonly id: string,
     readonly endpoint: DockerEndpoint,
     private readonly options: {
-      composeFlavour?: ComposeFlavour;
+      /** The compose CLI forced for this host (TENANTCTL_COMPOSE), handed on to the compose client (composeOn, stack/compose.ts). */
+      composeFlavour?: 'v2' | 'v1';
       /** PATH (the context reads it), to find docker-compose (v1) without running it, and the real ssh behind ssh-multiplex's wrapper. */
       searchPath?: string;
       /** A tcp engine with TLS: the directory holding ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH expects. */
@@ -63,11 +61,11 @@ export class DockerHost {
       /**
        * tenantctl's state dir (config.stateDir). With it, compose calls on a project run in their own
        * process group, recorded under its children/ while they run, so that Ctrl-C stops all of one
-       * and a later tenantctl can stop those a killed one left running (orphans.ts). Without it
+       * and a later tenantctl can stop those a killed one left running (stack/orphans.ts). Without it
        * (helpers, unit tests) they run in tenantctl's own group, unrecorded.
        */
       stateDir?: string;
-      /** A swarm manager: tenants are deployed as stacks (swarm-render.ts, swarm-stack.ts). */
+      /** A swarm manager: tenants are deployed as stacks (swarm/swarm-render.ts, swarm/swarm-stack.ts). */
       kind?: 'compose' | 'swarm';
     } = {},
   ) {}
@@ -115,6 +113,16 @@ export class DockerHost {
   /** An ID the engine already said (a probe's `docker info`): the next engineId() costs nothing. */
   rememberEngineId(id: string): void {
     if (id) this.engineIdAnswer = Promise.resolve(id);
+  }
+
+  /** The compose CLI forced for this host (TENANTCTL_COMPOSE), if any; composeOn (stack/compose.ts) detects it otherwise. */
+  get composeFlavour(): 'v2' | 'v1' | undefined {
+    return this.options.composeFlavour;
+  }
+
+  /** PATH of the children this host runs: where composeOn (stack/compose.ts) looks for docker-compose (v1). */
+  get searchPath(): string {
+    return this.options.searchPath ?? '';
   }
 
   /** Whether files on this machine can be bind-mounted into the host's containers. */
@@ -189,7 +197,7 @@ export class DockerHost {
     return bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
   }
 
-  /** Where this host's compose children in flight are recorded (orphans.ts); undefined: they are not. */
+  /** Where this host's compose children in flight are recorded (stack/orphans.ts); undefined: they are not. */
   get childRecordsDir(): string | undefined {
     return this.options.stateDir === undefined ? undefined : childRecordsDir(this.options.stateDir);
   }
@@ -229,11 +237,6 @@ export class DockerHost {
       throw new TenantctlError('docker', `docker ${args.slice(0, 2).join(' ')} failed: ${line}`);
     }
     return result.stdout;
-  }
-
-  /** The compose CLI for this host, detected once. */
-  compose(): Promise<ComposeClient> {
-    return (this.composeClient ??= ComposeClient.detect(this, { forced: this.options.composeFlavour, searchPath: this.options.searchPath ?? '' }));
   }
 
   /** Is the port free on the host right now? Locally get-port tries to listen on it, on every interface. */

@@ -1,6 +1,6 @@
 import { TenantctlError } from '../common/errors.js';
 import { engineIdTimeoutMs } from '../common/timeouts.js';
-import type { DockerHost } from './docker-host.js';
+import type { EngineConnection } from './connection.js';
 
 // A Docker engine's own ID (`docker info` .ID, kept in the engine's /var/lib/docker/engine-id):
 // what tells two host names apart, or proves them one engine. A host name alone cannot: it defaults
@@ -11,7 +11,7 @@ import type { DockerHost } from './docker-host.js';
  * (a few milliseconds), else one `docker info` (a program start, tens of milliseconds; a remote
  * engine's round trips on top). DockerHost.engineId() caches the answer for the process.
  */
-export async function askEngineId(host: DockerHost, { signal, timeoutMs = engineIdTimeoutMs }: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
+export async function askEngineId(host: EngineConnection, { signal, timeoutMs = engineIdTimeoutMs }: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
   const id = host.api
     ? (await host.api.get<{ ID?: unknown }>('/info', { signal, timeoutMs }))?.ID
     : (await host.docker(['info', '--format', '{{.ID}}'], { signal, timeoutMs })).trim();

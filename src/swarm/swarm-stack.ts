@@ -5,9 +5,9 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { stackDeployTimeoutMs } from '../common/timeouts.js';
-import type { DockerHost } from './docker-host.js';
-import { relativeBindsOf } from './compose-tree.js';
-import { isRecord } from './template.js';
+import type { DockerHost } from '../engine/docker-host.js';
+import { relativeBindsOf } from '../templates/compose-tree.js';
+import { isRecord } from '../templates/render-compose.js';
 import { swarmRender, SwarmRenderError } from './swarm-render.js';
 
 // A tenant on a Docker Swarm: the host is a manager; the tenant is a stack named after its compose

@@ -12,8 +12,8 @@
 // tenantctl dials the pinned node's address.
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { labelsOf, relativeBind } from './compose-tree.js';
-import { isRecord } from './template.js';
+import { labelsOf, relativeBind } from '../templates/compose-tree.js';
+import { isRecord } from '../templates/render-compose.js';
 
 export class SwarmRenderError extends Error {
   constructor(readonly reasons: string[]) {

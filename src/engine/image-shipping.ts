@@ -1,6 +1,6 @@
 import { TenantctlError } from '../common/errors.js';
 import { imageShipTimeoutMs, killGraceMs } from '../common/timeouts.js';
-import type { DockerHost } from './docker-host.js';
+import type { EngineConnection } from './connection.js';
 
 export interface ShippedImages {
   /** Images that were missing or different on the target and were copied. */
@@ -16,7 +16,7 @@ export interface ShippedImages {
  * so layers shared between them cross once. No registry is needed: how an operator without one
  * (or an air-gapped fleet) places tenantctl's images on a new host.
  */
-export async function ensureImages(target: DockerHost, source: DockerHost, images: readonly string[], { signal }: { signal?: AbortSignal } = {}): Promise<ShippedImages> {
+export async function ensureImages(target: EngineConnection, source: EngineConnection, images: readonly string[], { signal }: { signal?: AbortSignal } = {}): Promise<ShippedImages> {
   const wanted = [...new Set(images)];
   const [here, there] = await Promise.all([imageIds(source, signal), imageIds(target, signal)]);
   const missingHere = wanted.filter((image) => !here.has(normalise(image)));
@@ -31,7 +31,7 @@ export async function ensureImages(target: DockerHost, source: DockerHost, image
 }
 
 /** repository:tag -> image id, as the engine lists them. */
-async function imageIds(host: DockerHost, signal?: AbortSignal): Promise<Map<string, string>> {
+async function imageIds(host: EngineConnection, signal?: AbortSignal): Promise<Map<string, string>> {
   const out = await host.docker(['image', 'ls', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'], { signal });
   const ids = new Map<string, string>();
   for (const line of out.split('\n')) {
@@ -52,7 +52,7 @@ function normalise(image: string): string {
  * children get what run() gives one (src/common/exec.ts): the host's variables over this process's
  * environment, the timeout, the caller's signal, SIGTERM and then SIGKILL after killGraceMs.
  */
-async function pipeSaveToLoad(source: DockerHost, target: DockerHost, images: string[], signal?: AbortSignal): Promise<number> {
+async function pipeSaveToLoad(source: EngineConnection, target: EngineConnection, images: string[], signal?: AbortSignal): Promise<number> {
   const { execa } = await import('execa');
   const options = { reject: false, timeout: imageShipTimeoutMs, cancelSignal: signal, extendEnv: true, forceKillAfterDelay: killGraceMs, buffer: false } as const;
   const save = execa('docker', ['save', ...images], { ...options, env: source.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });

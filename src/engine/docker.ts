@@ -70,19 +70,6 @@ export async function inspectContainers(host: DockerHost, containerIds: string[]
   });
 }
 
-/** Containers of one compose project with their state and health. */
-export async function projectContainers(manager: DockerHost, project: string, signal?: AbortSignal): Promise<ContainerState[]> {
-  // A swarm tenant's containers are on the node its stack is pinned to (swarm-stack.ts).
-  const host = manager.kind === 'swarm' ? await (await import('./swarm-stack.js')).swarmNodeHost(manager, project, signal) : manager;
-  // A container can vanish between listing and inspecting (a restart policy, a re-create): ask
-  // again, a few times at most.
-  for (let attempt = 1; ; attempt++) {
-    const states = await inspectContainers(host, await projectContainerIds(host, project, signal), signal);
-    if (states) return states;
-    if (attempt >= 5) throw new TenantctlError('docker', `the containers of ${project} kept changing while being inspected`);
-  }
-}
-
 export interface LabelledObjects {
   containers: string[];
   networks: string[];
@@ -151,29 +138,6 @@ export async function missingImages(host: DockerHost, images: string[], signal?:
   return images.filter((_, i) => !present[i]);
 }
 
-export type LiveState = 'running' | 'stopped' | 'missing';
-
-/**
- * The live state of every tenantctl-managed compose project, from one `docker ps` call (listing a
- * thousand tenants must not cost a thousand calls): running when all its containers run, stopped
- * when any does not, and projects with no container are simply absent (missing).
- */
-export async function liveStatesByProject(host: DockerHost, signal?: AbortSignal): Promise<Map<string, LiveState>> {
-  const managed = 'tenantctl.managed=true';
-  if (host.kind === 'swarm') return (await import('./swarm-stack.js')).stackStates(host, signal);
-  const pairs = host.api
-    ? ((await host.api.get<Array<{ Labels?: Record<string, string>; State?: string }>>(`/containers/json?all=true&${filtersQuery({ label: [managed] })}`, { signal, timeoutMs: dockerQueryTimeoutMs })) ?? [])
-        .map((c) => [c.Labels?.['com.docker.compose.project'] ?? '', c.State ?? ''])
-    : (await host.docker(['ps', '-a', '--filter', `label=${managed}`, '--format', '{{.Label "com.docker.compose.project"}}\t{{.State}}'], { signal })).split('\n').map((line) => line.split('\t'));
-  const states = new Map<string, LiveState>();
-  for (const [project, state] of pairs) {
-    if (!project) continue;
-    const running = state === 'running';
-    states.set(project, states.get(project) === 'stopped' || !running ? 'stopped' : 'running');
-  }
-  return states;
-}
-
 /** Every IPv4 subnet of every Docker network on the host, whoever created it. */
 export async function networkSubnets(host: DockerHost, signal?: AbortSignal): Promise<string[]> {
   if (host.api) {
@@ -234,4 +198,47 @@ export async function projectsByLabel(host: DockerHost, label: string, signal?: 
     if (name && volume) of(name).volumes.push(volume);
   }
   return [...found.values()];
+}
+
+export interface ServiceContainer {
+  id: string;
+  name: string;
+  service: string;
+  project: string;
+  tenant: string;
+  /** created | running | restarting | exited | paused | dead */
+  state: string;
+}
+
+/**
+ * Containers tenantctl manages (label tenantctl.managed=true), each with its project, service and
+ * tenant labels, from one `docker ps` call; `project` narrows to one compose project.
+ */
+export async function managedContainers(host: DockerHost, { project, signal }: { project?: string; signal?: AbortSignal } = {}): Promise<ServiceContainer[]> {
+  const filters = ['--filter', 'label=tenantctl.managed=true', ...(project ? ['--filter', `label=com.docker.compose.project=${project}`] : [])];
+  const format = '{{.ID}}\t{{.Names}}\t{{.Label "com.docker.compose.service"}}\t{{.Label "com.docker.compose.project"}}\t{{.Label "tenantctl.tenant"}}\t{{.State}}';
+  const out = await host.docker(['ps', '-a', ...filters, '--format', format], { signal });
+  return out.split('\n').filter((line) => line.trim()).map((line) => {
+    const [id = '', name = '', service = '', proj = '', tenant = '', state = ''] = line.split('\t');
+    return { id, name, service, project: proj, tenant, state };
+  });
+}
+
+/** One line of `docker stats --no-stream --format '{{json .}}'`, as Docker prints it. */
+export interface RawStats {
+  ID: string;
+  Name: string;
+  CPUPerc: string;
+  MemUsage: string;
+  MemPerc: string;
+  NetIO: string;
+  BlockIO: string;
+  PIDs: string;
+}
+
+/** One `docker stats --no-stream` call for the given containers (running ones: stopped ones have no figures). */
+export async function containerStats(host: DockerHost, containerIds: string[], { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<RawStats[]> {
+  if (containerIds.length === 0) return [];
+  const out = await host.docker(['stats', '--no-stream', '--format', '{{json .}}', ...containerIds], { timeoutMs, signal });
+  return out.split('\n').filter((line) => line.trim().startsWith('{')).map((line) => JSON.parse(line) as RawStats);
 }

@@ -64,7 +64,7 @@ export class SshMultiplexer {
     const config = path.join(dir, 'config');
     writeFileSync(config, renderSshConfig({ include: this.options.configFile, controlDir: dir }), { mode: 0o600 });
     const wrapper = path.join(dir, 'bin', 'ssh');
-    writeFileSync(wrapper, `#!/bin/sh\n# tenantctl: the real ssh with this process's config (connection reuse); see src/stack/ssh-multiplex.ts\nexec ${shellQuote(realSsh)} -F ${shellQuote(config)} "$@"\n`, { mode: 0o700 });
+    writeFileSync(wrapper, `#!/bin/sh\n# tenantctl: the real ssh with this process's config (connection reuse); see src/engine/ssh-multiplex.ts\nexec ${shellQuote(realSsh)} -F ${shellQuote(config)} "$@"\n`, { mode: 0o700 });
     this.dir = dir;
     return path.join(dir, 'bin');
   }

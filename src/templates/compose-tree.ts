@@ -1,8 +1,10 @@
 // Pure: questions about a parsed compose document that more than one rewrite of it asks (the
-// remote-engine file, remote-compose.ts; the swarm stack, swarm-render.ts and swarm-stack.ts). One
-// answer each, so the file shipped to a remote engine and the stack agree on what is a bind mount.
+// remote-engine file, stack/remote-compose.ts; the swarm stack, swarm/swarm-render.ts and
+// swarm/swarm-stack.ts). One answer each, so the file shipped to a remote engine and the stack
+// agree on what is a bind mount. Here, beside volume-mounts.ts, rather than with either runtime:
+// both use it.
 import path from 'node:path';
-import { isRecord } from './template.js';
+import { isRecord } from './render-compose.js';
 
 /**
  * A bind mount whose source is relative to the compose file, as compose resolves it:
