@@ -213,6 +213,9 @@ export class AdminDb {
       return this.unreachable(error);
     }
     for (const lock of locks) {
+      // Released (or released and taken anew) while the query ran: not this check's to judge. Another
+      // holder in this process (a batch provisions several tenants at once) releases its lock freely.
+      if (this.held.get(`${lock.space}:${lock.name}`) !== lock) continue;
       if (!rows.some((r) => r.pid === lock.pid && r.started === lock.started && r.space === lock.space)) {
         lock.lost = 'its admin database session is gone (the admin database restarted, or the connection broke)';
         throw lostLock(lock);
