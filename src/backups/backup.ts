@@ -18,7 +18,7 @@ import { loadTenantTemplate } from '../tenants/tenant-template.js';
 import { snapshotPiece, type SnapshotContext } from './piece-snapshots.js';
 import type { Piece } from './pieces.js';
 import { migrationsDatabaseOf, tenantState } from './tenant-state.js';
-import { refuseOnSwarm } from '../swarm/swarm-stack.js';
+import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import {
   backupDirectory, backupFormat, manifestFile, newBackupId, sha256Of, tenantFile,
   type BackupManifest, type ManifestEntry,
@@ -89,7 +89,6 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
 export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { keep?: number } = {}): Promise<BackupResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
-  refuseOnSwarm(ctx.dockerHost, 'backup');
   const db = await ctx.adminDb();
   const unlock = await holdTenant(ctx, id);
   try {
@@ -114,7 +113,8 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     try {
       const files: Record<string, ManifestEntry> = {};
       const recorded: BackupManifest['pieces'] = {};
-      const snapshot: SnapshotContext = { ctx, project: t.record.composeProject, target: t.target, tenant: id, secrets, migrationsDatabase: migrationsDatabaseOf(ctx, template, t.record) };
+      const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);
+      const snapshot: SnapshotContext = { ctx: onContainers(ctx, runtime), project: t.record.composeProject, runtime, tenant: id, secrets, migrationsDatabase: migrationsDatabaseOf(ctx, template, t.record) };
       let dumpMBps = 0;
       for (const piece of pieces) {
         ctx.reporter.step(`snapshotting ${piece.name} of ${id} (${describePiece(piece)})`);

@@ -5,8 +5,7 @@ import { lastErrorLine } from '../common/exec.js';
 import { composeStartTimeoutMs, composeStopTimeoutMs, dumpRestoreTimeoutMs, redisCopyTimeoutMs, redisSnapshotTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { dockerFromFile, dockerToFile, type StreamResult } from '../engine/docker-stream.js';
-import { composeVerb } from '../stack/day2.js';
-import type { ComposeTarget } from '../stack/compose-argv.js';
+import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import { execIn, redisCliIn } from './containers.js';
 import { pieceContainer, type Piece } from './pieces.js';
 
@@ -18,9 +17,11 @@ import { pieceContainer, type Piece } from './pieces.js';
 // volume by stop-and-copy.
 
 export interface SnapshotContext {
+  /** Its dockerHost is the engine holding the tenant's containers (a swarm tenant's node). */
   ctx: Context;
   project: string;
-  target: ComposeTarget;
+  /** Where the tenant runs: a volume piece's service is stopped and started through it. */
+  runtime: TenantRuntime;
   tenant: string;
   secrets: Readonly<Record<string, string>>;
   /** The database the template's migrations go into: its dump must hold tenant_schema_migrations. */
@@ -30,7 +31,7 @@ export interface SnapshotContext {
 /** The piece's snapshot into `file`, checked; what the manifest records of it. */
 export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: string): Promise<StreamResult & { image: string; imageId: string; version?: string }> {
   const { ctx } = s;
-  const container = await pieceContainer(ctx, s.project, piece);
+  const container = await pieceContainer(ctx, s.project, piece, s.runtime);
   const meta = { image: container.image, imageId: container.imageId };
   switch (piece.kind) {
     case 'postgres': {
@@ -58,7 +59,7 @@ export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: stri
     case 'volume': {
       // Stop-and-copy: nothing writes while the archive is made; started again whatever happens.
       const stopped = container.running;
-      if (stopped) await composeVerb(ctx.dockerHost, s.target, ['stop', '--timeout', '10', piece.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+      if (stopped) await s.runtime.stop([piece.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
       try {
         const tar = await dockerToFile(ctx.dockerHost, helperArgv(piece, container, 'tar --numeric-owner -C "$MOUNT" --exclude="./.tenantctl-*" -cf - .'), file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
         if (tar.exitCode !== 0) throw new TenantctlError('docker', `archiving ${s.tenant}'s ${piece.name} (${piece.mount}) failed (exit ${tar.exitCode}): ${lastErrorLine(tar.stderrTail)}`);
@@ -70,7 +71,7 @@ export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: stri
         // aborted); a failure to start is said beside the first cause, never in its place. (A backup
         // killed with -9 here leaves the service stopped: status says so; tenantctl start starts it.)
         if (stopped) {
-          await composeVerb(ctx.dockerHost, s.target, ['start', piece.service], { timeoutMs: composeStartTimeoutMs, signal: new AbortController().signal, onProgress: ctx.reporter.detail })
+          await s.runtime.start([piece.service], { timeoutMs: composeStartTimeoutMs, signal: new AbortController().signal, onProgress: ctx.reporter.detail })
             .catch((error) => ctx.reporter.info(`starting ${piece.service} of ${s.tenant} again failed: ${messageOf(error)}; tenantctl start ${s.tenant}`));
         }
       }

@@ -6,6 +6,7 @@ import { fillBlockText, templateValues, type HostValues, type TenantValues } fro
 import { hostValuesOf } from '../templates/configured.js';
 import { namedVolumeMounts, volumeHolding } from '../templates/volume-mounts.js';
 import type { Template } from '../templates/template.js';
+import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import { servicesOf } from '../tenants/day2-target.js';
 import { stackContainer } from './containers.js';
 
@@ -99,11 +100,18 @@ export function requireState(block: Pick<TemplateBlock, 'state'>, id: string, ve
   }
 }
 
-/** The container of a piece's service (running or not) and the volume holding a file kind's data, as Docker has them now. */
-export async function pieceContainer(ctx: Context, project: string, piece: Piece): Promise<{ id: string; running: boolean; imageId: string; image: string; volume?: string }> {
+/**
+ * The container of a piece's service (running or not) and the volume holding a file kind's data, as
+ * Docker has them now. A service with no container (a swarm service scaled to 0 while a restore
+ * swaps its files) is described by its definition: not running, its image and volumes.
+ */
+export async function pieceContainer(ctx: Context, project: string, piece: Piece, runtime?: TenantRuntime): Promise<{ id: string; running: boolean; imageId: string; image: string; volume?: string }> {
   const container = await stackContainer(ctx.dockerHost, project, piece.service, ctx.signal);
-  if (!container) throw new TenantctlError('conflict', `${project} has no ${piece.service} container for its state piece ${piece.name} (tenantctl status)`);
-  const volume = piece.mount === undefined ? undefined : container.volumes[piece.mount];
-  if (piece.mount !== undefined && !volume) throw new TenantctlError('conflict', `the ${piece.service} container of ${project} has no volume at ${piece.mount} (state piece ${piece.name})`);
-  return { id: container.id, running: container.running, imageId: container.imageId, image: container.image, volume };
+  const defined = container ? undefined : await runtime?.definedMounts(piece.service, ctx.signal);
+  if (!container && !defined) throw new TenantctlError('conflict', `${project} has no ${piece.service} container for its state piece ${piece.name} (tenantctl status)`);
+  const volumes = container?.volumes ?? defined!.volumes;
+  const volume = piece.mount === undefined ? undefined : volumes[piece.mount];
+  if (piece.mount !== undefined && !volume) throw new TenantctlError('conflict', `the ${piece.service} service of ${project} has no volume at ${piece.mount} (state piece ${piece.name})`);
+  if (container) return { id: container.id, running: container.running, imageId: container.imageId, image: container.image, volume };
+  return { id: '', running: false, imageId: defined!.image, image: defined!.image, volume };
 }

@@ -4,7 +4,8 @@ import { lastErrorLine } from '../common/exec.js';
 import { composeStartTimeoutMs, composeStopTimeoutMs, dumpRestoreTimeoutMs, portReleaseGraceMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { dockerFromFile } from '../engine/docker-stream.js';
-import { composeVerb } from '../stack/day2.js';
+import { onContainers } from '../runtime/runtime-for.js';
+import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { ComposeTarget } from '../stack/compose-argv.js';
 import { execIn } from './containers.js';
 import { pieceContainer, type Piece } from './pieces.js';
@@ -26,6 +27,8 @@ export interface RestoreStack {
   target: ComposeTarget;
   /** Every service but those serving a PostgreSQL piece (their server must run for the swap). */
   clients: string[];
+  /** Where it runs: services are stopped and started through it; its containers are on runtime.containers. */
+  runtime: TenantRuntime;
 }
 
 /** A PostgreSQL piece's databases during a restore: all on the piece's own server. */
@@ -52,10 +55,11 @@ export function clientsOf(services: readonly string[], pieces: readonly Piece[])
 
 /** The piece's container, started if it is not running (a restore never stops a PostgreSQL server; an operator may have). */
 async function runningServer(ctx: Context, stack: RestoreStack, piece: Piece): Promise<string> {
-  let container = await pieceContainer(ctx, stack.project, piece);
+  ctx = onContainers(ctx, stack.runtime);
+  let container = await pieceContainer(ctx, stack.project, piece, stack.runtime);
   if (!container.running) {
-    await composeVerb(ctx.dockerHost, stack.target, ['start', piece.service], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
-    container = await pieceContainer(ctx, stack.project, piece);
+    await stack.runtime.start([piece.service], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+    container = await pieceContainer(ctx, stack.project, piece, stack.runtime);
   }
   return container.id;
 }
@@ -80,8 +84,9 @@ const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
  * into its volume's staging folder. Returns MB/s of a dump (0 for the others).
  */
 export async function stagePiece(ctx: Context, stack: RestoreStack, piece: Piece, file: string, suffix: string, backupId: string): Promise<number> {
+  ctx = onContainers(ctx, stack.runtime);
   if (piece.kind !== 'postgres') {
-    const container = await pieceContainer(ctx, stack.project, piece);
+    const container = await pieceContainer(ctx, stack.project, piece, stack.runtime);
     await inPieceVolume(ctx, piece, { volume: container.volume!, image: container.imageId, tenant: stack.id }, fileNames(suffix, piece), stageScript(piece), `staging ${piece.name} of backup ${backupId}`, file);
     return 0;
   }
@@ -109,7 +114,7 @@ export async function stagePiece(ctx: Context, stack: RestoreStack, piece: Piece
 /** compose stop of the services that write (every one but the PostgreSQL servers): nothing writes while the state changes. */
 export async function stopClients(ctx: Context, stack: RestoreStack): Promise<void> {
   if (stack.clients.length === 0) return;
-  await composeVerb(ctx.dockerHost, stack.target, ['stop', '--timeout', '10', ...stack.clients], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+  await stack.runtime.stop(stack.clients, { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
 }
 
 /**
@@ -118,8 +123,9 @@ export async function stopClients(ctx: Context, stack: RestoreStack): Promise<vo
  * transaction; a file piece's live files move aside and the staged ones in (its service is stopped).
  */
 export async function swapPiece(ctx: Context, stack: RestoreStack, piece: Piece, suffix: string): Promise<void> {
+  ctx = onContainers(ctx, stack.runtime);
   if (piece.kind !== 'postgres') {
-    const container = await pieceContainer(ctx, stack.project, piece);
+    const container = await pieceContainer(ctx, stack.project, piece, stack.runtime);
     await inPieceVolume(ctx, piece, { volume: container.volume!, image: container.imageId, tenant: stack.id }, fileNames(suffix, piece), swapScript(piece), `swapping in ${piece.name}`);
     return;
   }
@@ -144,10 +150,10 @@ export async function swapPiece(ctx: Context, stack: RestoreStack, piece: Piece,
  * database), so "port is already allocated" right after the stop is the engine still releasing
  * them (its userland proxy): tried again for a short while, never with other ports.
  */
-export async function startStack(ctx: Context, target: ComposeTarget): Promise<void> {
+export async function startStack(ctx: Context, stack: RestoreStack): Promise<void> {
   await retryUntilDeadline(async () => {
     try {
-      await composeVerb(ctx.dockerHost, target, ['start'], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+      await stack.runtime.start(undefined, { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
       return done(undefined);
     } catch (error) {
       if (error instanceof TenantctlError && /port is already allocated/i.test(error.message)) return notYet(error.message);
@@ -165,6 +171,7 @@ export async function startStack(ctx: Context, target: ComposeTarget): Promise<v
 
 /** The restored tenant is proven ready: what each piece set aside goes. A failure to is said, not fatal: the state is restored. */
 export async function dropReplaced(ctx: Context, stack: RestoreStack, pieces: readonly Piece[], suffix: string): Promise<string[]> {
+  ctx = onContainers(ctx, stack.runtime);
   const problems: string[] = [];
   for (const piece of pieces) {
     try {
@@ -173,7 +180,7 @@ export async function dropReplaced(ctx: Context, stack: RestoreStack, pieces: re
         await sql(ctx, await runningServer(ctx, stack, piece), piece, `DROP DATABASE IF EXISTS ${ident(names.replaced)} WITH (FORCE)`, 'dropping the replaced database');
       } else {
         // The running service never reads these names: removing them does not need it stopped.
-        const container = await pieceContainer(ctx, stack.project, piece);
+        const container = await pieceContainer(ctx, stack.project, piece, stack.runtime);
         await inPieceVolume(ctx, piece, { volume: container.volume!, image: container.imageId, tenant: stack.id }, fileNames(suffix, piece), dropScript, `removing the replaced files of ${piece.name}`);
       }
     } catch (error) {
@@ -193,6 +200,7 @@ export async function dropReplaced(ctx: Context, stack: RestoreStack, pieces: re
  * caller starts the stack and proves it ready.
  */
 export async function putStateBack(ctx: Context, stack: RestoreStack, pieces: readonly Piece[], suffix: string, { keepRestored = false } = {}): Promise<string[]> {
+  ctx = onContainers(ctx, stack.runtime);
   const kept: string[] = [];
   const looks = await Promise.all(pieces.map(async (piece) => {
     if (piece.kind === 'postgres') {
@@ -200,7 +208,7 @@ export async function putStateBack(ctx: Context, stack: RestoreStack, pieces: re
       const db = await runningServer(ctx, stack, piece);
       return { piece, db, present: await existingDatabases(ctx, db, piece, [names.replaced, names.scratch, names.kept, names.live]) };
     }
-    const container = await pieceContainer(ctx, stack.project, piece);
+    const container = await pieceContainer(ctx, stack.project, piece, stack.runtime);
     const where = { volume: container.volume!, image: container.imageId, tenant: stack.id };
     return { piece, where, look: await inPieceVolume(ctx, piece, where, fileNames(suffix, piece), lookScript, `looking at ${piece.name}'s volume`) };
   }));

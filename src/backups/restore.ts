@@ -13,7 +13,7 @@ import { requireTenantFor, servicesOf } from '../tenants/day2-target.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { objectsByLabel } from '../engine/docker.js';
 import { projectLabel } from '../stack/removal.js';
-import { refuseOnSwarm } from '../swarm/swarm-stack.js';
+import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { BackupStore } from './store.js';
 import { corrupt, dumpFile, manifestFile, redisFile, tenantFile, verifyBackup, type BackupManifest } from './manifest.js';
@@ -104,7 +104,6 @@ export interface RestoreInput {
 export async function restore(ctx: Context, input: RestoreInput): Promise<RestoreResult> {
   const started = ctx.clock.now();
   const source = parseTenantId(input.id);
-  refuseOnSwarm(ctx.dockerHost, 'restore');
   const target = input.as === undefined ? source : parseTenantId(input.as);
   if (typeof input.from !== 'string' || input.from.trim() === '') throw usageError('--from <backup> is required: a backup id (tenantctl backups) or a backup folder');
   const db = await ctx.adminDb();
@@ -194,7 +193,7 @@ async function restoreStackOf(ctx: Context, id: string, backupDir?: string): Pro
   const db = await ctx.adminDb();
   const { rendered, pieces, secrets } = await tenantState(ctx, db, t, 'be restored');
   const clients = clientsOf(servicesOf(rendered, t.record.profiles), pieces);
-  const stack = { id, project: t.record.composeProject, target: t.target, clients };
+  const stack: RestoreStack = { id, project: t.record.composeProject, target: t.target, clients, runtime: await runtimeFor(ctx.dockerHost, t.target, ctx.signal) };
   // Undoing and dropping what was replaced need only the tenant's pieces, not the backup's files.
   if (backupDir === undefined) return { stack, rendered, t, pieces, secrets };
   const manifest = JSON.parse(await readFile(path.join(backupDir, manifestFile), 'utf8').catch(() => '{}')) as Partial<BackupManifest>;
@@ -243,10 +242,10 @@ export async function replaceData(ctx: Context, journal: OperationJournal, op: O
   // From here the restored stack may run and write: an undo keeps what it holds.
   await record('starting');
   ctx.reporter.step(`starting ${id}`);
-  await startStack(ctx, t.target);
+  await startStack(ctx, stack);
   await record('started');
   ctx.reporter.step('waiting until every service is ready');
-  await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
+  await waitForTenantReady(onContainers(ctx, stack.runtime), await readyTargetOf(ctx, t.record, rendered, secrets));
   await record('proven');
   return { restoreMBps };
 }
@@ -305,8 +304,8 @@ export async function undoRestore(ctx: Context, journal: OperationJournal, op: O
     kept = await putStateBack(ctx, stack, pieces, op.data.suffix, { keepRestored: reached(op.step, 'starting') });
     if (mode === 'in-place') {
       ctx.reporter.step(`starting ${id} again on its own data`);
-      await startStack(ctx, t.target);
-      await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
+      await startStack(ctx, stack);
+      await waitForTenantReady(onContainers(ctx, stack.runtime), await readyTargetOf(ctx, t.record, rendered, secrets));
     }
   }
   if (mode !== 'in-place' && (await provisionTouched(ctx, op))) {

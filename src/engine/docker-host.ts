@@ -145,8 +145,12 @@ export class DockerHost implements EngineConnection {
    */
   sibling(id: string, address: string): DockerHost {
     const endpoint = this.endpoint;
-    if (endpoint.kind !== 'tcp' && endpoint.kind !== 'ssh') return this;
-    if (address === endpoint.address) return this;
+    // The node this instance reaches itself (a manager that also runs tasks, or a local socket):
+    // the same engine, as a plain engine, so its containers are reached like any node's.
+    if (endpoint.kind !== 'tcp' && endpoint.kind !== 'ssh' || address === endpoint.address) {
+      if (this.kind !== 'swarm') return this;
+      return (this.plainTwin ??= new DockerHost(id, endpoint, { ...this.options, kind: 'compose' }));
+    }
     // One per node for this instance's life, so a node's ssh connection is reused too; closed with it.
     let sibling = this.siblings.get(address);
     if (!sibling) {
@@ -159,6 +163,7 @@ export class DockerHost implements EngineConnection {
   }
 
   private readonly siblings = new Map<string, DockerHost>();
+  private plainTwin?: DockerHost;
 
   private ssh(): SshMultiplexer {
     return (this.sshMultiplexer ??= new SshMultiplexer({ baseDir: this.options.ssh!.stateDir, configFile: this.options.ssh!.configFile, searchPath: this.options.searchPath ?? '' }));
@@ -166,7 +171,7 @@ export class DockerHost implements EngineConnection {
 
   /** Ends what this instance keeps open (an ssh master connection); the context calls it when the command ends. */
   async close(): Promise<void> {
-    await Promise.all([this.sshMultiplexer?.close(), ...[...this.siblings.values()].map((sibling) => sibling.close())]);
+    await Promise.all([this.sshMultiplexer?.close(), this.plainTwin?.close(), ...[...this.siblings.values()].map((sibling) => sibling.close())]);
   }
 
   /**

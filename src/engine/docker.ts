@@ -20,6 +20,24 @@ export interface ContainerState {
   /** The image as the container names it (a tag), and the id it runs. */
   image: string;
   imageId: string;
+  /** When Docker created it (ISO), and whether it is a swarm task's (swarm keeps ended tasks' containers). */
+  created?: string;
+  swarmTask?: boolean;
+}
+
+/**
+ * The containers that are the services' now: all of a compose project's; of a swarm stack's, each
+ * service's newest task container (swarm keeps the containers of tasks it ended, a stop or a
+ * restart ago, beside the current one).
+ */
+export function currentContainers(containers: readonly ContainerState[]): ContainerState[] {
+  const newest = new Map<string, ContainerState>();
+  for (const c of containers) {
+    if (!c.swarmTask) continue;
+    const seen = newest.get(c.service);
+    if (!seen || (c.created ?? '') > (seen.created ?? '')) newest.set(c.service, c);
+  }
+  return containers.filter((c) => !c.swarmTask || newest.get(c.service) === c);
 }
 
 const ids = (stdout: string) => stdout.split('\n').map((s) => s.trim()).filter(Boolean);
@@ -66,6 +84,8 @@ export async function inspectContainers(host: DockerHost, containerIds: string[]
       restartCount: Number(c.RestartCount ?? 0),
       image: String(c.Config?.Image ?? ''),
       imageId: String(c.Image ?? ''),
+      created: typeof c.Created === 'string' ? c.Created : undefined,
+      swarmTask: Boolean(c.Config?.Labels?.['com.docker.swarm.task.id']),
     };
   });
 }

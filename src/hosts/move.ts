@@ -99,8 +99,8 @@ async function moveHeld(ctx: Context, db: AdminDb, id: string, to: string, start
   // Backup and restore work from the template's declared state, and neither reaches a swarm yet: refused (exit 2) before anything stops.
   const template = await loadTenantTemplate(ctx, record);
   requireState(template.block, id, 'be moved', template.name);
-  refuseOnSwarm(source, 'move');
-  refuseOnSwarm(target, 'move');
+  refuseOnSwarm(source, 'move', 'a move is built for compose hosts (writers stopped and state swapped by compose on one engine)');
+  refuseOnSwarm(target, 'move', 'a move is built for compose hosts (writers stopped and state swapped by compose on one engine)');
   const [sourceEngine, targetEngine] = await Promise.all([requireReachable(ctx, source, `tenant ${id}`), requireReachable(ctx, target)]);
   // By the engine's own ID, not its address: one daemon reached two ways (its socket and tcp, tcp
   // and ssh) would have the removal below take the live tenant's containers and volumes.

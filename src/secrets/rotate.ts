@@ -108,7 +108,7 @@ export function rotationPlan(block: TemplateBlock, rendered: string, running: re
 export async function rotateSecrets(ctx: Context, input: { id: unknown; only?: unknown }): Promise<RotateResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(input.id);
-  refuseOnSwarm(ctx.dockerHost, 'rotate-secrets (swarm secrets are immutable)');
+  refuseOnSwarm(ctx.dockerHost, 'rotate-secrets', 'swarm secrets are immutable: a new value needs a new secret version and a redeploy of every service that reads it');
   const db = await ctx.adminDb();
   const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
   const release = await holdTenant(ctx, id);

@@ -1,7 +1,7 @@
 import { TenantctlError } from '../common/errors.js';
 import { dockerQueryTimeoutMs } from '../common/timeouts.js';
 import type { DockerHost } from '../engine/docker-host.js';
-import { inspectContainers, projectContainerIds, type ContainerState } from '../engine/docker.js';
+import { currentContainers, inspectContainers, projectContainerIds, type ContainerState } from '../engine/docker.js';
 import { filtersQuery } from '../engine/engine-api.js';
 
 // What a tenant's stack runs, wherever its host runs it: a compose project's containers on the
@@ -15,7 +15,7 @@ export async function projectContainers(manager: DockerHost, project: string, si
   // again, a few times at most.
   for (let attempt = 1; ; attempt++) {
     const states = await inspectContainers(host, await projectContainerIds(host, project, signal), signal);
-    if (states) return states;
+    if (states) return currentContainers(states);
     if (attempt >= 5) throw new TenantctlError('docker', `the containers of ${project} kept changing while being inspected`);
   }
 }

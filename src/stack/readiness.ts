@@ -2,7 +2,7 @@ import { TenantctlError } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import type { DockerHost } from '../engine/docker-host.js';
-import { inspectContainers, projectContainerIds, type ContainerState } from '../engine/docker.js';
+import { currentContainers, inspectContainers, projectContainerIds, type ContainerState } from '../engine/docker.js';
 import type { Probe } from './probes.js';
 
 // "Ready" is tenantctl's own verdict: every service's container runs (none exited, crash-looping or
@@ -21,7 +21,7 @@ type Verdict = { state: 'ready' } | { state: 'waiting'; why: string } | { state:
 
 /** Pure: what one container snapshot says about one service (before its probe, if it has one). */
 export function judgeService(service: ExpectedService, containers: ContainerState[]): Verdict {
-  const mine = containers.filter((c) => c.service === service.name);
+  const mine = currentContainers(containers).filter((c) => c.service === service.name);
   if (mine.length === 0) return { state: 'waiting', why: 'no container yet' };
   for (const c of mine) {
     if (c.status === 'exited' || c.status === 'dead') {

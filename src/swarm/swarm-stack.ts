@@ -26,9 +26,9 @@ export interface SwarmNode {
   address: string;
 }
 
-/** Commands not built for stacks yet refuse a tenant on a swarm (exit 2) before they change anything. */
-export function refuseOnSwarm(host: DockerHost, what: string): void {
-  if (host.kind === 'swarm') throw new TenantctlError('usage', `${what} is not available for a tenant on a swarm (${host.id}) yet`);
+/** Commands not built for stacks yet refuse a tenant on a swarm (exit 2) before they change anything, saying why. */
+export function refuseOnSwarm(host: DockerHost, what: string, why: string): void {
+  if (host.kind === 'swarm') throw new TenantctlError('usage', `${what} is not available for a tenant on a swarm (${host.id}) yet: ${why}`);
 }
 
 /** Ready, active nodes of the swarm, from the manager. */

@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { dockerForeground } from '../stack/day2.js';
+import { runtimeFor } from '../runtime/runtime-for.js';
 import { managedContainers } from '../engine/docker.js';
 import { requireTenantFor, tenantNamedSecretsFor, type Day2Target } from './day2-target.js';
 import { loadTenantTemplate, redisCheckOf } from './tenant-template.js';
@@ -74,7 +75,9 @@ export async function redisCli(ctx: Context, input: { id: unknown; args: string[
 }
 
 async function execIn(ctx: Context, t: Day2Target, service: string, command: string[], secretEnv: Record<string, string>, tty: boolean): Promise<ExecResult> {
-  const containers = await managedContainers(ctx.dockerHost, { project: t.record.composeProject, signal: ctx.signal });
+  // Where the containers are: the host, or a swarm tenant's node.
+  const host = (await runtimeFor(ctx.dockerHost, t.target, ctx.signal)).containers;
+  const containers = await managedContainers(host, { project: t.record.composeProject, signal: ctx.signal });
   const mine = containers.filter((c) => c.service === service);
   if (mine.length === 0) {
     const services = [...new Set(containers.map((c) => c.service))].sort();
@@ -87,6 +90,6 @@ async function execIn(ctx: Context, t: Day2Target, service: string, command: str
   }
   // `-e NAME` without a value: docker takes the value from its own environment, where it is put below.
   const args = ['exec', tty ? '-it' : '-i', ...Object.keys(secretEnv).flatMap((name) => ['-e', name]), running.id, ...command];
-  const run = await dockerForeground(ctx.dockerHost, args, { env: secretEnv });
+  const run = await dockerForeground(host, args, { env: secretEnv });
   return { exitCode: run.exitCode };
 }

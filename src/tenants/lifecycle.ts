@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import { BatchFailure, TenantctlError, usageError } from '../common/errors.js';
 import { composeStartTimeoutMs, composeStopTimeoutMs } from '../common/timeouts.js';
-import { composeVerb } from '../stack/day2.js';
+import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { managedContainers } from '../engine/docker.js';
 import { recordAudit } from '../audit/write.js';
 import { parseTenantId } from './input.js';
@@ -38,14 +38,13 @@ export interface LifecycleBatchResult {
   summary: { total: number; ok: number; failed: number; durationMs: number };
 }
 
-/** Seconds compose gives each container to stop (SIGTERM) before it kills it. */
-const stopGraceSeconds = '10';
 
 export async function stopTenant(ctx: Context, rawId: unknown): Promise<LifecycleResult> {
   return locked(ctx, rawId, 'stop', ['active', 'stopped'], async (t, rendered, started) => {
     const services = servicesOf(rendered, t.record.profiles);
-    ctx.reporter.step(`stopping ${t.record.composeProject} (containers are kept)`);
-    await composeVerb(ctx.dockerHost, t.target, ['stop', '--timeout', stopGraceSeconds], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+    const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);
+    ctx.reporter.step(`stopping ${t.record.composeProject} (${runtime.kind === 'swarm' ? 'its services scaled to 0; volumes are kept' : 'containers are kept'})`);
+    await runtime.stop(undefined, { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
     const wasStopped = t.record.status === 'stopped';
     if (!wasStopped) await new TenantRegistry(await ctx.adminDb()).markStopped(t.record.id);
     return result(ctx, t, 'stop', wasStopped ? 'already-stopped' : 'stopped', 'stopped', services, started);
@@ -60,21 +59,24 @@ export async function stopTenant(ctx: Context, rawId: unknown): Promise<Lifecycl
 export async function startTenant(ctx: Context, rawId: unknown): Promise<LifecycleResult> {
   return locked(ctx, rawId, 'start', ['stopped', 'active'], async (t, rendered, started) => {
     const services = servicesOf(rendered, t.record.profiles);
-    const containers = await managedContainers(ctx.dockerHost, { project: t.record.composeProject, signal: ctx.signal });
-    const missing = services.filter((s) => !containers.some((c) => c.service === s));
+    const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);
+    const containers = await managedContainers(runtime.containers, { project: t.record.composeProject, signal: ctx.signal });
+    // compose start starts existing containers only (a swarm makes new tasks: nothing to miss).
+    const missing = runtime.kind === 'compose' ? services.filter((s) => !containers.some((c) => c.service === s)) : [];
     if (missing.length > 0) {
       throw new TenantctlError('conflict', `${t.record.id} has no container for ${missing.join(', ')} (removed outside tenantctl); start only starts existing containers: deprovision and provision it again, or run compose up from ${t.paths.dir}/`);
     }
-    const allRunning = containers.every((c) => c.state === 'running');
+    // A service runs when one of its containers does (a swarm keeps its ended tasks' beside it).
+    const allRunning = services.every((s) => containers.some((c) => c.service === s && c.state === 'running'));
     const db = await ctx.adminDb();
     const template = await loadTenantTemplate(ctx, t.record);
     const secrets = await tenantNamedSecretsFor(ctx, db, t, Object.keys(template.block.secrets));
     if (!(t.record.status === 'active' && allRunning)) {
       ctx.reporter.step(`starting ${t.record.composeProject}`);
-      await composeVerb(ctx.dockerHost, t.target, ['start'], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+      await runtime.start(undefined, { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
     }
     ctx.reporter.step('waiting until every service is ready');
-    await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
+    await waitForTenantReady(onContainers(ctx, runtime), await readyTargetOf(ctx, t.record, rendered, secrets));
     if (t.record.status === 'active' && allRunning) return result(ctx, t, 'start', 'already-running', 'active', services, started);
     await new TenantRegistry(db).markStarted(t.record.id, 'tenant.started');
     return result(ctx, t, 'start', 'started', 'active', services, started);
@@ -92,11 +94,10 @@ export async function restartTenant(ctx: Context, rawId: unknown, { services: on
     const template = await loadTenantTemplate(ctx, t.record);
     const secrets = await tenantNamedSecretsFor(ctx, db, t, Object.keys(template.block.secrets));
     ctx.reporter.step(`restarting ${only.length > 0 ? services.join(', ') : 'every service'} of ${t.record.composeProject}`);
-    await composeVerb(ctx.dockerHost, t.target, ['restart', '--timeout', stopGraceSeconds, ...(only.length > 0 ? services : [])], {
-      timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail,
-    });
+    const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);
+    await runtime.restart(only.length > 0 ? services : undefined, { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
     ctx.reporter.step('waiting until every service is ready');
-    await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets));
+    await waitForTenantReady(onContainers(ctx, runtime), await readyTargetOf(ctx, t.record, rendered, secrets));
     await db.withTransaction(async (client) => {
       // The row is locked like a status change's, so the audit row sits in the tenant's history in order.
       const { rows } = await client.query('SELECT status FROM admin_customers WHERE id = $1 FOR UPDATE', [t.record.id]);

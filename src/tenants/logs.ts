@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { composeLogsTimeoutMs } from '../common/timeouts.js';
-import { composeForeground } from '../stack/day2.js';
+import { runtimeFor } from '../runtime/runtime-for.js';
 import { composeOn } from '../stack/compose.js';
 import { requireComposeFile, requireTenantFor, servicesOf } from './day2-target.js';
 
@@ -53,24 +53,17 @@ export async function logs(ctx: Context, input: LogsInput): Promise<LogsResult> 
   const services = input.services ?? [];
   const unknown = services.filter((s) => !known.includes(s));
   if (unknown.length > 0) throw usageError(`${t.record.id} has no service ${unknown.join(', ')}; its services are ${known.join(', ')}`);
-  const compose = await composeOn(ctx.dockerHost);
-  if (since !== undefined && compose.flavour === 'v1') throw usageError('--since needs compose v2 (docker-compose 1.x has no --since); install the compose plugin or leave --since out');
-
-  // Colours only where compose sees a terminal: it decides that itself.
-  const verb = ['logs'];
-  if (input.follow) verb.push('--follow');
-  if (input.timestamps) verb.push('--timestamps');
-  if (since !== undefined) verb.push('--since', since);
-  if (tail !== undefined) verb.push('--tail', tail);
-  verb.push(...services);
-  // The logs are the output: to stdout as compose writes them. A followed stream runs until Ctrl-C
-  // (the signal reaches compose, which ends; tenantctl then exits 0); a bounded one has a timeout.
-  const run = await composeForeground(ctx.dockerHost, t.target, verb, {
-    stdin: 'ignore',
-    timeoutMs: input.follow ? undefined : composeLogsTimeoutMs,
-  });
+  const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);
+  if (since !== undefined && runtime.kind === 'compose' && (await composeOn(ctx.dockerHost)).flavour === 'v1') {
+    throw usageError('--since needs compose v2 (docker-compose 1.x has no --since); install the compose plugin or leave --since out');
+  }
+  // The logs are the output: to stdout as compose (or, on a swarm, docker service logs) writes them,
+  // colours only where it sees a terminal. A followed stream runs until Ctrl-C (the signal reaches
+  // the child, which ends; tenantctl then exits 0); a bounded one has a timeout.
+  const what = runtime.kind === 'swarm' ? 'docker service logs' : 'compose logs';
+  const run = await runtime.logs(services, { follow: input.follow, timestamps: input.timestamps, since, tail, timeoutMs: input.follow ? undefined : composeLogsTimeoutMs });
   if (run.forwarded.length > 0) return { ended: 'interrupted' };
-  if (run.timedOut) throw new TenantctlError('docker', `compose logs for ${t.record.composeProject} did not finish within ${composeLogsTimeoutMs / 1000} s`);
-  if (run.exitCode !== 0) throw new TenantctlError('docker', `compose logs for ${t.record.composeProject} failed (exit ${run.exitCode}; its message is above)`);
+  if (run.timedOut) throw new TenantctlError('docker', `${what} for ${t.record.composeProject} did not finish within ${composeLogsTimeoutMs / 1000} s`);
+  if (run.exitCode !== 0) throw new TenantctlError('docker', `${what} for ${t.record.composeProject} failed (exit ${run.exitCode}; its message is above)`);
   return { ended: 'finished' };
 }

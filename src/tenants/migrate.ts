@@ -8,6 +8,7 @@ import { requireTenantFor, tenantNamedSecretsFor } from './day2-target.js';
 import { runBatch, type BatchItem } from './batch.js';
 import { applyTenantSchema } from './schema.js';
 import { loadTenantTemplate } from './tenant-template.js';
+import { runtimeFor } from '../runtime/runtime-for.js';
 import { fillBlockText, templateValues, type TenantValues } from '../templates/values.js';
 import { hostValuesOf } from '../templates/configured.js';
 import type { TenantRecord } from './registry.js';
@@ -78,7 +79,8 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
     const values = templateValues(template, { id, name: t.record.name, plan: t.record.plan as TenantValues['plan'], subnet: t.record.subnet ?? '', ports }, hostValuesOf(ctx.config));
     ctx.reporter.step(`${dryRun ? 'checking' : 'applying'} the tenant migrations of ${id}`);
     const migrations = await applyTenantSchema(
-      { host: ctx.dockerHost.probeAddress(ctx.config.bindAddress), port, password: secrets[target.passwordSecret]!, user: target.user, database: fillBlockText(target.database, values) },
+      // Published where its containers run (a swarm tenant's node).
+      { host: (await runtimeFor(ctx.dockerHost, t.target, ctx.signal)).containers.probeAddress(ctx.config.bindAddress), port, password: secrets[target.passwordSecret]!, user: target.user, database: fillBlockText(target.database, values) },
       { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
       { dryRun, dir: template.migrationsDir },
     );

@@ -171,7 +171,7 @@ export async function upgradeMany(
 export async function upgradeTenant(ctx: Context, rawId: unknown, options: UpgradeOptions): Promise<UpgradeResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
-  refuseOnSwarm(ctx.dockerHost, 'upgrade');
+  refuseOnSwarm(ctx.dockerHost, 'upgrade', 'its rollback pins each service\'s image on the engine that runs it, and a stack\'s images are on its node, not this manager');
   const db = await ctx.adminDb();
   const unlock = await holdTenant(ctx, id);
   try {

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { currentContainers, type ContainerState } from '../../src/engine/docker.js';
+import { judgeService } from '../../src/stack/readiness.js';
+
+// A swarm keeps the containers of the tasks it ended (a stop, a restart ago) beside the current
+// one: readiness and status judge each service by its newest task's container, never by an old
+// exited one. A compose project's containers are all current.
+
+const c = (id: string, service: string, status: string, extra: Partial<ContainerState> = {}): ContainerState =>
+  ({ id, name: id, service, status, exitCode: status === 'exited' ? 137 : 0, restartCount: 0, image: 'i', imageId: 'sha256:i', ...extra });
+
+describe('current containers', () => {
+  it('of a swarm stack: each service\'s newest task container only', () => {
+    const states = [
+      c('old-app', 'app', 'exited', { swarmTask: true, created: '2026-12-06T01:00:00Z' }),
+      c('new-app', 'app', 'running', { swarmTask: true, created: '2026-12-06T02:00:00Z' }),
+      c('db', 'db', 'running', { swarmTask: true, created: '2026-12-06T00:00:00Z' }),
+    ];
+    expect(currentContainers(states).map((s) => s.id)).toEqual(['new-app', 'db']);
+    expect(judgeService({ name: 'app', hasHealthcheck: false }, states)).toEqual({ state: 'ready' });
+  });
+
+  it('of a compose project: all of them (an exited one fails readiness at once)', () => {
+    const states = [c('app', 'app', 'exited'), c('db', 'db', 'running')];
+    expect(currentContainers(states)).toEqual(states);
+    expect(judgeService({ name: 'app', hasHealthcheck: false }, states)).toMatchObject({ state: 'failed' });
+  });
+
+  it('a swarm service whose newest task exited is failed, whatever older tasks did', () => {
+    const states = [
+      c('old', 'app', 'running', { swarmTask: true, created: '2026-12-06T01:00:00Z' }),
+      c('new', 'app', 'exited', { swarmTask: true, created: '2026-12-06T02:00:00Z' }),
+    ];
+    expect(judgeService({ name: 'app', hasHealthcheck: false }, states)).toMatchObject({ state: 'failed', why: expect.stringContaining('new exited') });
+  });
+});
