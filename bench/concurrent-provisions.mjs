@@ -21,6 +21,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchEnvironment, childRunner, cli } from './environment.mjs';
+import { hostCpu, hostCpus, hostUsage } from './host-usage.mjs';
 
 const tenants = Number(process.env.BENCH_TENANTS ?? 10);
 const cpuSeconds = Number(process.env.BENCH_CPU_SECONDS ?? 20);
@@ -33,21 +34,6 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const { run, children } = childRunner({ env, cwd: dir, timeoutMs: 900_000 });
 
 // ---- CPU accounting ----------------------------------------------------------------------------
-
-/** The host's CPU time from /proc/stat's first line, in clock ticks: total and idle (idle + iowait). */
-function hostCpu() {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal (guest and guest_nice are already in user and nice)
-  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { total, idle: fields[3] + (fields[4] ?? 0) };
-}
-
-const hostCpus = os.cpus().length;
-function hostUsage(before, after) {
-  const total = after.total - before.total;
-  const idleShare = (after.idle - before.idle) / total;
-  return { idlePercent: idleShare * 100, busyCores: (1 - idleShare) * hostCpus };
-}
 
 const mountinfo = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
 const cgroupV2 = mountinfo().some((line) => / - cgroup2 /.test(line) && line.split(' ')[4] === '/sys/fs/cgroup');
