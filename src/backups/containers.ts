@@ -18,10 +18,21 @@ export interface StackContainer {
 }
 
 export async function stackContainer(host: DockerHost, project: string, service: string, signal?: AbortSignal): Promise<StackContainer | undefined> {
-  const ids = (await host.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${service}`], { signal }))
-    .split('\n').map((s) => s.trim()).filter(Boolean);
-  if (ids.length === 0) return undefined;
-  const [c] = JSON.parse(await host.docker(['inspect', ids[0]!], { signal })) as any[];
+  // A swarm removes a task's container when it scales the service down: one listed may be gone by
+  // the time it is inspected. Then the list is asked again (the newest container first).
+  for (let attempt = 1; ; attempt++) {
+    const ids = (await host.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${service}`], { signal }))
+      .split('\n').map((s) => s.trim()).filter(Boolean);
+    if (ids.length === 0) return undefined;
+    try {
+      return described(service, JSON.parse(await host.docker(['inspect', ids[0]!], { signal })) as any[]);
+    } catch (error) {
+      if (attempt >= 3 || !/no such object|no such container/i.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+function described(service: string, [c]: any[]): StackContainer {
   const volumes: Record<string, string> = {};
   for (const m of c.Mounts ?? []) if (m.Type === 'volume' && m.Name) volumes[m.Destination] = m.Name;
   return { id: String(c.Id).slice(0, 12), service, running: c.State?.Running === true, image: String(c.Config?.Image ?? ''), imageId: String(c.Image ?? ''), volumes };

@@ -31,7 +31,8 @@ export interface SnapshotContext {
 /** The piece's snapshot into `file`, checked; what the manifest records of it. */
 export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: string): Promise<StreamResult & { image: string; imageId: string; version?: string }> {
   const { ctx } = s;
-  const container = await pieceContainer(ctx, s.project, piece, s.runtime);
+  // A backup reads a container that exists (never a service's definition: a task between containers is no snapshot).
+  const container = await pieceContainer(ctx, s.project, piece);
   const meta = { image: container.image, imageId: container.imageId };
   switch (piece.kind) {
     case 'postgres': {

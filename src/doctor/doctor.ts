@@ -5,7 +5,7 @@ import { TenantRegistry } from '../tenants/registry.js';
 import { tenantIdSchema } from '../tenants/input.js';
 import { tenantPaths } from '../tenants/files.js';
 import { servicesOf } from '../tenants/day2-target.js';
-import { projectsByLabel } from '../engine/docker.js';
+import { projectsByLabel, type ProjectObjects } from '../engine/docker.js';
 import { describeServices } from '../templates/render-compose.js';
 import { holdTenant } from '../tenants/hold.js';
 import { OperationJournal } from '../operations/journal.js';
@@ -54,7 +54,11 @@ export async function doctor(ctx: Context, { fix = false }: { fix?: boolean } = 
 
 async function takeSnapshot(ctx: Context): Promise<Snapshot> {
   const host = ctx.dockerHost;
-  const stacks = projectsByLabel(host, 'tenantctl.managed=true', ctx.signal);
+  // A swarm manager's engine holds its own node's containers only: every node is asked.
+  const stacks = host.kind === 'swarm'
+    ? import('../swarm/swarm-stack.js').then(async ({ swarmNodeEngines }) => mergeProjects(await Promise.all((await swarmNodeEngines(host, ctx.signal)).map((node) => projectsByLabel(node, 'tenantctl.managed=true', ctx.signal)))))
+    : projectsByLabel(host, 'tenantctl.managed=true', ctx.signal);
+  stacks.catch(() => {}); // awaited (and reported) below
   const db = await ctx.adminDb();
   const identity = learnIdentity(ctx, db);
   identity.catch(() => {}); // awaited (and reported) below
@@ -98,6 +102,7 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
   const withStackHere = rows.filter((r) => projects.has(r.composeProject)).map((r) => ({ id: r.id, host: r.host, project: r.composeProject }));
   return {
     ...facts,
+    swarm: host.kind === 'swarm',
     elsewhere: await askRecordedHosts(ctx, db, facts, withStackHere),
     projectPrefix: ctx.config.composeProjectPrefix,
     rows,
@@ -153,4 +158,19 @@ async function repair(ctx: Context, snapshot: Snapshot, finding: Finding): Promi
   } finally {
     await release();
   }
+}
+
+/** One project's objects from several engines (a swarm's nodes), as one. */
+function mergeProjects(perEngine: ProjectObjects[][]): ProjectObjects[] {
+  const merged = new Map<string, ProjectObjects>();
+  for (const stack of perEngine.flat()) {
+    const seen = merged.get(stack.project);
+    if (!seen) merged.set(stack.project, { ...stack, containers: [...stack.containers], networks: [...stack.networks], volumes: [...stack.volumes] });
+    else {
+      seen.containers.push(...stack.containers);
+      seen.networks.push(...stack.networks);
+      seen.volumes.push(...stack.volumes);
+    }
+  }
+  return [...merged.values()];
 }

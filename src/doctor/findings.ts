@@ -33,6 +33,8 @@ export interface Snapshot extends IdentityFacts {
   /** Unfinished operations in the journal (admin_operations); `inFlight`: a tenantctl holds the tenant's lock now. */
   operations: Array<{ tenant: string; verb: string; step: string; startedAt: string; actor: string; host: string; targetHost?: string; inFlight: boolean }>;
   stacks: StackOnHost[];
+  /** The host is a swarm manager: stacks are gathered from every node, and a stopped tenant's services (scaled to 0) have no container. */
+  swarm?: boolean;
   /** Tenant ids that have a folder in customers/. */
   folders: string[];
   /** The services a whole stack has (the template's), to tell a partial stack. */
@@ -123,6 +125,7 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
     const stack = stacks.get(row.composeProject);
     if (row.status === 'active' || row.status === 'stopped') {
       if (!stack || stack.containers.length === 0) {
+        if (s.swarm && row.status === 'stopped') continue;
         findings.push({
           kind: 'missing-stack', tenant: row.id, detail: `${row.id} is ${row.status} in the registry, but Docker has no container of ${row.composeProject}`,
           fix: `tenantctl deprovision ${row.id} --yes --keep-data && tenantctl provision ${row.id}`, fixable: false,

@@ -35,9 +35,25 @@ export function currentContainers(containers: readonly ContainerState[]): Contai
   for (const c of containers) {
     if (!c.swarmTask) continue;
     const seen = newest.get(c.service);
-    if (!seen || (c.created ?? '') > (seen.created ?? '')) newest.set(c.service, c);
+    if (!seen || createdAfter(c.created ?? '', seen.created ?? '')) newest.set(c.service, c);
   }
   return containers.filter((c) => !c.swarmTask || newest.get(c.service) === c);
+}
+
+/**
+ * Whether Docker's creation time `a` is later than `b`. Not a string comparison: Docker's RFC 3339
+ * times drop trailing zeros of the fraction ("…00.1Z" is before "…00.12Z"), and the CLI's
+ * `{{.CreatedAt}}` ("2026-12-06 05:00:00 +0000 UTC") has no fraction at all.
+ */
+export function createdAfter(a: string, b: string): boolean {
+  const parse = (text: string): [number, number] => {
+    const fraction = /\.(\d+)/.exec(text)?.[1] ?? '';
+    const whole = Date.parse(text.replace(/\.\d+/, '').replace(/ \+0000 UTC$/, 'Z').replace(' ', 'T'));
+    return [Number.isNaN(whole) ? 0 : whole, Number(fraction.padEnd(9, '0').slice(0, 9))];
+  };
+  const [wa, fa] = parse(a);
+  const [wb, fb] = parse(b);
+  return wa !== wb ? wa > wb : fa > fb;
 }
 
 const ids = (stdout: string) => stdout.split('\n').map((s) => s.trim()).filter(Boolean);
@@ -195,7 +211,7 @@ export interface ProjectObjects {
 export async function projectsByLabel(host: DockerHost, label: string, signal?: AbortSignal): Promise<ProjectObjects[]> {
   const project = '{{.Label "com.docker.compose.project"}}';
   const [containers, networks, volumes] = await Promise.all([
-    host.docker(['ps', '-a', '--filter', `label=${label}`, '--format', `${project}\t{{.ID}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}`], { signal }),
+    host.docker(['ps', '-a', '--filter', `label=${label}`, '--format', `${project}\t{{.ID}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.CreatedAt}}\t{{.Label "com.docker.swarm.task.id"}}`], { signal }),
     host.docker(['network', 'ls', '--filter', `label=${label}`, '--format', `${project}\t{{.Name}}`], { signal }),
     host.docker(['volume', 'ls', '--filter', `label=${label}`, '--format', `${project}\t{{.Name}}`], { signal }),
   ]);
@@ -205,9 +221,20 @@ export async function projectsByLabel(host: DockerHost, label: string, signal?: 
     if (!entry) found.set(name, (entry = { project: name, containers: [], networks: [], volumes: [] }));
     return entry;
   };
-  for (const line of ids(containers)) {
-    const [name, id, service, state] = line.split('\t');
-    if (name) of(name).containers.push({ id: id ?? '', service: service ?? '', state: state ?? '' });
+  // A swarm stack's ended tasks keep their containers: only each service's newest task is the service's.
+  const listed = ids(containers).map((line) => {
+    const [name, id, service, state, created, task] = line.split('\t');
+    return { project: name ?? '', id: id ?? '', service: service ?? '', state: state ?? '', created: created ?? '', swarmTask: Boolean(task) };
+  });
+  const newestTask = new Map<string, (typeof listed)[number]>();
+  for (const c of listed.filter((c) => c.swarmTask)) {
+    const key = `${c.project}\t${c.service}`;
+    const seen = newestTask.get(key);
+    if (!seen || createdAfter(c.created, seen.created)) newestTask.set(key, c);
+  }
+  for (const c of listed) {
+    if (!c.project || (c.swarmTask && newestTask.get(`${c.project}\t${c.service}`) !== c)) continue;
+    of(c.project).containers.push({ id: c.id, service: c.service, state: c.state });
   }
   for (const line of ids(networks)) {
     const [name, network] = line.split('\t');

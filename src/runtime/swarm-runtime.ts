@@ -1,4 +1,4 @@
-import { TenantctlError } from '../common/errors.js';
+import { TenantctlError, messageOf } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { runForeground, type ForegroundResult } from '../common/interactive.js';
 import type { DockerHost } from '../engine/docker-host.js';
@@ -31,7 +31,7 @@ export class SwarmRuntime implements TenantRuntime {
 
   async restart(services: readonly string[] | undefined, options: RuntimeCallOptions): Promise<void> {
     // Side by side: each waits for its own convergence (a task running and stable for swarm's monitor period).
-    await Promise.all((await this.serviceNames(services, options.signal)).map(async (name) => {
+    await allSettledOrFirstFailure((await this.serviceNames(services, options.signal)).map(async (name) => {
       options.onProgress?.(`restarting ${name} (a new task on the same node)`);
       await this.manage(['service', 'update', '--force', '--detach=false', '--quiet', name], `docker service update --force ${name}`, options);
     }));
@@ -60,7 +60,12 @@ export class SwarmRuntime implements TenantRuntime {
       ...(options.since !== undefined ? ['--since', options.since] : []), ...(options.tail !== undefined ? ['--tail', options.tail] : []),
     ];
     // One stream per service, side by side (each line names its task); the first failure is the answer.
-    const runs = await Promise.all(names.map((name) => runForeground(['docker', 'service', 'logs', ...flags, name], { stdin: 'ignore', timeoutMs: options.timeoutMs, env: this.manager.env })));
+    let runs: ForegroundResult[];
+    try {
+      runs = await Promise.all(names.map((name) => runForeground(['docker', 'service', 'logs', ...flags, name], { stdin: 'ignore', timeoutMs: options.timeoutMs, env: this.manager.env })));
+    } catch (error) {
+      throw new TenantctlError('docker', `docker service logs could not be started (is the docker CLI installed?): ${messageOf(error)}`, { cause: error });
+    }
     return {
       exitCode: runs.find((r) => r.exitCode !== 0)?.exitCode ?? 0,
       forwarded: [...new Set(runs.flatMap((r) => r.forwarded))],
@@ -83,7 +88,7 @@ export class SwarmRuntime implements TenantRuntime {
     if (names.length === 0) return;
     options.onProgress?.(`scaling ${names.join(', ')} to ${replicas}`);
     // One call per service, side by side: `docker service scale a=1 b=1` waits for each in turn.
-    await Promise.all(names.map((name) => this.manage(['service', 'scale', '--detach=false', `${name}=${replicas}`], `docker service scale ${name}=${replicas}`, options)));
+    await allSettledOrFirstFailure(names.map((name) => this.manage(['service', 'scale', '--detach=false', `${name}=${replicas}`], `docker service scale ${name}=${replicas}`, options)));
   }
 
   private async manage(args: string[], what: string, { timeoutMs, signal }: RuntimeCallOptions): Promise<void> {
@@ -92,4 +97,13 @@ export class SwarmRuntime implements TenantRuntime {
     if (result.timedOut) throw new TenantctlError('docker', `${what} on ${this.manager.id} did not converge within ${Math.round(timeoutMs / 1000)} s`);
     if (result.exitCode !== 0) throw new TenantctlError('docker', `${what} on ${this.manager.id} failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail)}`);
   }
+}
+
+/**
+ * Waits for every call (none is left running behind the verb: an undo must not start while a
+ * `docker service scale` still changes the stack), then throws the first failure, if any.
+ */
+async function allSettledOrFirstFailure(calls: Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(calls)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

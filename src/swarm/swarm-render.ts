@@ -127,6 +127,10 @@ export function swarmRender({ rendered, directories, node, project }: SwarmRende
     if (Object.keys(limits).length || Object.keys(reservations).length) {
       deploy.resources = { ...(Object.keys(limits).length ? { limits } : {}), ...(Object.keys(reservations).length ? { reservations } : {}) };
     }
+    // One task per service: stop and start scale to 0 and back to 1 (runtime/swarm-runtime.ts), and
+    // one node's volumes hold the service's state.
+    if (deploy.mode !== undefined && deploy.mode !== 'replicated') reasons.push(`service ${name}: deploy.mode ${String(deploy.mode)}: a tenant's services run one replicated task each`);
+    if (deploy.replicas !== undefined && Number(deploy.replicas) !== 1) reasons.push(`service ${name}: deploy.replicas ${String(deploy.replicas)}: a tenant's services run one task each (its state is on one node's volumes; stop and start scale to 0 and back to 1)`);
     deploy.placement = { constraints: [`node.hostname == ${node}`] };
     // DNS round robin instead of a virtual IP: swarm's VIPs are IPVS, which not every kernel has,
     // and a tenant's services run one task each anyway. Host-mode ports work with it.

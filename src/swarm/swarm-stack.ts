@@ -92,7 +92,7 @@ export async function deploySwarmTenant(
   await writeFile(stackFile, stack.text, { mode: 0o644 });
 
   // The node's engine (its ssh connection, if any, is kept by the manager's DockerHost until the command ends).
-  const shipped = (await manager.sibling(node.hostname, node.address).ensureImages(images, { signal })).shipped;
+  const { shipped } = await (await nodeHost(manager, node, signal)).ensureImages(images, { signal });
   // --resolve-image never: the images are the node's own, not a registry's.
   const result = await manager.run(['docker', 'stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', stackFile, project], { timeoutMs: stackDeployTimeoutMs, signal, cwd: baseDir });
   if (result.cancelled) throw new TenantctlError('interrupted', `docker stack deploy of ${project} was cancelled`);
@@ -152,7 +152,7 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
   const volumes: Record<string, number> = {};
   await Promise.all(
     nodes.map(async (node) => {
-      const host = manager.sibling(node.hostname, node.address);
+      const host = await nodeHost(manager, node, signal);
       // The tasks' containers go first (asynchronously after stack rm); their volumes are in use until then.
       await retryUntilDeadline(
         async () => {
@@ -183,7 +183,7 @@ export async function swarmLeftovers(manager: DockerHost, project: string, signa
     if (names.length) left.push(`${kind}s ${names.join(' ')}`);
   }
   for (const node of await swarmNodesAll(manager, signal)) {
-    const host = manager.sibling(node.hostname, node.address);
+    const host = await nodeHost(manager, node, signal);
     for (const [kind, args] of [['containers', ['ps', '-aq']], ['volumes', ['volume', 'ls', '-q']], ['networks', ['network', 'ls', '-q']]] as const) {
       const ids = (await host.docker([...args, '--filter', label], { signal })).split('\n').filter(Boolean);
       if (ids.length) left.push(`${kind} on ${node.hostname}: ${ids.join(' ')}`);
@@ -199,6 +199,27 @@ export async function swarmLeftovers(manager: DockerHost, project: string, signa
 export async function swarmNodeHost(manager: DockerHost, project: string, signal?: AbortSignal): Promise<DockerHost> {
   const node = await pinnedNode(manager, project, signal);
   if (!node) throw new TenantctlError('docker', `${project} has no service pinned to a node of the swarm of ${manager.id}`);
+  return nodeHost(manager, node, signal);
+}
+
+/** Every node's engine (doctor asks each: the manager's engine holds its own node's containers only). */
+export async function swarmNodeEngines(manager: DockerHost, signal?: AbortSignal): Promise<DockerHost[]> {
+  return Promise.all((await swarmNodesAll(manager, signal)).map((node) => nodeHost(manager, node, signal)));
+}
+
+/**
+ * A node's engine, reached like the manager's (DockerHost.sibling). A manager on a local socket
+ * reaches its own node's engine only: another machine's node cannot be reached "the same way", and
+ * taking the local engine for it would put volumes, images and helper containers on the wrong
+ * machine, so that is an error naming what to do.
+ */
+async function nodeHost(manager: DockerHost, node: SwarmNode, signal?: AbortSignal): Promise<DockerHost> {
+  if (manager.isLocal) {
+    const own = (await manager.docker(['info', '--format', '{{.Swarm.NodeID}}'], { signal })).trim();
+    if (own !== node.id) {
+      throw new TenantctlError('docker', `node ${node.hostname} (${node.address}) of the swarm of ${manager.id} is another machine, and ${manager.id} is reached through a local socket, so that node's engine cannot be reached the same way: register the swarm by its manager's tcp:// or ssh:// address (tenantctl hosts add --swarm)`);
+    }
+  }
   return manager.sibling(node.hostname, node.address);
 }
 

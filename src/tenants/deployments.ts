@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { AdminDb } from '../admin-db/database.js';
 import type { DockerHost } from '../engine/docker-host.js';
-import type { ContainerState } from '../engine/docker.js';
+import { currentContainers, inspectContainers, projectContainerIds, type ContainerState } from '../engine/docker.js';
 import { checksumOf } from '../common/sql-migrations.js';
 import { TenantctlError } from '../common/errors.js';
 
@@ -41,15 +41,12 @@ export type DeploymentReason = 'provision' | 'upgrade' | 'rollback' | 'restore';
  * Taken from the containers, not the tags: a tag may point elsewhere by now.
  */
 export async function runningImages(host: DockerHost, project: string, signal?: AbortSignal): Promise<Record<string, DeployedImage>> {
-  const ids = (await host.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`], { signal })).split('\n').map((s) => s.trim()).filter(Boolean);
-  if (ids.length === 0) return {};
-  const inspected = JSON.parse(await host.docker(['inspect', ...ids], { signal })) as any[];
-  const images: Record<string, DeployedImage> = {};
-  for (const c of inspected) {
-    const service = c.Config?.Labels?.['com.docker.compose.service'];
-    if (typeof service === 'string' && service) images[service] = { tag: String(c.Config?.Image ?? ''), id: String(c.Image ?? '') };
+  // A container listed may be gone when inspected (a swarm removes a scaled-down task's): ask again.
+  for (let attempt = 1; ; attempt++) {
+    const states = await inspectContainers(host, await projectContainerIds(host, project, signal), signal);
+    if (states) return imagesOf(currentContainers(states));
+    if (attempt >= 3) throw new TenantctlError('docker', `the containers of ${project} kept changing while their images were read`);
   }
-  return images;
 }
 
 /** The deployment of a tenant whose stack is up: the template as it was rendered, and what its containers run. */

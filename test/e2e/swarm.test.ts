@@ -222,6 +222,8 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
     expect(stop.exitCode, stop.why).toBe(0);
     expect(stop.json()).toMatchObject({ outcome: 'stopped', status: 'stopped' });
     expect(await replicas()).toEqual(['app 0/0', 'db 0/0', 'redis 0/0', 'worker 0/0']);
+    // Scaled to 0, its services have no container anywhere: doctor (asking every node) sees a stopped tenant, not a missing stack.
+    expect(await doctorFindingsOf(tenant)).toEqual([]);
     const start = await h.cli(['start', tenant, '--json'], { timeoutMs: 300_000 });
     expect(start.exitCode, start.why).toBe(0);
     expect(start.json()).toMatchObject({ outcome: 'started', status: 'active' });
@@ -235,7 +237,15 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
     expect(await taskOf()).not.toBe(before);
     const status = await h.cli(['status', tenant, '--json']);
     expect(status.exitCode, status.why).toBe(0); // healthy: the ended tasks' containers are not counted
+    expect(await doctorFindingsOf(tenant)).toEqual([]); // nor by doctor
   }, 900_000);
+
+  /** doctor's findings about one tenant (kind: detail), every node asked. */
+  async function doctorFindingsOf(id: string): Promise<string[]> {
+    const doctor = await h.cli(['doctor', '--host', 'swarm1', '--json']);
+    expect(doctor.stdout, doctor.why).toMatch(/^\{/);
+    return doctor.json().findings.filter((f: any) => f.tenant === id).map((f: any) => `${f.kind}: ${f.detail}`);
+  }
 
   it('logs, exec, psql, migrate and redis-cli reach the tenant on its node', async () => {
     const logs = await h.cli(['logs', tenant, '--service', 'app', '--tail', '50']);
@@ -279,12 +289,19 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
     expect(await replicas()).toEqual(['app 1/1', 'db 1/1', 'redis 1/1', 'worker 1/1']);
   }, 900_000);
 
-  it('refuses what is not built for swarm yet with exit 2, saying why: upgrade, rotate-secrets', async () => {
-    for (const [args, why] of [[['upgrade', tenant, '--json'], /rollback pins/], [['rotate-secrets', tenant, '--json'], /swarm secrets are immutable/]] as const) {
+  it('refuses what is not built for swarm yet with exit 2, saying why, and changes nothing: upgrade, rotate-secrets, deprovision --keep-data', async () => {
+    for (const [args, why] of [
+      [['upgrade', tenant, '--json'], /rollback pins/],
+      [['rotate-secrets', tenant, '--json'], /swarm secrets are immutable/],
+      [['deprovision', tenant, '--keep-data', '--yes', '--json'], /volumes are per node/],
+    ] as const) {
       const r = await h.cli([...args]);
       expect(r.exitCode, r.why).toBe(2);
       expect(r.json().error.message).toMatch(why);
     }
+    expect(await h.adminQuery('SELECT status, kept_data FROM admin_customers WHERE id = $1', [tenant])).toEqual([{ status: 'active', kept_data: false }]);
+    const status = await h.cli(['status', tenant, '--json']);
+    expect(status.exitCode, status.why).toBe(0);
   });
 
   it('deprovisions it with nothing left on any node', async () => {

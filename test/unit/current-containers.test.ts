@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { currentContainers, type ContainerState } from '../../src/engine/docker.js';
+import { createdAfter, currentContainers, type ContainerState } from '../../src/engine/docker.js';
 import { judgeService } from '../../src/stack/readiness.js';
 
 // A swarm keeps the containers of the tasks it ended (a stop, a restart ago) beside the current
@@ -32,5 +32,18 @@ describe('current containers', () => {
       c('new', 'app', 'exited', { swarmTask: true, created: '2026-12-06T02:00:00Z' }),
     ];
     expect(judgeService({ name: 'app', hasHealthcheck: false }, states)).toMatchObject({ state: 'failed', why: expect.stringContaining('new exited') });
+  });
+
+  it('orders creation times by their value, not their text (Docker drops trailing zeros of the fraction)', () => {
+    expect(createdAfter('2026-12-06T05:00:00.12Z', '2026-12-06T05:00:00.1Z')).toBe(true);
+    expect(createdAfter('2026-12-06T05:00:00.3Z', '2026-12-06T05:00:00Z')).toBe(true);
+    expect(createdAfter('2026-12-06T05:00:00Z', '2026-12-06T05:00:00.3Z')).toBe(false);
+    expect(createdAfter('2026-12-06T05:00:01Z', '2026-12-06T05:00:00.999999999Z')).toBe(true);
+    expect(createdAfter('2026-12-06 05:00:02 +0000 UTC', '2026-12-06 05:00:01 +0000 UTC')).toBe(true);
+    const states = [
+      c('second', 'app', 'running', { swarmTask: true, created: '2026-12-06T05:00:00.12Z' }),
+      c('first', 'app', 'exited', { swarmTask: true, created: '2026-12-06T05:00:00.1Z' }),
+    ];
+    expect(currentContainers(states).map((s) => s.id)).toEqual(['second']);
   });
 });

@@ -94,6 +94,10 @@ describe('swarmRender', () => {
     expect(refusal(compose.replace('    networks: [tenant]\n  app', '    profiles: [debug]\n    networks: [tenant]\n  app'))[0]).toMatch(/profiles/);
     expect(refusal(compose.replace('DB_PASSWORD: { file: ./secrets/DB_PASSWORD }', 'DB_PASSWORD: { external: true }'))).toEqual(['secret DB_PASSWORD: only file secrets are turned into swarm secrets']);
     expect(refusal(compose.replace('./initdb:', './other:'))[0]).toMatch(/\.\/other is bind-mounted from this machine/);
+    // One task per service: stop and start scale to 0 and back to 1.
+    expect(refusal(compose.replace('    ports: ["3005:3000"]', '    ports: ["3005:3000"]\n    deploy: { replicas: 3 }'))).toEqual([expect.stringMatching(/^service app: deploy.replicas 3: a tenant's services run one task each/)]);
+    expect(refusal(compose.replace('    ports: ["3005:3000"]', '    ports: ["3005:3000"]\n    deploy: { mode: global }'))).toEqual([expect.stringMatching(/^service app: deploy.mode global/)]);
+    expect(() => render(compose.replace('    ports: ["3005:3000"]', '    ports: ["3005:3000"]\n    deploy: { replicas: 1, mode: replicated }'))).not.toThrow();
   });
 
   it('labels each container with its compose project and service, so readiness finds it on the node', () => {
