@@ -1,6 +1,7 @@
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { runForeground, type ForegroundResult } from '../common/interactive.js';
+import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import type { DockerHost } from '../engine/docker-host.js';
 import { swarmNodeHost } from '../swarm/swarm-stack.js';
 import type { DefinedMounts, RuntimeCallOptions, RuntimeLogsOptions, TenantRuntime } from './tenant-runtime.js';
@@ -8,9 +9,12 @@ import type { DefinedMounts, RuntimeCallOptions, RuntimeLogsOptions, TenantRunti
 // A tenant on a Docker Swarm: a stack named after its compose project, every service pinned to one
 // node (swarm/swarm-stack.ts). Its services are swarm services <project>_<service>, one replica
 // each: stop scales them to 0 (the tasks end; the node keeps the volumes), start scales them back
-// to 1 (new tasks on the same node, the same volumes), restart forces a new task. Each waits until
-// swarm says the service converged. Logs are `docker service logs` on the manager (every task's,
-// the ended ones' too). Containers and volumes are on the node: `containers` is its engine.
+// to 1 (new tasks on the same node, the same volumes), restart forces a new task. Each is asked of
+// the manager detached and then watched: stopped means the node runs no container of the service;
+// started means a new task's container is up (Starting or Running: readiness is the caller's), and
+// a task that swarm rejected or that failed gives its own error as the cause (a taken port is a
+// conflict, exit 5). Logs are `docker service logs` on the manager (every task's, the ended ones'
+// too). Containers and volumes are on the node: `containers` is its engine.
 
 export class SwarmRuntime implements TenantRuntime {
   readonly kind = 'swarm' as const;
@@ -30,11 +34,11 @@ export class SwarmRuntime implements TenantRuntime {
   }
 
   async restart(services: readonly string[] | undefined, options: RuntimeCallOptions): Promise<void> {
-    // Side by side: each waits for its own convergence (a task running and stable for swarm's monitor period).
-    await allSettledOrFirstFailure((await this.serviceNames(services, options.signal)).map(async (name) => {
-      options.onProgress?.(`restarting ${name} (a new task on the same node)`);
-      await this.manage(['service', 'update', '--force', '--detach=false', '--quiet', name], `docker service update --force ${name}`, options);
-    }));
+    const names = await this.serviceNames(services, options.signal);
+    const before = new Set((await this.tasks(names, options.signal)).map((t) => t.id));
+    options.onProgress?.(`restarting ${names.join(', ')} (a new task each, on the same node)`);
+    await allSettledOrFirstFailure(names.map((name) => this.manage(['service', 'update', '--force', '--detach', '--quiet', name], `docker service update --force ${name}`, options)));
+    await this.untilStarted(names, before, { newTask: true }, options);
   }
 
   /** A service scaled to 0 has no task, so no container: its spec says its image and volumes (named <project>_<volume> on the node). */
@@ -84,11 +88,59 @@ export class SwarmRuntime implements TenantRuntime {
     return listed;
   }
 
-  private async scale(names: string[], replicas: number, options: RuntimeCallOptions): Promise<void> {
+  private async scale(names: string[], replicas: 0 | 1, options: RuntimeCallOptions): Promise<void> {
     if (names.length === 0) return;
+    const before = new Set((await this.tasks(names, options.signal)).map((t) => t.id));
     options.onProgress?.(`scaling ${names.join(', ')} to ${replicas}`);
-    // One call per service, side by side: `docker service scale a=1 b=1` waits for each in turn.
-    await allSettledOrFirstFailure(names.map((name) => this.manage(['service', 'scale', '--detach=false', `${name}=${replicas}`], `docker service scale ${name}=${replicas}`, options)));
+    await this.manage(['service', 'scale', '--detach', ...names.map((name) => `${name}=${replicas}`)], `docker service scale (${replicas})`, options);
+    if (replicas === 0) await this.untilStopped(names, options);
+    else await this.untilStarted(names, before, { newTask: false }, options);
+  }
+
+  /** The services' tasks (the history swarm keeps too), with what swarm wants of each, its state and error. */
+  private async tasks(names: string[], signal?: AbortSignal): Promise<Array<{ id: string; service: string; desired: string; state: string; error: string }>> {
+    const out = await this.manager.docker(['service', 'ps', '--no-trunc', '--format', '{{.ID}}|{{.Name}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}', ...names], { signal });
+    return out.split('\n').filter(Boolean).map((line) => {
+      const [id = '', name = '', desired = '', state = '', error = ''] = line.split('|');
+      // A history entry's name is prefixed with "\_ " in the CLI's table only; --format gives the task's name.
+      return { id, service: name.replace(/^\\_\s*/, '').replace(/\.\d+$/, ''), desired, state, error };
+    });
+  }
+
+  /** Until the node runs no container of the services (their files may be swapped then). */
+  private async untilStopped(names: string[], { timeoutMs, signal }: RuntimeCallOptions): Promise<void> {
+    await retryUntilDeadline(async () => {
+      const running = (await this.containers.docker(['ps', '--format', '{{.Label "com.docker.swarm.service.name"}}', '--filter', `label=com.docker.stack.namespace=${this.project}`], { signal }))
+        .split('\n').filter((name) => names.includes(name));
+      return running.length === 0 ? done(undefined) : notYet(`${[...new Set(running)].join(', ')} still running on the node`);
+    }, {
+      what: `stopping the services of ${this.project}`, deadlineMs: timeoutMs, signal, initialDelayMs: 250,
+      onDeadline: (why) => new TenantctlError('docker', `the services of ${this.project} did not stop within ${Math.round(timeoutMs / 1000)} s: ${why}`),
+    });
+  }
+
+  /**
+   * Until each service has a task swarm wants running whose container is up (a new one, for a
+   * restart); the errors of the tasks swarm made since `before` are the cause when it does not.
+   */
+  private async untilStarted(names: string[], before: Set<string>, { newTask }: { newTask: boolean }, { timeoutMs, signal }: RuntimeCallOptions): Promise<void> {
+    // A port "in use" can be the old task's for a moment (a restart stops it first, swarm schedules
+    // the new one again meanwhile): only a port still taken at the deadline is the cause (exit 5).
+    let taken: string | undefined;
+    await retryUntilDeadline(async () => {
+      const tasks = await this.tasks(names, signal);
+      const since = tasks.filter((t) => !before.has(t.id));
+      const errors = [...new Set(since.filter((t) => t.error).map((t) => `${t.service}: ${t.error}`))];
+      taken = errors.find((e) => /port is already allocated|address already in use|port .*already in use/i.test(e));
+      const up = (newTask ? since : tasks).filter((t) => t.desired === 'Running' && /^(Running|Starting)\b/.test(t.state));
+      const waiting = names.filter((name) => !up.some((t) => t.service === name));
+      return waiting.length === 0 ? done(undefined) : notYet(`${waiting.join(', ')} not started${errors.length ? ` (${errors.join('; ')})` : ''}`);
+    }, {
+      what: `starting the services of ${this.project}`, deadlineMs: timeoutMs, signal, initialDelayMs: 250,
+      onDeadline: (why) => taken
+        ? new TenantctlError('conflict', `the services of ${this.project} did not start within ${Math.round(timeoutMs / 1000)} s, a port is taken on its node: ${taken} (free it, or move the tenant)`)
+        : new TenantctlError('docker', `the services of ${this.project} did not start within ${Math.round(timeoutMs / 1000)} s: ${why}`),
+    });
   }
 
   private async manage(args: string[], what: string, { timeoutMs, signal }: RuntimeCallOptions): Promise<void> {

@@ -24,6 +24,9 @@ export function judgeService(service: ExpectedService, containers: ContainerStat
   const mine = currentContainers(containers).filter((c) => c.service === service.name);
   if (mine.length === 0) return { state: 'waiting', why: 'no container yet' };
   for (const c of mine) {
+    // A swarm replaces a task that ended with a new one (a new container): not failed yet; a crash
+    // loop shows as no progress until the deadline, which names it.
+    if (c.swarmTask && (c.status === 'exited' || c.status === 'dead')) return { state: 'waiting', why: `its task's container ${c.name} ${c.status} with code ${c.exitCode}; swarm starts a new task` };
     if (c.status === 'exited' || c.status === 'dead') {
       return { state: 'failed', why: `container ${c.name} ${c.status} with code ${c.exitCode}` };
     }
@@ -64,6 +67,8 @@ export async function waitUntilReady(host: DockerHost, project: string, services
   return retryUntilDeadline(async () => {
     if (containerIds.length < services.length) containerIds = await projectContainerIds(host, project, signal);
     const containers = await inspectContainers(host, containerIds, signal);
+    // A swarm's new task is a new container: its ids are looked up every round.
+    if (containers?.some((c) => c.swarmTask)) containerIds = [];
     if (!containers) {
       containerIds = []; // one was replaced (a restart policy, a re-create): look them up again
       return notYet('containers are being replaced');

@@ -217,6 +217,17 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
   const replicas = async () => (await manager.docker(['service', 'ls', '--filter', `label=com.docker.stack.namespace=${h.prefix}-${tenant}`, '--format', '{{.Name}} {{.Replicas}}']))
     .split('\n').filter(Boolean).map((line) => line.replace(`${h.prefix}-${tenant}_`, '')).sort();
 
+  // Swarm counts a replica once its task's health check passed (TENANTCTL_HEALTH_INTERVAL 2 s here);
+  // tenantctl's readiness is its own probes, which may answer first.
+  async function convergedReplicas(): Promise<string[]> {
+    let seen = await replicas();
+    for (let i = 0; i < 30 && seen.some((r) => !/ 1\/1$/.test(r)); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      seen = await replicas();
+    }
+    return seen;
+  }
+
   it('stop, start and restart go through swarm (services scaled to 0 and back, a new task), ready again by the probes', async () => {
     const stop = await h.cli(['stop', tenant, '--json'], { timeoutMs: 300_000 });
     expect(stop.exitCode, stop.why).toBe(0);
@@ -227,7 +238,7 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
     const start = await h.cli(['start', tenant, '--json'], { timeoutMs: 300_000 });
     expect(start.exitCode, start.why).toBe(0);
     expect(start.json()).toMatchObject({ outcome: 'started', status: 'active' });
-    expect(await replicas()).toEqual(['app 1/1', 'db 1/1', 'redis 1/1', 'worker 1/1']);
+    expect(await convergedReplicas()).toEqual(['app 1/1', 'db 1/1', 'redis 1/1', 'worker 1/1']);
     const client = await ownerDb();
     await client.end(); // the data volume came back with the new task
     const taskOf = async () => (await manager.docker(['service', 'ps', `${h.prefix}-${tenant}_app`, '--filter', 'desired-state=running', '-q'])).trim();
@@ -286,7 +297,7 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
       await after.end();
     }
     expect(await h.adminQuery("SELECT verb FROM admin_operations WHERE customer_id = $1 AND state = 'running'", [tenant])).toEqual([]);
-    expect(await replicas()).toEqual(['app 1/1', 'db 1/1', 'redis 1/1', 'worker 1/1']);
+    expect(await convergedReplicas()).toEqual(['app 1/1', 'db 1/1', 'redis 1/1', 'worker 1/1']);
   }, 900_000);
 
   it('refuses what is not built for swarm yet with exit 2, saying why, and changes nothing: upgrade, rotate-secrets, deprovision --keep-data', async () => {

@@ -26,12 +26,14 @@ describe('current containers', () => {
     expect(judgeService({ name: 'app', hasHealthcheck: false }, states)).toMatchObject({ state: 'failed' });
   });
 
-  it('a swarm service whose newest task exited is failed, whatever older tasks did', () => {
+  it('a swarm service whose newest task exited is waiting for the task swarm starts next (the deadline names a crash loop), whatever older tasks did', () => {
     const states = [
       c('old', 'app', 'running', { swarmTask: true, created: '2026-12-06T01:00:00Z' }),
       c('new', 'app', 'exited', { swarmTask: true, created: '2026-12-06T02:00:00Z' }),
     ];
-    expect(judgeService({ name: 'app', hasHealthcheck: false }, states)).toMatchObject({ state: 'failed', why: expect.stringContaining('new exited') });
+    expect(judgeService({ name: 'app', hasHealthcheck: false }, states)).toEqual({ state: 'waiting', why: "its task's container new exited with code 137; swarm starts a new task" });
+    const replaced = [...states, c('newer', 'app', 'running', { swarmTask: true, created: '2026-12-06T02:00:05Z' })];
+    expect(judgeService({ name: 'app', hasHealthcheck: false }, replaced)).toEqual({ state: 'ready' });
   });
 
   it('orders creation times by their value, not their text (Docker drops trailing zeros of the fraction)', () => {
