@@ -123,8 +123,12 @@ SQL
 ALTER ROLE postgres RENAME TO :"user";
 SQL
   fi
+  # The password never goes on psql's command line (`ps` on the host shows every process's argv):
+  # psql reads it from its own environment (\getenv, psql 15+; file_env exported it), and names
+  # and the database are not secret.
   psql -v ON_ERROR_STOP=1 -q -X -U "$POSTGRES_USER" -d postgres \
-    -v user="$POSTGRES_USER" -v pw="$POSTGRES_PASSWORD" -v db="$POSTGRES_DB" <<'SQL'
+    -v user="$POSTGRES_USER" -v db="$POSTGRES_DB" <<'SQL'
+\getenv pw POSTGRES_PASSWORD
 DROP ROLE IF EXISTS tenantctl_init;
 ALTER ROLE :"user" WITH PASSWORD :'pw';
 SELECT format('CREATE DATABASE %I', :'db') WHERE :'db' <> 'postgres' \gexec

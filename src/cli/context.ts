@@ -8,6 +8,7 @@ import { DockerHost, parseDockerEndpoint } from '../engine/docker-host.js';
 import { localEngineSocket } from './engine-socket.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { noPause, pausePoints, type PausePoint } from '../common/pause-points.js';
+import { setChildEnvironmentBase } from '../common/child-env.js';
 
 /**
  * Builds the context a command runs in. This is where the process environment is read: the Docker
@@ -22,6 +23,8 @@ export function createContext({ config, env, reporter, signal, adminConnections 
   /** Admin database connections; a batch needs about two per tenant in flight. */
   adminConnections?: number;
 }): Context {
+  // Children (docker, compose, ssh) get only what they need of it (common/child-env.ts).
+  setChildEnvironmentBase(env);
   const composeFlavour = composeFlavourFrom(env);
   // ssh:// engines: this command's ssh config and master connection live under the state dir;
   // TENANTCTL_SSH_CONFIG names an ssh_config of the operator's that it includes (keys, users).

@@ -1,6 +1,7 @@
 import { killGraceMs } from './timeouts.js';
 import type { ChildTracking } from './grouped-child.js';
 import { GroupedRun } from './grouped-run.js';
+import { childEnvironment } from './child-env.js';
 
 export interface RunOptions {
   /** Every external call has one: a hung docker must not hang tenantctl. */
@@ -46,8 +47,10 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     timeout: grouped ? undefined : options.timeoutMs,
     cancelSignal: grouped ? grouped.cancelSignal : options.signal,
     detached: grouped !== undefined,
-    env: options.env,
-    extendEnv: true,
+    // Only what the program needs (child-env.ts), then the call's own values: never tenantctl's whole
+    // environment, which compose would interpolate into containers.
+    env: childEnvironment(options.env),
+    extendEnv: false,
     cwd: options.cwd,
     stdin: 'ignore',
     // A descriptor number goes to the child as is (execa's types list only 3-9; it takes any).

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { killGraceMs } from './timeouts.js';
+import { childEnvironment } from './child-env.js';
 
 // Running a program in the foreground, as if the user had typed it: stdin, stdout and stderr are
 // the caller's own (inherited, never buffered, so a followed log or a psql session streams as it
@@ -44,8 +45,8 @@ export function runForeground(argv: readonly string[], options: ForegroundOption
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       stdio: [options.stdin ?? 'inherit', 'inherit', 'inherit'],
-      // The child inherits this process's environment (as execa's extendEnv does), plus `env`.
-      env: { ...process.env, ...options.env },
+      // What every child gets (child-env.ts: no TENANTCTL_*), plus `env`.
+      env: childEnvironment(options.env),
     });
     const forwarded: NodeJS.Signals[] = [];
     let timedOut = false;

@@ -18,6 +18,11 @@ const cidr = z.string().check(
 const hostname = z.string().check(
   z.regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS name such as tenants.example.com'),
 );
+const planSettings = (pidsLimit: number) => z.strictObject({
+  // Below 32 a PostgreSQL or Node container cannot start its own processes and threads.
+  pidsLimit: z._default(z.int().check(z.gte(32), z.lte(65536)), pidsLimit),
+});
+
 const rateLimit = z.object({
   /** Sustained requests per second per tenant, at the front door. */
   requestsPerSecond: z.int().check(z.gte(1), z.lte(100_000)),
@@ -158,6 +163,18 @@ export const configSchema = z.strictObject({
     {},
   ),
   frontdoor: z.prefault(frontdoorSchema, {}),
+  /**
+   * Per plan, what is not fixed by tenantctl's plans (src/templates/plans.ts): `pidsLimit`, the most
+   * processes and threads one container of a tenant may run ({{pids_limit}} in templates).
+   */
+  plans: z.prefault(
+    z.strictObject({
+      starter: z.prefault(planSettings(256), {}),
+      standard: z.prefault(planSettings(512), {}),
+      enterprise: z.prefault(planSettings(1024), {}),
+    }),
+    {},
+  ),
   /**
    * How provision picks a host of the fleet when no --host is given (src/hosts/placement.ts):
    * the active host with the fewest live tenants, or the one with the most memory not yet promised

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { TenantctlError } from '../common/errors.js';
 import { killGraceMs } from '../common/timeouts.js';
 import type { DockerHost } from './docker-host.js';
+import { childEnvironment } from '../common/child-env.js';
 
 // docker CLI calls whose data is too big to hold in memory (a database dump, a Redis snapshot):
 // stdout streamed into a file, or a file streamed into stdin, through the tenant's DockerHost like
@@ -69,8 +70,8 @@ async function stream(host: DockerHost, args: string[], io: { out?: string; in?:
     reject: false,
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
-    env: { ...options.env, ...host.env },
-    extendEnv: true,
+    env: childEnvironment({ ...options.env, ...host.env }),
+    extendEnv: false,
     stdin: io.in ? 'pipe' : 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

@@ -1,6 +1,7 @@
 import { TenantctlError } from '../common/errors.js';
 import { imageShipTimeoutMs, killGraceMs } from '../common/timeouts.js';
 import type { EngineConnection } from './connection.js';
+import { childEnvironment } from '../common/child-env.js';
 
 export interface ShippedImages {
   /** Images that were missing or different on the target and were copied. */
@@ -49,14 +50,14 @@ function normalise(image: string): string {
 
 /**
  * `docker save` on one host streamed into `docker load` on the other; the bytes that crossed. Both
- * children get what run() gives one (src/common/exec.ts): the host's variables over this process's
- * environment, the timeout, the caller's signal, SIGTERM and then SIGKILL after killGraceMs.
+ * children get what run() gives one (src/common/exec.ts): the host's variables over the scrubbed
+ * environment (common/child-env.ts), the timeout, the caller's signal, SIGTERM and then SIGKILL after killGraceMs.
  */
 async function pipeSaveToLoad(source: EngineConnection, target: EngineConnection, images: string[], signal?: AbortSignal): Promise<number> {
   const { execa } = await import('execa');
-  const options = { reject: false, timeout: imageShipTimeoutMs, cancelSignal: signal, extendEnv: true, forceKillAfterDelay: killGraceMs, buffer: false } as const;
-  const save = execa('docker', ['save', ...images], { ...options, env: source.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
-  const load = execa('docker', ['load', '-q'], { ...options, env: target.env, stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' });
+  const options = { reject: false, timeout: imageShipTimeoutMs, cancelSignal: signal, extendEnv: false, forceKillAfterDelay: killGraceMs, buffer: false } as const;
+  const save = execa('docker', ['save', ...images], { ...options, env: childEnvironment(source.env), stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const load = execa('docker', ['load', '-q'], { ...options, env: childEnvironment(target.env), stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' });
   let bytes = 0;
   let saveError = '';
   let loadError = '';

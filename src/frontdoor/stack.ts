@@ -40,6 +40,10 @@ export const frontdoorLabel = 'tenantctl.frontdoor';
 export async function writeComposeFile(config: Config, layout: FrontdoorLayout): Promise<boolean> {
   const labels = { [frontdoorLabel]: config.frontdoor.project };
   const logging = { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } };
+  // As every tenant's services (docs/templates.md, "Hardening"): every capability dropped (each adds
+  // back only what it needs, below), no-new-privileges, a read-only image filesystem and a ceiling
+  // on processes and threads (nginx: a master, its workers and the rotator; the gateway: one Node).
+  const hardening = { cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'], read_only: true, pids_limit: 256 };
   const document = {
     services: {
       nginx: {
@@ -51,7 +55,15 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         command: [nginxEntrypoint, `${containerConfDir}/live/nginx.conf`, containerUsageDir],
         volumes: [`${layout.confDir}:${containerConfDir}:ro`, `${layout.usageDir}:${containerUsageDir}`],
         // The gateway's verdicts are cached with the presented key in their cache key: memory only.
-        tmpfs: [`${containerVerdictCacheDir}:mode=0700,size=64m`],
+        // nginx's pid file, its temporary files and its default error log in memory too: the image's
+        // filesystem is read-only.
+        tmpfs: [`${containerVerdictCacheDir}:mode=0700,size=64m`, '/run:size=1m', '/var/lib/nginx:size=64m', '/var/log/nginx:size=1m', '/tmp:size=16m'],
+        ...hardening,
+        // The master (root) binds 80/443 on the host, opens the usage log in the usage directory
+        // (www-data's, group nogroup, 2770: DAC_OVERRIDE, also for the rotator's renames there) and
+        // creates its temporary directories for the workers (CHOWN), which it starts as www-data
+        // (SETUID, SETGID).
+        cap_add: ['NET_BIND_SERVICE', 'CHOWN', 'DAC_OVERRIDE', 'SETUID', 'SETGID'],
         // The gateway sets the usage directory's owner and mode before nginx writes into it.
         depends_on: ['gateway'],
         labels,
@@ -64,6 +76,12 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         network_mode: 'host',
         restart: 'unless-stopped',
         volumes: [`${layout.gatewayConfig}:/etc/tenantctl-gateway/config.json:ro`, `${layout.usageDir}:${containerUsageDir}`],
+        tmpfs: ['/tmp:size=16m'],
+        ...hardening,
+        // As root it reads its 0600 configuration (DAC_OVERRIDE when the operator is not root), gives
+        // the usage directory to www-data and nogroup (CHOWN) with the setgid bit (FOWNER, FSETID),
+        // then drops to nobody (SETUID, SETGID), which clears them all.
+        cap_add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'SETUID', 'SETGID'],
         labels,
         logging,
         stop_grace_period: '10s',

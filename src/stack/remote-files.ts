@@ -6,6 +6,7 @@ import type { ComposeTarget } from './compose-argv.js';
 import type { DockerHost } from '../engine/docker-host.js';
 import { remoteCompose, RemoteComposeError, type ShippedVolume } from './remote-compose.js';
 import { tarArchive, type TarEntry } from '../engine/tar.js';
+import { childEnvironment } from '../common/child-env.js';
 
 /** Beside the tenant's compose file: the same stack with shipped volumes instead of local paths (no secret in it). */
 export const remoteComposeFileName = 'docker-compose.remote.yml';
@@ -54,7 +55,8 @@ async function shipVolumes(host: DockerHost, project: string, volumes: ShippedVo
   const { execa } = await import('execa');
   const result = await execa('docker', ['run', '--rm', '-i', '--network', 'none', '--user', '0:0', '--entrypoint', 'sh', '--label', 'tenantctl.managed=true', ...mounts, image, '-c', script], {
     input: tarArchive(entries),
-    env: host.env,
+    env: childEnvironment(host.env),
+    extendEnv: false,
     reject: false,
     timeout: remoteFilesTimeoutMs,
     cancelSignal: signal,

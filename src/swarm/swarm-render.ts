@@ -1,6 +1,7 @@
 // Pure: a tenant's rendered compose file as a Docker Swarm stack file (`docker stack deploy -c`).
-// What swarm can express is translated (mem_limit/cpus -> deploy.resources, restart ->
-// deploy.restart_policy, tmpfs -> tmpfs mounts, relative bind mounts -> swarm configs, file
+// What swarm can express is translated (mem_limit/cpus/pids_limit -> deploy.resources, restart ->
+// deploy.restart_policy, tmpfs -> tmpfs mounts, cap_add/cap_drop/read_only as they are (services
+// take them since Engine 20.10, API 1.41), relative bind mounts -> swarm configs, file
 // secrets -> swarm secrets with mode 0400, the bridge network -> an overlay network); what it
 // cannot (build, container_name, profiles, depends_on conditions it cannot wait for, privileges) is
 // refused with the reason, before anything is deployed.
@@ -43,17 +44,15 @@ export interface SwarmRender {
 }
 
 /** Service keys a stack takes as they are. */
-const passThrough = new Set(['image', 'command', 'entrypoint', 'environment', 'healthcheck', 'labels', 'logging', 'networks', 'user', 'working_dir', 'stop_grace_period', 'stop_signal', 'ulimits', 'init', 'hostname']);
+const passThrough = new Set(['image', 'command', 'entrypoint', 'environment', 'healthcheck', 'labels', 'logging', 'networks', 'user', 'working_dir', 'stop_grace_period', 'stop_signal', 'ulimits', 'init', 'hostname', 'cap_add', 'cap_drop', 'read_only']);
 /** Service keys swarm ignores or cannot honour: refused rather than silently dropped. */
 const refused: Record<string, string> = {
   build: 'swarm does not build images: build and load them on the nodes first (tenantctl copies local images)',
   container_name: 'swarm names each task itself',
   profiles: 'a stack has no profiles: render the template without them',
   privileged: 'swarm services cannot run privileged',
-  cap_add: 'swarm (stack deploy) ignores cap_add',
-  cap_drop: 'swarm (stack deploy) ignores cap_drop',
   devices: 'swarm services cannot map devices',
-  security_opt: 'swarm (stack deploy) ignores security_opt',
+  security_opt: 'swarm services take no security options (no-new-privileges alone is left to the nodes\' daemon.json)',
   network_mode: 'swarm services join overlay networks only',
   pid: 'swarm services cannot share the host pid namespace',
   ipc: 'swarm services cannot share the ipc namespace',
@@ -84,11 +83,18 @@ export function swarmRender({ rendered, directories, node, project }: SwarmRende
     const serviceConfigs: unknown[] = [];
     for (const [key, value] of Object.entries(source)) {
       if (passThrough.has(key)) out[key] = value;
-      else if (key in refused) reasons.push(`service ${name}: ${key}: ${refused[key]}`);
+      else if (key in refused && !(key === 'security_opt' && noNewPrivilegesOnly(value))) reasons.push(`service ${name}: ${key}: ${refused[key]}`);
       else if (key === 'deploy') continue; // merged above
       else if (key === 'mem_limit') limits.memory = String(value);
       else if (key === 'mem_reservation') reservations.memory = String(value);
       else if (key === 'cpus') limits.cpus = String(value);
+      else if (key === 'pids_limit') limits.pids = Number(value);
+      else if (key === 'security_opt' && noNewPrivilegesOnly(value)) {
+        // A service spec has no such field: the nodes' engines must set it for every container
+        // ("no-new-privileges": true in daemon.json). Said in the notes rather than refused, so the
+        // shipped templates, which ask for it, still deploy.
+        notes.push(`service ${name}: security_opt no-new-privileges dropped (swarm services cannot set it; set "no-new-privileges": true in each node's daemon.json)`);
+      }
       else if (key === 'restart') deploy.restart_policy = { condition: restartCondition(String(value)) };
       else if (key === 'depends_on') {
         const conditions = isRecord(value) ? Object.entries(value).map(([dep, spec]) => [dep, isRecord(spec) ? String(spec.condition ?? 'service_started') : 'service_started'] as const) : [];
@@ -162,13 +168,19 @@ export function swarmRender({ rendered, directories, node, project }: SwarmRende
   }
   if (reasons.length > 0) throw new SwarmRenderError(reasons);
 
-  const stack: Record<string, unknown> = { version: '3.8', services };
+  // 3.9: the first stack file version with deploy.resources.limits.pids.
+  const stack: Record<string, unknown> = { version: '3.9', services };
   if (Object.keys(networks).length) stack.networks = networks;
   if (isRecord(tree.volumes)) stack.volumes = tree.volumes;
   if (Object.keys(secrets).length) stack.secrets = secrets;
   if (Object.keys(configs).length) stack.configs = configs;
   // YAML 1.1 quoting: yes/no/on/off stay strings for parsers that read 1.1 (the docker CLI's, PyYAML's).
   return { text: stringify(stack, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false }), notes };
+}
+
+/** security_opt asking for no-new-privileges and nothing else. */
+function noNewPrivilegesOnly(value: unknown): boolean {
+  return Array.isArray(value) && value.length > 0 && value.every((opt) => /^no-new-privileges(:true|=true)?$/.test(String(opt)));
 }
 
 function restartCondition(restart: string): 'none' | 'on-failure' | 'any' {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Context } from '../context.js';
 import { listTemplates, loadTemplateAt } from './load.js';
-import { assertValidTemplate, templateProblems } from './validate.js';
+import { assertValidTemplate, templateProblems, templateWarnings } from './validate.js';
 import { configuredTemplate, hostValuesOf } from './configured.js';
 import type { TemplateBlock } from './block-schema.js';
 
@@ -66,6 +66,8 @@ export interface TemplateValidation {
   ports: string[];
   secrets: string[];
   profiles: string[];
+  /** Services without the hardening every shipped template has (cap_drop, no-new-privileges, read_only, pids_limit): warned about, not refused. */
+  warnings: string[];
 }
 
 /** A folder or a compose file, checked offline: exit 2 with every problem as `path: message` if it is not valid. */
@@ -77,5 +79,6 @@ export async function templatesValidate(ctx: Context, input: { location: string 
     location, name: template.name, valid: true, checksum: template.checksum,
     services: Object.keys(template.block.readiness).length,
     ports: Object.keys(template.block.ports), secrets: Object.keys(template.block.secrets), profiles: Object.keys(template.block.profiles),
+    warnings: templateWarnings(template, hostValuesOf(ctx.config)),
   };
 }

@@ -23,7 +23,8 @@ export async function configuredTemplate(config: Config, name: string = config.t
 
 /** What templates' placeholders take from the configuration. */
 export function hostValuesOf(config: Config): HostValues {
-  return { bindAddress: config.bindAddress, healthIntervalSeconds: config.healthIntervalSeconds, images: config.images, variables: config.templates.variables };
+  return { bindAddress: config.bindAddress, healthIntervalSeconds: config.healthIntervalSeconds, images: config.images, variables: config.templates.variables,
+    pidsLimits: Object.fromEntries(Object.entries(config.plans).map(([plan, settings]) => [plan, settings.pidsLimit])) };
 }
 
 /**

@@ -10,3 +10,10 @@ export const planResources: Record<Plan, Record<string, string>> = {
   standard: { app_memory: '512m', worker_memory: '256m', db_memory: '1g', redis_memory: '256m', redis_maxmemory: '192mb', app_cpus: '1.0', db_cpus: '1.0' },
   enterprise: { app_memory: '1g', worker_memory: '512m', db_memory: '2g', redis_memory: '512m', redis_maxmemory: '384mb', app_cpus: '2.0', db_cpus: '2.0' },
 };
+
+// The most processes and threads one container of a tenant may run (compose pids_limit), per plan:
+// `{{pids_limit}}` in a template. A fork bomb or a thread leak in one tenant then stops at its own
+// ceiling instead of exhausting the host's pid space for everyone. PostgreSQL forks a process per
+// connection (max_connections 100 at most), Node and Python run a handful of threads each, so the
+// smallest plan still has room. The config's plans.<plan>.pidsLimit overrides these.
+export const defaultPidsLimits: Record<Plan, number> = { starter: 256, standard: 512, enterprise: 1024 };

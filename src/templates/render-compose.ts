@@ -11,6 +11,13 @@ const safeKey = /^[A-Za-z0-9._-]+$/;
 export type TemplateVariables = Readonly<Record<string, string>>;
 
 /**
+ * Placeholders whose value is an integer that compose needs as a YAML integer: a scalar that is
+ * exactly one of them renders unquoted (`pids_limit: "{{pids_limit}}"` -> `pids_limit: 512`).
+ * Compose v2 takes a string there too; compose v1 refuses one ("expected int").
+ */
+const integerPlaceholders = new Set(['pids_limit']);
+
+/**
  * Renders a compose template by replacing {{name}} placeholders inside the parsed YAML tree,
  * never in the text: a value can hold quotes, newlines, ": ", "#" or "${X}" and the document keeps
  * its shape. In values, "$" is doubled so compose does not interpolate what a tenant typed.
@@ -29,6 +36,12 @@ export function renderTemplate(templateText: string, variables: TemplateVariable
     Scalar(key, node) {
       if (typeof node.value !== 'string' || !node.value.includes('{{')) return;
       const inKey = key === 'key';
+      const whole = /^\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}$/.exec(node.value)?.[1];
+      if (!inKey && whole && integerPlaceholders.has(whole) && /^\d+$/.test(variables[whole] ?? '')) {
+        node.value = Number(variables[whole]);
+        node.type = 'PLAIN';
+        return;
+      }
       const value = node.value.replace(placeholder, (_match, name: string) => {
         const replacement = variables[name];
         if (replacement === undefined) throw new TemplateError(`template uses {{${name}}}, which tenantctl does not define`);

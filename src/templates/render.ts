@@ -48,5 +48,6 @@ function describeCheck(check: TemplateShow['block']['readiness'][string]): strin
 }
 
 export function renderTemplateValidation(v: TemplateValidation): string {
-  return `${chalk.green('✓')} ${v.location} is a valid template: ${v.services} services with readiness, ports ${v.ports.join(', ') || '(none)'}, secrets ${v.secrets.join(', ') || '(none)'}${v.profiles.length > 0 ? `, profiles ${v.profiles.join(', ')}` : ''}`;
+  const valid = `${chalk.green('✓')} ${v.location} is a valid template: ${v.services} services with readiness, ports ${v.ports.join(', ') || '(none)'}, secrets ${v.secrets.join(', ') || '(none)'}${v.profiles.length > 0 ? `, profiles ${v.profiles.join(', ')}` : ''}`;
+  return [valid, ...v.warnings.map((warning) => `${chalk.yellow('warning:')} ${warning}`)].join('\n');
 }

@@ -4,6 +4,9 @@ import type { Template } from './template.js';
 import { builtinNames, fillBlockText, sampleTenant, templateValues, type HostValues } from './values.js';
 import { invalidTemplate } from './load.js';
 import { namedVolumeMounts, volumeHolding } from './volume-mounts.js';
+import { environmentInterpolation } from './interpolation.js';
+import { hardeningWarnings } from './hardening.js';
+import { TenantctlError } from '../common/errors.js';
 
 // Offline validation of a loaded template: render it with sample values, then check that the block
 // and the rendered compose file agree. No Docker. Every problem is a `path: message` line; a
@@ -52,6 +55,8 @@ export function templateProblems(template: Template, host: HostValues): string[]
     if (error instanceof TemplateError) return [...problems, `${template.composeFile.split('/').pop()}: ${error.message}`];
     throw error;
   }
+  const interpolated = environmentInterpolation(tree);
+  if (interpolated) problems.push(interpolationProblem(interpolated));
   const services = tree.services as Record<string, Record<string, unknown>>;
   const serviceNames = new Set(Object.keys(services));
   const portNames = new Set(Object.keys(block.ports));
@@ -191,10 +196,30 @@ export function templateProblems(template: Template, host: HostValues): string[]
   }
 }
 
-/** Refuses (exit 2, every problem on its own line) a template that does not validate. */
+function interpolationProblem(found: string): string {
+  return `${found}: compose would fill it from the environment tenantctl runs in; use a {{placeholder}} (x-tenantctl.variables), or $$ for a literal $`;
+}
+
+/**
+ * Refuses (exit 2, every problem on its own line) a template that does not validate. One that
+ * interpolates from the environment is refused on one line, before anything else is said about it.
+ */
 export function assertValidTemplate(template: Template, host: HostValues): void {
+  const where = template.source === 'file' ? template.composeFile : template.name;
+  let interpolated: string | undefined;
+  try {
+    interpolated = environmentInterpolation(sampleRender(template, host).tree);
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+  }
+  if (interpolated) throw new TenantctlError('usage', `template ${where} is refused: ${interpolationProblem(interpolated)}`);
   const problems = templateProblems(template, host);
-  if (problems.length > 0) throw invalidTemplate(template.source === 'file' ? template.composeFile : template.name, problems);
+  if (problems.length > 0) throw invalidTemplate(where, problems);
+}
+
+/** What validation warns about without refusing: services without the hardening (hardening.ts). */
+export function templateWarnings(template: Pick<Template, 'text' | 'name' | 'block'>, host: HostValues): string[] {
+  return hardeningWarnings(sampleRender(template, host).tree);
 }
 
 /** Host ports a service publishes (short "addr:host:container" or long syntax). */

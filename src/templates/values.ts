@@ -1,10 +1,10 @@
-import { planResources } from './plans.js';
+import { defaultPidsLimits, planResources } from './plans.js';
 import type { Template } from './template.js';
 
 // What a template's {{placeholders}} are filled with. Built in, for every template: the tenant
 // (tenant_id, tenant_id_underscored, tenant_name, plan), the host (bind_address, subnet,
 // health_interval), the ports (port.<name>), the configured images (image_app, image_postgres,
-// image_redis) and the plan's limits (app_memory, db_memory, ...). Then the template's own
+// image_redis) and the plan's limits (app_memory, db_memory, ..., pids_limit). Then the template's own
 // variables: their default, or templates.variables.<template>.<name> from the config.
 
 export interface TenantValues {
@@ -21,11 +21,13 @@ export interface HostValues {
   images: Readonly<Record<string, string>>;
   /** templates.variables from the config: per template, per variable. */
   variables: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** plans.<plan>.pidsLimit from the config; unset: defaultPidsLimits. */
+  pidsLimits?: Readonly<Partial<Record<keyof typeof planResources, number>>>;
 }
 
 /** Names a template's own variables may not take: tenantctl fills them itself. */
 export function builtinNames(): Set<string> {
-  return new Set(['tenant_id', 'tenant_id_underscored', 'tenant_name', 'plan', 'bind_address', 'subnet', 'health_interval', 'image_app', 'image_postgres', 'image_redis', ...Object.keys(planResources.standard)]);
+  return new Set(['tenant_id', 'tenant_id_underscored', 'tenant_name', 'plan', 'bind_address', 'subnet', 'health_interval', 'image_app', 'image_postgres', 'image_redis', ...Object.keys(planResources.standard), 'pids_limit']);
 }
 
 export function templateValues(template: Pick<Template, 'name' | 'block'>, tenant: TenantValues, host: HostValues): Record<string, string> {
@@ -43,6 +45,7 @@ export function templateValues(template: Pick<Template, 'name' | 'block'>, tenan
     health_interval: `${host.healthIntervalSeconds}s`,
     ...Object.fromEntries(Object.entries(host.images).map(([key, image]) => [`image_${key}`, image])),
     ...planResources[tenant.plan],
+    pids_limit: String(host.pidsLimits?.[tenant.plan] ?? defaultPidsLimits[tenant.plan]),
     // A port of a profile that is off has no host port: 0 renders a valid file for a service that never starts.
     ...Object.fromEntries(Object.keys(template.block.ports).map((name) => [`port.${name}`, '0'])),
     ...Object.fromEntries(Object.entries(tenant.ports).map(([name, port]) => [`port.${name}`, String(port)])),

@@ -16,7 +16,7 @@ import { TemplateError } from '../templates/render-compose.js';
 import { generateSecrets, type NamedSecrets } from '../secrets/generate.js';
 import { readNamedSecretFiles } from '../secrets/env-file.js';
 import { configuredTemplate, hostValuesOf, portRangesOf } from '../templates/configured.js';
-import { assertValidTemplate, renderTemplateWith, sampleRender } from '../templates/validate.js';
+import { assertValidTemplate, renderTemplateWith, sampleRender, templateWarnings } from '../templates/validate.js';
 import { fillBlockText, templateValues } from '../templates/values.js';
 import type { Template } from '../templates/template.js';
 import { tenantPaths, writeTenantFiles, type TenantPaths } from './files.js';
@@ -105,6 +105,8 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
   const started = ctx.clock.now();
   const { id, name, plan, fixedPort, template, profiles, fixed } = checked ?? (await checkProvisionInput(ctx, raw));
   const { config } = ctx;
+  // An operator's template without the shipped ones' hardening is provisioned, and said so.
+  for (const warning of templateWarnings(template, hostValuesOf(config))) ctx.reporter.info(`warning: template ${template.name}: ${warning}`);
   const project = projectName(config.composeProjectPrefix, id);
   const paths = tenantPaths(config.customersDir, id);
   const pool = parsePool(config.subnets.pool, config.subnets.prefixLength);

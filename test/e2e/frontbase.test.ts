@@ -112,6 +112,16 @@ describe('a crm tenant beside two frontbase tenants', () => {
     expect(await servicesOf('crm1')).toEqual(['app', 'db', 'redis', 'worker']);
   });
 
+  it('runs every container hardened; frontend and edge (no secrets) as their user from the start', async () => {
+    const check = await execa('node', [path.resolve(import.meta.dirname, '../../scripts/hardening-check.mjs'), `${h.prefix}-fb-pg`, '--json'], { reject: false });
+    expect(check.exitCode, check.stdout).toBe(0);
+    const report = JSON.parse(check.stdout);
+    // 6 containers x 12 checks; the four services that copy root-only secrets start as root.
+    expect(report.passing, check.stdout).toBe(68);
+    expect((await inspect(await containerOf(`${h.prefix}-fb-pg`, 'frontend'))).Config.User).toBe('www-data');
+    expect((await inspect(await containerOf(`${h.prefix}-fb-pg`, 'edge'))).Config.User).toBe('10002:10002');
+  });
+
   it("answers frontbase's /health through the published frontend port, and the page's API through it", async () => {
     for (const id of ['fb-plain', 'fb-pg']) {
       const url = provisioned[id].url;

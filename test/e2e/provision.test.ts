@@ -52,6 +52,25 @@ describe('provision and deprovision two tenants', () => {
     expect(app.Config.Labels['com.docker.compose.version']).toMatch(/^2\./);
   });
 
+  it('runs every container hardened: capabilities dropped, no-new-privileges, read-only root, the plan\'s pids limit', async () => {
+    // scripts/hardening-check.mjs: 12 checks a container, 4 of them required (exit 1 when one fails).
+    const { execa } = await import('execa');
+    for (const [id, pids] of [['acme', 512], ['globex', 256]] as const) {
+      const check = await execa('node', [path.resolve(import.meta.dirname, '../../scripts/hardening-check.mjs'), `${h.prefix}-${id}`, '--json'], { reject: false });
+      const report = JSON.parse(check.stdout);
+      expect(check.exitCode, check.stdout).toBe(0);
+      // Only "a non-root user from the start" fails: each entrypoint must read root-only compose secrets.
+      expect(report.passing, check.stdout).toBe(44);
+      for (const service of ['db', 'redis', 'app', 'worker']) {
+        const c = await inspect(await containerOf(`${h.prefix}-${id}`, service));
+        expect(c.HostConfig.CapDrop).toEqual(['ALL']);
+        expect(c.HostConfig.SecurityOpt).toContain('no-new-privileges:true');
+        expect(c.HostConfig.ReadonlyRootfs).toBe(true);
+        expect(c.HostConfig.PidsLimit).toBe(pids);
+      }
+    }
+  });
+
   it('serves each app at its URL, reaching its own database and Redis', async () => {
     for (const id of tenants) {
       const response = await fetch(`${provisioned[id].url}/api/health`);

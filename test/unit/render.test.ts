@@ -26,6 +26,7 @@ const baseVariables = {
   app_cpus: '1.0',
   db_cpus: '1.0',
   health_interval: '1s',
+  pids_limit: '512',
 };
 
 const renderTree = (variables: Record<string, string>) =>
@@ -53,6 +54,16 @@ describe('renderTemplate with the shipped template', () => {
     expect(tree.services.redis.command.join(' ')).toContain('--maxmemory 192mb --maxmemory-policy allkeys-lru');
   });
 
+  it('hardens every service, with the plan\'s pids limit as a YAML integer (compose v1 refuses a string)', () => {
+    const tree = renderTree(baseVariables);
+    for (const service of Object.values<any>(tree.services)) {
+      expect(service).toMatchObject({ cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'], read_only: true, pids_limit: 512 });
+      expect(service.cap_add).toEqual(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID']);
+      expect(service.tmpfs).toContain('/run/tenantctl:mode=0700,size=64k');
+    }
+    expect(tree.services.db.tmpfs).toContain('/run/postgresql:mode=0775,size=1m');
+  });
+
   it('reports which services have health checks', () => {
     const services = describeServices(renderTemplate(template, baseVariables, { omit: ['x-tenantctl'] }));
     expect(services.every((s) => s.hasHealthcheck)).toBe(true);
@@ -72,7 +83,7 @@ describe('renderTemplate with the shipped template', () => {
     const tree = renderTree({ ...baseVariables, tenant_name: name });
     // Compose turns "$$" back into "$"; nothing in the name is interpolated or parsed as YAML.
     expect(tree.services.app.environment.TENANT_NAME).toBe(name.replaceAll('$', () => '$$'));
-    expect(Object.keys(tree)).toEqual(['x-logging', 'x-labels', 'x-secret-copies', 'services', 'networks', 'volumes', 'secrets']);
+    expect(Object.keys(tree)).toEqual(['x-logging', 'x-labels', 'x-hardening', 'x-entrypoint-caps', 'services', 'networks', 'volumes', 'secrets']);
     expect(Object.keys(tree.services).sort()).toEqual(['app', 'db', 'redis', 'worker']);
     expect(tree.services.app.environment.MODE).toBe('web');
   });

@@ -82,7 +82,7 @@ describe('swarmRender', () => {
     expect(stack.networks.tenant).toMatchObject({ driver: 'overlay', ipam: { config: [{ subnet: '10.123.4.0/24' }] } });
     expect(stack.services.app.depends_on).toBeUndefined();
     expect(notes.join('\n')).toMatch(/app: depends_on dropped/);
-    expect(stack.version).toBe('3.8');
+    expect(stack.version).toBe('3.9');
   });
 
   it('refuses what a stack cannot express, naming each reason', () => {
@@ -114,10 +114,16 @@ describe('swarmRender', () => {
   it('translates the crm template as rendered (every key it uses is known)', () => {
     const template = readFileSync(path.resolve(import.meta.dirname, '../../templates/crm/docker-compose.tenant.yml'), 'utf8');
     // Placeholders filled with plausible values; the x-tenantctl block is tenantctl's, not compose's.
-    const filled = template.replace(/\{\{\s*([a-z_.]+)\s*\}\}/g, (_m, name: string) => (name.startsWith('port.') ? '5000' : name.includes('memory') || name === 'redis_maxmemory' ? '256m' : name.includes('cpus') ? '0.5' : name === 'subnet' ? '10.1.0.0/24' : name === 'health_interval' ? '30s' : name === 'bind_address' ? '127.0.0.1' : 'x'));
+    const filled = template.replace(/\{\{\s*([a-z_.]+)\s*\}\}/g, (_m, name: string) => (name.startsWith('port.') ? '5000' : name.includes('memory') || name === 'redis_maxmemory' ? '256m' : name.includes('cpus') ? '0.5' : name === 'subnet' ? '10.1.0.0/24' : name === 'health_interval' ? '30s' : name === 'bind_address' ? '127.0.0.1' : name === 'pids_limit' ? '512' : 'x'));
     const tree = parse(filled, { merge: true });
     delete tree['x-tenantctl'];
-    const { text: crm } = swarmRender({ rendered: JSON.stringify(tree), directories: { './initdb': ['01-create-app-role.sh'] }, node: 'n1' });
+    const { text: crm, notes } = swarmRender({ rendered: JSON.stringify(tree), directories: { './initdb': ['01-create-app-role.sh'] }, node: 'n1' });
     expect(Object.keys(parse(crm).services).sort()).toEqual(['app', 'db', 'redis', 'worker']);
+    // Its hardening, as far as a service spec can hold it; no-new-privileges is left to the nodes.
+    const db = parse(crm).services.db;
+    expect(db).toMatchObject({ cap_drop: ['ALL'], cap_add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'], read_only: true, deploy: { resources: { limits: { pids: 512 } } } });
+    expect(db.security_opt).toBeUndefined();
+    expect(notes.join('\n')).toMatch(/db: security_opt no-new-privileges dropped/);
+    expect(refusal(compose.replace('    networks: [tenant]\n  app', '    security_opt: ["seccomp:unconfined"]\n    networks: [tenant]\n  app'))[0]).toMatch(/security_opt: swarm services take no security options/);
   });
 });

@@ -40,9 +40,19 @@ tenantctl_db="${POSTGRES_DB:-${POSTGRES_USER:-postgres}}"
 # --username/--dbname are explicit because the official image does not export PGUSER to init
 # scripts; the host comes from PGHOST (tenantctl image) or libpq's default socket (official).
 # ON_ERROR_STOP makes psql exit non-zero on the first failed statement, which aborts init.
-psql -v ON_ERROR_STOP=1 -q -X \
-  --username "${POSTGRES_USER:-postgres}" --dbname "$tenantctl_db" \
-  -v app_user="$tenantctl_app_user" -v pw="$APP_DB_PASSWORD" -v db="$tenantctl_db" <<'SQL'
+# The password never goes on a command line (`ps` on the host shows every process's argv): it
+# reaches psql on its stdin, as a `\set pw '...'` line ahead of the SQL, written by printf, a shell
+# builtin (dash, bash), so no process has it as an argument. In psql's single quotes a quote is
+# doubled and a backslash escaped; sed reads the value from a pipe. (psql 15's \getenv would do
+# too, but this script also runs in official images with an older psql.)
+case "$APP_DB_PASSWORD" in
+  *'
+'*) echo "01-create-app-role.sh: APP_DB_PASSWORD spans several lines" >&2; exit 1 ;;
+esac
+tenantctl_pw_quoted=$(printf '%s' "$APP_DB_PASSWORD" | sed -e 's/\\/\\\\/g' -e "s/'/''/g")
+{
+  printf '%s\n' "\\set pw '$tenantctl_pw_quoted'"
+  cat <<'SQL'
 -- INHERIT is left at its default: the role is granted membership in no other role, so there is
 -- nothing to inherit. Everything that lets a role skip RLS or widen its own rights is off.
 -- Idempotent (CREATE only if missing, then ALTER), so running the script again is harmless.
@@ -55,6 +65,9 @@ ALTER ROLE :"app_user" WITH LOGIN PASSWORD :'pw'
 REVOKE CONNECT ON DATABASE :"db" FROM PUBLIC;
 GRANT CONNECT ON DATABASE :"db" TO :"app_user";
 SQL
+} | psql -v ON_ERROR_STOP=1 -q -X \
+  --username "${POSTGRES_USER:-postgres}" --dbname "$tenantctl_db" \
+  -v app_user="$tenantctl_app_user" -v db="$tenantctl_db"
 
 echo "01-create-app-role.sh: role $tenantctl_app_user ready in database $tenantctl_db"
-unset tenantctl_app_user tenantctl_db
+unset tenantctl_app_user tenantctl_db tenantctl_pw_quoted
