@@ -77,7 +77,7 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
   return true;
 }
 
-/** The gateway's settings, with the admin database's URL: 0600, read by the gateway as root before it drops to nobody. */
+/** The gateway's settings, with its own admin database URL (gateway-role.ts): 0600, read by the gateway as root before it drops to nobody. */
 export async function writeGatewayConfig(config: Config, layout: FrontdoorLayout, databaseUrl: string): Promise<void> {
   await writePrivateFile(layout.gatewayConfig, `${JSON.stringify({
     databaseUrl,
