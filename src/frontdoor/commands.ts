@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import type { Context } from '../context.js';
@@ -55,8 +55,6 @@ export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean;
   await requireImage(ctx, fd.images.nginx, nginxEntrypoint);
   await requireImage(ctx, fd.images.gateway);
   for (const dir of [layout.root, layout.confDir, layout.tlsDir, layout.domainsDir, layout.snippetsDir]) await ensurePrivateDir(dir);
-  // Not private: nginx's workers write into it and the gateway reads it; the gateway sets its owner and mode when it starts.
-  await mkdir(layout.usageDir, { recursive: true });
 
   const baseNames = [`*.${fd.baseDomain}`, fd.baseDomain];
   if (mode === 'operator' && input.cert && input.key) {

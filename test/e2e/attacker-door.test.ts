@@ -114,6 +114,9 @@ describe('least privilege: the gateway\'s database login', () => {
     // The gateway's process has no database URL in its environment or on its command line.
     const inspected = JSON.parse((await execa('docker', ['inspect', `${h.prefix}fd-gateway`])).stdout)[0];
     expect(JSON.stringify([inspected.Config.Env, inspected.Config.Cmd, inspected.Args])).not.toMatch(/postgres(ql)?:\/\//);
+    // Usage files live in a Docker volume, not a host folder that the host's uid 33 could write into.
+    expect(inspected.Mounts.find((m: any) => m.Destination === '/var/log/tenantctl-usage')?.Type).toBe('volume');
+    expect(existsSync(path.join(frontdoorDir, 'usage'))).toBe(false);
   });
 });
 
