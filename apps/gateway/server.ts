@@ -16,12 +16,14 @@
 // last_used_at, in one transaction.
 //
 // Runs in tenantctl/gateway (Debian's Node 18), bundled with pg by scripts/bundle-gateway.mjs. It
-// reads its configuration (with the admin database URL) as root from a 0600 file, then drops to nobody.
+// reads its configuration (with its admin database URL: the tenantctl_gateway role, migration 014, never
+// the owner) as root from a 0600 file, then drops to nobody.
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { prepareUsageDir, readUsageBatch, removeUsageFiles, rotationWatch } from './usage-files.js';
+import { writeUsage } from './usage-sql.js';
 
 interface GatewayConfig {
   databaseUrl: string;
@@ -124,17 +126,7 @@ async function flush(): Promise<void> {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        await client.query(
-          `INSERT INTO admin_api_usage (customer_id, api_key_id, endpoint, request_count, period_start, updated_at)
-           SELECT u.customer_id, u.api_key_id, u.endpoint, u.request_count, u.period_start, now()
-             FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::timestamptz[]) AS u(customer_id, api_key_id, endpoint, request_count, period_start)
-             WHERE EXISTS (SELECT 1 FROM admin_customers c WHERE c.id = u.customer_id)
-               AND EXISTS (SELECT 1 FROM admin_api_keys k WHERE k.id = u.api_key_id)
-           ON CONFLICT (customer_id, (COALESCE(api_key_id, '00000000-0000-0000-0000-000000000000'::uuid)), endpoint, period_start)
-           DO UPDATE SET request_count = admin_api_usage.request_count + EXCLUDED.request_count, updated_at = now()`,
-          [batch.rows.map((r) => r.customerId), batch.rows.map((r) => r.keyId), batch.rows.map((r) => r.endpoint), batch.rows.map((r) => r.count), batch.rows.map((r) => r.periodStart)],
-        );
-        await client.query('UPDATE admin_api_keys SET last_used_at = now() WHERE id = ANY($1::uuid[])', [[...new Set(batch.rows.map((r) => r.keyId))]]);
+        await writeUsage(client, batch.rows);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});

@@ -62,4 +62,6 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_FRONTDOOR_RATE_STARTER', path: ['frontdoor', 'rateLimits', 'starter'], parse: asRate },
   { env: 'TENANTCTL_FRONTDOOR_RATE_STANDARD', path: ['frontdoor', 'rateLimits', 'standard'], parse: asRate },
   { env: 'TENANTCTL_FRONTDOOR_RATE_ENTERPRISE', path: ['frontdoor', 'rateLimits', 'enterprise'], parse: asRate },
+  { env: 'TENANTCTL_FRONTDOOR_RATE_PER_ADDRESS', path: ['frontdoor', 'addressRateLimit'], parse: asRate },
+  { env: 'TENANTCTL_FRONTDOOR_HSTS', path: ['frontdoor', 'hsts'], parse: asBoolean },
 ];

@@ -61,7 +61,7 @@ export const frontdoorSchema = z.object({
     }),
     {},
   ),
-  /** Per tenant, by plan. */
+  /** Per tenant, by plan: authenticated API calls only (counted after the key check). */
   rateLimits: z.prefault(
     z.object({
       starter: z._default(rateLimit, { requestsPerSecond: 20, burst: 40 }),
@@ -70,6 +70,15 @@ export const frontdoorSchema = z.object({
     }),
     {},
   ),
+  /**
+   * Per client address ($remote_addr: X-Forwarded-For is trusted from nothing), for every request
+   * that is not an authenticated API call: pages, health, public paths, and /api/ requests that
+   * present no well-formed key (limited before the key check). Keyed API calls count against their
+   * tenant's plan (rateLimits) only once the key passed.
+   */
+  addressRateLimit: z._default(rateLimit, { requestsPerSecond: 50, burst: 100 }),
+  /** Strict-Transport-Security on HTTPS answers for the base domain's host names (one year, with subdomains). */
+  hsts: z._default(z.boolean(), true),
   /** Path prefix -> module: requests under the prefix need the module enabled for the tenant (403 naming it). */
   modulePaths: z._default(
     z.record(z.string().check(z.regex(/^\/api\/[A-Za-z0-9._~\/-]*$/, 'must be a path under /api/')), z.string().check(z.regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be a module key'))),

@@ -1,11 +1,12 @@
 import path from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import type { Context } from '../context.js';
 import { parseTenantId } from '../tenants/input.js';
 import { addDomain, listDomains, parseDomain, removeDomain, type DomainRecord } from './domains.js';
 import { servedRoutes } from './fleet-routes.js';
+import { gatewayDatabaseUrl } from './gateway-role.js';
 import { frontdoorLayout, readState, writeState, type FrontdoorState, type LastSync } from './layout.js';
 import { routeKind, tenantHostnames } from './render.js';
 import { frontdoorContainers, frontdoorDown, frontdoorUp, gatewayContainer, nginxContainer, nginxEntrypoint, servedGeneration, waitForGateway, writeComposeFile, writeGatewayConfig } from './stack.js';
@@ -39,14 +40,6 @@ async function requireImage(ctx: Context, image: string, command?: string): Prom
   }
 }
 
-/** The admin database URL the gateway uses: the one tenantctl itself connected with (it runs in the host's network namespace too). */
-async function adminDatabaseUrl(ctx: Context): Promise<string> {
-  const db = await ctx.adminDb();
-  const url = db.pool.options.connectionString;
-  if (!url) throw new TenantctlError('internal', 'the admin database connection has no URL');
-  return url;
-}
-
 export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean; cert?: string; key?: string }): Promise<FrontdoorInitResult> {
   const started = Date.now();
   const { config } = ctx;
@@ -62,25 +55,24 @@ export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean;
   await requireImage(ctx, fd.images.nginx, nginxEntrypoint);
   await requireImage(ctx, fd.images.gateway);
   for (const dir of [layout.root, layout.confDir, layout.tlsDir, layout.domainsDir, layout.snippetsDir]) await ensurePrivateDir(dir);
-  // Not private: nginx's workers write into it and the gateway reads it; the gateway sets its owner and mode when it starts.
-  await mkdir(layout.usageDir, { recursive: true });
 
   const baseNames = [`*.${fd.baseDomain}`, fd.baseDomain];
   if (mode === 'operator' && input.cert && input.key) {
     await installPair(layout.tlsDir, 'base', await readOperatorPair(input.cert, input.key, [`tenantctl-check.${fd.baseDomain}`]));
   } else if (mode === 'self-signed') {
-    const { created } = await ensureLocalCa(ctx.dockerHost, fd.images.nginx, layout, ctx.signal);
+    const { created } = await ensureLocalCa(ctx.dockerHost, fd.images.nginx, layout, fd.baseDomain, ctx.signal);
     if (created) ctx.reporter.info(`created a local CA: ${path.join(layout.tlsDir, 'ca.crt')} (trust it, or pass it to curl --cacert)`);
     const current = await describeCertificate(path.join(layout.tlsDir, 'base.crt')).catch(() => undefined);
     const fits = current && !created && current.daysLeft > 30 && baseNames.every((n) => current.names.includes(n)) && /tenantctl local development CA/.test(current.issuer);
-    if (!fits) await issueFromLocalCa(ctx.dockerHost, fd.images.nginx, layout, layout.tlsDir, 'base', baseNames, ctx.signal);
+    if (!fits) await issueFromLocalCa(ctx.dockerHost, fd.images.nginx, layout, layout.tlsDir, 'base', baseNames, fd.baseDomain, ctx.signal);
   } else {
     await describeCertificate(path.join(layout.tlsDir, 'base.crt')).catch(() => {
       throw new TenantctlError('usage', `no certificate in ${layout.tlsDir}: give --cert and --key, or --self-signed`);
     });
   }
 
-  await writeGatewayConfig(config, layout, await adminDatabaseUrl(ctx));
+  // The gateway's own least-privilege login (gateway-role.ts), never the admin database's owner.
+  await writeGatewayConfig(config, layout, await gatewayDatabaseUrl(await ctx.adminDb(), config.stateDir));
   await writeComposeFile(config, layout);
   await writeState(layout, { version: 1, project: fd.project, initializedAt: previous?.initializedAt ?? new Date().toISOString(), tls: mode, lastSync: previous?.lastSync });
   let sync: SyncResult;
@@ -201,7 +193,7 @@ export interface DomainChange {
   domain: string;
   changed: boolean;
   url: string;
-  certificate: 'own' | 'local CA' | 'base (does not cover it)';
+  certificate: 'own' | 'base (does not cover it)';
   frontdoor: { generation: number } | 'not set up';
 }
 
@@ -218,21 +210,17 @@ export async function domainsAdd(ctx: Context, input: { id: unknown; domain: unk
   const domain = parseDomain(input.domain, ctx.config.frontdoor.baseDomain);
   if (Boolean(input.cert) !== Boolean(input.key)) throw new TenantctlError('usage', '--cert and --key go together');
   const layout = frontdoorLayout(ctx.config);
-  // The certificate is checked before anything is recorded.
+  // The certificate is checked before anything is recorded. A custom domain is the customer's name:
+  // it brings its own certificate (or keeps the one installed for it); the local development CA
+  // never signs it (it is constrained to the base domain, tls.ts).
   const pair = input.cert && input.key ? await readOperatorPair(input.cert, input.key, [domain]) : undefined;
+  if (!pair && !(await describeCertificate(path.join(layout.domainsDir, `${domain}.crt`)).then(() => true, () => false))) {
+    throw new TenantctlError('usage', `domain ${domain} needs its own certificate: give --cert <file> --key <file> (the local development CA signs only names under ${ctx.config.frontdoor.baseDomain})`);
+  }
   const db = await ctx.adminDb();
   const { changed } = await addDomain(db, id, domain);
-  let certificate: DomainChange['certificate'] = 'base (does not cover it)';
-  if (pair) {
-    await installPair(layout.domainsDir, domain, pair);
-    certificate = 'own';
-  } else if (await describeCertificate(path.join(layout.domainsDir, `${domain}.crt`)).then(() => true, () => false)) {
-    certificate = 'own';
-  } else if (await hasLocalCa(layout)) {
-    await issueFromLocalCa(ctx.dockerHost, ctx.config.frontdoor.images.nginx, layout, layout.domainsDir, domain, [domain], ctx.signal);
-    certificate = 'local CA';
-  }
-  return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate, frontdoor: await syncForDomains(ctx, id) };
+  if (pair) await installPair(layout.domainsDir, domain, pair);
+  return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'own', frontdoor: await syncForDomains(ctx, id) };
 }
 
 export async function domainsRemove(ctx: Context, input: { id: unknown; domain: unknown }): Promise<DomainChange> {

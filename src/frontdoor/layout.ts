@@ -14,9 +14,10 @@ import type { Config } from '../config/schema.js';
 //   tls/                  base.crt|key (the operator's, or issued by the local CA), ca.crt|key (--self-signed)
 //   domains/              <domain>.crt|key: custom domains' certificates
 //   snippets/             <id>.conf: the operator's own nginx directives for a tenant's server blocks
-//   usage/                usage.log: requests that passed the key check, written by nginx (buffered);
-//                         <epoch second>.log: usage.log renamed each second by nginx's rotator, read
-//                         into admin_api_usage and deleted by the gateway (which owns its permissions)
+//
+// Not here: the usage files (usage.log, written by nginx; <epoch second>.log, renamed each second by
+// nginx's rotator, counted and deleted by the gateway) live in the compose project's `usage` volume
+// (stack.ts says why).
 
 export interface FrontdoorLayout {
   root: string;
@@ -28,7 +29,6 @@ export interface FrontdoorLayout {
   tlsDir: string;
   domainsDir: string;
   snippetsDir: string;
-  usageDir: string;
 }
 
 export function frontdoorLayout(config: Pick<Config, 'stateDir'>): FrontdoorLayout {
@@ -43,7 +43,6 @@ export function frontdoorLayout(config: Pick<Config, 'stateDir'>): FrontdoorLayo
     tlsDir: path.join(root, 'tls'),
     domainsDir: path.join(root, 'domains'),
     snippetsDir: path.join(root, 'snippets'),
-    usageDir: path.join(root, 'usage'),
   };
 }
 

@@ -52,8 +52,9 @@ export function renderApiKeyDirectives(config: FrontdoorConfig): string {
   // Longest prefix first (nginx tries regexes in order), so /api/ai/assist/ beats /api/ai/.
   const areas = Object.entries(config.modulePaths)
     .sort((a, b) => b[0].length - a[0].length)
-    .map(([prefix, module]) => `    "~${moduleAreaPattern(prefix)}" ${module};`)
+    .map(([prefix, module]) => `    "~*${moduleAreaPattern(prefix)}" ${module};`)
     .join('\n');
+  // Case-insensitively: /api/AI/ is the ai module's for an app whose router ignores case.
   return `  # The module a path needs (frontdoor.modulePaths), decided once, here: the gateway gates on it.
   map $request_uri $tenantctl_module_area {
     default "";

@@ -1,5 +1,6 @@
 import type { FrontdoorConfig } from '../config/schema.js';
 import { renderApiKeyDirectives, renderVerdictCache } from './render-api-keys.js';
+import { addressKeyVariable, renderEdgeDirectives } from './render-edge.js';
 import type { AppContainerAddress } from './app-addresses.js';
 
 // Pure rendering of the front door's nginx configuration: one generation directory holding
@@ -131,7 +132,10 @@ http {
 
 ${renderApiKeyDirectives(config)}
 
-  # Per-tenant rate limits, one zone per plan, keyed by the tenant id (set by each tenant's server).
+${renderEdgeDirectives(config)}
+
+  # Per-tenant rate limits of authenticated API calls, one zone per plan, keyed by the tenant id
+  # (set by each tenant's server), applied in @tenantctl_api: after the key check (render-edge.ts).
 ${rate('starter')}
 ${rate('standard')}
 ${rate('enterprise')}
@@ -147,8 +151,6 @@ ${rate('enterprise')}
   proxy_buffering off;
   proxy_request_buffering off;
 
-  ssl_protocols TLSv1.2 TLSv1.3;
-  ssl_prefer_server_ciphers off;
   ssl_session_cache shared:tenantctl_tls:20m;
   ssl_session_timeout 1h;
   ssl_session_tickets off;
@@ -166,6 +168,8 @@ ${rate('enterprise')}
     ${listen(config, 'https', ' http2 default_server')}
     server_name _;
     set $tenantctl_tenant "";
+    set ${addressKeyVariable} $binary_remote_addr;
+    limit_req zone=tenantctl_address burst=${config.addressRateLimit.burst} nodelay;
     set $tenantctl_key_id "";
     default_type application/json;
     location / {
@@ -193,7 +197,7 @@ ${rate('enterprise')}
 }
 
 /** How every location hands a request to the tenant's app ($tenantctl_upstream, set by its server). */
-const proxyDirectives = `proxy_pass http://$tenantctl_upstream;
+const proxyDirectives = (keyId = '""') => `proxy_pass http://$tenantctl_upstream;
     proxy_set_header Host $host;
     proxy_set_header X-Real-IP $remote_addr;
     proxy_set_header X-Forwarded-For $remote_addr;
@@ -203,15 +207,25 @@ const proxyDirectives = `proxy_pass http://$tenantctl_upstream;
     proxy_set_header X-Request-Id $tenantctl_request_id;
     proxy_set_header Upgrade $http_upgrade;
     proxy_set_header Connection $tenantctl_connection;
-    add_header X-Request-Id $tenantctl_request_id always;`;
+    # Set by the door, whatever the client sent: the key's id only after the key check, else none.
+    proxy_set_header X-Api-Key-Id ${keyId};
+    add_header X-Request-Id $tenantctl_request_id always;
+    add_header Strict-Transport-Security $tenantctl_hsts always;`;
 
 /** The rules every routed tenant's server uses; the server sets $tenantctl_tenant and $tenantctl_upstream. */
 function renderLocations(): string {
-  const proxy = proxyDirectives;
+  const proxy = proxyDirectives();
   return `# Rendered by tenantctl: the location rules of every routed tenant.
+# A path an app could read differently from the door (render-edge.ts): refused before anything else.
+if ($tenantctl_noncanonical) {
+    return 400 '{"error":"bad request","message":"non-canonical path (//, /./, /../, percent-encoded unreserved characters or /API in another case)"}\\n';
+}
 set $tenantctl_key_id "";
 set $tenantctl_reason "";
 set $tenantctl_module "";
+# Per client address, everywhere but authenticated API calls (@tenantctl_api, the plan's zone).
+set ${addressKeyVariable} $binary_remote_addr;
+error_page 429 = @tenantctl_rate_limited;
 error_page 502 504 = @tenantctl_app_unavailable;
 
 # Health and readiness answer without a key.
@@ -222,18 +236,22 @@ location = /api/ready {
     ${proxy}
 }
 
-# The API needs a key of this tenant, checked by the gateway (auth_request), and the module its path belongs to.
+# The API needs a key of this tenant, checked by the gateway (auth_request), and the module its path
+# belongs to. A request presenting no well-formed key is limited per address first; one that passes
+# goes on to @tenantctl_api (each tenant's server.conf), where its plan's limit counts it.
 location /api/ {
+    set ${addressKeyVariable} $tenantctl_keyless_address;
     auth_request /_tenantctl/auth;
     auth_request_set $tenantctl_key_id $upstream_http_x_tenantctl_key_id;
     auth_request_set $tenantctl_reason $upstream_http_x_tenantctl_reason;
     auth_request_set $tenantctl_module $upstream_http_x_tenantctl_module;
     error_page 401 = @tenantctl_unauthorized;
     error_page 403 = @tenantctl_forbidden;
+    error_page 429 = @tenantctl_rate_limited;
     error_page 500 = @tenantctl_gateway_unavailable;
     error_page 502 504 = @tenantctl_app_unavailable;
-    proxy_set_header X-Api-Key-Id $tenantctl_key_id;
-    ${proxy}
+    # Runs after the access phase: only a request the gateway passed gets here. No such file exists.
+    try_files /.tenantctl-authenticated @tenantctl_api;
 }
 
 location / {
@@ -242,6 +260,10 @@ location / {
 
 location = /_tenantctl/auth {
     internal;
+    # The subrequest inherits the server's per-address limit and shares $limit_req_status with its
+    # request: an empty key here keeps it from counting (and from using up the one limit_req pass
+    # that @tenantctl_api's plan limit needs).
+    set ${addressKeyVariable} "";
     proxy_pass http://tenantctl_gateway/auth;
     proxy_pass_request_body off;
     proxy_set_header Content-Length "";
@@ -256,15 +278,24 @@ location = /_tenantctl/auth {
     ${renderVerdictCache()}
 }
 
+location @tenantctl_rate_limited {
+    default_type application/json;
+    add_header Retry-After 1 always;
+    add_header X-Request-Id $tenantctl_request_id always;
+    add_header Strict-Transport-Security $tenantctl_hsts always;
+    return 429 '{"error":"too many requests","message":"slow down: retry after the number of seconds in Retry-After"}\\n';
+}
 location @tenantctl_unauthorized {
     default_type application/json;
     add_header WWW-Authenticate 'Bearer realm="$host"' always;
     add_header X-Request-Id $tenantctl_request_id always;
+    add_header Strict-Transport-Security $tenantctl_hsts always;
     return 401 '{"error":"unauthorized","reason":"$tenantctl_reason"}\\n';
 }
 location @tenantctl_forbidden {
     default_type application/json;
     add_header X-Request-Id $tenantctl_request_id always;
+    add_header Strict-Transport-Security $tenantctl_hsts always;
     return 403 '{"error":"forbidden","module":"$tenantctl_module","message":"the $tenantctl_module module is not enabled for this tenant"}\\n';
 }
 # The gateway is down or failing: fail closed.
@@ -272,12 +303,14 @@ location @tenantctl_gateway_unavailable {
     default_type application/json;
     add_header Retry-After 5 always;
     add_header X-Request-Id $tenantctl_request_id always;
+    add_header Strict-Transport-Security $tenantctl_hsts always;
     return 503 '{"error":"unavailable","message":"API keys cannot be checked right now"}\\n';
 }
 location @tenantctl_app_unavailable {
     default_type application/json;
     add_header Retry-After 5 always;
     add_header X-Request-Id $tenantctl_request_id always;
+    add_header Strict-Transport-Security $tenantctl_hsts always;
     return 503 '{"error":"unavailable","message":"the tenant\\'s app is not answering"}\\n';
 }
 `;
@@ -323,11 +356,19 @@ ${body}}
   const zone = tenant.plan in config.rateLimits ? tenant.plan : 'standard';
   const routed = `    set $tenantctl_tenant ${tenant.id};
     set $tenantctl_upstream tenantctl_app_${tenant.id.replace(/-/g, '_')};
-    limit_req zone=tenantctl_${zone} burst=${limits.burst} nodelay;
+    # Per client address (keyless and non-API requests); the plan's limit is in @tenantctl_api.
+    limit_req zone=tenantctl_address burst=${config.addressRateLimit.burst} nodelay;
     include locations.conf;
+    # An API request whose key passed: counted against the tenant's plan (${tenant.plan}), then proxied.
+    location @tenantctl_api {
+        limit_req zone=tenantctl_${zone} burst=${limits.burst} nodelay;
+        error_page 429 = @tenantctl_rate_limited;
+        error_page 502 504 = @tenantctl_app_unavailable;
+    ${proxyDirectives('$tenantctl_key_id')}
+    }
 ${[...new Set(tenant.publicPaths ?? [])].map((prefix) => `    # Public in its template (x-tenantctl.frontdoor.publicPaths): no API key needed.
     location ^~ ${prefix} {
-    ${proxyDirectives}
+    ${proxyDirectives()}
     }
 `).join('')}${snippet}`;
   // The container directly when its address is known (no docker-proxy hop); a failed connect to it

@@ -35,6 +35,13 @@ export const nginxContainer = (config: Config) => `${config.frontdoor.project}-n
 export const nginxEntrypoint = 'frontdoor-nginx';
 export const gatewayContainer = (config: Config) => `${config.frontdoor.project}-gateway`;
 export const frontdoorLabel = 'tenantctl.frontdoor';
+/**
+ * The usage files' volume (<project>_usage): a Docker volume rather than a folder of the state dir,
+ * because nginx's workers (uid 33) must be able to write it, and on the host uid 33 is whoever has
+ * it (www-data of the host's own web server): a host folder writable by it let any such process
+ * add usage lines (review 2026-12-05 item 18). A volume is reachable only through Docker.
+ */
+export const usageVolume = 'usage';
 
 /** Writes the front door's compose file; true when its content changed (a front door set up by an older tenantctl, or other settings). */
 export async function writeComposeFile(config: Config, layout: FrontdoorLayout): Promise<boolean> {
@@ -53,7 +60,7 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         restart: 'unless-stopped',
         // nginx as PID 1, with the usage log's rotator beside it (images/nginx/frontdoor-nginx).
         command: [nginxEntrypoint, `${containerConfDir}/live/nginx.conf`, containerUsageDir],
-        volumes: [`${layout.confDir}:${containerConfDir}:ro`, `${layout.usageDir}:${containerUsageDir}`],
+        volumes: [`${layout.confDir}:${containerConfDir}:ro`, `${usageVolume}:${containerUsageDir}`],
         // The gateway's verdicts are cached with the presented key in their cache key: memory only.
         // nginx's pid file, its temporary files and its default error log in memory too: the image's
         // filesystem is read-only.
@@ -75,7 +82,7 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         container_name: gatewayContainer(config),
         network_mode: 'host',
         restart: 'unless-stopped',
-        volumes: [`${layout.gatewayConfig}:/etc/tenantctl-gateway/config.json:ro`, `${layout.usageDir}:${containerUsageDir}`],
+        volumes: [`${layout.gatewayConfig}:/etc/tenantctl-gateway/config.json:ro`, `${usageVolume}:${containerUsageDir}`],
         tmpfs: ['/tmp:size=16m'],
         ...hardening,
         // As root it reads its 0600 configuration (DAC_OVERRIDE when the operator is not root), gives
@@ -87,6 +94,8 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         stop_grace_period: '10s',
       },
     },
+    // Kept by `frontdoor down` (lines not yet counted are counted at the next start).
+    volumes: { [usageVolume]: { labels } },
   };
   const content = `# Rendered by tenantctl frontdoor init; nginx and the gateway of the front door.\n${stringify(document)}`;
   const before = await readFile(layout.composeFile, 'utf8').catch(() => undefined);
@@ -95,7 +104,7 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
   return true;
 }
 
-/** The gateway's settings, with the admin database's URL: 0600, read by the gateway as root before it drops to nobody. */
+/** The gateway's settings, with its own admin database URL (gateway-role.ts): 0600, read by the gateway as root before it drops to nobody. */
 export async function writeGatewayConfig(config: Config, layout: FrontdoorLayout, databaseUrl: string): Promise<void> {
   await writePrivateFile(layout.gatewayConfig, `${JSON.stringify({
     databaseUrl,

@@ -9,7 +9,9 @@ import type { FrontdoorLayout } from './layout.js';
 
 // The front door's certificates: the operator's own (a wildcard for the base domain, one per custom
 // domain), or, for development, a local CA that `frontdoor init --self-signed` creates and that
-// issues the wildcard and custom domains' certificates. openssl runs in the nginx image (Debian's
+// issues the base domain's wildcard only: it is name-constrained to the base domain, so a machine
+// that trusts it (as the README tells developers to) trusts it for nothing else, and custom domains
+// always bring their own certificate (domains add --cert). openssl runs in the nginx image (Debian's
 // openssl), so the host needs nothing but Docker; Node reads the results (X509Certificate).
 
 export interface CertificateInfo {
@@ -101,24 +103,44 @@ async function openssl(host: DockerHost, image: string, layout: FrontdoorLayout,
   }
 }
 
-/** The local development CA: created once (10 years), kept across `frontdoor init`s. */
-export async function ensureLocalCa(host: DockerHost, image: string, layout: FrontdoorLayout, signal?: AbortSignal): Promise<{ created: boolean }> {
-  if (await hasLocalCa(layout)) return { created: false };
+/** The nameConstraints extension's OID (2.5.29.30), DER-encoded. */
+const nameConstraintsOid = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x1e]);
+
+/**
+ * Whether the local CA is constrained to `baseDomain`: it carries nameConstraints naming it (Node's
+ * X509Certificate does not decode the extension; its OID and the permitted name in the DER do).
+ */
+export async function localCaConstrainedTo(layout: FrontdoorLayout, baseDomain: string): Promise<boolean> {
+  const raw = await readFile(path.join(layout.tlsDir, 'ca.crt')).then((pem) => new X509Certificate(pem).raw, () => undefined);
+  return raw !== undefined && raw.includes(nameConstraintsOid) && raw.includes(Buffer.from(`.${baseDomain}`));
+}
+
+/**
+ * The local development CA: created once (10 years), kept across `frontdoor init`s while it is
+ * constrained to the base domain; one made by an older tenantctl (unconstrained, it could sign any
+ * name) or for another base domain is replaced.
+ */
+export async function ensureLocalCa(host: DockerHost, image: string, layout: FrontdoorLayout, baseDomain: string, signal?: AbortSignal): Promise<{ created: boolean }> {
+  if (await hasLocalCa(layout) && await localCaConstrainedTo(layout, baseDomain)) return { created: false };
   await ensurePrivateDir(layout.tlsDir);
   await openssl(host, image, layout, layout.tlsDir, `
 openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -sha256 -days 3650 \\
   -subj "/CN=tenantctl local development CA" \\
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \\
-  -keyout /out/ca.key.tmp -out /out/ca.crt.tmp 2>/dev/null`, {}, signal);
+  -addext "nameConstraints=critical,permitted;DNS:.$BASE_DOMAIN,permitted;DNS:$BASE_DOMAIN" \\
+  -keyout /out/ca.key.tmp -out /out/ca.crt.tmp 2>/dev/null`, { BASE_DOMAIN: baseDomain }, signal);
   await chmod(path.join(layout.tlsDir, 'ca.key.tmp'), 0o600);
   await rename(path.join(layout.tlsDir, 'ca.crt.tmp'), path.join(layout.tlsDir, 'ca.crt'));
   await rename(path.join(layout.tlsDir, 'ca.key.tmp'), path.join(layout.tlsDir, 'ca.key'));
   return { created: true };
 }
 
-/** Issues a certificate for `names` (the first is the subject) from the local CA into dir/base.crt|key (397 days). */
-export async function issueFromLocalCa(host: DockerHost, image: string, layout: FrontdoorLayout, dir: string, base: string, names: readonly string[], signal?: AbortSignal): Promise<void> {
+/** Issues a certificate for `names` (the first is the subject; all under `baseDomain`) from the local CA into dir/base.crt|key (397 days). */
+export async function issueFromLocalCa(host: DockerHost, image: string, layout: FrontdoorLayout, dir: string, base: string, names: readonly string[], baseDomain: string, signal?: AbortSignal): Promise<void> {
   if (!(await hasLocalCa(layout))) throw new TenantctlError('usage', 'the front door has no local CA: run `tenantctl frontdoor init --self-signed`, or give --cert and --key');
+  // The CA's constraint would make such a certificate fail every client's check anyway; say so here.
+  const foreign = names.filter((n) => n !== baseDomain && !n.endsWith(`.${baseDomain}`));
+  if (foreign.length > 0) throw new TenantctlError('usage', `the local development CA signs only names under ${baseDomain}, not ${foreign.join(', ')}: give --cert and --key`);
   await ensurePrivateDir(dir);
   await openssl(host, image, layout, dir, `
 printf 'subjectAltName=%s\\nbasicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature,keyEncipherment\\nextendedKeyUsage=serverAuth\\n' "$SAN" > /tmp/ext.cnf

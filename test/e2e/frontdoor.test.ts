@@ -28,11 +28,11 @@ const ok = async (args: string[]) => {
 interface Answer { status: number; body: string; headers: string }
 
 /** curl through the front door: the name resolved to loopback with --resolve, TLS verified with the local CA. */
-async function door(host: string, urlPath: string, options: { headers?: Record<string, string>; http?: boolean } = {}): Promise<Answer> {
+async function door(host: string, urlPath: string, options: { headers?: Record<string, string>; http?: boolean; ca?: string } = {}): Promise<Answer> {
   const port = options.http ? ports.http : ports.https;
   const url = `${options.http ? 'http' : 'https'}://${host}:${port}${urlPath}`;
   const headerArgs = Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-  const result = await execa('curl', ['-sS', '--max-time', '10', '--cacert', ca, '--resolve', `${host}:${port}:127.0.0.1`, '-D', '-', ...headerArgs, url], { reject: false });
+  const result = await execa('curl', ['-sS', '--max-time', '10', '--cacert', options.ca ?? ca, '--resolve', `${host}:${port}:127.0.0.1`, '-D', '-', ...headerArgs, url], { reject: false });
   if (result.exitCode !== 0) throw new Error(`curl ${url}: exit ${result.exitCode}: ${result.stderr}`);
   const [headers, ...rest] = String(result.stdout).split(/\r?\n\r?\n/);
   return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(headers!)![1]), body: rest.join('\n\n'), headers: headers! };
@@ -145,19 +145,19 @@ describe('routing', () => {
     expect((await door('unknown.example.org', '/', { http: true })).status).toBe(404);
   });
 
-  it('limits requests per tenant by plan (starter: 5/s, burst 8 here)', async () => {
+  it('limits authenticated API requests per tenant by plan (starter: 5/s, burst 8 here)', async () => {
     // 30 requests at once from one process (curl processes start too slowly to make a burst).
     const statuses = await Promise.all(Array.from({ length: 30 }, () => new Promise<number>((resolve, reject) => {
       const request = https.get({
-        host: '127.0.0.1', port: ports.https, path: '/api/ready', servername: `globex.${base}`, ca: readFileSync(ca),
-        headers: { host: `globex.${base}` }, agent: false,
+        host: '127.0.0.1', port: ports.https, path: '/api/ping', servername: `globex.${base}`, ca: readFileSync(ca),
+        headers: { host: `globex.${base}`, ...withKey(keys.globex!) }, agent: false,
       }, (response) => { response.resume(); resolve(response.statusCode!); });
       request.on('error', reject);
     })));
     expect(statuses).toContain(429);
     expect(statuses).toContain(200);
     // The other tenant (standard plan) is not affected.
-    expect((await door(`acme.${base}`, '/api/ready')).status).toBe(200);
+    expect((await door(`acme.${base}`, '/api/ping', { headers: withKey(keys.acme!) })).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1_500));
   });
 
@@ -285,10 +285,15 @@ describe('API keys at the door', () => {
 });
 
 describe('custom domains', () => {
-  it('routes a custom domain with a certificate from the local CA; a domain belongs to one tenant', async () => {
-    const added = (await ok(['domains', 'add', 'acme', 'crm.acme-corp.test', '--json'])).json();
-    expect(added.certificate).toBe('local CA');
-    const r = await door('crm.acme-corp.test', '/api/health');
+  it('routes a custom domain with its own certificate (never one from the local CA); a domain belongs to one tenant', async () => {
+    const refused = await h.cli(['domains', 'add', 'acme', 'crm.acme-corp.test']);
+    expect(refused.exitCode, refused.why).toBe(2);
+    expect(refused.stderr).toMatch(/needs its own certificate/);
+    const own = { cert: path.join(h.dir, 'crm.crt'), key: path.join(h.dir, 'crm.key') };
+    await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=crm.acme-corp.test', '-addext', 'subjectAltName=DNS:crm.acme-corp.test', '-keyout', own.key, '-out', own.cert]);
+    const added = (await ok(['domains', 'add', 'acme', 'crm.acme-corp.test', '--cert', own.cert, '--key', own.key, '--json'])).json();
+    expect(added.certificate).toBe('own');
+    const r = await door('crm.acme-corp.test', '/api/health', { ca: own.cert });
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body).customer).toBe('acme');
     const taken = await h.cli(['domains', 'add', 'globex', 'crm.acme-corp.test']);

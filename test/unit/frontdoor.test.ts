@@ -46,6 +46,29 @@ describe('renderFrontdoor', () => {
     expect(locations).toContain('proxy_set_header X-Forwarded-Proto $scheme;');
   });
 
+  it('limits keyless and non-API requests per address before the key check, and keyed ones by plan only after it', () => {
+    const files = renderFrontdoor({ config: config().frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant()] });
+    const server = files.get('t/acme/server.conf')!;
+    const locations = files.get('locations.conf')!;
+    const main = files.get('nginx.conf')!;
+    // The plan's zone only in @tenantctl_api, reached after auth_request passed (try_files).
+    expect(server).toMatch(/location @tenantctl_api \{\n\s+limit_req zone=tenantctl_starter burst=9 nodelay;/);
+    expect(locations).toMatch(/location \/api\/ \{\n\s+set \$tenantctl_address_key \$tenantctl_keyless_address;/);
+    expect(locations).toContain('try_files /.tenantctl-authenticated @tenantctl_api;');
+    expect(locations).toMatch(/location = \/_tenantctl\/auth \{[^}]*set \$tenantctl_address_key "";/s);
+    expect(main).toContain('limit_req_zone $tenantctl_address_key zone=tenantctl_address:20m rate=50r/s;');
+    // X-Api-Key-Id: the key's id in @tenantctl_api only; removed everywhere else.
+    expect(server).toContain('proxy_set_header X-Api-Key-Id $tenantctl_key_id;');
+    expect(locations).not.toContain('X-Api-Key-Id $tenantctl_key_id');
+    expect(locations).toContain('proxy_set_header X-Api-Key-Id "";');
+    // TLS profile, HSTS, canonical paths.
+    expect(main).toContain('ssl_protocols TLSv1.2 TLSv1.3;');
+    expect(main).not.toMatch(/ssl_ciphers [^;]*(CBC|-SHA;|-SHA:|AES128-SHA256|AES256-SHA384)/);
+    expect(main).toContain('ssl_stapling on;');
+    expect(main).toContain('"max-age=31536000; includeSubDomains"');
+    expect(locations).toMatch(/^if \(\$tenantctl_noncanonical\) \{\n\s+return 400/m);
+  });
+
   it('buffers the usage lines into one file the rotator renames, keeps verdict files open, and waits on no cache lock', () => {
     const files = renderFrontdoor({ config: config().frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant()] });
     expect(files.get('nginx.conf')).toContain('access_log /var/log/tenantctl-usage/usage.log tenantctl_usage buffer=64k flush=1s if=$tenantctl_key_id;');

@@ -14,15 +14,15 @@ Examples:
     .description('route a custom domain to a tenant (a domain belongs to one tenant)')
     .argument('<id>', 'tenant id')
     .argument('<domain>', 'a DNS name, such as crm.acme.com')
-    .option('--cert <file>', 'the domain\'s certificate (PEM, with its chain)')
+    .option('--cert <file>', 'the domain\'s certificate (PEM, with its chain); required unless one is installed for it')
     .option('--key <file>', 'its private key (PEM)')
     .addHelpText('after', `
 Examples:
   $ tenantctl domains add acme crm.acme.com --cert crm.acme.com.crt --key crm.acme.com.key
-  $ tenantctl domains add acme crm.acme.test      # issued by the local CA after frontdoor init --self-signed
 
-Without --cert, a front door with a local CA issues one; otherwise the base certificate is served,
-which does not cover the domain. A domain of another tenant is refused (exit 5).
+The domain brings its own certificate: without --cert (and none installed for it) add is refused
+(exit 2) and nothing is recorded; the local development CA signs only names under the base domain.
+A domain of another tenant is refused (exit 5).
 `)
     .action(async (id: string, domain: string, options, command: Command) => {
       const { domainsAdd } = await import('../../frontdoor/commands.js');
