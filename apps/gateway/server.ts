@@ -35,6 +35,8 @@ interface GatewayConfig {
   modulePaths: Record<string, string>;
   /** Where nginx writes the usage lines (a bind mount shared with nginx). */
   usageDir: string;
+  /** Uncached lookups of unknown keys per client address and second before the gateway stops asking (default 10). */
+  unknownKeyLookupsPerSecond?: number;
 }
 
 const config: GatewayConfig = JSON.parse(readFileSync(process.env.GATEWAY_CONFIG ?? '/etc/tenantctl-gateway/config.json', 'utf8'));
@@ -74,13 +76,39 @@ async function cached<T>(cache: Map<string, Cached<T>>, key: string, load: () =>
   let pending = inFlight.get(flightKey) as Promise<T> | undefined;
   if (!pending) {
     pending = load().then((value) => {
-      if (cache.size >= maxCacheEntries) cache.clear();
+      // Full (a stranger cycling made-up keys): the oldest tenth goes, not every genuine key's verdict.
+      if (cache.size >= maxCacheEntries) for (const old of [...cache.keys()].slice(0, maxCacheEntries / 10)) cache.delete(old);
       if (config.keyCacheMs > 0) cache.set(key, { value, expires: Date.now() + config.keyCacheMs });
       return value;
     }).finally(() => inFlight.delete(flightKey));
     inFlight.set(flightKey, pending);
   }
   return pending;
+}
+
+/**
+ * Lookups of keys nobody has, per client address (nginx's X-Tenantctl-Client), this second. A
+ * well-formed made-up key misses every cache, so each costs a database query: past
+ * unknownKeyLookupsPerSecond a client's uncached keys are not looked up until the next second, and
+ * nginx answers it 429 (X-Tenantctl-Throttled; such a verdict is never cached). Known keys' cached
+ * verdicts still pass.
+ */
+const unknownLookups = new Map<string, { second: number; count: number }>();
+const unknownKeyLookupsPerSecond = config.unknownKeyLookupsPerSecond ?? 10;
+
+function throttled(client: string): boolean {
+  const seen = unknownLookups.get(client);
+  return seen !== undefined && seen.second === Math.floor(Date.now() / 1000) && seen.count >= unknownKeyLookupsPerSecond;
+}
+
+function countUnknownLookup(client: string): void {
+  const second = Math.floor(Date.now() / 1000);
+  const seen = unknownLookups.get(client);
+  if (seen && seen.second === second) seen.count += 1;
+  else {
+    if (unknownLookups.size >= maxCacheEntries) unknownLookups.clear(); // only this second's counts matter
+    unknownLookups.set(client, { second, count: 1 });
+  }
 }
 
 async function keyVerdict(hash: string): Promise<KeyVerdict> {
@@ -163,7 +191,13 @@ async function authorize(req: http.IncomingMessage, res: http.ServerResponse): P
   if (!key) return reply(res, 401, { 'x-tenantctl-reason': 'missing API key (Authorization: Bearer or X-API-Key)' });
   if (!keyPattern.test(key)) return reply(res, 401, { 'x-tenantctl-reason': 'malformed API key' });
   const hash = createHash('sha256').update(key, 'utf8').digest('hex');
+  const client = String(req.headers['x-tenantctl-client'] ?? '');
+  const known = keyCache.get(hash);
+  if (!(known && known.expires > Date.now()) && throttled(client)) {
+    return reply(res, 401, { 'x-tenantctl-reason': 'too many unknown API keys from this address', 'x-tenantctl-throttled': '1' });
+  }
   const verdict = await cached(keyCache, hash, () => keyVerdict(hash));
+  if (!verdict.ok && verdict.reason === 'unknown API key') countUnknownLookup(client);
   if (!verdict.ok) return reply(res, 401, { 'x-tenantctl-reason': verdict.reason });
   // Another tenant's key is no key here: the same answer as an unknown one.
   if (verdict.customerId !== tenant) return reply(res, 401, { 'x-tenantctl-reason': 'unknown API key' });

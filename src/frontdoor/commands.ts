@@ -1,16 +1,16 @@
 import path from 'node:path';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import type { Context } from '../context.js';
 import { parseTenantId } from '../tenants/input.js';
 import { addDomain, listDomains, parseDomain, removeDomain, type DomainRecord } from './domains.js';
 import { servedRoutes } from './fleet-routes.js';
-import { gatewayDatabaseUrl } from './gateway-role.js';
+import { gatewayDatabaseUrl, gatewayRole } from './gateway-role.js';
 import { frontdoorLayout, readState, writeState, type FrontdoorState, type LastSync } from './layout.js';
 import { routeKind, tenantHostnames } from './render.js';
 import { frontdoorContainers, frontdoorDown, frontdoorUp, gatewayContainer, nginxContainer, nginxEntrypoint, servedGeneration, waitForGateway, writeComposeFile, writeGatewayConfig } from './stack.js';
-import { describeCertificate, ensureLocalCa, hasLocalCa, installPair, issueFromLocalCa, readOperatorPair, removePair, type CertificateInfo } from './tls.js';
+import { describeCertificate, ensureLocalCa, hasLocalCa, installPair, issueFromLocalCa, localCaConstrainedTo, readOperatorPair, removePair, type CertificateInfo } from './tls.js';
 import { httpsUrl, readLiveGeneration, requireLocalEngine, syncFrontdoor, type RouteSummary, type SyncResult } from './sync.js';
 
 // `tenantctl frontdoor init|status|reload|down` and `tenantctl domains add|remove|list`.
@@ -153,6 +153,10 @@ export async function frontdoorStatus(ctx: Context): Promise<FrontdoorStatus> {
   if (served !== live) problems.push(served === null ? 'nginx does not answer on its status server' : `nginx serves generation ${served}, the live one is ${live}`);
   if (state.lastSync && !state.lastSync.ok) problems.push(`the last sync failed: ${state.lastSync.error}`);
   for (const r of state.lastSync?.refused ?? []) problems.push(`${r.tenant}: its new configuration was refused (${r.reason}); its last good one is served`);
+  // Set up by an older tenantctl: the gateway on the owner's login, a CA that signs any name.
+  const gatewayUser = await readFile(layout.gatewayConfig, 'utf8').then((text) => new URL(JSON.parse(text).databaseUrl).username, () => undefined);
+  if (gatewayUser !== undefined && gatewayUser !== gatewayRole) problems.push(`the gateway connects to the admin database as ${gatewayUser}, not its own least-privileged role ${gatewayRole}: run tenantctl frontdoor init`);
+  if (await hasLocalCa(layout) && !(await localCaConstrainedTo(layout, fd.baseDomain))) problems.push(`the local CA is not constrained to ${fd.baseDomain} (it can sign other names): run tenantctl frontdoor init, which replaces it, and trust the new ca.crt instead`);
   for (const c of certificates) if (c.daysLeft < 30) problems.push(`certificate ${c.role} ${c.daysLeft < 0 ? 'expired' : `expires in ${c.daysLeft} days`} (${c.notAfter})`);
   return {
     initialized: true,

@@ -37,11 +37,23 @@ async function gatewayPassword(stateDir: string): Promise<string> {
 export async function gatewayDatabaseUrl(db: AdminDb, stateDir: string): Promise<string> {
   const ownerUrl = db.pool.options.connectionString;
   if (!ownerUrl) throw new TenantctlError('internal', 'the admin database connection has no URL');
-  const { rows } = await db.pool.query('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [gatewayRole]).catch(db.unreachable);
+  // A role of that name made by someone else (roles are per cluster) may carry more than the
+  // grants of migration 014: any attribute or membership beyond a plain login is refused.
+  const { rows } = await db.pool.query(
+    `SELECT array_remove(ARRAY[
+              CASE WHEN rolsuper THEN 'SUPERUSER' END, CASE WHEN rolcreaterole THEN 'CREATEROLE' END,
+              CASE WHEN rolcreatedb THEN 'CREATEDB' END, CASE WHEN rolreplication THEN 'REPLICATION' END,
+              CASE WHEN rolbypassrls THEN 'BYPASSRLS' END,
+              CASE WHEN EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid) THEN 'membership of another role' END,
+              CASE WHEN has_schema_privilege(r.oid, 'public', 'CREATE') THEN 'CREATE on schema public' END], NULL) AS extra
+       FROM pg_roles r WHERE rolname = $1`,
+    [gatewayRole],
+  ).catch(db.unreachable);
   if (rows.length === 0) {
     throw new TenantctlError('adminDb', `the admin database has no role ${gatewayRole} (its user may not create roles): create it as a login role without superuser and run tenantctl frontdoor init again (scripts/admin-migrations/014_gateway_role.sql lists its grants)`);
   }
-  if (rows[0].rolsuper) throw new TenantctlError('adminDb', `role ${gatewayRole} is a superuser: the gateway will not connect with it (ALTER ROLE ${gatewayRole} NOSUPERUSER)`);
+  const extra = rows[0].extra as string[];
+  if (extra.length > 0) throw new TenantctlError('adminDb', `role ${gatewayRole} has more than the gateway may hold (${extra.join(', ')}): the gateway will not connect with it; remove them (ALTER ROLE ${gatewayRole} NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS; REVOKE CREATE ON SCHEMA public FROM PUBLIC) and run tenantctl frontdoor init again`);
   const password = await gatewayPassword(stateDir);
   // A verifier is base64 and '$' ':' only, so it is a safe literal (ALTER ROLE takes no parameters).
   const verifier = scramSha256Verifier(password);

@@ -7,7 +7,8 @@ import type { FrontdoorConfig } from '../config/schema.js';
 //    $request_uri, and tenants' apps route on the raw URI with rules of their own (case-insensitive
 //    routers, frameworks that decode %61 or merge //). Rather than guess every app's rules, the door
 //    refuses what could be read two ways: `//`, `/./`, `/../` (and a final `/.` or `/..`),
-//    percent-encoded unreserved characters, encoded `/`, `\` and NUL, and a case variant of `/api`.
+//    percent-encoded unreserved characters, encoded `/`, `\`, `;`, `%` and NUL, a raw `\` or `;`
+//    in the path, and a case variant of `/api`.
 //    What passes is proxied byte for byte, and is the same path nginx judged.
 //
 //  - Limits a stranger cannot spend. limit_req runs before the key check (preaccess comes before
@@ -41,8 +42,12 @@ export const nonCanonicalPatterns: readonly string[] = [
   '^[^?]*//',
   // A dot segment: /./ /../ or a final /. /..
   '^[^?]*/\\.\\.?(/|\\?|$)',
-  // A percent-encoded unreserved character (ALPHA DIGIT - . _ ~), or an encoded / \\ or NUL.
-  '^[^?]*%(2[dDeEfF]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[cCfF]|7[eE]|00)',
+  // A percent-encoded unreserved character (ALPHA DIGIT - . _ ~), or an encoded / \\ ; % or NUL
+  // (%25: a second decoding, in an app or a proxy behind it, would read another path).
+  '^[^?]*%(2[dDeEfF5]|3[0-9bB]|[46][1-9a-fA-F]|[57][0-9aA]|5[cCfF]|7[eE]|00)',
+  // A backslash (WHATWG URL parsers, Node's among them, read it as /) or a semicolon (servlet-style
+  // routers drop ;parameters): /api\\ping and /api;/ping would be /api/ping to the app, not to nginx.
+  '^[^?]*[\\x5c;]',
   // /api in another case (/API/, /Api/): a case-insensitive router would route it past the key check.
   '^/(?!api(/|\\?|$))(?i:api)(/|\\?|$)',
 ];

@@ -172,8 +172,13 @@ ${rate('enterprise')}
     limit_req zone=tenantctl_address burst=${config.addressRateLimit.burst} nodelay;
     set $tenantctl_key_id "";
     default_type application/json;
+    error_page 429 = @tenantctl_rate_limited;
     location / {
       return 404 '{"error":"not found","message":"no tenant answers at this host name"}\\n';
+    }
+    location @tenantctl_rate_limited {
+      add_header Retry-After 1 always;
+      return 429 '{"error":"too many requests","message":"slow down: retry after the number of seconds in Retry-After"}\\n';
     }
   }
 
@@ -216,6 +221,9 @@ const proxyDirectives = (keyId = '""') => `proxy_pass http://$tenantctl_upstream
 function renderLocations(): string {
   const proxy = proxyDirectives();
   return `# Rendered by tenantctl: the location rules of every routed tenant.
+# For what the server itself answers (the 400 below); every location sets its own.
+add_header X-Request-Id $tenantctl_request_id always;
+add_header Strict-Transport-Security $tenantctl_hsts always;
 # A path an app could read differently from the door (render-edge.ts): refused before anything else.
 if ($tenantctl_noncanonical) {
     return 400 '{"error":"bad request","message":"non-canonical path (//, /./, /../, percent-encoded unreserved characters or /API in another case)"}\\n';
@@ -223,6 +231,7 @@ if ($tenantctl_noncanonical) {
 set $tenantctl_key_id "";
 set $tenantctl_reason "";
 set $tenantctl_module "";
+set $tenantctl_throttled "";
 # Per client address, everywhere but authenticated API calls (@tenantctl_api, the plan's zone).
 set ${addressKeyVariable} $binary_remote_addr;
 error_page 429 = @tenantctl_rate_limited;
@@ -245,6 +254,7 @@ location /api/ {
     auth_request_set $tenantctl_key_id $upstream_http_x_tenantctl_key_id;
     auth_request_set $tenantctl_reason $upstream_http_x_tenantctl_reason;
     auth_request_set $tenantctl_module $upstream_http_x_tenantctl_module;
+    auth_request_set $tenantctl_throttled $upstream_http_x_tenantctl_throttled;
     error_page 401 = @tenantctl_unauthorized;
     error_page 403 = @tenantctl_forbidden;
     error_page 429 = @tenantctl_rate_limited;
@@ -269,6 +279,10 @@ location = /_tenantctl/auth {
     proxy_set_header Content-Length "";
     proxy_set_header Connection "";
     proxy_set_header X-Tenantctl-Tenant $tenantctl_tenant;
+    # Who asks, for the gateway's limit on lookups of unknown keys (the client's own header of this
+    # name is replaced); a throttled verdict is never cached.
+    proxy_set_header X-Tenantctl-Client $remote_addr;
+    proxy_no_cache $upstream_http_x_tenantctl_throttled;
     proxy_set_header X-Original-Uri $request_uri;
     proxy_set_header X-Original-Method $request_method;
     proxy_connect_timeout 1s;
@@ -287,6 +301,13 @@ location @tenantctl_rate_limited {
 }
 location @tenantctl_unauthorized {
     default_type application/json;
+    # The gateway stopped looking up this address's made-up keys for this second.
+    if ($tenantctl_throttled) {
+        add_header Retry-After 1 always;
+        add_header X-Request-Id $tenantctl_request_id always;
+        add_header Strict-Transport-Security $tenantctl_hsts always;
+        return 429 '{"error":"too many requests","message":"too many unknown API keys from this address: retry after the number of seconds in Retry-After"}\\n';
+    }
     add_header WWW-Authenticate 'Bearer realm="$host"' always;
     add_header X-Request-Id $tenantctl_request_id always;
     add_header Strict-Transport-Security $tenantctl_hsts always;
@@ -331,6 +352,7 @@ function renderTenant({ config, upstreamAddress }: RenderInput, tenant: RouteInp
     set $tenantctl_key_id "";
     default_type text/html;
     add_header Retry-After 30 always;
+    add_header Strict-Transport-Security $tenantctl_hsts always;
     location / {
         return 503 '${page}';
     }

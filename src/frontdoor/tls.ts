@@ -105,14 +105,20 @@ async function openssl(host: DockerHost, image: string, layout: FrontdoorLayout,
 
 /** The nameConstraints extension's OID (2.5.29.30), DER-encoded. */
 const nameConstraintsOid = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x1e]);
+/** An excluded iPAddress subtree of every IPv4 address (0.0.0.0/0.0.0.0): [7] with 8 zero bytes. */
+const everyIpv4Excluded = Buffer.from([0x87, 0x08, 0, 0, 0, 0, 0, 0, 0, 0]);
+/** The serverAuth key purpose (1.3.6.1.5.5.7.3.1), DER-encoded: the CA's extendedKeyUsage. */
+const serverAuthOid = Buffer.from([0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01]);
 
 /**
- * Whether the local CA is constrained to `baseDomain`: it carries nameConstraints naming it (Node's
- * X509Certificate does not decode the extension; its OID and the permitted name in the DER do).
+ * Whether the local CA is constrained to `baseDomain` as this tenantctl makes it: nameConstraints
+ * permitting the base domain's names, excluding every IP address, and an extendedKeyUsage of
+ * serverAuth only (Node's X509Certificate does not decode the extensions; their OIDs, the permitted
+ * name and the excluded subtree in the DER do). A CA from an older tenantctl fails this and is replaced.
  */
 export async function localCaConstrainedTo(layout: FrontdoorLayout, baseDomain: string): Promise<boolean> {
   const raw = await readFile(path.join(layout.tlsDir, 'ca.crt')).then((pem) => new X509Certificate(pem).raw, () => undefined);
-  return raw !== undefined && raw.includes(nameConstraintsOid) && raw.includes(Buffer.from(`.${baseDomain}`));
+  return raw !== undefined && raw.includes(nameConstraintsOid) && raw.includes(Buffer.from(`.${baseDomain}`)) && raw.includes(everyIpv4Excluded) && raw.includes(serverAuthOid);
 }
 
 /**
@@ -127,7 +133,8 @@ export async function ensureLocalCa(host: DockerHost, image: string, layout: Fro
 openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -sha256 -days 3650 \\
   -subj "/CN=tenantctl local development CA" \\
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \\
-  -addext "nameConstraints=critical,permitted;DNS:.$BASE_DOMAIN,permitted;DNS:$BASE_DOMAIN" \\
+  -addext "nameConstraints=critical,permitted;DNS:.$BASE_DOMAIN,permitted;DNS:$BASE_DOMAIN,excluded;IP:0.0.0.0/0.0.0.0,excluded;IP:::/::,permitted;email:$BASE_DOMAIN,permitted;URI:$BASE_DOMAIN" \\
+  -addext "extendedKeyUsage=serverAuth" \\
   -keyout /out/ca.key.tmp -out /out/ca.crt.tmp 2>/dev/null`, { BASE_DOMAIN: baseDomain }, signal);
   await chmod(path.join(layout.tlsDir, 'ca.key.tmp'), 0o600);
   await rename(path.join(layout.tlsDir, 'ca.crt.tmp'), path.join(layout.tlsDir, 'ca.crt'));

@@ -152,6 +152,40 @@ describe('rate limits a stranger cannot spend', () => {
     expect(new Set(strangers.map((s) => s.status))).toEqual(new Set([401, 429]));
   }, 30_000);
 
+  it('made-up well-formed keys cost the gateway a few lookups per second per address, then 429 with Retry-After; a known key passes meanwhile', async () => {
+    // Review of 2026-12-06: a random tk_live_ key escaped every limit, each one a database query.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect((await request('/api/ping', withKey())).status).toBe(200); // its verdict is cached from here on
+    const stopAt = Date.now() + 3_000;
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
+    const madeUp: { status: number; retryAfter?: string }[] = [];
+    const flood = async () => {
+      while (Date.now() < stopAt) {
+        const fake = `tk_live_${Array.from({ length: 32 }, () => 'abcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(Math.random() * 36)]).join('')}`;
+        const r = await request('/api/ping', { authorization: `Bearer ${fake}` }, agent);
+        madeUp.push({ status: r.status, retryAfter: r.headers['retry-after'] as string | undefined });
+      }
+    };
+    const keyed = async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        statuses.push((await request('/api/ping', withKey())).status);
+      }
+      return statuses;
+    };
+    const [, , mine] = await Promise.all([flood(), flood(), keyed()]);
+    agent.destroy();
+    const throttled = madeUp.filter((r) => r.status === 429);
+    console.log(`made-up keys: ${madeUp.length} requests, ${madeUp.filter((r) => r.status === 401).length} looked up (401), ${throttled.length} answered 429`);
+    expect(mine).toEqual(Array(10).fill(200));
+    expect(throttled.length).toBeGreaterThan(0);
+    expect(throttled.every((r) => r.retryAfter === '1')).toBe(true);
+    // At most the gateway's 10 lookups per second (and a burst at a second's edge) were database queries.
+    expect(madeUp.filter((r) => r.status === 401).length).toBeLessThanOrEqual(10 * 4 + 10);
+    expect(new Set(madeUp.map((r) => r.status))).toEqual(new Set([401, 429]));
+  }, 30_000);
+
   it('still limits the tenant\'s keyed requests by its plan (starter: 20/s, burst 40), with Retry-After', async () => {
     await new Promise((r) => setTimeout(r, 2_500)); // the plan's bucket refills after the last test
     const answers = await Promise.all(Array.from({ length: 90 }, () => request('/api/ping', withKey())));
@@ -165,7 +199,7 @@ describe('rate limits a stranger cannot spend', () => {
 describe('canonical paths', () => {
   it('refuses paths an app could route differently from the door (400)', async () => {
     await new Promise((r) => setTimeout(r, 2_500)); // the address's bucket refills after the floods
-    for (const p of ['/API/ping', '/Api/ping', '//api/ping', '/api//ping', '/%61pi/ping', '/api/%70ing', '/api/../api/ping', '/api/./ping', '/x/..', '/api/%2e%2e/ping', '/api%2Fping']) {
+    for (const p of ['/API/ping', '/Api/ping', '//api/ping', '/api//ping', '/%61pi/ping', '/api/%70ing', '/api/../api/ping', '/api/./ping', '/x/..', '/api/%2e%2e/ping', '/api%2Fping', '/api\\ping', '/api\\ws', '/api/ai\\summaries', '/api;/ping', '/x/..;/api/ping', '/api/%2570ing', '/api/a%3Bb']) {
       const r = await request(p, withKey());
       expect(r.status, p).toBe(400);
     }
@@ -232,6 +266,12 @@ describe('the local development CA', () => {
     expect(foreign.exitCode).not.toBe(0);
     expect(String(foreign.stdout) + String(foreign.stderr)).toMatch(/permitted subtree violation/);
     expect((await sign(`x.${base}`)).exitCode).toBe(0);
+    // Nor for an IP address (name constraints exclude every IPv4 and IPv6 address).
+    await execa('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-subj', '/CN=ip', '-keyout', path.join(dir, 'ip.key'), '-out', path.join(dir, 'ip.csr')]);
+    await execa('bash', ['-c', `openssl x509 -req -in ip.csr -CA "$1" -CAkey "$2" -set_serial 8 -days 1 -extfile <(printf 'subjectAltName=IP:1.1.1.1\\nextendedKeyUsage=serverAuth\\n') -out ip.crt`, '_', ca, caKey], { cwd: dir });
+    const ip = await execa('openssl', ['verify', '-CAfile', ca, '-verify_ip', '1.1.1.1', path.join(dir, 'ip.crt')], { reject: false });
+    expect(ip.exitCode, String(ip.stdout) + String(ip.stderr)).not.toBe(0);
+    expect(text).toMatch(/Excluded:\s+IP:0\.0\.0\.0\/0\.0\.0\.0/);
   });
 
   it('never signs a custom domain: `domains add` without --cert is exit 2 with one line, and nothing is recorded', async () => {
