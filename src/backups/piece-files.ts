@@ -130,7 +130,7 @@ export function swapScript(piece: Piece): string {
  * complete nothing of the backup had moved in, so the live entries left in place are the tenant's
  * own and stay. The marker goes as soon as the restore's entries are gone, before anything comes
  * back: a run stopped half-way and run again never takes the tenant's entries it already put back
- * for the restore's. Prints "kept" when $KEPT holds something.
+ * for the restore's. Prints "kept" when $KEPT holds something (owned like the volume's root).
  */
 export function putBackScript(piece: Piece, keep: boolean): string {
   const drop = keep ? 'mkdir -p "$KEPT/$(dirname -- "$f")" && mv -- "$p" "$KEPT/$f"' : 'rm -rf -- "$p"';
@@ -145,7 +145,9 @@ export function putBackScript(piece: Piece, keep: boolean): string {
     '  rmdir "$ASIDE" || { echo "$ASIDE still holds files that were not put back" >&2; exit 4; }',
     'fi',
     'rm -rf "$INCOMING"',
-    'if [ -d "$KEPT" ]; then echo kept; fi',
+    // Kept for the operator to look at and remove: owned like the volume, so the service's own user
+    // (a service that runs as its user from the start has no capability to remove root's files) can.
+    'if [ -d "$KEPT" ]; then chown -R "$(stat -c %u:%g .)" "$KEPT"; echo kept; fi',
   ].join('\n');
 }
 
