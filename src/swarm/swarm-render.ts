@@ -35,6 +35,12 @@ export interface SwarmRenderInput {
    * them on the node too.
    */
   project?: string;
+  /**
+   * Image references -> what the stack names instead: the tenant's own pin tags on its node
+   * (swarm-stack.ts), so a task swarm creates later runs the image this deploy proved, whatever the
+   * original tag points to on the node by then.
+   */
+  images?: Record<string, string>;
 }
 
 export interface SwarmRender {
@@ -61,7 +67,7 @@ const refused: Record<string, string> = {
   env_file: 'env_file is read where compose runs; put the values in environment',
 };
 
-export function swarmRender({ rendered, directories, node, project }: SwarmRenderInput): SwarmRender {
+export function swarmRender({ rendered, directories, node, project, images }: SwarmRenderInput): SwarmRender {
   const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
   if (!isRecord(tree) || !isRecord(tree.services)) throw new SwarmRenderError(['the file has no services']);
   const reasons: string[] = [];
@@ -143,6 +149,7 @@ export function swarmRender({ rendered, directories, node, project }: SwarmRende
     deploy.endpoint_mode = 'dnsrr';
     if (isRecord(out.labels)) deploy.labels = out.labels;
     if (project) out.labels = { ...(isRecord(out.labels) ? out.labels : {}), 'com.docker.compose.project': project, 'com.docker.compose.service': name };
+    if (typeof out.image === 'string' && images?.[out.image]) out.image = images[out.image];
     if (volumes.length) out.volumes = volumes;
     if (serviceConfigs.length) out.configs = serviceConfigs;
     out.deploy = deploy;

@@ -81,18 +81,23 @@ export async function deploySwarmTenant(
   const rendered = await readFile(composeFile, 'utf8');
   // A stack deployed again (an upgrade) stays on its node: its volumes are there.
   const node = chosen ?? (await pinnedNode(manager, project, signal)) ?? (await chooseNode(manager, signal));
-  let stack;
-  try {
-    stack = swarmRender({ rendered, directories: await boundDirectories(rendered, baseDir), node: node.hostname, project });
-  } catch (error) {
-    if (error instanceof SwarmRenderError) throw new TenantctlError('usage', `${composeFile} ${error.message}`);
-    throw error;
-  }
-  const stackFile = path.join(baseDir, stackFileName);
-  await writeFile(stackFile, stack.text, { mode: 0o644 });
+  const directories = await boundDirectories(rendered, baseDir);
+  const render = (pins?: Record<string, string>) => {
+    try {
+      return swarmRender({ rendered, directories, node: node.hostname, project, images: pins });
+    } catch (error) {
+      if (error instanceof SwarmRenderError) throw new TenantctlError('usage', `${composeFile} ${error.message}`);
+      throw error;
+    }
+  };
+  render(); // refused before anything is shipped
 
   // The node's engine (its ssh connection, if any, is kept by the manager's DockerHost until the command ends).
-  const { shipped } = await (await nodeHost(manager, node, signal)).ensureImages(images, { signal });
+  const onNode = await nodeHost(manager, node, signal);
+  const { shipped } = await onNode.ensureImages(images, { signal });
+  const stack = render(await pinImages(onNode, project, images, signal));
+  const stackFile = path.join(baseDir, stackFileName);
+  await writeFile(stackFile, stack.text, { mode: 0o644 });
   // --resolve-image never: the images are the node's own, not a registry's.
   const result = await manager.run(['docker', 'stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', stackFile, project], { timeoutMs: stackDeployTimeoutMs, signal, cwd: baseDir });
   if (result.cancelled) throw new TenantctlError('interrupted', `docker stack deploy of ${project} was cancelled`);
@@ -100,6 +105,28 @@ export async function deploySwarmTenant(
     throw new TenantctlError('docker', `docker stack deploy of ${project} on ${manager.id} failed: ${result.timedOut ? 'timed out' : result.stderrTail.trim().split('\n').pop()}`);
   }
   return { node, stackFile, notes: stack.notes, shipped };
+}
+
+/** The repository of a stack's pin tags on its node: tenantctl-pin/<project>, in Docker's reference alphabet. */
+export const pinRepository = (project: string) => `tenantctl-pin/${project.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[._-]+|[._-]+$/g, '')}`;
+
+/**
+ * Pins each image the stack uses to the id the node has now: a tag of the tenant's own
+ * (tenantctl-pin/<project>:<image id, short>) that the stack file names instead of the shared tag.
+ * With --resolve-image never, every task swarm creates later (a restart, a stop and start, a
+ * restore, a crashed task replaced) is created from the named reference on the node: pinned, it
+ * is the image this deploy shipped and proved, not whatever the shared tag was moved to since. The
+ * pins go with the stack (removeSwarmTenant).
+ */
+async function pinImages(node: DockerHost, project: string, images: string[], signal?: AbortSignal): Promise<Record<string, string>> {
+  const pins: Record<string, string> = {};
+  for (const image of [...new Set(images)]) {
+    const id = (await node.docker(['image', 'inspect', '--format', '{{.Id}}', image], { signal })).trim();
+    const pin = `${pinRepository(project)}:${id.replace(/^sha256:/, '').slice(0, 16)}`;
+    await node.docker(['tag', image, pin], { signal });
+    pins[image] = pin;
+  }
+  return pins;
 }
 
 /**
@@ -167,6 +194,9 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
       const names = (await host.docker(['volume', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean);
       if (names.length) await host.docker(['volume', 'rm', ...names], { signal });
       volumes[node.hostname] = names.length;
+      // The stack's image pins (tags only: the images stay while other tags name them).
+      const pins = await pinTags(host, project, signal);
+      if (pins.length) await host.docker(['image', 'rm', ...pins], { signal });
     }),
   );
   const left = await swarmLeftovers(manager, project, signal);
@@ -188,6 +218,8 @@ export async function swarmLeftovers(manager: DockerHost, project: string, signa
       const ids = (await host.docker([...args, '--filter', label], { signal })).split('\n').filter(Boolean);
       if (ids.length) left.push(`${kind} on ${node.hostname}: ${ids.join(' ')}`);
     }
+    const pins = await pinTags(host, project, signal);
+    if (pins.length) left.push(`image pins on ${node.hostname}: ${pins.join(' ')}`);
   }
   return left;
 }
@@ -304,4 +336,9 @@ export async function boundDirectories(rendered: string, baseDir: string): Promi
     }
   }
   return found;
+}
+
+/** The stack's pin tags on a node (repository:tag). */
+async function pinTags(node: DockerHost, project: string, signal?: AbortSignal): Promise<string[]> {
+  return (await node.docker(['image', 'ls', '--filter', `reference=${pinRepository(project)}`, '--format', '{{.Repository}}:{{.Tag}}'], { signal })).split('\n').filter(Boolean);
 }

@@ -243,9 +243,25 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
     await client.end(); // the data volume came back with the new task
     const taskOf = async () => (await manager.docker(['service', 'ps', `${h.prefix}-${tenant}_app`, '--filter', 'desired-state=running', '-q'])).trim();
     const before = await taskOf();
-    const restart = await h.cli(['restart', tenant, '--service', 'app', '--json'], { timeoutMs: 300_000 });
-    expect(restart.exitCode, restart.why).toBe(0);
-    expect(await taskOf()).not.toBe(before);
+    // The shared tag moved on the node meanwhile (another tenant shipped a rebuilt image): the new
+    // task still runs the image this tenant's deploy pinned, not what the tag names now.
+    const node = (await manager.docker(['stack', 'ps', `${h.prefix}-${tenant}`, '--filter', 'desired-state=running', '--format', '{{.Node}}'])).split('\n')[0]!;
+    const engine = fleet.engines.find((e) => e.name === node)!;
+    const specImage = (await manager.docker(['service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}', `${h.prefix}-${tenant}_app`])).trim();
+    expect(specImage).toMatch(/^tenantctl-pin\//);
+    const appImage = 'tenantctl/app:latest'; // the default app image the tenant was provisioned with
+    const pinnedId = (await engine.docker(['image', 'inspect', '--format', '{{.Id}}', specImage])).trim();
+    const redisId = (await engine.docker(['image', 'inspect', '--format', '{{.Id}}', 'tenantctl/redis:7'])).trim();
+    await engine.docker(['tag', redisId, appImage]);
+    try {
+      const restart = await h.cli(['restart', tenant, '--service', 'app', '--json'], { timeoutMs: 300_000 });
+      expect(restart.exitCode, restart.why).toBe(0);
+      expect(await taskOf()).not.toBe(before);
+      const running = (await engine.docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${h.prefix}-${tenant}_app`])).split('\n')[0]!;
+      expect((await engine.docker(['inspect', '--format', '{{.Image}}', running])).trim()).toBe(pinnedId);
+    } finally {
+      await engine.docker(['tag', pinnedId, appImage]);
+    }
     const status = await h.cli(['status', tenant, '--json']);
     expect(status.exitCode, status.why).toBe(0); // healthy: the ended tasks' containers are not counted
     expect(await doctorFindingsOf(tenant)).toEqual([]); // nor by doctor
