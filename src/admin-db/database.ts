@@ -39,6 +39,7 @@ export class AdminDb {
     const db = new AdminDb(pool, actor, patienceMs);
     // One attempt: the caller decides whether to retry opening (and whether to start a local database first).
     const client = await pool.connect().catch((error) => {
+      // The connect error is the cause (thrown below); ending a pool that never connected has nothing to report.
       void pool.end().catch(() => {});
       throw new TenantctlError('adminDb', `admin database unreachable: ${(error as Error).message}`, { cause: error });
     });
@@ -88,6 +89,7 @@ export class AdminDb {
       await client.query('COMMIT');
       return result;
     } catch (error) {
+      // The transaction's own error is the cause; a ROLLBACK on a broken connection has nothing to undo.
       await client.query('ROLLBACK').catch(() => {});
       // A failing query is the admin database's failure (exit 8); typed errors pass through.
       if (!(error instanceof TenantctlError) && isDatabaseError(error)) return this.unreachable(error);

@@ -108,6 +108,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     const store = new BackupStore(db);
     await failKilledBackups(ctx, store, id);
     await store.start({ id: backupId, tenant: id, host: host.id, directory: partialDir });
+    // A missed heartbeat is harmless (the next one comes); the backup's own steps report the admin database failing.
     const beat = setInterval(() => void store.heartbeat(backupId).catch(() => {}), heartbeatEveryMs);
     beat.unref();
     try {
@@ -151,6 +152,8 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
       const pruned = keep === undefined ? [] : await pruneBackups(ctx, db, id, keep);
       return { id: backupId, tenant: id, directory: finalDir, sizeBytes, files, pruned, durationMs: ctx.clock.now() - started, dumpMBps };
     } catch (error) {
+      // Best effort on the way out: the first cause (error, rethrown below) is the answer; a row
+      // left 'running' and its .partial folder are settled by the tenant's next backup (failKilledBackups).
       await rm(partialDir, { recursive: true, force: true }).catch(() => {});
       await store.fail(backupId, messageOf(error)).catch(() => {});
       throw error;

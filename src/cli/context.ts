@@ -72,6 +72,7 @@ export function createContext({ config, env, reporter, signal, adminConnections 
         maxConnections: adminConnections,
       })),
     async close() {
+      // The command's result is already decided; an ssh master that will not close ends with this process anyway.
       await Promise.all([...fleet.values(), dockerHost].map((host) => (host as { close?: () => Promise<void> }).close?.().catch(() => {})));
       if (adminDb) await (await adminDb.catch(() => undefined))?.close();
     },

@@ -48,6 +48,7 @@ export async function applyMigrations(client: pg.ClientBase, table: string, migr
       await client.query('COMMIT');
       applied.push(migration.name);
     } catch (error) {
+      // The migration's own error is the cause; a ROLLBACK on a broken connection has nothing to undo.
       await client.query('ROLLBACK').catch(() => {});
       if (error instanceof MigrationError) throw error;
       throw new MigrationError(`migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });

@@ -83,6 +83,7 @@ async function lockReloads(db: AdminDb, project: string): Promise<() => Promise<
     return db.unreachable(error);
   }
   return async () => {
+    // A connection that broke took the session lock with it; either way the client is released.
     await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [frontdoorLockSpace, project]).catch(() => {});
     await client.query('RESET lock_timeout').catch(() => {});
     client.release();
@@ -243,6 +244,7 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
     } catch (error) {
       // nginx kept (or never left) the old configuration: say so on disk too.
       if (live > 0) {
+        // Best effort: the sync's own error is thrown below; a link that cannot be put back is redone by the next sync.
         await symlink(generationDirName(live), temp).catch(() => {});
         await rename(temp, layout.liveLink).catch(() => {});
       }
@@ -260,6 +262,7 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
   } finally {
     if (lastSync) {
       const state = await readState(layout).catch(() => undefined);
+      // The sync's result (or error) is the answer; its record on disk is for `frontdoor status` only.
       if (state) await writeState(layout, { ...state, lastSync }).catch(() => {});
     }
     await release();

@@ -36,6 +36,7 @@ async function postgresConnect(db: ServiceEndpoint & { user: string; database: s
     await client.connect();
     return done(client);
   } catch (error) {
+    // The connect error is the answer; closing a client that never connected has nothing to add.
     await client.end().catch(() => {});
     // 57P03: the server is starting up; refused or reset: not listening yet, or still initialising.
     const e = error as { code?: string; message?: string };
@@ -58,6 +59,7 @@ export function postgresLoginProbe(db: ServiceEndpoint & { user: string; databas
       } catch (error) {
         return notYet((error as Error).message);
       } finally {
+        // The probe's answer is decided; a close that fails only means the server already closed it.
         await connected.value.end().catch(() => {});
       }
     },
@@ -179,6 +181,7 @@ export async function withPostgresLogin<T>(
   try {
     return await use(client);
   } finally {
+    // What `use` returned or threw is the answer; a failing close means the connection is already gone.
     await client.end().catch(() => {});
   }
 }

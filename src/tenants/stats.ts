@@ -46,7 +46,7 @@ export async function stats(ctx: Context, input: { ids?: string[]; sort?: string
   if (!statsSorts.includes(sort)) throw usageError(`--sort must be one of ${statsSorts.join(', ')}, not ${JSON.stringify(input.sort)}`);
   const ids = (input.ids ?? []).map((id) => parseTenantId(id));
   const containers = managedContainers(ctx.dockerHost, { signal: ctx.signal });
-  containers.catch(() => {});
+  containers.catch(() => {}); // awaited (and its error reported) below; this only keeps an early rejection from going unhandled
   const registry = new TenantRegistry(await ctx.adminDb());
   let records: TenantRecord[];
   if (ids.length > 0) {
