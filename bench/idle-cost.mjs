@@ -47,7 +47,7 @@ const images = {
   redis: process.env.TENANTCTL_REDIS_IMAGE ?? 'tenantctl/redis:7',
 };
 // The "standard" plan, tenantctl's default (src: plan resources).
-const standardPlan = { app_memory: '512m', worker_memory: '256m', db_memory: '1g', redis_memory: '256m', redis_maxmemory: '192mb', app_cpus: '1.0', db_cpus: '1.0' };
+const standardPlan = { app_memory: '512m', worker_memory: '256m', db_memory: '1g', redis_memory: '256m', redis_maxmemory: '192mb', app_cpus: '1.0', db_cpus: '1.0', pids_limit: '512' };
 const heartbeatKey = 'tenantctl:worker:heartbeat';
 
 const runId = `idlecost${Date.now().toString(36)}`;
@@ -85,6 +85,8 @@ function render(template, variables) {
     if (item && typeof item === 'object') item.labels = { ...item.labels, 'tenantctl.managed': 'bench', 'tenantctl.bench': runId };
   };
   for (const section of ['services', 'networks', 'volumes']) Object.values(tree[section] ?? {}).forEach(relabel);
+  // A whole {{pids_limit}} is a number, as tenantctl renders it (compose refuses a string there).
+  for (const service of Object.values(tree.services ?? {})) if (typeof service.pids_limit === 'string' && /^\d+$/.test(service.pids_limit)) service.pids_limit = Number(service.pids_limit);
   for (const key of Object.keys(tree)) if (key.startsWith('x-')) delete tree[key];
   return JSON.stringify(tree, null, 2); // JSON is YAML; compose reads it as such
 }
