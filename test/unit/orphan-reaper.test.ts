@@ -1,7 +1,7 @@
 // Children in their own process groups, their records, and the reaping of those a killed tenantctl
 // left running: with real processes (sh and sleep in groups of their own), no Docker.
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from './temp-dirs.js';
@@ -27,14 +27,22 @@ afterEach(() => {
 });
 
 /** `sh -c script` as the leader of a new process group (as execa's `detached` makes one); its identity. */
-async function startGroup(script: string): Promise<ProcessIdentity> {
+async function startGroup(script: string, { members = 1 }: { members?: number } = {}): Promise<ProcessIdentity> {
   const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
   started.push(child.pid!);
   child.unref();
   await until(() => processIdentity(child.pid!) !== undefined, 'the group to start');
   const identity = processIdentity(child.pid!)!;
   expect(identity.pgid).toBe(child.pid);
+  // A script that sets a trap before it forks: once it has forked, the trap is set (a signal sent
+  // earlier would meet the shell's default action, not the trap the test is about).
+  await until(() => groupSize(identity.pgid) >= members, `the group to have ${members} processes`);
   return identity;
+}
+
+/** How many processes the group has now. */
+function groupSize(pgid: number): number {
+  return execFileSync('ps', ['-o', 'pid=', '-g', String(pgid)], { encoding: 'utf8' }).split('\n').filter((line) => line.trim()).length;
 }
 
 /** A process that has run and ended: an owner that is gone. */
@@ -137,7 +145,7 @@ describe('reaping the children of a tenantctl that ended', () => {
     expect(existsSync(marks)).toBe(false);
 
     // Does not end by itself: SIGTERM once the wait is over.
-    const lasting = await startGroup(`trap 'echo TERM >> ${marks}; exit 0' TERM; sleep 60 & wait`);
+    const lasting = await startGroup(`trap 'echo TERM >> ${marks}; exit 0' TERM; sleep 60 & wait`, { members: 2 });
     writeChildRecord(dir, lasting, { key: 'acme', argv: ['docker'], owner: await endedProcess() });
     const before = Date.now();
     const second = await reapOrphanedChildren(dir, 'acme', { endByItselfMs: 300, graceMs: 2_000, killWaitMs: 2_000 });
@@ -151,7 +159,7 @@ describe('reaping the children of a tenantctl that ended', () => {
   it('sends SIGKILL to a group that ignores SIGTERM once the grace time is over', async () => {
     const dir = tempDir('tenantctl-children-');
     // An ignored signal stays ignored across exec: sleep ignores SIGTERM too.
-    const child = await startGroup('trap "" TERM; sleep 60 & sleep 60; wait');
+    const child = await startGroup('trap "" TERM; sleep 60 & sleep 60; wait', { members: 2 });
     writeChildRecord(dir, child, { key: 'acme', argv: ['docker'], owner: await endedProcess() });
     const before = Date.now();
     const result = await reapOrphanedChildren(dir, 'acme', { endByItselfMs: 0, graceMs: 300, killWaitMs: 2_000 });
