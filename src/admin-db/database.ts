@@ -6,6 +6,7 @@ import { scriptsDir } from '../common/paths.js';
 import { adminDbConnectTimeoutMs, adminDbPatienceMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { applyMigrations, readMigrations } from '../common/sql-migrations.js';
+import { concerns, currentLockScope, type LockScope } from '../common/lock-scope.js';
 
 /**
  * Advisory lock key spaces: each kind of lock uses PostgreSQL's two-key form with its own first key,
@@ -141,14 +142,16 @@ export class AdminDb {
       client.release(true);
       return this.unreachable(error);
     }
-    const lock: HeldLock = { space, name, ...session, depth: 1 };
+    const lock: HeldLock = { space, name, ...session, depth: 1, scope: currentLockScope() };
     // A connection the server (or the network) ended says so here first; the fence below also asks.
-    client.on('end', () => {
+    const onEnd = () => {
       lock.lost ??= 'its admin database connection ended';
-    });
-    client.on('error', (error) => {
+    };
+    const onError = (error: Error) => {
       lock.lost ??= `its admin database connection failed: ${error.message}`;
-    });
+    };
+    client.on('end', onEnd);
+    client.on('error', onError);
     this.held.set(key, lock);
     return async () => {
       if (lock.depth > 1) {
@@ -156,6 +159,10 @@ export class AdminDb {
         return;
       }
       this.held.delete(key);
+      // The pooled connection outlives the lock: its listeners must not pile up (an agent takes
+      // locks for days) nor mark a released lock lost.
+      client.off('end', onEnd);
+      client.off('error', onError);
       // A connection that is gone took the lock with it: it is destroyed, not returned to the pool.
       const unlocked = lock.lost ? false : await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [space, name]).then(() => true, () => false);
       client.release(unlocked ? undefined : true);
@@ -187,11 +194,15 @@ export class AdminDb {
    * space). When the admin database restarted, or the lock's connection broke, another tenantctl
    * may hold the lock now: the verb must stop before its next change, with that cause. Every
    * transaction runs this first (withTransaction), so no state change is ever made under a lost
-   * lock; verbs call it before effects outside the database (a rollback's removals).
+   * lock; verbs call it before effects outside the database (a rollback's removals). Only the locks
+   * of the caller's task count (lock-scope.ts): another tenant's lost lock in the same batch is that
+   * tenant's failure, not this one's.
    */
   async requireLocks(client?: pg.ClientBase): Promise<void> {
     if (this.held.size === 0) return;
-    const locks = [...this.held.values()];
+    const from = currentLockScope();
+    const locks = [...this.held.values()].filter((l) => concerns(l.scope, from));
+    if (locks.length === 0) return;
     const gone = locks.find((l) => l.lost !== undefined);
     if (gone) throw lostLock(gone);
     const ask = async (c: pg.ClientBase) => (await c.query(
@@ -249,6 +260,8 @@ interface HeldLock {
   depth: number;
   /** Why it is known to be gone, once it is. */
   lost?: string;
+  /** The task that took it (see lock-scope.ts): only that task's checks, and its inner ones, ask about it. */
+  scope: LockScope | undefined;
 }
 
 const spaceNames: Record<number, string> = Object.fromEntries(Object.entries(lockSpaces).map(([name, space]) => [space, name]));

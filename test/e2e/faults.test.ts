@@ -10,6 +10,8 @@ import { createHarness, dockerObjectsWithPrefix, type Harness } from './harness.
 import { startPausedAt } from './pause.js';
 import { dockerProxy, type DockerProxy } from './docker-proxy.js';
 import { AdminDb, lockSpaces } from '../../src/admin-db/database.js';
+import { inOwnLockScope } from '../../src/common/lock-scope.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let h: Harness;
 let engine: DockerProxy;
@@ -146,6 +148,39 @@ describe('fencing in one process', () => {
       await expect(db.requireLocks()).rejects.toThrow(/the tenant lock on fence-killed was lost/);
       await release!();
     } finally {
+      await db.close();
+    }
+  });
+
+  // One tenant of a batch losing its lock (its connection broke) is that tenant's failure: the other
+  // tasks' fence checks are about their own locks, while a check at the top still sees every lock.
+  it('a lost lock stops only the task that took it', async () => {
+    const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'admin-db.env'), 'utf8'))![1];
+    const db = await AdminDb.open(`postgres://tenantctl:${password}@127.0.0.1:${h.env.TENANTCTL_ADMIN_DB_PORT!}/tenantctl_admin`, 'e2e-fencing', { maxConnections: 20 });
+    const releases: Array<() => Promise<void>> = [];
+    try {
+      let lostTaken!: () => void;
+      const lostLockTaken = new Promise<void>((resolve) => {
+        lostTaken = resolve;
+      });
+      const checked: Record<string, unknown> = {};
+      const task = (name: string) => inOwnLockScope(async () => {
+        releases.push((await db.tryLock(lockSpaces.tenant, name))!);
+        if (name === 'scope-lost') lostTaken();
+        await lostLockTaken;
+        // Wait until the lost lock's session is gone before checking, so both tasks see the loss.
+        while ((await h.adminQuery(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = hashtext('scope-lost')::oid AND granted`)).length > 0) await sleep(50);
+        checked[name] = await db.requireLocks().then(() => 'held', (error: Error) => error.message);
+      });
+      const both = Promise.all([task('scope-lost'), task('scope-kept')]);
+      await lostLockTaken;
+      await h.adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = hashtext('scope-lost')::oid AND granted`);
+      await both;
+      expect(checked['scope-kept']).toBe('held');
+      expect(checked['scope-lost']).toMatch(/the tenant lock on scope-lost was lost/);
+      await expect(db.requireLocks()).rejects.toThrow(/the tenant lock on scope-lost was lost/);
+    } finally {
+      for (const release of releases) await release();
       await db.close();
     }
   });
