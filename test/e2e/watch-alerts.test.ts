@@ -1,0 +1,221 @@
+// Watching, alerts and metrics on real parts: a real tenant; `tenantctl watch` running in the
+// foreground (the loops the agent runs); a webhook receiver (a Node http server here) that checks
+// each delivery's HMAC with the endpoint's secret file; its db container killed -> a signed
+// tenant.down within the configured window, started again -> tenant.recovered; a receiver answering
+// 500 -> retried with growing gaps, the row keeping the last error; Debian's Prometheus scraping
+// `tenantctl metrics --serve` and answering a query about the tenant.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { execa, type ResultPromise } from 'execa';
+import getPort from 'get-port';
+import { cliPath, containerOf, createHarness, type Harness } from './harness.js';
+import { verifySignature } from '../../src/alerts/sign.js';
+
+interface Received {
+  path: string;
+  at: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+let h: Harness;
+let receiver: http.Server;
+let receiverUrl: string;
+const received: Received[] = [];
+const children: ResultPromise[] = [];
+let okEndpoint: string;
+let failEndpoint: string;
+let okSecret: string;
+let project: string;
+
+const until = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+};
+
+const eventsAt = (p: string, event: string) => received.filter((r) => r.path === p && JSON.parse(r.body).event === event);
+
+const start = (args: string[], env: Record<string, string> = {}) => {
+  const child = execa('node', [cliPath, ...args], { cwd: h.dir, env: { ...h.env, ...env }, reject: false, stdin: 'ignore', timeout: 280_000 });
+  children.push(child);
+  return child;
+};
+
+beforeAll(async () => {
+  h = await createHarness('watchalerts', {
+    TENANTCTL_WATCH_INTERVAL: '1',
+    TENANTCTL_ALERTS_DELIVERY_INTERVAL: '0.5',
+    TENANTCTL_ALERTS_BACKOFF: '0.5',
+    TENANTCTL_ALERTS_MAX_ATTEMPTS: '4',
+  });
+  receiver = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (c: Buffer) => chunks.push(c));
+    request.on('end', () => {
+      received.push({ path: request.url ?? '', at: Date.now(), headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+      response.writeHead(request.url === '/fail' ? 500 : 200).end(request.url === '/fail' ? 'receiver broken on purpose' : 'ok');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+
+  const provision = await h.cli(['provision', 'wa1', '--json']);
+  expect(provision.exitCode, provision.why).toBe(0);
+  project = (await h.adminQuery("SELECT compose_project FROM admin_customers WHERE id = 'wa1'"))[0].compose_project;
+
+  const ok = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--events', 'tenant.down,tenant.recovered', '--events', 'test', '--secret-file', path.join(h.dir, 'ok.secret'), '--json']);
+  expect(ok.exitCode, ok.why).toBe(0);
+  okEndpoint = ok.json().id;
+  okSecret = readFileSync(path.join(h.dir, 'ok.secret'), 'utf8').trim();
+  const fail = await h.cli(['alerts', 'add', `${receiverUrl}/fail`, '--events', 'tenant.down', '--json']);
+  expect(fail.exitCode, fail.why).toBe(0);
+  failEndpoint = fail.json().id;
+}, 240_000);
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await Promise.all(children.map((c) => c.catch(() => {})));
+  await new Promise((resolve) => receiver?.close(resolve));
+  await h?.cleanup();
+}, 120_000);
+
+describe('alert endpoints', () => {
+  it('keeps the signing secret in a 0600 file only: never on stdout, in alerts list or in clear in the admin database', async () => {
+    expect(okSecret).toMatch(/^whsec_[0-9a-f]{64}$/);
+    expect(statSync(path.join(h.dir, 'ok.secret')).mode & 0o777).toBe(0o600);
+    const list = await h.cli(['alerts', 'list', '--json']);
+    expect(list.exitCode, list.why).toBe(0);
+    expect(list.json().map((e: any) => e.id).sort()).toEqual([okEndpoint, failEndpoint].sort());
+    expect(list.stdout + list.stderr).not.toContain(okSecret);
+    const [row] = await h.adminQuery('SELECT secret_ciphertext FROM admin_alert_endpoints WHERE id = $1', [okEndpoint]);
+    expect(row.secret_ciphertext).toMatch(/^v1:/);
+    expect(row.secret_ciphertext).not.toContain(okSecret.slice(6, 30));
+  });
+
+  it('alerts test sends one signed delivery now and reports the HTTP status', async () => {
+    const test = await h.cli(['alerts', 'test', okEndpoint, '--json']);
+    expect(test.exitCode, test.why).toBe(0);
+    expect(test.json().deliveries).toMatchObject([{ endpoint: okEndpoint, state: 'delivered', status: 200 }]);
+    const [got] = eventsAt('/ok', 'test');
+    expect(got, 'the receiver got the test delivery').toBeDefined();
+    expect(verifySignature(okSecret, String(got!.headers['x-tenantctl-timestamp']), got!.body, String(got!.headers['x-tenantctl-signature']))).toBe(true);
+    expect(verifySignature('whsec_wrong', String(got!.headers['x-tenantctl-timestamp']), got!.body, String(got!.headers['x-tenantctl-signature']))).toBe(false);
+    // A receiver that answers 500: exit 9, the status in the result, the row failed with its error.
+    const bad = await h.cli(['alerts', 'test', failEndpoint, '--json']);
+    expect(bad.exitCode, bad.why).toBe(9);
+    expect(bad.json().deliveries).toMatchObject([{ endpoint: failEndpoint, state: 'failed', status: 500 }]);
+  });
+
+  it('refuses bad input with one line and its exit code, leaving nothing behind', async () => {
+    const scheme = await h.cli(['alerts', 'add', 'ftp://example.com/x']);
+    expect(scheme.exitCode, scheme.why).toBe(2);
+    expect(scheme.stderr).toMatch(/http:\/\/ or https:\/\//);
+    const kind = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--events', 'tenant.exploded']);
+    expect(kind.exitCode, kind.why).toBe(2);
+    const taken = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--secret-file', path.join(h.dir, 'ok.secret')]);
+    expect(taken.exitCode, taken.why).toBe(2);
+    expect(readFileSync(path.join(h.dir, 'ok.secret'), 'utf8').trim()).toBe(okSecret);
+    expect(await h.adminQuery('SELECT id FROM admin_alert_endpoints')).toHaveLength(2);
+    const unknown = await h.cli(['alerts', 'remove', 'ep-zzzzzzzz']);
+    expect(unknown.exitCode, unknown.why).toBe(3);
+    const since = await h.cli(['events', '--since', 'yesterday']);
+    expect(since.exitCode, since.why).toBe(2);
+  });
+});
+
+describe('the watch', () => {
+  it('a killed db container -> a signed tenant.down within the window; started again -> tenant.recovered; a 500 receiver retried with backoff', async () => {
+    const watch = start(['watch']);
+    // The first pass records the tenant ready (no event for a tenant first seen ready).
+    await until('the first watch pass', async () => (await h.adminQuery("SELECT state FROM admin_tenant_health WHERE customer_id = 'wa1'"))[0]?.state === 'ready', 30_000);
+
+    const db = await containerOf(project, 'db');
+    const killedAt = Date.now();
+    await execa('docker', ['kill', db]);
+    const down = await until('a tenant.down webhook', () => eventsAt('/ok', 'tenant.down')[0], 20_000);
+    const window = down.at - killedAt;
+    // Configured: a pass every 1 s, deliveries every 0.5 s; the window allows a busy host's slow pass.
+    expect(window).toBeLessThan(15_000);
+    expect(verifySignature(okSecret, String(down.headers['x-tenantctl-timestamp']), down.body, String(down.headers['x-tenantctl-signature']))).toBe(true);
+    const body = JSON.parse(down.body);
+    expect(body).toMatchObject({ event: 'tenant.down', tenant: 'wa1', detail: { from: 'ready', to: 'down' } });
+    expect(body.detail.reasons.join()).toMatch(/db: exited/);
+
+    await execa('docker', ['start', db]);
+    const recovered = await until('a tenant.recovered webhook', () => eventsAt('/ok', 'tenant.recovered')[0], 60_000);
+    expect(verifySignature(okSecret, String(recovered.headers['x-tenantctl-timestamp']), recovered.body, String(recovered.headers['x-tenantctl-signature']))).toBe(true);
+    expect(JSON.parse(recovered.body)).toMatchObject({ event: 'tenant.recovered', tenant: 'wa1', detail: { from: 'down', to: 'ready' } });
+
+    // The /fail endpoint got tenant.down too, answered 500 each time: retried with growing gaps until maxAttempts (4).
+    const failed = await until('four attempts at /fail', () => (eventsAt('/fail', 'tenant.down').length >= 4 ? eventsAt('/fail', 'tenant.down') : undefined), 30_000);
+    const gaps = failed.slice(1).map((r, i) => r.at - failed[i]!.at);
+    expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
+    expect(new Set(failed.map((r) => JSON.parse(r.body).id)).size, 'the same event on every retry').toBe(1);
+    const rows = await until('the delivery marked failed', async () => {
+      const found = await h.adminQuery("SELECT state, attempts, last_status, last_error FROM admin_alert_deliveries WHERE endpoint_id = $1 AND event = 'tenant.down'", [failEndpoint]);
+      return found[0]?.state === 'failed' ? found : undefined;
+    }, 10_000);
+    expect(rows).toEqual([{ state: 'failed', attempts: 4, last_status: 500, last_error: 'HTTP 500 Internal Server Error' }]);
+    const listed = await h.cli(['alerts', 'deliveries', '--failed', '--json']);
+    expect(listed.exitCode, listed.why).toBe(0);
+    expect(listed.json().find((d: any) => d.endpoint === failEndpoint && d.event === 'tenant.down')).toMatchObject({ state: 'failed', attempts: 4, lastError: 'HTTP 500 Internal Server Error' });
+
+    watch.kill('SIGINT');
+    const ended = await watch;
+    expect(ended.exitCode, ended.stderr).toBe(0);
+
+    const events = await h.cli(['events', 'wa1', '--since', '10m', '--json']);
+    expect(events.exitCode, events.why).toBe(0);
+    const kinds = events.json().map((e: any) => `${e.kind} ${e.from}->${e.to}`).reverse();
+    expect(kinds).toEqual(['tenant.down ready->down', 'tenant.recovered down->ready']);
+  }, 150_000);
+});
+
+describe('metrics', () => {
+  it('Prometheus scrapes tenantctl metrics --serve and answers queries about the tenant', async () => {
+    const port = await getPort();
+    const server = start(['metrics', '--serve', '--port', String(port)]);
+    await until('the metrics server', async () => (await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.ok, () => false)) || undefined, 30_000);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).toMatch(/^tenantctl_tenants\{status="active"\} 1$/m);
+
+    const dir = path.join(h.dir, 'prometheus');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'prometheus.yml'), [
+      'global:', '  scrape_interval: 1s', '  evaluation_interval: 1s',
+      'scrape_configs:', '  - job_name: tenantctl', '    static_configs:', `      - targets: ['127.0.0.1:${port}']`, '',
+    ].join('\n'));
+    const promPort = await getPort();
+    const prometheus = execa('prometheus', [
+      `--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn',
+    ], { reject: false, stdin: 'ignore', timeout: 200_000 });
+    children.push(prometheus);
+    const query = async (q: string) => {
+      const answer = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`).then((r) => r.json() as Promise<any>, () => undefined);
+      return answer?.status === 'success' && answer.data.result.length > 0 ? answer.data.result : undefined;
+    };
+    const active = await until('Prometheus to have scraped tenantctl_tenants', () => query('tenantctl_tenants{status="active"}'), 60_000);
+    expect(Number(active[0].value[1])).toBeGreaterThanOrEqual(1);
+    const ready = await query('tenantctl_tenant_ready{tenant="wa1"}');
+    expect(Number(ready[0].value[1])).toBe(1);
+    const services = await query('sum(tenantctl_service_up{tenant="wa1"})');
+    expect(Number(services[0].value[1])).toBeGreaterThanOrEqual(4);
+    const up = await query('up{job="tenantctl"}');
+    expect(Number(up[0].value[1])).toBe(1);
+
+    prometheus.kill('SIGTERM');
+    server.kill('SIGINT');
+    const [p, s] = await Promise.all([prometheus, server]);
+    expect(s.exitCode, s.stderr).toBe(0);
+    expect(p.exitCode === 0 || p.signal === 'SIGTERM').toBe(true);
+  }, 120_000);
+});
