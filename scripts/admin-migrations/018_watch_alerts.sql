@@ -95,6 +95,8 @@ BEGIN
   GRANT SELECT ON admin_customers TO tenantctl_agent;
   GRANT SELECT ON admin_operations TO tenantctl_agent;
   GRANT SELECT (key, value) ON admin_settings TO tenantctl_agent;
+  -- Opening the admin database checks that every migration is applied (one SELECT when it is).
+  GRANT SELECT (name, checksum) ON admin_schema_migrations TO tenantctl_agent;
   GRANT SELECT (customer_id, request_count) ON admin_api_usage TO tenantctl_agent;
   GRANT SELECT (customer_id, state, started_at, finished_at) ON admin_backups TO tenantctl_agent;
   GRANT SELECT (host, kind, value, customer_id, purpose) ON admin_allocations TO tenantctl_agent;

@@ -67,8 +67,12 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
+  // starter tenants are restarted by the watch when down (wa2); standard ones are not (wa1).
+  writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), 'plans:\n  starter:\n    autoRestart: true\nwatch:\n  restartBackoffSeconds: 2\n');
   const provision = await h.cli(['provision', 'wa1', '--json']);
   expect(provision.exitCode, provision.why).toBe(0);
+  const second = await h.cli(['provision', 'wa2', '--plan', 'starter', '--json']);
+  expect(second.exitCode, second.why).toBe(0);
   project = (await h.adminQuery("SELECT compose_project FROM admin_customers WHERE id = 'wa1'"))[0].compose_project;
 
   const ok = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--events', 'tenant.down,tenant.recovered', '--events', 'test', '--secret-file', path.join(h.dir, 'ok.secret'), '--json']);
@@ -179,13 +183,49 @@ describe('the watch', () => {
   }, 150_000);
 });
 
+describe('the agent role', () => {
+  it('tenantctl_agent (no superuser) runs the watch, restarts a crashed starter stack with the restart verb, and serves metrics; it cannot add endpoints or read keys', async () => {
+    const [role] = await h.adminQuery("SELECT rolsuper, rolcreaterole, rolcreatedb, rolconnlimit FROM pg_roles WHERE rolname = 'tenantctl_agent'");
+    expect(role).toEqual({ rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolconnlimit: 16 });
+    await h.adminQuery("ALTER ROLE tenantctl_agent PASSWORD 'agent-e2e-password'");
+    const asAgent = { TENANTCTL_ADMIN_DATABASE_URL: `postgres://tenantctl_agent:agent-e2e-password@127.0.0.1:${h.env.TENANTCTL_ADMIN_DB_PORT}/tenantctl_admin` };
+
+    const first = await h.cli(['watch', '--once', '--json'], { env: asAgent });
+    expect(first.exitCode, first.why).toBe(0);
+    expect(first.json().passes[0]).toMatchObject({ reachable: true, tenants: 2, states: { ready: 2, degraded: 0, down: 0 } });
+
+    // A crash of wa2's app (starter: autoRestart) is found and repaired by the restart verb, as the agent role.
+    await execa('docker', ['kill', await containerOf(`${h.prefix}-wa2`, 'app')]);
+    const pass = await h.cli(['watch', '--once', '--json'], { env: asAgent });
+    expect(pass.exitCode, pass.why).toBe(0);
+    expect(pass.json().passes[0].changes).toMatchObject([{ tenant: 'wa2', from: 'ready', to: 'down', event: 'tenant.down' }]);
+    expect(pass.json().passes[0].restarts).toEqual([{ tenant: 'wa2', outcome: 'restarted' }]);
+    const after = await h.cli(['watch', '--once', '--json'], { env: asAgent });
+    expect(after.json().passes[0].changes).toMatchObject([{ tenant: 'wa2', from: 'down', to: 'ready', event: 'tenant.recovered' }]);
+    const kinds = (await h.cli(['events', 'wa2', '--json'])).json().map((e: any) => e.kind).reverse();
+    expect(kinds).toEqual(['tenant.down', 'tenant.restarted', 'tenant.recovered']);
+    const [audit] = await h.adminQuery("SELECT actor FROM admin_audit_logs WHERE customer_id = 'wa2' AND action = 'tenant.restarted'");
+    expect(audit, 'the restart verb wrote its audit row').toBeDefined();
+
+    const metrics = await h.cli(['metrics'], { env: asAgent });
+    expect(metrics.exitCode, metrics.why).toBe(0);
+    expect(metrics.stdout).toMatch(/^tenantctl_tenant_ready\{tenant="wa2"\} 1$/m);
+
+    const add = await h.cli(['alerts', 'add', `${receiverUrl}/ok`], { env: asAgent });
+    expect(add.exitCode, add.why).toBe(8);
+    expect(add.stderr).toMatch(/permission denied/);
+    const keys = await h.cli(['keys', 'list', 'wa1'], { env: asAgent });
+    expect(keys.exitCode, keys.why).toBe(8);
+  }, 150_000);
+});
+
 describe('metrics', () => {
   it('Prometheus scrapes tenantctl metrics --serve and answers queries about the tenant', async () => {
     const port = await getPort();
     const server = start(['metrics', '--serve', '--port', String(port)]);
     await until('the metrics server', async () => (await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.ok, () => false)) || undefined, 30_000);
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(text).toMatch(/^tenantctl_tenants\{status="active"\} 1$/m);
+    expect(text).toMatch(/^tenantctl_tenants\{status="active"\} 2$/m);
 
     const dir = path.join(h.dir, 'prometheus');
     mkdirSync(dir, { recursive: true });
