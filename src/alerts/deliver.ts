@@ -10,8 +10,12 @@ import { signPayload, signatureHeader, timestampHeader } from './sign.js';
 // same row at the same time), POSTed with their signature, and updated with the outcome: delivered,
 // or the error kept and the next attempt set by exponential backoff, or failed after maxAttempts.
 
-/** How long a claimed delivery is not claimed again: the request's own bound plus a margin. */
-const leaseMarginMs = 30_000;
+/**
+ * How long a claimed delivery is not claimed again: the request's own bound plus a margin. A
+ * watch killed after claiming leaves its rows leased; they are due again when the lease ends, so a
+ * delivery is late by at most this, never lost (at least once: a receiver dedupes by payload id).
+ */
+const leaseMarginMs = 5_000;
 /** Deliveries sent per pass; the rest wait for the next pass (the oldest first). */
 const batchSize = 50;
 /** Requests in flight at once: a slow receiver must not hold the others up too much. */
@@ -101,6 +105,13 @@ export async function deliverDue(ctx: Context, signal: AbortSignal, options: { i
   const leaseMs = settings.timeoutMs + leaseMarginMs;
   const claimed = await db.withTransaction(async (client) => claim(client, leaseMs, options.ids));
   if (claimed.length === 0) return [];
+  try {
+    await ctx.pause('alerts:claimed');
+  } catch (error) {
+    // Stopped before sending: the rows are due again now rather than when their lease ends.
+    await db.pool.query('UPDATE admin_alert_deliveries SET next_attempt_at = now() WHERE id = ANY ($1::bigint[]) AND state = \'pending\'', [claimed.map((c) => c.id)]).catch(() => {});
+    throw error;
+  }
   const box = options.box ?? (await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false }));
   const results: DeliveryResult[] = [];
   const queue = [...claimed];

@@ -41,6 +41,7 @@ export async function watchPass(ctx: Context, signal: AbortSignal): Promise<Pass
     (error: unknown) => ({ error: messageOf(error) }),
   );
   const [tenants, probed, wasReachable] = await Promise.all([watchedTenants(db, host.id), probing, hostReachable(db, host.id)]);
+  await ctx.pause('watch:probed');
   const now = new Date(ctx.clock.now());
   const result: PassResult = { host: host.id, reachable: !('error' in probed), tenants: tenants.length, busy: [], states: { ready: 0, degraded: 0, down: 0 }, changes: [], restarts: [], durationMs: 0 };
 

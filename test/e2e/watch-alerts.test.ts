@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { execa, type ResultPromise } from 'execa';
 import getPort from 'get-port';
 import { cliPath, containerOf, createHarness, type Harness } from './harness.js';
+import { startPausedAt } from './pause.js';
 import { verifySignature } from '../../src/alerts/sign.js';
 
 interface Received {
@@ -68,7 +69,7 @@ beforeAll(async () => {
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
   // starter tenants are restarted by the watch when down (wa2); standard ones are not (wa1).
-  writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), 'plans:\n  starter:\n    autoRestart: true\nwatch:\n  restartBackoffSeconds: 2\n');
+  writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), 'plans:\n  starter:\n    autoRestart: true\nwatch:\n  restartBackoffSeconds: 2\nalerts:\n  timeoutSeconds: 2\n');
   const provision = await h.cli(['provision', 'wa1', '--json']);
   expect(provision.exitCode, provision.why).toBe(0);
   const second = await h.cli(['provision', 'wa2', '--plan', 'starter', '--json']);
@@ -181,6 +182,58 @@ describe('the watch', () => {
     const kinds = events.json().map((e: any) => `${e.kind} ${e.from}->${e.to}`).reverse();
     expect(kinds).toEqual(['tenant.down ready->down', 'tenant.recovered down->ready']);
   }, 150_000);
+});
+
+describe('killed at each step', () => {
+  it('a watch killed (-9, SIGINT) after probing records nothing; one killed after claiming deliveries loses none and sends none twice', async () => {
+    const redis = await containerOf(project, 'redis');
+    const redisEvents = (event: string) => eventsAt('/ok', event).filter((r) => JSON.stringify(JSON.parse(r.body).detail.reasons).includes('redis'));
+    const eventCount = async () => (await h.adminQuery("SELECT count(*)::int AS n FROM admin_tenant_events WHERE customer_id = 'wa1'"))[0].n as number;
+    const before = await eventCount();
+    await execa('docker', ['kill', redis]);
+
+    // -9 after the probe, before anything is recorded: nothing is.
+    const probed = await startPausedAt(h, ['watch', '--once', '--json'], 'watch:probed');
+    probed.child.kill('SIGKILL');
+    await probed.child;
+    probed.resume();
+    expect(await eventCount()).toBe(before);
+
+    // -9 after claiming the deliveries the pass raised: the event is recorded once, nothing sent yet.
+    const claimed = await startPausedAt(h, ['watch', '--once', '--json'], 'alerts:claimed');
+    claimed.child.kill('SIGKILL');
+    await claimed.child;
+    claimed.resume();
+    expect(await eventCount()).toBe(before + 1);
+    expect(redisEvents('tenant.down')).toHaveLength(0);
+    // Its lease (alerts.timeoutSeconds + 5 s) ends, and the next run sends it: exactly once.
+    const sent = await until('the leased delivery sent by a later run', async () => {
+      const run = await h.cli(['watch', '--once', '--json']);
+      expect(run.exitCode, run.why).toBe(0);
+      return redisEvents('tenant.down').length > 0 || undefined;
+    }, 30_000);
+    expect(sent).toBe(true);
+    expect(redisEvents('tenant.down')).toHaveLength(1);
+    expect(await eventCount()).toBe(before + 1);
+
+    // SIGINT at either point: exit 130, nothing recorded twice, the claimed rows due again at once.
+    await execa('docker', ['start', redis]);
+    const interruptedProbe = await startPausedAt(h, ['watch', '--once', '--json'], 'watch:probed');
+    interruptedProbe.child.kill('SIGINT');
+    expect((await interruptedProbe.child).exitCode).toBe(130);
+    interruptedProbe.resume();
+    expect(await eventCount()).toBe(before + 1);
+    const interruptedClaim = await startPausedAt(h, ['watch', '--once', '--json'], 'alerts:claimed');
+    interruptedClaim.child.kill('SIGINT');
+    expect((await interruptedClaim.child).exitCode).toBe(130);
+    interruptedClaim.resume();
+    expect(await eventCount()).toBe(before + 2);
+    expect(eventsAt('/ok', 'tenant.recovered')).toHaveLength(1); // the earlier db recovery only
+    const next = await h.cli(['watch', '--once', '--json']);
+    expect(next.exitCode, next.why).toBe(0);
+    expect(eventsAt('/ok', 'tenant.recovered')).toHaveLength(2);
+    expect(redisEvents('tenant.down')).toHaveLength(1);
+  }, 120_000);
 });
 
 describe('the agent role', () => {
