@@ -70,19 +70,23 @@ export class MetricsCollector {
     out.gauge('tenantctl_service_up', 'A tenant service\'s container is running (1) or not (0).', serviceUp);
     out.gauge('tenantctl_service_healthy', 'A tenant service runs and its health check (if any) does not say unhealthy (1), else 0.', serviceHealthy);
 
-    // CPU and memory: one docker stats per refresh, reused for metrics.statsCacheSeconds.
+    // CPU and memory: sampled per refresh, reused for metrics.statsCacheSeconds.
     this.runningIds = [...byProject.values()].flat().filter((c) => c.state === 'running' && tenantOfContainer.has(c.id)).map((c) => c.id);
     const usage = this.runningIds.length > 0 ? await this.usage.get() : new Map<string, ContainerUsage>();
-    const cpu: Sample[] = [];
+    const cpuSeconds: Sample[] = [];
+    const cpuCores: Sample[] = [];
     const memory: Sample[] = [];
     for (const [id, u] of usage ?? []) {
       const owner = tenantOfContainer.get(id);
       if (!owner) continue;
-      cpu.push({ labels: { tenant: owner.tenant, service: owner.service }, value: u.cpuPercent / 100 });
-      memory.push({ labels: { tenant: owner.tenant, service: owner.service }, value: u.memoryBytes });
+      const labels = { tenant: owner.tenant, service: owner.service };
+      if (u.cpuSeconds !== undefined) cpuSeconds.push({ labels, value: u.cpuSeconds });
+      if (u.cpuCores !== undefined) cpuCores.push({ labels, value: u.cpuCores });
+      memory.push({ labels, value: u.memoryBytes });
     }
-    out.gauge('tenantctl_service_cpu_cores', 'CPU a tenant service used at the last sample, in cores (docker stats; sampled every metrics.statsCacheSeconds).', cpu);
-    out.gauge('tenantctl_service_memory_bytes', 'Memory a tenant service used at the last sample (docker stats).', memory);
+    out.counter('tenantctl_service_cpu_seconds_total', 'CPU time a tenant service\'s container used since it started (local engine; sampled every metrics.statsCacheSeconds): rate() gives cores.', cpuSeconds);
+    out.gauge('tenantctl_service_cpu_cores', 'CPU a tenant service used over Docker\'s last sample, in cores (tcp/ssh engines: docker stats).', cpuCores);
+    out.gauge('tenantctl_service_memory_bytes', 'Memory a tenant service used at the last sample (usage less inactive page cache, as docker stats shows it).', memory);
 
     // Disk: volume sizes, the slowest question; reused for metrics.diskCacheSeconds.
     const disk = await this.disk.get();

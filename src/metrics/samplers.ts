@@ -10,17 +10,44 @@ import { bytes, usageOf } from '../tenants/stats.js';
 
 export interface ContainerUsage {
   id: string;
-  cpuPercent: number;
+  /** Cumulative CPU time (local engine: the kernel's accounting, what rate() wants). */
+  cpuSeconds?: number;
+  /** Share of a core over Docker's own ~1 s sample (tcp/ssh engines: docker stats). */
+  cpuCores?: number;
   memoryBytes: number;
 }
 
-/** CPU and memory of the given running containers. */
+/** Stats requests to the local engine in flight at once. */
+const statsConcurrency = 4;
+
+/**
+ * CPU and memory of the given running containers. On the local engine, one socket request per
+ * container (`one-shot`: Docker reads the cgroup once instead of sampling twice a second apart):
+ * cumulative CPU seconds, memory as docker stats counts it (usage less inactive page cache). Over
+ * tcp/ssh, one `docker stats --no-stream` call: a share of a core over Docker's sample.
+ */
 export async function sampleUsage(host: DockerHost, ids: string[], signal: AbortSignal): Promise<Map<string, ContainerUsage>> {
+  const api = host.api;
+  if (api) {
+    const usage = new Map<string, ContainerUsage>();
+    const queue = [...ids];
+    const worker = async () => {
+      for (let id = queue.shift(); id; id = queue.shift()) {
+        const stats = await api.get<any>(`/v1.41/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`, { signal, timeoutMs: dockerStatsTimeoutMs }).catch(() => undefined);
+        if (!stats) continue; // gone meanwhile
+        const memory = stats.memory_stats ?? {};
+        const inactive = Number(memory.stats?.total_inactive_file ?? memory.stats?.inactive_file ?? 0);
+        usage.set(id, { id, cpuSeconds: Number(stats.cpu_stats?.cpu_usage?.total_usage ?? 0) / 1e9, memoryBytes: Math.max(0, Number(memory.usage ?? 0) - inactive) });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(statsConcurrency, ids.length) }, worker));
+    return usage;
+  }
   const raw = await containerStats(host, ids, { timeoutMs: dockerStatsTimeoutMs, signal });
   return new Map(raw.map((r) => {
     const u = usageOf(r);
     const id = r.ID.slice(0, 12);
-    return [id, { id, cpuPercent: u.cpuPercent, memoryBytes: u.memory.usedBytes }];
+    return [id, { id, cpuCores: u.cpuPercent / 100, memoryBytes: u.memory.usedBytes }];
   }));
 }
 

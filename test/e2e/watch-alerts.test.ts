@@ -236,6 +236,28 @@ describe('killed at each step', () => {
   }, 120_000);
 });
 
+describe('an engine that does not answer', () => {
+  it('is one host.unreachable event and alert (its tenants keep their state), then host.reachable', async () => {
+    const added = await h.cli(['alerts', 'add', `${receiverUrl}/host`, '--events', 'host.unreachable,host.reachable', '--secret-file', path.join(h.dir, 'host.secret')]);
+    expect(added.exitCode, added.why).toBe(0);
+    const noEngine = { DOCKER_HOST: `unix://${path.join(h.dir, 'no-engine.sock')}` };
+    const gone = await h.cli(['watch', '--once', '--json'], { env: noEngine });
+    expect(gone.exitCode, gone.why).toBe(0);
+    expect(gone.json().passes[0]).toMatchObject({ reachable: false, tenants: 2, changes: [] });
+    const again = await h.cli(['watch', '--once', '--json'], { env: noEngine });
+    expect(again.json().passes[0].reachable).toBe(false);
+    const back = await h.cli(['watch', '--once', '--json']);
+    expect(back.json().passes[0]).toMatchObject({ reachable: true, changes: [] });
+    const hostEvents = await h.adminQuery('SELECT kind FROM admin_tenant_events WHERE customer_id IS NULL ORDER BY id');
+    expect(hostEvents.map((e) => e.kind)).toEqual(['host.unreachable', 'host.reachable']);
+    expect(eventsAt('/host', 'host.unreachable')).toHaveLength(1);
+    expect(JSON.parse(eventsAt('/host', 'host.unreachable')[0]!.body).summary).toMatch(/does not answer/);
+    expect(eventsAt('/host', 'host.reachable')).toHaveLength(1);
+    const removed = await h.cli(['alerts', 'remove', added.stdout.match(/ep-[a-z0-9]{8}/)![0]]);
+    expect(removed.exitCode, removed.why).toBe(0);
+  }, 60_000);
+});
+
 describe('the agent role', () => {
   it('tenantctl_agent (no superuser) runs the watch, restarts a crashed starter stack with the restart verb, and serves metrics; it cannot add endpoints or read keys', async () => {
     const [role] = await h.adminQuery("SELECT rolsuper, rolcreaterole, rolcreatedb, rolconnlimit FROM pg_roles WHERE rolname = 'tenantctl_agent'");
@@ -279,6 +301,12 @@ describe('metrics', () => {
     await until('the metrics server', async () => (await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.ok, () => false)) || undefined, 30_000);
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(text).toMatch(/^tenantctl_tenants\{status="active"\} 2$/m);
+    const cpu = Number(/^tenantctl_service_cpu_seconds_total\{tenant="wa1",service="db"\} (\S+)$/m.exec(text)?.[1]);
+    expect(cpu, 'the db container has used some CPU').toBeGreaterThan(0);
+    const memory = Number(/^tenantctl_service_memory_bytes\{tenant="wa1",service="db"\} (\S+)$/m.exec(text)?.[1]);
+    expect(memory).toBeGreaterThan(1024 * 1024);
+    expect(Number(/^tenantctl_tenant_disk_bytes\{tenant="wa1"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(1024 * 1024);
+    expect(text).toMatch(/^tenantctl_operation_duration_seconds_count\{operation="provision"\} 2$/m);
 
     const dir = path.join(h.dir, 'prometheus');
     mkdirSync(dir, { recursive: true });
