@@ -45,10 +45,11 @@ const pidOf = async (name) => Number((await execa('pgrep', ['-xo', name], { reje
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function cleanup() {
-  const ids = (await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project`, '--format', '{{.ID}} {{.Label "com.docker.compose.project"}}'])).stdout
+  const ids = (await execa('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', '{{.ID}} {{.Label "com.docker.compose.project"}}'])).stdout
     .split('\n').filter((l) => l.split(' ')[1]?.startsWith(prefix)).map((l) => l.split(' ')[0]);
   const bench = (await execa('docker', ['ps', '-aq', '--filter', `label=tenantctl.bench=${prefix}`])).stdout.split('\n').filter(Boolean);
-  for (let i = 0; i < ids.length + bench.length; i += 100) await execa('docker', ['rm', '-fv', ...[...ids, ...bench].slice(i, i + 100)], { reject: false });
+  const all = [...new Set([...ids, ...bench.map((id) => id.slice(0, 12))])];
+  for (let i = 0; i < all.length; i += 100) await execa('docker', ['rm', '-fv', ...all.slice(i, i + 100)], { reject: false });
   const nets = (await execa('docker', ['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').filter((n) => n.startsWith(prefix));
   if (nets.length) await execa('docker', ['network', 'rm', ...nets], { reject: false });
   const vols = (await execa('docker', ['volume', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').filter((n) => n.startsWith(prefix));
