@@ -1,9 +1,9 @@
 import type { Context } from '../context.js';
-import { messageOf } from '../common/errors.js';
+import { TenantctlError, messageOf } from '../common/errors.js';
 import { raiseAlertIn } from '../alerts/raise.js';
 import { judge, transitionEvent, type TenantHealthState } from './classify.js';
 import { probeHost } from './probe.js';
-import { forgetUnwatched, hostReachable, recordEvent, saveHealth, saveHostHealth, touchHealth, watchedTenants, type WatchedTenant } from './store.js';
+import { forgetUnwatched, hostReachable, recordEvent, saveHealth, saveHostHealth, stillWatched, touchHealth, watchedTenants, type WatchedTenant } from './store.js';
 import { autoRestartDue } from './auto-restart.js';
 
 // One watch pass over this host's tenants: the engine asked once, each active tenant judged
@@ -46,7 +46,7 @@ export async function watchPass(ctx: Context, signal: AbortSignal): Promise<Pass
   const result: PassResult = { host: host.id, reachable: !('error' in probed), tenants: tenants.length, busy: [], states: { ready: 0, degraded: 0, down: 0 }, changes: [], restarts: [], durationMs: 0 };
 
   if ('error' in probed) {
-    if (signal.aborted) throw new Error('watch pass interrupted');
+    if (signal.aborted) throw new TenantctlError('interrupted', 'the watch pass was interrupted');
     result.error = probed.error;
     // One event and alert when the host stops answering, not one per tenant: its tenants keep their last state.
     await db.withTransaction(async (client) => {
@@ -79,24 +79,32 @@ export async function watchPass(ctx: Context, signal: AbortSignal): Promise<Pass
     }
     const verdict = judge(probed.projects.get(t.composeProject) ?? [], t.health?.services ?? [], t.health?.checkedAt);
     result.states[verdict.state] += 1;
-    if (verdict.state === 'down') down.push(t);
     const from = t.health?.state;
     const event = transitionEvent(from, verdict.state);
     // The services to expect: those seen running while ready; kept while not ready, so a gone one stays missed.
     const services = verdict.state === 'ready' ? verdict.services : [...new Set([...(t.health?.services ?? []), ...verdict.services])].sort();
     if (from === verdict.state && services.join() === (t.health?.services ?? []).join()) {
       unchanged.push(t.id);
+      if (verdict.state === 'down') down.push(t);
       continue;
     }
-    result.changes.push({ tenant: t.id, from: from ?? null, to: verdict.state, event: event ?? null, reasons: verdict.reasons });
-    await db.withTransaction(async (client) => {
+    const recorded = await db.withTransaction(async (client) => {
+      if (!(await stillWatched(client, t.id, host.id))) return false;
       await saveHealth(client, { id: t.id, state: verdict.state, changed: from !== verdict.state, services, detail: { reasons: verdict.reasons } });
-      if (!event) return;
+      if (!event) return true;
       const detail = { from: from ?? null, to: verdict.state, reasons: verdict.reasons, plan: t.plan };
       await recordEvent(client, { tenant: t.id, host: host.id, kind: event, from: from ?? null, to: verdict.state, detail });
       // Every transition is raised; each endpoint's filter decides what it wants (alerts add --events).
       await raiseAlertIn(client, { kind: event, tenant: t.id, host: host.id, summary: summaryOf(t.id, event, verdict.reasons), detail }, now);
+      return true;
     });
+    if (!recorded) {
+      result.busy.push(t.id);
+      result.states[verdict.state] -= 1;
+      continue;
+    }
+    if (verdict.state === 'down') down.push(t);
+    result.changes.push({ tenant: t.id, from: from ?? null, to: verdict.state, event: event ?? null, reasons: verdict.reasons });
   }
   await touchHealth(db, unchanged);
   await forgetUnwatched(db);

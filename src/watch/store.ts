@@ -53,6 +53,23 @@ export async function watchedTenants(db: AdminDb, host: string): Promise<Watched
   }));
 }
 
+/**
+ * Asked again, in the transaction that records a change, after the probe: whether the tenant is
+ * still active here and no verb has taken it since the pass read the registry (a `stop` that
+ * began meanwhile stopped its containers on purpose; it is not down).
+ */
+export async function stillWatched(client: pg.ClientBase, id: string, host: string): Promise<boolean> {
+  const { rows } = await client.query(
+    `SELECT c.status = 'active' AND c.host = $2
+            AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 1 AND l.objsubid = 2
+                              AND l.objid = (hashtext(c.id)::bigint & 4294967295)::oid AND l.pid <> pg_backend_pid())
+            AND NOT EXISTS (SELECT 1 FROM admin_operations o WHERE o.customer_id = c.id AND o.state = 'running') AS still
+     FROM admin_customers c WHERE c.id = $1`,
+    [id, host],
+  );
+  return rows[0]?.still === true;
+}
+
 /** Tenants no longer active (stopped, deprovisioned) lose their health row: not watched, no event. A moved tenant's row is its new host's. */
 export async function forgetUnwatched(db: AdminDb): Promise<void> {
   await db.pool.query("DELETE FROM admin_tenant_health h USING admin_customers c WHERE c.id = h.customer_id AND c.status <> 'active'").catch(db.unreachable);
