@@ -17,12 +17,18 @@ export interface ContainerUsage {
   memoryBytes: number;
 }
 
-/** Stats requests to the local engine in flight at once. */
-const statsConcurrency = 4;
+/**
+ * Stats requests to the local engine in flight at once: all of a host's, up to this. Docker 20.10
+ * answers a one-shot request at its stats collector's next tick (once a second), so requests in
+ * turn take a second each; sent together, they are all answered by the same tick. Measured here
+ * with 46 containers: 1.2-2.2 s, dockerd 20-50 ms of CPU (one round 600 ms, the host busy);
+ * `docker stats --no-stream` on 51: 2.4-3.0 s, dockerd 330 ms, plus the CLI's own.
+ */
+const statsConcurrency = 256;
 
 /**
  * CPU and memory of the given running containers. On the local engine, one socket request per
- * container (`one-shot`: Docker reads the cgroup once instead of sampling twice a second apart):
+ * container, all at once (`one-shot`, API 1.41: no second sample a second later):
  * cumulative CPU seconds, memory as docker stats counts it (usage less inactive page cache). Over
  * tcp/ssh, one `docker stats --no-stream` call: a share of a core over Docker's sample.
  */
