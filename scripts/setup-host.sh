@@ -31,6 +31,32 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Prometheus, for the metrics e2e test (test/e2e/watch-alerts.test.ts starts its own on a free
+# loopback port with a temporary configuration). Debian's package enables a service on :9090 that
+# nothing here needs: it is installed without starting (a policy-rc.d that refuses starts, unless
+# the host has its own) and its service is stopped and disabled.
+if ! command -v prometheus >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing prometheus (its own service stays off)"
+    export DEBIAN_FRONTEND=noninteractive
+    own_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && own_policy=1
+    fi
+    apt-get install -y -qq --no-install-recommends prometheus >/dev/null || { [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d; log "could not install prometheus"; exit 1; }
+    [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+  else
+    log "missing: prometheus — install it (e.g. sudo apt-get install --no-install-recommends prometheus; then sudo systemctl disable --now prometheus) and run this again"
+    exit 1
+  fi
+fi
+if [ -d /run/systemd/system ] && systemctl is-enabled --quiet prometheus.service 2>/dev/null; then
+  systemctl disable --now prometheus.service >/dev/null 2>&1 || log "could not disable prometheus.service: stop it yourself (it listens on :9090)"
+elif [ -x /etc/init.d/prometheus ] && [ "$(id -u)" = 0 ]; then
+  /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+  command -v update-rc.d >/dev/null 2>&1 && update-rc.d prometheus disable >/dev/null 2>&1 || true
+fi
+
 # Compose v2 (`docker compose`) next to v1 (`docker-compose`, which stays as it is). Bookworm has
 # only v1; trixie's docker-compose package is v2 (2.26), a Go binary needing nothing but libc6 >=
 # 2.34 (bookworm has 2.36) that works as a CLI plugin for bookworm's engine and client. We do not

@@ -41,6 +41,10 @@ export const commandTable: readonly CommandEntry[] = [
   { name: 'templates', summary: 'the stacks tenantctl provisions: list, show <name>, validate <file-or-dir> (offline: the x-tenantctl block and a sample render)', load: () => import('./commands/templates.js') },
   { name: 'operations', summary: 'the operation journal: unfinished multi-step verbs (in flight, or interrupted and settled by the next command), --all for history; abandon <id>', load: () => import('./commands/operations.js') },
   { name: 'doctor', summary: 'compare the registry, allocations, customers/ and Docker; list each discrepancy with its fix (--fix repairs the safe ones)', load: () => import('./commands/doctor.js') },
+  { name: 'watch', summary: 'look at every active tenant of the host: record transitions as events, raise alerts, send deliveries, auto-restart (--once, or until Ctrl-C)', load: () => import('./commands/watch.js') },
+  { name: 'events', summary: 'what the watch saw: tenants degraded, down, recovered, restarted; hosts unreachable (--since)', load: () => import('./commands/events.js') },
+  { name: 'alerts', summary: 'webhook endpoints for events (HMAC-signed, retried with backoff): add, list, remove, test, deliveries', load: () => import('./commands/alerts.js') },
+  { name: 'metrics', summary: 'Prometheus exposition: print once, or --serve /metrics on loopback', load: () => import('./commands/metrics.js') },
   { name: 'audit', summary: 'show the audit log, newest first: who changed what (old and new values), for all tenants or one', load: () => import('./commands/audit.js') },
 ];
 

@@ -21,6 +21,8 @@ const hostname = z.string().check(
 const planSettings = (pidsLimit: number) => z.strictObject({
   // Below 32 a PostgreSQL or Node container cannot start its own processes and threads.
   pidsLimit: z._default(z.int().check(z.gte(32), z.lte(65536)), pidsLimit),
+  /** The watch (src/watch/) restarts a stack it finds down, with backoff; off by default. */
+  autoRestart: z._default(z.boolean(), false),
 });
 
 const rateLimit = z.object({
@@ -190,6 +192,35 @@ export const configSchema = z.strictObject({
    * to tenants. With no host registered it is always the local one.
    */
   placement: z._default(z.enum(['fewest-tenants', 'most-free-memory']), 'fewest-tenants'),
+  /** The watch (src/watch/): how often each tenant's containers are looked at, and auto-restart's backoff. */
+  watch: z.prefault(
+    z.strictObject({
+      intervalSeconds: z._default(z.number().check(z.gte(1), z.lte(3600)), 15),
+      restartBackoffSeconds: z._default(z.number().check(z.gte(1), z.lte(86_400)), 30),
+      restartBackoffMaxSeconds: z._default(z.number().check(z.gte(1), z.lte(86_400)), 1800),
+    }),
+    {},
+  ),
+  /** Webhook deliveries (src/alerts/): how often due ones are sent, each request's bound, retries with backoff. */
+  alerts: z.prefault(
+    z.strictObject({
+      deliveryIntervalSeconds: z._default(z.number().check(z.gte(0.2), z.lte(3600)), 5),
+      timeoutSeconds: z._default(z.number().check(z.gte(1), z.lte(120)), 10),
+      maxAttempts: z._default(z.int().check(z.gte(1), z.lte(100)), 10),
+      backoffSeconds: z._default(z.number().check(z.gte(0.1), z.lte(86_400)), 30),
+      backoffMaxSeconds: z._default(z.number().check(z.gte(1), z.lte(86_400)), 3600),
+    }),
+    {},
+  ),
+  /** Prometheus exposition (src/metrics/): the loopback port, and how long costly samples are reused. */
+  metrics: z.prefault(
+    z.strictObject({
+      port: z._default(port, 9464),
+      statsCacheSeconds: z._default(z.number().check(z.gte(1), z.lte(3600)), 30),
+      diskCacheSeconds: z._default(z.number().check(z.gte(10), z.lte(86_400)), 900),
+    }),
+    {},
+  ),
 });
 
 /** The loaded config: paths resolved, stateDir always set. */

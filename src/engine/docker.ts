@@ -17,6 +17,8 @@ export interface ContainerState {
   lastHealthOutput?: string;
   exitCode: number;
   restartCount: number;
+  /** When it last started (ISO; Docker's zero time when it never did). */
+  startedAt?: string;
   /** The image as the container names it (a tag), and the id it runs. */
   image: string;
   imageId: string;
@@ -98,6 +100,7 @@ export async function inspectContainers(host: DockerHost, containerIds: string[]
       lastHealthOutput: log && log.length > 0 ? String(log[log.length - 1]?.Output ?? '').trim().slice(0, 300) : undefined,
       exitCode: Number(c.State?.ExitCode ?? 0),
       restartCount: Number(c.RestartCount ?? 0),
+      startedAt: typeof c.State?.StartedAt === 'string' ? c.State.StartedAt : undefined,
       image: String(c.Config?.Image ?? ''),
       imageId: String(c.Image ?? ''),
       created: typeof c.Created === 'string' ? c.Created : undefined,

@@ -1,0 +1,94 @@
+import path from 'node:path';
+import type { Context } from '../context.js';
+import { BatchFailure, TenantctlError, usageError } from '../common/errors.js';
+import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
+import { openSecretBox } from '../secrets/master-key.js';
+import { recordAudit } from '../audit/write.js';
+import {
+  deleteEndpoint, insertEndpoint, listEndpoints, newEndpointId, newEndpointSecret, parseEndpointId, parseEndpointUrl,
+  parseEventFilter, requireEndpoint, type AlertEndpoint,
+} from './endpoints.js';
+import { deliverDue, type DeliveryResult } from './deliver.js';
+import { queueDeliveryIn } from './raise.js';
+import { listDeliveries, type DeliveryRow } from './deliveries.js';
+
+// `tenantctl alerts add|list|remove|test|deliveries`.
+
+export interface AddedEndpoint extends AlertEndpoint {
+  /** Where the signing secret was written (0600); it is never printed. */
+  secretFile: string;
+}
+
+/**
+ * Adds an endpoint. Its signing secret goes to a new 0600 file (--secret-file, or
+ * <stateDir>/alert-secrets/<id>.secret), never to stdout or a log: the receiver's operator reads it
+ * from there. The sealed copy in the admin database is what deliveries are signed with.
+ */
+export async function addEndpoint(ctx: Context, input: { url: unknown; events?: string[]; secretFile?: string }): Promise<AddedEndpoint> {
+  const url = parseEndpointUrl(input.url);
+  const events = parseEventFilter(input.events ?? []);
+  const id = newEndpointId();
+  const secretFile = input.secretFile ? path.resolve(input.secretFile) : path.join(ctx.config.stateDir, 'alert-secrets', `${id}.secret`);
+  const db = await ctx.adminDb();
+  const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir });
+  const secret = newEndpointSecret();
+  await ensurePrivateDir(path.dirname(secretFile));
+  try {
+    await writePrivateFile(secretFile, `${secret}\n`, { exclusive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw usageError(`${secretFile} exists already; give another --secret-file (a secret is never overwritten)`);
+    throw new TenantctlError('internal', `cannot write ${secretFile}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const endpoint = await insertEndpoint(db, box, { id, url, events, secret });
+    await db.withTransaction((client) => recordAudit(db, client, null, 'alerts.endpoint-added', null, { endpoint: id, url, events }));
+    return { ...endpoint, secretFile };
+  } catch (error) {
+    // Nothing left behind: a secret file for an endpoint that does not exist would mislead.
+    await import('node:fs/promises').then((fs) => fs.rm(secretFile, { force: true })).catch(() => {});
+    throw error;
+  }
+}
+
+export async function endpoints(ctx: Context): Promise<AlertEndpoint[]> {
+  return listEndpoints(await ctx.adminDb());
+}
+
+export async function removeEndpoint(ctx: Context, input: { id: unknown }): Promise<{ id: string; removed: true; deliveriesRemoved: number }> {
+  const id = parseEndpointId(input.id);
+  const db = await ctx.adminDb();
+  const endpoint = await requireEndpoint(db, id);
+  const { deliveriesRemoved } = await deleteEndpoint(db, id);
+  await db.withTransaction((client) => recordAudit(db, client, null, 'alerts.endpoint-removed', { endpoint: id, url: endpoint.url }, null));
+  return { id, removed: true, deliveriesRemoved };
+}
+
+export interface TestResult {
+  deliveries: DeliveryResult[];
+  ok: boolean;
+}
+
+/** Sends one signed `test` delivery to the endpoint (or every endpoint) now, once; reports each HTTP status. */
+export async function testEndpoints(ctx: Context, input: { id?: unknown }): Promise<TestResult> {
+  const db = await ctx.adminDb();
+  const targets = input.id === undefined ? await listEndpoints(db) : [await requireEndpoint(db, parseEndpointId(input.id))];
+  if (targets.length === 0) throw new TenantctlError('notFound', 'no alert endpoint to test: add one with tenantctl alerts add <url>');
+  const now = new Date(ctx.clock.now());
+  const ids = await db.withTransaction(async (client) => {
+    const made: string[] = [];
+    for (const t of targets) made.push(await queueDeliveryIn(client, t.id, { kind: 'test', summary: `test delivery from tenantctl (${ctx.actor})`, host: ctx.dockerHost.id }, now));
+    return made;
+  });
+  const deliveries = await deliverDue(ctx, ctx.signal, { ids, retry: false });
+  const result = { deliveries, ok: deliveries.length === targets.length && deliveries.every((d) => d.state === 'delivered') };
+  // The statuses are the output either way; an endpoint that did not take it makes the exit 9.
+  if (!result.ok) throw new BatchFailure(result, `${deliveries.filter((d) => d.state !== 'delivered').length} of ${targets.length} endpoints did not accept the test delivery`);
+  return result;
+}
+
+export async function deliveries(ctx: Context, input: { failed?: boolean; endpoint?: unknown; limit?: string }): Promise<DeliveryRow[]> {
+  const limit = input.limit === undefined ? 50 : Number(input.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw usageError('--limit must be a whole number from 1 to 10000');
+  const endpoint = input.endpoint === undefined ? undefined : parseEndpointId(input.endpoint);
+  return listDeliveries(await ctx.adminDb(), { failed: input.failed ?? false, endpoint, limit });
+}

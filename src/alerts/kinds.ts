@@ -1,0 +1,34 @@
+// The events an alert endpoint can ask for (`alerts add --events`). The watch raises the tenant and
+// host ones; backups, certificates and disk quotas raise theirs through raiseAlert (raise.ts).
+
+export const alertKinds = [
+  'tenant.down',
+  'tenant.degraded',
+  'tenant.recovered',
+  'tenant.restart-failed',
+  'host.unreachable',
+  'host.reachable',
+  'backup.failed',
+  'backup.missed',
+  'certificate.expiring',
+  'certificate.renewal-failed',
+  'disk.over-plan',
+  'test',
+] as const;
+
+export type AlertKind = (typeof alertKinds)[number];
+
+export function isAlertKind(value: string): value is AlertKind {
+  return (alertKinds as readonly string[]).includes(value);
+}
+
+/** What is raised: the kind, whom it is about, one line for people, and details for programs. */
+export interface AlertEvent {
+  kind: AlertKind;
+  tenant?: string;
+  host?: string;
+  summary: string;
+  detail?: Record<string, unknown>;
+  /** When it happened; now when absent. */
+  at?: Date;
+}

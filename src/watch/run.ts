@@ -1,0 +1,50 @@
+import type { Context } from '../context.js';
+import { messageOf } from '../common/errors.js';
+import { deliverDue } from '../alerts/deliver.js';
+import { watchPass, type PassResult } from './pass.js';
+
+// `tenantctl watch`: the watch and alert delivery loops in the foreground, for hosts without the
+// agent and for tests (--once: one pass of each, then the result). The agent runs the same loops
+// (watchLoop, alertDeliveryLoop) on its own schedule.
+
+export interface WatchRun {
+  passes: PassResult[];
+  deliveries: { delivered: number; retrying: number; failed: number };
+  errors: string[];
+}
+
+export async function runWatch(ctx: Context, input: { once?: boolean }): Promise<WatchRun> {
+  const run: WatchRun = { passes: [], deliveries: { delivered: 0, retrying: 0, failed: 0 }, errors: [] };
+  const signal = ctx.signal;
+  const deliver = async () => {
+    for (const d of await deliverDue(ctx, signal)) run.deliveries[d.state === 'delivered' ? 'delivered' : d.state === 'failed' ? 'failed' : 'retrying'] += 1;
+  };
+  if (input.once) {
+    run.passes.push(await watchPass(ctx, signal));
+    await deliver();
+    return run;
+  }
+  // Two loops, each on its own interval; a failed tick is reported and the loop goes on.
+  const loop = async (name: string, intervalMs: number, tick: () => Promise<void>) => {
+    while (!signal.aborted) {
+      try {
+        await tick();
+      } catch (error) {
+        if (signal.aborted) break;
+        run.errors.push(`${name}: ${messageOf(error)}`);
+        ctx.reporter.info(`${name}: ${messageOf(error)}`);
+      }
+      await ctx.clock.sleep(intervalMs, signal).catch(() => {});
+    }
+  };
+  await Promise.all([
+    loop('watch', ctx.config.watch.intervalSeconds * 1000, async () => {
+      const pass = await watchPass(ctx, signal);
+      run.passes.push(pass);
+      for (const c of pass.changes) ctx.reporter.info(`${c.tenant}: ${c.from ?? 'new'} -> ${c.to}${c.reasons.length ? `: ${c.reasons.join('; ')}` : ''}`);
+      if (run.passes.length > 100) run.passes.shift();
+    }),
+    loop('alerts', ctx.config.alerts.deliveryIntervalSeconds * 1000, deliver),
+  ]);
+  return run;
+}

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { healthFromStatus, judge, restartDelayMs, startedRecently, transitionEvent, type ContainerSnapshot } from '../../src/watch/classify.js';
+import { signPayload, verifySignature } from '../../src/alerts/sign.js';
+import { retryDelayMs } from '../../src/alerts/deliver.js';
+import { parseEndpointUrl, parseEventFilter } from '../../src/alerts/endpoints.js';
+import { Exposition, escapeLabelValue } from '../../src/metrics/exposition.js';
+
+const c = (service: string, state: string, extra: Partial<ContainerSnapshot> = {}): ContainerSnapshot => ({ id: service, project: 'p', service, state, ...extra });
+
+describe('watch: judging a tenant', () => {
+  it('is ready when every service runs and none is unhealthy', () => {
+    expect(judge([c('app', 'running', { health: 'healthy' }), c('db', 'running')], ['app', 'db'])).toEqual({ state: 'ready', services: ['app', 'db'], reasons: [] });
+    expect(judge([c('app', 'running', { health: 'starting' })], ['app']).state).toBe('ready');
+  });
+
+  it('is down when a service is not running, a known service has no container, or nothing is there', () => {
+    expect(judge([c('app', 'running'), c('db', 'exited')], []).state).toBe('down');
+    expect(judge([c('app', 'running'), c('db', 'exited')], []).reasons).toEqual(['db: exited']);
+    expect(judge([c('app', 'running')], ['app', 'db'])).toMatchObject({ state: 'down', reasons: ['db: no container'] });
+    expect(judge([], ['app'])).toMatchObject({ state: 'down', reasons: ['no containers'] });
+  });
+
+  it('is degraded when a service is unhealthy, restarting, or was restarted by Docker since the last pass', () => {
+    expect(judge([c('app', 'running', { health: 'unhealthy' })], ['app'])).toMatchObject({ state: 'degraded', reasons: ['app: unhealthy'] });
+    expect(judge([c('app', 'restarting')], ['app']).state).toBe('degraded');
+    const restarted = c('db', 'running', { restartCount: 2, startedAt: '2026-12-06T08:00:10Z' });
+    expect(judge([restarted], ['db'], Date.parse('2026-12-06T08:00:00Z')).state).toBe('degraded');
+    expect(judge([restarted], ['db'], Date.parse('2026-12-06T08:00:20Z')).state).toBe('ready');
+    expect(judge([restarted], ['db']).state).toBe('ready');
+  });
+
+  it('makes events of changes only: down, degraded, recovered; a tenant first seen ready is none', () => {
+    expect(transitionEvent(undefined, 'ready')).toBeUndefined();
+    expect(transitionEvent(undefined, 'down')).toBe('tenant.down');
+    expect(transitionEvent('ready', 'degraded')).toBe('tenant.degraded');
+    expect(transitionEvent('degraded', 'down')).toBe('tenant.down');
+    expect(transitionEvent('down', 'ready')).toBe('tenant.recovered');
+    expect(transitionEvent('down', 'down')).toBeUndefined();
+  });
+
+  it('reads health and recent starts from Docker\'s status text', () => {
+    expect(healthFromStatus('Up 3 minutes (healthy)')).toBe('healthy');
+    expect(healthFromStatus('Up 3 seconds (health: starting)')).toBe('starting');
+    expect(healthFromStatus('Up 3 hours (unhealthy)')).toBe('unhealthy');
+    expect(healthFromStatus('Exited (137) 2 seconds ago')).toBeUndefined();
+    expect(startedRecently('Up Less than a second', 30)).toBe(true);
+    expect(startedRecently('Up 12 seconds (healthy)', 30)).toBe(true);
+    expect(startedRecently('Up 45 seconds', 30)).toBe(false);
+    expect(startedRecently('Up About a minute', 60)).toBe(true);
+    expect(startedRecently('Up 3 hours', 3600)).toBe(false);
+  });
+
+  it('backs auto-restarts off: base, doubled, capped', () => {
+    expect([0, 1, 2, 3, 10].map((n) => restartDelayMs(n, 30_000, 1_800_000))).toEqual([30_000, 60_000, 120_000, 240_000, 1_800_000]);
+  });
+});
+
+describe('alerts', () => {
+  it('signs timestamp.body with HMAC-SHA256 and verifies in constant time', () => {
+    // echo -n '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test
+    expect(signPayload('whsec_test', 1_700_000_000, '{"a":1}')).toBe('sha256=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789');
+    const signature = signPayload('whsec_test', 1_700_000_000, '{"a":1}');
+    expect(signature).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(verifySignature('whsec_test', '1700000000', '{"a":1}', signature)).toBe(true);
+    expect(verifySignature('whsec_test', '1700000001', '{"a":1}', signature)).toBe(false);
+    expect(verifySignature('whsec_test', '1700000000', '{"a":2}', signature)).toBe(false);
+    expect(verifySignature('whsec_other', '1700000000', '{"a":1}', signature)).toBe(false);
+    expect(verifySignature('whsec_test', 'x', '{"a":1}', signature)).toBe(false);
+  });
+
+  it('retries with exponential backoff, capped', () => {
+    expect([1, 2, 3, 4, 20].map((n) => retryDelayMs(n, 30_000, 3_600_000))).toEqual([30_000, 60_000, 120_000, 240_000, 3_600_000]);
+  });
+
+  it('takes http(s) URLs without credentials and known event kinds only', () => {
+    expect(parseEndpointUrl('https://hooks.example.com/x')).toBe('https://hooks.example.com/x');
+    expect(() => parseEndpointUrl('ftp://example.com')).toThrow(/http/);
+    expect(() => parseEndpointUrl('https://user:pw@example.com/')).toThrow(/user or password/);
+    expect(() => parseEndpointUrl('not a url')).toThrow(/not a URL/);
+    expect(parseEventFilter(['tenant.down,tenant.recovered', 'tenant.down'])).toEqual(['tenant.down', 'tenant.recovered']);
+    expect(() => parseEventFilter(['tenant.exploded'])).toThrow(/unknown event tenant.exploded/);
+  });
+});
+
+describe('metrics exposition', () => {
+  it('escapes label values: backslash, quote, newline', () => {
+    expect(escapeLabelValue('a\\b"c\nd')).toBe('a\\\\b\\"c\\nd');
+  });
+
+  it('writes HELP, TYPE and samples, and histograms with cumulative buckets, +Inf, sum and count', () => {
+    const text = new Exposition()
+      .gauge('t_g', 'a gauge\nwith a newline and a \\', [{ labels: { tenant: 'x"y' }, value: 1 }, { value: NaN }])
+      .counter('t_total', 'a counter', [{ labels: { tenant: 'a' }, value: 3 }])
+      .histogram('t_seconds', 'durations', [1, 5], [{ labels: { operation: 'backup' }, observations: [0.5, 2, 7] }])
+      .text();
+    expect(text).toBe([
+      '# HELP t_g a gauge\\nwith a newline and a \\\\',
+      '# TYPE t_g gauge',
+      't_g{tenant="x\\"y"} 1',
+      't_g NaN',
+      '# HELP t_total a counter',
+      '# TYPE t_total counter',
+      't_total{tenant="a"} 3',
+      '# HELP t_seconds durations',
+      '# TYPE t_seconds histogram',
+      't_seconds_bucket{operation="backup",le="1"} 1',
+      't_seconds_bucket{operation="backup",le="5"} 2',
+      't_seconds_bucket{operation="backup",le="+Inf"} 3',
+      't_seconds_sum{operation="backup"} 9.5',
+      't_seconds_count{operation="backup"} 3',
+      '',
+    ].join('\n'));
+  });
+
+  it('refuses bad names, a counter without _total, and a metric written twice', () => {
+    expect(() => new Exposition().gauge('bad-name', 'x', [])).toThrow(/bad metric name/);
+    expect(() => new Exposition().gauge('g', 'x', [{ labels: { 'bad-label': 'v' }, value: 1 }])).toThrow(/bad label name/);
+    expect(() => new Exposition().counter('c', 'x', [])).toThrow(/_total/);
+    expect(() => new Exposition().gauge('g', 'x', []).gauge('g', 'x', [])).toThrow(/twice/);
+  });
+});
