@@ -21,6 +21,12 @@ const hostname = z.string().check(
 const planSettings = (pidsLimit: number) => z.strictObject({
   // Below 32 a PostgreSQL or Node container cannot start its own processes and threads.
   pidsLimit: z._default(z.int().check(z.gte(32), z.lte(65536)), pidsLimit),
+  /**
+   * The most its volumes may hold together ("10GiB", "500MiB", "1TB"; binary and decimal units):
+   * measured, shown by `status` and reported over by tenantsOverQuota (src/quota/). Not enforced by
+   * Docker: an over-quota tenant keeps running. None by default.
+   */
+  diskQuota: z.optional(z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*(B|[KMGT]i?B)\s*$/i, 'must be a size such as 10GiB, 500MiB or 2TB'))),
 });
 
 const rateLimit = z.object({
@@ -190,6 +196,17 @@ export const configSchema = z.strictObject({
    * to tenants. With no host registered it is always the local one.
    */
   placement: z._default(z.enum(['fewest-tenants', 'most-free-memory']), 'fewest-tenants'),
+  /**
+   * Suspended tenants (tenantctl suspend): deprovisionAfterDays is how many days a tenant stays
+   * suspended before the policy deprovisions it, keeping its data (src/suspension/policy.ts; the
+   * agent acts on it, announced by an alert a day before). Off (null) by default.
+   */
+  suspension: z.prefault(
+    z.strictObject({
+      deprovisionAfterDays: z._default(z.nullable(z.int().check(z.gte(1), z.lte(3650))), null),
+    }),
+    {},
+  ),
 });
 
 /** The loaded config: paths resolved, stateDir always set. */

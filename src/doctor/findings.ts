@@ -58,7 +58,7 @@ export interface Finding {
 }
 
 /** Statuses whose tenant holds allocations and a stack on the host. */
-const holding = new Set(['provisioning', 'active', 'stopped', 'deprovisioning']);
+const holding = new Set(['provisioning', 'active', 'stopped', 'suspended', 'deprovisioning']);
 
 const tenantOf = (project: string, prefix: string) => project.slice(prefix.length + 1);
 
@@ -123,9 +123,9 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
 
   for (const row of rows) {
     const stack = stacks.get(row.composeProject);
-    if (row.status === 'active' || row.status === 'stopped') {
+    if (row.status === 'active' || row.status === 'stopped' || row.status === 'suspended') {
       if (!stack || stack.containers.length === 0) {
-        if (s.swarm && row.status === 'stopped') continue;
+        if (s.swarm && row.status !== 'active') continue;
         findings.push({
           kind: 'missing-stack', tenant: row.id, detail: `${row.id} is ${row.status} in the registry, but Docker has no container of ${row.composeProject}`,
           fix: `tenantctl deprovision ${row.id} --yes --keep-data && tenantctl provision ${row.id}`, fixable: false,
