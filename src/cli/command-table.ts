@@ -27,6 +27,7 @@ export const commandTable: readonly CommandEntry[] = [
   { name: 'psql', summary: 'open psql on a tenant\'s database (interactive, or piped SQL)', load: () => import('./commands/psql.js') },
   { name: 'redis-cli', summary: 'open redis-cli on a tenant\'s Redis (interactive, or piped)', load: () => import('./commands/redis-cli.js') },
   { name: 'stats', summary: 'CPU, memory, network and disk I/O per tenant and per service, from one docker stats call', load: () => import('./commands/stats.js') },
+  { name: 'quota', summary: 'tenants whose volumes hold more than their plan\'s disk quota (plans.<plan>.diskQuota), one measurement per host', load: () => import('./commands/quota.js') },
   { name: 'backup', summary: 'back tenants up while they run: a snapshot of each piece of their state (PostgreSQL, Redis, SQLite, volumes), a manifest with SHA-256 (--all, --keep N)', load: () => import('./commands/backup.js') },
   { name: 'backups', summary: 'list backups on record, newest first, with their state (running, stale, succeeded, failed)', load: () => import('./commands/backups.js') },
   { name: 'restore', summary: 'restore a tenant from a verified backup, in place or --as a new tenant, and wait until it is ready', load: () => import('./commands/restore.js') },

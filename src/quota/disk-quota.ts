@@ -61,12 +61,18 @@ export interface OverQuota {
   quotaBytes: number;
 }
 
+export interface OverQuotaResult {
+  over: OverQuota[];
+  /** Hosts it could not measure, and why. */
+  unmeasured: { host: string; reason: string }[];
+}
+
 /**
  * Every tenant whose volumes hold more than its plan's quota, across the hosts this environment
  * reaches: one measurement per host (only hosts with a tenant whose plan has a quota). For the
  * agent's alert; hosts it cannot measure are left out and named in `unmeasured`.
  */
-export async function tenantsOverQuota(ctx: Context, { hostsNamed }: { hostsNamed?: (names: string[]) => Promise<Map<string, DockerHost>> } = {}): Promise<{ over: OverQuota[]; unmeasured: { host: string; reason: string }[] }> {
+export async function tenantsOverQuota(ctx: Context, { hostsNamed }: { hostsNamed?: (names: string[]) => Promise<Map<string, DockerHost>> } = {}): Promise<OverQuotaResult> {
   const rows = (await new TenantRegistry(await ctx.adminDb()).list()).filter((r) => withVolumes.has(r.status) && quotaOf(ctx.config, r.plan) !== null);
   const byHost = new Map<string, TenantRecord[]>();
   for (const row of rows) byHost.set(row.host, [...(byHost.get(row.host) ?? []), row]);

@@ -83,7 +83,13 @@ beforeAll(async () => {
   await timed('gateway image', async () => {
     await execa('docker', ['build', '-q', '--build-arg', 'NODE_IMAGE=tenantctl/node:bookworm', '-f', 'images/gateway/Dockerfile', '-t', gatewayImage, 'dist/gateway'], { cwd: root, timeout: 180_000 });
   });
-  h = await createHarness('suspend', { TENANTCTL_PLAN_STARTER_DISK_QUOTA: '1KiB' });
+  // Port ranges of this file's own: a suspended tenant's ports are held in its registry but not bound
+  // on the host, and other test files (each with its own registry) share the default ranges.
+  const b = 20_000 + Math.floor(Math.random() * 45) * 200;
+  h = await createHarness('suspend', {
+    TENANTCTL_PLAN_STARTER_DISK_QUOTA: '1KiB',
+    TENANTCTL_APP_PORTS: `${b}-${b + 49}`, TENANTCTL_DB_PORTS: `${b + 50}-${b + 99}`, TENANTCTL_REDIS_PORTS: `${b + 100}-${b + 149}`,
+  });
   ports = await useOwnFrontdoor(h, { TENANTCTL_FRONTDOOR_GATEWAY_IMAGE: gatewayImage });
   ca = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'tls', 'ca.crt');
   await timed('setup', async () => {
@@ -123,6 +129,22 @@ describe('suspend and resume', () => {
     const audit = await h.adminQuery("SELECT action, new_values FROM admin_audit_logs WHERE customer_id = 'acme' AND action = 'tenant.suspended'");
     expect(audit).toHaveLength(1);
     expect(audit[0].new_values.suspension_reason).toBe(reason);
+    // Migration 019: each check keeps every value it had and gains its own; the gateway's role may
+    // read the reason and none of the other new columns.
+    const checks = await h.adminQuery(`SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+      WHERE conname IN ('admin_customers_status_check', 'admin_operations_verb_check') ORDER BY conname`);
+    const values = (def: string) => [...def.matchAll(/'([a-z-]+)'/g)].map((m) => m[1]).sort();
+    expect(checks.map((c) => [c.conname, values(c.def)])).toEqual([
+      ['admin_customers_status_check', ['active', 'deprovisioned', 'deprovisioning', 'failed', 'provisioning', 'stopped', 'suspended']],
+      ['admin_operations_verb_check', ['backup-prune', 'doctor-fix', 'move', 'restore', 'resume', 'rotate-secrets', 'suspend', 'upgrade']],
+    ]);
+    const grants = await h.adminQuery(`SELECT column_name, has_column_privilege('tenantctl_gateway', 'admin_customers', column_name, 'SELECT') AS readable
+      FROM information_schema.columns WHERE table_name = 'admin_customers' AND column_name IN ('suspension_reason', 'suspended_at', 'suspended_by') ORDER BY column_name`);
+    expect(grants).toEqual([
+      { column_name: 'suspended_at', readable: false },
+      { column_name: 'suspended_by', readable: false },
+      { column_name: 'suspension_reason', readable: true },
+    ]);
   });
 
   it('the door answers browsers with the page naming the reason, and keyed API calls with 401 naming the suspension', async () => {
@@ -151,6 +173,10 @@ describe('suspend and resume', () => {
     expect(list.json().map((t: any) => [t.id, t.status, t.live])).toEqual([['acme', 'suspended', 'stopped']]);
     const suspended = await ok(['suspended', '--json']);
     expect(suspended.json()).toMatchObject({ deprovisionAfterDays: null, due: [], warn: [], tenants: [{ id: 'acme', daysSuspended: 0, deprovisionAt: null, due: false }] });
+
+    // A suspended tenant's stopped stack and held allocations are no discrepancy.
+    const doctor = await h.cli(['doctor', '--json']);
+    expect(doctor.exitCode, doctor.why).toBe(0);
 
     const backup = await timed('backup while suspended', () => ok(['backup', 'acme', '--json']));
     expect(backup.json().tenant).toBe('acme');
@@ -226,5 +252,10 @@ describe('disk quota', () => {
     const unlimited = await ok(['status', 'acme', '--json']);
     expect(unlimited.json().disk).toMatchObject({ quotaBytes: null, over: false });
     expect(unlimited.json().disk.usedBytes).toBeGreaterThan(0);
+    // tenantsOverQuota, as the agent will ask it: only globex (starter, 1 KiB) is over.
+    const quota = await ok(['quota', '--json']);
+    expect(quota.json()).toMatchObject({ over: [{ id: 'globex', plan: 'starter', quotaBytes: 1024 }], unmeasured: [] });
+    expect(quota.json().over).toHaveLength(1);
+    expect(quota.json().over[0].usedBytes).toBe(over.json().disk.usedBytes);
   });
 });
