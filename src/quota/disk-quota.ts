@@ -47,9 +47,14 @@ async function measureHost(ctx: Context, host: DockerHost, tenants: readonly Ten
   return result;
 }
 
-/** One tenant's disk use against its plan's quota, on the command's Docker host (status). */
-export async function tenantDisk(ctx: Context, record: TenantRecord): Promise<DiskUsage> {
-  if (!withVolumes.has(record.status)) return verdict(null, quotaOf(ctx.config, record.plan));
+/**
+ * One tenant's disk use against its plan's quota, on the command's Docker host (status): measured
+ * when its plan has a quota, or `always`; else usedBytes is null ("not measured").
+ */
+export async function tenantDisk(ctx: Context, record: TenantRecord, { always = false }: { always?: boolean } = {}): Promise<DiskUsage> {
+  const quota = quotaOf(ctx.config, record.plan);
+  if (!withVolumes.has(record.status)) return verdict(null, quota);
+  if (quota === null && !always) return { ...verdict(null, null), error: 'not measured: no quota on its plan (tenantctl status --disk measures it)' };
   return (await measureHost(ctx, ctx.dockerHost, [record])).get(record.id)!;
 }
 
