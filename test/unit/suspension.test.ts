@@ -99,3 +99,31 @@ describe('disk quota', () => {
     expect(loadConfig({ cwd: tempDir('quota-'), env: { TENANTCTL_PLAN_STARTER_DISK_QUOTA: 'lots' } }).errors).toEqual([expect.stringMatching(/^plans\.starter\.diskQuota/)]);
   });
 });
+
+describe('volume usage (one helper per host)', () => {
+  it('mounts only the projects\' volumes read-only in one du and sums them per project', async () => {
+    const { volumeUsageOn } = await import('../../src/quota/volume-usage.js');
+    const calls: string[][] = [];
+    const host = {
+      docker: async (args: string[]) => {
+        calls.push(args);
+        if (args[0] === 'volume') return 'p-acme_db\tp-acme\np-acme_redis\tp-acme\nother_x\tother\np-globex_db\tp-globex\n';
+        return '4096\t/v/0\n1024\t/v/1\n2048\t/v/2\n';
+      },
+    } as unknown as import('../../src/engine/docker-host.js').DockerHost;
+    const usage = await volumeUsageOn(host, new Set(['p-acme', 'p-globex', 'p-empty']), { image: 'img' });
+    expect(Object.fromEntries(usage.byProject)).toEqual({ 'p-acme': 5120, 'p-globex': 2048, 'p-empty': 0 });
+    expect(calls).toHaveLength(2);
+    const run = calls[1]!;
+    expect(run).toEqual(expect.arrayContaining(['--rm', '--network', 'none', '--read-only', '-v', 'p-acme_db:/v/0:ro', '-v', 'p-globex_db:/v/2:ro']));
+    expect(run.join(' ')).not.toContain('other_x');
+  });
+
+  it('asks nothing more when the projects have no volumes', async () => {
+    const { volumeUsageOn } = await import('../../src/quota/volume-usage.js');
+    let calls = 0;
+    const host = { docker: async () => { calls++; return ''; } } as unknown as import('../../src/engine/docker-host.js').DockerHost;
+    expect((await volumeUsageOn(host, new Set(['p-acme']), { image: 'img' })).volumes).toBe(0);
+    expect(calls).toBe(1);
+  });
+});
