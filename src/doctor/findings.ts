@@ -42,7 +42,7 @@ export interface Snapshot extends IdentityFacts {
 }
 
 export type FindingKind = 'orphan-stack' | 'missing-stack' | 'partial-stack' | 'stray-allocation' | 'orphan-folder' | 'stale-folder' | 'stuck' | 'host-alias' | 'host-mismatch'
-  | 'interrupted-operation' | 'operation-in-flight';
+  | 'interrupted-operation' | 'operation-in-flight' | 'suspended-running';
 
 export interface Finding {
   kind: FindingKind;
@@ -139,6 +139,14 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
           findings.push({
             kind: 'partial-stack', tenant: row.id, detail: `${row.id} is ${row.status}, but its stack is partial: ${parts.join(', ')}`,
             fix: `tenantctl status ${row.id}   # then restart it, or deprovision --keep-data and provision again`, fixable: false,
+          });
+        }
+        // A suspended tenant runs nothing (a backup killed while its state services were up, or a start by hand).
+        const running = row.status === 'suspended' ? stack.containers.filter((c) => c.state === 'running') : [];
+        if (running.length > 0) {
+          findings.push({
+            kind: 'suspended-running', tenant: row.id, detail: `${row.id} is suspended, but ${running.map((c) => c.service).join(', ')} ${running.length === 1 ? 'runs' : 'run'}`,
+            fix: `tenantctl suspend ${row.id} --reason "still suspended"   # already suspended: stops its stack, keeps its first reason`, fixable: false,
           });
         }
       }

@@ -127,3 +127,22 @@ describe('volume usage (one helper per host)', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('doctor on a suspended tenant', () => {
+  it('holds its allocations and stopped stack without a finding, and names services running while suspended', async () => {
+    const { findDiscrepancies } = await import('../../src/doctor/findings.js');
+    const services = ['app', 'db', 'redis', 'worker'];
+    const stack = (state: (service: string) => string) => ({
+      project: 't-acme', containers: services.map((service, i) => ({ id: `c${i}`, service, state: state(service) })), networks: ['t-acme_tenant'], volumes: ['t-acme_db-data', 't-acme_redis-data'],
+    });
+    const snapshot = (s: ReturnType<typeof stack>) => ({
+      host: 'h1', engineId: 'E1', hosts: [{ name: 'h1', engineId: 'E1' }], elsewhere: {}, projectPrefix: 't', operations: [], folders: ['acme'], expectedServices: services,
+      rows: [{ id: 'acme', status: 'suspended', keptData: false, composeProject: 't-acme', host: 'h1' }],
+      allocations: [{ customerId: 'acme', kind: 'port', value: '3001', host: 'h1' }],
+      stacks: [s],
+    });
+    expect(findDiscrepancies(snapshot(stack(() => 'exited')))).toEqual([]);
+    const findings = findDiscrepancies(snapshot(stack((s) => (s === 'db' || s === 'redis' ? 'running' : 'exited'))));
+    expect(findings).toEqual([expect.objectContaining({ kind: 'suspended-running', tenant: 'acme', detail: 'acme is suspended, but db, redis run', fixable: false })]);
+  });
+});
