@@ -169,6 +169,7 @@ describe('suspend and resume', () => {
   it('status, list and suspended show it; backup works while suspended; start is refused (exit 5)', async () => {
     const status = await h.cli(['status', 'acme', '--json']);
     expect(status.exitCode).toBe(5);
+    expect(status.stderr).toContain(`acme is suspended: ${reason}`);
     expect(status.json().tenant).toMatchObject({ status: 'suspended', suspension: { reason, by: 'e2e-suspend' } });
     const list = await ok(['list', '--status', 'suspended', '--json']);
     expect(list.json().map((t: any) => [t.id, t.status, t.live])).toEqual([['acme', 'suspended', 'stopped']]);
