@@ -119,6 +119,9 @@ describe('suspend and resume', () => {
     const run = await startPausedAt(h, ['suspend', 'acme', '--reason', reason], 'suspend:marked');
     // Marked: the gateway already refuses the tenant's keys, naming the suspension.
     await eventually(5_000, async () => (await keyed()).status === 401);
+    // The door still routes it (not synced yet): the 401's body is built from the gateway's header.
+    expect(JSON.parse((await keyed()).body)).toMatchObject({ error: 'suspended', reason });
+    expect((await browser()).status).toBe(200);
     await killHard(run);
     const again = await timed('suspend re-run', () => ok(['suspend', 'acme', '--reason', reason, '--json']));
     expect(again.json()).toMatchObject({ id: 'acme', outcome: 'already-suspended', status: 'suspended', suspension: { reason, by: 'e2e-suspend' } });
@@ -169,7 +172,10 @@ describe('suspend and resume', () => {
   it('status, list and suspended show it; backup works while suspended; start is refused (exit 5)', async () => {
     const status = await h.cli(['status', 'acme', '--json']);
     expect(status.exitCode).toBe(5);
-    expect(status.stderr).toContain(`acme is suspended: ${reason}`);
+    const text = await h.cli(['status', 'acme']);
+    expect(text.exitCode).toBe(5);
+    expect(text.stdout).toContain(`suspended since`);
+    expect(text.stderr).toContain(`acme is suspended: ${reason}`);
     expect(status.json().tenant).toMatchObject({ status: 'suspended', suspension: { reason, by: 'e2e-suspend' } });
     const list = await ok(['list', '--status', 'suspended', '--json']);
     expect(list.json().map((t: any) => [t.id, t.status, t.live])).toEqual([['acme', 'suspended', 'stopped']]);
