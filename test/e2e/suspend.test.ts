@@ -204,7 +204,17 @@ describe('suspend and resume', () => {
     expect(await runningContainers()).toBe(0);
   }, 180_000);
 
-  it('resume interrupted (SIGINT) once started stops the stack again and stays suspended', async () => {
+  it('resume hung up (SIGHUP) once begun, or interrupted (SIGINT) once started, stops the stack again and stays suspended', async () => {
+    // A dropped ssh session: undone like Ctrl-C, exit 129.
+    const hup = await startPausedAt(h, ['resume', 'acme'], 'resume:begun');
+    hup.child.kill('SIGHUP');
+    const hung = await hup.child;
+    hup.resume();
+    expect(hung.exitCode, String(hung.stderr)).toBe(129);
+    expect(String(hung.stderr)).toContain('stays suspended');
+    await noOperationRunning();
+    expect(await runningContainers()).toBe(0);
+
     const run = await startPausedAt(h, ['resume', 'acme'], 'resume:started');
     const ended = await interrupt(run);
     expect(ended.exitCode, ended.stderr).toBe(130);
