@@ -7,7 +7,8 @@
 //                 anything else (503 when the admin database fails) makes nginx answer 503: closed.
 //   GET /healthz  200 when the admin database answers.
 // The key's SHA-256 is looked up in admin_api_keys; it must belong to the Host's tenant, not be
-// revoked, and the tenant must be active. Verdicts and each tenant's enabled modules are cached for
+// revoked, and the tenant must be active; a suspended tenant's key gets 401 with X-Tenantctl-Suspended
+// (the reason, escaped as JSON text: nginx puts it in the body, render.ts). Verdicts and each tenant's enabled modules are cached for
 // keyCacheMs, so a revoked key or a disabled module stops passing within that time (plus nginx's own
 // verdict cache, src/frontdoor/render-api-keys.ts). The answer depends only on the tenant, the key and
 // the module area: nginx caches it under exactly those. Usage is not counted here (a cached verdict
@@ -24,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { prepareUsageDir, readUsageBatch, removeUsageFiles, rotationWatch } from './usage-files.js';
 import { writeUsage } from './usage-sql.js';
+import { jsonText } from '../../src/frontdoor/suspension-text.js';
 
 interface GatewayConfig {
   databaseUrl: string;
@@ -59,7 +61,7 @@ const keyPattern = /^tk_live_[0-9A-Za-z]{32}$/;
 // Longest prefix first, so /api/ai/assist/ beats /api/ai/.
 const modulePrefixes = Object.entries(config.modulePaths).sort((a, b) => b[0].length - a[0].length);
 
-type KeyVerdict = { ok: true; keyId: string; customerId: string } | { ok: false; reason: string };
+type KeyVerdict = { ok: true; keyId: string; customerId: string } | { ok: false; reason: string; customerId?: string; suspension?: string };
 interface Cached<T> { value: T; expires: number }
 
 const keyCache = new Map<string, Cached<KeyVerdict>>();
@@ -113,13 +115,15 @@ function countUnknownLookup(client: string): void {
 
 async function keyVerdict(hash: string): Promise<KeyVerdict> {
   const { rows } = await pool.query(
-    `SELECT k.id, k.customer_id, k.revoked_at IS NOT NULL AS revoked, c.status
+    `SELECT k.id, k.customer_id, k.revoked_at IS NOT NULL AS revoked, c.status, c.suspension_reason
        FROM admin_api_keys k JOIN admin_customers c ON c.id = k.customer_id WHERE k.key_hash = $1`,
     [hash],
   );
   const row = rows[0];
   if (!row) return { ok: false, reason: 'unknown API key' };
   if (row.revoked) return { ok: false, reason: 'API key revoked' };
+  // A suspended tenant's own keys learn why (migration 019 lets this role read the reason only).
+  if (row.status === 'suspended') return { ok: false, reason: 'tenant suspended', customerId: row.customer_id, suspension: jsonText(String(row.suspension_reason || 'no reason recorded')) };
   if (row.status !== 'active') return { ok: false, reason: 'tenant is not active' };
   return { ok: true, keyId: row.id, customerId: row.customer_id };
 }
@@ -198,7 +202,11 @@ async function authorize(req: http.IncomingMessage, res: http.ServerResponse): P
   }
   const verdict = await cached(keyCache, hash, () => keyVerdict(hash));
   if (!verdict.ok && verdict.reason === 'unknown API key') countUnknownLookup(client);
-  if (!verdict.ok) return reply(res, 401, { 'x-tenantctl-reason': verdict.reason });
+  // The suspension is told only to a key of this tenant; another tenant's key is no key here.
+  if (!verdict.ok && verdict.suspension !== undefined && verdict.customerId === tenant) {
+    return reply(res, 401, { 'x-tenantctl-reason': verdict.reason, 'x-tenantctl-suspended': verdict.suspension });
+  }
+  if (!verdict.ok) return reply(res, 401, { 'x-tenantctl-reason': verdict.suspension !== undefined ? 'unknown API key' : verdict.reason });
   // Another tenant's key is no key here: the same answer as an unknown one.
   if (verdict.customerId !== tenant) return reply(res, 401, { 'x-tenantctl-reason': 'unknown API key' });
   const module = moduleOf(req);

@@ -8,7 +8,10 @@ import { listModules } from '../modules/store.js';
 import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { holdTenant } from '../tenants/hold.js';
-import { requireTenantFor } from '../tenants/day2-target.js';
+import { requireComposeFile, requireTenantFor, tenantNamedSecretsFor, type Day2Target } from '../tenants/day2-target.js';
+import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
+import { composeStartTimeoutMs, composeStopTimeoutMs } from '../common/timeouts.js';
+import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import { runBatch, type BatchItem } from '../tenants/batch.js';
 import { lastDeployment } from '../tenants/deployments.js';
 import type { AdminDb } from '../admin-db/database.js';
@@ -92,7 +95,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
   const db = await ctx.adminDb();
   const unlock = await holdTenant(ctx, id);
   try {
-    const t = await requireTenantFor(ctx, id, 'be backed up (its services must run)', ['active']);
+    const t = await requireTenantFor(ctx, id, 'be backed up (its services must run)', ['active', 'suspended']);
     const host = ctx.dockerHost;
     const { template, pieces, secrets } = await tenantState(ctx, db, t, 'be backed up');
 
@@ -111,10 +114,13 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     // A missed heartbeat is harmless (the next one comes); the backup's own steps report the admin database failing.
     const beat = setInterval(() => void store.heartbeat(backupId).catch(() => {}), heartbeatEveryMs);
     beat.unref();
+    let stopAfter: (() => Promise<void>) | undefined;
     try {
       const files: Record<string, ManifestEntry> = {};
       const recorded: BackupManifest['pieces'] = {};
       const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);
+      // A suspended tenant's stack is stopped: the services holding its state run for the snapshots only.
+      if (t.record.status === 'suspended') stopAfter = await startStateServices(ctx, t, runtime, pieces);
       const snapshot: SnapshotContext = { ctx: onContainers(ctx, runtime), project: t.record.composeProject, runtime, tenant: id, secrets, migrationsDatabase: migrationsDatabaseOf(ctx, template, t.record) };
       let dumpMBps = 0;
       for (const piece of pieces) {
@@ -159,10 +165,36 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
       throw error;
     } finally {
       clearInterval(beat);
+      await stopAfter?.();
     }
   } finally {
     await unlock();
   }
+}
+
+/**
+ * Starts the services of a suspended tenant that hold its state pieces (never the app: the front
+ * door stays closed) and waits until they are ready by the template's probes; returns what stops
+ * them again, with a signal of its own so Ctrl-C still leaves the stack stopped. A run killed
+ * meanwhile leaves them running: `tenantctl suspend <id>` again stops them (status shows it).
+ */
+async function startStateServices(ctx: Context, t: Day2Target, runtime: TenantRuntime, pieces: readonly Piece[]): Promise<() => Promise<void>> {
+  const services = [...new Set(pieces.map((p) => p.service))];
+  const stop = async () => {
+    ctx.reporter.step(`stopping ${services.join(', ')} of suspended ${t.record.id} again`);
+    await runtime.stop(services, { timeoutMs: composeStopTimeoutMs, signal: new AbortController().signal, onProgress: ctx.reporter.detail });
+  };
+  ctx.reporter.step(`${t.record.id} is suspended: starting ${services.join(', ')} for the backup (its app stays stopped)`);
+  try {
+    await runtime.start(services, { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+    const rendered = await requireComposeFile(t);
+    const secrets = await tenantNamedSecretsFor(ctx, await ctx.adminDb(), t, Object.keys((await loadTenantTemplate(ctx, t.record)).block.secrets));
+    await waitForTenantReady(onContainers(ctx, runtime), await readyTargetOf(ctx, t.record, rendered, secrets), { only: services });
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+  return stop;
 }
 
 /** One line for progress: how a piece is snapshotted. */

@@ -9,7 +9,7 @@ import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry, wrongHost, type TenantRecord } from '../tenants/registry.js';
 import { LostLockError } from '../admin-db/database.js';
 import { holdTenant } from '../tenants/hold.js';
-import { requireTenantFor, servicesOf } from '../tenants/day2-target.js';
+import { requireTenantFor, servicesOf, suspendedRefusal } from '../tenants/day2-target.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { objectsByLabel } from '../engine/docker.js';
 import { projectLabel } from '../stack/removal.js';
@@ -164,6 +164,7 @@ async function modeFor(
 ): Promise<RestoreMode> {
   if (existing && !['deprovisioned', 'failed'].includes(existing.status)) {
     if (asNew) throw new TenantctlError('conflict', `tenant ${target} exists (${existing.status}); restore --as makes a new tenant: choose an id that is free, or restore ${target} from its own backups`);
+    if (existing.status === 'suspended') throw suspendedRefusal(existing, 'be restored');
     if (existing.status !== 'active') throw new TenantctlError('conflict', `tenant ${target} is ${existing.status}; a restore needs it active (tenantctl start ${target}) or deprovisioned`);
     if (existing.host !== ctx.dockerHost.id) throw wrongHost(target, existing.host, ctx.dockerHost.id);
     const question = `This replaces the data of ${target} (${Object.keys(manifest.pieces).join(', ')}), which is live, with backup ${manifest.id} (made ${manifest.createdAt}); its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;

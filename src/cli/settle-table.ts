@@ -15,6 +15,8 @@ const resumes: Record<OperationVerb, () => Promise<Resume>> = {
   upgrade: async () => (await import('../upgrades/upgrade.js')).resumeUpgrade,
   'backup-prune': async () => (await import('../backups/prune.js')).resumePrune,
   'doctor-fix': async () => (await import('../doctor/repair.js')).resumeRepair,
+  suspend: async () => (await import('../suspension/suspend.js')).resumeSuspend,
+  resume: async () => (await import('../suspension/resume.js')).resumeResume,
 };
 
 /** Runs the operation's resume on the Docker host it was recorded on (a move resolves its two hosts itself). */

@@ -76,3 +76,5 @@ export const imageShipTimeoutMs = 20 * 60_000;
 export const remoteFilesTimeoutMs = 120_000;
 /** Swarm: `docker stack deploy` / `docker stack rm` of one tenant (services are created, not yet running). */
 export const stackDeployTimeoutMs = 120_000;
+/** One helper container measuring every tenant volume of a host with du (src/quota/volume-usage.ts): it walks their files. */
+export const volumeUsageTimeoutMs = 120_000;

@@ -23,6 +23,12 @@ const planSettings = (pidsLimit: number) => z.strictObject({
   pidsLimit: z._default(z.int().check(z.gte(32), z.lte(65536)), pidsLimit),
   /** The watch (src/watch/) restarts a stack it finds down, with backoff; off by default. */
   autoRestart: z._default(z.boolean(), false),
+  /**
+   * The most its volumes may hold together ("10GiB", "500MiB", "1TB"; binary and decimal units):
+   * measured, shown by `status` and reported over by tenantsOverQuota (src/quota/). Not enforced by
+   * Docker: an over-quota tenant keeps running. None by default.
+   */
+  diskQuota: z.optional(z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*(B|[KMGT]i?B)\s*$/i, 'must be a size such as 10GiB, 500MiB or 2TB'))),
 });
 
 const rateLimit = z.object({
@@ -218,6 +224,17 @@ export const configSchema = z.strictObject({
       port: z._default(port, 9464),
       statsCacheSeconds: z._default(z.number().check(z.gte(1), z.lte(3600)), 30),
       diskCacheSeconds: z._default(z.number().check(z.gte(10), z.lte(86_400)), 900),
+    }),
+    {},
+  ),
+  /**
+   * Suspended tenants (tenantctl suspend): deprovisionAfterDays is how many days a tenant stays
+   * suspended before the policy deprovisions it, keeping its data (src/suspension/policy.ts; the
+   * agent acts on it, announced by an alert a day before). Off (null) by default.
+   */
+  suspension: z.prefault(
+    z.strictObject({
+      deprovisionAfterDays: z._default(z.nullable(z.int().check(z.gte(1), z.lte(3650))), null),
     }),
     {},
   ),

@@ -42,7 +42,7 @@ export interface Snapshot extends IdentityFacts {
 }
 
 export type FindingKind = 'orphan-stack' | 'missing-stack' | 'partial-stack' | 'stray-allocation' | 'orphan-folder' | 'stale-folder' | 'stuck' | 'host-alias' | 'host-mismatch'
-  | 'interrupted-operation' | 'operation-in-flight';
+  | 'interrupted-operation' | 'operation-in-flight' | 'suspended-running';
 
 export interface Finding {
   kind: FindingKind;
@@ -58,7 +58,7 @@ export interface Finding {
 }
 
 /** Statuses whose tenant holds allocations and a stack on the host. */
-const holding = new Set(['provisioning', 'active', 'stopped', 'deprovisioning']);
+const holding = new Set(['provisioning', 'active', 'stopped', 'suspended', 'deprovisioning']);
 
 const tenantOf = (project: string, prefix: string) => project.slice(prefix.length + 1);
 
@@ -123,9 +123,9 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
 
   for (const row of rows) {
     const stack = stacks.get(row.composeProject);
-    if (row.status === 'active' || row.status === 'stopped') {
+    if (row.status === 'active' || row.status === 'stopped' || row.status === 'suspended') {
       if (!stack || stack.containers.length === 0) {
-        if (s.swarm && row.status === 'stopped') continue;
+        if (s.swarm && row.status !== 'active') continue;
         findings.push({
           kind: 'missing-stack', tenant: row.id, detail: `${row.id} is ${row.status} in the registry, but Docker has no container of ${row.composeProject}`,
           fix: `tenantctl deprovision ${row.id} --yes --keep-data && tenantctl provision ${row.id}`, fixable: false,
@@ -139,6 +139,14 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
           findings.push({
             kind: 'partial-stack', tenant: row.id, detail: `${row.id} is ${row.status}, but its stack is partial: ${parts.join(', ')}`,
             fix: `tenantctl status ${row.id}   # then restart it, or deprovision --keep-data and provision again`, fixable: false,
+          });
+        }
+        // A suspended tenant runs nothing (a backup killed while its state services were up, or a start by hand).
+        const running = row.status === 'suspended' ? stack.containers.filter((c) => c.state === 'running') : [];
+        if (running.length > 0) {
+          findings.push({
+            kind: 'suspended-running', tenant: row.id, detail: `${row.id} is suspended, but ${running.map((c) => c.service).join(', ')} ${running.length === 1 ? 'runs' : 'run'}`,
+            fix: `tenantctl suspend ${row.id} --reason "still suspended"   # already suspended: stops its stack, keeps its first reason`, fixable: false,
           });
         }
       }

@@ -50,7 +50,7 @@ async function applyRepair(ctx: Context, journal: OperationJournal, op: Operatio
     if (!releaseOn) return;
     const { rows } = await client.query(
       `DELETE FROM admin_allocations a WHERE a.customer_id = $1 AND a.host = ANY($2::text[])
-         AND NOT EXISTS (SELECT 1 FROM admin_customers c WHERE c.id = a.customer_id AND c.status IN ('provisioning', 'active', 'stopped', 'deprovisioning'))
+         AND NOT EXISTS (SELECT 1 FROM admin_customers c WHERE c.id = a.customer_id AND c.status IN ('provisioning', 'active', 'stopped', 'suspended', 'deprovisioning'))
        RETURNING kind, value`,
       [op.tenant, releaseOn],
     );

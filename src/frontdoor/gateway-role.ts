@@ -45,7 +45,8 @@ export async function gatewayDatabaseUrl(db: AdminDb, stateDir: string): Promise
               CASE WHEN rolcreatedb THEN 'CREATEDB' END, CASE WHEN rolreplication THEN 'REPLICATION' END,
               CASE WHEN rolbypassrls THEN 'BYPASSRLS' END,
               CASE WHEN EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid) THEN 'membership of another role' END,
-              CASE WHEN has_schema_privilege(r.oid, 'public', 'CREATE') THEN 'CREATE on schema public' END], NULL) AS extra
+              CASE WHEN has_schema_privilege(r.oid, 'public', 'CREATE') THEN 'CREATE on schema public' END], NULL) AS extra,
+            has_column_privilege(r.oid, 'admin_customers', 'suspension_reason', 'SELECT') AS reads_suspension
        FROM pg_roles r WHERE rolname = $1`,
     [gatewayRole],
   ).catch(db.unreachable);
@@ -54,6 +55,8 @@ export async function gatewayDatabaseUrl(db: AdminDb, stateDir: string): Promise
   }
   const extra = rows[0].extra as string[];
   if (extra.length > 0) throw new TenantctlError('adminDb', `role ${gatewayRole} has more than the gateway may hold (${extra.join(', ')}): the gateway will not connect with it; remove them (ALTER ROLE ${gatewayRole} NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS; REVOKE CREATE ON SCHEMA public FROM PUBLIC) and run tenantctl frontdoor init again`);
+  // A role made by hand from migration 014's grants lacks 019's: the gateway would fail every key check.
+  if (rows[0].reads_suspension !== true) throw new TenantctlError('adminDb', `role ${gatewayRole} may not read admin_customers.suspension_reason (migration 019), which the gateway reads to name a suspension: GRANT SELECT (suspension_reason) ON admin_customers TO ${gatewayRole}; and run tenantctl frontdoor init again`);
   const password = await gatewayPassword(stateDir);
   // A verifier is base64 and '$' ':' only, so it is a safe literal (ALTER ROLE takes no parameters).
   const verifier = scramSha256Verifier(password);

@@ -2,6 +2,7 @@ import type { FrontdoorConfig } from '../config/schema.js';
 import { renderApiKeyDirectives, renderVerdictCache } from './render-api-keys.js';
 import { addressKeyVariable, renderEdgeDirectives } from './render-edge.js';
 import type { AppContainerAddress } from './app-addresses.js';
+import { jsonText, suspendedApiError, suspendedPage } from './suspension-text.js';
 
 // Pure rendering of the front door's nginx configuration: one generation directory holding
 // nginx.conf, the shared location rules, and one folder per tenant (t/<id>/: its server blocks, its
@@ -17,6 +18,8 @@ export interface RouteInput {
   id: string;
   plan: string;
   status: string;
+  /** Why it is suspended (status suspended): on its page and in its API's 401. */
+  suspensionReason?: string | null;
   /** Host port of its app (published on bindAddress). */
   appPort: number | null;
   /** Its app container's own address, dialled first (app-addresses.ts); the published port is the fallback. */
@@ -55,9 +58,13 @@ export function nginxWorkers(setting: FrontdoorConfig['workerProcesses'], hostCo
 /** Host name of the loopback-only status server that says which generation is live. */
 export const statusHost = 'tenantctl-status.invalid';
 
-/** How a tenant is served: routed to its app, or a short 503 page. Deprovisioned ones are not served (404). */
-export function routeKind(tenant: Pick<RouteInput, 'status' | 'appPort'>): 'route' | 'unavailable' | 'none' {
+/**
+ * How a tenant is served: routed to its app, a short 503 page, or (suspended) the suspension page
+ * and 401s naming it. Deprovisioned ones are not served (404).
+ */
+export function routeKind(tenant: Pick<RouteInput, 'status' | 'appPort'>): 'route' | 'unavailable' | 'suspended' | 'none' {
   if (tenant.status === 'deprovisioned') return 'none';
+  if (tenant.status === 'suspended') return 'suspended';
   if (tenant.status === 'active' && tenant.appPort !== null) return 'route';
   return 'unavailable';
 }
@@ -71,6 +78,7 @@ export function renderFrontdoor(input: RenderInput): Map<string, string> {
   const files = new Map<string, string>();
   files.set('nginx.conf', renderMain(input));
   files.set('locations.conf', renderLocations());
+  files.set('suspended-locations.conf', renderSuspendedLocations());
   files.set('generation', `${input.generation}\n`);
   for (const tenant of input.tenants) {
     const server = renderTenant(input, tenant);
@@ -232,6 +240,7 @@ set $tenantctl_key_id "";
 set $tenantctl_reason "";
 set $tenantctl_module "";
 set $tenantctl_throttled "";
+set $tenantctl_suspended "";
 # Per client address, everywhere but authenticated API calls (@tenantctl_api, the plan's zone).
 set ${addressKeyVariable} $binary_remote_addr;
 error_page 429 = @tenantctl_rate_limited;
@@ -255,6 +264,8 @@ location /api/ {
     auth_request_set $tenantctl_reason $upstream_http_x_tenantctl_reason;
     auth_request_set $tenantctl_module $upstream_http_x_tenantctl_module;
     auth_request_set $tenantctl_throttled $upstream_http_x_tenantctl_throttled;
+    # A tenant suspended since this generation was rendered: the gateway says so until the next sync.
+    auth_request_set $tenantctl_suspended $upstream_http_x_tenantctl_suspended;
     error_page 401 = @tenantctl_unauthorized;
     error_page 403 = @tenantctl_forbidden;
     error_page 429 = @tenantctl_rate_limited;
@@ -268,7 +279,15 @@ location / {
     ${proxy}
 }
 
-location = /_tenantctl/auth {
+${keyCheckLocations()}`;
+}
+
+/**
+ * The key check's subrequest and the answers it leads to, in every served tenant's server: a routed
+ * one's (locations.conf) and a suspended one's (suspended-locations.conf).
+ */
+function keyCheckLocations(): string {
+  return `location = /_tenantctl/auth {
     internal;
     # The subrequest inherits the server's per-address limit and shares $limit_req_status with its
     # request: an empty key here keeps it from counting (and from using up the one limit_req pass
@@ -308,6 +327,13 @@ location @tenantctl_unauthorized {
         add_header Strict-Transport-Security $tenantctl_hsts always;
         return 429 '{"error":"too many requests","message":"too many unknown API keys from this address: retry after the number of seconds in Retry-After"}\\n';
     }
+    # A key of this tenant, which is suspended (the gateway's X-Tenantctl-Suspended: the reason as JSON text).
+    if ($tenantctl_suspended) {
+        add_header X-Request-Id $tenantctl_request_id always;
+        add_header Strict-Transport-Security $tenantctl_hsts always;
+        add_header Cache-Control no-store always;
+        return 401 '${suspendedApiError('$tenantctl_suspended')}\\n';
+    }
     add_header WWW-Authenticate 'Bearer realm="$host"' always;
     add_header X-Request-Id $tenantctl_request_id always;
     add_header Strict-Transport-Security $tenantctl_hsts always;
@@ -337,6 +363,59 @@ location @tenantctl_app_unavailable {
 `;
 }
 
+/**
+ * The location rules of a suspended tenant's servers (its server sets $tenantctl_tenant and defines
+ * @tenantctl_suspended_api and / with its reason, render.ts renderTenant): nothing is proxied. An
+ * API call is key-checked as usual, so only the tenant's own keys learn of the suspension (the
+ * gateway's 401 with X-Tenantctl-Suspended); a key that still passes (a verdict cached from before
+ * the suspension, at most keyCacheSeconds + 1 s) gets the same 401 from the server itself.
+ */
+function renderSuspendedLocations(): string {
+  return `# Rendered by tenantctl: the location rules of every suspended tenant (nothing is proxied).
+add_header X-Request-Id $tenantctl_request_id always;
+add_header Strict-Transport-Security $tenantctl_hsts always;
+add_header Cache-Control no-store always;
+if ($tenantctl_noncanonical) {
+    return 400 '{"error":"bad request","message":"non-canonical path (//, /./, /../, percent-encoded unreserved characters or /API in another case)"}\\n';
+}
+set $tenantctl_key_id "";
+set $tenantctl_reason "";
+set $tenantctl_module "";
+set $tenantctl_throttled "";
+set $tenantctl_suspended "";
+set ${addressKeyVariable} $binary_remote_addr;
+error_page 429 = @tenantctl_rate_limited;
+
+# Health and readiness answer without a key: the tenant is down on purpose.
+location = /api/health {
+    default_type application/json;
+    return 503 '{"error":"suspended","message":"this tenant is suspended"}\\n';
+}
+location = /api/ready {
+    default_type application/json;
+    return 503 '{"error":"suspended","message":"this tenant is suspended"}\\n';
+}
+
+location /api/ {
+    set ${addressKeyVariable} $tenantctl_keyless_address;
+    auth_request /_tenantctl/auth;
+    auth_request_set $tenantctl_key_id $upstream_http_x_tenantctl_key_id;
+    auth_request_set $tenantctl_reason $upstream_http_x_tenantctl_reason;
+    auth_request_set $tenantctl_module $upstream_http_x_tenantctl_module;
+    auth_request_set $tenantctl_throttled $upstream_http_x_tenantctl_throttled;
+    auth_request_set $tenantctl_suspended $upstream_http_x_tenantctl_suspended;
+    error_page 401 = @tenantctl_unauthorized;
+    error_page 403 = @tenantctl_forbidden;
+    error_page 429 = @tenantctl_rate_limited;
+    error_page 500 = @tenantctl_gateway_unavailable;
+    # Runs after the access phase: only a request the gateway passed gets here. No such file exists.
+    try_files /.tenantctl-authenticated @tenantctl_suspended_api;
+}
+
+${keyCheckLocations()}
+`;
+}
+
 function renderTenant({ config, upstreamAddress }: RenderInput, tenant: RouteInput): string | undefined {
   const kind = routeKind(tenant);
   if (kind === 'none') return undefined;
@@ -345,6 +424,44 @@ function renderTenant({ config, upstreamAddress }: RenderInput, tenant: RouteInp
   const ownCertDomains = tenant.domains.filter((d) => d.ownCertificate).map((d) => d.domain);
   const header = `# Rendered by tenantctl: tenant ${tenant.id} (${tenant.status}, plan ${tenant.plan}).\n`;
   const snippet = tenant.snippet ? `    include t/${tenant.id}/snippet.conf;\n` : '';
+
+  if (kind === 'suspended') {
+    const reason = tenant.suspensionReason || 'no reason recorded';
+    const body = `    set $tenantctl_tenant ${tenant.id};
+    limit_req zone=tenantctl_address burst=${config.addressRateLimit.burst} nodelay;
+    include suspended-locations.conf;
+    # A key that still passed the check (a verdict cached from before the suspension).
+    location @tenantctl_suspended_api {
+        default_type application/json;
+        add_header X-Request-Id $tenantctl_request_id always;
+        add_header Strict-Transport-Security $tenantctl_hsts always;
+        add_header Cache-Control no-store always;
+        return 401 '${suspendedApiError(jsonText(reason))}\\n';
+    }
+    # Browsers: 503, not 403: the service is down on purpose and comes back with tenantctl resume;
+    # crawlers keep its pages and caches keep nothing (no-store).
+    location / {
+        default_type text/html;
+        charset utf-8;
+        return 503 '${suspendedPage(tenant.id, reason)}\\n';
+    }
+`;
+    return `${header}server {
+    ${listen(config, 'http')}
+    server_name ${names.join(' ')};
+${body}}
+server {
+    ${listen(config, 'https')}
+    server_name ${baseNames.join(' ')};
+${body}}
+${ownCertDomains.map((domain) => `server {
+    ${listen(config, 'https')}
+    server_name ${domain};
+    ssl_certificate t/${tenant.id}/certs/${domain}.crt;
+    ssl_certificate_key t/${tenant.id}/certs/${domain}.key;
+${body}}
+`).join('')}`;
+  }
 
   if (kind === 'unavailable') {
     const page = `<!doctype html><title>Unavailable</title><h1>Service unavailable</h1><p>${tenant.id} is ${tenant.status === 'stopped' ? 'stopped' : 'not available'} right now. Please try again later.</p>\\n`;

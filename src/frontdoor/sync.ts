@@ -32,8 +32,8 @@ const keptGenerations = 3;
 export interface RouteSummary {
   tenant: string;
   status: string;
-  /** route: proxied to the app; unavailable: a 503 page (stopped, failed, being provisioned). */
-  serving: 'route' | 'unavailable';
+  /** route: proxied to the app; unavailable: a 503 page (stopped, failed, being provisioned); suspended: its page and 401s. */
+  serving: 'route' | 'unavailable' | 'suspended';
   hostnames: string[];
   url: string;
 }

@@ -17,7 +17,7 @@ import { startTenant } from '../tenants/lifecycle.js';
 import { loadTenantTemplate } from '../tenants/tenant-template.js';
 import { requireState } from '../backups/pieces.js';
 import { tenantState } from '../backups/tenant-state.js';
-import { requireTenantFor } from '../tenants/day2-target.js';
+import { requireTenantFor, suspendedRefusal } from '../tenants/day2-target.js';
 import { refuseOnSwarm } from '../swarm/swarm-stack.js';
 import { recordAudit } from '../audit/write.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
@@ -92,6 +92,7 @@ async function moveHeld(ctx: Context, db: AdminDb, id: string, to: string, start
   const registry = new TenantRegistry(db);
   const record = await registry.require(id);
   if (record.host === to) return { id, from: to, to, outcome: 'already-there', url: record.appUrl, durationMs: ctx.clock.now() - started };
+  if (record.status === 'suspended') throw suspendedRefusal(record, 'be moved');
   if (record.status !== 'active') throw new TenantctlError('conflict', `tenant ${id} is ${record.status}; only an active tenant is moved (tenantctl start ${id})`);
   const source = await dockerHostNamed(ctx, db, record.host);
   if (!source) throw new TenantctlError('conflict', `tenant ${id} is on Docker host ${record.host}, which only its own environment reaches (DOCKER_HOST, TENANTCTL_HOST_ID)`);

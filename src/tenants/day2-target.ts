@@ -34,6 +34,7 @@ export async function requireTenantFor(ctx: Context, rawId: unknown, verb: strin
   const record = await new TenantRegistry(await ctx.adminDb()).require(id);
   if (record.status === 'deprovisioned') throw new TenantctlError('notFound', `tenant ${id} is deprovisioned; provision it again first`);
   if (!allowed.includes(record.status)) {
+    if (record.status === 'suspended') throw suspendedRefusal(record, verb);
     throw new TenantctlError('conflict', `tenant ${id} is ${record.status}${record.statusReason ? ` (${record.statusReason})` : ''}, so it cannot ${verb}; ${hintFor(record)}`);
   }
   if (record.host !== ctx.dockerHost.id) throw wrongHost(id, record.host, ctx.dockerHost.id);
@@ -41,6 +42,14 @@ export async function requireTenantFor(ctx: Context, rawId: unknown, verb: strin
   // The .env is handed to compose as provision did, when there is one.
   const envFile = await access(paths.envFile).then(() => paths.envFile, () => undefined);
   return { record, verb, paths, target: { project: record.composeProject, file: paths.composeFile, envFile, profiles: record.profiles } };
+}
+
+/**
+ * What every verb that would run a suspended tenant's stack (start, restart, upgrade, exec, restore,
+ * rotate-secrets, move, ...) says instead (exit 5): the suspension's reason and the way out.
+ */
+export function suspendedRefusal(record: Pick<TenantRecord, 'id' | 'suspension'>, verb: string): TenantctlError {
+  return new TenantctlError('conflict', `tenant ${record.id} is suspended: ${record.suspension?.reason ?? 'no reason recorded'}; it cannot ${verb} while suspended: run tenantctl resume ${record.id}`);
 }
 
 function hintFor(record: TenantRecord): string {

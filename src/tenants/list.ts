@@ -5,7 +5,7 @@ import { usageError } from '../common/errors.js';
 import { hostProbeTimeoutMs } from '../common/timeouts.js';
 import type { DockerHost } from '../engine/docker-host.js';
 
-const statuses: TenantStatus[] = ['provisioning', 'active', 'stopped', 'failed', 'deprovisioning', 'deprovisioned'];
+const statuses: TenantStatus[] = ['provisioning', 'active', 'stopped', 'suspended', 'failed', 'deprovisioning', 'deprovisioned'];
 
 /**
  * A registry row beside what Docker runs for it, so drift (an active tenant that is stopped or gone)

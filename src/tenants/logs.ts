@@ -47,7 +47,7 @@ export async function logs(ctx: Context, input: LogsInput): Promise<LogsResult> 
   const since = input.since === undefined ? undefined : composeSince(input.since);
   const tail = input.tail === undefined ? undefined : composeTail(input.tail);
   // Logs of a stopped (or still provisioning) tenant are what tells why it stopped.
-  const t = await requireTenantFor(ctx, input.id, 'show logs', ['active', 'stopped', 'provisioning', 'deprovisioning', 'failed']);
+  const t = await requireTenantFor(ctx, input.id, 'show logs', ['active', 'stopped', 'suspended', 'provisioning', 'deprovisioning', 'failed']);
   const rendered = await requireComposeFile(t);
   const known = servicesOf(rendered);
   const services = input.services ?? [];

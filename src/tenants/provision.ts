@@ -24,6 +24,7 @@ import { renderManifest } from './manifest.js';
 import { tenantDoorUrl } from '../frontdoor/layout.js';
 import { removeTenantStack } from './remove.js';
 import { applyTenantSchema } from './schema.js';
+import { suspendedRefusal } from './day2-target.js';
 import { TenantRegistry, wrongHost, type TenantRecord } from './registry.js';
 import { holdTenant } from './hold.js';
 import type { AdminDb } from '../admin-db/database.js';
@@ -150,6 +151,8 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
     }
     // A stopped tenant is whole, with its data: provisioning it would clean it up as a failed attempt.
     if (existing?.status === 'stopped') throw new TenantctlError('conflict', `tenant ${id} is stopped; start it with \`tenantctl start ${id}\``);
+    // So is a suspended one: its data, keys and allocations are kept until it is resumed or deprovisioned.
+    if (existing?.status === 'suspended') throw suspendedRefusal(existing, 'be provisioned again');
     // The tenant's Docker objects (a failed attempt's, or kept data) live on the host it is
     // recorded on: looking for them on another host would find nothing and lose track of them.
     if (existing && existing.host !== ctx.dockerHost.id && (existing.status !== 'deprovisioned' || existing.keptData)) {

@@ -7,7 +7,14 @@ import { lockSpaces } from '../admin-db/database.js';
 // The tenants on record (admin_customers): their rows, their status transitions and the
 // per-tenant lock. Every status change runs in one transaction with its audit row.
 
-export type TenantStatus = 'provisioning' | 'active' | 'stopped' | 'failed' | 'deprovisioning' | 'deprovisioned';
+export type TenantStatus = 'provisioning' | 'active' | 'stopped' | 'suspended' | 'failed' | 'deprovisioning' | 'deprovisioned';
+
+/** Why, since when and by whom a tenant is suspended (migration 019); null unless it is. */
+export interface Suspension {
+  reason: string;
+  at: string;
+  by: string;
+}
 
 export interface TenantRecord {
   id: string;
@@ -30,6 +37,7 @@ export interface TenantRecord {
   updatedAt: string;
   provisionedAt: string | null;
   deprovisionedAt: string | null;
+  suspension: Suspension | null;
 }
 
 const toRecord = (row: any): TenantRecord => ({
@@ -51,6 +59,7 @@ const toRecord = (row: any): TenantRecord => ({
   updatedAt: iso(row.updated_at)!,
   provisionedAt: iso(row.provisioned_at),
   deprovisionedAt: iso(row.deprovisioned_at),
+  suspension: row.suspended_at ? { reason: row.suspension_reason ?? '', at: iso(row.suspended_at)!, by: row.suspended_by ?? '' } : null,
 });
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
@@ -134,6 +143,7 @@ export class TenantRegistry {
        ON CONFLICT (id) DO UPDATE SET name = $2, plan = $3, status = 'provisioning', status_reason = NULL, host = $4,
          compose_project = $5, app_port = NULL, db_port = NULL, redis_port = NULL, subnet = NULL, app_url = NULL,
          template = $6, template_checksum = $7, profiles = $8,
+         suspension_reason = NULL, suspended_at = NULL, suspended_by = NULL,
          updated_at = now(), provisioned_at = NULL, deprovisioned_at = NULL`,
       [input.id, input.name, input.plan, input.host, input.composeProject, input.template, input.templateChecksum, input.profiles],
     );
@@ -155,6 +165,19 @@ export class TenantRegistry {
     await this.setStatus(id, 'stopped', null, {}, 'tenant.stopped');
   }
 
+  /**
+   * `tenantctl suspend`: the door stops serving it (the gateway reads the status); its stack, data,
+   * keys and allocations stay. `within` runs in the same transaction (the journal's step).
+   */
+  async markSuspended(client: pg.PoolClient, id: string, suspension: { reason: string; by: string; previous: TenantStatus }): Promise<void> {
+    await this.setStatusIn(client, id, 'suspended', null, { suspension_reason: suspension.reason, suspended_at: 'now()', suspended_by: suspension.by }, 'tenant.suspended', false, { previous: suspension.previous });
+  }
+
+  /** `tenantctl resume`: its stack is ready again; active, the suspension cleared (the audit row keeps it). */
+  async markResumed(client: pg.PoolClient, id: string): Promise<void> {
+    await this.setStatusIn(client, id, 'active', null, { suspension_reason: null, suspended_at: null, suspended_by: null }, 'tenant.resumed');
+  }
+
   /** `tenantctl start` (or restart) brought the tenant's stack back and it is ready again. */
   async markStarted(id: string, action: 'tenant.started' | 'tenant.restarted' = 'tenant.started'): Promise<void> {
     await this.setStatus(id, 'active', null, {}, action);
@@ -174,7 +197,9 @@ export class TenantRegistry {
    * leave a row that a later provision would clean up with down -v.
    */
   async markDeprovisioning(id: string, keepData: boolean): Promise<void> {
-    await this.setStatus(id, 'deprovisioning', null, keepData ? { kept_data: true } : {}, 'deprovision.started');
+    // A suspension ends with its tenant: the audit row keeps its reason.
+    const ended = { suspension_reason: null, suspended_at: null, suspended_by: null };
+    await this.setStatus(id, 'deprovisioning', null, keepData ? { kept_data: true, ...ended } : ended, 'deprovision.started');
   }
 
   /** kept_data records whether the volumes were kept: a later provision brings them back with their passwords. */
@@ -187,23 +212,33 @@ export class TenantRegistry {
     release = false, within?: (client: pg.PoolClient) => Promise<void>,
   ) {
     await this.db.withTransaction(async (client) => {
-      const before = await client.query('SELECT * FROM admin_customers WHERE id = $1 FOR UPDATE', [id]);
-      if (!before.rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
-      const sets = ['status = $2', 'status_reason = $3', 'updated_at = now()'];
-      const values: unknown[] = [id, status, reason];
-      for (const [column, value] of Object.entries(extra)) {
-        if (value === 'now()') sets.push(`${column} = now()`);
-        else {
-          values.push(value);
-          sets.push(`${column} = $${values.length}`);
-        }
-      }
-      await client.query(`UPDATE admin_customers SET ${sets.join(', ')} WHERE id = $1`, values);
-      // What it holds on its host (during a move the source's are the move's to release or give back).
-      if (release) await client.query('DELETE FROM admin_allocations WHERE customer_id = $1 AND host = $2', [id, before.rows[0].host]);
+      await this.setStatusIn(client, id, status, reason, extra, action, release);
       if (within) await within(client);
-      await recordAudit(this.db, client, id, action, pick(before.rows[0]), { status, reason, ...extra, ...(release ? { allocations: 'released' } : {}) });
     });
+  }
+
+  /** A status change and its audit row, in the caller's transaction. */
+  private async setStatusIn(
+    client: pg.PoolClient, id: string, status: TenantStatus, reason: string | null, extra: Record<string, string | boolean | null>, action: string,
+    release = false, audited: Record<string, unknown> = {},
+  ) {
+    const before = await client.query('SELECT * FROM admin_customers WHERE id = $1 FOR UPDATE', [id]);
+    if (!before.rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
+    const sets = ['status = $2', 'status_reason = $3', 'updated_at = now()'];
+    const values: unknown[] = [id, status, reason];
+    for (const [column, value] of Object.entries(extra)) {
+      if (value === 'now()') sets.push(`${column} = now()`);
+      else {
+        values.push(value);
+        sets.push(`${column} = $${values.length}`);
+      }
+    }
+    await client.query(`UPDATE admin_customers SET ${sets.join(', ')} WHERE id = $1`, values);
+    // What it holds on its host (during a move the source's are the move's to release or give back).
+    if (release) await client.query('DELETE FROM admin_allocations WHERE customer_id = $1 AND host = $2', [id, before.rows[0].host]);
+    // A suspension's reason stays in the history of the transition that ends it.
+    const old = before.rows[0].suspension_reason ? { ...pick(before.rows[0]), suspension_reason: before.rows[0].suspension_reason } : pick(before.rows[0]);
+    await recordAudit(this.db, client, id, action, old, { status, reason, ...extra, ...audited, ...(release ? { allocations: 'released' } : {}) });
   }
 }
 

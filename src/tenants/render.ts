@@ -59,18 +59,20 @@ export function renderDeprovision(r: DeprovisionResult): string {
 }
 
 const statusColour = (status: string) =>
-  status === 'active' ? chalk.green(status) : status === 'failed' ? chalk.red(status) : chalk.yellow(status);
+  status === 'active' ? chalk.green(status) : status === 'failed' ? chalk.red(status) : status === 'suspended' ? chalk.magenta(status) : chalk.yellow(status);
 
-// Drift in red: an active tenant whose containers do not all run, or a stopped one whose containers do.
+// Drift in red: an active tenant whose containers do not all run, or a stopped or suspended one whose containers do.
 const liveColour = (live: string, status: string) =>
-  live === 'running' ? (status === 'stopped' ? chalk.red(live) : chalk.green(live)) : status === 'active' ? chalk.red(live) : chalk.dim(live);
+  live === 'running' ? (status === 'stopped' || status === 'suspended' ? chalk.red(live) : chalk.green(live)) : status === 'active' ? chalk.red(live) : chalk.dim(live);
+/** "suspended (unpaid invoice)": a suspended tenant's status says why, in list and status. */
+const statusWithReason = (t: Pick<ListedTenant, 'status' | 'suspension'>) => `${statusColour(t.status)}${t.suspension ? ` (${t.suspension.reason})` : ''}`;
 
 export function renderList(rows: ListedTenant[]): string {
   if (rows.length === 0) return 'No tenants. Create one with: tenantctl provision <id> --name "<name>"';
   return table(
     ['ID', 'NAME', 'HOST', 'TEMPLATE', 'STATUS', 'LIVE', 'URL', 'PORTS', 'UPDATED'],
     rows.map((r) => [
-      r.id, r.name, r.host, r.profiles.length > 0 ? `${r.template}+${r.profiles.join('+')}` : r.template, statusColour(r.status), liveColour(r.live, r.status), r.doorUrl ?? r.appUrl ?? '-',
+      r.id, r.name, r.host, r.profiles.length > 0 ? `${r.template}+${r.profiles.join('+')}` : r.template, statusWithReason(r), liveColour(r.live, r.status), r.doorUrl ?? r.appUrl ?? '-',
       Object.keys(r.namedPorts).length > 0 ? namedPorts(r.namedPorts) : '-', r.updatedAt.slice(0, 19).replace('T', ' '),
     ]),
   );
@@ -86,6 +88,7 @@ export function renderStatus(s: StatusResult): string {
     `  ports    ${namedPorts(Object.keys(s.ports).length > 0 ? s.ports : t.ports)}`,
     `  subnet   ${t.subnet ?? '-'}`,
   ];
+  if (t.suspension) lines.push(`  ${chalk.magenta('suspended')} since ${t.suspension.at} by ${t.suspension.by}: ${t.suspension.reason} (tenantctl resume ${t.id})`);
   if (s.operation) lines.push(`  ${chalk.yellow('pending')}  ${s.operation.verb} at step ${s.operation.step}, since ${s.operation.startedAt} by ${s.operation.actor} (the next command on ${t.id} settles it)`);
   if (s.services.length > 0) {
     lines.push('', table(['SERVICE', 'STATE', 'HEALTH', 'CONTAINER'], s.services.map((x) => [x.service, x.state, x.health, x.container])));

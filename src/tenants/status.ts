@@ -36,6 +36,7 @@ export function statusExit(s: StatusResult): { kind: 'notReady' | 'conflict' | '
   // An operation first: a tenant being moved or restored is detached (deprovisioned) for a while.
   if (s.operation) return { kind: 'conflict', message: `${t.id} has an unfinished ${s.operation.verb} (at step ${s.operation.step}); the next command on it settles it` };
   if (t.status === 'deprovisioned') return { kind: 'notFound', message: `${t.id} is deprovisioned` };
+  if (t.status === 'suspended') return { kind: 'conflict', message: `${t.id} is suspended: ${t.suspension?.reason ?? 'no reason recorded'} (tenantctl resume ${t.id})` };
   if (t.status !== 'active') return { kind: 'conflict', message: `${t.id} is ${t.status}, not active` };
   if (s.live !== 'running') return { kind: 'notReady', message: `${t.id} is active but its containers are ${s.live}` };
   return undefined;

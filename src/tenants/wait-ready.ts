@@ -26,7 +26,7 @@ export interface ReadyTarget {
  * with each waiting service and why at the deadline. Returns the containers as the last round saw
  * them; `onReady` hears each service as it becomes ready.
  */
-export async function waitForTenantReady(ctx: Context, target: ReadyTarget, { onReady }: { onReady?: (service: string) => void } = {}): Promise<ContainerState[]> {
+export async function waitForTenantReady(ctx: Context, target: ReadyTarget, { onReady, only }: { onReady?: (service: string) => void; only?: readonly string[] } = {}): Promise<ContainerState[]> {
   const off = servicesOfProfilesOff(target.template, target.profiles);
   const missing = Object.entries(target.template.block.ports).filter(([name, port]) => !off.has(port.service) && target.tenant.ports[name] === undefined).map(([name]) => name);
   if (missing.length > 0) {
@@ -34,7 +34,9 @@ export async function waitForTenantReady(ctx: Context, target: ReadyTarget, { on
   }
   const address = ctx.dockerHost.probeAddress(ctx.config.bindAddress);
   const values = templateValues(target.template, target.tenant, hostValuesOf(ctx.config));
-  const services = tenantReadiness(target.rendered, target.template.block, { address, ports: target.tenant.ports, secrets: target.secrets, profiles: target.profiles, values });
+  // `only`: these services alone (a suspended tenant's state services, started for a backup).
+  const services = tenantReadiness(target.rendered, target.template.block, { address, ports: target.tenant.ports, secrets: target.secrets, profiles: target.profiles, values })
+    .filter((s) => !only || only.includes(s.name));
   const started = ctx.clock.now();
   return waitUntilReady(ctx.dockerHost, target.project, services, {
     deadlineMs: ctx.config.healthDeadlineSeconds * 1000,

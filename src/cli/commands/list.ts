@@ -19,7 +19,7 @@ Examples:
         const [rows, door] = await Promise.all([list(ctx, { ...options, hostsNamed: (names) => hostsNamed(ctx, names) }), isInitialised(frontdoorLayout(ctx.config))]);
         // With a front door on this host, a routed tenant's address is its hostname there.
         if (!door) return rows;
-        return rows.map((row) => (row.status === 'active' || row.status === 'stopped' ? { ...row, doorUrl: tenantDoorUrl(ctx.config, row.id) } : row));
+        return rows.map((row) => (row.status === 'active' || row.status === 'stopped' || row.status === 'suspended' ? { ...row, doorUrl: tenantDoorUrl(ctx.config, row.id) } : row));
       }, renderList);
     });
 }

@@ -1,0 +1,43 @@
+import type { DockerHost } from '../engine/docker-host.js';
+import { volumeUsageTimeoutMs } from '../common/timeouts.js';
+
+// How much the tenants' volumes hold on one Docker host, in two calls whatever their number: the
+// volumes by compose project label (docker volume ls), then one helper container that mounts each
+// of them read-only and runs du over all of them. Measured on this project's 2-core host (engine
+// 20.10): with 30 volumes (~1 GB) and 5 containers, `docker system df -v` 0.15 s, the helper
+// 0.8-1.0 s (mostly the container's start); with 547 volumes and 127 containers at load ~17,
+// df -v 0.57-1.23 s, the helper mounting all 547 3.1-3.5 s. df -v is not slower, but it cannot be
+// what a long-running agent and operators call: engine 20.10 runs one disk-usage operation at a
+// time and refuses the others ("a disk usage operation is already running": 3 of 4 concurrent calls
+// failed), it walks every image, container layer and volume of the host, not the tenants' alone, and
+// its CLI prints sizes rounded for humans ("697.2MB"). The helper gives bytes for exactly the
+// tenants' volumes, runs beside anything else, and works the same over tcp:// and ssh:// engines.
+// `docker volume inspect` has no sizes (UsageData is filled by df alone). A local root-run tenantctl
+// could du the volumes' mountpoints itself, but tenantctl does not assume it is root or on the engine's machine.
+
+export interface VolumeUsage {
+  /** Bytes per compose project (the sum of its volumes). */
+  byProject: Map<string, number>;
+  volumes: number;
+  durationMs: number;
+}
+
+/** The volumes of `projects` on `host`, measured with du in one helper container of `image` (any image with coreutils). */
+export async function volumeUsageOn(host: DockerHost, projects: ReadonlySet<string>, { image, signal }: { image: string; signal?: AbortSignal }): Promise<VolumeUsage> {
+  const started = performance.now();
+  const listed = await host.docker(['volume', 'ls', '--filter', 'label=com.docker.compose.project', '--format', '{{.Name}}\t{{.Label "com.docker.compose.project"}}'], { signal });
+  const volumes = listed.split('\n').map((line) => line.split('\t')).filter(([name, project]) => name && project && projects.has(project)) as [string, string][];
+  const byProject = new Map<string, number>([...projects].map((p) => [p, 0]));
+  if (volumes.length === 0) return { byProject, volumes: 0, durationMs: performance.now() - started };
+  const mounts = volumes.flatMap(([name], i) => ['-v', `${name}:/v/${i}:ro`]);
+  const out = await host.docker([
+    'run', '--rm', '--network', 'none', '--user', '0', '--read-only', '--label', 'tenantctl.helper=volume-usage',
+    '--entrypoint', 'du', ...mounts, image, '-s', '-B1', ...volumes.map((_, i) => `/v/${i}`),
+  ], { signal, timeoutMs: volumeUsageTimeoutMs });
+  for (const line of out.split('\n')) {
+    const match = /^(\d+)\s+\/v\/(\d+)$/.exec(line.trim());
+    const volume = match ? volumes[Number(match[2])] : undefined;
+    if (volume) byProject.set(volume[1], (byProject.get(volume[1]) ?? 0) + Number(match![1]));
+  }
+  return { byProject, volumes: volumes.length, durationMs: performance.now() - started };
+}

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { decideSuspensions } from '../../src/suspension/policy.js';
+import { parseReason } from '../../src/suspension/reason.js';
+import { htmlText, jsonText, suspendedApiError, suspendedPage } from '../../src/frontdoor/suspension-text.js';
+import { renderFrontdoor, routeKind, type RouteInput } from '../../src/frontdoor/render.js';
+import { parseSize } from '../../src/quota/size.js';
+import { quotaOf } from '../../src/quota/disk-quota.js';
+import { tempDir } from './temp-dirs.js';
+
+const day = 24 * 60 * 60 * 1000;
+const now = Date.parse('2026-12-06T12:00:00Z');
+const ago = (ms: number) => new Date(now - ms).toISOString();
+
+describe('suspension policy (deprovisionAfterDays)', () => {
+  const tenants = [
+    { id: 'old', suspendedAt: ago(30 * day + 1) },
+    { id: 'exactly', suspendedAt: ago(30 * day) },
+    { id: 'tomorrow', suspendedAt: ago(29 * day + 60_000) },
+    { id: 'in-two-days', suspendedAt: ago(28 * day) },
+    { id: 'fresh', suspendedAt: ago(60_000) },
+  ];
+
+  it('is off by default: nothing due, nothing to warn of, days still counted', () => {
+    const d = decideSuspensions(tenants, { deprovisionAfterDays: null, now });
+    expect(d.due).toEqual([]);
+    expect(d.warn).toEqual([]);
+    expect(d.verdicts.find((v) => v.id === 'old')).toMatchObject({ daysSuspended: 30, deprovisionAt: null, due: false, dueWithinADay: false });
+  });
+
+  it('names the tenants due now and those due within the next day (the warning), not later ones', () => {
+    const d = decideSuspensions(tenants, { deprovisionAfterDays: 30, now });
+    expect(d.due).toEqual(['exactly', 'old']);
+    expect(d.warn).toEqual(['tomorrow']);
+    expect(d.verdicts.find((v) => v.id === 'tomorrow')).toMatchObject({ daysSuspended: 29, due: false, dueWithinADay: true, deprovisionAt: new Date(now + day - 60_000).toISOString() });
+    expect(d.verdicts.find((v) => v.id === 'in-two-days')).toMatchObject({ due: false, dueWithinADay: false });
+    expect(d.verdicts.find((v) => v.id === 'fresh')).toMatchObject({ daysSuspended: 0, due: false });
+  });
+
+  it('reads suspension.deprovisionAfterDays from the config and the environment (off, or 1-3650 days)', () => {
+    const off = loadConfig({ cwd: tempDir('susp-'), env: {} });
+    expect(off.config!.suspension.deprovisionAfterDays).toBeNull();
+    expect(loadConfig({ cwd: tempDir('susp-'), env: { TENANTCTL_SUSPENSION_DEPROVISION_AFTER_DAYS: '30' } }).config!.suspension.deprovisionAfterDays).toBe(30);
+    expect(loadConfig({ cwd: tempDir('susp-'), env: { TENANTCTL_SUSPENSION_DEPROVISION_AFTER_DAYS: '0' } }).errors).toEqual([expect.stringMatching(/^suspension\.deprovisionAfterDays/)]);
+  });
+});
+
+describe('--reason', () => {
+  it('is required, one printable line of at most 200 characters', () => {
+    expect(parseReason('  unpaid   invoice ')).toBe('unpaid invoice');
+    expect(() => parseReason(undefined)).toThrow(/--reason is required/);
+    expect(() => parseReason('  ')).toThrow(/--reason is required/);
+    expect(() => parseReason('a\u0007b')).toThrow(/printable/);
+    expect(() => parseReason('x'.repeat(201))).toThrow(/at most 200/);
+  });
+});
+
+describe('what the door says of a suspended tenant', () => {
+  const nasty = `a'b"c$host\\d<e>&\u00e9\u{1F600}`;
+
+  it('escapes a reason for HTML and JSON so nothing of it is special to nginx, HTML or JSON', () => {
+    // Nothing that ends a single-quoted nginx string, starts a variable or breaks a line survives.
+    for (const text of [htmlText(nasty), jsonText(nasty), suspendedPage('acme', nasty)]) expect(text).not.toMatch(/['$\n]/);
+    expect(htmlText(nasty)).not.toMatch(/[<>"\\]/);
+    expect(htmlText(nasty)).toBe('a&#39;b&#34;c&#36;host&#92;d&#60;e&#62;&#38;&#233;&#128512;');
+    expect(JSON.parse(`"${jsonText(nasty)}"`)).toBe(nasty);
+    expect(jsonText(nasty)).toMatch(/^[\x20-\x7e]*$/);
+    expect(JSON.parse(suspendedApiError(jsonText(nasty)))).toMatchObject({ error: 'suspended', reason: nasty });
+  });
+
+  it('renders a suspended tenant as its page and 401s, never proxied', () => {
+    const { config } = loadConfig({ cwd: tempDir('susp-'), env: {} });
+    const tenant: RouteInput = { id: 'acme', plan: 'standard', status: 'suspended', suspensionReason: nasty, appPort: 3001, domains: [], snippet: false };
+    expect(routeKind(tenant)).toBe('suspended');
+    const files = renderFrontdoor({ config: config!.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant] });
+    const server = files.get('t/acme/server.conf')!;
+    expect(server).toContain('include suspended-locations.conf;');
+    expect(server).toContain(`return 503 '${suspendedPage('acme', nasty)}\\n';`);
+    expect(server).not.toMatch(/proxy_pass|upstream/);
+    expect(files.get('suspended-locations.conf')).not.toMatch(/proxy_pass http:\/\/\$tenantctl_upstream/);
+    // A routed tenant's 401 names a suspension the gateway reports (before the next sync).
+    expect(files.get('locations.conf')).toContain('auth_request_set $tenantctl_suspended $upstream_http_x_tenantctl_suspended;');
+  });
+});
+
+describe('disk quota', () => {
+  it('parses binary and decimal sizes, and refuses anything else', () => {
+    expect(parseSize('10GiB')).toBe(10 * 2 ** 30);
+    expect(parseSize('1.5 GB')).toBe(1.5e9);
+    expect(parseSize('1KiB')).toBe(1024);
+    expect(() => parseSize('10 gigs')).toThrow(/expected a size/);
+  });
+
+  it('is per plan (plans.<plan>.diskQuota), none by default', () => {
+    const { config, errors } = loadConfig({ cwd: tempDir('quota-'), env: { TENANTCTL_PLAN_STARTER_DISK_QUOTA: '500MiB' } });
+    expect(errors).toEqual([]);
+    expect(quotaOf(config!, 'starter')).toBe(500 * 2 ** 20);
+    expect(quotaOf(config!, 'standard')).toBeNull();
+    expect(loadConfig({ cwd: tempDir('quota-'), env: { TENANTCTL_PLAN_STARTER_DISK_QUOTA: 'lots' } }).errors).toEqual([expect.stringMatching(/^plans\.starter\.diskQuota/)]);
+  });
+});
+
+describe('volume usage (one helper per host)', () => {
+  it('mounts only the projects\' volumes read-only in one du and sums them per project', async () => {
+    const { volumeUsageOn } = await import('../../src/quota/volume-usage.js');
+    const calls: string[][] = [];
+    const host = {
+      docker: async (args: string[]) => {
+        calls.push(args);
+        if (args[0] === 'volume') return 'p-acme_db\tp-acme\np-acme_redis\tp-acme\nother_x\tother\np-globex_db\tp-globex\n';
+        return '4096\t/v/0\n1024\t/v/1\n2048\t/v/2\n';
+      },
+    } as unknown as import('../../src/engine/docker-host.js').DockerHost;
+    const usage = await volumeUsageOn(host, new Set(['p-acme', 'p-globex', 'p-empty']), { image: 'img' });
+    expect(Object.fromEntries(usage.byProject)).toEqual({ 'p-acme': 5120, 'p-globex': 2048, 'p-empty': 0 });
+    expect(calls).toHaveLength(2);
+    const run = calls[1]!;
+    expect(run).toEqual(expect.arrayContaining(['--rm', '--network', 'none', '--read-only', '-v', 'p-acme_db:/v/0:ro', '-v', 'p-globex_db:/v/2:ro']));
+    expect(run.join(' ')).not.toContain('other_x');
+  });
+
+  it('asks nothing more when the projects have no volumes', async () => {
+    const { volumeUsageOn } = await import('../../src/quota/volume-usage.js');
+    let calls = 0;
+    const host = { docker: async () => { calls++; return ''; } } as unknown as import('../../src/engine/docker-host.js').DockerHost;
+    expect((await volumeUsageOn(host, new Set(['p-acme']), { image: 'img' })).volumes).toBe(0);
+    expect(calls).toBe(1);
+  });
+});
+
+describe('doctor on a suspended tenant', () => {
+  it('holds its allocations and stopped stack without a finding, and names services running while suspended', async () => {
+    const { findDiscrepancies } = await import('../../src/doctor/findings.js');
+    const services = ['app', 'db', 'redis', 'worker'];
+    const stack = (state: (service: string) => string) => ({
+      project: 't-acme', containers: services.map((service, i) => ({ id: `c${i}`, service, state: state(service) })), networks: ['t-acme_tenant'], volumes: ['t-acme_db-data', 't-acme_redis-data'],
+    });
+    const snapshot = (s: ReturnType<typeof stack>) => ({
+      host: 'h1', engineId: 'E1', hosts: [{ name: 'h1', engineId: 'E1' }], elsewhere: {}, projectPrefix: 't', operations: [], folders: ['acme'], expectedServices: services,
+      rows: [{ id: 'acme', status: 'suspended', keptData: false, composeProject: 't-acme', host: 'h1' }],
+      allocations: [{ customerId: 'acme', kind: 'port', value: '3001', host: 'h1' }],
+      stacks: [s],
+    });
+    expect(findDiscrepancies(snapshot(stack(() => 'exited')))).toEqual([]);
+    const findings = findDiscrepancies(snapshot(stack((s) => (s === 'db' || s === 'redis' ? 'running' : 'exited'))));
+    expect(findings).toEqual([expect.objectContaining({ kind: 'suspended-running', tenant: 'acme', detail: 'acme is suspended, but db, redis run', fixable: false })]);
+  });
+});
