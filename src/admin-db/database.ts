@@ -12,8 +12,9 @@ import { applyMigrations, readMigrations } from '../common/sql-migrations.js';
  * so a tenant lock can never collide with the allocation lock of a host (or with the migrations'
  * one-key locks, a separate key space altogether). 3 was a move's own lock, before a move held the
  * tenant's lock for its whole run: not reused, so an older tenantctl's lock can never mean another.
+ * 4 is the agent's leadership of a host (src/agent/leader.ts).
  */
-export const lockSpaces = { tenant: 1, allocation: 2 } as const;
+export const lockSpaces = { tenant: 1, allocation: 2, agentLeader: 4 } as const;
 
 /** The admin schema: init-admin-db.sql first, then scripts/admin-migrations/*.sql in name order. */
 export function adminMigrationFiles(): string[] {

@@ -112,6 +112,8 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     const beat = setInterval(() => void store.heartbeat(backupId).catch(() => {}), heartbeatEveryMs);
     beat.unref();
     try {
+      // Recorded as running, nothing snapshotted yet: where e2e tests kill a backup (a scheduled one too).
+      await ctx.pause('backup:running');
       const files: Record<string, ManifestEntry> = {};
       const recorded: BackupManifest['pieces'] = {};
       const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);

@@ -40,6 +40,8 @@ export const commandTable: readonly CommandEntry[] = [
   { name: 'move', summary: 'move a tenant to another Docker host: backup, restore there, wait until ready, switch the front door, remove the source', load: () => import('./commands/move.js') },
   { name: 'templates', summary: 'the stacks tenantctl provisions: list, show <name>, validate <file-or-dir> (offline: the x-tenantctl block and a sample render)', load: () => import('./commands/templates.js') },
   { name: 'operations', summary: 'the operation journal: unfinished multi-step verbs (in flight, or interrupted and settled by the next command), --all for history; abandon <id>', load: () => import('./commands/operations.js') },
+  { name: 'agent', summary: 'the agent of this Docker host: scheduled backups, retention and doctor reports, one leader per host (up, down, status, logs)', load: () => import('./commands/agent.js') },
+  { name: 'schedules', summary: 'what the agents run and when: each schedule\'s next run, last run, outcome and last error (list)', load: () => import('./commands/schedules.js') },
   { name: 'doctor', summary: 'compare the registry, allocations, customers/ and Docker; list each discrepancy with its fix (--fix repairs the safe ones)', load: () => import('./commands/doctor.js') },
   { name: 'audit', summary: 'show the audit log, newest first: who changed what (old and new values), for all tenants or one', load: () => import('./commands/audit.js') },
 ];

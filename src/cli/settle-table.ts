@@ -15,6 +15,7 @@ const resumes: Record<OperationVerb, () => Promise<Resume>> = {
   upgrade: async () => (await import('../upgrades/upgrade.js')).resumeUpgrade,
   'backup-prune': async () => (await import('../backups/prune.js')).resumePrune,
   'doctor-fix': async () => (await import('../doctor/repair.js')).resumeRepair,
+  'scheduled-backup': async () => (await import('../schedules/scheduled-backup.js')).resumeScheduledBackup,
 };
 
 /** Runs the operation's resume on the Docker host it was recorded on (a move resolves its two hosts itself). */

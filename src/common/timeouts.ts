@@ -76,3 +76,7 @@ export const imageShipTimeoutMs = 20 * 60_000;
 export const remoteFilesTimeoutMs = 120_000;
 /** Swarm: `docker stack deploy` / `docker stack rm` of one tenant (services are created, not yet running). */
 export const stackDeployTimeoutMs = 120_000;
+/** `docker build` of the agent's image (the CLI bundle copied onto agent.baseImage: seconds, unless the engine is busy). */
+export const agentImageBuildTimeoutMs = 5 * 60_000;
+/** `agent up`/`agent down`: compose brings the agent's one container up or removes it, and the agent answers /healthz. */
+export const agentUpTimeoutMs = 120_000;
