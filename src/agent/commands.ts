@@ -123,7 +123,17 @@ function getStatus(port: number, signal?: AbortSignal): Promise<Attempt<AgentRun
 
 /** Until the agent answers /status (it opened the admin database with its role and listens). */
 async function waitForAgent(ctx: Context): Promise<void> {
-  await retryUntilDeadline(() => getStatus(ctx.config.agent.port, ctx.signal), {
+  await retryUntilDeadline(async () => {
+    const answer = await getStatus(ctx.config.agent.port, ctx.signal);
+    if (answer.done) return answer;
+    // An agent that exited (its admin database login refused, its port taken) says why in its log: fail now, with it.
+    const [container] = await projectContainers(ctx.homeHost, ctx.config.agent.project, ctx.signal);
+    if (container && container.status !== 'running') {
+      const log = await ctx.homeHost.run(['docker', 'logs', '--tail', '3', container.name], { timeoutMs: agentUpTimeoutMs }).then((r) => r.stderrTail.trim().split('\n').slice(-3).join(' | '), () => 'unavailable');
+      throw new TenantctlError('docker', `the agent's container ${container.name} stopped (${container.status}, exit ${container.exitCode}, ${container.restartCount} restarts); its log: ${log}`);
+    }
+    return answer;
+  }, {
     what: 'waiting for the agent',
     deadlineMs: agentUpTimeoutMs,
     signal: ctx.signal,
