@@ -32,8 +32,10 @@ export class AdminDb {
   private constructor(readonly pool: pg.Pool, readonly actor: string, private readonly patienceMs: number) {}
 
   /** Connects and brings the schema up to date. `maxConnections`: a provision in flight holds one for its lock and briefly uses another. */
-  static async open(url: string, actor: string, { maxConnections = 4, patienceMs = adminDbPatienceMs } = {}): Promise<AdminDb> {
-    const pool = new pg.Pool({ connectionString: url, max: maxConnections, connectionTimeoutMillis: adminDbConnectTimeoutMs, idleTimeoutMillis: 1_000 });
+  static async open(url: string, actor: string, { maxConnections = 4, patienceMs = adminDbPatienceMs, idleTimeoutMs = 1_000 } = {}): Promise<AdminDb> {
+    // idleTimeoutMs: a command ends soon and lets idle connections go at once; the agent, which asks
+    // every few seconds, keeps one open (a new login costs a SCRAM exchange on both sides).
+    const pool = new pg.Pool({ connectionString: url, max: maxConnections, connectionTimeoutMillis: adminDbConnectTimeoutMs, idleTimeoutMillis: idleTimeoutMs });
     pool.on('error', () => {}); // an idle client dropped by the server must not crash the CLI
     // Nor a checked-out one between two queries: the next query on it fails and reports it (exit 8).
     pool.on('connect', (client) => client.on('error', () => {}));

@@ -1,5 +1,4 @@
 import { lockSpaces, type AdminDb } from '../admin-db/database.js';
-import type { AgentContext } from './context.js';
 import type { AgentLoop } from './loop.js';
 
 // One leader per Docker host among its agents (two `agent up` projects, or an old container not yet
@@ -25,8 +24,8 @@ export class Leadership {
   }
 
   /**
-   * Takes the lead if it is free, or proves it is still ours. Returns what changed: 'gained' (the
-   * caller settles what a previous leader left), 'lost', or undefined.
+   * Takes the lead if it is free, or proves it is still ours. Returns what changed: 'gained', 'lost',
+   * or undefined (the scheduler settles what a previous leader left before it claims anything).
    */
   async check(now: () => number): Promise<'gained' | 'lost' | undefined> {
     if (this.release) {
@@ -50,7 +49,7 @@ export class Leadership {
 }
 
 /** The leadership loop: a follower asks for the lead, the leader proves it still holds it. */
-export function leadershipLoop(leadership: Leadership, onGained: (agent: AgentContext) => Promise<void>, intervalMs = 5_000): AgentLoop {
+export function leadershipLoop(leadership: Leadership, intervalMs = 5_000): AgentLoop {
   return {
     name: 'leadership',
     intervalMs,
@@ -58,7 +57,6 @@ export function leadershipLoop(leadership: Leadership, onGained: (agent: AgentCo
       const change = await leadership.check(agent.ctx.clock.now);
       if (change === 'gained') {
         agent.log(`leader of host ${leadership.hostId}`);
-        await onGained(agent);
       } else if (change === 'lost') {
         agent.log(`no longer the leader of host ${leadership.hostId} (its admin database session is gone); asking again`);
       }

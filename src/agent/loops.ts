@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../config/schema.js';
 import type { AgentLoop } from './loop.js';
 import { leadershipLoop, type Leadership } from './leader.js';
-import { schedulerLoop, settleInterruptedRuns } from './scheduler.js';
+import { schedulerLoop } from './scheduler.js';
 
 /**
  * Every loop the agent runs, in one place. Issue 22's watching (src/watch: probes, transitions),
@@ -10,7 +10,7 @@ import { schedulerLoop, settleInterruptedRuns } from './scheduler.js';
  */
 export function agentLoops(config: AgentConfig, leadership: Leadership): AgentLoop[] {
   return [
-    leadershipLoop(leadership, settleInterruptedRuns),
+    leadershipLoop(leadership),
     schedulerLoop(Math.round(config.pollSeconds * 1000)),
   ];
 }

@@ -14,6 +14,10 @@ export function schedulerLoop(pollMs: number): AgentLoop {
     intervalMs: pollMs,
     async tick(agent, signal) {
       if (!agent.isLeader()) return;
+      // Ticks never overlap, so no run of this agent is in flight here: a claimed run of this host
+      // is one a killed agent left, or one this agent could not record the end of (the admin
+      // database failed at that moment). Settled before anything new is claimed.
+      await settleInterruptedRuns(agent);
       const store = new ScheduleStore(agent.db);
       while (!signal.aborted && agent.isLeader()) {
         const claimed = await store.claimDue(agent.hostId, agent.ctx.actor);
@@ -34,7 +38,7 @@ export function schedulerLoop(pollMs: number): AgentLoop {
 }
 
 /**
- * What a new leader does first: runs a previous agent claimed and never finished (it was killed,
+ * What the leader does before it claims anything: runs an agent claimed and never finished (it was killed,
  * or its host went down) are settled. Each tenant whose scheduled backup the run left in the
  * operation journal is settled under its lock (the backup kept if it was recorded as succeeded,
  * else recorded as failed), and the run is recorded as failed; its next run is due a full interval

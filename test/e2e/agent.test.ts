@@ -147,42 +147,69 @@ describe.sequential('tenantctl agent', () => {
     expect(tenant.exitCode, tenant.why).toBe(0);
   }, 180_000);
 
-  it('agent killed -9 during a scheduled backup: after agent up the job is recorded failed, one backup row, never two', async () => {
-    // The agent stops at backup:running (its row recorded as running, nothing snapshotted yet).
-    const paused = await timed('agent up with a pause point', () => h.cli(['agent', 'up', '--json'], { env: { TENANTCTL_PAUSE_AT: 'backup:running', TENANTCTL_PAUSE_FILE: pauseFile } }));
+  // At each step of a scheduled backup: its intent journaled (nothing made yet), and its row recorded as running.
+  it.each([
+    { step: 'scheduled-backup:begun', left: [], after: [] },
+    { step: 'backup:running', left: ['running'], after: ['failed'] },
+  ])('agent killed -9 at $step: after agent up the job is recorded failed, never made twice', async ({ step, left, after }) => {
+    const paused = await timed(`agent up paused at ${step}`, () => h.cli(['agent', 'up', '--json'], { env: { TENANTCTL_PAUSE_AT: step, TENANTCTL_PAUSE_FILE: pauseFile } }));
     expect(paused.exitCode, paused.why).toBe(0);
     await waitFor('the agent to lead', async () => ((await h.cli(['agent', 'status', '--json'])).json().leader === true ? true : undefined));
     const killedAt = new Date();
+    const runsBefore = (await runsOf(scheduleId)).length;
     await h.adminQuery('UPDATE admin_schedules SET next_run_at = now() WHERE id = $1', [scheduleId]);
     await waitFor('the backup to pause', async () => (existsSync(pauseFile) ? true : undefined));
-    expect(readFileSync(pauseFile, 'utf8')).toMatch(/^backup:running \d+/);
+    expect(readFileSync(pauseFile, 'utf8')).toMatch(new RegExp(`^${step} \\d+`));
     await execa('docker', ['kill', '-s', 'KILL', agentProject]);
     rmSync(pauseFile, { force: true });
 
-    // What the kill left: the backup running, its scheduled-backup operation running, the run claimed.
-    const left = (await backupsOfAcme()).filter((b) => b.started_at >= killedAt);
-    expect(left.map((b) => b.state)).toEqual(['running']);
+    // What the kill left: its scheduled-backup operation running, the run claimed, and at backup:running the backup's row and folder.
+    const leftRows = (await backupsOfAcme()).filter((b) => b.started_at >= killedAt);
+    expect(leftRows.map((b) => b.state)).toEqual(left);
     const [op] = await h.adminQuery("SELECT * FROM admin_operations WHERE verb = 'scheduled-backup' AND customer_id = 'acme' AND state = 'running'");
     expect(op).toBeDefined();
     expect((await h.adminQuery('SELECT running_run FROM admin_schedules WHERE id = $1', [scheduleId]))[0].running_run).not.toBeNull();
-    expect(existsSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'backups', 'acme', `${left[0].id}.partial`))).toBe(true);
+    if (leftRows[0]) expect(existsSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'backups', 'acme', `${leftRows[0].id}.partial`))).toBe(true);
 
-    const up = await timed('agent up after the kill', () => h.cli(['agent', 'up', '--json']));
+    const up = await timed(`agent up after the kill at ${step}`, () => h.cli(['agent', 'up', '--json']));
     expect(up.exitCode, up.why).toBe(0);
-    const schedule = await timed('settled', () => waitFor('the interrupted run to be settled', async () => {
+    const schedule = await waitFor('the interrupted run to be settled', async () => {
       const s = await backupSchedule();
       return s && !s.running && s.lastOutcome === 'failed' ? s : undefined;
-    }));
+    });
     expect(schedule.lastError).toMatch(/^interrupted: the agent running it stopped .*acme's backup is recorded as failed/);
     expect(Date.parse(schedule.nextRunAt) - Date.now()).toBeGreaterThan(3_500_000);
+    // Several ticks later: nothing made again.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const since = (await backupsOfAcme()).filter((b) => b.started_at >= killedAt);
-    expect(since.map((b) => b.state)).toEqual(['failed']);
+    expect((await backupsOfAcme()).filter((b) => b.started_at >= killedAt).map((b) => b.state)).toEqual(after);
     expect((await h.adminQuery('SELECT state FROM admin_operations WHERE id = $1', [op.id]))[0].state).toBe('undone');
     expect(readdirSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'backups', 'acme')).filter((f) => f.endsWith('.partial'))).toEqual([]);
     const runs = await runsOf(scheduleId);
-    expect(runs.map((r) => r.state)).toEqual(['succeeded', 'succeeded', 'failed']);
+    expect(runs.length).toBe(runsBefore + 1);
+    expect(runs.at(-1).state).toBe('failed');
   }, 180_000);
+
+  it('tenantctl backup killed -9, or interrupted, at backup:running: the next backup finds its row failed and its folder gone', async () => {
+    const before = (await backupsOfAcme()).length;
+    const env = { TENANTCTL_PAUSE_AT: 'backup:running', TENANTCTL_PAUSE_FILE: pauseFile };
+    for (const signal of ['SIGKILL', 'SIGINT'] as const) {
+      const child = execa('node', [path.join(import.meta.dirname, '..', '..', 'bin', 'tenantctl.js'), 'backup', 'acme', '--json'], { cwd: h.dir, env: { ...h.env, ...env }, reject: false, stdin: 'ignore' });
+      await waitFor('the backup to pause', async () => (existsSync(pauseFile) ? true : undefined));
+      child.kill(signal);
+      const ended = await child;
+      rmSync(pauseFile, { force: true });
+      if (signal === 'SIGINT') {
+        expect(ended.exitCode, String(ended.stderr)).toBe(130);
+        // Interrupted: it recorded its own failure on the way out.
+        expect((await backupsOfAcme()).at(-1).state).toBe('failed');
+      }
+    }
+    const again = await timed('backup after kills', () => h.cli(['backup', 'acme', '--json']));
+    expect(again.exitCode, again.why).toBe(0);
+    const rows = (await backupsOfAcme()).slice(before);
+    expect(rows.map((b) => b.state)).toEqual(['failed', 'failed', 'succeeded']);
+    expect(readdirSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'backups', 'acme')).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  }, 120_000);
 
   it('agent down during a scheduled backup (SIGTERM): the backup is cancelled and recorded failed at once', async () => {
     const paused = await h.cli(['agent', 'up', '--json'], { env: { TENANTCTL_PAUSE_AT: 'backup:running', TENANTCTL_PAUSE_FILE: pauseFile } });

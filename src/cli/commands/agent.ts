@@ -86,6 +86,6 @@ Exit 3 when no agent runs on this host.
     .action(async (_options, command: Command) => {
       const { runAgent } = await import('../../agent/run.js');
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      await withContext(command, (ctx) => runAgent(ctx, log), null, { onInterrupt: 'end', adminConnections: 8 });
+      await withContext(command, (ctx) => runAgent(ctx, log), null, { onInterrupt: 'end', adminConnections: 8, adminIdleMs: 60_000 });
     });
 }
