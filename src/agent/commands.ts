@@ -59,6 +59,8 @@ export async function agentUp(ctx: Context): Promise<AgentUpResult> {
   const masterKey = await agentMasterKeyFile(ctx, layout);
   const changed = await writeAgentCompose(ctx, layout, { image, socket, masterKey, configContent });
   const before = await projectContainers(ctx.homeHost, config.agent.project, ctx.signal);
+  // Every step before is idempotent and changes no agent that runs: a killed `agent up` is run again.
+  await ctx.pause('agent-up:configured');
   ctx.reporter.step(`starting the agent (compose project ${config.agent.project})`);
   const compose = await composeOn(ctx.homeHost);
   await compose.up({ project: config.agent.project, file: layout.composeFile }, { timeoutMs: agentUpTimeoutMs, signal: ctx.signal });

@@ -70,6 +70,19 @@ async function get(port: number, urlPath: string): Promise<number> {
 describe.sequential('tenantctl agent', () => {
   let scheduleId: number;
 
+  it('agent up killed -9, or interrupted, before its container starts: nothing runs, and agent up again starts it', async () => {
+    const env = { TENANTCTL_PAUSE_AT: 'agent-up:configured', TENANTCTL_PAUSE_FILE: pauseFile };
+    for (const signal of ['SIGKILL', 'SIGINT'] as const) {
+      const child = execa('node', [path.join(import.meta.dirname, '..', '..', 'bin', 'tenantctl.js'), 'agent', 'up', '--json'], { cwd: h.dir, env: { ...h.env, ...env }, reject: false, stdin: 'ignore' });
+      await waitFor('agent up to pause', async () => (existsSync(pauseFile) ? true : undefined), 120_000);
+      child.kill(signal);
+      const ended = await child;
+      rmSync(pauseFile, { force: true });
+      if (signal === 'SIGINT') expect(ended.exitCode, String(ended.stderr)).toBe(130);
+      expect((await h.cli(['agent', 'status', '--json'])).json().state).toBe('absent');
+    }
+  }, 240_000);
+
   it('agent up: runs in its own compose project and leads its host; the due backup runs once and schedules list shows it', async () => {
     const up = await timed('agent up', () => h.cli(['agent', 'up', '--json']));
     expect(up.exitCode, up.why).toBe(0);
