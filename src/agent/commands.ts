@@ -10,7 +10,7 @@ import { composeOn } from '../stack/compose.js';
 import { projectContainers } from '../stack/project-state.js';
 import { ScheduleStore } from '../schedules/store.js';
 import { desiredSchedules } from '../schedules/desired.js';
-import { ensureAgentImage } from './image.js';
+import { ensureAgentImage, pruneOldAgentImages } from './image.js';
 import { agentContainer, agentLayout, agentRole, metricsUrlOf } from './layout.js';
 import { agentMasterKeyFile, engineSocket, writeAgentCompose, writeAgentConfig } from './deploy.js';
 import type { AgentRuntimeStatus } from './run.js';
@@ -65,6 +65,7 @@ export async function agentUp(ctx: Context): Promise<AgentUpResult> {
   const compose = await composeOn(ctx.homeHost);
   await compose.up({ project: config.agent.project, file: layout.composeFile }, { timeoutMs: agentUpTimeoutMs, signal: ctx.signal });
   await waitForAgent(ctx);
+  await pruneOldAgentImages(ctx.homeHost);
   const status = await agentStatus(ctx);
   return { ...status, recreated: changed || before.length === 0 || before[0]!.image !== image, schedules };
 }

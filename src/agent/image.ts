@@ -40,6 +40,15 @@ async function bundleHash(baseImageId: string): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
+/**
+ * Removes agent images of earlier bundles that no container uses (running or stopped). Only those
+ * older than ten minutes: another `agent up` may have built one a moment ago and not yet started it.
+ * Best effort: an image left is only disk.
+ */
+export async function pruneOldAgentImages(host: DockerHost): Promise<void> {
+  await host.run(['docker', 'image', 'prune', '-a', '-f', '--filter', 'label=tenantctl.agent-bundle', '--filter', 'until=10m'], { timeoutMs: agentImageBuildTimeoutMs }).catch(() => {});
+}
+
 /** The agent's image for this bundle (built when missing); its tag. */
 export async function ensureAgentImage(host: DockerHost, baseImage: string, signal?: AbortSignal): Promise<string> {
   const baseId = (await host.docker(['image', 'inspect', '--format', '{{.Id}}', baseImage], { signal }).catch((error) => {

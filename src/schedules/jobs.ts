@@ -12,6 +12,8 @@ import type { RunOutcome, Schedule, ScheduleRun, ScheduleStore } from './store.j
 // agent's process (backupTenant, pruneBackups, doctor), one tenant at a time. A tenant's failure
 // is recorded in the run and the others go on; the run fails when any tenant failed.
 
+const tenantCount = (n: number) => `${n} ${n === 1 ? 'tenant' : 'tenants'}`;
+
 export interface JobOutcome {
   outcome: RunOutcome;
   summary: string;
@@ -49,7 +51,7 @@ async function eachTenant(
     await store.note(run.id, { done, failed });
   }
   const left = tenants.length - Object.keys(done).length - Object.keys(failed).length;
-  const summary = `${verb} ${Object.keys(done).length} of ${tenants.length} tenants${Object.keys(failed).length ? `, ${Object.keys(failed).length} failed` : ''}${left > 0 && ctx.signal.aborted ? `, ${left} not reached (the agent stopped)` : ''}`;
+  const summary = `${verb} ${Object.keys(done).length} of ${tenantCount(tenants.length)}${Object.keys(failed).length ? `, ${Object.keys(failed).length} failed` : ''}${left > 0 && ctx.signal.aborted ? `, ${left} not reached (the agent stopped)` : ''}`;
   const errors = Object.entries(failed).map(([id, why]) => `${id}: ${why}`);
   if (ctx.signal.aborted && left > 0) errors.push(`${left} tenants not reached: the agent stopped`);
   return { outcome: errors.length ? 'failed' : 'succeeded', summary, error: errors.length ? errors.join('; ') : null };
@@ -66,7 +68,7 @@ async function backupPlan(ctx: Context, store: ScheduleStore, schedule: Schedule
 async function retainPlan(ctx: Context, store: ScheduleStore, schedule: Schedule, run: ScheduleRun): Promise<JobOutcome> {
   const keep = schedule.keep ?? Number.MAX_SAFE_INTEGER;
   const tenants = await tenantsOfPlan(ctx, schedule.target, ['active', 'stopped']);
-  return eachTenant(ctx, store, run, tenants, `kept the newest ${keep} backups of`, async (t) => {
+  return eachTenant(ctx, store, run, tenants, `pruned to the newest ${keep} backups:`, async (t) => {
     const release = await holdTenant(ctx, t.id);
     try {
       const removed = await pruneBackups(ctx, await ctx.adminDb(), t.id, keep);
@@ -81,6 +83,7 @@ async function retainPlan(ctx: Context, store: ScheduleStore, schedule: Schedule
 async function doctorReport(ctx: Context, store: ScheduleStore, run: ScheduleRun): Promise<JobOutcome> {
   const report = await doctor(ctx);
   await store.note(run.id, { findings: report.findings.map((f) => ({ kind: f.kind, tenant: f.tenant, detail: f.detail })) });
-  const summary = report.findings.length === 0 ? `no discrepancy (${report.checked.tenants} tenants checked)` : `${report.findings.length} discrepancies (${report.checked.tenants} tenants checked): see tenantctl doctor`;
+  const checked = `${tenantCount(report.checked.tenants)} checked`;
+  const summary = report.findings.length === 0 ? `no discrepancy (${checked})` : `${report.findings.length} ${report.findings.length === 1 ? 'discrepancy' : 'discrepancies'} (${checked}): see tenantctl doctor`;
   return { outcome: 'succeeded', summary, error: null };
 }
