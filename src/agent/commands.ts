@@ -13,7 +13,7 @@ import { desiredSchedules } from '../schedules/desired.js';
 import { ensureAgentImage, pruneOldAgentImages } from './image.js';
 import { agentContainer, agentLayout, agentRole, metricsUrlOf } from './layout.js';
 import { agentMasterKeyFile, engineSocket, writeAgentCompose, writeAgentConfig } from './deploy.js';
-import type { AgentRuntimeStatus } from './run.js';
+import type { AgentRuntimeStatus } from './runtime-status.js';
 
 // `tenantctl agent up|down|status|logs`: the agent of this Docker host as its own compose project
 // (agent.project) beside the front door's.

@@ -1,25 +1,17 @@
 import { once } from 'node:events';
 import type { Context } from '../context.js';
 import type { AgentContext } from './context.js';
-import { runLoop, type LoopState } from './loop.js';
+import { runLoop } from './loop.js';
+import type { AgentRuntimeStatus } from './runtime-status.js';
 import { agentLoops } from './loops.js';
 import { Leadership } from './leader.js';
-import { sendJson, startServer, type RouteTable } from './server.js';
+import { startServer } from './server.js';
+import { agentRoutes } from './routes.js';
 
 // `tenantctl agent run` (hidden; what the agent's container runs): opens the admin database with the
 // agent's own role (its URL is in the agent's 0600 configuration, written by `agent up`), starts the
 // loops and the loopback server, and runs until SIGTERM (docker stop), when each loop's tick in
 // flight is given stopGraceMs to end (a backup in flight is cancelled and cleans up, as on Ctrl-C).
-
-/** What /status answers and `agent status` shows. */
-export interface AgentRuntimeStatus {
-  hostId: string;
-  pid: number;
-  startedAt: string;
-  leader: boolean;
-  leaderSince: string | null;
-  loops: LoopState[];
-}
 
 /** Less than the compose file's stop_grace_period (30 s), so the agent ends before Docker kills it. */
 const stopGraceMs = 25_000;
@@ -35,12 +27,7 @@ export async function runAgent(ctx: Context, log: (line: string) => void): Promi
   const status = (): AgentRuntimeStatus => ({
     hostId, pid: process.pid, startedAt, leader: leadership.isLeader, leaderSince: leadership.leaderSince, loops: running.map((r) => ({ ...r.state })),
   });
-  const routes: RouteTable = new Map([
-    ['/healthz', (_request, response) => sendJson(response, 200, { ok: true })],
-    ['/status', (_request, response) => sendJson(response, 200, status())],
-    // '/metrics' is mounted here by src/metrics (issue 22); until then it is a 404 like any unknown path.
-  ]);
-  const server = await startServer(routes, ctx.config.agent.port);
+  const server = await startServer(agentRoutes(status), ctx.config.agent.port);
   log(`agent of host ${hostId} listening on http://127.0.0.1:${ctx.config.agent.port} (pid ${process.pid})`);
 
   if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
