@@ -110,6 +110,19 @@ build_gateway() {
     -f images/gateway/Dockerfile -t "$image" dist/gateway
 }
 
+# The agent's base image: images/agent on top of the node image; apt-get fetches docker.io (bookworm)
+# and compose v2 (trixie's docker-compose package, its plugin binary only) during the build.
+build_agent_base() {
+  local image="$namespace/agent-base:bookworm" node_image="$namespace/node:bookworm"
+  local recipe; recipe=$(hash_of images/agent/Dockerfile <(docker image inspect --format '{{.Id}}' "$node_image"))
+  if [ "${FORCE:-0}" != 1 ] && [ "$(image_label "$image")" = "$recipe" ]; then
+    log "$image is up to date"; return
+  fi
+  log "building $image"
+  docker_build --label "tenantctl.recipe=$recipe" --build-arg NODE_IMAGE="$node_image" --build-arg DEBIAN_MIRROR="$mirror" \
+    -t "$image" images/agent
+}
+
 # build_with_context IMAGE DOCKERFILE_DIR CONTEXT: a Dockerfile in images/ whose files come from
 # another folder (the frontbase stand-ins: apps/frontbase/). The recipe covers both folders and the base.
 build_with_context() {
@@ -130,6 +143,9 @@ build_from_dir "$namespace/node:bookworm" images/node
 build_app
 build_from_dir "$namespace/nginx:bookworm" images/nginx
 build_gateway
+# What the tenantctl agent runs on (images/agent: the docker CLI and compose v2 on the node image);
+# `tenantctl agent up` copies the CLI bundle onto it (src/agent/image.ts).
+build_agent_base
 # The frontbase template's stand-in images (templates/frontbase/), from Debian packages too.
 build_with_context "$namespace/frontbase-backend:latest" images/frontbase-backend apps/frontbase
 build_with_context "$namespace/frontbase-edge:latest" images/frontbase-edge apps/frontbase

@@ -26,6 +26,8 @@ export interface AdminConnectionDeps {
   signal?: AbortSignal;
   progress: (message: string) => void;
   maxConnections?: number;
+  /** How long an idle pooled connection is kept (AdminDb.open). */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface AdminConnectionDeps {
 export async function openAdminDb(deps: AdminConnectionDeps): Promise<AdminDb> {
   const { config } = deps;
   const patienceMs = config.adminDatabase.patienceSeconds * 1000;
-  const options = { maxConnections: deps.maxConnections, patienceMs };
+  const options = { maxConnections: deps.maxConnections, patienceMs, idleTimeoutMs: deps.idleTimeoutMs };
   // Retries an open that meets a busy or starting server, until the deadline; anything else is final.
   const openPatiently = (url: string, deadlineMs: number, what: string) => retryUntilDeadline(async () => {
     try {

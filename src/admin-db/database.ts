@@ -13,8 +13,9 @@ import { concerns, currentLockScope, type LockScope } from '../common/lock-scope
  * so a tenant lock can never collide with the allocation lock of a host (or with the migrations'
  * one-key locks, a separate key space altogether). 3 was a move's own lock, before a move held the
  * tenant's lock for its whole run: not reused, so an older tenantctl's lock can never mean another.
+ * 4 is the agent's leadership of a host (src/agent/leader.ts).
  */
-export const lockSpaces = { tenant: 1, allocation: 2 } as const;
+export const lockSpaces = { tenant: 1, allocation: 2, agentLeader: 4 } as const;
 
 /** The admin schema: init-admin-db.sql first, then scripts/admin-migrations/*.sql in name order. */
 export function adminMigrationFiles(): string[] {
@@ -32,8 +33,10 @@ export class AdminDb {
   private constructor(readonly pool: pg.Pool, readonly actor: string, private readonly patienceMs: number) {}
 
   /** Connects and brings the schema up to date. `maxConnections`: a provision in flight holds one for its lock and briefly uses another. */
-  static async open(url: string, actor: string, { maxConnections = 4, patienceMs = adminDbPatienceMs } = {}): Promise<AdminDb> {
-    const pool = new pg.Pool({ connectionString: url, max: maxConnections, connectionTimeoutMillis: adminDbConnectTimeoutMs, idleTimeoutMillis: 1_000 });
+  static async open(url: string, actor: string, { maxConnections = 4, patienceMs = adminDbPatienceMs, idleTimeoutMs = 1_000 } = {}): Promise<AdminDb> {
+    // idleTimeoutMs: a command ends soon and lets idle connections go at once; the agent, which asks
+    // every few seconds, keeps one open (a new login costs a SCRAM exchange on both sides).
+    const pool = new pg.Pool({ connectionString: url, max: maxConnections, connectionTimeoutMillis: adminDbConnectTimeoutMs, idleTimeoutMillis: idleTimeoutMs });
     pool.on('error', () => {}); // an idle client dropped by the server must not crash the CLI
     // Nor a checked-out one between two queries: the next query on it fails and reports it (exit 8).
     pool.on('connect', (client) => client.on('error', () => {}));

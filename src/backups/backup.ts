@@ -116,6 +116,8 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     beat.unref();
     let stopAfter: (() => Promise<void>) | undefined;
     try {
+      // Recorded as running, nothing snapshotted yet: where e2e tests kill a backup (a scheduled one too).
+      await ctx.pause('backup:running');
       const files: Record<string, ManifestEntry> = {};
       const recorded: BackupManifest['pieces'] = {};
       const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);

@@ -15,13 +15,15 @@ import { setChildEnvironmentBase } from '../common/child-env.js';
  * endpoint (DOCKER_HOST), the host's name for allocations (TENANTCTL_HOST_ID), the compose flavour
  * (TENANTCTL_COMPOSE) and the actor for audit rows (TENANTCTL_ACTOR).
  */
-export function createContext({ config, env, reporter, signal, adminConnections }: {
+export function createContext({ config, env, reporter, signal, adminConnections, adminIdleMs }: {
   config: Config;
   env: NodeJS.ProcessEnv;
   reporter: Reporter;
   signal: AbortSignal;
   /** Admin database connections; a batch needs about two per tenant in flight. */
   adminConnections?: number;
+  /** How long idle admin database connections are kept (the agent keeps one warm). */
+  adminIdleMs?: number;
 }): Context {
   // Children (docker, compose, ssh) get only what they need of it (common/child-env.ts).
   setChildEnvironmentBase(env);
@@ -70,6 +72,7 @@ export function createContext({ config, env, reporter, signal, adminConnections 
         signal,
         progress: (m) => reporter.info(m),
         maxConnections: adminConnections,
+        idleTimeoutMs: adminIdleMs,
       })),
     async close() {
       // The command's result is already decided; an ssh master that will not close ends with this process anyway.

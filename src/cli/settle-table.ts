@@ -17,6 +17,7 @@ const resumes: Record<OperationVerb, () => Promise<Resume>> = {
   'doctor-fix': async () => (await import('../doctor/repair.js')).resumeRepair,
   suspend: async () => (await import('../suspension/suspend.js')).resumeSuspend,
   resume: async () => (await import('../suspension/resume.js')).resumeResume,
+  'scheduled-backup': async () => (await import('../schedules/scheduled-backup.js')).resumeScheduledBackup,
 };
 
 /** Runs the operation's resume on the Docker host it was recorded on (a move resolves its two hosts itself). */

@@ -18,6 +18,8 @@ export interface GlobalOptions {
 export interface WithContextOptions {
   /** Admin database connections; a batch needs about two per tenant in flight. */
   adminConnections?: number;
+  /** How long idle admin database connections are kept (default 1 s; the agent: longer than its ticks). */
+  adminIdleMs?: number;
   /**
    * What Ctrl-C (SIGINT, SIGTERM) does. 'roll-back' (the default, for commands that change things):
    * says "interrupted: rolling back" and aborts the context's signal; a second one exits at once.
@@ -45,7 +47,7 @@ export async function withContext<T>(
   command: Command,
   work: (ctx: Context) => Promise<T>,
   render: ((result: T) => string) | null,
-  { adminConnections, onInterrupt: mode = 'roll-back', tenantIds, hostName, readOnly }: WithContextOptions = {},
+  { adminConnections, adminIdleMs, onInterrupt: mode = 'roll-back', tenantIds, hostName, readOnly }: WithContextOptions = {},
 ): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const { config, errors } = loadConfig({ cwd: process.cwd(), env: process.env, file: options.config });
@@ -72,7 +74,7 @@ export async function withContext<T>(
   process.on('SIGTERM', onInterrupt);
   process.on('SIGHUP', onInterrupt);
 
-  const ctx = createContext({ config, env: process.env, reporter, signal: controller.signal, adminConnections });
+  const ctx = createContext({ config, env: process.env, reporter, signal: controller.signal, adminConnections, adminIdleMs });
   const print = (result: T) => {
     if (render) process.stdout.write(`${options.json ? JSON.stringify(result, null, 2) : render(result)}\n`);
   };

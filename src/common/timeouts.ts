@@ -78,3 +78,7 @@ export const remoteFilesTimeoutMs = 120_000;
 export const stackDeployTimeoutMs = 120_000;
 /** One helper container measuring every tenant volume of a host with du (src/quota/volume-usage.ts): it walks their files. */
 export const volumeUsageTimeoutMs = 120_000;
+/** `docker build` of the agent's image (the CLI bundle copied onto agent.baseImage: seconds, unless the engine is busy). */
+export const agentImageBuildTimeoutMs = 5 * 60_000;
+/** `agent up`/`agent down`: compose brings the agent's one container up or removes it, and the agent answers /healthz. */
+export const agentUpTimeoutMs = 120_000;

@@ -73,4 +73,10 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_FRONTDOOR_RATE_ENTERPRISE', path: ['frontdoor', 'rateLimits', 'enterprise'], parse: asRate },
   { env: 'TENANTCTL_FRONTDOOR_RATE_PER_ADDRESS', path: ['frontdoor', 'addressRateLimit'], parse: asRate },
   { env: 'TENANTCTL_FRONTDOOR_HSTS', path: ['frontdoor', 'hsts'], parse: asBoolean },
+  { env: 'TENANTCTL_AGENT_PROJECT', path: ['agent', 'project'], parse: asString },
+  { env: 'TENANTCTL_AGENT_PORT', path: ['agent', 'port'], parse: asNumber },
+  { env: 'TENANTCTL_AGENT_BASE_IMAGE', path: ['agent', 'baseImage'], parse: asString },
+  { env: 'TENANTCTL_AGENT_POLL', path: ['agent', 'pollSeconds'], parse: asNumber },
+  { env: 'TENANTCTL_AGENT_DOCTOR_SCHEDULE', path: ['agent', 'doctorSchedule'], parse: asString },
+  { env: 'TENANTCTL_AGENT_RETENTION_SCHEDULE', path: ['agent', 'retentionSchedule'], parse: asString },
 ];

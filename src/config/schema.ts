@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import '../common/zod.js';
+import { isIntervalSpec } from '../common/interval.js';
 
 const text = () => z.string().check(z.minLength(1));
 const port = z.int().check(z.gte(1), z.lte(65535));
@@ -18,6 +19,9 @@ const cidr = z.string().check(
 const hostname = z.string().check(
   z.regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS name such as tenants.example.com'),
 );
+/** A schedule's interval (src/common/interval.ts): "every 24h", "every 30m", "every 7d", or "off". */
+const scheduleSpec = z.string().check(z.refine(isIntervalSpec, { message: 'must be "every <n>s|m|h|d" (60s at least), e.g. "every 24h", or "off"' }));
+
 const planSettings = (pidsLimit: number) => z.strictObject({
   // Below 32 a PostgreSQL or Node container cannot start its own processes and threads.
   pidsLimit: z._default(z.int().check(z.gte(32), z.lte(65536)), pidsLimit),
@@ -29,6 +33,29 @@ const planSettings = (pidsLimit: number) => z.strictObject({
    * Docker: an over-quota tenant keeps running. None by default.
    */
   diskQuota: z.optional(z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*(B|[KMGT]i?B)\s*$/i, 'must be a size such as 10GiB, 500MiB or 2TB'))),
+  /** How often the agent backs up each active tenant of the plan on its host (off: never). */
+  backupSchedule: z._default(scheduleSpec, 'off'),
+  /** Retention: the agent keeps this many succeeded backups per tenant of the plan (unset: all). */
+  backupKeep: z.optional(z.int().check(z.gte(1), z.lte(10_000))),
+});
+
+/**
+ * The agent (src/agent/): one per Docker host, in its own compose project beside the front door;
+ * runs the schedules (backups per plan, retention, doctor) and serves a loopback HTTP API.
+ */
+export const agentSchema = z.object({
+  /** Compose project (and container name prefix) of the agent. */
+  project: z._default(z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'must be 1-40 lowercase letters, digits, dashes or underscores')), 'tenantctl-agent'),
+  /** The agent's HTTP server listens on 127.0.0.1 at this port (/healthz, /status; /metrics later). */
+  port: z._default(port, 9182),
+  /** The image the agent's image is built on (node, docker CLI, compose v2): scripts/build-images.sh builds it. */
+  baseImage: z._default(text(), 'tenantctl/agent-base:bookworm'),
+  /** How often the agent looks for due schedules. */
+  pollSeconds: z._default(z.number().check(z.gte(1), z.lte(3600)), 15),
+  /** doctor's report (read-only) on the agent's host. */
+  doctorSchedule: z._default(scheduleSpec, 'every 6h'),
+  /** How often retention (plans.<plan>.backupKeep) is applied. */
+  retentionSchedule: z._default(scheduleSpec, 'every 1h'),
 });
 
 const rateLimit = z.object({
@@ -180,6 +207,7 @@ export const configSchema = z.strictObject({
     {},
   ),
   frontdoor: z.prefault(frontdoorSchema, {}),
+  agent: z.prefault(agentSchema, {}),
   /**
    * Per plan, what is not fixed by tenantctl's plans (src/templates/plans.ts): `pidsLimit`, the most
    * processes and threads one container of a tenant may run ({{pids_limit}} in templates).
@@ -244,4 +272,5 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema> & { stateDir: string; backupsDir: string };
 export type PortRange = z.infer<typeof portRangeSchema>;
 export type FrontdoorConfig = Config['frontdoor'];
+export type AgentConfig = Config['agent'];
 export type ServiceWithPort = keyof Config['ports'];

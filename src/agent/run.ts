@@ -1,0 +1,45 @@
+import { once } from 'node:events';
+import type { Context } from '../context.js';
+import type { AgentContext } from './context.js';
+import { runLoop } from './loop.js';
+import type { AgentRuntimeStatus } from './runtime-status.js';
+import { agentLoops } from './loops.js';
+import { Leadership } from './leader.js';
+import { startServer } from './server.js';
+import { agentRoutes } from './routes.js';
+
+// `tenantctl agent run` (hidden; what the agent's container runs): opens the admin database with the
+// agent's own role (its URL is in the agent's 0600 configuration, written by `agent up`), starts the
+// loops and the loopback server, and runs until SIGTERM (docker stop), when each loop's tick in
+// flight is given stopGraceMs to end (a backup in flight is cancelled and cleans up, as on Ctrl-C).
+
+/** Less than the compose file's stop_grace_period (30 s), so the agent ends before Docker kills it. */
+const stopGraceMs = 25_000;
+
+export async function runAgent(ctx: Context, log: (line: string) => void): Promise<{ stoppedAt: string }> {
+  const db = await ctx.adminDb();
+  const hostId = ctx.dockerHost.id;
+  const leadership = new Leadership(db, hostId);
+  const agent: AgentContext = { ctx, db, hostId, isLeader: () => leadership.isLeader, log };
+  const startedAt = new Date(ctx.clock.now()).toISOString();
+
+  const running = agentLoops(ctx.config.agent, leadership).map((loop) => runLoop(loop, agent, ctx.signal));
+  const status = (): AgentRuntimeStatus => ({
+    hostId, pid: process.pid, startedAt, leader: leadership.isLeader, leaderSince: leadership.leaderSince, loops: running.map((r) => ({ ...r.state })),
+  });
+  const server = await startServer(agentRoutes(status), ctx.config.agent.port);
+  log(`agent of host ${hostId} listening on http://127.0.0.1:${ctx.config.agent.port} (pid ${process.pid})`);
+
+  if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
+  log('stopping: waiting for the loops\' ticks in flight');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(running.map((r) => r.stopped)),
+    new Promise((resolve) => { timer = setTimeout(resolve, stopGraceMs); }),
+  ]);
+  clearTimeout(timer);
+  await leadership.stepDown();
+  await new Promise((resolve) => server.close(resolve));
+  log('stopped');
+  return { stoppedAt: new Date(ctx.clock.now()).toISOString() };
+}

@@ -1,0 +1,11 @@
+import type { LoopState } from './loop.js';
+
+/** What a running agent answers on /status, and `agent status` shows. */
+export interface AgentRuntimeStatus {
+  hostId: string;
+  pid: number;
+  startedAt: string;
+  leader: boolean;
+  leaderSince: string | null;
+  loops: LoopState[];
+}

@@ -1,0 +1,73 @@
+import { messageOf } from '../common/errors.js';
+import { holdTenant } from '../tenants/hold.js';
+import { runJob } from '../schedules/jobs.js';
+import { ScheduleStore } from '../schedules/store.js';
+import type { AgentContext } from './context.js';
+import type { AgentLoop } from './loop.js';
+
+// The schedules loop: on the host's leader only, claims due schedules one at a time and runs each
+// to its end (src/schedules/jobs.ts), recording the outcome and the next due time.
+
+export function schedulerLoop(pollMs: number): AgentLoop {
+  return {
+    name: 'schedules',
+    intervalMs: pollMs,
+    async tick(agent, signal) {
+      if (!agent.isLeader()) return;
+      // Ticks never overlap, so no run of this agent is in flight here: a claimed run of this host
+      // is one a killed agent left, or one this agent could not record the end of (the admin
+      // database failed at that moment). Settled before anything new is claimed.
+      await settleInterruptedRuns(agent);
+      const store = new ScheduleStore(agent.db);
+      while (!signal.aborted && agent.isLeader()) {
+        const claimed = await store.claimDue(agent.hostId, agent.ctx.actor);
+        if (!claimed) return;
+        const { schedule, run } = claimed;
+        agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} (${schedule.spec}) started`);
+        let ended;
+        try {
+          ended = await runJob(agent.ctx, store, schedule, run);
+        } catch (error) {
+          ended = { outcome: 'failed' as const, summary: `${schedule.kind} failed`, error: messageOf(error) };
+        }
+        await store.finish(schedule, run.id, ended.outcome, ended.summary, ended.error);
+        agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} ${ended.outcome}: ${ended.summary}${ended.error ? ` (${ended.error})` : ''}`);
+      }
+    },
+  };
+}
+
+/**
+ * What the leader does before it claims anything: runs an agent claimed and never finished (it was killed,
+ * or its host went down) are settled. Each tenant whose scheduled backup the run left in the
+ * operation journal is settled under its lock (the backup kept if it was recorded as succeeded,
+ * else recorded as failed), and the run is recorded as failed; its next run is due a full interval
+ * later, as after any run. Nothing is run again here: a job is never made twice.
+ */
+export async function settleInterruptedRuns(agent: AgentContext): Promise<void> {
+  const store = new ScheduleStore(agent.db);
+  for (const { schedule, run } of await store.interrupted(agent.hostId)) {
+    const settled: string[] = [];
+    const { rows } = await agent.db.pool.query(
+      "SELECT customer_id FROM admin_operations WHERE state = 'running' AND verb = 'scheduled-backup' AND (data->>'run')::bigint = $1",
+      [run.id],
+    ).catch(agent.db.unreachable);
+    for (const { customer_id: tenant } of rows) {
+      try {
+        // holdTenant settles the tenant's pending operation (resumeScheduledBackup) before anything else.
+        const release = await holdTenant(agent.ctx, tenant);
+        await release();
+        const { rows: ops } = await agent.db.pool.query(
+          "SELECT state FROM admin_operations WHERE customer_id = $1 AND verb = 'scheduled-backup' AND (data->>'run')::bigint = $2 ORDER BY id DESC LIMIT 1",
+          [tenant, run.id],
+        ).catch(agent.db.unreachable);
+        settled.push(`${tenant}'s backup ${ops[0]?.state === 'completed' ? 'was recorded before it stopped (kept)' : 'is recorded as failed'}`);
+      } catch (error) {
+        settled.push(`${tenant}: not settled (${messageOf(error)}); the next command on it settles it`);
+      }
+    }
+    const why = `interrupted: the agent running it stopped (run ${run.id}, started ${run.startedAt} by ${run.actor})${settled.length ? `; ${settled.join('; ')}` : ''}`;
+    await store.finish(schedule, run.id, 'failed', `${schedule.kind} interrupted`, why);
+    agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} was ${why}`);
+  }
+}

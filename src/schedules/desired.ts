@@ -1,0 +1,33 @@
+import type { Config } from '../config/schema.js';
+import { intervalSeconds } from '../common/interval.js';
+
+// The schedules a host's agent runs, as the configuration asks (README, "The agent"): one backup
+// schedule per plan with plans.<plan>.backupSchedule, one retention schedule per plan with
+// plans.<plan>.backupKeep (at agent.retentionSchedule), and one doctor report (agent.doctorSchedule).
+// `tenantctl agent up` writes them as rows (store.ts sync); the agent only reads and claims rows.
+
+export type ScheduleKind = 'backup' | 'retention' | 'doctor';
+
+export interface DesiredSchedule {
+  kind: ScheduleKind;
+  /** A plan, or '*' for the whole host. */
+  target: string;
+  spec: string;
+  everySeconds: number;
+  keep: number | null;
+}
+
+export function desiredSchedules(config: Config): DesiredSchedule[] {
+  const wanted: DesiredSchedule[] = [];
+  for (const [plan, settings] of Object.entries(config.plans)) {
+    const backupEvery = intervalSeconds(settings.backupSchedule, `plans.${plan}.backupSchedule`);
+    if (backupEvery !== undefined) wanted.push({ kind: 'backup', target: plan, spec: settings.backupSchedule, everySeconds: backupEvery, keep: null });
+    const retentionEvery = intervalSeconds(config.agent.retentionSchedule, 'agent.retentionSchedule');
+    if (settings.backupKeep !== undefined && retentionEvery !== undefined) {
+      wanted.push({ kind: 'retention', target: plan, spec: config.agent.retentionSchedule, everySeconds: retentionEvery, keep: settings.backupKeep });
+    }
+  }
+  const doctorEvery = intervalSeconds(config.agent.doctorSchedule, 'agent.doctorSchedule');
+  if (doctorEvery !== undefined) wanted.push({ kind: 'doctor', target: '*', spec: config.agent.doctorSchedule, everySeconds: doctorEvery, keep: null });
+  return wanted;
+}

@@ -1,0 +1,89 @@
+import type { Context } from '../context.js';
+import { messageOf } from '../common/errors.js';
+import { TenantRegistry, type TenantRecord } from '../tenants/registry.js';
+import { loadTenantTemplate } from '../tenants/tenant-template.js';
+import { holdTenant } from '../tenants/hold.js';
+import { pruneBackups } from '../backups/prune.js';
+import { doctor } from '../doctor/doctor.js';
+import { scheduledBackup } from './scheduled-backup.js';
+import type { RunOutcome, Schedule, ScheduleRun, ScheduleStore } from './store.js';
+
+// What each kind of schedule does when its run is claimed: tenantctl's own verbs, called in the
+// agent's process (backupTenant, pruneBackups, doctor), one tenant at a time. A tenant's failure
+// is recorded in the run and the others go on; the run fails when any tenant failed.
+
+const tenantCount = (n: number) => `${n} ${n === 1 ? 'tenant' : 'tenants'}`;
+
+export interface JobOutcome {
+  outcome: RunOutcome;
+  summary: string;
+  error: string | null;
+}
+
+export async function runJob(ctx: Context, store: ScheduleStore, schedule: Schedule, run: ScheduleRun): Promise<JobOutcome> {
+  switch (schedule.kind) {
+    case 'backup': return backupPlan(ctx, store, schedule, run);
+    case 'retention': return retainPlan(ctx, store, schedule, run);
+    case 'doctor': return doctorReport(ctx, store, run);
+  }
+}
+
+/** The plan's tenants on this host that are `statuses`. */
+async function tenantsOfPlan(ctx: Context, plan: string, statuses: readonly string[]): Promise<TenantRecord[]> {
+  const all = await new TenantRegistry(await ctx.adminDb()).list();
+  return all.filter((t) => t.plan === plan && t.host === ctx.dockerHost.id && statuses.includes(t.status));
+}
+
+async function eachTenant(
+  ctx: Context, store: ScheduleStore, run: ScheduleRun, tenants: TenantRecord[], verb: string,
+  work: (tenant: TenantRecord) => Promise<string | undefined>,
+): Promise<JobOutcome> {
+  const done: Record<string, string> = {};
+  const failed: Record<string, string> = {};
+  for (const tenant of tenants) {
+    if (ctx.signal.aborted) break;
+    try {
+      const what = await work(tenant);
+      if (what !== undefined) done[tenant.id] = what;
+    } catch (error) {
+      failed[tenant.id] = messageOf(error);
+    }
+    await store.note(run.id, { done, failed });
+  }
+  const left = tenants.length - Object.keys(done).length - Object.keys(failed).length;
+  const summary = `${verb} ${Object.keys(done).length} of ${tenantCount(tenants.length)}${Object.keys(failed).length ? `, ${Object.keys(failed).length} failed` : ''}${left > 0 && ctx.signal.aborted ? `, ${left} not reached (the agent stopped)` : ''}`;
+  const errors = Object.entries(failed).map(([id, why]) => `${id}: ${why}`);
+  if (ctx.signal.aborted && left > 0) errors.push(`${left} tenants not reached: the agent stopped`);
+  return { outcome: errors.length ? 'failed' : 'succeeded', summary, error: errors.length ? errors.join('; ') : null };
+}
+
+async function backupPlan(ctx: Context, store: ScheduleStore, schedule: Schedule, run: ScheduleRun): Promise<JobOutcome> {
+  const active = await tenantsOfPlan(ctx, schedule.target, ['active']);
+  // As `backup --all`: tenants whose template declares no state have nothing to back up.
+  const stateful = (await Promise.all(active.map(async (t) => ((await loadTenantTemplate(ctx, t).then((tpl) => Object.keys(tpl.block.state).length > 0, () => true)) ? t : undefined))))
+    .filter((t): t is TenantRecord => t !== undefined);
+  return eachTenant(ctx, store, run, stateful, 'backed up', async (t) => (await scheduledBackup(ctx, t.id, { schedule: schedule.id, run: run.id })).id);
+}
+
+async function retainPlan(ctx: Context, store: ScheduleStore, schedule: Schedule, run: ScheduleRun): Promise<JobOutcome> {
+  const keep = schedule.keep ?? Number.MAX_SAFE_INTEGER;
+  const tenants = await tenantsOfPlan(ctx, schedule.target, ['active', 'stopped']);
+  return eachTenant(ctx, store, run, tenants, `pruned to the newest ${keep} backups:`, async (t) => {
+    const release = await holdTenant(ctx, t.id);
+    try {
+      const removed = await pruneBackups(ctx, await ctx.adminDb(), t.id, keep);
+      return removed.length ? `removed ${removed.join(', ')}` : 'nothing to remove';
+    } finally {
+      await release();
+    }
+  });
+}
+
+/** doctor without --fix: a report, recorded in the run; discrepancies are its result, not a failure of the job. */
+async function doctorReport(ctx: Context, store: ScheduleStore, run: ScheduleRun): Promise<JobOutcome> {
+  const report = await doctor(ctx);
+  await store.note(run.id, { findings: report.findings.map((f) => ({ kind: f.kind, tenant: f.tenant, detail: f.detail })) });
+  const checked = `${tenantCount(report.checked.tenants)} checked`;
+  const summary = report.findings.length === 0 ? `no discrepancy (${checked})` : `${report.findings.length} ${report.findings.length === 1 ? 'discrepancy' : 'discrepancies'} (${checked}): see tenantctl doctor`;
+  return { outcome: 'succeeded', summary, error: null };
+}

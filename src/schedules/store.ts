@@ -1,0 +1,171 @@
+import type { AdminDb } from '../admin-db/database.js';
+import type { DesiredSchedule, ScheduleKind } from './desired.js';
+
+// admin_schedules and admin_schedule_runs (migration 017). A schedule is claimed by one agent in
+// one transaction (the row locked with SKIP LOCKED, its run row inserted, running_run set), so a
+// due job runs once whoever asks; when the run ends its next run is due `every` after that moment
+// (not after the missed due time: an agent back after a day runs a daily job once, not once per
+// day missed). Every write is a fenced transaction (admin-db): an agent that lost its leadership
+// lock cannot claim or finish anything.
+
+export type RunOutcome = 'succeeded' | 'failed';
+
+export interface Schedule {
+  id: number;
+  host: string;
+  kind: ScheduleKind;
+  target: string;
+  spec: string;
+  everySeconds: number;
+  keep: number | null;
+  nextRunAt: string;
+  runningRun: number | null;
+  lastStartedAt: string | null;
+  lastFinishedAt: string | null;
+  lastOutcome: RunOutcome | null;
+  lastError: string | null;
+  /** The last finished run's one-line account (what it backed up, what doctor found). */
+  lastSummary: string | null;
+}
+
+export interface ScheduleRun {
+  id: number;
+  scheduleId: number;
+  state: 'running' | RunOutcome;
+  actor: string;
+  detail: Record<string, unknown>;
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+const iso = (value: Date | null) => (value ? value.toISOString() : null);
+
+const toSchedule = (row: any): Schedule => ({
+  id: Number(row.id),
+  host: row.host,
+  kind: row.kind,
+  target: row.target,
+  spec: row.spec,
+  everySeconds: row.every_seconds,
+  keep: row.keep,
+  nextRunAt: (row.next_run_at as Date).toISOString(),
+  runningRun: row.running_run === null ? null : Number(row.running_run),
+  lastStartedAt: iso(row.last_started_at),
+  lastFinishedAt: iso(row.last_finished_at),
+  lastOutcome: row.last_outcome,
+  lastError: row.last_error,
+  lastSummary: row.last_summary ?? null,
+});
+
+const toRun = (row: any): ScheduleRun => ({
+  id: Number(row.id),
+  scheduleId: Number(row.schedule_id),
+  state: row.state,
+  actor: row.actor,
+  detail: row.detail ?? {},
+  error: row.error,
+  startedAt: (row.started_at as Date).toISOString(),
+  finishedAt: iso(row.finished_at),
+});
+
+export class ScheduleStore {
+  constructor(readonly db: AdminDb) {}
+
+  /**
+   * Makes the host's schedules what the configuration asks (agent up, as the database's owner): new
+   * ones are due at once, a changed interval counts from the last run, and schedules no longer
+   * asked for go (with their runs) unless one is running now.
+   */
+  async sync(host: string, wanted: DesiredSchedule[]): Promise<{ added: number; changed: number; removed: number }> {
+    return this.db.withTransaction(async (client) => {
+      let added = 0;
+      let changed = 0;
+      for (const s of wanted) {
+        const { rows } = await client.query(
+          `INSERT INTO admin_schedules (host, kind, target, spec, every_seconds, keep) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (host, kind, target) DO UPDATE SET spec = EXCLUDED.spec, every_seconds = EXCLUDED.every_seconds, keep = EXCLUDED.keep,
+             next_run_at = CASE WHEN admin_schedules.every_seconds = EXCLUDED.every_seconds THEN admin_schedules.next_run_at
+                                ELSE COALESCE(admin_schedules.last_finished_at + make_interval(secs => EXCLUDED.every_seconds), now()) END
+           RETURNING (xmax = 0) AS inserted, (SELECT every_seconds FROM admin_schedules o WHERE o.id = admin_schedules.id) AS before`,
+          [host, s.kind, s.target, s.spec, s.everySeconds, s.keep],
+        );
+        if (rows[0].inserted) added += 1;
+        else if (rows[0].before !== s.everySeconds) changed += 1;
+      }
+      const keys = wanted.map((s) => `${s.kind}:${s.target}`);
+      const { rowCount } = await client.query(
+        "DELETE FROM admin_schedules WHERE host = $1 AND running_run IS NULL AND NOT (kind || ':' || target = ANY($2::text[]))",
+        [host, keys],
+      );
+      return { added, changed, removed: rowCount ?? 0 };
+    });
+  }
+
+  /** The schedules of one host (or all), with the last run's summary. */
+  async list(host?: string): Promise<Schedule[]> {
+    const { rows } = await this.db.pool.query(
+      `SELECT s.*, (SELECT r.detail->>'summary' FROM admin_schedule_runs r WHERE r.schedule_id = s.id AND r.state <> 'running' ORDER BY r.started_at DESC, r.id DESC LIMIT 1) AS last_summary
+         FROM admin_schedules s ${host === undefined ? '' : 'WHERE s.host = $1'} ORDER BY s.host, s.kind, s.target`,
+      host === undefined ? [] : [host],
+    ).catch(this.db.unreachable);
+    return rows.map(toSchedule);
+  }
+
+  async runs(scheduleId: number): Promise<ScheduleRun[]> {
+    const { rows } = await this.db.pool.query('SELECT * FROM admin_schedule_runs WHERE schedule_id = $1 ORDER BY started_at DESC, id DESC', [scheduleId]).catch(this.db.unreachable);
+    return rows.map(toRun);
+  }
+
+  /**
+   * Claims the host's most overdue schedule that is due and not running, with a new run row; none
+   * when nothing is due. UPDATE ... RETURNING on a row locked FOR UPDATE SKIP LOCKED in one
+   * transaction: two agents asking at once never claim the same run.
+   */
+  async claimDue(host: string, actor: string): Promise<{ schedule: Schedule; run: ScheduleRun } | undefined> {
+    return this.db.withTransaction(async (client) => {
+      const { rows: due } = await client.query(
+        `SELECT id FROM admin_schedules WHERE host = $1 AND running_run IS NULL AND next_run_at <= now()
+          ORDER BY next_run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        [host],
+      );
+      if (!due[0]) return undefined;
+      const { rows: runs } = await client.query('INSERT INTO admin_schedule_runs (schedule_id, host, actor) VALUES ($1, $2, $3) RETURNING *', [due[0].id, host, actor]);
+      const { rows } = await client.query(
+        'UPDATE admin_schedules SET running_run = $2, last_started_at = now() WHERE id = $1 AND running_run IS NULL RETURNING *',
+        [due[0].id, runs[0].id],
+      );
+      return { schedule: toSchedule(rows[0]), run: toRun(runs[0]) };
+    });
+  }
+
+  /** Merges what a run learned so far into its detail (e.g. which tenants are done). */
+  async note(runId: number, patch: Record<string, unknown>): Promise<void> {
+    await this.db.withTransaction((client) => client.query('UPDATE admin_schedule_runs SET detail = detail || $2::jsonb WHERE id = $1', [runId, JSON.stringify(patch)]));
+  }
+
+  /** Ends a run and schedules the next one `every` from now. */
+  async finish(schedule: Pick<Schedule, 'id' | 'everySeconds'>, runId: number, outcome: RunOutcome, summary: string, error: string | null): Promise<void> {
+    await this.db.withTransaction(async (client) => {
+      await client.query(
+        "UPDATE admin_schedule_runs SET state = $2, error = $3, detail = detail || jsonb_build_object('summary', $4::text), finished_at = now() WHERE id = $1 AND state = 'running'",
+        [runId, outcome, error?.slice(0, 2000) ?? null, summary.slice(0, 500)],
+      );
+      await client.query(
+        `UPDATE admin_schedules SET running_run = NULL, last_finished_at = now(), last_outcome = $3, last_error = $4,
+           next_run_at = now() + make_interval(secs => every_seconds) WHERE id = $1 AND running_run = $2`,
+        [schedule.id, runId, outcome, error?.slice(0, 2000) ?? null],
+      );
+    });
+  }
+
+  /** The host's schedules whose run was claimed and never finished (its agent died). */
+  async interrupted(host: string): Promise<Array<{ schedule: Schedule; run: ScheduleRun }>> {
+    const { rows } = await this.db.pool.query(
+      `SELECT to_jsonb(s) AS s, to_jsonb(r) AS r FROM admin_schedules s JOIN admin_schedule_runs r ON r.id = s.running_run WHERE s.host = $1`,
+      [host],
+    ).catch(this.db.unreachable);
+    const dated = (o: any) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, /_at$/.test(k) && typeof v === 'string' ? new Date(v) : v]));
+    return rows.map((row) => ({ schedule: toSchedule(dated(row.s)), run: toRun(dated(row.r)) }));
+  }
+}

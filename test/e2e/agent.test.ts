@@ -1,0 +1,282 @@
+// The agent on real parts: its own compose project on the real engine, the CLI bundle in its image,
+// the admin database (with the agent's own role), a real tenant backed up by a schedule. One shared
+// setup: a tenant of plan standard, whose backup schedule is `every 1h` (so a run is due once, when
+// the schedule is created, and again only when the test makes it due).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import getPort from 'get-port';
+import pg from 'pg';
+import { createHarness, dockerObjectsWithPrefix, inspect, stopwatch, type Harness } from './harness.js';
+import { retryUntilDeadline, done, notYet } from '../../src/common/retry.js';
+
+let h: Harness;
+const timings: Record<string, number> = {};
+const timed = stopwatch(timings);
+let agentProject: string;
+let agentPort: number;
+let pauseFile: string;
+
+beforeAll(async () => {
+  h = await createHarness('agent', {
+    TENANTCTL_SUBNET_POOL: `10.${150 + Math.floor(Math.random() * 40)}.0.0/16`,
+    TENANTCTL_APP_PORTS: '4900-4929', TENANTCTL_DB_PORTS: '5900-5929', TENANTCTL_REDIS_PORTS: '6900-6929',
+  });
+  agentProject = `${h.prefix}-agent`;
+  agentPort = await getPort();
+  Object.assign(h.env, { TENANTCTL_AGENT_PROJECT: agentProject, TENANTCTL_AGENT_PORT: String(agentPort) });
+  // A schedule is checked every second here (15 s by default); doctor stays at its default.
+  writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), 'plans:\n  standard:\n    backupSchedule: every 1h\nagent:\n  pollSeconds: 1\n');
+  pauseFile = path.join(h.dir, 'pause', 'agent.pause');
+  mkdirSync(path.dirname(pauseFile), { recursive: true });
+  const r = await timed('provision', () => h.cli(['provision', 'acme', '--name', 'Acme', '--plan', 'standard', '--json']));
+  expect(r.exitCode, r.why).toBe(0);
+}, 240_000);
+
+afterAll(async () => {
+  if (h) {
+    for (const project of [agentProject, `${agentProject}2`]) await h.cli(['agent', 'down', '--json'], { env: { TENANTCTL_AGENT_PROJECT: project } }).catch(() => {});
+    await h.cleanup();
+  }
+  console.log(`agent e2e timings (ms): ${JSON.stringify(timings)}`);
+}, 120_000);
+
+const agentActor = (project: string) => `agent:${project}@${os.hostname()}`;
+
+async function waitFor<T>(what: string, attempt: () => Promise<T | undefined>, deadlineMs = 60_000): Promise<T> {
+  return retryUntilDeadline(async () => {
+    const value = await attempt();
+    return value === undefined ? notYet(what) : done(value);
+  }, { what, deadlineMs, initialDelayMs: 250, maxDelayMs: 1_000, onDeadline: (why) => new Error(`timed out ${why}`) });
+}
+
+async function backupSchedule(): Promise<any> {
+  const r = await h.cli(['schedules', 'list', '--json']);
+  expect(r.exitCode, r.why).toBe(0);
+  return r.json().schedules.find((s: any) => s.kind === 'backup' && s.target === 'standard');
+}
+
+const runsOf = (scheduleId: number) => h.adminQuery('SELECT * FROM admin_schedule_runs WHERE schedule_id = $1 ORDER BY id', [scheduleId]);
+const backupsOfAcme = () => h.adminQuery("SELECT id, state, created_by, started_at FROM admin_backups WHERE customer_id = 'acme' ORDER BY started_at, id");
+
+async function get(port: number, urlPath: string): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${port}${urlPath}`);
+  await response.arrayBuffer();
+  return response.status;
+}
+
+describe.sequential('tenantctl agent', () => {
+  let scheduleId: number;
+
+  it('agent up killed -9, or interrupted, before its container starts: nothing runs, and agent up again starts it', async () => {
+    const env = { TENANTCTL_PAUSE_AT: 'agent-up:configured', TENANTCTL_PAUSE_FILE: pauseFile };
+    for (const signal of ['SIGKILL', 'SIGINT'] as const) {
+      const child = execa('node', [path.join(import.meta.dirname, '..', '..', 'bin', 'tenantctl.js'), 'agent', 'up', '--json'], { cwd: h.dir, env: { ...h.env, ...env }, reject: false, stdin: 'ignore' });
+      await waitFor('agent up to pause', async () => (existsSync(pauseFile) ? true : undefined), 120_000);
+      child.kill(signal);
+      const ended = await child;
+      rmSync(pauseFile, { force: true });
+      if (signal === 'SIGINT') expect(ended.exitCode, String(ended.stderr)).toBe(130);
+      expect((await h.cli(['agent', 'status', '--json'])).json().state).toBe('absent');
+    }
+  }, 240_000);
+
+  it('agent up: runs in its own compose project and leads its host; the due backup runs once and schedules list shows it', async () => {
+    const up = await timed('agent up', () => h.cli(['agent', 'up', '--json']));
+    expect(up.exitCode, up.why).toBe(0);
+    const status = await h.cli(['agent', 'status', '--json']);
+    expect(status.exitCode, status.why).toBe(0);
+    const s = status.json();
+    expect(s).toMatchObject({ state: 'running', project: agentProject, metricsUrl: `http://127.0.0.1:${agentPort}/metrics`, apiUrl: null });
+    // Leadership is taken on the agent's first tick: up to a moment after it answers.
+    await waitFor('the agent to lead', async () => ((await h.cli(['agent', 'status', '--json'])).json().leader === true ? true : undefined));
+    const container = await inspect(agentProject);
+    expect(container.Config.Labels['com.docker.compose.project']).toBe(agentProject);
+    expect(container.Config.Image).toMatch(/^tenantctl\/agent:[0-9a-f]{16}$/);
+    // No secret in its environment or command line: its database login is in its 0600 config file.
+    expect(JSON.stringify([container.Config.Env, container.Config.Cmd])).not.toMatch(/postgres(ql)?:\/\/|PASSWORD|MASTER_KEY=/);
+    expect(statSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent-db.env')).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent', agentProject, 'config.yaml')).mode & 0o777).toBe(0o600);
+    // The loopback server's route table: /healthz now, /metrics mounted later (404 until then).
+    expect(await get(agentPort, '/healthz')).toBe(200);
+    expect(await get(agentPort, '/metrics')).toBe(404);
+
+    const schedule = await timed('first scheduled backup', () => waitFor('the scheduled backup to finish', async () => {
+      const found = await backupSchedule();
+      return found?.lastOutcome ? found : undefined;
+    }));
+    expect(schedule, JSON.stringify(schedule)).toMatchObject({ spec: 'every 1h', everySeconds: 3600, lastOutcome: 'succeeded', lastError: null, running: false });
+    expect(schedule.lastSummary).toBe('backed up 1 of 1 tenant');
+    scheduleId = schedule.id;
+    // Next due an hour after it finished, not before.
+    expect(Date.parse(schedule.nextRunAt) - Date.parse(schedule.lastFinishedAt)).toBeGreaterThanOrEqual(3_599_000);
+    const text = await h.cli(['schedules', 'list']);
+    expect(text.stdout).toMatch(/backup\s+standard\s+every 1h\s+\S+\s+\S+\s+succeeded\s+backed up 1 of 1 tenant$/m);
+    // Several ticks later it has still run once: one run, one backup, made by the agent.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await runsOf(scheduleId)).toHaveLength(1);
+    const backups = await backupsOfAcme();
+    expect(backups.map((b) => [b.state, b.created_by])).toEqual([['succeeded', agentActor(agentProject)]]);
+  }, 180_000);
+
+  it('two agents on one host: one leads, only the leader runs a due job, and the other takes over when it is killed', async () => {
+    const second = `${agentProject}2`;
+    const secondPort = await getPort();
+    const env = { TENANTCTL_AGENT_PROJECT: second, TENANTCTL_AGENT_PORT: String(secondPort) };
+    const up = await timed('second agent up', () => h.cli(['agent', 'up', '--json'], { env }));
+    expect(up.exitCode, up.why).toBe(0);
+    // Give the follower several leadership ticks to (fail to) take the lead.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    const [first, other] = await Promise.all([h.cli(['agent', 'status', '--json']), h.cli(['agent', 'status', '--json'], { env })]);
+    expect(first.json()).toMatchObject({ state: 'running', leader: true });
+    expect(other.json()).toMatchObject({ state: 'running', leader: false });
+
+    await h.adminQuery("UPDATE admin_schedules SET next_run_at = now() WHERE id = $1", [scheduleId]);
+    await timed('backup due again', () => waitFor('the second run to finish', async () => {
+      const runs = await runsOf(scheduleId);
+      return runs.length === 2 && runs[1].state !== 'running' ? runs : undefined;
+    }));
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const runs = await runsOf(scheduleId);
+    expect(runs.map((r) => [r.state, r.actor])).toEqual([['succeeded', agentActor(agentProject)], ['succeeded', agentActor(agentProject)]]);
+    expect((await backupsOfAcme()).map((b) => b.created_by)).toEqual([agentActor(agentProject), agentActor(agentProject)]);
+    const followerLog = (await execa('docker', ['logs', second], { reject: false })).stderr;
+    expect(followerLog).not.toMatch(/run \d+:/);
+
+    // The leader killed -9: its session ends, and the follower takes the lead within a few of its ticks.
+    await execa('docker', ['kill', '-s', 'KILL', agentProject]);
+    await timed('failover', () => waitFor('the follower to lead', async () => ((await h.cli(['agent', 'status', '--json'], { env })).json().leader === true ? true : undefined), 30_000));
+    const back = await h.cli(['agent', 'up', '--json']);
+    expect(back.exitCode, back.why).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect((await h.cli(['agent', 'status', '--json'])).json()).toMatchObject({ state: 'running', leader: false });
+
+    // agent down removes that project and nothing else: the other agent, the tenant and the admin database run on.
+    const before = await dockerObjectsWithPrefix(h.prefix);
+    const down = await h.cli(['agent', 'down', '--json'], { env });
+    expect(down.exitCode, down.why).toBe(0);
+    expect(down.json().removed).toEqual([second]);
+    const after = await dockerObjectsWithPrefix(h.prefix);
+    expect(after.containers.length).toBe(before.containers.length - 1);
+    expect(after.networks).toEqual(before.networks);
+    expect(after.volumes).toEqual(before.volumes);
+    expect((await h.cli(['agent', 'status', '--json'], { env })).json().state).toBe('absent');
+    await waitFor('the first agent to lead again', async () => ((await h.cli(['agent', 'status', '--json'])).json().leader === true ? true : undefined), 30_000);
+    const tenant = await h.cli(['status', 'acme', '--json']);
+    expect(tenant.exitCode, tenant.why).toBe(0);
+  }, 180_000);
+
+  // At each step of a scheduled backup: its intent journaled (nothing made yet), and its row recorded as running.
+  it.each([
+    { step: 'scheduled-backup:begun', left: [], after: [] },
+    { step: 'backup:running', left: ['running'], after: ['failed'] },
+  ])('agent killed -9 at $step: after agent up the job is recorded failed, never made twice', async ({ step, left, after }) => {
+    const paused = await timed(`agent up paused at ${step}`, () => h.cli(['agent', 'up', '--json'], { env: { TENANTCTL_PAUSE_AT: step, TENANTCTL_PAUSE_FILE: pauseFile } }));
+    expect(paused.exitCode, paused.why).toBe(0);
+    await waitFor('the agent to lead', async () => ((await h.cli(['agent', 'status', '--json'])).json().leader === true ? true : undefined));
+    const killedAt = new Date();
+    const runsBefore = (await runsOf(scheduleId)).length;
+    await h.adminQuery('UPDATE admin_schedules SET next_run_at = now() WHERE id = $1', [scheduleId]);
+    await waitFor('the backup to pause', async () => (existsSync(pauseFile) ? true : undefined));
+    expect(readFileSync(pauseFile, 'utf8')).toMatch(new RegExp(`^${step} \\d+`));
+    await execa('docker', ['kill', '-s', 'KILL', agentProject]);
+    rmSync(pauseFile, { force: true });
+
+    // What the kill left: its scheduled-backup operation running, the run claimed, and at backup:running the backup's row and folder.
+    const leftRows = (await backupsOfAcme()).filter((b) => b.started_at >= killedAt);
+    expect(leftRows.map((b) => b.state)).toEqual(left);
+    const [op] = await h.adminQuery("SELECT * FROM admin_operations WHERE verb = 'scheduled-backup' AND customer_id = 'acme' AND state = 'running'");
+    expect(op).toBeDefined();
+    expect((await h.adminQuery('SELECT running_run FROM admin_schedules WHERE id = $1', [scheduleId]))[0].running_run).not.toBeNull();
+    if (leftRows[0]) expect(existsSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'backups', 'acme', `${leftRows[0].id}.partial`))).toBe(true);
+
+    const up = await timed(`agent up after the kill at ${step}`, () => h.cli(['agent', 'up', '--json']));
+    expect(up.exitCode, up.why).toBe(0);
+    const schedule = await waitFor('the interrupted run to be settled', async () => {
+      const s = await backupSchedule();
+      return s && !s.running && s.lastOutcome === 'failed' ? s : undefined;
+    });
+    expect(schedule.lastError).toMatch(/^interrupted: the agent running it stopped .*acme's backup is recorded as failed/);
+    expect(Date.parse(schedule.nextRunAt) - Date.now()).toBeGreaterThan(3_500_000);
+    // Several ticks later: nothing made again.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect((await backupsOfAcme()).filter((b) => b.started_at >= killedAt).map((b) => b.state)).toEqual(after);
+    expect((await h.adminQuery('SELECT state FROM admin_operations WHERE id = $1', [op.id]))[0].state).toBe('undone');
+    expect(readdirSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'backups', 'acme')).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    const runs = await runsOf(scheduleId);
+    expect(runs.length).toBe(runsBefore + 1);
+    expect(runs.at(-1).state).toBe('failed');
+  }, 180_000);
+
+  it('tenantctl backup killed -9, or interrupted, at backup:running: the next backup finds its row failed and its folder gone', async () => {
+    const before = (await backupsOfAcme()).length;
+    const env = { TENANTCTL_PAUSE_AT: 'backup:running', TENANTCTL_PAUSE_FILE: pauseFile };
+    for (const signal of ['SIGKILL', 'SIGINT'] as const) {
+      const child = execa('node', [path.join(import.meta.dirname, '..', '..', 'bin', 'tenantctl.js'), 'backup', 'acme', '--json'], { cwd: h.dir, env: { ...h.env, ...env }, reject: false, stdin: 'ignore' });
+      await waitFor('the backup to pause', async () => (existsSync(pauseFile) ? true : undefined));
+      child.kill(signal);
+      const ended = await child;
+      rmSync(pauseFile, { force: true });
+      if (signal === 'SIGINT') {
+        expect(ended.exitCode, String(ended.stderr)).toBe(130);
+        // Interrupted: it recorded its own failure on the way out.
+        expect((await backupsOfAcme()).at(-1).state).toBe('failed');
+      }
+    }
+    const again = await timed('backup after kills', () => h.cli(['backup', 'acme', '--json']));
+    expect(again.exitCode, again.why).toBe(0);
+    const rows = (await backupsOfAcme()).slice(before);
+    expect(rows.map((b) => b.state)).toEqual(['failed', 'failed', 'succeeded']);
+    expect(readdirSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'backups', 'acme')).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  }, 120_000);
+
+  it('agent down during a scheduled backup (SIGTERM): the backup is cancelled and recorded failed at once', async () => {
+    const paused = await h.cli(['agent', 'up', '--json'], { env: { TENANTCTL_PAUSE_AT: 'backup:running', TENANTCTL_PAUSE_FILE: pauseFile } });
+    expect(paused.exitCode, paused.why).toBe(0);
+    await waitFor('the agent to lead', async () => ((await h.cli(['agent', 'status', '--json'])).json().leader === true ? true : undefined));
+    const stoppedAt = new Date();
+    await h.adminQuery('UPDATE admin_schedules SET next_run_at = now() WHERE id = $1', [scheduleId]);
+    await waitFor('the backup to pause', async () => (existsSync(pauseFile) ? true : undefined));
+    const down = await timed('agent down mid-backup', () => h.cli(['agent', 'down', '--json']));
+    expect(down.exitCode, down.why).toBe(0);
+    rmSync(pauseFile, { force: true });
+    const since = (await backupsOfAcme()).filter((b) => b.started_at >= stoppedAt);
+    expect(since.map((b) => b.state)).toEqual(['failed']);
+    const [schedule] = await h.adminQuery('SELECT * FROM admin_schedules WHERE id = $1', [scheduleId]);
+    expect(schedule.running_run).toBeNull();
+    expect(schedule.last_outcome).toBe('failed');
+    expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'scheduled-backup' AND state = 'running'"))[0].n).toBe(0);
+    expect((await h.cli(['agent', 'status', '--json'])).json().state).toBe('absent');
+  }, 180_000);
+
+  it('the agent\'s role holds only what it uses: no superuser, no CREATE, no DELETE, no usage or invoices', async () => {
+    const password = /TENANTCTL_AGENT_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent-db.env'), 'utf8'))![1];
+    const client = new pg.Client({ host: '127.0.0.1', port: Number(h.env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl_agent', password, database: 'tenantctl_admin' });
+    await client.connect();
+    try {
+      const refused = async (sql: string) => {
+        const error = await client.query(sql).then(() => undefined, (e: Error) => e);
+        expect(error?.message, sql).toMatch(/permission denied|must be owner|must be superuser/);
+      };
+      const [role] = (await client.query("SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles WHERE rolname = current_user")).rows;
+      expect(role).toEqual({ rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolbypassrls: false });
+      await refused('CREATE TABLE agent_was_here (a int)');
+      await refused('CREATE FUNCTION agent_fn() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$');
+      await refused('DELETE FROM admin_backups');
+      await refused('DELETE FROM admin_schedules');
+      await refused("UPDATE admin_customers SET status = 'failed'");
+      await refused('SELECT * FROM admin_api_usage');
+      await refused('SELECT * FROM admin_subscription_invoices');
+      await refused('SELECT * FROM admin_api_keys');
+      await refused("UPDATE admin_schedules SET spec = 'every 1m'");
+      await refused("COPY (SELECT 1) TO PROGRAM 'true'");
+      // What it does use, it can.
+      expect((await client.query('SELECT count(*)::int AS n FROM admin_schedules')).rows[0].n).toBeGreaterThan(0);
+      expect((await client.query("SELECT count(*)::int AS n FROM admin_customers WHERE id = 'acme'")).rows[0].n).toBe(1);
+    } finally {
+      await client.end();
+    }
+  }, 60_000);
+});
