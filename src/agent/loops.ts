@@ -1,16 +1,44 @@
-import type { AgentConfig } from '../config/schema.js';
+import type { Context } from '../context.js';
 import type { AgentLoop } from './loop.js';
 import { leadershipLoop, type Leadership } from './leader.js';
 import { schedulerLoop } from './scheduler.js';
+import { watchLoopFor } from '../watch/loop.js';
+import { alertDeliveryLoopFor } from '../alerts/loop.js';
+import { policyLoop } from './policy-loop.js';
+
+/** A loop written against tenantctl's command context (src/watch, src/alerts), not the agent's. */
+interface ContextLoop {
+  name: string;
+  intervalMs: number;
+  tick(ctx: Context, signal: AbortSignal): Promise<void>;
+}
 
 /**
- * Every loop the agent runs, in one place. Issue 22's watching (src/watch: probes, transitions),
- * alerts (src/alerts: webhook deliveries) and metrics (src/metrics) add their loops here; each
- * decides for itself whether only the leader acts (agent.isLeader()).
+ * Only the host's leader probes, restarts and sends: two agents on one host would otherwise record
+ * each transition twice and deliver each alert twice. A follower's tick does nothing.
  */
-export function agentLoops(config: AgentConfig, leadership: Leadership): AgentLoop[] {
+function leaderOnly(loop: ContextLoop): AgentLoop {
+  return {
+    name: loop.name,
+    intervalMs: loop.intervalMs,
+    async tick(agent, signal) {
+      if (agent.isLeader()) await loop.tick(agent.ctx, signal);
+    },
+  };
+}
+
+/**
+ * Every loop the agent runs, in one place: leadership, the schedules (backups, retention, doctor),
+ * the watch (src/watch: probes, transitions, auto-restart), alert deliveries (src/alerts) and the
+ * policies (disk quota, suspension deprovisioning: policy-loop.ts).
+ * Metrics are not a loop: a scrape of /metrics collects them (routes.ts).
+ */
+export function agentLoops(ctx: Context, leadership: Leadership): AgentLoop[] {
   return [
     leadershipLoop(leadership),
-    schedulerLoop(Math.round(config.pollSeconds * 1000)),
+    schedulerLoop(Math.round(ctx.config.agent.pollSeconds * 1000)),
+    leaderOnly(watchLoopFor(ctx)),
+    leaderOnly(alertDeliveryLoopFor(ctx)),
+    policyLoop(),
   ];
 }

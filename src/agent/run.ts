@@ -7,6 +7,7 @@ import { agentLoops } from './loops.js';
 import { Leadership } from './leader.js';
 import { startServer } from './server.js';
 import { agentRoutes } from './routes.js';
+import { metricsRoute } from '../metrics/route.js';
 
 // `tenantctl agent run` (hidden; what the agent's container runs): opens the admin database with the
 // agent's own role (its URL is in the agent's 0600 configuration, written by `agent up`), starts the
@@ -23,11 +24,11 @@ export async function runAgent(ctx: Context, log: (line: string) => void): Promi
   const agent: AgentContext = { ctx, db, hostId, isLeader: () => leadership.isLeader, log };
   const startedAt = new Date(ctx.clock.now()).toISOString();
 
-  const running = agentLoops(ctx.config.agent, leadership).map((loop) => runLoop(loop, agent, ctx.signal));
+  const running = agentLoops(ctx, leadership).map((loop) => runLoop(loop, agent, ctx.signal));
   const status = (): AgentRuntimeStatus => ({
     hostId, pid: process.pid, startedAt, leader: leadership.isLeader, leaderSince: leadership.leaderSince, loops: running.map((r) => ({ ...r.state })),
   });
-  const server = await startServer(agentRoutes(status), ctx.config.agent.port);
+  const server = await startServer(agentRoutes(status, metricsRoute(ctx, ctx.signal)), ctx.config.agent.port);
   log(`agent of host ${hostId} listening on http://127.0.0.1:${ctx.config.agent.port} (pid ${process.pid})`);
 
   if (!ctx.signal.aborted) await once(ctx.signal, 'abort');

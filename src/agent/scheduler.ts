@@ -4,6 +4,8 @@ import { runJob } from '../schedules/jobs.js';
 import { ScheduleStore } from '../schedules/store.js';
 import type { AgentContext } from './context.js';
 import type { AgentLoop } from './loop.js';
+import { raiseAlert } from '../alerts/raise.js';
+import type { Schedule } from '../schedules/store.js';
 
 // The schedules loop: on the host's leader only, claims due schedules one at a time and runs each
 // to its end (src/schedules/jobs.ts), recording the outcome and the next due time.
@@ -32,6 +34,7 @@ export function schedulerLoop(pollMs: number): AgentLoop {
         }
         await store.finish(schedule, run.id, ended.outcome, ended.summary, ended.error);
         agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} ${ended.outcome}: ${ended.summary}${ended.error ? ` (${ended.error})` : ''}`);
+        if (ended.outcome === 'failed') await alertFailedBackup(agent, schedule, run.id, ended.summary, ended.error);
       }
     },
   };
@@ -69,5 +72,20 @@ export async function settleInterruptedRuns(agent: AgentContext): Promise<void> 
     const why = `interrupted: the agent running it stopped (run ${run.id}, started ${run.startedAt} by ${run.actor})${settled.length ? `; ${settled.join('; ')}` : ''}`;
     await store.finish(schedule, run.id, 'failed', `${schedule.kind} interrupted`, why);
     agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} was ${why}`);
+    await alertFailedBackup(agent, schedule, run.id, `${schedule.kind} interrupted`, why);
   }
+}
+
+/**
+ * A scheduled backup that failed (or was interrupted) is an alert, never silent. Raising it may fail
+ * too (the admin database): logged, and the run's row keeps the failure for `schedules list`.
+ */
+async function alertFailedBackup(agent: AgentContext, schedule: Schedule, runId: string | number, summary: string, error: string | null | undefined): Promise<void> {
+  if (schedule.kind !== 'backup') return;
+  await raiseAlert(agent.ctx, {
+    kind: 'backup.failed',
+    host: agent.hostId,
+    summary: `scheduled backup of plan ${schedule.target} on ${agent.hostId}: ${summary}`,
+    detail: { plan: schedule.target, run: String(runId), schedule: schedule.spec, error: error ?? null },
+  }).catch((raiseError: unknown) => agent.log(`run ${runId}: the backup.failed alert was not queued: ${messageOf(raiseError)}`));
 }

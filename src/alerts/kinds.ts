@@ -13,6 +13,8 @@ export const alertKinds = [
   'certificate.expiring',
   'certificate.renewal-failed',
   'disk.over-plan',
+  'suspension.deprovision-soon',
+  'suspension.deprovision-due',
   'test',
 ] as const;
 

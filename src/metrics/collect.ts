@@ -12,7 +12,7 @@ import { Cached, sampleUsage, sampleVolumeBytes, type ContainerUsage } from './s
 
 /** Seconds: from a health check's few to a large restore's hour. */
 export const durationBuckets = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
-const statuses = ['provisioning', 'active', 'stopped', 'failed', 'deprovisioning', 'deprovisioned'];
+const statuses = ['provisioning', 'active', 'stopped', 'suspended', 'failed', 'deprovisioning', 'deprovisioned'];
 
 export class MetricsCollector {
   private readonly usage: Cached<Map<string, ContainerUsage>>;

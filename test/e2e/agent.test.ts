@@ -9,6 +9,9 @@ import path from 'node:path';
 import { execa } from 'execa';
 import getPort from 'get-port';
 import pg from 'pg';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHmac } from 'node:crypto';
 import { createHarness, dockerObjectsWithPrefix, inspect, stopwatch, type Harness } from './harness.js';
 import { retryUntilDeadline, done, notYet } from '../../src/common/retry.js';
 
@@ -28,7 +31,7 @@ beforeAll(async () => {
   agentPort = await getPort();
   Object.assign(h.env, { TENANTCTL_AGENT_PROJECT: agentProject, TENANTCTL_AGENT_PORT: String(agentPort) });
   // A schedule is checked every second here (15 s by default); doctor stays at its default.
-  writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), 'plans:\n  standard:\n    backupSchedule: every 1h\nagent:\n  pollSeconds: 1\n');
+  writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), 'plans:\n  standard:\n    backupSchedule: every 1h\nagent:\n  pollSeconds: 1\nwatch:\n  intervalSeconds: 1\nalerts:\n  deliveryIntervalSeconds: 1\n');
   pauseFile = path.join(h.dir, 'pause', 'agent.pause');
   mkdirSync(path.dirname(pauseFile), { recursive: true });
   const r = await timed('provision', () => h.cli(['provision', 'acme', '--name', 'Acme', '--plan', 'standard', '--json']));
@@ -42,6 +45,9 @@ afterAll(async () => {
   }
   console.log(`agent e2e timings (ms): ${JSON.stringify(timings)}`);
 }, 120_000);
+
+/** `alerts add` refuses private targets unless told (SSRF); the receiver here is on loopback. */
+const allowPrivate: string[] = [];
 
 const agentActor = (project: string) => `agent:${project}@${os.hostname()}`;
 
@@ -99,9 +105,10 @@ describe.sequential('tenantctl agent', () => {
     expect(JSON.stringify([container.Config.Env, container.Config.Cmd])).not.toMatch(/postgres(ql)?:\/\/|PASSWORD|MASTER_KEY=/);
     expect(statSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent-db.env')).mode & 0o777).toBe(0o600);
     expect(statSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent', agentProject, 'config.yaml')).mode & 0o777).toBe(0o600);
-    // The loopback server's route table: /healthz now, /metrics mounted later (404 until then).
+    // The loopback server's route table: /healthz, /metrics (the Prometheus exposition), nothing else.
     expect(await get(agentPort, '/healthz')).toBe(200);
-    expect(await get(agentPort, '/metrics')).toBe(404);
+    expect(await get(agentPort, '/metrics')).toBe(200);
+    expect(await get(agentPort, '/nothing-here')).toBe(404);
 
     const schedule = await timed('first scheduled backup', () => waitFor('the scheduled backup to finish', async () => {
       const found = await backupSchedule();
@@ -267,7 +274,8 @@ describe.sequential('tenantctl agent', () => {
       await refused('DELETE FROM admin_backups');
       await refused('DELETE FROM admin_schedules');
       await refused("UPDATE admin_customers SET status = 'failed'");
-      await refused('SELECT * FROM admin_api_usage');
+      // Usage counts are read (the requests metric), never written.
+      await refused("UPDATE admin_api_usage SET request_count = 0");
       await refused('SELECT * FROM admin_subscription_invoices');
       await refused('SELECT * FROM admin_api_keys');
       await refused("UPDATE admin_schedules SET spec = 'every 1m'");
@@ -279,4 +287,54 @@ describe.sequential('tenantctl agent', () => {
       await client.end();
     }
   }, 60_000);
+
+  it('the agent watches its host, sends signed alerts and serves /metrics: a killed database is tenant.down, started again tenant.recovered', async () => {
+    const received: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
+    const receiver = http.createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => { body += chunk; });
+      request.on('end', () => {
+        received.push({ headers: request.headers, body });
+        response.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      // The agent is on the host's network: the receiver on this host's loopback is what it reaches.
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const secretFile = path.join(h.dir, 'agent-hook.secret');
+      const added = await h.cli(['alerts', 'add', url, '--events', 'tenant.down,tenant.recovered', '--secret-file', secretFile, ...allowPrivate, '--json']);
+      expect(added.exitCode, added.why).toBe(0);
+      const secret = readFileSync(secretFile, 'utf8').trim();
+      const up = await h.cli(['agent', 'up', '--json']);
+      expect(up.exitCode, up.why).toBe(0);
+      await waitFor('the agent to lead', async () => ((await h.cli(['agent', 'status', '--json'])).json().leader === true ? true : undefined));
+      const status = (await h.cli(['agent', 'status', '--json'])).json();
+      expect(status.loops.map((l: any) => l.name)).toEqual(expect.arrayContaining(['schedules', 'watch', 'alert-delivery', 'policies']));
+      // /metrics at the URL agent status names, once the watch has judged acme ready.
+      const metrics = await waitFor('acme ready in /metrics', async () => {
+        const text = await (await fetch(status.metricsUrl)).text();
+        return /^tenantctl_tenant_ready\{tenant="acme"\} 1$/m.test(text) ? text : undefined;
+      });
+      expect(metrics).toMatch(/^tenantctl_tenants\{status="active"\} 1$/m);
+
+      const [db] = (await execa('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${h.prefix}-acme`, '--filter', 'label=com.docker.compose.service=db'])).stdout.split('\n');
+      expect(db).toBeTruthy();
+      await execa('docker', ['kill', db!]);
+      const event = (kind: string) => received.map((r) => ({ ...r, json: JSON.parse(r.body) })).find((r) => r.json.event === kind && r.json.tenant === 'acme');
+      const down = await timed('tenant.down by the agent', () => waitFor('a tenant.down webhook', async () => event('tenant.down'), 90_000));
+      // Signed with the endpoint's secret over "<timestamp>.<body>".
+      const timestamp = String(down.headers['x-tenantctl-timestamp']);
+      const expected = createHmac('sha256', secret).update(`${timestamp}.${down.body}`).digest('hex');
+      expect(down.headers['x-tenantctl-signature']).toBe(`sha256=${expected}`);
+      await execa('docker', ['start', db!]);
+      await timed('tenant.recovered by the agent', () => waitFor('a tenant.recovered webhook', async () => event('tenant.recovered'), 120_000));
+      // Only the agent sent them: one down, one recovered.
+      expect(received.filter((r) => JSON.parse(r.body).event === 'tenant.down')).toHaveLength(1);
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+      const down = await h.cli(['agent', 'down', '--json']);
+      expect(down.exitCode, down.why).toBe(0);
+    }
+  }, 300_000);
 });

@@ -1,0 +1,58 @@
+import type { AgentContext } from './context.js';
+import type { AgentLoop } from './loop.js';
+import { raiseAlert } from '../alerts/raise.js';
+import type { AlertEvent } from '../alerts/kinds.js';
+import { tenantsOverQuota } from '../quota/disk-quota.js';
+import { decideSuspensions } from '../suspension/policy.js';
+
+// The policies the agent watches on its host, once an hour on the leader: a tenant's volumes over
+// its plan's disk quota (plans.<plan>.diskQuota) and suspended tenants whose deprovisioning the
+// policy (suspension.deprovisionAfterDays) has set within a day, or that are due. Each is an alert;
+// the agent acts on neither: its role may not remove tenants (017), so a due tenant is an
+// operator's `tenantctl deprovision <id> --keep-data` (README, "Suspension").
+
+const hourMs = 60 * 60 * 1000;
+/** The same finding is alerted again after a day if it still holds (a restarted agent may repeat one sooner). */
+const repeatAfterMs = 24 * hourMs;
+
+export function policyLoop(intervalMs = hourMs): AgentLoop {
+  const lastAlerted = new Map<string, number>();
+  const once = async (agent: AgentContext, key: string, event: AlertEvent) => {
+    const now = agent.ctx.clock.now();
+    const last = lastAlerted.get(key);
+    if (last !== undefined && now - last < repeatAfterMs) return;
+    await raiseAlert(agent.ctx, event);
+    lastAlerted.set(key, now);
+  };
+  return {
+    name: 'policies',
+    intervalMs,
+    async tick(agent) {
+      if (!agent.isLeader()) return;
+      const { over } = await tenantsOverQuota(agent.ctx);
+      for (const t of over.filter((o) => o.host === agent.hostId)) {
+        await once(agent, `disk:${t.id}`, {
+          kind: 'disk.over-plan', tenant: t.id, host: t.host,
+          summary: `${t.id}'s volumes hold ${t.usedBytes} bytes, over plan ${t.plan}'s quota of ${t.quotaBytes}`,
+          detail: { plan: t.plan, usedBytes: t.usedBytes, quotaBytes: t.quotaBytes },
+        });
+      }
+      const days = agent.ctx.config.suspension.deprovisionAfterDays;
+      if (days === null) return;
+      const { rows } = await agent.db.pool.query(
+        "SELECT id, suspended_at FROM admin_customers WHERE status = 'suspended' AND host = $1 AND suspended_at IS NOT NULL",
+        [agent.hostId],
+      ).catch(agent.db.unreachable);
+      const decision = decideSuspensions(rows.map((r) => ({ id: r.id as string, suspendedAt: new Date(r.suspended_at as Date).toISOString() })), { deprovisionAfterDays: days, now: agent.ctx.clock.now() });
+      for (const v of decision.verdicts.filter((x) => x.due || x.dueWithinADay)) {
+        await once(agent, `suspension:${v.due ? 'due' : 'soon'}:${v.id}`, {
+          kind: v.due ? 'suspension.deprovision-due' : 'suspension.deprovision-soon', tenant: v.id, host: agent.hostId,
+          summary: v.due
+            ? `${v.id} has been suspended ${v.daysSuspended} days; the policy (suspension.deprovisionAfterDays ${days}) has it deprovisioned: tenantctl deprovision ${v.id} --keep-data`
+            : `${v.id} has been suspended ${v.daysSuspended} days; the policy deprovisions it at ${v.deprovisionAt}`,
+          detail: { daysSuspended: v.daysSuspended, deprovisionAt: v.deprovisionAt },
+        });
+      }
+    },
+  };
+}
