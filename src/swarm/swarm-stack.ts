@@ -6,9 +6,11 @@ import type { Clock } from '../common/clock.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { stackDeployTimeoutMs } from '../common/timeouts.js';
 import type { DockerHost } from '../engine/docker-host.js';
+import { imageExists } from '../engine/docker.js';
 import { relativeBindsOf } from '../templates/compose-tree.js';
 import { isRecord } from '../templates/render-compose.js';
 import { swarmRender, SwarmRenderError } from './swarm-render.js';
+import { liveSecretNames, pinOf, pinRepository } from './stack-versions.js';
 
 // A tenant on a Docker Swarm: the host is a manager; the tenant is a stack named after its compose
 // project, all its services pinned to one node (swarm-render.ts says why). Swarm keeps the stack's
@@ -75,16 +77,28 @@ export interface SwarmDeployment {
  */
 export async function deploySwarmTenant(
   manager: DockerHost,
-  { project, composeFile, images, node: chosen, signal }: { project: string; composeFile: string; images: string[]; node?: SwarmNode; signal?: AbortSignal },
+  { project, composeFile, images, node: chosen, signal, pinned = {}, secretNames }: {
+    project: string; composeFile: string; images: string[]; node?: SwarmNode; signal?: AbortSignal;
+    /**
+     * Images already pinned on the node (reference -> its pin): a rollback's, the image ids its last
+     * good state ran; not shipped (this machine's tag may name another image by now), not pinned again.
+     */
+    pinned?: Record<string, string>;
+    /** Secret key -> the swarm secret's name (a rotation's new versions); default: the ones the stack's services read now. */
+    secretNames?: Record<string, string>;
+  },
 ): Promise<SwarmDeployment> {
   const baseDir = path.dirname(composeFile);
   const rendered = await readFile(composeFile, 'utf8');
   // A stack deployed again (an upgrade) stays on its node: its volumes are there.
   const node = chosen ?? (await pinnedNode(manager, project, signal)) ?? (await chooseNode(manager, signal));
   const directories = await boundDirectories(rendered, baseDir);
+  // Secrets are immutable on a swarm: a redeploy names the versions the services read now (a
+  // rotation's), or swarm would be asked to change the first version's data, which it refuses.
+  const secrets = secretNames ?? (await liveSecretNames(manager, project, secretKeysOf(rendered), signal));
   const render = (pins?: Record<string, string>) => {
     try {
-      return swarmRender({ rendered, directories, node: node.hostname, project, images: pins });
+      return swarmRender({ rendered, directories, node: node.hostname, project, images: pins, secretNames: secrets });
     } catch (error) {
       if (error instanceof SwarmRenderError) throw new TenantctlError('usage', `${composeFile} ${error.message}`);
       throw error;
@@ -94,8 +108,12 @@ export async function deploySwarmTenant(
 
   // The node's engine (its ssh connection, if any, is kept by the manager's DockerHost until the command ends).
   const onNode = await nodeHost(manager, node, signal);
-  const { shipped } = await onNode.ensureImages(images, { signal });
-  const stack = render(await pinImages(onNode, project, images, signal));
+  const own = images.filter((image) => !(image in pinned));
+  const { shipped } = await onNode.ensureImages(own, { signal });
+  for (const pin of new Set(Object.values(pinned))) {
+    if (!(await imageExists(onNode, pin, signal))) throw new TenantctlError('docker', `the pin ${pin} is not on node ${node.hostname}: the image it kept is gone; nothing was deployed`);
+  }
+  const stack = render({ ...(await pinImages(onNode, project, own, signal)), ...pinned });
   const stackFile = path.join(baseDir, stackFileName);
   await writeFile(stackFile, stack.text, { mode: 0o644 });
   // --resolve-image never: the images are the node's own, not a registry's.
@@ -107,8 +125,6 @@ export async function deploySwarmTenant(
   return { node, stackFile, notes: stack.notes, shipped };
 }
 
-/** The repository of a stack's pin tags on its node: tenantctl-pin/<project>, in Docker's reference alphabet. */
-export const pinRepository = (project: string) => `tenantctl-pin/${project.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[._-]+|[._-]+$/g, '')}`;
 
 /**
  * Pins each image the stack uses to the id the node has now: a tag of the tenant's own
@@ -122,7 +138,7 @@ async function pinImages(node: DockerHost, project: string, images: string[], si
   const pins: Record<string, string> = {};
   for (const image of [...new Set(images)]) {
     const id = (await node.docker(['image', 'inspect', '--format', '{{.Id}}', image], { signal })).trim();
-    const pin = `${pinRepository(project)}:${id.replace(/^sha256:/, '').slice(0, 16)}`;
+    const pin = pinOf(project, id);
     await node.docker(['tag', image, pin], { signal });
     pins[image] = pin;
   }
@@ -304,6 +320,19 @@ export async function stackStates(manager: DockerHost, signal?: AbortSignal): Pr
     states.set(project, states.get(project) === 'stopped' || !running ? 'stopped' : 'running');
   }
   return states;
+}
+
+/** Each service's image reference in a compose file. */
+export function serviceImagesOf(rendered: string): Record<string, string> {
+  const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
+  if (!isRecord(tree) || !isRecord(tree.services)) return {};
+  return Object.fromEntries(Object.entries(tree.services).flatMap(([service, d]) => (isRecord(d) && typeof d.image === 'string' ? [[service, d.image]] : [])));
+}
+
+/** The keys of a compose file's top-level secrets. */
+export function secretKeysOf(rendered: string): string[] {
+  const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
+  return isRecord(tree) && isRecord(tree.secrets) ? Object.keys(tree.secrets) : [];
 }
 
 /** The images a compose file's services run. */
