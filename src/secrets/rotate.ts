@@ -1,7 +1,5 @@
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
-import { composeStartTimeoutMs, composeUpGraceMs } from '../common/timeouts.js';
-import { composeVerb } from '../stack/day2.js';
 import { recordAudit } from '../audit/write.js';
 import { parseTenantId } from '../tenants/input.js';
 import { holdTenant } from '../tenants/hold.js';
@@ -22,7 +20,7 @@ import { generateSecrets, type NamedSecrets } from './generate.js';
 import { openSecretBox, type SecretBox } from './master-key.js';
 import { storeTenantSecretsIn } from './sealed-store.js';
 import { scramSha256Verifier } from './scram.js';
-import { refuseOnSwarm } from '../swarm/swarm-stack.js';
+import { rotationSite, swarmSecretVersions, type RotationSite, type SwarmSecretVersions } from './rotation-site.js';
 
 // `tenantctl rotate-secrets <id> [--only db|app-db|redis|jwt]`, under the tenant's lock, journaled:
 //   begun           the old and the new values sealed under the master key in the journal, before
@@ -38,6 +36,9 @@ import { refuseOnSwarm } from '../swarm/swarm-stack.js';
 // them; a run killed on the way is settled by the next command on the tenant: undone before
 // 'proven', committed from it. New values never appear on a command line (`ps`): they travel in the
 // docker CLI's environment (`docker exec -e NAME`) and reach psql and redis-cli on their stdin.
+// A tenant on a swarm takes the same steps (rotation-site.ts): 'recreated' is its stack deployed
+// again naming new secret objects (<project>_<KEY>_v<N>, swarm secrets being immutable), and the
+// objects no service reads any more are removed once one side is proven (committed or undone).
 
 /** crm's short names for its secrets (--only db,redis), kept for scripts written against them. */
 const crmAliases: Record<string, string> = { db: 'DB_PASSWORD', 'app-db': 'APP_DB_PASSWORD', redis: 'REDIS_PASSWORD', jwt: 'JWT_SECRET' };
@@ -57,6 +58,8 @@ export interface RotationIntent {
   recreate: string[];
   sealedOld: string;
   sealedNew: string;
+  /** A swarm tenant's secret objects, before and after (names only). */
+  swarm?: SwarmSecretVersions;
 }
 
 const purposeOf = (id: string, which: 'old' | 'new') => `tenant-secrets-rotation:${id}:${which}`;
@@ -108,7 +111,6 @@ export function rotationPlan(block: TemplateBlock, rendered: string, running: re
 export async function rotateSecrets(ctx: Context, input: { id: unknown; only?: unknown }): Promise<RotateResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(input.id);
-  refuseOnSwarm(ctx.dockerHost, 'rotate-secrets', 'swarm secrets are immutable: a new value needs a new secret version and a redeploy of every service that reads it');
   const db = await ctx.adminDb();
   const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
   const release = await holdTenant(ctx, id);
@@ -120,20 +122,26 @@ export async function rotateSecrets(ctx: Context, input: { id: unknown; only?: u
     const names = parseOnly(input.only, declared);
     const old = await tenantNamedSecretsFor(ctx, db, t, declared);
     const fresh: NamedSecrets = { ...old, ...generateSecrets(Object.fromEntries(names.map((n) => [n, template.block.secrets[n]!]))) };
-    const { recreate } = rotationPlan(template.block, rendered, servicesOf(rendered, t.record.profiles), names);
+    const running = servicesOf(rendered, t.record.profiles);
+    const swarm = ctx.dockerHost.kind === 'swarm' ? await swarmSecretVersions(ctx, t.record.composeProject, names) : undefined;
+    // On a swarm every service that reads a rotated secret gets a new task (its spec names the new object).
+    const recreate = swarm ? running.filter((service) => names.some((name) => mountersOf(rendered, name, running).includes(service))) : rotationPlan(template.block, rendered, running, names).recreate;
+    if (swarm) rotationPlan(template.block, rendered, running, names); // its refusals hold on a swarm too
     const journal = new OperationJournal(db);
     ctx.reporter.step(`sealing the old and the new secrets of ${id} in the operation journal`);
     const op = await journal.begin<RotationIntent>({
       tenant: id, verb: 'rotate-secrets', host: ctx.dockerHost.id,
-      data: { secrets: names, recreate, sealedOld: box.seal(JSON.stringify(old), purposeOf(id, 'old')), sealedNew: box.seal(JSON.stringify(fresh), purposeOf(id, 'new')) },
+      data: { secrets: names, recreate, sealedOld: box.seal(JSON.stringify(old), purposeOf(id, 'old')), sealedNew: box.seal(JSON.stringify(fresh), purposeOf(id, 'new')), ...(swarm ? { swarm } : {}) },
     });
     try {
       await ctx.pause('rotate:begun');
-      await putInPlace(ctx, t, rendered, template, op, { to: fresh, from: old }, async (step) => {
+      const site = await rotationSite(ctx, t, op.data.swarm);
+      await putInPlace(ctx, site, t, rendered, template, op, { to: fresh, from: old, names: 'to' }, async (step) => {
         await journal.step(op, step);
         await ctx.pause(`rotate:${step}`);
       });
       await commitRotation(ctx, journal, op, box, fresh);
+      await pruneAfter(ctx, site, 'the old secret objects');
     } catch (error) {
       throw await undoAfterFailure(ctx, journal, op, box, error);
     }
@@ -150,14 +158,17 @@ export async function rotateSecrets(ctx: Context, input: { id: unknown; only?: u
  * (the undo passes none: it is not journaled step by step, it runs whole).
  */
 async function putInPlace(
-  c: Context, t: Day2Target, rendered: string, template: Template, op: Operation<RotationIntent>,
-  { to, from }: { to: NamedSecrets; from: NamedSecrets },
+  c: Context, site: RotationSite, t: Day2Target, rendered: string, template: Template, op: Operation<RotationIntent>,
+  { to, from, names }: { to: NamedSecrets; from: NamedSecrets; names: 'from' | 'to' },
   record: (step: RotationStep) => Promise<void> = async () => {},
 ): Promise<void> {
   const id = t.record.id;
   const { recreate } = op.data;
   const { appliers } = rotationPlan(template.block, rendered, servicesOf(rendered, t.record.profiles), op.data.secrets);
   const pieces = template.block.state;
+  // The engine holding the containers (a swarm tenant's node) for what is done inside them.
+  const manager = c;
+  c = { ...site.containers, signal: c.signal, pause: c.pause };
   for (const { secret, applies } of appliers) {
     if ('postgresRole' in applies) {
       const { service, role } = applies.postgresRole;
@@ -183,12 +194,7 @@ async function putInPlace(
   // compose file, .env and the template's initdb/ are provision's and stay as they are.
   await writeSecretFiles(t.paths.secretsDir, to);
   await record('files-written');
-  if (recreate.length > 0) {
-    c.reporter.step(`recreating ${recreate.join(', ')} with them`);
-    await composeVerb(c.dockerHost, t.target, ['up', '-d', '--no-deps', '--force-recreate', ...recreate], {
-      timeoutMs: c.config.healthDeadlineSeconds * 1000 + composeUpGraceMs, signal: c.signal, onProgress: c.reporter.detail,
-    });
-  }
+  await site.reload(manager, recreate, names);
   await record('recreated');
   c.reporter.step('proving readiness with them');
   await proveReady(c, t, rendered, template, appliers, to);
@@ -218,12 +224,26 @@ async function undoRotation(ctx: Context, journal: OperationJournal, op: Operati
   const t = await requireTenantFor(ctx, id, 'have its old secrets put back', ['active']);
   const rendered = await requireComposeFile(t);
   const template = await loadTenantTemplate(ctx, t.record);
+  const site = await rotationSite(ctx, t, op.data.swarm);
   // The servers must run to take the old values back (an operator, or a crash, may have stopped them).
-  await composeVerb(ctx.dockerHost, t.target, ['start'], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
-  await putInPlace(ctx, t, rendered, template, op, { to: old, from: fresh });
+  await site.startAll(ctx);
+  await putInPlace(ctx, site, t, rendered, template, op, { to: old, from: fresh, names: 'from' });
   const db = journal.db;
   const rotated = op.data.secrets;
   await journal.finish(op, 'undone', reason, (client) => recordAudit(db, client, id, 'secrets.rotation-failed', { names: rotated }, { reason: reason.slice(0, 500), restored: 'the old secrets, proven to work' }));
+  await pruneAfter(ctx, site, 'the new secret objects of the undone rotation');
+}
+
+/**
+ * Once a side is proven and recorded: the secret objects no service reads any more removed (a
+ * swarm's; nothing for compose). A failure is said, not fatal: the tenant runs on the proven side,
+ * and what is left goes at the next rotation's prune or with the stack.
+ */
+async function pruneAfter(ctx: Context, site: RotationSite, what: string): Promise<void> {
+  await site.prune({ ...ctx, signal: new AbortController().signal }).then(
+    (removed) => removed.length > 0 && ctx.reporter.info(`removed ${what}: ${removed.join(', ')}`),
+    (problem) => ctx.reporter.info(`removing ${what} failed: ${messageOf(problem)} (they go at the next rotation, or with the stack)`),
+  );
 }
 
 function openValues(op: Operation<RotationIntent>, box: SecretBox): { old: NamedSecrets; fresh: NamedSecrets } {
@@ -265,6 +285,7 @@ export async function resumeRotation(ctx: Context, op: Operation<RotationIntent>
   const journal = new OperationJournal(db);
   if (op.step === 'proven') {
     await commitRotation(ctx, journal, op, box, openValues(op, box).fresh);
+    if (op.data.swarm) await pruneAfter(ctx, await rotationSite(ctx, await requireTenantFor(ctx, op.tenant, 'have its old secret objects removed', ['active']), op.data.swarm), 'the old secret objects');
     return 'finished';
   }
   await undoRotation(ctx, journal, op, box, reason);
