@@ -90,8 +90,9 @@ export async function deploySwarmTenant(
 ): Promise<SwarmDeployment> {
   const baseDir = path.dirname(composeFile);
   const rendered = await readFile(composeFile, 'utf8');
-  // A stack deployed again (an upgrade) stays on its node: its volumes are there.
-  const node = chosen ?? (await pinnedNode(manager, project, signal)) ?? (await chooseNode(manager, signal));
+  // A stack deployed again (an upgrade) stays on its node: its volumes are there; so does one
+  // deployed again over its kept data (deprovision --keep-data, then provision).
+  const node = chosen ?? (await pinnedNode(manager, project, signal)) ?? (await nodeWithVolumes(manager, project, signal)) ?? (await chooseNode(manager, signal));
   const directories = await boundDirectories(rendered, baseDir);
   // Secrets are immutable on a swarm: a redeploy names the versions the services read now (a
   // rotation's), or swarm would be asked to change the first version's data, which it refuses.
@@ -177,14 +178,18 @@ export interface SwarmRemoval {
   services: number;
   /** Per node: volumes removed. */
   volumes: Record<string, number>;
+  /** keepVolumes: the volumes kept, as <node>/<volume>. */
+  kept: string[];
 }
 
 /**
  * Removes the stack and proves nothing of it is left anywhere: `docker stack rm` (services,
  * networks, secrets, configs), then every node is asked until its containers of the stack are gone
  * and its volumes of the stack are removed, then the manager and every node are asked again.
+ * `keepVolumes` (deprovision --keep-data): the volumes stay on their node, and the stack deployed
+ * again later goes to that node (deploySwarmTenant); everything else goes.
  */
-export async function removeSwarmTenant(manager: DockerHost, project: string, { clock, deadlineMs, signal }: { clock: Clock; deadlineMs: number; signal?: AbortSignal }): Promise<SwarmRemoval> {
+export async function removeSwarmTenant(manager: DockerHost, project: string, { clock, deadlineMs, signal, keepVolumes = false }: { clock: Clock; deadlineMs: number; signal?: AbortSignal; keepVolumes?: boolean }): Promise<SwarmRemoval> {
   const label = `label=${namespaceLabel(project)}`;
   const services = (await manager.docker(['service', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean).length;
   const result = await manager.run(['docker', 'stack', 'rm', project], { timeoutMs: stackDeployTimeoutMs, signal });
@@ -193,6 +198,7 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
   }
   const nodes = await swarmNodesAll(manager, signal);
   const volumes: Record<string, number> = {};
+  const kept: string[] = [];
   await Promise.all(
     nodes.map(async (node) => {
       const host = await nodeHost(manager, node, signal);
@@ -207,7 +213,9 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
           onDeadline: (why) => new TenantctlError('docker', `could not remove everything of ${project}: ${why}`),
         },
       );
-      const names = (await host.docker(['volume', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean);
+      const listed = (await host.docker(['volume', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean);
+      const names = keepVolumes ? [] : listed;
+      if (keepVolumes) kept.push(...listed.map((volume) => `${node.hostname}/${volume}`));
       if (names.length) await host.docker(['volume', 'rm', ...names], { signal });
       volumes[node.hostname] = names.length;
       // The stack's image pins (tags only: the images stay while other tags name them).
@@ -215,9 +223,9 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
       if (pins.length) await host.docker(['image', 'rm', ...pins], { signal });
     }),
   );
-  const left = await swarmLeftovers(manager, project, signal);
+  const left = (await swarmLeftovers(manager, project, signal)).filter((what) => !(keepVolumes && what.startsWith('volumes on ')));
   if (left.length) throw new TenantctlError('docker', `could not remove everything of ${project}: ${left.join(', ')} still present`);
-  return { services, volumes };
+  return { services, volumes, kept: kept.sort() };
 }
 
 /** What of the stack is still anywhere: on the manager (services, networks, secrets, configs) and on each node (containers, volumes, networks). */
@@ -278,6 +286,27 @@ async function pinnedNode(manager: DockerHost, project: string, signal?: AbortSi
   const constraints = (await manager.docker(['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.Placement.Constraints}}', services[0]!], { signal })).trim();
   const hostname = pinnedHostname(constraints);
   return hostname ? (await swarmNodesAll(manager, signal)).find((n) => n.hostname === hostname) : undefined;
+}
+
+/** A stack's volumes on every node, as <node>/<volume> (kept data, or what a stack left behind). */
+export async function stackVolumes(manager: DockerHost, project: string, signal?: AbortSignal): Promise<Array<{ node: SwarmNode; volume: string }>> {
+  const found: Array<{ node: SwarmNode; volume: string }> = [];
+  for (const node of await swarmNodesAll(manager, signal)) {
+    const host = await nodeHost(manager, node, signal);
+    for (const volume of (await host.docker(['volume', 'ls', '-q', '--filter', `label=${namespaceLabel(project)}`], { signal })).split('\n').filter(Boolean)) found.push({ node, volume });
+  }
+  return found;
+}
+
+/**
+ * The node holding a removed stack's kept volumes (deprovision --keep-data; provision refuses
+ * volumes no row accounts for before it deploys); undefined when none does. Volumes on two nodes
+ * cannot be one tenant's data: refused rather than guessed.
+ */
+async function nodeWithVolumes(manager: DockerHost, project: string, signal?: AbortSignal): Promise<SwarmNode | undefined> {
+  const holding = [...new Map((await stackVolumes(manager, project, signal)).map(({ node }) => [node.id, node])).values()];
+  if (holding.length > 1) throw new TenantctlError('conflict', `volumes of ${project} are on several nodes (${holding.map((n) => n.hostname).join(', ')}): its kept data cannot be placed; remove the ones that are not its data`);
+  return holding[0];
 }
 
 /**
