@@ -31,42 +31,64 @@ async function serviceSpecs(manager: DockerHost, project: string, signal?: Abort
 }
 
 interface TaskView {
+  id: string;
   service: string;
+  desired: string;
   state: string;
   error: string;
   template: string;
 }
 
-/** The tasks swarm wants running for the services, with their state, error and own copy of the task template. */
-async function wantedTasks(manager: DockerHost, services: string[], signal?: AbortSignal): Promise<TaskView[]> {
-  const ids = (await manager.docker(['service', 'ps', '-q', '--no-trunc', '--filter', 'desired-state=running', ...services], { signal })).split('\n').filter(Boolean);
+/** The services' tasks (the history swarm keeps too), with what swarm wants of each, its state, error and own copy of the task template. */
+async function serviceTasks(manager: DockerHost, services: string[], signal?: AbortSignal): Promise<TaskView[]> {
+  const ids = (await manager.docker(['service', 'ps', '-q', '--no-trunc', ...services], { signal })).split('\n').filter(Boolean);
   if (ids.length === 0) return [];
   // A task may be gone by the time it is inspected (swarm trims its history): those are left out.
-  const result = await manager.run(['docker', 'inspect', '--type', 'task', '--format', '{{.ServiceID}}|{{.Status.State}}|{{.Status.Err}}|{{json .Spec}}', ...ids], { timeoutMs: 30_000, signal });
+  const result = await manager.run(['docker', 'inspect', '--type', 'task', '--format', '{{.ID}}|{{.ServiceID}}|{{.DesiredState}}|{{.Status.State}}|{{.Status.Err}}|{{json .Spec}}', ...ids], { timeoutMs: 30_000, signal });
   const byId = new Map((await manager.docker(['service', 'inspect', '--format', '{{.ID}} {{.Spec.Name}}', ...services], { signal })).split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
   return result.stdout.split('\n').filter(Boolean).map((line) => {
-    const [serviceId = '', state = '', error = '', ...template] = line.split('|');
-    return { service: byId.get(serviceId) ?? serviceId, state, error, template: template.join('|') };
+    const [id = '', serviceId = '', desired = '', state = '', error = '', ...template] = line.split('|');
+    return { id, service: byId.get(serviceId) ?? serviceId, desired, state, error, template: template.join('|') };
   });
 }
 
 /**
- * Until every service of the stack runs a task (its container started or running) made from its
- * current spec; at the deadline, the services still waiting and the errors of their tasks (a task
- * of a broken image that keeps failing names its own error). Exit 7 (notReady) at the deadline.
+ * The ids of the stack's tasks now (its history too), taken before a deploy: a task that failed
+ * before it (the same spec, crashed once long ago) says nothing about the deploy.
  */
-export async function waitForStackConverged(manager: DockerHost, project: string, { clock, deadlineMs, signal }: { clock: Clock; deadlineMs: number; signal?: AbortSignal }): Promise<void> {
+export async function stackTaskIds(manager: DockerHost, project: string, signal?: AbortSignal): Promise<Set<string>> {
+  const names = (await serviceSpecs(manager, project, signal)).map((s) => s.name);
+  if (names.length === 0) return new Set();
+  return new Set((await manager.docker(['service', 'ps', '-q', '--no-trunc', ...names], { signal })).split('\n').filter(Boolean));
+}
+
+/** Tasks of a service's current spec that failed (or were rejected) before one ran: a broken image, not a slow one. */
+const failuresBeforeGivingUp = 2;
+
+/**
+ * Until every service of the stack runs a task (its container started or running) made from its
+ * current spec; at the deadline, the services still waiting and the errors of their tasks. A
+ * service whose current spec has had failuresBeforeGivingUp tasks fail and none running is not
+ * waited for: its tasks' own errors are the cause at once (exit 7, notReady, either way).
+ */
+export async function waitForStackConverged(manager: DockerHost, project: string, { clock, deadlineMs, signal, before = new Set() }: { clock: Clock; deadlineMs: number; signal?: AbortSignal; before?: ReadonlySet<string> }): Promise<void> {
   await retryUntilDeadline(async () => {
     const specs = await serviceSpecs(manager, project, signal);
     if (specs.length === 0) return notYet(`the stack ${project} has no services`);
-    const tasks = await wantedTasks(manager, specs.map((s) => s.name), signal);
+    const tasks = await serviceTasks(manager, specs.map((s) => s.name), signal);
     const waiting: string[] = [];
     const errors: string[] = [];
+    const broken: string[] = [];
     for (const spec of specs) {
       const current = tasks.filter((t) => t.service === spec.name && matches(t.template, spec.template));
-      if (current.some((t) => t.state === 'running' || t.state === 'starting')) continue;
+      if (current.some((t) => t.desired === 'running' && (t.state === 'running' || t.state === 'starting'))) continue;
       waiting.push(spec.name);
-      for (const t of current) if (t.error) errors.push(`${spec.name}: ${t.error}`);
+      const failed = current.filter((t) => !before.has(t.id) && (t.state === 'failed' || t.state === 'rejected'));
+      for (const t of failed) if (t.error) errors.push(`${spec.name}: ${t.error}`);
+      if (failed.length >= failuresBeforeGivingUp) broken.push(spec.name);
+    }
+    if (broken.length > 0) {
+      throw new TenantctlError('notReady', `the stack ${project} did not converge: the tasks of ${broken.join(', ')} of the new spec keep failing (${[...new Set(errors)].join('; ')})`);
     }
     return waiting.length === 0 ? done(undefined) : notYet(`${waiting.join(', ')} not yet on a task of the new spec${errors.length ? ` (${[...new Set(errors)].join('; ')})` : ''}`);
   }, {
