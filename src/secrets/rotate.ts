@@ -166,7 +166,8 @@ async function putInPlace(
   const { recreate } = op.data;
   const { appliers } = rotationPlan(template.block, rendered, servicesOf(rendered, t.record.profiles), op.data.secrets);
   const pieces = template.block.state;
-  // The engine holding the containers (a swarm tenant's node) for what is done inside them.
+  // What is done inside the containers goes to the engine holding them (a swarm tenant's node);
+  // a redeploy goes to the caller's (the manager).
   const manager = c;
   c = { ...site.containers, signal: c.signal, pause: c.pause };
   for (const { secret, applies } of appliers) {

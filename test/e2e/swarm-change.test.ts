@@ -4,7 +4,8 @@
 // of the last good state kept on its node), rotate-secrets with versioned swarm secrets (the old
 // owner password refused, the app healthy on the new ones, the old secret objects gone), and each
 // of upgrade and rotate-secrets killed (SIGKILL) and interrupted (SIGINT) at a step, then settled;
-// stats from the node's running containers. Then deprovisioned with nothing left on any node.
+// stats from the node's running containers; deprovision --keep-data and provision again on the same
+// node with the rows. Then deprovisioned with nothing left on any node.
 import { execa } from 'execa';
 import pg from 'pg';
 import { readFileSync } from 'node:fs';
@@ -283,10 +284,39 @@ describe('stats on a swarm', () => {
   }, 120_000);
 });
 
+describe('deprovision --keep-data on a swarm, and back', () => {
+  it('keeps the volumes on the node and nothing else; provision places the stack there again, on its rows', async () => {
+    const node = (await nodeEngine()).name;
+    const r = await h.cli(['deprovision', tenant, '--keep-data', '--yes', '--json'], { timeoutMs: 300_000 });
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ outcome: 'deprovisioned', keptData: true });
+    expect(r.json().removed.keptVolumes).toEqual([`${node}/${project()}_db-data`, `${node}/${project()}_redis-data`]);
+    expect(await swarmLeftovers(manager, project())).toEqual([`volumes on ${node}: ${project()}_db-data ${project()}_redis-data`]);
+    const again = await timed('keptDataProvisionMs', () => h.cli(['provision', tenant, '--host', 'swarm1', '--plan', 'starter', '--json'], { timeoutMs: 600_000 }));
+    expect(again.exitCode, again.why).toBe(0);
+    expect((await nodeEngine()).name).toBe(node);
+    expect(await rows()).toEqual({ n: 1000, s: 500500 });
+    expect(await health()).toMatchObject({ status: 'ok', db: 'ok', redis: 'ok' });
+  }, 900_000);
+});
+
 describe('leaves nothing', () => {
   it('deprovisions with nothing left on any node (stack, secrets of every version, pins, volumes)', async () => {
     const r = await h.cli(['deprovision', tenant, '--yes', '--json'], { timeoutMs: 300_000 });
     expect(r.exitCode, r.why).toBe(0);
     expect(await swarmLeftovers(manager, project())).toEqual([]);
   }, 300_000);
+
+  it('a volume of its stack that no row accounts for, on any node, is refused at provision (exit 5), not taken as its data', async () => {
+    const node = fleet.engines[2]!;
+    await node.docker(['volume', 'create', '--label', `com.docker.stack.namespace=${project()}`, `${project()}_db-data`]);
+    try {
+      const r = await h.cli(['provision', tenant, '--host', 'swarm1', '--json']);
+      expect(r.exitCode, r.why).toBe(5);
+      expect(r.json().error.message).toContain(`${node.name}/${project()}_db-data`);
+      expect(await manager.docker(['service', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${project()}`])).toBe('');
+    } finally {
+      await node.docker(['volume', 'rm', `${project()}_db-data`]);
+    }
+  }, 120_000);
 });
