@@ -13,6 +13,7 @@ import type { SecretApplier, TemplateBlock } from '../templates/block-schema.js'
 import { fillBlockText, templateValues } from '../templates/values.js';
 import { hostValuesOf } from '../templates/configured.js';
 import { parse } from 'yaml';
+import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { execIn, requireRunning, stackContainer } from '../backups/containers.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
@@ -174,16 +175,18 @@ async function putInPlace(
     if ('postgresRole' in applies) {
       const { service, role } = applies.postgresRole;
       c.reporter.step(`setting the password of ${role} in the running PostgreSQL of ${service}`);
-      const server = await requireRunning(c.dockerHost, t.record.composeProject, service, id, c.signal);
-      await alterRole(c, server.id, ownerOf(pieces, service), role, to[secret]!);
+      await whileStarting(c, `setting the password of ${role}`, async () => {
+        const server = await requireRunning(c.dockerHost, t.record.composeProject, service, id, c.signal);
+        await alterRole(c, server.id, ownerOf(pieces, service), role, to[secret]!);
+      });
     } else {
       const { service } = applies.redisPassword;
       c.reporter.step(`setting the Redis password of ${service} (CONFIG SET requirepass)`);
       const redis = await stackContainer(c.dockerHost, t.record.composeProject, service, c.signal);
       if (redis?.running) {
         // Whichever of the two it has now: a killed run may have set the other already.
-        await setRedisPassword(c, redis.id, from[secret]!, to[secret]!)
-          .catch(() => setRedisPassword(c, redis.id, to[secret]!, to[secret]!));
+        await whileStarting(c, `setting the Redis password of ${service}`, () => setRedisPassword(c, redis.id, from[secret]!, to[secret]!)
+          .catch(() => setRedisPassword(c, redis.id, to[secret]!, to[secret]!)));
       } else if (!recreate.includes(service)) {
         throw new TenantctlError('conflict', `the ${service} container of ${id} is not running`);
       } // else: it starts with the files written below, recreated
@@ -200,6 +203,29 @@ async function putInPlace(
   c.reporter.step('proving readiness with them');
   await proveReady(c, t, rendered, template, appliers, to);
   await record('proven');
+}
+
+/**
+ * Tries `work` again while its server is still starting: a swarm gives every service that reads a
+ * rotated secret a new task, PostgreSQL's and Redis's too, so an undo after a killed run can find
+ * them coming up (compose recreates neither). Any other failure, or the deadline, is the answer.
+ */
+async function whileStarting(c: Context, what: string, work: () => Promise<void>): Promise<void> {
+  const starting = /starting up|not yet accepting|the database system is (shutting down|in recovery)|LOADING|Connection refused|could not connect|no such file or directory/i;
+  let last: unknown;
+  await retryUntilDeadline(async () => {
+    try {
+      await work();
+      return done(undefined);
+    } catch (error) {
+      if (!starting.test(messageOf(error))) throw error;
+      last = error;
+      return notYet(messageOf(error));
+    }
+  }, {
+    what, clock: c.clock, signal: c.signal, deadlineMs: c.config.healthDeadlineSeconds * 1000, initialDelayMs: 250, maxDelayMs: 2_000,
+    onDeadline: () => (last instanceof Error ? last : new TenantctlError('notReady', `${what}: the server did not come up`)),
+  });
 }
 
 /** The role a PostgreSQL server's state piece is owned by: who may ALTER ROLE there (over the local socket). */
