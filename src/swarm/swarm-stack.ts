@@ -11,6 +11,7 @@ import { relativeBindsOf } from '../templates/compose-tree.js';
 import { isRecord } from '../templates/render-compose.js';
 import { swarmRender, SwarmRenderError } from './swarm-render.js';
 import { liveSecretNames, pinOf, pinRepository } from './stack-versions.js';
+import { reapOrphans } from '../stack/orphans.js';
 
 // A tenant on a Docker Swarm: the host is a manager; the tenant is a stack named after its compose
 // project, all its services pinned to one node (swarm-render.ts says why). Swarm keeps the stack's
@@ -89,6 +90,9 @@ export async function deploySwarmTenant(
   },
 ): Promise<SwarmDeployment> {
   const baseDir = path.dirname(composeFile);
+  // A `docker stack deploy` of a killed tenantctl still running would land after this one (an
+  // upgrade's new spec over its rollback): it ends first (one readdir when there is none).
+  await reapOrphans(manager, project);
   const rendered = await readFile(composeFile, 'utf8');
   // A stack deployed again (an upgrade) stays on its node: its volumes are there; so does one
   // deployed again over its kept data (deprovision --keep-data, then provision).
@@ -118,7 +122,9 @@ export async function deploySwarmTenant(
   const stackFile = path.join(baseDir, stackFileName);
   await writeFile(stackFile, stack.text, { mode: 0o644 });
   // --resolve-image never: the images are the node's own, not a registry's.
-  const result = await manager.run(['docker', 'stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', stackFile, project], { timeoutMs: stackDeployTimeoutMs, signal, cwd: baseDir });
+  // In its own process group, recorded while it runs (DockerHost.run): the next deploy or removal
+  // of the stack ends it if this tenantctl is killed meanwhile (reapOrphans).
+  const result = await manager.run(['docker', 'stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', stackFile, project], { timeoutMs: stackDeployTimeoutMs, signal, cwd: baseDir, project });
   if (result.cancelled) throw new TenantctlError('interrupted', `docker stack deploy of ${project} was cancelled`);
   if (result.exitCode !== 0 || result.timedOut) {
     throw new TenantctlError('docker', `docker stack deploy of ${project} on ${manager.id} failed: ${result.timedOut ? 'timed out' : result.stderrTail.trim().split('\n').pop()}`);
