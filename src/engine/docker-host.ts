@@ -188,10 +188,20 @@ export class DockerHost implements EngineConnection {
    * engine on this machine), `docker save | docker load`: for remote hosts without a registry.
    */
   ensureImages(images: readonly string[], { from, signal }: { from?: DockerHost; signal?: AbortSignal } = {}): Promise<ShippedImages> {
-    // This machine's engine by its socket: DOCKER_HOST in the environment may name the remote one.
-    const socket = this.options.localEngineSocket ?? '/var/run/docker.sock';
-    return ensureImages(this, from ?? new DockerHost('this machine', { kind: 'unix', url: `unix://${socket}` }), images, { signal });
+    return ensureImages(this, from ?? this.thisMachine(), images, { signal });
   }
+
+  /**
+   * The engine on this machine, by its socket (DOCKER_HOST in the environment may name a remote
+   * one): where the images a remote host or a swarm node lacks are copied from, so where an
+   * upgrade's new images must be.
+   */
+  thisMachine(): DockerHost {
+    const socket = this.options.localEngineSocket ?? '/var/run/docker.sock';
+    return (this.localTwin ??= new DockerHost('this machine', { kind: 'unix', url: `unix://${socket}` }));
+  }
+
+  private localTwin?: DockerHost;
 
   /**
    * Where to dial a port the host publishes on `bindAddress`: on a local engine the bind address

@@ -1,7 +1,5 @@
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
-import { composeStartTimeoutMs, composeUpGraceMs } from '../common/timeouts.js';
-import { composeVerb } from '../stack/day2.js';
 import { recordAudit } from '../audit/write.js';
 import { parseTenantId } from '../tenants/input.js';
 import { holdTenant } from '../tenants/hold.js';
@@ -15,6 +13,7 @@ import type { SecretApplier, TemplateBlock } from '../templates/block-schema.js'
 import { fillBlockText, templateValues } from '../templates/values.js';
 import { hostValuesOf } from '../templates/configured.js';
 import { parse } from 'yaml';
+import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { execIn, requireRunning, stackContainer } from '../backups/containers.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
@@ -22,7 +21,7 @@ import { generateSecrets, type NamedSecrets } from './generate.js';
 import { openSecretBox, type SecretBox } from './master-key.js';
 import { storeTenantSecretsIn } from './sealed-store.js';
 import { scramSha256Verifier } from './scram.js';
-import { refuseOnSwarm } from '../swarm/swarm-stack.js';
+import { rotationSite, swarmSecretVersions, type RotationSite, type SwarmSecretVersions } from './rotation-site.js';
 
 // `tenantctl rotate-secrets <id> [--only db|app-db|redis|jwt]`, under the tenant's lock, journaled:
 //   begun           the old and the new values sealed under the master key in the journal, before
@@ -38,6 +37,9 @@ import { refuseOnSwarm } from '../swarm/swarm-stack.js';
 // them; a run killed on the way is settled by the next command on the tenant: undone before
 // 'proven', committed from it. New values never appear on a command line (`ps`): they travel in the
 // docker CLI's environment (`docker exec -e NAME`) and reach psql and redis-cli on their stdin.
+// A tenant on a swarm takes the same steps (rotation-site.ts): 'recreated' is its stack deployed
+// again naming new secret objects (<project>_<KEY>_v<N>, swarm secrets being immutable), and the
+// objects no service reads any more are removed once one side is proven (committed or undone).
 
 /** crm's short names for its secrets (--only db,redis), kept for scripts written against them. */
 const crmAliases: Record<string, string> = { db: 'DB_PASSWORD', 'app-db': 'APP_DB_PASSWORD', redis: 'REDIS_PASSWORD', jwt: 'JWT_SECRET' };
@@ -57,6 +59,8 @@ export interface RotationIntent {
   recreate: string[];
   sealedOld: string;
   sealedNew: string;
+  /** A swarm tenant's secret objects, before and after (names only). */
+  swarm?: SwarmSecretVersions;
 }
 
 const purposeOf = (id: string, which: 'old' | 'new') => `tenant-secrets-rotation:${id}:${which}`;
@@ -108,7 +112,6 @@ export function rotationPlan(block: TemplateBlock, rendered: string, running: re
 export async function rotateSecrets(ctx: Context, input: { id: unknown; only?: unknown }): Promise<RotateResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(input.id);
-  refuseOnSwarm(ctx.dockerHost, 'rotate-secrets', 'swarm secrets are immutable: a new value needs a new secret version and a redeploy of every service that reads it');
   const db = await ctx.adminDb();
   const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
   const release = await holdTenant(ctx, id);
@@ -120,20 +123,26 @@ export async function rotateSecrets(ctx: Context, input: { id: unknown; only?: u
     const names = parseOnly(input.only, declared);
     const old = await tenantNamedSecretsFor(ctx, db, t, declared);
     const fresh: NamedSecrets = { ...old, ...generateSecrets(Object.fromEntries(names.map((n) => [n, template.block.secrets[n]!]))) };
-    const { recreate } = rotationPlan(template.block, rendered, servicesOf(rendered, t.record.profiles), names);
+    const running = servicesOf(rendered, t.record.profiles);
+    const swarm = ctx.dockerHost.kind === 'swarm' ? await swarmSecretVersions(ctx, t.record.composeProject, names) : undefined;
+    // On a swarm every service that reads a rotated secret gets a new task (its spec names the new object).
+    const recreate = swarm ? running.filter((service) => names.some((name) => mountersOf(rendered, name, running).includes(service))) : rotationPlan(template.block, rendered, running, names).recreate;
+    if (swarm) rotationPlan(template.block, rendered, running, names); // its refusals hold on a swarm too
     const journal = new OperationJournal(db);
     ctx.reporter.step(`sealing the old and the new secrets of ${id} in the operation journal`);
     const op = await journal.begin<RotationIntent>({
       tenant: id, verb: 'rotate-secrets', host: ctx.dockerHost.id,
-      data: { secrets: names, recreate, sealedOld: box.seal(JSON.stringify(old), purposeOf(id, 'old')), sealedNew: box.seal(JSON.stringify(fresh), purposeOf(id, 'new')) },
+      data: { secrets: names, recreate, sealedOld: box.seal(JSON.stringify(old), purposeOf(id, 'old')), sealedNew: box.seal(JSON.stringify(fresh), purposeOf(id, 'new')), ...(swarm ? { swarm } : {}) },
     });
     try {
       await ctx.pause('rotate:begun');
-      await putInPlace(ctx, t, rendered, template, op, { to: fresh, from: old }, async (step) => {
+      const site = await rotationSite(ctx, t, op.data.swarm);
+      await putInPlace(ctx, site, t, rendered, template, op, { to: fresh, from: old, names: 'to' }, async (step) => {
         await journal.step(op, step);
         await ctx.pause(`rotate:${step}`);
       });
       await commitRotation(ctx, journal, op, box, fresh);
+      await pruneAfter(ctx, site, 'the old secret objects');
     } catch (error) {
       throw await undoAfterFailure(ctx, journal, op, box, error);
     }
@@ -150,28 +159,34 @@ export async function rotateSecrets(ctx: Context, input: { id: unknown; only?: u
  * (the undo passes none: it is not journaled step by step, it runs whole).
  */
 async function putInPlace(
-  c: Context, t: Day2Target, rendered: string, template: Template, op: Operation<RotationIntent>,
-  { to, from }: { to: NamedSecrets; from: NamedSecrets },
+  c: Context, site: RotationSite, t: Day2Target, rendered: string, template: Template, op: Operation<RotationIntent>,
+  { to, from, names }: { to: NamedSecrets; from: NamedSecrets; names: 'from' | 'to' },
   record: (step: RotationStep) => Promise<void> = async () => {},
 ): Promise<void> {
   const id = t.record.id;
   const { recreate } = op.data;
   const { appliers } = rotationPlan(template.block, rendered, servicesOf(rendered, t.record.profiles), op.data.secrets);
   const pieces = template.block.state;
+  // What is done inside the containers goes to the engine holding them (a swarm tenant's node);
+  // a redeploy goes to the caller's (the manager).
+  const manager = c;
+  c = { ...site.containers, signal: c.signal, pause: c.pause };
   for (const { secret, applies } of appliers) {
     if ('postgresRole' in applies) {
       const { service, role } = applies.postgresRole;
       c.reporter.step(`setting the password of ${role} in the running PostgreSQL of ${service}`);
-      const server = await requireRunning(c.dockerHost, t.record.composeProject, service, id, c.signal);
-      await alterRole(c, server.id, ownerOf(pieces, service), role, to[secret]!);
+      await whileStarting(c, `setting the password of ${role}`, async () => {
+        const server = await requireRunning(c.dockerHost, t.record.composeProject, service, id, c.signal);
+        await alterRole(c, server.id, ownerOf(pieces, service), role, to[secret]!);
+      });
     } else {
       const { service } = applies.redisPassword;
       c.reporter.step(`setting the Redis password of ${service} (CONFIG SET requirepass)`);
       const redis = await stackContainer(c.dockerHost, t.record.composeProject, service, c.signal);
       if (redis?.running) {
         // Whichever of the two it has now: a killed run may have set the other already.
-        await setRedisPassword(c, redis.id, from[secret]!, to[secret]!)
-          .catch(() => setRedisPassword(c, redis.id, to[secret]!, to[secret]!));
+        await whileStarting(c, `setting the Redis password of ${service}`, () => setRedisPassword(c, redis.id, from[secret]!, to[secret]!)
+          .catch(() => setRedisPassword(c, redis.id, to[secret]!, to[secret]!)));
       } else if (!recreate.includes(service)) {
         throw new TenantctlError('conflict', `the ${service} container of ${id} is not running`);
       } // else: it starts with the files written below, recreated
@@ -183,16 +198,34 @@ async function putInPlace(
   // compose file, .env and the template's initdb/ are provision's and stay as they are.
   await writeSecretFiles(t.paths.secretsDir, to);
   await record('files-written');
-  if (recreate.length > 0) {
-    c.reporter.step(`recreating ${recreate.join(', ')} with them`);
-    await composeVerb(c.dockerHost, t.target, ['up', '-d', '--no-deps', '--force-recreate', ...recreate], {
-      timeoutMs: c.config.healthDeadlineSeconds * 1000 + composeUpGraceMs, signal: c.signal, onProgress: c.reporter.detail,
-    });
-  }
+  await site.reload(manager, recreate, names);
   await record('recreated');
   c.reporter.step('proving readiness with them');
   await proveReady(c, t, rendered, template, appliers, to);
   await record('proven');
+}
+
+/**
+ * Tries `work` again while its server is still starting: a swarm gives every service that reads a
+ * rotated secret a new task, PostgreSQL's and Redis's too, so an undo after a killed run can find
+ * them coming up (compose recreates neither). Any other failure, or the deadline, is the answer.
+ */
+async function whileStarting(c: Context, what: string, work: () => Promise<void>): Promise<void> {
+  const starting = /starting up|not yet accepting|the database system is (shutting down|in recovery)|LOADING|Connection refused|could not connect|no such file or directory/i;
+  let last: unknown;
+  await retryUntilDeadline(async () => {
+    try {
+      await work();
+      return done(undefined);
+    } catch (error) {
+      if (!starting.test(messageOf(error))) throw error;
+      last = error;
+      return notYet(messageOf(error));
+    }
+  }, {
+    what, clock: c.clock, signal: c.signal, deadlineMs: c.config.healthDeadlineSeconds * 1000, initialDelayMs: 250, maxDelayMs: 2_000,
+    onDeadline: () => (last instanceof Error ? last : new TenantctlError('notReady', `${what}: the server did not come up`)),
+  });
 }
 
 /** The role a PostgreSQL server's state piece is owned by: who may ALTER ROLE there (over the local socket). */
@@ -218,12 +251,26 @@ async function undoRotation(ctx: Context, journal: OperationJournal, op: Operati
   const t = await requireTenantFor(ctx, id, 'have its old secrets put back', ['active']);
   const rendered = await requireComposeFile(t);
   const template = await loadTenantTemplate(ctx, t.record);
+  const site = await rotationSite(ctx, t, op.data.swarm);
   // The servers must run to take the old values back (an operator, or a crash, may have stopped them).
-  await composeVerb(ctx.dockerHost, t.target, ['start'], { timeoutMs: composeStartTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
-  await putInPlace(ctx, t, rendered, template, op, { to: old, from: fresh });
+  await site.startAll(ctx);
+  await putInPlace(ctx, site, t, rendered, template, op, { to: old, from: fresh, names: 'from' });
   const db = journal.db;
   const rotated = op.data.secrets;
   await journal.finish(op, 'undone', reason, (client) => recordAudit(db, client, id, 'secrets.rotation-failed', { names: rotated }, { reason: reason.slice(0, 500), restored: 'the old secrets, proven to work' }));
+  await pruneAfter(ctx, site, 'the new secret objects of the undone rotation');
+}
+
+/**
+ * Once a side is proven and recorded: the secret objects no service reads any more removed (a
+ * swarm's; nothing for compose). A failure is said, not fatal: the tenant runs on the proven side,
+ * and what is left goes at the next rotation's prune or with the stack.
+ */
+async function pruneAfter(ctx: Context, site: RotationSite, what: string): Promise<void> {
+  await site.prune({ ...ctx, signal: new AbortController().signal }).then(
+    (removed) => removed.length > 0 && ctx.reporter.info(`removed ${what}: ${removed.join(', ')}`),
+    (problem) => ctx.reporter.info(`removing ${what} failed: ${messageOf(problem)} (they go at the next rotation, or with the stack)`),
+  );
 }
 
 function openValues(op: Operation<RotationIntent>, box: SecretBox): { old: NamedSecrets; fresh: NamedSecrets } {
@@ -265,6 +312,7 @@ export async function resumeRotation(ctx: Context, op: Operation<RotationIntent>
   const journal = new OperationJournal(db);
   if (op.step === 'proven') {
     await commitRotation(ctx, journal, op, box, openValues(op, box).fresh);
+    if (op.data.swarm) await pruneAfter(ctx, await rotationSite(ctx, await requireTenantFor(ctx, op.tenant, 'have its old secret objects removed', ['active']), op.data.swarm), 'the old secret objects');
     return 'finished';
   }
   await undoRotation(ctx, journal, op, box, reason);

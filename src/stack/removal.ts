@@ -35,10 +35,10 @@ export async function removeStack(
   await reapOrphans(host, target.project, onProgress);
   if (host.kind === 'swarm') {
     // A stack: removed through the manager, its containers and volumes on every node.
-    if (keepData) throw new TenantctlError('usage', `keeping the data of ${target.project} is not available on a swarm (${host.id}): its volumes are per node`);
+    // Kept data stays on its node's volumes; the next deploy of the stack goes to that node.
     const { removeSwarmTenant } = await import('../swarm/swarm-stack.js');
-    const removed = await removeSwarmTenant(host, target.project, { clock: systemClock, deadlineMs: composeDownTimeoutMs });
-    return { containers: removed.services, networks: 1, volumes: Object.values(removed.volumes).reduce((a, b) => a + b, 0), keptVolumes: [] };
+    const removed = await removeSwarmTenant(host, target.project, { clock: systemClock, deadlineMs: composeDownTimeoutMs, keepVolumes: keepData });
+    return { containers: removed.services, networks: 1, volumes: Object.values(removed.volumes).reduce((a, b) => a + b, 0), keptVolumes: removed.kept };
   }
   const label = projectLabel(target.project);
   const before = await objectsByLabel(host, label);

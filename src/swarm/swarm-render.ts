@@ -41,6 +41,12 @@ export interface SwarmRenderInput {
    * original tag points to on the node by then.
    */
   images?: Record<string, string>;
+  /**
+   * Secret key -> the swarm secret object's name, for secrets rotated since the first deploy
+   * (<project>_<KEY>_v<N>): swarm secrets are immutable, so a new value is a new object. A key not
+   * named here is swarm's default, <project>_<KEY>.
+   */
+  secretNames?: Record<string, string>;
 }
 
 export interface SwarmRender {
@@ -67,7 +73,7 @@ const refused: Record<string, string> = {
   env_file: 'env_file is read where compose runs; put the values in environment',
 };
 
-export function swarmRender({ rendered, directories, node, project, images }: SwarmRenderInput): SwarmRender {
+export function swarmRender({ rendered, directories, node, project, images, secretNames }: SwarmRenderInput): SwarmRender {
   const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
   if (!isRecord(tree) || !isRecord(tree.services)) throw new SwarmRenderError(['the file has no services']);
   const reasons: string[] = [];
@@ -171,7 +177,7 @@ export function swarmRender({ rendered, directories, node, project, images }: Sw
       reasons.push(`secret ${name}: only file secrets are turned into swarm secrets`);
       continue;
     }
-    secrets[name] = { file: secret.file, ...(stackLabels ? { labels: stackLabels } : {}) };
+    secrets[name] = { file: secret.file, ...(secretNames?.[name] ? { name: secretNames[name] } : {}), ...(stackLabels ? { labels: stackLabels } : {}) };
   }
   if (reasons.length > 0) throw new SwarmRenderError(reasons);
 

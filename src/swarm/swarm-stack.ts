@@ -6,9 +6,12 @@ import type { Clock } from '../common/clock.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { stackDeployTimeoutMs } from '../common/timeouts.js';
 import type { DockerHost } from '../engine/docker-host.js';
+import { imageExists } from '../engine/docker.js';
 import { relativeBindsOf } from '../templates/compose-tree.js';
 import { isRecord } from '../templates/render-compose.js';
 import { swarmRender, SwarmRenderError } from './swarm-render.js';
+import { liveSecretNames, pinOf, pinRepository } from './stack-versions.js';
+import { reapOrphans } from '../stack/orphans.js';
 
 // A tenant on a Docker Swarm: the host is a manager; the tenant is a stack named after its compose
 // project, all its services pinned to one node (swarm-render.ts says why). Swarm keeps the stack's
@@ -75,16 +78,32 @@ export interface SwarmDeployment {
  */
 export async function deploySwarmTenant(
   manager: DockerHost,
-  { project, composeFile, images, node: chosen, signal }: { project: string; composeFile: string; images: string[]; node?: SwarmNode; signal?: AbortSignal },
+  { project, composeFile, images, node: chosen, signal, pinned = {}, secretNames }: {
+    project: string; composeFile: string; images: string[]; node?: SwarmNode; signal?: AbortSignal;
+    /**
+     * Images already pinned on the node (reference -> its pin): a rollback's, the image ids its last
+     * good state ran; not shipped (this machine's tag may name another image by now), not pinned again.
+     */
+    pinned?: Record<string, string>;
+    /** Secret key -> the swarm secret's name (a rotation's new versions); default: the ones the stack's services read now. */
+    secretNames?: Record<string, string>;
+  },
 ): Promise<SwarmDeployment> {
   const baseDir = path.dirname(composeFile);
+  // A `docker stack deploy` of a killed tenantctl still running would land after this one (an
+  // upgrade's new spec over its rollback): it ends first (one readdir when there is none).
+  await reapOrphans(manager, project);
   const rendered = await readFile(composeFile, 'utf8');
-  // A stack deployed again (an upgrade) stays on its node: its volumes are there.
-  const node = chosen ?? (await pinnedNode(manager, project, signal)) ?? (await chooseNode(manager, signal));
+  // A stack deployed again (an upgrade) stays on its node: its volumes are there; so does one
+  // deployed again over its kept data (deprovision --keep-data, then provision).
+  const node = chosen ?? (await pinnedNode(manager, project, signal)) ?? (await nodeWithVolumes(manager, project, signal)) ?? (await chooseNode(manager, signal));
   const directories = await boundDirectories(rendered, baseDir);
+  // Secrets are immutable on a swarm: a redeploy names the versions the services read now (a
+  // rotation's), or swarm would be asked to change the first version's data, which it refuses.
+  const secrets = secretNames ?? (await liveSecretNames(manager, project, secretKeysOf(rendered), signal));
   const render = (pins?: Record<string, string>) => {
     try {
-      return swarmRender({ rendered, directories, node: node.hostname, project, images: pins });
+      return swarmRender({ rendered, directories, node: node.hostname, project, images: pins, secretNames: secrets });
     } catch (error) {
       if (error instanceof SwarmRenderError) throw new TenantctlError('usage', `${composeFile} ${error.message}`);
       throw error;
@@ -94,12 +113,18 @@ export async function deploySwarmTenant(
 
   // The node's engine (its ssh connection, if any, is kept by the manager's DockerHost until the command ends).
   const onNode = await nodeHost(manager, node, signal);
-  const { shipped } = await onNode.ensureImages(images, { signal });
-  const stack = render(await pinImages(onNode, project, images, signal));
+  const own = images.filter((image) => !(image in pinned));
+  const { shipped } = await onNode.ensureImages(own, { signal });
+  for (const pin of new Set(Object.values(pinned))) {
+    if (!(await imageExists(onNode, pin, signal))) throw new TenantctlError('docker', `the pin ${pin} is not on node ${node.hostname}: the image it kept is gone; nothing was deployed`);
+  }
+  const stack = render({ ...(await pinImages(onNode, project, own, signal)), ...pinned });
   const stackFile = path.join(baseDir, stackFileName);
   await writeFile(stackFile, stack.text, { mode: 0o644 });
   // --resolve-image never: the images are the node's own, not a registry's.
-  const result = await manager.run(['docker', 'stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', stackFile, project], { timeoutMs: stackDeployTimeoutMs, signal, cwd: baseDir });
+  // In its own process group, recorded while it runs (DockerHost.run): the next deploy or removal
+  // of the stack ends it if this tenantctl is killed meanwhile (reapOrphans).
+  const result = await manager.run(['docker', 'stack', 'deploy', '--resolve-image', 'never', '--prune', '-c', stackFile, project], { timeoutMs: stackDeployTimeoutMs, signal, cwd: baseDir, project });
   if (result.cancelled) throw new TenantctlError('interrupted', `docker stack deploy of ${project} was cancelled`);
   if (result.exitCode !== 0 || result.timedOut) {
     throw new TenantctlError('docker', `docker stack deploy of ${project} on ${manager.id} failed: ${result.timedOut ? 'timed out' : result.stderrTail.trim().split('\n').pop()}`);
@@ -107,8 +132,6 @@ export async function deploySwarmTenant(
   return { node, stackFile, notes: stack.notes, shipped };
 }
 
-/** The repository of a stack's pin tags on its node: tenantctl-pin/<project>, in Docker's reference alphabet. */
-export const pinRepository = (project: string) => `tenantctl-pin/${project.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[._-]+|[._-]+$/g, '')}`;
 
 /**
  * Pins each image the stack uses to the id the node has now: a tag of the tenant's own
@@ -122,7 +145,7 @@ async function pinImages(node: DockerHost, project: string, images: string[], si
   const pins: Record<string, string> = {};
   for (const image of [...new Set(images)]) {
     const id = (await node.docker(['image', 'inspect', '--format', '{{.Id}}', image], { signal })).trim();
-    const pin = `${pinRepository(project)}:${id.replace(/^sha256:/, '').slice(0, 16)}`;
+    const pin = pinOf(project, id);
     await node.docker(['tag', image, pin], { signal });
     pins[image] = pin;
   }
@@ -161,14 +184,18 @@ export interface SwarmRemoval {
   services: number;
   /** Per node: volumes removed. */
   volumes: Record<string, number>;
+  /** keepVolumes: the volumes kept, as <node>/<volume>. */
+  kept: string[];
 }
 
 /**
  * Removes the stack and proves nothing of it is left anywhere: `docker stack rm` (services,
  * networks, secrets, configs), then every node is asked until its containers of the stack are gone
  * and its volumes of the stack are removed, then the manager and every node are asked again.
+ * `keepVolumes` (deprovision --keep-data): the volumes stay on their node, and the stack deployed
+ * again later goes to that node (deploySwarmTenant); everything else goes.
  */
-export async function removeSwarmTenant(manager: DockerHost, project: string, { clock, deadlineMs, signal }: { clock: Clock; deadlineMs: number; signal?: AbortSignal }): Promise<SwarmRemoval> {
+export async function removeSwarmTenant(manager: DockerHost, project: string, { clock, deadlineMs, signal, keepVolumes = false }: { clock: Clock; deadlineMs: number; signal?: AbortSignal; keepVolumes?: boolean }): Promise<SwarmRemoval> {
   const label = `label=${namespaceLabel(project)}`;
   const services = (await manager.docker(['service', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean).length;
   const result = await manager.run(['docker', 'stack', 'rm', project], { timeoutMs: stackDeployTimeoutMs, signal });
@@ -177,6 +204,7 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
   }
   const nodes = await swarmNodesAll(manager, signal);
   const volumes: Record<string, number> = {};
+  const kept: string[] = [];
   await Promise.all(
     nodes.map(async (node) => {
       const host = await nodeHost(manager, node, signal);
@@ -191,7 +219,9 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
           onDeadline: (why) => new TenantctlError('docker', `could not remove everything of ${project}: ${why}`),
         },
       );
-      const names = (await host.docker(['volume', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean);
+      const listed = (await host.docker(['volume', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean);
+      const names = keepVolumes ? [] : listed;
+      if (keepVolumes) kept.push(...listed.map((volume) => `${node.hostname}/${volume}`));
       if (names.length) await host.docker(['volume', 'rm', ...names], { signal });
       volumes[node.hostname] = names.length;
       // The stack's image pins (tags only: the images stay while other tags name them).
@@ -199,9 +229,9 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
       if (pins.length) await host.docker(['image', 'rm', ...pins], { signal });
     }),
   );
-  const left = await swarmLeftovers(manager, project, signal);
+  const left = (await swarmLeftovers(manager, project, signal)).filter((what) => !(keepVolumes && what.startsWith('volumes on ')));
   if (left.length) throw new TenantctlError('docker', `could not remove everything of ${project}: ${left.join(', ')} still present`);
-  return { services, volumes };
+  return { services, volumes, kept: kept.sort() };
 }
 
 /** What of the stack is still anywhere: on the manager (services, networks, secrets, configs) and on each node (containers, volumes, networks). */
@@ -264,6 +294,27 @@ async function pinnedNode(manager: DockerHost, project: string, signal?: AbortSi
   return hostname ? (await swarmNodesAll(manager, signal)).find((n) => n.hostname === hostname) : undefined;
 }
 
+/** A stack's volumes on every node, as <node>/<volume> (kept data, or what a stack left behind). */
+export async function stackVolumes(manager: DockerHost, project: string, signal?: AbortSignal): Promise<Array<{ node: SwarmNode; volume: string }>> {
+  const found: Array<{ node: SwarmNode; volume: string }> = [];
+  for (const node of await swarmNodesAll(manager, signal)) {
+    const host = await nodeHost(manager, node, signal);
+    for (const volume of (await host.docker(['volume', 'ls', '-q', '--filter', `label=${namespaceLabel(project)}`], { signal })).split('\n').filter(Boolean)) found.push({ node, volume });
+  }
+  return found;
+}
+
+/**
+ * The node holding a removed stack's kept volumes (deprovision --keep-data; provision refuses
+ * volumes no row accounts for before it deploys); undefined when none does. Volumes on two nodes
+ * cannot be one tenant's data: refused rather than guessed.
+ */
+async function nodeWithVolumes(manager: DockerHost, project: string, signal?: AbortSignal): Promise<SwarmNode | undefined> {
+  const holding = [...new Map((await stackVolumes(manager, project, signal)).map(({ node }) => [node.id, node])).values()];
+  if (holding.length > 1) throw new TenantctlError('conflict', `volumes of ${project} are on several nodes (${holding.map((n) => n.hostname).join(', ')}): its kept data cannot be placed; remove the ones that are not its data`);
+  return holding[0];
+}
+
 /**
  * The node each tenant of the swarm is pinned to, by tenant id (its services' tenantctl.tenant
  * label), in three calls for the whole swarm: the front door dials a tenant's app where it is
@@ -304,6 +355,19 @@ export async function stackStates(manager: DockerHost, signal?: AbortSignal): Pr
     states.set(project, states.get(project) === 'stopped' || !running ? 'stopped' : 'running');
   }
   return states;
+}
+
+/** Each service's image reference in a compose file. */
+export function serviceImagesOf(rendered: string): Record<string, string> {
+  const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
+  if (!isRecord(tree) || !isRecord(tree.services)) return {};
+  return Object.fromEntries(Object.entries(tree.services).flatMap(([service, d]) => (isRecord(d) && typeof d.image === 'string' ? [[service, d.image]] : [])));
+}
+
+/** The keys of a compose file's top-level secrets. */
+export function secretKeysOf(rendered: string): string[] {
+  const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
+  return isRecord(tree) && isRecord(tree.secrets) ? Object.keys(tree.secrets) : [];
 }
 
 /** The images a compose file's services run. */

@@ -30,8 +30,6 @@ export async function deprovision(ctx: Context, input: DeprovisionInput): Promis
   const id = parseTenantId(input.id);
   if (!input.confirmed) throw new TenantctlError('refused', `not deprovisioning ${id} without confirmation; pass --yes`);
   const keepData = input.keepData ?? false;
-  // Before anything is recorded: a refusal must leave the tenant as it was (active, its stack running).
-  if (keepData && ctx.dockerHost.kind === 'swarm') throw new TenantctlError('usage', `deprovision --keep-data is not available for a tenant on a swarm (${ctx.dockerHost.id}) yet: its volumes are per node; nothing was changed`);
   const db = await ctx.adminDb();
   const registry = new TenantRegistry(db);
   const unlock = await holdTenant(ctx, id);

@@ -164,7 +164,11 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
     // Asked again under the lock when the early answer found something: settling an operation a
     // killed run left (holdTenant) may have removed it meanwhile.
     const found = await labelled;
-    const current = found.containers.length + found.networks.length + found.volumes.length > 0 ? await objectsByLabel(ctx.dockerHost, projectLabel(project), ctx.signal) : found;
+    const here = found.containers.length + found.networks.length + found.volumes.length > 0 ? await objectsByLabel(ctx.dockerHost, projectLabel(project), ctx.signal) : found;
+    // On a swarm the volumes are on the nodes (the stack's deploy would place it where they are).
+    const current = ctx.dockerHost.kind === 'swarm'
+      ? { ...here, volumes: [...here.volumes, ...(await (await import('../swarm/swarm-stack.js')).stackVolumes(ctx.dockerHost, project, ctx.signal)).map(({ node, volume }) => `${node.hostname}/${volume}`)] }
+      : here;
     const adopting = refuseUnaccounted(id, project, existing, current, raw.adopt === true);
     // Kept data (deprovision --keep-data, or adopted objects) is reused with the passwords it was
     // created with, and a failed attempt to bring it back keeps it too; anything else left by a

@@ -1,12 +1,15 @@
 import type { Context } from '../context.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { dockerStatsTimeoutMs } from '../common/timeouts.js';
-import { containerStats, managedContainers, type RawStats } from '../engine/docker.js';
+import { containerStats, managedContainers, type RawStats, type ServiceContainer } from '../engine/docker.js';
+import type { DockerHost } from '../engine/docker-host.js';
 import { parseTenantId } from './input.js';
 import { TenantRegistry, type TenantRecord } from './registry.js';
 
 // `tenantctl stats`: what each tenant's containers use right now, per tenant and per service, from
-// one `docker ps` (which containers are whose) and one `docker stats --no-stream` call.
+// one `docker ps` (which containers are whose) and one `docker stats --no-stream` call per engine:
+// the host's, or on a swarm every node's (a stack's containers are on its node; only the running
+// ones count there, the ended tasks' containers swarm keeps are history, not services).
 
 export type StatsSort = 'cpu' | 'memory' | 'name';
 export const statsSorts: readonly StatsSort[] = ['cpu', 'memory', 'name'];
@@ -45,7 +48,12 @@ export async function stats(ctx: Context, input: { ids?: string[]; sort?: string
   const sort = (input.sort ?? 'cpu') as StatsSort;
   if (!statsSorts.includes(sort)) throw usageError(`--sort must be one of ${statsSorts.join(', ')}, not ${JSON.stringify(input.sort)}`);
   const ids = (input.ids ?? []).map((id) => parseTenantId(id));
-  const containers = managedContainers(ctx.dockerHost, { signal: ctx.signal });
+  const engines = ctx.dockerHost.kind === 'swarm'
+    ? import('../swarm/swarm-stack.js').then(({ swarmNodeEngines }) => swarmNodeEngines(ctx.dockerHost, ctx.signal))
+    : Promise.resolve([ctx.dockerHost]);
+  const containers = engines.then((hosts) => Promise.all(hosts.map(async (host) => ({
+    host, containers: (await managedContainers(host, { signal: ctx.signal })).filter((c) => host === ctx.dockerHost || c.state === 'running'),
+  }))));
   containers.catch(() => {}); // awaited (and its error reported) below; this only keeps an early rejection from going unhandled
   const registry = new TenantRegistry(await ctx.adminDb());
   let records: TenantRecord[];
@@ -60,9 +68,10 @@ export async function stats(ctx: Context, input: { ids?: string[]; sort?: string
   // Only the projects on record: other tenantctl installations on the same engine (other prefixes,
   // other admin databases) label their containers the same way.
   const byProject = new Map(records.map((r) => [r.composeProject, r]));
-  const mine = (await containers).filter((c) => byProject.has(c.project));
+  const perEngine = (await containers).map(({ host, containers: listed }) => ({ host, mine: listed.filter((c) => byProject.has(c.project)) }));
+  const mine: ServiceContainer[] = perEngine.flatMap((e) => e.mine);
   const sampledAt = new Date(ctx.clock.now()).toISOString();
-  const raw = await containerStats(ctx.dockerHost, mine.filter((c) => c.state === 'running').map((c) => c.id), { timeoutMs: dockerStatsTimeoutMs, signal: ctx.signal });
+  const raw = (await Promise.all(perEngine.map(({ host, mine: theirs }) => sampleRunning(host, theirs, ctx.signal)))).flat();
   const rawById = new Map(raw.map((r) => [r.ID.slice(0, 12), r]));
 
   const tenants = records.map((record): TenantStats => {
@@ -75,6 +84,10 @@ export async function stats(ctx: Context, input: { ids?: string[]; sort?: string
     return { id: record.id, status: record.status, total: sum(services), services: sortBy(services, sort, (s) => s.service) };
   });
   return { sort, tenants: sortBy(tenants, sort, (t) => t.id), sampledAt };
+}
+
+function sampleRunning(host: DockerHost, containers: ServiceContainer[], signal?: AbortSignal): Promise<RawStats[]> {
+  return containerStats(host, containers.filter((c) => c.state === 'running').map((c) => c.id), { timeoutMs: dockerStatsTimeoutMs, signal });
 }
 
 function sortBy<T extends { total?: Usage } & Partial<Usage>>(items: T[], sort: StatsSort, name: (item: T) => string): T[] {

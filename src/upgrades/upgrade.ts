@@ -1,11 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
+import type { DockerHost } from '../engine/docker-host.js';
 import type { Context } from '../context.js';
 import { BatchFailure, TenantctlError, messageOf, usageError } from '../common/errors.js';
-import { composeUpGraceMs } from '../common/timeouts.js';
 import { checksumOf } from '../common/sql-migrations.js';
 import { imageExists } from '../engine/docker.js';
-import { composeOn } from '../stack/compose.js';
 import { recordAudit } from '../audit/write.js';
 import { parseOrUsage, parseTenantId, planSchema } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
@@ -17,12 +16,11 @@ import { assertValidTemplate } from '../templates/validate.js';
 import { hostValuesOf } from '../templates/configured.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { describeDeployment, lastDeployment, recordDeployment, runningImages, type DeployedImage, type Deployment } from '../tenants/deployments.js';
-import { refuseOnSwarm } from '../swarm/swarm-stack.js';
 import { holdTenant } from '../tenants/hold.js';
 import { LostLockError } from '../admin-db/database.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { droppedVolumes } from './volumes.js';
-import { pinTag } from '../stack/rollback-pins.js';
+import { asRecorded, upgradeSite, type UpgradeSite } from './site.js';
 
 // `tenantctl upgrade <id>... [--all] [--image app=...] [--template ...] [--plan ...]`: the tenant's
 // compose file rendered again (same ports, subnet, name; new images, template or plan), brought up
@@ -32,6 +30,9 @@ import { pinTag } from '../stack/rollback-pins.js';
 // id it ran (kept under a per-tenant tag, tenantctl-rollback:<project>-<service>, so a moved tag or a prune cannot take it), and the upgrade reports exit 7
 // "rolled back to ...". Secrets are never regenerated. Several tenants: the first is a canary; then
 // --concurrency at a time; the first failure stops the rest unless --continue.
+// A tenant on a swarm goes the same way, journaled alike: its stack deployed again (the new images
+// copied to its node and pinned there), its tasks watched until each service runs its new spec,
+// then readiness; its rollback deploys the recorded file on the pins of the image ids it ran (site.ts).
 
 export interface UpgradeOptions {
   /**
@@ -171,7 +172,6 @@ export async function upgradeMany(
 export async function upgradeTenant(ctx: Context, rawId: unknown, options: UpgradeOptions): Promise<UpgradeResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
-  refuseOnSwarm(ctx.dockerHost, 'upgrade', 'its rollback pins each service\'s image on the engine that runs it, and a stack\'s images are on its node, not this manager');
   const db = await ctx.adminDb();
   const unlock = await holdTenant(ctx, id);
   try {
@@ -181,17 +181,19 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
     const secrets = await tenantNamedSecretsFor(ctx, db, t, Object.keys(recorded.block.secrets));
     const project = t.record.composeProject;
     if (!t.record.subnet) throw new TenantctlError('conflict', `${id} has no subnet on record (tenantctl status ${id})`);
+    // Where it runs: a compose project, or a swarm stack whose containers and pins are on its node (site.ts).
+    const site = await upgradeSite(ctx, t);
 
     // The last good state: recorded by provision (or the last upgrade); a tenant from before that
     // has its running state recorded now, as the state to come back to.
     let good = await lastDeployment(db, id);
     if (!good) {
-      const baseline = await describeDeployment(ctx.dockerHost, { project, templateName: '(before deployments were recorded)', templateChecksum: checksumOf(''), plan: t.record.plan, composeFile: current, signal: ctx.signal });
-      await db.withTransaction((client) => recordDeployment(db, client, id, 'upgrade', baseline));
+      const baseline = await describeDeployment(site.containers.dockerHost, { project, templateName: '(before deployments were recorded)', templateChecksum: checksumOf(''), plan: t.record.plan, composeFile: current, signal: ctx.signal });
+      await db.withTransaction((client) => recordDeployment(db, client, id, 'upgrade', { ...baseline, images: asRecorded(baseline.images, current) }));
       good = (await lastDeployment(db, id))!;
     }
     // Keep the images it runs reachable whatever happens to their tags (a rebuilt :latest, a prune).
-    await pinImages(ctx, project, good.images);
+    await site.keep(project, good.images);
 
     // --template FILE: that compose file (with its x-tenantctl block) in place of the template's own.
     const file = options.templatePath === undefined ? undefined : await loadTemplateAt(options.templatePath, { name: recorded.name, source: 'file' });
@@ -214,15 +216,15 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
       throw usageError(`${id}: the new render no longer mounts ${dropped.join('; ')}: its data would be left behind and the tenant would start on empty volumes; keep the volumes' names and mount points in the template (an upgrade never moves data)`);
     }
 
-    const before = await runningImages(ctx.dockerHost, project, ctx.signal);
-    const containersBefore = await containerIds(ctx, project);
-    const newIds = await imageIds(ctx, id, rendered);
-    await refuseMajorPostgresChange(ctx, id, template, before, newIds);
+    const before = await runningImages(site.containers.dockerHost, project, ctx.signal);
+    const containersBefore = await site.containerIds(project);
+    const newIds = await imageIds(ctx, site.imageSource, id, rendered);
+    await refuseMajorPostgresChange(ctx, site, id, template, before, newIds);
     const sameImages = Object.entries(newIds).every(([service, imageId]) => before[service]?.id === imageId);
     if (rendered === current && sameImages) {
       // Nothing to change, and nothing claimed without proof: it is ready as it runs now.
       ctx.reporter.step(`${id} already runs this; proving it ready`);
-      await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, current, secrets, template));
+      await waitForTenantReady(site.containers, await readyTargetOf(ctx, t.record, current, secrets, template));
       return { id, outcome: 'unchanged', recreated: [], from: summary(good), to: summary(good), durationMs: ctx.clock.now() - started };
     }
 
@@ -231,24 +233,26 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
       tenant: id, verb: 'upgrade', host: ctx.dockerHost.id,
       data: { templateName: template.name, templateChecksum: template.checksum, plan, rendered, goodRecordedAt: good.recordedAt },
     });
-    ctx.reporter.step(`bringing ${id} up with the new render (compose recreates what changed)`);
+    ctx.reporter.step(site.kind === 'swarm'
+      ? `deploying ${id}'s stack again with the new render (swarm replaces the tasks whose spec changed)`
+      : `bringing ${id} up with the new render (compose recreates what changed)`);
     try {
       await ctx.pause('upgrade:begun');
       await writeFile(t.paths.composeFile, rendered, { mode: 0o644 });
       await journal.step(op, 'file-written');
-      await composeUp(ctx, t);
+      await site.bringUp(ctx, t);
       await journal.step(op, 'up');
       await ctx.pause('upgrade:compose-up');
       ctx.reporter.step('waiting until every service is ready');
-      await waitForTenantReady(ctx, await readyTargetOf(ctx, t.record, rendered, secrets, template));
+      await waitForTenantReady(site.containers, await readyTargetOf(ctx, t.record, rendered, secrets, template));
       await journal.step(op, 'proven');
       await ctx.pause('upgrade:proven');
     } catch (error) {
-      throw await rollBackAfterFailure(ctx, journal, op, t, good, secrets, error);
+      throw await rollBackAfterFailure(ctx, site, journal, op, t, good, secrets, error);
     }
-    const containersAfter = await containerIds(ctx, project);
+    const containersAfter = await site.containerIds(project);
     const recreated = Object.keys(containersAfter).filter((s) => containersBefore[s] !== containersAfter[s]).sort();
-    const deployment = await commitUpgrade(ctx, journal, op, t, good, recreated);
+    const deployment = await commitUpgrade(ctx, site, journal, op, t, good, recreated);
     return { id, outcome: 'upgraded', recreated, from: summary(good), to: summary(deployment), durationMs: ctx.clock.now() - started };
   } finally {
     await unlock();
@@ -268,19 +272,23 @@ export interface UpgradeIntent {
 }
 
 /** Proven ready: the new state is recorded (deployment, plan) in the transaction that closes the journal, and its images pinned. */
-async function commitUpgrade(ctx: Context, journal: OperationJournal, op: Operation<UpgradeIntent>, t: Day2Target, good: Deployment, recreated: string[] = []): Promise<Deployment> {
+async function commitUpgrade(ctx: Context, site: UpgradeSite, journal: OperationJournal, op: Operation<UpgradeIntent>, t: Day2Target, good: Deployment, recreated: string[] = []): Promise<Deployment> {
   const db = journal.db;
   const id = op.tenant;
   const deployment: Deployment = {
     templateName: op.data.templateName, templateChecksum: op.data.templateChecksum, plan: op.data.plan,
-    images: await runningImages(ctx.dockerHost, t.record.composeProject, ctx.signal), composeFile: op.data.rendered,
+    images: asRecorded(await runningImages(site.containers.dockerHost, t.record.composeProject, ctx.signal), op.data.rendered), composeFile: op.data.rendered,
   };
   await journal.finish(op, 'completed', null, async (client) => {
     await recordDeployment(db, client, id, 'upgrade', deployment);
     if (op.data.plan !== t.record.plan) await client.query('UPDATE admin_customers SET plan = $2, updated_at = now() WHERE id = $1', [id, op.data.plan]);
     await recordAudit(db, client, id, 'tenant.upgraded', summary(good), { ...summary(deployment), recreated });
   });
-  await pinImages(ctx, t.record.composeProject, deployment.images);
+  // The new state is the last good one now: its images kept, and on a swarm node the older pins go.
+  await site.settle(ctx, t.record.composeProject, deployment.images).then(
+    (note) => note && ctx.reporter.info(note),
+    (problem) => ctx.reporter.info(`the upgrade is recorded; keeping its images or pruning older pins failed: ${messageOf(problem)} (the next upgrade tries again)`),
+  );
   return deployment;
 }
 
@@ -289,7 +297,7 @@ async function commitUpgrade(ctx: Context, journal: OperationJournal, op: Operat
  * worse than waiting); a lost lock changes nothing more. The error keeps the first cause, and says
  * whether the rollback worked; Ctrl-C stays exit 130 with the rollback's outcome in its details.
  */
-async function rollBackAfterFailure(ctx: Context, journal: OperationJournal, op: Operation<UpgradeIntent>, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: Readonly<Record<string, string>>, error: unknown): Promise<TenantctlError> {
+async function rollBackAfterFailure(ctx: Context, site: UpgradeSite, journal: OperationJournal, op: Operation<UpgradeIntent>, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: Readonly<Record<string, string>>, error: unknown): Promise<TenantctlError> {
   const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
   // Only under a lock still ours: another tenantctl may be working on the tenant now.
   if (first instanceof LostLockError || (await journal.db.locksProven())) {
@@ -299,13 +307,13 @@ async function rollBackAfterFailure(ctx: Context, journal: OperationJournal, op:
   if (op.step === 'proven') {
     // Proven ready before it failed (Ctrl-C at the last moment, the commit's transaction): recorded, never rolled back.
     const quiet = { ...ctx, signal: new AbortController().signal };
-    await commitUpgrade(quiet, journal, op, t, good).then(
+    await commitUpgrade(quiet, site, journal, op, t, good).then(
       () => first.details.push(`the upgrade had been proven ready: it was recorded`),
       (problem) => first.details.push(`recording the upgrade, proven ready, failed: ${messageOf(problem)}; the next command on ${op.tenant} records it`),
     );
     return first;
   }
-  const outcome = await rollBack(ctx, t, good, secrets, first);
+  const outcome = await rollBack(ctx, site, t, good, secrets, first);
   if (outcome.rolledBack) await journal.finish(op, 'undone', first.message).catch((problem) => outcome.error.details.push(`closing the journal: ${messageOf(problem)}`));
   if (first.kind === 'interrupted') {
     first.details.push(outcome.error.message);
@@ -321,46 +329,41 @@ export async function resumeUpgrade(ctx: Context, op: Operation<UpgradeIntent>):
   const t = await requireTenantFor(ctx, op.tenant, 'have its upgrade settled', ['active']);
   const good = await lastDeployment(db, op.tenant);
   if (!good) throw new TenantctlError('conflict', `${op.tenant} has no recorded deployment to roll back to`);
+  const site = await upgradeSite(ctx, t);
   if (op.step === 'proven') {
-    await commitUpgrade(ctx, journal, op, t, good);
+    await commitUpgrade(ctx, site, journal, op, t, good);
     return 'finished';
   }
   const secrets = await tenantNamedSecretsFor(ctx, db, t, Object.keys((await loadTenantTemplate(ctx, t.record)).block.secrets));
-  const outcome = await rollBack(ctx, t, good, secrets, new TenantctlError('internal', `interrupted at step ${op.step}`));
+  const outcome = await rollBack(ctx, site, t, good, secrets, new TenantctlError('internal', `interrupted at step ${op.step}`));
   if (!outcome.rolledBack) throw outcome.error;
   await journal.finish(op, 'undone', `interrupted at step ${op.step}; rolled back by a later command`);
   return 'undone';
 }
 
 
-async function pinImages(ctx: Context, project: string, images: Record<string, DeployedImage>): Promise<void> {
-  for (const [service, image] of Object.entries(images)) {
-    if (image.id) await ctx.dockerHost.docker(['tag', image.id, pinTag(project, service)], { signal: ctx.signal });
-  }
-}
-
 /**
  * The last good state back: its compose file with every service on the image id it ran (through
  * the pin tags), brought up and waited for. Returns the error to report: the upgrade's cause and
  * "rolled back to ..." (exit 7), or, when the rollback fails too, both.
  */
-async function rollBack(ctx: Context, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: Readonly<Record<string, string>>, cause: unknown): Promise<{ error: TenantctlError; rolledBack: boolean }> {
+async function rollBack(ctx: Context, site: UpgradeSite, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: Readonly<Record<string, string>>, cause: unknown): Promise<{ error: TenantctlError; rolledBack: boolean }> {
   const id = t.record.id;
   const why = messageOf(cause);
   const target = `the state recorded at ${good.recordedAt} (template ${good.templateName} ${good.templateChecksum.slice(0, 12)}, plan ${good.plan}, ${Object.entries(good.images).map(([s, i]) => `${s} ${i.tag}@${i.id.replace(/^sha256:/, '').slice(0, 12)}`).join(', ')})`;
   ctx.reporter.step(`not ready: rolling ${id} back to its last good state`);
-  const pinned = pinnedComposeFile(good.composeFile, t.record.composeProject, good.images);
   // The rollback runs to its end even after Ctrl-C: a half-upgraded tenant is worse than waiting.
   const quiet = { ...ctx, signal: new AbortController().signal };
   try {
-    await writeFile(t.paths.composeFile, pinned, { mode: 0o644 });
-    await composeUp(quiet, t);
-    await waitForTenantReady(quiet, await readyTargetOf(quiet, t.record, pinned, secrets));
+    const pinned = await site.restore(quiet, t, good);
+    await waitForTenantReady({ ...site.containers, signal: quiet.signal }, await readyTargetOf(quiet, t.record, pinned, secrets));
     const db = await ctx.adminDb();
     await db.withTransaction(async (client) => {
       await recordDeployment(db, client, id, 'rollback', { ...good, composeFile: pinned });
       await recordAudit(db, client, id, 'tenant.upgrade-rolled-back', { reason: why }, summary(good));
     });
+    // The failed state's pins (a swarm node's) are not kept: the good state's are.
+    await site.settle(quiet, t.record.composeProject, good.images).then((note) => note && ctx.reporter.info(note), (problem) => ctx.reporter.info(`pruning the failed upgrade's pins failed: ${messageOf(problem)}`));
   } catch (problem) {
     return {
       rolledBack: false,
@@ -372,58 +375,42 @@ async function rollBack(ctx: Context, t: Day2Target, good: Deployment & { record
   return { rolledBack: true, error: new TenantctlError('notReady', `${id}: the upgrade did not become ready (${why}); rolled back to ${target}, which is ready`, { cause }) };
 }
 
-/** The recorded compose file with each service's image replaced by its pin tag (the image id it ran). */
-export function pinnedComposeFile(composeFile: string, project: string, images: Record<string, DeployedImage>): string {
-  const document = parseDocument(composeFile, { merge: true });
-  for (const [service, image] of Object.entries(images)) {
-    if (image.id && document.hasIn(['services', service, 'image'])) document.setIn(['services', service, 'image'], pinTag(project, service));
-  }
-  return document.toString({ lineWidth: 0 });
-}
-
-async function composeUp(ctx: Context, t: Day2Target): Promise<void> {
-  const compose = await composeOn(ctx.dockerHost);
-  await compose.up(t.target, { signal: ctx.signal, timeoutMs: ctx.config.healthDeadlineSeconds * 1000 + composeUpGraceMs, onProgress: ctx.reporter.detail });
-}
-
-async function containerIds(ctx: Context, project: string): Promise<Record<string, string>> {
-  const out = await ctx.dockerHost.docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.ID}}\t{{.Label "com.docker.compose.service"}}'], { signal: ctx.signal });
-  return Object.fromEntries(out.split('\n').filter(Boolean).map((line) => line.split('\t')).map(([cid, service]) => [service!, cid!]));
-}
-
 /** The image id each service of a rendered file would run (by its reference, now); a missing image is named (exit 6). */
-async function imageIds(ctx: Context, id: string, rendered: string): Promise<Record<string, string>> {
+async function imageIds(ctx: Context, host: DockerHost, id: string, rendered: string): Promise<Record<string, string>> {
   const document = parseDocument(rendered, { merge: true }).toJS({ maxAliasCount: -1 }) as { services?: Record<string, { image?: string }> };
   const out: Record<string, string> = {};
   const missing: string[] = [];
   for (const [service, definition] of Object.entries(document.services ?? {})) {
     if (!definition.image) continue;
-    if (!(await imageExists(ctx.dockerHost, definition.image))) missing.push(`${definition.image} (${service})`);
-    else out[service] = (await ctx.dockerHost.docker(['image', 'inspect', '--format', '{{.Id}}', definition.image], { signal: ctx.signal })).trim();
+    if (!(await imageExists(host, definition.image))) missing.push(`${definition.image} (${service})`);
+    else out[service] = (await host.docker(['image', 'inspect', '--format', '{{.Id}}', definition.image], { signal: ctx.signal })).trim();
   }
-  if (missing.length > 0) throw new TenantctlError('docker', `${id}: image ${missing.join(', ')} is not on this Docker host; nothing was changed`);
+  if (missing.length > 0) throw new TenantctlError('docker', `${id}: image ${missing.join(', ')} is not on ${host === ctx.dockerHost ? 'this Docker host' : `${host.id} (a swarm's nodes get their images from it)`}; nothing was changed`);
   return out;
 }
 
 /** The images asked for by --image exist, before any tenant is touched (each tenant's render is checked again). */
 async function requireImages(ctx: Context, options: UpgradeOptions): Promise<void> {
+  // A swarm's nodes get their images from this machine's engine (deploys copy them): they must be there.
+  const host = ctx.dockerHost.kind === 'swarm' ? ctx.dockerHost.thisMachine() : ctx.dockerHost;
   const missing: string[] = [];
-  for (const image of new Set(Object.values(options.images))) if (!(await imageExists(ctx.dockerHost, image))) missing.push(image);
-  if (missing.length > 0) throw new TenantctlError('docker', `image ${missing.join(', ')} is not on this Docker host; nothing was changed`);
+  for (const image of new Set(Object.values(options.images))) if (!(await imageExists(host, image))) missing.push(image);
+  if (missing.length > 0) throw new TenantctlError('docker', `image ${missing.join(', ')} is not on ${host === ctx.dockerHost ? 'this Docker host' : `${host.id} (a swarm's nodes get their images from it)`}; nothing was changed`);
 }
 
 /**
  * A new PostgreSQL major on an old data directory crash-loops: that takes backup and restore, not
  * a tag swap. Checked for every service holding a postgres state piece whose image changes.
  */
-async function refuseMajorPostgresChange(ctx: Context, id: string, template: Pick<Template, 'block'>, running: Record<string, DeployedImage>, wanted: Record<string, string>): Promise<void> {
+async function refuseMajorPostgresChange(ctx: Context, site: UpgradeSite, id: string, template: Pick<Template, 'block'>, running: Record<string, DeployedImage>, wanted: Record<string, string>): Promise<void> {
   const services = new Set(Object.values(template.block.state).flatMap((piece) => ('postgres' in piece ? [piece.postgres.service] : [])));
-  const major = async (ref: string) => /(\d+)(?:\.\d+)?/.exec(await ctx.dockerHost.docker(['run', '--rm', '--network', 'none', '--entrypoint', 'postgres', ref, '--version'], { signal: ctx.signal }))?.[1];
+  // The running image is where the containers are (a swarm's node); the new one where renders are resolved.
+  const major = async (host: DockerHost, ref: string) => /(\d+)(?:\.\d+)?/.exec(await host.docker(['run', '--rm', '--network', 'none', '--entrypoint', 'postgres', ref, '--version'], { signal: ctx.signal }))?.[1];
   for (const service of services) {
     const from = running[service]?.id;
     const to = wanted[service];
     if (!from || !to || from === to) continue;
-    const [fromMajor, toMajor] = await Promise.all([major(from), major(to)]);
+    const [fromMajor, toMajor] = await Promise.all([major(site.containers.dockerHost, from), major(site.imageSource, to)]);
     if (fromMajor && toMajor && fromMajor !== toMajor) {
       throw usageError(`${id}: ${service} runs PostgreSQL ${fromMajor} and the new image is PostgreSQL ${toMajor}: a major version cannot take over the data directory; back up, provision on the new image, restore (tenantctl backup / restore --as)`);
     }

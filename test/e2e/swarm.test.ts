@@ -4,8 +4,8 @@
 // from the plan, every service pinned to one node, the images copied to that node), ready by
 // tenantctl's own probes at that node's address, then removed with nothing left on any node.
 // Through the CLI (over ssh): stop, start and restart (scaled to 0 and back, a new task), logs,
-// exec, psql, redis-cli on its node, backup and restore in place, and what is not built yet
-// (upgrade, rotate-secrets) refused with the reason.
+// exec, psql, redis-cli on its node, backup and restore in place. Upgrade, rotate-secrets, stats
+// and deprovision --keep-data on a swarm: swarm-change.test.ts.
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -315,21 +315,6 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
     expect(await h.adminQuery("SELECT verb FROM admin_operations WHERE customer_id = $1 AND state = 'running'", [tenant])).toEqual([]);
     expect(await convergedReplicas()).toEqual(['app 1/1', 'db 1/1', 'redis 1/1', 'worker 1/1']);
   }, 900_000);
-
-  it('refuses what is not built for swarm yet with exit 2, saying why, and changes nothing: upgrade, rotate-secrets, deprovision --keep-data', async () => {
-    for (const [args, why] of [
-      [['upgrade', tenant, '--json'], /rollback pins/],
-      [['rotate-secrets', tenant, '--json'], /swarm secrets are immutable/],
-      [['deprovision', tenant, '--keep-data', '--yes', '--json'], /volumes are per node/],
-    ] as const) {
-      const r = await h.cli([...args]);
-      expect(r.exitCode, r.why).toBe(2);
-      expect(r.json().error.message).toMatch(why);
-    }
-    expect(await h.adminQuery('SELECT status, kept_data FROM admin_customers WHERE id = $1', [tenant])).toEqual([{ status: 'active', kept_data: false }]);
-    const status = await h.cli(['status', tenant, '--json']);
-    expect(status.exitCode, status.why).toBe(0);
-  });
 
   it('deprovisions it with nothing left on any node', async () => {
     const started = performance.now();

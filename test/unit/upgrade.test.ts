@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { imageKeysOf, parseImageOverrides, pinnedComposeFile } from '../../src/upgrades/upgrade.js';
+import { imageKeysOf, parseImageOverrides } from '../../src/upgrades/upgrade.js';
+import { pinnedComposeFile } from '../../src/upgrades/site.js';
 
 describe('upgrade', () => {
   it('parses --image overrides and refuses anything else', () => {

@@ -1,0 +1,52 @@
+// The pure parts of changing a swarm tenant: a stack file naming a rotation's secret versions
+// (swarm-render.ts), and when a task is of its service's current spec (stack-converge.ts).
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { swarmRender } from '../../src/swarm/swarm-render.js';
+import { matches } from '../../src/swarm/stack-converge.js';
+import { pinOf, pinRepository } from '../../src/swarm/stack-versions.js';
+
+const compose = `
+services:
+  db:
+    image: tenantctl/postgres:15
+    secrets: [DB_PASSWORD, APP_DB_PASSWORD]
+secrets:
+  DB_PASSWORD: { file: ./secrets/DB_PASSWORD }
+  APP_DB_PASSWORD: { file: ./secrets/APP_DB_PASSWORD }
+`;
+
+describe('a stack file naming secret versions', () => {
+  it('names the rotated secret objects, and leaves the others to swarm\'s default name', () => {
+    const stack = parse(swarmRender({ rendered: compose, directories: {}, node: 'n1', project: 'p', secretNames: { DB_PASSWORD: 'p_DB_PASSWORD_v3' } }).text);
+    expect(stack.secrets.DB_PASSWORD).toMatchObject({ file: './secrets/DB_PASSWORD', name: 'p_DB_PASSWORD_v3' });
+    expect(stack.secrets.APP_DB_PASSWORD.name).toBeUndefined();
+    // The service still reads it by its key, at the same path.
+    expect(stack.services.db.secrets).toContainEqual({ source: 'DB_PASSWORD', target: 'DB_PASSWORD', mode: 0o400 });
+  });
+
+  it('pins images by id under the project\'s own repository', () => {
+    expect(pinRepository('Tct_Acme')).toBe('tenantctl-pin/tct_acme');
+    expect(pinOf('acme', 'sha256:0123456789abcdef0123')).toBe('tenantctl-pin/acme:0123456789abcdef');
+  });
+});
+
+describe('a task of its service\'s current spec', () => {
+  const template = {
+    ContainerSpec: { Image: 'tenantctl-pin/p:aaaa', Secrets: [{ SecretName: 'p_DB_PASSWORD_v2' }], StopGracePeriod: 10_000_000_000 },
+    Resources: { Limits: { MemoryBytes: 1 } }, RestartPolicy: { Condition: 'any', Delay: 5_000_000_000 }, Runtime: 'container', DNSConfig: {},
+  };
+  const task = { ContainerSpec: { Image: 'tenantctl-pin/p:aaaa', Secrets: [{ SecretName: 'p_DB_PASSWORD_v2' }] }, Resources: { Limits: { MemoryBytes: 1 } }, RestartPolicy: { Condition: 'any' } };
+  const json = JSON.stringify;
+
+  it('matches though the task\'s copy leaves out the defaults the service shows', () => {
+    expect(matches(json(task), json(template))).toBe(true);
+  });
+
+  it('does not match a task of the old image, old secret versions or old limits', () => {
+    expect(matches(json({ ...task, ContainerSpec: { ...task.ContainerSpec, Image: 'tenantctl-pin/p:bbbb' } }), json(template))).toBe(false);
+    expect(matches(json({ ...task, ContainerSpec: { ...task.ContainerSpec, Secrets: [{ SecretName: 'p_DB_PASSWORD' }] } }), json(template))).toBe(false);
+    expect(matches(json({ ...task, Resources: { Limits: { MemoryBytes: 2 } } }), json(template))).toBe(false);
+    expect(matches('not json', json(template))).toBe(false);
+  });
+});
