@@ -64,4 +64,8 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_FRONTDOOR_RATE_ENTERPRISE', path: ['frontdoor', 'rateLimits', 'enterprise'], parse: asRate },
   { env: 'TENANTCTL_FRONTDOOR_RATE_PER_ADDRESS', path: ['frontdoor', 'addressRateLimit'], parse: asRate },
   { env: 'TENANTCTL_FRONTDOOR_HSTS', path: ['frontdoor', 'hsts'], parse: asBoolean },
+  { env: 'TENANTCTL_FRONTDOOR_ACME_DIRECTORY', path: ['frontdoor', 'acme', 'directory'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_ACME_EMAIL', path: ['frontdoor', 'acme', 'email'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_ACME_CA_BUNDLE', path: ['frontdoor', 'acme', 'caBundle'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_ACME_RESOLVER', path: ['frontdoor', 'acme', 'resolver'], parse: asString },
 ];
