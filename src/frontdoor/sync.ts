@@ -132,7 +132,8 @@ async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, gene
     }
     // On an ACME door, <id>.<baseDomain> is served with its own certificate once it has one.
     const hostname = `${route.id}.${config.frontdoor.baseDomain}`;
-    const hostCertificate = acme && (await exists(path.join(layout.acmeCertsDir, `${hostname}.crt`)));
+    // With a DNS-01 wildcard (frontdoor.acme.dnsHook) the wildcard, as the base certificate, serves it instead.
+    const hostCertificate = acme && config.frontdoor.acme.dnsHook === undefined && (await exists(path.join(layout.acmeCertsDir, `${hostname}.crt`)));
     if (hostCertificate) {
       files.set(`t/${route.id}/certs/${hostname}.crt`, { content: await readFile(path.join(layout.acmeCertsDir, `${hostname}.crt`)) });
       files.set(`t/${route.id}/certs/${hostname}.key`, { content: await readFile(path.join(layout.acmeCertsDir, `${hostname}.key`)), private: true });
@@ -143,8 +144,11 @@ async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, gene
     const publicPaths = routeKind(route) === 'route' ? await publicPathsOf(route.template) : [];
     tenants.push({ ...route, domains, snippet, appContainer: containers.get(route.id), publicPaths, hostCertificate });
   }
-  files.set('tls/base.crt', { content: await readFile(path.join(layout.tlsDir, 'base.crt')) });
-  files.set('tls/base.key', { content: await readFile(path.join(layout.tlsDir, 'base.key')), private: true });
+  // The base certificate: on an ACME door with a DNS-01 wildcard, the wildcard once it is issued.
+  const wildcard = path.join(layout.acmeCertsDir, `wildcard.${config.frontdoor.baseDomain}`);
+  const baseFiles = acme && config.frontdoor.acme.dnsHook !== undefined && (await exists(`${wildcard}.crt`)) ? wildcard : path.join(layout.tlsDir, 'base');
+  files.set('tls/base.crt', { content: await readFile(`${baseFiles}.crt`) });
+  files.set('tls/base.key', { content: await readFile(`${baseFiles}.key`), private: true });
   // nginx shares the (local) Docker host's network namespace: it dials tenants where probes do.
   const upstreamAddress = ctx.dockerHost.probeAddress(config.bindAddress);
   // nginx runs on this machine (the front door needs the local engine).

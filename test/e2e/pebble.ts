@@ -20,6 +20,8 @@ export interface Pebble {
   dns: string;
   /** Answers A queries for `host` with `address` (challtestsrv's /add-a). */
   mapName(host: string, address: string): Promise<void>;
+  /** challtestsrv's management address, for a DNS-01 hook (set-txt, clear-txt). */
+  challengeManagement: string;
   /** pebble's view of a certificate by serial: Valid or Revoked. */
   certificateStatus(serialHex: string): Promise<string>;
   stop(): Promise<void>;
@@ -77,7 +79,7 @@ export async function startPebble(dir: string, options: { httpPort: number; vali
   const root = path.join(dir, 'pebble-root.pem');
   writeFileSync(root, (await request(`https://127.0.0.1:${mgmtPort}/roots/0`, ca)).text);
   return {
-    directory, tlsCa, root, dns,
+    directory, tlsCa, root, dns, challengeManagement: `http://127.0.0.1:${challMgmtPort}`,
     async mapName(host, address) {
       const r = await request(`http://127.0.0.1:${challMgmtPort}/add-a`, undefined, { host: host.endsWith('.') ? host : `${host}.`, addresses: [address] });
       if (r.status !== 200) throw new Error(`challtestsrv add-a ${host}: ${r.status} ${r.text}`);

@@ -18,6 +18,8 @@ describe('frontdoor.acme settings', () => {
     const c = config({ TENANTCTL_FRONTDOOR_ACME_DIRECTORY: 'https://127.0.0.1:14000/dir', TENANTCTL_FRONTDOOR_ACME_EMAIL: 'ops@example.com', TENANTCTL_FRONTDOOR_ACME_CA_BUNDLE: 'pebble.pem', TENANTCTL_FRONTDOOR_ACME_RESOLVER: '127.0.0.1:8053' });
     expect(c.frontdoor.acme).toMatchObject({ directory: 'https://127.0.0.1:14000/dir', email: 'ops@example.com', resolver: '127.0.0.1:8053' });
     expect(c.frontdoor.acme.caBundle).toMatch(/^\/.*\/pebble\.pem$/);
+    expect(config({ TENANTCTL_FRONTDOOR_ACME_DNS_HOOK: '["/usr/local/bin/dns-txt","--zone","example.com"]' }).frontdoor.acme.dnsHook).toEqual(['/usr/local/bin/dns-txt', '--zone', 'example.com']);
+    expect(loadConfig({ cwd: tempDir('acme-'), env: { TENANTCTL_FRONTDOOR_ACME_DNS_HOOK: 'rm -rf /' } }).errors).toEqual([expect.stringMatching(/^frontdoor\.acme\.dnsHook \(TENANTCTL_FRONTDOOR_ACME_DNS_HOOK\)/)]);
     const bad = loadConfig({ cwd: tempDir('acme-'), env: { TENANTCTL_FRONTDOOR_ACME_DIRECTORY: 'ftp://x', TENANTCTL_FRONTDOOR_ACME_EMAIL: 'not-an-address' } });
     expect(bad.errors).toEqual(expect.arrayContaining([expect.stringMatching(/^frontdoor\.acme\.directory \(TENANTCTL_FRONTDOOR_ACME_DIRECTORY\)/), expect.stringMatching(/^frontdoor\.acme\.email/)]));
   });

@@ -25,21 +25,31 @@ export interface Target {
   names: string[];
 }
 
-export const certificateFile = (layout: FrontdoorLayout, hostname: string) => path.join(layout.acmeCertsDir, `${hostname}.crt`);
-export const keyFile = (layout: FrontdoorLayout, hostname: string) => path.join(layout.acmeCertsDir, `${hostname}.key`);
+/** A host name's file name: the wildcard's `*` never becomes part of a path (*.example.com -> wildcard.example.com). */
+const fileBase = (hostname: string) => hostname.replace(/^\*\./, 'wildcard.');
+export const certificateFile = (layout: FrontdoorLayout, hostname: string) => path.join(layout.acmeCertsDir, `${fileBase(hostname)}.crt`);
+export const keyFile = (layout: FrontdoorLayout, hostname: string) => path.join(layout.acmeCertsDir, `${fileBase(hostname)}.key`);
+/** The DNS-01 wildcard's host name (frontdoor.acme.dnsHook): one certificate for every <id>.<baseDomain>. */
+export const wildcardHostname = (baseDomain: string) => `*.${baseDomain}`;
 
 /** The ACME certificate installed for `hostname`, if any (unreadable counts as none). */
 export async function installedCertificate(layout: FrontdoorLayout, hostname: string): Promise<CertificateInfo | undefined> {
   return describeCertificate(certificateFile(layout, hostname)).catch(() => undefined);
 }
 
-/** Every name this door serves that takes an ACME certificate: each tenant's <id>.<baseDomain>, and custom domains without an operator's certificate. */
+/**
+ * Every name this door serves that takes an ACME certificate: each tenant's <id>.<baseDomain> (or,
+ * with frontdoor.acme.dnsHook, one DNS-01 wildcard for all of them), and custom domains without an
+ * operator's certificate.
+ */
 export async function wantedTargets(ctx: Context, db: AdminDb, layout: FrontdoorLayout): Promise<Target[]> {
-  const targets: Target[] = [];
+  const base = ctx.config.frontdoor.baseDomain;
+  const wildcard = ctx.config.frontdoor.acme.dnsHook !== undefined;
+  const targets: Target[] = wildcard ? [{ hostname: wildcardHostname(base), customerId: null, kind: 'wildcard', names: [wildcardHostname(base), base] }] : [];
   for (const route of await servedRoutes(ctx, db)) {
     if (routeKind(route) === 'none') continue;
-    const hostname = `${route.id}.${ctx.config.frontdoor.baseDomain}`;
-    targets.push({ hostname, customerId: route.id, kind: 'tenant', names: [hostname] });
+    const hostname = `${route.id}.${base}`;
+    if (!wildcard) targets.push({ hostname, customerId: route.id, kind: 'tenant', names: [hostname] });
     for (const domain of route.domains) {
       const operators = await readFile(path.join(layout.domainsDir, `${domain}.crt`)).then(() => true, () => false);
       if (!operators) targets.push({ hostname: domain, customerId: route.id, kind: 'domain', names: [domain] });

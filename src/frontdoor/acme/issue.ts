@@ -6,7 +6,7 @@ import type { Context } from '../../context.js';
 import type { FrontdoorLayout } from '../layout.js';
 import type { CertificateInfo } from '../tls.js';
 import { certificateFile, installCertificate, installedCertificate, type Target } from './certificates.js';
-import { ensureChallengeDir, httpSolver } from './challenges.js';
+import { dnsHookSolver, ensureChallengeDir, httpSolver } from './challenges.js';
 import { CaError, obtainCertificate, type AcmeAccount } from './client.js';
 import { getCertificate, recordFailure, recordIssued } from './records.js';
 import { nextAttemptAfterFailure } from './schedule.js';
@@ -24,7 +24,10 @@ const issueConcurrency = 4;
 /** Issues one certificate and installs it; throws (CaError: exit 12) when the CA refuses. Records nothing. */
 export async function obtainAndInstall(ctx: Context, layout: FrontdoorLayout, account: AcmeAccount, target: Target): Promise<CertificateInfo> {
   await ensureChallengeDir(layout);
-  const obtained = await obtainCertificate(account, target.names, httpSolver(layout), ctx.signal);
+  const hook = ctx.config.frontdoor.acme.dnsHook;
+  if (target.kind === 'wildcard' && !hook) throw new TenantctlError('usage', `a wildcard certificate (${target.hostname}) needs DNS-01: set frontdoor.acme.dnsHook`);
+  const solver = target.kind === 'wildcard' ? dnsHookSolver(ctx.dockerHost, hook!, ctx.signal) : httpSolver(layout);
+  const obtained = await obtainCertificate(account, target.names, solver, ctx.signal);
   // The leaf (the chain's first certificate) must be for our key: never install a pair nginx would refuse.
   if (!new X509Certificate(obtained.cert).checkPrivateKey(createPrivateKey(obtained.key))) throw new TenantctlError('certificate', `the ACME server sent a certificate for ${target.hostname} that does not match its key`);
   await installCertificate(layout, target.hostname, obtained);
