@@ -238,6 +238,28 @@ describe('certificates by ACME', () => {
     expect(seen.cert.serialNumber).not.toBe(oldSerial);
     expect(await h.adminQuery("SELECT 1 FROM admin_audit_logs WHERE action = 'certificate.renewed'")).not.toHaveLength(0);
   }, 150_000);
+  it('records a challenge the CA cannot validate (renew exits 9, status shows the CA\'s error and the backoff) while the old certificate keeps serving', async () => {
+    const host = `globex.${base}`;
+    const serial = new X509Certificate(readFileSync(acmeFile(`${host}.crt`))).serialNumber;
+    await pebble.mapName(host, '127.0.0.2');
+    try {
+      const r = await h.cli(['frontdoor', 'renew', '--force', '--json']);
+      expect(r.exitCode, r.why).toBe(9);
+      const failed = r.json().failed.find((f: any) => f.hostname === host);
+      expect(failed.error).toMatch(/the ACME server refused the certificate for globex\.tenants\.example\.com: .*(connection refused|127\.0\.0\.2)/i);
+      expect(Date.parse(failed.nextAttemptAt) - Date.now()).toBeGreaterThan(3 * 60_000);
+      expect(r.json().renewed).toContain(`acme.${base}`);
+      const status = await h.cli(['frontdoor', 'status', '--json']);
+      const cert = status.json().acme.certificates.find((c: any) => c.hostname === host);
+      expect(cert.lastError).toBe(failed.error);
+      expect(status.json().problems.join('\n')).toContain(`certificate of ${host}`);
+      expect((await presented(host)).cert.serialNumber).toBe(serial);
+      expect(await h.adminQuery("SELECT failures FROM admin_certificates WHERE hostname = $1", [host])).toEqual([{ failures: 1 }]);
+    } finally {
+      await pebble.mapName(host, '127.0.0.1');
+    }
+  }, 120_000);
+
   // A targeted run (about 20 s on an idle host): protocols, server defaults (the chain verified with
   // pebble's root), HTTP headers, Heartbleed and CCS injection. Ciphers are pinned by render-edge.ts
   // (no RSA key exchange, so no ROBOT to test); the full scan takes minutes.
