@@ -4,6 +4,7 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import type { Context } from '../context.js';
 import { parseTenantId } from '../tenants/input.js';
+import { holdTenant } from '../tenants/hold.js';
 import { addDomain, domainOwner, listDomains, parseDomain, removeDomain, type DomainRecord } from './domains.js';
 import { servedRoutes } from './fleet-routes.js';
 import { gatewayDatabaseUrl, gatewayRole } from './gateway-role.js';
@@ -269,15 +270,24 @@ async function domainsAddByAcme(ctx: Context, id: string, domain: string): Promi
   const tenant = await db.pool.query('SELECT status FROM admin_customers WHERE id = $1', [id]).catch(db.unreachable);
   if (!tenant.rows[0] || tenant.rows[0].status === 'deprovisioned') throw new TenantctlError('notFound', `no tenant ${id} (or it is deprovisioned)`);
   const acme = await import('./acme/domains.js');
-  await acme.obtainDomainCertificate(ctx, layout, id, domain);
+  // The tenant's lock for the verb (exit 5 while another tenantctl changes it; a killed run's lock
+  // goes with its connection). No journal row: every step before the domain's row commits is
+  // invisible (the door serves recorded domains only), and what a killed run leaves (certificate
+  // files nobody serves) is what the next add reuses.
+  const release = await holdTenant(ctx, id);
   let changed: boolean;
   try {
-    ({ changed } = await addDomain(db, id, domain));
-  } catch (error) {
-    await acme.discardDomainCertificate(layout, domain);
-    throw error;
+    await acme.obtainDomainCertificate(ctx, layout, id, domain);
+    try {
+      ({ changed } = await addDomain(db, id, domain));
+    } catch (error) {
+      await acme.discardDomainCertificate(layout, domain);
+      throw error;
+    }
+    await acme.recordDomainCertificate(db, layout, id, domain);
+  } finally {
+    await release();
   }
-  await acme.recordDomainCertificate(db, layout, id, domain);
   return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'acme', frontdoor: await syncForDomains(ctx, id) };
 }
 

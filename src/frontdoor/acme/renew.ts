@@ -5,8 +5,8 @@ import { syncFrontdoor, type SyncResult } from '../sync.js';
 import { TenantctlError } from '../../common/errors.js';
 import { openAccount } from './client.js';
 import { installedCertificate, lockIssuance, wantedTargets, type Target } from './certificates.js';
-import { issueBatch, type IssueOutcome } from './issue.js';
-import { listCertificates } from './records.js';
+import { issueBatch, issuedRecord, serialOf, type IssueOutcome } from './issue.js';
+import { listCertificates, recordIssued } from './records.js';
 import { revokeRemoved } from './revoke.js';
 import { renewAt } from './schedule.js';
 
@@ -55,6 +55,9 @@ export async function renewCertificates(ctx: Context, options: { force?: boolean
         const at = renewAt(target.hostname, new Date(installed.notBefore), new Date(installed.notAfter));
         if (at.getTime() > now.getTime()) {
           skipped.push({ hostname: target.hostname, reason: 'not due', at: at.toISOString() });
+          // A certificate installed by a run killed before it was recorded: on record now.
+          const serial = await serialOf(layout, target.hostname);
+          if (records.get(target.hostname)?.serial !== serial) await recordIssued(db, issuedRecord(target, installed, serial));
           continue;
         }
       }
