@@ -146,17 +146,22 @@ describe('certificates by ACME', () => {
     expect(row).toMatchObject({ customer_id: 'acme', kind: 'domain' });
   });
 
-  it('refuses a domain whose port 80 is unreachable, whose DNS points elsewhere, or that the CA refuses: exit 12, nothing recorded or served', async () => {
+  it('refuses a domain whose port 80 is unreachable, whose DNS (A or AAAA) points elsewhere, or that the CA refuses: exit 12, nothing recorded or served', async () => {
     // Nothing listens on 127.0.0.2.
     await pebble.mapName('nothing.example.org', '127.0.0.2');
     // Something else answers there: a web server that is not this door.
     const other = http.createServer((_req, res) => { res.statusCode = 404; res.end('not here'); });
     await new Promise<void>((resolve) => other.listen(ports.http, '127.0.0.3', resolve));
     await pebble.mapName('elsewhere.example.org', '127.0.0.3');
+    // Its A record is this door's, its AAAA record another server's (which the CA would try first).
+    const otherV6 = http.createServer((_req, res) => { res.statusCode = 404; res.end('not here'); });
+    await new Promise<void>((resolve) => otherV6.listen(ports.http, '::1', resolve));
+    await pebble.mapName('v6-elsewhere.example.org', '::1');
     try {
       const cases: [string, RegExp][] = [
         ['nothing.example.org', /port \d+ of nothing\.example\.org \(127\.0\.0\.2\) is unreachable: ECONNREFUSED/],
         ['elsewhere.example.org', /elsewhere\.example\.org points elsewhere: 127\.0\.0\.3:\d+ answered 404/],
+        ['v6-elsewhere.example.org', /v6-elsewhere\.example\.org points elsewhere over IPv6: \[::1\]:\d+ \(its AAAA record\) answered 404/],
         ['blocked.example.org', /the ACME server refused the certificate for blocked\.example\.org: .*(rejectedIdentifier|policy)/i],
       ];
       for (const [domain, why] of cases) {
@@ -172,6 +177,7 @@ describe('certificates by ACME', () => {
       }
     } finally {
       await new Promise((resolve) => other.close(resolve));
+      await new Promise((resolve) => otherV6.close(resolve));
     }
   });
 
@@ -295,10 +301,10 @@ process.exit(res.ok ? 0 : 1);
 `);
     const env = { TENANTCTL_FRONTDOOR_ACME_DNS_HOOK: JSON.stringify(['node', hook]) };
     const renewed = await h.cli(['frontdoor', 'renew', '--json'], { env });
-    expect(renewed.exitCode, renewed.why).toBe(0);
+    expect(renewed.exitCode, `${renewed.why}\n${renewed.stdout}`).toBe(0);
     expect(renewed.json().issued).toEqual([`*.${base}`]);
-    // One TXT value each for *.<base> and <base>, both at _acme-challenge.<base>: set, then unset.
-    expect(readFileSync(calls, 'utf8').trim().split('\n').sort()).toEqual([`set _acme-challenge.${base}`, `set _acme-challenge.${base}`, `unset _acme-challenge.${base}`, `unset _acme-challenge.${base}`]);
+    // One TXT value each for *.<base> and <base>, both at _acme-challenge.<base>: one after the other.
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([`set _acme-challenge.${base}`, `unset _acme-challenge.${base}`, `set _acme-challenge.${base}`, `unset _acme-challenge.${base}`]);
     // A tenant subdomain with no certificate of its own is served with the wildcard, verified with pebble's root.
     const seen = await presented(`nobody.${base}`);
     expect(seen.authorized, seen.error).toBe(true);

@@ -18,7 +18,7 @@ export interface Pebble {
   root: string;
   /** host:port of challtestsrv's DNS (frontdoor.acme.resolver, pebble's -dnsserver). */
   dns: string;
-  /** Answers A queries for `host` with `address` (challtestsrv's /add-a). */
+  /** Answers A (or AAAA, for an IPv6 address) queries for `host` with `address` (challtestsrv's /add-a, /add-aaaa). */
   mapName(host: string, address: string): Promise<void>;
   /** challtestsrv's management address, for a DNS-01 hook (set-txt, clear-txt). */
   challengeManagement: string;
@@ -81,8 +81,9 @@ export async function startPebble(dir: string, options: { httpPort: number; vali
   return {
     directory, tlsCa, root, dns, challengeManagement: `http://127.0.0.1:${challMgmtPort}`,
     async mapName(host, address) {
-      const r = await request(`http://127.0.0.1:${challMgmtPort}/add-a`, undefined, { host: host.endsWith('.') ? host : `${host}.`, addresses: [address] });
-      if (r.status !== 200) throw new Error(`challtestsrv add-a ${host}: ${r.status} ${r.text}`);
+      const kind = address.includes(':') ? 'add-aaaa' : 'add-a';
+      const r = await request(`http://127.0.0.1:${challMgmtPort}/${kind}`, undefined, { host: host.endsWith('.') ? host : `${host}.`, addresses: [address] });
+      if (r.status !== 200) throw new Error(`challtestsrv ${kind} ${host}: ${r.status} ${r.text}`);
     },
     async certificateStatus(serialHex) {
       const serial = serialHex.toLowerCase().replace(/^0+/, '');

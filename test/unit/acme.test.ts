@@ -85,3 +85,15 @@ describe('renewal schedule', () => {
     expect(after(1, 3600)).toBe(60);
   });
 });
+
+describe("the CA's Retry-After", () => {
+  it('reads delta-seconds and HTTP dates; anything else is none', async () => {
+    const { parseRetryAfter } = await import('../../src/frontdoor/acme/client.js');
+    const now = Date.parse('2026-12-06T09:00:00Z');
+    expect(parseRetryAfter('3600', now)).toBe(3600);
+    expect(parseRetryAfter('Sun, 06 Dec 2026 10:00:00 GMT', now)).toBe(3600);
+    expect(parseRetryAfter('Sun, 06 Dec 2026 08:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+});

@@ -57,9 +57,35 @@ export function dnsHookSolver(host: DockerHost, hook: readonly string[], signal?
       throw new TenantctlError('certificate', `the DNS hook ${hook[0]} ${verb} ${name} ${why}`);
     }
   };
+  // *.<base> and <base> both answer at _acme-challenge.<base>: one challenge at a time (from set to
+  // unset), so a hook that replaces the record's value never takes the other's away mid-validation.
+  let turn: Promise<void> = Promise.resolve();
+  const releases = new Map<string, () => void>();
   return {
     type: 'dns-01',
-    present: (identifier, _token, value) => call('set', identifier, value),
-    cleanUp: (identifier, _token, value) => call('unset', identifier, value).catch(() => {}),
+    present: async (identifier, _token, value) => {
+      const previous = turn;
+      let release!: () => void;
+      turn = new Promise((resolve) => { release = resolve; });
+      await previous;
+      releases.set(value, release);
+      try {
+        await call('set', identifier, value);
+      } catch (error) {
+        releases.delete(value);
+        release();
+        throw error;
+      }
+    },
+    cleanUp: async (identifier, _token, value) => {
+      try {
+        await call('unset', identifier, value);
+      } catch {
+        // The record is left; the next set replaces or adds beside it.
+      } finally {
+        releases.get(value)?.();
+        releases.delete(value);
+      }
+    },
   };
 }

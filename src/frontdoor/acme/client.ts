@@ -28,11 +28,12 @@ export interface CaProblem {
 const problems = new AsyncLocalStorage<{ last?: CaProblem }>();
 let axiosReady: string | undefined;
 
-function parseRetryAfter(value: unknown): number | undefined {
+/** Retry-After in seconds: delta-seconds or an HTTP date (RFC 9110 section 10.2.3). */
+export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
   if (typeof value !== 'string' || value.trim() === '') return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim());
   const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
 /** acme-client's axios: our timeout, no sleeping retries, the private CA bundle, and problems captured per issuance. */

@@ -15,11 +15,16 @@ import { removeChallengeToken, writeChallengeToken } from './challenges.js';
 
 export type Unreachable = { cause: 'dns' | 'port' | 'elsewhere'; message: string };
 
-async function addressesOf(domain: string, resolverAddress: string | undefined): Promise<string[]> {
-  if (!resolverAddress) return (await lookup(domain, { all: true, family: 4 })).map((a) => a.address);
+/** The domain's IPv4 addresses (A), and its IPv6 ones (AAAA; none is no error: most have none). */
+async function addressesOf(domain: string, resolverAddress: string | undefined): Promise<{ v4: string[]; v6: string[] }> {
+  if (!resolverAddress) {
+    const v4 = (await lookup(domain, { all: true, family: 4 })).map((a) => a.address);
+    const v6 = await lookup(domain, { all: true, family: 6 }).then((all) => all.map((a) => a.address), () => []);
+    return { v4, v6 };
+  }
   const resolver = new Resolver({ timeout: acmeReachabilityTimeoutMs, tries: 2 });
   resolver.setServers([resolverAddress]);
-  return resolver.resolve4(domain);
+  return { v4: await resolver.resolve4(domain), v6: await resolver.resolve6(domain).catch(() => []) };
 }
 
 function fetchToken(address: string, port: number, domain: string, token: string, signal?: AbortSignal): Promise<{ status: number; body: string } | { error: string }> {
@@ -39,8 +44,9 @@ function fetchToken(address: string, port: number, domain: string, token: string
 export async function reachability(config: FrontdoorConfig, layout: FrontdoorLayout, domain: string, signal?: AbortSignal): Promise<Unreachable | undefined> {
   const port = config.httpPort;
   let addresses: string[];
+  let v6: string[];
   try {
-    addresses = await addressesOf(domain, config.acme.resolver);
+    ({ v4: addresses, v6 } = await addressesOf(domain, config.acme.resolver));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? messageOf(error);
     return { cause: 'dns', message: `${domain} has no DNS address (A record) (${code}${config.acme.resolver ? ` from ${config.acme.resolver}` : ''}): point it at this front door` };
@@ -58,6 +64,14 @@ export async function reachability(config: FrontdoorConfig, layout: FrontdoorLay
       }
       if (answer.status !== 200 || answer.body.trim() !== content) {
         return { cause: 'elsewhere', message: `${domain} points elsewhere: ${address}:${port} answered ${answer.status} without this front door's check token; its DNS record must point at this front door` };
+      }
+    }
+    // The CA tries an AAAA address first and falls back to IPv4 only when it cannot connect: a
+    // server that answers there without the token fails the challenge.
+    for (const address of v6) {
+      const answer = await fetchToken(address, port, domain, token, signal);
+      if (!('error' in answer) && (answer.status !== 200 || answer.body.trim() !== content)) {
+        return { cause: 'elsewhere', message: `${domain} points elsewhere over IPv6: [${address}]:${port} (its AAAA record) answered ${answer.status} without this front door's check token; the CA tries IPv6 first: remove the AAAA record or point it at this front door` };
       }
     }
     return undefined;
