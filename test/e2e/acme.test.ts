@@ -317,4 +317,19 @@ process.exit(res.ok ? 0 : 1);
     expect(failing.json().failed.map((f: any) => f.hostname)).toContain(`*.${base}`);
     expect(failing.json().failed.find((f: any) => f.hostname === `*.${base}`).error).toMatch(/the DNS hook false set _acme-challenge\.tenants\.example\.com exited 1/);
   }, 120_000);
+
+  it('refuses init --acme with an ACME server it cannot reach or does not trust (exit 12), and the door keeps serving', async () => {
+    const before = generation();
+    const unreachable = await h.cli(['frontdoor', 'init', '--acme', '--json'], { env: { TENANTCTL_FRONTDOOR_ACME_DIRECTORY: 'https://127.0.0.1:1/dir' } });
+    expect(unreachable.exitCode, unreachable.why).toBe(12);
+    expect(unreachable.json().error.message).toMatch(/cannot reach the ACME server \(registering the ACME account\): .*ECONNREFUSED/);
+    // pebble's root is not what signs pebble's own HTTPS: an untrusted server.
+    const untrusted = await h.cli(['frontdoor', 'init', '--acme', '--json'], { env: { TENANTCTL_FRONTDOOR_ACME_DIRECTORY: pebble.directory.replace('/dir', '/dir?other'), TENANTCTL_FRONTDOOR_ACME_CA_BUNDLE: pebble.root } });
+    expect(untrusted.exitCode, untrusted.why).toBe(12);
+    expect(untrusted.json().error.message).toMatch(/certificate|self.signed|verify/i);
+    // Nothing changed: the same generation serves, the door is still an ACME one on its old account.
+    expect(generation()).toBe(before);
+    expect(JSON.parse(readFileSync(path.join(state, 'frontdoor', 'state.json'), 'utf8')).tls).toBe('acme');
+    expect(JSON.parse(readFileSync(path.join(state, 'frontdoor', 'acme', 'account.json'), 'utf8')).directory).toBe(pebble.directory);
+  });
 });

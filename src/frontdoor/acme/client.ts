@@ -53,6 +53,13 @@ async function prepareAxios(caBundle: string | undefined): Promise<void> {
     instance.defaults.httpsAgent = new https.Agent({ ca, keepAlive: true });
   }
   if (axiosReady === undefined) {
+    // With its retries off, acme-client's error interceptor reads the response of an error that has
+    // none (refused, timed out, TLS not trusted) and throws a TypeError instead: such an error goes
+    // past it unchanged, with its code (ECONNREFUSED, DEPTH_ZERO_SELF_SIGNED_CERT, ...).
+    for (const handler of (instance.interceptors.response.handlers ?? []) as ({ rejected?: (error: any) => unknown } | null)[]) {
+      const original = handler?.rejected;
+      if (handler && original) handler.rejected = (error: any) => (error?.response ? original(error) : Promise.reject(error));
+    }
     instance.interceptors.response.use((response: any) => {
       if (response.status >= 400) {
         const store = problems.getStore();
@@ -128,7 +135,11 @@ async function withProblems<T>(hostname: string, work: () => Promise<T>, signal?
       const retry = p?.retryAfterSeconds !== undefined ? `; retry after ${p.retryAfterSeconds} s (Retry-After)` : '';
       const type = p?.type ? ` (${p.type.replace('urn:ietf:params:acme:error:', '')})` : '';
       const what = hostname === 'account' ? 'registering the ACME account' : `the certificate for ${hostname}`;
-      throw new CaError(hostname, `the ACME server refused ${what}: ${messageOf(error)}${type}${retry}`, p, error);
+      // No answer at all (refused, timed out, TLS not trusted) is not a refusal by the CA.
+      const code = (error as { code?: unknown }).code;
+      const unanswered = p === undefined && typeof code === 'string' && !code.startsWith('ERR_BAD_');
+      const message = unanswered ? `cannot reach the ACME server (${what}): ${messageOf(error)}` : `the ACME server refused ${what}: ${messageOf(error)}${type}${retry}`;
+      throw new CaError(hostname, message, p, error);
     } finally {
       clearTimeout(timer);
       if (onAbort) signal?.removeEventListener('abort', onAbort);
