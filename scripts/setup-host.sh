@@ -16,6 +16,14 @@ if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 # ssh:// Docker hosts (the docker CLI runs ssh), and the tests' ssh engines (ssh-keygen).
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+# The ACME tests (test/e2e/acme.test.ts): a real ACME server (pebble, with pebble-challtestsrv as
+# its DNS, in the same package; the test starts both on free ports, Debian's package starts no
+# service), testssl.sh against the door, and openssl/curl for pebble's certificate and the checks.
+command -v pebble >/dev/null 2>&1 || missing+=(pebble)
+command -v pebble-challtestsrv >/dev/null 2>&1 || missing+=(pebble)
+command -v testssl >/dev/null 2>&1 || missing+=(testssl.sh)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

@@ -14,6 +14,7 @@ export const ExitCode = {
   partial: 9, // a batch where some tenants failed; the others stand
   discrepancies: 10, // doctor: the registry and the host disagree, and not all was fixed
   frontdoor: 11, // the front door refused a configuration (nginx -t) or could not apply it; the last good one keeps serving
+  certificate: 12, // ACME: a name does not reach this front door (DNS elsewhere, port 80 unreachable) or the CA refused (its error, Retry-After)
   hangup: 129, // SIGHUP (a terminal or ssh session gone): rolled back like Ctrl-C
   interrupted: 130, // Ctrl-C: rolled back
   terminated: 143, // SIGTERM: rolled back like Ctrl-C

@@ -82,3 +82,11 @@ export const volumeUsageTimeoutMs = 120_000;
 export const agentImageBuildTimeoutMs = 5 * 60_000;
 /** `agent up`/`agent down`: compose brings the agent's one container up or removes it, and the agent answers /healthz. */
 export const agentUpTimeoutMs = 120_000;
+/** ACME: one HTTP request to the ACME server (directory, order, challenge, finalize, download). */
+export const acmeRequestTimeoutMs = 30_000;
+/** ACME: one certificate from order to download (the CA validates the challenges meanwhile). */
+export const acmeIssueDeadlineMs = 180_000;
+/** ACME: the reachability check's DNS look-up and its HTTP fetch of the check token, each. */
+export const acmeReachabilityTimeoutMs = 10_000;
+/** ACME: the operator's DNS-01 hook (set or unset one TXT record). */
+export const acmeDnsHookTimeoutMs = 120_000;

@@ -20,6 +20,15 @@ const asRate: Parse = (raw) => {
   return match[2] === undefined ? { requestsPerSecond: Number(match[1]) } : { requestsPerSecond: Number(match[1]), burst: Number(match[2]) };
 };
 
+/** A JSON array of strings (an argv), e.g. ["/usr/local/bin/dns-hook","--zone","example.com"]; anything else is passed on for zod to reject. */
+const asJsonArray: Parse = (raw) => {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+};
+
 export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: Parse }> = [
   { env: 'TENANTCTL_CUSTOMERS_DIR', path: ['customersDir'], parse: asString },
   { env: 'TENANTCTL_TEMPLATE', path: ['templatePath'], parse: asString },
@@ -79,4 +88,9 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_AGENT_POLL', path: ['agent', 'pollSeconds'], parse: asNumber },
   { env: 'TENANTCTL_AGENT_DOCTOR_SCHEDULE', path: ['agent', 'doctorSchedule'], parse: asString },
   { env: 'TENANTCTL_AGENT_RETENTION_SCHEDULE', path: ['agent', 'retentionSchedule'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_ACME_DIRECTORY', path: ['frontdoor', 'acme', 'directory'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_ACME_EMAIL', path: ['frontdoor', 'acme', 'email'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_ACME_CA_BUNDLE', path: ['frontdoor', 'acme', 'caBundle'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_ACME_RESOLVER', path: ['frontdoor', 'acme', 'resolver'], parse: asString },
+  { env: 'TENANTCTL_FRONTDOOR_ACME_DNS_HOOK', path: ['frontdoor', 'acme', 'dnsHook'], parse: asJsonArray },
 ];

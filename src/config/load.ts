@@ -73,6 +73,7 @@ export function loadConfig({ cwd, env, file }: LoadConfigInput): LoadConfigResul
       tenantMigrationsDir: config.tenantMigrationsDir === undefined ? undefined : resolveIn(config.tenantMigrationsDir),
       templatePath: raw.templatePath === undefined ? defaultTemplatePath : resolveIn(config.templatePath),
       templates: { ...config.templates, directory: config.templates.directory === undefined ? undefined : resolveIn(config.templates.directory) },
+      frontdoor: { ...config.frontdoor, acme: { ...config.frontdoor.acme, caBundle: config.frontdoor.acme.caBundle === undefined ? undefined : resolveIn(config.frontdoor.acme.caBundle) } },
     },
     errors: [],
   };

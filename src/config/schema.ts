@@ -114,6 +114,25 @@ export const frontdoorSchema = z.object({
   addressRateLimit: z._default(rateLimit, { requestsPerSecond: 50, burst: 100 }),
   /** Strict-Transport-Security on HTTPS answers for the base domain's host names (one year, with subdomains). */
   hsts: z._default(z.boolean(), true),
+  /**
+   * Certificates by ACME (src/frontdoor/acme/), used once `frontdoor init --acme` ran: every tenant
+   * host name and custom domain gets its own certificate by HTTP-01, answered by the door itself.
+   */
+  acme: z.prefault(
+    z.object({
+      /** The ACME server's directory URL (Let's Encrypt's production one by default). */
+      directory: z._default(z.url({ protocol: /^https?$/ }), 'https://acme-v02.api.letsencrypt.org/directory'),
+      /** Contact address for the ACME account (expiry notices); optional. */
+      email: z.optional(z.email()),
+      /** PEM file of CA certificates to trust for the ACME server's own TLS (a private ACME server). */
+      caBundle: z.optional(text()),
+      /** DNS server (host:port or address) the reachability check resolves custom domains with; unset: the system's resolver. */
+      resolver: z.optional(text()),
+      /** DNS-01 hook for the *.<baseDomain> wildcard: argv run as <argv...> set|unset <name> <value> (no shell). */
+      dnsHook: z.optional(z.array(text()).check(z.minLength(1))),
+    }),
+    {},
+  ),
   /** Path prefix -> module: requests under the prefix need the module enabled for the tenant (403 naming it). */
   modulePaths: z._default(
     z.record(z.string().check(z.regex(/^\/api\/[A-Za-z0-9._~\/-]*$/, 'must be a path under /api/')), z.string().check(z.regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be a module key'))),

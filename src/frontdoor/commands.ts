@@ -4,7 +4,8 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import type { Context } from '../context.js';
 import { parseTenantId } from '../tenants/input.js';
-import { addDomain, listDomains, parseDomain, removeDomain, type DomainRecord } from './domains.js';
+import { holdTenant } from '../tenants/hold.js';
+import { addDomain, domainOwner, listDomains, parseDomain, removeDomain, type DomainRecord } from './domains.js';
 import { servedRoutes } from './fleet-routes.js';
 import { gatewayDatabaseUrl, gatewayRole } from './gateway-role.js';
 import { frontdoorLayout, readState, writeState, type FrontdoorState, type LastSync } from './layout.js';
@@ -12,6 +13,8 @@ import { routeKind, tenantHostnames } from './render.js';
 import { frontdoorContainers, frontdoorDown, frontdoorUp, gatewayContainer, nginxContainer, nginxEntrypoint, servedGeneration, waitForGateway, writeComposeFile, writeGatewayConfig } from './stack.js';
 import { describeCertificate, ensureLocalCa, hasLocalCa, installPair, issueFromLocalCa, localCaConstrainedTo, readOperatorPair, removePair, type CertificateInfo } from './tls.js';
 import { httpsUrl, readLiveGeneration, requireLocalEngine, syncFrontdoor, type RouteSummary, type SyncResult } from './sync.js';
+import type { IssueOutcome } from './acme/issue.js';
+import type { AcmeCertificateStatus } from './acme/status.js';
 
 // `tenantctl frontdoor init|status|reload|down` and `tenantctl domains add|remove|list`.
 
@@ -19,7 +22,9 @@ export interface FrontdoorInitResult {
   project: string;
   baseDomain: string;
   listen: { http: string; https: string };
-  tls: { mode: 'self-signed' | 'operator'; caFile?: string; certificate: CertificateInfo };
+  tls: { mode: FrontdoorState['tls']; caFile?: string; certificate: CertificateInfo };
+  /** frontdoor init --acme: the ACME server and this door's account there; the certificates the first sync issued. */
+  acme?: { directory: string; account: string; certificates: IssueOutcome[] };
   generation: number;
   routes: RouteSummary[];
   durationMs: number;
@@ -40,17 +45,17 @@ async function requireImage(ctx: Context, image: string, command?: string): Prom
   }
 }
 
-export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean; cert?: string; key?: string }): Promise<FrontdoorInitResult> {
+export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean; cert?: string; key?: string; acme?: boolean }): Promise<FrontdoorInitResult> {
   const started = Date.now();
   const { config } = ctx;
   const fd = config.frontdoor;
   requireLocalEngine(ctx);
-  if (input.selfSigned && (input.cert || input.key)) throw new TenantctlError('usage', 'give either --self-signed or --cert and --key, not both');
+  if ([input.selfSigned, input.cert || input.key, input.acme].filter(Boolean).length > 1) throw new TenantctlError('usage', 'give one of --self-signed, --cert and --key, or --acme');
   if (Boolean(input.cert) !== Boolean(input.key)) throw new TenantctlError('usage', '--cert and --key go together');
   const layout = frontdoorLayout(config);
   const previous = await readState(layout);
-  const mode: FrontdoorState['tls'] | undefined = input.selfSigned ? 'self-signed' : input.cert ? 'operator' : previous?.tls;
-  if (!mode) throw new TenantctlError('usage', 'the front door needs a certificate: --self-signed (a local CA and a wildcard certificate, for development) or --cert <file> --key <file> (a wildcard for *.' + fd.baseDomain + ')');
+  const mode: FrontdoorState['tls'] | undefined = input.selfSigned ? 'self-signed' : input.cert ? 'operator' : input.acme ? 'acme' : previous?.tls;
+  if (!mode) throw new TenantctlError('usage', 'the front door needs a certificate: --self-signed (a local CA and a wildcard certificate, for development), --cert <file> --key <file> (a wildcard for *.' + fd.baseDomain + ') or --acme (a certificate per host name from ' + fd.acme.directory + ')');
 
   await requireImage(ctx, fd.images.nginx, nginxEntrypoint);
   await requireImage(ctx, fd.images.gateway);
@@ -59,7 +64,8 @@ export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean;
   const baseNames = [`*.${fd.baseDomain}`, fd.baseDomain];
   if (mode === 'operator' && input.cert && input.key) {
     await installPair(layout.tlsDir, 'base', await readOperatorPair(input.cert, input.key, [`tenantctl-check.${fd.baseDomain}`]));
-  } else if (mode === 'self-signed') {
+  } else if (mode === 'self-signed' || mode === 'acme') {
+    // On an ACME door the local CA's wildcard only answers names that have no certificate of their own (yet).
     const { created } = await ensureLocalCa(ctx.dockerHost, fd.images.nginx, layout, fd.baseDomain, ctx.signal);
     if (created) ctx.reporter.info(`created a local CA: ${path.join(layout.tlsDir, 'ca.crt')} (trust it, or pass it to curl --cacert)`);
     const current = await describeCertificate(path.join(layout.tlsDir, 'base.crt')).catch(() => undefined);
@@ -73,7 +79,16 @@ export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean;
 
   // The gateway's own least-privilege login (gateway-role.ts), never the admin database's owner.
   await writeGatewayConfig(config, layout, await gatewayDatabaseUrl(await ctx.adminDb(), config.stateDir));
-  await writeComposeFile(config, layout);
+  let acme: { directory: string; account: string } | undefined;
+  if (mode === 'acme') {
+    // The account first: a wrong directory URL, an untrusted CA or a refusal stop init here (exit 12).
+    const { ensureChallengeDir } = await import('./acme/challenges.js');
+    const { openAccount } = await import('./acme/client.js');
+    await ensureChallengeDir(layout);
+    const account = await openAccount(fd.acme, layout);
+    acme = { directory: fd.acme.directory, account: account.client.getAccountUrl() };
+  }
+  await writeComposeFile(config, layout, { acme: mode === 'acme' });
   await writeState(layout, { version: 1, project: fd.project, initializedAt: previous?.initializedAt ?? new Date().toISOString(), tls: mode, lastSync: previous?.lastSync });
   let sync: SyncResult;
   try {
@@ -96,6 +111,7 @@ export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean;
     baseDomain: fd.baseDomain,
     listen: { http: `${fd.listenAddress}:${fd.httpPort}`, https: `${fd.listenAddress}:${fd.httpsPort}` },
     tls: { mode, ...(mode === 'self-signed' ? { caFile: path.join(layout.tlsDir, 'ca.crt') } : {}), certificate: await describeCertificate(path.join(layout.tlsDir, 'base.crt')) },
+    ...(acme ? { acme: { ...acme, certificates: sync.certificates ?? [] } } : {}),
     generation: sync.generation,
     routes: sync.routes,
     durationMs: Date.now() - started,
@@ -111,6 +127,8 @@ export interface FrontdoorStatus {
   generation: { live: number; served: number | null };
   lastSync?: LastSync;
   certificates: (CertificateInfo & { role: string })[];
+  /** ACME door: each certificate on record (admin_certificates), with its days left and last error. */
+  acme?: { directory: string; certificates: AcmeCertificateStatus[] };
   routes: RouteSummary[];
   /** Both containers run, nginx serves the live generation and the last sync succeeded. */
   healthy: boolean;
@@ -157,7 +175,14 @@ export async function frontdoorStatus(ctx: Context): Promise<FrontdoorStatus> {
   const gatewayUser = await readFile(layout.gatewayConfig, 'utf8').then((text) => new URL(JSON.parse(text).databaseUrl).username, () => undefined);
   if (gatewayUser !== undefined && gatewayUser !== gatewayRole) problems.push(`the gateway connects to the admin database as ${gatewayUser}, not its own least-privileged role ${gatewayRole}: run tenantctl frontdoor init`);
   if (await hasLocalCa(layout) && !(await localCaConstrainedTo(layout, fd.baseDomain))) problems.push(`the local CA is not constrained to ${fd.baseDomain} (it can sign other names): run tenantctl frontdoor init, which replaces it, and trust the new ca.crt instead`);
-  for (const c of certificates) if (c.daysLeft < 30) problems.push(`certificate ${c.role} ${c.daysLeft < 0 ? 'expired' : `expires in ${c.daysLeft} days`} (${c.notAfter})`);
+  let acme: FrontdoorStatus['acme'];
+  if (state.tls === 'acme') {
+    const { acmeCertificateStatus } = await import('./acme/status.js');
+    acme = { directory: fd.acme.directory, certificates: await acmeCertificateStatus(db, layout) };
+    for (const c of acme.certificates) if (c.lastError) problems.push(`certificate of ${c.hostname}: ${c.lastError}${c.nextAttemptAt ? ` (next attempt ${c.nextAttemptAt})` : ''}`);
+  }
+  // An ACME door's local CA wildcard only answers unknown names: its expiry is not a tenant's.
+  for (const c of certificates) if (c.daysLeft < 30 && state.tls !== 'acme') problems.push(`certificate ${c.role} ${c.daysLeft < 0 ? 'expired' : `expires in ${c.daysLeft} days`} (${c.notAfter})`);
   return {
     initialized: true,
     ...base,
@@ -166,6 +191,7 @@ export async function frontdoorStatus(ctx: Context): Promise<FrontdoorStatus> {
     generation: { live, served },
     lastSync: state.lastSync,
     certificates,
+    ...(acme ? { acme } : {}),
     routes,
     healthy: problems.length === 0,
     problems,
@@ -197,7 +223,10 @@ export interface DomainChange {
   domain: string;
   changed: boolean;
   url: string;
-  certificate: 'own' | 'base (does not cover it)';
+  certificate: 'own' | 'acme' | 'base (does not cover it)';
+  /** domains remove on an ACME door: the domain's certificate was revoked at the CA (or why not). */
+  revoked?: boolean;
+  revocationError?: string;
   frontdoor: { generation: number } | 'not set up';
 }
 
@@ -219,7 +248,8 @@ export async function domainsAdd(ctx: Context, input: { id: unknown; domain: unk
   // never signs it (it is constrained to the base domain, tls.ts).
   const pair = input.cert && input.key ? await readOperatorPair(input.cert, input.key, [domain]) : undefined;
   if (!pair && !(await describeCertificate(path.join(layout.domainsDir, `${domain}.crt`)).then(() => true, () => false))) {
-    throw new TenantctlError('usage', `domain ${domain} needs its own certificate: give --cert <file> --key <file> (the local development CA signs only names under ${ctx.config.frontdoor.baseDomain})`);
+    if ((await readState(layout))?.tls === 'acme') return domainsAddByAcme(ctx, id, domain);
+    throw new TenantctlError('usage', `domain ${domain} needs its own certificate: give --cert <file> --key <file> (the local development CA signs only names under ${ctx.config.frontdoor.baseDomain}), or set the front door up with --acme`);
   }
   const db = await ctx.adminDb();
   const { changed } = await addDomain(db, id, domain);
@@ -227,13 +257,66 @@ export async function domainsAdd(ctx: Context, input: { id: unknown; domain: unk
   return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'own', frontdoor: await syncForDomains(ctx, id) };
 }
 
+/**
+ * An ACME door, no --cert: the domain must reach this door and get its certificate before it is
+ * recorded (acme/domains.ts); any failure is exit 12 with nothing recorded and nothing served.
+ */
+async function domainsAddByAcme(ctx: Context, id: string, domain: string): Promise<DomainChange> {
+  const layout = frontdoorLayout(ctx.config);
+  const db = await ctx.adminDb();
+  // Refusals that need no CA first (no such tenant, another tenant's domain), as addDomain would.
+  const owner = await domainOwner(db, domain);
+  if (owner !== undefined && owner !== id) throw new TenantctlError('conflict', `domain ${domain} belongs to tenant ${owner}; remove it there first (tenantctl domains remove ${owner} ${domain})`);
+  const tenant = await db.pool.query('SELECT status FROM admin_customers WHERE id = $1', [id]).catch(db.unreachable);
+  if (!tenant.rows[0] || tenant.rows[0].status === 'deprovisioned') throw new TenantctlError('notFound', `no tenant ${id} (or it is deprovisioned)`);
+  const acme = await import('./acme/domains.js');
+  // The tenant's lock for the verb (exit 5 while another tenantctl changes it; a killed run's lock
+  // goes with its connection). No journal row: every step before the domain's row commits is
+  // invisible (the door serves recorded domains only), and what a killed run leaves (certificate
+  // files nobody serves) is what the next add reuses.
+  const release = await holdTenant(ctx, id);
+  let changed: boolean;
+  try {
+    await acme.obtainDomainCertificate(ctx, layout, id, domain);
+    try {
+      ({ changed } = await addDomain(db, id, domain));
+    } catch (error) {
+      await acme.discardDomainCertificate(layout, domain);
+      throw error;
+    }
+    await acme.recordDomainCertificate(db, layout, id, domain);
+  } finally {
+    await release();
+  }
+  return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'acme', frontdoor: await syncForDomains(ctx, id) };
+}
+
 export async function domainsRemove(ctx: Context, input: { id: unknown; domain: unknown }): Promise<DomainChange> {
   const id = parseTenantId(input.id);
   const domain = parseOrUsageDomain(input.domain);
   const db = await ctx.adminDb();
+  const layout = frontdoorLayout(ctx.config);
   const { changed } = await removeDomain(db, id, domain);
-  if (changed) await removePair(frontdoorLayout(ctx.config).domainsDir, domain);
-  return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'base (does not cover it)', frontdoor: await syncForDomains(ctx, id) };
+  if (changed) await removePair(layout.domainsDir, domain);
+  // Stop serving it first, then revoke: the door never serves a revoked certificate.
+  const frontdoor = await syncForDomains(ctx, id);
+  const result: DomainChange = { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'base (does not cover it)', frontdoor };
+  if (changed && (await readState(layout))?.tls === 'acme') {
+    const { revokeAndForget } = await import('./acme/revoke.js');
+    // A failed revocation stays on record; `frontdoor renew` tries again (acme/revoke.ts).
+    await revokeAndForget(ctx, db, layout, domain).then(
+      (revoked) => { result.revoked = revoked; },
+      (error) => { result.revoked = false; result.revocationError = messageOf(error); ctx.reporter.info(`warning: the certificate of ${domain} was not revoked: ${messageOf(error)} (tenantctl frontdoor renew tries again)`); },
+    );
+  }
+  return result;
+}
+
+/** `frontdoor renew` (acme/renew.ts; the agent calls renewCertificates itself). */
+export async function frontdoorRenew(ctx: Context, input: { force?: boolean }) {
+  requireLocalEngine(ctx);
+  const { renewCertificates } = await import('./acme/renew.js');
+  return renewCertificates(ctx, input);
 }
 
 /** Removing takes any syntactically valid name (even one under the base domain: nothing can have it). */

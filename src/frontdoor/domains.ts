@@ -59,6 +59,12 @@ export async function addDomain(db: AdminDb, customerId: string, domain: string)
   });
 }
 
+/** The tenant a domain belongs to, if any. */
+export async function domainOwner(db: AdminDb, domain: string): Promise<string | undefined> {
+  const { rows } = await db.pool.query('SELECT customer_id FROM admin_customer_domains WHERE domain = $1', [domain]).catch(db.unreachable);
+  return rows[0]?.customer_id;
+}
+
 export async function removeDomain(db: AdminDb, customerId: string, domain: string): Promise<{ changed: boolean }> {
   return db.withTransaction(async (client) => {
     const deleted = await client.query('DELETE FROM admin_customer_domains WHERE domain = $1 AND customer_id = $2 RETURNING domain', [domain, customerId]);

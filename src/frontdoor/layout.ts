@@ -14,6 +14,10 @@ import type { Config } from '../config/schema.js';
 //   tls/                  base.crt|key (the operator's, or issued by the local CA), ca.crt|key (--self-signed)
 //   domains/              <domain>.crt|key: custom domains' certificates
 //   snippets/             <id>.conf: the operator's own nginx directives for a tenant's server blocks
+//   acme/                 frontdoor init --acme (src/frontdoor/acme/):
+//     account.key|json    the ACME account's key (0600) and URL
+//     challenges/         HTTP-01 tokens (0644 in a 0755 folder: they are public), mounted read-only into nginx
+//     certs/              <hostname>.crt|key (0600): each tenant host name's and custom domain's certificate
 //
 // Not here: the usage files (usage.log, written by nginx; <epoch second>.log, renamed each second by
 // nginx's rotator, counted and deleted by the gateway) live in the compose project's `usage` volume
@@ -29,6 +33,9 @@ export interface FrontdoorLayout {
   tlsDir: string;
   domainsDir: string;
   snippetsDir: string;
+  acmeDir: string;
+  acmeChallengesDir: string;
+  acmeCertsDir: string;
 }
 
 export function frontdoorLayout(config: Pick<Config, 'stateDir'>): FrontdoorLayout {
@@ -43,6 +50,9 @@ export function frontdoorLayout(config: Pick<Config, 'stateDir'>): FrontdoorLayo
     tlsDir: path.join(root, 'tls'),
     domainsDir: path.join(root, 'domains'),
     snippetsDir: path.join(root, 'snippets'),
+    acmeDir: path.join(root, 'acme'),
+    acmeChallengesDir: path.join(root, 'acme', 'challenges'),
+    acmeCertsDir: path.join(root, 'acme', 'certs'),
   };
 }
 
@@ -64,7 +74,8 @@ export interface FrontdoorState {
   version: 1;
   project: string;
   initializedAt: string;
-  tls: 'self-signed' | 'operator';
+  /** acme: each host name's own certificate by ACME; base.crt (from the local CA) only answers unknown names. */
+  tls: 'self-signed' | 'operator' | 'acme';
   lastSync?: LastSync;
 }
 

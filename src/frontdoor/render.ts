@@ -3,6 +3,7 @@ import { renderApiKeyDirectives, renderVerdictCache } from './render-api-keys.js
 import { addressKeyVariable, renderEdgeDirectives } from './render-edge.js';
 import type { AppContainerAddress } from './app-addresses.js';
 import { jsonText, suspendedApiError, suspendedPage } from './suspension-text.js';
+import { acmeChallengeInclude, certificateSplit, challengeConfFile, renderAcmeChallenge } from './render-acme.js';
 
 // Pure rendering of the front door's nginx configuration: one generation directory holding
 // nginx.conf, the shared location rules, and one folder per tenant (t/<id>/: its server blocks, its
@@ -32,6 +33,8 @@ export interface RouteInput {
   snippet: boolean;
   /** Prefixes under /api/ its template declares public (x-tenantctl.frontdoor.publicPaths): no key needed. */
   publicPaths?: readonly string[];
+  /** <id>.<baseDomain> has its own (ACME) certificate in t/<id>/certs/<id>.<baseDomain>.crt|key. */
+  hostCertificate?: boolean;
 }
 
 export interface RenderInput {
@@ -42,6 +45,8 @@ export interface RenderInput {
   tenants: readonly RouteInput[];
   /** Cores of the host nginx runs on (for frontdoor.workerProcesses "half"). */
   hostCores: number;
+  /** Certificates by ACME: every port-80 server answers HTTP-01 challenges (render-acme.ts). */
+  acme?: boolean;
 }
 
 /**
@@ -80,6 +85,7 @@ export function renderFrontdoor(input: RenderInput): Map<string, string> {
   files.set('locations.conf', renderLocations());
   files.set('suspended-locations.conf', renderSuspendedLocations());
   files.set('generation', `${input.generation}\n`);
+  if (input.acme) files.set(challengeConfFile, renderAcmeChallenge());
   for (const tenant of input.tenants) {
     const server = renderTenant(input, tenant);
     if (server !== undefined) files.set(`t/${tenant.id}/server.conf`, server);
@@ -92,7 +98,7 @@ function listen(config: FrontdoorConfig, which: 'http' | 'https', extra = ''): s
   return `listen ${config.listenAddress}:${port}${which === 'https' ? ' ssl' : ''}${extra};`;
 }
 
-function renderMain({ config, generation, hostCores }: RenderInput): string {
+function renderMain({ config, generation, hostCores, acme }: RenderInput): string {
   const rate = (plan: keyof FrontdoorConfig['rateLimits']) =>
     `  limit_req_zone $tenantctl_tenant zone=tenantctl_${plan}:10m rate=${config.rateLimits[plan].requestsPerSecond}r/s;`;
   return `# Rendered by tenantctl (generation ${generation}); do not edit: \`tenantctl frontdoor reload\` renders it again.
@@ -181,7 +187,7 @@ ${rate('enterprise')}
     set $tenantctl_key_id "";
     default_type application/json;
     error_page 429 = @tenantctl_rate_limited;
-    location / {
+${acmeChallengeInclude(acme)}    location / {
       return 404 '{"error":"not found","message":"no tenant answers at this host name"}\\n';
     }
     location @tenantctl_rate_limited {
@@ -416,12 +422,12 @@ ${keyCheckLocations()}
 `;
 }
 
-function renderTenant({ config, upstreamAddress }: RenderInput, tenant: RouteInput): string | undefined {
+function renderTenant({ config, upstreamAddress, acme }: RenderInput, tenant: RouteInput): string | undefined {
   const kind = routeKind(tenant);
   if (kind === 'none') return undefined;
   const names = tenantHostnames(tenant, config.baseDomain);
-  const baseNames = [names[0]!, ...tenant.domains.filter((d) => !d.ownCertificate).map((d) => d.domain)];
-  const ownCertDomains = tenant.domains.filter((d) => d.ownCertificate).map((d) => d.domain);
+  const { baseNames, ownNames: ownCertDomains } = certificateSplit(names[0]!, tenant.domains, tenant.hostCertificate);
+  const challenge = acmeChallengeInclude(acme);
   const header = `# Rendered by tenantctl: tenant ${tenant.id} (${tenant.status}, plan ${tenant.plan}).\n`;
   const snippet = tenant.snippet ? `    include t/${tenant.id}/snippet.conf;\n` : '';
 
@@ -449,12 +455,12 @@ function renderTenant({ config, upstreamAddress }: RenderInput, tenant: RouteInp
     return `${header}server {
     ${listen(config, 'http')}
     server_name ${names.join(' ')};
-${body}}
-server {
+${challenge}${body}}
+${baseNames.length === 0 ? '' : `server {
     ${listen(config, 'https')}
     server_name ${baseNames.join(' ')};
 ${body}}
-${ownCertDomains.map((domain) => `server {
+`}${ownCertDomains.map((domain) => `server {
     ${listen(config, 'https')}
     server_name ${domain};
     ssl_certificate t/${tenant.id}/certs/${domain}.crt;
@@ -477,12 +483,12 @@ ${body}}
     return `${header}server {
     ${listen(config, 'http')}
     server_name ${names.join(' ')};
-${body}}
-server {
+${challenge}${body}}
+${baseNames.length === 0 ? '' : `server {
     ${listen(config, 'https')}
     server_name ${baseNames.join(' ')};
 ${body}}
-${ownCertDomains.map((domain) => `server {
+`}${ownCertDomains.map((domain) => `server {
     ${listen(config, 'https')}
     server_name ${domain};
     ssl_certificate t/${tenant.id}/certs/${domain}.crt;
@@ -526,7 +532,7 @@ ${servers}
     ? `server {
     ${listen(config, 'http')}
     server_name ${names.join(' ')};
-    location / {
+${challenge}    location / {
         return 308 https://$host${config.httpsPort === 443 ? '' : `:${config.httpsPort}`}$request_uri;
     }
 }
@@ -534,13 +540,13 @@ ${servers}
     : `server {
     ${listen(config, 'http')}
     server_name ${names.join(' ')};
-${routed}}
+${challenge}${routed}}
 `;
-  return `${header}${upstream}${httpServer}server {
+  return `${header}${upstream}${httpServer}${baseNames.length === 0 ? '' : `server {
     ${listen(config, 'https')}
     server_name ${baseNames.join(' ')};
 ${routed}}
-${ownCertDomains.map((domain) => `server {
+`}${ownCertDomains.map((domain) => `server {
     ${listen(config, 'https')}
     server_name ${domain};
     ssl_certificate t/${tenant.id}/certs/${domain}.crt;

@@ -13,6 +13,7 @@ import { projectContainers } from '../stack/project-state.js';
 import { containerConfDir, type FrontdoorLayout } from './layout.js';
 import { statusHost } from './render.js';
 import { containerUsageDir, containerVerdictCacheDir } from './render-api-keys.js';
+import { containerChallengeDir } from './render-acme.js';
 
 // The front door's own compose project: nginx and the gateway, both in the Docker host's network
 // namespace (network_mode: host). Why host networking:
@@ -43,8 +44,11 @@ export const frontdoorLabel = 'tenantctl.frontdoor';
  */
 export const usageVolume = 'usage';
 
+/** ACME's HTTP-01 tokens (acme/challenges.ts), read-only: nginx serves them, tenantctl writes them. */
+const acmeVolumes = (layout: FrontdoorLayout, acme: boolean | undefined) => (acme ? [`${layout.acmeChallengesDir}:${containerChallengeDir}:ro`] : []);
+
 /** Writes the front door's compose file; true when its content changed (a front door set up by an older tenantctl, or other settings). */
-export async function writeComposeFile(config: Config, layout: FrontdoorLayout): Promise<boolean> {
+export async function writeComposeFile(config: Config, layout: FrontdoorLayout, options: { acme?: boolean } = {}): Promise<boolean> {
   const labels = { [frontdoorLabel]: config.frontdoor.project };
   const logging = { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } };
   // As every tenant's services (docs/templates.md, "Hardening"): every capability dropped (each adds
@@ -60,7 +64,7 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout):
         restart: 'unless-stopped',
         // nginx as PID 1, with the usage log's rotator beside it (images/nginx/frontdoor-nginx).
         command: [nginxEntrypoint, `${containerConfDir}/live/nginx.conf`, containerUsageDir],
-        volumes: [`${layout.confDir}:${containerConfDir}:ro`, `${usageVolume}:${containerUsageDir}`],
+        volumes: [`${layout.confDir}:${containerConfDir}:ro`, `${usageVolume}:${containerUsageDir}`, ...acmeVolumes(layout, options.acme)],
         // The gateway's verdicts are cached with the presented key in their cache key: memory only.
         // nginx's pid file, its temporary files and its default error log in memory too: the image's
         // filesystem is read-only.

@@ -13,6 +13,7 @@ import { frontdoorLayout, generationDirName, readState, writeState, type Frontdo
 import { renderFrontdoor, routeKind, tenantHostnames, type RouteInput } from './render.js';
 import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration } from './stack.js';
 import { configuredTemplate } from '../templates/configured.js';
+import type { IssueOutcome } from './acme/issue.js';
 
 // One sync of the front door with the registry, serialised across tenantctl processes:
 //   render every served tenant into a candidate generation directory (conf/gen-N/, complete with its
@@ -45,6 +46,8 @@ export interface SyncResult {
   routes: RouteSummary[];
   refused: { tenant: string; reason: string }[];
   durationMs: number;
+  /** ACME front door: the certificates this sync issued (or failed to) before rendering. */
+  certificates?: IssueOutcome[];
 }
 
 export function requireLocalEngine(ctx: Context): void {
@@ -93,7 +96,7 @@ async function lockReloads(db: AdminDb, project: string): Promise<() => Promise<
 type Entry = { content: string | Buffer; private?: boolean };
 
 /** The whole candidate, in memory: rendered files plus the certificates and snippets it uses. */
-async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, generation: number): Promise<{ files: Map<string, Entry>; digest: string; tenants: RouteInput[] }> {
+async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, generation: number, acme: boolean): Promise<{ files: Map<string, Entry>; digest: string; tenants: RouteInput[] }> {
   const config = ctx.config;
   const registry = await servedRoutes(ctx, db);
   // Container addresses only on this machine's engine: a remote host's bridge networks are not reachable from here.
@@ -119,31 +122,42 @@ async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, gene
   for (const route of registry) {
     const domains = [];
     for (const domain of route.domains) {
-      const crt = path.join(layout.domainsDir, `${domain}.crt`);
-      const ownCertificate = await exists(crt);
-      if (ownCertificate) {
-        files.set(`t/${route.id}/certs/${domain}.crt`, { content: await readFile(crt) });
-        files.set(`t/${route.id}/certs/${domain}.key`, { content: await readFile(path.join(layout.domainsDir, `${domain}.key`)), private: true });
+      // The operator's certificate for the domain, else (on an ACME door) the one ACME issued.
+      const dir = (await exists(path.join(layout.domainsDir, `${domain}.crt`))) ? layout.domainsDir : acme && (await exists(path.join(layout.acmeCertsDir, `${domain}.crt`))) ? layout.acmeCertsDir : undefined;
+      if (dir) {
+        files.set(`t/${route.id}/certs/${domain}.crt`, { content: await readFile(path.join(dir, `${domain}.crt`)) });
+        files.set(`t/${route.id}/certs/${domain}.key`, { content: await readFile(path.join(dir, `${domain}.key`)), private: true });
       }
-      domains.push({ domain, ownCertificate });
+      domains.push({ domain, ownCertificate: dir !== undefined });
+    }
+    // On an ACME door, <id>.<baseDomain> is served with its own certificate once it has one.
+    const hostname = `${route.id}.${config.frontdoor.baseDomain}`;
+    // With a DNS-01 wildcard (frontdoor.acme.dnsHook) the wildcard, as the base certificate, serves it instead.
+    const hostCertificate = acme && config.frontdoor.acme.dnsHook === undefined && (await exists(path.join(layout.acmeCertsDir, `${hostname}.crt`)));
+    if (hostCertificate) {
+      files.set(`t/${route.id}/certs/${hostname}.crt`, { content: await readFile(path.join(layout.acmeCertsDir, `${hostname}.crt`)) });
+      files.set(`t/${route.id}/certs/${hostname}.key`, { content: await readFile(path.join(layout.acmeCertsDir, `${hostname}.key`)), private: true });
     }
     const snippetFile = path.join(layout.snippetsDir, `${route.id}.conf`);
     const snippet = routeKind(route) === 'route' && (await exists(snippetFile));
     if (snippet) files.set(`t/${route.id}/snippet.conf`, { content: await readFile(snippetFile) });
     const publicPaths = routeKind(route) === 'route' ? await publicPathsOf(route.template) : [];
-    tenants.push({ ...route, domains, snippet, appContainer: containers.get(route.id), publicPaths });
+    tenants.push({ ...route, domains, snippet, appContainer: containers.get(route.id), publicPaths, hostCertificate });
   }
-  files.set('tls/base.crt', { content: await readFile(path.join(layout.tlsDir, 'base.crt')) });
-  files.set('tls/base.key', { content: await readFile(path.join(layout.tlsDir, 'base.key')), private: true });
+  // The base certificate: on an ACME door with a DNS-01 wildcard, the wildcard once it is issued.
+  const wildcard = path.join(layout.acmeCertsDir, `wildcard.${config.frontdoor.baseDomain}`);
+  const baseFiles = acme && config.frontdoor.acme.dnsHook !== undefined && (await exists(`${wildcard}.crt`)) ? wildcard : path.join(layout.tlsDir, 'base');
+  files.set('tls/base.crt', { content: await readFile(`${baseFiles}.crt`) });
+  files.set('tls/base.key', { content: await readFile(`${baseFiles}.key`), private: true });
   // nginx shares the (local) Docker host's network namespace: it dials tenants where probes do.
   const upstreamAddress = ctx.dockerHost.probeAddress(config.bindAddress);
   // nginx runs on this machine (the front door needs the local engine).
   const hostCores = availableParallelism();
   // The digest ignores the generation number, so an unchanged registry is recognised as such.
   const hash = createHash('sha256');
-  const digestFiles = new Map([...files, ...[...renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation: 0, tenants, hostCores })].map(([k, v]) => [k, { content: v }] as const)]);
+  const digestFiles = new Map([...files, ...[...renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation: 0, tenants, hostCores, acme })].map(([k, v]) => [k, { content: v }] as const)]);
   for (const [name, entry] of [...digestFiles].sort(([a], [b]) => a.localeCompare(b))) hash.update(`${name}\0`).update(entry.content).update('\0');
-  for (const [name, content] of renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation, tenants, hostCores })) files.set(name, { content });
+  for (const [name, content] of renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation, tenants, hostCores, acme })) files.set(name, { content });
   return { files, digest: hash.digest('hex'), tenants };
 }
 
@@ -177,12 +191,40 @@ export function nginxReason(line: string): string {
 /**
  * Brings the front door in step with the registry (see the top of this file). Throws exit 11 when the
  * candidate is refused as a whole or nginx does not take it up; the live generation keeps serving.
+ * On an ACME door, names without a certificate get one first (acme/ensure.ts), so the whole batch
+ * costs one reload; when nginx is not running yet (its first start), it starts with the fallback
+ * certificate, answers the CA's challenges, and a second sync serves the new certificates.
  */
 export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
+  const layout = frontdoorLayout(ctx.config);
+  const state = await readState(layout);
+  if (!state) throw new TenantctlError('usage', 'the front door is not set up here: run `tenantctl frontdoor init --self-signed` (or with --cert and --key, or --acme)');
+  if (state.tls !== 'acme') return syncOnce(ctx, false);
+  requireLocalEngine(ctx);
+  const containers = await frontdoorContainers(ctx.dockerHost, ctx.config, ctx.signal);
+  const nginxRunning = containers.some((c) => c.service === 'nginx' && c.status === 'running');
+  const first = nginxRunning ? undefined : await syncOnce(ctx, true);
+  const certificates = await issueMissing(ctx);
+  if (first && !certificates.some((c) => c.ok)) return { ...first, certificates };
+  return { ...(await syncOnce(ctx, true)), certificates };
+}
+
+/** acme/ensure.ts, loaded only on an ACME door; its own failure (the CA unreachable) is a warning, not the sync's. */
+async function issueMissing(ctx: Context): Promise<IssueOutcome[]> {
+  const { ensureAcmeCertificates } = await import('./acme/ensure.js');
+  try {
+    return await ensureAcmeCertificates(ctx, await ctx.adminDb());
+  } catch (error) {
+    if (error instanceof TenantctlError && ['interrupted', 'adminDb', 'conflict'].includes(error.kind)) throw error;
+    ctx.reporter.info(`warning: front door: no certificates issued: ${messageOf(error)}`);
+    return [];
+  }
+}
+
+async function syncOnce(ctx: Context, acme: boolean): Promise<SyncResult> {
   const started = Date.now();
   const config = ctx.config;
   const layout = frontdoorLayout(config);
-  if (!(await readState(layout))) throw new TenantctlError('usage', 'the front door is not set up here: run `tenantctl frontdoor init --self-signed` (or with --cert and --key)');
   requireLocalEngine(ctx);
   const db = await ctx.adminDb();
   const release = await lockReloads(db, config.frontdoor.project);
@@ -192,7 +234,7 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
     const containers = await frontdoorContainers(ctx.dockerHost, config, ctx.signal);
     const nginxRunning = containers.some((c) => c.service === 'nginx' && c.status === 'running');
     const allRunning = nginxRunning && containers.some((c) => c.service === 'gateway' && c.status === 'running');
-    const probe = await assemble(ctx, layout, db, 0);
+    const probe = await assemble(ctx, layout, db, 0, acme);
     const liveDigest = live > 0 ? await readFile(path.join(layout.confDir, generationDirName(live), 'digest'), 'utf8').catch(() => '') : '';
     if (liveDigest === probe.digest && allRunning && (await servedGeneration(config, ctx.signal)) === live) {
       lastSync = { at: new Date().toISOString(), ok: true, generation: live };
@@ -202,7 +244,7 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
     // A new generation: above every directory on disk (a refused candidate's may linger after a crash).
     const numbers = (await readdir(layout.confDir).catch(() => [] as string[])).map((n) => /^gen-(\d+)$/.exec(n)).filter(Boolean).map((m) => Number(m![1]));
     const generation = Math.max(live, ...numbers) + 1;
-    const { files, digest, tenants } = await assemble(ctx, layout, db, generation);
+    const { files, digest, tenants } = await assemble(ctx, layout, db, generation, acme);
     const dirName = generationDirName(generation);
     const dir = path.join(layout.confDir, dirName);
     await rm(dir, { recursive: true, force: true });

@@ -19,9 +19,13 @@ Examples:
     .addHelpText('after', `
 Examples:
   $ tenantctl domains add acme crm.acme.com --cert crm.acme.com.crt --key crm.acme.com.key
+  $ tenantctl domains add acme crm.acme.com          # on a front door set up with --acme
 
 The domain brings its own certificate: without --cert (and none installed for it) add is refused
 (exit 2) and nothing is recorded; the local development CA signs only names under the base domain.
+On an ACME front door (frontdoor init --acme) add first checks that the domain reaches this door (a
+token served and fetched over HTTP), then gets its certificate, then records it: a domain whose DNS
+points elsewhere, whose port 80 is unreachable, or that the CA refuses is exit 12, nothing recorded.
 A domain of another tenant is refused (exit 5).
 `)
     .action(async (id: string, domain: string, options, command: Command) => {
@@ -32,7 +36,7 @@ A domain of another tenant is refused (exit 5).
 
   domains
     .command('remove')
-    .description('stop routing a custom domain to a tenant')
+    .description('stop routing a custom domain to a tenant (on an ACME door, its certificate is revoked)')
     .argument('<id>', 'tenant id')
     .argument('<domain>', 'the domain')
     .action(async (id: string, domain: string, _options, command: Command) => {

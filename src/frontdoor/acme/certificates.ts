@@ -1,0 +1,94 @@
+import path from 'node:path';
+import { readFile, rename, rm } from 'node:fs/promises';
+import { TenantctlError } from '../../common/errors.js';
+import { ensurePrivateDir, writePrivateFile } from '../../common/private-files.js';
+import { frontdoorLockWaitMs } from '../../common/timeouts.js';
+import type { AdminDb } from '../../admin-db/database.js';
+import type { Context } from '../../context.js';
+import { servedRoutes } from '../fleet-routes.js';
+import type { FrontdoorLayout } from '../layout.js';
+import { routeKind } from '../render.js';
+import { describeCertificate, type CertificateInfo } from '../tls.js';
+import type { CertificateKind } from './records.js';
+
+// Which names of this door take an ACME certificate, where each one's files are (0600 under
+// <stateDir>/frontdoor/acme/certs/), and the lock one issuing process holds. No ACME client here:
+// `frontdoor status` reads these without loading it.
+
+/** The advisory lock space of ACME issuance (sync.ts uses 11 for reloads). */
+const acmeLockSpace = 12;
+
+export interface Target {
+  hostname: string;
+  customerId: string | null;
+  kind: CertificateKind;
+  names: string[];
+}
+
+/** A host name's file name: the wildcard's `*` never becomes part of a path (*.example.com -> wildcard.example.com). */
+const fileBase = (hostname: string) => hostname.replace(/^\*\./, 'wildcard.');
+export const certificateFile = (layout: FrontdoorLayout, hostname: string) => path.join(layout.acmeCertsDir, `${fileBase(hostname)}.crt`);
+export const keyFile = (layout: FrontdoorLayout, hostname: string) => path.join(layout.acmeCertsDir, `${fileBase(hostname)}.key`);
+/** The DNS-01 wildcard's host name (frontdoor.acme.dnsHook): one certificate for every <id>.<baseDomain>. */
+export const wildcardHostname = (baseDomain: string) => `*.${baseDomain}`;
+
+/** The ACME certificate installed for `hostname`, if any (unreadable counts as none). */
+export async function installedCertificate(layout: FrontdoorLayout, hostname: string): Promise<CertificateInfo | undefined> {
+  return describeCertificate(certificateFile(layout, hostname)).catch(() => undefined);
+}
+
+/**
+ * Every name this door serves that takes an ACME certificate: each tenant's <id>.<baseDomain> (or,
+ * with frontdoor.acme.dnsHook, one DNS-01 wildcard for all of them), and custom domains without an
+ * operator's certificate.
+ */
+export async function wantedTargets(ctx: Context, db: AdminDb, layout: FrontdoorLayout): Promise<Target[]> {
+  const base = ctx.config.frontdoor.baseDomain;
+  const wildcard = ctx.config.frontdoor.acme.dnsHook !== undefined;
+  const targets: Target[] = wildcard ? [{ hostname: wildcardHostname(base), customerId: null, kind: 'wildcard', names: [wildcardHostname(base), base] }] : [];
+  for (const route of await servedRoutes(ctx, db)) {
+    if (routeKind(route) === 'none') continue;
+    const hostname = `${route.id}.${base}`;
+    if (!wildcard) targets.push({ hostname, customerId: route.id, kind: 'tenant', names: [hostname] });
+    for (const domain of route.domains) {
+      const operators = await readFile(path.join(layout.domainsDir, `${domain}.crt`)).then(() => true, () => false);
+      if (!operators) targets.push({ hostname: domain, customerId: route.id, kind: 'domain', names: [domain] });
+    }
+  }
+  return targets;
+}
+
+/** Writes the certificate (with its chain) and its key, both 0600, each atomically. */
+export async function installCertificate(layout: FrontdoorLayout, hostname: string, pair: { cert: string; key: string }): Promise<void> {
+  await ensurePrivateDir(layout.acmeCertsDir);
+  await writePrivateFile(`${keyFile(layout, hostname)}.tmp`, pair.key);
+  await writePrivateFile(`${certificateFile(layout, hostname)}.tmp`, pair.cert);
+  await rename(`${keyFile(layout, hostname)}.tmp`, keyFile(layout, hostname));
+  await rename(`${certificateFile(layout, hostname)}.tmp`, certificateFile(layout, hostname));
+}
+
+export async function removeCertificate(layout: FrontdoorLayout, hostname: string): Promise<void> {
+  await rm(certificateFile(layout, hostname), { force: true });
+  await rm(keyFile(layout, hostname), { force: true });
+}
+
+/**
+ * Holds the door's ACME issuance lock (one process issues at a time, so two syncs do not order the
+ * same names twice) until released.
+ */
+export async function lockIssuance(db: AdminDb, project: string): Promise<() => Promise<void>> {
+  const client = await db.connect();
+  try {
+    await client.query(`SET lock_timeout = ${frontdoorLockWaitMs}`);
+    await client.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [acmeLockSpace, project]);
+  } catch (error) {
+    client.release(true);
+    if ((error as { code?: string }).code === '55P03') throw new TenantctlError('conflict', `another tenantctl process has been issuing certificates for ${frontdoorLockWaitMs / 1000} s; try again`);
+    return db.unreachable(error);
+  }
+  return async () => {
+    await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [acmeLockSpace, project]).catch(() => {});
+    await client.query('RESET lock_timeout').catch(() => {});
+    client.release();
+  };
+}
