@@ -156,6 +156,17 @@ describe('metrics exposition', () => {
     ].join('\n'));
   });
 
+  it('writes a histogram bucketed in SQL as given (cumulative counts, +Inf = count)', () => {
+    const text = new Exposition().histogramCounts('t_seconds', 'd', [1, 5], [{ labels: { operation: 'backup' }, cumulative: [1, 2], count: 3, sum: 9.5 }]).text();
+    expect(text.split('\n').slice(2, 7)).toEqual([
+      't_seconds_bucket{operation="backup",le="1"} 1',
+      't_seconds_bucket{operation="backup",le="5"} 2',
+      't_seconds_bucket{operation="backup",le="+Inf"} 3',
+      't_seconds_sum{operation="backup"} 9.5',
+      't_seconds_count{operation="backup"} 3',
+    ]);
+  });
+
   it('refuses bad names, a counter without _total, and a metric written twice', () => {
     expect(() => new Exposition().gauge('bad-name', 'x', [])).toThrow(/bad metric name/);
     expect(() => new Exposition().gauge('g', 'x', [{ labels: { 'bad-label': 'v' }, value: 1 }])).toThrow(/bad label name/);
