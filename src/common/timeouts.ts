@@ -76,3 +76,5 @@ export const imageShipTimeoutMs = 20 * 60_000;
 export const remoteFilesTimeoutMs = 120_000;
 /** Swarm: `docker stack deploy` / `docker stack rm` of one tenant (services are created, not yet running). */
 export const stackDeployTimeoutMs = 120_000;
+/** Resolving a webhook endpoint's host name (alerts add, and before each delivery): the SSRF check. */
+export const webhookResolveTimeoutMs = 5_000;

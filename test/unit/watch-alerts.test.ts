@@ -3,6 +3,7 @@ import { confirmState, exitCodeFromStatus, expectedServicesOf, healthFromStatus,
 import { signPayload, verifySignature } from '../../src/alerts/sign.js';
 import { retryDelayMs } from '../../src/alerts/deliver.js';
 import { parseEndpointUrl, parseEventFilter } from '../../src/alerts/endpoints.js';
+import { isPrivateAddress, redactUrl, requirePublicTarget, targetRefusal } from '../../src/alerts/target.js';
 import { Exposition, escapeLabelValue } from '../../src/metrics/exposition.js';
 
 const c = (service: string, state: string, extra: Partial<ContainerSnapshot> = {}): ContainerSnapshot => ({ id: service, project: 'p', service, state, ...extra });
@@ -100,16 +101,38 @@ describe('watch: judging a tenant', () => {
 });
 
 describe('alerts', () => {
-  it('signs timestamp.body with HMAC-SHA256 and verifies in constant time', () => {
+  it('signs timestamp.body with HMAC-SHA256 keyed with the secret string; the receiver check refuses a wrong signature or an old timestamp', () => {
     // echo -n '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test
     expect(signPayload('whsec_test', 1_700_000_000, '{"a":1}')).toBe('sha256=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789');
     const signature = signPayload('whsec_test', 1_700_000_000, '{"a":1}');
-    expect(signature).toMatch(/^sha256=[0-9a-f]{64}$/);
-    expect(verifySignature('whsec_test', '1700000000', '{"a":1}', signature)).toBe(true);
-    expect(verifySignature('whsec_test', '1700000001', '{"a":1}', signature)).toBe(false);
-    expect(verifySignature('whsec_test', '1700000000', '{"a":2}', signature)).toBe(false);
-    expect(verifySignature('whsec_other', '1700000000', '{"a":1}', signature)).toBe(false);
-    expect(verifySignature('whsec_test', 'x', '{"a":1}', signature)).toBe(false);
+    const at = { nowMs: 1_700_000_000_000 };
+    expect(verifySignature('whsec_test', '1700000000', '{"a":1}', signature, at)).toBe(true);
+    expect(verifySignature('whsec_test', '1700000001', '{"a":1}', signature, at)).toBe(false);
+    expect(verifySignature('whsec_test', '1700000000', '{"a":2}', signature, at)).toBe(false);
+    expect(verifySignature('whsec_other', '1700000000', '{"a":1}', signature, at)).toBe(false);
+    expect(verifySignature('whsec_test', 'x', '{"a":1}', signature, at)).toBe(false);
+    // Replay window: 300 s either way by default, configurable.
+    expect(verifySignature('whsec_test', '1700000000', '{"a":1}', signature, { nowMs: 1_700_000_300_000 })).toBe(true);
+    expect(verifySignature('whsec_test', '1700000000', '{"a":1}', signature, { nowMs: 1_700_000_301_000 })).toBe(false);
+    expect(verifySignature('whsec_test', '1700000000', '{"a":1}', signature, { nowMs: 1_699_999_699_000 })).toBe(false);
+    expect(verifySignature('whsec_test', '1700000000', '{"a":1}', signature, { nowMs: 1_700_000_301_000, toleranceSeconds: 600 })).toBe(true);
+  });
+
+  it('refuses webhook targets on loopback, private, link-local addresses and Docker ports unless allowed; shows URLs without path or query', async () => {
+    for (const a of ['127.0.0.1', '10.1.2.3', '172.17.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1']) expect(isPrivateAddress(a), a).toBe(true);
+    for (const a of ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946', '::ffff:8.8.8.8']) expect(isPrivateAddress(a), a).toBe(false);
+    const resolve = async (host: string) => (host === 'inside.example' ? ['10.0.0.5'] : ['93.184.216.34']);
+    expect(await targetRefusal('http://127.0.0.1:8080/x', false, resolve)).toMatch(/127.0.0.1 is a loopback, private or link-local/);
+    expect(await targetRefusal('http://[::1]/x', false, resolve)).toMatch(/loopback/);
+    expect(await targetRefusal('https://inside.example/x', false, resolve)).toMatch(/resolves to 10.0.0.5/);
+    expect(await targetRefusal('http://hooks.example.com:2375/', false, resolve)).toMatch(/Docker API/);
+    expect(await targetRefusal('https://hooks.example.com/x', false, resolve)).toBeUndefined();
+    expect(await targetRefusal('http://127.0.0.1:2375/x', true, resolve)).toBeUndefined();
+    await expect(requirePublicTarget('http://127.0.0.1/x', false, resolve)).rejects.toThrow(/--allow-private/);
+    const shown = redactUrl('https://hooks.slack.com/services/T000/B000/XXXXSECRET?token=abc');
+    expect(shown).toMatch(/^https:\/\/hooks\.slack\.com\/… \(#[0-9a-f]{8}\)$/);
+    expect(shown).not.toMatch(/SECRET|abc|T000/);
+    expect(redactUrl('https://hooks.slack.com/services/other')).not.toBe(shown);
   });
 
   it('retries with exponential backoff, capped', () => {
