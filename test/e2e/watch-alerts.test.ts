@@ -300,6 +300,24 @@ describe('two watchers at once, and an interrupted operation', () => {
     expect(back.json().passes[0].changes).toMatchObject([{ tenant: 'wa1', from: 'down', to: 'ready', event: 'tenant.recovered' }]);
     await h.adminQuery("UPDATE admin_operations SET state = 'failed', finished_at = now() WHERE customer_id = 'wa1' AND state = 'running'");
   }, 60_000);
+
+  it('retention: events and finished deliveries older than watch.retentionDays are deleted; pending ones are kept', async () => {
+    const [old] = await h.adminQuery("INSERT INTO admin_tenant_events (customer_id, host, kind, created_at) VALUES ('wa1', 'local', 'tenant.down', now() - interval '31 days') RETURNING id");
+    const [recent] = await h.adminQuery("INSERT INTO admin_tenant_events (customer_id, host, kind, created_at) VALUES ('wa1', 'local', 'tenant.down', now() - interval '29 days') RETURNING id");
+    const deliveries = await h.adminQuery(
+      `INSERT INTO admin_alert_deliveries (endpoint_id, event, payload, state, next_attempt_at, created_at)
+       VALUES ($1, 'test', '{}', 'delivered', NULL, now() - interval '31 days'), ($1, 'test', '{}', 'failed', NULL, now() - interval '31 days'),
+              ($1, 'test', '{}', 'pending', now() + interval '1 day', now() - interval '31 days') RETURNING id, state`,
+      [okEndpoint],
+    );
+    const run = await h.cli(['watch', '--once', '--json']);
+    expect(run.exitCode, run.why).toBe(0);
+    expect(run.json().pruned).toEqual({ events: 1, deliveries: 2 });
+    expect(await h.adminQuery('SELECT id FROM admin_tenant_events WHERE id = ANY ($1)', [[old.id, recent.id]])).toEqual([{ id: recent.id }]);
+    expect((await h.adminQuery('SELECT state FROM admin_alert_deliveries WHERE id = ANY ($1)', [deliveries.map((d) => d.id)])).map((r) => r.state)).toEqual(['pending']);
+    await h.adminQuery('DELETE FROM admin_tenant_events WHERE id = $1', [recent.id]);
+    await h.adminQuery('DELETE FROM admin_alert_deliveries WHERE id = ANY ($1)', [deliveries.map((d) => d.id)]);
+  }, 30_000);
 });
 
 describe('the agent role', () => {
