@@ -282,14 +282,25 @@ describe('two watchers at once, and an interrupted operation', () => {
     // A verb killed mid-way leaves its row running and holds no lock: `operations` calls it interrupted, and the watch must not skip the tenant for ever.
     await h.adminQuery("INSERT INTO admin_operations (customer_id, verb, host, step, actor) SELECT id, 'upgrade', host, 'started', 'e2e' FROM admin_customers WHERE id = 'wa1'");
     const kinds = async () => (await h.adminQuery("SELECT kind FROM admin_tenant_events WHERE customer_id = 'wa1' ORDER BY id")).map((r) => r.kind as string);
+    // wa1 recorded ready first (this pass also shows the interrupted operation does not make it busy).
+    const ready = await h.cli(['watch', '--once', '--json']);
+    expect(ready.json().passes[0].busy).toEqual([]);
+    expect((await h.adminQuery("SELECT state FROM admin_tenant_health WHERE customer_id = 'wa1'"))[0]).toEqual({ state: 'ready' });
     const before = await kinds();
     const worker = await containerOf(project, 'worker');
     await execa('docker', ['kill', worker]);
-    const [a, b] = await Promise.all([h.cli(['watch', '--once', '--json']), h.cli(['watch', '--once', '--json'])]);
-    expect(a.exitCode, a.why).toBe(0);
+    // Watcher A has read the registry and probed (it saw wa1 ready, now down) and waits; watcher B
+    // records the change meanwhile; A then finds the row no longer what it read and records nothing.
+    const a = await startPausedAt(h, ['watch', '--once', '--json'], 'watch:probed');
+    const b = await h.cli(['watch', '--once', '--json']);
     expect(b.exitCode, b.why).toBe(0);
-    const changes = [...a.json().passes[0].changes, ...b.json().passes[0].changes].filter((c: any) => c.tenant === 'wa1');
-    expect(changes).toMatchObject([{ tenant: 'wa1', from: 'ready', to: 'down', event: 'tenant.down' }]);
+    expect(b.json().passes[0].changes.filter((c: any) => c.tenant === 'wa1')).toMatchObject([{ tenant: 'wa1', from: 'ready', to: 'down', event: 'tenant.down' }]);
+    a.resume();
+    const late = await a.child;
+    expect(late.exitCode, String(late.stderr)).toBe(0);
+    const latePass = JSON.parse(String(late.stdout)).passes[0];
+    expect(latePass.changes).toEqual([]);
+    expect(latePass.busy).toEqual(['wa1']);
     expect(await kinds()).toEqual([...before, 'tenant.down']);
     const queued = await h.adminQuery("SELECT endpoint_id FROM admin_alert_deliveries WHERE event = 'tenant.down' AND payload->'detail'->>'reasons' LIKE '%worker%' ORDER BY endpoint_id");
     expect(queued.map((r) => r.endpoint_id)).toEqual([okEndpoint, failEndpoint].sort());
