@@ -329,6 +329,18 @@ describe('two watchers at once, and an interrupted operation', () => {
     await h.adminQuery('DELETE FROM admin_tenant_events WHERE id = $1', [recent.id]);
     await h.adminQuery('DELETE FROM admin_alert_deliveries WHERE id = ANY ($1)', [deliveries.map((d) => d.id)]);
   }, 30_000);
+
+  it('a master key that cannot be opened after a delivery was claimed leaves its error on the row, released and due after the backoff', async () => {
+    const [row] = await h.adminQuery("INSERT INTO admin_alert_deliveries (endpoint_id, event, payload, next_attempt_at) VALUES ($1, 'test', '{}', now()) RETURNING id", [okEndpoint]);
+    const noKey = { TENANTCTL_MASTER_KEY: '', TENANTCTL_MASTER_KEY_FILE: path.join(h.dir, 'no-such.key') };
+    const run = await h.cli(['watch', '--once', '--json'], { env: noKey });
+    expect(run.exitCode, run.why).toBe(2);
+    expect(run.stdout + run.stderr).toMatch(/master key missing/);
+    const [after] = await h.adminQuery("SELECT state, attempts, claim_token, last_error, next_attempt_at > now() AS later FROM admin_alert_deliveries WHERE id = $1", [row.id]);
+    expect(after).toMatchObject({ state: 'pending', attempts: 0, claim_token: null, later: true });
+    expect(after.last_error).toMatch(/^cannot open the master key: master key missing/);
+    await h.adminQuery('DELETE FROM admin_alert_deliveries WHERE id = $1', [row.id]);
+  }, 30_000);
 });
 
 describe('the agent role', () => {
