@@ -66,8 +66,12 @@ export async function removeEndpoint(ctx: Context, input: { id: unknown }): Prom
   const id = parseEndpointId(input.id);
   const db = await ctx.adminDb();
   const endpoint = await requireEndpoint(db, id);
-  const { deliveriesRemoved } = await deleteEndpoint(db, id);
-  await db.withTransaction((client) => recordAudit(db, client, null, 'alerts.endpoint-removed', { endpoint: id, url: endpoint.url }, null));
+  // The removal and its audit row together, or neither.
+  const { deliveriesRemoved } = await db.withTransaction(async (client) => {
+    const removed = await deleteEndpoint(client, id);
+    await recordAudit(db, client, null, 'alerts.endpoint-removed', { endpoint: id, url: endpoint.url }, null);
+    return removed;
+  });
   return { id, removed: true, deliveriesRemoved };
 }
 

@@ -86,14 +86,12 @@ export async function requireEndpoint(db: AdminDb, id: string): Promise<AlertEnd
   return toEndpoint(rows[0]);
 }
 
-/** Removes the endpoint and its deliveries (pending ones are not sent any more). */
-export async function deleteEndpoint(db: AdminDb, id: string): Promise<{ deliveriesRemoved: number }> {
-  return db.withTransaction(async (client) => {
-    const { rows } = await client.query('SELECT count(*)::int AS n FROM admin_alert_deliveries WHERE endpoint_id = $1', [id]);
-    const { rowCount } = await client.query('DELETE FROM admin_alert_endpoints WHERE id = $1', [id]);
-    if (!rowCount) throw new TenantctlError('notFound', `no alert endpoint ${id} (alerts list shows them)`);
-    return { deliveriesRemoved: rows[0].n as number };
-  });
+/** Removes the endpoint and its deliveries (pending ones are not sent any more), in the caller's transaction (with its audit row). */
+export async function deleteEndpoint(client: pg.ClientBase, id: string): Promise<{ deliveriesRemoved: number }> {
+  const { rows } = await client.query('SELECT count(*)::int AS n FROM admin_alert_deliveries WHERE endpoint_id = $1', [id]);
+  const { rowCount } = await client.query('DELETE FROM admin_alert_endpoints WHERE id = $1', [id]);
+  if (!rowCount) throw new TenantctlError('notFound', `no alert endpoint ${id} (alerts list shows them)`);
+  return { deliveriesRemoved: rows[0].n as number };
 }
 
 /** The endpoint's signing secret, opened with the master key. */
