@@ -41,28 +41,39 @@ fi
 
 # Prometheus, for the metrics e2e test (test/e2e/watch-alerts.test.ts starts its own on a free
 # loopback port with a temporary configuration). Debian's package enables a service on :9090 that
-# nothing here needs: it is installed without starting (a policy-rc.d that refuses starts, unless
-# the host has its own) and its service is stopped and disabled.
+# nothing here needs: when this script installs it, it is installed without starting (a
+# policy-rc.d that refuses starts, unless the host has its own, removed by a trap even if this
+# script is killed by INT/TERM/HUP; a -9 cannot be trapped) and that service is then disabled. A prometheus the operator installed
+# (already on the PATH) is left exactly as it is: its service is theirs.
 if ! command -v prometheus >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing prometheus (its own service stays off)"
     export DEBIAN_FRONTEND=noninteractive
     own_policy=
     if [ ! -e /usr/sbin/policy-rc.d ]; then
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+      trap 'rm -f /usr/sbin/policy-rc.d; exit 130' INT TERM HUP
       printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && own_policy=1
     fi
-    apt-get install -y -qq --no-install-recommends prometheus >/dev/null || { [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d; log "could not install prometheus"; exit 1; }
-    [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+    if ! apt-get install -y -qq --no-install-recommends prometheus >/dev/null; then
+      log "could not install prometheus"
+      exit 1
+    fi
+    if [ -n "$own_policy" ]; then
+      rm -f /usr/sbin/policy-rc.d
+      trap - EXIT INT TERM HUP
+    fi
+    # Installed here: its packaged service is not wanted.
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now prometheus.service >/dev/null 2>&1 || log "could not disable prometheus.service: stop it yourself (it listens on :9090)"
+    elif [ -x /etc/init.d/prometheus ]; then
+      /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+      command -v update-rc.d >/dev/null 2>&1 && update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
   else
     log "missing: prometheus — install it (e.g. sudo apt-get install --no-install-recommends prometheus; then sudo systemctl disable --now prometheus) and run this again"
     exit 1
   fi
-fi
-if [ -d /run/systemd/system ] && systemctl is-enabled --quiet prometheus.service 2>/dev/null; then
-  systemctl disable --now prometheus.service >/dev/null 2>&1 || log "could not disable prometheus.service: stop it yourself (it listens on :9090)"
-elif [ -x /etc/init.d/prometheus ] && [ "$(id -u)" = 0 ]; then
-  /etc/init.d/prometheus stop >/dev/null 2>&1 || true
-  command -v update-rc.d >/dev/null 2>&1 && update-rc.d prometheus disable >/dev/null 2>&1 || true
 fi
 
 # Compose v2 (`docker compose`) next to v1 (`docker-compose`, which stays as it is). Bookworm has

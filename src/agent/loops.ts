@@ -4,6 +4,7 @@ import { leadershipLoop, type Leadership } from './leader.js';
 import { schedulerLoop } from './scheduler.js';
 import { watchLoopFor } from '../watch/loop.js';
 import { alertDeliveryLoopFor } from '../alerts/loop.js';
+import { retentionLoop } from '../watch/retention.js';
 import { policyLoop } from './policy-loop.js';
 
 /** A loop written against tenantctl's command context (src/watch, src/alerts), not the agent's. */
@@ -39,6 +40,8 @@ export function agentLoops(ctx: Context, leadership: Leadership): AgentLoop[] {
     schedulerLoop(Math.round(ctx.config.agent.pollSeconds * 1000)),
     leaderOnly(watchLoopFor(ctx)),
     leaderOnly(alertDeliveryLoopFor(ctx)),
+    // Events and finished deliveries past watch.retentionDays (not the schedules' backup retention).
+    leaderOnly({ ...retentionLoop, name: 'event-retention' }),
     policyLoop(),
   ];
 }

@@ -8,8 +8,10 @@ import {
   deleteEndpoint, insertEndpoint, listEndpoints, newEndpointId, newEndpointSecret, parseEndpointId, parseEndpointUrl,
   parseEventFilter, requireEndpoint, type AlertEndpoint,
 } from './endpoints.js';
-import { deliverDue, type DeliveryResult } from './deliver.js';
-import { queueDeliveryIn } from './raise.js';
+import { randomUUID } from 'node:crypto';
+import { deliverDue, deliverySettings, type DeliveryResult } from './deliver.js';
+import { queueClaimedIn } from './raise.js';
+import { requirePublicTarget } from './target.js';
 import { listDeliveries, type DeliveryRow } from './deliveries.js';
 
 // `tenantctl alerts add|list|remove|test|deliveries`.
@@ -24,9 +26,11 @@ export interface AddedEndpoint extends AlertEndpoint {
  * <stateDir>/alert-secrets/<id>.secret), never to stdout or a log: the receiver's operator reads it
  * from there. The sealed copy in the admin database is what deliveries are signed with.
  */
-export async function addEndpoint(ctx: Context, input: { url: unknown; events?: string[]; secretFile?: string }): Promise<AddedEndpoint> {
+export async function addEndpoint(ctx: Context, input: { url: unknown; events?: string[]; secretFile?: string; allowPrivate?: boolean }): Promise<AddedEndpoint> {
   const url = parseEndpointUrl(input.url);
   const events = parseEventFilter(input.events ?? []);
+  const allowPrivate = input.allowPrivate === true;
+  await requirePublicTarget(url, allowPrivate);
   const id = newEndpointId();
   const secretFile = input.secretFile ? path.resolve(input.secretFile) : path.join(ctx.config.stateDir, 'alert-secrets', `${id}.secret`);
   const db = await ctx.adminDb();
@@ -40,8 +44,12 @@ export async function addEndpoint(ctx: Context, input: { url: unknown; events?: 
     throw new TenantctlError('internal', `cannot write ${secretFile}: ${(error as Error).message}`, { cause: error });
   }
   try {
-    const endpoint = await insertEndpoint(db, box, { id, url, events, secret });
-    await db.withTransaction((client) => recordAudit(db, client, null, 'alerts.endpoint-added', null, { endpoint: id, url, events }));
+    // The endpoint and its audit row together, or neither.
+    const endpoint = await db.withTransaction(async (client) => {
+      const added = await insertEndpoint(client, db, box, { id, url, events, secret, allowPrivate });
+      await recordAudit(db, client, null, 'alerts.endpoint-added', null, { endpoint: id, url: added.url, events, allowPrivate });
+      return added;
+    });
     return { ...endpoint, secretFile };
   } catch (error) {
     // Nothing left behind: a secret file for an endpoint that does not exist would mislead.
@@ -58,8 +66,12 @@ export async function removeEndpoint(ctx: Context, input: { id: unknown }): Prom
   const id = parseEndpointId(input.id);
   const db = await ctx.adminDb();
   const endpoint = await requireEndpoint(db, id);
-  const { deliveriesRemoved } = await deleteEndpoint(db, id);
-  await db.withTransaction((client) => recordAudit(db, client, null, 'alerts.endpoint-removed', { endpoint: id, url: endpoint.url }, null));
+  // The removal and its audit row together, or neither.
+  const { deliveriesRemoved } = await db.withTransaction(async (client) => {
+    const removed = await deleteEndpoint(client, id);
+    await recordAudit(db, client, null, 'alerts.endpoint-removed', { endpoint: id, url: endpoint.url }, null);
+    return removed;
+  });
   return { id, removed: true, deliveriesRemoved };
 }
 
@@ -74,12 +86,15 @@ export async function testEndpoints(ctx: Context, input: { id?: unknown }): Prom
   const targets = input.id === undefined ? await listEndpoints(db) : [await requireEndpoint(db, parseEndpointId(input.id))];
   if (targets.length === 0) throw new TenantctlError('notFound', 'no alert endpoint to test: add one with tenantctl alerts add <url>');
   const now = new Date(ctx.clock.now());
+  // Queued already claimed by this test (one transaction): a running delivery loop never sees them due.
+  const token = randomUUID();
+  const leaseMs = targets.length * deliverySettings(ctx).timeoutMs + 5_000;
   const ids = await db.withTransaction(async (client) => {
     const made: string[] = [];
-    for (const t of targets) made.push(await queueDeliveryIn(client, t.id, { kind: 'test', summary: `test delivery from tenantctl (${ctx.actor})`, host: ctx.dockerHost.id }, now));
+    for (const t of targets) made.push(await queueClaimedIn(client, t.id, { kind: 'test', summary: `test delivery from tenantctl (${ctx.actor})`, host: ctx.dockerHost.id }, now, { token, leaseMs }));
     return made;
   });
-  const deliveries = await deliverDue(ctx, ctx.signal, { ids, retry: false });
+  const deliveries = await deliverDue(ctx, ctx.signal, { claimed: { ids, token }, retry: false });
   const result = { deliveries, ok: deliveries.length === targets.length && deliveries.every((d) => d.state === 'delivered') };
   // The statuses are the output either way; an endpoint that did not take it makes the exit 9.
   if (!result.ok) throw new BatchFailure(result, `${deliveries.filter((d) => d.state !== 'delivered').length} of ${targets.length} endpoints did not accept the test delivery`);

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
 import type { AdminDb } from '../admin-db/database.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import type { SecretBox } from '../secrets/master-key.js';
 import { alertKinds, isAlertKind, type AlertKind } from './kinds.js';
+import { redactUrl } from './target.js';
 
 // Webhook endpoints (admin_alert_endpoints): a URL, the kinds of event it wants, and its signing
 // secret sealed with the master key under the purpose alert-endpoint:<id>, so a sealed value
@@ -10,7 +12,9 @@ import { alertKinds, isAlertKind, type AlertKind } from './kinds.js';
 
 export interface AlertEndpoint {
   id: string;
+  /** Origin and a short hash only (redactUrl): the path and query may carry a token. */
   url: string;
+  allowPrivate: boolean;
   /** Empty: every kind. */
   events: AlertKind[];
   createdBy: string;
@@ -20,7 +24,7 @@ export interface AlertEndpoint {
 export const endpointSecretPurpose = (id: string) => `alert-endpoint:${id}`;
 
 const toEndpoint = (row: any): AlertEndpoint => ({
-  id: row.id, url: row.url, events: row.events, createdBy: row.created_by, createdAt: new Date(row.created_at).toISOString(),
+  id: row.id, url: redactUrl(row.url), allowPrivate: row.allow_private, events: row.events, createdBy: row.created_by, createdAt: new Date(row.created_at).toISOString(),
 });
 
 /** http(s) only, no user:password in it (it would show in `alerts list`), at most 2,000 characters. */
@@ -61,34 +65,33 @@ export function newEndpointSecret(): string {
   return `whsec_${randomBytes(32).toString('hex')}`;
 }
 
-export async function insertEndpoint(db: AdminDb, box: SecretBox, input: { id: string; url: string; events: AlertKind[]; secret: string }): Promise<AlertEndpoint> {
+/** In the caller's transaction (with its audit row). */
+export async function insertEndpoint(client: pg.ClientBase, db: Pick<AdminDb, 'actor'>, box: SecretBox, input: { id: string; url: string; events: AlertKind[]; secret: string; allowPrivate: boolean }): Promise<AlertEndpoint> {
   const sealed = box.seal(input.secret, endpointSecretPurpose(input.id));
-  const { rows } = await db.pool.query(
-    'INSERT INTO admin_alert_endpoints (id, url, secret_ciphertext, events, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING *',
-    [input.id, input.url, sealed, input.events, db.actor],
-  ).catch(db.unreachable);
+  const { rows } = await client.query(
+    'INSERT INTO admin_alert_endpoints (id, url, secret_ciphertext, events, allow_private, created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *',
+    [input.id, input.url, sealed, input.events, input.allowPrivate, db.actor],
+  );
   return toEndpoint(rows[0]);
 }
 
 export async function listEndpoints(db: AdminDb): Promise<AlertEndpoint[]> {
-  const { rows } = await db.pool.query('SELECT id, url, events, created_by, created_at FROM admin_alert_endpoints ORDER BY created_at, id').catch(db.unreachable);
+  const { rows } = await db.pool.query('SELECT id, url, events, allow_private, created_by, created_at FROM admin_alert_endpoints ORDER BY created_at, id').catch(db.unreachable);
   return rows.map(toEndpoint);
 }
 
 export async function requireEndpoint(db: AdminDb, id: string): Promise<AlertEndpoint> {
-  const { rows } = await db.pool.query('SELECT id, url, events, created_by, created_at FROM admin_alert_endpoints WHERE id = $1', [id]).catch(db.unreachable);
+  const { rows } = await db.pool.query('SELECT id, url, events, allow_private, created_by, created_at FROM admin_alert_endpoints WHERE id = $1', [id]).catch(db.unreachable);
   if (!rows[0]) throw new TenantctlError('notFound', `no alert endpoint ${id} (alerts list shows them)`);
   return toEndpoint(rows[0]);
 }
 
-/** Removes the endpoint and its deliveries (pending ones are not sent any more). */
-export async function deleteEndpoint(db: AdminDb, id: string): Promise<{ deliveriesRemoved: number }> {
-  return db.withTransaction(async (client) => {
-    const { rows } = await client.query('SELECT count(*)::int AS n FROM admin_alert_deliveries WHERE endpoint_id = $1', [id]);
-    const { rowCount } = await client.query('DELETE FROM admin_alert_endpoints WHERE id = $1', [id]);
-    if (!rowCount) throw new TenantctlError('notFound', `no alert endpoint ${id} (alerts list shows them)`);
-    return { deliveriesRemoved: rows[0].n as number };
-  });
+/** Removes the endpoint and its deliveries (pending ones are not sent any more), in the caller's transaction (with its audit row). */
+export async function deleteEndpoint(client: pg.ClientBase, id: string): Promise<{ deliveriesRemoved: number }> {
+  const { rows } = await client.query('SELECT count(*)::int AS n FROM admin_alert_deliveries WHERE endpoint_id = $1', [id]);
+  const { rowCount } = await client.query('DELETE FROM admin_alert_endpoints WHERE id = $1', [id]);
+  if (!rowCount) throw new TenantctlError('notFound', `no alert endpoint ${id} (alerts list shows them)`);
+  return { deliveriesRemoved: rows[0].n as number };
 }
 
 /** The endpoint's signing secret, opened with the master key. */

@@ -46,11 +46,16 @@ export async function raiseAlert(ctx: Context, event: AlertEvent): Promise<numbe
   }
 }
 
-/** One delivery of the event to one endpoint, whatever its filter (`alerts test`); its id. */
-export async function queueDeliveryIn(client: pg.ClientBase, endpointId: string, event: AlertEvent, now: Date): Promise<string> {
+/**
+ * One delivery of the event to one endpoint, whatever its filter (`alerts test`), queued already
+ * claimed by `token` with a lease of `leaseMs`: a delivery loop running meanwhile does not send it
+ * too. Its id.
+ */
+export async function queueClaimedIn(client: pg.ClientBase, endpointId: string, event: AlertEvent, now: Date, claim: { token: string; leaseMs: number }): Promise<string> {
   const { rows } = await client.query(
-    'INSERT INTO admin_alert_deliveries (endpoint_id, event, payload, next_attempt_at) VALUES ($1, $2, $3::jsonb, now()) RETURNING id::text',
-    [endpointId, event.kind, JSON.stringify(alertPayload(event, now))],
+    `INSERT INTO admin_alert_deliveries (endpoint_id, event, payload, claim_token, next_attempt_at)
+     VALUES ($1, $2, $3::jsonb, $4::uuid, now() + ($5::int * interval '1 millisecond')) RETURNING id::text`,
+    [endpointId, event.kind, JSON.stringify(alertPayload(event, now)), claim.token, Math.round(claim.leaseMs)],
   );
   return rows[0].id as string;
 }

@@ -90,3 +90,5 @@ export const acmeIssueDeadlineMs = 180_000;
 export const acmeReachabilityTimeoutMs = 10_000;
 /** ACME: the operator's DNS-01 hook (set or unset one TXT record). */
 export const acmeDnsHookTimeoutMs = 120_000;
+/** Resolving a webhook endpoint's host name (alerts add, and before each delivery): the SSRF check. */
+export const webhookResolveTimeoutMs = 5_000;

@@ -251,6 +251,12 @@ export const configSchema = z.strictObject({
       intervalSeconds: z._default(z.number().check(z.gte(1), z.lte(3600)), 15),
       restartBackoffSeconds: z._default(z.number().check(z.gte(1), z.lte(86_400)), 30),
       restartBackoffMaxSeconds: z._default(z.number().check(z.gte(1), z.lte(86_400)), 1800),
+      /** Passes in a row that must see a new state before it is recorded (down, degraded, recovered): damping of flaps. */
+      confirmPasses: z._default(z.int().check(z.gte(1), z.lte(100)), 2),
+      /** Automatic restarts of a tenant that stays down before the watch stops trying (an event says so). */
+      restartMaxAttempts: z._default(z.int().check(z.gte(1), z.lte(1000)), 5),
+      /** Events, and delivered or failed deliveries, older than this are deleted (the retention loop). */
+      retentionDays: z._default(z.number().check(z.gte(1), z.lte(3650)), 30),
     }),
     {},
   ),

@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { messageOf } from '../common/errors.js';
 import { judge, type ContainerSnapshot } from '../watch/classify.js';
+import { expectedServices } from '../watch/expected.js';
 import { probeHost } from '../watch/probe.js';
 import { Exposition, type Sample } from './exposition.js';
 import { Cached, sampleUsage, sampleVolumeBytes, type ContainerUsage } from './samplers.js';
@@ -12,6 +13,29 @@ import { Cached, sampleUsage, sampleVolumeBytes, type ContainerUsage } from './s
 
 /** Seconds: from a health check's few to a large restore's hour. */
 export const durationBuckets = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+/**
+ * SELECT list bucketing `expr` (seconds) in SQL: one count per bucket, the total and the sum. The
+ * database does the counting, so a scrape costs the same with ten rows or a million.
+ */
+export function bucketSql(expr: string, buckets: readonly number[]): string {
+  return [...buckets.map((le, i) => `count(*) FILTER (WHERE ${expr} <= ${Number(le)})::float8 AS b${i}`), 'count(*)::float8 AS n', `coalesce(sum(${expr}), 0)::float8 AS total`].join(', ');
+}
+
+const bucketed = (r: any, labels: Record<string, string>) => ({
+  labels, cumulative: durationBuckets.map((_, i) => Number(r?.[`b${i}`] ?? 0)), count: Number(r?.n ?? 0), sum: Number(r?.total ?? 0),
+});
+
+/** Sums (or, for up and healthy, "any container") per tenant and service: a scaled service or a swarm's ended tasks are one series. */
+function perService(entries: Array<{ tenant: string; service: string; value: number }>, combine: (a: number, b: number) => number): Sample[] {
+  const byKey = new Map<string, { tenant: string; service: string; value: number }>();
+  for (const e of entries) {
+    const key = `${e.tenant}\u0000${e.service}`;
+    const had = byKey.get(key);
+    byKey.set(key, had ? { ...had, value: combine(had.value, e.value) } : { ...e });
+  }
+  return [...byKey.values()].map((e) => ({ labels: { tenant: e.tenant, service: e.service }, value: e.value }));
+}
 const statuses = ['provisioning', 'active', 'stopped', 'suspended', 'failed', 'deprovisioning', 'deprovisioned'];
 
 export class MetricsCollector {
@@ -33,60 +57,66 @@ export class MetricsCollector {
     const probing = probeHost(this.ctx.dockerHost, { signal: this.signal, recentSeconds: 0 }).then((p) => ({ p }), (error: unknown) => ({ error: messageOf(error) }));
     const [byStatus, mine, requests, backups, provisions, backupRuns, operations, deliveries, probed] = await Promise.all([
       q('SELECT status, count(*)::int AS n FROM admin_customers GROUP BY status'),
-      q("SELECT c.id, c.compose_project, h.state, h.services FROM admin_customers c LEFT JOIN admin_tenant_health h ON h.customer_id = c.id WHERE c.host = $1 AND c.status = 'active' ORDER BY c.id", [host]),
+      q("SELECT c.id, c.compose_project, c.profiles, h.state FROM admin_customers c LEFT JOIN admin_tenant_health h ON h.customer_id = c.id WHERE c.host = $1 AND c.status = 'active' ORDER BY c.id", [host]),
       q("SELECT u.customer_id, sum(u.request_count)::float8 AS n FROM admin_api_usage u GROUP BY u.customer_id ORDER BY u.customer_id"),
       q("SELECT customer_id, extract(epoch FROM max(finished_at))::float8 AS at FROM admin_backups WHERE state = 'succeeded' GROUP BY customer_id ORDER BY customer_id"),
-      q('SELECT extract(epoch FROM provisioned_at - created_at)::float8 AS s FROM admin_customers WHERE provisioned_at IS NOT NULL AND provisioned_at >= created_at'),
-      q("SELECT extract(epoch FROM finished_at - started_at)::float8 AS s FROM admin_backups WHERE state = 'succeeded' AND finished_at IS NOT NULL"),
-      q("SELECT verb, extract(epoch FROM finished_at - started_at)::float8 AS s FROM admin_operations WHERE state = 'completed' AND finished_at IS NOT NULL"),
+      q(`SELECT ${bucketSql('extract(epoch FROM provisioned_at - created_at)', durationBuckets)} FROM admin_customers WHERE provisioned_at IS NOT NULL AND provisioned_at >= created_at`),
+      // Pruned backups ran and succeeded too: counting them keeps _count from going down when one is pruned.
+      q(`SELECT ${bucketSql('extract(epoch FROM finished_at - started_at)', durationBuckets)} FROM admin_backups WHERE state IN ('succeeded', 'pruned') AND finished_at IS NOT NULL`),
+      q(`SELECT verb, ${bucketSql('extract(epoch FROM finished_at - started_at)', durationBuckets)} FROM admin_operations WHERE state = 'completed' AND finished_at IS NOT NULL GROUP BY verb ORDER BY verb`),
       q('SELECT state, count(*)::int AS n FROM admin_alert_deliveries GROUP BY state'),
       probing,
     ]);
     const out = new Exposition();
     const count = new Map(byStatus.map((r) => [r.status as string, r.n as number]));
-    out.gauge('tenantctl_tenants', 'Tenants on record by status (the whole registry).', statuses.map((status) => ({ labels: { status }, value: count.get(status) ?? 0 })));
+    // Registry-wide families carry the serving host's label: every host's agent exposes the same
+    // figures, and `max by (status) (tenantctl_tenants)` (not sum) reads them once (README).
+    out.gauge('tenantctl_tenants', 'Tenants on record by status (the whole registry; every host serves it, labelled by host: aggregate with max).', statuses.map((status) => ({ labels: { host, status }, value: count.get(status) ?? 0 })));
 
     // Live, from this host's engine: one list call.
     const engineUp = !('error' in probed);
     out.gauge('tenantctl_host_up', 'Whether this host\'s Docker engine answered the scrape\'s container list (1) or not (0).', [{ labels: { host }, value: engineUp ? 1 : 0 }]);
     const ready: Sample[] = [];
-    const serviceUp: Sample[] = [];
-    const serviceHealthy: Sample[] = [];
+    const serviceUp: Array<{ tenant: string; service: string; value: number }> = [];
+    const serviceHealthy: Array<{ tenant: string; service: string; value: number }> = [];
     const watchState: Sample[] = [];
     const byProject = engineUp ? probed.p : new Map<string, ContainerSnapshot[]>();
     const tenantOfContainer = new Map<string, { tenant: string; service: string }>();
     for (const t of mine) {
       const containers = byProject.get(t.compose_project) ?? [];
-      if (engineUp) ready.push({ labels: { tenant: t.id }, value: judge(containers, t.services ?? []).state === 'ready' ? 1 : 0 });
+      if (engineUp) {
+        const expected = (await expectedServices(this.ctx.config.customersDir, t.id, t.profiles ?? [])) ?? [];
+        ready.push({ labels: { tenant: t.id }, value: judge(containers, expected).state === 'ready' ? 1 : 0 });
+      }
       for (const c of containers) {
         tenantOfContainer.set(c.id, { tenant: t.id, service: c.service });
-        serviceUp.push({ labels: { tenant: t.id, service: c.service }, value: c.state === 'running' ? 1 : 0 });
-        serviceHealthy.push({ labels: { tenant: t.id, service: c.service }, value: c.state === 'running' && c.health !== 'unhealthy' ? 1 : 0 });
+        serviceUp.push({ tenant: t.id, service: c.service, value: c.state === 'running' ? 1 : 0 });
+        serviceHealthy.push({ tenant: t.id, service: c.service, value: c.state === 'running' && c.health !== 'unhealthy' ? 1 : 0 });
       }
       for (const state of ['ready', 'degraded', 'down']) if (t.state) watchState.push({ labels: { tenant: t.id, state }, value: t.state === state ? 1 : 0 });
     }
     out.gauge('tenantctl_tenant_ready', 'Active tenant of this host whose every service runs and none is unhealthy, now (1) or not (0).', ready);
     out.gauge('tenantctl_tenant_watch_state', 'The state the watch last recorded for the tenant (1 for the current one of ready, degraded, down).', watchState);
-    out.gauge('tenantctl_service_up', 'A tenant service\'s container is running (1) or not (0).', serviceUp);
-    out.gauge('tenantctl_service_healthy', 'A tenant service runs and its health check (if any) does not say unhealthy (1), else 0.', serviceHealthy);
+    out.gauge('tenantctl_service_up', 'A container of the tenant service is running (1) or none is (0).', perService(serviceUp, Math.max));
+    out.gauge('tenantctl_service_healthy', 'A container of the tenant service runs and its health check (if any) does not say unhealthy (1), else 0.', perService(serviceHealthy, Math.max));
 
     // CPU and memory: sampled per refresh, reused for metrics.statsCacheSeconds.
     this.runningIds = [...byProject.values()].flat().filter((c) => c.state === 'running' && tenantOfContainer.has(c.id)).map((c) => c.id);
     const usage = this.runningIds.length > 0 ? await this.usage.get() : new Map<string, ContainerUsage>();
-    const cpuSeconds: Sample[] = [];
-    const cpuCores: Sample[] = [];
-    const memory: Sample[] = [];
+    const cpuSeconds: Array<{ tenant: string; service: string; value: number }> = [];
+    const cpuCores: Array<{ tenant: string; service: string; value: number }> = [];
+    const memory: Array<{ tenant: string; service: string; value: number }> = [];
     for (const [id, u] of usage ?? []) {
       const owner = tenantOfContainer.get(id);
       if (!owner) continue;
-      const labels = { tenant: owner.tenant, service: owner.service };
-      if (u.cpuSeconds !== undefined) cpuSeconds.push({ labels, value: u.cpuSeconds });
-      if (u.cpuCores !== undefined) cpuCores.push({ labels, value: u.cpuCores });
-      memory.push({ labels, value: u.memoryBytes });
+      if (u.cpuSeconds !== undefined) cpuSeconds.push({ ...owner, value: u.cpuSeconds });
+      if (u.cpuCores !== undefined) cpuCores.push({ ...owner, value: u.cpuCores });
+      memory.push({ ...owner, value: u.memoryBytes });
     }
-    out.counter('tenantctl_service_cpu_seconds_total', 'CPU time a tenant service\'s container used since it started (local engine; sampled every metrics.statsCacheSeconds): rate() gives cores.', cpuSeconds);
-    out.gauge('tenantctl_service_cpu_cores', 'CPU a tenant service used over Docker\'s last sample, in cores (tcp/ssh engines: docker stats).', cpuCores);
-    out.gauge('tenantctl_service_memory_bytes', 'Memory a tenant service used at the last sample (usage less inactive page cache, as docker stats shows it).', memory);
+    const sum = (a: number, b: number) => a + b;
+    out.counter('tenantctl_service_cpu_seconds_total', 'CPU time the tenant service\'s running containers used since they started, summed (local engine; sampled every metrics.statsCacheSeconds): rate() gives cores.', perService(cpuSeconds, sum));
+    out.gauge('tenantctl_service_cpu_cores', 'CPU the tenant service\'s containers used over Docker\'s last sample, in cores, summed (tcp/ssh engines: docker stats).', perService(cpuCores, sum));
+    out.gauge('tenantctl_service_memory_bytes', 'Memory the tenant service\'s containers used at the last sample, summed (usage less inactive page cache, as docker stats shows it).', perService(memory, sum));
 
     // Disk: volume sizes, the slowest question; reused for metrics.diskCacheSeconds.
     const disk = await this.disk.get();
@@ -94,21 +124,21 @@ export class MetricsCollector {
     out.gauge('tenantctl_disk_sample_age_seconds', 'Age of the volume size measurement.', this.disk.ageSeconds() === undefined ? [] : [{ value: Math.round(this.disk.ageSeconds()!) }]);
 
     // The door's usage: request counts only (admin_api_usage records no status class).
-    out.counter('tenantctl_api_requests_total', 'Authenticated API requests counted by the front door per tenant (admin_api_usage; no status classes are recorded).', requests.map((r) => ({ labels: { tenant: r.customer_id }, value: r.n })));
+    out.counter('tenantctl_api_requests_total', 'Authenticated API requests counted by the front door per tenant (admin_api_usage; no status classes; registry-wide, labelled by the serving host).', requests.map((r) => ({ labels: { host, tenant: r.customer_id }, value: r.n })));
 
     const nowSeconds = this.ctx.clock.now() / 1000;
-    out.gauge('tenantctl_backup_last_success_timestamp_seconds', 'When the tenant\'s newest succeeded backup finished (Unix time).', backups.map((b) => ({ labels: { tenant: b.customer_id }, value: b.at })));
-    out.gauge('tenantctl_backup_age_seconds', 'Seconds since the tenant\'s newest succeeded backup finished.', backups.map((b) => ({ labels: { tenant: b.customer_id }, value: Math.max(0, Math.round(nowSeconds - b.at)) })));
+    out.gauge('tenantctl_backup_last_success_timestamp_seconds', 'When the tenant\'s newest succeeded backup finished (Unix time; registry-wide, labelled by the serving host).', backups.map((b) => ({ labels: { host, tenant: b.customer_id }, value: b.at })));
+    out.gauge('tenantctl_backup_age_seconds', 'Seconds since the tenant\'s newest succeeded backup finished (registry-wide, labelled by the serving host).', backups.map((b) => ({ labels: { host, tenant: b.customer_id }, value: Math.max(0, Math.round(nowSeconds - b.at)) })));
 
     const series = [
-      { labels: { operation: 'provision' }, observations: provisions.map((r) => r.s as number) },
-      { labels: { operation: 'backup' }, observations: backupRuns.map((r) => r.s as number) },
-      ...[...new Set(operations.map((r) => r.verb as string))].sort().map((verb) => ({ labels: { operation: verb }, observations: operations.filter((r) => r.verb === verb).map((r) => r.s as number) })),
+      bucketed(provisions[0], { host, operation: 'provision' }),
+      bucketed(backupRuns[0], { host, operation: 'backup' }),
+      ...operations.map((r) => bucketed(r, { host, operation: r.verb as string })),
     ];
-    out.histogram('tenantctl_operation_duration_seconds', 'How long operations took: provision (created to active), backup (succeeded runs), and journaled verbs (completed).', durationBuckets, series);
+    out.histogramCounts('tenantctl_operation_duration_seconds', 'How long operations took: provision (created to active), backup (succeeded runs, pruned ones included), journaled verbs (completed); registry-wide, labelled by the serving host.', durationBuckets, series);
 
     const byState = new Map(deliveries.map((r) => [r.state as string, r.n as number]));
-    out.gauge('tenantctl_alert_deliveries', 'Webhook deliveries on record by state.', ['pending', 'delivered', 'failed'].map((state) => ({ labels: { state }, value: byState.get(state) ?? 0 })));
+    out.gauge('tenantctl_alert_deliveries', 'Webhook deliveries on record by state (registry-wide, labelled by the serving host).', ['pending', 'delivered', 'failed'].map((state) => ({ labels: { host, state }, value: byState.get(state) ?? 0 })));
     out.gauge('tenantctl_metrics_collect_seconds', 'How long this scrape took to collect.', [{ value: (this.ctx.clock.now() - started) / 1000 }]);
     return out.text();
   }

@@ -74,6 +74,21 @@ export class Exposition {
     return this;
   }
 
+  /**
+   * A histogram already bucketed (in SQL, over every row on record): `cumulative[i]` observations
+   * are <= buckets[i]; `count` and `sum` are all of them. Nothing is held in memory per row.
+   */
+  histogramCounts(name: string, help: string, buckets: readonly number[], series: ReadonlyArray<{ labels: Labels; cumulative: readonly number[]; count: number; sum: number }>): this {
+    this.header(name, 'histogram', help);
+    for (const { labels, cumulative, count, sum } of series) {
+      buckets.forEach((le, i) => this.lines.push(`${name}_bucket${labelText({ ...labels, le: formatValue(le) })} ${cumulative[i] ?? 0}`));
+      this.lines.push(`${name}_bucket${labelText({ ...labels, le: '+Inf' })} ${count}`);
+      this.lines.push(`${name}_sum${labelText(labels)} ${formatValue(sum)}`);
+      this.lines.push(`${name}_count${labelText(labels)} ${count}`);
+    }
+    return this;
+  }
+
   text(): string {
     return `${this.lines.join('\n')}\n`;
   }

@@ -2,7 +2,7 @@ import type { DockerHost } from '../engine/docker-host.js';
 import { filtersQuery } from '../engine/engine-api.js';
 import { inspectContainers } from '../engine/docker.js';
 import { hostProbeTimeoutMs } from '../common/timeouts.js';
-import { healthFromStatus, startedRecently, type ContainerSnapshot } from './classify.js';
+import { exitCodeFromStatus, healthFromStatus, startedRecently, type ContainerSnapshot } from './classify.js';
 
 // One look at every tenant's containers on one host: one list call (the socket API, or one
 // `docker ps` for tcp/ssh engines) gives each container's state and health; only containers that
@@ -46,6 +46,7 @@ export async function probeHost(host: DockerHost, { signal, recentSeconds }: { s
       service: c.Labels?.['com.docker.compose.service'] ?? '',
       state: c.State ?? 'unknown',
       health: healthFromStatus(c.Status ?? ''),
+      ...(c.State === 'exited' && exitCodeFromStatus(c.Status ?? '') !== undefined ? { exitCode: exitCodeFromStatus(c.Status ?? '') } : {}),
       ...(c.State === 'running' && startedRecently(c.Status ?? '', recentSeconds) ? { restartCount: -1 } : {}),
     }));
   const recent = snapshots.filter((c) => c.restartCount === -1);

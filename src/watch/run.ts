@@ -2,19 +2,32 @@ import type { Context } from '../context.js';
 import { messageOf } from '../common/errors.js';
 import { deliverDue } from '../alerts/deliver.js';
 import { watchPass, type PassResult } from './pass.js';
+import { pruneOld, retentionLoop } from './retention.js';
 
-// `tenantctl watch`: the watch and alert delivery loops in the foreground, for hosts without the
-// agent and for tests (--once: one pass of each, then the result). The agent runs the same loops
-// (watchLoop, alertDeliveryLoop) on its own schedule.
+// `tenantctl watch`: the watch, alert delivery and retention loops in the foreground, for hosts
+// without the agent and for tests (--once: one pass of each, then the result). The agent runs the
+// same loops (watchLoop, alertDeliveryLoop, retentionLoop) on its own schedule.
 
 export interface WatchRun {
   passes: PassResult[];
   deliveries: { delivered: number; retrying: number; failed: number };
+  /** Rows deleted by the retention loop (watch.retentionDays). */
+  pruned: { events: number; deliveries: number };
+  /** The last failed ticks (at most maxErrors; errorsDropped counts older ones). */
   errors: string[];
+  errorsDropped: number;
 }
 
+/** A run of days keeps only its most recent errors in memory. */
+const maxErrors = 100;
+
 export async function runWatch(ctx: Context, input: { once?: boolean }): Promise<WatchRun> {
-  const run: WatchRun = { passes: [], deliveries: { delivered: 0, retrying: 0, failed: 0 }, errors: [] };
+  const run: WatchRun = { passes: [], deliveries: { delivered: 0, retrying: 0, failed: 0 }, pruned: { events: 0, deliveries: 0 }, errors: [], errorsDropped: 0 };
+  const prune = async () => {
+    const removed = await pruneOld(ctx);
+    run.pruned.events += removed.events;
+    run.pruned.deliveries += removed.deliveries;
+  };
   const signal = ctx.signal;
   const deliver = async () => {
     for (const d of await deliverDue(ctx, signal)) run.deliveries[d.state === 'delivered' ? 'delivered' : d.state === 'failed' ? 'failed' : 'retrying'] += 1;
@@ -22,6 +35,7 @@ export async function runWatch(ctx: Context, input: { once?: boolean }): Promise
   if (input.once) {
     run.passes.push(await watchPass(ctx, signal));
     await deliver();
+    await prune();
     return run;
   }
   // Two loops, each on its own interval; a failed tick is reported and the loop goes on.
@@ -32,6 +46,10 @@ export async function runWatch(ctx: Context, input: { once?: boolean }): Promise
       } catch (error) {
         if (signal.aborted) break;
         run.errors.push(`${name}: ${messageOf(error)}`);
+        if (run.errors.length > maxErrors) {
+          run.errors.shift();
+          run.errorsDropped += 1;
+        }
         ctx.reporter.info(`${name}: ${messageOf(error)}`);
       }
       await ctx.clock.sleep(intervalMs, signal).catch(() => {});
@@ -45,6 +63,7 @@ export async function runWatch(ctx: Context, input: { once?: boolean }): Promise
       if (run.passes.length > 100) run.passes.shift();
     }),
     loop('alerts', ctx.config.alerts.deliveryIntervalSeconds * 1000, deliver),
+    loop(retentionLoop.name, retentionLoop.intervalMs, prune),
   ]);
   return run;
 }

@@ -47,7 +47,7 @@ afterAll(async () => {
 }, 120_000);
 
 /** `alerts add` refuses private targets unless told (SSRF); the receiver here is on loopback. */
-const allowPrivate: string[] = [];
+const allowPrivate = ['--allow-private'];
 
 const agentActor = (project: string) => `agent:${project}@${os.hostname()}`;
 
@@ -310,7 +310,7 @@ describe.sequential('tenantctl agent', () => {
       expect(up.exitCode, up.why).toBe(0);
       await waitFor('the agent to lead', async () => ((await h.cli(['agent', 'status', '--json'])).json().leader === true ? true : undefined));
       const status = (await h.cli(['agent', 'status', '--json'])).json();
-      expect(status.loops.map((l: any) => l.name)).toEqual(expect.arrayContaining(['schedules', 'watch', 'alert-delivery', 'policies']));
+      expect(status.loops.map((l: any) => l.name)).toEqual(expect.arrayContaining(['schedules', 'watch', 'alert-delivery', 'event-retention', 'policies']));
       // /metrics at the URL agent status names, once the watch has judged acme ready.
       const metrics = await waitFor('acme ready in /metrics', async () => {
         const text = await (await fetch(status.metricsUrl)).text();

@@ -69,18 +69,19 @@ beforeAll(async () => {
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
   // starter tenants are restarted by the watch when down (wa2); standard ones are not (wa1).
-  writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), 'plans:\n  starter:\n    autoRestart: true\nwatch:\n  restartBackoffSeconds: 2\nalerts:\n  timeoutSeconds: 2\n');
+  // confirmPasses 1: each pass records what it sees (flap damping is unit-tested; here it would only add passes).
+  writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), 'plans:\n  starter:\n    autoRestart: true\nwatch:\n  restartBackoffSeconds: 2\n  confirmPasses: 1\nalerts:\n  timeoutSeconds: 2\n');
   const provision = await h.cli(['provision', 'wa1', '--json']);
   expect(provision.exitCode, provision.why).toBe(0);
   const second = await h.cli(['provision', 'wa2', '--plan', 'starter', '--json']);
   expect(second.exitCode, second.why).toBe(0);
   project = (await h.adminQuery("SELECT compose_project FROM admin_customers WHERE id = 'wa1'"))[0].compose_project;
 
-  const ok = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--events', 'tenant.down,tenant.recovered', '--events', 'test', '--secret-file', path.join(h.dir, 'ok.secret'), '--json']);
+  const ok = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--allow-private', '--events', 'tenant.down,tenant.recovered', '--events', 'test', '--secret-file', path.join(h.dir, 'ok.secret'), '--json']);
   expect(ok.exitCode, ok.why).toBe(0);
   okEndpoint = ok.json().id;
   okSecret = readFileSync(path.join(h.dir, 'ok.secret'), 'utf8').trim();
-  const fail = await h.cli(['alerts', 'add', `${receiverUrl}/fail`, '--events', 'tenant.down', '--json']);
+  const fail = await h.cli(['alerts', 'add', `${receiverUrl}/fail`, '--allow-private', '--events', 'tenant.down', '--json']);
   expect(fail.exitCode, fail.why).toBe(0);
   failEndpoint = fail.json().id;
 }, 240_000);
@@ -100,6 +101,13 @@ describe('alert endpoints', () => {
     expect(list.exitCode, list.why).toBe(0);
     expect(list.json().map((e: any) => e.id).sort()).toEqual([okEndpoint, failEndpoint].sort());
     expect(list.stdout + list.stderr).not.toContain(okSecret);
+    // The path (a Slack-style URL's token) is never shown: origin and a short hash, in list, --json and the audit row.
+    expect(list.json().find((e: any) => e.id === okEndpoint).url).toMatch(new RegExp(`^${receiverUrl.replace(/\./g, '\\.')}/… \\(#[0-9a-f]{8}\\)$`));
+    const human = await h.cli(['alerts', 'list']);
+    expect(human.stdout + list.stdout).not.toMatch(/\/ok|\/fail/);
+    const audits = await h.adminQuery("SELECT new_values::text AS v FROM admin_audit_logs WHERE action = 'alerts.endpoint-added'");
+    expect(audits).toHaveLength(2);
+    for (const a of audits) expect(a.v).not.toMatch(/\/ok|\/fail/);
     const [row] = await h.adminQuery('SELECT secret_ciphertext FROM admin_alert_endpoints WHERE id = $1', [okEndpoint]);
     expect(row.secret_ciphertext).toMatch(/^v1:/);
     expect(row.secret_ciphertext).not.toContain(okSecret.slice(6, 30));
@@ -123,12 +131,21 @@ describe('alert endpoints', () => {
     const scheme = await h.cli(['alerts', 'add', 'ftp://example.com/x']);
     expect(scheme.exitCode, scheme.why).toBe(2);
     expect(scheme.stderr).toMatch(/http:\/\/ or https:\/\//);
-    const kind = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--events', 'tenant.exploded']);
+    const kind = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--allow-private', '--events', 'tenant.exploded']);
     expect(kind.exitCode, kind.why).toBe(2);
-    const taken = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--secret-file', path.join(h.dir, 'ok.secret')]);
+    // A loopback target without --allow-private (SSRF), and the Docker API's port even on a public name.
+    const loopback = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--secret-file', path.join(h.dir, 'never.secret')]);
+    expect(loopback.exitCode, loopback.why).toBe(2);
+    expect(loopback.stderr).toMatch(/127\.0\.0\.1 is a loopback, private or link-local address; add --allow-private/);
+    expect(() => statSync(path.join(h.dir, 'never.secret'))).toThrow(/ENOENT/);
+    const dockerPort = await h.cli(['alerts', 'add', 'http://93.184.216.34:2375/x']);
+    expect(dockerPort.exitCode, dockerPort.why).toBe(2);
+    expect(dockerPort.stderr).toMatch(/port 2375 is the Docker API's/);
+    const taken = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--allow-private', '--secret-file', path.join(h.dir, 'ok.secret')]);
     expect(taken.exitCode, taken.why).toBe(2);
     expect(readFileSync(path.join(h.dir, 'ok.secret'), 'utf8').trim()).toBe(okSecret);
     expect(await h.adminQuery('SELECT id FROM admin_alert_endpoints')).toHaveLength(2);
+    expect(await h.adminQuery("SELECT id FROM admin_audit_logs WHERE action = 'alerts.endpoint-added'")).toHaveLength(2);
     const unknown = await h.cli(['alerts', 'remove', 'ep-zzzzzzzz']);
     expect(unknown.exitCode, unknown.why).toBe(3);
     const since = await h.cli(['events', '--since', 'yesterday']);
@@ -208,13 +225,14 @@ describe('killed at each step', () => {
     expect(await eventCount()).toBe(before + 1);
     expect(redisEvents('tenant.down')).toHaveLength(0);
     // Its lease (alerts.timeoutSeconds + 5 s) ends, and the next run sends it: exactly once.
-    const sent = await until('the leased delivery sent by a later run', async () => {
+    await until('the leased delivery sent by a later run', async () => {
       const run = await h.cli(['watch', '--once', '--json']);
       expect(run.exitCode, run.why).toBe(0);
-      return redisEvents('tenant.down').length > 0 || undefined;
+      return redisEvents('tenant.down').length > 0 ? true : undefined;
     }, 30_000);
-    expect(sent).toBe(true);
     expect(redisEvents('tenant.down')).toHaveLength(1);
+    const [row] = await h.adminQuery("SELECT state, attempts, claim_token FROM admin_alert_deliveries WHERE endpoint_id = $1 AND event = 'tenant.down' ORDER BY id DESC LIMIT 1", [okEndpoint]);
+    expect(row).toEqual({ state: 'delivered', attempts: 1, claim_token: null });
     expect(await eventCount()).toBe(before + 1);
 
     // SIGINT at either point: exit 130, nothing recorded twice, the claimed rows due again at once.
@@ -239,7 +257,7 @@ describe('killed at each step', () => {
 
 describe('an engine that does not answer', () => {
   it('is one host.unreachable event and alert (its tenants keep their state), then host.reachable', async () => {
-    const added = await h.cli(['alerts', 'add', `${receiverUrl}/host`, '--events', 'host.unreachable,host.reachable', '--secret-file', path.join(h.dir, 'host.secret')]);
+    const added = await h.cli(['alerts', 'add', `${receiverUrl}/host`, '--allow-private', '--events', 'host.unreachable,host.reachable', '--secret-file', path.join(h.dir, 'host.secret')]);
     expect(added.exitCode, added.why).toBe(0);
     const noEngine = { DOCKER_HOST: `unix://${path.join(h.dir, 'no-engine.sock')}` };
     const gone = await h.cli(['watch', '--once', '--json'], { env: noEngine });
@@ -257,6 +275,72 @@ describe('an engine that does not answer', () => {
     const removed = await h.cli(['alerts', 'remove', added.stdout.match(/ep-[a-z0-9]{8}/)![0]]);
     expect(removed.exitCode, removed.why).toBe(0);
   }, 60_000);
+});
+
+describe('two watchers at once, and an interrupted operation', () => {
+  it('two watch --once at once record a change, its event and its alerts once; a tenant whose operation was killed (row running, no lock) is still watched', async () => {
+    // A verb killed mid-way leaves its row running and holds no lock: `operations` calls it interrupted, and the watch must not skip the tenant for ever.
+    await h.adminQuery("INSERT INTO admin_operations (customer_id, verb, host, step, actor) SELECT id, 'upgrade', host, 'started', 'e2e' FROM admin_customers WHERE id = 'wa1'");
+    const kinds = async () => (await h.adminQuery("SELECT kind FROM admin_tenant_events WHERE customer_id = 'wa1' ORDER BY id")).map((r) => r.kind as string);
+    // wa1 recorded ready first (this pass also shows the interrupted operation does not make it busy).
+    const ready = await h.cli(['watch', '--once', '--json']);
+    expect(ready.json().passes[0].busy).toEqual([]);
+    expect((await h.adminQuery("SELECT state FROM admin_tenant_health WHERE customer_id = 'wa1'"))[0]).toEqual({ state: 'ready' });
+    const before = await kinds();
+    const worker = await containerOf(project, 'worker');
+    await execa('docker', ['kill', worker]);
+    // Watcher A has read the registry and probed (it saw wa1 ready, now down) and waits; watcher B
+    // records the change meanwhile; A then finds the row no longer what it read and records nothing.
+    const a = await startPausedAt(h, ['watch', '--once', '--json'], 'watch:probed');
+    const b = await h.cli(['watch', '--once', '--json']);
+    expect(b.exitCode, b.why).toBe(0);
+    expect(b.json().passes[0].changes.filter((c: any) => c.tenant === 'wa1')).toMatchObject([{ tenant: 'wa1', from: 'ready', to: 'down', event: 'tenant.down' }]);
+    a.resume();
+    const late = await a.child;
+    expect(late.exitCode, String(late.stderr)).toBe(0);
+    const latePass = JSON.parse(String(late.stdout)).passes[0];
+    expect(latePass.changes).toEqual([]);
+    expect(latePass.busy).toEqual(['wa1']);
+    expect(await kinds()).toEqual([...before, 'tenant.down']);
+    const queued = await h.adminQuery("SELECT endpoint_id FROM admin_alert_deliveries WHERE event = 'tenant.down' AND payload->'detail'->>'reasons' LIKE '%worker%' ORDER BY endpoint_id");
+    expect(queued.map((r) => r.endpoint_id)).toEqual([okEndpoint, failEndpoint].sort());
+
+    await execa('docker', ['start', worker]);
+    const back = await h.cli(['watch', '--once', '--json']);
+    expect(back.exitCode, back.why).toBe(0);
+    expect(back.json().passes[0].changes).toMatchObject([{ tenant: 'wa1', from: 'down', to: 'ready', event: 'tenant.recovered' }]);
+    await h.adminQuery("UPDATE admin_operations SET state = 'failed', finished_at = now() WHERE customer_id = 'wa1' AND state = 'running'");
+  }, 60_000);
+
+  it('retention: events and finished deliveries older than watch.retentionDays are deleted; pending ones are kept', async () => {
+    const [old] = await h.adminQuery("INSERT INTO admin_tenant_events (customer_id, host, kind, created_at) VALUES ('wa1', 'local', 'tenant.down', now() - interval '31 days') RETURNING id");
+    const [recent] = await h.adminQuery("INSERT INTO admin_tenant_events (customer_id, host, kind, created_at) VALUES ('wa1', 'local', 'tenant.down', now() - interval '29 days') RETURNING id");
+    const deliveries = await h.adminQuery(
+      `INSERT INTO admin_alert_deliveries (endpoint_id, event, payload, state, next_attempt_at, created_at)
+       VALUES ($1, 'test', '{}', 'delivered', NULL, now() - interval '31 days'), ($1, 'test', '{}', 'failed', NULL, now() - interval '31 days'),
+              ($1, 'test', '{}', 'pending', now() + interval '1 day', now() - interval '31 days') RETURNING id, state`,
+      [okEndpoint],
+    );
+    const run = await h.cli(['watch', '--once', '--json']);
+    expect(run.exitCode, run.why).toBe(0);
+    expect(run.json().pruned).toEqual({ events: 1, deliveries: 2 });
+    expect(await h.adminQuery('SELECT id FROM admin_tenant_events WHERE id = ANY ($1)', [[old.id, recent.id]])).toEqual([{ id: recent.id }]);
+    expect((await h.adminQuery('SELECT state FROM admin_alert_deliveries WHERE id = ANY ($1)', [deliveries.map((d) => d.id)])).map((r) => r.state)).toEqual(['pending']);
+    await h.adminQuery('DELETE FROM admin_tenant_events WHERE id = $1', [recent.id]);
+    await h.adminQuery('DELETE FROM admin_alert_deliveries WHERE id = ANY ($1)', [deliveries.map((d) => d.id)]);
+  }, 30_000);
+
+  it('a master key that cannot be opened after a delivery was claimed leaves its error on the row, released and due after the backoff', async () => {
+    const [row] = await h.adminQuery("INSERT INTO admin_alert_deliveries (endpoint_id, event, payload, next_attempt_at) VALUES ($1, 'test', '{}', now()) RETURNING id", [okEndpoint]);
+    const noKey = { TENANTCTL_MASTER_KEY: '', TENANTCTL_MASTER_KEY_FILE: path.join(h.dir, 'no-such.key') };
+    const run = await h.cli(['watch', '--once', '--json'], { env: noKey });
+    expect(run.exitCode, run.why).toBe(2);
+    expect(run.stdout + run.stderr).toMatch(/master key missing/);
+    const [after] = await h.adminQuery("SELECT state, attempts, claim_token, last_error, next_attempt_at > now() AS later FROM admin_alert_deliveries WHERE id = $1", [row.id]);
+    expect(after).toMatchObject({ state: 'pending', attempts: 0, claim_token: null, later: true });
+    expect(after.last_error).toMatch(/^cannot open the master key: master key missing/);
+    await h.adminQuery('DELETE FROM admin_alert_deliveries WHERE id = $1', [row.id]);
+  }, 30_000);
 });
 
 describe('the agent role', () => {
@@ -287,11 +371,12 @@ describe('the agent role', () => {
     expect(metrics.exitCode, metrics.why).toBe(0);
     expect(metrics.stdout).toMatch(/^tenantctl_tenant_ready\{tenant="wa2"\} 1$/m);
 
-    const add = await h.cli(['alerts', 'add', `${receiverUrl}/ok`], { env: asAgent });
+    const add = await h.cli(['alerts', 'add', `${receiverUrl}/ok`, '--allow-private'], { env: asAgent });
     expect(add.exitCode, add.why).toBe(8);
     expect(add.stderr).toMatch(/permission denied/);
     const keys = await h.cli(['keys', 'list', 'wa1'], { env: asAgent });
     expect(keys.exitCode, keys.why).toBe(8);
+    expect(keys.stderr).toMatch(/permission denied/);
   }, 150_000);
 });
 
@@ -301,13 +386,16 @@ describe('metrics', () => {
     const server = start(['metrics', '--serve', '--port', String(port)]);
     await until('the metrics server', async () => (await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.ok, () => false)) || undefined, 30_000);
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(text).toMatch(/^tenantctl_tenants\{status="active"\} 2$/m);
+    expect(text).toMatch(/^tenantctl_tenants\{host="[^"]+",status="active"\} 2$/m);
+    // One series per tenant service, however many containers it has.
+    const upSeries = text.split('\n').filter((l) => l.startsWith('tenantctl_service_up{tenant="wa1",'));
+    expect(new Set(upSeries.map((l) => l.replace(/ \S+$/, ''))).size).toBe(upSeries.length);
     const cpu = Number(/^tenantctl_service_cpu_seconds_total\{tenant="wa1",service="db"\} (\S+)$/m.exec(text)?.[1]);
     expect(cpu, 'the db container has used some CPU').toBeGreaterThan(0);
     const memory = Number(/^tenantctl_service_memory_bytes\{tenant="wa1",service="db"\} (\S+)$/m.exec(text)?.[1]);
     expect(memory).toBeGreaterThan(1024 * 1024);
     expect(Number(/^tenantctl_tenant_disk_bytes\{tenant="wa1"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(1024 * 1024);
-    expect(text).toMatch(/^tenantctl_operation_duration_seconds_count\{operation="provision"\} 2$/m);
+    expect(text).toMatch(/^tenantctl_operation_duration_seconds_count\{host="[^"]+",operation="provision"\} 2$/m);
 
     const dir = path.join(h.dir, 'prometheus');
     mkdirSync(dir, { recursive: true });
@@ -326,11 +414,12 @@ describe('metrics', () => {
       return answer?.status === 'success' && answer.data.result.length > 0 ? answer.data.result : undefined;
     };
     const active = await until('Prometheus to have scraped tenantctl_tenants', () => query('tenantctl_tenants{status="active"}'), 60_000);
-    expect(Number(active[0].value[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(active[0].value[1])).toBe(2);
     const ready = await query('tenantctl_tenant_ready{tenant="wa1"}');
     expect(Number(ready[0].value[1])).toBe(1);
     const services = await query('sum(tenantctl_service_up{tenant="wa1"})');
-    expect(Number(services[0].value[1])).toBeGreaterThanOrEqual(4);
+    expect(Number(services[0].value[1])).toBe(upSeries.length);
+    expect(upSeries.length).toBe(4);
     const up = await query('up{job="tenantctl"}');
     expect(Number(up[0].value[1])).toBe(1);
 

@@ -19,22 +19,24 @@ Examples:
     .argument('<url>', 'http:// or https:// URL that receives JSON POSTs')
     .option('--events <kinds>', 'only these events, comma-separated or repeated (default: all)', collect, [])
     .option('--secret-file <path>', 'where to write the signing secret (default <stateDir>/alert-secrets/<id>.secret; must not exist)')
+    .option('--allow-private', 'allow a loopback, private or link-local target, or port 2375/2376 (refused otherwise, at add and before each delivery)')
     .addHelpText('after', `
 Examples:
   $ tenantctl alerts add https://hooks.example.com/tenantctl
-  $ tenantctl alerts add http://127.0.0.1:8080/hook --events tenant.down --events tenant.recovered --secret-file ./hook.secret
+  $ tenantctl alerts add http://127.0.0.1:8080/hook --allow-private --events tenant.down --events tenant.recovered --secret-file ./hook.secret
 
 Events: tenant.down, tenant.degraded, tenant.recovered, tenant.restart-failed, host.unreachable,
 host.reachable, backup.failed, backup.missed, certificate.expiring, certificate.renewal-failed,
 disk.over-plan, test. Each delivery is a POST with a JSON body and the headers
 X-Tenantctl-Timestamp (Unix seconds) and X-Tenantctl-Signature: sha256=<hex HMAC-SHA256 of
 "<timestamp>.<body>" keyed with the secret>. The secret is sealed in the admin database with the
-master key; the file is the only place it is shown.
+master key; the file is the only place it is shown. The URL's path and query are never shown
+again (alerts list shows its origin and a short hash).
 `)
-    .action(async (url: string, options: { events: string[]; secretFile?: string }, command: Command) => {
+    .action(async (url: string, options: { events: string[]; secretFile?: string; allowPrivate?: boolean }, command: Command) => {
       const { addEndpoint } = await import('../../alerts/commands.js');
       const { renderAdded } = await import('../../alerts/render.js');
-      await withContext(command, (ctx) => addEndpoint(ctx, { url, events: options.events, secretFile: options.secretFile }), renderAdded);
+      await withContext(command, (ctx) => addEndpoint(ctx, { url, events: options.events, secretFile: options.secretFile, allowPrivate: options.allowPrivate }), renderAdded);
     });
 
   alerts
