@@ -67,6 +67,8 @@ export class DockerHost implements EngineConnection {
       stateDir?: string;
       /** A swarm manager: tenants are deployed as stacks (swarm/swarm-render.ts, swarm/swarm-stack.ts). */
       kind?: 'compose' | 'swarm';
+      /** A node of a swarm (sibling()): its tenants' ports are published like the swarm's, in host mode on all interfaces. */
+      swarmNode?: boolean;
     } = {},
   ) {}
 
@@ -149,14 +151,14 @@ export class DockerHost implements EngineConnection {
     // the same engine, as a plain engine, so its containers are reached like any node's.
     if (endpoint.kind !== 'tcp' && endpoint.kind !== 'ssh' || address === endpoint.address) {
       if (this.kind !== 'swarm') return this;
-      return (this.plainTwin ??= new DockerHost(id, endpoint, { ...this.options, kind: 'compose' }));
+      return (this.plainTwin ??= new DockerHost(id, endpoint, { ...this.options, kind: 'compose', swarmNode: true }));
     }
     // One per node for this instance's life, so a node's ssh connection is reused too; closed with it.
     let sibling = this.siblings.get(address);
     if (!sibling) {
       const host = address.includes(':') ? `[${address}]` : address;
       const url = endpoint.url.replace(/^(\w+:\/\/(?:[^@/]*@)?)(\[[^\]]+\]|[^:/]+)/, `$1${host}`);
-      sibling = new DockerHost(id, { kind: endpoint.kind, url, address }, { ...this.options, kind: 'compose' });
+      sibling = new DockerHost(id, { kind: endpoint.kind, url, address }, { ...this.options, kind: 'compose', swarmNode: this.kind === 'swarm' || this.options.swarmNode });
       this.siblings.set(address, sibling);
     }
     return sibling;
@@ -175,9 +177,20 @@ export class DockerHost implements EngineConnection {
   }
 
   /**
-   * The address a tenant's ports are published on: the configured one on a local engine; on a
-   * remote engine a loopback address would be unreachable from here (probes, the front door), so
-   * the ports are published on all of that host's interfaces instead.
+   * Whether a tenant's ports other than the front door's stay unpublished on this host (rendering:
+   * templates/private-ports.ts) and are reached through the engine instead (`docker exec`,
+   * engine/exec-tunnel.ts): on a remote engine and on a swarm (whose host-mode ports ignore the bind
+   * address), a published port would be on every interface of that host; only on a local compose
+   * engine does the bind address (loopback by default) keep it on this machine.
+   */
+  get keepsPortsPrivate(): boolean {
+    return !this.isLocal || this.kind === 'swarm' || this.options.swarmNode === true;
+  }
+
+  /**
+   * The address a tenant's published ports are bound to: the configured one on a local engine; on
+   * a remote engine a loopback address would be unreachable from the front door, so the one port
+   * still published there (the front door's: keepsPortsPrivate) is on all of that host's interfaces.
    */
   publishAddress(bindAddress: string): string {
     return !this.isLocal && bindAddress.startsWith('127.') ? '0.0.0.0' : bindAddress;

@@ -128,6 +128,16 @@ describe('DockerHost for remote engines', () => {
     expect(new DockerHost('l', { kind: 'local' }).publishAddress('127.0.0.1')).toBe('127.0.0.1');
   });
 
+  it('keeps ports private (only the front door\'s published) on remote engines and swarm nodes, not on a local compose engine', () => {
+    expect(tcp.keepsPortsPrivate).toBe(true);
+    expect(ssh.keepsPortsPrivate).toBe(true);
+    expect(new DockerHost('l', { kind: 'local' }).keepsPortsPrivate).toBe(false);
+    const localSwarm = new DockerHost('s', { kind: 'local' }, { kind: 'swarm' });
+    expect(localSwarm.keepsPortsPrivate).toBe(true);
+    // The manager's own node, reached as a plain engine, is still a swarm node.
+    expect(localSwarm.sibling('s', '10.0.0.9').keepsPortsPrivate).toBe(true);
+  });
+
   it('reaches a swarm node like the manager: same scheme, user, port and TLS; one instance per node', () => {
     const node = tcp.sibling('n2', '10.0.0.2');
     expect(node.endpoint).toEqual({ kind: 'tcp', url: 'tcp://10.0.0.2:2376', address: '10.0.0.2' });
