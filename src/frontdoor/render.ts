@@ -71,6 +71,7 @@ export function renderFrontdoor(input: RenderInput): Map<string, string> {
   const files = new Map<string, string>();
   files.set('nginx.conf', renderMain(input));
   files.set('locations.conf', renderLocations());
+  files.set('proxy-headers.conf', renderProxyHeaders());
   files.set('generation', `${input.generation}\n`);
   for (const tenant of input.tenants) {
     const server = renderTenant(input, tenant);
@@ -216,6 +217,29 @@ const proxyDirectives = (keyId = '""') => `proxy_pass http://$tenantctl_upstream
     proxy_set_header X-Api-Key-Id ${keyId};
     add_header X-Request-Id $tenantctl_request_id always;
     add_header Strict-Transport-Security $tenantctl_hsts always;`;
+
+/**
+ * The headers the door sets on what it proxies to an app, for the operator's snippet locations
+ * (renderSnippet): the door's own values, whatever the client sent (no key id: no key was checked there).
+ */
+function renderProxyHeaders(): string {
+  const headers = proxyDirectives().split('\n').filter((line) => line.trim().startsWith('proxy_set_header')).map((line) => line.trim());
+  return `# Rendered by tenantctl: the headers the door sets on every request it proxies to an app, included
+# at the top of each location of an operator's snippet (t/<id>/snippet.conf).
+${headers.join('\n')}
+`;
+}
+
+/**
+ * An operator's snippet (<stateDir>/frontdoor/snippets/<id>.conf) as it goes into the generation:
+ * `include proxy-headers.conf;` first in every location block it opens. A location that sets any
+ * proxy_set_header of its own inherits none of the server's (nginx), so without this a snippet's
+ * location would pass a client's own X-Api-Key-Id, X-Forwarded-For or X-Real-IP to the app. The
+ * operator's own proxy_set_header lines still apply after the door's.
+ */
+export function renderSnippet(text: string): string {
+  return text.replace(/(^|[;{}\s])(location\s[^{};#]*\{)/g, '$1$2 include proxy-headers.conf;');
+}
 
 /** The rules every routed tenant's server uses; the server sets $tenantctl_tenant and $tenantctl_upstream. */
 function renderLocations(): string {

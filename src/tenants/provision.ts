@@ -25,7 +25,7 @@ import { tenantDoorUrl } from '../frontdoor/layout.js';
 import { removeTenantStack } from './remove.js';
 import { applyTenantSchema } from './schema.js';
 import { reachTenantPorts } from '../stack/tenant-ports.js';
-import { unpublishPrivatePorts } from '../templates/private-ports.js';
+import { publicPortNames, unpublishPrivatePorts } from '../templates/private-ports.js';
 import { TenantRegistry, wrongHost, type TenantRecord } from './registry.js';
 import { holdTenant } from './hold.js';
 import type { AdminDb } from '../admin-db/database.js';
@@ -333,7 +333,9 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     rendered = run.render(reservation);
     const manifest = renderManifest({
       ...run, template: run.template.name, appUrl: urlOf(ctx, run.template, reservation.ports), doorUrl: tenantDoorUrl(config, run.id), bindAddress: ctx.dockerHost.publishAddress(config.bindAddress),
-      ports: Object.entries(run.template.block.ports).filter(([name]) => reservation.ports[name] !== undefined).map(([name, p]) => ({ name, service: p.service, host: reservation.ports[name]!, container: p.container })),
+      ports: Object.entries(run.template.block.ports).filter(([name]) => reservation.ports[name] !== undefined).map(([name, p]) => ({
+        name, service: p.service, host: reservation.ports[name]!, container: p.container, published: !ctx.dockerHost.keepsPortsPrivate || publicPortNames(run.template.block).has(name),
+      })),
       subnet: reservation.subnet, composeFile: run.paths.composeFile, envFile: run.paths.envFile, flavour: compose.flavour,
     });
     await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets, project: run.project, initdbDir: run.template.initdbDir ?? null }).catch((error) => {

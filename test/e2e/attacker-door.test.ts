@@ -5,14 +5,15 @@
 //  - rate limits a stranger cannot spend: keyless floods hit their own address's limit (429 with
 //    Retry-After), keyed requests of a starter tenant pass meanwhile;
 //  - canonical paths: /API/, //api, %61pi, /api/../ refused (400); /api/AI/ gated like /api/ai/;
-//    a client-sent X-Api-Key-Id never reaches the app as sent;
+//    a client-sent X-Api-Key-Id (or X-Forwarded-For, X-Real-IP) never reaches the app as sent, on a
+//    keyless path, a keyed one or an operator's snippet location (the app echoes what it received);
 //  - TLS: 1.1 and CBC suites refused, HSTS on the base domain;
 //  - the local CA: name-constrained to the base domain; a custom domain without its own
 //    certificate refused (exit 2, nothing recorded).
 // One front door and one tenant for the whole file (beforeAll).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +25,7 @@ let h: Harness;
 let ports: { http: number; https: number };
 let ca: string;
 let key: string;
+let keyId: string;
 const base = 'tenants.localhost';
 const host = `acme.${base}`;
 
@@ -58,6 +60,7 @@ beforeAll(async () => {
   const provision = await h.cli(['provision', 'acme', '--plan', 'starter', '--json']);
   if (provision.exitCode !== 0) throw new Error(`provision failed:\n${provision.why}`);
   key = provision.json().initialApiKey.key;
+  keyId = provision.json().initialApiKey.id;
   const init = await h.cli(['frontdoor', 'init', '--self-signed', '--json']);
   if (init.exitCode !== 0) throw new Error(`frontdoor init failed:\n${init.why}`);
 }, 300_000);
@@ -230,6 +233,45 @@ describe('canonical paths', () => {
     }
     // And a spoofed header on a keyless path is just one more request (no error, no key id).
     expect((await request('/api/health', { 'x-api-key-id': '00000000-0000-0000-0000-000000000000' })).status).toBe(200);
+  });
+
+  // What the app itself receives (the reference app's /whoami echoes the door's headers), with
+  // spoofed values of every header the door sets: on a keyless path, on a keyed one, and in a
+  // location of the operator's snippet that sets a header of its own (which in nginx inherits none
+  // of the server's proxy_set_header: the door includes its headers into each snippet location).
+  const spoofed = { 'x-api-key-id': '00000000-0000-0000-0000-000000000000', 'x-real-ip': '203.0.113.9', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'evil.example' };
+  const received = async (urlPath: string, headers: Record<string, string> = {}) => {
+    const r = await request(urlPath, { ...spoofed, ...headers });
+    expect(r.status, `${urlPath}: ${r.body}`).toBe(200);
+    const answer = JSON.parse(r.body);
+    expect(answer.customer).toBe('acme');
+    // The request id the app got is the one the door answered with.
+    expect(answer.headers['x-request-id']).toBe(r.headers['x-request-id']);
+    return answer.headers as Record<string, string | null>;
+  };
+  const expectDoorValues = (seen: Record<string, string | null>, apiKeyId: string | null) => {
+    expect(seen['x-api-key-id']).toBe(apiKeyId);
+    expect(seen['x-real-ip']).toBe('127.0.0.1');
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen['x-forwarded-host']).toBe(host);
+  };
+
+  it('a spoofed X-Api-Key-Id (and X-Forwarded-For, X-Real-IP, X-Forwarded-Host) never reaches the app: keyless, keyed and snippet locations', async () => {
+    expectDoorValues(await received('/whoami'), null);
+    expectDoorValues(await received('/api/whoami', withKey()), keyId);
+
+    const snippet = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'snippets', 'acme.conf');
+    writeFileSync(snippet, '# The operator\'s own location, with a header of its own.\nlocation /from-snippet/ {\n    proxy_set_header X-Operator yes;\n    proxy_pass http://$tenantctl_upstream/whoami;\n}\n');
+    try {
+      const reload = await h.cli(['frontdoor', 'reload', '--json']);
+      expect(reload.exitCode, reload.why).toBe(0);
+      expect(reload.json().refused ?? []).toEqual([]);
+      expectDoorValues(await received('/from-snippet/x'), null);
+    } finally {
+      rmSync(snippet);
+      const back = await h.cli(['frontdoor', 'reload']);
+      expect(back.exitCode, back.why).toBe(0);
+    }
   });
 });
 
