@@ -110,6 +110,20 @@ afterAll(async () => {
   await h?.cleanup();
 }, 300_000);
 
+describe('the postgres profile\'s roles', () => {
+  it('frontbase owns its database and is not a superuser; the image\'s superuser has no password (local socket only)', async () => {
+    expect(await psql(id, "SELECT r.rolsuper::text || ' ' || (pg_get_userbyid(d.datdba) = current_user)::text FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()")).toBe('false true');
+    // What a superuser could do and frontbase cannot: run a program in the container.
+    await expect(psql(id, "COPY (SELECT 1) TO PROGRAM 'true'")).rejects.toThrow(/superuser|pg_execute_server_program/);
+    const c = await containerOf(project(id), 'postgres');
+    const superusers = await execa('docker', ['exec', c, 'psql', '-X', '-A', '-t', '-U', 'postgres', '-d', 'postgres', '-c', 'SELECT rolname, rolpassword IS NULL FROM pg_authid WHERE rolsuper']);
+    expect(superusers.stdout.trim()).toBe('postgres|t');
+    const overTcp = await execa('docker', ['exec', '-e', 'PGPASSWORD', c, 'psql', '-X', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-c', 'SELECT 1'], { reject: false, env: { PGPASSWORD: secretOf(id, 'DB_PASSWORD') } });
+    expect(overTcp.exitCode).not.toBe(0);
+    expect(overTcp.stderr).toMatch(/password authentication failed/);
+  });
+});
+
 describe('backup and restore of a frontbase tenant (SQLite, Redis, PostgreSQL)', () => {
   it('backs up every piece its template declares, each checked, in a format-2 manifest', async () => {
     const r = await h.cli(['backup', id, '--json']);
