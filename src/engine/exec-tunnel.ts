@@ -57,6 +57,9 @@ export async function openExecTunnel(host: DockerHost, findContainer: (signal?: 
       const child = spawn('docker', ['exec', '-i', container, 'bash', '-c', relay, 'relay', String(containerPort)], {
         env: childEnvironment(host.env),
         stdio: ['pipe', 'pipe', 'ignore'],
+        // No timeout of its own: a relay lasts as long as its connection (each client has its
+        // connect and query timeouts); Ctrl-C ends it, and so does close().
+        signal,
       });
       children.add(child);
       let answered = false;
