@@ -126,6 +126,12 @@ describe('a tenant on a remote engine (tcp and ssh)', () => {
       const probe = [...[ports.db, ports.redis].flatMap((port) => [gateway, engine.address].map((address) => dial(address, port))), dial(engine.address, ports.app)].join('; ');
       const answers = (await engine.docker(['run', '--rm', '--entrypoint', 'bash', images[0]!, '-c', `${probe} 2>/dev/null`])).split('\n');
       expect(answers).toEqual(['closed', 'closed', 'closed', 'closed', 'open']);
+      // The auditor's count (scripts/hardening-check.mjs) on that engine: only the app's port is
+      // outside loopback (the front door's, on purpose); before, db and redis failed it too.
+      const audit = JSON.parse((await execa('node', [path.join(import.meta.dirname, '..', '..', 'scripts', 'hardening-check.mjs'), `${h.prefix}-${id}`, '--json'], { env: { DOCKER_HOST: engine.tcp }, reject: false })).stdout);
+      timings[`hardening ${id}`] = audit.passing;
+      const failing = Object.fromEntries(audit.containers.map((c: { container: string; failed: string[] }) => [c.container.replace(`${h.prefix}-${id}-`, ''), c.failed.filter((check) => check === 'loopbackPorts')]));
+      expect(failing).toEqual({ 'app-1': ['loopbackPorts'], 'db-1': [], 'redis-1': [], 'worker-1': [] });
       // psql as the owner and as the app, through tenantctl (docker exec on that engine).
       for (const [as, user] of [['owner', 'tenant_owner'], ['app', 'tenant_app']] as const) {
         const r = await h.cli(['psql', id, '--as', as, '--', '-At', '-c', 'SELECT current_user, (SELECT count(*) FROM crm.contacts)'], { env });
@@ -179,7 +185,15 @@ describe('a tenant on a remote engine (tcp and ssh)', () => {
     expect(await auth(fresh)).toBe('PONG');
     // redis-cli reports the refused AUTH on stderr; the PING that follows answers NOAUTH.
     expect(await auth(old)).toMatch(/NOAUTH|WRONGPASS/);
-  });
+    // The owner's password: ALTER ROLE as the server's superuser (asked of the server), over the local socket.
+    const oldDb = secretOf('overtcp', 'DB_PASSWORD');
+    const db = await h.cli(['rotate-secrets', 'overtcp', '--only', 'db', '--json'], { env, timeoutMs: 300_000 });
+    expect(db.exitCode, db.why).toBe(0);
+    expect(secretOf('overtcp', 'DB_PASSWORD')).not.toBe(oldDb);
+    const psql = await h.cli(['psql', 'overtcp', '--', '-At', '-c', 'SELECT current_user'], { env });
+    expect(psql.exitCode, psql.why).toBe(0);
+    expect(psql.stdout.trim()).toBe('tenant_owner');
+  }, 300_000);
 
   it('migrate, backup, restore and status work there with the database unpublished (over ssh)', async () => {
     const { env } = placements.overssh!;
