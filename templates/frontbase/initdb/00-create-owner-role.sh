@@ -1,5 +1,5 @@
 #!/bin/sh
-# Creates the role that owns the tenant's database (OWNER_DB_USER, e.g. tenant_owner), which is
+# Creates the role that owns the tenant's database (OWNER_DB_USER: frontbase), which is
 # NOT a superuser, and takes the superuser's password away.
 #
 # Run once by the postgres entrypoint at first init, before the other init scripts (00-), as the
