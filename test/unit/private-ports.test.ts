@@ -55,6 +55,40 @@ describe('unpublishPrivatePorts', () => {
     expect(published).toEqual(['app 0.0.0.0:3005:3000']);
   });
 
+  it('fails closed (exit 2, naming the service) on a private port published through a YAML alias or a merge key', () => {
+    const aliased = `x-ports: &dbports
+  - "0.0.0.0:5440:5432"
+services:
+  app:
+    image: a
+    ports: ["0.0.0.0:3005:3000"]
+  db:
+    image: p
+    ports: *dbports
+`;
+    expect(() => unpublishPrivatePorts(aliased, block, ports)).toThrow(/service db still publishes private port 5440/);
+    const merged = `x-defaults: &defaults
+  ports:
+    - "0.0.0.0:6390:6379"
+services:
+  app:
+    image: a
+    ports: ["0.0.0.0:3005:3000"]
+  redis:
+    <<: *defaults
+    image: r
+`;
+    expect(() => unpublishPrivatePorts(merged, block, ports)).toThrow(/service redis still publishes private port 6390/);
+    // Under another service's name, or as a range: refused too.
+    const elsewhere = `services:
+  app:
+    image: a
+    ports: ["0.0.0.0:3005:3000", "0.0.0.0:5438-5442:7000-7004"]
+`;
+    expect(() => unpublishPrivatePorts(elsewhere, block, ports)).toThrow(/service app still publishes private port 5440/);
+    expect(() => unpublishPrivatePorts(`services:\n  db:\n    image: p\n    network_mode: host\n`, block, ports)).toThrow(/network_mode: host/);
+  });
+
   it('reads the published port of the short and long forms', () => {
     expect(publishedPortOf('127.0.0.1:5440:5432')).toBe(5440);
     expect(publishedPortOf('5440:5432/tcp')).toBe(5440);
