@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { writeTemplateFiles } from '../tenants/files.js';
 import { parseDocument } from 'yaml';
 import type { Context } from '../context.js';
 import { BatchFailure, TenantctlError, messageOf, usageError } from '../common/errors.js';
@@ -234,6 +235,8 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
     ctx.reporter.step(`bringing ${id} up with the new render (compose recreates what changed)`);
     try {
       await ctx.pause('upgrade:begun');
+      // The template's own files first (initdb/): a tenant from before its template mounted ./initdb has none.
+      await writeTemplateFiles(t.paths, template.initdbDir ?? null);
       await writeFile(t.paths.composeFile, rendered, { mode: 0o644 });
       await journal.step(op, 'file-written');
       await composeUp(ctx, t);
