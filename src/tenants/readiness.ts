@@ -1,6 +1,6 @@
 import { parse } from 'yaml';
 import { describeServices } from '../templates/render-compose.js';
-import { httpProbe, postgresLoginProbe, redisHttpProbe, redisKeyProbe, redisPingProbe, tcpProbe, type Probe } from '../stack/probes.js';
+import { httpProbe, postgresLoginProbe, redisHttpProbe, redisKeyProbe, redisPingProbe, tcpProbe, tcpInsideProbe, type Probe } from '../stack/probes.js';
 import type { ExpectedService } from '../stack/readiness.js';
 import type { PortPlan } from '../allocation/ports.js';
 import type { TemplateBlock, ReadinessDeclaration } from '../templates/block-schema.js';
@@ -21,7 +21,7 @@ export interface ReadinessInput {
    * Where to dial a port by name (stack/tenant-ports.ts: a relay through the engine for a port the
    * host does not publish); without it, `address` and the port's host port.
    */
-  endpoint?: (name: string) => { host: string; port: number };
+  endpoint?: (name: string) => { host: string; port: number; acceptsInside?: (signal?: AbortSignal) => Promise<{ ok: boolean; why: string }> };
 }
 
 /** The port names a block's readiness probes dial. */
@@ -76,8 +76,9 @@ function probeFor(check: Exclude<ReadinessDeclaration, { running: true }>, { add
   };
   if ('http' in check) return httpProbe(`${url(check.http.port)}${check.http.path}`, check.http.status);
   if ('tcp' in check) {
-    const end = dial(check.tcp.port);
-    return tcpProbe(end.host, end.port);
+    const end = dial(check.tcp.port) as { host: string; port: number; acceptsInside?: (signal?: AbortSignal) => Promise<{ ok: boolean; why: string }> };
+    // A tunnelled port: its local listener always accepts, so the check runs inside the container.
+    return end.acceptsInside ? tcpInsideProbe(ports[check.tcp.port]!, end.acceptsInside) : tcpProbe(end.host, end.port);
   }
   if ('postgres' in check) {
     const p = check.postgres;
