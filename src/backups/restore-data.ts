@@ -106,8 +106,12 @@ export async function stagePiece(ctx: Context, stack: RestoreStack, piece: Piece
   await sql(ctx, db, piece, `CREATE DATABASE ${ident(names.scratch)} OWNER ${ident(owner!)} TEMPLATE template0${settings}`, 'creating the scratch database');
   const started = ctx.clock.now();
   const [restored] = await Promise.all([
-    // As the superuser: every object gets back the owner the dump records (the owner role itself could not give them away).
-    dockerFromFile(ctx.dockerHost, ['exec', '-i', db, 'pg_restore', '-U', await postgresSuperuser(ctx.dockerHost, db, piece.user!, ctx.signal), '-d', names.scratch, '--exit-on-error', '--single-transaction', '--no-password'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal }),
+    // Logged in as the superuser (the local socket trusts it), but every statement of the dump runs
+    // as the database's owner (--role: SET ROLE): a dump is the tenant's data, and a CHECK or
+    // default calling a function of the tenant's would otherwise run as the superuser while the rows
+    // are copied in (ALTER ROLE ... SUPERUSER). The superuser is kept for CREATE, RENAME and DROP
+    // DATABASE only (sql()).
+    dockerFromFile(ctx.dockerHost, ['exec', '-i', db, 'pg_restore', '-U', await postgresSuperuser(ctx.dockerHost, db, piece.user!, ctx.signal), `--role=${owner!}`, '-d', names.scratch, '--exit-on-error', '--single-transaction', '--no-password'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal }),
     ctx.pause('restore:pg-restore'),
   ]);
   if (restored.exitCode !== 0) {

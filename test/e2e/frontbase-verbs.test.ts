@@ -98,6 +98,12 @@ beforeAll(async () => {
   await edgeSql(id, 'CREATE TABLE marks (n INTEGER)');
   await writeMark(id);
   await writeMark(id);
+  // A trap in the tenant's own data: a CHECK whose function makes frontbase a superuser when it
+  // runs as one. Harmless as frontbase; a restore that copied the rows in as the superuser sprang it.
+  await psql(id, `CREATE FUNCTION escalate() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN EXECUTE 'ALTER ROLE frontbase SUPERUSER'; END IF;
+    RETURN true; END $$`);
+  await psql(id, 'CREATE TABLE trap (n int CHECK (escalate())); INSERT INTO trap VALUES (1)');
   // An image that never answers (the backend's, sleeping): what an upgrade rolls back from.
   await execa('docker', ['build', '-q', '-t', brokenImage, '--label', `tenantctl.e2e=${h.prefix}`, '-'], {
     input: 'FROM tenantctl/frontbase-backend:latest\nCMD ["sleep", "infinity"]\n',
@@ -153,6 +159,9 @@ describe('backup and restore of a frontbase tenant (SQLite, Redis, PostgreSQL)',
     expect(r.json()).toMatchObject({ mode: 'in-place', outcome: 'restored' });
     expect(await fingerprint(id)).toBe(backedUp);
     await expectClean(id);
+    // The dump's rows went in as the owner (pg_restore --role): the trap's CHECK ran, and changed nothing.
+    expect(await psql(id, 'SELECT count(*) FROM trap')).toBe('1');
+    expect(await psql(id, "SELECT rolsuper FROM pg_roles WHERE rolname = 'frontbase'")).toBe('f');
   }, 300_000);
 
   it('kill -9 after the swap, then `start` settles it: every piece back to the tenant\'s own data', async () => {
