@@ -40,7 +40,8 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, status: numbe
 
 /** The headers a front door sets, as this request carries them (null: absent). */
 function doorHeaders(customer: string, req: http.IncomingMessage): Record<string, unknown> {
-  const names = ['x-api-key-id', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-request-id'];
+  const names = ['x-api-key-id', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-request-id',
+    'x-forwarded-scheme', 'forwarded', 'x-forwarded-prefix', 'x-forwarded-ssl', 'x-original-url', 'x-rewrite-url', 'true-client-ip', 'x-client-ip'];
   return { customer, headers: Object.fromEntries(names.map((name) => [name, req.headers[name] ?? null])) };
 }
 

@@ -210,6 +210,16 @@ const proxyDirectives = (keyId = '""') => `proxy_pass http://$tenantctl_upstream
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Forwarded-Host $host;
     proxy_set_header X-Forwarded-Port $server_port;
+    proxy_set_header X-Forwarded-Scheme $scheme;
+    # Headers an app or its framework may trust for the client's address, scheme or path: the door
+    # says none of them, so what a client sent is dropped (nginx sends no header set to "").
+    proxy_set_header Forwarded "";
+    proxy_set_header X-Forwarded-Prefix "";
+    proxy_set_header X-Forwarded-Ssl "";
+    proxy_set_header X-Original-URL "";
+    proxy_set_header X-Rewrite-URL "";
+    proxy_set_header True-Client-IP "";
+    proxy_set_header X-Client-IP "";
     proxy_set_header X-Request-Id $tenantctl_request_id;
     proxy_set_header Upgrade $http_upgrade;
     proxy_set_header Connection $tenantctl_connection;

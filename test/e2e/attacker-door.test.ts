@@ -53,8 +53,15 @@ async function handshake(options: string[]): Promise<boolean> {
   return result.exitCode === 0 && /Cipher is (?!\(NONE\))/.test(String(result.stdout));
 }
 
+/**
+ * The app this file runs: built from this checkout's bundle (dist/app, npm run build) under a tag
+ * of its own, so the headers /whoami echoes are this branch's whatever tenantctl/app:latest holds.
+ */
+const appImage = 'tenantctl/app:e2e-attacker';
+
 beforeAll(async () => {
-  h = await createHarness('attacker');
+  await execa('docker', ['build', '-q', '--build-arg', 'NODE_IMAGE=tenantctl/node:bookworm', '-f', 'Dockerfile.multitenant', '-t', appImage, '--label', 'tenantctl.e2e=attacker', '.'], { cwd: path.join(import.meta.dirname, '..', '..') });
+  h = await createHarness('attacker', { TENANTCTL_APP_IMAGE: appImage });
   ports = await useOwnFrontdoor(h, { TENANTCTL_FRONTDOOR_RATE_PER_ADDRESS: '10/20' });
   ca = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'tls', 'ca.crt');
   const provision = await h.cli(['provision', 'acme', '--plan', 'starter', '--json']);
@@ -68,6 +75,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.cli(['frontdoor', 'down']);
   await h?.cleanup();
+  await execa('docker', ['image', 'rm', '-f', appImage], { reject: false });
 }, 120_000);
 
 describe('least privilege: the gateway\'s database login', () => {
@@ -239,7 +247,12 @@ describe('canonical paths', () => {
   // spoofed values of every header the door sets: on a keyless path, on a keyed one, and in a
   // location of the operator's snippet that sets a header of its own (which in nginx inherits none
   // of the server's proxy_set_header: the door includes its headers into each snippet location).
-  const spoofed = { 'x-api-key-id': '00000000-0000-0000-0000-000000000000', 'x-real-ip': '203.0.113.9', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'evil.example' };
+  const spoofed = {
+    'x-api-key-id': '00000000-0000-0000-0000-000000000000', 'x-real-ip': '203.0.113.9', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'evil.example',
+    // What frameworks trust for the client's address, scheme or path (Express, Rails, Symfony, IIS rewrites, CDNs).
+    forwarded: 'for=203.0.113.9;proto=http', 'x-forwarded-prefix': '/admin', 'x-forwarded-scheme': 'http', 'x-forwarded-ssl': 'off',
+    'x-original-url': '/admin', 'x-rewrite-url': '/admin', 'true-client-ip': '203.0.113.9', 'x-client-ip': '203.0.113.9',
+  };
   const received = async (urlPath: string, headers: Record<string, string> = {}) => {
     const r = await request(urlPath, { ...spoofed, ...headers });
     expect(r.status, `${urlPath}: ${r.body}`).toBe(200);
@@ -254,6 +267,10 @@ describe('canonical paths', () => {
     expect(seen['x-real-ip']).toBe('127.0.0.1');
     expect(seen['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen['x-forwarded-host']).toBe(host);
+    expect(seen['x-forwarded-scheme']).toBe('https');
+    for (const cleared of ['forwarded', 'x-forwarded-prefix', 'x-forwarded-ssl', 'x-original-url', 'x-rewrite-url', 'true-client-ip', 'x-client-ip']) {
+      expect(seen[cleared], cleared).toBeNull();
+    }
   };
 
   it('a spoofed X-Api-Key-Id (and X-Forwarded-For, X-Real-IP, X-Forwarded-Host) never reaches the app: keyless, keyed and snippet locations', async () => {

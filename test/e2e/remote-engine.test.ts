@@ -6,7 +6,7 @@
 // them through the engine: readiness, psql, migrate, backup, restore), and deprovision leaves
 // nothing on that engine. The admin database stays on this machine (started first, then reached by URL).
 import { execa } from 'execa';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,7 +113,8 @@ describe('a tenant on a remote engine (tcp and ssh)', () => {
         const container = await containerOf(engine, id, service);
         bindings[service] = JSON.parse(await engine.docker(['inspect', '--format', '{{json .NetworkSettings.Ports}}', container]));
       }
-      expect(bindings.app).toMatchObject({ '3000/tcp': [{ HostIp: '0.0.0.0', HostPort: String(ports.app) }] });
+      // On the engine's own address (its URL's IP: no --publish-address given), not 0.0.0.0: the app checks no key itself.
+      expect(bindings.app).toEqual({ '3000/tcp': [{ HostIp: engine.address, HostPort: String(ports.app) }] });
       expect(bindings.db).toEqual({ '5432/tcp': null });
       expect(bindings.redis).toEqual({ '6379/tcp': null });
       // From this machine and from another container on the engine (its own network namespace, the
@@ -193,6 +194,22 @@ describe('a tenant on a remote engine (tcp and ssh)', () => {
     const psql = await h.cli(['psql', 'overtcp', '--', '-At', '-c', 'SELECT current_user'], { env });
     expect(psql.exitCode, psql.why).toBe(0);
     expect(psql.stdout.trim()).toBe('tenant_owner');
+  }, 300_000);
+
+  it('upgrades a tenant from before its template mounted ./initdb: the upgrade writes the template\'s files first', async () => {
+    const { env } = placements.overtcp!;
+    const initdb = path.join(h.customersDir, 'overtcp', 'initdb');
+    // An older tenant's folder: no initdb/ (remote-compose ships every bind of the new render).
+    rmSync(initdb, { recursive: true, force: true });
+    const started = performance.now();
+    const r = await h.cli(['upgrade', 'overtcp', '--plan', 'starter', '--json'], { env, timeoutMs: 300_000 });
+    timings.upgradeOverTcpMs = Math.round(performance.now() - started);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ id: 'overtcp', outcome: 'upgraded' });
+    expect(readdirSync(initdb).length).toBeGreaterThan(0);
+    // Still only the front door's port published, and doctor finds nothing published it should not.
+    const doctor = await h.cli(['doctor', '--json'], { env });
+    expect(doctor.json().findings.filter((f: { kind: string }) => f.kind === 'private-port-published')).toEqual([]);
   }, 300_000);
 
   it('migrate, backup, restore and status work there with the database unpublished (over ssh)', async () => {

@@ -172,6 +172,10 @@ describe('renderSnippet: the operator\'s locations get the door\'s headers first
     expect(conf).toContain('proxy_set_header X-Forwarded-For $remote_addr;');
     expect(conf).toContain('proxy_set_header X-Real-IP $remote_addr;');
     expect(conf).toContain('proxy_set_header X-Request-Id $tenantctl_request_id;');
+    expect(conf).toContain('proxy_set_header X-Forwarded-Scheme $scheme;');
+    for (const header of ['Forwarded', 'X-Forwarded-Prefix', 'X-Forwarded-Ssl', 'X-Original-URL', 'X-Rewrite-URL', 'True-Client-IP', 'X-Client-IP']) {
+      expect(conf).toContain(`proxy_set_header ${header} "";`);
+    }
     expect(conf).not.toMatch(/proxy_pass|add_header/);
   });
 });
