@@ -78,6 +78,20 @@ afterAll(async () => {
   await execa('docker', ['image', 'rm', '-f', appImage], { reject: false });
 }, 120_000);
 
+describe('least privilege: the admin database\'s password', () => {
+  it('reaches its container as a 0600 file (a compose secret), not in its environment: docker inspect shows no password', async () => {
+    const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'admin-db.env'), 'utf8'))![1]!;
+    const container = (await execa('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${h.env.TENANTCTL_ADMIN_PROJECT}`, '--filter', 'label=tenantctl.role=admin-db'])).stdout.trim();
+    expect(container).not.toBe('');
+    const inspect = (await execa('docker', ['inspect', container])).stdout;
+    expect(inspect).not.toContain(password);
+    const env: string[] = JSON.parse(inspect)[0].Config.Env;
+    expect(env).toContain('POSTGRES_PASSWORD_FILE=/run/secrets/admin_db_password');
+    expect(env.some((e) => e.startsWith('POSTGRES_PASSWORD='))).toBe(false);
+    expect(statSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'admin-db.password')).mode & 0o777).toBe(0o600);
+  });
+});
+
 describe('least privilege: the gateway\'s database login', () => {
   it('is tenantctl_gateway, not a superuser, cannot read sealed secrets or mint keys, and counts usage only for the key\'s own tenant', async () => {
     const frontdoorDir = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor');
