@@ -7,8 +7,10 @@
 //   published     the app's published port, through the engine's docker-proxy: a reference only
 //                 (docker-proxy costs about as much CPU as the app; review 2026-12-05 item 19).
 // Targets (issue 21): the keyed door over HTTPS >= 0.95 x the bare proxy (medians of >= 5 rounds),
-// and p99 added over the bare proxy <= 1 ms at half the door's saturation rate. A missed target, a
-// wrk socket error or any non-200 answer makes the run exit non-zero.
+// and p99 added over the bare proxy <= 1 ms at half the door's saturation rate. A missed throughput
+// target, a wrk socket error or any non-200 answer makes the run exit non-zero; the p99 target is
+// printed without a verdict: it is paced by Node's client (wrk cannot pace; wrk2 is not in Debian),
+// whose own latency is in the figure.
 //
 //   apt-get install wrk && npm run build && node bench/frontdoor.mjs
 //   BENCH_SECONDS (per measurement, default 3), BENCH_ROUNDS (interleaved rounds, default 5),
@@ -383,7 +385,10 @@ try {
   console.log(`\npaced at ${rate} requests per second, Node client, ${pacedRounds} one-second slices per path taking turns, latencies pooled:`);
   for (const [name, s] of Object.entries(pacedSummary)) console.log(`  ${name.padEnd(12)}  p50 ${s.p50.toFixed(2)} ms  p99 ${s.p99.toFixed(2)} ms  (${s.count} requests)`);
   const addedP99 = pacedSummary['door https'].p99 - pacedSummary['bare proxy'].p99;
-  console.log(`  door https: p99 added over the bare proxy ${addedP99.toFixed(2)} ms at ${rate}/s (target <= 1 ms ${verdict(`p99 added ${addedP99.toFixed(2)} ms at ${rate}/s (target <= 1 ms)`, addedP99 <= 1)}), p50 added ${(pacedSummary['door https'].p50 - pacedSummary['bare proxy'].p50).toFixed(2)} ms; over the app ${(pacedSummary['door https'].p99 - pacedSummary.app.p99).toFixed(2)} ms`);
+  // Printed, never judged: the paced figures come from Node's client (wrk has no paced mode; wrk2 -R
+  // is not in Debian), whose own event-loop delays are in every latency, so they are no verdict on
+  // the door's p99, whatever client measured the throughput (README, Benchmarks).
+  console.log(`  door https: p99 added over the bare proxy ${addedP99.toFixed(2)} ms at ${rate}/s (target <= 1 ms: ${addedP99 <= 1 ? 'met' : 'not met'}, not judged: Node's paced client), p50 added ${(pacedSummary['door https'].p50 - pacedSummary['bare proxy'].p50).toFixed(2)} ms; over the app ${(pacedSummary['door https'].p99 - pacedSummary.app.p99).toFixed(2)} ms`);
   console.log(`  host load average at the end: ${loadAverage()}`);
   console.log(`  floor: nginx alone (static) is ${(cpuTotal('nginx static') - summary['nginx static'].cpu.client).toFixed(0)} us of nginx CPU per request; the door without a key check CPU-bound ratio ${(cpuTotal('app') / cpuTotal('door proxy')).toFixed(2)}`);
 
