@@ -144,10 +144,10 @@ describe('a tenant on a remote engine (tcp and ssh)', () => {
 
   it('hosts add --publish-address: an IP of the host, or refused (exit 2) before anything is recorded; not for a swarm', async () => {
     const { engine } = placements.overtcp!;
-    const bad = await h.cli(['hosts', 'add', 'pubbad', '--docker', engine.tcp, '--publish-address', 'web.example', '--json']);
+    const bad = await h.cli(['hosts', 'add', 'pubbad', '--docker', engine.tcp, '--publish-address', 'web.example']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/--publish-address "web\.example": expected an IP address/);
-    const swarm = await h.cli(['hosts', 'add', 'pubswarm', '--docker', engine.tcp, '--swarm', '--publish-address', engine.address, '--json']);
+    const swarm = await h.cli(['hosts', 'add', 'pubswarm', '--docker', engine.tcp, '--swarm', '--publish-address', engine.address]);
     expect(swarm.exitCode).toBe(2);
     expect(swarm.stderr).toMatch(/does not apply to a swarm/);
     expect(await h.adminQuery("SELECT name FROM admin_hosts WHERE name IN ('pubbad', 'pubswarm')")).toEqual([]);
