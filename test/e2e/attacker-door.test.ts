@@ -287,7 +287,7 @@ describe('canonical paths', () => {
     }
   };
 
-  it('a spoofed X-Api-Key-Id (and X-Forwarded-For, X-Real-IP, X-Forwarded-Host) never reaches the app: keyless, keyed and snippet locations', async () => {
+  it('a spoofed X-Api-Key-Id (and X-Forwarded-*, X-Real-IP, Forwarded, X-Original-URL, True-Client-IP, ...) never reaches the app: keyless, keyed and snippet locations', async () => {
     expectDoorValues(await received('/whoami'), null);
     expectDoorValues(await received('/api/whoami', withKey()), keyId);
 
