@@ -221,6 +221,20 @@ describe('a tenant on a remote engine (tcp and ssh)', () => {
     // Still only the front door's port published, and doctor finds nothing published it should not.
     const doctor = await h.cli(['doctor', '--json'], { env });
     expect(doctor.json().findings.filter((f: { kind: string }) => f.kind === 'private-port-published')).toEqual([]);
+    // What an older tenant looks like to doctor: a container of its project publishing its database's
+    // host port on the engine (made by hand here, as an older tenantctl's render would have).
+    const { engine } = placements.overtcp!;
+    const dbPort = provisioned.overtcp.ports.db;
+    const older = (await engine.docker(['run', '-d', '--label', 'tenantctl.managed=true', '--label', `com.docker.compose.project=${h.prefix}-overtcp`, '--label', 'com.docker.compose.service=db-old',
+      '-p', `0.0.0.0:${dbPort}:6379`, '--entrypoint', 'sleep', images[1]!, '300'])).trim();
+    try {
+      const found = await h.cli(['doctor', '--json'], { env });
+      expect(found.json().findings.filter((f: { kind: string }) => f.kind === 'private-port-published')).toEqual([expect.objectContaining({
+        tenant: 'overtcp', fixable: false, fix: expect.stringContaining('tenantctl upgrade overtcp'), detail: expect.stringContaining(`db-old db ${dbPort}`),
+      })]);
+    } finally {
+      await engine.docker(['rm', '-f', '-v', older]); // -v: the image's anonymous /data volume too
+    }
   }, 300_000);
 
   it('migrate, backup, restore and status work there with the database unpublished (over ssh)', async () => {
