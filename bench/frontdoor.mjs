@@ -7,15 +7,21 @@
 //   published     the app's published port, through the engine's docker-proxy: a reference only
 //                 (docker-proxy costs about as much CPU as the app; review 2026-12-05 item 19).
 // Targets (issue 21): the keyed door over HTTPS >= 0.95 x the bare proxy (medians of >= 5 rounds),
-// and p99 added over the bare proxy <= 1 ms at half the door's saturation rate. A missed target, a
-// wrk socket error or any non-200 answer makes the run exit non-zero.
+// and p99 added over the bare proxy <= 1 ms at half the door's saturation rate. A missed throughput
+// target, a wrk socket error or any non-200 answer makes the run exit non-zero; the p99 target is
+// printed without a verdict: it is paced by Node's client (wrk cannot pace; wrk2 is not in Debian),
+// whose own latency is in the figure.
 //
-//   npm run build && node bench/frontdoor.mjs
+//   apt-get install wrk && npm run build && node bench/frontdoor.mjs
 //   BENCH_SECONDS (per measurement, default 3), BENCH_ROUNDS (interleaved rounds, default 5),
 //   BENCH_CONCURRENCY (requests in flight, default 16), BENCH_RATE (paced requests per second,
 //   default half the keyed door's median HTTPS throughput),
 //   BENCH_PACED_ROUNDS (one-second paced slices per path, default 20),
-//   BENCH_CLIENT (wrk or node; default wrk when it is installed: apt-get install wrk)
+//   BENCH_CLIENT (wrk, the default and the only client whose figures are judged: without it
+//   installed the bench stops; node: Node's agents, figures printed, targets not judged),
+//   BENCH_SMOKE=1 (a short proof that the bench works: any number of rounds, e.g. BENCH_ROUNDS=1
+//   BENCH_SECONDS=3 BENCH_PACED_ROUNDS=2; every check still fails the run (socket errors, non-200
+//   answers, usage), the targets are printed but not judged: a smoke run's figures are no verdict)
 //
 // One tenant (enterprise plan; the door's rate limit raised out of the way), the front door with a
 // local CA, its own ports and compose projects; everything is removed afterwards. The request is
@@ -54,7 +60,8 @@ import { benchEnvironment, cli } from './environment.mjs';
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
-if (!(rounds >= 5)) throw new Error(`BENCH_ROUNDS must be at least 5 (medians of fewer rounds are no verdict), not ${rounds}`);
+const smoke = process.env.BENCH_SMOKE === '1';
+if (!(rounds >= (smoke ? 1 : 5))) throw new Error(`BENCH_ROUNDS must be at least 5 (medians of fewer rounds are no verdict; BENCH_SMOKE=1 for a short proof run), not ${rounds}`);
 let rate = process.env.BENCH_RATE === undefined ? undefined : Number(process.env.BENCH_RATE);
 const pacedRounds = Number(process.env.BENCH_PACED_ROUNDS ?? 20);
 const wrkInstalled = (() => {
@@ -65,8 +72,12 @@ const wrkInstalled = (() => {
     return error.code !== 'ENOENT'; // wrk --version exits 1 after printing its version
   }
 })();
-const client = process.env.BENCH_CLIENT ?? (wrkInstalled ? 'wrk' : 'node');
+const client = process.env.BENCH_CLIENT ?? 'wrk';
 if (!['wrk', 'node'].includes(client)) throw new Error(`BENCH_CLIENT must be wrk or node, not ${client}`);
+// The targets are about wrk's figures (the issue's and the review's measurements): no silent fallback.
+if (client === 'wrk' && !wrkInstalled) throw new Error('wrk is not installed (Debian: apt-get install wrk); BENCH_CLIENT=node measures with Node\'s agents, without a verdict');
+/** Whether the targets are judged: wrk, 5 rounds or more, not a smoke run. */
+const judged = client === 'wrk' && !smoke;
 const host = 'bench.tenants.localhost';
 
 /** CPU microseconds a process has used (user + system), from /proc/<pid>/stat; 0 once it is gone. */
@@ -265,7 +276,14 @@ Object.assign(bench.env, {
 const barePort = await getPort();
 const bareName = `${bench.prefix}-bare`;
 const misses = [];
-const verdict = (what, met) => { if (!met) misses.push(what); return met ? 'met' : 'NOT met'; };
+// A target missed fails the run only when the run is a verdict (judged); a check (socket errors,
+// non-200 answers, usage) fails every run.
+const verdict = (what, met) => {
+  if (!judged) return met ? 'met, not judged' : 'not met, not judged';
+  if (!met) misses.push(what);
+  return met ? 'met' : 'NOT met';
+};
+const check = (what, ok) => { if (!ok) misses.push(what); return ok; };
 
 /**
  * nginx.conf of the bare TLS proxy: the door's TLS profile and certificate, its worker count, a
@@ -350,7 +368,7 @@ try {
     cpu: Object.fromEntries(cpuNames.map((k) => [k, median(rs.map((r) => r.cpu[k]))])),
   }]));
   const cpuTotal = (name) => cpuNames.reduce((sum, k) => sum + summary[name].cpu[k], 0);
-  console.log(`\nmedians over ${rounds} rounds of ${seconds} s, ${concurrency} requests in flight, client ${client} (${Object.keys(targets).join(', ')}):`);
+  console.log(`\nmedians over ${rounds} rounds of ${seconds} s, ${concurrency} requests in flight, client ${client} (${Object.keys(targets).join(', ')})${judged ? '' : `: ${smoke ? 'a smoke run' : 'the node client'}, targets not judged`}:`);
   for (const [name, s] of Object.entries(summary)) {
     const cpu = cpuNames.map((k) => `${k} ${s.cpu[k].toFixed(0)}`).join(' + ');
     console.log(`  ${name.padEnd(12)}  ${s.rps.toFixed(0).padStart(6)} req/s  p50 ${s.p50.toFixed(2)} ms  p99 ${s.p99.toFixed(2)} ms  CPU per request ${cpuTotal(name).toFixed(0)} us = ${cpu}`);
@@ -367,7 +385,10 @@ try {
   console.log(`\npaced at ${rate} requests per second, Node client, ${pacedRounds} one-second slices per path taking turns, latencies pooled:`);
   for (const [name, s] of Object.entries(pacedSummary)) console.log(`  ${name.padEnd(12)}  p50 ${s.p50.toFixed(2)} ms  p99 ${s.p99.toFixed(2)} ms  (${s.count} requests)`);
   const addedP99 = pacedSummary['door https'].p99 - pacedSummary['bare proxy'].p99;
-  console.log(`  door https: p99 added over the bare proxy ${addedP99.toFixed(2)} ms at ${rate}/s (target <= 1 ms ${verdict(`p99 added ${addedP99.toFixed(2)} ms at ${rate}/s (target <= 1 ms)`, addedP99 <= 1)}), p50 added ${(pacedSummary['door https'].p50 - pacedSummary['bare proxy'].p50).toFixed(2)} ms; over the app ${(pacedSummary['door https'].p99 - pacedSummary.app.p99).toFixed(2)} ms`);
+  // Printed, never judged: the paced figures come from Node's client (wrk has no paced mode; wrk2 -R
+  // is not in Debian), whose own event-loop delays are in every latency, so they are no verdict on
+  // the door's p99, whatever client measured the throughput (README, Benchmarks).
+  console.log(`  door https: p99 added over the bare proxy ${addedP99.toFixed(2)} ms at ${rate}/s (target <= 1 ms: ${addedP99 <= 1 ? 'met' : 'not met'}, not judged: Node's paced client), p50 added ${(pacedSummary['door https'].p50 - pacedSummary['bare proxy'].p50).toFixed(2)} ms; over the app ${(pacedSummary['door https'].p99 - pacedSummary.app.p99).toFixed(2)} ms`);
   console.log(`  host load average at the end: ${loadAverage()}`);
   console.log(`  floor: nginx alone (static) is ${(cpuTotal('nginx static') - summary['nginx static'].cpu.client).toFixed(0)} us of nginx CPU per request; the door without a key check CPU-bound ratio ${(cpuTotal('app') / cpuTotal('door proxy')).toFixed(2)}`);
 
@@ -398,7 +419,7 @@ try {
   }
   const added = (await settled()) - before;
   await admin.end();
-  console.log(`  usage: ${added} requests added to admin_api_usage for ${sent} keyed requests sent through the door (${verdict(`usage ${added} counted for ${sent} sent`, added === sent) === 'met' ? 'exact' : 'NOT exact'}); ${before} counted before, over the whole run`);
+  console.log(`  usage: ${added} requests added to admin_api_usage for ${sent} keyed requests sent through the door (${check(`usage ${added} counted for ${sent} sent`, added === sent) ? 'exact' : 'NOT exact'}); ${before} counted before, over the whole run`);
 } catch (error) {
   misses.push(`the run failed: ${error.message}`);
   throw error;

@@ -62,6 +62,8 @@ export interface HostSpec {
   tlsCertPath?: string;
   /** A swarm manager: tenants deployed as stacks (the Swarm runtime, src/swarm/). */
   kind?: 'compose' | 'swarm';
+  /** A remote host: the address its tenants' front-door port is published on (hosts add --publish-address). */
+  publishAddress?: string;
 }
 
 /**

@@ -38,6 +38,13 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, status: numbe
   res.end(req.method === 'HEAD' ? undefined : payload);
 }
 
+/** The headers a front door sets, as this request carries them (null: absent). */
+function doorHeaders(customer: string, req: http.IncomingMessage): Record<string, unknown> {
+  const names = ['x-api-key-id', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-request-id',
+    'x-forwarded-scheme', 'forwarded', 'x-forwarded-prefix', 'x-forwarded-ssl', 'x-original-url', 'x-rewrite-url', 'true-client-ip', 'x-client-ip'];
+  return { customer, headers: Object.fromEntries(names.map((name) => [name, req.headers[name] ?? null])) };
+}
+
 export function createWebServer(config: AppEnv, deps: Deps): http.Server {
   // Concurrent health and readiness requests share one round of checks, so a burst of probes
   // costs one SELECT 1 and one PING, not one each.
@@ -68,6 +75,15 @@ export function createWebServer(config: AppEnv, deps: Deps): http.Server {
     },
     '/api/ping': (req, res) => {
       send(req, res, 200, { pong: true, customer: config.tenantId });
+    },
+    // What the front door told the app about this request, as the app received it: the API key's
+    // id (only after the door checked a key), the client's address, the request id. For operators
+    // checking what reaches an app, and for the e2e test that sends spoofed values of them.
+    '/whoami': (req, res) => {
+      send(req, res, 200, doorHeaders(config.tenantId, req));
+    },
+    '/api/whoami': (req, res) => {
+      send(req, res, 200, doorHeaders(config.tenantId, req));
     },
     '/api/ready': async (req, res) => {
       const { db, redis } = await runChecks();

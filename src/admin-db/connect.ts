@@ -83,7 +83,13 @@ export async function openAdminDb(deps: AdminConnectionDeps): Promise<AdminDb> {
     }
     deps.progress(`starting the local admin database (compose project ${config.adminDatabase.localProject}, ${address}:${port})`);
     const compose = await composeOn(deps.dockerHost);
-    const env = { TENANTCTL_ADMIN_DB_PASSWORD: password, TENANTCTL_ADMIN_DB_PORT: String(port), TENANTCTL_POSTGRES_IMAGE: config.images.postgres };
+    // The password as a file (0600) the container gets as a compose secret: never in compose's
+    // environment or the container's (docker inspect). An admin-db container made before this, with
+    // POSTGRES_PASSWORD in its environment, is recreated by this up with the same password (its data
+    // volume stays; the password only matters to a first start anyway).
+    const passwordFile = path.join(config.stateDir, 'admin-db.password');
+    await writePrivateFile(passwordFile, password);
+    const env = { TENANTCTL_ADMIN_DB_PASSWORD_FILE: passwordFile, TENANTCTL_ADMIN_DB_PORT: String(port), TENANTCTL_POSTGRES_IMAGE: config.images.postgres };
     try {
       await compose.up({ project: config.adminDatabase.localProject, file: localComposeFile }, { services: ['admin-db'], env, timeoutMs: adminDbUpTimeoutMs, signal: deps.signal });
     } catch (error) {

@@ -63,3 +63,30 @@ export async function execIn(
 export function redisCliIn(host: DockerHost, container: string, password: string, args: string[], options: { signal?: AbortSignal; timeoutMs?: number; what: string }): Promise<string> {
   return execIn(host, container, ['redis-cli', '--no-auth-warning', ...args], { ...options, env: { REDISCLI_AUTH: password } });
 }
+
+const superusers = new Map<string, Promise<string>>();
+
+/**
+ * The PostgreSQL server's superuser (the oldest one that can log in: the bootstrap role, unless it
+ * was demoted), asked over the local socket as `anyRole` (a role the server has: a piece's owner),
+ * which the image trusts. tenantctl's maintenance runs as it (a restore's CREATE, RENAME and DROP
+ * DATABASE and closing connections, rotate-secrets' ALTER ROLE): the templates' owner roles are
+ * not superusers (a template's initdb/00-create-owner-role.sh keeps `postgres` as the superuser,
+ * with no password), while a tenant provisioned before that has its owner as the superuser, or a
+ * `postgres` role made when it was demoted by hand (README); asking serves all three. Asked once
+ * per container for the process.
+ */
+export function postgresSuperuser(host: DockerHost, container: string, anyRole: string, signal?: AbortSignal): Promise<string> {
+  let asking = superusers.get(container);
+  if (!asking) {
+    asking = execIn(host, container, ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', anyRole, '-d', 'postgres', '-c', 'SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin ORDER BY oid LIMIT 1'], { signal, what: 'asking PostgreSQL for its superuser' })
+      .then((out) => {
+        const name = out.trim();
+        if (!name) throw new TenantctlError('docker', `the PostgreSQL server in ${container} named no superuser`);
+        return name;
+      });
+    superusers.set(container, asking);
+    asking.catch(() => superusers.delete(container));
+  }
+  return asking;
+}

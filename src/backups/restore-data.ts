@@ -7,7 +7,7 @@ import { dockerFromFile } from '../engine/docker-stream.js';
 import { onContainers } from '../runtime/runtime-for.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { ComposeTarget } from '../stack/compose-argv.js';
-import { execIn } from './containers.js';
+import { execIn, postgresSuperuser } from './containers.js';
 import { pieceContainer, type Piece } from './pieces.js';
 import { dropScript, fileNames, inPieceVolume, lookScript, putBackScript, stageScript, swapScript } from './piece-files.js';
 
@@ -64,9 +64,14 @@ async function runningServer(ctx: Context, stack: RestoreStack, piece: Piece): P
   return container.id;
 }
 
-/** SQL in the piece's server (database template1, as its owner over the local socket); its output lines. */
+/**
+ * SQL in the piece's server (database template1, as its superuser over the local socket: creating,
+ * renaming and dropping databases and closing other roles' connections are not the owner's to do);
+ * its output lines.
+ */
 async function sql(ctx: Context, container: string, piece: Piece, statement: string, what: string): Promise<string[]> {
-  const out = await execIn(ctx.dockerHost, container, ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', piece.user!, '-d', 'template1', '-c', statement], { what, signal: ctx.signal });
+  const superuser = await postgresSuperuser(ctx.dockerHost, container, piece.user!, ctx.signal);
+  const out = await execIn(ctx.dockerHost, container, ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', superuser, '-d', 'template1', '-c', statement], { what, signal: ctx.signal });
   return out.split('\n').map((l) => l.trim()).filter(Boolean);
 }
 
@@ -101,7 +106,12 @@ export async function stagePiece(ctx: Context, stack: RestoreStack, piece: Piece
   await sql(ctx, db, piece, `CREATE DATABASE ${ident(names.scratch)} OWNER ${ident(owner!)} TEMPLATE template0${settings}`, 'creating the scratch database');
   const started = ctx.clock.now();
   const [restored] = await Promise.all([
-    dockerFromFile(ctx.dockerHost, ['exec', '-i', db, 'pg_restore', '-U', piece.user!, '-d', names.scratch, '--exit-on-error', '--single-transaction', '--no-password'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal }),
+    // Logged in as the superuser (the local socket trusts it), but every statement of the dump runs
+    // as the database's owner (--role: SET ROLE): a dump is the tenant's data, and a CHECK or
+    // default calling a function of the tenant's would otherwise run as the superuser while the rows
+    // are copied in (ALTER ROLE ... SUPERUSER). The superuser is kept for CREATE, RENAME and DROP
+    // DATABASE only (sql()).
+    dockerFromFile(ctx.dockerHost, ['exec', '-i', db, 'pg_restore', '-U', await postgresSuperuser(ctx.dockerHost, db, piece.user!, ctx.signal), `--role=${owner!}`, '-d', names.scratch, '--exit-on-error', '--single-transaction', '--no-password'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal }),
     ctx.pause('restore:pg-restore'),
   ]);
   if (restored.exitCode !== 0) {

@@ -37,6 +37,8 @@ export function createContext({ config, env, reporter, signal, adminConnections,
     localEngineSocket: localEngineSocket(env),
     ssh,
     stateDir: config.stateDir,
+    // This environment's own remote host (DOCKER_HOST): where its tenants' front-door port is published.
+    publishAddress: env.TENANTCTL_PUBLISH_ADDRESS || undefined,
   });
   // Registered hosts of the fleet: one DockerHost each for the whole command, so whatever
   // connection it keeps (an ssh master) is reused by every call and closed with the context.
@@ -44,7 +46,7 @@ export function createContext({ config, env, reporter, signal, adminConnections,
   const hostFor = (spec: HostSpec) => {
     let host = fleet.get(spec.name);
     if (!host) {
-      host = new DockerHost(spec.name, parseDockerEndpoint(spec.endpoint), { composeFlavour, searchPath: env.PATH ?? '', tlsCertPath: spec.tlsCertPath, ssh, kind: spec.kind, stateDir: config.stateDir });
+      host = new DockerHost(spec.name, parseDockerEndpoint(spec.endpoint), { composeFlavour, searchPath: env.PATH ?? '', tlsCertPath: spec.tlsCertPath, ssh, kind: spec.kind, stateDir: config.stateDir, publishAddress: spec.publishAddress });
       fleet.set(spec.name, host);
     }
     return host;

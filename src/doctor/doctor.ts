@@ -1,7 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { lockSpaces } from '../admin-db/database.js';
-import { TenantRegistry } from '../tenants/registry.js';
+import { TenantRegistry, type TenantRecord } from '../tenants/registry.js';
+import { loadTenantTemplate } from '../tenants/tenant-template.js';
+import { publicPortNames } from '../templates/private-ports.js';
 import { tenantIdSchema } from '../tenants/input.js';
 import { tenantPaths } from '../tenants/files.js';
 import { servicesOf } from '../tenants/day2-target.js';
@@ -65,7 +67,9 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
   const registry = new TenantRegistry(db);
   const records = await registry.list();
   const rows = await Promise.all(records.map(async (r) => {
-    const row = { id: r.id, status: r.status, keptData: r.keptData, composeProject: r.composeProject, host: r.host, updatedAt: r.updatedAt, locked: undefined as boolean | undefined, expectedServices: undefined as string[] | undefined };
+    const row = { id: r.id, status: r.status, keptData: r.keptData, composeProject: r.composeProject, host: r.host, updatedAt: r.updatedAt, locked: undefined as boolean | undefined, expectedServices: undefined as string[] | undefined, privatePorts: undefined as Record<string, number> | undefined };
+    // A remote host or a swarm publishes a tenant's front-door port only: the others are checked.
+    if (host.keepsPortsPrivate && (r.status === 'active' || r.status === 'stopped')) row.privatePorts = await privatePortsOf(ctx, registry, r).catch(() => undefined);
     // A tenant's whole stack is what its own rendered file holds (its template, its profiles), not crm's.
     const rendered = await readFile(tenantPaths(ctx.config.customersDir, r.id).composeFile, 'utf8').catch(() => undefined);
     if (rendered !== undefined) row.expectedServices = servicesOf(rendered, r.profiles);
@@ -112,6 +116,13 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
     folders: folders.filter((d) => d.isDirectory() && z.safeParse(tenantIdSchema, d.name).success).map((d) => d.name),
     expectedServices: template ? describeServices(template).map((s) => s.name) : [],
   };
+}
+
+/** A tenant's allocated host ports but the front door's, by name (its template says which that is). */
+async function privatePortsOf(ctx: Context, registry: TenantRegistry, record: TenantRecord): Promise<Record<string, number>> {
+  const template = await loadTenantTemplate(ctx, record);
+  const keep = publicPortNames(template.block);
+  return Object.fromEntries(Object.entries(await registry.portsOf(record)).filter(([name]) => !keep.has(name)));
 }
 
 /**

@@ -6,7 +6,8 @@ import { aliasesOf, judgeLeftovers, namesHere, recordedAsAnotherEngine, type Ide
 
 export interface StackOnHost {
   project: string;
-  containers: Array<{ id: string; service: string; state: string }>;
+  /** `ports`: docker ps's Ports column ("0.0.0.0:5440->5432/tcp, ..."). */
+  containers: Array<{ id: string; service: string; state: string; ports?: string }>;
   networks: string[];
   volumes: string[];
 }
@@ -23,6 +24,11 @@ export interface TenantRow {
   locked?: boolean;
   /** When the row last changed: a repair checks under the lock that it has not changed since (doctor.ts). */
   updatedAt?: string;
+  /**
+   * On a host that keeps ports private (a remote engine, a swarm): the tenant's host ports that must
+   * not be published (every allocated port but the front door's), by name. Unset elsewhere.
+   */
+  privatePorts?: Record<string, number>;
 }
 
 /** host, engineId, hosts, elsewhere: which names are this engine (host-identity.ts). */
@@ -42,7 +48,7 @@ export interface Snapshot extends IdentityFacts {
 }
 
 export type FindingKind = 'orphan-stack' | 'missing-stack' | 'partial-stack' | 'stray-allocation' | 'orphan-folder' | 'stale-folder' | 'stuck' | 'host-alias' | 'host-mismatch'
-  | 'interrupted-operation' | 'operation-in-flight' | 'suspended-running';
+  | 'interrupted-operation' | 'operation-in-flight' | 'suspended-running' | 'private-port-published';
 
 export interface Finding {
   kind: FindingKind;
@@ -151,6 +157,18 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
         }
       }
     }
+    if (stack && row.privatePorts && (row.status === 'active' || row.status === 'stopped')) {
+      const published = privatePortsPublished(stack, row.privatePorts);
+      if (published.length > 0) {
+        findings.push({
+          kind: 'private-port-published', tenant: row.id,
+          detail: `${row.id} publishes ${published.join(', ')} on the host's interfaces (a tenant made before remote hosts kept them private): reachable past the front door and the host's INPUT firewall`,
+          // Swarm tenants upgrade too (a redeploy of the stack rendered anew).
+          fix: `tenantctl upgrade ${row.id}   # re-renders it: only the front door's port stays published`,
+          fixable: false,
+        });
+      }
+    }
     if ((row.status === 'provisioning' || row.status === 'deprovisioning') && row.locked === false) {
       findings.push({
         kind: 'stuck', tenant: row.id,
@@ -246,4 +264,23 @@ function describe(stack: StackOnHost): string {
     stack.volumes.length ? `${stack.volumes.length} volume(s)` : '',
   ].filter(Boolean);
   return parts.join(', ') || 'nothing';
+}
+
+/** "service name host-port" for each of the tenant's private ports a container of its stack publishes (docker ps's Ports: "[addr:]host->container/proto"). */
+export function privatePortsPublished(stack: Pick<StackOnHost, 'containers'>, privatePorts: Readonly<Record<string, number>>): string[] {
+  const names = new Map(Object.entries(privatePorts).map(([name, port]) => [port, name]));
+  const found: string[] = [];
+  for (const container of stack.containers) {
+    for (const entry of (container.ports ?? '').split(',')) {
+      const match = /:(\d+)(?:-(\d+))?->/.exec(entry.trim());
+      if (!match) continue;
+      const from = Number(match[1]);
+      const to = Number(match[2] ?? match[1]);
+      for (const [port, name] of names) {
+        const text = `${container.service} ${name} ${port}`;
+        if (port >= from && port <= to && !found.includes(text)) found.push(text);
+      }
+    }
+  }
+  return found;
 }

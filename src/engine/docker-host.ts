@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import getPort, { portNumbers } from 'get-port';
 import { run, lastErrorLine, type RunOptions, type RunResult } from '../common/exec.js';
 import { TenantctlError } from '../common/errors.js';
@@ -67,6 +68,14 @@ export class DockerHost implements EngineConnection {
       stateDir?: string;
       /** A swarm manager: tenants are deployed as stacks (swarm/swarm-render.ts, swarm/swarm-stack.ts). */
       kind?: 'compose' | 'swarm';
+      /** A node of a swarm (sibling()): its tenants' ports are published like the swarm's, in host mode on all interfaces. */
+      swarmNode?: boolean;
+      /**
+       * A remote engine: the address its tenants' front-door port is published on (hosts add
+       * --publish-address, TENANTCTL_PUBLISH_ADDRESS for this environment's own host); without it,
+       * the engine URL's IP literal (publishAddress()).
+       */
+      publishAddress?: string;
     } = {},
   ) {}
 
@@ -149,14 +158,15 @@ export class DockerHost implements EngineConnection {
     // the same engine, as a plain engine, so its containers are reached like any node's.
     if (endpoint.kind !== 'tcp' && endpoint.kind !== 'ssh' || address === endpoint.address) {
       if (this.kind !== 'swarm') return this;
-      return (this.plainTwin ??= new DockerHost(id, endpoint, { ...this.options, kind: 'compose' }));
+      return (this.plainTwin ??= new DockerHost(id, endpoint, { ...this.options, kind: 'compose', swarmNode: true }));
     }
     // One per node for this instance's life, so a node's ssh connection is reused too; closed with it.
     let sibling = this.siblings.get(address);
     if (!sibling) {
       const host = address.includes(':') ? `[${address}]` : address;
       const url = endpoint.url.replace(/^(\w+:\/\/(?:[^@/]*@)?)(\[[^\]]+\]|[^:/]+)/, `$1${host}`);
-      sibling = new DockerHost(id, { kind: endpoint.kind, url, address }, { ...this.options, kind: 'compose' });
+      // A node publishes at its own address, not the manager's.
+      sibling = new DockerHost(id, { kind: endpoint.kind, url, address }, { ...this.options, publishAddress: undefined, kind: 'compose', swarmNode: this.kind === 'swarm' || this.options.swarmNode });
       this.siblings.set(address, sibling);
     }
     return sibling;
@@ -175,12 +185,33 @@ export class DockerHost implements EngineConnection {
   }
 
   /**
-   * The address a tenant's ports are published on: the configured one on a local engine; on a
-   * remote engine a loopback address would be unreachable from here (probes, the front door), so
-   * the ports are published on all of that host's interfaces instead.
+   * Whether a tenant's ports other than the front door's stay unpublished on this host (rendering:
+   * templates/private-ports.ts) and are reached through the engine instead (`docker exec`,
+   * engine/exec-tunnel.ts): on a remote engine and on a swarm (whose host-mode ports ignore the bind
+   * address), a published port would be on every interface of that host; only on a local compose
+   * engine does the bind address (loopback by default) keep it on this machine.
+   */
+  get keepsPortsPrivate(): boolean {
+    return !this.isLocal || this.kind === 'swarm' || this.options.swarmNode === true;
+  }
+
+  /**
+   * The address a tenant's published ports are bound to: the configured one on a local engine. On
+   * a remote engine (where only the front door's port is published: keepsPortsPrivate) a loopback
+   * address would be unreachable from the front door, and 0.0.0.0 would put the app, which checks
+   * no API key itself, on every interface of that host (Docker's published ports bypass an
+   * INPUT-chain firewall): the host's publish address (hosts add --publish-address), else the
+   * engine URL's IP literal; a host named by a DNS name and no publish address is refused (exit 2)
+   * rather than published on all interfaces. A swarm publishes in host mode, which Docker binds on
+   * all of a node's interfaces whatever this says (README, Remote engines and Docker Swarm).
    */
   publishAddress(bindAddress: string): string {
-    return !this.isLocal && bindAddress.startsWith('127.') ? '0.0.0.0' : bindAddress;
+    if (this.isLocal) return bindAddress;
+    if (this.options.publishAddress) return this.options.publishAddress;
+    const address = this.endpoint.kind === 'tcp' || this.endpoint.kind === 'ssh' ? this.endpoint.address : '';
+    if (isIP(address)) return address;
+    if (this.kind === 'swarm' || this.options.swarmNode) return '0.0.0.0';
+    throw new TenantctlError('usage', `Docker host ${this.id} is reached by name (${address}): give the address its tenants' front-door port is published on (tenantctl hosts add ... --publish-address <ip>, or TENANTCTL_PUBLISH_ADDRESS for this environment's host); --publish-address 0.0.0.0 publishes on every interface, past the host's INPUT firewall`);
   }
 
   /**
@@ -208,6 +239,8 @@ export class DockerHost implements EngineConnection {
    * itself (loopback for 0.0.0.0), on a remote one the host's address.
    */
   probeAddress(bindAddress: string): string {
+    // A remote host's publish address, when one is set and is not "every interface": the front door dials it.
+    if (!this.isLocal && this.options.publishAddress && this.options.publishAddress !== '0.0.0.0' && this.options.publishAddress !== '::') return this.options.publishAddress;
     if (this.endpoint.kind === 'tcp' || this.endpoint.kind === 'ssh') return this.endpoint.address;
     return bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
   }

@@ -205,7 +205,8 @@ export async function networkSubnets(host: DockerHost, signal?: AbortSignal): Pr
 
 export interface ProjectObjects {
   project: string;
-  containers: Array<{ id: string; service: string; state: string }>;
+  /** `ports`: what the container publishes, as docker ps says it ("0.0.0.0:5440->5432/tcp, ..."). */
+  containers: Array<{ id: string; service: string; state: string; ports?: string }>;
   networks: string[];
   volumes: string[];
 }
@@ -214,7 +215,7 @@ export interface ProjectObjects {
 export async function projectsByLabel(host: DockerHost, label: string, signal?: AbortSignal): Promise<ProjectObjects[]> {
   const project = '{{.Label "com.docker.compose.project"}}';
   const [containers, networks, volumes] = await Promise.all([
-    host.docker(['ps', '-a', '--filter', `label=${label}`, '--format', `${project}\t{{.ID}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.CreatedAt}}\t{{.Label "com.docker.swarm.task.id"}}`], { signal }),
+    host.docker(['ps', '-a', '--filter', `label=${label}`, '--format', `${project}\t{{.ID}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.CreatedAt}}\t{{.Label "com.docker.swarm.task.id"}}\t{{.Ports}}`], { signal }),
     host.docker(['network', 'ls', '--filter', `label=${label}`, '--format', `${project}\t{{.Name}}`], { signal }),
     host.docker(['volume', 'ls', '--filter', `label=${label}`, '--format', `${project}\t{{.Name}}`], { signal }),
   ]);
@@ -226,8 +227,8 @@ export async function projectsByLabel(host: DockerHost, label: string, signal?: 
   };
   // A swarm stack's ended tasks keep their containers: only each service's newest task is the service's.
   const listed = ids(containers).map((line) => {
-    const [name, id, service, state, created, task] = line.split('\t');
-    return { project: name ?? '', id: id ?? '', service: service ?? '', state: state ?? '', created: created ?? '', swarmTask: Boolean(task) };
+    const [name, id, service, state, created, task, ports] = line.split('\t');
+    return { project: name ?? '', id: id ?? '', service: service ?? '', state: state ?? '', created: created ?? '', swarmTask: Boolean(task), ports: ports ?? '' };
   });
   const newestTask = new Map<string, (typeof listed)[number]>();
   for (const c of listed.filter((c) => c.swarmTask)) {
@@ -237,7 +238,7 @@ export async function projectsByLabel(host: DockerHost, label: string, signal?: 
   }
   for (const c of listed) {
     if (!c.project || (c.swarmTask && newestTask.get(`${c.project}\t${c.service}`) !== c)) continue;
-    of(c.project).containers.push({ id: c.id, service: c.service, state: c.state });
+    of(c.project).containers.push({ id: c.id, service: c.service, state: c.state, ports: c.ports });
   }
   for (const line of ids(networks)) {
     const [name, network] = line.split('\t');

@@ -84,6 +84,7 @@ export function renderFrontdoor(input: RenderInput): Map<string, string> {
   files.set('nginx.conf', renderMain(input));
   files.set('locations.conf', renderLocations());
   files.set('suspended-locations.conf', renderSuspendedLocations());
+  files.set('proxy-headers.conf', renderProxyHeaders());
   files.set('generation', `${input.generation}\n`);
   if (input.acme) files.set(challengeConfFile, renderAcmeChallenge());
   for (const tenant of input.tenants) {
@@ -223,6 +224,16 @@ const proxyDirectives = (keyId = '""') => `proxy_pass http://$tenantctl_upstream
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Forwarded-Host $host;
     proxy_set_header X-Forwarded-Port $server_port;
+    proxy_set_header X-Forwarded-Scheme $scheme;
+    # Headers an app or its framework may trust for the client's address, scheme or path: the door
+    # says none of them, so what a client sent is dropped (nginx sends no header set to "").
+    proxy_set_header Forwarded "";
+    proxy_set_header X-Forwarded-Prefix "";
+    proxy_set_header X-Forwarded-Ssl "";
+    proxy_set_header X-Original-URL "";
+    proxy_set_header X-Rewrite-URL "";
+    proxy_set_header True-Client-IP "";
+    proxy_set_header X-Client-IP "";
     proxy_set_header X-Request-Id $tenantctl_request_id;
     proxy_set_header Upgrade $http_upgrade;
     proxy_set_header Connection $tenantctl_connection;
@@ -230,6 +241,29 @@ const proxyDirectives = (keyId = '""') => `proxy_pass http://$tenantctl_upstream
     proxy_set_header X-Api-Key-Id ${keyId};
     add_header X-Request-Id $tenantctl_request_id always;
     add_header Strict-Transport-Security $tenantctl_hsts always;`;
+
+/**
+ * The headers the door sets on what it proxies to an app, for the operator's snippet locations
+ * (renderSnippet): the door's own values, whatever the client sent (no key id: no key was checked there).
+ */
+function renderProxyHeaders(): string {
+  const headers = proxyDirectives().split('\n').filter((line) => line.trim().startsWith('proxy_set_header')).map((line) => line.trim());
+  return `# Rendered by tenantctl: the headers the door sets on every request it proxies to an app, included
+# at the top of each location of an operator's snippet (t/<id>/snippet.conf).
+${headers.join('\n')}
+`;
+}
+
+/**
+ * An operator's snippet (<stateDir>/frontdoor/snippets/<id>.conf) as it goes into the generation:
+ * `include proxy-headers.conf;` first in every location block it opens. A location that sets any
+ * proxy_set_header of its own inherits none of the server's (nginx), so without this a snippet's
+ * location would pass a client's own X-Api-Key-Id, X-Forwarded-For or X-Real-IP to the app. The
+ * operator's own proxy_set_header lines still apply after the door's.
+ */
+export function renderSnippet(text: string): string {
+  return text.replace(/(^|[;{}\s])(location\s[^{};#]*\{)/g, '$1$2 include proxy-headers.conf;');
+}
 
 /** The rules every routed tenant's server uses; the server sets $tenantctl_tenant and $tenantctl_upstream. */
 function renderLocations(): string {

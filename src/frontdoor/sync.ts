@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import { appContainerAddresses, type AppContainerAddress } from './app-addresses.js';
 import { servedRoutes } from './fleet-routes.js';
 import { frontdoorLayout, generationDirName, readState, writeState, type FrontdoorLayout, type LastSync } from './layout.js';
-import { renderFrontdoor, routeKind, tenantHostnames, type RouteInput } from './render.js';
+import { renderFrontdoor, renderSnippet, routeKind, tenantHostnames, type RouteInput } from './render.js';
 import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration } from './stack.js';
 import { configuredTemplate } from '../templates/configured.js';
 import type { IssueOutcome } from './acme/issue.js';
@@ -140,7 +140,8 @@ async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, gene
     }
     const snippetFile = path.join(layout.snippetsDir, `${route.id}.conf`);
     const snippet = routeKind(route) === 'route' && (await exists(snippetFile));
-    if (snippet) files.set(`t/${route.id}/snippet.conf`, { content: await readFile(snippetFile) });
+    // Every location it opens gets the door's headers first (renderSnippet): no client-sent X-Api-Key-Id gets through one.
+    if (snippet) files.set(`t/${route.id}/snippet.conf`, { content: renderSnippet(await readFile(snippetFile, 'utf8')) });
     const publicPaths = routeKind(route) === 'route' ? await publicPathsOf(route.template) : [];
     tenants.push({ ...route, domains, snippet, appContainer: containers.get(route.id), publicPaths, hostCertificate });
   }

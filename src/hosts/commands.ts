@@ -1,4 +1,5 @@
 import { access, constants } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import * as z from 'zod/mini';
 import '../common/zod.js';
@@ -31,7 +32,7 @@ export interface HostAddResult {
  * Its engine ID is recorded with it; an engine already in the fleet under another name (this
  * environment's own included) is refused, exit 5: one engine, one name.
  */
-export async function hostsAdd(ctx: Context, input: { name: unknown; docker: unknown; swarm?: boolean; tlsCa?: string; tlsCert?: string; tlsKey?: string }): Promise<HostAddResult> {
+export async function hostsAdd(ctx: Context, input: { name: unknown; docker: unknown; swarm?: boolean; tlsCa?: string; tlsCert?: string; tlsKey?: string; publishAddress?: string }): Promise<HostAddResult> {
   const name = parseOrUsage(hostNameSchema, input.name, 'host name');
   if (typeof input.docker !== 'string' || input.docker === '') throw usageError('--docker <endpoint> is required: unix:///path, tcp://host:port or ssh://user@host');
   const endpoint = parseDockerEndpoint(input.docker);
@@ -46,13 +47,16 @@ export async function hostsAdd(ctx: Context, input: { name: unknown; docker: unk
     });
   }
   const kind: HostKind = input.swarm ? 'swarm' : 'compose';
+  const publishAddress = input.publishAddress === undefined ? null : input.publishAddress.replace(/^\[(.*)\]$/, '$1');
+  if (publishAddress !== null && !isIP(publishAddress)) throw usageError(`--publish-address ${JSON.stringify(input.publishAddress)}: expected an IP address of the host (0.0.0.0: every interface)`);
+  if (publishAddress !== null && kind === 'swarm') throw usageError('--publish-address does not apply to a swarm: Docker publishes a swarm task\'s port in host mode on all of its node\'s interfaces (README, Remote engines and Docker Swarm)');
   const db = await ctx.adminDb();
   const store = new HostStore(db);
   const existing = await store.get(name);
   if (existing?.endpoint && existing.state !== 'removed') throw new TenantctlError('conflict', `Docker host ${name} is already in the fleet (${existing.endpoint})`);
 
   // Asked before anything is recorded: a typo in the endpoint must not become a host.
-  const candidate: HostRecord = { name, endpoint: input.docker, kind, tls, state: 'active', engineId: null, createdAt: '', updatedAt: '' };
+  const candidate: HostRecord = { name, endpoint: input.docker, kind, tls, state: 'active', engineId: null, publishAddress, createdAt: '', updatedAt: '' };
   const host = name === ctx.dockerHost.id ? undefined : await dockerHostFor(ctx, candidate);
   if (!host) throw new TenantctlError('conflict', `${name} is this environment's own Docker host (TENANTCTL_HOST_ID); register others under other names`);
   // This environment's own engine is asked at the same time: its implicit host may not have
@@ -65,7 +69,7 @@ export async function hostsAdd(ctx: Context, input: { name: unknown; docker: unk
   if (!probe.engineId) throw new TenantctlError('docker', `Docker host ${name} (${input.docker}) did not say its engine ID (docker info .ID); nothing was recorded`);
   if (probe.engineId === ownEngine) throw engineRegistered({ name, endpoint: input.docker, engineId: probe.engineId }, ctx.dockerHost.id, "this environment's own, TENANTCTL_HOST_ID; ");
   if (kind === 'swarm' && probe.swarm !== 'active') throw new TenantctlError('usage', `Docker host ${name} is not in a swarm (docker info says "${probe.swarm || 'inactive'}"); --swarm needs a swarm manager`);
-  const record = await store.add({ name, endpoint: input.docker, kind, tls, engineId: probe.engineId });
+  const record = await store.add({ name, endpoint: input.docker, kind, tls, engineId: probe.engineId, publishAddress });
   return { host: record, engineVersion: probe.engineVersion, engineId: probe.engineId, cpus: probe.cpus, memoryBytes: probe.memoryBytes };
 }
 
@@ -105,7 +109,7 @@ export async function hostsList(ctx: Context, input: { usage?: boolean } = {}): 
   const [records, loads] = await Promise.all([store.list(), store.loads()]);
   const visible = records.filter((r) => r.state !== 'removed');
   if (!visible.some((r) => r.name === ctx.dockerHost.id)) {
-    visible.unshift({ name: ctx.dockerHost.id, endpoint: null, kind: 'compose', tls: null, state: 'active', engineId: null, createdAt: '', updatedAt: '' });
+    visible.unshift({ name: ctx.dockerHost.id, endpoint: null, kind: 'compose', tls: null, state: 'active', engineId: null, publishAddress: null, createdAt: '', updatedAt: '' });
   }
   const hosts = await Promise.all(visible.map(async (record): Promise<HostListEntry> => {
     const load = loads.get(record.name) ?? { tenants: 0, promisedMemoryBytes: 0 };

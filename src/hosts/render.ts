@@ -7,7 +7,7 @@ import type { MoveResult } from './move.js';
 // Human renderings of `hosts add|list|drain|activate|remove`; --json prints the data.
 
 export function renderHostAdded(r: HostAddResult): string {
-  return `${chalk.green('✓')} Docker host ${r.host.name} added (${r.host.endpoint}, ${r.host.kind}${r.host.tls ? ', TLS' : ''}): engine ${r.engineVersion}, ${r.cpus} CPUs, ${formatMemory(r.memoryBytes)}`;
+  return `${chalk.green('✓')} Docker host ${r.host.name} added (${r.host.endpoint}, ${r.host.kind}${r.host.tls ? ', TLS' : ''}${r.host.publishAddress ? `, publishes on ${r.host.publishAddress}` : ''}): engine ${r.engineVersion}, ${r.cpus} CPUs, ${formatMemory(r.memoryBytes)}`;
 }
 
 export function renderHosts(r: HostListResult): string {

@@ -39,7 +39,7 @@ export async function dockerHostFor(ctx: Context, record: HostRecord): Promise<D
   if (record.name === ctx.homeHost.id) return ctx.homeHost;
   if (!record.endpoint) return undefined;
   const tlsCertPath = record.tls ? await tlsCertDir(ctx.config.stateDir, record.name, record.tls) : undefined;
-  return ctx.hostFor({ name: record.name, endpoint: record.endpoint, tlsCertPath, kind: record.kind });
+  return ctx.hostFor({ name: record.name, endpoint: record.endpoint, tlsCertPath, kind: record.kind, publishAddress: record.publishAddress ?? undefined });
 }
 
 /** The same context, its docker and compose calls going to `host`; the admin database stays where it is. */

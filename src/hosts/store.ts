@@ -26,6 +26,8 @@ export interface HostRecord {
   state: HostState;
   /** The engine's own ID (docker info .ID, migration 012); null until learned (hosts from before it, an implicit host nothing was reserved on since). */
   engineId: string | null;
+  /** Where its tenants' front-door port is published (hosts add --publish-address, migration 016); null: the engine URL's IP. */
+  publishAddress: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -43,6 +45,7 @@ const toRecord = (row: any): HostRecord => ({
   tls: row.tls_ca ? { ca: row.tls_ca, cert: row.tls_cert, key: row.tls_key } : null,
   state: row.state,
   engineId: row.engine_id ?? null,
+  publishAddress: row.publish_address ?? null,
   createdAt: isoOrNull(row.created_at)!,
   updatedAt: isoOrNull(row.updated_at)!,
 });
@@ -141,7 +144,7 @@ export class HostStore {
    * tenants were recorded on before it was registered) gets its endpoint; any other existing host,
    * and an engine already in the fleet under another name, is a conflict (exit 5).
    */
-  async add(input: { name: string; endpoint: string; kind: HostKind; tls: HostRecord['tls']; engineId: string }): Promise<HostRecord> {
+  async add(input: { name: string; endpoint: string; kind: HostKind; tls: HostRecord['tls']; engineId: string; publishAddress?: string | null }): Promise<HostRecord> {
     return this.db.withTransaction(async (client) => {
       await lockEngine(client, input.engineId);
       const before = (await client.query('SELECT * FROM admin_hosts WHERE name = $1 FOR UPDATE', [input.name])).rows[0];
@@ -155,11 +158,11 @@ export class HostStore {
         throw new TenantctlError('conflict', `${input.endpoint} reaches engine ${input.engineId}, but Docker host ${input.name} is recorded as engine ${before.engine_id}, where its tenants live; nothing was recorded`);
       }
       const { rows } = await client.query(
-        `INSERT INTO admin_hosts (name, docker_endpoint, kind, tls_ca, tls_cert, tls_key, engine_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (name) DO UPDATE SET docker_endpoint = $2, kind = $3, tls_ca = $4, tls_cert = $5, tls_key = $6, engine_id = $7, state = 'active', updated_at = now()
+        `INSERT INTO admin_hosts (name, docker_endpoint, kind, tls_ca, tls_cert, tls_key, engine_id, publish_address)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (name) DO UPDATE SET docker_endpoint = $2, kind = $3, tls_ca = $4, tls_cert = $5, tls_key = $6, engine_id = $7, publish_address = $8, state = 'active', updated_at = now()
          RETURNING *`,
-        [input.name, input.endpoint, input.kind, input.tls?.ca ?? null, input.tls?.cert ?? null, input.tls?.key ?? null, input.engineId],
+        [input.name, input.endpoint, input.kind, input.tls?.ca ?? null, input.tls?.cert ?? null, input.tls?.key ?? null, input.engineId, input.publishAddress ?? null],
       ).catch((error: unknown) => {
         if (isEngineTaken(error)) throw engineRegistered(input, 'another name', 'just now, by another tenantctl process; ');
         throw error;

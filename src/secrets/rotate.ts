@@ -15,7 +15,7 @@ import { hostValuesOf } from '../templates/configured.js';
 import { parse } from 'yaml';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
-import { execIn, requireRunning, stackContainer } from '../backups/containers.js';
+import { execIn, postgresSuperuser, requireRunning, stackContainer } from '../backups/containers.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { generateSecrets, type NamedSecrets } from './generate.js';
 import { openSecretBox, type SecretBox } from './master-key.js';
@@ -228,7 +228,7 @@ async function whileStarting(c: Context, what: string, work: () => Promise<void>
   });
 }
 
-/** The role a PostgreSQL server's state piece is owned by: who may ALTER ROLE there (over the local socket). */
+/** The role a PostgreSQL server's state piece is owned by: a role to reach the server as over the local socket (and ask it for its superuser). */
 function ownerOf(state: TemplateBlock['state'], service: string): string {
   for (const piece of Object.values(state)) if ('postgres' in piece && piece.postgres.service === service) return piece.postgres.user;
   throw new TenantctlError('usage', `service ${service} has no postgres piece under x-tenantctl.state`);
@@ -320,14 +320,16 @@ export async function resumeRotation(ctx: Context, op: Operation<RotationIntent>
 }
 
 /**
- * ALTER ROLE ... PASSWORD in the running server, as the server's owner over the local socket (the
+ * ALTER ROLE ... PASSWORD in the running server, as its superuser over the local socket (the
  * image trusts it, so it works whichever password the role has now). What the server gets is the
  * SCRAM verifier computed here (scram.ts), never the password, so a failing statement in its log
  * holds no password; the role is looked up first so the common failure (no such role) never
  * reaches ALTER ROLE. The verifier reaches psql through its environment (`\\getenv`, psql 15),
  * never its command line.
  */
-async function alterRole(ctx: Context, container: string, owner: string, role: string, password: string): Promise<void> {
+async function alterRole(ctx: Context, container: string, pieceOwner: string, role: string, password: string): Promise<void> {
+  // The server's superuser: the owner role of a template's database is not one (backups/containers.ts).
+  const owner = await postgresSuperuser(ctx.dockerHost, container, pieceOwner, ctx.signal);
   const present = await execIn(ctx.dockerHost, container, ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', owner, '-d', 'postgres', '-c', `SELECT 1 FROM pg_roles WHERE rolname = '${role}'`], {
     signal: ctx.signal, what: `looking up role ${role}`,
   });

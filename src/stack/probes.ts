@@ -140,6 +140,20 @@ export function tcpProbe(host: string, port: number): Probe {
 }
 
 /**
+ * A tcp check of a port reached through the engine (stack/tenant-ports.ts): asked inside the
+ * container, since the relay's local listener accepts before anything behind it is known.
+ */
+export function tcpInsideProbe(port: number, acceptsInside: (signal?: AbortSignal) => Promise<{ ok: boolean; why: string }>): Probe {
+  return {
+    what: `TCP connection to port ${port} (inside its container)`,
+    attempt: async (signal) => {
+      const answer = await acceptsInside(signal);
+      return answer.ok ? done(undefined) : notYet(answer.why);
+    },
+  };
+}
+
+/**
  * A webdis-style Redis over HTTP answers GET /PING with PONG, given the token as the basic-auth
  * password of user `tenantctl` (so it reached Redis, with its password). The token is in a header,
  * never in a URL or a log.

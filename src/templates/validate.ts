@@ -81,6 +81,16 @@ export function templateProblems(template: Template, host: HostValues): string[]
     }
   }
   if (block.frontdoor) needPort('frontdoor.port', block.frontdoor.port);
+  // Where a port is published is tenantctl's to say ({{bind_address}}: loopback here, the host's
+  // publish address on a remote host): a fixed address, or none (every interface), would put a
+  // tenant's database or keyless app port where the operator did not choose. Checked on a render
+  // whose bind_address is a marker, so a template that hard-codes the configured value is caught too.
+  for (const [service, address] of publishAddressProblems(template, values)) {
+    problems.push(`services.${service}.ports: publishes on ${address}; every published port's address must be exactly "{{bind_address}}" (e.g. "{{bind_address}}:{{port.<name>}}:<container port>")`);
+  }
+  for (const [service, definition] of Object.entries(services)) {
+    if (isRecord(definition) && definition.network_mode === 'host') problems.push(`services.${service}.network_mode: host puts every port of the service on the host's interfaces, past tenantctl's ports; use the tenant's network`);
+  }
 
   // Readiness: every service that always runs has a probe; each probe names what exists.
   for (const [service, check] of Object.entries(block.readiness)) {
@@ -220,6 +230,32 @@ export function assertValidTemplate(template: Template, host: HostValues): void 
 /** What validation warns about without refusing: services without the hardening (hardening.ts). */
 export function templateWarnings(template: Pick<Template, 'text' | 'name' | 'block'>, host: HostValues): string[] {
   return hardeningWarnings(sampleRender(template, host).tree);
+}
+
+const bindAddressMarker = '198.51.100.254';
+
+/** The services publishing a port on an address other than {{bind_address}}, and that address ("every interface" for none). */
+function publishAddressProblems(template: Pick<Template, 'text'>, values: Record<string, string>): Array<[string, string]> {
+  const tree = parse(renderTemplateWith(template, { ...values, bind_address: bindAddressMarker }), { merge: true, maxAliasCount: -1 }) as { services?: Record<string, unknown> };
+  const found: Array<[string, string]> = [];
+  for (const [service, definition] of Object.entries(tree.services ?? {})) {
+    const entries = isRecord(definition) && Array.isArray(definition.ports) ? definition.ports : [];
+    for (const entry of entries) {
+      const address = publishedAddressOf(entry);
+      if (address !== bindAddressMarker) found.push([service, address === undefined ? 'every interface (no address)' : address]);
+    }
+  }
+  return found;
+}
+
+/** The host address of a compose `ports:` entry: short "[addr:]host:container" or the long form's host_ip. */
+export function publishedAddressOf(entry: unknown): string | undefined {
+  if (isRecord(entry)) return entry.host_ip === undefined ? undefined : String(entry.host_ip).replace(/^\[(.*)\]$/, '$1');
+  const text = String(entry).split('/')[0]!;
+  const bracketed = /^\[([^\]]+)\]:/.exec(text);
+  if (bracketed) return bracketed[1];
+  const parts = text.split(':');
+  return parts.length >= 3 ? parts.slice(0, parts.length - 2).join(':') : undefined;
 }
 
 /** Host ports a service publishes (short "addr:host:container" or long syntax). */

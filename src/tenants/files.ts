@@ -46,7 +46,17 @@ export async function writeTenantFiles(
   await writePrivateFile(paths.envFile, formatEnvFile({ ...project }, 'tenantctl: this tenant\'s compose project; its secrets are in secrets/ (never commit, never share)'));
   await writeFile(paths.composeFile, files.compose, { mode: 0o644 });
   await writeFile(paths.manifestFile, files.manifest, { mode: 0o644 });
-  const initdbSource = files.initdbDir;
+  await writeTemplateFiles(paths, files.initdbDir);
+}
+
+/**
+ * The files a template's render mounts from the tenant's folder besides secrets: its initdb/
+ * scripts (./initdb in the compose file). Every path that writes a render (provision, upgrade, and
+ * move, restore and clone through provision) writes these too: a render that mounts ./initdb with no
+ * such folder fails on a remote engine (remote-files.ts ships every bind) and mounts an empty
+ * folder on a local one. Idempotent.
+ */
+export async function writeTemplateFiles(paths: Pick<TenantPaths, 'initdbDir'>, initdbSource: string | null): Promise<void> {
   if (initdbSource === null) return;
   await mkdir(paths.initdbDir, { recursive: true });
   for (const name of await readdir(initdbSource)) {

@@ -12,7 +12,7 @@ export interface ManifestInput {
   doorUrl: string;
   bindAddress: string;
   /** The template's host ports by name, with the service and container port each goes to. */
-  ports: Array<{ name: string; service: string; host: number; container: number }>;
+  ports: Array<{ name: string; service: string; host: number; container: number; published: boolean }>;
   subnet: string;
   composeFile: string;
   envFile: string;
@@ -38,8 +38,12 @@ ${m.template === 'crm' ? `| Health | ${m.appUrl}/api/health |\n` : ''}`}| Compos
 
 | Port | Service | Host port | Container port |
 |---|---|---|---|
-${m.ports.map((p) => `| ${p.name} | ${p.service} | ${p.host} | ${p.container} |`).join('\n')}
-
+${m.ports.map((p) => `| ${p.name} | ${p.service} | ${p.published ? p.host : `${p.host} (not published)`} | ${p.container} |`).join('\n')}
+${m.ports.some((p) => !p.published) ? `
+A port marked "not published" is reserved but not published on this host (a remote host or a swarm
+publishes the front door's port only): tenantctl reaches it through the engine (\`tenantctl psql\`,
+\`tenantctl redis-cli\`, \`tenantctl exec\`).
+` : ''}
 Secrets are in \`secrets/\` beside this file (one file each, mode 0600, folder 0700), never in this
 file or \`.env\`; \`tenantctl secrets ${m.id}\` shows them.
 The app connects to its database as \`tenant_app\`, which is neither superuser nor table owner,

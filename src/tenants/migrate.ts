@@ -7,6 +7,7 @@ import { holdTenant } from './hold.js';
 import { requireTenantFor, tenantNamedSecretsFor } from './day2-target.js';
 import { runBatch, type BatchItem } from './batch.js';
 import { applyTenantSchema } from './schema.js';
+import { reachTenantPorts } from '../stack/tenant-ports.js';
 import { loadTenantTemplate } from './tenant-template.js';
 import { runtimeFor } from '../runtime/runtime-for.js';
 import { fillBlockText, templateValues, type TenantValues } from '../templates/values.js';
@@ -78,12 +79,14 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
     if (port === undefined) throw new TenantctlError('conflict', `${id} has no ${target.port} port on record (tenantctl status ${id})`);
     const values = templateValues(template, { id, name: t.record.name, plan: t.record.plan as TenantValues['plan'], subnet: t.record.subnet ?? '', ports }, hostValuesOf(ctx.config));
     ctx.reporter.step(`${dryRun ? 'checking' : 'applying'} the tenant migrations of ${id}`);
+    // Where its containers run (a swarm tenant's node): published there, or through the engine on a remote host.
+    const containers = (await runtimeFor(ctx.dockerHost, t.target, ctx.signal)).containers;
+    const reach = await reachTenantPorts(containers, { project: t.record.composeProject, bindAddress: ctx.config.bindAddress, block: template.block, ports, names: [target.port], signal: ctx.signal });
     const migrations = await applyTenantSchema(
-      // Published where its containers run (a swarm tenant's node).
-      { host: (await runtimeFor(ctx.dockerHost, t.target, ctx.signal)).containers.probeAddress(ctx.config.bindAddress), port, password: secrets[target.passwordSecret]!, user: target.user, database: fillBlockText(target.database, values) },
+      { ...reach.endpoint(target.port), password: secrets[target.passwordSecret]!, user: target.user, database: fillBlockText(target.database, values) },
       { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
       { dryRun, dir: template.migrationsDir },
-    );
+    ).finally(() => reach.close());
     if (!dryRun && migrations.length > 0) {
       await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.migrated', null, { migrations }));
     }

@@ -25,6 +25,8 @@ import { tenantDoorUrl } from '../frontdoor/layout.js';
 import { removeTenantStack } from './remove.js';
 import { applyTenantSchema } from './schema.js';
 import { suspendedRefusal } from './day2-target.js';
+import { reachTenantPorts } from '../stack/tenant-ports.js';
+import { publicPortNames, unpublishPrivatePorts } from '../templates/private-ports.js';
 import { TenantRegistry, wrongHost, type TenantRecord } from './registry.js';
 import { holdTenant } from './hold.js';
 import type { AdminDb } from '../admin-db/database.js';
@@ -338,7 +340,9 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     rendered = run.render(reservation);
     const manifest = renderManifest({
       ...run, template: run.template.name, appUrl: urlOf(ctx, run.template, reservation.ports), doorUrl: tenantDoorUrl(config, run.id), bindAddress: ctx.dockerHost.publishAddress(config.bindAddress),
-      ports: Object.entries(run.template.block.ports).filter(([name]) => reservation.ports[name] !== undefined).map(([name, p]) => ({ name, service: p.service, host: reservation.ports[name]!, container: p.container })),
+      ports: Object.entries(run.template.block.ports).filter(([name]) => reservation.ports[name] !== undefined).map(([name, p]) => ({
+        name, service: p.service, host: reservation.ports[name]!, container: p.container, published: !ctx.dockerHost.keepsPortsPrivate || publicPortNames(run.template.block).has(name),
+      })),
       subnet: reservation.subnet, composeFile: run.paths.composeFile, envFile: run.paths.envFile, flavour: compose.flavour,
     });
     await writeTenantFiles(run.paths, { compose: rendered, manifest, secrets: run.secrets, project: run.project, initdbDir: run.template.initdbDir ?? null }).catch((error) => {
@@ -380,7 +384,6 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   const deadlineMs = config.healthDeadlineSeconds * 1000;
   // A swarm tenant's containers and published ports are on the node its stack is pinned to.
   const onNode = ctx.dockerHost.kind === 'swarm' ? { ...ctx, dockerHost: await swarmNodeHost(ctx.dockerHost, run.project, signal) } : ctx;
-  const address = onNode.dockerHost.probeAddress(config.bindAddress);
   // The schema goes in as soon as its database is ready, while the other services are still coming up.
   const target = run.template.block.migrations;
   const migrationsDir = run.template.migrationsDir;
@@ -390,11 +393,17 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     if (!target || !migrationsDir) return [];
     await ctx.pause('provision:schema');
     const values = templateValues(run.template, tenant, hostValuesOf(config));
-    return applyTenantSchema(
-      { host: address, port: reservation.ports[target.port]!, password: run.secrets[target.passwordSecret]!, user: target.user, database: fillBlockText(target.database, values) },
-      { clock: ctx.clock, deadlineMs, signal },
-      { dir: migrationsDir },
-    );
+    // A remote host does not publish the database: it is reached through the engine (stack/tenant-ports.ts).
+    const reach = await reachTenantPorts(onNode.dockerHost, { project: run.project, bindAddress: config.bindAddress, block: run.template.block, ports: reservation.ports, names: [target.port], signal });
+    try {
+      return await applyTenantSchema(
+        { ...reach.endpoint(target.port), password: run.secrets[target.passwordSecret]!, user: target.user, database: fillBlockText(target.database, values) },
+        { clock: ctx.clock, deadlineMs, signal },
+        { dir: migrationsDir },
+      );
+    } finally {
+      await reach.close();
+    }
   })());
   const containers = await waitForTenantReady(onNode, { project: run.project, rendered, template: run.template, tenant, secrets: run.secrets, profiles: run.profiles }, {
     onReady: (service) => {
@@ -438,7 +447,9 @@ export function renderTenant(template: Template, { id, name, plan, reservation, 
   const { config } = ctx;
   try {
     const values = templateValues(template, { id, name, plan, subnet: reservation.subnet, ports: reservation.ports }, hostValuesOf(config));
-    return renderTemplateWith(template, { ...values, bind_address: ctx.dockerHost.publishAddress(config.bindAddress) });
+    const rendered = renderTemplateWith(template, { ...values, bind_address: ctx.dockerHost.publishAddress(config.bindAddress) });
+    // A remote host or a swarm publishes the front door's port only; the rest is reached through the engine.
+    return ctx.dockerHost.keepsPortsPrivate ? unpublishPrivatePorts(rendered, template.block, reservation.ports) : rendered;
   } catch (error) {
     if (error instanceof TemplateError) throw new TenantctlError('usage', `template ${template.name} (${template.composeFile}): ${error.message}`);
     throw error;

@@ -1,6 +1,6 @@
 import { parse } from 'yaml';
 import { describeServices } from '../templates/render-compose.js';
-import { httpProbe, postgresLoginProbe, redisHttpProbe, redisKeyProbe, redisPingProbe, tcpProbe, type Probe } from '../stack/probes.js';
+import { httpProbe, postgresLoginProbe, redisHttpProbe, redisKeyProbe, redisPingProbe, tcpProbe, tcpInsideProbe, type Probe } from '../stack/probes.js';
 import type { ExpectedService } from '../stack/readiness.js';
 import type { PortPlan } from '../allocation/ports.js';
 import type { TemplateBlock, ReadinessDeclaration } from '../templates/block-schema.js';
@@ -17,6 +17,23 @@ export interface ReadinessInput {
   profiles: readonly string[];
   /** Placeholder values for the block's own strings (a database name with {{tenant_id_underscored}}). */
   values: Readonly<Record<string, string>>;
+  /**
+   * Where to dial a port by name (stack/tenant-ports.ts: a relay through the engine for a port the
+   * host does not publish); without it, `address` and the port's host port.
+   */
+  endpoint?: (name: string) => { host: string; port: number; acceptsInside?: (signal?: AbortSignal) => Promise<{ ok: boolean; why: string }> };
+}
+
+/** The port names a block's readiness probes dial. */
+export function readinessPortNames(block: Pick<TemplateBlock, 'readiness'>): string[] {
+  return Object.values(block.readiness).flatMap((check) => {
+    if ('http' in check) return [check.http.port];
+    if ('tcp' in check) return [check.tcp.port];
+    if ('postgres' in check) return [check.postgres.port];
+    if ('redis' in check) return [check.redis.port];
+    if ('redisHttp' in check) return [check.redisHttp.port];
+    return [];
+  });
 }
 
 /**
@@ -42,27 +59,35 @@ export function tenantReadiness(renderedCompose: string, block: Pick<TemplateBlo
     });
 }
 
-function probeFor(check: Exclude<ReadinessDeclaration, { running: true }>, { address, ports, secrets, values }: ReadinessInput): Probe {
-  const port = (name: string) => {
+function probeFor(check: Exclude<ReadinessDeclaration, { running: true }>, { address, ports, secrets, values, endpoint }: ReadinessInput): Probe {
+  const dial = (name: string) => {
     const value = ports[name];
     if (value === undefined) throw new Error(`readiness names port ${name}, which the tenant has not been given`);
-    return value;
+    return endpoint ? endpoint(name) : { host: address, port: value };
   };
   const secret = (name: string) => {
     const value = secrets[name];
     if (value === undefined) throw new Error(`readiness names secret ${name}, which the tenant does not have`);
     return value;
   };
-  if ('http' in check) return httpProbe(`http://${address}:${port(check.http.port)}${check.http.path}`, check.http.status);
-  if ('tcp' in check) return tcpProbe(address, port(check.tcp.port));
+  const url = (name: string) => {
+    const end = dial(name);
+    return `http://${end.host}:${end.port}`;
+  };
+  if ('http' in check) return httpProbe(`${url(check.http.port)}${check.http.path}`, check.http.status);
+  if ('tcp' in check) {
+    const end = dial(check.tcp.port) as { host: string; port: number; acceptsInside?: (signal?: AbortSignal) => Promise<{ ok: boolean; why: string }> };
+    // A tunnelled port: its local listener always accepts, so the check runs inside the container.
+    return end.acceptsInside ? tcpInsideProbe(ports[check.tcp.port]!, end.acceptsInside) : tcpProbe(end.host, end.port);
+  }
   if ('postgres' in check) {
     const p = check.postgres;
-    return postgresLoginProbe({ host: address, port: port(p.port), user: p.user, password: secret(p.passwordSecret), database: fillBlockText(p.database, values) });
+    return postgresLoginProbe({ ...dial(p.port), user: p.user, password: secret(p.passwordSecret), database: fillBlockText(p.database, values) });
   }
   if ('redis' in check) {
-    const endpoint = { host: address, port: port(check.redis.port), password: secret(check.redis.passwordSecret) };
-    return check.redis.key ? redisKeyProbe(endpoint, check.redis.key, `${check.redis.key} in Redis`) : redisPingProbe(endpoint);
+    const redis = { ...dial(check.redis.port), password: secret(check.redis.passwordSecret) };
+    return check.redis.key ? redisKeyProbe(redis, check.redis.key, `${check.redis.key} in Redis`) : redisPingProbe(redis);
   }
-  return redisHttpProbe(`http://${address}:${port(check.redisHttp.port)}`, secret(check.redisHttp.tokenSecret));
+  return redisHttpProbe(url(check.redisHttp.port), secret(check.redisHttp.tokenSecret));
 }
 

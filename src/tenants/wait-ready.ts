@@ -5,7 +5,8 @@ import type { ContainerState } from '../engine/docker.js';
 import type { Template } from '../templates/template.js';
 import { templateValues, type TenantValues } from '../templates/values.js';
 import { hostValuesOf, servicesOfProfilesOff } from '../templates/configured.js';
-import { tenantReadiness } from './readiness.js';
+import { readinessPortNames, tenantReadiness } from './readiness.js';
+import { reachTenantPorts } from '../stack/tenant-ports.js';
 import { TenantRegistry, type TenantRecord } from './registry.js';
 import { loadTenantTemplate } from './tenant-template.js';
 
@@ -34,19 +35,28 @@ export async function waitForTenantReady(ctx: Context, target: ReadyTarget, { on
   }
   const address = ctx.dockerHost.probeAddress(ctx.config.bindAddress);
   const values = templateValues(target.template, target.tenant, hostValuesOf(ctx.config));
-  // `only`: these services alone (a suspended tenant's state services, started for a backup).
-  const services = tenantReadiness(target.rendered, target.template.block, { address, ports: target.tenant.ports, secrets: target.secrets, profiles: target.profiles, values })
-    .filter((s) => !only || only.includes(s.name));
-  const started = ctx.clock.now();
-  return waitUntilReady(ctx.dockerHost, target.project, services, {
-    deadlineMs: ctx.config.healthDeadlineSeconds * 1000,
-    clock: ctx.clock,
-    signal: ctx.signal,
-    onReady: (service) => {
-      ctx.reporter.info(`${service} ready (${((ctx.clock.now() - started) / 1000).toFixed(1)} s)`);
-      onReady?.(service);
-    },
+  // Ports the host does not publish (a remote host's PostgreSQL and Redis) are dialled through the engine.
+  const reach = await reachTenantPorts(ctx.dockerHost, {
+    project: target.project, bindAddress: ctx.config.bindAddress, block: target.template.block, ports: target.tenant.ports,
+    names: readinessPortNames(target.template.block).filter((name) => target.tenant.ports[name] !== undefined), signal: ctx.signal,
   });
+  try {
+    // `only`: these services alone (a suspended tenant's state services, started for a backup).
+    const services = tenantReadiness(target.rendered, target.template.block, { address, ports: target.tenant.ports, secrets: target.secrets, profiles: target.profiles, values, endpoint: reach.endpoint })
+      .filter((s) => !only || only.includes(s.name));
+    const started = ctx.clock.now();
+    return await waitUntilReady(ctx.dockerHost, target.project, services, {
+      deadlineMs: ctx.config.healthDeadlineSeconds * 1000,
+      clock: ctx.clock,
+      signal: ctx.signal,
+      onReady: (service) => {
+        ctx.reporter.info(`${service} ready (${((ctx.clock.now() - started) / 1000).toFixed(1)} s)`);
+        onReady?.(service);
+      },
+    });
+  } finally {
+    await reach.close();
+  }
 }
 
 /** A tenant on record, ready to be waited for: its template, its ports by name, its profiles. */

@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { writeTemplateFiles } from '../tenants/files.js';
 import { parseDocument } from 'yaml';
 import type { DockerHost } from '../engine/docker-host.js';
 import type { Context } from '../context.js';
@@ -238,6 +239,8 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
       : `bringing ${id} up with the new render (compose recreates what changed)`);
     try {
       await ctx.pause('upgrade:begun');
+      // The template's own files first (initdb/): a tenant from before its template mounted ./initdb has none.
+      await writeTemplateFiles(t.paths, template.initdbDir ?? null);
       await writeFile(t.paths.composeFile, rendered, { mode: 0o644 });
       await journal.step(op, 'file-written');
       await site.bringUp(ctx, t);

@@ -5,14 +5,15 @@
 //  - rate limits a stranger cannot spend: keyless floods hit their own address's limit (429 with
 //    Retry-After), keyed requests of a starter tenant pass meanwhile;
 //  - canonical paths: /API/, //api, %61pi, /api/../ refused (400); /api/AI/ gated like /api/ai/;
-//    a client-sent X-Api-Key-Id never reaches the app as sent;
+//    a client-sent X-Api-Key-Id (or X-Forwarded-For, X-Real-IP) never reaches the app as sent, on a
+//    keyless path, a keyed one or an operator's snippet location (the app echoes what it received);
 //  - TLS: 1.1 and CBC suites refused, HSTS on the base domain;
 //  - the local CA: name-constrained to the base domain; a custom domain without its own
 //    certificate refused (exit 2, nothing recorded).
 // One front door and one tenant for the whole file (beforeAll).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +25,7 @@ let h: Harness;
 let ports: { http: number; https: number };
 let ca: string;
 let key: string;
+let keyId: string;
 const base = 'tenants.localhost';
 const host = `acme.${base}`;
 
@@ -51,13 +53,21 @@ async function handshake(options: string[]): Promise<boolean> {
   return result.exitCode === 0 && /Cipher is (?!\(NONE\))/.test(String(result.stdout));
 }
 
+/**
+ * The app this file runs: built from this checkout's bundle (dist/app, npm run build) under a tag
+ * of its own, so the headers /whoami echoes are this branch's whatever tenantctl/app:latest holds.
+ */
+const appImage = 'tenantctl/app:e2e-attacker';
+
 beforeAll(async () => {
-  h = await createHarness('attacker');
+  await execa('docker', ['build', '-q', '--build-arg', 'NODE_IMAGE=tenantctl/node:bookworm', '-f', 'Dockerfile.multitenant', '-t', appImage, '--label', 'tenantctl.e2e=attacker', '.'], { cwd: path.join(import.meta.dirname, '..', '..') });
+  h = await createHarness('attacker', { TENANTCTL_APP_IMAGE: appImage });
   ports = await useOwnFrontdoor(h, { TENANTCTL_FRONTDOOR_RATE_PER_ADDRESS: '10/20' });
   ca = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'tls', 'ca.crt');
   const provision = await h.cli(['provision', 'acme', '--plan', 'starter', '--json']);
   if (provision.exitCode !== 0) throw new Error(`provision failed:\n${provision.why}`);
   key = provision.json().initialApiKey.key;
+  keyId = provision.json().initialApiKey.id;
   const init = await h.cli(['frontdoor', 'init', '--self-signed', '--json']);
   if (init.exitCode !== 0) throw new Error(`frontdoor init failed:\n${init.why}`);
 }, 300_000);
@@ -65,7 +75,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.cli(['frontdoor', 'down']);
   await h?.cleanup();
+  await execa('docker', ['image', 'rm', '-f', appImage], { reject: false });
 }, 120_000);
+
+describe('least privilege: the admin database\'s password', () => {
+  it('reaches its container as a 0600 file (a compose secret), not in its environment: docker inspect shows no password', async () => {
+    const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'admin-db.env'), 'utf8'))![1]!;
+    const container = (await execa('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${h.env.TENANTCTL_ADMIN_PROJECT}`, '--filter', 'label=tenantctl.role=admin-db'])).stdout.trim();
+    expect(container).not.toBe('');
+    const inspect = (await execa('docker', ['inspect', container])).stdout;
+    expect(inspect).not.toContain(password);
+    const env: string[] = JSON.parse(inspect)[0].Config.Env;
+    expect(env).toContain('POSTGRES_PASSWORD_FILE=/run/secrets/admin_db_password');
+    expect(env.some((e) => e.startsWith('POSTGRES_PASSWORD='))).toBe(false);
+    expect(statSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'admin-db.password')).mode & 0o777).toBe(0o600);
+  });
+});
 
 describe('least privilege: the gateway\'s database login', () => {
   it('is tenantctl_gateway, not a superuser, cannot read sealed secrets or mint keys, and counts usage only for the key\'s own tenant', async () => {
@@ -230,6 +255,54 @@ describe('canonical paths', () => {
     }
     // And a spoofed header on a keyless path is just one more request (no error, no key id).
     expect((await request('/api/health', { 'x-api-key-id': '00000000-0000-0000-0000-000000000000' })).status).toBe(200);
+  });
+
+  // What the app itself receives (the reference app's /whoami echoes the door's headers), with
+  // spoofed values of every header the door sets: on a keyless path, on a keyed one, and in a
+  // location of the operator's snippet that sets a header of its own (which in nginx inherits none
+  // of the server's proxy_set_header: the door includes its headers into each snippet location).
+  const spoofed = {
+    'x-api-key-id': '00000000-0000-0000-0000-000000000000', 'x-real-ip': '203.0.113.9', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'evil.example',
+    // What frameworks trust for the client's address, scheme or path (Express, Rails, Symfony, IIS rewrites, CDNs).
+    forwarded: 'for=203.0.113.9;proto=http', 'x-forwarded-prefix': '/admin', 'x-forwarded-scheme': 'http', 'x-forwarded-ssl': 'off',
+    'x-original-url': '/admin', 'x-rewrite-url': '/admin', 'true-client-ip': '203.0.113.9', 'x-client-ip': '203.0.113.9',
+  };
+  const received = async (urlPath: string, headers: Record<string, string> = {}) => {
+    const r = await request(urlPath, { ...spoofed, ...headers });
+    expect(r.status, `${urlPath}: ${r.body}`).toBe(200);
+    const answer = JSON.parse(r.body);
+    expect(answer.customer).toBe('acme');
+    // The request id the app got is the one the door answered with.
+    expect(answer.headers['x-request-id']).toBe(r.headers['x-request-id']);
+    return answer.headers as Record<string, string | null>;
+  };
+  const expectDoorValues = (seen: Record<string, string | null>, apiKeyId: string | null) => {
+    expect(seen['x-api-key-id']).toBe(apiKeyId);
+    expect(seen['x-real-ip']).toBe('127.0.0.1');
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen['x-forwarded-host']).toBe(host);
+    expect(seen['x-forwarded-scheme']).toBe('https');
+    for (const cleared of ['forwarded', 'x-forwarded-prefix', 'x-forwarded-ssl', 'x-original-url', 'x-rewrite-url', 'true-client-ip', 'x-client-ip']) {
+      expect(seen[cleared], cleared).toBeNull();
+    }
+  };
+
+  it('a spoofed X-Api-Key-Id (and X-Forwarded-*, X-Real-IP, Forwarded, X-Original-URL, True-Client-IP, ...) never reaches the app: keyless, keyed and snippet locations', async () => {
+    expectDoorValues(await received('/whoami'), null);
+    expectDoorValues(await received('/api/whoami', withKey()), keyId);
+
+    const snippet = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'snippets', 'acme.conf');
+    writeFileSync(snippet, '# The operator\'s own location, with a header of its own.\nlocation /from-snippet/ {\n    proxy_set_header X-Operator yes;\n    proxy_pass http://$tenantctl_upstream/whoami;\n}\n');
+    try {
+      const reload = await h.cli(['frontdoor', 'reload', '--json']);
+      expect(reload.exitCode, reload.why).toBe(0);
+      expect(reload.json().refused ?? []).toEqual([]);
+      expectDoorValues(await received('/from-snippet/x'), null);
+    } finally {
+      rmSync(snippet);
+      const back = await h.cli(['frontdoor', 'reload']);
+      expect(back.exitCode, back.why).toBe(0);
+    }
   });
 });
 

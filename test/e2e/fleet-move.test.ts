@@ -20,6 +20,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, dockerObjectsWithPrefix, stopwatch, useOwnFrontdoor, type Harness } from './harness.js';
+import { tenantDbThroughEngine } from './tenant-db.js';
 import { startEngines, type TestEngine, type TestEngines } from './engines.js';
 import { startPausedAt, type PausedRun } from './pause.js';
 
@@ -75,7 +76,10 @@ async function door(id: string, urlPath = '/api/health'): Promise<{ status: numb
 async function tenantDb(id: string): Promise<pg.Client> {
   const [row] = await h.adminQuery('SELECT db_port, host FROM admin_customers WHERE id = $1', [id]);
   const password = readFileSync(path.join(h.customersDir, id, 'secrets', 'DB_PASSWORD'), 'utf8').trim();
-  const client = new pg.Client({ host: row.host === remote ? engine.address : '127.0.0.1', port: row.db_port, user: 'tenant_owner', password, database: 'tenant', connectionTimeoutMillis: 10_000 });
+  const login = { user: 'tenant_owner', password, database: 'tenant' };
+  // The remote engine publishes no database port: reached through it (docker exec), as tenantctl does.
+  if (row.host === remote) return tenantDbThroughEngine(engine.tcp, { project: `${h.prefix}-${id}`, service: 'db' }, login);
+  const client = new pg.Client({ host: '127.0.0.1', port: row.db_port, ...login, connectionTimeoutMillis: 10_000 });
   await client.connect();
   return client;
 }
@@ -372,8 +376,11 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
     };
     const edgeSql = (on: 'here' | 'there', sql: string) => run(on, 'edge', ['python3', '-c', 'import sqlite3, sys\ndb = sqlite3.connect("/data/edge.db")\nrows = db.execute(sys.argv[1]).fetchall()\ndb.commit()\nprint(rows)', sql]);
     const portsOf = async () => Object.fromEntries((await h.adminQuery("SELECT purpose, value FROM admin_allocations WHERE customer_id = $1 AND kind = 'port'", [id])).map((r) => [r.purpose, Number(r.value)]));
-    const db = async (address: string) => {
-      const client = new pg.Client({ host: address, port: (await portsOf()).postgres, user: 'frontbase', password: readFileSync(path.join(h.customersDir, id, 'secrets', 'DB_PASSWORD'), 'utf8').trim(), database: 'frontbase_fbm', connectionTimeoutMillis: 10_000 });
+    const db = async (on: 'here' | 'there') => {
+      const login = { user: 'frontbase', password: readFileSync(path.join(h.customersDir, id, 'secrets', 'DB_PASSWORD'), 'utf8').trim(), database: 'frontbase_fbm' };
+      // The remote engine publishes no database port: reached through it (docker exec), as tenantctl does.
+      if (on === 'there') return tenantDbThroughEngine(engine.tcp, { project: `${h.prefix}-${id}`, service: 'postgres' }, login);
+      const client = new pg.Client({ host: '127.0.0.1', port: (await portsOf()).postgres, ...login, connectionTimeoutMillis: 10_000 });
       await client.connect();
       return client;
     };
@@ -382,7 +389,7 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
     await edgeSql('here', 'CREATE TABLE marks (n INTEGER)');
     await edgeSql('here', 'INSERT INTO marks VALUES (7)');
     expect(await run('here', 'redis', ['sh', '-c', 'redis-cli --no-auth-warning --askpass SET moved yes </run/tenantctl/REDIS_PASSWORD'])).toBe('OK');
-    const before = await db('127.0.0.1');
+    const before = await db('here');
     await before.query('CREATE TABLE marks (n int); INSERT INTO marks SELECT generate_series(1, 50)');
     await before.end();
 
@@ -395,7 +402,7 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
     expect(notes.notes.map((n: any) => n.text)).toEqual(['moved note']);
     expect(await edgeSql('there', 'SELECT n FROM marks')).toBe('[(7,)]');
     expect(await run('there', 'redis', ['sh', '-c', 'redis-cli --no-auth-warning --askpass GET moved </run/tenantctl/REDIS_PASSWORD'])).toBe('yes');
-    const after = await db(engine.address);
+    const after = await db('there');
     try {
       expect((await after.query('SELECT count(*)::int AS n, sum(n)::int AS total FROM marks')).rows[0]).toEqual({ n: 50, total: 1275 });
     } finally {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, stopwatch, type Harness } from './harness.js';
+import { tenantDbThroughEngine } from './tenant-db.js';
 import { startEngines, type TestEngine, type TestEngines } from './engines.js';
 
 let h: Harness;
@@ -20,13 +21,13 @@ const timings: Record<string, number> = {};
 
 const timed = stopwatch(timings);
 
-/** A connection to a tenant's database where its host publishes it, with its current password. */
-async function tenantDb(id: string, address: string): Promise<pg.Client> {
-  const [row] = await h.adminQuery('SELECT db_port FROM admin_customers WHERE id = $1', [id]);
+/**
+ * A connection to a tenant's database on a test engine, with its current password: through the
+ * engine (docker exec), as tenantctl reaches it: a remote host does not publish it.
+ */
+async function tenantDb(id: string, engine: TestEngine): Promise<pg.Client> {
   const password = readFileSync(path.join(h.customersDir, id, 'secrets', 'DB_PASSWORD'), 'utf8').trim();
-  const client = new pg.Client({ host: address, port: row.db_port, user: 'tenant_owner', password, database: 'tenant', connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  return client;
+  return tenantDbThroughEngine(engine.tcp, { project: `${h.prefix}-${id}`, service: 'db' }, { user: 'tenant_owner', password, database: 'tenant' });
 }
 
 beforeAll(async () => {
@@ -151,7 +152,7 @@ describe('a fleet of Docker hosts', () => {
   it('move carries the rows written before it to the other engine and leaves nothing on the old one', async () => {
     const start = await h.cli(['start', 'ontcp'], { timeoutMs: 300_000 });
     expect(start.exitCode, start.why).toBe(0);
-    const before = await tenantDb('ontcp', tcpEngine.address);
+    const before = await tenantDb('ontcp', tcpEngine);
     await before.query('CREATE TABLE moved (n int PRIMARY KEY, what text)');
     await before.query("INSERT INTO moved SELECT n, 'row ' || n FROM generate_series(1, 500) n");
     await before.end();
@@ -161,7 +162,7 @@ describe('a fleet of Docker hosts', () => {
     expect(moved.json()).toMatchObject({ id: 'ontcp', from: 'e-tcp', to: 'e-ssh', outcome: 'moved' });
     expect((await h.adminQuery("SELECT host, status FROM admin_customers WHERE id = 'ontcp'"))[0]).toEqual({ host: 'e-ssh', status: 'active' });
 
-    const after = await tenantDb('ontcp', sshEngine.address);
+    const after = await tenantDb('ontcp', sshEngine);
     const { rows } = await after.query('SELECT count(*)::int AS n, sum(n)::int AS total FROM moved');
     await after.end();
     expect(rows[0]).toEqual({ n: 500, total: 125250 });

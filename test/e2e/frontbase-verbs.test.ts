@@ -98,6 +98,12 @@ beforeAll(async () => {
   await edgeSql(id, 'CREATE TABLE marks (n INTEGER)');
   await writeMark(id);
   await writeMark(id);
+  // A trap in the tenant's own data: a CHECK whose function makes frontbase a superuser when it
+  // runs as one. Harmless as frontbase; a restore that copied the rows in as the superuser sprang it.
+  await psql(id, `CREATE FUNCTION escalate() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN EXECUTE 'ALTER ROLE frontbase SUPERUSER'; END IF;
+    RETURN true; END $$`);
+  await psql(id, 'CREATE TABLE trap (n int CHECK (escalate())); INSERT INTO trap VALUES (1)');
   // An image that never answers (the backend's, sleeping): what an upgrade rolls back from.
   await execa('docker', ['build', '-q', '-t', brokenImage, '--label', `tenantctl.e2e=${h.prefix}`, '-'], {
     input: 'FROM tenantctl/frontbase-backend:latest\nCMD ["sleep", "infinity"]\n',
@@ -109,6 +115,20 @@ afterAll(async () => {
   await execa('docker', ['image', 'rm', '-f', brokenImage, sameImage], { reject: false });
   await h?.cleanup();
 }, 300_000);
+
+describe('the postgres profile\'s roles', () => {
+  it('frontbase owns its database and is not a superuser; the image\'s superuser has no password (local socket only)', async () => {
+    expect(await psql(id, "SELECT r.rolsuper::text || ' ' || (pg_get_userbyid(d.datdba) = current_user)::text FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()")).toBe('false true');
+    // What a superuser could do and frontbase cannot: run a program in the container.
+    await expect(psql(id, "COPY (SELECT 1) TO PROGRAM 'true'")).rejects.toThrow(/superuser|pg_execute_server_program/);
+    const c = await containerOf(project(id), 'postgres');
+    const superusers = await execa('docker', ['exec', c, 'psql', '-X', '-A', '-t', '-U', 'postgres', '-d', 'postgres', '-c', 'SELECT rolname, rolpassword IS NULL FROM pg_authid WHERE rolsuper']);
+    expect(superusers.stdout.trim()).toBe('postgres|t');
+    const overTcp = await execa('docker', ['exec', '-e', 'PGPASSWORD', c, 'psql', '-X', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-c', 'SELECT 1'], { reject: false, env: { PGPASSWORD: secretOf(id, 'DB_PASSWORD') } });
+    expect(overTcp.exitCode).not.toBe(0);
+    expect(overTcp.stderr).toMatch(/password authentication failed/);
+  });
+});
 
 describe('backup and restore of a frontbase tenant (SQLite, Redis, PostgreSQL)', () => {
   it('backs up every piece its template declares, each checked, in a format-2 manifest', async () => {
@@ -139,6 +159,9 @@ describe('backup and restore of a frontbase tenant (SQLite, Redis, PostgreSQL)',
     expect(r.json()).toMatchObject({ mode: 'in-place', outcome: 'restored' });
     expect(await fingerprint(id)).toBe(backedUp);
     await expectClean(id);
+    // The dump's rows went in as the owner (pg_restore --role): the trap's CHECK ran, and changed nothing.
+    expect(await psql(id, 'SELECT count(*) FROM trap')).toBe('1');
+    expect(await psql(id, "SELECT rolsuper FROM pg_roles WHERE rolname = 'frontbase'")).toBe('f');
   }, 300_000);
 
   it('kill -9 after the swap, then `start` settles it: every piece back to the tenant\'s own data', async () => {

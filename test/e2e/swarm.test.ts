@@ -17,6 +17,7 @@ import { DockerHost, parseDockerEndpoint } from '../../src/engine/docker-host.js
 import { httpProbe, postgresLoginProbe, redisPingProbe, type Probe } from '../../src/stack/probes.js';
 import { deploySwarmTenant, removeSwarmTenant, swarmLeftovers, waitForSwarmTasks, type SwarmDeployment } from '../../src/swarm/swarm-stack.js';
 import { createHarness, type Harness } from './harness.js';
+import { tenantDbThroughEngine } from './tenant-db.js';
 import { startEngines, type TestEngines } from './engines.js';
 
 let h: Harness;
@@ -172,8 +173,12 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
     const engine = fleet.engines.find((e) => e.name === node[0])!;
     expect(new Set(node).size).toBe(1);
     const password = readFileSync(path.join(h.customersDir, tenant, 'secrets', 'DB_PASSWORD'), 'utf8');
-    const owner = new pg.Client({ host: engine.address, port: result.ports.db, user: 'tenant_owner', password, database: 'tenant' });
-    await owner.connect();
+    // No database port on the node (a swarm publishes the front door's port only): through its engine.
+    const publishedBy = async (service: string) => (JSON.parse(await manager.docker(['service', 'inspect', '--format', '{{json .Spec.EndpointSpec.Ports}}', `${h.prefix}-${tenant}_${service}`])) ?? []).map((p: any) => p.PublishedPort);
+    expect(await publishedBy('app')).toEqual([result.ports.app]);
+    expect(await publishedBy('db')).toEqual([]);
+    expect(await publishedBy('redis')).toEqual([]);
+    const owner = await tenantDbThroughEngine(engine.tcp, { project: `${h.prefix}-${tenant}`, service: 'db' }, { user: 'tenant_owner', password, database: 'tenant' });
     try {
       expect((await owner.query('SELECT count(*)::int AS n FROM tenant_schema_migrations')).rows[0].n).toBeGreaterThan(0);
     } finally {
@@ -210,9 +215,7 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
   async function ownerDb(): Promise<pg.Client> {
     const node = (await manager.docker(['stack', 'ps', `${h.prefix}-${tenant}`, '--filter', 'desired-state=running', '--format', '{{.Node}}'])).split('\n')[0];
     const engine = fleet.engines.find((e) => e.name === node)!;
-    const client = new pg.Client({ host: engine.address, port: result.ports.db, user: 'tenant_owner', password: readFileSync(path.join(h.customersDir, tenant, 'secrets', 'DB_PASSWORD'), 'utf8'), database: 'tenant', connectionTimeoutMillis: 10_000 });
-    await client.connect();
-    return client;
+    return tenantDbThroughEngine(engine.tcp, { project: `${h.prefix}-${tenant}`, service: 'db' }, { user: 'tenant_owner', password: readFileSync(path.join(h.customersDir, tenant, 'secrets', 'DB_PASSWORD'), 'utf8'), database: 'tenant' });
   }
   const replicas = async () => (await manager.docker(['service', 'ls', '--filter', `label=com.docker.stack.namespace=${h.prefix}-${tenant}`, '--format', '{{.Name}} {{.Replicas}}']))
     .split('\n').filter(Boolean).map((line) => line.replace(`${h.prefix}-${tenant}_`, '')).sort();

@@ -44,6 +44,23 @@ describe('findDiscrepancies', () => {
     expect(findDiscrepancies(partial)).toEqual([expect.objectContaining({ kind: 'partial-stack', tenant: 'fb', detail: expect.stringContaining('no edge container') })]);
   });
 
+  it('a remote or swarm tenant whose containers still publish its db or redis port: private-port-published, fixed by upgrade', () => {
+    const withPorts = (ports: Record<string, string>) => ({ ...whole('t-old'), containers: whole('t-old').containers.map((c) => ({ ...c, ports: ports[c.service] ?? '' })) });
+    const privatePorts = { db: 5440, redis: 6390 };
+    const older = snapshot({ rows: [row('old', 'active', { privatePorts })], stacks: [withPorts({ app: '10.0.0.5:3005->3000/tcp', db: '0.0.0.0:5440->5432/tcp, :::5440->5432/tcp', redis: '0.0.0.0:6390->6379/tcp' })], folders: ['old'] });
+    expect(findDiscrepancies(older)).toEqual([expect.objectContaining({
+      kind: 'private-port-published', tenant: 'old', fixable: false, fix: expect.stringContaining('tenantctl upgrade old'), detail: expect.stringContaining('db db 5440, redis redis 6390'),
+    })]);
+    // On a swarm upgrade is refused: the fix says what is possible there.
+    expect(findDiscrepancies({ ...older, swarm: true })[0]?.fix).toMatch(/tenantctl clone old --as/);
+    // Only the front door's port published: nothing to say.
+    const current = snapshot({ rows: [row('old', 'active', { privatePorts })], stacks: [withPorts({ app: '10.0.0.5:3005->3000/tcp' })], folders: ['old'] });
+    expect(findDiscrepancies(current)).toEqual([]);
+    // A local host (no privatePorts on the row): its loopback-published db port is expected.
+    const local = snapshot({ rows: [row('old', 'active')], stacks: [withPorts({ db: '127.0.0.1:5440->5432/tcp' })], folders: ['old'] });
+    expect(findDiscrepancies(local)).toEqual([]);
+  });
+
   it('finds nothing when the registry, allocations, folders and Docker agree', () => {
     const s = snapshot({
       rows: [row('acme', 'active'), row('old', 'deprovisioned'), row('kept', 'deprovisioned', { keptData: true })],

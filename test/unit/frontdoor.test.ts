@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
-import { nginxWorkers, renderFrontdoor, routeKind, type RouteInput } from '../../src/frontdoor/render.js';
+import { nginxWorkers, renderFrontdoor, renderSnippet, routeKind, type RouteInput } from '../../src/frontdoor/render.js';
 import { parseDomain } from '../../src/frontdoor/domains.js';
 import { nginxReason, tenantOfError } from '../../src/frontdoor/sync.js';
 import { coversHost } from '../../src/frontdoor/tls.js';
@@ -152,5 +152,30 @@ describe('domains, certificates and nginx -t output', () => {
     expect(tenantOfError(['nginx: [emerg] bind() failed'])).toBeUndefined();
     expect(nginxReason('nginx: 2026/01/02 03:04:05 [emerg] 12#12: unknown directive "nope" in /etc/tenantctl/gen-000012/t/acme/snippet.conf:1'))
       .toBe('unknown directive "nope" in t/acme/snippet.conf:1');
+  });
+});
+
+describe('renderSnippet: the operator\'s locations get the door\'s headers first', () => {
+  it('includes proxy-headers.conf at the top of every location, nested and named ones too; other text unchanged', () => {
+    const text = '# my location / { in a comment\nset $x 1;\nlocation /a/ {\n    proxy_set_header X-Mine 1;\n    location ~ \\.json$ { proxy_pass http://$tenantctl_upstream; }\n}\nlocation @b{return 204;}\n';
+    const out = renderSnippet(text);
+    expect(out.match(/include proxy-headers\.conf;/g)).toHaveLength(4);
+    expect(out).toContain('location /a/ { include proxy-headers.conf;\n    proxy_set_header X-Mine 1;');
+    expect(out).toContain('location ~ \\.json$ { include proxy-headers.conf; proxy_pass');
+    expect(out).toContain('location @b{ include proxy-headers.conf;return 204;}');
+    expect(out.replaceAll(' include proxy-headers.conf;', '')).toBe(text);
+  });
+
+  it('proxy-headers.conf clears what a client could spoof: no key id, the peer address, the door\'s request id', () => {
+    const conf = renderFrontdoor({ config: config().frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [] }).get('proxy-headers.conf')!;
+    expect(conf).toContain('proxy_set_header X-Api-Key-Id "";');
+    expect(conf).toContain('proxy_set_header X-Forwarded-For $remote_addr;');
+    expect(conf).toContain('proxy_set_header X-Real-IP $remote_addr;');
+    expect(conf).toContain('proxy_set_header X-Request-Id $tenantctl_request_id;');
+    expect(conf).toContain('proxy_set_header X-Forwarded-Scheme $scheme;');
+    for (const header of ['Forwarded', 'X-Forwarded-Prefix', 'X-Forwarded-Ssl', 'X-Original-URL', 'X-Rewrite-URL', 'True-Client-IP', 'X-Client-IP']) {
+      expect(conf).toContain(`proxy_set_header ${header} "";`);
+    }
+    expect(conf).not.toMatch(/proxy_pass|add_header/);
   });
 });

@@ -122,10 +122,34 @@ describe('DockerHost for remote engines', () => {
   const tcp = new DockerHost('m', parseDockerEndpoint('tcp://10.0.0.1:2376'), { tlsCertPath: '/certs' });
   const ssh = new DockerHost('m', parseDockerEndpoint('ssh://ops@10.0.0.1:2222'), { ssh: { stateDir: '/nonexistent-state' }, searchPath: '/usr/bin' });
 
-  it('publishes on all interfaces instead of loopback on a remote engine, as configured locally', () => {
-    expect(tcp.publishAddress('127.0.0.1')).toBe('0.0.0.0');
-    expect(tcp.publishAddress('10.0.0.1')).toBe('10.0.0.1');
+  it('publishes a remote engine\'s front-door port on its publish address, else the engine URL\'s IP, never silently on 0.0.0.0', () => {
+    expect(tcp.publishAddress('127.0.0.1')).toBe('10.0.0.1');
+    expect(tcp.publishAddress('0.0.0.0')).toBe('10.0.0.1');
+    expect(ssh.publishAddress('127.0.0.1')).toBe('10.0.0.1');
     expect(new DockerHost('l', { kind: 'local' }).publishAddress('127.0.0.1')).toBe('127.0.0.1');
+    // Reached by name: refused (exit 2) unless the operator says where, 0.0.0.0 included.
+    const named = new DockerHost('n', parseDockerEndpoint('ssh://ops@web4.example.net'), { ssh: { stateDir: '/nonexistent-state' } });
+    expect(() => named.publishAddress('127.0.0.1')).toThrow(expect.objectContaining({ kind: 'usage', message: expect.stringMatching(/--publish-address/) }));
+    const chosen = new DockerHost('n', parseDockerEndpoint('ssh://ops@web4.example.net'), { ssh: { stateDir: '/nonexistent-state' }, publishAddress: '10.0.0.14' });
+    expect(chosen.publishAddress('127.0.0.1')).toBe('10.0.0.14');
+    // The front door dials the publish address; with "every interface" it dials the engine's address.
+    expect(chosen.probeAddress('127.0.0.1')).toBe('10.0.0.14');
+    const everywhere = new DockerHost('t', parseDockerEndpoint('tcp://10.0.0.5:2376'), { publishAddress: '0.0.0.0' });
+    expect(everywhere.publishAddress('127.0.0.1')).toBe('0.0.0.0');
+    expect(everywhere.probeAddress('127.0.0.1')).toBe('10.0.0.5');
+    // A swarm node publishes at its own address, not the manager's publish address.
+    const swarm = new DockerHost('s', parseDockerEndpoint('tcp://10.0.0.5:2376'), { kind: 'swarm', publishAddress: '10.0.0.5' });
+    expect(swarm.sibling('n2', '10.0.0.6').probeAddress('127.0.0.1')).toBe('10.0.0.6');
+  });
+
+  it('keeps ports private (only the front door\'s published) on remote engines and swarm nodes, not on a local compose engine', () => {
+    expect(tcp.keepsPortsPrivate).toBe(true);
+    expect(ssh.keepsPortsPrivate).toBe(true);
+    expect(new DockerHost('l', { kind: 'local' }).keepsPortsPrivate).toBe(false);
+    const localSwarm = new DockerHost('s', { kind: 'local' }, { kind: 'swarm' });
+    expect(localSwarm.keepsPortsPrivate).toBe(true);
+    // The manager's own node, reached as a plain engine, is still a swarm node.
+    expect(localSwarm.sibling('s', '10.0.0.9').keepsPortsPrivate).toBe(true);
   });
 
   it('reaches a swarm node like the manager: same scheme, user, port and TLS; one instance per node', () => {

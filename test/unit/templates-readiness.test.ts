@@ -4,6 +4,8 @@ import { renderTemplateWith } from '../../src/templates/validate.js';
 import { templateValues, sampleTenant, type HostValues } from '../../src/templates/values.js';
 import { tenantReadiness } from '../../src/tenants/readiness.js';
 import { servicesOf } from '../../src/tenants/day2-target.js';
+import net from 'node:net';
+import { serviceContainerIn } from '../../src/stack/tenant-ports.js';
 
 // What each declared readiness entry becomes (no Docker: only the mapping from block to probes).
 
@@ -45,5 +47,34 @@ describe('tenantReadiness from a template block', () => {
     const text = 'services:\n  w:\n    image: x\n    healthcheck: { test: ["CMD", "true"] }\n';
     const [service] = tenantReadiness(text, { readiness: { w: { running: true } } }, { address: 'h', ports: {}, secrets: {}, profiles: [], values: {} });
     expect(service).toEqual({ name: 'w', hasHealthcheck: false });
+  });
+
+  it('a tcp check of a tunnelled port is judged inside the container, not by the relay\'s listener (which always accepts)', async () => {
+    // A listener that accepts every connection, as the exec relay's local end does.
+    const listener = net.createServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const { port } = listener.address() as net.AddressInfo;
+    try {
+      const text = 'services:\n  q:\n    image: x\n';
+      const block = { readiness: { q: { tcp: { port: 'q' } } } } as never;
+      let inside = false;
+      const endpoint = () => ({ host: '127.0.0.1', port, acceptsInside: async () => ({ ok: inside, why: 'nothing accepts on port 7000 in the container' }) });
+      const [service] = tenantReadiness(text, block, { address: '127.0.0.1', ports: { q: 7000 }, secrets: {}, profiles: [], values: {}, endpoint });
+      expect(await service!.probe!.attempt()).toMatchObject({ done: false });
+      inside = true;
+      expect(await service!.probe!.attempt()).toMatchObject({ done: true });
+      // Without a tunnel the listener itself is dialled (a published port).
+      const [direct] = tenantReadiness(text, block, { address: '127.0.0.1', ports: { q: port }, secrets: {}, profiles: [], values: {} });
+      expect(await direct!.probe!.attempt()).toMatchObject({ done: true });
+    } finally {
+      listener.close();
+    }
+  });
+
+  it('a relay goes to the service\'s own container, never to a one-off (compose run) one', () => {
+    expect(serviceContainerIn('aaa True\nbbb False\n')).toBe('bbb');
+    expect(serviceContainerIn('ccc \n')).toBe('ccc'); // a swarm task's container has no oneoff label
+    expect(serviceContainerIn('aaa True\n')).toBeUndefined();
+    expect(serviceContainerIn('')).toBeUndefined();
   });
 });

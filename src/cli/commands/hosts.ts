@@ -25,15 +25,17 @@ on --host <name>; every later command for the tenant goes to its host.
     .option('--tls-ca <file>', 'tcp with TLS: the CA certificate')
     .option('--tls-cert <file>', 'tcp with TLS: the client certificate')
     .option('--tls-key <file>', 'tcp with TLS: the client key (only its path is stored)')
+    .option('--publish-address <ip>', "the host's address its tenants' front-door port is published on (default: the IP in the endpoint; 0.0.0.0: every interface, past the host's INPUT firewall)")
     .addHelpText('after', `
 Examples:
   $ tenantctl hosts add web2 --docker ssh://root@10.0.0.12
   $ tenantctl hosts add web3 --docker tcp://10.0.0.13:2376 --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem --json
+  $ tenantctl hosts add web4 --docker ssh://root@web4.example.net --publish-address 10.0.0.14
 `)
     .action(async (name: string, options, command: Command) => {
       const { hostsAdd } = await import('../../hosts/commands.js');
       const { renderHostAdded } = await import('../../hosts/render.js');
-      await withContext(command, (ctx) => hostsAdd(ctx, { name, docker: options.docker, swarm: options.swarm, tlsCa: options.tlsCa, tlsCert: options.tlsCert, tlsKey: options.tlsKey }), renderHostAdded);
+      await withContext(command, (ctx) => hostsAdd(ctx, { name, docker: options.docker, swarm: options.swarm, tlsCa: options.tlsCa, tlsCert: options.tlsCert, tlsKey: options.tlsKey, publishAddress: options.publishAddress }), renderHostAdded);
     });
 
   hosts
