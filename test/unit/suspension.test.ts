@@ -224,3 +224,19 @@ describe('doctor on a suspended tenant', () => {
     expect(findings).toEqual([expect.objectContaining({ kind: 'suspended-running', tenant: 'acme', detail: 'acme is suspended, but db, redis run', fixable: false })]);
   });
 });
+
+describe('backup of a suspended tenant', () => {
+  it('starts only its datastore services: a frontbase tenant\'s SQLite pieces (backend, edge: app services) are copied with them stopped', async () => {
+    const { servicesToStartForBackup } = await import('../../src/backups/backup.js');
+    const { loadTemplate } = await import('../../src/templates/load.js');
+    const piecesOf = (state: Record<string, Record<string, { service: string }>>) => Object.values(state).map((p) => {
+      const [kind, spec] = Object.entries(p)[0]!;
+      return { kind: kind as 'postgres', service: spec.service };
+    });
+    const frontbase = await loadTemplate('frontbase', {});
+    expect(servicesToStartForBackup(piecesOf(frontbase.block.state as never)).sort()).toEqual(['postgres', 'redis']);
+    const crm = await loadTemplate('crm', {});
+    expect(servicesToStartForBackup(piecesOf(crm.block.state as never)).sort()).toEqual(['db', 'redis']);
+    expect(servicesToStartForBackup([{ kind: 'sqlite', service: 'backend' }, { kind: 'volume', service: 'files' }])).toEqual([]);
+  });
+});
