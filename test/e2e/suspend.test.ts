@@ -320,9 +320,17 @@ describe('suspend and resume', () => {
     expect(await h.adminQuery("SELECT verb FROM admin_operations WHERE customer_id = 'acme' AND state = 'running'")).toEqual([]);
   }, 180_000);
 
-  it('stores a reason, a message and an actor (TENANTCTL_ACTOR) of "now()" as the text they are, not as the time', async () => {
-    const r = await h.cli(['suspend', 'acme', '--reason', 'now()', '--public-message', 'now()', '--json'], { env: { TENANTCTL_ACTOR: 'now()' } });
-    expect(r.exitCode, r.why).toBe(0);
+  it('suspend interrupted (SIGINT) once stopped is finished in-process; a reason, message and actor (TENANTCTL_ACTOR) of "now()" are stored as text, not as the time', async () => {
+    const run = await startPausedAt(h, ['suspend', 'acme', '--reason', 'now()', '--public-message', 'now()'], 'suspend:stopped', { TENANTCTL_ACTOR: 'now()' });
+    // Stopped, not yet marked: the door still routes it, to an app that does not answer.
+    expect(await runningContainers()).toBe(0);
+    expect((await h.adminQuery("SELECT status FROM admin_customers WHERE id = 'acme'"))[0].status).toBe('active');
+    expect([502, 503]).toContain((await browser()).status);
+    const ended = await interrupt(run);
+    expect(ended.exitCode, ended.stderr).toBe(130);
+    expect(ended.stderr).toContain('the suspension was finished');
+    await noOperationRunning();
+    expect((await browser()).body).toContain('<p>now()</p>');
     const [row] = await h.adminQuery("SELECT suspension_reason, suspension_public_message, suspended_by, suspended_at IS NOT NULL AS dated FROM admin_customers WHERE id = 'acme'");
     expect(row).toEqual({ suspension_reason: 'now()', suspension_public_message: 'now()', suspended_by: 'now()', dated: true });
     await timed('resume (now())', () => ok(['resume', 'acme']));
