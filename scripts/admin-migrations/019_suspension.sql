@@ -26,12 +26,16 @@ BEGIN
   END LOOP;
 END $$;
 
--- Why, since when and by whom; set while the tenant is suspended, cleared by resume (the audit log
--- keeps every suspension).
+-- Why (internal: operators and the tenant's own API keys), what the page tells visitors (null: a
+-- generic page), since when and by whom; set while the tenant is suspended, cleared by resume (the
+-- audit log keeps every suspension). deprovision_warned_at: when the agent raised the policy's
+-- warning a day before deprovisioning; a tenant never warned is never due (src/suspension/policy.ts).
 ALTER TABLE admin_customers
   ADD COLUMN suspension_reason text CHECK (char_length(suspension_reason) <= 200),
+  ADD COLUMN suspension_public_message text CHECK (char_length(suspension_public_message) <= 200),
   ADD COLUMN suspended_at timestamptz,
-  ADD COLUMN suspended_by text;
+  ADD COLUMN suspended_by text,
+  ADD COLUMN deprovision_warned_at timestamptz;
 
 -- The gateway names the suspension in its 401 to a keyed API call: it reads the reason, and nothing
 -- else that is new (migration 014 lists what it reads already: id, status).
@@ -39,5 +43,16 @@ DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenantctl_gateway') THEN
     GRANT SELECT (suspension_reason) ON admin_customers TO tenantctl_gateway;
+  END IF;
+END $$;
+
+-- The agent's policy loop raises 'suspension.deprovision-soon' and then records it
+-- (markDeprovisionWarned, UPDATE ... WHERE id = $1 AND status = 'suspended'): it may write that
+-- column alone, and read what the policy and that WHERE need. The role is another migration's: on a
+-- database without it (yet) nothing is granted here, and that migration grants it.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenantctl_agent') THEN
+    GRANT SELECT (id, status, suspended_at, deprovision_warned_at), UPDATE (deprovision_warned_at) ON admin_customers TO tenantctl_agent;
   END IF;
 END $$;

@@ -4,6 +4,7 @@ import { raiseAlert } from '../alerts/raise.js';
 import type { AlertEvent } from '../alerts/kinds.js';
 import { tenantsOverQuota } from '../quota/disk-quota.js';
 import { decideSuspensions } from '../suspension/policy.js';
+import { markDeprovisionWarned } from '../suspension/warned.js';
 
 // The policies the agent watches on its host, once an hour on the leader: a tenant's volumes over
 // its plan's disk quota (plans.<plan>.diskQuota) and suspended tenants whose deprovisioning the
@@ -40,10 +41,14 @@ export function policyLoop(intervalMs = hourMs): AgentLoop {
       const days = agent.ctx.config.suspension.deprovisionAfterDays;
       if (days === null) return;
       const { rows } = await agent.db.pool.query(
-        "SELECT id, suspended_at FROM admin_customers WHERE status = 'suspended' AND host = $1 AND suspended_at IS NOT NULL",
+        "SELECT id, suspended_at, deprovision_warned_at FROM admin_customers WHERE status = 'suspended' AND host = $1 AND suspended_at IS NOT NULL",
         [agent.hostId],
       ).catch(agent.db.unreachable);
-      const decision = decideSuspensions(rows.map((r) => ({ id: r.id as string, suspendedAt: new Date(r.suspended_at as Date).toISOString() })), { deprovisionAfterDays: days, now: agent.ctx.clock.now() });
+      const decision = decideSuspensions(rows.map((r) => ({
+        id: r.id as string,
+        suspendedAt: new Date(r.suspended_at as Date).toISOString(),
+        warnedAt: r.deprovision_warned_at ? new Date(r.deprovision_warned_at as Date).toISOString() : null,
+      })), { deprovisionAfterDays: days, now: agent.ctx.clock.now() });
       for (const v of decision.verdicts.filter((x) => x.due || x.dueWithinADay)) {
         await once(agent, `suspension:${v.due ? 'due' : 'soon'}:${v.id}`, {
           kind: v.due ? 'suspension.deprovision-due' : 'suspension.deprovision-soon', tenant: v.id, host: agent.hostId,
@@ -52,6 +57,8 @@ export function policyLoop(intervalMs = hourMs): AgentLoop {
             : `${v.id} has been suspended ${v.daysSuspended} days; the policy deprovisions it at ${v.deprovisionAt}`,
           detail: { daysSuspended: v.daysSuspended, deprovisionAt: v.deprovisionAt },
         });
+        // The policy counts a day from the first warning raised: never due before one was sent.
+        if (!v.due) await markDeprovisionWarned(agent.ctx, v.id);
       }
     },
   };

@@ -175,13 +175,24 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
 }
 
 /**
- * Starts the services of a suspended tenant that hold its state pieces (never the app: the front
- * door stays closed) and waits until they are ready by the template's probes; returns what stops
- * them again, with a signal of its own so Ctrl-C still leaves the stack stopped. A run killed
- * meanwhile leaves them running: `tenantctl suspend <id>` again stops them (status shows it).
+ * The services a suspended tenant's backup must start: those of its datastore pieces (postgres:
+ * pg_dump talks to the server; redis: BGSAVE). SQLite and volume pieces are copied by a helper
+ * container on the service's volume, which needs no running service and is consistent with it
+ * stopped, so their services (a frontbase tenant's backend and edge, app services) stay stopped.
  */
-async function startStateServices(ctx: Context, t: Day2Target, runtime: TenantRuntime, pieces: readonly Piece[]): Promise<() => Promise<void>> {
-  const services = [...new Set(pieces.map((p) => p.service))];
+export function servicesToStartForBackup(pieces: readonly Pick<Piece, 'kind' | 'service'>[]): string[] {
+  return [...new Set(pieces.filter((p) => p.kind === 'postgres' || p.kind === 'redis').map((p) => p.service))];
+}
+
+/**
+ * Starts the datastore services of a suspended tenant (servicesToStartForBackup: never an app
+ * service; the front door stays closed) and waits until they are ready by the template's probes;
+ * returns what stops them again, with a signal of its own so Ctrl-C still leaves the stack
+ * stopped. A run killed meanwhile leaves them running: `tenantctl suspend <id>` again stops them.
+ */
+async function startStateServices(ctx: Context, t: Day2Target, runtime: TenantRuntime, pieces: readonly Piece[]): Promise<(() => Promise<void>) | undefined> {
+  const services = servicesToStartForBackup(pieces);
+  if (services.length === 0) return undefined;
   const stop = async () => {
     ctx.reporter.step(`stopping ${services.join(', ')} of suspended ${t.record.id} again`);
     await runtime.stop(services, { timeoutMs: composeStopTimeoutMs, signal: new AbortController().signal, onProgress: ctx.reporter.detail });

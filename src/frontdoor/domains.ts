@@ -83,11 +83,11 @@ export type RegistryRoute = Omit<RouteInput, 'snippet' | 'domains' | 'publishedA
 /** Every tenant the registry holds that is not deprovisioned, on whichever Docker host, with its host and domains. */
 export async function loadRoutes(db: AdminDb): Promise<RegistryRoute[]> {
   const { rows } = await db.pool.query(
-    `SELECT c.id, c.plan, c.status, c.suspension_reason, c.app_port, c.host, c.template,
+    `SELECT c.id, c.plan, c.status, c.suspension_reason, c.suspension_public_message, c.app_port, c.host, c.template,
             COALESCE(array_agg(d.domain ORDER BY d.domain) FILTER (WHERE d.domain IS NOT NULL), '{}') AS domains
        FROM admin_customers c LEFT JOIN admin_customer_domains d ON d.customer_id = c.id
       WHERE c.status <> 'deprovisioned'
       GROUP BY c.id ORDER BY c.id`,
   ).catch(db.unreachable);
-  return rows.map((r: any) => ({ id: r.id, plan: r.plan, status: r.status, suspensionReason: r.suspension_reason ?? null, appPort: r.app_port, host: r.host, template: r.template, domains: r.domains as string[] }));
+  return rows.map((r: any) => ({ id: r.id, plan: r.plan, status: r.status, suspensionReason: r.suspension_reason ?? null, suspensionMessage: r.suspension_public_message ?? null, appPort: r.app_port, host: r.host, template: r.template, domains: r.domains as string[] }));
 }

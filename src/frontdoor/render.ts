@@ -21,6 +21,8 @@ export interface RouteInput {
   status: string;
   /** Why it is suspended (status suspended): on its page and in its API's 401. */
   suspensionReason?: string | null;
+  /** What its page tells visitors (suspend --public-message); null: a generic page. */
+  suspensionMessage?: string | null;
   /** Host port of its app (published on bindAddress). */
   appPort: number | null;
   /** Its app container's own address, dialled first (app-addresses.ts); the published port is the fallback. */
@@ -456,6 +458,18 @@ ${keyCheckLocations()}
 `;
 }
 
+/** The plain-HTTP server of a tenant's names when frontdoor.redirectHttp is on: 308 to HTTPS. */
+function httpsRedirectServer(config: FrontdoorConfig, names: readonly string[], challenge = ''): string {
+  return `server {
+    ${listen(config, 'http')}
+    server_name ${names.join(' ')};
+${challenge}    location / {
+        return 308 https://$host${config.httpsPort === 443 ? '' : `:${config.httpsPort}`}$request_uri;
+    }
+}
+`;
+}
+
 function renderTenant({ config, upstreamAddress, acme }: RenderInput, tenant: RouteInput): string | undefined {
   const kind = routeKind(tenant);
   if (kind === 'none') return undefined;
@@ -466,6 +480,9 @@ function renderTenant({ config, upstreamAddress, acme }: RenderInput, tenant: Ro
   const snippet = tenant.snippet ? `    include t/${tenant.id}/snippet.conf;\n` : '';
 
   if (kind === 'suspended') {
+    // The reason is internal: only a request whose key passed the gateway (the tenant's own key,
+    // with a verdict cached from before the suspension) reads it here; visitors get the page, which
+    // shows the public message or a generic text.
     const reason = tenant.suspensionReason || 'no reason recorded';
     const body = `    set $tenantctl_tenant ${tenant.id};
     limit_req zone=tenantctl_address burst=${config.addressRateLimit.burst} nodelay;
@@ -483,14 +500,16 @@ function renderTenant({ config, upstreamAddress, acme }: RenderInput, tenant: Ro
     location / {
         default_type text/html;
         charset utf-8;
-        return 503 '${suspendedPage(tenant.id, reason)}\\n';
+        return 503 '${suspendedPage(tenant.id, tenant.suspensionMessage ?? null)}\\n';
     }
 `;
-    return `${header}server {
+    // Plain HTTP as for a routed tenant: redirected to HTTPS when frontdoor.redirectHttp is on.
+    const httpServer = config.redirectHttp ? httpsRedirectServer(config, names, challenge) : `server {
     ${listen(config, 'http')}
     server_name ${names.join(' ')};
 ${challenge}${body}}
-${baseNames.length === 0 ? '' : `server {
+`;
+    return `${header}${httpServer}${baseNames.length === 0 ? '' : `server {
     ${listen(config, 'https')}
     server_name ${baseNames.join(' ')};
 ${body}}
@@ -563,14 +582,7 @@ ${servers}
 }
 `;
   const httpServer = config.redirectHttp
-    ? `server {
-    ${listen(config, 'http')}
-    server_name ${names.join(' ')};
-${challenge}    location / {
-        return 308 https://$host${config.httpsPort === 443 ? '' : `:${config.httpsPort}`}$request_uri;
-    }
-}
-`
+    ? httpsRedirectServer(config, names, challenge)
     : `server {
     ${listen(config, 'http')}
     server_name ${names.join(' ')};

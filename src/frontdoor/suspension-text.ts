@@ -22,11 +22,15 @@ export function jsonText(text: string): string {
   return out;
 }
 
-/** The page browsers get (503): the tenant's name and the reason, nothing from its app. No ' and no newline: it goes into a single-quoted nginx string. */
-export function suspendedPage(id: string, reason: string): string {
+/**
+ * The page every visitor gets (503): the tenant's name and the operator's public message
+ * (suspend --public-message), or a generic text; never the internal reason, nothing from its app.
+ * No ' and no newline: it goes into a single-quoted nginx string.
+ */
+export function suspendedPage(id: string, publicMessage: string | null): string {
+  const said = publicMessage ? `<p>${htmlText(publicMessage)}</p>` : '<p>Please contact the operator of this service.</p>';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>Suspended</title></head>`
-    + `<body><h1>This service is suspended</h1><p>${htmlText(id)} is suspended: ${htmlText(reason)}</p>`
-    + '<p>Its data is kept. Please contact the operator of this service to have it resumed.</p></body></html>';
+    + `<body><h1>This service is suspended</h1><p>${htmlText(id)} is suspended for now; its data is kept.</p>${said}</body></html>`;
 }
 
 /** The JSON error an API call gets (401), the reason given as escaped JSON text (jsonText). */

@@ -58,6 +58,17 @@ export class OperationJournal {
     return rows[0] ? toOperation(rows[0]) : undefined;
   }
 
+  /**
+   * The operation as the database has it now. A run that failed settles from this, not from its
+   * in-memory copy: a COMMIT whose answer was lost (an error on the client's side) may have
+   * committed a step, or closed the operation.
+   */
+  async reread<D extends object>(op: Operation<D>): Promise<Operation<D>> {
+    const { rows } = await this.db.pool.query('SELECT * FROM admin_operations WHERE id = $1', [op.id]).catch(this.db.unreachable);
+    if (!rows[0]) throw new TenantctlError('internal', `operation ${op.id} (${op.verb} of ${op.tenant}) is no longer on record`);
+    return toOperation(rows[0]);
+  }
+
   /** Every unfinished operation (doctor, status). */
   async running(): Promise<Operation<any>[]> {
     const { rows } = await this.db.pool.query("SELECT * FROM admin_operations WHERE state = 'running' ORDER BY started_at").catch(this.db.unreachable);

@@ -20,8 +20,12 @@ export interface DiskUsage {
   error?: string;
 }
 
-/** Statuses whose tenant has volumes on its host worth measuring. */
-const withVolumes = new Set(['active', 'stopped', 'suspended', 'provisioning', 'deprovisioning']);
+/**
+ * Statuses whose tenant's volumes are measured. Not while provisioning or deprovisioning: their
+ * volumes come and go under the verb, and a helper mounting one that was just removed would create
+ * it again (empty) behind the verb's back.
+ */
+const withVolumes = new Set(['active', 'stopped', 'suspended']);
 
 export function quotaOf(config: Config, plan: string): number | null {
   const raw = config.plans[plan as keyof Config['plans']]?.diskQuota;
@@ -53,6 +57,7 @@ async function measureHost(ctx: Context, host: DockerHost, tenants: readonly Ten
  */
 export async function tenantDisk(ctx: Context, record: TenantRecord, { always = false }: { always?: boolean } = {}): Promise<DiskUsage> {
   const quota = quotaOf(ctx.config, record.plan);
+  if (record.status === 'provisioning' || record.status === 'deprovisioning') return { ...verdict(null, quota), error: `not measured while ${record.status}` };
   if (!withVolumes.has(record.status)) return verdict(null, quota);
   if (quota === null && !always) return { ...verdict(null, null), error: 'not measured: no quota on its plan (tenantctl status --disk measures it)' };
   return (await measureHost(ctx, ctx.dockerHost, [record])).get(record.id)!;

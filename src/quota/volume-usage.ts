@@ -22,22 +22,47 @@ export interface VolumeUsage {
   durationMs: number;
 }
 
-/** The volumes of `projects` on `host`, measured with du in one helper container of `image` (any image with coreutils). */
+/** Compose's project label: a volume the helper's run created has none. */
+const projectLabel = 'com.docker.compose.project';
+
+/**
+ * The volumes of `projects` on `host`, measured with du in one helper container of `image` (any image
+ * with coreutils). The helper has no network and no capability but DAC_READ_SEARCH (read any
+ * directory, whoever owns it), cannot gain privileges, and mounts each volume read-only without
+ * copying anything into it. A volume removed between the listing and the run would be created empty
+ * by the run (Docker creates a named volume a mount asks for): such a volume, one of the names it
+ * mounted that now exists without compose's project label, is removed afterwards.
+ */
 export async function volumeUsageOn(host: DockerHost, projects: ReadonlySet<string>, { image, signal }: { image: string; signal?: AbortSignal }): Promise<VolumeUsage> {
   const started = performance.now();
-  const listed = await host.docker(['volume', 'ls', '--filter', 'label=com.docker.compose.project', '--format', '{{.Name}}\t{{.Label "com.docker.compose.project"}}'], { signal });
+  const listed = await host.docker(['volume', 'ls', '--filter', `label=${projectLabel}`, '--format', `{{.Name}}\t{{.Label "${projectLabel}"}}`], { signal });
   const volumes = listed.split('\n').map((line) => line.split('\t')).filter(([name, project]) => name && project && projects.has(project)) as [string, string][];
   const byProject = new Map<string, number>([...projects].map((p) => [p, 0]));
   if (volumes.length === 0) return { byProject, volumes: 0, durationMs: performance.now() - started };
-  const mounts = volumes.flatMap(([name], i) => ['-v', `${name}:/v/${i}:ro`]);
-  const out = await host.docker([
-    'run', '--rm', '--network', 'none', '--user', '0', '--read-only', '--label', 'tenantctl.helper=volume-usage',
-    '--entrypoint', 'du', ...mounts, image, '-s', '-B1', ...volumes.map((_, i) => `/v/${i}`),
-  ], { signal, timeoutMs: volumeUsageTimeoutMs });
+  const mounts = volumes.flatMap(([name], i) => ['--mount', `type=volume,src=${name},dst=/v/${i},readonly,volume-nocopy`]);
+  let out: string;
+  try {
+    out = await host.docker([
+      'run', '--rm', '--network', 'none', '--user', '0', '--read-only', '--cap-drop', 'ALL', '--cap-add', 'DAC_READ_SEARCH',
+      '--security-opt', 'no-new-privileges', '--label', 'tenantctl.helper=volume-usage',
+      '--entrypoint', 'du', ...mounts, image, '-s', '-B1', ...volumes.map((_, i) => `/v/${i}`),
+    ], { signal, timeoutMs: volumeUsageTimeoutMs });
+  } finally {
+    await removeCreatedByAccident(host, new Set(volumes.map(([name]) => name)));
+  }
   for (const line of out.split('\n')) {
     const match = /^(\d+)\s+\/v\/(\d+)$/.exec(line.trim());
     const volume = match ? volumes[Number(match[2])] : undefined;
     if (volume) byProject.set(volume[1], (byProject.get(volume[1]) ?? 0) + Number(match![1]));
   }
   return { byProject, volumes: volumes.length, durationMs: performance.now() - started };
+}
+
+/** The mounted names that exist now without compose's label: the helper's run created them; removed (best effort). */
+async function removeCreatedByAccident(host: DockerHost, mounted: ReadonlySet<string>): Promise<string[]> {
+  // Without the caller's signal: a Ctrl-C during du still cleans up after it.
+  const now = await host.docker(['volume', 'ls', '--format', `{{.Name}}\t{{.Label "${projectLabel}"}}`]).catch(() => '');
+  const created = now.split('\n').map((line) => line.split('\t')).filter(([name, project]) => name && !project && mounted.has(name)).map(([name]) => name!);
+  if (created.length > 0) await host.docker(['volume', 'rm', ...created]).catch(() => undefined);
+  return created;
 }

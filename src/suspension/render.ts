@@ -10,9 +10,10 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 export function renderSuspend(r: SuspendResult): string {
   const why = `"${r.suspension.reason}" (since ${r.suspension.at}, by ${r.suspension.by})`;
+  const page = r.door === 'none' ? 'no front door here' : r.suspension.publicMessage ? `its page says "${r.suspension.publicMessage}"` : 'its page is the generic one';
   return r.outcome === 'already-suspended'
-    ? `${chalk.green('✓')} ${r.id} was already suspended: ${why}; its stack is stopped`
-    : `${chalk.green('✓')} ${r.id} suspended: ${why}; stack stopped, data, keys and allocations kept (tenantctl resume ${r.id})  (${seconds(r.durationMs)})`;
+    ? `${chalk.green('✓')} ${r.id} was already suspended: ${why}; its stack is stopped; ${page}`
+    : `${chalk.green('✓')} ${r.id} suspended: ${why}; stack stopped, data, keys and allocations kept; ${page} (tenantctl resume ${r.id})  (${seconds(r.durationMs)})`;
 }
 
 export function renderResume(r: ResumeResult): string {

@@ -23,7 +23,7 @@ export interface SuspendedResult {
 export async function listSuspended(ctx: Context, { due = false }: { due?: boolean } = {}): Promise<SuspendedResult> {
   const rows = (await new TenantRegistry(await ctx.adminDb()).list({ status: 'suspended' })).filter((r) => r.suspension);
   const deprovisionAfterDays = ctx.config.suspension.deprovisionAfterDays;
-  const decision = decideSuspensions(rows.map((r) => ({ id: r.id, suspendedAt: r.suspension!.at })), { deprovisionAfterDays, now: ctx.clock.now() });
+  const decision = decideSuspensions(rows.map((r) => ({ id: r.id, suspendedAt: r.suspension!.at, warnedAt: r.suspension!.deprovisionWarnedAt })), { deprovisionAfterDays, now: ctx.clock.now() });
   const byId = new Map(rows.map((r) => [r.id, r]));
   const tenants = decision.verdicts
     .filter((v) => !due || v.due)

@@ -11,9 +11,14 @@ export type TenantStatus = 'provisioning' | 'active' | 'stopped' | 'suspended' |
 
 /** Why, since when and by whom a tenant is suspended (migration 019); null unless it is. */
 export interface Suspension {
+  /** Internal: operators and the tenant's own API keys see it, anonymous visitors never do. */
   reason: string;
+  /** What the front door's page shows visitors (--public-message); null: a generic page. */
+  publicMessage: string | null;
   at: string;
   by: string;
+  /** When the policy's warning a day before deprovisioning was raised (markDeprovisionWarned); null: not yet. */
+  deprovisionWarnedAt: string | null;
 }
 
 export interface TenantRecord {
@@ -40,6 +45,13 @@ export interface TenantRecord {
   suspension: Suspension | null;
 }
 
+/**
+ * "The database's now()" as a column's new value. An object of its own, compared by identity: no
+ * value a user or the environment supplies (a --reason of "now()", TENANTCTL_ACTOR=now()) can be it.
+ */
+export const databaseNow: { readonly sql: 'now()' } = Object.freeze({ sql: 'now()' });
+type ColumnValue = string | boolean | null | typeof databaseNow;
+
 const toRecord = (row: any): TenantRecord => ({
   id: row.id,
   name: row.name,
@@ -59,7 +71,9 @@ const toRecord = (row: any): TenantRecord => ({
   updatedAt: iso(row.updated_at)!,
   provisionedAt: iso(row.provisioned_at),
   deprovisionedAt: iso(row.deprovisioned_at),
-  suspension: row.suspended_at ? { reason: row.suspension_reason ?? '', at: iso(row.suspended_at)!, by: row.suspended_by ?? '' } : null,
+  suspension: row.suspended_at ? {
+    reason: row.suspension_reason ?? '', publicMessage: row.suspension_public_message ?? null, at: iso(row.suspended_at)!, by: row.suspended_by ?? '', deprovisionWarnedAt: iso(row.deprovision_warned_at),
+  } : null,
 });
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
@@ -143,7 +157,7 @@ export class TenantRegistry {
        ON CONFLICT (id) DO UPDATE SET name = $2, plan = $3, status = 'provisioning', status_reason = NULL, host = $4,
          compose_project = $5, app_port = NULL, db_port = NULL, redis_port = NULL, subnet = NULL, app_url = NULL,
          template = $6, template_checksum = $7, profiles = $8,
-         suspension_reason = NULL, suspended_at = NULL, suspended_by = NULL,
+         suspension_reason = NULL, suspension_public_message = NULL, suspended_at = NULL, suspended_by = NULL, deprovision_warned_at = NULL,
          updated_at = now(), provisioned_at = NULL, deprovisioned_at = NULL`,
       [input.id, input.name, input.plan, input.host, input.composeProject, input.template, input.templateChecksum, input.profiles],
     );
@@ -157,7 +171,7 @@ export class TenantRegistry {
    * Kept data is in use again: it is the active tenant's data now, no longer "kept".
    */
   async markActive(id: string, appUrl: string | null, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-    await this.setStatus(id, 'active', null, { app_url: appUrl, provisioned_at: 'now()', kept_data: false }, 'provision.completed', false, within);
+    await this.setStatus(id, 'active', null, { app_url: appUrl, provisioned_at: databaseNow, kept_data: false }, 'provision.completed', false, within);
   }
 
   /** `tenantctl stop`: containers stopped, not removed; data, ports and subnet stay the tenant's. */
@@ -169,13 +183,15 @@ export class TenantRegistry {
    * `tenantctl suspend`: the door stops serving it (the gateway reads the status); its stack, data,
    * keys and allocations stay. `within` runs in the same transaction (the journal's step).
    */
-  async markSuspended(client: pg.PoolClient, id: string, suspension: { reason: string; by: string; previous: TenantStatus }): Promise<void> {
-    await this.setStatusIn(client, id, 'suspended', null, { suspension_reason: suspension.reason, suspended_at: 'now()', suspended_by: suspension.by }, 'tenant.suspended', false, { previous: suspension.previous });
+  async markSuspended(client: pg.PoolClient, id: string, suspension: { reason: string; publicMessage: string | null; by: string; previous: TenantStatus }): Promise<void> {
+    await this.setStatusIn(client, id, 'suspended', null, {
+      suspension_reason: suspension.reason, suspension_public_message: suspension.publicMessage, suspended_at: databaseNow, suspended_by: suspension.by, deprovision_warned_at: null,
+    }, 'tenant.suspended', false, { previous: suspension.previous });
   }
 
   /** `tenantctl resume`: its stack is ready again; active, the suspension cleared (the audit row keeps it). */
   async markResumed(client: pg.PoolClient, id: string): Promise<void> {
-    await this.setStatusIn(client, id, 'active', null, { suspension_reason: null, suspended_at: null, suspended_by: null }, 'tenant.resumed');
+    await this.setStatusIn(client, id, 'active', null, { suspension_reason: null, suspension_public_message: null, suspended_at: null, suspended_by: null, deprovision_warned_at: null }, 'tenant.resumed');
   }
 
   /** `tenantctl start` (or restart) brought the tenant's stack back and it is ready again. */
@@ -198,17 +214,17 @@ export class TenantRegistry {
    */
   async markDeprovisioning(id: string, keepData: boolean): Promise<void> {
     // A suspension ends with its tenant: the audit row keeps its reason.
-    const ended = { suspension_reason: null, suspended_at: null, suspended_by: null };
+    const ended = { suspension_reason: null, suspension_public_message: null, suspended_at: null, suspended_by: null, deprovision_warned_at: null };
     await this.setStatus(id, 'deprovisioning', null, keepData ? { kept_data: true, ...ended } : ended, 'deprovision.started');
   }
 
   /** kept_data records whether the volumes were kept: a later provision brings them back with their passwords. */
   async markDeprovisioned(id: string, keptData: boolean, within?: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-    await this.setStatus(id, 'deprovisioned', keptData ? 'data volumes kept' : null, { deprovisioned_at: 'now()', kept_data: keptData }, 'deprovision.completed', true, within);
+    await this.setStatus(id, 'deprovisioned', keptData ? 'data volumes kept' : null, { deprovisioned_at: databaseNow, kept_data: keptData }, 'deprovision.completed', true, within);
   }
 
   private async setStatus(
-    id: string, status: TenantStatus, reason: string | null, extra: Record<string, string | boolean | null>, action: string,
+    id: string, status: TenantStatus, reason: string | null, extra: Record<string, ColumnValue>, action: string,
     release = false, within?: (client: pg.PoolClient) => Promise<void>,
   ) {
     await this.db.withTransaction(async (client) => {
@@ -219,7 +235,7 @@ export class TenantRegistry {
 
   /** A status change and its audit row, in the caller's transaction. */
   private async setStatusIn(
-    client: pg.PoolClient, id: string, status: TenantStatus, reason: string | null, extra: Record<string, string | boolean | null>, action: string,
+    client: pg.PoolClient, id: string, status: TenantStatus, reason: string | null, extra: Record<string, ColumnValue>, action: string,
     release = false, audited: Record<string, unknown> = {},
   ) {
     const before = await client.query('SELECT * FROM admin_customers WHERE id = $1 FOR UPDATE', [id]);
@@ -227,7 +243,7 @@ export class TenantRegistry {
     const sets = ['status = $2', 'status_reason = $3', 'updated_at = now()'];
     const values: unknown[] = [id, status, reason];
     for (const [column, value] of Object.entries(extra)) {
-      if (value === 'now()') sets.push(`${column} = now()`);
+      if (value === databaseNow) sets.push(`${column} = now()`);
       else {
         values.push(value);
         sets.push(`${column} = $${values.length}`);
@@ -238,7 +254,8 @@ export class TenantRegistry {
     if (release) await client.query('DELETE FROM admin_allocations WHERE customer_id = $1 AND host = $2', [id, before.rows[0].host]);
     // A suspension's reason stays in the history of the transition that ends it.
     const old = before.rows[0].suspension_reason ? { ...pick(before.rows[0]), suspension_reason: before.rows[0].suspension_reason } : pick(before.rows[0]);
-    await recordAudit(this.db, client, id, action, old, { status, reason, ...extra, ...audited, ...(release ? { allocations: 'released' } : {}) });
+    const auditedExtra = Object.fromEntries(Object.entries(extra).map(([column, value]) => [column, value === databaseNow ? 'now()' : value]));
+    await recordAudit(this.db, client, id, action, old, { status, reason, ...auditedExtra, ...audited, ...(release ? { allocations: 'released' } : {}) });
   }
 }
 

@@ -19,11 +19,15 @@ const gatewayImage = 'tenantctl-e2e-suspend/gateway:test';
 const base = 'tenants.localhost';
 // Characters that would break out of nginx, HTML or JSON if they were not escaped.
 const reason = `invoice 2026-11 unpaid <b>"$host"</b> & 'more'`;
+// The worst case the page and the 401 must carry past nginx -t: 200 characters (the limit), each
+// special to nginx, JSON or HTML or outside ASCII (an emoji is two UTF-16 units, 12 escaped bytes).
+const worst = `${"'\"$\\{};\u{1F600}".repeat(22)}'$`;
 
 let h: Harness;
 let ports: { http: number; https: number };
 let ca: string;
 let key: string;
+let globexKey: string;
 const timings: Record<string, number> = {};
 const timed = stopwatch(timings);
 
@@ -98,6 +102,7 @@ beforeAll(async () => {
     const [acme, globex] = await Promise.all([h.cli(['provision', 'acme', '--json']), h.cli(['provision', 'globex', '--plan', 'starter', '--json'])]);
     for (const r of [acme, globex]) if (r.exitCode !== 0) throw new Error(r.why);
     key = acme.json().initialApiKey.key;
+    globexKey = globex.json().initialApiKey.key;
     const init = await h.cli(['frontdoor', 'init', '--self-signed', '--json']);
     if (init.exitCode !== 0) throw new Error(init.why);
   });
@@ -116,13 +121,22 @@ afterAll(async () => {
 describe('suspend and resume', () => {
   it('suspend killed (-9) once marked is finished by its re-run: stack stopped, data, keys and allocations kept', async () => {
     expect((await keyed()).status).toBe(200);
+    expect((await browser()).status).toBe(200);
     const run = await startPausedAt(h, ['suspend', 'acme', '--reason', reason], 'suspend:marked');
-    // Marked: the gateway already refuses the tenant's keys, naming the suspension.
+    // Marked: the stack is already stopped (before the row changed), so the app is never served
+    // by a marked tenant; the gateway refuses the tenant's keys, naming the suspension.
+    expect(await runningContainers()).toBe(0);
     await eventually(5_000, async () => (await keyed()).status === 401);
     // The door still routes it (not synced yet): the 401's body is built from the gateway's header.
     expect(JSON.parse((await keyed()).body)).toMatchObject({ error: 'suspended', reason });
-    expect((await browser()).status).toBe(200);
+    expect([502, 503]).toContain((await browser()).status);
     await killHard(run);
+    // Any sync renders the tenant from its registry status: the page, whatever the journal says.
+    await ok(['frontdoor', 'reload']);
+    expect((await h.adminQuery("SELECT step FROM admin_operations WHERE customer_id = 'acme' AND state = 'running'"))).toEqual([{ step: 'marked' }]);
+    const page = await browser();
+    expect(page.status).toBe(503);
+    expect(page.body).toContain('This service is suspended');
     const again = await timed('suspend re-run', () => ok(['suspend', 'acme', '--reason', reason, '--json']));
     expect(again.json()).toMatchObject({ id: 'acme', outcome: 'already-suspended', status: 'suspended', suspension: { reason, by: 'e2e-suspend' } });
     expect(again.stderr).toContain('the interrupted suspend of acme is finished');
@@ -151,21 +165,28 @@ describe('suspend and resume', () => {
     ]);
   }, 180_000);
 
-  it('the door answers browsers with the page naming the reason, and keyed API calls with 401 naming the suspension', async () => {
+  it('the door answers browsers with a generic page, and only the tenant\'s own keys with a 401 naming the suspension', async () => {
     const page = await browser();
     expect(page.status).toBe(503);
     expect(page.headers).toMatch(/content-type: text\/html/i);
     expect(page.headers).toMatch(/cache-control: no-store/i);
     expect(page.body).toContain('This service is suspended');
-    // The reason, escaped: no tag, no quote, no nginx variable of it survives.
-    expect(page.body).toContain('invoice 2026-11 unpaid &#60;b&#62;&#34;&#36;host&#34;&#60;/b&#62; &#38; &#39;more&#39;');
+    expect(page.body).toContain('Please contact the operator of this service.');
+    // The reason is internal: not on the page every visitor sees.
+    expect(page.body).not.toContain('invoice');
     const api = await keyed();
     expect(api.status).toBe(401);
     expect(JSON.parse(api.body)).toMatchObject({ error: 'suspended', reason });
-    // Without a key of the tenant the API says nothing of it.
-    const keyless = await door(`acme.${base}`, '/api/ping');
-    expect(keyless.status).toBe(401);
-    expect(JSON.parse(keyless.body).error).toBe('unauthorized');
+    // Without a key of the tenant (none, or another tenant's) the API says nothing of it.
+    for (const headers of [{}, { authorization: `Bearer ${globexKey}` }] as Record<string, string>[]) {
+      const other = await door(`acme.${base}`, '/api/ping', headers);
+      expect(other.status).toBe(401);
+      expect(JSON.parse(other.body).error).toBe('unauthorized');
+      expect(other.body).not.toContain('invoice');
+    }
+    // Plain HTTP is redirected to HTTPS as for a routed tenant (frontdoor.redirectHttp, on by default).
+    const plain = await execa('curl', ['-sS', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '--resolve', `acme.${base}:${ports.http}:127.0.0.1`, `http://acme.${base}:${ports.http}/x?y=1`]);
+    expect(plain.stdout).toBe(`308 https://acme.${base}:${ports.https}/x?y=1`);
     expect((await door(`acme.${base}`, '/api/health')).status).toBe(503);
   }, 180_000);
 
@@ -186,8 +207,12 @@ describe('suspend and resume', () => {
     const tomorrow = await h.cli(['suspended', '--json'], { env: { TENANTCTL_SUSPENSION_DEPROVISION_AFTER_DAYS: '30' } });
     expect(tomorrow.json()).toMatchObject({ deprovisionAfterDays: 30, due: [], warn: ['acme'], tenants: [{ id: 'acme', daysSuspended: 29, due: false, dueWithinADay: true }] });
     expect((await h.cli(['suspended', '--due', '--json'], { env: { TENANTCTL_SUSPENSION_DEPROVISION_AFTER_DAYS: '30' } })).json().tenants).toEqual([]);
+    // Past 29 days but never warned: not due; warned now (the agent's markDeprovisionWarned), due a day later.
+    const unwarned = await h.cli(['suspended', '--json'], { env: { TENANTCTL_SUSPENSION_DEPROVISION_AFTER_DAYS: '29' } });
+    expect(unwarned.json()).toMatchObject({ due: [], warn: ['acme'], tenants: [{ id: 'acme', due: false, dueWithinADay: true, warnedAt: null }] });
+    await h.adminQuery("UPDATE admin_customers SET deprovision_warned_at = now() - interval '1 day' WHERE id = 'acme'");
     const now = await h.cli(['suspended', '--due', '--json'], { env: { TENANTCTL_SUSPENSION_DEPROVISION_AFTER_DAYS: '29' } });
-    expect(now.json()).toMatchObject({ due: ['acme'], tenants: [{ id: 'acme', due: true }] });
+    expect(now.json()).toMatchObject({ due: ['acme'], warn: [], tenants: [{ id: 'acme', due: true }] });
 
     // A suspended tenant's stopped stack and held allocations are no discrepancy.
     const doctor = await h.cli(['doctor', '--json']);
@@ -204,9 +229,10 @@ describe('suspend and resume', () => {
     expect(await runningContainers()).toBe(0);
   }, 180_000);
 
-  it('resume hung up (SIGHUP) once begun, or interrupted (SIGINT) once started, stops the stack again and stays suspended', async () => {
-    // A dropped ssh session: undone like Ctrl-C, exit 129.
-    const hup = await startPausedAt(h, ['resume', 'acme'], 'resume:begun');
+  it('resume hung up (SIGHUP) once started, or interrupted (SIGINT) once proven ready, stops the stack again and stays suspended', async () => {
+    // A dropped ssh session once the stack runs again: undone like Ctrl-C (stopped again), exit 129.
+    const hup = await startPausedAt(h, ['resume', 'acme'], 'resume:started');
+    expect(await runningContainers()).toBeGreaterThan(0);
     hup.child.kill('SIGHUP');
     const hung = await hup.child;
     hup.resume();
@@ -215,7 +241,8 @@ describe('suspend and resume', () => {
     await noOperationRunning();
     expect(await runningContainers()).toBe(0);
 
-    const run = await startPausedAt(h, ['resume', 'acme'], 'resume:started');
+    // Proven ready but not committed: a failing run never commits; the stack is stopped again.
+    const run = await startPausedAt(h, ['resume', 'acme'], 'resume:ready');
     const ended = await interrupt(run);
     expect(ended.exitCode, ended.stderr).toBe(130);
     expect(ended.stderr).toContain('stays suspended');
@@ -244,19 +271,24 @@ describe('suspend and resume', () => {
     expect(status.json().tenant.suspension).toBeNull();
   }, 180_000);
 
-  it('suspend interrupted (SIGINT) once the door closed is finished in-process; resume serves it again', async () => {
-    const run = await startPausedAt(h, ['suspend', 'acme', '--reason', 'second time'], 'suspend:door-closed');
-    expect((await browser()).status).toBe(503);
+  it('suspend interrupted (SIGINT) once the door closed is finished in-process; a worst-case reason and message pass nginx -t; resume serves it again', async () => {
+    expect(worst).toHaveLength(200);
+    const run = await startPausedAt(h, ['suspend', 'acme', '--reason', worst, '--public-message', worst], 'suspend:door-closed');
+    // door-closed is recorded only after a sync that succeeded (nginx -t took both at 200 characters).
+    const page = await browser();
+    expect(page.status).toBe(503);
+    expect(page.body).toContain(`<p>${"&#39;&#34;&#36;&#92;&#123;&#125;;&#128512;".repeat(22)}&#39;&#36;</p>`);
+    expect(JSON.parse((await keyed()).body)).toMatchObject({ error: 'suspended', reason: worst });
     const ended = await interrupt(run);
     expect(ended.exitCode, ended.stderr).toBe(130);
     expect(ended.stderr).toContain('the suspension was finished');
     await noOperationRunning();
     expect(await runningContainers()).toBe(0);
-    const again = await ok(['suspend', 'acme', '--reason', 'second time', '--json']);
-    expect(again.json()).toMatchObject({ outcome: 'already-suspended', suspension: { reason: 'second time' } });
+    const again = await ok(['suspend', 'acme', '--reason', worst, '--json']);
+    expect(again.json()).toMatchObject({ outcome: 'already-suspended', door: 'closed', suspension: { reason: worst, publicMessage: worst } });
 
     const resumed = await timed('resume', () => ok(['resume', 'acme', '--json']));
-    expect(resumed.json()).toMatchObject({ outcome: 'resumed', status: 'active', suspension: { reason: 'second time' } });
+    expect(resumed.json()).toMatchObject({ outcome: 'resumed', status: 'active', suspension: { reason: worst } });
     await eventually(10_000, async () => (await keyed()).status === 200);
     expect(await psqlIn(h, 'acme', 'SELECT count(*) || \' \' || sum(n) FROM k')).toBe(rows);
     expect(await kept()).toEqual(before);
@@ -277,11 +309,31 @@ describe('suspend and resume', () => {
     expect((await keyed()).status).toBe(200);
   }, 180_000);
 
-  it('refuses a suspension without a reason (exit 2), changing nothing', async () => {
+  it('refuses a suspension without a reason, or with a bidi override in it (exit 2), changing nothing', async () => {
     const r = await h.cli(['suspend', 'acme']);
     expect(r.exitCode, r.why).toBe(2);
     expect(r.stderr).toContain('--reason is required');
+    const bidi = await h.cli(['suspend', 'acme', '--reason', 'ok', '--public-message', 'pay \u202Eefil']);
+    expect(bidi.exitCode, bidi.why).toBe(2);
+    expect(bidi.stderr).toContain('U+202E');
     expect((await h.adminQuery("SELECT status FROM admin_customers WHERE id = 'acme'"))[0].status).toBe('active');
+    expect(await h.adminQuery("SELECT verb FROM admin_operations WHERE customer_id = 'acme' AND state = 'running'")).toEqual([]);
+  }, 180_000);
+
+  it('suspend interrupted (SIGINT) once stopped is finished in-process; a reason, message and actor (TENANTCTL_ACTOR) of "now()" are stored as text, not as the time', async () => {
+    const run = await startPausedAt(h, ['suspend', 'acme', '--reason', 'now()', '--public-message', 'now()'], 'suspend:stopped', { TENANTCTL_ACTOR: 'now()' });
+    // Stopped, not yet marked: the door still routes it, to an app that does not answer.
+    expect(await runningContainers()).toBe(0);
+    expect((await h.adminQuery("SELECT status FROM admin_customers WHERE id = 'acme'"))[0].status).toBe('active');
+    expect([502, 503]).toContain((await browser()).status);
+    const ended = await interrupt(run);
+    expect(ended.exitCode, ended.stderr).toBe(130);
+    expect(ended.stderr).toContain('the suspension was finished');
+    await noOperationRunning();
+    expect((await browser()).body).toContain('<p>now()</p>');
+    const [row] = await h.adminQuery("SELECT suspension_reason, suspension_public_message, suspended_by, suspended_at IS NOT NULL AS dated FROM admin_customers WHERE id = 'acme'");
+    expect(row).toEqual({ suspension_reason: 'now()', suspension_public_message: 'now()', suspended_by: 'now()', dated: true });
+    await timed('resume (now())', () => ok(['resume', 'acme']));
   }, 180_000);
 });
 

@@ -52,7 +52,7 @@ describe('findDiscrepancies', () => {
       kind: 'private-port-published', tenant: 'old', fixable: false, fix: expect.stringContaining('tenantctl upgrade old'), detail: expect.stringContaining('db db 5440, redis redis 6390'),
     })]);
     // On a swarm upgrade is refused: the fix says what is possible there.
-    expect(findDiscrepancies({ ...older, swarm: true })[0]?.fix).toMatch(/tenantctl clone old --as/);
+    expect(findDiscrepancies({ ...older, swarm: true })[0]?.fix).toMatch(/tenantctl upgrade old/);
     // Only the front door's port published: nothing to say.
     const current = snapshot({ rows: [row('old', 'active', { privatePorts })], stacks: [withPorts({ app: '10.0.0.5:3005->3000/tcp' })], folders: ['old'] });
     expect(findDiscrepancies(current)).toEqual([]);
