@@ -5,10 +5,13 @@ import type { AlertEvent } from '../alerts/kinds.js';
 import { tenantsOverQuota } from '../quota/disk-quota.js';
 import { decideSuspensions } from '../suspension/policy.js';
 import { markDeprovisionWarned } from '../suspension/warned.js';
+import { intervalSeconds } from '../common/interval.js';
 
 // The policies the agent watches on its host, once an hour on the leader: a tenant's volumes over
-// its plan's disk quota (plans.<plan>.diskQuota) and suspended tenants whose deprovisioning the
-// policy (suspension.deprovisionAfterDays) has set within a day, or that are due. Each is an alert;
+// its plan's disk quota (plans.<plan>.diskQuota), an active tenant whose plan has a backup schedule
+// and no succeeded backup within two of its intervals (backup.missed: the agent was down, the runs
+// fail, or the tenant is always busy), and suspended tenants whose deprovisioning the policy
+// (suspension.deprovisionAfterDays) has set within a day, or that are due. Each is an alert;
 // the agent acts on neither: its role may not remove tenants (017), so a due tenant is an
 // operator's `tenantctl deprovision <id> --keep-data` (README, "Suspension").
 
@@ -16,8 +19,14 @@ const hourMs = 60 * 60 * 1000;
 /** The same finding is alerted again after a day if it still holds (a restarted agent may repeat one sooner). */
 const repeatAfterMs = 24 * hourMs;
 
-export function policyLoop(intervalMs = hourMs): AgentLoop {
+/**
+ * Looks every minute whether an hour has passed since its last pass: the first pass comes within a
+ * minute of this agent leading (an hourly loop whose first tick found it a follower would wait an
+ * hour).
+ */
+export function policyLoop(everyMs = hourMs): AgentLoop {
   const lastAlerted = new Map<string, number>();
+  let lastPass: number | undefined;
   const once = async (agent: AgentContext, key: string, event: AlertEvent) => {
     const now = agent.ctx.clock.now();
     const last = lastAlerted.get(key);
@@ -27,9 +36,12 @@ export function policyLoop(intervalMs = hourMs): AgentLoop {
   };
   return {
     name: 'policies',
-    intervalMs,
+    intervalMs: Math.min(everyMs, 60_000),
     async tick(agent) {
       if (!agent.isLeader()) return;
+      const now = agent.ctx.clock.now();
+      if (lastPass !== undefined && now - lastPass < everyMs) return;
+      lastPass = now;
       const { over } = await tenantsOverQuota(agent.ctx);
       for (const t of over.filter((o) => o.host === agent.hostId)) {
         await once(agent, `disk:${t.id}`, {
@@ -37,6 +49,26 @@ export function policyLoop(intervalMs = hourMs): AgentLoop {
           summary: `${t.id}'s volumes hold ${t.usedBytes} bytes, over plan ${t.plan}'s quota of ${t.quotaBytes}`,
           detail: { plan: t.plan, usedBytes: t.usedBytes, quotaBytes: t.quotaBytes },
         });
+      }
+      for (const [plan, settings] of Object.entries(agent.ctx.config.plans)) {
+        const every = intervalSeconds(settings.backupSchedule, `plans.${plan}.backupSchedule`);
+        if (every === undefined) continue;
+        const { rows: stale } = await agent.db.pool.query(
+          `SELECT c.id, extract(epoch FROM max(b.finished_at))::float8 AS last
+             FROM admin_customers c LEFT JOIN admin_backups b ON b.customer_id = c.id AND b.state = 'succeeded'
+            WHERE c.host = $1 AND c.plan = $2 AND c.status = 'active' AND c.provisioned_at < now() - make_interval(secs => $3)
+            GROUP BY c.id HAVING coalesce(max(b.finished_at), '-infinity') < now() - make_interval(secs => $3)`,
+          [agent.hostId, plan, every * 2],
+        ).catch(agent.db.unreachable);
+        for (const t of stale) {
+          await once(agent, `backup-missed:${t.id}`, {
+            kind: 'backup.missed', tenant: t.id, host: agent.hostId,
+            summary: t.last === null
+              ? `${t.id} has no succeeded backup, and plan ${plan} backs up ${settings.backupSchedule}`
+              : `${t.id}'s last succeeded backup is from ${new Date(Number(t.last) * 1000).toISOString()}, and plan ${plan} backs up ${settings.backupSchedule}`,
+            detail: { plan, schedule: settings.backupSchedule, lastSucceededAt: t.last === null ? null : new Date(Number(t.last) * 1000).toISOString() },
+          });
+        }
       }
       const days = agent.ctx.config.suspension.deprovisionAfterDays;
       if (days === null) return;

@@ -303,9 +303,12 @@ describe.sequential('tenantctl agent', () => {
       // The agent is on the host's network: the receiver on this host's loopback is what it reaches.
       const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
       const secretFile = path.join(h.dir, 'agent-hook.secret');
-      const added = await h.cli(['alerts', 'add', url, '--events', 'tenant.down,tenant.recovered', '--secret-file', secretFile, ...allowPrivate, '--json']);
+      const added = await h.cli(['alerts', 'add', url, '--events', 'tenant.down,tenant.recovered,backup.missed', '--secret-file', secretFile, ...allowPrivate, '--json']);
       expect(added.exitCode, added.why).toBe(0);
       const secret = readFileSync(secretFile, 'utf8').trim();
+      // acme (plan standard, backed up every 1h) as if its last good backup were 3 hours old: missed.
+      await h.adminQuery("UPDATE admin_customers SET provisioned_at = now() - interval '3 hours' WHERE id = 'acme'");
+      await h.adminQuery("UPDATE admin_backups SET finished_at = now() - interval '3 hours', started_at = now() - interval '3 hours' WHERE customer_id = 'acme'");
       const up = await h.cli(['agent', 'up', '--json']);
       expect(up.exitCode, up.why).toBe(0);
       await waitFor('the agent to lead', async () => ((await h.cli(['agent', 'status', '--json'])).json().leader === true ? true : undefined));
@@ -329,6 +332,10 @@ describe.sequential('tenantctl agent', () => {
       expect(down.headers['x-tenantctl-signature']).toBe(`sha256=${expected}`);
       await execa('docker', ['start', db!]);
       await timed('tenant.recovered by the agent', () => waitFor('a tenant.recovered webhook', async () => event('tenant.recovered'), 120_000));
+      // The policies' first pass (within a minute of leading) found acme's backups missed, once.
+      const missed = await waitFor('a backup.missed webhook', async () => event('backup.missed'), 90_000);
+      expect(missed.json.summary).toMatch(/acme's last succeeded backup is from .*, and plan standard backs up every 1h/);
+      expect(received.filter((r) => JSON.parse(r.body).event === 'backup.missed')).toHaveLength(1);
       // Only the agent sent them: one down, one recovered.
       expect(received.filter((r) => JSON.parse(r.body).event === 'tenant.down')).toHaveLength(1);
     } finally {
