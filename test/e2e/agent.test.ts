@@ -337,6 +337,9 @@ describe.sequential('tenantctl agent', () => {
     expect(schedule.last_outcome).toBe('failed');
     // Interrupted, not finished: due again at once, not an interval later.
     expect(Date.parse(schedule.next_run_at) - Date.now()).toBeLessThan(5_000);
+    // Its secrets went with it: its configuration (database login) and any private master key copy.
+    expect(existsSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent', agentProject, 'config.yaml'))).toBe(false);
+    expect(existsSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent', agentProject, 'master.key'))).toBe(false);
     expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'scheduled-backup' AND state = 'running'"))[0].n).toBe(0);
     expect((await h.cli(['agent', 'status', '--json'])).json().state).toBe('absent');
   }, 180_000);
