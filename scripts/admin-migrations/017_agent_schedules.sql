@@ -21,6 +21,9 @@ CREATE TABLE admin_schedules (
   last_finished_at timestamptz,
   last_outcome    text CHECK (last_outcome IN ('succeeded', 'failed')),
   last_error      text,
+  -- removed from the configuration by `agent up` while its run was in flight: never claimed again,
+  -- and deleted (with its runs) by the agent when that run finishes
+  disabled        boolean NOT NULL DEFAULT false,
   created_at      timestamptz NOT NULL DEFAULT now(),
   UNIQUE (host, kind, target)
 );
@@ -36,6 +39,10 @@ CREATE TABLE admin_schedule_runs (
   error       text,
   started_at  timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz,
+  -- the claiming agent's leader session (its leader lock's backend pid and backend_start): a run is
+  -- settled as interrupted only once that session is gone, and only that session finishes it
+  leader_pid     integer,
+  leader_started text,
   CHECK ((state = 'running') = (finished_at IS NULL))
 );
 CREATE INDEX admin_schedule_runs_schedule_idx ON admin_schedule_runs (schedule_id, started_at DESC);
@@ -47,7 +54,14 @@ ALTER TABLE admin_operations DROP CONSTRAINT admin_operations_verb_check;
 ALTER TABLE admin_operations ADD CONSTRAINT admin_operations_verb_check
   CHECK (verb IN ('restore', 'move', 'rotate-secrets', 'upgrade', 'backup-prune', 'doctor-fix', 'scheduled-backup'));
 
--- The agent's own login: not a superuser, no CREATE anywhere, no DELETE anywhere, and only what its
+-- Deletes one schedule that `agent up` disabled while it ran, once its run is over, and nothing else:
+-- what the agent runs when it finishes that run (it has no DELETE on admin_schedules).
+CREATE FUNCTION admin_drop_disabled_schedule(schedule bigint) RETURNS void
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$ DELETE FROM public.admin_schedules WHERE id = schedule AND disabled AND running_run IS NULL $$;
+REVOKE ALL ON FUNCTION admin_drop_disabled_schedule(bigint) FROM PUBLIC;
+
+-- The agent's own login: not a superuser, no CREATE anywhere, no DELETE anywhere (018 adds admin_tenant_health's), and only what its
 -- jobs read and write. Its password is set by `tenantctl agent up` from <stateDir>/agent-db.env as a
 -- SCRAM verifier (src/agent/db-role.ts). Migration 018 (alerts, watch) may create the same role with
 -- the same attributes and grant it its own tables.
@@ -65,6 +79,9 @@ BEGIN
   GRANT SELECT ON admin_schema_migrations TO tenantctl_agent;
   -- Its schedules: it claims and finishes them (the schedules themselves are written by `agent up`).
   GRANT SELECT ON admin_schedules TO tenantctl_agent;
+  -- A schedule `agent up` disabled while it ran is deleted by the agent when that run finishes, through
+  -- the owner's function below (no DELETE on the table).
+  GRANT EXECUTE ON FUNCTION admin_drop_disabled_schedule(bigint) TO tenantctl_agent;
   GRANT UPDATE (next_run_at, running_run, last_started_at, last_finished_at, last_outcome, last_error) ON admin_schedules TO tenantctl_agent;
   GRANT SELECT, INSERT, UPDATE ON admin_schedule_runs TO tenantctl_agent;
   GRANT USAGE ON SEQUENCE admin_schedule_runs_id_seq TO tenantctl_agent;

@@ -186,6 +186,41 @@ export class AdminDb {
     }
   }
 
+  /** The session (backend pid and start) holding this process's lock, to record or fence with; undefined when not held. */
+  lockSession(space: number, name: string): { pid: number; started: string } | undefined {
+    const lock = this.held.get(`${space}:${name}`);
+    return lock && lock.lost === undefined ? { pid: lock.pid, started: lock.started } : undefined;
+  }
+
+  /**
+   * Whether ONE lock of this process is still its own (not every lock, as requireLocks): 'held' when
+   * pg_locks shows it on the session that took it, 'lost' when that session is known gone (its
+   * connection ended, or the database answers that no such lock is held), 'unknown' when the
+   * database cannot answer now (a leader keeps leading through a blip: its lock is fine unless its
+   * own connection is gone).
+   */
+  async proveLock(space: number, name: string): Promise<'held' | 'lost' | 'unknown'> {
+    const lock = this.held.get(`${space}:${name}`);
+    if (!lock || lock.lost !== undefined) return 'lost';
+    let rows: unknown[];
+    try {
+      ({ rows } = await this.pool.query(
+        `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid::bigint = $2
+            AND l.objid::bigint = (hashtext($3)::bigint & 4294967295) AND l.pid = $1 AND a.backend_start::text = $4`,
+        [lock.pid, space, name, lock.started],
+      ));
+    } catch {
+      return lock.lost === undefined ? 'unknown' : 'lost';
+    }
+    if (this.held.get(`${space}:${name}`) !== lock) return 'lost';
+    if (rows.length === 0) {
+      lock.lost = 'its admin database session is gone (the admin database restarted, or the connection broke)';
+      return 'lost';
+    }
+    return 'held';
+  }
+
   /** Whether this process holds the lock (any depth). */
   holds(space: number, name: string): boolean {
     return this.held.has(`${space}:${name}`);

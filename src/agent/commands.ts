@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
@@ -74,8 +75,12 @@ export async function agentDown(ctx: Context): Promise<{ project: string; remove
   const layout = agentLayout(ctx.config);
   const before = await projectContainers(ctx.homeHost, ctx.config.agent.project, ctx.signal);
   const compose = await composeOn(ctx.homeHost);
-  // Its containers and its default network (it has none: host networking); its files stay for the next `agent up`.
+  // Its containers and its default network (it has none: host networking).
   await compose.down({ project: ctx.config.agent.project, file: layout.composeFile }, { timeoutMs: agentUpTimeoutMs, removeVolumes: false, signal: ctx.signal });
+  // Its secrets do not outlive it: the private copy of the master key and its configuration (with its
+  // database password) go; `agent up` writes them again. The compose file stays (nothing secret).
+  await rm(layout.masterKeyCopy, { force: true });
+  await rm(layout.configFile, { force: true });
   return { project: ctx.config.agent.project, removed: before.map((c) => c.name) };
 }
 

@@ -1,5 +1,13 @@
 import type { Context } from '../context.js';
 import type { AdminDb } from '../admin-db/database.js';
+import type { LeaderSession } from '../schedules/store.js';
+
+/** What a loop needs of the host's leadership (leader.ts): its term's signal, session and in-flight count. */
+export interface TermOfLeadership {
+  readonly session: LeaderSession | undefined;
+  readonly termSignal: AbortSignal | undefined;
+  during<T>(work: () => Promise<T>): Promise<T>;
+}
 
 /**
  * What every loop of the agent gets on each tick: tenantctl's own command context (the verbs a loop
@@ -13,5 +21,7 @@ export interface AgentContext {
   hostId: string;
   /** Only the leader acts on its host (jobs, restarts); followers stand by. */
   isLeader(): boolean;
+  /** The host's leadership as this agent holds it: its term's signal, its session (the fence of claims). */
+  leadership: TermOfLeadership;
   log(line: string): void;
 }

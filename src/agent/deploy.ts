@@ -114,6 +114,9 @@ export async function writeAgentCompose(ctx: Context, layout: AgentLayout, input
         read_only: true,
         tmpfs: ['/tmp:size=64m'],
         pids_limit: 512,
+        // A leaking or runaway agent (a stuck backup's buffers) cannot starve the host's tenants.
+        mem_limit: config.agent.memLimit,
+        cpus: config.agent.cpus,
         labels,
         logging: { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } },
         // The agent ends its ticks in flight within 25 s of SIGTERM (run.ts).

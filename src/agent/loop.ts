@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { messageOf } from '../common/errors.js';
 import type { AgentContext } from './context.js';
+import { inOwnLockScope } from '../common/lock-scope.js';
 
 /**
  * One periodic job of the agent (leadership, schedules; later probes, alerts, metrics): `tick` runs,
@@ -42,7 +43,9 @@ export function runLoop(loop: AgentLoop, ctx: AgentContext, signal: AbortSignal)
       const started = ctx.ctx.clock.now();
       state.running = true;
       try {
-        await loop.tick(ctx, signal);
+        // Each tick in its own lock scope: a tenant lock one loop lost fails that loop's fence checks
+        // only, never another loop's (lock-scope.ts).
+        await inOwnLockScope(() => loop.tick(ctx, signal));
       } catch (error) {
         state.failures += 1;
         state.lastError = messageOf(error);

@@ -23,7 +23,11 @@ function leaderOnly(loop: ContextLoop): AgentLoop {
     name: loop.name,
     intervalMs: loop.intervalMs,
     async tick(agent, signal) {
-      if (agent.isLeader()) await loop.tick(agent.ctx, signal);
+      const term = agent.leadership.termSignal;
+      if (!agent.isLeader() || !term) return;
+      // The term's signal too: a lead lost mid-tick stops its probes, restarts and sends.
+      const both = AbortSignal.any([signal, term]);
+      await agent.leadership.during(() => loop.tick({ ...agent.ctx, signal: both }, both));
     },
   };
 }

@@ -1,10 +1,12 @@
 import { once } from 'node:events';
+import { messageOf } from '../common/errors.js';
 import type { Context } from '../context.js';
 import type { AgentContext } from './context.js';
 import { runLoop } from './loop.js';
 import type { AgentRuntimeStatus } from './runtime-status.js';
 import { agentLoops } from './loops.js';
 import { Leadership } from './leader.js';
+import { leadershipRefusal } from './host-identity.js';
 import { startServer } from './server.js';
 import { agentRoutes } from './routes.js';
 import { metricsRoute } from '../metrics/route.js';
@@ -21,14 +23,17 @@ export async function runAgent(ctx: Context, log: (line: string) => void): Promi
   const db = await ctx.adminDb();
   const hostId = ctx.dockerHost.id;
   const leadership = new Leadership(db, hostId);
-  const agent: AgentContext = { ctx, db, hostId, isLeader: () => leadership.isLeader, log };
+  // Checked before the first ask for the lead: an agent on the wrong engine never leads.
+  leadership.refusal = await leadershipRefusal(ctx, db, hostId);
+  if (leadership.refusal) log(`refusing to lead: ${leadership.refusal}`);
+  const agent: AgentContext = { ctx, db, hostId, isLeader: () => leadership.isLeader, leadership, log };
   const startedAt = new Date(ctx.clock.now()).toISOString();
 
   const running = agentLoops(ctx, leadership).map((loop) => runLoop(loop, agent, ctx.signal));
   const status = (): AgentRuntimeStatus => ({
-    hostId, pid: process.pid, startedAt, leader: leadership.isLeader, leaderSince: leadership.leaderSince, loops: running.map((r) => ({ ...r.state })),
+    hostId, pid: process.pid, startedAt, leader: leadership.isLeader, leaderSince: leadership.leaderSince, notLeadingBecause: leadership.refusal ?? null, loops: running.map((r) => ({ ...r.state })),
   });
-  const server = await startServer(agentRoutes(status, metricsRoute(ctx, ctx.signal)), ctx.config.agent.port);
+  const server = await startServer(agentRoutes(status, metricsRoute(ctx, ctx.signal)), ctx.config.agent.port, (error) => log(`server: ${messageOf(error)}`));
   log(`agent of host ${hostId} listening on http://127.0.0.1:${ctx.config.agent.port} (pid ${process.pid})`);
 
   if (!ctx.signal.aborted) await once(ctx.signal, 'abort');

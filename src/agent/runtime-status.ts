@@ -7,5 +7,7 @@ export interface AgentRuntimeStatus {
   startedAt: string;
   leader: boolean;
   leaderSince: string | null;
+  /** Why this agent refuses to lead (its host's name is recorded with another engine), or null. */
+  notLeadingBecause: string | null;
   loops: LoopState[];
 }

@@ -5,7 +5,8 @@ import { ScheduleStore } from '../schedules/store.js';
 import type { AgentContext } from './context.js';
 import type { AgentLoop } from './loop.js';
 import { raiseAlert } from '../alerts/raise.js';
-import type { Schedule } from '../schedules/store.js';
+import type { LeaderSession, Schedule } from '../schedules/store.js';
+import type { JobOutcome } from '../schedules/jobs.js';
 
 // The schedules loop: on the host's leader only, claims due schedules one at a time and runs each
 // to its end (src/schedules/jobs.ts), recording the outcome and the next due time.
@@ -15,27 +16,34 @@ export function schedulerLoop(pollMs: number): AgentLoop {
     name: 'schedules',
     intervalMs: pollMs,
     async tick(agent, signal) {
-      if (!agent.isLeader()) return;
-      // Ticks never overlap, so no run of this agent is in flight here: a claimed run of this host
-      // is one a killed agent left, or one this agent could not record the end of (the admin
-      // database failed at that moment). Settled before anything new is claimed.
-      await settleInterruptedRuns(agent);
-      const store = new ScheduleStore(agent.db);
-      while (!signal.aborted && agent.isLeader()) {
-        const claimed = await store.claimDue(agent.hostId, agent.ctx.actor);
-        if (!claimed) return;
-        const { schedule, run } = claimed;
-        agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} (${schedule.spec}) started`);
-        let ended;
-        try {
-          ended = await runJob(agent.ctx, store, schedule, run);
-        } catch (error) {
-          ended = { outcome: 'failed' as const, summary: `${schedule.kind} failed`, error: messageOf(error) };
+      const leader = agent.leadership.session;
+      const term = agent.leadership.termSignal;
+      if (!agent.isLeader() || !leader || !term) return;
+      // The job runs with the agent's signal and the leadership term's: a lost lead aborts it.
+      const both = AbortSignal.any([signal, term]);
+      const jobCtx = { ...agent.ctx, signal: both };
+      await agent.leadership.during(async () => {
+        // Ticks never overlap, so no run of this agent is in flight here: a claimed run of this host
+        // is one a killed agent left (its leader session is gone), or one this agent could not record
+        // the end of (the admin database failed at that moment). Settled before anything is claimed.
+        await settleInterruptedRuns(agent, leader);
+        const store = new ScheduleStore(agent.db);
+        while (!both.aborted) {
+          const claimed = await store.claimDue(agent.hostId, agent.ctx.actor, leader);
+          if (!claimed) return;
+          const { schedule, run } = claimed;
+          agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} (${schedule.spec}) started`);
+          let ended: JobOutcome;
+          try {
+            ended = await runJob(jobCtx, store, schedule, run);
+          } catch (error) {
+            ended = { outcome: 'failed', summary: `${schedule.kind} failed`, error: messageOf(error), interrupted: both.aborted };
+          }
+          const recorded = await store.finish(schedule, run.id, ended.outcome, ended.summary, ended.error, leader, { soon: ended.interrupted === true });
+          agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} ${ended.outcome}: ${ended.summary}${ended.error ? ` (${ended.error})` : ''}${recorded === 'not ours' ? ' (not recorded: the run was settled by another leader)' : ''}`);
+          if (ended.outcome === 'failed') await alertFailedBackup(agent, schedule, run.id, ended.summary, ended.error);
         }
-        await store.finish(schedule, run.id, ended.outcome, ended.summary, ended.error);
-        agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} ${ended.outcome}: ${ended.summary}${ended.error ? ` (${ended.error})` : ''}`);
-        if (ended.outcome === 'failed') await alertFailedBackup(agent, schedule, run.id, ended.summary, ended.error);
-      }
+      });
     },
   };
 }
@@ -44,12 +52,13 @@ export function schedulerLoop(pollMs: number): AgentLoop {
  * What the leader does before it claims anything: runs an agent claimed and never finished (it was killed,
  * or its host went down) are settled. Each tenant whose scheduled backup the run left in the
  * operation journal is settled under its lock (the backup kept if it was recorded as succeeded,
- * else recorded as failed), and the run is recorded as failed; its next run is due a full interval
- * later, as after any run. Nothing is run again here: a job is never made twice.
+ * else recorded as failed), and the run is recorded as failed; its next run is due at once (the
+ * tenants it did not reach are backed up soon). Only runs whose claiming session is gone (or is this
+ * leader's own, with nothing in flight) are settled: a live agent's run never is. Nothing is run again here: a job is never made twice.
  */
-export async function settleInterruptedRuns(agent: AgentContext): Promise<void> {
+export async function settleInterruptedRuns(agent: AgentContext, leader: LeaderSession): Promise<void> {
   const store = new ScheduleStore(agent.db);
-  for (const { schedule, run } of await store.interrupted(agent.hostId)) {
+  for (const { schedule, run } of await store.interrupted(agent.hostId, leader)) {
     const settled: string[] = [];
     const { rows } = await agent.db.pool.query(
       "SELECT customer_id FROM admin_operations WHERE state = 'running' AND verb = 'scheduled-backup' AND (data->>'run')::bigint = $1",
@@ -70,7 +79,8 @@ export async function settleInterruptedRuns(agent: AgentContext): Promise<void> 
       }
     }
     const why = `interrupted: the agent running it stopped (run ${run.id}, started ${run.startedAt} by ${run.actor})${settled.length ? `; ${settled.join('; ')}` : ''}`;
-    await store.finish(schedule, run.id, 'failed', `${schedule.kind} interrupted`, why);
+    // Due again at once: the tenants the run did not reach are backed up on the next claim.
+    await store.finish(schedule, run.id, 'failed', `${schedule.kind} interrupted`, why, leader, { soon: true, settling: true });
     agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} was ${why}`);
     await alertFailedBackup(agent, schedule, run.id, `${schedule.kind} interrupted`, why);
   }

@@ -16,6 +16,7 @@ import { runBatch, type BatchItem } from '../tenants/batch.js';
 import { lastDeployment } from '../tenants/deployments.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { BackupStore, heartbeatEveryMs } from './store.js';
+import { settleLeftBackup } from './settle-left.js';
 import { pruneBackups } from './prune.js';
 import { loadTenantTemplate } from '../tenants/tenant-template.js';
 import { snapshotPiece, type SnapshotContext } from './piece-snapshots.js';
@@ -115,6 +116,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     const beat = setInterval(() => void store.heartbeat(backupId).catch(() => {}), heartbeatEveryMs);
     beat.unref();
     let stopAfter: (() => Promise<void>) | undefined;
+    let recordedSucceeded = false;
     try {
       // Recorded as running, nothing snapshotted yet: where e2e tests kill a backup (a scheduled one too).
       await ctx.pause('backup:running');
@@ -153,8 +155,11 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
       await writeFile(path.join(partialDir, manifestFile), manifestText, { mode: 0o600 });
       await syncFiles(partialDir, [...Object.keys(files), manifestFile]);
       await rename(partialDir, finalDir);
+      // Complete on disk, not yet recorded: a kill here is settled by verifying the folder (scheduled-backup.ts).
+      await ctx.pause('backup:renamed');
       const sizeBytes = Object.values(files).reduce((sum, f) => sum + f.bytes, 0) + Buffer.byteLength(manifestText);
       await store.succeed(backupId, { directory: finalDir, sizeBytes, manifestSha256: sha256Of(manifestText), manifest });
+      recordedSucceeded = true;
       await db.withTransaction((client) => recordAudit(db, client, id, 'backup.created', null, { backup: backupId, directory: finalDir, sizeBytes, pieces: pieces.map((p) => p.name) }));
 
       const pruned = keep === undefined ? [] : await pruneBackups(ctx, db, id, keep);
@@ -163,6 +168,8 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
       // Best effort on the way out: the first cause (error, rethrown below) is the answer; a row
       // left 'running' and its .partial folder are settled by the tenant's next backup (failKilledBackups).
       await rm(partialDir, { recursive: true, force: true }).catch(() => {});
+      // Stopped after the rename but before its row said succeeded: the folder goes with the row's failure.
+      if (!recordedSucceeded) await rm(finalDir, { recursive: true, force: true }).catch(() => {});
       await store.fail(backupId, messageOf(error)).catch(() => {});
       throw error;
     } finally {
@@ -227,9 +234,7 @@ function describePiece(piece: Piece): string {
  */
 async function failKilledBackups(ctx: Context, store: BackupStore, id: string): Promise<void> {
   for (const left of (await store.list({ tenant: id })).filter((b) => b.state === 'running')) {
-    const partial = `${backupDirectory(ctx.config.backupsDir, id, left.id)}.partial`;
-    if (path.resolve(left.directory) === partial) await rm(partial, { recursive: true, force: true });
-    await store.fail(left.id, 'its run was interrupted (found by a later backup of the tenant)');
+    await settleLeftBackup(ctx.config.backupsDir, store, left, 'its run was interrupted (found by a later backup of the tenant)');
   }
 }
 

@@ -65,13 +65,13 @@ export class BackupStore {
   async succeed(id: string, done: { directory: string; sizeBytes: number; manifestSha256: string; manifest: BackupManifest }): Promise<void> {
     await this.db.pool.query(
       `UPDATE admin_backups SET state = 'succeeded', directory = $2, size_bytes = $3, manifest_sha256 = $4, manifest = $5,
-         heartbeat_at = now(), finished_at = now() WHERE id = $1`,
+         heartbeat_at = now(), finished_at = now() WHERE id = $1 AND state = 'running'`,
       [id, done.directory, done.sizeBytes, done.manifestSha256, JSON.stringify(done.manifest)],
     ).catch(this.db.unreachable);
   }
 
   async fail(id: string, reason: string): Promise<void> {
-    await this.db.pool.query('UPDATE admin_backups SET state = \'failed\', reason = $2, heartbeat_at = now(), finished_at = now() WHERE id = $1', [id, reason.slice(0, 2000)]).catch(this.db.unreachable);
+    await this.db.pool.query('UPDATE admin_backups SET state = \'failed\', reason = $2, heartbeat_at = now(), finished_at = now() WHERE id = $1 AND state = \'running\'', [id, reason.slice(0, 2000)]).catch(this.db.unreachable);
   }
 
   async markPruned(id: string): Promise<void> {

@@ -6,6 +6,14 @@ import { holdTenant } from '../tenants/hold.js';
 import { pruneBackups } from '../backups/prune.js';
 import { doctor } from '../doctor/doctor.js';
 import { scheduledBackup } from './scheduled-backup.js';
+import { OperationJournal } from '../operations/journal.js';
+
+/**
+ * The pending operations an agent's job may settle itself (holdTenant does, before its work): its own
+ * kinds. An operator's restore, move, upgrade ... is settled by the operator's next command, with the
+ * operator's role; the agent's role cannot (and must not) undo it, so the tenant is skipped.
+ */
+export const agentSettles: readonly string[] = ['scheduled-backup', 'backup-prune'];
 import type { RunOutcome, Schedule, ScheduleRun, ScheduleStore } from './store.js';
 
 // What each kind of schedule does when its run is claimed: tenantctl's own verbs, called in the
@@ -18,6 +26,8 @@ export interface JobOutcome {
   outcome: RunOutcome;
   summary: string;
   error: string | null;
+  /** It stopped before reaching every tenant (the agent stopped, or lost the lead): its next run is due at once. */
+  interrupted?: boolean;
 }
 
 export async function runJob(ctx: Context, store: ScheduleStore, schedule: Schedule, run: ScheduleRun): Promise<JobOutcome> {
@@ -40,21 +50,32 @@ async function eachTenant(
 ): Promise<JobOutcome> {
   const done: Record<string, string> = {};
   const failed: Record<string, string> = {};
+  const skipped: Record<string, string> = {};
+  const journal = new OperationJournal(await ctx.adminDb());
   for (const tenant of tenants) {
     if (ctx.signal.aborted) break;
     try {
+      const pending = await journal.pending(tenant.id);
+      if (pending && !agentSettles.includes(pending.verb)) {
+        skipped[tenant.id] = `its ${pending.verb} (operation ${pending.id}) is pending: the operator's next command on it settles it`;
+        await store.note(run.id, { done, failed, skipped });
+        continue;
+      }
       const what = await work(tenant);
       if (what !== undefined) done[tenant.id] = what;
     } catch (error) {
       failed[tenant.id] = messageOf(error);
     }
-    await store.note(run.id, { done, failed });
+    await store.note(run.id, { done, failed, skipped });
   }
-  const left = tenants.length - Object.keys(done).length - Object.keys(failed).length;
-  const summary = `${verb} ${Object.keys(done).length} of ${tenantCount(tenants.length)}${Object.keys(failed).length ? `, ${Object.keys(failed).length} failed` : ''}${left > 0 && ctx.signal.aborted ? `, ${left} not reached (the agent stopped)` : ''}`;
+  const left = tenants.length - Object.keys(done).length - Object.keys(failed).length - Object.keys(skipped).length;
+  const skips = Object.entries(skipped).map(([id, why]) => `${id} skipped: ${why}`);
+  const summary = `${verb} ${Object.keys(done).length} of ${tenantCount(tenants.length)}${Object.keys(failed).length ? `, ${Object.keys(failed).length} failed` : ''}${skips.length ? `, ${skips.length} skipped (${skips.join('; ')})` : ''}${left > 0 && ctx.signal.aborted ? `, ${left} not reached (the agent stopped)` : ''}`;
   const errors = Object.entries(failed).map(([id, why]) => `${id}: ${why}`);
-  if (ctx.signal.aborted && left > 0) errors.push(`${left} tenants not reached: the agent stopped`);
-  return { outcome: errors.length ? 'failed' : 'succeeded', summary, error: errors.length ? errors.join('; ') : null };
+  // Stopped (agent stop, lost lead): a tenant it failed because of that, or did not reach, is backed up soon.
+  const interrupted = ctx.signal.aborted;
+  if (interrupted && left > 0) errors.push(`${left} tenants not reached: the agent stopped`);
+  return { outcome: errors.length ? 'failed' : 'succeeded', summary, error: errors.length ? errors.join('; ') : null, interrupted };
 }
 
 async function backupPlan(ctx: Context, store: ScheduleStore, schedule: Schedule, run: ScheduleRun): Promise<JobOutcome> {

@@ -1,12 +1,26 @@
-import path from 'node:path';
-import { rm } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { messageOf } from '../common/errors.js';
 import { holdTenant } from '../tenants/hold.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { backupTenant, type BackupResult } from '../backups/backup.js';
 import { BackupStore } from '../backups/store.js';
-import { backupDirectory } from '../backups/manifest.js';
+import { settleLeftBackup } from '../backups/settle-left.js';
+import { TenantctlError } from '../common/errors.js';
+import type { AdminDb } from '../admin-db/database.js';
+
+/**
+ * Whether the session that claimed schedule run `runId` (its agent's leader lock) is gone. A session
+ * whose start this role may not see counts as alive: unknown is never taken for gone.
+ */
+async function claimingSessionGone(db: AdminDb, runId: number): Promise<boolean> {
+  const { rows } = await db.pool.query(
+    `SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.leader_pid AND (a.backend_start IS NULL OR a.backend_start::text = r.leader_started)) AS gone
+       FROM admin_schedule_runs r WHERE r.id = $1`,
+    [runId],
+  ).catch(db.unreachable);
+  // No run row (its schedule was removed): nothing alive can be making it.
+  return rows[0] ? rows[0].gone === true : true;
+}
 
 // A backup the agent makes for a schedule is journaled (verb 'scheduled-backup'): the intent (which
 // schedule run) is recorded under the tenant's lock before the backup's first effect, so an agent
@@ -58,10 +72,22 @@ export async function resumeScheduledBackup(ctx: Context, op: Operation<Schedule
   const store = new BackupStore(db);
   const since = Date.parse(op.startedAt);
   const ofRun = (await store.list({ tenant: op.tenant })).filter((b) => Date.parse(b.startedAt) >= since);
-  for (const left of ofRun.filter((b) => b.state === 'running')) {
-    const partial = `${backupDirectory(ctx.config.backupsDir, op.tenant, left.id)}.partial`;
-    if (path.resolve(left.directory) === partial) await rm(partial, { recursive: true, force: true });
-    await store.fail(left.id, 'its scheduled run was interrupted (the agent stopped); settled from the operation journal');
+  const running = ofRun.filter((b) => b.state === 'running');
+  // Only a stale row is settled: no heartbeat for staleAfterMs, or the session of the agent that
+  // claimed the run is gone. A live agent's backup (its session still there) is left alone: the
+  // operation stays pending and its own agent ends it.
+  if (running.some((b) => !b.stale) && !(await claimingSessionGone(db, op.data.run))) {
+    throw new TenantctlError('conflict', `${op.tenant}'s scheduled backup (run ${op.data.run}) is still being made by a live agent; not settled`);
+  }
+  let recovered: string | undefined;
+  for (const left of running) {
+    // Killed between rename(partial -> final) and its row's succeed: kept if its manifest verifies.
+    const settled = await settleLeftBackup(ctx.config.backupsDir, store, left, 'its scheduled run was interrupted (the agent stopped); settled from the operation journal');
+    if (settled === 'succeeded') recovered = left.id;
+  }
+  if (recovered) {
+    await journal.finish(op, 'completed', `backup ${recovered} was complete on disk when the agent stopped; recorded as succeeded`);
+    return 'finished';
   }
   const made = ofRun.find((b) => b.state === 'succeeded');
   if (made) {

@@ -1,5 +1,28 @@
 import type { AdminDb } from '../admin-db/database.js';
+import type pg from 'pg';
+import { TenantctlError } from '../common/errors.js';
 import type { DesiredSchedule, ScheduleKind } from './desired.js';
+
+/** The session holding a host's leader lock (src/agent/leader.ts): a backend pid and its start. */
+export interface LeaderSession {
+  pid: number;
+  started: string;
+}
+
+/**
+ * The fence of a claim or finish: inside its transaction, pg_locks must show the host's leader lock
+ * (space 4, lockSpaces.agentLeader) held by `leader`'s session. An agent whose session is gone (or
+ * that another agent replaced) changes nothing, even before it notices.
+ */
+async function requireLeader(client: pg.ClientBase, host: string, leader: LeaderSession): Promise<void> {
+  const { rows } = await client.query(
+    `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid::bigint = 4
+        AND l.objid::bigint = (hashtext($1)::bigint & 4294967295) AND l.pid = $2 AND a.backend_start::text = $3`,
+    [host, leader.pid, leader.started],
+  );
+  if (!rows[0]) throw new TenantctlError('adminDb', `this agent no longer leads host ${host} (its leader lock's session ${leader.pid} is gone): nothing claimed or finished`);
+}
 
 // admin_schedules and admin_schedule_runs (migration 017). A schedule is claimed by one agent in
 // one transaction (the row locked with SKIP LOCKED, its run row inserted, running_run set), so a
@@ -26,6 +49,8 @@ export interface Schedule {
   lastError: string | null;
   /** The last finished run's one-line account (what it backed up, what doctor found). */
   lastSummary: string | null;
+  /** Removed by `agent up` while it ran: deleted when that run finishes, never claimed again. */
+  disabled: boolean;
 }
 
 export interface ScheduleRun {
@@ -56,6 +81,7 @@ const toSchedule = (row: any): Schedule => ({
   lastOutcome: row.last_outcome,
   lastError: row.last_error,
   lastSummary: row.last_summary ?? null,
+  disabled: row.disabled ?? false,
 });
 
 const toRun = (row: any): ScheduleRun => ({
@@ -84,7 +110,7 @@ export class ScheduleStore {
       for (const s of wanted) {
         const { rows } = await client.query(
           `INSERT INTO admin_schedules (host, kind, target, spec, every_seconds, keep) VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (host, kind, target) DO UPDATE SET spec = EXCLUDED.spec, every_seconds = EXCLUDED.every_seconds, keep = EXCLUDED.keep,
+           ON CONFLICT (host, kind, target) DO UPDATE SET disabled = false, spec = EXCLUDED.spec, every_seconds = EXCLUDED.every_seconds, keep = EXCLUDED.keep,
              next_run_at = CASE WHEN admin_schedules.every_seconds = EXCLUDED.every_seconds THEN admin_schedules.next_run_at
                                 ELSE COALESCE(admin_schedules.last_finished_at + make_interval(secs => EXCLUDED.every_seconds), now()) END
            RETURNING (xmax = 0) AS inserted, (SELECT every_seconds FROM admin_schedules o WHERE o.id = admin_schedules.id) AS before`,
@@ -98,7 +124,12 @@ export class ScheduleStore {
         "DELETE FROM admin_schedules WHERE host = $1 AND running_run IS NULL AND NOT (kind || ':' || target = ANY($2::text[]))",
         [host, keys],
       );
-      return { added, changed, removed: rowCount ?? 0 };
+      // One running now is disabled instead: its agent deletes it when the run ends (finish).
+      const { rowCount: disabled } = await client.query(
+        "UPDATE admin_schedules SET disabled = true WHERE host = $1 AND running_run IS NOT NULL AND NOT (kind || ':' || target = ANY($2::text[]))",
+        [host, keys],
+      );
+      return { added, changed, removed: (rowCount ?? 0) + (disabled ?? 0) };
     });
   }
 
@@ -122,15 +153,18 @@ export class ScheduleStore {
    * when nothing is due. UPDATE ... RETURNING on a row locked FOR UPDATE SKIP LOCKED in one
    * transaction: two agents asking at once never claim the same run.
    */
-  async claimDue(host: string, actor: string): Promise<{ schedule: Schedule; run: ScheduleRun } | undefined> {
+  async claimDue(host: string, actor: string, leader: LeaderSession): Promise<{ schedule: Schedule; run: ScheduleRun } | undefined> {
     return this.db.withTransaction(async (client) => {
+      await requireLeader(client, host, leader);
       const { rows: due } = await client.query(
-        `SELECT id FROM admin_schedules WHERE host = $1 AND running_run IS NULL AND next_run_at <= now()
+        `SELECT id FROM admin_schedules WHERE host = $1 AND running_run IS NULL AND NOT disabled AND next_run_at <= now()
           ORDER BY next_run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`,
         [host],
       );
       if (!due[0]) return undefined;
-      const { rows: runs } = await client.query('INSERT INTO admin_schedule_runs (schedule_id, host, actor) VALUES ($1, $2, $3) RETURNING *', [due[0].id, host, actor]);
+      const { rows: runs } = await client.query('INSERT INTO admin_schedule_runs (schedule_id, host, actor, leader_pid, leader_started) VALUES ($1, $2, $3, $4, $5) RETURNING *',
+        [due[0].id, host, actor, leader.pid, leader.started],
+      );
       const { rows } = await client.query(
         'UPDATE admin_schedules SET running_run = $2, last_started_at = now() WHERE id = $1 AND running_run IS NULL RETURNING *',
         [due[0].id, runs[0].id],
@@ -144,26 +178,50 @@ export class ScheduleStore {
     await this.db.withTransaction((client) => client.query('UPDATE admin_schedule_runs SET detail = detail || $2::jsonb WHERE id = $1', [runId, JSON.stringify(patch)]));
   }
 
-  /** Ends a run and schedules the next one `every` from now. */
-  async finish(schedule: Pick<Schedule, 'id' | 'everySeconds'>, runId: number, outcome: RunOutcome, summary: string, error: string | null): Promise<void> {
-    await this.db.withTransaction(async (client) => {
-      await client.query(
-        "UPDATE admin_schedule_runs SET state = $2, error = $3, detail = detail || jsonb_build_object('summary', $4::text), finished_at = now() WHERE id = $1 AND state = 'running'",
-        [runId, outcome, error?.slice(0, 2000) ?? null, summary.slice(0, 500)],
+  /**
+   * Ends a run and schedules the next one `every` from now, or at once when the run was interrupted
+   * (`soon`: the tenants it did not reach are backed up on the next tick, as a missed run is).
+   * Fenced by the leader: `leader` must hold the host's leader lock (pg_locks), and a run is finished
+   * by the session that claimed it unless `settling` (its session is gone: settleInterruptedRuns).
+   * A schedule disabled while the run was in flight (agent up removed it) is deleted now.
+   */
+  async finish(
+    schedule: Pick<Schedule, 'id' | 'host'>, runId: number, outcome: RunOutcome, summary: string, error: string | null,
+    leader: LeaderSession, { soon = false, settling = false }: { soon?: boolean; settling?: boolean } = {},
+  ): Promise<'finished' | 'not ours'> {
+    return this.db.withTransaction(async (client) => {
+      await requireLeader(client, schedule.host, leader);
+      const { rowCount } = await client.query(
+        `UPDATE admin_schedule_runs SET state = $2, error = $3, detail = detail || jsonb_build_object('summary', $4::text), finished_at = now()
+          WHERE id = $1 AND state = 'running' AND ($5::boolean OR (leader_pid = $6 AND leader_started = $7))`,
+        [runId, outcome, error?.slice(0, 2000) ?? null, summary.slice(0, 500), settling, leader.pid, leader.started],
       );
-      await client.query(
+      if (!rowCount) return 'not ours';
+      const { rows } = await client.query(
         `UPDATE admin_schedules SET running_run = NULL, last_finished_at = now(), last_outcome = $3, last_error = $4,
-           next_run_at = now() + make_interval(secs => every_seconds) WHERE id = $1 AND running_run = $2`,
-        [schedule.id, runId, outcome, error?.slice(0, 2000) ?? null],
+           next_run_at = CASE WHEN $5::boolean THEN now() ELSE now() + make_interval(secs => every_seconds) END
+         WHERE id = $1 AND running_run = $2 RETURNING disabled`,
+        [schedule.id, runId, outcome, error?.slice(0, 2000) ?? null, soon],
       );
+      // Through a function of the owner's that deletes only a disabled, idle schedule: the agent's role
+      // has no DELETE on the table (migration 017).
+      if (rows[0]?.disabled) await client.query('SELECT admin_drop_disabled_schedule($1)', [schedule.id]);
+      return 'finished';
     });
   }
 
-  /** The host's schedules whose run was claimed and never finished (its agent died). */
-  async interrupted(host: string): Promise<Array<{ schedule: Schedule; run: ScheduleRun }>> {
+  /**
+   * The host's schedules whose run was claimed and never finished: its claiming session (the leader
+   * lock's backend) is gone (its agent died), or it is `mine` (this leader's own run it could not
+   * record the end of: the caller has no run in flight). A live agent's run is never listed.
+   */
+  async interrupted(host: string, mine: LeaderSession): Promise<Array<{ schedule: Schedule; run: ScheduleRun }>> {
     const { rows } = await this.db.pool.query(
-      `SELECT to_jsonb(s) AS s, to_jsonb(r) AS r FROM admin_schedules s JOIN admin_schedule_runs r ON r.id = s.running_run WHERE s.host = $1`,
-      [host],
+      `SELECT to_jsonb(s) AS s, to_jsonb(r) AS r FROM admin_schedules s JOIN admin_schedule_runs r ON r.id = s.running_run
+        WHERE s.host = $1 AND r.state = 'running'
+          AND ((r.leader_pid = $2 AND r.leader_started = $3)
+               OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.leader_pid AND (a.backend_start IS NULL OR a.backend_start::text = r.leader_started)))`,
+      [host, mine.pid, mine.started],
     ).catch(this.db.unreachable);
     const dated = (o: any) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, /_at$/.test(k) && typeof v === 'string' ? new Date(v) : v]));
     return rows.map((row) => ({ schedule: toSchedule(dated(row.s)), run: toRun(dated(row.r)) }));

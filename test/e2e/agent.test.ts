@@ -14,6 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { createHmac } from 'node:crypto';
 import { createHarness, dockerObjectsWithPrefix, inspect, stopwatch, type Harness } from './harness.js';
 import { retryUntilDeadline, done, notYet } from '../../src/common/retry.js';
+import { AdminDb } from '../../src/admin-db/database.js';
+import { ScheduleStore } from '../../src/schedules/store.js';
 
 let h: Harness;
 const timings: Record<string, number> = {};
@@ -67,6 +69,26 @@ async function backupSchedule(): Promise<any> {
 const runsOf = (scheduleId: number) => h.adminQuery('SELECT * FROM admin_schedule_runs WHERE schedule_id = $1 ORDER BY id', [scheduleId]);
 const backupsOfAcme = () => h.adminQuery("SELECT id, state, created_by, started_at FROM admin_backups WHERE customer_id = 'acme' ORDER BY started_at, id");
 
+/** A GET with a chosen Host header (fetch may not set one): what a DNS-rebinding page would send. */
+function getWithHost(port: number, urlPath: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: urlPath, headers: { host } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode!)); }).on('error', reject);
+  });
+}
+
+/** The host's runs a new leader would settle as interrupted (their claiming session gone), asked as the database's owner. */
+async function settleableRuns(): Promise<number[]> {
+  const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'admin-db.env'), 'utf8'))![1]!;
+  const db = await AdminDb.open(`postgres://tenantctl:${encodeURIComponent(password)}@127.0.0.1:${h.env.TENANTCTL_ADMIN_DB_PORT}/tenantctl_admin`, 'test');
+  try {
+    const [host] = await h.adminQuery('SELECT host FROM admin_schedules WHERE id = $1', [scheduleIdForSettle]);
+    return (await new ScheduleStore(db).interrupted(host.host, { pid: 0, started: 'none' })).map((r) => r.run.id);
+  } finally {
+    await db.close();
+  }
+}
+let scheduleIdForSettle = 0;
+
 async function get(port: number, urlPath: string): Promise<number> {
   const response = await fetch(`http://127.0.0.1:${port}${urlPath}`);
   await response.arrayBuffer();
@@ -109,6 +131,12 @@ describe.sequential('tenantctl agent', () => {
     expect(await get(agentPort, '/healthz')).toBe(200);
     expect(await get(agentPort, '/metrics')).toBe(200);
     expect(await get(agentPort, '/nothing-here')).toBe(404);
+    // DNS rebinding: a page whose name resolves to 127.0.0.1 sends its own name as Host.
+    expect(await getWithHost(agentPort, '/status', `evil.example:${agentPort}`)).toBe(421);
+    expect(await getWithHost(agentPort, '/status', `localhost:${agentPort}`)).toBe(200);
+    // Container ceilings from agent.memLimit and agent.cpus (512m, 1.0 by default).
+    expect(container.HostConfig.Memory).toBe(512 * 1024 * 1024);
+    expect(container.HostConfig.NanoCpus).toBe(1_000_000_000);
 
     const schedule = await timed('first scheduled backup', () => waitFor('the scheduled backup to finish', async () => {
       const found = await backupSchedule();
@@ -117,6 +145,7 @@ describe.sequential('tenantctl agent', () => {
     expect(schedule, JSON.stringify(schedule)).toMatchObject({ spec: 'every 1h', everySeconds: 3600, lastOutcome: 'succeeded', lastError: null, running: false });
     expect(schedule.lastSummary).toBe('backed up 1 of 1 tenant');
     scheduleId = schedule.id;
+    scheduleIdForSettle = schedule.id;
     // Next due an hour after it finished, not before.
     expect(Date.parse(schedule.nextRunAt) - Date.parse(schedule.lastFinishedAt)).toBeGreaterThanOrEqual(3_599_000);
     const text = await h.cli(['schedules', 'list']);
@@ -175,11 +204,50 @@ describe.sequential('tenantctl agent', () => {
     expect(tenant.exitCode, tenant.why).toBe(0);
   }, 180_000);
 
+  it('a tenant with an operator\'s pending operation is skipped by the agent\'s job and named in the run\'s summary', async () => {
+    const before = (await backupsOfAcme()).length;
+    const [op] = await h.adminQuery("INSERT INTO admin_operations (customer_id, verb, host, step, actor, data) SELECT 'acme', 'restore', host, 'begun', 'test', '{}' FROM admin_customers WHERE id = 'acme' RETURNING id");
+    try {
+      const runsBefore = (await runsOf(scheduleId)).length;
+      await h.adminQuery('UPDATE admin_schedules SET next_run_at = now() WHERE id = $1', [scheduleId]);
+      const runs = await waitFor('the run to finish', async () => {
+        const r = await runsOf(scheduleId);
+        return r.length === runsBefore + 1 && r.at(-1).state !== 'running' ? r : undefined;
+      });
+      expect(runs.at(-1).detail.summary).toMatch(/backed up 0 of 1 tenant, 1 skipped \(acme skipped: its restore \(operation \d+\) is pending/);
+      // The operator's operation is untouched (the agent's role neither settles nor undoes it), and nothing was backed up.
+      expect((await h.adminQuery('SELECT state FROM admin_operations WHERE id = $1', [op.id]))[0].state).toBe('running');
+      expect((await backupsOfAcme()).length).toBe(before);
+    } finally {
+      await h.adminQuery('DELETE FROM admin_operations WHERE id = $1', [op.id]);
+    }
+  }, 60_000);
+
+  it('an agent whose host name is recorded with another engine refuses to lead, and /status says why', async () => {
+    const [host] = await h.adminQuery("SELECT h.name, h.engine_id FROM admin_hosts h JOIN admin_customers c ON c.host = h.name WHERE c.id = 'acme'");
+    await h.adminQuery('UPDATE admin_hosts SET engine_id = $2 WHERE name = $1', [host.name, 'not-this-engine']);
+    try {
+      await timed('agent restart (identity)', () => execa('docker', ['restart', agentProject]));
+      const status = await waitFor('the agent to answer', async () => {
+        const r = await fetch(`http://127.0.0.1:${agentPort}/status`).then((x) => x.json(), () => undefined);
+        return r?.loops?.some((l: any) => l.name === 'leadership' && l.ticks > 1) ? r : undefined;
+      });
+      expect(status.leader).toBe(false);
+      expect(status.notLeadingBecause).toMatch(/recorded with engine not-this-engine, but this agent's Docker is engine/);
+    } finally {
+      await h.adminQuery('UPDATE admin_hosts SET engine_id = $2 WHERE name = $1', [host.name, host.engine_id]);
+    }
+    await execa('docker', ['restart', agentProject]);
+    await waitFor('the agent to lead again', async () => ((await h.cli(['agent', 'status', '--json'])).json().leader === true ? true : undefined), 30_000);
+  }, 90_000);
+
   // At each step of a scheduled backup: its intent journaled (nothing made yet), and its row recorded as running.
   it.each([
     { step: 'scheduled-backup:begun', left: [], after: [] },
     { step: 'backup:running', left: ['running'], after: ['failed'] },
-  ])('agent killed -9 at $step: after agent up the job is recorded failed, never made twice', async ({ step, left, after }) => {
+    // Killed between rename(.partial -> final) and its row's succeed: the folder verifies, so it is kept.
+    { step: 'backup:renamed', left: ['running'], after: ['succeeded'] },
+  ])('agent killed -9 at $step: after agent up the run is settled, never made twice, and due again at once', async ({ step, left, after }) => {
     const paused = await timed(`agent up paused at ${step}`, () => h.cli(['agent', 'up', '--json'], { env: { TENANTCTL_PAUSE_AT: step, TENANTCTL_PAUSE_FILE: pauseFile } }));
     expect(paused.exitCode, paused.why).toBe(0);
     await waitFor('the agent to lead', async () => ((await h.cli(['agent', 'status', '--json'])).json().leader === true ? true : undefined));
@@ -188,7 +256,10 @@ describe.sequential('tenantctl agent', () => {
     await h.adminQuery('UPDATE admin_schedules SET next_run_at = now() WHERE id = $1', [scheduleId]);
     await waitFor('the backup to pause', async () => (existsSync(pauseFile) ? true : undefined));
     expect(readFileSync(pauseFile, 'utf8')).toMatch(new RegExp(`^${step} \\d+`));
+    // A live agent's run is never settled by another leader: its claiming session is still there.
+    expect(await settleableRuns()).toEqual([]);
     await execa('docker', ['kill', '-s', 'KILL', agentProject]);
+    await waitFor('the killed run to be settleable', async () => ((await settleableRuns()).length === 1 ? true : undefined), 15_000);
     rmSync(pauseFile, { force: true });
 
     // What the kill left: its scheduled-backup operation running, the run claimed, and at backup:running the backup's row and folder.
@@ -197,24 +268,34 @@ describe.sequential('tenantctl agent', () => {
     const [op] = await h.adminQuery("SELECT * FROM admin_operations WHERE verb = 'scheduled-backup' AND customer_id = 'acme' AND state = 'running'");
     expect(op).toBeDefined();
     expect((await h.adminQuery('SELECT running_run FROM admin_schedules WHERE id = $1', [scheduleId]))[0].running_run).not.toBeNull();
-    if (leftRows[0]) expect(existsSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'backups', 'acme', `${leftRows[0].id}.partial`))).toBe(true);
+    if (leftRows[0]) expect(existsSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'backups', 'acme', `${leftRows[0].id}${step === 'backup:renamed' ? '' : '.partial'}`))).toBe(true);
 
     const up = await timed(`agent up after the kill at ${step}`, () => h.cli(['agent', 'up', '--json']));
     expect(up.exitCode, up.why).toBe(0);
-    const schedule = await waitFor('the interrupted run to be settled', async () => {
-      const s = await backupSchedule();
-      return s && !s.running && s.lastOutcome === 'failed' ? s : undefined;
+    // The killed run is the one claimed after runsBefore; it is due again at once, so the schedule's
+    // own last outcome soon is the next run's: the killed run is judged by its own row.
+    const killedRun = (await runsOf(scheduleId))[runsBefore];
+    const settled = await waitFor('the interrupted run to be settled', async () => {
+      const [r] = await h.adminQuery('SELECT * FROM admin_schedule_runs WHERE id = $1', [killedRun.id]);
+      return r.state !== 'running' ? r : undefined;
     });
-    expect(schedule.lastError).toMatch(/^interrupted: the agent running it stopped .*acme's backup is recorded as failed/);
-    expect(Date.parse(schedule.nextRunAt) - Date.now()).toBeGreaterThan(3_500_000);
-    // Several ticks later: nothing made again.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    expect((await backupsOfAcme()).filter((b) => b.started_at >= killedAt).map((b) => b.state)).toEqual(after);
-    expect((await h.adminQuery('SELECT state FROM admin_operations WHERE id = $1', [op.id]))[0].state).toBe('undone');
+    expect(settled.state).toBe('failed');
+    expect(settled.error).toMatch(after[0] === 'succeeded'
+      ? /^interrupted: the agent running it stopped .*acme's backup was recorded before it stopped \(kept\)/
+      : /^interrupted: the agent running it stopped .*acme's backup is recorded as failed/);
+    expect((await h.adminQuery('SELECT state FROM admin_operations WHERE id = $1', [op.id]))[0].state).toBe(after[0] === 'succeeded' ? 'completed' : 'undone');
+    // The interrupted run is due again at once (a missed run runs once): the next run backs acme up;
+    // the settlement itself made nothing.
+    const runs = await waitFor('the next run to finish', async () => {
+      const r = await runsOf(scheduleId);
+      return r.length === runsBefore + 2 && r.at(-1).state !== 'running' ? r : undefined;
+    });
+    expect(runs.map((r) => r.state).slice(-2)).toEqual(['failed', 'succeeded']);
+    expect((await backupsOfAcme()).filter((b) => b.started_at >= killedAt).map((b) => b.state)).toEqual([...after, 'succeeded']);
+    // Every backup folder of acme is a recorded backup: none orphaned, no .partial left.
     expect(readdirSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'backups', 'acme')).filter((f) => f.endsWith('.partial'))).toEqual([]);
-    const runs = await runsOf(scheduleId);
-    expect(runs.length).toBe(runsBefore + 1);
-    expect(runs.at(-1).state).toBe('failed');
+    const recorded = new Set((await backupsOfAcme()).filter((b) => b.state === 'succeeded').map((b) => b.id));
+    expect(readdirSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'backups', 'acme')).filter((f) => !recorded.has(f))).toEqual([]);
   }, 180_000);
 
   it('tenantctl backup killed -9, or interrupted, at backup:running: the next backup finds its row failed and its folder gone', async () => {
@@ -254,8 +335,36 @@ describe.sequential('tenantctl agent', () => {
     const [schedule] = await h.adminQuery('SELECT * FROM admin_schedules WHERE id = $1', [scheduleId]);
     expect(schedule.running_run).toBeNull();
     expect(schedule.last_outcome).toBe('failed');
+    // Interrupted, not finished: due again at once, not an interval later.
+    expect(Date.parse(schedule.next_run_at) - Date.now()).toBeLessThan(5_000);
+    // Its secrets went with it: its configuration (database login) and any private master key copy.
+    expect(existsSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent', agentProject, 'config.yaml'))).toBe(false);
+    expect(existsSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent', agentProject, 'master.key'))).toBe(false);
     expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'scheduled-backup' AND state = 'running'"))[0].n).toBe(0);
     expect((await h.cli(['agent', 'status', '--json'])).json().state).toBe('absent');
+  }, 180_000);
+
+  it('agent up removing a schedule while its run is in flight: the schedule is disabled, never claimed again, and deleted when the run ends', async () => {
+    const configFile = path.join(h.dir, 'tenantctl.config.yaml');
+    const config = readFileSync(configFile, 'utf8');
+    const paused = await h.cli(['agent', 'up', '--json'], { env: { TENANTCTL_PAUSE_AT: 'backup:running', TENANTCTL_PAUSE_FILE: pauseFile } });
+    expect(paused.exitCode, paused.why).toBe(0);
+    await waitFor('the agent to lead', async () => ((await h.cli(['agent', 'status', '--json'])).json().leader === true ? true : undefined));
+    await h.adminQuery('UPDATE admin_schedules SET next_run_at = now() WHERE id = $1', [scheduleId]);
+    await waitFor('the backup to pause', async () => (existsSync(pauseFile) ? true : undefined));
+    try {
+      writeFileSync(configFile, config.replace(/plans:\n  standard:\n    backupSchedule: every 1h\n/, ''));
+      const up = await timed('agent up removing a running schedule', () => h.cli(['agent', 'up', '--json']));
+      expect(up.exitCode, up.why).toBe(0);
+      rmSync(pauseFile, { force: true });
+      // The old agent was stopped (SIGTERM) by the recreate: its run ended, and the disabled schedule went with it.
+      await waitFor('the schedule to be deleted', async () => ((await h.adminQuery('SELECT id FROM admin_schedules WHERE id = $1', [scheduleId])).length === 0 ? true : undefined), 45_000);
+      expect((await h.cli(['schedules', 'list', '--json'])).json().schedules.filter((s: any) => s.kind === 'backup')).toEqual([]);
+    } finally {
+      writeFileSync(configFile, config);
+      rmSync(pauseFile, { force: true });
+      await h.cli(['agent', 'down', '--json']);
+    }
   }, 180_000);
 
   it('the agent\'s role holds only what it uses: no superuser, no CREATE, no DELETE, no usage or invoices', async () => {

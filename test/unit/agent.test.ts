@@ -7,7 +7,10 @@ import { loadConfig } from '../../src/config/load.js';
 import { desiredSchedules } from '../../src/schedules/desired.js';
 import { runLoop, type AgentLoop } from '../../src/agent/loop.js';
 import type { AgentContext } from '../../src/agent/context.js';
-import { startServer, sendJson } from '../../src/agent/server.js';
+import { startServer, sendJson, hostAllowed } from '../../src/agent/server.js';
+import { Leadership } from '../../src/agent/leader.js';
+import { currentLockScope } from '../../src/common/lock-scope.js';
+import http from 'node:http';
 import { systemClock } from '../../src/common/clock.js';
 import { tempDir } from './temp-dirs.js';
 
@@ -78,7 +81,7 @@ describe('schedules from the configuration', () => {
 });
 
 describe('the agent\'s loop runner', () => {
-  const agentContext = (lines: string[]): AgentContext => ({ ctx: { clock: systemClock } as never, db: {} as never, hostId: 'h', isLeader: () => true, log: (l) => lines.push(l) });
+  const agentContext = (lines: string[]): AgentContext => ({ ctx: { clock: systemClock } as never, db: {} as never, hostId: 'h', isLeader: () => true, leadership: {} as never, log: (l) => lines.push(l) });
 
   it('runs one tick at a time, keeps a failing tick\'s error and goes on, and stops on abort', async () => {
     const lines: string[] = [];
@@ -136,5 +139,109 @@ describe('the agent\'s server', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('the agent\'s server against DNS rebinding and leaks', () => {
+  it('answers only to 127.0.0.1, localhost or [::1] with its own port', () => {
+    for (const ok of ['127.0.0.1:9182', 'localhost:9182', 'LOCALHOST:9182', '[::1]:9182']) expect(hostAllowed(ok, 9182), ok).toBe(true);
+    for (const bad of [undefined, '', 'evil.example:9182', '127.0.0.1', 'localhost:9183', '127.0.0.1:9182.evil.example', 'localhost.:9182']) expect(hostAllowed(bad, 9182), String(bad)).toBe(false);
+  });
+
+  it('a foreign Host header is 421, and a failing route is a 500 without its internal message', async () => {
+    const logged: unknown[] = [];
+    const server = await startServer(new Map([['/boom', () => { throw new Error('secret path /var/lib/x and SQL'); }]]), 0, (e) => logged.push(e));
+    const port = (server.address() as { port: number }).port;
+    const ask = (host: string, p: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: p, headers: { host } }, (res) => {
+        let body = '';
+        res.on('data', (c) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      }).on('error', reject);
+    });
+    try {
+      expect((await ask(`evil.example:${port}`, '/boom')).status).toBe(421);
+      const failed = await ask(`localhost:${port}`, '/boom');
+      expect(failed.status).toBe(500);
+      expect(failed.body).not.toMatch(/secret|SQL/);
+      expect(logged).toHaveLength(1);
+      expect(server.maxConnections).toBeGreaterThan(0);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('leadership', () => {
+  /** A fake AdminDb: what the leader lock's proof answers, and whether it was released. */
+  const fakeDb = (answers: Array<'held' | 'lost' | 'unknown'>) => {
+    const calls = { released: 0 };
+    const db = {
+      tryLock: async () => async () => { calls.released += 1; },
+      proveLock: async () => answers.shift() ?? 'held',
+      lockSession: () => ({ pid: 1, started: 's' }),
+    };
+    return { db: db as never, calls };
+  };
+
+  it('keeps leading when the database cannot answer, and aborts the term\'s jobs when the lock is lost', async () => {
+    const { db, calls } = fakeDb(['unknown', 'held', 'lost']);
+    const l = new Leadership(db, 'h');
+    expect(await l.check(Date.now)).toBe('gained');
+    const term = l.termSignal!;
+    expect(await l.check(Date.now)).toBeUndefined();
+    expect(l.isLeader).toBe(true);
+    expect(await l.check(Date.now)).toBeUndefined();
+    expect(term.aborted).toBe(false);
+    expect(await l.check(Date.now)).toBe('lost');
+    expect(term.aborted).toBe(true);
+    expect(l.isLeader).toBe(false);
+    expect(await l.check(Date.now)).toBe('gained');
+    expect(l.termSignal).not.toBe(term);
+    expect(calls.released).toBe(1);
+  });
+
+  it('does not unlock at stop while a job of the term is in flight, and does when none is', async () => {
+    const { db, calls } = fakeDb([]);
+    const l = new Leadership(db, 'h');
+    await l.check(Date.now);
+    let finish!: () => void;
+    const job = l.during(() => new Promise<void>((resolve) => { finish = resolve; }));
+    const term = l.termSignal!;
+    await l.stepDown();
+    expect(term.aborted).toBe(true);
+    expect(calls.released).toBe(0);
+    finish();
+    await job;
+    const { db: db2, calls: calls2 } = fakeDb([]);
+    const idle = new Leadership(db2, 'h');
+    await idle.check(Date.now);
+    await idle.stepDown();
+    expect(calls2.released).toBe(1);
+  });
+
+  it('refuses to take the lead when told why (another engine is recorded for its host)', async () => {
+    const { db } = fakeDb([]);
+    const l = new Leadership(db, 'h');
+    l.refusal = 'host h is recorded with engine A';
+    expect(await l.check(Date.now)).toBeUndefined();
+    expect(l.isLeader).toBe(false);
+  });
+});
+
+describe('each loop tick in its own lock scope', () => {
+  it('two loops never share a scope, so one tenant\'s lost lock fails only its own loop', async () => {
+    const scopes: Array<ReturnType<typeof currentLockScope>> = [];
+    const controller = new AbortController();
+    const loop = (name: string): AgentLoop => ({ name, intervalMs: 1_000, tick: async () => { scopes.push(currentLockScope()); } });
+    const a = runLoop(loop('a'), { ctx: { clock: systemClock } as never, db: {} as never, hostId: 'h', isLeader: () => true, leadership: {} as never, log: () => {} }, controller.signal);
+    const b = runLoop(loop('b'), { ctx: { clock: systemClock } as never, db: {} as never, hostId: 'h', isLeader: () => true, leadership: {} as never, log: () => {} }, controller.signal);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort();
+    await Promise.all([a.stopped, b.stopped]);
+    expect(scopes).toHaveLength(2);
+    expect(scopes[0]).toBeDefined();
+    expect(scopes[1]).toBeDefined();
+    expect(scopes[0]).not.toBe(scopes[1]);
   });
 });

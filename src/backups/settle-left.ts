@@ -1,0 +1,30 @@
+import path from 'node:path';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { backupDirectory, manifestFile, sha256Of, verifyBackup } from './manifest.js';
+import type { BackupRecord, BackupStore } from './store.js';
+
+const exists = (p: string) => stat(p).then(() => true, () => false);
+
+/**
+ * Settles a backup row a killed run left 'running' (the caller holds the tenant's lock, and knows the
+ * run is gone). Killed between rename(.partial -> final) and its row's succeed, the final folder is
+ * complete if its manifest verifies: it is recorded as succeeded (nothing orphaned), else removed.
+ * Otherwise its .partial folder goes and the row is recorded as failed with `reason`.
+ */
+export async function settleLeftBackup(backupsDir: string, store: BackupStore, left: BackupRecord, reason: string): Promise<'succeeded' | 'failed'> {
+  const finalDir = backupDirectory(backupsDir, left.tenant, left.id);
+  const partial = `${finalDir}.partial`;
+  if (!(await exists(partial)) && (await exists(finalDir))) {
+    const manifest = await verifyBackup(finalDir).catch(() => undefined);
+    if (manifest && manifest.tenant === left.tenant && manifest.id === left.id) {
+      const text = await readFile(path.join(finalDir, manifestFile), 'utf8');
+      const sizeBytes = Object.values(manifest.files).reduce((sum, f) => sum + f.bytes, 0) + Buffer.byteLength(text);
+      await store.succeed(left.id, { directory: finalDir, sizeBytes, manifestSha256: sha256Of(text), manifest });
+      return 'succeeded';
+    }
+    await rm(finalDir, { recursive: true, force: true });
+  }
+  if (path.resolve(left.directory) === partial) await rm(partial, { recursive: true, force: true });
+  await store.fail(left.id, reason);
+  return 'failed';
+}
