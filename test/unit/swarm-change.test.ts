@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { swarmRender } from '../../src/swarm/swarm-render.js';
 import { convergence, matches, type ServiceSpec, type TaskView } from '../../src/swarm/stack-converge.js';
-import { pinOf, pinRepository } from '../../src/swarm/stack-versions.js';
+import { pinOf, pinRepository, unusedPins } from '../../src/swarm/stack-versions.js';
 
 const compose = `
 services:
@@ -83,5 +83,12 @@ describe('a stack converged after a deploy', () => {
     expect(convergence([spec('updating')], [task('old', oldTemplate), failed('n1'), failed('n2')], before).broken).toEqual(['p_app']);
     const earlier = { tasks: new Set(['old', 'n1', 'n2']), templates: before.templates };
     expect(convergence([spec('updating')], [task('old', oldTemplate), failed('n1'), failed('n2')], earlier).broken).toEqual([]);
+  });
+});
+
+describe('pins pruned after a proven state', () => {
+  it('keeps the pins its services name and those whose image a running container uses', () => {
+    const pins = [{ tag: 'tenantctl-pin/p:aaaa', id: 'sha256:aaaa' }, { tag: 'tenantctl-pin/p:bbbb', id: 'sha256:bbbb' }, { tag: 'tenantctl-pin/p:cccc', id: 'sha256:cccc' }];
+    expect(unusedPins(pins, new Set(['tenantctl-pin/p:aaaa']), new Set(['sha256:bbbb']))).toEqual(['tenantctl-pin/p:cccc']);
   });
 });
