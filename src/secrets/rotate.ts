@@ -14,6 +14,7 @@ import { fillBlockText, templateValues } from '../templates/values.js';
 import { hostValuesOf } from '../templates/configured.js';
 import { parse } from 'yaml';
 import { whileStarting } from './while-starting.js';
+import { reapOrphans } from '../stack/orphans.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { execIn, requireRunning, stackContainer } from '../backups/containers.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
@@ -234,6 +235,9 @@ async function undoRotation(ctx: Context, journal: OperationJournal, op: Operati
   const id = op.tenant;
   const { old, fresh } = openValues(op, box);
   const t = await requireTenantFor(ctx, id, 'have its old secrets put back', ['active']);
+  // A killed run's deploy (docker stack deploy naming the new versions) may still be running:
+  // ended before anything here touches the stack, so it cannot land after the undo.
+  await reapOrphans(ctx.dockerHost, t.record.composeProject, ctx.reporter.detail);
   const rendered = await requireComposeFile(t);
   const template = await loadTenantTemplate(ctx, t.record);
   const site = await rotationSite(ctx, t, op.data.swarm);
