@@ -346,6 +346,7 @@ export async function stackVolumes(manager: DockerHost, project: string, signal?
  */
 export async function keptVolumesOn(manager: DockerHost, project: string, kept: { nodeId: string; node: string; volumes: readonly string[] }, signal?: AbortSignal): Promise<{ node: SwarmNode; missing: string[] }> {
   const result = await manager.run(['docker', 'node', 'inspect', '--format', '{{.ID}} {{.Description.Hostname}} {{.Status.Addr}} {{.Status.State}} {{.Spec.Availability}}', kept.nodeId], { timeoutMs: 30_000, signal });
+  if (result.exitCode !== 0 && !/no such node/i.test(result.stderrTail)) throw new TenantctlError('docker', `asking ${manager.id} for node ${kept.node} failed: ${result.timedOut ? 'timed out' : result.stderrTail.trim().split('\n').pop()}`);
   if (result.exitCode !== 0) throw new TenantctlError('conflict', `the kept data of ${project} is on node ${kept.node}, which is no longer in the swarm of ${manager.id}: its volumes (${kept.volumes.join(', ')}) cannot be reached; bring the node back, or provision with --fresh-data to start on empty volumes`);
   const [id = '', hostname = '', address = '', state = '', availability = ''] = result.stdout.trim().split(' ');
   if (state !== 'ready' || availability !== 'active') throw new TenantctlError('conflict', `the kept data of ${project} is on node ${hostname || kept.node}, which is ${state !== 'ready' ? state || 'not ready' : availability}: bring it back (ready, active) and try again, or provision with --fresh-data to start on empty volumes`);

@@ -14,8 +14,13 @@ import type { TenantPaths } from './files.js';
 
 const fileOf = (paths: TenantPaths) => path.join(paths.dir, 'kept-data.json');
 
+/** Records where the kept volumes are; nothing when the tenant has no folder (no row's data: left-over volumes kept as they are). */
 export async function recordKeptSwarmData(paths: TenantPaths, kept: readonly KeptVolumes[]): Promise<void> {
-  await writeFile(fileOf(paths), `${JSON.stringify({ format: 1, nodes: kept }, null, 2)}\n`, { mode: 0o644 });
+  try {
+    await writeFile(fileOf(paths), `${JSON.stringify({ format: 1, nodes: kept }, null, 2)}\n`, { mode: 0o644 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }
 
 export async function forgetKeptSwarmData(paths: TenantPaths): Promise<void> {
