@@ -13,7 +13,8 @@ import type { SecretApplier, TemplateBlock } from '../templates/block-schema.js'
 import { fillBlockText, templateValues } from '../templates/values.js';
 import { hostValuesOf } from '../templates/configured.js';
 import { parse } from 'yaml';
-import { done, notYet, retryUntilDeadline } from '../common/retry.js';
+import { whileStarting } from './while-starting.js';
+import { reapOrphans } from '../stack/orphans.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { execIn, postgresSuperuser, requireRunning, stackContainer } from '../backups/containers.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
@@ -171,22 +172,30 @@ async function putInPlace(
   // a redeploy goes to the caller's (the manager).
   const manager = c;
   c = { ...site.containers, signal: c.signal, pause: c.pause };
+  const wait = { clock: c.clock, signal: c.signal, deadlineMs: c.config.healthDeadlineSeconds * 1000 };
   for (const { secret, applies } of appliers) {
     if ('postgresRole' in applies) {
       const { service, role } = applies.postgresRole;
       c.reporter.step(`setting the password of ${role} in the running PostgreSQL of ${service}`);
-      await whileStarting(c, `setting the password of ${role}`, async () => {
+      await whileStarting(site.kind, wait, `setting the password of ${role}`, async () => {
         const server = await requireRunning(c.dockerHost, t.record.composeProject, service, id, c.signal);
         await alterRole(c, server.id, ownerOf(pieces, service), role, to[secret]!);
       });
     } else {
       const { service } = applies.redisPassword;
       c.reporter.step(`setting the Redis password of ${service} (CONFIG SET requirepass)`);
+      if (site.kind === 'swarm') {
+        // Its task may be being replaced (an undo after a killed run): the container is looked up
+        // again on each try, and one gone or not yet running is waited for.
+        await whileStarting(site.kind, wait, `setting the Redis password of ${service}`, async () => {
+          const redis = await requireRunning(c.dockerHost, t.record.composeProject, service, id, c.signal);
+          await setRedisEither(c, redis.id, from[secret]!, to[secret]!);
+        });
+        continue;
+      }
       const redis = await stackContainer(c.dockerHost, t.record.composeProject, service, c.signal);
       if (redis?.running) {
-        // Whichever of the two it has now: a killed run may have set the other already.
-        await whileStarting(c, `setting the Redis password of ${service}`, () => setRedisPassword(c, redis.id, from[secret]!, to[secret]!)
-          .catch(() => setRedisPassword(c, redis.id, to[secret]!, to[secret]!)));
+        await setRedisEither(c, redis.id, from[secret]!, to[secret]!);
       } else if (!recreate.includes(service)) {
         throw new TenantctlError('conflict', `the ${service} container of ${id} is not running`);
       } // else: it starts with the files written below, recreated
@@ -203,29 +212,6 @@ async function putInPlace(
   c.reporter.step('proving readiness with them');
   await proveReady(c, t, rendered, template, appliers, to);
   await record('proven');
-}
-
-/**
- * Tries `work` again while its server is still starting: a swarm gives every service that reads a
- * rotated secret a new task, PostgreSQL's and Redis's too, so an undo after a killed run can find
- * them coming up (compose recreates neither). Any other failure, or the deadline, is the answer.
- */
-async function whileStarting(c: Context, what: string, work: () => Promise<void>): Promise<void> {
-  const starting = /starting up|not yet accepting|the database system is (shutting down|in recovery)|LOADING|Connection refused|could not connect|no such file or directory/i;
-  let last: unknown;
-  await retryUntilDeadline(async () => {
-    try {
-      await work();
-      return done(undefined);
-    } catch (error) {
-      if (!starting.test(messageOf(error))) throw error;
-      last = error;
-      return notYet(messageOf(error));
-    }
-  }, {
-    what, clock: c.clock, signal: c.signal, deadlineMs: c.config.healthDeadlineSeconds * 1000, initialDelayMs: 250, maxDelayMs: 2_000,
-    onDeadline: () => (last instanceof Error ? last : new TenantctlError('notReady', `${what}: the server did not come up`)),
-  });
 }
 
 /** The role a PostgreSQL server's state piece is owned by: a role to reach the server as over the local socket (and ask it for its superuser). */
@@ -249,6 +235,9 @@ async function undoRotation(ctx: Context, journal: OperationJournal, op: Operati
   const id = op.tenant;
   const { old, fresh } = openValues(op, box);
   const t = await requireTenantFor(ctx, id, 'have its old secrets put back', ['active']);
+  // A killed run's deploy (docker stack deploy naming the new versions) may still be running:
+  // ended before anything here touches the stack, so it cannot land after the undo.
+  await reapOrphans(ctx.dockerHost, t.record.composeProject, ctx.reporter.detail);
   const rendered = await requireComposeFile(t);
   const template = await loadTenantTemplate(ctx, t.record);
   const site = await rotationSite(ctx, t, op.data.swarm);
@@ -336,6 +325,11 @@ async function alterRole(ctx: Context, container: string, pieceOwner: string, ro
   if (present.trim() !== '1') throw new TenantctlError('usage', `the PostgreSQL server of ${container} has no role ${role} (x-tenantctl secrets applies.postgresRole.role); nothing of it was changed`);
   const script = `printf '%s\\n' '\\getenv pw TENANTCTL_NEW_SECRET' "ALTER ROLE \\"${role}\\" PASSWORD :'pw';" | psql -X -q -v ON_ERROR_STOP=1 -U "$TENANTCTL_OWNER" -d postgres`;
   await execIn(ctx.dockerHost, container, ['sh', '-c', script], { env: { TENANTCTL_NEW_SECRET: scramSha256Verifier(password), TENANTCTL_OWNER: owner }, signal: ctx.signal, what: `ALTER ROLE ${role}` });
+}
+
+/** The new Redis password set, authenticating with whichever of the two it has now: a killed run may have set the other already. */
+async function setRedisEither(ctx: Context, container: string, from: string, to: string): Promise<void> {
+  await setRedisPassword(ctx, container, from, to).catch(() => setRedisPassword(ctx, container, to, to));
 }
 
 /** CONFIG SET requirepass, authenticated with `auth`; the new value is redis-cli's stdin (-x), never its command line. */

@@ -55,7 +55,7 @@ export async function rotationSite(ctx: Context, t: Day2Target, versions: SwarmS
   const project = t.record.composeProject;
   const { liveSecretNames, namedPins, pruneSecrets } = await import('../swarm/stack-versions.js');
   const { deploySwarmTenant, imagesOf, secretKeysOf, serviceImagesOf } = await import('../swarm/swarm-stack.js');
-  const { stackTaskIds, waitForStackConverged } = await import('../swarm/stack-converge.js');
+  const { stackSnapshot, waitForStackConverged } = await import('../swarm/stack-converge.js');
   const { readFile } = await import('node:fs/promises');
   return {
     kind: 'swarm', containers, startAll,
@@ -68,7 +68,7 @@ export async function rotationSite(ctx: Context, t: Day2Target, versions: SwarmS
       // even when this machine's tag has been moved since the last deploy.
       const pins = await namedPins(c.dockerHost, project, c.signal);
       const pinned = Object.fromEntries(Object.entries(serviceImagesOf(rendered)).filter(([service]) => pins[service]).map(([service, ref]) => [ref, pins[service]!]));
-      const before = await stackTaskIds(c.dockerHost, project, c.signal);
+      const before = await stackSnapshot(c.dockerHost, project, c.signal);
       c.reporter.step(`deploying ${project} again naming ${Object.values(versions[names]).join(', ')}`);
       await deploySwarmTenant(c.dockerHost, { project, composeFile: t.paths.composeFile, images: imagesOf(rendered), pinned, secretNames, signal: c.signal });
       c.reporter.step('waiting until every service runs a task of its new spec');

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { KeptVolumes } from '../swarm/swarm-stack.js';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { composeDownTimeoutMs, leftoverRemovalMs } from '../common/timeouts.js';
 import { systemClock } from '../common/clock.js';
@@ -15,6 +16,8 @@ export interface RemovalReport {
   networks: number;
   volumes: number;
   keptVolumes: string[];
+  /** On a swarm: the kept volumes per node (recorded with the tenant; not part of the command's output). */
+  keptOn?: KeptVolumes[];
 }
 
 export const projectLabel = (project: string) => `com.docker.compose.project=${project}`;
@@ -38,7 +41,7 @@ export async function removeStack(
     // Kept data stays on its node's volumes; the next deploy of the stack goes to that node.
     const { removeSwarmTenant } = await import('../swarm/swarm-stack.js');
     const removed = await removeSwarmTenant(host, target.project, { clock: systemClock, deadlineMs: composeDownTimeoutMs, keepVolumes: keepData });
-    return { containers: removed.services, networks: 1, volumes: Object.values(removed.volumes).reduce((a, b) => a + b, 0), keptVolumes: removed.kept };
+    return { containers: removed.services, networks: 1, volumes: Object.values(removed.volumes).reduce((a, b) => a + b, 0), keptVolumes: removed.kept, keptOn: removed.keptOn };
   }
   const label = projectLabel(target.project);
   const before = await objectsByLabel(host, label);

@@ -12,25 +12,31 @@ import type { DockerHost } from '../engine/docker-host.js';
 // The task's copy leaves out defaults the service's shows (StopGracePeriod, Runtime, an empty
 // DNSConfig, the restart delay): a task matches when every value it carries equals the service's,
 // and its image and secrets, which every change tenantctl makes shows in, are equal.
+// That alone would accept an old task when the new spec only adds keys (a limit, a healthcheck, a
+// label): so each service's template is taken before the deploy too (StackSnapshot), and a service
+// whose template changed needs a running task that was not there before; and no service may be
+// mid-update (UpdateStatus updating, paused, rollback_*).
 
-interface ServiceSpec {
+export interface ServiceSpec {
   name: string;
   /** The service's task template, as JSON (what each of its tasks copies into its own .Spec). */
   template: string;
+  /** UpdateStatus.State ('' when swarm has not updated it): updating, paused, completed, rollback_*. */
+  updateState: string;
 }
 
 /** The stack's services, each with its task template now (none before the first deploy). */
 async function serviceSpecs(manager: DockerHost, project: string, signal?: AbortSignal): Promise<ServiceSpec[]> {
   const names = (await manager.docker(['service', 'ls', '--filter', `label=com.docker.stack.namespace=${project}`, '--format', '{{.Name}}'], { signal })).split('\n').filter(Boolean);
   if (names.length === 0) return [];
-  const out = await manager.docker(['service', 'inspect', '--format', '{{.Spec.Name}} {{json .Spec.TaskTemplate}}', ...names], { signal });
+  const out = await manager.docker(['service', 'inspect', '--format', '{{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}} {{json .Spec.TaskTemplate}}', ...names], { signal });
   return out.split('\n').filter(Boolean).map((line) => {
-    const space = line.indexOf(' ');
-    return { name: line.slice(0, space), template: line.slice(space + 1) };
+    const [name = '', updateState = '', ...template] = line.split(' ');
+    return { name, updateState, template: template.join(' ') };
   });
 }
 
-interface TaskView {
+export interface TaskView {
   id: string;
   service: string;
   desired: string;
@@ -53,13 +59,22 @@ async function serviceTasks(manager: DockerHost, services: string[], signal?: Ab
 }
 
 /**
- * The ids of the stack's tasks now (its history too), taken before a deploy: a task that failed
- * before it (the same spec, crashed once long ago) says nothing about the deploy.
+ * The stack before a deploy: its tasks' ids (its history too: a task that failed before it, the
+ * same spec crashed once long ago, says nothing about the deploy) and each service's task template
+ * (a service whose template the deploy changes must get a new task).
  */
-export async function stackTaskIds(manager: DockerHost, project: string, signal?: AbortSignal): Promise<Set<string>> {
-  const names = (await serviceSpecs(manager, project, signal)).map((s) => s.name);
-  if (names.length === 0) return new Set();
-  return new Set((await manager.docker(['service', 'ps', '-q', '--no-trunc', ...names], { signal })).split('\n').filter(Boolean));
+export interface StackSnapshot {
+  tasks: ReadonlySet<string>;
+  templates: ReadonlyMap<string, string>;
+}
+
+export const emptySnapshot: StackSnapshot = { tasks: new Set(), templates: new Map() };
+
+export async function stackSnapshot(manager: DockerHost, project: string, signal?: AbortSignal): Promise<StackSnapshot> {
+  const specs = await serviceSpecs(manager, project, signal);
+  if (specs.length === 0) return emptySnapshot;
+  const tasks = new Set((await manager.docker(['service', 'ps', '-q', '--no-trunc', ...specs.map((s) => s.name)], { signal })).split('\n').filter(Boolean));
+  return { tasks, templates: new Map(specs.map((s) => [s.name, s.template])) };
 }
 
 /** Tasks of a service's current spec that failed (or were rejected) before one ran: a broken image, not a slow one. */
@@ -71,30 +86,45 @@ const failuresBeforeGivingUp = 2;
  * service whose current spec has had failuresBeforeGivingUp tasks fail and none running is not
  * waited for: its tasks' own errors are the cause at once (exit 7, notReady, either way).
  */
-export async function waitForStackConverged(manager: DockerHost, project: string, { clock, deadlineMs, signal, before = new Set() }: { clock: Clock; deadlineMs: number; signal?: AbortSignal; before?: ReadonlySet<string> }): Promise<void> {
+export async function waitForStackConverged(manager: DockerHost, project: string, { clock, deadlineMs, signal, before = emptySnapshot }: { clock: Clock; deadlineMs: number; signal?: AbortSignal; before?: StackSnapshot }): Promise<void> {
   await retryUntilDeadline(async () => {
     const specs = await serviceSpecs(manager, project, signal);
     if (specs.length === 0) return notYet(`the stack ${project} has no services`);
     const tasks = await serviceTasks(manager, specs.map((s) => s.name), signal);
-    const waiting: string[] = [];
-    const errors: string[] = [];
-    const broken: string[] = [];
-    for (const spec of specs) {
-      const current = tasks.filter((t) => t.service === spec.name && matches(t.template, spec.template));
-      if (current.some((t) => t.desired === 'running' && (t.state === 'running' || t.state === 'starting'))) continue;
-      waiting.push(spec.name);
-      const failed = current.filter((t) => !before.has(t.id) && (t.state === 'failed' || t.state === 'rejected'));
-      for (const t of failed) if (t.error) errors.push(`${spec.name}: ${t.error}`);
-      if (failed.length >= failuresBeforeGivingUp) broken.push(spec.name);
-    }
+    const { waiting, errors, broken } = convergence(specs, tasks, before);
     if (broken.length > 0) {
-      throw new TenantctlError('notReady', `the stack ${project} did not converge: the tasks of ${broken.join(', ')} of the new spec keep failing (${[...new Set(errors)].join('; ')})`);
+      throw new TenantctlError('notReady', `the stack ${project} did not converge: the tasks of ${broken.join(', ')} of the new spec keep failing (${errors.join('; ')})`);
     }
-    return waiting.length === 0 ? done(undefined) : notYet(`${waiting.join(', ')} not yet on a task of the new spec${errors.length ? ` (${[...new Set(errors)].join('; ')})` : ''}`);
+    return waiting.length === 0 ? done(undefined) : notYet(`${waiting.join(', ')} not yet on a task of the new spec${errors.length ? ` (${errors.join('; ')})` : ''}`);
   }, {
     what: `waiting for the stack ${project} to converge`, clock, deadlineMs, signal, initialDelayMs: 250, maxDelayMs: 2_000,
     onDeadline: (why) => new TenantctlError('notReady', `the stack ${project} did not converge within ${Math.round(deadlineMs / 1000)} s: ${why}`),
   });
+}
+
+/** An update swarm has not finished (or has given up on and is rolling back or paused). */
+const unsettled = /^(updating|paused|rollback_.*)$/;
+
+/**
+ * Where the stack is, from its services and tasks now and the snapshot before the deploy: the
+ * services still waiting (each with why), the errors of their new tasks, and the services whose
+ * new spec's tasks keep failing (broken: not waited for).
+ */
+export function convergence(specs: readonly ServiceSpec[], tasks: readonly TaskView[], before: StackSnapshot): { waiting: string[]; errors: string[]; broken: string[] } {
+  const waiting: string[] = [];
+  const errors: string[] = [];
+  const broken: string[] = [];
+  for (const spec of specs) {
+    const changed = before.templates.get(spec.name) !== spec.template;
+    const current = tasks.filter((t) => t.service === spec.name && matches(t.template, spec.template) && !(changed && before.tasks.has(t.id)));
+    const runs = current.some((t) => t.desired === 'running' && (t.state === 'running' || t.state === 'starting'));
+    if (runs && !unsettled.test(spec.updateState)) continue;
+    waiting.push(runs ? `${spec.name} (update ${spec.updateState})` : spec.name);
+    const failed = current.filter((t) => !before.tasks.has(t.id) && (t.state === 'failed' || t.state === 'rejected'));
+    for (const t of failed) if (t.error) errors.push(`${spec.name}: ${t.error}`);
+    if (!runs && failed.length >= failuresBeforeGivingUp) broken.push(spec.name);
+  }
+  return { waiting, errors: [...new Set(errors)], broken };
 }
 
 /** A task's spec (JSON) is of the service's task template (JSON): every value it carries equal, the image and secrets too. */

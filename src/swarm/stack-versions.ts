@@ -58,23 +58,39 @@ async function namedImages(manager: DockerHost, project: string, signal?: AbortS
 
 /**
  * Removes the stack's pins on the node that its services no longer name (the state before the
- * last good one). Forced: the containers of ended tasks (swarm keeps a task history) would hold
- * the image otherwise, and swarm never starts such a container again (a new task is a new
- * container, made from the pin its service names now). An image a running container uses stays
- * (the engine refuses; left for the next prune or the stack's removal), and one another tag names
- * only loses the pin. Returns the pins removed.
+ * last good one). A pin whose image a running container on the node uses is skipped (left for the
+ * next prune or the stack's removal): `docker image rm --force` would untag it under that
+ * container. The others are removed with --force: only the containers of ended tasks (swarm keeps
+ * a task history) hold them, and swarm never starts such a container again (a new task is a new
+ * container, made from the pin its service names now). A pin another tag names too only loses the
+ * pin. Returns the pins removed.
  */
 export async function prunePins(manager: DockerHost, node: DockerHost, project: string, signal?: AbortSignal): Promise<string[]> {
   const named = await namedImages(manager, project, signal);
   if (named.size === 0) return []; // no stack (or no answer): nothing is judged unused
-  const tags = (await node.docker(['image', 'ls', '--filter', `reference=${pinRepository(project)}`, '--format', '{{.Repository}}:{{.Tag}}'], { signal })).split('\n').filter(Boolean);
+  const pins = (await node.docker(['image', 'ls', '--no-trunc', '--filter', `reference=${pinRepository(project)}`, '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'], { signal }))
+    .split('\n').filter(Boolean).map((line) => { const [tag = '', id = ''] = line.split(' '); return { tag, id }; });
   const removed: string[] = [];
-  for (const tag of tags.filter((t) => !named.has(t))) {
+  for (const tag of unusedPins(pins, named, await runningImageIds(node, signal))) {
     const result = await node.run(['docker', 'image', 'rm', '--force', tag], { timeoutMs: 30_000, signal });
     if (result.exitCode === 0) removed.push(tag);
     else if (!/being used|conflict/i.test(result.stderrTail)) throw new TenantctlError('docker', `removing the pin ${tag} on ${node.id} failed: ${result.stderrTail.trim().split('\n').pop()}`);
   }
   return removed;
+}
+
+/** The pins to remove: those no service names and whose image no running container uses. */
+export function unusedPins(pins: ReadonlyArray<{ tag: string; id: string }>, named: ReadonlySet<string>, running: ReadonlySet<string>): string[] {
+  return pins.filter((p) => !named.has(p.tag) && !running.has(p.id)).map((p) => p.tag);
+}
+
+/** The image ids of the containers running on a node now. */
+async function runningImageIds(node: DockerHost, signal?: AbortSignal): Promise<Set<string>> {
+  const ids = (await node.docker(['ps', '-q', '--no-trunc'], { signal })).split('\n').filter(Boolean);
+  if (ids.length === 0) return new Set();
+  // A container may be gone by the time it is inspected: the others still answer.
+  const result = await node.run(['docker', 'inspect', '--type', 'container', '--format', '{{.Image}}', ...ids], { timeoutMs: 30_000, signal });
+  return new Set(result.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
 }
 
 /** The secret objects each service of the stack reads now, by compose key, where a rotation named them (<project>_<KEY>_v<N>). */

@@ -186,6 +186,15 @@ export interface SwarmRemoval {
   volumes: Record<string, number>;
   /** keepVolumes: the volumes kept, as <node>/<volume>. */
   kept: string[];
+  /** keepVolumes: the volumes kept, per node (recorded with the tenant: provision requires them there). */
+  keptOn: KeptVolumes[];
+}
+
+/** A stack's volumes kept on one node (deprovision --keep-data). */
+export interface KeptVolumes {
+  nodeId: string;
+  node: string;
+  volumes: string[];
 }
 
 /**
@@ -205,6 +214,7 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
   const nodes = await swarmNodesAll(manager, signal);
   const volumes: Record<string, number> = {};
   const kept: string[] = [];
+  const keptOn: KeptVolumes[] = [];
   await Promise.all(
     nodes.map(async (node) => {
       const host = await nodeHost(manager, node, signal);
@@ -221,7 +231,10 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
       );
       const listed = (await host.docker(['volume', 'ls', '-q', '--filter', label], { signal })).split('\n').filter(Boolean);
       const names = keepVolumes ? [] : listed;
-      if (keepVolumes) kept.push(...listed.map((volume) => `${node.hostname}/${volume}`));
+      if (keepVolumes && listed.length) {
+        kept.push(...listed.map((volume) => `${node.hostname}/${volume}`));
+        keptOn.push({ nodeId: node.id, node: node.hostname, volumes: listed.sort() });
+      }
       if (names.length) await host.docker(['volume', 'rm', ...names], { signal });
       volumes[node.hostname] = names.length;
       // The stack's image pins (tags only: the images stay while other tags name them).
@@ -231,7 +244,7 @@ export async function removeSwarmTenant(manager: DockerHost, project: string, { 
   );
   const left = (await swarmLeftovers(manager, project, signal)).filter((what) => !(keepVolumes && what.startsWith('volumes on ')));
   if (left.length) throw new TenantctlError('docker', `could not remove everything of ${project}: ${left.join(', ')} still present`);
-  return { services, volumes, kept: kept.sort() };
+  return { services, volumes, kept: kept.sort(), keptOn };
 }
 
 /** What of the stack is still anywhere: on the manager (services, networks, secrets, configs) and on each node (containers, volumes, networks). */
@@ -270,6 +283,23 @@ export async function swarmNodeEngines(manager: DockerHost, signal?: AbortSignal
 }
 
 /**
+ * Each node's engine, or why it is not asked: a node that is down or drained is left out (no task
+ * runs there), and one whose engine cannot be reached is said, not fatal (stats reports the others).
+ */
+export async function reachableNodeEngines(manager: DockerHost, signal?: AbortSignal): Promise<{ engines: Array<{ node: string; host: DockerHost }>; unreachable: string[] }> {
+  const ready = await swarmNodes(manager, signal);
+  const readyIds = new Set(ready.map((n) => n.id));
+  const unreachable = (await swarmNodesAll(manager, signal)).filter((n) => !readyIds.has(n.id)).map((n) => `${n.hostname}: not ready or not active (down or drained)`);
+  const engines: Array<{ node: string; host: DockerHost }> = [];
+  const settled = await Promise.allSettled(ready.map((node) => nodeHost(manager, node, signal)));
+  settled.forEach((r, i) => {
+    if (r.status === 'fulfilled') engines.push({ node: ready[i]!.hostname, host: r.value });
+    else unreachable.push(`${ready[i]!.hostname}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
+  });
+  return { engines, unreachable };
+}
+
+/**
  * A node's engine, reached like the manager's (DockerHost.sibling). A manager on a local socket
  * reaches its own node's engine only: another machine's node cannot be reached "the same way", and
  * taking the local engine for it would put volumes, images and helper containers on the wrong
@@ -294,14 +324,36 @@ async function pinnedNode(manager: DockerHost, project: string, signal?: AbortSi
   return hostname ? (await swarmNodesAll(manager, signal)).find((n) => n.hostname === hostname) : undefined;
 }
 
-/** A stack's volumes on every node, as <node>/<volume> (kept data, or what a stack left behind). */
+/**
+ * A stack's volumes on every ready, active node, as <node>/<volume> (what a stack left behind, or
+ * kept data): a node that is down or drained is not asked (one unreachable node must not block
+ * every provision); kept data is looked for on its recorded node only (keptVolumesOn).
+ */
 export async function stackVolumes(manager: DockerHost, project: string, signal?: AbortSignal): Promise<Array<{ node: SwarmNode; volume: string }>> {
   const found: Array<{ node: SwarmNode; volume: string }> = [];
-  for (const node of await swarmNodesAll(manager, signal)) {
+  for (const node of await swarmNodes(manager, signal)) {
     const host = await nodeHost(manager, node, signal);
     for (const volume of (await host.docker(['volume', 'ls', '-q', '--filter', `label=${namespaceLabel(project)}`], { signal })).split('\n').filter(Boolean)) found.push({ node, volume });
   }
   return found;
+}
+
+/**
+ * A removed stack's kept volumes on the node recorded at deprovision --keep-data: the node as the
+ * swarm knows it now, and which of `volumes` are there. Refused (exit 5) when the node has left
+ * the swarm or is not ready and active: its data cannot be reached, and deploying elsewhere would
+ * start the tenant on empty volumes.
+ */
+export async function keptVolumesOn(manager: DockerHost, project: string, kept: { nodeId: string; node: string; volumes: readonly string[] }, signal?: AbortSignal): Promise<{ node: SwarmNode; missing: string[] }> {
+  const result = await manager.run(['docker', 'node', 'inspect', '--format', '{{.ID}} {{.Description.Hostname}} {{.Status.Addr}} {{.Status.State}} {{.Spec.Availability}}', kept.nodeId], { timeoutMs: 30_000, signal });
+  if (result.exitCode !== 0 && !/no such node|node \S+ not found/i.test(result.stderrTail)) throw new TenantctlError('docker', `asking ${manager.id} for node ${kept.node} failed: ${result.timedOut ? 'timed out' : result.stderrTail.trim().split('\n').pop()}`);
+  if (result.exitCode !== 0) throw new TenantctlError('conflict', `the kept data of ${project} is on node ${kept.node}, which is no longer in the swarm of ${manager.id}: its volumes (${kept.volumes.join(', ')}) cannot be reached; bring the node back, or provision with --fresh-data to start on empty volumes`);
+  const [id = '', hostname = '', address = '', state = '', availability = ''] = result.stdout.trim().split(' ');
+  if (state !== 'ready' || availability !== 'active') throw new TenantctlError('conflict', `the kept data of ${project} is on node ${hostname || kept.node}, which is ${state !== 'ready' ? state || 'not ready' : availability}: bring it back (ready, active) and try again, or provision with --fresh-data to start on empty volumes`);
+  const node = { id, hostname, address };
+  const host = await nodeHost(manager, node, signal);
+  const there = new Set((await host.docker(['volume', 'ls', '-q', '--filter', `label=${namespaceLabel(project)}`], { signal })).split('\n').filter(Boolean));
+  return { node, missing: kept.volumes.filter((v) => !there.has(v)) };
 }
 
 /**

@@ -45,6 +45,12 @@ const cells = (u: Usage) => [
 ];
 
 export function renderStats(r: StatsResult): string {
+  const unreachable = (r.unreachable ?? []).map((why) => chalk.yellow(`node not asked or not answering: ${why}`));
+  if (unreachable.length) return [renderStatsTable(r), ...unreachable].join('\n');
+  return renderStatsTable(r);
+}
+
+function renderStatsTable(r: StatsResult): string {
   if (r.tenants.length === 0) return 'No tenants with containers on this host.';
   const rows: string[][] = [];
   for (const t of r.tenants) {

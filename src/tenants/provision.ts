@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { forgetKeptSwarmData, requireKeptSwarmData } from './kept-swarm-data.js';
 import * as z from 'zod/mini';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { appUrlFor, type Context } from '../context.js';
@@ -55,6 +56,8 @@ export interface ProvisionInput {
    * by this run) and need their passwords in customers/<id>/secrets/. Without it they are refused (exit 5).
    */
   adopt?: boolean;
+  /** A swarm tenant whose kept data's node left the swarm, is down, or lost a volume: start on empty volumes instead of refusing. */
+  freshData?: boolean;
 }
 
 export interface ProvisionResult {
@@ -167,16 +170,22 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
     // killed run left (holdTenant) may have removed it meanwhile.
     const found = await labelled;
     const here = found.containers.length + found.networks.length + found.volumes.length > 0 ? await objectsByLabel(ctx.dockerHost, projectLabel(project), ctx.signal) : found;
-    // On a swarm the volumes are on the nodes (the stack's deploy would place it where they are).
-    const current = ctx.dockerHost.kind === 'swarm'
+    // A swarm tenant's kept data must be on the node recorded at deprovision --keep-data (only that
+    // node is asked), or it is refused unless --fresh-data gives it up.
+    const swarmKept = ctx.dockerHost.kind === 'swarm' && existing?.status === 'deprovisioned' && existing.keptData;
+    const keepsSwarmData = swarmKept ? await requireKeptSwarmData(ctx, id, project, paths, raw.freshData === true) : false;
+    if (raw.freshData === true && !swarmKept) throw new TenantctlError('usage', `--fresh-data is for a tenant on a swarm whose kept data cannot be reached; ${id} has none`);
+    // Otherwise on a swarm the volumes are on the nodes (the stack's deploy would place it where they are).
+    const current = ctx.dockerHost.kind === 'swarm' && !swarmKept
       ? { ...here, volumes: [...here.volumes, ...(await (await import('../swarm/swarm-stack.js')).stackVolumes(ctx.dockerHost, project, ctx.signal)).map(({ node, volume }) => `${node.hostname}/${volume}`)] }
       : here;
     const adopting = refuseUnaccounted(id, project, existing, current, raw.adopt === true);
     // Kept data (deprovision --keep-data, or adopted objects) is reused with the passwords it was
     // created with, and a failed attempt to bring it back keeps it too; anything else left by a
     // failed or interrupted run of this registry is removed so this run starts clean.
-    const keptData = existing?.keptData === true || adopting;
-    if (existing?.keptData && existing.template !== template.name) {
+    const keptData = (existing?.keptData === true && (!swarmKept || keepsSwarmData)) || adopting;
+    if (swarmKept && !keepsSwarmData) await forgetKeptSwarmData(paths);
+    if (keptData && existing?.keptData && existing.template !== template.name) {
       throw new TenantctlError('usage', `the kept data of ${id} was made by template ${existing.template}; provision it with --template ${existing.template}, or deprovision it without --keep-data first`);
     }
     const reusedSecrets = keptData ? await keptDataSecrets(db, box, id, paths, Object.keys(template.block.secrets)) : undefined;

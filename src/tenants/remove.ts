@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { removeStack, type RemovalReport } from '../stack/removal.js';
 import { removeTenantFiles, type TenantPaths } from './files.js';
+import { recordKeptSwarmData } from './kept-swarm-data.js';
 
 export type TenantRemovalReport = RemovalReport & { filesRemoved: boolean };
 
@@ -14,6 +15,9 @@ export async function removeTenantStack(ctx: Context, { project, paths, keepData
     onProgress: ctx.reporter.detail,
     onComposeFailure: ctx.reporter.info,
   });
+  const { keptOn, ...removed } = report;
+  // Where a swarm stack's kept volumes are: provision requires them there (kept-swarm-data.ts).
+  if (keepData && keptOn && keptOn.length > 0) await recordKeptSwarmData(paths, keptOn);
   if (!keepData) await removeTenantFiles(paths);
-  return { ...report, filesRemoved: !keepData };
+  return { ...removed, filesRemoved: !keepData };
 }

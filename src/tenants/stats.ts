@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { TenantctlError, usageError } from '../common/errors.js';
+import { TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { dockerStatsTimeoutMs } from '../common/timeouts.js';
 import { containerStats, managedContainers, type RawStats, type ServiceContainer } from '../engine/docker.js';
 import type { DockerHost } from '../engine/docker-host.js';
@@ -42,18 +42,28 @@ export interface StatsResult {
   sort: StatsSort;
   tenants: TenantStats[];
   sampledAt: string;
+  /** On a swarm: the nodes not asked or not answering, each with why (their tenants' containers are missing from the figures). */
+  unreachable?: string[];
 }
 
 export async function stats(ctx: Context, input: { ids?: string[]; sort?: string }): Promise<StatsResult> {
   const sort = (input.sort ?? 'cpu') as StatsSort;
   if (!statsSorts.includes(sort)) throw usageError(`--sort must be one of ${statsSorts.join(', ')}, not ${JSON.stringify(input.sort)}`);
   const ids = (input.ids ?? []).map((id) => parseTenantId(id));
+  // On a swarm each node is asked on its own: one that is down, drained or unreachable is named in
+  // the result (`unreachable`), and the others are still reported.
   const engines = ctx.dockerHost.kind === 'swarm'
-    ? import('../swarm/swarm-stack.js').then(({ swarmNodeEngines }) => swarmNodeEngines(ctx.dockerHost, ctx.signal))
-    : Promise.resolve([ctx.dockerHost]);
-  const containers = engines.then((hosts) => Promise.all(hosts.map(async (host) => ({
-    host, containers: (await managedContainers(host, { signal: ctx.signal })).filter((c) => host === ctx.dockerHost || c.state === 'running'),
-  }))));
+    ? import('../swarm/swarm-stack.js').then(({ reachableNodeEngines }) => reachableNodeEngines(ctx.dockerHost, ctx.signal))
+    : Promise.resolve({ engines: [{ node: ctx.dockerHost.id, host: ctx.dockerHost }], unreachable: [] as string[] });
+  const containers = engines.then(async ({ engines: hosts, unreachable }) => {
+    const settled = await Promise.allSettled(hosts.map(async ({ host }) => ({
+      host, containers: (await managedContainers(host, { signal: ctx.signal })).filter((c) => host === ctx.dockerHost || c.state === 'running'),
+    })));
+    // Only a swarm's nodes are optional: the host's own engine failing is the command's error.
+    if (ctx.dockerHost.kind !== 'swarm') for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    settled.forEach((r, i) => r.status === 'rejected' && unreachable.push(`${hosts[i]!.node}: ${messageOf(r.reason)}`));
+    return { listed: settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])), unreachable };
+  });
   containers.catch(() => {}); // awaited (and its error reported) below; this only keeps an early rejection from going unhandled
   const registry = new TenantRegistry(await ctx.adminDb());
   let records: TenantRecord[];
@@ -68,7 +78,8 @@ export async function stats(ctx: Context, input: { ids?: string[]; sort?: string
   // Only the projects on record: other tenantctl installations on the same engine (other prefixes,
   // other admin databases) label their containers the same way.
   const byProject = new Map(records.map((r) => [r.composeProject, r]));
-  const perEngine = (await containers).map(({ host, containers: listed }) => ({ host, mine: listed.filter((c) => byProject.has(c.project)) }));
+  const { listed: engineLists, unreachable } = await containers;
+  const perEngine = engineLists.map(({ host, containers: listed }) => ({ host, mine: listed.filter((c) => byProject.has(c.project)) }));
   const mine: ServiceContainer[] = perEngine.flatMap((e) => e.mine);
   const sampledAt = new Date(ctx.clock.now()).toISOString();
   const raw = (await Promise.all(perEngine.map(({ host, mine: theirs }) => sampleRunning(host, theirs, ctx.signal)))).flat();
@@ -83,7 +94,7 @@ export async function stats(ctx: Context, input: { ids?: string[]; sort?: string
       });
     return { id: record.id, status: record.status, total: sum(services), services: sortBy(services, sort, (s) => s.service) };
   });
-  return { sort, tenants: sortBy(tenants, sort, (t) => t.id), sampledAt };
+  return { sort, tenants: sortBy(tenants, sort, (t) => t.id), sampledAt, ...(unreachable.length ? { unreachable } : {}) };
 }
 
 function sampleRunning(host: DockerHost, containers: ServiceContainer[], signal?: AbortSignal): Promise<RawStats[]> {

@@ -9,6 +9,7 @@ import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import type { Day2Target } from '../tenants/day2-target.js';
 import type { DeployedImage, Deployment } from '../tenants/deployments.js';
 import { serviceImagesOf } from '../swarm/swarm-stack.js';
+import type { StackSnapshot } from '../swarm/stack-converge.js';
 
 // Where an upgrade happens, as upgrade.ts needs it: the same journaled flow for a compose project
 // and for a swarm stack; what differs is here.
@@ -70,15 +71,15 @@ export async function upgradeSite(ctx: Context, t: Day2Target): Promise<UpgradeS
     };
   }
   const { keepPins, pinOf, prunePins } = await import('../swarm/stack-versions.js');
-  const { stackTaskIds, waitForStackConverged } = await import('../swarm/stack-converge.js');
-  const converge = (c: Context, before: ReadonlySet<string>) => waitForStackConverged(c.dockerHost, project, { clock: c.clock, deadlineMs: c.config.healthDeadlineSeconds * 1000, signal: c.signal, before });
+  const { stackSnapshot, waitForStackConverged } = await import('../swarm/stack-converge.js');
+  const converge = (c: Context, before: StackSnapshot) => waitForStackConverged(c.dockerHost, project, { clock: c.clock, deadlineMs: c.config.healthDeadlineSeconds * 1000, signal: c.signal, before });
   return {
     kind: 'swarm', containers, imageSource: ctx.dockerHost.thisMachine(),
     keep: async (p, images) => {
       await keepPins(node, p, Object.values(images).map((i) => i.id).filter(Boolean), ctx.signal);
     },
     bringUp: async (c, target) => {
-      const before = await stackTaskIds(c.dockerHost, project, c.signal);
+      const before = await stackSnapshot(c.dockerHost, project, c.signal);
       await composeUp(c, target); // docker stack deploy (stack/compose.ts), the new images shipped and pinned
       c.reporter.step('waiting until every service runs a task of its new spec');
       await converge(c, before);
@@ -89,7 +90,7 @@ export async function upgradeSite(ctx: Context, t: Day2Target): Promise<UpgradeS
       // tag on the pin of the image id that service ran then.
       const references = serviceImagesOf(good.composeFile);
       const pinned = Object.fromEntries(Object.entries(good.images).filter(([service, i]) => i.id && references[service]).map(([service, i]) => [references[service]!, pinOf(project, i.id)]));
-      const before = await stackTaskIds(c.dockerHost, project, c.signal);
+      const before = await stackSnapshot(c.dockerHost, project, c.signal);
       await writeFile(target.paths.composeFile, good.composeFile, { mode: 0o644 });
       const { deploySwarmTenant, imagesOf } = await import('../swarm/swarm-stack.js');
       await deploySwarmTenant(c.dockerHost, { project, composeFile: target.paths.composeFile, images: imagesOf(good.composeFile), pinned, signal: c.signal });

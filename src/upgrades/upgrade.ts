@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { writeTemplateFiles } from '../tenants/files.js';
+import { reapOrphans } from '../stack/orphans.js';
 import { parseDocument } from 'yaml';
 import type { DockerHost } from '../engine/docker-host.js';
 import type { Context } from '../context.js';
@@ -330,6 +331,9 @@ export async function resumeUpgrade(ctx: Context, op: Operation<UpgradeIntent>):
   const db = await ctx.adminDb();
   const journal = new OperationJournal(db);
   const t = await requireTenantFor(ctx, op.tenant, 'have its upgrade settled', ['active']);
+  // A killed run's deploy (compose, or docker stack deploy) may still be running: ended before
+  // anything here touches the stack, so it cannot land after the rollback.
+  await reapOrphans(ctx.dockerHost, t.record.composeProject, ctx.reporter.detail);
   const good = await lastDeployment(db, op.tenant);
   if (!good) throw new TenantctlError('conflict', `${op.tenant} has no recorded deployment to roll back to`);
   const site = await upgradeSite(ctx, t);

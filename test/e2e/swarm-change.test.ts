@@ -8,7 +8,7 @@
 // node with the rows. Then deprovisioned with nothing left on any node.
 import { execa } from 'execa';
 import pg from 'pg';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerHost, parseDockerEndpoint } from '../../src/engine/docker-host.js';
@@ -83,6 +83,15 @@ async function nodeEngine(): Promise<TestEngine> {
 }
 
 const secretFile = (name: string) => readFileSync(path.join(h.customersDir, tenant, 'secrets', name), 'utf8');
+
+/** None of `values` (a rotation's new secrets) in a run's output. */
+function expectNoSecretIn(output: string, values: Record<string, string>): void {
+  for (const [name, value] of Object.entries(values)) {
+    expect(value.length, name).toBeGreaterThan(8);
+    expect(output.includes(value), `${name} in the output`).toBe(false);
+  }
+}
+const filesNow = (): Secrets => Object.fromEntries((['DB_PASSWORD', 'APP_DB_PASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET'] as const).map((n) => [n, secretFile(n).trim()])) as Secrets;
 
 async function login(user: string, password: string): Promise<pg.Client> {
   const client = new pg.Client({ host: (await nodeEngine()).address, port: ports.db, user, password, database: 'tenant', connectionTimeoutMillis: 10_000 });
@@ -238,8 +247,8 @@ describe('rotate-secrets on a swarm', () => {
     const r = await timed('rotateMs', () => h.cli(['rotate-secrets', tenant, '--json'], { timeoutMs: 300_000 }));
     expect(r.exitCode, r.why).toBe(0);
     expect(r.json().rotated.sort()).toEqual(Object.keys(before).sort());
-    expect(r.stdout + r.stderr).not.toContain(before.DB_PASSWORD);
     const after = await sealed();
+    expectNoSecretIn(r.stdout + r.stderr, after);
     for (const name of Object.keys(before) as Array<keyof Secrets>) expect(after[name], name).not.toBe(before[name]);
     expect(await taken(before)).toEqual({ owner: false, app: false });
     await expectSettled(after);
@@ -252,19 +261,29 @@ describe('rotate-secrets on a swarm', () => {
   it('kill -9 with the stack deployed on the new versions (rotate:recreated), then `start` puts the old ones back', async () => {
     const before = await sealed();
     const objectsBefore = await secretObjects();
-    await killHard(await startPausedAt(h, ['rotate-secrets', tenant, '--quiet'], 'rotate:recreated'));
+    const paused = await startPausedAt(h, ['rotate-secrets', tenant], 'rotate:recreated');
+    const fresh = filesNow(); // the new values, written before the pause
+    expect(fresh.DB_PASSWORD).not.toBe(before.DB_PASSWORD);
+    await killHard(paused);
+    const killed = await paused.child;
     expect((await secretObjects()).read).not.toEqual(objectsBefore.read);
     const settled = await timed('killedRotateSettleMs', () => h.cli(['start', tenant], { timeoutMs: 300_000 }));
     expect(settled.exitCode, settled.why).toBe(0);
+    expectNoSecretIn(`${killed.stdout}${killed.stderr}${settled.stdout}${settled.stderr}`, fresh);
     expect(settled.stderr).toContain(`the interrupted rotate-secrets of ${tenant} is undone`);
     await expectSettled(before);
     expect(await secretObjects()).toEqual(objectsBefore);
   }, 600_000);
 
-  it('Ctrl-C with the new values applied to the servers (rotate:applied): exit 130, the old ones back and proven', async () => {
+  it('Ctrl-C with the new values applied to the servers and in the files (rotate:files-written): exit 130, the old ones back and proven', async () => {
     const before = await sealed();
-    const r = await interrupt(await startPausedAt(h, ['rotate-secrets', tenant, '--only', 'db,redis'], 'rotate:applied'));
+    const paused = await startPausedAt(h, ['rotate-secrets', tenant, '--only', 'db,redis'], 'rotate:files-written');
+    const fresh = filesNow();
+    expect(fresh.DB_PASSWORD).not.toBe(before.DB_PASSWORD);
+    expect(fresh.REDIS_PASSWORD).not.toBe(before.REDIS_PASSWORD);
+    const r = await interrupt(paused);
     expect(r.exitCode, r.stderr).toBe(130);
+    expectNoSecretIn(r.stdout + r.stderr, { DB_PASSWORD: fresh.DB_PASSWORD, REDIS_PASSWORD: fresh.REDIS_PASSWORD });
     expect(r.stderr).toContain('the old secrets were put back everywhere and proven to work');
     await expectSettled(before);
     expect((await rows()).n).toBe(1000);
@@ -292,8 +311,29 @@ describe('deprovision --keep-data on a swarm, and back', () => {
     expect(r.json()).toMatchObject({ outcome: 'deprovisioned', keptData: true });
     expect(r.json().removed.keptVolumes).toEqual([`${node}/${project()}_db-data`, `${node}/${project()}_redis-data`]);
     expect(await swarmLeftovers(manager, project())).toEqual([`volumes on ${node}: ${project()}_db-data ${project()}_redis-data`]);
-    const again = await timed('keptDataProvisionMs', () => h.cli(['provision', tenant, '--host', 'swarm1', '--plan', 'starter', '--json'], { timeoutMs: 600_000 }));
-    expect(again.exitCode, again.why).toBe(0);
+    // Where the data is, recorded with the tenant: a node no longer in the swarm is refused (exit 5),
+    // nothing deployed; --fresh-data is refused while the kept data can be reached.
+    const recordFile = path.join(h.customersDir, tenant, 'kept-data.json');
+    const recorded = readFileSync(recordFile, 'utf8');
+    expect(JSON.parse(recorded).nodes).toMatchObject([{ node, volumes: [`${project()}_db-data`, `${project()}_redis-data`] }]);
+    writeFileSync(recordFile, recorded.replace(/"nodeId": "[^"]+"/, '"nodeId": "zzzzzzzzzzzzzzzzzzzzzzzzz"'));
+    const gone = await h.cli(['provision', tenant, '--host', 'swarm1', '--plan', 'starter', '--json']);
+    writeFileSync(recordFile, recorded);
+    expect(gone.exitCode, gone.why).toBe(5);
+    expect(gone.json().error.message).toContain(`is on node ${node}, which is no longer in the swarm`);
+    expect(await manager.docker(['service', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${project()}`])).toBe('');
+    const fresh = await h.cli(['provision', tenant, '--host', 'swarm1', '--plan', 'starter', '--fresh-data', '--json']);
+    expect(fresh.exitCode, fresh.why).toBe(5);
+    expect(fresh.json().error.message).toContain('reachable: --fresh-data would start over it');
+    // The node holding the data made the busiest: a placement by load would choose another one.
+    const load = `tctswchg-load-${run}`;
+    await manager.docker(['service', 'create', '-d', '--name', load, '--label', 'tenantctl.managed=true', '--constraint', `node.hostname==${node}`, '--replicas', '3', '--no-resolve-image', originalImage, 'sleep', '86400']);
+    try {
+      const again = await timed('keptDataProvisionMs', () => h.cli(['provision', tenant, '--host', 'swarm1', '--plan', 'starter', '--json'], { timeoutMs: 600_000 }));
+      expect(again.exitCode, again.why).toBe(0);
+    } finally {
+      await manager.docker(['service', 'rm', load]);
+    }
     expect((await nodeEngine()).name).toBe(node);
     expect(await rows()).toEqual({ n: 1000, s: 500500 });
     expect(await health()).toMatchObject({ status: 'ok', db: 'ok', redis: 'ok' });

@@ -19,6 +19,7 @@ export function define(command: Command): void {
     .option('--dry-run', 'print the plan and the rendered compose file; touch neither Docker nor the registry')
     .option('--show-secrets', 'also print the generated passwords (they are never printed otherwise)')
     .option('--adopt', 'take over Docker objects of the tenant\'s compose project that no tenant on record accounts for, as its data (its passwords in customers/<id>/secrets/; one tenant only)')
+    .option('--fresh-data', 'a tenant on a swarm whose kept data (deprovision --keep-data) is on a node that left the swarm, is down, or lost a volume: start it on empty volumes instead of refusing (exit 5)')
     .addHelpText('after', `
 Examples:
   $ tenantctl provision acme --name "ACME Corp"
@@ -29,6 +30,7 @@ Examples:
   $ tenantctl provision --file tenants.yaml --json
   $ tenantctl provision acme --host web2
   $ tenantctl provision acme --adopt        # its volumes are on this engine, its row is not (an older admin database)
+  $ tenantctl provision acme --fresh-data   # on a swarm: its kept data's node is gone for good
 
 Provisioning an active tenant does nothing and exits 0; a failed one starts clean. Objects of the
 tenant's compose project on the engine that no tenant on record accounts for are refused (exit 5)
@@ -42,7 +44,7 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
         const { provision, checkProvisionInput } = await import('../../tenants/provision.js');
         const { renderProvision } = await import('../../tenants/render.js');
         return withContext(command, async (home) => {
-          const input = { id: ids[0], name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun, template: options.template, with: options.with, adopt: options.adopt === true };
+          const input = { id: ids[0], name: options.name, plan: options.plan, port: options.port, dryRun: options.dryRun, template: options.template, with: options.with, adopt: options.adopt === true, freshData: options.freshData === true };
           // Bad input is refused before placement opens (or starts) the admin database.
           const checked = await checkProvisionInput(home, input);
           // Where the tenant goes: its recorded host, --host, or the placement policy (src/hosts/place.ts).
@@ -55,7 +57,7 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
           return { ...result, secrets: await readAllSecretFiles(path.join(result.directory, 'secrets')) };
         }, renderProvision);
       }
-      for (const flag of ['name', 'port', 'dryRun', 'showSecrets', 'adopt'] as const) {
+      for (const flag of ['name', 'port', 'dryRun', 'showSecrets', 'adopt', 'freshData'] as const) {
         if (options[flag] !== undefined) throw new TenantctlError('usage', `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to one tenant; give it per tenant in --file instead`);
       }
       const { provisionBatch, readTenantsFile } = await import('../../tenants/provision-batch.js');
