@@ -29,7 +29,9 @@ Examples:
 
 Exit codes: 0 ok, 1 internal error, 2 bad input or config, 3 unknown tenant, 4 confirmation refused,
 5 conflict (port taken, tenant busy, pool full), 6 Docker/compose failed, 7 not healthy in time,
-8 admin database unreachable, 9 some tenants of a batch failed, 130 interrupted (rolled back).
+8 admin database unreachable, 9 some tenants of a batch failed (or some deliveries, renewals),
+10 doctor found discrepancies, 11 the front door refused a configuration, 12 no ACME certificate,
+129 hung up, 130 interrupted, 143 terminated (each rolled back).
 `);
 
   const invoked = invokedCommand(args);

@@ -312,7 +312,7 @@ export async function domainsRemove(ctx: Context, input: { id: unknown; domain: 
   return result;
 }
 
-/** `frontdoor renew` (acme/renew.ts; the agent calls renewCertificates itself). */
+/** `frontdoor renew` (acme/renew.ts). Not yet a schedule of the agent: operators run it daily (README). */
 export async function frontdoorRenew(ctx: Context, input: { force?: boolean }) {
   requireLocalEngine(ctx);
   const { renewCertificates } = await import('./acme/renew.js');
