@@ -20,9 +20,9 @@ const hourMs = 60 * 60 * 1000;
 const repeatAfterMs = 24 * hourMs;
 
 /**
- * Looks every minute whether an hour has passed since its last pass: the first pass comes within a
- * minute of this agent leading (an hourly loop whose first tick found it a follower would wait an
- * hour).
+ * Looks every 5 s whether an hour has passed since its last pass (a boolean and a clock read): the
+ * first pass comes within seconds of this agent leading (an hourly loop whose first tick found it a
+ * follower would wait an hour).
  */
 export function policyLoop(everyMs = hourMs): AgentLoop {
   const lastAlerted = new Map<string, number>();
@@ -36,7 +36,7 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
   };
   return {
     name: 'policies',
-    intervalMs: Math.min(everyMs, 60_000),
+    intervalMs: Math.min(everyMs, 5_000),
     async tick(agent) {
       if (!agent.isLeader()) return;
       const now = agent.ctx.clock.now();
@@ -60,6 +60,7 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
             GROUP BY c.id HAVING coalesce(max(b.finished_at), '-infinity') < now() - make_interval(secs => $3)`,
           [agent.hostId, plan, every * 2],
         ).catch(agent.db.unreachable);
+        if (stale.length > 0) agent.log(`policies: ${stale.length} tenant(s) of plan ${plan} without a succeeded backup within ${every * 2} s: ${stale.map((t) => t.id).join(', ')}`);
         for (const t of stale) {
           await once(agent, `backup-missed:${t.id}`, {
             kind: 'backup.missed', tenant: t.id, host: agent.hostId,
