@@ -228,8 +228,7 @@ export class TenantRegistry {
     release = false, within?: (client: pg.PoolClient) => Promise<void>,
   ) {
     await this.db.withTransaction(async (client) => {
-      await this.setStatusIn(client, id, status, reason, extra, action, release);
-      if (within) await within(client);
+      await this.setStatusIn(client, id, status, reason, extra, action, release, {}, within);
     });
   }
 
@@ -237,6 +236,9 @@ export class TenantRegistry {
   private async setStatusIn(
     client: pg.PoolClient, id: string, status: TenantStatus, reason: string | null, extra: Record<string, ColumnValue>, action: string,
     release = false, audited: Record<string, unknown> = {},
+    // Runs before the status change's audit row, so the transition is the trail's last word (a
+    // deprovision's key revocation comes before its deprovision.completed).
+    within?: (client: pg.PoolClient) => Promise<void>,
   ) {
     const before = await client.query('SELECT * FROM admin_customers WHERE id = $1 FOR UPDATE', [id]);
     if (!before.rows[0]) throw new TenantctlError('notFound', `no tenant ${id} in the admin database`);
@@ -253,6 +255,7 @@ export class TenantRegistry {
     // What it holds on its host (during a move the source's are the move's to release or give back).
     if (release) await client.query('DELETE FROM admin_allocations WHERE customer_id = $1 AND host = $2', [id, before.rows[0].host]);
     // A suspension's reason stays in the history of the transition that ends it.
+    if (within) await within(client);
     const old = before.rows[0].suspension_reason ? { ...pick(before.rows[0]), suspension_reason: before.rows[0].suspension_reason } : pick(before.rows[0]);
     const auditedExtra = Object.fromEntries(Object.entries(extra).map(([column, value]) => [column, value === databaseNow ? 'now()' : value]));
     await recordAudit(this.db, client, id, action, old, { status, reason, ...auditedExtra, ...audited, ...(release ? { allocations: 'released' } : {}) });
