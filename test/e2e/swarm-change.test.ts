@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerHost, parseDockerEndpoint } from '../../src/engine/docker-host.js';
 import { swarmLeftovers } from '../../src/swarm/swarm-stack.js';
+import { tenantDbThroughEngine } from './tenant-db.js';
 import { createHarness, type Harness } from './harness.js';
 import { startEngines, type TestEngine, type TestEngines } from './engines.js';
 import { startPausedAt } from './pause.js';
@@ -93,10 +94,9 @@ function expectNoSecretIn(output: string, values: Record<string, string>): void 
 }
 const filesNow = (): Secrets => Object.fromEntries((['DB_PASSWORD', 'APP_DB_PASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET'] as const).map((n) => [n, secretFile(n).trim()])) as Secrets;
 
+/** The tenant's PostgreSQL is not published on a swarm node: reached through the engine (docker exec relay). */
 async function login(user: string, password: string): Promise<pg.Client> {
-  const client = new pg.Client({ host: (await nodeEngine()).address, port: ports.db, user, password, database: 'tenant', connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  return client;
+  return tenantDbThroughEngine((await nodeEngine()).tcp, { project: project(), service: 'db' }, { user, password, database: 'tenant' });
 }
 
 async function ownerQuery(sql: string): Promise<any[]> {
