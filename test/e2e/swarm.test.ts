@@ -222,9 +222,11 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
 
   // Swarm counts a replica once its task's health check passed (TENANTCTL_HEALTH_INTERVAL 2 s here);
   // tenantctl's readiness is its own probes, which may answer first.
-  async function convergedReplicas(): Promise<string[]> {
+  // The manager's replica counts follow the nodes' task reports, a moment behind what tenantctl
+  // waited for on the node itself (its containers started, or gone): read them once they settle.
+  async function convergedReplicas(want = '1/1'): Promise<string[]> {
     let seen = await replicas();
-    for (let i = 0; i < 30 && seen.some((r) => !/ 1\/1$/.test(r)); i++) {
+    for (let i = 0; i < 30 && seen.some((r) => !r.endsWith(` ${want}`)); i++) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       seen = await replicas();
     }
@@ -235,7 +237,11 @@ describe('through the CLI, over ssh: a swarm registered as a host (hosts add --s
     const stop = await h.cli(['stop', tenant, '--json'], { timeoutMs: 300_000 });
     expect(stop.exitCode, stop.why).toBe(0);
     expect(stop.json()).toMatchObject({ outcome: 'stopped', status: 'stopped' });
-    expect(await replicas()).toEqual(['app 0/0', 'db 0/0', 'redis 0/0', 'worker 0/0']);
+    expect(await convergedReplicas('0/0')).toEqual(['app 0/0', 'db 0/0', 'redis 0/0', 'worker 0/0']);
+    // And on the nodes themselves, which is what stop waited for: no container of the stack runs.
+    for (const engine of fleet.engines) {
+      expect((await engine.docker(['ps', '-q', '--filter', `label=com.docker.stack.namespace=${h.prefix}-${tenant}`])).trim(), engine.name).toBe('');
+    }
     // Scaled to 0, its services have no container anywhere: doctor (asking every node) sees a stopped tenant, not a missing stack.
     expect(await doctorFindingsOf(tenant)).toEqual([]);
     const start = await h.cli(['start', tenant, '--json'], { timeoutMs: 300_000 });
