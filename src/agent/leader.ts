@@ -72,6 +72,7 @@ export class Leadership implements TermOfLeadership {
       // A lost lock is not unlocked (it is not ours): release only forgets it and drops its connection,
       // so the next ask may take it anew.
       const release = this.endTerm('the leader lock is lost (its admin database session is gone)');
+      // Dropping a connection whose session is already gone can only fail the same way; the term is over either way.
       await release?.().catch(() => {});
       return 'lost';
     }
@@ -101,6 +102,7 @@ export class Leadership implements TermOfLeadership {
   async stepDown(): Promise<void> {
     const busy = this.busy > 0;
     const release = this.endTerm('the agent is stopping');
+    // Stopping: a failed unlock ends with the connection (the server releases a session's locks).
     if (!busy) await release?.().catch(() => {});
   }
 }

@@ -3,16 +3,9 @@ import type { AgentLoop } from './loop.js';
 import { leadershipLoop, type Leadership } from './leader.js';
 import { schedulerLoop } from './scheduler.js';
 import { watchLoopFor } from '../watch/loop.js';
-import { alertDeliveryLoopFor } from '../alerts/loop.js';
+import { alertDeliveryLoopFor, type Loop as ContextLoop } from '../alerts/loop.js';
 import { retentionLoop } from '../watch/retention.js';
 import { policyLoop } from './policy-loop.js';
-
-/** A loop written against tenantctl's command context (src/watch, src/alerts), not the agent's. */
-interface ContextLoop {
-  name: string;
-  intervalMs: number;
-  tick(ctx: Context, signal: AbortSignal): Promise<void>;
-}
 
 /**
  * Only the host's leader probes, restarts and sends: two agents on one host would otherwise record

@@ -137,6 +137,7 @@ async function release(db: AdminDb, claimed: Claimed[], error: string | null, de
       `UPDATE admin_alert_deliveries SET claim_token = NULL, next_attempt_at = now() + ($3::int * interval '1 millisecond'), last_error = coalesce($4, last_error)
        WHERE id = $1 AND state = 'pending' AND claim_token = $2::uuid`,
       [d.id, d.token, Math.round(delayMs), error],
+      // A give-back that fails leaves the claim to expire with its lease: the row is due again then, never lost.
     ).catch(() => {});
   }
 }

@@ -4,6 +4,10 @@ import { deliverDue } from './deliver.js';
 // The loop the agent runs (its shape is the agent's: name, interval, tick): each tick sends what
 // is due, at most one batch; the next tick takes the rest.
 
+/**
+ * A periodic job written against tenantctl's command context: the watch's and retention's (src/watch)
+ * and this folder's. The agent runs them (src/agent/loops.ts); `tenantctl watch` runs them without one.
+ */
 export interface Loop {
   name: string;
   intervalMs: number;

@@ -170,6 +170,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
       await rm(partialDir, { recursive: true, force: true }).catch(() => {});
       // Stopped after the rename but before its row said succeeded: the folder goes with the row's failure.
       if (!recordedSucceeded) await rm(finalDir, { recursive: true, force: true }).catch(() => {});
+      // The backup's own error is the one thrown; a row that cannot say failed now is settled as killed by the next backup.
       await store.fail(backupId, messageOf(error)).catch(() => {});
       throw error;
     } finally {
@@ -211,6 +212,7 @@ async function startStateServices(ctx: Context, t: Day2Target, runtime: TenantRu
     const secrets = await tenantNamedSecretsFor(ctx, await ctx.adminDb(), t, Object.keys((await loadTenantTemplate(ctx, t.record)).block.secrets));
     await waitForTenantReady(onContainers(ctx, runtime), await readyTargetOf(ctx, t.record, rendered, secrets), { only: services });
   } catch (error) {
+    // The readiness error is the cause; a stop that fails leaves a suspended tenant's services up, which doctor reports (suspended-running).
     await stop().catch(() => {});
     throw error;
   }

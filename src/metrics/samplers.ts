@@ -101,6 +101,7 @@ export class Cached<T> {
       ).finally(() => {
         this.refreshing = undefined;
       });
+      // Callers await `refreshing` and see its error (kept in lastError too); this only keeps an unawaited refresh from being an unhandled rejection.
       this.refreshing.catch(() => {});
     }
     if (this.value) return this.value.data;

@@ -1,14 +1,11 @@
 import type { Context } from '../context.js';
 import { watchPass } from './pass.js';
+import type { Loop } from '../alerts/loop.js';
 
 // The loop the agent runs (its shape is the agent's: name, interval, tick): one watch pass per
 // tick over the context's Docker host.
 
-export interface Loop {
-  name: string;
-  intervalMs: number;
-  tick(ctx: Context, signal: AbortSignal): Promise<void>;
-}
+export type { Loop };
 
 /** Default interval 15 s (watch.intervalSeconds); watchLoopFor(ctx) takes the configured one. */
 export const watchLoop: Loop = {

@@ -52,6 +52,7 @@ export async function runWatch(ctx: Context, input: { once?: boolean }): Promise
         }
         ctx.reporter.info(`${name}: ${messageOf(error)}`);
       }
+      // The pause between passes rejects only when the watch is stopped (Ctrl-C): the loop condition ends it.
       await ctx.clock.sleep(intervalMs, signal).catch(() => {});
     }
   };

@@ -87,6 +87,7 @@ export async function lockIssuance(db: AdminDb, project: string): Promise<() => 
     return db.unreachable(error);
   }
   return async () => {
+    // A connection that broke took the session lock with it; either way the client is released.
     await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [acmeLockSpace, project]).catch(() => {});
     await client.query('RESET lock_timeout').catch(() => {});
     client.release();
