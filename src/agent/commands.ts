@@ -11,6 +11,7 @@ import { composeOn } from '../stack/compose.js';
 import { projectContainers } from '../stack/project-state.js';
 import { ScheduleStore } from '../schedules/store.js';
 import { desiredSchedules } from '../schedules/desired.js';
+import { acmeMountsForAgent, isAcmeDoor } from '../frontdoor/acme/agent-access.js';
 import { ensureAgentImage, pruneOldAgentImages } from './image.js';
 import { agentContainer, agentLayout, agentRole, metricsUrlOf } from './layout.js';
 import { agentMasterKeyFile, engineSocket, writeAgentCompose, writeAgentConfig } from './deploy.js';
@@ -50,7 +51,8 @@ export async function agentUp(ctx: Context): Promise<AgentUpResult> {
   const db = await ctx.adminDb();
   ctx.reporter.step('setting up the agent\'s admin database login and schedules');
   const databaseUrl = await loginRoleUrl(db, config.stateDir, agentRole);
-  const schedules = await new ScheduleStore(db).sync(ctx.homeHost.id, desiredSchedules(config));
+  const acmeDoor = await isAcmeDoor(config);
+  const schedules = await new ScheduleStore(db).sync(ctx.homeHost.id, desiredSchedules(config, { acmeDoor }));
   ctx.reporter.step(`building the agent's image on ${config.agent.baseImage}`);
   const image = await ensureAgentImage(ctx.homeHost, config.agent.baseImage, ctx.signal);
   // Created here (as the operator) so that Docker does not create them as root for the mounts.
@@ -58,7 +60,8 @@ export async function agentUp(ctx: Context): Promise<AgentUpResult> {
   await ensurePrivateDir(config.customersDir);
   const configContent = await writeAgentConfig(config, layout, databaseUrl);
   const masterKey = await agentMasterKeyFile(ctx, layout);
-  const changed = await writeAgentCompose(ctx, layout, { image, socket, masterKey, configContent });
+  const extraMounts = acmeDoor ? await acmeMountsForAgent(config, layout.stateDir) : [];
+  const changed = await writeAgentCompose(ctx, layout, { image, socket, masterKey, configContent, extraMounts });
   const before = await projectContainers(ctx.homeHost, config.agent.project, ctx.signal);
   // Every step before is idempotent and changes no agent that runs: a killed `agent up` is run again.
   await ctx.pause('agent-up:configured');

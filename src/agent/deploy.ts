@@ -18,6 +18,8 @@ import { agentContainer, agentLabel, imagePackageRoot, type AgentLayout } from '
 // bind mounts mean the same inside and out: the Docker socket, customers/ (read-only), backupsDir,
 // the operator's templates (read-only), the master key file (read-only) and its own folder. Not
 // the state dir: the admin database owner's password (admin-db.env) and the gateway's stay out.
+// With an ACME front door, what its certificate renewal needs of the door and no more
+// (frontdoor/acme/agent-access.ts).
 
 /** The engine's unix socket this environment uses; the agent needs a local engine (its own host's). */
 export function engineSocket(ctx: Context): string {
@@ -60,6 +62,8 @@ export interface ComposeInputs {
   socket: string;
   masterKey: string;
   configContent: string;
+  /** An ACME door on this host: what its certificate renewal is given (frontdoor/acme/agent-access.ts). */
+  extraMounts?: { source: string; target: string; mode: 'ro' | 'rw' }[];
 }
 
 /** Writes the agent's compose file; true when it changed (compose then recreates the container). */
@@ -73,6 +77,7 @@ export async function writeAgentCompose(ctx: Context, layout: AgentLayout, input
     same(config.backupsDir, 'rw'),
     same(inputs.masterKey, 'ro'),
   ];
+  for (const m of inputs.extraMounts ?? []) volumes.push(`${m.source}:${m.target}:${m.mode}`);
   for (const dir of [config.templates.directory, config.tenantMigrationsDir, config.templatePath === defaultTemplatePath ? undefined : path.dirname(config.templatePath)]) {
     if (dir && existsSync(dir)) volumes.push(same(dir, 'ro'));
   }

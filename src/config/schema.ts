@@ -56,6 +56,10 @@ export const agentSchema = z.object({
   doctorSchedule: z._default(scheduleSpec, 'every 6h'),
   /** How often retention (plans.<plan>.backupKeep) is applied. */
   retentionSchedule: z._default(scheduleSpec, 'every 1h'),
+  /** How often the agent renews the front door's ACME certificates (`frontdoor renew`'s own code), when the door is set up with --acme. */
+  certificateRenewalSchedule: z._default(scheduleSpec, 'every 12h'),
+  /** certificate.expiring is raised (once per renewal run) for a certificate with fewer days left than this. */
+  certificateExpiryAlertDays: z._default(z.number().check(z.gt(0), z.lte(365)), 14),
   /** The agent container's memory ceiling (compose mem_limit: 512m, 1g). */
   memLimit: z._default(z.string().check(z.regex(/^[1-9][0-9]{0,5}[kmg]$/, 'must be a size such as 512m or 1g')), '512m'),
   /** The agent container's CPU ceiling (compose cpus). */

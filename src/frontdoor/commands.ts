@@ -85,6 +85,8 @@ export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean;
     const { ensureChallengeDir } = await import('./acme/challenges.js');
     const { openAccount } = await import('./acme/client.js');
     await ensureChallengeDir(layout);
+    // Made here, as the operator, before compose mounts it into nginx (Docker would make it as root).
+    await ensurePrivateDir(layout.acmeCertsDir);
     const account = await openAccount(fd.acme, layout);
     acme = { directory: fd.acme.directory, account: account.client.getAccountUrl() };
   }

@@ -5,6 +5,12 @@
 /** Where nginx sees <stateDir>/frontdoor/acme/challenges/ (mounted read-only, stack.ts). */
 export const containerChallengeDir = '/var/lib/tenantctl-acme';
 export const challengeConfFile = 'acme-challenge.conf';
+/**
+ * Where nginx sees <stateDir>/frontdoor/acme/certs/ (mounted read-only, stack.ts): each ACME name's
+ * <name>.pem, its chain and key in one file replaced by one rename, so a reload never reads a new
+ * certificate with an old key. The agent renews there and reloads nginx without a new generation.
+ */
+export const containerAcmeCertsDir = '/var/lib/tenantctl-acme-certs';
 
 /** acme-challenge.conf: the CA's (and the reachability check's) tokens, as plain files, on HTTP. */
 export function renderAcmeChallenge(): string {
@@ -32,4 +38,16 @@ export function certificateSplit(hostname: string, domains: readonly { domain: s
     baseNames: [...(hostCertificate ? [] : [hostname]), ...domains.filter((d) => !d.ownCertificate).map((d) => d.domain)],
     ownNames: [...(hostCertificate ? [hostname] : []), ...domains.filter((d) => d.ownCertificate).map((d) => d.domain)],
   };
+}
+
+/** A server block's certificate lines: from the ACME folder for an ACME name, else the generation's own copy. */
+export function certificateLines(tenant: { id: string; acmeNames?: readonly string[] }, name: string): string {
+  if (tenant.acmeNames?.includes(name)) {
+    return `    ssl_certificate ${containerAcmeCertsDir}/${name}.pem;
+    ssl_certificate_key ${containerAcmeCertsDir}/${name}.pem;
+`;
+  }
+  return `    ssl_certificate t/${tenant.id}/certs/${name}.crt;
+    ssl_certificate_key t/${tenant.id}/certs/${name}.key;
+`;
 }

@@ -3,7 +3,7 @@ import { renderApiKeyDirectives, renderVerdictCache } from './render-api-keys.js
 import { addressKeyVariable, renderEdgeDirectives } from './render-edge.js';
 import type { AppContainerAddress } from './app-addresses.js';
 import { jsonText, suspendedApiError, suspendedPage } from './suspension-text.js';
-import { acmeChallengeInclude, certificateSplit, challengeConfFile, renderAcmeChallenge } from './render-acme.js';
+import { acmeChallengeInclude, certificateLines, certificateSplit, challengeConfFile, renderAcmeChallenge } from './render-acme.js';
 
 // Pure rendering of the front door's nginx configuration: one generation directory holding
 // nginx.conf, the shared location rules, and one folder per tenant (t/<id>/: its server blocks, its
@@ -35,8 +35,13 @@ export interface RouteInput {
   snippet: boolean;
   /** Prefixes under /api/ its template declares public (x-tenantctl.frontdoor.publicPaths): no key needed. */
   publicPaths?: readonly string[];
-  /** <id>.<baseDomain> has its own (ACME) certificate in t/<id>/certs/<id>.<baseDomain>.crt|key. */
+  /** <id>.<baseDomain> has its own (ACME) certificate. */
   hostCertificate?: boolean;
+  /**
+   * Names whose own certificate nginx reads from the ACME folder (mounted read-only, one PEM with
+   * chain and key per name) instead of t/<id>/certs/: the agent renews those in place, then reloads.
+   */
+  acmeNames?: readonly string[];
 }
 
 export interface RenderInput {
@@ -516,9 +521,7 @@ ${body}}
 `}${ownCertDomains.map((domain) => `server {
     ${listen(config, 'https')}
     server_name ${domain};
-    ssl_certificate t/${tenant.id}/certs/${domain}.crt;
-    ssl_certificate_key t/${tenant.id}/certs/${domain}.key;
-${body}}
+${certificateLines(tenant, domain)}${body}}
 `).join('')}`;
   }
 
@@ -544,9 +547,7 @@ ${body}}
 `}${ownCertDomains.map((domain) => `server {
     ${listen(config, 'https')}
     server_name ${domain};
-    ssl_certificate t/${tenant.id}/certs/${domain}.crt;
-    ssl_certificate_key t/${tenant.id}/certs/${domain}.key;
-${body}}
+${certificateLines(tenant, domain)}${body}}
 `).join('')}`;
   }
 
@@ -595,8 +596,6 @@ ${routed}}
 `}${ownCertDomains.map((domain) => `server {
     ${listen(config, 'https')}
     server_name ${domain};
-    ssl_certificate t/${tenant.id}/certs/${domain}.crt;
-    ssl_certificate_key t/${tenant.id}/certs/${domain}.key;
-${routed}}
+${certificateLines(tenant, domain)}${routed}}
 `).join('')}`;
 }

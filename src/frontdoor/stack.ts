@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
@@ -13,7 +14,7 @@ import { projectContainers } from '../stack/project-state.js';
 import { containerConfDir, type FrontdoorLayout } from './layout.js';
 import { statusHost } from './render.js';
 import { containerUsageDir, containerVerdictCacheDir } from './render-api-keys.js';
-import { containerChallengeDir } from './render-acme.js';
+import { containerAcmeCertsDir, containerChallengeDir } from './render-acme.js';
 
 // The front door's own compose project: nginx and the gateway, both in the Docker host's network
 // namespace (network_mode: host). Why host networking:
@@ -44,8 +45,11 @@ export const frontdoorLabel = 'tenantctl.frontdoor';
  */
 export const usageVolume = 'usage';
 
-/** ACME's HTTP-01 tokens (acme/challenges.ts), read-only: nginx serves them, tenantctl writes them. */
-const acmeVolumes = (layout: FrontdoorLayout, acme: boolean | undefined) => (acme ? [`${layout.acmeChallengesDir}:${containerChallengeDir}:ro`] : []);
+/**
+ * ACME's HTTP-01 tokens (acme/challenges.ts) and the certificates (each name's combined PEM), both
+ * read-only: nginx serves and reads them, tenantctl (and the agent's renewal) writes them.
+ */
+const acmeVolumes = (layout: FrontdoorLayout, acme: boolean | undefined) => (acme ? [`${layout.acmeChallengesDir}:${containerChallengeDir}:ro`, `${layout.acmeCertsDir}:${containerAcmeCertsDir}:ro`] : []);
 
 /** Writes the front door's compose file; true when its content changed (a front door set up by an older tenantctl, or other settings). */
 export async function writeComposeFile(config: Config, layout: FrontdoorLayout, options: { acme?: boolean } = {}): Promise<boolean> {
@@ -150,7 +154,7 @@ export async function testGeneration(host: DockerHost, config: Config, layout: F
   const conf = `${containerConfDir}/${generationDir}/nginx.conf`;
   const argv = running
     ? ['docker', 'exec', nginxContainer(config), 'nginx', '-t', '-q', '-c', conf]
-    : ['docker', 'run', '--rm', '--network', 'none', '-v', `${layout.confDir}:${containerConfDir}:ro`, '--tmpfs', containerUsageDir, config.frontdoor.images.nginx, 'nginx', '-t', '-q', '-c', conf];
+    : ['docker', 'run', '--rm', '--network', 'none', '-v', `${layout.confDir}:${containerConfDir}:ro`, ...(existsSync(layout.acmeCertsDir) ? ['-v', `${layout.acmeCertsDir}:${containerAcmeCertsDir}:ro`] : []), '--tmpfs', containerUsageDir, config.frontdoor.images.nginx, 'nginx', '-t', '-q', '-c', conf];
   const result = await host.run(argv, { timeoutMs: frontdoorTestTimeoutMs, signal });
   if (result.cancelled) throw new TenantctlError('interrupted', 'nginx -t was cancelled');
   if (result.timedOut) throw new TenantctlError('frontdoor', `nginx -t did not finish within ${frontdoorTestTimeoutMs / 1000} s`);

@@ -14,6 +14,7 @@ import { renderFrontdoor, renderSnippet, routeKind, tenantHostnames, type RouteI
 import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration } from './stack.js';
 import { configuredTemplate } from '../templates/configured.js';
 import type { IssueOutcome } from './acme/issue.js';
+import { ensureCombined } from './acme/certificates.js';
 
 // One sync of the front door with the registry, serialised across tenantctl processes:
 //   render every served tenant into a candidate generation directory (conf/gen-N/, complete with its
@@ -73,7 +74,7 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** Holds the front door's reload lock (waiting for another process's reload to finish) until released. */
-async function lockReloads(db: AdminDb, project: string): Promise<() => Promise<void>> {
+export async function lockReloads(db: AdminDb, project: string): Promise<() => Promise<void>> {
   const client = await db.connect();
   try {
     await client.query(`SET lock_timeout = ${frontdoorLockWaitMs}`);
@@ -119,31 +120,44 @@ async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, gene
     }
     return paths;
   };
+  // ACME certificates are not copied into the generation: nginx reads each one's combined PEM from
+  // the ACME folder (mounted read-only), where the agent renews it in place and reloads nginx
+  // without rendering (render-acme.ts). Their content still counts in the digest, so a renewal by
+  // `frontdoor renew` makes a new generation and a reload.
+  const acmePems = new Map<string, Buffer>();
+  const acmePem = async (name: string) => {
+    if (!acme) return false;
+    const pem = await ensureCombined(layout, name);
+    if (pem) acmePems.set(name, pem);
+    return pem !== undefined;
+  };
   for (const route of registry) {
     const domains = [];
+    const acmeNames: string[] = [];
     for (const domain of route.domains) {
       // The operator's certificate for the domain, else (on an ACME door) the one ACME issued.
-      const dir = (await exists(path.join(layout.domainsDir, `${domain}.crt`))) ? layout.domainsDir : acme && (await exists(path.join(layout.acmeCertsDir, `${domain}.crt`))) ? layout.acmeCertsDir : undefined;
-      if (dir) {
-        files.set(`t/${route.id}/certs/${domain}.crt`, { content: await readFile(path.join(dir, `${domain}.crt`)) });
-        files.set(`t/${route.id}/certs/${domain}.key`, { content: await readFile(path.join(dir, `${domain}.key`)), private: true });
+      if (await exists(path.join(layout.domainsDir, `${domain}.crt`))) {
+        files.set(`t/${route.id}/certs/${domain}.crt`, { content: await readFile(path.join(layout.domainsDir, `${domain}.crt`)) });
+        files.set(`t/${route.id}/certs/${domain}.key`, { content: await readFile(path.join(layout.domainsDir, `${domain}.key`)), private: true });
+        domains.push({ domain, ownCertificate: true });
+      } else if (await acmePem(domain)) {
+        acmeNames.push(domain);
+        domains.push({ domain, ownCertificate: true });
+      } else {
+        domains.push({ domain, ownCertificate: false });
       }
-      domains.push({ domain, ownCertificate: dir !== undefined });
     }
     // On an ACME door, <id>.<baseDomain> is served with its own certificate once it has one.
     const hostname = `${route.id}.${config.frontdoor.baseDomain}`;
     // With a DNS-01 wildcard (frontdoor.acme.dnsHook) the wildcard, as the base certificate, serves it instead.
-    const hostCertificate = acme && config.frontdoor.acme.dnsHook === undefined && (await exists(path.join(layout.acmeCertsDir, `${hostname}.crt`)));
-    if (hostCertificate) {
-      files.set(`t/${route.id}/certs/${hostname}.crt`, { content: await readFile(path.join(layout.acmeCertsDir, `${hostname}.crt`)) });
-      files.set(`t/${route.id}/certs/${hostname}.key`, { content: await readFile(path.join(layout.acmeCertsDir, `${hostname}.key`)), private: true });
-    }
+    const hostCertificate = config.frontdoor.acme.dnsHook === undefined && (await acmePem(hostname));
+    if (hostCertificate) acmeNames.push(hostname);
     const snippetFile = path.join(layout.snippetsDir, `${route.id}.conf`);
     const snippet = routeKind(route) === 'route' && (await exists(snippetFile));
     // Every location it opens gets the door's headers first (renderSnippet): no client-sent X-Api-Key-Id gets through one.
     if (snippet) files.set(`t/${route.id}/snippet.conf`, { content: renderSnippet(await readFile(snippetFile, 'utf8')) });
     const publicPaths = routeKind(route) === 'route' ? await publicPathsOf(route.template) : [];
-    tenants.push({ ...route, domains, snippet, appContainer: containers.get(route.id), publicPaths, hostCertificate });
+    tenants.push({ ...route, domains, snippet, appContainer: containers.get(route.id), publicPaths, hostCertificate, acmeNames });
   }
   // The base certificate: on an ACME door with a DNS-01 wildcard, the wildcard once it is issued.
   const wildcard = path.join(layout.acmeCertsDir, `wildcard.${config.frontdoor.baseDomain}`);
@@ -156,7 +170,11 @@ async function assemble(ctx: Context, layout: FrontdoorLayout, db: AdminDb, gene
   const hostCores = availableParallelism();
   // The digest ignores the generation number, so an unchanged registry is recognised as such.
   const hash = createHash('sha256');
-  const digestFiles = new Map([...files, ...[...renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation: 0, tenants, hostCores, acme })].map(([k, v]) => [k, { content: v }] as const)]);
+  const digestFiles = new Map([
+    ...files,
+    ...[...renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation: 0, tenants, hostCores, acme })].map(([k, v]) => [k, { content: v }] as const),
+    ...[...acmePems].map(([name, pem]) => [`acme/${name}.pem`, { content: pem }] as const),
+  ]);
   for (const [name, entry] of [...digestFiles].sort(([a], [b]) => a.localeCompare(b))) hash.update(`${name}\0`).update(entry.content).update('\0');
   for (const [name, content] of renderFrontdoor({ config: config.frontdoor, upstreamAddress, generation, tenants, hostCores, acme })) files.set(name, { content });
   return { files, digest: hash.digest('hex'), tenants };
@@ -207,7 +225,21 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
   const first = nginxRunning ? undefined : await syncOnce(ctx, true);
   const certificates = await issueMissing(ctx);
   if (first && !certificates.some((c) => c.ok)) return { ...first, certificates };
-  return { ...(await syncOnce(ctx, true)), certificates };
+  const result = await syncOnce(ctx, true);
+  await revokeGone(ctx);
+  return { ...result, certificates };
+}
+
+/** Deprovisioned tenants' certificates, once the door no longer serves them (acme/revoke.ts); a failure is a warning. */
+async function revokeGone(ctx: Context): Promise<void> {
+  const { revokeDeprovisioned } = await import('./acme/revoke.js');
+  try {
+    const revoked = await revokeDeprovisioned(ctx, await ctx.adminDb(), frontdoorLayout(ctx.config));
+    for (const hostname of revoked) ctx.reporter.info(`front door: revoked the certificate of ${hostname} (its tenant is deprovisioned)`);
+  } catch (error) {
+    if (error instanceof TenantctlError && error.kind === 'interrupted') throw error;
+    ctx.reporter.info(`warning: front door: a deprovisioned tenant's certificate was not revoked: ${messageOf(error)} (tenantctl frontdoor renew tries again)`);
+  }
 }
 
 /** acme/ensure.ts, loaded only on an ACME door; its own failure (the CA unreachable) is a warning, not the sync's. */

@@ -4,9 +4,10 @@ import { intervalSeconds } from '../common/interval.js';
 // The schedules a host's agent runs, as the configuration asks (README, "The agent"): one backup
 // schedule per plan with plans.<plan>.backupSchedule, one retention schedule per plan with
 // plans.<plan>.backupKeep (at agent.retentionSchedule), and one doctor report (agent.doctorSchedule).
+// With an ACME front door on the host, one certificate renewal (agent.certificateRenewalSchedule).
 // `tenantctl agent up` writes them as rows (store.ts sync); the agent only reads and claims rows.
 
-export type ScheduleKind = 'backup' | 'retention' | 'doctor';
+export type ScheduleKind = 'backup' | 'retention' | 'doctor' | 'certificate-renewal';
 
 export interface DesiredSchedule {
   kind: ScheduleKind;
@@ -17,7 +18,8 @@ export interface DesiredSchedule {
   keep: number | null;
 }
 
-export function desiredSchedules(config: Config): DesiredSchedule[] {
+/** `acmeDoor`: this host's front door gets its certificates by ACME (frontdoor init --acme), so the agent renews them. */
+export function desiredSchedules(config: Config, { acmeDoor = false }: { acmeDoor?: boolean } = {}): DesiredSchedule[] {
   const wanted: DesiredSchedule[] = [];
   for (const [plan, settings] of Object.entries(config.plans)) {
     const backupEvery = intervalSeconds(settings.backupSchedule, `plans.${plan}.backupSchedule`);
@@ -29,5 +31,9 @@ export function desiredSchedules(config: Config): DesiredSchedule[] {
   }
   const doctorEvery = intervalSeconds(config.agent.doctorSchedule, 'agent.doctorSchedule');
   if (doctorEvery !== undefined) wanted.push({ kind: 'doctor', target: '*', spec: config.agent.doctorSchedule, everySeconds: doctorEvery, keep: null });
+  const renewalEvery = intervalSeconds(config.agent.certificateRenewalSchedule, 'agent.certificateRenewalSchedule');
+  if (acmeDoor && renewalEvery !== undefined) {
+    wanted.push({ kind: 'certificate-renewal', target: '*', spec: config.agent.certificateRenewalSchedule, everySeconds: renewalEvery, keep: null });
+  }
   return wanted;
 }

@@ -7,6 +7,7 @@ import { pruneBackups } from '../backups/prune.js';
 import { doctor } from '../doctor/doctor.js';
 import { scheduledBackup } from './scheduled-backup.js';
 import { OperationJournal } from '../operations/journal.js';
+import { certificateRenewalJob } from './certificate-renewal.js';
 
 /**
  * The pending operations an agent's job may settle itself (holdTenant does, before its work): its own
@@ -35,6 +36,7 @@ export async function runJob(ctx: Context, store: ScheduleStore, schedule: Sched
     case 'backup': return backupPlan(ctx, store, schedule, run);
     case 'retention': return retainPlan(ctx, store, schedule, run);
     case 'doctor': return doctorReport(ctx, store, run);
+    case 'certificate-renewal': return certificateRenewalJob(ctx, ctx.dockerHost.id);
   }
 }
 

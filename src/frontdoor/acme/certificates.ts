@@ -29,6 +29,8 @@ export interface Target {
 const fileBase = (hostname: string) => hostname.replace(/^\*\./, 'wildcard.');
 export const certificateFile = (layout: FrontdoorLayout, hostname: string) => path.join(layout.acmeCertsDir, `${fileBase(hostname)}.crt`);
 export const keyFile = (layout: FrontdoorLayout, hostname: string) => path.join(layout.acmeCertsDir, `${fileBase(hostname)}.key`);
+/** The chain and the key in one file: what nginx reads (render-acme.ts certificateLines), replaced by one rename. */
+export const pemFile = (layout: FrontdoorLayout, hostname: string) => path.join(layout.acmeCertsDir, `${fileBase(hostname)}.pem`);
 /** The DNS-01 wildcard's host name (frontdoor.acme.dnsHook): one certificate for every <id>.<baseDomain>. */
 export const wildcardHostname = (baseDomain: string) => `*.${baseDomain}`;
 
@@ -58,16 +60,43 @@ export async function wantedTargets(ctx: Context, db: AdminDb, layout: Frontdoor
   return targets;
 }
 
-/** Writes the certificate (with its chain) and its key, both 0600, each atomically. */
+/**
+ * Writes the certificate (with its chain) and its key, all 0600, each atomically; the combined PEM
+ * nginx reads goes last, so nginx never sees a certificate whose key is not yet there.
+ */
 export async function installCertificate(layout: FrontdoorLayout, hostname: string, pair: { cert: string; key: string }): Promise<void> {
   await ensurePrivateDir(layout.acmeCertsDir);
   await writePrivateFile(`${keyFile(layout, hostname)}.tmp`, pair.key);
   await writePrivateFile(`${certificateFile(layout, hostname)}.tmp`, pair.cert);
   await rename(`${keyFile(layout, hostname)}.tmp`, keyFile(layout, hostname));
   await rename(`${certificateFile(layout, hostname)}.tmp`, certificateFile(layout, hostname));
+  await writeCombined(layout, hostname, pair);
+}
+
+async function writeCombined(layout: FrontdoorLayout, hostname: string, pair: { cert: string; key: string }): Promise<void> {
+  const combined = `${pair.cert.trimEnd()}\n${pair.key.trimEnd()}\n`;
+  await writePrivateFile(`${pemFile(layout, hostname)}.tmp`, combined);
+  await rename(`${pemFile(layout, hostname)}.tmp`, pemFile(layout, hostname));
+}
+
+/**
+ * The combined PEM of an installed certificate, made from its .crt and .key when a certificate was
+ * installed before there was one (an older tenantctl). Its content (for the door's digest), or
+ * undefined when nothing is installed.
+ */
+export async function ensureCombined(layout: FrontdoorLayout, hostname: string): Promise<Buffer | undefined> {
+  const pem = await readFile(pemFile(layout, hostname)).catch(() => undefined);
+  if (pem) return pem;
+  const cert = await readFile(certificateFile(layout, hostname), 'utf8').catch(() => undefined);
+  const key = await readFile(keyFile(layout, hostname), 'utf8').catch(() => undefined);
+  if (!cert || !key) return undefined;
+  await writeCombined(layout, hostname, { cert, key });
+  return readFile(pemFile(layout, hostname));
 }
 
 export async function removeCertificate(layout: FrontdoorLayout, hostname: string): Promise<void> {
+  // The combined file first: what nginx reads goes before the parts it is made of.
+  await rm(pemFile(layout, hostname), { force: true });
   await rm(certificateFile(layout, hostname), { force: true });
   await rm(keyFile(layout, hostname), { force: true });
 }

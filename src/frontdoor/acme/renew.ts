@@ -1,6 +1,10 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
 import { BatchFailure, messageOf } from '../../common/errors.js';
+import type { AdminDb } from '../../admin-db/database.js';
 import type { Context } from '../../context.js';
-import { frontdoorLayout, readState } from '../layout.js';
+import { loadRoutes } from '../domains.js';
+import { frontdoorLayout, readState, type FrontdoorLayout } from '../layout.js';
 import { syncFrontdoor, type SyncResult } from '../sync.js';
 import { TenantctlError } from '../../common/errors.js';
 import { openAccount } from './client.js';
@@ -14,6 +18,13 @@ import { renewAt } from './schedule.js';
 // every ACME certificate with a third of its lifetime (less a stable per-name jitter) left, issues
 // the missing ones whose backoff is over, revokes certificates of names that left the door, then
 // reloads the door once for all of them.
+//
+// The agent runs it in place (inPlace): it sees only the ACME folder's certificates and challenges
+// (read-write) and the account's files (read-only), not the door's configuration. It renews the
+// certificates installed there (the names the door already serves from that folder), revokes those
+// of names gone from the registry, and reloads nginx without rendering (reload-in-place.ts). A name
+// with no certificate yet, or the DNS-01 wildcard (its hook runs on the host), is left to the next
+// `frontdoor renew` or tenant command on the host, which renders it into a new generation.
 
 export interface RenewResult {
   checked: number;
@@ -28,11 +39,45 @@ export interface RenewResult {
   durationMs: number;
 }
 
-export async function renewCertificates(ctx: Context, options: { force?: boolean } = {}): Promise<RenewResult> {
+/** The certificates the agent renews in place: on record, not revoked, installed in the ACME folder; tenants' and custom domains'. */
+async function installedTargets(db: AdminDb, layout: FrontdoorLayout): Promise<{ targets: Target[]; left: RenewResult['skipped'] }> {
+  const targets: Target[] = [];
+  const left: RenewResult['skipped'] = [];
+  const now = new Date().toISOString();
+  for (const r of await listCertificates(db)) {
+    if (r.kind === 'wildcard') {
+      left.push({ hostname: r.hostname, reason: 'the DNS-01 wildcard is renewed by frontdoor renew on the host (its DNS hook runs there)', at: now });
+    } else if (!(await installedCertificate(layout, r.hostname))) {
+      left.push({ hostname: r.hostname, reason: 'not issued yet: the next frontdoor renew or tenant command on the host issues it', at: now });
+    } else {
+      targets.push({ hostname: r.hostname, customerId: r.customerId, kind: r.kind, names: r.names.length > 0 ? r.names : [r.hostname] });
+    }
+  }
+  return { targets, left };
+}
+
+/** Every name the registry still has (tenants not deprovisioned, their domains): none of these is revoked by the agent. */
+async function registeredNames(ctx: Context, db: AdminDb): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const route of await loadRoutes(db)) {
+    names.add(`${route.id}.${ctx.config.frontdoor.baseDomain}`);
+    for (const domain of route.domains) names.add(domain);
+  }
+  return names;
+}
+
+export async function renewCertificates(ctx: Context, options: { force?: boolean; inPlace?: boolean } = {}): Promise<RenewResult> {
   const started = Date.now();
   const layout = frontdoorLayout(ctx.config);
-  const state = await readState(layout);
-  if (state?.tls !== 'acme') throw new TenantctlError('usage', 'the front door does not get certificates by ACME here: run `tenantctl frontdoor init --acme`');
+  if (options.inPlace) {
+    const accountKey = path.join(layout.acmeDir, 'account.key');
+    await access(accountKey).catch(() => {
+      throw new TenantctlError('usage', `the ACME account key ${accountKey} is not here: the agent renews only for a door set up with frontdoor init --acme (run tenantctl agent up after it)`);
+    });
+  } else {
+    const state = await readState(layout);
+    if (state?.tls !== 'acme') throw new TenantctlError('usage', 'the front door does not get certificates by ACME here: run `tenantctl frontdoor init --acme`');
+  }
   const db = await ctx.adminDb();
   const release = await lockIssuance(db, ctx.config.frontdoor.project);
   let outcomes: IssueOutcome[] = [];
@@ -43,7 +88,9 @@ export async function renewCertificates(ctx: Context, options: { force?: boolean
     const now = new Date();
     const records = new Map((await listCertificates(db)).map((r) => [r.hostname, r]));
     const due: Target[] = [];
-    for (const target of await wantedTargets(ctx, db, layout)) {
+    const candidates = options.inPlace ? await installedTargets(db, layout) : { targets: await wantedTargets(ctx, db, layout), left: [] };
+    skipped.push(...candidates.left);
+    for (const target of candidates.targets) {
       checked++;
       const installed = await installedCertificate(layout, target.hostname);
       const backoff = records.get(target.hostname)?.nextAttemptAt;
@@ -64,13 +111,23 @@ export async function renewCertificates(ctx: Context, options: { force?: boolean
       due.push(target);
     }
     if (due.length > 0) outcomes = await issueBatch(ctx, db, layout, await openAccount(ctx.config.frontdoor.acme, layout), due);
-    revoked = await revokeRemoved(ctx, db, layout, new Set((await wantedTargets(ctx, db, layout)).map((t) => t.hostname)));
+    const keep = options.inPlace ? await registeredNames(ctx, db) : new Set((await wantedTargets(ctx, db, layout)).map((t) => t.hostname));
+    // In place, every name the registry still has is kept, so deprovisioned tenants' go too.
+    revoked = await revokeRemoved(ctx, db, layout, keep, options.inPlace ? ['domain', 'tenant'] : ['domain']);
   } finally {
     await release();
   }
   // One reload for the whole batch; nothing obtained, nothing to reload.
   let sync: RenewResult['sync'];
-  if (outcomes.some((o) => o.ok)) {
+  const obtained = outcomes.flatMap((o) => (o.ok ? [o.hostname] : []));
+  if (options.inPlace && obtained.length > 0) {
+    const { reloadInPlace } = await import('./reload-in-place.js');
+    try {
+      await reloadInPlace(ctx, obtained);
+    } catch (error) {
+      throw new TenantctlError('frontdoor', `certificates were renewed but the front door did not take them up: ${messageOf(error)}; the next run, or tenantctl frontdoor reload on the host, retries`, { cause: error });
+    }
+  } else if (obtained.length > 0) {
     try {
       const result = await syncFrontdoor(ctx);
       sync = { generation: result.generation, changed: result.changed };

@@ -7,8 +7,9 @@ import { openAccount, revokeCertificate, type AcmeAccount } from './client.js';
 import { certificateFile, removeCertificate } from './certificates.js';
 import { getCertificate, listCertificates, recordRevocationFailure, recordRevoked } from './records.js';
 
-// A custom domain that leaves the door (domains remove) has its certificate revoked at the CA and
-// its files deleted: nobody should hold a valid certificate for a customer's name we no longer serve.
+// A custom domain that leaves the door (domains remove), or a tenant deprovisioned, has its
+// certificate revoked at the CA and its files deleted: nobody should hold a valid certificate for a
+// name we no longer serve.
 
 /** Revokes `hostname`'s ACME certificate and deletes its files. Throws (exit 12) when the CA refuses; the record keeps the error. */
 export async function revokeAndForget(ctx: Context, db: AdminDb, layout: FrontdoorLayout, hostname: string, account?: AcmeAccount): Promise<boolean> {
@@ -34,13 +35,14 @@ export async function revokeAndForget(ctx: Context, db: AdminDb, layout: Frontdo
 
 
 /**
- * Custom-domain certificates on record (not revoked) whose domain no longer reaches this door's
- * registry (a `domains remove` interrupted before it revoked): revoked now. Failures stay on record.
+ * Certificates on record (not revoked) of names this door no longer serves: a custom domain removed
+ * (a `domains remove` interrupted before it revoked), a deprovisioned tenant's <id>.<baseDomain>.
+ * Revoked now (`kinds`: which of them). Failures stay on record.
  */
-export async function revokeRemoved(ctx: Context, db: AdminDb, layout: FrontdoorLayout, wanted: ReadonlySet<string>): Promise<string[]> {
+export async function revokeRemoved(ctx: Context, db: AdminDb, layout: FrontdoorLayout, wanted: ReadonlySet<string>, kinds: readonly string[] = ['domain']): Promise<string[]> {
   const revoked: string[] = [];
   for (const record of await listCertificates(db)) {
-    if (record.kind !== 'domain' || wanted.has(record.hostname) || record.serial === null) continue;
+    if (!kinds.includes(record.kind) || wanted.has(record.hostname) || record.serial === null) continue;
     try {
       if (await revokeAndForget(ctx, db, layout, record.hostname)) revoked.push(record.hostname);
     } catch (error) {
@@ -48,4 +50,24 @@ export async function revokeRemoved(ctx: Context, db: AdminDb, layout: Frontdoor
     }
   }
   return revoked;
+}
+
+/**
+ * After a sync of an ACME door: the certificates of deprovisioned tenants' host names, which the
+ * door has just stopped serving, are revoked (the door never serves a revoked certificate). A custom
+ * domain's is revoked by `domains remove` itself. Under the issuance lock; failures are warnings
+ * (kept on record: `frontdoor renew` tries again).
+ */
+export async function revokeDeprovisioned(ctx: Context, db: AdminDb, layout: FrontdoorLayout): Promise<string[]> {
+  const { rows } = await db.pool.query("SELECT c.hostname FROM admin_certificates c JOIN admin_customers t ON t.id = c.customer_id WHERE c.kind = 'tenant' AND c.revoked_at IS NULL AND t.status = 'deprovisioned'").catch(db.unreachable);
+  if (rows.length === 0) return [];
+  const { lockIssuance } = await import('./certificates.js');
+  const release = await lockIssuance(db, ctx.config.frontdoor.project);
+  try {
+    const gone = new Set(rows.map((r: any) => r.hostname as string));
+    const all = await listCertificates(db);
+    return await revokeRemoved(ctx, db, layout, new Set(all.map((r) => r.hostname).filter((h) => !gone.has(h))), ['tenant']);
+  } finally {
+    await release();
+  }
 }
