@@ -18,6 +18,7 @@ const resumes: Record<OperationVerb, () => Promise<Resume>> = {
   suspend: async () => (await import('../suspension/suspend.js')).resumeSuspend,
   resume: async () => (await import('../suspension/resume.js')).resumeResume,
   'scheduled-backup': async () => (await import('../schedules/scheduled-backup.js')).resumeScheduledBackup,
+  'domains-add': async () => (await import('../frontdoor/acme/domains-add.js')).resumeDomainsAdd,
 };
 
 /** Runs the operation's resume on the Docker host it was recorded on (a move resolves its two hosts itself). */

@@ -4,7 +4,6 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import type { Context } from '../context.js';
 import { parseTenantId } from '../tenants/input.js';
-import { holdTenant } from '../tenants/hold.js';
 import { addDomain, domainOwner, listDomains, parseDomain, removeDomain, type DomainRecord } from './domains.js';
 import { servedRoutes } from './fleet-routes.js';
 import { gatewayDatabaseUrl, gatewayRole } from './gateway-role.js';
@@ -262,35 +261,20 @@ export async function domainsAdd(ctx: Context, input: { id: unknown; domain: unk
 /**
  * An ACME door, no --cert: the domain must reach this door and get its certificate before it is
  * recorded (acme/domains.ts); any failure is exit 12 with nothing recorded and nothing served.
+ * A journaled verb (acme/domains-add.ts).
  */
 async function domainsAddByAcme(ctx: Context, id: string, domain: string): Promise<DomainChange> {
-  const layout = frontdoorLayout(ctx.config);
   const db = await ctx.adminDb();
   // Refusals that need no CA first (no such tenant, another tenant's domain), as addDomain would.
   const owner = await domainOwner(db, domain);
   if (owner !== undefined && owner !== id) throw new TenantctlError('conflict', `domain ${domain} belongs to tenant ${owner}; remove it there first (tenantctl domains remove ${owner} ${domain})`);
   const tenant = await db.pool.query('SELECT status FROM admin_customers WHERE id = $1', [id]).catch(db.unreachable);
   if (!tenant.rows[0] || tenant.rows[0].status === 'deprovisioned') throw new TenantctlError('notFound', `no tenant ${id} (or it is deprovisioned)`);
-  const acme = await import('./acme/domains.js');
-  // The tenant's lock for the verb (exit 5 while another tenantctl changes it; a killed run's lock
-  // goes with its connection). No journal row: every step before the domain's row commits is
-  // invisible (the door serves recorded domains only), and what a killed run leaves (certificate
-  // files nobody serves) is what the next add reuses.
-  const release = await holdTenant(ctx, id);
-  let changed: boolean;
-  try {
-    await acme.obtainDomainCertificate(ctx, layout, id, domain);
-    try {
-      ({ changed } = await addDomain(db, id, domain));
-    } catch (error) {
-      await acme.discardDomainCertificate(layout, domain);
-      throw error;
-    }
-    await acme.recordDomainCertificate(db, layout, id, domain);
-  } finally {
-    await release();
-  }
-  return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'acme', frontdoor: await syncForDomains(ctx, id) };
+  // Journaled (acme/domains-add.ts): intent first, each step recorded, the door synced under the
+  // tenant's lock; a killed run is resumed or undone by the next command on the tenant.
+  const { journaledDomainsAdd } = await import('./acme/domains-add.js');
+  const { changed, generation } = await journaledDomainsAdd(ctx, id, domain);
+  return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'acme', frontdoor: generation === null ? 'not set up' : { generation } };
 }
 
 export async function domainsRemove(ctx: Context, input: { id: unknown; domain: unknown }): Promise<DomainChange> {

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import '../common/zod.js';
 import { TenantctlError } from '../common/errors.js';
+import type pg from 'pg';
 import type { AdminDb } from '../admin-db/database.js';
 import { recordAudit } from '../audit/write.js';
 import { parseOrUsage } from '../tenants/input.js';
@@ -42,7 +43,12 @@ export async function listDomains(db: AdminDb, customerId?: string): Promise<Dom
 
 /** Adds the domain to the tenant (audited). Already the tenant's: changed false. Another tenant's: exit 5. */
 export async function addDomain(db: AdminDb, customerId: string, domain: string): Promise<{ changed: boolean }> {
-  return db.withTransaction(async (client) => {
+  return db.withTransaction((client) => addDomainIn(db, client, customerId, domain));
+}
+
+/** addDomain in the caller's transaction (a journaled step commits with it). */
+export async function addDomainIn(db: AdminDb, client: pg.PoolClient, customerId: string, domain: string): Promise<{ changed: boolean }> {
+  {
     const tenant = await client.query('SELECT status FROM admin_customers WHERE id = $1', [customerId]);
     if (!tenant.rows[0] || tenant.rows[0].status === 'deprovisioned') throw new TenantctlError('notFound', `no tenant ${customerId} (or it is deprovisioned)`);
     const inserted = await client.query(
@@ -56,7 +62,7 @@ export async function addDomain(db: AdminDb, customerId: string, domain: string)
     }
     await recordAudit(db, client, customerId, 'domain.added', null, { domain });
     return { changed: true };
-  });
+  }
 }
 
 /** The tenant a domain belongs to, if any. */

@@ -312,6 +312,10 @@ async function syncOnce(ctx: Context, acme: boolean): Promise<SyncResult> {
     await symlink(dirName, temp);
     await rename(temp, layout.liveLink);
     try {
+      // The new configuration is written and live on disk, not yet loaded (a journaled verb's
+      // 'door config written'): a run killed here leaves a live link nginx does not serve, which the
+      // next sync reloads (its served generation differs).
+      await ctx.pause('frontdoor:written');
       if (nginxRunning) await signalReload(ctx.dockerHost, config, ctx.signal);
       if (!allRunning) await frontdoorUp(ctx.dockerHost, config, layout, ctx.signal);
       await waitForGeneration(ctx.dockerHost, config, generation, ctx.signal);
@@ -325,6 +329,9 @@ async function syncOnce(ctx: Context, acme: boolean): Promise<SyncResult> {
       }
       throw error;
     }
+    lastSync = { at: new Date().toISOString(), ok: true, generation, ...(refused.length > 0 ? { refused } : {}) };
+    // nginx serves the new generation ('door reloaded').
+    await ctx.pause('frontdoor:reloaded');
     // Old generations go, newest kept.
     for (const old of numbers.filter((n) => n < generation).sort((a, b) => b - a).slice(keptGenerations - 1)) {
       await rm(path.join(layout.confDir, generationDirName(old)), { recursive: true, force: true });

@@ -22,18 +22,21 @@ export interface DomainCertificate {
 }
 
 /** Checks that `domain` reaches this door, then obtains and installs its certificate. Records nothing yet (see recordDomainCertificate). */
-export async function obtainDomainCertificate(ctx: Context, layout: FrontdoorLayout, customerId: string, domain: string): Promise<DomainCertificate> {
+export async function obtainDomainCertificate(ctx: Context, layout: FrontdoorLayout, customerId: string, domain: string, steps: { reachable?: () => Promise<void>; issued?: () => Promise<void> } = {}): Promise<DomainCertificate> {
   const installed = await installedCertificate(layout, domain);
   if (installed && Date.parse(installed.notAfter) > Date.now() + 86_400_000 && installed.names.includes(domain)) {
+    await steps.issued?.();
     return { hostname: domain, notAfter: installed.notAfter, obtained: false };
   }
   ctx.reporter.step(`checking that ${domain} reaches this front door`);
   await requireReachable(ctx.config.frontdoor, layout, domain, ctx.signal);
+  await steps.reachable?.();
   await ctx.pause('acme.reachable');
   ctx.reporter.step(`obtaining a certificate for ${domain} from ${ctx.config.frontdoor.acme.directory}`);
   const account = await openAccount(ctx.config.frontdoor.acme, layout);
   const info = await obtainAndInstall(ctx, layout, account, target(customerId, domain));
   ctx.reporter.end();
+  await steps.issued?.();
   await ctx.pause('acme.installed');
   return { hostname: domain, notAfter: info.notAfter, obtained: true };
 }

@@ -53,20 +53,20 @@ export async function revokeRemoved(ctx: Context, db: AdminDb, layout: Frontdoor
 }
 
 /**
- * After a sync of an ACME door: the certificates of deprovisioned tenants' host names, which the
- * door has just stopped serving, are revoked (the door never serves a revoked certificate). A custom
- * domain's is revoked by `domains remove` itself. Under the issuance lock; failures are warnings
+ * After a sync of an ACME door: the certificates of deprovisioned tenants (their <id>.<baseDomain>
+ * and their custom domains), which the door has just stopped serving, are revoked (the door never
+ * serves a revoked certificate). A removed domain's is revoked by `domains remove` itself. Under the issuance lock; failures are warnings
  * (kept on record: `frontdoor renew` tries again).
  */
 export async function revokeDeprovisioned(ctx: Context, db: AdminDb, layout: FrontdoorLayout): Promise<string[]> {
-  const { rows } = await db.pool.query("SELECT c.hostname FROM admin_certificates c JOIN admin_customers t ON t.id = c.customer_id WHERE c.kind = 'tenant' AND c.revoked_at IS NULL AND t.status = 'deprovisioned'").catch(db.unreachable);
+  const { rows } = await db.pool.query("SELECT c.hostname FROM admin_certificates c JOIN admin_customers t ON t.id = c.customer_id WHERE c.kind IN ('tenant', 'domain') AND c.revoked_at IS NULL AND t.status = 'deprovisioned'").catch(db.unreachable);
   if (rows.length === 0) return [];
   const { lockIssuance } = await import('./certificates.js');
   const release = await lockIssuance(db, ctx.config.frontdoor.project);
   try {
     const gone = new Set(rows.map((r: any) => r.hostname as string));
     const all = await listCertificates(db);
-    return await revokeRemoved(ctx, db, layout, new Set(all.map((r) => r.hostname).filter((h) => !gone.has(h))), ['tenant']);
+    return await revokeRemoved(ctx, db, layout, new Set(all.map((r) => r.hostname).filter((h) => !gone.has(h))), ['tenant', 'domain']);
   } finally {
     await release();
   }

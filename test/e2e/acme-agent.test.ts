@@ -1,0 +1,277 @@
+// Certificates by themselves, on real parts: the front door (nginx, gateway) with certificates from
+// a real ACME server (Debian's pebble, its shared helpers in pebble.ts), and the agent (its own
+// compose project, the CLI bundle in its image, its own database role) renewing them on its
+// schedule, in place, with only the ACME folders and the account's files mounted. One tenant, one
+// pebble with a 60 s certificate lifetime (a renewal comes due ~40 s after issuance), one alert
+// receiver checking signatures. Also: `domains add` journaled and killed (-9, SIGINT) where the
+// door's configuration is written and where nginx reloaded, and deprovision revoking the tenant's
+// certificate at the CA.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import tls from 'node:tls';
+import path from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import getPort from 'get-port';
+import { execa } from 'execa';
+import { createHarness, stopwatch, useOwnFrontdoor, type Harness } from './harness.js';
+import { startPebble, type Pebble } from './pebble.js';
+import { startPausedAt } from './pause.js';
+import { verifySignature } from '../../src/alerts/sign.js';
+
+let h: Harness;
+let ports: { http: number; https: number };
+let pebble: Pebble;
+let state: string;
+let agentProject: string;
+let agentPort: number;
+let receiver: http.Server;
+let secret: string;
+const received: { headers: http.IncomingHttpHeaders; body: string; at: number }[] = [];
+const base = 'agent.example.com';
+const host = `acme.${base}`;
+const validitySeconds = 60;
+const timings: Record<string, number> = {};
+const timed = stopwatch(timings);
+
+const ok = async (args: string[], env?: Record<string, string>) => {
+  const result = await h.cli(args, env ? { env } : undefined);
+  expect(result.exitCode, result.why).toBe(0);
+  return result;
+};
+
+async function waitFor<T>(what: string, attempt: () => Promise<T | undefined>, deadlineMs = 60_000): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await attempt();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The certificate nginx presents for `servername` (SNI), and whether pebble's root verifies it. */
+function presented(servername: string): Promise<{ serial: string; authorized: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: ports.https, servername, ca: readFileSync(pebble.root), rejectUnauthorized: false }, () => {
+      const peer = socket.getPeerX509Certificate()!;
+      socket.end();
+      resolve({ serial: peer.serialNumber, authorized: socket.authorized });
+    });
+    socket.on('error', reject);
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no TLS answer')));
+  });
+}
+
+const acmeFile = (name: string) => path.join(state, 'frontdoor', 'acme', 'certs', name);
+const installedSerial = (name: string) => new X509Certificate(readFileSync(acmeFile(`${name}.crt`))).serialNumber;
+const generation = () => Number(readFileSync(path.join(state, 'frontdoor', 'conf', 'live', 'generation'), 'utf8'));
+const renewalSchedule = async () => (await h.adminQuery("SELECT * FROM admin_schedules WHERE kind = 'certificate-renewal'"))[0];
+const runsOf = async (id: number) => h.adminQuery("SELECT * FROM admin_schedule_runs WHERE schedule_id = $1 AND state <> 'running' ORDER BY id", [id]);
+const alertsOf = (event: string) => received.map((r) => ({ ...r, payload: JSON.parse(r.body) })).filter((r) => r.payload.event === event);
+
+/** Makes the renewal schedule due now (as time passing would) and waits for its run to end. */
+async function runRenewal(): Promise<any> {
+  const schedule = await renewalSchedule();
+  const before = (await runsOf(schedule.id)).length;
+  await h.adminQuery('UPDATE admin_schedules SET next_run_at = now() WHERE id = $1', [schedule.id]);
+  return waitFor('the renewal run', async () => (await runsOf(schedule.id))[before], 90_000);
+}
+
+beforeAll(async () => {
+  h = await createHarness('acmeagent', {
+    TENANTCTL_SUBNET_POOL: `10.${190 + Math.floor(Math.random() * 30)}.0.0/16`,
+    TENANTCTL_APP_PORTS: '4930-4939', TENANTCTL_DB_PORTS: '5930-5939', TENANTCTL_REDIS_PORTS: '6930-6939',
+  });
+  ports = await useOwnFrontdoor(h);
+  pebble = await startPebble(h.dir, { httpPort: ports.http, validitySeconds });
+  state = h.env.TENANTCTL_STATE_DIR!;
+  agentProject = `${h.prefix}-agent`;
+  agentPort = await getPort();
+  Object.assign(h.env, {
+    TENANTCTL_FRONTDOOR_BASE_DOMAIN: base,
+    TENANTCTL_FRONTDOOR_ACME_DIRECTORY: pebble.directory,
+    TENANTCTL_FRONTDOOR_ACME_CA_BUNDLE: pebble.tlsCa,
+    TENANTCTL_FRONTDOOR_ACME_RESOLVER: pebble.dns,
+    TENANTCTL_AGENT_PROJECT: agentProject,
+    TENANTCTL_AGENT_PORT: String(agentPort),
+  });
+  // The renewal schedule runs when the agent starts and then when the test makes it due; a 60 s
+  // certificate always has less than a day left: certificate.expiring on every run.
+  writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), 'agent:\n  pollSeconds: 1\n  certificateRenewalSchedule: every 1h\n  certificateExpiryAlertDays: 1\n  doctorSchedule: "off"\nalerts:\n  deliveryIntervalSeconds: 1\n');
+  receiver = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (c: Buffer) => chunks.push(c));
+    request.on('end', () => {
+      received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
+      response.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  const secretFile = path.join(h.dir, 'hook.secret');
+  await ok(['alerts', 'add', url, '--allow-private', '--events', 'certificate.expiring,certificate.renewal-failed', '--secret-file', secretFile, '--json']);
+  secret = readFileSync(secretFile, 'utf8').trim();
+  const provisioned = await timed('provision', () => h.cli(['provision', 'acme', '--json']));
+  expect(provisioned.exitCode, provisioned.why).toBe(0);
+  const init = await timed('frontdoor init --acme', () => h.cli(['frontdoor', 'init', '--acme', '--json']));
+  expect(init.exitCode, init.why).toBe(0);
+  expect(init.json().acme.certificates.map((c: any) => [c.hostname, c.ok])).toEqual([[host, true]]);
+  const up = await timed('agent up', () => h.cli(['agent', 'up', '--json']));
+  expect(up.exitCode, up.why).toBe(0);
+}, 300_000);
+
+afterAll(async () => {
+  if (h) {
+    await h.cli(['agent', 'down', '--json']).catch(() => {});
+    await h.cli(['frontdoor', 'down']).catch(() => {});
+  }
+  await pebble?.stop();
+  if (receiver) await new Promise((resolve) => receiver.close(resolve));
+  await h?.cleanup();
+  console.log('acme-agent e2e timings (ms):', JSON.stringify(timings));
+}, 120_000);
+
+describe('the agent renews certificates by itself', () => {
+  it('is given only the ACME certificates and challenges (read-write) and the account (read-only) of the door, and only renewal\'s rights', async () => {
+    const { stdout } = await execa('docker', ['inspect', '--format', '{{json .Mounts}}', agentProject]);
+    const mounts = (JSON.parse(stdout) as { Source: string; RW: boolean }[]).filter((m) => m.Source.startsWith(path.join(state, 'frontdoor')));
+    const door = path.join(state, 'frontdoor', 'acme');
+    expect(mounts.map((m) => [path.relative(door, m.Source), m.RW]).sort()).toEqual([['account.json', false], ['account.key', false], ['certs', true], ['challenges', true]]);
+    // The door's configuration, its local CA and the gateway's login stay out.
+    expect(JSON.parse(stdout).some((m: { Source: string }) => /frontdoor\/(conf|tls|domains)|gateway\.json|admin-db\.env|gateway-db\.env/.test(m.Source))).toBe(false);
+    const [rights] = await h.adminQuery(`SELECT has_table_privilege('tenantctl_agent', 'admin_certificates', 'SELECT') AS sel,
+      has_table_privilege('tenantctl_agent', 'admin_certificates', 'DELETE') AS del, has_column_privilege('tenantctl_agent', 'admin_certificates', 'hostname', 'UPDATE') AS rename,
+      has_column_privilege('tenantctl_agent', 'admin_certificates', 'serial', 'UPDATE') AS serial`);
+    expect(rights).toEqual({ sel: true, del: false, rename: false, serial: true });
+    const schedule = await renewalSchedule();
+    expect(schedule).toMatchObject({ target: '*', spec: 'every 1h' });
+  });
+
+  it('runs on start (nothing due yet) and raises certificate.expiring, signed, for a certificate below the threshold', async () => {
+    const schedule = await renewalSchedule();
+    const [first] = await waitFor('the first renewal run', async () => ((await runsOf(schedule.id)).length ? runsOf(schedule.id) : undefined));
+    expect(first.state, first.error ?? '').toBe('succeeded');
+    expect(first.actor).toMatch(/^agent:/);
+    const expiring = await waitFor('certificate.expiring', async () => alertsOf('certificate.expiring')[0]);
+    expect(expiring.payload).toMatchObject({ tenant: 'acme', detail: { hostname: host, thresholdDays: 1 } });
+    expect(expiring.payload.detail.daysLeft).toBeLessThan(1);
+    expect(verifySignature(secret, String(expiring.headers['x-tenantctl-timestamp']), expiring.body, String(expiring.headers['x-tenantctl-signature']))).toBe(true);
+  });
+
+  it('shows each certificate\'s seconds left on its /metrics', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${agentPort}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('tenantctl_certificate_expiry_seconds{') && l.includes(`name="${host}"`));
+    expect(line, text.slice(0, 2000)).toMatch(/tenant="acme"/);
+    const seconds = Number(line!.split(' ').pop());
+    const notAfter = Date.parse((await h.adminQuery('SELECT not_after FROM admin_certificates WHERE hostname = $1', [host]))[0].not_after);
+    expect(Math.abs(seconds - (notAfter - Date.now()) / 1000)).toBeLessThan(5);
+  });
+
+  it('raises certificate.renewal-failed with the CA\'s error when the CA cannot validate, and status shows it', async () => {
+    const status = await ok(['frontdoor', 'status', '--json']);
+    const renewAt = Date.parse(status.json().acme.certificates.find((c: any) => c.hostname === host).renewAt);
+    await new Promise((r) => setTimeout(r, Math.max(0, renewAt - Date.now() + 500)));
+    // pebble now resolves the name to an address where nothing answers: its HTTP-01 validation fails.
+    await pebble.mapName(host, '127.0.0.2');
+    const run = await timed('failed renewal run', runRenewal);
+    expect(run.state).toBe('failed');
+    const failed = await waitFor('certificate.renewal-failed', async () => alertsOf('certificate.renewal-failed')[0]);
+    expect(failed.payload.detail).toMatchObject({ hostname: host });
+    expect(failed.payload.detail.error).toMatch(/ACME server refused the certificate for acme\.agent\.example\.com/);
+    expect(verifySignature(secret, String(failed.headers['x-tenantctl-timestamp']), failed.body, String(failed.headers['x-tenantctl-signature']))).toBe(true);
+    const after = (await ok(['frontdoor', 'status', '--json'])).json().acme.certificates.find((c: any) => c.hostname === host);
+    expect(after.lastError).toMatch(/ACME server refused/);
+    expect((await ok(['frontdoor', 'status'])).stdout).toMatch(/ACME server refused/);
+  }, 120_000);
+
+  it('renews a due certificate in place and nginx serves it without a new generation', async () => {
+    // Back to challtestsrv's default (loopback, where the door answers).
+    const cleared = await fetch(`${pebble.challengeManagement}/clear-a`, { method: 'POST', body: JSON.stringify({ host: `${host}.` }) });
+    expect(cleared.status).toBe(200);
+    // Its backoff after the failure (5 minutes at least) is over, as time passing would make it.
+    await h.adminQuery('UPDATE admin_certificates SET next_attempt_at = NULL WHERE hostname = $1', [host]);
+    const oldSerial = installedSerial(host);
+    const before = generation();
+    const run = await timed('renewal run', runRenewal);
+    expect(run.state, run.error ?? '').toBe('succeeded');
+    const renewed = installedSerial(host);
+    expect(renewed).not.toBe(oldSerial);
+    const seen = await presented(host);
+    expect(seen).toEqual({ serial: renewed, authorized: true });
+    expect(generation()).toBe(before);
+    const [row] = await h.adminQuery('SELECT serial, last_error, failures FROM admin_certificates WHERE hostname = $1', [host]);
+    expect(row).toEqual({ serial: renewed, last_error: null, failures: 0 });
+    const audit = await h.adminQuery("SELECT actor FROM admin_audit_logs WHERE action = 'certificate.renewed' ORDER BY id DESC LIMIT 1");
+    expect(audit[0].actor).toMatch(/^agent:/);
+    // The renewed file is the agent's, on the door's folder, 0600.
+    expect((await execa('stat', ['-c', '%a', acmeFile(`${host}.pem`)])).stdout).toBe('600');
+  }, 120_000);
+});
+
+describe('domains add, journaled', () => {
+  const cases = [['frontdoor:written', 'SIGKILL'], ['frontdoor:written', 'SIGINT'], ['frontdoor:reloaded', 'SIGKILL'], ['frontdoor:reloaded', 'SIGINT']] as const;
+  it('killed where the door\'s configuration is written or reloaded, is finished by the next command (or in-process on Ctrl-C): the domain served with its own certificate, the operation completed', async () => {
+    for (const [step, signal] of cases) {
+      const domain = `${step.split(':')[1]}-${signal.toLowerCase()}.example.net`;
+      const paused = await startPausedAt(h, ['domains', 'add', 'acme', domain, '--json'], step);
+      const [op] = await h.adminQuery("SELECT step, state FROM admin_operations WHERE verb = 'domains-add' AND data->>'domain' = $1", [domain]);
+      expect(op).toEqual({ step: 'recorded', state: 'running' });
+      paused.child.kill(signal);
+      const ended = await paused.child;
+      paused.resume();
+      if (signal === 'SIGINT') {
+        expect(ended.exitCode, String(ended.stderr)).toBe(130);
+      } else {
+        // Killed: recorded, maybe not yet served; the journal says so, and the next command finishes it.
+        expect((await h.adminQuery("SELECT state FROM admin_operations WHERE verb = 'domains-add' AND data->>'domain' = $1", [domain]))[0].state).toBe('running');
+        const again = await ok(['domains', 'add', 'acme', domain, '--json']);
+        expect(again.json()).toMatchObject({ changed: false, certificate: 'acme' });
+      }
+      expect((await h.adminQuery("SELECT state FROM admin_operations WHERE verb = 'domains-add' AND data->>'domain' = $1", [domain]))[0].state).toBe('completed');
+      expect((await presented(domain)).authorized).toBe(true);
+      expect(await h.adminQuery('SELECT 1 FROM admin_certificates WHERE hostname = $1 AND revoked_at IS NULL', [domain])).toHaveLength(1);
+    }
+  }, 150_000);
+
+  it('killed (-9) after the certificate is issued, is undone by the next command: nothing recorded, no certificate left', async () => {
+    const domain = 'issued-sigkill.example.net';
+    const paused = await startPausedAt(h, ['domains', 'add', 'acme', domain], 'acme.installed');
+    paused.child.kill('SIGKILL');
+    await paused.child;
+    paused.resume();
+    expect(existsSync(acmeFile(`${domain}.pem`))).toBe(true);
+    expect((await h.adminQuery("SELECT step FROM admin_operations WHERE verb = 'domains-add' AND state = 'running'"))[0].step).toBe('issued');
+    // The next command that takes the tenant's lock settles it first (any verb; here `domains add`
+    // on another name, killed where the journal shows the first one settled and its own begun).
+    const next = await startPausedAt(h, ['domains', 'add', 'acme', 'next.example.net'], 'acme.reachable');
+    const ops = await h.adminQuery("SELECT data->>'domain' AS domain, state, reason FROM admin_operations WHERE verb = 'domains-add' AND data->>'domain' IN ($1, 'next.example.net') ORDER BY id", [domain]);
+    next.child.kill('SIGINT');
+    expect((await next.child).exitCode).toBe(130);
+    next.resume();
+    expect(ops).toEqual([{ domain, state: 'undone', reason: 'interrupted at issued' }, { domain: 'next.example.net', state: 'running', reason: null }]);
+    expect(existsSync(acmeFile(`${domain}.pem`))).toBe(false);
+    expect(existsSync(acmeFile(`${domain}.key`))).toBe(false);
+    expect(await h.adminQuery('SELECT 1 FROM admin_customer_domains WHERE domain = $1', [domain])).toEqual([]);
+    // Ctrl-C before anything was issued: undone in-process.
+    expect((await h.adminQuery("SELECT state FROM admin_operations WHERE data->>'domain' = 'next.example.net'"))[0].state).toBe('undone');
+    expect(await h.adminQuery("SELECT 1 FROM admin_operations WHERE verb = 'domains-add' AND state = 'running'")).toEqual([]);
+  }, 120_000);
+});
+
+describe('deprovision', () => {
+  it('revokes the tenant\'s certificates at the CA and removes their files', async () => {
+    const serials = [host, 'written-sigkill.example.net'].map((n) => [n, installedSerial(n)] as const);
+    for (const [, serial] of serials) expect(await pebble.certificateStatus(serial)).toBe('Valid');
+    const gone = await timed('deprovision', () => h.cli(['deprovision', 'acme', '--yes', '--json']));
+    expect(gone.exitCode, gone.why).toBe(0);
+    for (const [name, serial] of serials) {
+      expect(await pebble.certificateStatus(serial), name).toBe('Revoked');
+      expect(existsSync(acmeFile(`${name}.pem`)), name).toBe(false);
+    }
+    expect(existsSync(acmeFile(`${host}.key`))).toBe(false);
+    const [row] = await h.adminQuery('SELECT revoked_at FROM admin_certificates WHERE hostname = $1', [host]);
+    expect(row.revoked_at).not.toBeNull();
+  }, 120_000);
+});
