@@ -12,7 +12,8 @@ Examples:
   $ tenantctl schedules list --json | jq '.schedules[] | select(.lastOutcome == "failed")'
 
 Schedules come from the configuration (plans.<plan>.backupSchedule, plans.<plan>.backupKeep,
-agent.doctorSchedule, agent.retentionSchedule) and are written by tenantctl agent up.
+agent.doctorSchedule, agent.retentionSchedule, and agent.certificateRenewalSchedule on a host whose
+front door gets certificates by ACME) and are written by tenantctl agent up.
 `)
     .action(async (options, command: Command) => {
       const { schedulesList } = await import('../../schedules/commands.js');
