@@ -253,8 +253,19 @@ export async function domainsAdd(ctx: Context, input: { id: unknown; domain: unk
     throw new TenantctlError('usage', `domain ${domain} needs its own certificate: give --cert <file> --key <file> (the local development CA signs only names under ${ctx.config.frontdoor.baseDomain}), or set the front door up with --acme`);
   }
   const db = await ctx.adminDb();
-  const { changed } = await addDomain(db, id, domain);
+  // The certificate goes in before the row: a run killed in between leaves files nothing serves
+  // (the door serves recorded domains only), never a recorded domain without its certificate.
+  // Another tenant's domain is refused first: its certificate is not ours to replace.
+  const owner = await domainOwner(db, domain);
+  if (owner !== undefined && owner !== id) throw new TenantctlError('conflict', `domain ${domain} belongs to tenant ${owner}; remove it there first (tenantctl domains remove ${owner} ${domain})`);
   if (pair) await installPair(layout.domainsDir, domain, pair);
+  let changed: boolean;
+  try {
+    ({ changed } = await addDomain(db, id, domain));
+  } catch (error) {
+    if (pair && owner === undefined) await removePair(layout.domainsDir, domain);
+    throw error;
+  }
   return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'own', frontdoor: await syncForDomains(ctx, id) };
 }
 
