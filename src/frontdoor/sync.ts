@@ -11,7 +11,8 @@ import { appContainerAddresses, type AppContainerAddress } from './app-addresses
 import { servedRoutes } from './fleet-routes.js';
 import { frontdoorLayout, generationDirName, readState, writeState, type FrontdoorLayout, type LastSync } from './layout.js';
 import { renderFrontdoor, renderSnippet, routeKind, tenantHostnames, type RouteInput } from './render.js';
-import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration } from './stack.js';
+import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration, writeComposeFile } from './stack.js';
+import { ensurePrivateDir } from '../common/private-files.js';
 import { configuredTemplate } from '../templates/configured.js';
 import type { IssueOutcome } from './acme/issue.js';
 import { ensureCombined } from './acme/certificates.js';
@@ -220,7 +221,15 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
   if (!state) throw new TenantctlError('usage', 'the front door is not set up here: run `tenantctl frontdoor init --self-signed` (or with --cert and --key, or --acme)');
   if (state.tls !== 'acme') return syncOnce(ctx, false);
   requireLocalEngine(ctx);
-  const containers = await frontdoorContainers(ctx.dockerHost, ctx.config, ctx.signal);
+  let containers = await frontdoorContainers(ctx.dockerHost, ctx.config, ctx.signal);
+  // A door set up by an older tenantctl does not mount the certificates folder into nginx, which
+  // the configuration now reads ACME certificates from: its compose file is brought up to date and
+  // nginx recreated (on the live configuration) before anything refers to that folder.
+  await ensurePrivateDir(layout.acmeCertsDir);
+  if ((await writeComposeFile(ctx.config, layout, { acme: true })) && containers.length > 0) {
+    await frontdoorUp(ctx.dockerHost, ctx.config, layout, ctx.signal);
+    containers = await frontdoorContainers(ctx.dockerHost, ctx.config, ctx.signal);
+  }
   const nginxRunning = containers.some((c) => c.service === 'nginx' && c.status === 'running');
   const first = nginxRunning ? undefined : await syncOnce(ctx, true);
   const certificates = await issueMissing(ctx);
