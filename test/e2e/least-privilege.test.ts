@@ -3,13 +3,18 @@
 // through COPY, or read pg_authid; the tenant's objects are still its own, the migrations (applied
 // as the server's superuser over its local socket, each as the owner with SET ROLE) and backup /
 // restore / rotate-secrets still work; and a tenant from before, whose owner was the bootstrap
-// superuser (oid 10), is converted by `tenantctl migrate`. One tenant for the whole file.
+// superuser (oid 10), is converted by `tenantctl migrate`. The relays through the engine (to a port
+// the host does not publish, and to the server's local socket) listen on unix sockets in 0700
+// directories, not on loopback ports. One tenant for the whole file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { execa } from 'execa';
 import { containerOf, createHarness, type Harness } from './harness.js';
+import { DockerHost, parseDockerEndpoint } from '../../src/engine/docker-host.js';
+import { openExecTunnel } from '../../src/engine/exec-tunnel.js';
+import { openSocketRelay } from '../../src/engine/socket-relay.js';
 
 let h: Harness;
 let migrations = '';
@@ -139,4 +144,33 @@ describe('the crm owner role is no superuser', () => {
     const again = await h.cli(['migrate', id, '--json']);
     expect(again.json()).toMatchObject({ migrations: [], ownerChange: 'none' });
   }, 120_000);
+
+  it('the relays through the engine are unix sockets in 0700 directories, gone when closed', async () => {
+    const host = new DockerHost('this machine', parseDockerEndpoint(undefined));
+    const db = await containerOf(`${h.prefix}-${id}`, 'db');
+    const tunnel = await openExecTunnel(host, async () => db, 5432);
+    const relay = await openSocketRelay(host, db, '/run/postgresql/.s.PGSQL.5432');
+    try {
+      for (const end of [tunnel.socketPath, relay.socketPath]) {
+        expect(statSync(path.dirname(end)).mode & 0o777).toBe(0o700);
+        expect(statSync(end).isSocket()).toBe(true);
+      }
+      // The port relay reaches the server's TCP port: the owner's password is asked.
+      const viaTunnel = new pg.Client({ host: tunnel.host, port: tunnel.port, user: 'tenant_owner', password: secret('DB_PASSWORD'), database: 'tenant' });
+      await viaTunnel.connect();
+      expect((await viaTunnel.query('SELECT current_user AS u')).rows[0].u).toBe('tenant_owner');
+      await viaTunnel.end();
+      const wrong = new pg.Client({ host: tunnel.host, port: tunnel.port, user: 'tenant_owner', password: 'wrong', database: 'tenant' });
+      expect(await wrong.connect().then(() => 'ok', (e: { code?: string }) => e.code)).toBe('28P01');
+      // The socket relay reaches the local socket, which trusts: the superuser, with no password.
+      const viaRelay = new pg.Client({ host: relay.dir, port: 5432, user: 'postgres', database: 'tenant' });
+      await viaRelay.connect();
+      expect((await viaRelay.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0].rolsuper).toBe(true);
+      await viaRelay.end();
+    } finally {
+      await tunnel.close();
+      await relay.close();
+    }
+    expect(existsSync(path.dirname(tunnel.socketPath)) || existsSync(relay.dir)).toBe(false);
+  }, 60_000);
 });

@@ -24,29 +24,30 @@
 tenantctl_owner="${OWNER_DB_USER:-}"
 tenantctl_super="${POSTGRES_USER:-postgres}"
 if [ -z "$tenantctl_owner" ]; then
-  echo "00-create-owner-role.sh: OWNER_DB_USER must name the database's owner role" >&2
-  exit 1
-fi
-if [ "$tenantctl_owner" = "$tenantctl_super" ]; then
-  echo "00-create-owner-role.sh: OWNER_DB_USER ($tenantctl_owner) must differ from POSTGRES_USER, the superuser" >&2
-  exit 1
-fi
-if [ -z "${POSTGRES_PASSWORD:-}" ]; then
-  echo "00-create-owner-role.sh: POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE) must be set" >&2
-  exit 1
-fi
-case "$POSTGRES_PASSWORD" in
-  *'
+  # An initdb directory mounted without the variable (the official image's convention, an older
+  # compose file): POSTGRES_USER stays the owner, as before. tenantctl's crm template sets it.
+  echo "00-create-owner-role.sh: OWNER_DB_USER is not set; $tenantctl_super stays the database's owner"
+else
+  if [ "$tenantctl_owner" = "$tenantctl_super" ]; then
+    echo "00-create-owner-role.sh: OWNER_DB_USER ($tenantctl_owner) must differ from POSTGRES_USER, the superuser" >&2
+    exit 1
+  fi
+  if [ -z "${POSTGRES_PASSWORD:-}" ]; then
+    echo "00-create-owner-role.sh: POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE) must be set" >&2
+    exit 1
+  fi
+  case "$POSTGRES_PASSWORD" in
+    *'
 '*) echo "00-create-owner-role.sh: the password spans several lines" >&2; exit 1 ;;
-esac
-tenantctl_db="${POSTGRES_DB:-$tenantctl_super}"
-tenantctl_bypassrls=NOBYPASSRLS
-if [ "${OWNER_DB_BYPASSRLS:-0}" = 1 ]; then tenantctl_bypassrls=BYPASSRLS; fi
-tenantctl_pw_quoted=$(printf '%s' "$POSTGRES_PASSWORD" | sed -e 's/\\/\\\\/g' -e "s/'/''/g")
-{
-  printf '%s\n' "\\set pw '$tenantctl_pw_quoted'"
-  printf '%s\n' "\\set bypassrls $tenantctl_bypassrls"
-  cat <<'SQL'
+  esac
+  tenantctl_db="${POSTGRES_DB:-$tenantctl_super}"
+  tenantctl_bypassrls=NOBYPASSRLS
+  if [ "${OWNER_DB_BYPASSRLS:-0}" = 1 ]; then tenantctl_bypassrls=BYPASSRLS; fi
+  tenantctl_pw_quoted=$(printf '%s' "$POSTGRES_PASSWORD" | sed -e 's/\\/\\\\/g' -e "s/'/''/g")
+  {
+    printf '%s\n' "\\set pw '$tenantctl_pw_quoted'"
+    printf '%s\n' "\\set bypassrls $tenantctl_bypassrls"
+    cat <<'SQL'
 SELECT format('CREATE ROLE %I', :'owner')
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \gexec
 ALTER ROLE :"owner" WITH LOGIN PASSWORD :'pw'
@@ -56,9 +57,10 @@ ALTER DATABASE :"db" OWNER TO :"owner";
 -- The superuser logs in over the local socket only.
 ALTER ROLE CURRENT_USER WITH PASSWORD NULL;
 SQL
-} | psql -v ON_ERROR_STOP=1 -q -X \
-  --username "$tenantctl_super" --dbname "$tenantctl_db" \
-  -v owner="$tenantctl_owner" -v db="$tenantctl_db"
+  } | psql -v ON_ERROR_STOP=1 -q -X \
+    --username "$tenantctl_super" --dbname "$tenantctl_db" \
+    -v owner="$tenantctl_owner" -v db="$tenantctl_db"
 
-echo "00-create-owner-role.sh: role $tenantctl_owner owns database $tenantctl_db (not a superuser)"
+  echo "00-create-owner-role.sh: role $tenantctl_owner owns database $tenantctl_db (not a superuser)"
+fi
 unset tenantctl_owner tenantctl_super tenantctl_db tenantctl_bypassrls tenantctl_pw_quoted
