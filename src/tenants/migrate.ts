@@ -83,7 +83,7 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
     const { migrations, ownerChange } = await applyTenantSchema(
       { host: containers, project: t.record.composeProject, service: target.service, owner: target.user, database: fillBlockText(target.database, values) },
       { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
-      { dryRun, dir: template.migrationsDir },
+      { dryRun, dir: template.migrationsDir, pause: ctx.pause },
     );
     if (ownerChange !== 'none') {
       await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.owner-role', null, { owner: target.user, change: ownerChange }));

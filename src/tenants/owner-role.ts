@@ -26,7 +26,13 @@ export type OwnerChange = 'none' | 'demoted' | 'separated';
 /** The login as which a session is opened (over the local socket: any role, no password). */
 export type LoginAs = <T>(user: string, use: (client: pg.Client) => Promise<T>) => Promise<T>;
 
-export async function separateOwnerRole(loginAs: LoginAs, owner: string): Promise<OwnerChange> {
+/**
+ * Makes `owner` no superuser, if it is one (see above). Pause points (tests kill here):
+ * `schema:owner-helper` once the helper role exists, `schema:owner-separated` once the owner is
+ * separated; a run killed at either is finished by the next `migrate` (each step is idempotent,
+ * the separation one transaction, and the helper is dropped by every run's schema step).
+ */
+export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: (step: string) => Promise<void>): Promise<OwnerChange> {
   const shape = await loginAs(owner, async (client) => {
     const { rows } = await client.query('SELECT oid::int = 10 AS bootstrap, rolsuper FROM pg_roles WHERE rolname = current_user');
     return rows[0] as { bootstrap: boolean; rolsuper: boolean };
@@ -51,6 +57,7 @@ export async function separateOwnerRole(loginAs: LoginAs, owner: string): Promis
     return 'demoted';
   }
   await loginAs(owner, (client) => client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${maintenanceRole}') THEN CREATE ROLE ${maintenanceRole} SUPERUSER LOGIN; END IF; END $$`));
+  await pause('schema:owner-helper');
   await loginAs(maintenanceRole, async (client) => {
     const o = client.escapeIdentifier(owner);
     try {
@@ -68,6 +75,7 @@ export async function separateOwnerRole(loginAs: LoginAs, owner: string): Promis
       throw error;
     }
   });
+  await pause('schema:owner-separated');
   return 'separated';
 }
 

@@ -405,7 +405,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     const applied = await applyTenantSchema(
       { host: onNode.dockerHost, project: run.project, service: target.service, owner: target.user, database: fillBlockText(target.database, values) },
       { clock: ctx.clock, deadlineMs, signal },
-      { dir: migrationsDir },
+      { dir: migrationsDir, pause: ctx.pause },
     );
     return applied.migrations;
   })());

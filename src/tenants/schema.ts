@@ -2,6 +2,7 @@ import path from 'node:path';
 import { readdirSync } from 'node:fs';
 import type pg from 'pg';
 import { TenantctlError } from '../common/errors.js';
+import { noPause, type PausePoint } from '../common/pause-points.js';
 import { applyMigrations, checksumOf, MigrationError, readMigrations, type Migration } from '../common/sql-migrations.js';
 import { packageRoot } from '../common/paths.js';
 import { withPostgresLogin, type ProbeOptions } from '../stack/probes.js';
@@ -87,7 +88,7 @@ const serverSocket = '/run/postgresql/.s.PGSQL.5432';
 export async function applyTenantSchema(
   target: TenantSchemaTarget,
   options: ProbeOptions,
-  { dryRun = false, dir }: { dryRun?: boolean; dir?: string } = {},
+  { dryRun = false, dir, pause = noPause }: { dryRun?: boolean; dir?: string; pause?: PausePoint } = {},
 ): Promise<{ migrations: string[]; ownerChange: OwnerChange }> {
   const migrations = await readMigrations(tenantMigrationFiles(dir));
   // crm's target unless the template names another (x-tenantctl.migrations).
@@ -103,7 +104,7 @@ export async function applyTenantSchema(
       if (plan.changed.length > 0) throw changedMigrations(plan.changed);
       return { migrations: plan.pending, ownerChange: 'none' };
     }
-    const ownerChange = await separateOwnerRole(loginAs, owner);
+    const ownerChange = await separateOwnerRole(loginAs, owner, pause);
     const superuser = await loginAs(owner, async (client) => {
       const { rows } = await client.query('SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin AND rolname <> $1 ORDER BY oid LIMIT 1', [maintenanceRole]);
       return rows[0]?.rolname as string | undefined;

@@ -12,6 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { execa } from 'execa';
 import { containerOf, createHarness, type Harness } from './harness.js';
+import { startPausedAt } from './pause.js';
 import { DockerHost, parseDockerEndpoint } from '../../src/engine/docker-host.js';
 import { openExecTunnel } from '../../src/engine/exec-tunnel.js';
 import { openSocketRelay } from '../../src/engine/socket-relay.js';
@@ -55,9 +56,9 @@ async function login<T>(user: string, password: string, use: (c: pg.Client) => P
 }
 
 /** SQL over the container's local socket as its superuser (what tenantctl's maintenance uses). */
-async function asSuperuser(sql: string): Promise<string> {
+async function asSuperuser(sql: string, user = 'postgres'): Promise<string> {
   const db = await containerOf(`${h.prefix}-${id}`, 'db');
-  const r = await execa('docker', ['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', 'postgres', '-d', 'tenant', '-c', sql], { timeout: 60_000 });
+  const r = await execa('docker', ['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', user, '-d', 'tenant', '-c', sql], { timeout: 60_000 });
   return r.stdout.trim();
 }
 
@@ -117,8 +118,8 @@ describe('the crm owner role is no superuser', () => {
     expect(await login('tenant_owner', before, async () => 'ok').catch((e: { code?: string }) => e.code)).toBe('28P01');
   }, 240_000);
 
-  it('migrate converts a tenant whose owner is the bootstrap superuser (as crm tenants were provisioned before)', async () => {
-    // Back to the old shape: the bootstrap role (oid 10) named tenant_owner, owning everything, with the owner's password.
+  /** Back to the old shape: the bootstrap role (oid 10) named tenant_owner, owning everything, with the owner's password. */
+  async function makeOwnerBootstrapSuperuser(): Promise<void> {
     const db = await containerOf(`${h.prefix}-${id}`, 'db');
     const psql = (user: string, sql: string) => execa('docker', ['exec', db, 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-U', user, '-d', 'tenant', '-c', sql], { timeout: 60_000 });
     await psql('postgres', 'CREATE ROLE e2e_helper SUPERUSER LOGIN');
@@ -126,24 +127,53 @@ describe('the crm owner role is no superuser', () => {
       DO $$ BEGIN EXECUTE format('ALTER ROLE tenant_owner PASSWORD %L', (SELECT rolpassword FROM pg_authid WHERE rolname = 'e2e_old_owner')); END $$;
       REASSIGN OWNED BY e2e_old_owner TO tenant_owner; DROP OWNED BY e2e_old_owner; DROP ROLE e2e_old_owner; COMMIT;`);
     await psql('tenant_owner', 'DROP ROLE e2e_helper');
-    expect(await asOwner("SELECT rolpassword IS NOT NULL FROM pg_authid WHERE oid = 10")).toBe('ok'); // the old shape: it reads pg_authid
+    // The old shape indeed: the owner reads pg_authid.
+    expect(await asOwner('SELECT rolpassword FROM pg_authid WHERE oid = 10')).toBe('ok');
+  }
 
+  const rolesShape = "SELECT string_agg(rolname || ':' || (oid = 10) || ':' || rolsuper || ':' || (rolpassword IS NULL), ',' ORDER BY rolname) FROM pg_authid WHERE rolname IN ('postgres', 'tenant_owner', 'tenantctl_maint')";
+
+  it('migrate converts a tenant whose owner is the bootstrap superuser (as crm tenants were provisioned before)', async () => {
+    await makeOwnerBootstrapSuperuser();
     const r = await h.cli(['migrate', id, '--json']);
     expect(r.exitCode, r.why).toBe(0);
     expect(r.json()).toMatchObject({ migrations: [], ownerChange: 'separated' });
-    expect(await asSuperuser("SELECT string_agg(rolname || ':' || (oid = 10) || ':' || rolsuper || ':' || (rolpassword IS NULL), ',' ORDER BY rolname) FROM pg_authid WHERE rolname IN ('postgres', 'tenant_owner', 'tenantctl_maint')"))
-      .toBe('postgres:true:true:true,tenant_owner:false:false:false');
+    expect(await asSuperuser(rolesShape)).toBe('postgres:true:true:true,tenant_owner:false:false:false');
     expect(await asSuperuser(ownersOfTenantObjects)).toBe('tenant_owner');
     expect(await asSuperuser("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'tenant'")).toBe('tenant_owner');
     expect(await asOwner('SELECT rolpassword FROM pg_authid')).toBe('42501');
     expect(await asOwner("COPY (SELECT 1) TO PROGRAM 'id'")).toBe('42501');
+    expect(await asSuperuser("SELECT count(*) FROM crm.organizations WHERE slug = 'kept'")).toBe('1');
     const audit = await h.adminQuery(`SELECT new_values FROM admin_audit_logs WHERE customer_id = '${id}' AND action = 'tenant.owner-role'`);
     expect(audit).toEqual([{ new_values: { owner: 'tenant_owner', change: 'separated' } }]);
     // The app still works with its own role, and a second migrate changes nothing.
-    expect((await h.cli(['status', id, '--json'])).exitCode).toBe(0);
+    const status = await h.cli(['status', id, '--json']);
+    expect(status.exitCode, status.why).toBe(0);
     const again = await h.cli(['migrate', id, '--json']);
     expect(again.json()).toMatchObject({ migrations: [], ownerChange: 'none' });
   }, 120_000);
+
+  it('a migrate killed (-9) with the helper role made, or interrupted (SIGINT) once separated, is finished by the next one', async () => {
+    await makeOwnerBootstrapSuperuser();
+    const killed = await startPausedAt(h, ['migrate', id, '--json'], 'schema:owner-helper');
+    killed.child.kill('SIGKILL');
+    await killed.child;
+    // Killed before the separation: the owner is still the bootstrap superuser, and a helper superuser exists (local socket only, no password).
+    expect(await asSuperuser(rolesShape, 'tenant_owner')).toBe('tenant_owner:true:true:false,tenantctl_maint:false:true:true');
+
+    const interrupted = await startPausedAt(h, ['migrate', id, '--json'], 'schema:owner-separated');
+    interrupted.child.kill('SIGINT');
+    interrupted.resume();
+    expect((await interrupted.child).exitCode).toBe(130);
+    // The separation committed; only the helper is left.
+    expect(await asSuperuser(rolesShape)).toBe('postgres:true:true:true,tenant_owner:false:false:false,tenantctl_maint:false:true:true');
+
+    const r = await h.cli(['migrate', id, '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ ownerChange: 'none' });
+    expect(await asSuperuser(rolesShape)).toBe('postgres:true:true:true,tenant_owner:false:false:false');
+    expect(await asSuperuser(ownersOfTenantObjects)).toBe('tenant_owner');
+  }, 180_000);
 
   it('the relays through the engine are unix sockets in 0700 directories, gone when closed', async () => {
     const host = new DockerHost('this machine', parseDockerEndpoint(undefined));
