@@ -81,7 +81,7 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
     // Where its containers run (a swarm tenant's node); reached over the server's local socket through the engine.
     const containers = (await runtimeFor(ctx.dockerHost, t.target, ctx.signal)).containers;
     const { migrations, ownerChange } = await applyTenantSchema(
-      { host: containers, project: t.record.composeProject, service: target.service, owner: target.user, database: fillBlockText(target.database, values) },
+      { host: containers, project: t.record.composeProject, service: target.service, owner: target.user, database: fillBlockText(target.database, values), superuserOwner: target.superuserOwner },
       { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
       { dryRun, dir: template.migrationsDir, pause: ctx.pause },
     );

@@ -403,7 +403,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     const values = templateValues(run.template, tenant, hostValuesOf(config));
     // As the server's superuser over its local socket, through the engine, each file as the owner (tenants/schema.ts).
     const applied = await applyTenantSchema(
-      { host: onNode.dockerHost, project: run.project, service: target.service, owner: target.user, database: fillBlockText(target.database, values) },
+      { host: onNode.dockerHost, project: run.project, service: target.service, owner: target.user, database: fillBlockText(target.database, values), superuserOwner: target.superuserOwner },
       { clock: ctx.clock, deadlineMs, signal },
       { dir: migrationsDir, pause: ctx.pause },
     );

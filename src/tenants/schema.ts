@@ -71,6 +71,8 @@ export interface TenantSchemaTarget {
   /** The owner role (x-tenantctl.migrations.user); crm's tenant_owner unless the template names another. */
   owner?: string;
   database?: string;
+  /** The template says its owner must stay a superuser (x-tenantctl.migrations.superuserOwner): not converted. */
+  superuserOwner?: boolean;
 }
 
 // The server's local socket in tenantctl's postgres image (and the official one's: /var/run is /run).
@@ -104,7 +106,7 @@ export async function applyTenantSchema(
       if (plan.changed.length > 0) throw changedMigrations(plan.changed);
       return { migrations: plan.pending, ownerChange: 'none' };
     }
-    const ownerChange = await separateOwnerRole(loginAs, owner, pause);
+    const ownerChange = target.superuserOwner ? 'none' : await separateOwnerRole(loginAs, owner, pause);
     const superuser = await loginAs(owner, async (client) => {
       const { rows } = await client.query('SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin AND rolname <> $1 ORDER BY oid LIMIT 1', [maintenanceRole]);
       return rows[0]?.rolname as string | undefined;
