@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { childEnvironment } from '../common/child-env.js';
 import { killGraceMs } from '../common/timeouts.js';
 import type { DockerHost } from './docker-host.js';
+import { privateSocketDir, removeSocketDir } from './private-socket-dir.js';
 
 // A port of a container that is not published (a remote tenant's PostgreSQL and Redis:
 // DockerHost.keepsPortsPrivate), reached through the engine instead: a listener on this machine's
@@ -106,8 +105,7 @@ export async function openExecTunnel(host: DockerHost, findContainer: (signal?: 
       });
     })();
   });
-  // mkdtemp makes the directory 0700 before the socket exists in it.
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tenantctl-tunnel-'));
+  const dir = await privateSocketDir();
   const socketPath = path.join(dir, `.s.PGSQL.${containerPort}`);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -115,7 +113,7 @@ export async function openExecTunnel(host: DockerHost, findContainer: (signal?: 
       server.listen(socketPath, () => resolve());
     });
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
+    await removeSocketDir(dir);
     throw error;
   }
   return {
@@ -126,7 +124,7 @@ export async function openExecTunnel(host: DockerHost, findContainer: (signal?: 
       for (const child of children) child.kill('SIGTERM');
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await rm(dir, { recursive: true, force: true });
+      await removeSocketDir(dir);
     },
   };
 }

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { childEnvironment } from '../common/child-env.js';
 import { killGraceMs } from '../common/timeouts.js';
 import type { DockerHost } from './docker-host.js';
+import { privateSocketDir, removeSocketDir } from './private-socket-dir.js';
 
 // A unix socket inside a container (PostgreSQL's /run/postgresql/.s.PGSQL.5432), reached from this
 // machine through the engine: a listener on a unix socket of ours, in a fresh directory of mode
@@ -43,8 +42,7 @@ export interface SocketRelay {
 /** Opens a private listener whose connections reach `containerSocket` (an absolute path) inside `container`. */
 export async function openSocketRelay(host: DockerHost, container: string, containerSocket: string, { signal }: { signal?: AbortSignal } = {}): Promise<SocketRelay> {
   await host.connect();
-  // mkdtemp creates the directory with mode 0700 (owner only), before the socket exists in it.
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tenantctl-relay-'));
+  const dir = await privateSocketDir();
   const socketPath = path.join(dir, path.basename(containerSocket));
   const children = new Set<ReturnType<typeof spawn>>();
   const sockets = new Set<net.Socket>();
@@ -82,7 +80,7 @@ export async function openSocketRelay(host: DockerHost, container: string, conta
       server.listen(socketPath, () => resolve());
     });
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
+    await removeSocketDir(dir);
     throw error;
   }
   return {
@@ -92,7 +90,7 @@ export async function openSocketRelay(host: DockerHost, container: string, conta
       for (const child of children) child.kill('SIGTERM');
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await rm(dir, { recursive: true, force: true });
+      await removeSocketDir(dir);
     },
   };
 }

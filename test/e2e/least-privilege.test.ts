@@ -7,7 +7,8 @@
 // the host does not publish, and to the server's local socket) listen on unix sockets in 0700
 // directories, not on loopback ports. One tenant for the whole file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { execa } from 'execa';
@@ -65,6 +66,12 @@ async function asSuperuser(sql: string, user = 'postgres'): Promise<string> {
 /** The error code a statement fails with as the owner (or 'ok'). */
 async function asOwner(sql: string): Promise<string> {
   return login('tenant_owner', secret('DB_PASSWORD'), (c) => c.query(sql).then(() => 'ok', (e: { code?: string }) => e.code ?? 'error'));
+}
+
+/** The relay socket directories (engine/private-socket-dir.ts) the process `pid` made. */
+function relayDirsOf(pid: number): string[] {
+  return readdirSync(tmpdir()).filter((name) => name.startsWith('tenantctl-relay-')).map((name) => path.join(tmpdir(), name))
+    .filter((dir) => { try { return readFileSync(path.join(dir, 'pid'), 'utf8').trim() === String(pid); } catch { return false; } });
 }
 
 const ownersOfTenantObjects = "SELECT string_agg(DISTINCT pg_get_userbyid(relowner), ',') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('crm', 'app', 'public') AND c.relkind IN ('r', 'i')";
@@ -158,6 +165,9 @@ describe('the crm owner role is no superuser', () => {
     const killed = await startPausedAt(h, ['migrate', id, '--json'], 'schema:owner-helper');
     killed.child.kill('SIGKILL');
     await killed.child;
+    // Its relay's socket directory stays behind (nobody could remove it); the next tenantctl to open one removes it.
+    const leftovers = relayDirsOf(killed.child.pid!);
+    expect(leftovers).toHaveLength(1);
     // Killed before the separation: the owner is still the bootstrap superuser, and a helper superuser exists (local socket only, no password).
     expect(await asSuperuser(rolesShape, 'tenant_owner')).toBe('tenant_owner:true:true:false,tenantctl_maint:false:true:true');
 
@@ -172,6 +182,7 @@ describe('the crm owner role is no superuser', () => {
     expect(r.exitCode, r.why).toBe(0);
     expect(r.json()).toMatchObject({ ownerChange: 'none' });
     expect(await asSuperuser(rolesShape)).toBe('postgres:true:true:true,tenant_owner:false:false:false');
+    expect(leftovers.filter((dir) => existsSync(dir))).toEqual([]);
     expect(await asSuperuser(ownersOfTenantObjects)).toBe('tenant_owner');
   }, 180_000);
 
