@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
 import { childEnvironment } from '../common/child-env.js';
 import { killGraceMs } from '../common/timeouts.js';
 import type { DockerHost } from './docker-host.js';
+import { privateSocketDir, removeSocketDir } from './private-socket-dir.js';
 
 // A port of a container that is not published (a remote tenant's PostgreSQL and Redis:
 // DockerHost.keepsPortsPrivate), reached through the engine instead: a listener on this machine's
@@ -18,10 +20,12 @@ import type { DockerHost } from './docker-host.js';
 // connection must meet the same password check as any other on the tenant's network. A port that
 // was published listens there anyway (Docker's port forwarding reaches that address too).
 //
-// The listener stays loopback TCP, not a unix socket in a 0700 directory: every consumer takes
-// {host, port} (the pg and ioredis probes, node:http URLs of http/redisHttp probes, the schema's
-// login), and http URLs have no socket form. Another local user can connect to it while it is
-// open (seconds, during one command); what it reaches still asks for the service's password.
+// The listener is a unix socket in a fresh directory of mode 0700, not a loopback port (issue 21):
+// a loopback port takes any local user's connection while it is open, and the relay then runs
+// `docker exec` for them; the directory lets in tenantctl's own user only. Every client can dial
+// one: node-postgres takes the directory as its host and dials <dir>/.s.PGSQL.<port>, which is why
+// the socket has that name (with the container's port) for every service; ioredis takes `path`,
+// node:http `socketPath` (stack/probes.ts). The end says both: { host: <dir>, port, socketPath }.
 //
 // The relay: the reader (container port -> stdout) and the writer (stdin -> container port) run
 // side by side; whichever ends first (the server closed, or the client did) ends the other, so the
@@ -35,15 +39,18 @@ export const connectCheck = `${ownAddress}exec 3<>"/dev/tcp/$a/$1"`;
 export interface TunnelEnd {
   host: string;
   port: number;
+  /** A unix socket to dial instead of host:port (a relay's; host is then its directory, for node-postgres). */
+  socketPath?: string;
 }
 
 export interface ExecTunnel extends TunnelEnd {
+  socketPath: string;
   /** Stops listening and ends every relay still open. */
   close(): Promise<void>;
 }
 
 /**
- * Opens a loopback listener whose connections reach `containerPort` inside the container that
+ * Opens a private unix-socket listener whose connections reach `containerPort` inside the container that
  * `findContainer` names (asked again whenever a relay fails: the container may have been
  * replaced). No container yet, or nothing listening there yet: the connection is closed at once,
  * which every probe reads as "not yet".
@@ -98,18 +105,26 @@ export async function openExecTunnel(host: DockerHost, findContainer: (signal?: 
       });
     })();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as net.AddressInfo;
+  const dir = await privateSocketDir();
+  const socketPath = path.join(dir, `.s.PGSQL.${containerPort}`);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+  } catch (error) {
+    await removeSocketDir(dir);
+    throw error;
+  }
   return {
-    host: '127.0.0.1',
-    port,
+    host: dir,
+    port: containerPort,
+    socketPath,
     close: async () => {
       for (const child of children) child.kill('SIGTERM');
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await removeSocketDir(dir);
     },
   };
 }

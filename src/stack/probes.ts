@@ -16,6 +16,11 @@ export interface ServiceEndpoint {
   host: string;
   port: number;
   password: string;
+  /**
+   * A relay's unix socket (engine/exec-tunnel.ts) to dial instead of host:port: Redis dials it as
+   * its path; node-postgres dials <host>/.s.PGSQL.<port> (host is then the socket's directory).
+   */
+  socketPath?: string;
 }
 
 export interface Probe {
@@ -68,7 +73,8 @@ export function postgresLoginProbe(db: ServiceEndpoint & { user: string; databas
 
 /** Runs `use` on one Redis connection (AUTH done); a refused password is final, a closed port is not. */
 async function withRedis<T>(redis: ServiceEndpoint, use: (client: Redis) => Promise<Attempt<T>>): Promise<Attempt<T>> {
-  const client = new Redis({ host: redis.host, port: redis.port, password: redis.password, lazyConnect: true, connectTimeout: probeConnectTimeoutMs, commandTimeout: probeConnectTimeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const where = redis.socketPath ? { path: redis.socketPath } : { host: redis.host, port: redis.port };
+  const client = new Redis({ ...where, password: redis.password, lazyConnect: true, connectTimeout: probeConnectTimeoutMs, commandTimeout: probeConnectTimeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   client.on('error', () => {}); // reported through the awaited calls below
   try {
     await client.connect();
@@ -106,11 +112,11 @@ export function redisKeyProbe(redis: ServiceEndpoint, key: string, what: string)
  * published port whose container is not listening yet, Docker's proxy accepts and then resets the
  * connection, which http reports at once and fetch (undici) sat on until its timeout.
  */
-export function httpProbe(url: string, status = 200): Probe {
+export function httpProbe(url: string, status = 200, socketPath?: string): Probe {
   return {
     what: `GET ${new URL(url).pathname}`,
     attempt: (signal) => new Promise<Attempt<void>>((resolve) => {
-      const request = http.get(url, { agent: false, timeout: probeConnectTimeoutMs, signal }, (response) => {
+      const request = http.get(url, { agent: false, socketPath, timeout: probeConnectTimeoutMs, signal }, (response) => {
         response.resume(); // the status is the answer; the body is not needed
         resolve(response.statusCode === status ? done(undefined) : notYet(`answered ${response.statusCode}`));
       });
@@ -158,12 +164,12 @@ export function tcpInsideProbe(port: number, acceptsInside: (signal?: AbortSigna
  * password of user `tenantctl` (so it reached Redis, with its password). The token is in a header,
  * never in a URL or a log.
  */
-export function redisHttpProbe(url: string, token: string): Probe {
+export function redisHttpProbe(url: string, token: string, socketPath?: string): Probe {
   return {
     what: 'Redis over HTTP: GET /PING',
     attempt: (signal) => new Promise<Attempt<void>>((resolve) => {
       const authorization = `Basic ${Buffer.from(`tenantctl:${token}`).toString('base64')}`;
-      const request = http.get(new URL('/PING', url), { agent: false, timeout: probeConnectTimeoutMs, signal, headers: { authorization } }, (response) => {
+      const request = http.get(new URL('/PING', url), { agent: false, socketPath, timeout: probeConnectTimeoutMs, signal, headers: { authorization } }, (response) => {
         let body = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => { if (body.length < 4096) body += chunk; });

@@ -56,7 +56,7 @@ export async function reachTenantPorts(host: DockerHost, input: TenantPortsInput
       const find = (signal?: AbortSignal) => runningContainerOf(host, input.project, declared.service, signal);
       const tunnel = await openExecTunnel(host, find, declared.container, { signal: input.signal });
       tunnels.push(tunnel);
-      ends.set(name, { host: tunnel.host, port: tunnel.port, acceptsInside: (signal) => acceptsInside(host, find, declared.container, signal ?? input.signal) });
+      ends.set(name, { host: tunnel.host, port: tunnel.port, socketPath: tunnel.socketPath, acceptsInside: (signal) => acceptsInside(host, find, declared.container, signal ?? input.signal) });
     }
   } catch (error) {
     await Promise.all(tunnels.map((t) => t.close()));

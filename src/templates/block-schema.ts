@@ -114,7 +114,9 @@ export const blockSchema = z.strictObject({
   })),
   secrets: z._default(z.record(secretName, secretDeclaration), {}),
   readiness: z.record(serviceName, readiness),
-  migrations: z.optional(z.strictObject({ service: serviceName, port: name, user: role, passwordSecret: secretName, database })),
+  // superuserOwner: the stack needs its owner role to be a superuser, so tenantctl leaves one that is
+  // (tenants/owner-role.ts makes it none otherwise, at provision and migrate).
+  migrations: z.optional(z.strictObject({ service: serviceName, port: name, user: role, passwordSecret: secretName, database, superuserOwner: z.optional(z.boolean()) })),
   /** The tenant's state, piece by piece (name: lowercase; its backup file is <name>.<kind's extension>). */
   state: z._default(z.record(name, statePiece), {}),
   profiles: z._default(z.record(name, profile), {}),

@@ -4,9 +4,12 @@ import type { MigrateBatchResult, MigrateResult } from './migrate.js';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+const ownerChanges = { none: '', demoted: '; the owner role is no superuser now', separated: '; the owner role is no superuser now (separated from the bootstrap superuser)' } as const;
+
 function describe(r: MigrateResult): string {
-  if (r.migrations.length === 0) return 'up to date';
-  return `${r.dryRun ? 'would apply' : 'applied'} ${r.migrations.join(', ')}`;
+  const owner = ownerChanges[r.ownerChange];
+  if (r.migrations.length === 0) return `up to date${owner}`;
+  return `${r.dryRun ? 'would apply' : 'applied'} ${r.migrations.join(', ')}${owner}`;
 }
 
 export function renderMigrate(r: MigrateResult | MigrateBatchResult): string {

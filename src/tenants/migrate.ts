@@ -4,10 +4,10 @@ import { recordAudit } from '../audit/write.js';
 import { parseTenantId } from './input.js';
 import { TenantRegistry } from './registry.js';
 import { holdTenant } from './hold.js';
-import { requireTenantFor, tenantNamedSecretsFor } from './day2-target.js';
+import { requireTenantFor } from './day2-target.js';
 import { runBatch, type BatchItem } from './batch.js';
 import { applyTenantSchema } from './schema.js';
-import { reachTenantPorts } from '../stack/tenant-ports.js';
+import type { OwnerChange } from './owner-role.js';
 import { loadTenantTemplate } from './tenant-template.js';
 import { runtimeFor } from '../runtime/runtime-for.js';
 import { fillBlockText, templateValues, type TenantValues } from '../templates/values.js';
@@ -26,6 +26,8 @@ export interface MigrateResult {
   dryRun: boolean;
   /** Applied now (or, with --dry-run, that would be), in order. */
   migrations: string[];
+  /** What became of an owner role that was a superuser (tenants/owner-role.ts): none, demoted, separated from the bootstrap role. */
+  ownerChange: OwnerChange;
   durationMs: number;
 }
 
@@ -73,24 +75,23 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
     const template = await loadTenantTemplate(ctx, t.record);
     const target = template.block.migrations;
     if (!target || !template.migrationsDir) throw usageError(`${id} cannot be migrated: its template ${template.name} has no migrations (x-tenantctl.migrations and a migrations/ directory)`);
-    const secrets = await tenantNamedSecretsFor(ctx, db, t, [target.passwordSecret]);
     const ports = await new TenantRegistry(db).portsOf(t.record);
-    const port = ports[target.port];
-    if (port === undefined) throw new TenantctlError('conflict', `${id} has no ${target.port} port on record (tenantctl status ${id})`);
     const values = templateValues(template, { id, name: t.record.name, plan: t.record.plan as TenantValues['plan'], subnet: t.record.subnet ?? '', ports }, hostValuesOf(ctx.config));
     ctx.reporter.step(`${dryRun ? 'checking' : 'applying'} the tenant migrations of ${id}`);
-    // Where its containers run (a swarm tenant's node): published there, or through the engine on a remote host.
+    // Where its containers run (a swarm tenant's node); reached over the server's local socket through the engine.
     const containers = (await runtimeFor(ctx.dockerHost, t.target, ctx.signal)).containers;
-    const reach = await reachTenantPorts(containers, { project: t.record.composeProject, bindAddress: ctx.config.bindAddress, block: template.block, ports, names: [target.port], signal: ctx.signal });
-    const migrations = await applyTenantSchema(
-      { ...reach.endpoint(target.port), password: secrets[target.passwordSecret]!, user: target.user, database: fillBlockText(target.database, values) },
+    const { migrations, ownerChange } = await applyTenantSchema(
+      { host: containers, project: t.record.composeProject, service: target.service, owner: target.user, database: fillBlockText(target.database, values), superuserOwner: target.superuserOwner },
       { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
-      { dryRun, dir: template.migrationsDir },
-    ).finally(() => reach.close());
+      { dryRun, dir: template.migrationsDir, pause: ctx.pause },
+    );
+    if (ownerChange !== 'none') {
+      await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.owner-role', null, { owner: target.user, change: ownerChange }));
+    }
     if (!dryRun && migrations.length > 0) {
       await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.migrated', null, { migrations }));
     }
-    return { id, dryRun, migrations, durationMs: ctx.clock.now() - started };
+    return { id, dryRun, migrations, ownerChange, durationMs: ctx.clock.now() - started };
   } finally {
     await unlock();
   }

@@ -26,7 +26,6 @@ import { tenantDoorUrl } from '../frontdoor/layout.js';
 import { removeTenantStack } from './remove.js';
 import { applyTenantSchema } from './schema.js';
 import { suspendedRefusal } from './day2-target.js';
-import { reachTenantPorts } from '../stack/tenant-ports.js';
 import { publicPortNames, unpublishPrivatePorts } from '../templates/private-ports.js';
 import { TenantRegistry, wrongHost, type TenantRecord } from './registry.js';
 import { holdTenant } from './hold.js';
@@ -402,17 +401,13 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
     if (!target || !migrationsDir) return [];
     await ctx.pause('provision:schema');
     const values = templateValues(run.template, tenant, hostValuesOf(config));
-    // A remote host does not publish the database: it is reached through the engine (stack/tenant-ports.ts).
-    const reach = await reachTenantPorts(onNode.dockerHost, { project: run.project, bindAddress: config.bindAddress, block: run.template.block, ports: reservation.ports, names: [target.port], signal });
-    try {
-      return await applyTenantSchema(
-        { ...reach.endpoint(target.port), password: run.secrets[target.passwordSecret]!, user: target.user, database: fillBlockText(target.database, values) },
-        { clock: ctx.clock, deadlineMs, signal },
-        { dir: migrationsDir },
-      );
-    } finally {
-      await reach.close();
-    }
+    // As the server's superuser over its local socket, through the engine, each file as the owner (tenants/schema.ts).
+    const applied = await applyTenantSchema(
+      { host: onNode.dockerHost, project: run.project, service: target.service, owner: target.user, database: fillBlockText(target.database, values), superuserOwner: target.superuserOwner },
+      { clock: ctx.clock, deadlineMs, signal },
+      { dir: migrationsDir, pause: ctx.pause },
+    );
+    return applied.migrations;
   })());
   const containers = await waitForTenantReady(onNode, { project: run.project, rendered, template: run.template, tenant, secrets: run.secrets, profiles: run.profiles }, {
     onReady: (service) => {

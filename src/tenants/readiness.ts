@@ -21,7 +21,7 @@ export interface ReadinessInput {
    * Where to dial a port by name (stack/tenant-ports.ts: a relay through the engine for a port the
    * host does not publish); without it, `address` and the port's host port.
    */
-  endpoint?: (name: string) => { host: string; port: number; acceptsInside?: (signal?: AbortSignal) => Promise<{ ok: boolean; why: string }> };
+  endpoint?: (name: string) => { host: string; port: number; socketPath?: string; acceptsInside?: (signal?: AbortSignal) => Promise<{ ok: boolean; why: string }> };
 }
 
 /** The port names a block's readiness probes dial. */
@@ -70,11 +70,15 @@ function probeFor(check: Exclude<ReadinessDeclaration, { running: true }>, { add
     if (value === undefined) throw new Error(`readiness names secret ${name}, which the tenant does not have`);
     return value;
   };
+  // A relay's socket (a port reached through the engine): the URL names the container's port only for the Host header.
   const url = (name: string) => {
-    const end = dial(name);
-    return `http://${end.host}:${end.port}`;
+    const end: { host: string; port: number; socketPath?: string } = dial(name);
+    return { base: end.socketPath ? `http://localhost:${end.port}` : `http://${end.host}:${end.port}`, socketPath: end.socketPath };
   };
-  if ('http' in check) return httpProbe(`${url(check.http.port)}${check.http.path}`, check.http.status);
+  if ('http' in check) {
+    const { base, socketPath } = url(check.http.port);
+    return httpProbe(`${base}${check.http.path}`, check.http.status, socketPath);
+  }
   if ('tcp' in check) {
     const end = dial(check.tcp.port) as { host: string; port: number; acceptsInside?: (signal?: AbortSignal) => Promise<{ ok: boolean; why: string }> };
     // A tunnelled port: its local listener always accepts, so the check runs inside the container.
@@ -88,6 +92,7 @@ function probeFor(check: Exclude<ReadinessDeclaration, { running: true }>, { add
     const redis = { ...dial(check.redis.port), password: secret(check.redis.passwordSecret) };
     return check.redis.key ? redisKeyProbe(redis, check.redis.key, `${check.redis.key} in Redis`) : redisPingProbe(redis);
   }
-  return redisHttpProbe(url(check.redisHttp.port), secret(check.redisHttp.tokenSecret));
+  const { base, socketPath } = url(check.redisHttp.port);
+  return redisHttpProbe(base, secret(check.redisHttp.tokenSecret), socketPath);
 }
 

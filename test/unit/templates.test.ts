@@ -83,6 +83,16 @@ describe('x-tenantctl block schema', () => {
     ]));
   });
 
+  it('migrations.superuserOwner is a boolean, absent unless the template says so', () => {
+    const target = { service: 'db', port: 'db', user: 'owner', passwordSecret: 'DB_PASSWORD', database: 'tenant' };
+    const plain = parseBlock({ version: 1, description: 'x', readiness: {}, migrations: target });
+    expect(plain.ok && plain.block.migrations?.superuserOwner).toBeUndefined();
+    const kept = parseBlock({ version: 1, description: 'x', readiness: {}, migrations: { ...target, superuserOwner: true } });
+    expect(kept.ok && kept.block.migrations?.superuserOwner).toBe(true);
+    expect((parseBlock({ version: 1, description: 'x', readiness: {}, migrations: { ...target, superuserOwner: 'yes' } }) as { problems: string[] }).problems)
+      .toEqual([expect.stringMatching(/^x-tenantctl\.migrations\.superuserOwner: /)]);
+  });
+
   it('a missing block is one problem naming it', () => {
     expect(parseBlock(undefined)).toEqual({ ok: false, problems: [expect.stringMatching(/^x-tenantctl: missing/)] });
   });

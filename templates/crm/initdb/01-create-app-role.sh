@@ -6,8 +6,8 @@
 # and every name here is prefixed and unset at the end so nothing leaks into the entrypoint.
 # It also works when executed directly (official image, executable bit set).
 #
-# Why a separate role at all: POSTGRES_USER (tenant_owner) is a superuser and owns the tables,
-# and both superusers and table owners bypass row-level security. The app must therefore use a
+# Why a separate role at all: tenant_owner owns the tables (and has BYPASSRLS; 00-create-owner-role.sh),
+# and superusers, BYPASSRLS roles and table owners bypass row-level security. The app must therefore use a
 # role that is neither, and that lacks BYPASSRLS, or the RLS policies in scripts/init-db.sql
 # would silently not apply to it. Table privileges for this role are granted by init-db.sql.
 #

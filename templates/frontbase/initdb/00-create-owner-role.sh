@@ -11,8 +11,7 @@
 # The tenant's owner needs none of that: it owns the database and what it creates there.
 # OWNER_DB_BYPASSRLS=1 gives it BYPASSRLS, for a stack whose tables FORCE row-level security and
 # whose owner must still see every row (migrations, pg_dump, `tenantctl psql`); frontbase has no
-# such tables and leaves it off. (crm keeps a superuser owner: its first migration, which cannot
-# change, runs ALTER ROLE tenant_app SET, which only a superuser or CREATEROLE may.) The superuser stays for tenantctl's
+# such tables and leaves it off (crm sets it: templates/crm/initdb/). The superuser stays for tenantctl's
 # maintenance, over the local socket only (docker exec; the image trusts local connections): a
 # restore's database swap, rotate-secrets' ALTER ROLE. With no password it cannot log in over TCP.
 #
