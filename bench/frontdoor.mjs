@@ -414,7 +414,10 @@ try {
   let sent = 0;
   for (const name of ['door http', 'door https']) {
     const agent = pacedAgent(targets[name]);
-    sent += (await sendPaced(targets[name], agent, seconds)).sent;
+    const slice = await sendPaced(targets[name], agent, seconds);
+    // Here too: a refused request was counted (it passed the key check) but is no honest figure.
+    requireAllOk(`${name} (usage)`, slice.statuses);
+    sent += slice.sent;
     agent.destroy();
   }
   const added = (await settled()) - before;
@@ -424,6 +427,14 @@ try {
   misses.push(`the run failed: ${error.message}`);
   throw error;
 } finally {
+  // A failed run says what the door logged (nginx's error log is its stderr; the gateway's warnings
+  // its stdout) before everything is removed: the first cause of a refusal is there.
+  if (misses.length > 0) {
+    for (const name of [`${bench.prefix}fd-nginx`, `${bench.prefix}fd-gateway`]) {
+      const logs = await bench.run('docker', ['logs', '--tail', '40', name], { reject: false, all: true });
+      console.error(`\n--- last lines of ${name}'s log ---\n${logs.all ?? ''}`);
+    }
+  }
   await bench.run('docker', ['rm', '-f', bareName], { reject: false });
   await bench.run('node', [cli, 'frontdoor', 'down'], { reject: false });
   await bench.run('node', [cli, 'deprovision', 'bench', '--yes'], { reject: false });

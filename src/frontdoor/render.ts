@@ -62,6 +62,18 @@ export function nginxWorkers(setting: FrontdoorConfig['workerProcesses'], hostCo
   return setting === 'half' ? Math.max(1, Math.floor(hostCores / 2)) : setting;
 }
 
+/**
+ * How long nginx keeps an idle connection to a tenant's app: shorter than the idle timeout of any
+ * common app server (Node's and uvicorn's 5 s, gunicorn's 2 s), so the app never closes a connection
+ * nginx is about to reuse. With nginx's default (60 s) the app closed idle connections first (the
+ * tenant app after 5 s), and a request nginx sent on one as it closed failed; one such failure set
+ * the container's address aside for 30 s (max_fails=1), the next on the published port set that
+ * aside too, and the door answered every request 503 until they came back (bench/frontdoor.mjs:
+ * 5,298 503s in one second; test/e2e/door-load.test.ts makes the race certain). A new connection
+ * after a second of idleness costs a TCP handshake on a local bridge.
+ */
+export const appIdleKeepaliveSeconds = 1;
+
 /** Host name of the loopback-only status server that says which generation is live. */
 export const statusHost = 'tenantctl-status.invalid';
 
@@ -570,15 +582,19 @@ ${[...new Set(tenant.publicPaths ?? [])].map((prefix) => `    # Public in its te
     }
 `).join('')}${snippet}`;
   // The container directly when its address is known (no docker-proxy hop); a failed connect to it
-  // (a stale address) sets it aside for 30 s and the published port serves meanwhile.
+  // (a stale address) sets it aside for 30 s and the published port serves meanwhile. The published
+  // port is never set aside itself (max_fails=0): it is the last way to the app, and with it marked
+  // down as well every request would be refused at once ("no live upstreams") until it came back.
   const published = `${tenant.publishedAddress ?? upstreamAddress}:${tenant.appPort}`;
   const servers = tenant.appContainer
     ? `    server ${tenant.appContainer.address}:${tenant.appContainer.port} max_fails=1 fail_timeout=30s;
-    server ${published} backup;`
+    server ${published} backup max_fails=0;`
     : `    server ${published} max_fails=0;`;
   const upstream = `upstream tenantctl_app_${tenant.id.replace(/-/g, '_')} {
 ${servers}
     keepalive 32;
+    # The door, not the app, ends idle connections (appIdleKeepaliveSeconds says why).
+    keepalive_timeout ${appIdleKeepaliveSeconds}s;
 }
 `;
   const httpServer = config.redirectHttp
