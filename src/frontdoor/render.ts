@@ -120,6 +120,9 @@ function renderMain({ config, generation, hostCores, acme }: RenderInput): strin
 user www-data;
 # frontdoor.workerProcesses (${config.workerProcesses}; "half" by default: the door shares the cores with tenants' apps).
 worker_processes ${nginxWorkers(config.workerProcesses, hostCores)};
+# The door's maps run regular expressions on every request (canonical paths, module areas, keys):
+# compiled to machine code once, not interpreted per request.
+pcre_jit on;
 # The usage log's rotator (images/nginx/rotate-usage) signals the master through this file.
 pid /run/nginx.pid;
 error_log stderr warn;
@@ -230,8 +233,13 @@ ${acmeChallengeInclude(acme)}    location / {
 `;
 }
 
-/** How every location hands a request to the tenant's app ($tenantctl_upstream, set by its server). */
-const proxyDirectives = (keyId = '""') => `proxy_pass http://$tenantctl_upstream;
+/**
+ * How every location hands a request to the tenant's app: `upstream` is its upstream block's name
+ * in a tenant's own server.conf, else $tenantctl_upstream (set by its server) in the shared
+ * locations.conf. A name costs nothing per request; with a variable nginx parses the URL and looks
+ * the upstream up among all of them (one per tenant, compared one by one) on every request.
+ */
+const proxyDirectives = (keyId = '""', upstream = '$tenantctl_upstream') => `proxy_pass http://${upstream};
     proxy_set_header Host $host;
     proxy_set_header X-Real-IP $remote_addr;
     proxy_set_header X-Forwarded-For $remote_addr;
@@ -279,6 +287,12 @@ export function renderSnippet(text: string): string {
   return text.replace(/(^|[;{}\s])(location\s[^{};#]*\{)/g, '$1$2 include proxy-headers.conf;');
 }
 
+/**
+ * The open_file_cache of the /api/ locations, whose try_files names a file that never exists (the
+ * image's filesystem is read-only): its absence is kept for a minute per worker.
+ */
+const absentFileCache = 'open_file_cache max=16 inactive=60s; open_file_cache_valid 60s; open_file_cache_errors on;';
+
 /** The rules every routed tenant's server uses; the server sets $tenantctl_tenant and $tenantctl_upstream. */
 function renderLocations(): string {
   const proxy = proxyDirectives();
@@ -325,7 +339,9 @@ location /api/ {
     error_page 429 = @tenantctl_rate_limited;
     error_page 500 = @tenantctl_gateway_unavailable;
     error_page 502 504 = @tenantctl_app_unavailable;
-    # Runs after the access phase: only a request the gateway passed gets here. No such file exists.
+    # Runs after the access phase: only a request the gateway passed gets here. No such file exists;
+    # that it does not is remembered (open_file_cache_errors), so this costs no stat() per request.
+    ${absentFileCache}
     try_files /.tenantctl-authenticated @tenantctl_api;
 }
 
@@ -463,6 +479,7 @@ location /api/ {
     error_page 429 = @tenantctl_rate_limited;
     error_page 500 = @tenantctl_gateway_unavailable;
     # Runs after the access phase: only a request the gateway passed gets here. No such file exists.
+    ${absentFileCache}
     try_files /.tenantctl-authenticated @tenantctl_suspended_api;
 }
 
@@ -562,10 +579,11 @@ ${body}}
 `).join('')}`;
   }
 
+  const upstreamName = `tenantctl_app_${tenant.id.replace(/-/g, '_')}`;
   const limits = config.rateLimits[tenant.plan as keyof FrontdoorConfig['rateLimits']] ?? config.rateLimits.standard;
   const zone = tenant.plan in config.rateLimits ? tenant.plan : 'standard';
   const routed = `    set $tenantctl_tenant ${tenant.id};
-    set $tenantctl_upstream tenantctl_app_${tenant.id.replace(/-/g, '_')};
+    set $tenantctl_upstream ${upstreamName};
     # Per client address (keyless and non-API requests); the plan's limit is in @tenantctl_api.
     limit_req zone=tenantctl_address burst=${config.addressRateLimit.burst} nodelay;
     include locations.conf;
@@ -574,11 +592,11 @@ ${body}}
         limit_req zone=tenantctl_${zone} burst=${limits.burst} nodelay;
         error_page 429 = @tenantctl_rate_limited;
         error_page 502 504 = @tenantctl_app_unavailable;
-    ${proxyDirectives('$tenantctl_key_id')}
+    ${proxyDirectives('$tenantctl_key_id', upstreamName)}
     }
 ${[...new Set(tenant.publicPaths ?? [])].map((prefix) => `    # Public in its template (x-tenantctl.frontdoor.publicPaths): no API key needed.
     location ^~ ${prefix} {
-    ${proxyDirectives()}
+    ${proxyDirectives('""', upstreamName)}
     }
 `).join('')}${snippet}`;
   // The container directly when its address is known (no docker-proxy hop); a failed connect to it
@@ -590,7 +608,7 @@ ${[...new Set(tenant.publicPaths ?? [])].map((prefix) => `    # Public in its te
     ? `    server ${tenant.appContainer.address}:${tenant.appContainer.port} max_fails=1 fail_timeout=30s;
     server ${published} backup max_fails=0;`
     : `    server ${published} max_fails=0;`;
-  const upstream = `upstream tenantctl_app_${tenant.id.replace(/-/g, '_')} {
+  const upstream = `upstream ${upstreamName} {
 ${servers}
     keepalive 32;
     # The door, not the app, ends idle connections (appIdleKeepaliveSeconds says why).

@@ -117,7 +117,7 @@ describe('renderFrontdoor', () => {
     // Twice: the https server and the http one only when HTTP is not redirected.
     expect(blocks.length).toBe(c.frontdoor.redirectHttp ? 1 : 2);
     const block = blocks[0]!.slice(0, blocks[0]!.indexOf('\n    }'));
-    expect(block).toContain('proxy_pass http://$tenantctl_upstream;');
+    expect(block).toContain('proxy_pass http://tenantctl_app_acme;');
     expect(block).not.toContain('auth_request');
     const plain = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant()] }).get('t/acme/server.conf')!;
     expect(plain).not.toContain('location ^~');
