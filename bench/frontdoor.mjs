@@ -286,20 +286,23 @@ const verdict = (what, met) => {
 const check = (what, ok) => { if (!ok) misses.push(what); return ok; };
 
 /**
- * nginx.conf of the bare TLS proxy: the door's TLS profile and certificate, its worker count, a
- * keepalive upstream to the app's container address; no key check, no limits, no usage log.
+ * nginx.conf of the bare TLS proxy: the door's TLS profile and certificate, its worker count, its
+ * keep-alive settings on both sides (client connections: nginx's default keepalive_requests, 1000,
+ * would make wrk's connections reconnect, with a full TLS handshake, five times as often as the
+ * door's), a keepalive upstream to the app's container address; no key check, no limits, no usage log.
  */
-function bareProxyConf({ workers, appAddress, tlsProfile }) {
+function bareProxyConf({ workers, appAddress, tlsProfile, clientKeepalive, upstreamKeepalive }) {
   return `worker_processes ${workers};
 pid /tmp/bare-nginx.pid;
 error_log stderr warn;
 events { worker_connections 8192; }
 http {
   access_log off;
+  ${clientKeepalive}
   ${tlsProfile}
   ssl_session_cache shared:bare_tls:20m;
   ssl_session_tickets off;
-  upstream app { server ${appAddress}; keepalive 32; }
+  upstream app { server ${appAddress}; keepalive 32; ${upstreamKeepalive} }
   server {
     listen 127.0.0.1:${barePort} ssl;
     ssl_certificate /etc/bare/base.crt;
@@ -327,12 +330,16 @@ try {
   if (!appAddress) throw new Error('the door does not dial the app container\'s address (no address in its server.conf): nothing to compare with');
   const [appHost, appPort] = appAddress.split(':');
   const doorConf = readFileSync(path.join(live, 'nginx.conf'), 'utf8');
-  const tlsProfile = ['ssl_protocols', 'ssl_ciphers', 'ssl_prefer_server_ciphers'].map((d) => new RegExp(`^\\s*${d} [^;]*;`, 'm').exec(doorConf)?.[0].trim()).filter(Boolean).join('\n  ');
+  const tlsProfile = ['ssl_protocols', 'ssl_ciphers', 'ssl_prefer_server_ciphers', 'ssl_session_timeout'].map((d) => new RegExp(`^\\s*${d} [^;]*;`, 'm').exec(doorConf)?.[0].trim()).filter(Boolean).join('\n  ');
   const workers = /^worker_processes (\S+);/m.exec(doorConf)[1];
+  const directives = (text, names) => names.map((d) => new RegExp(`^\\s*${d} [^;]*;`, 'm').exec(text)?.[0].trim()).filter(Boolean).join(' ');
+  const clientKeepalive = directives(doorConf, ['keepalive_timeout', 'keepalive_requests']);
+  const tenantUpstream = /upstream [^{]*\{[^}]*\}/.exec(readFileSync(path.join(live, 't', 'bench', 'server.conf'), 'utf8'))[0];
+  const upstreamKeepalive = directives(tenantUpstream, ['keepalive_timeout', 'keepalive_requests']);
   const bareDir = path.join(bench.dir, 'bare');
   mkdirSync(bareDir);
   for (const f of ['base.crt', 'base.key']) copyFileSync(path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'tls', f), path.join(bareDir, f));
-  writeFileSync(path.join(bareDir, 'nginx.conf'), bareProxyConf({ workers, appAddress, tlsProfile }));
+  writeFileSync(path.join(bareDir, 'nginx.conf'), bareProxyConf({ workers, appAddress, tlsProfile, clientKeepalive, upstreamKeepalive }));
   const nginxImage = bench.env.TENANTCTL_FRONTDOOR_NGINX_IMAGE ?? 'tenantctl/nginx:bookworm';
   await bench.run('docker', ['run', '-d', '--name', bareName, '--network', 'host', '-v', `${bareDir}:/etc/bare:ro`, '--entrypoint', 'nginx', nginxImage, '-c', '/etc/bare/nginx.conf', '-g', 'daemon off;']);
   const targets = {
