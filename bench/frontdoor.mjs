@@ -288,7 +288,7 @@ const check = (what, ok) => { if (!ok) misses.push(what); return ok; };
 /**
  * nginx.conf of the bare TLS proxy: the door's TLS profile and certificate, its worker count, its
  * keep-alive settings on both sides (client connections: nginx's default keepalive_requests, 1000,
- * would make wrk's connections reconnect, with a full TLS handshake, five times as often as the
+ * would make wrk's connections reconnect, with a full TLS handshake, ten times as often as the
  * door's), a keepalive upstream to the app's container address; no key check, no limits, no usage log.
  */
 function bareProxyConf({ workers, appAddress, tlsProfile, clientKeepalive, upstreamKeepalive }) {
