@@ -75,7 +75,8 @@ describe('the door and its app\'s keep-alive timeout', () => {
       // Sixteen connections from nginx to the app, all idle from here on.
       count(await burst(16));
       const idleSince = performance.now();
-      await sleepUntil(idleSince + appIdleMs - 600);
+      // Well past the door's own idle timeout (1 s), with room for a slow docker exec before the app's.
+      await sleepUntil(idleSince + appIdleMs - 1_500);
       await holdBack('-I');
       const sentAt = performance.now() - idleSince;
       // Sixteen requests at once: nginx reuses its idle connections (the old upstream) or opens new
