@@ -151,7 +151,7 @@ function requireAllOk(name, statuses) {
 
 /** Closed loop: `concurrency` workers, each sending the next request when the last one answered. */
 async function measure(target, processes) {
-  const agent = new target.module.Agent({ keepAlive: true, maxSockets: concurrency, ...(target.agentOptions ?? {}) });
+  const agent = new target.module.Agent({ keepAlive: true, maxSockets: concurrency, timeout: clientIdleMs, ...(target.agentOptions ?? {}) });
   const latencies = [];
   const statuses = new Map();
   let sent = 0;
@@ -222,7 +222,14 @@ async function sendPaced(target, agent, duration) {
   return { latencies, sent, statuses };
 }
 
-const pacedAgent = (target) => new target.module.Agent({ keepAlive: true, maxSockets: 256 });
+/**
+ * The client's idle keep-alive sockets close after 4 s, before the app's own 5 s idle timeout (the
+ * door ends its idle connections to the app after 1 s for the same reason, render.ts): a request
+ * sent on a socket the app is closing fails (ECONNRESET), and on a busy host a path's agent can sit
+ * idle that long while the other paths take their turns.
+ */
+const clientIdleMs = 4_000;
+const pacedAgent = (target) => new target.module.Agent({ keepAlive: true, maxSockets: 256, timeout: clientIdleMs });
 
 /**
  * Latency paced, pooled: the paths take turns in slices of one second (pacedRounds each), on agents
