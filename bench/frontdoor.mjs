@@ -151,7 +151,7 @@ function requireAllOk(name, statuses) {
 
 /** Closed loop: `concurrency` workers, each sending the next request when the last one answered. */
 async function measure(target, processes) {
-  const agent = new target.module.Agent({ keepAlive: true, maxSockets: concurrency, ...(target.agentOptions ?? {}) });
+  const agent = new target.module.Agent({ keepAlive: true, maxSockets: concurrency, timeout: clientIdleMs, ...(target.agentOptions ?? {}) });
   const latencies = [];
   const statuses = new Map();
   let sent = 0;
@@ -222,7 +222,14 @@ async function sendPaced(target, agent, duration) {
   return { latencies, sent, statuses };
 }
 
-const pacedAgent = (target) => new target.module.Agent({ keepAlive: true, maxSockets: 256 });
+/**
+ * The client's idle keep-alive sockets close after 4 s, before the app's own 5 s idle timeout (the
+ * door ends its idle connections to the app after 1 s for the same reason, render.ts): a request
+ * sent on a socket the app is closing fails (ECONNRESET), and on a busy host a path's agent can sit
+ * idle that long while the other paths take their turns.
+ */
+const clientIdleMs = 4_000;
+const pacedAgent = (target) => new target.module.Agent({ keepAlive: true, maxSockets: 256, timeout: clientIdleMs });
 
 /**
  * Latency paced, pooled: the paths take turns in slices of one second (pacedRounds each), on agents
@@ -286,20 +293,23 @@ const verdict = (what, met) => {
 const check = (what, ok) => { if (!ok) misses.push(what); return ok; };
 
 /**
- * nginx.conf of the bare TLS proxy: the door's TLS profile and certificate, its worker count, a
- * keepalive upstream to the app's container address; no key check, no limits, no usage log.
+ * nginx.conf of the bare TLS proxy: the door's TLS profile and certificate, its worker count, its
+ * keep-alive settings on both sides (client connections: nginx's default keepalive_requests, 1000,
+ * would make wrk's connections reconnect, with a full TLS handshake, ten times as often as the
+ * door's), a keepalive upstream to the app's container address; no key check, no limits, no usage log.
  */
-function bareProxyConf({ workers, appAddress, tlsProfile }) {
+function bareProxyConf({ workers, appAddress, tlsProfile, clientKeepalive, upstreamKeepalive }) {
   return `worker_processes ${workers};
 pid /tmp/bare-nginx.pid;
 error_log stderr warn;
 events { worker_connections 8192; }
 http {
   access_log off;
+  ${clientKeepalive}
   ${tlsProfile}
   ssl_session_cache shared:bare_tls:20m;
   ssl_session_tickets off;
-  upstream app { server ${appAddress}; keepalive 32; }
+  upstream app { server ${appAddress}; keepalive 32; ${upstreamKeepalive} }
   server {
     listen 127.0.0.1:${barePort} ssl;
     ssl_certificate /etc/bare/base.crt;
@@ -327,12 +337,16 @@ try {
   if (!appAddress) throw new Error('the door does not dial the app container\'s address (no address in its server.conf): nothing to compare with');
   const [appHost, appPort] = appAddress.split(':');
   const doorConf = readFileSync(path.join(live, 'nginx.conf'), 'utf8');
-  const tlsProfile = ['ssl_protocols', 'ssl_ciphers', 'ssl_prefer_server_ciphers'].map((d) => new RegExp(`^\\s*${d} [^;]*;`, 'm').exec(doorConf)?.[0].trim()).filter(Boolean).join('\n  ');
+  const tlsProfile = ['ssl_protocols', 'ssl_ciphers', 'ssl_prefer_server_ciphers', 'ssl_session_timeout'].map((d) => new RegExp(`^\\s*${d} [^;]*;`, 'm').exec(doorConf)?.[0].trim()).filter(Boolean).join('\n  ');
   const workers = /^worker_processes (\S+);/m.exec(doorConf)[1];
+  const directives = (text, names) => names.map((d) => new RegExp(`^\\s*${d} [^;]*;`, 'm').exec(text)?.[0].trim()).filter(Boolean).join(' ');
+  const clientKeepalive = directives(doorConf, ['keepalive_timeout', 'keepalive_requests']);
+  const tenantUpstream = /upstream [^{]*\{[^}]*\}/.exec(readFileSync(path.join(live, 't', 'bench', 'server.conf'), 'utf8'))[0];
+  const upstreamKeepalive = directives(tenantUpstream, ['keepalive_timeout', 'keepalive_requests']);
   const bareDir = path.join(bench.dir, 'bare');
   mkdirSync(bareDir);
   for (const f of ['base.crt', 'base.key']) copyFileSync(path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'tls', f), path.join(bareDir, f));
-  writeFileSync(path.join(bareDir, 'nginx.conf'), bareProxyConf({ workers, appAddress, tlsProfile }));
+  writeFileSync(path.join(bareDir, 'nginx.conf'), bareProxyConf({ workers, appAddress, tlsProfile, clientKeepalive, upstreamKeepalive }));
   const nginxImage = bench.env.TENANTCTL_FRONTDOOR_NGINX_IMAGE ?? 'tenantctl/nginx:bookworm';
   await bench.run('docker', ['run', '-d', '--name', bareName, '--network', 'host', '-v', `${bareDir}:/etc/bare:ro`, '--entrypoint', 'nginx', nginxImage, '-c', '/etc/bare/nginx.conf', '-g', 'daemon off;']);
   const targets = {
@@ -414,7 +428,10 @@ try {
   let sent = 0;
   for (const name of ['door http', 'door https']) {
     const agent = pacedAgent(targets[name]);
-    sent += (await sendPaced(targets[name], agent, seconds)).sent;
+    const slice = await sendPaced(targets[name], agent, seconds);
+    // Here too: a refused request was counted (it passed the key check) but is no honest figure.
+    requireAllOk(`${name} (usage)`, slice.statuses);
+    sent += slice.sent;
     agent.destroy();
   }
   const added = (await settled()) - before;
@@ -424,6 +441,14 @@ try {
   misses.push(`the run failed: ${error.message}`);
   throw error;
 } finally {
+  // A failed run says what the door logged (nginx's error log is its stderr; the gateway's warnings
+  // its stdout) before everything is removed: the first cause of a refusal is there.
+  if (misses.length > 0) {
+    for (const name of [`${bench.prefix}fd-nginx`, `${bench.prefix}fd-gateway`]) {
+      const logs = await bench.run('docker', ['logs', '--tail', '40', name], { reject: false, all: true });
+      console.error(`\n--- last lines of ${name}'s log ---\n${logs.all ?? ''}`);
+    }
+  }
   await bench.run('docker', ['rm', '-f', bareName], { reject: false });
   await bench.run('node', [cli, 'frontdoor', 'down'], { reject: false });
   await bench.run('node', [cli, 'deprovision', 'bench', '--yes'], { reject: false });

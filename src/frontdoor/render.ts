@@ -67,6 +67,18 @@ export function nginxWorkers(setting: FrontdoorConfig['workerProcesses'], hostCo
   return setting === 'half' ? Math.max(1, Math.floor(hostCores / 2)) : setting;
 }
 
+/**
+ * How long nginx keeps an idle connection to a tenant's app: shorter than the idle timeout of any
+ * common app server (Node's and uvicorn's 5 s, gunicorn's 2 s), so the app never closes a connection
+ * nginx is about to reuse. With nginx's default (60 s) the app closed idle connections first (the
+ * tenant app after 5 s), and a request nginx sent on one as it closed failed; one such failure set
+ * the container's address aside for 30 s (max_fails=1), the next on the published port set that
+ * aside too, and the door answered every request 503 until they came back (bench/frontdoor.mjs:
+ * 5,298 503s in one second; test/e2e/door-load.test.ts makes the race certain). A new connection
+ * after a second of idleness costs a TCP handshake on a local bridge.
+ */
+export const appIdleKeepaliveSeconds = 1;
+
 /** Host name of the loopback-only status server that says which generation is live. */
 export const statusHost = 'tenantctl-status.invalid';
 
@@ -113,6 +125,9 @@ function renderMain({ config, generation, hostCores, acme }: RenderInput): strin
 user www-data;
 # frontdoor.workerProcesses (${config.workerProcesses}; "half" by default: the door shares the cores with tenants' apps).
 worker_processes ${nginxWorkers(config.workerProcesses, hostCores)};
+# The door's maps run regular expressions on every request (canonical paths, module areas, keys):
+# compiled to machine code once, not interpreted per request.
+pcre_jit on;
 # The usage log's rotator (images/nginx/rotate-usage) signals the master through this file.
 pid /run/nginx.pid;
 error_log stderr warn;
@@ -223,8 +238,13 @@ ${acmeChallengeInclude(acme)}    location / {
 `;
 }
 
-/** How every location hands a request to the tenant's app ($tenantctl_upstream, set by its server). */
-const proxyDirectives = (keyId = '""') => `proxy_pass http://$tenantctl_upstream;
+/**
+ * How every location hands a request to the tenant's app: `upstream` is its upstream block's name
+ * in a tenant's own server.conf, else $tenantctl_upstream (set by its server) in the shared
+ * locations.conf. A name costs nothing per request; with a variable nginx parses the URL and looks
+ * the upstream up among all of them (one per tenant, compared one by one) on every request.
+ */
+const proxyDirectives = (keyId = '""', upstream = '$tenantctl_upstream') => `proxy_pass http://${upstream};
     proxy_set_header Host $host;
     proxy_set_header X-Real-IP $remote_addr;
     proxy_set_header X-Forwarded-For $remote_addr;
@@ -272,6 +292,12 @@ export function renderSnippet(text: string): string {
   return text.replace(/(^|[;{}\s])(location\s[^{};#]*\{)/g, '$1$2 include proxy-headers.conf;');
 }
 
+/**
+ * The open_file_cache of the /api/ locations, whose try_files names a file that never exists (the
+ * image's filesystem is read-only): its absence is kept for a minute per worker.
+ */
+const absentFileCache = 'open_file_cache max=16 inactive=60s; open_file_cache_valid 60s; open_file_cache_errors on;';
+
 /** The rules every routed tenant's server uses; the server sets $tenantctl_tenant and $tenantctl_upstream. */
 function renderLocations(): string {
   const proxy = proxyDirectives();
@@ -318,7 +344,9 @@ location /api/ {
     error_page 429 = @tenantctl_rate_limited;
     error_page 500 = @tenantctl_gateway_unavailable;
     error_page 502 504 = @tenantctl_app_unavailable;
-    # Runs after the access phase: only a request the gateway passed gets here. No such file exists.
+    # Runs after the access phase: only a request the gateway passed gets here. No such file exists;
+    # that it does not is remembered (open_file_cache_errors), so this costs no stat() per request.
+    ${absentFileCache}
     try_files /.tenantctl-authenticated @tenantctl_api;
 }
 
@@ -456,6 +484,7 @@ location /api/ {
     error_page 429 = @tenantctl_rate_limited;
     error_page 500 = @tenantctl_gateway_unavailable;
     # Runs after the access phase: only a request the gateway passed gets here. No such file exists.
+    ${absentFileCache}
     try_files /.tenantctl-authenticated @tenantctl_suspended_api;
 }
 
@@ -551,10 +580,11 @@ ${certificateLines(tenant, domain)}${body}}
 `).join('')}`;
   }
 
+  const upstreamName = `tenantctl_app_${tenant.id.replace(/-/g, '_')}`;
   const limits = config.rateLimits[tenant.plan as keyof FrontdoorConfig['rateLimits']] ?? config.rateLimits.standard;
   const zone = tenant.plan in config.rateLimits ? tenant.plan : 'standard';
   const routed = `    set $tenantctl_tenant ${tenant.id};
-    set $tenantctl_upstream tenantctl_app_${tenant.id.replace(/-/g, '_')};
+    set $tenantctl_upstream ${upstreamName};
     # Per client address (keyless and non-API requests); the plan's limit is in @tenantctl_api.
     limit_req zone=tenantctl_address burst=${config.addressRateLimit.burst} nodelay;
     include locations.conf;
@@ -563,23 +593,27 @@ ${certificateLines(tenant, domain)}${body}}
         limit_req zone=tenantctl_${zone} burst=${limits.burst} nodelay;
         error_page 429 = @tenantctl_rate_limited;
         error_page 502 504 = @tenantctl_app_unavailable;
-    ${proxyDirectives('$tenantctl_key_id')}
+    ${proxyDirectives('$tenantctl_key_id', upstreamName)}
     }
 ${[...new Set(tenant.publicPaths ?? [])].map((prefix) => `    # Public in its template (x-tenantctl.frontdoor.publicPaths): no API key needed.
     location ^~ ${prefix} {
-    ${proxyDirectives()}
+    ${proxyDirectives('""', upstreamName)}
     }
 `).join('')}${snippet}`;
   // The container directly when its address is known (no docker-proxy hop); a failed connect to it
-  // (a stale address) sets it aside for 30 s and the published port serves meanwhile.
+  // (a stale address) sets it aside for 30 s and the published port serves meanwhile. The published
+  // port is never set aside itself (max_fails=0): it is the last way to the app, and with it marked
+  // down as well every request would be refused at once ("no live upstreams") until it came back.
   const published = `${tenant.publishedAddress ?? upstreamAddress}:${tenant.appPort}`;
   const servers = tenant.appContainer
     ? `    server ${tenant.appContainer.address}:${tenant.appContainer.port} max_fails=1 fail_timeout=30s;
-    server ${published} backup;`
+    server ${published} backup max_fails=0;`
     : `    server ${published} max_fails=0;`;
-  const upstream = `upstream tenantctl_app_${tenant.id.replace(/-/g, '_')} {
+  const upstream = `upstream ${upstreamName} {
 ${servers}
     keepalive 32;
+    # The door, not the app, ends idle connections (appIdleKeepaliveSeconds says why).
+    keepalive_timeout ${appIdleKeepaliveSeconds}s;
 }
 `;
   const httpServer = config.redirectHttp

@@ -96,7 +96,7 @@ describe('renderFrontdoor', () => {
   it('dials the app container directly when its address is known, with the published port as the backup', () => {
     const c = config();
     const direct = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant({ appContainer: { address: '10.123.0.5', port: 3000 } })] }).get('t/acme/server.conf')!;
-    expect(direct).toMatch(/upstream tenantctl_app_acme \{\n(?:.*\n)*?    server 10\.123\.0\.5:3000 max_fails=1 fail_timeout=30s;\n    server 127\.0\.0\.1:3001 backup;\n    keepalive 32;/);
+    expect(direct).toMatch(/upstream tenantctl_app_acme \{\n(?:.*\n)*?    server 10\.123\.0\.5:3000 max_fails=1 fail_timeout=30s;\n    server 127\.0\.0\.1:3001 backup max_fails=0;\n    keepalive 32;\n(?:.*\n)?    keepalive_timeout 1s;/);
     const published = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant()] }).get('t/acme/server.conf')!;
     expect(published).toContain('server 127.0.0.1:3001 max_fails=0;');
     expect(published).not.toContain('backup');
@@ -117,7 +117,7 @@ describe('renderFrontdoor', () => {
     // Twice: the https server and the http one only when HTTP is not redirected.
     expect(blocks.length).toBe(c.frontdoor.redirectHttp ? 1 : 2);
     const block = blocks[0]!.slice(0, blocks[0]!.indexOf('\n    }'));
-    expect(block).toContain('proxy_pass http://$tenantctl_upstream;');
+    expect(block).toContain('proxy_pass http://tenantctl_app_acme;');
     expect(block).not.toContain('auth_request');
     const plain = renderFrontdoor({ config: c.frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant()] }).get('t/acme/server.conf')!;
     expect(plain).not.toContain('location ^~');
