@@ -55,7 +55,7 @@ export class MetricsCollector {
     const q = async (sql: string, params: unknown[] = []) => (await db.pool.query(sql, params).catch(db.unreachable)).rows;
     const host = this.ctx.dockerHost.id;
     const probing = probeHost(this.ctx.dockerHost, { signal: this.signal, recentSeconds: 0 }).then((p) => ({ p }), (error: unknown) => ({ error: messageOf(error) }));
-    const [byStatus, mine, requests, backups, provisions, backupRuns, operations, deliveries, probed] = await Promise.all([
+    const [byStatus, mine, requests, backups, provisions, backupRuns, operations, deliveries, heartbeats, probed] = await Promise.all([
       q('SELECT status, count(*)::int AS n FROM admin_customers GROUP BY status'),
       q("SELECT c.id, c.compose_project, c.profiles, h.state FROM admin_customers c LEFT JOIN admin_tenant_health h ON h.customer_id = c.id WHERE c.host = $1 AND c.status = 'active' ORDER BY c.id", [host]),
       q("SELECT u.customer_id, sum(u.request_count)::float8 AS n FROM admin_api_usage u GROUP BY u.customer_id ORDER BY u.customer_id"),
@@ -65,6 +65,7 @@ export class MetricsCollector {
       q(`SELECT ${bucketSql('extract(epoch FROM finished_at - started_at)', durationBuckets)} FROM admin_backups WHERE state IN ('succeeded', 'pruned') AND finished_at IS NOT NULL`),
       q(`SELECT verb, ${bucketSql('extract(epoch FROM finished_at - started_at)', durationBuckets)} FROM admin_operations WHERE state = 'completed' AND finished_at IS NOT NULL GROUP BY verb ORDER BY verb`),
       q('SELECT state, count(*)::int AS n FROM admin_alert_deliveries GROUP BY state'),
+      q('SELECT host, extract(epoch FROM now() - beat_at)::float8 AS age FROM admin_agent_heartbeats ORDER BY host'),
       probing,
     ]);
     const out = new Exposition();
@@ -139,6 +140,7 @@ export class MetricsCollector {
 
     const byState = new Map(deliveries.map((r) => [r.state as string, r.n as number]));
     out.gauge('tenantctl_alert_deliveries', 'Webhook deliveries on record by state (registry-wide, labelled by the serving host).', ['pending', 'delivered', 'failed'].map((state) => ({ labels: { host, state }, value: byState.get(state) ?? 0 })));
+    out.gauge('tenantctl_agent_heartbeat_age_seconds', 'Seconds since the newest heartbeat of any agent of the host (admin_agent_heartbeats; every host, labelled by it; past agent.silentAfterSeconds is host.agent-silent).', heartbeats.map((r) => ({ labels: { host: r.host }, value: Math.max(0, Math.round(Number(r.age))) })));
     out.gauge('tenantctl_metrics_collect_seconds', 'How long this scrape took to collect.', [{ value: (this.ctx.clock.now() - started) / 1000 }]);
     return out.text();
   }
