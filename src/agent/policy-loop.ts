@@ -31,6 +31,9 @@ const repeatAfterMs = 24 * hourMs;
 export function policyLoop(everyMs = hourMs): AgentLoop {
   const lastAlerted = new Map<string, number>();
   let lastPass: number | undefined;
+  // The term of leadership the last pass ran in: a new term (this agent leads again after another
+  // led) passes at once, not an hour after its previous term's pass.
+  let lastTerm: AbortSignal | undefined;
   const once = async (agent: AgentContext, key: string, event: AlertEvent) => {
     const now = agent.ctx.clock.now();
     const last = lastAlerted.get(key);
@@ -44,8 +47,10 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
     async tick(agent) {
       if (!agent.isLeader()) return;
       const now = agent.ctx.clock.now();
-      if (lastPass !== undefined && now - lastPass < everyMs) return;
+      const term = agent.leadership.termSignal;
+      if (lastPass !== undefined && now - lastPass < everyMs && term === lastTerm) return;
       lastPass = now;
+      lastTerm = term;
       const { over } = await tenantsOverQuota(agent.ctx);
       for (const t of over.filter((o) => o.host === agent.hostId)) {
         await once(agent, `disk:${t.id}`, {
