@@ -20,6 +20,10 @@
 //   BENCH_SECONDS         each measured window (default 300)
 //   BENCH_SAMPLE_SECONDS  one sample (default 15: one watch pass at the default interval)
 //   BENCH_WARMUP_SECONDS  after agent up, before its window (default 45)
+//   BENCH_SETTLE_SECONDS  after provisioning, before the baseline (default 20). The watch inspects
+//                         containers started within the last 5 minutes on every pass (their restart
+//                         counts): with short windows, settle past that, or the agent's window
+//                         measures the first minutes after a provision, not a steady host
 //   BENCH_CONCURRENCY     provisions at once (default 3)
 //   BENCH_BUDGET_CORES    the agent's allowed median (default 0.01)
 // Everything carries the run's prefix (agentcost...) and is removed afterwards, also on failure.
@@ -35,8 +39,9 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 300);
 const sampleSeconds = Number(process.env.BENCH_SAMPLE_SECONDS ?? 15);
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 45);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 3);
+const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 20);
 const budgetCores = Number(process.env.BENCH_BUDGET_CORES ?? 0.01);
-for (const [name, value] of Object.entries({ tenants, seconds, sampleSeconds, warmupSeconds, concurrency, budgetCores })) {
+for (const [name, value] of Object.entries({ tenants, seconds, sampleSeconds, warmupSeconds, concurrency, budgetCores, settleSeconds })) {
   if (!Number.isFinite(value) || value <= 0) {
     console.error(`agent-cost: ${name} must be a positive number (got ${value})`);
     process.exit(2);
@@ -104,7 +109,7 @@ try {
   const provision = await tenantctl(['provision', ...ids, '--concurrency', String(concurrency), '--json'], { timeout: Math.max(600_000, tenants * 60_000) });
   const provisionSeconds = Math.round((performance.now() - t) / 1000);
   if (failures.length > 0) throw new Error('provisioning failed');
-  await sleep(20_000); // the tenants' own start-up settles
+  await sleep(settleSeconds * 1000); // the tenants' own start-up settles
 
   const baseline = await measure(undefined);
 
@@ -127,7 +132,7 @@ try {
 
   await tenantctl(['agent', 'down', '--json']);
   report = {
-    tenants, provisionSeconds, windowSeconds: seconds, warmupSeconds,
+    tenants, provisionSeconds, settleSeconds, windowSeconds: seconds, warmupSeconds,
     host: { cpus: (await import('node:os')).cpus().length },
     baseline,
     withAgent,

@@ -28,7 +28,8 @@ ALTER TABLE admin_customers ADD COLUMN deprovision_policy_at timestamptz;
 -- WHICH rows, so the guard below confines those writes to the policy's own transitions: a tenant
 -- suspended (and warned more than a day ago) becomes 'deprovisioning', then 'deprovisioned', its
 -- allocations and keys released only then. Everything else the agent tries on those columns is
--- "permission denied". The agent never clears secrets: the policy keeps the data (README).
+-- "permission denied". The agent never clears secrets: the policy keeps the data (README). Every
+-- condition is coalesced to false: a NULL (a tenant never warned) must refuse, never pass.
 CREATE FUNCTION admin_agent_customer_guard() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, public
   AS $$
@@ -38,9 +39,9 @@ BEGIN
   END IF;
   IF TG_TABLE_NAME = 'admin_customers' THEN
     IF NEW.status IS DISTINCT FROM OLD.status THEN
-      IF NOT ((OLD.status = 'suspended' AND NEW.status = 'deprovisioning' AND OLD.deprovision_policy_at IS NOT NULL
+      IF NOT coalesce((OLD.status = 'suspended' AND NEW.status = 'deprovisioning' AND OLD.deprovision_policy_at IS NOT NULL
                  AND OLD.deprovision_warned_at < now() - interval '1 day' AND NEW.kept_data)
-              OR (OLD.status = 'deprovisioning' AND NEW.status = 'deprovisioned' AND OLD.deprovision_policy_at IS NOT NULL AND NEW.kept_data)) THEN
+              OR (OLD.status = 'deprovisioning' AND NEW.status = 'deprovisioned' AND OLD.deprovision_policy_at IS NOT NULL AND NEW.kept_data), false) THEN
         RAISE EXCEPTION 'permission denied: the agent changes a tenant''s status only as the suspension policy deprovisions it (% -> %)', OLD.status, NEW.status
           USING ERRCODE = 'insufficient_privilege';
       END IF;
@@ -53,8 +54,8 @@ BEGIN
       RAISE EXCEPTION 'permission denied: the agent never changes a tenant''s secrets' USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF NEW.deprovision_policy_at IS DISTINCT FROM OLD.deprovision_policy_at
-       AND NOT ((NEW.deprovision_policy_at IS NOT NULL AND OLD.status = 'suspended' AND OLD.deprovision_warned_at < now() - interval '1 day')
-                OR (NEW.deprovision_policy_at IS NULL AND OLD.status = 'deprovisioned')) THEN
+       AND NOT coalesce((NEW.deprovision_policy_at IS NOT NULL AND OLD.status = 'suspended' AND OLD.deprovision_warned_at < now() - interval '1 day')
+                OR (NEW.deprovision_policy_at IS NULL AND OLD.status = 'deprovisioned'), false) THEN
       RAISE EXCEPTION 'permission denied: the agent starts the policy''s deprovisioning only of a tenant suspended and warned more than a day ago'
         USING ERRCODE = 'insufficient_privilege';
     END IF;
