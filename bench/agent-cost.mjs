@@ -67,9 +67,22 @@ writeFileSync(path.join(dir, 'tenantctl.config.yaml'), '{}\n');
 const failures = [];
 const tenantctl = async (args, options = {}) => {
   const result = await run('node', [cli, ...args], { reject: false, ...options });
-  if (result.exitCode !== 0) failures.push(`tenantctl ${args.join(' ')}: exit ${result.exitCode}: ${String(result.stderr).trim().split('\n').slice(-3).join(' | ')}`);
+  if (result.exitCode !== 0) failures.push(`tenantctl ${args.join(' ')}: exit ${result.exitCode}: ${whyFailed(result)}`);
   return result;
 };
+
+/** A failed command's cause: a batch's failed tenants from its --json document, else the error document or stderr's last lines. */
+function whyFailed(result) {
+  try {
+    const out = JSON.parse(String(result.stdout));
+    const failed = (out.tenants ?? []).filter((t) => t.error || t.outcome === 'failed');
+    if (failed.length > 0) return failed.map((t) => `${t.id}: ${typeof t.error === 'string' ? t.error : JSON.stringify(t.error ?? t)}`).join('; ');
+    if (out.error) return JSON.stringify(out.error);
+  } catch {
+    // not JSON: stderr says why
+  }
+  return String(result.stderr).trim().split('\n').slice(-3).join(' | ');
+}
 
 /** One window: `samples` of sampleSeconds each; per sample the host's busy cores and MemAvailable, and the agent's cores and memory when given. */
 async function measure(agentCgroup) {

@@ -38,3 +38,27 @@ describe('agent operations settings and kinds', () => {
     for (const kind of alertKinds.filter((k) => k !== 'test')) expect(kind).toMatch(/^[a-z]+\.[a-z-]+$/);
   });
 });
+
+describe('the watch\'s expected services, kept while the compose file is unchanged', () => {
+  it('parses a tenant\'s file once while it is unchanged, again when it is rewritten, and forgets it when it is gone', async () => {
+    const { mkdirSync, writeFileSync, rmSync, renameSync } = await import('node:fs');
+    const path = await import('node:path');
+    const { tempDir } = await import('./temp-dirs.js');
+    const { expectedServices } = await import('../../src/watch/expected.js');
+    const dir = tempDir('tct-expected-');
+    const file = path.join(dir, 'acme', 'docker-compose.yml');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, 'services:\n  app: { image: a, restart: unless-stopped }\n  db: { image: b, restart: unless-stopped }\n');
+    const first = await expectedServices(dir, 'acme', []);
+    expect(first?.map((s) => s.name)).toEqual(['app', 'db']);
+    // Unchanged: the same answer, not parsed again (the very same array).
+    expect(await expectedServices(dir, 'acme', [])).toBe(first);
+    // Rewritten as tenantctl writes files (a new file renamed over it): parsed again.
+    writeFileSync(`${file}.new`, 'services:\n  app: { image: a, restart: unless-stopped }\n  worker: { image: c, restart: "no" }\n');
+    renameSync(`${file}.new`, file);
+    const second = await expectedServices(dir, 'acme', []);
+    expect(second?.map((s) => [s.name, s.oneShot])).toEqual([['app', false], ['worker', true]]);
+    rmSync(file);
+    expect(await expectedServices(dir, 'acme', [])).toBeUndefined();
+  });
+});
