@@ -51,6 +51,8 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
       if (lastPass !== undefined && now - lastPass < everyMs && term === lastTerm) return;
       lastPass = now;
       lastTerm = term;
+      // First: a failing quota measurement (its helper container) must not keep a begun deprovision waiting an hour.
+      await finishPolicyRuns(agent);
       const { over } = await tenantsOverQuota(agent.ctx);
       for (const t of over.filter((o) => o.host === agent.hostId)) {
         await once(agent, `disk:${t.id}`, {
@@ -80,7 +82,6 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
           });
         }
       }
-      await finishPolicyRuns(agent);
       const days = agent.ctx.config.suspension.deprovisionAfterDays;
       if (days === null) return;
       const { rows } = await agent.db.pool.query(
