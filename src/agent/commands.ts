@@ -16,6 +16,7 @@ import { ensureAgentImage, pruneOldAgentImages } from './image.js';
 import { agentContainer, agentLayout, agentRole, metricsUrlOf } from './layout.js';
 import { agentMasterKeyFile, engineSocket, writeAgentCompose, writeAgentConfig } from './deploy.js';
 import type { AgentRuntimeStatus } from './runtime-status.js';
+import { agentHeartbeats, type HeartbeatRow } from './heartbeat.js';
 
 // `tenantctl agent up|down|status|logs`: the agent of this Docker host as its own compose project
 // (agent.project) beside the front door's.
@@ -35,6 +36,11 @@ export interface AgentStatus {
   apiUrl: null;
   startedAt: string | null;
   loops: AgentRuntimeStatus['loops'];
+  /**
+   * Every host's newest agent heartbeat (admin_agent_heartbeats), `silent` when older than
+   * agent.silentAfterSeconds; null when the admin database could not be asked.
+   */
+  heartbeats: Array<HeartbeatRow & { silent: boolean }> | null;
 }
 
 export interface AgentUpResult extends AgentStatus {
@@ -84,6 +90,10 @@ export async function agentDown(ctx: Context): Promise<{ project: string; remove
   // database password) go; `agent up` writes them again. The compose file stays (nothing secret).
   await rm(layout.masterKeyCopy, { force: true });
   await rm(layout.configFile, { force: true });
+  // An agent taken down on purpose is not a silent one: its host's heartbeat goes with it (another
+  // agent of the host, if one runs, writes it again on its next beat).
+  const db = await ctx.adminDb();
+  await db.pool.query('DELETE FROM admin_agent_heartbeats WHERE host = $1', [ctx.homeHost.id]).catch(db.unreachable);
   return { project: ctx.config.agent.project, removed: before.map((c) => c.name) };
 }
 
@@ -91,7 +101,11 @@ export async function agentStatus(ctx: Context): Promise<AgentStatus> {
   const config = ctx.config;
   const containers = await projectContainers(ctx.homeHost, config.agent.project, ctx.signal);
   const container = containers[0];
-  const base = { project: config.agent.project, host: ctx.homeHost.id, container: agentContainer(config), metricsUrl: metricsUrlOf(config), apiUrl: null } as const;
+  // Asked beside the container: an agent that is absent here may still beat on another host.
+  const heartbeats = await ctx.adminDb()
+    .then((db) => agentHeartbeats(db))
+    .then((rows) => rows.map((r) => ({ ...r, silent: r.ageSeconds > config.agent.silentAfterSeconds })), () => null);
+  const base = { project: config.agent.project, host: ctx.homeHost.id, container: agentContainer(config), metricsUrl: metricsUrlOf(config), apiUrl: null, heartbeats } as const;
   if (!container) return { ...base, state: 'absent', image: null, leader: null, startedAt: null, loops: [] };
   if (container.status !== 'running') return { ...base, state: 'stopped', image: container.image, leader: null, startedAt: null, loops: [] };
   const answer = await getStatus(config.agent.port, ctx.signal);

@@ -6,6 +6,7 @@ import { watchLoopFor } from '../watch/loop.js';
 import { alertDeliveryLoopFor, type Loop as ContextLoop } from '../alerts/loop.js';
 import { retentionLoop } from '../watch/retention.js';
 import { policyLoop } from './policy-loop.js';
+import { heartbeatLoop } from './heartbeat.js';
 
 /**
  * Only the host's leader probes, restarts and sends: two agents on one host would otherwise record
@@ -26,14 +27,16 @@ function leaderOnly(loop: ContextLoop): AgentLoop {
 }
 
 /**
- * Every loop the agent runs, in one place: leadership, the schedules (backups, retention, doctor),
+ * Every loop the agent runs, in one place: leadership, heartbeats (heartbeat.ts), the schedules (backups, retention, doctor),
  * the watch (src/watch: probes, transitions, auto-restart), alert deliveries (src/alerts) and the
  * policies (disk quota, suspension deprovisioning: policy-loop.ts).
  * Metrics are not a loop: a scrape of /metrics collects them (routes.ts).
  */
-export function agentLoops(ctx: Context, leadership: Leadership): AgentLoop[] {
+export function agentLoops(ctx: Context, leadership: Leadership, self: { instance: string; startedAt: string }): AgentLoop[] {
   return [
     leadershipLoop(leadership),
+    // Every agent, leader or not: its host's heartbeat, and other hosts whose agents went silent.
+    heartbeatLoop(self.instance, self.startedAt, Math.round(ctx.config.agent.heartbeatSeconds * 1000)),
     schedulerLoop(Math.round(ctx.config.agent.pollSeconds * 1000)),
     leaderOnly(watchLoopFor(ctx)),
     leaderOnly(alertDeliveryLoopFor(ctx)),

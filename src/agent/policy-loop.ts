@@ -6,14 +6,18 @@ import { tenantsOverQuota } from '../quota/disk-quota.js';
 import { decideSuspensions } from '../suspension/policy.js';
 import { markDeprovisionWarned } from '../suspension/warned.js';
 import { intervalSeconds } from '../common/interval.js';
+import { messageOf } from '../common/errors.js';
+import { deprovisionByPolicy, forgetPolicyMark, pendingPolicyDeprovisions } from '../suspension/policy-deprovision.js';
 
 // The policies the agent watches on its host, once an hour on the leader: a tenant's volumes over
 // its plan's disk quota (plans.<plan>.diskQuota), an active tenant whose plan has a backup schedule
 // and no succeeded backup within two of its intervals (backup.missed: the agent was down, the runs
-// fail, or the tenant is always busy), and suspended tenants whose deprovisioning the policy
-// (suspension.deprovisionAfterDays) has set within a day, or that are due. Each is an alert;
-// the agent acts on neither: its role may not remove tenants (017), so a due tenant is an
-// operator's `tenantctl deprovision <id> --keep-data` (README, "Suspension").
+// fail, or the tenant is always busy), and the suspension policy (suspension.deprovisionAfterDays,
+// off by default): a suspended tenant within a day of its time is warned of
+// (suspension.deprovision-soon), and one that is due is deprovisioned with its data kept, through
+// the deprovision verb, as the agent (suspension/policy-deprovision.ts; suspension.deprovisioned,
+// or suspension.deprovision-failed with its cause). A policy run a killed agent left is finished
+// first, on every pass, whether or not the policy is still on: it was begun, and it resumes.
 
 const hourMs = 60 * 60 * 1000;
 /** The same finding is alerted again after a day if it still holds (a restarted agent may repeat one sooner). */
@@ -27,6 +31,9 @@ const repeatAfterMs = 24 * hourMs;
 export function policyLoop(everyMs = hourMs): AgentLoop {
   const lastAlerted = new Map<string, number>();
   let lastPass: number | undefined;
+  // The term of leadership the last pass ran in: a new term (this agent leads again after another
+  // led) passes at once, not an hour after its previous term's pass.
+  let lastTerm: AbortSignal | undefined;
   const once = async (agent: AgentContext, key: string, event: AlertEvent) => {
     const now = agent.ctx.clock.now();
     const last = lastAlerted.get(key);
@@ -40,8 +47,12 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
     async tick(agent) {
       if (!agent.isLeader()) return;
       const now = agent.ctx.clock.now();
-      if (lastPass !== undefined && now - lastPass < everyMs) return;
+      const term = agent.leadership.termSignal;
+      if (lastPass !== undefined && now - lastPass < everyMs && term === lastTerm) return;
       lastPass = now;
+      lastTerm = term;
+      // First: a failing quota measurement (its helper container) must not keep a begun deprovision waiting an hour.
+      await finishPolicyRuns(agent);
       const { over } = await tenantsOverQuota(agent.ctx);
       for (const t of over.filter((o) => o.host === agent.hostId)) {
         await once(agent, `disk:${t.id}`, {
@@ -82,17 +93,51 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
         suspendedAt: new Date(r.suspended_at as Date).toISOString(),
         warnedAt: r.deprovision_warned_at ? new Date(r.deprovision_warned_at as Date).toISOString() : null,
       })), { deprovisionAfterDays: days, now: agent.ctx.clock.now() });
-      for (const v of decision.verdicts.filter((x) => x.due || x.dueWithinADay)) {
-        await once(agent, `suspension:${v.due ? 'due' : 'soon'}:${v.id}`, {
-          kind: v.due ? 'suspension.deprovision-due' : 'suspension.deprovision-soon', tenant: v.id, host: agent.hostId,
-          summary: v.due
-            ? `${v.id} has been suspended ${v.daysSuspended} days; the policy (suspension.deprovisionAfterDays ${days}) has it deprovisioned: tenantctl deprovision ${v.id} --keep-data`
-            : `${v.id} has been suspended ${v.daysSuspended} days; the policy deprovisions it at ${v.deprovisionAt}`,
-          detail: { daysSuspended: v.daysSuspended, deprovisionAt: v.deprovisionAt },
+      for (const v of decision.verdicts.filter((x) => x.dueWithinADay)) {
+        await once(agent, `suspension:soon:${v.id}`, {
+          kind: 'suspension.deprovision-soon', tenant: v.id, host: agent.hostId,
+          summary: `${v.id} has been suspended ${v.daysSuspended} days; the policy (suspension.deprovisionAfterDays ${days}) deprovisions it, keeping its data, at ${v.deprovisionAt}`,
+          detail: { daysSuspended: v.daysSuspended, deprovisionAt: v.deprovisionAt, keepData: true },
         });
         // The policy counts a day from the first warning raised: never due before one was sent.
-        if (!v.due) await markDeprovisionWarned(agent.ctx, v.id);
+        await markDeprovisionWarned(agent.ctx, v.id);
+      }
+      for (const v of decision.verdicts.filter((x) => x.due)) {
+        if (agent.leadership.termSignal?.aborted || agent.ctx.signal.aborted) return;
+        await deprovisionDue(agent, v.id, days, v.daysSuspended);
       }
     },
   };
+}
+
+/** One due tenant deprovisioned by the policy; its outcome is an alert either way (a failure is retried next pass). */
+async function deprovisionDue(agent: AgentContext, id: string, days: number, daysSuspended: number | null): Promise<void> {
+  const term = agent.leadership.termSignal;
+  // A lost lead stops the verb as Ctrl-C would: it resumes from the registry on the next leader's pass.
+  const signal = term ? AbortSignal.any([agent.ctx.signal, term]) : agent.ctx.signal;
+  try {
+    const done = await agent.leadership.during(() => deprovisionByPolicy({ ...agent.ctx, signal }, id, days));
+    if (done.outcome === 'not-due') return;
+    agent.log(`policies: ${id} deprovisioned by the suspension policy (${done.outcome}; data kept)`);
+    await raiseAlert(agent.ctx, {
+      kind: 'suspension.deprovisioned', tenant: id, host: agent.hostId,
+      summary: `${id} was deprovisioned by the suspension policy (suspended${daysSuspended === null ? '' : ` ${daysSuspended} days`}; suspension.deprovisionAfterDays ${days}); its data is kept: tenantctl provision ${id} brings it back`,
+      detail: { deprovisionAfterDays: days, daysSuspended, keepData: true, resumed: done.outcome === 'resumed' },
+    });
+  } catch (error) {
+    agent.log(`policies: deprovisioning ${id} failed: ${messageOf(error)}`);
+    await raiseAlert(agent.ctx, {
+      kind: 'suspension.deprovision-failed', tenant: id, host: agent.hostId,
+      summary: `the suspension policy could not deprovision ${id}: ${messageOf(error)} (tried again on the next pass)`,
+      detail: { error: messageOf(error), deprovisionAfterDays: days },
+    }).catch((raiseError: unknown) => agent.log(`policies: the alert for ${id} was not queued: ${messageOf(raiseError)}`));
+  }
+}
+
+/** What a killed agent's policy run left: resumed through the same verb; finished runs' marks cleared. */
+async function finishPolicyRuns(agent: AgentContext): Promise<void> {
+  const { resume, finished } = await pendingPolicyDeprovisions(agent.ctx, agent.hostId);
+  for (const id of finished) await forgetPolicyMark(agent.ctx, id);
+  // The days of a resumed run are not asked again: it was due when it began.
+  for (const id of resume) await deprovisionDue(agent, id, agent.ctx.config.suspension.deprovisionAfterDays ?? 0, null);
 }

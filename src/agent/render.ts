@@ -13,6 +13,11 @@ export function renderAgentStatus(s: AgentStatus): string {
   for (const loop of s.loops) {
     lines.push(`  loop ${loop.name.padEnd(12)} every ${loop.intervalMs / 1000}s, ${loop.ticks} ticks, ${loop.failures} failed${loop.lastError ? `; last error: ${loop.lastError}` : ''}`);
   }
+  if (s.heartbeats === null) lines.push('  heartbeats unknown (the admin database did not answer)');
+  for (const b of s.heartbeats ?? []) {
+    const age = `${b.ageSeconds}s ago`;
+    lines.push(`  heartbeat  ${b.host.padEnd(16)} ${b.silent ? chalk.red(`${age}: SILENT`) : age} (${b.instance}${b.leader ? ', leader' : ''})${b.silentSince ? `; reported silent at ${b.silentSince}` : ''}`);
+  }
   return lines.join('\n');
 }
 

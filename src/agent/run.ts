@@ -29,7 +29,8 @@ export async function runAgent(ctx: Context, log: (line: string) => void): Promi
   const agent: AgentContext = { ctx, db, hostId, isLeader: () => leadership.isLeader, leadership, log };
   const startedAt = new Date(ctx.clock.now()).toISOString();
 
-  const running = agentLoops(ctx, leadership).map((loop) => runLoop(loop, agent, ctx.signal));
+  const instance = `${ctx.actor} pid ${process.pid}`;
+  const running = agentLoops(ctx, leadership, { instance, startedAt }).map((loop) => runLoop(loop, agent, ctx.signal));
   const status = (): AgentRuntimeStatus => ({
     hostId, pid: process.pid, startedAt, leader: leadership.isLeader, leaderSince: leadership.leaderSince, notLeadingBecause: leadership.refusal ?? null, loops: running.map((r) => ({ ...r.state })),
   });

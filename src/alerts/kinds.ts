@@ -8,6 +8,8 @@ export const alertKinds = [
   'tenant.restart-failed',
   'host.unreachable',
   'host.reachable',
+  'host.agent-silent',
+  'host.agent-back',
   'backup.failed',
   'backup.missed',
   'certificate.expiring',
@@ -15,6 +17,8 @@ export const alertKinds = [
   'disk.over-plan',
   'suspension.deprovision-soon',
   'suspension.deprovision-due',
+  'suspension.deprovisioned',
+  'suspension.deprovision-failed',
   'test',
 ] as const;
 

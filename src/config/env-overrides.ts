@@ -92,6 +92,8 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_AGENT_CERTIFICATE_EXPIRY_ALERT_DAYS', path: ['agent', 'certificateExpiryAlertDays'], parse: asNumber },
   { env: 'TENANTCTL_AGENT_MEM_LIMIT', path: ['agent', 'memLimit'], parse: asString },
   { env: 'TENANTCTL_AGENT_CPUS', path: ['agent', 'cpus'], parse: asNumber },
+  { env: 'TENANTCTL_AGENT_HEARTBEAT', path: ['agent', 'heartbeatSeconds'], parse: asNumber },
+  { env: 'TENANTCTL_AGENT_SILENT_AFTER', path: ['agent', 'silentAfterSeconds'], parse: asNumber },
   { env: 'TENANTCTL_FRONTDOOR_ACME_DIRECTORY', path: ['frontdoor', 'acme', 'directory'], parse: asString },
   { env: 'TENANTCTL_FRONTDOOR_ACME_EMAIL', path: ['frontdoor', 'acme', 'email'], parse: asString },
   { env: 'TENANTCTL_FRONTDOOR_ACME_CA_BUNDLE', path: ['frontdoor', 'acme', 'caBundle'], parse: asString },

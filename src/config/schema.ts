@@ -64,6 +64,10 @@ export const agentSchema = z.object({
   memLimit: z._default(z.string().check(z.regex(/^[1-9][0-9]{0,5}[kmg]$/, 'must be a size such as 512m or 1g')), '512m'),
   /** The agent container's CPU ceiling (compose cpus). */
   cpus: z._default(z.number().check(z.gt(0), z.lte(64)), 1),
+  /** How often each agent records its heartbeat (admin_agent_heartbeats). */
+  heartbeatSeconds: z._default(z.number().check(z.gte(1), z.lte(3600)), 15),
+  /** A host whose agents' newest heartbeat is older than this is reported by any live agent (host.agent-silent). */
+  silentAfterSeconds: z._default(z.number().check(z.gte(10), z.lte(86_400)), 120),
 });
 
 const rateLimit = z.object({

@@ -115,7 +115,15 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
     stacks: tenantStacks,
     folders: folders.filter((d) => d.isDirectory() && z.safeParse(tenantIdSchema, d.name).success).map((d) => d.name),
     expectedServices: template ? describeServices(template).map((s) => s.name) : [],
+    agents: await agentBeats(db, ctx.config.agent.silentAfterSeconds),
   };
+}
+
+/** Every host's newest agent heartbeat; unknown (undefined) when the table cannot be read (a role without the right). */
+async function agentBeats(db: Awaited<ReturnType<Context['adminDb']>>, silentAfterSeconds: number): Promise<Snapshot['agents']> {
+  const beats = await db.pool.query('SELECT host, beat_at, extract(epoch FROM now() - beat_at)::float8 AS age FROM admin_agent_heartbeats ORDER BY host')
+    .then((r) => r.rows.map((b) => ({ host: b.host as string, beatAt: new Date(b.beat_at).toISOString(), ageSeconds: Math.max(0, Math.round(Number(b.age))) })), () => undefined);
+  return beats && { silentAfterSeconds, beats };
 }
 
 /** A tenant's allocated host ports but the front door's, by name (its template says which that is). */

@@ -45,10 +45,12 @@ export interface Snapshot extends IdentityFacts {
   folders: string[];
   /** The services a whole stack has (the template's), to tell a partial stack. */
   expectedServices: string[];
+  /** Every host's newest agent heartbeat and its age (admin_agent_heartbeats), with the silence threshold; unset when unknown. */
+  agents?: { silentAfterSeconds: number; beats: Array<{ host: string; ageSeconds: number; beatAt: string }> };
 }
 
 export type FindingKind = 'orphan-stack' | 'missing-stack' | 'partial-stack' | 'stray-allocation' | 'orphan-folder' | 'stale-folder' | 'stuck' | 'host-alias' | 'host-mismatch'
-  | 'interrupted-operation' | 'operation-in-flight' | 'suspended-running' | 'private-port-published';
+  | 'interrupted-operation' | 'operation-in-flight' | 'suspended-running' | 'private-port-published' | 'agent-silent';
 
 export interface Finding {
   kind: FindingKind;
@@ -69,7 +71,7 @@ const holding = new Set(['provisioning', 'active', 'stopped', 'suspended', 'depr
 const tenantOf = (project: string, prefix: string) => project.slice(prefix.length + 1);
 
 export function findDiscrepancies(s: Snapshot): Finding[] {
-  const findings: Finding[] = identityFindings(s);
+  const findings: Finding[] = [...identityFindings(s), ...silentAgents(s)];
   // A tenant with an unfinished operation is its operation's: what looks wrong with it now (clients
   // stopped by a restore, a move's two stacks) is that operation's state, settled from its journal.
   // Nothing else about it is judged, and nothing of it is repaired but by settling the operation.
@@ -231,6 +233,17 @@ function operationFindings(s: Snapshot): Finding[] {
         fixable: true,
       };
   });
+}
+
+/** Hosts whose agent stopped beating: nothing watches, backs up or alerts there (agent/heartbeat.ts). */
+function silentAgents(s: Snapshot): Finding[] {
+  if (!s.agents) return [];
+  return s.agents.beats.filter((b) => b.ageSeconds > s.agents!.silentAfterSeconds).map((b) => ({
+    kind: 'agent-silent' as const, tenant: '', host: b.host,
+    detail: `no agent of Docker host ${b.host} has beaten for ${b.ageSeconds} s (last at ${b.beatAt}; agent.silentAfterSeconds ${s.agents!.silentAfterSeconds}): its schedules, watch and alerts do not run`,
+    fix: `tenantctl agent status   # on ${b.host}; then tenantctl agent up there (or tenantctl agent logs for why it stopped)`,
+    fixable: false,
+  }));
 }
 
 /** One engine, one name: this engine known under other names, or this name recorded as another engine. */

@@ -78,7 +78,11 @@ export async function inspectContainers(host: DockerHost, containerIds: string[]
   let inspected: any[];
   if (host.api) {
     const api = host.api;
-    const answers = await Promise.all(containerIds.map((id) => api.get<any>(`/containers/${encodeURIComponent(id)}/json`, { signal, timeoutMs: dockerQueryTimeoutMs })));
+    // One batch: one abort listener on the caller's signal however many containers (engine-api.ts).
+    const settled = await api.getAll<any>(containerIds.map((id) => `/containers/${encodeURIComponent(id)}/json`), { signal, timeoutMs: dockerQueryTimeoutMs });
+    const failed = settled.find((answer) => answer.status === 'rejected');
+    if (failed) throw failed.reason;
+    const answers = settled.map((answer) => (answer as PromiseFulfilledResult<any>).value);
     if (answers.some((answer) => answer === undefined)) return undefined;
     inspected = answers;
   } else {
@@ -164,7 +168,10 @@ export async function missingImages(host: DockerHost, images: string[], signal?:
   if (images.length === 0) return [];
   if (host.api) {
     const api = host.api;
-    const found = await Promise.all(images.map((image) => api.get<unknown>(`/images/${encodeURIComponent(image)}/json`, { signal, timeoutMs: dockerQueryTimeoutMs })));
+    const settled = await api.getAll<unknown>(images.map((image) => `/images/${encodeURIComponent(image)}/json`), { signal, timeoutMs: dockerQueryTimeoutMs });
+    const failed = settled.find((answer) => answer.status === 'rejected');
+    if (failed) throw failed.reason;
+    const found = settled.map((answer) => (answer as PromiseFulfilledResult<unknown>).value);
     return images.filter((_, i) => found[i] === undefined);
   }
   try {

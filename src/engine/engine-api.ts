@@ -21,14 +21,65 @@ export class EngineApi {
 
   /** GETs `path` (with its query); the parsed body, or undefined for 404 (no such object). */
   async get<T>(path: string, { signal, timeoutMs }: { signal?: AbortSignal; timeoutMs: number }): Promise<T | undefined> {
+    const [answer] = await this.getAll<T>([path], { signal, timeoutMs, concurrency: 1 });
+    if (answer!.status === 'rejected') throw answer!.reason;
+    return answer!.value;
+  }
+
+  /**
+   * GETs every path, at most `concurrency` at once; each answer settled on its own (a 404 is
+   * undefined). The caller's signal gets ONE abort listener for the whole batch, which destroys the
+   * requests in flight: handing the signal to each http.get would add a listener per request in
+   * flight, and a pass that inspects a dozen freshly started containers (or samples the stats of a
+   * hundred) put eleven and more on one signal at once (MaxListenersExceededWarning in the agent's
+   * and the watch's logs).
+   */
+  async getAll<T>(paths: readonly string[], { signal, timeoutMs, concurrency = 16 }: { signal?: AbortSignal; timeoutMs: number; concurrency?: number }): Promise<Array<PromiseSettledResult<T | undefined>>> {
+    const results: Array<PromiseSettledResult<T | undefined>> = new Array(paths.length);
+    if (signal?.aborted) {
+      return paths.map((path) => ({ status: 'rejected', reason: new TenantctlError('interrupted', `docker API GET ${path} was cancelled`) }));
+    }
+    const inFlight = new Set<http.ClientRequest>();
+    const cancelled = new Error('cancelled');
+    const onAbort = () => {
+      for (const request of inFlight) request.destroy(cancelled);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      let next = 0;
+      const worker = async () => {
+        while (next < paths.length) {
+          const index = next++;
+          const path = paths[index]!;
+          if (signal?.aborted) {
+            results[index] = { status: 'rejected', reason: new TenantctlError('interrupted', `docker API GET ${path} was cancelled`) };
+            continue;
+          }
+          results[index] = await this.getOne<T>(path, timeoutMs, inFlight, signal).then(
+            (value) => ({ status: 'fulfilled' as const, value }),
+            (reason: unknown) => ({ status: 'rejected' as const, reason }),
+          );
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, paths.length)) }, worker));
+      return results;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** One GET, registered in `inFlight` while it runs (the batch's abort destroys it). */
+  private async getOne<T>(path: string, timeoutMs: number, inFlight: Set<http.ClientRequest>, signal: AbortSignal | undefined): Promise<T | undefined> {
+    let request: http.ClientRequest | undefined;
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const request = http.get({ socketPath: this.socketPath, path, timeout: timeoutMs, signal, headers: { accept: 'application/json' } }, (response) => {
+      request = http.get({ socketPath: this.socketPath, path, timeout: timeoutMs, headers: { accept: 'application/json' } }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
         response.on('error', reject);
       });
-      request.on('timeout', () => request.destroy(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)));
+      inFlight.add(request);
+      request.on('timeout', () => request!.destroy(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)));
       request.on('error', reject);
     }).catch((error: unknown) => {
       if (signal?.aborted) throw new TenantctlError('interrupted', `docker API GET ${path} was cancelled`);
@@ -37,6 +88,8 @@ export class EngineApi {
         throw new TenantctlError('docker', `the Docker engine is not reachable at ${this.socketPath}: ${messageOf(error)}`, { cause: error });
       }
       throw new TenantctlError('docker', `docker API GET ${path.split('?')[0]} failed: ${messageOf(error)}`, { cause: error });
+    }).finally(() => {
+      if (request) inFlight.delete(request);
     });
     if (status === 404) return undefined;
     if (status < 200 || status >= 300) {

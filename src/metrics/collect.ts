@@ -55,7 +55,7 @@ export class MetricsCollector {
     const q = async (sql: string, params: unknown[] = []) => (await db.pool.query(sql, params).catch(db.unreachable)).rows;
     const host = this.ctx.dockerHost.id;
     const probing = probeHost(this.ctx.dockerHost, { signal: this.signal, recentSeconds: 0 }).then((p) => ({ p }), (error: unknown) => ({ error: messageOf(error) }));
-    const [byStatus, mine, requests, backups, provisions, backupRuns, operations, deliveries, certificates, probed] = await Promise.all([
+    const [byStatus, mine, requests, backups, provisions, backupRuns, operations, deliveries, certificates, heartbeats, probed] = await Promise.all([
       q('SELECT status, count(*)::int AS n FROM admin_customers GROUP BY status'),
       q("SELECT c.id, c.compose_project, c.profiles, h.state FROM admin_customers c LEFT JOIN admin_tenant_health h ON h.customer_id = c.id WHERE c.host = $1 AND c.status = 'active' ORDER BY c.id", [host]),
       q("SELECT u.customer_id, sum(u.request_count)::float8 AS n FROM admin_api_usage u GROUP BY u.customer_id ORDER BY u.customer_id"),
@@ -66,6 +66,7 @@ export class MetricsCollector {
       q(`SELECT verb, ${bucketSql('extract(epoch FROM finished_at - started_at)', durationBuckets)} FROM admin_operations WHERE state = 'completed' AND finished_at IS NOT NULL GROUP BY verb ORDER BY verb`),
       q('SELECT state, count(*)::int AS n FROM admin_alert_deliveries GROUP BY state'),
       q('SELECT hostname, customer_id, kind, extract(epoch FROM not_after)::float8 AS not_after FROM admin_certificates WHERE revoked_at IS NULL AND not_after IS NOT NULL ORDER BY hostname'),
+      q('SELECT host, extract(epoch FROM now() - beat_at)::float8 AS age FROM admin_agent_heartbeats ORDER BY host'),
       probing,
     ]);
     const out = new Exposition();
@@ -144,6 +145,7 @@ export class MetricsCollector {
     out.gauge('tenantctl_certificate_expiry_seconds', 'Seconds until the ACME certificate of a host name expires (notAfter on record; negative once expired; registry-wide, labelled by the serving host).', certificates.map((c) => ({
       labels: { host, name: c.hostname, tenant: c.customer_id ?? '', kind: c.kind }, value: Math.round(c.not_after - nowSeconds),
     })));
+    out.gauge('tenantctl_agent_heartbeat_age_seconds', 'Seconds since the newest heartbeat of any agent of the host (admin_agent_heartbeats; every host, labelled by it; past agent.silentAfterSeconds is host.agent-silent).', heartbeats.map((r) => ({ labels: { host: r.host }, value: Math.max(0, Math.round(Number(r.age))) })));
     out.gauge('tenantctl_metrics_collect_seconds', 'How long this scrape took to collect.', [{ value: (this.ctx.clock.now() - started) / 1000 }]);
     return out.text();
   }

@@ -36,17 +36,16 @@ export async function sampleUsage(host: DockerHost, ids: string[], signal: Abort
   const api = host.api;
   if (api) {
     const usage = new Map<string, ContainerUsage>();
-    const queue = [...ids];
-    const worker = async () => {
-      for (let id = queue.shift(); id; id = queue.shift()) {
-        const stats = await api.get<any>(`/v1.41/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`, { signal, timeoutMs: dockerStatsTimeoutMs }).catch(() => undefined);
-        if (!stats) continue; // gone meanwhile
-        const memory = stats.memory_stats ?? {};
-        const inactive = Number(memory.stats?.total_inactive_file ?? memory.stats?.inactive_file ?? 0);
-        usage.set(id, { id, cpuSeconds: Number(stats.cpu_stats?.cpu_usage?.total_usage ?? 0) / 1e9, memoryBytes: Math.max(0, Number(memory.usage ?? 0) - inactive) });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(statsConcurrency, ids.length) }, worker));
+    // One batch on the long-lived signal: one abort listener for every container (engine-api.ts).
+    const answers = await api.getAll<any>(ids.map((id) => `/v1.41/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`), { signal, timeoutMs: dockerStatsTimeoutMs, concurrency: statsConcurrency });
+    answers.forEach((answer, i) => {
+      const stats = answer.status === 'fulfilled' ? answer.value : undefined;
+      if (!stats) return; // gone meanwhile
+      const id = ids[i]!;
+      const memory = stats.memory_stats ?? {};
+      const inactive = Number(memory.stats?.total_inactive_file ?? memory.stats?.inactive_file ?? 0);
+      usage.set(id, { id, cpuSeconds: Number(stats.cpu_stats?.cpu_usage?.total_usage ?? 0) / 1e9, memoryBytes: Math.max(0, Number(memory.usage ?? 0) - inactive) });
+    });
     return usage;
   }
   const raw = await containerStats(host, ids, { timeoutMs: dockerStatsTimeoutMs, signal });

@@ -26,8 +26,9 @@ Examples:
   $ tenantctl alerts add http://127.0.0.1:8080/hook --allow-private --events tenant.down --events tenant.recovered --secret-file ./hook.secret
 
 Events: tenant.down, tenant.degraded, tenant.recovered, tenant.restart-failed, host.unreachable,
-host.reachable, backup.failed, backup.missed, certificate.expiring, certificate.renewal-failed,
-disk.over-plan, suspension.deprovision-soon, suspension.deprovision-due, test. Each delivery is a POST with a JSON body and the headers
+host.reachable, host.agent-silent, host.agent-back, backup.failed, backup.missed,
+certificate.expiring, certificate.renewal-failed, disk.over-plan, suspension.deprovision-soon,
+suspension.deprovisioned, suspension.deprovision-failed, suspension.deprovision-due, test. Each delivery is a POST with a JSON body and the headers
 X-Tenantctl-Timestamp (Unix seconds) and X-Tenantctl-Signature: sha256=<hex HMAC-SHA256 of
 "<timestamp>.<body>" keyed with the secret>. The secret is sealed in the admin database with the
 master key; the file is the only place it is shown. The URL's path and query are never shown

@@ -14,7 +14,7 @@ Examples:
 
 Events are what the watch (tenantctl watch, or the agent) saw: tenant.degraded, tenant.down,
 tenant.recovered, tenant.restarted / tenant.restart-failed (automatic restarts), host.unreachable
-and host.reachable; newest first.
+and host.reachable, and the agents' heartbeats saw: host.agent-silent and host.agent-back; newest first.
 `)
     .action(async (id: string | undefined, options, command: Command) => {
       const { events } = await import('../../watch/events.js');

@@ -1,0 +1,231 @@
+// The agent's operations on real parts (issue 22's leftovers): two agents of one host in their own
+// compose projects, the admin database with the agent's own role, one real tenant. In order:
+//   - the leader's admin database session terminated (pg_terminate_backend) while its scheduled
+//     backup runs: the other agent takes the lead, the run is settled once and the job is not doubled;
+//   - a host whose agents stopped beating is host.agent-silent (event, alert row), in agent status,
+//     doctor and /metrics;
+//   - the suspension policy deprovisions a due tenant with its data kept, as the agent; an agent
+//     killed -9 in the middle leaves it 'deprovisioning', and the other agent's next pass finishes it;
+//     the agent's role may not change any other tenant's status or allocations.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import getPort from 'get-port';
+import pg from 'pg';
+import { createHarness, stopwatch, type Harness } from './harness.js';
+import { retryUntilDeadline, done, notYet } from '../../src/common/retry.js';
+
+let h: Harness;
+const timings: Record<string, number> = {};
+const timed = stopwatch(timings);
+let pauseFile: string;
+let first: { project: string; port: number; env: Record<string, string> };
+let second: { project: string; port: number; env: Record<string, string> };
+
+beforeAll(async () => {
+  h = await createHarness('agentops', {
+    TENANTCTL_SUBNET_POOL: `10.${110 + Math.floor(Math.random() * 30)}.0.0/16`,
+    TENANTCTL_APP_PORTS: '4970-4989', TENANTCTL_DB_PORTS: '5970-5989', TENANTCTL_REDIS_PORTS: '6970-6989',
+  });
+  pauseFile = path.join(h.dir, 'pause', 'agent-ops.pause');
+  mkdirSync(path.dirname(pauseFile), { recursive: true });
+  const agentEnv = async (project: string) => {
+    const port = await getPort();
+    return { project, port, env: { TENANTCTL_AGENT_PROJECT: project, TENANTCTL_AGENT_PORT: String(port) } };
+  };
+  first = await agentEnv(`${h.prefix}-agent`);
+  second = await agentEnv(`${h.prefix}-agent2`);
+  // Schedules polled every second, heartbeats every second and a host silent after 10 s; the watch at
+  // its default. The policy deprovisions after 2 days suspended (the test moves the clock of the row).
+  writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), [
+    'plans:', '  standard:', '    backupSchedule: every 1h',
+    'agent:', '  pollSeconds: 1', '  heartbeatSeconds: 1', '  silentAfterSeconds: 10',
+    'alerts:', '  deliveryIntervalSeconds: 1',
+    'suspension:', '  deprovisionAfterDays: 2', '',
+  ].join('\n'));
+  const r = await timed('provision', () => h.cli(['provision', 'acme', '--name', 'Acme', '--plan', 'standard', '--json']));
+  expect(r.exitCode, r.why).toBe(0);
+  // Every alert is queued for this endpoint (nothing listens there: the rows are what is checked).
+  const added = await h.cli(['alerts', 'add', `http://127.0.0.1:${await getPort()}/hook`, '--allow-private', '--secret-file', path.join(h.dir, 'hook.secret'), '--json']);
+  expect(added.exitCode, added.why).toBe(0);
+}, 240_000);
+
+afterAll(async () => {
+  if (h) {
+    for (const agent of [first, second]) if (agent) await h.cli(['agent', 'down', '--json'], { env: agent.env }).catch(() => {});
+    await h.cleanup();
+  }
+  console.log(`agent-ops e2e timings (ms): ${JSON.stringify(timings)}`);
+}, 120_000);
+
+async function waitFor<T>(what: string, attempt: () => Promise<T | undefined>, deadlineMs = 60_000): Promise<T> {
+  return retryUntilDeadline(async () => {
+    const value = await attempt();
+    return value === undefined ? notYet(what) : done(value);
+  }, { what, deadlineMs, initialDelayMs: 250, maxDelayMs: 1_000, onDeadline: (why) => new Error(`timed out ${why}`) });
+}
+
+const statusOf = async (agent: typeof first) => (await h.cli(['agent', 'status', '--json'], { env: agent.env })).json();
+const leads = (agent: typeof first) => waitFor(`${agent.project} to lead`, async () => ((await statusOf(agent)).leader === true ? true : undefined), 60_000);
+const actorOf = (agent: typeof first) => `agent:${agent.project}@`;
+
+/** The agent's own login, as its container has it. */
+async function asAgent<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const password = /TENANTCTL_AGENT_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent-db.env'), 'utf8'))![1];
+  const client = new pg.Client({ host: '127.0.0.1', port: Number(h.env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl_agent', password, database: 'tenantctl_admin' });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+describe.sequential('agent operations', () => {
+  it('the leader\'s admin database session terminated during its scheduled backup: the other agent leads, the run is settled once, the job is not doubled', async () => {
+    // The first agent stops its backups at backup:running (and its policy runs at deprovision:removing, below).
+    const pausing = { TENANTCTL_PAUSE_AT: 'backup:running,deprovision:removing', TENANTCTL_PAUSE_FILE: pauseFile };
+    const up = await timed('agent up (first)', () => h.cli(['agent', 'up', '--json'], { env: { ...first.env, ...pausing } }));
+    expect(up.exitCode, up.why).toBe(0);
+    await leads(first);
+    // The plan's schedule is due when agent up creates it: the leader claims it and stops mid-backup.
+    await waitFor('the first agent\'s backup to pause', async () => (existsSync(pauseFile) ? true : undefined));
+    expect(readFileSync(pauseFile, 'utf8')).toMatch(/^backup:running \d+/);
+    const up2 = await timed('agent up (second)', () => h.cli(['agent', 'up', '--json'], { env: second.env }));
+    expect(up2.exitCode, up2.why).toBe(0);
+    expect((await statusOf(second)).leader).toBe(false);
+
+    const [schedule] = await h.adminQuery("SELECT id FROM admin_schedules WHERE kind = 'backup' AND target = 'standard'");
+    const [claimed] = await h.adminQuery("SELECT id, actor, leader_pid FROM admin_schedule_runs WHERE schedule_id = $1 AND state = 'running'", [schedule.id]);
+    expect(claimed.actor).toMatch(new RegExp(`^${actorOf(first)}`));
+    // The leader lock's session, and only it: the agent's other connections (its job's) live on.
+    const holders = await h.adminQuery("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 4 AND objsubid = 2 AND granted");
+    expect(holders.map((r) => r.pid)).toEqual([claimed.leader_pid]);
+    const terminatedAt = new Date();
+    const [terminated] = await h.adminQuery('SELECT pg_terminate_backend($1) AS ok', [claimed.leader_pid]);
+    expect(terminated.ok).toBe(true);
+
+    await timed('takeover', () => leads(second));
+    // The old leader noticed, and its job was aborted (its pause ended by the term's signal, not by us).
+    await waitFor('the first agent to step down', async () => ((await statusOf(first)).leader === false ? true : undefined), 30_000);
+    const firstLog = (await execa('docker', ['logs', first.project], { reject: false })).stderr;
+    expect(firstLog).toMatch(/no longer the leader of host .* its jobs in flight are aborted/);
+    rmSync(pauseFile, { force: true });
+
+    // The interrupted run: settled as failed once (by the new leader, or by its own agent's fence), never run twice at once.
+    const settled = await waitFor('the interrupted run to be settled', async () => {
+      const [r] = await h.adminQuery('SELECT * FROM admin_schedule_runs WHERE id = $1', [claimed.id]);
+      return r.state !== 'running' ? r : undefined;
+    }, 60_000);
+    expect(settled.state).toBe('failed');
+    // Its backup is failed, not left running, and its journal entry is settled.
+    const interrupted = await waitFor('the interrupted backup to be settled', async () => {
+      const rows = await h.adminQuery("SELECT state, created_by FROM admin_backups WHERE customer_id = 'acme' AND started_at < $1 ORDER BY started_at", [terminatedAt]);
+      return rows.every((b) => b.state !== 'running') ? rows : undefined;
+    });
+    expect(interrupted.map((b) => b.state)).toEqual(['failed']);
+    // The next run (due at once after an interrupted one, or made due here if the tenant was still
+    // held when it came) is the new leader's, and backs acme up once.
+    const afterRuns = async () => h.adminQuery('SELECT id, state, actor FROM admin_schedule_runs WHERE schedule_id = $1 AND id > $2 ORDER BY id', [schedule.id, claimed.id]);
+    await waitFor('a run of the new leader to back acme up', async () => {
+      const ok = await h.adminQuery("SELECT id FROM admin_backups WHERE customer_id = 'acme' AND state = 'succeeded' AND started_at >= $1", [terminatedAt]);
+      if (ok.length > 0) return true;
+      const runs = await afterRuns();
+      if (runs.length > 0 && runs.every((r) => r.state !== 'running')) await h.adminQuery('UPDATE admin_schedules SET next_run_at = now() WHERE id = $1 AND running_run IS NULL', [schedule.id]);
+      return undefined;
+    }, 90_000);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const backups = await h.adminQuery("SELECT state, created_by FROM admin_backups WHERE customer_id = 'acme' AND started_at >= $1 ORDER BY started_at", [terminatedAt]);
+    expect(backups.filter((b) => b.state === 'succeeded')).toHaveLength(1);
+    expect(backups.find((b) => b.state === 'succeeded').created_by).toMatch(new RegExp(`^${actorOf(second)}`));
+    expect(backups.filter((b) => b.state === 'running')).toEqual([]);
+    // The interrupted backup's journal entry is settled (by its own agent's abort, or by the next holder of acme's lock).
+    expect(await h.adminQuery("SELECT id FROM admin_operations WHERE customer_id = 'acme' AND state = 'running'")).toEqual([]);
+    const runs = await afterRuns();
+    expect(runs.every((r) => r.actor.startsWith(actorOf(second)))).toBe(true);
+    // Never two runs of the schedule at once: every run's span is disjoint from the others'.
+    const spans = await h.adminQuery('SELECT started_at, finished_at FROM admin_schedule_runs WHERE schedule_id = $1 ORDER BY started_at', [schedule.id]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i].started_at.getTime()).toBeGreaterThanOrEqual(spans[i - 1].finished_at.getTime() - 1000);
+  }, 240_000);
+
+  it('a host whose agents stopped beating is host.agent-silent, raised once, and shown by agent status, doctor and /metrics', async () => {
+    // Another host's agent beat an hour ago and then died (a row as its agent left it).
+    await h.adminQuery("INSERT INTO admin_agent_heartbeats (host, instance, beat_at, started_at, leader) VALUES ('ghost', 'agent:gone@ghost pid 1', now() - interval '1 hour', now() - interval '2 hours', true)");
+    const event = await waitFor('host.agent-silent', async () => (await h.adminQuery("SELECT * FROM admin_tenant_events WHERE kind = 'host.agent-silent' AND host = 'ghost'"))[0], 30_000);
+    expect(event.detail).toMatchObject({ lastInstance: 'agent:gone@ghost pid 1', silentAfterSeconds: 10 });
+    // Two live agents look every second; it is raised once.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await h.adminQuery("SELECT id FROM admin_tenant_events WHERE kind = 'host.agent-silent' AND host = 'ghost'")).toHaveLength(1);
+    expect(await h.adminQuery("SELECT id FROM admin_alert_deliveries WHERE event = 'host.agent-silent' AND payload->>'host' = 'ghost'")).toHaveLength(1);
+
+    const status = await statusOf(second);
+    const beats = Object.fromEntries(status.heartbeats.map((b: any) => [b.host, b]));
+    expect(beats.ghost).toMatchObject({ silent: true, silentSince: expect.any(String) });
+    const own = status.heartbeats.find((b: any) => b.host !== 'ghost');
+    expect(own).toMatchObject({ silent: false });
+    expect(own.ageSeconds).toBeLessThan(10);
+    const doctor = await h.cli(['doctor', '--json']);
+    expect(doctor.json().findings.filter((f: any) => f.kind === 'agent-silent').map((f: any) => f.host)).toEqual(['ghost']);
+    const metrics = await (await fetch(`http://127.0.0.1:${second.port}/metrics`)).text();
+    expect(metrics).toMatch(/^tenantctl_agent_heartbeat_age_seconds\{host="ghost"\} (3[6-9]\d\d|[4-9]\d\d\d)$/m);
+    await h.adminQuery("DELETE FROM admin_agent_heartbeats WHERE host = 'ghost'");
+  }, 120_000);
+
+  it('the suspension policy deprovisions a due tenant with its data kept, as the agent; killed -9 mid-way, the other agent finishes it', async () => {
+    const suspend = await timed('suspend', () => h.cli(['suspend', 'acme', '--reason', 'unpaid', '--json']));
+    expect(suspend.exitCode, suspend.why).toBe(0);
+    // The agent's role may not do this to a tenant the policy has not begun: the guard says no.
+    await asAgent(async (client) => {
+      const refused = async (sql: string) => expect((await client.query(sql).then(() => undefined, (e: Error) => e))?.message, sql).toMatch(/permission denied/);
+      await refused("UPDATE admin_customers SET status = 'deprovisioning', kept_data = true WHERE id = 'acme'");
+      await refused("UPDATE admin_customers SET deprovision_policy_at = now() WHERE id = 'acme'");
+      await refused("DELETE FROM admin_allocations WHERE customer_id = 'acme'");
+      await refused("UPDATE admin_api_keys SET revoked_at = now() WHERE customer_id = 'acme'");
+      await refused("UPDATE admin_customers SET secrets_ciphertext = NULL WHERE id = 'acme'");
+    });
+    const allocations = (await h.adminQuery("SELECT count(*)::int AS n FROM admin_allocations WHERE customer_id = 'acme'"))[0].n;
+    expect(allocations).toBeGreaterThan(0);
+    // Suspended three days ago and warned two days ago: due (deprovisionAfterDays 2).
+    await h.adminQuery("UPDATE admin_customers SET suspended_at = now() - interval '3 days', deprovision_warned_at = now() - interval '2 days' WHERE id = 'acme'");
+
+    // The first agent leads (the second stopped), and its policy pass (the first comes within
+    // seconds of leading) stops at deprovision:removing: killed -9 there.
+    await execa('docker', ['stop', '-t', '30', second.project]);
+    await timed('first agent leads again', () => leads(first));
+    await waitFor('the policy\'s deprovision to pause', async () => (existsSync(pauseFile) && readFileSync(pauseFile, 'utf8').startsWith('deprovision:removing') ? true : undefined), 60_000);
+    expect((await h.adminQuery("SELECT status, kept_data, deprovision_policy_at IS NOT NULL AS policy FROM admin_customers WHERE id = 'acme'"))[0]).toEqual({ status: 'deprovisioning', kept_data: true, policy: true });
+    // Not restarted by Docker behind the test's back (it would stop at the same step again).
+    await execa('docker', ['update', '--restart', 'no', first.project]);
+    await execa('docker', ['kill', '-s', 'KILL', first.project]);
+    rmSync(pauseFile, { force: true });
+
+    await execa('docker', ['start', second.project]);
+    await timed('policy deprovision resumed', () => waitFor('acme to be deprovisioned', async () => {
+      const [row] = await h.adminQuery("SELECT status, kept_data, deprovision_policy_at FROM admin_customers WHERE id = 'acme'");
+      return row.status === 'deprovisioned' && row.deprovision_policy_at === null ? row : undefined;
+    }, 90_000));
+    const [row] = await h.adminQuery("SELECT status, kept_data FROM admin_customers WHERE id = 'acme'");
+    expect(row).toEqual({ status: 'deprovisioned', kept_data: true });
+    // The stack is gone, its volumes kept; its allocations released, its keys revoked.
+    const project = `${h.prefix}-acme`;
+    expect((await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).stdout.trim()).toBe('');
+    expect((await execa('docker', ['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`])).stdout.trim()).not.toBe('');
+    expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_allocations WHERE customer_id = 'acme'"))[0].n).toBe(0);
+    expect(await h.adminQuery("SELECT id FROM admin_api_keys WHERE customer_id = 'acme' AND revoked_at IS NULL")).toEqual([]);
+    expect(existsSync(path.join(h.customersDir, 'acme'))).toBe(true);
+    // Audited as the agents' doing: the policy's decision by the first, the verb finished by the second.
+    const audit = await h.adminQuery("SELECT action, actor FROM admin_audit_logs WHERE customer_id = 'acme' AND action IN ('suspension.policy-deprovision', 'deprovision.started', 'deprovision.completed') ORDER BY id");
+    // The verb's resume records its start again (as an operator's re-run does), then completes.
+    const who = (a: { actor: string }) => (a.actor.startsWith(actorOf(second)) ? 'second' : a.actor.startsWith(actorOf(first)) ? 'first' : a.actor);
+    expect(audit.map((a) => [a.action, who(a)])).toEqual([
+      ['suspension.policy-deprovision', 'first'], ['deprovision.started', 'first'], ['deprovision.started', 'second'], ['deprovision.completed', 'second'],
+    ]);
+    const [alert] = await h.adminQuery("SELECT payload FROM admin_alert_deliveries WHERE event = 'suspension.deprovisioned' AND payload->>'tenant' = 'acme'");
+    expect(alert.payload.detail).toMatchObject({ keepData: true, resumed: true });
+    // Once deprovisioned, the agent's role can do nothing more to it.
+    await asAgent(async (client) => {
+      expect((await client.query("UPDATE admin_customers SET status = 'active' WHERE id = 'acme'").then(() => undefined, (e: Error) => e))?.message).toMatch(/permission denied/);
+    });
+  }, 240_000);
+});
