@@ -37,6 +37,11 @@ const planSettings = (pidsLimit: number) => z.strictObject({
   backupSchedule: z._default(scheduleSpec, 'off'),
   /** Retention: the agent keeps this many succeeded backups per tenant of the plan (unset: all). */
   backupKeep: z.optional(z.int().check(z.gte(1), z.lte(10_000))),
+  /**
+   * Point-in-time recovery (src/pitr/): the tenant's PostgreSQL archives its WAL, tenantctl ships it
+   * to the backup repository, and `backup` takes a physical base backup. Off by default.
+   */
+  pitr: z._default(z.boolean(), false),
 });
 
 /**
@@ -281,6 +286,18 @@ export const configSchema = z.strictObject({
       port: z._default(port, 9464),
       statsCacheSeconds: z._default(z.number().check(z.gte(1), z.lte(3600)), 30),
       diskCacheSeconds: z._default(z.number().check(z.gte(10), z.lte(86_400)), 900),
+    }),
+    {},
+  ),
+  /**
+   * Point-in-time recovery for the plans that switch it on (plans.<plan>.pitr): archiveTimeoutSeconds
+   * bounds how long a written change waits before its WAL segment is archived; the agent ships
+   * archived segments to the repository every shipIntervalSeconds.
+   */
+  pitr: z.prefault(
+    z.strictObject({
+      archiveTimeoutSeconds: z._default(z.int().check(z.gte(10), z.lte(3600)), 60),
+      shipIntervalSeconds: z._default(z.number().check(z.gte(5), z.lte(3600)), 30),
     }),
     {},
   ),
