@@ -22,6 +22,8 @@ import { baseBefore, baseFileName } from './base-backup.js';
 import { openPitrRepository, repoTransferTimeoutMs, snapshotsTagged, walTags, type PitrRepository } from './repo.js';
 import { clearStageScript, dropScript, inDataVolume, putBackScript, recoverySettingsScript, swapScript, untarInto, type VolumeWhere } from './volume-steps.js';
 import { applyPasswords } from './passwords.js';
+import { shippingLock } from './ship-lock.js';
+import { pitrBaseBackup } from './backup.js';
 
 // `tenantctl restore <id> --to-time <timestamp> [--as <new-id>]`: the tenant's PostgreSQL as it was
 // at that moment, from the newest base backup completed before it and the WAL shipped since, replayed
@@ -31,7 +33,7 @@ import { applyPasswords } from './passwords.js';
 //   provisioned  (--as) the new tenant, made from the source's template and plan
 //   shipped    the source's current WAL archived and shipped; the base and WAL snapshots chosen
 //   staged     base backup and WAL extracted into the data volume beside the live data (it still runs)
-//   stopped    the whole stack stopped (nothing writes while the data changes)
+//   stopped    the database service stopped (nothing writes while the data changes)
 //   swapped    the live data set aside in the volume, the staged data in its place
 //   starting / started   the stack started: PostgreSQL replays to the target and promotes
 //   promoted   out of recovery; the recovery settings reset
@@ -55,7 +57,7 @@ export interface PitrIntent {
   where?: VolumeWhere;
   service?: string;
   base?: { snapshotId: string; completedAt: string };
-  wal?: string[];
+  wal?: Array<{ id: string; path: string }>;
 }
 
 export interface PitrRestoreResult {
@@ -65,6 +67,8 @@ export interface PitrRestoreResult {
   targetTime: string;
   base: { snapshotId: string; completedAt: string };
   walSnapshots: number;
+  /** The base backup taken of the restored tenant (null: it failed, said in a warning). */
+  newBase: string | null;
   url: string | null;
   initialApiKey?: { id: string; prefix: string; key: string };
   durationMs: number;
@@ -97,7 +101,12 @@ export async function restoreToTime(ctx: Context, input: PitrRestoreInput): Prom
   const time = parseTargetTime(input.toTime, ctx.clock.now());
   const db = await ctx.adminDb();
   const release = await holdTenant(ctx, target);
+  // Nothing ships the target's WAL while its data is replaced (a restored server archives a new
+  // timeline before it is proven), and the source's is shipped by this run itself.
+  const shipping: Array<() => Promise<void>> = [];
   try {
+    shipping.push(await shippingLock(ctx, target));
+    if (source !== target) shipping.push(await shippingLock(ctx, source));
     const registry = new TenantRegistry(db);
     const src = await requireTenantFor(ctx, source, 'be restored to a time', ['active']);
     if (!ctx.config.plans[src.record.plan as keyof typeof ctx.config.plans]?.pitr) {
@@ -134,7 +143,14 @@ export async function restoreToTime(ctx: Context, input: PitrRestoreInput): Prom
       }
       const { walSnapshots } = await replaceWithTime(ctx, journal, op, repo, base);
       await completePitr(ctx, journal, op);
+      // The restored server runs on a new timeline: a base backup of it, so later moments can be
+      // reached too (recovery follows the base's own timeline). Its failure does not undo the restore.
+      const newBase = await pitrBaseBackup(ctx, target).then((b) => b.base.snapshotId, (error) => {
+        ctx.reporter.info(`warning: the base backup after the restore failed (${messageOf(error)}): run tenantctl backup ${target}; moments after this restore cannot be reached until one succeeds`);
+        return null;
+      });
       return {
+        newBase,
         id: target, source, mode, targetTime: time.toISOString(), base: { snapshotId: base.snapshotId, completedAt: base.completedAt }, walSnapshots,
         url: provisioned?.url ?? src.record.appUrl ?? null, initialApiKey: provisioned?.initialApiKey, durationMs: ctx.clock.now() - started,
       };
@@ -142,6 +158,7 @@ export async function restoreToTime(ctx: Context, input: PitrRestoreInput): Prom
       throw await undoAfterFailure(ctx, journal, op, error);
     }
   } finally {
+    for (const unlock of shipping.reverse()) await unlock();
     await release();
   }
 }
@@ -172,7 +189,7 @@ async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Oper
   // Every WAL batch shipped since the base began (a minute's slack for the two clocks): the
   // segments the base needs and those up to the target are among them; later ones are not replayed.
   const fromMs = Date.parse(base.startedAt) - 60_000;
-  const wal = (await snapshotsTagged(ctx, repo, walTags(op.data.source))).filter((s) => Date.parse(s.time) >= fromMs).map((s) => s.id);
+  const wal = (await snapshotsTagged(ctx, repo, walTags(op.data.source))).filter((s) => Date.parse(s.time) >= fromMs).map((s) => ({ id: s.id, path: s.paths[0] ?? '/' }));
 
   const dst = op.data.mode === 'new' ? await stackOf(ctx, op.tenant) : src;
   const container = op.data.mode === 'new' ? await archivingContainer(ctx, dst.project, dst.service, op.tenant) : srcContainer;
@@ -185,15 +202,14 @@ async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Oper
   ctx.reporter.step(`staging base backup ${base.snapshotId.slice(0, 8)} and ${wal.length} WAL batch(es) beside the live data of ${op.tenant}`);
   await inDataVolume(ctx, where, clearStageScript, 'clearing the stage');
   await streamInto(ctx, repo, where, base.snapshotId, `/${baseFileName}`, 'staged');
-  for (const id of wal) {
-    const snapshot = (await repo.json<Array<{ paths: string[] }>>(['snapshots', id], { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal }))[0];
-    await streamInto(ctx, repo, where, id, snapshot?.paths[0] ?? '/', 'wal');
-  }
+  for (const batch of wal) await streamInto(ctx, repo, where, batch.id, batch.path, 'wal');
   await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime), 'writing the recovery settings');
   await record('staged');
 
-  ctx.reporter.step(`stopping ${op.tenant} (nothing writes while its database is swapped)`);
-  await dst.runtime.stop(undefined, { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+  // The database service alone: with it stopped nothing can write to it, and its clients reconnect
+  // once it is back (readiness below proves they did).
+  ctx.reporter.step(`stopping the ${dst.service} service of ${op.tenant} (nothing writes while its database is swapped)`);
+  await dst.runtime.stop([dst.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
   await record('stopped');
   await inDataVolume(ctx, where, swapScript, 'swapping the restored data in');
   await record('swapped');
@@ -239,6 +255,7 @@ async function waitPromoted(ctx: Context, id: string, project: string, service: 
   await superuserSql(ctx, container, anyRole, 'ALTER SYSTEM RESET restore_command', 'resetting the recovery settings');
   await superuserSql(ctx, container, anyRole, 'ALTER SYSTEM RESET recovery_target_time', 'resetting the recovery settings');
   await superuserSql(ctx, container, anyRole, 'ALTER SYSTEM RESET recovery_target_action', 'resetting the recovery settings');
+  await superuserSql(ctx, container, anyRole, 'ALTER SYSTEM RESET recovery_target_timeline', 'resetting the recovery settings');
   await superuserSql(ctx, container, anyRole, 'SELECT pg_reload_conf()', 'reloading the settings');
 }
 
@@ -261,8 +278,8 @@ async function undoPitr(ctx: Context, journal: OperationJournal, op: Operation<P
     if (op.data.where) {
       const dst = await stackOf(ctx, op.tenant);
       if (reached(op.step, 'staged')) {
-        ctx.reporter.step(`stopping ${op.tenant} to put its own data back`);
-        await dst.runtime.stop(undefined, { timeoutMs: composeStopTimeoutMs, signal: ctx.signal });
+        ctx.reporter.step(`stopping the ${dst.service} service of ${op.tenant} to put its own data back`);
+        await dst.runtime.stop([op.data.service ?? dst.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal });
       }
       ctx.reporter.step(`putting the data of ${op.tenant} back as it was`);
       kept = (await inDataVolume(ctx, op.data.where, putBackScript(reached(op.step, 'starting')), 'putting the live data back')).includes('kept');

@@ -108,3 +108,16 @@ export async function archiveLag(db: AdminDb, tenant: string, now: number): Prom
     lastError: r?.last_error ?? null,
   };
 }
+
+/**
+ * The archive lag for `status`: the recorded shipping state, with the files waiting in the volume
+ * counted now when the tenant's PostgreSQL runs (one docker exec), else as the last shipment saw them.
+ */
+export async function archiveStatus(ctx: Context, tenant: { id: string; composeProject: string }, service: string): Promise<ArchiveLag & { waitingCountedNow: boolean }> {
+  const lag = await archiveLag(await ctx.adminDb(), tenant.id, ctx.clock.now());
+  const { stackContainer } = await import('../backups/containers.js');
+  const c = await stackContainer(ctx.dockerHost, tenant.composeProject, service, ctx.signal).catch(() => undefined);
+  if (!c?.running) return { ...lag, waitingCountedNow: false };
+  const files = await archivedFiles(ctx, c.id).catch(() => undefined);
+  return files ? { ...lag, waiting: files.length, waitingCountedNow: true } : { ...lag, waitingCountedNow: false };
+}

@@ -64,11 +64,13 @@ export const clearStageScript = 'rm -rf "$STAGED" "$WAL"\nmkdir -p "$STAGED" "$W
  */
 export function recoverySettingsScript(w: VolumeWhere, targetTime: string): string {
   const walDir = `${w.dataDir}/${pitrNames(w.suffix).wal}`;
+  // PostgreSQL's own timestamptz text: its setting refuses ISO 8601's "T" and "Z".
+  targetTime = new Date(targetTime).toISOString().replace('T', ' ').replace('Z', '+00');
   if (/['"\\$`]/.test(walDir + targetTime)) throw new TenantctlError('internal', 'unexpected characters in a recovery setting');
   return [
     '[ -s "$STAGED/PG_VERSION" ] || { echo "the base backup was not extracted (no PG_VERSION)" >&2; exit 3; }',
     'rm -f "$STAGED/postmaster.pid" "$STAGED/standby.signal"',
-    `printf "%s\\n" "# tenantctl restore --to-time" "restore_command = 'cp ${walDir}/%f %p'" "recovery_target_time = '${targetTime}'" "recovery_target_action = 'promote'" >> "$STAGED/postgresql.auto.conf"`,
+    `printf "%s\\n" "# tenantctl restore --to-time" "restore_command = 'cp ${walDir}/%f %p'" "recovery_target_time = '${targetTime}'" "recovery_target_action = 'promote'" "recovery_target_timeline = 'current'" >> "$STAGED/postgresql.auto.conf"`,
     'touch "$STAGED/recovery.signal"',
     'chown "$(stat -c %u:%g .)" "$STAGED/recovery.signal" "$STAGED/postgresql.auto.conf"',
   ].join('\n');
