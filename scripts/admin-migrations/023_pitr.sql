@@ -51,10 +51,13 @@ CREATE TABLE admin_wal_shipping (
   checked_at           timestamptz NOT NULL DEFAULT now()
 );
 
--- The agent ships WAL on its loop: it writes the shipping state and nothing else of this migration's.
+-- The agent ships WAL on its loop (it writes the shipping state) and takes the base backups of its
+-- scheduled backups (it records them; it never changes or removes one). A to-time restore is an
+-- operator's verb: the agent needs nothing else of this migration's.
 DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenantctl_agent') THEN
     GRANT SELECT, INSERT, UPDATE ON admin_wal_shipping TO tenantctl_agent;
+    GRANT SELECT, INSERT ON admin_pitr_base_backups TO tenantctl_agent;
   END IF;
 END $$;
