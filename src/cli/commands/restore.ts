@@ -43,6 +43,11 @@ tenant is proven ready. Only the PostgreSQL piece goes back in time; Redis keeps
         }), renderPitrRestore, { tenantIds: [options.as ?? id] });
         return;
       }
+      if (options.from === undefined) {
+        const { usageError } = await import('../../common/errors.js');
+        await withContext(command, async () => { throw usageError('restore needs --from <backup> (a backup id or folder) or --to-time <timestamp> (point-in-time recovery)'); }, () => '');
+        return;
+      }
       const { restore } = await import('../../backups/restore.js');
       const { renderRestore } = await import('../../backups/render.js');
       const { askOnTerminal } = await import('../confirm.js');
