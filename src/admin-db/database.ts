@@ -15,7 +15,7 @@ import { concerns, currentLockScope, type LockScope } from '../common/lock-scope
  * tenant's lock for its whole run: not reused, so an older tenantctl's lock can never mean another.
  * 4 is the agent's leadership of a host (src/agent/leader.ts).
  */
-export const lockSpaces = { tenant: 1, allocation: 2, agentLeader: 4 } as const;
+export const lockSpaces = { tenant: 1, allocation: 2, agentLeader: 4, walShipping: 23 } as const;
 
 /** The admin schema: init-admin-db.sql first, then scripts/admin-migrations/*.sql in name order. */
 export function adminMigrationFiles(): string[] {

@@ -7,6 +7,7 @@ import { alertDeliveryLoopFor, type Loop as ContextLoop } from '../alerts/loop.j
 import { retentionLoop } from '../watch/retention.js';
 import { policyLoop } from './policy-loop.js';
 import { heartbeatLoop } from './heartbeat.js';
+import { walShippingLoopFor } from '../pitr/ship-loop.js';
 
 /**
  * Only the host's leader probes, restarts and sends: two agents on one host would otherwise record
@@ -29,7 +30,7 @@ function leaderOnly(loop: ContextLoop): AgentLoop {
 /**
  * Every loop the agent runs, in one place: leadership, heartbeats (heartbeat.ts), the schedules (backups, retention, doctor),
  * the watch (src/watch: probes, transitions, auto-restart), alert deliveries (src/alerts) and the
- * policies (disk quota, suspension deprovisioning: policy-loop.ts).
+ * policies (disk quota, suspension deprovisioning: policy-loop.ts) and WAL shipping (src/pitr).
  * Metrics are not a loop: a scrape of /metrics collects them (routes.ts).
  */
 export function agentLoops(ctx: Context, leadership: Leadership, self: { instance: string; startedAt: string }): AgentLoop[] {
@@ -43,5 +44,7 @@ export function agentLoops(ctx: Context, leadership: Leadership, self: { instanc
     // Events and finished deliveries past watch.retentionDays (not the schedules' backup retention).
     leaderOnly({ ...retentionLoop, name: 'event-retention' }),
     policyLoop(),
+    // Point-in-time recovery: archived WAL into the repository (plans with pitr on); the leader only.
+    leaderOnly(walShippingLoopFor(ctx)),
   ];
 }

@@ -37,6 +37,32 @@ const planSettings = (pidsLimit: number) => z.strictObject({
   backupSchedule: z._default(scheduleSpec, 'off'),
   /** Retention: the agent keeps this many succeeded backups per tenant of the plan (unset: all). */
   backupKeep: z.optional(z.int().check(z.gte(1), z.lte(10_000))),
+  /**
+   * Retention in the backup repository (backups.repository): restic forget --keep-daily/weekly/monthly
+   * over each tenant's own snapshots, applied by the agent's retention schedule; replaces backupKeep there.
+   */
+  backupRetention: z.optional(z.strictObject({
+    daily: z.optional(z.int().check(z.gte(0), z.lte(10_000))),
+    weekly: z.optional(z.int().check(z.gte(0), z.lte(10_000))),
+    monthly: z.optional(z.int().check(z.gte(0), z.lte(10_000))),
+  })),
+  /**
+   * Point-in-time recovery (src/pitr/): the tenant's PostgreSQL archives its WAL, tenantctl ships it
+   * to the backup repository, and `backup` takes a physical base backup. Off by default.
+   */
+  pitr: z._default(z.boolean(), false),
+});
+
+/**
+ * The backup repository (src/repository/): with `repository` set, backups stream into that restic
+ * repository (a local path, sftp:user@host:/path, or any restic URL); without it, into backupsDir.
+ */
+export const backupsSchema = z.strictObject({
+  repository: z.optional(z.string()),
+  /** sftp: the ssh private key restic's ssh logs in with (mounted read-only into the agent). */
+  sshKey: z.optional(text()),
+  /** sftp: the known_hosts file the repository host's key is checked against (StrictHostKeyChecking=yes). */
+  sshKnownHosts: z.optional(text()),
 });
 
 /**
@@ -238,6 +264,7 @@ export const configSchema = z.strictObject({
     {},
   ),
   frontdoor: z.prefault(frontdoorSchema, {}),
+  backups: z.prefault(backupsSchema, {}),
   agent: z.prefault(agentSchema, {}),
   /**
    * Per plan, what is not fixed by tenantctl's plans (src/templates/plans.ts): `pidsLimit`, the most
@@ -293,6 +320,18 @@ export const configSchema = z.strictObject({
     {},
   ),
   /**
+   * Point-in-time recovery for the plans that switch it on (plans.<plan>.pitr): archiveTimeoutSeconds
+   * bounds how long a written change waits before its WAL segment is archived; the agent ships
+   * archived segments to the repository every shipIntervalSeconds.
+   */
+  pitr: z.prefault(
+    z.strictObject({
+      archiveTimeoutSeconds: z._default(z.int().check(z.gte(10), z.lte(3600)), 60),
+      shipIntervalSeconds: z._default(z.number().check(z.gte(5), z.lte(3600)), 30),
+    }),
+    {},
+  ),
+  /**
    * Suspended tenants (tenantctl suspend): deprovisionAfterDays is how many days a tenant stays
    * suspended before the policy deprovisions it, keeping its data (src/suspension/policy.ts; the
    * agent acts on it, announced by an alert a day before). Off (null) by default.
@@ -310,4 +349,5 @@ export type Config = z.infer<typeof configSchema> & { stateDir: string; backupsD
 export type PortRange = z.infer<typeof portRangeSchema>;
 export type FrontdoorConfig = Config['frontdoor'];
 export type AgentConfig = Config['agent'];
+export type BackupsConfig = Config['backups'];
 export type ServiceWithPort = keyof Config['ports'];

@@ -6,6 +6,7 @@ import { holdTenant } from '../tenants/hold.js';
 import { pruneBackups } from '../backups/prune.js';
 import { doctor } from '../doctor/doctor.js';
 import { scheduledBackup } from './scheduled-backup.js';
+import { pitrBaseBackup, pitrOn } from '../pitr/backup.js';
 import { OperationJournal } from '../operations/journal.js';
 import { certificateRenewalJob } from './certificate-renewal.js';
 
@@ -85,7 +86,13 @@ async function backupPlan(ctx: Context, store: ScheduleStore, schedule: Schedule
   // As `backup --all`: tenants whose template declares no state have nothing to back up.
   const stateful = (await Promise.all(active.map(async (t) => ((await loadTenantTemplate(ctx, t).then((tpl) => Object.keys(tpl.block.state).length > 0, () => true)) ? t : undefined))))
     .filter((t): t is TenantRecord => t !== undefined);
-  return eachTenant(ctx, store, run, stateful, 'backed up', async (t) => (await scheduledBackup(ctx, t.id, { schedule: schedule.id, run: run.id })).id);
+  return eachTenant(ctx, store, run, stateful, 'backed up', async (t) => {
+    const id = (await scheduledBackup(ctx, t.id, { schedule: schedule.id, run: run.id })).id;
+    // A plan with point-in-time recovery: a physical base backup too, as `backup` takes (src/pitr).
+    if (!pitrOn(ctx, t.plan)) return id;
+    const { base } = await pitrBaseBackup(ctx, t.id);
+    return `${id} (pitr base ${base.snapshotId.slice(0, 8)})`;
+  });
 }
 
 async function retainPlan(ctx: Context, store: ScheduleStore, schedule: Schedule, run: ScheduleRun): Promise<JobOutcome> {

@@ -17,6 +17,7 @@ import { TemplateError } from '../templates/render-compose.js';
 import { generateSecrets, type NamedSecrets } from '../secrets/generate.js';
 import { readNamedSecretFiles } from '../secrets/env-file.js';
 import { configuredTemplate, hostValuesOf, portRangesOf } from '../templates/configured.js';
+import { pitrService, withWalArchive } from '../templates/wal-archive.js';
 import { assertValidTemplate, renderTemplateWith, sampleRender, templateWarnings } from '../templates/validate.js';
 import { fillBlockText, templateValues } from '../templates/values.js';
 import type { Template } from '../templates/template.js';
@@ -451,7 +452,9 @@ export function renderTenant(template: Template, { id, name, plan, reservation, 
   const { config } = ctx;
   try {
     const values = templateValues(template, { id, name, plan, subnet: reservation.subnet, ports: reservation.ports }, hostValuesOf(config));
-    const rendered = renderTemplateWith(template, { ...values, bind_address: ctx.dockerHost.publishAddress(config.bindAddress) });
+    const plain = renderTemplateWith(template, { ...values, bind_address: ctx.dockerHost.publishAddress(config.bindAddress) });
+    // A plan with point-in-time recovery: its PostgreSQL archives WAL into a volume of its own (src/pitr/).
+    const rendered = config.plans[plan].pitr ? withWalArchive(plain, pitrService(template.block, template.name), { archiveTimeoutSeconds: config.pitr.archiveTimeoutSeconds }) : plain;
     // A remote host or a swarm publishes the front door's port only; the rest is reached through the engine.
     return ctx.dockerHost.keepsPortsPrivate ? unpublishPrivatePorts(rendered, template.block, reservation.ports) : rendered;
   } catch (error) {

@@ -22,10 +22,17 @@ manifest.json (format tenantctl-backup/2: template, pieces, sizes, SHA-256). A b
 as succeeded only when every piece is checked (pg_restore --list reads a dump, SQLite's
 integrity_check passes, an RDB starts with its magic, an archive has a tar header). A tenant whose template
 declares no state is refused (exit 2); --all leaves such tenants out.
+
+A tenant whose plan has point-in-time recovery (plans.<plan>.pitr) also gets a physical base backup
+in the repository (pg_basebackup streamed into restic; "pitr" in --json), and its archived WAL shipped.
 `)
     .action(async (ids: string[], options, command: Command) => {
       const { backupMany } = await import('../../backups/backup.js');
       const { renderBackup } = await import('../../backups/render.js');
-      await withContext(command, (ctx) => backupMany(ctx, { ids, all: options.all === true, keep: options.keep }), renderBackup, { tenantIds: ids, hostName: options.host });
+      const { withPitrBases } = await import('../../pitr/backup.js');
+      const { renderPitrBackups } = await import('../../pitr/render.js');
+      await withContext(command, async (ctx) => withPitrBases(ctx, await backupMany(ctx, { ids, all: options.all === true, keep: options.keep })),
+        (r) => [renderBackup(r), ...renderPitrBackups(r)].join('\n'),
+        { tenantIds: ids, hostName: options.host });
     });
 }

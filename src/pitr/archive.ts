@@ -1,0 +1,64 @@
+import type { Context } from '../context.js';
+import { TenantctlError } from '../common/errors.js';
+import { execIn, postgresSuperuser, requireRunning, type StackContainer } from '../backups/containers.js';
+import { walArchiveMount } from '../templates/wal-archive.js';
+import { done, notYet, retryUntilDeadline } from '../common/retry.js';
+
+// The tenant's WAL archive volume as tenantctl sees it from outside: the files PostgreSQL's
+// archive_command finished (a `.part` is a copy in progress and is never taken), read and removed
+// through `docker exec` in the tenant's own PostgreSQL container, as the postgres user.
+
+export interface ArchivedFile {
+  name: string;
+  /** When archive_command finished it (its mtime), ms since the epoch. */
+  archivedAt: number;
+}
+
+/** WAL segments, timeline history and backup history files: what PostgreSQL archives. */
+const archivedName = /^[0-9A-F]{8}(?:[0-9A-F]{16}(?:\.[0-9A-F]{8}\.backup|\.partial)?|\.history)$/;
+
+/** The archived files in name order (within a timeline, WAL order). Names that PostgreSQL would not write are ignored. */
+export async function archivedFiles(ctx: Context, container: string): Promise<ArchivedFile[]> {
+  const out = await execIn(ctx.dockerHost, container, ['find', walArchiveMount, '-maxdepth', '1', '-type', 'f', '!', '-name', '*.part', '-printf', '%f %T@\\n'], { signal: ctx.signal, what: 'listing the WAL archive' });
+  return out.split('\n').map((line) => line.trim().split(' ')).filter(([name, at]) => name && at && archivedName.test(name))
+    .map(([name, at]) => ({ name: name!, archivedAt: Math.round(Number(at) * 1000) }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Removes shipped files from the archive (only once the repository holds them). */
+export async function removeArchived(ctx: Context, container: string, names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  for (const name of names) if (!archivedName.test(name)) throw new TenantctlError('internal', `refusing to remove ${JSON.stringify(name)} from the WAL archive`);
+  await execIn(ctx.dockerHost, container, ['rm', '-f', '--', ...names.map((n) => `${walArchiveMount}/${n}`)], { signal: ctx.signal, what: 'removing shipped WAL segments' });
+}
+
+/** The tenant's running PostgreSQL container that has the archive volume mounted, or a conflict. */
+export async function archivingContainer(ctx: Context, project: string, service: string, tenant: string): Promise<StackContainer> {
+  const c = await requireRunning(ctx.dockerHost, project, service, tenant, ctx.signal);
+  if (!c.volumes[walArchiveMount]) throw new TenantctlError('conflict', `the ${service} container of ${tenant} has no WAL archive volume: its plan had point-in-time recovery off when it was rendered (tenantctl upgrade ${tenant} brings its compose file in step with its plan)`);
+  return c;
+}
+
+/** psql as the server's superuser over the local socket (trusted in the container), one statement; its output. */
+export async function superuserSql(ctx: Context, container: string, anyRole: string, sql: string, what: string, signal = ctx.signal): Promise<string> {
+  const superuser = await postgresSuperuser(ctx.dockerHost, container, anyRole, signal);
+  return (await execIn(ctx.dockerHost, container, ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '/run/postgresql', '-U', superuser, '-d', 'postgres', '-c', sql], { signal, what })).trim();
+}
+
+/**
+ * Closes the current WAL segment (if anything was written into it) and waits until PostgreSQL has
+ * archived it: then everything committed before this call is in the archive volume.
+ */
+export async function switchAndWaitArchived(ctx: Context, container: string, anyRole: string, deadlineMs = 60_000): Promise<void> {
+  // pg_switch_wal() is the end of the segment it closed plus one (or, with nothing written since the
+  // last switch, the start of the current one): one byte back is in the segment that must be archived.
+  const segment = await superuserSql(ctx, container, anyRole, 'SELECT pg_walfile_name(pg_switch_wal() - 1)', 'switching to a new WAL segment');
+  await retryUntilDeadline(async () => {
+    const row = await superuserSql(ctx, container, anyRole, "SELECT coalesce(last_archived_wal, '') || ' ' || coalesce(last_failed_wal, '') FROM pg_stat_archiver", 'asking the archiver');
+    const archived = row.split(' ')[0] ?? '';
+    return archived.length >= 24 && archived.slice(0, 24) >= segment ? done(undefined) : notYet(`WAL segment ${segment} not archived yet (pg_stat_archiver: ${row || 'nothing archived'})`);
+  }, {
+    what: `waiting until PostgreSQL has archived WAL segment ${segment}`, deadlineMs, clock: ctx.clock, signal: ctx.signal, initialDelayMs: 100, maxDelayMs: 500,
+    onDeadline: (why) => new TenantctlError('docker', `${why} after ${deadlineMs / 1000} s: is archive_command failing? (tenantctl logs <id> --service db)`),
+  });
+}

@@ -1,0 +1,114 @@
+import type { Context } from '../context.js';
+import { messageOf } from '../common/errors.js';
+import { shippingLock, tryShippingLock } from './ship-lock.js';
+import { holdTenant } from '../tenants/hold.js';
+import { requireTenantFor } from '../tenants/day2-target.js';
+import { TenantRegistry } from '../tenants/registry.js';
+import { tenantState } from '../backups/tenant-state.js';
+import { pitrService } from '../templates/wal-archive.js';
+import { archivingContainer, switchAndWaitArchived } from './archive.js';
+import { recordShipping, shipWal, type ShipResult } from './ship.js';
+import { takeBaseBackup, type BaseBackupResult } from './base-backup.js';
+import { openPitrRepository, type PitrRepository } from './repo.js';
+
+// What `backup` does for a tenant whose plan has point-in-time recovery, after its usual backup:
+// a physical base backup into the repository, then the current segment closed, archived and
+// shipped, so the new base can be restored to at once. And shipping alone (the agent's loop).
+
+export interface PitrBackupResult {
+  base: BaseBackupResult;
+  shipped: number;
+}
+
+/** Whether the tenant's plan has PITR on (plans.<plan>.pitr). */
+export const pitrOn = (ctx: Pick<Context, 'config'>, plan: string) => ctx.config.plans[plan as keyof Context['config']['plans']]?.pitr === true;
+
+interface Where { tenant: string; container: string; anyRole: string }
+
+async function archiveOf(ctx: Context, id: string): Promise<Where> {
+  const t = await requireTenantFor(ctx, id, 'have its WAL shipped', ['active', 'suspended']);
+  const state = await tenantState(ctx, await ctx.adminDb(), t, 'have its WAL shipped');
+  const service = pitrService(state.template.block, state.template.name);
+  const piece = state.pieces.find((p) => p.kind === 'postgres' && p.service === service);
+  const container = await archivingContainer(ctx, t.record.composeProject, service, id);
+  return { tenant: id, container: container.id, anyRole: piece?.user ?? 'postgres' };
+}
+
+/** A base backup of a PITR tenant into the repository, under its lock, with its WAL shipped after it. */
+export async function pitrBaseBackup(ctx: Context, id: string): Promise<PitrBackupResult> {
+  const repo = await openPitrRepository(ctx);
+  const db = await ctx.adminDb();
+  const release = await holdTenant(ctx, id);
+  const shipping = await shippingLock(ctx, id).catch(async (error) => { await release(); throw error; });
+  try {
+    const where = await archiveOf(ctx, id);
+    ctx.reporter.step(`taking a physical base backup of ${id} into ${repo.location.display} (point-in-time recovery)`);
+    const base = await takeBaseBackup(ctx, db, repo, where);
+    await switchAndWaitArchived(ctx, where.container, where.anyRole);
+    const shipped = await shipAndRecord(ctx, repo, where);
+    return { base, shipped: shipped.shipped };
+  } finally {
+    await shipping();
+    await release();
+  }
+}
+
+async function shipAndRecord(ctx: Context, repo: PitrRepository, where: Where): Promise<ShipResult> {
+  const db = await ctx.adminDb();
+  try {
+    const result = await shipWal(ctx, repo, where);
+    await recordShipping(db, where.tenant, result);
+    return result;
+  } catch (error) {
+    await recordShipping(db, where.tenant, { error }).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Ships the WAL of every active PITR tenant on this Docker host (the agent's loop). A tenant whose
+ * shipping lock another tenantctl holds is left for the next round; each tenant's failure is
+ * recorded on its row (status shows it) and returned, never stops the others.
+ */
+export async function shipAll(ctx: Context): Promise<{ shipped: Record<string, number>; failed: Record<string, string> }> {
+  const db = await ctx.adminDb();
+  const tenants = (await new TenantRegistry(db).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id && pitrOn(ctx, t.plan));
+  const shipped: Record<string, number> = {};
+  const failed: Record<string, string> = {};
+  if (tenants.length === 0) return { shipped, failed };
+  const repo = await openPitrRepository(ctx);
+  for (const t of tenants) {
+    if (ctx.signal.aborted) break;
+    // Another shipper (a backup, a to-time restore) has it now: this round leaves it.
+    const release = await tryShippingLock(ctx, t.id);
+    if (!release) continue;
+    try {
+      shipped[t.id] = (await shipAndRecord(ctx, repo, await archiveOf(ctx, t.id))).shipped;
+    } catch (error) {
+      failed[t.id] = messageOf(error);
+    } finally {
+      await release();
+    }
+  }
+  return { shipped, failed };
+}
+
+/**
+ * `backup`'s result (one tenant's, or a batch's) with a PITR base backup added (`pitr`) for each
+ * tenant backed up whose plan has PITR. A base backup that fails fails the command (the usual
+ * backup stays recorded): a PITR tenant without a recent base cannot be restored to later moments.
+ */
+export async function withPitrBases<T extends object>(ctx: Context, result: T): Promise<T> {
+  const registry = new TenantRegistry(await ctx.adminDb());
+  const add = async (one: { tenant?: unknown; pitr?: PitrBackupResult }) => {
+    const record = typeof one.tenant === 'string' ? await registry.get(one.tenant) : undefined;
+    if (record && pitrOn(ctx, record.plan)) one.pitr = await pitrBaseBackup(ctx, record.id);
+  };
+  const batch = result as { kind?: string; tenants?: Array<{ ok: boolean; result?: { tenant?: unknown } }> };
+  if (batch.kind === 'batch') {
+    for (const t of batch.tenants ?? []) if (t.ok && t.result) await add(t.result);
+  } else {
+    await add(result as { tenant?: unknown });
+  }
+  return result;
+}

@@ -1,0 +1,55 @@
+import type { Context } from '../context.js';
+import type { AdminDb } from '../admin-db/database.js';
+import { postgresSuperuser } from '../backups/containers.js';
+import { dockerPipe } from './docker-pipe.js';
+import { baseTags, repoTransferTimeoutMs, tagArgs, type PitrRepository } from './repo.js';
+
+// A PITR base backup: the tenant's whole PostgreSQL cluster, physically (pg_basebackup -Ft -X none,
+// run in its own container over the local socket as the superuser), streamed as one tar straight
+// into the repository (`restic backup --stdin`, tags tenant=<id> kind=pitr-base). The logical dump
+// `backup` makes cannot replay WAL; this can. -X none: the WAL the backup needs is archived like all
+// the rest (pg_basebackup waits for it) and shipped after it. Recorded in admin_pitr_base_backups
+// with when it completed: a to-time restore starts from the newest base completed before its target.
+
+export const baseFileName = 'pgdata.tar';
+
+export interface BaseBackupResult {
+  snapshotId: string;
+  startedAt: string;
+  completedAt: string;
+  bytes: number;
+}
+
+export async function takeBaseBackup(ctx: Context, db: AdminDb, repo: PitrRepository, where: { tenant: string; container: string; anyRole: string }): Promise<BaseBackupResult> {
+  const startedAt = new Date(ctx.clock.now()).toISOString();
+  const superuser = await postgresSuperuser(ctx.dockerHost, where.container, where.anyRole, ctx.signal);
+  const base = await dockerPipe(ctx.dockerHost, ['exec', where.container, 'pg_basebackup', '-h', '/run/postgresql', '-U', superuser, '-D', '-', '-Ft', '-X', 'none', '--checkpoint=fast', '--no-manifest'],
+    { out: true }, { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, what: `pg_basebackup of ${where.tenant}` });
+  let summary: { snapshot_id?: string; total_bytes_processed?: number };
+  try {
+    summary = await repo.json(['backup', '--stdin', '--stdin-filename', baseFileName, ...tagArgs(baseTags(where.tenant)), '--host', 'tenantctl'],
+      { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdin: base.stdout });
+  } catch (error) {
+    base.kill();
+    await base.done.catch(() => {});
+    throw error;
+  }
+  await base.done;
+  const completedAt = new Date(ctx.clock.now()).toISOString();
+  const snapshotId = String(summary.snapshot_id ?? '');
+  await db.pool.query(
+    'INSERT INTO admin_pitr_base_backups (snapshot_id, customer_id, repository, started_at, completed_at, bytes) VALUES ($1, $2, $3, $4, $5, $6)',
+    [snapshotId, where.tenant, repo.location.display, startedAt, completedAt, Math.round(summary.total_bytes_processed ?? 0)],
+  ).catch(db.unreachable);
+  return { snapshotId, startedAt, completedAt, bytes: Math.round(summary.total_bytes_processed ?? 0) };
+}
+
+/** The newest base backup of the tenant completed before `time` in this repository. */
+export async function baseBefore(db: AdminDb, tenant: string, repository: string, time: Date): Promise<BaseBackupResult | undefined> {
+  const { rows } = await db.pool.query(
+    'SELECT * FROM admin_pitr_base_backups WHERE customer_id = $1 AND repository = $2 AND completed_at < $3 ORDER BY completed_at DESC LIMIT 1',
+    [tenant, repository, time],
+  ).catch(db.unreachable);
+  const r = rows[0];
+  return r ? { snapshotId: r.snapshot_id, startedAt: (r.started_at as Date).toISOString(), completedAt: (r.completed_at as Date).toISOString(), bytes: Number(r.bytes) } : undefined;
+}

@@ -1,0 +1,343 @@
+import { randomBytes } from 'node:crypto';
+import type { Context } from '../context.js';
+import { TenantctlError, messageOf, usageError } from '../common/errors.js';
+import { recordAudit } from '../audit/write.js';
+import { LostLockError } from '../admin-db/database.js';
+import { parseTenantId } from '../tenants/input.js';
+import { TenantRegistry } from '../tenants/registry.js';
+import { holdTenant } from '../tenants/hold.js';
+import { requireTenantFor } from '../tenants/day2-target.js';
+import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
+import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
+import { OperationJournal, type Operation } from '../operations/journal.js';
+import { tenantState } from '../backups/tenant-state.js';
+import { startStack } from '../backups/restore-data.js';
+import { stackContainer } from '../backups/containers.js';
+import { composeStopTimeoutMs } from '../common/timeouts.js';
+import { done, notYet, retryUntilDeadline } from '../common/retry.js';
+import { pitrService } from '../templates/wal-archive.js';
+import { archivingContainer, superuserSql, switchAndWaitArchived } from './archive.js';
+import { recordShipping, shipWal } from './ship.js';
+import { baseBefore, baseFileName } from './base-backup.js';
+import { openPitrRepository, repoTransferTimeoutMs, snapshotsTagged, walTags, type PitrRepository } from './repo.js';
+import { clearStageScript, dropScript, inDataVolume, putBackScript, recoverySettingsScript, swapScript, untarInto, type VolumeWhere } from './volume-steps.js';
+import { applyPasswords } from './passwords.js';
+import { shippingLock } from './ship-lock.js';
+import { pitrBaseBackup } from './backup.js';
+
+// `tenantctl restore <id> --to-time <timestamp> [--as <new-id>]`: the tenant's PostgreSQL as it was
+// at that moment, from the newest base backup completed before it and the WAL shipped since, replayed
+// by PostgreSQL itself (recovery_target_time, then promote). Under the tenant's lock, journaled (verb
+// pitr-restore) before the first effect, each step recorded after its effect:
+//   begun      intent: mode, target time, the names it will use
+//   provisioned  (--as) the new tenant, made from the source's template and plan
+//   shipped    the source's current WAL archived and shipped; the base and WAL snapshots chosen
+//   staged     base backup and WAL extracted into the data volume beside the live data (it still runs)
+//   stopped    the database service stopped (nothing writes while the data changes)
+//   swapped    the live data set aside in the volume, the staged data in its place
+//   starting / started   the stack started: PostgreSQL replays to the target and promotes
+//   promoted   out of recovery; the recovery settings reset
+//   proven     every service ready: the point of no return
+// Before 'proven' any failure, Ctrl-C or a later command undoes it: the live data back, the stack
+// started and proven ready (a tenant made by --as removed). Once the restored server has started
+// it may have been written to: an undo then keeps that data aside in the volume and says so. From
+// 'proven' on it is finished: the set-aside data and WAL copies are dropped.
+
+export const pitrSteps = ['begun', 'provisioned', 'shipped', 'staged', 'stopped', 'swapped', 'starting', 'started', 'promoted', 'proven'] as const;
+export type PitrStep = (typeof pitrSteps)[number];
+const reached = (step: string, than: PitrStep) => pitrSteps.indexOf(step as PitrStep) >= pitrSteps.indexOf(than);
+
+export interface PitrIntent {
+  mode: 'in-place' | 'new';
+  source: string;
+  targetTime: string;
+  suffix: string;
+  before: { status: string; updatedAt: string } | null;
+  /** Recorded at 'shipped': where and from what. */
+  where?: VolumeWhere;
+  service?: string;
+  base?: { snapshotId: string; completedAt: string };
+  wal?: Array<{ id: string; path: string }>;
+}
+
+export interface PitrRestoreResult {
+  id: string;
+  source: string;
+  mode: 'in-place' | 'new';
+  targetTime: string;
+  base: { snapshotId: string; completedAt: string };
+  walSnapshots: number;
+  /** The base backup taken of the restored tenant (null: it failed, said in a warning). */
+  newBase: string | null;
+  url: string | null;
+  initialApiKey?: { id: string; prefix: string; key: string };
+  durationMs: number;
+}
+
+export interface PitrRestoreInput {
+  id: unknown;
+  toTime: unknown;
+  as?: unknown;
+  yes?: boolean;
+  confirm?: (question: string) => Promise<boolean>;
+}
+
+/** An ISO 8601 date-time with a zone (Z or ±hh:mm), in the past. */
+export function parseTargetTime(raw: unknown, now: number): Date {
+  const text = typeof raw === 'string' ? raw.trim() : '';
+  if (!/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/i.test(text)) {
+    throw usageError(`--to-time ${JSON.stringify(text)}: give an ISO 8601 date-time with its zone, e.g. 2026-12-06T11:30:00Z`);
+  }
+  const time = new Date(text.replace(' ', 'T'));
+  if (Number.isNaN(time.getTime())) throw usageError(`--to-time ${text}: not a real date-time`);
+  if (time.getTime() > now) throw usageError(`--to-time ${text} is in the future`);
+  return time;
+}
+
+export async function restoreToTime(ctx: Context, input: PitrRestoreInput): Promise<PitrRestoreResult> {
+  const started = ctx.clock.now();
+  const source = parseTenantId(input.id);
+  const target = input.as === undefined ? source : parseTenantId(input.as);
+  const time = parseTargetTime(input.toTime, ctx.clock.now());
+  const db = await ctx.adminDb();
+  const release = await holdTenant(ctx, target);
+  // Nothing ships the target's WAL while its data is replaced (a restored server archives a new
+  // timeline before it is proven), and the source's is shipped by this run itself.
+  const shipping: Array<() => Promise<void>> = [];
+  try {
+    shipping.push(await shippingLock(ctx, target));
+    if (source !== target) shipping.push(await shippingLock(ctx, source));
+    const registry = new TenantRegistry(db);
+    const src = await requireTenantFor(ctx, source, 'be restored to a time', ['active']);
+    if (!ctx.config.plans[src.record.plan as keyof typeof ctx.config.plans]?.pitr) {
+      throw new TenantctlError('usage', `tenant ${source} is on plan ${src.record.plan}, which has point-in-time recovery off (plans.${src.record.plan}.pitr)`);
+    }
+    const repo = await openPitrRepository(ctx);
+    const base = await baseBefore(db, source, repo.location.display, time);
+    if (!base) throw new TenantctlError('notFound', `no base backup of ${source} completed before ${time.toISOString()} in ${repo.location.display}: tenantctl backup ${source} takes one (a to-time restore can reach only moments after a base backup)`);
+    const existing = await registry.get(target);
+    let mode: PitrIntent['mode'] = 'in-place';
+    if (target !== source) {
+      if (existing && existing.status !== 'deprovisioned') throw new TenantctlError('conflict', `tenant ${target} exists (${existing.status}); restore --as makes a new tenant: choose an id that is free`);
+      if (existing?.keptData) throw new TenantctlError('conflict', `tenant ${target} has kept data; restore --as makes a new tenant: choose an id that is free`);
+      mode = 'new';
+    } else {
+      const question = `This replaces the database of ${source}, which is live, with its state at ${time.toISOString()}; its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;
+      const confirmed = input.yes === true || (await input.confirm?.(question)) === true;
+      if (!confirmed) throw new TenantctlError('refused', `restoring ${source} to ${time.toISOString()} replaces its live data: confirm on a terminal, or pass --yes`);
+    }
+    const journal = new OperationJournal(db);
+    const op = await journal.begin<PitrIntent>({
+      tenant: target, verb: 'pitr-restore', host: ctx.dockerHost.id,
+      data: { mode, source, targetTime: time.toISOString(), suffix: randomBytes(4).toString('hex'), before: existing ? { status: existing.status, updatedAt: existing.updatedAt } : null },
+    });
+    try {
+      await ctx.pause('pitr-restore:begun');
+      let provisioned: Awaited<ReturnType<typeof import('../tenants/provision.js').provision>> | undefined;
+      if (mode === 'new') {
+        ctx.reporter.step(`provisioning ${target} to restore ${source} at ${time.toISOString()} into`);
+        const { provision } = await import('../tenants/provision.js');
+        provisioned = await provision(ctx, { id: target, name: target, plan: src.record.plan, template: src.record.template, with: src.record.profiles });
+        await journal.step(op, 'provisioned');
+        await ctx.pause('pitr-restore:provisioned');
+      }
+      const { walSnapshots } = await replaceWithTime(ctx, journal, op, repo, base);
+      await completePitr(ctx, journal, op);
+      // The restored server runs on a new timeline: a base backup of it, so later moments can be
+      // reached too (recovery follows the base's own timeline). Its failure does not undo the restore.
+      const newBase = await pitrBaseBackup(ctx, target).then((b) => b.base.snapshotId, (error) => {
+        ctx.reporter.info(`warning: the base backup after the restore failed (${messageOf(error)}): run tenantctl backup ${target}; moments after this restore cannot be reached until one succeeds`);
+        return null;
+      });
+      return {
+        newBase,
+        id: target, source, mode, targetTime: time.toISOString(), base: { snapshotId: base.snapshotId, completedAt: base.completedAt }, walSnapshots,
+        url: provisioned?.url ?? src.record.appUrl ?? null, initialApiKey: provisioned?.initialApiKey, durationMs: ctx.clock.now() - started,
+      };
+    } catch (error) {
+      throw await undoAfterFailure(ctx, journal, op, error);
+    }
+  } finally {
+    for (const unlock of shipping.reverse()) await unlock();
+    await release();
+  }
+}
+
+/** The target tenant's stack as the steps see it. */
+async function stackOf(ctx: Context, id: string) {
+  const t = await requireTenantFor(ctx, id, 'be restored to a time', ['active']);
+  const db = await ctx.adminDb();
+  const state = await tenantState(ctx, db, t, 'be restored to a time');
+  const service = pitrService(state.template.block, state.template.name);
+  const piece = state.pieces.find((p) => p.kind === 'postgres' && p.service === service)!;
+  const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);
+  return { t, state, service, anyRole: piece.user ?? 'postgres', runtime, project: t.record.composeProject };
+}
+
+async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; startedAt: string; completedAt: string }): Promise<{ walSnapshots: number }> {
+  const record = async (step: PitrStep, data?: Partial<PitrIntent>) => {
+    await journal.step(op, step, data);
+    await ctx.pause(`pitr-restore:${step}`);
+  };
+  // Everything the source committed until now into the repository: the target time's WAL may still
+  // be in its archive volume, or not even archived yet.
+  const src = await stackOf(ctx, op.data.source);
+  const srcContainer = await archivingContainer(ctx, src.project, src.service, op.data.source);
+  ctx.reporter.step(`shipping the WAL of ${op.data.source} archived until now`);
+  await switchAndWaitArchived(ctx, srcContainer.id, src.anyRole);
+  await recordShipping(await ctx.adminDb(), op.data.source, await shipWal(ctx, repo, { tenant: op.data.source, container: srcContainer.id }));
+  // Every WAL batch shipped since the base began (a minute's slack for the two clocks): the
+  // segments the base needs and those up to the target are among them; later ones are not replayed.
+  const fromMs = Date.parse(base.startedAt) - 60_000;
+  const wal = (await snapshotsTagged(ctx, repo, walTags(op.data.source))).filter((s) => Date.parse(s.time) >= fromMs).map((s) => ({ id: s.id, path: s.paths[0] ?? '/' }));
+
+  const dst = op.data.mode === 'new' ? await stackOf(ctx, op.tenant) : src;
+  const container = op.data.mode === 'new' ? await archivingContainer(ctx, dst.project, dst.service, op.tenant) : srcContainer;
+  const dataDir = await superuserSql(ctx, container.id, dst.anyRole, 'SHOW data_directory', 'asking PostgreSQL for its data directory');
+  const volume = container.volumes[dataDir];
+  if (!volume) throw new TenantctlError('conflict', `the data directory ${dataDir} of ${op.tenant} is not a named volume of its own; a to-time restore swaps the whole volume's content`);
+  const where: VolumeWhere = { tenant: op.tenant, volume, image: container.image, suffix: op.data.suffix, dataDir };
+  await record('shipped', { where, service: dst.service, base: { snapshotId: base.snapshotId, completedAt: base.completedAt }, wal });
+
+  ctx.reporter.step(`staging base backup ${base.snapshotId.slice(0, 8)} and ${wal.length} WAL batch(es) beside the live data of ${op.tenant}`);
+  await inDataVolume(ctx, where, clearStageScript, 'clearing the stage');
+  await streamInto(ctx, repo, where, base.snapshotId, `/${baseFileName}`, 'staged');
+  for (const batch of wal) await streamInto(ctx, repo, where, batch.id, batch.path, 'wal');
+  await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime), 'writing the recovery settings');
+  await record('staged');
+
+  // The database service alone: with it stopped nothing can write to it, and its clients reconnect
+  // once it is back (readiness below proves they did).
+  ctx.reporter.step(`stopping the ${dst.service} service of ${op.tenant} (nothing writes while its database is swapped)`);
+  await dst.runtime.stop([dst.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
+  await record('stopped');
+  await inDataVolume(ctx, where, swapScript, 'swapping the restored data in');
+  await record('swapped');
+  await record('starting');
+  ctx.reporter.step(`starting ${op.tenant}: PostgreSQL replays the WAL to ${op.data.targetTime}`);
+  await startStack(ctx, { id: op.tenant, project: dst.project, target: dst.t.target, clients: [], runtime: dst.runtime });
+  await record('started');
+  await waitPromoted(ctx, op.tenant, dst.project, dst.service, dst.anyRole);
+  if (op.data.mode === 'new') await applyPasswords(ctx, (await stackContainer(ctx.dockerHost, dst.project, dst.service, ctx.signal))!.id, dst.anyRole, dst.state.template.block, dst.service, dst.state.secrets);
+  await record('promoted');
+  ctx.reporter.step('waiting until every service is ready');
+  await waitForTenantReady(onContainers(ctx, dst.runtime), await readyTargetOf(ctx, dst.t.record, dst.state.rendered, dst.state.secrets));
+  await record('proven');
+  return { walSnapshots: wal.length };
+}
+
+/** `restic dump` of one file of a snapshot, streamed into a helper's tar in the data volume. */
+async function streamInto(ctx: Context, repo: PitrRepository, where: VolumeWhere, snapshot: string, file: string, dir: 'staged' | 'wal'): Promise<void> {
+  const untar = await untarInto(ctx, where, dir, `extracting ${file} of snapshot ${snapshot.slice(0, 8)}`);
+  try {
+    await repo.run(['dump', snapshot, file], { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdout: untar.stdin });
+    if (untar.stdin && !untar.stdin.writableEnded) untar.stdin.end();
+  } catch (error) {
+    untar.kill();
+    await untar.done.catch(() => {});
+    throw error;
+  }
+  await untar.done;
+}
+
+/** The restored server out of recovery (it promotes at the target), its recovery settings reset. */
+async function waitPromoted(ctx: Context, id: string, project: string, service: string, anyRole: string): Promise<void> {
+  ctx.reporter.step(`waiting until PostgreSQL of ${id} has replayed to its target and promoted`);
+  const container = await retryUntilDeadline(async () => {
+    const c = await stackContainer(ctx.dockerHost, project, service, ctx.signal);
+    if (!c?.running) return notYet(`the ${service} container is not running (recovery failed? tenantctl logs ${id} --service ${service})`);
+    const answer = await superuserSql(ctx, c.id, anyRole, 'SELECT pg_is_in_recovery()', 'asking whether recovery ended').catch((error) => `error: ${messageOf(error)}`);
+    return answer === 'f' ? done(c.id) : notYet(answer === 't' ? 'still replaying WAL' : answer);
+  }, {
+    what: `waiting for ${id}'s PostgreSQL to promote`, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, clock: ctx.clock, signal: ctx.signal, initialDelayMs: 250, maxDelayMs: 1000,
+    onDeadline: (why) => new TenantctlError('notReady', `the restored PostgreSQL of ${id} did not promote within ${ctx.config.healthDeadlineSeconds} s: ${why}`),
+  });
+  await superuserSql(ctx, container, anyRole, 'ALTER SYSTEM RESET restore_command', 'resetting the recovery settings');
+  await superuserSql(ctx, container, anyRole, 'ALTER SYSTEM RESET recovery_target_time', 'resetting the recovery settings');
+  await superuserSql(ctx, container, anyRole, 'ALTER SYSTEM RESET recovery_target_action', 'resetting the recovery settings');
+  await superuserSql(ctx, container, anyRole, 'ALTER SYSTEM RESET recovery_target_timeline', 'resetting the recovery settings');
+  await superuserSql(ctx, container, anyRole, 'SELECT pg_reload_conf()', 'reloading the settings');
+}
+
+/** Past 'proven': the set-aside data and WAL copies dropped, the operation closed with its audit row. */
+async function completePitr(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>): Promise<void> {
+  const db = await ctx.adminDb();
+  if (op.data.where) {
+    ctx.reporter.step(`dropping the data the restore replaced in ${op.tenant}`);
+    await inDataVolume(ctx, op.data.where, dropScript, 'dropping the replaced data').catch((error) => ctx.reporter.info(`could not drop the replaced data: ${messageOf(error)}`));
+  }
+  await journal.finish(op, 'completed', null, (client) => recordAudit(db, client, op.tenant, 'backup.restored-to-time', null, {
+    from: op.data.source, targetTime: op.data.targetTime, base: op.data.base?.snapshotId, mode: op.data.mode,
+  }));
+}
+
+/** Before 'proven': the live data back and proven ready (in-place), or the tenant made by --as removed. Returns what was kept. */
+async function undoPitr(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, reason: string): Promise<boolean> {
+  let kept = false;
+  if (op.data.mode === 'in-place') {
+    if (op.data.where) {
+      const dst = await stackOf(ctx, op.tenant);
+      if (reached(op.step, 'staged')) {
+        ctx.reporter.step(`stopping the ${dst.service} service of ${op.tenant} to put its own data back`);
+        await dst.runtime.stop([op.data.service ?? dst.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal });
+      }
+      ctx.reporter.step(`putting the data of ${op.tenant} back as it was`);
+      kept = (await inDataVolume(ctx, op.data.where, putBackScript(reached(op.step, 'starting')), 'putting the live data back')).includes('kept');
+      ctx.reporter.step(`starting ${op.tenant} on its own data`);
+      await startStack(ctx, { id: op.tenant, project: dst.project, target: dst.t.target, clients: [], runtime: dst.runtime });
+      await waitForTenantReady(onContainers(ctx, dst.runtime), await readyTargetOf(ctx, dst.t.record, dst.state.rendered, dst.state.secrets));
+    }
+  } else if (await provisionTouched(ctx, op)) {
+    const { deprovision } = await import('../tenants/deprovision.js');
+    ctx.reporter.step(`removing ${op.tenant} again (provisioned for this restore)`);
+    await deprovision(ctx, { id: op.tenant, confirmed: true, keepData: false }).catch((error) => {
+      if (!(error instanceof TenantctlError && error.kind === 'notFound')) throw error;
+    });
+  }
+  await journal.finish(op, 'undone', kept ? `${reason}; kept what the restored server held in its volume (${op.data.where?.volume}: .tenantctl-pitr-${op.data.suffix}-restored)` : reason);
+  return kept;
+}
+
+async function provisionTouched(ctx: Context, op: Operation<PitrIntent>): Promise<boolean> {
+  const now = await new TenantRegistry(await ctx.adminDb()).get(op.tenant);
+  if (!now) return false;
+  const before = op.data.before;
+  return !(before && now.status === before.status && now.updatedAt === before.updatedAt);
+}
+
+async function undoAfterFailure(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, error: unknown): Promise<TenantctlError> {
+  const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
+  const lost = first instanceof LostLockError ? first : await journal.db.locksProven();
+  if (lost) {
+    first.details.push(`nothing was undone (the tenant lock was lost); the restore stopped at step ${op.step}, and the next command on ${op.tenant} finishes or undoes it`);
+    return first;
+  }
+  const quiet: Context = { ...ctx, signal: new AbortController().signal, pause: async () => {} };
+  try {
+    const now = await journal.reread(op);
+    if (now.state !== 'running') return first;
+    if (reached(now.step, 'proven')) {
+      await completePitr(quiet, journal, now);
+      first.details.push(`the restore had been proven ready: it was finished (${op.tenant} runs on its state at ${op.data.targetTime})`);
+      return first;
+    }
+    const kept = await undoPitr(quiet, journal, now, first.message);
+    first.details.push(op.data.mode === 'in-place' ? `undone: ${op.tenant} runs on its own data again, proven ready` : `undone: ${op.tenant}, provisioned for this restore, is removed again`);
+    if (kept) first.details.push(`the restored server had started, so what it held is kept in volume ${op.data.where?.volume} (.tenantctl-pitr-${op.data.suffix}-restored) for you to look at`);
+  } catch (problem) {
+    first.details.push(`settling the restore failed too: ${messageOf(problem)}; the journal keeps it (step ${op.step}): the next command on ${op.tenant}, or tenantctl doctor --fix, tries again`);
+  }
+  return first;
+}
+
+/** Settles a to-time restore a killed run left: finished from 'proven', else undone. */
+export async function resumePitrRestore(ctx: Context, op: Operation<PitrIntent>): Promise<'finished' | 'undone'> {
+  const journal = new OperationJournal(await ctx.adminDb());
+  if (reached(op.step, 'proven')) {
+    await completePitr(ctx, journal, op);
+    return 'finished';
+  }
+  const kept = await undoPitr(ctx, journal, op, `interrupted at step ${op.step}; undone by a later command`);
+  if (kept) ctx.reporter.info(`the restored server of ${op.tenant} had started: what it held is kept in volume ${op.data.where?.volume} (.tenantctl-pitr-${op.data.suffix}-restored)`);
+  return 'undone';
+}

@@ -1,0 +1,123 @@
+import type { Context } from '../context.js';
+import { messageOf } from '../common/errors.js';
+import type { AdminDb } from '../admin-db/database.js';
+import { walArchiveMount } from '../templates/wal-archive.js';
+import { archivedFiles, removeArchived } from './archive.js';
+import { dockerPipe } from './docker-pipe.js';
+import { repoTransferTimeoutMs, tagArgs, walTags, type PitrRepository } from './repo.js';
+
+// Shipping: the archived WAL files of a tenant, from its archive volume into the repository, as one
+// restic snapshot per batch (a tar streamed from `docker exec` into `restic backup --stdin`, tags
+// tenant=<id> kind=wal). A file leaves the volume only after restic has recorded the snapshot that
+// holds it; a run killed in between ships it again next time (at least once: a restore extracts
+// every batch, and a segment shipped twice is the same file twice). Run by the agent's loop every
+// pitr.shipIntervalSeconds, by `backup` and before a to-time restore.
+
+/** At most this many files per snapshot: a tenant far behind catches up in several. */
+const batchLimit = 512;
+
+export interface ShipResult {
+  shipped: number;
+  /** The newest WAL segment in the repository now, and when PostgreSQL archived it. */
+  newest: string | null;
+  newestArchivedAt: string | null;
+  /** Archived files still in the volume after this run (new ones archived meanwhile). */
+  waiting: number;
+  snapshots: string[];
+}
+
+export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string }): Promise<ShipResult> {
+  const snapshots: string[] = [];
+  let shipped = 0;
+  let newest: { name: string; archivedAt: number } | undefined;
+  for (;;) {
+    const files = (await archivedFiles(ctx, where.container)).slice(0, batchLimit);
+    // A tenant far behind catches up over several runs, so one run never holds the tenant for long.
+    if (files.length === 0 || snapshots.length >= 8) break;
+    const names = files.map((f) => f.name);
+    const tar = await dockerPipe(ctx.dockerHost, ['exec', where.container, 'tar', '-C', walArchiveMount, '-cf', '-', '--', ...names], { out: true }, { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, what: 'reading WAL segments from the archive' });
+    let summary: { snapshot_id?: string };
+    try {
+      summary = await repo.json<{ snapshot_id?: string }>(
+        ['backup', '--stdin', '--stdin-filename', `wal-${names[0]}-${names.at(-1)}.tar`, ...tagArgs(walTags(where.tenant)), '--host', 'tenantctl'],
+        { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdin: tar.stdout },
+      );
+    } catch (error) {
+      tar.kill();
+      await tar.done.catch(() => {});
+      throw error;
+    }
+    // restic read to the end of the stream: the tar must also have ended well, or the batch is not trusted.
+    await tar.done;
+    if (summary.snapshot_id) snapshots.push(summary.snapshot_id);
+    await removeArchived(ctx, where.container, names);
+    shipped += names.length;
+    const segments = files.filter((f) => /^[0-9A-F]{24}$/.test(f.name));
+    if (segments.length > 0) newest = segments.at(-1);
+    if (files.length < batchLimit) break;
+  }
+  const waiting = (await archivedFiles(ctx, where.container)).length;
+  return { shipped, newest: newest?.name ?? null, newestArchivedAt: newest ? new Date(newest.archivedAt).toISOString() : null, waiting, snapshots };
+}
+
+/** The shipping state for `status`: written after every run (the newest segment only ever moves forward). */
+export async function recordShipping(db: AdminDb, tenant: string, result: ShipResult | { error: unknown }): Promise<void> {
+  if ('error' in result) {
+    await db.pool.query(
+      `INSERT INTO admin_wal_shipping (customer_id, last_error, checked_at) VALUES ($1, $2, now())
+       ON CONFLICT (customer_id) DO UPDATE SET last_error = EXCLUDED.last_error, checked_at = now()`,
+      [tenant, messageOf(result.error).slice(0, 500)],
+    ).catch(db.unreachable);
+    return;
+  }
+  await db.pool.query(
+    `INSERT INTO admin_wal_shipping (customer_id, newest_segment, newest_archived_at, shipped_at, segments_shipped, waiting, last_error, checked_at)
+     VALUES ($1, $2, $3, CASE WHEN $4::int > 0 THEN now() END, $4, $5, NULL, now())
+     ON CONFLICT (customer_id) DO UPDATE SET
+       newest_segment = coalesce(EXCLUDED.newest_segment, admin_wal_shipping.newest_segment),
+       newest_archived_at = coalesce(EXCLUDED.newest_archived_at, admin_wal_shipping.newest_archived_at),
+       shipped_at = coalesce(EXCLUDED.shipped_at, admin_wal_shipping.shipped_at),
+       segments_shipped = admin_wal_shipping.segments_shipped + EXCLUDED.segments_shipped,
+       waiting = EXCLUDED.waiting, last_error = NULL, checked_at = now()`,
+    [tenant, result.newest, result.newestArchivedAt, result.shipped, result.waiting],
+  ).catch(db.unreachable);
+}
+
+export interface ArchiveLag {
+  newestSegment: string | null;
+  newestArchivedAt: string | null;
+  /** Age of the newest shipped segment (from when it was archived), seconds; null: nothing shipped yet. */
+  lagSeconds: number | null;
+  waiting: number;
+  shippedAt: string | null;
+  checkedAt: string | null;
+  lastError: string | null;
+}
+
+export async function archiveLag(db: AdminDb, tenant: string, now: number): Promise<ArchiveLag> {
+  const { rows } = await db.pool.query('SELECT * FROM admin_wal_shipping WHERE customer_id = $1', [tenant]).catch(db.unreachable);
+  const r = rows[0];
+  const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+  return {
+    newestSegment: r?.newest_segment ?? null,
+    newestArchivedAt: iso(r?.newest_archived_at),
+    lagSeconds: r?.newest_archived_at ? Math.max(0, Math.round((now - (r.newest_archived_at as Date).getTime()) / 1000)) : null,
+    waiting: r ? Number(r.waiting) : 0,
+    shippedAt: iso(r?.shipped_at),
+    checkedAt: iso(r?.checked_at),
+    lastError: r?.last_error ?? null,
+  };
+}
+
+/**
+ * The archive lag for `status`: the recorded shipping state, with the files waiting in the volume
+ * counted now when the tenant's PostgreSQL runs (one docker exec), else as the last shipment saw them.
+ */
+export async function archiveStatus(ctx: Context, tenant: { id: string; composeProject: string }, service: string): Promise<ArchiveLag & { waitingCountedNow: boolean }> {
+  const lag = await archiveLag(await ctx.adminDb(), tenant.id, ctx.clock.now());
+  const { stackContainer } = await import('../backups/containers.js');
+  const c = await stackContainer(ctx.dockerHost, tenant.composeProject, service, ctx.signal).catch(() => undefined);
+  if (!c?.running) return { ...lag, waitingCountedNow: false };
+  const files = await archivedFiles(ctx, c.id).catch(() => undefined);
+  return files ? { ...lag, waiting: files.length, waitingCountedNow: true } : { ...lag, waitingCountedNow: false };
+}

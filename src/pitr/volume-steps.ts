@@ -1,0 +1,116 @@
+import type { Context } from '../context.js';
+import { TenantctlError } from '../common/errors.js';
+import { lastErrorLine } from '../common/exec.js';
+import { dumpRestoreTimeoutMs } from '../common/timeouts.js';
+import { dockerPipe, type DockerPipe } from './docker-pipe.js';
+
+// The data volume's side of a to-time restore. Everything happens inside the tenant's own
+// PostgreSQL data volume, in a short-lived container of its own image (--network none, as root,
+// named after the operation: a step first removes the container a killed run left), so the swap is
+// renames on one filesystem, never a copy:
+//   .tenantctl-pitr-<n>-data      the base backup, extracted while the tenant still runs
+//   .tenantctl-pitr-<n>-wal       the WAL from the repository, read by restore_command
+//   .tenantctl-pitr-<n>-replaced  the live data, set aside by the swap (marked .complete once all is)
+//   .tenantctl-pitr-<n>-restored  what an undo keeps of a restored server that had started
+// Every script looks at what is there and may run again from any point it was stopped at.
+
+export interface VolumeWhere {
+  tenant: string;
+  volume: string;
+  image: string;
+  suffix: string;
+  /** The data directory's path in the PostgreSQL container (the volume's mount point). */
+  dataDir: string;
+}
+
+export const pitrNames = (suffix: string) => ({
+  staged: `.tenantctl-pitr-${suffix}-data`,
+  wal: `.tenantctl-pitr-${suffix}-wal`,
+  replaced: `.tenantctl-pitr-${suffix}-replaced`,
+  restored: `.tenantctl-pitr-${suffix}-restored`,
+});
+
+const helperName = (w: VolumeWhere) => `tenantctl-pitr-${w.tenant}-${w.suffix}`;
+
+function helperArgs(w: VolumeWhere, script: string, interactive: boolean): string[] {
+  const n = pitrNames(w.suffix);
+  return ['run', '--rm', ...(interactive ? ['-i'] : []), '--name', helperName(w), '--network', 'none', '--user', '0', '--label', `tenantctl.restore=${w.tenant}`,
+    '-e', `STAGED=${n.staged}`, '-e', `WAL=${n.wal}`, '-e', `REPLACED=${n.replaced}`, '-e', `RESTORED=${n.restored}`,
+    '-v', `${w.volume}:/v`, '--entrypoint', 'sh', w.image, '-c', `set -eu\ncd /v\n${script}`];
+}
+
+/** Runs `script` (sh, in the volume's root) to its end. */
+export async function inDataVolume(ctx: Context, w: VolumeWhere, script: string, what: string): Promise<string> {
+  await ctx.dockerHost.run(['docker', 'rm', '-f', helperName(w)], { timeoutMs: 60_000, signal: ctx.signal });
+  const result = await ctx.dockerHost.run(['docker', ...helperArgs(w, script, false)], { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
+  if (result.cancelled) throw new TenantctlError('interrupted', `${what} was interrupted`);
+  if (result.exitCode !== 0) throw new TenantctlError('docker', `${what} (volume ${w.volume}) failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail)}`);
+  return result.stdout;
+}
+
+/** A helper reading a tar on its stdin into `dir` (relative to the volume's root), keeping owners and modes. */
+export async function untarInto(ctx: Context, w: VolumeWhere, dir: 'staged' | 'wal', what: string): Promise<DockerPipe> {
+  await ctx.dockerHost.run(['docker', 'rm', '-f', helperName(w)], { timeoutMs: 60_000, signal: ctx.signal });
+  const target = dir === 'staged' ? '"$STAGED"' : '"$WAL"';
+  return dockerPipe(ctx.dockerHost, helperArgs(w, `mkdir -p ${target}\ntar --numeric-owner -C ${target} -xpf -`, true), { in: true }, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal, what });
+}
+
+/** Starts the stage afresh: nothing of an earlier try of this operation is kept. */
+export const clearStageScript = 'rm -rf "$STAGED" "$WAL"\nmkdir -p "$STAGED" "$WAL"\nchown "$(stat -c %u:%g .)" "$STAGED" "$WAL"\nchmod 0700 "$STAGED" "$WAL"';
+
+/**
+ * The staged base backup told to recover: recovery.signal, and the recovery settings appended to its
+ * postgresql.auto.conf (read last, so they win; reset with ALTER SYSTEM once promoted).
+ */
+export function recoverySettingsScript(w: VolumeWhere, targetTime: string): string {
+  const walDir = `${w.dataDir}/${pitrNames(w.suffix).wal}`;
+  // PostgreSQL's own timestamptz text: its setting refuses ISO 8601's "T" and "Z".
+  targetTime = new Date(targetTime).toISOString().replace('T', ' ').replace('Z', '+00');
+  if (/['"\\$`]/.test(walDir + targetTime)) throw new TenantctlError('internal', 'unexpected characters in a recovery setting');
+  return [
+    '[ -s "$STAGED/PG_VERSION" ] || { echo "the base backup was not extracted (no PG_VERSION)" >&2; exit 3; }',
+    'rm -f "$STAGED/postmaster.pid" "$STAGED/standby.signal"',
+    `printf "%s\\n" "# tenantctl restore --to-time" "restore_command = 'cp ${walDir}/%f %p'" "recovery_target_time = '${targetTime}'" "recovery_target_action = 'promote'" "recovery_target_timeline = 'current'" >> "$STAGED/postgresql.auto.conf"`,
+    'touch "$STAGED/recovery.signal"',
+    'chown "$(stat -c %u:%g .)" "$STAGED/recovery.signal" "$STAGED/postgresql.auto.conf"',
+  ].join('\n');
+}
+
+/** With the server stopped: the live data aside (then marked), the staged data into the root. */
+export const swapScript = [
+  'if [ ! -e "$REPLACED/.complete" ]; then',
+  '  [ -d "$STAGED" ] || { echo "nothing staged in $STAGED" >&2; exit 3; }',
+  '  mkdir -p "$REPLACED"',
+  "  find . -mindepth 1 -maxdepth 1 ! -name '.tenantctl-*' -exec mv -t \"$REPLACED\" -- {} +",
+  '  touch "$REPLACED/.complete"',
+  'fi',
+  'if [ -d "$STAGED" ]; then',
+  '  find "$STAGED" -mindepth 1 -maxdepth 1 -exec mv -t . -- {} +',
+  '  rmdir "$STAGED"',
+  'fi',
+].join('\n');
+
+/**
+ * The live data back. What is in its place is the restore's: dropped, or (the restored server had
+ * started and may hold writes) kept in $RESTORED. Prints "kept" when something was kept.
+ */
+export function putBackScript(keep: boolean): string {
+  const drop = keep
+    ? "mkdir -p \"$RESTORED\" && find . -mindepth 1 -maxdepth 1 ! -name '.tenantctl-*' -exec mv -t \"$RESTORED\" -- {} +"
+    : "find . -mindepth 1 -maxdepth 1 ! -name '.tenantctl-*' -exec rm -rf -- {} +";
+  return [
+    'if [ -d "$REPLACED" ]; then',
+    '  if [ -e "$REPLACED/.complete" ]; then',
+    `    ${drop}`,
+    '    rm -f "$REPLACED/.complete"',
+    '  fi',
+    '  find "$REPLACED" -mindepth 1 -maxdepth 1 -exec mv -t . -- {} +',
+    '  rmdir "$REPLACED"',
+    'fi',
+    'rm -rf "$STAGED" "$WAL"',
+    'if [ -d "$RESTORED" ]; then echo kept; fi',
+  ].join('\n');
+}
+
+/** Once the restored server is proven: what was set aside and the WAL copies go. */
+export const dropScript = 'rm -rf "$REPLACED" "$STAGED" "$WAL"';

@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { archiveCommand, pitrService, withWalArchive } from '../../src/templates/wal-archive.js';
+import { parseTargetTime } from '../../src/pitr/restore-to-time.js';
+import { clearStageScript, dropScript, pitrNames, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
+
+// Point-in-time recovery's pure parts: the compose file a PITR plan renders, the --to-time rule,
+// and the shell steps run on the data volume (here with the host's sh on a folder standing for it).
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const compose = `services:
+  db:
+    image: tenantctl/postgres:15
+    labels: { tenantctl.tenant: acme }
+    volumes: [db-data:/var/lib/postgresql/data]
+  app:
+    image: app
+volumes:
+  db-data: {}
+`;
+
+describe('withWalArchive', () => {
+  it('gives the postgres service its archive volume, archiving flags and a root step that hands /archive to postgres', () => {
+    const tree = parse(withWalArchive(compose, 'db', { archiveTimeoutSeconds: 60 }));
+    expect(tree.services.db.volumes).toEqual(['db-data:/var/lib/postgresql/data', 'wal-archive:/archive']);
+    expect(tree.services.db.command).toEqual(['postgres', '-c', 'archive_mode=on', '-c', `archive_command=${archiveCommand}`, '-c', 'archive_timeout=60']);
+    expect(tree.services.db.entrypoint[2]).toContain('chown postgres:postgres /archive');
+    // $$: compose's literal dollar, so "$@" reaches the shell.
+    expect(tree.services.db.entrypoint[2]).toContain('"$$@"');
+    expect(tree.volumes['wal-archive']).toEqual({ labels: { 'tenantctl.tenant': 'acme' } });
+    expect(tree.services.app).toEqual({ image: 'app' });
+  });
+
+  it('refuses a service with its own command, and a template without exactly one postgres piece', () => {
+    expect(() => withWalArchive(compose.replace('image: tenantctl/postgres:15', 'image: x\n    command: ["sh"]'), 'db', { archiveTimeoutSeconds: 60 })).toThrow(/own command/);
+    expect(() => pitrService({ state: {} } as any, 'mini')).toThrow(/exactly one postgres state piece/);
+    expect(pitrService({ state: { db: { postgres: { service: 'db', database: 't', user: 'o' } }, redis: { redis: { service: 'redis' } } } } as any, 'crm')).toBe('db');
+  });
+
+  it('archives without overwriting, and only a copy that is on disk gets the segment\'s name', () => {
+    expect(archiveCommand).toMatch(/^test ! -f \/archive\/%f && cp %p \/archive\/%f\.part && sync \/archive\/%f\.part && mv \/archive\/%f\.part \/archive\/%f$/);
+  });
+});
+
+describe('parseTargetTime', () => {
+  const now = Date.parse('2026-12-06T12:00:00Z');
+  it('takes ISO 8601 with a zone in the past', () => {
+    expect(parseTargetTime('2026-12-06T11:30:00Z', now).toISOString()).toBe('2026-12-06T11:30:00.000Z');
+    expect(parseTargetTime('2026-12-06T12:30:00+01:00', now).toISOString()).toBe('2026-12-06T11:30:00.000Z');
+  });
+  it.each(['yesterday', '2026-12-06T11:30:00', '2026-13-45T11:30:00Z', '2026-12-06T12:00:01Z', ''])('refuses %j (exit 2)', (raw) => {
+    expect(() => parseTargetTime(raw, now)).toThrow(/--to-time/);
+  });
+});
+
+describe('the data volume steps', () => {
+  const where: VolumeWhere = { tenant: 'acme', volume: 'v', image: 'i', suffix: 'op1', dataDir: '/var/lib/postgresql/data' };
+  const n = pitrNames('op1');
+  const env = { ...process.env, STAGED: n.staged, WAL: n.wal, REPLACED: n.replaced, RESTORED: n.restored };
+  const sh = (dir: string, script: string) => execFileSync('sh', ['-c', `set -eu\n${script.replaceAll('chown "$(stat -c %u:%g .)"', 'true')}`], { cwd: dir, env, encoding: 'utf8' });
+  function volume(): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tenantctl-pitr-'));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, 'PG_VERSION'), 'live');
+    mkdirSync(path.join(dir, 'base'));
+    writeFileSync(path.join(dir, 'base', 'rows'), 'live rows');
+    return dir;
+  }
+  const stage = (dir: string) => {
+    sh(dir, clearStageScript);
+    writeFileSync(path.join(dir, n.staged, 'PG_VERSION'), 'restored');
+    writeFileSync(path.join(dir, n.staged, 'postgresql.auto.conf'), '');
+    sh(dir, recoverySettingsScript(where, '2026-12-06T11:30:00Z'));
+  };
+
+  it('stages recovery settings in PostgreSQL\'s own time format, swaps, and drops the replaced data once proven', () => {
+    const dir = volume();
+    stage(dir);
+    const auto = readFileSync(path.join(dir, n.staged, 'postgresql.auto.conf'), 'utf8');
+    expect(auto).toContain("recovery_target_time = '2026-12-06 11:30:00.000+00'");
+    expect(auto).toContain(`restore_command = 'cp /var/lib/postgresql/data/${n.wal}/%f %p'`);
+    expect(auto).toContain("recovery_target_timeline = 'current'");
+    expect(existsSync(path.join(dir, n.staged, 'recovery.signal'))).toBe(true);
+    sh(dir, swapScript);
+    expect(readFileSync(path.join(dir, 'PG_VERSION'), 'utf8')).toBe('restored');
+    expect(readFileSync(path.join(dir, n.replaced, 'base', 'rows'), 'utf8')).toBe('live rows');
+    sh(dir, swapScript); // again after a kill: nothing changes
+    expect(readFileSync(path.join(dir, 'PG_VERSION'), 'utf8')).toBe('restored');
+    sh(dir, dropScript);
+    expect(readdirSync(dir).sort()).toEqual(['PG_VERSION', 'postgresql.auto.conf', 'recovery.signal']);
+  });
+
+  it('an undo gives the live data back from any point, keeping a started server\'s data when asked', () => {
+    for (const keep of [false, true]) {
+      const dir = volume();
+      stage(dir);
+      sh(dir, swapScript);
+      const out = sh(dir, putBackScript(keep));
+      expect(readFileSync(path.join(dir, 'PG_VERSION'), 'utf8')).toBe('live');
+      expect(readFileSync(path.join(dir, 'base', 'rows'), 'utf8')).toBe('live rows');
+      expect(existsSync(path.join(dir, n.replaced))).toBe(false);
+      expect(existsSync(path.join(dir, n.staged))).toBe(false);
+      expect(out.includes('kept')).toBe(keep);
+      if (keep) expect(readFileSync(path.join(dir, n.restored, 'PG_VERSION'), 'utf8')).toBe('restored');
+      sh(dir, putBackScript(keep)); // again: still the live data
+      expect(readFileSync(path.join(dir, 'PG_VERSION'), 'utf8')).toBe('live');
+    }
+  });
+
+  it('an undo before the swap only removes the stage', () => {
+    const dir = volume();
+    stage(dir);
+    sh(dir, putBackScript(false));
+    expect(readdirSync(dir).sort()).toEqual(['PG_VERSION', 'base']);
+  });
+});
