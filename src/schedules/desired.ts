@@ -3,7 +3,7 @@ import { intervalSeconds } from '../common/interval.js';
 
 // The schedules a host's agent runs, as the configuration asks (README, "The agent"): one backup
 // schedule per plan with plans.<plan>.backupSchedule, one retention schedule per plan with
-// plans.<plan>.backupKeep (at agent.retentionSchedule), and one doctor report (agent.doctorSchedule).
+// plans.<plan>.backupKeep or plans.<plan>.backupRetention (at agent.retentionSchedule), and one doctor report (agent.doctorSchedule).
 // With an ACME front door on the host, one certificate renewal (agent.certificateRenewalSchedule).
 // `tenantctl agent up` writes them as rows (store.ts sync); the agent only reads and claims rows.
 
@@ -25,8 +25,9 @@ export function desiredSchedules(config: Config, { acmeDoor = false }: { acmeDoo
     const backupEvery = intervalSeconds(settings.backupSchedule, `plans.${plan}.backupSchedule`);
     if (backupEvery !== undefined) wanted.push({ kind: 'backup', target: plan, spec: settings.backupSchedule, everySeconds: backupEvery, keep: null });
     const retentionEvery = intervalSeconds(config.agent.retentionSchedule, 'agent.retentionSchedule');
-    if (settings.backupKeep !== undefined && retentionEvery !== undefined) {
-      wanted.push({ kind: 'retention', target: plan, spec: config.agent.retentionSchedule, everySeconds: retentionEvery, keep: settings.backupKeep });
+    // backupRetention (daily/weekly/monthly) applies in the backup repository; the job reads it from the config when it runs.
+    if ((settings.backupKeep !== undefined || settings.backupRetention !== undefined) && retentionEvery !== undefined) {
+      wanted.push({ kind: 'retention', target: plan, spec: config.agent.retentionSchedule, everySeconds: retentionEvery, keep: settings.backupKeep ?? null });
     }
   }
   const doctorEvery = intervalSeconds(config.agent.doctorSchedule, 'agent.doctorSchedule');
