@@ -18,6 +18,7 @@ const resumes: Record<OperationVerb, () => Promise<Resume>> = {
   suspend: async () => (await import('../suspension/suspend.js')).resumeSuspend,
   resume: async () => (await import('../suspension/resume.js')).resumeResume,
   'scheduled-backup': async () => (await import('../schedules/scheduled-backup.js')).resumeScheduledBackup,
+  recover: async () => (await import('../recover/recover-tenant.js')).resumeRecover,
 };
 
 /** Runs the operation's resume on the Docker host it was recorded on (a move resolves its two hosts itself). */

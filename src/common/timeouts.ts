@@ -92,3 +92,7 @@ export const acmeReachabilityTimeoutMs = 10_000;
 export const acmeDnsHookTimeoutMs = 120_000;
 /** Resolving a webhook endpoint's host name (alerts add, and before each delivery): the SSRF check. */
 export const webhookResolveTimeoutMs = 5_000;
+/** restic: a question about the admin database's snapshots (snapshots --tag kind=admin). */
+export const resticAdminQueryTimeoutMs = 5 * 60_000;
+/** The admin database dumped into the repository, or restored from it (pg_dump | restic backup, restic dump | psql). */
+export const adminDumpTimeoutMs = 60 * 60_000;
