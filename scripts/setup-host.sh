@@ -16,6 +16,9 @@ if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 # ssh:// Docker hosts (the docker CLI runs ssh), and the tests' ssh engines (ssh-keygen).
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+# Backups to a repository (src/repository/): restic runs on the host (and in the agent's image),
+# and the repository tests and bench read it back with restic itself.
+command -v restic >/dev/null 2>&1 || missing+=(restic)
 # The ACME tests (test/e2e/acme.test.ts): a real ACME server (pebble, with pebble-challtestsrv as
 # its DNS, in the same package; the test starts both on free ports, Debian's package starts no
 # service), testssl.sh against the door, and openssl/curl for pebble's certificate and the checks.

@@ -15,6 +15,7 @@ export const ExitCode = {
   discrepancies: 10, // doctor: the registry and the host disagree, and not all was fixed
   frontdoor: 11, // the front door refused a configuration (nginx -t) or could not apply it; the last good one keeps serving
   certificate: 12, // ACME: a name does not reach this front door (DNS elsewhere, port 80 unreachable) or the CA refused (its error, Retry-After)
+  repository: 13, // the backup repository (restic) failed: unreachable, unreadable, damaged (restic's first error line); a wrong password is 2, a missing repository 3, a locked one 5
   hangup: 129, // SIGHUP (a terminal or ssh session gone): rolled back like Ctrl-C
   interrupted: 130, // Ctrl-C: rolled back
   terminated: 143, // SIGTERM: rolled back like Ctrl-C

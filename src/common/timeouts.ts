@@ -92,6 +92,14 @@ export const acmeReachabilityTimeoutMs = 10_000;
 export const acmeDnsHookTimeoutMs = 120_000;
 /** Resolving a webhook endpoint's host name (alerts add, and before each delivery): the SSRF check. */
 export const webhookResolveTimeoutMs = 5_000;
+/** restic: a question to the backup repository (init, snapshots, stats, cat config, unlock): remote, so generous. */
+export const resticQueryTimeoutMs = 5 * 60_000;
+/** restic: a dump streamed into the repository (`backup --stdin`) or out of it (`dump`): as long as a pg_dump/pg_restore. */
+export const resticStreamTimeoutMs = 6 * 60 * 60_000;
+/** restic: `check` of the whole repository (reads its structure; --read-data is not run by tenantctl). */
+export const resticCheckTimeoutMs = 60 * 60_000;
+/** restic: `forget --prune` of one tenant's snapshots (prune rewrites packs: minutes on a large repository). */
+export const resticForgetTimeoutMs = 60 * 60_000;
 /** restic: a question about the admin database's snapshots (snapshots --tag kind=admin). */
 export const resticAdminQueryTimeoutMs = 5 * 60_000;
 /** The admin database dumped into the repository, or restored from it (pg_dump | restic backup, restic dump | psql). */

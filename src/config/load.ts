@@ -73,6 +73,13 @@ export function loadConfig({ cwd, env, file }: LoadConfigInput): LoadConfigResul
       tenantMigrationsDir: config.tenantMigrationsDir === undefined ? undefined : resolveIn(config.tenantMigrationsDir),
       templatePath: raw.templatePath === undefined ? defaultTemplatePath : resolveIn(config.templatePath),
       templates: { ...config.templates, directory: config.templates.directory === undefined ? undefined : resolveIn(config.templates.directory) },
+      backups: {
+        ...config.backups,
+        // A local repository path is relative to where tenantctl runs, like every path of the config.
+        repository: config.backups.repository === undefined || /^[a-z0-9]+:/.test(config.backups.repository) ? config.backups.repository : resolveIn(config.backups.repository),
+        sshKey: config.backups.sshKey === undefined ? undefined : resolveIn(config.backups.sshKey),
+        sshKnownHosts: config.backups.sshKnownHosts === undefined ? undefined : resolveIn(config.backups.sshKnownHosts),
+      },
       frontdoor: { ...config.frontdoor, acme: { ...config.frontdoor.acme, caBundle: config.frontdoor.acme.caBundle === undefined ? undefined : resolveIn(config.frontdoor.acme.caBundle) } },
     },
     errors: [],

@@ -37,6 +37,27 @@ const planSettings = (pidsLimit: number) => z.strictObject({
   backupSchedule: z._default(scheduleSpec, 'off'),
   /** Retention: the agent keeps this many succeeded backups per tenant of the plan (unset: all). */
   backupKeep: z.optional(z.int().check(z.gte(1), z.lte(10_000))),
+  /**
+   * Retention in the backup repository (backups.repository): restic forget --keep-daily/weekly/monthly
+   * over each tenant's own snapshots, applied by the agent's retention schedule; replaces backupKeep there.
+   */
+  backupRetention: z.optional(z.strictObject({
+    daily: z.optional(z.int().check(z.gte(0), z.lte(10_000))),
+    weekly: z.optional(z.int().check(z.gte(0), z.lte(10_000))),
+    monthly: z.optional(z.int().check(z.gte(0), z.lte(10_000))),
+  })),
+});
+
+/**
+ * The backup repository (src/repository/): with `repository` set, backups stream into that restic
+ * repository (a local path, sftp:user@host:/path, or any restic URL); without it, into backupsDir.
+ */
+export const backupsSchema = z.strictObject({
+  repository: z.optional(z.string()),
+  /** sftp: the ssh private key restic's ssh logs in with (mounted read-only into the agent). */
+  sshKey: z.optional(text()),
+  /** sftp: the known_hosts file the repository host's key is checked against (StrictHostKeyChecking=yes). */
+  sshKnownHosts: z.optional(text()),
 });
 
 /**
@@ -230,6 +251,7 @@ export const configSchema = z.strictObject({
     {},
   ),
   frontdoor: z.prefault(frontdoorSchema, {}),
+  backups: z.prefault(backupsSchema, {}),
   agent: z.prefault(agentSchema, {}),
   /**
    * Per plan, what is not fixed by tenantctl's plans (src/templates/plans.ts): `pidsLimit`, the most
@@ -302,4 +324,5 @@ export type Config = z.infer<typeof configSchema> & { stateDir: string; backupsD
 export type PortRange = z.infer<typeof portRangeSchema>;
 export type FrontdoorConfig = Config['frontdoor'];
 export type AgentConfig = Config['agent'];
+export type BackupsConfig = Config['backups'];
 export type ServiceWithPort = keyof Config['ports'];
