@@ -4,9 +4,10 @@ import { adminMigrationFiles } from '../admin-db/database.js';
 import { applyMigrations, readMigrations } from '../common/sql-migrations.js';
 import { TenantctlError } from '../common/errors.js';
 import { adminDumpTimeoutMs } from '../common/timeouts.js';
+import type { Repository } from '../repository/restic.js';
 import { adminDbContainer, psqlRestoreArgv, restorePrologue } from './admin-dump.js';
-import { pipeChildren } from './pipe.js';
-import { resticDumpArgv, resticEnv, resticFailure, type AdminSnapshot, type ResticAccess } from './restic-admin.js';
+import { startDockerChild } from './docker-child.js';
+import { resticDumpArgs, type AdminSnapshot } from './restic-admin.js';
 
 // The admin snapshot laid into an empty admin database: `restic dump` streamed into psql, in one
 // transaction that also records the recovery run (admin_settings 'recover_run') and closes what was
@@ -20,6 +21,7 @@ export interface RecoverRun {
   id: string;
   snapshot: string;
   snapshotTime: string;
+  snapshotHost: string;
   repository: string;
   /** How the front door was made on the lost machine (the snapshot's frontdoor= tag), if it served. */
   frontdoor: string | null;
@@ -46,11 +48,13 @@ export async function adminContents(db: AdminDb): Promise<{ tenants: number; key
 
 const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
-export async function restoreAdminDb(ctx: Context, db: AdminDb, access: ResticAccess, snapshot: AdminSnapshot, run: RecoverRun): Promise<{ bytes: number }> {
+export async function restoreAdminDb(ctx: Context, db: AdminDb, repo: Repository, snapshot: AdminSnapshot, run: RecoverRun): Promise<void> {
   const container = await adminDbContainer(ctx.config, ctx.homeHost, ctx.signal);
   const closing = `closed by recover: the machine it ran on was lost; the admin database came back from snapshot ${snapshot.shortId}`;
   // Only tables every admin schema since 011 has; each statement after the dump, in its transaction.
   const trailer = [
+    // pg_dump's output empties the search path for its own statements.
+    "SELECT pg_catalog.set_config('search_path', 'public', false);",
     `UPDATE admin_operations SET state = 'failed', reason = ${quote(closing)}, updated_at = now(), finished_at = now() WHERE state = 'running';`,
     `UPDATE admin_backups SET state = 'failed', reason = ${quote(closing)}, finished_at = now() WHERE state = 'running';`,
     `DO $$ BEGIN IF to_regclass('public.admin_schedule_runs') IS NOT NULL THEN
@@ -58,25 +62,27 @@ export async function restoreAdminDb(ctx: Context, db: AdminDb, access: ResticAc
        UPDATE admin_schedules SET running_run = NULL WHERE running_run IS NOT NULL;
      END IF; END $$;`,
     `INSERT INTO admin_settings (key, value) VALUES (${quote(recoverRunSetting)}, ${quote(JSON.stringify(run))}) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now();`,
-    `INSERT INTO admin_audit_logs (customer_id, action, actor, old_values, new_values) VALUES (NULL, 'admin.restored', ${quote(db.actor)}, NULL, ${quote(JSON.stringify({ snapshot: snapshot.id, repository: access.display, run: run.id }))});`,
+    `INSERT INTO admin_audit_logs (customer_id, action, actor, old_values, new_values) VALUES (NULL, 'admin.restored', ${quote(db.actor)}, NULL, ${quote(JSON.stringify({ snapshot: snapshot.id, repository: repo.location.display, run: run.id }))});`,
     'COMMIT;',
     '',
   ].join('\n');
   ctx.reporter.step(`restoring the admin database from snapshot ${snapshot.shortId} (${snapshot.time}, host ${snapshot.host})`);
   await ctx.pause('recover:restoring-admin');
-  const { bytes } = await pipeChildren(
-    { argv: resticDumpArgv(snapshot.id), env: resticEnv(access), what: 'restic dump' },
-    { argv: psqlRestoreArgv(container), env: ctx.homeHost.env, what: 'psql into the admin database' },
-    {
-      timeoutMs: adminDumpTimeoutMs,
-      signal: ctx.signal,
-      prologue: restorePrologue,
-      trailer,
-      failure: (side, exitCode, stderr) => (side.argv[0] === 'restic'
-        ? resticFailure(access, 'restic dump', exitCode, stderr)
-        : new TenantctlError('adminDb', `restoring the admin snapshot ${snapshot.shortId} failed (psql exit ${exitCode}): ${stderr.split('\n').find((l) => /ERROR/.test(l)) ?? stderr.split('\n')[0] ?? ''}; nothing of it was committed`)),
-    },
-  );
+  const psql = await startDockerChild(psqlRestoreArgv(container), { env: ctx.homeHost.env, input: true, timeoutMs: adminDumpTimeoutMs, signal: ctx.signal, what: `psql restoring admin snapshot ${snapshot.shortId}`, kind: 'adminDb' });
+  const stdin = psql.stdin!;
+  stdin.write(restorePrologue);
+  try {
+    await repo.run(resticDumpArgs(snapshot.id), { stdout: stdin, timeoutMs: adminDumpTimeoutMs, signal: ctx.signal });
+  } catch (error) {
+    // No COMMIT written: psql ends at the end of its input and the transaction is rolled back.
+    stdin.end();
+    await psql.ended.catch(() => {});
+    throw error;
+  }
+  stdin.end(trailer);
+  await psql.ended.catch((error) => {
+    throw new TenantctlError('adminDb', `${(error as Error).message}; nothing of the snapshot was committed`, { cause: error });
+  });
   // The snapshot's schema may be older than this tenantctl's: its newer migrations apply now.
   const client = await db.connect();
   try {
@@ -86,5 +92,4 @@ export async function restoreAdminDb(ctx: Context, db: AdminDb, access: ResticAc
   } finally {
     client.release();
   }
-  return { bytes };
 }

@@ -14,7 +14,8 @@ import { stopTenant } from '../tenants/lifecycle.js';
 import { revokeApiKeysById } from '../api-keys/store.js';
 import { projectLabel, removeStack } from '../stack/removal.js';
 import { objectsByLabel } from '../engine/docker.js';
-import { dropRestoreLeftovers, readBackupDocument, replaceData, restoreModules, restoreSteps, type RestoreIntent } from '../backups/restore.js';
+import { listModules } from '../modules/store.js';
+import { dropRestoreLeftovers, replaceData, restoreModules, restoreSteps, type RestoreIntent } from '../backups/restore.js';
 import { putRowBack, type SavedTenant } from '../hosts/move-record.js';
 import { contextOn, dockerHostNamed } from '../hosts/resolve.js';
 import type { TenantBackupSource } from './tenant-backups.js';
@@ -77,7 +78,8 @@ export async function recoverTenant(ctx: Context, run: string, id: string, targe
       tenant: id, verb: 'recover', host: target.id,
       data: {
         run, statusBefore: record.status, hostBefore: record.host, mode: 'new', backup: backup.id, dir: backup.dir, source: id,
-        suffix: randomBytes(4).toString('hex'), before: null, modules: (await readBackupDocument(backup.dir)).modules ?? [],
+        // The modules as the registry had them (provision below enables the plan's defaults): put back once it is proven.
+        suffix: randomBytes(4).toString('hex'), before: null, modules: (await listModules(db, id)).map((m) => ({ key: m.key, enabled: m.enabled })),
       },
     });
     try {

@@ -12,11 +12,12 @@ import { hostNameSchema } from '../hosts/commands.js';
 import { parseOrUsage } from '../tenants/input.js';
 import { dockerHostNamed } from '../hosts/resolve.js';
 import { probeHost } from '../hosts/probe.js';
-import { resticAccess, type AccessInput } from './access.js';
+import { repositoryFor, type AccessInput } from './access.js';
+import type { Repository } from '../repository/restic.js';
 import { adminSnapshots, type AdminSnapshot } from './restic-admin.js';
 import { adminContents, currentRun, restoreAdminDb, saveRun, type RecoverRun } from './admin-restore.js';
 import { recoverTenant, type TenantOutcome } from './recover-tenant.js';
-import { folderBackups, type TenantBackupSource } from './tenant-backups.js';
+import { recordedBackups, type TenantBackupSource } from './tenant-backups.js';
 
 // `tenantctl recover --repository <url> [--password-file <file>] [--host <name>]`: a lost machine's
 // fleet brought back on a new one, from the backup repository and the master key alone.
@@ -60,7 +61,7 @@ const recoverable = ['active', 'stopped', 'suspended'];
 
 export async function recover(ctx: Context, input: RecoverInput): Promise<RecoverResult> {
   const started = ctx.clock.now();
-  const access = await resticAccess(ctx, input);
+  const repo = await repositoryFor(ctx, input, { adminDbAllowed: false });
   const hostName = input.host === undefined ? undefined : parseOrUsage(hostNameSchema, input.host, '--host');
   if (input.snapshot !== undefined && (typeof input.snapshot !== 'string' || !/^[0-9a-f]{8,64}$/.test(input.snapshot))) throw usageError('--snapshot must be a restic snapshot id (8 to 64 hex characters)');
   // The master key first: without it nothing restored could be opened, so nothing is restored.
@@ -81,13 +82,13 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
       if (contents.tenants > 0 || contents.keyed) {
         throw new TenantctlError('conflict', `the admin database is not empty (${contents.tenants} tenants${contents.keyed ? ', a master key set up' : ''}) and no recovery is under way in it: recover restores only into a new, empty admin database`);
       }
-      const snapshot = await pickSnapshot(ctx, access, input.snapshot as string | undefined);
+      const snapshot = await pickSnapshot(ctx, repo, input.snapshot as string | undefined);
       run = {
-        id: randomBytes(6).toString('hex'), snapshot: snapshot.id, snapshotTime: snapshot.time, repository: access.display,
+        id: randomBytes(6).toString('hex'), snapshot: snapshot.id, snapshotTime: snapshot.time, snapshotHost: snapshot.host, repository: repo.location.display,
         frontdoor: snapshot.tags.find((t) => t.startsWith('frontdoor='))?.slice('frontdoor='.length) ?? null,
         startedAt: new Date(ctx.clock.now()).toISOString(), state: 'running',
       };
-      await restoreAdminDb(ctx, db, access, snapshot, run);
+      await restoreAdminDb(ctx, db, repo, snapshot, run);
       adminDatabase = 'restored';
     }
     await ctx.pause('recover:admin-restored');
@@ -100,7 +101,7 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
       ctx.reporter.step(`recovering ${record.id}`);
       try {
         const target = await targetFor(ctx, hostName, record.host);
-        tenants.push(await recoverTenant(ctx, run.id, record.id, target, input.backups ?? folderBackups));
+        tenants.push(await recoverTenant(ctx, run.id, record.id, target, input.backups ?? recordedBackups));
       } catch (error) {
         if (ctx.signal.aborted) throw error;
         tenants.push({ id: record.id, outcome: 'failed', status: record.status, reason: messageOf(error) });
@@ -112,7 +113,7 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
     const durationMs = ctx.clock.now() - started;
     const recovered = tenants.filter((t) => t.outcome === 'recovered').length;
     const result: RecoverResult = {
-      run: run.id, repository: access.display, snapshot: { id: run.snapshot, time: run.snapshotTime, host: '' },
+      run: run.id, repository: repo.location.display, snapshot: { id: run.snapshot, time: run.snapshotTime, host: run.snapshotHost },
       adminDatabase, masterKey: { fingerprint: box.fingerprint }, tenants, recovered,
       failed: tenants.filter((t) => t.outcome === 'failed' || t.outcome === 'skipped').length, frontdoor, durationMs,
       tenantsPerMinute: recovered === 0 ? 0 : Math.round((recovered / (durationMs / 60_000)) * 10) / 10,
@@ -122,9 +123,10 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
   }, { what: 'waiting for another tenantctl recover on this machine', deadlineMs: 5_000, clock: ctx.clock, signal: ctx.signal });
 }
 
-async function pickSnapshot(ctx: Context, access: Awaited<ReturnType<typeof resticAccess>>, wanted: string | undefined): Promise<AdminSnapshot> {
+async function pickSnapshot(ctx: Context, repo: Repository, wanted: string | undefined): Promise<AdminSnapshot> {
+  const access = repo.location;
   ctx.reporter.step(`reading the admin snapshots in ${access.display}`);
-  const snapshots = await adminSnapshots(access, ctx.signal);
+  const snapshots = await adminSnapshots(repo, ctx.signal);
   const snapshot = wanted ? snapshots.find((s) => s.id.startsWith(wanted)) : snapshots[0];
   if (!snapshot) throw new TenantctlError('notFound', wanted ? `no admin snapshot ${wanted} in ${access.display}` : `no admin snapshot in ${access.display} (tenantctl admin-backup makes one)`);
   return snapshot;

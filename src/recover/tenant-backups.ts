@@ -18,13 +18,17 @@ export interface TenantBackupSource {
   latest(ctx: Context, id: string): Promise<TenantBackup | undefined>;
 }
 
-/** The backups the admin database records in the folder store (backupsDir) whose folder is still there. */
-export const folderBackups: TenantBackupSource = {
+/**
+ * The newest succeeded backup the admin database records for the tenant that is still there to
+ * restore from: in the repository (its directory a repository reference) or a folder that survived.
+ */
+export const recordedBackups: TenantBackupSource = {
   async latest(ctx, id) {
     const records = await new BackupStore(await ctx.adminDb()).list({ tenant: id });
     for (const record of records.filter((r) => r.state === 'succeeded')) {
-      if (!(await stat(record.directory).then((s) => s.isDirectory(), () => false))) continue;
-      const { dir } = await locateAndVerify(ctx, record.directory);
+      const inRepository = record.directory.startsWith('repository:');
+      if (!inRepository && !(await stat(record.directory).then((s) => s.isDirectory(), () => false))) continue;
+      const { dir } = await locateAndVerify(ctx, record.id);
       return { id: record.id, dir };
     }
     return undefined;

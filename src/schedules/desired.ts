@@ -3,10 +3,11 @@ import { intervalSeconds } from '../common/interval.js';
 
 // The schedules a host's agent runs, as the configuration asks (README, "The agent"): one backup
 // schedule per plan with plans.<plan>.backupSchedule, one retention schedule per plan with
-// plans.<plan>.backupKeep (at agent.retentionSchedule), and one doctor report (agent.doctorSchedule).
+// plans.<plan>.backupKeep (at agent.retentionSchedule), one doctor report (agent.doctorSchedule), and
+// the admin database into the backup repository (agent.adminBackupSchedule, with backups.repository).
 // `tenantctl agent up` writes them as rows (store.ts sync); the agent only reads and claims rows.
 
-export type ScheduleKind = 'backup' | 'retention' | 'doctor';
+export type ScheduleKind = 'backup' | 'retention' | 'doctor' | 'admin-backup';
 
 export interface DesiredSchedule {
   kind: ScheduleKind;
@@ -29,5 +30,10 @@ export function desiredSchedules(config: Config): DesiredSchedule[] {
   }
   const doctorEvery = intervalSeconds(config.agent.doctorSchedule, 'agent.doctorSchedule');
   if (doctorEvery !== undefined) wanted.push({ kind: 'doctor', target: '*', spec: config.agent.doctorSchedule, everySeconds: doctorEvery, keep: null });
+  // The admin database into the repository (what `recover` starts from): only the local one, which this host's engine runs.
+  const adminEvery = intervalSeconds(config.agent.adminBackupSchedule, 'agent.adminBackupSchedule');
+  if (adminEvery !== undefined && config.backups.repository && !config.adminDatabase.url) {
+    wanted.push({ kind: 'admin-backup', target: '*', spec: config.agent.adminBackupSchedule, everySeconds: adminEvery, keep: null });
+  }
   return wanted;
 }

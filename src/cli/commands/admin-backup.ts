@@ -21,8 +21,8 @@ Exit 2: no repository or password file, a password file others may read, or a wr
 `)
     .action(async (options, command: Command) => {
       const { adminBackup } = await import('../../recover/admin-backup.js');
-      const { resticAccess } = await import('../../recover/access.js');
+      const { repositoryFor } = await import('../../recover/access.js');
       const { renderAdminBackup } = await import('../../recover/render.js');
-      await withContext(command, async (ctx) => adminBackup(ctx, await resticAccess(ctx, { repository: options.repository, passwordFile: options.passwordFile })), renderAdminBackup);
+      await withContext(command, async (ctx) => adminBackup(ctx, await repositoryFor(ctx, { repository: options.repository, passwordFile: options.passwordFile }, { adminDbAllowed: true })), renderAdminBackup);
     });
 }
