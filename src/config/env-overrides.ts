@@ -91,6 +91,7 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_AGENT_POLL', path: ['agent', 'pollSeconds'], parse: asNumber },
   { env: 'TENANTCTL_AGENT_DOCTOR_SCHEDULE', path: ['agent', 'doctorSchedule'], parse: asString },
   { env: 'TENANTCTL_AGENT_RETENTION_SCHEDULE', path: ['agent', 'retentionSchedule'], parse: asString },
+  { env: 'TENANTCTL_AGENT_ADMIN_BACKUP_SCHEDULE', path: ['agent', 'adminBackupSchedule'], parse: asString },
   { env: 'TENANTCTL_AGENT_MEM_LIMIT', path: ['agent', 'memLimit'], parse: asString },
   { env: 'TENANTCTL_AGENT_CPUS', path: ['agent', 'cpus'], parse: asNumber },
   { env: 'TENANTCTL_FRONTDOOR_ACME_DIRECTORY', path: ['frontdoor', 'acme', 'directory'], parse: asString },

@@ -14,11 +14,12 @@ const adminDatabase = 'tenantctl_admin';
 
 /** The running container of the local admin database, or a clear refusal. */
 export async function adminDbContainer(config: Config, host: DockerHost, signal?: AbortSignal): Promise<string> {
-  if (config.adminDatabase.url) {
-    throw new TenantctlError('usage', 'the admin database is given by adminDatabase.url (TENANTCTL_ADMIN_DATABASE_URL): back it up with its provider\'s tools; admin-backup and recover work with the local admin database');
-  }
+  // Found by its compose labels even when adminDatabase.url is set: the agent dials the local one by URL, with its own login.
   const out = await host.docker(['ps', '--filter', `label=com.docker.compose.project=${config.adminDatabase.localProject}`, '--filter', `label=com.docker.compose.service=${adminDbService}`, '--format', '{{.ID}}'], { signal });
   const id = out.split('\n').map((l) => l.trim()).find(Boolean);
+  if (!id && config.adminDatabase.url) {
+    throw new TenantctlError('usage', `no local admin database (compose project ${config.adminDatabase.localProject}) runs on ${host.id}, and adminDatabase.url names another: back that one up with its provider's tools; admin-backup and recover work with the local admin database`);
+  }
   if (!id) throw new TenantctlError('adminDb', `the local admin database (compose project ${config.adminDatabase.localProject}) has no running container on ${host.id}`);
   return id;
 }

@@ -37,6 +37,8 @@ import { recordedBackups, type TenantBackupSource } from './tenant-backups.js';
 export interface RecoverInput extends AccessInput {
   host?: unknown;
   snapshot?: unknown;
+  /** Tenants recovered at once (each its own lock and journal row). */
+  concurrency?: unknown;
   /** Where each tenant's newest backup is found (the repository once tenant backups live there). */
   backups?: TenantBackupSource;
 }
@@ -63,6 +65,8 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
   const started = ctx.clock.now();
   const repo = await repositoryFor(ctx, input, { adminDbAllowed: false });
   const hostName = input.host === undefined ? undefined : parseOrUsage(hostNameSchema, input.host, '--host');
+  const concurrency = input.concurrency === undefined ? 2 : Number(input.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw usageError('--concurrency must be a whole number from 1 to 16');
   if (input.snapshot !== undefined && (typeof input.snapshot !== 'string' || !/^[0-9a-f]{8,64}$/.test(input.snapshot))) throw usageError('--snapshot must be a restic snapshot id (8 to 64 hex characters)');
   // The master key first: without it nothing restored could be opened, so nothing is restored.
   if (!ctx.env.TENANTCTL_MASTER_KEY) {
@@ -95,25 +99,37 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
     const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
 
     const records = (await new TenantRegistry(db).list()).filter((t) => recoverable.includes(t.status) || t.statusReason?.startsWith('being recovered'));
-    const tenants: TenantOutcome[] = [];
-    for (const record of records) {
-      if (ctx.signal.aborted) break;
-      ctx.reporter.step(`recovering ${record.id}`);
-      try {
-        const target = await targetFor(ctx, hostName, record.host);
-        tenants.push(await recoverTenant(ctx, run.id, record.id, target, input.backups ?? recordedBackups));
-      } catch (error) {
-        if (ctx.signal.aborted) throw error;
-        tenants.push({ id: record.id, outcome: 'failed', status: record.status, reason: messageOf(error) });
+    const tenants: TenantOutcome[] = new Array(records.length);
+    let next = 0;
+    let stopped: unknown;
+    // `concurrency` workers take the next tenant in turn; a Ctrl-C ends each after its tenant's undo, the first cause kept.
+    const worker = async () => {
+      while (next < records.length && !ctx.signal.aborted) {
+        const index = next++;
+        const record = records[index]!;
+        ctx.reporter.step(`recovering ${record.id}`);
+        try {
+          const target = await targetFor(ctx, hostName, record.host);
+          tenants[index] = await recoverTenant(ctx, run!.id, record.id, target, input.backups ?? recordedBackups);
+        } catch (error) {
+          if (ctx.signal.aborted) {
+            stopped ??= error;
+            return;
+          }
+          tenants[index] = { id: record.id, outcome: 'failed', status: record.status, reason: messageOf(error) };
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, records.length) }, worker));
+    if (stopped) throw stopped;
+    if (ctx.signal.aborted) throw new TenantctlError('interrupted', 'recover was interrupted; run it again to go on');
     const frontdoor = await frontdoorAgain(ctx, run);
     run.state = 'completed';
     await saveRun(db, run);
     const durationMs = ctx.clock.now() - started;
     const recovered = tenants.filter((t) => t.outcome === 'recovered').length;
     const result: RecoverResult = {
-      run: run.id, repository: repo.location.display, snapshot: { id: run.snapshot, time: run.snapshotTime, host: run.snapshotHost },
+      run: run!.id, repository: repo.location.display, snapshot: { id: run.snapshot, time: run.snapshotTime, host: run.snapshotHost },
       adminDatabase, masterKey: { fingerprint: box.fingerprint }, tenants, recovered,
       failed: tenants.filter((t) => t.outcome === 'failed' || t.outcome === 'skipped').length, frontdoor, durationMs,
       tenantsPerMinute: recovered === 0 ? 0 : Math.round((recovered / (durationMs / 60_000)) * 10) / 10,

@@ -32,7 +32,7 @@ export function desiredSchedules(config: Config): DesiredSchedule[] {
   if (doctorEvery !== undefined) wanted.push({ kind: 'doctor', target: '*', spec: config.agent.doctorSchedule, everySeconds: doctorEvery, keep: null });
   // The admin database into the repository (what `recover` starts from): only the local one, which this host's engine runs.
   const adminEvery = intervalSeconds(config.agent.adminBackupSchedule, 'agent.adminBackupSchedule');
-  if (adminEvery !== undefined && config.backups.repository && !config.adminDatabase.url) {
+  if (adminEvery !== undefined && config.backups.repository && !config.adminDatabase.url) { // computed by `agent up`, where a URL means a managed database
     wanted.push({ kind: 'admin-backup', target: '*', spec: config.agent.adminBackupSchedule, everySeconds: adminEvery, keep: null });
   }
   return wanted;

@@ -6,6 +6,7 @@ export function define(command: Command): void {
     .option('--repository <url>', 'the backup repository (default: TENANTCTL_BACKUP_REPOSITORY)')
     .option('--password-file <file>', 'a file (mode 0600) holding the repository\'s password (default: TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE)')
     .option('--host <name>', 'bring every tenant back onto this Docker host (default: the host its record names when it answers, else this environment\'s)')
+    .option('--concurrency <n>', 'tenants recovered at once (default: 2)')
     .option('--snapshot <id>', 'the admin snapshot to restore (default: the newest kind=admin snapshot)')
     .addHelpText('after', `
 Examples:
@@ -27,6 +28,6 @@ Exit 2: no repository, password file or master key, or a wrong one; 3: no admin 
     .action(async (options, command: Command) => {
       const { recover } = await import('../../recover/recover.js');
       const { renderRecover } = await import('../../recover/render.js');
-      await withContext(command, (ctx) => recover(ctx, { repository: options.repository, passwordFile: options.passwordFile, host: options.host, snapshot: options.snapshot }), renderRecover);
+      await withContext(command, (ctx) => recover(ctx, { repository: options.repository, passwordFile: options.passwordFile, host: options.host, snapshot: options.snapshot, concurrency: options.concurrency }), renderRecover, { adminConnections: 12 });
     });
 }
