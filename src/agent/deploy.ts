@@ -73,6 +73,13 @@ export async function writeAgentCompose(ctx: Context, layout: AgentLayout, input
     same(config.backupsDir, 'rw'),
     same(inputs.masterKey, 'ro'),
   ];
+  // The backup repository (src/repository/): an sftp repository's ssh key and known_hosts, read-only;
+  // a local one, read-write. Its password comes sealed through the admin database, never a mount.
+  for (const file of [config.backups.sshKey, config.backups.sshKnownHosts]) if (file && existsSync(file)) volumes.push(same(file, 'ro'));
+  if (config.backups.repository && path.isAbsolute(config.backups.repository.replace(/^local:/, ''))) {
+    const dir = config.backups.repository.replace(/^local:/, '');
+    if (existsSync(dir)) volumes.push(same(dir, 'rw'));
+  }
   for (const dir of [config.templates.directory, config.tenantMigrationsDir, config.templatePath === defaultTemplatePath ? undefined : path.dirname(config.templatePath)]) {
     if (dir && existsSync(dir)) volumes.push(same(dir, 'ro'));
   }

@@ -23,6 +23,8 @@ import { snapshotPiece, type SnapshotContext } from './piece-snapshots.js';
 import type { Piece } from './pieces.js';
 import { migrationsDatabaseOf, tenantState } from './tenant-state.js';
 import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
+import { backupIntoRepository, repositoryOf } from './repository-backup.js';
+import { parseRetention, pruneRepositoryBackups, type RetentionPolicy } from './retention.js';
 import {
   backupDirectory, backupFormat, manifestFile, newBackupId, sha256Of, tenantFile,
   type BackupManifest, type ManifestEntry,
@@ -46,6 +48,9 @@ export interface BackupResult {
   durationMs: number;
   /** MB/s of the database dump (MB = 10^6 bytes). */
   dumpMBps: number;
+  /** A backup in the restic repository: where (credentials redacted), and each file's snapshot id. */
+  repository?: string;
+  snapshots?: Record<string, string>;
 }
 
 export interface BackupBatchResult {
@@ -63,9 +68,18 @@ export function parseKeep(raw: unknown): number | undefined {
   return keep;
 }
 
-export async function backupMany(ctx: Context, input: { ids: string[]; all?: boolean; keep?: unknown }): Promise<BackupResult | BackupBatchResult> {
+export interface BackupOptions {
+  keep?: number;
+  /** --keep-daily/--keep-weekly/--keep-monthly: retention in the repository (restic forget of the tenant's snapshots). */
+  retention?: RetentionPolicy;
+}
+
+export async function backupMany(ctx: Context, input: { ids: string[]; all?: boolean; keep?: unknown; keepDaily?: unknown; keepWeekly?: unknown; keepMonthly?: unknown }): Promise<BackupResult | BackupBatchResult> {
   const started = ctx.clock.now();
   const keep = parseKeep(input.keep);
+  const retention = parseRetention({ daily: input.keepDaily, weekly: input.keepWeekly, monthly: input.keepMonthly });
+  if (retention && !repositoryOf(ctx)) throw usageError('--keep-daily/--keep-weekly/--keep-monthly apply to backups in a repository: set backups.repository (TENANTCTL_BACKUP_REPOSITORY), or use --keep N');
+  if (retention && keep !== undefined) throw usageError('give --keep N or --keep-daily/--keep-weekly/--keep-monthly, not both');
   if (input.all && input.ids.length > 0) throw usageError('give tenant ids or --all, not both');
   let ids = input.ids.map((id) => parseTenantId(id));
   if (new Set(ids).size !== ids.length) throw usageError('a tenant id is given twice');
@@ -76,10 +90,10 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
     if (ids.length === 0) throw new TenantctlError('notFound', `no active tenant on Docker host ${ctx.dockerHost.id} to back up`);
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');
-  if (ids.length === 1 && !input.all) return backupTenant(ctx, ids[0]!, { keep });
+  if (ids.length === 1 && !input.all) return backupTenant(ctx, ids[0]!, { keep, retention });
   const items = await runBatch(ids, 1, (id) => {
     ctx.reporter.step(`backing up ${id}`);
-    return backupTenant(ctx, id, { keep });
+    return backupTenant(ctx, id, { keep, retention });
   }, ctx.signal);
   const failed = items.filter((i) => !i.ok).length;
   const result: BackupBatchResult = { kind: 'batch', verb: 'backup', tenants: items, summary: { total: items.length, ok: items.length - failed, failed, durationMs: ctx.clock.now() - started } };
@@ -90,7 +104,7 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
   return result;
 }
 
-export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { keep?: number } = {}): Promise<BackupResult> {
+export async function backupTenant(ctx: Context, rawId: unknown, { keep, retention }: BackupOptions = {}): Promise<BackupResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
   const db = await ctx.adminDb();
@@ -101,6 +115,21 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep }: { kee
     const { template, pieces, secrets } = await tenantState(ctx, db, t, 'be backed up');
 
     const backupId = newBackupId(id, new Date(ctx.clock.now()));
+    const location = repositoryOf(ctx);
+    if (location) {
+      const store = new BackupStore(db);
+      await failKilledBackups(ctx, store, id);
+      const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);
+      const stopAfter = t.record.status === 'suspended' ? await startStateServices(ctx, t, runtime, pieces) : undefined;
+      try {
+        const snapshot: SnapshotContext = { ctx: onContainers(ctx, runtime), project: t.record.composeProject, runtime, tenant: id, secrets, migrationsDatabase: migrationsDatabaseOf(ctx, template, t.record) };
+        const made = await backupIntoRepository(ctx, db, location, { id, backupId, template, pieces, snapshot, document: () => tenantDocument(db, id) });
+        const pruned = keep === undefined && retention === undefined ? [] : await pruneRepositoryBackups(ctx, db, id, retention ?? { last: keep });
+        return { id: backupId, tenant: id, directory: made.directory, sizeBytes: made.sizeBytes, files: made.files, pruned, durationMs: ctx.clock.now() - started, dumpMBps: made.dumpMBps, repository: made.repository, snapshots: made.snapshots };
+      } finally {
+        await stopAfter?.();
+      }
+    }
     const finalDir = backupDirectory(ctx.config.backupsDir, id, backupId);
     const partialDir = `${finalDir}.partial`;
     await ensurePrivateDir(ctx.config.backupsDir).catch((error) => {

@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { dumpRestoreTimeoutMs } from '../common/timeouts.js';
-import { dockerFromFile } from '../engine/docker-stream.js';
+import { dockerFromFile, type StreamSource } from '../engine/docker-stream.js';
 import type { Piece } from './pieces.js';
 
 // The state kept as files in a named volume (redis, sqlite, volume pieces): a restore writes the
@@ -57,7 +57,7 @@ const helperName = (where: { tenant: string }, names: FileNames) => `tenantctl-r
  * container of `image` with the piece's volume; `input`, if given, is its stdin. Returns stdout.
  */
 export async function inPieceVolume(
-  ctx: Context, piece: Piece, where: { volume: string; image: string; tenant: string }, names: FileNames, script: string, what: string, input?: string,
+  ctx: Context, piece: Piece, where: { volume: string; image: string; tenant: string }, names: FileNames, script: string, what: string, input?: StreamSource,
 ): Promise<string> {
   const name = helperName(where, names);
   // A helper a killed run left behind may still be moving files: it goes first.

@@ -4,7 +4,7 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { composeStartTimeoutMs, composeStopTimeoutMs, dumpRestoreTimeoutMs, redisCopyTimeoutMs, redisSnapshotTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
-import { dockerFromFile, dockerToFile, type StreamResult } from '../engine/docker-stream.js';
+import { dockerFromFile, dockerToFile, type StreamResult, type StreamSink, type StreamSource } from '../engine/docker-stream.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import { execIn, redisCliIn } from './containers.js';
 import { pieceContainer, type Piece } from './pieces.js';
@@ -28,8 +28,12 @@ export interface SnapshotContext {
   migrationsDatabase?: string;
 }
 
-/** The piece's snapshot into `file`, checked; what the manifest records of it. */
-export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: string): Promise<StreamResult & { image: string; imageId: string; version?: string }> {
+/**
+ * The piece's snapshot into `file` (or a stream: a repository backup's `restic backup --stdin`),
+ * checked; what the manifest records of it. Into a stream, a dump is checked by the caller, once it
+ * can be read back from where it went (checkPostgresDump); the format's magic is checked here.
+ */
+export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: StreamSink): Promise<StreamResult & { image: string; imageId: string; version?: string }> {
   const { ctx } = s;
   // A backup reads a container that exists (never a service's definition: a task between containers is no snapshot).
   const container = await pieceContainer(ctx, s.project, piece);
@@ -39,7 +43,8 @@ export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: stri
       if (!container.running) throw new TenantctlError('conflict', `the ${piece.service} container of ${s.tenant} is not running (tenantctl start ${s.tenant})`);
       const dump = await dockerToFile(ctx.dockerHost, ['exec', container.id, 'pg_dump', '-U', piece.user!, '-d', piece.database!, '-Fc', '--no-password'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
       if (dump.exitCode !== 0) throw new TenantctlError('docker', `pg_dump of ${s.tenant}'s ${piece.name} failed (exit ${dump.exitCode}): ${lastErrorLine(dump.stderrTail)}`);
-      await checkPostgresDump(s, container.id, piece, file);
+      if (typeof file === 'string') await checkPostgresDump(s, container.id, piece, file);
+      else checkHead(dump.head, 'PGDMP', `the dump of ${piece.name}`);
       const version = (await execIn(ctx.dockerHost, container.id, ['pg_dump', '--version'], { what: 'pg_dump --version', signal: ctx.signal })).trim();
       return { ...dump, ...meta, version };
     }
@@ -48,13 +53,13 @@ export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: stri
       await redisSnapshot(ctx, container.id, s.secrets[piece.passwordSecret!] ?? '');
       const rdb = await dockerToFile(ctx.dockerHost, ['exec', container.id, 'cat', `${piece.mount}/dump.rdb`], file, { timeoutMs: redisCopyTimeoutMs, signal: ctx.signal });
       if (rdb.exitCode !== 0) throw new TenantctlError('docker', `copying the Redis snapshot of ${s.tenant} failed (exit ${rdb.exitCode}): ${lastErrorLine(rdb.stderrTail)}`);
-      await checkMagic(file, 'REDIS', `the Redis snapshot of ${s.tenant}`);
+      await checkMagicOf(file, rdb.head, 'REDIS', `the Redis snapshot of ${s.tenant}`);
       return { ...rdb, ...meta };
     }
     case 'sqlite': {
       const copy = await dockerToFile(ctx.dockerHost, helperArgv(piece, container, sqliteBackupScript(piece)), file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
       if (copy.exitCode !== 0) throw new TenantctlError('docker', `the SQLite backup of ${s.tenant}'s ${piece.name} (${piece.path}) failed (exit ${copy.exitCode}): ${lastErrorLine(copy.stderrTail)}`);
-      await checkMagic(file, 'SQLite format 3\0', `the SQLite backup of ${s.tenant}'s ${piece.name}`);
+      await checkMagicOf(file, copy.head, 'SQLite format 3\0', `the SQLite backup of ${s.tenant}'s ${piece.name}`);
       return { ...copy, ...meta };
     }
     case 'volume': {
@@ -65,7 +70,7 @@ export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: stri
         const tar = await dockerToFile(ctx.dockerHost, helperArgv(piece, container, 'tar --numeric-owner -C "$MOUNT" --exclude="./.tenantctl-*" -cf - .'), file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
         if (tar.exitCode !== 0) throw new TenantctlError('docker', `archiving ${s.tenant}'s ${piece.name} (${piece.mount}) failed (exit ${tar.exitCode}): ${lastErrorLine(tar.stderrTail)}`);
         if (tar.bytes < 1024) throw new TenantctlError('docker', `the archive of ${s.tenant}'s ${piece.name} is only ${tar.bytes} bytes: not a tar archive`);
-        await checkMagic(file, 'ustar', `the archive of ${s.tenant}'s ${piece.name}`, 257);
+        await checkMagicOf(file, tar.head, 'ustar', `the archive of ${s.tenant}'s ${piece.name}`, 257);
         return { ...tar, ...meta };
       } finally {
         // Started again whatever happened, Ctrl-C included (its own signal: the command's may be
@@ -105,14 +110,24 @@ function sqliteBackupScript(piece: Piece): string {
  * migrations database, holds its tenant_schema_migrations data. (Size proves nothing: a small
  * database dumps to about a kilobyte.)
  */
-async function checkPostgresDump(s: SnapshotContext, container: string, piece: Piece, file: string): Promise<void> {
+export async function checkPostgresDump(s: Pick<SnapshotContext, 'ctx' | 'migrationsDatabase'>, container: string, piece: Piece, file: StreamSource): Promise<void> {
   const { ctx } = s;
-  await checkMagic(file, 'PGDMP', `the dump of ${piece.name}`);
+  if (typeof file === 'string') await checkMagic(file, 'PGDMP', `the dump of ${piece.name}`);
   const list = await dockerFromFile(ctx.dockerHost, ['exec', '-i', container, 'pg_restore', '--list'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
   if (list.exitCode !== 0) throw new TenantctlError('docker', `pg_restore --list cannot read the dump of ${piece.name} (exit ${list.exitCode}): ${lastErrorLine(list.stderrTail)}`);
+  if (typeof file !== 'string') checkHead(list.head, 'PGDMP', `the dump of ${piece.name} read back`);
   if (piece.database === s.migrationsDatabase && !/TABLE DATA \S+ tenant_schema_migrations/.test(list.stdout)) {
     throw new TenantctlError('docker', `the dump of ${piece.name} has no data of tenant_schema_migrations: it is not the tenant's database (not recorded as a backup)`);
   }
+}
+
+async function checkMagicOf(file: StreamSink, head: Buffer, magic: string, what: string, offset = 0): Promise<void> {
+  if (typeof file === 'string') await checkMagic(file, magic, what, offset);
+  else checkHead(head, magic, what, offset);
+}
+
+function checkHead(head: Buffer, magic: string, what: string, offset = 0): void {
+  if (head.subarray(offset, offset + magic.length).toString('latin1') !== magic) throw new TenantctlError('docker', `${what} does not start with ${JSON.stringify(magic)}: not the expected format`);
 }
 
 export async function checkMagic(file: string, magic: string, what: string, offset = 0): Promise<void> {

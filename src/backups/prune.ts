@@ -7,6 +7,15 @@ import type { AdminDb } from '../admin-db/database.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { BackupStore } from './store.js';
 import { backupDirectory } from './manifest.js';
+import { openRepository } from '../repository/restic.js';
+import { resticForgetTimeoutMs } from '../common/timeouts.js';
+
+/** `restic forget` of every snapshot of one backup (by its tag: also one whose id the row never got). */
+async function forgetBackup(ctx: Context, tenant: string, backupId: string): Promise<void> {
+  const repo = await openRepository(ctx);
+  const ids = (await repo.json<Array<{ id: string }>>(['snapshots', '--no-lock', '--tag', `tenant=${tenant},backup=${backupId}`], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal })).map((s) => s.id);
+  if (ids.length > 0) await repo.run(['forget', ...ids], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal, onStderrLine: ctx.reporter.detail });
+}
 
 // `backup --keep N`: the tenant's older succeeded backups removed, journaled (verb 'backup-prune'):
 // which backups go is recorded before the first folder is removed, each one after it is gone, so a
@@ -14,7 +23,8 @@ import { backupDirectory } from './manifest.js';
 // never half of it with rows that still promise removed folders).
 
 export interface PruneIntent {
-  keep: number;
+  /** --keep N, or the repository retention policy it applied (retention.ts). */
+  keep: number | Record<string, number>;
   /** The backups to remove, oldest last, as chosen when the prune began. */
   backups: string[];
   /** Those already removed (folder gone, row marked pruned). */
@@ -28,6 +38,17 @@ export async function pruneBackups(ctx: Context, db: AdminDb, id: string, keep: 
   const { rows } = await db.pool.query("SELECT DISTINCT data->>'backup' AS backup FROM admin_operations WHERE state = 'running' AND data ? 'backup'").catch(db.unreachable);
   const inUse = new Set(rows.map((r) => r.backup as string));
   const doomed = succeeded.slice(keep).map((b) => b.id).filter((backupId) => !inUse.has(backupId));
+  return removeChosen(ctx, db, id, doomed, keep);
+}
+
+/** Backups an unfinished operation reads from (a restore, a move; of any tenant): they stay until it ends. */
+export async function backupsInUse(db: AdminDb): Promise<Set<string>> {
+  const { rows } = await db.pool.query("SELECT DISTINCT data->>'backup' AS backup FROM admin_operations WHERE state = 'running' AND data ? 'backup'").catch(db.unreachable);
+  return new Set(rows.map((r) => r.backup as string));
+}
+
+/** Removes the chosen backups, journaled (the caller holds the tenant's lock); returns their ids. */
+export async function removeChosen(ctx: Context, db: AdminDb, id: string, doomed: string[], keep: PruneIntent['keep']): Promise<string[]> {
   if (doomed.length === 0) return [];
   const journal = new OperationJournal(db);
   const op = await journal.begin<PruneIntent>({ tenant: id, verb: 'backup-prune', host: ctx.dockerHost.id, data: { keep, backups: doomed, removed: [] } });
@@ -46,21 +67,32 @@ export async function pruneBackups(ctx: Context, db: AdminDb, id: string, keep: 
     );
     throw first;
   }
-  ctx.reporter.info(`removed ${doomed.length} older backup${doomed.length === 1 ? '' : 's'} of ${id} (--keep ${keep})`);
+  ctx.reporter.info(`removed ${doomed.length} older backup${doomed.length === 1 ? '' : 's'} of ${id} (${typeof keep === 'number' ? `--keep ${keep}` : Object.entries(keep).map(([k, n]) => `--keep-${k} ${n}`).join(' ')})`);
   return doomed;
 }
 
 async function removeEach(ctx: Context, journal: OperationJournal, op: Operation<PruneIntent>): Promise<void> {
   const store = new BackupStore(journal.db);
+  let forgotten = false;
   for (const backupId of op.data.backups) {
     if (op.data.removed?.includes(backupId)) continue;
     const record = await store.get(backupId);
+    if (record?.repository) {
+      // Its snapshots (every one tagged with its id) forgotten; their data goes with the prune below.
+      await forgetBackup(ctx, op.tenant, backupId);
+      forgotten = true;
+    }
     // Only a folder that is this tenant's, under backupsDir: a row pointing elsewhere is left alone.
     const expected = backupDirectory(ctx.config.backupsDir, op.tenant, backupId);
     if (record && path.resolve(record.directory) === expected) await rm(expected, { recursive: true, force: true });
     if (record && record.state !== 'pruned') await store.markPruned(backupId);
     await journal.step(op, `removed ${backupId}`, { removed: [...(op.data.removed ?? []), backupId] });
     await ctx.pause('prune:removing');
+  }
+  // Once, after the last forget (a resumed run prunes again: harmless). Data still used by other snapshots stays.
+  if (forgotten || (await journal.db.pool.query("SELECT 1 FROM admin_backups WHERE id = ANY($1) AND repository IS NOT NULL", [op.data.backups]).catch(journal.db.unreachable)).rows.length > 0) {
+    ctx.reporter.step('restic prune: removing data no snapshot uses any more');
+    await (await openRepository(ctx)).run(['prune'], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal, onStderrLine: ctx.reporter.detail });
   }
   await journal.finish(op, 'completed');
 }

@@ -21,7 +21,7 @@ export function renderBackup(r: BackupResult | BackupBatchResult): string {
   }
   const lines = [
     `${chalk.green('✓')} ${r.tenant} backed up: ${chalk.bold(r.id)}  (${megabytes(r.sizeBytes)}, ${seconds(r.durationMs)})`,
-    `  folder   ${r.directory}`,
+    r.repository ? `  in       ${r.repository} (restic snapshots ${Object.values(r.snapshots ?? {}).join(', ')})` : `  folder   ${r.directory}`,
     `  files    ${Object.entries(r.files).map(([name, f]) => `${name} ${megabytes(f.bytes)}`).join(', ')} (sizes and SHA-256 in manifest.json)`,
     `  restore  tenantctl restore ${r.tenant} --from ${r.id}`,
   ];

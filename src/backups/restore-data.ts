@@ -9,6 +9,7 @@ import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { ComposeTarget } from '../stack/compose-argv.js';
 import { execIn, postgresSuperuser } from './containers.js';
 import { pieceContainer, type Piece } from './pieces.js';
+import type { WithInput } from './source.js';
 import { dropScript, fileNames, inPieceVolume, lookScript, putBackScript, stageScript, swapScript } from './piece-files.js';
 
 // The steps that put a backup's state into a tenant's running stack, piece by piece, each one
@@ -88,11 +89,14 @@ const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
  * database (the pause point `restore:pg-restore` is reached while pg_restore runs), a file piece
  * into its volume's staging folder. Returns MB/s of a dump (0 for the others).
  */
-export async function stagePiece(ctx: Context, stack: RestoreStack, piece: Piece, file: string, suffix: string, backupId: string): Promise<number> {
+export async function stagePiece(ctx: Context, stack: RestoreStack, piece: Piece, withInput: WithInput, suffix: string, backupId: string): Promise<number> {
   ctx = onContainers(ctx, stack.runtime);
   if (piece.kind !== 'postgres') {
     const container = await pieceContainer(ctx, stack.project, piece, stack.runtime);
-    await inPieceVolume(ctx, piece, { volume: container.volume!, image: container.imageId, tenant: stack.id }, fileNames(suffix, piece), stageScript(piece), `staging ${piece.name} of backup ${backupId}`, file);
+    await withInput(async (file) => {
+      await inPieceVolume(ctx, piece, { volume: container.volume!, image: container.imageId, tenant: stack.id }, fileNames(suffix, piece), stageScript(piece), `staging ${piece.name} of backup ${backupId}`, file);
+      return { exitCode: 0 };
+    });
     return 0;
   }
   const names = databaseNames(suffix, piece);
@@ -111,7 +115,7 @@ export async function stagePiece(ctx: Context, stack: RestoreStack, piece: Piece
     // default calling a function of the tenant's would otherwise run as the superuser while the rows
     // are copied in (ALTER ROLE ... SUPERUSER). The superuser is kept for CREATE, RENAME and DROP
     // DATABASE only (sql()).
-    dockerFromFile(ctx.dockerHost, ['exec', '-i', db, 'pg_restore', '-U', await postgresSuperuser(ctx.dockerHost, db, piece.user!, ctx.signal), `--role=${owner!}`, '-d', names.scratch, '--exit-on-error', '--single-transaction', '--no-password'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal }),
+    withInput(async (file) => dockerFromFile(ctx.dockerHost, ['exec', '-i', db, 'pg_restore', '-U', await postgresSuperuser(ctx.dockerHost, db, piece.user!, ctx.signal), `--role=${owner!}`, '-d', names.scratch, '--exit-on-error', '--single-transaction', '--no-password'], file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal })),
     ctx.pause('restore:pg-restore'),
   ]);
   if (restored.exitCode !== 0) {

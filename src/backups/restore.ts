@@ -20,6 +20,8 @@ import { corrupt, dumpFile, manifestFile, redisFile, tenantFile, verifyBackup, t
 import { clientsOf, dropReplaced, putStateBack, stagePiece, startStack, stopClients, swapPiece, type RestoreStack } from './restore-data.js';
 import { tenantState } from './tenant-state.js';
 import type { Piece } from './pieces.js';
+import { backupReader, verifyRepositoryBackup } from './source.js';
+import { repositoryRef } from './in-repository.js';
 
 // `tenantctl restore <id> --from <backup> [--as <new-id>]`. The backup is verified first (every file
 // against its size and SHA-256): a corrupt or truncated one is refused (exit 2) before anything is
@@ -114,7 +116,7 @@ export async function restore(ctx: Context, input: RestoreInput): Promise<Restor
   try {
     const { dir, manifest } = await locateAndVerify(ctx, input.from);
     if (manifest.tenant !== source) throw usageError(`backup ${manifest.id} is of tenant ${manifest.tenant}, not ${source}; use tenantctl restore ${manifest.tenant} --from ${input.from}${input.as === undefined ? ` --as ${source}` : ''}`);
-    const document = await readBackupDocument(dir);
+    const document = await readBackupDocument(ctx, dir);
     const existing = await new TenantRegistry(db).get(target);
     const mode = await modeFor(ctx, existing, { target, asNew: input.as !== undefined, manifest, input });
     // A live tenant whose pieces the backup does not hold exactly is refused before anything is
@@ -197,7 +199,7 @@ async function restoreStackOf(ctx: Context, id: string, backupDir?: string): Pro
   const stack: RestoreStack = { id, project: t.record.composeProject, target: t.target, clients, runtime: await runtimeFor(ctx.dockerHost, t.target, ctx.signal) };
   // Undoing and dropping what was replaced need only the tenant's pieces, not the backup's files.
   if (backupDir === undefined) return { stack, rendered, t, pieces, secrets };
-  const manifest = JSON.parse(await readFile(path.join(backupDir, manifestFile), 'utf8').catch(() => '{}')) as Partial<BackupManifest>;
+  const manifest = await (await backupReader(ctx, backupDir)).manifest();
   // Format 1 (crm's, before templates declared state): its db.dump and redis.rdb are crm's db and redis.
   const inBackup = manifest.pieces ?? { db: { kind: 'postgres', file: dumpFile }, redis: { kind: 'redis', file: redisFile } } as Record<string, { kind: string; file: string }>;
   const problems = [
@@ -225,9 +227,10 @@ export async function replaceData(ctx: Context, journal: OperationJournal, op: O
   // What is about to be staged and swapped, recorded before any of it is touched.
   await journal.step(op, op.step, { pieces: pieces.map((p) => ({ ...p })) });
   let restoreMBps = 0;
+  const reader = await backupReader(ctx, dir);
   for (const piece of pieces) {
     ctx.reporter.step(`staging ${piece.name} of ${op.data.backup} beside the live one while ${id} runs`);
-    restoreMBps = Math.max(restoreMBps, await stagePiece(ctx, stack, piece, path.join(dir, piece.file), op.data.suffix, op.data.backup));
+    restoreMBps = Math.max(restoreMBps, await stagePiece(ctx, stack, piece, reader.input(piece.file), op.data.suffix, op.data.backup));
   }
   await record('staged');
 
@@ -379,8 +382,8 @@ export async function resumeRestore(ctx: Context, op: Operation<RestoreIntent>, 
 }
 
 /** The backup's tenant.json: the record it was made of and its modules. */
-export async function readBackupDocument(dir: string): Promise<TenantDocument> {
-  return JSON.parse(await readFile(path.join(dir, tenantFile), 'utf8')) as TenantDocument;
+export async function readBackupDocument(ctx: Context, dir: string): Promise<TenantDocument> {
+  return JSON.parse(await (await backupReader(ctx, dir)).text(tenantFile)) as TenantDocument;
 }
 
 /** A backup id from `tenantctl backups`, or a backup folder (holding manifest.json). */
@@ -400,6 +403,10 @@ export async function locateAndVerify(ctx: Context, from: string): Promise<{ dir
   const record = await store.get(from);
   if (!record) throw new TenantctlError('notFound', `no backup ${from} in the admin database (tenantctl backups lists them; a folder path works too)`);
   if (record.state !== 'succeeded') throw corrupt(from, `it is recorded as ${record.state}${record.reason ? ` (${record.reason})` : ''}`);
+  if (record.repository !== null) {
+    ctx.reporter.step(`verifying backup ${from} in ${record.repositoryDisplay} (its manifest against the SHA-256 recorded)`);
+    return { dir: repositoryRef(from), manifest: await verifyRepositoryBackup(ctx, from, record.manifestSha256) };
+  }
   ctx.reporter.step(`verifying backup ${from} (sizes and SHA-256)`);
   return { dir: record.directory, manifest: await verifyBackup(record.directory, record.manifestSha256) };
 }

@@ -12,6 +12,12 @@ const exists = (p: string) => stat(p).then(() => true, () => false);
  * Otherwise its .partial folder goes and the row is recorded as failed with `reason`.
  */
 export async function settleLeftBackup(backupsDir: string, store: BackupStore, left: BackupRecord, reason: string): Promise<'succeeded' | 'failed'> {
+  // A repository backup is never recorded after the fact: written or not, its snapshots are
+  // forgotten by the tenant's next repository backup or retention run (in-repository.ts forgetUnrecorded).
+  if (left.repository !== null) {
+    await store.fail(left.id, `${reason}; its snapshots in the repository are forgotten by the next backup of the tenant`);
+    return 'failed';
+  }
   const finalDir = backupDirectory(backupsDir, left.tenant, left.id);
   const partial = `${finalDir}.partial`;
   if (!(await exists(partial)) && (await exists(finalDir))) {

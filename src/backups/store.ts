@@ -19,6 +19,10 @@ export interface BackupRecord {
   sizeBytes: number | null;
   manifestSha256: string | null;
   manifest: BackupManifest | null;
+  /** A backup in the restic repository (src/repository/): its key, where it is (redacted), and each file's snapshot id. Null: a folder backup. */
+  repository: string | null;
+  repositoryDisplay: string | null;
+  snapshots: Record<string, string>;
   createdBy: string;
   startedAt: string;
   heartbeatAt: string;
@@ -40,6 +44,9 @@ const toRecord = (row: any): BackupRecord => ({
   sizeBytes: row.size_bytes === null ? null : Number(row.size_bytes),
   manifestSha256: row.manifest_sha256,
   manifest: row.manifest,
+  repository: row.repository ?? null,
+  repositoryDisplay: row.repository_display ?? null,
+  snapshots: row.snapshots ?? {},
   createdBy: row.created_by,
   startedAt: (row.started_at as Date).toISOString(),
   heartbeatAt: (row.heartbeat_at as Date).toISOString(),
@@ -51,10 +58,18 @@ const select = `SELECT *, heartbeat_at < now() - make_interval(secs => ${staleAf
 export class BackupStore {
   constructor(private readonly db: AdminDb) {}
 
-  async start(input: { id: string; tenant: string; host: string; directory: string }): Promise<void> {
+  async start(input: { id: string; tenant: string; host: string; directory: string; repository?: { key: string; display: string } }): Promise<void> {
     await this.db.pool.query(
-      'INSERT INTO admin_backups (id, customer_id, host, directory, state, created_by) VALUES ($1, $2, $3, $4, \'running\', $5)',
-      [input.id, input.tenant, input.host, input.directory, this.db.actor],
+      'INSERT INTO admin_backups (id, customer_id, host, directory, state, created_by, repository, repository_display) VALUES ($1, $2, $3, $4, \'running\', $5, $6, $7)',
+      [input.id, input.tenant, input.host, input.directory, this.db.actor, input.repository?.key ?? null, input.repository?.display ?? null],
+    ).catch(this.db.unreachable);
+  }
+
+  /** A file's snapshot in the repository, recorded as soon as restic wrote it (so a killed run's snapshots are known). */
+  async addSnapshot(id: string, file: string, snapshot: string): Promise<void> {
+    await this.db.pool.query(
+      'UPDATE admin_backups SET snapshots = snapshots || jsonb_build_object($2::text, $3::text), heartbeat_at = now() WHERE id = $1 AND state = \'running\'',
+      [id, file, snapshot],
     ).catch(this.db.unreachable);
   }
 
@@ -74,8 +89,8 @@ export class BackupStore {
     await this.db.pool.query('UPDATE admin_backups SET state = \'failed\', reason = $2, heartbeat_at = now(), finished_at = now() WHERE id = $1 AND state = \'running\'', [id, reason.slice(0, 2000)]).catch(this.db.unreachable);
   }
 
-  async markPruned(id: string): Promise<void> {
-    await this.db.pool.query('UPDATE admin_backups SET state = \'pruned\', reason = \'removed by --keep\' WHERE id = $1', [id]).catch(this.db.unreachable);
+  async markPruned(id: string, reason = 'removed by --keep'): Promise<void> {
+    await this.db.pool.query('UPDATE admin_backups SET state = \'pruned\', reason = $2 WHERE id = $1', [id, reason]).catch(this.db.unreachable);
   }
 
   async get(id: string): Promise<BackupRecord | undefined> {

@@ -30,6 +30,7 @@ export const commandTable: readonly CommandEntry[] = [
   { name: 'quota', summary: 'tenants whose volumes hold more than their plan\'s disk quota (plans.<plan>.diskQuota), one measurement per host', load: () => import('./commands/quota.js') },
   { name: 'backup', summary: 'back tenants up while they run: a snapshot of each piece of their state (PostgreSQL, Redis, SQLite, volumes), a manifest with SHA-256 (--all, --keep N)', load: () => import('./commands/backup.js') },
   { name: 'backups', summary: 'list backups on record, newest first, with their state (running, stale, succeeded, failed)', load: () => import('./commands/backups.js') },
+  { name: 'repository', summary: 'the backup repository (restic, backups.repository): init (its password sealed), status (snapshots, size), check', load: () => import('./commands/repository.js') },
   { name: 'restore', summary: 'restore a tenant from a verified backup, in place or --as a new tenant, and wait until it is ready', load: () => import('./commands/restore.js') },
   { name: 'clone', summary: 'a new tenant with a copy of a running tenant\'s data (a fresh backup restored --as the new id; its own passwords and keys)', load: () => import('./commands/clone.js') },
   { name: 'migrate', summary: 'apply new migrations of tenants\' templates to their databases, with checksums (--all, --dry-run)', load: () => import('./commands/migrate.js') },

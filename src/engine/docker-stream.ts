@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { Transform } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TenantctlError } from '../common/errors.js';
 import { killGraceMs } from '../common/timeouts.js';
@@ -22,7 +22,18 @@ export interface StreamResult {
   sha256: string;
   /** stdout of a fromFile call (small: pg_restore --list, a status line), at most 4 MiB kept. */
   stdout: string;
+  /** The first bytes that passed (up to 512): a format's magic is checked on them when there is no file to read. */
+  head: Buffer;
 }
+
+/**
+ * Where a stream goes or comes from: a file, or a stream (a restic backup's stdin, a restic dump's
+ * stdout). A Writable given is never ended here: the caller ends it once the docker call succeeded
+ * and destroys it otherwise, so a reader such as `restic backup --stdin` never takes a truncated
+ * stream for a whole one.
+ */
+export type StreamSink = string | Writable;
+export type StreamSource = string | Readable;
 
 export interface StreamOptions {
   timeoutMs: number;
@@ -32,12 +43,12 @@ export interface StreamOptions {
 }
 
 /** `docker <args>` with its stdout written to `file` (created, mode 0600). */
-export function dockerToFile(host: DockerHost, args: string[], file: string, options: StreamOptions): Promise<StreamResult> {
+export function dockerToFile(host: DockerHost, args: string[], file: StreamSink, options: StreamOptions): Promise<StreamResult> {
   return stream(host, args, { out: file }, options);
 }
 
 /** `docker <args>` with `file` as its stdin (args should include `-i` for docker exec/run). */
-export function dockerFromFile(host: DockerHost, args: string[], file: string, options: StreamOptions): Promise<StreamResult> {
+export function dockerFromFile(host: DockerHost, args: string[], file: StreamSource, options: StreamOptions): Promise<StreamResult> {
   return stream(host, args, { in: file }, options);
 }
 
@@ -53,17 +64,19 @@ export async function hashFile(file: string): Promise<{ bytes: number; sha256: s
 function hashing() {
   const hash = createHash('sha256');
   let bytes = 0;
+  let head = Buffer.alloc(0);
   const transform = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
       bytes += chunk.length;
+      if (head.length < 512) head = Buffer.concat([head, chunk.subarray(0, 512 - head.length)]);
       callback(null, chunk);
     },
   });
-  return { transform, result: () => ({ bytes, sha256: hash.digest('hex') }) };
+  return { transform, result: () => ({ bytes, sha256: hash.digest('hex'), head }) };
 }
 
-async function stream(host: DockerHost, args: string[], io: { out?: string; in?: string }, options: StreamOptions): Promise<StreamResult> {
+async function stream(host: DockerHost, args: string[], io: { out?: StreamSink; in?: StreamSource }, options: StreamOptions): Promise<StreamResult> {
   if (options.signal?.aborted) throw new TenantctlError('interrupted', `docker ${args[0]} was cancelled`);
   const { execa } = await import('execa');
   const child = execa('docker', args, {
@@ -92,14 +105,23 @@ async function stream(host: DockerHost, args: string[], io: { out?: string; in?:
   const counter = hashing();
   let stdout = '';
   const work: Promise<unknown>[] = [];
-  if (io.out) {
+  if (typeof io.out === 'string') {
     work.push(pipeline(child.stdout!, counter.transform, createWriteStream(io.out, { mode: 0o600 })));
+  } else if (io.out) {
+    // Into the caller's stream, not ended here (see StreamSink); everything that passed is written when stdout ends.
+    const sink = io.out;
+    work.push(new Promise<void>((resolve, reject) => {
+      counter.transform.on('end', resolve);
+      counter.transform.on('error', reject);
+      sink.on('error', reject);
+      child.stdout!.pipe(counter.transform).pipe(sink, { end: false });
+    }));
   } else {
     child.stdout!.on('data', (chunk: Buffer) => { if (stdout.length < 4 * 1024 * 1024) stdout += chunk.toString('utf8'); });
   }
   if (io.in) {
     // A child that exits early (pg_restore refusing its input) closes its stdin: its exit code says why.
-    work.push(pipeline(createReadStream(io.in), counter.transform, child.stdin!).catch((error) => {
+    work.push(pipeline(typeof io.in === 'string' ? createReadStream(io.in) : io.in, counter.transform, child.stdin!).catch((error) => {
       if (!/EPIPE|ERR_STREAM_PREMATURE_CLOSE|ERR_STREAM_DESTROYED|write after end/i.test(`${error?.code} ${error?.message}`)) throw error;
     }));
   }

@@ -159,7 +159,7 @@ async function restoreOnTarget(ctx: Context, journal: OperationJournal, op: Oper
   const id = op.tenant;
   ctx.reporter.step(`restoring ${id} on ${onTarget.dockerHost.id} from ${backupId}`);
   const { dir } = await locateAndVerify(onTarget, backupId);
-  const document = await readBackupDocument(dir);
+  const document = await readBackupDocument(onTarget, dir);
   const { provision } = await import('../tenants/provision.js');
   const provisioned = await provision(onTarget, { id, name: document.record.name, plan: document.record.plan, template: document.record.template ?? 'crm', with: document.record.profiles ?? [] });
   await journal.step(op, 'restore:provisioned', { targetKey: provisioned.initialApiKey?.id });

@@ -26,8 +26,7 @@ export const recordedBackups: TenantBackupSource = {
   async latest(ctx, id) {
     const records = await new BackupStore(await ctx.adminDb()).list({ tenant: id });
     for (const record of records.filter((r) => r.state === 'succeeded')) {
-      const inRepository = record.directory.startsWith('repository:');
-      if (!inRepository && !(await stat(record.directory).then((s) => s.isDirectory(), () => false))) continue;
+      if (record.repository === null && !(await stat(record.directory).then((s) => s.isDirectory(), () => false))) continue;
       const { dir } = await locateAndVerify(ctx, record.id);
       return { id: record.id, dir };
     }

@@ -3,8 +3,9 @@ import { intervalSeconds } from '../common/interval.js';
 
 // The schedules a host's agent runs, as the configuration asks (README, "The agent"): one backup
 // schedule per plan with plans.<plan>.backupSchedule, one retention schedule per plan with
-// plans.<plan>.backupKeep (at agent.retentionSchedule), one doctor report (agent.doctorSchedule), and
-// the admin database into the backup repository (agent.adminBackupSchedule, with backups.repository).
+// plans.<plan>.backupKeep or plans.<plan>.backupRetention (at agent.retentionSchedule), one doctor report
+// (agent.doctorSchedule), and the admin database into the backup repository (agent.adminBackupSchedule,
+// with backups.repository).
 // `tenantctl agent up` writes them as rows (store.ts sync); the agent only reads and claims rows.
 
 export type ScheduleKind = 'backup' | 'retention' | 'doctor' | 'admin-backup';
@@ -24,8 +25,9 @@ export function desiredSchedules(config: Config): DesiredSchedule[] {
     const backupEvery = intervalSeconds(settings.backupSchedule, `plans.${plan}.backupSchedule`);
     if (backupEvery !== undefined) wanted.push({ kind: 'backup', target: plan, spec: settings.backupSchedule, everySeconds: backupEvery, keep: null });
     const retentionEvery = intervalSeconds(config.agent.retentionSchedule, 'agent.retentionSchedule');
-    if (settings.backupKeep !== undefined && retentionEvery !== undefined) {
-      wanted.push({ kind: 'retention', target: plan, spec: config.agent.retentionSchedule, everySeconds: retentionEvery, keep: settings.backupKeep });
+    // backupRetention (daily/weekly/monthly) applies in the backup repository; the job reads it from the config when it runs.
+    if ((settings.backupKeep !== undefined || settings.backupRetention !== undefined) && retentionEvery !== undefined) {
+      wanted.push({ kind: 'retention', target: plan, spec: config.agent.retentionSchedule, everySeconds: retentionEvery, keep: settings.backupKeep ?? null });
     }
   }
   const doctorEvery = intervalSeconds(config.agent.doctorSchedule, 'agent.doctorSchedule');

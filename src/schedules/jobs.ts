@@ -4,6 +4,9 @@ import { TenantRegistry, type TenantRecord } from '../tenants/registry.js';
 import { loadTenantTemplate } from '../tenants/tenant-template.js';
 import { holdTenant } from '../tenants/hold.js';
 import { pruneBackups } from '../backups/prune.js';
+import { pruneRepositoryBackups } from '../backups/retention.js';
+import { configuredRepository } from '../repository/location.js';
+import type { Config } from '../config/schema.js';
 import { doctor } from '../doctor/doctor.js';
 import { scheduledBackup } from './scheduled-backup.js';
 import { OperationJournal } from '../operations/journal.js';
@@ -90,10 +93,15 @@ async function backupPlan(ctx: Context, store: ScheduleStore, schedule: Schedule
 async function retainPlan(ctx: Context, store: ScheduleStore, schedule: Schedule, run: ScheduleRun): Promise<JobOutcome> {
   const keep = schedule.keep ?? Number.MAX_SAFE_INTEGER;
   const tenants = await tenantsOfPlan(ctx, schedule.target, ['active', 'stopped']);
-  return eachTenant(ctx, store, run, tenants, `pruned to the newest ${keep} backups:`, async (t) => {
+  // With a backup repository: restic's policy (plans.<plan>.backupRetention, else backupKeep as --keep-last) over each tenant's snapshots.
+  const retention = configuredRepository(ctx.config) ? ctx.config.plans[schedule.target as keyof Config['plans']]?.backupRetention ?? (schedule.keep ? { last: schedule.keep } : undefined) : undefined;
+  const what = retention ? `retention ${Object.entries(retention).map(([k, n]) => `${k} ${n}`).join(', ')}:` : `pruned to the newest ${keep} backups:`;
+  return eachTenant(ctx, store, run, tenants, what, async (t) => {
     const release = await holdTenant(ctx, t.id);
     try {
-      const removed = await pruneBackups(ctx, await ctx.adminDb(), t.id, keep);
+      const db = await ctx.adminDb();
+      if (!retention && schedule.keep === null) return 'nothing to remove (no backupKeep, and backupRetention applies to a repository only)';
+      const removed = retention ? await pruneRepositoryBackups(ctx, db, t.id, retention) : await pruneBackups(ctx, db, t.id, keep);
       return removed.length ? `removed ${removed.join(', ')}` : 'nothing to remove';
     } finally {
       await release();

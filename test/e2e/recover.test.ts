@@ -1,5 +1,5 @@
 // The disaster drill (issue 23): two tenants with rows and an API key, their backups and the admin
-// database's snapshot in a restic repository outside the state dir; then the machine is "lost":
+// database's snapshot in one restic repository outside the state dir; then the machine is "lost":
 // the tenants' stacks and volumes, the admin database (container and volume), the state dir and
 // customers/ all removed. `tenantctl recover` is killed (-9) half-way through the first tenant,
 // run again and interrupted (SIGINT), then run again: it finishes, every row is identical (counts
@@ -36,8 +36,6 @@ beforeAll(async () => {
   Object.assign(h.env, {
     TENANTCTL_BACKUP_REPOSITORY: repo,
     TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE: passwordFile,
-    // Folder backups (before tenant backups go into the repository) live outside the state dir, as the repository does.
-    TENANTCTL_BACKUPS_DIR: path.join(h.dir, 'offsite-backups'),
   });
 }, 120_000);
 
@@ -107,6 +105,9 @@ describe('the disaster drill: recover on a new machine', () => {
     const a = await timed('admin-backup', () => h.cli(['admin-backup', '--json']));
     expect(a.exitCode, a.why).toBe(0);
     expect(a.json().bytes).toBeGreaterThan(10_000);
+    // The tenants' backups are in the repository too (restic's own listing), nothing of them in the state dir.
+    const tenantSnaps = await execa('restic', ['snapshots', '--json', '--tag', 'tenant=rc1'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000 });
+    expect(JSON.parse(tenantSnaps.stdout).length).toBeGreaterThan(0);
     // Neither the master key nor the repository password is in the dump.
     const dump = await execa('restic', ['dump', '--no-lock', a.json().snapshot, '/tenantctl-admin.sql'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
     expect(dump.stdout).toContain('admin_customers');

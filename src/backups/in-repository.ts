@@ -1,0 +1,157 @@
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { Context } from '../context.js';
+import { TenantctlError } from '../common/errors.js';
+import { resticForgetTimeoutMs, resticQueryTimeoutMs, resticStreamTimeoutMs } from '../common/timeouts.js';
+import type { Repository } from '../repository/restic.js';
+import type { BackupStore } from './store.js';
+
+// How a backup lives in the restic repository: one snapshot per file of the backup (each piece's
+// dump or archive, tenant.json, manifest.json), each made by `restic backup --stdin` from a stream
+// (never a copy on local disk), named tenantctl/<tenant>/<file> and tagged tenant=<id>,
+// backup=<backup id> and tenantctl, with the tenantctl host as restic's host. An operator reads it
+// with restic alone: `restic snapshots --tag tenant=acme`, `restic dump <id> tenantctl/acme/db.dump`.
+// A backup's `directory` in admin_backups is `repository:<backup id>`, which restore's journal keeps.
+
+export const repositoryPrefix = 'repository:';
+export const repositoryRef = (backupId: string) => `${repositoryPrefix}${backupId}`;
+export const isRepositoryRef = (dir: string) => dir.startsWith(repositoryPrefix);
+export const backupIdOfRef = (dir: string) => dir.slice(repositoryPrefix.length);
+
+/** The snapshot's one path (restic --stdin-filename): grouped per tenant and file for retention. */
+export const snapshotPath = (tenant: string, file: string) => `tenantctl/${tenant}/${file}`;
+
+export interface Snapshot {
+  id: string;
+  short_id: string;
+  time: string;
+  paths: string[];
+  hostname: string;
+  tags?: string[];
+}
+
+export const tagOf = (s: Pick<Snapshot, 'tags'>, name: string) => s.tags?.find((t) => t.startsWith(`${name}=`))?.slice(name.length + 1);
+
+interface BackupSummary { message_type: string; snapshot_id?: string; total_bytes_processed?: number; data_added?: number }
+
+export interface SaveTarget {
+  repo: Repository;
+  tenant: string;
+  backupId: string;
+  host: string;
+}
+
+/**
+ * `fill` writes a file's bytes into a stream that `restic backup --stdin` reads as it comes. The
+ * stream is ended only when `fill` succeeded; when it fails, restic is stopped (SIGINT: no snapshot
+ * is written) and fill's error is the cause. Returns fill's result and the new snapshot's id.
+ */
+export async function saveStream<T>(ctx: Context, target: SaveTarget, file: string, fill: (sink: Writable) => Promise<T>): Promise<{ result: T; snapshot: string }> {
+  const pass = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let resticError: unknown;
+  const saving = target.repo.json<BackupSummary>(
+    ['backup', '--stdin', '--stdin-filename', snapshotPath(target.tenant, file), '--tag', `tenant=${target.tenant}`, '--tag', `backup=${target.backupId}`, '--tag', 'tenantctl', '--host', target.host, '--quiet'],
+    { stdin: pass, timeoutMs: resticStreamTimeoutMs, signal: stop.signal, onStderrLine: ctx.reporter.detail },
+  ).catch((error) => { resticError = error; throw error; });
+  try {
+    let result: T;
+    try {
+      result = await fill(pass);
+    } catch (error) {
+      // restic failing first (a wrong password, an unreachable repository) is the cause, not the broken pipe it left.
+      if (resticError) throw resticError;
+      stop.abort();
+      await saving.catch(() => {});
+      throw error;
+    }
+    pass.end();
+    const summary = await saving;
+    if (!summary.snapshot_id) throw new TenantctlError('repository', `restic backup of ${file} reported no snapshot id`);
+    return { result, snapshot: summary.snapshot_id };
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A small file (tenant.json, manifest.json) as its own snapshot. */
+export async function saveText(ctx: Context, target: SaveTarget, file: string, text: string): Promise<string> {
+  const { snapshot } = await saveStream(ctx, target, file, async (sink) => {
+    await new Promise<void>((resolve, reject) => sink.write(text, (error) => (error ? reject(error) : resolve())));
+  });
+  return snapshot;
+}
+
+/**
+ * `restic dump <snapshot> <path>` streamed into `use` (pg_restore --list, pg_restore, a helper
+ * container staging a file). restic failing before `use` ended is the cause; once `use` is done
+ * restic is waited for (or stopped, when `use` stopped reading early and failed).
+ */
+export async function readBack<T extends { exitCode?: number }>(ctx: Context, repo: Repository, snapshot: string, tenant: string, file: string, use: (source: Readable) => Promise<T>): Promise<T> {
+  const pass = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let resticError: unknown;
+  const reading = repo.run(['dump', '--no-lock', snapshot, `/${snapshotPath(tenant, file)}`], { stdout: pass, timeoutMs: resticStreamTimeoutMs, signal: stop.signal, onStderrLine: ctx.reporter.detail })
+    .then(() => { pass.end(); }, (error) => { resticError = error; pass.destroy(); throw error; });
+  try {
+    let result: T;
+    try {
+      result = await use(pass);
+    } catch (error) {
+      if (resticError) throw resticError;
+      stop.abort();
+      await reading.catch(() => {});
+      throw error;
+    }
+    if (resticError) throw resticError;
+    if (result.exitCode !== undefined && result.exitCode !== 0) {
+      // The reader gave up: restic may be blocked writing to it.
+      stop.abort();
+      await reading.catch(() => {});
+      return result;
+    }
+    await reading;
+    return result;
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A whole small file read back (tenant.json, manifest.json). */
+export async function readText(ctx: Context, repo: Repository, snapshot: string, tenant: string, file: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  await readBack(ctx, repo, snapshot, tenant, file, async (source) => {
+    for await (const chunk of source) chunks.push(chunk as Buffer);
+    return {};
+  });
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The tenant's snapshots (tenantctl's own: tagged tenant=<id>). */
+export async function tenantSnapshots(ctx: Context, repo: Repository, tenant: string): Promise<Snapshot[]> {
+  return repo.json<Snapshot[]>(['snapshots', '--no-lock', '--tag', `tenant=${tenant}`], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal });
+}
+
+/**
+ * Snapshots of the tenant that belong to no backup on record as succeeded (or as removed already):
+ * those of a backup that failed, or of a run killed before it recorded them, written whole or not.
+ * They are forgotten (`restic forget`, no prune: the retention run prunes), under the tenant's lock,
+ * so nothing in the repository claims to be a backup that `tenantctl backups` does not list as one.
+ * `except` is the backup this run is making. Returns how many were forgotten.
+ */
+export async function forgetUnrecorded(ctx: Context, repo: Repository, store: BackupStore, tenant: string, except?: string): Promise<number> {
+  const snapshots = await tenantSnapshots(ctx, repo, tenant);
+  const recorded = new Set((await store.list({ tenant, includePruned: false })).filter((b) => b.state === 'succeeded').map((b) => b.id));
+  const orphans = snapshots.filter((s) => {
+    const backup = tagOf(s, 'backup');
+    return backup !== except && (backup === undefined || !recorded.has(backup));
+  });
+  if (orphans.length === 0) return 0;
+  ctx.reporter.step(`forgetting ${orphans.length} snapshot${orphans.length === 1 ? '' : 's'} of ${tenant} no backup on record owns (a failed or killed backup's)`);
+  await repo.run(['forget', ...orphans.map((s) => s.id)], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal, onStderrLine: ctx.reporter.detail });
+  return orphans.length;
+}
+

@@ -1,0 +1,119 @@
+import type { Context } from '../context.js';
+import { messageOf } from '../common/errors.js';
+import { recordAudit } from '../audit/write.js';
+import type { AdminDb } from '../admin-db/database.js';
+import { configuredRepository, type RepositoryLocation } from '../repository/location.js';
+import { repositoryKey } from '../repository/password.js';
+import { openRepository } from '../repository/restic.js';
+import { BackupStore, heartbeatEveryMs } from './store.js';
+import { snapshotPiece, checkPostgresDump, type SnapshotContext } from './piece-snapshots.js';
+import { pieceContainer, type Piece } from './pieces.js';
+import { backupFormat, manifestFile, sha256Of, tenantFile, type BackupManifest, type ManifestEntry } from './manifest.js';
+import { forgetUnrecorded, readBack, repositoryRef, saveStream, saveText, type SaveTarget } from './in-repository.js';
+
+// A backup into the restic repository (backups.repository): the same pieces, checks, journal row,
+// heartbeat and settlement as a folder backup (backup.ts), but each file streams straight into
+// `restic backup --stdin` (in-repository.ts). A dump is recorded only after it was read back from
+// the repository (`restic dump` piped into the tenant's own `pg_restore --list`). The row records
+// each snapshot's id as it is written; it says succeeded only after every snapshot, tenant.json and
+// the manifest are in the repository. A run that stops before that (an error, Ctrl-C, kill -9)
+// never becomes a backup: its row is failed (by itself, or by the tenant's next backup, which holds
+// the lock) and every snapshot tagged with its id, written whole or not, is forgotten by that next
+// backup (forgetUnrecorded), never recorded.
+
+export interface RepositoryBackupInput {
+  id: string;
+  backupId: string;
+  template: { name: string };
+  pieces: Piece[];
+  snapshot: SnapshotContext;
+  /** The tenant's record, modules, key hashes, deployment (backup.ts tenantDocument). */
+  document: () => Promise<unknown>;
+}
+
+export interface RepositoryBackupOutput {
+  directory: string;
+  repository: string;
+  snapshots: Record<string, string>;
+  sizeBytes: number;
+  files: Record<string, ManifestEntry>;
+  dumpMBps: number;
+  manifest: BackupManifest;
+}
+
+export function repositoryOf(ctx: Context): RepositoryLocation | undefined {
+  return configuredRepository(ctx.config);
+}
+
+/** Writes the backup into the repository; the caller holds the tenant's lock and has started its state services. */
+export async function backupIntoRepository(ctx: Context, db: AdminDb, location: RepositoryLocation, input: RepositoryBackupInput): Promise<RepositoryBackupOutput> {
+  const { id, backupId, pieces, snapshot } = input;
+  const repo = await openRepository(ctx);
+  const store = new BackupStore(db);
+  const directory = repositoryRef(backupId);
+  await store.start({ id: backupId, tenant: id, host: ctx.dockerHost.id, directory, repository: { key: repositoryKey(location), display: location.display } });
+  const beat = setInterval(() => void store.heartbeat(backupId).catch(() => {}), heartbeatEveryMs);
+  beat.unref();
+  let recordedSucceeded = false;
+  try {
+    await ctx.pause('backup:running');
+    // What a failed or killed earlier backup left in the repository goes first (never recorded as a backup).
+    await forgetUnrecorded(ctx, repo, store, id, backupId);
+    const target: SaveTarget = { repo, tenant: id, backupId, host: ctx.dockerHost.id };
+    const files: Record<string, ManifestEntry> = {};
+    const recorded: BackupManifest['pieces'] = {};
+    const snapshots: Record<string, string> = {};
+    let dumpMBps = 0;
+    for (const piece of pieces) {
+      ctx.reporter.step(`streaming ${piece.name} of ${id} into ${location.display}`);
+      const pieceStarted = ctx.clock.now();
+      const { result: taken, snapshot: snap } = await saveStream(ctx, target, piece.file, (sink) => snapshotPiece(snapshot, piece, sink));
+      snapshots[piece.file] = snap;
+      await store.addSnapshot(backupId, piece.file, snap);
+      // The snapshot is in the repository, not yet checked or recorded: where e2e tests kill a repository backup.
+      await ctx.pause('backup:piece-saved');
+      if (piece.kind === 'postgres') {
+        dumpMBps = taken.bytes / 1e6 / Math.max(0.001, (ctx.clock.now() - pieceStarted) / 1000);
+        ctx.reporter.step(`reading the dump of ${piece.name} back from the repository (pg_restore --list)`);
+        const container = await pieceContainer(snapshot.ctx, snapshot.project, piece);
+        await readBack(ctx, repo, snap, id, piece.file, async (source) => {
+          await checkPostgresDump(snapshot, container.id, piece, source);
+          return { exitCode: 0 };
+        });
+      }
+      files[piece.file] = { bytes: taken.bytes, sha256: taken.sha256 };
+      recorded[piece.name] = { kind: piece.kind, service: piece.service, file: piece.file, image: taken.image, imageId: taken.imageId, ...(taken.version ? { version: taken.version } : {}) };
+    }
+
+    ctx.reporter.step(`recording ${id}'s record, modules and key hashes`);
+    const tenantJson = `${JSON.stringify(await input.document(), null, 2)}\n`;
+    snapshots[tenantFile] = await saveText(ctx, target, tenantFile, tenantJson);
+    await store.addSnapshot(backupId, tenantFile, snapshots[tenantFile]!);
+    files[tenantFile] = { bytes: Buffer.byteLength(tenantJson), sha256: sha256Of(tenantJson) };
+    const manifest: BackupManifest = {
+      format: backupFormat, id: backupId, tenant: id, createdAt: new Date(ctx.clock.now()).toISOString(), host: ctx.dockerHost.id,
+      template: input.template.name, pieces: recorded, files,
+    };
+    const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+    snapshots[manifestFile] = await saveText(ctx, target, manifestFile, manifestText);
+    await store.addSnapshot(backupId, manifestFile, snapshots[manifestFile]!);
+    // Every snapshot written and checked, the row not yet succeeded: a kill here is still no backup.
+    await ctx.pause('backup:written');
+    const sizeBytes = Object.values(files).reduce((sum, f) => sum + f.bytes, 0) + Buffer.byteLength(manifestText);
+    await store.succeed(backupId, { directory, sizeBytes, manifestSha256: sha256Of(manifestText), manifest });
+    recordedSucceeded = true;
+    await db.withTransaction((client) => recordAudit(db, client, id, 'backup.created', null, { backup: backupId, repository: location.display, snapshots, sizeBytes, pieces: pieces.map((p) => p.name) }));
+    return { directory, repository: location.display, snapshots, sizeBytes, files, dumpMBps, manifest };
+  } catch (error) {
+    if (!recordedSucceeded) {
+      await store.fail(backupId, messageOf(error)).catch(() => {});
+      // Its snapshots go now when the repository answers (Ctrl-C too: a signal of its own); else the tenant's next backup forgets them.
+      const quiet: Context = { ...ctx, signal: new AbortController().signal };
+      await forgetUnrecorded(quiet, repo, store, id).catch(() => {});
+    }
+    throw error;
+  } finally {
+    clearInterval(beat);
+  }
+}
+

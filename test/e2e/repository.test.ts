@@ -1,0 +1,234 @@
+// Backups into a restic repository on a separate test host over sftp (a container of Debian's
+// openssh-server, reached at its container address with a key this test makes): the repository
+// created with a password from a 0600 file; a tenant with known rows backed up into it, its rows
+// changed, restored in place and as a new tenant from it, identical; the repository read back with
+// restic itself (snapshots, dump piped into pg_restore --list) as a plain restic repository; a
+// wrong password is one line and exit 2; kills (-9 and SIGINT) at each pause point of a repository
+// backup are settled by the next backup (the killed backup is failed, its snapshots forgotten);
+// retention by --keep-daily. One admin database and one tenant (plus the restore --as one).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { containerOf, createHarness, type Harness } from './harness.js';
+import { startPausedAt } from './pause.js';
+
+let h: Harness;
+let sftp = '';
+let resticEnv: Record<string, string> = {};
+const image = 'tenantctl/sftp-test:bookworm';
+const id = 'rp1';
+const password = createHash('sha256').update(`repository test ${Date.now()} ${Math.random()}`).digest('base64url');
+
+const project = (tenant: string) => `${h.prefix}-${tenant}`;
+
+async function psql(tenant: string, sql: string): Promise<string> {
+  const db = await containerOf(project(tenant), 'db');
+  const r = await execa('docker', ['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', 'tenant_owner', '-d', 'tenant', '-c', sql], { timeout: 120_000, reject: false });
+  if (r.exitCode !== 0) throw new Error(`psql on ${tenant} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Counts and a digest of the rows the test owns. */
+async function rows(tenant: string): Promise<string> {
+  return psql(tenant, "SELECT count(*) || ' ' || sum(id) || ' ' || md5(string_agg(id || ':' || body, ',' ORDER BY id)) FROM public.notes");
+}
+
+/** restic itself, as an operator would run it: the repository's URL, the password file, the test's ssh key. */
+async function restic(args: string[], input?: { stdout?: 'buffer' }) {
+  const r = await execa('restic', args, { env: resticEnv, extendEnv: true, reject: false, timeout: 120_000, encoding: input?.stdout === 'buffer' ? 'buffer' : 'utf8' });
+  if (r.exitCode !== 0) throw new Error(`restic ${args.join(' ')} failed: ${String(r.stderr)}`);
+  return r;
+}
+
+beforeAll(async () => {
+  h = await createHarness('repository', {
+    TENANTCTL_SUBNET_POOL: `10.${150 + Math.floor(Math.random() * 40)}.0.0/16`,
+    TENANTCTL_APP_PORTS: '4850-4899', TENANTCTL_DB_PORTS: '5850-5899', TENANTCTL_REDIS_PORTS: '6850-6899',
+  });
+  // The test host's image (Debian's openssh-server), built once per machine from test/e2e/sftp-host.
+  const present = await execa('docker', ['image', 'inspect', image], { reject: false });
+  if (present.exitCode !== 0) await execa('docker', ['build', '-q', '-t', image, path.join(import.meta.dirname, 'sftp-host')], { timeout: 600_000 });
+  const key = path.join(h.dir, 'repo-key');
+  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tenantctl repository test', '-f', key]);
+  const { stdout: publicKey } = await execa('cat', [`${key}.pub`]);
+  const { stdout: cid } = await execa('docker', ['run', '-d', '--name', `${h.prefix}-sftp`, '--label', `tenantctl.test=${h.prefix}`, '-e', `AUTHORIZED_KEY=${publicKey}`, image]);
+  const { stdout: ip } = await execa('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', cid]);
+  // The host's own key, pinned (StrictHostKeyChecking=yes): read from the container, as an operator would from the host.
+  const hostKey = (await execa('docker', ['exec', cid, 'cat', '/etc/ssh/ssh_host_ed25519_key.pub'])).stdout.split(' ').slice(0, 2).join(' ');
+  const knownHosts = path.join(h.dir, 'known_hosts');
+  writeFileSync(knownHosts, `${ip} ${hostKey}\n`);
+  sftp = `sftp:vault@${ip}:/srv/restic/${h.prefix}`;
+  Object.assign(h.env, { TENANTCTL_BACKUP_REPOSITORY: sftp, TENANTCTL_BACKUP_SSH_KEY: key, TENANTCTL_BACKUP_SSH_KNOWN_HOSTS: knownHosts });
+  const passwordFile = path.join(h.dir, 'repo.pass');
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  resticEnv = {
+    RESTIC_REPOSITORY: sftp, RESTIC_PASSWORD_FILE: passwordFile, RESTIC_CACHE_DIR: path.join(h.dir, 'restic-cache'),
+  };
+  // restic by hand needs the same ssh options, given as restic's sftp.command.
+  resticArgs = ['-o', `sftp.command=ssh -o BatchMode=yes -i ${key} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes vault@${ip} -s sftp`];
+  // sshd takes a moment to listen.
+  for (let i = 0; i < 50; i++) {
+    const r = await execa('ssh', ['-o', 'BatchMode=yes', '-i', key, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=2', `vault@${ip}`, 'true'], { reject: false });
+    if (r.exitCode === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}, 600_000);
+
+let resticArgs: string[] = [];
+const resticRun = (args: string[], input?: { stdout?: 'buffer' }) => restic([...resticArgs, ...args], input);
+const snapshots = async (tag: string) => JSON.parse(String((await resticRun(['snapshots', '--json', '--tag', tag])).stdout)) as any[];
+
+afterAll(async () => {
+  await h?.cleanup();
+});
+
+let backupId = '';
+let original = '';
+
+describe('backups into a restic repository over sftp', () => {
+  it('creates the repository with a password from a 0600 file, sealed in the admin database', async () => {
+    const loose = path.join(h.dir, 'loose.pass');
+    writeFileSync(loose, 'x\n', { mode: 0o644 });
+    chmodSync(loose, 0o644);
+    const refused = await h.cli(['repository', 'init', '--password-file', loose, '--json']);
+    expect(refused.exitCode, refused.why).toBe(2);
+    expect(refused.json().error.message).toMatch(/may be read by others \(mode 644\)/);
+
+    const r = await h.cli(['repository', 'init', '--password-file', resticEnv.RESTIC_PASSWORD_FILE!, '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ outcome: 'created', repository: sftp });
+    const again = await h.cli(['repository', 'init', '--json']);
+    expect(again.exitCode, again.why).toBe(0);
+    expect(again.json().outcome).toBe('unchanged');
+    // Sealed, not stored as it is.
+    const settings = await h.adminQuery("SELECT value FROM admin_settings WHERE key LIKE 'backup_repository_password:%'");
+    expect(settings).toHaveLength(1);
+    expect(settings[0].value).not.toContain(password);
+    // A plain restic repository: restic opens it with the password alone.
+    expect(await snapshots('tenantctl')).toEqual([]);
+  }, 120_000);
+
+  it('backs a tenant up into the repository: streamed, read back, recorded with its snapshots', async () => {
+    const p = await h.cli(['provision', id, '--name', 'Repo Co', '--plan', 'starter', '--json']);
+    expect(p.exitCode, p.why).toBe(0);
+    await psql(id, `CREATE TABLE public.notes (id int PRIMARY KEY, body text NOT NULL);
+      INSERT INTO public.notes SELECT g, repeat(md5(g::text), 1 + g % 7) FROM generate_series(1, 3000) g;`);
+    original = await rows(id);
+    expect(original).toMatch(/^3000 4501500 /);
+
+    const r = await h.cli(['backup', id, '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    const made = r.json();
+    backupId = made.id;
+    expect(made.repository).toBe(sftp);
+    expect(Object.keys(made.snapshots).sort()).toEqual(['db.dump', 'manifest.json', 'redis.rdb', 'tenant.json']);
+    // Nothing on local disk: the folder store is untouched.
+    const backupsDir = path.join(h.dir, 'state', 'backups');
+    expect(existsSync(backupsDir) ? readdirSync(backupsDir) : []).toEqual([]);
+    const [row] = await h.adminQuery('SELECT state, repository, repository_display, snapshots, directory FROM admin_backups WHERE id = $1', [backupId]);
+    expect(row).toMatchObject({ state: 'succeeded', repository_display: sftp, directory: `repository:${backupId}` });
+    expect(row.snapshots).toEqual(made.snapshots);
+
+    // Read back with restic itself: its snapshots by tag, and the dump piped into pg_restore --list.
+    const mine = await snapshots(`backup=${backupId}`);
+    expect(mine.map((s) => s.paths[0]).sort()).toEqual([`/tenantctl/${id}/db.dump`, `/tenantctl/${id}/manifest.json`, `/tenantctl/${id}/redis.rdb`, `/tenantctl/${id}/tenant.json`]);
+    expect(new Set(mine.map((s) => s.hostname)).size).toBe(1);
+    const dump = (await resticRun(['dump', made.snapshots['db.dump'], `/tenantctl/${id}/db.dump`], { stdout: 'buffer' })).stdout as unknown as Uint8Array;
+    expect(createHash('sha256').update(dump).digest('hex')).toBe(made.files['db.dump'].sha256);
+    const db = await containerOf(project(id), 'db');
+    const list = await execa('docker', ['exec', '-i', db, 'pg_restore', '--list'], { input: Buffer.from(dump), reject: false });
+    expect(list.exitCode, String(list.stderr)).toBe(0);
+    expect(list.stdout).toMatch(/TABLE DATA public notes/);
+    const manifest = JSON.parse(String((await resticRun(['dump', made.snapshots['manifest.json'], `/tenantctl/${id}/manifest.json`])).stdout));
+    expect(manifest).toMatchObject({ id: backupId, tenant: id });
+
+    const status = await h.cli(['repository', 'status', '--json']);
+    expect(status.exitCode, status.why).toBe(0);
+    expect(status.json()).toMatchObject({ repository: sftp, snapshots: 4, tenantSnapshots: 4, tenants: 1 });
+    expect(status.json().storedBytes).toBeGreaterThan(10_000);
+    const check = await h.cli(['repository', 'check', '--json']);
+    expect(check.exitCode, check.why).toBe(0);
+  }, 240_000);
+
+  it('restores from the repository in place (restic dump into pg_restore): rows identical', async () => {
+    await psql(id, 'DELETE FROM public.notes WHERE id % 3 = 0; UPDATE public.notes SET body = \'changed\' WHERE id < 50');
+    expect(await rows(id)).not.toBe(original);
+    const r = await h.cli(['restore', id, '--from', backupId, '--yes', '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ outcome: 'restored', mode: 'in-place' });
+    expect(await rows(id)).toBe(original);
+  }, 240_000);
+
+  it('restores from the repository as a new tenant: same rows', async () => {
+    const r = await h.cli(['restore', id, '--from', backupId, '--as', 'rp2', '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(await rows('rp2')).toBe(original);
+    const gone = await h.cli(['deprovision', 'rp2', '--yes', '--json']);
+    expect(gone.exitCode, gone.why).toBe(0);
+  }, 240_000);
+
+  it('a wrong password is one line and exit 2; a password file others may read is refused', async () => {
+    const wrong = path.join(h.dir, 'wrong.pass');
+    writeFileSync(wrong, 'not the password\n', { mode: 0o600 });
+    const r = await h.cli(['repository', 'status', '--json'], { env: { TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE: wrong } });
+    expect(r.exitCode, r.why).toBe(2);
+    expect(r.json().error.message).toMatch(/wrong password or no key found/);
+    expect(r.json().error.message).not.toContain('\n');
+    const b = await h.cli(['backup', id], { env: { TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE: wrong } });
+    expect(b.exitCode, b.why).toBe(2);
+    expect(b.stderr.trim().split('\n').filter((l) => l.startsWith('tenantctl:'))).toHaveLength(1);
+    // That backup is recorded as failed, never as a backup; nothing of it is in the repository.
+    const [last] = await h.adminQuery("SELECT state FROM admin_backups WHERE customer_id = $1 ORDER BY started_at DESC LIMIT 1", [id]);
+    expect(last.state).toBe('failed');
+    chmodSync(wrong, 0o640);
+    const loose = await h.cli(['repository', 'status', '--json'], { env: { TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE: wrong } });
+    expect(loose.exitCode, loose.why).toBe(2);
+    expect(loose.json().error.message).toMatch(/may be read by others/);
+  }, 120_000);
+
+  it('kills (-9 and SIGINT) at each pause point of a repository backup are settled by the next backup: never recorded, snapshots forgotten', async () => {
+    const cases: Array<[string, NodeJS.Signals]> = [['backup:piece-saved', 'SIGKILL'], ['backup:written', 'SIGINT'], ['backup:piece-saved', 'SIGINT'], ['backup:written', 'SIGKILL']];
+    const killed: string[] = [];
+    for (const [step, signal] of cases) {
+      const run = await startPausedAt(h, ['backup', id, '--json'], step);
+      const [running] = await h.adminQuery("SELECT id, snapshots FROM admin_backups WHERE customer_id = $1 AND state = 'running'", [id]);
+      expect(Object.keys(running.snapshots).length, `${step}: a snapshot is written before the pause`).toBeGreaterThan(0);
+      expect((await snapshots(`backup=${running.id}`)).length).toBeGreaterThan(0);
+      run.child.kill(signal);
+      const ended = await run.child;
+      if (signal === 'SIGINT') {
+        expect(ended.exitCode, String(ended.stderr)).toBe(130);
+        // Ctrl-C settles it itself: failed, its snapshots forgotten.
+        expect(await snapshots(`backup=${running.id}`)).toEqual([]);
+      }
+      killed.push(running.id);
+    }
+    // The next backup settles what the last kill left, and is itself a backup.
+    const next = await h.cli(['backup', id, '--json']);
+    expect(next.exitCode, next.why).toBe(0);
+    const states = await h.adminQuery('SELECT id, state FROM admin_backups WHERE id = ANY($1)', [killed]);
+    expect(states.map((s) => s.state)).toEqual(killed.map(() => 'failed'));
+    for (const backup of killed) expect(await snapshots(`backup=${backup}`)).toEqual([]);
+    const listed = await h.cli(['backups', id, '--json']);
+    expect(listed.json().backups.filter((b: any) => b.state === 'succeeded').map((b: any) => b.id).sort()).toEqual([backupId, next.json().id].sort());
+    // Every snapshot of the tenant in the repository belongs to a backup on record.
+    const tags = new Set((await snapshots(`tenant=${id}`)).map((s) => s.tags.find((t: string) => t.startsWith('backup='))));
+    expect([...tags].sort()).toEqual([`backup=${backupId}`, `backup=${next.json().id}`].sort());
+  }, 240_000);
+
+  it('retention: --keep-daily 1 forgets the older backups of the day, whole, and prunes', async () => {
+    const r = await h.cli(['backup', id, '--keep-daily', '1', '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    const made = r.json();
+    expect(made.pruned.sort()).toHaveLength(2);
+    const left = await snapshots(`tenant=${id}`);
+    expect(new Set(left.map((s) => s.tags.find((t: string) => t.startsWith('backup='))))).toEqual(new Set([`backup=${made.id}`]));
+    expect(left).toHaveLength(4);
+    const pruned = await h.adminQuery("SELECT count(*)::int AS n FROM admin_backups WHERE customer_id = $1 AND state = 'pruned'", [id]);
+    expect(pruned[0].n).toBe(2);
+    const usage = await h.cli(['backup', id, '--keep-daily', 'x']);
+    expect(usage.exitCode).toBe(2);
+  }, 240_000);
+});
