@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type pg from 'pg';
 import type { Context } from '../context.js';
-import type { AdminDb } from '../admin-db/database.js';
+import { LostLockError, type AdminDb } from '../admin-db/database.js';
 import type { DockerHost } from '../engine/docker-host.js';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { recordAudit } from '../audit/write.js';
@@ -158,9 +158,17 @@ async function statusAsSaved(client: pg.ClientBase, id: string, saved: Record<st
 }
 
 async function undoAfterFailure(ctx: Context, op: Operation<RecoverIntent>, error: unknown): Promise<TenantctlError> {
-  const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
+  const first = error instanceof TenantctlError ? error : new TenantctlError(ctx.signal.aborted ? 'interrupted' : 'internal', messageOf(error), { cause: error });
+  // Only under a lock still ours: another tenantctl may be working on the tenant now.
+  const lost = first instanceof LostLockError ? first : await (await ctx.adminDb()).locksProven();
+  if (lost) {
+    first.details.push(`nothing was undone (${lost === first ? 'the tenant lock was lost' : lost.message}); the recover of ${op.tenant} stopped at step ${op.step}, and the next command on it settles it from the journal`);
+    return first;
+  }
+  // The undo runs to its end even after Ctrl-C: a signal of its own, no pause points.
+  const quiet: Context = { ...ctx, signal: new AbortController().signal, pause: async () => {} };
   try {
-    await undoRecover(ctx, op, first.message);
+    await undoRecover(quiet, op, first.message);
     first.message = `recover of ${op.tenant} failed: ${first.message}; undone (its record is as the admin snapshot had it: recover again to retry)`;
   } catch (problem) {
     first.details.push(`undoing: ${messageOf(problem)}`);

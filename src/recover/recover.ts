@@ -113,7 +113,10 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
           tenants[index] = await recoverTenant(ctx, run!.id, record.id, target, input.backups ?? recordedBackups);
         } catch (error) {
           if (ctx.signal.aborted) {
-            stopped ??= error;
+            // The interruption is the cause, whatever a call cut short by it threw.
+            if (!stopped || (error instanceof TenantctlError && error.kind === 'interrupted')) {
+              stopped = error instanceof TenantctlError ? error : new TenantctlError('interrupted', `recover of ${record.id} was interrupted: ${messageOf(error)}`, { cause: error });
+            }
             return;
           }
           tenants[index] = { id: record.id, outcome: 'failed', status: record.status, reason: messageOf(error) };

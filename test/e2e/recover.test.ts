@@ -10,13 +10,15 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { execa } from 'execa';
-import { containerOf, createHarness, dockerObjectsWithPrefix, removeDockerObjectsWithPrefix, stopwatch, type Harness } from './harness.js';
+import { containerOf, createHarness, dockerObjectsWithPrefix, removeDockerObjectsWithPrefix, stopwatch, useOwnFrontdoor, type Harness } from './harness.js';
 import { startPausedAt } from './pause.js';
 import { hashApiKey } from '../../src/api-keys/key.js';
 
 let h: Harness;
 let repo: string;
 let passwordFile: string;
+let doorPorts: { http: number; https: number };
+const base = 'tenants.localhost';
 const timings: Record<string, number> = {};
 const timed = stopwatch(timings);
 
@@ -28,6 +30,7 @@ beforeAll(async () => {
     // The operator keeps the master key apart from the machine (a password manager): given to every command.
     TENANTCTL_MASTER_KEY: randomBytes(32).toString('hex'),
   });
+  doorPorts = await useOwnFrontdoor(h);
   repo = path.join(h.dir, 'repository');
   passwordFile = path.join(h.dir, 'repository.pass');
   writeFileSync(passwordFile, `${randomBytes(24).toString('base64url')}\n`);
@@ -76,6 +79,16 @@ async function waitForDb(id: string): Promise<void> {
   }
 }
 
+/** The tenant's API through the front door with a key: the HTTP status (TLS verified with this machine's local CA). */
+async function throughDoor(id: string, key: string): Promise<number> {
+  const host = `${id}.${base}`;
+  const ca = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'tls', 'ca.crt');
+  const r = await execa('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', '--cacert', ca, '--resolve', `${host}:${doorPorts.https}:127.0.0.1`,
+    '-H', `authorization: Bearer ${key}`, `https://${host}:${doorPorts.https}/api/ping`], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`curl through the door: exit ${r.exitCode}: ${r.stderr}`);
+  return Number(r.stdout);
+}
+
 const before: Record<string, Record<string, string>> = {};
 let apiKey = '';
 
@@ -96,6 +109,9 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(k.exitCode, k.why).toBe(0);
     apiKey = k.json().key;
     expect(apiKey).toMatch(/^tk_live_/);
+    const door = await timed('frontdoor init', () => h.cli(['frontdoor', 'init', '--self-signed', '--json']));
+    expect(door.exitCode, door.why).toBe(0);
+    expect(await throughDoor('rc1', apiKey)).toBe(200);
 
     const b = await timed('backup', () => h.cli(['backup', 'rc1', 'rc2', '--json']));
     expect(b.exitCode, b.why).toBe(0);
@@ -105,6 +121,7 @@ describe('the disaster drill: recover on a new machine', () => {
     const a = await timed('admin-backup', () => h.cli(['admin-backup', '--json']));
     expect(a.exitCode, a.why).toBe(0);
     expect(a.json().bytes).toBeGreaterThan(10_000);
+    expect(a.json().tags).toEqual(['kind=admin', 'frontdoor=self-signed']);
     // The tenants' backups are in the repository too (restic's own listing), nothing of them in the state dir.
     const tenantSnaps = await execa('restic', ['snapshots', '--json', '--tag', 'tenant=rc1'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000 });
     expect(JSON.parse(tenantSnaps.stdout).length).toBeGreaterThan(0);
@@ -137,7 +154,8 @@ describe('the disaster drill: recover on a new machine', () => {
     const interrupted = await startPausedAt(h, ['recover', '--json'], 'recover:detached');
     interrupted.child.kill('SIGINT');
     interrupted.resume();
-    expect((await interrupted.child).exitCode).toBe(130);
+    const ended = await interrupted.child;
+    expect(ended.exitCode, `${ended.stdout}\n${ended.stderr}`).toBe(130);
     const afterInterrupt = await h.adminQuery("SELECT c.id, c.status, (SELECT count(*)::int FROM admin_operations o WHERE o.customer_id = c.id AND o.verb = 'recover' AND o.state = 'running') AS running FROM admin_customers c ORDER BY c.id");
     expect(afterInterrupt).toEqual([{ id: 'rc1', status: 'active', running: 0 }, { id: 'rc2', status: 'stopped', running: 0 }]);
 
@@ -161,6 +179,10 @@ describe('the disaster drill: recover on a new machine', () => {
     await waitForDb('rc2');
     expect(await tableDigests('rc2')).toEqual(before.rc2);
 
+    // The front door is back (a new local CA: the old one was in the lost state dir) and the key opens the tenant's API through it.
+    expect(result.frontdoor.state).toBe('serving');
+    expect(await throughDoor('rc1', apiKey)).toBe(200);
+    expect(await throughDoor('rc1', 'tk_live_' + 'x'.repeat(32))).toBe(401);
     // The API key is still valid: its hash on record, not revoked (what the gateway checks).
     const keys = await h.adminQuery('SELECT revoked_at FROM admin_api_keys WHERE customer_id = $1 AND key_hash = $2', ['rc1', hashApiKey(apiKey)]);
     expect(keys).toHaveLength(1);
