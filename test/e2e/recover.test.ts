@@ -122,6 +122,10 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(a.exitCode, a.why).toBe(0);
     expect(a.json().bytes).toBeGreaterThan(10_000);
     expect(a.json().tags).toEqual(['kind=admin', 'frontdoor=self-signed']);
+    // recover never overwrites a live registry (exit 5, nothing touched).
+    const refused = await h.cli(['recover', '--json']);
+    expect(refused.exitCode, refused.why).toBe(5);
+    expect(refused.json().error.message).toMatch(/not empty/);
     // The tenants' backups are in the repository too (restic's own listing), nothing of them in the state dir.
     const tenantSnaps = await execa('restic', ['snapshots', '--json', '--tag', 'tenant=rc1'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000 });
     expect(JSON.parse(tenantSnaps.stdout).length).toBeGreaterThan(0);
@@ -142,22 +146,30 @@ describe('the disaster drill: recover on a new machine', () => {
   }, 120_000);
 
   it('recover killed (-9) half-way through a tenant, run again, brings both back exactly as they were', async () => {
+    // A wrong master key: the admin database comes back, but no tenant is touched (exit 2).
+    const wrongKey = await h.cli(['recover', '--json'], { env: { TENANTCTL_MASTER_KEY: randomBytes(32).toString('hex') } });
+    expect(wrongKey.exitCode, wrongKey.why).toBe(2);
+    expect(wrongKey.json().error.message).toMatch(/master key/);
+    expect(await h.adminQuery("SELECT id FROM admin_operations WHERE verb = 'recover'")).toEqual([]);
+
     const paused = await startPausedAt(h, ['recover', '--json'], 'restore:staged');
     paused.child.kill('SIGKILL');
     await paused.child;
     paused.resume();
-    // The admin database came back in the killed run; a tenant it worked on is half-way (journaled).
+    // The admin database came back in the wrong-key run; a tenant the killed run worked on is half-way (journaled).
     const running = await h.adminQuery("SELECT customer_id, step FROM admin_operations WHERE verb = 'recover' AND state = 'running'");
     expect(running.length).toBeGreaterThanOrEqual(1);
 
-    // Ctrl-C after the next run settled those and detached a tenant again: undone, exit 130, the rows as the snapshot had them.
-    const interrupted = await startPausedAt(h, ['recover', '--json'], 'recover:detached');
+    // Ctrl-C after the next run settled rc1 and detached it again: undone, exit 130, its row as the snapshot had it. One
+    // tenant at a time, so the signal lands on this pause point with nothing else of the run in flight.
+    const interrupted = await startPausedAt(h, ['recover', '--concurrency', '1', '--json'], 'recover:detached');
     interrupted.child.kill('SIGINT');
     interrupted.resume();
     const ended = await interrupted.child;
     expect(ended.exitCode, `${ended.stdout}\n${ended.stderr}`).toBe(130);
-    const afterInterrupt = await h.adminQuery("SELECT c.id, c.status, (SELECT count(*)::int FROM admin_operations o WHERE o.customer_id = c.id AND o.verb = 'recover' AND o.state = 'running') AS running FROM admin_customers c ORDER BY c.id");
-    expect(afterInterrupt).toEqual([{ id: 'rc1', status: 'active', running: 0 }, { id: 'rc2', status: 'stopped', running: 0 }]);
+    const afterInterrupt = await h.adminQuery("SELECT c.id, c.status, (SELECT count(*)::int FROM admin_operations o WHERE o.customer_id = c.id AND o.verb = 'recover' AND o.state = 'running') AS running FROM admin_customers c WHERE c.id = 'rc1'");
+    expect(afterInterrupt).toEqual([{ id: 'rc1', status: 'active', running: 0 }]);
+    expect((await h.adminQuery("SELECT state FROM admin_operations WHERE customer_id = 'rc1' AND verb = 'recover' ORDER BY id DESC LIMIT 1"))[0].state).toBe('undone');
 
     const started = performance.now();
     const r = await timed('recover', () => h.cli(['recover', '--json'], { timeoutMs: 400_000 }));
