@@ -7,6 +7,8 @@ import { adminDumpTimeoutMs } from '../common/timeouts.js';
 import type { Repository } from '../repository/restic.js';
 import { adminDbContainer, psqlRestoreArgv, restorePrologue } from './admin-dump.js';
 import { startDockerChild } from './docker-child.js';
+import { DumpGuard } from './dump-guard.js';
+import { verifyMasterKeyCheck } from '../secrets/master-key.js';
 import { resticDumpArgs, type AdminSnapshot } from './restic-admin.js';
 
 // The admin snapshot laid into an empty admin database: `restic dump` streamed into psql, in one
@@ -48,6 +50,14 @@ export async function adminContents(db: AdminDb): Promise<{ tenants: number; key
 
 const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
+/** Why a dump the guard read to its end must not be committed, or undefined when it may. */
+export function refusalOfDump(guard: Pick<DumpGuard, 'refused' | 'complete' | 'masterKeyCheck'>, shortId: string): TenantctlError | undefined {
+  if (guard.refused) return new TenantctlError('adminDb', `admin snapshot ${shortId} is not a dump tenantctl admin-backup writes (${guard.refused}); nothing of it was committed`);
+  if (!guard.complete) return new TenantctlError('adminDb', `admin snapshot ${shortId} is cut off (its dump lacks pg_dump's closing line: an admin-backup killed half-way); nothing of it was committed; pick another with --snapshot`);
+  if (guard.masterKeyCheck === undefined) return new TenantctlError('adminDb', `admin snapshot ${shortId} holds no master-key check (admin_settings.master_key_check); nothing of it was committed`);
+  return undefined;
+}
+
 export async function restoreAdminDb(ctx: Context, db: AdminDb, repo: Repository, snapshot: AdminSnapshot, run: RecoverRun): Promise<void> {
   const container = await adminDbContainer(ctx.config, ctx.homeHost, ctx.signal);
   const closing = `closed by recover: the machine it ran on was lost; the admin database came back from snapshot ${snapshot.shortId}`;
@@ -55,6 +65,8 @@ export async function restoreAdminDb(ctx: Context, db: AdminDb, repo: Repository
   const trailer = [
     // pg_dump's output empties the search path for its own statements.
     "SELECT pg_catalog.set_config('search_path', 'public', false);",
+    // Triggers the dump defined do not fire on the statements below (they would run as the superuser).
+    'SET LOCAL session_replication_role = replica;',
     `UPDATE admin_operations SET state = 'failed', reason = ${quote(closing)}, updated_at = now(), finished_at = now() WHERE state = 'running';`,
     `UPDATE admin_backups SET state = 'failed', reason = ${quote(closing)}, finished_at = now() WHERE state = 'running';`,
     `DO $$ BEGIN IF to_regclass('public.admin_schedule_runs') IS NOT NULL THEN
@@ -71,13 +83,30 @@ export async function restoreAdminDb(ctx: Context, db: AdminDb, repo: Repository
   const psql = await startDockerChild(psqlRestoreArgv(container), { env: ctx.homeHost.env, input: true, timeoutMs: adminDumpTimeoutMs, signal: ctx.signal, what: `psql restoring admin snapshot ${snapshot.shortId}`, kind: 'adminDb' });
   const stdin = psql.stdin!;
   stdin.write(restorePrologue);
-  try {
-    await repo.run(resticDumpArgs(snapshot.id), { stdout: stdin, timeoutMs: adminDumpTimeoutMs, signal: ctx.signal });
-  } catch (error) {
-    // No COMMIT written: psql ends at the end of its input and the transaction is rolled back.
-    stdin.end();
+  // The dump reaches psql only through the guard (dump-guard.ts); COMMIT is written only once the
+  // whole dump passed it, ended with pg_dump's closing line and holds a check the master key opens.
+  const guard = new DumpGuard();
+  guard.pipe(stdin, { end: false });
+  const guarded = new Promise<void>((resolve) => guard.once('end', resolve));
+  const rollBack = async (cause: TenantctlError | unknown): Promise<never> => {
+    guard.unpipe(stdin);
+    stdin.end('ROLLBACK;\n');
     await psql.ended.catch(() => {});
-    throw error;
+    throw cause;
+  };
+  try {
+    await repo.run(resticDumpArgs(snapshot.id), { stdout: guard, timeoutMs: adminDumpTimeoutMs, signal: ctx.signal });
+    guard.end();
+    await guarded;
+  } catch (error) {
+    return rollBack(error);
+  }
+  const refusal = refusalOfDump(guard, snapshot.shortId);
+  if (refusal) return rollBack(refusal);
+  try {
+    await verifyMasterKeyCheck({ env: ctx.env, stateDir: ctx.config.stateDir }, guard.masterKeyCheck!);
+  } catch (error) {
+    return rollBack(error);
   }
   stdin.end(trailer);
   await psql.ended.catch((error) => {

@@ -145,10 +145,31 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
 async function pickSnapshot(ctx: Context, repo: Repository, wanted: string | undefined): Promise<AdminSnapshot> {
   const access = repo.location;
   ctx.reporter.step(`reading the admin snapshots in ${access.display}`);
-  const snapshots = await adminSnapshots(repo, ctx.signal);
-  const snapshot = wanted ? snapshots.find((s) => s.id.startsWith(wanted)) : snapshots[0];
-  if (!snapshot) throw new TenantctlError('notFound', wanted ? `no admin snapshot ${wanted} in ${access.display}` : `no admin snapshot in ${access.display} (tenantctl admin-backup makes one)`);
+  const snapshot = chooseSnapshot(await adminSnapshots(repo, ctx.signal), wanted, ctx.clock.now(), access.display);
+  ctx.reporter.step(`admin snapshot ${snapshot.shortId}: taken ${snapshot.time} on host ${snapshot.host}`);
   return snapshot;
+}
+
+/**
+ * The admin snapshot recover restores: --snapshot, else the newest, but only when it cannot be
+ * someone else's: snapshots of more than one host, or one dated in the future (a forged or
+ * misdated snapshot would sort first), need the operator's --snapshot.
+ */
+export function chooseSnapshot(snapshots: AdminSnapshot[], wanted: string | undefined, now: number, where: string): AdminSnapshot {
+  if (wanted) {
+    const matches = snapshots.filter((s) => s.id.startsWith(wanted));
+    if (matches.length > 1) throw usageError(`--snapshot ${wanted} names ${matches.length} admin snapshots in ${where}; give more of its id`);
+    if (!matches[0]) throw new TenantctlError('notFound', `no admin snapshot ${wanted} in ${where}`);
+    return matches[0];
+  }
+  const newest = snapshots[0];
+  if (!newest) throw new TenantctlError('notFound', `no admin snapshot in ${where} (tenantctl admin-backup makes one)`);
+  const list = (ss: AdminSnapshot[]) => ss.slice(0, 5).map((s) => `${s.shortId} (${s.time}, host ${s.host})`).join(', ');
+  const hosts = [...new Set(snapshots.map((s) => s.host))];
+  if (hosts.length > 1) throw usageError(`${where} holds admin snapshots of ${hosts.length} hosts (${hosts.join(', ')}): choose one with --snapshot; newest: ${list(snapshots)}`);
+  const future = snapshots.filter((s) => Date.parse(s.time) > now + 5 * 60_000);
+  if (future.length > 0) throw usageError(`admin snapshots dated in the future in ${where}: ${list(future)}; choose one with --snapshot`);
+  return newest;
 }
 
 /** --host; else the host the record names, when this environment reaches it; else this environment's own host. */
