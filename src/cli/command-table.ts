@@ -47,6 +47,8 @@ export const commandTable: readonly CommandEntry[] = [
   { name: 'operations', summary: 'the operation journal: unfinished multi-step verbs (in flight, or interrupted and settled by the next command), --all for history; abandon <id>', load: () => import('./commands/operations.js') },
   { name: 'agent', summary: 'the agent of this Docker host: scheduled backups, retention and doctor reports, one leader per host (up, down, status, logs)', load: () => import('./commands/agent.js') },
   { name: 'schedules', summary: 'what the agents run and when: each schedule\'s next run, last run, outcome and last error (list)', load: () => import('./commands/schedules.js') },
+  { name: 'admin-backup', summary: 'dump the admin database (registry, sealed secrets, keys, usage, audit, settings) into the backup repository as a restic snapshot tagged kind=admin; never the master key', load: () => import('./commands/admin-backup.js') },
+  { name: 'recover', summary: 'on a new machine: restore the newest admin snapshot from the repository, check the master key, bring every tenant back from its newest backup, proven ready, and the front door', load: () => import('./commands/recover.js') },
   { name: 'doctor', summary: 'compare the registry, allocations, customers/ and Docker; list each discrepancy with its fix (--fix repairs the safe ones)', load: () => import('./commands/doctor.js') },
   { name: 'watch', summary: 'look at every active tenant of the host: record transitions as events, raise alerts, send deliveries, auto-restart (--once, or until Ctrl-C)', load: () => import('./commands/watch.js') },
   { name: 'events', summary: 'what the watch saw: tenants degraded, down, recovered, restarted; hosts unreachable (--since)', load: () => import('./commands/events.js') },

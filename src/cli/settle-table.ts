@@ -20,6 +20,7 @@ const resumes: Record<OperationVerb, () => Promise<Resume>> = {
   'scheduled-backup': async () => (await import('../schedules/scheduled-backup.js')).resumeScheduledBackup,
   'domains-add': async () => (await import('../frontdoor/acme/domains-add.js')).resumeDomainsAdd,
   'pitr-restore': async () => (await import('../pitr/restore-to-time.js')).resumePitrRestore,
+  recover: async () => (await import('../recover/recover-tenant.js')).resumeRecover,
 };
 
 /** Runs the operation's resume on the Docker host it was recorded on (a move resolves its two hosts itself). */

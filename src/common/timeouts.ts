@@ -100,3 +100,5 @@ export const resticStreamTimeoutMs = 6 * 60 * 60_000;
 export const resticCheckTimeoutMs = 60 * 60_000;
 /** restic: `forget --prune` of one tenant's snapshots (prune rewrites packs: minutes on a large repository). */
 export const resticForgetTimeoutMs = 60 * 60_000;
+/** The admin database dumped into the repository, or restored from it (pg_dump | restic backup, restic dump | psql). */
+export const adminDumpTimeoutMs = 60 * 60_000;

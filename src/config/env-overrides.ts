@@ -93,6 +93,7 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_AGENT_RETENTION_SCHEDULE', path: ['agent', 'retentionSchedule'], parse: asString },
   { env: 'TENANTCTL_AGENT_CERTIFICATE_RENEWAL_SCHEDULE', path: ['agent', 'certificateRenewalSchedule'], parse: asString },
   { env: 'TENANTCTL_AGENT_CERTIFICATE_EXPIRY_ALERT_DAYS', path: ['agent', 'certificateExpiryAlertDays'], parse: asNumber },
+  { env: 'TENANTCTL_AGENT_ADMIN_BACKUP_SCHEDULE', path: ['agent', 'adminBackupSchedule'], parse: asString },
   { env: 'TENANTCTL_AGENT_MEM_LIMIT', path: ['agent', 'memLimit'], parse: asString },
   { env: 'TENANTCTL_AGENT_CPUS', path: ['agent', 'cpus'], parse: asNumber },
   { env: 'TENANTCTL_AGENT_HEARTBEAT', path: ['agent', 'heartbeatSeconds'], parse: asNumber },

@@ -80,6 +80,11 @@ export const agentSchema = z.object({
   pollSeconds: z._default(z.number().check(z.gte(1), z.lte(3600)), 15),
   /** doctor's report (read-only) on the agent's host. */
   doctorSchedule: z._default(scheduleSpec, 'every 6h'),
+  /**
+   * How often the agent dumps the admin database into the backup repository (tenantctl admin-backup),
+   * when backups.repository is set and the admin database is the local one: what `recover` needs.
+   */
+  adminBackupSchedule: z._default(scheduleSpec, 'every 6h'),
   /** How often retention (plans.<plan>.backupKeep) is applied. */
   retentionSchedule: z._default(scheduleSpec, 'every 1h'),
   /** How often the agent renews the front door's ACME certificates (`frontdoor renew`'s own code), when the door is set up with --acme. */

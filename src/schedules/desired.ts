@@ -3,11 +3,12 @@ import { intervalSeconds } from '../common/interval.js';
 
 // The schedules a host's agent runs, as the configuration asks (README, "The agent"): one backup
 // schedule per plan with plans.<plan>.backupSchedule, one retention schedule per plan with
-// plans.<plan>.backupKeep or plans.<plan>.backupRetention (at agent.retentionSchedule), and one doctor report (agent.doctorSchedule).
-// With an ACME front door on the host, one certificate renewal (agent.certificateRenewalSchedule).
+// plans.<plan>.backupKeep or plans.<plan>.backupRetention (at agent.retentionSchedule), one doctor report
+// (agent.doctorSchedule), and the admin database into the backup repository (agent.adminBackupSchedule,
+// with backups.repository). With an ACME front door on the host, one certificate renewal (agent.certificateRenewalSchedule).
 // `tenantctl agent up` writes them as rows (store.ts sync); the agent only reads and claims rows.
 
-export type ScheduleKind = 'backup' | 'retention' | 'doctor' | 'certificate-renewal';
+export type ScheduleKind = 'backup' | 'retention' | 'doctor' | 'certificate-renewal' | 'admin-backup';
 
 export interface DesiredSchedule {
   kind: ScheduleKind;
@@ -35,6 +36,11 @@ export function desiredSchedules(config: Config, { acmeDoor = false }: { acmeDoo
   const renewalEvery = intervalSeconds(config.agent.certificateRenewalSchedule, 'agent.certificateRenewalSchedule');
   if (acmeDoor && renewalEvery !== undefined) {
     wanted.push({ kind: 'certificate-renewal', target: '*', spec: config.agent.certificateRenewalSchedule, everySeconds: renewalEvery, keep: null });
+  }
+  // The admin database into the repository (what `recover` starts from): only the local one, which this host's engine runs.
+  const adminEvery = intervalSeconds(config.agent.adminBackupSchedule, 'agent.adminBackupSchedule');
+  if (adminEvery !== undefined && config.backups.repository && !config.adminDatabase.url) { // computed by `agent up`, where a URL means a managed database
+    wanted.push({ kind: 'admin-backup', target: '*', spec: config.agent.adminBackupSchedule, everySeconds: adminEvery, keep: null });
   }
   return wanted;
 }

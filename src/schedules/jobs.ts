@@ -41,6 +41,7 @@ export async function runJob(ctx: Context, store: ScheduleStore, schedule: Sched
     case 'retention': return retainPlan(ctx, store, schedule, run);
     case 'doctor': return doctorReport(ctx, store, run);
     case 'certificate-renewal': return certificateRenewalJob(ctx, ctx.dockerHost.id);
+    case 'admin-backup': return adminBackupJob(ctx, store, run);
   }
 }
 
@@ -115,6 +116,19 @@ async function retainPlan(ctx: Context, store: ScheduleStore, schedule: Schedule
       await release();
     }
   });
+}
+
+/** The admin database into the repository: one snapshot, recorded in the run (a failure is the run's, and its alert). */
+async function adminBackupJob(ctx: Context, store: ScheduleStore, run: ScheduleRun): Promise<JobOutcome> {
+  const { adminBackup } = await import('../recover/admin-backup.js');
+  const { openRepository } = await import('../repository/restic.js');
+  try {
+    const result = await adminBackup(ctx, await openRepository(ctx));
+    await store.note(run.id, { snapshot: result.snapshot, bytes: result.bytes });
+    return { outcome: 'succeeded', summary: `admin database in ${result.repository} as snapshot ${result.snapshot.slice(0, 8)} (${result.bytes} bytes)`, error: null };
+  } catch (error) {
+    return { outcome: 'failed', summary: 'admin database not backed up', error: messageOf(error), interrupted: ctx.signal.aborted };
+  }
 }
 
 /** doctor without --fix: a report, recorded in the run; discrepancies are its result, not a failure of the job. */

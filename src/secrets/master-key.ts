@@ -105,6 +105,18 @@ export async function openSecretBox(db: Pick<AdminDb, 'pool'>, options: OpenSecr
   };
 }
 
+/**
+ * Checks the master key (TENANTCTL_MASTER_KEY or its file) against a check value read elsewhere than
+ * the admin database, e.g. from a dump before it is committed (recover). Throws as openSecretBox does.
+ */
+export async function verifyMasterKeyCheck(options: { env: NodeJS.ProcessEnv; stateDir: string }, check: string): Promise<void> {
+  const file = masterKeyFile(options.env, options.stateDir);
+  const fromEnv = options.env.TENANTCTL_MASTER_KEY;
+  const key = fromEnv ? parseMasterKey(fromEnv) : await readKeyFile(file);
+  if (!key) throw new TenantctlError('usage', `master key missing: set TENANTCTL_MASTER_KEY to the key this admin database was set up with (or restore ${file})`);
+  verify(key, check, fromEnv ? 'TENANTCTL_MASTER_KEY' : file, file);
+}
+
 function verify(key: Buffer, check: string, source: string, file: string): void {
   let plaintext: string | undefined;
   try {

@@ -64,6 +64,16 @@ describe('schedules from the configuration', () => {
     ]);
   });
 
+  it('the admin database into the repository, when one is configured and the admin database is the local one', () => {
+    const { config, errors } = load('backups: { repository: /srv/repo }\nagent: { doctorSchedule: "off", adminBackupSchedule: every 2h }\n');
+    expect(errors).toEqual([]);
+    expect(desiredSchedules(config!)).toEqual([{ kind: 'admin-backup', target: '*', spec: 'every 2h', everySeconds: 7_200, keep: null }]);
+    const managed = load('backups: { repository: /srv/repo }\nadminDatabase: { url: "postgres://u:p@db.example/admin" }\nagent: { doctorSchedule: "off" }\n');
+    expect(desiredSchedules(managed.config!)).toEqual([]);
+    const off = load('backups: { repository: /srv/repo }\nagent: { doctorSchedule: "off", adminBackupSchedule: "off" }\n');
+    expect(desiredSchedules(off.config!)).toEqual([]);
+  });
+
   it('a bad interval in the file is a config error with its path', () => {
     const { config, errors } = load('plans:\n  starter: { backupSchedule: nightly }\n');
     expect(config).toBeUndefined();

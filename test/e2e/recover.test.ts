@@ -1,0 +1,226 @@
+// The disaster drill (issue 23): two tenants with rows and an API key, their backups and the admin
+// database's snapshot in one restic repository outside the state dir; then the machine is "lost":
+// the tenants' stacks and volumes, the admin database (container and volume), the state dir and
+// customers/ all removed. `tenantctl recover` is killed (-9) half-way through the first tenant,
+// run again and interrupted (SIGINT), then run again: it finishes, every row is identical (counts
+// and digests), the stopped tenant is stopped again, the API key is still valid, no tenant exists twice, and restic itself lists the
+// admin snapshot. Measures tenants recovered per minute.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { execa } from 'execa';
+import { containerOf, createHarness, dockerObjectsWithPrefix, removeDockerObjectsWithPrefix, stopwatch, useOwnFrontdoor, type Harness } from './harness.js';
+import { startPausedAt } from './pause.js';
+import { hashApiKey } from '../../src/api-keys/key.js';
+
+let h: Harness;
+let repo: string;
+let passwordFile: string;
+let doorPorts: { http: number; https: number };
+const base = 'tenants.localhost';
+const timings: Record<string, number> = {};
+const timed = stopwatch(timings);
+
+beforeAll(async () => {
+  h = await createHarness('recover', {
+    TENANTCTL_HEALTH_DEADLINE: '120',
+    TENANTCTL_SUBNET_POOL: `10.${150 + Math.floor(Math.random() * 40)}.0.0/16`,
+    TENANTCTL_APP_PORTS: '4850-4899', TENANTCTL_DB_PORTS: '5850-5899', TENANTCTL_REDIS_PORTS: '6850-6899',
+    // The operator keeps the master key apart from the machine (a password manager): given to every command.
+    TENANTCTL_MASTER_KEY: randomBytes(32).toString('hex'),
+  });
+  doorPorts = await useOwnFrontdoor(h);
+  repo = path.join(h.dir, 'repository');
+  passwordFile = path.join(h.dir, 'repository.pass');
+  writeFileSync(passwordFile, `${randomBytes(24).toString('base64url')}\n`);
+  chmodSync(passwordFile, 0o600);
+  await execa('restic', ['init', '--quiet'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000 });
+  Object.assign(h.env, {
+    TENANTCTL_BACKUP_REPOSITORY: repo,
+    TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE: passwordFile,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  console.log(`recover e2e timings (ms): ${JSON.stringify(timings)}`);
+  await h?.cleanup();
+});
+
+const project = (id: string) => `${h.prefix}-${id}`;
+
+async function psql(id: string, sql: string): Promise<string> {
+  const db = await containerOf(project(id), 'db');
+  const r = await execa('docker', ['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', 'tenant_owner', '-d', 'tenant', '-c', sql], { timeout: 120_000, reject: false });
+  if (r.exitCode !== 0) throw new Error(`psql on ${id} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Every table of the tenant's schemas: its row count, a sum over its rows and a digest of them all. */
+async function tableDigests(id: string): Promise<Record<string, string>> {
+  const tables = (await psql(id, "SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_schema IN ('crm', 'public', 'app') AND table_type = 'BASE TABLE' ORDER BY 1")).split('\n').filter(Boolean);
+  const out: Record<string, string> = {};
+  for (const table of tables) {
+    out[table] = await psql(id, `SELECT count(*) || ' ' || coalesce(sum(length(t::text)), 0) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '-') FROM ${table} t`);
+  }
+  return out;
+}
+
+async function waitForDb(id: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await psql(id, 'SELECT 1');
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+/** The tenant's API through the front door with a key: the HTTP status (TLS verified with this machine's local CA). */
+async function throughDoor(id: string, key: string): Promise<number> {
+  const host = `${id}.${base}`;
+  const ca = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'tls', 'ca.crt');
+  const r = await execa('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', '--cacert', ca, '--resolve', `${host}:${doorPorts.https}:127.0.0.1`,
+    '-H', `authorization: Bearer ${key}`, `https://${host}:${doorPorts.https}/api/ping`], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`curl through the door: exit ${r.exitCode}: ${r.stderr}`);
+  return Number(r.stdout);
+}
+
+const before: Record<string, Record<string, string>> = {};
+let apiKey = '';
+
+describe('the disaster drill: recover on a new machine', () => {
+  it('two tenants with rows and an API key, backed up, and the admin database into the repository', async () => {
+    const p = await timed('provision', () => h.cli(['provision', 'rc1', 'rc2', '--plan', 'starter', '--json']));
+    expect(p.exitCode, p.why).toBe(0);
+    for (const [id, n] of [['rc1', 1500], ['rc2', 700]] as const) {
+      await psql(id, `
+        INSERT INTO crm.organizations (id, name, slug) VALUES ('${id === 'rc1' ? '1' : '2'}1111111-1111-1111-1111-111111111111', 'Org of ${id} ''q''', 'org-${id}');
+        INSERT INTO crm.contacts (organization_id, first_name, last_name, email, notes)
+          SELECT '${id === 'rc1' ? '1' : '2'}1111111-1111-1111-1111-111111111111', 'First' || g, 'Last' || g, 'c' || g || '@${id}.example', repeat('note ü€ ', g % 40)
+          FROM generate_series(1, ${n}) g;`);
+      before[id] = await tableDigests(id);
+    }
+    expect(before.rc1!['crm.contacts']).toMatch(/^1500 /);
+    const k = await h.cli(['keys', 'create', 'rc1', '--name', 'drill', '--json']);
+    expect(k.exitCode, k.why).toBe(0);
+    apiKey = k.json().key;
+    expect(apiKey).toMatch(/^tk_live_/);
+    const door = await timed('frontdoor init', () => h.cli(['frontdoor', 'init', '--self-signed', '--json']));
+    expect(door.exitCode, door.why).toBe(0);
+    expect(await throughDoor('rc1', apiKey)).toBe(200);
+
+    const b = await timed('backup', () => h.cli(['backup', 'rc1', 'rc2', '--json']));
+    expect(b.exitCode, b.why).toBe(0);
+    // rc2 was stopped when the machine was lost: it comes back stopped.
+    const s = await h.cli(['stop', 'rc2', '--json']);
+    expect(s.exitCode, s.why).toBe(0);
+    const a = await timed('admin-backup', () => h.cli(['admin-backup', '--json']));
+    expect(a.exitCode, a.why).toBe(0);
+    expect(a.json().bytes).toBeGreaterThan(10_000);
+    expect(a.json().tags).toEqual(['kind=admin', 'frontdoor=self-signed']);
+    // recover never overwrites a live registry (exit 5, nothing touched).
+    const refused = await h.cli(['recover', '--json']);
+    expect(refused.exitCode, refused.why).toBe(5);
+    expect(refused.json().error.message).toMatch(/not empty/);
+    // The tenants' backups are in the repository too (restic's own listing), nothing of them in the state dir.
+    const tenantSnaps = await execa('restic', ['snapshots', '--json', '--tag', 'tenant=rc1'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000 });
+    expect(JSON.parse(tenantSnaps.stdout).length).toBeGreaterThan(0);
+    // Neither the master key nor the repository password is in the dump.
+    const dump = await execa('restic', ['dump', '--no-lock', a.json().snapshot, '/tenantctl-admin.sql'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+    expect(dump.stdout).toContain('admin_customers');
+    expect(dump.stdout).not.toContain(h.env.TENANTCTL_MASTER_KEY);
+    expect(dump.stdout).not.toContain(apiKey);
+  }, 400_000);
+
+  it('loses the machine: stacks, volumes, the admin database, the state dir and customers/', async () => {
+    await removeDockerObjectsWithPrefix(h.prefix);
+    rmSync(h.env.TENANTCTL_STATE_DIR!, { recursive: true, force: true });
+    rmSync(h.customersDir, { recursive: true, force: true });
+    const left = await dockerObjectsWithPrefix(h.prefix);
+    expect(left).toEqual({ containers: [], networks: [], volumes: [] });
+    mkdirSync(h.customersDir, { recursive: true });
+  }, 120_000);
+
+  it('recover killed (-9) half-way through a tenant, run again, brings both back exactly as they were', async () => {
+    // A wrong master key: the admin database comes back, but no tenant is touched (exit 2).
+    const wrongKey = await h.cli(['recover', '--json'], { env: { TENANTCTL_MASTER_KEY: randomBytes(32).toString('hex') } });
+    expect(wrongKey.exitCode, wrongKey.why).toBe(2);
+    expect(wrongKey.json().error.message).toMatch(/master key/);
+    expect(await h.adminQuery("SELECT id FROM admin_operations WHERE verb = 'recover'")).toEqual([]);
+
+    const paused = await startPausedAt(h, ['recover', '--json'], 'restore:staged');
+    paused.child.kill('SIGKILL');
+    await paused.child;
+    paused.resume();
+    // The admin database came back in the wrong-key run; a tenant the killed run worked on is half-way (journaled).
+    const running = await h.adminQuery("SELECT customer_id, step FROM admin_operations WHERE verb = 'recover' AND state = 'running'");
+    expect(running.length).toBeGreaterThanOrEqual(1);
+
+    // Ctrl-C after the next run settled rc1 and detached it again: undone, exit 130, its row as the snapshot had it. One
+    // tenant at a time, so the signal lands on this pause point with nothing else of the run in flight.
+    const interrupted = await startPausedAt(h, ['recover', '--concurrency', '1', '--json'], 'recover:detached');
+    interrupted.child.kill('SIGINT');
+    interrupted.resume();
+    const ended = await interrupted.child;
+    expect(ended.exitCode, `${ended.stdout}\n${ended.stderr}`).toBe(130);
+    const afterInterrupt = await h.adminQuery("SELECT c.id, c.status, (SELECT count(*)::int FROM admin_operations o WHERE o.customer_id = c.id AND o.verb = 'recover' AND o.state = 'running') AS running FROM admin_customers c WHERE c.id = 'rc1'");
+    expect(afterInterrupt).toEqual([{ id: 'rc1', status: 'active', running: 0 }]);
+    expect((await h.adminQuery("SELECT state FROM admin_operations WHERE customer_id = 'rc1' AND verb = 'recover' ORDER BY id DESC LIMIT 1"))[0].state).toBe('undone');
+
+    const started = performance.now();
+    const r = await timed('recover', () => h.cli(['recover', '--json'], { timeoutMs: 400_000 }));
+    const minutes = (performance.now() - started) / 60_000;
+    expect(r.exitCode, r.why).toBe(0);
+    const result = r.json();
+    expect(result.adminDatabase).toBe('already-restored');
+    expect(Object.fromEntries(result.tenants.map((t: any) => [t.id, t.outcome]))).toEqual({ rc1: 'recovered', rc2: 'recovered' });
+    console.log(`recover: ${result.recovered} tenants in ${minutes.toFixed(2)} min: ${(result.recovered / minutes).toFixed(1)} tenants per minute (the command says ${result.tenantsPerMinute})`);
+
+    // Every row identical; rc2 is stopped again as it was, so only its database container is started to be read.
+    expect(await tableDigests('rc1')).toEqual(before.rc1);
+    const [rc2] = await h.adminQuery('SELECT status FROM admin_customers WHERE id = $1', ['rc2']);
+    expect(rc2.status).toBe('stopped');
+    const rc2Running = (await execa('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${project('rc2')}`])).stdout.trim();
+    expect(rc2Running, 'a stopped tenant runs no container').toBe('');
+    const rc2Db = (await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project('rc2')}`, '--filter', 'label=com.docker.compose.service=db'])).stdout.trim();
+    await execa('docker', ['start', rc2Db], { timeout: 60_000 });
+    await waitForDb('rc2');
+    expect(await tableDigests('rc2')).toEqual(before.rc2);
+
+    // The front door is back (a new local CA: the old one was in the lost state dir) and the key opens the tenant's API through it.
+    expect(result.frontdoor.state).toBe('serving');
+    expect(await throughDoor('rc1', apiKey)).toBe(200);
+    expect(await throughDoor('rc1', 'tk_live_' + 'x'.repeat(32))).toBe(401);
+    // The API key is still valid: its hash on record, not revoked (what the gateway checks).
+    const keys = await h.adminQuery('SELECT revoked_at FROM admin_api_keys WHERE customer_id = $1 AND key_hash = $2', ['rc1', hashApiKey(apiKey)]);
+    expect(keys).toHaveLength(1);
+    expect(keys[0].revoked_at).toBeNull();
+    // No key of provision's is left valid beside the customer's own.
+    const valid = await h.adminQuery('SELECT count(*)::int AS n FROM admin_api_keys WHERE customer_id = $1 AND revoked_at IS NULL', ['rc1']);
+    const keysBefore = 2; // provision's initial key and the drill's
+    expect(valid[0].n).toBe(keysBefore);
+
+    // Each tenant once: one recover completed per tenant in this run, the killed one undone, one stack each.
+    const ops = await h.adminQuery("SELECT customer_id, state FROM admin_operations WHERE verb = 'recover' ORDER BY id");
+    expect(ops.filter((o) => o.state === 'completed').map((o) => o.customer_id).sort()).toEqual(['rc1', 'rc2']);
+    expect(ops.filter((o) => o.state === 'running')).toEqual([]);
+    for (const id of ['rc1', 'rc2']) {
+      const dbs = (await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project(id)}`, '--filter', 'label=com.docker.compose.service=db'])).stdout.split('\n').filter(Boolean);
+      expect(dbs, id).toHaveLength(1);
+    }
+
+    // Run again: nothing is made twice.
+    const again = await h.cli(['recover', '--json']);
+    expect(again.exitCode, again.why).toBe(0);
+    expect(again.json().tenants.map((t: any) => t.outcome)).toEqual(['already-recovered', 'already-recovered']);
+
+    // The repository is plain restic: restic itself lists the admin snapshot.
+    const snaps = await execa('restic', ['snapshots', '--json', '--tag', 'kind=admin'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000 });
+    const list = JSON.parse(snaps.stdout);
+    expect(list.map((s: any) => s.id)).toContain(result.snapshot.id);
+  }, 600_000);
+});
