@@ -70,14 +70,17 @@ async function expectGone(id: string) {
 
 const provisionSteps = ['provision:locked', 'provision:reserved', 'provision:compose-up', 'provision:waiting', 'provision:schema', 'provision:activating'];
 
-describe('kill -9 during provision, then provision again', () => {
+// Each of these tests has a tenant of its own (p0-p5, d0, d1), so they run at once: the kill and
+// the rerun of one do not touch another's objects, rows or pause file (one per step). The compose
+// stall test below stays alone: its moments are measured in milliseconds.
+describe.concurrent('kill -9 during provision, then provision again', () => {
   it.each(provisionSteps.map((step, i) => [step, `p${i}`]))('at %s: the rerun converges to one active, whole tenant', async (step, id) => {
     await killHard(await startPaused(['provision', id], step));
     await expectActiveAndWhole(id);
   }, 300_000);
 });
 
-describe('kill -9 during deprovision, then deprovision again', () => {
+describe.concurrent('kill -9 during deprovision, then deprovision again', () => {
   it.each([['deprovision:removing', 'd0'], ['deprovision:removed', 'd1']])('at %s: the rerun leaves nothing', async (step, id) => {
     await expectActiveAndWhole(id);
     await killHard(await startPaused(['deprovision', id, '--yes'], step));

@@ -304,7 +304,9 @@ describe('upgrade of a frontbase tenant', () => {
 
   it('rolls back to the last good state when the new image never becomes ready (exit 7), data untouched', async () => {
     const before = await fingerprint(id);
-    const r = await h.cli(['upgrade', id, '--image', `backend=${brokenImage}`, '--json']);
+    // The broken backend runs but never answers, so the upgrade waits out the whole readiness deadline
+    // before rolling back: a shorter one for this run only (the rollback's own wait is well within it).
+    const r = await h.cli(['upgrade', id, '--image', `backend=${brokenImage}`, '--json'], { env: { TENANTCTL_HEALTH_DEADLINE: '20' } });
     expect(r.exitCode, r.why).toBe(7);
     expect(r.json().error.message).toMatch(/rolled back to the state recorded at .*, which is ready/);
     expect(await fingerprint(id)).toBe(before);

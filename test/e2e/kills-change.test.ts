@@ -21,12 +21,13 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await createHarness('killchange', { TENANTCTL_HEALTH_DEADLINE: '120' });
-  for (const id of ['rt', 'up']) {
+  // The two tenants are independent: set up at once (the admin database is started by one of them).
+  await Promise.all(['rt', 'up'].map(async (id) => {
     const r = await h.cli(['provision', id]);
     if (r.exitCode !== 0) throw new Error(r.why);
     await psqlIn(h, id, 'CREATE TABLE k (n bigint); INSERT INTO k SELECT generate_series(1, 1000)');
     await writeMark(h, id);
-  }
+  }));
 }, 600_000);
 
 afterAll(async () => {

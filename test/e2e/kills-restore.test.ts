@@ -21,8 +21,13 @@ const live = 'iv';
 let backup = '';
 let backedUp = '';
 
-beforeAll(async () => {
-  h = await createHarness('killrestore', { TENANTCTL_HEALTH_DEADLINE: '120' });
+/** The tenant deprovisioned with --keep-data that 'restore over kept data' restores over, its backup, that backup's data, and the data kept. */
+const kept = 'kd';
+let keptBackup = '';
+let keptBackedUp = '';
+let keptData = '';
+
+async function setUpLive(): Promise<void> {
   const r = await h.cli(['provision', live, '--json']);
   if (r.exitCode !== 0) throw new Error(r.why);
   // Big enough that pg_restore is still running when the run pauses inside it (a few seconds).
@@ -32,6 +37,33 @@ beforeAll(async () => {
   if (b.exitCode !== 0) throw new Error(b.why);
   backup = b.json().id;
   backedUp = await fingerprint(h, live);
+}
+
+async function setUpKept(): Promise<void> {
+  const r = await h.cli(['provision', kept]);
+  if (r.exitCode !== 0) throw new Error(r.why);
+  await psqlIn(h, kept, 'CREATE TABLE k (n bigint); INSERT INTO k SELECT generate_series(1, 200000)');
+  const b = await h.cli(['backup', kept, '--json']);
+  if (b.exitCode !== 0) throw new Error(b.why);
+  keptBackup = b.json().id;
+  keptBackedUp = await fingerprint(h, kept);
+  await writeMark(h, kept);
+  keptData = await fingerprint(h, kept);
+  const d = await h.cli(['deprovision', kept, '--yes', '--keep-data']);
+  if (d.exitCode !== 0) throw new Error(d.why);
+}
+
+beforeAll(async () => {
+  // Ports of its own, away from the defaults other suites on a shared host draw from: a restore stops
+  // the tenant's services, and another registry's provision could take a published port meanwhile.
+  h = await createHarness('killrestore', {
+    TENANTCTL_HEALTH_DEADLINE: '120', TENANTCTL_APP_PORTS: '23400-23449', TENANTCTL_DB_PORTS: '23450-23499', TENANTCTL_REDIS_PORTS: '23500-23549',
+  });
+  const admin = await h.cli(['list']); // the admin database, started once before the two setups
+  if (admin.exitCode !== 0) throw new Error(admin.why);
+  // The two tenants are independent, and the kept one is only set aside (no containers) while the
+  // in-place tests run: set up at once.
+  await Promise.all([setUpLive(), setUpKept()]);
 }, 600_000);
 
 afterAll(async () => {
@@ -133,11 +165,6 @@ describe('restore in place over a live tenant', () => {
 });
 
 describe('restore over kept data (deprovision --keep-data)', () => {
-  const kept = 'kd';
-  let keptBackup = '';
-  let keptBackedUp = '';
-  let keptData = '';
-
   const volumesOf = async (id: string) => (await dockerObjectsWithPrefix(`${h.prefix}-${id}`)).volumes.length;
   /** The kept data is set aside as it was: the row deprovisioned with kept data, two volumes, its passwords still sealed, nothing in flight. */
   async function expectKeptDataAside(): Promise<void> {
@@ -160,20 +187,6 @@ describe('restore over kept data (deprovision --keep-data)', () => {
     expect(again.exitCode, again.why).toBe(0);
     await expectKeptDataAside();
   }
-
-  beforeAll(async () => {
-    const r = await h.cli(['provision', kept]);
-    if (r.exitCode !== 0) throw new Error(r.why);
-    await psqlIn(h, kept, 'CREATE TABLE k (n bigint); INSERT INTO k SELECT generate_series(1, 200000)');
-    const b = await h.cli(['backup', kept, '--json']);
-    if (b.exitCode !== 0) throw new Error(b.why);
-    keptBackup = b.json().id;
-    keptBackedUp = await fingerprint(h, kept);
-    await writeMark(h, kept);
-    keptData = await fingerprint(h, kept);
-    const d = await h.cli(['deprovision', kept, '--yes', '--keep-data']);
-    if (d.exitCode !== 0) throw new Error(d.why);
-  }, 600_000);
 
   it('without --replace-kept-data it is refused (exit 5), naming the kept volumes, and nothing changes', async () => {
     const r = await h.cli(['restore', kept, '--from', keptBackup, '--json']);
