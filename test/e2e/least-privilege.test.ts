@@ -103,9 +103,44 @@ describe('the crm owner role is no superuser', () => {
     expect(r.json()).toMatchObject({ migrations: ['002_tags.sql'], ownerChange: 'none' });
     expect(await asSuperuser("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'crm.tags'::regclass")).toBe('tenant_owner');
     expect(await asSuperuser("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'public.tenant_schema_migrations'::regclass")).toBe('tenant_owner');
-    // The owner never kept the CREATEROLE lent within the migration's transaction.
     expect(await asSuperuser("SELECT rolcreaterole FROM pg_roles WHERE rolname = 'tenant_owner'")).toBe('f');
   }, 120_000);
+
+  /** What the owner can plant to catch a session of tenantctl's: a function that tries to become, or grant itself, more. */
+  const escalate = `CREATE FUNCTION public.e2e_escalate() RETURNS boolean LANGUAGE plpgsql AS $f$ BEGIN
+    BEGIN EXECUTE 'RESET ROLE'; EXECUTE 'SET ROLE postgres'; EXCEPTION WHEN others THEN NULL; END;
+    BEGIN EXECUTE 'ALTER ROLE tenant_owner SUPERUSER'; EXCEPTION WHEN others THEN NULL; END;
+    BEGIN EXECUTE 'GRANT pg_execute_server_program TO tenant_owner'; EXCEPTION WHEN others THEN NULL; END;
+    RETURN true; END $f$;
+    CREATE FUNCTION public.e2e_escalate_trigger() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN PERFORM public.e2e_escalate(); RETURN NEW; END $f$;
+    CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql AS $f$ SELECT CASE WHEN public.e2e_escalate() THEN pg_catalog.now() END $f$;
+    ALTER DATABASE tenant SET search_path = public, pg_catalog;`;
+  const ownerIsStillNoSuperuser = "SELECT rolsuper || ':' || rolcreaterole || ':' || pg_has_role('tenant_owner', 'pg_execute_server_program', 'MEMBER') FROM pg_roles WHERE rolname = 'tenant_owner'";
+
+  it('what the owner plants (a trigger or a view in place of tenant_schema_migrations, a database search_path, a function a migration calls) never runs as a superuser', async () => {
+    expect(await asOwner(`${escalate}
+      CREATE TRIGGER e2e_escalate BEFORE INSERT OR UPDATE ON public.tenant_schema_migrations FOR EACH ROW EXECUTE FUNCTION public.e2e_escalate_trigger();`)).toBe('ok');
+    writeFileSync(path.join(migrations, '003_calls.sql'), 'SELECT e2e_escalate();\nCREATE TABLE crm.notes (id int PRIMARY KEY, at timestamptz DEFAULT now());\n');
+    const r = await h.cli(['migrate', id, '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ migrations: ['003_calls.sql'] });
+    expect(await asSuperuser(ownerIsStillNoSuperuser)).toBe('false:false:false');
+
+    // The view variant: the record is a view whose every read calls the owner's function.
+    expect(await asOwner(`DROP TRIGGER e2e_escalate ON public.tenant_schema_migrations;
+      ALTER TABLE public.tenant_schema_migrations RENAME TO e2e_record;
+      CREATE VIEW public.tenant_schema_migrations AS SELECT name, checksum, applied_at FROM public.e2e_record WHERE public.e2e_escalate();`)).toBe('ok');
+    writeFileSync(path.join(migrations, '004_more.sql'), 'CREATE TABLE crm.more (id int PRIMARY KEY);\n');
+    const again = await h.cli(['migrate', id, '--json']);
+    expect(again.exitCode, again.why).toBe(0);
+    expect(again.json()).toMatchObject({ migrations: ['004_more.sql'] });
+    expect(await asSuperuser(ownerIsStillNoSuperuser)).toBe('false:false:false');
+
+    // Back to the plain record for the tests after this one.
+    expect(await asOwner(`DROP VIEW public.tenant_schema_migrations; ALTER TABLE public.e2e_record RENAME TO tenant_schema_migrations;
+      DROP TABLE crm.notes, crm.more; DROP FUNCTION public.now(), public.e2e_escalate_trigger(), public.e2e_escalate();
+      ALTER DATABASE tenant RESET search_path;`)).toBe('ok');
+  }, 150_000);
 
   it('backup and restore keep the data and the owner; rotate-secrets changes the owner\'s password', async () => {
     const backup = await h.cli(['backup', id, '--json']);
