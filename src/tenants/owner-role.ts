@@ -63,10 +63,19 @@ export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: 
     try {
       await client.query('BEGIN');
       if ((await client.query("SELECT FROM pg_roles WHERE rolname = 'postgres'")).rowCount) throw new Error(`cannot give the bootstrap superuser back its name: a role postgres exists already (make ${owner} no superuser by hand, README "Security")`);
-      await client.query(`ALTER ROLE ${o} RENAME TO postgres`);
-      await client.query(`CREATE ROLE ${o} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION BYPASSRLS`);
       // The same password, as its verifier, server-side: no password or verifier passes through tenantctl.
-      await client.query(`DO $$ DECLARE v text := (SELECT rolpassword FROM pg_authid WHERE oid = 10); BEGIN IF v IS NOT NULL THEN EXECUTE format('ALTER ROLE %I PASSWORD %L', ${client.escapeLiteral(owner)}, v); END IF; END $$`);
+      // Read BEFORE the rename: renaming a role clears an MD5 verifier (the role's name is its salt);
+      // the new role has the old name, so the old MD5 verifier is valid for it (SCRAM's carry no name).
+      await client.query(`DO $$
+DECLARE o text := ${client.escapeLiteral(owner)}; v text := (SELECT rolpassword FROM pg_catalog.pg_authid WHERE oid = 10);
+BEGIN
+  EXECUTE format('ALTER ROLE %I RENAME TO postgres', o);
+  EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION BYPASSRLS', o);
+  IF v IS NOT NULL THEN EXECUTE format('ALTER ROLE %I PASSWORD %L', o, v); END IF;
+  IF v IS NOT NULL AND (SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = o) IS NULL THEN
+    RAISE EXCEPTION 'the new % role would have no password (the old one had one): nothing changed', o;
+  END IF;
+END $$`);
       await client.query('ALTER ROLE postgres PASSWORD NULL');
       await client.query(reassignFromBootstrap(client.escapeLiteral(owner)));
       await client.query('COMMIT');
@@ -86,6 +95,7 @@ async function otherSuperuser(client: pg.ClientBase): Promise<boolean> {
 
 /** Drops the helper superuser a separation made (also one a killed run left); run as the server's superuser. */
 export async function dropMaintenanceRole(client: pg.ClientBase): Promise<void> {
+  // On a superuser session whose search path is pg_catalog only (tenants/schema.ts).
   await client.query(`DROP ROLE IF EXISTS ${maintenanceRole}`);
 }
 

@@ -195,6 +195,26 @@ describe('the crm owner role is no superuser', () => {
     expect(again.json()).toMatchObject({ migrations: [], ownerChange: 'none' });
   }, 120_000);
 
+  it('migrate keeps an MD5 password of the old owner (a rename clears it: the role name is its salt)', async () => {
+    await makeOwnerBootstrapSuperuser();
+    const verifier = "SELECT rolpassword FROM pg_authid WHERE rolname = 'tenant_owner'";
+    const scram = await asSuperuser(verifier, 'tenant_owner');
+    const db = await containerOf(`${h.prefix}-${id}`, 'db');
+    // On stdin, not argv: a test password, but the habit holds.
+    const psqlIn = (user: string, sql: string) => execa('docker', ['exec', '-i', db, 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-U', user, '-d', 'tenant'], { input: sql, timeout: 60_000 });
+    await psqlIn('tenant_owner', "SET password_encryption = md5; ALTER ROLE tenant_owner PASSWORD 'e2e-md5-password';");
+    const md5 = await asSuperuser(verifier, 'tenant_owner');
+    expect(md5).toMatch(/^md5[0-9a-f]{32}$/);
+    const r = await h.cli(['migrate', id, '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ ownerChange: 'separated' });
+    expect(await asSuperuser(verifier)).toBe(md5);
+    expect(await asSuperuser("SELECT rolsuper FROM pg_roles WHERE rolname = 'tenant_owner'")).toBe('f');
+    // The owner's own password again, for the tests after this one.
+    await psqlIn('postgres', `ALTER ROLE tenant_owner PASSWORD '${scram}';`);
+    expect(await asOwner('SELECT 1')).toBe('ok');
+  }, 120_000);
+
   it('a migrate killed (-9) with the helper role made, or interrupted (SIGINT) once separated, is finished by the next one', async () => {
     await makeOwnerBootstrapSuperuser();
     const killed = await startPausedAt(h, ['migrate', id, '--json'], 'schema:owner-helper');
