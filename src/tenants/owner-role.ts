@@ -62,7 +62,13 @@ export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: 
     const o = client.escapeIdentifier(owner);
     try {
       await client.query('BEGIN');
-      if ((await client.query("SELECT FROM pg_roles WHERE rolname = 'postgres'")).rowCount) throw new Error(`cannot give the bootstrap superuser back its name: a role postgres exists already (make ${owner} no superuser by hand, README "Security")`);
+      // A superuser's session: nothing of the owner's resolves first (it is still the superuser, but what it wrote runs only here).
+      await client.query('SET LOCAL search_path = pg_catalog, pg_temp');
+      // Sessions logged in as the bootstrap role keep its superuser rights until they end, whatever
+      // its name becomes (review M1): ended here (not this one, the helper's); a login after the
+      // commit under the owner's name is the new role's.
+      await client.query('SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usesysid = 10 AND pid <> pg_catalog.pg_backend_pid()');
+      if ((await client.query("SELECT FROM pg_catalog.pg_roles WHERE rolname = 'postgres'")).rowCount) throw new Error(`cannot give the bootstrap superuser back its name: a role postgres exists already (make ${owner} no superuser by hand, README "Security")`);
       // The same password, as its verifier, server-side: no password or verifier passes through tenantctl.
       // Read BEFORE the rename: renaming a role clears an MD5 verifier (the role's name is its salt);
       // the new role has the old name, so the old MD5 verifier is valid for it (SCRAM's carry no name).

@@ -177,9 +177,15 @@ describe('the crm owner role is no superuser', () => {
 
   it('migrate converts a tenant whose owner is the bootstrap superuser (as crm tenants were provisioned before)', async () => {
     await makeOwnerBootstrapSuperuser();
+    // A session logged in as the old superuser owner would keep its rights past the conversion: ended by it.
+    const open = new pg.Client({ host: '127.0.0.1', port: dbPort, user: 'tenant_owner', password: secret('DB_PASSWORD'), database: 'tenant' });
+    open.on('error', () => {});
+    await open.connect();
     const r = await h.cli(['migrate', id, '--json']);
     expect(r.exitCode, r.why).toBe(0);
     expect(r.json()).toMatchObject({ migrations: [], ownerChange: 'separated' });
+    expect(await open.query('SELECT 1').then(() => 'still open', (e: { code?: string; message?: string }) => e.code ?? e.message)).not.toBe('still open');
+    await open.end().catch(() => {});
     expect(await asSuperuser(rolesShape)).toBe('postgres:true:true:true,tenant_owner:false:false:false');
     expect(await asSuperuser(ownersOfTenantObjects)).toBe('tenant_owner');
     expect(await asSuperuser("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'tenant'")).toBe('tenant_owner');
