@@ -97,7 +97,7 @@ export async function applyTenantSchema(
   target: TenantSchemaTarget,
   options: ProbeOptions,
   { dryRun = false, dir, pause = noPause }: { dryRun?: boolean; dir?: string; pause?: PausePoint } = {},
-): Promise<{ migrations: string[]; ownerChange: OwnerChange }> {
+): Promise<{ migrations: string[]; ownerChange: OwnerChange; ownerLeftovers: string[] }> {
   const migrations = await readMigrations(tenantMigrationFiles(dir));
   // crm's target unless the template names another (x-tenantctl.migrations).
   const owner = target.owner ?? 'tenant_owner';
@@ -115,9 +115,9 @@ export async function applyTenantSchema(
     if (dryRun) {
       const plan = await loginAs(owner, (client) => planTenantMigrations(client, migrations));
       if (plan.changed.length > 0) throw changedMigrations(plan.changed);
-      return { migrations: plan.pending, ownerChange: 'none' };
+      return { migrations: plan.pending, ownerChange: 'none', ownerLeftovers: [] };
     }
-    const ownerChange = target.superuserOwner ? 'none' : await separateOwnerRole(loginAs, owner, pause);
+    const { change: ownerChange, leftovers: ownerLeftovers } = target.superuserOwner ? { change: 'none' as const, leftovers: [] } : await separateOwnerRole(loginAs, owner, pause);
     const applied: string[] = [];
     if (!target.superuserOwner) {
       const { superuser, helperLeft, superuserOwner } = await loginAs(owner, async (client) => {
@@ -142,7 +142,7 @@ export async function applyTenantSchema(
       const plan = await planTenantMigrations(client, migrations);
       if (plan.changed.length > 0) throw changedMigrations(plan.changed);
       try {
-        return { migrations: [...applied, ...await applyMigrations(client, 'tenant_schema_migrations', migrations)], ownerChange };
+        return { migrations: [...applied, ...await applyMigrations(client, 'tenant_schema_migrations', migrations)], ownerChange, ownerLeftovers };
       } catch (error) {
         if (error instanceof MigrationError && /changed after it was applied/.test(error.message)) throw changedMigrations([/migration (\S+)/.exec(error.message)?.[1] ?? '?']);
         throw new TenantctlError('internal', `tenant schema: ${(error as Error).message}`, { cause: error });

@@ -177,6 +177,9 @@ describe('the crm owner role is no superuser', () => {
 
   it('migrate converts a tenant whose owner is the bootstrap superuser (as crm tenants were provisioned before)', async () => {
     await makeOwnerBootstrapSuperuser();
+    // What the old superuser owner may have left: an event trigger, a role in pg_execute_server_program (reported, review H2).
+    await asSuperuser(`CREATE FUNCTION public.e2e_evt() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+      CREATE EVENT TRIGGER e2e_evt ON ddl_command_start EXECUTE FUNCTION public.e2e_evt(); CREATE ROLE e2e_prog; GRANT pg_execute_server_program TO e2e_prog;`, 'tenant_owner');
     // A session logged in as the old superuser owner would keep its rights past the conversion: ended by it.
     const open = new pg.Client({ host: '127.0.0.1', port: dbPort, user: 'tenant_owner', password: secret('DB_PASSWORD'), database: 'tenant' });
     open.on('error', () => {});
@@ -184,6 +187,9 @@ describe('the crm owner role is no superuser', () => {
     const r = await h.cli(['migrate', id, '--json']);
     expect(r.exitCode, r.why).toBe(0);
     expect(r.json()).toMatchObject({ migrations: [], ownerChange: 'separated' });
+    const leftovers = ['event trigger e2e_evt (runs as whoever fires it, superusers included)', 'role e2e_prog is a member of pg_execute_server_program'];
+    expect(r.json().ownerLeftovers).toEqual(expect.arrayContaining(leftovers));
+    await asSuperuser('DROP EVENT TRIGGER e2e_evt; DROP FUNCTION public.e2e_evt(); DROP ROLE e2e_prog;');
     expect(await open.query('SELECT 1').then(() => 'still open', (e: { code?: string; message?: string }) => e.code ?? e.message)).not.toBe('still open');
     await open.end().catch(() => {});
     expect(await asSuperuser(rolesShape)).toBe('postgres:true:true:true,tenant_owner:false:false:false');
@@ -193,7 +199,7 @@ describe('the crm owner role is no superuser', () => {
     expect(await asOwner("COPY (SELECT 1) TO PROGRAM 'id'")).toBe('42501');
     expect(await asSuperuser("SELECT count(*) FROM crm.organizations WHERE slug = 'kept'")).toBe('1');
     const audit = await h.adminQuery(`SELECT new_values FROM admin_audit_logs WHERE customer_id = '${id}' AND action = 'tenant.owner-role'`);
-    expect(audit).toEqual([{ new_values: { owner: 'tenant_owner', change: 'separated' } }]);
+    expect(audit).toMatchObject([{ new_values: { owner: 'tenant_owner', change: 'separated', leftovers: expect.arrayContaining(leftovers) } }]);
     // The app still works with its own role, and a second migrate changes nothing.
     const status = await h.cli(['status', id, '--json']);
     expect(status.exitCode, status.why).toBe(0);
