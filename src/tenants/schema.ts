@@ -9,6 +9,7 @@ import { withPostgresLogin, type ProbeOptions } from '../stack/probes.js';
 import { runningContainerOf } from '../stack/tenant-ports.js';
 import { openSocketRelay } from '../engine/socket-relay.js';
 import type { DockerHost } from '../engine/docker-host.js';
+import { waitForFinalServer } from './final-server.js';
 import { applyFirstMigrationOnFreshDatabase, superuserLoginOptions, superuserSearchPath } from './fresh-schema.js';
 import { dropMaintenanceRole, maintenanceRole, separateOwnerRole, type LoginAs, type OwnerChange } from './owner-role.js';
 
@@ -112,6 +113,7 @@ export async function applyTenantSchema(
       await client.query(superuserSearchPath);
       return use(client);
     });
+    await waitForFinalServer(relay.dir, owner, database, options);
     if (dryRun) {
       const plan = await loginAs(owner, (client) => planTenantMigrations(client, migrations));
       if (plan.changed.length > 0) throw changedMigrations(plan.changed);
