@@ -8,7 +8,7 @@ const ownerChanges = { none: '', demoted: '; the owner role is no superuser now'
 
 function describe(r: MigrateResult): string {
   const left = r.ownerLeftovers.length > 0 ? `; left by the old superuser owner, check: ${r.ownerLeftovers.join('; ')}` : '';
-  const owner = ownerChanges[r.ownerChange] + left;
+  const owner = (r.dryRun && r.ownerChange !== 'none' ? `; the owner role would be made no superuser (${r.ownerChange})` : ownerChanges[r.ownerChange]) + left;
   if (r.migrations.length === 0) return `up to date${owner}`;
   return `${r.dryRun ? 'would apply' : 'applied'} ${r.migrations.join(', ')}${owner}`;
 }

@@ -87,7 +87,7 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
       { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
       { dryRun, dir: template.migrationsDir, pause: ctx.pause },
     );
-    if (ownerChange !== 'none') {
+    if (!dryRun && ownerChange !== 'none') {
       await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.owner-role', null, { owner: target.user, change: ownerChange, ...(ownerLeftovers.length > 0 ? { leftovers: ownerLeftovers } : {}) }));
     }
     if (!dryRun && migrations.length > 0) {

@@ -115,9 +115,14 @@ export async function applyTenantSchema(
     });
     await waitForFinalServer(relay.dir, owner, database, options);
     if (dryRun) {
-      const plan = await loginAs(owner, (client) => planTenantMigrations(client, migrations));
+      const { plan, shape } = await loginAs(owner, async (client) => ({
+        plan: await planTenantMigrations(client, migrations),
+        shape: (await client.query('SELECT oid::int = 10 AS bootstrap, rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user')).rows[0] as { bootstrap: boolean; rolsuper: boolean },
+      }));
       if (plan.changed.length > 0) throw changedMigrations(plan.changed);
-      return { migrations: plan.pending, ownerChange: 'none', ownerLeftovers: [] };
+      // The conversion a real run would do first (review L2).
+      const ownerChange: OwnerChange = target.superuserOwner || !shape.rolsuper ? 'none' : shape.bootstrap ? 'separated' : 'demoted';
+      return { migrations: plan.pending, ownerChange, ownerLeftovers: [] };
     }
     const { change: ownerChange, leftovers: ownerLeftovers } = target.superuserOwner ? { change: 'none' as const, leftovers: [] } : await separateOwnerRole(loginAs, owner, pause);
     const applied: string[] = [];

@@ -180,6 +180,11 @@ describe('the crm owner role is no superuser', () => {
     // What the old superuser owner may have left: an event trigger, a role in pg_execute_server_program (reported, review H2).
     await asSuperuser(`CREATE FUNCTION public.e2e_evt() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
       CREATE EVENT TRIGGER e2e_evt ON ddl_command_start EXECUTE FUNCTION public.e2e_evt(); CREATE ROLE e2e_prog; GRANT pg_execute_server_program TO e2e_prog;`, 'tenant_owner');
+    // A dry run says the conversion is pending and does nothing (review L2).
+    const dry = await h.cli(['migrate', id, '--dry-run', '--json']);
+    expect(dry.exitCode, dry.why).toBe(0);
+    expect(dry.json()).toMatchObject({ dryRun: true, migrations: [], ownerChange: 'separated' });
+    expect(await asSuperuser("SELECT rolsuper FROM pg_roles WHERE rolname = 'tenant_owner'", 'tenant_owner')).toBe('t');
     // A session logged in as the old superuser owner would keep its rights past the conversion: ended by it.
     const open = new pg.Client({ host: '127.0.0.1', port: dbPort, user: 'tenant_owner', password: secret('DB_PASSWORD'), database: 'tenant' });
     open.on('error', () => {});
