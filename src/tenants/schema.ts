@@ -134,10 +134,11 @@ export async function applyTenantSchema(
         return { superuser: rows[0]?.rolname as string | undefined, helperLeft: (helper.rowCount ?? 0) > 0, superuserOwner: self.rows[0]?.rolsuper === true };
       });
       if (superuserOwner) throw new TenantctlError('internal', `tenant schema: ${owner} is still a superuser after its conversion`);
-      if (!superuser) throw new TenantctlError('conflict', `the PostgreSQL server of ${target.project} has no superuser to provision the schema as (its owner ${owner} is none, as it should be; README "Security")`);
       const first = migrations[0];
       const fresh = first !== undefined && await loginAs(owner, async (client) => (await planTenantMigrations(client, migrations)).applied.length === 0);
       if (helperLeft || fresh) {
+        // Only then is a superuser needed: a tenant past its first migration with no helper left migrates without one.
+        if (!superuser) throw new TenantctlError('conflict', `the PostgreSQL server of ${target.project} has no superuser to provision the schema as (its owner ${owner} is none, as it should be; README "Security")`);
         await asSuperuser(superuser, async (client) => {
           await dropMaintenanceRole(client);
           if (first && fresh && await applyFirstMigrationOnFreshDatabase(client, owner, first)) applied.push(first.name);
