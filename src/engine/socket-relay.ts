@@ -18,6 +18,8 @@ import { privateSocketDir, removeSocketDir } from './private-socket-dir.js';
 // `docker exec` anyway. node-postgres dials `<dir>/.s.PGSQL.<port>` when its host is a directory,
 // so the listener takes the container socket's own file name.
 //
+// As the image's postgres user, not root (review M3): the relay needs nothing but the socket,
+// which that user owns; a root process in the tenant's container is more than it needs.
 // perl, not bash: bash's /dev/tcp has no unix-socket form; perl (perl-base, in every Debian image,
 // tenantctl's postgres image included) has IO::Socket::UNIX. Whichever side ends first ends the relay.
 const relay = [
@@ -54,7 +56,7 @@ export async function openSocketRelay(host: DockerHost, container: string, conta
       socket.destroy();
       return;
     }
-    const child = spawn('docker', ['exec', '-i', container, 'perl', '-e', relay, containerSocket], {
+    const child = spawn('docker', ['exec', '-i', '-u', 'postgres', container, 'perl', '-e', relay, containerSocket], {
       env: childEnvironment(host.env),
       stdio: ['pipe', 'pipe', 'ignore'],
       // No timeout of its own: it lasts as long as its connection (the client has its own); Ctrl-C and close() end it.

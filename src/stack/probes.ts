@@ -35,8 +35,11 @@ export interface ProbeOptions {
   signal?: AbortSignal;
 }
 
-async function postgresConnect(db: ServiceEndpoint & { user: string; database: string }): Promise<Attempt<pg.Client>> {
-  const client = new pg.Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, connectionTimeoutMillis: probeConnectTimeoutMs });
+/** What a login names: `options` are server settings sent in the startup packet (applied before any query, after the database's and role's own). */
+type PostgresLogin = ServiceEndpoint & { user: string; database: string; options?: string };
+
+async function postgresConnect(db: PostgresLogin): Promise<Attempt<pg.Client>> {
+  const client = new pg.Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, options: db.options, connectionTimeoutMillis: probeConnectTimeoutMs });
   try {
     await client.connect();
     return done(client);
@@ -189,7 +192,7 @@ export function redisHttpProbe(url: string, token: string, socketPath?: string):
  * closes it afterwards.
  */
 export async function withPostgresLogin<T>(
-  db: ServiceEndpoint & { user: string; database: string },
+  db: PostgresLogin,
   options: ProbeOptions,
   use: (client: pg.Client) => Promise<T>,
 ): Promise<T> {

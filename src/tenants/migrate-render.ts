@@ -7,7 +7,8 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const ownerChanges = { none: '', demoted: '; the owner role is no superuser now', separated: '; the owner role is no superuser now (separated from the bootstrap superuser)' } as const;
 
 function describe(r: MigrateResult): string {
-  const owner = ownerChanges[r.ownerChange];
+  const left = r.ownerLeftovers.length > 0 ? `; left by the old superuser owner, check: ${r.ownerLeftovers.join('; ')}` : '';
+  const owner = (r.dryRun && r.ownerChange !== 'none' ? `; the owner role would be made no superuser (${r.ownerChange})` : ownerChanges[r.ownerChange]) + left;
   if (r.migrations.length === 0) return `up to date${owner}`;
   return `${r.dryRun ? 'would apply' : 'applied'} ${r.migrations.join(', ')}${owner}`;
 }

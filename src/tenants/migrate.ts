@@ -28,6 +28,8 @@ export interface MigrateResult {
   migrations: string[];
   /** What became of an owner role that was a superuser (tenants/owner-role.ts): none, demoted, separated from the bootstrap role. */
   ownerChange: OwnerChange;
+  /** What the old superuser owner left that still gives superuser rights (tenants/owner-leftovers.ts), for a person to judge. */
+  ownerLeftovers: string[];
   durationMs: number;
 }
 
@@ -80,18 +82,18 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
     ctx.reporter.step(`${dryRun ? 'checking' : 'applying'} the tenant migrations of ${id}`);
     // Where its containers run (a swarm tenant's node); reached over the server's local socket through the engine.
     const containers = (await runtimeFor(ctx.dockerHost, t.target, ctx.signal)).containers;
-    const { migrations, ownerChange } = await applyTenantSchema(
+    const { migrations, ownerChange, ownerLeftovers } = await applyTenantSchema(
       { host: containers, project: t.record.composeProject, service: target.service, owner: target.user, database: fillBlockText(target.database, values), superuserOwner: target.superuserOwner },
       { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
       { dryRun, dir: template.migrationsDir, pause: ctx.pause },
     );
-    if (ownerChange !== 'none') {
-      await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.owner-role', null, { owner: target.user, change: ownerChange }));
+    if (!dryRun && ownerChange !== 'none') {
+      await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.owner-role', null, { owner: target.user, change: ownerChange, ...(ownerLeftovers.length > 0 ? { leftovers: ownerLeftovers } : {}) }));
     }
     if (!dryRun && migrations.length > 0) {
       await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.migrated', null, { migrations }));
     }
-    return { id, dryRun, migrations, ownerChange, durationMs: ctx.clock.now() - started };
+    return { id, dryRun, migrations, ownerChange, ownerLeftovers, durationMs: ctx.clock.now() - started };
   } finally {
     await unlock();
   }

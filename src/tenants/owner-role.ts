@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ownerLeftovers } from './owner-leftovers.js';
 
 // The tenant database's owner role is no superuser (issue 21). A template's first start makes it so
 // for new tenants (templates/<name>/initdb/00-create-owner-role.sh: the image's superuser stays
@@ -23,6 +24,12 @@ export const maintenanceRole = 'tenantctl_maint';
 
 export type OwnerChange = 'none' | 'demoted' | 'separated';
 
+/** What a conversion did, and what of the old superuser's doing it found still there (tenants/owner-leftovers.ts). */
+export interface OwnerSeparation {
+  change: OwnerChange;
+  leftovers: string[];
+}
+
 /** The login as which a session is opened (over the local socket: any role, no password). */
 export type LoginAs = <T>(user: string, use: (client: pg.Client) => Promise<T>) => Promise<T>;
 
@@ -32,51 +39,70 @@ export type LoginAs = <T>(user: string, use: (client: pg.Client) => Promise<T>) 
  * separated; a run killed at either is finished by the next `migrate` (each step is idempotent,
  * the separation one transaction, and the helper is dropped by every run's schema step).
  */
-export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: (step: string) => Promise<void>): Promise<OwnerChange> {
+export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: (step: string) => Promise<void>): Promise<OwnerSeparation> {
   const shape = await loginAs(owner, async (client) => {
     const { rows } = await client.query('SELECT oid::int = 10 AS bootstrap, rolsuper FROM pg_roles WHERE rolname = current_user');
     return rows[0] as { bootstrap: boolean; rolsuper: boolean };
   });
-  if (!shape.rolsuper) return 'none';
+  if (!shape.rolsuper) return { change: 'none', leftovers: [] };
   if (!shape.bootstrap) {
     // A superuser owner that is not the bootstrap role: keep (or make) another superuser, demote it.
-    await loginAs(owner, async (client) => {
+    const leftovers = await loginAs(owner, async (client) => {
       try {
         await client.query('BEGIN');
+        await client.query('SET LOCAL search_path = pg_catalog, pg_temp');
         if (!(await otherSuperuser(client))) {
           const named = (await client.query("SELECT FROM pg_roles WHERE rolname = 'postgres'")).rowCount;
           await client.query(named ? 'ALTER ROLE postgres SUPERUSER LOGIN' : 'CREATE ROLE postgres SUPERUSER LOGIN');
         }
         await client.query(`ALTER ROLE ${client.escapeIdentifier(owner)} NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION BYPASSRLS`);
+        const found = (await ownerLeftovers(client, maintenanceRole)).filter((what) => what !== "role postgres has SUPERUSER");
         await client.query('COMMIT');
+        return found;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
         throw error;
       }
     });
-    return 'demoted';
+    return { change: 'demoted', leftovers };
   }
   await loginAs(owner, (client) => client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${maintenanceRole}') THEN CREATE ROLE ${maintenanceRole} SUPERUSER LOGIN; END IF; END $$`));
   await pause('schema:owner-helper');
-  await loginAs(maintenanceRole, async (client) => {
-    const o = client.escapeIdentifier(owner);
+  const leftovers = await loginAs(maintenanceRole, async (client) => {
     try {
       await client.query('BEGIN');
-      if ((await client.query("SELECT FROM pg_roles WHERE rolname = 'postgres'")).rowCount) throw new Error(`cannot give the bootstrap superuser back its name: a role postgres exists already (make ${owner} no superuser by hand, README "Security")`);
-      await client.query(`ALTER ROLE ${o} RENAME TO postgres`);
-      await client.query(`CREATE ROLE ${o} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION BYPASSRLS`);
+      // A superuser's session: nothing of the owner's resolves first (it is still the superuser, but what it wrote runs only here).
+      await client.query('SET LOCAL search_path = pg_catalog, pg_temp');
+      // Sessions logged in as the bootstrap role keep its superuser rights until they end, whatever
+      // its name becomes (review M1): ended here (not this one, the helper's); a login after the
+      // commit under the owner's name is the new role's.
+      await client.query('SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usesysid = 10 AND pid <> pg_catalog.pg_backend_pid()');
+      if ((await client.query("SELECT FROM pg_catalog.pg_roles WHERE rolname = 'postgres'")).rowCount) throw new Error(`cannot give the bootstrap superuser back its name: a role postgres exists already (make ${owner} no superuser by hand, README "Security")`);
       // The same password, as its verifier, server-side: no password or verifier passes through tenantctl.
-      await client.query(`DO $$ DECLARE v text := (SELECT rolpassword FROM pg_authid WHERE oid = 10); BEGIN IF v IS NOT NULL THEN EXECUTE format('ALTER ROLE %I PASSWORD %L', ${client.escapeLiteral(owner)}, v); END IF; END $$`);
+      // Read BEFORE the rename: renaming a role clears an MD5 verifier (the role's name is its salt);
+      // the new role has the old name, so the old MD5 verifier is valid for it (SCRAM's carry no name).
+      await client.query(`DO $$
+DECLARE o text := ${client.escapeLiteral(owner)}; v text := (SELECT rolpassword FROM pg_catalog.pg_authid WHERE oid = 10);
+BEGIN
+  EXECUTE format('ALTER ROLE %I RENAME TO postgres', o);
+  EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION BYPASSRLS', o);
+  IF v IS NOT NULL THEN EXECUTE format('ALTER ROLE %I PASSWORD %L', o, v); END IF;
+  IF v IS NOT NULL AND (SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = o) IS NULL THEN
+    RAISE EXCEPTION 'the new % role would have no password (the old one had one): nothing changed', o;
+  END IF;
+END $$`);
       await client.query('ALTER ROLE postgres PASSWORD NULL');
       await client.query(reassignFromBootstrap(client.escapeLiteral(owner)));
+      const found = await ownerLeftovers(client, maintenanceRole);
       await client.query('COMMIT');
+      return found;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
       throw error;
     }
   });
   await pause('schema:owner-separated');
-  return 'separated';
+  return { change: 'separated', leftovers };
 }
 
 async function otherSuperuser(client: pg.ClientBase): Promise<boolean> {
@@ -86,6 +112,7 @@ async function otherSuperuser(client: pg.ClientBase): Promise<boolean> {
 
 /** Drops the helper superuser a separation made (also one a killed run left); run as the server's superuser. */
 export async function dropMaintenanceRole(client: pg.ClientBase): Promise<void> {
+  // On a superuser session whose search path is pg_catalog only (tenants/schema.ts).
   await client.query(`DROP ROLE IF EXISTS ${maintenanceRole}`);
 }
 

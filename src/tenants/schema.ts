@@ -9,6 +9,8 @@ import { withPostgresLogin, type ProbeOptions } from '../stack/probes.js';
 import { runningContainerOf } from '../stack/tenant-ports.js';
 import { openSocketRelay } from '../engine/socket-relay.js';
 import type { DockerHost } from '../engine/docker-host.js';
+import { waitForFinalServer } from './final-server.js';
+import { applyFirstMigrationOnFreshDatabase, superuserLoginOptions, superuserSearchPath } from './fresh-schema.js';
 import { dropMaintenanceRole, maintenanceRole, separateOwnerRole, type LoginAs, type OwnerChange } from './owner-role.js';
 
 /**
@@ -80,18 +82,23 @@ const serverSocket = '/run/postgresql/.s.PGSQL.5432';
 
 /**
  * Applies the tenant schema, recording each file with its checksum in tenant_schema_migrations: a
- * second apply is a no-op. Logged in as the server's superuser over its local socket (through the
- * engine: engine/socket-relay.ts), each migration runs as the owner role (SET ROLE), so the owner
- * needs no superuser and owns what the migrations create (issue 21). Before that, an owner that is
- * a superuser (a crm tenant provisioned before) is made none (tenants/owner-role.ts): `migrate`
- * converts an existing tenant. Logging in is retried until the deadline (the server may still be
- * starting). With dryRun, only says what would be applied and changes nothing.
+ * second apply is a no-op. Over the server's local socket (through the engine:
+ * engine/socket-relay.ts), which trusts any role. The migrations and every read or write of
+ * tenant_schema_migrations run in a session logged in AS THE OWNER, so the owner needs no superuser,
+ * owns what they create, and nothing it wrote (a trigger on that table, a view in its place, a
+ * function a migration calls, a database setting) ever runs with more than its own rights (issue 21
+ * review C1). A superuser session is opened only where the owner cannot have put anything in its
+ * way: the first migration on a fresh database (tenants/fresh-schema.ts), the one-time conversion of
+ * an owner that is still a superuser (tenants/owner-role.ts: `migrate` converts an existing tenant;
+ * the owner is the superuser there), and dropping the helper role a conversion made; each such
+ * session searches pg_catalog only. Logging in is retried until the deadline (the server may still
+ * be starting). With dryRun, only says what would be applied and changes nothing.
  */
 export async function applyTenantSchema(
   target: TenantSchemaTarget,
   options: ProbeOptions,
   { dryRun = false, dir, pause = noPause }: { dryRun?: boolean; dir?: string; pause?: PausePoint } = {},
-): Promise<{ migrations: string[]; ownerChange: OwnerChange }> {
+): Promise<{ migrations: string[]; ownerChange: OwnerChange; ownerLeftovers: string[] }> {
   const migrations = await readMigrations(tenantMigrationFiles(dir));
   // crm's target unless the template names another (x-tenantctl.migrations).
   const owner = target.owner ?? 'tenant_owner';
@@ -101,23 +108,49 @@ export async function applyTenantSchema(
   const relay = await openSocketRelay(target.host, container, serverSocket, { signal: options.signal });
   try {
     const loginAs: LoginAs = (user, use) => withPostgresLogin({ host: relay.dir, port: 5432, password: '', user, database }, options, use);
-    if (dryRun) {
-      const plan = await loginAs(owner, (client) => planTenantMigrations(client, migrations));
-      if (plan.changed.length > 0) throw changedMigrations(plan.changed);
-      return { migrations: plan.pending, ownerChange: 'none' };
-    }
-    const ownerChange = target.superuserOwner ? 'none' : await separateOwnerRole(loginAs, owner, pause);
-    const superuser = await loginAs(owner, async (client) => {
-      const { rows } = await client.query('SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin AND rolname <> $1 ORDER BY oid LIMIT 1', [maintenanceRole]);
-      return rows[0]?.rolname as string | undefined;
+    // A superuser's session: pg_catalog first and only, from the login on (sent in the startup packet, set again).
+    const asSuperuser: LoginAs = (user, use) => withPostgresLogin({ host: relay.dir, port: 5432, password: '', user, database, options: superuserLoginOptions }, options, async (client) => {
+      await client.query(superuserSearchPath);
+      return use(client);
     });
-    if (!superuser) throw new TenantctlError('conflict', `the PostgreSQL server of ${target.project} has no superuser to apply the schema as (its owner ${owner} is none, as it should be; README "Security")`);
-    return await loginAs(superuser, async (client) => {
-      await dropMaintenanceRole(client);
+    await waitForFinalServer(relay.dir, owner, database, options);
+    if (dryRun) {
+      const { plan, shape } = await loginAs(owner, async (client) => ({
+        plan: await planTenantMigrations(client, migrations),
+        shape: (await client.query('SELECT oid::int = 10 AS bootstrap, rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user')).rows[0] as { bootstrap: boolean; rolsuper: boolean },
+      }));
+      if (plan.changed.length > 0) throw changedMigrations(plan.changed);
+      // The conversion a real run would do first (review L2).
+      const ownerChange: OwnerChange = target.superuserOwner || !shape.rolsuper ? 'none' : shape.bootstrap ? 'separated' : 'demoted';
+      return { migrations: plan.pending, ownerChange, ownerLeftovers: [] };
+    }
+    const { change: ownerChange, leftovers: ownerLeftovers } = target.superuserOwner ? { change: 'none' as const, leftovers: [] } : await separateOwnerRole(loginAs, owner, pause);
+    const applied: string[] = [];
+    if (!target.superuserOwner) {
+      const { superuser, helperLeft, superuserOwner } = await loginAs(owner, async (client) => {
+        const { rows } = await client.query('SELECT rolname FROM pg_catalog.pg_roles WHERE rolsuper AND rolcanlogin AND rolname <> $1 AND rolname <> current_user ORDER BY oid LIMIT 1', [maintenanceRole]);
+        const helper = await client.query('SELECT FROM pg_catalog.pg_roles WHERE rolname = $1', [maintenanceRole]);
+        const self = await client.query('SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user');
+        return { superuser: rows[0]?.rolname as string | undefined, helperLeft: (helper.rowCount ?? 0) > 0, superuserOwner: self.rows[0]?.rolsuper === true };
+      });
+      if (superuserOwner) throw new TenantctlError('internal', `tenant schema: ${owner} is still a superuser after its conversion`);
+      const first = migrations[0];
+      const fresh = first !== undefined && await loginAs(owner, async (client) => (await planTenantMigrations(client, migrations)).applied.length === 0);
+      if (helperLeft || fresh) {
+        // Only then is a superuser needed: a tenant past its first migration with no helper left migrates without one.
+        if (!superuser) throw new TenantctlError('conflict', `the PostgreSQL server of ${target.project} has no superuser to provision the schema as (its owner ${owner} is none, as it should be; README "Security")`);
+        await asSuperuser(superuser, async (client) => {
+          await dropMaintenanceRole(client);
+          if (first && fresh && await applyFirstMigrationOnFreshDatabase(client, owner, first)) applied.push(first.name);
+        });
+      }
+    }
+    // Everything else as the owner itself (a superuserOwner template's owner is its superuser anyway).
+    return await loginAs(owner, async (client) => {
       const plan = await planTenantMigrations(client, migrations);
       if (plan.changed.length > 0) throw changedMigrations(plan.changed);
       try {
-        return { migrations: await applyMigrations(client, 'tenant_schema_migrations', migrations, { asRole: owner }), ownerChange };
+        return { migrations: [...applied, ...await applyMigrations(client, 'tenant_schema_migrations', migrations)], ownerChange, ownerLeftovers };
       } catch (error) {
         if (error instanceof MigrationError && /changed after it was applied/.test(error.message)) throw changedMigrations([/migration (\S+)/.exec(error.message)?.[1] ?? '?']);
         throw new TenantctlError('internal', `tenant schema: ${(error as Error).message}`, { cause: error });

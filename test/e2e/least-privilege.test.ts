@@ -103,9 +103,44 @@ describe('the crm owner role is no superuser', () => {
     expect(r.json()).toMatchObject({ migrations: ['002_tags.sql'], ownerChange: 'none' });
     expect(await asSuperuser("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'crm.tags'::regclass")).toBe('tenant_owner');
     expect(await asSuperuser("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'public.tenant_schema_migrations'::regclass")).toBe('tenant_owner');
-    // The owner never kept the CREATEROLE lent within the migration's transaction.
     expect(await asSuperuser("SELECT rolcreaterole FROM pg_roles WHERE rolname = 'tenant_owner'")).toBe('f');
   }, 120_000);
+
+  /** What the owner can plant to catch a session of tenantctl's: a function that tries to become, or grant itself, more. */
+  const escalate = `CREATE FUNCTION public.e2e_escalate() RETURNS boolean LANGUAGE plpgsql AS $f$ BEGIN
+    BEGIN EXECUTE 'RESET ROLE'; EXECUTE 'SET ROLE postgres'; EXCEPTION WHEN others THEN NULL; END;
+    BEGIN EXECUTE 'ALTER ROLE tenant_owner SUPERUSER'; EXCEPTION WHEN others THEN NULL; END;
+    BEGIN EXECUTE 'GRANT pg_execute_server_program TO tenant_owner'; EXCEPTION WHEN others THEN NULL; END;
+    RETURN true; END $f$;
+    CREATE FUNCTION public.e2e_escalate_trigger() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN PERFORM public.e2e_escalate(); RETURN NEW; END $f$;
+    CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql AS $f$ SELECT CASE WHEN public.e2e_escalate() THEN pg_catalog.now() END $f$;
+    ALTER DATABASE tenant SET search_path = public, pg_catalog;`;
+  const ownerIsStillNoSuperuser = "SELECT rolsuper || ':' || rolcreaterole || ':' || pg_has_role('tenant_owner', 'pg_execute_server_program', 'MEMBER') FROM pg_roles WHERE rolname = 'tenant_owner'";
+
+  it('what the owner plants (a trigger or a view in place of tenant_schema_migrations, a database search_path, a function a migration calls) never runs as a superuser', async () => {
+    expect(await asOwner(`${escalate}
+      CREATE TRIGGER e2e_escalate BEFORE INSERT OR UPDATE ON public.tenant_schema_migrations FOR EACH ROW EXECUTE FUNCTION public.e2e_escalate_trigger();`)).toBe('ok');
+    writeFileSync(path.join(migrations, '003_calls.sql'), 'SELECT e2e_escalate();\nCREATE TABLE crm.notes (id int PRIMARY KEY, at timestamptz DEFAULT now());\n');
+    const r = await h.cli(['migrate', id, '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ migrations: ['003_calls.sql'] });
+    expect(await asSuperuser(ownerIsStillNoSuperuser)).toBe('false:false:false');
+
+    // The view variant: the record is a view whose every read calls the owner's function.
+    expect(await asOwner(`DROP TRIGGER e2e_escalate ON public.tenant_schema_migrations;
+      ALTER TABLE public.tenant_schema_migrations RENAME TO e2e_record;
+      CREATE VIEW public.tenant_schema_migrations AS SELECT name, checksum, applied_at FROM public.e2e_record WHERE public.e2e_escalate();`)).toBe('ok');
+    writeFileSync(path.join(migrations, '004_more.sql'), 'CREATE TABLE crm.more (id int PRIMARY KEY);\n');
+    const again = await h.cli(['migrate', id, '--json']);
+    expect(again.exitCode, again.why).toBe(0);
+    expect(again.json()).toMatchObject({ migrations: ['004_more.sql'] });
+    expect(await asSuperuser(ownerIsStillNoSuperuser)).toBe('false:false:false');
+
+    // Back to the plain record for the tests after this one.
+    expect(await asOwner(`DROP VIEW public.tenant_schema_migrations; ALTER TABLE public.e2e_record RENAME TO tenant_schema_migrations;
+      DROP TABLE crm.notes, crm.more; DROP FUNCTION public.now(), public.e2e_escalate_trigger(), public.e2e_escalate();
+      ALTER DATABASE tenant RESET search_path;`)).toBe('ok');
+  }, 150_000);
 
   it('backup and restore keep the data and the owner; rotate-secrets changes the owner\'s password', async () => {
     const backup = await h.cli(['backup', id, '--json']);
@@ -142,9 +177,26 @@ describe('the crm owner role is no superuser', () => {
 
   it('migrate converts a tenant whose owner is the bootstrap superuser (as crm tenants were provisioned before)', async () => {
     await makeOwnerBootstrapSuperuser();
+    // What the old superuser owner may have left: an event trigger, a role in pg_execute_server_program (reported, review H2).
+    await asSuperuser(`CREATE FUNCTION public.e2e_evt() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+      CREATE EVENT TRIGGER e2e_evt ON ddl_command_start EXECUTE FUNCTION public.e2e_evt(); CREATE ROLE e2e_prog; GRANT pg_execute_server_program TO e2e_prog;`, 'tenant_owner');
+    // A dry run says the conversion is pending and does nothing (review L2).
+    const dry = await h.cli(['migrate', id, '--dry-run', '--json']);
+    expect(dry.exitCode, dry.why).toBe(0);
+    expect(dry.json()).toMatchObject({ dryRun: true, migrations: [], ownerChange: 'separated' });
+    expect(await asSuperuser("SELECT rolsuper FROM pg_roles WHERE rolname = 'tenant_owner'", 'tenant_owner')).toBe('t');
+    // A session logged in as the old superuser owner would keep its rights past the conversion: ended by it.
+    const open = new pg.Client({ host: '127.0.0.1', port: dbPort, user: 'tenant_owner', password: secret('DB_PASSWORD'), database: 'tenant' });
+    open.on('error', () => {});
+    await open.connect();
     const r = await h.cli(['migrate', id, '--json']);
     expect(r.exitCode, r.why).toBe(0);
     expect(r.json()).toMatchObject({ migrations: [], ownerChange: 'separated' });
+    const leftovers = ['event trigger e2e_evt (runs as whoever fires it, superusers included)', 'role e2e_prog is a member of pg_execute_server_program'];
+    expect(r.json().ownerLeftovers).toEqual(expect.arrayContaining(leftovers));
+    await asSuperuser('DROP EVENT TRIGGER e2e_evt; DROP FUNCTION public.e2e_evt(); DROP ROLE e2e_prog;');
+    expect(await open.query('SELECT 1').then(() => 'still open', (e: { code?: string; message?: string }) => e.code ?? e.message)).not.toBe('still open');
+    await open.end().catch(() => {});
     expect(await asSuperuser(rolesShape)).toBe('postgres:true:true:true,tenant_owner:false:false:false');
     expect(await asSuperuser(ownersOfTenantObjects)).toBe('tenant_owner');
     expect(await asSuperuser("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'tenant'")).toBe('tenant_owner');
@@ -152,12 +204,32 @@ describe('the crm owner role is no superuser', () => {
     expect(await asOwner("COPY (SELECT 1) TO PROGRAM 'id'")).toBe('42501');
     expect(await asSuperuser("SELECT count(*) FROM crm.organizations WHERE slug = 'kept'")).toBe('1');
     const audit = await h.adminQuery(`SELECT new_values FROM admin_audit_logs WHERE customer_id = '${id}' AND action = 'tenant.owner-role'`);
-    expect(audit).toEqual([{ new_values: { owner: 'tenant_owner', change: 'separated' } }]);
+    expect(audit).toMatchObject([{ new_values: { owner: 'tenant_owner', change: 'separated', leftovers: expect.arrayContaining(leftovers) } }]);
     // The app still works with its own role, and a second migrate changes nothing.
     const status = await h.cli(['status', id, '--json']);
     expect(status.exitCode, status.why).toBe(0);
     const again = await h.cli(['migrate', id, '--json']);
     expect(again.json()).toMatchObject({ migrations: [], ownerChange: 'none' });
+  }, 120_000);
+
+  it('migrate keeps an MD5 password of the old owner (a rename clears it: the role name is its salt)', async () => {
+    await makeOwnerBootstrapSuperuser();
+    const verifier = "SELECT rolpassword FROM pg_authid WHERE rolname = 'tenant_owner'";
+    const scram = await asSuperuser(verifier, 'tenant_owner');
+    const db = await containerOf(`${h.prefix}-${id}`, 'db');
+    // On stdin, not argv: a test password, but the habit holds.
+    const psqlIn = (user: string, sql: string) => execa('docker', ['exec', '-i', db, 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-U', user, '-d', 'tenant'], { input: sql, timeout: 60_000 });
+    await psqlIn('tenant_owner', "SET password_encryption = md5; ALTER ROLE tenant_owner PASSWORD 'e2e-md5-password';");
+    const md5 = await asSuperuser(verifier, 'tenant_owner');
+    expect(md5).toMatch(/^md5[0-9a-f]{32}$/);
+    const r = await h.cli(['migrate', id, '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ ownerChange: 'separated' });
+    expect(await asSuperuser(verifier)).toBe(md5);
+    expect(await asSuperuser("SELECT rolsuper FROM pg_roles WHERE rolname = 'tenant_owner'")).toBe('f');
+    // The owner's own password again, for the tests after this one.
+    await psqlIn('postgres', `ALTER ROLE tenant_owner PASSWORD '${scram}';`);
+    expect(await asOwner('SELECT 1')).toBe('ok');
   }, 120_000);
 
   it('a migrate killed (-9) with the helper role made, or interrupted (SIGINT) once separated, is finished by the next one', async () => {

@@ -12,8 +12,8 @@
 # OWNER_DB_BYPASSRLS=1 gives it BYPASSRLS, for a stack whose tables FORCE row-level security and
 # whose owner must still see every row (pg_dump, `tenantctl psql`): crm's tables do, so crm sets it.
 # The superuser stays for tenantctl's maintenance, over the local socket only (docker exec; the
-# image trusts local connections): the tenant migrations (logged in as it, each run as the owner
-# with SET ROLE; crm's first one sets tenant_app's search_path, which needs more than an owner has),
+# image trusts local connections): the first tenant migration on the fresh database (as the owner
+# with SET ROLE, but for its ALTER ROLE tenant_app SET search_path, which needs more than an owner has),
 # a restore's database swap, rotate-secrets' ALTER ROLE. With no password it cannot log in over TCP.
 # Kept like templates/frontbase/initdb/00-create-owner-role.sh but for these comments.
 #
