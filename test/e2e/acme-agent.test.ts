@@ -15,6 +15,7 @@ import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import getPort from 'get-port';
 import { execa } from 'execa';
+import pg from 'pg';
 import { createHarness, stopwatch, useOwnFrontdoor, type Harness } from './harness.js';
 import { startPebble, type Pebble } from './pebble.js';
 import { startPausedAt } from './pause.js';
@@ -132,6 +133,38 @@ afterAll(async () => {
   await h?.cleanup();
   console.log('acme-agent e2e timings (ms):', JSON.stringify(timings));
 }, 120_000);
+
+describe('migration 025', () => {
+  // Another branch's migration may write its check as an array literal (`verb = ANY ('{a,b}'::text[])`)
+  // rather than IN (...) (`ARRAY['a'::text, ...]`): 025 keeps every value of either shape. Run on
+  // scratch tables in a schema of their own, rolled back.
+  it('adds its values to checks of both shapes, keeping theirs', async () => {
+    const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(state, 'admin-db.env'), 'utf8'))![1];
+    const client = new pg.Client({ host: '127.0.0.1', port: Number(h.env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin' });
+    await client.connect();
+    const migration = readFileSync(path.join(import.meta.dirname, '..', '..', 'scripts', 'admin-migrations', '025_certificate_renewal.sql'), 'utf8');
+    try {
+      for (const [kinds, verbs] of [["kind IN ('backup', 'watch')", "verb IN ('create', 'upgrade')"], ["kind = ANY ('{backup,watch}'::text[])", "verb = ANY ('{create,upgrade}'::text[])"]]) {
+        await client.query('BEGIN');
+        try {
+          await client.query('CREATE SCHEMA tct_scratch_025; SET LOCAL search_path = tct_scratch_025');
+          await client.query(`CREATE TABLE admin_schedules (id serial, kind text CHECK (${kinds}));
+            CREATE TABLE admin_operations (id serial, verb text CHECK (${verbs}), finished_at timestamptz, CHECK (verb <> 'x' OR finished_at IS NULL));
+            CREATE TABLE admin_certificates (hostname text, customer_id text, kind text, names text[], not_before timestamptz, not_after timestamptz, issuer text, serial text,
+              issued_at timestamptz, last_attempt_at timestamptz, last_error text, failures int, next_attempt_at timestamptz, revoked_at timestamptz);
+            INSERT INTO admin_schedules (kind) VALUES ('watch'); INSERT INTO admin_operations (verb) VALUES ('upgrade')`);
+          await client.query(migration);
+          await client.query("INSERT INTO admin_schedules (kind) VALUES ('backup'), ('certificate-renewal'); INSERT INTO admin_operations (verb) VALUES ('create'), ('domains-add')");
+          await expect(client.query("INSERT INTO admin_operations (verb) VALUES ('nonsense')")).rejects.toThrow(/check constraint/);
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      }
+    } finally {
+      await client.end();
+    }
+  });
+});
 
 describe('the agent renews certificates by itself', () => {
   it('is given only the ACME certificates and challenges (read-write) and the account (read-only) of the door, and only renewal\'s rights', async () => {
