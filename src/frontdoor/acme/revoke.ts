@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { messageOf } from '../../common/errors.js';
 import type { AdminDb } from '../../admin-db/database.js';
 import type { Context } from '../../context.js';
 import type { FrontdoorLayout } from '../layout.js';
 import { openAccount, revokeCertificate, type AcmeAccount } from './client.js';
-import { certificateFile, removeCertificate } from './certificates.js';
+import { installedChain, removeCertificate } from './certificates.js';
 import { getCertificate, listCertificates, recordRevocationFailure, recordRevoked } from './records.js';
 
 // A custom domain that leaves the door (domains remove), or a tenant deprovisioned, has its
@@ -13,7 +12,7 @@ import { getCertificate, listCertificates, recordRevocationFailure, recordRevoke
 
 /** Revokes `hostname`'s ACME certificate and deletes its files. Throws (exit 12) when the CA refuses; the record keeps the error. */
 export async function revokeAndForget(ctx: Context, db: AdminDb, layout: FrontdoorLayout, hostname: string, account?: AcmeAccount): Promise<boolean> {
-  const cert = await readFile(certificateFile(layout, hostname), 'utf8').catch(() => undefined);
+  const cert = await installedChain(layout, hostname);
   const record = await getCertificate(db, hostname);
   if (!cert) {
     if (record && !record.revokedAt) await recordRevoked(db, hostname, record.customerId, record.serial);
