@@ -29,6 +29,8 @@ let agentProject: string;
 let agentPort: number;
 let receiver: http.Server;
 let secret: string;
+/** The certificate the in-place renewal replaced (its .pem), for the next test. */
+let oldPem: Buffer;
 const received: { headers: http.IncomingHttpHeaders; body: string; at: number }[] = [];
 const base = 'agent.example.com';
 const host = `acme.${base}`;
@@ -226,6 +228,7 @@ describe('the agent renews certificates by itself', () => {
     // Its backoff after the failure (5 minutes at least) is over, as time passing would make it.
     await h.adminQuery('UPDATE admin_certificates SET next_attempt_at = NULL WHERE hostname = $1', [host]);
     const oldSerial = installedSerial(host);
+    oldPem = readFileSync(acmeFile(`${host}.pem`));
     const before = generation();
     const run = await timed('renewal run', runRenewal);
     expect(run.state, run.error ?? '').toBe('succeeded');
@@ -240,6 +243,23 @@ describe('the agent renews certificates by itself', () => {
     expect(audit[0].actor).toMatch(/^agent:/);
     // The renewed file is the agent's, on the door's folder, 0600.
     expect((await execa('stat', ['-c', '%a', acmeFile(`${host}.pem`)])).stdout).toBe('600');
+  }, 120_000);
+
+  it('reloads nginx on its next run when a certificate installed was never taken up (a run killed before its reload, or a reload refused)', async () => {
+    const renewedPem = readFileSync(acmeFile(`${host}.pem`));
+    // In its backoff, so the runs below issue nothing: only what nginx serves is compared with the .pem.
+    await h.adminQuery("UPDATE admin_certificates SET next_attempt_at = now() + interval '1 hour' WHERE hostname = $1", [host]);
+    try {
+      for (const pem of [oldPem, renewedPem]) {
+        // What a run killed between installing and reloading leaves: a .pem nginx does not serve yet.
+        writeFileSync(acmeFile(`${host}.pem`), pem, { mode: 0o600 });
+        const run = await timed('renewal run that only reloads', runRenewal);
+        expect(run.state, run.error ?? '').toBe('succeeded');
+        expect((await presented(host)).serial).toBe(new X509Certificate(pem).serialNumber);
+      }
+    } finally {
+      await h.adminQuery('UPDATE admin_certificates SET next_attempt_at = NULL WHERE hostname = $1', [host]);
+    }
   }, 120_000);
 });
 

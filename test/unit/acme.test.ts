@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { FrontdoorLayout } from '../../src/frontdoor/layout.js';
 import { certificateFile, installCertificate, installedCertificate, installedChain, keyFile, pemFile } from '../../src/frontdoor/acme/certificates.js';
 import { serialOf } from '../../src/frontdoor/acme/issue.js';
+import { servesOlder } from '../../src/frontdoor/acme/reload-in-place.js';
 
 const tenant = (over: Partial<RouteInput> = {}): RouteInput => ({ id: 'acme', plan: 'starter', status: 'active', appPort: 3001, domains: [], snippet: false, ...over });
 const config = (env: Record<string, string> = {}) => {
@@ -127,5 +128,15 @@ describe('installed ACME certificates', () => {
     // A certificate of an older tenantctl (no .pem yet): its .crt.
     rmSync(pemFile(layout, 'a.example.com'));
     expect(await serialOf(layout, 'a.example.com')).toBe(new X509Certificate(renewed.cert).serialNumber);
+  });
+});
+
+describe('a renewal not taken up by nginx', () => {
+  it('is one nginx presents an older certificate of the name for, not one it does not serve at all or cannot be asked about', () => {
+    expect(servesOlder({ serial: 'AA', coversName: true }, 'BB')).toBe(true);
+    expect(servesOlder({ serial: 'BB', coversName: true }, 'BB')).toBe(false);
+    // The door's default certificate: the name is not rendered yet (the host's next sync adds it).
+    expect(servesOlder({ serial: 'AA', coversName: false }, 'BB')).toBe(false);
+    expect(servesOlder(new Error('ECONNREFUSED'), 'BB')).toBe(false);
   });
 });

@@ -84,12 +84,15 @@ export async function renewCertificates(ctx: Context, options: { force?: boolean
   const skipped: RenewResult['skipped'] = [];
   let revoked: string[] = [];
   let checked = 0;
+  /** In place: the installed names (renewal candidates), checked against what nginx presents after the batch. */
+  let installedNames: string[] = [];
   try {
     const now = new Date();
     const records = new Map((await listCertificates(db)).map((r) => [r.hostname, r]));
     const due: Target[] = [];
     const candidates = options.inPlace ? await installedTargets(db, layout) : { targets: await wantedTargets(ctx, db, layout), left: [] };
     skipped.push(...candidates.left);
+    installedNames = candidates.targets.map((t) => t.hostname);
     for (const target of candidates.targets) {
       checked++;
       const installed = await installedCertificate(layout, target.hostname);
@@ -120,12 +123,17 @@ export async function renewCertificates(ctx: Context, options: { force?: boolean
   // One reload for the whole batch; nothing obtained, nothing to reload.
   let sync: RenewResult['sync'];
   const obtained = outcomes.flatMap((o) => (o.ok ? [o.hostname] : []));
-  if (options.inPlace && obtained.length > 0) {
-    const { reloadInPlace } = await import('./reload-in-place.js');
-    try {
-      await reloadInPlace(ctx, obtained);
-    } catch (error) {
-      throw new TenantctlError('frontdoor', `certificates were renewed but the front door did not take them up: ${messageOf(error)}; the next run, or tenantctl frontdoor reload on the host, retries`, { cause: error });
+  if (options.inPlace) {
+    // Also every installed name nginx still serves with an older certificate (a renewal whose
+    // reload was killed or refused): reloaded now, not left until the certificate expires.
+    const { notTakenUp, reloadInPlace } = await import('./reload-in-place.js');
+    const toReload = [...obtained, ...(await notTakenUp(ctx, installedNames.filter((n) => !obtained.includes(n))))];
+    if (toReload.length > 0) {
+      try {
+        await reloadInPlace(ctx, toReload);
+      } catch (error) {
+        throw new TenantctlError('frontdoor', `certificates were renewed but the front door did not take them up: ${messageOf(error)}; the next run, or tenantctl frontdoor reload on the host, retries`, { cause: error });
+      }
     }
   } else if (obtained.length > 0) {
     try {
