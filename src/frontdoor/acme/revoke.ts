@@ -38,9 +38,14 @@ export async function revokeAndForget(ctx: Context, db: AdminDb, layout: Frontdo
  * (a `domains remove` interrupted before it revoked), a deprovisioned tenant's <id>.<baseDomain>.
  * Revoked now (`kinds`: which of them). Failures stay on record.
  */
-export async function revokeRemoved(ctx: Context, db: AdminDb, layout: FrontdoorLayout, wanted: ReadonlySet<string>, kinds: readonly string[] = ['domain']): Promise<string[]> {
+export async function revokeRemoved(ctx: Context, db: AdminDb, layout: FrontdoorLayout, wantedNow: () => Promise<ReadonlySet<string>>, kinds: readonly string[] = ['domain']): Promise<string[]> {
   const revoked: string[] = [];
-  for (const record of await listCertificates(db)) {
+  // The names kept are read after the records: a domain's certificate is recorded after its row, so
+  // a record listed here has its name in `wanted` (read the other way round, a domain added in
+  // between would have its fresh certificate revoked).
+  const records = await listCertificates(db);
+  const wanted = await wantedNow();
+  for (const record of records) {
     if (!kinds.includes(record.kind) || wanted.has(record.hostname) || record.serial === null) continue;
     try {
       if (await revokeAndForget(ctx, db, layout, record.hostname)) revoked.push(record.hostname);
@@ -65,7 +70,7 @@ export async function revokeDeprovisioned(ctx: Context, db: AdminDb, layout: Fro
   try {
     const gone = new Set(rows.map((r: any) => r.hostname as string));
     const all = await listCertificates(db);
-    return await revokeRemoved(ctx, db, layout, new Set(all.map((r) => r.hostname).filter((h) => !gone.has(h))), ['tenant', 'domain']);
+    return await revokeRemoved(ctx, db, layout, async () => new Set(all.map((r) => r.hostname).filter((h) => !gone.has(h))), ['tenant', 'domain']);
   } finally {
     await release();
   }
