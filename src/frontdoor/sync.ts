@@ -16,6 +16,7 @@ import { ensurePrivateDir } from '../common/private-files.js';
 import { configuredTemplate } from '../templates/configured.js';
 import type { IssueOutcome } from './acme/issue.js';
 import { ensureCombined } from './acme/certificates.js';
+import { containerAcmeCertsDir } from './render-acme.js';
 
 // One sync of the front door with the registry, serialised across tenantctl processes:
 //   render every served tenant into a candidate generation directory (conf/gen-N/, complete with its
@@ -190,11 +191,21 @@ function summarise(config: Config, tenants: RouteInput[]): RouteSummary[] {
   });
 }
 
-/** The tenant whose folder an nginx error names (…/gen-N/t/<id>/…), if any. */
-export function tenantOfError(lines: readonly string[]): string | undefined {
+/**
+ * The tenant an nginx error is about, if any: the one whose folder it names (…/gen-N/t/<id>/…), or
+ * the one serving the ACME certificate it names (<containerAcmeCertsDir>/<name>.pem, shared by every
+ * generation: a bad one is that tenant's, not the whole door's).
+ */
+export function tenantOfError(lines: readonly string[], tenants: readonly { id: string; acmeNames?: readonly string[] }[] = []): string | undefined {
   for (const line of lines) {
     const match = /\/gen-\d+\/t\/([a-z][a-z0-9-]*)\//.exec(line);
     if (match) return match[1];
+    const pem = line.indexOf(`${containerAcmeCertsDir}/`);
+    if (pem >= 0) {
+      const name = /^([^/\s"';:]+)\.pem/.exec(line.slice(pem + containerAcmeCertsDir.length + 1))?.[1];
+      const owner = name === undefined ? undefined : tenants.find((t) => t.acmeNames?.includes(name));
+      if (owner) return owner.id;
+    }
   }
   return undefined;
 }
@@ -298,14 +309,18 @@ async function syncOnce(ctx: Context, acme: boolean): Promise<SyncResult> {
     ctx.reporter.detail(`front door: testing generation ${generation}`);
     let outcome = await testGeneration(ctx.dockerHost, config, layout, dirName, nginxRunning, ctx.signal);
     const refused: { tenant: string; reason: string }[] = [];
+    const notServed = new Set<string>();
     while (!outcome.ok) {
-      const tenant = tenantOfError(outcome.errors);
-      if (!tenant || refused.some((r) => r.tenant === tenant)) break;
-      refused.push({ tenant, reason: nginxReason(outcome.errors[0]!) });
+      const tenant = tenantOfError(outcome.errors, tenants);
+      if (!tenant || notServed.has(tenant)) break;
+      // Named again with its last good folder (which reads the same ACME certificate, say): not served in this one.
+      const again = refused.some((r) => r.tenant === tenant);
+      if (!again) refused.push({ tenant, reason: nginxReason(outcome.errors[0]!) });
       // The tenant's last good folder, if it has one in the live generation; else it is not served.
       await rm(path.join(dir, 't', tenant), { recursive: true, force: true });
       const good = path.join(layout.confDir, generationDirName(live), 't', tenant);
-      if (live > 0 && (await exists(good))) await cp(good, path.join(dir, 't', tenant), { recursive: true });
+      if (!again && live > 0 && (await exists(good))) await cp(good, path.join(dir, 't', tenant), { recursive: true });
+      else notServed.add(tenant);
       outcome = await testGeneration(ctx.dockerHost, config, layout, dirName, nginxRunning, ctx.signal);
     }
     if (!outcome.ok) {

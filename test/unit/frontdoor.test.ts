@@ -150,6 +150,11 @@ describe('domains, certificates and nginx -t output', () => {
     const line = 'nginx: [emerg] unknown directive "nope" in /etc/tenantctl/gen-000012/t/acme-2/snippet.conf:1';
     expect(tenantOfError(['nginx: configuration file test failed', line])).toBe('acme-2');
     expect(tenantOfError(['nginx: [emerg] bind() failed'])).toBeUndefined();
+    // A bad or missing ACME certificate (shared by every generation) is the tenant's that serves that name.
+    const tenants = [{ id: 'other', acmeNames: ['other.example.com'] }, { id: 'acme-3', acmeNames: ['acme-3.example.com', 'shop.example.net'] }];
+    expect(tenantOfError(['nginx: [emerg] cannot load certificate "/var/lib/tenantctl-acme-certs/shop.example.net.pem": PEM_read_bio_X509_AUX() failed (SSL: error:0480006C:PEM routines::no start line)'], tenants)).toBe('acme-3');
+    expect(tenantOfError(['nginx: [emerg] SSL_CTX_use_PrivateKey("/var/lib/tenantctl-acme-certs/other.example.com.pem") failed (SSL: error:05800074:x509 certificate routines::key values mismatch)'], tenants)).toBe('other');
+    expect(tenantOfError(['nginx: [emerg] cannot load certificate "/var/lib/tenantctl-acme-certs/gone.example.org.pem": BIO_new_file() failed'], tenants)).toBeUndefined();
     expect(nginxReason('nginx: 2026/01/02 03:04:05 [emerg] 12#12: unknown directive "nope" in /etc/tenantctl/gen-000012/t/acme/snippet.conf:1'))
       .toBe('unknown directive "nope" in t/acme/snippet.conf:1');
   });
