@@ -250,14 +250,15 @@ describe('the agent renews certificates by itself', () => {
     // In its backoff, so the runs below issue nothing: only what nginx serves is compared with the .pem.
     await h.adminQuery("UPDATE admin_certificates SET next_attempt_at = now() + interval '1 hour' WHERE hostname = $1", [host]);
     try {
-      for (const pem of [oldPem, renewedPem]) {
-        // What a run killed between installing and reloading leaves: a .pem nginx does not serve yet.
-        writeFileSync(acmeFile(`${host}.pem`), pem, { mode: 0o600 });
-        const run = await timed('renewal run that only reloads', runRenewal);
-        expect(run.state, run.error ?? '').toBe('succeeded');
-        expect((await presented(host)).serial).toBe(new X509Certificate(pem).serialNumber);
-      }
+      // What a run killed between installing and reloading leaves: a .pem nginx does not serve yet
+      // (here the previous certificate, which the door can serve as well as any).
+      writeFileSync(acmeFile(`${host}.pem`), oldPem, { mode: 0o600 });
+      const run = await timed('renewal run that only reloads', runRenewal);
+      expect(run.state, run.error ?? '').toBe('succeeded');
+      expect((await presented(host)).serial).toBe(new X509Certificate(oldPem).serialNumber);
     } finally {
+      // The renewed one back for the tests below (the next door sync, domains add's, serves it).
+      writeFileSync(acmeFile(`${host}.pem`), renewedPem, { mode: 0o600 });
       await h.adminQuery('UPDATE admin_certificates SET next_attempt_at = NULL WHERE hostname = $1', [host]);
     }
   }, 120_000);
