@@ -314,6 +314,27 @@ describe('domains add, journaled', () => {
   }, 120_000);
 });
 
+describe('a door that does not take the tenant up', () => {
+  it('completes domains add with a warning (nginx -t refusing the tenant over its bad .pem, pinned on it), and frontdoor reload serves it once fixed', async () => {
+    const domain = 'refused.example.net';
+    const good = readFileSync(acmeFile(`${host}.pem`));
+    writeFileSync(acmeFile(`${host}.pem`), 'not a certificate\n', { mode: 0o600 });
+    try {
+      const added = await ok(['domains', 'add', 'acme', domain, '--json']);
+      expect(added.json().frontdoorWarning).toMatch(/nginx -t refused acme's new configuration \(.*acme\.agent\.example\.com\.pem/);
+      const [op] = await h.adminQuery("SELECT state FROM admin_operations WHERE verb = 'domains-add' AND data->>'domain' = $1", [domain]);
+      expect(op.state).toBe('completed');
+      expect(await h.adminQuery('SELECT 1 FROM admin_customer_domains WHERE domain = $1', [domain])).toHaveLength(1);
+    } finally {
+      writeFileSync(acmeFile(`${host}.pem`), good, { mode: 0o600 });
+    }
+    // Nothing left running to settle: the next command on the tenant works, and the door serves the domain.
+    await ok(['frontdoor', 'reload', '--json']);
+    expect((await presented(domain)).authorized).toBe(true);
+    expect((await presented(host)).authorized).toBe(true);
+  }, 90_000);
+});
+
 describe('deprovision', () => {
   it('revokes the tenant\'s certificates at the CA and removes their files', async () => {
     const serials = [host, 'written-sigkill.example.net'].map((n) => [n, installedSerial(n)] as const);
