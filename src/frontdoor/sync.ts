@@ -11,7 +11,7 @@ import { appContainerAddresses, type AppContainerAddress } from './app-addresses
 import { servedRoutes } from './fleet-routes.js';
 import { frontdoorLayout, generationDirName, readState, writeState, type FrontdoorLayout, type LastSync } from './layout.js';
 import { renderFrontdoor, renderSnippet, routeKind, tenantHostnames, type RouteInput } from './render.js';
-import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration, writeComposeFile } from './stack.js';
+import { frontdoorContainers, frontdoorUp, mountsAcmeCerts, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration, writeComposeFile } from './stack.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import { configuredTemplate } from '../templates/configured.js';
 import type { IssueOutcome } from './acme/issue.js';
@@ -235,9 +235,11 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
   let containers = await frontdoorContainers(ctx.dockerHost, ctx.config, ctx.signal);
   // A door set up by an older tenantctl does not mount the certificates folder into nginx, which
   // the configuration now reads ACME certificates from: its compose file is brought up to date and
-  // nginx recreated (on the live configuration) before anything refers to that folder.
+  // nginx recreated (on the live configuration) before anything refers to that folder. Only then:
+  // any other difference between the file and this caller's configuration (another images setting,
+  // say) is `frontdoor init`'s to apply, not every sync's (which would recreate nginx and the gateway).
   await ensurePrivateDir(layout.acmeCertsDir);
-  if ((await writeComposeFile(ctx.config, layout, { acme: true })) && containers.length > 0) {
+  if (!mountsAcmeCerts(await readFile(layout.composeFile, 'utf8').catch(() => undefined)) && (await writeComposeFile(ctx.config, layout, { acme: true })) && containers.length > 0) {
     await frontdoorUp(ctx.dockerHost, ctx.config, layout, ctx.signal);
     containers = await frontdoorContainers(ctx.dockerHost, ctx.config, ctx.signal);
   }
