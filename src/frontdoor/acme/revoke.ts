@@ -13,11 +13,10 @@ import { getCertificate, listCertificates, recordRevocationFailure, recordRevoke
 /** Revokes `hostname`'s ACME certificate and deletes its files. Throws (exit 12) when the CA refuses; the record keeps the error. */
 export async function revokeAndForget(ctx: Context, db: AdminDb, layout: FrontdoorLayout, hostname: string, account?: AcmeAccount): Promise<boolean> {
   const cert = await installedChain(layout, hostname);
+  // No certificate here: nothing reached the CA, so nothing is recorded as revoked. The record may
+  // be another door's sharing this admin database (which holds the file and revokes it itself).
+  if (!cert) return false;
   const record = await getCertificate(db, hostname);
-  if (!cert) {
-    if (record && !record.revokedAt) await recordRevoked(db, hostname, record.customerId, record.serial);
-    return false;
-  }
   try {
     await revokeCertificate(account ?? (await openAccount(ctx.config.frontdoor.acme, layout)), hostname, cert);
   } catch (error) {
