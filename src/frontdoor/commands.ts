@@ -311,7 +311,7 @@ export async function domainsRemove(ctx: Context, input: { id: unknown; domain: 
   return result;
 }
 
-/** `frontdoor renew` (acme/renew.ts). Not yet a schedule of the agent: operators run it daily (README). */
+/** `frontdoor renew` (acme/renew.ts), on the host: the same code the agent's certificate-renewal schedule runs in place, and the only renewal of the DNS-01 wildcard (README). */
 export async function frontdoorRenew(ctx: Context, input: { force?: boolean }) {
   requireLocalEngine(ctx);
   const { renewCertificates } = await import('./acme/renew.js');

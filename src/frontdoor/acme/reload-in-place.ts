@@ -55,11 +55,12 @@ export async function notTakenUp(ctx: Context, hostnames: readonly string[]): Pr
   const layout = frontdoorLayout(ctx.config);
   const stale: string[] = [];
   for (const hostname of hostnames) {
-    const pem = await readFile(pemFile(layout, hostname)).catch(() => undefined);
-    if (!pem) continue;
+    // An unreadable or unparsable .pem is no newer certificate (a reload would be refused for it).
+    const installed = await readFile(pemFile(layout, hostname)).then((pem) => new X509Certificate(pem).serialNumber).catch(() => undefined);
+    if (installed === undefined) continue;
     const peer = await presentedCertificate(ctx, hostname, ctx.signal);
     const presented = peer instanceof Error ? peer : { serial: peer.serialNumber, coversName: peer.checkHost(hostname) !== undefined };
-    if (servesOlder(presented, new X509Certificate(pem).serialNumber)) stale.push(hostname);
+    if (servesOlder(presented, installed)) stale.push(hostname);
   }
   return stale;
 }
