@@ -331,13 +331,27 @@ describe('a door that does not take the tenant up', () => {
     // Nothing left running to settle: the next command on the tenant works, and the door serves the domain.
     await ok(['frontdoor', 'reload', '--json']);
     expect((await presented(domain)).authorized).toBe(true);
-    expect((await presented(host)).authorized).toBe(true);
+    // Its own certificate again (60 s ones: maybe expired by now, so by serial).
+    expect((await presented(host)).serial).toBe(installedSerial(host));
   }, 90_000);
 });
 
 describe('deprovision', () => {
   it('revokes the tenant\'s certificates at the CA and removes their files', async () => {
     const serials = [host, 'written-sigkill.example.net'].map((n) => [n, installedSerial(n)] as const);
+    // A deprovision whose door sync failed or was killed: the registry no longer has the tenant, the
+    // door still serves it. The agent's run neither renews nor revokes its certificates (nginx -t of
+    // the live configuration, which reads them, would fail): the door's next sync revokes them.
+    const [{ status }] = await h.adminQuery("SELECT status FROM admin_customers WHERE id = 'acme'");
+    await h.adminQuery("UPDATE admin_customers SET status = 'deprovisioned' WHERE id = 'acme'");
+    try {
+      const run = await timed('renewal run, tenant gone from the registry', runRenewal);
+      expect(run.state, run.error ?? '').toBe('succeeded');
+      for (const [name] of serials) expect(existsSync(acmeFile(`${name}.pem`)), name).toBe(true);
+      expect((await presented(host)).serial).toBe(installedSerial(host));
+    } finally {
+      await h.adminQuery("UPDATE admin_customers SET status = $1 WHERE id = 'acme'", [status]);
+    }
     for (const [, serial] of serials) expect(await pebble.certificateStatus(serial)).toBe('Valid');
     const gone = await timed('deprovision', () => h.cli(['deprovision', 'acme', '--yes', '--json']));
     expect(gone.exitCode, gone.why).toBe(0);
