@@ -5,7 +5,9 @@
 --
 -- The checks on admin_schedules.kind and admin_operations.verb gain a value each. As in 019, they
 -- are rebuilt from their current definitions (every value they allow now, plus ours), so a
--- migration of another branch that added values of its own keeps them.
+-- migration of another branch that added values of its own keeps them. PostgreSQL prints such a
+-- check as `x = ANY (ARRAY['a'::text, 'b'::text])` or, when it was written with an array literal,
+-- `x = ANY ('{a,b}'::text[])`: the pattern reads a value after a quote, `{` or `,` in both.
 DO $$
 DECLARE
   c record;
@@ -18,7 +20,7 @@ BEGIN
       AND pg_get_constraintdef(x.oid) !~ 'finished_at'
   LOOP
     SELECT string_agg(quote_literal(v), ', ' ORDER BY v) INTO allowed FROM (
-      SELECT m[1] AS v FROM regexp_matches((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = c.conname AND conrelid = c.tbl), '''([a-z-]+)''', 'g') AS m
+      SELECT m[1] AS v FROM regexp_matches((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = c.conname AND conrelid = c.tbl), '[''{,]([a-z][a-z0-9-]*)(?=[''},])', 'g') AS m
       UNION SELECT c.extra
     ) values_allowed;
     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', c.tbl, c.conname);

@@ -228,7 +228,9 @@ export interface DomainChange {
   /** domains remove on an ACME door: the domain's certificate was revoked at the CA (or why not). */
   revoked?: boolean;
   revocationError?: string;
-  frontdoor: { generation: number } | 'not set up';
+  frontdoor: { generation: number } | 'not set up' | 'not updated';
+  /** domains add on an ACME door: the domain is recorded (and its operation completed) but the door did not take it up. */
+  frontdoorWarning?: string;
 }
 
 async function syncForDomains(ctx: Context, id: string): Promise<DomainChange['frontdoor']> {
@@ -284,8 +286,8 @@ async function domainsAddByAcme(ctx: Context, id: string, domain: string): Promi
   // Journaled (acme/domains-add.ts): intent first, each step recorded, the door synced under the
   // tenant's lock; a killed run is resumed or undone by the next command on the tenant.
   const { journaledDomainsAdd } = await import('./acme/domains-add.js');
-  const { changed, generation } = await journaledDomainsAdd(ctx, id, domain);
-  return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'acme', frontdoor: generation === null ? 'not set up' : { generation } };
+  const { changed, generation, warning } = await journaledDomainsAdd(ctx, id, domain);
+  return { customerId: id, domain, changed, url: httpsUrl(ctx.config, domain), certificate: 'acme', frontdoor: generation === null ? 'not updated' : { generation }, ...(warning ? { frontdoorWarning: warning } : {}) };
 }
 
 export async function domainsRemove(ctx: Context, input: { id: unknown; domain: unknown }): Promise<DomainChange> {
@@ -309,7 +311,7 @@ export async function domainsRemove(ctx: Context, input: { id: unknown; domain: 
   return result;
 }
 
-/** `frontdoor renew` (acme/renew.ts). Not yet a schedule of the agent: operators run it daily (README). */
+/** `frontdoor renew` (acme/renew.ts), on the host: the same code the agent's certificate-renewal schedule runs in place, and the only renewal of the DNS-01 wildcard (README). */
 export async function frontdoorRenew(ctx: Context, input: { force?: boolean }) {
   requireLocalEngine(ctx);
   const { renewCertificates } = await import('./acme/renew.js');

@@ -84,9 +84,10 @@ export function renderDown(r: { project: string; stopped: boolean }): string {
 }
 
 export function renderDomainChange(r: DomainChange): string {
-  const fd = r.frontdoor === 'not set up' ? 'front door not set up (tenantctl frontdoor init)' : `front door generation ${r.frontdoor.generation}`;
+  const fd = r.frontdoor === 'not set up' ? 'front door not set up (tenantctl frontdoor init)' : r.frontdoor === 'not updated' ? chalk.yellow('front door not updated') : `front door generation ${r.frontdoor.generation}`;
   const revoked = r.revoked === undefined ? '' : r.revoked ? '\n  its certificate was revoked' : r.revocationError ? chalk.yellow(`\n  its certificate was not revoked: ${r.revocationError}`) : '';
-  return `${chalk.green('✓')} ${r.domain} for ${r.customerId}: ${r.changed ? 'changed' : 'no change'}; ${fd}${r.changed ? `\n  ${r.url}  certificate: ${r.certificate}` : ''}${revoked}`;
+  const warning = r.frontdoorWarning ? chalk.yellow(`\n  ${r.frontdoorWarning}`) : '';
+  return `${chalk.green('✓')} ${r.domain} for ${r.customerId}: ${r.changed ? 'changed' : 'no change'}; ${fd}${r.changed ? `\n  ${r.url}  certificate: ${r.certificate}` : ''}${revoked}${warning}`;
 }
 
 export function renderDomains(r: DomainsListResult): string {

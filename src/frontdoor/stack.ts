@@ -112,6 +112,15 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout, 
   return true;
 }
 
+/**
+ * Whether a door's compose file (its text) mounts the ACME certificates folder into nginx, which the
+ * configuration reads ACME certificates from since migration 025's release: a door set up by an
+ * older tenantctl does not.
+ */
+export function mountsAcmeCerts(composeText: string | undefined): boolean {
+  return composeText !== undefined && composeText.includes(`:${containerAcmeCertsDir}:ro`);
+}
+
 /** The gateway's settings, with its own admin database URL (gateway-role.ts): 0600, read by the gateway as root before it drops to nobody. */
 export async function writeGatewayConfig(config: Config, layout: FrontdoorLayout, databaseUrl: string): Promise<void> {
   await writePrivateFile(layout.gatewayConfig, `${JSON.stringify({

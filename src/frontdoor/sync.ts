@@ -11,11 +11,12 @@ import { appContainerAddresses, type AppContainerAddress } from './app-addresses
 import { servedRoutes } from './fleet-routes.js';
 import { frontdoorLayout, generationDirName, readState, writeState, type FrontdoorLayout, type LastSync } from './layout.js';
 import { renderFrontdoor, renderSnippet, routeKind, tenantHostnames, type RouteInput } from './render.js';
-import { frontdoorContainers, frontdoorUp, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration, writeComposeFile } from './stack.js';
+import { frontdoorContainers, frontdoorUp, mountsAcmeCerts, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration, writeComposeFile } from './stack.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import { configuredTemplate } from '../templates/configured.js';
 import type { IssueOutcome } from './acme/issue.js';
 import { ensureCombined } from './acme/certificates.js';
+import { containerAcmeCertsDir } from './render-acme.js';
 
 // One sync of the front door with the registry, serialised across tenantctl processes:
 //   render every served tenant into a candidate generation directory (conf/gen-N/, complete with its
@@ -190,11 +191,21 @@ function summarise(config: Config, tenants: RouteInput[]): RouteSummary[] {
   });
 }
 
-/** The tenant whose folder an nginx error names (…/gen-N/t/<id>/…), if any. */
-export function tenantOfError(lines: readonly string[]): string | undefined {
+/**
+ * The tenant an nginx error is about, if any: the one whose folder it names (…/gen-N/t/<id>/…), or
+ * the one serving the ACME certificate it names (<containerAcmeCertsDir>/<name>.pem, shared by every
+ * generation: a bad one is that tenant's, not the whole door's).
+ */
+export function tenantOfError(lines: readonly string[], tenants: readonly { id: string; acmeNames?: readonly string[] }[] = []): string | undefined {
   for (const line of lines) {
     const match = /\/gen-\d+\/t\/([a-z][a-z0-9-]*)\//.exec(line);
     if (match) return match[1];
+    const pem = line.indexOf(`${containerAcmeCertsDir}/`);
+    if (pem >= 0) {
+      const name = /^([^/\s"';:]+)\.pem/.exec(line.slice(pem + containerAcmeCertsDir.length + 1))?.[1];
+      const owner = name === undefined ? undefined : tenants.find((t) => t.acmeNames?.includes(name));
+      if (owner) return owner.id;
+    }
   }
   return undefined;
 }
@@ -224,9 +235,11 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
   let containers = await frontdoorContainers(ctx.dockerHost, ctx.config, ctx.signal);
   // A door set up by an older tenantctl does not mount the certificates folder into nginx, which
   // the configuration now reads ACME certificates from: its compose file is brought up to date and
-  // nginx recreated (on the live configuration) before anything refers to that folder.
+  // nginx recreated (on the live configuration) before anything refers to that folder. Only then:
+  // any other difference between the file and this caller's configuration (another images setting,
+  // say) is `frontdoor init`'s to apply, not every sync's (which would recreate nginx and the gateway).
   await ensurePrivateDir(layout.acmeCertsDir);
-  if ((await writeComposeFile(ctx.config, layout, { acme: true })) && containers.length > 0) {
+  if (!mountsAcmeCerts(await readFile(layout.composeFile, 'utf8').catch(() => undefined)) && (await writeComposeFile(ctx.config, layout, { acme: true })) && containers.length > 0) {
     await frontdoorUp(ctx.dockerHost, ctx.config, layout, ctx.signal);
     containers = await frontdoorContainers(ctx.dockerHost, ctx.config, ctx.signal);
   }
@@ -298,14 +311,18 @@ async function syncOnce(ctx: Context, acme: boolean): Promise<SyncResult> {
     ctx.reporter.detail(`front door: testing generation ${generation}`);
     let outcome = await testGeneration(ctx.dockerHost, config, layout, dirName, nginxRunning, ctx.signal);
     const refused: { tenant: string; reason: string }[] = [];
+    const notServed = new Set<string>();
     while (!outcome.ok) {
-      const tenant = tenantOfError(outcome.errors);
-      if (!tenant || refused.some((r) => r.tenant === tenant)) break;
-      refused.push({ tenant, reason: nginxReason(outcome.errors[0]!) });
+      const tenant = tenantOfError(outcome.errors, tenants);
+      if (!tenant || notServed.has(tenant)) break;
+      // Named again with its last good folder (which reads the same ACME certificate, say): not served in this one.
+      const again = refused.some((r) => r.tenant === tenant);
+      if (!again) refused.push({ tenant, reason: nginxReason(outcome.errors[0]!) });
       // The tenant's last good folder, if it has one in the live generation; else it is not served.
       await rm(path.join(dir, 't', tenant), { recursive: true, force: true });
       const good = path.join(layout.confDir, generationDirName(live), 't', tenant);
-      if (live > 0 && (await exists(good))) await cp(good, path.join(dir, 't', tenant), { recursive: true });
+      if (!again && live > 0 && (await exists(good))) await cp(good, path.join(dir, 't', tenant), { recursive: true });
+      else notServed.add(tenant);
       outcome = await testGeneration(ctx.dockerHost, config, layout, dirName, nginxRunning, ctx.signal);
     }
     if (!outcome.ok) {

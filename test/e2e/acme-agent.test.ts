@@ -15,6 +15,7 @@ import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import getPort from 'get-port';
 import { execa } from 'execa';
+import pg from 'pg';
 import { createHarness, stopwatch, useOwnFrontdoor, type Harness } from './harness.js';
 import { startPebble, type Pebble } from './pebble.js';
 import { startPausedAt } from './pause.js';
@@ -28,6 +29,8 @@ let agentProject: string;
 let agentPort: number;
 let receiver: http.Server;
 let secret: string;
+/** The certificate the in-place renewal replaced (its .pem), for the next test. */
+let oldPem: Buffer;
 const received: { headers: http.IncomingHttpHeaders; body: string; at: number }[] = [];
 const base = 'agent.example.com';
 const host = `acme.${base}`;
@@ -133,6 +136,38 @@ afterAll(async () => {
   console.log('acme-agent e2e timings (ms):', JSON.stringify(timings));
 }, 120_000);
 
+describe('migration 025', () => {
+  // Another branch's migration may write its check as an array literal (`verb = ANY ('{a,b}'::text[])`)
+  // rather than IN (...) (`ARRAY['a'::text, ...]`): 025 keeps every value of either shape. Run on
+  // scratch tables in a schema of their own, rolled back.
+  it('adds its values to checks of both shapes, keeping theirs', async () => {
+    const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(state, 'admin-db.env'), 'utf8'))![1];
+    const client = new pg.Client({ host: '127.0.0.1', port: Number(h.env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin' });
+    await client.connect();
+    const migration = readFileSync(path.join(import.meta.dirname, '..', '..', 'scripts', 'admin-migrations', '025_certificate_renewal.sql'), 'utf8');
+    try {
+      for (const [kinds, verbs] of [["kind IN ('backup', 'watch')", "verb IN ('create', 'upgrade')"], ["kind = ANY ('{backup,watch}'::text[])", "verb = ANY ('{create,upgrade}'::text[])"]]) {
+        await client.query('BEGIN');
+        try {
+          await client.query('CREATE SCHEMA tct_scratch_025; SET LOCAL search_path = tct_scratch_025');
+          await client.query(`CREATE TABLE admin_schedules (id serial, kind text CHECK (${kinds}));
+            CREATE TABLE admin_operations (id serial, verb text CHECK (${verbs}), finished_at timestamptz, CHECK (verb <> 'x' OR finished_at IS NULL));
+            CREATE TABLE admin_certificates (hostname text, customer_id text, kind text, names text[], not_before timestamptz, not_after timestamptz, issuer text, serial text,
+              issued_at timestamptz, last_attempt_at timestamptz, last_error text, failures int, next_attempt_at timestamptz, revoked_at timestamptz);
+            INSERT INTO admin_schedules (kind) VALUES ('watch'); INSERT INTO admin_operations (verb) VALUES ('upgrade')`);
+          await client.query(migration);
+          await client.query("INSERT INTO admin_schedules (kind) VALUES ('backup'), ('certificate-renewal'); INSERT INTO admin_operations (verb) VALUES ('create'), ('domains-add')");
+          await expect(client.query("INSERT INTO admin_operations (verb) VALUES ('nonsense')")).rejects.toThrow(/check constraint/);
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      }
+    } finally {
+      await client.end();
+    }
+  });
+});
+
 describe('the agent renews certificates by itself', () => {
   it('is given only the ACME certificates and challenges (read-write) and the account (read-only) of the door, and only renewal\'s rights', async () => {
     const { stdout } = await execa('docker', ['inspect', '--format', '{{json .Mounts}}', agentProject]);
@@ -193,6 +228,7 @@ describe('the agent renews certificates by itself', () => {
     // Its backoff after the failure (5 minutes at least) is over, as time passing would make it.
     await h.adminQuery('UPDATE admin_certificates SET next_attempt_at = NULL WHERE hostname = $1', [host]);
     const oldSerial = installedSerial(host);
+    oldPem = readFileSync(acmeFile(`${host}.pem`));
     const before = generation();
     const run = await timed('renewal run', runRenewal);
     expect(run.state, run.error ?? '').toBe('succeeded');
@@ -207,6 +243,24 @@ describe('the agent renews certificates by itself', () => {
     expect(audit[0].actor).toMatch(/^agent:/);
     // The renewed file is the agent's, on the door's folder, 0600.
     expect((await execa('stat', ['-c', '%a', acmeFile(`${host}.pem`)])).stdout).toBe('600');
+  }, 120_000);
+
+  it('reloads nginx on its next run when a certificate installed was never taken up (a run killed before its reload, or a reload refused)', async () => {
+    const renewedPem = readFileSync(acmeFile(`${host}.pem`));
+    // In its backoff, so the runs below issue nothing: only what nginx serves is compared with the .pem.
+    await h.adminQuery("UPDATE admin_certificates SET next_attempt_at = now() + interval '1 hour' WHERE hostname = $1", [host]);
+    try {
+      // What a run killed between installing and reloading leaves: a .pem nginx does not serve yet
+      // (here the previous certificate, which the door can serve as well as any).
+      writeFileSync(acmeFile(`${host}.pem`), oldPem, { mode: 0o600 });
+      const run = await timed('renewal run that only reloads', runRenewal);
+      expect(run.state, run.error ?? '').toBe('succeeded');
+      expect((await presented(host)).serial).toBe(new X509Certificate(oldPem).serialNumber);
+    } finally {
+      // The renewed one back for the tests below (the next door sync, domains add's, serves it).
+      writeFileSync(acmeFile(`${host}.pem`), renewedPem, { mode: 0o600 });
+      await h.adminQuery('UPDATE admin_certificates SET next_attempt_at = NULL WHERE hostname = $1', [host]);
+    }
   }, 120_000);
 });
 
@@ -260,9 +314,44 @@ describe('domains add, journaled', () => {
   }, 120_000);
 });
 
+describe('a door that does not take the tenant up', () => {
+  it('completes domains add with a warning (nginx -t refusing the tenant over its bad .pem, pinned on it), and frontdoor reload serves it once fixed', async () => {
+    const domain = 'refused.example.net';
+    const good = readFileSync(acmeFile(`${host}.pem`));
+    writeFileSync(acmeFile(`${host}.pem`), 'not a certificate\n', { mode: 0o600 });
+    try {
+      const added = await ok(['domains', 'add', 'acme', domain, '--json']);
+      expect(added.json().frontdoorWarning).toMatch(/nginx -t refused acme's new configuration \(.*acme\.agent\.example\.com\.pem/);
+      const [op] = await h.adminQuery("SELECT state FROM admin_operations WHERE verb = 'domains-add' AND data->>'domain' = $1", [domain]);
+      expect(op.state).toBe('completed');
+      expect(await h.adminQuery('SELECT 1 FROM admin_customer_domains WHERE domain = $1', [domain])).toHaveLength(1);
+    } finally {
+      writeFileSync(acmeFile(`${host}.pem`), good, { mode: 0o600 });
+    }
+    // Nothing left running to settle: the next command on the tenant works, and the door serves the domain.
+    await ok(['frontdoor', 'reload', '--json']);
+    expect((await presented(domain)).authorized).toBe(true);
+    // Its own certificate again (60 s ones: maybe expired by now, so by serial).
+    expect((await presented(host)).serial).toBe(installedSerial(host));
+  }, 90_000);
+});
+
 describe('deprovision', () => {
   it('revokes the tenant\'s certificates at the CA and removes their files', async () => {
     const serials = [host, 'written-sigkill.example.net'].map((n) => [n, installedSerial(n)] as const);
+    // A deprovision whose door sync failed or was killed: the registry no longer has the tenant, the
+    // door still serves it. The agent's run neither renews nor revokes its certificates (nginx -t of
+    // the live configuration, which reads them, would fail): the door's next sync revokes them.
+    const [{ status }] = await h.adminQuery("SELECT status FROM admin_customers WHERE id = 'acme'");
+    await h.adminQuery("UPDATE admin_customers SET status = 'deprovisioned' WHERE id = 'acme'");
+    try {
+      const run = await timed('renewal run, tenant gone from the registry', runRenewal);
+      expect(run.state, run.error ?? '').toBe('succeeded');
+      for (const [name] of serials) expect(existsSync(acmeFile(`${name}.pem`)), name).toBe(true);
+      expect((await presented(host)).serial).toBe(installedSerial(host));
+    } finally {
+      await h.adminQuery("UPDATE admin_customers SET status = $1 WHERE id = 'acme'", [status]);
+    }
     for (const [, serial] of serials) expect(await pebble.certificateStatus(serial)).toBe('Valid');
     const gone = await timed('deprovision', () => h.cli(['deprovision', 'acme', '--yes', '--json']));
     expect(gone.exitCode, gone.why).toBe(0);

@@ -4,6 +4,14 @@ import { renderFrontdoor, type RouteInput } from '../../src/frontdoor/render.js'
 import { certificateSplit } from '../../src/frontdoor/render-acme.js';
 import { nextAttemptAfterFailure, renewAt, renewalDue } from '../../src/frontdoor/acme/schedule.js';
 import { tempDir } from './temp-dirs.js';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FrontdoorLayout } from '../../src/frontdoor/layout.js';
+import { certificateFile, installCertificate, installedCertificate, installedChain, keyFile, pemFile } from '../../src/frontdoor/acme/certificates.js';
+import { serialOf } from '../../src/frontdoor/acme/issue.js';
+import { servesOlder } from '../../src/frontdoor/acme/reload-in-place.js';
 
 const tenant = (over: Partial<RouteInput> = {}): RouteInput => ({ id: 'acme', plan: 'starter', status: 'active', appPort: 3001, domains: [], snippet: false, ...over });
 const config = (env: Record<string, string> = {}) => {
@@ -95,5 +103,40 @@ describe("the CA's Retry-After", () => {
     expect(parseRetryAfter('Sun, 06 Dec 2026 08:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+});
+
+describe('installed ACME certificates', () => {
+  const selfSigned = (dir: string, name: string) => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, `${name}.key`), '-out', path.join(dir, `${name}.crt`), '-subj', `/CN=${name}`, '-days', '1'], { stdio: 'ignore' });
+    return { cert: readFileSync(path.join(dir, `${name}.crt`), 'utf8'), key: readFileSync(path.join(dir, `${name}.key`), 'utf8') };
+  };
+
+  it('are read from the .pem nginx serves: a run killed after the .crt was replaced but before the .pem leaves the old one looking installed (so it is renewed again)', async () => {
+    const work = tempDir('acme-pem-');
+    const layout = { acmeCertsDir: path.join(work, 'certs') } as FrontdoorLayout;
+    const [old, renewed] = [selfSigned(work, 'old'), selfSigned(work, 'new')];
+    await installCertificate(layout, 'a.example.com', old);
+    const oldSerial = new X509Certificate(old.cert).serialNumber;
+    // The killed run: its .crt and .key renamed into place, the .pem not.
+    writeFileSync(certificateFile(layout, 'a.example.com'), renewed.cert);
+    writeFileSync(keyFile(layout, 'a.example.com'), renewed.key);
+    expect(await serialOf(layout, 'a.example.com')).toBe(oldSerial);
+    expect((await installedCertificate(layout, 'a.example.com'))?.file).toBe(pemFile(layout, 'a.example.com'));
+    expect(new X509Certificate((await installedChain(layout, 'a.example.com'))!).serialNumber).toBe(oldSerial);
+    expect(await installedChain(layout, 'a.example.com')).not.toMatch(/PRIVATE KEY/);
+    // A certificate of an older tenantctl (no .pem yet): its .crt.
+    rmSync(pemFile(layout, 'a.example.com'));
+    expect(await serialOf(layout, 'a.example.com')).toBe(new X509Certificate(renewed.cert).serialNumber);
+  });
+});
+
+describe('a renewal not taken up by nginx', () => {
+  it('is one nginx presents an older certificate of the name for, not one it does not serve at all or cannot be asked about', () => {
+    expect(servesOlder({ serial: 'AA', coversName: true }, 'BB')).toBe(true);
+    expect(servesOlder({ serial: 'BB', coversName: true }, 'BB')).toBe(false);
+    // The door's default certificate: the name is not rendered yet (the host's next sync adds it).
+    expect(servesOlder({ serial: 'AA', coversName: false }, 'BB')).toBe(false);
+    expect(servesOlder(new Error('ECONNREFUSED'), 'BB')).toBe(false);
   });
 });

@@ -6,6 +6,9 @@ import { parseDomain } from '../../src/frontdoor/domains.js';
 import { nginxReason, tenantOfError } from '../../src/frontdoor/sync.js';
 import { coversHost } from '../../src/frontdoor/tls.js';
 import { tempDir } from './temp-dirs.js';
+import { readFileSync } from 'node:fs';
+import type { FrontdoorLayout } from '../../src/frontdoor/layout.js';
+import { mountsAcmeCerts, writeComposeFile } from '../../src/frontdoor/stack.js';
 
 const config = () => {
   const { config, errors } = loadConfig({ cwd: tempDir('fd-'), env: { TENANTCTL_FRONTDOOR_HTTPS_PORT: '8443', TENANTCTL_FRONTDOOR_RATE_STARTER: '7/9' } });
@@ -150,6 +153,11 @@ describe('domains, certificates and nginx -t output', () => {
     const line = 'nginx: [emerg] unknown directive "nope" in /etc/tenantctl/gen-000012/t/acme-2/snippet.conf:1';
     expect(tenantOfError(['nginx: configuration file test failed', line])).toBe('acme-2');
     expect(tenantOfError(['nginx: [emerg] bind() failed'])).toBeUndefined();
+    // A bad or missing ACME certificate (shared by every generation) is the tenant's that serves that name.
+    const tenants = [{ id: 'other', acmeNames: ['other.example.com'] }, { id: 'acme-3', acmeNames: ['acme-3.example.com', 'shop.example.net'] }];
+    expect(tenantOfError(['nginx: [emerg] cannot load certificate "/var/lib/tenantctl-acme-certs/shop.example.net.pem": PEM_read_bio_X509_AUX() failed (SSL: error:0480006C:PEM routines::no start line)'], tenants)).toBe('acme-3');
+    expect(tenantOfError(['nginx: [emerg] SSL_CTX_use_PrivateKey("/var/lib/tenantctl-acme-certs/other.example.com.pem") failed (SSL: error:05800074:x509 certificate routines::key values mismatch)'], tenants)).toBe('other');
+    expect(tenantOfError(['nginx: [emerg] cannot load certificate "/var/lib/tenantctl-acme-certs/gone.example.org.pem": BIO_new_file() failed'], tenants)).toBeUndefined();
     expect(nginxReason('nginx: 2026/01/02 03:04:05 [emerg] 12#12: unknown directive "nope" in /etc/tenantctl/gen-000012/t/acme/snippet.conf:1'))
       .toBe('unknown directive "nope" in t/acme/snippet.conf:1');
   });
@@ -177,5 +185,21 @@ describe('renderSnippet: the operator\'s locations get the door\'s headers first
       expect(conf).toContain(`proxy_set_header ${header} "";`);
     }
     expect(conf).not.toMatch(/proxy_pass|add_header/);
+  });
+});
+
+describe('an ACME door\'s compose file', () => {
+  it('is rewritten by a sync only when it does not mount the certificates folder (a door of an older tenantctl), not for any other difference', async () => {
+    const c = config();
+    const dir = tempDir('fd-compose-');
+    const layout = { composeFile: path.join(dir, 'docker-compose.yml'), confDir: path.join(dir, 'conf'), acmeChallengesDir: path.join(dir, 'acme', 'challenges'), acmeCertsDir: path.join(dir, 'acme', 'certs'), gatewayConfig: path.join(dir, 'gateway.json') } as FrontdoorLayout;
+    expect(mountsAcmeCerts(undefined)).toBe(false);
+    await writeComposeFile(c, layout, { acme: false });
+    expect(mountsAcmeCerts(readFileSync(layout.composeFile, 'utf8'))).toBe(false);
+    await writeComposeFile(c, layout, { acme: true });
+    const text = readFileSync(layout.composeFile, 'utf8');
+    expect(mountsAcmeCerts(text)).toBe(true);
+    // Another images setting makes a different file, which the sync leaves to frontdoor init.
+    expect(mountsAcmeCerts(text.replace(c.frontdoor.images.nginx, 'registry.example/nginx:other'))).toBe(true);
   });
 });

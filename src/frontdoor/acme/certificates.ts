@@ -34,9 +34,22 @@ export const pemFile = (layout: FrontdoorLayout, hostname: string) => path.join(
 /** The DNS-01 wildcard's host name (frontdoor.acme.dnsHook): one certificate for every <id>.<baseDomain>. */
 export const wildcardHostname = (baseDomain: string) => `*.${baseDomain}`;
 
-/** The ACME certificate installed for `hostname`, if any (unreadable counts as none). */
+/**
+ * The ACME certificate installed for `hostname`, if any (unreadable counts as none). Read from the
+ * combined PEM, the file nginx serves: a run killed between installing the .crt and the .pem must
+ * not make the old served certificate look renewed. The .crt only when there is no .pem yet (a
+ * certificate installed by an older tenantctl; ensureCombined makes its .pem).
+ */
 export async function installedCertificate(layout: FrontdoorLayout, hostname: string): Promise<CertificateInfo | undefined> {
-  return describeCertificate(certificateFile(layout, hostname)).catch(() => undefined);
+  return describeCertificate(pemFile(layout, hostname)).catch(() => describeCertificate(certificateFile(layout, hostname))).catch(() => undefined);
+}
+
+/** The installed certificate with its chain (PEM, no key), from the served .pem as installedCertificate; undefined when none. */
+export async function installedChain(layout: FrontdoorLayout, hostname: string): Promise<string | undefined> {
+  const pem = await readFile(pemFile(layout, hostname), 'utf8').catch(() => undefined);
+  const blocks = pem?.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
+  if (blocks && blocks.length > 0) return `${blocks.join('\n')}\n`;
+  return readFile(certificateFile(layout, hostname), 'utf8').catch(() => undefined);
 }
 
 /**

@@ -5,6 +5,7 @@ import { holdTenant } from '../../tenants/hold.js';
 import { addDomainIn, domainOwner } from '../domains.js';
 import { frontdoorLayout } from '../layout.js';
 import { syncFrontdoor } from '../sync.js';
+import { lockIssuance } from './certificates.js';
 import { discardDomainCertificate, obtainDomainCertificate, recordDomainCertificate } from './domains.js';
 
 // `domains add <id> <domain>` on an ACME door, without --cert, as a journaled verb (operation
@@ -28,7 +29,7 @@ export interface DomainsAddData {
   domain: string;
 }
 
-export async function journaledDomainsAdd(ctx: Context, id: string, domain: string): Promise<{ changed: boolean; generation: number | null }> {
+export async function journaledDomainsAdd(ctx: Context, id: string, domain: string): Promise<{ changed: boolean; generation: number | null; warning?: string }> {
   const db = await ctx.adminDb();
   const layout = frontdoorLayout(ctx.config);
   const journal = new OperationJournal(db);
@@ -50,8 +51,8 @@ export async function journaledDomainsAdd(ctx: Context, id: string, domain: stri
       await journal.step(op, 'recorded', {}, async (client) => {
         ({ changed } = await addDomainIn(db, client, id, domain));
       });
-      const generation = await finishForward(ctx, op);
-      return { changed, generation };
+      const { generation, warning } = await finishForward(ctx, op);
+      return { changed, generation, warning };
     } catch (error) {
       // Settled now, with a signal of its own (the command's may be aborted), keeping the first cause.
       // No pause points either: a test that stopped the run at one is not waiting for this.
@@ -68,16 +69,40 @@ export async function journaledDomainsAdd(ctx: Context, id: string, domain: stri
   }
 }
 
-/** From `recorded` on: the certificate on record, the door synced (written, reloaded), the operation completed. The live generation. */
-async function finishForward(ctx: Context, op: Operation<DomainsAddData>): Promise<number> {
+/**
+ * From `recorded` on: the certificate on record, the door synced (written, reloaded), the operation
+ * completed. The domain is the tenant's from `recorded` on, so a door that does not take it up (nginx
+ * refusing the tenant's configuration, the sync failing) is a warning, as after any tenant change,
+ * and the operation completes anyway: left running, every later command on the tenant would settle
+ * it, fail the same way and do nothing. Any later sync (frontdoor reload) serves it. Only an
+ * interruption leaves it running (settled in-process, or by the next command). The live generation
+ * (null: the door was not updated) and the warning.
+ */
+async function finishForward(ctx: Context, op: Operation<DomainsAddData>): Promise<{ generation: number | null; warning?: string }> {
   const db = await ctx.adminDb();
   const journal = new OperationJournal(db);
-  await recordDomainCertificate(db, frontdoorLayout(ctx.config), op.tenant, op.data.domain);
-  const synced = await syncFrontdoor(ctx);
-  const refused = synced.refused.find((r) => r.tenant === op.tenant);
-  if (refused) throw new TenantctlError('frontdoor', `the domain is recorded, but nginx -t refused ${op.tenant}'s new configuration (${refused.reason}); its last good configuration keeps serving; fix it and run tenantctl frontdoor reload`);
+  const layout = frontdoorLayout(ctx.config);
+  // Under the issuance lock, as the renewal that reads the records and revokes what is not wanted.
+  const release = await lockIssuance(db, ctx.config.frontdoor.project);
+  try {
+    await recordDomainCertificate(db, layout, op.tenant, op.data.domain);
+  } finally {
+    await release();
+  }
+  let outcome: { generation: number | null; warning?: string };
+  try {
+    const synced = await syncFrontdoor(ctx);
+    const refused = synced.refused.find((r) => r.tenant === op.tenant);
+    outcome = refused
+      ? { generation: synced.generation, warning: `the domain is recorded, but nginx -t refused ${op.tenant}'s new configuration (${refused.reason}); its last good configuration keeps serving; fix it and run tenantctl frontdoor reload` }
+      : { generation: synced.generation };
+  } catch (error) {
+    if (error instanceof TenantctlError && error.kind === 'interrupted') throw error;
+    outcome = { generation: null, warning: `the domain is recorded, but the front door was not updated: ${messageOf(error)} (tenantctl frontdoor status; tenantctl frontdoor reload retries)` };
+  }
+  if (outcome.warning) ctx.reporter.info(`warning: ${outcome.warning}`);
   await journal.finish(op, 'completed');
-  return synced.generation;
+  return outcome;
 }
 
 const recordedSteps = new Set(['recorded']);

@@ -1,11 +1,10 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { TenantctlError, messageOf } from '../../common/errors.js';
 import type { AdminDb } from '../../admin-db/database.js';
 import type { Context } from '../../context.js';
 import type { FrontdoorLayout } from '../layout.js';
 import type { CertificateInfo } from '../tls.js';
-import { certificateFile, installCertificate, installedCertificate, type Target } from './certificates.js';
+import { installCertificate, installedCertificate, installedChain, type Target } from './certificates.js';
 import { dnsHookSolver, ensureChallengeDir, httpSolver } from './challenges.js';
 import { CaError, obtainCertificate, type AcmeAccount } from './client.js';
 import { getCertificate, recordFailure, recordIssued } from './records.js';
@@ -39,7 +38,9 @@ export function issuedRecord(target: Target, info: CertificateInfo, serial: stri
 }
 
 export async function serialOf(layout: FrontdoorLayout, hostname: string): Promise<string> {
-  return new X509Certificate(await readFile(certificateFile(layout, hostname))).serialNumber;
+  const chain = await installedChain(layout, hostname);
+  if (!chain) throw new TenantctlError('frontdoor', `no certificate is installed for ${hostname}`);
+  return new X509Certificate(chain).serialNumber;
 }
 
 /** Issues for each target (a few at a time), recording each success or failure (with its backoff); never throws for one name's failure. */

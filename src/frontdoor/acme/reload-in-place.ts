@@ -17,18 +17,52 @@ import { pemFile } from './certificates.js';
 // nginx (it loads every certificate: a bad file is refused and nothing is reloaded), SIGHUP, then
 // each renewed name is dialled by SNI until nginx presents the new certificate.
 
-/** The serial nginx presents for `servername` on the HTTPS listener, or why not. */
-function presentedSerial(ctx: Context, servername: string, signal: AbortSignal): Promise<string | Error> {
+/** The certificate nginx presents for `servername` on the HTTPS listener, or why not. */
+function presentedCertificate(ctx: Context, servername: string, signal: AbortSignal): Promise<X509Certificate | Error> {
   return new Promise((resolve) => {
     const socket = tls.connect({ host: dialAddress(ctx.config), port: ctx.config.frontdoor.httpsPort, servername, rejectUnauthorized: false }, () => {
       const peer = socket.getPeerX509Certificate();
       socket.end();
-      resolve(peer ? peer.serialNumber : new Error('no certificate presented'));
+      resolve(peer ?? new Error('no certificate presented'));
     });
     socket.setTimeout(probeConnectTimeoutMs, () => socket.destroy(new Error('no TLS answer')));
     socket.on('error', (error) => resolve(error));
     signal.addEventListener('abort', () => socket.destroy(new Error('interrupted')), { once: true });
   });
+}
+
+async function presentedSerial(ctx: Context, servername: string, signal: AbortSignal): Promise<string | Error> {
+  const peer = await presentedCertificate(ctx, servername, signal);
+  return peer instanceof Error ? peer : peer.serialNumber;
+}
+
+/**
+ * Whether nginx serves an older certificate of `hostname` than the one installed: it presents one
+ * for that name (so the name is in the live configuration, from its .pem) whose serial is not the
+ * installed one's. Not when nginx does not answer, or answers with a certificate not for the name
+ * (the name is not rendered yet: the next sync on the host takes it up; a reload would not).
+ */
+export function servesOlder(presented: { serial: string; coversName: boolean } | Error, installedSerial: string): boolean {
+  return !(presented instanceof Error) && presented.coversName && presented.serial !== installedSerial;
+}
+
+/**
+ * The installed names nginx still serves with an older certificate: renewed by a run killed between
+ * installing and reloading, or whose reload was refused (nginx -t, a name never presented). Each
+ * run reloads for these too, so such a renewal is taken up by the next run rather than never.
+ */
+export async function notTakenUp(ctx: Context, hostnames: readonly string[]): Promise<string[]> {
+  const layout = frontdoorLayout(ctx.config);
+  const stale: string[] = [];
+  for (const hostname of hostnames) {
+    // An unreadable or unparsable .pem is no newer certificate (a reload would be refused for it).
+    const installed = await readFile(pemFile(layout, hostname)).then((pem) => new X509Certificate(pem).serialNumber).catch(() => undefined);
+    if (installed === undefined) continue;
+    const peer = await presentedCertificate(ctx, hostname, ctx.signal);
+    const presented = peer instanceof Error ? peer : { serial: peer.serialNumber, coversName: peer.checkHost(hostname) !== undefined };
+    if (servesOlder(presented, installed)) stale.push(hostname);
+  }
+  return stale;
 }
 
 export async function reloadInPlace(ctx: Context, hostnames: readonly string[]): Promise<void> {

@@ -21,10 +21,13 @@ import { renewAt } from './schedule.js';
 //
 // The agent runs it in place (inPlace): it sees only the ACME folder's certificates and challenges
 // (read-write) and the account's files (read-only), not the door's configuration. It renews the
-// certificates installed there (the names the door already serves from that folder), revokes those
-// of names gone from the registry, and reloads nginx without rendering (reload-in-place.ts). A name
-// with no certificate yet, or the DNS-01 wildcard (its hook runs on the host), is left to the next
-// `frontdoor renew` or tenant command on the host, which renders it into a new generation.
+// certificates installed there for names the registry still has (the names the door already serves
+// from that folder), and reloads nginx without rendering (reload-in-place.ts) for those renewed and
+// for any it still serves an older certificate of. It revokes nothing: a name gone from the registry
+// may still be in the live configuration (its door sync failed or was killed), whose nginx -t would
+// then fail; the host's door sync revokes what it stops serving. A name with no certificate yet, or
+// the DNS-01 wildcard (its hook runs on the host), is left to the next `frontdoor renew` or tenant
+// command on the host, which renders it into a new generation.
 
 export interface RenewResult {
   checked: number;
@@ -40,12 +43,17 @@ export interface RenewResult {
 }
 
 /** The certificates the agent renews in place: on record, not revoked, installed in the ACME folder; tenants' and custom domains'. */
-async function installedTargets(db: AdminDb, layout: FrontdoorLayout): Promise<{ targets: Target[]; left: RenewResult['skipped'] }> {
+async function installedTargets(ctx: Context, db: AdminDb, layout: FrontdoorLayout): Promise<{ targets: Target[]; left: RenewResult['skipped'] }> {
   const targets: Target[] = [];
   const left: RenewResult['skipped'] = [];
   const now = new Date().toISOString();
-  for (const r of await listCertificates(db)) {
-    if (r.kind === 'wildcard') {
+  const records = await listCertificates(db);
+  // Read after the records (a domain's certificate is recorded after its row): a record listed whose name is not here has left the registry.
+  const registered = await registeredNames(ctx, db);
+  for (const r of records) {
+    if (r.kind !== 'wildcard' && !registered.has(r.hostname)) {
+      left.push({ hostname: r.hostname, reason: 'left the registry: not renewed; revoked once the door stops serving it (the next door sync on the host)', at: now });
+    } else if (r.kind === 'wildcard') {
       left.push({ hostname: r.hostname, reason: 'the DNS-01 wildcard is renewed by frontdoor renew on the host (its DNS hook runs there)', at: now });
     } else if (!(await installedCertificate(layout, r.hostname))) {
       left.push({ hostname: r.hostname, reason: 'not issued yet: the next frontdoor renew or tenant command on the host issues it', at: now });
@@ -56,7 +64,7 @@ async function installedTargets(db: AdminDb, layout: FrontdoorLayout): Promise<{
   return { targets, left };
 }
 
-/** Every name the registry still has (tenants not deprovisioned, their domains): none of these is revoked by the agent. */
+/** Every name the registry still has (tenants not deprovisioned, their domains): the only ones the agent renews. */
 async function registeredNames(ctx: Context, db: AdminDb): Promise<Set<string>> {
   const names = new Set<string>();
   for (const route of await loadRoutes(db)) {
@@ -84,12 +92,15 @@ export async function renewCertificates(ctx: Context, options: { force?: boolean
   const skipped: RenewResult['skipped'] = [];
   let revoked: string[] = [];
   let checked = 0;
+  /** In place: the installed names (renewal candidates), checked against what nginx presents after the batch. */
+  let installedNames: string[] = [];
   try {
     const now = new Date();
     const records = new Map((await listCertificates(db)).map((r) => [r.hostname, r]));
     const due: Target[] = [];
-    const candidates = options.inPlace ? await installedTargets(db, layout) : { targets: await wantedTargets(ctx, db, layout), left: [] };
+    const candidates = options.inPlace ? await installedTargets(ctx, db, layout) : { targets: await wantedTargets(ctx, db, layout), left: [] };
     skipped.push(...candidates.left);
+    installedNames = candidates.targets.map((t) => t.hostname);
     for (const target of candidates.targets) {
       checked++;
       const installed = await installedCertificate(layout, target.hostname);
@@ -111,21 +122,28 @@ export async function renewCertificates(ctx: Context, options: { force?: boolean
       due.push(target);
     }
     if (due.length > 0) outcomes = await issueBatch(ctx, db, layout, await openAccount(ctx.config.frontdoor.acme, layout), due);
-    const keep = options.inPlace ? await registeredNames(ctx, db) : new Set((await wantedTargets(ctx, db, layout)).map((t) => t.hostname));
-    // In place, every name the registry still has is kept, so deprovisioned tenants' go too.
-    revoked = await revokeRemoved(ctx, db, layout, keep, options.inPlace ? ['domain', 'tenant'] : ['domain']);
+    // Not in place: nginx may still serve a name the registry lost (a deprovision whose door sync
+    // failed or was killed), and revoking it would make the live configuration's nginx -t fail. The
+    // host's door sync revokes those it has stopped serving (revokeDeprovisioned); here, on the
+    // host, only removed domains' whose revocation failed (the door no longer serves them).
+    if (!options.inPlace) revoked = await revokeRemoved(ctx, db, layout, async () => new Set((await wantedTargets(ctx, db, layout)).map((t) => t.hostname)));
   } finally {
     await release();
   }
   // One reload for the whole batch; nothing obtained, nothing to reload.
   let sync: RenewResult['sync'];
   const obtained = outcomes.flatMap((o) => (o.ok ? [o.hostname] : []));
-  if (options.inPlace && obtained.length > 0) {
-    const { reloadInPlace } = await import('./reload-in-place.js');
-    try {
-      await reloadInPlace(ctx, obtained);
-    } catch (error) {
-      throw new TenantctlError('frontdoor', `certificates were renewed but the front door did not take them up: ${messageOf(error)}; the next run, or tenantctl frontdoor reload on the host, retries`, { cause: error });
+  if (options.inPlace) {
+    // Also every installed name nginx still serves with an older certificate (a renewal whose
+    // reload was killed or refused): reloaded now, not left until the certificate expires.
+    const { notTakenUp, reloadInPlace } = await import('./reload-in-place.js');
+    const toReload = [...obtained, ...(await notTakenUp(ctx, installedNames.filter((n) => !obtained.includes(n))))];
+    if (toReload.length > 0) {
+      try {
+        await reloadInPlace(ctx, toReload);
+      } catch (error) {
+        throw new TenantctlError('frontdoor', `certificates were renewed but the front door did not take them up: ${messageOf(error)}; the next run, or tenantctl frontdoor reload on the host, retries`, { cause: error });
+      }
     }
   } else if (obtained.length > 0) {
     try {

@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { messageOf } from '../../common/errors.js';
 import type { AdminDb } from '../../admin-db/database.js';
 import type { Context } from '../../context.js';
 import type { FrontdoorLayout } from '../layout.js';
 import { openAccount, revokeCertificate, type AcmeAccount } from './client.js';
-import { certificateFile, removeCertificate } from './certificates.js';
+import { installedChain, removeCertificate } from './certificates.js';
 import { getCertificate, listCertificates, recordRevocationFailure, recordRevoked } from './records.js';
 
 // A custom domain that leaves the door (domains remove), or a tenant deprovisioned, has its
@@ -13,12 +12,11 @@ import { getCertificate, listCertificates, recordRevocationFailure, recordRevoke
 
 /** Revokes `hostname`'s ACME certificate and deletes its files. Throws (exit 12) when the CA refuses; the record keeps the error. */
 export async function revokeAndForget(ctx: Context, db: AdminDb, layout: FrontdoorLayout, hostname: string, account?: AcmeAccount): Promise<boolean> {
-  const cert = await readFile(certificateFile(layout, hostname), 'utf8').catch(() => undefined);
+  const cert = await installedChain(layout, hostname);
+  // No certificate here: nothing reached the CA, so nothing is recorded as revoked. The record may
+  // be another door's sharing this admin database (which holds the file and revokes it itself).
+  if (!cert) return false;
   const record = await getCertificate(db, hostname);
-  if (!cert) {
-    if (record && !record.revokedAt) await recordRevoked(db, hostname, record.customerId, record.serial);
-    return false;
-  }
   try {
     await revokeCertificate(account ?? (await openAccount(ctx.config.frontdoor.acme, layout)), hostname, cert);
   } catch (error) {
@@ -39,9 +37,14 @@ export async function revokeAndForget(ctx: Context, db: AdminDb, layout: Frontdo
  * (a `domains remove` interrupted before it revoked), a deprovisioned tenant's <id>.<baseDomain>.
  * Revoked now (`kinds`: which of them). Failures stay on record.
  */
-export async function revokeRemoved(ctx: Context, db: AdminDb, layout: FrontdoorLayout, wanted: ReadonlySet<string>, kinds: readonly string[] = ['domain']): Promise<string[]> {
+export async function revokeRemoved(ctx: Context, db: AdminDb, layout: FrontdoorLayout, wantedNow: () => Promise<ReadonlySet<string>>, kinds: readonly string[] = ['domain']): Promise<string[]> {
   const revoked: string[] = [];
-  for (const record of await listCertificates(db)) {
+  // The names kept are read after the records: a domain's certificate is recorded after its row, so
+  // a record listed here has its name in `wanted` (read the other way round, a domain added in
+  // between would have its fresh certificate revoked).
+  const records = await listCertificates(db);
+  const wanted = await wantedNow();
+  for (const record of records) {
     if (!kinds.includes(record.kind) || wanted.has(record.hostname) || record.serial === null) continue;
     try {
       if (await revokeAndForget(ctx, db, layout, record.hostname)) revoked.push(record.hostname);
@@ -66,7 +69,7 @@ export async function revokeDeprovisioned(ctx: Context, db: AdminDb, layout: Fro
   try {
     const gone = new Set(rows.map((r: any) => r.hostname as string));
     const all = await listCertificates(db);
-    return await revokeRemoved(ctx, db, layout, new Set(all.map((r) => r.hostname).filter((h) => !gone.has(h))), ['tenant', 'domain']);
+    return await revokeRemoved(ctx, db, layout, async () => new Set(all.map((r) => r.hostname).filter((h) => !gone.has(h))), ['tenant', 'domain']);
   } finally {
     await release();
   }
