@@ -87,7 +87,13 @@ export async function restoreAdminDb(ctx: Context, db: AdminDb, repo: Repository
   // whole dump passed it, ended with pg_dump's closing line and holds a check the master key opens.
   const guard = new DumpGuard();
   guard.pipe(stdin, { end: false });
-  const guarded = new Promise<void>((resolve) => guard.once('end', resolve));
+  const guarded = new Promise<void>((resolve, reject) => guard.once('end', resolve).once('error', reject));
+  // psql stopping early (an SQL error, ON_ERROR_STOP) stops restic through the guard: its error is the first cause.
+  let psqlFailure: unknown;
+  psql.ended.catch((error) => {
+    psqlFailure = error;
+    guard.destroy(error as Error);
+  });
   const rollBack = async (cause: TenantctlError | unknown): Promise<never> => {
     guard.unpipe(stdin);
     stdin.end('ROLLBACK;\n');
@@ -99,7 +105,7 @@ export async function restoreAdminDb(ctx: Context, db: AdminDb, repo: Repository
     guard.end();
     await guarded;
   } catch (error) {
-    return rollBack(error);
+    return rollBack(psqlFailure ? new TenantctlError('adminDb', `${(psqlFailure as Error).message}; nothing of the snapshot was committed`, { cause: psqlFailure }) : error);
   }
   const refusal = refusalOfDump(guard, snapshot.shortId);
   if (refusal) return rollBack(refusal);
