@@ -50,10 +50,13 @@ export async function adminContents(db: AdminDb): Promise<{ tenants: number; key
 
 const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
+/** A snapshot whose dump ends before pg_dump's closing line: recover may go on to an older one. */
+export class CutOffSnapshot extends TenantctlError {}
+
 /** Why a dump the guard read to its end must not be committed, or undefined when it may. */
 export function refusalOfDump(guard: Pick<DumpGuard, 'refused' | 'complete' | 'masterKeyCheck'>, shortId: string): TenantctlError | undefined {
   if (guard.refused) return new TenantctlError('adminDb', `admin snapshot ${shortId} is not a dump tenantctl admin-backup writes (${guard.refused}); nothing of it was committed`);
-  if (!guard.complete) return new TenantctlError('adminDb', `admin snapshot ${shortId} is cut off (its dump lacks pg_dump's closing line: an admin-backup killed half-way); nothing of it was committed; pick another with --snapshot`);
+  if (!guard.complete) return new CutOffSnapshot('adminDb', `admin snapshot ${shortId} is cut off (its dump lacks pg_dump's closing line: an admin-backup killed half-way); nothing of it was committed; pick another with --snapshot`);
   if (guard.masterKeyCheck === undefined) return new TenantctlError('adminDb', `admin snapshot ${shortId} holds no master-key check (admin_settings.master_key_check); nothing of it was committed`);
   return undefined;
 }
