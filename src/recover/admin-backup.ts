@@ -15,8 +15,10 @@ import { adminDumpName, resticBackupArgs } from './restic-admin.js';
 // the sealed values it holds open only with that key, which the operator keeps apart (README,
 // "Recovering a lost machine"). One stream is one effect: the stream into restic ends only once
 // pg_dump has exited 0 with its closing line, else it fails and restic is stopped before it records
-// a snapshot; a run killed half-way leaves none either (at most unreferenced data, which restic's
-// prune removes). So there is nothing to journal, resume or undo.
+// a snapshot. A run killed half-way (kill -9) cannot stop restic, which reads the end of its stdin
+// as the end of the file and records a cut-off snapshot: recover tells it by the missing closing
+// line (dump-guard.ts), commits nothing of it and goes on to the next older snapshot. So there is
+// nothing to journal, resume or undo here.
 
 export interface AdminBackupResult {
   snapshot: string;
@@ -49,9 +51,14 @@ export async function adminBackup(ctx: Context, repo: Repository): Promise<Admin
   // The stream's end waits for pg_dump's exit: a failed or cut-off dump errors the stream, and restic is stopped without a snapshot.
   const counted = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
+      const first = bytes === 0;
       bytes += chunk.length;
       tail = Buffer.concat([tail, chunk]).subarray(-256);
-      callback(null, chunk);
+      if (!first) return callback(null, chunk);
+      // Half of the first chunk on its way to restic, then a pause point: a kill there leaves restic a cut-off dump (an e2e's).
+      const half = Math.floor(chunk.length / 2);
+      this.push(chunk.subarray(0, half));
+      ctx.pause('admin-backup:streaming').then(() => callback(null, chunk.subarray(half)), callback);
     },
     flush(callback) {
       dump.ended.then(() => {

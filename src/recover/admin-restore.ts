@@ -50,10 +50,13 @@ export async function adminContents(db: AdminDb): Promise<{ tenants: number; key
 
 const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
+/** A snapshot whose dump ends before pg_dump's closing line: recover may go on to an older one. */
+export class CutOffSnapshot extends TenantctlError {}
+
 /** Why a dump the guard read to its end must not be committed, or undefined when it may. */
 export function refusalOfDump(guard: Pick<DumpGuard, 'refused' | 'complete' | 'masterKeyCheck'>, shortId: string): TenantctlError | undefined {
   if (guard.refused) return new TenantctlError('adminDb', `admin snapshot ${shortId} is not a dump tenantctl admin-backup writes (${guard.refused}); nothing of it was committed`);
-  if (!guard.complete) return new TenantctlError('adminDb', `admin snapshot ${shortId} is cut off (its dump lacks pg_dump's closing line: an admin-backup killed half-way); nothing of it was committed; pick another with --snapshot`);
+  if (!guard.complete) return new CutOffSnapshot('adminDb', `admin snapshot ${shortId} is cut off (its dump lacks pg_dump's closing line: an admin-backup killed half-way); nothing of it was committed; pick another with --snapshot`);
   if (guard.masterKeyCheck === undefined) return new TenantctlError('adminDb', `admin snapshot ${shortId} holds no master-key check (admin_settings.master_key_check); nothing of it was committed`);
   return undefined;
 }
@@ -87,7 +90,13 @@ export async function restoreAdminDb(ctx: Context, db: AdminDb, repo: Repository
   // whole dump passed it, ended with pg_dump's closing line and holds a check the master key opens.
   const guard = new DumpGuard();
   guard.pipe(stdin, { end: false });
-  const guarded = new Promise<void>((resolve) => guard.once('end', resolve));
+  const guarded = new Promise<void>((resolve, reject) => guard.once('end', resolve).once('error', reject));
+  // psql stopping early (an SQL error, ON_ERROR_STOP) stops restic through the guard: its error is the first cause.
+  let psqlFailure: unknown;
+  psql.ended.catch((error) => {
+    psqlFailure = error;
+    guard.destroy(error as Error);
+  });
   const rollBack = async (cause: TenantctlError | unknown): Promise<never> => {
     guard.unpipe(stdin);
     stdin.end('ROLLBACK;\n');
@@ -99,7 +108,7 @@ export async function restoreAdminDb(ctx: Context, db: AdminDb, repo: Repository
     guard.end();
     await guarded;
   } catch (error) {
-    return rollBack(error);
+    return rollBack(psqlFailure ? new TenantctlError('adminDb', `${(psqlFailure as Error).message}; nothing of the snapshot was committed`, { cause: psqlFailure }) : error);
   }
   const refusal = refusalOfDump(guard, snapshot.shortId);
   if (refusal) return rollBack(refusal);

@@ -15,7 +15,7 @@ import { probeHost } from '../hosts/probe.js';
 import { repositoryFor, type AccessInput } from './access.js';
 import type { Repository } from '../repository/restic.js';
 import { adminSnapshots, type AdminSnapshot } from './restic-admin.js';
-import { adminContents, currentRun, restoreAdminDb, saveRun, type RecoverRun } from './admin-restore.js';
+import { CutOffSnapshot, adminContents, currentRun, restoreAdminDb, saveRun, type RecoverRun } from './admin-restore.js';
 import { recoverTenant, type TenantOutcome } from './recover-tenant.js';
 import { recordedBackups, type TenantBackupSource } from './tenant-backups.js';
 
@@ -86,15 +86,25 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
       if (contents.tenants > 0 || contents.keyed) {
         throw new TenantctlError('conflict', `the admin database is not empty (${contents.tenants} tenants${contents.keyed ? ', a master key set up' : ''}) and no recovery is under way in it: recover restores only into a new, empty admin database`);
       }
-      const snapshot = await pickSnapshot(ctx, repo, input.snapshot as string | undefined);
-      run = {
-        id: randomBytes(6).toString('hex'), snapshot: snapshot.id, snapshotTime: snapshot.time, snapshotHost: snapshot.host, repository: repo.location.display,
-        frontdoor: snapshot.tags.find((t) => t.startsWith('frontdoor='))?.slice('frontdoor='.length) ?? null,
-        startedAt: new Date(ctx.clock.now()).toISOString(), state: 'running',
-      };
-      await restoreAdminDb(ctx, db, repo, snapshot, run);
+      // Newest first; a cut-off snapshot (an admin-backup killed half-way) is passed over for the next older one.
+      const candidates = await pickSnapshots(ctx, repo, input.snapshot as string | undefined);
+      for (const [index, snapshot] of candidates.entries()) {
+        run = {
+          id: randomBytes(6).toString('hex'), snapshot: snapshot.id, snapshotTime: snapshot.time, snapshotHost: snapshot.host, repository: repo.location.display,
+          frontdoor: snapshot.tags.find((t) => t.startsWith('frontdoor='))?.slice('frontdoor='.length) ?? null,
+          startedAt: new Date(ctx.clock.now()).toISOString(), state: 'running',
+        };
+        try {
+          await restoreAdminDb(ctx, db, repo, snapshot, run);
+          break;
+        } catch (error) {
+          if (!(error instanceof CutOffSnapshot) || index === candidates.length - 1) throw error;
+          ctx.reporter.info(`${error.message}; trying the next older one`);
+        }
+      }
       adminDatabase = 'restored';
     }
+    if (!run) throw new TenantctlError('internal', 'recover restored no admin snapshot and recorded no run');
     await ctx.pause('recover:admin-restored');
     const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
 
@@ -142,12 +152,14 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
   }, { what: 'waiting for another tenantctl recover on this machine', deadlineMs: 5_000, clock: ctx.clock, signal: ctx.signal });
 }
 
-async function pickSnapshot(ctx: Context, repo: Repository, wanted: string | undefined): Promise<AdminSnapshot> {
+async function pickSnapshots(ctx: Context, repo: Repository, wanted: string | undefined): Promise<AdminSnapshot[]> {
   const access = repo.location;
   ctx.reporter.step(`reading the admin snapshots in ${access.display}`);
-  const snapshot = chooseSnapshot(await adminSnapshots(repo, ctx.signal), wanted, ctx.clock.now(), access.display);
+  const all = await adminSnapshots(repo, ctx.signal);
+  const snapshot = chooseSnapshot(all, wanted, ctx.clock.now(), access.display);
   ctx.reporter.step(`admin snapshot ${snapshot.shortId}: taken ${snapshot.time} on host ${snapshot.host}`);
-  return snapshot;
+  // The operator's --snapshot alone; else it and the older ones (all of one host, none in the future).
+  return wanted ? [snapshot] : all;
 }
 
 /**

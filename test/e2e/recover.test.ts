@@ -91,6 +91,11 @@ async function throughDoor(id: string, key: string): Promise<number> {
 
 const before: Record<string, Record<string, string>> = {};
 let apiKey = '';
+let goodSnapshot = '';
+let goodDump = '';
+const resticEnv = () => ({ RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile });
+const adminSnapshotIds = async (): Promise<string[]> =>
+  JSON.parse((await execa('restic', ['snapshots', '--no-lock', '--json', '--tag', 'kind=admin'], { env: resticEnv(), timeout: 60_000 })).stdout).map((s: any) => s.id);
 
 describe('the disaster drill: recover on a new machine', () => {
   it('two tenants with rows and an API key, backed up, and the admin database into the repository', async () => {
@@ -134,6 +139,21 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(dump.stdout).toContain('admin_customers');
     expect(dump.stdout).not.toContain(h.env.TENANTCTL_MASTER_KEY);
     expect(dump.stdout).not.toContain(apiKey);
+    goodSnapshot = a.json().snapshot; // restic's short id
+    goodDump = dump.stdout;
+
+    // admin-backup killed (-9) mid-stream: restic reads the end of its stdin as the file's end and records a cut-off snapshot.
+    const cut = await startPausedAt(h, ['admin-backup', '--json'], 'admin-backup:streaming');
+    cut.child.kill('SIGKILL');
+    await cut.child.catch(() => {});
+    cut.resume();
+    const deadline = Date.now() + 60_000;
+    while ((await adminSnapshotIds()).length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500));
+    const cutId = (await adminSnapshotIds()).find((id) => !id.startsWith(goodSnapshot));
+    expect(cutId, 'the killed admin-backup left a snapshot').toBeDefined();
+    const cutDump = await execa('restic', ['dump', '--no-lock', cutId!, '/tenantctl-admin.sql'], { env: resticEnv(), timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+    expect(cutDump.stdout.length).toBeLessThan(goodDump.length);
+    expect(cutDump.stdout).not.toContain('PostgreSQL database dump complete');
   }, 400_000);
 
   it('loses the machine: stacks, volumes, the admin database, the state dir and customers/', async () => {
@@ -145,18 +165,41 @@ describe('the disaster drill: recover on a new machine', () => {
     mkdirSync(h.customersDir, { recursive: true });
   }, 120_000);
 
+  it('a forged admin snapshot (another host, a shell escape in it) is not chosen by itself, and refused when named', async () => {
+    // In a repository of its own: the orphaned restic of the killed admin-backup may still hold the drill's lock (no forget there).
+    const forgedRepo = path.join(h.dir, 'forged-repository');
+    const env = { RESTIC_REPOSITORY: forgedRepo, RESTIC_PASSWORD_FILE: passwordFile };
+    await execa('restic', ['init', '--quiet'], { env, timeout: 60_000 });
+    const put = async (host: string, text: string) => {
+      const made = await execa('restic', ['backup', '--json', '--stdin', '--stdin-filename', 'tenantctl-admin.sql', '--host', host, '--tag', 'kind=admin'], { env, input: text, timeout: 60_000 });
+      return JSON.parse(made.stdout.trim().split('\n').pop()!).snapshot_id as string;
+    };
+    await put('vm-lost', goodDump);
+    const forgedId = await put('intruder', goodDump.replace('\n', '\n\\! touch /tmp/tct-recover-owned\n'));
+    const chose = await h.cli(['recover', '--repository', forgedRepo, '--json']);
+    expect(chose.exitCode, chose.why).toBe(2);
+    expect(chose.json().error.message).toMatch(/2 hosts.*--snapshot/);
+    const named = await h.cli(['recover', '--repository', forgedRepo, '--snapshot', forgedId, '--json']);
+    expect(named.exitCode, named.why).toBe(8);
+    expect(named.json().error.message).toMatch(/psql meta-command.*nothing of it was committed/);
+    expect(await h.adminQuery('SELECT count(*)::int AS n FROM admin_customers')).toEqual([{ n: 0 }]);
+    expect(await h.adminQuery("SELECT pg_stat_file('/tmp/tct-recover-owned', true) IS NULL AS absent")).toEqual([{ absent: true }]);
+  }, 120_000);
+
   it('recover killed (-9) half-way through a tenant, run again, brings both back exactly as they were', async () => {
     // A wrong master key: the admin database comes back, but no tenant is touched (exit 2).
     const wrongKey = await h.cli(['recover', '--json'], { env: { TENANTCTL_MASTER_KEY: randomBytes(32).toString('hex') } });
     expect(wrongKey.exitCode, wrongKey.why).toBe(2);
     expect(wrongKey.json().error.message).toMatch(/master key/);
     expect(await h.adminQuery("SELECT id FROM admin_operations WHERE verb = 'recover'")).toEqual([]);
+    // The key is checked before COMMIT: nothing of the snapshot stays.
+    expect(await h.adminQuery('SELECT count(*)::int AS n FROM admin_customers')).toEqual([{ n: 0 }]);
 
     const paused = await startPausedAt(h, ['recover', '--json'], 'restore:staged');
     paused.child.kill('SIGKILL');
     await paused.child;
     paused.resume();
-    // The admin database came back in the wrong-key run; a tenant the killed run worked on is half-way (journaled).
+    // The admin database came back in the killed run (the cut-off snapshot passed over); a tenant it worked on is half-way (journaled).
     const running = await h.adminQuery("SELECT customer_id, step FROM admin_operations WHERE verb = 'recover' AND state = 'running'");
     expect(running.length).toBeGreaterThanOrEqual(1);
 
@@ -177,6 +220,7 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(r.exitCode, r.why).toBe(0);
     const result = r.json();
     expect(result.adminDatabase).toBe('already-restored');
+    expect(result.snapshot.id.startsWith(goodSnapshot), 'the complete snapshot, not the newer cut-off one').toBe(true);
     expect(Object.fromEntries(result.tenants.map((t: any) => [t.id, t.outcome]))).toEqual({ rc1: 'recovered', rc2: 'recovered' });
     console.log(`recover: ${result.recovered} tenants in ${minutes.toFixed(2)} min: ${(result.recovered / minutes).toFixed(1)} tenants per minute (the command says ${result.tenantsPerMinute})`);
 
