@@ -184,6 +184,10 @@ async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Oper
   const src = await stackOf(ctx, op.data.source);
   const srcContainer = await archivingContainer(ctx, src.project, src.service, op.data.source);
   ctx.reporter.step(`shipping the WAL of ${op.data.source} archived until now`);
+  // PostgreSQL stops at a target time only on a commit record stamped after it: a quiet tenant has
+  // none, and its recovery would end before the target (FATAL). A transaction id taken now commits
+  // one, stamped after any target (targets are in the past), into the WAL switched and shipped below.
+  await superuserSql(ctx, srcContainer.id, src.anyRole, 'SELECT pg_current_xact_id()', 'committing a transaction after the target time');
   await switchAndWaitArchived(ctx, srcContainer.id, src.anyRole);
   await recordShipping(await ctx.adminDb(), op.data.source, await shipWal(ctx, repo, { tenant: op.data.source, container: srcContainer.id }));
   // Every WAL batch shipped since the base began (a minute's slack for the two clocks): the
