@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { archiveCommand, pitrService, withWalArchive } from '../../src/templates/wal-archive.js';
 import { parseTargetTime } from '../../src/pitr/restore-to-time.js';
-import { clearStageScript, dropScript, pitrNames, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
+import { clearStageScript, dropScript, parseDfAvailable, pitrNames, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
 
 // Point-in-time recovery's pure parts: the compose file a PITR plan renders, the --to-time rule,
 // and the shell steps run on the data volume (here with the host's sh on a folder standing for it).
@@ -118,5 +118,22 @@ describe('the data volume steps', () => {
     stage(dir);
     sh(dir, putBackScript(false));
     expect(readdirSync(dir).sort()).toEqual(['PG_VERSION', 'base']);
+  });
+});
+
+describe('room to stage a to-time restore', () => {
+  it('reads the available KiB of df -Pk, and refuses what it cannot read', () => {
+    expect(parseDfAvailable('Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda1 1000 400 600 40% /v\n')).toBe(600 * 1024);
+    expect(() => parseDfAvailable('df: .: No such file')).toThrow(/free space/);
+  });
+
+  it('needs the base, the WAL and a margin of a tenth (256 MiB at least) free', () => {
+    const MiB = 1024 * 1024;
+    expect(stagingShortfall(2000 * MiB, 1000 * MiB, 100 * MiB)).toBe(0);
+    expect(stagingShortfall(1200 * MiB, 1000 * MiB, 100 * MiB)).toBe(1100 * MiB + 256 * MiB - 1200 * MiB);
+    expect(stagingShortfall(300 * MiB, 10 * MiB, 0)).toBe(0);
+    expect(stagingShortfall(200 * MiB, 10 * MiB, 0)).toBe(66 * MiB);
+    expect(stagingShortfall(10_000 * MiB, 4000 * MiB, 4000 * MiB)).toBe(0);
+    expect(stagingShortfall(8500 * MiB, 4000 * MiB, 4000 * MiB)).toBe(300 * MiB);
   });
 });
