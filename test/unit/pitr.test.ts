@@ -6,6 +6,8 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { archiveCommand, pitrService, withWalArchive } from '../../src/templates/wal-archive.js';
 import { parseTargetTime } from '../../src/pitr/restore-to-time.js';
+import { trustedBatch } from '../../src/pitr/ship.js';
+import { TenantctlError } from '../../src/common/errors.js';
 import { clearStageScript, dropScript, parseDfAvailable, pitrNames, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
 
 // Point-in-time recovery's pure parts: the compose file a PITR plan renders, the --to-time rule,
@@ -135,5 +137,30 @@ describe('room to stage a to-time restore', () => {
     expect(stagingShortfall(200 * MiB, 10 * MiB, 0)).toBe(66 * MiB);
     expect(stagingShortfall(10_000 * MiB, 4000 * MiB, 4000 * MiB)).toBe(0);
     expect(stagingShortfall(8500 * MiB, 4000 * MiB, 4000 * MiB)).toBe(300 * MiB);
+  });
+});
+
+describe('a shipped WAL batch', () => {
+  const fakeRepo = (fail = false) => {
+    const calls: string[][] = [];
+    return { calls, run: async (args: readonly string[]) => { calls.push([...args]); if (fail) throw new Error('repository locked'); return { stdout: '', stderrTail: '' }; } };
+  };
+
+  it('is kept when its tar ended well', async () => {
+    const repo = fakeRepo();
+    await trustedBatch(repo, 'abc123', Promise.resolve());
+    expect(repo.calls).toEqual([]);
+  });
+
+  it('is forgotten when its tar died mid-stream, and the tar failure is what is thrown', async () => {
+    const repo = fakeRepo();
+    await expect(trustedBatch(repo, 'abc123', Promise.reject(new TenantctlError('docker', 'tar exited 137')))).rejects.toThrow('tar exited 137');
+    expect(repo.calls).toEqual([['forget', 'abc123']]);
+  });
+
+  it('says so when it cannot be forgotten, still throwing the first cause', async () => {
+    const error = (await trustedBatch(fakeRepo(true), 'abc123', Promise.reject(new TenantctlError('docker', 'tar exited 137'))).catch((e: unknown) => e)) as TenantctlError;
+    expect(error.message).toBe('tar exited 137');
+    expect(error.details.join(' ')).toContain('restic forget abc123');
   });
 });
