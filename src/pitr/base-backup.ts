@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import type { AdminDb } from '../admin-db/database.js';
-import { postgresSuperuser } from '../backups/containers.js';
+import { execIn, postgresSuperuser } from '../backups/containers.js';
+import { superuserSql } from './archive.js';
 import { dockerPipe } from './docker-pipe.js';
 import { baseTags, repoTransferTimeoutMs, tagArgs, type PitrRepository } from './repo.js';
 
@@ -21,6 +22,7 @@ export interface BaseBackupResult {
 }
 
 export async function takeBaseBackup(ctx: Context, db: AdminDb, repo: PitrRepository, where: { tenant: string; container: string; anyRole: string }): Promise<BaseBackupResult> {
+  await warnOfSetAsideCopies(ctx, where);
   const startedAt = new Date(ctx.clock.now()).toISOString();
   const superuser = await postgresSuperuser(ctx.dockerHost, where.container, where.anyRole, ctx.signal);
   const base = await dockerPipe(ctx.dockerHost, ['exec', where.container, 'pg_basebackup', '-h', '/run/postgresql', '-U', superuser, '-D', '-', '-Ft', '-X', 'none', '--checkpoint=fast', '--no-manifest'],
@@ -42,6 +44,21 @@ export async function takeBaseBackup(ctx: Context, db: AdminDb, repo: PitrReposi
     [snapshotId, where.tenant, repo.location.display, startedAt, completedAt, Math.round(summary.total_bytes_processed ?? 0)],
   ).catch(db.unreachable);
   return { snapshotId, startedAt, completedAt, bytes: Math.round(summary.total_bytes_processed ?? 0) };
+}
+
+/**
+ * What an undone to-time restore kept of a restored server (`.tenantctl-pitr-<n>-restored/`) lives in
+ * the data directory, the volume's root, and pg_basebackup copies every folder it does not know:
+ * while one is there, every base backup carries a second copy of the database. Said on each backup
+ * until it is removed (moving it out of the volume would break the renames-only undo).
+ */
+async function warnOfSetAsideCopies(ctx: Context, where: { tenant: string; container: string; anyRole: string }): Promise<void> {
+  const dataDir = await superuserSql(ctx, where.container, where.anyRole, 'SHOW data_directory', 'asking PostgreSQL for its data directory');
+  const found = (await execIn(ctx.dockerHost, where.container, ['find', dataDir, '-mindepth', '1', '-maxdepth', '1', '-name', '.tenantctl-pitr-*-restored'], { signal: ctx.signal, what: 'looking for kept restore data' }))
+    .split('\n').map((l) => l.trim()).filter(Boolean);
+  for (const dir of found) {
+    ctx.reporter.info(`warning: ${dir} in ${where.tenant}'s data directory (kept by an undone to-time restore) is copied into every base backup: look at it and remove it (as root in the database container: tenantctl exec ${where.tenant} <its postgres service> -- rm -rf ${dir})`);
+  }
 }
 
 /** The newest base backup of the tenant completed before `time` in this repository. */
