@@ -1,4 +1,5 @@
 import type { Context } from '../context.js';
+import { TenantctlError } from '../common/errors.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { execIn, postgresSuperuser } from '../backups/containers.js';
 import { superuserSql } from './archive.js';
@@ -10,7 +11,7 @@ import { baseTags, repoTransferTimeoutMs, tagArgs, type PitrRepository } from '.
 // into the repository (`restic backup --stdin`, tags tenant=<id> kind=pitr-base). The logical dump
 // `backup` makes cannot replay WAL; this can. -X none: the WAL the backup needs is archived like all
 // the rest (pg_basebackup waits for it) and shipped after it. Recorded in admin_pitr_base_backups
-// with when it completed: a to-time restore starts from the newest base completed before its target.
+// (once that WAL is shipped) with when it completed: a to-time restore starts from the newest base completed before its target.
 
 export const baseFileName = 'pgdata.tar';
 
@@ -21,7 +22,7 @@ export interface BaseBackupResult {
   bytes: number;
 }
 
-export async function takeBaseBackup(ctx: Context, db: AdminDb, repo: PitrRepository, where: { tenant: string; container: string; anyRole: string }): Promise<BaseBackupResult> {
+export async function takeBaseBackup(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string; anyRole: string }): Promise<BaseBackupResult> {
   await warnOfSetAsideCopies(ctx, where);
   const startedAt = new Date(ctx.clock.now()).toISOString();
   const superuser = await postgresSuperuser(ctx.dockerHost, where.container, where.anyRole, ctx.signal);
@@ -38,12 +39,25 @@ export async function takeBaseBackup(ctx: Context, db: AdminDb, repo: PitrReposi
   }
   await base.done;
   const completedAt = new Date(ctx.clock.now()).toISOString();
-  const snapshotId = String(summary.snapshot_id ?? '');
+  return { snapshotId: snapshotIdOf(summary), startedAt, completedAt, bytes: Math.round(summary.total_bytes_processed ?? 0) };
+}
+
+/** The snapshot restic's summary names; a summary without one is a failure, never a row with ''. */
+export function snapshotIdOf(summary: { snapshot_id?: unknown }): string {
+  const id = typeof summary.snapshot_id === 'string' ? summary.snapshot_id.trim() : '';
+  if (!/^[0-9a-f]{8,64}$/.test(id)) throw new TenantctlError('repository', `restic's backup summary named no snapshot id (${JSON.stringify(summary).slice(0, 200)}): the base backup is not recorded`);
+  return id;
+}
+
+/**
+ * Records a base backup for to-time restores. Called only once the WAL it needs (up to the end of
+ * the backup) is shipped: a row before that would offer a base no restore can finish from.
+ */
+export async function recordBase(db: AdminDb, repository: string, tenant: string, base: BaseBackupResult): Promise<void> {
   await db.pool.query(
     'INSERT INTO admin_pitr_base_backups (snapshot_id, customer_id, repository, started_at, completed_at, bytes) VALUES ($1, $2, $3, $4, $5, $6)',
-    [snapshotId, where.tenant, repo.location.display, startedAt, completedAt, Math.round(summary.total_bytes_processed ?? 0)],
+    [base.snapshotId, tenant, repository, base.startedAt, base.completedAt, base.bytes],
   ).catch(db.unreachable);
-  return { snapshotId, startedAt, completedAt, bytes: Math.round(summary.total_bytes_processed ?? 0) };
 }
 
 /**

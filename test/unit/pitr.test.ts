@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { archiveCommand, pitrService, withWalArchive } from '../../src/templates/wal-archive.js';
 import { parseTargetTime } from '../../src/pitr/restore-to-time.js';
 import { trustedBatch } from '../../src/pitr/ship.js';
+import { snapshotIdOf } from '../../src/pitr/base-backup.js';
 import { TenantctlError } from '../../src/common/errors.js';
 import { clearStageScript, dropScript, parseDfAvailable, pitrNames, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
 
@@ -162,5 +163,15 @@ describe('a shipped WAL batch', () => {
     const error = (await trustedBatch(fakeRepo(true), 'abc123', Promise.reject(new TenantctlError('docker', 'tar exited 137'))).catch((e: unknown) => e)) as TenantctlError;
     expect(error.message).toBe('tar exited 137');
     expect(error.details.join(' ')).toContain('restic forget abc123');
+  });
+});
+
+describe('a base backup\'s snapshot id', () => {
+  it('is the id restic\'s summary names, and a summary without one is a repository failure (exit 13), never a row with an empty id', () => {
+    const id = 'a'.repeat(64);
+    expect(snapshotIdOf({ snapshot_id: id })).toBe(id);
+    for (const summary of [{}, { snapshot_id: '' }, { snapshot_id: 42 }]) {
+      expect(() => snapshotIdOf(summary)).toThrow(expect.objectContaining({ kind: 'repository' }));
+    }
   });
 });
