@@ -47,7 +47,7 @@ describe('withWalArchive', () => {
   });
 
   it('archives without overwriting, and only a copy that is on disk gets the segment\'s name', () => {
-    expect(archiveCommand).toMatch(/^test ! -f \/archive\/%f && cp %p \/archive\/%f\.part && sync \/archive\/%f\.part && mv \/archive\/%f\.part \/archive\/%f$/);
+    expect(archiveCommand).toMatch(/^test ! -f \/archive\/%f && cp %p \/archive\/%f\.part && sync \/archive\/%f\.part && mv \/archive\/%f\.part \/archive\/%f && sync \/archive$/);
   });
 });
 
