@@ -356,6 +356,9 @@ export async function resumePitrRestore(ctx: Context, op: Operation<PitrIntent>)
   const journal = new OperationJournal(await ctx.adminDb());
   if (reached(op.step, 'proven')) {
     await completePitr(ctx, journal, op);
+    // The base backup the interrupted run would have taken of the new timeline is not taken here:
+    // this runs inside another command, under its lock, and a backup may take long.
+    ctx.reporter.info(`warning: the to-time restore of ${op.tenant} was finished without its base backup of the restored timeline: run tenantctl backup ${op.tenant}; moments after the restore cannot be reached until one succeeds`);
     return 'finished';
   }
   const kept = await undoPitr(ctx, journal, op, `interrupted at step ${op.step}; undone by a later command`);

@@ -142,6 +142,7 @@ describe('restore --to-time', () => {
     await killHard(run);
     const next = await h.cli(['start', id]);
     expect(next.exitCode, next.why).toBe(0);
+    expect(next.stderr).toContain(`run tenantctl backup ${id}`);
     expect(await rows(id)).toBe('1,2');
     const s = await h.cli(['status', id, '--json']);
     expect(s.exitCode, s.why).toBe(0);
