@@ -136,7 +136,7 @@ describe('restore --to-time', () => {
   // A target after the tenant's last write: PostgreSQL stops only at a commit stamped after the
   // target, which a quiet tenant does not have (the restore commits one itself before shipping).
   it('killed (SIGKILL) at proven, the target after the last write: the next command finishes it: both rows', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // Row 2 was committed in beforeAll, before every test: now is after it.
     const quiet = new Date().toISOString();
     const run = await startPausedAt(h, ['restore', id, '--to-time', quiet, '--yes'], 'pitr-restore:proven');
     await killHard(run);
