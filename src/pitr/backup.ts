@@ -8,7 +8,7 @@ import { tenantState } from '../backups/tenant-state.js';
 import { pitrService } from '../templates/wal-archive.js';
 import { archivingContainer, switchAndWaitArchived } from './archive.js';
 import { recordShipping, shipWal, type ShipResult } from './ship.js';
-import { takeBaseBackup, type BaseBackupResult } from './base-backup.js';
+import { recordBase, takeBaseBackup, type BaseBackupResult } from './base-backup.js';
 import { openPitrRepository, type PitrRepository } from './repo.js';
 
 // What `backup` does for a tenant whose plan has point-in-time recovery, after its usual backup:
@@ -43,9 +43,11 @@ export async function pitrBaseBackup(ctx: Context, id: string): Promise<PitrBack
   try {
     const where = await archiveOf(ctx, id);
     ctx.reporter.step(`taking a physical base backup of ${id} into ${repo.location.display} (point-in-time recovery)`);
-    const base = await takeBaseBackup(ctx, db, repo, where);
+    const base = await takeBaseBackup(ctx, repo, where);
     await switchAndWaitArchived(ctx, where.container, where.anyRole);
     const shipped = await shipAndRecord(ctx, repo, where);
+    // Only now can a restore finish from it: the WAL to its end is in the repository.
+    await recordBase(db, repo.location.display, id, base);
     return { base, shipped: shipped.shipped };
   } finally {
     await shipping();

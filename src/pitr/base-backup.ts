@@ -1,6 +1,8 @@
 import type { Context } from '../context.js';
+import { TenantctlError } from '../common/errors.js';
 import type { AdminDb } from '../admin-db/database.js';
-import { postgresSuperuser } from '../backups/containers.js';
+import { execIn, postgresSuperuser } from '../backups/containers.js';
+import { superuserSql } from './archive.js';
 import { dockerPipe } from './docker-pipe.js';
 import { baseTags, repoTransferTimeoutMs, tagArgs, type PitrRepository } from './repo.js';
 
@@ -9,7 +11,7 @@ import { baseTags, repoTransferTimeoutMs, tagArgs, type PitrRepository } from '.
 // into the repository (`restic backup --stdin`, tags tenant=<id> kind=pitr-base). The logical dump
 // `backup` makes cannot replay WAL; this can. -X none: the WAL the backup needs is archived like all
 // the rest (pg_basebackup waits for it) and shipped after it. Recorded in admin_pitr_base_backups
-// with when it completed: a to-time restore starts from the newest base completed before its target.
+// (once that WAL is shipped) with when it completed: a to-time restore starts from the newest base completed before its target.
 
 export const baseFileName = 'pgdata.tar';
 
@@ -20,7 +22,8 @@ export interface BaseBackupResult {
   bytes: number;
 }
 
-export async function takeBaseBackup(ctx: Context, db: AdminDb, repo: PitrRepository, where: { tenant: string; container: string; anyRole: string }): Promise<BaseBackupResult> {
+export async function takeBaseBackup(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string; anyRole: string }): Promise<BaseBackupResult> {
+  await warnOfSetAsideCopies(ctx, where);
   const startedAt = new Date(ctx.clock.now()).toISOString();
   const superuser = await postgresSuperuser(ctx.dockerHost, where.container, where.anyRole, ctx.signal);
   const base = await dockerPipe(ctx.dockerHost, ['exec', where.container, 'pg_basebackup', '-h', '/run/postgresql', '-U', superuser, '-D', '-', '-Ft', '-X', 'none', '--checkpoint=fast', '--no-manifest'],
@@ -36,12 +39,40 @@ export async function takeBaseBackup(ctx: Context, db: AdminDb, repo: PitrReposi
   }
   await base.done;
   const completedAt = new Date(ctx.clock.now()).toISOString();
-  const snapshotId = String(summary.snapshot_id ?? '');
+  return { snapshotId: snapshotIdOf(summary), startedAt, completedAt, bytes: Math.round(summary.total_bytes_processed ?? 0) };
+}
+
+/** The snapshot restic's summary names; a summary without one is a failure, never a row with ''. */
+export function snapshotIdOf(summary: { snapshot_id?: unknown }): string {
+  const id = typeof summary.snapshot_id === 'string' ? summary.snapshot_id.trim() : '';
+  if (!/^[0-9a-f]{8,64}$/.test(id)) throw new TenantctlError('repository', `restic's backup summary named no snapshot id (${JSON.stringify(summary).slice(0, 200)}): the base backup is not recorded`);
+  return id;
+}
+
+/**
+ * Records a base backup for to-time restores. Called only once the WAL it needs (up to the end of
+ * the backup) is shipped: a row before that would offer a base no restore can finish from.
+ */
+export async function recordBase(db: AdminDb, repository: string, tenant: string, base: BaseBackupResult): Promise<void> {
   await db.pool.query(
     'INSERT INTO admin_pitr_base_backups (snapshot_id, customer_id, repository, started_at, completed_at, bytes) VALUES ($1, $2, $3, $4, $5, $6)',
-    [snapshotId, where.tenant, repo.location.display, startedAt, completedAt, Math.round(summary.total_bytes_processed ?? 0)],
+    [base.snapshotId, tenant, repository, base.startedAt, base.completedAt, base.bytes],
   ).catch(db.unreachable);
-  return { snapshotId, startedAt, completedAt, bytes: Math.round(summary.total_bytes_processed ?? 0) };
+}
+
+/**
+ * What an undone to-time restore kept of a restored server (`.tenantctl-pitr-<n>-restored/`) lives in
+ * the data directory, the volume's root, and pg_basebackup copies every folder it does not know:
+ * while one is there, every base backup carries a second copy of the database. Said on each backup
+ * until it is removed (moving it out of the volume would break the renames-only undo).
+ */
+async function warnOfSetAsideCopies(ctx: Context, where: { tenant: string; container: string; anyRole: string }): Promise<void> {
+  const dataDir = await superuserSql(ctx, where.container, where.anyRole, 'SHOW data_directory', 'asking PostgreSQL for its data directory');
+  const found = (await execIn(ctx.dockerHost, where.container, ['find', dataDir, '-mindepth', '1', '-maxdepth', '1', '-name', '.tenantctl-pitr-*-restored'], { signal: ctx.signal, what: 'looking for kept restore data' }))
+    .split('\n').map((l) => l.trim()).filter(Boolean);
+  for (const dir of found) {
+    ctx.reporter.info(`warning: ${dir} in ${where.tenant}'s data directory (kept by an undone to-time restore) is copied into every base backup: look at it and remove it (as root in the database container: tenantctl exec ${where.tenant} <its postgres service> -- rm -rf ${dir})`);
+  }
 }
 
 /** The newest base backup of the tenant completed before `time` in this repository. */

@@ -19,8 +19,8 @@ import { pitrService } from '../templates/wal-archive.js';
 import { archivingContainer, superuserSql, switchAndWaitArchived } from './archive.js';
 import { recordShipping, shipWal } from './ship.js';
 import { baseBefore, baseFileName } from './base-backup.js';
-import { openPitrRepository, repoTransferTimeoutMs, snapshotsTagged, walTags, type PitrRepository } from './repo.js';
-import { clearStageScript, dropScript, inDataVolume, putBackScript, recoverySettingsScript, swapScript, untarInto, type VolumeWhere } from './volume-steps.js';
+import { openPitrRepository, repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, walTags, type PitrRepository } from './repo.js';
+import { clearStageScript, dropScript, freeSpaceScript, inDataVolume, parseDfAvailable, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, untarInto, type VolumeWhere } from './volume-steps.js';
 import { applyPasswords } from './passwords.js';
 import { shippingLock } from './ship-lock.js';
 import { pitrBaseBackup } from './backup.js';
@@ -174,7 +174,7 @@ async function stackOf(ctx: Context, id: string) {
   return { t, state, service, anyRole: piece.user ?? 'postgres', runtime, project: t.record.composeProject };
 }
 
-async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; startedAt: string; completedAt: string }): Promise<{ walSnapshots: number }> {
+async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; startedAt: string; completedAt: string; bytes: number }): Promise<{ walSnapshots: number }> {
   const record = async (step: PitrStep, data?: Partial<PitrIntent>) => {
     await journal.step(op, step, data);
     await ctx.pause(`pitr-restore:${step}`);
@@ -184,6 +184,10 @@ async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Oper
   const src = await stackOf(ctx, op.data.source);
   const srcContainer = await archivingContainer(ctx, src.project, src.service, op.data.source);
   ctx.reporter.step(`shipping the WAL of ${op.data.source} archived until now`);
+  // PostgreSQL stops at a target time only on a commit record stamped after it: a quiet tenant has
+  // none, and its recovery would end before the target (FATAL). A transaction id taken now commits
+  // one, stamped after any target (targets are in the past), into the WAL switched and shipped below.
+  await superuserSql(ctx, srcContainer.id, src.anyRole, 'SELECT pg_current_xact_id()', 'committing a transaction after the target time');
   await switchAndWaitArchived(ctx, srcContainer.id, src.anyRole);
   await recordShipping(await ctx.adminDb(), op.data.source, await shipWal(ctx, repo, { tenant: op.data.source, container: srcContainer.id }));
   // Every WAL batch shipped since the base began (a minute's slack for the two clocks): the
@@ -197,6 +201,7 @@ async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Oper
   const volume = container.volumes[dataDir];
   if (!volume) throw new TenantctlError('conflict', `the data directory ${dataDir} of ${op.tenant} is not a named volume of its own; a to-time restore swaps the whole volume's content`);
   const where: VolumeWhere = { tenant: op.tenant, volume, image: container.image, suffix: op.data.suffix, dataDir };
+  await requireRoomToStage(ctx, repo, where, base.bytes, wal.map((b) => b.id));
   await record('shipped', { where, service: dst.service, base: { snapshotId: base.snapshotId, completedAt: base.completedAt }, wal });
 
   ctx.reporter.step(`staging base backup ${base.snapshotId.slice(0, 8)} and ${wal.length} WAL batch(es) beside the live data of ${op.tenant}`);
@@ -224,6 +229,22 @@ async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Oper
   await waitForTenantReady(onContainers(ctx, dst.runtime), await readyTargetOf(ctx, dst.t.record, dst.state.rendered, dst.state.secrets));
   await record('proven');
   return { walSnapshots: wal.length };
+}
+
+/**
+ * Staging writes the base and the WAL into the live tenant's data volume: refused (exit 5, nothing
+ * staged) unless its filesystem has room for them and a margin, since a full disk PANICs the live
+ * PostgreSQL. The WAL's size is what restic would restore of its batches.
+ */
+async function requireRoomToStage(ctx: Context, repo: PitrRepository, where: VolumeWhere, baseBytes: number, walIds: string[]): Promise<void> {
+  const walBytes = walIds.length === 0 ? 0
+    : Number((await repo.json<{ total_size?: number }>(['stats', '--mode', 'restore-size', ...walIds], { timeoutMs: repoQueryTimeoutMs, signal: ctx.signal })).total_size ?? 0);
+  const free = parseDfAvailable(await inDataVolume(ctx, where, freeSpaceScript, 'measuring the free space of the data volume'));
+  const short = stagingShortfall(free, baseBytes, walBytes);
+  if (short > 0) {
+    const mib = (n: number) => `${Math.ceil(n / 1024 / 1024)} MiB`;
+    throw new TenantctlError('conflict', `not enough free space to stage the restore in volume ${where.volume}: ${mib(free)} free, the base backup (${mib(baseBytes)}) and WAL (${mib(walBytes)}) need ${mib(short)} more with the margin that keeps the live PostgreSQL from a full disk; free some space and run it again`);
+  }
 }
 
 /** `restic dump` of one file of a snapshot, streamed into a helper's tar in the data volume. */
@@ -335,6 +356,9 @@ export async function resumePitrRestore(ctx: Context, op: Operation<PitrIntent>)
   const journal = new OperationJournal(await ctx.adminDb());
   if (reached(op.step, 'proven')) {
     await completePitr(ctx, journal, op);
+    // The base backup the interrupted run would have taken of the new timeline is not taken here:
+    // this runs inside another command, under its lock, and a backup may take long.
+    ctx.reporter.info(`warning: the to-time restore of ${op.tenant} was finished without its base backup of the restored timeline: run tenantctl backup ${op.tenant}; moments after the restore cannot be reached until one succeeds`);
     return 'finished';
   }
   const kept = await undoPitr(ctx, journal, op, `interrupted at step ${op.step}; undone by a later command`);

@@ -1,10 +1,10 @@
 import type { Context } from '../context.js';
-import { messageOf } from '../common/errors.js';
+import { TenantctlError, messageOf } from '../common/errors.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { walArchiveMount } from '../templates/wal-archive.js';
 import { archivedFiles, removeArchived } from './archive.js';
 import { dockerPipe } from './docker-pipe.js';
-import { repoTransferTimeoutMs, tagArgs, walTags, type PitrRepository } from './repo.js';
+import { repoQueryTimeoutMs, repoTransferTimeoutMs, tagArgs, walTags, type PitrRepository } from './repo.js';
 
 // Shipping: the archived WAL files of a tenant, from its archive volume into the repository, as one
 // restic snapshot per batch (a tar streamed from `docker exec` into `restic backup --stdin`, tags
@@ -47,8 +47,7 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
       await tar.done.catch(() => {});
       throw error;
     }
-    // restic read to the end of the stream: the tar must also have ended well, or the batch is not trusted.
-    await tar.done;
+    await trustedBatch(repo, summary.snapshot_id, tar.done);
     if (summary.snapshot_id) snapshots.push(summary.snapshot_id);
     await removeArchived(ctx, where.container, names);
     shipped += names.length;
@@ -58,6 +57,26 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
   }
   const waiting = (await archivedFiles(ctx, where.container)).length;
   return { shipped, newest: newest?.name ?? null, newestArchivedAt: newest ? new Date(newest.archivedAt).toISOString() : null, waiting, snapshots };
+}
+
+/**
+ * restic read to the end of the stream, but the tar must also have ended well: a tar that died
+ * mid-stream (a killed `docker exec`) leaves restic a snapshot of a truncated tar, which every later
+ * to-time restore would fail to extract. That snapshot is forgotten (its files stay in the volume
+ * and ship again) before the tar's failure, the first cause, is thrown.
+ */
+export async function trustedBatch(repo: Pick<PitrRepository, 'run'>, snapshotId: string | undefined, tarDone: Promise<unknown>): Promise<void> {
+  try {
+    await tarDone;
+  } catch (error) {
+    if (snapshotId) {
+      // Its own deadline, not the run's signal: an interrupted run must still not leave the batch behind.
+      await repo.run(['forget', snapshotId], { timeoutMs: repoQueryTimeoutMs, signal: AbortSignal.timeout(repoQueryTimeoutMs) }).catch((problem) => {
+        if (error instanceof TenantctlError) error.details.push(`its truncated WAL snapshot ${snapshotId} could not be forgotten (${messageOf(problem)}): run restic forget ${snapshotId}, or to-time restores fail to extract it`);
+      });
+    }
+    throw error;
+  }
 }
 
 /** The shipping state for `status`: written after every run (the newest segment only ever moves forward). */

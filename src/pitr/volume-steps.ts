@@ -55,6 +55,28 @@ export async function untarInto(ctx: Context, w: VolumeWhere, dir: 'staged' | 'w
   return dockerPipe(ctx.dockerHost, helperArgs(w, `mkdir -p ${target}\ntar --numeric-owner -C ${target} -xpf -`, true), { in: true }, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal, what });
 }
 
+/** The free space of the data volume's filesystem: POSIX df's line for the volume root (KiB). */
+export const freeSpaceScript = 'df -Pk . | tail -n 1';
+
+/** The bytes available from `df -Pk` output's last line (its 4th column, KiB). */
+export function parseDfAvailable(out: string): number {
+  const fields = out.trim().split('\n').at(-1)?.trim().split(/\s+/) ?? [];
+  const kib = Number(fields[3]);
+  if (fields.length < 6 || !Number.isFinite(kib) || kib < 0) throw new TenantctlError('docker', `could not read the data volume's free space from df: ${JSON.stringify(out.trim().slice(0, 200))}`);
+  return kib * 1024;
+}
+
+/**
+ * The room staging needs beside the live data: the base backup and the WAL, plus a margin (a tenth,
+ * at least 256 MiB) so the live PostgreSQL, which keeps writing into the same filesystem, never
+ * meets a full disk (it PANICs then). Returns the shortfall in bytes, 0 when it fits.
+ */
+export function stagingShortfall(freeBytes: number, baseBytes: number, walBytes: number): number {
+  const need = baseBytes + walBytes;
+  const margin = Math.max(256 * 1024 * 1024, Math.ceil(need / 10));
+  return Math.max(0, need + margin - freeBytes);
+}
+
 /** Starts the stage afresh: nothing of an earlier try of this operation is kept. */
 export const clearStageScript = 'rm -rf "$STAGED" "$WAL"\nmkdir -p "$STAGED" "$WAL"\nchown "$(stat -c %u:%g .)" "$STAGED" "$WAL"\nchmod 0700 "$STAGED" "$WAL"';
 

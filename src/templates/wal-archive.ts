@@ -21,8 +21,12 @@ export interface WalArchiveSettings {
   archiveTimeoutSeconds: number;
 }
 
-/** The archive_command: never overwrites a segment, and renames only a copy that is on disk. */
-export const archiveCommand = `test ! -f ${walArchiveMount}/%f && cp %p ${walArchiveMount}/%f.part && sync ${walArchiveMount}/%f.part && mv ${walArchiveMount}/%f.part ${walArchiveMount}/%f`;
+/**
+ * The archive_command: never overwrites a segment, renames only a copy that is on disk, and syncs
+ * the directory after the rename (coreutils `sync DIR` fsyncs it): success tells PostgreSQL it may
+ * recycle the segment, so the rename must survive a host crash too.
+ */
+export const archiveCommand = `test ! -f ${walArchiveMount}/%f && cp %p ${walArchiveMount}/%f.part && sync ${walArchiveMount}/%f.part && mv ${walArchiveMount}/%f.part ${walArchiveMount}/%f && sync ${walArchiveMount}`;
 
 /** The service that runs the template's one postgres state piece, or a refusal naming why PITR cannot apply. */
 export function pitrService(block: Pick<TemplateBlock, 'state'>, templateName: string): string {

@@ -6,7 +6,10 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { archiveCommand, pitrService, withWalArchive } from '../../src/templates/wal-archive.js';
 import { parseTargetTime } from '../../src/pitr/restore-to-time.js';
-import { clearStageScript, dropScript, pitrNames, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
+import { trustedBatch } from '../../src/pitr/ship.js';
+import { snapshotIdOf } from '../../src/pitr/base-backup.js';
+import { TenantctlError } from '../../src/common/errors.js';
+import { clearStageScript, dropScript, parseDfAvailable, pitrNames, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
 
 // Point-in-time recovery's pure parts: the compose file a PITR plan renders, the --to-time rule,
 // and the shell steps run on the data volume (here with the host's sh on a folder standing for it).
@@ -44,7 +47,7 @@ describe('withWalArchive', () => {
   });
 
   it('archives without overwriting, and only a copy that is on disk gets the segment\'s name', () => {
-    expect(archiveCommand).toMatch(/^test ! -f \/archive\/%f && cp %p \/archive\/%f\.part && sync \/archive\/%f\.part && mv \/archive\/%f\.part \/archive\/%f$/);
+    expect(archiveCommand).toMatch(/^test ! -f \/archive\/%f && cp %p \/archive\/%f\.part && sync \/archive\/%f\.part && mv \/archive\/%f\.part \/archive\/%f && sync \/archive$/);
   });
 });
 
@@ -118,5 +121,57 @@ describe('the data volume steps', () => {
     stage(dir);
     sh(dir, putBackScript(false));
     expect(readdirSync(dir).sort()).toEqual(['PG_VERSION', 'base']);
+  });
+});
+
+describe('room to stage a to-time restore', () => {
+  it('reads the available KiB of df -Pk, and refuses what it cannot read', () => {
+    expect(parseDfAvailable('Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda1 1000 400 600 40% /v\n')).toBe(600 * 1024);
+    expect(() => parseDfAvailable('df: .: No such file')).toThrow(/free space/);
+  });
+
+  it('needs the base, the WAL and a margin of a tenth (256 MiB at least) free', () => {
+    const MiB = 1024 * 1024;
+    expect(stagingShortfall(2000 * MiB, 1000 * MiB, 100 * MiB)).toBe(0);
+    expect(stagingShortfall(1200 * MiB, 1000 * MiB, 100 * MiB)).toBe(1100 * MiB + 256 * MiB - 1200 * MiB);
+    expect(stagingShortfall(300 * MiB, 10 * MiB, 0)).toBe(0);
+    expect(stagingShortfall(200 * MiB, 10 * MiB, 0)).toBe(66 * MiB);
+    expect(stagingShortfall(10_000 * MiB, 4000 * MiB, 4000 * MiB)).toBe(0);
+    expect(stagingShortfall(8500 * MiB, 4000 * MiB, 4000 * MiB)).toBe(300 * MiB);
+  });
+});
+
+describe('a shipped WAL batch', () => {
+  const fakeRepo = (fail = false) => {
+    const calls: string[][] = [];
+    return { calls, run: async (args: readonly string[]) => { calls.push([...args]); if (fail) throw new Error('repository locked'); return { stdout: '', stderrTail: '' }; } };
+  };
+
+  it('is kept when its tar ended well', async () => {
+    const repo = fakeRepo();
+    await trustedBatch(repo, 'abc123', Promise.resolve());
+    expect(repo.calls).toEqual([]);
+  });
+
+  it('is forgotten when its tar died mid-stream, and the tar failure is what is thrown', async () => {
+    const repo = fakeRepo();
+    await expect(trustedBatch(repo, 'abc123', Promise.reject(new TenantctlError('docker', 'tar exited 137')))).rejects.toThrow('tar exited 137');
+    expect(repo.calls).toEqual([['forget', 'abc123']]);
+  });
+
+  it('says so when it cannot be forgotten, still throwing the first cause', async () => {
+    const error = (await trustedBatch(fakeRepo(true), 'abc123', Promise.reject(new TenantctlError('docker', 'tar exited 137'))).catch((e: unknown) => e)) as TenantctlError;
+    expect(error.message).toBe('tar exited 137');
+    expect(error.details.join(' ')).toContain('restic forget abc123');
+  });
+});
+
+describe('a base backup\'s snapshot id', () => {
+  it('is the id restic\'s summary names, and a summary without one is a repository failure (exit 13), never a row with an empty id', () => {
+    const id = 'a'.repeat(64);
+    expect(snapshotIdOf({ snapshot_id: id })).toBe(id);
+    for (const summary of [{}, { snapshot_id: '' }, { snapshot_id: 42 }]) {
+      expect(() => snapshotIdOf(summary)).toThrow(expect.objectContaining({ kind: 'repository' }));
+    }
   });
 });
