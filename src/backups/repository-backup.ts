@@ -19,7 +19,8 @@ import { forgetUnrecorded, readBack, repositoryRef, saveStream, saveText, type D
 // the manifest are in the repository. A run that stops before that (an error, Ctrl-C, kill -9)
 // never becomes a backup: its row is failed (by itself, or by the tenant's next backup, which holds
 // the lock) and every snapshot tagged with its id, written whole or not, is forgotten by that next
-// backup (forgetUnrecorded), never recorded.
+// backup (forgetUnrecorded: only failed rows' snapshots of this host; a kind= snapshot, an unknown
+// backup id or an untagged snapshot is never touched), never recorded.
 
 export interface RepositoryBackupInput {
   id: string;
@@ -58,7 +59,7 @@ export async function backupIntoRepository(ctx: Context, db: AdminDb, location: 
   try {
     await ctx.pause('backup:running');
     // What a failed or killed earlier backup left in the repository goes first (never recorded as a backup).
-    await forgetUnrecorded(ctx, repo, store, id, backupId);
+    await forgetUnrecorded(ctx, repo, store, id, ctx.dockerHost.id, backupId);
     const target: SaveTarget = { repo, tenant: id, backupId, host: ctx.dockerHost.id };
     const files: Record<string, ManifestEntry> = {};
     const recorded: BackupManifest['pieces'] = {};
@@ -114,7 +115,7 @@ export async function backupIntoRepository(ctx: Context, db: AdminDb, location: 
       await store.fail(backupId, messageOf(error)).catch(() => {});
       // Its snapshots go now when the repository answers (Ctrl-C too: a signal of its own); else the tenant's next backup forgets them.
       const quiet: Context = { ...ctx, signal: new AbortController().signal };
-      await forgetUnrecorded(quiet, repo, store, id).catch(() => {});
+      await forgetUnrecorded(quiet, repo, store, id, ctx.dockerHost.id).catch(() => {});
     }
     throw error;
   } finally {
