@@ -2,6 +2,7 @@
 // lists and admin_backups rows (src/backups/in-repository.ts, src/backups/retention.ts).
 import { describe, expect, it } from 'vitest';
 import { failedBackupSnapshots, type Snapshot } from '../../src/backups/in-repository.js';
+import { removedByPolicy } from '../../src/backups/retention.js';
 
 const snap = (id: string, time: string, tags: string[], path = '/tenantctl/acme/manifest.json'): Snapshot =>
   ({ id, short_id: id.slice(0, 8), time, paths: [path], hostname: 'h1', tags });
@@ -31,5 +32,28 @@ describe('forgetting what failed backups left', () => {
   it('forgets nothing when the admin database knows no failed backup (a recovered, older admin database)', () => {
     expect(failedBackupSnapshots(snapshots, [], 'acme', 'h1')).toEqual([]);
     expect(failedBackupSnapshots(snapshots, [row('b-failed', 'failed', 'h1', 'other')], 'acme', 'h1')).toEqual([]);
+  });
+});
+
+describe('retention over succeeded backups', () => {
+  const b = (id: string, time: string) => ({ id, time });
+
+  it('keeps the newest backup of each day (--keep-daily), removing the older ones of the same day', () => {
+    const list = [b('d1-early', '2026-12-01T01:00:00Z'), b('d1-late', '2026-12-01T23:00:00Z'), b('d2', '2026-12-02T03:00:00Z'), b('d3', '2026-12-03T03:00:00Z')];
+    expect(removedByPolicy(list, { daily: 2 }).sort()).toEqual(['d1-early', 'd1-late']);
+    expect(removedByPolicy(list, { daily: 3 })).toEqual(['d1-early']);
+  });
+
+  it('combines last, weekly and monthly like restic (a backup kept by any rule stays)', () => {
+    const list = [b('nov', '2026-11-15T00:00:00Z'), b('w48', '2026-11-24T00:00:00Z'), b('w49a', '2026-11-30T00:00:00Z'), b('w49b', '2026-12-02T00:00:00Z')];
+    expect(removedByPolicy(list, { weekly: 2 }).sort()).toEqual(['nov', 'w49a']);
+    expect(removedByPolicy(list, { monthly: 2 }).sort()).toEqual(['nov', 'w48']);
+    expect(removedByPolicy(list, { last: 3, monthly: 1 }).sort()).toEqual(['nov']);
+  });
+
+  it('never removes the newest succeeded backup, and never counts a failed one (only succeeded ones are given)', () => {
+    // restic over the snapshots: GOOD then a killed run's ORPHAN manifest the same day, --keep-daily 1 removed GOOD.
+    expect(removedByPolicy([b('good', '2026-12-01T01:00:00Z')], { daily: 1 })).toEqual([]);
+    expect(removedByPolicy([b('old', '2026-11-01T01:00:00Z'), b('new', '2026-12-01T01:00:00Z')], { monthly: 1 })).toEqual(['old']);
   });
 });
