@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf } from '../common/errors.js';
+import { resticQueryTimeoutMs } from '../common/timeouts.js';
 import { recordAudit } from '../audit/write.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { configuredRepository, type RepositoryLocation } from '../repository/location.js';
@@ -58,6 +59,8 @@ export async function backupIntoRepository(ctx: Context, db: AdminDb, location: 
   let recordedSucceeded = false;
   try {
     await ctx.pause('backup:running');
+    // restic backup --stdin cannot be retried once its stream began: a stale lock (a restic killed with -9) goes first.
+    await repo.run(['unlock'], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal, onStderrLine: ctx.reporter.detail });
     // What a failed or killed earlier backup left in the repository goes first (never recorded as a backup).
     await forgetUnrecorded(ctx, repo, store, id, ctx.dockerHost.id, backupId);
     const target: SaveTarget = { repo, tenant: id, backupId, host: ctx.dockerHost.id };

@@ -100,3 +100,5 @@ export const resticStreamTimeoutMs = 6 * 60 * 60_000;
 export const resticCheckTimeoutMs = 60 * 60_000;
 /** restic: `forget --prune` of one tenant's snapshots (prune rewrites packs: minutes on a large repository). */
 export const resticForgetTimeoutMs = 60 * 60_000;
+/** restic: how long a command waits, retrying with backoff, for another restic's lock on the repository (a backup of another tenant, a prune) to go. */
+export const resticLockWaitMs = 10 * 60_000;

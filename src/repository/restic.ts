@@ -7,7 +7,8 @@ import type { Context } from '../context.js';
 import { TenantctlError, usageError, type ExitCodeName } from '../common/errors.js';
 import { childEnvironment } from '../common/child-env.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
-import { killGraceMs } from '../common/timeouts.js';
+import { killGraceMs, resticLockWaitMs, resticQueryTimeoutMs } from '../common/timeouts.js';
+import { isLockError, withLockRetry, withUnlockHint } from './lock-retry.js';
 import { configuredRepository, type RepositoryLocation } from './location.js';
 import { repositoryPassword } from './password.js';
 
@@ -82,7 +83,16 @@ export function openRepositoryWith(input: OpenRepositoryInput): Repository {
   const location: RepositoryLocation = { url: input.url, display: input.display ?? input.url, backend: /^([a-z0-9]+):/.exec(input.url)?.[1] ?? 'local' };
   const runDir = input.runDir ?? path.join(path.dirname(input.cacheDir), 'run');
   const extraArgs = sftpArgs(input.url, input.ssh);
-  const run = (args: readonly string[], options: ResticRunOptions) => runRestic(location, input, runDir, [...extraArgs, ...args], options);
+  const once = (args: readonly string[], options: ResticRunOptions) => runRestic(location, input, runDir, [...extraArgs, ...args], options);
+  // A streamed run (backup --stdin, dump) cannot be replayed: its lock error only names `restic unlock`.
+  const run = (args: readonly string[], options: ResticRunOptions) => (options.stdin || options.stdout || args[0] === 'unlock'
+    ? once(args, options).catch((error: unknown) => { throw isLockError(error) ? withUnlockHint(error as TenantctlError) : error; })
+    : withLockRetry(() => once(args, options), {
+      waitMs: resticLockWaitMs,
+      now: Date.now,
+      sleep: (ms) => abortableSleep(ms, options.signal),
+      unlock: () => once(['unlock'], { timeoutMs: resticQueryTimeoutMs, signal: options.signal, onStderrLine: options.onStderrLine }),
+    }));
   return {
     location,
     run,
@@ -91,6 +101,15 @@ export function openRepositoryWith(input: OpenRepositoryInput): Repository {
       return parseJsonOutput<T>(stdout, `restic ${args[0]}`);
     },
   };
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new TenantctlError('interrupted', 'cancelled while waiting for the repository lock'));
+    const onAbort = () => { clearTimeout(timer); reject(new TenantctlError('interrupted', 'cancelled while waiting for the repository lock')); };
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** restic's --json output: one document, or (backup, restore) one per line, the last being the summary. */
