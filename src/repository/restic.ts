@@ -153,7 +153,9 @@ function sftpTarget(url: string): { userHost: string; port?: string } | undefine
 /** restic's failures by their first error line: which exit code they get. */
 export function classifyResticError(line: string): ExitCodeName {
   if (/wrong password|no key found/i.test(line)) return 'usage';
-  if (/Is there a repository at the following location|unable to open config file|repository does not exist|config file does not exist/i.test(line)) return 'notFound';
+  // "unable to open config file" alone is also permission denied, S3 AccessDenied or an I/O error: not-found only when it says so.
+  if (/Is there a repository at the following location|repository does not exist|config file does not exist/i.test(line)) return 'notFound';
+  if (/unable to open config file/i.test(line) && /does not exist|no such file|not found|NoSuchKey/i.test(line) && !/denied|permission/i.test(line)) return 'notFound';
   if (/already locked|unable to create lock|repository is already initialized|config file already exists/i.test(line)) return 'conflict';
   return 'repository';
 }

@@ -48,6 +48,11 @@ describe('restic failures', () => {
     expect(classifyResticError('Fatal: unable to open config file: stat /r/config: no such file or directory')).toBe('notFound');
     expect(classifyResticError('unable to create lock in backend: repository is already locked exclusively by PID 12 on h')).toBe('conflict');
     expect(classifyResticError('Fatal: unable to open repository at sftp:x@y:/z: ssh: connection refused')).toBe('repository');
+    // Not "no repository there" (repository init would restic init over it): permission, S3 access, I/O.
+    expect(classifyResticError('Fatal: unable to open config file: Lstat /srv/r/config: file does not exist')).toBe('notFound');
+    expect(classifyResticError('Fatal: unable to open config file: open /r/config: permission denied')).toBe('repository');
+    expect(classifyResticError('Fatal: unable to open config file: Stat: Access Denied.')).toBe('repository');
+    expect(classifyResticError('Fatal: unable to open config file: read /r/config: input/output error')).toBe('repository');
   });
 
   it('keeps the Fatal line, without terminal escapes', () => {
