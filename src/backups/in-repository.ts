@@ -56,6 +56,8 @@ export async function saveStream<T>(ctx: Context, target: SaveTarget, file: stri
     ['backup', '--stdin', '--stdin-filename', snapshotPath(target.tenant, file), '--tag', `tenant=${target.tenant}`, '--tag', `backup=${target.backupId}`, '--tag', 'tenantctl', '--host', target.host, '--quiet'],
     { stdin: pass, timeoutMs: resticStreamTimeoutMs, signal: stop.signal, onStderrLine: ctx.reporter.detail },
   ).catch((error) => { resticError = error; throw error; });
+  // Handled here too: a path that throws resticError without awaiting `saving` must not leave it an unhandled rejection (node exits 1, no rollback).
+  saving.catch(() => {});
   try {
     let result: T;
     try {
@@ -125,6 +127,9 @@ export async function readBack<T extends { exitCode?: number }>(ctx: Context, re
   const reading = repo.run(['dump', '--no-lock', snapshot, `/${snapshotPath(tenant, file)}`], { stdout: sink, timeoutMs: resticStreamTimeoutMs, signal: stop.signal, onStderrLine: ctx.reporter.detail })
     .then(() => new Promise<void>((resolve) => sink.end(resolve)))
     .then(() => { if (!pass.destroyed) pass.end(); }, (error) => { resticError = error; pass.destroy(); throw error; });
+  // Ctrl-C during a verification rejects `reading` while `use` still ends well: the paths that throw resticError
+  // without awaiting it must not leave an unhandled rejection (node would exit 1 instead of rolling back).
+  reading.catch(() => {});
   try {
     let result: T;
     try {

@@ -1,7 +1,10 @@
 // Which snapshots of a shared restic repository tenantctl may forget: pure functions over snapshot
 // lists and admin_backups rows (src/backups/in-repository.ts, src/backups/retention.ts).
 import { describe, expect, it } from 'vitest';
-import { failedBackupSnapshots, type Snapshot } from '../../src/backups/in-repository.js';
+import { failedBackupSnapshots, readBack, type Snapshot } from '../../src/backups/in-repository.js';
+import { TenantctlError } from '../../src/common/errors.js';
+import type { Context } from '../../src/context.js';
+import type { Repository } from '../../src/repository/restic.js';
 import { removedByPolicy } from '../../src/backups/retention.js';
 
 const snap = (id: string, time: string, tags: string[], path = '/tenantctl/acme/manifest.json'): Snapshot =>
@@ -55,5 +58,26 @@ describe('retention over succeeded backups', () => {
     // restic over the snapshots: GOOD then a killed run's ORPHAN manifest the same day, --keep-daily 1 removed GOOD.
     expect(removedByPolicy([b('good', '2026-12-01T01:00:00Z')], { daily: 1 })).toEqual([]);
     expect(removedByPolicy([b('old', '2026-11-01T01:00:00Z'), b('new', '2026-12-01T01:00:00Z')], { monthly: 1 })).toEqual(['old']);
+  });
+});
+
+describe('reading a snapshot back', () => {
+  it('rejects with restic\'s error, leaving no unhandled rejection, when restic fails while the reader ends well (Ctrl-C during a verification)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => { unhandled.push(reason); };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const cancelled = new TenantctlError('interrupted', 'restic dump was cancelled');
+      const repo = { location: { url: '/r', display: '/r', backend: 'local' }, run: () => Promise.reject(cancelled), json: () => Promise.reject(cancelled) } as unknown as Repository;
+      const ctx = { signal: new AbortController().signal, reporter: { detail: () => {} } } as unknown as Context;
+      await expect(readBack(ctx, repo, 'abc', 'acme', 'db.dump', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        return { exitCode: 0 };
+      })).rejects.toBe(cancelled);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
