@@ -5,7 +5,8 @@ import { recordAudit } from '../audit/write.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { configuredRepository, type RepositoryLocation } from '../repository/location.js';
 import { repositoryKey } from '../repository/password.js';
-import { openRepository } from '../repository/restic.js';
+import { openRepository, type Repository } from '../repository/restic.js';
+import { holdRepository } from '../repository/hold.js';
 import { BackupStore, heartbeatEveryMs } from './store.js';
 import { snapshotPiece, checkPostgresDump, type SnapshotContext } from './piece-snapshots.js';
 import { pieceContainer, type Piece } from './pieces.js';
@@ -49,8 +50,18 @@ export function repositoryOf(ctx: Context): RepositoryLocation | undefined {
 
 /** Writes the backup into the repository; the caller holds the tenant's lock and has started its state services. */
 export async function backupIntoRepository(ctx: Context, db: AdminDb, location: RepositoryLocation, input: RepositoryBackupInput): Promise<RepositoryBackupOutput> {
-  const { id, backupId, pieces, snapshot } = input;
   const repo = await openRepository(ctx);
+  // Side by side with other backups, never while a forget/prune of this repository runs (hold.ts).
+  const release = await holdRepository(db, location, 'shared');
+  try {
+    return await writeBackup(ctx, db, location, input, repo);
+  } finally {
+    await release();
+  }
+}
+
+async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocation, input: RepositoryBackupInput, repo: Repository): Promise<RepositoryBackupOutput> {
+  const { id, backupId, pieces, snapshot } = input;
   const store = new BackupStore(db);
   const directory = repositoryRef(backupId);
   await store.start({ id: backupId, tenant: id, host: ctx.dockerHost.id, directory, repository: { key: repositoryKey(location), display: location.display } });
