@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { resticQueryTimeoutMs } from '../common/timeouts.js';
@@ -87,19 +88,22 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
       await store.addSnapshot(backupId, piece.file, snap);
       // The snapshot is in the repository, not yet checked or recorded: where e2e tests kill a repository backup.
       await ctx.pause('backup:piece-saved');
+      // Every piece's snapshot is read back whole and hashed (a dump also through the tenant's pg_restore --list): what the repository holds is what went in.
+      const back: Digest = { bytes: 0, sha256: '' };
       if (piece.kind === 'postgres') {
         dumpMBps = taken.bytes / 1e6 / Math.max(0.001, (ctx.clock.now() - pieceStarted) / 1000);
         ctx.reporter.step(`reading the dump of ${piece.name} back from the repository (pg_restore --list)`);
         const container = await pieceContainer(snapshot.ctx, snapshot.project, piece);
-        const back: Digest = { bytes: 0, sha256: '' };
         await readBack(ctx, repo, snap, id, piece.file, async (source) => {
           await checkPostgresDump(snapshot, container.id, piece, source);
           return { exitCode: 0 };
         }, back);
-        // Every byte read back, not only what pg_restore --list needed: what the repository holds is what went in.
-        if (back.bytes !== taken.bytes || back.sha256 !== taken.sha256) {
-          throw new TenantctlError('repository', `the dump of ${piece.name} read back from ${location.display} is not the one written (${back.bytes} bytes, ${taken.bytes} written): not recorded as a backup`);
-        }
+      } else {
+        ctx.reporter.step(`reading ${piece.file} of ${piece.name} back from the repository`);
+        await readBack(ctx, repo, snap, id, piece.file, drain, back);
+      }
+      if (back.bytes !== taken.bytes || back.sha256 !== taken.sha256) {
+        throw new TenantctlError('repository', `${piece.file} of ${piece.name} read back from ${location.display} is not the one written (${back.bytes} bytes, ${taken.bytes} written): not recorded as a backup`);
       }
       files[piece.file] = { bytes: taken.bytes, sha256: taken.sha256 };
       recorded[piece.name] = { kind: piece.kind, service: piece.service, file: piece.file, image: taken.image, imageId: taken.imageId, ...(taken.version ? { version: taken.version } : {}) };
@@ -108,6 +112,7 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
     ctx.reporter.step(`recording ${id}'s record, modules and key hashes`);
     const tenantJson = `${JSON.stringify(await input.document(), null, 2)}\n`;
     snapshots[tenantFile] = await saveText(ctx, target, tenantFile, tenantJson);
+    await checkText(ctx, repo, snapshots[tenantFile]!, id, tenantFile, tenantJson, location);
     await store.addSnapshot(backupId, tenantFile, snapshots[tenantFile]!);
     files[tenantFile] = { bytes: Buffer.byteLength(tenantJson), sha256: sha256Of(tenantJson) };
     const manifest: BackupManifest = {
@@ -116,6 +121,7 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
     };
     const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
     snapshots[manifestFile] = await saveText(ctx, target, manifestFile, manifestText);
+    await checkText(ctx, repo, snapshots[manifestFile]!, id, manifestFile, manifestText, location);
     await store.addSnapshot(backupId, manifestFile, snapshots[manifestFile]!);
     // Every snapshot written and checked, the row not yet succeeded: a kill here is still no backup.
     await ctx.pause('backup:written');
@@ -137,3 +143,18 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
   }
 }
 
+
+/** Reads a snapshot to its end (readBack hashes it on the way). */
+const drain = async (source: Readable) => {
+  for await (const _chunk of source) { /* hashed by readBack */ }
+  return {};
+};
+
+/** tenant.json and manifest.json read back whole and compared with what was written. */
+export async function checkText(ctx: Context, repo: Repository, snapshot: string, tenant: string, file: string, text: string, location: RepositoryLocation): Promise<void> {
+  const back: Digest = { bytes: 0, sha256: '' };
+  await readBack(ctx, repo, snapshot, tenant, file, drain, back);
+  if (back.bytes !== Buffer.byteLength(text) || back.sha256 !== sha256Of(text)) {
+    throw new TenantctlError('repository', `${file} read back from ${location.display} is not the one written (${back.bytes} bytes, ${Buffer.byteLength(text)} written): not recorded as a backup`);
+  }
+}

@@ -5,6 +5,7 @@ import { failedBackupSnapshots, readBack, type Snapshot } from '../../src/backup
 import { TenantctlError } from '../../src/common/errors.js';
 import type { Context } from '../../src/context.js';
 import type { Repository } from '../../src/repository/restic.js';
+import { checkText } from '../../src/backups/repository-backup.js';
 import { removedByPolicy } from '../../src/backups/retention.js';
 
 const snap = (id: string, time: string, tags: string[], path = '/tenantctl/acme/manifest.json'): Snapshot =>
@@ -79,5 +80,23 @@ describe('reading a snapshot back', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('checking a small file read back', () => {
+  const repoServing = (served: string) => ({
+    location: { url: '/r', display: '/r', backend: 'local' },
+    run: async (_args: readonly string[], options: { stdout?: NodeJS.WritableStream }) => {
+      await new Promise<void>((resolve) => options.stdout!.write(served, () => resolve()));
+      return { stdout: '', stderrTail: '' };
+    },
+    json: async () => ({}),
+  }) as unknown as Repository;
+  const ctx = { signal: new AbortController().signal, reporter: { detail: () => {} } } as unknown as Context;
+  const location = { url: '/r', display: '/r', backend: 'local' };
+
+  it('passes when the repository gives back what was written, refuses anything else (exit 13)', async () => {
+    await expect(checkText(ctx, repoServing('{"a":1}\n'), 'abc', 'acme', 'manifest.json', '{"a":1}\n', location)).resolves.toBeUndefined();
+    await expect(checkText(ctx, repoServing('{"a":2}\n'), 'abc', 'acme', 'manifest.json', '{"a":1}\n', location)).rejects.toMatchObject({ kind: 'repository', message: expect.stringMatching(/manifest.json read back from \/r is not the one written/) });
   });
 });
