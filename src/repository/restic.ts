@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Context } from '../context.js';
 import { TenantctlError, usageError, type ExitCodeName } from '../common/errors.js';
 import { childEnvironment } from '../common/child-env.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
-import { killGraceMs, resticLockWaitMs, resticQueryTimeoutMs } from '../common/timeouts.js';
+import { killGraceMs, resticCheckTimeoutMs, resticForgetTimeoutMs, resticLockWaitMs, resticQueryTimeoutMs, resticStreamTimeoutMs } from '../common/timeouts.js';
 import { isLockError, withLockRetry, withUnlockHint } from './lock-retry.js';
 import { configuredRepository, type RepositoryLocation } from './location.js';
 import { repositoryPassword } from './password.js';
@@ -168,12 +168,24 @@ export function firstErrorLine(stderrLines: readonly string[]): string {
   return (lines.find((l) => /^Fatal:/.test(l)) ?? lines.find((l) => /error|denied|failed|unable|wrong|invalid|no such|refused/i.test(l)) ?? lines[0] ?? '').replace(/\s+/g, ' ').slice(0, 400);
 }
 
+/** A password file older than the longest restic run (plus the kill grace) belongs to no live run, whatever its pid says now. */
+export const passwordFileMaxAgeMs = Math.max(resticStreamTimeoutMs, resticForgetTimeoutMs, resticCheckTimeoutMs) + killGraceMs + 60_000;
+
+/** Whether a left password file goes: its process is gone, or it is older than any run (its pid was reused). */
+export function passwordFileLeft(name: string, ageMs: number, ownPid: number, isAlive: (pid: number) => boolean): boolean {
+  const pid = Number(/^pw-(\d+)-/.exec(name)?.[1]);
+  if (!Number.isInteger(pid)) return false;
+  if (ageMs > passwordFileMaxAgeMs) return true;
+  return pid !== ownPid && !isAlive(pid);
+}
+
 async function sweepLeftPasswordFiles(runDir: string): Promise<void> {
   const names = await readdir(runDir).catch(() => [] as string[]);
   await Promise.all(names.map(async (name) => {
-    const pid = Number(/^pw-(\d+)-/.exec(name)?.[1]);
-    if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) return;
-    await rm(path.join(runDir, name), { force: true });
+    const file = path.join(runDir, name);
+    const modified = (await stat(file).catch(() => undefined))?.mtimeMs;
+    if (modified === undefined || !passwordFileLeft(name, Date.now() - modified, process.pid, alive)) return;
+    await rm(file, { force: true });
   }));
 }
 
