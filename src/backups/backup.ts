@@ -45,6 +45,8 @@ export interface BackupResult {
   files: Record<string, ManifestEntry>;
   /** Older backups of the tenant removed by --keep. */
   pruned: string[];
+  /** What went wrong after the backup was recorded (its retention): the backup itself succeeded. */
+  warnings?: string[];
   durationMs: number;
   /** MB/s of the database dump (MB = 10^6 bytes). */
   dumpMBps: number;
@@ -124,8 +126,19 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
       try {
         const snapshot: SnapshotContext = { ctx: onContainers(ctx, runtime), project: t.record.composeProject, runtime, tenant: id, secrets, migrationsDatabase: migrationsDatabaseOf(ctx, template, t.record) };
         const made = await backupIntoRepository(ctx, db, location, { id, backupId, template, pieces, snapshot, document: () => tenantDocument(db, id) });
-        const pruned = keep === undefined && retention === undefined ? [] : await pruneRepositoryBackups(ctx, db, id, retention ?? { last: keep });
-        return { id: backupId, tenant: id, directory: made.directory, sizeBytes: made.sizeBytes, files: made.files, pruned, durationMs: ctx.clock.now() - started, dumpMBps: made.dumpMBps, repository: made.repository, snapshots: made.snapshots };
+        // The backup is recorded: retention failing after it (a lock, an unreachable repository) is a warning, not a failed backup (the journal finishes it later).
+        let pruned: string[] = [];
+        const warnings: string[] = [];
+        if (keep !== undefined || retention !== undefined) {
+          try {
+            pruned = await pruneRepositoryBackups(ctx, db, id, retention ?? { last: keep });
+          } catch (error) {
+            if (error instanceof TenantctlError && error.kind === 'interrupted') throw error;
+            warnings.push(`retention after backup ${backupId} failed: ${messageOf(error)}`);
+            ctx.reporter.info(`warning: ${warnings[warnings.length - 1]!}`);
+          }
+        }
+        return { id: backupId, tenant: id, directory: made.directory, sizeBytes: made.sizeBytes, files: made.files, pruned, durationMs: ctx.clock.now() - started, dumpMBps: made.dumpMBps, repository: made.repository, snapshots: made.snapshots, ...(warnings.length ? { warnings } : {}) };
       } finally {
         await stopAfter?.();
       }

@@ -4,7 +4,7 @@ import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { resticForgetTimeoutMs, resticQueryTimeoutMs, resticStreamTimeoutMs } from '../common/timeouts.js';
 import type { Repository } from '../repository/restic.js';
-import type { BackupStore } from './store.js';
+import type { BackupRecord, BackupStore } from './store.js';
 
 // How a backup lives in the restic repository: one snapshot per file of the backup (each piece's
 // dump or archive, tenant.json, manifest.json), each made by `restic backup --stdin` from a stream
@@ -56,6 +56,8 @@ export async function saveStream<T>(ctx: Context, target: SaveTarget, file: stri
     ['backup', '--stdin', '--stdin-filename', snapshotPath(target.tenant, file), '--tag', `tenant=${target.tenant}`, '--tag', `backup=${target.backupId}`, '--tag', 'tenantctl', '--host', target.host, '--quiet'],
     { stdin: pass, timeoutMs: resticStreamTimeoutMs, signal: stop.signal, onStderrLine: ctx.reporter.detail },
   ).catch((error) => { resticError = error; throw error; });
+  // Handled here too: a path that throws resticError without awaiting `saving` must not leave it an unhandled rejection (node exits 1, no rollback).
+  saving.catch(() => {});
   try {
     let result: T;
     try {
@@ -125,6 +127,9 @@ export async function readBack<T extends { exitCode?: number }>(ctx: Context, re
   const reading = repo.run(['dump', '--no-lock', snapshot, `/${snapshotPath(tenant, file)}`], { stdout: sink, timeoutMs: resticStreamTimeoutMs, signal: stop.signal, onStderrLine: ctx.reporter.detail })
     .then(() => new Promise<void>((resolve) => sink.end(resolve)))
     .then(() => { if (!pass.destroyed) pass.end(); }, (error) => { resticError = error; pass.destroy(); throw error; });
+  // Ctrl-C during a verification rejects `reading` while `use` still ends well: the paths that throw resticError
+  // without awaiting it must not leave an unhandled rejection (node would exit 1 instead of rolling back).
+  reading.catch(() => {});
   try {
     let result: T;
     try {
@@ -165,22 +170,34 @@ export async function tenantSnapshots(ctx: Context, repo: Repository, tenant: st
 }
 
 /**
- * Snapshots of the tenant that belong to no backup on record as succeeded (or as removed already):
- * those of a backup that failed, or of a run killed before it recorded them, written whole or not.
- * They are forgotten (`restic forget`, no prune: the retention run prunes), under the tenant's lock,
- * so nothing in the repository claims to be a backup that `tenantctl backups` does not list as one.
- * `except` is the backup this run is making. Returns how many were forgotten.
+ * The snapshots a failed backup of this host left: those tagged backup=<id> where <id> is a row of
+ * admin_backups, of this tenant and this host, in state failed (a killed run's row is settled as
+ * failed first, settle-left.ts). Everything else stays: snapshots without a backup= tag, any with a
+ * kind= tag (the WAL archive's kind=wal and kind=pitr-base, the admin database's kind=admin), ids
+ * this admin database does not know (another machine sharing the repository, or a backup made after
+ * the admin database this one was recovered from), and every succeeded, running or pruned backup's.
+ * `except` is the backup this run is making. Pure: the unit tests give it snapshot lists.
  */
-export async function forgetUnrecorded(ctx: Context, repo: Repository, store: BackupStore, tenant: string, except?: string): Promise<number> {
-  const snapshots = await tenantSnapshots(ctx, repo, tenant);
-  const recorded = new Set((await store.list({ tenant, includePruned: false })).filter((b) => b.state === 'succeeded').map((b) => b.id));
-  const orphans = snapshots.filter((s) => {
+export function failedBackupSnapshots(snapshots: readonly Snapshot[], backups: ReadonlyArray<Pick<BackupRecord, 'id' | 'state' | 'host' | 'tenant'>>, tenant: string, host: string, except?: string): Snapshot[] {
+  const failed = new Set(backups.filter((b) => b.state === 'failed' && b.host === host && b.tenant === tenant).map((b) => b.id));
+  return snapshots.filter((s) => {
+    if (tagOf(s, 'kind') !== undefined || tagOf(s, 'tenant') !== tenant) return false;
     const backup = tagOf(s, 'backup');
-    return backup !== except && (backup === undefined || !recorded.has(backup));
+    return backup !== undefined && backup !== except && failed.has(backup);
   });
+}
+
+/**
+ * Forgets what failed backups of this host left in the repository (failedBackupSnapshots): a backup
+ * that failed, or a run killed before it recorded itself, written whole or not. `restic forget`, no
+ * prune (the retention run prunes), under the tenant's lock, so nothing in the repository claims to
+ * be a backup that `tenantctl backups` lists as failed. Returns how many were forgotten.
+ */
+export async function forgetUnrecorded(ctx: Context, repo: Repository, store: BackupStore, tenant: string, host: string, except?: string): Promise<number> {
+  const snapshots = await tenantSnapshots(ctx, repo, tenant);
+  const orphans = failedBackupSnapshots(snapshots, await store.list({ tenant, includePruned: true }), tenant, host, except);
   if (orphans.length === 0) return 0;
-  ctx.reporter.step(`forgetting ${orphans.length} snapshot${orphans.length === 1 ? '' : 's'} of ${tenant} no backup on record owns (a failed or killed backup's)`);
+  ctx.reporter.step(`forgetting ${orphans.length} snapshot${orphans.length === 1 ? '' : 's'} of ${tenant} that failed backups left`);
   await repo.run(['forget', ...orphans.map((s) => s.id)], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal, onStderrLine: ctx.reporter.detail });
   return orphans.length;
 }
-

@@ -8,6 +8,8 @@ import { OperationJournal, type Operation } from '../operations/journal.js';
 import { BackupStore } from './store.js';
 import { backupDirectory } from './manifest.js';
 import { openRepository } from '../repository/restic.js';
+import { holdRepository } from '../repository/hold.js';
+import { configuredRepository } from '../repository/location.js';
 import { resticForgetTimeoutMs } from '../common/timeouts.js';
 
 /** `restic forget` of every snapshot of one backup (by its tag: also one whose id the row never got). */
@@ -72,6 +74,17 @@ export async function removeChosen(ctx: Context, db: AdminDb, id: string, doomed
 }
 
 async function removeEach(ctx: Context, journal: OperationJournal, op: Operation<PruneIntent>): Promise<void> {
+  // forget+prune take restic's exclusive lock: never while another backup streams into the repository (hold.ts).
+  const location = configuredRepository(ctx.config);
+  const release = location ? await holdRepository(journal.db, location, 'exclusive') : undefined;
+  try {
+    await removeEachHeld(ctx, journal, op);
+  } finally {
+    await release?.();
+  }
+}
+
+async function removeEachHeld(ctx: Context, journal: OperationJournal, op: Operation<PruneIntent>): Promise<void> {
   const store = new BackupStore(journal.db);
   let forgotten = false;
   for (const backupId of op.data.backups) {

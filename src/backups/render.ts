@@ -26,6 +26,7 @@ export function renderBackup(r: BackupResult | BackupBatchResult): string {
     `  restore  tenantctl restore ${r.tenant} --from ${r.id}`,
   ];
   if (r.pruned.length > 0) lines.push(`  removed  ${r.pruned.join(', ')} (--keep)`);
+  for (const w of r.warnings ?? []) lines.push(`  ${chalk.yellow('warning')}  ${w}`);
   return lines.join('\n');
 }
 

@@ -1,10 +1,13 @@
+import type { Readable } from 'node:stream';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf } from '../common/errors.js';
+import { resticQueryTimeoutMs } from '../common/timeouts.js';
 import { recordAudit } from '../audit/write.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { configuredRepository, type RepositoryLocation } from '../repository/location.js';
 import { repositoryKey } from '../repository/password.js';
-import { openRepository } from '../repository/restic.js';
+import { openRepository, type Repository } from '../repository/restic.js';
+import { holdRepository } from '../repository/hold.js';
 import { BackupStore, heartbeatEveryMs } from './store.js';
 import { snapshotPiece, checkPostgresDump, type SnapshotContext } from './piece-snapshots.js';
 import { pieceContainer, type Piece } from './pieces.js';
@@ -19,7 +22,8 @@ import { forgetUnrecorded, readBack, repositoryRef, saveStream, saveText, type D
 // the manifest are in the repository. A run that stops before that (an error, Ctrl-C, kill -9)
 // never becomes a backup: its row is failed (by itself, or by the tenant's next backup, which holds
 // the lock) and every snapshot tagged with its id, written whole or not, is forgotten by that next
-// backup (forgetUnrecorded), never recorded.
+// backup (forgetUnrecorded: only failed rows' snapshots of this host; a kind= snapshot, an unknown
+// backup id or an untagged snapshot is never touched), never recorded.
 
 export interface RepositoryBackupInput {
   id: string;
@@ -47,8 +51,18 @@ export function repositoryOf(ctx: Context): RepositoryLocation | undefined {
 
 /** Writes the backup into the repository; the caller holds the tenant's lock and has started its state services. */
 export async function backupIntoRepository(ctx: Context, db: AdminDb, location: RepositoryLocation, input: RepositoryBackupInput): Promise<RepositoryBackupOutput> {
-  const { id, backupId, pieces, snapshot } = input;
   const repo = await openRepository(ctx);
+  // Side by side with other backups, never while a forget/prune of this repository runs (hold.ts).
+  const release = await holdRepository(db, location, 'shared');
+  try {
+    return await writeBackup(ctx, db, location, input, repo);
+  } finally {
+    await release();
+  }
+}
+
+async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocation, input: RepositoryBackupInput, repo: Repository): Promise<RepositoryBackupOutput> {
+  const { id, backupId, pieces, snapshot } = input;
   const store = new BackupStore(db);
   const directory = repositoryRef(backupId);
   await store.start({ id: backupId, tenant: id, host: ctx.dockerHost.id, directory, repository: { key: repositoryKey(location), display: location.display } });
@@ -57,8 +71,10 @@ export async function backupIntoRepository(ctx: Context, db: AdminDb, location: 
   let recordedSucceeded = false;
   try {
     await ctx.pause('backup:running');
+    // restic backup --stdin cannot be retried once its stream began: a stale lock (a restic killed with -9) goes first.
+    await repo.run(['unlock'], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal, onStderrLine: ctx.reporter.detail });
     // What a failed or killed earlier backup left in the repository goes first (never recorded as a backup).
-    await forgetUnrecorded(ctx, repo, store, id, backupId);
+    await forgetUnrecorded(ctx, repo, store, id, ctx.dockerHost.id, backupId);
     const target: SaveTarget = { repo, tenant: id, backupId, host: ctx.dockerHost.id };
     const files: Record<string, ManifestEntry> = {};
     const recorded: BackupManifest['pieces'] = {};
@@ -72,19 +88,22 @@ export async function backupIntoRepository(ctx: Context, db: AdminDb, location: 
       await store.addSnapshot(backupId, piece.file, snap);
       // The snapshot is in the repository, not yet checked or recorded: where e2e tests kill a repository backup.
       await ctx.pause('backup:piece-saved');
+      // Every piece's snapshot is read back whole and hashed (a dump also through the tenant's pg_restore --list): what the repository holds is what went in.
+      const back: Digest = { bytes: 0, sha256: '' };
       if (piece.kind === 'postgres') {
         dumpMBps = taken.bytes / 1e6 / Math.max(0.001, (ctx.clock.now() - pieceStarted) / 1000);
         ctx.reporter.step(`reading the dump of ${piece.name} back from the repository (pg_restore --list)`);
         const container = await pieceContainer(snapshot.ctx, snapshot.project, piece);
-        const back: Digest = { bytes: 0, sha256: '' };
         await readBack(ctx, repo, snap, id, piece.file, async (source) => {
           await checkPostgresDump(snapshot, container.id, piece, source);
           return { exitCode: 0 };
         }, back);
-        // Every byte read back, not only what pg_restore --list needed: what the repository holds is what went in.
-        if (back.bytes !== taken.bytes || back.sha256 !== taken.sha256) {
-          throw new TenantctlError('repository', `the dump of ${piece.name} read back from ${location.display} is not the one written (${back.bytes} bytes, ${taken.bytes} written): not recorded as a backup`);
-        }
+      } else {
+        ctx.reporter.step(`reading ${piece.file} of ${piece.name} back from the repository`);
+        await readBack(ctx, repo, snap, id, piece.file, drain, back);
+      }
+      if (back.bytes !== taken.bytes || back.sha256 !== taken.sha256) {
+        throw new TenantctlError('repository', `${piece.file} of ${piece.name} read back from ${location.display} is not the one written (${back.bytes} bytes, ${taken.bytes} written): not recorded as a backup`);
       }
       files[piece.file] = { bytes: taken.bytes, sha256: taken.sha256 };
       recorded[piece.name] = { kind: piece.kind, service: piece.service, file: piece.file, image: taken.image, imageId: taken.imageId, ...(taken.version ? { version: taken.version } : {}) };
@@ -93,6 +112,7 @@ export async function backupIntoRepository(ctx: Context, db: AdminDb, location: 
     ctx.reporter.step(`recording ${id}'s record, modules and key hashes`);
     const tenantJson = `${JSON.stringify(await input.document(), null, 2)}\n`;
     snapshots[tenantFile] = await saveText(ctx, target, tenantFile, tenantJson);
+    await checkText(ctx, repo, snapshots[tenantFile]!, id, tenantFile, tenantJson, location);
     await store.addSnapshot(backupId, tenantFile, snapshots[tenantFile]!);
     files[tenantFile] = { bytes: Buffer.byteLength(tenantJson), sha256: sha256Of(tenantJson) };
     const manifest: BackupManifest = {
@@ -101,6 +121,7 @@ export async function backupIntoRepository(ctx: Context, db: AdminDb, location: 
     };
     const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
     snapshots[manifestFile] = await saveText(ctx, target, manifestFile, manifestText);
+    await checkText(ctx, repo, snapshots[manifestFile]!, id, manifestFile, manifestText, location);
     await store.addSnapshot(backupId, manifestFile, snapshots[manifestFile]!);
     // Every snapshot written and checked, the row not yet succeeded: a kill here is still no backup.
     await ctx.pause('backup:written');
@@ -114,7 +135,7 @@ export async function backupIntoRepository(ctx: Context, db: AdminDb, location: 
       await store.fail(backupId, messageOf(error)).catch(() => {});
       // Its snapshots go now when the repository answers (Ctrl-C too: a signal of its own); else the tenant's next backup forgets them.
       const quiet: Context = { ...ctx, signal: new AbortController().signal };
-      await forgetUnrecorded(quiet, repo, store, id).catch(() => {});
+      await forgetUnrecorded(quiet, repo, store, id, ctx.dockerHost.id).catch(() => {});
     }
     throw error;
   } finally {
@@ -122,3 +143,18 @@ export async function backupIntoRepository(ctx: Context, db: AdminDb, location: 
   }
 }
 
+
+/** Reads a snapshot to its end (readBack hashes it on the way). */
+const drain = async (source: Readable) => {
+  for await (const _chunk of source) { /* hashed by readBack */ }
+  return {};
+};
+
+/** tenant.json and manifest.json read back whole and compared with what was written. */
+export async function checkText(ctx: Context, repo: Repository, snapshot: string, tenant: string, file: string, text: string, location: RepositoryLocation): Promise<void> {
+  const back: Digest = { bytes: 0, sha256: '' };
+  await readBack(ctx, repo, snapshot, tenant, file, drain, back);
+  if (back.bytes !== Buffer.byteLength(text) || back.sha256 !== sha256Of(text)) {
+    throw new TenantctlError('repository', `${file} read back from ${location.display} is not the one written (${back.bytes} bytes, ${Buffer.byteLength(text)} written): not recorded as a backup`);
+  }
+}

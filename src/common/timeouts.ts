@@ -102,3 +102,5 @@ export const resticCheckTimeoutMs = 60 * 60_000;
 export const resticForgetTimeoutMs = 60 * 60_000;
 /** The admin database dumped into the repository, or restored from it (pg_dump | restic backup, restic dump | psql). */
 export const adminDumpTimeoutMs = 60 * 60_000;
+/** restic: how long a command waits, retrying with backoff, for another restic's lock on the repository (a backup of another tenant, a prune) to go. */
+export const resticLockWaitMs = 10 * 60_000;

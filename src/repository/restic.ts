@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Context } from '../context.js';
 import { TenantctlError, usageError, type ExitCodeName } from '../common/errors.js';
 import { childEnvironment } from '../common/child-env.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
-import { killGraceMs } from '../common/timeouts.js';
+import { killGraceMs, resticCheckTimeoutMs, resticForgetTimeoutMs, resticLockWaitMs, resticQueryTimeoutMs, resticStreamTimeoutMs } from '../common/timeouts.js';
+import { isLockError, withLockRetry, withUnlockHint } from './lock-retry.js';
 import { configuredRepository, type RepositoryLocation } from './location.js';
 import { repositoryPassword } from './password.js';
 
@@ -82,7 +83,16 @@ export function openRepositoryWith(input: OpenRepositoryInput): Repository {
   const location: RepositoryLocation = { url: input.url, display: input.display ?? input.url, backend: /^([a-z0-9]+):/.exec(input.url)?.[1] ?? 'local' };
   const runDir = input.runDir ?? path.join(path.dirname(input.cacheDir), 'run');
   const extraArgs = sftpArgs(input.url, input.ssh);
-  const run = (args: readonly string[], options: ResticRunOptions) => runRestic(location, input, runDir, [...extraArgs, ...args], options);
+  const once = (args: readonly string[], options: ResticRunOptions) => runRestic(location, input, runDir, [...extraArgs, ...args], options);
+  // A streamed run (backup --stdin, dump) cannot be replayed: its lock error only names `restic unlock`.
+  const run = (args: readonly string[], options: ResticRunOptions) => (options.stdin || options.stdout || args[0] === 'unlock'
+    ? once(args, options).catch((error: unknown) => { throw isLockError(error) ? withUnlockHint(error as TenantctlError) : error; })
+    : withLockRetry(() => once(args, options), {
+      waitMs: resticLockWaitMs,
+      now: Date.now,
+      sleep: (ms) => abortableSleep(ms, options.signal),
+      unlock: () => once(['unlock'], { timeoutMs: resticQueryTimeoutMs, signal: options.signal, onStderrLine: options.onStderrLine }),
+    }));
   return {
     location,
     run,
@@ -91,6 +101,15 @@ export function openRepositoryWith(input: OpenRepositoryInput): Repository {
       return parseJsonOutput<T>(stdout, `restic ${args[0]}`);
     },
   };
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new TenantctlError('interrupted', 'cancelled while waiting for the repository lock'));
+    const onAbort = () => { clearTimeout(timer); reject(new TenantctlError('interrupted', 'cancelled while waiting for the repository lock')); };
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** restic's --json output: one document, or (backup, restore) one per line, the last being the summary. */
@@ -134,7 +153,9 @@ function sftpTarget(url: string): { userHost: string; port?: string } | undefine
 /** restic's failures by their first error line: which exit code they get. */
 export function classifyResticError(line: string): ExitCodeName {
   if (/wrong password|no key found/i.test(line)) return 'usage';
-  if (/Is there a repository at the following location|unable to open config file|repository does not exist|config file does not exist/i.test(line)) return 'notFound';
+  // "unable to open config file" alone is also permission denied, S3 AccessDenied or an I/O error: not-found only when it says so.
+  if (/Is there a repository at the following location|repository does not exist|config file does not exist/i.test(line)) return 'notFound';
+  if (/unable to open config file/i.test(line) && /does not exist|no such file|not found|NoSuchKey/i.test(line) && !/denied|permission/i.test(line)) return 'notFound';
   if (/already locked|unable to create lock|repository is already initialized|config file already exists/i.test(line)) return 'conflict';
   return 'repository';
 }
@@ -147,12 +168,24 @@ export function firstErrorLine(stderrLines: readonly string[]): string {
   return (lines.find((l) => /^Fatal:/.test(l)) ?? lines.find((l) => /error|denied|failed|unable|wrong|invalid|no such|refused/i.test(l)) ?? lines[0] ?? '').replace(/\s+/g, ' ').slice(0, 400);
 }
 
+/** A password file older than the longest restic run (plus the kill grace) belongs to no live run, whatever its pid says now. */
+export const passwordFileMaxAgeMs = Math.max(resticStreamTimeoutMs, resticForgetTimeoutMs, resticCheckTimeoutMs) + killGraceMs + 60_000;
+
+/** Whether a left password file goes: its process is gone, or it is older than any run (its pid was reused). */
+export function passwordFileLeft(name: string, ageMs: number, ownPid: number, isAlive: (pid: number) => boolean): boolean {
+  const pid = Number(/^pw-(\d+)-/.exec(name)?.[1]);
+  if (!Number.isInteger(pid)) return false;
+  if (ageMs > passwordFileMaxAgeMs) return true;
+  return pid !== ownPid && !isAlive(pid);
+}
+
 async function sweepLeftPasswordFiles(runDir: string): Promise<void> {
   const names = await readdir(runDir).catch(() => [] as string[]);
   await Promise.all(names.map(async (name) => {
-    const pid = Number(/^pw-(\d+)-/.exec(name)?.[1]);
-    if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) return;
-    await rm(path.join(runDir, name), { force: true });
+    const file = path.join(runDir, name);
+    const modified = (await stat(file).catch(() => undefined))?.mtimeMs;
+    if (modified === undefined || !passwordFileLeft(name, Date.now() - modified, process.pid, alive)) return;
+    await rm(file, { force: true });
   }));
 }
 

@@ -102,7 +102,7 @@ async function backupPlan(ctx: Context, store: ScheduleStore, schedule: Schedule
 async function retainPlan(ctx: Context, store: ScheduleStore, schedule: Schedule, run: ScheduleRun): Promise<JobOutcome> {
   const keep = schedule.keep ?? Number.MAX_SAFE_INTEGER;
   const tenants = await tenantsOfPlan(ctx, schedule.target, ['active', 'stopped']);
-  // With a backup repository: restic's policy (plans.<plan>.backupRetention, else backupKeep as --keep-last) over each tenant's snapshots.
+  // With a backup repository: restic's rules (plans.<plan>.backupRetention, else backupKeep as --keep-last) over each tenant's succeeded backups.
   const retention = configuredRepository(ctx.config) ? ctx.config.plans[schedule.target as keyof Config['plans']]?.backupRetention ?? (schedule.keep ? { last: schedule.keep } : undefined) : undefined;
   const what = retention ? `retention ${Object.entries(retention).map(([k, n]) => `${k} ${n}`).join(', ')}:` : `pruned to the newest ${keep} backups:`;
   return eachTenant(ctx, store, run, tenants, what, async (t) => {

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseRepositoryLocation, redact } from '../../src/repository/location.js';
-import { classifyResticError, firstErrorLine, parseJsonOutput, sftpArgs } from '../../src/repository/restic.js';
+import { classifyResticError, firstErrorLine, parseJsonOutput, passwordFileLeft, passwordFileMaxAgeMs, sftpArgs } from '../../src/repository/restic.js';
 import { readPasswordFile, repositoryKey } from '../../src/repository/password.js';
 import { parseRetention, retentionFlags } from '../../src/backups/retention.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -48,6 +48,11 @@ describe('restic failures', () => {
     expect(classifyResticError('Fatal: unable to open config file: stat /r/config: no such file or directory')).toBe('notFound');
     expect(classifyResticError('unable to create lock in backend: repository is already locked exclusively by PID 12 on h')).toBe('conflict');
     expect(classifyResticError('Fatal: unable to open repository at sftp:x@y:/z: ssh: connection refused')).toBe('repository');
+    // Not "no repository there" (repository init would restic init over it): permission, S3 access, I/O.
+    expect(classifyResticError('Fatal: unable to open config file: Lstat /srv/r/config: file does not exist')).toBe('notFound');
+    expect(classifyResticError('Fatal: unable to open config file: open /r/config: permission denied')).toBe('repository');
+    expect(classifyResticError('Fatal: unable to open config file: Stat: Access Denied.')).toBe('repository');
+    expect(classifyResticError('Fatal: unable to open config file: read /r/config: input/output error')).toBe('repository');
   });
 
   it('keeps the Fatal line, without terminal escapes', () => {
@@ -59,6 +64,17 @@ describe('restic failures', () => {
     expect(parseJsonOutput<any>('[{"id":"a"}]', 'x')).toEqual([{ id: 'a' }]);
     expect(parseJsonOutput<any>('{"message_type":"status"}\n{"message_type":"summary","snapshot_id":"ab"}\n', 'x')).toMatchObject({ snapshot_id: 'ab' });
     expect(() => parseJsonOutput('oops', 'restic x')).toThrow(/printed no JSON/);
+  });
+});
+
+describe('left password files', () => {
+  it('go when their process is gone, or when older than any restic run even if their pid is alive again (reused)', () => {
+    const alive = (pid: number) => pid === 77;
+    expect(passwordFileLeft('pw-42-abcdef', 1000, 1, alive)).toBe(true);
+    expect(passwordFileLeft('pw-77-abcdef', 1000, 1, alive)).toBe(false);
+    expect(passwordFileLeft('pw-77-abcdef', passwordFileMaxAgeMs + 1, 1, alive)).toBe(true);
+    expect(passwordFileLeft('pw-1-abcdef', 1000, 1, alive)).toBe(false);
+    expect(passwordFileLeft('other', passwordFileMaxAgeMs + 1, 1, alive)).toBe(false);
   });
 });
 

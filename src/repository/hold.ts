@@ -1,0 +1,38 @@
+import { TenantctlError } from '../common/errors.js';
+import { resticLockWaitMs } from '../common/timeouts.js';
+import type { AdminDb } from '../admin-db/database.js';
+import type { RepositoryLocation } from './location.js';
+import { repositoryKey } from './password.js';
+
+// restic 0.14 has no --retry-lock, and a streamed `backup --stdin` cannot be retried once it began:
+// a forget or prune (restic's exclusive lock) running while another tenant's backup starts makes that
+// backup fail with exit 5. So tenantctl orders them itself, in the admin database every tenantctl
+// process of the repository shares: a backup holds the repository's advisory lock shared (backups run
+// side by side), forget+prune hold it exclusive (PostgreSQL queues a waiting exclusive request ahead
+// of later shared ones, so a prune is not starved). Waiting is bounded (resticLockWaitMs): then exit 5.
+
+/** The advisory lock space of backup repositories (the key is hashtext of the repository's key). */
+// Its own space: 23 is the WAL shippers' (lockSpaces.walShipping), 11 and 12 the front door's.
+const repositoryLockSpace = 24;
+
+export async function holdRepository(db: AdminDb, location: RepositoryLocation, mode: 'shared' | 'exclusive', waitMs = resticLockWaitMs): Promise<() => Promise<void>> {
+  const key = repositoryKey(location);
+  const fn = mode === 'shared' ? 'pg_advisory_lock_shared' : 'pg_advisory_lock';
+  const client = await db.connect();
+  try {
+    await client.query(`SET lock_timeout = ${Math.round(waitMs)}`);
+    await client.query(`SELECT ${fn}($1::int, hashtext($2))`, [repositoryLockSpace, key]);
+  } catch (error) {
+    client.release(true);
+    if ((error as { code?: string }).code === '55P03') {
+      throw new TenantctlError('conflict', `the backup repository ${location.display} has been busy for ${Math.round(waitMs / 1000)} s (${mode === 'shared' ? 'a forget or prune' : 'a backup'} of another tenantctl process); try again`);
+    }
+    return db.unreachable(error);
+  }
+  return async () => {
+    // A connection that broke took the session lock with it; either way the client is released.
+    await client.query(`SELECT ${mode === 'shared' ? 'pg_advisory_unlock_shared' : 'pg_advisory_unlock'}($1::int, hashtext($2))`, [repositoryLockSpace, key]).catch(() => {});
+    await client.query('RESET lock_timeout').catch(() => {});
+    client.release();
+  };
+}
