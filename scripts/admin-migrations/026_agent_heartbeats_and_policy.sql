@@ -35,7 +35,9 @@ CREATE FUNCTION admin_agent_customer_guard() RETURNS trigger
   AS $$
 BEGIN
   IF current_user <> 'tenantctl_agent' THEN
-    RETURN NEW;
+    -- In a BEFORE DELETE row trigger NEW is NULL, and returning NULL skips the row: every other
+    -- role's DELETE FROM admin_allocations would delete nothing.
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
   END IF;
   IF TG_TABLE_NAME = 'admin_customers' THEN
     IF NEW.status IS DISTINCT FROM OLD.status THEN

@@ -186,6 +186,13 @@ describe.sequential('agent operations', () => {
     });
     const allocations = (await h.adminQuery("SELECT count(*)::int AS n FROM admin_allocations WHERE customer_id = 'acme'"))[0].n;
     expect(allocations).toBeGreaterThan(0);
+    // The guard lets every other role's DELETE through (a BEFORE DELETE trigger returning NEW, which
+    // is NULL there, would silently delete nothing): counted, then rolled back by the raise.
+    const operatorDelete = await h.adminQuery(`DO $$ DECLARE n int; BEGIN
+      DELETE FROM admin_allocations WHERE customer_id = 'acme'; GET DIAGNOSTICS n = ROW_COUNT;
+      RAISE EXCEPTION 'operator deleted % allocations', n; END $$`).then(() => undefined, (e: Error) => e);
+    expect(operatorDelete?.message).toContain(`operator deleted ${allocations} allocations`);
+    expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_allocations WHERE customer_id = 'acme'"))[0].n).toBe(allocations);
     // Suspended three days ago and warned two days ago: due (deprovisionAfterDays 2).
     await h.adminQuery("UPDATE admin_customers SET suspended_at = now() - interval '3 days', deprovision_warned_at = now() - interval '2 days' WHERE id = 'acme'");
 
