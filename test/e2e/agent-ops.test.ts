@@ -183,7 +183,27 @@ describe.sequential('agent operations', () => {
       await refused("DELETE FROM admin_allocations WHERE customer_id = 'acme'");
       await refused("UPDATE admin_api_keys SET revoked_at = now() WHERE customer_id = 'acme'");
       await refused("UPDATE admin_customers SET secrets_ciphertext = NULL WHERE id = 'acme'");
+      // A backdated warning would make it due at once; a suspension is never rewritten.
+      await refused("UPDATE admin_customers SET deprovision_warned_at = now() - interval '2 days' WHERE id = 'acme'");
+      await refused("UPDATE admin_customers SET suspended_at = now() - interval '3 days' WHERE id = 'acme'");
     });
+    // On a due tenant, the policy's own transitions as the agent's role, in one transaction that is
+    // always rolled back (the last statement raises): each falsified field is refused, the honest run is not.
+    const asAgentOnDue = (...agentSql: string[]) => h.adminQuery([
+      "UPDATE admin_customers SET suspended_at = now() - interval '3 days', deprovision_warned_at = now() - interval '2 days' WHERE id = 'acme'",
+      'SET LOCAL ROLE tenantctl_agent',
+      "UPDATE admin_customers SET deprovision_policy_at = now() WHERE id = 'acme'",
+      ...agentSql,
+      "DO $$ BEGIN RAISE EXCEPTION 'not refused'; END $$",
+    ].join(';\n')).then(() => undefined, (e: Error) => e?.message);
+    const toDeprovisioning = "UPDATE admin_customers SET status = 'deprovisioning', kept_data = true, suspension_reason = NULL, suspension_public_message = NULL, suspended_at = NULL, suspended_by = NULL, deprovision_warned_at = NULL";
+    expect(await asAgentOnDue(`${toDeprovisioning} WHERE id = 'acme'`,
+      "UPDATE admin_customers SET status = 'deprovisioned', kept_data = true, deprovisioned_at = now() WHERE id = 'acme'")).toBe('not refused');
+    expect(await asAgentOnDue("UPDATE admin_customers SET status = 'deprovisioning', kept_data = true, suspended_by = 'someone else' WHERE id = 'acme'")).toMatch(/permission denied/);
+    expect(await asAgentOnDue("UPDATE admin_customers SET status = 'deprovisioning', kept_data = true, suspended_at = now() - interval '9 days' WHERE id = 'acme'")).toMatch(/permission denied/);
+    expect(await asAgentOnDue(`${toDeprovisioning} WHERE id = 'acme'`,
+      "UPDATE admin_customers SET status = 'deprovisioned', kept_data = true, deprovisioned_at = '2000-01-01' WHERE id = 'acme'")).toMatch(/permission denied/);
+    expect((await h.adminQuery("SELECT status, deprovision_policy_at FROM admin_customers WHERE id = 'acme'"))[0]).toEqual({ status: 'suspended', deprovision_policy_at: null });
     const allocations = (await h.adminQuery("SELECT count(*)::int AS n FROM admin_allocations WHERE customer_id = 'acme'"))[0].n;
     expect(allocations).toBeGreaterThan(0);
     // The guard lets every other role's DELETE through (a BEFORE DELETE trigger returning NEW, which
