@@ -84,8 +84,9 @@ async function asAgent<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
 
 describe.sequential('agent operations', () => {
   it('the leader\'s admin database session terminated during its scheduled backup: the other agent leads, the run is settled once, the job is not doubled', async () => {
-    // The first agent stops its backups at backup:running (and its policy runs at deprovision:removing, below).
-    const pausing = { TENANTCTL_PAUSE_AT: 'backup:running,deprovision:removing', TENANTCTL_PAUSE_FILE: pauseFile };
+    // The first agent stops its backups at backup:running (and its policy runs at policy-deprovision:marked
+    // and deprovision:removing, below).
+    const pausing = { TENANTCTL_PAUSE_AT: 'backup:running,policy-deprovision:marked,deprovision:removing', TENANTCTL_PAUSE_FILE: pauseFile };
     const up = await timed('agent up (first)', () => h.cli(['agent', 'up', '--json'], { env: { ...first.env, ...pausing } }));
     expect(up.exitCode, up.why).toBe(0);
     await leads(first);
@@ -217,13 +218,28 @@ describe.sequential('agent operations', () => {
     await h.adminQuery("UPDATE admin_customers SET suspended_at = now() - interval '3 days', deprovision_warned_at = now() - interval '2 days' WHERE id = 'acme'");
 
     // The first agent leads (the second stopped), and its policy pass (the first comes within
-    // seconds of leading) stops at deprovision:removing: killed -9 there.
-    await execa('docker', ['stop', '-t', '30', second.project]);
-    await timed('first agent leads again', () => leads(first));
-    await waitFor('the policy\'s deprovision to pause', async () => (existsSync(pauseFile) && readFileSync(pauseFile, 'utf8').startsWith('deprovision:removing') ? true : undefined), 60_000);
-    expect((await h.adminQuery("SELECT status, kept_data, deprovision_policy_at IS NOT NULL AS policy FROM admin_customers WHERE id = 'acme'"))[0]).toEqual({ status: 'deprovisioning', kept_data: true, policy: true });
-    // Not restarted by Docker behind the test's back (it would stop at the same step again).
+    // seconds of leading) stops at policy-deprovision:marked: killed -9 there, then (started again,
+    // the tenant marked afresh) interrupted there; a mark left by a killed run must not wedge the
+    // policy. Its third run goes on, to deprovision:removing: killed -9 there.
+    // Not restarted by Docker behind the test's back (the test starts it).
     await execa('docker', ['update', '--restart', 'no', first.project]);
+    await execa('docker', ['stop', '-t', '30', second.project]);
+    const pausedAt = (step: string) => waitFor(`the policy's run to pause at ${step}`, async () => (existsSync(pauseFile) && readFileSync(pauseFile, 'utf8').startsWith(`${step} `) ? true : undefined), 60_000);
+    const acmeRow = async () => (await h.adminQuery("SELECT status, kept_data, deprovision_policy_at IS NOT NULL AS policy FROM admin_customers WHERE id = 'acme'"))[0];
+    await timed('first agent leads again', () => leads(first));
+    for (const signal of ['KILL', 'INT']) {
+      await timed(`paused at marked (${signal})`, () => pausedAt('policy-deprovision:marked'));
+      expect(await acmeRow()).toEqual({ status: 'suspended', kept_data: false, policy: true });
+      await execa('docker', ['kill', '-s', signal, first.project]);
+      await execa('docker', ['wait', first.project], { timeout: 60_000 });
+      rmSync(pauseFile, { force: true });
+      expect(await acmeRow()).toEqual({ status: 'suspended', kept_data: false, policy: true });
+      await execa('docker', ['start', first.project]);
+    }
+    await timed('paused at marked (go on)', () => pausedAt('policy-deprovision:marked'));
+    rmSync(pauseFile, { force: true });
+    await pausedAt('deprovision:removing');
+    expect(await acmeRow()).toEqual({ status: 'deprovisioning', kept_data: true, policy: true });
     await execa('docker', ['kill', '-s', 'KILL', first.project]);
     rmSync(pauseFile, { force: true });
 
@@ -246,7 +262,9 @@ describe.sequential('agent operations', () => {
     // The verb's resume records its start again (as an operator's re-run does), then completes.
     const who = (a: { actor: string }) => (a.actor.startsWith(actorOf(second)) ? 'second' : a.actor.startsWith(actorOf(first)) ? 'first' : a.actor);
     expect(audit.map((a) => [a.action, who(a)])).toEqual([
-      ['suspension.policy-deprovision', 'first'], ['deprovision.started', 'first'], ['deprovision.started', 'second'], ['deprovision.completed', 'second'],
+      // Marked three times: killed -9 and interrupted after the first two marks.
+      ['suspension.policy-deprovision', 'first'], ['suspension.policy-deprovision', 'first'], ['suspension.policy-deprovision', 'first'],
+      ['deprovision.started', 'first'], ['deprovision.started', 'second'], ['deprovision.completed', 'second'],
     ]);
     const [alert] = await h.adminQuery("SELECT payload FROM admin_alert_deliveries WHERE event = 'suspension.deprovisioned' AND payload->>'tenant' = 'acme'");
     expect(alert.payload.detail).toMatchObject({ keepData: true, resumed: true });
