@@ -15,6 +15,27 @@ CREATE TABLE admin_agent_heartbeats (
   silent_since timestamptz
 );
 
+-- A beat is the database's time, not the agent's word: a compromised agent could otherwise keep a
+-- dead host's beat fresh (a future beat_at) and hide it from host.agent-silent. Only a beat_at the
+-- write changes is replaced (the silent mark, another agent's UPDATE, leaves the beat as it was).
+CREATE FUNCTION admin_agent_heartbeat_now() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, public
+  AS $$
+BEGIN
+  IF current_user = 'tenantctl_agent' THEN
+    IF TG_OP = 'INSERT' OR NEW.beat_at IS DISTINCT FROM OLD.beat_at THEN
+      NEW.beat_at := now();
+    END IF;
+    IF NEW.silent_since IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.silent_since IS DISTINCT FROM OLD.silent_since) THEN
+      NEW.silent_since := now();
+    END IF;
+  END IF;
+  RETURN NEW;
+END $$;
+
+CREATE TRIGGER admin_agent_heartbeats_now BEFORE INSERT OR UPDATE ON admin_agent_heartbeats
+  FOR EACH ROW EXECUTE FUNCTION admin_agent_heartbeat_now();
+
 -- When the agent's suspension policy began deprovisioning the tenant (null: it did not). A tenant in
 -- 'deprovisioning' with this set is the policy's: a killed agent's next pass (any agent of the host)
 -- runs the same deprovision verb again, which resumes from the registry's status.

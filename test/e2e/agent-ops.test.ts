@@ -171,6 +171,16 @@ describe.sequential('agent operations', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${second.port}/metrics`)).text();
     expect(metrics).toMatch(/^tenantctl_agent_heartbeat_age_seconds\{host="ghost"\} (3[6-9]\d\d|[4-9]\d\d\d)$/m);
     await h.adminQuery("DELETE FROM admin_agent_heartbeats WHERE host = 'ghost'");
+
+    // The agent's role cannot forge a beat (a dead host kept fresh by a future beat_at): the database's time is recorded.
+    const forged = await asAgent(async (client) => {
+      await client.query("INSERT INTO admin_agent_heartbeats (host, instance, beat_at, started_at) VALUES ('forged', 'x', now() + interval '1 day', now())");
+      const inserted = (await client.query("SELECT beat_at <= now() + interval '1 minute' AS honest FROM admin_agent_heartbeats WHERE host = 'forged'")).rows[0];
+      await client.query("UPDATE admin_agent_heartbeats SET beat_at = now() + interval '1 day' WHERE host = 'forged'");
+      const updated = (await client.query("SELECT beat_at <= now() + interval '1 minute' AS honest FROM admin_agent_heartbeats WHERE host = 'forged'")).rows[0];
+      return [inserted, updated];
+    }).finally(() => h.adminQuery("DELETE FROM admin_agent_heartbeats WHERE host = 'forged'"));
+    expect(forged).toEqual([{ honest: true }, { honest: true }]);
   }, 120_000);
 
   it('the suspension policy deprovisions a due tenant with its data kept, as the agent; killed -9 mid-way, the other agent finishes it', async () => {
