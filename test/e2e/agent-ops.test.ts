@@ -5,7 +5,8 @@
 //   - a host whose agents stopped beating is host.agent-silent (event, alert row), in agent status,
 //     doctor and /metrics;
 //   - the suspension policy deprovisions a due tenant with its data kept, as the agent; an agent
-//     killed -9 in the middle leaves it 'deprovisioning', and the other agent's next pass finishes it;
+//     killed -9 or interrupted (SIGINT) at each of its steps is resumed by its next pass, and the
+//     other agent's pass finishes the last one;
 //     the agent's role may not change any other tenant's status or allocations.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -86,7 +87,7 @@ describe.sequential('agent operations', () => {
   it('the leader\'s admin database session terminated during its scheduled backup: the other agent leads, the run is settled once, the job is not doubled', async () => {
     // The first agent stops its backups at backup:running (and its policy runs at policy-deprovision:marked
     // and deprovision:removing, below).
-    const pausing = { TENANTCTL_PAUSE_AT: 'backup:running,policy-deprovision:marked,deprovision:removing', TENANTCTL_PAUSE_FILE: pauseFile };
+    const pausing = { TENANTCTL_PAUSE_AT: 'backup:running,policy-deprovision:marked,deprovision:removing,deprovision:removed', TENANTCTL_PAUSE_FILE: pauseFile };
     const up = await timed('agent up (first)', () => h.cli(['agent', 'up', '--json'], { env: { ...first.env, ...pausing } }));
     expect(up.exitCode, up.why).toBe(0);
     await leads(first);
@@ -183,7 +184,7 @@ describe.sequential('agent operations', () => {
     expect(forged).toEqual([{ honest: true }, { honest: true }]);
   }, 120_000);
 
-  it('the suspension policy deprovisions a due tenant with its data kept, as the agent; killed -9 mid-way, the other agent finishes it', async () => {
+  it('the suspension policy deprovisions a due tenant with its data kept, as the agent; killed -9 and interrupted at each step, the other agent finishes it', async () => {
     const suspend = await timed('suspend', () => h.cli(['suspend', 'acme', '--reason', 'unpaid', '--json']));
     expect(suspend.exitCode, suspend.why).toBe(0);
     // The agent's role may not do this to a tenant the policy has not begun: the guard says no.
@@ -246,12 +247,23 @@ describe.sequential('agent operations', () => {
       expect(await acmeRow()).toEqual({ status: 'suspended', kept_data: false, policy: true });
       await execa('docker', ['start', first.project]);
     }
-    await timed('paused at marked (go on)', () => pausedAt('policy-deprovision:marked'));
-    rmSync(pauseFile, { force: true });
-    await pausedAt('deprovision:removing');
-    expect(await acmeRow()).toEqual({ status: 'deprovisioning', kept_data: true, policy: true });
-    await execa('docker', ['kill', '-s', 'KILL', first.project]);
-    rmSync(pauseFile, { force: true });
+    // Then the verb's own steps, each killed -9 and interrupted, the first agent started again after
+    // each (its resumed run passes the earlier steps, let go at once).
+    const verbSteps = ['policy-deprovision:marked', 'deprovision:removing', 'deprovision:removed'];
+    const kills: [string, string][] = [['deprovision:removing', 'KILL'], ['deprovision:removing', 'INT'], ['deprovision:removed', 'KILL'], ['deprovision:removed', 'INT']];
+    for (const [index, [step, signal]] of kills.entries()) {
+      for (const passed of verbSteps.slice(0, verbSteps.indexOf(step))) {
+        await pausedAt(passed);
+        rmSync(pauseFile, { force: true });
+      }
+      await timed(`paused at ${step} (${signal})`, () => pausedAt(step));
+      expect(await acmeRow()).toEqual({ status: 'deprovisioning', kept_data: true, policy: true });
+      await execa('docker', ['kill', '-s', signal, first.project]);
+      await execa('docker', ['wait', first.project], { timeout: 60_000 });
+      rmSync(pauseFile, { force: true });
+      expect(await acmeRow()).toEqual({ status: 'deprovisioning', kept_data: true, policy: true });
+      if (index < kills.length - 1) await execa('docker', ['start', first.project]);
+    }
 
     await execa('docker', ['start', second.project]);
     await timed('policy deprovision resumed', () => waitFor('acme to be deprovisioned', async () => {
@@ -274,7 +286,8 @@ describe.sequential('agent operations', () => {
     expect(audit.map((a) => [a.action, who(a)])).toEqual([
       // Marked three times: killed -9 and interrupted after the first two marks.
       ['suspension.policy-deprovision', 'first'], ['suspension.policy-deprovision', 'first'], ['suspension.policy-deprovision', 'first'],
-      ['deprovision.started', 'first'], ['deprovision.started', 'second'], ['deprovision.completed', 'second'],
+      // Begun by the first, resumed by it after each of the verb's first three stops, finished by the second.
+      ['deprovision.started', 'first'], ['deprovision.started', 'first'], ['deprovision.started', 'first'], ['deprovision.started', 'first'], ['deprovision.started', 'second'], ['deprovision.completed', 'second'],
     ]);
     const [alert] = await h.adminQuery("SELECT payload FROM admin_alert_deliveries WHERE event = 'suspension.deprovisioned' AND payload->>'tenant' = 'acme'");
     expect(alert.payload.detail).toMatchObject({ keepData: true, resumed: true });
