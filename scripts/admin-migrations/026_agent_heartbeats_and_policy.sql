@@ -15,6 +15,27 @@ CREATE TABLE admin_agent_heartbeats (
   silent_since timestamptz
 );
 
+-- A beat is the database's time, not the agent's word: a compromised agent could otherwise keep a
+-- dead host's beat fresh (a future beat_at) and hide it from host.agent-silent. Only a beat_at the
+-- write changes is replaced (the silent mark, another agent's UPDATE, leaves the beat as it was).
+CREATE FUNCTION admin_agent_heartbeat_now() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, public
+  AS $$
+BEGIN
+  IF current_user = 'tenantctl_agent' THEN
+    IF TG_OP = 'INSERT' OR NEW.beat_at IS DISTINCT FROM OLD.beat_at THEN
+      NEW.beat_at := now();
+    END IF;
+    IF NEW.silent_since IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.silent_since IS DISTINCT FROM OLD.silent_since) THEN
+      NEW.silent_since := now();
+    END IF;
+  END IF;
+  RETURN NEW;
+END $$;
+
+CREATE TRIGGER admin_agent_heartbeats_now BEFORE INSERT OR UPDATE ON admin_agent_heartbeats
+  FOR EACH ROW EXECUTE FUNCTION admin_agent_heartbeat_now();
+
 -- When the agent's suspension policy began deprovisioning the tenant (null: it did not). A tenant in
 -- 'deprovisioning' with this set is the policy's: a killed agent's next pass (any agent of the host)
 -- runs the same deprovision verb again, which resumes from the registry's status.
@@ -35,17 +56,40 @@ CREATE FUNCTION admin_agent_customer_guard() RETURNS trigger
   AS $$
 BEGIN
   IF current_user <> 'tenantctl_agent' THEN
-    RETURN NEW;
+    -- In a BEFORE DELETE row trigger NEW is NULL, and returning NULL skips the row: every other
+    -- role's DELETE FROM admin_allocations would delete nothing.
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
   END IF;
   IF TG_TABLE_NAME = 'admin_customers' THEN
     IF NEW.status IS DISTINCT FROM OLD.status THEN
       IF NOT coalesce((OLD.status = 'suspended' AND NEW.status = 'deprovisioning' AND OLD.deprovision_policy_at IS NOT NULL
-                 AND OLD.deprovision_warned_at < now() - interval '1 day' AND NEW.kept_data)
-              OR (OLD.status = 'deprovisioning' AND NEW.status = 'deprovisioned' AND OLD.deprovision_policy_at IS NOT NULL AND NEW.kept_data), false) THEN
+                 AND OLD.deprovision_warned_at < now() - interval '1 day' AND OLD.suspended_at < now() - interval '1 day' AND NEW.kept_data
+                 AND NEW.deprovisioned_at IS NOT DISTINCT FROM OLD.deprovisioned_at)
+              OR (OLD.status = 'deprovisioning' AND NEW.status = 'deprovisioned' AND OLD.deprovision_policy_at IS NOT NULL AND NEW.kept_data
+                 AND NEW.deprovisioned_at BETWEEN now() - interval '1 minute' AND now() + interval '1 minute'), false) THEN
         RAISE EXCEPTION 'permission denied: the agent changes a tenant''s status only as the suspension policy deprovisions it (% -> %)', OLD.status, NEW.status
           USING ERRCODE = 'insufficient_privilege';
       END IF;
-    ELSIF (NEW.status_reason, NEW.kept_data, NEW.deprovisioned_at, NEW.suspension_reason, NEW.suspension_public_message, NEW.suspended_at, NEW.suspended_by)
+      -- The verb ends a suspension by clearing these (registry.markDeprovisioning); the agent may
+      -- clear them, never rewrite them (a forged suspension would be the audit's record).
+      IF NOT coalesce((NEW.suspension_reason IS NULL OR NEW.suspension_reason IS NOT DISTINCT FROM OLD.suspension_reason)
+              AND (NEW.suspension_public_message IS NULL OR NEW.suspension_public_message IS NOT DISTINCT FROM OLD.suspension_public_message)
+              AND (NEW.suspended_at IS NULL OR NEW.suspended_at IS NOT DISTINCT FROM OLD.suspended_at)
+              AND (NEW.suspended_by IS NULL OR NEW.suspended_by IS NOT DISTINCT FROM OLD.suspended_by)
+              AND (NEW.deprovision_warned_at IS NULL OR NEW.deprovision_warned_at IS NOT DISTINCT FROM OLD.deprovision_warned_at), false) THEN
+        RAISE EXCEPTION 'permission denied: the agent only clears a tenant''s suspension as the policy deprovisions it'
+          USING ERRCODE = 'insufficient_privilege';
+      END IF;
+    ELSIF NEW.deprovision_warned_at IS DISTINCT FROM OLD.deprovision_warned_at
+          AND NOT coalesce(OLD.status = 'suspended' AND OLD.deprovision_warned_at IS NULL
+                  AND NEW.deprovision_warned_at BETWEEN now() - interval '1 minute' AND now() + interval '1 minute', false) THEN
+      -- 019 granted the agent this column for its warning; a backdated warning would make any
+      -- suspended tenant due at once. The warning is recorded once, as of now.
+      RAISE EXCEPTION 'permission denied: the agent records a suspended tenant''s deprovision warning once, as of now'
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NEW.status IS NOT DISTINCT FROM OLD.status
+       AND (NEW.status_reason, NEW.kept_data, NEW.deprovisioned_at, NEW.suspension_reason, NEW.suspension_public_message, NEW.suspended_at, NEW.suspended_by)
           IS DISTINCT FROM (OLD.status_reason, OLD.kept_data, OLD.deprovisioned_at, OLD.suspension_reason, OLD.suspension_public_message, OLD.suspended_at, OLD.suspended_by) THEN
       RAISE EXCEPTION 'permission denied: the agent changes a tenant''s record only as the suspension policy deprovisions it'
         USING ERRCODE = 'insufficient_privilege';
@@ -54,7 +98,8 @@ BEGIN
       RAISE EXCEPTION 'permission denied: the agent never changes a tenant''s secrets' USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF NEW.deprovision_policy_at IS DISTINCT FROM OLD.deprovision_policy_at
-       AND NOT coalesce((NEW.deprovision_policy_at IS NOT NULL AND OLD.status = 'suspended' AND OLD.deprovision_warned_at < now() - interval '1 day')
+       AND NOT coalesce((NEW.deprovision_policy_at IS NOT NULL AND OLD.status = 'suspended' AND OLD.deprovision_warned_at < now() - interval '1 day'
+                 AND OLD.suspended_at < now() - interval '1 day')
                 OR (NEW.deprovision_policy_at IS NULL AND OLD.status = 'deprovisioned'), false) THEN
       RAISE EXCEPTION 'permission denied: the agent starts the policy''s deprovisioning only of a tenant suspended and warned more than a day ago'
         USING ERRCODE = 'insufficient_privilege';

@@ -80,7 +80,7 @@ export async function agentUp(ctx: Context): Promise<AgentUpResult> {
   return { ...status, recreated: changed || before.length === 0 || before[0]!.image !== image, schedules };
 }
 
-export async function agentDown(ctx: Context): Promise<{ project: string; removed: string[] }> {
+export async function agentDown(ctx: Context): Promise<{ project: string; removed: string[]; warnings: string[] }> {
   const layout = agentLayout(ctx.config);
   const before = await projectContainers(ctx.homeHost, ctx.config.agent.project, ctx.signal);
   const compose = await composeOn(ctx.homeHost);
@@ -92,9 +92,19 @@ export async function agentDown(ctx: Context): Promise<{ project: string; remove
   await rm(layout.configFile, { force: true });
   // An agent taken down on purpose is not a silent one: its host's heartbeat goes with it (another
   // agent of the host, if one runs, writes it again on its next beat).
+  // The agent is gone already: an admin database that cannot be reached is a warning (its host is
+  // then reported silent), any other failure (a refused statement, a bug) is still an error.
+  const warnings: string[] = [];
+  await forgetHeartbeat(ctx).catch((error: unknown) => {
+    if (!(error instanceof TenantctlError && error.kind === 'adminDb')) throw error;
+    warnings.push(`the agent is down, but its host's heartbeat was not removed (${error.message}): its host is reported silent until an agent beats again`);
+  });
+  return { project: ctx.config.agent.project, removed: before.map((c) => c.name), warnings };
+}
+
+async function forgetHeartbeat(ctx: Context): Promise<void> {
   const db = await ctx.adminDb();
   await db.pool.query('DELETE FROM admin_agent_heartbeats WHERE host = $1', [ctx.homeHost.id]).catch(db.unreachable);
-  return { project: ctx.config.agent.project, removed: before.map((c) => c.name) };
 }
 
 export async function agentStatus(ctx: Context): Promise<AgentStatus> {

@@ -52,7 +52,7 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
       lastPass = now;
       lastTerm = term;
       // First: a failing quota measurement (its helper container) must not keep a begun deprovision waiting an hour.
-      await finishPolicyRuns(agent);
+      await finishPolicyRuns(agent, once);
       const { over } = await tenantsOverQuota(agent.ctx);
       for (const t of over.filter((o) => o.host === agent.hostId)) {
         await once(agent, `disk:${t.id}`, {
@@ -104,14 +104,16 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
       }
       for (const v of decision.verdicts.filter((x) => x.due)) {
         if (agent.leadership.termSignal?.aborted || agent.ctx.signal.aborted) return;
-        await deprovisionDue(agent, v.id, days, v.daysSuspended);
+        await deprovisionDue(agent, once, v.id, days, v.daysSuspended);
       }
     },
   };
 }
 
-/** One due tenant deprovisioned by the policy; its outcome is an alert either way (a failure is retried next pass). */
-async function deprovisionDue(agent: AgentContext, id: string, days: number, daysSuspended: number | null): Promise<void> {
+type AlertOnce = (agent: AgentContext, key: string, event: AlertEvent) => Promise<void>;
+
+/** One due tenant deprovisioned by the policy; its outcome is an alert either way (a failure is retried next pass, its alert repeated only as the policy's other alerts are). */
+async function deprovisionDue(agent: AgentContext, once: AlertOnce, id: string, days: number, daysSuspended: number | null): Promise<void> {
   const term = agent.leadership.termSignal;
   // A lost lead stops the verb as Ctrl-C would: it resumes from the registry on the next leader's pass.
   const signal = term ? AbortSignal.any([agent.ctx.signal, term]) : agent.ctx.signal;
@@ -126,7 +128,7 @@ async function deprovisionDue(agent: AgentContext, id: string, days: number, day
     });
   } catch (error) {
     agent.log(`policies: deprovisioning ${id} failed: ${messageOf(error)}`);
-    await raiseAlert(agent.ctx, {
+    await once(agent, `suspension:failed:${id}`, {
       kind: 'suspension.deprovision-failed', tenant: id, host: agent.hostId,
       summary: `the suspension policy could not deprovision ${id}: ${messageOf(error)} (tried again on the next pass)`,
       detail: { error: messageOf(error), deprovisionAfterDays: days },
@@ -135,9 +137,9 @@ async function deprovisionDue(agent: AgentContext, id: string, days: number, day
 }
 
 /** What a killed agent's policy run left: resumed through the same verb; finished runs' marks cleared. */
-async function finishPolicyRuns(agent: AgentContext): Promise<void> {
+async function finishPolicyRuns(agent: AgentContext, once: AlertOnce): Promise<void> {
   const { resume, finished } = await pendingPolicyDeprovisions(agent.ctx, agent.hostId);
   for (const id of finished) await forgetPolicyMark(agent.ctx, id);
   // The days of a resumed run are not asked again: it was due when it began.
-  for (const id of resume) await deprovisionDue(agent, id, agent.ctx.config.suspension.deprovisionAfterDays ?? 0, null);
+  for (const id of resume) await deprovisionDue(agent, once, id, agent.ctx.config.suspension.deprovisionAfterDays ?? 0, null);
 }

@@ -26,6 +26,7 @@ export function renderAgentUp(r: AgentUpResult): string {
   return `${chalk.green('✓')} agent ${r.recreated ? 'started' : 'already up to date'} (${r.image ?? 'no image'}); ${sched}\n${renderAgentStatus(r)}`;
 }
 
-export function renderAgentDown(r: { project: string; removed: string[] }): string {
-  return r.removed.length ? `${chalk.green('✓')} agent stopped: removed ${r.removed.join(', ')} (compose project ${r.project}); its files stay for the next agent up` : `no agent was running (compose project ${r.project})`;
+export function renderAgentDown(r: { project: string; removed: string[]; warnings: string[] }): string {
+  const warned = r.warnings.map((w) => `\n${chalk.yellow('!')} ${w}`).join('');
+  return (r.removed.length ? `${chalk.green('✓')} agent stopped: removed ${r.removed.join(', ')} (compose project ${r.project}); its files stay for the next agent up` : `no agent was running (compose project ${r.project})`) + warned;
 }

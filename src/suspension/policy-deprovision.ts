@@ -33,19 +33,22 @@ export async function deprovisionByPolicy(ctx: Context, id: string, deprovisionA
   try {
     // Asked again under the lock: an operator's resume (or deprovision) may have come first.
     const { rows } = await db.pool.query(
-      `SELECT status, deprovision_policy_at IS NOT NULL AS policy, suspended_at, deprovision_warned_at,
+      `SELECT status, deprovision_policy_at IS NOT NULL AS policy, kept_data, suspended_at, deprovision_warned_at,
               (status = 'suspended' AND suspended_at <= now() - make_interval(days => $2)
                 AND deprovision_warned_at <= now() - interval '1 day') AS due
          FROM admin_customers WHERE id = $1`,
       [id, deprovisionAfterDays],
     ).catch(db.unreachable);
     const row = rows[0];
-    const resuming = row?.status === 'deprovisioning' && row.policy === true;
+    // Only a run of the policy's own (data kept): an operator's deprovision is never resumed as the policy's.
+    const resuming = row?.status === 'deprovisioning' && row.policy === true && row.kept_data === true;
     if (!row || (!resuming && row.due !== true)) return { id, outcome: 'not-due' };
     if (!resuming) {
       await db.withTransaction(async (client) => {
         const { rowCount } = await client.query(
-          "UPDATE admin_customers SET deprovision_policy_at = now() WHERE id = $1 AND status = 'suspended' AND deprovision_policy_at IS NULL",
+          // Not 'AND deprovision_policy_at IS NULL': a run killed after its mark (policy-deprovision:marked)
+          // leaves a suspended tenant marked, and is begun again here, marked afresh.
+          "UPDATE admin_customers SET deprovision_policy_at = now() WHERE id = $1 AND status = 'suspended'",
           [id],
         );
         if (rowCount !== 1) throw new TenantctlError('conflict', `${id} changed while the suspension policy looked at it`);
@@ -67,7 +70,7 @@ export async function deprovisionByPolicy(ctx: Context, id: string, deprovisionA
 export async function pendingPolicyDeprovisions(ctx: Context, host: string): Promise<{ resume: string[]; finished: string[] }> {
   const db = await ctx.adminDb();
   const { rows } = await db.pool.query(
-    "SELECT id, status FROM admin_customers WHERE host = $1 AND deprovision_policy_at IS NOT NULL AND status IN ('deprovisioning', 'deprovisioned') ORDER BY id",
+    "SELECT id, status FROM admin_customers WHERE host = $1 AND deprovision_policy_at IS NOT NULL AND (status = 'deprovisioned' OR (status = 'deprovisioning' AND kept_data)) ORDER BY id",
     [host],
   ).catch(db.unreachable);
   return { resume: rows.filter((r) => r.status === 'deprovisioning').map((r) => r.id), finished: rows.filter((r) => r.status === 'deprovisioned').map((r) => r.id) };

@@ -158,7 +158,7 @@ export class TenantRegistry {
          compose_project = $5, app_port = NULL, db_port = NULL, redis_port = NULL, subnet = NULL, app_url = NULL,
          template = $6, template_checksum = $7, profiles = $8,
          suspension_reason = NULL, suspension_public_message = NULL, suspended_at = NULL, suspended_by = NULL, deprovision_warned_at = NULL,
-         updated_at = now(), provisioned_at = NULL, deprovisioned_at = NULL`,
+         deprovision_policy_at = NULL, updated_at = now(), provisioned_at = NULL, deprovisioned_at = NULL`,
       [input.id, input.name, input.plan, input.host, input.composeProject, input.template, input.templateChecksum, input.profiles],
     );
     // Its row counts on its host from now on: the placement that chose the host is done.
@@ -186,12 +186,14 @@ export class TenantRegistry {
   async markSuspended(client: pg.PoolClient, id: string, suspension: { reason: string; publicMessage: string | null; by: string; previous: TenantStatus }): Promise<void> {
     await this.setStatusIn(client, id, 'suspended', null, {
       suspension_reason: suspension.reason, suspension_public_message: suspension.publicMessage, suspended_at: databaseNow, suspended_by: suspension.by, deprovision_warned_at: null,
+      // A policy mark left from an earlier run is not this suspension's.
+      deprovision_policy_at: null,
     }, 'tenant.suspended', false, { previous: suspension.previous });
   }
 
   /** `tenantctl resume`: its stack is ready again; active, the suspension cleared (the audit row keeps it). */
   async markResumed(client: pg.PoolClient, id: string): Promise<void> {
-    await this.setStatusIn(client, id, 'active', null, { suspension_reason: null, suspension_public_message: null, suspended_at: null, suspended_by: null, deprovision_warned_at: null }, 'tenant.resumed');
+    await this.setStatusIn(client, id, 'active', null, { suspension_reason: null, suspension_public_message: null, suspended_at: null, suspended_by: null, deprovision_warned_at: null, deprovision_policy_at: null }, 'tenant.resumed');
   }
 
   /** `tenantctl start` (or restart) brought the tenant's stack back and it is ready again. */
@@ -215,7 +217,10 @@ export class TenantRegistry {
   async markDeprovisioning(id: string, keepData: boolean): Promise<void> {
     // A suspension ends with its tenant: the audit row keeps its reason.
     const ended = { suspension_reason: null, suspension_public_message: null, suspended_at: null, suspended_by: null, deprovision_warned_at: null };
-    await this.setStatus(id, 'deprovisioning', null, keepData ? { kept_data: true, ...ended } : ended, 'deprovision.started');
+    // An operator's deprovision without --keep-data is not the policy's to resume (the policy keeps
+    // data): a mark left on the row is cleared. With keepData it is the policy's own run (the agent's
+    // role may not clear the mark there) or an operator's that does what the policy would.
+    await this.setStatus(id, 'deprovisioning', null, keepData ? { kept_data: true, ...ended } : { ...ended, deprovision_policy_at: null }, 'deprovision.started');
   }
 
   /** kept_data records whether the volumes were kept: a later provision brings them back with their passwords. */

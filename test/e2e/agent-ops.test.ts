@@ -5,7 +5,8 @@
 //   - a host whose agents stopped beating is host.agent-silent (event, alert row), in agent status,
 //     doctor and /metrics;
 //   - the suspension policy deprovisions a due tenant with its data kept, as the agent; an agent
-//     killed -9 in the middle leaves it 'deprovisioning', and the other agent's next pass finishes it;
+//     killed -9 or interrupted (SIGINT) at each of its steps is resumed by its next pass, and the
+//     other agent's pass finishes the last one;
 //     the agent's role may not change any other tenant's status or allocations.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -84,8 +85,9 @@ async function asAgent<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
 
 describe.sequential('agent operations', () => {
   it('the leader\'s admin database session terminated during its scheduled backup: the other agent leads, the run is settled once, the job is not doubled', async () => {
-    // The first agent stops its backups at backup:running (and its policy runs at deprovision:removing, below).
-    const pausing = { TENANTCTL_PAUSE_AT: 'backup:running,deprovision:removing', TENANTCTL_PAUSE_FILE: pauseFile };
+    // The first agent stops its backups at backup:running (and its policy runs at policy-deprovision:marked
+    // and deprovision:removing, below).
+    const pausing = { TENANTCTL_PAUSE_AT: 'backup:running,policy-deprovision:marked,deprovision:removing,deprovision:removed', TENANTCTL_PAUSE_FILE: pauseFile };
     const up = await timed('agent up (first)', () => h.cli(['agent', 'up', '--json'], { env: { ...first.env, ...pausing } }));
     expect(up.exitCode, up.why).toBe(0);
     await leads(first);
@@ -170,9 +172,19 @@ describe.sequential('agent operations', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${second.port}/metrics`)).text();
     expect(metrics).toMatch(/^tenantctl_agent_heartbeat_age_seconds\{host="ghost"\} (3[6-9]\d\d|[4-9]\d\d\d)$/m);
     await h.adminQuery("DELETE FROM admin_agent_heartbeats WHERE host = 'ghost'");
+
+    // The agent's role cannot forge a beat (a dead host kept fresh by a future beat_at): the database's time is recorded.
+    const forged = await asAgent(async (client) => {
+      await client.query("INSERT INTO admin_agent_heartbeats (host, instance, beat_at, started_at) VALUES ('forged', 'x', now() + interval '1 day', now())");
+      const inserted = (await client.query("SELECT beat_at <= now() + interval '1 minute' AS honest FROM admin_agent_heartbeats WHERE host = 'forged'")).rows[0];
+      await client.query("UPDATE admin_agent_heartbeats SET beat_at = now() + interval '1 day' WHERE host = 'forged'");
+      const updated = (await client.query("SELECT beat_at <= now() + interval '1 minute' AS honest FROM admin_agent_heartbeats WHERE host = 'forged'")).rows[0];
+      return [inserted, updated];
+    }).finally(() => h.adminQuery("DELETE FROM admin_agent_heartbeats WHERE host = 'forged'"));
+    expect(forged).toEqual([{ honest: true }, { honest: true }]);
   }, 120_000);
 
-  it('the suspension policy deprovisions a due tenant with its data kept, as the agent; killed -9 mid-way, the other agent finishes it', async () => {
+  it('the suspension policy deprovisions a due tenant with its data kept, as the agent; killed -9 and interrupted at each step, the other agent finishes it', async () => {
     const suspend = await timed('suspend', () => h.cli(['suspend', 'acme', '--reason', 'unpaid', '--json']));
     expect(suspend.exitCode, suspend.why).toBe(0);
     // The agent's role may not do this to a tenant the policy has not begun: the guard says no.
@@ -183,22 +195,75 @@ describe.sequential('agent operations', () => {
       await refused("DELETE FROM admin_allocations WHERE customer_id = 'acme'");
       await refused("UPDATE admin_api_keys SET revoked_at = now() WHERE customer_id = 'acme'");
       await refused("UPDATE admin_customers SET secrets_ciphertext = NULL WHERE id = 'acme'");
+      // A backdated warning would make it due at once; a suspension is never rewritten.
+      await refused("UPDATE admin_customers SET deprovision_warned_at = now() - interval '2 days' WHERE id = 'acme'");
+      await refused("UPDATE admin_customers SET suspended_at = now() - interval '3 days' WHERE id = 'acme'");
     });
+    // On a due tenant, the policy's own transitions as the agent's role, in one transaction that is
+    // always rolled back (the last statement raises): each falsified field is refused, the honest run is not.
+    const asAgentOnDue = (...agentSql: string[]) => h.adminQuery([
+      "UPDATE admin_customers SET suspended_at = now() - interval '3 days', deprovision_warned_at = now() - interval '2 days' WHERE id = 'acme'",
+      'SET LOCAL ROLE tenantctl_agent',
+      "UPDATE admin_customers SET deprovision_policy_at = now() WHERE id = 'acme'",
+      ...agentSql,
+      "DO $$ BEGIN RAISE EXCEPTION 'not refused'; END $$",
+    ].join(';\n')).then(() => undefined, (e: Error) => e?.message);
+    const toDeprovisioning = "UPDATE admin_customers SET status = 'deprovisioning', kept_data = true, suspension_reason = NULL, suspension_public_message = NULL, suspended_at = NULL, suspended_by = NULL, deprovision_warned_at = NULL";
+    expect(await asAgentOnDue(`${toDeprovisioning} WHERE id = 'acme'`,
+      "UPDATE admin_customers SET status = 'deprovisioned', kept_data = true, deprovisioned_at = now() WHERE id = 'acme'")).toBe('not refused');
+    expect(await asAgentOnDue("UPDATE admin_customers SET status = 'deprovisioning', kept_data = true, suspended_by = 'someone else' WHERE id = 'acme'")).toMatch(/permission denied/);
+    expect(await asAgentOnDue("UPDATE admin_customers SET status = 'deprovisioning', kept_data = true, suspended_at = now() - interval '9 days' WHERE id = 'acme'")).toMatch(/permission denied/);
+    expect(await asAgentOnDue(`${toDeprovisioning} WHERE id = 'acme'`,
+      "UPDATE admin_customers SET status = 'deprovisioned', kept_data = true, deprovisioned_at = '2000-01-01' WHERE id = 'acme'")).toMatch(/permission denied/);
+    expect((await h.adminQuery("SELECT status, deprovision_policy_at FROM admin_customers WHERE id = 'acme'"))[0]).toEqual({ status: 'suspended', deprovision_policy_at: null });
     const allocations = (await h.adminQuery("SELECT count(*)::int AS n FROM admin_allocations WHERE customer_id = 'acme'"))[0].n;
     expect(allocations).toBeGreaterThan(0);
+    // The guard lets every other role's DELETE through (a BEFORE DELETE trigger returning NEW, which
+    // is NULL there, would silently delete nothing): counted, then rolled back by the raise.
+    const operatorDelete = await h.adminQuery(`DO $$ DECLARE n int; BEGIN
+      DELETE FROM admin_allocations WHERE customer_id = 'acme'; GET DIAGNOSTICS n = ROW_COUNT;
+      RAISE EXCEPTION 'operator deleted % allocations', n; END $$`).then(() => undefined, (e: Error) => e);
+    expect(operatorDelete?.message).toContain(`operator deleted ${allocations} allocations`);
+    expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_allocations WHERE customer_id = 'acme'"))[0].n).toBe(allocations);
     // Suspended three days ago and warned two days ago: due (deprovisionAfterDays 2).
     await h.adminQuery("UPDATE admin_customers SET suspended_at = now() - interval '3 days', deprovision_warned_at = now() - interval '2 days' WHERE id = 'acme'");
 
     // The first agent leads (the second stopped), and its policy pass (the first comes within
-    // seconds of leading) stops at deprovision:removing: killed -9 there.
-    await execa('docker', ['stop', '-t', '30', second.project]);
-    await timed('first agent leads again', () => leads(first));
-    await waitFor('the policy\'s deprovision to pause', async () => (existsSync(pauseFile) && readFileSync(pauseFile, 'utf8').startsWith('deprovision:removing') ? true : undefined), 60_000);
-    expect((await h.adminQuery("SELECT status, kept_data, deprovision_policy_at IS NOT NULL AS policy FROM admin_customers WHERE id = 'acme'"))[0]).toEqual({ status: 'deprovisioning', kept_data: true, policy: true });
-    // Not restarted by Docker behind the test's back (it would stop at the same step again).
+    // seconds of leading) stops at policy-deprovision:marked: killed -9 there, then (started again,
+    // the tenant marked afresh) interrupted there; a mark left by a killed run must not wedge the
+    // policy. Its third run goes on, to deprovision:removing: killed -9 there.
+    // Not restarted by Docker behind the test's back (the test starts it).
     await execa('docker', ['update', '--restart', 'no', first.project]);
-    await execa('docker', ['kill', '-s', 'KILL', first.project]);
-    rmSync(pauseFile, { force: true });
+    await execa('docker', ['stop', '-t', '30', second.project]);
+    const pausedAt = (step: string) => waitFor(`the policy's run to pause at ${step}`, async () => (existsSync(pauseFile) && readFileSync(pauseFile, 'utf8').startsWith(`${step} `) ? true : undefined), 60_000);
+    const acmeRow = async () => (await h.adminQuery("SELECT status, kept_data, deprovision_policy_at IS NOT NULL AS policy FROM admin_customers WHERE id = 'acme'"))[0];
+    await timed('first agent leads again', () => leads(first));
+    for (const signal of ['KILL', 'INT']) {
+      await timed(`paused at marked (${signal})`, () => pausedAt('policy-deprovision:marked'));
+      expect(await acmeRow()).toEqual({ status: 'suspended', kept_data: false, policy: true });
+      await execa('docker', ['kill', '-s', signal, first.project]);
+      await execa('docker', ['wait', first.project], { timeout: 60_000 });
+      rmSync(pauseFile, { force: true });
+      expect(await acmeRow()).toEqual({ status: 'suspended', kept_data: false, policy: true });
+      await execa('docker', ['start', first.project]);
+    }
+    // Then the verb's own steps, each killed -9 and interrupted, the first agent started again after
+    // each (its resumed run passes the earlier steps, let go at once).
+    const verbSteps = ['policy-deprovision:marked', 'deprovision:removing', 'deprovision:removed'];
+    const kills: [string, string][] = [['deprovision:removing', 'KILL'], ['deprovision:removing', 'INT'], ['deprovision:removed', 'KILL'], ['deprovision:removed', 'INT']];
+    for (const [index, [step, signal]] of kills.entries()) {
+      for (const passed of verbSteps.slice(0, verbSteps.indexOf(step))) {
+        await pausedAt(passed);
+        rmSync(pauseFile, { force: true });
+      }
+      await timed(`paused at ${step} (${signal})`, () => pausedAt(step));
+      expect(await acmeRow()).toEqual({ status: 'deprovisioning', kept_data: true, policy: true });
+      await execa('docker', ['kill', '-s', signal, first.project]);
+      await execa('docker', ['wait', first.project], { timeout: 60_000 });
+      rmSync(pauseFile, { force: true });
+      expect(await acmeRow()).toEqual({ status: 'deprovisioning', kept_data: true, policy: true });
+      if (index < kills.length - 1) await execa('docker', ['start', first.project]);
+    }
 
     await execa('docker', ['start', second.project]);
     await timed('policy deprovision resumed', () => waitFor('acme to be deprovisioned', async () => {
@@ -219,7 +284,10 @@ describe.sequential('agent operations', () => {
     // The verb's resume records its start again (as an operator's re-run does), then completes.
     const who = (a: { actor: string }) => (a.actor.startsWith(actorOf(second)) ? 'second' : a.actor.startsWith(actorOf(first)) ? 'first' : a.actor);
     expect(audit.map((a) => [a.action, who(a)])).toEqual([
-      ['suspension.policy-deprovision', 'first'], ['deprovision.started', 'first'], ['deprovision.started', 'second'], ['deprovision.completed', 'second'],
+      // Marked three times: killed -9 and interrupted after the first two marks.
+      ['suspension.policy-deprovision', 'first'], ['suspension.policy-deprovision', 'first'], ['suspension.policy-deprovision', 'first'],
+      // Begun by the first, resumed by it after each of the verb's first three stops, finished by the second.
+      ['deprovision.started', 'first'], ['deprovision.started', 'first'], ['deprovision.started', 'first'], ['deprovision.started', 'first'], ['deprovision.started', 'second'], ['deprovision.completed', 'second'],
     ]);
     const [alert] = await h.adminQuery("SELECT payload FROM admin_alert_deliveries WHERE event = 'suspension.deprovisioned' AND payload->>'tenant' = 'acme'");
     expect(alert.payload.detail).toMatchObject({ keepData: true, resumed: true });
