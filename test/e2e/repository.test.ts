@@ -82,6 +82,11 @@ const resticRun = (args: string[], input?: { stdout?: 'buffer' }) => restic([...
 const snapshots = async (tag: string) => JSON.parse(String((await resticRun(['snapshots', '--json', '--tag', tag])).stdout)) as any[];
 
 afterAll(async () => {
+  // The sftp host is no compose project: removed by its test label (the harness removes compose projects by prefix).
+  if (h) {
+    const { stdout } = await execa('docker', ['ps', '-aq', '--filter', `label=tenantctl.test=${h.prefix}`], { reject: false });
+    if (stdout.trim()) await execa('docker', ['rm', '-fv', ...stdout.trim().split(/\s+/)], { reject: false });
+  }
   await h?.cleanup();
 });
 
