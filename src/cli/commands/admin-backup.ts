@@ -17,7 +17,7 @@ front door serves); nothing is written to local disk. The master key is never in
 (a password manager): tenantctl recover needs it. restic gets the repository and the password file
 through its environment, never its command line. The agent runs it on agent.adminBackupSchedule.
 Exit 2: no repository or password file, a password file others may read, or a wrong password;
-3: no repository there; 5: the repository is locked; 6: restic failed; 8: pg_dump failed.
+3: no repository there; 5: the repository is locked; 6: docker failed; 8: pg_dump failed; 13: restic failed.
 `)
     .action(async (options, command: Command) => {
       const { adminBackup } = await import('../../recover/admin-backup.js');

@@ -23,7 +23,7 @@ Journaled: killed half-way and run again, it goes on where it stopped; no tenant
 Exit 2: no repository, password file or master key, or a wrong one; admin snapshots of several
 hosts (or one dated in the future) and no --snapshot; 3: no admin snapshot;
 5: the admin database is not empty and no recovery is under way in it, or another recover runs;
-6: restic or Docker failed; 8: the admin restore failed or the snapshot was refused (a psql
+6: Docker failed; 13: restic failed; 8: the admin restore failed or the snapshot was refused (a psql
 meta-command, COMMIT, PROGRAM, roles… in it, or cut off): nothing of it committed;
 9: some tenants (or the front door) did not come back (the summary says which and why).
 `)
