@@ -132,7 +132,7 @@ describe('routing', () => {
     expect(echoed.headers).toMatch(/x-request-id: trace-42/i);
     // nginx dials the app container itself (no docker-proxy hop), the published port as its backup.
     const live = readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'conf', 'live', 't', 'acme', 'server.conf'), 'utf8');
-    const inspected = await execa('docker', ['ps', '--filter', 'label=tenantctl.tenant=acme', '--filter', `name=${h.prefix}`, '--filter', 'publish=' + /server 127\.0\.0\.1:(\d+) backup;/.exec(live)![1], '--format', '{{.ID}}']);
+    const inspected = await execa('docker', ['ps', '--filter', 'label=tenantctl.tenant=acme', '--filter', `name=${h.prefix}`, '--filter', 'publish=' + /server 127\.0\.0\.1:(\d+) backup max_fails=0;/.exec(live)![1], '--format', '{{.ID}}']);
     const address = (await execa('docker', ['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', inspected.stdout.trim()])).stdout.trim();
     expect(live).toContain(`server ${address}:3000 max_fails=1`);
   });
