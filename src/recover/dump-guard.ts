@@ -28,11 +28,13 @@ const refusals: Array<[RegExp, string]> = [
 
 /** Why a line outside COPY data is refused, or undefined when it may run. */
 export function refusalOf(line: string): string | undefined {
-  if (line.startsWith('--') || line.trim() === '') return undefined;
+  if (line.trimStart().startsWith('--') || line.trim() === '') return undefined;
   if (line.startsWith('\\')) return allowedMeta.test(line) ? undefined : 'is a psql meta-command';
   // Identifiers are double-quoted (pg_dump --quote-all-identifiers): a column named "role" is not a statement.
   if (/\bLANGUAGE\s+(?!"?(plpgsql|sql)"?(\s|;|$))/i.test(line)) return 'defines a function in a language other than SQL or PL/pgSQL';
-  const code = line.replace(/"(?:[^"]|"")*"/g, '""');
+  // String literals and a trailing comment are not statements either: a function's body (kept
+  // verbatim by PostgreSQL, comments too) may say "role" in a message or a comment (026's guard does).
+  const code = line.replace(/"(?:[^"]|"")*"/g, '""').replace(/'(?:[^']|'')*'/g, "''").replace(/--.*$/, '');
   for (const [pattern, why] of refusals) if (pattern.test(code)) return why;
   return undefined;
 }
