@@ -123,7 +123,7 @@ async function expectWholeOn(id: string, where: typeof home | typeof remote, row
   expect(JSON.parse(through.body).customer).toBe(id);
   const live = readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'conf', 'live', 't', id, 'server.conf'), 'utf8');
   if (where === remote) expect(live).toContain(`server ${engine.address}:${row.app_port} max_fails=0;`);
-  else expect(live).toContain(`server 127.0.0.1:${row.app_port} backup;`);
+  else expect(live).toContain(`server 127.0.0.1:${row.app_port} backup max_fails=0;`);
 }
 
 /**
