@@ -1,4 +1,4 @@
-import { writeFile, access } from 'node:fs/promises';
+import { writeFile, access, rename } from 'node:fs/promises';
 import { TenantctlError } from './errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { done, notYet, retryUntilDeadline } from './retry.js';
@@ -22,7 +22,10 @@ const pauseLimitMs = 10 * 60_000;
 export function pausePoints(steps: ReadonlySet<string>, file: string, { clock = systemClock, signal }: { clock?: Clock; signal?: AbortSignal } = {}): PausePoint {
   return async (step) => {
     if (!steps.has(step)) return;
-    await writeFile(file, `${step} ${process.pid}\n`);
+    // Written aside and renamed into place: a test polling for the file never reads it empty.
+    const aside = `${file}.${process.pid}.tmp`;
+    await writeFile(aside, `${step} ${process.pid}\n`);
+    await rename(aside, file);
     await retryUntilDeadline(async () => {
       try {
         await access(file);
