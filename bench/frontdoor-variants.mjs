@@ -60,11 +60,11 @@ const variants = {
   // /_tenantctl/auth location. Needs an image with the module (BENCH_LUA=1).
   ...(process.env.BENCH_LUA === '1' ? {
     'lua verdict': {
-      'nginx.conf': (t) => `load_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module /usr/lib/nginx/modules/ngx_http_lua_module.so;\n${t.replace(/^http \{$/m, 'http {\n  lua_shared_dict tenantctl_verdicts 16m;')}`,
+      'nginx.conf': (t) => `load_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module /usr/lib/nginx/modules/ngx_http_lua_module.so;\n${t.replace(/^http \{$/m, 'http {\n  lua_shared_dict tenantctl_passed 16m;')}`,
       'locations.conf': (t) => t.replace(/(location \/api\/ \{\n[^]*?)(    auth_request \/_tenantctl\/auth;\n(    (#[^\n]*|auth_request_set [^\n]*)\n)*)/, (_, head) => `${head}    access_by_lua_block {
         local var = ngx.var
         local key = var.tenantctl_tenant .. "|" .. var.tenantctl_module_area .. "|" .. (var.http_authorization or "") .. "|" .. (var.http_x_api_key or "")
-        local verdicts = ngx.shared.tenantctl_verdicts
+        local verdicts = ngx.shared.tenantctl_passed
         local id = verdicts:get(key)
         if id then
             var.tenantctl_key_id = id
@@ -188,6 +188,63 @@ http {
     if (check.stdout !== '200') throw new Error(`variant ${name}: the keyed request answered ${check.stdout}: ${(await bench.run('docker', ['logs', '--tail', '5', nginxName], { all: true, reject: false })).all}`);
   }
 
+  // BENCH_CALLGRIND=<image with valgrind>: instructions per request instead of CPU time, which a busy
+  // shared host distorts. Each variant's nginx (and the bare proxy's) runs alone under callgrind,
+  // one process (master_process off), twice, for BENCH_SECONDS and 4 x as long with wrk: the
+  // instructions the longer run added over the shorter one, per request it added (start-up and
+  // connection set-ups cancel out).
+  if (process.env.BENCH_CALLGRIND) {
+    const cgImage = process.env.BENCH_CALLGRIND;
+    const outDir = path.join(bench.dir, 'callgrind');
+    mkdirSync(outDir, { mode: 0o777 });
+    await bench.run('docker', ['stop', nginxName]);
+    await bench.run('docker', ['stop', bareName]);
+    const cgName = `${bench.prefix}-cg`;
+    const confDir = path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'conf');
+    const tmpfs = ['/var/cache/tenantctl-auth', '/var/log/tenantctl-usage', '/var/lib/nginx', '/run'].flatMap((d) => ['--tmpfs', d]);
+    const targets = {
+      door: { mounts: ['-v', `${confDir}:/etc/tenantctl:ro`, ...tmpfs], conf: '/etc/tenantctl/live/nginx.conf', url: `https://127.0.0.1:${ports.https}/api/ping` },
+      bare: { mounts: ['-v', `${bareDir}:/etc/bare:ro`, ...tmpfs], conf: '/etc/bare/nginx.conf', url: `https://127.0.0.1:${barePort}/api/ping` },
+    };
+    async function irRun(label, target, duration) {
+      const out = `${label.replace(/[^a-z0-9]+/g, '-')}-${duration}.out`;
+      await bench.run('docker', ['rm', '-f', cgName], { reject: false });
+      await bench.run('docker', ['run', '-d', '--name', cgName, '--network', 'host', ...target.mounts, '-v', `${outDir}:/out`, '--entrypoint', 'valgrind', cgImage,
+        '--tool=callgrind', `--callgrind-out-file=/out/${out}`, 'nginx', '-g', 'daemon off; master_process off;', '-c', target.conf]);
+      for (let i = 0; ; i++) {
+        const check = await bench.run('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Host: ${host}`, '-H', `Authorization: Bearer ${key}`, target.url], { reject: false });
+        if (check.stdout === '200') break;
+        if (i > 120) throw new Error(`${label}: not answering 200 under valgrind (${check.stdout}): ${(await bench.run('docker', ['logs', '--tail', '20', cgName], { all: true, reject: false })).all}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      // The same warm-up in both runs (TLS set-ups, compiled regexes, the first verdicts): it cancels out.
+      await bench.run('wrk', ['-t1', `-c${concurrency}`, '-d2s', '--timeout', '10s', ...headers, target.url]);
+      const r = await bench.run('wrk', ['-t1', `-c${concurrency}`, `-d${duration}s`, '--timeout', '10s', ...headers, target.url]);
+      const requests = Number(/(\d+) requests in/.exec(r.stdout)[1]);
+      if (/Non-2xx|Socket errors/.test(r.stdout)) throw new Error(`${label}: ${r.stdout}`);
+      await bench.run('docker', ['kill', '--signal', 'QUIT', cgName]);
+      await bench.run('docker', ['wait', cgName]);
+      const text = readFileSync(path.join(outDir, out), 'utf8');
+      const ir = Number(/^(?:summary|totals): (\d+)/m.exec(text)[1]);
+      return { requests, ir };
+    }
+    const perRequest = {};
+    for (const name of ['bare', ...chosen]) {
+      if (name !== 'bare') {
+        for (const file of ['nginx.conf', 'locations.conf', 'suspended-locations.conf', 't/bench/server.conf']) {
+          const text = readFileSync(path.join(original, file), 'utf8');
+          writeFileSync(path.join(live, file), (variants[name][file] ?? ((t) => t))(text));
+        }
+      }
+      const target = name === 'bare' ? targets.bare : targets.door;
+      const short = await irRun(name, target, seconds);
+      const long = await irRun(name, target, seconds * 4);
+      perRequest[name] = (long.ir - short.ir) / (long.requests - short.requests);
+      console.log(`${name.padEnd(34)} ${(perRequest[name] / 1000).toFixed(1).padStart(7)} k instructions per request${name === 'bare' ? '' : `, ${((perRequest[name] - perRequest.bare) / 1000).toFixed(1)} k over the bare proxy`} (runs: ${short.requests} and ${long.requests} requests)`);
+    }
+    await bench.run('docker', ['rm', '-f', cgName], { reject: false });
+    chosen.splice(0); // nothing left for the CPU-time rounds below
+  }
   const results = Object.fromEntries(chosen.map((n) => [n, []]));
   for (let round = 1; round <= rounds; round++) {
     for (const name of chosen) {
