@@ -10,7 +10,10 @@
 //   apt-get install wrk && npm run build && node bench/frontdoor-variants.mjs [variant...]
 //   BENCH_SECONDS (default 3), BENCH_ROUNDS (default 3), BENCH_CONCURRENCY (default 16),
 //   TENANTCTL_FRONTDOOR_NGINX_IMAGE (the door's and the bare proxy's image),
-//   BENCH_CALLGRIND=<an image of the same nginx with valgrind> (instructions per request, below).
+//   BENCH_CALLGRIND=<an image of the same nginx with valgrind> (instructions per request, below), e.g.
+//     printf 'FROM tenantctl/nginx:bookworm\nRUN apt-get update && apt-get install -y valgrind\n' \
+//       | docker build -t tenantctl-dev/nginx:valgrind -
+//     BENCH_CALLGRIND=tenantctl-dev/nginx:valgrind node bench/frontdoor-variants.mjs base 'no key check'
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
