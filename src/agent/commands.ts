@@ -75,7 +75,7 @@ export async function agentUp(ctx: Context): Promise<AgentUpResult> {
   const compose = await composeOn(ctx.homeHost);
   await compose.up({ project: config.agent.project, file: layout.composeFile }, { timeoutMs: agentUpTimeoutMs, signal: ctx.signal });
   await waitForAgent(ctx);
-  await pruneOldAgentImages(ctx.homeHost);
+  await pruneOldAgentImages(ctx.homeHost, image);
   const status = await agentStatus(ctx);
   return { ...status, recreated: changed || before.length === 0 || before[0]!.image !== image, schedules };
 }

@@ -45,8 +45,11 @@ async function bundleHash(baseImageId: string): Promise<string> {
  * older than ten minutes: another `agent up` may have built one a moment ago and not yet started it.
  * Best effort: an image left is only disk.
  */
-export async function pruneOldAgentImages(host: DockerHost): Promise<void> {
-  await host.run(['docker', 'image', 'prune', '-a', '-f', '--filter', 'label=tenantctl.agent-bundle', '--filter', 'until=10m'], { timeoutMs: agentImageBuildTimeoutMs }).catch(() => {});
+export async function pruneOldAgentImages(host: DockerHost, keepTag: string): Promise<void> {
+  // Never this bundle's own image: another `agent up` of the same build may have found it present
+  // and not yet started its container from it (two projects, or two test lanes, on one engine).
+  const keep = `label!=tenantctl.agent-bundle=${keepTag.split(':')[1]}`;
+  await host.run(['docker', 'image', 'prune', '-a', '-f', '--filter', 'label=tenantctl.agent-bundle', '--filter', keep, '--filter', 'until=10m'], { timeoutMs: agentImageBuildTimeoutMs }).catch(() => {});
 }
 
 /** The agent's image for this bundle (built when missing); its tag. */
