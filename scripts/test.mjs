@@ -71,6 +71,7 @@ function plainVitest(extra) {
 
 async function inLanes(laneCount) {
   const started = performance.now();
+  const cpuAtStart = hostCpu();
   const seconds = () => Math.round((performance.now() - started) / 1000);
   const estimates = { ...readJson(durationsFile), ...readJson(localDurationsFile) };
   const { unitFiles, otherFiles } = testFiles();
@@ -124,7 +125,7 @@ async function inLanes(laneCount) {
   }
   const skippedJobs = interrupted ? [...queue, ...last.filter((job) => !results.some((r) => r.job === job))] : [];
   recordDurations(results);
-  printSummary({ results, laneCount, wall: seconds(), lanesSeconds, skippedJobs, interrupted });
+  printSummary({ results, laneCount, wall: seconds(), lanesSeconds, skippedJobs, interrupted, cpu: cpuShare(cpuAtStart, hostCpu()) });
   if (interrupted) return interrupted === 'SIGINT' ? 130 : 143;
   return results.every((r) => r.ok) ? 0 : 1;
 }
@@ -197,14 +198,31 @@ function readJson(file) {
 /** This machine's durations of jobs that passed, for the next run's order (test/durations.json is the committed start). */
 function recordDurations(results) {
   const passed = results.filter((r) => r.ok);
-  if (passed.length === 0 || !existsSync(path.dirname(path.dirname(localDurationsFile)))) return;
+  if (passed.length === 0 || !existsSync(path.join(root, 'node_modules'))) return;
   const merged = { ...readJson(localDurationsFile), ...Object.fromEntries(passed.map((r) => [r.job.name, r.took])) };
   mkdirSync(path.dirname(localDurationsFile), { recursive: true });
   writeFileSync(localDurationsFile, `${JSON.stringify(merged, null, 2)}\n`);
 }
 
-function printSummary({ results, laneCount, wall, lanesSeconds, skippedJobs, interrupted }) {
-  const lines = ['', `test: wall ${wall} s: ${laneCount} lanes ${lanesSeconds} s, then alone ${wall - lanesSeconds} s`];
+/** All CPUs' busy and total time from /proc/stat (Linux), for how busy the machine was; undefined elsewhere. */
+function hostCpu() {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    return { busy: total - fields[3] - fields[4], total };
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuShare(a, b) {
+  return a && b && b.total > a.total ? Math.round((100 * (b.busy - a.busy)) / (b.total - a.total)) : undefined;
+}
+
+function printSummary({ results, laneCount, wall, lanesSeconds, skippedJobs, interrupted, cpu }) {
+  // How busy the whole machine was (every process, not only the tests'): near 100% says more lanes would not help.
+  const busy = cpu === undefined ? '' : `; host CPU ${cpu}% busy`;
+  const lines = ['', `test: wall ${wall} s: ${laneCount} lanes ${lanesSeconds} s, then alone ${wall - lanesSeconds} s${busy}`];
   for (let lane = 1; lane <= laneCount; lane++) {
     const mine = results.filter((r) => r.lane === lane);
     lines.push(`  lane ${lane}: ${mine.reduce((s, r) => s + r.took, 0)} s in ${mine.length} jobs: ${mine.map((r) => `${path.basename(r.job.name).replace(/\.test\.ts$/, '')} ${r.took}${r.ok ? '' : ' FAILED'}`).join(', ')}`);
