@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // End-to-end files drive one Docker engine; running them one at a time keeps timings honest.
+    // One file at a time within one vitest: end-to-end files drive one Docker engine. `npm test`
+    // (scripts/test.mjs) runs two vitests at once instead, in lanes that keep the files apart.
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 300_000,

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import type { Reporter, SerializedError, TestModule } from 'vitest/node';
 
 /**
@@ -9,6 +10,9 @@ import type { Reporter, SerializedError, TestModule } from 'vitest/node';
  * beforeAll failed as skipped (not failed) and keeps the hook's error on the suite, so counting
  * tests alone would read such a run as "0 failed". Each of those errors is named on a line
  * ("error outside a test: <file> > <suite>: <message>") just before the closing line.
+ *
+ * With TENANTCTL_TEST_SUMMARY_FILE set (scripts/test.mjs does), the same counts, those lines and
+ * the files run are also written there as JSON.
  */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError> = []): void {
@@ -48,6 +52,9 @@ export default class SummaryReporter implements Reporter {
       counts.failed += 1;
       outside.push(`unhandled error: ${headOf(error)}`);
     }
+    // For scripts/test.mjs, which runs one vitest per file in lanes and adds their results up.
+    const summaryFile = process.env.TENANTCTL_TEST_SUMMARY_FILE;
+    if (summaryFile) writeFileSync(summaryFile, JSON.stringify({ ...counts, problems: outside, files: testModules.map((m) => m.relativeModuleId) }));
     const skipped = counts.skipped > 0 ? `, ${counts.skipped} skipped` : '';
     const lines = outside.length > 0 ? `\n${outside.join('\n')}` : '';
     process.stdout.write(`${lines}\n${counts.passed} passed, ${counts.failed} failed${skipped}\n`);

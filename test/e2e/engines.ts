@@ -12,7 +12,7 @@
 // layer in full).
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -61,8 +61,16 @@ export interface TestEngines {
 const docker = async (args: string[], options: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}) =>
   (await execa('docker', args, { timeout: options.timeoutMs ?? 60_000, input: options.input, env: options.env })).stdout;
 
-/** Builds tenantctl/dind when its recipe (Dockerfile, entrypoint, base image) changed; quick otherwise. */
+/**
+ * Builds tenantctl/dind when its recipe (Dockerfile, entrypoint, base image) changed; quick otherwise.
+ * One build at a time on this machine (test lanes run two files at once, and both may find the image
+ * missing): the second waits, then finds it built.
+ */
 export async function ensureEngineImage(): Promise<void> {
+  await withMachineLock('tenantctl-dind-image', buildEngineImageIfChanged);
+}
+
+async function buildEngineImageIfChanged(): Promise<void> {
   const baseId = await docker(['image', 'inspect', '--format', '{{.Id}}', baseImage]).catch(() => {
     throw new Error(`${baseImage} is missing: run bash scripts/build-images.sh (or scripts/setup-host.sh) first`);
   });
@@ -72,6 +80,52 @@ export async function ensureEngineImage(): Promise<void> {
   const current = await docker(['image', 'inspect', '--format', '{{ index .Config.Labels "tenantctl.recipe" }}', engineImage]).catch(() => '');
   if (current.trim() === recipe) return;
   await docker(['build', '-q', '--label', `tenantctl.recipe=${recipe}`, '--build-arg', `BASE_IMAGE=${baseImage}`, '-t', engineImage, recipeDir], { timeoutMs: 600_000 });
+}
+
+/**
+ * Runs `work` while holding a lock named `name` shared by every process on this machine: a directory
+ * made atomically in the temporary dir, holding the owner's PID. A lock whose owner is gone (killed)
+ * is taken over.
+ */
+async function withMachineLock<T>(name: string, work: () => Promise<T>, { timeoutMs = 900_000 } = {}): Promise<T> {
+  const dir = path.join(tmpdir(), `${name}.lock`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'pid'), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    // No PID (yet): its owner is between mkdir and write, or the lock was just let go; look again.
+    const owner = Number(readOr(path.join(dir, 'pid')) ?? 0);
+    if (owner > 0 && !isAlive(owner)) rmSync(dir, { recursive: true, force: true });
+    else if (Date.now() > deadline) throw new Error(`${dir} is still held by process ${owner || '(unknown)'} after ${timeoutMs / 1000} s`);
+    else await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readOr(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**

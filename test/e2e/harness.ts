@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import getPort from 'get-port';
 import pg from 'pg';
+import { currentLane, laneEnv } from './lanes.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 export const cliPath = path.join(root, 'bin', 'tenantctl.js');
@@ -40,7 +41,8 @@ export async function createHarness(name: string, extraEnv: Record<string, strin
   const prefix = `tct${runId}`;
   const dir = mkdtempSync(path.join(tmpdir(), `tenantctl-${name}-`));
   const customersDir = path.join(dir, 'customers');
-  const env = {
+  // With test lanes (scripts/test.mjs), the tenants' host ports and subnets of the lane (lanes.ts).
+  const env = laneEnv({
     TENANTCTL_CUSTOMERS_DIR: customersDir,
     TENANTCTL_STATE_DIR: path.join(dir, 'state'),
     TENANTCTL_PROJECT_PREFIX: prefix,
@@ -49,7 +51,7 @@ export async function createHarness(name: string, extraEnv: Record<string, strin
     TENANTCTL_HEALTH_DEADLINE: '90',
     TENANTCTL_ACTOR: `e2e-${name}`,
     ...extraEnv,
-  };
+  }, currentLane());
   let adminPool: pg.Pool | undefined;
 
   const cli: Harness['cli'] = async (args, options = {}) => {
@@ -81,7 +83,7 @@ export async function createHarness(name: string, extraEnv: Record<string, strin
     cli,
     async adminQuery(sql, params = []) {
       if (!adminPool) {
-        const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(env.TENANTCTL_STATE_DIR, 'admin-db.env'), 'utf8'))![1];
+        const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(env.TENANTCTL_STATE_DIR!, 'admin-db.env'), 'utf8'))![1];
         adminPool = new pg.Pool({ host: '127.0.0.1', port: Number(env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin', max: 2 });
         adminPool.on('error', () => {}); // tests stop the admin database on purpose
       }
