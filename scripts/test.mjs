@@ -46,7 +46,7 @@ const apart = {
     files: ['test/e2e/frontbase.test.ts', 'test/e2e/frontbase-verbs.test.ts', 'test/e2e/fleet-move.test.ts'],
   },
   'agent image': {
-    why: '`agent up` prunes the agent images no container uses that are older than 10 minutes: the same tag the other lane\'s `agent up` has just found and not yet started (src/agent/image.ts)',
+    why: 'a precaution: each waits on agents\' timed loops (5-15 s) and builds or prunes agent images on the one engine; the prune race between two `agent up` of one build is fixed (src/agent/image.ts keeps its own bundle\'s image), the three together in lanes are not proven yet',
     files: ['test/e2e/agent.test.ts', 'test/e2e/agent-ops.test.ts', 'test/e2e/acme-agent.test.ts'],
   },
 };
