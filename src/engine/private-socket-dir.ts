@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-// The 0700 directories the relays' unix sockets live in (exec-tunnel.ts, socket-relay.ts): in the
+// The 0700 directories the relays' unix sockets live in (private-relay.ts): in the
 // system's temporary directory (a socket path has a ~107-byte limit, so not under the state
 // directory), named tenantctl-<kind>-*, each with the pid of the process that made it. A process
 // killed with -9 cannot remove its own; the next one removes every such directory whose process is
