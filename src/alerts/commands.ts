@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Context } from '../context.js';
-import { BatchFailure, TenantctlError, usageError } from '../common/errors.js';
+import { BatchFailure, TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { openSecretBox } from '../secrets/master-key.js';
 import { recordAudit } from '../audit/write.js';
@@ -53,7 +53,7 @@ export async function addEndpoint(ctx: Context, input: { url: unknown; events?: 
     return { ...endpoint, secretFile };
   } catch (error) {
     // Nothing left behind: a secret file for an endpoint that does not exist would mislead.
-    await import('node:fs/promises').then((fs) => fs.rm(secretFile, { force: true })).catch(() => {});
+    await import('node:fs/promises').then((fs) => fs.rm(secretFile, { force: true })).catch((rmError) => ctx.reporter.info(`${secretFile} is left behind (no endpoint has it; remove it): ${messageOf(rmError)}`));
     throw error;
   }
 }

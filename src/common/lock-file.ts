@@ -2,6 +2,7 @@ import { open, readFile, rm } from 'node:fs/promises';
 import { TenantctlError, messageOf } from './errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { done, notYet, retryUntilDeadline } from './retry.js';
+import { failureMeans } from './ignore-failure.js';
 
 /**
  * Runs `work` while holding an exclusive lock file (created with O_EXCL, holding our pid), for
@@ -22,7 +23,7 @@ export async function withLockFile<T>(
       return done(undefined);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new TenantctlError('usage', `cannot create ${file}: ${messageOf(error)}`, { cause: error });
-      const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      const holder = Number((await readFile(file, 'utf8').catch(failureMeans('', 'a lock file gone or not yet written names no holder: asked again'))).trim());
       if (holder > 0 && !isAlive(holder)) await rm(file, { force: true }); // its holder died: take it over
       return notYet(holder > 0 ? `process ${holder} holds ${file}` : `${file} is being written`);
     }

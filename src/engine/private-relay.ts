@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { childEnvironment } from '../common/child-env.js';
 import { killGraceMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import type { DockerHost } from './docker-host.js';
 import { privateSocketDir, removeSocketDir } from './private-socket-dir.js';
 
@@ -47,8 +48,7 @@ export async function openPrivateRelay(host: DockerHost, plan: PrivateRelayPlan,
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {}); // the client's own error; the relay's end follows
     void (async () => {
-      // A lookup that fails is a relay that cannot start: the connection ends, the next one asks again.
-      const args = await plan.execArgs(signal).catch(() => undefined);
+      const args = await plan.execArgs(signal).catch(ignoreFailure('a lookup that fails is a relay that cannot start: the connection ends, the next one asks again'));
       if (!args || socket.destroyed || signal?.aborted) {
         if (!args) plan.onFailedRelay?.();
         socket.destroy();

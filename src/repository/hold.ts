@@ -1,5 +1,6 @@
 import { TenantctlError } from '../common/errors.js';
 import { resticLockWaitMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import type { AdminDb } from '../admin-db/database.js';
 import type { RepositoryLocation } from './location.js';
 import { repositoryKey } from './password.js';
@@ -31,8 +32,8 @@ export async function holdRepository(db: AdminDb, location: RepositoryLocation, 
   }
   return async () => {
     // A connection that broke took the session lock with it; either way the client is released.
-    await client.query(`SELECT ${mode === 'shared' ? 'pg_advisory_unlock_shared' : 'pg_advisory_unlock'}($1::int, hashtext($2))`, [repositoryLockSpace, key]).catch(() => {});
-    await client.query('RESET lock_timeout').catch(() => {});
+    await client.query(`SELECT ${mode === 'shared' ? 'pg_advisory_unlock_shared' : 'pg_advisory_unlock'}($1::int, hashtext($2))`, [repositoryLockSpace, key]).catch(ignoreFailure('a connection that broke took the session lock with it'));
+    await client.query('RESET lock_timeout').catch(ignoreFailure('a broken connection has no setting left; the pool drops it on release'));
     client.release();
   };
 }

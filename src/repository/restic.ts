@@ -8,6 +8,7 @@ import { TenantctlError, usageError, type ExitCodeName } from '../common/errors.
 import { childEnvironment } from '../common/child-env.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { killGraceMs, resticCheckTimeoutMs, resticForgetTimeoutMs, resticLockWaitMs, resticQueryTimeoutMs, resticStreamTimeoutMs } from '../common/timeouts.js';
+import { failureMeans, ignoreFailure } from '../common/ignore-failure.js';
 import { isLockError, withLockRetry, withUnlockHint } from './lock-retry.js';
 import { configuredRepository, type RepositoryLocation } from './location.js';
 import { repositoryPassword } from './password.js';
@@ -180,10 +181,10 @@ export function passwordFileLeft(name: string, ageMs: number, ownPid: number, is
 }
 
 async function sweepLeftPasswordFiles(runDir: string): Promise<void> {
-  const names = await readdir(runDir).catch(() => [] as string[]);
+  const names = await readdir(runDir).catch(failureMeans([] as string[], 'no run directory: no password file left to sweep'));
   await Promise.all(names.map(async (name) => {
     const file = path.join(runDir, name);
-    const modified = (await stat(file).catch(() => undefined))?.mtimeMs;
+    const modified = (await stat(file).catch(ignoreFailure('gone meanwhile (another run swept it): nothing to sweep')))?.mtimeMs;
     if (modified === undefined || !passwordFileLeft(name, Date.now() - modified, process.pid, alive)) return;
     await rm(file, { force: true });
   }));

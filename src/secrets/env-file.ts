@@ -2,6 +2,7 @@ import path from 'node:path';
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { parseEnvFile } from '../common/env-file.js';
 import { ensurePrivateDir } from '../common/private-files.js';
+import { missingMeans } from '../common/ignore-failure.js';
 import { anySecretPattern, type NamedSecrets, type TenantSecrets } from './generate.js';
 
 // A tenant's secrets on the host: customers/<id>/secrets/<NAME>, one file per secret (DB_PASSWORD,
@@ -69,7 +70,7 @@ export async function readNamedEnvFileSecrets(envFile: string, names: readonly s
 
 /** Every secret in customers/<id>/secrets/, whatever the template named them (provision --show-secrets). */
 export async function readAllSecretFiles(dir: string): Promise<NamedSecrets | undefined> {
-  const names = await readdir(dir).catch(() => undefined);
+  const names = await readdir(dir).catch(missingMeans(undefined));
   return names && readNamedSecretFiles(dir, names.filter((name) => /^[A-Z][A-Z0-9_]*$/.test(name)).sort());
 }
 

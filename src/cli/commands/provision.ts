@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { TenantctlError } from '../../common/errors.js';
+import { ignoreFailure } from '../../common/ignore-failure.js';
 import path from 'node:path';
 import { withContext } from '../run.js';
 import { defaultConcurrency } from '../concurrency.js';
@@ -87,5 +88,5 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
 /** Placements of this command's tenants count no more once it has ended (src/hosts/store.ts); a failure to say so is only a stale count for 15 minutes. */
 async function forgetPlacements(ctx: import('../../context.js').Context, ids: string[]): Promise<void> {
   const { HostStore } = await import('../../hosts/store.js');
-  await new HostStore(await ctx.adminDb()).forgetPlacements(ids).catch(() => undefined);
+  await new HostStore(await ctx.adminDb()).forgetPlacements(ids).catch(ignoreFailure('a placement not forgotten is only a stale count for 15 minutes'));
 }

@@ -6,6 +6,7 @@ import acme from 'acme-client';
 import { TenantctlError, messageOf } from '../../common/errors.js';
 import { ensurePrivateDir, writePrivateFile } from '../../common/private-files.js';
 import { acmeIssueDeadlineMs, acmeRequestTimeoutMs } from '../../common/timeouts.js';
+import { missingMeans } from '../../common/ignore-failure.js';
 import type { FrontdoorConfig } from '../../config/schema.js';
 import type { FrontdoorLayout } from '../layout.js';
 
@@ -95,7 +96,7 @@ export async function openAccount(settings: FrontdoorConfig['acme'], layout: Fro
   await ensurePrivateDir(layout.acmeDir);
   const keyFile = path.join(layout.acmeDir, 'account.key');
   const accountFile = path.join(layout.acmeDir, 'account.json');
-  let accountKey = await readFile(keyFile, 'utf8').catch(() => undefined);
+  let accountKey = await readFile(keyFile, 'utf8').catch(missingMeans(undefined));
   if (!accountKey) {
     accountKey = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
     await writePrivateFile(`${keyFile}.tmp`, accountKey);
