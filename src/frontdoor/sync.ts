@@ -14,6 +14,7 @@ import { renderFrontdoor, renderSnippet, routeKind, tenantHostnames, type RouteI
 import { frontdoorContainers, frontdoorUp, mountsAcmeCerts, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration, writeComposeFile } from './stack.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import { failureMeans, ignoreFailure } from '../common/ignore-failure.js';
+import { holdSessionLock } from '../admin-db/session-lock.js';
 import { configuredTemplate } from '../templates/configured.js';
 import type { IssueOutcome } from './acme/issue.js';
 import { ensureCombined } from './acme/certificates.js';
@@ -78,23 +79,10 @@ async function exists(file: string): Promise<boolean> {
 
 /** Holds the front door's reload lock (waiting for another process's reload to finish) until released. */
 export async function lockReloads(db: AdminDb, project: string): Promise<() => Promise<void>> {
-  const client = await db.connect();
-  try {
-    await client.query(`SET lock_timeout = ${frontdoorLockWaitMs}`);
-    await client.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [frontdoorLockSpace, project]);
-  } catch (error) {
-    client.release(true);
-    if ((error as { code?: string }).code === '55P03') {
-      throw new TenantctlError('conflict', `another tenantctl process has been reloading the front door for ${frontdoorLockWaitMs / 1000} s; try again`);
-    }
-    return db.unreachable(error);
-  }
-  return async () => {
-    // A connection that broke took the session lock with it; either way the client is released.
-    await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [frontdoorLockSpace, project]).catch(ignoreFailure('a connection that broke took the session lock with it'));
-    await client.query('RESET lock_timeout').catch(ignoreFailure('a broken connection has no setting left; the pool drops it on release'));
-    client.release();
-  };
+  return holdSessionLock(db, frontdoorLockSpace, project, {
+    waitMs: frontdoorLockWaitMs,
+    busy: () => new TenantctlError('conflict', `another tenantctl process has been reloading the front door for ${frontdoorLockWaitMs / 1000} s; try again`),
+  });
 }
 
 type Entry = { content: string | Buffer; private?: boolean };

@@ -4,6 +4,7 @@ import { TenantctlError } from '../../common/errors.js';
 import { ensurePrivateDir, writePrivateFile } from '../../common/private-files.js';
 import { frontdoorLockWaitMs } from '../../common/timeouts.js';
 import { ignoreFailure } from '../../common/ignore-failure.js';
+import { holdSessionLock } from '../../admin-db/session-lock.js';
 import type { AdminDb } from '../../admin-db/database.js';
 import type { Context } from '../../context.js';
 import { servedRoutes } from '../fleet-routes.js';
@@ -120,19 +121,8 @@ export async function removeCertificate(layout: FrontdoorLayout, hostname: strin
  * same names twice) until released.
  */
 export async function lockIssuance(db: AdminDb, project: string): Promise<() => Promise<void>> {
-  const client = await db.connect();
-  try {
-    await client.query(`SET lock_timeout = ${frontdoorLockWaitMs}`);
-    await client.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [acmeLockSpace, project]);
-  } catch (error) {
-    client.release(true);
-    if ((error as { code?: string }).code === '55P03') throw new TenantctlError('conflict', `another tenantctl process has been issuing certificates for ${frontdoorLockWaitMs / 1000} s; try again`);
-    return db.unreachable(error);
-  }
-  return async () => {
-    // A connection that broke took the session lock with it; either way the client is released.
-    await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [acmeLockSpace, project]).catch(ignoreFailure('a connection that broke took the session lock with it'));
-    await client.query('RESET lock_timeout').catch(ignoreFailure('a broken connection has no setting left; the pool drops it on release'));
-    client.release();
-  };
+  return holdSessionLock(db, acmeLockSpace, project, {
+    waitMs: frontdoorLockWaitMs,
+    busy: () => new TenantctlError('conflict', `another tenantctl process has been issuing certificates for ${frontdoorLockWaitMs / 1000} s; try again`),
+  });
 }
