@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { failureMeans, ignoreFailure } from '../common/ignore-failure.js';
+import { pidExists } from '../common/process-identity.js';
 
 // The 0700 directories the relays' unix sockets live in (private-relay.ts): in the
 // system's temporary directory (a socket path has a ~107-byte limit, so not under the state
@@ -29,16 +30,6 @@ async function sweepLeftovers(): Promise<void> {
     if (!name.startsWith(prefix)) continue;
     const dir = path.join(tmp, name);
     const pid = Number((await readFile(path.join(dir, 'pid'), 'utf8').catch(failureMeans('', 'no pid file (being made, or gone): not swept'))).trim());
-    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) await removeSocketDir(dir);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, as another user's process (whose directory this user could not remove anyway).
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if (Number.isInteger(pid) && pid > 0 && !pidExists(pid)) await removeSocketDir(dir);
   }
 }
