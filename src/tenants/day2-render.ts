@@ -23,8 +23,8 @@ export function renderLifecycleBatch(r: LifecycleBatchResult): string {
   return `${table(['TENANT', 'RESULT', 'DETAIL'], rows)}\n\n${s.total} tenants: ${s.ok} done, ${s.failed} failed (${seconds(s.durationMs)})`;
 }
 
-/** Bytes in binary units, as Docker shows memory: 12.5MiB. */
-export function humanBytes(n: number): string {
+/** Bytes in binary units, as Docker shows memory: 12.5MiB (quota/size.ts: with a space). */
+export function humanBytes(n: number, separator = ''): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = n;
   let unit = 0;
@@ -32,7 +32,7 @@ export function humanBytes(n: number): string {
     value /= 1024;
     unit++;
   }
-  return `${unit === 0 ? value : value.toFixed(1)}${units[unit]}`;
+  return `${unit === 0 ? value : value.toFixed(1)}${separator}${units[unit]}`;
 }
 
 const cells = (u: Usage) => [
