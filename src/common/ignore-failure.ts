@@ -1,5 +1,5 @@
-// The one way a failure is let go on purpose: `.catch(ignoreFailure('why'))`. A bare
-// `.catch(() => {})` hides both the error and the reason it may be dropped; the reason written in
+// The one way a failure is let go on purpose: `.catch(ignoreFailure('why'))`. A bare empty
+// catch handler hides both the error and the reason it may be dropped; the reason written in
 // the call is what a reader (or a review) weighs when an error seems to have gone missing. A
 // failure that matters to the caller is not let go here: it is thrown, reported or kept as the
 // first cause beside the one being thrown.
