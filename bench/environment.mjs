@@ -10,9 +10,14 @@ import getPort from 'get-port';
 export const root = path.resolve(import.meta.dirname, '..');
 export const cli = path.join(root, 'bin', 'tenantctl.js');
 
+/** tenantctl's composeProjectPrefix is 1-20 characters (src/config/schema.ts); the run's prefix is the name and 8 of time. */
+export const maxProjectPrefix = 20;
+
 export async function benchEnvironment(name) {
-  const dir = mkdtempSync(path.join(tmpdir(), `tenantctl-${name}-`));
   const prefix = `${name}${Date.now().toString(36)}`;
+  // A longer one would fail every tenantctl call of the run as bad config, after the setup.
+  if (prefix.length > maxProjectPrefix) throw new Error(`bench name ${JSON.stringify(name)} is too long: its project prefix ${prefix} has ${prefix.length} characters, tenantctl takes at most ${maxProjectPrefix} (give a name of at most ${maxProjectPrefix - 8})`);
+  const dir = mkdtempSync(path.join(tmpdir(), `tenantctl-${name}-`));
   const env = {
     ...process.env,
     TENANTCTL_CUSTOMERS_DIR: path.join(dir, 'customers'),
@@ -44,15 +49,19 @@ export async function benchEnvironment(name) {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const dockerCleanupTimeoutMs = 300_000;
+
 /** Removes every container, network and volume a `docker ... --filter` matches (name=<prefix>, label=k=v); how many there were. */
 export async function removeDockerObjects(filter) {
-  const list = async (args) => (await execa('docker', [...args, '--filter', filter], { reject: false })).stdout.split('\n').filter(Boolean);
+  // A hung engine fails the cleanup after 5 minutes instead of holding the run (and its Ctrl-C) forever.
+  const docker = (args) => execa('docker', args, { reject: false, timeout: dockerCleanupTimeoutMs });
+  const list = async (args) => (await docker([...args, '--filter', filter])).stdout.split('\n').filter(Boolean);
   const containers = await list(['ps', '-aq']);
-  if (containers.length) await execa('docker', ['rm', '-fv', ...containers], { reject: false });
+  if (containers.length) await docker(['rm', '-fv', ...containers]);
   const networks = await list(['network', 'ls', '-q']);
-  if (networks.length) await execa('docker', ['network', 'rm', ...networks], { reject: false });
+  if (networks.length) await docker(['network', 'rm', ...networks]);
   const volumes = await list(['volume', 'ls', '-q']);
-  if (volumes.length) await execa('docker', ['volume', 'rm', '-f', ...volumes], { reject: false });
+  if (volumes.length) await docker(['volume', 'rm', '-f', ...volumes]);
   return containers.length + networks.length + volumes.length;
 }
 

@@ -32,7 +32,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { onInterrupt, removeDockerObjects, sleep, substitutePlaceholders } from './environment.mjs';
+import { onInterrupt, removeDockerObjects, sleep, substitutePlaceholders, sweepUntilGone } from './environment.mjs';
 import { cgroupV2, measureIdle } from './cgroup.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -213,9 +213,9 @@ async function cleanup() {
   for (const stack of stacks) await down(stack).catch(() => {});
   // Whatever is left (a failed `down`, an interrupted `up`): everything carries the run's label.
   await removeDockerObjects(`label=tenantctl.bench=${runId}`);
-  // A second pass removes nothing that can be removed: what it finds could not be.
-  const left = await removeDockerObjects(`label=tenantctl.bench=${runId}`);
-  if (left) console.error(`idle-cost: ${left} object(s) labelled tenantctl.bench=${runId} could not be removed`);
+  // Sweeps until one finds nothing: what a later pass finds may have been made late (an interrupted
+  // `up`) and removed then; only what the third still finds is said to be left.
+  await sweepUntilGone('idle-cost', [`label=tenantctl.bench=${runId}`]);
   rmSync(workDir, { recursive: true, force: true });
 }
 

@@ -12,7 +12,7 @@
 // Usage: node bench/watch-cost.mjs   (after npm run build)
 //   BENCH_TENANTS  tenants provisioned (default 12)
 //   BENCH_SECONDS  measured window (default 60)
-// Everything carries the prefix tctbenchwatch and is removed afterwards, also on failure.
+// Everything carries the prefix benchwatch<time> (or its label) and is removed afterwards, also on failure.
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -20,7 +20,7 @@ import { benchEnvironment, cli, onInterrupt, removeDockerObjects, sleep } from '
 
 const tenants = Number(process.env.BENCH_TENANTS ?? 12);
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
-const environment = await benchEnvironment('tctbenchwatch');
+const environment = await benchEnvironment('benchwatch');
 const { dir, prefix, env } = environment;
 Object.assign(env, { TENANTCTL_HEALTH_DEADLINE: '180', TENANTCTL_WATCH_INTERVAL: '1' });
 const ticks = Number((await execa('getconf', ['CLK_TCK'])).stdout);
