@@ -1,4 +1,3 @@
-import { ignoreFailure } from '../common/ignore-failure.js';
 import type { AdminDb } from './database.js';
 
 /**
@@ -17,9 +16,23 @@ export async function holdSessionLock(db: AdminDb, space: number, key: string, {
     if ((error as { code?: string }).code === '55P03') throw busy();
     return db.unreachable(error);
   }
+  // A connection that ends or fails while held took the lock with it; the listener also keeps its
+  // 'error' from crashing the process (a checked-out client has no pool listener).
+  let lost = false;
+  const onLost = () => {
+    lost = true;
+  };
+  client.on('end', onLost);
+  client.on('error', onLost);
   return async () => {
-    await client.query(`SELECT ${shared ? 'pg_advisory_unlock_shared' : 'pg_advisory_unlock'}($1::int, hashtext($2))`, [space, key]).catch(ignoreFailure('a connection that broke took the session lock with it'));
-    await client.query('RESET lock_timeout').catch(ignoreFailure('a broken connection has no setting left; the pool drops it on release'));
-    client.release();
+    const unlocked = !lost && await client
+      .query(`SELECT ${shared ? 'pg_advisory_unlock_shared' : 'pg_advisory_unlock'}($1::int, hashtext($2)) AS unlocked`, [space, key])
+      .then((r) => r.rows[0]?.unlocked === true, () => false);
+    // Only a connection known to hold nothing more goes back to the pool, its setting reset; any
+    // other is destroyed (a lock still held on a pooled connection would block the next holder forever).
+    const reset = unlocked && await client.query('RESET lock_timeout').then(() => true, () => false);
+    client.off('end', onLost);
+    client.off('error', onLost);
+    client.release(reset ? undefined : true);
   };
 }
