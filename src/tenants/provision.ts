@@ -83,6 +83,8 @@ export interface ProvisionResult {
   initialApiKey?: { id: string; prefix: string; key: string };
   rendered?: string;
   secrets?: NamedSecrets;
+  /** --show-secrets found none to show (folder or a file unreadable): why; the tenant is active all the same. */
+  secretsWarning?: string;
 }
 
 /** Compose may still find a chosen port or subnet taken (something took it after we checked): retry, bounded. */

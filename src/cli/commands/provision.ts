@@ -54,8 +54,8 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
           const result = await thenSyncFrontdoor(ctx, () => provision(ctx, input, checked), { skip: options.dryRun === true })
             .finally(() => (options.dryRun ? undefined : forgetPlacements(home, [checked.id])));
           if (!options.showSecrets || result.outcome !== 'active') return result;
-          const { readAllSecretFiles } = await import('../../secrets/env-file.js');
-          return { ...result, secrets: await readAllSecretFiles(path.join(result.directory, 'secrets')) };
+          const { secretsToShow } = await import('../../secrets/env-file.js');
+          return { ...result, ...(await secretsToShow(path.join(result.directory, 'secrets'))) };
         }, renderProvision);
       }
       for (const flag of ['name', 'port', 'dryRun', 'showSecrets', 'adopt', 'freshData'] as const) {
