@@ -1,5 +1,5 @@
 import { usageError } from '../common/errors.js';
-import { humanBytes } from '../tenants/day2-render.js';
+import { humanBytes } from '../common/human-bytes.js';
 
 // Sizes as operators write them in plans.<plan>.diskQuota: "10GiB", "500MiB", "2TB", "1.5GB".
 // Binary units (KiB, MiB, GiB, TiB) are powers of 1024, decimal ones (KB, MB, GB, TB) of 1000.
