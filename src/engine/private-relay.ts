@@ -64,7 +64,9 @@ export async function openPrivateRelay(host: DockerHost, plan: PrivateRelayPlan,
       children.add(child);
       let answered = false;
       child.stdout!.on('data', () => { answered = true; });
-      child.stdout!.pipe(socket);
+      // Not ended by the relay's stdout: its exit ends the socket (below), after it has said whether
+      // it failed, so a client that reconnects at once does not get the same dead container again.
+      child.stdout!.pipe(socket, { end: false });
       socket.pipe(child.stdin!);
       child.stdin!.on('error', () => {}); // the relay ended first: its exit closes the socket
       child.on('error', () => {
