@@ -315,7 +315,7 @@ location = /api/ready {
 # The API needs a key of this tenant, checked by the gateway (auth_request), and the module its path
 # belongs to. A request presenting no well-formed key is limited per address first; one that passes
 # goes on to @tenantctl_api (each tenant's server.conf), where its plan's limit counts it.
-${apiKeyLocation('@tenantctl_api', '    error_page 502 504 = @tenantctl_app_unavailable;\n')}
+${apiKeyLocation('@tenantctl_api', '    error_page 502 504 = @tenantctl_app_unavailable;\n', 'A tenant suspended since this generation was rendered: the gateway says so until the next sync.')}
 location / {
     ${proxy}
 }
@@ -349,9 +349,9 @@ error_page 429 = @tenantctl_rate_limited;
 /**
  * The /api/ location: the key checked by the gateway (auth_request, keyCheckLocations), a refusal
  * answered by the named locations, and a request that passed handed to `passed`; `errorPages`: more
- * error_page lines.
+ * error_page lines; `suspendedWhy`: what the gateway's suspended header means in this file.
  */
-function apiKeyLocation(passed: string, errorPages: string): string {
+function apiKeyLocation(passed: string, errorPages: string, suspendedWhy: string): string {
   return `location /api/ {
     set ${addressKeyVariable} $tenantctl_keyless_address;
     auth_request /_tenantctl/auth;
@@ -359,7 +359,7 @@ function apiKeyLocation(passed: string, errorPages: string): string {
     auth_request_set $tenantctl_reason $upstream_http_x_tenantctl_reason;
     auth_request_set $tenantctl_module $upstream_http_x_tenantctl_module;
     auth_request_set $tenantctl_throttled $upstream_http_x_tenantctl_throttled;
-    # A tenant suspended since this generation was rendered: the gateway says so until the next sync.
+    # ${suspendedWhy}
     auth_request_set $tenantctl_suspended $upstream_http_x_tenantctl_suspended;
     error_page 401 = @tenantctl_unauthorized;
     error_page 403 = @tenantctl_forbidden;
@@ -461,7 +461,7 @@ location = /api/ready {
     return 503 '{"error":"suspended","message":"this tenant is suspended"}\\n';
 }
 
-${apiKeyLocation('@tenantctl_suspended_api', '')}
+${apiKeyLocation('@tenantctl_suspended_api', '', "The gateway's refusal of this suspended tenant's keys says so (X-Tenantctl-Suspended).")}
 ${keyCheckLocations()}
 `;
 }
