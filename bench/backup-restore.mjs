@@ -21,7 +21,7 @@ import { execa } from 'execa';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { benchEnvironment, cli } from './environment.mjs';
+import { benchEnvironment, mbps, onInterrupt, seconds, tenantctlJson, timed } from './environment.mjs';
 
 const targetMb = Number(process.env.BENCH_BACKUP_MB ?? 1024);
 if (!Number.isFinite(targetMb) || targetMb <= 0) throw new Error('BENCH_BACKUP_MB must be a positive number');
@@ -39,26 +39,10 @@ const id = 'bench';
 const project = `${prefix}-${id}`;
 let failed = false;
 
-const tenantctl = async (args) => {
-  const r = await execa('node', [cli, ...args, '--json'], { env, cwd: dir, timeout: 4 * 60 * 60_000, reject: false });
-  if (r.exitCode !== 0) throw new Error(`tenantctl ${args.join(' ')}: exit ${r.exitCode}\n${r.stdout}\n${r.stderr.split('\n').slice(-5).join('\n')}`);
-  return JSON.parse(r.stdout);
-};
+const tenantctl = tenantctlJson(environment, 4 * 60 * 60_000);
 const docker = (args, options = {}) => execa('docker', args, { timeout: 4 * 60 * 60_000, ...options });
-const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
-const mbps = (bytes, ms) => (bytes / 1e6 / (ms / 1000));
-const timed = async (work) => {
-  const started = performance.now();
-  const value = await work();
-  return { value, ms: performance.now() - started };
-};
 
-const onSignal = async () => {
-  await environment.cleanup().catch(() => {});
-  process.exit(130);
-};
-process.once('SIGINT', onSignal);
-process.once('SIGTERM', onSignal);
+onInterrupt('backup-restore', { cleanup: environment.cleanup });
 
 try {
   console.log(`provisioning ${id} (prefix ${prefix})`);

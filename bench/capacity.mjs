@@ -19,7 +19,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { benchEnvironment, childRunner, cli } from './environment.mjs';
+import { benchEnvironment, childRunner, cli, onInterrupt, sleep } from './environment.mjs';
 import { hostCpus, hostMemory, measureHost } from './host-usage.mjs';
 
 const tenants = Number(process.env.BENCH_TENANTS ?? 60);
@@ -34,20 +34,9 @@ const environment = await benchEnvironment('benchcap');
 const { dir, env } = environment;
 const { run, children } = childRunner({ env, cwd: dir, timeoutMs: 3_600_000 });
 const ids = Array.from({ length: tenants }, (_, i) => `cap${String(i + 1).padStart(3, '0')}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let cleaning;
-const cleanup = () => (cleaning ??= environment.cleanup());
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    console.error(`capacity: ${signal}; stopping the provisions (they roll back), then removing what this run created`);
-    void (async () => {
-      for (const child of children) child.kill(signal);
-      await Promise.race([Promise.allSettled([...children]), sleep(120_000)]);
-      await cleanup();
-    })().finally(() => process.exit(130));
-  });
-}
+const cleanup = environment.cleanup;
+onInterrupt('capacity', { children, graceMs: 120_000, cleanup, what: 'stopping the provisions (they roll back), then removing what this run created' });
 
 let exitCode = 0;
 try {

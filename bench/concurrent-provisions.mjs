@@ -16,11 +16,10 @@
 // Usage: npm run build && node bench/concurrent-provisions.mjs
 //   BENCH_TENANTS (default 10), BENCH_CPU_SECONDS (default 20), BENCH_SETTLE_SECONDS (default 10)
 // Exit code: 0 when every tenant ended active with distinct ports and subnets, 1 otherwise.
-import { execa } from 'execa';
 import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { benchEnvironment, childRunner, cli } from './environment.mjs';
+import { benchEnvironment, childRunner, cli, onInterrupt, sleep, sweepUntilGone } from './environment.mjs';
 import { hostCpu, hostCpus, hostUsage } from './host-usage.mjs';
 
 const tenants = Number(process.env.BENCH_TENANTS ?? 10);
@@ -29,7 +28,6 @@ const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 10);
 const environment = await benchEnvironment('benchconc');
 const { dir, prefix, env, composeCmd } = environment;
 const ids = Array.from({ length: tenants }, (_, i) => `c${String(i + 1).padStart(2, '0')}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const { run, children } = childRunner({ env, cwd: dir, timeoutMs: 900_000 });
 
@@ -93,48 +91,17 @@ async function measureCpu(seconds, containers = []) {
 
 // ---- cleanup -----------------------------------------------------------------------------------
 
-/**
- * Removes whatever carries the run's prefix in its name (a compose call cancelled by Ctrl-C can
- * still create a container after its CLI has gone); true when nothing was left.
- */
-async function sweep() {
-  const list = async (args) => (await execa('docker', args, { reject: false })).stdout.split('\n').filter(Boolean);
-  const containers = await list(['ps', '-aq', '--filter', `name=${prefix}`]);
-  if (containers.length) await execa('docker', ['rm', '-fv', ...containers], { reject: false });
-  const networks = await list(['network', 'ls', '-q', '--filter', `name=${prefix}`]);
-  if (networks.length) await execa('docker', ['network', 'rm', ...networks], { reject: false });
-  const volumes = await list(['volume', 'ls', '-q', '--filter', `name=${prefix}`]);
-  if (volumes.length) await execa('docker', ['volume', 'rm', '-f', ...volumes], { reject: false });
-  return containers.length + networks.length + volumes.length === 0;
-}
-
 let cleaning;
 function cleanup() {
   cleaning ??= (async () => {
     await environment.cleanup(); // the admin database, every container/network/volume named <prefix>*, the private dirs
-    let clean = false;
-    for (let pass = 1; pass <= 3 && !clean; pass++) {
-      await sleep(2_000);
-      clean = await sweep();
-    }
-    if (!clean) console.error(`concurrent-provisions: Docker objects named ${prefix}* were still there after 3 sweeps: remove them by hand`);
+    await sweepUntilGone('concurrent-provisions', [`name=${prefix}`]);
     rmSync(dir, { recursive: true, force: true }); // again: a child cut short may have written into it late
   })();
   return cleaning;
 }
 
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    interrupted = true;
-    console.error(`concurrent-provisions: ${signal}; stopping the provisions (they roll back), then removing what this run created`);
-    void (async () => {
-      for (const child of children) child.kill(signal);
-      await Promise.race([Promise.allSettled([...children]), sleep(120_000)]);
-      await cleanup();
-    })().catch((error) => console.error(`cleanup failed: ${error.stack}`)).finally(() => process.exit(130));
-  });
-}
+const interruption = onInterrupt('concurrent-provisions', { children, graceMs: 120_000, cleanup, what: 'stopping the provisions (they roll back), then removing what this run created' });
 
 // ---- main --------------------------------------------------------------------------------------
 
@@ -154,7 +121,7 @@ try {
   await run('node', [cli, 'list', '--quiet']); // starts the admin database, outside everything measured
 
   const baseline = await measureCpu(cpuSeconds);
-  if (interrupted) throw new Error('interrupted');
+  if (interruption.interrupted) throw new Error('interrupted');
   console.log(`baseline, before provisioning: host ${pct(baseline.host.idlePercent)} idle (${baseline.host.busyCores.toFixed(2)} of ${hostCpus} cores busy) over ${baseline.seconds.toFixed(1)} s`);
 
   const started = performance.now();
@@ -164,7 +131,7 @@ try {
     return { id, exitCode: result.exitCode, ms: performance.now() - t0, error: result.exitCode === 0 ? '' : reason(result) };
   }));
   const wallMs = performance.now() - started;
-  if (interrupted) throw new Error('interrupted');
+  if (interruption.interrupted) throw new Error('interrupted');
 
   const listed = JSON.parse((await run('node', [cli, 'list', '--json', '--all'])).stdout);
   const mine = listed.filter((t) => ids.includes(t.id));
@@ -197,7 +164,7 @@ try {
     .map((c) => ({ ...c, cgroup: cpuCgroup(c) }));
   console.log(`settling ${settleSeconds} s, then measuring ${cpuSeconds} s with ${active.length} tenant(s) up (${containers.length} containers)`);
   await sleep(settleSeconds * 1000);
-  if (interrupted) throw new Error('interrupted');
+  if (interruption.interrupted) throw new Error('interrupted');
   const loaded = await measureCpu(cpuSeconds, containers);
   const total = loaded.containers.reduce((sum, c) => sum + c.percentOfCore, 0);
   const byService = {};
@@ -217,9 +184,9 @@ try {
   console.log(`deprovisioned ${removed.length - failedRemovals.length}/${removed.length} at once in ${sec(performance.now() - t0)}`);
   for (const r of failedRemovals) console.log(`  ${r.command}: exit ${r.exitCode}: ${reason(r)}`);
 } catch (error) {
-  if (!interrupted) console.error(`concurrent-provisions failed: ${error.shortMessage ? `${error.shortMessage}\n${error.stderr ?? ''}` : error.message}`);
+  if (!interruption.interrupted) console.error(`concurrent-provisions failed: ${error.shortMessage ? `${error.shortMessage}\n${error.stderr ?? ''}` : error.message}`);
   exitCode = 1;
 } finally {
   await cleanup();
 }
-process.exit(interrupted ? 130 : exitCode);
+process.exit(interruption.interrupted ? 130 : exitCode);

@@ -1,5 +1,6 @@
-// What both benchmarks share: a private customers dir, state dir, compose project prefix and
-// admin database for one run, and the removal of everything that prefix created.
+// What the benchmarks share: a private customers dir, state dir, compose project prefix and
+// admin database for one run, the removal of everything that prefix (or a bench label) created, the
+// Ctrl-C that removes it too, tenantctl --json as a call, and the few figures every report prints.
 import { execa } from 'execa';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,9 +10,14 @@ import getPort from 'get-port';
 export const root = path.resolve(import.meta.dirname, '..');
 export const cli = path.join(root, 'bin', 'tenantctl.js');
 
+/** tenantctl's composeProjectPrefix is 1-20 characters (src/config/schema.ts); the run's prefix is the name and 8 of time. */
+export const maxProjectPrefix = 20;
+
 export async function benchEnvironment(name) {
-  const dir = mkdtempSync(path.join(tmpdir(), `tenantctl-${name}-`));
   const prefix = `${name}${Date.now().toString(36)}`;
+  // A longer one would fail every tenantctl call of the run as bad config, after the setup.
+  if (prefix.length > maxProjectPrefix) throw new Error(`bench name ${JSON.stringify(name)} is too long: its project prefix ${prefix} has ${prefix.length} characters, tenantctl takes at most ${maxProjectPrefix} (give a name of at most ${maxProjectPrefix - 8})`);
+  const dir = mkdtempSync(path.join(tmpdir(), `tenantctl-${name}-`));
   const env = {
     ...process.env,
     TENANTCTL_CUSTOMERS_DIR: path.join(dir, 'customers'),
@@ -23,24 +29,97 @@ export async function benchEnvironment(name) {
   const run = (file, args, options = {}) => execa(file, args, { env, cwd: dir, timeout: 300_000, ...options });
   const composeCmd = (await execa('docker', ['compose', 'version'], { reject: false })).exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'];
 
-  async function cleanup() {
-    await run(composeCmd[0], [...composeCmd.slice(1), '-p', `${prefix}-admin`, '-f', path.join(root, 'docker-compose.local.yml'), 'down', '-v'], {
-      reject: false,
-      env: { ...env, TENANTCTL_ADMIN_DB_PASSWORD: 'unused-for-down' },
-    });
-    // Whatever a failed round left: everything this run created carries its unique prefix.
-    const ids = async (args) => (await run('docker', args, { reject: false })).stdout.split('\n').filter(Boolean);
-    const containers = await ids(['ps', '-aq', '--filter', `name=${prefix}`]);
-    if (containers.length) await run('docker', ['rm', '-fv', ...containers], { reject: false });
-    const networks = await ids(['network', 'ls', '-q', '--filter', `name=${prefix}`]);
-    if (networks.length) await run('docker', ['network', 'rm', ...networks], { reject: false });
-    const volumes = await ids(['volume', 'ls', '-q', '--filter', `name=${prefix}`]);
-    if (volumes.length) await run('docker', ['volume', 'rm', '-f', ...volumes], { reject: false });
-    rmSync(dir, { recursive: true, force: true });
+  let cleaning;
+  /** Once however often it is called (a signal during the run's own cleanup waits for it). */
+  function cleanup() {
+    cleaning ??= (async () => {
+      await run(composeCmd[0], [...composeCmd.slice(1), '-p', `${prefix}-admin`, '-f', path.join(root, 'docker-compose.local.yml'), 'down', '-v'], {
+        reject: false,
+        env: { ...env, TENANTCTL_ADMIN_DB_PASSWORD: 'unused-for-down' },
+      });
+      // Whatever a failed round left: everything this run created carries its unique prefix.
+      await removeDockerObjects(`name=${prefix}`);
+      rmSync(dir, { recursive: true, force: true });
+    })();
+    return cleaning;
   }
 
   return { dir, prefix, env, run, composeCmd, cleanup };
 }
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const dockerCleanupTimeoutMs = 300_000;
+
+/** Removes every container, network and volume a `docker ... --filter` matches (name=<prefix>, label=k=v); how many there were. */
+export async function removeDockerObjects(filter) {
+  // A hung engine fails the cleanup after 5 minutes instead of holding the run (and its Ctrl-C) forever.
+  const docker = (args) => execa('docker', args, { reject: false, timeout: dockerCleanupTimeoutMs });
+  const list = async (args) => (await docker([...args, '--filter', filter])).stdout.split('\n').filter(Boolean);
+  const containers = await list(['ps', '-aq']);
+  if (containers.length) await docker(['rm', '-fv', ...containers]);
+  const networks = await list(['network', 'ls', '-q']);
+  if (networks.length) await docker(['network', 'rm', ...networks]);
+  const volumes = await list(['volume', 'ls', '-q']);
+  if (volumes.length) await docker(['volume', 'rm', '-f', ...volumes]);
+  return containers.length + networks.length + volumes.length;
+}
+
+/**
+ * Removes what `filters` match until nothing is left, at most three sweeps 2 s apart: a compose
+ * call cancelled by Ctrl-C can still create a container after its CLI has gone. False (and said,
+ * naming `bench`) when something was still there after the third.
+ */
+export async function sweepUntilGone(bench, filters) {
+  for (let pass = 1; pass <= 3; pass++) {
+    await sleep(2_000);
+    let left = 0;
+    for (const filter of filters) left += await removeDockerObjects(filter);
+    if (left === 0) return true;
+  }
+  console.error(`${bench}: Docker objects matching ${filters.join(' or ')} were still there after 3 sweeps: remove them by hand`);
+  return false;
+}
+
+/**
+ * On the first SIGINT or SIGTERM: says so, passes the signal on to each of `children` once (a
+ * tenantctl rolls back; a second signal would make it skip that), waits for them at most `graceMs`,
+ * runs `cleanup`, exits 130. Returns whether it happened, for the run's own `finally`.
+ */
+export function onInterrupt(bench, { children = new Set(), graceMs = 0, cleanup, what = 'removing what this run created' }) {
+  const state = { interrupted: false };
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      state.interrupted = true;
+      console.error(`${bench}: ${signal}; ${what}`);
+      void (async () => {
+        for (const child of children) child.kill(signal);
+        if (children.size > 0) await Promise.race([Promise.allSettled([...children]), sleep(graceMs)]);
+        await cleanup();
+      })().catch((error) => console.error(`cleanup failed: ${error.stack}`)).finally(() => process.exit(130));
+    });
+  }
+  return state;
+}
+
+/** `tenantctl <args> --json` in `environment`: its parsed output, or an error with the exit code and stderr's last lines. */
+export function tenantctlJson({ env, dir }, timeoutMs) {
+  return async (args) => {
+    const r = await execa('node', [cli, ...args, '--json'], { env, cwd: dir, timeout: timeoutMs, reject: false });
+    if (r.exitCode !== 0) throw new Error(`tenantctl ${args.join(' ')}: exit ${r.exitCode}\n${r.stdout}\n${r.stderr.split('\n').slice(-5).join('\n')}`);
+    return JSON.parse(r.stdout);
+  };
+}
+
+/** `work()`'s value and how long it took. */
+export async function timed(work) {
+  const started = performance.now();
+  const value = await work();
+  return { value, ms: performance.now() - started };
+}
+
+export const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+export const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
 
 /**
  * Substitutes every {{name}} in a parsed template's keys and values (not its comments), as

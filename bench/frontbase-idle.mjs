@@ -14,14 +14,13 @@
 //   BENCH_BASELINE=0     skip the 1 s baseline
 // Everything runs under a private admin database, customers dir and compose project prefix
 // (bench/environment.mjs), removed afterwards, also when it fails or is interrupted.
-import { benchEnvironment, childRunner, cli } from './environment.mjs';
+import { benchEnvironment, childRunner, cli, onInterrupt, sleep } from './environment.mjs';
 import { cgroupV2, measureIdle } from './cgroup.mjs';
 
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 10);
 const withBaseline = process.env.BENCH_BASELINE !== '0';
 const serviceOrder = ['frontend', 'backend', 'edge', 'redis', 'redis-http', 'postgres'];
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const bench = await benchEnvironment('fbidle');
 const { run, children } = childRunner({ env: bench.env, cwd: bench.dir, timeoutMs: 300_000 });
@@ -59,12 +58,7 @@ async function cleanup() {
   await Promise.allSettled([...children]);
   await bench.cleanup();
 }
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    console.error(`frontbase-idle: ${signal}; removing what this run created`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+onInterrupt('frontbase-idle', { cleanup });
 
 let exitCode = 0;
 try {

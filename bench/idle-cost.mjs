@@ -32,7 +32,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { substitutePlaceholders } from './environment.mjs';
+import { onInterrupt, removeDockerObjects, sleep, substitutePlaceholders, sweepUntilGone } from './environment.mjs';
 import { cgroupV2, measureIdle } from './cgroup.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -53,7 +53,6 @@ const heartbeatKey = 'tenantctl:worker:heartbeat';
 const runId = `idlecost${Date.now().toString(36)}`;
 const workDir = mkdtempSync(path.join(tmpdir(), 'tenantctl-idle-cost-'));
 const composeCmd = (await execa('docker', ['compose', 'version'], { reject: false })).exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'];
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const secret = () => randomBytes(24).toString('base64url');
 const stacks = [];
 
@@ -213,25 +212,14 @@ async function cleanup() {
   cleaned = true;
   for (const stack of stacks) await down(stack).catch(() => {});
   // Whatever is left (a failed `down`, an interrupted `up`): everything carries the run's label.
-  const ids = async (kind, extra = []) =>
-    (await execa('docker', [kind, 'ls', '-q', ...extra, '--filter', `label=tenantctl.bench=${runId}`], { reject: false })).stdout.split('\n').filter(Boolean);
-  const leftContainers = (await execa('docker', ['ps', '-aq', '--filter', `label=tenantctl.bench=${runId}`], { reject: false })).stdout.split('\n').filter(Boolean);
-  if (leftContainers.length) await execa('docker', ['rm', '-fv', ...leftContainers], { reject: false });
-  const networks = await ids('network');
-  if (networks.length) await execa('docker', ['network', 'rm', ...networks], { reject: false });
-  const volumes = await ids('volume');
-  if (volumes.length) await execa('docker', ['volume', 'rm', '-f', ...volumes], { reject: false });
-  const left = [...(await ids('network')), ...(await ids('volume'))].length + (await execa('docker', ['ps', '-aq', '--filter', `label=tenantctl.bench=${runId}`], { reject: false })).stdout.split('\n').filter(Boolean).length;
-  if (left) console.error(`idle-cost: ${left} object(s) labelled tenantctl.bench=${runId} could not be removed`);
+  await removeDockerObjects(`label=tenantctl.bench=${runId}`);
+  // Sweeps until one finds nothing: what a later pass finds may have been made late (an interrupted
+  // `up`) and removed then; only what the third still finds is said to be left.
+  await sweepUntilGone('idle-cost', [`label=tenantctl.bench=${runId}`]);
   rmSync(workDir, { recursive: true, force: true });
 }
 
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    console.error(`idle-cost: ${signal}; removing what this run created`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+onInterrupt('idle-cost', { cleanup });
 
 // ---- main -------------------------------------------------------------------------------------
 

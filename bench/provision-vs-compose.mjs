@@ -40,7 +40,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, parseDocument } from 'yaml';
-import { benchEnvironment, childRunner, cli, substitutePlaceholders } from './environment.mjs';
+import { benchEnvironment, childRunner, cli, onInterrupt, removeDockerObjects, sleep, substitutePlaceholders, sweepUntilGone } from './environment.mjs';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const readyDeadlineMs = Number(process.env.BENCH_READY_DEADLINE_SECONDS ?? 300) * 1000;
@@ -53,7 +53,6 @@ const targets = { ab: 0.6, ac: 1.1 };
 const environment = await benchEnvironment('bench');
 const { dir, prefix, env, composeCmd } = environment;
 const benchLabels = { 'tenantctl.managed': 'bench', 'tenantctl.bench': prefix };
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const { run, children } = childRunner({ env, cwd: dir, timeoutMs: 300_000 });
 
@@ -324,49 +323,17 @@ let cleaning;
 function cleanup() {
   cleaning ??= (async () => {
     for (const stack of stacks) await down(stack).catch(() => {});
-    const list = async (args) => (await execa('docker', args, { reject: false })).stdout.split('\n').filter(Boolean);
     const label = `label=tenantctl.bench=${prefix}`;
-    const containers = await list(['ps', '-aq', '--filter', label]);
-    if (containers.length) await execa('docker', ['rm', '-fv', ...containers], { reject: false });
-    const networks = await list(['network', 'ls', '-q', '--filter', label]);
-    if (networks.length) await execa('docker', ['network', 'rm', ...networks], { reject: false });
-    const volumes = await list(['volume', 'ls', '-q', '--filter', label]);
-    if (volumes.length) await execa('docker', ['volume', 'rm', '-f', ...volumes], { reject: false });
+    await removeDockerObjects(label);
     await environment.cleanup(); // the admin database, the tenants (by project prefix), the private dirs
-    // A compose call cancelled by Ctrl-C can still create a container after its CLI has gone: sweep
-    // by label and by name until nothing is left.
-    for (let pass = 1; pass <= 3; pass++) {
-      await sleep(2_000);
-      let left = 0;
-      for (const filter of [label, `name=${prefix}`]) {
-        const containers = await list(['ps', '-aq', '--filter', filter]);
-        if (containers.length) await execa('docker', ['rm', '-fv', ...containers], { reject: false });
-        const networks = await list(['network', 'ls', '-q', '--filter', filter]);
-        if (networks.length) await execa('docker', ['network', 'rm', ...networks], { reject: false });
-        const volumes = await list(['volume', 'ls', '-q', '--filter', filter]);
-        if (volumes.length) await execa('docker', ['volume', 'rm', '-f', ...volumes], { reject: false });
-        left += containers.length + networks.length + volumes.length;
-      }
-      if (left === 0) break;
-      if (pass === 3) console.error(`provision-vs-compose: Docker objects labelled tenantctl.bench=${prefix} or named ${prefix}* were still there after 3 sweeps: remove them by hand`);
-    }
+    // By label and by name: the bare stacks and the tenants.
+    await sweepUntilGone('provision-vs-compose', [label, `name=${prefix}`]);
     rmSync(dir, { recursive: true, force: true }); // again: a child cut short may have written into it late
   })();
   return cleaning;
 }
 
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    interrupted = true;
-    console.error(`provision-vs-compose: ${signal}; stopping what runs, then removing what this run created`);
-    void (async () => {
-      for (const child of children) child.kill(signal);
-      await Promise.race([Promise.allSettled([...children]), sleep(60_000)]);
-      await cleanup();
-    })().catch((error) => console.error(`cleanup failed: ${error.stack}`)).finally(() => process.exit(130));
-  });
-}
+const interruption = onInterrupt('provision-vs-compose', { children, graceMs: 60_000, cleanup, what: 'stopping what runs, then removing what this run created' });
 
 // ---- main --------------------------------------------------------------------------------------
 
@@ -388,7 +355,7 @@ try {
   const widths = [6, 9, 9, 9, 6, 6];
   const header = row(['round', 'a', 'b', 'c', 'a/b', 'a/c'], widths);
   for (let round = 1; round <= rounds; round++) {
-    if (interrupted) break;
+    if (interruption.interrupted) break;
     const id = `t${round}`;
     let started = performance.now();
     const provision = await run('node', [cli, 'provision', id, '--quiet'], { reject: false });
@@ -421,7 +388,7 @@ try {
     if (round === 1) console.log(header);
     console.log(row([round, sec(a), sec(b), sec(c), (a / b).toFixed(2), (a / c).toFixed(2)], widths));
   }
-  if (interrupted) throw new Error('interrupted');
+  if (interruption.interrupted) throw new Error('interrupted');
   const a = median(results.map((r) => r.a));
   const b = median(results.map((r) => r.b));
   const c = median(results.map((r) => r.c));
@@ -433,9 +400,9 @@ try {
   console.log(`(ratios of the medians over ${rounds} round(s); load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);
   if (!passAB || !passAC) exitCode = 1;
 } catch (error) {
-  if (!interrupted) console.error(`provision-vs-compose failed: ${error.shortMessage ? `${error.shortMessage}\n${error.stderr ?? ''}` : error.message}`);
+  if (!interruption.interrupted) console.error(`provision-vs-compose failed: ${error.shortMessage ? `${error.shortMessage}\n${error.stderr ?? ''}` : error.message}`);
   exitCode = 1;
 } finally {
   await cleanup();
 }
-process.exit(interrupted ? 130 : exitCode);
+process.exit(interruption.interrupted ? 130 : exitCode);

@@ -26,7 +26,7 @@ import { execa } from 'execa';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { benchEnvironment, cli } from './environment.mjs';
+import { benchEnvironment, mbps, onInterrupt, seconds, tenantctlJson, timed } from './environment.mjs';
 
 const targetMb = Number(process.env.BENCH_REPO_MB ?? 1024);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -51,11 +51,7 @@ const id = 'bench';
 const project = `${prefix}-${id}`;
 let failed = false;
 
-const tenantctl = async (args) => {
-  const r = await execa('node', [cli, ...args, '--json'], { env, cwd: dir, timeout: 4 * 60 * 60_000, reject: false });
-  if (r.exitCode !== 0) throw new Error(`tenantctl ${args.join(' ')}: exit ${r.exitCode}\n${r.stdout}\n${r.stderr.split('\n').slice(-5).join('\n')}`);
-  return JSON.parse(r.stdout);
-};
+const tenantctl = tenantctlJson(environment, 4 * 60 * 60_000);
 const docker = (args, options = {}) => execa('docker', args, { timeout: 4 * 60 * 60_000, ...options });
 /** `a | b` with both exit codes checked (bash's pipefail), timed by the caller. */
 const pipe = async (left, right) => {
@@ -63,22 +59,10 @@ const pipe = async (left, right) => {
   if (r.exitCode !== 0) throw new Error(`${left} | ${right}: exit ${r.exitCode}: ${r.stderr.split('\n').slice(-3).join(' ')}`);
   return r.stdout;
 };
-const timed = async (work) => {
-  const started = performance.now();
-  const value = await work();
-  return { value, ms: performance.now() - started };
-};
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
-const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
 const storedBytes = async () => JSON.parse((await execa('restic', ['stats', '--json', '--no-lock', '--mode', 'raw-data'], { env: resticEnv })).stdout).total_size;
 
-const onSignal = async () => {
-  await environment.cleanup().catch(() => {});
-  process.exit(130);
-};
-process.once('SIGINT', onSignal);
-process.once('SIGTERM', onSignal);
+onInterrupt('repository', { cleanup: environment.cleanup });
 
 try {
   console.log(`repository ${repository}; provisioning ${id} (prefix ${prefix})`);

@@ -12,50 +12,30 @@
 // Usage: node bench/watch-cost.mjs   (after npm run build)
 //   BENCH_TENANTS  tenants provisioned (default 12)
 //   BENCH_SECONDS  measured window (default 60)
-// Everything carries the prefix tctbenchwatch and is removed afterwards, also on failure.
+// Everything carries the prefix benchwatch<time> (or its label) and is removed afterwards, also on failure.
 import { execa } from 'execa';
-import getPort from 'get-port';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { benchEnvironment, cli, onInterrupt, removeDockerObjects, sleep } from './environment.mjs';
 
-const root = path.resolve(import.meta.dirname, '..');
-const cli = path.join(root, 'bin', 'tenantctl.js');
 const tenants = Number(process.env.BENCH_TENANTS ?? 12);
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
-const prefix = `tctbenchwatch${Date.now().toString(36).slice(-4)}`;
-const dir = mkdtempSync(path.join(tmpdir(), 'tenantctl-bench-watch-'));
-const env = {
-  ...process.env,
-  TENANTCTL_CUSTOMERS_DIR: path.join(dir, 'customers'),
-  TENANTCTL_STATE_DIR: path.join(dir, 'state'),
-  TENANTCTL_PROJECT_PREFIX: prefix,
-  TENANTCTL_ADMIN_PROJECT: `${prefix}-admin`,
-  TENANTCTL_ADMIN_DB_PORT: String(await getPort()),
-  TENANTCTL_HEALTH_DEADLINE: '180',
-  TENANTCTL_WATCH_INTERVAL: '1',
-};
+const environment = await benchEnvironment('benchwatch');
+const { dir, prefix, env } = environment;
+Object.assign(env, { TENANTCTL_HEALTH_DEADLINE: '180', TENANTCTL_WATCH_INTERVAL: '1' });
 const ticks = Number((await execa('getconf', ['CLK_TCK'])).stdout);
 const cpuOf = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / ticks; // utime + stime, seconds
 };
 const pidOf = async (name) => Number((await execa('pgrep', ['-xo', name], { reject: false })).stdout.trim()) || undefined;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The tenants and the admin database (by the run's prefix), and the 400 unnamed containers (by the bench label). */
 async function cleanup() {
-  const ids = (await execa('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', '{{.ID}} {{.Label "com.docker.compose.project"}}'])).stdout
-    .split('\n').filter((l) => l.split(' ')[1]?.startsWith(prefix)).map((l) => l.split(' ')[0]);
-  const bench = (await execa('docker', ['ps', '-aq', '--filter', `label=tenantctl.bench=${prefix}`])).stdout.split('\n').filter(Boolean);
-  const all = [...new Set([...ids, ...bench.map((id) => id.slice(0, 12))])];
-  for (let i = 0; i < all.length; i += 100) await execa('docker', ['rm', '-fv', ...all.slice(i, i + 100)], { reject: false });
-  const nets = (await execa('docker', ['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').filter((n) => n.startsWith(prefix));
-  if (nets.length) await execa('docker', ['network', 'rm', ...nets], { reject: false });
-  const vols = (await execa('docker', ['volume', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').filter((n) => n.startsWith(prefix));
-  if (vols.length) await execa('docker', ['volume', 'rm', '-f', ...vols], { reject: false });
-  rmSync(dir, { recursive: true, force: true });
+  await removeDockerObjects(`label=tenantctl.bench=${prefix}`);
+  await environment.cleanup();
 }
+onInterrupt('watch-cost', { cleanup });
 
 try {
   const ids = Array.from({ length: tenants }, (_, i) => `w${i + 1}`);
@@ -135,6 +115,5 @@ try {
   await execa('docker', ['system', 'df', '-v']);
   console.log(JSON.stringify({ dockerSystemDfVerboseMs: Math.round(performance.now() - t) }));
 } finally {
-  await execa('docker', ['compose', '-p', `${prefix}-admin`, 'down', '-v'], { reject: false });
   await cleanup();
 }

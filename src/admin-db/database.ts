@@ -7,6 +7,7 @@ import { adminDbConnectTimeoutMs, adminDbPatienceMs } from '../common/timeouts.j
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { applyMigrations, readMigrations } from '../common/sql-migrations.js';
 import { concerns, currentLockScope, type LockScope } from '../common/lock-scope.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 /**
  * Advisory lock key spaces: each kind of lock uses PostgreSQL's two-key form with its own first key,
@@ -43,8 +44,7 @@ export class AdminDb {
     const db = new AdminDb(pool, actor, patienceMs);
     // One attempt: the caller decides whether to retry opening (and whether to start a local database first).
     const client = await pool.connect().catch((error) => {
-      // The connect error is the cause (thrown below); ending a pool that never connected has nothing to report.
-      void pool.end().catch(() => {});
+      void pool.end().catch(ignoreFailure('ending a pool that never connected has nothing to report: the connect error (thrown below) is the cause'));
       throw new TenantctlError('adminDb', `admin database unreachable: ${(error as Error).message}`, { cause: error });
     });
     try {
@@ -93,8 +93,7 @@ export class AdminDb {
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      // The transaction's own error is the cause; a ROLLBACK on a broken connection has nothing to undo.
-      await client.query('ROLLBACK').catch(() => {});
+      await client.query('ROLLBACK').catch(ignoreFailure("the transaction's own error is the cause; a ROLLBACK on a broken connection has nothing to undo"));
       // A failing query is the admin database's failure (exit 8); typed errors pass through.
       if (!(error instanceof TenantctlError) && isDatabaseError(error)) return this.unreachable(error);
       throw error;

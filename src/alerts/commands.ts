@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Context } from '../context.js';
-import { BatchFailure, TenantctlError, usageError } from '../common/errors.js';
+import { BatchFailure, TenantctlError, messageOf, usageError, withNote } from '../common/errors.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { openSecretBox } from '../secrets/master-key.js';
 import { recordAudit } from '../audit/write.js';
@@ -53,8 +53,12 @@ export async function addEndpoint(ctx: Context, input: { url: unknown; events?: 
     return { ...endpoint, secretFile };
   } catch (error) {
     // Nothing left behind: a secret file for an endpoint that does not exist would mislead.
-    await import('node:fs/promises').then((fs) => fs.rm(secretFile, { force: true })).catch(() => {});
-    throw error;
+    // If it cannot be removed, the error says so (a reporter line would be lost under --quiet).
+    const leftBehind = await import('node:fs/promises').then((fs) => fs.rm(secretFile, { force: true })).then(
+      () => undefined,
+      (rmError: unknown) => `${secretFile} is left behind (no endpoint has it; remove it): ${messageOf(rmError)}`,
+    );
+    throw leftBehind === undefined ? error : withNote(error, leftBehind);
   }
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AdminDb } from '../admin-db/database.js';
 import type { Context } from '../context.js';
 import { messageOf } from '../common/errors.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { openSecretBox, type SecretBox } from '../secrets/master-key.js';
 import { openEndpointSecret } from './endpoints.js';
 import { signPayload, signatureHeader, timestampHeader } from './sign.js';
@@ -66,8 +67,7 @@ export async function sendSigned(input: { url: string; secret: string; body: str
       },
       body: input.body,
     });
-    // The body is not needed; reading it frees the connection.
-    await response.arrayBuffer().catch(() => undefined);
+    await response.arrayBuffer().catch(ignoreFailure('the body is read only to free the connection: the status is the answer'));
     const ok = response.status >= 200 && response.status < 300;
     return { ok, status: response.status, error: ok ? null : `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`, durationMs: input.now() - started };
   } catch (error) {
@@ -137,8 +137,7 @@ async function release(db: AdminDb, claimed: Claimed[], error: string | null, de
       `UPDATE admin_alert_deliveries SET claim_token = NULL, next_attempt_at = now() + ($3::int * interval '1 millisecond'), last_error = coalesce($4, last_error)
        WHERE id = $1 AND state = 'pending' AND claim_token = $2::uuid`,
       [d.id, d.token, Math.round(delayMs), error],
-      // A give-back that fails leaves the claim to expire with its lease: the row is due again then, never lost.
-    ).catch(() => {});
+    ).catch(ignoreFailure('a give-back that fails leaves the claim to expire with its lease: the row is due again then, never lost'));
   }
 }
 

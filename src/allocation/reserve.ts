@@ -3,6 +3,7 @@ import { lockSpaces, type AdminDb } from '../admin-db/database.js';
 import { recordAudit } from '../audit/write.js';
 import type { PortPlan } from './ports.js';
 import { claimEngine } from './host-engine.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 export interface Reservation {
   ports: PortPlan;
@@ -36,7 +37,7 @@ export async function reserve(
 ): Promise<Reservation> {
   // The engine's answer comes while the transaction starts and the ports are chosen; a failure is
   // reported where it is awaited (or not at all when the transaction fails first).
-  engineId?.catch(() => {});
+  engineId?.catch(ignoreFailure('reported where it is awaited, or moot when the transaction fails first'));
   return db.withTransaction(async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [lockSpaces.allocation, host]);
     if (first) await first(client);

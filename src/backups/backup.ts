@@ -11,6 +11,7 @@ import { holdTenant } from '../tenants/hold.js';
 import { requireComposeFile, requireTenantFor, tenantNamedSecretsFor, type Day2Target } from '../tenants/day2-target.js';
 import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { composeStartTimeoutMs, composeStopTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import { runBatch, type BatchItem } from '../tenants/batch.js';
 import { lastDeployment } from '../tenants/deployments.js';
@@ -154,8 +155,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
     const store = new BackupStore(db);
     await failKilledBackups(ctx, store, id);
     await store.start({ id: backupId, tenant: id, host: host.id, directory: partialDir });
-    // A missed heartbeat is harmless (the next one comes); the backup's own steps report the admin database failing.
-    const beat = setInterval(() => void store.heartbeat(backupId).catch(() => {}), heartbeatEveryMs);
+    const beat = setInterval(() => void store.heartbeat(backupId).catch(ignoreFailure("a missed heartbeat is harmless (the next one comes); the backup's own steps report the admin database failing")), heartbeatEveryMs);
     beat.unref();
     let stopAfter: (() => Promise<void>) | undefined;
     let recordedSucceeded = false;
@@ -209,11 +209,10 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
     } catch (error) {
       // Best effort on the way out: the first cause (error, rethrown below) is the answer; a row
       // left 'running' and its .partial folder are settled by the tenant's next backup (failKilledBackups).
-      await rm(partialDir, { recursive: true, force: true }).catch(() => {});
+      await rm(partialDir, { recursive: true, force: true }).catch(ignoreFailure('the first cause is rethrown below; a .partial folder left is settled by the next backup'));
       // Stopped after the rename but before its row said succeeded: the folder goes with the row's failure.
-      if (!recordedSucceeded) await rm(finalDir, { recursive: true, force: true }).catch(() => {});
-      // The backup's own error is the one thrown; a row that cannot say failed now is settled as killed by the next backup.
-      await store.fail(backupId, messageOf(error)).catch(() => {});
+      if (!recordedSucceeded) await rm(finalDir, { recursive: true, force: true }).catch(ignoreFailure('the first cause is rethrown below; a folder left without its succeeded row is settled by the next backup'));
+      await store.fail(backupId, messageOf(error)).catch(ignoreFailure("the backup's own error is the one thrown; a row that cannot say failed now is settled as killed by the next backup"));
       throw error;
     } finally {
       clearInterval(beat);
@@ -254,8 +253,7 @@ async function startStateServices(ctx: Context, t: Day2Target, runtime: TenantRu
     const secrets = await tenantNamedSecretsFor(ctx, await ctx.adminDb(), t, Object.keys((await loadTenantTemplate(ctx, t.record)).block.secrets));
     await waitForTenantReady(onContainers(ctx, runtime), await readyTargetOf(ctx, t.record, rendered, secrets), { only: services });
   } catch (error) {
-    // The readiness error is the cause; a stop that fails leaves a suspended tenant's services up, which doctor reports (suspended-running).
-    await stop().catch(() => {});
+    await stop().catch(ignoreFailure('the readiness error is the cause; a stop that fails leaves a suspended tenant up, which doctor reports (suspended-running)'));
     throw error;
   }
   return stop;

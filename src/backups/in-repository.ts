@@ -3,6 +3,7 @@ import { PassThrough, Writable, type Readable } from 'node:stream';
 import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { resticForgetTimeoutMs, resticQueryTimeoutMs, resticStreamTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import type { Repository } from '../repository/restic.js';
 import type { BackupRecord, BackupStore } from './store.js';
 
@@ -56,8 +57,7 @@ export async function saveStream<T>(ctx: Context, target: SaveTarget, file: stri
     ['backup', '--stdin', '--stdin-filename', snapshotPath(target.tenant, file), '--tag', `tenant=${target.tenant}`, '--tag', `backup=${target.backupId}`, '--tag', 'tenantctl', '--host', target.host, '--quiet'],
     { stdin: pass, timeoutMs: resticStreamTimeoutMs, signal: stop.signal, onStderrLine: ctx.reporter.detail },
   ).catch((error) => { resticError = error; throw error; });
-  // Handled here too: a path that throws resticError without awaiting `saving` must not leave it an unhandled rejection (node exits 1, no rollback).
-  saving.catch(() => {});
+  saving.catch(ignoreFailure('awaited where it matters; a path that throws resticError without awaiting it must not leave an unhandled rejection (node exits 1, no rollback)'));
   try {
     let result: T;
     try {
@@ -66,7 +66,7 @@ export async function saveStream<T>(ctx: Context, target: SaveTarget, file: stri
       // restic failing first (a wrong password, an unreachable repository) is the cause, not the broken pipe it left.
       if (resticError) throw resticError;
       stop.abort();
-      await saving.catch(() => {});
+      await saving.catch(ignoreFailure("stopped on purpose: the error of use is the cause, restic's abort only its echo"));
       throw error;
     }
     pass.end();
@@ -127,9 +127,7 @@ export async function readBack<T extends { exitCode?: number }>(ctx: Context, re
   const reading = repo.run(['dump', '--no-lock', snapshot, `/${snapshotPath(tenant, file)}`], { stdout: sink, timeoutMs: resticStreamTimeoutMs, signal: stop.signal, onStderrLine: ctx.reporter.detail })
     .then(() => new Promise<void>((resolve) => sink.end(resolve)))
     .then(() => { if (!pass.destroyed) pass.end(); }, (error) => { resticError = error; pass.destroy(); throw error; });
-  // Ctrl-C during a verification rejects `reading` while `use` still ends well: the paths that throw resticError
-  // without awaiting it must not leave an unhandled rejection (node would exit 1 instead of rolling back).
-  reading.catch(() => {});
+  reading.catch(ignoreFailure('Ctrl-C rejects it while use still ends well: a path that throws resticError without awaiting it must not leave an unhandled rejection (node exits 1 instead of rolling back)'));
   try {
     let result: T;
     try {
@@ -137,13 +135,13 @@ export async function readBack<T extends { exitCode?: number }>(ctx: Context, re
     } catch (error) {
       if (resticError) throw resticError;
       stop.abort();
-      await reading.catch(() => {});
+      await reading.catch(ignoreFailure("stopped on purpose: the error of use is the cause, restic's abort only its echo"));
       throw error;
     }
     if (resticError) throw resticError;
     if (result.exitCode !== undefined && result.exitCode !== 0) {
       stop.abort();
-      await reading.catch(() => {});
+      await reading.catch(ignoreFailure('stopped on purpose: the failed exit use returned is the answer'));
       return result;
     }
     await reading;

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { resticQueryTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { recordAudit } from '../audit/write.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { configuredRepository, type RepositoryLocation } from '../repository/location.js';
@@ -66,7 +67,7 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
   const store = new BackupStore(db);
   const directory = repositoryRef(backupId);
   await store.start({ id: backupId, tenant: id, host: ctx.dockerHost.id, directory, repository: { key: repositoryKey(location), display: location.display } });
-  const beat = setInterval(() => void store.heartbeat(backupId).catch(() => {}), heartbeatEveryMs);
+  const beat = setInterval(() => void store.heartbeat(backupId).catch(ignoreFailure("a missed heartbeat is harmless (the next one comes); the backup's own steps report the admin database failing")), heartbeatEveryMs);
   beat.unref();
   let recordedSucceeded = false;
   try {
@@ -132,10 +133,10 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
     return { directory, repository: location.display, snapshots, sizeBytes, files, dumpMBps, manifest };
   } catch (error) {
     if (!recordedSucceeded) {
-      await store.fail(backupId, messageOf(error)).catch(() => {});
+      await store.fail(backupId, messageOf(error)).catch(ignoreFailure("the backup's own error is the one thrown; a row that cannot say failed now is settled as killed by the next backup"));
       // Its snapshots go now when the repository answers (Ctrl-C too: a signal of its own); else the tenant's next backup forgets them.
       const quiet: Context = { ...ctx, signal: new AbortController().signal };
-      await forgetUnrecorded(quiet, repo, store, id, ctx.dockerHost.id).catch(() => {});
+      await forgetUnrecorded(quiet, repo, store, id, ctx.dockerHost.id).catch(ignoreFailure("the backup's own error is the one thrown; snapshots not forgotten now are forgotten by the tenant's next backup"));
     }
     throw error;
   } finally {

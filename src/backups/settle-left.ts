@@ -2,6 +2,7 @@ import path from 'node:path';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { backupDirectory, manifestFile, sha256Of, verifyBackup } from './manifest.js';
 import type { BackupRecord, BackupStore } from './store.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
@@ -21,7 +22,7 @@ export async function settleLeftBackup(backupsDir: string, store: BackupStore, l
   const finalDir = backupDirectory(backupsDir, left.tenant, left.id);
   const partial = `${finalDir}.partial`;
   if (!(await exists(partial)) && (await exists(finalDir))) {
-    const manifest = await verifyBackup(finalDir).catch(() => undefined);
+    const manifest = await verifyBackup(finalDir).catch(ignoreFailure('a folder that does not verify is no finished backup: removed and failed below'));
     if (manifest && manifest.tenant === left.tenant && manifest.id === left.id) {
       const text = await readFile(path.join(finalDir, manifestFile), 'utf8');
       const sizeBytes = Object.values(manifest.files).reduce((sum, f) => sum + f.bytes, 0) + Buffer.byteLength(text);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
+import { failureMeans } from '../common/ignore-failure.js';
 import type { StreamSource } from '../engine/docker-stream.js';
 import { openRepository } from '../repository/restic.js';
 import { BackupStore } from './store.js';
@@ -26,7 +27,7 @@ export interface BackupReader {
 export async function backupReader(ctx: Context, dir: string): Promise<BackupReader> {
   if (!isRepositoryRef(dir)) {
     return {
-      manifest: async () => JSON.parse(await readFile(path.join(dir, manifestFile), 'utf8').catch(() => '{}')) as Partial<BackupManifest>,
+      manifest: async () => JSON.parse(await readFile(path.join(dir, manifestFile), 'utf8').catch(failureMeans('{}', 'no readable manifest: read as format 1 (db.dump, redis.rdb), whose files the restore then opens'))) as Partial<BackupManifest>,
       text: (file) => readFile(path.join(dir, file), 'utf8'),
       input: (file) => (use) => use(path.join(dir, file)),
     };

@@ -9,6 +9,7 @@ import { localEngineSocket } from './engine-socket.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { noPause, pausePoints, type PausePoint } from '../common/pause-points.js';
 import { setChildEnvironmentBase } from '../common/child-env.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 /**
  * Builds the context a command runs in. This is where the process environment is read: the Docker
@@ -77,9 +78,8 @@ export function createContext({ config, env, reporter, signal, adminConnections,
         idleTimeoutMs: adminIdleMs,
       })),
     async close() {
-      // The command's result is already decided; an ssh master that will not close ends with this process anyway.
-      await Promise.all([...fleet.values(), dockerHost].map((host) => (host as { close?: () => Promise<void> }).close?.().catch(() => {})));
-      if (adminDb) await (await adminDb.catch(() => undefined))?.close();
+      await Promise.all([...fleet.values(), dockerHost].map((host) => (host as { close?: () => Promise<void> }).close?.().catch(ignoreFailure("the command's result is already decided; an ssh master that will not close ends with this process anyway"))));
+      if (adminDb) await (await adminDb.catch(ignoreFailure('a database that never opened was reported where it was awaited: nothing to close')))?.close();
     },
   };
 }

@@ -60,3 +60,16 @@ export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/**
+ * `error` with `note` (what else went wrong while handling it) added to its message: the same error
+ * (its kind, exit code and cause stay the first failure's), so the note reaches the user with it
+ * even under --quiet. Something not an Error becomes an internal one that has it as its cause.
+ */
+export function withNote(error: unknown, note: string): Error {
+  if (error instanceof Error) {
+    error.message = `${error.message}; ${note}`;
+    return error;
+  }
+  return new TenantctlError('internal', `${String(error)}; ${note}`, { cause: error });
+}

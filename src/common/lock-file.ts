@@ -2,6 +2,8 @@ import { open, readFile, rm } from 'node:fs/promises';
 import { TenantctlError, messageOf } from './errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { done, notYet, retryUntilDeadline } from './retry.js';
+import { failureMeans } from './ignore-failure.js';
+import { pidExists } from './process-identity.js';
 
 /**
  * Runs `work` while holding an exclusive lock file (created with O_EXCL, holding our pid), for
@@ -22,8 +24,8 @@ export async function withLockFile<T>(
       return done(undefined);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new TenantctlError('usage', `cannot create ${file}: ${messageOf(error)}`, { cause: error });
-      const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-      if (holder > 0 && !isAlive(holder)) await rm(file, { force: true }); // its holder died: take it over
+      const holder = Number((await readFile(file, 'utf8').catch(failureMeans('', 'a lock file gone or not yet written names no holder: asked again'))).trim());
+      if (holder > 0 && !pidExists(holder)) await rm(file, { force: true }); // its holder died: take it over
       return notYet(holder > 0 ? `process ${holder} holds ${file}` : `${file} is being written`);
     }
   }, { what, deadlineMs, clock, signal, initialDelayMs: 100, onDeadline: (why) => new TenantctlError('conflict', `${what}: ${why}`) });
@@ -31,14 +33,5 @@ export async function withLockFile<T>(
     return await work();
   } finally {
     await rm(file, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
   }
 }

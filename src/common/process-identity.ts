@@ -59,3 +59,17 @@ export function ownIdentity(): ProcessIdentity {
   own ??= processIdentity(process.pid) ?? { pid: process.pid, pgid: 0, startTime: '0' };
   return own;
 }
+
+/**
+ * Whether some process has `pid` now (signal 0 sends nothing): EPERM is one of another user's. A pid
+ * alone may be a reused one: for leftovers named by a pid (a lock file, a relay's directory, a
+ * password file), where taking a live one for dead would be the harm, not the other way round.
+ */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
+import { ignoreFailure } from './ignore-failure.js';
 
 export interface Migration {
   name: string;
@@ -24,7 +25,7 @@ export async function readMigrations(files: string[]): Promise<Migration[]> {
  */
 export async function applyMigrations(client: pg.ClientBase, table: string, migrations: Migration[]): Promise<string[]> {
   if (!/^[a-z_]+$/.test(table)) throw new MigrationError(`bad migrations table name ${table}`);
-  const known = await readApplied(client, table).catch(() => undefined);
+  const known = await readApplied(client, table).catch(ignoreFailure('no table yet, or no answer: the locked path below creates it or reports the failure'));
   if (known && migrations.every((m) => known.get(m.name) === checksumOf(m.sql))) return []; // the common case: one query
 
   const applied: string[] = [];
@@ -48,8 +49,7 @@ export async function applyMigrations(client: pg.ClientBase, table: string, migr
       await client.query('COMMIT');
       applied.push(migration.name);
     } catch (error) {
-      // The migration's own error is the cause; a ROLLBACK on a broken connection has nothing to undo.
-      await client.query('ROLLBACK').catch(() => {});
+      await client.query('ROLLBACK').catch(ignoreFailure("the migration's own error is the cause; a ROLLBACK on a broken connection has nothing to undo"));
       if (error instanceof MigrationError) throw error;
       throw new MigrationError(`migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
     }

@@ -6,6 +6,7 @@ import { HostStore } from '../hosts/store.js';
 import { dockerHostNamed } from '../hosts/resolve.js';
 import { probeHost } from '../hosts/probe.js';
 import { messageOf } from '../common/errors.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { namesHere, type FleetHost, type HostAnswer, type IdentityFacts } from './host-identity.js';
 
 // What doctor learns about host identity before judging (host-identity.ts judges, purely): this
@@ -16,8 +17,7 @@ import { namesHere, type FleetHost, type HostAnswer, type IdentityFacts } from '
 /** This engine's ID and the fleet's hosts; asked while the rest of the snapshot is taken. */
 export async function learnIdentity(ctx: Context, db: AdminDb): Promise<Pick<IdentityFacts, 'engineId' | 'hosts'>> {
   const [engineId, records] = await Promise.all([
-    // Not answering: undefined, and nothing is judged another engine's (host-identity.ts).
-    ctx.dockerHost.engineId({ signal: ctx.signal }).catch(() => undefined),
+    ctx.dockerHost.engineId({ signal: ctx.signal }).catch(ignoreFailure('an engine not answering has no ID: nothing is judged another engine (host-identity.ts)')),
     new HostStore(db).list(),
   ]);
   const hosts: FleetHost[] = records.map((r) => ({ name: r.name, engineId: r.engineId, removed: r.state === 'removed' }));

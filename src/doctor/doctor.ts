@@ -13,6 +13,7 @@ import { holdTenant } from '../tenants/hold.js';
 import { OperationJournal } from '../operations/journal.js';
 import { repairJournaled } from './repair.js';
 import { TenantctlError, messageOf } from '../common/errors.js';
+import { failureMeans, ignoreFailure } from '../common/ignore-failure.js';
 import { findDiscrepancies, type Finding, type Snapshot } from './findings.js';
 import { askRecordedHosts, learnIdentity } from './ask-hosts.js';
 import { namesHere } from './host-identity.js';
@@ -60,18 +61,18 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
   const stacks = host.kind === 'swarm'
     ? import('../swarm/swarm-stack.js').then(async ({ swarmNodeEngines }) => mergeProjects(await Promise.all((await swarmNodeEngines(host, ctx.signal)).map((node) => projectsByLabel(node, 'tenantctl.managed=true', ctx.signal)))))
     : projectsByLabel(host, 'tenantctl.managed=true', ctx.signal);
-  stacks.catch(() => {}); // awaited (and reported) below
+  stacks.catch(ignoreFailure('awaited (and reported) below; this keeps an early rejection from going unhandled'));
   const db = await ctx.adminDb();
   const identity = learnIdentity(ctx, db);
-  identity.catch(() => {}); // awaited (and reported) below
+  identity.catch(ignoreFailure('awaited (and reported) below; this keeps an early rejection from going unhandled'));
   const registry = new TenantRegistry(db);
   const records = await registry.list();
   const rows = await Promise.all(records.map(async (r) => {
     const row = { id: r.id, status: r.status, keptData: r.keptData, composeProject: r.composeProject, host: r.host, updatedAt: r.updatedAt, locked: undefined as boolean | undefined, expectedServices: undefined as string[] | undefined, privatePorts: undefined as Record<string, number> | undefined };
     // A remote host or a swarm publishes a tenant's front-door port only: the others are checked.
-    if (host.keepsPortsPrivate && (r.status === 'active' || r.status === 'stopped')) row.privatePorts = await privatePortsOf(ctx, registry, r).catch(() => undefined);
+    if (host.keepsPortsPrivate && (r.status === 'active' || r.status === 'stopped')) row.privatePorts = await privatePortsOf(ctx, registry, r).catch(ignoreFailure('a template that cannot be loaded now: its private ports are not checked'));
     // A tenant's whole stack is what its own rendered file holds (its template, its profiles), not crm's.
-    const rendered = await readFile(tenantPaths(ctx.config.customersDir, r.id).composeFile, 'utf8').catch(() => undefined);
+    const rendered = await readFile(tenantPaths(ctx.config.customersDir, r.id).composeFile, 'utf8').catch(ignoreFailure('no rendered file: no services are expected from it'));
     if (rendered !== undefined) row.expectedServices = servicesOf(rendered, r.profiles);
     if (r.status === 'provisioning' || r.status === 'deprovisioning') {
       // Free means nobody holds it: the run that set this status is gone.
@@ -93,7 +94,7 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new TenantctlError('usage', `cannot read ${ctx.config.customersDir}: ${messageOf(error)}`);
   });
-  const template = await readFile(ctx.config.templatePath, 'utf8').catch(() => '');
+  const template = await readFile(ctx.config.templatePath, 'utf8').catch(failureMeans('', 'an unreadable template file expects no services'));
   // Tenants' stacks only: the local admin database carries tenantctl's label too, and a project
   // whose name holds no valid tenant id (admin is a reserved one) is not a tenant's.
   const tenantStacks = (await stacks).filter((stack) => stack.project !== ctx.config.adminDatabase.localProject

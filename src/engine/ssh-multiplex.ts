@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { run } from '../common/exec.js';
 import { sshExitTimeoutMs, sshMasterTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 /**
  * One ssh connection per host per command, for ssh:// engines.
@@ -80,7 +81,7 @@ export class SshMultiplexer {
       if (!match) return;
       const bin = this.prepare();
       // -M -N -f: a master with no session of its own, in the background once logged in.
-      await run([path.join(bin, 'ssh'), '-M', '-N', '-f', '-o', 'ConnectTimeout=30', ...(match[2] ? ['-p', match[2]] : []), '--', match[1]!], { timeoutMs: sshMasterTimeoutMs }).catch(() => undefined);
+      await run([path.join(bin, 'ssh'), '-M', '-N', '-f', '-o', 'ConnectTimeout=30', ...(match[2] ? ['-p', match[2]] : []), '--', match[1]!], { timeoutMs: sshMasterTimeoutMs }).catch(ignoreFailure('no master: the docker call that follows logs in on its own and says what is wrong'));
     })());
   }
 
@@ -94,7 +95,7 @@ export class SshMultiplexer {
     await Promise.all(
       sockets.map((socket) =>
         // -O exit talks to the master through its socket; the host argument is not dialled.
-        run(['ssh', '-o', `ControlPath=${path.join(dir, socket)}`, '-O', 'exit', 'tenantctl-master'], { timeoutMs: sshExitTimeoutMs }).catch(() => undefined),
+        run(['ssh', '-o', `ControlPath=${path.join(dir, socket)}`, '-O', 'exit', 'tenantctl-master'], { timeoutMs: sshExitTimeoutMs }).catch(ignoreFailure("the command's result stands; a master that does not answer is gone already")),
       ),
     );
     rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { readFile, rm } from 'node:fs/promises';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { ensurePrivateDir } from '../common/private-files.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import type { Context } from '../context.js';
 import { parseTenantId } from '../tenants/input.js';
 import { addDomain, domainOwner, listDomains, parseDomain, removeDomain, type DomainRecord } from './domains.js';
@@ -67,7 +68,7 @@ export async function frontdoorInit(ctx: Context, input: { selfSigned?: boolean;
     // On an ACME door the local CA's wildcard only answers names that have no certificate of their own (yet).
     const { created } = await ensureLocalCa(ctx.dockerHost, fd.images.nginx, layout, fd.baseDomain, ctx.signal);
     if (created) ctx.reporter.info(`created a local CA: ${path.join(layout.tlsDir, 'ca.crt')} (trust it, or pass it to curl --cacert)`);
-    const current = await describeCertificate(path.join(layout.tlsDir, 'base.crt')).catch(() => undefined);
+    const current = await describeCertificate(path.join(layout.tlsDir, 'base.crt')).catch(ignoreFailure('no base certificate yet, or not one: a new one is issued below'));
     const fits = current && !created && current.daysLeft > 30 && baseNames.every((n) => current.names.includes(n)) && /tenantctl local development CA/.test(current.issuer);
     if (!fits) await issueFromLocalCa(ctx.dockerHost, fd.images.nginx, layout, layout.tlsDir, 'base', baseNames, fd.baseDomain, ctx.signal);
   } else {
@@ -150,7 +151,7 @@ export async function frontdoorStatus(ctx: Context): Promise<FrontdoorStatus> {
   const served = (await servedGeneration(config, ctx.signal)) ?? null;
   const certificates: FrontdoorStatus['certificates'] = [];
   const add = async (role: string, file: string) => {
-    const info = await describeCertificate(file).catch(() => undefined);
+    const info = await describeCertificate(file).catch(ignoreFailure('a file that is not there or not a certificate is not listed'));
     if (info) certificates.push({ role, ...info });
   };
   await add('base', path.join(layout.tlsDir, 'base.crt'));

@@ -302,22 +302,7 @@ const absentFileCache = 'open_file_cache max=16 inactive=60s; open_file_cache_va
 function renderLocations(): string {
   const proxy = proxyDirectives();
   return `# Rendered by tenantctl: the location rules of every routed tenant.
-# For what the server itself answers (the 400 below); every location sets its own.
-add_header X-Request-Id $tenantctl_request_id always;
-add_header Strict-Transport-Security $tenantctl_hsts always;
-# A path an app could read differently from the door (render-edge.ts): refused before anything else.
-if ($tenantctl_noncanonical) {
-    return 400 '{"error":"bad request","message":"non-canonical path (//, /./, /../, percent-encoded unreserved characters or /API in another case)"}\\n';
-}
-set $tenantctl_key_id "";
-set $tenantctl_reason "";
-set $tenantctl_module "";
-set $tenantctl_throttled "";
-set $tenantctl_suspended "";
-# Per client address, everywhere but authenticated API calls (@tenantctl_api, the plan's zone).
-set ${addressKeyVariable} $binary_remote_addr;
-error_page 429 = @tenantctl_rate_limited;
-error_page 502 504 = @tenantctl_app_unavailable;
+${rulesPrelude('')}error_page 502 504 = @tenantctl_app_unavailable;
 
 # Health and readiness answer without a key.
 location = /api/health {
@@ -330,31 +315,62 @@ location = /api/ready {
 # The API needs a key of this tenant, checked by the gateway (auth_request), and the module its path
 # belongs to. A request presenting no well-formed key is limited per address first; one that passes
 # goes on to @tenantctl_api (each tenant's server.conf), where its plan's limit counts it.
-location /api/ {
+${apiKeyLocation('@tenantctl_api', '    error_page 502 504 = @tenantctl_app_unavailable;\n', 'A tenant suspended since this generation was rendered: the gateway says so until the next sync.')}
+location / {
+    ${proxy}
+}
+
+${keyCheckLocations()}`;
+}
+
+/**
+ * What both kinds of location rules (routed, suspended) start with; `headers`: more add_header
+ * lines of the server's own answers.
+ */
+function rulesPrelude(headers: string): string {
+  return `# For what the server itself answers (the 400 below); every location sets its own.
+add_header X-Request-Id $tenantctl_request_id always;
+add_header Strict-Transport-Security $tenantctl_hsts always;
+${headers}# A path an app could read differently from the door (render-edge.ts): refused before anything else.
+if ($tenantctl_noncanonical) {
+    return 400 '{"error":"bad request","message":"non-canonical path (//, /./, /../, percent-encoded unreserved characters or /API in another case)"}\\n';
+}
+set $tenantctl_key_id "";
+set $tenantctl_reason "";
+set $tenantctl_module "";
+set $tenantctl_throttled "";
+set $tenantctl_suspended "";
+# Per client address, everywhere but authenticated API calls (@tenantctl_api, the plan's zone).
+set ${addressKeyVariable} $binary_remote_addr;
+error_page 429 = @tenantctl_rate_limited;
+`;
+}
+
+/**
+ * The /api/ location: the key checked by the gateway (auth_request, keyCheckLocations), a refusal
+ * answered by the named locations, and a request that passed handed to `passed`; `errorPages`: more
+ * error_page lines; `suspendedWhy`: what the gateway's suspended header means in this file.
+ */
+function apiKeyLocation(passed: string, errorPages: string, suspendedWhy: string): string {
+  return `location /api/ {
     set ${addressKeyVariable} $tenantctl_keyless_address;
     auth_request /_tenantctl/auth;
     auth_request_set $tenantctl_key_id $upstream_http_x_tenantctl_key_id;
     auth_request_set $tenantctl_reason $upstream_http_x_tenantctl_reason;
     auth_request_set $tenantctl_module $upstream_http_x_tenantctl_module;
     auth_request_set $tenantctl_throttled $upstream_http_x_tenantctl_throttled;
-    # A tenant suspended since this generation was rendered: the gateway says so until the next sync.
+    # ${suspendedWhy}
     auth_request_set $tenantctl_suspended $upstream_http_x_tenantctl_suspended;
     error_page 401 = @tenantctl_unauthorized;
     error_page 403 = @tenantctl_forbidden;
     error_page 429 = @tenantctl_rate_limited;
     error_page 500 = @tenantctl_gateway_unavailable;
-    error_page 502 504 = @tenantctl_app_unavailable;
-    # Runs after the access phase: only a request the gateway passed gets here. No such file exists;
+${errorPages}    # Runs after the access phase: only a request the gateway passed gets here. No such file exists;
     # that it does not is remembered (open_file_cache_errors), so this costs no stat() per request.
     ${absentFileCache}
-    try_files /.tenantctl-authenticated @tenantctl_api;
+    try_files /.tenantctl-authenticated ${passed};
 }
-
-location / {
-    ${proxy}
-}
-
-${keyCheckLocations()}`;
+`;
 }
 
 /**
@@ -386,13 +402,7 @@ function keyCheckLocations(): string {
     ${renderVerdictCache()}
 }
 
-location @tenantctl_rate_limited {
-    default_type application/json;
-    add_header Retry-After 1 always;
-    add_header X-Request-Id $tenantctl_request_id always;
-    add_header Strict-Transport-Security $tenantctl_hsts always;
-    return 429 '{"error":"too many requests","message":"slow down: retry after the number of seconds in Retry-After"}\\n';
-}
+${jsonErrorLocation('@tenantctl_rate_limited', 429, 1, '{"error":"too many requests","message":"slow down: retry after the number of seconds in Retry-After"}')}
 location @tenantctl_unauthorized {
     default_type application/json;
     # The gateway stopped looking up this address's made-up keys for this second.
@@ -414,28 +424,21 @@ location @tenantctl_unauthorized {
     add_header Strict-Transport-Security $tenantctl_hsts always;
     return 401 '{"error":"unauthorized","reason":"$tenantctl_reason"}\\n';
 }
-location @tenantctl_forbidden {
-    default_type application/json;
-    add_header X-Request-Id $tenantctl_request_id always;
-    add_header Strict-Transport-Security $tenantctl_hsts always;
-    return 403 '{"error":"forbidden","module":"$tenantctl_module","message":"the $tenantctl_module module is not enabled for this tenant"}\\n';
-}
+${jsonErrorLocation('@tenantctl_forbidden', 403, undefined, '{"error":"forbidden","module":"$tenantctl_module","message":"the $tenantctl_module module is not enabled for this tenant"}')}
 # The gateway is down or failing: fail closed.
-location @tenantctl_gateway_unavailable {
-    default_type application/json;
-    add_header Retry-After 5 always;
-    add_header X-Request-Id $tenantctl_request_id always;
-    add_header Strict-Transport-Security $tenantctl_hsts always;
-    return 503 '{"error":"unavailable","message":"API keys cannot be checked right now"}\\n';
-}
-location @tenantctl_app_unavailable {
-    default_type application/json;
-    add_header Retry-After 5 always;
-    add_header X-Request-Id $tenantctl_request_id always;
-    add_header Strict-Transport-Security $tenantctl_hsts always;
-    return 503 '{"error":"unavailable","message":"the tenant\\'s app is not answering"}\\n';
-}
+${jsonErrorLocation('@tenantctl_gateway_unavailable', 503, 5, '{"error":"unavailable","message":"API keys cannot be checked right now"}')}
+${jsonErrorLocation('@tenantctl_app_unavailable', 503, 5, `{"error":"unavailable","message":"the tenant\\'s app is not answering"}`)}
 `;
+}
+
+/** A named location answering `status` with a JSON body (in nginx's single quotes: a ' in it written \', its $variables expanded), the door's headers, and a Retry-After of `retryAfter` seconds when given. */
+function jsonErrorLocation(name: string, status: number, retryAfter: number | undefined, body: string): string {
+  return `location ${name} {
+    default_type application/json;
+${retryAfter === undefined ? '' : `    add_header Retry-After ${retryAfter} always;\n`}    add_header X-Request-Id $tenantctl_request_id always;
+    add_header Strict-Transport-Security $tenantctl_hsts always;
+    return ${status} '${body}\\n';
+}`;
 }
 
 /**
@@ -447,20 +450,7 @@ location @tenantctl_app_unavailable {
  */
 function renderSuspendedLocations(): string {
   return `# Rendered by tenantctl: the location rules of every suspended tenant (nothing is proxied).
-add_header X-Request-Id $tenantctl_request_id always;
-add_header Strict-Transport-Security $tenantctl_hsts always;
-add_header Cache-Control no-store always;
-if ($tenantctl_noncanonical) {
-    return 400 '{"error":"bad request","message":"non-canonical path (//, /./, /../, percent-encoded unreserved characters or /API in another case)"}\\n';
-}
-set $tenantctl_key_id "";
-set $tenantctl_reason "";
-set $tenantctl_module "";
-set $tenantctl_throttled "";
-set $tenantctl_suspended "";
-set ${addressKeyVariable} $binary_remote_addr;
-error_page 429 = @tenantctl_rate_limited;
-
+${rulesPrelude('add_header Cache-Control no-store always;\n')}
 # Health and readiness answer without a key: the tenant is down on purpose.
 location = /api/health {
     default_type application/json;
@@ -471,44 +461,40 @@ location = /api/ready {
     return 503 '{"error":"suspended","message":"this tenant is suspended"}\\n';
 }
 
-location /api/ {
-    set ${addressKeyVariable} $tenantctl_keyless_address;
-    auth_request /_tenantctl/auth;
-    auth_request_set $tenantctl_key_id $upstream_http_x_tenantctl_key_id;
-    auth_request_set $tenantctl_reason $upstream_http_x_tenantctl_reason;
-    auth_request_set $tenantctl_module $upstream_http_x_tenantctl_module;
-    auth_request_set $tenantctl_throttled $upstream_http_x_tenantctl_throttled;
-    auth_request_set $tenantctl_suspended $upstream_http_x_tenantctl_suspended;
-    error_page 401 = @tenantctl_unauthorized;
-    error_page 403 = @tenantctl_forbidden;
-    error_page 429 = @tenantctl_rate_limited;
-    error_page 500 = @tenantctl_gateway_unavailable;
-    # Runs after the access phase: only a request the gateway passed gets here. No such file exists.
-    ${absentFileCache}
-    try_files /.tenantctl-authenticated @tenantctl_suspended_api;
-}
-
+${apiKeyLocation('@tenantctl_suspended_api', '', "The gateway's refusal of this suspended tenant's keys says so (X-Tenantctl-Suspended).")}
 ${keyCheckLocations()}
 `;
 }
 
-/** The plain-HTTP server of a tenant's names when frontdoor.redirectHttp is on: 308 to HTTPS. */
-function httpsRedirectServer(config: FrontdoorConfig, names: readonly string[], challenge = ''): string {
+/** One server block: its listen line, its names, and what it holds (lines indented by four). */
+function serverBlock(listenLine: string, names: readonly string[], inner: string): string {
   return `server {
-    ${listen(config, 'http')}
+    ${listenLine}
     server_name ${names.join(' ')};
-${challenge}    location / {
+${inner}}
+`;
+}
+
+/**
+ * A tenant's server blocks, each holding `body`: plain HTTP on all its names (with the ACME
+ * challenge; a 308 to HTTPS instead when `redirect`), HTTPS on the names the base domain's wildcard
+ * certificate covers, and one HTTPS server per name with a certificate of its own.
+ */
+function tenantServers(config: FrontdoorConfig, tenant: RouteInput, names: readonly string[], challenge: string, body: string, redirect: boolean): string {
+  const { baseNames, ownNames } = certificateSplit(names[0]!, tenant.domains, tenant.hostCertificate);
+  const toHttps = `    location / {
         return 308 https://$host${config.httpsPort === 443 ? '' : `:${config.httpsPort}`}$request_uri;
     }
-}
 `;
+  return serverBlock(listen(config, 'http'), names, `${challenge}${redirect ? toHttps : body}`)
+    + (baseNames.length === 0 ? '' : serverBlock(listen(config, 'https'), baseNames, body))
+    + ownNames.map((name) => serverBlock(listen(config, 'https'), [name], `${certificateLines(tenant, name)}${body}`)).join('');
 }
 
 function renderTenant({ config, upstreamAddress, acme }: RenderInput, tenant: RouteInput): string | undefined {
   const kind = routeKind(tenant);
   if (kind === 'none') return undefined;
   const names = tenantHostnames(tenant, config.baseDomain);
-  const { baseNames, ownNames: ownCertDomains } = certificateSplit(names[0]!, tenant.domains, tenant.hostCertificate);
   const challenge = acmeChallengeInclude(acme);
   const header = `# Rendered by tenantctl: tenant ${tenant.id} (${tenant.status}, plan ${tenant.plan}).\n`;
   const snippet = tenant.snippet ? `    include t/${tenant.id}/snippet.conf;\n` : '';
@@ -538,20 +524,7 @@ function renderTenant({ config, upstreamAddress, acme }: RenderInput, tenant: Ro
     }
 `;
     // Plain HTTP as for a routed tenant: redirected to HTTPS when frontdoor.redirectHttp is on.
-    const httpServer = config.redirectHttp ? httpsRedirectServer(config, names, challenge) : `server {
-    ${listen(config, 'http')}
-    server_name ${names.join(' ')};
-${challenge}${body}}
-`;
-    return `${header}${httpServer}${baseNames.length === 0 ? '' : `server {
-    ${listen(config, 'https')}
-    server_name ${baseNames.join(' ')};
-${body}}
-`}${ownCertDomains.map((domain) => `server {
-    ${listen(config, 'https')}
-    server_name ${domain};
-${certificateLines(tenant, domain)}${body}}
-`).join('')}`;
+    return `${header}${tenantServers(config, tenant, names, challenge, body, config.redirectHttp)}`;
   }
 
   if (kind === 'unavailable') {
@@ -565,19 +538,8 @@ ${certificateLines(tenant, domain)}${body}}
         return 503 '${page}';
     }
 `;
-    return `${header}server {
-    ${listen(config, 'http')}
-    server_name ${names.join(' ')};
-${challenge}${body}}
-${baseNames.length === 0 ? '' : `server {
-    ${listen(config, 'https')}
-    server_name ${baseNames.join(' ')};
-${body}}
-`}${ownCertDomains.map((domain) => `server {
-    ${listen(config, 'https')}
-    server_name ${domain};
-${certificateLines(tenant, domain)}${body}}
-`).join('')}`;
+    // Plain HTTP too, never redirected: the page says it is down on either.
+    return `${header}${tenantServers(config, tenant, names, challenge, body, false)}`;
   }
 
   const upstreamName = `tenantctl_app_${tenant.id.replace(/-/g, '_')}`;
@@ -616,20 +578,5 @@ ${servers}
     keepalive_timeout ${appIdleKeepaliveSeconds}s;
 }
 `;
-  const httpServer = config.redirectHttp
-    ? httpsRedirectServer(config, names, challenge)
-    : `server {
-    ${listen(config, 'http')}
-    server_name ${names.join(' ')};
-${challenge}${routed}}
-`;
-  return `${header}${upstream}${httpServer}${baseNames.length === 0 ? '' : `server {
-    ${listen(config, 'https')}
-    server_name ${baseNames.join(' ')};
-${routed}}
-`}${ownCertDomains.map((domain) => `server {
-    ${listen(config, 'https')}
-    server_name ${domain};
-${certificateLines(tenant, domain)}${routed}}
-`).join('')}`;
+  return `${header}${upstream}${tenantServers(config, tenant, names, challenge, routed, config.redirectHttp)}`;
 }

@@ -6,6 +6,7 @@ import { TenantctlError } from '../common/errors.js';
 import { writePrivateFile } from '../common/private-files.js';
 import { done, notYet, retryUntilDeadline, type Attempt } from '../common/retry.js';
 import { frontdoorReloadDeadlineMs, frontdoorTestTimeoutMs, frontdoorUpTimeoutMs, probeConnectTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import type { Config } from '../config/schema.js';
 import type { DockerHost } from '../engine/docker-host.js';
 import { composeOn } from '../stack/compose.js';
@@ -106,7 +107,7 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout, 
     volumes: { [usageVolume]: { labels } },
   };
   const content = `# Rendered by tenantctl frontdoor init; nginx and the gateway of the front door.\n${stringify(document)}`;
-  const before = await readFile(layout.composeFile, 'utf8').catch(() => undefined);
+  const before = await readFile(layout.composeFile, 'utf8').catch(ignoreFailure('no file yet: written below (which reports a file that cannot be written)'));
   if (before === content) return false;
   await writeFile(layout.composeFile, content);
   return true;

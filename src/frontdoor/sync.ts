@@ -13,6 +13,8 @@ import { frontdoorLayout, generationDirName, readState, writeState, type Frontdo
 import { renderFrontdoor, renderSnippet, routeKind, tenantHostnames, type RouteInput } from './render.js';
 import { frontdoorContainers, frontdoorUp, mountsAcmeCerts, servedGeneration, signalReload, testGeneration, waitForGateway, waitForGeneration, writeComposeFile } from './stack.js';
 import { ensurePrivateDir } from '../common/private-files.js';
+import { failureMeans, ignoreFailure } from '../common/ignore-failure.js';
+import { holdSessionLock } from '../admin-db/session-lock.js';
 import { configuredTemplate } from '../templates/configured.js';
 import type { IssueOutcome } from './acme/issue.js';
 import { ensureCombined } from './acme/certificates.js';
@@ -77,23 +79,10 @@ async function exists(file: string): Promise<boolean> {
 
 /** Holds the front door's reload lock (waiting for another process's reload to finish) until released. */
 export async function lockReloads(db: AdminDb, project: string): Promise<() => Promise<void>> {
-  const client = await db.connect();
-  try {
-    await client.query(`SET lock_timeout = ${frontdoorLockWaitMs}`);
-    await client.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [frontdoorLockSpace, project]);
-  } catch (error) {
-    client.release(true);
-    if ((error as { code?: string }).code === '55P03') {
-      throw new TenantctlError('conflict', `another tenantctl process has been reloading the front door for ${frontdoorLockWaitMs / 1000} s; try again`);
-    }
-    return db.unreachable(error);
-  }
-  return async () => {
-    // A connection that broke took the session lock with it; either way the client is released.
-    await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [frontdoorLockSpace, project]).catch(() => {});
-    await client.query('RESET lock_timeout').catch(() => {});
-    client.release();
-  };
+  return holdSessionLock(db, frontdoorLockSpace, project, {
+    waitMs: frontdoorLockWaitMs,
+    busy: () => new TenantctlError('conflict', `another tenantctl process has been reloading the front door for ${frontdoorLockWaitMs / 1000} s; try again`),
+  });
 }
 
 type Entry = { content: string | Buffer; private?: boolean };
@@ -239,7 +228,7 @@ export async function syncFrontdoor(ctx: Context): Promise<SyncResult> {
   // any other difference between the file and this caller's configuration (another images setting,
   // say) is `frontdoor init`'s to apply, not every sync's (which would recreate nginx and the gateway).
   await ensurePrivateDir(layout.acmeCertsDir);
-  if (!mountsAcmeCerts(await readFile(layout.composeFile, 'utf8').catch(() => undefined)) && (await writeComposeFile(ctx.config, layout, { acme: true })) && containers.length > 0) {
+  if (!mountsAcmeCerts(await readFile(layout.composeFile, 'utf8').catch(ignoreFailure('no compose file: it is written now'))) && (await writeComposeFile(ctx.config, layout, { acme: true })) && containers.length > 0) {
     await frontdoorUp(ctx.dockerHost, ctx.config, layout, ctx.signal);
     containers = await frontdoorContainers(ctx.dockerHost, ctx.config, ctx.signal);
   }
@@ -290,14 +279,14 @@ async function syncOnce(ctx: Context, acme: boolean): Promise<SyncResult> {
     const nginxRunning = containers.some((c) => c.service === 'nginx' && c.status === 'running');
     const allRunning = nginxRunning && containers.some((c) => c.service === 'gateway' && c.status === 'running');
     const probe = await assemble(ctx, layout, db, 0, acme);
-    const liveDigest = live > 0 ? await readFile(path.join(layout.confDir, generationDirName(live), 'digest'), 'utf8').catch(() => '') : '';
+    const liveDigest = live > 0 ? await readFile(path.join(layout.confDir, generationDirName(live), 'digest'), 'utf8').catch(failureMeans('', 'no digest for the live generation: it is rebuilt')) : '';
     if (liveDigest === probe.digest && allRunning && (await servedGeneration(config, ctx.signal)) === live) {
       lastSync = { at: new Date().toISOString(), ok: true, generation: live };
       return { generation: live, changed: false, routes: summarise(config, probe.tenants), refused: [], durationMs: Date.now() - started };
     }
 
     // A new generation: above every directory on disk (a refused candidate's may linger after a crash).
-    const numbers = (await readdir(layout.confDir).catch(() => [] as string[])).map((n) => /^gen-(\d+)$/.exec(n)).filter(Boolean).map((m) => Number(m![1]));
+    const numbers = (await readdir(layout.confDir).catch(failureMeans([] as string[], 'no conf directory yet: the new generation is live + 1'))).map((n) => /^gen-(\d+)$/.exec(n)).filter(Boolean).map((m) => Number(m![1]));
     const generation = Math.max(live, ...numbers) + 1;
     const { files, digest, tenants } = await assemble(ctx, layout, db, generation, acme);
     const dirName = generationDirName(generation);
@@ -349,9 +338,8 @@ async function syncOnce(ctx: Context, acme: boolean): Promise<SyncResult> {
     } catch (error) {
       // nginx kept (or never left) the old configuration: say so on disk too.
       if (live > 0) {
-        // Best effort: the sync's own error is thrown below; a link that cannot be put back is redone by the next sync.
-        await symlink(generationDirName(live), temp).catch(() => {});
-        await rename(temp, layout.liveLink).catch(() => {});
+        await symlink(generationDirName(live), temp).catch(ignoreFailure("the sync's own error is thrown below; a link that cannot be put back is redone by the next sync"));
+        await rename(temp, layout.liveLink).catch(ignoreFailure("the sync's own error is thrown below; a link that cannot be put back is redone by the next sync"));
       }
       throw error;
     }
@@ -369,9 +357,8 @@ async function syncOnce(ctx: Context, acme: boolean): Promise<SyncResult> {
     throw error;
   } finally {
     if (lastSync) {
-      const state = await readState(layout).catch(() => undefined);
-      // The sync's result (or error) is the answer; its record on disk is for `frontdoor status` only.
-      if (state) await writeState(layout, { ...state, lastSync }).catch(() => {});
+      const state = await readState(layout).catch(ignoreFailure('no state to record the sync in: frontdoor status shows none'));
+      if (state) await writeState(layout, { ...state, lastSync }).catch(ignoreFailure("the sync's result (or error) is the answer; its record on disk is for frontdoor status only"));
     }
     await release();
   }

@@ -10,6 +10,7 @@ import { parseDockerEndpoint } from '../engine/docker-host.js';
 import { HostStore, engineRegistered, type HostKind, type HostRecord } from './store.js';
 import { hostUsage, probeHost, type HostProbe } from './probe.js';
 import { hostProbeTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { dockerHostFor } from './resolve.js';
 import { freeMemory } from './placement.js';
 
@@ -63,7 +64,7 @@ export async function hostsAdd(ctx: Context, input: { name: unknown; docker: unk
   // recorded its ID yet (nothing reserved on it since migration 012). Not answering: not compared.
   const [probe, ownEngine] = await Promise.all([
     probeHost(host, ctx.signal),
-    ctx.dockerHost.engineId({ signal: ctx.signal, timeoutMs: hostProbeTimeoutMs }).catch(() => undefined),
+    ctx.dockerHost.engineId({ signal: ctx.signal, timeoutMs: hostProbeTimeoutMs }).catch(ignoreFailure("this environment's engine not answering: its ID is not compared")),
   ]);
   if (!probe.reachable) throw new TenantctlError('docker', `Docker host ${name} (${input.docker}) does not answer: ${probe.error}; nothing was recorded`);
   if (!probe.engineId) throw new TenantctlError('docker', `Docker host ${name} (${input.docker}) did not say its engine ID (docker info .ID); nothing was recorded`);

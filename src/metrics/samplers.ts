@@ -1,6 +1,7 @@
 import type { DockerHost } from '../engine/docker-host.js';
 import { containerStats } from '../engine/docker.js';
 import { dockerStatsTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { bytes, usageOf } from '../tenants/stats.js';
 
 // The costly samples: CPU and memory (one `docker stats --no-stream` per host, ~2 s) and volume
@@ -100,11 +101,10 @@ export class Cached<T> {
       ).finally(() => {
         this.refreshing = undefined;
       });
-      // Callers await `refreshing` and see its error (kept in lastError too); this only keeps an unawaited refresh from being an unhandled rejection.
-      this.refreshing.catch(() => {});
+      this.refreshing.catch(ignoreFailure('callers await it and see its error (kept in lastError too); this keeps an unawaited refresh from being an unhandled rejection'));
     }
     if (this.value) return this.value.data;
-    return this.refreshing?.catch(() => undefined);
+    return this.refreshing?.catch(ignoreFailure('the error is kept in lastError; until a first value the sample is absent'));
   }
 
   /** Seconds since the value was taken, or undefined before the first. */

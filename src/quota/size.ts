@@ -1,4 +1,5 @@
 import { usageError } from '../common/errors.js';
+import { humanBytes } from '../common/human-bytes.js';
 
 // Sizes as operators write them in plans.<plan>.diskQuota: "10GiB", "500MiB", "2TB", "1.5GB".
 // Binary units (KiB, MiB, GiB, TiB) are powers of 1024, decimal ones (KB, MB, GB, TB) of 1000.
@@ -18,12 +19,5 @@ export function parseSize(raw: string, what = 'size'): number {
 
 /** Bytes in binary units, one decimal: 1.5 GiB. */
 export function formatSize(bytes: number): string {
-  const names = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < names.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${names[unit]}`;
+  return humanBytes(bytes, ' ');
 }

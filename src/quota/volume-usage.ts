@@ -1,5 +1,6 @@
 import type { DockerHost } from '../engine/docker-host.js';
 import { volumeUsageTimeoutMs } from '../common/timeouts.js';
+import { failureMeans, ignoreFailure } from '../common/ignore-failure.js';
 
 // How much the tenants' volumes hold on one Docker host, in two calls whatever their number: the
 // volumes by compose project label (docker volume ls), then one helper container that mounts each
@@ -61,8 +62,8 @@ export async function volumeUsageOn(host: DockerHost, projects: ReadonlySet<stri
 /** The mounted names that exist now without compose's label: the helper's run created them; removed (best effort). */
 async function removeCreatedByAccident(host: DockerHost, mounted: ReadonlySet<string>): Promise<string[]> {
   // Without the caller's signal: a Ctrl-C during du still cleans up after it.
-  const now = await host.docker(['volume', 'ls', '--format', `{{.Name}}\t{{.Label "${projectLabel}"}}`]).catch(() => '');
+  const now = await host.docker(['volume', 'ls', '--format', `{{.Name}}\t{{.Label "${projectLabel}"}}`]).catch(failureMeans('', 'an engine that does not answer now: the empty volumes its run made are left, unlabelled'));
   const created = now.split('\n').map((line) => line.split('\t')).filter(([name, project]) => name && !project && mounted.has(name)).map(([name]) => name!);
-  if (created.length > 0) await host.docker(['volume', 'rm', ...created]).catch(() => undefined);
+  if (created.length > 0) await host.docker(['volume', 'rm', ...created]).catch(ignoreFailure('best effort: an empty unlabelled volume left is no data and no cost'));
   return created;
 }

@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { resticCheckTimeoutMs, resticQueryTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { recordAudit } from '../audit/write.js';
 import { openSecretBox } from '../secrets/master-key.js';
 import { configuredRepository, type RepositoryLocation } from './location.js';
@@ -84,7 +85,7 @@ export async function repositoryInit(ctx: Context, input: { passwordFile?: strin
     await repo.run(['init'], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal, onStderrLine: ctx.reporter.detail });
   } catch (error) {
     // Nothing was created: the sealed password goes with it, so a later init may choose another.
-    await db.pool.query('DELETE FROM admin_settings WHERE key = $1', [passwordSettingKey(location)]).catch(() => {});
+    await db.pool.query('DELETE FROM admin_settings WHERE key = $1', [passwordSettingKey(location)]).catch(ignoreFailure('the init error is the cause; a sealed password left is used by the next init, which says so'));
     throw error;
   }
   await audit(ctx, location, 'created');

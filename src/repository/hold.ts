@@ -1,5 +1,6 @@
 import { TenantctlError } from '../common/errors.js';
 import { resticLockWaitMs } from '../common/timeouts.js';
+import { holdSessionLock } from '../admin-db/session-lock.js';
 import type { AdminDb } from '../admin-db/database.js';
 import type { RepositoryLocation } from './location.js';
 import { repositoryKey } from './password.js';
@@ -16,23 +17,9 @@ import { repositoryKey } from './password.js';
 const repositoryLockSpace = 24;
 
 export async function holdRepository(db: AdminDb, location: RepositoryLocation, mode: 'shared' | 'exclusive', waitMs = resticLockWaitMs): Promise<() => Promise<void>> {
-  const key = repositoryKey(location);
-  const fn = mode === 'shared' ? 'pg_advisory_lock_shared' : 'pg_advisory_lock';
-  const client = await db.connect();
-  try {
-    await client.query(`SET lock_timeout = ${Math.round(waitMs)}`);
-    await client.query(`SELECT ${fn}($1::int, hashtext($2))`, [repositoryLockSpace, key]);
-  } catch (error) {
-    client.release(true);
-    if ((error as { code?: string }).code === '55P03') {
-      throw new TenantctlError('conflict', `the backup repository ${location.display} has been busy for ${Math.round(waitMs / 1000)} s (${mode === 'shared' ? 'a forget or prune' : 'a backup'} of another tenantctl process); try again`);
-    }
-    return db.unreachable(error);
-  }
-  return async () => {
-    // A connection that broke took the session lock with it; either way the client is released.
-    await client.query(`SELECT ${mode === 'shared' ? 'pg_advisory_unlock_shared' : 'pg_advisory_unlock'}($1::int, hashtext($2))`, [repositoryLockSpace, key]).catch(() => {});
-    await client.query('RESET lock_timeout').catch(() => {});
-    client.release();
-  };
+  return holdSessionLock(db, repositoryLockSpace, repositoryKey(location), {
+    waitMs,
+    shared: mode === 'shared',
+    busy: () => new TenantctlError('conflict', `the backup repository ${location.display} has been busy for ${Math.round(waitMs / 1000)} s (${mode === 'shared' ? 'a forget or prune' : 'a backup'} of another tenantctl process); try again`),
+  });
 }

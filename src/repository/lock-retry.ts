@@ -1,4 +1,5 @@
 import { TenantctlError } from '../common/errors.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // restic 0.14 has no --retry-lock: a command that finds the repository locked fails at once. A lock
 // is either stale (a restic killed with -9, a reboot, an OOM during prune: it stays forever) or held
@@ -31,7 +32,7 @@ export async function withLockRetry<T>(once: () => Promise<T>, input: LockRetryI
       if (!isLockError(error)) throw error;
       if (!unlocked) {
         unlocked = true;
-        await input.unlock().catch(() => {});
+        await input.unlock().catch(ignoreFailure('a failed unlock leaves the retries below to wait; their lock error is the answer'));
         deadline = input.now() + input.waitMs;
         continue;
       }

@@ -8,9 +8,11 @@ import { TenantctlError, usageError, type ExitCodeName } from '../common/errors.
 import { childEnvironment } from '../common/child-env.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { killGraceMs, resticCheckTimeoutMs, resticForgetTimeoutMs, resticLockWaitMs, resticQueryTimeoutMs, resticStreamTimeoutMs } from '../common/timeouts.js';
+import { failureMeans, ignoreFailure } from '../common/ignore-failure.js';
 import { isLockError, withLockRetry, withUnlockHint } from './lock-retry.js';
 import { configuredRepository, type RepositoryLocation } from './location.js';
 import { repositoryPassword } from './password.js';
+import { pidExists } from '../common/process-identity.js';
 
 // restic, run for one repository. The password is never on argv and never in an environment a
 // container could inherit: restic reads it from RESTIC_PASSWORD_FILE, a 0600 file in a 0700 folder
@@ -180,23 +182,15 @@ export function passwordFileLeft(name: string, ageMs: number, ownPid: number, is
 }
 
 async function sweepLeftPasswordFiles(runDir: string): Promise<void> {
-  const names = await readdir(runDir).catch(() => [] as string[]);
+  const names = await readdir(runDir).catch(failureMeans([] as string[], 'no run directory: no password file left to sweep'));
   await Promise.all(names.map(async (name) => {
     const file = path.join(runDir, name);
-    const modified = (await stat(file).catch(() => undefined))?.mtimeMs;
-    if (modified === undefined || !passwordFileLeft(name, Date.now() - modified, process.pid, alive)) return;
+    const modified = (await stat(file).catch(ignoreFailure('gone meanwhile (another run swept it): nothing to sweep')))?.mtimeMs;
+    if (modified === undefined || !passwordFileLeft(name, Date.now() - modified, process.pid, pidExists)) return;
     await rm(file, { force: true });
   }));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function runRestic(location: RepositoryLocation, input: OpenRepositoryInput, runDir: string, args: string[], options: ResticRunOptions): Promise<ResticResult> {
   const what = `restic ${args.find((a) => !a.startsWith('-') && !a.startsWith('sftp.command')) ?? ''}`.trim();

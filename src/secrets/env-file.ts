@@ -2,6 +2,8 @@ import path from 'node:path';
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { parseEnvFile } from '../common/env-file.js';
 import { ensurePrivateDir } from '../common/private-files.js';
+import { missingMeans } from '../common/ignore-failure.js';
+import { messageOf, TenantctlError } from '../common/errors.js';
 import { anySecretPattern, type NamedSecrets, type TenantSecrets } from './generate.js';
 
 // A tenant's secrets on the host: customers/<id>/secrets/<NAME>, one file per secret (DB_PASSWORD,
@@ -38,17 +40,14 @@ export async function writeSecretFiles(dir: string, secrets: TenantSecrets | Nam
   }
 }
 
-/** A template's secrets (`names`) from customers/<id>/secrets/, if every one is there and well-formed. */
+/** A template's secrets (`names`) from customers/<id>/secrets/, if every one is there and well-formed; one there but unreadable is an error (exit 2), never taken for missing. */
 export async function readNamedSecretFiles(dir: string, names: readonly string[]): Promise<NamedSecrets | undefined> {
   const values: NamedSecrets = {};
   for (const name of names) {
-    let value: string;
-    try {
-      value = (await readFile(path.join(dir, name), 'utf8')).replace(/\r?\n$/, '');
-    } catch {
-      return undefined;
-    }
-    if (!anySecretPattern.test(value)) return undefined;
+    const value = (await readFile(path.join(dir, name), 'utf8').catch(missingMeans(undefined)).catch((error: unknown) => {
+      throw unreadableSecret(path.join(dir, name), error);
+    }))?.replace(/\r?\n$/, '');
+    if (value === undefined || !anySecretPattern.test(value)) return undefined;
     values[name] = value;
   }
   return values;
@@ -69,8 +68,29 @@ export async function readNamedEnvFileSecrets(envFile: string, names: readonly s
 
 /** Every secret in customers/<id>/secrets/, whatever the template named them (provision --show-secrets). */
 export async function readAllSecretFiles(dir: string): Promise<NamedSecrets | undefined> {
-  const names = await readdir(dir).catch(() => undefined);
+  const names = await readdir(dir).catch(missingMeans(undefined)).catch((error: unknown) => {
+    throw unreadableSecret(dir, error);
+  });
   return names && readNamedSecretFiles(dir, names.filter((name) => /^[A-Z][A-Z0-9_]*$/.test(name)).sort());
+}
+
+/**
+ * provision --show-secrets, after the tenant is active: its secrets, or (folder or a file unreadable)
+ * none and a warning that says why. The provision succeeded: showing its secrets is not worth
+ * failing it over.
+ */
+export async function secretsToShow(dir: string): Promise<{ secrets?: NamedSecrets; secretsWarning?: string }> {
+  try {
+    const secrets = await readAllSecretFiles(dir);
+    return secrets ? { secrets } : { secretsWarning: `the tenant is active, but its secrets are not shown: ${dir} is missing or holds no well-formed secret` };
+  } catch (error) {
+    return { secretsWarning: `the tenant is active, but its secrets are not shown: ${messageOf(error)}` };
+  }
+}
+
+/** A secret file (or the folder) that is there but cannot be read: not "missing", and not replaced. */
+function unreadableSecret(file: string, cause: unknown): TenantctlError {
+  return new TenantctlError('usage', `cannot read ${file} (fix its permissions: tenantctl does not replace it): ${messageOf(cause)}`, { cause });
 }
 
 

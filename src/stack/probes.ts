@@ -6,6 +6,7 @@ import { TenantctlError } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
 import { done, notYet, retryUntilDeadline, type Attempt } from '../common/retry.js';
 import { probeConnectTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // Readiness as tenantctl sees it: probes from outside the containers, through the ports the
 // Docker host publishes. One attempt each; the caller retries with backoff until its deadline.
@@ -44,8 +45,7 @@ async function postgresConnect(db: PostgresLogin): Promise<Attempt<pg.Client>> {
     await client.connect();
     return done(client);
   } catch (error) {
-    // The connect error is the answer; closing a client that never connected has nothing to add.
-    await client.end().catch(() => {});
+    await client.end().catch(ignoreFailure('the connect error is the answer; closing a client that never connected has nothing to add'));
     // 57P03: the server is starting up; refused or reset: not listening yet, or still initialising.
     const e = error as { code?: string; message?: string };
     const transient = e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === '57P03' || /Connection terminated|timeout/i.test(String(e.message));
@@ -67,8 +67,7 @@ export function postgresLoginProbe(db: ServiceEndpoint & { user: string; databas
       } catch (error) {
         return notYet((error as Error).message);
       } finally {
-        // The probe's answer is decided; a close that fails only means the server already closed it.
-        await connected.value.end().catch(() => {});
+        await connected.value.end().catch(ignoreFailure("the probe's answer is decided; a close that fails only means the server already closed it"));
       }
     },
   };
@@ -204,7 +203,6 @@ export async function withPostgresLogin<T>(
   try {
     return await use(client);
   } finally {
-    // What `use` returned or threw is the answer; a failing close means the connection is already gone.
-    await client.end().catch(() => {});
+    await client.end().catch(ignoreFailure('what use returned or threw is the answer; a failing close means the connection is already gone'));
   }
 }

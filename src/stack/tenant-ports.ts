@@ -1,6 +1,7 @@
 import type { DockerHost } from '../engine/docker-host.js';
 import { connectCheck, openExecTunnel, type ExecTunnel, type TunnelEnd } from '../engine/exec-tunnel.js';
 import { probeConnectTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import type { TemplateBlock } from '../templates/block-schema.js';
 import { publicPortNames } from '../templates/private-ports.js';
 
@@ -96,7 +97,7 @@ export function serviceContainerIn(lines: string): string | undefined {
 
 /** A tcp readiness check of a tunnelled port, run inside its container: the exit code of a bash /dev/tcp connect there. */
 async function acceptsInside(host: DockerHost, find: (signal?: AbortSignal) => Promise<string | undefined>, port: number, signal?: AbortSignal): Promise<{ ok: boolean; why: string }> {
-  const container = await find(signal).catch(() => undefined);
+  const container = await find(signal).catch(ignoreFailure('a lookup that fails finds no container: not yet, asked again'));
   if (!container) return { ok: false, why: 'no running container' };
   const result = await host.run(['docker', 'exec', container, 'bash', '-c', connectCheck, 'check', String(port)], { timeoutMs: probeConnectTimeoutMs, signal });
   if (result.exitCode === 0) return { ok: true, why: '' };

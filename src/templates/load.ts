@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { shippedTemplatesDir } from '../common/paths.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { parseBlock } from './block-schema.js';
 import { templateChecksum } from './checksum.js';
 import { composeFileName, type Template } from './template.js';
@@ -57,7 +58,7 @@ export async function loadTemplateAt(location: string, options: { name?: string;
 }
 
 async function existingDir(dir: string): Promise<string | undefined> {
-  return (await stat(dir).catch(() => undefined))?.isDirectory() ? dir : undefined;
+  return (await stat(dir).catch(ignoreFailure('not there: no such template directory')))?.isDirectory() ? dir : undefined;
 }
 
 export interface TemplateEntry {

@@ -2,6 +2,7 @@ import chalk from 'chalk';
 import { table } from '../common/text-table.js';
 import type { LifecycleBatchResult, LifecycleResult } from './lifecycle.js';
 import type { StatsResult, Usage } from './stats.js';
+import { humanBytes } from '../common/human-bytes.js';
 
 // Human renderings of stop, start, restart and stats. --json prints the same data as JSON.
 
@@ -21,18 +22,6 @@ export function renderLifecycleBatch(r: LifecycleBatchResult): string {
   const rows = r.tenants.map((i) => [i.id, i.ok ? chalk.green(i.result.outcome) : chalk.red('failed'), i.ok ? seconds(i.result.durationMs) : i.error.message]);
   const s = r.summary;
   return `${table(['TENANT', 'RESULT', 'DETAIL'], rows)}\n\n${s.total} tenants: ${s.ok} done, ${s.failed} failed (${seconds(s.durationMs)})`;
-}
-
-/** Bytes in binary units, as Docker shows memory: 12.5MiB. */
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)}${units[unit]}`;
 }
 
 const cells = (u: Usage) => [

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { TenantctlError } from '../common/errors.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { probeConnectTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import type { ProbeOptions } from '../stack/probes.js';
 
 // The postgres image's entrypoint runs a temporary server on the same local socket while it
@@ -24,7 +25,7 @@ export async function waitForFinalServer(socketDir: string, user: string, databa
       if (['28000', '3D000', '57P03', '57P01', 'ECONNREFUSED', 'ECONNRESET', 'ENOENT'].includes(e.code ?? '') || /Connection terminated|timeout/i.test(String(e.message))) return notYet(String(e.message));
       throw new TenantctlError('notReady', `PostgreSQL refused ${user}: ${e.message}`, { cause: error });
     } finally {
-      await client.end().catch(() => {});
+      await client.end().catch(ignoreFailure('the attempt is decided; a close that fails means the connection is already gone'));
     }
   }, { what: 'waiting for the PostgreSQL server to finish its first start', ...options, onDeadline: (why) => new TenantctlError('notReady', `tenant database not ready: ${why}`) });
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { checksumOf, createMigrationsTable, type Migration } from '../common/sql-migrations.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // A session logged in as the server's superuser runs whatever an owner-made trigger, view, function
 // or database setting puts in its way with superuser rights, so tenantctl opens one only where the
@@ -60,7 +61,7 @@ export async function applyFirstMigrationOnFreshDatabase(client: pg.ClientBase, 
     await client.query('COMMIT');
     return true;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    await client.query('ROLLBACK').catch(ignoreFailure('the error thrown below is the cause; a ROLLBACK on a broken connection has nothing to undo'));
     throw error;
   }
 }

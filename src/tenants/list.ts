@@ -3,6 +3,7 @@ import { TenantRegistry, type TenantRecord, type TenantStatus } from './registry
 import { liveStatesByProject, type LiveState } from '../stack/project-state.js';
 import { usageError } from '../common/errors.js';
 import { hostProbeTimeoutMs } from '../common/timeouts.js';
+import { failureMeans } from '../common/ignore-failure.js';
 import type { DockerHost } from '../engine/docker-host.js';
 
 const statuses: TenantStatus[] = ['provisioning', 'active', 'stopped', 'suspended', 'failed', 'deprovisioning', 'deprovisioned'];
@@ -49,5 +50,5 @@ export async function list(ctx: Context, input: {
 
 /** A host's containers by project, or 'unreachable' when it does not answer within hostProbeTimeoutMs. */
 async function liveStates(ctx: Context, host: DockerHost): Promise<Map<string, LiveState> | 'unreachable'> {
-  return liveStatesByProject(host, AbortSignal.any([ctx.signal, AbortSignal.timeout(hostProbeTimeoutMs)])).catch(() => 'unreachable' as const);
+  return liveStatesByProject(host, AbortSignal.any([ctx.signal, AbortSignal.timeout(hostProbeTimeoutMs)])).catch(failureMeans('unreachable' as const, 'a host that does not answer within hostProbeTimeoutMs is listed unreachable'));
 }

@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import { BatchFailure, TenantctlError, usageError } from '../common/errors.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { recordAudit } from '../audit/write.js';
 import { parseTenantId } from './input.js';
 import { TenantRegistry } from './registry.js';
@@ -102,7 +103,7 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
 /** The tenants whose template has migrations (a template that cannot be loaded keeps its tenant in, so migrate says why). */
 async function withMigrations<T extends Pick<TenantRecord, 'id' | 'template'>>(ctx: Context, records: T[]): Promise<T[]> {
   const keep = await Promise.all(records.map(async (record) => {
-    const template = await loadTenantTemplate(ctx, record).catch(() => undefined);
+    const template = await loadTenantTemplate(ctx, record).catch(ignoreFailure('a template that cannot be loaded keeps its tenant in, so migrate says why'));
     return template === undefined || (template.block.migrations !== undefined && template.migrationsDir !== undefined);
   }));
   return records.filter((_, i) => keep[i]);

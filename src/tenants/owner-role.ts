@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { ownerLeftovers } from './owner-leftovers.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // The tenant database's owner role is no superuser (issue 21). A template's first start makes it so
 // for new tenants (templates/<name>/initdb/00-create-owner-role.sh: the image's superuser stays
@@ -60,7 +61,7 @@ export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: 
         await client.query('COMMIT');
         return found;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
+        await client.query('ROLLBACK').catch(ignoreFailure('the error thrown below is the cause; a ROLLBACK on a broken connection has nothing to undo'));
         throw error;
       }
     });
@@ -97,7 +98,7 @@ END $$`);
       await client.query('COMMIT');
       return found;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
+      await client.query('ROLLBACK').catch(ignoreFailure('the error thrown below is the cause; a ROLLBACK on a broken connection has nothing to undo'));
       throw error;
     }
   });

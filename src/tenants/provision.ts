@@ -6,6 +6,7 @@ import { appUrlFor, type Context } from '../context.js';
 import { parseOrUsage, parseTenantId, planSchema, portOverrideSchema, tenantNameSchema, type Plan } from './input.js';
 import { projectName, portsReportedTaken, subnetReportedTaken } from '../stack/compose-argv.js';
 import { composeUpGraceMs } from '../common/timeouts.js';
+import { failureMeans, ignoreFailure } from '../common/ignore-failure.js';
 import { ComposeError, composeOn } from '../stack/compose.js';
 import { missingImages, networkSubnets, objectsByLabel, type LabelledObjects } from '../engine/docker.js';
 import { projectLabel } from '../stack/removal.js';
@@ -82,6 +83,8 @@ export interface ProvisionResult {
   initialApiKey?: { id: string; prefix: string; key: string };
   rendered?: string;
   secrets?: NamedSecrets;
+  /** --show-secrets found none to show (folder or a file unreadable): why; the tenant is active all the same. */
+  secretsWarning?: string;
 }
 
 /** Compose may still find a chosen port or subnet taken (something took it after we checked): retry, bounded. */
@@ -132,15 +135,15 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
     throw new TenantctlError('usage', `customersDir ${config.customersDir} cannot be created: ${messageOf(error)}`, { cause: error });
   });
   // Detecting the compose flavour runs the docker CLI: let it overlap the admin database start-up.
-  composeOn(ctx.dockerHost).catch(() => {});
+  composeOn(ctx.dockerHost).catch(ignoreFailure('a head start only: its failure is reported where the client is used'));
   // The host's networks are asked for while the admin database opens; the first reservation uses
   // the answer (a network made meanwhile by someone else makes compose report an overlap: retried).
   const hostSubnets = networkSubnets(ctx.dockerHost, ctx.signal);
-  hostSubnets.catch(() => {}); // awaited (and reported) by the reservation
+  hostSubnets.catch(ignoreFailure('awaited (and reported) by the reservation'));
   // What the engine already holds under the tenant's project label, asked meanwhile too: objects no
   // row accounts for are refused below, before anything of this run exists.
   const labelled = objectsByLabel(ctx.dockerHost, projectLabel(project), ctx.signal);
-  labelled.catch(() => {}); // awaited (and reported) below
+  labelled.catch(ignoreFailure('awaited (and reported) below'));
   await requireImages(ctx, template, profiles);
   const db = await ctx.adminDb();
   const registry = new TenantRegistry(db);
@@ -151,7 +154,7 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
     const existing = await registry.get(id);
     if (existing?.status === 'active') {
       const reservation = { ports: await registry.portsOf(existing), subnet: existing.subnet ?? '' };
-      const recorded = await configuredTemplate(config, existing.template).catch(() => template);
+      const recorded = await configuredTemplate(config, existing.template).catch(failureMeans(template, 'a recorded template that cannot be loaded now: the summary names the configured one'));
       return { ...summary(ctx, { id, name: existing.name, plan: existing.plan, project: existing.composeProject, paths, reservation, started, template: recorded, profiles: existing.profiles }), outcome: 'already-active' };
     }
     // A stopped tenant is whole, with its data: provisioning it would clean it up as a failed attempt.
@@ -205,11 +208,11 @@ export async function provision(ctx: Context, raw: ProvisionInput, checked?: Che
       // copy; written while compose brings the stack up (awaited before readiness: a failure
       // still rolls the run back).
       sealing = storeTenantSecrets(db, box, id, run.secrets);
-      sealing.catch(() => {}); // awaited (and reported) by provisionRecorded
+      sealing.catch(ignoreFailure('awaited (and reported) by provisionRecorded'));
       return await provisionRecorded(ctx, run, reservation, sealing);
     } catch (error) {
       // The rollback forgets the sealed copy: it must not race a write still in flight.
-      await sealing?.catch(() => {});
+      await sealing?.catch(ignoreFailure('only waited for, so the rollback does not race it: the error thrown is the cause'));
       throw await rollBack(ctx, run, error);
     }
   } finally {
@@ -412,7 +415,7 @@ async function provisionRecorded(ctx: Context, run: RecordedRun, firstReservatio
   })());
   const containers = await waitForTenantReady(onNode, { project: run.project, rendered, template: run.template, tenant, secrets: run.secrets, profiles: run.profiles }, {
     onReady: (service) => {
-      if (service === target?.service) applySchema().catch(() => {}); // its failure is awaited below
+      if (service === target?.service) applySchema().catch(ignoreFailure('its failure is awaited below'));
     },
   });
 

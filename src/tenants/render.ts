@@ -48,6 +48,7 @@ export function renderProvision(r: ProvisionResult): string {
     lines.push('  secrets  (shown because of --show-secrets)');
     for (const [key, value] of Object.entries(r.secrets)) lines.push(`    ${key}=${value}`);
   }
+  if (r.secretsWarning) lines.push(`  ${chalk.yellow('warning')}  ${r.secretsWarning}`);
   return lines.join('\n');
 }
 

@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { dockerStatsTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { containerStats, managedContainers, type RawStats, type ServiceContainer } from '../engine/docker.js';
 import type { DockerHost } from '../engine/docker-host.js';
 import { parseTenantId } from './input.js';
@@ -64,7 +65,7 @@ export async function stats(ctx: Context, input: { ids?: string[]; sort?: string
     settled.forEach((r, i) => r.status === 'rejected' && unreachable.push(`${hosts[i]!.node}: ${messageOf(r.reason)}`));
     return { listed: settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])), unreachable };
   });
-  containers.catch(() => {}); // awaited (and its error reported) below; this only keeps an early rejection from going unhandled
+  containers.catch(ignoreFailure('awaited (and its error reported) below; this only keeps an early rejection from going unhandled'));
   const registry = new TenantRegistry(await ctx.adminDb());
   let records: TenantRecord[];
   if (ids.length > 0) {

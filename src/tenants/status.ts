@@ -6,6 +6,7 @@ import { OperationJournal } from '../operations/journal.js';
 import { readFile } from 'node:fs/promises';
 import { tenantPaths } from './files.js';
 import { servicesOf } from './day2-target.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 export interface ServiceStatus {
   service: string;
@@ -55,7 +56,7 @@ export async function status(ctx: Context, input: { id: unknown }): Promise<Stat
     .map((c) => ({ service: c.service, container: c.name, state: c.status, health: c.health ?? 'none' }))
     .sort((a, b) => a.service.localeCompare(b.service));
   // A service of its stack with no container at all is not running either: shown as missing.
-  const rendered = await readFile(tenantPaths(ctx.config.customersDir, id).composeFile, 'utf8').catch(() => undefined);
+  const rendered = await readFile(tenantPaths(ctx.config.customersDir, id).composeFile, 'utf8').catch(ignoreFailure('no rendered file: no services are expected from it'));
   if (rendered !== undefined && services.length > 0) {
     for (const service of servicesOf(rendered, tenant.profiles)) {
       if (!services.some((s) => s.service === service)) services.push({ service, container: '-', state: 'missing', health: 'none' });

@@ -6,6 +6,7 @@ import type { DockerHost } from '../engine/docker-host.js';
 import type { Context } from '../context.js';
 import { BatchFailure, TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { checksumOf } from '../common/sql-migrations.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { imageExists } from '../engine/docker.js';
 import { recordAudit } from '../audit/write.js';
 import { parseOrUsage, parseTenantId, planSchema } from '../tenants/input.js';
@@ -119,7 +120,7 @@ export async function upgradeMany(
     const wanted = Object.keys(input.options.images);
     const fits = await Promise.all(active.map(async (t) => {
       if (wanted.length === 0) return true;
-      const template = await loadTenantTemplate(ctx, t).catch(() => undefined);
+      const template = await loadTenantTemplate(ctx, t).catch(ignoreFailure('a template that cannot be loaded keeps its tenant in: the upgrade says why'));
       return template === undefined || wanted.every((key) => imageKeysOf(template, Object.keys(ctx.config.images)).includes(key));
     }));
     const left = active.filter((_, i) => !fits[i]).map((t) => t.id);

@@ -2,6 +2,7 @@ import type { DockerHost } from '../engine/docker-host.js';
 import { filtersQuery } from '../engine/engine-api.js';
 import { inspectContainers } from '../engine/docker.js';
 import { hostProbeTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { exitCodeFromStatus, healthFromStatus, startedRecently, type ContainerSnapshot } from './classify.js';
 
 // One look at every tenant's containers on one host: one list call (the socket API, or one
@@ -51,8 +52,7 @@ export async function probeHost(host: DockerHost, { signal, recentSeconds }: { s
     }));
   const recent = snapshots.filter((c) => c.restartCount === -1);
   if (recent.length > 0) {
-    // undefined: one of them vanished meanwhile (a re-create); the next pass looks again.
-    const inspected = await inspectContainers(host, recent.map((c) => c.id), within).catch(() => undefined);
+    const inspected = await inspectContainers(host, recent.map((c) => c.id), within).catch(ignoreFailure('one of them vanished meanwhile (a re-create): the next pass looks again'));
     const byId = new Map((inspected ?? []).map((c) => [c.id, c]));
     for (const c of recent) {
       const found = byId.get(c.id);

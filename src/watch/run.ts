@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import { messageOf } from '../common/errors.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 import { deliverDue } from '../alerts/deliver.js';
 import { watchPass, type PassResult } from './pass.js';
 import { pruneOld, retentionLoop } from './retention.js';
@@ -52,8 +53,7 @@ export async function runWatch(ctx: Context, input: { once?: boolean }): Promise
         }
         ctx.reporter.info(`${name}: ${messageOf(error)}`);
       }
-      // The pause between passes rejects only when the watch is stopped (Ctrl-C): the loop condition ends it.
-      await ctx.clock.sleep(intervalMs, signal).catch(() => {});
+      await ctx.clock.sleep(intervalMs, signal).catch(ignoreFailure('the pause rejects only when the watch is stopped (Ctrl-C): the loop condition ends it'));
     }
   };
   await Promise.all([

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { TenantctlError } from '../../common/errors.js';
+import { ignoreFailure } from '../../common/ignore-failure.js';
 import path from 'node:path';
 import { withContext } from '../run.js';
 import { defaultConcurrency } from '../concurrency.js';
@@ -53,8 +54,8 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
           const result = await thenSyncFrontdoor(ctx, () => provision(ctx, input, checked), { skip: options.dryRun === true })
             .finally(() => (options.dryRun ? undefined : forgetPlacements(home, [checked.id])));
           if (!options.showSecrets || result.outcome !== 'active') return result;
-          const { readAllSecretFiles } = await import('../../secrets/env-file.js');
-          return { ...result, secrets: await readAllSecretFiles(path.join(result.directory, 'secrets')) };
+          const { secretsToShow } = await import('../../secrets/env-file.js');
+          return { ...result, ...(await secretsToShow(path.join(result.directory, 'secrets'))) };
         }, renderProvision);
       }
       for (const flag of ['name', 'port', 'dryRun', 'showSecrets', 'adopt', 'freshData'] as const) {
@@ -87,5 +88,5 @@ In a batch, a failed tenant is rolled back, the others stand, and the exit code 
 /** Placements of this command's tenants count no more once it has ended (src/hosts/store.ts); a failure to say so is only a stale count for 15 minutes. */
 async function forgetPlacements(ctx: import('../../context.js').Context, ids: string[]): Promise<void> {
   const { HostStore } = await import('../../hosts/store.js');
-  await new HostStore(await ctx.adminDb()).forgetPlacements(ids).catch(() => undefined);
+  await new HostStore(await ctx.adminDb()).forgetPlacements(ids).catch(ignoreFailure('a placement not forgotten is only a stale count for 15 minutes'));
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { Config } from '../../config/schema.js';
 import { ensurePrivateDir } from '../../common/private-files.js';
+import { ignoreFailure } from '../../common/ignore-failure.js';
 import { frontdoorLayout, readState } from '../layout.js';
 
 // What of the front door the agent's certificate renewal is given (agent/deploy.ts mounts it), and
@@ -23,7 +24,7 @@ export interface AgentMount {
 
 /** Whether this host's front door gets its certificates by ACME (then the agent renews them). */
 export async function isAcmeDoor(config: Pick<Config, 'stateDir'>): Promise<boolean> {
-  return (await readState(frontdoorLayout(config)).catch(() => undefined))?.tls === 'acme';
+  return (await readState(frontdoorLayout(config)).catch(ignoreFailure('a door state that cannot be read is no ACME door the agent renews for')))?.tls === 'acme';
 }
 
 /**

@@ -3,6 +3,8 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { TenantctlError } from '../../common/errors.js';
 import { ensurePrivateDir, writePrivateFile } from '../../common/private-files.js';
 import { frontdoorLockWaitMs } from '../../common/timeouts.js';
+import { ignoreFailure } from '../../common/ignore-failure.js';
+import { holdSessionLock } from '../../admin-db/session-lock.js';
 import type { AdminDb } from '../../admin-db/database.js';
 import type { Context } from '../../context.js';
 import { servedRoutes } from '../fleet-routes.js';
@@ -41,15 +43,15 @@ export const wildcardHostname = (baseDomain: string) => `*.${baseDomain}`;
  * certificate installed by an older tenantctl; ensureCombined makes its .pem).
  */
 export async function installedCertificate(layout: FrontdoorLayout, hostname: string): Promise<CertificateInfo | undefined> {
-  return describeCertificate(pemFile(layout, hostname)).catch(() => describeCertificate(certificateFile(layout, hostname))).catch(() => undefined);
+  return describeCertificate(pemFile(layout, hostname)).catch(() => describeCertificate(certificateFile(layout, hostname))).catch(ignoreFailure('neither file holds a certificate: none installed'));
 }
 
 /** The installed certificate with its chain (PEM, no key), from the served .pem as installedCertificate; undefined when none. */
 export async function installedChain(layout: FrontdoorLayout, hostname: string): Promise<string | undefined> {
-  const pem = await readFile(pemFile(layout, hostname), 'utf8').catch(() => undefined);
+  const pem = await readFile(pemFile(layout, hostname), 'utf8').catch(ignoreFailure('no .pem (yet): the .crt is read below'));
   const blocks = pem?.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
   if (blocks && blocks.length > 0) return `${blocks.join('\n')}\n`;
-  return readFile(certificateFile(layout, hostname), 'utf8').catch(() => undefined);
+  return readFile(certificateFile(layout, hostname), 'utf8').catch(ignoreFailure('no certificate file: none installed'));
 }
 
 /**
@@ -98,10 +100,10 @@ async function writeCombined(layout: FrontdoorLayout, hostname: string, pair: { 
  * undefined when nothing is installed.
  */
 export async function ensureCombined(layout: FrontdoorLayout, hostname: string): Promise<Buffer | undefined> {
-  const pem = await readFile(pemFile(layout, hostname)).catch(() => undefined);
+  const pem = await readFile(pemFile(layout, hostname)).catch(ignoreFailure('no .pem yet: made below from the .crt and key'));
   if (pem) return pem;
-  const cert = await readFile(certificateFile(layout, hostname), 'utf8').catch(() => undefined);
-  const key = await readFile(keyFile(layout, hostname), 'utf8').catch(() => undefined);
+  const cert = await readFile(certificateFile(layout, hostname), 'utf8').catch(ignoreFailure('no certificate: nothing installed'));
+  const key = await readFile(keyFile(layout, hostname), 'utf8').catch(ignoreFailure('no key: nothing installed'));
   if (!cert || !key) return undefined;
   await writeCombined(layout, hostname, { cert, key });
   return readFile(pemFile(layout, hostname));
@@ -119,19 +121,8 @@ export async function removeCertificate(layout: FrontdoorLayout, hostname: strin
  * same names twice) until released.
  */
 export async function lockIssuance(db: AdminDb, project: string): Promise<() => Promise<void>> {
-  const client = await db.connect();
-  try {
-    await client.query(`SET lock_timeout = ${frontdoorLockWaitMs}`);
-    await client.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [acmeLockSpace, project]);
-  } catch (error) {
-    client.release(true);
-    if ((error as { code?: string }).code === '55P03') throw new TenantctlError('conflict', `another tenantctl process has been issuing certificates for ${frontdoorLockWaitMs / 1000} s; try again`);
-    return db.unreachable(error);
-  }
-  return async () => {
-    // A connection that broke took the session lock with it; either way the client is released.
-    await client.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [acmeLockSpace, project]).catch(() => {});
-    await client.query('RESET lock_timeout').catch(() => {});
-    client.release();
-  };
+  return holdSessionLock(db, acmeLockSpace, project, {
+    waitMs: frontdoorLockWaitMs,
+    busy: () => new TenantctlError('conflict', `another tenantctl process has been issuing certificates for ${frontdoorLockWaitMs / 1000} s; try again`),
+  });
 }

@@ -6,6 +6,7 @@ import acme from 'acme-client';
 import { TenantctlError, messageOf } from '../../common/errors.js';
 import { ensurePrivateDir, writePrivateFile } from '../../common/private-files.js';
 import { acmeIssueDeadlineMs, acmeRequestTimeoutMs } from '../../common/timeouts.js';
+import { missingMeans } from '../../common/ignore-failure.js';
 import type { FrontdoorConfig } from '../../config/schema.js';
 import type { FrontdoorLayout } from '../layout.js';
 
@@ -95,7 +96,7 @@ export async function openAccount(settings: FrontdoorConfig['acme'], layout: Fro
   await ensurePrivateDir(layout.acmeDir);
   const keyFile = path.join(layout.acmeDir, 'account.key');
   const accountFile = path.join(layout.acmeDir, 'account.json');
-  let accountKey = await readFile(keyFile, 'utf8').catch(() => undefined);
+  let accountKey = await readAccountKey(keyFile);
   if (!accountKey) {
     accountKey = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
     await writePrivateFile(`${keyFile}.tmp`, accountKey);
@@ -111,6 +112,16 @@ export async function openAccount(settings: FrontdoorConfig['acme'], layout: Fro
     await writeFile(accountFile, `${JSON.stringify({ directory: settings.directory, url: client.getAccountUrl() } satisfies AccountFile, null, 2)}\n`, { mode: 0o600 });
   }
   return { client, directory: settings.directory };
+}
+
+/**
+ * The account key, or undefined when there is none yet (ENOENT only). One that is there but cannot
+ * be read is an error (exit 2): a new key would be a new account, and the old one's orders lost.
+ */
+export async function readAccountKey(keyFile: string): Promise<string | undefined> {
+  return readFile(keyFile, 'utf8').catch(missingMeans(undefined)).catch((error: unknown) => {
+    throw new TenantctlError('usage', `cannot read ${keyFile} (the ACME account key; fix its permissions; it is not replaced): ${messageOf(error)}`, { cause: error });
+  });
 }
 
 /** Runs `work` with the CA's problems captured; an error becomes a CaError naming what the CA said. */

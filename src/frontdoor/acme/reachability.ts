@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { lookup, Resolver } from 'node:dns/promises';
 import { TenantctlError, messageOf } from '../../common/errors.js';
 import { acmeReachabilityTimeoutMs } from '../../common/timeouts.js';
+import { failureMeans } from '../../common/ignore-failure.js';
 import type { FrontdoorConfig } from '../../config/schema.js';
 import type { FrontdoorLayout } from '../layout.js';
 import { removeChallengeToken, writeChallengeToken } from './challenges.js';
@@ -24,7 +25,7 @@ async function addressesOf(domain: string, resolverAddress: string | undefined):
   }
   const resolver = new Resolver({ timeout: acmeReachabilityTimeoutMs, tries: 2 });
   resolver.setServers([resolverAddress]);
-  return { v4: await resolver.resolve4(domain), v6: await resolver.resolve6(domain).catch(() => []) };
+  return { v4: await resolver.resolve4(domain), v6: await resolver.resolve6(domain).catch(failureMeans([] as string[], 'no AAAA answer (ENODATA, a resolver without IPv6): the IPv4 answer decides')) };
 }
 
 function fetchToken(address: string, port: number, domain: string, token: string, signal?: AbortSignal): Promise<{ status: number; body: string } | { error: string }> {

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { TenantctlError } from '../../common/errors.js';
 import { done, notYet, retryUntilDeadline } from '../../common/retry.js';
 import { frontdoorReloadDeadlineMs, probeConnectTimeoutMs } from '../../common/timeouts.js';
+import { ignoreFailure } from '../../common/ignore-failure.js';
 import type { Context } from '../../context.js';
 import { frontdoorLayout } from '../layout.js';
 import { dialAddress, signalReload, testGeneration } from '../stack.js';
@@ -55,8 +56,7 @@ export async function notTakenUp(ctx: Context, hostnames: readonly string[]): Pr
   const layout = frontdoorLayout(ctx.config);
   const stale: string[] = [];
   for (const hostname of hostnames) {
-    // An unreadable or unparsable .pem is no newer certificate (a reload would be refused for it).
-    const installed = await readFile(pemFile(layout, hostname)).then((pem) => new X509Certificate(pem).serialNumber).catch(() => undefined);
+    const installed = await readFile(pemFile(layout, hostname)).then((pem) => new X509Certificate(pem).serialNumber).catch(ignoreFailure('an unreadable or unparsable .pem is no newer certificate (a reload would be refused for it)'));
     if (installed === undefined) continue;
     const peer = await presentedCertificate(ctx, hostname, ctx.signal);
     const presented = peer instanceof Error ? peer : { serial: peer.serialNumber, coversName: peer.checkHost(hostname) !== undefined };
