@@ -58,7 +58,11 @@ export function isTenantBackupSnapshot(s: Snapshot, tenant: string, host: string
 
 const newer = (a: string, b: string) => Date.parse(a) - Date.parse(b);
 
-export function backupCandidates(input: { tenant: string; host: string; snapshots: readonly Snapshot[]; recorded: readonly Recorded[] }): { candidates: BackupCandidate[]; skipped: SkippedBackup[] } {
+/**
+ * `foundByRecover`: backups an earlier run of a recover found in the repository and recorded
+ * (their audit rows): still 'repository' in the summary of a recover run again after a kill.
+ */
+export function backupCandidates(input: { tenant: string; host: string; snapshots: readonly Snapshot[]; recorded: readonly Recorded[]; foundByRecover?: ReadonlySet<string> }): { candidates: BackupCandidate[]; skipped: SkippedBackup[] } {
   const { tenant, host } = input;
   const recorded = new Map(input.recorded.filter((r) => r.tenant === tenant).map((r) => [r.id, r]));
   const groups = new Map<string, Snapshot[]>();
@@ -92,7 +96,7 @@ export function backupCandidates(input: { tenant: string; host: string; snapshot
     if (problem) { skipped.push({ backup, reason: problem }); continue; }
     const time = snaps.map((s) => s.time).sort(newer).pop()!;
     candidates.push({
-      backup, origin: row?.state === 'succeeded' ? 'admin-record' : 'repository', time, snapshots: byFile,
+      backup, origin: row?.state === 'succeeded' && !input.foundByRecover?.has(backup) ? 'admin-record' : 'repository', time, snapshots: byFile,
       manifestSha256: row?.state === 'succeeded' ? row.manifestSha256 : null,
     });
   }

@@ -56,12 +56,16 @@ export const repositoryBackups: TenantBackupSource = {
     const store = new BackupStore(db);
     const recorded = await store.list({ tenant: id, includePruned: true });
     const snapshots = (await tenantSnapshots(ctx, scope.repo, id)) ?? [];
-    const { candidates, skipped } = backupCandidates({ tenant: id, host: scope.host, snapshots, recorded });
+    const found = await db.pool.query(
+      "SELECT new_values->>'backup' AS backup FROM admin_audit_logs WHERE customer_id = $1 AND action = 'backup.found-by-recover'", [id],
+    ).catch(db.unreachable);
+    const foundByRecover = new Set<string>(found.rows.map((r) => r.backup));
+    const { candidates, skipped } = backupCandidates({ tenant: id, host: scope.host, snapshots, recorded, foundByRecover });
     const passed: SkippedBackup[] = [...skipped];
     for (const candidate of candidates) {
       try {
         const dir = await verifyCandidate(ctx, scope, id, candidate);
-        if (candidate.origin === 'repository') await recordFound(ctx, scope, id, candidate, dir.manifest, dir.manifestText);
+        if (candidate.origin === 'repository' && !foundByRecover.has(candidate.backup)) await recordFound(ctx, scope, id, candidate, dir.manifest, dir.manifestText);
         const newerThanAdminSnapshotMs = Date.parse(candidate.time) - Date.parse(scope.adminSnapshotTime);
         return { id: candidate.backup, dir: dir.dir, origin: candidate.origin, time: candidate.time, newerThanAdminSnapshotMs, skipped: passed };
       } catch (error) {

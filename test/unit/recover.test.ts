@@ -244,6 +244,12 @@ describe('which backup of a tenant recover restores (the repository and the admi
     });
   });
 
+  it('one an earlier run of recover found and recorded is still from the repository', () => {
+    const fresh = whole('acme-2', 13);
+    const { candidates } = backupCandidates({ tenant, host, snapshots: fresh, recorded: [row('acme-2', 'succeeded', ids(fresh))], foundByRecover: new Set(['acme-2']) });
+    expect(candidates.map((c) => [c.backup, c.origin, c.manifestSha256])).toEqual([['acme-2', 'repository', 'f'.repeat(64)]]);
+  });
+
   it('a recorded folder backup is a candidate by its finish time', () => {
     const good = whole('acme-2', 13);
     const { candidates } = backupCandidates({
