@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { archiveCommand, pitrService, withWalArchive } from '../../src/templates/wal-archive.js';
 import { parseTargetTime } from '../../src/pitr/restore-to-time.js';
 import { trustedBatch } from '../../src/pitr/ship.js';
+import { decideInFlight, type InFlightBatch } from '../../src/pitr/ship-in-flight.js';
 import { snapshotIdOf } from '../../src/pitr/base-backup.js';
 import { TenantctlError } from '../../src/common/errors.js';
 import { clearStageScript, dropScript, parseDfAvailable, pitrNames, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
@@ -173,5 +174,32 @@ describe('a base backup\'s snapshot id', () => {
     for (const summary of [{}, { snapshot_id: '' }, { snapshot_id: 42 }]) {
       expect(() => snapshotIdOf(summary)).toThrow(expect.objectContaining({ kind: 'repository' }));
     }
+  });
+});
+
+describe('a WAL batch a killed shipper left in flight', () => {
+  const seg = (n: number) => `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, '0')}`;
+  const batch = (over: Partial<InFlightBatch> = {}): InFlightBatch => ({ file: `wal-${seg(1)}-${seg(3)}-abc123.tar`, names: [seg(1), seg(2), seg(3)], startedAt: '2026-12-06T12:00:00.000Z', ...over });
+  const snap = (id: string, p: string) => ({ id, time: '2026-12-06T12:00:05Z', paths: [p], tags: ['tenant=acme', 'kind=wal'] });
+  const now = Date.parse('2026-12-06T12:05:00Z');
+
+  it('recorded by restic with every file still in the volume: forgotten (maybe cut off), the files ship again, with the cause', () => {
+    const [d] = decideInFlight([batch()], [snap('s1', `/wal-${seg(1)}-${seg(3)}-abc123.tar`), snap('s2', `/wal-${seg(1)}-${seg(3)}-ffffff.tar`)], new Set([seg(1), seg(2), seg(3), seg(4)]), now);
+    expect(d).toMatchObject({ forget: ['s1'], removeRest: [], settled: true });
+    expect(d!.cause).toMatch(/after restic recorded its batch.*cut off.*ship again/);
+  });
+
+  it('some files already removed: the batch was whole (read to its end by a tar that exited 0): kept, the rest removed', () => {
+    const [d] = decideInFlight([batch()], [snap('s1', `wal-${seg(1)}-${seg(3)}-abc123.tar`)], new Set([seg(3)]), now);
+    expect(d).toMatchObject({ forget: [], removeRest: [seg(3)], settled: true });
+  });
+
+  it('nothing recorded: looked at again (marked as shipped again) until an hour has passed; a late snapshot of a reshipped batch is forgotten', () => {
+    const present = new Set([seg(1), seg(2), seg(3)]);
+    expect(decideInFlight([batch()], [], present, now)[0]).toMatchObject({ forget: [], settled: false });
+    expect(decideInFlight([batch()], [], present, Date.parse('2026-12-06T13:00:01Z'))[0]).toMatchObject({ forget: [], settled: true });
+    const [late] = decideInFlight([batch({ reshipped: true })], [snap('s9', `/wal-${seg(1)}-${seg(3)}-abc123.tar`)], new Set(), now);
+    expect(late).toMatchObject({ forget: ['s9'], removeRest: [], settled: true });
+    expect(late!.cause).toMatch(/shipped again by a later batch/);
   });
 });
