@@ -8,6 +8,7 @@ import { archiveCommand, pitrService, withWalArchive } from '../../src/templates
 import { parseTargetTime } from '../../src/pitr/restore-to-time.js';
 import { trustedBatch } from '../../src/pitr/ship.js';
 import { decideInFlight, type InFlightBatch } from '../../src/pitr/ship-in-flight.js';
+import { choosePitrRetention } from '../../src/pitr/retention.js';
 import { snapshotIdOf } from '../../src/pitr/base-backup.js';
 import { TenantctlError } from '../../src/common/errors.js';
 import { clearStageScript, dropScript, parseDfAvailable, pitrNames, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
@@ -201,5 +202,40 @@ describe('a WAL batch a killed shipper left in flight', () => {
     const [late] = decideInFlight([batch({ reshipped: true })], [snap('s9', `/wal-${seg(1)}-${seg(3)}-abc123.tar`)], new Set(), now);
     expect(late).toMatchObject({ forget: ['s9'], removeRest: [], settled: true });
     expect(late!.cause).toMatch(/shipped again by a later batch/);
+  });
+});
+
+describe('PITR retention: which base backups and WAL batches go', () => {
+  const day = (d: number, h = 3) => `2026-12-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:00:00.000Z`;
+  const base = (d: number) => ({ snapshotId: `b${d}`, startedAt: day(d), completedAt: day(d, 4) });
+  const wal = (d: number, h: number) => ({ id: `w${d}-${h}`, time: day(d, h), paths: [`/wal-${d}-${h}.tar`], tags: ['kind=wal'] });
+  const bases = [1, 2, 3, 4, 5].map(base);
+  const walSnapshots = [1, 2, 3, 4, 5].flatMap((d) => [0, 2, 3, 12].map((h) => wal(d, h)));
+  const now = Date.parse(day(5, 20));
+
+  it('keeps the newest N bases and every WAL batch the oldest kept one replays (with the restore\'s slack and an hour more)', () => {
+    const c = choosePitrRetention({ bases, baseSnapshots: [], walSnapshots, policy: { keepBaseBackups: 2 }, now });
+    expect(c.keptBases).toEqual(['b5', 'b4']);
+    expect(c.bases).toEqual(['b3', 'b2', 'b1']);
+    // The oldest kept base began 12-04 03:00: batches from 01:59 on stay (02:00 of that day included), older go.
+    expect(c.walBefore).toBe('2026-12-04T01:59:00.000Z');
+    expect(c.wal).toEqual(walSnapshots.filter((w) => Date.parse(w.time) < Date.parse('2026-12-04T01:59:00Z')).map((w) => w.id));
+    expect(c.wal).not.toContain('w4-2');
+    expect(c.wal).toContain('w4-0');
+  });
+
+  it('keepDays keeps every base completed within them too; a base or batch a running restore reads is never chosen', () => {
+    const c = choosePitrRetention({ bases, baseSnapshots: [], walSnapshots, policy: { keepBaseBackups: 1, keepDays: 2 }, now, inUse: new Set(['b1', 'w1-0']) });
+    expect(c.keptBases.sort()).toEqual(['b1', 'b4', 'b5']);
+    expect(c.bases.sort()).toEqual(['b2', 'b3']);
+    // b1 is read by a restore: every batch after its start stays.
+    expect(c.wal).toEqual([]);
+  });
+
+  it('nothing recorded: nothing goes; an unrecorded base snapshot older than the kept ones (a killed backup\'s) goes', () => {
+    expect(choosePitrRetention({ bases: [], baseSnapshots: [], walSnapshots, policy: { keepBaseBackups: 1 }, now })).toMatchObject({ bases: [], wal: [], strayBases: [] });
+    const stray = [{ id: 'x1', time: day(2), paths: ['/base.tar'] }, { id: 'x5', time: day(5, 10), paths: ['/base.tar'] }, { id: 'b5', time: day(5), paths: ['/base.tar'] }];
+    expect(choosePitrRetention({ bases, baseSnapshots: stray, walSnapshots, policy: { keepBaseBackups: 2 }, now })).toMatchObject({ bases: ['b3', 'b2', 'b1'], strayBases: ['x1'] });
+    expect(choosePitrRetention({ bases, baseSnapshots: stray, walSnapshots, policy: { keepBaseBackups: 7 }, now })).toMatchObject({ bases: [], strayBases: [], wal: ['w1-0'] }); // older than the oldest base: nothing replays it
   });
 });
