@@ -180,12 +180,11 @@ describe('restore --to-time', () => {
 });
 
 describe('retention of base backups and WAL (plans.<plan>.pitrRetention)', () => {
-  it('keepBaseBackups 1: each base backup forgets the older bases and the WAL only they replay; killed (SIGKILL, SIGINT) it is finished', async () => {
+  it('keepBaseBackups 1: each base backup forgets the older bases; killed (SIGKILL, SIGINT) it is finished', async () => {
     writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), 'plans:\n  enterprise:\n    pitr: true\n    pitrRetention:\n      keepBaseBackups: 1\npitr:\n  archiveTimeoutSeconds: 10\n');
     const baseRows = async () => (await h.adminQuery('SELECT snapshot_id FROM admin_pitr_base_backups WHERE customer_id = $1', [id])).map((r) => r.snapshot_id as string);
     const tagged = async (kind: string) => (JSON.parse((await restic(['snapshots', '--json', '--tag', `tenant=${id},kind=${kind}`])).stdout) as Array<{ id: string; time: string }>);
     expect((await baseRows()).length).toBeGreaterThan(1);
-    const walBefore = await tagged('wal');
     for (const [step, signal] of [['pitr-prune:rows-dropped', 'SIGKILL'], ['pitr-prune:begun', 'SIGINT']] as const) {
       const run = await startPausedAt(h, ['backup', id, '--json'], step);
       if (signal === 'SIGKILL') {
@@ -203,12 +202,7 @@ describe('retention of base backups and WAL (plans.<plan>.pitrRetention)', () =>
       const bases = await tagged('pitr-base');
       expect(bases.map((b) => b.id)).toContain(rows[0]);
     }
-    // Never a WAL batch the kept base replays (every batch shipped since a minute before it began). (Which older ones go,
-    // an hour past that, is the unit tests': this file's history is minutes long.)
-    const [kept] = await h.adminQuery('SELECT started_at FROM admin_pitr_base_backups WHERE customer_id = $1', [id]);
-    const after = new Set((await tagged('wal')).map((w) => w.id));
-    const needed = walBefore.filter((w) => Date.parse(w.time) >= (kept.started_at as Date).getTime() - 60_000);
-    for (const w of needed) expect(after.has(w.id), `WAL batch ${w.id} of ${w.time} kept`).toBe(true);
+    // Which WAL batches go (those shipped over an hour before the oldest kept base began) is the unit tests': this file's history is minutes long.
     expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE customer_id = $1 AND verb = 'pitr-prune' AND state = 'completed'", [id]))[0].n).toBe(2);
   }, 300_000);
 });
