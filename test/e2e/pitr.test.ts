@@ -26,7 +26,8 @@ const rows = async (tenant: string) => psqlIn(h, tenant, "SELECT coalesce(string
 const restic = (args: string[]) => execa('restic', args, { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000, reject: false });
 
 beforeAll(async () => {
-  h = await createHarness('pitr', { TENANTCTL_HEALTH_DEADLINE: '120' });
+  // Ports of its own: a tenant stopped by a test must find its ports free again when other files' tenants run beside it.
+  h = await createHarness('pitr', { TENANTCTL_HEALTH_DEADLINE: '120', TENANTCTL_APP_PORTS: '23600-23619', TENANTCTL_DB_PORTS: '23620-23639', TENANTCTL_REDIS_PORTS: '23640-23659' });
   repo = path.join(h.dir, 'repo');
   passwordFile = path.join(h.dir, 'repo-password');
   writeFileSync(passwordFile, 'correct horse battery staple pitr\n', { mode: 0o600 });
