@@ -54,20 +54,23 @@ export interface PitrRetentionChoice {
 export function choosePitrRetention(input: { bases: readonly BaseRow[]; baseSnapshots: readonly SnapshotSummary[]; walSnapshots: readonly SnapshotSummary[]; policy: PitrRetentionPolicy; now: number; inUse?: ReadonlySet<string> }): PitrRetentionChoice {
   const { policy, now } = input;
   const inUse = input.inUse ?? new Set<string>();
+  // Ids in use may be short (a restore's base, as its row has it) or full: matched by prefix either way.
+  const inUsed = (id: string) => [...inUse].some((u) => id.startsWith(u) || u.startsWith(id));
   const newestFirst = [...input.bases].sort((a, b) => Date.parse(b.completedAt) - Date.parse(a.completedAt));
   const within = policy.keepDays === undefined ? Infinity : now - policy.keepDays * 86_400_000;
-  const kept = newestFirst.filter((b, i) => i < Math.max(1, policy.keepBaseBackups) || Date.parse(b.completedAt) >= within || inUse.has(b.snapshotId));
+  const kept = newestFirst.filter((b, i) => i < Math.max(1, policy.keepBaseBackups) || Date.parse(b.completedAt) >= within || inUsed(b.snapshotId));
   const keptIds = new Set(kept.map((b) => b.snapshotId));
   const oldestKept = kept.reduce<BaseRow | undefined>((o, b) => (!o || Date.parse(b.startedAt) < Date.parse(o.startedAt) ? b : o), undefined);
   if (!oldestKept) return { keptBases: [], bases: [], strayBases: [], wal: [], walBefore: null };
   const oldestStart = Date.parse(oldestKept.startedAt);
-  const recorded = new Set(input.bases.map((b) => b.snapshotId));
+  // Rows keep restic's short id (backup --json's snapshot_id); snapshot listings the full one.
+  const isRecorded = (s: SnapshotSummary) => input.bases.some((b) => s.id.startsWith(b.snapshotId));
   const cutoff = oldestStart - restoreSlackMs - marginMs;
   return {
     keptBases: kept.map((b) => b.snapshotId),
     bases: newestFirst.filter((b) => !keptIds.has(b.snapshotId)).map((b) => b.snapshotId),
-    strayBases: input.baseSnapshots.filter((s) => !recorded.has(s.id) && !inUse.has(s.id) && Date.parse(s.time) < oldestStart - marginMs).map((s) => s.id),
-    wal: input.walSnapshots.filter((s) => Date.parse(s.time) < cutoff && !inUse.has(s.id)).map((s) => s.id),
+    strayBases: input.baseSnapshots.filter((s) => !isRecorded(s) && !inUsed(s.id) && Date.parse(s.time) < oldestStart - marginMs).map((s) => s.id),
+    wal: input.walSnapshots.filter((s) => Date.parse(s.time) < cutoff && !inUsed(s.id)).map((s) => s.id),
     walBefore: new Date(cutoff).toISOString(),
   };
 }
@@ -153,8 +156,9 @@ async function applyPrune(ctx: Context, journal: OperationJournal, op: Operation
   try {
     const ids = [...op.data.bases, ...op.data.strayBases, ...op.data.wal];
     // A resumed run forgets only what is still there (restic forget of a missing id fails).
-    const present = new Set([...(await snapshotsTagged(ctx, repo, baseTags(op.tenant))), ...(await snapshotsTagged(ctx, repo, walTags(op.tenant)))].map((s) => s.id));
-    const left = ids.filter((id) => present.has(id));
+    const present = [...(await snapshotsTagged(ctx, repo, baseTags(op.tenant))), ...(await snapshotsTagged(ctx, repo, walTags(op.tenant)))].map((s) => s.id);
+    // A base's row holds restic's short id: the snapshot it names, by prefix.
+    const left = [...new Set(ids.flatMap((id) => present.filter((p) => p.startsWith(id))))];
     ctx.reporter.step(`forgetting ${left.length} base backup and WAL snapshots of ${op.tenant} no kept base backup needs`);
     for (let i = 0; i < left.length; i += 200) await repo.run(['forget', ...left.slice(i, i + 200)], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal });
     await journal.step(op, 'forgotten');

@@ -234,6 +234,9 @@ describe('PITR retention: which base backups and WAL batches go', () => {
 
   it('nothing recorded: nothing goes; an unrecorded base snapshot older than the kept ones (a killed backup\'s) goes', () => {
     expect(choosePitrRetention({ bases: [], baseSnapshots: [], walSnapshots, policy: { keepBaseBackups: 1 }, now })).toMatchObject({ bases: [], wal: [], strayBases: [] });
+    // Rows hold restic's short id, listings the full one: a recorded base is never a stray.
+    const full = [{ id: `b1${'0'.repeat(62)}`, time: day(1), paths: ['/base.tar'] }];
+    expect(choosePitrRetention({ bases, baseSnapshots: full, walSnapshots, policy: { keepBaseBackups: 2 }, now }).strayBases).toEqual([]);
     const stray = [{ id: 'x1', time: day(2), paths: ['/base.tar'] }, { id: 'x5', time: day(5, 10), paths: ['/base.tar'] }, { id: 'b5', time: day(5), paths: ['/base.tar'] }];
     expect(choosePitrRetention({ bases, baseSnapshots: stray, walSnapshots, policy: { keepBaseBackups: 2 }, now })).toMatchObject({ bases: ['b3', 'b2', 'b1'], strayBases: ['x1'] });
     expect(choosePitrRetention({ bases, baseSnapshots: stray, walSnapshots, policy: { keepBaseBackups: 7 }, now })).toMatchObject({ bases: [], strayBases: [], wal: ['w1-0'] }); // older than the oldest base: nothing replays it
