@@ -82,36 +82,55 @@ export async function verifyBackup(dir: string, expectedManifestSha?: string | n
   } catch (error) {
     throw corrupt(dir, `${manifestFile} cannot be read (${messageOf(error)})`);
   }
-  if (expectedManifestSha && sha256Of(text) !== expectedManifestSha) throw corrupt(dir, `${manifestFile} differs from the one recorded when the backup was made`);
-  let manifest: BackupManifest;
-  try {
-    manifest = JSON.parse(text);
-  } catch {
-    throw corrupt(dir, `${manifestFile} is not valid JSON (truncated?)`);
-  }
-  if (![backupFormat, backupFormatV1].includes(String(manifest?.format)) || typeof manifest.files !== 'object' || !manifest.files || typeof manifest.tenant !== 'string') {
-    throw corrupt(dir, `${manifestFile} is not a ${backupFormat} (or ${backupFormatV1}) manifest`);
-  }
-  if (String(manifest.format) === backupFormatV1) manifest = fromV1(manifest as unknown as ManifestV1);
-  if (typeof manifest.pieces !== 'object' || !manifest.pieces || Object.keys(manifest.pieces).length === 0) throw corrupt(dir, 'the manifest names no state pieces');
-  for (const [name, piece] of Object.entries(manifest.pieces)) {
-    if (!pieceKinds.includes(piece?.kind) || typeof piece.file !== 'string' || typeof piece.service !== 'string') throw corrupt(dir, `the manifest's piece ${JSON.stringify(name)} is not a postgres, redis, sqlite or volume piece with a file`);
-  }
-  for (const required of [...Object.values(manifest.pieces).map((p) => p.file), tenantFile]) {
-    if (!Object.hasOwn(manifest.files, required)) throw corrupt(dir, `the manifest lists no ${required}`);
-  }
+  const manifest = parseManifest(dir, text, expectedManifestSha);
   for (const [name, entry] of Object.entries(manifest.files)) {
-    if (path.basename(name) !== name) throw corrupt(dir, `the manifest names ${JSON.stringify(name)}, outside the backup's folder`);
     let actual: { bytes: number; sha256: string };
     try {
       actual = await hashFile(path.join(dir, name));
     } catch (error) {
       throw corrupt(dir, `${name} cannot be read (${messageOf(error)})`);
     }
-    if (actual.bytes !== entry.bytes) throw corrupt(dir, `${name} is ${actual.bytes} bytes, the manifest says ${entry.bytes} (truncated?)`);
-    if (actual.sha256 !== entry.sha256) throw corrupt(dir, `${name} does not match its SHA-256 in the manifest (altered or damaged)`);
+    const wrong = entryMismatch(name, entry, actual);
+    if (wrong) throw corrupt(dir, wrong);
   }
   return manifest;
+}
+
+/**
+ * A manifest's text checked without its files (pure: a repository backup's manifest is read back
+ * from restic, a folder's from disk): against the hash recorded when it was made (when there is
+ * one), its format, its pieces, and every piece file and tenant.json listed inside the backup.
+ */
+export function parseManifest(where: string, text: string, expectedManifestSha?: string | null): BackupManifest {
+  if (expectedManifestSha && sha256Of(text) !== expectedManifestSha) throw corrupt(where, `${manifestFile} differs from the one recorded when the backup was made`);
+  let manifest: BackupManifest;
+  try {
+    manifest = JSON.parse(text);
+  } catch {
+    throw corrupt(where, `${manifestFile} is not valid JSON (truncated?)`);
+  }
+  if (![backupFormat, backupFormatV1].includes(String(manifest?.format)) || typeof manifest.files !== 'object' || !manifest.files || typeof manifest.tenant !== 'string') {
+    throw corrupt(where, `${manifestFile} is not a ${backupFormat} (or ${backupFormatV1}) manifest`);
+  }
+  if (String(manifest.format) === backupFormatV1) manifest = fromV1(manifest as unknown as ManifestV1);
+  if (typeof manifest.pieces !== 'object' || !manifest.pieces || Object.keys(manifest.pieces).length === 0) throw corrupt(where, 'the manifest names no state pieces');
+  for (const [name, piece] of Object.entries(manifest.pieces)) {
+    if (!pieceKinds.includes(piece?.kind) || typeof piece.file !== 'string' || typeof piece.service !== 'string') throw corrupt(where, `the manifest's piece ${JSON.stringify(name)} is not a postgres, redis, sqlite or volume piece with a file`);
+  }
+  for (const required of [...Object.values(manifest.pieces).map((p) => p.file), tenantFile]) {
+    if (!Object.hasOwn(manifest.files, required)) throw corrupt(where, `the manifest lists no ${required}`);
+  }
+  for (const name of Object.keys(manifest.files)) {
+    if (path.basename(name) !== name) throw corrupt(where, `the manifest names ${JSON.stringify(name)}, outside the backup's folder`);
+  }
+  return manifest;
+}
+
+/** Why a file read back is not the one the manifest lists (its size, then its SHA-256), or undefined when it is. */
+export function entryMismatch(name: string, entry: ManifestEntry, actual: ManifestEntry): string | undefined {
+  if (actual.bytes !== entry.bytes) return `${name} is ${actual.bytes} bytes, the manifest says ${entry.bytes} (truncated?)`;
+  if (actual.sha256 !== entry.sha256) return `${name} does not match its SHA-256 in the manifest (altered or damaged)`;
+  return undefined;
 }
 
 interface ManifestV1 extends Omit<BackupManifest, 'format' | 'template' | 'pieces'> {

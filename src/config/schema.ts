@@ -51,6 +51,15 @@ const planSettings = (pidsLimit: number) => z.strictObject({
    * to the backup repository, and `backup` takes a physical base backup. Off by default.
    */
   pitr: z._default(z.boolean(), false),
+  /**
+   * Retention of a PITR tenant's base backups and WAL (src/pitr/retention.ts), applied after each
+   * base backup: the newest keepBaseBackups bases and those completed within keepDays days are
+   * kept, and the WAL they replay. Unset: keepBaseBackups 7.
+   */
+  pitrRetention: z.optional(z.strictObject({
+    keepBaseBackups: z.int().check(z.gte(1), z.lte(10_000)),
+    keepDays: z.optional(z.int().check(z.gte(0), z.lte(3650))),
+  })),
 });
 
 /**

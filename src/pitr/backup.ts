@@ -10,6 +10,7 @@ import { archivingContainer, switchAndWaitArchived } from './archive.js';
 import { recordShipping, shipWal, type ShipResult } from './ship.js';
 import { recordBase, takeBaseBackup, type BaseBackupResult } from './base-backup.js';
 import { openPitrRepository, type PitrRepository } from './repo.js';
+import { prunePitr, pitrRetentionOf, type PitrPruneResult } from './retention.js';
 
 // What `backup` does for a tenant whose plan has point-in-time recovery, after its usual backup:
 // a physical base backup into the repository, then the current segment closed, archived and
@@ -18,6 +19,8 @@ import { openPitrRepository, type PitrRepository } from './repo.js';
 export interface PitrBackupResult {
   base: BaseBackupResult;
   shipped: number;
+  /** What retention (plans.<plan>.pitrRetention) forgot after this base: older bases and WAL no kept base needs. */
+  pruned: PitrPruneResult;
 }
 
 /** Whether the tenant's plan has PITR on (plans.<plan>.pitr). */
@@ -48,7 +51,10 @@ export async function pitrBaseBackup(ctx: Context, id: string): Promise<PitrBack
     const shipped = await shipAndRecord(ctx, repo, where);
     // Only now can a restore finish from it: the WAL to its end is in the repository.
     await recordBase(db, repo.location.display, id, base);
-    return { base, shipped: shipped.shipped };
+    // A new base is what lets older ones (and the WAL only they replay) go.
+    const record = await new TenantRegistry(db).require(id);
+    const pruned = await prunePitr(ctx, repo, id, pitrRetentionOf(ctx, record.plan));
+    return { base, shipped: shipped.shipped, pruned };
   } finally {
     await shipping();
     await release();

@@ -1,17 +1,24 @@
+import { randomBytes } from 'node:crypto';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf } from '../common/errors.js';
+import { recordAudit } from '../audit/write.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { walArchiveMount } from '../templates/wal-archive.js';
 import { archivedFiles, removeArchived } from './archive.js';
 import { dockerPipe } from './docker-pipe.js';
-import { repoQueryTimeoutMs, repoTransferTimeoutMs, tagArgs, walTags, type PitrRepository } from './repo.js';
+import { repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, tagArgs, walTags, type PitrRepository } from './repo.js';
+import { batchesInFlight, clearInFlight, decideInFlight, markInFlight, markReshipped } from './ship-in-flight.js';
 
 // Shipping: the archived WAL files of a tenant, from its archive volume into the repository, as one
 // restic snapshot per batch (a tar streamed from `docker exec` into `restic backup --stdin`, tags
 // tenant=<id> kind=wal). A file leaves the volume only after restic has recorded the snapshot that
 // holds it; a run killed in between ships it again next time (at least once: a restore extracts
 // every batch, and a segment shipped twice is the same file twice). Run by the agent's loop every
-// pitr.shipIntervalSeconds, by `backup` and before a to-time restore.
+// pitr.shipIntervalSeconds, by `backup` and before a to-time restore. Each batch is listed as in
+// flight in the admin database (ship-in-flight.ts) from before restic starts until its files left
+// the volume; a batch a killed run left listed is settled by the next run before it ships anything
+// (its possibly cut-off snapshot forgotten, audit 'pitr.wal-batch-forgotten' with the cause), so
+// the to-time restore, which ships first, never meets one.
 
 /** At most this many files per snapshot: a tenant far behind catches up in several. */
 const batchLimit = 512;
@@ -24,22 +31,29 @@ export interface ShipResult {
   /** Archived files still in the volume after this run (new ones archived meanwhile). */
   waiting: number;
   snapshots: string[];
+  /** Batches a killed earlier run left, settled by this one: what was done and why. */
+  repaired: Array<{ file: string; forgotten: string[]; removed: number; cause: string }>;
 }
 
 export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string }): Promise<ShipResult> {
   const snapshots: string[] = [];
   let shipped = 0;
   let newest: { name: string; archivedAt: number } | undefined;
+  const db = await ctx.adminDb();
+  const repaired = await settleInFlight(ctx, repo, where);
   for (;;) {
     const files = (await archivedFiles(ctx, where.container)).slice(0, batchLimit);
     // A tenant far behind catches up over several runs, so one run never holds the tenant for long.
     if (files.length === 0 || snapshots.length >= 8) break;
     const names = files.map((f) => f.name);
+    // Unique per run: a batch left in flight is found by its path alone.
+    const file = `wal-${names[0]}-${names.at(-1)}-${randomBytes(3).toString('hex')}.tar`;
+    await markInFlight(db, where.tenant, { file, names, startedAt: new Date(ctx.clock.now()).toISOString() });
     const tar = await dockerPipe(ctx.dockerHost, ['exec', where.container, 'tar', '-C', walArchiveMount, '-cf', '-', '--', ...names], { out: true }, { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, what: 'reading WAL segments from the archive' });
     let summary: { snapshot_id?: string };
     try {
       summary = await repo.json<{ snapshot_id?: string }>(
-        ['backup', '--stdin', '--stdin-filename', `wal-${names[0]}-${names.at(-1)}.tar`, ...tagArgs(walTags(where.tenant)), '--host', 'tenantctl'],
+        ['backup', '--stdin', '--stdin-filename', file, ...tagArgs(walTags(where.tenant)), '--host', 'tenantctl'],
         { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdin: tar.stdout },
       );
     } catch (error) {
@@ -47,16 +61,41 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
       await tar.done.catch(() => {});
       throw error;
     }
-    await trustedBatch(repo, summary.snapshot_id, tar.done);
+    // Recorded by restic, not yet trusted: where e2e tests kill a shipment (the next run settles it).
+    await ctx.pause('pitr-ship:recorded');
+    // A batch forgotten here is settled (off the in-flight list); one that could not be is the next run's to settle.
+    await trustedBatch(repo, summary.snapshot_id, tar.done, () => clearInFlight(db, where.tenant, file));
     if (summary.snapshot_id) snapshots.push(summary.snapshot_id);
     await removeArchived(ctx, where.container, names);
+    await clearInFlight(db, where.tenant, file);
     shipped += names.length;
     const segments = files.filter((f) => /^[0-9A-F]{24}$/.test(f.name));
     if (segments.length > 0) newest = segments.at(-1);
     if (files.length < batchLimit) break;
   }
   const waiting = (await archivedFiles(ctx, where.container)).length;
-  return { shipped, newest: newest?.name ?? null, newestArchivedAt: newest ? new Date(newest.archivedAt).toISOString() : null, waiting, snapshots };
+  return { shipped, newest: newest?.name ?? null, newestArchivedAt: newest ? new Date(newest.archivedAt).toISOString() : null, waiting, snapshots, repaired };
+}
+
+/** The batches a killed run left in flight, settled (decideInFlight), each forget recorded with its cause. */
+async function settleInFlight(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string }): Promise<ShipResult['repaired']> {
+  const db = await ctx.adminDb();
+  const batches = await batchesInFlight(db, where.tenant);
+  if (batches.length === 0) return [];
+  const [wal, inVolume] = await Promise.all([snapshotsTagged(ctx, repo, walTags(where.tenant)), archivedFiles(ctx, where.container)]);
+  const repaired: ShipResult['repaired'] = [];
+  for (const d of decideInFlight(batches, wal, new Set(inVolume.map((f) => f.name)), ctx.clock.now())) {
+    ctx.reporter.info(`WAL of ${where.tenant}: ${d.cause}`);
+    if (d.forget.length > 0) {
+      await repo.run(['forget', ...d.forget], { timeoutMs: repoQueryTimeoutMs, signal: ctx.signal });
+      await db.withTransaction((client) => recordAudit(db, client, where.tenant, 'pitr.wal-batch-forgotten', null, { file: d.batch.file, snapshots: d.forget, files: d.batch.names.length, cause: d.cause }));
+    }
+    if (d.removeRest.length > 0) await removeArchived(ctx, where.container, d.removeRest);
+    if (d.settled) await clearInFlight(db, where.tenant, d.batch.file);
+    else await markReshipped(db, where.tenant, d.batch.file);
+    if (d.forget.length > 0 || d.removeRest.length > 0) repaired.push({ file: d.batch.file, forgotten: d.forget, removed: d.removeRest.length, cause: d.cause });
+  }
+  return repaired;
 }
 
 /**
@@ -65,13 +104,13 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
  * to-time restore would fail to extract. That snapshot is forgotten (its files stay in the volume
  * and ship again) before the tar's failure, the first cause, is thrown.
  */
-export async function trustedBatch(repo: Pick<PitrRepository, 'run'>, snapshotId: string | undefined, tarDone: Promise<unknown>): Promise<void> {
+export async function trustedBatch(repo: Pick<PitrRepository, 'run'>, snapshotId: string | undefined, tarDone: Promise<unknown>, onForgotten?: () => Promise<void>): Promise<void> {
   try {
     await tarDone;
   } catch (error) {
     if (snapshotId) {
       // Its own deadline, not the run's signal: an interrupted run must still not leave the batch behind.
-      await repo.run(['forget', snapshotId], { timeoutMs: repoQueryTimeoutMs, signal: AbortSignal.timeout(repoQueryTimeoutMs) }).catch((problem) => {
+      await repo.run(['forget', snapshotId], { timeoutMs: repoQueryTimeoutMs, signal: AbortSignal.timeout(repoQueryTimeoutMs) }).then(() => onForgotten?.()).catch((problem) => {
         if (error instanceof TenantctlError) error.details.push(`its truncated WAL snapshot ${snapshotId} could not be forgotten (${messageOf(problem)}): run restic forget ${snapshotId}, or to-time restores fail to extract it`);
       });
     }

@@ -18,7 +18,8 @@ import { listModules } from '../modules/store.js';
 import { dropRestoreLeftovers, replaceData, restoreModules, restoreSteps, type RestoreIntent } from '../backups/restore.js';
 import { putRowBack, type SavedTenant } from '../hosts/move-record.js';
 import { contextOn, dockerHostNamed } from '../hosts/resolve.js';
-import type { TenantBackupSource } from './tenant-backups.js';
+import type { BackupScope, TenantBackupSource } from './tenant-backups.js';
+import { describeAge, type BackupOrigin, type SkippedBackup } from './backup-candidates.js';
 
 // One tenant brought back by `tenantctl recover`, under its lock, journaled (admin_operations, verb
 // 'recover') before its first effect and after each step:
@@ -42,6 +43,9 @@ export interface RecoverIntent extends RestoreIntent, Partial<SavedTenant> {
   hostBefore: string;
   /** The key provision made (revoked once the tenant is back). */
   targetKey?: string;
+  /** Where the backup came from: the restored admin database's record, or the repository alone (newer than the admin snapshot). */
+  backupOrigin?: BackupOrigin;
+  backupTime?: string;
 }
 
 export interface TenantOutcome {
@@ -50,6 +54,13 @@ export interface TenantOutcome {
   status?: string;
   host?: string;
   backup?: string;
+  /** admin-record: a backup the admin snapshot knew; repository: one found in the repository alone (taken after it). */
+  source?: BackupOrigin;
+  /** When the backup's last file was written, and how much newer that is than the admin snapshot (negative: older). */
+  backupTime?: string;
+  newerThanAdminSnapshotMs?: number;
+  /** Newer backups passed over (partial, failed, not verifying), each with why. */
+  passedOver?: SkippedBackup[];
   durationMs?: number;
   reason?: string;
 }
@@ -59,7 +70,7 @@ const reached = (step: string, than: string) => {
   return order.indexOf(step) >= order.indexOf(than);
 };
 
-export async function recoverTenant(ctx: Context, run: string, id: string, target: DockerHost, backups: TenantBackupSource): Promise<TenantOutcome> {
+export async function recoverTenant(ctx: Context, run: string, id: string, target: DockerHost, backups: TenantBackupSource, scope: Omit<BackupScope, 'host' | 'run'>): Promise<TenantOutcome> {
   const started = ctx.clock.now();
   const release = await holdTenant(ctx, id); // settles what a killed recover of it left first
   try {
@@ -71,13 +82,18 @@ export async function recoverTenant(ctx: Context, run: string, id: string, targe
     if (there.containers.length + there.volumes.length > 0) {
       return { id, outcome: 'skipped', status: record.status, reason: `${target.id} holds ${there.containers.length} containers and ${there.volumes.length} volumes of ${record.composeProject}: not touched (remove them, or recover onto another --host)` };
     }
-    const backup = await backups.latest(ctx, id);
-    if (!backup) return { id, outcome: 'failed', status: record.status, reason: 'no backup of it in the repository' };
+    const found = await backups.latest(ctx, id, { ...scope, host: record.host, run });
+    if (!found || !('id' in found)) {
+      const passedOver = found?.skipped ?? [];
+      return { id, outcome: 'failed', status: record.status, passedOver, reason: passedOver.length === 0 ? 'no backup of it in the repository' : `no complete backup of it verifies (${passedOver.length} passed over: ${passedOver.map((p) => `${p.backup}: ${p.reason}`).join('; ')})` };
+    }
+    const backup = found;
+    const chosen = { source: backup.origin, backupTime: backup.time, newerThanAdminSnapshotMs: backup.newerThanAdminSnapshotMs, passedOver: backup.skipped };
     const journal = new OperationJournal(db);
     const op = await journal.begin<RecoverIntent>({
       tenant: id, verb: 'recover', host: target.id,
       data: {
-        run, statusBefore: record.status, hostBefore: record.host, mode: 'new', backup: backup.id, dir: backup.dir, source: id,
+        run, statusBefore: record.status, hostBefore: record.host, mode: 'new', backup: backup.id, dir: backup.dir, source: id, backupOrigin: backup.origin, backupTime: backup.time,
         // The modules as the registry had them (provision below enables the plan's defaults): put back once it is proven.
         suffix: randomBytes(4).toString('hex'), before: null, modules: (await listModules(db, id)).map((m) => ({ key: m.key, enabled: m.enabled })),
       },
@@ -88,7 +104,7 @@ export async function recoverTenant(ctx: Context, run: string, id: string, targe
       await rm(tenantPaths(ctx.config.customersDir, id).dir, { recursive: true, force: true });
       await ctx.pause('recover:detached');
       const onTarget = contextOn(ctx, target);
-      ctx.reporter.step(`provisioning ${id} on ${target.id} to restore ${backup.id} into`);
+      ctx.reporter.step(`provisioning ${id} on ${target.id} to restore ${backup.id} into (${backup.origin === 'repository' ? 'found in the repository, ' : ''}${describeAge(backup.newerThanAdminSnapshotMs)})`);
       const { provision } = await import('../tenants/provision.js');
       const provisioned = await provision(onTarget, { id, name: record.name, plan: record.plan, template: record.template, with: record.profiles });
       await journal.step(op, 'restore:provisioned', { targetKey: provisioned.initialApiKey?.id });
@@ -98,7 +114,7 @@ export async function recoverTenant(ctx: Context, run: string, id: string, targe
       throw await undoAfterFailure(ctx, op, error);
     }
     await finishRecover(ctx, journal, op, target);
-    return { id, outcome: 'recovered', status: op.data.statusBefore, host: target.id, backup: backup.id, durationMs: ctx.clock.now() - started };
+    return { id, outcome: 'recovered', status: op.data.statusBefore, host: target.id, backup: backup.id, ...chosen, durationMs: ctx.clock.now() - started };
   } finally {
     await release();
   }

@@ -17,7 +17,7 @@ import type { Repository } from '../repository/restic.js';
 import { adminSnapshots, type AdminSnapshot } from './restic-admin.js';
 import { CutOffSnapshot, adminContents, currentRun, restoreAdminDb, saveRun, type RecoverRun } from './admin-restore.js';
 import { recoverTenant, type TenantOutcome } from './recover-tenant.js';
-import { recordedBackups, type TenantBackupSource } from './tenant-backups.js';
+import { repositoryBackups, type TenantBackupSource } from './tenant-backups.js';
 
 // `tenantctl recover --repository <url> [--password-file <file>] [--host <name>]`: a lost machine's
 // fleet brought back on a new one, from the backup repository and the master key alone.
@@ -39,7 +39,7 @@ export interface RecoverInput extends AccessInput {
   snapshot?: unknown;
   /** Tenants recovered at once (each its own lock and journal row). */
   concurrency?: unknown;
-  /** Where each tenant's newest backup is found (the repository once tenant backups live there). */
+  /** Where each tenant's newest backup is found (tests; else the repository and the restored admin database's records). */
   backups?: TenantBackupSource;
 }
 
@@ -120,7 +120,7 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
         ctx.reporter.step(`recovering ${record.id}`);
         try {
           const target = await targetFor(ctx, hostName, record.host);
-          tenants[index] = await recoverTenant(ctx, run!.id, record.id, target, input.backups ?? recordedBackups);
+          tenants[index] = await recoverTenant(ctx, run!.id, record.id, target, input.backups ?? repositoryBackups, { repo, adminSnapshotTime: run!.snapshotTime });
         } catch (error) {
           if (ctx.signal.aborted) {
             // The interruption is the cause, whatever a call cut short by it threw.

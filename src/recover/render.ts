@@ -2,6 +2,7 @@ import chalk from 'chalk';
 import { table } from '../common/text-table.js';
 import type { AdminBackupResult } from './admin-backup.js';
 import type { RecoverResult } from './recover.js';
+import { describeAge } from './backup-candidates.js';
 
 // Human renderings of `admin-backup` and `recover`; --json prints the data.
 
@@ -16,13 +17,14 @@ export function renderRecover(r: RecoverResult): string {
     t.status ?? '-',
     t.host ?? '-',
     t.backup ?? '-',
+    t.source === undefined ? '-' : `${t.source === 'repository' ? 'repository only' : 'admin record'}${t.newerThanAdminSnapshotMs === undefined ? '' : `, ${describeAge(t.newerThanAdminSnapshotMs)}`}`,
     t.durationMs === undefined ? '-' : `${(t.durationMs / 1000).toFixed(1)} s`,
-    t.reason ?? '',
+    [t.reason, t.passedOver?.length ? `passed over: ${t.passedOver.map((p) => `${p.backup} (${p.reason})`).join('; ')}` : undefined].filter(Boolean).join('; '),
   ]);
   const door = r.frontdoor.state === 'serving' ? chalk.green('serving') : r.frontdoor.state === 'not-served-before' ? 'not set up (the lost machine had none)' : chalk.yellow(r.frontdoor.state);
   return [
     `admin database ${r.adminDatabase === 'restored' ? 'restored' : 'already restored by an earlier run'} from snapshot ${r.snapshot.id.slice(0, 8)} (${r.snapshot.time}) of ${r.repository}; master key ${r.masterKey.fingerprint} opens it`,
-    table(['TENANT', 'OUTCOME', 'STATUS', 'HOST', 'BACKUP', 'TOOK', 'WHY'], rows),
+    table(['TENANT', 'OUTCOME', 'STATUS', 'HOST', 'BACKUP', 'SOURCE', 'TOOK', 'WHY'], rows),
     `front door: ${door}${r.frontdoor.detail ? ` (${r.frontdoor.detail})` : ''}`,
     `${r.recovered} recovered, ${r.failed} not, in ${(r.durationMs / 1000).toFixed(1)} s (${r.tenantsPerMinute} tenants per minute); run ${r.run}`,
   ].join('\n');

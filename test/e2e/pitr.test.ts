@@ -3,7 +3,8 @@
 // physical base backups there; `restore --to-time` brings back exactly the state of a moment
 // between two writes, in place or `--as` a new tenant (the original untouched); `status --json`
 // shows the archive lag; a to-time restore killed (SIGKILL, SIGINT) at its steps is undone by the
-// next command before 'proven' and finished from it, the tenant's data intact either way.
+// next command before 'proven' and finished from it, the tenant's data intact either way; a WAL
+// shipment killed after restic recorded its batch is settled by the next one (forgotten, audited).
 // Shared setup: one admin database, one PITR tenant, one local repository for the whole file.
 import { execa } from 'execa';
 import { chmodSync, writeFileSync } from 'node:fs';
@@ -25,7 +26,8 @@ const rows = async (tenant: string) => psqlIn(h, tenant, "SELECT coalesce(string
 const restic = (args: string[]) => execa('restic', args, { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000, reject: false });
 
 beforeAll(async () => {
-  h = await createHarness('pitr', { TENANTCTL_HEALTH_DEADLINE: '120' });
+  // Ports of its own: a tenant stopped by a test must find its ports free again when other files' tenants run beside it.
+  h = await createHarness('pitr', { TENANTCTL_HEALTH_DEADLINE: '120', TENANTCTL_APP_PORTS: '23600-23619', TENANTCTL_DB_PORTS: '23620-23639', TENANTCTL_REDIS_PORTS: '23640-23659' });
   repo = path.join(h.dir, 'repo');
   passwordFile = path.join(h.dir, 'repo-password');
   writeFileSync(passwordFile, 'correct horse battery staple pitr\n', { mode: 0o600 });
@@ -82,6 +84,35 @@ describe('archiving and shipping', () => {
     expect(early.json().error.message).toContain('no base backup');
     expect(await h.adminQuery("SELECT 1 FROM admin_operations WHERE verb = 'pitr-restore'")).toEqual([]);
   }, 120_000);
+});
+
+describe('a WAL shipment killed after restic recorded its batch', () => {
+  // The batch holds the WAL of rows 1 and 2 (not shipped before): forgotten and shipped again, the restores below still find it.
+  it('killed (SIGKILL, then SIGINT) at pitr-ship:recorded: the next shipment forgets the batch, says why, and ships its files again', async () => {
+    const inFlight = async () => (await h.adminQuery('SELECT batches_in_flight AS b FROM admin_wal_shipping WHERE customer_id = $1', [id]))[0]?.b ?? [];
+    const forgotten = async () => h.adminQuery("SELECT new_values FROM admin_audit_logs WHERE customer_id = $1 AND action = 'pitr.wal-batch-forgotten' ORDER BY id", [id]);
+    const walPaths = async () => (JSON.parse((await restic(['snapshots', '--json', '--tag', `tenant=${id},kind=wal`])).stdout) as Array<{ paths: string[] }>).map((x) => x.paths[0]!.replace(/^\//, ''));
+    const left: string[] = [];
+    for (const signal of ['SIGKILL', 'SIGINT'] as const) {
+      const run = await startPausedAt(h, ['backup', id, '--json'], 'pitr-ship:recorded');
+      if (signal === 'SIGKILL') await killHard(run);
+      else expect((await interrupt(run)).exitCode).toBe(130);
+      const [batch] = (await inFlight()).filter((b: any) => !left.includes(b.file));
+      expect(batch?.names.length, `${signal}: the killed batch is listed in flight`).toBeGreaterThan(0);
+      expect(await walPaths(), `${signal}: restic recorded it`).toContain(batch.file);
+      left.push(batch.file);
+      // The run after the SIGKILL (the SIGINT one) settled that batch before shipping: one forget per kill so far.
+      expect((await forgotten()).length).toBe(left.length - 1);
+    }
+    const b = await h.cli(['backup', id, '--json']);
+    expect(b.exitCode, b.why).toBe(0);
+    expect(await inFlight()).toEqual([]);
+    const audits = (await forgotten()).map((r) => r.new_values);
+    expect(audits.map((a) => a.file)).toEqual(left);
+    for (const a of audits) expect(a.cause).toMatch(/after restic recorded its batch/);
+    const paths = await walPaths();
+    for (const file of left) expect(paths).not.toContain(file);
+  }, 300_000);
 });
 
 describe('restore --to-time', () => {
@@ -147,4 +178,36 @@ describe('restore --to-time', () => {
     const s = await h.cli(['status', id, '--json']);
     expect(s.exitCode, s.why).toBe(0);
   }, 180_000);
+});
+
+describe('retention of base backups and WAL (plans.<plan>.pitrRetention)', () => {
+  it('keepBaseBackups 1: each base backup forgets the older bases; killed (SIGKILL, SIGINT) it is finished', async () => {
+    writeFileSync(path.join(h.dir, 'tenantctl.config.yaml'), 'plans:\n  enterprise:\n    pitr: true\n    pitrRetention:\n      keepBaseBackups: 1\npitr:\n  archiveTimeoutSeconds: 10\n');
+    const baseRows = async () => (await h.adminQuery('SELECT snapshot_id FROM admin_pitr_base_backups WHERE customer_id = $1', [id])).map((r) => r.snapshot_id as string);
+    const tagged = async (kind: string) => (JSON.parse((await restic(['snapshots', '--json', '--tag', `tenant=${id},kind=${kind}`])).stdout) as Array<{ id: string; time: string }>);
+    expect((await baseRows()).length).toBeGreaterThan(1);
+    const recordedBefore: string[] = [];
+    for (const [step, signal] of [['pitr-prune:rows-dropped', 'SIGKILL'], ['pitr-prune:begun', 'SIGINT']] as const) {
+      recordedBefore.push(...await baseRows());
+      const run = await startPausedAt(h, ['backup', id, '--json'], step);
+      if (signal === 'SIGKILL') {
+        await killHard(run);
+        const next = await h.cli(['start', id]);
+        expect(next.exitCode, next.why).toBe(0);
+      } else {
+        // Ctrl-C: what was chosen is removed all the same, then exit 130.
+        expect((await interrupt(run)).exitCode).toBe(130);
+      }
+      expect(await h.adminQuery("SELECT step FROM admin_operations WHERE customer_id = $1 AND state = 'running'", [id])).toEqual([]);
+      const rows = await baseRows();
+      expect(rows, `${signal} at ${step}: one base kept`).toHaveLength(1);
+      // The one kept base is the newest, and the repository holds no other recorded base.
+      const bases = await tagged('pitr-base');
+      // Rows hold restic's short id: the kept one is there; of the recorded ones before it, none (killed runs' unrecorded bases wait an hour).
+      expect(bases.filter((b) => b.id.startsWith(rows[0]!))).toHaveLength(1);
+      for (const gone of recordedBefore) expect(bases.filter((b) => b.id.startsWith(gone)), `base ${gone} forgotten`).toEqual([]);
+    }
+    // Which WAL batches go (those shipped over an hour before the oldest kept base began) is the unit tests': this file's history is minutes long.
+    expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE customer_id = $1 AND verb = 'pitr-prune' AND state = 'completed'", [id]))[0].n).toBe(2);
+  }, 300_000);
 });

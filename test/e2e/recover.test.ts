@@ -1,21 +1,25 @@
 // The disaster drill (issue 23): two tenants with rows and an API key, their backups and the admin
-// database's snapshot in one restic repository outside the state dir; then the machine is "lost":
+// database's snapshot in one restic repository on a separate test host over sftp
+// (sftp-repository.ts); after the admin snapshot, rc1 gets more rows and a backup of them (which
+// the admin snapshot does not know, and which must come back) and a backup killed (-9) half-way
+// (no manifest: passed over, with its reason); then the machine is "lost":
 // the tenants' stacks and volumes, the admin database (container and volume), the state dir and
 // customers/ all removed. `tenantctl recover` is killed (-9) half-way through the first tenant,
 // run again and interrupted (SIGINT), then run again: it finishes, every row is identical (counts
 // and digests), the stopped tenant is stopped again, the API key is still valid, no tenant exists twice, and restic itself lists the
 // admin snapshot. Measures tenants recovered per minute.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { execa } from 'execa';
 import { containerOf, createHarness, dockerObjectsWithPrefix, removeDockerObjectsWithPrefix, stopwatch, useOwnFrontdoor, type Harness } from './harness.js';
 import { startPausedAt } from './pause.js';
+import { startSftpRepository, type SftpRepository } from './sftp-repository.js';
 import { hashApiKey } from '../../src/api-keys/key.js';
 
 let h: Harness;
-let repo: string;
+let sftp: SftpRepository;
 let passwordFile: string;
 let doorPorts: { http: number; https: number };
 const base = 'tenants.localhost';
@@ -31,19 +35,16 @@ beforeAll(async () => {
     TENANTCTL_MASTER_KEY: randomBytes(32).toString('hex'),
   });
   doorPorts = await useOwnFrontdoor(h);
-  repo = path.join(h.dir, 'repository');
-  passwordFile = path.join(h.dir, 'repository.pass');
-  writeFileSync(passwordFile, `${randomBytes(24).toString('base64url')}\n`);
-  chmodSync(passwordFile, 0o600);
-  await execa('restic', ['init', '--quiet'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000 });
-  Object.assign(h.env, {
-    TENANTCTL_BACKUP_REPOSITORY: repo,
-    TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE: passwordFile,
-  });
-}, 120_000);
+  // The off-site host: it survives the lost machine (no compose project of the prefix).
+  sftp = await startSftpRepository(h, randomBytes(24).toString('base64url'));
+  passwordFile = sftp.passwordFile;
+  await sftp.restic(['init', '--quiet']);
+  Object.assign(h.env, { TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE: passwordFile });
+}, 600_000);
 
 afterAll(async () => {
   console.log(`recover e2e timings (ms): ${JSON.stringify(timings)}`);
+  if (h) await sftp?.remove();
   await h?.cleanup();
 });
 
@@ -93,9 +94,11 @@ const before: Record<string, Record<string, string>> = {};
 let apiKey = '';
 let goodSnapshot = '';
 let goodDump = '';
-const resticEnv = () => ({ RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile });
+let laterBackup = '';
+let cutBackup = '';
+const restic = async (args: string[]) => String((await sftp.restic(args)).stdout);
 const adminSnapshotIds = async (): Promise<string[]> =>
-  JSON.parse((await execa('restic', ['snapshots', '--no-lock', '--json', '--tag', 'kind=admin'], { env: resticEnv(), timeout: 60_000 })).stdout).map((s: any) => s.id);
+  JSON.parse(await restic(['snapshots', '--no-lock', '--json', '--tag', 'kind=admin'])).map((s: any) => s.id);
 
 describe('the disaster drill: recover on a new machine', () => {
   it('two tenants with rows and an API key, backed up, and the admin database into the repository', async () => {
@@ -132,15 +135,34 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(refused.exitCode, refused.why).toBe(5);
     expect(refused.json().error.message).toMatch(/not empty/);
     // The tenants' backups are in the repository too (restic's own listing), nothing of them in the state dir.
-    const tenantSnaps = await execa('restic', ['snapshots', '--json', '--tag', 'tenant=rc1'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000 });
-    expect(JSON.parse(tenantSnaps.stdout).length).toBeGreaterThan(0);
+    expect(JSON.parse(await restic(['snapshots', '--json', '--tag', 'tenant=rc1'])).length).toBeGreaterThan(0);
     // Neither the master key nor the repository password is in the dump.
-    const dump = await execa('restic', ['dump', '--no-lock', a.json().snapshot, '/tenantctl-admin.sql'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+    const dump = { stdout: await restic(['dump', '--no-lock', a.json().snapshot, '/tenantctl-admin.sql']) };
     expect(dump.stdout).toContain('admin_customers');
     expect(dump.stdout).not.toContain(h.env.TENANTCTL_MASTER_KEY);
     expect(dump.stdout).not.toContain(apiKey);
     goodSnapshot = a.json().snapshot; // restic's short id
     goodDump = dump.stdout;
+
+    // After the admin snapshot: rc1 gets more rows and a backup of them (in the repository only), then a
+    // backup killed (-9) after its first piece's snapshot (no manifest: never a backup).
+    await psql('rc1', `INSERT INTO crm.contacts (organization_id, first_name, last_name, email, notes)
+      SELECT '11111111-1111-1111-1111-111111111111', 'Late' || g, 'Row' || g, 'late' || g || '@rc1.example', 'after the admin snapshot' FROM generate_series(1, 250) g;`);
+    before.rc1 = await tableDigests('rc1');
+    expect(before.rc1['crm.contacts']).toMatch(/^1750 /);
+    const later = await timed('backup after admin-backup', () => h.cli(['backup', 'rc1', '--json']));
+    expect(later.exitCode, later.why).toBe(0);
+    laterBackup = later.json().id;
+    expect(laterBackup).toMatch(/^rc1-/);
+    // (Its id read from the repository: the test's admin pool would outlive the lost admin database's password.)
+    const backupTags = async () => new Set<string>(JSON.parse(await restic(['snapshots', '--json', '--tag', 'tenant=rc1'])).flatMap((x: any) => x.tags.filter((t: string) => t.startsWith('backup='))));
+    const known = await backupTags();
+    const killed = await startPausedAt(h, ['backup', 'rc1', '--json'], 'backup:piece-saved');
+    killed.child.kill('SIGKILL');
+    await killed.child;
+    killed.resume();
+    cutBackup = [...(await backupTags())].find((t) => !known.has(t))?.slice('backup='.length) ?? '';
+    expect(cutBackup, 'the killed backup left a snapshot').toMatch(/^rc1-/);
 
     // admin-backup killed (-9) mid-stream: restic reads the end of its stdin as the file's end and records a cut-off snapshot.
     const cut = await startPausedAt(h, ['admin-backup', '--json'], 'admin-backup:streaming');
@@ -151,7 +173,7 @@ describe('the disaster drill: recover on a new machine', () => {
     while ((await adminSnapshotIds()).length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500));
     const cutId = (await adminSnapshotIds()).find((id) => !id.startsWith(goodSnapshot));
     expect(cutId, 'the killed admin-backup left a snapshot').toBeDefined();
-    const cutDump = await execa('restic', ['dump', '--no-lock', cutId!, '/tenantctl-admin.sql'], { env: resticEnv(), timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+    const cutDump = { stdout: await restic(['dump', '--no-lock', cutId!, '/tenantctl-admin.sql']) };
     expect(cutDump.stdout.length).toBeLessThan(goodDump.length);
     expect(cutDump.stdout).not.toContain('PostgreSQL database dump complete');
   }, 400_000);
@@ -222,6 +244,16 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(result.adminDatabase).toBe('already-restored');
     expect(result.snapshot.id.startsWith(goodSnapshot), 'the complete snapshot, not the newer cut-off one').toBe(true);
     expect(Object.fromEntries(result.tenants.map((t: any) => [t.id, t.outcome]))).toEqual({ rc1: 'recovered', rc2: 'recovered' });
+    // rc1 from its backup taken after the admin snapshot (found in the repository, recorded now), the killed one passed over; rc2 from the admin record.
+    const rc1Out = result.tenants.find((t: any) => t.id === 'rc1');
+    expect(rc1Out).toMatchObject({ backup: laterBackup, source: 'repository' });
+    expect(rc1Out.newerThanAdminSnapshotMs).toBeGreaterThan(0);
+    expect(rc1Out.passedOver).toEqual([{ backup: cutBackup, reason: expect.stringMatching(/no manifest\.json/) }]);
+    const rc2Out = result.tenants.find((t: any) => t.id === 'rc2');
+    expect(rc2Out.source).toBe('admin-record');
+    expect(rc2Out.newerThanAdminSnapshotMs).toBeLessThan(0);
+    expect(await h.adminQuery('SELECT state, repository_display FROM admin_backups WHERE id = $1', [laterBackup])).toEqual([{ state: 'succeeded', repository_display: sftp.url }]);
+    expect(await h.adminQuery("SELECT count(*)::int AS n FROM admin_audit_logs WHERE action = 'backup.found-by-recover' AND new_values->>'backup' = $1", [laterBackup])).toEqual([{ n: 1 }]);
     console.log(`recover: ${result.recovered} tenants in ${minutes.toFixed(2)} min: ${(result.recovered / minutes).toFixed(1)} tenants per minute (the command says ${result.tenantsPerMinute})`);
 
     // Every row identical; rc2 is stopped again as it was, so only its database container is started to be read.
@@ -263,8 +295,7 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(again.json().tenants.map((t: any) => t.outcome)).toEqual(['already-recovered', 'already-recovered']);
 
     // The repository is plain restic: restic itself lists the admin snapshot.
-    const snaps = await execa('restic', ['snapshots', '--json', '--tag', 'kind=admin'], { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000 });
-    const list = JSON.parse(snaps.stdout);
+    const list = JSON.parse(await restic(['snapshots', '--json', '--tag', 'kind=admin']));
     expect(list.map((s: any) => s.id)).toContain(result.snapshot.id);
   }, 600_000);
 });

@@ -13,12 +13,12 @@ import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { containerOf, createHarness, type Harness } from './harness.js';
+import { startSftpRepository, type SftpRepository } from './sftp-repository.js';
 import { startPausedAt } from './pause.js';
 
 let h: Harness;
+let repo: SftpRepository;
 let sftp = '';
-let resticEnv: Record<string, string> = {};
-const image = 'tenantctl/sftp-test:bookworm';
 const id = 'rp1';
 const password = createHash('sha256').update(`repository test ${Date.now()} ${Math.random()}`).digest('base64url');
 
@@ -36,57 +36,23 @@ async function rows(tenant: string): Promise<string> {
   return psql(tenant, "SELECT count(*) || ' ' || sum(id) || ' ' || md5(string_agg(id || ':' || body, ',' ORDER BY id)) FROM public.notes");
 }
 
-/** restic itself, as an operator would run it: the repository's URL, the password file, the test's ssh key. */
-async function restic(args: string[], input?: { stdout?: 'buffer' }) {
-  const r = await execa('restic', args, { env: resticEnv, extendEnv: true, reject: false, timeout: 120_000, encoding: input?.stdout === 'buffer' ? 'buffer' : 'utf8' });
-  if (r.exitCode !== 0) throw new Error(`restic ${args.join(' ')} failed: ${String(r.stderr)}`);
-  return r;
-}
-
 beforeAll(async () => {
   h = await createHarness('repository', {
     TENANTCTL_SUBNET_POOL: `10.${150 + Math.floor(Math.random() * 40)}.0.0/16`,
     TENANTCTL_APP_PORTS: '4850-4899', TENANTCTL_DB_PORTS: '5850-5899', TENANTCTL_REDIS_PORTS: '6850-6899',
   });
-  // The test host's image (Debian's openssh-server), built once per machine from test/e2e/sftp-host.
-  const present = await execa('docker', ['image', 'inspect', image], { reject: false });
-  if (present.exitCode !== 0) await execa('docker', ['build', '-q', '-t', image, path.join(import.meta.dirname, 'sftp-host')], { timeout: 600_000 });
-  const key = path.join(h.dir, 'repo-key');
-  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tenantctl repository test', '-f', key]);
-  const { stdout: publicKey } = await execa('cat', [`${key}.pub`]);
-  const { stdout: cid } = await execa('docker', ['run', '-d', '--name', `${h.prefix}-sftp`, '--label', `tenantctl.test=${h.prefix}`, '-e', `AUTHORIZED_KEY=${publicKey}`, image]);
-  const { stdout: ip } = await execa('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', cid]);
-  // The host's own key, pinned (StrictHostKeyChecking=yes): read from the container, as an operator would from the host.
-  const hostKey = (await execa('docker', ['exec', cid, 'cat', '/etc/ssh/ssh_host_ed25519_key.pub'])).stdout.split(' ').slice(0, 2).join(' ');
-  const knownHosts = path.join(h.dir, 'known_hosts');
-  writeFileSync(knownHosts, `${ip} ${hostKey}\n`);
-  sftp = `sftp:vault@${ip}:/srv/restic/${h.prefix}`;
-  Object.assign(h.env, { TENANTCTL_BACKUP_REPOSITORY: sftp, TENANTCTL_BACKUP_SSH_KEY: key, TENANTCTL_BACKUP_SSH_KNOWN_HOSTS: knownHosts });
-  const passwordFile = path.join(h.dir, 'repo.pass');
-  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
-  resticEnv = {
-    RESTIC_REPOSITORY: sftp, RESTIC_PASSWORD_FILE: passwordFile, RESTIC_CACHE_DIR: path.join(h.dir, 'restic-cache'),
-  };
-  // restic by hand needs the same ssh options, given as restic's sftp.command.
-  resticArgs = ['-o', `sftp.command=ssh -o BatchMode=yes -i ${key} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes vault@${ip} -s sftp`];
-  // sshd takes a moment to listen.
-  for (let i = 0; i < 50; i++) {
-    const r = await execa('ssh', ['-o', 'BatchMode=yes', '-i', key, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=2', `vault@${ip}`, 'true'], { reject: false });
-    if (r.exitCode === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  // The separate test host (test/e2e/sftp-repository.ts); the harness's environment now points at it.
+  repo = await startSftpRepository(h, password);
+  sftp = repo.url;
 }, 600_000);
 
-let resticArgs: string[] = [];
-const resticRun = (args: string[], input?: { stdout?: 'buffer' }) => restic([...resticArgs, ...args], input);
+/** restic itself, as an operator would run it: the repository's URL, the password file, the test's ssh key. */
+const resticRun = (args: string[], input?: { stdout?: 'buffer' }) => repo.restic(args, input);
 const snapshots = async (tag: string) => JSON.parse(String((await resticRun(['snapshots', '--json', '--tag', tag])).stdout)) as any[];
 
 afterAll(async () => {
   // The sftp host is no compose project: removed by its test label (the harness removes compose projects by prefix).
-  if (h) {
-    const { stdout } = await execa('docker', ['ps', '-aq', '--filter', `label=tenantctl.test=${h.prefix}`], { reject: false });
-    if (stdout.trim()) await execa('docker', ['rm', '-fv', ...stdout.trim().split(/\s+/)], { reject: false });
-  }
+  if (h) await repo?.remove();
   await h?.cleanup();
 });
 
@@ -102,7 +68,7 @@ describe('backups into a restic repository over sftp', () => {
     expect(refused.exitCode, refused.why).toBe(2);
     expect(refused.json().error.message).toMatch(/may be read by others \(mode 644\)/);
 
-    const r = await h.cli(['repository', 'init', '--password-file', resticEnv.RESTIC_PASSWORD_FILE!, '--json']);
+    const r = await h.cli(['repository', 'init', '--password-file', repo.passwordFile, '--json']);
     expect(r.exitCode, r.why).toBe(0);
     expect(r.json()).toMatchObject({ outcome: 'created', repository: sftp });
     const again = await h.cli(['repository', 'init', '--json']);

@@ -7,6 +7,8 @@ import { parse } from 'yaml';
 import { archiveCommand, pitrService, withWalArchive } from '../../src/templates/wal-archive.js';
 import { parseTargetTime } from '../../src/pitr/restore-to-time.js';
 import { trustedBatch } from '../../src/pitr/ship.js';
+import { decideInFlight, type InFlightBatch } from '../../src/pitr/ship-in-flight.js';
+import { choosePitrRetention } from '../../src/pitr/retention.js';
 import { snapshotIdOf } from '../../src/pitr/base-backup.js';
 import { TenantctlError } from '../../src/common/errors.js';
 import { clearStageScript, dropScript, parseDfAvailable, pitrNames, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
@@ -173,5 +175,70 @@ describe('a base backup\'s snapshot id', () => {
     for (const summary of [{}, { snapshot_id: '' }, { snapshot_id: 42 }]) {
       expect(() => snapshotIdOf(summary)).toThrow(expect.objectContaining({ kind: 'repository' }));
     }
+  });
+});
+
+describe('a WAL batch a killed shipper left in flight', () => {
+  const seg = (n: number) => `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, '0')}`;
+  const batch = (over: Partial<InFlightBatch> = {}): InFlightBatch => ({ file: `wal-${seg(1)}-${seg(3)}-abc123.tar`, names: [seg(1), seg(2), seg(3)], startedAt: '2026-12-06T12:00:00.000Z', ...over });
+  const snap = (id: string, p: string) => ({ id, time: '2026-12-06T12:00:05Z', paths: [p], tags: ['tenant=acme', 'kind=wal'] });
+  const now = Date.parse('2026-12-06T12:05:00Z');
+
+  it('recorded by restic with every file still in the volume: forgotten (maybe cut off), the files ship again, with the cause', () => {
+    const [d] = decideInFlight([batch()], [snap('s1', `/wal-${seg(1)}-${seg(3)}-abc123.tar`), snap('s2', `/wal-${seg(1)}-${seg(3)}-ffffff.tar`)], new Set([seg(1), seg(2), seg(3), seg(4)]), now);
+    expect(d).toMatchObject({ forget: ['s1'], removeRest: [], settled: true });
+    expect(d!.cause).toMatch(/after restic recorded its batch.*cut off.*ship again/);
+  });
+
+  it('some files already removed: the batch was whole (read to its end by a tar that exited 0): kept, the rest removed', () => {
+    const [d] = decideInFlight([batch()], [snap('s1', `wal-${seg(1)}-${seg(3)}-abc123.tar`)], new Set([seg(3)]), now);
+    expect(d).toMatchObject({ forget: [], removeRest: [seg(3)], settled: true });
+  });
+
+  it('nothing recorded: looked at again (marked as shipped again) until an hour has passed; a late snapshot of a reshipped batch is forgotten', () => {
+    const present = new Set([seg(1), seg(2), seg(3)]);
+    expect(decideInFlight([batch()], [], present, now)[0]).toMatchObject({ forget: [], settled: false });
+    expect(decideInFlight([batch()], [], present, Date.parse('2026-12-06T13:00:01Z'))[0]).toMatchObject({ forget: [], settled: true });
+    const [late] = decideInFlight([batch({ reshipped: true })], [snap('s9', `/wal-${seg(1)}-${seg(3)}-abc123.tar`)], new Set(), now);
+    expect(late).toMatchObject({ forget: ['s9'], removeRest: [], settled: true });
+    expect(late!.cause).toMatch(/shipped again by a later batch/);
+  });
+});
+
+describe('PITR retention: which base backups and WAL batches go', () => {
+  const day = (d: number, h = 3) => `2026-12-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:00:00.000Z`;
+  const base = (d: number) => ({ snapshotId: `b${d}`, startedAt: day(d), completedAt: day(d, 4) });
+  const wal = (d: number, h: number) => ({ id: `w${d}-${h}`, time: day(d, h), paths: [`/wal-${d}-${h}.tar`], tags: ['kind=wal'] });
+  const bases = [1, 2, 3, 4, 5].map(base);
+  const walSnapshots = [1, 2, 3, 4, 5].flatMap((d) => [0, 2, 3, 12].map((h) => wal(d, h)));
+  const now = Date.parse(day(5, 20));
+
+  it('keeps the newest N bases and every WAL batch the oldest kept one replays (with the restore\'s slack and an hour more)', () => {
+    const c = choosePitrRetention({ bases, baseSnapshots: [], walSnapshots, policy: { keepBaseBackups: 2 }, now });
+    expect(c.keptBases).toEqual(['b5', 'b4']);
+    expect(c.bases).toEqual(['b3', 'b2', 'b1']);
+    // The oldest kept base began 12-04 03:00: batches from 01:59 on stay (02:00 of that day included), older go.
+    expect(c.walBefore).toBe('2026-12-04T01:59:00.000Z');
+    expect(c.wal).toEqual(walSnapshots.filter((w) => Date.parse(w.time) < Date.parse('2026-12-04T01:59:00Z')).map((w) => w.id));
+    expect(c.wal).not.toContain('w4-2');
+    expect(c.wal).toContain('w4-0');
+  });
+
+  it('keepDays keeps every base completed within them too; a base or batch a running restore reads is never chosen', () => {
+    const c = choosePitrRetention({ bases, baseSnapshots: [], walSnapshots, policy: { keepBaseBackups: 1, keepDays: 2 }, now, inUse: new Set(['b1', 'w1-0']) });
+    expect(c.keptBases.sort()).toEqual(['b1', 'b4', 'b5']);
+    expect(c.bases.sort()).toEqual(['b2', 'b3']);
+    // b1 is read by a restore: every batch after its start stays.
+    expect(c.wal).toEqual([]);
+  });
+
+  it('nothing recorded: nothing goes; an unrecorded base snapshot older than the kept ones (a killed backup\'s) goes', () => {
+    expect(choosePitrRetention({ bases: [], baseSnapshots: [], walSnapshots, policy: { keepBaseBackups: 1 }, now })).toMatchObject({ bases: [], wal: [], strayBases: [] });
+    // Rows hold restic's short id, listings the full one: a recorded base is never a stray.
+    const full = [{ id: `b1${'0'.repeat(62)}`, time: day(1), paths: ['/base.tar'] }];
+    expect(choosePitrRetention({ bases, baseSnapshots: full, walSnapshots, policy: { keepBaseBackups: 2 }, now }).strayBases).toEqual([]);
+    const stray = [{ id: 'x1', time: day(2), paths: ['/base.tar'] }, { id: 'x5', time: day(5, 10), paths: ['/base.tar'] }, { id: 'b5', time: day(5), paths: ['/base.tar'] }];
+    expect(choosePitrRetention({ bases, baseSnapshots: stray, walSnapshots, policy: { keepBaseBackups: 2 }, now })).toMatchObject({ bases: ['b3', 'b2', 'b1'], strayBases: ['x1'] });
+    expect(choosePitrRetention({ bases, baseSnapshots: stray, walSnapshots, policy: { keepBaseBackups: 7 }, now })).toMatchObject({ bases: [], strayBases: [], wal: ['w1-0'] }); // older than the oldest base: nothing replays it
   });
 });

@@ -4,6 +4,10 @@ import { chooseSnapshot } from '../../src/recover/recover.js';
 import { refusalOfDump } from '../../src/recover/admin-restore.js';
 import { DumpGuard } from '../../src/recover/dump-guard.js';
 import type { Repository } from '../../src/repository/restic.js';
+import { backupCandidates, describeAge, fileOf } from '../../src/recover/backup-candidates.js';
+import type { Snapshot } from '../../src/backups/in-repository.js';
+import type { BackupRecord } from '../../src/backups/store.js';
+import { entryMismatch, parseManifest, sha256Of } from '../../src/backups/manifest.js';
 
 // The pure parts of admin-backup and recover: which admin snapshot is restored, and what of a
 // snapshot's dump reaches psql (a tampered or cut-off one commits nothing).
@@ -150,5 +154,130 @@ describe('the dump guard between a snapshot and psql', () => {
     expect((await guarded(midLine)).guard.complete).toBe(false);
     const noCheck = goodDump.replace(/master_key_check/, 'other');
     expect(refusalOfDump((await guarded(noCheck)).guard, 'aaaaaaaa')?.message).toMatch(/no master-key check/);
+  });
+});
+
+describe('which backup of a tenant recover restores (the repository and the admin record)', () => {
+  const tenant = 'acme';
+  const host = 'web1';
+  let n = 0;
+  const s = (backup: string, file: string, time: string, over: Partial<Snapshot> = {}): Snapshot => {
+    n += 1;
+    const id = n.toString(16).padStart(64, '0');
+    return { id, short_id: id.slice(0, 8), time, paths: [`/tenantctl/${tenant}/${file}`], hostname: host, tags: [`tenant=${tenant}`, `backup=${backup}`, 'tenantctl'], ...over };
+  };
+  /** A whole backup's snapshots: its dump, tenant.json and (last) its manifest. */
+  const whole = (backup: string, hour: number, over: Partial<Snapshot> = {}) => ['db.dump', 'tenant.json', 'manifest.json'].map((f, i) => s(backup, f, `2026-12-06T${String(hour).padStart(2, '0')}:0${i}:00Z`, over));
+  const row = (id: string, state: BackupRecord['state'], snapshots: Record<string, string>, extra: Partial<BackupRecord> = {}) => ({
+    id, tenant, host, state, reason: null, repository: 'ab'.repeat(8), directory: `repository:${id}`, snapshots, manifestSha256: 'f'.repeat(64),
+    startedAt: '2026-12-06T00:00:00.000Z', finishedAt: null, ...extra,
+  });
+  const ids = (snaps: Snapshot[]) => Object.fromEntries(snaps.map((x) => [x.paths[0]!.split('/').pop()!, x.id]));
+
+  it('a backup in the repository newer than the admin record comes first; the recorded one is next', () => {
+    const old = whole('acme-1', 8);
+    const fresh = whole('acme-2', 13);
+    const { candidates, skipped } = backupCandidates({ tenant, host, snapshots: [...old, ...fresh], recorded: [row('acme-1', 'succeeded', ids(old))] });
+    expect(candidates.map((c) => [c.backup, c.origin])).toEqual([['acme-2', 'repository'], ['acme-1', 'admin-record']]);
+    expect(candidates[0]!.time).toBe('2026-12-06T13:02:00Z');
+    expect(candidates[0]!.manifestSha256).toBeNull();
+    expect(candidates[1]!.manifestSha256).toBe('f'.repeat(64));
+    expect(candidates[0]!.snapshots).toEqual(ids(fresh));
+    expect(skipped).toEqual([]);
+  });
+
+  it('a run cut off before its manifest, and one recorded as failed or pruned, are skipped with a reason', () => {
+    const cut = whole('acme-3', 14).slice(0, 2);
+    const failed = whole('acme-4', 15);
+    const pruned = whole('acme-5', 16);
+    const good = whole('acme-2', 13);
+    const { candidates, skipped } = backupCandidates({
+      tenant, host, snapshots: [...cut, ...failed, ...pruned, ...good],
+      recorded: [row('acme-4', 'failed', ids(failed), { reason: 'pg_dump exited 1' }), row('acme-5', 'pruned', ids(pruned))],
+    });
+    expect(candidates.map((c) => c.backup)).toEqual(['acme-2']);
+    expect(Object.fromEntries(skipped.map((x) => [x.backup, x.reason]))).toEqual({
+      'acme-3': expect.stringMatching(/no manifest\.json.*never finished/),
+      'acme-4': expect.stringMatching(/recorded as failed \(pg_dump exited 1\)/),
+      'acme-5': expect.stringMatching(/pruned/),
+    });
+  });
+
+  it('a backup running when the admin snapshot was taken is a repository candidate once its manifest is there', () => {
+    const running = whole('acme-6', 12);
+    const { candidates } = backupCandidates({ tenant, host, snapshots: running, recorded: [row('acme-6', 'running', ids(running.slice(0, 1)))] });
+    expect(candidates.map((c) => [c.backup, c.origin, c.manifestSha256])).toEqual([['acme-6', 'repository', null]]);
+  });
+
+  it('only snapshots tenantctl wrote for this tenant on its host count', () => {
+    const others = [
+      ...whole('acme-7', 20, { hostname: 'web2' }),
+      ...whole('acme-8', 21, { tags: [`tenant=${tenant}`, 'backup=acme-8'] }),
+      ...whole('acme-9', 22, { tags: [`tenant=${tenant}`, 'backup=acme-9', 'tenantctl', 'kind=wal'] }),
+      ...whole('other-1', 23, { tags: [`tenant=${tenant}`, 'backup=other-1', 'tenantctl'] }),
+      ...whole('acme-10', 23).map((x) => ({ ...x, paths: [`/tenantctl/other/${x.paths[0]!.split('/').pop()}`] })),
+      ...whole('acme-11', 23).map((x) => ({ ...x, paths: ['/a', '/b'] })),
+    ];
+    const good = whole('acme-2', 13);
+    const { candidates, skipped } = backupCandidates({ tenant, host, snapshots: [...others, ...good], recorded: [] });
+    expect(candidates.map((c) => c.backup)).toEqual(['acme-2']);
+    expect(skipped).toEqual([]);
+    expect(fileOf({ paths: ['tenantctl/acme/db.dump'] }, tenant)).toBe('db.dump');
+    expect(fileOf({ paths: ['/tenantctl/acme/x/db.dump'] }, tenant)).toBeUndefined();
+  });
+
+  it('two snapshots of one file are no backup unless its row names one; a recorded snapshot gone from the repository is said', () => {
+    const twice = [...whole('acme-12', 18), s('acme-12', 'db.dump', '2026-12-06T18:05:00Z')];
+    const named = [...whole('acme-13', 17), s('acme-13', 'db.dump', '2026-12-06T17:05:00Z')];
+    const gone = whole('acme-14', 16);
+    const goneRow = row('acme-14', 'succeeded', { ...ids(gone), 'redis.rdb': 'e'.repeat(64) });
+    const vanished = row('acme-15', 'succeeded', { 'db.dump': 'd'.repeat(64) });
+    const { candidates, skipped } = backupCandidates({
+      tenant, host, snapshots: [...twice, ...named, ...gone],
+      recorded: [row('acme-13', 'succeeded', ids(named.slice(0, 3))), goneRow, vanished],
+    });
+    expect(candidates.map((c) => [c.backup, c.snapshots['db.dump']])).toEqual([['acme-13', named[0]!.id]]);
+    expect(Object.fromEntries(skipped.map((x) => [x.backup, x.reason]))).toEqual({
+      'acme-12': '2 snapshots of db.dump carry its tag',
+      'acme-14': 'its recorded snapshot of redis.rdb is not in the repository',
+      'acme-15': expect.stringMatching(/none of its snapshots .* is in the repository/),
+    });
+  });
+
+  it('one an earlier run of recover found and recorded is still from the repository', () => {
+    const fresh = whole('acme-2', 13);
+    const { candidates } = backupCandidates({ tenant, host, snapshots: fresh, recorded: [row('acme-2', 'succeeded', ids(fresh))], foundByRecover: new Set(['acme-2']) });
+    expect(candidates.map((c) => [c.backup, c.origin, c.manifestSha256])).toEqual([['acme-2', 'repository', 'f'.repeat(64)]]);
+  });
+
+  it('a recorded folder backup is a candidate by its finish time', () => {
+    const good = whole('acme-2', 13);
+    const { candidates } = backupCandidates({
+      tenant, host, snapshots: good,
+      recorded: [row('acme-0', 'succeeded', {}, { repository: null, directory: '/var/backups/acme/acme-0', finishedAt: '2026-12-06T14:00:00.000Z' })],
+    });
+    expect(candidates.map((c) => [c.backup, c.directory])).toEqual([['acme-0', '/var/backups/acme/acme-0'], ['acme-2', undefined]]);
+  });
+
+  it('says how much newer than the admin snapshot', () => {
+    expect(describeAge(2 * 3600_000 + 5 * 60_000)).toBe('2 h 5 min newer than the admin snapshot');
+    expect(describeAge(-10 * 60_000)).toBe('10 min older than the admin snapshot');
+  });
+});
+
+describe('a manifest read back from the repository', () => {
+  const manifest = { format: 'tenantctl-backup/2', id: 'acme-2', tenant: 'acme', createdAt: '2026-12-06T13:02:00Z', host: 'web1', template: 'crm',
+    pieces: { db: { kind: 'postgres', service: 'db', file: 'db.dump', image: 'pg', imageId: 'sha256:1' } },
+    files: { 'db.dump': { bytes: 10, sha256: 'a'.repeat(64) }, 'tenant.json': { bytes: 2, sha256: 'b'.repeat(64) } } };
+  it('is checked against its recorded hash, its format and its listed files; each file against its size and hash', () => {
+    const text = JSON.stringify(manifest);
+    expect(parseManifest('x', text, sha256Of(text)).id).toBe('acme-2');
+    expect(() => parseManifest('x', text, 'c'.repeat(64))).toThrow(/differs from the one recorded/);
+    expect(() => parseManifest('x', text.slice(0, 40))).toThrow(/not valid JSON/);
+    expect(() => parseManifest('x', JSON.stringify({ ...manifest, files: { 'db.dump': manifest.files['db.dump'] } }))).toThrow(/lists no tenant\.json/);
+    expect(() => parseManifest('x', JSON.stringify({ ...manifest, files: { ...manifest.files, '../x': manifest.files['db.dump'] } }))).toThrow(/outside the backup/);
+    expect(entryMismatch('db.dump', manifest.files['db.dump'], { bytes: 10, sha256: 'a'.repeat(64) })).toBeUndefined();
+    expect(entryMismatch('db.dump', manifest.files['db.dump'], { bytes: 9, sha256: 'a'.repeat(64) })).toMatch(/9 bytes.*truncated/);
+    expect(entryMismatch('db.dump', manifest.files['db.dump'], { bytes: 10, sha256: 'c'.repeat(64) })).toMatch(/SHA-256/);
   });
 });

@@ -17,7 +17,9 @@ Examples:
 On a new machine (no admin database, or an empty one): restores the newest admin snapshot into
 the local admin database, checks that the master key (TENANTCTL_MASTER_KEY, or its file) opens
 it, then brings back every tenant that was active, stopped or suspended, each from its newest
-backup, proven ready and put back in its status (stopped and suspended ones stopped), then the
+complete backup that reads back whole from the repository (also one taken after the admin
+snapshot: the summary says which source and how much newer), proven ready and put back in its
+status (stopped and suspended ones stopped), then the
 front door if the lost machine had one. Prints what came back and what did not, and why.
 Journaled: killed half-way and run again, it goes on where it stopped; no tenant is made twice.
 Exit 2: no repository, password file or master key, or a wrong one; admin snapshots of several
