@@ -77,8 +77,11 @@ export interface BackupOptions {
   keep?: number;
   /** --keep-daily/--keep-weekly/--keep-monthly: retention in the repository (restic forget of the tenant's snapshots). */
   retention?: RetentionPolicy;
-  /** --physical: this backup is physical whatever the plan's backupMethod says. */
-  physical?: boolean;
+  /**
+   * physical (--physical) or logical whatever the plan says; unset: the plan's backupMethod (the
+   * agent's scheduled backups). move and clone ask for logical: they restore it piece by piece.
+   */
+  method?: BackupMethod;
 }
 
 export async function backupMany(ctx: Context, input: { ids: string[]; all?: boolean; keep?: unknown; keepDaily?: unknown; keepWeekly?: unknown; keepMonthly?: unknown; physical?: boolean }): Promise<BackupResult | BackupBatchResult> {
@@ -99,10 +102,11 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
     if (ids.length === 0) throw new TenantctlError('notFound', `no active tenant on Docker host ${ctx.dockerHost.id} to back up`);
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');
-  if (ids.length === 1 && !input.all) return backupTenant(ctx, ids[0]!, { keep, retention, physical });
+  const method = physical ? 'physical' : undefined;
+  if (ids.length === 1 && !input.all) return backupTenant(ctx, ids[0]!, { keep, retention, method });
   const items = await runBatch(ids, 1, (id) => {
     ctx.reporter.step(`backing up ${id}`);
-    return backupTenant(ctx, id, { keep, retention, physical });
+    return backupTenant(ctx, id, { keep, retention, method });
   }, ctx.signal);
   const failed = items.filter((i) => !i.ok).length;
   const result: BackupBatchResult = { kind: 'batch', verb: 'backup', tenants: items, summary: { total: items.length, ok: items.length - failed, failed, durationMs: ctx.clock.now() - started } };
@@ -113,7 +117,7 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
   return result;
 }
 
-export async function backupTenant(ctx: Context, rawId: unknown, { keep, retention, physical }: BackupOptions = {}): Promise<BackupResult> {
+export async function backupTenant(ctx: Context, rawId: unknown, { keep, retention, method: asked }: BackupOptions = {}): Promise<BackupResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
   const db = await ctx.adminDb();
@@ -125,7 +129,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
 
     const backupId = newBackupId(id, new Date(ctx.clock.now()));
     const location = repositoryOf(ctx);
-    const method = backupMethodFor(ctx, t.record.plan, physical);
+    const method = asked ?? backupMethodFor(ctx, t.record.plan);
     // A plan's backupMethod physical without a repository: its backups stay logical folders (said once per backup).
     if (method === 'physical' && !location) ctx.reporter.info(`warning: plans.${t.record.plan}.backupMethod is physical, but there is no backups.repository: ${id} is backed up logically into ${ctx.config.backupsDir}`);
     if (location) {
