@@ -39,7 +39,7 @@ export function renderBackups(r: BackupsResult): string {
     return b.state === 'running' ? chalk.yellow(b.state) : chalk.dim(b.state);
   };
   const rows = r.backups.map((b) => [
-    b.id, b.tenant, state(b), b.sizeBytes === null ? '-' : megabytes(b.sizeBytes), b.startedAt.replace(/\.\d+Z$/, 'Z'),
+    b.method === 'physical' ? `${b.id} (physical)` : b.id, b.tenant, state(b), b.sizeBytes === null ? '-' : megabytes(b.sizeBytes), b.startedAt.replace(/\.\d+Z$/, 'Z'),
     b.state === 'failed' ? (b.reason ?? '') : b.stale ? `no heartbeat since ${b.heartbeatAt.replace(/\.\d+Z$/, 'Z')}: its process is gone` : b.repositoryDisplay ? `${b.repositoryDisplay} (restic, tag backup=${b.id})` : b.directory,
   ]);
   return table(['BACKUP', 'TENANT', 'STATE', 'SIZE', 'STARTED', 'FOLDER / REASON'], rows);
