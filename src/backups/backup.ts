@@ -26,6 +26,7 @@ import { migrationsDatabaseOf, tenantState } from './tenant-state.js';
 import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { backupIntoRepository, repositoryOf } from './repository-backup.js';
 import { parseRetention, pruneRepositoryBackups, type RetentionPolicy } from './retention.js';
+import { backupMethodFor, physicalPiece, type BackupMethod } from './physical-snapshot.js';
 import {
   backupDirectory, backupFormat, manifestFile, newBackupId, sha256Of, tenantFile,
   type BackupManifest, type ManifestEntry,
@@ -54,6 +55,8 @@ export interface BackupResult {
   /** A backup in the restic repository: where (credentials redacted), and each file's snapshot id. */
   repository?: string;
   snapshots?: Record<string, string>;
+  /** logical (pg_dump, every piece) or physical (pg_basebackup of the PostgreSQL cluster only). */
+  method: BackupMethod;
 }
 
 export interface BackupBatchResult {
@@ -75,14 +78,21 @@ export interface BackupOptions {
   keep?: number;
   /** --keep-daily/--keep-weekly/--keep-monthly: retention in the repository (restic forget of the tenant's snapshots). */
   retention?: RetentionPolicy;
+  /**
+   * physical (--physical) or logical whatever the plan says; unset: the plan's backupMethod (the
+   * agent's scheduled backups). move and clone ask for logical: they restore it piece by piece.
+   */
+  method?: BackupMethod;
 }
 
-export async function backupMany(ctx: Context, input: { ids: string[]; all?: boolean; keep?: unknown; keepDaily?: unknown; keepWeekly?: unknown; keepMonthly?: unknown }): Promise<BackupResult | BackupBatchResult> {
+export async function backupMany(ctx: Context, input: { ids: string[]; all?: boolean; keep?: unknown; keepDaily?: unknown; keepWeekly?: unknown; keepMonthly?: unknown; physical?: boolean }): Promise<BackupResult | BackupBatchResult> {
   const started = ctx.clock.now();
   const keep = parseKeep(input.keep);
   const retention = parseRetention({ daily: input.keepDaily, weekly: input.keepWeekly, monthly: input.keepMonthly });
   if (retention && !repositoryOf(ctx)) throw usageError('--keep-daily/--keep-weekly/--keep-monthly apply to backups in a repository: set backups.repository (TENANTCTL_BACKUP_REPOSITORY), or use --keep N');
   if (retention && keep !== undefined) throw usageError('give --keep N or --keep-daily/--keep-weekly/--keep-monthly, not both');
+  if (input.physical && !repositoryOf(ctx)) throw usageError('--physical backs up into the repository (restic dedupes the unchanged pages): set backups.repository (TENANTCTL_BACKUP_REPOSITORY)');
+  const physical = input.physical === true;
   if (input.all && input.ids.length > 0) throw usageError('give tenant ids or --all, not both');
   let ids = input.ids.map((id) => parseTenantId(id));
   if (new Set(ids).size !== ids.length) throw usageError('a tenant id is given twice');
@@ -93,10 +103,11 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
     if (ids.length === 0) throw new TenantctlError('notFound', `no active tenant on Docker host ${ctx.dockerHost.id} to back up`);
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');
-  if (ids.length === 1 && !input.all) return backupTenant(ctx, ids[0]!, { keep, retention });
+  const method = physical ? 'physical' : undefined;
+  if (ids.length === 1 && !input.all) return backupTenant(ctx, ids[0]!, { keep, retention, method });
   const items = await runBatch(ids, 1, (id) => {
     ctx.reporter.step(`backing up ${id}`);
-    return backupTenant(ctx, id, { keep, retention });
+    return backupTenant(ctx, id, { keep, retention, method });
   }, ctx.signal);
   const failed = items.filter((i) => !i.ok).length;
   const result: BackupBatchResult = { kind: 'batch', verb: 'backup', tenants: items, summary: { total: items.length, ok: items.length - failed, failed, durationMs: ctx.clock.now() - started } };
@@ -107,7 +118,7 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
   return result;
 }
 
-export async function backupTenant(ctx: Context, rawId: unknown, { keep, retention }: BackupOptions = {}): Promise<BackupResult> {
+export async function backupTenant(ctx: Context, rawId: unknown, { keep, retention, method: asked }: BackupOptions = {}): Promise<BackupResult> {
   const started = ctx.clock.now();
   const id = parseTenantId(rawId);
   const db = await ctx.adminDb();
@@ -119,14 +130,18 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
 
     const backupId = newBackupId(id, new Date(ctx.clock.now()));
     const location = repositoryOf(ctx);
+    const method = asked ?? backupMethodFor(ctx, t.record.plan);
+    // A plan's backupMethod physical without a repository: its backups stay logical folders (said once per backup).
+    if (method === 'physical' && !location) ctx.reporter.info(`warning: plans.${t.record.plan}.backupMethod is physical, but there is no backups.repository: ${id} is backed up logically into ${ctx.config.backupsDir}`);
     if (location) {
+      const taken = method === 'physical' ? [physicalPiece(pieces, id, template.name)] : pieces;
       const store = new BackupStore(db);
       await failKilledBackups(ctx, store, id);
       const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);
       const stopAfter = t.record.status === 'suspended' ? await startStateServices(ctx, t, runtime, pieces) : undefined;
       try {
         const snapshot: SnapshotContext = { ctx: onContainers(ctx, runtime), project: t.record.composeProject, runtime, tenant: id, secrets, migrationsDatabase: migrationsDatabaseOf(ctx, template, t.record) };
-        const made = await backupIntoRepository(ctx, db, location, { id, backupId, template, pieces, snapshot, document: () => tenantDocument(db, id) });
+        const made = await backupIntoRepository(ctx, db, location, { id, backupId, template, pieces: taken, snapshot, method, document: () => tenantDocument(db, id) });
         // The backup is recorded: retention failing after it (a lock, an unreachable repository) is a warning, not a failed backup (the journal finishes it later).
         let pruned: string[] = [];
         const warnings: string[] = [];
@@ -139,7 +154,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
             ctx.reporter.info(`warning: ${warnings[warnings.length - 1]!}`);
           }
         }
-        return { id: backupId, tenant: id, directory: made.directory, sizeBytes: made.sizeBytes, files: made.files, pruned, durationMs: ctx.clock.now() - started, dumpMBps: made.dumpMBps, repository: made.repository, snapshots: made.snapshots, ...(warnings.length ? { warnings } : {}) };
+        return { id: backupId, tenant: id, directory: made.directory, sizeBytes: made.sizeBytes, files: made.files, pruned, durationMs: ctx.clock.now() - started, dumpMBps: made.dumpMBps, repository: made.repository, snapshots: made.snapshots, method, ...(warnings.length ? { warnings } : {}) };
       } finally {
         await stopAfter?.();
       }
@@ -205,7 +220,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
       await db.withTransaction((client) => recordAudit(db, client, id, 'backup.created', null, { backup: backupId, directory: finalDir, sizeBytes, pieces: pieces.map((p) => p.name) }));
 
       const pruned = keep === undefined ? [] : await pruneBackups(ctx, db, id, keep);
-      return { id: backupId, tenant: id, directory: finalDir, sizeBytes, files, pruned, durationMs: ctx.clock.now() - started, dumpMBps };
+      return { id: backupId, tenant: id, directory: finalDir, sizeBytes, files, pruned, durationMs: ctx.clock.now() - started, dumpMBps, method: 'logical' };
     } catch (error) {
       // Best effort on the way out: the first cause (error, rethrown below) is the answer; a row
       // left 'running' and its .partial folder are settled by the tenant's next backup (failKilledBackups).

@@ -41,7 +41,7 @@ export async function cloneTenant(ctx: Context, input: { id: unknown; as: unknow
   }
 
   ctx.reporter.step(`backing up ${source}`);
-  const backup = await backupTenant(ctx, source);
+  const backup = await backupTenant(ctx, source, { method: 'logical' });
   ctx.reporter.step(`restoring backup ${backup.id} as ${target}`);
   const restored = await restore(ctx, { id: source, from: backup.id, as: target, name: name ?? target });
   return { ...restored, backup: backup.id, durationMs: ctx.clock.now() - started };

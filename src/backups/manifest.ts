@@ -37,6 +37,10 @@ export interface ManifestPiece {
   image: string;
   imageId: string;
   version?: string;
+  /** physical: the piece is the server's whole cluster (pg_basebackup tar, physical-snapshot.ts), restored by swapping its data volume. */
+  method?: 'physical';
+  /** physical: the server's major version (a cluster starts only under the same major). */
+  major?: number;
 }
 
 export interface BackupManifest {
@@ -51,6 +55,11 @@ export interface BackupManifest {
   pieces: Record<string, ManifestPiece>;
   /** By file name, relative to the backup's folder. */
   files: Record<string, ManifestEntry>;
+}
+
+/** The physical piece of a backup's manifest (backup --physical), when it is a physical backup. */
+export function physicalPieceOf(manifest: Pick<BackupManifest, 'pieces'>): ManifestPiece | undefined {
+  return Object.values(manifest.pieces).find((p) => p.method === 'physical');
 }
 
 /** acme-20250131t090000z-3f9a: sorts by time, unique, a valid admin_backups id. */

@@ -20,7 +20,7 @@ export function renderBackup(r: BackupResult | BackupBatchResult): string {
     return `${table(['TENANT', 'BACKUP', 'DETAIL'], rows)}\n\n${s.total} tenants: ${s.ok} backed up, ${s.failed} failed (${seconds(s.durationMs)})`;
   }
   const lines = [
-    `${chalk.green('✓')} ${r.tenant} backed up: ${chalk.bold(r.id)}  (${megabytes(r.sizeBytes)}, ${seconds(r.durationMs)})`,
+    `${chalk.green('✓')} ${r.tenant} backed up${r.method === 'physical' ? ' physically (its PostgreSQL cluster)' : ''}: ${chalk.bold(r.id)}  (${megabytes(r.sizeBytes)}, ${seconds(r.durationMs)})`,
     r.repository ? `  in       ${r.repository} (restic snapshots ${Object.values(r.snapshots ?? {}).join(', ')})` : `  folder   ${r.directory}`,
     `  files    ${Object.entries(r.files).map(([name, f]) => `${name} ${megabytes(f.bytes)}`).join(', ')} (sizes and SHA-256 in manifest.json)`,
     `  restore  tenantctl restore ${r.tenant} --from ${r.id}`,
@@ -39,7 +39,7 @@ export function renderBackups(r: BackupsResult): string {
     return b.state === 'running' ? chalk.yellow(b.state) : chalk.dim(b.state);
   };
   const rows = r.backups.map((b) => [
-    b.id, b.tenant, state(b), b.sizeBytes === null ? '-' : megabytes(b.sizeBytes), b.startedAt.replace(/\.\d+Z$/, 'Z'),
+    b.method === 'physical' ? `${b.id} (physical)` : b.id, b.tenant, state(b), b.sizeBytes === null ? '-' : megabytes(b.sizeBytes), b.startedAt.replace(/\.\d+Z$/, 'Z'),
     b.state === 'failed' ? (b.reason ?? '') : b.stale ? `no heartbeat since ${b.heartbeatAt.replace(/\.\d+Z$/, 'Z')}: its process is gone` : b.repositoryDisplay ? `${b.repositoryDisplay} (restic, tag backup=${b.id})` : b.directory,
   ]);
   return table(['BACKUP', 'TENANT', 'STATE', 'SIZE', 'STARTED', 'FOLDER / REASON'], rows);

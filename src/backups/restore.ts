@@ -16,7 +16,7 @@ import { projectLabel } from '../stack/removal.js';
 import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { BackupStore } from './store.js';
-import { corrupt, dumpFile, manifestFile, redisFile, tenantFile, verifyBackup, type BackupManifest } from './manifest.js';
+import { corrupt, physicalPieceOf, dumpFile, manifestFile, redisFile, tenantFile, verifyBackup, type BackupManifest } from './manifest.js';
 import { clientsOf, dropReplaced, putStateBack, stagePiece, startStack, stopClients, swapPiece, type RestoreStack } from './restore-data.js';
 import { tenantState } from './tenant-state.js';
 import type { Piece } from './pieces.js';
@@ -115,6 +115,7 @@ export async function restore(ctx: Context, input: RestoreInput): Promise<Restor
   const release = await holdTenant(ctx, target);
   try {
     const { dir, manifest } = await locateAndVerify(ctx, input.from);
+    if (physicalPieceOf(manifest)) throw usageError(`backup ${manifest.id} is physical (its PostgreSQL cluster only): tenantctl restore ${manifest.tenant} --from ${manifest.id} restores it by swapping the cluster`);
     if (manifest.tenant !== source) throw usageError(`backup ${manifest.id} is of tenant ${manifest.tenant}, not ${source}; use tenantctl restore ${manifest.tenant} --from ${input.from}${input.as === undefined ? ` --as ${source}` : ''}`);
     const document = await readBackupDocument(ctx, dir);
     const existing = await new TenantRegistry(db).get(target);

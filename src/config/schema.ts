@@ -60,6 +60,12 @@ const planSettings = (pidsLimit: number) => z.strictObject({
     keepBaseBackups: z.int().check(z.gte(1), z.lte(10_000)),
     keepDays: z.optional(z.int().check(z.gte(0), z.lte(3650))),
   })),
+  /**
+   * How `backup` takes the tenant's PostgreSQL (src/backups/physical-snapshot.ts): logical (pg_dump,
+   * every piece of state) or physical (pg_basebackup of the whole cluster into the repository, which
+   * dedupes unchanged pages: an unchanged tenant's backup adds almost nothing, though it still reads the whole cluster). `--physical` asks for it once.
+   */
+  backupMethod: z._default(z.enum(['logical', 'physical']), 'logical'),
 });
 
 /**

@@ -124,7 +124,7 @@ async function moveHeld(ctx: Context, db: AdminDb, id: string, to: string, start
     await journal.step(op, 'writers-stopped');
     await ctx.pause('move:writers-stopped');
     ctx.reporter.step(`backing up ${id} on ${source.id}`);
-    const backup = await backupTenant(contextOn(ctx, source), id);
+    const backup = await backupTenant(contextOn(ctx, source), id, { method: 'logical' });
     backupId = backup.id;
     // The restore's intent too: a new tenant on the target, from this backup, with names of its own.
     await journal.step(op, 'backed-up', { backup: backup.id, dir: backup.directory, source: id, mode: 'new', suffix: randomBytes(4).toString('hex'), before: null });

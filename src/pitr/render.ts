@@ -1,5 +1,6 @@
 import chalk from 'chalk';
 import type { PitrRestoreResult } from './restore-to-time.js';
+import type { PhysicalRestoreResult } from './restore-physical.js';
 import type { ArchiveLag } from './ship.js';
 import type { PitrBackupResult } from './backup.js';
 import type { PitrArchiveStatus } from './status.js';
@@ -11,6 +12,16 @@ export function renderPitrRestore(r: PitrRestoreResult): string {
     `${chalk.green('✓')} ${r.id} restored to ${chalk.bold(r.targetTime)}${r.mode === 'new' ? ` (a new tenant, from ${r.source})` : ''}  (${(r.durationMs / 1000).toFixed(1)} s)`,
     `  from     base backup ${r.base.snapshotId.slice(0, 8)} (completed ${r.base.completedAt}) and ${r.walSnapshots} WAL batch(es)`,
     `  new base ${r.newBase ? r.newBase.slice(0, 8) : chalk.yellow('none (run tenantctl backup)')}`,
+  ];
+  if (r.url) lines.push(`  url      ${r.url}`);
+  if (r.initialApiKey) lines.push(`  api key  ${r.initialApiKey.key}  (shown once)`);
+  return lines.join('\n');
+}
+
+export function renderPhysicalRestore(r: PhysicalRestoreResult): string {
+  const lines = [
+    `${chalk.green('✓')} ${r.id} restored from physical backup ${chalk.bold(r.from)}${r.mode === 'new' ? ` (a new tenant, from ${r.source})` : ''}  (${(r.durationMs / 1000).toFixed(1)} s)`,
+    `  cluster  as it was at ${r.backupTime} (every database of its PostgreSQL; nothing else)`,
   ];
   if (r.url) lines.push(`  url      ${r.url}`);
   if (r.initialApiKey) lines.push(`  api key  ${r.initialApiKey.key}  (shown once)`);

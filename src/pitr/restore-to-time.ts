@@ -12,7 +12,7 @@ import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { tenantState } from '../backups/tenant-state.js';
 import { startStack } from '../backups/restore-data.js';
-import { stackContainer } from '../backups/containers.js';
+import { requireRunning, stackContainer } from '../backups/containers.js';
 import { composeStopTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { pitrService } from '../templates/wal-archive.js';
@@ -58,7 +58,15 @@ export interface PitrIntent {
   service?: string;
   base?: { snapshotId: string; completedAt: string };
   wal?: Array<{ id: string; path: string }>;
+  /**
+   * A physical backup restored as it is (restore-physical.ts): its self-contained tar is staged and
+   * swapped in by these same steps, with no WAL shipped or replayed (targetTime is the backup's time).
+   */
+  physical?: PhysicalSource;
 }
+
+/** The physical backup a restore stages: its row, its tar's snapshot and path, its size. */
+export interface PhysicalSource { backup: string; snapshotId: string; file: string; bytes: number }
 
 export interface PitrRestoreResult {
   id: string;
@@ -163,8 +171,20 @@ export async function restoreToTime(ctx: Context, input: PitrRestoreInput): Prom
   }
 }
 
+/**
+ * A physical backup's tar, staged: it must be a cluster of the live server's major version (the
+ * same PG_VERSION as the volume's own), and nothing of a running or recovering server's state
+ * comes with it. Its backup_label and pg_wal make PostgreSQL replay to the backup's end on start.
+ */
+const physicalStartScript = [
+  '[ -s "$STAGED/PG_VERSION" ] || { echo "the physical backup was not extracted (no PG_VERSION)" >&2; exit 3; }',
+  '[ -s "$STAGED/backup_label" ] || { echo "the physical backup has no backup_label: not a pg_basebackup" >&2; exit 3; }',
+  'if [ -s PG_VERSION ] && [ "$(cat "$STAGED/PG_VERSION")" != "$(cat PG_VERSION)" ]; then echo "the backup is a PostgreSQL $(cat "$STAGED/PG_VERSION") cluster and the tenant runs PostgreSQL $(cat PG_VERSION): a physical backup starts only under its own major version" >&2; exit 3; fi',
+  'rm -f "$STAGED/postmaster.pid" "$STAGED/recovery.signal" "$STAGED/standby.signal"',
+].join('\n');
+
 /** The target tenant's stack as the steps see it. */
-async function stackOf(ctx: Context, id: string) {
+export async function stackOf(ctx: Context, id: string) {
   const t = await requireTenantFor(ctx, id, 'be restored to a time', ['active']);
   const db = await ctx.adminDb();
   const state = await tenantState(ctx, db, t, 'be restored to a time');
@@ -174,30 +194,46 @@ async function stackOf(ctx: Context, id: string) {
   return { t, state, service, anyRole: piece.user ?? 'postgres', runtime, project: t.record.composeProject };
 }
 
-async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; startedAt: string; completedAt: string; bytes: number }): Promise<{ walSnapshots: number }> {
+export async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; startedAt: string; completedAt: string; bytes: number }): Promise<{ walSnapshots: number }> {
+  const physical = op.data.physical;
+  // A physical restore's steps pause under its own names (restore-physical:<step>).
+  const verbName = physical ? 'restore-physical' : 'pitr-restore';
   const record = async (step: PitrStep, data?: Partial<PitrIntent>) => {
     await journal.step(op, step, data);
-    await ctx.pause(`pitr-restore:${step}`);
+    await ctx.pause(`${verbName}:${step}`);
   };
-  // Everything the source committed until now into the repository: the target time's WAL may still
-  // be in its archive volume, or not even archived yet.
   const src = await stackOf(ctx, op.data.source);
-  const srcContainer = await archivingContainer(ctx, src.project, src.service, op.data.source);
+  // A physical backup brings its own WAL: no archive volume needed, nothing shipped.
+  const serverOf = (project: string, service: string, tenant: string) => (physical ? requireRunning(ctx.dockerHost, project, service, tenant, ctx.signal) : archivingContainer(ctx, project, service, tenant));
+  const srcContainer = await serverOf(src.project, src.service, op.data.source);
+  const wal = physical ? [] : await shipUntilNow(ctx, repo, op, src, srcContainer.id, base);
+
+  const dst = op.data.mode === 'new' ? await stackOf(ctx, op.tenant) : src;
+  const container = op.data.mode === 'new' ? await serverOf(dst.project, dst.service, op.tenant) : srcContainer;
+  const dataDir = await superuserSql(ctx, container.id, dst.anyRole, 'SHOW data_directory', 'asking PostgreSQL for its data directory');
+  return replaceData(ctx, record, op, repo, base, { dst, container, dataDir, wal });
+}
+
+/** Everything the source committed until now into the repository: the target time's WAL may still be in its archive volume, or not even archived yet. */
+async function shipUntilNow(ctx: Context, repo: PitrRepository, op: Operation<PitrIntent>, src: { anyRole: string }, srcContainer: string, base: { startedAt: string }): Promise<Array<{ id: string; path: string }>> {
   ctx.reporter.step(`shipping the WAL of ${op.data.source} archived until now`);
   // PostgreSQL stops at a target time only on a commit record stamped after it: a quiet tenant has
   // none, and its recovery would end before the target (FATAL). A transaction id taken now commits
   // one, stamped after any target (targets are in the past), into the WAL switched and shipped below.
-  await superuserSql(ctx, srcContainer.id, src.anyRole, 'SELECT pg_current_xact_id()', 'committing a transaction after the target time');
-  await switchAndWaitArchived(ctx, srcContainer.id, src.anyRole);
-  await recordShipping(await ctx.adminDb(), op.data.source, await shipWal(ctx, repo, { tenant: op.data.source, container: srcContainer.id }));
+  await superuserSql(ctx, srcContainer, src.anyRole, 'SELECT pg_current_xact_id()', 'committing a transaction after the target time');
+  await switchAndWaitArchived(ctx, srcContainer, src.anyRole);
+  await recordShipping(await ctx.adminDb(), op.data.source, await shipWal(ctx, repo, { tenant: op.data.source, container: srcContainer }));
   // Every WAL batch shipped since the base began (a minute's slack for the two clocks): the
   // segments the base needs and those up to the target are among them; later ones are not replayed.
   const fromMs = Date.parse(base.startedAt) - 60_000;
-  const wal = (await snapshotsTagged(ctx, repo, walTags(op.data.source))).filter((s) => Date.parse(s.time) >= fromMs).map((s) => ({ id: s.id, path: s.paths[0] ?? '/' }));
+  return (await snapshotsTagged(ctx, repo, walTags(op.data.source))).filter((s) => Date.parse(s.time) >= fromMs).map((s) => ({ id: s.id, path: s.paths[0] ?? '/' }));
+}
 
-  const dst = op.data.mode === 'new' ? await stackOf(ctx, op.tenant) : src;
-  const container = op.data.mode === 'new' ? await archivingContainer(ctx, dst.project, dst.service, op.tenant) : srcContainer;
-  const dataDir = await superuserSql(ctx, container.id, dst.anyRole, 'SHOW data_directory', 'asking PostgreSQL for its data directory');
+async function replaceData(
+  ctx: Context, record: (step: PitrStep, data?: Partial<PitrIntent>) => Promise<void>, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; completedAt: string; bytes: number },
+  { dst, container, dataDir, wal }: { dst: Awaited<ReturnType<typeof stackOf>>; container: { volumes: Record<string, string>; image: string }; dataDir: string; wal: Array<{ id: string; path: string }> },
+): Promise<{ walSnapshots: number }> {
+  const physical = op.data.physical;
   const volume = container.volumes[dataDir];
   if (!volume) throw new TenantctlError('conflict', `the data directory ${dataDir} of ${op.tenant} is not a named volume of its own; a to-time restore swaps the whole volume's content`);
   const where: VolumeWhere = { tenant: op.tenant, volume, image: container.image, suffix: op.data.suffix, dataDir };
@@ -206,9 +242,10 @@ async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Oper
 
   ctx.reporter.step(`staging base backup ${base.snapshotId.slice(0, 8)} and ${wal.length} WAL batch(es) beside the live data of ${op.tenant}`);
   await inDataVolume(ctx, where, clearStageScript, 'clearing the stage');
-  await streamInto(ctx, repo, where, base.snapshotId, `/${baseFileName}`, 'staged');
+  await streamInto(ctx, repo, where, base.snapshotId, physical ? physical.file : `/${baseFileName}`, 'staged');
   for (const batch of wal) await streamInto(ctx, repo, where, batch.id, batch.path, 'wal');
-  await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime), 'writing the recovery settings');
+  if (physical) await inDataVolume(ctx, where, physicalStartScript, 'checking the staged cluster (PG_VERSION)');
+  else await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime), 'writing the recovery settings');
   await record('staged');
 
   // The database service alone: with it stopped nothing can write to it, and its clients reconnect
@@ -219,7 +256,7 @@ async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Oper
   await inDataVolume(ctx, where, swapScript, 'swapping the restored data in');
   await record('swapped');
   await record('starting');
-  ctx.reporter.step(`starting ${op.tenant}: PostgreSQL replays the WAL to ${op.data.targetTime}`);
+  ctx.reporter.step(physical ? `starting ${op.tenant} on backup ${physical.backup}: PostgreSQL replays the WAL inside it to the backup's end` : `starting ${op.tenant}: PostgreSQL replays the WAL to ${op.data.targetTime}`);
   await startStack(ctx, { id: op.tenant, project: dst.project, target: dst.t.target, clients: [], runtime: dst.runtime });
   await record('started');
   await waitPromoted(ctx, op.tenant, dst.project, dst.service, dst.anyRole);
@@ -281,15 +318,15 @@ async function waitPromoted(ctx: Context, id: string, project: string, service: 
 }
 
 /** Past 'proven': the set-aside data and WAL copies dropped, the operation closed with its audit row. */
-async function completePitr(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>): Promise<void> {
+export async function completePitr(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>): Promise<void> {
   const db = await ctx.adminDb();
   if (op.data.where) {
     ctx.reporter.step(`dropping the data the restore replaced in ${op.tenant}`);
     await inDataVolume(ctx, op.data.where, dropScript, 'dropping the replaced data').catch((error) => ctx.reporter.info(`could not drop the replaced data: ${messageOf(error)}`));
   }
-  await journal.finish(op, 'completed', null, (client) => recordAudit(db, client, op.tenant, 'backup.restored-to-time', null, {
-    from: op.data.source, targetTime: op.data.targetTime, base: op.data.base?.snapshotId, mode: op.data.mode,
-  }));
+  await journal.finish(op, 'completed', null, (client) => (op.data.physical
+    ? recordAudit(db, client, op.tenant, 'backup.restored', null, { from: op.data.source, backup: op.data.physical.backup, method: 'physical', mode: op.data.mode })
+    : recordAudit(db, client, op.tenant, 'backup.restored-to-time', null, { from: op.data.source, targetTime: op.data.targetTime, base: op.data.base?.snapshotId, mode: op.data.mode })));
 }
 
 /** Before 'proven': the live data back and proven ready (in-place), or the tenant made by --as removed. Returns what was kept. */
@@ -326,7 +363,7 @@ async function provisionTouched(ctx: Context, op: Operation<PitrIntent>): Promis
   return !(before && now.status === before.status && now.updatedAt === before.updatedAt);
 }
 
-async function undoAfterFailure(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, error: unknown): Promise<TenantctlError> {
+export async function undoAfterFailure(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, error: unknown): Promise<TenantctlError> {
   const first = error instanceof TenantctlError ? error : new TenantctlError('internal', messageOf(error), { cause: error });
   const lost = first instanceof LostLockError ? first : await journal.db.locksProven();
   if (lost) {

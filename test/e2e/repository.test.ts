@@ -190,3 +190,81 @@ describe('backups into a restic repository over sftp', () => {
     expect(usage.exitCode).toBe(2);
   }, 300_000);
 });
+
+// Physical backups (backup --physical): the tenant's PostgreSQL cluster by pg_basebackup streamed
+// into the same repository; a second one of the unchanged tenant adds little (restic's dedup); kills
+// at its own pause point settled like any backup's; restore --from it in place killed once proven and
+// finished by the next command, rows identical.
+describe('physical backups into the repository', () => {
+  const rawSize = async () => Number(JSON.parse(String((await resticRun(['stats', '--json', '--mode', 'raw-data'])).stdout)).total_size);
+  let physical = '';
+  let tarBytes = 0;
+
+  it('backs the cluster up physically; kills at its pause point are settled; a second one adds little', async () => {
+    const before = await rawSize();
+    const r = await h.cli(['backup', id, '--physical', '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    const made = r.json();
+    expect(made.method).toBe('physical');
+    expect(Object.keys(made.snapshots).sort()).toEqual(['db.pgdata.tar', 'manifest.json', 'tenant.json']);
+    tarBytes = made.files['db.pgdata.tar'].bytes;
+    const first = await rawSize();
+    // The repository held the logical dumps of the same rows: the cluster's tar is new data.
+    expect(first).toBeGreaterThan(before);
+    // The tar read back with restic itself: the hash recorded, and a tar of a cluster.
+    const tar = (await resticRun(['dump', made.snapshots['db.pgdata.tar'], `/tenantctl/${id}/db.pgdata.tar`], { stdout: 'buffer' })).stdout as unknown as Uint8Array;
+    expect(createHash('sha256').update(tar).digest('hex')).toBe(made.files['db.pgdata.tar'].sha256);
+    const listed = await execa('tar', ['-tf', '-'], { input: Buffer.from(tar) });
+    expect(listed.stdout.split('\n').map((f) => f.replace(/^\.\//, ''))).toEqual(expect.arrayContaining(['PG_VERSION', 'backup_label']));
+    const [row] = await h.adminQuery('SELECT state, manifest FROM admin_backups WHERE id = $1', [made.id]);
+    expect(row.state).toBe('succeeded');
+    expect(row.manifest.pieces.db).toMatchObject({ method: 'physical', file: 'db.pgdata.tar' });
+    expect(row.manifest.pieces.db.major).toBeGreaterThanOrEqual(14);
+
+    const killed: string[] = [];
+    for (const signal of ['SIGKILL', 'SIGINT'] as const) {
+      const run = await startPausedAt(h, ['backup', id, '--physical', '--json'], 'backup:physical-saved');
+      const [running] = await h.adminQuery("SELECT id, snapshots FROM admin_backups WHERE customer_id = $1 AND state = 'running'", [id]);
+      expect(Object.keys(running.snapshots)).toEqual(['db.pgdata.tar']);
+      run.child.kill(signal);
+      const ended = await run.child;
+      if (signal === 'SIGINT') expect(ended.exitCode, String(ended.stderr)).toBe(130);
+      killed.push(running.id);
+    }
+    const beforeSecond = await rawSize();
+    const again = await h.cli(['backup', id, '--physical', '--json']);
+    expect(again.exitCode, again.why).toBe(0);
+    physical = again.json().id;
+    const states = await h.adminQuery('SELECT id, state FROM admin_backups WHERE id = ANY($1)', [killed]);
+    expect(states.map((s) => s.state)).toEqual(killed.map(() => 'failed'));
+    // Only the killed backups' snapshots were forgotten; the first physical backup's are all there.
+    for (const backup of killed) expect(await snapshots(`backup=${backup}`)).toEqual([]);
+    expect(await snapshots(`backup=${made.id}`)).toHaveLength(3);
+    // The unchanged cluster's pages are in the repository already: its new WAL and metadata only.
+    const added = (await rawSize()) - beforeSecond;
+    expect(added).toBeLessThan(tarBytes / 4);
+    expect(again.json().files['db.pgdata.tar'].bytes).toBeGreaterThan(tarBytes / 2);
+  }, 240_000);
+
+  it('restores a physical backup in place, killed (-9) once proven: the next command finishes it, rows identical', async () => {
+    await psql(id, "DELETE FROM public.notes WHERE id % 5 = 0; UPDATE public.notes SET body = 'changed' WHERE id < 70");
+    expect(await rows(id)).not.toBe(original);
+    // The undo side of these same steps (before 'proven') is killed at every step by pitr.test.ts; here the finish.
+    const run = await startPausedAt(h, ['restore', id, '--from', physical, '--yes'], 'restore-physical:proven');
+    run.child.kill('SIGKILL');
+    await run.child;
+    run.resume();
+    const next = await h.cli(['start', id, '--json']);
+    expect(next.exitCode, next.why).toBe(0);
+    expect(await rows(id)).toBe(original);
+    const [op] = await h.adminQuery("SELECT state, data FROM admin_operations WHERE customer_id = $1 AND verb = 'pitr-restore' ORDER BY started_at DESC LIMIT 1", [id]);
+    expect(op.state).toBe('completed');
+    expect(op.data.physical.backup).toBe(physical);
+    const db = await containerOf(project(id), 'db');
+    const left = (await execa('docker', ['exec', db, 'ls', '-A', '/var/lib/postgresql/data'])).stdout.split('\n').filter((f) => f.startsWith('.tenantctl-'));
+    expect(left).toEqual([]);
+    // --physical without a repository is refused (exit 2): a folder cannot dedupe the unchanged pages.
+    const folder = await h.cli(['backup', id, '--physical'], { env: { TENANTCTL_BACKUP_REPOSITORY: '' } });
+    expect(folder.exitCode, folder.why).toBe(2);
+  }, 240_000);
+});

@@ -9,6 +9,7 @@ export function define(command: Command): void {
     .option('--keep <n>', 'afterwards keep only the newest n succeeded backups of each tenant (older folders are removed; in a repository: restic --keep-last n)')
     .option('--keep-daily <n>', 'repository retention: keep the last backup of each of the last n days (restic forget over the tenant\'s own snapshots, then prune)')
     .option('--keep-weekly <n>', 'repository retention: keep the last backup of each of the last n weeks')
+    .option('--physical', 'a physical backup of the tenant\'s PostgreSQL cluster into the repository (pg_basebackup; an unchanged tenant takes seconds); default: plans.<plan>.backupMethod')
     .option('--keep-monthly <n>', 'repository retention: keep the last backup of each of the last n months')
     .addHelpText('after', `
 Examples:
@@ -16,6 +17,7 @@ Examples:
   $ tenantctl backup --all --keep 7 --json
   $ TENANTCTL_BACKUPS_DIR=/srv/backups tenantctl backup acme globex
   $ TENANTCTL_BACKUP_REPOSITORY=sftp:backup@vault:/srv/restic tenantctl backup acme --keep-daily 7 --keep-weekly 4
+  $ tenantctl backup acme --physical --json
 
 With backups.repository set (README: Backups to a repository), each file below streams straight
 into the restic repository instead (restic backup --stdin, one snapshot per file, tagged
@@ -32,6 +34,13 @@ as succeeded only when every piece is checked (pg_restore --list reads a dump, S
 integrity_check passes, an RDB starts with its magic, an archive has a tar header). A tenant whose template
 declares no state is refused (exit 2); --all leaves such tenants out.
 
+--physical (or plans.<plan>.backupMethod: physical; repository only): the tenant's whole PostgreSQL
+cluster by pg_basebackup -Ft -X fetch (its WAL inside, so it starts on its own) streamed into
+restic as <piece>.pgdata.tar, read back and hashed before it is recorded. restic stores only the
+chunks it has not seen: an unchanged tenant's next physical backup adds a few MB and takes seconds.
+It holds the PostgreSQL cluster only (no Redis, files or volumes); restore --from puts it back by
+replacing the whole cluster, and only under the same PostgreSQL major version.
+
 A tenant whose plan has point-in-time recovery (plans.<plan>.pitr) also gets a physical base backup
 in the repository (pg_basebackup streamed into restic; "pitr" in --json), and its archived WAL shipped.
 `)
@@ -40,7 +49,7 @@ in the repository (pg_basebackup streamed into restic; "pitr" in --json), and it
       const { renderBackup } = await import('../../backups/render.js');
       const { withPitrBases } = await import('../../pitr/backup.js');
       const { renderPitrBackups } = await import('../../pitr/render.js');
-      await withContext(command, async (ctx) => withPitrBases(ctx, await backupMany(ctx, { ids, all: options.all === true, keep: options.keep, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly })),
+      await withContext(command, async (ctx) => withPitrBases(ctx, await backupMany(ctx, { ids, all: options.all === true, keep: options.keep, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly, physical: options.physical === true })),
         (r) => [renderBackup(r), ...renderPitrBackups(r)].join('\n'),
         { tenantIds: ids, hostName: options.host });
     });

@@ -16,6 +16,7 @@ Examples:
   $ tenantctl restore acme --from /srv/backups/acme/acme-20250131t090000z-3f9a --as acme-copy
   $ tenantctl restore acme --from acme-20250131t090000z-3f9a --replace-kept-data
   $ tenantctl restore acme --to-time 2026-12-06T11:30:00Z --yes
+  $ tenantctl restore acme --from acme-20261206t150000z-9c1d --yes     # a physical backup
   $ tenantctl restore acme --to-time 2026-12-06T11:30:00+01:00 --as acme-before
 
 Every file is checked against its size and SHA-256 first: a corrupt or truncated backup is refused
@@ -31,6 +32,11 @@ killed half-way is finished or undone by the next command on the tenant.
 before that moment and the WAL shipped since come from the repository, and PostgreSQL replays to it
 (recovery_target_time), then promotes; the live data stays aside in its volume until the restored
 tenant is proven ready. Only the PostgreSQL piece goes back in time; Redis keeps its present state.
+
+A physical backup (backup --physical) given to --from goes back the same way: its cluster staged in
+the data volume, the database service stopped, the volume's content swapped, the stack started and
+proven ready. It replaces the whole PostgreSQL cluster (nothing else: Redis and files stay as they
+are), needs the same PostgreSQL major version (exit 5 otherwise), and a plan without pitr.
 `)
     .action(async (id: string, options, command: Command) => {
       if (options.toTime !== undefined) {
@@ -48,12 +54,19 @@ tenant is proven ready. Only the PostgreSQL piece goes back in time; Redis keeps
         await withContext(command, async () => { throw usageError('restore needs --from <backup> (a backup id or folder) or --to-time <timestamp> (point-in-time recovery)'); }, () => '');
         return;
       }
+      const { isPhysicalBackup, restorePhysical } = await import('../../pitr/restore-physical.js');
       const { restore } = await import('../../backups/restore.js');
       const { renderRestore } = await import('../../backups/render.js');
       const { askOnTerminal } = await import('../confirm.js');
-      await withContext(command, (ctx) => thenSyncFrontdoor(ctx, () => restore(ctx, {
-        id, from: options.from, as: options.as, yes: options.yes === true, replaceKeptData: options.replaceKeptData === true,
-        confirm: (question) => askOnTerminal(question, options.as ?? id),
-      })), renderRestore, { tenantIds: [options.as ?? id] });
+      const { renderPhysicalRestore } = await import('../../pitr/render.js');
+      await withContext(command, (ctx) => thenSyncFrontdoor(ctx, async () => {
+        const confirm = (question: string) => askOnTerminal(question, options.as ?? id);
+        // A physical backup (backup --physical) goes back by swapping the cluster (src/pitr/restore-physical.ts).
+        if (typeof options.from === 'string' && await isPhysicalBackup(ctx, options.from)) {
+          if (options.replaceKeptData) throw (await import('../../common/errors.js')).usageError('a physical backup restores into an active tenant or --as a new one: it takes no --replace-kept-data');
+          return restorePhysical(ctx, { id, from: options.from, as: options.as, yes: options.yes === true, confirm });
+        }
+        return restore(ctx, { id, from: options.from, as: options.as, yes: options.yes === true, replaceKeptData: options.replaceKeptData === true, confirm });
+      }), (r) => ('method' in r ? renderPhysicalRestore(r) : renderRestore(r)), { tenantIds: [options.as ?? id] });
     });
 }

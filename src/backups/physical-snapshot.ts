@@ -1,0 +1,60 @@
+import type { Context } from '../context.js';
+import { TenantctlError, usageError } from '../common/errors.js';
+import { lastErrorLine } from '../common/exec.js';
+import { dumpRestoreTimeoutMs } from '../common/timeouts.js';
+import { dockerToFile, type StreamResult, type StreamSink } from '../engine/docker-stream.js';
+import { execIn, postgresSuperuser } from './containers.js';
+import { pieceContainer, type Piece } from './pieces.js';
+import type { SnapshotContext } from './piece-snapshots.js';
+
+// A physical backup of a tenant's PostgreSQL (`backup --physical`, plans.<plan>.backupMethod):
+// `pg_basebackup -D - -Ft -X fetch` in the tenant's own container, over its local socket as the
+// superuser, one tar of the whole cluster with the WAL it needs inside it (self-contained: no WAL
+// archive is needed to start it), streamed into `restic backup --stdin`. restic's content-defined
+// chunking finds the unchanged pages of the previous backup's tar, so an unchanged 1 GB tenant
+// adds a few MB (its new WAL) and takes seconds instead of pg_dump's minutes. The tar is restored
+// by swapping the data volume's content (src/pitr/restore-physical.ts), so only the same major
+// version can start it.
+
+export type BackupMethod = 'logical' | 'physical';
+
+/** The file a physical piece is saved as (restic's --stdin-filename under tenantctl/<tenant>/). */
+export const physicalFile = (piece: Pick<Piece, 'name'>) => `${piece.name}.pgdata.tar`;
+
+/** --physical, else the plan's backupMethod (default logical). */
+export function backupMethodFor(ctx: Pick<Context, 'config'>, plan: string, physical?: boolean): BackupMethod {
+  if (physical) return 'physical';
+  return ctx.config.plans[plan as keyof Context['config']['plans']]?.backupMethod ?? 'logical';
+}
+
+/**
+ * The one PostgreSQL piece a physical backup takes. A template with none, or with more than one,
+ * cannot (a cluster per piece would be a backup restored piece by piece, which this is not).
+ */
+export function physicalPiece(pieces: readonly Piece[], tenant: string, template: string): Piece {
+  const pg = pieces.filter((p) => p.kind === 'postgres');
+  if (pg.length !== 1) throw usageError(`a physical backup takes the one PostgreSQL cluster of a tenant, and ${tenant}'s template ${template} declares ${pg.length} postgres state pieces: back it up logically (without --physical; plans.<plan>.backupMethod: logical)`);
+  return pg[0]!;
+}
+
+/** The base backup streamed into `sink`, its tar header checked; what the manifest records of it. */
+export async function snapshotPhysical(s: SnapshotContext, piece: Piece, sink: StreamSink): Promise<StreamResult & { image: string; imageId: string; version: string; major: number }> {
+  const { ctx } = s;
+  const container = await pieceContainer(ctx, s.project, piece);
+  if (!container.running) throw new TenantctlError('conflict', `the ${piece.service} container of ${s.tenant} is not running (tenantctl start ${s.tenant})`);
+  const superuser = await postgresSuperuser(ctx.dockerHost, container.id, piece.user!, ctx.signal);
+  const versionNum = (await execIn(ctx.dockerHost, container.id, ['psql', '-X', '-A', '-t', '-h', '/run/postgresql', '-U', superuser, '-d', 'postgres', '-c', 'SHOW server_version_num'], { what: 'asking PostgreSQL for its version', signal: ctx.signal })).trim();
+  const major = Math.floor(Number(versionNum) / 10_000);
+  if (!Number.isInteger(major) || major < 10) throw new TenantctlError('docker', `could not read the PostgreSQL version of ${s.tenant}'s ${piece.name} (server_version_num ${JSON.stringify(versionNum)})`);
+  // -X fetch: the WAL from the backup's start to its end goes into the tar (streaming cannot be with
+  // tar on stdout); --checkpoint=fast: an operator's backup starts now, not at the next checkpoint.
+  const base = await dockerToFile(ctx.dockerHost, ['exec', container.id, 'pg_basebackup', '-h', '/run/postgresql', '-U', superuser, '-D', '-', '-Ft', '-X', 'fetch', '--checkpoint=fast', '--no-manifest', '--no-password'], sink, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
+  if (base.exitCode !== 0) {
+    if (ctx.signal.aborted) throw new TenantctlError('interrupted', `interrupted while pg_basebackup of ${s.tenant} ran`);
+    throw new TenantctlError('docker', `pg_basebackup of ${s.tenant}'s ${piece.name} failed (exit ${base.exitCode}): ${lastErrorLine(base.stderrTail)}`);
+  }
+  if (base.bytes < 1024 || base.head.subarray(257, 262).toString('latin1') !== 'ustar') {
+    throw new TenantctlError('docker', `the physical backup of ${s.tenant}'s ${piece.name} is not a tar archive (${base.bytes} bytes)`);
+  }
+  return { ...base, image: container.image, imageId: container.imageId, version: `PostgreSQL ${versionNum}`, major };
+}

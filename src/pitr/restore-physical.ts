@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import type { Context } from '../context.js';
+import { TenantctlError, usageError } from '../common/errors.js';
+import { parseTenantId } from '../tenants/input.js';
+import { TenantRegistry } from '../tenants/registry.js';
+import { holdTenant } from '../tenants/hold.js';
+import { requireTenantFor } from '../tenants/day2-target.js';
+import { OperationJournal } from '../operations/journal.js';
+import { BackupStore } from '../backups/store.js';
+import { corrupt, physicalPieceOf, type ManifestPiece } from '../backups/manifest.js';
+import { verifyRepositoryBackup } from '../backups/source.js';
+import { snapshotPath } from '../backups/in-repository.js';
+import { requireRunning } from '../backups/containers.js';
+import { pitrOn } from './backup.js';
+import { superuserSql } from './archive.js';
+import { openPitrRepository } from './repo.js';
+import { completePitr, replaceWithTime, stackOf, undoAfterFailure, type PitrIntent } from './restore-to-time.js';
+
+// `tenantctl restore <id> --from <physical backup> [--as <new-id>]`: a physical backup (backup
+// --physical: the whole PostgreSQL cluster as pg_basebackup's tar, with its WAL) put back by the
+// to-time restore's steps (restore-to-time.ts, journaled as verb pitr-restore with the backup in
+// its intent, so a killed run is undone or finished the same way): the tar staged in the data volume
+// beside the live cluster, the database service stopped, the volume's content swapped, the stack
+// started (PostgreSQL replays the WAL inside the backup to its end) and proven ready, the replaced
+// cluster dropped. Only PostgreSQL goes back (the backup holds nothing else); the restore replaces
+// the whole cluster, every database of it, and needs the same major version (checked before anything).
+
+export interface PhysicalRestoreInput {
+  id: unknown;
+  from: string;
+  as?: unknown;
+  yes?: boolean;
+  confirm?: (question: string) => Promise<boolean>;
+}
+
+export interface PhysicalRestoreResult {
+  id: string;
+  from: string;
+  source: string;
+  method: 'physical';
+  mode: 'in-place' | 'new';
+  /** The backup's time: the cluster is as it was when its pg_basebackup ended. */
+  backupTime: string;
+  url: string | null;
+  initialApiKey?: { id: string; prefix: string; key: string };
+  durationMs: number;
+}
+
+/** Whether --from names a physical backup in the admin database (a folder or an unknown id is not). */
+export async function isPhysicalBackup(ctx: Context, from: string): Promise<boolean> {
+  if (from.includes('/') || from.startsWith('.')) return false;
+  const record = await new BackupStore(await ctx.adminDb()).get(from);
+  return record?.manifest ? physicalPieceOf(record.manifest) !== undefined : false;
+}
+
+export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput): Promise<PhysicalRestoreResult> {
+  const started = ctx.clock.now();
+  const source = parseTenantId(input.id);
+  const target = input.as === undefined ? source : parseTenantId(input.as);
+  const db = await ctx.adminDb();
+  const release = await holdTenant(ctx, target);
+  try {
+    const record = await new BackupStore(db).get(input.from);
+    if (!record) throw new TenantctlError('notFound', `no backup ${input.from} in the admin database (tenantctl backups lists them)`);
+    if (record.state !== 'succeeded') throw corrupt(input.from, `it is recorded as ${record.state}${record.reason ? ` (${record.reason})` : ''}`);
+    if (record.tenant !== source) throw usageError(`backup ${input.from} is of tenant ${record.tenant}, not ${source}; use tenantctl restore ${record.tenant} --from ${input.from}${input.as === undefined ? ` --as ${source}` : ''}`);
+    ctx.reporter.step(`verifying backup ${input.from} in ${record.repositoryDisplay} (its manifest against the SHA-256 recorded)`);
+    const manifest = await verifyRepositoryBackup(ctx, input.from, record.manifestSha256);
+    const piece = physicalPieceOf(manifest);
+    const snapshotId = piece ? record.snapshots[piece.file] : undefined;
+    if (!piece || !snapshotId) throw corrupt(input.from, 'its manifest names no physical piece with a snapshot');
+
+    // The source runs (its template and server say what the restored cluster runs under).
+    const src = await requireTenantFor(ctx, source, 'be restored from a physical backup', ['active']);
+    // A PITR tenant's archive holds WAL of the cluster's history: a physical copy started on that same
+    // timeline would archive segments that clash with it. A to-time restore promotes onto a new one.
+    if (pitrOn(ctx, src.record.plan)) throw new TenantctlError('conflict', `tenant ${source} is on plan ${src.record.plan}, which has point-in-time recovery: restore it with --to-time ${manifest.createdAt} (its physical backups restore only without pitr)`);
+    const registry = new TenantRegistry(db);
+    const existing = await registry.get(target);
+    let mode: PitrIntent['mode'] = 'in-place';
+    if (target !== source) {
+      if (existing && existing.status !== 'deprovisioned') throw new TenantctlError('conflict', `tenant ${target} exists (${existing.status}); restore --as makes a new tenant: choose an id that is free`);
+      if (existing?.keptData) throw new TenantctlError('conflict', `tenant ${target} has kept data; restore --as makes a new tenant: choose an id that is free`);
+      mode = 'new';
+    }
+    await requireSameMajor(ctx, source, piece);
+    if (mode === 'in-place') {
+      const question = `This replaces the whole PostgreSQL cluster of ${source}, which is live, with physical backup ${input.from} (${manifest.createdAt}); its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;
+      const confirmed = input.yes === true || (await input.confirm?.(question)) === true;
+      if (!confirmed) throw new TenantctlError('refused', `restoring ${source} from ${input.from} replaces its live data: confirm on a terminal, or pass --yes`);
+    }
+    const repo = await openPitrRepository(ctx);
+    const journal = new OperationJournal(db);
+    const op = await journal.begin<PitrIntent>({
+      tenant: target, verb: 'pitr-restore', host: ctx.dockerHost.id,
+      data: {
+        mode, source, targetTime: manifest.createdAt, suffix: randomBytes(4).toString('hex'),
+        before: existing ? { status: existing.status, updatedAt: existing.updatedAt } : null,
+        physical: { backup: input.from, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: manifest.files[piece.file]?.bytes ?? 0 },
+      },
+    });
+    try {
+      await ctx.pause('restore-physical:begun');
+      let provisioned: Awaited<ReturnType<typeof import('../tenants/provision.js').provision>> | undefined;
+      if (mode === 'new') {
+        ctx.reporter.step(`provisioning ${target} to restore physical backup ${input.from} into`);
+        const { provision } = await import('../tenants/provision.js');
+        provisioned = await provision(ctx, { id: target, name: target, plan: src.record.plan, template: src.record.template, with: src.record.profiles });
+        await journal.step(op, 'provisioned');
+        await ctx.pause('restore-physical:provisioned');
+      }
+      const bytes = op.data.physical!.bytes;
+      await replaceWithTime(ctx, journal, op, repo, { snapshotId, startedAt: manifest.createdAt, completedAt: manifest.createdAt, bytes });
+      await completePitr(ctx, journal, op);
+      return {
+        id: target, from: input.from, source, method: 'physical', mode, backupTime: manifest.createdAt,
+        url: provisioned?.url ?? src.record.appUrl ?? null, initialApiKey: provisioned?.initialApiKey, durationMs: ctx.clock.now() - started,
+      };
+    } catch (error) {
+      throw await undoAfterFailure(ctx, journal, op, error);
+    }
+  } finally {
+    await release();
+  }
+}
+
+/** A cluster starts only under its own major version: the source's server now must be the backup's. */
+async function requireSameMajor(ctx: Context, tenant: string, piece: ManifestPiece): Promise<void> {
+  const stack = await stackOf(ctx, tenant);
+  const container = await requireRunning(ctx.dockerHost, stack.project, stack.service, tenant, ctx.signal);
+  const now = Math.floor(Number(await superuserSql(ctx, container.id, stack.anyRole, 'SHOW server_version_num', 'asking PostgreSQL for its version')) / 10_000);
+  if (piece.major !== undefined && now !== piece.major) {
+    throw new TenantctlError('conflict', `the physical backup is of PostgreSQL ${piece.major} and ${tenant} runs PostgreSQL ${now}: a cluster starts only under its own major version (restore a logical backup, or run the backup's image: ${piece.image})`);
+  }
+}
