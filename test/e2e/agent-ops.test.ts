@@ -90,12 +90,15 @@ describe.sequential('agent operations', () => {
     const pausing = { TENANTCTL_PAUSE_AT: 'backup:running,policy-deprovision:marked,deprovision:removing,deprovision:removed', TENANTCTL_PAUSE_FILE: pauseFile };
     const up = await timed('agent up (first)', () => h.cli(['agent', 'up', '--json'], { env: { ...first.env, ...pausing } }));
     expect(up.exitCode, up.why).toBe(0);
+    // It records the host's suspension policy for the database's guard (migration 029); the second agent up finds it recorded.
+    expect(up.json().suspensionPolicy).toEqual({ deprovisionAfterDays: 2, changed: true });
     await leads(first);
     // The plan's schedule is due when agent up creates it: the leader claims it and stops mid-backup.
     await waitFor('the first agent\'s backup to pause', async () => (existsSync(pauseFile) ? true : undefined));
     expect(readFileSync(pauseFile, 'utf8')).toMatch(/^backup:running \d+/);
     const up2 = await timed('agent up (second)', () => h.cli(['agent', 'up', '--json'], { env: second.env }));
     expect(up2.exitCode, up2.why).toBe(0);
+    expect(up2.json().suspensionPolicy).toEqual({ deprovisionAfterDays: 2, changed: false });
     expect((await statusOf(second)).leader).toBe(false);
 
     const [schedule] = await h.adminQuery("SELECT id FROM admin_schedules WHERE kind = 'backup' AND target = 'standard'");
@@ -215,6 +218,28 @@ describe.sequential('agent operations', () => {
     expect(await asAgentOnDue("UPDATE admin_customers SET status = 'deprovisioning', kept_data = true, suspended_at = now() - interval '9 days' WHERE id = 'acme'")).toMatch(/permission denied/);
     expect(await asAgentOnDue(`${toDeprovisioning} WHERE id = 'acme'`,
       "UPDATE admin_customers SET status = 'deprovisioned', kept_data = true, deprovisioned_at = '2000-01-01' WHERE id = 'acme'")).toMatch(/permission denied/);
+    // The policy's days are the database's (migration 029: agent up recorded this host's 2 days where
+    // the agent's role cannot write): suspended 36 hours and warned 30 hours ago passes "a day" but is
+    // not due, and a policy recorded off (or never recorded) lets the agent begin nothing at all.
+    const policyKey = "'suspension_deprovision_after_days:' || (SELECT host FROM admin_customers WHERE id = 'acme')";
+    expect((await h.adminQuery(`SELECT value FROM admin_settings WHERE key = ${policyKey}`))[0]).toEqual({ value: '2' });
+    const forged = (ownerSetup: string[], ...agentSql: string[]) => h.adminQuery([
+      ...ownerSetup, 'SET LOCAL ROLE tenantctl_agent', ...agentSql, "DO $$ BEGIN RAISE EXCEPTION 'not refused'; END $$",
+    ].join(';\n')).then(() => undefined, (e: Error) => e?.message);
+    const early = "UPDATE admin_customers SET suspended_at = now() - interval '36 hours', deprovision_warned_at = now() - interval '30 hours' WHERE id = 'acme'";
+    const due = "UPDATE admin_customers SET suspended_at = now() - interval '3 days', deprovision_warned_at = now() - interval '2 days' WHERE id = 'acme'";
+    const mark = "UPDATE admin_customers SET deprovision_policy_at = now() WHERE id = 'acme'";
+    expect(await forged([early], mark)).toMatch(/permission denied: .*recorded policy/);
+    // Marked already (as by an earlier run): the transition itself is refused too.
+    expect(await forged([early, mark], `${toDeprovisioning} WHERE id = 'acme'`)).toMatch(/permission denied: .*recorded policy/);
+    expect(await forged([due, `UPDATE admin_settings SET value = 'off' WHERE key = ${policyKey}`], mark)).toMatch(/permission denied/);
+    expect(await forged([due, mark, `UPDATE admin_settings SET value = 'off' WHERE key = ${policyKey}`], `${toDeprovisioning} WHERE id = 'acme'`)).toMatch(/permission denied/);
+    expect(await forged([due, `DELETE FROM admin_settings WHERE key = ${policyKey}`], mark)).toMatch(/permission denied/);
+    // The agent's role cannot record a shorter policy for itself.
+    expect(await forged([], `UPDATE admin_settings SET value = '1' WHERE key = ${policyKey}`)).toMatch(/permission denied/);
+    expect(await forged([], "INSERT INTO admin_settings (key, value) VALUES ('suspension_deprovision_after_days:elsewhere', '1')")).toMatch(/permission denied/);
+    // And the honest run on the recorded days passes (the control: the refusals above are the days').
+    expect(await forged([due], mark, `${toDeprovisioning} WHERE id = 'acme'`)).toBe('not refused');
     expect((await h.adminQuery("SELECT status, deprovision_policy_at FROM admin_customers WHERE id = 'acme'"))[0]).toEqual({ status: 'suspended', deprovision_policy_at: null });
     const allocations = (await h.adminQuery("SELECT count(*)::int AS n FROM admin_allocations WHERE customer_id = 'acme'"))[0].n;
     expect(allocations).toBeGreaterThan(0);

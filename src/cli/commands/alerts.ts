@@ -27,7 +27,7 @@ Examples:
 
 Events: tenant.down, tenant.degraded, tenant.recovered, tenant.restart-failed, host.unreachable,
 host.reachable, host.agent-silent, host.agent-back, backup.failed, backup.missed,
-certificate.expiring, certificate.renewal-failed, disk.over-plan, suspension.deprovision-soon,
+admin.backup-failed, admin.backup-missed, schedule.failed, schedule.missed, certificate.expiring, certificate.renewal-failed, disk.over-plan, suspension.deprovision-soon,
 suspension.deprovisioned, suspension.deprovision-failed, suspension.deprovision-due, test. Each delivery is a POST with a JSON body and the headers
 X-Tenantctl-Timestamp (Unix seconds) and X-Tenantctl-Signature: sha256=<hex HMAC-SHA256 of
 "<timestamp>.<body>" keyed with the secret>. The secret is sealed in the admin database with the
