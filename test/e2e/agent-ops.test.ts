@@ -7,7 +7,9 @@
 //   - the suspension policy deprovisions a due tenant with its data kept, as the agent; an agent
 //     killed -9 or interrupted (SIGINT) at each of its steps is resumed by its next pass, and the
 //     other agent's pass finishes the last one;
-//     the agent's role may not change any other tenant's status or allocations.
+//     the agent's role may not change any other tenant's status or allocations, nor begin before the
+//     days the operator's `agent up` recorded for the host (migration 029), nor at all with the policy off;
+//   - a failed scheduled admin backup and a missed one are alerts; /metrics has the admin backup's age.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -321,4 +323,31 @@ describe.sequential('agent operations', () => {
       expect((await client.query("UPDATE admin_customers SET status = 'active' WHERE id = 'acme'").then(() => undefined, (e: Error) => e))?.message).toMatch(/permission denied/);
     });
   }, 240_000);
+
+  it('a scheduled admin backup that fails is admin.backup-failed, one older than two intervals admin.backup-missed, and /metrics has its age', async () => {
+    // The second agent goes; the first is started again with a backup repository that does not
+    // exist, so its admin-backup schedule (agent.adminBackupSchedule, every 6h by default) fails.
+    const down = await h.cli(['agent', 'down', '--json'], { env: second.env });
+    expect(down.exitCode, down.why).toBe(0);
+    // The newest admin backup anyone made (admin-backup's audit row) finished 13 hours ago: over two of 6 hours.
+    await h.adminQuery("INSERT INTO admin_audit_logs (customer_id, action, actor, new_values, created_at) VALUES (NULL, 'admin.backed-up', 'e2e', '{}', now() - interval '13 hours')");
+    const repository = { TENANTCTL_BACKUP_REPOSITORY: `local:${path.join(h.dir, 'no-such-repository')}` };
+    const up = await timed('agent up (admin backups)', () => h.cli(['agent', 'up', '--json'], { env: { ...first.env, ...repository } }));
+    expect(up.exitCode, up.why).toBe(0);
+    expect(up.json().schedules.added).toBe(1);
+    const failed = await waitFor('admin.backup-failed', async () => (await h.adminQuery("SELECT payload FROM admin_alert_deliveries WHERE event = 'admin.backup-failed'"))[0], 60_000);
+    expect(failed.payload).toMatchObject({ event: 'admin.backup-failed', summary: expect.stringMatching(/^scheduled admin database backup on .*: admin database not backed up/), detail: { kind: 'admin-backup', schedule: 'every 6h', error: expect.any(String) } });
+    const [run] = await h.adminQuery("SELECT r.state, r.error FROM admin_schedule_runs r JOIN admin_schedules s ON s.id = r.schedule_id WHERE s.kind = 'admin-backup'");
+    expect(run.state).toBe('failed');
+    expect(failed.payload.detail.error).toBe(run.error);
+    // The policy pass of the new term finds the last admin backup 13 hours old.
+    const missed = await waitFor('admin.backup-missed', async () => (await h.adminQuery("SELECT payload FROM admin_alert_deliveries WHERE event = 'admin.backup-missed'"))[0], 60_000);
+    expect(missed.payload.detail).toMatchObject({ kind: 'admin-backup', schedule: 'every 6h', staleSeconds: expect.any(Number) });
+    expect(missed.payload.detail.staleSeconds).toBeGreaterThanOrEqual(13 * 3600);
+    const metrics = await (await fetch(`http://127.0.0.1:${first.port}/metrics`)).text();
+    const age = Number(/^tenantctl_admin_backup_age_seconds\{host="[^"]+"\} (\d+)$/m.exec(metrics)?.[1]);
+    expect(age).toBeGreaterThanOrEqual(13 * 3600);
+    expect(age).toBeLessThan(13 * 3600 + 600);
+    expect(metrics).toMatch(/^tenantctl_admin_backup_last_success_timestamp_seconds\{host="[^"]+"\} \d+/m);
+  }, 180_000);
 });
