@@ -57,6 +57,13 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
       lastTerm = term;
       // First: a failing quota measurement (its helper container) must not keep a begun deprovision waiting an hour.
       await finishPolicyRuns(agent, once);
+      // Then, before the quota's measurement (a helper container) can fail the pass: this host's
+      // schedules with no success within two intervals (admin-backup, certificate renewal, retention:
+      // src/schedules/alerts.ts); a failed run was alerted when it failed.
+      for (const missed of missedSchedules(await new ScheduleStore(agent.db).freshness(agent.hostId), agent.ctx.clock.now())) {
+        agent.log(`policies: ${missed.schedule.kind} ${missed.schedule.target} has not succeeded for ${missed.staleSeconds} s (${missed.schedule.spec})`);
+        await once(agent, `schedule-missed:${missed.schedule.kind}:${missed.schedule.target}`, missedAlert(missed, agent.hostId));
+      }
       const { over } = await tenantsOverQuota(agent.ctx);
       for (const t of over.filter((o) => o.host === agent.hostId)) {
         await once(agent, `disk:${t.id}`, {
@@ -85,12 +92,6 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
             detail: { plan, schedule: settings.backupSchedule, lastSucceededAt: t.last === null ? null : new Date(Number(t.last) * 1000).toISOString() },
           });
         }
-      }
-      // Schedules of this host with no success within two intervals (admin-backup, certificate
-      // renewal, retention: src/schedules/alerts.ts); a failed run was alerted when it failed.
-      for (const missed of missedSchedules(await new ScheduleStore(agent.db).freshness(agent.hostId), agent.ctx.clock.now())) {
-        agent.log(`policies: ${missed.schedule.kind} ${missed.schedule.target} has not succeeded for ${missed.staleSeconds} s (${missed.schedule.spec})`);
-        await once(agent, `schedule-missed:${missed.schedule.kind}:${missed.schedule.target}`, missedAlert(missed, agent.hostId));
       }
       // The policy as `agent up` recorded it for this host (the days the database's guard enforces,
       // migration 029), not this agent's own configuration: what it decides is what it may do.
