@@ -47,7 +47,6 @@ interface Entry {
   requests: number;
   settle: { resolve: (outcome: RequestOutcome) => void; reject: (error: unknown) => void };
   promise: Promise<RequestOutcome>;
-  running: boolean;
 }
 
 const keyOf = (r: Pick<AgentRequest, 'kind' | 'target'>) => `${r.kind}\u0000${r.target}`;
@@ -56,6 +55,8 @@ export class RequestQueue {
   private readonly entries = new Map<string, Entry>();
   private readonly order: string[] = [];
   private wake: (() => void) | undefined;
+  /** The running tick's: starts a worker for a new request while fewer than `concurrency` run. */
+  private pump: (() => void) | undefined;
   private leading: () => boolean = () => false;
 
   constructor(
@@ -99,19 +100,30 @@ export class RequestQueue {
     }
     let settle!: Entry['settle'];
     const promise = new Promise<RequestOutcome>((resolve, reject) => { settle = { resolve, reject }; });
-    this.entries.set(key, { request, requests: 1, settle, promise, running: false });
+    // Its callers handle a refusal; a caller that stopped waiting (a dropped connection) must not
+    // make it an unhandled rejection, which ends the agent's process.
+    promise.catch(() => undefined);
+    this.entries.set(key, { request, requests: 1, settle, promise });
     this.order.push(key);
     this.wake?.();
+    this.pump?.();
     return promise;
   }
 
-  /** The next waiting job, now marked running; undefined when none waits. */
+  /** The next waiting job (now no longer waiting); undefined when none waits. */
   take(): Entry | undefined {
     const key = this.order.shift();
-    if (key === undefined) return undefined;
-    const entry = this.entries.get(key)!;
-    entry.running = true;
-    return entry;
+    return key === undefined ? undefined : this.entries.get(key)!;
+  }
+
+  /** Waiting jobs (not yet running). */
+  get waiting(): number {
+    return this.order.length;
+  }
+
+  /** While a tick runs: what a submit calls to start its job at once (undefined: none runs). */
+  pumpWith(start: (() => void) | undefined): void {
+    this.pump = start;
   }
 
   finish(entry: Entry, outcome: Omit<RequestOutcome, 'requests' | 'kind' | 'target'>): void {
@@ -164,23 +176,51 @@ export function requestsLoop(queue: RequestQueue, intervalMs = 60_000): AgentLoo
         return;
       }
       const both = AbortSignal.any([signal, term]);
-      const worker = async () => {
-        for (let entry = queue.take(); entry; entry = both.aborted ? undefined : queue.take()) {
-          const started = agent.ctx.clock.now();
-          const at = () => new Date(agent.ctx.clock.now()).toISOString();
-          try {
-            const handler = queue.handlerOf(entry.request.kind)!;
-            const request = entry.request;
-            const result = await agent.leadership.during(() => handler(agent, request, both));
-            queue.finish(entry, { outcome: 'done', result, startedAt: new Date(started).toISOString(), finishedAt: at() });
-          } catch (error) {
-            queue.finish(entry, { outcome: 'failed', error: messageOf(error), startedAt: new Date(started).toISOString(), finishedAt: at() });
-          }
-          agent.log(`request ${entry.request.kind} ${entry.request.target} by ${entry.request.requestedBy} ended in ${agent.ctx.clock.now() - started} ms`);
+      const why = () => (signal.aborted ? 'the agent is stopping' : 'this agent lost the lead of its host: ask again');
+      // What waits is refused the moment the agent stops or loses the lead, not when the running jobs end.
+      const refuse = () => queue.refuseWaiting(why());
+      both.addEventListener('abort', refuse, { once: true });
+      const run = async (entry: NonNullable<ReturnType<RequestQueue['take']>>) => {
+        const started = agent.ctx.clock.now();
+        const at = () => new Date(agent.ctx.clock.now()).toISOString();
+        try {
+          const handler = queue.handlerOf(entry.request.kind)!;
+          const request = entry.request;
+          const result = await agent.leadership.during(() => handler(agent, request, both));
+          queue.finish(entry, { outcome: 'done', result, startedAt: new Date(started).toISOString(), finishedAt: at() });
+        } catch (error) {
+          queue.finish(entry, { outcome: 'failed', error: messageOf(error), startedAt: new Date(started).toISOString(), finishedAt: at() });
         }
+        agent.log(`request ${entry.request.kind} ${entry.request.target} by ${entry.request.requestedBy} ended in ${agent.ctx.clock.now() - started} ms`);
       };
-      await Promise.all(Array.from({ length: Math.max(1, queue.options.concurrency ?? 4) }, worker));
-      if (both.aborted) queue.refuseWaiting(signal.aborted ? 'the agent is stopping' : 'this agent lost the lead of its host: ask again');
+      // Each job starts the moment it is submitted while fewer than `concurrency` run (a request
+      // that arrives during a long job does not wait for it); the tick ends when none runs or waits.
+      const concurrency = Math.max(1, queue.options.concurrency ?? 4);
+      let running = 0;
+      let ended!: () => void;
+      const allEnded = new Promise<void>((resolve) => { ended = resolve; });
+      const start = () => {
+        while (!both.aborted && running < concurrency) {
+          const entry = queue.take();
+          if (!entry) break;
+          running += 1;
+          void run(entry).finally(() => {
+            running -= 1;
+            start();
+            if (running === 0) ended();
+          });
+        }
+        if (running === 0) ended();
+      };
+      queue.pumpWith(start);
+      try {
+        start();
+        await allEnded;
+      } finally {
+        queue.pumpWith(undefined);
+        both.removeEventListener('abort', refuse);
+      }
+      if (both.aborted) refuse();
     },
   };
 }

@@ -78,6 +78,58 @@ describe('the agent\'s on-demand requests', () => {
     await running.stopped;
   });
 
+  it('a request submitted while a long job runs starts at once (concurrency allowing), not after that job', async () => {
+    const slow = gated();
+    const queue = new RequestQueue(new Map<string, RequestHandler>([
+      ['slow', slow.handler],
+      ['fast', async (_agent, r) => `fast ${r.target}`],
+    ]), { concurrency: 4 });
+    const { agent } = fakeAgent();
+    const stop = new AbortController();
+    const running = runLoop(requestsLoop(queue, 3_600_000), agent, stop.signal);
+    await firstTick(running);
+    const long = queue.submit({ kind: 'slow', target: 'a', requestedBy: 't' });
+    await slow.started;
+    // The slow job is never released before the fast one's outcome is in: with the fast one
+    // waiting for the slow one's tick to end, this would time out.
+    const fast = await Promise.race([
+      queue.submit({ kind: 'fast', target: 'b', requestedBy: 't' }),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting after 1 s'), 1_000)),
+    ]);
+    expect(fast).toMatchObject({ outcome: 'done', result: 'fast b' });
+    expect(queue.size).toBe(1);
+    slow.release();
+    expect(await long).toMatchObject({ outcome: 'done', target: 'a' });
+    stop.abort();
+    await running.stopped;
+  });
+
+  it('a dropped caller\'s refused request is no unhandled rejection', async () => {
+    const wake = gated();
+    const queue = new RequestQueue(new Map([['wake', wake.handler]]), { concurrency: 1 });
+    const { agent } = fakeAgent();
+    const stop = new AbortController();
+    const running = runLoop(requestsLoop(queue, 3_600_000), agent, stop.signal);
+    await firstTick(running);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const busy = queue.submit({ kind: 'wake', target: 'a', requestedBy: 't' });
+      await wake.started;
+      // Its caller went away: nobody awaits this one.
+      void queue.submit({ kind: 'wake', target: 'b', requestedBy: 't' });
+      stop.abort();
+      wake.release();
+      await busy;
+      await running.stopped;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a failing handler fails its request with the cause, and the loop goes on', async () => {
     const queue = new RequestQueue(new Map<string, RequestHandler>([
       ['wake', async (_agent, r) => { if (r.target === 'bad') throw new Error('no such tenant: bad'); return 'ok'; }],
@@ -107,11 +159,13 @@ describe('the agent\'s on-demand requests', () => {
     // One runs (concurrency 1); two may wait; the third waiting is refused, not queued.
     const waiting = [queue.submit({ kind: 'wake', target: 'b', requestedBy: 't' }), queue.submit({ kind: 'wake', target: 'c', requestedBy: 't' })];
     await expect(queue.submit({ kind: 'wake', target: 'd', requestedBy: 't' })).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/2 requests waiting/) });
-    // The agent stops: the running job ends (its handler sees the signal) and the waiting ones are refused at once.
+    // The agent stops: the waiting ones are refused at once, while the running job still runs (this
+    // handler ignores the signal it is given; it ends when released here).
     stop.abort();
+    for (const w of waiting) await expect(w).rejects.toThrow(/the agent is stopping/);
+    expect(queue.size).toBe(1);
     wake.release();
     expect(await busy).toMatchObject({ outcome: 'done', target: 'a' });
-    for (const w of waiting) await expect(w).rejects.toThrow(/the agent is stopping/);
     await running.stopped;
     expect(queue.size).toBe(0);
     // A follower refuses at once.
