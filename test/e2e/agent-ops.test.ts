@@ -242,6 +242,37 @@ describe.sequential('agent operations', () => {
     expect(await forged([], "INSERT INTO admin_settings (key, value) VALUES ('suspension_deprovision_after_days:elsewhere', '1')")).toMatch(/permission denied/);
     // And the honest run on the recorded days passes (the control: the refusals above are the days').
     expect(await forged([due], mark, `${toDeprovisioning} WHERE id = 'acme'`)).toBe('not refused');
+    // The session's time zone moves no day (review C1): a made-up zone whose daylight saving jump
+    // (334 hours) fell within the last day makes "now() - 2 days" later than 36 hours ago and
+    // "now() - 1 day" later than a minute ago in that session. Found for today's date (the jump's day
+    // is a rule), and checked in the agent's own session first: the attack is real here.
+    const zones = Array.from({ length: 366 }, (_, day) => `<AAA>+167<BBB>-167,${day}/0,${(day + 40) % 365}/0`);
+    const [jump] = await h.adminQuery(`SELECT z FROM unnest($1::text[]) z
+      WHERE ((now() AT TIME ZONE z) - interval '2 days') AT TIME ZONE z > now() - interval '36 hours'
+        AND ((now() AT TIME ZONE z) - interval '1 day') AT TIME ZONE z > now() - interval '1 minute' LIMIT 1`, [zones]);
+    expect(jump, 'a made-up time zone whose jump fell within the last day').toBeDefined();
+    const inZone = `SET LOCAL TimeZone = '${jump.z}'`;
+    const shifted = await asAgent(async (client) => {
+      await client.query('BEGIN');
+      await client.query(inZone);
+      const row = (await client.query("SELECT now() - interval '2 days' > now() - interval '36 hours' AS days, now() - interval '1 day' > now() - interval '1 minute' AS day")).rows[0];
+      await client.query('ROLLBACK');
+      return row;
+    });
+    expect(shifted).toEqual({ days: true, day: true });
+    expect(await forged([early], inZone, mark)).toMatch(/permission denied: .*recorded policy/);
+    const warnedNow = "UPDATE admin_customers SET suspended_at = now() - interval '3 days', deprovision_warned_at = now() WHERE id = 'acme'";
+    expect(await forged([warnedNow], inZone, mark)).toMatch(/permission denied: .*recorded policy/);
+    expect(await forged([early, mark], inZone, `${toDeprovisioning} WHERE id = 'acme'`)).toMatch(/permission denied: .*recorded policy/);
+    // A temporary table cannot stand in for the registry the guard reads (review C2): the agent's
+    // role may create none (migration 029 revokes TEMPORARY from PUBLIC), and one the owner made
+    // (and let the agent read) in the same session is not what the guard reads.
+    expect(await forged([], 'CREATE TEMP TABLE admin_customers (id text, status text, deprovision_policy_at timestamptz)')).toMatch(/permission denied to create temporary tables/);
+    expect(await forged([
+      'CREATE TEMP TABLE admin_customers (id text, status text, deprovision_policy_at timestamptz)',
+      "INSERT INTO pg_temp.admin_customers VALUES ('acme', 'deprovisioned', now())",
+      'GRANT SELECT ON pg_temp.admin_customers TO tenantctl_agent',
+    ], "DELETE FROM public.admin_allocations WHERE customer_id = 'acme'")).toMatch(/permission denied: the agent releases allocations/);
     expect((await h.adminQuery("SELECT status, deprovision_policy_at FROM admin_customers WHERE id = 'acme'"))[0]).toEqual({ status: 'suspended', deprovision_policy_at: null });
     const allocations = (await h.adminQuery("SELECT count(*)::int AS n FROM admin_allocations WHERE customer_id = 'acme'"))[0].n;
     expect(allocations).toBeGreaterThan(0);
@@ -331,6 +362,25 @@ describe.sequential('agent operations', () => {
     expect(down.exitCode, down.why).toBe(0);
     // The newest admin backup anyone made (admin-backup's audit row) finished 13 hours ago: over two of 6 hours.
     await h.adminQuery("INSERT INTO admin_audit_logs (customer_id, action, actor, new_values, created_at) VALUES (NULL, 'admin.backed-up', 'e2e', '{}', now() - interval '13 hours')");
+    // The agent's role cannot date a backup in the future to silence admin.backup-missed (review H1):
+    // its audit rows carry the database's time (migration 029), checked in a transaction rolled back.
+    const lastAdminBackup = await asAgent(async (client) => {
+      await client.query('BEGIN');
+      try {
+        await client.query("INSERT INTO admin_audit_logs (customer_id, action, actor, new_values, created_at) VALUES (NULL, 'admin.backed-up', 'forged', '{}', '2999-01-01')");
+        // Dated as of the insert: the newest backup is "now", not 2999.
+        return (await client.query('SELECT admin_last_admin_backup() = now() AS dated_now')).rows[0];
+      } finally {
+        await client.query('ROLLBACK');
+      }
+    }).catch((e: Error) => e.message);
+    expect(lastAdminBackup).toEqual({ dated_now: true });
+    // And a row from the future already on record (the owner's, or older than the trigger) is no backup.
+    const future = await h.adminQuery([
+      "INSERT INTO admin_audit_logs (customer_id, action, actor, new_values, created_at) VALUES (NULL, 'admin.backed-up', 'e2e', '{}', '2999-01-01')",
+      "DO $$ BEGIN RAISE EXCEPTION 'last admin backup % hours ago', round(extract(epoch FROM now() - admin_last_admin_backup()) / 3600); END $$",
+    ].join(';\n')).then(() => undefined, (e: Error) => e?.message);
+    expect(future).toBe('last admin backup 13 hours ago');
     const repository = { TENANTCTL_BACKUP_REPOSITORY: `local:${path.join(h.dir, 'no-such-repository')}` };
     const up = await timed('agent up (admin backups)', () => h.cli(['agent', 'up', '--json'], { env: { ...first.env, ...repository } }));
     expect(up.exitCode, up.why).toBe(0);
