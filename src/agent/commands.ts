@@ -17,6 +17,7 @@ import { agentContainer, agentLayout, agentRole, metricsUrlOf } from './layout.j
 import { agentMasterKeyFile, engineSocket, writeAgentCompose, writeAgentConfig } from './deploy.js';
 import type { AgentRuntimeStatus } from './runtime-status.js';
 import { agentHeartbeats, type HeartbeatRow } from './heartbeat.js';
+import { recordSuspensionPolicy } from '../suspension/policy-setting.js';
 
 // `tenantctl agent up|down|status|logs`: the agent of this Docker host as its own compose project
 // (agent.project) beside the front door's.
@@ -47,6 +48,8 @@ export interface AgentUpResult extends AgentStatus {
   /** Whether the container was (re)created: a new bundle, configuration or image. */
   recreated: boolean;
   schedules: { added: number; changed: number; removed: number };
+  /** The host's suspension policy as recorded for the database's guard (migration 029): days, or null (off). */
+  suspensionPolicy: { deprovisionAfterDays: number | null; changed: boolean };
 }
 
 export async function agentUp(ctx: Context): Promise<AgentUpResult> {
@@ -59,6 +62,10 @@ export async function agentUp(ctx: Context): Promise<AgentUpResult> {
   const databaseUrl = await loginRoleUrl(db, config.stateDir, agentRole);
   const acmeDoor = await isAcmeDoor(config);
   const schedules = await new ScheduleStore(db).sync(ctx.homeHost.id, desiredSchedules(config, { acmeDoor }));
+  // The policy's days where the agent's role cannot write them: the database refuses any deprovisioning
+  // the recorded policy does not allow (src/suspension/policy-setting.ts), whatever the agent's config says.
+  const days = config.suspension.deprovisionAfterDays;
+  const policy = await recordSuspensionPolicy(db, ctx.homeHost.id, days);
   ctx.reporter.step(`building the agent's image on ${config.agent.baseImage}`);
   const image = await ensureAgentImage(ctx.homeHost, config.agent.baseImage, ctx.signal);
   // Created here (as the operator) so that Docker does not create them as root for the mounts.
@@ -77,7 +84,10 @@ export async function agentUp(ctx: Context): Promise<AgentUpResult> {
   await waitForAgent(ctx);
   await pruneOldAgentImages(ctx.homeHost, image);
   const status = await agentStatus(ctx);
-  return { ...status, recreated: changed || before.length === 0 || before[0]!.image !== image, schedules };
+  return {
+    ...status, recreated: changed || before.length === 0 || before[0]!.image !== image, schedules,
+    suspensionPolicy: { deprovisionAfterDays: days, changed: policy.before !== policy.now },
+  };
 }
 
 export async function agentDown(ctx: Context): Promise<{ project: string; removed: string[]; warnings: string[] }> {

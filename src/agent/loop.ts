@@ -14,6 +14,11 @@ export interface AgentLoop {
   name: string;
   intervalMs: number;
   tick(ctx: AgentContext, signal: AbortSignal): Promise<void>;
+  /**
+   * The pause between ticks, when it is not just `intervalMs`: a request-driven loop (requests.ts)
+   * ends it as soon as work arrives. It must end when `signal` aborts.
+   */
+  idle?(intervalMs: number, signal: AbortSignal): Promise<void>;
 }
 
 /** A loop's account, for `agent status` and /status. */
@@ -59,6 +64,10 @@ export function runLoop(loop: AgentLoop, ctx: AgentContext, signal: AbortSignal)
       }
       // The pause between ticks is the loop's period, not a wait for something to become true
       // (which would go through common/retry.ts); it ends at once when the agent stops.
+      if (loop.idle) {
+        await loop.idle(loop.intervalMs, signal);
+        continue;
+      }
       await sleep(loop.intervalMs, undefined, { signal }).catch(() => {});
     }
   })();

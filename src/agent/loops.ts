@@ -8,6 +8,7 @@ import { retentionLoop } from '../watch/retention.js';
 import { policyLoop } from './policy-loop.js';
 import { heartbeatLoop } from './heartbeat.js';
 import { walShippingLoopFor } from '../pitr/ship-loop.js';
+import { requestsLoop, type RequestQueue } from './requests.js';
 
 /**
  * Only the host's leader probes, restarts and sends: two agents on one host would otherwise record
@@ -30,10 +31,11 @@ function leaderOnly(loop: ContextLoop): AgentLoop {
 /**
  * Every loop the agent runs, in one place: leadership, heartbeats (heartbeat.ts), the schedules (backups, retention, doctor),
  * the watch (src/watch: probes, transitions, auto-restart), alert deliveries (src/alerts) and the
- * policies (disk quota, suspension deprovisioning: policy-loop.ts) and WAL shipping (src/pitr).
+ * policies (disk quota, suspension deprovisioning: policy-loop.ts), WAL shipping (src/pitr) and
+ * on-demand requests (requests.ts: no kind is served yet; the gateway's wake comes first).
  * Metrics are not a loop: a scrape of /metrics collects them (routes.ts).
  */
-export function agentLoops(ctx: Context, leadership: Leadership, self: { instance: string; startedAt: string }): AgentLoop[] {
+export function agentLoops(ctx: Context, leadership: Leadership, self: { instance: string; startedAt: string }, requests: RequestQueue): AgentLoop[] {
   return [
     leadershipLoop(leadership),
     // Every agent, leader or not: its host's heartbeat, and other hosts whose agents went silent.
@@ -46,5 +48,7 @@ export function agentLoops(ctx: Context, leadership: Leadership, self: { instanc
     policyLoop(),
     // Point-in-time recovery: archived WAL into the repository (plans with pitr on); the leader only.
     leaderOnly(walShippingLoopFor(ctx)),
+    // On-demand jobs (requests.ts): run when a request comes, on the leader, not on a period.
+    requestsLoop(requests),
   ];
 }

@@ -7,12 +7,16 @@ import { decideSuspensions } from '../suspension/policy.js';
 import { markDeprovisionWarned } from '../suspension/warned.js';
 import { intervalSeconds } from '../common/interval.js';
 import { messageOf } from '../common/errors.js';
+import { recordedPolicyDays } from '../suspension/policy-setting.js';
+import { ScheduleStore } from '../schedules/store.js';
+import { missedAlert, missedSchedules } from '../schedules/alerts.js';
 import { deprovisionByPolicy, forgetPolicyMark, pendingPolicyDeprovisions } from '../suspension/policy-deprovision.js';
 
 // The policies the agent watches on its host, once an hour on the leader: a tenant's volumes over
 // its plan's disk quota (plans.<plan>.diskQuota), an active tenant whose plan has a backup schedule
 // and no succeeded backup within two of its intervals (backup.missed: the agent was down, the runs
-// fail, or the tenant is always busy), and the suspension policy (suspension.deprovisionAfterDays,
+// fail, or the tenant is always busy), a schedule of the host with no succeeded run within two of
+// its intervals (admin.backup-missed, schedule.missed: src/schedules/alerts.ts), and the suspension policy (suspension.deprovisionAfterDays,
 // off by default): a suspended tenant within a day of its time is warned of
 // (suspension.deprovision-soon), and one that is due is deprovisioned with its data kept, through
 // the deprovision verb, as the agent (suspension/policy-deprovision.ts; suspension.deprovisioned,
@@ -53,6 +57,13 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
       lastTerm = term;
       // First: a failing quota measurement (its helper container) must not keep a begun deprovision waiting an hour.
       await finishPolicyRuns(agent, once);
+      // Then, before the quota's measurement (a helper container) can fail the pass: this host's
+      // schedules with no success within two intervals (admin-backup, certificate renewal, retention:
+      // src/schedules/alerts.ts); a failed run was alerted when it failed.
+      for (const missed of missedSchedules(await new ScheduleStore(agent.db).freshness(agent.hostId), agent.ctx.clock.now())) {
+        agent.log(`policies: ${missed.schedule.kind} ${missed.schedule.target} has not succeeded for ${missed.staleSeconds} s (${missed.schedule.spec})`);
+        await once(agent, `schedule-missed:${missed.schedule.kind}:${missed.schedule.target}`, missedAlert(missed, agent.hostId));
+      }
       const { over } = await tenantsOverQuota(agent.ctx);
       for (const t of over.filter((o) => o.host === agent.hostId)) {
         await once(agent, `disk:${t.id}`, {
@@ -82,7 +93,12 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
           });
         }
       }
-      const days = agent.ctx.config.suspension.deprovisionAfterDays;
+      // The policy as `agent up` recorded it for this host (the days the database's guard enforces,
+      // migration 029), not this agent's own configuration: what it decides is what it may do.
+      const days = await recordedPolicyDays(agent.db, agent.hostId);
+      if (days !== agent.ctx.config.suspension.deprovisionAfterDays) {
+        agent.log(`policies: the suspension policy recorded for ${agent.hostId} (${days ?? 'off'}) is not this agent's configuration (${agent.ctx.config.suspension.deprovisionAfterDays ?? 'off'}): the recorded one applies (agent up records it)`);
+      }
       if (days === null) return;
       const { rows } = await agent.db.pool.query(
         "SELECT id, suspended_at, deprovision_warned_at FROM admin_customers WHERE status = 'suspended' AND host = $1 AND suspended_at IS NOT NULL",

@@ -23,7 +23,9 @@ export function renderAgentStatus(s: AgentStatus): string {
 
 export function renderAgentUp(r: AgentUpResult): string {
   const sched = `schedules: ${r.schedules.added} added, ${r.schedules.changed} changed, ${r.schedules.removed} removed`;
-  return `${chalk.green('✓')} agent ${r.recreated ? 'started' : 'already up to date'} (${r.image ?? 'no image'}); ${sched}\n${renderAgentStatus(r)}`;
+  const days = r.suspensionPolicy.deprovisionAfterDays;
+  const policy = `suspension policy ${days === null ? 'off' : `${days} days`}${r.suspensionPolicy.changed ? ' (recorded)' : ''}`;
+  return `${chalk.green('✓')} agent ${r.recreated ? 'started' : 'already up to date'} (${r.image ?? 'no image'}); ${sched}; ${policy}\n${renderAgentStatus(r)}`;
 }
 
 export function renderAgentDown(r: { project: string; removed: string[]; warnings: string[] }): string {

@@ -10,6 +10,13 @@ import { leadershipRefusal } from './host-identity.js';
 import { startServer } from './server.js';
 import { agentRoutes } from './routes.js';
 import { metricsRoute } from '../metrics/route.js';
+import { RequestQueue, type RequestHandler } from './requests.js';
+
+/**
+ * The kinds of on-demand request the agent runs (requests.ts), by name: none yet. The gateway's wake
+ * of a sleeping tenant mounts here, with the loopback route that submits it (routes.ts).
+ */
+const requestHandlers = new Map<string, RequestHandler>();
 
 // `tenantctl agent run` (hidden; what the agent's container runs): opens the admin database with the
 // agent's own role (its URL is in the agent's 0600 configuration, written by `agent up`), starts the
@@ -30,7 +37,8 @@ export async function runAgent(ctx: Context, log: (line: string) => void): Promi
   const startedAt = new Date(ctx.clock.now()).toISOString();
 
   const instance = `${ctx.actor} pid ${process.pid}`;
-  const running = agentLoops(ctx, leadership, { instance, startedAt }).map((loop) => runLoop(loop, agent, ctx.signal));
+  const requests = new RequestQueue(requestHandlers);
+  const running = agentLoops(ctx, leadership, { instance, startedAt }, requests).map((loop) => runLoop(loop, agent, ctx.signal));
   const status = (): AgentRuntimeStatus => ({
     hostId, pid: process.pid, startedAt, leader: leadership.isLeader, leaderSince: leadership.leaderSince, notLeadingBecause: leadership.refusal ?? null, loops: running.map((r) => ({ ...r.state })),
   });

@@ -5,11 +5,13 @@ import { ScheduleStore } from '../schedules/store.js';
 import type { AgentContext } from './context.js';
 import type { AgentLoop } from './loop.js';
 import { raiseAlert } from '../alerts/raise.js';
+import { failedRunAlert } from '../schedules/alerts.js';
 import type { LeaderSession, Schedule } from '../schedules/store.js';
 import type { JobOutcome } from '../schedules/jobs.js';
 
 // The schedules loop: on the host's leader only, claims due schedules one at a time and runs each
-// to its end (src/schedules/jobs.ts), recording the outcome and the next due time.
+// to its end (src/schedules/jobs.ts), recording the outcome and the next due time; a failed run of
+// any kind raises its alert.
 
 export function schedulerLoop(pollMs: number): AgentLoop {
   return {
@@ -41,7 +43,7 @@ export function schedulerLoop(pollMs: number): AgentLoop {
           }
           const recorded = await store.finish(schedule, run.id, ended.outcome, ended.summary, ended.error, leader, { soon: ended.interrupted === true });
           agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} ${ended.outcome}: ${ended.summary}${ended.error ? ` (${ended.error})` : ''}${recorded === 'not ours' ? ' (not recorded: the run was settled by another leader)' : ''}`);
-          if (ended.outcome === 'failed') await alertFailedBackup(agent, schedule, run.id, ended.summary, ended.error);
+          if (ended.outcome === 'failed' && !ended.alerted) await alertFailedRun(agent, schedule, run.id, ended.summary, ended.error);
         }
       });
     },
@@ -82,20 +84,18 @@ export async function settleInterruptedRuns(agent: AgentContext, leader: LeaderS
     // Due again at once: the tenants the run did not reach are backed up on the next claim.
     await store.finish(schedule, run.id, 'failed', `${schedule.kind} interrupted`, why, leader, { soon: true, settling: true });
     agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} was ${why}`);
-    await alertFailedBackup(agent, schedule, run.id, `${schedule.kind} interrupted`, why);
+    await alertFailedRun(agent, schedule, run.id, `${schedule.kind} interrupted`, why);
   }
 }
 
 /**
- * A scheduled backup that failed (or was interrupted) is an alert, never silent. Raising it may fail
- * too (the admin database): logged, and the run's row keeps the failure for `schedules list`.
+ * A scheduled run of any kind that failed (or was interrupted) is an alert, never silent
+ * (src/schedules/alerts.ts: backup.failed, admin.backup-failed, certificate.renewal-failed,
+ * schedule.failed). Raising it may fail too (the admin database): logged, and the run's row keeps
+ * the failure for `schedules list`.
  */
-async function alertFailedBackup(agent: AgentContext, schedule: Schedule, runId: string | number, summary: string, error: string | null | undefined): Promise<void> {
-  if (schedule.kind !== 'backup') return;
-  await raiseAlert(agent.ctx, {
-    kind: 'backup.failed',
-    host: agent.hostId,
-    summary: `scheduled backup of plan ${schedule.target} on ${agent.hostId}: ${summary}`,
-    detail: { plan: schedule.target, run: String(runId), schedule: schedule.spec, error: error ?? null },
-  }).catch((raiseError: unknown) => agent.log(`run ${runId}: the backup.failed alert was not queued: ${messageOf(raiseError)}`));
+async function alertFailedRun(agent: AgentContext, schedule: Schedule, runId: string | number, summary: string, error: string | null | undefined): Promise<void> {
+  const event = failedRunAlert(schedule, agent.hostId, runId, summary, error);
+  await raiseAlert(agent.ctx, event)
+    .catch((raiseError: unknown) => agent.log(`run ${runId}: the ${event.kind} alert was not queued: ${messageOf(raiseError)}`));
 }

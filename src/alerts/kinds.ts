@@ -1,5 +1,7 @@
 // The events an alert endpoint can ask for (`alerts add --events`). The watch raises the tenant and
-// host ones; backups, certificates and disk quotas raise theirs through raiseAlert (raise.ts).
+// host ones; backups, certificates and disk quotas raise theirs through raiseAlert (raise.ts). Every
+// schedule kind's failed run is an alert (src/schedules/alerts.ts): backup.failed,
+// admin.backup-failed, certificate.renewal-failed, and schedule.failed for retention and doctor.
 
 export const alertKinds = [
   'tenant.down',
@@ -12,6 +14,10 @@ export const alertKinds = [
   'host.agent-back',
   'backup.failed',
   'backup.missed',
+  'admin.backup-failed',
+  'admin.backup-missed',
+  'schedule.failed',
+  'schedule.missed',
   'certificate.expiring',
   'certificate.renewal-failed',
   'disk.over-plan',

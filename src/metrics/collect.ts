@@ -55,7 +55,7 @@ export class MetricsCollector {
     const q = async (sql: string, params: unknown[] = []) => (await db.pool.query(sql, params).catch(db.unreachable)).rows;
     const host = this.ctx.dockerHost.id;
     const probing = probeHost(this.ctx.dockerHost, { signal: this.signal, recentSeconds: 0 }).then((p) => ({ p }), (error: unknown) => ({ error: messageOf(error) }));
-    const [byStatus, mine, requests, backups, provisions, backupRuns, operations, deliveries, certificates, heartbeats, probed] = await Promise.all([
+    const [byStatus, mine, requests, backups, provisions, backupRuns, operations, deliveries, certificates, heartbeats, adminBackup, probed] = await Promise.all([
       q('SELECT status, count(*)::int AS n FROM admin_customers GROUP BY status'),
       q("SELECT c.id, c.compose_project, c.profiles, h.state FROM admin_customers c LEFT JOIN admin_tenant_health h ON h.customer_id = c.id WHERE c.host = $1 AND c.status = 'active' ORDER BY c.id", [host]),
       q("SELECT u.customer_id, sum(u.request_count)::float8 AS n FROM admin_api_usage u GROUP BY u.customer_id ORDER BY u.customer_id"),
@@ -67,6 +67,8 @@ export class MetricsCollector {
       q('SELECT state, count(*)::int AS n FROM admin_alert_deliveries GROUP BY state'),
       q('SELECT hostname, customer_id, kind, extract(epoch FROM not_after)::float8 AS not_after FROM admin_certificates WHERE revoked_at IS NULL AND not_after IS NOT NULL ORDER BY hostname'),
       q('SELECT host, extract(epoch FROM now() - beat_at)::float8 AS age FROM admin_agent_heartbeats ORDER BY host'),
+      // The newest admin-backup (the operator's or the agent's schedule), from the audit log through the owner's function (029).
+      q('SELECT extract(epoch FROM admin_last_admin_backup())::float8 AS at'),
       probing,
     ]);
     const out = new Exposition();
@@ -131,6 +133,11 @@ export class MetricsCollector {
     const nowSeconds = this.ctx.clock.now() / 1000;
     out.gauge('tenantctl_backup_last_success_timestamp_seconds', 'When the tenant\'s newest succeeded backup finished (Unix time; registry-wide, labelled by the serving host).', backups.map((b) => ({ labels: { host, tenant: b.customer_id }, value: b.at })));
     out.gauge('tenantctl_backup_age_seconds', 'Seconds since the tenant\'s newest succeeded backup finished (registry-wide, labelled by the serving host).', backups.map((b) => ({ labels: { host, tenant: b.customer_id }, value: Math.max(0, Math.round(nowSeconds - b.at)) })));
+
+    const adminAt = adminBackup[0]?.at as number | null | undefined;
+    const admin = adminAt === null || adminAt === undefined ? [] : [{ labels: { host }, value: adminAt }];
+    out.gauge('tenantctl_admin_backup_last_success_timestamp_seconds', 'When the admin database\'s newest backup into the repository (admin-backup) finished (Unix time; none before the first; registry-wide, labelled by the serving host).', admin);
+    out.gauge('tenantctl_admin_backup_age_seconds', 'Seconds since the admin database\'s newest backup into the repository (admin-backup) finished (registry-wide, labelled by the serving host).', admin.map((a) => ({ ...a, value: Math.max(0, Math.round(nowSeconds - a.value)) })));
 
     const series = [
       bucketed(provisions[0], { host, operation: 'provision' }),

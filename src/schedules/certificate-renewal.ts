@@ -26,7 +26,7 @@ export function expiringCertificates(records: readonly { hostname: string; custo
 }
 
 /** As jobs.ts's JobOutcome (not imported: jobs.ts imports this file). */
-interface RenewalOutcome { outcome: 'succeeded' | 'failed'; summary: string; error: string | null; interrupted?: boolean }
+interface RenewalOutcome { outcome: 'succeeded' | 'failed'; summary: string; error: string | null; interrupted?: boolean; alerted?: boolean }
 
 export async function certificateRenewalJob(ctx: Context, hostId: string): Promise<RenewalOutcome> {
   const { renewCertificates } = await import('../frontdoor/acme/renew.js');
@@ -69,5 +69,6 @@ export async function certificateRenewalJob(ctx: Context, hostId: string): Promi
     : ['nothing renewed'];
   if (expiring.length) parts.push(`${expiring.length} expiring within ${ctx.config.agent.certificateExpiryAlertDays} days`);
   const errors = [...(error ? [error] : []), ...alerts];
-  return { outcome: error ? 'failed' : 'succeeded', summary: `certificates: ${parts.join(', ')}`, error: errors.length ? errors.join('; ') : null, interrupted: ctx.signal.aborted };
+  // A failed run raised its certificate.renewal-failed above (queued, or the error says it was not).
+  return { outcome: error ? 'failed' : 'succeeded', summary: `certificates: ${parts.join(', ')}`, error: errors.length ? errors.join('; ') : null, interrupted: ctx.signal.aborted, alerted: error !== null };
 }

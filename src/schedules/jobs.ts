@@ -33,6 +33,8 @@ export interface JobOutcome {
   error: string | null;
   /** It stopped before reaching every tenant (the agent stopped, or lost the lead): its next run is due at once. */
   interrupted?: boolean;
+  /** The job raised its failure's alert itself (the certificate renewal's, per certificate): the scheduler raises none. */
+  alerted?: boolean;
 }
 
 export async function runJob(ctx: Context, store: ScheduleStore, schedule: Schedule, run: ScheduleRun): Promise<JobOutcome> {

@@ -2,6 +2,7 @@ import type { AdminDb } from '../admin-db/database.js';
 import type pg from 'pg';
 import { TenantctlError } from '../common/errors.js';
 import type { DesiredSchedule, ScheduleKind } from './desired.js';
+import type { ScheduleFreshness } from './alerts.js';
 
 /** The session holding a host's leader lock (src/agent/leader.ts): a backend pid and its start. */
 export interface LeaderSession {
@@ -141,6 +142,24 @@ export class ScheduleStore {
       host === undefined ? [] : [host],
     ).catch(this.db.unreachable);
     return rows.map(toSchedule);
+  }
+
+  /**
+   * The host's schedules with their newest succeeded run's end (for admin-backup, or the newest
+   * admin backup anyone made: admin_last_admin_backup(), migration 029), for the missed-run alerts.
+   */
+  async freshness(host: string): Promise<ScheduleFreshness[]> {
+    const { rows } = await this.db.pool.query(
+      `SELECT s.kind, s.target, s.spec, s.every_seconds, s.created_at,
+              greatest((SELECT max(r.finished_at) FROM admin_schedule_runs r WHERE r.schedule_id = s.id AND r.state = 'succeeded'),
+                       CASE WHEN s.kind = 'admin-backup' THEN admin_last_admin_backup() END) AS last_ok
+         FROM admin_schedules s WHERE s.host = $1 AND NOT s.disabled ORDER BY s.kind, s.target`,
+      [host],
+    ).catch(this.db.unreachable);
+    return rows.map((r) => ({
+      kind: r.kind, target: r.target, spec: r.spec, everySeconds: r.every_seconds,
+      createdAt: (r.created_at as Date).toISOString(), lastSucceededAt: iso(r.last_ok),
+    }));
   }
 
   async runs(scheduleId: number): Promise<ScheduleRun[]> {

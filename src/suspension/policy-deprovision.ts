@@ -34,8 +34,10 @@ export async function deprovisionByPolicy(ctx: Context, id: string, deprovisionA
     // Asked again under the lock: an operator's resume (or deprovision) may have come first.
     const { rows } = await db.pool.query(
       `SELECT status, deprovision_policy_at IS NOT NULL AS policy, kept_data, suspended_at, deprovision_warned_at,
-              (status = 'suspended' AND suspended_at <= now() - make_interval(days => $2)
-                AND deprovision_warned_at <= now() - interval '1 day') AS due
+              -- The guard's own test (migration 029): strictly older, in 24-hour days (no session
+              -- time zone stretches them), so that what is due here is never refused there.
+              (status = 'suspended' AND suspended_at < now() - make_interval(hours => 24 * $2)
+                AND deprovision_warned_at < now() - interval '24 hours') AS due
          FROM admin_customers WHERE id = $1`,
       [id, deprovisionAfterDays],
     ).catch(db.unreachable);

@@ -7,7 +7,9 @@
 //   - the suspension policy deprovisions a due tenant with its data kept, as the agent; an agent
 //     killed -9 or interrupted (SIGINT) at each of its steps is resumed by its next pass, and the
 //     other agent's pass finishes the last one;
-//     the agent's role may not change any other tenant's status or allocations.
+//     the agent's role may not change any other tenant's status or allocations, nor begin before the
+//     days the operator's `agent up` recorded for the host (migration 029), nor at all with the policy off;
+//   - a failed scheduled admin backup and a missed one are alerts; /metrics has the admin backup's age.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -90,12 +92,15 @@ describe.sequential('agent operations', () => {
     const pausing = { TENANTCTL_PAUSE_AT: 'backup:running,policy-deprovision:marked,deprovision:removing,deprovision:removed', TENANTCTL_PAUSE_FILE: pauseFile };
     const up = await timed('agent up (first)', () => h.cli(['agent', 'up', '--json'], { env: { ...first.env, ...pausing } }));
     expect(up.exitCode, up.why).toBe(0);
+    // It records the host's suspension policy for the database's guard (migration 029); the second agent up finds it recorded.
+    expect(up.json().suspensionPolicy).toEqual({ deprovisionAfterDays: 2, changed: true });
     await leads(first);
     // The plan's schedule is due when agent up creates it: the leader claims it and stops mid-backup.
     await waitFor('the first agent\'s backup to pause', async () => (existsSync(pauseFile) ? true : undefined));
     expect(readFileSync(pauseFile, 'utf8')).toMatch(/^backup:running \d+/);
     const up2 = await timed('agent up (second)', () => h.cli(['agent', 'up', '--json'], { env: second.env }));
     expect(up2.exitCode, up2.why).toBe(0);
+    expect(up2.json().suspensionPolicy).toEqual({ deprovisionAfterDays: 2, changed: false });
     expect((await statusOf(second)).leader).toBe(false);
 
     const [schedule] = await h.adminQuery("SELECT id FROM admin_schedules WHERE kind = 'backup' AND target = 'standard'");
@@ -215,6 +220,59 @@ describe.sequential('agent operations', () => {
     expect(await asAgentOnDue("UPDATE admin_customers SET status = 'deprovisioning', kept_data = true, suspended_at = now() - interval '9 days' WHERE id = 'acme'")).toMatch(/permission denied/);
     expect(await asAgentOnDue(`${toDeprovisioning} WHERE id = 'acme'`,
       "UPDATE admin_customers SET status = 'deprovisioned', kept_data = true, deprovisioned_at = '2000-01-01' WHERE id = 'acme'")).toMatch(/permission denied/);
+    // The policy's days are the database's (migration 029: agent up recorded this host's 2 days where
+    // the agent's role cannot write): suspended 36 hours and warned 30 hours ago passes "a day" but is
+    // not due, and a policy recorded off (or never recorded) lets the agent begin nothing at all.
+    const policyKey = "'suspension_deprovision_after_days:' || (SELECT host FROM admin_customers WHERE id = 'acme')";
+    expect((await h.adminQuery(`SELECT value FROM admin_settings WHERE key = ${policyKey}`))[0]).toEqual({ value: '2' });
+    const forged = (ownerSetup: string[], ...agentSql: string[]) => h.adminQuery([
+      ...ownerSetup, 'SET LOCAL ROLE tenantctl_agent', ...agentSql, "DO $$ BEGIN RAISE EXCEPTION 'not refused'; END $$",
+    ].join(';\n')).then(() => undefined, (e: Error) => e?.message);
+    const early = "UPDATE admin_customers SET suspended_at = now() - interval '36 hours', deprovision_warned_at = now() - interval '30 hours' WHERE id = 'acme'";
+    const due = "UPDATE admin_customers SET suspended_at = now() - interval '3 days', deprovision_warned_at = now() - interval '2 days' WHERE id = 'acme'";
+    const mark = "UPDATE admin_customers SET deprovision_policy_at = now() WHERE id = 'acme'";
+    expect(await forged([early], mark)).toMatch(/permission denied: .*recorded policy/);
+    // Marked already (as by an earlier run): the transition itself is refused too.
+    expect(await forged([early, mark], `${toDeprovisioning} WHERE id = 'acme'`)).toMatch(/permission denied: .*recorded policy/);
+    expect(await forged([due, `UPDATE admin_settings SET value = 'off' WHERE key = ${policyKey}`], mark)).toMatch(/permission denied/);
+    expect(await forged([due, mark, `UPDATE admin_settings SET value = 'off' WHERE key = ${policyKey}`], `${toDeprovisioning} WHERE id = 'acme'`)).toMatch(/permission denied/);
+    expect(await forged([due, `DELETE FROM admin_settings WHERE key = ${policyKey}`], mark)).toMatch(/permission denied/);
+    // The agent's role cannot record a shorter policy for itself.
+    expect(await forged([], `UPDATE admin_settings SET value = '1' WHERE key = ${policyKey}`)).toMatch(/permission denied/);
+    expect(await forged([], "INSERT INTO admin_settings (key, value) VALUES ('suspension_deprovision_after_days:elsewhere', '1')")).toMatch(/permission denied/);
+    // And the honest run on the recorded days passes (the control: the refusals above are the days').
+    expect(await forged([due], mark, `${toDeprovisioning} WHERE id = 'acme'`)).toBe('not refused');
+    // The session's time zone moves no day (review C1): a made-up zone whose daylight saving jump
+    // (334 hours) fell within the last day makes "now() - 2 days" later than 36 hours ago and
+    // "now() - 1 day" later than a minute ago in that session. Found for today's date (the jump's day
+    // is a rule), and checked in the agent's own session first: the attack is real here.
+    const zones = Array.from({ length: 366 }, (_, day) => `<AAA>+167<BBB>-167,${day}/0,${(day + 40) % 365}/0`);
+    const [jump] = await h.adminQuery(`SELECT z FROM unnest($1::text[]) z
+      WHERE ((now() AT TIME ZONE z) - interval '2 days') AT TIME ZONE z > now() - interval '36 hours'
+        AND ((now() AT TIME ZONE z) - interval '1 day') AT TIME ZONE z > now() - interval '1 minute' LIMIT 1`, [zones]);
+    expect(jump, 'a made-up time zone whose jump fell within the last day').toBeDefined();
+    const inZone = `SET LOCAL TimeZone = '${jump.z}'`;
+    const shifted = await asAgent(async (client) => {
+      await client.query('BEGIN');
+      await client.query(inZone);
+      const row = (await client.query("SELECT now() - interval '2 days' > now() - interval '36 hours' AS days, now() - interval '1 day' > now() - interval '1 minute' AS day")).rows[0];
+      await client.query('ROLLBACK');
+      return row;
+    });
+    expect(shifted).toEqual({ days: true, day: true });
+    expect(await forged([early], inZone, mark)).toMatch(/permission denied: .*recorded policy/);
+    const warnedNow = "UPDATE admin_customers SET suspended_at = now() - interval '3 days', deprovision_warned_at = now() WHERE id = 'acme'";
+    expect(await forged([warnedNow], inZone, mark)).toMatch(/permission denied: .*recorded policy/);
+    expect(await forged([early, mark], inZone, `${toDeprovisioning} WHERE id = 'acme'`)).toMatch(/permission denied: .*recorded policy/);
+    // A temporary table cannot stand in for the registry the guard reads (review C2): the agent's
+    // role may create none (migration 029 revokes TEMPORARY from PUBLIC), and one the owner made
+    // (and let the agent read) in the same session is not what the guard reads.
+    expect(await forged([], 'CREATE TEMP TABLE admin_customers (id text, status text, deprovision_policy_at timestamptz)')).toMatch(/permission denied to create temporary tables/);
+    expect(await forged([
+      'CREATE TEMP TABLE admin_customers (id text, status text, deprovision_policy_at timestamptz)',
+      "INSERT INTO pg_temp.admin_customers VALUES ('acme', 'deprovisioned', now())",
+      'GRANT SELECT ON pg_temp.admin_customers TO tenantctl_agent',
+    ], "DELETE FROM public.admin_allocations WHERE customer_id = 'acme'")).toMatch(/permission denied: the agent releases allocations/);
     expect((await h.adminQuery("SELECT status, deprovision_policy_at FROM admin_customers WHERE id = 'acme'"))[0]).toEqual({ status: 'suspended', deprovision_policy_at: null });
     const allocations = (await h.adminQuery("SELECT count(*)::int AS n FROM admin_allocations WHERE customer_id = 'acme'"))[0].n;
     expect(allocations).toBeGreaterThan(0);
@@ -296,4 +354,50 @@ describe.sequential('agent operations', () => {
       expect((await client.query("UPDATE admin_customers SET status = 'active' WHERE id = 'acme'").then(() => undefined, (e: Error) => e))?.message).toMatch(/permission denied/);
     });
   }, 240_000);
+
+  it('a scheduled admin backup that fails is admin.backup-failed, one older than two intervals admin.backup-missed, and /metrics has its age', async () => {
+    // The second agent goes; the first is started again with a backup repository that does not
+    // exist, so its admin-backup schedule (agent.adminBackupSchedule, every 6h by default) fails.
+    const down = await h.cli(['agent', 'down', '--json'], { env: second.env });
+    expect(down.exitCode, down.why).toBe(0);
+    // The newest admin backup anyone made (admin-backup's audit row) finished 13 hours ago: over two of 6 hours.
+    await h.adminQuery("INSERT INTO admin_audit_logs (customer_id, action, actor, new_values, created_at) VALUES (NULL, 'admin.backed-up', 'e2e', '{}', now() - interval '13 hours')");
+    // The agent's role cannot date a backup in the future to silence admin.backup-missed (review H1):
+    // its audit rows carry the database's time (migration 029), checked in a transaction rolled back.
+    const lastAdminBackup = await asAgent(async (client) => {
+      await client.query('BEGIN');
+      try {
+        await client.query("INSERT INTO admin_audit_logs (customer_id, action, actor, new_values, created_at) VALUES (NULL, 'admin.backed-up', 'forged', '{}', '2999-01-01')");
+        // Dated as of the insert: the newest backup is "now", not 2999.
+        return (await client.query('SELECT admin_last_admin_backup() = now() AS dated_now')).rows[0];
+      } finally {
+        await client.query('ROLLBACK');
+      }
+    }).catch((e: Error) => e.message);
+    expect(lastAdminBackup).toEqual({ dated_now: true });
+    // And a row from the future already on record (the owner's, or older than the trigger) is no backup.
+    const future = await h.adminQuery([
+      "INSERT INTO admin_audit_logs (customer_id, action, actor, new_values, created_at) VALUES (NULL, 'admin.backed-up', 'e2e', '{}', '2999-01-01')",
+      "DO $$ BEGIN RAISE EXCEPTION 'last admin backup % hours ago', round(extract(epoch FROM now() - admin_last_admin_backup()) / 3600); END $$",
+    ].join(';\n')).then(() => undefined, (e: Error) => e?.message);
+    expect(future).toBe('last admin backup 13 hours ago');
+    const repository = { TENANTCTL_BACKUP_REPOSITORY: `local:${path.join(h.dir, 'no-such-repository')}` };
+    const up = await timed('agent up (admin backups)', () => h.cli(['agent', 'up', '--json'], { env: { ...first.env, ...repository } }));
+    expect(up.exitCode, up.why).toBe(0);
+    expect(up.json().schedules.added).toBe(1);
+    const failed = await waitFor('admin.backup-failed', async () => (await h.adminQuery("SELECT payload FROM admin_alert_deliveries WHERE event = 'admin.backup-failed'"))[0], 60_000);
+    expect(failed.payload).toMatchObject({ event: 'admin.backup-failed', summary: expect.stringMatching(/^scheduled admin database backup on .*: admin database not backed up/), detail: { kind: 'admin-backup', schedule: 'every 6h', error: expect.any(String) } });
+    const [run] = await h.adminQuery("SELECT r.state, r.error FROM admin_schedule_runs r JOIN admin_schedules s ON s.id = r.schedule_id WHERE s.kind = 'admin-backup'");
+    expect(run.state).toBe('failed');
+    expect(failed.payload.detail.error).toBe(run.error);
+    // The policy pass of the new term finds the last admin backup 13 hours old.
+    const missed = await waitFor('admin.backup-missed', async () => (await h.adminQuery("SELECT payload FROM admin_alert_deliveries WHERE event = 'admin.backup-missed'"))[0], 60_000);
+    expect(missed.payload.detail).toMatchObject({ kind: 'admin-backup', schedule: 'every 6h', staleSeconds: expect.any(Number) });
+    expect(missed.payload.detail.staleSeconds).toBeGreaterThanOrEqual(13 * 3600);
+    const metrics = await (await fetch(`http://127.0.0.1:${first.port}/metrics`)).text();
+    const age = Number(/^tenantctl_admin_backup_age_seconds\{host="[^"]+"\} (\d+)$/m.exec(metrics)?.[1]);
+    expect(age).toBeGreaterThanOrEqual(13 * 3600);
+    expect(age).toBeLessThan(13 * 3600 + 600);
+    expect(metrics).toMatch(/^tenantctl_admin_backup_last_success_timestamp_seconds\{host="[^"]+"\} \d+/m);
+  }, 180_000);
 });

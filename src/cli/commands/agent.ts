@@ -23,7 +23,10 @@ Examples:
   $ TENANTCTL_AGENT_PORT=9190 tenantctl agent up --json
 
 Running it again with a new tenantctl (or a changed configuration) recreates the agent; otherwise it
-is left running. Exit 6 when Docker cannot build or start it, 8 when the admin database fails.
+is left running. It records this host's suspension policy (suspension.deprovisionAfterDays, or off)
+where the agent's own database role cannot change it: the database refuses any deprovisioning by
+the agent sooner than those days. Exit 6 when Docker cannot build or start it, 8 when the admin
+database fails.
 `)
     .action(async (_options, command: Command) => {
       const { agentUp } = await import('../../agent/commands.js');

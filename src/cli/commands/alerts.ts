@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../run.js';
+import { alertKinds } from '../../alerts/kinds.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -25,10 +26,8 @@ Examples:
   $ tenantctl alerts add https://hooks.example.com/tenantctl
   $ tenantctl alerts add http://127.0.0.1:8080/hook --allow-private --events tenant.down --events tenant.recovered --secret-file ./hook.secret
 
-Events: tenant.down, tenant.degraded, tenant.recovered, tenant.restart-failed, host.unreachable,
-host.reachable, host.agent-silent, host.agent-back, backup.failed, backup.missed,
-certificate.expiring, certificate.renewal-failed, disk.over-plan, suspension.deprovision-soon,
-suspension.deprovisioned, suspension.deprovision-failed, suspension.deprovision-due, test. Each delivery is a POST with a JSON body and the headers
+Events: ${alertKinds.join(', ')}.
+Each delivery is a POST with a JSON body and the headers
 X-Tenantctl-Timestamp (Unix seconds) and X-Tenantctl-Signature: sha256=<hex HMAC-SHA256 of
 "<timestamp>.<body>" keyed with the secret>. The secret is sealed in the admin database with the
 master key; the file is the only place it is shown. The URL's path and query are never shown
