@@ -21,6 +21,7 @@ const resumes: Record<OperationVerb, () => Promise<Resume>> = {
   'domains-add': async () => (await import('../frontdoor/acme/domains-add.js')).resumeDomainsAdd,
   'pitr-restore': async () => (await import('../pitr/restore-to-time.js')).resumePitrRestore,
   recover: async () => (await import('../recover/recover-tenant.js')).resumeRecover,
+  'owner-conversion': async () => (await import('../tenants/owner-conversion.js')).resumeOwnerConversion,
 };
 
 /** Runs the operation's resume on the Docker host it was recorded on (a move resolves its two hosts itself). */

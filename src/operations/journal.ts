@@ -11,7 +11,7 @@ import { recordAudit } from '../audit/write.js';
 // the point of no return and undoing the rest. Every write is a fenced transaction (admin-db): a
 // run that lost its tenant lock cannot record a step.
 
-export type OperationVerb = 'restore' | 'move' | 'rotate-secrets' | 'upgrade' | 'backup-prune' | 'doctor-fix' | 'suspend' | 'resume' | 'scheduled-backup' | 'domains-add' | 'pitr-restore' | 'recover';
+export type OperationVerb = 'restore' | 'move' | 'rotate-secrets' | 'upgrade' | 'backup-prune' | 'doctor-fix' | 'suspend' | 'resume' | 'scheduled-backup' | 'domains-add' | 'pitr-restore' | 'recover' | 'owner-conversion';
 export type OperationState = 'running' | 'completed' | 'undone' | 'failed';
 
 export interface Operation<D extends object = Record<string, unknown>> {
