@@ -61,6 +61,9 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
     ? import('../swarm/swarm-stack.js').then(async ({ swarmNodeEngines }) => mergeProjects(await Promise.all((await swarmNodeEngines(host, ctx.signal)).map((node) => projectsByLabel(node, 'tenantctl.managed=true', ctx.signal)))))
     : projectsByLabel(host, 'tenantctl.managed=true', ctx.signal);
   stacks.catch(() => {}); // awaited (and reported) below
+  // On a swarm, what the services publish on the routing mesh, which no container shows.
+  const swarmPorts = host.kind === 'swarm' ? import('./swarm-ports.js').then(({ swarmServicePorts }) => swarmServicePorts(host, ctx.signal)) : Promise.resolve(undefined);
+  swarmPorts.catch(() => {}); // awaited (and reported) below
   const db = await ctx.adminDb();
   const identity = learnIdentity(ctx, db);
   identity.catch(() => {}); // awaited (and reported) below
@@ -107,6 +110,7 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
   return {
     ...facts,
     swarm: host.kind === 'swarm',
+    swarmPorts: await swarmPorts,
     elsewhere: await askRecordedHosts(ctx, db, facts, withStackHere),
     projectPrefix: ctx.config.composeProjectPrefix,
     rows,
