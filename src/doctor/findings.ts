@@ -321,9 +321,9 @@ export function privatePortsPublished(stack: Pick<StackOnHost, 'containers'>, pr
 /**
  * A swarm tenant whose services publish ports on the ingress routing mesh (a stack deployed before
  * tenantctl rendered host mode, or edited by hand). The mesh makes every node of the swarm answer on
- * such a port, and it is NATed to the task's address on the ingress network before the node's INPUT
- * rules see it; DOCKER-USER rules written for the published port do not match either (by then the
- * packet carries the ingress network's address and the container's port). So a database or Redis
+ * such a port, and it is NATed to the ingress network's load balancer before the node's INPUT rules
+ * would see it; DOCKER-USER rules written for a host-mode port (matching the node's own address) do
+ * not match it either, since by then it is addressed to the ingress network. So a database or Redis
  * port there is open to whatever reaches any node, whatever the host firewall says; the door's own
  * port is then open on every node instead of the one the door dials. tenantctl renders db and Redis
  * unpublished and the door's port in host mode on the task's node (swarm/swarm-render.ts).
