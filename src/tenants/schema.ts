@@ -10,6 +10,7 @@ import { runningContainerOf } from '../stack/tenant-ports.js';
 import { openSocketRelay } from '../engine/socket-relay.js';
 import type { DockerHost } from '../engine/docker-host.js';
 import { waitForFinalServer } from './final-server.js';
+import { ownerLeftovers } from './owner-leftovers.js';
 import { applyFirstMigrationOnFreshDatabase, superuserLoginOptions, superuserSearchPath } from './fresh-schema.js';
 import { dropMaintenanceRole, maintenanceRole, separateOwnerRole, type ConversionJournal, type LoginAs, type OwnerChange, type OwnerSeparation } from './owner-role.js';
 
@@ -192,14 +193,25 @@ export async function finishOwnerConversion(target: TenantSchemaTarget, options:
   const owner = target.owner ?? 'tenant_owner';
   return withSchemaSessions(target, options, async ({ loginAs, asSuperuser }) => {
     const separation = await separateOwnerRole(loginAs, owner, pause, journal);
+    // Converted already (the killed run's commit stood): what the old superuser left is read again for the audit row.
+    const found = separation.change === 'none'
+      ? { ...separation, leftovers: await leftoversAfterConversion({ loginAs, asSuperuser }, owner) }
+      : separation;
     await dropHelperRole({ loginAs, asSuperuser }, owner, target.project);
-    return separation;
+    return found;
   });
 }
 
 /** Undoes a conversion that had not committed: only its helper role can exist; dropped (as any other superuser, the owner included). */
 export async function undoOwnerConversion(target: TenantSchemaTarget, options: ProbeOptions): Promise<void> {
   await withSchemaSessions(target, options, (sessions) => dropHelperRole(sessions, target.owner ?? 'tenant_owner', target.project));
+}
+
+/** The leftovers (tenants/owner-leftovers.ts) of a conversion that committed earlier, read as a superuser (pg_file_settings is theirs); none readable without one. */
+async function leftoversAfterConversion({ loginAs, asSuperuser }: SchemaSessions, owner: string): Promise<string[]> {
+  const superuser = await loginAs(owner, async (client) => (await client.query('SELECT rolname FROM pg_catalog.pg_roles WHERE rolsuper AND rolcanlogin ORDER BY oid LIMIT 1')).rows[0]?.rolname as string | undefined);
+  if (!superuser) return [];
+  return (await asSuperuser(superuser, (client) => ownerLeftovers(client, maintenanceRole))).filter((what) => what !== 'role postgres has SUPERUSER');
 }
 
 async function dropHelperRole({ loginAs, asSuperuser }: SchemaSessions, owner: string, project: string): Promise<void> {
@@ -211,4 +223,13 @@ async function dropHelperRole({ loginAs, asSuperuser }: SchemaSessions, owner: s
   if (!helperLeft) return;
   if (!superuser) throw new TenantctlError('conflict', `the PostgreSQL server of ${project} has no superuser to drop the helper role ${maintenanceRole} as (README "Security")`);
   await asSuperuser(superuser, (client) => dropMaintenanceRole(client));
+}
+
+/** Whether the owner role is (still) a superuser: what says if a conversion committed, whatever its journal has. */
+export async function ownerIsSuperuser(target: TenantSchemaTarget, options: ProbeOptions): Promise<boolean> {
+  const owner = target.owner ?? 'tenant_owner';
+  return withSchemaSessions(target, options, ({ loginAs }) => loginAs(owner, async (client) => {
+    const { rows } = await client.query('SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1', [owner]);
+    return rows[0]?.rolsuper === true;
+  }));
 }
