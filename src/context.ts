@@ -4,7 +4,7 @@ import type { Clock } from './common/clock.js';
 import type { AdminDb } from './admin-db/database.js';
 import type { DockerHost } from './engine/docker-host.js';
 import type { PausePoint } from './common/pause-points.js';
-import type { Operation } from './operations/journal.js';
+import type { Operation, SettleOutcome } from './operations/journal.js';
 
 /** Progress of long steps; the CLI prints it to stderr so stdout stays clean for --json. */
 export interface Reporter {
@@ -50,7 +50,7 @@ export interface Context {
    * (restore, move, rotate-secrets, upgrade, ...), looked up by the CLI (cli/settle-table.ts), runs
    * on the operation's Docker host. `ctx` is the caller's context (its signal, reporter).
    */
-  settleOperation(ctx: Context, op: Operation<any>): Promise<'finished' | 'undone'>;
+  settleOperation(ctx: Context, op: Operation<any>): Promise<SettleOutcome>;
   close(): Promise<void>;
 }
 

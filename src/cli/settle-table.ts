@@ -1,12 +1,12 @@
 import type { Context } from '../context.js';
-import type { Operation, OperationVerb } from '../operations/journal.js';
+import type { Operation, OperationVerb, SettleOutcome } from '../operations/journal.js';
 import { TenantctlError } from '../common/errors.js';
 
 // Every journaled verb's resume, by the verb an operation row names: what settles an operation a
 // killed run left (tenants/hold.ts). Loaded only when there is one to settle, like command-table.ts
 // loads commands; the CLI is the one layer that may reach every verb's folder.
 
-type Resume = (ctx: Context, op: Operation<any>) => Promise<'finished' | 'undone'>;
+type Resume = (ctx: Context, op: Operation<any>) => Promise<SettleOutcome>;
 
 const resumes: Record<OperationVerb, () => Promise<Resume>> = {
   restore: async () => (await import('../backups/restore.js')).resumeRestore,
@@ -22,10 +22,11 @@ const resumes: Record<OperationVerb, () => Promise<Resume>> = {
   'pitr-restore': async () => (await import('../pitr/restore-to-time.js')).resumePitrRestore,
   recover: async () => (await import('../recover/recover-tenant.js')).resumeRecover,
   'pitr-prune': async () => (await import('../pitr/retention.js')).resumePitrPrune,
+  'owner-conversion': async () => (await import('../tenants/owner-conversion.js')).resumeOwnerConversion,
 };
 
 /** Runs the operation's resume on the Docker host it was recorded on (a move resolves its two hosts itself). */
-export async function settleOperation(ctx: Context, op: Operation<any>): Promise<'finished' | 'undone'> {
+export async function settleOperation(ctx: Context, op: Operation<any>): Promise<SettleOutcome> {
   const resume = await resumes[op.verb]?.();
   if (!resume) throw new TenantctlError('internal', `no resume for a ${op.verb} operation`);
   const { dockerHostNamed, contextOn } = await import('../hosts/resolve.js');

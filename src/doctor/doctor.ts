@@ -62,6 +62,9 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
     ? import('../swarm/swarm-stack.js').then(async ({ swarmNodeEngines }) => mergeProjects(await Promise.all((await swarmNodeEngines(host, ctx.signal)).map((node) => projectsByLabel(node, 'tenantctl.managed=true', ctx.signal)))))
     : projectsByLabel(host, 'tenantctl.managed=true', ctx.signal);
   stacks.catch(ignoreFailure('awaited (and reported) below; this keeps an early rejection from going unhandled'));
+  // On a swarm, what the services publish on the routing mesh, which no container shows.
+  const swarmPorts = host.kind === 'swarm' ? import('./swarm-ports.js').then(({ swarmServicePorts }) => swarmServicePorts(host, ctx.signal)) : Promise.resolve(undefined);
+  swarmPorts.catch(ignoreFailure('awaited (and reported) below; this keeps an early rejection from going unhandled'));
   const db = await ctx.adminDb();
   const identity = learnIdentity(ctx, db);
   identity.catch(ignoreFailure('awaited (and reported) below; this keeps an early rejection from going unhandled'));
@@ -108,6 +111,7 @@ async function takeSnapshot(ctx: Context): Promise<Snapshot> {
   return {
     ...facts,
     swarm: host.kind === 'swarm',
+    swarmPorts: await swarmPorts,
     elsewhere: await askRecordedHosts(ctx, db, facts, withStackHere),
     projectPrefix: ctx.config.composeProjectPrefix,
     rows,

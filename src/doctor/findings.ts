@@ -45,12 +45,28 @@ export interface Snapshot extends IdentityFacts {
   folders: string[];
   /** The services a whole stack has (the template's), to tell a partial stack. */
   expectedServices: string[];
+  /**
+   * On a swarm: every port a tenant's service publishes, as the manager has it (the service's
+   * endpoint spec; an ingress-mode port shows on no container, so `stacks` cannot tell it).
+   */
+  swarmPorts?: SwarmPublishedPort[];
   /** Every host's newest agent heartbeat and its age (admin_agent_heartbeats), with the silence threshold; unset when unknown. */
   agents?: { silentAfterSeconds: number; beats: Array<{ host: string; ageSeconds: number; beatAt: string }> };
 }
 
+/** One published port of a swarm service (`docker service inspect`: Spec.EndpointSpec.Ports). */
+export interface SwarmPublishedPort {
+  /** The stack, which is the tenant's compose project. */
+  project: string;
+  service: string;
+  published: number;
+  target: number;
+  /** 'ingress' (the routing mesh, Docker's default) or 'host' (the task's node only). */
+  mode: string;
+}
+
 export type FindingKind = 'orphan-stack' | 'missing-stack' | 'partial-stack' | 'stray-allocation' | 'orphan-folder' | 'stale-folder' | 'stuck' | 'host-alias' | 'host-mismatch'
-  | 'interrupted-operation' | 'operation-in-flight' | 'suspended-running' | 'private-port-published' | 'agent-silent';
+  | 'interrupted-operation' | 'operation-in-flight' | 'suspended-running' | 'private-port-published' | 'agent-silent' | 'swarm-ingress-published';
 
 export interface Finding {
   kind: FindingKind;
@@ -170,6 +186,10 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
           fixable: false,
         });
       }
+    }
+    if (s.swarm && s.swarmPorts && (row.status === 'active' || row.status === 'stopped')) {
+      const finding = swarmIngressFinding(row, s.swarmPorts);
+      if (finding) findings.push(finding);
     }
     if ((row.status === 'provisioning' || row.status === 'deprovisioning') && row.locked === false) {
       findings.push({
@@ -296,4 +316,31 @@ export function privatePortsPublished(stack: Pick<StackOnHost, 'containers'>, pr
     }
   }
   return found;
+}
+
+/**
+ * A swarm tenant whose services publish ports on the ingress routing mesh (a stack deployed before
+ * tenantctl rendered host mode, or edited by hand). The mesh makes every node of the swarm answer on
+ * such a port, and it is NATed to the ingress network's load balancer before the node's INPUT rules
+ * would see it; DOCKER-USER rules written for a host-mode port (matching the node's own address) do
+ * not match it either, since by then it is addressed to the ingress network. So a database or Redis
+ * port there is open to whatever reaches any node, whatever the host firewall says; the door's own
+ * port is then open on every node instead of the one the door dials. tenantctl renders db and Redis
+ * unpublished and the door's port in host mode on the task's node (swarm/swarm-render.ts).
+ */
+export function swarmIngressFinding(row: Pick<TenantRow, 'id' | 'composeProject' | 'privatePorts'>, ports: readonly SwarmPublishedPort[]): Finding | undefined {
+  const names = new Map(Object.entries(row.privatePorts ?? {}).map(([name, port]) => [port, name]));
+  const meshed = ports.filter((p) => p.project === row.composeProject && p.mode !== 'host' && p.published > 0);
+  if (meshed.length === 0) return undefined;
+  const described = meshed.map((p) => `${p.service} ${p.published}->${p.target}${names.has(p.published) ? ` (its ${names.get(p.published)} port)` : ''}`);
+  const private_ = meshed.filter((p) => names.has(p.published));
+  const what = private_.length > 0
+    ? `its ${[...new Set(private_.map((p) => names.get(p.published)))].join(' and ')} port${private_.length === 1 ? '' : 's'} open to whatever reaches any node, past the nodes' INPUT firewall and DOCKER-USER rules`
+    : 'every node answers on it, not only the one the front door dials, past the nodes\' INPUT firewall and DOCKER-USER rules';
+  return {
+    kind: 'swarm-ingress-published', tenant: row.id,
+    detail: `${row.id} publishes ${described.join(', ')} on the swarm's ingress routing mesh: ${what}`,
+    fix: `tenantctl upgrade ${row.id}   # redeploys it rendered anew: db and redis unpublished, the front door's port in host mode on its node`,
+    fixable: false,
+  };
 }

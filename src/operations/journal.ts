@@ -11,8 +11,14 @@ import { recordAudit } from '../audit/write.js';
 // the point of no return and undoing the rest. Every write is a fenced transaction (admin-db): a
 // run that lost its tenant lock cannot record a step.
 
-export type OperationVerb = 'restore' | 'move' | 'rotate-secrets' | 'upgrade' | 'backup-prune' | 'doctor-fix' | 'suspend' | 'resume' | 'scheduled-backup' | 'domains-add' | 'pitr-restore' | 'recover' | 'pitr-prune';
+export type OperationVerb = 'restore' | 'move' | 'rotate-secrets' | 'upgrade' | 'backup-prune' | 'doctor-fix' | 'suspend' | 'resume' | 'scheduled-backup' | 'domains-add' | 'pitr-restore' | 'recover' | 'pitr-prune' | 'owner-conversion';
 export type OperationState = 'running' | 'completed' | 'undone' | 'failed';
+/**
+ * What settling a killed run's operation made of it: finished forward, undone, or deferred — left
+ * 'running' because what it needs is not there now (an owner conversion whose database is not
+ * running); the command goes on and the entry is settled again when it ends (tenants/hold.ts).
+ */
+export type SettleOutcome = 'finished' | 'undone' | 'deferred';
 
 export interface Operation<D extends object = Record<string, unknown>> {
   id: number;
@@ -83,7 +89,7 @@ export class OperationJournal {
   async begin<D extends object>(input: { tenant: string; verb: OperationVerb; host: string; step?: string; data: D }): Promise<Operation<D>> {
     return this.db.withTransaction(async (client) => {
       const { rows: open } = await client.query("SELECT * FROM admin_operations WHERE customer_id = $1 AND state = 'running' FOR UPDATE", [input.tenant]);
-      if (open[0]) throw new TenantctlError('conflict', `an unfinished ${describeOperation(toOperation(open[0]))} is on record; run the command again to settle it first`);
+      if (open[0]) throw new TenantctlError('conflict', `an unfinished ${describeOperation(toOperation(open[0]))} is on record; run the command again to settle it first (one waiting for the tenant's database is settled by tenantctl start ${input.tenant}; tenantctl operations abandon ${input.tenant} --reason <text> closes it by hand)`);
       const { rows } = await client.query(
         'INSERT INTO admin_operations (customer_id, verb, host, step, data, actor) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *',
         [input.tenant, input.verb, input.host, input.step ?? 'begun', JSON.stringify(input.data), this.db.actor],

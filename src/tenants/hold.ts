@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf } from '../common/errors.js';
 import { lockSpaces } from '../admin-db/database.js';
-import { OperationJournal, describeOperation } from '../operations/journal.js';
+import { OperationJournal, describeOperation, type SettleOutcome } from '../operations/journal.js';
 
 // How every verb that changes a tenant starts: it takes the tenant's lock for its whole run, then
 // settles what a killed run left in the operation journal (finishing it past its point of no return,
@@ -17,31 +17,46 @@ export async function holdTenant(ctx: Context, id: string): Promise<() => Promis
   const release = await db.tryLock(lockSpaces.tenant, id);
   if (!release) throw new TenantctlError('conflict', `tenant ${id} is being changed by another tenantctl process; try again when it has finished`);
   if (nested) return release;
+  let outcome: SettleOutcome | undefined;
   try {
-    await settlePending(ctx, id);
+    outcome = await settlePending(ctx, id);
   } catch (error) {
     await release();
     throw error;
   }
-  return release;
+  if (outcome !== 'deferred') return release;
+  // An operation that waits for something the verb may bring back (a start runs the database an
+  // owner conversion needs; a deprovision removes it): settled again before the lock goes.
+  return async () => {
+    try {
+      if (!ctx.signal.aborted) await settlePending(ctx, id);
+    } catch (error) {
+      // The verb's own outcome stands; the entry stays for the next command, which says why again.
+      ctx.reporter.info(messageOf(error));
+    } finally {
+      await release();
+    }
+  };
 }
 
 /**
  * Settles the tenant's unfinished operation, if a killed run left one (the caller holds the lock);
- * says what became of it. A settlement that fails stops the command with its cause: nothing else is
+ * says what became of it ('deferred': left running, the command may go on). A settlement that fails stops the command with its cause: nothing else is
  * done to a tenant whose last operation is neither finished nor undone.
  */
-export async function settlePending(ctx: Context, id: string): Promise<'finished' | 'undone' | undefined> {
+export async function settlePending(ctx: Context, id: string): Promise<SettleOutcome | undefined> {
   const op = await new OperationJournal(await ctx.adminDb()).pending(id);
   if (!op) return undefined;
   ctx.reporter.step(`settling an interrupted ${describeOperation(op)}`);
   try {
     const outcome = await ctx.settleOperation(ctx, op);
-    ctx.reporter.info(`the interrupted ${op.verb} of ${id} is ${outcome}`);
+    ctx.reporter.info(outcome === 'deferred'
+      ? `the interrupted ${op.verb} of ${id} waits (tenantctl operations ${id}); it is settled when its needs are met, or closed by tenantctl operations abandon ${id} --reason <text>`
+      : `the interrupted ${op.verb} of ${id} is ${outcome}`);
     return outcome;
   } catch (error) {
     const kind = error instanceof TenantctlError ? error.kind : 'internal';
-    throw new TenantctlError(kind, `an interrupted ${describeOperation(op)} could not be settled: ${messageOf(error)}; nothing else was done (run the command again, or tenantctl doctor)`, {
+    throw new TenantctlError(kind, `an interrupted ${describeOperation(op)} could not be settled: ${messageOf(error)}; nothing else was done (run the command again, or tenantctl doctor; tenantctl operations abandon ${id} --reason <text> closes the entry by hand)`, {
       cause: error, details: error instanceof TenantctlError ? error.details : [],
     });
   }

@@ -9,6 +9,7 @@ import { requireTenantFor } from './day2-target.js';
 import { runBatch, type BatchItem } from './batch.js';
 import { applyTenantSchema } from './schema.js';
 import type { OwnerChange } from './owner-role.js';
+import { conversionJournal, undoFailedConversion } from './owner-conversion.js';
 import { loadTenantTemplate } from './tenant-template.js';
 import { runtimeFor } from '../runtime/runtime-for.js';
 import { fillBlockText, templateValues, type TenantValues } from '../templates/values.js';
@@ -83,14 +84,29 @@ export async function migrateTenant(ctx: Context, rawId: unknown, { dryRun = fal
     ctx.reporter.step(`${dryRun ? 'checking' : 'applying'} the tenant migrations of ${id}`);
     // Where its containers run (a swarm tenant's node); reached over the server's local socket through the engine.
     const containers = (await runtimeFor(ctx.dockerHost, t.target, ctx.signal)).containers;
-    const { migrations, ownerChange, ownerLeftovers } = await applyTenantSchema(
-      { host: containers, project: t.record.composeProject, service: target.service, owner: target.user, database: fillBlockText(target.database, values), superuserOwner: target.superuserOwner },
-      { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
-      { dryRun, dir: template.migrationsDir, pause: ctx.pause },
-    );
-    if (!dryRun && ownerChange !== 'none') {
-      await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.owner-role', null, { owner: target.user, change: ownerChange, ...(ownerLeftovers.length > 0 ? { leftovers: ownerLeftovers } : {}) }));
+    const schemaTarget = { host: containers, project: t.record.composeProject, service: target.service, owner: target.user, database: fillBlockText(target.database, values), superuserOwner: target.superuserOwner };
+    // An owner conversion is journaled (tenants/owner-conversion.ts), and closed with its audit row once whole.
+    const journal = dryRun ? undefined : conversionJournal(ctx, id, { project: schemaTarget.project, service: schemaTarget.service, owner: schemaTarget.owner ?? 'tenant_owner', database: schemaTarget.database ?? 'tenant' });
+    let applied: Awaited<ReturnType<typeof applyTenantSchema>>;
+    try {
+      applied = await applyTenantSchema(
+        schemaTarget,
+        { clock: ctx.clock, deadlineMs: ctx.config.healthDeadlineSeconds * 1000, signal: ctx.signal },
+        { dryRun, dir: template.migrationsDir, pause: ctx.pause, journal },
+      );
+    } catch (error) {
+      const open = journal?.open();
+      // Interrupted: left to the next command, like a kill. Failed: a conversion that did not commit is undone now.
+      if (open && !ctx.signal.aborted) {
+        try {
+          await undoFailedConversion(ctx, open, error);
+        } catch (undoError) {
+          ctx.reporter.info(`the failed owner conversion of ${id} could not be undone now (${(undoError as Error).message}); the next command on ${id} settles it`);
+        }
+      }
+      throw error;
     }
+    const { migrations, ownerChange, ownerLeftovers } = applied;
     if (!dryRun && migrations.length > 0) {
       await db.withTransaction((client) => recordAudit(db, client, id, 'tenant.migrated', null, { migrations }));
     }

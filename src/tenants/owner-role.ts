@@ -31,16 +31,33 @@ export interface OwnerSeparation {
   leftovers: string[];
 }
 
+/**
+ * Where a conversion records itself (the operation journal, verb 'owner-conversion': tenants/owner-conversion.ts):
+ * `begin` before its first effect, `step` after each effect. A run without one (a template's first
+ * start has nothing to convert) records nothing.
+ */
+export interface ConversionJournal {
+  begin(change: Exclude<OwnerChange, 'none'>): Promise<void>;
+  step(step: OwnerConversionStep): Promise<void>;
+}
+
+/** The steps of a conversion, in the journal: the helper made, then the owner separated; or the owner demoted. */
+export type OwnerConversionStep = 'helper-made' | 'separated' | 'demoted';
+
+const noJournal: ConversionJournal = { begin: async () => {}, step: async () => {} };
+
 /** The login as which a session is opened (over the local socket: any role, no password). */
 export type LoginAs = <T>(user: string, use: (client: pg.Client) => Promise<T>) => Promise<T>;
 
 /**
  * Makes `owner` no superuser, if it is one (see above). Pause points (tests kill here):
  * `schema:owner-helper` once the helper role exists, `schema:owner-separated` once the owner is
- * separated; a run killed at either is finished by the next `migrate` (each step is idempotent,
- * the separation one transaction, and the helper is dropped by every run's schema step).
+ * separated; a run killed at either is finished by the next command on the tenant, from the
+ * operation journal (tenants/owner-conversion.ts; each step is idempotent, the separation one
+ * transaction, and the helper is dropped by every run's schema step). `journal` hears of the intent
+ * before the first effect and of each step after it.
  */
-export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: (step: string) => Promise<void>): Promise<OwnerSeparation> {
+export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: (step: string) => Promise<void>, journal: ConversionJournal = noJournal): Promise<OwnerSeparation> {
   const shape = await loginAs(owner, async (client) => {
     const { rows } = await client.query('SELECT oid::int = 10 AS bootstrap, rolsuper FROM pg_roles WHERE rolname = current_user');
     return rows[0] as { bootstrap: boolean; rolsuper: boolean };
@@ -48,6 +65,7 @@ export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: 
   if (!shape.rolsuper) return { change: 'none', leftovers: [] };
   if (!shape.bootstrap) {
     // A superuser owner that is not the bootstrap role: keep (or make) another superuser, demote it.
+    await journal.begin('demoted');
     const leftovers = await loginAs(owner, async (client) => {
       try {
         await client.query('BEGIN');
@@ -65,9 +83,13 @@ export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: 
         throw error;
       }
     });
+    await journal.step('demoted');
     return { change: 'demoted', leftovers };
   }
+  // The intent first: a run killed after the helper exists is finished by the next command on the tenant.
+  await journal.begin('separated');
   await loginAs(owner, (client) => client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${maintenanceRole}') THEN CREATE ROLE ${maintenanceRole} SUPERUSER LOGIN; END IF; END $$`));
+  await journal.step('helper-made');
   await pause('schema:owner-helper');
   const leftovers = await loginAs(maintenanceRole, async (client) => {
     try {
@@ -102,6 +124,7 @@ END $$`);
       throw error;
     }
   });
+  await journal.step('separated');
   await pause('schema:owner-separated');
   return { change: 'separated', leftovers };
 }

@@ -10,8 +10,9 @@ import { runningContainerOf } from '../stack/tenant-ports.js';
 import { openSocketRelay } from '../engine/socket-relay.js';
 import type { DockerHost } from '../engine/docker-host.js';
 import { waitForFinalServer } from './final-server.js';
+import { ownerLeftovers } from './owner-leftovers.js';
 import { applyFirstMigrationOnFreshDatabase, superuserLoginOptions, superuserSearchPath } from './fresh-schema.js';
-import { dropMaintenanceRole, maintenanceRole, separateOwnerRole, type LoginAs, type OwnerChange } from './owner-role.js';
+import { dropMaintenanceRole, maintenanceRole, separateOwnerRole, type ConversionJournal, type LoginAs, type OwnerChange, type OwnerSeparation } from './owner-role.js';
 
 /**
  * The tenant schema: scripts/tenant-migrations/, applied in order, each once, recorded by name with
@@ -97,23 +98,12 @@ const serverSocket = '/run/postgresql/.s.PGSQL.5432';
 export async function applyTenantSchema(
   target: TenantSchemaTarget,
   options: ProbeOptions,
-  { dryRun = false, dir, pause = noPause }: { dryRun?: boolean; dir?: string; pause?: PausePoint } = {},
+  { dryRun = false, dir, pause = noPause, journal }: { dryRun?: boolean; dir?: string; pause?: PausePoint; journal?: SchemaJournal } = {},
 ): Promise<{ migrations: string[]; ownerChange: OwnerChange; ownerLeftovers: string[] }> {
   const migrations = await readMigrations(tenantMigrationFiles(dir));
   // crm's target unless the template names another (x-tenantctl.migrations).
   const owner = target.owner ?? 'tenant_owner';
-  const database = target.database ?? 'tenant';
-  const container = await runningContainerOf(target.host, target.project, target.service, options.signal);
-  if (!container) throw new TenantctlError('conflict', `${target.project} has no running ${target.service} container for its schema (tenantctl status)`);
-  const relay = await openSocketRelay(target.host, container, serverSocket, { signal: options.signal });
-  try {
-    const loginAs: LoginAs = (user, use) => withPostgresLogin({ host: relay.dir, port: 5432, password: '', user, database }, options, use);
-    // A superuser's session: pg_catalog first and only, from the login on (sent in the startup packet, set again).
-    const asSuperuser: LoginAs = (user, use) => withPostgresLogin({ host: relay.dir, port: 5432, password: '', user, database, options: superuserLoginOptions }, options, async (client) => {
-      await client.query(superuserSearchPath);
-      return use(client);
-    });
-    await waitForFinalServer(relay.dir, owner, database, options);
+  return withSchemaSessions(target, options, async ({ loginAs, asSuperuser }) => {
     if (dryRun) {
       const { plan, shape } = await loginAs(owner, async (client) => ({
         plan: await planTenantMigrations(client, migrations),
@@ -124,7 +114,7 @@ export async function applyTenantSchema(
       const ownerChange: OwnerChange = target.superuserOwner || !shape.rolsuper ? 'none' : shape.bootstrap ? 'separated' : 'demoted';
       return { migrations: plan.pending, ownerChange, ownerLeftovers: [] };
     }
-    const { change: ownerChange, leftovers: ownerLeftovers } = target.superuserOwner ? { change: 'none' as const, leftovers: [] } : await separateOwnerRole(loginAs, owner, pause);
+    const { change: ownerChange, leftovers: ownerLeftovers } = target.superuserOwner ? { change: 'none' as const, leftovers: [] } : await separateOwnerRole(loginAs, owner, pause, journal);
     const applied: string[] = [];
     if (!target.superuserOwner) {
       const { superuser, helperLeft, superuserOwner } = await loginAs(owner, async (client) => {
@@ -145,6 +135,8 @@ export async function applyTenantSchema(
         });
       }
     }
+    // The conversion is whole (the helper gone): its journal entry is closed before any migration runs.
+    if (ownerChange !== 'none') await journal?.finish({ change: ownerChange, leftovers: ownerLeftovers });
     // Everything else as the owner itself (a superuserOwner template's owner is its superuser anyway).
     return await loginAs(owner, async (client) => {
       const plan = await planTenantMigrations(client, migrations);
@@ -156,7 +148,88 @@ export async function applyTenantSchema(
         throw new TenantctlError('internal', `tenant schema: ${(error as Error).message}`, { cause: error });
       }
     });
+  });
+}
+
+/** A conversion's journal as applyTenantSchema uses it: `finish` once the conversion is whole (its helper role dropped). */
+export interface SchemaJournal extends ConversionJournal {
+  finish(separation: OwnerSeparation): Promise<void>;
+}
+
+interface SchemaSessions {
+  /** A session logged in as `user` (the local socket trusts any role). */
+  loginAs: LoginAs;
+  /** A superuser's session: pg_catalog first and only, from the login on (sent in the startup packet, set again). */
+  asSuperuser: LoginAs;
+}
+
+/** Sessions on the tenant's server over its local socket (a relay through the engine), once the final server is up; the relay closed after `use`. */
+async function withSchemaSessions<T>(target: TenantSchemaTarget, options: ProbeOptions, use: (sessions: SchemaSessions) => Promise<T>): Promise<T> {
+  const owner = target.owner ?? 'tenant_owner';
+  const database = target.database ?? 'tenant';
+  const container = await runningContainerOf(target.host, target.project, target.service, options.signal);
+  if (!container) throw new TenantctlError('conflict', `${target.project} has no running ${target.service} container for its schema (tenantctl status)`);
+  const relay = await openSocketRelay(target.host, container, serverSocket, { signal: options.signal });
+  try {
+    const loginAs: LoginAs = (user, run) => withPostgresLogin({ host: relay.dir, port: 5432, password: '', user, database }, options, run);
+    const asSuperuser: LoginAs = (user, run) => withPostgresLogin({ host: relay.dir, port: 5432, password: '', user, database, options: superuserLoginOptions }, options, async (client) => {
+      await client.query(superuserSearchPath);
+      return run(client);
+    });
+    await waitForFinalServer(relay.dir, owner, database, options);
+    return await use({ loginAs, asSuperuser });
   } finally {
     await relay.close();
   }
+}
+
+/**
+ * The owner conversion alone, finished from wherever a killed run left it (each of its steps is
+ * idempotent, the separation one transaction), and the helper role dropped: what settles an
+ * interrupted 'owner-conversion' (tenants/owner-conversion.ts). No migration is applied. The same
+ * pause points as a first run: a settlement can be killed too.
+ */
+export async function finishOwnerConversion(target: TenantSchemaTarget, options: ProbeOptions, journal: ConversionJournal, pause: PausePoint = noPause): Promise<OwnerSeparation> {
+  const owner = target.owner ?? 'tenant_owner';
+  return withSchemaSessions(target, options, async ({ loginAs, asSuperuser }) => {
+    const separation = await separateOwnerRole(loginAs, owner, pause, journal);
+    // Converted already (the killed run's commit stood): what the old superuser left is read again for the audit row.
+    const found = separation.change === 'none'
+      ? { ...separation, leftovers: await leftoversAfterConversion({ loginAs, asSuperuser }, owner) }
+      : separation;
+    await dropHelperRole({ loginAs, asSuperuser }, owner, target.project);
+    return found;
+  });
+}
+
+/** Undoes a conversion that had not committed: only its helper role can exist; dropped (as any other superuser, the owner included). */
+export async function undoOwnerConversion(target: TenantSchemaTarget, options: ProbeOptions): Promise<void> {
+  await withSchemaSessions(target, options, (sessions) => dropHelperRole(sessions, target.owner ?? 'tenant_owner', target.project));
+}
+
+/** The leftovers (tenants/owner-leftovers.ts) of a conversion that committed earlier, read as a superuser (pg_file_settings is theirs); none readable without one. */
+async function leftoversAfterConversion({ loginAs, asSuperuser }: SchemaSessions, owner: string): Promise<string[]> {
+  const superuser = await loginAs(owner, async (client) => (await client.query('SELECT rolname FROM pg_catalog.pg_roles WHERE rolsuper AND rolcanlogin ORDER BY oid LIMIT 1')).rows[0]?.rolname as string | undefined);
+  if (!superuser) return [];
+  return (await asSuperuser(superuser, (client) => ownerLeftovers(client, maintenanceRole))).filter((what) => what !== 'role postgres has SUPERUSER');
+}
+
+async function dropHelperRole({ loginAs, asSuperuser }: SchemaSessions, owner: string, project: string): Promise<void> {
+  const { superuser, helperLeft } = await loginAs(owner, async (client) => {
+    const { rows } = await client.query('SELECT rolname FROM pg_catalog.pg_roles WHERE rolsuper AND rolcanlogin AND rolname <> $1 ORDER BY oid LIMIT 1', [maintenanceRole]);
+    const helper = await client.query('SELECT FROM pg_catalog.pg_roles WHERE rolname = $1', [maintenanceRole]);
+    return { superuser: rows[0]?.rolname as string | undefined, helperLeft: (helper.rowCount ?? 0) > 0 };
+  });
+  if (!helperLeft) return;
+  if (!superuser) throw new TenantctlError('conflict', `the PostgreSQL server of ${project} has no superuser to drop the helper role ${maintenanceRole} as (README "Security")`);
+  await asSuperuser(superuser, (client) => dropMaintenanceRole(client));
+}
+
+/** Whether the owner role is (still) a superuser: what says if a conversion committed, whatever its journal has. */
+export async function ownerIsSuperuser(target: TenantSchemaTarget, options: ProbeOptions): Promise<boolean> {
+  const owner = target.owner ?? 'tenant_owner';
+  return withSchemaSessions(target, options, ({ loginAs }) => loginAs(owner, async (client) => {
+    const { rows } = await client.query('SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1', [owner]);
+    return rows[0]?.rolsuper === true;
+  }));
 }

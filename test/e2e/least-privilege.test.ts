@@ -232,31 +232,60 @@ describe('the crm owner role is no superuser', () => {
     expect(await asOwner('SELECT 1')).toBe('ok');
   }, 120_000);
 
-  it('a migrate killed (-9) with the helper role made, or interrupted (SIGINT) once separated, is finished by the next one', async () => {
+  it('a migrate killed (-9) with the helper role made, or interrupted (SIGINT) once separated, is finished by the next one, from the journal', async () => {
     await makeOwnerBootstrapSuperuser();
+    const conversions = () => h.adminQuery("SELECT id, step, state, data->>'change' AS change, data->>'owner' AS owner FROM admin_operations WHERE customer_id = $1 AND verb = 'owner-conversion' ORDER BY id", [id]);
+    const before = (await conversions()).length;
     const killed = await startPausedAt(h, ['migrate', id, '--json'], 'schema:owner-helper');
     killed.child.kill('SIGKILL');
     await killed.child;
+    // The intent was on record before the helper role was made, and the step after it.
+    const afterKill = (await conversions()).slice(before);
+    expect(afterKill).toMatchObject([{ step: 'helper-made', state: 'running', change: 'separated', owner: 'tenant_owner' }]);
     // Its relay's socket directory stays behind (nobody could remove it); the next tenantctl to open one removes it.
     const leftovers = relayDirsOf(killed.child.pid!);
     expect(leftovers).toHaveLength(1);
     // Killed before the separation: the owner is still the bootstrap superuser, and a helper superuser exists (local socket only, no password).
     expect(await asSuperuser(rolesShape, 'tenant_owner')).toBe('tenant_owner:true:true:false,tenantctl_maint:false:true:true');
 
+    // The next migrate settles the journal entry first, through the same pause points: interrupted there, once separated.
     const interrupted = await startPausedAt(h, ['migrate', id, '--json'], 'schema:owner-separated');
     interrupted.child.kill('SIGINT');
     interrupted.resume();
     expect((await interrupted.child).exitCode).toBe(130);
-    // The separation committed; only the helper is left.
+    // The separation committed; only the helper is left, and the same entry says so.
     expect(await asSuperuser(rolesShape)).toBe('postgres:true:true:true,tenant_owner:false:false:false,tenantctl_maint:false:true:true');
+    expect((await conversions()).slice(before)).toMatchObject([{ id: afterKill[0].id, step: 'separated', state: 'running' }]);
 
     const r = await h.cli(['migrate', id, '--json']);
     expect(r.exitCode, r.why).toBe(0);
     expect(r.json()).toMatchObject({ ownerChange: 'none' });
+    expect(r.stderr).toMatch(/interrupted owner-conversion of lp1 is finished/);
+    expect((await conversions()).slice(before)).toMatchObject([{ id: afterKill[0].id, step: 'separated', state: 'completed' }]);
+    const [audit] = await h.adminQuery("SELECT new_values->>'change' AS change FROM admin_audit_logs WHERE customer_id = $1 AND action = 'tenant.owner-role' ORDER BY id DESC LIMIT 1", [id]);
+    expect(audit).toMatchObject({ change: 'separated' });
     expect(await asSuperuser(rolesShape)).toBe('postgres:true:true:true,tenant_owner:false:false:false');
     expect(leftovers.filter((dir) => existsSync(dir))).toEqual([]);
     expect(await asSuperuser(ownersOfTenantObjects)).toBe('tenant_owner');
   }, 180_000);
+
+  it('a conversion that cannot finish is undone at once: its journal entry closed, the helper role dropped, the owner as it was', async () => {
+    await makeOwnerBootstrapSuperuser();
+    // A role named postgres already: the bootstrap role cannot get its name back, so the separation refuses (one transaction, nothing of it stays).
+    await asSuperuser('CREATE ROLE postgres NOLOGIN', 'tenant_owner');
+    const failed = await h.cli(['migrate', id, '--json']);
+    expect(failed.exitCode).not.toBe(0);
+    expect(failed.why).toMatch(/a role postgres exists already/);
+    const [op] = await h.adminQuery("SELECT step, state, reason FROM admin_operations WHERE customer_id = $1 AND verb = 'owner-conversion' ORDER BY id DESC LIMIT 1", [id]);
+    expect(op).toMatchObject({ step: 'helper-made', state: 'undone', reason: expect.stringMatching(/^owner conversion failed: .*a role postgres exists already/) });
+    expect(await asSuperuser(rolesShape, 'tenant_owner')).toBe('postgres:false:false:true,tenant_owner:true:true:false');
+    // Not held by it: the next migrate, once the way is clear, converts.
+    await asSuperuser('DROP ROLE postgres', 'tenant_owner');
+    const r = await h.cli(['migrate', id, '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ ownerChange: 'separated' });
+    expect(await asSuperuser(rolesShape)).toBe('postgres:true:true:true,tenant_owner:false:false:false');
+  }, 120_000);
 
   it('the relays through the engine are unix sockets in 0700 directories, gone when closed', async () => {
     const host = new DockerHost('this machine', parseDockerEndpoint(undefined));

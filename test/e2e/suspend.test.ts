@@ -155,8 +155,8 @@ describe('suspend and resume', () => {
     expect(checks.map((c) => [c.conname, values(c.def)])).toEqual([
       ['admin_customers_status_check', ['active', 'deprovisioned', 'deprovisioning', 'failed', 'provisioning', 'stopped', 'suspended']],
       // scheduled-backup is 017's (the agent), kept by 019's rebuild; pitr-restore (023), recover (024)
-      // and domains-add (025) came after, each rebuilt from the list as it stood; pitr-prune (028) too.
-      ['admin_operations_verb_check', ['backup-prune', 'doctor-fix', 'domains-add', 'move', 'pitr-prune', 'pitr-restore', 'recover', 'restore', 'resume', 'rotate-secrets', 'scheduled-backup', 'suspend', 'upgrade']],
+      // and domains-add (025) came after, each rebuilt from the list as it stood; pitr-prune (028) and owner-conversion (030) too.
+      ['admin_operations_verb_check', ['backup-prune', 'doctor-fix', 'domains-add', 'move', 'owner-conversion', 'pitr-prune', 'pitr-restore', 'recover', 'restore', 'resume', 'rotate-secrets', 'scheduled-backup', 'suspend', 'upgrade']],
     ]);
     const grants = await h.adminQuery(`SELECT column_name, has_column_privilege('tenantctl_gateway', 'admin_customers', column_name, 'SELECT') AS readable
       FROM information_schema.columns WHERE table_name = 'admin_customers' AND column_name IN ('suspension_reason', 'suspended_at', 'suspended_by') ORDER BY column_name`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findDiscrepancies, type Snapshot } from '../../src/doctor/findings.js';
+import { parseServicePorts } from '../../src/doctor/swarm-ports.js';
 
 const services = ['app', 'db', 'redis', 'worker'];
 const whole = (project: string, state = 'running') => ({
@@ -59,6 +60,35 @@ describe('findDiscrepancies', () => {
     // A local host (no privatePorts on the row): its loopback-published db port is expected.
     const local = snapshot({ rows: [row('old', 'active')], stacks: [withPorts({ db: '127.0.0.1:5440->5432/tcp' })], folders: ['old'] });
     expect(findDiscrepancies(local)).toEqual([]);
+  });
+
+  it('a swarm tenant publishing on the ingress routing mesh: swarm-ingress-published (db/redis named), host mode is fine, fixed by upgrade', () => {
+    const privatePorts = { db: 5440, redis: 6390 };
+    const mesh = (service: string, published: number, target: number, mode = 'ingress') => ({ project: 't-old', service, published, target, mode });
+    const base = { swarm: true, rows: [row('old', 'active', { privatePorts })], stacks: [whole('t-old')], folders: ['old'] };
+    // What `docker service inspect` says (an old stack: db and redis on the mesh, the app in host mode).
+    const inspected = [
+      ['t-old_db', 't-old', { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 5432, PublishedPort: 5440 }] }],
+      ['t-old_redis', 't-old', { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 6379, PublishedPort: 6390, PublishMode: 'ingress' }] }],
+      ['t-old_app', 't-old', { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 3000, PublishedPort: 3005, PublishMode: 'host' }] }],
+      ['t-old_worker', 't-old', { Mode: 'vip' }],
+      ['someone_else', '', null],
+    ].map((fields) => fields.map((f) => JSON.stringify(f)).join('\t')).join('\n');
+    const swarmPorts = parseServicePorts(inspected);
+    expect(swarmPorts).toEqual([mesh('db', 5440, 5432), mesh('redis', 6390, 6379), mesh('app', 3005, 3000, 'host')]);
+    const found = findDiscrepancies(snapshot({ ...base, swarmPorts }));
+    expect(found).toEqual([expect.objectContaining({
+      kind: 'swarm-ingress-published', tenant: 'old', fixable: false, fix: expect.stringContaining('tenantctl upgrade old'),
+      detail: expect.stringMatching(/db 5440->5432 \(its db port\), redis 6390->6379 \(its redis port\) on the swarm's ingress routing mesh: its db and redis ports open .*DOCKER-USER/),
+    })]);
+    // Only the door's port on the mesh: said, as every node answering on it.
+    const doorOnly = findDiscrepancies(snapshot({ ...base, swarmPorts: [mesh('app', 3005, 3000)] }));
+    expect(doorOnly).toEqual([expect.objectContaining({ kind: 'swarm-ingress-published', detail: expect.stringContaining('every node answers on it') })]);
+    // As tenantctl renders it now (the door's port in host mode, nothing else published): nothing to say.
+    expect(findDiscrepancies(snapshot({ ...base, swarmPorts: [mesh('app', 3005, 3000, 'host')] }))).toEqual([]);
+    // Another stack's ports, a deprovisioned tenant, or a host that is no swarm: not this finding.
+    expect(findDiscrepancies(snapshot({ ...base, swarmPorts: [{ ...mesh('db', 5440, 5432), project: 't-other' }] }))).toEqual([]);
+    expect(findDiscrepancies(snapshot({ ...base, swarm: false, swarmPorts }))).toEqual([]);
   });
 
   it('finds nothing when the registry, allocations, folders and Docker agree', () => {

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Creates the role that owns the tenant's database (OWNER_DB_USER: frontbase), which is
-# NOT a superuser, and takes the superuser's password away.
+# Rendered from templates/_shared/initdb/00-create-owner-role.sh by scripts/render-shared-template-files.mjs: edit that file, then run it.
+# Creates the role that owns the tenant's database (OWNER_DB_USER: crm's tenant_owner, frontbase's
+# frontbase), which is NOT a superuser, and takes the superuser's password away.
 #
 # Run once by the postgres entrypoint at first init, before the other init scripts (00-), as the
 # image's superuser (POSTGRES_USER: postgres), normally *sourced* by its shell, so: POSIX sh only,
@@ -10,12 +11,13 @@
 # to the container (COPY ... TO PROGRAM runs commands, pg_read_file reads files, ALTER SYSTEM).
 # The tenant's owner needs none of that: it owns the database and what it creates there.
 # OWNER_DB_BYPASSRLS=1 gives it BYPASSRLS, for a stack whose tables FORCE row-level security and
-# whose owner must still see every row (pg_dump, `tenantctl psql`): crm's tables do, so crm sets it.
+# whose owner must still see every row (migrations, pg_dump, `tenantctl psql`): crm's tables do, so
+# crm sets it; frontbase has no such tables and leaves it off.
 # The superuser stays for tenantctl's maintenance, over the local socket only (docker exec; the
-# image trusts local connections): the first tenant migration on the fresh database (as the owner
-# with SET ROLE, but for its ALTER ROLE tenant_app SET search_path, which needs more than an owner has),
-# a restore's database swap, rotate-secrets' ALTER ROLE. With no password it cannot log in over TCP.
-# Kept like templates/frontbase/initdb/00-create-owner-role.sh but for these comments.
+# image trusts local connections): crm's first tenant migration on the fresh database (as the owner
+# with SET ROLE, but for its ALTER ROLE tenant_app SET search_path, which needs more than an owner
+# has), a restore's database swap, rotate-secrets' ALTER ROLE. With no password it cannot log in
+# over TCP.
 #
 # The owner's password is POSTGRES_PASSWORD (the entrypoint has read POSTGRES_PASSWORD_FILE, the
 # DB_PASSWORD secret, into it): the secret that was the superuser's becomes the owner's. It reaches
@@ -25,7 +27,7 @@ tenantctl_owner="${OWNER_DB_USER:-}"
 tenantctl_super="${POSTGRES_USER:-postgres}"
 if [ -z "$tenantctl_owner" ]; then
   # An initdb directory mounted without the variable (the official image's convention, an older
-  # compose file): POSTGRES_USER stays the owner, as before. tenantctl's crm template sets it.
+  # compose file): POSTGRES_USER stays the owner, as before. tenantctl's templates set it.
   echo "00-create-owner-role.sh: OWNER_DB_USER is not set; $tenantctl_super stays the database's owner"
 else
   if [ "$tenantctl_owner" = "$tenantctl_super" ]; then
