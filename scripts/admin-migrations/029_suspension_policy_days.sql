@@ -131,15 +131,12 @@ ALTER FUNCTION admin_register_implicit_host() SET search_path = pg_catalog, publ
 -- No role but the database's owner (and superusers) creates temporary tables here: nothing of
 -- tenantctl's uses them (the agent, the gateway and the operator's verbs), and a temporary table is
 -- how a session would shadow a table a function names without its schema. The owner keeps its
--- own right (REVOKE from PUBLIC leaves the owner's explicit entry).
-DO $$
-BEGIN
-  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
-END $$;
-
+-- own right (REVOKE from PUBLIC leaves the owner's explicit entry). A database-level right, which
+-- pg_dump (admin-backup) does not carry: `agent up` revokes it again (src/agent/commands.ts).
 DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenantctl_agent') THEN
     GRANT EXECUTE ON FUNCTION admin_last_admin_backup() TO tenantctl_agent;
   END IF;
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
 END $$;

@@ -59,6 +59,10 @@ export async function agentUp(ctx: Context): Promise<AgentUpResult> {
   // As the database's owner: the schema (017 makes the agent's role), the role's password, the schedules.
   const db = await ctx.adminDb();
   ctx.reporter.step('setting up the agent\'s admin database login and schedules');
+  // No temporary tables for any role but the owner (migration 029): revoked again here, because a
+  // database-level right is not in the admin backup's dump (pg_dump), so a recovered admin
+  // database may have PUBLIC's default back. Idempotent.
+  await db.pool.query("DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); END $$").catch(db.unreachable);
   const databaseUrl = await loginRoleUrl(db, config.stateDir, agentRole);
   const acmeDoor = await isAcmeDoor(config);
   const schedules = await new ScheduleStore(db).sync(ctx.homeHost.id, desiredSchedules(config, { acmeDoor }));

@@ -38,6 +38,9 @@ export const agentRole: LoginRole = {
   header: 'tenantctl agent login to the admin database; keep private',
   migration: '017_agent_schedules.sql',
   setupCommand: 'tenantctl agent up',
+  requiredFunctions: [
+    { signature: 'admin_last_admin_backup()', migration: '029', why: 'the admin.backup-missed alert and the admin backup\'s age metric read' },
+  ],
 };
 
 export const agentLabel = 'tenantctl.agent';

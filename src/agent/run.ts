@@ -42,7 +42,7 @@ export async function runAgent(ctx: Context, log: (line: string) => void): Promi
   const status = (): AgentRuntimeStatus => ({
     hostId, pid: process.pid, startedAt, leader: leadership.isLeader, leaderSince: leadership.leaderSince, notLeadingBecause: leadership.refusal ?? null, loops: running.map((r) => ({ ...r.state })),
   });
-  const server = await startServer(agentRoutes(status, metricsRoute(ctx, ctx.signal)), ctx.config.agent.port, (error) => log(`server: ${messageOf(error)}`));
+  const server = await startServer(agentRoutes(status, metricsRoute(ctx, ctx.signal, log)), ctx.config.agent.port, (error) => log(`server: ${messageOf(error)}`));
   log(`agent of host ${hostId} listening on http://127.0.0.1:${ctx.config.agent.port} (pid ${process.pid})`);
 
   if (!ctx.signal.aborted) await once(ctx.signal, 'abort');

@@ -5,7 +5,7 @@ import { ScheduleStore } from '../schedules/store.js';
 import type { AgentContext } from './context.js';
 import type { AgentLoop } from './loop.js';
 import { raiseAlert } from '../alerts/raise.js';
-import { failedRunAlert } from '../schedules/alerts.js';
+import { alertsFailedRun, failedRunAlert } from '../schedules/alerts.js';
 import type { LeaderSession, Schedule } from '../schedules/store.js';
 import type { JobOutcome } from '../schedules/jobs.js';
 
@@ -43,7 +43,7 @@ export function schedulerLoop(pollMs: number): AgentLoop {
           }
           const recorded = await store.finish(schedule, run.id, ended.outcome, ended.summary, ended.error, leader, { soon: ended.interrupted === true });
           agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} ${ended.outcome}: ${ended.summary}${ended.error ? ` (${ended.error})` : ''}${recorded === 'not ours' ? ' (not recorded: the run was settled by another leader)' : ''}`);
-          if (ended.outcome === 'failed' && !ended.alerted) await alertFailedRun(agent, schedule, run.id, ended.summary, ended.error);
+          if (alertsFailedRun(ended, recorded, signal.aborted)) await alertFailedRun(agent, schedule, run.id, ended.summary, ended.error);
         }
       });
     },

@@ -43,7 +43,8 @@ export class MetricsCollector {
   private readonly disk: Cached<Map<string, number>>;
   private runningIds: string[] = [];
 
-  constructor(private readonly ctx: Context, private readonly signal: AbortSignal) {
+  /** log: where a section left out of a scrape says why (the agent's log; stderr when not given). */
+  constructor(private readonly ctx: Context, private readonly signal: AbortSignal, private readonly log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)) {
     const now = () => ctx.clock.now();
     this.usage = new Cached(ctx.config.metrics.statsCacheSeconds * 1000, () => sampleUsage(ctx.dockerHost, this.runningIds, signal), now);
     this.disk = new Cached(ctx.config.metrics.diskCacheSeconds * 1000, () => sampleVolumeBytes(ctx.dockerHost, signal), now);
@@ -68,7 +69,12 @@ export class MetricsCollector {
       q('SELECT hostname, customer_id, kind, extract(epoch FROM not_after)::float8 AS not_after FROM admin_certificates WHERE revoked_at IS NULL AND not_after IS NOT NULL ORDER BY hostname'),
       q('SELECT host, extract(epoch FROM now() - beat_at)::float8 AS age FROM admin_agent_heartbeats ORDER BY host'),
       // The newest admin-backup (the operator's or the agent's schedule), from the audit log through the owner's function (029).
-      q('SELECT extract(epoch FROM admin_last_admin_backup())::float8 AS at'),
+      // One missing grant (EXECUTE, granted by 029 only if the role existed then) leaves its two
+      // families out, logged, and never costs the whole scrape.
+      q('SELECT extract(epoch FROM admin_last_admin_backup())::float8 AS at').catch((error: unknown) => {
+        this.log(`metrics: the admin backup's age left out: ${messageOf(error)}`);
+        return [];
+      }),
       probing,
     ]);
     const out = new Exposition();
@@ -137,7 +143,9 @@ export class MetricsCollector {
     const adminAt = adminBackup[0]?.at as number | null | undefined;
     const admin = adminAt === null || adminAt === undefined ? [] : [{ labels: { host }, value: adminAt }];
     out.gauge('tenantctl_admin_backup_last_success_timestamp_seconds', 'When the admin database\'s newest backup into the repository (admin-backup) finished (Unix time; none before the first; registry-wide, labelled by the serving host).', admin);
-    out.gauge('tenantctl_admin_backup_age_seconds', 'Seconds since the admin database\'s newest backup into the repository (admin-backup) finished (registry-wide, labelled by the serving host).', admin.map((a) => ({ ...a, value: Math.max(0, Math.round(nowSeconds - a.value)) })));
+    // Not clamped at 0: a negative age (a backup dated after the agent's clock) is a skewed clock or
+    // a forged row, which the metric shows rather than hides as "just backed up".
+    out.gauge('tenantctl_admin_backup_age_seconds', 'Seconds since the admin database\'s newest backup into the repository (admin-backup) finished (negative: dated after this agent\'s clock; registry-wide, labelled by the serving host).', admin.map((a) => ({ ...a, value: Math.round(nowSeconds - a.value) })));
 
     const series = [
       bucketed(provisions[0], { host, operation: 'provision' }),

@@ -9,8 +9,8 @@ import { contentType } from './exposition.js';
  * routes.ts): one collector for the process, so the cached costly samples (docker stats, volume
  * sizes) are shared by every scrape, and scrapes arriving while one is collected share its answer.
  */
-export function metricsRoute(ctx: Context, signal: AbortSignal): (request: http.IncomingMessage, response: http.ServerResponse) => Promise<void> {
-  const collector = new MetricsCollector(ctx, signal);
+export function metricsRoute(ctx: Context, signal: AbortSignal, log?: (line: string) => void): (request: http.IncomingMessage, response: http.ServerResponse) => Promise<void> {
+  const collector = new MetricsCollector(ctx, signal, log);
   let inFlight: Promise<string> | undefined;
   return async (request, response) => {
     inFlight ??= collector.collect().finally(() => {

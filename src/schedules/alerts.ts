@@ -46,6 +46,19 @@ export interface ScheduleRef {
   spec: string;
 }
 
+/**
+ * Whether the scheduler raises a failed run's alert (review M2): not when the job raised its own
+ * (the renewal's), not when another leader settled the run first (it alerted it), and not when the
+ * run was cut short because this agent is stopping (`agent up`'s restart, `agent down`: a planned
+ * stop, the run due again at once on the next agent). A run cut short by a lost lead, or one that
+ * failed on its own while the agent stopped, is still alerted.
+ */
+export function alertsFailedRun(ended: { outcome: string; interrupted?: boolean; alerted?: boolean }, recorded: 'finished' | 'not ours', stopping: boolean): boolean {
+  if (ended.outcome !== 'failed' || ended.alerted) return false;
+  if (recorded === 'not ours') return false;
+  return !(stopping && ended.interrupted === true);
+}
+
 /** The alert for a failed (or interrupted) run of `schedule` on `host`. */
 export function failedRunAlert(schedule: ScheduleRef, host: string, runId: string | number, summary: string, error: string | null | undefined): AlertEvent {
   const of = schedule.target === '*' ? '' : ` of plan ${schedule.target}`;

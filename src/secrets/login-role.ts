@@ -30,6 +30,8 @@ export interface LoginRole {
    * lacks them, and the part would fail at its first query; refused here with the GRANT to run.
    */
   requiredReads?: Array<{ table: string; column: string; migration: string; why: string }>;
+  /** Functions a later migration let it run (granted only if the role existed then), checked likewise. */
+  requiredFunctions?: Array<{ signature: string; migration: string; why: string }>;
 }
 
 async function rolePassword(stateDir: string, login: LoginRole): Promise<string> {
@@ -71,6 +73,12 @@ export async function loginRoleUrl(db: AdminDb, stateDir: string, login: LoginRo
     const granted = await db.pool.query('SELECT has_column_privilege($1, $2, $3, \'SELECT\') AS ok', [role, need.table, need.column]).catch(db.unreachable);
     if (granted.rows[0]?.ok !== true) {
       throw new TenantctlError('adminDb', `role ${role} may not read ${need.table}.${need.column} (migration ${need.migration}), which ${need.why}: GRANT SELECT (${need.column}) ON ${need.table} TO ${role}; and run ${login.setupCommand} again`);
+    }
+  }
+  for (const need of login.requiredFunctions ?? []) {
+    const granted = await db.pool.query('SELECT has_function_privilege($1, $2, \'EXECUTE\') AS ok', [role, need.signature]).catch(db.unreachable);
+    if (granted.rows[0]?.ok !== true) {
+      throw new TenantctlError('adminDb', `role ${role} may not run ${need.signature} (migration ${need.migration}), which ${need.why}: GRANT EXECUTE ON FUNCTION ${need.signature} TO ${role}; and run ${login.setupCommand} again`);
     }
   }
   const password = await rolePassword(stateDir, login);

@@ -399,5 +399,28 @@ describe.sequential('agent operations', () => {
     expect(age).toBeGreaterThanOrEqual(13 * 3600);
     expect(age).toBeLessThan(13 * 3600 + 600);
     expect(metrics).toMatch(/^tenantctl_admin_backup_last_success_timestamp_seconds\{host="[^"]+"\} \d+/m);
+
+    // One missing grant costs its own section only (review M5): without EXECUTE on the function (029
+    // grants it only to a role that existed), /metrics answers without the admin backup's families
+    // and logs why, and `agent up` refuses the role with the GRANT to run (exit 8).
+    await h.adminQuery('REVOKE EXECUTE ON FUNCTION admin_last_admin_backup() FROM tenantctl_agent');
+    // And PUBLIC's default TEMPORARY back (as a database restored from a dump has it): agent up revokes it again.
+    await h.adminQuery("DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$");
+    const agentMayTemp = async () => (await h.adminQuery("SELECT has_database_privilege('tenantctl_agent', current_database(), 'TEMPORARY') AS ok"))[0].ok;
+    expect(await agentMayTemp()).toBe(true);
+    try {
+      const scrape = await fetch(`http://127.0.0.1:${first.port}/metrics`);
+      expect(scrape.status).toBe(200);
+      const partial = await scrape.text();
+      expect(partial).toMatch(/^tenantctl_tenants\{/m);
+      expect(partial).not.toMatch(/^tenantctl_admin_backup_age_seconds\{/m);
+      expect((await execa('docker', ['logs', first.project], { reject: false })).stderr).toMatch(/metrics: the admin backup's age left out: .*permission denied/);
+      const refused = await h.cli(['agent', 'up', '--json'], { env: { ...first.env, ...repository } });
+      expect(refused.exitCode, refused.why).toBe(8);
+      expect(refused.why).toMatch(/may not run admin_last_admin_backup\(\) \(migration 029\).*GRANT EXECUTE ON FUNCTION admin_last_admin_backup\(\) TO tenantctl_agent/);
+      expect(await agentMayTemp()).toBe(false);
+    } finally {
+      await h.adminQuery('GRANT EXECUTE ON FUNCTION admin_last_admin_backup() TO tenantctl_agent');
+    }
   }, 180_000);
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { failedAlertKind, failedRunAlert, missedAlert, missedSchedules, type ScheduleFreshness } from '../../src/schedules/alerts.js';
+import { alertsFailedRun, failedAlertKind, failedRunAlert, missedAlert, missedSchedules, type ScheduleFreshness } from '../../src/schedules/alerts.js';
 import { alertKinds } from '../../src/alerts/kinds.js';
 import { policyDaysOf, policySettingKey, policySettingValue } from '../../src/suspension/policy-setting.js';
 import { refusalOf } from '../../src/recover/dump-guard.js';
@@ -14,6 +14,17 @@ const fresh = (over: Partial<ScheduleFreshness>): ScheduleFreshness => ({
 });
 
 describe('alerts of failed and missed schedules', () => {
+  it('a run cut short by the agent\'s own stop, or settled by another leader, raises no failure alert (planned restarts are no failures)', () => {
+    const interrupted = { outcome: 'failed', interrupted: true };
+    expect(alertsFailedRun(interrupted, 'finished', true)).toBe(false);
+    expect(alertsFailedRun({ outcome: 'failed' }, 'not ours', false)).toBe(false);
+    expect(alertsFailedRun({ outcome: 'failed', alerted: true }, 'finished', false)).toBe(false);
+    // Still alerted: a lost lead (the agent is not stopping), and a failure of its own during a stop.
+    expect(alertsFailedRun(interrupted, 'finished', false)).toBe(true);
+    expect(alertsFailedRun({ outcome: 'failed' }, 'finished', true)).toBe(true);
+    expect(alertsFailedRun({ outcome: 'succeeded' }, 'finished', false)).toBe(false);
+  });
+
   it('every schedule kind has a failed-run alert, and each is a kind endpoints can subscribe to', () => {
     for (const kind of ['backup', 'admin-backup', 'certificate-renewal', 'retention', 'doctor'] as const) {
       expect(alertKinds).toContain(failedAlertKind[kind]);
