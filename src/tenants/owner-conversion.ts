@@ -98,6 +98,8 @@ export async function resumeOwnerConversion(ctx: Context, op: Operation<OwnerCon
     return 'finished';
   } catch (error) {
     if (committed(op.step) || ctx.signal.aborted) throw error;
+    // The helper role is dropped only by the holder of the tenant lock.
+    if (await (await ctx.adminDb()).proveLock(lockSpaces.tenant, op.tenant) !== 'held') throw error;
     try {
       await undoOwnerConversion(target, probeOptions(ctx));
     } catch {
