@@ -149,6 +149,9 @@ async function repair(ctx: Context, snapshot: Snapshot, finding: Finding): Promi
   if (finding.kind === 'interrupted-operation') {
     const release = await holdTenant(ctx, finding.tenant);
     await release();
+    // A settlement deferred (an owner conversion whose database is not running) fixed nothing: said so.
+    const still = await new OperationJournal(db).pending(finding.tenant);
+    if (still) throw new TenantctlError('conflict', `the ${still.verb} of ${finding.tenant} waits for what it needs (its database running: tenantctl start ${finding.tenant}); tenantctl operations abandon ${finding.tenant} --reason <text> closes it by hand`);
     return;
   }
   const release = await db.tryLock(lockSpaces.tenant, finding.tenant);

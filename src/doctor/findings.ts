@@ -319,28 +319,45 @@ export function privatePortsPublished(stack: Pick<StackOnHost, 'containers'>, pr
 }
 
 /**
- * A swarm tenant whose services publish ports on the ingress routing mesh (a stack deployed before
- * tenantctl rendered host mode, or edited by hand). The mesh makes every node of the swarm answer on
- * such a port, and it is NATed to the ingress network's load balancer before the node's INPUT rules
- * would see it; DOCKER-USER rules written for a host-mode port (matching the node's own address) do
- * not match it either, since by then it is addressed to the ingress network. So a database or Redis
- * port there is open to whatever reaches any node, whatever the host firewall says; the door's own
- * port is then open on every node instead of the one the door dials. tenantctl renders db and Redis
- * unpublished and the door's port in host mode on the task's node (swarm/swarm-render.ts).
+ * A swarm tenant whose services publish ports on the ingress routing mesh. tenantctl has always
+ * rendered db and Redis unpublished and the door's port in host mode on the task's node with
+ * endpoint mode dnsrr (swarm/swarm-render.ts), so only a hand edit (`docker service update
+ * --publish-add`) makes one. The mesh makes every node of the swarm answer on such a port, and it is
+ * NATed to the ingress network's load balancer before the node's INPUT rules would see it;
+ * DOCKER-USER rules written for a host-mode port (matching the node's own address) do not match it
+ * either, since by then it is addressed to the ingress network. So a database or Redis port there is
+ * open to whatever reaches any node, whatever the host firewall says; the door's own port is then
+ * open on every node instead of the one the door dials. Which port is which is told by the service
+ * and the port inside it (db 5432, redis 6379), not by the published number. `upgrade` does not
+ * undo a hand edit (it redeploys only what it renders differently), so the fix is the
+ * `docker service update` that takes the port off the mesh.
  */
-export function swarmIngressFinding(row: Pick<TenantRow, 'id' | 'composeProject' | 'privatePorts'>, ports: readonly SwarmPublishedPort[]): Finding | undefined {
-  const names = new Map(Object.entries(row.privatePorts ?? {}).map(([name, port]) => [port, name]));
-  const meshed = ports.filter((p) => p.project === row.composeProject && p.mode !== 'host' && p.published > 0);
+export function swarmIngressFinding(row: Pick<TenantRow, 'id' | 'composeProject'>, ports: readonly SwarmPublishedPort[]): Finding | undefined {
+  const meshed = ports.filter((p) => p.project === row.composeProject && p.mode !== 'host');
   if (meshed.length === 0) return undefined;
-  const described = meshed.map((p) => `${p.service} ${p.published}->${p.target}${names.has(p.published) ? ` (its ${names.get(p.published)} port)` : ''}`);
-  const private_ = meshed.filter((p) => names.has(p.published));
+  const described = meshed.map((p) => `${p.service} ${p.published}->${p.target}${privateKind(p) ? ` (its ${privateKind(p)} port)` : ''}`);
+  const private_ = [...new Set(meshed.map(privateKind).filter((kind) => kind !== undefined))];
   const what = private_.length > 0
-    ? `its ${[...new Set(private_.map((p) => names.get(p.published)))].join(' and ')} port${private_.length === 1 ? '' : 's'} open to whatever reaches any node, past the nodes' INPUT firewall and DOCKER-USER rules`
+    ? `its ${private_.join(' and ')} port${private_.length === 1 ? '' : 's'} open to whatever reaches any node, past the nodes' INPUT firewall and DOCKER-USER rules`
     : 'every node answers on it, not only the one the front door dials, past the nodes\' INPUT firewall and DOCKER-USER rules';
+  const services = [...new Set(meshed.map((p) => p.service))];
+  const commands = services.map((service) => {
+    const own = meshed.filter((p) => p.service === service);
+    // db and Redis are published nowhere; the door's port goes back to host mode on the task's node.
+    const flags = own.flatMap((p) => privateKind(p) ? [`--publish-rm ${p.target}`] : [`--publish-rm ${p.target}`, `--publish-add mode=host,published=${p.published},target=${p.target}`]);
+    return `docker service update ${flags.join(' ')} --endpoint-mode dnsrr ${row.composeProject}_${service}`;
+  });
   return {
     kind: 'swarm-ingress-published', tenant: row.id,
     detail: `${row.id} publishes ${described.join(', ')} on the swarm's ingress routing mesh: ${what}`,
-    fix: `tenantctl upgrade ${row.id}   # redeploys it rendered anew: db and redis unpublished, the front door's port in host mode on its node`,
+    fix: `${commands.join('; ')}   # on the manager: takes the ports off the mesh, as tenantctl renders them (tenantctl upgrade does not undo a hand edit)`,
     fixable: false,
   };
+}
+
+/** The database or Redis port a published port leads to, by its service or the port inside (the door's port is neither). */
+function privateKind(p: SwarmPublishedPort): 'database' | 'Redis' | undefined {
+  if (p.service === 'db' || p.target === 5432) return 'database';
+  if (p.service === 'redis' || p.target === 6379) return 'Redis';
+  return undefined;
 }

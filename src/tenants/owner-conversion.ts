@@ -18,7 +18,8 @@ import type { OwnerChange, OwnerConversionStep, OwnerSeparation } from './owner-
 // finishes it: every step is idempotent and the separation is one transaction, so going forward is
 // always right. Only when going forward fails and the separation had not committed is it undone
 // (the helper role dropped): the owner is then as it was, still a superuser, and the next migrate
-// tries again.
+// tries again. While the tenant's database is not running the settlement is deferred: the entry
+// waits without holding the tenant (a start brings the database back and settles it).
 
 export interface OwnerConversionIntent {
   project: string;
@@ -98,6 +99,8 @@ export async function resumeOwnerConversion(ctx: Context, op: Operation<OwnerCon
     return 'finished';
   } catch (error) {
     if (committed(op.step) || ctx.signal.aborted) throw error;
+    // The helper role is dropped only by the holder of the tenant lock.
+    if (await (await ctx.adminDb()).proveLock(lockSpaces.tenant, op.tenant) !== 'held') throw error;
     try {
       await undoOwnerConversion(target, probeOptions(ctx));
     } catch {

@@ -51,7 +51,8 @@ export type LoginAs = <T>(user: string, use: (client: pg.Client) => Promise<T>) 
 
 /**
  * Makes `owner` no superuser, if it is one (see above). Pause points (tests kill here):
- * `schema:owner-helper` once the helper role exists, `schema:owner-separated` once the owner is
+ * `schema:owner-begun` once the intent is on record (before the helper role, or the demotion),
+ * `schema:owner-demoted` once a non-bootstrap owner is demoted, `schema:owner-helper` once the helper role exists, `schema:owner-separated` once the owner is
  * separated; a run killed at either is finished by the next command on the tenant, from the
  * operation journal (tenants/owner-conversion.ts; each step is idempotent, the separation one
  * transaction, and the helper is dropped by every run's schema step). `journal` hears of the intent
@@ -66,6 +67,7 @@ export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: 
   if (!shape.bootstrap) {
     // A superuser owner that is not the bootstrap role: keep (or make) another superuser, demote it.
     await journal.begin('demoted');
+    await pause('schema:owner-begun');
     const leftovers = await loginAs(owner, async (client) => {
       try {
         await client.query('BEGIN');
@@ -84,10 +86,12 @@ export async function separateOwnerRole(loginAs: LoginAs, owner: string, pause: 
       }
     });
     await journal.step('demoted');
+    await pause('schema:owner-demoted');
     return { change: 'demoted', leftovers };
   }
   // The intent first: a run killed after the helper exists is finished by the next command on the tenant.
   await journal.begin('separated');
+  await pause('schema:owner-begun');
   await loginAs(owner, (client) => client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${maintenanceRole}') THEN CREATE ROLE ${maintenanceRole} SUPERUSER LOGIN; END IF; END $$`));
   await journal.step('helper-made');
   await pause('schema:owner-helper');

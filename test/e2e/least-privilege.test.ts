@@ -269,6 +269,26 @@ describe('the crm owner role is no superuser', () => {
     expect(await asSuperuser(ownersOfTenantObjects)).toBe('tenant_owner');
   }, 180_000);
 
+  it('a conversion killed (-9) once begun, whose database is then stopped, does not lock the tenant out: start runs the database and settles it', async () => {
+    await makeOwnerBootstrapSuperuser();
+    const conversions = () => h.adminQuery("SELECT id, step, state FROM admin_operations WHERE customer_id = $1 AND verb = 'owner-conversion' ORDER BY id", [id]);
+    const before = (await conversions()).length;
+    const killed = await startPausedAt(h, ['migrate', id, '--json'], 'schema:owner-begun');
+    killed.child.kill('SIGKILL');
+    await killed.child;
+    // The intent on record, nothing done yet: no helper role.
+    expect((await conversions()).slice(before)).toMatchObject([{ step: 'begun', state: 'running' }]);
+    expect(await asSuperuser(rolesShape, 'tenant_owner')).toBe('tenant_owner:true:true:false');
+    await execa('docker', ['stop', await containerOf(`${h.prefix}-${id}`, 'db')], { timeout: 60_000 });
+    // The database not running: the entry waits (named, with the way to close it by hand), the start goes on and settles it before it ends.
+    const r = await h.cli(['start', id, '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.stderr).toMatch(/interrupted owner-conversion of lp1 waits .*tenantctl operations abandon lp1/);
+    expect(r.stderr).toMatch(/interrupted owner-conversion of lp1 is finished/);
+    expect((await conversions()).slice(before)).toMatchObject([{ step: 'separated', state: 'completed' }]);
+    expect(await asSuperuser(rolesShape)).toBe('postgres:true:true:true,tenant_owner:false:false:false');
+  }, 180_000);
+
   it('a conversion that cannot finish is undone at once: its journal entry closed, the helper role dropped, the owner as it was', async () => {
     await makeOwnerBootstrapSuperuser();
     // A role named postgres already: the bootstrap role cannot get its name back, so the separation refuses (one transaction, nothing of it stays).

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findDiscrepancies, type Snapshot } from '../../src/doctor/findings.js';
-import { parseServicePorts } from '../../src/doctor/swarm-ports.js';
+import { parseServicePorts, swarmServicePorts } from '../../src/doctor/swarm-ports.js';
 
 const services = ['app', 'db', 'redis', 'worker'];
 const whole = (project: string, state = 'running') => ({
@@ -62,33 +62,55 @@ describe('findDiscrepancies', () => {
     expect(findDiscrepancies(local)).toEqual([]);
   });
 
-  it('a swarm tenant publishing on the ingress routing mesh: swarm-ingress-published (db/redis named), host mode is fine, fixed by upgrade', () => {
-    const privatePorts = { db: 5440, redis: 6390 };
+  it('a swarm tenant publishing on the ingress routing mesh: swarm-ingress-published (db/redis named by service), host mode is fine, the fix is the docker service update', () => {
     const mesh = (service: string, published: number, target: number, mode = 'ingress') => ({ project: 't-old', service, published, target, mode });
-    const base = { swarm: true, rows: [row('old', 'active', { privatePorts })], stacks: [whole('t-old')], folders: ['old'] };
-    // What `docker service inspect` says (an old stack: db and redis on the mesh, the app in host mode).
+    // No privatePorts on the row: which port is the database's is told by the service, not the number.
+    const base = { swarm: true, rows: [row('old', 'active')], stacks: [whole('t-old')], folders: ['old'] };
+    // What `docker service inspect` says (hand edits: db and redis on the mesh, the app in host mode;
+    // redis's spec has no published number, the swarm gave it one: only .Endpoint.Ports says 30001).
     const inspected = [
-      ['t-old_db', 't-old', { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 5432, PublishedPort: 5440 }] }],
-      ['t-old_redis', 't-old', { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 6379, PublishedPort: 6390, PublishMode: 'ingress' }] }],
-      ['t-old_app', 't-old', { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 3000, PublishedPort: 3005, PublishMode: 'host' }] }],
-      ['t-old_worker', 't-old', { Mode: 'vip' }],
-      ['someone_else', '', null],
+      ['t-old_db', 't-old', { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 5432, PublishedPort: 5440 }] }, null],
+      ['t-old_redis', 't-old', { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 6379, PublishMode: 'ingress' }] }, [{ Protocol: 'tcp', TargetPort: 6379, PublishedPort: 30001, PublishMode: 'ingress' }]],
+      ['t-old_app', 't-old', { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 3000, PublishedPort: 3005, PublishMode: 'host' }] }, null],
+      ['t-old_worker', 't-old', { Mode: 'dnsrr' }, null],
+      ['someone_else', '', null, null],
     ].map((fields) => fields.map((f) => JSON.stringify(f)).join('\t')).join('\n');
     const swarmPorts = parseServicePorts(inspected);
-    expect(swarmPorts).toEqual([mesh('db', 5440, 5432), mesh('redis', 6390, 6379), mesh('app', 3005, 3000, 'host')]);
+    expect(swarmPorts).toEqual([mesh('db', 5440, 5432), mesh('redis', 30001, 6379), mesh('app', 3005, 3000, 'host')]);
     const found = findDiscrepancies(snapshot({ ...base, swarmPorts }));
     expect(found).toEqual([expect.objectContaining({
-      kind: 'swarm-ingress-published', tenant: 'old', fixable: false, fix: expect.stringContaining('tenantctl upgrade old'),
-      detail: expect.stringMatching(/db 5440->5432 \(its db port\), redis 6390->6379 \(its redis port\) on the swarm's ingress routing mesh: its db and redis ports open .*DOCKER-USER/),
+      kind: 'swarm-ingress-published', tenant: 'old', fixable: false,
+      fix: expect.stringContaining('docker service update --publish-rm 5432 --endpoint-mode dnsrr t-old_db; docker service update --publish-rm 6379 --endpoint-mode dnsrr t-old_redis'),
+      detail: expect.stringMatching(/db 5440->5432 \(its database port\), redis 30001->6379 \(its Redis port\) on the swarm's ingress routing mesh: its database and Redis ports open .*DOCKER-USER/),
     })]);
-    // Only the door's port on the mesh: said, as every node answering on it.
-    const doorOnly = findDiscrepancies(snapshot({ ...base, swarmPorts: [mesh('app', 3005, 3000)] }));
-    expect(doorOnly).toEqual([expect.objectContaining({ kind: 'swarm-ingress-published', detail: expect.stringContaining('every node answers on it') })]);
-    // As tenantctl renders it now (the door's port in host mode, nothing else published): nothing to say.
+    // Only the door's port on the mesh (even when its number is one privatePorts gives the db): every node answering on it; back to host mode.
+    const doorOnly = findDiscrepancies(snapshot({ ...base, rows: [row('old', 'active', { privatePorts: { db: 3005 } })], swarmPorts: [mesh('app', 3005, 3000)] }));
+    expect(doorOnly).toEqual([expect.objectContaining({
+      kind: 'swarm-ingress-published', detail: expect.stringContaining('every node answers on it'),
+      fix: expect.stringContaining('docker service update --publish-rm 3000 --publish-add mode=host,published=3005,target=3000 --endpoint-mode dnsrr t-old_app'),
+    })]);
+    // As tenantctl renders it (the door's port in host mode, nothing else published): nothing to say.
     expect(findDiscrepancies(snapshot({ ...base, swarmPorts: [mesh('app', 3005, 3000, 'host')] }))).toEqual([]);
     // Another stack's ports, a deprovisioned tenant, or a host that is no swarm: not this finding.
     expect(findDiscrepancies(snapshot({ ...base, swarmPorts: [{ ...mesh('db', 5440, 5432), project: 't-other' }] }))).toEqual([]);
     expect(findDiscrepancies(snapshot({ ...base, swarm: false, swarmPorts }))).toEqual([]);
+  });
+
+  it('swarm service ports: a service gone between the listing and the inspect is skipped, not a failed doctor', async () => {
+    const line = ['t-a_db', 't-a', { Ports: [{ TargetPort: 5432, PublishedPort: 5440 }] }, null].map((f) => JSON.stringify(f)).join('\t');
+    const calls: string[][] = [];
+    const manager = {
+      docker: async (args: string[]) => {
+        calls.push(args);
+        if (args[1] === 'ls') return 'id-a\nid-gone\n';
+        if (args.includes('id-gone')) throw new Error('Error response from daemon: no such service: id-gone');
+        return line;
+      },
+    } as unknown as import('../../src/engine/docker-host.js').DockerHost;
+    expect(await swarmServicePorts(manager)).toEqual([{ project: 't-a', service: 'db', published: 5440, target: 5432, mode: 'ingress' }]);
+    expect(calls.length).toBe(4); // ls, the batch, then each alone
+    const broken = { docker: async (args: string[]) => { if (args[1] === 'ls') return 'id-a\n'; throw new Error('Cannot connect to the Docker daemon'); } } as unknown as import('../../src/engine/docker-host.js').DockerHost;
+    await expect(swarmServicePorts(broken)).rejects.toThrow(/Cannot connect/);
   });
 
   it('finds nothing when the registry, allocations, folders and Docker agree', () => {

@@ -10,6 +10,7 @@ const world = vi.hoisted(() => ({
   ownerSuper: true,
   rereadStep: 'helper-made' as string | Error,
   lock: 'held' as 'held' | 'lost' | 'unknown',
+  forwardFails: false,
 }));
 
 vi.mock('../../src/tenants/registry.js', () => ({ TenantRegistry: class { async get() { return world.record; } } }));
@@ -20,7 +21,7 @@ vi.mock('../../src/audit/write.js', () => ({ recordAudit: async () => void world
 vi.mock('../../src/tenants/schema.js', () => ({
   finishOwnerConversion: async () => {
     world.calls.push('forward');
-    if (!world.running) throw new Error('no running db container');
+    if (!world.running || world.forwardFails) throw new Error('a role postgres exists already');
     return { change: 'none', leftovers: [] };
   },
   undoOwnerConversion: async () => {
@@ -58,7 +59,7 @@ const ctx = {
 } as unknown as import('../../src/context.js').Context;
 
 beforeEach(() => {
-  Object.assign(world, { calls: [], record: { id: 'acme', status: 'active', keptData: false }, running: true, ownerSuper: true, rereadStep: 'helper-made', lock: 'held' });
+  Object.assign(world, { calls: [], record: { id: 'acme', status: 'active', keptData: false }, running: true, ownerSuper: true, rereadStep: 'helper-made', lock: 'held', forwardFails: false });
 });
 
 describe('settling an interrupted owner conversion', () => {
@@ -79,6 +80,18 @@ describe('settling an interrupted owner conversion', () => {
   it('finishes forward with its audit row when the database runs', async () => {
     expect(await resumeOwnerConversion(ctx, op())).toBe('finished');
     expect(world.calls).toEqual(['forward', 'audit', 'finish:completed']);
+  });
+});
+
+describe('an interrupted conversion that cannot go forward', () => {
+  it('is undone under the tenant lock, and left alone (the first cause said) when the lock is not proven', async () => {
+    world.forwardFails = true;
+    expect(await resumeOwnerConversion(ctx, op())).toBe('undone');
+    expect(world.calls).toEqual(['forward', 'undo', 'finish:undone']);
+    world.calls = [];
+    world.lock = 'lost';
+    await expect(resumeOwnerConversion(ctx, op())).rejects.toThrow(/a role postgres exists already/);
+    expect(world.calls).toEqual(['forward']);
   });
 });
 

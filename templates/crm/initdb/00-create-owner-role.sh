@@ -25,10 +25,13 @@
 
 tenantctl_owner="${OWNER_DB_USER:-}"
 tenantctl_super="${POSTGRES_USER:-postgres}"
-if [ -z "$tenantctl_owner" ]; then
-  # An initdb directory mounted without the variable (the official image's convention, an older
-  # compose file): POSTGRES_USER stays the owner, as before. tenantctl's templates set it.
-  echo "00-create-owner-role.sh: OWNER_DB_USER is not set; $tenantctl_super stays the database's owner"
+if [ -z "$tenantctl_owner" ] && [ "${OWNER_DB_SUPERUSER:-0}" != 1 ]; then
+  # Fail closed: a compose file that lost the variable would otherwise leave the superuser the
+  # database's owner. tenantctl's templates set it; OWNER_DB_SUPERUSER=1 asks for the old shape.
+  echo "00-create-owner-role.sh: OWNER_DB_USER is not set (the database's owner, no superuser); set it, or OWNER_DB_SUPERUSER=1 to keep $tenantctl_super the owner" >&2
+  exit 1
+elif [ -z "$tenantctl_owner" ]; then
+  echo "00-create-owner-role.sh: OWNER_DB_SUPERUSER=1: $tenantctl_super stays the database's owner"
 else
   if [ "$tenantctl_owner" = "$tenantctl_super" ]; then
     echo "00-create-owner-role.sh: OWNER_DB_USER ($tenantctl_owner) must differ from POSTGRES_USER, the superuser" >&2
