@@ -10,6 +10,7 @@ import { defaultTemplatePath } from '../common/paths.js';
 import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { masterKeyFile } from '../secrets/master-key.js';
 import { agentContainer, agentLabel, imagePackageRoot, type AgentLayout } from './layout.js';
+import { missingMeans } from '../common/ignore-failure.js';
 
 // The agent's compose project: one container, in the host's network namespace (like the front
 // door: it reaches the admin database where tenantctl does, 127.0.0.1:5433 for the local one, and
@@ -137,7 +138,7 @@ export async function writeAgentCompose(ctx: Context, layout: AgentLayout, input
     },
   };
   const content = `# Rendered by tenantctl agent up: the tenantctl agent of this Docker host.\n${stringify(document)}`;
-  const before = await readFile(layout.composeFile, 'utf8').catch(() => undefined);
+  const before = await readFile(layout.composeFile, 'utf8').catch(missingMeans(undefined)); // none yet (first agent up): everything is a change
   if (before === content) return false;
   await writeFile(layout.composeFile, content, { mode: 0o600 });
   return true;

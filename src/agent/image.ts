@@ -7,6 +7,7 @@ import { packageRoot } from '../common/paths.js';
 import { agentImageBuildTimeoutMs } from '../common/timeouts.js';
 import type { DockerHost } from '../engine/docker-host.js';
 import { imagePackageRoot } from './layout.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // The agent runs tenantctl's own code: the CLI bundle this tenantctl runs from, copied into an
 // image on top of agent.baseImage (node, the docker CLI, compose v2: images/agent, built by
@@ -49,7 +50,7 @@ export async function pruneOldAgentImages(host: DockerHost, keepTag: string): Pr
   // Never this bundle's own image: another `agent up` of the same build may have found it present
   // and not yet started its container from it (two projects, or two test lanes, on one engine).
   const keep = `label!=tenantctl.agent-bundle=${keepTag.split(':')[1]}`;
-  await host.run(['docker', 'image', 'prune', '-a', '-f', '--filter', 'label=tenantctl.agent-bundle', '--filter', keep, '--filter', 'until=10m'], { timeoutMs: agentImageBuildTimeoutMs }).catch(() => {});
+  await host.run(['docker', 'image', 'prune', '-a', '-f', '--filter', 'label=tenantctl.agent-bundle', '--filter', keep, '--filter', 'until=10m'], { timeoutMs: agentImageBuildTimeoutMs }).catch(ignoreFailure('best effort: an old image left behind is only disk'));
 }
 
 /** The agent's image for this bundle (built when missing); its tag. */

@@ -2,6 +2,7 @@ import { lockSpaces, type AdminDb } from '../admin-db/database.js';
 import type { AgentLoop } from './loop.js';
 import type { TermOfLeadership } from './context.js';
 import type { LeaderSession } from '../schedules/store.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // One leader per Docker host among its agents (two `agent up` projects, or an old container not yet
 // gone during an upgrade): a session-level advisory lock keyed by the host's name, held on a
@@ -73,7 +74,7 @@ export class Leadership implements TermOfLeadership {
       // so the next ask may take it anew.
       const release = this.endTerm('the leader lock is lost (its admin database session is gone)');
       // Dropping a connection whose session is already gone can only fail the same way; the term is over either way.
-      await release?.().catch(() => {});
+      await release?.().catch(ignoreFailure('the session is gone or going: the server releases its locks with it'));
       return 'lost';
     }
     if (this.refusal) return undefined;
@@ -103,7 +104,7 @@ export class Leadership implements TermOfLeadership {
     const busy = this.busy > 0;
     const release = this.endTerm('the agent is stopping');
     // Stopping: a failed unlock ends with the connection (the server releases a session's locks).
-    if (!busy) await release?.().catch(() => {});
+    if (!busy) await release?.().catch(ignoreFailure('the session is gone or going: the server releases its locks with it'));
   }
 }
 

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { messageOf } from '../common/errors.js';
 import type { AgentContext } from './context.js';
 import { inOwnLockScope } from '../common/lock-scope.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 /**
  * One periodic job of the agent (leadership, schedules; later probes, alerts, metrics): `tick` runs,
@@ -68,7 +69,7 @@ export function runLoop(loop: AgentLoop, ctx: AgentContext, signal: AbortSignal)
         await loop.idle(loop.intervalMs, signal);
         continue;
       }
-      await sleep(loop.intervalMs, undefined, { signal }).catch(() => {});
+      await sleep(loop.intervalMs, undefined, { signal }).catch(ignoreFailure('an aborted pause is the stop signal, read by the loop condition'));
     }
   })();
   return { state, stopped };

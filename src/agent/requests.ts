@@ -1,6 +1,7 @@
 import { TenantctlError, messageOf } from '../common/errors.js';
 import type { AgentContext } from './context.js';
 import type { AgentLoop } from './loop.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // On-demand jobs: the agent's seam for work that a request starts, not a schedule or a period (the
 // gateway asking to wake a sleeping tenant; later the HTTP API's verbs). A caller in the agent's
@@ -102,7 +103,7 @@ export class RequestQueue {
     const promise = new Promise<RequestOutcome>((resolve, reject) => { settle = { resolve, reject }; });
     // Its callers handle a refusal; a caller that stopped waiting (a dropped connection) must not
     // make it an unhandled rejection, which ends the agent's process.
-    promise.catch(() => undefined);
+    promise.catch(ignoreFailure('callers handle a refusal; a caller that stopped waiting must not end the agent by an unhandled rejection'));
     this.entries.set(key, { request, requests: 1, settle, promise });
     this.order.push(key);
     this.wake?.();

@@ -7,6 +7,7 @@ import { BackupStore } from '../backups/store.js';
 import { settleLeftBackup } from '../backups/settle-left.js';
 import { TenantctlError } from '../common/errors.js';
 import type { AdminDb } from '../admin-db/database.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 /**
  * Whether the session that claimed schedule run `runId` (its agent's leader lock) is gone. A session
@@ -53,7 +54,7 @@ export async function scheduledBackup(ctx: Context, tenant: string, intent: { sc
       return made;
     } catch (error) {
       // backupTenant has recorded its own failure (row failed, .partial gone); the operation ends with it.
-      await journal.finish(op, 'undone', messageOf(error)).catch(() => {});
+      await journal.finish(op, 'undone', messageOf(error)).catch(ignoreFailure('the backup\'s own failure is what is thrown; an entry left open is settled by the next command'));
       throw error;
     }
   } finally {

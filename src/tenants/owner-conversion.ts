@@ -9,6 +9,7 @@ import { runtimeFor } from '../runtime/runtime-for.js';
 import { requireTenantFor } from './day2-target.js';
 import { finishOwnerConversion, ownerIsSuperuser, undoOwnerConversion, type SchemaJournal, type TenantSchemaTarget } from './schema.js';
 import type { OwnerChange, OwnerConversionStep, OwnerSeparation } from './owner-role.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // `migrate` converting an owner role that is still a superuser (tenants/owner-role.ts) is journaled
 // (verb 'owner-conversion', migration 030): the intent (which server, which owner, what change) is on
@@ -63,7 +64,7 @@ export function conversionJournal(ctx: Context, tenant: string, target: Omit<Own
 export async function undoFailedConversion(ctx: Context, inMemory: Operation<OwnerConversionIntent>, cause: unknown): Promise<void> {
   const db = await ctx.adminDb();
   const journal = new OperationJournal(db);
-  const op = await journal.reread(inMemory).catch(() => undefined);
+  const op = await journal.reread(inMemory).catch(ignoreFailure('an entry that cannot be read is left as it is: nothing is undone without it'));
   if (!op || op.state !== 'running') return;
   const lockHeld = () => db.proveLock(lockSpaces.tenant, op.tenant).then((answer) => answer === 'held');
   if (!(await lockHeld())) return;
