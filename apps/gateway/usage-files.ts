@@ -1,5 +1,5 @@
 // Usage as nginx records it: every request that passed the key check adds one JSON line
-// ({"time","tenant","key","uri"}) to <usage dir>/usage.log, through a buffer nginx writes at least
+// ({"time","tenant","key","uri","status"}) to <usage dir>/usage.log, through a buffer nginx writes at least
 // every second (src/frontdoor/render-api-keys.ts). Every second in which it has lines, the nginx
 // container's rotator renames it to <epoch second>.log and has nginx reopen it
 // (images/nginx/rotate-usage). The gateway counts from these files rather than from its own /auth
@@ -40,8 +40,17 @@ export function endpointOf(uri: string): string {
 
 const hourStart = (ms: number) => new Date(Math.floor(ms / 3_600_000) * 3_600_000).toISOString();
 
-/** One admin_api_usage row's worth of requests. */
-export interface UsageRow { customerId: string; keyId: string; endpoint: string; periodStart: string; count: number }
+/** One admin_api_usage row's worth of requests: all of them, and those answered 4xx and 5xx. */
+export interface UsageRow { customerId: string; keyId: string; endpoint: string; periodStart: string; count: number; responses4xx: number; responses5xx: number }
+
+/**
+ * The class a line's status falls in: '4xx', '5xx', or undefined for the rest (2xx, 3xx, 1xx, and a
+ * line of an older tenantctl, which wrote no status: a request of no class, counted as before).
+ */
+export function statusClass(status: unknown): '4xx' | '5xx' | undefined {
+  const code = typeof status === 'string' ? status : typeof status === 'number' ? String(status) : '';
+  return code.length === 3 && code[0] === '4' ? '4xx' : code.length === 3 && code[0] === '5' ? '5xx' : undefined;
+}
 
 /** Renamed files (<second>.log, or <second>-<n>.log) whose second is over (plus the grace period), oldest first. */
 export function readyFiles(names: readonly string[], nowMs: number): string[] {
@@ -66,7 +75,7 @@ export function countLines(text: string, fileSecond: number, rows: Map<string, U
   for (const line of text.split('\n')) if (line !== '') lines.set(line, (lines.get(line) ?? 0) + 1);
   let unreadable = 0;
   for (const [line, n] of lines) {
-    let entry: { time?: unknown; tenant?: unknown; key?: unknown; uri?: unknown };
+    let entry: { time?: unknown; tenant?: unknown; key?: unknown; uri?: unknown; status?: unknown };
     try {
       entry = JSON.parse(line);
     } catch {
@@ -80,9 +89,13 @@ export function countLines(text: string, fileSecond: number, rows: Map<string, U
     }
     const endpoint = endpointOf(entry.uri);
     const id = `${entry.tenant}\0${entry.key}\0${endpoint}\0${periodStart}`;
-    const row = rows.get(id);
-    if (row) row.count += n;
-    else rows.set(id, { customerId: entry.tenant, keyId: entry.key, endpoint, periodStart, count: n });
+    // The class is a count of the row, not part of its key: one row per endpoint and hour, as before.
+    const row = rows.get(id) ?? { customerId: entry.tenant, keyId: entry.key, endpoint, periodStart, count: 0, responses4xx: 0, responses5xx: 0 };
+    rows.set(id, row);
+    row.count += n;
+    const kind = statusClass(entry.status);
+    if (kind === '4xx') row.responses4xx += n;
+    else if (kind === '5xx') row.responses5xx += n;
   }
   return unreadable;
 }

@@ -65,7 +65,8 @@ ${areas}
   proxy_cache_path ${containerVerdictCacheDir} levels=1 keys_zone=tenantctl_verdicts:10m max_size=64m inactive=${verdictCacheSeconds * 10}s use_temp_path=off;
 
   # Usage: one line per request that passed the key check, buffered; rotated each second for the gateway.
-  log_format tenantctl_usage escape=json '{"time":"$time_iso8601","tenant":"$tenantctl_tenant","key":"$tenantctl_key_id","uri":"$request_uri"}';
+  # The status (quoted: nginx can log "000", no JSON number) lets the gateway count 4xx and 5xx answers.
+  log_format tenantctl_usage escape=json '{"time":"$time_iso8601","tenant":"$tenantctl_tenant","key":"$tenantctl_key_id","uri":"$request_uri","status":"$status"}';
   access_log ${containerUsageDir}/${usageLogName} tenantctl_usage buffer=64k flush=1s if=$tenantctl_key_id;`;
 }
 

@@ -59,7 +59,7 @@ export class MetricsCollector {
     const [byStatus, mine, requests, backups, provisions, backupRuns, operations, deliveries, certificates, heartbeats, adminBackup, probed] = await Promise.all([
       q('SELECT status, count(*)::int AS n FROM admin_customers GROUP BY status'),
       q("SELECT c.id, c.compose_project, c.profiles, h.state FROM admin_customers c LEFT JOIN admin_tenant_health h ON h.customer_id = c.id WHERE c.host = $1 AND c.status = 'active' ORDER BY c.id", [host]),
-      q("SELECT u.customer_id, sum(u.request_count)::float8 AS n FROM admin_api_usage u GROUP BY u.customer_id ORDER BY u.customer_id"),
+      q("SELECT u.customer_id, sum(u.request_count)::float8 AS n, sum(u.responses_4xx)::float8 AS r4, sum(u.responses_5xx)::float8 AS r5 FROM admin_api_usage u GROUP BY u.customer_id ORDER BY u.customer_id"),
       q("SELECT customer_id, extract(epoch FROM max(finished_at))::float8 AS at FROM admin_backups WHERE state = 'succeeded' GROUP BY customer_id ORDER BY customer_id"),
       q(`SELECT ${bucketSql('extract(epoch FROM provisioned_at - created_at)', durationBuckets)} FROM admin_customers WHERE provisioned_at IS NOT NULL AND provisioned_at >= created_at`),
       // Pruned backups ran and succeeded too: counting them keeps _count from going down when one is pruned.
@@ -133,8 +133,11 @@ export class MetricsCollector {
     out.gauge('tenantctl_tenant_disk_bytes', 'Bytes used by a tenant\'s volumes at the last measurement (every metrics.diskCacheSeconds).', disk ? mine.filter((t) => disk.has(t.compose_project)).map((t) => ({ labels: { tenant: t.id }, value: disk.get(t.compose_project)! })) : []);
     out.gauge('tenantctl_disk_sample_age_seconds', 'Age of the volume size measurement.', this.disk.ageSeconds() === undefined ? [] : [{ value: Math.round(this.disk.ageSeconds()!) }]);
 
-    // The door's usage: request counts only (admin_api_usage records no status class).
-    out.counter('tenantctl_api_requests_total', 'Authenticated API requests counted by the front door per tenant (admin_api_usage; no status classes; registry-wide, labelled by the serving host).', requests.map((r) => ({ labels: { host, tenant: r.customer_id }, value: r.n })));
+    // The door's usage: all requests, and those answered 4xx and 5xx (counted since migration 031;
+    // lines of an older door carry no status, so the classes can sum to less than the requests).
+    out.counter('tenantctl_api_requests_total', 'Authenticated API requests counted by the front door per tenant (admin_api_usage; registry-wide, labelled by the serving host).', requests.map((r) => ({ labels: { host, tenant: r.customer_id }, value: r.n })));
+    out.counter('tenantctl_api_responses_total', 'Authenticated API requests the front door answered 4xx or 5xx, per tenant and class (admin_api_usage; the rest are 2xx/3xx; registry-wide, labelled by the serving host).',
+      requests.flatMap((r) => [{ labels: { host, tenant: r.customer_id, class: '4xx' }, value: r.r4 }, { labels: { host, tenant: r.customer_id, class: '5xx' }, value: r.r5 }]));
 
     const nowSeconds = this.ctx.clock.now() / 1000;
     out.gauge('tenantctl_backup_last_success_timestamp_seconds', 'When the tenant\'s newest succeeded backup finished (Unix time; registry-wide, labelled by the serving host).', backups.map((b) => ({ labels: { host, tenant: b.customer_id }, value: b.at })));

@@ -126,8 +126,8 @@ describe('least privilege: the gateway\'s database login', () => {
     try {
       const periodStart = new Date().toISOString();
       await writeUsage(writer, [
-        { customerId: 'acme', keyId: rival.id, endpoint: '/api/spoofed', count: 5, periodStart },
-        { customerId: 'acme', keyId: own.id, endpoint: '/api/counted', count: 2, periodStart },
+        { customerId: 'acme', keyId: rival.id, endpoint: '/api/spoofed', count: 5, responses4xx: 0, responses5xx: 0, periodStart },
+        { customerId: 'acme', keyId: own.id, endpoint: '/api/counted', count: 2, responses4xx: 0, responses5xx: 0, periodStart },
       ]);
     } finally {
       await writer.end();

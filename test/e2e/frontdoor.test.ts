@@ -13,6 +13,10 @@ import { randomBytes } from 'node:crypto';
 import { createHarness, useOwnFrontdoor, type Harness } from './harness.js';
 import { acceptKey, decodeFrames, encodeFrame, opcodes } from '../../apps/tenant-app/websocket-frames.js';
 
+const root = path.resolve(import.meta.dirname, '..', '..');
+// This worktree's gateway (dist/gateway, npm run build) in a tag of this file's own: the usage it
+// counts is this tree's, and the shared tenantctl/gateway:latest is left to whoever else is testing.
+const gatewayImage = 'tenantctl-e2e-frontdoor/gateway:test';
 let h: Harness;
 let ports: { http: number; https: number };
 let ca: string;
@@ -96,9 +100,11 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<number
 }
 
 beforeAll(async () => {
+  await execa('docker', ['build', '-q', '--build-arg', 'NODE_IMAGE=tenantctl/node:bookworm', '-f', 'images/gateway/Dockerfile', '-t', gatewayImage, 'dist/gateway'], { cwd: root, timeout: 180_000 });
   h = await createHarness('frontdoor');
   ports = await useOwnFrontdoor(h, {
     TENANTCTL_FRONTDOOR_RATE_STARTER: '5/8',
+    TENANTCTL_FRONTDOOR_GATEWAY_IMAGE: gatewayImage,
   });
   ca = path.join(h.env.TENANTCTL_STATE_DIR!, 'frontdoor', 'tls', 'ca.crt');
   // The admin database first (one process starts it), then both tenants at once.
@@ -118,6 +124,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.cli(['frontdoor', 'down']);
   await h?.cleanup();
+  await execa('docker', ['image', 'rm', gatewayImage], { reject: false });
 }, 120_000);
 
 describe('routing', () => {
@@ -217,19 +224,29 @@ describe('API keys at the door', () => {
     await within(5_000, async () => (await door(`acme.${base}`, '/api/ai/summaries', { headers: withKey(keys.acme!) })).status === 404);
   });
 
-  it('counts every request that passed into admin_api_usage, per key and endpoint, and sets last_used_at', async () => {
+  it('counts every request that passed into admin_api_usage, per key and endpoint and by answer class, sets last_used_at, and shows the classes in metrics', async () => {
     const sent = 7;
     for (let i = 0; i < sent; i++) expect((await door(`globex.${base}`, `/api/orders/${1000 + i}`, { headers: withKey(keys.globex!) })).status).toBe(404);
     const usage = async () => h.adminQuery(
-      `SELECT COALESCE(sum(u.request_count), 0)::int AS n FROM admin_api_usage u JOIN admin_api_keys k ON k.id = u.api_key_id
+      `SELECT COALESCE(sum(u.request_count), 0)::int AS n, COALESCE(sum(u.responses_4xx), 0)::int AS r4, COALESCE(sum(u.responses_5xx), 0)::int AS r5
+         FROM admin_api_usage u JOIN admin_api_keys k ON k.id = u.api_key_id
         WHERE u.customer_id = 'globex' AND u.endpoint = '/api/orders/:id'`,
     );
     // Counted from nginx's usage lines (most of these were cached verdicts the gateway never saw), once their second is over.
     await within(8_000, async () => (await usage())[0].n >= sent);
     await new Promise((r) => setTimeout(r, 1_500)); // one more flush: nothing counted twice
-    expect((await usage())[0].n).toBe(sent);
+    // The app answered each 404: the door's line carried the status and the gateway counted the class.
+    expect((await usage())[0]).toEqual({ n: sent, r4: sent, r5: 0 });
     const [key] = await h.adminQuery(`SELECT last_used_at FROM admin_api_keys WHERE customer_id = 'globex' AND revoked_at IS NULL`);
     expect(key.last_used_at).not.toBeNull();
+    // /metrics: the tenant's classes are the database's sums over all its endpoints.
+    const [all] = await h.adminQuery(`SELECT sum(request_count)::int AS n, sum(responses_4xx)::int AS r4, sum(responses_5xx)::int AS r5 FROM admin_api_usage WHERE customer_id = 'globex'`);
+    expect(all.r4).toBeGreaterThanOrEqual(sent);
+    const metrics = await ok(['metrics']);
+    expect(metrics.stdout).toMatch(/^# TYPE tenantctl_api_responses_total counter$/m);
+    expect(metrics.stdout).toMatch(new RegExp(`^tenantctl_api_responses_total\\{host="[^"]+",tenant="globex",class="4xx"\\} ${all.r4}$`, 'm'));
+    expect(metrics.stdout).toMatch(new RegExp(`^tenantctl_api_responses_total\\{host="[^"]+",tenant="globex",class="5xx"\\} ${all.r5}$`, 'm'));
+    expect(metrics.stdout).toMatch(new RegExp(`^tenantctl_api_requests_total\\{host="[^"]+",tenant="globex"\\} ${all.n}$`, 'm'));
   });
 
   it('loses no usage line that nginx still buffers when its container restarts (the graceful stop writes the buffer out)', async () => {

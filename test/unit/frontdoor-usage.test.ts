@@ -5,7 +5,7 @@ import { rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { moduleAreaPattern } from '../../src/frontdoor/render-api-keys.js';
-import { countLines, endpointOf, readUsageBatch, readyFiles, rotationOverdueMs, rotationWatch, usageGraceMs, usageLogName, type UsageRow } from '../../apps/gateway/usage-files.js';
+import { countLines, endpointOf, readUsageBatch, readyFiles, rotationOverdueMs, rotationWatch, statusClass, usageGraceMs, usageLogName, type UsageRow } from '../../apps/gateway/usage-files.js';
 import { tempDir } from './temp-dirs.js';
 
 /** The gateway's fallback rule (apps/gateway/server.ts moduleOf), for a raw request URI. */
@@ -72,6 +72,19 @@ describe('usage files', () => {
     expect(byId['acme /api/me']!.count).toBe(2);
   });
 
+  it('counts 4xx and 5xx answers in the same row as their requests; a line without a status (an older door) is a request of no class', () => {
+    const rows = new Map<string, UsageRow>();
+    const line = (status?: string) => JSON.stringify({ time: '2023-11-14T22:10:00+00:00', tenant: 'acme', key: '6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e', uri: '/api/orders/7', ...(status === undefined ? {} : { status }) });
+    const text = [line('200'), line('404'), line('404'), line('502'), line(), line('301'), line('000')].join('\n');
+    expect(countLines(text, 1_700_000_000, rows)).toBe(0);
+    expect([...rows.values()]).toEqual([{ customerId: 'acme', keyId: '6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e', endpoint: '/api/orders/:id', periodStart: '2023-11-14T22:00:00.000Z', count: 7, responses4xx: 2, responses5xx: 1 }]);
+  });
+
+  it('knows a status\'s class from its first digit, and no class for anything that is not a three-digit status', () => {
+    expect([statusClass('404'), statusClass('499'), statusClass(503), statusClass('500')]).toEqual(['4xx', '4xx', '5xx', '5xx']);
+    expect([statusClass('200'), statusClass('304'), statusClass('000'), statusClass(''), statusClass(undefined), statusClass('4040'), statusClass('5'), statusClass(null)]).toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
+  });
+
   it('names endpoints with ids as :id', () => {
     expect(endpointOf('/api/orders/123/items/9f8e7d6c5b4a39281706?x=1')).toBe('/api/orders/:id/items/:id');
     expect(endpointOf('/api/contacts/6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e')).toBe('/api/contacts/:id');
@@ -113,7 +126,7 @@ describe('usage files', () => {
     const batch = await readUsageBatch(dir, now);
     expect(batch.files).toEqual(['1700000005-1.log', '1700000005.log']);
     expect(batch.unreadable).toBe(0);
-    expect(batch.rows).toEqual([{ customerId: 'acme', keyId: '6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e', endpoint: '/api/me', periodStart: '2023-11-14T22:00:00.000Z', count: 2 }]);
+    expect(batch.rows).toEqual([{ customerId: 'acme', keyId: '6f1c7a36-0d2b-4e0c-9d7e-1f2a3b4c5d6e', endpoint: '/api/me', periodStart: '2023-11-14T22:00:00.000Z', count: 2, responses4xx: 0, responses5xx: 0 }]);
     expect((await readUsageBatch(dir, now + usageGraceMs)).files).toContain('1700000007.log');
   });
 });

@@ -75,6 +75,8 @@ describe('renderFrontdoor', () => {
   it('buffers the usage lines into one file the rotator renames, keeps verdict files open, and waits on no cache lock', () => {
     const files = renderFrontdoor({ config: config().frontdoor, upstreamAddress: '127.0.0.1', hostCores: 2, generation: 1, tenants: [tenant()] });
     expect(files.get('nginx.conf')).toContain('access_log /var/log/tenantctl-usage/usage.log tenantctl_usage buffer=64k flush=1s if=$tenantctl_key_id;');
+    // The answer's status rides along (quoted: nginx may log "000"), for the gateway's 4xx/5xx counts.
+    expect(files.get('nginx.conf')).toMatch(/log_format tenantctl_usage escape=json '\{.*"uri":"\$request_uri","status":"\$status"\}';/);
     expect(files.get('nginx.conf')).toContain('"time":"$time_iso8601"');
     // The rotator (images/nginx/frontdoor-nginx) reads the master's pid from this file.
     expect(files.get('nginx.conf')).toContain('pid /run/nginx.pid;');
