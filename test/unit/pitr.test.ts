@@ -8,7 +8,7 @@ import { archiveCommand, pitrService, withWalArchive } from '../../src/templates
 import { parseTargetTime } from '../../src/pitr/restore-to-time.js';
 import { trustedBatch } from '../../src/pitr/ship.js';
 import { decideInFlight, type InFlightBatch } from '../../src/pitr/ship-in-flight.js';
-import { choosePitrRetention } from '../../src/pitr/retention.js';
+import { choosePitrRetention, snapshotsToForget } from '../../src/pitr/retention.js';
 import { snapshotIdOf } from '../../src/pitr/base-backup.js';
 import { TenantctlError } from '../../src/common/errors.js';
 import { clearStageScript, dropScript, parseDfAvailable, pitrNames, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
@@ -240,5 +240,29 @@ describe('PITR retention: which base backups and WAL batches go', () => {
     const stray = [{ id: 'x1', time: day(2), paths: ['/base.tar'] }, { id: 'x5', time: day(5, 10), paths: ['/base.tar'] }, { id: 'b5', time: day(5), paths: ['/base.tar'] }];
     expect(choosePitrRetention({ bases, baseSnapshots: stray, walSnapshots, policy: { keepBaseBackups: 2 }, now })).toMatchObject({ bases: ['b3', 'b2', 'b1'], strayBases: ['x1'] });
     expect(choosePitrRetention({ bases, baseSnapshots: stray, walSnapshots, policy: { keepBaseBackups: 7 }, now })).toMatchObject({ bases: [], strayBases: [], wal: ['w1-0'] }); // older than the oldest base: nothing replays it
+  });
+});
+
+describe('PITR retention: which snapshots a doomed base row names', () => {
+  // Rows hold restic 0.14's 8-hex short id; listings the full one. Two snapshots may share the prefix.
+  const snap = (id: string, kind = 'pitr-base') => ({ id, time: '2026-12-01T00:00:00Z', paths: ['/pgdata.tar'], tags: [`kind=${kind}`] });
+  const full = (short: string, tail: string) => short + tail.repeat(56);
+
+  it('forgets the one base snapshot a doomed row names, present stray bases and WAL batches, and nothing kept', () => {
+    const baseSnapshots = [snap(full('aaaaaaaa', '1')), snap(full('bbbbbbbb', '2')), snap(full('cccccccc', '3'))];
+    const walSnapshots = [snap(full('dddddddd', '4'), 'wal'), snap(full('aaaaaaaa', '5'), 'wal')];
+    const got = snapshotsToForget({ intent: { bases: ['aaaaaaaa'], strayBases: [full('cccccccc', '3'), full('eeeeeeee', '6')], wal: [full('dddddddd', '4')] }, baseSnapshots, walSnapshots, keptRows: ['bbbbbbbb'] });
+    // The WAL batch sharing the doomed base's prefix is no base: never matched by the row.
+    expect(got).toEqual([full('aaaaaaaa', '1'), full('cccccccc', '3'), full('dddddddd', '4')]);
+  });
+
+  it('forgets nothing when a doomed id names two base snapshots, or one a kept row names too', () => {
+    const twins = [snap(full('aaaaaaaa', '1')), snap(full('aaaaaaaa', '2'))];
+    expect(() => snapshotsToForget({ intent: { bases: ['aaaaaaaa'], strayBases: [], wal: [] }, baseSnapshots: twins, walSnapshots: [], keptRows: [] })).toThrow(/forgot nothing: base backup aaaaaaaa names 2 snapshots/);
+    // A resumed run whose doomed snapshot is gone: its prefix must not take the kept base's snapshot.
+    const keptOnly = [snap(full('aaaaaaaa', '2'))];
+    expect(() => snapshotsToForget({ intent: { bases: ['aaaaaaaa'], strayBases: [], wal: [] }, baseSnapshots: keptOnly, walSnapshots: [], keptRows: [full('aaaaaaaa', '2').slice(0, 9)] })).toThrow(/also named by a kept base backup/);
+    // Forgotten already (a resumed run): nothing to do for it.
+    expect(snapshotsToForget({ intent: { bases: ['ffffffff'], strayBases: [], wal: [] }, baseSnapshots: keptOnly, walSnapshots: [], keptRows: [] })).toEqual([]);
   });
 });
