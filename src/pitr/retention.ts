@@ -4,6 +4,7 @@ import { LostLockError, type AdminDb } from '../admin-db/database.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { recordAudit } from '../audit/write.js';
 import { holdRepository } from '../repository/hold.js';
+import { shippingLock } from './ship-lock.js';
 import { configuredRepository } from '../repository/location.js';
 import { resticForgetTimeoutMs } from '../common/timeouts.js';
 import { baseTags, snapshotsTagged, walTags, type PitrRepository, type SnapshotSummary } from './repo.js';
@@ -57,18 +58,25 @@ export function choosePitrRetention(input: { bases: readonly BaseRow[]; baseSnap
   // Ids in use may be short (a restore's base, as its row has it) or full: matched by prefix either way.
   const inUsed = (id: string) => [...inUse].some((u) => id.startsWith(u) || u.startsWith(id));
   const newestFirst = [...input.bases].sort((a, b) => Date.parse(b.completedAt) - Date.parse(a.completedAt));
+  const nothing: PitrRetentionChoice = { keptBases: [], bases: [], strayBases: [], wal: [], walBefore: null };
+  // A base counts as kept only if its snapshot is in the repository: older ones never go for a
+  // newest base that is not there (it failed, or was removed by hand). Then nothing goes at all.
+  const present = (b: BaseRow) => input.baseSnapshots.some((s) => s.id.startsWith(b.snapshotId));
+  if (newestFirst[0] && !present(newestFirst[0])) return nothing;
   const within = policy.keepDays === undefined ? Infinity : now - policy.keepDays * 86_400_000;
-  const kept = newestFirst.filter((b, i) => i < Math.max(1, policy.keepBaseBackups) || Date.parse(b.completedAt) >= within || inUsed(b.snapshotId));
+  const there = newestFirst.filter(present);
+  const kept = there.filter((b, i) => i < Math.max(1, policy.keepBaseBackups) || Date.parse(b.completedAt) >= within || inUsed(b.snapshotId));
   const keptIds = new Set(kept.map((b) => b.snapshotId));
   const oldestKept = kept.reduce<BaseRow | undefined>((o, b) => (!o || Date.parse(b.startedAt) < Date.parse(o.startedAt) ? b : o), undefined);
-  if (!oldestKept) return { keptBases: [], bases: [], strayBases: [], wal: [], walBefore: null };
+  if (!oldestKept) return nothing;
   const oldestStart = Date.parse(oldestKept.startedAt);
   // Rows keep restic's short id (backup --json's snapshot_id); snapshot listings the full one.
   const isRecorded = (s: SnapshotSummary) => input.bases.some((b) => s.id.startsWith(b.snapshotId));
   const cutoff = oldestStart - restoreSlackMs - marginMs;
   return {
     keptBases: kept.map((b) => b.snapshotId),
-    bases: newestFirst.filter((b) => !keptIds.has(b.snapshotId)).map((b) => b.snapshotId),
+    // A row whose snapshot is missing is neither kept nor dropped here: nothing of it is in the repository to forget.
+    bases: there.filter((b) => !keptIds.has(b.snapshotId)).map((b) => b.snapshotId),
     strayBases: input.baseSnapshots.filter((s) => !isRecorded(s) && !inUsed(s.id) && Date.parse(s.time) < oldestStart - marginMs).map((s) => s.id),
     wal: input.walSnapshots.filter((s) => Date.parse(s.time) < cutoff && !inUsed(s.id)).map((s) => s.id),
     walBefore: new Date(cutoff).toISOString(),
@@ -196,7 +204,10 @@ async function applyPrune(ctx: Context, journal: OperationJournal, op: Operation
     const walSnapshots = await snapshotsTagged(ctx, repo, walTags(op.tenant));
     // The rows left are the bases kept: none of their snapshots may be forgotten.
     const { rows } = await db.pool.query('SELECT snapshot_id FROM admin_pitr_base_backups WHERE customer_id = $1', [op.tenant]).catch(db.unreachable);
-    const left = snapshotsToForget({ intent: op.data, baseSnapshots, walSnapshots, keptRows: rows.map((r) => r.snapshot_id as string) });
+    // Chosen before a to-time restore began reading (a resumed run's choice may be old): never what it reads now.
+    const inUse = [...(await snapshotsInUse(db))];
+    const left = snapshotsToForget({ intent: op.data, baseSnapshots, walSnapshots, keptRows: rows.map((r) => r.snapshot_id as string) })
+      .filter((id) => !inUse.some((u) => id.startsWith(u) || u.startsWith(id)));
     ctx.reporter.step(`forgetting ${left.length} base backup and WAL snapshots of ${op.tenant} no kept base backup needs`);
     for (let i = 0; i < left.length; i += 200) await repo.run(['forget', ...left.slice(i, i + 200)], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal });
     await journal.step(op, 'forgotten');
@@ -228,8 +239,14 @@ async function closeFailed(journal: OperationJournal, op: Operation<PitrPruneInt
 export async function resumePitrPrune(ctx: Context, op: Operation<PitrPruneIntent>): Promise<'finished' | 'undone'> {
   const journal = new OperationJournal(await ctx.adminDb());
   try {
-    const { openPitrRepository } = await import('./repo.js');
-    await applyPrune(ctx, journal, op, await openPitrRepository(ctx));
+    // As a retention run after a base backup: no shipment or to-time restore of the tenant meanwhile.
+    const shipping = await shippingLock(ctx, op.tenant);
+    try {
+      const { openPitrRepository } = await import('./repo.js');
+      await applyPrune(ctx, journal, op, await openPitrRepository(ctx));
+    } finally {
+      await shipping();
+    }
     return 'finished';
   } catch (error) {
     if (error instanceof LostLockError || ctx.signal.aborted) throw error;
