@@ -10,6 +10,7 @@ import { pitrService } from '../templates/wal-archive.js';
 import { archivingContainer, switchAndWaitArchived } from './archive.js';
 import { recordShipping, shipWal, type ShipResult } from './ship.js';
 import { recordBase, takeBaseBackup, type BaseBackupResult } from './base-backup.js';
+import { holdRepositoryShared } from './repo-hold.js';
 import { baseTags, openPitrRepository, snapshotsTagged, type PitrRepository } from './repo.js';
 import { prunePitr, pitrRetentionOf, type PitrPruneResult } from './retention.js';
 
@@ -47,7 +48,8 @@ export async function pitrBaseBackup(ctx: Context, id: string): Promise<PitrBack
   try {
     const where = await archiveOf(ctx, id);
     ctx.reporter.step(`taking a physical base backup of ${id} into ${repo.location.display} (point-in-time recovery)`);
-    const base = await takeBaseBackup(ctx, repo, where);
+    const held = await holdRepositoryShared(ctx);
+    const base = await takeBaseBackup(ctx, repo, where).finally(held);
     // restic 0.14's summary names the snapshot by its 8-hex short id: the row records the full one.
     base.snapshotId = await fullBaseId(ctx, repo, id, base.snapshotId);
     await switchAndWaitArchived(ctx, where.container, where.anyRole);
