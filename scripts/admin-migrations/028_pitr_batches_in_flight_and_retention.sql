@@ -10,19 +10,31 @@ ALTER TABLE admin_wal_shipping
 
 -- 2. Retention of base backups and WAL (retention.ts), journaled as verb 'pitr-prune'. The check on
 --    admin_operations.verb gains it, rebuilt from its current definition (every value it allows
---    now, plus ours), as 019 and 023 do, so another branch's values stay.
+--    now, plus ours), as 019, 025 and 030 do, so another branch's values stay. PostgreSQL prints such
+--    a check as `x = ANY (ARRAY['a'::text, 'b'::text])` or, written with an array literal (024),
+--    `x = ANY ('{a,b}'::text[])`: the pattern reads a value after a quote, `{` or `,` in both. The
+--    check tying verb to finished_at is not this one (left alone, as in 025). Should the pattern read
+--    nothing known ('restore' is a verb since 024), the migration stops rather than narrowing the
+--    check to a few values.
 DO $$
 DECLARE
   c record;
+  found text[];
   allowed text;
 BEGIN
   FOR c IN
     SELECT x.conname, x.conrelid::regclass AS tbl, col, extra
     FROM (VALUES ('admin_operations', 'verb', 'pitr-prune')) AS w(tbl, col, extra)
     JOIN pg_constraint x ON x.conrelid = w.tbl::regclass AND x.contype = 'c' AND pg_get_constraintdef(x.oid) ~ ('\m' || w.col || '\M')
+      AND pg_get_constraintdef(x.oid) !~ 'finished_at'
   LOOP
+    SELECT array_agg(DISTINCT m[1]) INTO found
+      FROM regexp_matches((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = c.conname AND conrelid = c.tbl), '[''{,]([a-z][a-z0-9-]*)(?=[''},])', 'g') AS m;
+    IF found IS NULL OR NOT 'restore' = ANY (found) THEN
+      RAISE EXCEPTION 'migration 028: the check % on %.% reads as % (no ''restore''): not rebuilt', c.conname, c.tbl, c.col, coalesce(found::text, 'nothing');
+    END IF;
     SELECT string_agg(quote_literal(v), ', ' ORDER BY v) INTO allowed FROM (
-      SELECT m[1] AS v FROM regexp_matches((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = c.conname AND conrelid = c.tbl), '''([a-z-]+)''', 'g') AS m
+      SELECT unnest(found) AS v
       UNION SELECT c.extra
     ) values_allowed;
     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', c.tbl, c.conname);

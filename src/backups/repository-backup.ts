@@ -8,7 +8,7 @@ import type { AdminDb } from '../admin-db/database.js';
 import { configuredRepository, type RepositoryLocation } from '../repository/location.js';
 import { repositoryKey } from '../repository/password.js';
 import { openRepository, type Repository } from '../repository/restic.js';
-import { holdRepository } from '../repository/hold.js';
+import { unlockWhenNoneHolds, holdRepository } from '../repository/hold.js';
 import { BackupStore, heartbeatEveryMs } from './store.js';
 import { snapshotPiece, checkPostgresDump, type SnapshotContext } from './piece-snapshots.js';
 import { pieceContainer, type Piece } from './pieces.js';
@@ -56,6 +56,10 @@ export function repositoryOf(ctx: Context): RepositoryLocation | undefined {
 /** Writes the backup into the repository; the caller holds the tenant's lock and has started its state services. */
 export async function backupIntoRepository(ctx: Context, db: AdminDb, location: RepositoryLocation, input: RepositoryBackupInput): Promise<RepositoryBackupOutput> {
   const repo = await openRepository(ctx);
+  // restic backup --stdin cannot be retried once its stream began: a stale lock (a restic killed with
+  // -9) goes first, but only while no tenantctl holds the repository (hold.ts: the agent's restic
+  // shares this host's name, not its pids, and could look stale).
+  await unlockWhenNoneHolds(db, location, () => repo.run(['unlock'], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal, onStderrLine: ctx.reporter.detail }));
   // Side by side with other backups, never while a forget/prune of this repository runs (hold.ts).
   const release = await holdRepository(db, location, 'shared');
   try {
@@ -75,8 +79,6 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
   let recordedSucceeded = false;
   try {
     await ctx.pause('backup:running');
-    // restic backup --stdin cannot be retried once its stream began: a stale lock (a restic killed with -9) goes first.
-    await repo.run(['unlock'], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal, onStderrLine: ctx.reporter.detail });
     // What a failed or killed earlier backup left in the repository goes first (never recorded as a backup).
     await forgetUnrecorded(ctx, repo, store, id, ctx.dockerHost.id, backupId);
     const target: SaveTarget = { repo, tenant: id, backupId, host: ctx.dockerHost.id };

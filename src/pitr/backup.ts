@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
-import { messageOf } from '../common/errors.js';
+import { TenantctlError, messageOf } from '../common/errors.js';
+import { LostLockError } from '../admin-db/database.js';
 import { shippingLock, tryShippingLock } from './ship-lock.js';
 import { holdTenant } from '../tenants/hold.js';
 import { requireTenantFor } from '../tenants/day2-target.js';
@@ -9,7 +10,8 @@ import { pitrService } from '../templates/wal-archive.js';
 import { archivingContainer, switchAndWaitArchived } from './archive.js';
 import { recordShipping, shipWal, type ShipResult } from './ship.js';
 import { recordBase, takeBaseBackup, type BaseBackupResult } from './base-backup.js';
-import { openPitrRepository, type PitrRepository } from './repo.js';
+import { holdRepositoryShared } from './repo-hold.js';
+import { baseTags, openPitrRepository, snapshotsTagged, type PitrRepository } from './repo.js';
 import { prunePitr, pitrRetentionOf, type PitrPruneResult } from './retention.js';
 
 // What `backup` does for a tenant whose plan has point-in-time recovery, after its usual backup:
@@ -46,19 +48,39 @@ export async function pitrBaseBackup(ctx: Context, id: string): Promise<PitrBack
   try {
     const where = await archiveOf(ctx, id);
     ctx.reporter.step(`taking a physical base backup of ${id} into ${repo.location.display} (point-in-time recovery)`);
-    const base = await takeBaseBackup(ctx, repo, where);
+    const held = await holdRepositoryShared(ctx);
+    const base = await takeBaseBackup(ctx, repo, where).finally(held);
+    // restic 0.14's summary names the snapshot by its 8-hex short id: the row records the full one.
+    base.snapshotId = await fullBaseId(ctx, repo, id, base.snapshotId);
     await switchAndWaitArchived(ctx, where.container, where.anyRole);
     const shipped = await shipAndRecord(ctx, repo, where);
     // Only now can a restore finish from it: the WAL to its end is in the repository.
     await recordBase(db, repo.location.display, id, base);
     // A new base is what lets older ones (and the WAL only they replay) go.
     const record = await new TenantRegistry(db).require(id);
-    const pruned = await prunePitr(ctx, repo, id, pitrRetentionOf(ctx, record.plan));
+    // Retention failing is a warning of the backup (exit 0): the base is recorded and the next
+    // base backup chooses again. Ctrl-C and a lost admin lock still stop the command.
+    const pruned = await prunePitr(ctx, repo, id, pitrRetentionOf(ctx, record.plan)).catch((error: unknown): PitrPruneResult => {
+      if (ctx.signal.aborted || error instanceof LostLockError) throw error;
+      const warning = `PITR retention of ${id} failed: ${messageOf(error)}${error instanceof TenantctlError && error.details.length > 0 ? ` (${error.details.join('; ')})` : ''}`;
+      ctx.reporter.info(`warning: ${warning}`);
+      return { bases: 0, wal: 0, warning };
+    });
     return { base, shipped: shipped.shipped, pruned };
   } finally {
     await shipping();
     await release();
   }
+}
+
+/**
+ * The full id of the base snapshot `short` names (the tenant's lock is held: no other base of it is
+ * being written). Two of its base snapshots sharing the prefix, or none listed: the short id stays
+ * (retention then refuses to forget by it rather than guess).
+ */
+async function fullBaseId(ctx: Context, repo: PitrRepository, tenant: string, short: string): Promise<string> {
+  const matches = (await snapshotsTagged(ctx, repo, baseTags(tenant))).filter((s) => s.id.startsWith(short));
+  return matches.length === 1 ? matches[0]!.id : short;
 }
 
 async function shipAndRecord(ctx: Context, repo: PitrRepository, where: Where): Promise<ShipResult> {

@@ -24,6 +24,7 @@ import { clearStageScript, dropScript, freeSpaceScript, inDataVolume, parseDfAva
 import { applyPasswords } from './passwords.js';
 import { shippingLock } from './ship-lock.js';
 import { pitrBaseBackup } from './backup.js';
+import { holdRepositoryShared } from './repo-hold.js';
 
 // `tenantctl restore <id> --to-time <timestamp> [--as <new-id>]`: the tenant's PostgreSQL as it was
 // at that moment, from the newest base backup completed before it and the WAL shipped since, replayed
@@ -288,7 +289,13 @@ async function requireRoomToStage(ctx: Context, repo: PitrRepository, where: Vol
 async function streamInto(ctx: Context, repo: PitrRepository, where: VolumeWhere, snapshot: string, file: string, dir: 'staged' | 'wal'): Promise<void> {
   const untar = await untarInto(ctx, where, dir, `extracting ${file} of snapshot ${snapshot.slice(0, 8)}`);
   try {
-    await repo.run(['dump', snapshot, file], { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdout: untar.stdin });
+    // Shared hold: no prune removes the data of the snapshot while it is read.
+    const held = await holdRepositoryShared(ctx);
+    try {
+      await repo.run(['dump', snapshot, file], { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdout: untar.stdin });
+    } finally {
+      await held();
+    }
     if (untar.stdin && !untar.stdin.writableEnded) untar.stdin.end();
   } catch (error) {
     untar.kill();

@@ -4,6 +4,7 @@ import { LostLockError, type AdminDb } from '../admin-db/database.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { recordAudit } from '../audit/write.js';
 import { holdRepository } from '../repository/hold.js';
+import { shippingLock } from './ship-lock.js';
 import { configuredRepository } from '../repository/location.js';
 import { resticForgetTimeoutMs } from '../common/timeouts.js';
 import { baseTags, snapshotsTagged, walTags, type PitrRepository, type SnapshotSummary } from './repo.js';
@@ -57,18 +58,25 @@ export function choosePitrRetention(input: { bases: readonly BaseRow[]; baseSnap
   // Ids in use may be short (a restore's base, as its row has it) or full: matched by prefix either way.
   const inUsed = (id: string) => [...inUse].some((u) => id.startsWith(u) || u.startsWith(id));
   const newestFirst = [...input.bases].sort((a, b) => Date.parse(b.completedAt) - Date.parse(a.completedAt));
+  const nothing: PitrRetentionChoice = { keptBases: [], bases: [], strayBases: [], wal: [], walBefore: null };
+  // A base counts as kept only if its snapshot is in the repository: older ones never go for a
+  // newest base that is not there (it failed, or was removed by hand). Then nothing goes at all.
+  const present = (b: BaseRow) => input.baseSnapshots.some((s) => s.id.startsWith(b.snapshotId));
+  if (newestFirst[0] && !present(newestFirst[0])) return nothing;
   const within = policy.keepDays === undefined ? Infinity : now - policy.keepDays * 86_400_000;
-  const kept = newestFirst.filter((b, i) => i < Math.max(1, policy.keepBaseBackups) || Date.parse(b.completedAt) >= within || inUsed(b.snapshotId));
+  const there = newestFirst.filter(present);
+  const kept = there.filter((b, i) => i < Math.max(1, policy.keepBaseBackups) || Date.parse(b.completedAt) >= within || inUsed(b.snapshotId));
   const keptIds = new Set(kept.map((b) => b.snapshotId));
   const oldestKept = kept.reduce<BaseRow | undefined>((o, b) => (!o || Date.parse(b.startedAt) < Date.parse(o.startedAt) ? b : o), undefined);
-  if (!oldestKept) return { keptBases: [], bases: [], strayBases: [], wal: [], walBefore: null };
+  if (!oldestKept) return nothing;
   const oldestStart = Date.parse(oldestKept.startedAt);
   // Rows keep restic's short id (backup --json's snapshot_id); snapshot listings the full one.
   const isRecorded = (s: SnapshotSummary) => input.bases.some((b) => s.id.startsWith(b.snapshotId));
   const cutoff = oldestStart - restoreSlackMs - marginMs;
   return {
     keptBases: kept.map((b) => b.snapshotId),
-    bases: newestFirst.filter((b) => !keptIds.has(b.snapshotId)).map((b) => b.snapshotId),
+    // A row whose snapshot is missing is neither kept nor dropped here: nothing of it is in the repository to forget.
+    bases: there.filter((b) => !keptIds.has(b.snapshotId)).map((b) => b.snapshotId),
     strayBases: input.baseSnapshots.filter((s) => !isRecorded(s) && !inUsed(s.id) && Date.parse(s.time) < oldestStart - marginMs).map((s) => s.id),
     wal: input.walSnapshots.filter((s) => Date.parse(s.time) < cutoff && !inUsed(s.id)).map((s) => s.id),
     walBefore: new Date(cutoff).toISOString(),
@@ -85,6 +93,8 @@ export interface PitrPruneIntent {
 export interface PitrPruneResult {
   bases: number;
   wal: number;
+  /** Why retention did not run to its end (the base backup stands; the next one tries again). */
+  warning?: string;
 }
 
 /** The plan's policy (plans.<plan>.pitrRetention), else the default. */
@@ -120,7 +130,14 @@ export async function prunePitr(ctx: Context, repo: PitrRepository, tenant: stri
     const quiet: Context = { ...ctx, signal: new AbortController().signal, pause: async () => {} };
     await applyPrune(quiet, journal, op, repo).then(
       () => first.details.push('the base backups and WAL chosen for removal were removed'),
-      (problem) => first.details.push(`removing the base backups and WAL chosen failed: ${messageOf(problem)}; the next command on ${tenant} finishes it`),
+      async (problem) => {
+        // Closed with its cause rather than left running: a pending pitr-prune would stop every
+        // later command on the tenant. What was not forgotten stays; the next base backup chooses again.
+        await closeFailed(journal, op, problem).then(
+          () => first.details.push(`removing the base backups and WAL chosen failed: ${messageOf(problem)}; nothing more was forgotten (the next base backup chooses again)`),
+          () => first.details.push(`removing the base backups and WAL chosen failed: ${messageOf(problem)}; the next command on ${tenant} settles it`),
+        );
+      },
     );
     throw first;
   }
@@ -141,6 +158,35 @@ async function snapshotsInUse(db: AdminDb): Promise<Set<string>> {
   return ids;
 }
 
+/**
+ * The full ids to forget (pure: the unit tests give it colliding ids). A base's row holds restic's
+ * short id (8 hex digits from restic 0.14's backup summary), so a doomed base is found among the
+ * kind=pitr-base snapshots by prefix, and the whole run stops (forgetting nothing) when a doomed id
+ * names more than one of them, or a snapshot a kept base's row names too: two snapshots sharing a
+ * prefix must never cost the one kept. A doomed id naming none was forgotten already (a resumed run).
+ * Stray bases and WAL batches are listed by full id and forgotten only when present exactly.
+ */
+export function snapshotsToForget(input: { intent: Pick<PitrPruneIntent, 'bases' | 'strayBases' | 'wal'>; baseSnapshots: readonly SnapshotSummary[]; walSnapshots: readonly SnapshotSummary[]; keptRows: readonly string[] }): string[] {
+  const kept = (id: string) => input.keptRows.some((k) => id.startsWith(k));
+  const refuse = (why: string) => new TenantctlError('repository', `PITR retention forgot nothing: ${why}`);
+  const chosen: string[] = [];
+  for (const doomed of input.intent.bases) {
+    const matches = input.baseSnapshots.filter((s) => s.id.startsWith(doomed));
+    if (matches.length > 1) throw refuse(`base backup ${doomed} names ${matches.length} snapshots (${matches.map((m) => m.id).join(', ')})`);
+    if (matches[0] && kept(matches[0].id)) throw refuse(`base backup ${doomed}'s snapshot ${matches[0].id} is also named by a kept base backup`);
+    if (matches[0]) chosen.push(matches[0].id);
+  }
+  const baseIds = new Set(input.baseSnapshots.map((s) => s.id));
+  for (const stray of input.intent.strayBases) {
+    if (!baseIds.has(stray)) continue;
+    if (kept(stray)) throw refuse(`stray base snapshot ${stray} is named by a kept base backup`);
+    chosen.push(stray);
+  }
+  const walIds = new Set(input.walSnapshots.map((s) => s.id));
+  for (const w of input.intent.wal) if (walIds.has(w)) chosen.push(w);
+  return [...new Set(chosen)];
+}
+
 async function applyPrune(ctx: Context, journal: OperationJournal, op: Operation<PitrPruneIntent>, repo: PitrRepository): Promise<void> {
   const db = journal.db;
   if (op.step === 'begun') {
@@ -154,11 +200,14 @@ async function applyPrune(ctx: Context, journal: OperationJournal, op: Operation
   const location = configuredRepository(ctx.config);
   const release = location ? await holdRepository(db, location, 'exclusive') : undefined;
   try {
-    const ids = [...op.data.bases, ...op.data.strayBases, ...op.data.wal];
-    // A resumed run forgets only what is still there (restic forget of a missing id fails).
-    const present = [...(await snapshotsTagged(ctx, repo, baseTags(op.tenant))), ...(await snapshotsTagged(ctx, repo, walTags(op.tenant)))].map((s) => s.id);
-    // A base's row holds restic's short id: the snapshot it names, by prefix.
-    const left = [...new Set(ids.flatMap((id) => present.filter((p) => p.startsWith(id))))];
+    const baseSnapshots = await snapshotsTagged(ctx, repo, baseTags(op.tenant));
+    const walSnapshots = await snapshotsTagged(ctx, repo, walTags(op.tenant));
+    // The rows left are the bases kept: none of their snapshots may be forgotten.
+    const { rows } = await db.pool.query('SELECT snapshot_id FROM admin_pitr_base_backups WHERE customer_id = $1', [op.tenant]).catch(db.unreachable);
+    // Chosen before a to-time restore began reading (a resumed run's choice may be old): never what it reads now.
+    const inUse = [...(await snapshotsInUse(db))];
+    const left = snapshotsToForget({ intent: op.data, baseSnapshots, walSnapshots, keptRows: rows.map((r) => r.snapshot_id as string) })
+      .filter((id) => !inUse.some((u) => id.startsWith(u) || u.startsWith(id)));
     ctx.reporter.step(`forgetting ${left.length} base backup and WAL snapshots of ${op.tenant} no kept base backup needs`);
     for (let i = 0; i < left.length; i += 200) await repo.run(['forget', ...left.slice(i, i + 200)], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal });
     await journal.step(op, 'forgotten');
@@ -173,9 +222,36 @@ async function applyPrune(ctx: Context, journal: OperationJournal, op: Operation
   }));
 }
 
-/** Settles a PITR prune a killed run left: what it chose is removed, as it was asked to. */
+/** A pitr-prune that could not finish, closed as failed with its cause (audited); nothing more is forgotten. */
+async function closeFailed(journal: OperationJournal, op: Operation<PitrPruneIntent>, cause: unknown): Promise<void> {
+  const db = journal.db;
+  await journal.finish(op, 'failed', messageOf(cause), (client) => recordAudit(db, client, op.tenant, 'pitr.prune-failed', null, {
+    cause: messageOf(cause), bases: op.data.bases, strayBases: op.data.strayBases, walBatches: op.data.wal.length,
+  }));
+}
+
+/**
+ * Settles a PITR prune a killed run left: what it chose is removed, as it was asked to. Retention is
+ * housekeeping: when that fails (the repository unreachable, a refused choice) the row is closed as
+ * failed with its cause, forgetting nothing more, and the command that settles it goes on (a pending
+ * pitr-prune must not block every verb of the tenant). A lost admin lock or Ctrl-C leaves it running.
+ */
 export async function resumePitrPrune(ctx: Context, op: Operation<PitrPruneIntent>): Promise<'finished' | 'undone'> {
-  const { openPitrRepository } = await import('./repo.js');
-  await applyPrune(ctx, new OperationJournal(await ctx.adminDb()), op, await openPitrRepository(ctx));
-  return 'finished';
+  const journal = new OperationJournal(await ctx.adminDb());
+  try {
+    // As a retention run after a base backup: no shipment or to-time restore of the tenant meanwhile.
+    const shipping = await shippingLock(ctx, op.tenant);
+    try {
+      const { openPitrRepository } = await import('./repo.js');
+      await applyPrune(ctx, journal, op, await openPitrRepository(ctx));
+    } finally {
+      await shipping();
+    }
+    return 'finished';
+  } catch (error) {
+    if (error instanceof LostLockError || ctx.signal.aborted) throw error;
+    await closeFailed(journal, op, error);
+    ctx.reporter.info(`warning: the interrupted PITR retention of ${op.tenant} failed (${messageOf(error)}); closed as failed, nothing more forgotten`);
+    return 'undone';
+  }
 }

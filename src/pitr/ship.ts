@@ -8,6 +8,7 @@ import { archivedFiles, removeArchived } from './archive.js';
 import { dockerPipe } from './docker-pipe.js';
 import { repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, tagArgs, walTags, type PitrRepository } from './repo.js';
 import { batchesInFlight, clearInFlight, decideInFlight, markInFlight, markReshipped } from './ship-in-flight.js';
+import { holdRepositoryShared } from './repo-hold.js';
 
 // Shipping: the archived WAL files of a tenant, from its archive volume into the repository, as one
 // restic snapshot per batch (a tar streamed from `docker exec` into `restic backup --stdin`, tags
@@ -51,6 +52,8 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
     await markInFlight(db, where.tenant, { file, names, startedAt: new Date(ctx.clock.now()).toISOString() });
     const tar = await dockerPipe(ctx.dockerHost, ['exec', where.container, 'tar', '-C', walArchiveMount, '-cf', '-', '--', ...names], { out: true }, { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, what: 'reading WAL segments from the archive' });
     let summary: { snapshot_id?: string };
+    // Held per batch: a prune waiting for the repository waits for one batch at most.
+    const release = await holdRepositoryShared(ctx).catch(async (error) => { tar.kill(); await tar.done.catch(() => {}); throw error; });
     try {
       summary = await repo.json<{ snapshot_id?: string }>(
         ['backup', '--stdin', '--stdin-filename', file, ...tagArgs(walTags(where.tenant)), '--host', 'tenantctl'],
@@ -60,6 +63,8 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
       tar.kill();
       await tar.done.catch(() => {});
       throw error;
+    } finally {
+      await release();
     }
     // Recorded by restic, not yet trusted: where e2e tests kill a shipment (the next run settles it).
     await ctx.pause('pitr-ship:recorded');

@@ -26,6 +26,8 @@ export interface BackupCandidate {
   time: string;
   /** Each file of the backup -> its snapshot id; empty for a folder backup. */
   snapshots: Record<string, string>;
+  /** The restic host its snapshots were written as (the tenant's host, or another the admin database knows). */
+  host?: string;
   /** A folder backup (recorded, not in the repository): its directory. */
   directory?: string;
   /** The manifest's SHA-256 as recorded when the backup was made (admin-record only). */
@@ -62,17 +64,26 @@ const newer = (a: string, b: string) => Date.parse(a) - Date.parse(b);
  * `foundByRecover`: backups an earlier run of a recover found in the repository and recorded
  * (their audit rows): still 'repository' in the summary of a recover run again after a kill.
  */
-export function backupCandidates(input: { tenant: string; host: string; snapshots: readonly Snapshot[]; recorded: readonly Recorded[]; foundByRecover?: ReadonlySet<string> }): { candidates: BackupCandidate[]; skipped: SkippedBackup[] } {
+export function backupCandidates(input: { tenant: string; host: string; knownHosts?: readonly string[]; snapshots: readonly Snapshot[]; recorded: readonly Recorded[]; foundByRecover?: ReadonlySet<string> }): { candidates: BackupCandidate[]; skipped: SkippedBackup[] } {
   const { tenant, host } = input;
   const recorded = new Map(input.recorded.filter((r) => r.tenant === tenant).map((r) => [r.id, r]));
+  // A tenant moved since the admin snapshot was backed up on its new host: any host the admin
+  // database knows counts (the manifest's tenant and id are checked when it is read back); a
+  // group written as another host is passed over, said with its host.
+  const hosts = new Set([host, ...(input.knownHosts ?? [])]);
   const groups = new Map<string, Snapshot[]>();
+  const unknownHost = new Map<string, string>();
   for (const s of input.snapshots) {
-    if (!isTenantBackupSnapshot(s, tenant, host)) continue;
+    if (!isTenantBackupSnapshot(s, tenant, s.hostname)) continue;
     const backup = tagOf(s, 'backup')!;
+    if (!hosts.has(s.hostname)) { unknownHost.set(backup, s.hostname); continue; }
     groups.set(backup, [...(groups.get(backup) ?? []), s]);
   }
   const candidates: BackupCandidate[] = [];
   const skipped: SkippedBackup[] = [];
+  for (const [backup, other] of unknownHost) {
+    if (!groups.has(backup)) skipped.push({ backup, reason: `written as restic host ${other}, which the admin database does not know` });
+  }
   for (const [backup, snaps] of groups) {
     const row = recorded.get(backup);
     if (row?.state === 'failed') { skipped.push({ backup, reason: `recorded as failed${row.reason ? ` (${row.reason})` : ''}: its snapshots are what a failed run left` }); continue; }
@@ -96,7 +107,7 @@ export function backupCandidates(input: { tenant: string; host: string; snapshot
     if (problem) { skipped.push({ backup, reason: problem }); continue; }
     const time = snaps.map((s) => s.time).sort(newer).pop()!;
     candidates.push({
-      backup, origin: row?.state === 'succeeded' && !input.foundByRecover?.has(backup) ? 'admin-record' : 'repository', time, snapshots: byFile,
+      backup, origin: row?.state === 'succeeded' && !input.foundByRecover?.has(backup) ? 'admin-record' : 'repository', time, snapshots: byFile, host: snaps[0]!.hostname,
       manifestSha256: row?.state === 'succeeded' ? row.manifestSha256 : null,
     });
   }

@@ -60,7 +60,9 @@ export const repositoryBackups: TenantBackupSource = {
       "SELECT new_values->>'backup' AS backup FROM admin_audit_logs WHERE customer_id = $1 AND action = 'backup.found-by-recover'", [id],
     ).catch(db.unreachable);
     const foundByRecover = new Set<string>(found.rows.map((r) => r.backup));
-    const { candidates, skipped } = backupCandidates({ tenant: id, host: scope.host, snapshots, recorded, foundByRecover });
+    const hosts = await db.pool.query('SELECT name FROM admin_hosts').catch(db.unreachable);
+    const knownHosts = hosts.rows.map((r) => r.name as string);
+    const { candidates, skipped } = backupCandidates({ tenant: id, host: scope.host, knownHosts, snapshots, recorded, foundByRecover });
     const passed: SkippedBackup[] = [...skipped];
     for (const candidate of candidates) {
       try {
@@ -92,7 +94,9 @@ async function verifyCandidate(ctx: Context, scope: BackupScope, tenant: string,
   const manifest = parseManifest(where, manifestText, c.manifestSha256);
   const corrupt = (why: string) => new TenantctlError('usage', `backup ${where} is unusable: ${why}`);
   if (manifest.id !== c.backup || manifest.tenant !== tenant) throw corrupt(`its manifest names backup ${manifest.id} of ${manifest.tenant}`);
-  if (manifest.host !== undefined && manifest.host !== scope.host) throw corrupt(`its manifest names host ${manifest.host}, not ${scope.host}`);
+  // The host it was written on (a tenant moved since the admin snapshot was backed up on its new one).
+  const writtenOn = c.host ?? scope.host;
+  if (manifest.host !== undefined && manifest.host !== writtenOn) throw corrupt(`its manifest names host ${manifest.host}, not ${writtenOn}`);
   const unlisted = Object.keys(c.snapshots).filter((f) => f !== manifestFile && !Object.hasOwn(manifest.files, f));
   if (unlisted.length > 0) throw corrupt(`snapshots of ${unlisted.join(', ')} carry its tag but its manifest lists no such file`);
   for (const [file, entry] of Object.entries(manifest.files)) {

@@ -13,6 +13,7 @@ import { isLockError, withLockRetry, withUnlockHint } from './lock-retry.js';
 import { configuredRepository, type RepositoryLocation } from './location.js';
 import { repositoryPassword } from './password.js';
 import { pidExists } from '../common/process-identity.js';
+import { unlockWhenNoneHolds } from './hold.js';
 
 // restic, run for one repository. The password is never on argv and never in an environment a
 // container could inherit: restic reads it from RESTIC_PASSWORD_FILE, a 0600 file in a 0700 folder
@@ -60,6 +61,12 @@ export interface OpenRepositoryInput {
   runDir?: string;
   /** sftp: the ssh key and known_hosts file (backups.sshKey, backups.sshKnownHosts). */
   ssh?: { key?: string; knownHosts?: string };
+  /**
+   * Runs the automatic `restic unlock` of a lock-error retry, or not (hold.ts unlockWhenNoneHolds:
+   * only when no other tenantctl can be running restic). Without one it always runs (recover on a
+   * new machine: no fleet is left running).
+   */
+  guardUnlock?: (unlock: () => Promise<unknown>) => Promise<unknown>;
 }
 
 /** The configured repository with its password (sealed in the admin DB, or the password file); usage error when none is configured. */
@@ -67,7 +74,10 @@ export async function openRepository(ctx: Context): Promise<Repository> {
   const location = configuredRepository(ctx.config);
   if (!location) throw usageError('no backup repository is configured: set backups.repository (TENANTCTL_BACKUP_REPOSITORY) to a local path, sftp:user@host:/path or a restic URL');
   const password = await repositoryPassword({ env: ctx.env, stateDir: ctx.config.stateDir, adminDb: () => ctx.adminDb() }, location);
-  return openRepositoryWith({ url: location.url, display: location.display, password, ...resticPaths(ctx.config.stateDir), ssh: sshOf(ctx.config) });
+  return openRepositoryWith({
+    url: location.url, display: location.display, password, ...resticPaths(ctx.config.stateDir), ssh: sshOf(ctx.config),
+    guardUnlock: async (unlock) => unlockWhenNoneHolds(await ctx.adminDb(), location, unlock),
+  });
 }
 
 /** Where restic's cache and the run's password files live under the state directory. */
@@ -93,7 +103,7 @@ export function openRepositoryWith(input: OpenRepositoryInput): Repository {
       waitMs: resticLockWaitMs,
       now: Date.now,
       sleep: (ms) => abortableSleep(ms, options.signal),
-      unlock: () => once(['unlock'], { timeoutMs: resticQueryTimeoutMs, signal: options.signal, onStderrLine: options.onStderrLine }),
+      unlock: () => (input.guardUnlock ?? ((u) => u()))(() => once(['unlock'], { timeoutMs: resticQueryTimeoutMs, signal: options.signal, onStderrLine: options.onStderrLine })),
     }));
   return {
     location,

@@ -7,7 +7,8 @@
 // shipment killed after restic recorded its batch is settled by the next one (forgotten, audited).
 // Shared setup: one admin database, one PITR tenant, one local repository for the whole file.
 import { execa } from 'execa';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerOf, createHarness, dockerObjectsWithPrefix, type Harness } from './harness.js';
@@ -52,6 +53,44 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.cleanup();
 }, 300_000);
+
+describe('migration 028', () => {
+  // 024 writes admin_operations.verb's check as an array literal (`verb = ANY ('{a,b}'::text[])`), the
+  // shape every admin database since 024 has: 028 must keep each value of it (and of the IN shape),
+  // not narrow the check to 'pitr-prune'. Run on scratch tables in a schema of their own, rolled back.
+  it('adds pitr-prune to checks of both shapes, keeping theirs, and stops on a check it cannot read', async () => {
+    const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'admin-db.env'), 'utf8'))![1];
+    const client = new pg.Client({ host: '127.0.0.1', port: Number(h.env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin' });
+    await client.connect();
+    const migration = readFileSync(path.join(import.meta.dirname, '..', '..', 'scripts', 'admin-migrations', '028_pitr_batches_in_flight_and_retention.sql'), 'utf8');
+    const scratch = async (verbs: string, body: () => Promise<void>) => {
+      await client.query('BEGIN');
+      try {
+        await client.query('CREATE SCHEMA tct_scratch_028; SET LOCAL search_path = tct_scratch_028');
+        await client.query(`CREATE TABLE admin_operations (id serial, verb text CHECK (${verbs}), finished_at timestamptz, CHECK (verb <> 'restore' OR finished_at IS NULL OR id > 0));
+          CREATE TABLE admin_wal_shipping (tenant text); CREATE TABLE admin_pitr_base_backups (id serial);
+          INSERT INTO admin_operations (verb) VALUES ('upgrade')`);
+        await body();
+      } finally {
+        await client.query('ROLLBACK');
+      }
+    };
+    try {
+      for (const verbs of ["verb IN ('create', 'restore', 'upgrade', 'domains-add')", "verb = ANY ('{create,restore,upgrade,domains-add}'::text[])"]) {
+        await scratch(verbs, async () => {
+          await client.query(migration);
+          await client.query("INSERT INTO admin_operations (verb) VALUES ('create'), ('restore'), ('domains-add'), ('pitr-prune')");
+          await expect(client.query("INSERT INTO admin_operations (verb) VALUES ('nonsense')")).rejects.toThrow(/check constraint/);
+        });
+      }
+      await scratch("verb IN ('create', 'upgrade')", async () => {
+        await expect(client.query(migration)).rejects.toThrow(/migration 028: .*no 'restore'/);
+      });
+    } finally {
+      await client.end();
+    }
+  });
+});
 
 describe('archiving and shipping', () => {
   it('only a PITR plan gets the archive: its db archives into a third volume, and status --json shows the lag', async () => {

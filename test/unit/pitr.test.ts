@@ -8,7 +8,7 @@ import { archiveCommand, pitrService, withWalArchive } from '../../src/templates
 import { parseTargetTime } from '../../src/pitr/restore-to-time.js';
 import { trustedBatch } from '../../src/pitr/ship.js';
 import { decideInFlight, type InFlightBatch } from '../../src/pitr/ship-in-flight.js';
-import { choosePitrRetention } from '../../src/pitr/retention.js';
+import { choosePitrRetention, snapshotsToForget } from '../../src/pitr/retention.js';
 import { snapshotIdOf } from '../../src/pitr/base-backup.js';
 import { TenantctlError } from '../../src/common/errors.js';
 import { clearStageScript, dropScript, parseDfAvailable, pitrNames, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, type VolumeWhere } from '../../src/pitr/volume-steps.js';
@@ -210,11 +210,13 @@ describe('PITR retention: which base backups and WAL batches go', () => {
   const base = (d: number) => ({ snapshotId: `b${d}`, startedAt: day(d), completedAt: day(d, 4) });
   const wal = (d: number, h: number) => ({ id: `w${d}-${h}`, time: day(d, h), paths: [`/wal-${d}-${h}.tar`], tags: ['kind=wal'] });
   const bases = [1, 2, 3, 4, 5].map(base);
+  // The bases' snapshots as restic lists them (full ids; rows may hold a prefix).
+  const baseSnapshots = bases.map((b) => ({ id: `${b.snapshotId}${'0'.repeat(62)}`, time: b.startedAt, paths: ['/pgdata.tar'] }));
   const walSnapshots = [1, 2, 3, 4, 5].flatMap((d) => [0, 2, 3, 12].map((h) => wal(d, h)));
   const now = Date.parse(day(5, 20));
 
   it('keeps the newest N bases and every WAL batch the oldest kept one replays (with the restore\'s slack and an hour more)', () => {
-    const c = choosePitrRetention({ bases, baseSnapshots: [], walSnapshots, policy: { keepBaseBackups: 2 }, now });
+    const c = choosePitrRetention({ bases, baseSnapshots, walSnapshots, policy: { keepBaseBackups: 2 }, now });
     expect(c.keptBases).toEqual(['b5', 'b4']);
     expect(c.bases).toEqual(['b3', 'b2', 'b1']);
     // The oldest kept base began 12-04 03:00: batches from 01:59 on stay (02:00 of that day included), older go.
@@ -225,7 +227,7 @@ describe('PITR retention: which base backups and WAL batches go', () => {
   });
 
   it('keepDays keeps every base completed within them too; a base or batch a running restore reads is never chosen', () => {
-    const c = choosePitrRetention({ bases, baseSnapshots: [], walSnapshots, policy: { keepBaseBackups: 1, keepDays: 2 }, now, inUse: new Set(['b1', 'w1-0']) });
+    const c = choosePitrRetention({ bases, baseSnapshots, walSnapshots, policy: { keepBaseBackups: 1, keepDays: 2 }, now, inUse: new Set(['b1', 'w1-0']) });
     expect(c.keptBases.sort()).toEqual(['b1', 'b4', 'b5']);
     expect(c.bases.sort()).toEqual(['b2', 'b3']);
     // b1 is read by a restore: every batch after its start stays.
@@ -235,10 +237,53 @@ describe('PITR retention: which base backups and WAL batches go', () => {
   it('nothing recorded: nothing goes; an unrecorded base snapshot older than the kept ones (a killed backup\'s) goes', () => {
     expect(choosePitrRetention({ bases: [], baseSnapshots: [], walSnapshots, policy: { keepBaseBackups: 1 }, now })).toMatchObject({ bases: [], wal: [], strayBases: [] });
     // Rows hold restic's short id, listings the full one: a recorded base is never a stray.
-    const full = [{ id: `b1${'0'.repeat(62)}`, time: day(1), paths: ['/base.tar'] }];
-    expect(choosePitrRetention({ bases, baseSnapshots: full, walSnapshots, policy: { keepBaseBackups: 2 }, now }).strayBases).toEqual([]);
-    const stray = [{ id: 'x1', time: day(2), paths: ['/base.tar'] }, { id: 'x5', time: day(5, 10), paths: ['/base.tar'] }, { id: 'b5', time: day(5), paths: ['/base.tar'] }];
+    expect(choosePitrRetention({ bases, baseSnapshots, walSnapshots, policy: { keepBaseBackups: 2 }, now }).strayBases).toEqual([]);
+    const stray = [...baseSnapshots, { id: 'x1', time: day(2), paths: ['/base.tar'] }, { id: 'x5', time: day(5, 10), paths: ['/base.tar'] }];
     expect(choosePitrRetention({ bases, baseSnapshots: stray, walSnapshots, policy: { keepBaseBackups: 2 }, now })).toMatchObject({ bases: ['b3', 'b2', 'b1'], strayBases: ['x1'] });
     expect(choosePitrRetention({ bases, baseSnapshots: stray, walSnapshots, policy: { keepBaseBackups: 7 }, now })).toMatchObject({ bases: [], strayBases: [], wal: ['w1-0'] }); // older than the oldest base: nothing replays it
+  });
+});
+
+describe('PITR retention: which snapshots a doomed base row names', () => {
+  // Rows hold restic 0.14's 8-hex short id; listings the full one. Two snapshots may share the prefix.
+  const snap = (id: string, kind = 'pitr-base') => ({ id, time: '2026-12-01T00:00:00Z', paths: ['/pgdata.tar'], tags: [`kind=${kind}`] });
+  const full = (short: string, tail: string) => short + tail.repeat(56);
+
+  it('forgets the one base snapshot a doomed row names, present stray bases and WAL batches, and nothing kept', () => {
+    const baseSnapshots = [snap(full('aaaaaaaa', '1')), snap(full('bbbbbbbb', '2')), snap(full('cccccccc', '3'))];
+    const walSnapshots = [snap(full('dddddddd', '4'), 'wal'), snap(full('aaaaaaaa', '5'), 'wal')];
+    const got = snapshotsToForget({ intent: { bases: ['aaaaaaaa'], strayBases: [full('cccccccc', '3'), full('eeeeeeee', '6')], wal: [full('dddddddd', '4')] }, baseSnapshots, walSnapshots, keptRows: ['bbbbbbbb'] });
+    // The WAL batch sharing the doomed base's prefix is no base: never matched by the row.
+    expect(got).toEqual([full('aaaaaaaa', '1'), full('cccccccc', '3'), full('dddddddd', '4')]);
+  });
+
+  it('forgets nothing when a doomed id names two base snapshots, or one a kept row names too', () => {
+    const twins = [snap(full('aaaaaaaa', '1')), snap(full('aaaaaaaa', '2'))];
+    expect(() => snapshotsToForget({ intent: { bases: ['aaaaaaaa'], strayBases: [], wal: [] }, baseSnapshots: twins, walSnapshots: [], keptRows: [] })).toThrow(/forgot nothing: base backup aaaaaaaa names 2 snapshots/);
+    // A resumed run whose doomed snapshot is gone: its prefix must not take the kept base's snapshot.
+    const keptOnly = [snap(full('aaaaaaaa', '2'))];
+    expect(() => snapshotsToForget({ intent: { bases: ['aaaaaaaa'], strayBases: [], wal: [] }, baseSnapshots: keptOnly, walSnapshots: [], keptRows: [full('aaaaaaaa', '2').slice(0, 9)] })).toThrow(/also named by a kept base backup/);
+    // Forgotten already (a resumed run): nothing to do for it.
+    expect(snapshotsToForget({ intent: { bases: ['ffffffff'], strayBases: [], wal: [] }, baseSnapshots: keptOnly, walSnapshots: [], keptRows: [] })).toEqual([]);
+  });
+});
+
+describe('PITR retention: bases whose snapshot is missing', () => {
+  const day = (d: number, h = 3) => `2026-12-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:00:00.000Z`;
+  const bases = [1, 2, 3].map((d) => ({ snapshotId: `b${d}`, startedAt: day(d), completedAt: day(d, 4) }));
+  const snap = (d: number) => ({ id: `b${d}${'0'.repeat(62)}`, time: day(d), paths: ['/pgdata.tar'] });
+  const walSnapshots = [{ id: 'w1', time: day(1, 0), paths: ['/w.tar'] }];
+  const now = Date.parse(day(3, 20));
+
+  it('forgets nothing when the newest recorded base is not in the repository', () => {
+    const c = choosePitrRetention({ bases, baseSnapshots: [snap(1), snap(2)], walSnapshots, policy: { keepBaseBackups: 1 }, now });
+    expect(c).toMatchObject({ bases: [], strayBases: [], wal: [] });
+  });
+
+  it('counts only present bases as kept: a missing older one is no reason to keep fewer', () => {
+    // b2's snapshot is gone: the newest one present (b3) is kept, b1 goes.
+    const c = choosePitrRetention({ bases, baseSnapshots: [snap(1), snap(3)], walSnapshots, policy: { keepBaseBackups: 2 }, now });
+    expect(c.keptBases).toEqual(['b3', 'b1']);
+    expect(choosePitrRetention({ bases, baseSnapshots: [snap(1), snap(3)], walSnapshots, policy: { keepBaseBackups: 1 }, now }).bases).toEqual(['b1']);
   });
 });

@@ -221,7 +221,7 @@ describe('which backup of a tenant recover restores (the repository and the admi
     const good = whole('acme-2', 13);
     const { candidates, skipped } = backupCandidates({ tenant, host, snapshots: [...others, ...good], recorded: [] });
     expect(candidates.map((c) => c.backup)).toEqual(['acme-2']);
-    expect(skipped).toEqual([]);
+    expect(skipped).toEqual([{ backup: 'acme-7', reason: 'written as restic host web2, which the admin database does not know' }]);
     expect(fileOf({ paths: ['tenantctl/acme/db.dump'] }, tenant)).toBe('db.dump');
     expect(fileOf({ paths: ['/tenantctl/acme/x/db.dump'] }, tenant)).toBeUndefined();
   });
@@ -257,6 +257,14 @@ describe('which backup of a tenant recover restores (the repository and the admi
       recorded: [row('acme-0', 'succeeded', {}, { repository: null, directory: '/var/backups/acme/acme-0', finishedAt: '2026-12-06T14:00:00.000Z' })],
     });
     expect(candidates.map((c) => [c.backup, c.directory])).toEqual([['acme-0', '/var/backups/acme/acme-0'], ['acme-2', undefined]]);
+  });
+
+  it('a backup written on another host the admin database knows (the tenant moved) is a candidate; one of an unknown host is passed over, said', () => {
+    const moved = whole('acme-20', 19, { hostname: 'web2' });
+    const stranger = whole('acme-21', 20, { hostname: 'web9' });
+    const { candidates, skipped } = backupCandidates({ tenant, host, knownHosts: ['web1', 'web2'], snapshots: [...whole('acme-2', 13), ...moved, ...stranger], recorded: [] });
+    expect(candidates.map((c) => c.backup)).toEqual(['acme-20', 'acme-2']);
+    expect(skipped).toEqual([{ backup: 'acme-21', reason: 'written as restic host web9, which the admin database does not know' }]);
   });
 
   it('says how much newer than the admin snapshot', () => {
