@@ -13,6 +13,9 @@ function fakeDb(othersHold: boolean): { db: AdminDb; sql: string[] } {
       return { rows: [{ got: !othersHold }] };
     },
     release: () => {},
+    // The session lock watches its connection for loss (src/admin-db/session-lock.ts).
+    on: () => client,
+    off: () => client,
   };
   return { db: { connect: async () => client } as unknown as AdminDb, sql };
 }
