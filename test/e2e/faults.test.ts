@@ -150,7 +150,9 @@ describe('fencing in one process', () => {
     } finally {
       await db.close();
     }
-  }, 120_000); // ten rounds of four session locks, each on a connection of its own (a SCRAM login apiece): 30 s ran out twice on a host loaded by two test lanes;
+  // Ten rounds of four session locks, each on a connection of its own (a SCRAM login apiece): 30 s
+  // ran out twice on a host loaded by two test lanes.
+  }, 120_000);
 
   // One tenant of a batch losing its lock (its connection broke) is that tenant's failure: the other
   // tasks' fence checks are about their own locks, while a check at the top still sees every lock.
