@@ -25,7 +25,7 @@ import { migrationsDatabaseOf, tenantState } from './tenant-state.js';
 import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { backupIntoRepository, repositoryOf } from './repository-backup.js';
 import { parseRetention, pruneRepositoryBackups, type RetentionPolicy } from './retention.js';
-import { backupMethodFor, physicalPiece, type BackupMethod } from './physical-snapshot.js';
+import { backupMethodFor, chooseBackupMethod, physicalPiece, type BackupMethod } from './physical-snapshot.js';
 import {
   backupDirectory, backupFormat, manifestFile, newBackupId, sha256Of, tenantFile,
   type BackupManifest, type ManifestEntry,
@@ -129,9 +129,16 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
 
     const backupId = newBackupId(id, new Date(ctx.clock.now()));
     const location = repositoryOf(ctx);
-    const method = asked ?? backupMethodFor(ctx, t.record.plan);
-    // A plan's backupMethod physical without a repository: its backups stay logical folders (said once per backup).
-    if (method === 'physical' && !location) ctx.reporter.info(`warning: plans.${t.record.plan}.backupMethod is physical, but there is no backups.repository: ${id} is backed up logically into ${ctx.config.backupsDir}`);
+    // A plan's backupMethod physical falls back to logical (with a warning in the result) where a
+    // physical backup would leave pieces out or there is no repository; --physical there is refused.
+    const plan = ctx.config.plans[t.record.plan as keyof typeof ctx.config.plans];
+    const choice = chooseBackupMethod({ tenant: id, plan: t.record.plan, pieces, asked, planMethod: backupMethodFor(ctx, t.record.plan), pitr: plan?.pitr === true, repository: location !== undefined });
+    const method = choice.method;
+    const warnings: string[] = [];
+    if (choice.warning) {
+      warnings.push(choice.warning);
+      ctx.reporter.info(`warning: ${choice.warning}`);
+    }
     if (location) {
       const taken = method === 'physical' ? [physicalPiece(pieces, id, template.name)] : pieces;
       const store = new BackupStore(db);
@@ -143,7 +150,6 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
         const made = await backupIntoRepository(ctx, db, location, { id, backupId, template, pieces: taken, snapshot, method, document: () => tenantDocument(db, id) });
         // The backup is recorded: retention failing after it (a lock, an unreachable repository) is a warning, not a failed backup (the journal finishes it later).
         let pruned: string[] = [];
-        const warnings: string[] = [];
         if (keep !== undefined || retention !== undefined) {
           try {
             pruned = await pruneRepositoryBackups(ctx, db, id, retention ?? { last: keep });
@@ -220,7 +226,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
       await db.withTransaction((client) => recordAudit(db, client, id, 'backup.created', null, { backup: backupId, directory: finalDir, sizeBytes, pieces: pieces.map((p) => p.name) }));
 
       const pruned = keep === undefined ? [] : await pruneBackups(ctx, db, id, keep);
-      return { id: backupId, tenant: id, directory: finalDir, sizeBytes, files, pruned, durationMs: ctx.clock.now() - started, dumpMBps, method: 'logical' };
+      return { id: backupId, tenant: id, directory: finalDir, sizeBytes, files, pruned, durationMs: ctx.clock.now() - started, dumpMBps, method: 'logical', ...(warnings.length ? { warnings } : {}) };
     } catch (error) {
       // Best effort on the way out: the first cause (error, rethrown below) is the answer; a row
       // left 'running' and its .partial folder are settled by the tenant's next backup (failKilledBackups).
