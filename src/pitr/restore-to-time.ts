@@ -63,6 +63,8 @@ export interface PitrIntent {
    * swapped in by these same steps, with no WAL shipped or replayed (targetTime is the backup's time).
    */
   physical?: PhysicalSource;
+  /** The physical backup read (physical.backup again): at the top, where backupsInUse looks, so retention never prunes it mid-restore. */
+  backup?: string;
 }
 
 /** The physical backup a restore stages: its row, its tar's snapshot and path, its size. */
@@ -171,16 +173,22 @@ export async function restoreToTime(ctx: Context, input: PitrRestoreInput): Prom
   }
 }
 
+/** physicalStartScript's exit when the staged cluster's major is not the live one's: a conflict (exit 5), not Docker failing. */
+const majorMismatchExit = 5;
+
 /**
  * A physical backup's tar, staged: it must be a cluster of the live server's major version (the
  * same PG_VERSION as the volume's own), and nothing of a running or recovering server's state
  * comes with it. Its backup_label and pg_wal make PostgreSQL replay to the backup's end on start.
  */
-const physicalStartScript = [
+export const physicalStartScript = [
   '[ -s "$STAGED/PG_VERSION" ] || { echo "the physical backup was not extracted (no PG_VERSION)" >&2; exit 3; }',
   '[ -s "$STAGED/backup_label" ] || { echo "the physical backup has no backup_label: not a pg_basebackup" >&2; exit 3; }',
-  'if [ -s PG_VERSION ] && [ "$(cat "$STAGED/PG_VERSION")" != "$(cat PG_VERSION)" ]; then echo "the backup is a PostgreSQL $(cat "$STAGED/PG_VERSION") cluster and the tenant runs PostgreSQL $(cat PG_VERSION): a physical backup starts only under its own major version" >&2; exit 3; fi',
+  `if [ -s PG_VERSION ] && [ "$(cat "$STAGED/PG_VERSION")" != "$(cat PG_VERSION)" ]; then echo "the backup is a PostgreSQL $(cat "$STAGED/PG_VERSION") cluster and the tenant runs PostgreSQL $(cat PG_VERSION): a physical backup starts only under its own major version" >&2; exit ${majorMismatchExit}; fi`,
   'rm -f "$STAGED/postmaster.pid" "$STAGED/recovery.signal" "$STAGED/standby.signal"',
+  // pg_basebackup copied tenantctl's own stage and set-aside folders of the PGDATA it read: left in,
+  // the swap's move of the stage would meet the live ones ("Directory not empty").
+  "find \"$STAGED\" -mindepth 1 -maxdepth 1 -name '.tenantctl-*' -exec rm -rf -- {} +",
 ].join('\n');
 
 /** The target tenant's stack as the steps see it. */
@@ -244,7 +252,12 @@ async function replaceData(
   await inDataVolume(ctx, where, clearStageScript, 'clearing the stage');
   await streamInto(ctx, repo, where, base.snapshotId, physical ? physical.file : `/${baseFileName}`, 'staged');
   for (const batch of wal) await streamInto(ctx, repo, where, batch.id, batch.path, 'wal');
-  if (physical) await inDataVolume(ctx, where, physicalStartScript, 'checking the staged cluster (PG_VERSION)');
+  if (physical) {
+    await inDataVolume(ctx, where, physicalStartScript, 'checking the staged cluster (PG_VERSION)').catch((error: unknown) => {
+      if (error instanceof TenantctlError && error.message.includes(`(exit ${majorMismatchExit})`)) throw new TenantctlError('conflict', error.message, { cause: error });
+      throw error;
+    });
+  }
   else await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime), 'writing the recovery settings');
   await record('staged');
 
@@ -260,7 +273,9 @@ async function replaceData(
   await startStack(ctx, { id: op.tenant, project: dst.project, target: dst.t.target, clients: [], runtime: dst.runtime });
   await record('started');
   await waitPromoted(ctx, op.tenant, dst.project, dst.service, dst.anyRole);
-  if (op.data.mode === 'new') await applyPasswords(ctx, (await stackContainer(ctx.dockerHost, dst.project, dst.service, ctx.signal))!.id, dst.anyRole, dst.state.template.block, dst.service, dst.state.secrets);
+  // Both modes: the cluster came back with the roles' verifiers of its backup's time, and the tenant's
+  // services use today's passwords (a rotate-secrets since then would leave readiness failing forever).
+  await applyPasswords(ctx, (await stackContainer(ctx.dockerHost, dst.project, dst.service, ctx.signal))!.id, dst.anyRole, dst.state.template.block, dst.service, dst.state.secrets);
   await record('promoted');
   ctx.reporter.step('waiting until every service is ready');
   await waitForTenantReady(onContainers(ctx, dst.runtime), await readyTargetOf(ctx, dst.t.record, dst.state.rendered, dst.state.secrets));
@@ -395,7 +410,8 @@ export async function resumePitrRestore(ctx: Context, op: Operation<PitrIntent>)
     await completePitr(ctx, journal, op);
     // The base backup the interrupted run would have taken of the new timeline is not taken here:
     // this runs inside another command, under its lock, and a backup may take long.
-    ctx.reporter.info(`warning: the to-time restore of ${op.tenant} was finished without its base backup of the restored timeline: run tenantctl backup ${op.tenant}; moments after the restore cannot be reached until one succeeds`);
+    // A physical restore takes no base backup (its plan has no pitr): nothing to warn of.
+    if (!op.data.physical) ctx.reporter.info(`warning: the to-time restore of ${op.tenant} was finished without its base backup of the restored timeline: run tenantctl backup ${op.tenant}; moments after the restore cannot be reached until one succeeds`);
     return 'finished';
   }
   const kept = await undoPitr(ctx, journal, op, `interrupted at step ${op.step}; undone by a later command`);
