@@ -97,7 +97,7 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
         mode, source, targetTime: manifest.createdAt, suffix: randomBytes(4).toString('hex'),
         before: existing ? { status: existing.status, updatedAt: existing.updatedAt } : null,
         backup: input.from,
-        physical: { backup: input.from, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: manifest.files[piece.file]?.bytes ?? 0 },
+        physical: { backup: input.from, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: manifest.files[piece.file]?.bytes ?? 0, sha256: manifest.files[piece.file]?.sha256 },
       },
     });
     try {

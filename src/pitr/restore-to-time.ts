@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Transform } from 'node:stream';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { recordAudit } from '../audit/write.js';
@@ -11,6 +12,7 @@ import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { tenantState } from '../backups/tenant-state.js';
+import { corrupt } from '../backups/manifest.js';
 import { startStack } from '../backups/restore-data.js';
 import { requireRunning, stackContainer } from '../backups/containers.js';
 import { composeStopTimeoutMs } from '../common/timeouts.js';
@@ -68,7 +70,7 @@ export interface PitrIntent {
 }
 
 /** The physical backup a restore stages: its row, its tar's snapshot and path, its size. */
-export interface PhysicalSource { backup: string; snapshotId: string; file: string; bytes: number }
+export interface PhysicalSource { backup: string; snapshotId: string; file: string; bytes: number; /** The tar's SHA-256 in the manifest: the staged stream is checked against it. */ sha256?: string }
 
 export interface PitrRestoreResult {
   id: string;
@@ -250,7 +252,7 @@ async function replaceData(
 
   ctx.reporter.step(`staging base backup ${base.snapshotId.slice(0, 8)} and ${wal.length} WAL batch(es) beside the live data of ${op.tenant}`);
   await inDataVolume(ctx, where, clearStageScript, 'clearing the stage');
-  await streamInto(ctx, repo, where, base.snapshotId, physical ? physical.file : `/${baseFileName}`, 'staged');
+  await streamInto(ctx, repo, where, base.snapshotId, physical ? physical.file : `/${baseFileName}`, 'staged', physical && { backup: physical.backup, sha256: physical.sha256 });
   for (const batch of wal) await streamInto(ctx, repo, where, batch.id, batch.path, 'wal');
   if (physical) {
     await inDataVolume(ctx, where, physicalStartScript, 'checking the staged cluster (PG_VERSION)').catch((error: unknown) => {
@@ -300,17 +302,24 @@ async function requireRoomToStage(ctx: Context, repo: PitrRepository, where: Vol
 }
 
 /** `restic dump` of one file of a snapshot, streamed into a helper's tar in the data volume. */
-async function streamInto(ctx: Context, repo: PitrRepository, where: VolumeWhere, snapshot: string, file: string, dir: 'staged' | 'wal'): Promise<void> {
+async function streamInto(ctx: Context, repo: PitrRepository, where: VolumeWhere, snapshot: string, file: string, dir: 'staged' | 'wal', expected?: { backup: string; sha256?: string }): Promise<void> {
   const untar = await untarInto(ctx, where, dir, `extracting ${file} of snapshot ${snapshot.slice(0, 8)}`);
+  // Hashed on its way into tar (a physical backup's tar: the SHA-256 its manifest recorded), so what
+  // is staged is what was backed up, checked before 'staged' is recorded.
+  const hash = createHash('sha256');
+  const hashing = new Transform({ transform(chunk: Buffer, _encoding, next) { hash.update(chunk); next(null, chunk); } });
+  if (untar.stdin) hashing.pipe(untar.stdin);
   try {
-    await repo.run(['dump', snapshot, file], { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdout: untar.stdin });
-    if (untar.stdin && !untar.stdin.writableEnded) untar.stdin.end();
+    await repo.run(['dump', snapshot, file], { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdout: hashing });
+    hashing.end();
   } catch (error) {
     untar.kill();
     await untar.done.catch(() => {});
     throw error;
   }
   await untar.done;
+  const got = hash.digest('hex');
+  if (expected?.sha256 !== undefined && got !== expected.sha256) throw corrupt(expected.backup, `${file} read back from the repository with SHA-256 ${got}, and its manifest recorded ${expected.sha256} (restic check tells what is damaged)`);
 }
 
 /** The restored server out of recovery (it promotes at the target), its recovery settings reset. */
