@@ -25,7 +25,7 @@ import { migrationsDatabaseOf, tenantState } from './tenant-state.js';
 import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { backupIntoRepository, repositoryOf } from './repository-backup.js';
 import { parseRetention, pruneRepositoryBackups, type RetentionPolicy } from './retention.js';
-import { backupMethodFor, chooseBackupMethod, physicalPiece, type BackupMethod } from './physical-snapshot.js';
+import { backupMethodFor, chooseBackupMethod, physicalLeavesOut, physicalPiece, type BackupMethod } from './physical-snapshot.js';
 import {
   backupDirectory, backupFormat, manifestFile, newBackupId, sha256Of, tenantFile,
   type BackupManifest, type ManifestEntry,
@@ -63,6 +63,8 @@ export interface BackupBatchResult {
   verb: 'backup';
   tenants: BatchItem<BackupResult>[];
   summary: { total: number; ok: number; failed: number; durationMs: number };
+  /** --physical --all: the tenants left out (their state is not one PostgreSQL piece, or their plan has pitr), each with why. */
+  warnings?: string[];
 }
 
 
@@ -94,12 +96,14 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
   const physical = input.physical === true;
   if (input.all && input.ids.length > 0) throw usageError('give tenant ids or --all, not both');
   let ids = input.ids.map((id) => parseTenantId(id));
+  const skipped: string[] = [];
   if (new Set(ids).size !== ids.length) throw usageError('a tenant id is given twice');
   if (input.all) {
     const db = await ctx.adminDb();
     // Tenants whose template declares no state cannot be backed up: left out of --all, not failed.
     ids = (await withState(ctx, (await new TenantRegistry(db).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id))).map((t) => t.id);
     if (ids.length === 0) throw new TenantctlError('notFound', `no active tenant on Docker host ${ctx.dockerHost.id} to back up`);
+    if (physical) ids = await physicalOnly(ctx, db, ids, skipped);
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');
   const method = physical ? 'physical' : undefined;
@@ -109,7 +113,7 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
     return backupTenant(ctx, id, { keep, retention, method });
   }, ctx.signal);
   const failed = items.filter((i) => !i.ok).length;
-  const result: BackupBatchResult = { kind: 'batch', verb: 'backup', tenants: items, summary: { total: items.length, ok: items.length - failed, failed, durationMs: ctx.clock.now() - started } };
+  const result: BackupBatchResult = { kind: 'batch', verb: 'backup', tenants: items, summary: { total: items.length, ok: items.length - failed, failed, durationMs: ctx.clock.now() - started }, ...(skipped.length ? { warnings: skipped } : {}) };
   if (failed > 0) {
     if (ctx.signal.aborted) throw new TenantctlError('interrupted', `interrupted: ${failed} of ${items.length} backups not made`);
     throw new BatchFailure(result, `${failed} of ${items.length} backups failed; the others are made`);
@@ -305,6 +309,36 @@ async function failKilledBackups(ctx: Context, store: BackupStore, id: string): 
 
 
 /** The tenants of `records` whose template declares state (one that cannot be loaded stays in, so the command says why). */
+/**
+ * --physical --all: only the tenants a physical backup takes whole (their template's state exactly
+ * one postgres piece, their plan without pitr); the others are left out with a warning each, not failed.
+ */
+async function physicalOnly(ctx: Context, db: AdminDb, ids: string[], skipped: string[]): Promise<string[]> {
+  const registry = new TenantRegistry(db);
+  const kept: string[] = [];
+  for (const id of ids) {
+    const record = await registry.require(id);
+    // A template that does not load is not left out here: its own backup says why it fails.
+    let template: Awaited<ReturnType<typeof loadTenantTemplate>>;
+    try {
+      template = await loadTenantTemplate(ctx, record);
+    } catch {
+      kept.push(id);
+      continue;
+    }
+    const pieces = Object.entries(template.block.state).map(([name, declaration]) => ({ name, kind: Object.keys(declaration)[0] as Piece['kind'] }));
+    const pitr = ctx.config.plans[record.plan as keyof typeof ctx.config.plans]?.pitr === true;
+    const why = pitr ? `its plan ${record.plan} has pitr` : physicalLeavesOut(pieces);
+    if (why === undefined) kept.push(id);
+    else {
+      skipped.push(`${id} left out of --physical --all: ${why}`);
+      ctx.reporter.info(`warning: ${skipped[skipped.length - 1]!}`);
+    }
+  }
+  if (kept.length === 0) throw usageError(`--physical --all: no active tenant on Docker host ${ctx.dockerHost.id} whose state is one PostgreSQL piece (${skipped.join('; ')})`);
+  return kept;
+}
+
 async function withState<T extends Parameters<typeof loadTenantTemplate>[1]>(ctx: Context, records: T[]): Promise<T[]> {
   const keep = await Promise.all(records.map((record) => loadTenantTemplate(ctx, record).then((t) => Object.keys(t.block.state).length > 0, () => true)));
   return records.filter((_, i) => keep[i]);
