@@ -308,7 +308,11 @@ async function streamInto(ctx: Context, repo: PitrRepository, where: VolumeWhere
   // is staged is what was backed up, checked before 'staged' is recorded.
   const hash = createHash('sha256');
   const hashing = new Transform({ transform(chunk: Buffer, _encoding, next) { hash.update(chunk); next(null, chunk); } });
-  if (untar.stdin) hashing.pipe(untar.stdin);
+  if (untar.stdin) {
+    hashing.pipe(untar.stdin);
+    // tar gone early (EPIPE): the error reaches restic's side, which stops the dump, as when it wrote to tar directly.
+    untar.stdin.on('error', (error) => hashing.destroy(error));
+  }
   try {
     await repo.run(['dump', snapshot, file], { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdout: hashing });
     hashing.end();
