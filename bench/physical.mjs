@@ -22,7 +22,7 @@
 //   BENCH_REPO_MB  size of the generated table in MB (default 1024)
 //   BENCH_ROUNDS   rounds (default 3)
 import { execa } from 'execa';
-import { rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -84,7 +84,20 @@ try {
   env.TENANTCTL_BACKUP_REPOSITORY = path.join(dir, 'repository-0');
   await restic(['init'], env.TENANTCTL_BACKUP_REPOSITORY);
   console.log(`provisioning ${id} (prefix ${prefix})`);
-  await tenantctl(['provision', id]);
+  // A physical backup takes only a tenant whose state is one PostgreSQL piece: crm with its Redis
+  // declared no state, as an operator's template (same images, services and cluster).
+  const templates = path.join(dir, 'templates');
+  mkdirSync(path.join(templates, 'pgonly'), { recursive: true });
+  const crmDir = path.join(import.meta.dirname, '..', 'templates', 'crm');
+  cpSync(crmDir, path.join(templates, 'pgonly'), { recursive: true });
+  writeFileSync(path.join(templates, 'pgonly', 'docker-compose.tenant.yml'), readFileSync(path.join(crmDir, 'docker-compose.tenant.yml'), 'utf8')
+    .replace(/^    redis: \{ redis: \{ service: redis, passwordSecret: REDIS_PASSWORD, dir: \/data \} \}\n/m, '')
+    .replace('REDIS_PASSWORD: { length: 32, alphabet: alphanumeric, applies: { redisPassword: { service: redis } } }', 'REDIS_PASSWORD: { length: 32, alphabet: alphanumeric }')
+    .replace('range: { from: 3001, to: 3999 }', 'range: { from: 48300, to: 48399 }')
+    .replace('range: { from: 5434, to: 5999 }', 'range: { from: 48400, to: 48499 }')
+    .replace('range: { from: 6380, to: 6999 }', 'range: { from: 48500, to: 48599 }'));
+  env.TENANTCTL_TEMPLATES_DIR = templates;
+  await tenantctl(['provision', id, '--template', 'pgonly']);
   const db = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=db'])).stdout.trim();
   const psql = (sql, database = 'tenant') => docker(['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', 'tenant_owner', '-d', database, '-c', sql]);
   console.log(`generating ${rows.toLocaleString('en')} rows (~${targetMb} MB) inside the db container`);

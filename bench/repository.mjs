@@ -72,8 +72,10 @@ try {
   const psql = (sql, database = 'tenant') => docker(['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', 'tenant_owner', '-d', database, '-c', sql]);
   console.log(`generating ${rows.toLocaleString('en')} rows (~${targetMb} MB) inside the db container`);
   await psql(`CREATE TABLE public.bench_rows (id bigint PRIMARY KEY, payload text NOT NULL);
-    INSERT INTO public.bench_rows SELECT g, ${Array.from({ length: 16 }, (_, i) => `md5(g::text || '.${i}')`).join(' || ')} FROM generate_series(1, ${rows}) g;
-    CHECKPOINT;`);
+    INSERT INTO public.bench_rows SELECT g, ${Array.from({ length: 16 }, (_, i) => `md5(g::text || '.${i}')`).join(' || ')} FROM generate_series(1, ${rows}) g;`);
+  // The tenant's owner is no superuser: the checkpoint (every generated page on disk) is the superuser's.
+  const superuser = (await psql('SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin ORDER BY oid LIMIT 1')).stdout.trim();
+  await docker(['exec', db, 'psql', '-X', '-q', '-h', '/run/postgresql', '-U', superuser, '-d', 'postgres', '-c', 'CHECKPOINT']);
   const databaseBytes = Number((await psql("SELECT pg_database_size('tenant')")).stdout.trim());
   console.log(`  database ${(databaseBytes / 1e6).toFixed(0)} MB`);
 

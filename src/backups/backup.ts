@@ -26,7 +26,7 @@ import { migrationsDatabaseOf, tenantState } from './tenant-state.js';
 import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { backupIntoRepository, repositoryOf } from './repository-backup.js';
 import { parseRetention, pruneRepositoryBackups, type RetentionPolicy } from './retention.js';
-import { backupMethodFor, physicalPiece, type BackupMethod } from './physical-snapshot.js';
+import { backupMethodFor, chooseBackupMethod, physicalLeavesOut, physicalPiece, type BackupMethod } from './physical-snapshot.js';
 import {
   backupDirectory, backupFormat, manifestFile, newBackupId, sha256Of, tenantFile,
   type BackupManifest, type ManifestEntry,
@@ -64,6 +64,8 @@ export interface BackupBatchResult {
   verb: 'backup';
   tenants: BatchItem<BackupResult>[];
   summary: { total: number; ok: number; failed: number; durationMs: number };
+  /** --physical --all: the tenants left out (their state is not one PostgreSQL piece, or their plan has pitr), each with why. */
+  warnings?: string[];
 }
 
 
@@ -95,12 +97,14 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
   const physical = input.physical === true;
   if (input.all && input.ids.length > 0) throw usageError('give tenant ids or --all, not both');
   let ids = input.ids.map((id) => parseTenantId(id));
+  const skipped: string[] = [];
   if (new Set(ids).size !== ids.length) throw usageError('a tenant id is given twice');
   if (input.all) {
     const db = await ctx.adminDb();
     // Tenants whose template declares no state cannot be backed up: left out of --all, not failed.
     ids = (await withState(ctx, (await new TenantRegistry(db).list({ status: 'active' })).filter((t) => t.host === ctx.dockerHost.id))).map((t) => t.id);
     if (ids.length === 0) throw new TenantctlError('notFound', `no active tenant on Docker host ${ctx.dockerHost.id} to back up`);
+    if (physical) ids = await physicalOnly(ctx, db, ids, skipped);
   }
   if (ids.length === 0) throw usageError('give at least one tenant id, or --all');
   const method = physical ? 'physical' : undefined;
@@ -110,7 +114,7 @@ export async function backupMany(ctx: Context, input: { ids: string[]; all?: boo
     return backupTenant(ctx, id, { keep, retention, method });
   }, ctx.signal);
   const failed = items.filter((i) => !i.ok).length;
-  const result: BackupBatchResult = { kind: 'batch', verb: 'backup', tenants: items, summary: { total: items.length, ok: items.length - failed, failed, durationMs: ctx.clock.now() - started } };
+  const result: BackupBatchResult = { kind: 'batch', verb: 'backup', tenants: items, summary: { total: items.length, ok: items.length - failed, failed, durationMs: ctx.clock.now() - started }, ...(skipped.length ? { warnings: skipped } : {}) };
   if (failed > 0) {
     if (ctx.signal.aborted) throw new TenantctlError('interrupted', `interrupted: ${failed} of ${items.length} backups not made`);
     throw new BatchFailure(result, `${failed} of ${items.length} backups failed; the others are made`);
@@ -130,9 +134,16 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
 
     const backupId = newBackupId(id, new Date(ctx.clock.now()));
     const location = repositoryOf(ctx);
-    const method = asked ?? backupMethodFor(ctx, t.record.plan);
-    // A plan's backupMethod physical without a repository: its backups stay logical folders (said once per backup).
-    if (method === 'physical' && !location) ctx.reporter.info(`warning: plans.${t.record.plan}.backupMethod is physical, but there is no backups.repository: ${id} is backed up logically into ${ctx.config.backupsDir}`);
+    // A plan's backupMethod physical falls back to logical (with a warning in the result) where a
+    // physical backup would leave pieces out or there is no repository; --physical there is refused.
+    const plan = ctx.config.plans[t.record.plan as keyof typeof ctx.config.plans];
+    const choice = chooseBackupMethod({ tenant: id, plan: t.record.plan, pieces, asked, planMethod: backupMethodFor(ctx, t.record.plan), pitr: plan?.pitr === true, repository: location !== undefined });
+    const method = choice.method;
+    const warnings: string[] = [];
+    if (choice.warning) {
+      warnings.push(choice.warning);
+      ctx.reporter.info(`warning: ${choice.warning}`);
+    }
     if (location) {
       const taken = method === 'physical' ? [physicalPiece(pieces, id, template.name)] : pieces;
       const store = new BackupStore(db);
@@ -144,7 +155,6 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
         const made = await backupIntoRepository(ctx, db, location, { id, backupId, template, pieces: taken, snapshot, method, document: () => tenantDocument(db, id) });
         // The backup is recorded: retention failing after it (a lock, an unreachable repository) is a warning, not a failed backup (the journal finishes it later).
         let pruned: string[] = [];
-        const warnings: string[] = [];
         if (keep !== undefined || retention !== undefined) {
           try {
             pruned = await pruneRepositoryBackups(ctx, db, id, retention ?? { last: keep });
@@ -220,7 +230,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
       await db.withTransaction((client) => recordAudit(db, client, id, 'backup.created', null, { backup: backupId, directory: finalDir, sizeBytes, pieces: pieces.map((p) => p.name) }));
 
       const pruned = keep === undefined ? [] : await pruneBackups(ctx, db, id, keep);
-      return { id: backupId, tenant: id, directory: finalDir, sizeBytes, files, pruned, durationMs: ctx.clock.now() - started, dumpMBps, method: 'logical' };
+      return { id: backupId, tenant: id, directory: finalDir, sizeBytes, files, pruned, durationMs: ctx.clock.now() - started, dumpMBps, method: 'logical', ...(warnings.length ? { warnings } : {}) };
     } catch (error) {
       // Best effort on the way out: the first cause (error, rethrown below) is the answer; a row
       // left 'running' and its .partial folder are settled by the tenant's next backup (failKilledBackups).
@@ -297,6 +307,36 @@ async function failKilledBackups(ctx: Context, store: BackupStore, id: string): 
 
 
 /** The tenants of `records` whose template declares state (one that cannot be loaded stays in, so the command says why). */
+/**
+ * --physical --all: only the tenants a physical backup takes whole (their template's state exactly
+ * one postgres piece, their plan without pitr); the others are left out with a warning each, not failed.
+ */
+async function physicalOnly(ctx: Context, db: AdminDb, ids: string[], skipped: string[]): Promise<string[]> {
+  const registry = new TenantRegistry(db);
+  const kept: string[] = [];
+  for (const id of ids) {
+    const record = await registry.require(id);
+    // A template that does not load is not left out here: its own backup says why it fails.
+    let template: Awaited<ReturnType<typeof loadTenantTemplate>>;
+    try {
+      template = await loadTenantTemplate(ctx, record);
+    } catch {
+      kept.push(id);
+      continue;
+    }
+    const pieces = Object.entries(template.block.state).map(([name, declaration]) => ({ name, kind: Object.keys(declaration)[0] as Piece['kind'] }));
+    const pitr = ctx.config.plans[record.plan as keyof typeof ctx.config.plans]?.pitr === true;
+    const why = pitr ? `its plan ${record.plan} has pitr` : physicalLeavesOut(pieces);
+    if (why === undefined) kept.push(id);
+    else {
+      skipped.push(`${id} left out of --physical --all: ${why}`);
+      ctx.reporter.info(`warning: ${skipped[skipped.length - 1]!}`);
+    }
+  }
+  if (kept.length === 0) throw usageError(`--physical --all: no active tenant on Docker host ${ctx.dockerHost.id} whose state is one PostgreSQL piece (${skipped.join('; ')})`);
+  return kept;
+}
+
 async function withState<T extends Parameters<typeof loadTenantTemplate>[1]>(ctx: Context, records: T[]): Promise<T[]> {
   const keep = await Promise.all(records.map((record) => loadTenantTemplate(ctx, record).then((t) => Object.keys(t.block.state).length > 0, () => true)));
   return records.filter((_, i) => keep[i]);

@@ -28,6 +28,46 @@ export function backupMethodFor(ctx: Pick<Context, 'config'>, plan: string, phys
 }
 
 /**
+ * What a physical backup of these pieces would leave out (undefined: nothing, the tenant's state is
+ * exactly one PostgreSQL piece). A physical backup holds the cluster only: a tenant with Redis, SQLite
+ * or volumes backed up physically would quietly lose every backup of those pieces.
+ */
+export function physicalLeavesOut(pieces: readonly Pick<Piece, 'name' | 'kind'>[]): string | undefined {
+  const pg = pieces.filter((p) => p.kind === 'postgres');
+  const others = pieces.filter((p) => p.kind !== 'postgres');
+  if (pg.length === 1 && others.length === 0) return undefined;
+  if (pg.length !== 1) return `its template declares ${pg.length} PostgreSQL pieces (a physical backup takes exactly one cluster)`;
+  return `it would leave out ${others.map((p) => `${p.name} (${p.kind})`).join(', ')}`;
+}
+
+export interface MethodChoice { method: BackupMethod; warning?: string }
+
+/**
+ * The method a tenant's backup takes: --physical (asked) is refused (exit 2) for a tenant whose
+ * state is not exactly one PostgreSQL piece, or whose plan has pitr (its base backups are physical
+ * already); a plan's backupMethod physical falls back to logical for such a tenant, or without a
+ * repository, with a warning the result carries. Pure: unit-tested.
+ */
+export function chooseBackupMethod(input: {
+  tenant: string; plan: string; pieces: readonly Pick<Piece, 'name' | 'kind'>[];
+  asked?: BackupMethod; planMethod: BackupMethod; pitr: boolean; repository: boolean;
+}): MethodChoice {
+  const { tenant, plan } = input;
+  if (input.asked === 'logical') return { method: 'logical' };
+  const leftOut = physicalLeavesOut(input.pieces);
+  if (input.asked === 'physical') {
+    if (input.pitr) throw usageError(`--physical: ${tenant}'s plan ${plan} has point-in-time recovery (its backups take a physical base backup already): back it up without --physical`);
+    if (leftOut) throw usageError(`--physical: a physical backup of ${tenant} takes only its PostgreSQL cluster, and ${leftOut}: back it up without --physical`);
+    return { method: 'physical' };
+  }
+  if (input.planMethod !== 'physical') return { method: 'logical' };
+  if (!input.repository) return { method: 'logical', warning: `plans.${plan}.backupMethod is physical, but there is no backups.repository: ${tenant} is backed up logically` };
+  if (input.pitr) return { method: 'logical', warning: `plans.${plan}.backupMethod is physical and the plan has pitr: ${tenant} is backed up logically` };
+  if (leftOut) return { method: 'logical', warning: `plans.${plan}.backupMethod is physical, but ${leftOut}: ${tenant} is backed up logically` };
+  return { method: 'physical' };
+}
+
+/**
  * The one PostgreSQL piece a physical backup takes. A template with none, or with more than one,
  * cannot (a cluster per piece would be a backup restored piece by piece, which this is not).
  */

@@ -6,6 +6,8 @@ import { LostLockError } from '../admin-db/database.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { BackupStore } from './store.js';
+import { methodOf } from './list.js';
+import { sparingNewestLogical } from './keep-logical.js';
 import { backupDirectory } from './manifest.js';
 import { openRepository } from '../repository/restic.js';
 import { holdRepository } from '../repository/hold.js';
@@ -37,9 +39,10 @@ export interface PruneIntent {
 export async function pruneBackups(ctx: Context, db: AdminDb, id: string, keep: number): Promise<string[]> {
   const succeeded = (await new BackupStore(db).list({ tenant: id })).filter((b) => b.state === 'succeeded');
   // A backup an unfinished operation reads from (a restore, a move; of any tenant) stays until it ends.
-  const { rows } = await db.pool.query("SELECT DISTINCT data->>'backup' AS backup FROM admin_operations WHERE state = 'running' AND data ? 'backup'").catch(db.unreachable);
-  const inUse = new Set(rows.map((r) => r.backup as string));
-  const doomed = succeeded.slice(keep).map((b) => b.id).filter((backupId) => !inUse.has(backupId));
+  const inUse = await backupsInUse(db);
+  // The newest logical backup stays too: physical ones hold the PostgreSQL cluster only.
+  const dated = succeeded.map((b) => ({ id: b.id, time: b.manifest?.createdAt ?? b.startedAt, method: methodOf(b) }));
+  const doomed = sparingNewestLogical(succeeded.slice(keep).map((b) => b.id), dated).filter((backupId) => !inUse.has(backupId));
   return removeChosen(ctx, db, id, doomed, keep);
 }
 

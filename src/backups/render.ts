@@ -17,7 +17,8 @@ export function renderBackup(r: BackupResult | BackupBatchResult): string {
   if ('kind' in r) {
     const rows = r.tenants.map((i) => [i.id, i.ok ? chalk.green(i.result.id) : chalk.red('failed'), i.ok ? `${megabytes(i.result.sizeBytes)}  ${seconds(i.result.durationMs)}` : i.error.message]);
     const s = r.summary;
-    return `${table(['TENANT', 'BACKUP', 'DETAIL'], rows)}\n\n${s.total} tenants: ${s.ok} backed up, ${s.failed} failed (${seconds(s.durationMs)})`;
+    const left = (r.warnings ?? []).map((w) => `\n${chalk.yellow('warning')}  ${w}`).join('');
+    return `${table(['TENANT', 'BACKUP', 'DETAIL'], rows)}\n\n${s.total} tenants: ${s.ok} backed up, ${s.failed} failed (${seconds(s.durationMs)})${left}`;
   }
   const lines = [
     `${chalk.green('✓')} ${r.tenant} backed up${r.method === 'physical' ? ' physically (its PostgreSQL cluster)' : ''}: ${chalk.bold(r.id)}  (${megabytes(r.sizeBytes)}, ${seconds(r.durationMs)})`,

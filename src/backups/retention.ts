@@ -3,6 +3,8 @@ import { usageError } from '../common/errors.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { BackupStore } from './store.js';
 import { backupsInUse, removeChosen } from './prune.js';
+import { methodOf } from './list.js';
+import { sparingNewestLogical } from './keep-logical.js';
 
 // Retention in the repository: `--keep-daily/--keep-weekly/--keep-monthly` (or per plan,
 // plans.<plan>.backupRetention, applied by the agent's retention schedule), and `--keep N` as
@@ -83,7 +85,8 @@ export function removedByPolicy(backups: ReadonlyArray<{ id: string; time: strin
 /** Which of the tenant's succeeded repository backups the policy removes (those an operation reads stay). */
 export async function chooseByRetention(db: AdminDb, tenant: string, policy: RetentionPolicy): Promise<string[]> {
   const succeeded = (await new BackupStore(db).list({ tenant })).filter((b) => b.state === 'succeeded' && b.repository !== null);
-  const removed = removedByPolicy(succeeded.map((b) => ({ id: b.id, time: b.manifest?.createdAt ?? b.startedAt })), policy);
+  const dated = succeeded.map((b) => ({ id: b.id, time: b.manifest?.createdAt ?? b.startedAt, method: methodOf(b) }));
+  const removed = sparingNewestLogical(removedByPolicy(dated, policy), dated);
   const inUse = await backupsInUse(db);
   return removed.filter((b) => !inUse.has(b));
 }

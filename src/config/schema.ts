@@ -66,7 +66,11 @@ const planSettings = (pidsLimit: number) => z.strictObject({
    * dedupes unchanged pages: an unchanged tenant's backup adds almost nothing, though it still reads the whole cluster). `--physical` asks for it once.
    */
   backupMethod: z._default(z.enum(['logical', 'physical']), 'logical'),
-});
+}).check(
+  // A pitr plan's backups take a physical base backup already, and a physical copy restored onto the
+  // archive's timeline would clash with its WAL (restore-physical.ts refuses it): one or the other.
+  z.refine((p) => !(p.pitr && p.backupMethod === 'physical'), { message: 'backupMethod physical cannot be used with pitr: true (a pitr plan\'s backups take a physical base backup already)', path: ['backupMethod'] }),
+);
 
 /**
  * The backup repository (src/repository/): with `repository` set, backups stream into that restic

@@ -96,7 +96,8 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
       data: {
         mode, source, targetTime: manifest.createdAt, suffix: randomBytes(4).toString('hex'),
         before: existing ? { status: existing.status, updatedAt: existing.updatedAt } : null,
-        physical: { backup: input.from, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: manifest.files[piece.file]?.bytes ?? 0 },
+        backup: input.from,
+        physical: { backup: input.from, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: manifest.files[piece.file]?.bytes ?? 0, sha256: manifest.files[piece.file]?.sha256 },
       },
     });
     try {

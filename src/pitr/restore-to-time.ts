@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Transform } from 'node:stream';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { recordAudit } from '../audit/write.js';
@@ -11,6 +12,7 @@ import { readyTargetOf, waitForTenantReady } from '../tenants/wait-ready.js';
 import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { tenantState } from '../backups/tenant-state.js';
+import { corrupt } from '../backups/manifest.js';
 import { startStack } from '../backups/restore-data.js';
 import { requireRunning, stackContainer } from '../backups/containers.js';
 import { composeStopTimeoutMs } from '../common/timeouts.js';
@@ -25,6 +27,7 @@ import { applyPasswords } from './passwords.js';
 import { shippingLock } from './ship-lock.js';
 import { pitrBaseBackup } from './backup.js';
 import { holdRepositoryShared } from './repo-hold.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // `tenantctl restore <id> --to-time <timestamp> [--as <new-id>]`: the tenant's PostgreSQL as it was
 // at that moment, from the newest base backup completed before it and the WAL shipped since, replayed
@@ -64,10 +67,12 @@ export interface PitrIntent {
    * swapped in by these same steps, with no WAL shipped or replayed (targetTime is the backup's time).
    */
   physical?: PhysicalSource;
+  /** The physical backup read (physical.backup again): at the top, where backupsInUse looks, so retention never prunes it mid-restore. */
+  backup?: string;
 }
 
 /** The physical backup a restore stages: its row, its tar's snapshot and path, its size. */
-export interface PhysicalSource { backup: string; snapshotId: string; file: string; bytes: number }
+export interface PhysicalSource { backup: string; snapshotId: string; file: string; bytes: number; /** The tar's SHA-256 in the manifest: the staged stream is checked against it. */ sha256?: string }
 
 export interface PitrRestoreResult {
   id: string;
@@ -172,16 +177,22 @@ export async function restoreToTime(ctx: Context, input: PitrRestoreInput): Prom
   }
 }
 
+/** physicalStartScript's exit when the staged cluster's major is not the live one's: a conflict (exit 5), not Docker failing. */
+const majorMismatchExit = 5;
+
 /**
  * A physical backup's tar, staged: it must be a cluster of the live server's major version (the
  * same PG_VERSION as the volume's own), and nothing of a running or recovering server's state
  * comes with it. Its backup_label and pg_wal make PostgreSQL replay to the backup's end on start.
  */
-const physicalStartScript = [
+export const physicalStartScript = [
   '[ -s "$STAGED/PG_VERSION" ] || { echo "the physical backup was not extracted (no PG_VERSION)" >&2; exit 3; }',
   '[ -s "$STAGED/backup_label" ] || { echo "the physical backup has no backup_label: not a pg_basebackup" >&2; exit 3; }',
-  'if [ -s PG_VERSION ] && [ "$(cat "$STAGED/PG_VERSION")" != "$(cat PG_VERSION)" ]; then echo "the backup is a PostgreSQL $(cat "$STAGED/PG_VERSION") cluster and the tenant runs PostgreSQL $(cat PG_VERSION): a physical backup starts only under its own major version" >&2; exit 3; fi',
+  `if [ -s PG_VERSION ] && [ "$(cat "$STAGED/PG_VERSION")" != "$(cat PG_VERSION)" ]; then echo "the backup is a PostgreSQL $(cat "$STAGED/PG_VERSION") cluster and the tenant runs PostgreSQL $(cat PG_VERSION): a physical backup starts only under its own major version" >&2; exit ${majorMismatchExit}; fi`,
   'rm -f "$STAGED/postmaster.pid" "$STAGED/recovery.signal" "$STAGED/standby.signal"',
+  // pg_basebackup copied tenantctl's own stage and set-aside folders of the PGDATA it read: left in,
+  // the swap's move of the stage would meet the live ones ("Directory not empty").
+  "find \"$STAGED\" -mindepth 1 -maxdepth 1 -name '.tenantctl-*' -exec rm -rf -- {} +",
 ].join('\n');
 
 /** The target tenant's stack as the steps see it. */
@@ -243,9 +254,14 @@ async function replaceData(
 
   ctx.reporter.step(`staging base backup ${base.snapshotId.slice(0, 8)} and ${wal.length} WAL batch(es) beside the live data of ${op.tenant}`);
   await inDataVolume(ctx, where, clearStageScript, 'clearing the stage');
-  await streamInto(ctx, repo, where, base.snapshotId, physical ? physical.file : `/${baseFileName}`, 'staged');
+  await streamInto(ctx, repo, where, base.snapshotId, physical ? physical.file : `/${baseFileName}`, 'staged', physical && { backup: physical.backup, sha256: physical.sha256 });
   for (const batch of wal) await streamInto(ctx, repo, where, batch.id, batch.path, 'wal');
-  if (physical) await inDataVolume(ctx, where, physicalStartScript, 'checking the staged cluster (PG_VERSION)');
+  if (physical) {
+    await inDataVolume(ctx, where, physicalStartScript, 'checking the staged cluster (PG_VERSION)').catch((error: unknown) => {
+      if (error instanceof TenantctlError && error.message.includes(`(exit ${majorMismatchExit})`)) throw new TenantctlError('conflict', error.message, { cause: error });
+      throw error;
+    });
+  }
   else await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime), 'writing the recovery settings');
   await record('staged');
 
@@ -261,7 +277,9 @@ async function replaceData(
   await startStack(ctx, { id: op.tenant, project: dst.project, target: dst.t.target, clients: [], runtime: dst.runtime });
   await record('started');
   await waitPromoted(ctx, op.tenant, dst.project, dst.service, dst.anyRole);
-  if (op.data.mode === 'new') await applyPasswords(ctx, (await stackContainer(ctx.dockerHost, dst.project, dst.service, ctx.signal))!.id, dst.anyRole, dst.state.template.block, dst.service, dst.state.secrets);
+  // Both modes: the cluster came back with the roles' verifiers of its backup's time, and the tenant's
+  // services use today's passwords (a rotate-secrets since then would leave readiness failing forever).
+  await applyPasswords(ctx, (await stackContainer(ctx.dockerHost, dst.project, dst.service, ctx.signal))!.id, dst.anyRole, dst.state.template.block, dst.service, dst.state.secrets);
   await record('promoted');
   ctx.reporter.step('waiting until every service is ready');
   await waitForTenantReady(onContainers(ctx, dst.runtime), await readyTargetOf(ctx, dst.t.record, dst.state.rendered, dst.state.secrets));
@@ -286,23 +304,34 @@ async function requireRoomToStage(ctx: Context, repo: PitrRepository, where: Vol
 }
 
 /** `restic dump` of one file of a snapshot, streamed into a helper's tar in the data volume. */
-async function streamInto(ctx: Context, repo: PitrRepository, where: VolumeWhere, snapshot: string, file: string, dir: 'staged' | 'wal'): Promise<void> {
+async function streamInto(ctx: Context, repo: PitrRepository, where: VolumeWhere, snapshot: string, file: string, dir: 'staged' | 'wal', expected?: { backup: string; sha256?: string }): Promise<void> {
   const untar = await untarInto(ctx, where, dir, `extracting ${file} of snapshot ${snapshot.slice(0, 8)}`);
+  // Hashed on its way into tar (a physical backup's tar: the SHA-256 its manifest recorded), so what
+  // is staged is what was backed up, checked before 'staged' is recorded.
+  const hash = createHash('sha256');
+  const hashing = new Transform({ transform(chunk: Buffer, _encoding, next) { hash.update(chunk); next(null, chunk); } });
+  if (untar.stdin) {
+    hashing.pipe(untar.stdin);
+    // tar gone early (EPIPE): the error reaches restic's side, which stops the dump, as when it wrote to tar directly.
+    untar.stdin.on('error', (error) => hashing.destroy(error));
+  }
   try {
     // Shared hold: no prune removes the data of the snapshot while it is read.
     const held = await holdRepositoryShared(ctx);
     try {
-      await repo.run(['dump', snapshot, file], { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdout: untar.stdin });
+      await repo.run(['dump', snapshot, file], { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdout: hashing });
     } finally {
       await held();
     }
-    if (untar.stdin && !untar.stdin.writableEnded) untar.stdin.end();
+    hashing.end();
   } catch (error) {
     untar.kill();
-    await untar.done.catch(() => {});
+    await untar.done.catch(ignoreFailure('the dump\'s own failure is what is thrown'));
     throw error;
   }
   await untar.done;
+  const got = hash.digest('hex');
+  if (expected?.sha256 !== undefined && got !== expected.sha256) throw corrupt(expected.backup, `${file} read back from the repository with SHA-256 ${got}, and its manifest recorded ${expected.sha256} (restic check tells what is damaged)`);
 }
 
 /** The restored server out of recovery (it promotes at the target), its recovery settings reset. */
@@ -402,7 +431,8 @@ export async function resumePitrRestore(ctx: Context, op: Operation<PitrIntent>)
     await completePitr(ctx, journal, op);
     // The base backup the interrupted run would have taken of the new timeline is not taken here:
     // this runs inside another command, under its lock, and a backup may take long.
-    ctx.reporter.info(`warning: the to-time restore of ${op.tenant} was finished without its base backup of the restored timeline: run tenantctl backup ${op.tenant}; moments after the restore cannot be reached until one succeeds`);
+    // A physical restore takes no base backup (its plan has no pitr): nothing to warn of.
+    if (!op.data.physical) ctx.reporter.info(`warning: the to-time restore of ${op.tenant} was finished without its base backup of the restored timeline: run tenantctl backup ${op.tenant}; moments after the restore cannot be reached until one succeeds`);
     return 'finished';
   }
   const kept = await undoPitr(ctx, journal, op, `interrupted at step ${op.step}; undone by a later command`);

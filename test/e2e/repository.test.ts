@@ -9,7 +9,7 @@
 // the same way, through the same reader: src/backups/source.ts; left out here for the time budget.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { containerOf, createHarness, type Harness } from './harness.js';
@@ -191,18 +191,47 @@ describe('backups into a restic repository over sftp', () => {
   }, 300_000);
 });
 
-// Physical backups (backup --physical): the tenant's PostgreSQL cluster by pg_basebackup streamed
-// into the same repository; a second one of the unchanged tenant adds little (restic's dedup); kills
-// at its own pause point settled like any backup's; restore --from it in place killed once proven and
-// finished by the next command, rows identical.
+// Physical backups (backup --physical): refused for crm's tenant (its Redis would be left out); a
+// tenant of an operator's template whose only state is PostgreSQL (crm's, its Redis declared no
+// state) gets its cluster by pg_basebackup streamed into the same repository; a second one of the
+// unchanged tenant adds little (restic's dedup); kills at its own pause point settled like any
+// backup's; its APP_DB_PASSWORD rotated, then restore --from it in place killed once proven and
+// finished by the next command, rows identical (and today's password works: readiness proved it).
 describe('physical backups into the repository', () => {
   const rawSize = async () => Number(JSON.parse(String((await resticRun(['stats', '--json', '--mode', 'raw-data'])).stdout)).total_size);
+  const pid = 'rp2';
   let physical = '';
   let tarBytes = 0;
+  let originalPg = '';
+
+  it('refuses --physical for a tenant with more state than PostgreSQL; provisions one whose state is PostgreSQL alone', async () => {
+    const refused = await h.cli(['backup', id, '--physical', '--json']);
+    expect(refused.exitCode, refused.why).toBe(2);
+    expect(refused.json().error.message).toMatch(/leave out redis \(redis\)/);
+    // crm with its Redis declared no state, in this file's port ranges: an operator's template.
+    const templates = path.join(h.dir, 'templates');
+    mkdirSync(path.join(templates, 'pgonly'), { recursive: true });
+    const crm = readFileSync(path.join(import.meta.dirname, '..', '..', 'templates', 'crm', 'docker-compose.tenant.yml'), 'utf8');
+    const pgonly = crm.replace(/^    redis: \{ redis: \{ service: redis, passwordSecret: REDIS_PASSWORD, dir: \/data \} \}\n/m, '')
+      .replace('REDIS_PASSWORD: { length: 32, alphabet: alphanumeric, applies: { redisPassword: { service: redis } } }', 'REDIS_PASSWORD: { length: 32, alphabet: alphanumeric }')
+      .replace('range: { from: 3001, to: 3999 }', 'range: { from: 4880, to: 4899 }')
+      .replace('range: { from: 5434, to: 5999 }', 'range: { from: 5880, to: 5899 }')
+      .replace('range: { from: 6380, to: 6999 }', 'range: { from: 6880, to: 6899 }');
+    expect(pgonly).not.toMatch(/dir: \/data|redisPassword/);
+    cpSync(path.join(import.meta.dirname, '..', '..', 'templates', 'crm'), path.join(templates, 'pgonly'), { recursive: true });
+    writeFileSync(path.join(templates, 'pgonly', 'docker-compose.tenant.yml'), pgonly);
+    h.env.TENANTCTL_TEMPLATES_DIR = templates;
+    const p = await h.cli(['provision', pid, '--name', 'Physical Co', '--plan', 'starter', '--template', 'pgonly', '--json']);
+    expect(p.exitCode, p.why).toBe(0);
+    await psql(pid, `CREATE TABLE public.notes (id int PRIMARY KEY, body text NOT NULL);
+      INSERT INTO public.notes SELECT g, repeat(md5(g::text), 1 + g % 7) FROM generate_series(1, 3000) g;`);
+    originalPg = await rows(pid);
+    expect(originalPg).toMatch(/^3000 4501500 /);
+  }, 240_000);
 
   it('backs the cluster up physically; kills at its pause point are settled; a second one adds little', async () => {
     const before = await rawSize();
-    const r = await h.cli(['backup', id, '--physical', '--json']);
+    const r = await h.cli(['backup', pid, '--physical', '--json']);
     expect(r.exitCode, r.why).toBe(0);
     const made = r.json();
     expect(made.method).toBe('physical');
@@ -212,7 +241,7 @@ describe('physical backups into the repository', () => {
     // The repository held the logical dumps of the same rows: the cluster's tar is new data.
     expect(first).toBeGreaterThan(before);
     // The tar read back with restic itself: the hash recorded, and a tar of a cluster.
-    const tar = (await resticRun(['dump', made.snapshots['db.pgdata.tar'], `/tenantctl/${id}/db.pgdata.tar`], { stdout: 'buffer' })).stdout as unknown as Uint8Array;
+    const tar = (await resticRun(['dump', made.snapshots['db.pgdata.tar'], `/tenantctl/${pid}/db.pgdata.tar`], { stdout: 'buffer' })).stdout as unknown as Uint8Array;
     expect(createHash('sha256').update(tar).digest('hex')).toBe(made.files['db.pgdata.tar'].sha256);
     const listed = await execa('tar', ['-tf', '-'], { input: Buffer.from(tar) });
     expect(listed.stdout.split('\n').map((f) => f.replace(/^\.\//, ''))).toEqual(expect.arrayContaining(['PG_VERSION', 'backup_label']));
@@ -223,8 +252,8 @@ describe('physical backups into the repository', () => {
 
     const killed: string[] = [];
     for (const signal of ['SIGKILL', 'SIGINT'] as const) {
-      const run = await startPausedAt(h, ['backup', id, '--physical', '--json'], 'backup:physical-saved');
-      const [running] = await h.adminQuery("SELECT id, snapshots FROM admin_backups WHERE customer_id = $1 AND state = 'running'", [id]);
+      const run = await startPausedAt(h, ['backup', pid, '--physical', '--json'], 'backup:physical-saved');
+      const [running] = await h.adminQuery("SELECT id, snapshots FROM admin_backups WHERE customer_id = $1 AND state = 'running'", [pid]);
       expect(Object.keys(running.snapshots)).toEqual(['db.pgdata.tar']);
       run.child.kill(signal);
       const ended = await run.child;
@@ -232,7 +261,7 @@ describe('physical backups into the repository', () => {
       killed.push(running.id);
     }
     const beforeSecond = await rawSize();
-    const again = await h.cli(['backup', id, '--physical', '--json']);
+    const again = await h.cli(['backup', pid, '--physical', '--json']);
     expect(again.exitCode, again.why).toBe(0);
     physical = again.json().id;
     const states = await h.adminQuery('SELECT id, state FROM admin_backups WHERE id = ANY($1)', [killed]);
@@ -247,24 +276,29 @@ describe('physical backups into the repository', () => {
   }, 240_000);
 
   it('restores a physical backup in place, killed (-9) once proven: the next command finishes it, rows identical', async () => {
-    await psql(id, "DELETE FROM public.notes WHERE id % 5 = 0; UPDATE public.notes SET body = 'changed' WHERE id < 70");
-    expect(await rows(id)).not.toBe(original);
+    await psql(pid, "DELETE FROM public.notes WHERE id % 5 = 0; UPDATE public.notes SET body = 'changed' WHERE id < 70");
+    expect(await rows(pid)).not.toBe(originalPg);
+    // The backup holds the roles' old verifiers: the restore sets today's (readiness logs in as tenant_app with it).
+    const rotated = await h.cli(['rotate-secrets', pid, '--only', 'APP_DB_PASSWORD', '--json']);
+    expect(rotated.exitCode, rotated.why).toBe(0);
     // The undo side of these same steps (before 'proven') is killed at every step by pitr.test.ts; here the finish.
-    const run = await startPausedAt(h, ['restore', id, '--from', physical, '--yes'], 'restore-physical:proven');
+    const run = await startPausedAt(h, ['restore', pid, '--from', physical, '--yes'], 'restore-physical:proven');
     run.child.kill('SIGKILL');
     await run.child;
     run.resume();
-    const next = await h.cli(['start', id, '--json']);
+    const next = await h.cli(['start', pid, '--json']);
     expect(next.exitCode, next.why).toBe(0);
-    expect(await rows(id)).toBe(original);
-    const [op] = await h.adminQuery("SELECT state, data FROM admin_operations WHERE customer_id = $1 AND verb = 'pitr-restore' ORDER BY started_at DESC LIMIT 1", [id]);
+    expect(await rows(pid)).toBe(originalPg);
+    const [op] = await h.adminQuery("SELECT state, data FROM admin_operations WHERE customer_id = $1 AND verb = 'pitr-restore' ORDER BY started_at DESC LIMIT 1", [pid]);
     expect(op.state).toBe('completed');
     expect(op.data.physical.backup).toBe(physical);
-    const db = await containerOf(project(id), 'db');
+    // At the intent's top too, where retention looks for backups a running operation reads.
+    expect(op.data.backup).toBe(physical);
+    const db = await containerOf(project(pid), 'db');
     const left = (await execa('docker', ['exec', db, 'ls', '-A', '/var/lib/postgresql/data'])).stdout.split('\n').filter((f) => f.startsWith('.tenantctl-'));
     expect(left).toEqual([]);
     // --physical without a repository is refused (exit 2): a folder cannot dedupe the unchanged pages.
-    const folder = await h.cli(['backup', id, '--physical'], { env: { TENANTCTL_BACKUP_REPOSITORY: '' } });
+    const folder = await h.cli(['backup', pid, '--physical'], { env: { TENANTCTL_BACKUP_REPOSITORY: '' } });
     expect(folder.exitCode, folder.why).toBe(2);
   }, 240_000);
 });

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
-import { backupMethodFor, physicalFile, physicalPiece } from '../../src/backups/physical-snapshot.js';
+import { backupMethodFor, chooseBackupMethod, physicalFile, physicalPiece } from '../../src/backups/physical-snapshot.js';
+import { sparingNewestLogical } from '../../src/backups/keep-logical.js';
+import { removedByPolicy } from '../../src/backups/retention.js';
 import { physicalPieceOf } from '../../src/backups/manifest.js';
 import type { Piece } from '../../src/backups/pieces.js';
 import { tempDir } from './temp-dirs.js';
@@ -46,5 +48,48 @@ describe('physical backups', () => {
     expect(physicalPieceOf({ pieces: { db: { ...base, kind: 'postgres', file: 'db.dump' } } })).toBeUndefined();
     const piece = { ...base, kind: 'postgres' as const, file: 'db.pgdata.tar', method: 'physical' as const, major: 16 };
     expect(physicalPieceOf({ pieces: { db: piece } })).toEqual(piece);
+  });
+
+  it('refuses --physical unless the tenant\'s state is exactly one PostgreSQL piece, and a plan\'s physical falls back to logical with a warning', () => {
+    const base = { tenant: 'acme', plan: 'pro', planMethod: 'logical' as const, pitr: false, repository: true };
+    expect(chooseBackupMethod({ ...base, pieces: [pg], asked: 'physical' })).toEqual({ method: 'physical' });
+    expect(() => chooseBackupMethod({ ...base, pieces: [pg, redis], asked: 'physical' })).toThrow(/leave out cache \(redis\)/);
+    try {
+      chooseBackupMethod({ ...base, pieces: [pg, redis], asked: 'physical' });
+    } catch (error) {
+      expect((error as { kind: string }).kind).toBe('usage');
+    }
+    expect(() => chooseBackupMethod({ ...base, pieces: [redis], asked: 'physical' })).toThrow(/0 PostgreSQL pieces/);
+    expect(() => chooseBackupMethod({ ...base, pieces: [pg], asked: 'physical', pitr: true })).toThrow(/point-in-time recovery/);
+    const byPlan = { ...base, planMethod: 'physical' as const };
+    expect(chooseBackupMethod({ ...byPlan, pieces: [pg] })).toEqual({ method: 'physical' });
+    const fallback = chooseBackupMethod({ ...byPlan, pieces: [pg, redis] });
+    expect(fallback.method).toBe('logical');
+    expect(fallback.warning).toMatch(/leave out cache \(redis\).*backed up logically/);
+    expect(chooseBackupMethod({ ...byPlan, pieces: [pg], repository: false })).toMatchObject({ method: 'logical', warning: expect.stringMatching(/no backups.repository/) });
+    expect(chooseBackupMethod({ ...byPlan, pieces: [pg, redis], asked: 'logical' })).toEqual({ method: 'logical' });
+  });
+
+  it('refuses a plan with both pitr and backupMethod physical at config load', () => {
+    const cwd = tempDir('tct-physical-');
+    writeFileSync(path.join(cwd, 'tenantctl.config.yaml'), 'plans:\n  enterprise:\n    pitr: true\n    backupMethod: physical\n');
+    const { config, errors } = loadConfig({ cwd, env: {} });
+    expect(config).toBeUndefined();
+    expect(errors.join('\n')).toMatch(/backupMethod physical cannot be used with pitr/);
+  });
+
+  it('retention always keeps the newest logical backup besides what its rules keep', () => {
+    const backups = [
+      { id: 'p3', time: '2026-12-06T03:00:00Z', method: 'physical' as const },
+      { id: 'p2', time: '2026-12-06T02:00:00Z', method: 'physical' as const },
+      { id: 'l1', time: '2026-12-06T01:00:00Z', method: 'logical' as const },
+      { id: 'l0', time: '2026-12-06T00:00:00Z', method: 'logical' as const },
+    ];
+    const byRules = removedByPolicy(backups, { last: 1 });
+    expect(byRules).toEqual(['p2', 'l1', 'l0']);
+    expect(sparingNewestLogical(byRules, backups)).toEqual(['p2', 'l0']);
+    // Only logical backups: the rules' own choice stands (the newest is kept by them already).
+    const logical = backups.filter((b) => b.method === 'logical');
+    expect(sparingNewestLogical(removedByPolicy(logical, { last: 1 }), logical)).toEqual(['l0']);
   });
 });

@@ -38,8 +38,11 @@ declares no state is refused (exit 2); --all leaves such tenants out.
 cluster by pg_basebackup -Ft -X fetch (its WAL inside, so it starts on its own) streamed into
 restic as <piece>.pgdata.tar, read back and hashed before it is recorded. restic stores only the
 chunks it has not seen: an unchanged tenant's next physical backup adds a few MB and takes seconds.
-It holds the PostgreSQL cluster only (no Redis, files or volumes); restore --from puts it back by
-replacing the whole cluster, and only under the same PostgreSQL major version.
+It holds the PostgreSQL cluster only, so it is refused (exit 2) for a tenant whose template's state
+is not exactly one postgres piece (crm's Redis, frontbase's SQLite, volumes) or whose plan has pitr;
+a plan's backupMethod physical backs those up logically with a warning. --keep and retention always
+keep the newest logical backup. restore --from puts it back by replacing the whole cluster, and
+only under the same PostgreSQL major version.
 
 A tenant whose plan has point-in-time recovery (plans.<plan>.pitr) also gets a physical base backup
 in the repository (pg_basebackup streamed into restic; "pitr" in --json), and its archived WAL shipped.

@@ -1,0 +1,12 @@
+// Retention's one exception (--keep N, --keep-daily/weekly/monthly, plans' backupKeep/backupRetention).
+
+/**
+ * The chosen ids without the tenant's newest succeeded logical backup: a physical backup holds the
+ * PostgreSQL cluster only, so physical backups never push out the last copy of every other piece
+ * (and of the logical dump) whatever --keep or the retention rules say. Pure: unit-tested.
+ */
+export function sparingNewestLogical(doomed: readonly string[], backups: ReadonlyArray<{ id: string; time: string; method: 'logical' | 'physical' }>): string[] {
+  const newestLogical = [...backups].filter((b) => b.method === 'logical')
+    .sort((a, b) => Date.parse(b.time) - Date.parse(a.time) || b.id.localeCompare(a.id))[0];
+  return doomed.filter((id) => id !== newestLogical?.id);
+}
