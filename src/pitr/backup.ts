@@ -13,6 +13,7 @@ import { recordBase, takeBaseBackup, type BaseBackupResult } from './base-backup
 import { holdRepositoryShared } from './repo-hold.js';
 import { baseTags, openPitrRepository, snapshotsTagged, type PitrRepository } from './repo.js';
 import { prunePitr, pitrRetentionOf, type PitrPruneResult } from './retention.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // What `backup` does for a tenant whose plan has point-in-time recovery, after its usual backup:
 // a physical base backup into the repository, then the current segment closed, archived and
@@ -90,7 +91,7 @@ async function shipAndRecord(ctx: Context, repo: PitrRepository, where: Where): 
     await recordShipping(db, where.tenant, result);
     return result;
   } catch (error) {
-    await recordShipping(db, where.tenant, { error }).catch(() => {});
+    await recordShipping(db, where.tenant, { error }).catch(ignoreFailure('the shipment\'s own failure is the cause thrown; the lag shows it unrecorded'));
     throw error;
   }
 }

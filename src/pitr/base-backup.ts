@@ -5,6 +5,7 @@ import { execIn, postgresSuperuser } from '../backups/containers.js';
 import { superuserSql } from './archive.js';
 import { dockerPipe } from './docker-pipe.js';
 import { baseTags, repoTransferTimeoutMs, tagArgs, type PitrRepository } from './repo.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // A PITR base backup: the tenant's whole PostgreSQL cluster, physically (pg_basebackup -Ft -X none,
 // run in its own container over the local socket as the superuser), streamed as one tar straight
@@ -34,7 +35,7 @@ export async function takeBaseBackup(ctx: Context, repo: PitrRepository, where: 
       { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdin: base.stdout });
   } catch (error) {
     base.kill();
-    await base.done.catch(() => {});
+    await base.done.catch(ignoreFailure('pg_basebackup killed after restic failed: restic\'s failure is the cause thrown'));
     throw error;
   }
   await base.done;

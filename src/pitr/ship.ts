@@ -9,6 +9,7 @@ import { dockerPipe } from './docker-pipe.js';
 import { repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, tagArgs, walTags, type PitrRepository } from './repo.js';
 import { batchesInFlight, clearInFlight, decideInFlight, markInFlight, markReshipped } from './ship-in-flight.js';
 import { holdRepositoryShared } from './repo-hold.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // Shipping: the archived WAL files of a tenant, from its archive volume into the repository, as one
 // restic snapshot per batch (a tar streamed from `docker exec` into `restic backup --stdin`, tags
@@ -53,7 +54,7 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
     const tar = await dockerPipe(ctx.dockerHost, ['exec', where.container, 'tar', '-C', walArchiveMount, '-cf', '-', '--', ...names], { out: true }, { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, what: 'reading WAL segments from the archive' });
     let summary: { snapshot_id?: string };
     // Held per batch: a prune waiting for the repository waits for one batch at most.
-    const release = await holdRepositoryShared(ctx).catch(async (error) => { tar.kill(); await tar.done.catch(() => {}); throw error; });
+    const release = await holdRepositoryShared(ctx).catch(async (error) => { tar.kill(); await tar.done.catch(ignoreFailure('the killed tar; the hold\'s failure is the cause thrown')); throw error; });
     try {
       summary = await repo.json<{ snapshot_id?: string }>(
         ['backup', '--stdin', '--stdin-filename', file, ...tagArgs(walTags(where.tenant)), '--host', 'tenantctl'],
@@ -61,7 +62,7 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
       );
     } catch (error) {
       tar.kill();
-      await tar.done.catch(() => {});
+      await tar.done.catch(ignoreFailure('the killed tar; restic\'s failure is the cause thrown'));
       throw error;
     } finally {
       await release();
@@ -179,8 +180,8 @@ export async function archiveLag(db: AdminDb, tenant: string, now: number): Prom
 export async function archiveStatus(ctx: Context, tenant: { id: string; composeProject: string }, service: string): Promise<ArchiveLag & { waitingCountedNow: boolean }> {
   const lag = await archiveLag(await ctx.adminDb(), tenant.id, ctx.clock.now());
   const { stackContainer } = await import('../backups/containers.js');
-  const c = await stackContainer(ctx.dockerHost, tenant.composeProject, service, ctx.signal).catch(() => undefined);
+  const c = await stackContainer(ctx.dockerHost, tenant.composeProject, service, ctx.signal).catch(ignoreFailure('status shows the lag recorded; an engine that does not answer shows no waiting count'));
   if (!c?.running) return { ...lag, waitingCountedNow: false };
-  const files = await archivedFiles(ctx, c.id).catch(() => undefined);
+  const files = await archivedFiles(ctx, c.id).catch(ignoreFailure('the recorded lag is shown without a live count'));
   return files ? { ...lag, waiting: files.length, waitingCountedNow: true } : { ...lag, waitingCountedNow: false };
 }

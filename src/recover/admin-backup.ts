@@ -8,6 +8,7 @@ import { frontdoorLayout, readState } from '../frontdoor/layout.js';
 import { adminDbContainer, dumpCompleteMarker, pgDumpArgv } from './admin-dump.js';
 import { startDockerChild } from './docker-child.js';
 import { adminDumpName, resticBackupArgs } from './restic-admin.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // `tenantctl admin-backup`: the admin database (registry, sealed secrets, API keys' hashes, usage,
 // audit, settings, schedules, the journal) dumped as SQL and streamed into the backup repository as
@@ -38,7 +39,7 @@ export async function adminBackup(ctx: Context, repo: Repository): Promise<Admin
   const container = await adminDbContainer(ctx.config, ctx.homeHost, ctx.signal);
   // Whether this machine's front door serves, and how its certificate is made: a tag, so recover
   // knows it before the dump is read (the door's own files are in the state dir, not in the dump).
-  const door = await readState(frontdoorLayout(ctx.config)).catch(() => undefined);
+  const door = await readState(frontdoorLayout(ctx.config)).catch(ignoreFailure('no readable door state: the snapshot carries no door tag and recover sets up no door'));
   const tags = door ? [`frontdoor=${door.tls}`] : [];
   ctx.reporter.step(`dumping the admin database into ${repo.location.display}`);
   await ctx.pause('admin-backup:begun');

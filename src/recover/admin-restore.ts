@@ -10,6 +10,7 @@ import { startDockerChild } from './docker-child.js';
 import { DumpGuard } from './dump-guard.js';
 import { verifyMasterKeyCheck } from '../secrets/master-key.js';
 import { resticDumpArgs, type AdminSnapshot } from './restic-admin.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // The admin snapshot laid into an empty admin database: `restic dump` streamed into psql, in one
 // transaction that also records the recovery run (admin_settings 'recover_run') and closes what was
@@ -100,7 +101,7 @@ export async function restoreAdminDb(ctx: Context, db: AdminDb, repo: Repository
   const rollBack = async (cause: TenantctlError | unknown): Promise<never> => {
     guard.unpipe(stdin);
     stdin.end('ROLLBACK;\n');
-    await psql.ended.catch(() => {});
+    await psql.ended.catch(ignoreFailure('psql ends on the ROLLBACK or dies; the cause thrown is the first one'));
     throw cause;
   };
   try {

@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import { TenantctlError } from '../common/errors.js';
 import { killGraceMs } from '../common/timeouts.js';
 import { childEnvironment } from '../common/child-env.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
 
 // One side of a stream between the admin database's container and the repository: `docker exec …
 // pg_dump` read from, or `docker exec -i … psql` written to, an argv array with a timeout and the
@@ -46,6 +47,6 @@ export async function startDockerChild(
       throw new TenantctlError(kind, `${what} failed (exit ${result.exitCode ?? result.signal}): ${first}`);
     }
   });
-  ended.catch(() => {}); // awaited by the caller; never an unhandled rejection meanwhile
+  ended.catch(ignoreFailure('awaited by the caller; never an unhandled rejection meanwhile'));
   return { stdout: child.stdout, stdin: child.stdin, ended };
 }
