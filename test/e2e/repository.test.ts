@@ -140,12 +140,13 @@ describe('backups into a restic repository over sftp', () => {
     expect(r.exitCode, r.why).toBe(2);
     expect(r.json().error.message).toMatch(/wrong password or no key found/);
     expect(r.json().error.message).not.toContain('\n');
+    const rowsBefore = await h.adminQuery("SELECT id, state FROM admin_backups WHERE customer_id = $1 ORDER BY id", [id]);
     const b = await h.cli(['backup', id], { env: { TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE: wrong } });
     expect(b.exitCode, b.why).toBe(2);
     expect(b.stderr.trim().split('\n').filter((l) => l.startsWith('tenantctl:'))).toHaveLength(1);
-    // That backup is recorded as failed, never as a backup; nothing of it is in the repository.
-    const [last] = await h.adminQuery("SELECT state FROM admin_backups WHERE customer_id = $1 ORDER BY started_at DESC LIMIT 1", [id]);
-    expect(last.state).toBe('failed');
+    // The wrong password is found by the stale-lock check before anything is recorded: no backup row
+    // (not even a failed one), and nothing of it in the repository.
+    expect(await h.adminQuery("SELECT id, state FROM admin_backups WHERE customer_id = $1 ORDER BY id", [id])).toEqual(rowsBefore);
     chmodSync(wrong, 0o640);
     const loose = await h.cli(['repository', 'status', '--json'], { env: { TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE: wrong } });
     expect(loose.exitCode, loose.why).toBe(2);
