@@ -47,6 +47,27 @@ export async function benchEnvironment(name) {
   return { dir, prefix, env, run, composeCmd, cleanup };
 }
 
+/**
+ * A bench environment with a front door of its own on loopback (free ports for HTTP, HTTPS and the
+ * gateway), plain HTTP served too (no redirect: TLS's share of the cost shows), and rate limits
+ * far above what one bench sends (every request comes from loopback, one client address).
+ */
+export async function doorBenchEnvironment(name) {
+  const bench = await benchEnvironment(name);
+  const ports = { http: await getPort(), https: await getPort(), gateway: await getPort() };
+  Object.assign(bench.env, {
+    TENANTCTL_FRONTDOOR_PROJECT: `${bench.prefix}fd`,
+    TENANTCTL_FRONTDOOR_LISTEN_ADDRESS: '127.0.0.1',
+    TENANTCTL_FRONTDOOR_HTTP_PORT: String(ports.http),
+    TENANTCTL_FRONTDOOR_HTTPS_PORT: String(ports.https),
+    TENANTCTL_FRONTDOOR_GATEWAY_PORT: String(ports.gateway),
+    TENANTCTL_FRONTDOOR_REDIRECT_HTTP: 'false',
+    TENANTCTL_FRONTDOOR_RATE_ENTERPRISE: '100000/100000',
+    TENANTCTL_FRONTDOOR_RATE_PER_ADDRESS: '100000/100000',
+  });
+  return { bench, ports };
+}
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const dockerCleanupTimeoutMs = 300_000;

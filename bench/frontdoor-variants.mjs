@@ -19,7 +19,7 @@ import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, realpathSyn
 import path from 'node:path';
 import https from 'node:https';
 import getPort from 'get-port';
-import { benchEnvironment, cli } from './environment.mjs';
+import { cli, doorBenchEnvironment } from './environment.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -110,18 +110,7 @@ if (process.env.BENCH_DRY) {
   }
   process.exit(0);
 }
-const bench = await benchEnvironment('fdvar');
-const ports = { http: await getPort(), https: await getPort(), gateway: await getPort() };
-Object.assign(bench.env, {
-  TENANTCTL_FRONTDOOR_PROJECT: `${bench.prefix}fd`,
-  TENANTCTL_FRONTDOOR_LISTEN_ADDRESS: '127.0.0.1',
-  TENANTCTL_FRONTDOOR_HTTP_PORT: String(ports.http),
-  TENANTCTL_FRONTDOOR_HTTPS_PORT: String(ports.https),
-  TENANTCTL_FRONTDOOR_GATEWAY_PORT: String(ports.gateway),
-  TENANTCTL_FRONTDOOR_REDIRECT_HTTP: 'false',
-  TENANTCTL_FRONTDOOR_RATE_ENTERPRISE: '100000/100000',
-  TENANTCTL_FRONTDOOR_RATE_PER_ADDRESS: '100000/100000',
-});
+const { bench, ports } = await doorBenchEnvironment('fdvar');
 const barePort = await getPort();
 const bareName = `${bench.prefix}-bare`;
 const nginxName = `${bench.prefix}fd-nginx`;

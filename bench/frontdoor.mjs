@@ -55,7 +55,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import path from 'node:path';
 import getPort from 'get-port';
 import pg from 'pg';
-import { benchEnvironment, cli } from './environment.mjs';
+import { cli, doorBenchEnvironment } from './environment.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -266,20 +266,7 @@ const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-const bench = await benchEnvironment('fdbench');
-const ports = { http: await getPort(), https: await getPort(), gateway: await getPort() };
-Object.assign(bench.env, {
-  TENANTCTL_FRONTDOOR_PROJECT: `${bench.prefix}fd`,
-  TENANTCTL_FRONTDOOR_LISTEN_ADDRESS: '127.0.0.1',
-  TENANTCTL_FRONTDOOR_HTTP_PORT: String(ports.http),
-  TENANTCTL_FRONTDOOR_HTTPS_PORT: String(ports.https),
-  TENANTCTL_FRONTDOOR_GATEWAY_PORT: String(ports.gateway),
-  // Plain HTTP is served too (no redirect), to show TLS's share of the cost.
-  TENANTCTL_FRONTDOOR_REDIRECT_HTTP: 'false',
-  TENANTCTL_FRONTDOOR_RATE_ENTERPRISE: '100000/100000',
-  // GET / (door proxy) is limited per client address, and every request here comes from loopback.
-  TENANTCTL_FRONTDOOR_RATE_PER_ADDRESS: '100000/100000',
-});
+const { bench, ports } = await doorBenchEnvironment('fdbench');
 const barePort = await getPort();
 const bareName = `${bench.prefix}-bare`;
 const misses = [];
