@@ -9,7 +9,9 @@ import type { Reporter, SerializedError, TestModule } from 'vitest/node';
  * hook, a file that failed to load, an unhandled error. Vitest 4 marks the tests of a suite whose
  * beforeAll failed as skipped (not failed) and keeps the hook's error on the suite, so counting
  * tests alone would read such a run as "0 failed". Each of those errors is named on a line
- * ("error outside a test: <file> > <suite>: <message>") just before the closing line.
+ * ("error outside a test: <file> > <suite>: <message>") just before the closing line, and so is each
+ * failed test with its first error's first lines ("failed test: <file> > <test>: <message>"): a CI
+ * that keeps only the tail of a long run still shows what failed and why.
  *
  * With TENANTCTL_TEST_SUMMARY_FILE set (scripts/test.mjs does), the same counts, those lines and
  * the files run are also written there as JSON.
@@ -31,6 +33,9 @@ export default class SummaryReporter implements Reporter {
         else if (state === 'failed') {
           counts.failed += 1;
           failedHere += 1;
+          // Named at the end too: a CI that keeps only the tail of a long run still shows the cause.
+          const first = test.result().errors?.[0];
+          outside.push(`failed test: ${module.relativeModuleId} > ${test.fullName}${first ? `: ${headOf(first)}` : ''}`);
         } else counts.skipped += 1;
       }
       const suites = [{ where: module.relativeModuleId, errors: module.errors() }];

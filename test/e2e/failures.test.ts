@@ -51,11 +51,13 @@ describe('bad input is refused with exit 2 before anything is created', () => {
   });
 
   it('reports every config problem as path: message', async () => {
-    writeFileSync(path.join(h.dir, 'broken.yaml'), 'subnets: { prefixLength: 40 }\nports:\n  db: { from: 10, to: 5 }\n');
-    const result = await h.cli(['provision', 'acme', '--config', 'broken.yaml'], { env: { TENANTCTL_BIND_ADDRESS: 'everywhere' } });
+    // The bad port range comes from the environment: in test lanes (lanes.ts) TENANTCTL_DB_PORTS
+    // is always set, and it overrides a file's ports.db.
+    writeFileSync(path.join(h.dir, 'broken.yaml'), 'subnets: { prefixLength: 40 }\n');
+    const result = await h.cli(['provision', 'acme', '--config', 'broken.yaml'], { env: { TENANTCTL_BIND_ADDRESS: 'everywhere', TENANTCTL_DB_PORTS: '10-5' } });
     expect(result.exitCode, result.why).toBe(2);
     expect(result.stderr).toMatch(/^  subnets\.prefixLength: /m);
-    expect(result.stderr).toMatch(/^  ports\.db: from must not be greater than to/m);
+    expect(result.stderr).toMatch(/^  ports\.db \(TENANTCTL_DB_PORTS\): from must not be greater than to/m);
     expect(result.stderr).toMatch(/^  bindAddress \(TENANTCTL_BIND_ADDRESS\): /m);
   });
 });

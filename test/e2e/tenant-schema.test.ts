@@ -96,6 +96,9 @@ beforeAll(async () => {
     '-p', '127.0.0.1::5432',
     '-v', `${initdbDir}:/docker-entrypoint-initdb.d:ro`,
     '-e', 'POSTGRES_USER=tenant_owner',
+    // This file proves the schema's row-level security, seeding as a superuser owner; the owner
+    // role's own shape (no superuser) is proven by provision's and least-privilege's e2e.
+    '-e', 'OWNER_DB_SUPERUSER=1',
     '-e', `POSTGRES_PASSWORD=${ownerPassword}`,
     '-e', 'POSTGRES_DB=tenant',
     '-e', 'APP_DB_USER=tenant_app',
