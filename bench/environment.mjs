@@ -2,10 +2,11 @@
 // admin database for one run, the removal of everything that prefix (or a bench label) created, the
 // Ctrl-C that removes it too, tenantctl --json as a call, and the few figures every report prints.
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import getPort from 'get-port';
+import pg from 'pg';
 
 export const root = path.resolve(import.meta.dirname, '..');
 export const cli = path.join(root, 'bin', 'tenantctl.js');
@@ -66,6 +67,42 @@ export async function doorBenchEnvironment(name) {
     TENANTCTL_FRONTDOOR_RATE_PER_ADDRESS: '100000/100000',
   });
   return { bench, ports };
+}
+
+/**
+ * A pg client (not yet connected) that never crashes the bench: a connection the server, or anything
+ * between, drops while no query is running emits `error`, and an `error` event without a listener
+ * is an uncaught exception (a crash: no cleanup, no report). Here the drop is kept and said: the
+ * next query fails naming it as the first cause, and `lost()` says whether (and why) the connection
+ * went, for a check after the last query. `what` names the client in those messages. Every pg
+ * client of bench/*.mjs is made here.
+ */
+export function pgClient(config, what) {
+  const client = new pg.Client(config);
+  let lostWith;
+  client.on('error', (error) => {
+    lostWith ??= error;
+    console.error(`${what}: the database connection was lost: ${error.message}`);
+  });
+  const query = client.query.bind(client);
+  client.query = async (...args) => {
+    if (lostWith) throw new Error(`${what}: the database connection was lost before this query: ${lostWith.message}`, { cause: lostWith });
+    try {
+      return await query(...args);
+    } catch (error) {
+      // A query that failed after the connection dropped: the drop is the first cause.
+      if (lostWith && lostWith !== error) throw new Error(`${what}: the database connection was lost: ${lostWith.message} (then: ${error.message})`, { cause: lostWith });
+      throw error;
+    }
+  };
+  client.lost = () => lostWith;
+  return client;
+}
+
+/** How the benches reach a run's admin database as its owner (the password from the state dir's admin-db.env). */
+export function adminDbConfig(env) {
+  const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(env.TENANTCTL_STATE_DIR, 'admin-db.env'), 'utf8'))[1];
+  return { host: '127.0.0.1', port: Number(env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin' };
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -54,8 +54,7 @@ import https from 'node:https';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import getPort from 'get-port';
-import pg from 'pg';
-import { cli, doorBenchEnvironment } from './environment.mjs';
+import { adminDbConfig, cli, doorBenchEnvironment, pgClient } from './environment.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -397,8 +396,7 @@ try {
   // time is up (they are counted: they passed the key check), so the check is its own phase: wait
   // until the counts stand still, send a known number of keyed requests that all complete (Node
   // client, paced, HTTP and HTTPS), and compare what was added.
-  const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(bench.env.TENANTCTL_STATE_DIR, 'admin-db.env'), 'utf8'))[1];
-  const admin = new pg.Client({ host: '127.0.0.1', port: Number(bench.env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin' });
+  const admin = pgClient(adminDbConfig(bench.env), 'the usage check\'s admin database client');
   await admin.connect();
   const counted = async () => Number((await admin.query(`SELECT COALESCE(sum(request_count), 0)::bigint AS n FROM admin_api_usage WHERE customer_id = 'bench'`)).rows[0].n);
   const settled = async () => {
@@ -423,6 +421,8 @@ try {
   }
   const added = (await settled()) - before;
   await admin.end();
+  // A connection dropped after the last query is a failure too: something on the host reset it.
+  if (admin.lost()) throw new Error(`the usage check's admin database connection was lost: ${admin.lost().message}`);
   console.log(`  usage: ${added} requests added to admin_api_usage for ${sent} keyed requests sent through the door (${check(`usage ${added} counted for ${sent} sent`, added === sent) ? 'exact' : 'NOT exact'}); ${before} counted before, over the whole run`);
 } catch (error) {
   misses.push(`the run failed: ${error.message}`);
