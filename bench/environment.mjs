@@ -2,7 +2,7 @@
 // admin database for one run, the removal of everything that prefix (or a bench label) created, the
 // Ctrl-C that removes it too, tenantctl --json as a call, and the few figures every report prints.
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import getPort from 'get-port';
@@ -67,6 +67,74 @@ export async function doorBenchEnvironment(name) {
     TENANTCTL_FRONTDOOR_RATE_PER_ADDRESS: '100000/100000',
   });
   return { bench, ports };
+}
+
+/**
+ * The bare nginx TLS reverse proxy the front door benches compare the door with, started beside a
+ * door bench's door (tenant `tenant`, its door up): a proxy an operator would run in the door's
+ * place, the same image, with everything the door has that is not a check copied from the door's
+ * live files: the TLS profile, certificate and session cache, the worker count, the client
+ * keep-alive settings and connect timeout, and the tenant's upstream block itself (the app's container address with
+ * its published port as the backup, `keepalive 32`, `keepalive_timeout` below the app's idle
+ * timeout: src/frontdoor/render.ts), so nginx retries a failed connection on the same terms
+ * (proxy_next_upstream's default, error and timeout) on both. No key check, limits, usage log or
+ * headers beyond Host and Connection. The container is named `<prefix>-bare` (the run's cleanup
+ * removes it); what it is: { name, port, appAddress, conf }.
+ */
+export async function startBareProxy(bench, tenant, image) {
+  const live = path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'conf', 'live');
+  const doorConf = readFileSync(path.join(live, 'nginx.conf'), 'utf8');
+  const serverConf = readFileSync(path.join(live, 't', tenant, 'server.conf'), 'utf8');
+  const appAddress = /^\s*server (\d+\.\d+\.\d+\.\d+:\d+) max_fails=1/m.exec(serverConf)?.[1];
+  if (!appAddress) throw new Error(`the door does not dial ${tenant}'s container address (no address in its server.conf): nothing to compare with`);
+  const upstream = /^upstream (\S+) \{\n[^}]*\}/m.exec(serverConf);
+  if (!upstream) throw new Error(`no upstream block in ${tenant}'s server.conf`);
+  const directive = (name) => new RegExp(`^\\s*${name} [^;]*;`, 'm').exec(doorConf)?.[0].trim();
+  const http = ['keepalive_timeout', 'keepalive_requests', 'proxy_connect_timeout', 'ssl_protocols', 'ssl_ciphers', 'ssl_prefer_server_ciphers', 'ssl_session_timeout', 'ssl_session_tickets']
+    .map(directive).filter(Boolean);
+  const port = await getPort();
+  const dir = path.join(bench.dir, 'bare');
+  mkdirSync(dir);
+  for (const f of ['base.crt', 'base.key']) copyFileSync(path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'tls', f), path.join(dir, f));
+  const conf = `worker_processes ${/^worker_processes (\S+);/m.exec(doorConf)[1]};
+pid /tmp/bare-nginx.pid;
+error_log stderr warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  ${http.join('\n  ')}
+  ssl_session_cache shared:bare_tls:20m;
+  # The door's upstream for ${tenant}, as it renders it.
+  ${upstream[0].replace(`upstream ${upstream[1]} `, 'upstream bare_app ').split('\n').join('\n  ')}
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate /etc/bare/base.crt;
+    ssl_certificate_key /etc/bare/base.key;
+    location / {
+      proxy_pass http://bare_app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_buffering off;
+    }
+  }
+}
+`;
+  writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const name = `${bench.prefix}-bare`;
+  await bench.run('docker', ['run', '-d', '--name', name, '--network', 'host', '-v', `${dir}:/etc/bare:ro`, '--entrypoint', 'nginx', image, '-c', '/etc/bare/nginx.conf', '-g', 'daemon off;']);
+  return { name, port, appAddress, conf };
+}
+
+/**
+ * The lines of an nginx container's error log since `since` (an ISO time) saying that a request to
+ * an upstream failed or was retried: a connect or read error, a server set aside, no live upstream.
+ * A measured path must have none: a retry on the backup (the published port, through docker-proxy)
+ * answers 200 but measures another path, and a proxy's 502 is the same failure seen by the client.
+ */
+export async function upstreamErrors(bench, container, since) {
+  const logs = await bench.run('docker', ['logs', '--since', since, container], { all: true, reject: false });
+  return (logs.all ?? '').split('\n').filter((line) => /upstream|no live upstreams|temporarily disabled/.test(line) && /\[(error|warn|crit|alert)\]/.test(line));
 }
 
 /**
