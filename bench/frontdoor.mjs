@@ -49,7 +49,8 @@
 // throughput seen from the other side (in-flight / rate) plus the host's scheduling noise. So latency
 // is also measured paced, where it is the time the door adds to one request: BENCH_RATE requests per
 // second on one schedule, by wrk too (bench/paced.lua: each of 32 connections takes the next due
-// time when it is free), so the client is as cheap as in the throughput rounds and never holds more
+// time when it is free; the schedule starts 200 ms after wrk does, once every connection has made
+// its TLS set-up), so the client is as cheap as in the throughput rounds and never holds more
 // connections than the door keeps to the app. wrk counts a latency from the request's write, so a
 // request written late (all connections still waiting) would hide its wait: each is counted, and any
 // makes the p99 figures no verdict. The paths take turns slice by slice, medians over the slices,
