@@ -244,8 +244,9 @@ async function sendCount(target, count) {
  * One paced slice of a path: wrk with bench/paced.lua, `rate` requests per second on one schedule
  * for `pacedSeconds`, over `pacedConnections` keep-alive connections (enough that one is free when
  * a request is due). Its latencies (wrk's, from each request's write), the requests written more
- * than 1 ms after their due time (every connection still busy: the wait is not in wrk's figure, so
- * a slice with any fails), and the rate wrk reached.
+ * than 1 ms after their due time (every connection still busy, or wrk not scheduled: the wait is
+ * not in wrk's figure, so any makes the p99 figures no verdict), and the rate wrk reached (over
+ * the whole slice, its 200 ms before the schedule starts included).
  */
 async function pacedSlice(bench, target) {
   const r = await measureWithWrk(bench, target, {}, { duration: pacedSeconds, connections: pacedConnections, script: pacedScript, scriptArgs: [String(rate)] });
