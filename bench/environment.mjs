@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import getPort from 'get-port';
 import pg from 'pg';
+import { bareProxyConf } from './bare-proxy.mjs';
 
 export const root = path.resolve(import.meta.dirname, '..');
 export const cli = path.join(root, 'bin', 'tenantctl.js');
@@ -83,43 +84,16 @@ export async function doorBenchEnvironment(name) {
  */
 export async function startBareProxy(bench, tenant, image) {
   const live = path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'conf', 'live');
-  const doorConf = readFileSync(path.join(live, 'nginx.conf'), 'utf8');
-  const serverConf = readFileSync(path.join(live, 't', tenant, 'server.conf'), 'utf8');
-  const appAddress = /^\s*server (\d+\.\d+\.\d+\.\d+:\d+) max_fails=1/m.exec(serverConf)?.[1];
-  if (!appAddress) throw new Error(`the door does not dial ${tenant}'s container address (no address in its server.conf): nothing to compare with`);
-  const upstream = /^upstream (\S+) \{\n[^}]*\}/m.exec(serverConf);
-  if (!upstream) throw new Error(`no upstream block in ${tenant}'s server.conf`);
-  const directive = (name) => new RegExp(`^\\s*${name} [^;]*;`, 'm').exec(doorConf)?.[0].trim();
-  const http = ['keepalive_timeout', 'keepalive_requests', 'proxy_connect_timeout', 'ssl_protocols', 'ssl_ciphers', 'ssl_prefer_server_ciphers', 'ssl_session_timeout', 'ssl_session_tickets']
-    .map(directive).filter(Boolean);
   const port = await getPort();
+  const { conf, appAddress } = bareProxyConf({
+    doorConf: readFileSync(path.join(live, 'nginx.conf'), 'utf8'),
+    serverConf: readFileSync(path.join(live, 't', tenant, 'server.conf'), 'utf8'),
+    tenant,
+    port,
+  });
   const dir = path.join(bench.dir, 'bare');
   mkdirSync(dir);
   for (const f of ['base.crt', 'base.key']) copyFileSync(path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'tls', f), path.join(dir, f));
-  const conf = `worker_processes ${/^worker_processes (\S+);/m.exec(doorConf)[1]};
-pid /tmp/bare-nginx.pid;
-error_log stderr warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  ${http.join('\n  ')}
-  ssl_session_cache shared:bare_tls:20m;
-  # The door's upstream for ${tenant}, as it renders it.
-  ${upstream[0].replace(`upstream ${upstream[1]} `, 'upstream bare_app ').split('\n').join('\n  ')}
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate /etc/bare/base.crt;
-    ssl_certificate_key /etc/bare/base.key;
-    location / {
-      proxy_pass http://bare_app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_buffering off;
-    }
-  }
-}
-`;
   writeFileSync(path.join(dir, 'nginx.conf'), conf);
   const name = `${bench.prefix}-bare`;
   await bench.run('docker', ['run', '-d', '--name', name, '--network', 'host', '-v', `${dir}:/etc/bare:ro`, '--entrypoint', 'nginx', image, '-c', '/etc/bare/nginx.conf', '-g', 'daemon off;']);

@@ -4,7 +4,7 @@
 //   app           the app at its container's own address (what the door dials: no docker-proxy);
 //   bare proxy    a bare nginx TLS reverse proxy of the same image (same TLS profile, certificate,
 //                 worker count, client keep-alive and the door's own upstream block for the app:
-//                 its container address, keepalive 32 ended after 1 s; no key check; environment.mjs);
+//                 its container address, keepalive 32 ended after 1 s; no key check; bare-proxy.mjs);
 //   published     the app's published port, through the engine's docker-proxy: a reference only
 //                 (docker-proxy costs about as much CPU as the app; review 2026-12-05 item 19).
 // Targets (issue 21): the keyed door over HTTPS >= 0.95 x the bare proxy (medians of >= 5 rounds),
