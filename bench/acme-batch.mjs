@@ -18,8 +18,7 @@ import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import getPort from 'get-port';
-import pg from 'pg';
-import { benchEnvironment, cli } from './environment.mjs';
+import { adminDbConfig, benchEnvironment, cli, pgClient } from './environment.mjs';
 
 const count = Number(process.env.BENCH_TENANTS ?? 50);
 const base = 'bench.example.com';
@@ -76,8 +75,7 @@ try {
   await tenantctl(['list']);
   await tenantctl(['frontdoor', 'init', '--acme', '--json']);
 
-  const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(env.env.TENANTCTL_STATE_DIR, 'admin-db.env'), 'utf8'))[1];
-  const db = new pg.Client({ host: '127.0.0.1', port: Number(env.env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin' });
+  const db = pgClient(adminDbConfig(env.env), 'acme bench\'s admin database client');
   await db.connect();
   for (let i = 0; i < count; i++) {
     await db.query("INSERT INTO admin_customers (id, name, status, host, compose_project) VALUES ($1, $1, 'failed', 'acmebench', $1)", [`t${String(i).padStart(3, '0')}`]);

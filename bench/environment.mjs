@@ -2,10 +2,12 @@
 // admin database for one run, the removal of everything that prefix (or a bench label) created, the
 // Ctrl-C that removes it too, tenantctl --json as a call, and the few figures every report prints.
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import getPort from 'get-port';
+import pg from 'pg';
+import { bareProxyConf } from './bare-proxy.mjs';
 
 export const root = path.resolve(import.meta.dirname, '..');
 export const cli = path.join(root, 'bin', 'tenantctl.js');
@@ -66,6 +68,83 @@ export async function doorBenchEnvironment(name) {
     TENANTCTL_FRONTDOOR_RATE_PER_ADDRESS: '100000/100000',
   });
   return { bench, ports };
+}
+
+/**
+ * The bare nginx TLS reverse proxy the front door benches compare the door with, started beside a
+ * door bench's door (tenant `tenant`, its door up): a proxy an operator would run in the door's
+ * place, the same image, with everything the door has that is not a check copied from the door's
+ * live files: the TLS profile, certificate and session cache, the worker count, the client
+ * keep-alive settings and connect timeout, and the tenant's upstream block itself (the app's container address with
+ * its published port as the backup, `keepalive 32`, `keepalive_timeout` below the app's idle
+ * timeout: src/frontdoor/render.ts), so nginx retries a failed connection on the same terms
+ * (proxy_next_upstream's default, error and timeout) on both. No key check, limits, usage log or
+ * headers beyond Host and Connection. The container is named `<prefix>-bare` (the run's cleanup
+ * removes it); what it is: { name, port, appAddress, conf }.
+ */
+export async function startBareProxy(bench, tenant, image) {
+  const live = path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'conf', 'live');
+  const port = await getPort();
+  const { conf, appAddress } = bareProxyConf({
+    doorConf: readFileSync(path.join(live, 'nginx.conf'), 'utf8'),
+    serverConf: readFileSync(path.join(live, 't', tenant, 'server.conf'), 'utf8'),
+    tenant,
+    port,
+  });
+  const dir = path.join(bench.dir, 'bare');
+  mkdirSync(dir);
+  for (const f of ['base.crt', 'base.key']) copyFileSync(path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'tls', f), path.join(dir, f));
+  writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const name = `${bench.prefix}-bare`;
+  await bench.run('docker', ['run', '-d', '--name', name, '--network', 'host', '-v', `${dir}:/etc/bare:ro`, '--entrypoint', 'nginx', image, '-c', '/etc/bare/nginx.conf', '-g', 'daemon off;']);
+  return { name, port, appAddress, conf };
+}
+
+/**
+ * The lines of an nginx container's error log since `since` (an ISO time) saying that a request to
+ * an upstream failed or was retried: a connect or read error, a server set aside, no live upstream.
+ * A measured path must have none: a retry on the backup (the published port, through docker-proxy)
+ * answers 200 but measures another path, and a proxy's 502 is the same failure seen by the client.
+ */
+export async function upstreamErrors(bench, container, since) {
+  const logs = await bench.run('docker', ['logs', '--since', since, container], { all: true, reject: false });
+  return (logs.all ?? '').split('\n').filter((line) => /upstream|no live upstreams|temporarily disabled/.test(line) && /\[(error|warn|crit|alert)\]/.test(line));
+}
+
+/**
+ * A pg client (not yet connected) that never crashes the bench: a connection the server, or anything
+ * between, drops while no query is running emits `error`, and an `error` event without a listener
+ * is an uncaught exception (a crash: no cleanup, no report). Here the drop is kept and said: the
+ * next query fails naming it as the first cause, and `lost()` says whether (and why) the connection
+ * went, for a check after the last query. `what` names the client in those messages. Every pg
+ * client of bench/*.mjs is made here.
+ */
+export function pgClient(config, what) {
+  const client = new pg.Client(config);
+  let lostWith;
+  client.on('error', (error) => {
+    lostWith ??= error;
+    console.error(`${what}: the database connection was lost: ${error.message}`);
+  });
+  const query = client.query.bind(client);
+  client.query = async (...args) => {
+    if (lostWith) throw new Error(`${what}: the database connection was lost before this query: ${lostWith.message}`, { cause: lostWith });
+    try {
+      return await query(...args);
+    } catch (error) {
+      // A query that failed after the connection dropped: the drop is the first cause.
+      if (lostWith && lostWith !== error) throw new Error(`${what}: the database connection was lost: ${lostWith.message} (then: ${error.message})`, { cause: lostWith });
+      throw error;
+    }
+  };
+  client.lost = () => lostWith;
+  return client;
+}
+
+/** How the benches reach a run's admin database as its owner (the password from the state dir's admin-db.env). */
+export function adminDbConfig(env) {
+  const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(env.TENANTCTL_STATE_DIR, 'admin-db.env'), 'utf8'))[1];
+  return { host: '127.0.0.1', port: Number(env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin' };
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

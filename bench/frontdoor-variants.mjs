@@ -15,11 +15,10 @@
 //       | docker build -t tenantctl-dev/nginx:valgrind -
 //     BENCH_CALLGRIND=tenantctl-dev/nginx:valgrind node bench/frontdoor-variants.mjs base 'no key check'
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import https from 'node:https';
-import getPort from 'get-port';
-import { cli, doorBenchEnvironment } from './environment.mjs';
+import { cli, doorBenchEnvironment, startBareProxy } from './environment.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -111,8 +110,7 @@ if (process.env.BENCH_DRY) {
   process.exit(0);
 }
 const { bench, ports } = await doorBenchEnvironment('fdvar');
-const barePort = await getPort();
-const bareName = `${bench.prefix}-bare`;
+let bareName;
 const nginxName = `${bench.prefix}fd-nginx`;
 try {
   const tenant = JSON.parse((await bench.run('node', [cli, 'provision', 'bench', '--plan', 'enterprise', '--json'])).stdout);
@@ -121,33 +119,11 @@ try {
   const live = realpathSync(path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'conf', 'live'));
   const original = path.join(bench.dir, 'original');
   cpSync(live, original, { recursive: true });
-  const doorConf = readFileSync(path.join(live, 'nginx.conf'), 'utf8');
-  const serverConf = readFileSync(path.join(live, 't', 'bench', 'server.conf'), 'utf8');
-  const appAddress = /server (\d+\.\d+\.\d+\.\d+:\d+) max_fails=1/.exec(serverConf)[1];
-  const directives = (text, names) => names.map((d) => new RegExp(`^\\s*${d} [^;]*;`, 'm').exec(text)?.[0].trim()).filter(Boolean).join('\n  ');
+  // The same bare proxy as bench/frontdoor.mjs's: the door's image, TLS and upstream, no checks.
+  const bare = await startBareProxy(bench, 'bench', bench.env.TENANTCTL_FRONTDOOR_NGINX_IMAGE ?? 'tenantctl/nginx:bookworm');
+  bareName = bare.name;
   const bareDir = path.join(bench.dir, 'bare');
-  mkdirSync(bareDir);
-  for (const f of ['base.crt', 'base.key']) copyFileSync(path.join(bench.env.TENANTCTL_STATE_DIR, 'frontdoor', 'tls', f), path.join(bareDir, f));
-  writeFileSync(path.join(bareDir, 'nginx.conf'), `worker_processes ${/^worker_processes (\S+);/m.exec(doorConf)[1]};
-pid /tmp/bare-nginx.pid;
-error_log stderr warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  ${directives(doorConf, ['keepalive_timeout', 'keepalive_requests', 'ssl_protocols', 'ssl_ciphers', 'ssl_prefer_server_ciphers', 'ssl_session_timeout'])}
-  ssl_session_cache shared:bare_tls:20m;
-  ssl_session_tickets off;
-  upstream app { server ${appAddress}; keepalive 32; ${directives(/upstream [^{]*\{[^}]*\}/.exec(serverConf)[0], ['keepalive_timeout', 'keepalive_requests'])} }
-  server {
-    listen 127.0.0.1:${barePort} ssl;
-    ssl_certificate /etc/bare/base.crt;
-    ssl_certificate_key /etc/bare/base.key;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; proxy_buffering off; }
-  }
-}
-`);
-  const image = bench.env.TENANTCTL_FRONTDOOR_NGINX_IMAGE ?? 'tenantctl/nginx:bookworm';
-  await bench.run('docker', ['run', '-d', '--name', bareName, '--network', 'host', '-v', `${bareDir}:/etc/bare:ro`, '--entrypoint', 'nginx', image, '-c', '/etc/bare/nginx.conf', '-g', 'daemon off;']);
+  const barePort = bare.port;
   const pids = async (name) => (await bench.run('docker', ['top', name, '-eo', 'pid'])).stdout.split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
   const appContainer = (await bench.run('docker', ['ps', '-q', '--filter', `name=${bench.prefix}`, '--filter', 'label=com.docker.compose.service=app'])).stdout.trim();
   const fixed = { app: await pids(appContainer), 'bare nginx': await pids(bareName), gateway: await pids(`${bench.prefix}fd-gateway`) };
@@ -280,7 +256,7 @@ http {
     console.log(`${name.padEnd(34)} ${m((r) => r.door.rps).toFixed(0).padStart(7)} ${m((r) => r.bare.rps).toFixed(0).padStart(8)}  ${m((r) => r.door.rps / r.bare.rps).toFixed(3)}  ${m((r) => r.door.cpu.nginx).toFixed(1).padStart(6)} (${m((r) => r.bare.cpu['bare nginx']).toFixed(1)})       ${m((r) => r.door.cpu.app).toFixed(1)} (${m((r) => r.bare.cpu.app).toFixed(1)})        ${m((r) => r.door.cpu.client).toFixed(1)} (${m((r) => r.bare.cpu.client).toFixed(1)})`);
   }
 } finally {
-  await bench.run('docker', ['rm', '-f', bareName], { reject: false });
+  if (bareName) await bench.run('docker', ['rm', '-f', bareName], { reject: false });
   await bench.run('node', [cli, 'frontdoor', 'down'], { reject: false });
   await bench.run('node', [cli, 'deprovision', 'bench', '--yes'], { reject: false });
   await bench.cleanup();

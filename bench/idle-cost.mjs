@@ -24,7 +24,6 @@
 // tenants.
 import { execa } from 'execa';
 import getPort, { portNumbers } from 'get-port';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +31,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { onInterrupt, removeDockerObjects, sleep, substitutePlaceholders, sweepUntilGone } from './environment.mjs';
+import { onInterrupt, pgClient, removeDockerObjects, sleep, substitutePlaceholders, sweepUntilGone } from './environment.mjs';
 import { cgroupV2, measureIdle } from './cgroup.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -142,7 +141,7 @@ function httpStatus(port, pathname) {
 
 async function probes(stack) {
   const result = { db: false, redis: false, app: false, worker: false };
-  const client = new pg.Client({ host: '127.0.0.1', port: stack.ports.db, user: 'tenant_app', password: stack.secrets.APP_DB_PASSWORD, database: 'tenant', connectionTimeoutMillis: 2_000 });
+  const client = pgClient({ host: '127.0.0.1', port: stack.ports.db, user: 'tenant_app', password: stack.secrets.APP_DB_PASSWORD, database: 'tenant', connectionTimeoutMillis: 2_000 }, `${stack.project}'s database probe`);
   try {
     await client.connect();
     await client.query('SELECT 1');

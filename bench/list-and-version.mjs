@@ -8,10 +8,7 @@
 //
 // Usage: npm run build && node bench/list-and-version.mjs   (BENCH_RUNS=7 by default)
 import { execa } from 'execa';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import pg from 'pg';
-import { benchEnvironment, cli } from './environment.mjs';
+import { adminDbConfig, benchEnvironment, cli, pgClient } from './environment.mjs';
 
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const tenants = 1000;
@@ -33,8 +30,7 @@ const ms = (x) => `${x.toFixed(0)} ms`;
 
 try {
   await execa('node', [cli, 'list', '--quiet'], { env, cwd: dir, timeout: 300_000 }); // starts and migrates the admin database
-  const password = /TENANTCTL_ADMIN_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(dir, 'state', 'admin-db.env'), 'utf8'))[1];
-  const client = new pg.Client({ host: '127.0.0.1', port: Number(env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin' });
+  const client = pgClient(adminDbConfig(env), 'list bench\'s admin database client');
   await client.connect();
   await client.query(
     `INSERT INTO admin_customers (id, name, plan, status, host, compose_project, app_port, db_port, redis_port, subnet, app_url)

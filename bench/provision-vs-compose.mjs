@@ -33,14 +33,13 @@
 // prefix and admin database, removed the same way.
 import { execa } from 'execa';
 import getPort, { portNumbers } from 'get-port';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, parseDocument } from 'yaml';
-import { benchEnvironment, childRunner, cli, onInterrupt, removeDockerObjects, sleep, substitutePlaceholders, sweepUntilGone } from './environment.mjs';
+import { benchEnvironment, childRunner, cli, onInterrupt, pgClient, removeDockerObjects, sleep, substitutePlaceholders, sweepUntilGone } from './environment.mjs';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const readyDeadlineMs = Number(process.env.BENCH_READY_DEADLINE_SECONDS ?? 300) * 1000;
@@ -256,7 +255,7 @@ async function untilHealthy(stack, services, started) {
 
 // (c): tenantctl's probes (src/stack/probes.ts), from outside the containers through the published ports.
 async function postgresLogin(port, password) {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: 'tenant_app', password, database: 'tenant', connectionTimeoutMillis: probeConnectTimeoutMs });
+  const client = pgClient({ host: '127.0.0.1', port, user: 'tenant_app', password, database: 'tenant', connectionTimeoutMillis: probeConnectTimeoutMs }, `the database probe of port ${port}`);
   try {
     await client.connect();
     await client.query('SELECT 1');
