@@ -96,8 +96,12 @@ export async function writeComposeFile(config: Config, layout: FrontdoorLayout, 
         ...hardening,
         // As root it reads its 0600 configuration (DAC_OVERRIDE when the operator is not root), gives
         // the usage directory to www-data and nogroup (CHOWN) with the setgid bit (FOWNER, FSETID),
-        // then drops to nobody (SETUID, SETGID), which clears them all.
-        cap_add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'SETUID', 'SETGID'],
+        // then drops to nobody (SETUID, SETGID), which clears them all. KILL is tini's (PID 1, root,
+        // keeps its capabilities): without it tini may not forward Docker's SIGTERM to the gateway,
+        // which runs as nobody by then ("Unexpected error when forwarding signal: 'Operation not
+        // permitted'"), and exits, which kills the gateway: no last flush, and a kill between a
+        // batch's commit and its files' delete counts that batch twice. Node, as nobody, has none.
+        cap_add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'SETUID', 'SETGID', 'KILL'],
         labels,
         logging,
         stop_grace_period: '10s',

@@ -294,6 +294,11 @@ describe('API keys at the door', () => {
     expect(Date.now() - stopped).toBeLessThan(2_500);
     // And it stays closed: no stale verdict is served while the gateway is away.
     for (let i = 0; i < 5; i++) expect((await door(`acme.${base}`, '/api/x', { headers: withKey(keys.acme!) })).status).toBe(503);
+    // It stopped on its own terms (SIGTERM reached node through tini: last flush, exit 0), not killed
+    // half-way through a batch (which counts that batch twice).
+    const gateway = JSON.parse((await execa('docker', ['inspect', '--format', '{{json .State}}', `${h.prefix}fd-gateway`])).stdout);
+    expect(gateway.ExitCode).toBe(0);
+    expect((await execa('docker', ['logs', `${h.prefix}fd-gateway`], { all: true })).all).not.toMatch(/forwarding signal/);
     const status = (await h.cli(['frontdoor', 'status', '--json'])).json();
     expect(status.healthy).toBe(false);
     await ok(['frontdoor', 'reload']);
