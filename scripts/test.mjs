@@ -104,13 +104,22 @@ async function inLanes(laneCount) {
     });
   }
 
+  /** Per lane, the seconds it sat idle because every file left shared an `apart` set with a running one, by set. */
+  const idle = new Map();
   const runLane = async (lane) => {
     for (;;) {
       if (interrupted || queue.length === 0) return;
       const busy = new Set([...running.values()].flatMap(({ job }) => job.sets));
       const index = queue.findIndex((job) => !job.sets.some((set) => busy.has(set)));
       if (index < 0) {
-        await changed(); // every file left waits for one of its set to end
+        // Every file left waits for one of its set to end: the lane idles meanwhile.
+        const blocking = [...new Set(queue.flatMap((job) => job.sets.filter((set) => busy.has(set))))];
+        const waitStarted = performance.now();
+        await changed();
+        const waited = (performance.now() - waitStarted) / 1000;
+        const mine = idle.get(lane) ?? new Map();
+        for (const set of blocking) mine.set(set, (mine.get(set) ?? 0) + waited / blocking.length);
+        idle.set(lane, mine);
         continue;
       }
       const [job] = queue.splice(index, 1);
@@ -125,7 +134,7 @@ async function inLanes(laneCount) {
   }
   const skippedJobs = interrupted ? [...queue, ...last.filter((job) => !results.some((r) => r.job === job))] : [];
   recordDurations(results);
-  printSummary({ results, laneCount, wall: seconds(), lanesSeconds, skippedJobs, interrupted, cpu: cpuShare(cpuAtStart, hostCpu()) });
+  printSummary({ results, laneCount, wall: seconds(), lanesSeconds, skippedJobs, interrupted, cpu: cpuShare(cpuAtStart, hostCpu()), idle });
   if (interrupted) return interrupted === 'SIGINT' ? 130 : 143;
   return results.every((r) => r.ok) ? 0 : 1;
 }
@@ -219,13 +228,16 @@ function cpuShare(a, b) {
   return a && b && b.total > a.total ? Math.round((100 * (b.busy - a.busy)) / (b.total - a.total)) : undefined;
 }
 
-function printSummary({ results, laneCount, wall, lanesSeconds, skippedJobs, interrupted, cpu }) {
+function printSummary({ results, laneCount, wall, lanesSeconds, skippedJobs, interrupted, cpu, idle }) {
   // How busy the whole machine was (every process, not only the tests'): near 100% says more lanes would not help.
   const busy = cpu === undefined ? '' : `; host CPU ${cpu}% busy`;
   const lines = ['', `test: wall ${wall} s: ${laneCount} lanes ${lanesSeconds} s, then alone ${wall - lanesSeconds} s${busy}`];
   for (let lane = 1; lane <= laneCount; lane++) {
     const mine = results.filter((r) => r.lane === lane);
     lines.push(`  lane ${lane}: ${mine.reduce((s, r) => s + r.took, 0)} s in ${mine.length} jobs: ${mine.map((r) => `${path.basename(r.job.name).replace(/\.test\.ts$/, '')} ${r.took}${r.ok ? '' : ' FAILED'}`).join(', ')}`);
+    // Time the lane had files left but could start none of them (each shared an `apart` set with a running file).
+    const waits = [...(idle.get(lane) ?? new Map()).entries()].map(([set, s]) => [set, Math.round(s)]).filter(([, s]) => s > 0);
+    if (waits.length) lines.push(`    idle ${waits.reduce((t, [, s]) => t + s, 0)} s waiting for apart sets: ${waits.map(([set, s]) => `${set} ${s} s`).join(', ')}`);
   }
   const solo = results.filter((r) => r.lane === undefined);
   if (solo.length) lines.push(`  alone: ${solo.map((r) => `${path.basename(r.job.name).replace(/\.test\.ts$/, '')} ${r.took}${r.ok ? '' : ' FAILED'}`).join(', ')}`);

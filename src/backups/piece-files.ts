@@ -64,7 +64,10 @@ export async function inPieceVolume(
   await ctx.dockerHost.run(['docker', 'rm', '-f', name], { timeoutMs: 60_000, signal: ctx.signal });
   const argv = ['run', '--rm', '-i', '--name', name, '--network', 'none', '--user', '0', '--label', `tenantctl.restore=${where.tenant}`,
     '-e', `ASIDE=${names.aside}`, '-e', `INCOMING=${names.incoming}`, '-e', `KEPT=${names.kept}`,
-    '-v', `${where.volume}:/v`, '--entrypoint', 'sh', where.image, '-c', `set -eu\ncd /v\n${script}`];
+    // A tmpfs where the service mounts the volume (its image's VOLUME, as a rule): else the helper got
+    // an anonymous volume there, a copy of the image's files, which --rm does not always remove
+    // (pitr/volume-steps.ts says when).
+    '-v', `${where.volume}:/v`, ...(piece.mount && piece.mount !== '/v' ? ['--mount', `type=tmpfs,dst=${piece.mount}`] : []), '--entrypoint', 'sh', where.image, '-c', `set -eu\ncd /v\n${script}`];
   const result = input === undefined
     ? await ctx.dockerHost.run(['docker', ...argv], { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal })
     : await dockerFromFile(ctx.dockerHost, argv, input, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });

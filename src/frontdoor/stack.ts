@@ -213,8 +213,8 @@ export async function servedGeneration(config: Config, signal?: AbortSignal): Pr
  * an old worker, whatever the last probe said.
  */
 const oldWorkersOverlapMs = 100;
-/** How long past that every probe must answer with the new generation. */
-const generationConfirmMs = oldWorkersOverlapMs + 50;
+/** How long past that every probe must answer with the new generation (or, reload-in-place.ts, the new certificate). */
+export const generationConfirmMs = oldWorkersOverlapMs + 50;
 
 /** Waits until new connections are served by `generation` (after a reload or a start). */
 export async function waitForGeneration(host: DockerHost, config: Config, generation: number, signal?: AbortSignal): Promise<void> {

@@ -34,9 +34,13 @@ const helperName = (w: VolumeWhere) => `tenantctl-pitr-${w.tenant}-${w.suffix}`;
 
 function helperArgs(w: VolumeWhere, script: string, interactive: boolean): string[] {
   const n = pitrNames(w.suffix);
+  // The image declares its data directory a VOLUME: without a mount there, each helper got an
+  // anonymous volume holding a copy of the image's initialised data directory, which --rm does not
+  // always remove (two helpers ending at once leaked one on Docker 20.10, observed in CI). A tmpfs
+  // there (the helper works in /v) makes none.
   return ['run', '--rm', ...(interactive ? ['-i'] : []), '--name', helperName(w), '--network', 'none', '--user', '0', '--label', `tenantctl.restore=${w.tenant}`,
     '-e', `STAGED=${n.staged}`, '-e', `WAL=${n.wal}`, '-e', `REPLACED=${n.replaced}`, '-e', `RESTORED=${n.restored}`,
-    '-v', `${w.volume}:/v`, '--entrypoint', 'sh', w.image, '-c', `set -eu\ncd /v\n${script}`];
+    '-v', `${w.volume}:/v`, '--mount', `type=tmpfs,dst=${w.dataDir}`, '--entrypoint', 'sh', w.image, '-c', `set -eu\ncd /v\n${script}`];
 }
 
 /** Runs `script` (sh, in the volume's root) to its end. */

@@ -185,7 +185,9 @@ describe('fencing in one process', () => {
       for (const release of releases) await release();
       await db.close();
     }
-  });
+  // The same logins as the test above (a pool, a connection per lock, pg_locks polled until the
+  // terminated session is gone), on the same loaded host: the same deadline, not the default 30 s.
+  }, 120_000);
 });
 
 describe('the host', () => {

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { containerOf, createHarness, dockerExec, type Harness } from './harness.js';
+import { containerOf, createHarness, dockerExec, dockerObjectsWithPrefix, rollbackPinsWithPrefix, type Harness } from './harness.js';
 import { startPausedAt } from './pause.js';
 import { interrupt, killHard } from './journal.js';
 
@@ -332,5 +332,23 @@ describe('migrate and deprovision-then-restore of a frontbase tenant', () => {
     expect(row).toEqual({ template: 'frontbase', profiles: ['postgres'] });
     expect(await fingerprint(id)).toBe(backedUp);
     await expectClean(id);
+  }, 300_000);
+});
+
+describe('what the file leaves', () => {
+  it('nothing of its own once its tenants are deprovisioned: no container, network or volume of its projects but the admin database\'s, no rollback pin', async () => {
+    for (const tenant of (await h.adminQuery("SELECT id FROM admin_customers WHERE status <> 'deprovisioned'")).map((r) => r.id as string)) {
+      const d = await h.cli(['deprovision', tenant, '--yes', '--json']);
+      expect(d.exitCode, d.why).toBe(0);
+    }
+    const left = await dockerObjectsWithPrefix(h.prefix);
+    const admin = await dockerObjectsWithPrefix(`${h.prefix}-admin`);
+    expect({
+      containers: left.containers.filter((c) => !admin.containers.includes(c)),
+      networks: left.networks.filter((n) => !admin.networks.includes(n)),
+      volumes: left.volumes.filter((v) => !admin.volumes.includes(v)),
+    }).toEqual({ containers: [], networks: [], volumes: [] });
+    // The upgrades' pins (tenantctl-rollback:<project>-<service>) go with the tenant they kept images for.
+    expect(await rollbackPinsWithPrefix(h.prefix)).toEqual([]);
   }, 300_000);
 });

@@ -146,11 +146,28 @@ export async function dockerObjectsWithPrefix(prefix: string): Promise<{ contain
   return { containers: pick(containers), networks: pick(networks), volumes: pick(volumes) };
 }
 
+/**
+ * The image tags of the prefix's compose projects: upgrade's rollback pins
+ * (tenantctl-rollback:<project>-<service>, src/stack/rollback-pins.ts), which only a deprovision of
+ * the tenant removes, so a file that leaves a tenant it upgraded to the harness would leave them.
+ */
+export async function rollbackPinsWithPrefix(prefix: string): Promise<string[]> {
+  const out = await docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=tenantctl-rollback:${prefix}*`]);
+  return out.split('\n').filter(Boolean);
+}
+
+/** Everything of the prefix: its compose projects' containers (with their anonymous volumes: rm -v), networks, volumes, and rollback pins. */
 export async function removeDockerObjectsWithPrefix(prefix: string): Promise<void> {
   const left = await dockerObjectsWithPrefix(prefix);
   if (left.containers.length) await docker(['rm', '-fv', ...left.containers]);
   if (left.networks.length) await docker(['network', 'rm', ...left.networks]);
   if (left.volumes.length) await docker(['volume', 'rm', '-f', ...left.volumes]);
+  // Only the tags, as deprovision removes them (an image goes with its last tag when no container uses it).
+  for (const pin of await rollbackPinsWithPrefix(prefix)) {
+    const removed = await execa('docker', ['image', 'rm', '--no-prune', pin], { timeout: 60_000, reject: false });
+    // Still the only tag of an image another container runs: the tag stays with it, as in src/stack/rollback-pins.ts.
+    if (removed.exitCode !== 0 && !/being used|conflict/i.test(removed.stderr)) throw new Error(`docker image rm ${pin}: ${removed.stderr}`);
+  }
 }
 
 /** Containers of one compose project by service name. */

@@ -7,7 +7,7 @@ import { frontdoorReloadDeadlineMs, probeConnectTimeoutMs } from '../../common/t
 import { ignoreFailure } from '../../common/ignore-failure.js';
 import type { Context } from '../../context.js';
 import { frontdoorLayout } from '../layout.js';
-import { dialAddress, signalReload, testGeneration } from '../stack.js';
+import { dialAddress, generationConfirmMs, signalReload, testGeneration } from '../stack.js';
 import { lockReloads } from '../sync.js';
 import { pemFile } from './certificates.js';
 
@@ -16,7 +16,10 @@ import { pemFile } from './certificates.js';
 // names the renewed files and no rendering is needed (the agent has no access to the door's
 // configuration). Under the door's reload lock: `nginx -t` of the live configuration in the running
 // nginx (it loads every certificate: a bad file is refused and nothing is reloaded), SIGHUP, then
-// each renewed name is dialled by SNI until nginx presents the new certificate.
+// each renewed name is dialled by SNI until nginx presents the new certificate, the first one on
+// fresh connections for generationConfirmMs in a row (as the door's sync waits for a generation:
+// one answer only says a new worker runs, while old ones may still take connections and present
+// the old certificate for 100 ms and more).
 
 /** The certificate nginx presents for `servername` on the HTTPS listener, or why not. */
 function presentedCertificate(ctx: Context, servername: string, signal: AbortSignal): Promise<X509Certificate | Error> {
@@ -77,19 +80,27 @@ export async function reloadInPlace(ctx: Context, hostnames: readonly string[]):
   } finally {
     await release();
   }
+  // Once one name was presented renewed for the whole window, the old workers no longer take
+  // connections: one answer each suffices for the others.
+  let confirmed = false;
   for (const hostname of hostnames) {
     const wanted = new X509Certificate(await readFile(pemFile(layout, hostname))).serialNumber;
+    let firstSeen: number | undefined;
     await retryUntilDeadline(async () => {
       const seen = await presentedSerial(ctx, hostname, ctx.signal);
-      if (seen instanceof Error) return notYet(`${hostname}: ${seen.message}`);
-      return seen === wanted ? done(undefined) : notYet(`nginx still presents serial ${seen} for ${hostname}`);
+      if (seen instanceof Error) return (firstSeen = undefined, notYet(`${hostname}: ${seen.message}`));
+      if (seen !== wanted) return (firstSeen = undefined, notYet(`nginx still presents serial ${seen} for ${hostname}`));
+      firstSeen ??= Date.now();
+      if (confirmed || Date.now() - firstSeen >= generationConfirmMs) return done(undefined);
+      return notYet(`nginx presents the renewed certificate of ${hostname}; old workers may still take connections`, true);
     }, {
       what: `waiting for nginx to present the renewed certificate of ${hostname}`,
       deadlineMs: frontdoorReloadDeadlineMs,
       signal: ctx.signal,
-      initialDelayMs: 50,
+      initialDelayMs: 20,
       maxDelayMs: 1_000,
       onDeadline: (why) => new TenantctlError('frontdoor', `nginx did not take up the renewed certificate of ${hostname} within ${frontdoorReloadDeadlineMs / 1000} s (${why})`),
     });
+    confirmed = true;
   }
 }
