@@ -163,6 +163,18 @@ export async function imageExists(host: DockerHost, image: string, signal?: Abor
   }
 }
 
+/**
+ * `--mount type=tmpfs` over every VOLUME the image declares, for a short-lived helper container:
+ * otherwise each run creates an anonymous volume (for tenantctl/postgres, a copy of its initialised
+ * data directory) that `--rm` does not always remove (two helpers ending at once leaked one on
+ * Docker 20.10). Memory-only, nothing copied, gone with the container.
+ */
+export async function tmpfsOverImageVolumes(host: DockerHost, image: string, signal?: AbortSignal): Promise<string[]> {
+  const declared = await host.docker(['image', 'inspect', '--format', '{{json .Config.Volumes}}', image], { signal });
+  const volumes = Object.keys((JSON.parse(declared.trim() || 'null') as Record<string, unknown> | null) ?? {});
+  return volumes.flatMap((dst) => ['--mount', `type=tmpfs,dst=${dst}`]);
+}
+
 /** Which of `images` the host does not have: one docker call when all are there (the common case). */
 export async function missingImages(host: DockerHost, images: string[], signal?: AbortSignal): Promise<string[]> {
   if (images.length === 0) return [];

@@ -1,4 +1,5 @@
 import type { DockerHost } from '../engine/docker-host.js';
+import { tmpfsOverImageVolumes } from '../engine/docker.js';
 import { volumeUsageTimeoutMs } from '../common/timeouts.js';
 import { failureMeans, ignoreFailure } from '../common/ignore-failure.js';
 
@@ -41,12 +42,13 @@ export async function volumeUsageOn(host: DockerHost, projects: ReadonlySet<stri
   const byProject = new Map<string, number>([...projects].map((p) => [p, 0]));
   if (volumes.length === 0) return { byProject, volumes: 0, durationMs: performance.now() - started };
   const mounts = volumes.flatMap(([name], i) => ['--mount', `type=volume,src=${name},dst=/v/${i},readonly,volume-nocopy`]);
+  const noAnonymousVolume = await tmpfsOverImageVolumes(host, image, signal);
   let out: string;
   try {
     out = await host.docker([
       'run', '--rm', '--network', 'none', '--user', '0', '--read-only', '--cap-drop', 'ALL', '--cap-add', 'DAC_READ_SEARCH',
       '--security-opt', 'no-new-privileges', '--label', 'tenantctl.helper=volume-usage',
-      '--entrypoint', 'du', ...mounts, image, '-s', '-B1', ...volumes.map((_, i) => `/v/${i}`),
+      '--entrypoint', 'du', ...noAnonymousVolume, ...mounts, image, '-s', '-B1', ...volumes.map((_, i) => `/v/${i}`),
     ], { signal, timeoutMs: volumeUsageTimeoutMs });
   } finally {
     await removeCreatedByAccident(host, new Set(volumes.map(([name]) => name)));
