@@ -147,12 +147,13 @@ export class ScheduleStore {
   /**
    * The host's schedules with their newest succeeded run's end (for admin-backup, or the newest
    * admin backup anyone made: admin_last_admin_backup(), migration 029), for the missed-run alerts.
+   * `adminBackups: false` leaves that function out (a role without its grant still reads the rest).
    */
-  async freshness(host: string): Promise<ScheduleFreshness[]> {
+  async freshness(host: string, { adminBackups = true }: { adminBackups?: boolean } = {}): Promise<ScheduleFreshness[]> {
     const { rows } = await this.db.pool.query(
       `SELECT s.kind, s.target, s.spec, s.every_seconds, s.created_at,
               greatest((SELECT max(r.finished_at) FROM admin_schedule_runs r WHERE r.schedule_id = s.id AND r.state = 'succeeded'),
-                       CASE WHEN s.kind = 'admin-backup' THEN admin_last_admin_backup() END) AS last_ok
+                       ${adminBackups ? "CASE WHEN s.kind = 'admin-backup' THEN admin_last_admin_backup() END" : 'NULL'}) AS last_ok
          FROM admin_schedules s WHERE s.host = $1 AND NOT s.disabled ORDER BY s.kind, s.target`,
       [host],
     ).catch(this.db.unreachable);
@@ -160,6 +161,19 @@ export class ScheduleStore {
       kind: r.kind, target: r.target, spec: r.spec, everySeconds: r.every_seconds,
       createdAt: (r.created_at as Date).toISOString(), lastSucceededAt: iso(r.last_ok),
     }));
+  }
+
+  /**
+   * The set of findings the schedule's newest earlier doctor run recorded (its findingsKey, once its
+   * alert was queued), or null: none recorded one.
+   */
+  async previousFindingsKey(scheduleId: number, beforeRun: number): Promise<string | null> {
+    const { rows } = await this.db.pool.query(
+      `SELECT detail->>'findingsKey' AS key FROM admin_schedule_runs
+        WHERE schedule_id = $1 AND id <> $2 AND detail ? 'findingsKey' ORDER BY started_at DESC, id DESC LIMIT 1`,
+      [scheduleId, beforeRun],
+    ).catch(this.db.unreachable);
+    return rows[0]?.key ?? null;
   }
 
   async runs(scheduleId: number): Promise<ScheduleRun[]> {
