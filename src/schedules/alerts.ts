@@ -159,6 +159,9 @@ export interface DoctorFindingRef {
   detail: string;
 }
 
+/** Findings of a moment, not of a discrepancy: left out of doctor.findings. */
+const passingFindings = new Set(['operation-in-flight']);
+
 /**
  * The set of a doctor run's findings, as a key: each finding's kind, tenant and host (not its
  * wording, which may carry ages and counts), sorted, hashed; '' for none. A run whose key is not the
@@ -175,7 +178,10 @@ export function findingsKey(findings: readonly DoctorFindingRef[]): string {
  * findings (its key is not the previous run's), never for a run that found nothing nor again for
  * the same set on every run. A set that cleared and came back is new again.
  */
-export function doctorFindingsAlert(host: string, findings: readonly DoctorFindingRef[], previousKey: string | null, runId: string | number): { key: string; alert?: AlertEvent } {
+export function doctorFindingsAlert(host: string, all: readonly DoctorFindingRef[], previousKey: string | null, runId: string | number): { key: string; alert?: AlertEvent } {
+  // A command running on a tenant at that moment is no discrepancy: alerting it would raise one
+  // whenever an operator's command overlapped a run, and another when it did not.
+  const findings = all.filter((f) => !passingFindings.has(f.kind));
   const key = findingsKey(findings);
   if (key === '' || key === previousKey) return { key };
   const kinds = [...new Set(findings.map((f) => f.kind))].sort();
