@@ -20,7 +20,7 @@ export interface EndpointFilter {
 /**
  * The endpoints `kind` is due for: those whose filter takes it and that got no delivery of the key
  * within `repeatAfterMs` before `now` (`lastSent`: each endpoint's newest delivery of the key, pending
- * or delivered; one that failed for good was not received and does not count).
+ * delivered, or failed within the last day: see raiseRepeating).
  */
 export function endpointsDue(endpoints: readonly EndpointFilter[], kind: string, lastSent: ReadonlyMap<string, number>, now: number, repeatAfterMs: number): string[] {
   return endpoints
@@ -35,7 +35,10 @@ export function endpointsDue(endpoints: readonly EndpointFilter[], kind: string,
 /**
  * Raises `event` under `key` to each endpoint it is due for (endpointsDue, against the database's
  * clock: agents' clocks may differ); how many deliveries were queued (0: every endpoint had it
- * within the interval, or none takes it).
+ * within the interval, or none takes it). A row dated after the database's now() is no delivery
+ * (the agent cannot write created_at since 032; an older or hand-made row could be dated so). A
+ * delivery that failed for good counts as sent for a day (an endpoint that refuses is not sent a new
+ * copy every pass; once a day it is tried again).
  */
 export async function raiseRepeating(ctx: Context, key: string, event: AlertEvent, repeatAfterMs: number): Promise<number> {
   const db = await ctx.adminDb();
@@ -45,7 +48,8 @@ export async function raiseRepeating(ctx: Context, key: string, event: AlertEven
     const { rows: endpoints } = await client.query('SELECT id, events FROM admin_alert_endpoints');
     const { rows: sent } = await client.query(
       `SELECT endpoint_id, max(created_at) AS last FROM admin_alert_deliveries
-        WHERE repeat_key = $1 AND state <> 'failed' GROUP BY endpoint_id`,
+        WHERE repeat_key = $1 AND created_at <= now() AND (state <> 'failed' OR created_at > now() - interval '1 day')
+        GROUP BY endpoint_id`,
       [key],
     );
     const due = endpointsDue(
