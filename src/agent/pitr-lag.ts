@@ -20,6 +20,8 @@ export interface ShippingRecord {
   /** Archived segments still in the volume after the last shipment. */
   waiting: number;
   lastError: string | null;
+  /** How long shipping has failed, from its first failure since a success (migration 033); null: it does not fail. */
+  failingSeconds: number | null;
   /** When the last shipment (or its failure) was recorded. */
   checkedAt: string;
 }
@@ -33,7 +35,8 @@ export interface LagJudgement {
 /**
  * Whether a tenant's WAL shipping is behind by more than `boundSeconds`, from its record alone:
  * - no shipment recorded for longer than the bound (the shipping loop does not reach it);
- * - shipping fails, and the newest segment in the repository is older than the bound (or none is);
+ * - shipping has failed for longer than the bound (since its first failure after a success: an idle
+ *   tenant's newest segment is hours old whatever happens, so its age says nothing of the failure);
  * - segments wait in the volume and the newest shipped one is older than the bound.
  * An idle database archives nothing for hours: an old newest segment with nothing waiting and no
  * error is caught up (everything archived is in the repository).
@@ -41,9 +44,10 @@ export interface LagJudgement {
 export function judgeLag(record: ShippingRecord, now: number, boundSeconds: number): LagJudgement {
   const unchecked = Math.floor((now - Date.parse(record.checkedAt)) / 1000);
   if (unchecked > boundSeconds) return { behind: true, reason: `no shipment recorded for ${unchecked} s` };
-  const old = record.lagSeconds === null || record.lagSeconds > boundSeconds;
   const newest = record.lagSeconds === null ? 'nothing shipped yet' : `the newest shipped segment was archived ${record.lagSeconds} s ago`;
-  if (record.lastError !== null && old) return { behind: true, reason: `shipping fails (${record.lastError}); ${newest}` };
+  if (record.lastError !== null && record.failingSeconds !== null && record.failingSeconds > boundSeconds) {
+    return { behind: true, reason: `shipping has failed for ${record.failingSeconds} s (${record.lastError}); ${newest}` };
+  }
   if (record.waiting > 0 && record.lagSeconds !== null && record.lagSeconds > boundSeconds) return { behind: true, reason: `${record.waiting} archived segment(s) wait in the volume; ${newest}` };
   return { behind: false };
 }
@@ -80,7 +84,7 @@ export function behindBefore(first: FirstBehind | undefined, record: ShippingRec
 
 /** The alert of a transition. */
 export function lagAlert(host: string, tenant: string, to: LagState, judgement: LagJudgement, record: ShippingRecord, boundSeconds: number): AlertEvent {
-  const detail = { boundSeconds, lagSeconds: record.lagSeconds, waiting: record.waiting, lastError: record.lastError, checkedAt: record.checkedAt };
+  const detail = { boundSeconds, lagSeconds: record.lagSeconds, waiting: record.waiting, lastError: record.lastError, failingSeconds: record.failingSeconds, checkedAt: record.checkedAt };
   return to === 'lagging'
     ? { kind: 'pitr.lagging', tenant, host, summary: `${tenant}'s WAL shipping is behind by more than ${boundSeconds} s: ${judgement.reason}`, detail: { ...detail, reason: judgement.reason } }
     : { kind: 'pitr.caught-up', tenant, host, summary: `${tenant}'s WAL shipping has caught up (within ${boundSeconds} s)`, detail };
@@ -101,7 +105,7 @@ export function pitrLagLoop(boundSeconds: number, intervalMs: number, shipInterv
       const plans = Object.entries(agent.ctx.config.plans).filter(([, p]) => p.pitr).map(([name]) => name);
       if (plans.length === 0) return;
       const { rows } = await agent.db.pool.query(
-        `SELECT c.id, w.newest_archived_at, w.waiting, w.last_error, w.checked_at, now() AS now,
+        `SELECT c.id, w.newest_archived_at, w.waiting, w.last_error, w.failing_since, w.checked_at, now() AS now,
                 (SELECT e.kind FROM admin_tenant_events e WHERE e.customer_id = c.id AND e.kind IN ('pitr.lagging', 'pitr.caught-up') ORDER BY e.created_at DESC, e.id DESC LIMIT 1) AS recorded
            FROM admin_customers c JOIN admin_wal_shipping w ON w.customer_id = c.id
           WHERE c.host = $1 AND c.status = 'active' AND c.plan = ANY($2::text[]) ORDER BY c.id`,
@@ -114,6 +118,7 @@ export function pitrLagLoop(boundSeconds: number, intervalMs: number, shipInterv
           lagSeconds: r.newest_archived_at ? Math.max(0, Math.round((now - (r.newest_archived_at as Date).getTime()) / 1000)) : null,
           waiting: Number(r.waiting),
           lastError: r.last_error ?? null,
+          failingSeconds: r.last_error && r.failing_since ? Math.max(0, Math.round((now - (r.failing_since as Date).getTime()) / 1000)) : null,
           checkedAt: (r.checked_at as Date).toISOString(),
         };
         const judgement = judgeLag(record, now, boundSeconds);

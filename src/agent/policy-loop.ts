@@ -9,7 +9,7 @@ import { markDeprovisionWarned } from '../suspension/warned.js';
 import { messageOf } from '../common/errors.js';
 import { recordedPolicyDays } from '../suspension/policy-setting.js';
 import { ScheduleStore } from '../schedules/store.js';
-import { missedAlert, missedBackups, missedSchedules, type ScheduleFreshness } from '../schedules/alerts.js';
+import { missedAlert, missedBackups, missedScheduleKey, missedSchedules, type ScheduleFreshness } from '../schedules/alerts.js';
 import { deprovisionByPolicy, forgetPolicyMark, pendingPolicyDeprovisions } from '../suspension/policy-deprovision.js';
 
 // The policies the agent watches on its host, once an hour on the leader: a tenant's volumes over
@@ -81,13 +81,15 @@ export function policyLoop(everyMs = hourMs): AgentLoop {
       schedules = await new ScheduleStore(agent.db).freshness(agent.hostId);
       for (const missed of missedSchedules(schedules, agent.ctx.clock.now())) {
         agent.log(`policies: ${missed.schedule.kind} ${missed.schedule.target} has not succeeded for ${missed.staleSeconds} s (${missed.schedule.spec})`);
-        await once(agent, `schedule-missed:${missed.schedule.kind}:${missed.schedule.target}`, missedAlert(missed, agent.hostId));
+        await once(agent, missedScheduleKey(agent.hostId, missed.schedule), missedAlert(missed, agent.hostId));
       }
     } catch (error) {
       agent.log(`policies: missed schedules not checked: ${messageOf(error)}`);
       // The plans' backups below are still checked: their schedules without the admin backup's function.
       schedules = await new ScheduleStore(agent.db).freshness(agent.hostId, { adminBackups: false });
     }
+    // The tenants' keys below name the tenant alone: a tenant is on one host at a time, and the same
+    // finding of a tenant that moved is not news to an endpoint that got it within the day.
     const { over } = await tenantsOverQuota(agent.ctx);
     for (const t of over.filter((o) => o.host === agent.hostId)) {
       await once(agent, `disk:${t.id}`, {

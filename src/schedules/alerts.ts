@@ -137,6 +137,15 @@ export function missedBackups(schedule: Pick<ScheduleFreshness, 'createdAt' | 'e
   });
 }
 
+/**
+ * The repeat key of a missed schedule (alerts/repeat.ts): its host's, kind and target. Retention
+ * (target: the plan) and certificate renewal (`*`) exist on every host; a key without the host
+ * would let one host's delivery silence another host's missed run for a day.
+ */
+export function missedScheduleKey(host: string, schedule: Pick<ScheduleRef, 'kind' | 'target'>): string {
+  return `schedule-missed:${host}:${schedule.kind}:${schedule.target}`;
+}
+
 /** The alert for a missed schedule on `host`. */
 export function missedAlert(missed: MissedSchedule, host: string): AlertEvent {
   const s = missed.schedule;
@@ -173,21 +182,44 @@ export function findingsKey(findings: readonly DoctorFindingRef[]): string {
   return createHash('sha256').update(items.join('\n')).digest('hex').slice(0, 32);
 }
 
+/** What a doctor run recorded of its set (once its alert was queued): its key and the findings it compared. */
+export interface RecordedFindings {
+  key: string;
+  /** The compared set (kind, tenant, host); null: a run from before it was recorded. */
+  compared: DoctorFindingRef[] | null;
+}
+
+/**
+ * The set a run is compared by: its findings, but of a tenant with an operation in flight (busy:
+ * nothing of it is judged meanwhile, findings.ts) the previous run's findings of that tenant
+ * instead, as unknown rather than gone. Else an operator's command overlapping a run shrinks the set
+ * and the next run, the command over, finds it grown again: two alerts for no change.
+ */
+export function comparedFindings(all: readonly DoctorFindingRef[], previous: readonly DoctorFindingRef[] | null): DoctorFindingRef[] {
+  const busy = new Set(all.filter((f) => f.kind === 'operation-in-flight').map((f) => f.tenant));
+  const own = all.filter((f) => !passingFindings.has(f.kind) && !(f.tenant !== '' && busy.has(f.tenant)));
+  const kept = (previous ?? []).filter((f) => f.tenant !== '' && busy.has(f.tenant));
+  return [...own, ...kept].map((f) => ({ kind: f.kind, tenant: f.tenant, ...(f.host ? { host: f.host } : {}), detail: f.detail ?? '' }));
+}
+
 /**
  * The doctor.findings alert of a scheduled doctor run, or undefined: raised once per new set of
  * findings (its key is not the previous run's), never for a run that found nothing nor again for
- * the same set on every run. A set that cleared and came back is new again.
+ * the same set on every run. A set that cleared and came back is new again. `compared` is the set
+ * to record with the key (comparedFindings).
  */
-export function doctorFindingsAlert(host: string, all: readonly DoctorFindingRef[], previousKey: string | null, runId: string | number): { key: string; alert?: AlertEvent } {
+export function doctorFindingsAlert(host: string, all: readonly DoctorFindingRef[], previous: RecordedFindings | null, runId: string | number): { key: string; compared: Array<Omit<DoctorFindingRef, 'detail'>>; alert?: AlertEvent } {
   // A command running on a tenant at that moment is no discrepancy: alerting it would raise one
   // whenever an operator's command overlapped a run, and another when it did not.
-  const findings = all.filter((f) => !passingFindings.has(f.kind));
+  const findings = comparedFindings(all, previous?.compared ?? null);
   const key = findingsKey(findings);
-  if (key === '' || key === previousKey) return { key };
+  const compared = findings.map((f) => ({ kind: f.kind, tenant: f.tenant, ...(f.host ? { host: f.host } : {}) }));
+  if (key === '' || key === (previous?.key ?? null)) return { key, compared };
   const kinds = [...new Set(findings.map((f) => f.kind))].sort();
   const shown = findings.slice(0, 20).map((f) => ({ kind: f.kind, tenant: f.tenant, ...(f.host ? { host: f.host } : {}), detail: f.detail.slice(0, 300) }));
   return {
     key,
+    compared,
     alert: {
       kind: 'doctor.findings',
       host,

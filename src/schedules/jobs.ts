@@ -147,12 +147,17 @@ async function doctorReport(ctx: Context, store: ScheduleStore, schedule: Schedu
   await store.note(run.id, { findings });
   const checked = `${tenantCount(report.checked.tenants)} checked`;
   let summary = report.findings.length === 0 ? `no discrepancy (${checked})` : `${report.findings.length} ${report.findings.length === 1 ? 'discrepancy' : 'discrepancies'} (${checked}): see tenantctl doctor`;
-  const { key, alert } = doctorFindingsAlert(ctx.dockerHost.id, findings, await store.previousFindingsKey(schedule.id, run.id), run.id);
+  const { key, compared, alert } = doctorFindingsAlert(ctx.dockerHost.id, findings, await store.previousFindings(schedule.id, run.id), run.id);
+  let queued = false;
   try {
     if (alert) await raiseAlert(ctx, alert);
-    await store.note(run.id, { findingsKey: key });
+    queued = true;
+    await store.note(run.id, { findingsKey: key, findingsCompared: compared });
   } catch (error) {
-    summary += ` (its doctor.findings alert was not queued: ${messageOf(error)}; the next run raises it)`;
+    // Queued but not recorded: the next run would raise it again; said, not hidden as not queued.
+    summary += queued
+      ? ` (its doctor.findings alert was queued, but its set was not recorded: ${messageOf(error)}; the next run may raise it again)`
+      : ` (its doctor.findings alert was not queued: ${messageOf(error)}; the next run raises it)`;
   }
   return { outcome: 'succeeded', summary, error: null };
 }

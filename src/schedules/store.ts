@@ -2,7 +2,7 @@ import type { AdminDb } from '../admin-db/database.js';
 import type pg from 'pg';
 import { TenantctlError } from '../common/errors.js';
 import type { DesiredSchedule, ScheduleKind } from './desired.js';
-import type { ScheduleFreshness } from './alerts.js';
+import type { RecordedFindings, ScheduleFreshness } from './alerts.js';
 
 /** The session holding a host's leader lock (src/agent/leader.ts): a backend pid and its start. */
 export interface LeaderSession {
@@ -164,16 +164,18 @@ export class ScheduleStore {
   }
 
   /**
-   * The set of findings the schedule's newest earlier doctor run recorded (its findingsKey, once its
-   * alert was queued), or null: none recorded one.
+   * The set of findings the schedule's newest earlier doctor run recorded (its findingsKey and the
+   * findings it compared, once its alert was queued), or null: none recorded one.
    */
-  async previousFindingsKey(scheduleId: number, beforeRun: number): Promise<string | null> {
+  async previousFindings(scheduleId: number, beforeRun: number): Promise<RecordedFindings | null> {
     const { rows } = await this.db.pool.query(
-      `SELECT detail->>'findingsKey' AS key FROM admin_schedule_runs
+      `SELECT detail->>'findingsKey' AS key, detail->'findingsCompared' AS compared FROM admin_schedule_runs
         WHERE schedule_id = $1 AND id <> $2 AND detail ? 'findingsKey' ORDER BY started_at DESC, id DESC LIMIT 1`,
       [scheduleId, beforeRun],
     ).catch(this.db.unreachable);
-    return rows[0]?.key ?? null;
+    if (!rows[0]) return null;
+    const compared = Array.isArray(rows[0].compared) ? (rows[0].compared as Array<{ kind: string; tenant: string; host?: string }>).map((f) => ({ ...f, detail: '' })) : null;
+    return { key: rows[0].key as string, compared };
   }
 
   async runs(scheduleId: number): Promise<ScheduleRun[]> {

@@ -7,7 +7,7 @@ import type { AgentContext } from '../../src/agent/context.js';
 import { systemClock } from '../../src/common/clock.js';
 import { endpointsDue } from '../../src/alerts/repeat.js';
 import { alertKinds } from '../../src/alerts/kinds.js';
-import { countedSince, doctorFindingsAlert, findingsKey, missedBackups, missedSchedules, type ScheduleFreshness } from '../../src/schedules/alerts.js';
+import { countedSince, doctorFindingsAlert, findingsKey, missedBackups, missedScheduleKey, missedSchedules, type ScheduleFreshness } from '../../src/schedules/alerts.js';
 import { behindBefore, judgeLag, lagAlert, lagTransition, type ShippingRecord } from '../../src/agent/pitr-lag.js';
 
 // Issue 22's review leftovers: a lock scope per job (M1), alert repeats from what was sent (M3),
@@ -150,6 +150,15 @@ describe('missed runs counted from the schedule\'s creation (review M4)', () => 
   });
 });
 
+describe('repeat keys', () => {
+  it('a missed schedule\'s key names its host: retention and certificate renewal exist on every host, and one host\'s delivery must not silence another\'s', () => {
+    const retention = { kind: 'retention' as const, target: 'standard' };
+    expect(missedScheduleKey('h1', retention)).not.toBe(missedScheduleKey('h2', retention));
+    expect(missedScheduleKey('h1', { kind: 'certificate-renewal', target: '*' })).not.toBe(missedScheduleKey('h2', { kind: 'certificate-renewal', target: '*' }));
+    expect(missedScheduleKey('h1', retention)).toBe('schedule-missed:h1:retention:standard');
+  });
+});
+
 describe('doctor.findings (a scheduled doctor run)', () => {
   const orphan = { kind: 'orphan-folder', tenant: 'ghost', detail: 'customers/ghost/ has no tenant (4 s old)' };
   const stuck = { kind: 'stuck', tenant: 'acme', detail: 'provisioning for 3 h' };
@@ -161,28 +170,47 @@ describe('doctor.findings (a scheduled doctor run)', () => {
     const first = doctorFindingsAlert('h1', [orphan], null, 7);
     expect(first.alert).toMatchObject({ kind: 'doctor.findings', host: 'h1', detail: { run: '7', count: 1, kinds: ['orphan-folder'], findings: [{ kind: 'orphan-folder', tenant: 'ghost' }] } });
     expect(first.alert!.summary).toMatch(/^doctor on h1 found 1 discrepancy \(orphan-folder\): tenantctl doctor --host h1/);
-    expect(doctorFindingsAlert('h1', [{ ...orphan, detail: 'customers/ghost/ has no tenant (9 s old)' }], first.key, 8).alert).toBeUndefined();
-    expect(doctorFindingsAlert('h1', [orphan, stuck], first.key, 9).alert?.detail).toMatchObject({ count: 2, kinds: ['orphan-folder', 'stuck'] });
-    expect(doctorFindingsAlert('h1', [], first.key, 10)).toEqual({ key: '' });
+    const recorded = (r: { key: string; compared: Array<{ kind: string; tenant: string }> }) => ({ key: r.key, compared: r.compared.map((f) => ({ ...f, detail: '' })) });
+    expect(doctorFindingsAlert('h1', [{ ...orphan, detail: 'customers/ghost/ has no tenant (9 s old)' }], recorded(first), 8).alert).toBeUndefined();
+    expect(doctorFindingsAlert('h1', [orphan, stuck], recorded(first), 9).alert?.detail).toMatchObject({ count: 2, kinds: ['orphan-folder', 'stuck'] });
+    expect(doctorFindingsAlert('h1', [], recorded(first), 10)).toEqual({ key: '', compared: [] });
     // An operation in flight at that moment is no discrepancy: it changes nothing.
-    expect(doctorFindingsAlert('h1', [orphan, { kind: 'operation-in-flight', tenant: 'acme', detail: 'restore running' }], first.key, 12)).toEqual({ key: first.key });
+    expect(doctorFindingsAlert('h1', [orphan, { kind: 'operation-in-flight', tenant: 'acme', detail: 'restore running' }], recorded(first), 12)).toMatchObject({ key: first.key });
     // Cleared, then back: a new set again.
-    expect(doctorFindingsAlert('h1', [orphan], '', 11).alert).toBeDefined();
+    expect(doctorFindingsAlert('h1', [orphan], { key: '', compared: [] }, 11).alert).toBeDefined();
+  });
+
+  it('a tenant busy with a command keeps its previous findings in the compared set: the overlap and its end raise nothing', () => {
+    const both = doctorFindingsAlert('h1', [orphan, stuck], null, 1);
+    expect(both.alert).toBeDefined();
+    const recorded = (r: { key: string; compared: Array<{ kind: string; tenant: string }> }) => ({ key: r.key, compared: r.compared.map((f) => ({ ...f, detail: '' })) });
+    // acme busy (findings.ts leaves out its other findings): its stuck finding is unknown, not gone.
+    const busy = doctorFindingsAlert('h1', [orphan, { kind: 'operation-in-flight', tenant: 'acme', detail: 'restore running' }], recorded(both), 2);
+    expect(busy.alert).toBeUndefined();
+    expect(busy.key).toBe(both.key);
+    // The command over, the same set again: nothing raised.
+    expect(doctorFindingsAlert('h1', [orphan, stuck], recorded(busy), 3).alert).toBeUndefined();
+    // It did clear meanwhile: the next run's smaller set is new.
+    expect(doctorFindingsAlert('h1', [orphan], recorded(busy), 3).alert).toBeDefined();
   });
 });
 
 describe('pitr.lagging and pitr.caught-up', () => {
   const now = Date.parse('2026-12-06T12:00:00Z');
-  const record = (over: Partial<ShippingRecord>): ShippingRecord => ({ tenant: 'acme', lagSeconds: 30, waiting: 0, lastError: null, checkedAt: new Date(now - 10_000).toISOString(), ...over });
+  const record = (over: Partial<ShippingRecord>): ShippingRecord => ({ tenant: 'acme', lagSeconds: 30, waiting: 0, lastError: null, failingSeconds: null, checkedAt: new Date(now - 10_000).toISOString(), ...over });
 
   it('judges from the shipping record: an idle database with nothing waiting is caught up however old its newest segment', () => {
     expect(judgeLag(record({}), now, 900)).toEqual({ behind: false });
     expect(judgeLag(record({ lagSeconds: 86_400 }), now, 900)).toEqual({ behind: false });
     expect(judgeLag(record({ lagSeconds: 86_400, waiting: 3 }), now, 900)).toMatchObject({ behind: true, reason: expect.stringMatching(/^3 archived segment\(s\) wait in the volume; the newest shipped segment was archived 86400 s ago/) });
     expect(judgeLag(record({ lagSeconds: 60, waiting: 3 }), now, 900).behind).toBe(false);
-    expect(judgeLag(record({ lastError: 'restic: repository locked', lagSeconds: 1000 }), now, 900)).toMatchObject({ behind: true, reason: expect.stringMatching(/^shipping fails \(restic: repository locked\)/) });
-    expect(judgeLag(record({ lastError: 'restic: repository locked', lagSeconds: 100 }), now, 900).behind).toBe(false);
-    expect(judgeLag(record({ lastError: 'no archive', lagSeconds: null }), now, 900).behind).toBe(true);
+    // Failing shipping is judged by how long it has failed, not by the newest segment's age: an idle
+    // tenant's is old at once (it was behind at the first failure), a busy one's stays young.
+    expect(judgeLag(record({ lastError: 'restic: repository locked', lagSeconds: 1000, failingSeconds: 1000 }), now, 900)).toMatchObject({ behind: true, reason: expect.stringMatching(/^shipping has failed for 1000 s \(restic: repository locked\)/) });
+    expect(judgeLag(record({ lastError: 'restic: repository locked', lagSeconds: 86_400, failingSeconds: 60 }), now, 900).behind).toBe(false);
+    expect(judgeLag(record({ lastError: 'restic: repository locked', lagSeconds: 100, failingSeconds: 901 }), now, 900).behind).toBe(true);
+    expect(judgeLag(record({ lastError: 'no archive', lagSeconds: null, failingSeconds: 5 }), now, 900).behind).toBe(false);
+    expect(judgeLag(record({ lastError: 'no archive', lagSeconds: null, failingSeconds: 1200 }), now, 900).behind).toBe(true);
     expect(judgeLag(record({ checkedAt: new Date(now - 1_000_000).toISOString() }), now, 900)).toMatchObject({ behind: true, reason: 'no shipment recorded for 1000 s' });
   });
 
