@@ -87,7 +87,7 @@ export function lagAlert(host: string, tenant: string, to: LagState, judgement: 
   const detail = { boundSeconds, lagSeconds: record.lagSeconds, waiting: record.waiting, lastError: record.lastError, failingSeconds: record.failingSeconds, checkedAt: record.checkedAt };
   return to === 'lagging'
     ? { kind: 'pitr.lagging', tenant, host, summary: `${tenant}'s WAL shipping is behind by more than ${boundSeconds} s: ${judgement.reason}`, detail: { ...detail, reason: judgement.reason } }
-    : { kind: 'pitr.caught-up', tenant, host, summary: `${tenant}'s WAL shipping has caught up (within ${boundSeconds} s)`, detail };
+    : { kind: 'pitr.caught-up', tenant, host, summary: `${tenant}'s WAL shipping has caught up (within ${boundSeconds} s)`, detail: { ...detail, reason: `caught up: shipping within ${boundSeconds} s again` } };
 }
 
 /** The tenants' lock space for these transitions (a transaction lock, apart from the tenant lock). */
@@ -103,7 +103,7 @@ export function pitrLagLoop(boundSeconds: number, intervalMs: number, shipInterv
     async tick(agent) {
       if (!agent.isLeader() || !agent.leadership.termSignal) return;
       const plans = Object.entries(agent.ctx.config.plans).filter(([, p]) => p.pitr).map(([name]) => name);
-      if (plans.length === 0) return;
+      if (plans.length === 0) { firstBehind.clear(); return; }
       const { rows } = await agent.db.pool.query(
         `SELECT c.id, w.newest_archived_at, w.waiting, w.last_error, w.failing_since, w.checked_at, now() AS now,
                 (SELECT e.kind FROM admin_tenant_events e WHERE e.customer_id = c.id AND e.kind IN ('pitr.lagging', 'pitr.caught-up') ORDER BY e.created_at DESC, e.id DESC LIMIT 1) AS recorded
@@ -111,6 +111,11 @@ export function pitrLagLoop(boundSeconds: number, intervalMs: number, shipInterv
           WHERE c.host = $1 AND c.status = 'active' AND c.plan = ANY($2::text[]) ORDER BY c.id`,
         [agent.hostId, plans],
       ).catch(agent.db.unreachable);
+      // A tenant no longer judged here (suspended, deprovisioned, moved, its plan without pitr) is
+      // forgotten: its memory would otherwise confirm a lag at once when it is judged again. Its
+      // recorded state stays: judged again, a lagging one that is fine then is pitr.caught-up.
+      const judged = new Set(rows.map((r) => r.id as string));
+      for (const tenant of [...firstBehind.keys()]) if (!judged.has(tenant)) firstBehind.delete(tenant);
       for (const r of rows) {
         const now = (r.now as Date).getTime();
         const record: ShippingRecord = {

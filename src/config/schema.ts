@@ -368,7 +368,14 @@ export const configSchema = z.strictObject({
     }),
     {},
   ),
-});
+}).check(
+  // A lag bound under two shipping intervals is crossed by every normal wait for the next shipment:
+  // pitr.lagging would be raised and caught up again all day.
+  z.refine((c) => c.agent.walLagAlertSeconds >= 2 * c.pitr.shipIntervalSeconds, {
+    message: 'must be at least two pitr.shipIntervalSeconds (a shipment waits up to one interval; the lag alert confirms on two records)',
+    path: ['agent', 'walLagAlertSeconds'],
+  }),
+);
 
 /** The loaded config: paths resolved, stateDir always set. */
 export type Config = z.infer<typeof configSchema> & { stateDir: string; backupsDir: string };

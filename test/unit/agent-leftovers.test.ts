@@ -1,3 +1,5 @@
+import { renderEvents } from '../../src/watch/render.js';
+import { configSchema } from '../../src/config/schema.js';
 import { describe, expect, it } from 'vitest';
 import { AdminDb, lockSpaces } from '../../src/admin-db/database.js';
 import { currentLockScope, inOwnLockScope, mayReenter } from '../../src/common/lock-scope.js';
@@ -234,5 +236,27 @@ describe('pitr.lagging and pitr.caught-up', () => {
 
   it('the new kinds are ones an endpoint can subscribe to (alerts add --help lists them from the code)', () => {
     for (const kind of ['pitr.lagging', 'pitr.caught-up', 'doctor.findings']) expect(alertKinds).toContain(kind);
+  });
+});
+
+describe('agent.walLagAlertSeconds', () => {
+  it('is refused under two pitr.shipIntervalSeconds, naming the setting', () => {
+    const bad = configSchema.safeParse({ agent: { walLagAlertSeconds: 100 }, pitr: { shipIntervalSeconds: 60 } });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]).toMatchObject({ path: ['agent', 'walLagAlertSeconds'], message: expect.stringMatching(/at least two pitr.shipIntervalSeconds/) });
+    expect(configSchema.safeParse({ agent: { walLagAlertSeconds: 120 }, pitr: { shipIntervalSeconds: 60 } }).success).toBe(true);
+    expect(configSchema.safeParse({}).success).toBe(true);
+  });
+});
+
+describe('events of the WAL lag check', () => {
+  it('`events` shows their reason as the detail, not "-"', () => {
+    const at = '2026-12-06T12:00:00.000Z';
+    const shown = renderEvents([
+      { id: '1', at, tenant: 'acme', host: 'h1', kind: 'pitr.lagging', from: null, to: 'lagging', detail: { reason: 'shipping has failed for 1000 s (restic: locked)' } },
+      { id: '2', at, tenant: 'acme', host: 'h1', kind: 'pitr.caught-up', from: 'lagging', to: 'caught-up', detail: lagAlert('h1', 'acme', 'caught-up', { behind: false }, { tenant: 'acme', lagSeconds: 5, waiting: 0, lastError: null, failingSeconds: null, checkedAt: at }, 900).detail as Record<string, unknown> },
+    ]);
+    expect(shown).toMatch(/pitr\.lagging .*shipping has failed for 1000 s/);
+    expect(shown).toMatch(/pitr\.caught-up .*caught up: shipping within 900 s again/);
   });
 });
