@@ -6,7 +6,7 @@ import { scriptsDir } from '../common/paths.js';
 import { adminDbConnectTimeoutMs, adminDbPatienceMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
 import { applyMigrations, readMigrations } from '../common/sql-migrations.js';
-import { concerns, currentLockScope, type LockScope } from '../common/lock-scope.js';
+import { concerns, currentLockScope, mayReenter, type LockScope } from '../common/lock-scope.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
 
 /**
@@ -112,12 +112,15 @@ export class AdminDb {
    *
    * Re-entrant within this process: a verb that holds a tenant's lock for its whole run (move,
    * restore) calls others (backup, provision, start) that take the same lock; they get it at once,
-   * and only the outermost release lets it go. Two tasks of one process never work on one tenant at
-   * once (batches refuse an id given twice), so re-entry is always the same verb's own nesting.
+   * and only the outermost release lets it go. Re-entry is the same task's own nesting only (its lock
+   * scope, or one nested in it: lock-scope.ts): a lock another task of this process holds (another
+   * job of the agent) is refused, as another process's is, so two tasks never work on one tenant at
+   * once and one task's release never ends another's hold.
    */
   async tryLock(space: number, name: string): Promise<(() => Promise<void>) | undefined> {
     const key = `${space}:${name}`;
     const mine = this.held.get(key);
+    if (mine && !mayReenter(mine.scope, currentLockScope())) return undefined;
     if (mine) {
       // A lock this process lost is not held by anyone it can lend it to.
       if (mine.lost) throw lostLock(mine);
@@ -220,9 +223,10 @@ export class AdminDb {
     return 'held';
   }
 
-  /** Whether this process holds the lock (any depth). */
+  /** Whether the calling task holds the lock (any depth): taken by it or by a task it is nested in. */
   holds(space: number, name: string): boolean {
-    return this.held.has(`${space}:${name}`);
+    const lock = this.held.get(`${space}:${name}`);
+    return lock !== undefined && mayReenter(lock.scope, currentLockScope());
   }
 
   /**

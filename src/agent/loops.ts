@@ -9,6 +9,7 @@ import { policyLoop } from './policy-loop.js';
 import { heartbeatLoop } from './heartbeat.js';
 import { walShippingLoopFor } from '../pitr/ship-loop.js';
 import { requestsLoop, type RequestQueue } from './requests.js';
+import { pitrLagLoop } from './pitr-lag.js';
 
 /**
  * Only the host's leader probes, restarts and sends: two agents on one host would otherwise record
@@ -31,7 +32,7 @@ function leaderOnly(loop: ContextLoop): AgentLoop {
 /**
  * Every loop the agent runs, in one place: leadership, heartbeats (heartbeat.ts), the schedules (backups, retention, doctor),
  * the watch (src/watch: probes, transitions, auto-restart), alert deliveries (src/alerts) and the
- * policies (disk quota, suspension deprovisioning: policy-loop.ts), WAL shipping (src/pitr) and
+ * policies (disk quota, suspension deprovisioning: policy-loop.ts), WAL shipping (src/pitr) and its lag (pitr-lag.ts), and
  * on-demand requests (requests.ts: no kind is served yet; the gateway's wake comes first).
  * Metrics are not a loop: a scrape of /metrics collects them (routes.ts).
  */
@@ -48,6 +49,8 @@ export function agentLoops(ctx: Context, leadership: Leadership, self: { instanc
     policyLoop(),
     // Point-in-time recovery: archived WAL into the repository (plans with pitr on); the leader only.
     leaderOnly(walShippingLoopFor(ctx)),
+    // Shipping behind by more than agent.walLagAlertSeconds: pitr.lagging, then pitr.caught-up (the leader only).
+    pitrLagLoop(ctx.config.agent.walLagAlertSeconds, Math.round(ctx.config.pitr.shipIntervalSeconds * 1000), Math.round(ctx.config.pitr.shipIntervalSeconds * 1000)),
     // On-demand jobs (requests.ts): run when a request comes, on the leader, not on a period.
     requestsLoop(requests),
   ];

@@ -2,13 +2,16 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import type { AgentContext } from './context.js';
 import type { AgentLoop } from './loop.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
+import { currentLockScope, inOwnLockScope } from '../common/lock-scope.js';
 
 // On-demand jobs: the agent's seam for work that a request starts, not a schedule or a period (the
 // gateway asking to wake a sleeping tenant; later the HTTP API's verbs). A caller in the agent's
 // process (a route of its loopback server; later a reader of request rows) submits a request and
 // awaits its outcome; the `requests` loop runs it on the host's leader, at once (its wait between
 // ticks ends on a submit: no polling interval to wait out), up to `concurrency` at a time, each in
-// the loop's own lock scope and the leadership term's signal, like every other job of the agent.
+// a lock scope of its own (nested in the loop's) and the leadership term's signal: jobs running at
+// once never share a tenant lock (a second job on a tenant another job holds is refused, as by
+// another process), and one job's lost lock or end never touches another's.
 //
 // - One job per key: a request for the same kind and target as one pending or running shares its
 //   outcome (fifty requests to a sleeping tenant's door wake it once).
@@ -177,6 +180,9 @@ export function requestsLoop(queue: RequestQueue, intervalMs = 60_000): AgentLoo
         return;
       }
       const both = AbortSignal.any([signal, term]);
+      // A job a submit starts runs in the submitter's async context: its lock scope is made under the
+      // loop's tick all the same.
+      const loopScope = currentLockScope();
       const why = () => (signal.aborted ? 'the agent is stopping' : 'this agent lost the lead of its host: ask again');
       // What waits is refused the moment the agent stops or loses the lead, not when the running jobs end.
       const refuse = () => queue.refuseWaiting(why());
@@ -187,7 +193,7 @@ export function requestsLoop(queue: RequestQueue, intervalMs = 60_000): AgentLoo
         try {
           const handler = queue.handlerOf(entry.request.kind)!;
           const request = entry.request;
-          const result = await agent.leadership.during(() => handler(agent, request, both));
+          const result = await agent.leadership.during(() => inOwnLockScope(() => handler(agent, request, both), loopScope));
           queue.finish(entry, { outcome: 'done', result, startedAt: new Date(started).toISOString(), finishedAt: at() });
         } catch (error) {
           queue.finish(entry, { outcome: 'failed', error: messageOf(error), startedAt: new Date(started).toISOString(), finishedAt: at() });

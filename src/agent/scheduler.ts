@@ -1,4 +1,5 @@
 import { messageOf } from '../common/errors.js';
+import { inOwnLockScope } from '../common/lock-scope.js';
 import { holdTenant } from '../tenants/hold.js';
 import { runJob } from '../schedules/jobs.js';
 import { ScheduleStore } from '../schedules/store.js';
@@ -37,7 +38,10 @@ export function schedulerLoop(pollMs: number): AgentLoop {
           agent.log(`run ${run.id}: ${schedule.kind} ${schedule.target} (${schedule.spec}) started`);
           let ended: JobOutcome;
           try {
-            ended = await runJob(jobCtx, store, schedule, run);
+            // Each job in its own lock scope (lock-scope.ts): a tenant lock this job lost, or one it
+            // still held when it ended, concerns no other job of the tick, and a lock another job of
+            // the agent holds (the watch's restart, a request) is refused to it as another process's.
+            ended = await inOwnLockScope(() => runJob(jobCtx, store, schedule, run));
           } catch (error) {
             ended = { outcome: 'failed', summary: `${schedule.kind} failed`, error: messageOf(error), interrupted: both.aborted };
           }
@@ -68,9 +72,12 @@ export async function settleInterruptedRuns(agent: AgentContext, leader: LeaderS
     ).catch(agent.db.unreachable);
     for (const { customer_id: tenant } of rows) {
       try {
-        // holdTenant settles the tenant's pending operation (resumeScheduledBackup) before anything else.
-        const release = await holdTenant(agent.ctx, tenant);
-        await release();
+        // holdTenant settles the tenant's pending operation (resumeScheduledBackup) before anything
+        // else; each tenant's settlement in its own lock scope, as each job is.
+        await inOwnLockScope(async () => {
+          const release = await holdTenant(agent.ctx, tenant);
+          await release();
+        });
         const { rows: ops } = await agent.db.pool.query(
           "SELECT state FROM admin_operations WHERE customer_id = $1 AND verb = 'scheduled-backup' AND (data->>'run')::bigint = $2 ORDER BY id DESC LIMIT 1",
           [tenant, run.id],

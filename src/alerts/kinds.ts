@@ -1,7 +1,9 @@
 // The events an alert endpoint can ask for (`alerts add --events`). The watch raises the tenant and
 // host ones; backups, certificates and disk quotas raise theirs through raiseAlert (raise.ts). Every
 // schedule kind's failed run is an alert (src/schedules/alerts.ts): backup.failed,
-// admin.backup-failed, certificate.renewal-failed, and schedule.failed for retention and doctor.
+// admin.backup-failed, certificate.renewal-failed, and schedule.failed for retention and doctor; a
+// scheduled doctor run that finds a new set of discrepancies raises doctor.findings, and the agent's
+// pitr-lag loop pitr.lagging and pitr.caught-up.
 
 export const alertKinds = [
   'tenant.down',
@@ -21,6 +23,9 @@ export const alertKinds = [
   'certificate.expiring',
   'certificate.renewal-failed',
   'disk.over-plan',
+  'doctor.findings',
+  'pitr.lagging',
+  'pitr.caught-up',
   'suspension.deprovision-soon',
   'suspension.deprovision-due',
   'suspension.deprovisioned',

@@ -13,9 +13,12 @@ export interface LockScope {
 
 const current = new AsyncLocalStorage<LockScope>();
 
-/** Runs `work` in a new scope nested in the current one. */
-export function inOwnLockScope<T>(work: () => Promise<T>): Promise<T> {
-  return current.run({ parent: current.getStore() }, work);
+/**
+ * Runs `work` in a new scope nested in the current one, or in `parent` when given (a job started
+ * from a caller's context, e.g. a request's submit, still belongs to the loop that runs it).
+ */
+export function inOwnLockScope<T>(work: () => Promise<T>, parent: LockScope | undefined = current.getStore()): Promise<T> {
+  return current.run({ parent }, work);
 }
 
 /** The scope the caller runs in; undefined at the top of the process. */
@@ -30,6 +33,24 @@ export function currentLockScope(): LockScope | undefined {
  */
 export function concerns(owner: LockScope | undefined, from: LockScope | undefined): boolean {
   if (owner === undefined || from === undefined) return true;
+  return within(owner, from);
+}
+
+/**
+ * Whether a task running in `from` may take again a lock this process took in `owner` (tryLock's
+ * re-entry: a verb calling another verb on the same tenant). Only the task that took it, or a task
+ * nested in it, may: a lock taken at the top is every task's, but one a sibling task holds (another
+ * job of the agent, another tenant's work of a batch) is refused as another process's lock is, so
+ * two jobs of one process never work on one tenant at once, and one job's end (its release) or lost
+ * lock never leaves another job working without the lock it thought it had.
+ */
+export function mayReenter(owner: LockScope | undefined, from: LockScope | undefined): boolean {
+  if (owner === undefined) return true;
+  if (from === undefined) return false;
+  return within(owner, from);
+}
+
+function within(owner: LockScope, from: LockScope): boolean {
   for (let scope: LockScope | undefined = from; scope; scope = scope.parent) if (scope === owner) return true;
   return false;
 }

@@ -98,6 +98,7 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_AGENT_CPUS', path: ['agent', 'cpus'], parse: asNumber },
   { env: 'TENANTCTL_AGENT_HEARTBEAT', path: ['agent', 'heartbeatSeconds'], parse: asNumber },
   { env: 'TENANTCTL_AGENT_SILENT_AFTER', path: ['agent', 'silentAfterSeconds'], parse: asNumber },
+  { env: 'TENANTCTL_AGENT_WAL_LAG_ALERT', path: ['agent', 'walLagAlertSeconds'], parse: asNumber },
   { env: 'TENANTCTL_FRONTDOOR_ACME_DIRECTORY', path: ['frontdoor', 'acme', 'directory'], parse: asString },
   { env: 'TENANTCTL_FRONTDOOR_ACME_EMAIL', path: ['frontdoor', 'acme', 'email'], parse: asString },
   { env: 'TENANTCTL_FRONTDOOR_ACME_CA_BUNDLE', path: ['frontdoor', 'acme', 'caBundle'], parse: asString },

@@ -118,6 +118,8 @@ export const agentSchema = z.object({
   heartbeatSeconds: z._default(z.number().check(z.gte(1), z.lte(3600)), 15),
   /** A host whose agents' newest heartbeat is older than this is reported by any live agent (host.agent-silent). */
   silentAfterSeconds: z._default(z.number().check(z.gte(10), z.lte(86_400)), 120),
+  /** A PITR tenant whose WAL shipping is behind by more than this is pitr.lagging (src/agent/pitr-lag.ts); pitr.caught-up when it is not. */
+  walLagAlertSeconds: z._default(z.number().check(z.gte(60), z.lte(7 * 86_400)), 900),
 });
 
 const rateLimit = z.object({
@@ -366,7 +368,14 @@ export const configSchema = z.strictObject({
     }),
     {},
   ),
-});
+}).check(
+  // A lag bound under two shipping intervals is crossed by every normal wait for the next shipment:
+  // pitr.lagging would be raised and caught up again all day.
+  z.refine((c) => c.agent.walLagAlertSeconds >= 2 * c.pitr.shipIntervalSeconds, {
+    message: 'must be at least two pitr.shipIntervalSeconds (a shipment waits up to one interval; the lag alert confirms on two records)',
+    path: ['agent', 'walLagAlertSeconds'],
+  }),
+);
 
 /** The loaded config: paths resolved, stateDir always set. */
 export type Config = z.infer<typeof configSchema> & { stateDir: string; backupsDir: string };

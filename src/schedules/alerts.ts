@@ -1,4 +1,5 @@
 import type { AlertEvent, AlertKind } from '../alerts/kinds.js';
+import { createHash } from 'node:crypto';
 import type { ScheduleKind } from './desired.js';
 
 // What a schedule's failed or missed run raises (pure: the agent's scheduler and policy loop raise
@@ -87,29 +88,143 @@ export interface ScheduleFreshness extends ScheduleRef {
 
 export interface MissedSchedule {
   schedule: ScheduleFreshness;
-  /** Seconds since its last success (or since it was created), over two intervals. */
+  /** Seconds since its last success, or since it was created when that is later, over two intervals. */
   staleSeconds: number;
+}
+
+/**
+ * Since when a schedule's (or a tenant's) lack of success is counted (review M4): its last success,
+ * but never before the schedule was created: a schedule `agent up` added an hour ago has missed
+ * nothing yet, however old the last success from before it was (an operator's admin backup of last
+ * month, a tenant's manual backup) and however long the tenant existed. `also` are further starts
+ * that count (a tenant's provisioning). NaN when nothing is known.
+ */
+export function countedSince(createdAt: string, lastSucceededAt: string | null, ...also: Array<string | null>): number {
+  const times = [createdAt, lastSucceededAt, ...also].filter((t): t is string => t !== null).map((t) => Date.parse(t));
+  return times.some((t) => !Number.isFinite(t)) ? Number.NaN : Math.max(...times);
 }
 
 /** The schedules with no success within two of their intervals, of the kinds whose missed run is alerted. */
 export function missedSchedules(schedules: readonly ScheduleFreshness[], now: number): MissedSchedule[] {
   return schedules.flatMap((s) => {
     if (!missedAlertKind[s.kind]) return [];
-    const since = Date.parse(s.lastSucceededAt ?? s.createdAt);
+    const since = countedSince(s.createdAt, s.lastSucceededAt);
     if (!Number.isFinite(since)) return [];
     const staleSeconds = Math.floor((now - since) / 1000);
     return staleSeconds > 2 * s.everySeconds ? [{ schedule: s, staleSeconds }] : [];
   });
 }
 
+/** A tenant of a plan with a backup schedule, as the policy pass reads it. */
+export interface TenantBackupFreshness {
+  id: string;
+  provisionedAt: string;
+  /** Its newest succeeded backup's end (scheduled or an operator's); null: none. */
+  lastSucceededAt: string | null;
+}
+
+/**
+ * The tenants of a plan's backup schedule with no succeeded backup within two of its intervals,
+ * counted from their last success, their provisioning or the schedule's creation, whichever is
+ * latest (backup.missed).
+ */
+export function missedBackups(schedule: Pick<ScheduleFreshness, 'createdAt' | 'everySeconds'>, tenants: readonly TenantBackupFreshness[], now: number): Array<TenantBackupFreshness & { staleSeconds: number }> {
+  return tenants.flatMap((t) => {
+    const since = countedSince(schedule.createdAt, t.lastSucceededAt, t.provisionedAt);
+    if (!Number.isFinite(since)) return [];
+    const staleSeconds = Math.floor((now - since) / 1000);
+    return staleSeconds > 2 * schedule.everySeconds ? [{ ...t, staleSeconds }] : [];
+  });
+}
+
+/**
+ * The repeat key of a missed schedule (alerts/repeat.ts): its host's, kind and target. Retention
+ * (target: the plan) and certificate renewal (`*`) exist on every host; a key without the host
+ * would let one host's delivery silence another host's missed run for a day.
+ */
+export function missedScheduleKey(host: string, schedule: Pick<ScheduleRef, 'kind' | 'target'>): string {
+  return `schedule-missed:${host}:${schedule.kind}:${schedule.target}`;
+}
+
 /** The alert for a missed schedule on `host`. */
 export function missedAlert(missed: MissedSchedule, host: string): AlertEvent {
   const s = missed.schedule;
-  const since = s.lastSucceededAt ? `its last success was at ${s.lastSucceededAt}` : `it has not succeeded since it was set up at ${s.createdAt}`;
+  const since = s.lastSucceededAt && Date.parse(s.lastSucceededAt) >= Date.parse(s.createdAt)
+    ? `its last success was at ${s.lastSucceededAt}`
+    : `it has not succeeded since it was set up at ${s.createdAt}${s.lastSucceededAt ? ` (the last success before it was at ${s.lastSucceededAt})` : ''}`;
   return {
     kind: missedAlertKind[s.kind]!,
     host,
     summary: `${what[s.kind]}${s.target === '*' ? '' : ` of plan ${s.target}`} on ${host} runs ${s.spec}, and ${since} (${missed.staleSeconds} s ago, over two intervals)`,
     detail: { kind: s.kind, target: s.target, schedule: s.spec, lastSucceededAt: s.lastSucceededAt, staleSeconds: missed.staleSeconds },
+  };
+}
+
+/** A doctor finding as a scheduled run records it. */
+export interface DoctorFindingRef {
+  kind: string;
+  tenant: string;
+  host?: string;
+  detail: string;
+}
+
+/** Findings of a moment, not of a discrepancy: left out of doctor.findings. */
+const passingFindings = new Set(['operation-in-flight']);
+
+/**
+ * The set of a doctor run's findings, as a key: each finding's kind, tenant and host (not its
+ * wording, which may carry ages and counts), sorted, hashed; '' for none. A run whose key is not the
+ * previous run's found a new set.
+ */
+export function findingsKey(findings: readonly DoctorFindingRef[]): string {
+  if (findings.length === 0) return '';
+  const items = [...new Set(findings.map((f) => `${f.kind}\u0000${f.tenant}\u0000${f.host ?? ''}`))].sort();
+  return createHash('sha256').update(items.join('\n')).digest('hex').slice(0, 32);
+}
+
+/** What a doctor run recorded of its set (once its alert was queued): its key and the findings it compared. */
+export interface RecordedFindings {
+  key: string;
+  /** The compared set (kind, tenant, host); null: a run from before it was recorded. */
+  compared: DoctorFindingRef[] | null;
+}
+
+/**
+ * The set a run is compared by: its findings, but of a tenant with an operation in flight (busy:
+ * nothing of it is judged meanwhile, findings.ts) the previous run's findings of that tenant
+ * instead, as unknown rather than gone. Else an operator's command overlapping a run shrinks the set
+ * and the next run, the command over, finds it grown again: two alerts for no change.
+ */
+export function comparedFindings(all: readonly DoctorFindingRef[], previous: readonly DoctorFindingRef[] | null): DoctorFindingRef[] {
+  const busy = new Set(all.filter((f) => f.kind === 'operation-in-flight').map((f) => f.tenant));
+  const own = all.filter((f) => !passingFindings.has(f.kind) && !(f.tenant !== '' && busy.has(f.tenant)));
+  const kept = (previous ?? []).filter((f) => f.tenant !== '' && busy.has(f.tenant));
+  return [...own, ...kept].map((f) => ({ kind: f.kind, tenant: f.tenant, ...(f.host ? { host: f.host } : {}), detail: f.detail ?? '' }));
+}
+
+/**
+ * The doctor.findings alert of a scheduled doctor run, or undefined: raised once per new set of
+ * findings (its key is not the previous run's), never for a run that found nothing nor again for
+ * the same set on every run. A set that cleared and came back is new again. `compared` is the set
+ * to record with the key (comparedFindings).
+ */
+export function doctorFindingsAlert(host: string, all: readonly DoctorFindingRef[], previous: RecordedFindings | null, runId: string | number): { key: string; compared: Array<Omit<DoctorFindingRef, 'detail'>>; alert?: AlertEvent } {
+  // A command running on a tenant at that moment is no discrepancy: alerting it would raise one
+  // whenever an operator's command overlapped a run, and another when it did not.
+  const findings = comparedFindings(all, previous?.compared ?? null);
+  const key = findingsKey(findings);
+  const compared = findings.map((f) => ({ kind: f.kind, tenant: f.tenant, ...(f.host ? { host: f.host } : {}) }));
+  if (key === '' || key === (previous?.key ?? null)) return { key, compared };
+  const kinds = [...new Set(findings.map((f) => f.kind))].sort();
+  const shown = findings.slice(0, 20).map((f) => ({ kind: f.kind, tenant: f.tenant, ...(f.host ? { host: f.host } : {}), detail: f.detail.slice(0, 300) }));
+  return {
+    key,
+    compared,
+    alert: {
+      kind: 'doctor.findings',
+      host,
+      summary: `doctor on ${host} found ${findings.length} ${findings.length === 1 ? 'discrepancy' : 'discrepancies'} (${kinds.join(', ')}): tenantctl doctor --host ${host} lists and fixes them`,
+      detail: { run: String(runId), count: findings.length, kinds, findings: shown, findingsKey: key },
+    },
   };
 }

@@ -12,6 +12,8 @@ import { scheduledBackup } from './scheduled-backup.js';
 import { pitrBaseBackup, pitrOn } from '../pitr/backup.js';
 import { OperationJournal } from '../operations/journal.js';
 import { certificateRenewalJob } from './certificate-renewal.js';
+import { doctorFindingsAlert } from './alerts.js';
+import { raiseAlert } from '../alerts/raise.js';
 
 /**
  * The pending operations an agent's job may settle itself (holdTenant does, before its work): its own
@@ -41,7 +43,7 @@ export async function runJob(ctx: Context, store: ScheduleStore, schedule: Sched
   switch (schedule.kind) {
     case 'backup': return backupPlan(ctx, store, schedule, run);
     case 'retention': return retainPlan(ctx, store, schedule, run);
-    case 'doctor': return doctorReport(ctx, store, run);
+    case 'doctor': return doctorReport(ctx, store, schedule, run);
     case 'certificate-renewal': return certificateRenewalJob(ctx, ctx.dockerHost.id);
     case 'admin-backup': return adminBackupJob(ctx, store, run);
   }
@@ -133,11 +135,29 @@ async function adminBackupJob(ctx: Context, store: ScheduleStore, run: ScheduleR
   }
 }
 
-/** doctor without --fix: a report, recorded in the run; discrepancies are its result, not a failure of the job. */
-async function doctorReport(ctx: Context, store: ScheduleStore, run: ScheduleRun): Promise<JobOutcome> {
+/**
+ * doctor without --fix: a report, recorded in the run; discrepancies are its result, not a failure
+ * of the job. A new set of findings (not the previous run's) is a doctor.findings alert, once: the
+ * set's key is recorded in the run only once its alert is queued, so a run whose alert could not be
+ * queued leaves it to the next run.
+ */
+async function doctorReport(ctx: Context, store: ScheduleStore, schedule: Schedule, run: ScheduleRun): Promise<JobOutcome> {
   const report = await doctor(ctx);
-  await store.note(run.id, { findings: report.findings.map((f) => ({ kind: f.kind, tenant: f.tenant, detail: f.detail })) });
+  const findings = report.findings.map((f) => ({ kind: f.kind, tenant: f.tenant, ...(f.host ? { host: f.host } : {}), detail: f.detail }));
+  await store.note(run.id, { findings });
   const checked = `${tenantCount(report.checked.tenants)} checked`;
-  const summary = report.findings.length === 0 ? `no discrepancy (${checked})` : `${report.findings.length} ${report.findings.length === 1 ? 'discrepancy' : 'discrepancies'} (${checked}): see tenantctl doctor`;
+  let summary = report.findings.length === 0 ? `no discrepancy (${checked})` : `${report.findings.length} ${report.findings.length === 1 ? 'discrepancy' : 'discrepancies'} (${checked}): see tenantctl doctor`;
+  const { key, compared, alert } = doctorFindingsAlert(ctx.dockerHost.id, findings, await store.previousFindings(schedule.id, run.id), run.id);
+  let queued = false;
+  try {
+    if (alert) await raiseAlert(ctx, alert);
+    queued = true;
+    await store.note(run.id, { findingsKey: key, findingsCompared: compared });
+  } catch (error) {
+    // Queued but not recorded: the next run would raise it again; said, not hidden as not queued.
+    summary += queued
+      ? ` (its doctor.findings alert was queued, but its set was not recorded: ${messageOf(error)}; the next run may raise it again)`
+      : ` (its doctor.findings alert was not queued: ${messageOf(error)}; the next run raises it)`;
+  }
   return { outcome: 'succeeded', summary, error: null };
 }

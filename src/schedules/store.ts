@@ -2,7 +2,7 @@ import type { AdminDb } from '../admin-db/database.js';
 import type pg from 'pg';
 import { TenantctlError } from '../common/errors.js';
 import type { DesiredSchedule, ScheduleKind } from './desired.js';
-import type { ScheduleFreshness } from './alerts.js';
+import type { RecordedFindings, ScheduleFreshness } from './alerts.js';
 
 /** The session holding a host's leader lock (src/agent/leader.ts): a backend pid and its start. */
 export interface LeaderSession {
@@ -147,12 +147,13 @@ export class ScheduleStore {
   /**
    * The host's schedules with their newest succeeded run's end (for admin-backup, or the newest
    * admin backup anyone made: admin_last_admin_backup(), migration 029), for the missed-run alerts.
+   * `adminBackups: false` leaves that function out (a role without its grant still reads the rest).
    */
-  async freshness(host: string): Promise<ScheduleFreshness[]> {
+  async freshness(host: string, { adminBackups = true }: { adminBackups?: boolean } = {}): Promise<ScheduleFreshness[]> {
     const { rows } = await this.db.pool.query(
       `SELECT s.kind, s.target, s.spec, s.every_seconds, s.created_at,
               greatest((SELECT max(r.finished_at) FROM admin_schedule_runs r WHERE r.schedule_id = s.id AND r.state = 'succeeded'),
-                       CASE WHEN s.kind = 'admin-backup' THEN admin_last_admin_backup() END) AS last_ok
+                       ${adminBackups ? "CASE WHEN s.kind = 'admin-backup' THEN admin_last_admin_backup() END" : 'NULL'}) AS last_ok
          FROM admin_schedules s WHERE s.host = $1 AND NOT s.disabled ORDER BY s.kind, s.target`,
       [host],
     ).catch(this.db.unreachable);
@@ -160,6 +161,21 @@ export class ScheduleStore {
       kind: r.kind, target: r.target, spec: r.spec, everySeconds: r.every_seconds,
       createdAt: (r.created_at as Date).toISOString(), lastSucceededAt: iso(r.last_ok),
     }));
+  }
+
+  /**
+   * The set of findings the schedule's newest earlier doctor run recorded (its findingsKey and the
+   * findings it compared, once its alert was queued), or null: none recorded one.
+   */
+  async previousFindings(scheduleId: number, beforeRun: number): Promise<RecordedFindings | null> {
+    const { rows } = await this.db.pool.query(
+      `SELECT detail->>'findingsKey' AS key, detail->'findingsCompared' AS compared FROM admin_schedule_runs
+        WHERE schedule_id = $1 AND id <> $2 AND detail ? 'findingsKey' ORDER BY started_at DESC, id DESC LIMIT 1`,
+      [scheduleId, beforeRun],
+    ).catch(this.db.unreachable);
+    if (!rows[0]) return null;
+    const compared = Array.isArray(rows[0].compared) ? (rows[0].compared as Array<{ kind: string; tenant: string; host?: string }>).map((f) => ({ ...f, detail: '' })) : null;
+    return { key: rows[0].key as string, compared };
   }
 
   async runs(scheduleId: number): Promise<ScheduleRun[]> {

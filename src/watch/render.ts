@@ -17,7 +17,9 @@ export function renderEvents(list: TenantEvent[]): string {
 function describe(detail: Record<string, unknown>): string {
   const reasons = Array.isArray(detail.reasons) ? (detail.reasons as string[]).join('; ') : '';
   const error = typeof detail.error === 'string' ? detail.error : '';
-  const text = [reasons, error].filter(Boolean).join(' ') || '-';
+  // pitr.lagging / pitr.caught-up (agent/pitr-lag.ts) say theirs in one reason.
+  const reason = typeof detail.reason === 'string' ? detail.reason : '';
+  const text = [reasons, reason, error].filter(Boolean).join(' ') || '-';
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 

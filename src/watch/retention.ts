@@ -20,12 +20,11 @@ export async function pruneOld(ctx: Context): Promise<{ events: number; deliveri
     if ((rowCount ?? 0) < batch) break;
   }
   for (;;) {
-    const { rowCount } = await db.pool.query(
-      `DELETE FROM admin_alert_deliveries WHERE id IN (SELECT id FROM admin_alert_deliveries WHERE state <> 'pending' AND created_at < now() - ($1::float8 * interval '1 day') LIMIT ${batch})`,
-      [days],
-    ).catch(db.unreachable);
-    removed.deliveries += rowCount ?? 0;
-    if ((rowCount ?? 0) < batch) break;
+    // Through the owner's function (migration 032): the agent may not DELETE deliveries itself, so
+    // it can never remove a pending alert or a recent delivery that a repeat decision reads.
+    const { rows: [{ n }] } = await db.pool.query('SELECT admin_prune_alert_deliveries($1::float8, $2::int) AS n', [days, batch]).catch(db.unreachable);
+    removed.deliveries += Number(n);
+    if (Number(n) < batch) break;
   }
   return removed;
 }

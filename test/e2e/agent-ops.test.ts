@@ -9,7 +9,9 @@
 //     other agent's pass finishes the last one;
 //     the agent's role may not change any other tenant's status or allocations, nor begin before the
 //     days the operator's `agent up` recorded for the host (migration 029), nor at all with the policy off;
-//   - a failed scheduled admin backup and a missed one are alerts; /metrics has the admin backup's age.
+//   - a failed scheduled admin backup and a missed one are alerts (missed counted from the schedule's
+//     creation; not sent again by a restarted agent); /metrics has the admin backup's age; a scheduled
+//     doctor run's new findings are one doctor.findings alert.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -390,10 +392,57 @@ describe.sequential('agent operations', () => {
     const [run] = await h.adminQuery("SELECT r.state, r.error FROM admin_schedule_runs r JOIN admin_schedules s ON s.id = r.schedule_id WHERE s.kind = 'admin-backup'");
     expect(run.state).toBe('failed');
     expect(failed.payload.detail.error).toBe(run.error);
-    // The policy pass of the new term finds the last admin backup 13 hours old.
-    const missed = await waitFor('admin.backup-missed', async () => (await h.adminQuery("SELECT payload FROM admin_alert_deliveries WHERE event = 'admin.backup-missed'"))[0], 60_000);
+    // Review M4: the admin-backup schedule was added by this agent up, so the first policy pass of
+    // the new term finds nothing missed yet, however old the last admin backup is.
+    const passesLogged = async () => {
+      const logs = await execa('docker', ['logs', first.project], { reject: false });
+      return `${logs.stdout}\n${logs.stderr}`.match(/policies: pass ended: .*/g) ?? [];
+    };
+    const passAfter = (before: number) => waitFor('a policies pass', async () => {
+      const passes = await passesLogged();
+      return passes.length > before ? passes.at(-1)! : undefined;
+    }, 60_000);
+    await passAfter(0);
+    const missedRows = async () => h.adminQuery("SELECT payload FROM admin_alert_deliveries WHERE event = 'admin.backup-missed'");
+    expect(await missedRows()).toEqual([]);
+    // Counted from the schedule's creation 13 hours ago: the pass of the restarted agent's new term finds it missed.
+    await h.adminQuery("UPDATE admin_schedules SET created_at = now() - interval '13 hours' WHERE kind = 'admin-backup'");
+    let passes = (await passesLogged()).length;
+    await execa('docker', ['restart', first.project]);
+    await timed('restart and pass (admin backup missed)', () => passAfter(passes));
+    const missed = (await missedRows())[0];
     expect(missed.payload.detail).toMatchObject({ kind: 'admin-backup', schedule: 'every 6h', staleSeconds: expect.any(Number) });
     expect(missed.payload.detail.staleSeconds).toBeGreaterThanOrEqual(13 * 3600);
+    // Review M3: restarted again while it still holds, the agent reads from the deliveries on record
+    // that the endpoint got it within the day, and queues nothing (its memory started empty).
+    passes = (await passesLogged()).length;
+    await execa('docker', ['restart', first.project]);
+    expect(await timed('restart and pass (already sent)', () => passAfter(passes))).toMatch(/^policies: pass ended: [1-9]\d* finding\(s\), 0 delivery\(ies\) queued/);
+    expect(await missedRows()).toHaveLength(1);
+
+    // A scheduled doctor run that finds a new set of discrepancies raises doctor.findings, once: a
+    // folder in customers/ with no tenant (orphan-folder), then the doctor schedule made due twice.
+    const stray = path.join(h.customersDir, 'stray1');
+    mkdirSync(stray, { recursive: true });
+    try {
+      const doctorRuns = async () => (await h.adminQuery("SELECT count(*)::int AS n FROM admin_schedule_runs r JOIN admin_schedules s ON s.id = r.schedule_id WHERE s.kind = 'doctor' AND r.state = 'succeeded'"))[0].n as number;
+      const findingsRows = () => h.adminQuery("SELECT payload FROM admin_alert_deliveries WHERE event = 'doctor.findings' ORDER BY id");
+      const before = await findingsRows();
+      const runDoctor = async () => {
+        const runs = await doctorRuns();
+        await h.adminQuery("UPDATE admin_schedules SET next_run_at = now() WHERE kind = 'doctor'");
+        await waitFor('a doctor run', async () => ((await doctorRuns()) > runs ? true : undefined), 60_000);
+      };
+      await timed('doctor run (new findings)', runDoctor);
+      const raised = (await findingsRows()).slice(before.length);
+      expect(raised).toHaveLength(1);
+      expect(raised[0].payload).toMatchObject({ event: 'doctor.findings', summary: expect.stringMatching(/^doctor on \S+ found \d+ discrepanc/), detail: { findings: expect.arrayContaining([expect.objectContaining({ kind: 'orphan-folder', tenant: 'stray1' })]) } });
+      // The same set on the next run: no second alert.
+      await timed('doctor run (same findings)', runDoctor);
+      expect(await findingsRows()).toHaveLength(before.length + 1);
+    } finally {
+      rmSync(stray, { recursive: true, force: true });
+    }
     const metrics = await (await fetch(`http://127.0.0.1:${first.port}/metrics`)).text();
     const age = Number(/^tenantctl_admin_backup_age_seconds\{host="[^"]+"\} (\d+)$/m.exec(metrics)?.[1]);
     expect(age).toBeGreaterThanOrEqual(13 * 3600);

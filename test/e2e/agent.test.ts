@@ -16,6 +16,10 @@ import { createHarness, dockerObjectsWithPrefix, inspect, stopwatch, type Harnes
 import { retryUntilDeadline, done, notYet } from '../../src/common/retry.js';
 import { AdminDb } from '../../src/admin-db/database.js';
 import { ScheduleStore } from '../../src/schedules/store.js';
+import { pitrLagLoop } from '../../src/agent/pitr-lag.js';
+import type { AgentContext } from '../../src/agent/context.js';
+import { raiseRepeating } from '../../src/alerts/repeat.js';
+import type { Context } from '../../src/context.js';
 
 let h: Harness;
 const timings: Record<string, number> = {};
@@ -367,7 +371,7 @@ describe.sequential('tenantctl agent', () => {
     }
   }, 180_000);
 
-  it('the agent\'s role holds only what it uses: no superuser, no CREATE, no DELETE, no usage or invoices', async () => {
+  it('the agent\'s role holds only what it uses: no superuser, no CREATE, no DELETE, no usage or invoices, no forged or deleted alert delivery', async () => {
     const password = /TENANTCTL_AGENT_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent-db.env'), 'utf8'))![1];
     const client = new pg.Client({ host: '127.0.0.1', port: Number(h.env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl_agent', password, database: 'tenantctl_admin' });
     await client.connect();
@@ -389,6 +393,17 @@ describe.sequential('tenantctl agent', () => {
       await refused('SELECT * FROM admin_api_keys');
       await refused("UPDATE admin_schedules SET spec = 'every 1m'");
       await refused("COPY (SELECT 1) TO PROGRAM 'true'");
+      // A delivery's repeat key (migration 032) is written with its row, never changed after: the
+      // agent cannot make a sent alert look unsent (or older) to the next repeat decision.
+      await refused("UPDATE admin_alert_deliveries SET repeat_key = NULL");
+      await refused("UPDATE admin_alert_deliveries SET created_at = now() - interval '2 days'");
+      // Nor insert one already sent, or dated ahead (which would silence its key on every host),
+      // nor delete one (a pending alert): it inserts only the columns it queues with, and done rows
+      // past the retention go through the owner's function (032).
+      await refused("INSERT INTO admin_alert_deliveries (endpoint_id, event, payload, repeat_key, state) VALUES ('x', 'backup.missed', '{}', 'backup-missed:acme', 'delivered')");
+      await refused("INSERT INTO admin_alert_deliveries (endpoint_id, event, payload, repeat_key, created_at) VALUES ('x', 'backup.missed', '{}', 'backup-missed:acme', 'infinity')");
+      await refused('DELETE FROM admin_alert_deliveries');
+      expect((await client.query('SELECT admin_prune_alert_deliveries(30, 100) AS n')).rows[0].n).toBe(0);
       // What it does use, it can.
       expect((await client.query('SELECT count(*)::int AS n FROM admin_schedules')).rows[0].n).toBeGreaterThan(0);
       expect((await client.query("SELECT count(*)::int AS n FROM admin_customers WHERE id = 'acme'")).rows[0].n).toBe(1);
@@ -397,7 +412,89 @@ describe.sequential('tenantctl agent', () => {
     }
   }, 60_000);
 
-  it('the agent watches its host, sends signed alerts and serves /metrics: a killed database is tenant.down, started again tenant.recovered; backups older than two intervals are backup.missed', async () => {
+  it('pitr.lagging and pitr.caught-up under the agent\'s own role: a shipper failing past the bound (rows the test writes as the owner, a stalled shipper simulated) is lagging once, its success caught up; repeats count a failed delivery and ignore one dated ahead', async () => {
+    // The pitr-lag loop's check as the agent runs it, on the real admin database as tenantctl_agent,
+    // acme's plan taken as a pitr plan in the loop's context only (the running agent's config has no
+    // pitr plan, so neither its shipper nor its own lag loop touches acme's row). Bound 2 s, shipping
+    // interval 0.5 s: the judgement's rules at the scale of seconds.
+    const password = /TENANTCTL_AGENT_DB_PASSWORD=(\S+)/.exec(readFileSync(path.join(h.env.TENANTCTL_STATE_DIR!, 'agent-db.env'), 'utf8'))![1]!;
+    const db = await AdminDb.open(`postgres://tenantctl_agent:${encodeURIComponent(password)}@127.0.0.1:${h.env.TENANTCTL_ADMIN_DB_PORT}/tenantctl_admin`, 'test-agent');
+    const added = await h.cli(['alerts', 'add', `http://127.0.0.1:${await getPort()}/lag`, '--events', 'pitr.lagging,pitr.caught-up', '--secret-file', path.join(h.dir, 'lag.secret'), ...allowPrivate, '--json']);
+    expect(added.exitCode, added.why).toBe(0);
+    const endpoint = added.json().id as string;
+    const [{ host }] = await h.adminQuery("SELECT host FROM admin_customers WHERE id = 'acme'");
+    const logs: string[] = [];
+    const agentContext = (loopConfig: unknown) => ({
+      ctx: { config: loopConfig, clock: { now: () => Date.now() }, signal: new AbortController().signal },
+      db, hostId: host, isLeader: () => true,
+      leadership: { session: undefined, termSignal: new AbortController().signal, during: <T>(work: () => Promise<T>) => work() },
+      log: (line: string) => logs.push(line),
+    }) as unknown as AgentContext;
+    const agent = agentContext({ plans: { standard: { pitr: true } } });
+    const loop = pitrLagLoop(2, 500, 500);
+    const never = new AbortController().signal;
+    const events = () => h.adminQuery("SELECT kind, detail FROM admin_tenant_events WHERE customer_id = 'acme' AND kind LIKE 'pitr.%' ORDER BY id");
+    const deliveries = () => h.adminQuery('SELECT event FROM admin_alert_deliveries WHERE endpoint_id = $1 ORDER BY id', [endpoint]);
+    const fail = (error: string) => h.adminQuery(
+      `INSERT INTO admin_wal_shipping (customer_id, newest_archived_at, waiting, last_error, checked_at) VALUES ('acme', now() - interval '1 day', 0, $1, now())
+       ON CONFLICT (customer_id) DO UPDATE SET last_error = EXCLUDED.last_error, checked_at = now()`,
+      [error],
+    );
+    try {
+      // Idle (its newest segment a day old) and failing just now: not behind yet (the newest
+      // segment's age said behind at once before; it is how long shipping fails that counts).
+      await fail('restic: simulated failure 1');
+      const [first] = await h.adminQuery("SELECT failing_since FROM admin_wal_shipping WHERE customer_id = 'acme'");
+      expect(first.failing_since).toBeInstanceOf(Date);
+      await loop.tick(agent, never);
+      expect(await events()).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 3_200));
+      // Failing on: its first failure's time is kept (033's trigger), now past the bound; behind on
+      // one record is not yet lagging, on the next one it is.
+      await fail('restic: simulated failure 2');
+      expect((await h.adminQuery("SELECT failing_since FROM admin_wal_shipping WHERE customer_id = 'acme'"))[0].failing_since).toEqual(first.failing_since);
+      await loop.tick(agent, never);
+      expect(await events()).toEqual([]);
+      await fail('restic: simulated failure 3');
+      await loop.tick(agent, never);
+      await loop.tick(agent, never);
+      // The host's other agent (or a restarted one) raises it no second time.
+      await pitrLagLoop(2, 500, 500).tick(agent, never);
+      const lagging = await events();
+      expect(lagging.map((e) => e.kind)).toEqual(['pitr.lagging']);
+      expect(lagging[0].detail.reason).toMatch(/^shipping has failed for \d+ s \(restic: simulated failure 3\)/);
+      expect((await deliveries()).map((d) => d.event)).toEqual(['pitr.lagging']);
+      // A success clears the failure (and its time); the next check records the catch-up, once.
+      await h.adminQuery("UPDATE admin_wal_shipping SET last_error = NULL, checked_at = now() WHERE customer_id = 'acme'");
+      expect((await h.adminQuery("SELECT failing_since FROM admin_wal_shipping WHERE customer_id = 'acme'"))[0].failing_since).toBeNull();
+      await loop.tick(agent, never);
+      await loop.tick(agent, never);
+      expect((await events()).map((e) => e.kind)).toEqual(['pitr.lagging', 'pitr.caught-up']);
+      expect((await deliveries()).map((d) => d.event)).toEqual(['pitr.lagging', 'pitr.caught-up']);
+      expect(logs).toEqual([expect.stringMatching(/^pitr-lag: acme lagging: shipping has failed/), 'pitr-lag: acme caught-up']);
+
+      // Repeats under the same role (alerts/repeat.ts): a delivery that failed for good within the
+      // day counts as sent (no new copy each pass); a row dated ahead (an owner's, or one from
+      // before 032) is no delivery, so it silences nothing.
+      const repeatCtx = { adminDb: async () => db, clock: { now: () => Date.now() } } as unknown as Context;
+      const event = { kind: 'pitr.lagging' as const, tenant: 'acme', host, summary: 'repeat test' };
+      await h.adminQuery(
+        `INSERT INTO admin_alert_deliveries (endpoint_id, event, payload, state, next_attempt_at, repeat_key, created_at)
+         VALUES ($1, 'pitr.lagging', '{}', 'failed', NULL, 'test:failed', now() - interval '2 hours'), ($1, 'pitr.lagging', '{}', 'delivered', NULL, 'test:ahead', 'infinity')`,
+        [endpoint],
+      );
+      expect(await raiseRepeating(repeatCtx, 'test:failed', event, 24 * 3_600_000)).toBe(0);
+      expect(await raiseRepeating(repeatCtx, 'test:ahead', event, 24 * 3_600_000)).toBe(1);
+      expect(await raiseRepeating(repeatCtx, 'test:ahead', event, 24 * 3_600_000)).toBe(0);
+    } finally {
+      await db.close();
+      await h.adminQuery("DELETE FROM admin_tenant_events WHERE customer_id = 'acme' AND kind LIKE 'pitr.%'");
+      await h.adminQuery("DELETE FROM admin_wal_shipping WHERE customer_id = 'acme'");
+      await h.adminQuery('DELETE FROM admin_alert_endpoints WHERE id = $1', [endpoint]);
+    }
+  }, 60_000);
+
+  it('the agent watches its host, sends signed alerts and serves /metrics: a killed database is tenant.down, started again tenant.recovered; backups older than two intervals (counted from the schedule\'s creation) are backup.missed, sent once across restarts', async () => {
     const received: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
     const receiver = http.createServer((request, response) => {
       let body = '';
@@ -446,8 +543,27 @@ describe.sequential('tenantctl agent', () => {
       await waitFor('no scheduled run in flight', async () => ((await h.adminQuery('SELECT count(*)::int AS n FROM admin_schedules WHERE running_run IS NOT NULL'))[0].n === 0 ? true : undefined));
       await h.adminQuery("UPDATE admin_customers SET provisioned_at = now() - interval '3 hours' WHERE id = 'acme'");
       await h.adminQuery("UPDATE admin_backups SET finished_at = now() - interval '3 hours', started_at = now() - interval '3 hours' WHERE customer_id = 'acme'");
+      const missedRows = async () => (await h.adminQuery("SELECT count(*)::int AS n FROM admin_alert_deliveries WHERE event = 'backup.missed'"))[0].n as number;
+      // The agent restarted, and its policies' first pass after it ended (each pass logs one line).
+      const passesLogged = async () => {
+        const logs = await execa('docker', ['logs', agentProject], { reject: false });
+        return `${logs.stdout}\n${logs.stderr}`.match(/policies: pass ended: .*/g) ?? [];
+      };
+      const restartedAndPassed = async (what: string) => {
+        const before = (await passesLogged()).length;
+        await execa('docker', ['restart', agentProject]);
+        return timed(what, () => waitFor(`the policies pass after ${what}`, async () => {
+          const passes = await passesLogged();
+          return passes.length > before ? passes.at(-1)! : undefined;
+        }, 90_000));
+      };
+      // Review M4: the plan's backup schedule was added by this test's agent up (minutes ago), so
+      // acme has missed nothing yet, however old its last backup and itself are.
+      await restartedAndPassed('restart (schedule new)');
+      expect(await missedRows()).toBe(0);
+      // Once the schedule is 3 hours old too, the next pass finds acme's backups missed, once.
+      await h.adminQuery("UPDATE admin_schedules SET created_at = now() - interval '3 hours' WHERE kind = 'backup' AND target = 'standard'");
       await execa('docker', ['restart', agentProject]);
-      // The policies' first pass after the restart finds acme's backups missed, once.
       const missed = await waitFor('a backup.missed webhook', async () => event('backup.missed'), 90_000).catch(async (error: Error) => {
         // The policies loop's own account (its last error) says why, when it did not come.
         const loops = (await h.cli(['agent', 'status', '--json'])).json().loops;
@@ -457,6 +573,10 @@ describe.sequential('tenantctl agent', () => {
       // Whether earlier tests left backups of acme (now 3 hours old) or none, the alert names it.
       expect(missed.json.summary).toMatch(/^acme(?:'s last succeeded backup is from \S+| has no succeeded backup), and plan standard backs up every 1h$/);
       expect(received.filter((r) => JSON.parse(r.body).event === 'backup.missed')).toHaveLength(1);
+      // Review M3: restarted again, the agent's first pass finds it still missed, and reads from the
+      // deliveries on record that this endpoint got it within the day: nothing is queued again.
+      expect(await restartedAndPassed('restart (already sent)')).toMatch(/^policies: pass ended: [1-9]\d* finding\(s\), 0 delivery\(ies\) queued/);
+      expect(await missedRows()).toBe(1);
       // Only the agent sent them: one down, one recovered.
       expect(received.filter((r) => JSON.parse(r.body).event === 'tenant.down')).toHaveLength(1);
     } finally {

@@ -14,7 +14,8 @@ Examples:
 
 Events are what the watch (tenantctl watch, or the agent) saw: tenant.degraded, tenant.down,
 tenant.recovered, tenant.restarted / tenant.restart-failed (automatic restarts), host.unreachable
-and host.reachable, and the agents' heartbeats saw: host.agent-silent and host.agent-back; newest first.
+and host.reachable; the agents' heartbeats saw: host.agent-silent and host.agent-back; and the
+agent's WAL lag check saw (plans with pitr): pitr.lagging and pitr.caught-up; newest first.
 `)
     .action(async (id: string | undefined, options, command: Command) => {
       const { events } = await import('../../watch/events.js');
