@@ -5,7 +5,7 @@ import { applyMigrations, readMigrations } from '../common/sql-migrations.js';
 import { TenantctlError } from '../common/errors.js';
 import { adminDumpTimeoutMs } from '../common/timeouts.js';
 import type { Repository } from '../repository/restic.js';
-import { adminDbContainer, adminOwner, psqlOwnerArgv, psqlRestoreArgv, restoreOwnership, restorePrologue, restoreRole, restoreSetup } from './admin-dump.js';
+import { adminDbContainer, psqlRestoreArgv, restorePrologue } from './admin-dump.js';
 import { startDockerChild } from './docker-child.js';
 import { DumpGuard } from './dump-guard.js';
 import { verifyMasterKeyCheck } from '../secrets/master-key.js';
@@ -82,37 +82,14 @@ export async function restoreAdminDb(ctx: Context, db: AdminDb, repo: Repository
     'COMMIT;',
     '',
   ].join('\n');
-  ctx.reporter.step(`restoring the admin database from snapshot ${snapshot.shortId} (${snapshot.time}, host ${snapshot.host}) as ${restoreRole}, no superuser`);
-  // The owner's part before: the restore role, and the empty schema it lays the dump into (admin-dump.ts).
-  await ownerSql(ctx, container, restoreSetup, `preparing the admin database for the restore (role ${restoreRole})`);
-  try {
-    await restoreAsRole(ctx, db, repo, snapshot, container, trailer);
-  } catch (error) {
-    // Rolled back: the empty schema goes back to the owner (the role's login taken away) and this
-    // tenantctl's schema is made in it again, so a failed restore leaves the database as it found it: empty.
-    await settleRestoreOwnership(ctx, container).then(() => migrate(db)).catch(ignoreFailure('the restore\'s own failure is the cause thrown; the next command migrates the empty database, the next recover run hands ownership back first'));
-    throw error;
-  }
-}
-
-/** This tenantctl's admin migrations, as every command's connection applies them. */
-async function migrate(db: AdminDb): Promise<void> {
-  const client = await db.connect();
-  try {
-    await applyMigrations(client, 'admin_schema_migrations', await readMigrations(adminMigrationFiles()));
-  } finally {
-    client.release();
-  }
-}
-
-async function restoreAsRole(ctx: Context, db: AdminDb, repo: Repository, snapshot: AdminSnapshot, container: string, trailer: string): Promise<void> {
+  ctx.reporter.step(`restoring the admin database from snapshot ${snapshot.shortId} (${snapshot.time}, host ${snapshot.host})`);
   await ctx.pause('recover:restoring-admin');
   const psql = await startDockerChild(psqlRestoreArgv(container), { env: ctx.homeHost.env, input: true, timeoutMs: adminDumpTimeoutMs, signal: ctx.signal, what: `psql restoring admin snapshot ${snapshot.shortId}`, kind: 'adminDb' });
   const stdin = psql.stdin!;
   stdin.write(restorePrologue);
   // The dump reaches psql only through the guard (dump-guard.ts); COMMIT is written only once the
   // whole dump passed it, ended with pg_dump's closing line and holds a check the master key opens.
-  const guard = new DumpGuard({ ownerLinesOf: adminOwner });
+  const guard = new DumpGuard();
   guard.pipe(stdin, { end: false });
   const guarded = new Promise<void>((resolve, reject) => guard.once('end', resolve).once('error', reject));
   // psql stopping early (an SQL error, ON_ERROR_STOP) stops restic through the guard: its error is the first cause.
@@ -145,8 +122,6 @@ async function restoreAsRole(ctx: Context, db: AdminDb, repo: Repository, snapsh
   await psql.ended.catch((error) => {
     throw new TenantctlError('adminDb', `${(error as Error).message}; nothing of the snapshot was committed`, { cause: error });
   });
-  // Committed: what the restore role made goes to the database's owner (a recover killed before this does it when run again).
-  await settleRestoreOwnership(ctx, container);
   // The snapshot's schema may be older than this tenantctl's: its newer migrations apply now.
   const client = await db.connect();
   try {
@@ -156,20 +131,4 @@ async function restoreAsRole(ctx: Context, db: AdminDb, repo: Repository, snapsh
   } finally {
     client.release();
   }
-}
-
-/** tenantctl's own fixed SQL as the admin database's owner (its superuser), over the container's local socket. */
-async function ownerSql(ctx: Context, container: string, sql: string, what: string): Promise<void> {
-  const psql = await startDockerChild(psqlOwnerArgv(container), { env: ctx.homeHost.env, input: true, timeoutMs: adminDumpTimeoutMs, signal: ctx.signal, what, kind: 'adminDb' });
-  psql.stdin!.end(sql);
-  await psql.ended;
-}
-
-/**
- * Everything the restore role made given to the admin database's owner, its login taken away
- * (admin-dump.ts restoreOwnership). After each restore, and by a recover run again (a kill between
- * the restore's COMMIT and this leaves the objects the role's): idempotent.
- */
-export async function settleRestoreOwnership(ctx: Context, container?: string): Promise<void> {
-  await ownerSql(ctx, container ?? (await adminDbContainer(ctx.config, ctx.homeHost, ctx.signal)), restoreOwnership, `giving the restored admin database to its owner (${adminOwner})`);
 }

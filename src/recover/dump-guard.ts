@@ -45,13 +45,6 @@ function copyField(text: string): string | null {
   return text.replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', v: '\v' } as Record<string, string>)[c] ?? c);
 }
 
-/**
- * pg_dump's `ALTER <object> OWNER TO "<role>";` lines: the restore's role (admin-restore.ts), no
- * superuser and no member of the owner's, may not give its objects away; they are reassigned after
- * COMMIT instead, by tenantctl's own statement (REASSIGN OWNED), so such a line is passed on as a comment.
- */
-const ownerLine = (role: string) => new RegExp(`^ALTER (TABLE|SEQUENCE|VIEW|MATERIALIZED VIEW|FUNCTION|PROCEDURE|AGGREGATE|TYPE|DOMAIN) .+ OWNER TO "${role}";$`);
-
 export class DumpGuard extends Transform {
   /** Why the dump was refused (then nothing after the refused line was passed on). */
   refused?: string;
@@ -62,13 +55,6 @@ export class DumpGuard extends Transform {
   private lineNo = 0;
   private tail = '';
   private copy?: { table: string; columns: string[] };
-  private readonly ownerTo?: RegExp;
-
-  /** `ownerLinesOf`: the role whose OWNER TO lines are passed on as comments (the restore reassigns ownership itself). */
-  constructor(options: { ownerLinesOf?: string } = {}) {
-    super();
-    if (options.ownerLinesOf !== undefined) this.ownerTo = ownerLine(options.ownerLinesOf);
-  }
 
   /** Whether the dump's last bytes hold pg_dump's closing line (a cut-off dump's do not). */
   get complete(): boolean {
@@ -84,8 +70,7 @@ export class DumpGuard extends Transform {
       const line = this.pending.slice(0, newline);
       this.pending = this.pending.slice(newline + 1);
       if (!this.accept(line)) break;
-      // Outside COPY data only (accept has just said whether the line is one).
-      out.push(this.copy === undefined && this.ownerTo?.test(line) ? `-- owner given after the restore: ${line}` : line, '\n');
+      out.push(line, '\n');
     }
     if (this.refused) this.pending = '';
     callback(null, out.length ? out.join('') : undefined);

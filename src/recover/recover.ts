@@ -15,7 +15,7 @@ import { probeHost } from '../hosts/probe.js';
 import { repositoryFor, type AccessInput } from './access.js';
 import type { Repository } from '../repository/restic.js';
 import { adminSnapshots, type AdminSnapshot } from './restic-admin.js';
-import { CutOffSnapshot, adminContents, currentRun, restoreAdminDb, saveRun, settleRestoreOwnership, type RecoverRun } from './admin-restore.js';
+import { CutOffSnapshot, adminContents, currentRun, restoreAdminDb, saveRun, type RecoverRun } from './admin-restore.js';
 import { recoverTenant, type TenantOutcome } from './recover-tenant.js';
 import { repositoryBackups, type TenantBackupSource } from './tenant-backups.js';
 import { Placement } from './fit.js';
@@ -106,8 +106,6 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
       adminDatabase = 'restored';
     }
     if (!run) throw new TenantctlError('internal', 'recover restored no admin snapshot and recorded no run');
-    // A run killed between the restore's COMMIT and the ownership handed back: handed back now (idempotent).
-    if (adminDatabase === 'already-restored') await settleRestoreOwnership(ctx);
     await ctx.pause('recover:admin-restored');
     const box = await openSecretBox(db, { env: ctx.env, stateDir: ctx.config.stateDir, create: false });
 
