@@ -47,10 +47,17 @@ export class Placement {
 
   constructor(private readonly ctx: Context) {}
 
-  /** Whether the host answers, and the tenant's ports and a subnet are free there; why not, else undefined. */
-  async hostAndAllocations(target: DockerHost, tenant: { id: string; template: string; profiles: string[] }): Promise<string | undefined> {
+  /** Whether the host answers; why not, else undefined. */
+  async answers(target: DockerHost): Promise<string | undefined> {
     const probe = await probeHost(target, this.ctx.signal);
-    if (!probe.reachable) return `Docker host ${target.id} does not answer (${probe.error})`;
+    return probe.reachable ? undefined : `Docker host ${target.id} does not answer (${probe.error})`;
+  }
+
+  /**
+   * Whether the tenant's ports and a subnet are free there; why not, else undefined. Asked only once
+   * the host is known to hold nothing of the tenant: a tenant alive there holds its own ports.
+   */
+  async allocations(target: DockerHost, tenant: { id: string; template: string; profiles: string[] }): Promise<string | undefined> {
     const db = await this.ctx.adminDb();
     const { rows } = await db.pool.query('SELECT kind, value FROM admin_allocations WHERE host = $1 AND customer_id <> $2', [target.id, tenant.id]).catch(db.unreachable);
     const template = await configuredTemplate(this.ctx.config, tenant.template);

@@ -81,14 +81,19 @@ export async function recoverTenant(ctx: Context, run: string, id: string, targe
     const db = await ctx.adminDb();
     if (await recoveredIn(db, run, id)) return { id, outcome: 'already-recovered' };
     const record = await new TenantRegistry(db).require(id);
-    // Fit first, before anything of it is made: the host answers, its ports and a subnet are free there.
-    const unfit = await placement?.hostAndAllocations(target, record);
-    if (unfit) return { id, outcome: 'not-placed', status: record.status, host: target.id, reason: `not placed: ${unfit}`, durationMs: ctx.clock.now() - started };
-    // A host that holds anything of the project is not recovered onto: that may be the tenant itself, alive.
+    // Fit first, before anything of it is made: the host answers...
+    const silent = await placement?.answers(target);
+    if (silent) return { id, outcome: 'not-placed', status: record.status, host: target.id, reason: `not placed: ${silent}`, durationMs: ctx.clock.now() - started };
+    // A host that holds anything of the project is not recovered onto: that may be the tenant itself,
+    // alive (asked before its ports: a live tenant holds its own, and "no port free" would have the
+    // operator free them, i.e. stop it).
     const there = await objectsByLabel(target, projectLabel(record.composeProject), ctx.signal);
     if (there.containers.length + there.volumes.length > 0) {
       return { id, outcome: 'skipped', status: record.status, reason: `${target.id} holds ${there.containers.length} containers and ${there.volumes.length} volumes of ${record.composeProject}: not touched (remove them, or recover onto another --host)` };
     }
+    // ...and its ports and a subnet are free there.
+    const unfit = await placement?.allocations(target, record);
+    if (unfit) return { id, outcome: 'not-placed', status: record.status, host: target.id, reason: `not placed: ${unfit}`, durationMs: ctx.clock.now() - started };
     const found = await backups.latest(ctx, id, { ...scope, host: record.host, run });
     if (!found || !('id' in found)) {
       const passedOver = found?.skipped ?? [];

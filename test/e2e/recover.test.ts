@@ -244,14 +244,19 @@ describe('the disaster drill: recover on a new machine', () => {
     await new Promise<void>((resolve) => blocker.listen(0, resolve));
     const heldPort = (blocker.address() as AddressInfo).port;
     const opsBefore = (await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'recover'"))[0].n;
+    // rc2 "alive" on the host (a container of its project, never started): the host-holds-it check
+    // comes before the ports, so it is skipped (not touched), not "not placed" for ports it would hold itself.
+    const alive = (await execa('docker', ['create', '--label', `com.docker.compose.project=${project('rc2')}`, '--label', 'tenantctl.test=recover', 'tenantctl/postgres:15'])).stdout.trim();
     try {
       const unfit = await h.cli(['recover', '--json'], { env: { TENANTCTL_APP_PORTS: `${heldPort}-${heldPort}` } });
       expect(unfit.exitCode, unfit.why).toBe(9);
       const outcomes = (unfit.json().tenants ?? unfit.json().error?.result?.tenants ?? []) as any[];
-      expect(Object.fromEntries(outcomes.map((t) => [t.id, t.outcome]))).toEqual({ rc1: 'not-placed', rc2: 'not-placed' });
-      for (const t of outcomes) expect(t.reason).toMatch(new RegExp(`^not placed: no app port free on .*${heldPort}-${heldPort}`));
+      expect(Object.fromEntries(outcomes.map((t) => [t.id, t.outcome]))).toEqual({ rc1: 'not-placed', rc2: 'skipped' });
+      expect(outcomes.find((t) => t.id === 'rc1').reason).toMatch(new RegExp(`^not placed: no app port free on .*${heldPort}-${heldPort}`));
+      expect(outcomes.find((t) => t.id === 'rc2').reason).toMatch(/holds 1 containers and 0 volumes .*not touched/);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
+      await execa('docker', ['rm', '-f', alive]);
     }
     expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'recover'"))[0].n).toBe(opsBefore);
     for (const tenant of ['rc1', 'rc2']) expect((await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project(tenant)}`])).stdout.trim(), tenant).toBe('');
