@@ -26,8 +26,8 @@ const refusals: Array<[RegExp, string]> = [
   [/^\s*DO\b|\bDO\s+(LANGUAGE\b|\$)/i, 'runs an anonymous code block'],
   [/\bEXECUTE\b(?!\s+(FUNCTION|PROCEDURE|ON)\b)/i, 'runs dynamic SQL'],
   [/\bCOPY\b/i, 'copies other than from the dump itself'],
-  // A SET of a quoted (or U&-escaped) name, or of NAMES, could change how the lines after it are read.
-  [/(^|;)\s*SET\s+((SESSION|LOCAL)\s+)?(""|NAMES\b)/i, 'changes how the dump is read'],
+  // SET NAMES is client_encoding's other name (lexicalSettings below).
+  [/(^|;)\s*SET\s+((SESSION|LOCAL)\s+)?NAMES\b/i, 'changes how the dump is read'],
 ];
 // Roles whose membership reaches the server's files or programs: named anywhere (quoted too), refused.
 const serverRoles = /pg_(execute_server_program|read_server_files|write_server_files)/i;
@@ -35,6 +35,8 @@ const serverRoles = /pg_(execute_server_program|read_server_files|write_server_f
 // computed name): only pg_dump's own lines may touch them, else a later line's quotes mean otherwise
 // to the guard than to the server.
 const lexicalSettings = /standard_conforming_strings|backslash_quote|client_encoding|set_config|\bU&/i;
+// The same names quoted ("set_config"(…), SET "client_encoding" …): the code has its quoted names blanked.
+const quotedLexicalSettings = /"[^"]*(standard_conforming_strings|backslash_quote|client_encoding|set_config)[^"]*"/i;
 const pgDumpSettingLines = new Set([
   'SET standard_conforming_strings = on;',
   "SET client_encoding = 'UTF8';",
@@ -124,7 +126,7 @@ export function refusalOf(line: string, lexer: SqlLexer = new SqlLexer()): strin
   // String literals and comments are not statements: a function's body (kept verbatim by
   // PostgreSQL, comments too) may say "role" in a message or a comment (026's guard does).
   const code = lexer.code(line);
-  if (lexicalSettings.test(code) && !pgDumpSettingLines.has(line.trim())) return 'changes how the dump is read';
+  if ((lexicalSettings.test(code) || quotedLexicalSettings.test(line)) && !pgDumpSettingLines.has(line.trim())) return 'changes how the dump is read';
   for (const [pattern, why] of refusals) if (pattern.test(code)) return why;
   return undefined;
 }

@@ -76,6 +76,8 @@ const goodDump = [
   // A function body is kept verbatim, comments and messages too (026's guard): words in them are no statements.
   'CREATE FUNCTION "public"."admin_agent_customer_guard"() RETURNS "trigger"',
   '    LANGUAGE "plpgsql"',
+  // A function's own setting (pg_dump writes it on a line of its own): no session SET.
+  "    SET \"search_path\" TO 'pg_catalog', 'public', 'pg_temp'",
   '    AS $$',
   'BEGIN',
   "    -- role's DELETE FROM admin_allocations would delete nothing.",
@@ -151,6 +153,8 @@ describe('the dump guard between a snapshot and psql', () => {
     ["SET NAMES 'SJIS';", /how the dump is read/],
     ['SET "standard_conforming_strings" = off;', /how the dump is read/],
     ["SELECT pg_catalog.set_config('standard_' || 'conforming_strings', 'off', false);", /how the dump is read/],
+    ["SELECT pg_catalog.\"set_config\"('standard_conforming_strings', 'off', false);", /how the dump is read/],
+    ['SET U&"standard\\005fconforming_strings" = off;', /how the dump is read/],
   ])('refuses %s and passes nothing from it on', async (line, why) => {
     const text = goodDump.replace('GRANT SELECT', `${line}\nGRANT SELECT`);
     const { guard, passed } = await guarded(text);
