@@ -1,9 +1,10 @@
 import type { Context } from '../context.js';
-import type { AdminDb } from '../admin-db/database.js';
+import { LostLockError, type AdminDb } from '../admin-db/database.js';
+import { messageOf } from '../common/errors.js';
 import { resticForgetTimeoutMs } from '../common/timeouts.js';
 import { holdRepository } from './hold.js';
 import { repositoryKey } from './password.js';
-import type { RepositoryLocation } from './location.js';
+import { configuredRepository, type RepositoryLocation } from './location.js';
 
 // `restic prune` once per repository per interval (backups.pruneIntervalMinutes), not after every
 // forget: prune reads the whole repository's index and repacks what forgotten snapshots leave
@@ -50,6 +51,17 @@ export async function markPruneOwed(db: AdminDb, location: RepositoryLocation): 
 }
 
 /**
+ * markPruneOwed for the configured repository, for a forget outside retention (a failed backup's
+ * snapshots, a truncated or settled WAL batch): else its data stays stored until a retention run
+ * forgets something. Under the forget's own hold (shared is enough: a prune, exclusive, cannot run
+ * beside it, so it cannot clear the mark before the forget lands).
+ */
+export async function markConfiguredPruneOwed(ctx: Context): Promise<void> {
+  const location = configuredRepository(ctx.config);
+  if (location) await markPruneOwed(await ctx.adminDb(), location);
+}
+
+/**
  * Runs `restic prune` if one is owed and due (the caller holds the repository exclusive), and
  * records it. `run` is the repository's restic (its password and environment).
  */
@@ -68,15 +80,24 @@ export async function pruneIfDue(ctx: Context, db: AdminDb, location: Repository
 /**
  * A prune owed and due, run without any forget (a retention run that chose nothing): looked up
  * without the hold first (one query, the common case: nothing due), then taken exclusive and
- * decided again under it.
+ * decided again under it. Best-effort: this tenant's retention had nothing to do, so a hold that
+ * times out (another tenant's backup streaming) or a failed prune is a warning, not the tenant's
+ * retention failing; the prune stays owed for the next run. Ctrl-C and a lost lock still end it.
  */
 export async function pruneOwedIfDue(ctx: Context, db: AdminDb, location: RepositoryLocation, run: Parameters<typeof pruneIfDue>[3]): Promise<PruneRun | undefined> {
   if (!pruneDue(await pruneRow(db, location), ctx.config.backups.pruneIntervalMinutes, ctx.clock.now()).due) return undefined;
-  const release = await holdRepository(db, location, 'exclusive');
   try {
-    return await pruneIfDue(ctx, db, location, run);
-  } finally {
-    await release();
+    const release = await holdRepository(db, location, 'exclusive');
+    try {
+      return await pruneIfDue(ctx, db, location, run);
+    } finally {
+      await release();
+    }
+  } catch (error) {
+    if (ctx.signal.aborted || error instanceof LostLockError) throw error;
+    const detail = `warning: the owed restic prune of ${location.display} did not run now (${messageOf(error)}); it stays owed for the next retention run`;
+    ctx.reporter.info(detail);
+    return { pruned: false, detail };
   }
 }
 

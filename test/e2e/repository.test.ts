@@ -170,6 +170,10 @@ describe('backups into a restic repository over sftp', () => {
       }
       killed.push(running.id);
     }
+    // The Ctrl-C'd runs forgot their own snapshots (forgetUnrecorded): a prune is owed for their data
+    // from then on, not only once a retention run forgets something.
+    const prunes = async () => h.adminQuery('SELECT owed_since, pruned_at FROM admin_repository_prunes');
+    expect((await prunes()).map((p) => p.owed_since === null)).toEqual([false]);
     // The next backup settles what the last kill left and is itself a backup; with --keep-daily 1 it
     // also applies retention: the older backup of the day is forgotten whole, and pruned.
     const next = await h.cli(['backup', id, '--keep-daily', '1', '--json']);
@@ -189,7 +193,6 @@ describe('backups into a restic repository over sftp', () => {
     expect(pruned.state).toBe('pruned');
     // restic prune ran once (none had run on this repository) and is recorded; the next retention
     // within backups.pruneIntervalMinutes (1440 by default) forgets but defers the prune, said.
-    const prunes = async () => h.adminQuery('SELECT owed_since, pruned_at FROM admin_repository_prunes');
     const [first] = await prunes();
     expect(first.pruned_at).not.toBeNull();
     expect(first.owed_since).toBeNull();
@@ -278,6 +281,10 @@ describe('physical backups into the repository', () => {
       if (signal === 'SIGINT') expect(ended.exitCode, String(ended.stderr)).toBe(130);
       killed.push(running.id);
     }
+    // The Ctrl-C'd runs forgot their own snapshots (forgetUnrecorded): a prune is owed for their data
+    // from then on, not only once a retention run forgets something.
+    const prunes = async () => h.adminQuery('SELECT owed_since, pruned_at FROM admin_repository_prunes');
+    expect((await prunes()).map((p) => p.owed_since === null)).toEqual([false]);
     const beforeSecond = await rawSize();
     const again = await h.cli(['backup', pid, '--physical', '--json']);
     expect(again.exitCode, again.why).toBe(0);
