@@ -7,7 +7,6 @@ import { holdRepository } from '../repository/hold.js';
 import { shippingLock } from './ship-lock.js';
 import { configuredRepository } from '../repository/location.js';
 import { resticForgetTimeoutMs } from '../common/timeouts.js';
-import { systemOf } from './cluster.js';
 import { markPruneOwed, pruneIfDue, pruneOwedIfDue, type PruneRun } from '../repository/prune-interval.js';
 import { baseTags, snapshotsTagged, walTags, type PitrRepository, type SnapshotSummary } from './repo.js';
 
@@ -35,8 +34,7 @@ export const defaultPitrRetention: PitrRetentionPolicy = { keepBaseBackups: 7 };
 const restoreSlackMs = 60_000;
 const marginMs = 60 * 60_000;
 
-/** `systemId`: the cluster the base copies (null: recorded before 034; cluster.ts). */
-export interface BaseRow { snapshotId: string; startedAt: string; completedAt: string; systemId?: string | null }
+export interface BaseRow { snapshotId: string; startedAt: string; completedAt: string }
 
 export interface PitrRetentionChoice {
   keptBases: string[];
@@ -76,23 +74,12 @@ export function choosePitrRetention(input: { bases: readonly BaseRow[]; baseSnap
   // Rows keep restic's short id (backup --json's snapshot_id); snapshot listings the full one.
   const isRecorded = (s: SnapshotSummary) => input.bases.some((b) => s.id.startsWith(b.snapshotId));
   const cutoff = oldestStart - restoreSlackMs - marginMs;
-  // A batch tagged with its cluster is needed only by that cluster's kept bases (a to-time restore
-  // never replays one cluster's WAL on another's base): its cutoff is its own cluster's oldest kept
-  // base. A cluster with no kept base, an untagged batch, or any kept base of unknown cluster (a
-  // row before 034, which may need any batch) keeps the cutoff of the oldest kept base of all.
-  const unknownKept = kept.some((b) => !b.systemId);
-  const cutoffOf = (s: SnapshotSummary) => {
-    const system = systemOf(s);
-    const own = unknownKept || !system ? [] : kept.filter((b) => b.systemId === system);
-    if (own.length === 0) return cutoff;
-    return Math.max(cutoff, Math.min(...own.map((b) => Date.parse(b.startedAt))) - restoreSlackMs - marginMs);
-  };
   return {
     keptBases: kept.map((b) => b.snapshotId),
     // A row whose snapshot is missing is neither kept nor dropped here: nothing of it is in the repository to forget.
     bases: there.filter((b) => !keptIds.has(b.snapshotId)).map((b) => b.snapshotId),
     strayBases: input.baseSnapshots.filter((s) => !isRecorded(s) && !inUsed(s.id) && Date.parse(s.time) < oldestStart - marginMs).map((s) => s.id),
-    wal: input.walSnapshots.filter((s) => Date.parse(s.time) < cutoffOf(s) && !inUsed(s.id)).map((s) => s.id),
+    wal: input.walSnapshots.filter((s) => Date.parse(s.time) < cutoff && !inUsed(s.id)).map((s) => s.id),
     walBefore: new Date(cutoff).toISOString(),
   };
 }
@@ -126,8 +113,8 @@ export async function prunePitr(ctx: Context, repo: PitrRepository, tenant: stri
   const db = await ctx.adminDb();
   const running = await db.pool.query("SELECT 1 FROM admin_operations WHERE customer_id = $1 AND state = 'running'", [tenant]).catch(db.unreachable);
   if (running.rows.length > 0) return { bases: 0, wal: 0 };
-  const { rows } = await db.pool.query('SELECT snapshot_id, started_at, completed_at, system_identifier FROM admin_pitr_base_backups WHERE customer_id = $1 AND repository = $2', [tenant, repo.location.display]).catch(db.unreachable);
-  const bases = rows.map((r) => ({ snapshotId: r.snapshot_id as string, startedAt: (r.started_at as Date).toISOString(), completedAt: (r.completed_at as Date).toISOString(), systemId: (r.system_identifier as string | null) ?? null }));
+  const { rows } = await db.pool.query('SELECT snapshot_id, started_at, completed_at FROM admin_pitr_base_backups WHERE customer_id = $1 AND repository = $2', [tenant, repo.location.display]).catch(db.unreachable);
+  const bases = rows.map((r) => ({ snapshotId: r.snapshot_id as string, startedAt: (r.started_at as Date).toISOString(), completedAt: (r.completed_at as Date).toISOString() }));
   const [baseSnapshots, walSnapshots] = await Promise.all([snapshotsTagged(ctx, repo, baseTags(tenant)), snapshotsTagged(ctx, repo, walTags(tenant))]);
   const inUse = await snapshotsInUse(db);
   const choice = choosePitrRetention({ bases, baseSnapshots, walSnapshots, policy, now: ctx.clock.now(), inUse });
