@@ -14,7 +14,6 @@ import { holdRepositoryShared } from './repo-hold.js';
 import { baseTags, openPitrRepository, snapshotsTagged, type PitrRepository } from './repo.js';
 import { prunePitr, pitrRetentionOf, type PitrPruneResult } from './retention.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
-import { clusterSystemId } from './cluster.js';
 
 // What `backup` does for a tenant whose plan has point-in-time recovery, after its usual backup:
 // a physical base backup into the repository, then the current segment closed, archived and
@@ -50,10 +49,8 @@ export async function pitrBaseBackup(ctx: Context, id: string): Promise<PitrBack
   try {
     const where = await archiveOf(ctx, id);
     ctx.reporter.step(`taking a physical base backup of ${id} into ${repo.location.display} (point-in-time recovery)`);
-    // The cluster the base copies: a to-time restore replays only WAL of this one on it (cluster.ts).
-    const systemId = await clusterSystemId(ctx, where.container, where.anyRole);
     const held = await holdRepositoryShared(ctx);
-    const base = { ...(await takeBaseBackup(ctx, repo, where).finally(held)), systemId };
+    const base = await takeBaseBackup(ctx, repo, where).finally(held);
     // restic 0.14's summary names the snapshot by its 8-hex short id: the row records the full one.
     base.snapshotId = await fullBaseId(ctx, repo, id, base.snapshotId);
     await switchAndWaitArchived(ctx, where.container, where.anyRole);

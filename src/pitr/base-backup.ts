@@ -21,8 +21,6 @@ export interface BaseBackupResult {
   startedAt: string;
   completedAt: string;
   bytes: number;
-  /** The cluster it copies (pg_control_system(); cluster.ts): null in rows recorded before 034. */
-  systemId?: string | null;
 }
 
 export async function takeBaseBackup(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string; anyRole: string }): Promise<BaseBackupResult> {
@@ -58,8 +56,8 @@ export function snapshotIdOf(summary: { snapshot_id?: unknown }): string {
  */
 export async function recordBase(db: AdminDb, repository: string, tenant: string, base: BaseBackupResult): Promise<void> {
   await db.pool.query(
-    'INSERT INTO admin_pitr_base_backups (snapshot_id, customer_id, repository, started_at, completed_at, bytes, system_identifier) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-    [base.snapshotId, tenant, repository, base.startedAt, base.completedAt, base.bytes, base.systemId ?? null],
+    'INSERT INTO admin_pitr_base_backups (snapshot_id, customer_id, repository, started_at, completed_at, bytes) VALUES ($1, $2, $3, $4, $5, $6)',
+    [base.snapshotId, tenant, repository, base.startedAt, base.completedAt, base.bytes],
   ).catch(db.unreachable);
 }
 
@@ -85,5 +83,5 @@ export async function baseBefore(db: AdminDb, tenant: string, repository: string
     [tenant, repository, time],
   ).catch(db.unreachable);
   const r = rows[0];
-  return r ? { snapshotId: r.snapshot_id, startedAt: (r.started_at as Date).toISOString(), completedAt: (r.completed_at as Date).toISOString(), bytes: Number(r.bytes), systemId: r.system_identifier ?? null } : undefined;
+  return r ? { snapshotId: r.snapshot_id, startedAt: (r.started_at as Date).toISOString(), completedAt: (r.completed_at as Date).toISOString(), bytes: Number(r.bytes) } : undefined;
 }

@@ -28,7 +28,6 @@ import { shippingLock } from './ship-lock.js';
 import { pitrBaseBackup } from './backup.js';
 import { holdRepositoryShared } from './repo-hold.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
-import { systemOf, walForBase } from './cluster.js';
 
 // `tenantctl restore <id> --to-time <timestamp> [--as <new-id>]`: the tenant's PostgreSQL as it was
 // at that moment, from the newest base backup completed before it and the WAL shipped since, replayed
@@ -207,7 +206,7 @@ export async function stackOf(ctx: Context, id: string) {
   return { t, state, service, anyRole: piece.user ?? 'postgres', runtime, project: t.record.composeProject };
 }
 
-export async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; startedAt: string; completedAt: string; bytes: number; systemId?: string | null }): Promise<{ walSnapshots: number }> {
+export async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; startedAt: string; completedAt: string; bytes: number }): Promise<{ walSnapshots: number }> {
   const physical = op.data.physical;
   // A physical restore's steps pause under its own names (restore-physical:<step>).
   const verbName = physical ? 'restore-physical' : 'pitr-restore';
@@ -228,23 +227,18 @@ export async function replaceWithTime(ctx: Context, journal: OperationJournal, o
 }
 
 /** Everything the source committed until now into the repository: the target time's WAL may still be in its archive volume, or not even archived yet. */
-async function shipUntilNow(ctx: Context, repo: PitrRepository, op: Operation<PitrIntent>, src: { anyRole: string }, srcContainer: string, base: { snapshotId: string; startedAt: string; systemId?: string | null }): Promise<Array<{ id: string; path: string }>> {
+async function shipUntilNow(ctx: Context, repo: PitrRepository, op: Operation<PitrIntent>, src: { anyRole: string }, srcContainer: string, base: { startedAt: string }): Promise<Array<{ id: string; path: string }>> {
   ctx.reporter.step(`shipping the WAL of ${op.data.source} archived until now`);
   // PostgreSQL stops at a target time only on a commit record stamped after it: a quiet tenant has
   // none, and its recovery would end before the target (FATAL). A transaction id taken now commits
   // one, stamped after any target (targets are in the past), into the WAL switched and shipped below.
   await superuserSql(ctx, srcContainer, src.anyRole, 'SELECT pg_current_xact_id()', 'committing a transaction after the target time');
   await switchAndWaitArchived(ctx, srcContainer, src.anyRole);
-  await recordShipping(await ctx.adminDb(), op.data.source, await shipWal(ctx, repo, { tenant: op.data.source, container: srcContainer, anyRole: src.anyRole }));
+  await recordShipping(await ctx.adminDb(), op.data.source, await shipWal(ctx, repo, { tenant: op.data.source, container: srcContainer }));
   // Every WAL batch shipped since the base began (a minute's slack for the two clocks): the
   // segments the base needs and those up to the target are among them; later ones are not replayed.
-  // Only the base's cluster's (cluster.ts): refused, nothing staged, when another cluster was written before the target.
   const fromMs = Date.parse(base.startedAt) - 60_000;
-  const since = (await snapshotsTagged(ctx, repo, walTags(op.data.source))).filter((s) => Date.parse(s.time) >= fromMs);
-  const choice = walForBase({ baseSnapshot: base.snapshotId, baseSystem: base.systemId, batches: since.filter((s) => Date.parse(s.time) >= Date.parse(base.startedAt) || systemOf(s) === undefined || systemOf(s) === base.systemId), target: new Date(op.data.targetTime) });
-  if (choice.refuse) throw new TenantctlError('conflict', choice.refuse);
-  if (choice.otherCluster.length > 0) ctx.reporter.info(`left out ${choice.otherCluster.length} WAL batch(es) of another PostgreSQL cluster of ${op.data.source} (${[...new Set(choice.otherCluster.map((o) => o.system))].join(', ')}), shipped after the target`);
-  return choice.use.map((s) => ({ id: s.id, path: s.paths[0] ?? '/' }));
+  return (await snapshotsTagged(ctx, repo, walTags(op.data.source))).filter((s) => Date.parse(s.time) >= fromMs).map((s) => ({ id: s.id, path: s.paths[0] ?? '/' }));
 }
 
 async function replaceData(

@@ -19,13 +19,6 @@ export interface InFlightBatch {
    * again in a batch of its own: a snapshot of this one that appears later is redundant (and maybe cut off).
    */
   reshipped?: boolean;
-  /**
-   * The cluster its files were written by (their segments' headers; cluster.ts). Unset in entries
-   * written before batches were tagged. A file of the same name in the volume written by another
-   * cluster (the tenant's database made anew since: a recover restores this list with the admin
-   * database) is not this batch's: never counted as its file, never removed for it.
-   */
-  system?: string;
 }
 
 export interface InFlightDecision {
@@ -44,22 +37,12 @@ export const inFlightForgottenAfterMs = 60 * 60_000;
 
 const pathOf = (p: string) => p.replace(/^\/+/, '');
 
-/**
- * `systems`: the cluster of each segment in the volume (its header), when known: a batch's file
- * counts as still in the volume only when it is of the batch's cluster.
- */
-export function decideInFlight(batches: readonly InFlightBatch[], walSnapshots: readonly SnapshotSummary[], inVolume: ReadonlySet<string>, now: number, systems?: ReadonlyMap<string, string>): InFlightDecision[] {
+export function decideInFlight(batches: readonly InFlightBatch[], walSnapshots: readonly SnapshotSummary[], inVolume: ReadonlySet<string>, now: number): InFlightDecision[] {
   return batches.map((batch) => {
     const found = walSnapshots.filter((s) => s.paths.length === 1 && pathOf(s.paths[0]!) === batch.file).map((s) => s.id);
     const range = `${batch.names.length} file${batch.names.length === 1 ? '' : 's'} (${batch.names[0]}..${batch.names.at(-1)})`;
-    const ours = (n: string) => !batch.system || !systems?.has(n) || systems.get(n) === batch.system;
-    const left = batch.names.filter((n) => inVolume.has(n) && ours(n));
-    const foreign = batch.names.filter((n) => inVolume.has(n) && !ours(n)).length;
+    const left = batch.names.filter((n) => inVolume.has(n));
     if (found.length === 0) {
-      if (foreign > 0 && left.length === 0) {
-        // Its files are gone with its cluster (the database made anew); the names there are another's, and ship as theirs.
-        return { batch, forget: [], removeRest: [], settled: true, cause: `a shipment of ${range} of PostgreSQL cluster ${batch.system} stopped before restic recorded its batch, and the tenant's database has been made anew since: the ${foreign} file${foreign === 1 ? '' : 's'} of those names in the volume ${foreign === 1 ? 'is' : 'are'} another cluster's and stay${foreign === 1 ? 's' : ''}` };
-      }
       const old = now - Date.parse(batch.startedAt) > inFlightForgottenAfterMs;
       return { batch, forget: [], removeRest: [], settled: old, cause: `a shipment of ${range} stopped before restic recorded its batch${old ? '' : ' (its restic may still be ending: looked at again next time)'}` };
     }
@@ -71,10 +54,6 @@ export function decideInFlight(batches: readonly InFlightBatch[], walSnapshots: 
         batch, forget: found, removeRest: [], settled: true,
         cause: `a shipment of ${range} stopped after restic recorded its batch and before its files left the archive volume (killed, or its tar failed and the forget did not run): the batch may be cut off, which no to-time restore could extract; forgotten, its files ship again`,
       };
-    }
-    if (foreign > 0 && left.length === 0) {
-      // The volume holds another cluster's files of those names: nothing tells whether this batch's tar ended well, and forgetting it would cut its cluster's history short.
-      return { batch, forget: [], removeRest: [], settled: true, cause: `a shipment of ${range} of PostgreSQL cluster ${batch.system} stopped after restic recorded its batch (${found.join(', ')}), and the tenant's database has been made anew since: the files of those names in the volume are another cluster's and stay; the batch is kept (if that shipment was killed mid-stream it may be cut off: restic dump ${found[0]} ${batch.file} | tar -t tells)` };
     }
     // Files leave the volume only once the batch was read to its end by a tar that exited 0: it is whole.
     return { batch, forget: [], removeRest: left, settled: true, cause: `a shipment of ${range} stopped while removing its shipped files (its batch is whole): the rest removed` };

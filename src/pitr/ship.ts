@@ -11,7 +11,6 @@ import { batchesInFlight, clearInFlight, decideInFlight, markInFlight, markReshi
 import { holdRepositoryShared } from './repo-hold.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
 import { markConfiguredPruneOwed } from '../repository/prune-interval.js';
-import { clusterSystemId, nextBatch, segmentSystems, systemTag } from './cluster.js';
 
 // Shipping: the archived WAL files of a tenant, from its archive volume into the repository, as one
 // restic snapshot per batch (a tar streamed from `docker exec` into `restic backup --stdin`, tags
@@ -39,34 +38,27 @@ export interface ShipResult {
   repaired: Array<{ file: string; forgotten: string[]; removed: number; cause: string }>;
 }
 
-/** Where a tenant's archive is: its tenant, its PostgreSQL container, a role to find the superuser by. */
-export interface ShipWhere { tenant: string; container: string; anyRole: string }
-
-export async function shipWal(ctx: Context, repo: PitrRepository, where: ShipWhere): Promise<ShipResult> {
+export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string }): Promise<ShipResult> {
   const snapshots: string[] = [];
   let shipped = 0;
   let newest: { name: string; archivedAt: number } | undefined;
   const db = await ctx.adminDb();
-  // The running cluster: what archived the files without a header of their own (cluster.ts).
-  const current = await clusterSystemId(ctx, where.container, where.anyRole);
   const repaired = await settleInFlight(ctx, repo, where);
   for (;;) {
-    const listed = (await archivedFiles(ctx, where.container)).slice(0, batchLimit);
+    const files = (await archivedFiles(ctx, where.container)).slice(0, batchLimit);
     // A tenant far behind catches up over several runs, so one run never holds the tenant for long.
-    if (listed.length === 0 || snapshots.length >= 8) break;
-    // One cluster per batch, tagged system=<id>: a to-time restore replays only its base's cluster.
-    const { files, system, rest } = nextBatch(listed, await segmentSystems(ctx, where.container, where.anyRole, listed.map((f) => f.name), walArchiveMount), current, batchLimit);
+    if (files.length === 0 || snapshots.length >= 8) break;
     const names = files.map((f) => f.name);
     // Unique per run: a batch left in flight is found by its path alone.
     const file = `wal-${names[0]}-${names.at(-1)}-${randomBytes(3).toString('hex')}.tar`;
-    await markInFlight(db, where.tenant, { file, names, startedAt: new Date(ctx.clock.now()).toISOString(), system });
+    await markInFlight(db, where.tenant, { file, names, startedAt: new Date(ctx.clock.now()).toISOString() });
     const tar = await dockerPipe(ctx.dockerHost, ['exec', where.container, 'tar', '-C', walArchiveMount, '-cf', '-', '--', ...names], { out: true }, { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, what: 'reading WAL segments from the archive' });
     let summary: { snapshot_id?: string };
     // Held per batch: a prune waiting for the repository waits for one batch at most.
     const release = await holdRepositoryShared(ctx).catch(async (error) => { tar.kill(); await tar.done.catch(ignoreFailure('the killed tar; the hold\'s failure is the cause thrown')); throw error; });
     try {
       summary = await repo.json<{ snapshot_id?: string }>(
-        ['backup', '--stdin', '--stdin-filename', file, ...tagArgs([...walTags(where.tenant), systemTag(system)]), '--host', 'tenantctl'],
+        ['backup', '--stdin', '--stdin-filename', file, ...tagArgs(walTags(where.tenant)), '--host', 'tenantctl'],
         { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdin: tar.stdout },
       );
     } catch (error) {
@@ -87,24 +79,21 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: ShipWhe
     await clearInFlight(db, where.tenant, file);
     shipped += names.length;
     const segments = files.filter((f) => /^[0-9A-F]{24}$/.test(f.name));
-    if (segments.length > 0 && system === current) newest = segments.at(-1);
-    if (rest === 0 && listed.length < batchLimit) break;
+    if (segments.length > 0) newest = segments.at(-1);
+    if (files.length < batchLimit) break;
   }
   const waiting = (await archivedFiles(ctx, where.container)).length;
   return { shipped, newest: newest?.name ?? null, newestArchivedAt: newest ? new Date(newest.archivedAt).toISOString() : null, waiting, snapshots, repaired };
 }
 
 /** The batches a killed run left in flight, settled (decideInFlight), each forget recorded with its cause. */
-async function settleInFlight(ctx: Context, repo: PitrRepository, where: ShipWhere): Promise<ShipResult['repaired']> {
+async function settleInFlight(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string }): Promise<ShipResult['repaired']> {
   const db = await ctx.adminDb();
   const batches = await batchesInFlight(db, where.tenant);
   if (batches.length === 0) return [];
   const [wal, inVolume] = await Promise.all([snapshotsTagged(ctx, repo, walTags(where.tenant)), archivedFiles(ctx, where.container)]);
-  // The clusters of the files in the volume that a batch names: another cluster's file of the same name is not the batch's.
-  const named = new Set(batches.flatMap((b) => b.names));
-  const systems = await segmentSystems(ctx, where.container, where.anyRole, inVolume.map((f) => f.name).filter((n) => named.has(n)), walArchiveMount);
   const repaired: ShipResult['repaired'] = [];
-  for (const d of decideInFlight(batches, wal, new Set(inVolume.map((f) => f.name)), ctx.clock.now(), systems)) {
+  for (const d of decideInFlight(batches, wal, new Set(inVolume.map((f) => f.name)), ctx.clock.now())) {
     ctx.reporter.info(`WAL of ${where.tenant}: ${d.cause}`);
     if (d.forget.length > 0) {
       await markConfiguredPruneOwed(ctx);
