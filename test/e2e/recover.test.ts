@@ -244,16 +244,18 @@ describe('the disaster drill: recover on a new machine', () => {
     await new Promise<void>((resolve) => blocker.listen(0, resolve));
     const heldPort = (blocker.address() as AddressInfo).port;
     const opsBefore = (await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'recover'"))[0].n;
-    // rc2 "alive" on the host (a container of its project, never started): the host-holds-it check
-    // comes before the ports, so it is skipped (not touched), not "not placed" for ports it would hold itself.
-    const alive = (await execa('docker', ['create', '--label', `com.docker.compose.project=${project('rc2')}`, '--label', 'tenantctl.test=recover', 'tenantctl/postgres:15'])).stdout.trim();
+    // rc1 "alive" on the host (a container of its project, never started; rc1, whose killed recover
+    // was undone above: rc2's may be settled by this run, which removes what of its project is there):
+    // the host-holds-it check comes before the ports, so it is skipped (not touched), not "not placed"
+    // for ports it would hold itself.
+    const alive = (await execa('docker', ['create', '--label', `com.docker.compose.project=${project('rc1')}`, '--label', 'tenantctl.test=recover', 'tenantctl/postgres:15'])).stdout.trim();
     try {
       const unfit = await h.cli(['recover', '--json'], { env: { TENANTCTL_APP_PORTS: `${heldPort}-${heldPort}` } });
       expect(unfit.exitCode, unfit.why).toBe(9);
       const outcomes = (unfit.json().tenants ?? unfit.json().error?.result?.tenants ?? []) as any[];
-      expect(Object.fromEntries(outcomes.map((t) => [t.id, t.outcome]))).toEqual({ rc1: 'not-placed', rc2: 'skipped' });
-      expect(outcomes.find((t) => t.id === 'rc1').reason).toMatch(new RegExp(`^not placed: no app port free on .*${heldPort}-${heldPort}`));
-      expect(outcomes.find((t) => t.id === 'rc2').reason).toMatch(/holds 1 containers and 0 volumes .*not touched/);
+      expect(Object.fromEntries(outcomes.map((t) => [t.id, t.outcome])), JSON.stringify(outcomes.map((t) => [t.id, t.reason]))).toEqual({ rc1: 'skipped', rc2: 'not-placed' });
+      expect(outcomes.find((t) => t.id === 'rc2').reason).toMatch(new RegExp(`^not placed: no app port free on .*${heldPort}-${heldPort}`));
+      expect(outcomes.find((t) => t.id === 'rc1').reason).toMatch(/holds 1 containers and 0 volumes .*not touched/);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
       await execa('docker', ['rm', '-f', alive]);
