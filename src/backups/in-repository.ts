@@ -5,6 +5,7 @@ import { TenantctlError } from '../common/errors.js';
 import { resticForgetTimeoutMs, resticQueryTimeoutMs, resticStreamTimeoutMs } from '../common/timeouts.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
 import type { Repository } from '../repository/restic.js';
+import { markConfiguredPruneOwed } from '../repository/prune-interval.js';
 import type { BackupRecord, BackupStore } from './store.js';
 
 // How a backup lives in the restic repository: one snapshot per file of the backup (each piece's
@@ -188,7 +189,7 @@ export function failedBackupSnapshots(snapshots: readonly Snapshot[], backups: R
 /**
  * Forgets what failed backups of this host left in the repository (failedBackupSnapshots): a backup
  * that failed, or a run killed before it recorded itself, written whole or not. `restic forget`, no
- * prune (the retention run prunes), under the tenant's lock, so nothing in the repository claims to
+ * prune (a prune is marked owed: the next retention run past the interval prunes), under the tenant's lock, so nothing in the repository claims to
  * be a backup that `tenantctl backups` lists as failed. Returns how many were forgotten.
  */
 export async function forgetUnrecorded(ctx: Context, repo: Repository, store: BackupStore, tenant: string, host: string, except?: string): Promise<number> {
@@ -196,6 +197,8 @@ export async function forgetUnrecorded(ctx: Context, repo: Repository, store: Ba
   const orphans = failedBackupSnapshots(snapshots, await store.list({ tenant, includePruned: true }), tenant, host, except);
   if (orphans.length === 0) return 0;
   ctx.reporter.step(`forgetting ${orphans.length} snapshot${orphans.length === 1 ? '' : 's'} of ${tenant} that failed backups left`);
+  // The prune that frees their data is owed from before the forget (prune-interval.ts).
+  await markConfiguredPruneOwed(ctx);
   await repo.run(['forget', ...orphans.map((s) => s.id)], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal, onStderrLine: ctx.reporter.detail });
   return orphans.length;
 }

@@ -13,6 +13,7 @@ import { openRepository } from '../repository/restic.js';
 import { holdRepository } from '../repository/hold.js';
 import { configuredRepository } from '../repository/location.js';
 import { resticForgetTimeoutMs } from '../common/timeouts.js';
+import { markPruneOwed, pruneIfDue, pruneOwedIfDue } from '../repository/prune-interval.js';
 
 /** `restic forget` of every snapshot of one backup (by its tag: also one whose id the row never got). */
 async function forgetBackup(ctx: Context, tenant: string, backupId: string): Promise<void> {
@@ -54,7 +55,12 @@ export async function backupsInUse(db: AdminDb): Promise<Set<string>> {
 
 /** Removes the chosen backups, journaled (the caller holds the tenant's lock); returns their ids. */
 export async function removeChosen(ctx: Context, db: AdminDb, id: string, doomed: string[], keep: PruneIntent['keep']): Promise<string[]> {
-  if (doomed.length === 0) return [];
+  if (doomed.length === 0) {
+    // Nothing of this tenant goes, but an earlier retention's deferred prune may be due by now.
+    const location = configuredRepository(ctx.config);
+    if (location) await pruneOwedIfDue(ctx, db, location, async (args, o) => (await openRepository(ctx)).run(args, o));
+    return [];
+  }
   const journal = new OperationJournal(db);
   const op = await journal.begin<PruneIntent>({ tenant: id, verb: 'backup-prune', host: ctx.dockerHost.id, data: { keep, backups: doomed, removed: [] } });
   try {
@@ -94,7 +100,9 @@ async function removeEachHeld(ctx: Context, journal: OperationJournal, op: Opera
     if (op.data.removed?.includes(backupId)) continue;
     const record = await store.get(backupId);
     if (record?.repository) {
-      // Its snapshots (every one tagged with its id) forgotten; their data goes with the prune below.
+      // Its snapshots (every one tagged with its id) forgotten; their data goes with the prune below (owed from before the forget).
+      const location = configuredRepository(ctx.config);
+      if (location) await markPruneOwed(journal.db, location);
       await forgetBackup(ctx, op.tenant, backupId);
       forgotten = true;
     }
@@ -105,10 +113,13 @@ async function removeEachHeld(ctx: Context, journal: OperationJournal, op: Opera
     await journal.step(op, `removed ${backupId}`, { removed: [...(op.data.removed ?? []), backupId] });
     await ctx.pause('prune:removing');
   }
-  // Once, after the last forget (a resumed run prunes again: harmless). Data still used by other snapshots stays.
-  if (forgotten || (await journal.db.pool.query("SELECT 1 FROM admin_backups WHERE id = ANY($1) AND repository IS NOT NULL", [op.data.backups]).catch(journal.db.unreachable)).rows.length > 0) {
-    ctx.reporter.step('restic prune: removing data no snapshot uses any more');
-    await (await openRepository(ctx)).run(['prune'], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal, onStderrLine: ctx.reporter.detail });
+  // After the last forget, once per repository per backups.pruneIntervalMinutes (prune-interval.ts:
+  // a prune after every tenant's retention was the fleet's expensive part). Data still used by other snapshots stays.
+  const location = configuredRepository(ctx.config);
+  if (location && (forgotten || (await journal.db.pool.query("SELECT 1 FROM admin_backups WHERE id = ANY($1) AND repository IS NOT NULL", [op.data.backups]).catch(journal.db.unreachable)).rows.length > 0)) {
+    const repo = await openRepository(ctx);
+    const prune = await pruneIfDue(ctx, journal.db, location, (args, o) => repo.run(args, { ...o, onStderrLine: ctx.reporter.detail }));
+    if (!prune.pruned) ctx.reporter.info(prune.detail);
   }
   await journal.finish(op, 'completed');
 }

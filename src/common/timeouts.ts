@@ -104,3 +104,5 @@ export const resticForgetTimeoutMs = 60 * 60_000;
 export const adminDumpTimeoutMs = 60 * 60_000;
 /** restic: how long a command waits, retrying with backoff, for another restic's lock on the repository (a backup of another tenant, a prune) to go. */
 export const resticLockWaitMs = 10 * 60_000;
+/** recover's fit check: `df` of the Docker root in a throwaway container (the image pulled first if the host lacks it). */
+export const recoverFitCheckTimeoutMs = 120_000;

@@ -43,6 +43,7 @@ export const envOverrides: ReadonlyArray<{ env: string; path: string[]; parse: P
   { env: 'TENANTCTL_BACKUP_REPOSITORY', path: ['backups', 'repository'], parse: asString },
   { env: 'TENANTCTL_BACKUP_SSH_KEY', path: ['backups', 'sshKey'], parse: asString },
   { env: 'TENANTCTL_BACKUP_SSH_KNOWN_HOSTS', path: ['backups', 'sshKnownHosts'], parse: asString },
+  { env: 'TENANTCTL_BACKUP_PRUNE_INTERVAL_MINUTES', path: ['backups', 'pruneIntervalMinutes'], parse: asNumber },
   { env: 'TENANTCTL_TENANT_MIGRATIONS', path: ['tenantMigrationsDir'], parse: asString },
   { env: 'TENANTCTL_PROJECT_PREFIX', path: ['composeProjectPrefix'], parse: asString },
   { env: 'TENANTCTL_BIND_ADDRESS', path: ['bindAddress'], parse: asString },

@@ -82,6 +82,11 @@ export const backupsSchema = z.strictObject({
   sshKey: z.optional(text()),
   /** sftp: the known_hosts file the repository host's key is checked against (StrictHostKeyChecking=yes). */
   sshKnownHosts: z.optional(text()),
+  /**
+   * `restic prune` runs at most once per this many minutes per repository (src/repository/
+   * prune-interval.ts), after forgets; 0: after every forget, as before 035.
+   */
+  pruneIntervalMinutes: z._default(z.int().check(z.gte(0), z.lte(525_600)), 1440),
 });
 
 /**

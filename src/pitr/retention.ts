@@ -7,6 +7,7 @@ import { holdRepository } from '../repository/hold.js';
 import { shippingLock } from './ship-lock.js';
 import { configuredRepository } from '../repository/location.js';
 import { resticForgetTimeoutMs } from '../common/timeouts.js';
+import { markPruneOwed, pruneIfDue, pruneOwedIfDue, type PruneRun } from '../repository/prune-interval.js';
 import { baseTags, snapshotsTagged, walTags, type PitrRepository, type SnapshotSummary } from './repo.js';
 
 // Retention of a PITR tenant's physical base backups (kind=pitr-base) and WAL batches (kind=wal):
@@ -117,7 +118,12 @@ export async function prunePitr(ctx: Context, repo: PitrRepository, tenant: stri
   const [baseSnapshots, walSnapshots] = await Promise.all([snapshotsTagged(ctx, repo, baseTags(tenant)), snapshotsTagged(ctx, repo, walTags(tenant))]);
   const inUse = await snapshotsInUse(db);
   const choice = choosePitrRetention({ bases, baseSnapshots, walSnapshots, policy, now: ctx.clock.now(), inUse });
-  if (choice.bases.length + choice.strayBases.length + choice.wal.length === 0) return { bases: 0, wal: 0 };
+  if (choice.bases.length + choice.strayBases.length + choice.wal.length === 0) {
+    // Nothing of this tenant goes, but an earlier retention's prune may be owed and due by now.
+    const location = configuredRepository(ctx.config);
+    if (location) await pruneOwedIfDue(ctx, db, location, (args, o) => repo.run(args, o));
+    return { bases: 0, wal: 0 };
+  }
   const journal = new OperationJournal(db);
   const op = await journal.begin<PitrPruneIntent>({ tenant, verb: 'pitr-prune', host: ctx.dockerHost.id, data: { policy, bases: choice.bases, strayBases: choice.strayBases, wal: choice.wal } });
   try {
@@ -199,6 +205,7 @@ async function applyPrune(ctx: Context, journal: OperationJournal, op: Operation
   // forget+prune take restic's exclusive lock: never while a backup streams into the repository.
   const location = configuredRepository(ctx.config);
   const release = location ? await holdRepository(db, location, 'exclusive') : undefined;
+  let prune: PruneRun | undefined;
   try {
     const baseSnapshots = await snapshotsTagged(ctx, repo, baseTags(op.tenant));
     const walSnapshots = await snapshotsTagged(ctx, repo, walTags(op.tenant));
@@ -209,16 +216,19 @@ async function applyPrune(ctx: Context, journal: OperationJournal, op: Operation
     const left = snapshotsToForget({ intent: op.data, baseSnapshots, walSnapshots, keptRows: rows.map((r) => r.snapshot_id as string) })
       .filter((id) => !inUse.some((u) => id.startsWith(u) || u.startsWith(id)));
     ctx.reporter.step(`forgetting ${left.length} base backup and WAL snapshots of ${op.tenant} no kept base backup needs`);
+    // A prune is owed from the first forget on (recorded before it): whoever prunes next frees its data.
+    if (location && left.length > 0) await markPruneOwed(db, location);
     for (let i = 0; i < left.length; i += 200) await repo.run(['forget', ...left.slice(i, i + 200)], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal });
     await journal.step(op, 'forgotten');
     await ctx.pause('pitr-prune:forgotten');
-    ctx.reporter.step('restic prune: removing data no snapshot uses any more');
-    await repo.run(['prune'], { timeoutMs: resticForgetTimeoutMs, signal: ctx.signal });
+    // Once per repository per backups.pruneIntervalMinutes, not after every tenant's retention (prune-interval.ts).
+    prune = location ? await pruneIfDue(ctx, db, location, (args, o) => repo.run(args, o)) : undefined;
+    if (prune && !prune.pruned) ctx.reporter.info(prune.detail);
   } finally {
     await release?.();
   }
   await journal.finish(op, 'completed', null, (client) => recordAudit(db, client, op.tenant, 'pitr.pruned', null, {
-    policy: op.data.policy, bases: op.data.bases, strayBases: op.data.strayBases, walBatches: op.data.wal.length,
+    policy: op.data.policy, bases: op.data.bases, strayBases: op.data.strayBases, walBatches: op.data.wal.length, resticPrune: prune?.detail ?? null,
   }));
 }
 

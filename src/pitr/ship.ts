@@ -10,6 +10,7 @@ import { repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, tagArgs, wa
 import { batchesInFlight, clearInFlight, decideInFlight, markInFlight, markReshipped } from './ship-in-flight.js';
 import { holdRepositoryShared } from './repo-hold.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
+import { markConfiguredPruneOwed } from '../repository/prune-interval.js';
 
 // Shipping: the archived WAL files of a tenant, from its archive volume into the repository, as one
 // restic snapshot per batch (a tar streamed from `docker exec` into `restic backup --stdin`, tags
@@ -70,7 +71,9 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
     // Recorded by restic, not yet trusted: where e2e tests kill a shipment (the next run settles it).
     await ctx.pause('pitr-ship:recorded');
     // A batch forgotten here is settled (off the in-flight list); one that could not be is the next run's to settle.
-    await trustedBatch(repo, summary.snapshot_id, tar.done, () => clearInFlight(db, where.tenant, file));
+    // The prune owed is marked before the forget and again after it: this forget runs after the batch's
+    // shared hold, so a prune may finish (clearing the first mark) between the two.
+    await trustedBatch(repo, summary.snapshot_id, tar.done, async () => { await markConfiguredPruneOwed(ctx); await clearInFlight(db, where.tenant, file); }, () => markConfiguredPruneOwed(ctx));
     if (summary.snapshot_id) snapshots.push(summary.snapshot_id);
     await removeArchived(ctx, where.container, names);
     await clearInFlight(db, where.tenant, file);
@@ -93,6 +96,7 @@ async function settleInFlight(ctx: Context, repo: PitrRepository, where: { tenan
   for (const d of decideInFlight(batches, wal, new Set(inVolume.map((f) => f.name)), ctx.clock.now())) {
     ctx.reporter.info(`WAL of ${where.tenant}: ${d.cause}`);
     if (d.forget.length > 0) {
+      await markConfiguredPruneOwed(ctx);
       await repo.run(['forget', ...d.forget], { timeoutMs: repoQueryTimeoutMs, signal: ctx.signal });
       await db.withTransaction((client) => recordAudit(db, client, where.tenant, 'pitr.wal-batch-forgotten', null, { file: d.batch.file, snapshots: d.forget, files: d.batch.names.length, cause: d.cause }));
     }
@@ -110,13 +114,19 @@ async function settleInFlight(ctx: Context, repo: PitrRepository, where: { tenan
  * to-time restore would fail to extract. That snapshot is forgotten (its files stay in the volume
  * and ship again) before the tar's failure, the first cause, is thrown.
  */
-export async function trustedBatch(repo: Pick<PitrRepository, 'run'>, snapshotId: string | undefined, tarDone: Promise<unknown>, onForgotten?: () => Promise<void>): Promise<void> {
+export async function trustedBatch(repo: Pick<PitrRepository, 'run'>, snapshotId: string | undefined, tarDone: Promise<unknown>, onForgotten?: () => Promise<void>, beforeForget?: () => Promise<void>): Promise<void> {
   try {
     await tarDone;
   } catch (error) {
     if (snapshotId) {
       // Its own deadline, not the run's signal: an interrupted run must still not leave the batch behind.
-      await repo.run(['forget', snapshotId], { timeoutMs: repoQueryTimeoutMs, signal: AbortSignal.timeout(repoQueryTimeoutMs) }).then(() => onForgotten?.()).catch((problem) => {
+      // beforeForget marks the prune that frees its data owed, before the forget (prune-interval.ts).
+      const forget = async () => {
+        await beforeForget?.();
+        await repo.run(['forget', snapshotId], { timeoutMs: repoQueryTimeoutMs, signal: AbortSignal.timeout(repoQueryTimeoutMs) });
+        await onForgotten?.();
+      };
+      await forget().catch((problem) => {
         if (error instanceof TenantctlError) error.details.push(`its truncated WAL snapshot ${snapshotId} could not be forgotten (${messageOf(problem)}): run restic forget ${snapshotId}, or to-time restores fail to extract it`);
       });
     }

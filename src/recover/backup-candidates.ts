@@ -130,3 +130,30 @@ export function describeAge(ms: number): string {
   const span = minutes >= 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${minutes} min`;
   return `${span} ${ms >= 0 ? 'newer' : 'older'} than the admin snapshot`;
 }
+
+/** One backup recover looked at for a tenant, and what it made of it (its summary's `considered`). */
+export interface ConsideredBackup {
+  backup: string;
+  origin?: BackupOrigin;
+  time?: string;
+  /** chosen: restored; passed-over: looked at and refused (why); not-read: older than the one chosen, never read. */
+  decision: 'chosen' | 'passed-over' | 'not-read';
+  reason: string;
+}
+
+/**
+ * Every backup recover considered for a tenant, newest candidate first, then those passed over
+ * before any reading (pure: the unit tests give it candidates and verdicts). `verdicts`: each
+ * candidate read back -> 'chosen' or why it was passed over; a candidate without one was not read.
+ */
+export function consideredBackups(candidates: readonly BackupCandidate[], skipped: readonly SkippedBackup[], verdicts: ReadonlyMap<string, 'chosen' | { passedOver: string }>): ConsideredBackup[] {
+  const chosen = candidates.find((c) => verdicts.get(c.backup) === 'chosen');
+  const read = candidates.map((c): ConsideredBackup => {
+    const verdict = verdicts.get(c.backup);
+    const base = { backup: c.backup, origin: c.origin, time: c.time };
+    if (verdict === 'chosen') return { ...base, decision: 'chosen', reason: c.directory !== undefined ? 'the newest that verifies: its folder is here and its files match its manifest' : 'the newest that verifies: its manifest and every file read back from the repository match (sizes and SHA-256)' };
+    if (verdict) return { ...base, decision: 'passed-over', reason: verdict.passedOver };
+    return { ...base, decision: 'not-read', reason: chosen ? `older than ${chosen.backup}, which was chosen` : 'not read (the recover of this tenant stopped before it)' };
+  });
+  return [...read, ...skipped.map((s): ConsideredBackup => ({ backup: s.backup, decision: 'passed-over', reason: s.reason }))];
+}

@@ -19,7 +19,8 @@ import { dropRestoreLeftovers, replaceData, restoreModules, restoreSteps, type R
 import { putRowBack, type SavedTenant } from '../hosts/move-record.js';
 import { contextOn, dockerHostNamed } from '../hosts/resolve.js';
 import type { BackupScope, TenantBackupSource } from './tenant-backups.js';
-import { describeAge, type BackupOrigin, type SkippedBackup } from './backup-candidates.js';
+import { describeAge, type BackupOrigin, type ConsideredBackup, type SkippedBackup } from './backup-candidates.js';
+import type { Placement } from './fit.js';
 
 // One tenant brought back by `tenantctl recover`, under its lock, journaled (admin_operations, verb
 // 'recover') before its first effect and after each step:
@@ -50,7 +51,8 @@ export interface RecoverIntent extends RestoreIntent, Partial<SavedTenant> {
 
 export interface TenantOutcome {
   id: string;
-  outcome: 'recovered' | 'already-recovered' | 'failed' | 'skipped';
+  /** not-placed: the host it would go on does not answer, or has no free ports, subnet or room for its restore (fit.ts); nothing of it was made. */
+  outcome: 'recovered' | 'already-recovered' | 'failed' | 'skipped' | 'not-placed';
   status?: string;
   host?: string;
   backup?: string;
@@ -61,6 +63,8 @@ export interface TenantOutcome {
   newerThanAdminSnapshotMs?: number;
   /** Newer backups passed over (partial, failed, not verifying), each with why. */
   passedOver?: SkippedBackup[];
+  /** Every backup looked at for it: the one chosen, those passed over (why), those older never read. */
+  considered?: ConsideredBackup[];
   durationMs?: number;
   reason?: string;
 }
@@ -70,25 +74,36 @@ const reached = (step: string, than: string) => {
   return order.indexOf(step) >= order.indexOf(than);
 };
 
-export async function recoverTenant(ctx: Context, run: string, id: string, target: DockerHost, backups: TenantBackupSource, scope: Omit<BackupScope, 'host' | 'run'>): Promise<TenantOutcome> {
+export async function recoverTenant(ctx: Context, run: string, id: string, target: DockerHost, backups: TenantBackupSource, scope: Omit<BackupScope, 'host' | 'run'>, placement?: Placement): Promise<TenantOutcome> {
   const started = ctx.clock.now();
   const release = await holdTenant(ctx, id); // settles what a killed recover of it left first
   try {
     const db = await ctx.adminDb();
     if (await recoveredIn(db, run, id)) return { id, outcome: 'already-recovered' };
     const record = await new TenantRegistry(db).require(id);
-    // A host that holds anything of the project is not recovered onto: that may be the tenant itself, alive.
+    // Fit first, before anything of it is made: the host answers...
+    const silent = await placement?.answers(target);
+    if (silent) return { id, outcome: 'not-placed', status: record.status, host: target.id, reason: `not placed: ${silent}`, durationMs: ctx.clock.now() - started };
+    // A host that holds anything of the project is not recovered onto: that may be the tenant itself,
+    // alive (asked before its ports: a live tenant holds its own, and "no port free" would have the
+    // operator free them, i.e. stop it).
     const there = await objectsByLabel(target, projectLabel(record.composeProject), ctx.signal);
     if (there.containers.length + there.volumes.length > 0) {
       return { id, outcome: 'skipped', status: record.status, reason: `${target.id} holds ${there.containers.length} containers and ${there.volumes.length} volumes of ${record.composeProject}: not touched (remove them, or recover onto another --host)` };
     }
+    // ...and its ports and a subnet are free there.
+    const unfit = await placement?.allocations(target, record);
+    if (unfit) return { id, outcome: 'not-placed', status: record.status, host: target.id, reason: `not placed: ${unfit}`, durationMs: ctx.clock.now() - started };
     const found = await backups.latest(ctx, id, { ...scope, host: record.host, run });
     if (!found || !('id' in found)) {
       const passedOver = found?.skipped ?? [];
-      return { id, outcome: 'failed', status: record.status, passedOver, reason: passedOver.length === 0 ? 'no backup of it in the repository' : `no complete backup of it verifies (${passedOver.length} passed over: ${passedOver.map((p) => `${p.backup}: ${p.reason}`).join('; ')})` };
+      return { id, outcome: 'failed', status: record.status, passedOver, considered: found?.considered ?? [], reason: passedOver.length === 0 ? 'no backup of it in the repository' : `no complete backup of it verifies (${passedOver.length} passed over: ${passedOver.map((p) => `${p.backup}: ${p.reason}`).join('; ')})` };
     }
     const backup = found;
-    const chosen = { source: backup.origin, backupTime: backup.time, newerThanAdminSnapshotMs: backup.newerThanAdminSnapshotMs, passedOver: backup.skipped };
+    const chosen = { source: backup.origin, backupTime: backup.time, newerThanAdminSnapshotMs: backup.newerThanAdminSnapshotMs, passedOver: backup.skipped, considered: backup.considered };
+    // Room on the host for its restore, by the backup's size (shared out among the run's tenants on that host).
+    const noRoom = await placement?.room(target, backup.bytes);
+    if (noRoom) return { id, outcome: 'not-placed', status: record.status, host: target.id, backup: backup.id, ...chosen, reason: `not placed: ${noRoom}`, durationMs: ctx.clock.now() - started };
     const journal = new OperationJournal(db);
     const op = await journal.begin<RecoverIntent>({
       tenant: id, verb: 'recover', host: target.id,

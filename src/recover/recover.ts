@@ -18,6 +18,7 @@ import { adminSnapshots, type AdminSnapshot } from './restic-admin.js';
 import { CutOffSnapshot, adminContents, currentRun, restoreAdminDb, saveRun, type RecoverRun } from './admin-restore.js';
 import { recoverTenant, type TenantOutcome } from './recover-tenant.js';
 import { repositoryBackups, type TenantBackupSource } from './tenant-backups.js';
+import { Placement } from './fit.js';
 
 // `tenantctl recover --repository <url> [--password-file <file>] [--host <name>]`: a lost machine's
 // fleet brought back on a new one, from the backup repository and the master key alone.
@@ -112,6 +113,8 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
     const tenants: TenantOutcome[] = new Array(records.length);
     let next = 0;
     let stopped: unknown;
+    // Whether each tenant fits its host, asked before anything of it is made; each host's free space measured once.
+    const placement = new Placement(ctx);
     // `concurrency` workers take the next tenant in turn; a Ctrl-C ends each after its tenant's undo, the first cause kept.
     const worker = async () => {
       while (next < records.length && !ctx.signal.aborted) {
@@ -120,7 +123,7 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
         ctx.reporter.step(`recovering ${record.id}`);
         try {
           const target = await targetFor(ctx, hostName, record.host);
-          tenants[index] = await recoverTenant(ctx, run!.id, record.id, target, input.backups ?? repositoryBackups, { repo, adminSnapshotTime: run!.snapshotTime });
+          tenants[index] = await recoverTenant(ctx, run!.id, record.id, target, input.backups ?? repositoryBackups, { repo, adminSnapshotTime: run!.snapshotTime }, placement);
         } catch (error) {
           if (ctx.signal.aborted) {
             // The interruption is the cause, whatever a call cut short by it threw.
@@ -144,7 +147,7 @@ export async function recover(ctx: Context, input: RecoverInput): Promise<Recove
     const result: RecoverResult = {
       run: run!.id, repository: repo.location.display, snapshot: { id: run.snapshot, time: run.snapshotTime, host: run.snapshotHost },
       adminDatabase, masterKey: { fingerprint: box.fingerprint }, tenants, recovered,
-      failed: tenants.filter((t) => t.outcome === 'failed' || t.outcome === 'skipped').length, frontdoor, durationMs,
+      failed: tenants.filter((t) => t.outcome === 'failed' || t.outcome === 'skipped' || t.outcome === 'not-placed').length, frontdoor, durationMs,
       tenantsPerMinute: recovered === 0 ? 0 : Math.round((recovered / (durationMs / 60_000)) * 10) / 10,
     };
     if (result.failed > 0 || frontdoor.state === 'failed') throw new BatchFailure(result, `${result.failed} of ${tenants.length} tenants did not come back${frontdoor.state === 'failed' ? ', and the front door did not' : ''}`);

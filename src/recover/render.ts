@@ -21,10 +21,16 @@ export function renderRecover(r: RecoverResult): string {
     t.durationMs === undefined ? '-' : `${(t.durationMs / 1000).toFixed(1)} s`,
     [t.reason, t.passedOver?.length ? `passed over: ${t.passedOver.map((p) => `${p.backup} (${p.reason})`).join('; ')}` : undefined].filter(Boolean).join('; '),
   ]);
+  // Every backup each tenant's recover looked at, and what it made of it.
+  const considered = r.tenants.filter((t) => t.considered?.length).flatMap((t) => [
+    `  ${t.id}:`,
+    ...t.considered!.map((c) => `    ${c.backup}${c.time ? ` (${c.time})` : ''}: ${c.decision === 'chosen' ? chalk.green('chosen') : c.decision}: ${c.reason}`),
+  ]);
   const door = r.frontdoor.state === 'serving' ? chalk.green('serving') : r.frontdoor.state === 'not-served-before' ? 'not set up (the lost machine had none)' : chalk.yellow(r.frontdoor.state);
   return [
     `admin database ${r.adminDatabase === 'restored' ? 'restored' : 'already restored by an earlier run'} from snapshot ${r.snapshot.id.slice(0, 8)} (${r.snapshot.time}) of ${r.repository}; master key ${r.masterKey.fingerprint} opens it`,
     table(['TENANT', 'OUTCOME', 'STATUS', 'HOST', 'BACKUP', 'SOURCE', 'TOOK', 'WHY'], rows),
+    ...(considered.length > 0 ? ['backups considered:', ...considered] : []),
     `front door: ${door}${r.frontdoor.detail ? ` (${r.frontdoor.detail})` : ''}`,
     `${r.recovered} recovered, ${r.failed} not, in ${(r.durationMs / 1000).toFixed(1)} s (${r.tenantsPerMinute} tenants per minute); run ${r.run}`,
   ].join('\n');

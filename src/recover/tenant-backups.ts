@@ -9,7 +9,7 @@ import { entryMismatch, manifestFile, parseManifest, sha256Of, type BackupManife
 import { readBack, readText, repositoryRef, tenantSnapshots, type Digest } from '../backups/in-repository.js';
 import { repositoryKey } from '../repository/password.js';
 import type { Repository } from '../repository/restic.js';
-import { backupCandidates, type BackupCandidate, type BackupOrigin, type SkippedBackup } from './backup-candidates.js';
+import { backupCandidates, consideredBackups, type BackupCandidate, type BackupOrigin, type ConsideredBackup, type SkippedBackup } from './backup-candidates.js';
 
 // Where recover finds each tenant's backup: the newest one, in the repository or recorded by the
 // restored admin database, that is complete and verifies (backup-candidates.ts says which are
@@ -32,6 +32,10 @@ export interface TenantBackup {
   newerThanAdminSnapshotMs: number;
   /** Newer candidates passed over, each with why. */
   skipped: SkippedBackup[];
+  /** Every backup looked at, chosen or not, with why (the summary's `considered`). */
+  considered: ConsideredBackup[];
+  /** What its files hold (the manifest's sizes, or the folder backup's recorded size): the fit check's measure. */
+  bytes: number | null;
 }
 
 export interface BackupScope {
@@ -47,7 +51,7 @@ export interface BackupScope {
 
 export interface TenantBackupSource {
   /** The newest backup of the tenant that verifies, or undefined when there is none (with why each candidate was passed over). */
-  latest(ctx: Context, id: string, scope: BackupScope): Promise<TenantBackup | { skipped: SkippedBackup[] } | undefined>;
+  latest(ctx: Context, id: string, scope: BackupScope): Promise<TenantBackup | { skipped: SkippedBackup[]; considered: ConsideredBackup[] } | undefined>;
 }
 
 export const repositoryBackups: TenantBackupSource = {
@@ -64,19 +68,23 @@ export const repositoryBackups: TenantBackupSource = {
     const knownHosts = hosts.rows.map((r) => r.name as string);
     const { candidates, skipped } = backupCandidates({ tenant: id, host: scope.host, knownHosts, snapshots, recorded, foundByRecover });
     const passed: SkippedBackup[] = [...skipped];
+    const verdicts = new Map<string, 'chosen' | { passedOver: string }>();
     for (const candidate of candidates) {
       try {
         const dir = await verifyCandidate(ctx, scope, id, candidate);
         if (candidate.origin === 'repository' && !foundByRecover.has(candidate.backup)) await recordFound(ctx, scope, id, candidate, dir.manifest, dir.manifestText);
         const newerThanAdminSnapshotMs = Date.parse(candidate.time) - Date.parse(scope.adminSnapshotTime);
-        return { id: candidate.backup, dir: dir.dir, origin: candidate.origin, time: candidate.time, newerThanAdminSnapshotMs, skipped: passed };
+        verdicts.set(candidate.backup, 'chosen');
+        const bytes = dir.manifest ? Object.values(dir.manifest.files).reduce((sum, f) => sum + f.bytes, 0) : ((await store.get(candidate.backup))?.sizeBytes ?? null);
+        return { id: candidate.backup, dir: dir.dir, origin: candidate.origin, time: candidate.time, newerThanAdminSnapshotMs, skipped: passed, considered: consideredBackups(candidates, skipped, verdicts), bytes };
       } catch (error) {
         if (ctx.signal.aborted || !(error instanceof TenantctlError) || !['usage', 'notFound', 'repository'].includes(error.kind)) throw error;
         ctx.reporter.info(`${id}: backup ${candidate.backup} passed over: ${messageOf(error)}`);
         passed.push({ backup: candidate.backup, reason: messageOf(error) });
+        verdicts.set(candidate.backup, { passedOver: messageOf(error) });
       }
     }
-    return passed.length > 0 ? { skipped: passed } : undefined;
+    return passed.length > 0 ? { skipped: passed, considered: consideredBackups(candidates, skipped, verdicts) } : undefined;
   },
 };
 

@@ -1,3 +1,4 @@
+import { pruneState, type PruneState } from './prune-interval.js';
 import type { Context } from '../context.js';
 import { TenantctlError, usageError } from '../common/errors.js';
 import { resticCheckTimeoutMs, resticQueryTimeoutMs } from '../common/timeouts.js';
@@ -111,6 +112,8 @@ export interface RepositoryStatusResult {
   /** Bytes of what its snapshots restore to (restic stats --mode restore-size). */
   restoreBytes: number;
   latest: string | null;
+  /** restic prune's bookkeeping (prune-interval.ts): when it last ran, whether one is owed and when it is due. */
+  prune: PruneState | null;
 }
 
 interface Snapshot { id: string; short_id: string; time: string; tags?: string[]; paths: string[]; hostname: string }
@@ -129,6 +132,8 @@ export async function repositoryStatus(ctx: Context): Promise<RepositoryStatusRe
     passwordFrom: ctx.env[passwordFileEnv] ? 'file' : 'admin-db',
     snapshots: snapshots.length, tenantSnapshots: ours.length, tenants: tenants.size,
     storedBytes: raw.total_size, restoreBytes: restore.total_size, latest,
+    // null when the admin database cannot be read (a password from a file on a machine without one).
+    prune: (await ctx.adminDb().then((db) => pruneState(ctx, db, location)).catch(ignoreFailure('the status shows the repository without the prune bookkeeping'))) ?? null,
   };
 }
 

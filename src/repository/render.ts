@@ -16,6 +16,7 @@ export function renderStatus(r: RepositoryStatusResult): string {
     `password    ${r.passwordFrom === 'file' ? 'from TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE' : 'sealed in the admin database'}`,
     `snapshots   ${r.snapshots} (${r.tenantSnapshots} of ${r.tenants} tenant${r.tenants === 1 ? '' : 's'}), latest ${r.latest ?? '-'}`,
     `size        ${size(r.storedBytes)} stored, ${size(r.restoreBytes)} restored`,
+    ...(r.prune ? [`prune       ${r.prune.prunedAt ? `last ran ${r.prune.prunedAt}${r.prune.pruneMs === null ? '' : ` (${(r.prune.pruneMs / 1000).toFixed(1)} s)`}` : 'never ran'}; ${r.prune.owedSince ? `owed since ${r.prune.owedSince}, due ${r.prune.nextDueAt}` : 'none owed'} (every ${r.prune.intervalMinutes} min at most)`] : []),
   ].join('\n');
 }
 

@@ -13,6 +13,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { execa } from 'execa';
+import { createServer, type AddressInfo } from 'node:net';
 import { containerOf, createHarness, dockerObjectsWithPrefix, removeDockerObjectsWithPrefix, stopwatch, useOwnFrontdoor, type Harness } from './harness.js';
 import { startPausedAt } from './pause.js';
 import { startSftpRepository, type SftpRepository } from './sftp-repository.js';
@@ -236,6 +237,33 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(afterInterrupt).toEqual([{ id: 'rc1', status: 'active', running: 0 }]);
     expect((await h.adminQuery("SELECT state FROM admin_operations WHERE customer_id = 'rc1' AND verb = 'recover' ORDER BY id DESC LIMIT 1"))[0].state).toBe('undone');
 
+    // The fit check: with no app port free on the host (its one port held by a listener here), no
+    // tenant is placed: each is reported "not placed" with why (exit 9), and nothing of it is made
+    // (no journal row, no container, its record as the snapshot had it).
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, resolve));
+    const heldPort = (blocker.address() as AddressInfo).port;
+    const opsBefore = (await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'recover'"))[0].n;
+    // rc1 "alive" on the host (a container of its project, never started; rc1, whose killed recover
+    // was undone above: rc2's may be settled by this run, which removes what of its project is there):
+    // the host-holds-it check comes before the ports, so it is skipped (not touched), not "not placed"
+    // for ports it would hold itself.
+    const alive = (await execa('docker', ['create', '--label', `com.docker.compose.project=${project('rc1')}`, '--label', 'tenantctl.test=recover', 'tenantctl/postgres:15'])).stdout.trim();
+    try {
+      const unfit = await h.cli(['recover', '--json'], { env: { TENANTCTL_APP_PORTS: `${heldPort}-${heldPort}` } });
+      expect(unfit.exitCode, unfit.why).toBe(9);
+      const outcomes = (unfit.json().tenants ?? unfit.json().error?.result?.tenants ?? []) as any[];
+      expect(Object.fromEntries(outcomes.map((t) => [t.id, t.outcome])), JSON.stringify(outcomes.map((t) => [t.id, t.reason]))).toEqual({ rc1: 'skipped', rc2: 'not-placed' });
+      expect(outcomes.find((t) => t.id === 'rc2').reason).toMatch(new RegExp(`^not placed: no app port free on .*${heldPort}-${heldPort}`));
+      expect(outcomes.find((t) => t.id === 'rc1').reason).toMatch(/holds 1 containers and 0 volumes .*not touched/);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+      await execa('docker', ['rm', '-f', alive]);
+    }
+    expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'recover'"))[0].n).toBe(opsBefore);
+    for (const tenant of ['rc1', 'rc2']) expect((await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project(tenant)}`])).stdout.trim(), tenant).toBe('');
+    expect((await h.adminQuery("SELECT id, status FROM admin_customers WHERE id IN ('rc1', 'rc2') ORDER BY id")).map((r) => r.status)).toEqual(['active', 'stopped']);
+
     const started = performance.now();
     const r = await timed('recover', () => h.cli(['recover', '--json'], { timeoutMs: 400_000 }));
     const minutes = (performance.now() - started) / 60_000;
@@ -249,6 +277,10 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(rc1Out).toMatchObject({ backup: laterBackup, source: 'repository' });
     expect(rc1Out.newerThanAdminSnapshotMs).toBeGreaterThan(0);
     expect(rc1Out.passedOver).toEqual([{ backup: cutBackup, reason: expect.stringMatching(/no manifest\.json/) }]);
+    // Every backup considered, with what recover made of it: the killed one passed over (before reading), the later one chosen, older ones not read.
+    expect(rc1Out.considered.find((c: any) => c.decision === 'chosen')).toMatchObject({ backup: laterBackup, origin: 'repository', reason: expect.stringMatching(/newest that verifies/) });
+    expect(rc1Out.considered).toContainEqual({ backup: cutBackup, decision: 'passed-over', reason: expect.stringMatching(/no manifest\.json/) });
+    expect(rc1Out.considered.filter((c: any) => c.decision === 'not-read').length).toBeGreaterThan(0);
     const rc2Out = result.tenants.find((t: any) => t.id === 'rc2');
     expect(rc2Out.source).toBe('admin-record');
     expect(rc2Out.newerThanAdminSnapshotMs).toBeLessThan(0);

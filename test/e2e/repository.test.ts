@@ -170,6 +170,10 @@ describe('backups into a restic repository over sftp', () => {
       }
       killed.push(running.id);
     }
+    // The Ctrl-C'd runs forgot their own snapshots (forgetUnrecorded): a prune is owed for their data
+    // from then on, not only once a retention run forgets something.
+    const prunes = async () => h.adminQuery('SELECT owed_since, pruned_at FROM admin_repository_prunes');
+    expect((await prunes()).map((p) => p.owed_since === null)).toEqual([false]);
     // The next backup settles what the last kill left and is itself a backup; with --keep-daily 1 it
     // also applies retention: the older backup of the day is forgotten whole, and pruned.
     const next = await h.cli(['backup', id, '--keep-daily', '1', '--json']);
@@ -187,6 +191,22 @@ describe('backups into a restic repository over sftp', () => {
     expect(left).toHaveLength(4);
     const [pruned] = await h.adminQuery('SELECT state FROM admin_backups WHERE id = $1', [backupId]);
     expect(pruned.state).toBe('pruned');
+    // restic prune ran once (none had run on this repository) and is recorded; the next retention
+    // within backups.pruneIntervalMinutes (1440 by default) forgets but defers the prune, said.
+    const [first] = await prunes();
+    expect(first.pruned_at).not.toBeNull();
+    expect(first.owed_since).toBeNull();
+    const again = await h.cli(['backup', id, '--keep-daily', '1', '--json']);
+    expect(again.exitCode, again.why).toBe(0);
+    expect(again.json().pruned).toEqual([made.id]);
+    expect(again.stderr).toMatch(/restic prune deferred: the last ran at .* the next is due at/);
+    const [second] = await prunes();
+    expect(second.pruned_at).toEqual(first.pruned_at);
+    expect(second.owed_since).not.toBeNull();
+    const status = await h.cli(['repository', 'status', '--json']);
+    expect(status.exitCode, status.why).toBe(0);
+    expect(status.json().prune).toMatchObject({ prunedAt: first.pruned_at.toISOString(), owedSince: second.owed_since.toISOString(), intervalMinutes: 1440 });
+    expect(Date.parse(status.json().prune.nextDueAt) - first.pruned_at.getTime()).toBe(1440 * 60_000);
     const usage = await h.cli(['backup', id, '--keep-daily', 'x']);
     expect(usage.exitCode).toBe(2);
   }, 300_000);
@@ -261,6 +281,10 @@ describe('physical backups into the repository', () => {
       if (signal === 'SIGINT') expect(ended.exitCode, String(ended.stderr)).toBe(130);
       killed.push(running.id);
     }
+    // The Ctrl-C'd runs forgot their own snapshots (forgetUnrecorded): a prune is owed for their data
+    // from then on, not only once a retention run forgets something.
+    const prunes = async () => h.adminQuery('SELECT owed_since, pruned_at FROM admin_repository_prunes');
+    expect((await prunes()).map((p) => p.owed_since === null)).toEqual([false]);
     const beforeSecond = await rawSize();
     const again = await h.cli(['backup', pid, '--physical', '--json']);
     expect(again.exitCode, again.why).toBe(0);

@@ -161,6 +161,16 @@ describe('a shipped WAL batch', () => {
     expect(repo.calls).toEqual([['forget', 'abc123']]);
   });
 
+  it('marks the prune owed before it is forgotten (its data is freed by the next prune, not only after a retention forget)', async () => {
+    const order: string[] = [];
+    const repo = { run: async (args: readonly string[]) => { order.push(args.join(' ')); return { stdout: '', stderrTail: '' }; } };
+    await expect(trustedBatch(repo, 'abc123', Promise.reject(new TenantctlError('docker', 'tar exited 137')), async () => { order.push('forgotten'); }, async () => { order.push('prune owed'); })).rejects.toThrow('tar exited 137');
+    expect(order).toEqual(['prune owed', 'forget abc123', 'forgotten']);
+    order.length = 0;
+    await trustedBatch(repo, 'abc123', Promise.resolve(), async () => { order.push('forgotten'); }, async () => { order.push('prune owed'); });
+    expect(order).toEqual([]);
+  });
+
   it('says so when it cannot be forgotten, still throwing the first cause', async () => {
     const error = (await trustedBatch(fakeRepo(true), 'abc123', Promise.reject(new TenantctlError('docker', 'tar exited 137'))).catch((e: unknown) => e)) as TenantctlError;
     expect(error.message).toBe('tar exited 137');

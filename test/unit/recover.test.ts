@@ -76,6 +76,8 @@ const goodDump = [
   // A function body is kept verbatim, comments and messages too (026's guard): words in them are no statements.
   'CREATE FUNCTION "public"."admin_agent_customer_guard"() RETURNS "trigger"',
   '    LANGUAGE "plpgsql"',
+  // A function's own setting (pg_dump writes it on a line of its own): no session SET.
+  "    SET \"search_path\" TO 'pg_catalog', 'public', 'pg_temp'",
   '    AS $$',
   'BEGIN',
   "    -- role's DELETE FROM admin_allocations would delete nothing.",
@@ -134,6 +136,25 @@ describe('the dump guard between a snapshot and psql', () => {
     ["DO $$ BEGIN EXECUTE 'CO' || 'PY x FROM PRO' || 'GRAM sh'; END $$;", /anonymous|dynamic/],
     ["    EXECUTE format('SELECT %s', 1);", /dynamic/],
     ["SELECT pg_read_file('/etc/shadow');", /server files/],
+    // E'' strings take backslash escapes: E'\'' is one quote, so the string goes on to the next quote.
+    ["SELECT E'\\''; SET ROLE \"postgres\"; SELECT '';", /roles/],
+    ["SELECT e'\\\\', E'\\''; ALTER USER \"tenantctl_agent\" SUPERUSER; --'", /roles/],
+    ['ALTER USER "tenantctl_agent" SUPERUSER;', /roles/],
+    ['CREATE USER "x" SUPERUSER;', /roles/],
+    ['ALTER GROUP "pg_write_server_files" ADD USER "tenantctl_agent";', /roles|server/],
+    ['GRANT "postgres" TO "tenantctl_agent";', /roles/],
+    ['GRANT "pg_execute_server_program" TO "tenantctl_agent";', /roles|server/],
+    ['GRANT pg_execute_server_program TO tenantctl_agent; -- ON', /roles|server/],
+    // A comment or a dollar quote hides no quote from the server, so none from the guard either.
+    ["SELECT 1 /* ' */; SET ROLE \"postgres\"; /* ' */", /roles/],
+    ["SELECT $x$ it's $x$; SET ROLE \"postgres\"; SELECT 'a';", /roles/],
+    ['SET standard_conforming_strings = off;', /how the dump is read/],
+    ["SET client_encoding = 'SJIS';", /how the dump is read/],
+    ["SET NAMES 'SJIS';", /how the dump is read/],
+    ['SET "standard_conforming_strings" = off;', /how the dump is read/],
+    ["SELECT pg_catalog.set_config('standard_' || 'conforming_strings', 'off', false);", /how the dump is read/],
+    ["SELECT pg_catalog.\"set_config\"('standard_conforming_strings', 'off', false);", /how the dump is read/],
+    ['SET U&"standard\\005fconforming_strings" = off;', /how the dump is read/],
   ])('refuses %s and passes nothing from it on', async (line, why) => {
     const text = goodDump.replace('GRANT SELECT', `${line}\nGRANT SELECT`);
     const { guard, passed } = await guarded(text);
@@ -142,6 +163,16 @@ describe('the dump guard between a snapshot and psql', () => {
     expect(passed).not.toContain('dump complete');
     expect(guard.complete).toBe(false);
     expect(refusalOfDump(guard, 'aaaaaaaa')?.message).toMatch(/is not a dump tenantctl admin-backup writes/);
+  });
+
+  it('a string opened on one line goes on over the next: what follows its end is read as statements', async () => {
+    const split = goodDump.replace('GRANT SELECT', "SELECT 'open\n'; SET ROLE \"postgres\"; SELECT '\nGRANT SELECT");
+    const { guard, passed } = await guarded(split);
+    expect(guard.refused).toMatch(/line \d+ changes roles/);
+    expect(passed).not.toContain('SET ROLE');
+    // A COPY line inside an open string is no COPY: the lines after it are not let through as data.
+    const fakeCopy = goodDump.replace('GRANT SELECT', "SELECT 'x\nCOPY \"public\".\"admin_settings\" (\"key\") FROM stdin;\n'; SET ROLE \"postgres\";\n\\.\nGRANT SELECT");
+    expect((await guarded(fakeCopy)).guard.refused).toMatch(/changes roles/);
   });
 
   it('a dump cut off (an admin-backup killed half-way) is not complete, inside COPY data or between statements', async () => {
