@@ -162,13 +162,16 @@ describe('volume usage (one helper per host)', () => {
       docker: async (args: string[]) => {
         calls.push(args);
         if (args[0] === 'volume') return 'p-acme_db\tp-acme\np-acme_redis\tp-acme\nother_x\tother\np-globex_db\tp-globex\n';
+        if (args[0] === 'image') return '{"/var/lib/postgresql/data":{}}\n'; // the image's declared VOLUMEs
         return '4096\t/v/0\n1024\t/v/1\n2048\t/v/2\n';
       },
     } as unknown as import('../../src/engine/docker-host.js').DockerHost;
     const usage = await volumeUsageOn(host, new Set(['p-acme', 'p-globex', 'p-empty']), { image: 'img' });
     expect(Object.fromEntries(usage.byProject)).toEqual({ 'p-acme': 5120, 'p-globex': 2048, 'p-empty': 0 });
-    expect(calls.map((c) => c[0])).toEqual(['volume', 'run', 'volume']);
-    const run = calls[1]!;
+    expect(calls.map((c) => c[0])).toEqual(['volume', 'image', 'run', 'volume']);
+    const run = calls[2]!;
+    // The image's own VOLUME gets a tmpfs, so the helper creates no anonymous volume.
+    expect(run.join(' ')).toContain('--mount type=tmpfs,dst=/var/lib/postgresql/data');
     expect(run).toEqual(expect.arrayContaining(['--rm', '--network', 'none', '--read-only', '--security-opt', 'no-new-privileges',
       '--mount', 'type=volume,src=p-acme_db,dst=/v/0,readonly,volume-nocopy', '--mount', 'type=volume,src=p-globex_db,dst=/v/2,readonly,volume-nocopy']));
     expect(run.join(' ')).toContain('--cap-drop ALL --cap-add DAC_READ_SEARCH');
@@ -190,6 +193,7 @@ describe('volume usage (one helper per host)', () => {
           return listings === 1 ? 'p-acme_db\tp-acme\np-acme_redis\tp-acme\n' : 'p-acme_db\tp-acme\np-acme_redis\t\nunrelated\t\n';
         }
         if (args[0] === 'volume' && args[1] === 'rm') return '';
+        if (args[0] === 'image') return 'null\n'; // an image that declares no VOLUME
         return '4096\t/v/0\n0\t/v/1\n';
       },
     } as unknown as import('../../src/engine/docker-host.js').DockerHost;
