@@ -1,3 +1,4 @@
+import { dataFolderMismatch, isDataFolder } from '../backups/physical-files.js';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Context } from '../context.js';
@@ -102,6 +103,12 @@ async function verifyCandidate(ctx: Context, scope: BackupScope, tenant: string,
   for (const [file, entry] of Object.entries(manifest.files)) {
     const snapshot = c.snapshots[file];
     if (!snapshot) throw corrupt(`no snapshot of ${file} (listed in its manifest) is in the repository`);
+    // A file-level physical backup's data folder is checked by its listing (physical-files.ts), not re-read.
+    if (isDataFolder(manifest, file)) {
+      const wrong = await dataFolderMismatch(ctx, scope.repo, snapshot, tenant, file, entry);
+      if (wrong) throw corrupt(wrong);
+      continue;
+    }
     const back: Digest = { bytes: 0, sha256: '' };
     await readBack(ctx, scope.repo, snapshot, tenant, file, drain, back);
     const wrong = entryMismatch(file, entry, back);

@@ -1,0 +1,245 @@
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import type { Context } from '../context.js';
+import { TenantctlError } from '../common/errors.js';
+import { lastErrorLine } from '../common/exec.js';
+import { ensurePrivateDir } from '../common/private-files.js';
+import { dumpRestoreTimeoutMs, resticHelperStopTimeoutMs, resticQueryTimeoutMs, resticStreamTimeoutMs } from '../common/timeouts.js';
+import { ignoreFailure } from '../common/ignore-failure.js';
+import { dockerToFile } from '../engine/docker-stream.js';
+import type { Repository } from '../repository/restic.js';
+import { resticPaths } from '../repository/restic.js';
+import { execIn, postgresSuperuser } from './containers.js';
+import { pieceContainer, type Piece } from './pieces.js';
+import type { SnapshotContext } from './piece-snapshots.js';
+import { openSqlSession } from './sql-session.js';
+import { walSegmentsBetween } from './wal-segments.js';
+import { listingOf, listingProblem } from './data-listing.js';
+import { readBack, saveStream, snapshotPath, type Digest, type SaveTarget } from './in-repository.js';
+import type { BackupStore } from './store.js';
+
+// A file-level physical backup (backup --physical): the PostgreSQL data directory's FILES backed up
+// by restic, so a second backup reads only what changed. restic skips a file whose size, mtime,
+// ctime and inode are those of the parent snapshot (the same host and path) without reading it: an
+// unchanged 1 GB tenant is a walk of its files, not a read of its gigabytes. PostgreSQL's low-level
+// API makes the copy restorable ("Making a Base Backup Using the Low Level API"):
+//   1. one session (sql-session.ts): a temporary physical replication slot reserving WAL from now
+//      (no checkpoint recycles the segments the backup needs), then pg_backup_start(fast)
+//   2. restic, in a helper container with the data volume mounted read-only at the stable path
+//      /tenantctl/<tenant>/<piece>.pgdata, backs the files up (pg_wal's and the server's run-time
+//      files left out) as snapshot <piece>.pgdata                           pause backup:physical-files
+//   3. pg_backup_stop: its backup_label (and tablespace_map), with the WAL segments from the start
+//      LSN's to the stop LSN's copied out of pg_wal, as the small tar <piece>.pgwal.tar
+//                                                                           pause backup:physical-saved
+//   4. the tar read back and hashed; the data snapshot's listing (restic ls: trees only) compared
+//      with what restic reported reading, its SHA-256 recorded; the slot dropped, the session ended.
+// A run killed anywhere ends its session (docker exec's stdin closes): PostgreSQL aborts the backup
+// and drops the slot itself. Its helper finishes or is stopped by the next backup (SIGINT: restic
+// removes its own lock); its snapshots are forgotten like any failed backup's.
+// The helper runs restic from tenantctl/agent-base (restic and ssh; scripts/build-images.sh), as
+// root (the data directory is 0700), without network for a local repository, on the host's network
+// for sftp; the repository password reaches it as a 0600 file mounted read-only for the run.
+
+export const defaultHelperImage = 'tenantctl/agent-base:bookworm';
+/** The image the helper's restic runs from: TENANTCTL_PHYSICAL_HELPER_IMAGE, else tenantctl/agent-base (restic and ssh). */
+export const helperImageOf = (ctx: Pick<Context, 'env'>) => ctx.env.TENANTCTL_PHYSICAL_HELPER_IMAGE?.trim() || defaultHelperImage;
+export const dataFileOf = (piece: Pick<Piece, 'name'>) => `${piece.name}.pgdata`;
+export const walFileOf = (piece: Pick<Piece, 'name'>) => `${piece.name}.pgwal.tar`;
+const helperName = (tenant: string) => `tenantctl-physical-${tenant}`;
+
+/** What the data directory's snapshot leaves out: WAL (its own tar), run-time state and temp files. */
+export function dataExcludes(mount: string): string[] {
+  const inRoot = ['pg_wal/*', 'postmaster.pid', 'postmaster.opts', 'backup_label', 'tablespace_map', 'pg_replslot/*', 'pg_stat_tmp/*',
+    'pg_dynshmem/*', 'pg_notify/*', 'pg_serial/*', 'pg_snapshots/*', 'pg_subtrans/*', '.tenantctl-*'];
+  return [...inRoot.map((p) => `${mount}/${p}`), 'pgsql_tmp*', 'pg_internal.init'].flatMap((p) => ['--exclude', p]);
+}
+
+/**
+ * Why the file-level way cannot run for this repository and engine (undefined: it can). The helper
+ * mounts files of this machine (password, local repository, ssh key) and takes no credential by
+ * environment: a remote engine, or a backend other than a local folder or sftp, takes the tar stream.
+ */
+export async function fileLevelBlocker(ctx: Context, repo: Repository): Promise<string | undefined> {
+  if (!repo.forContainer) return 'this repository handle cannot be opened from a container';
+  if (!ctx.dockerHost.isLocal) return 'the tenant\'s Docker engine is not on this machine (the helper mounts the repository password from here)';
+  const backend = repo.location.backend;
+  if (backend !== 'local' && backend !== 'sftp') return `the repository's ${backend} backend would need its credentials inside the helper container`;
+  const image = await ctx.dockerHost.run(['docker', 'image', 'inspect', '--format', '{{.Id}}', helperImageOf(ctx)], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal });
+  if (image.exitCode !== 0) return `the helper image ${helperImageOf(ctx)} (restic) is not on this engine (scripts/build-images.sh builds ${defaultHelperImage})`;
+  return undefined;
+}
+
+export interface FileLevelResult {
+  dataFile: string;
+  walFile: string;
+  data: { snapshot: string; files: number; bytes: number; listingSha256: string; added: number; unmodified: number };
+  wal: { snapshot: string; bytes: number; sha256: string; segments: number };
+  image: string;
+  imageId: string;
+  version: string;
+  major: number;
+}
+
+export async function backupPhysicalFiles(s: SnapshotContext, piece: Piece, target: SaveTarget, store: BackupStore): Promise<FileLevelResult> {
+  const { ctx } = s;
+  const container = await pieceContainer(ctx, s.project, piece);
+  if (!container.running) throw new TenantctlError('conflict', `the ${piece.service} container of ${s.tenant} is not running (tenantctl start ${s.tenant})`);
+  if (!container.volume) throw new TenantctlError('conflict', `the ${piece.service} service of ${s.tenant} keeps its data directory in no named volume: a file-level backup mounts that volume`);
+  const superuser = await postgresSuperuser(ctx.dockerHost, container.id, piece.user!, ctx.signal);
+  const sql = (query: string, what: string) => execIn(ctx.dockerHost, container.id, ['psql', '-X', '-A', '-t', '-h', '/run/postgresql', '-U', superuser, '-d', 'postgres', '-c', query], { what, signal: ctx.signal }).then((out) => out.trim());
+  const versionNum = await sql('SHOW server_version_num', 'asking PostgreSQL for its version');
+  const major = Math.floor(Number(versionNum) / 10_000);
+  if (!Number.isInteger(major) || major < 11) throw new TenantctlError('docker', `a file-level physical backup needs PostgreSQL 11 or later; ${s.tenant}'s ${piece.name} answers server_version_num ${JSON.stringify(versionNum)}`);
+  const dataDir = await sql('SHOW data_directory', 'asking PostgreSQL for its data directory');
+  if (dataDir !== piece.mount && piece.mount !== undefined) throw new TenantctlError('conflict', `${s.tenant}'s PostgreSQL keeps its data in ${dataDir}, not in the volume at ${piece.mount}: a file-level backup takes that volume whole`);
+  const segmentBytes = Number(await sql("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'", 'asking PostgreSQL for its WAL segment size'));
+
+  const dataFile = dataFileOf(piece);
+  const walFile = walFileOf(piece);
+  const session = await openSqlSession(ctx.dockerHost, container.id, superuser, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal, what: `the backup session of ${s.tenant}` });
+  try {
+    const slot = `tenantctl_backup_${randomBytes(4).toString('hex')}`;
+    // Temporary: dropped by PostgreSQL when the session ends, however it ends.
+    await session.query(`SELECT pg_create_physical_replication_slot('${slot}', true, true)`);
+    const label = `tenantctl ${target.backupId}`.replace(/[^A-Za-z0-9 ._-]/g, '');
+    const startLsn = await session.query(major >= 15 ? `SELECT pg_backup_start('${label}', true)` : `SELECT pg_start_backup('${label}', true, false)`);
+    if (!/^[0-9A-F]+\/[0-9A-F]+$/.test(startLsn)) throw new TenantctlError('docker', `pg_backup_start of ${s.tenant} answered ${JSON.stringify(startLsn.slice(0, 100))}, not an LSN`);
+
+    ctx.reporter.step(`backing up the data files of ${piece.name} of ${s.tenant} (restic skips the files unchanged since its last backup)`);
+    const data = await resticInHelper(ctx, target, piece, container.volume);
+    await store.addSnapshot(target.backupId, dataFile, data.snapshot);
+    // The data files' snapshot is written, the server still in backup mode: where e2e tests kill a file-level backup.
+    await ctx.pause('backup:physical-files');
+
+    const stop = JSON.parse(await session.query(`SELECT json_build_object('label', s.labelfile, 'map', coalesce(s.spcmapfile, ''), 'first', pg_walfile_name('${startLsn}'::pg_lsn), 'last', pg_walfile_name(s.lsn))::text FROM ${major >= 15 ? 'pg_backup_stop(false)' : 'pg_stop_backup(false, false)'} s`)) as { label: string; map: string; first: string; last: string };
+    const segments = walSegmentsBetween(stop.first, stop.last, segmentBytes);
+    ctx.reporter.step(`saving the backup's label and its ${segments.length} WAL segment(s) (${stop.first} .. ${stop.last})`);
+    const { result: wal, snapshot: walSnapshot } = await saveStream(ctx, target, walFile, (sink) => dockerToFile(ctx.dockerHost, [
+      'exec', '-u', '0', '-e', 'LABEL', '-e', 'MAP', '-e', 'PGDATA_DIR', container.id, 'sh', '-c', walTarScript, 'sh', ...segments,
+    ], sink, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal, env: { LABEL: stop.label, MAP: stop.map, PGDATA_DIR: dataDir } }).then((r) => {
+      if (r.exitCode !== 0) throw new TenantctlError('docker', `copying the backup's WAL out of ${s.tenant}'s pg_wal failed (exit ${r.exitCode}): ${lastErrorLine(r.stderrTail)}`);
+      if (r.bytes < 1024 || r.head.subarray(257, 262).toString('latin1') !== 'ustar') throw new TenantctlError('docker', `the WAL of ${s.tenant}'s backup is not a tar archive (${r.bytes} bytes)`);
+      return r;
+    }));
+    await store.addSnapshot(target.backupId, walFile, walSnapshot);
+    // Both snapshots written, neither checked nor recorded.
+    await ctx.pause('backup:physical-saved');
+
+    ctx.reporter.step(`reading the backup's label and WAL back from the repository, and the data snapshot's listing`);
+    const back: Digest = { bytes: 0, sha256: '' };
+    await readBack(ctx, target.repo, walSnapshot, target.tenant, walFile, drain, back);
+    if (back.bytes !== wal.bytes || back.sha256 !== wal.sha256) throw new TenantctlError('repository', `${walFile} read back from the repository is not the one written (${back.bytes} bytes, ${wal.bytes} written): not recorded as a backup`);
+    const mount = `/${snapshotPath(target.tenant, dataFile)}`;
+    const ls = await target.repo.run(['ls', '--no-lock', '--json', data.snapshot], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal });
+    const listing = listingOf(ls.stdout, mount);
+    const problem = listingProblem(listing, { files: data.files, bytes: data.bytes });
+    if (problem) throw new TenantctlError('repository', `the data snapshot of ${s.tenant} is not the backup restic reported: ${problem}; not recorded as a backup`);
+
+    await session.query(`SELECT pg_drop_replication_slot('${slot}')`);
+    return {
+      dataFile, walFile,
+      data: { ...data, listingSha256: listing.sha256 },
+      wal: { snapshot: walSnapshot, bytes: wal.bytes, sha256: wal.sha256, segments: segments.length },
+      image: container.image, imageId: container.imageId, version: `PostgreSQL ${versionNum}`, major,
+    };
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * sh in the tenant's PostgreSQL container (as root, env LABEL, MAP, PGDATA_DIR; the segments as
+ * arguments): backup_label, tablespace_map (when there is one) and the segments, owned and moded as
+ * the data directory's files, as one tar on stdout. Staged in a temporary folder, never the data directory.
+ */
+const walTarScript = [
+  'set -eu',
+  'd="$(mktemp -d)"',
+  "trap 'rm -rf \"$d\"' EXIT",
+  'mkdir -p "$d/pg_wal"',
+  'printf "%s" "$LABEL" > "$d/backup_label"',
+  '[ -z "$MAP" ] || printf "%s" "$MAP" > "$d/tablespace_map"',
+  'for seg in "$@"; do cp "$PGDATA_DIR/pg_wal/$seg" "$d/pg_wal/$seg"; done',
+  'chown -R "$(stat -c %u:%g "$PGDATA_DIR")" "$d"',
+  'chmod 0700 "$d" "$d/pg_wal"',
+  'find "$d" -type f -exec chmod 0600 {} +',
+  'tar --numeric-owner -C "$d" -cf - .',
+].join('\n');
+
+interface ResticSummary { message_type?: string; snapshot_id?: string; total_files_processed?: number; total_bytes_processed?: number; data_added?: number; files_unmodified?: number }
+
+/** restic backup of the data volume (read-only, at the snapshot's stable path) in the helper container. */
+async function resticInHelper(ctx: Context, target: SaveTarget, piece: Piece, volume: string): Promise<{ snapshot: string; files: number; bytes: number; added: number; unmodified: number }> {
+  const name = helperName(target.tenant);
+  await stopHelper(ctx, name);
+  const mount = `/${snapshotPath(target.tenant, dataFileOf(piece))}`;
+  // Its own cache (written by the helper's root), kept between runs: the parent snapshot's trees are read from it.
+  const cacheDir = path.join(path.dirname(resticPaths(ctx.config.stateDir).cacheDir), 'helper-cache');
+  await ensurePrivateDir(cacheDir);
+  if (!target.repo.forContainer) throw new TenantctlError('internal', 'the repository cannot be opened from a container');
+  return target.repo.forContainer(async (access) => {
+    const mounts = ['-v', `${volume}:${mount}:ro`, '-v', `${access.passwordFile}:/run/tenantctl/restic-password:ro`, '-v', `${cacheDir}:/run/tenantctl/restic-cache`];
+    let url = access.url;
+    if (target.repo.location.backend === 'local') {
+      url = path.resolve(url.replace(/^local:/, ''));
+      mounts.push('-v', `${url}:${url}`);
+    }
+    for (const file of [access.ssh?.key, access.ssh?.knownHosts]) if (file) mounts.push('-v', `${path.resolve(file)}:${path.resolve(file)}:ro`);
+    const argv = ['docker', 'run', '--rm', '--name', name, '--label', `tenantctl.backup=${target.tenant}`, '--user', '0',
+      '--network', target.repo.location.backend === 'local' ? 'none' : 'host', '--security-opt', 'no-new-privileges',
+      '--cap-drop', 'ALL', '--cap-add', 'DAC_READ_SEARCH', '--cap-add', 'DAC_OVERRIDE', '--cap-add', 'CHOWN', '--cap-add', 'FOWNER',
+      ...mounts, '-e', `RESTIC_REPOSITORY=${url}`, '-e', 'RESTIC_PASSWORD_FILE=/run/tenantctl/restic-password', '-e', 'RESTIC_CACHE_DIR=/run/tenantctl/restic-cache',
+      '--entrypoint', 'restic', helperImageOf(ctx), ...access.extraArgs,
+      'backup', mount, ...dataExcludes(mount), '--tag', `tenant=${target.tenant}`, '--tag', `backup=${target.backupId}`, '--tag', 'tenantctl', '--host', target.host, '--json', '--quiet'];
+    const result = await ctx.dockerHost.run(argv, { timeoutMs: resticStreamTimeoutMs, signal: ctx.signal });
+    if (result.cancelled || result.timedOut || result.exitCode !== 0) {
+      // The container outlives its docker client: stopped with SIGINT, so restic removes its own lock.
+      await stopHelper({ ...ctx, signal: new AbortController().signal }, name).catch(ignoreFailure('the backup\'s own failure is the one thrown; the next backup stops a helper left running'));
+      if (result.cancelled) throw new TenantctlError('interrupted', `the file-level backup of ${target.tenant} was interrupted`);
+      if (result.timedOut) throw new TenantctlError('repository', `the file-level backup of ${target.tenant} did not finish within ${resticStreamTimeoutMs / 1000} s`);
+      throw new TenantctlError('repository', `restic backup of ${target.tenant}'s data files failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail)}`);
+    }
+    const summary = result.stdout.trim().split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ResticSummary).find((j) => j.message_type === 'summary');
+    const snapshot = summary?.snapshot_id?.trim() ?? '';
+    if (!/^[0-9a-f]{8,64}$/.test(snapshot)) throw new TenantctlError('repository', `restic backup of ${target.tenant}'s data files reported no snapshot id`);
+    return { snapshot, files: Number(summary!.total_files_processed ?? 0), bytes: Number(summary!.total_bytes_processed ?? 0), added: Number(summary!.data_added ?? 0), unmodified: Number(summary!.files_unmodified ?? 0) };
+  });
+}
+
+/**
+ * A helper still running (a killed run's, or this run's after its client was stopped) is told to stop
+ * with SIGINT (restic removes its lock and writes no snapshot), then removed.
+ */
+async function stopHelper(ctx: Context, name: string): Promise<void> {
+  const opts = { timeoutMs: resticHelperStopTimeoutMs, signal: ctx.signal };
+  const running = await ctx.dockerHost.run(['docker', 'ps', '-q', '--filter', `name=^${name}$`], opts);
+  if (running.stdout.trim()) {
+    ctx.reporter.step(`stopping the backup helper ${name} a previous run left`);
+    await ctx.dockerHost.run(['docker', 'kill', '--signal', 'INT', name], opts);
+    await ctx.dockerHost.run(['docker', 'wait', name], opts);
+  }
+  await ctx.dockerHost.run(['docker', 'rm', '-f', name], opts);
+}
+
+const drain = async (source: Readable) => {
+  for await (const _chunk of source) { /* hashed by readBack */ }
+  return {};
+};
+
+/** Whether `file` of this manifest is a file-level backup's data folder (checked by its listing, not its bytes). */
+export function isDataFolder(manifest: { pieces: Record<string, { method?: string; layout?: string; file: string }> }, file: string): boolean {
+  return Object.values(manifest.pieces).some((p) => p.method === 'physical' && p.layout === 'files' && p.file === file);
+}
+
+/**
+ * A data folder's snapshot against its manifest entry, from its tree alone (`restic ls`): the same
+ * size and listing SHA-256 as when it was made. Why it is not, or undefined.
+ */
+export async function dataFolderMismatch(ctx: Context, repo: Repository, snapshot: string, tenant: string, file: string, entry: { bytes: number; sha256: string }): Promise<string | undefined> {
+  const ls = await repo.run(['ls', '--no-lock', '--json', snapshot], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal });
+  const listing = listingOf(ls.stdout, `/${snapshotPath(tenant, file)}`);
+  if (listing.bytes !== entry.bytes) return `${file} lists ${listing.bytes} bytes of files, the manifest says ${entry.bytes}`;
+  if (listing.sha256 !== entry.sha256) return `${file} does not list the files its manifest recorded (altered or damaged)`;
+  return undefined;
+}
