@@ -10,7 +10,7 @@ import { ignoreFailure } from '../common/ignore-failure.js';
 import { dockerToFile } from '../engine/docker-stream.js';
 import type { Repository } from '../repository/restic.js';
 import { resticPaths } from '../repository/restic.js';
-import { execIn, postgresSuperuser } from './containers.js';
+import { execIn, postgresSuperuser, stackContainer } from './containers.js';
 import { pieceContainer, type Piece } from './pieces.js';
 import type { SnapshotContext } from './piece-snapshots.js';
 import { openSqlSession } from './sql-session.js';
@@ -85,14 +85,14 @@ export async function backupPhysicalFiles(s: SnapshotContext, piece: Piece, targ
   const { ctx } = s;
   const container = await pieceContainer(ctx, s.project, piece);
   if (!container.running) throw new TenantctlError('conflict', `the ${piece.service} container of ${s.tenant} is not running (tenantctl start ${s.tenant})`);
-  if (!container.volume) throw new TenantctlError('conflict', `the ${piece.service} service of ${s.tenant} keeps its data directory in no named volume: a file-level backup mounts that volume`);
   const superuser = await postgresSuperuser(ctx.dockerHost, container.id, piece.user!, ctx.signal);
   const sql = (query: string, what: string) => execIn(ctx.dockerHost, container.id, ['psql', '-X', '-A', '-t', '-h', '/run/postgresql', '-U', superuser, '-d', 'postgres', '-c', query], { what, signal: ctx.signal }).then((out) => out.trim());
   const versionNum = await sql('SHOW server_version_num', 'asking PostgreSQL for its version');
   const major = Math.floor(Number(versionNum) / 10_000);
   if (!Number.isInteger(major) || major < 11) throw new TenantctlError('docker', `a file-level physical backup needs PostgreSQL 11 or later; ${s.tenant}'s ${piece.name} answers server_version_num ${JSON.stringify(versionNum)}`);
   const dataDir = await sql('SHOW data_directory', 'asking PostgreSQL for its data directory');
-  if (dataDir !== piece.mount && piece.mount !== undefined) throw new TenantctlError('conflict', `${s.tenant}'s PostgreSQL keeps its data in ${dataDir}, not in the volume at ${piece.mount}: a file-level backup takes that volume whole`);
+  const volume = (await stackContainer(ctx.dockerHost, s.project, piece.service, ctx.signal))?.volumes[dataDir];
+  if (!volume) throw new TenantctlError('conflict', `the data directory ${dataDir} of ${s.tenant}'s ${piece.service} is not a named volume of its own: a file-level backup mounts that volume`);
   const segmentBytes = Number(await sql("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'", 'asking PostgreSQL for its WAL segment size'));
 
   const dataFile = dataFileOf(piece);
@@ -107,7 +107,7 @@ export async function backupPhysicalFiles(s: SnapshotContext, piece: Piece, targ
     if (!/^[0-9A-F]+\/[0-9A-F]+$/.test(startLsn)) throw new TenantctlError('docker', `pg_backup_start of ${s.tenant} answered ${JSON.stringify(startLsn.slice(0, 100))}, not an LSN`);
 
     ctx.reporter.step(`backing up the data files of ${piece.name} of ${s.tenant} (restic skips the files unchanged since its last backup)`);
-    const data = await resticInHelper(ctx, target, piece, container.volume);
+    const data = await resticInHelper(ctx, target, piece, volume);
     await store.addSnapshot(target.backupId, dataFile, data.snapshot);
     // The data files' snapshot is written, the server still in backup mode: where e2e tests kill a file-level backup.
     await ctx.pause('backup:physical-files');
