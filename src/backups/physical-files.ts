@@ -200,11 +200,26 @@ async function resticInHelper(ctx: Context, target: SaveTarget, piece: Piece, vo
       if (result.timedOut) throw new TenantctlError('repository', `the file-level backup of ${target.tenant} did not finish within ${resticStreamTimeoutMs / 1000} s`);
       throw new TenantctlError('repository', `restic backup of ${target.tenant}'s data files failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail)}`);
     }
+    if (target.repo.location.backend === 'local') await giveBackRepositoryFiles(ctx, url);
     const summary = result.stdout.trim().split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ResticSummary).find((j) => j.message_type === 'summary');
     const snapshot = summary?.snapshot_id?.trim() ?? '';
     if (!/^[0-9a-f]{8,64}$/.test(snapshot)) throw new TenantctlError('repository', `restic backup of ${target.tenant}'s data files reported no snapshot id`);
     return { snapshot, files: Number(summary!.total_files_processed ?? 0), bytes: Number(summary!.total_bytes_processed ?? 0), added: Number(summary!.data_added ?? 0), unmodified: Number(summary!.files_unmodified ?? 0) };
   });
+}
+
+/**
+ * The helper's restic is root: the files it added to a local repository are given to the user
+ * tenantctl runs as (its own restic must read them), when that is not root.
+ */
+async function giveBackRepositoryFiles(ctx: Context, repository: string): Promise<void> {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  if (uid === 0) return;
+  const r = await ctx.dockerHost.run(['docker', 'run', '--rm', '--user', '0', '--network', 'none', '--cap-drop', 'ALL', '--cap-add', 'CHOWN', '--cap-add', 'DAC_READ_SEARCH',
+    '-v', `${repository}:${repository}`, '--entrypoint', 'sh', helperImageOf(ctx), '-c', 'find "$1" \\( ! -uid "$2" -o ! -gid "$3" \\) -exec chown -h "$2:$3" {} +', 'sh', repository, String(uid), String(gid)],
+  { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal });
+  if (r.exitCode !== 0) throw new TenantctlError('repository', `giving the repository's new files back to uid ${uid} failed (exit ${r.exitCode}): ${lastErrorLine(r.stderrTail)}`);
 }
 
 /**
