@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { Writable, type Readable } from 'node:stream';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
@@ -16,6 +16,9 @@ import type { SnapshotContext } from './piece-snapshots.js';
 import { openSqlSession } from './sql-session.js';
 import { walSegmentsBetween } from './wal-segments.js';
 import { listingOf, listingProblem } from './data-listing.js';
+import { coarseTimestampKernel } from './kernel-timestamps.js';
+import { tarEntry } from './tar-entry.js';
+import { firstResticError, unreadFiles } from './restic-unread.js';
 import { readBack, saveStream, snapshotPath, type Digest, type SaveTarget } from './in-repository.js';
 import type { BackupStore } from './store.js';
 
@@ -65,6 +68,11 @@ export async function fileLevelBlocker(ctx: Context, repo: Repository): Promise<
   if (!ctx.dockerHost.isLocal) return 'the tenant\'s Docker engine is not on this machine (the helper mounts the repository password from here)';
   const backend = repo.location.backend;
   if (backend !== 'local' && backend !== 'sftp') return `the repository's ${backend} backend would need its credentials inside the helper container`;
+  // The helper has none of the operator's ~/.ssh: it reaches an sftp repository only with both files named.
+  if (backend === 'sftp' && !(ctx.config.backups.sshKey && ctx.config.backups.sshKnownHosts)) return 'an sftp repository needs backups.sshKey and backups.sshKnownHosts for the helper container (it has no ~/.ssh)';
+  const kernel = await ctx.dockerHost.run(['docker', 'info', '--format', '{{.KernelVersion}}'], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal });
+  const coarse = coarseTimestampKernel(kernel.exitCode === 0 ? kernel.stdout : '');
+  if (coarse) return coarse;
   const image = await ctx.dockerHost.run(['docker', 'image', 'inspect', '--format', '{{.Id}}', helperImageOf(ctx)], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal });
   if (image.exitCode !== 0) return `the helper image ${helperImageOf(ctx)} (restic) is not on this engine (scripts/build-images.sh builds ${defaultHelperImage})`;
   return undefined;
@@ -93,6 +101,11 @@ export async function backupPhysicalFiles(s: SnapshotContext, piece: Piece, targ
   const dataDir = await sql('SHOW data_directory', 'asking PostgreSQL for its data directory');
   const volume = (await stackContainer(ctx.dockerHost, s.project, piece.service, ctx.signal))?.volumes[dataDir];
   if (!volume) throw new TenantctlError('conflict', `the data directory ${dataDir} of ${s.tenant}'s ${piece.service} is not a named volume of its own: a file-level backup mounts that volume`);
+  // The data directory's owner: the WAL is read as that user (never root: a container may have no
+  // DAC_OVERRIDE), and backup_label/tablespace_map are given its ownership in the tar.
+  const [uid, gid] = (await execIn(ctx.dockerHost, container.id, ['stat', '-c', '%u:%g', dataDir], { what: 'asking the data directory\'s owner', signal: ctx.signal })).trim().split(':').map(Number);
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new TenantctlError('docker', `the owner of ${s.tenant}'s data directory ${dataDir} is not a uid:gid`);
+  const owner = { uid: uid!, gid: gid! };
   const segmentBytes = Number(await sql("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'", 'asking PostgreSQL for its WAL segment size'));
 
   const dataFile = dataFileOf(piece);
@@ -115,13 +128,7 @@ export async function backupPhysicalFiles(s: SnapshotContext, piece: Piece, targ
     const stop = JSON.parse(await session.query(`SELECT json_build_object('label', s.labelfile, 'map', coalesce(s.spcmapfile, ''), 'first', pg_walfile_name('${startLsn}'::pg_lsn), 'last', pg_walfile_name(s.lsn))::text FROM ${major >= 15 ? 'pg_backup_stop(false)' : 'pg_stop_backup(false, false)'} s`)) as { label: string; map: string; first: string; last: string };
     const segments = walSegmentsBetween(stop.first, stop.last, segmentBytes);
     ctx.reporter.step(`saving the backup's label and its ${segments.length} WAL segment(s) (${stop.first} .. ${stop.last})`);
-    const { result: wal, snapshot: walSnapshot } = await saveStream(ctx, target, walFile, (sink) => dockerToFile(ctx.dockerHost, [
-      'exec', '-u', '0', '-e', 'LABEL', '-e', 'MAP', '-e', 'PGDATA_DIR', container.id, 'sh', '-c', walTarScript, 'sh', ...segments,
-    ], sink, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal, env: { LABEL: stop.label, MAP: stop.map, PGDATA_DIR: dataDir } }).then((r) => {
-      if (r.exitCode !== 0) throw new TenantctlError('docker', `copying the backup's WAL out of ${s.tenant}'s pg_wal failed (exit ${r.exitCode}): ${lastErrorLine(r.stderrTail)}`);
-      if (r.bytes < 1024 || r.head.subarray(257, 262).toString('latin1') !== 'ustar') throw new TenantctlError('docker', `the WAL of ${s.tenant}'s backup is not a tar archive (${r.bytes} bytes)`);
-      return r;
-    }));
+    const { result: wal, snapshot: walSnapshot } = await saveStream(ctx, target, walFile, (sink) => streamWalTar(s, container.id, { dataDir, owner, segments, label: stop.label, map: stop.map }, sink));
     await store.addSnapshot(target.backupId, walFile, walSnapshot);
     // Both snapshots written, neither checked nor recorded.
     await ctx.pause('backup:physical-saved');
@@ -149,22 +156,44 @@ export async function backupPhysicalFiles(s: SnapshotContext, piece: Piece, targ
 }
 
 /**
- * sh in the tenant's PostgreSQL container (as root, env LABEL, MAP, PGDATA_DIR; the segments as
- * arguments): backup_label, tablespace_map (when there is one) and the segments, owned and moded as
- * the data directory's files, as one tar on stdout. Staged in a temporary folder, never the data directory.
+ * The label-and-WAL tar on `sink`: backup_label and tablespace_map (when there is one) from memory,
+ * then tar of the segments (and the timeline history files) read in place from pg_wal by the data
+ * directory's owner: nothing copied, nothing written in the container (its /tmp may be a small tmpfs).
+ * Its size and SHA-256 cover the whole tar.
  */
+async function streamWalTar(s: SnapshotContext, container: string, wal: { dataDir: string; owner: { uid: number; gid: number }; segments: string[]; label: string; map: string }, sink: Writable): Promise<Digest> {
+  const { ctx } = s;
+  const mtime = ctx.clock.now() / 1000;
+  const head = Buffer.concat([
+    tarEntry('backup_label', wal.label, { ...wal.owner, mode: 0o600, mtime }),
+    ...(wal.map ? [tarEntry('tablespace_map', wal.map, { ...wal.owner, mode: 0o600, mtime })] : []),
+  ]);
+  const hash = createHash('sha256').update(head);
+  let bytes = head.length;
+  sink.write(head);
+  const tee = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (sink.write(chunk)) done();
+      else sink.once('drain', () => done());
+    },
+  });
+  const r = await dockerToFile(ctx.dockerHost, [
+    'exec', '-u', `${wal.owner.uid}:${wal.owner.gid}`, '-e', 'PGDATA_DIR', container, 'sh', '-c', walTarScript, 'sh', ...wal.segments,
+  ], tee, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal, env: { PGDATA_DIR: wal.dataDir } });
+  if (r.exitCode !== 0) throw new TenantctlError('docker', `reading the backup's WAL out of ${s.tenant}'s pg_wal failed (exit ${r.exitCode}): ${lastErrorLine(r.stderrTail)}`);
+  if (r.bytes < 1024 || r.head.subarray(257, 262).toString('latin1') !== 'ustar') throw new TenantctlError('docker', `the WAL of ${s.tenant}'s backup is not a tar archive (${r.bytes} bytes)`);
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+/** sh in the tenant's PostgreSQL container (as the data directory's owner; the segments as arguments): pg_wal/<segment>... and pg_wal/*.history as one tar on stdout. */
 const walTarScript = [
   'set -eu',
-  'd="$(mktemp -d)"',
-  "trap 'rm -rf \"$d\"' EXIT",
-  'mkdir -p "$d/pg_wal"',
-  'printf "%s" "$LABEL" > "$d/backup_label"',
-  '[ -z "$MAP" ] || printf "%s" "$MAP" > "$d/tablespace_map"',
-  'for seg in "$@"; do cp "$PGDATA_DIR/pg_wal/$seg" "$d/pg_wal/$seg"; done',
-  'chown -R "$(stat -c %u:%g "$PGDATA_DIR")" "$d"',
-  'chmod 0700 "$d" "$d/pg_wal"',
-  'find "$d" -type f -exec chmod 0600 {} +',
-  'tar --numeric-owner -C "$d" -cf - .',
+  'cd "$PGDATA_DIR"',
+  'for seg in "$@"; do shift; set -- "$@" "pg_wal/$seg"; done',
+  'for h in pg_wal/*.history; do [ ! -e "$h" ] || set -- "$@" "$h"; done',
+  'exec tar --numeric-owner -cf - "$@"',
 ].join('\n');
 
 interface ResticSummary { message_type?: string; snapshot_id?: string; total_files_processed?: number; total_bytes_processed?: number; data_added?: number; files_unmodified?: number }
@@ -192,21 +221,37 @@ async function resticInHelper(ctx: Context, target: SaveTarget, piece: Piece, vo
       ...mounts, '-e', `RESTIC_REPOSITORY=${url}`, '-e', 'RESTIC_PASSWORD_FILE=/run/tenantctl/restic-password', '-e', 'RESTIC_CACHE_DIR=/run/tenantctl/restic-cache',
       '--entrypoint', 'restic', helperImageOf(ctx), ...access.extraArgs,
       'backup', mount, ...dataExcludes(mount), '--tag', `tenant=${target.tenant}`, '--tag', `backup=${target.backupId}`, '--tag', 'tenantctl', '--host', target.host, '--json', '--quiet'];
-    const result = await ctx.dockerHost.run(argv, { timeoutMs: resticStreamTimeoutMs, signal: ctx.signal });
-    if (result.cancelled || result.timedOut || result.exitCode !== 0) {
-      // The container outlives its docker client: stopped with SIGINT, so restic removes its own lock.
-      await stopHelper({ ...ctx, signal: new AbortController().signal }, name).catch(ignoreFailure('the backup\'s own failure is the one thrown; the next backup stops a helper left running'));
-      if (result.cancelled) throw new TenantctlError('interrupted', `the file-level backup of ${target.tenant} was interrupted`);
-      if (result.timedOut) throw new TenantctlError('repository', `the file-level backup of ${target.tenant} did not finish within ${resticStreamTimeoutMs / 1000} s`);
-      throw new TenantctlError('repository', `restic backup of ${target.tenant}'s data files failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail)}`);
+    const local = target.repo.location.backend === 'local';
+    // A killed run's helper left root's files in a local repository: given back before anything reads it.
+    if (local) await giveBackRepositoryFiles(ctx, url);
+    let result: Awaited<ReturnType<typeof ctx.dockerHost.run>>;
+    const stderr: string[] = [];
+    try {
+      result = await ctx.dockerHost.run(argv, { timeoutMs: resticStreamTimeoutMs, signal: ctx.signal, onStderrLine: (line) => { if (stderr.length < 100_000) stderr.push(line); } });
+      if (result.cancelled || result.timedOut || result.exitCode !== 0) {
+        // The container outlives its docker client: stopped with SIGINT, so restic removes its own lock.
+        await stopHelper(quietly(ctx), name).catch(ignoreFailure('the backup\'s own failure is the one thrown; the next backup stops a helper left running'));
+      }
+    } finally {
+      // However restic ended (a failure, exit 3, a timeout, Ctrl-C), what it added is tenantctl's user's again.
+      if (local) await giveBackRepositoryFiles(quietly(ctx), url).catch(ignoreFailure('the backup\'s own outcome is the one reported; the next file-level backup gives the files back first'));
     }
-    if (target.repo.location.backend === 'local') await giveBackRepositoryFiles(ctx, url);
+    if (result.cancelled) throw new TenantctlError('interrupted', `the file-level backup of ${target.tenant} was interrupted`);
+    if (result.timedOut) throw new TenantctlError('repository', `the file-level backup of ${target.tenant} did not finish within ${resticStreamTimeoutMs / 1000} s`);
+    const unread = result.exitCode === 3 ? unreadFiles(stderr, mount) : undefined;
+    if (result.exitCode !== 0 && !(unread && unread.vanishedOnly)) {
+      throw new TenantctlError('repository', `restic backup of ${target.tenant}'s data files failed (exit ${result.exitCode}): ${firstResticError(stderr) || lastErrorLine(result.stderrTail)}`);
+    }
+    if (unread && unread.files.length > 0) ctx.reporter.detail(`${unread.files.length} file(s) vanished while restic walked the data directory (WAL replay recreates or drops them): ${unread.files.slice(0, 5).join(', ')}`);
     const summary = result.stdout.trim().split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ResticSummary).find((j) => j.message_type === 'summary');
     const snapshot = summary?.snapshot_id?.trim() ?? '';
     if (!/^[0-9a-f]{8,64}$/.test(snapshot)) throw new TenantctlError('repository', `restic backup of ${target.tenant}'s data files reported no snapshot id`);
     return { snapshot, files: Number(summary!.total_files_processed ?? 0), bytes: Number(summary!.total_bytes_processed ?? 0), added: Number(summary!.data_added ?? 0), unmodified: Number(summary!.files_unmodified ?? 0) };
   });
 }
+
+/** The context for clean-up after a failure or Ctrl-C: its own signal, so it still runs. */
+const quietly = (ctx: Context): Context => ({ ...ctx, signal: new AbortController().signal });
 
 /**
  * The helper's restic is root: the files it added to a local repository are given to the user
@@ -241,20 +286,3 @@ const drain = async (source: Readable) => {
   for await (const _chunk of source) { /* hashed by readBack */ }
   return {};
 };
-
-/** Whether `file` of this manifest is a file-level backup's data folder (checked by its listing, not its bytes). */
-export function isDataFolder(manifest: { pieces: Record<string, { method?: string; layout?: string; file: string }> }, file: string): boolean {
-  return Object.values(manifest.pieces).some((p) => p.method === 'physical' && p.layout === 'files' && p.file === file);
-}
-
-/**
- * A data folder's snapshot against its manifest entry, from its tree alone (`restic ls`): the same
- * size and listing SHA-256 as when it was made. Why it is not, or undefined.
- */
-export async function dataFolderMismatch(ctx: Context, repo: Repository, snapshot: string, tenant: string, file: string, entry: { bytes: number; sha256: string }): Promise<string | undefined> {
-  const ls = await repo.run(['ls', '--no-lock', '--json', snapshot], { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal });
-  const listing = listingOf(ls.stdout, `/${snapshotPath(tenant, file)}`);
-  if (listing.bytes !== entry.bytes) return `${file} lists ${listing.bytes} bytes of files, the manifest says ${entry.bytes}`;
-  if (listing.sha256 !== entry.sha256) return `${file} does not list the files its manifest recorded (altered or damaged)`;
-  return undefined;
-}
