@@ -268,7 +268,7 @@ describe('physical backups into the repository', () => {
 
     // Killed in backup mode (the data files saved, pg_backup_stop not yet run) and once both snapshots are written.
     const killed: string[] = [];
-    const kills = [['backup:physical-files', 'SIGKILL', ['db.pgdata']], ['backup:physical-files', 'SIGINT', ['db.pgdata']], ['backup:physical-saved', 'SIGKILL', ['db.pgdata', 'db.pgwal.tar']]] as const;
+    const kills = [['backup:physical-files', 'SIGKILL', ['db.pgdata']], ['backup:physical-files', 'SIGINT', ['db.pgdata']], ['backup:physical-saved', 'SIGKILL', ['db.pgdata', 'db.pgwal.tar']], ['backup:physical-saved', 'SIGINT', ['db.pgdata', 'db.pgwal.tar']]] as const;
     for (const [point, signal, saved] of kills) {
       const run = await startPausedAt(h, ['backup', pid, '--physical', '--json'], point);
       const [running] = await h.adminQuery("SELECT id, snapshots FROM admin_backups WHERE customer_id = $1 AND state = 'running'", [pid]);
@@ -282,9 +282,18 @@ describe('physical backups into the repository', () => {
     }
     // The killed sessions ended: PostgreSQL aborted their backups and dropped their slots itself.
     await expect.poll(() => psqlAs(pid, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'tenantctl_backup_%'"), { timeout: 30_000 }).toBe('0');
+    // Rows written between the two backups (restic must read the changed files), and more while the
+    // second one is in backup mode (its files already saved: only the WAL tar carries them, replayed at restore).
+    await psql(pid, "INSERT INTO public.notes SELECT g, repeat(md5(g::text), 3) FROM generate_series(3001, 3400) g; UPDATE public.notes SET body = 'between' WHERE id BETWEEN 100 AND 160");
     const beforeSecond = await rawSize();
-    const again = await h.cli(['backup', pid, '--physical', '--json']);
-    expect(again.exitCode, again.why).toBe(0);
+    const during = await startPausedAt(h, ['backup', pid, '--physical', '--json'], 'backup:physical-files');
+    await psql(pid, "INSERT INTO public.notes SELECT g, 'during' FROM generate_series(3401, 3450) g; DELETE FROM public.notes WHERE id BETWEEN 200 AND 209");
+    originalPg = await rows(pid);
+    expect(originalPg).toMatch(/^3440 /);
+    during.resume();
+    const ended = await during.child;
+    expect(ended.exitCode, String(ended.stderr)).toBe(0);
+    const again = { json: () => JSON.parse(String(ended.stdout)) };
     physical = again.json().id;
     const states = await h.adminQuery('SELECT id, state FROM admin_backups WHERE id = ANY($1)', [killed]);
     expect(states.map((s) => s.state)).toEqual(killed.map(() => 'failed'));
