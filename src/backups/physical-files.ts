@@ -49,6 +49,9 @@ export const defaultHelperImage = 'tenantctl/agent-base:bookworm';
 export const helperImageOf = (ctx: Pick<Context, 'env'>) => ctx.env.TENANTCTL_PHYSICAL_HELPER_IMAGE?.trim() || defaultHelperImage;
 export const dataFileOf = (piece: Pick<Piece, 'name'>) => `${piece.name}.pgdata`;
 export const walFileOf = (piece: Pick<Piece, 'name'>) => `${piece.name}.pgwal.tar`;
+/** The helper's bounds: restic holds the repository's index in memory (a few hundred MB for a large one). */
+const helperMemory = '2g';
+const helperPids = 512;
 const helperName = (tenant: string) => `tenantctl-physical-${tenant}`;
 
 /** What the data directory's snapshot leaves out: WAL (its own tar), run-time state and temp files. */
@@ -78,6 +81,9 @@ export async function fileLevelBlocker(ctx: Context, repo: Repository): Promise<
   return undefined;
 }
 
+/** The file-level way cannot take this tenant's cluster (found before anything was started): the caller takes the tar instead. */
+export class NotFileLevel extends Error {}
+
 export interface FileLevelResult {
   dataFile: string;
   walFile: string;
@@ -100,7 +106,10 @@ export async function backupPhysicalFiles(s: SnapshotContext, piece: Piece, targ
   if (!Number.isInteger(major) || major < 11) throw new TenantctlError('docker', `a file-level physical backup needs PostgreSQL 11 or later; ${s.tenant}'s ${piece.name} answers server_version_num ${JSON.stringify(versionNum)}`);
   const dataDir = await sql('SHOW data_directory', 'asking PostgreSQL for its data directory');
   const volume = (await stackContainer(ctx.dockerHost, s.project, piece.service, ctx.signal))?.volumes[dataDir];
-  if (!volume) throw new TenantctlError('conflict', `the data directory ${dataDir} of ${s.tenant}'s ${piece.service} is not a named volume of its own: a file-level backup mounts that volume`);
+  if (!volume) throw new NotFileLevel(`the data directory ${dataDir} of ${s.tenant}'s ${piece.service} is not the root of a named volume (the helper mounts that volume)`);
+  // restic does not follow pg_tblspc's symlinks, and pg_basebackup cannot stream several tablespaces as one tar: refused, never half taken.
+  const tablespaces = await sql("SELECT string_agg(spcname, ', ') FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global')", 'asking PostgreSQL for its tablespaces');
+  if (tablespaces) throw new TenantctlError('usage', `${s.tenant}'s ${piece.name} has tablespaces (${tablespaces}): a physical backup covers the data directory only; back it up logically`);
   // The data directory's owner: the WAL is read as that user (never root: a container may have no
   // DAC_OVERRIDE), and backup_label/tablespace_map are given its ownership in the tar.
   const [uid, gid] = (await execIn(ctx.dockerHost, container.id, ['stat', '-c', '%u:%g', dataDir], { what: 'asking the data directory\'s owner', signal: ctx.signal })).trim().split(':').map(Number);
@@ -217,7 +226,8 @@ async function resticInHelper(ctx: Context, target: SaveTarget, piece: Piece, vo
     for (const file of [access.ssh?.key, access.ssh?.knownHosts]) if (file) mounts.push('-v', `${path.resolve(file)}:${path.resolve(file)}:ro`);
     const argv = ['docker', 'run', '--rm', '--name', name, '--label', `tenantctl.backup=${target.tenant}`, '--user', '0',
       '--network', target.repo.location.backend === 'local' ? 'none' : 'host', '--security-opt', 'no-new-privileges',
-      '--cap-drop', 'ALL', '--cap-add', 'DAC_READ_SEARCH', '--cap-add', 'DAC_OVERRIDE', '--cap-add', 'CHOWN', '--cap-add', 'FOWNER',
+      // Reading the 0700 data directory and writing a repository folder owned by tenantctl's user; nothing else (no chown, no chmod of others' files).
+      '--cap-drop', 'ALL', '--cap-add', 'DAC_READ_SEARCH', '--cap-add', 'DAC_OVERRIDE', '--memory', helperMemory, '--pids-limit', String(helperPids),
       ...mounts, '-e', `RESTIC_REPOSITORY=${url}`, '-e', 'RESTIC_PASSWORD_FILE=/run/tenantctl/restic-password', '-e', 'RESTIC_CACHE_DIR=/run/tenantctl/restic-cache',
       '--entrypoint', 'restic', helperImageOf(ctx), ...access.extraArgs,
       'backup', mount, ...dataExcludes(mount), '--tag', `tenant=${target.tenant}`, '--tag', `backup=${target.backupId}`, '--tag', 'tenantctl', '--host', target.host, '--json', '--quiet'];

@@ -13,7 +13,7 @@ import { BackupStore, heartbeatEveryMs } from './store.js';
 import { snapshotPiece, checkPostgresDump, type SnapshotContext } from './piece-snapshots.js';
 import { pieceContainer, type Piece } from './pieces.js';
 import { physicalFile, snapshotPhysical, type BackupMethod } from './physical-snapshot.js';
-import { backupPhysicalFiles, fileLevelBlocker } from './physical-files.js';
+import { backupPhysicalFiles, fileLevelBlocker, NotFileLevel } from './physical-files.js';
 import { backupFormat, manifestFile, sha256Of, tenantFile, type BackupManifest, type ManifestEntry } from './manifest.js';
 import { forgetUnrecorded, readBack, repositoryRef, saveStream, saveText, type Digest, type SaveTarget } from './in-repository.js';
 
@@ -93,14 +93,20 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
     let dumpMBps = 0;
     let physical: RepositoryBackupOutput['physical'];
     const warnings: string[] = [];
+    const tarInstead = (why: string) => {
+      warnings.push(`${why}: the physical backup of ${id} is a pg_basebackup tar, read whole each time`);
+      ctx.reporter.info(`warning: ${warnings.at(-1)!}`);
+    };
     for (const piece of pieces) {
       const blocker = input.method === 'physical' ? await fileLevelBlocker(snapshot.ctx, repo) : undefined;
-      if (blocker) {
-        warnings.push(`${blocker}: the physical backup of ${id} is a pg_basebackup tar, read whole each time`);
-        ctx.reporter.info(`warning: ${warnings.at(-1)!}`);
-      }
-      if (input.method === 'physical' && !blocker) {
-        const taken = await backupPhysicalFiles(snapshot, piece, target, store);
+      if (blocker) tarInstead(blocker);
+      const fileLevel = input.method === 'physical' && !blocker ? await backupPhysicalFiles(snapshot, piece, target, store).catch((error: unknown) => {
+        if (!(error instanceof NotFileLevel)) throw error;
+        tarInstead(error.message);
+        return undefined;
+      }) : undefined;
+      if (fileLevel) {
+        const taken = fileLevel;
         Object.assign(snapshots, { [taken.dataFile]: taken.data.snapshot, [taken.walFile]: taken.wal.snapshot });
         files[taken.dataFile] = { bytes: taken.data.bytes, sha256: taken.data.listingSha256 };
         files[taken.walFile] = { bytes: taken.wal.bytes, sha256: taken.wal.sha256 };
