@@ -6,6 +6,7 @@ import { coarseTimestampKernel } from '../../src/backups/kernel-timestamps.js';
 import { tarEntry } from '../../src/backups/tar-entry.js';
 import { firstResticError, unreadFiles } from '../../src/backups/restic-unread.js';
 import { physicalPassOver } from '../../src/recover/tenant-backups.js';
+import { fileLevelBlocker } from '../../src/backups/physical-files.js';
 import { tempDir } from './temp-dirs.js';
 
 // When a file-level physical backup is safe (the engine's kernel), the label put in front of the
@@ -68,5 +69,27 @@ describe('recover and physical backups', () => {
     const piece = { kind: 'postgres', service: 'db', file: 'db.pgdata', image: 'postgres:16', imageId: 'sha256:x' };
     expect(physicalPassOver({ id: 'acme-1', pieces: { db: { ...piece, method: 'physical', layout: 'files' } } } as never, 'acme')).toBe('physical: restore it with `tenantctl restore acme --from acme-1`');
     expect(physicalPassOver({ id: 'acme-2', pieces: { db: { ...piece, file: 'db.dump' } } } as never, 'acme')).toBeUndefined();
+  });
+});
+
+describe('when a physical backup goes file by file', () => {
+  const repo = (backend: string) => ({ forContainer: () => undefined, location: { backend } }) as never;
+  const ctx = (kernel: string, backups: Record<string, string | undefined> = {}) => ({
+    env: {}, signal: new AbortController().signal, config: { backups },
+    dockerHost: {
+      isLocal: true,
+      run: async (argv: string[]) => argv[1] === 'info' ? { exitCode: 0, stdout: `${kernel}\n`, stderrTail: '' } : { exitCode: 0, stdout: 'sha256:x\n', stderrTail: '' },
+    },
+  }) as never;
+
+  it('on a 6.13+ kernel with a local repository, or sftp with both ssh files', async () => {
+    expect(await fileLevelBlocker(ctx('6.18.44'), repo('local'))).toBeUndefined();
+    expect(await fileLevelBlocker(ctx('6.13.1', { sshKey: '/k', sshKnownHosts: '/kh' }), repo('sftp'))).toBeUndefined();
+  });
+  it('not on an older kernel, nor sftp without both ssh files, nor another backend: each says why', async () => {
+    expect(await fileLevelBlocker(ctx('6.1.0-28-amd64'), repo('local'))).toMatch(/kernel 6\.1 has coarse file timestamps/);
+    expect(await fileLevelBlocker(ctx('6.18.0', { sshKey: '/k' }), repo('sftp'))).toMatch(/backups\.sshKey and backups\.sshKnownHosts/);
+    expect(await fileLevelBlocker(ctx('6.18.0'), repo('sftp'))).toMatch(/no ~\/\.ssh/);
+    expect(await fileLevelBlocker(ctx('6.18.0'), repo('s3'))).toMatch(/s3 backend/);
   });
 });
