@@ -57,6 +57,8 @@ export interface BackupResult {
   snapshots?: Record<string, string>;
   /** logical (pg_dump, every piece) or physical (pg_basebackup of the PostgreSQL cluster only). */
   method: BackupMethod;
+  /** A file-level physical backup: data files seen and skipped unchanged, bytes added, WAL segments copied. */
+  physical?: { files: number; unmodified: number; addedBytes: number; walSegments: number };
 }
 
 export interface BackupBatchResult {
@@ -153,6 +155,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
       try {
         const snapshot: SnapshotContext = { ctx: onContainers(ctx, runtime), project: t.record.composeProject, runtime, tenant: id, secrets, migrationsDatabase: migrationsDatabaseOf(ctx, template, t.record) };
         const made = await backupIntoRepository(ctx, db, location, { id, backupId, template, pieces: taken, snapshot, method, document: () => tenantDocument(db, id) });
+        warnings.push(...(made.warnings ?? []));
         // The backup is recorded: retention failing after it (a lock, an unreachable repository) is a warning, not a failed backup (the journal finishes it later).
         let pruned: string[] = [];
         if (keep !== undefined || retention !== undefined) {
@@ -164,7 +167,7 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
             ctx.reporter.info(`warning: ${warnings[warnings.length - 1]!}`);
           }
         }
-        return { id: backupId, tenant: id, directory: made.directory, sizeBytes: made.sizeBytes, files: made.files, pruned, durationMs: ctx.clock.now() - started, dumpMBps: made.dumpMBps, repository: made.repository, snapshots: made.snapshots, method, ...(warnings.length ? { warnings } : {}) };
+        return { id: backupId, tenant: id, directory: made.directory, sizeBytes: made.sizeBytes, files: made.files, pruned, durationMs: ctx.clock.now() - started, dumpMBps: made.dumpMBps, repository: made.repository, snapshots: made.snapshots, method, ...(made.physical ? { physical: made.physical } : {}), ...(warnings.length ? { warnings } : {}) };
       } finally {
         await stopAfter?.();
       }

@@ -41,6 +41,13 @@ export interface ManifestPiece {
   method?: 'physical';
   /** physical: the server's major version (a cluster starts only under the same major). */
   major?: number;
+  /**
+   * physical, layout files: `file` is the data directory's files (a restic snapshot of a folder,
+   * physical-files.ts; its manifest entry holds the listing's SHA-256), `wal` the tar of backup_label
+   * and the WAL from the backup's start to its end. Without a layout: `file` is pg_basebackup's tar.
+   */
+  layout?: 'files';
+  wal?: string;
 }
 
 export interface BackupManifest {

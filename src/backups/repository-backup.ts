@@ -13,6 +13,7 @@ import { BackupStore, heartbeatEveryMs } from './store.js';
 import { snapshotPiece, checkPostgresDump, type SnapshotContext } from './piece-snapshots.js';
 import { pieceContainer, type Piece } from './pieces.js';
 import { physicalFile, snapshotPhysical, type BackupMethod } from './physical-snapshot.js';
+import { backupPhysicalFiles, fileLevelBlocker, NotFileLevel } from './physical-files.js';
 import { backupFormat, manifestFile, sha256Of, tenantFile, type BackupManifest, type ManifestEntry } from './manifest.js';
 import { forgetUnrecorded, readBack, repositoryRef, saveStream, saveText, type Digest, type SaveTarget } from './in-repository.js';
 
@@ -47,6 +48,10 @@ export interface RepositoryBackupOutput {
   files: Record<string, ManifestEntry>;
   dumpMBps: number;
   manifest: BackupManifest;
+  /** A file-level physical backup: the data files restic saw, how many it skipped unchanged, what it added, the WAL segments copied. */
+  physical?: { files: number; unmodified: number; addedBytes: number; walSegments: number };
+  /** Said while it ran (a physical backup taken as a tar, and why). */
+  warnings?: string[];
 }
 
 export function repositoryOf(ctx: Context): RepositoryLocation | undefined {
@@ -86,7 +91,29 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
     const recorded: BackupManifest['pieces'] = {};
     const snapshots: Record<string, string> = {};
     let dumpMBps = 0;
+    let physical: RepositoryBackupOutput['physical'];
+    const warnings: string[] = [];
+    const tarInstead = (why: string) => {
+      warnings.push(`${why}: the physical backup of ${id} is a pg_basebackup tar, read whole each time`);
+      ctx.reporter.info(`warning: ${warnings.at(-1)!}`);
+    };
     for (const piece of pieces) {
+      const blocker = input.method === 'physical' ? await fileLevelBlocker(snapshot.ctx, repo) : undefined;
+      if (blocker) tarInstead(blocker);
+      const fileLevel = input.method === 'physical' && !blocker ? await backupPhysicalFiles(snapshot, piece, target, store).catch((error: unknown) => {
+        if (!(error instanceof NotFileLevel)) throw error;
+        tarInstead(error.message);
+        return undefined;
+      }) : undefined;
+      if (fileLevel) {
+        const taken = fileLevel;
+        Object.assign(snapshots, { [taken.dataFile]: taken.data.snapshot, [taken.walFile]: taken.wal.snapshot });
+        files[taken.dataFile] = { bytes: taken.data.bytes, sha256: taken.data.listingSha256 };
+        files[taken.walFile] = { bytes: taken.wal.bytes, sha256: taken.wal.sha256 };
+        recorded[piece.name] = { kind: piece.kind, service: piece.service, file: taken.dataFile, image: taken.image, imageId: taken.imageId, version: taken.version, method: 'physical', major: taken.major, layout: 'files', wal: taken.walFile };
+        physical = { files: taken.data.files, unmodified: taken.data.unmodified, addedBytes: taken.data.added, walSegments: taken.wal.segments };
+        continue;
+      }
       if (input.method === 'physical') {
         const taken = await savePhysical(ctx, target, store, snapshot, piece, location, snapshots);
         files[taken.file] = { bytes: taken.bytes, sha256: taken.sha256 };
@@ -142,7 +169,7 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
     await store.succeed(backupId, { directory, sizeBytes, manifestSha256: sha256Of(manifestText), manifest });
     recordedSucceeded = true;
     await db.withTransaction((client) => recordAudit(db, client, id, 'backup.created', null, { backup: backupId, repository: location.display, snapshots, sizeBytes, pieces: pieces.map((p) => p.name) }));
-    return { directory, repository: location.display, snapshots, sizeBytes, files, dumpMBps, manifest };
+    return { directory, repository: location.display, snapshots, sizeBytes, files, dumpMBps, manifest, ...(physical ? { physical } : {}), ...(warnings.length ? { warnings } : {}) };
   } catch (error) {
     if (!recordedSucceeded) {
       await store.fail(backupId, messageOf(error)).catch(ignoreFailure("the backup's own error is the one thrown; a row that cannot say failed now is settled as killed by the next backup"));

@@ -96,6 +96,8 @@ export const webhookResolveTimeoutMs = 5_000;
 export const resticQueryTimeoutMs = 5 * 60_000;
 /** restic: a dump streamed into the repository (`backup --stdin`) or out of it (`dump`): as long as a pg_dump/pg_restore. */
 export const resticStreamTimeoutMs = 6 * 60 * 60_000;
+/** Stopping a file-level backup's helper container (SIGINT, then its exit waited for). */
+export const resticHelperStopTimeoutMs = 60_000;
 /** restic: `check` of the whole repository (reads its structure; --read-data is not run by tenantctl). */
 export const resticCheckTimeoutMs = 60 * 60_000;
 /** restic: `forget --prune` of one tenant's snapshots (prune rewrites packs: minutes on a large repository). */

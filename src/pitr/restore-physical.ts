@@ -7,14 +7,14 @@ import { holdTenant } from '../tenants/hold.js';
 import { requireTenantFor } from '../tenants/day2-target.js';
 import { OperationJournal } from '../operations/journal.js';
 import { BackupStore } from '../backups/store.js';
-import { corrupt, physicalPieceOf, type ManifestPiece } from '../backups/manifest.js';
+import { corrupt, physicalPieceOf, type BackupManifest, type ManifestPiece } from '../backups/manifest.js';
 import { verifyRepositoryBackup } from '../backups/source.js';
 import { snapshotPath } from '../backups/in-repository.js';
 import { requireRunning } from '../backups/containers.js';
 import { pitrOn } from './backup.js';
 import { superuserSql } from './archive.js';
 import { openPitrRepository } from './repo.js';
-import { completePitr, replaceWithTime, stackOf, undoAfterFailure, type PitrIntent } from './restore-to-time.js';
+import { completePitr, replaceWithTime, stackOf, undoAfterFailure, type PitrIntent, type PhysicalSource } from './restore-to-time.js';
 
 // `tenantctl restore <id> --from <physical backup> [--as <new-id>]`: a physical backup (backup
 // --physical: the whole PostgreSQL cluster as pg_basebackup's tar, with its WAL) put back by the
@@ -97,7 +97,7 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
         mode, source, targetTime: manifest.createdAt, suffix: randomBytes(4).toString('hex'),
         before: existing ? { status: existing.status, updatedAt: existing.updatedAt } : null,
         backup: input.from,
-        physical: { backup: input.from, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: manifest.files[piece.file]?.bytes ?? 0, sha256: manifest.files[piece.file]?.sha256 },
+        physical: physicalSourceOf(input.from, source, piece, manifest, record.snapshots, snapshotId),
       },
     });
     try {
@@ -133,4 +133,20 @@ async function requireSameMajor(ctx: Context, tenant: string, piece: ManifestPie
   if (piece.major !== undefined && now !== piece.major) {
     throw new TenantctlError('conflict', `the physical backup is of PostgreSQL ${piece.major} and ${tenant} runs PostgreSQL ${now}: a cluster starts only under its own major version (restore a logical backup, or run the backup's image: ${piece.image})`);
   }
+}
+
+/**
+ * What the restore stages of a physical backup: pg_basebackup's tar (hashed as a whole against the
+ * manifest), or a file-level backup's data snapshot (its listing's SHA-256) and its label-and-WAL tar (hashed).
+ */
+export function physicalSourceOf(backup: string, source: string, piece: ManifestPiece, manifest: Pick<BackupManifest, 'files'>, snapshots: Record<string, string>, snapshotId: string): PhysicalSource {
+  const entry = manifest.files[piece.file];
+  if (piece.layout !== 'files') return { backup, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: entry?.bytes ?? 0, sha256: entry?.sha256 };
+  const walEntry = piece.wal ? manifest.files[piece.wal] : undefined;
+  const walSnapshot = piece.wal ? snapshots[piece.wal] : undefined;
+  if (!entry || !piece.wal || !walEntry || !walSnapshot) throw corrupt(backup, 'its manifest names no WAL tar with a snapshot for its data files');
+  return {
+    backup, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: entry.bytes + walEntry.bytes, layout: 'files', listingSha256: entry.sha256,
+    wal: { snapshotId: walSnapshot, file: `/${snapshotPath(source, piece.wal)}`, sha256: walEntry.sha256 },
+  };
 }

@@ -13,6 +13,7 @@ import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { tenantState } from '../backups/tenant-state.js';
 import { corrupt } from '../backups/manifest.js';
+import { listingCheckScript } from '../backups/data-listing.js';
 import { startStack } from '../backups/restore-data.js';
 import { requireRunning, stackContainer } from '../backups/containers.js';
 import { composeStopTimeoutMs } from '../common/timeouts.js';
@@ -72,7 +73,15 @@ export interface PitrIntent {
 }
 
 /** The physical backup a restore stages: its row, its tar's snapshot and path, its size. */
-export interface PhysicalSource { backup: string; snapshotId: string; file: string; bytes: number; /** The tar's SHA-256 in the manifest: the staged stream is checked against it. */ sha256?: string }
+export interface PhysicalSource {
+  backup: string; snapshotId: string; file: string; bytes: number;
+  /** The tar's SHA-256 in the manifest: the staged stream is checked against it. */
+  sha256?: string;
+  /** files: `file` is the data directory's folder in the snapshot (restic dump makes it a tar), checked by its listing's SHA-256; `wal` the label and WAL tar. */
+  layout?: 'files';
+  listingSha256?: string;
+  wal?: { snapshotId: string; file: string; sha256: string };
+}
 
 export interface PitrRestoreResult {
   id: string;
@@ -254,7 +263,8 @@ async function replaceData(
 
   ctx.reporter.step(`staging base backup ${base.snapshotId.slice(0, 8)} and ${wal.length} WAL batch(es) beside the live data of ${op.tenant}`);
   await inDataVolume(ctx, where, clearStageScript, 'clearing the stage');
-  await streamInto(ctx, repo, where, base.snapshotId, physical ? physical.file : `/${baseFileName}`, 'staged', physical && { backup: physical.backup, sha256: physical.sha256 });
+  if (physical?.layout === 'files') await stageFileLevel(ctx, repo, where, physical);
+  else await streamInto(ctx, repo, where, base.snapshotId, physical ? physical.file : `/${baseFileName}`, 'staged', physical && { backup: physical.backup, sha256: physical.sha256 });
   for (const batch of wal) await streamInto(ctx, repo, where, batch.id, batch.path, 'wal');
   if (physical) {
     await inDataVolume(ctx, where, physicalStartScript, 'checking the staged cluster (PG_VERSION)').catch((error: unknown) => {
@@ -303,9 +313,24 @@ async function requireRoomToStage(ctx: Context, repo: PitrRepository, where: Vol
   }
 }
 
-/** `restic dump` of one file of a snapshot, streamed into a helper's tar in the data volume. */
-async function streamInto(ctx: Context, repo: PitrRepository, where: VolumeWhere, snapshot: string, file: string, dir: 'staged' | 'wal', expected?: { backup: string; sha256?: string }): Promise<void> {
-  const untar = await untarInto(ctx, where, dir, `extracting ${file} of snapshot ${snapshot.slice(0, 8)}`);
+/**
+ * A file-level physical backup staged: the data folder's snapshot (`restic dump` of a folder is a tar
+ * of it, its path's three components stripped), its files' listing checked against the manifest's,
+ * then backup_label, tablespace_map and the WAL segments into the stage's pg_wal (hashed as written).
+ */
+async function stageFileLevel(ctx: Context, repo: PitrRepository, where: VolumeWhere, physical: PhysicalSource): Promise<void> {
+  if (!physical.wal || !physical.listingSha256) throw corrupt(physical.backup, 'its file-level piece has no WAL tar or listing');
+  await streamInto(ctx, repo, where, physical.snapshotId, physical.file, 'staged', undefined, physical.file.split('/').filter(Boolean).length);
+  await inDataVolume(ctx, where, listingCheckScript(physical.listingSha256), 'checking the staged files against the backup\'s listing').catch((error: unknown) => {
+    if (error instanceof TenantctlError && error.message.includes('(exit 3)')) throw corrupt(physical.backup, error.message);
+    throw error;
+  });
+  await streamInto(ctx, repo, where, physical.wal.snapshotId, physical.wal.file, 'staged', { backup: physical.backup, sha256: physical.wal.sha256 });
+}
+
+/** `restic dump` of one file (or folder: a tar of it, `strip` leading components dropped) of a snapshot, streamed into a helper's tar in the data volume. */
+async function streamInto(ctx: Context, repo: PitrRepository, where: VolumeWhere, snapshot: string, file: string, dir: 'staged' | 'wal', expected?: { backup: string; sha256?: string }, strip = 0): Promise<void> {
+  const untar = await untarInto(ctx, where, dir, `extracting ${file} of snapshot ${snapshot.slice(0, 8)}`, strip);
   // Hashed on its way into tar (a physical backup's tar: the SHA-256 its manifest recorded), so what
   // is staged is what was backed up, checked before 'staged' is recorded.
   const hash = createHash('sha256');

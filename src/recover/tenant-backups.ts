@@ -5,7 +5,7 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { recordAudit } from '../audit/write.js';
 import { BackupStore } from '../backups/store.js';
 import { locateAndVerify } from '../backups/restore.js';
-import { entryMismatch, manifestFile, parseManifest, sha256Of, type BackupManifest } from '../backups/manifest.js';
+import { entryMismatch, manifestFile, parseManifest, physicalPieceOf, sha256Of, type BackupManifest } from '../backups/manifest.js';
 import { readBack, readText, repositoryRef, tenantSnapshots, type Digest } from '../backups/in-repository.js';
 import { repositoryKey } from '../repository/password.js';
 import type { Repository } from '../repository/restic.js';
@@ -105,6 +105,8 @@ async function verifyCandidate(ctx: Context, scope: BackupScope, tenant: string,
   // The host it was written on (a tenant moved since the admin snapshot was backed up on its new one).
   const writtenOn = c.host ?? scope.host;
   if (manifest.host !== undefined && manifest.host !== writtenOn) throw corrupt(`its manifest names host ${manifest.host}, not ${writtenOn}`);
+  const physical = physicalPassOver(manifest, tenant);
+  if (physical) throw new TenantctlError('usage', physical);
   const unlisted = Object.keys(c.snapshots).filter((f) => f !== manifestFile && !Object.hasOwn(manifest.files, f));
   if (unlisted.length > 0) throw corrupt(`snapshots of ${unlisted.join(', ')} carry its tag but its manifest lists no such file`);
   for (const [file, entry] of Object.entries(manifest.files)) {
@@ -116,6 +118,16 @@ async function verifyCandidate(ctx: Context, scope: BackupScope, tenant: string,
     if (wrong) throw corrupt(wrong);
   }
   return { dir: repositoryRef(c.backup), manifest, manifestText };
+}
+
+/**
+ * Recover restores a tenant's data the logical way (pg_restore of a dump): a physical backup (the
+ * cluster's files or pg_basebackup's tar) is passed over, with how to restore it by hand, never fed
+ * to pg_restore.
+ */
+export function physicalPassOver(manifest: Pick<BackupManifest, 'id' | 'pieces'>, tenant: string): string | undefined {
+  if (!physicalPieceOf(manifest)) return undefined;
+  return `physical: restore it with \`tenantctl restore ${tenant} --from ${manifest.id}\``;
 }
 
 const drain = async (source: Readable) => {

@@ -48,6 +48,19 @@ export interface Repository {
   run(args: readonly string[], options: ResticRunOptions): Promise<ResticResult>;
   /** `restic <args> --json`, its stdout parsed (the last JSON line for commands that print several). */
   json<T>(args: readonly string[], options: ResticRunOptions): Promise<T>;
+  /**
+   * What a restic in a helper container needs to open this repository (physical-files.ts): its URL,
+   * the extra arguments (sftp's ssh command), the ssh files to mount, and the run's password in a
+   * 0600 file that exists while `use` runs (removed after; swept like any run's when killed).
+   */
+  forContainer?<T>(use: (access: ContainerAccess) => Promise<T>): Promise<T>;
+}
+
+export interface ContainerAccess {
+  url: string;
+  extraArgs: string[];
+  ssh?: { key?: string; knownHosts?: string };
+  passwordFile: string;
 }
 
 export interface OpenRepositoryInput {
@@ -112,7 +125,25 @@ export function openRepositoryWith(input: OpenRepositoryInput): Repository {
       const { stdout } = await run([...args, '--json'], options);
       return parseJsonOutput<T>(stdout, `restic ${args[0]}`);
     },
+    async forContainer<T>(use: (access: ContainerAccess) => Promise<T>): Promise<T> {
+      const passwordFile = await writeRunPasswordFile(runDir, input);
+      try {
+        return await use({ url: input.url, extraArgs, ssh: input.ssh, passwordFile });
+      } finally {
+        await rm(passwordFile, { force: true });
+      }
+    },
   };
+}
+
+/** The run's password in a fresh 0600 file of the 0700 run folder (left ones of gone processes swept first). */
+async function writeRunPasswordFile(runDir: string, input: OpenRepositoryInput): Promise<string> {
+  await ensurePrivateDir(runDir);
+  await ensurePrivateDir(input.cacheDir);
+  await sweepLeftPasswordFiles(runDir);
+  const passwordFile = path.join(runDir, `pw-${process.pid}-${randomBytes(6).toString('hex')}`);
+  await writePrivateFile(passwordFile, input.password, { exclusive: true });
+  return passwordFile;
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -205,11 +236,7 @@ async function sweepLeftPasswordFiles(runDir: string): Promise<void> {
 async function runRestic(location: RepositoryLocation, input: OpenRepositoryInput, runDir: string, args: string[], options: ResticRunOptions): Promise<ResticResult> {
   const what = `restic ${args.find((a) => !a.startsWith('-') && !a.startsWith('sftp.command')) ?? ''}`.trim();
   if (options.signal?.aborted) throw new TenantctlError('interrupted', `${what} was cancelled`);
-  await ensurePrivateDir(runDir);
-  await ensurePrivateDir(input.cacheDir);
-  await sweepLeftPasswordFiles(runDir);
-  const passwordFile = path.join(runDir, `pw-${process.pid}-${randomBytes(6).toString('hex')}`);
-  await writePrivateFile(passwordFile, input.password, { exclusive: true });
+  const passwordFile = await writeRunPasswordFile(runDir, input);
   try {
     return await new Promise<ResticResult>((resolve, reject) => {
       const child = spawn('restic', args, {

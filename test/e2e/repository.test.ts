@@ -214,16 +214,25 @@ describe('backups into a restic repository over sftp', () => {
 
 // Physical backups (backup --physical): refused for crm's tenant (its Redis would be left out); a
 // tenant of an operator's template whose only state is PostgreSQL (crm's, its Redis declared no
-// state) gets its cluster by pg_basebackup streamed into the same repository; a second one of the
-// unchanged tenant adds little (restic's dedup); kills at its own pause point settled like any
-// backup's; its APP_DB_PASSWORD rotated, then restore --from it in place killed once proven and
-// finished by the next command, rows identical (and today's password works: readiness proved it).
+// state) gets its data directory's files backed up by restic in a helper container between
+// pg_backup_start and pg_backup_stop, with the backup_label and WAL as a tar, into the same
+// repository; a second one of the unchanged tenant skips most files unread and adds little; kills
+// in backup mode and after both snapshots are settled like any backup's, and PostgreSQL ends the
+// killed sessions' backups and slots; without the helper image it takes the old pg_basebackup tar
+// (with a warning); its APP_DB_PASSWORD rotated, then restore --from the file-level backup in place
+// killed once proven and finished by the next command, rows identical (and today's password works:
+// readiness proved it); the tar backup restored as well, rows identical.
 describe('physical backups into the repository', () => {
   const rawSize = async () => Number(JSON.parse(String((await resticRun(['stats', '--json', '--mode', 'raw-data'])).stdout)).total_size);
   const pid = 'rp2';
   let physical = '';
-  let tarBytes = 0;
+  let tarBackup = '';
+  let dataBytes = 0;
   let originalPg = '';
+  const psqlAs = async (tenant: string, sql: string) => {
+    const db = await containerOf(project(tenant), 'db');
+    return (await execa('docker', ['exec', db, 'psql', '-X', '-A', '-t', '-h', '/run/postgresql', '-U', 'postgres', '-d', 'postgres', '-c', sql], { timeout: 60_000 })).stdout.trim();
+  };
 
   it('refuses --physical for a tenant with more state than PostgreSQL; provisions one whose state is PostgreSQL alone', async () => {
     const refused = await h.cli(['backup', id, '--physical', '--json']);
@@ -250,32 +259,42 @@ describe('physical backups into the repository', () => {
     expect(originalPg).toMatch(/^3000 4501500 /);
   }, 240_000);
 
-  it('backs the cluster up physically; kills at its pause point are settled; a second one adds little', async () => {
+  it('backs the cluster up file by file; kills at its pause points are settled; a second one skips the unchanged files and adds little', async () => {
     const before = await rawSize();
     const r = await h.cli(['backup', pid, '--physical', '--json']);
     expect(r.exitCode, r.why).toBe(0);
     const made = r.json();
     expect(made.method).toBe('physical');
-    expect(Object.keys(made.snapshots).sort()).toEqual(['db.pgdata.tar', 'manifest.json', 'tenant.json']);
-    tarBytes = made.files['db.pgdata.tar'].bytes;
+    expect(made.warnings).toBeUndefined();
+    expect(Object.keys(made.snapshots).sort()).toEqual(['db.pgdata', 'db.pgwal.tar', 'manifest.json', 'tenant.json']);
+    dataBytes = made.files['db.pgdata'].bytes;
+    expect(made.physical.files).toBeGreaterThan(100);
     const first = await rawSize();
-    // The repository held the logical dumps of the same rows: the cluster's tar is new data.
+    // The repository held the logical dumps of the same rows: the cluster's files are new data.
     expect(first).toBeGreaterThan(before);
-    // The tar read back with restic itself: the hash recorded, and a tar of a cluster.
-    const tar = (await resticRun(['dump', made.snapshots['db.pgdata.tar'], `/tenantctl/${pid}/db.pgdata.tar`], { stdout: 'buffer' })).stdout as unknown as Uint8Array;
-    expect(createHash('sha256').update(tar).digest('hex')).toBe(made.files['db.pgdata.tar'].sha256);
-    const listed = await execa('tar', ['-tf', '-'], { input: Buffer.from(tar) });
-    expect(listed.stdout.split('\n').map((f) => f.replace(/^\.\//, ''))).toEqual(expect.arrayContaining(['PG_VERSION', 'backup_label']));
+    // Read back with restic itself: the data folder at its stable path, the label and WAL tar hashed as recorded.
+    const listed = String((await resticRun(['ls', made.snapshots['db.pgdata']])).stdout).split('\n');
+    expect(listed).toEqual(expect.arrayContaining([`/tenantctl/${pid}/db.pgdata/PG_VERSION`, `/tenantctl/${pid}/db.pgdata/global/pg_control`, `/tenantctl/${pid}/db.pgdata/pg_wal`]));
+    expect(listed.filter((f) => f.startsWith(`/tenantctl/${pid}/db.pgdata/pg_wal/`) || f.endsWith('/postmaster.pid'))).toEqual([]);
+    const tar = (await resticRun(['dump', made.snapshots['db.pgwal.tar'], `/tenantctl/${pid}/db.pgwal.tar`], { stdout: 'buffer' })).stdout as unknown as Uint8Array;
+    expect(createHash('sha256').update(tar).digest('hex')).toBe(made.files['db.pgwal.tar'].sha256);
+    const inTar = (await execa('tar', ['-tf', '-'], { input: Buffer.from(tar) })).stdout.split('\n').map((f) => f.replace(/^\.\//, ''));
+    expect(inTar).toContain('backup_label');
+    expect(inTar.filter((f) => /^pg_wal\/[0-9A-F]{24}$/.test(f))).toHaveLength(made.physical.walSegments);
     const [row] = await h.adminQuery('SELECT state, manifest FROM admin_backups WHERE id = $1', [made.id]);
     expect(row.state).toBe('succeeded');
-    expect(row.manifest.pieces.db).toMatchObject({ method: 'physical', file: 'db.pgdata.tar' });
+    expect(row.manifest.pieces.db).toMatchObject({ method: 'physical', file: 'db.pgdata', layout: 'files', wal: 'db.pgwal.tar' });
     expect(row.manifest.pieces.db.major).toBeGreaterThanOrEqual(14);
 
+    // Killed in backup mode (the data files saved, pg_backup_stop not yet run) and once both snapshots are written.
     const killed: string[] = [];
-    for (const signal of ['SIGKILL', 'SIGINT'] as const) {
-      const run = await startPausedAt(h, ['backup', pid, '--physical', '--json'], 'backup:physical-saved');
+    const kills = [['backup:physical-files', 'SIGKILL', ['db.pgdata']], ['backup:physical-files', 'SIGINT', ['db.pgdata']], ['backup:physical-saved', 'SIGKILL', ['db.pgdata', 'db.pgwal.tar']], ['backup:physical-saved', 'SIGINT', ['db.pgdata', 'db.pgwal.tar']]] as const;
+    for (const [point, signal, saved] of kills) {
+      const run = await startPausedAt(h, ['backup', pid, '--physical', '--json'], point);
       const [running] = await h.adminQuery("SELECT id, snapshots FROM admin_backups WHERE customer_id = $1 AND state = 'running'", [pid]);
-      expect(Object.keys(running.snapshots)).toEqual(['db.pgdata.tar']);
+      expect(Object.keys(running.snapshots).sort()).toEqual([...saved]);
+      // In backup mode, its WAL held by the session's temporary slot.
+      expect(await psqlAs(pid, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'tenantctl_backup_%' AND temporary")).toBe('1');
       run.child.kill(signal);
       const ended = await run.child;
       if (signal === 'SIGINT') expect(ended.exitCode, String(ended.stderr)).toBe(130);
@@ -285,19 +304,43 @@ describe('physical backups into the repository', () => {
     // from then on, not only once a retention run forgets something.
     const prunes = async () => h.adminQuery('SELECT owed_since, pruned_at FROM admin_repository_prunes');
     expect((await prunes()).map((p) => p.owed_since === null)).toEqual([false]);
+    // The killed sessions ended: PostgreSQL aborted their backups and dropped their slots itself.
+    await expect.poll(() => psqlAs(pid, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'tenantctl_backup_%'"), { timeout: 30_000 }).toBe('0');
+    // Rows written between the two backups (restic must read the changed files), and more while the
+    // second one is in backup mode (its files already saved: only the WAL tar carries them, replayed at restore).
+    await psql(pid, "INSERT INTO public.notes SELECT g, repeat(md5(g::text), 3) FROM generate_series(3001, 3400) g; UPDATE public.notes SET body = 'between' WHERE id BETWEEN 100 AND 160");
     const beforeSecond = await rawSize();
-    const again = await h.cli(['backup', pid, '--physical', '--json']);
-    expect(again.exitCode, again.why).toBe(0);
+    const during = await startPausedAt(h, ['backup', pid, '--physical', '--json'], 'backup:physical-files');
+    await psql(pid, "INSERT INTO public.notes SELECT g, 'during' FROM generate_series(3401, 3450) g; DELETE FROM public.notes WHERE id BETWEEN 200 AND 209");
+    // Over 16 MB of WAL in backup mode (more than crm's /tmp tmpfs holds: the WAL tar is read in place, never copied there).
+    await psql(pid, 'CREATE TABLE public.churn AS SELECT repeat(md5(g::text), 20) AS body FROM generate_series(1, 40000) g; DROP TABLE public.churn');
+    originalPg = await rows(pid);
+    expect(originalPg).toMatch(/^3440 /);
+    during.resume();
+    const ended = await during.child;
+    expect(ended.exitCode, String(ended.stderr)).toBe(0);
+    const again = { json: () => JSON.parse(String(ended.stdout)) };
     physical = again.json().id;
     const states = await h.adminQuery('SELECT id, state FROM admin_backups WHERE id = ANY($1)', [killed]);
     expect(states.map((s) => s.state)).toEqual(killed.map(() => 'failed'));
     // Only the killed backups' snapshots were forgotten; the first physical backup's are all there.
     for (const backup of killed) expect(await snapshots(`backup=${backup}`)).toEqual([]);
-    expect(await snapshots(`backup=${made.id}`)).toHaveLength(3);
-    // The unchanged cluster's pages are in the repository already: its new WAL and metadata only.
-    const added = (await rawSize()) - beforeSecond;
-    expect(added).toBeLessThan(tarBytes / 4);
-    expect(again.json().files['db.pgdata.tar'].bytes).toBeGreaterThan(tarBytes / 2);
+    expect(await snapshots(`backup=${made.id}`)).toHaveLength(4);
+    // The unchanged cluster: most files skipped unread (same size, mtime, ctime, inode as the parent), little added.
+    const second = again.json().physical;
+    expect(second.walSegments).toBeGreaterThan(1);
+    expect(second.unmodified).toBeGreaterThan(second.files / 2);
+    expect(second.addedBytes).toBeLessThan(dataBytes / 4);
+    expect((await rawSize()) - beforeSecond).toBeLessThan(dataBytes / 4);
+    expect(again.json().files['db.pgdata'].bytes).toBeGreaterThan(dataBytes / 2);
+  }, 300_000);
+
+  it('takes the pg_basebackup tar instead, with a warning, when the helper image is missing', async () => {
+    const r = await h.cli(['backup', pid, '--physical', '--json'], { env: { TENANTCTL_PHYSICAL_HELPER_IMAGE: 'tenantctl/no-such-helper:none' } });
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json().warnings.join('\n')).toMatch(/tenantctl\/no-such-helper:none .* is not on this engine.*pg_basebackup tar/);
+    expect(Object.keys(r.json().snapshots).sort()).toEqual(['db.pgdata.tar', 'manifest.json', 'tenant.json']);
+    tarBackup = r.json().id;
   }, 240_000);
 
   it('restores a physical backup in place, killed (-9) once proven: the next command finishes it, rows identical', async () => {
@@ -322,6 +365,11 @@ describe('physical backups into the repository', () => {
     const db = await containerOf(project(pid), 'db');
     const left = (await execa('docker', ['exec', db, 'ls', '-A', '/var/lib/postgresql/data'])).stdout.split('\n').filter((f) => f.startsWith('.tenantctl-'));
     expect(left).toEqual([]);
+    // A backup taken as pg_basebackup's tar (before file-level backups, or without the helper) restores too.
+    await psql(pid, 'DELETE FROM public.notes WHERE id > 2000');
+    const fromTar = await h.cli(['restore', pid, '--from', tarBackup, '--yes', '--json']);
+    expect(fromTar.exitCode, fromTar.why).toBe(0);
+    expect(await rows(pid)).toBe(originalPg);
     // --physical without a repository is refused (exit 2): a folder cannot dedupe the unchanged pages.
     const folder = await h.cli(['backup', pid, '--physical'], { env: { TENANTCTL_BACKUP_REPOSITORY: '' } });
     expect(folder.exitCode, folder.why).toBe(2);

@@ -35,9 +35,13 @@ integrity_check passes, an RDB starts with its magic, an archive has a tar heade
 declares no state is refused (exit 2); --all leaves such tenants out.
 
 --physical (or plans.<plan>.backupMethod: physical; repository only): the tenant's whole PostgreSQL
-cluster by pg_basebackup -Ft -X fetch (its WAL inside, so it starts on its own) streamed into
-restic as <piece>.pgdata.tar, read back and hashed before it is recorded. restic stores only the
-chunks it has not seen: an unchanged tenant's next physical backup adds a few MB and takes seconds.
+cluster, file by file: between pg_backup_start and pg_backup_stop restic (in a helper container,
+tenantctl/agent-base) backs the data directory's files up as <piece>.pgdata, skipping unread the
+files unchanged since the last one, and backup_label with the backup's WAL goes in as
+<piece>.pgwal.tar (read back and hashed). Only where that is safe (a local or sftp repository with
+backups.sshKey and backups.sshKnownHosts, a local engine on Linux 6.13 or later, the helper image
+present, no tablespaces): otherwise pg_basebackup -Ft -X fetch streamed as <piece>.pgdata.tar,
+read whole each time, with a warning saying why.
 It holds the PostgreSQL cluster only, so it is refused (exit 2) for a tenant whose template's state
 is not exactly one postgres piece (crm's Redis, frontbase's SQLite, volumes) or whose plan has pitr;
 a plan's backupMethod physical backs those up logically with a warning. --keep and retention always
