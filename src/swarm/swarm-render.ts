@@ -2,7 +2,7 @@
 // What swarm can express is translated (mem_limit/cpus/pids_limit -> deploy.resources, restart ->
 // deploy.restart_policy, tmpfs -> tmpfs mounts, cap_add/cap_drop/read_only as they are (services
 // take them since Engine 20.10, API 1.41), relative bind mounts -> swarm configs, file
-// secrets -> swarm secrets with mode 0400, the bridge network -> an overlay network); what it
+// secrets -> swarm secrets with mode 0400 (owned by a service's numeric user), the bridge network -> an overlay network); what it
 // cannot (build, container_name, profiles, depends_on conditions it cannot wait for, privileges) is
 // refused with the reason, before anything is deployed.
 //
@@ -15,6 +15,7 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { labelsOf, relativeBind } from '../templates/compose-tree.js';
 import { isRecord } from '../templates/render-compose.js';
+import { numericUser } from '../templates/secret-copies.js';
 
 export class SwarmRenderError extends Error {
   constructor(readonly reasons: string[]) {
@@ -118,8 +119,12 @@ export function swarmRender({ rendered, directories, node, project, images, secr
       } else if (key === 'ports') {
         out.ports = (Array.isArray(value) ? value : []).map((port) => hostModePort(port, name, reasons));
       } else if (key === 'secrets') {
+        // A service that starts as its own user (numeric user:) owns its secrets, as with compose's
+        // per-user copies (templates/secret-copies.ts); a swarm secret takes the uid itself.
+        const owner = numericUser(source.user);
+        const ownedBy = owner ? { uid: String(owner.uid), gid: String(owner.gid) } : {};
         out.secrets = (Array.isArray(value) ? value : []).map((secret) =>
-          typeof secret === 'string' ? { source: secret, target: secret, mode: 0o400 } : isRecord(secret) ? { mode: 0o400, ...secret } : secret,
+          typeof secret === 'string' ? { source: secret, target: secret, ...ownedBy, mode: 0o400 } : isRecord(secret) ? { ...ownedBy, mode: 0o400, ...secret } : secret,
         );
       } else if (key === 'volumes') {
         for (const mount of Array.isArray(value) ? value : []) {

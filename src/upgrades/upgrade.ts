@@ -1,5 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { writeTemplateFiles } from '../tenants/files.js';
+import { writeSecretFiles } from '../secrets/env-file.js';
+import { secretCopiesOf } from '../templates/secret-copies.js';
 import { reapOrphans } from '../stack/orphans.js';
 import { parseDocument } from 'yaml';
 import type { DockerHost } from '../engine/docker-host.js';
@@ -243,6 +245,9 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
       await ctx.pause('upgrade:begun');
       // The template's own files first (initdb/): a tenant from before its template mounted ./initdb has none.
       await writeTemplateFiles(t.paths, template.initdbDir ?? null);
+      // Each non-root service's own copies of its secrets: a tenant provisioned before its
+      // template named users (or moved to new uids) gets them here, before compose mounts them.
+      await writeSecretFiles(t.paths.secretsDir, secrets, secretCopiesOf(rendered));
       await writeFile(t.paths.composeFile, rendered, { mode: 0o644 });
       await journal.step(op, 'file-written');
       await site.bringUp(ctx, t);
