@@ -124,7 +124,7 @@ describe('a crm tenant beside two frontbase tenants', () => {
       const c = await inspect(container);
       expect(c.Config.User, service).toBe(user);
       expect(c.HostConfig.CapAdd ?? [], service).toEqual([]);
-      const top = await execa('docker', ['top', container, '-o', 'uid,args'], { timeout: 30_000 });
+      const top = await execa('docker', ['top', container, '-o', 'uid,pid,args'], { timeout: 30_000 });
       const uids = top.stdout.split('\n').slice(1).filter(Boolean).map((line) => line.trim().split(/\s+/)[0]);
       expect(uids.length, top.stdout).toBeGreaterThan(0);
       expect(new Set(uids), `${service}: ${top.stdout}`).toEqual(new Set([user.split(':')[0]]));

@@ -67,7 +67,7 @@ describe('provision and deprovision two tenants', () => {
         expect(c.Config.User, service).toBe(user);
         // From the first process: no process of the container runs as root, tini included (Docker
         // starts the first process as the configured user; nothing could switch back to root).
-        const top = await execa('docker', ['top', container, '-o', 'uid,args'], { timeout: 30_000 });
+        const top = await execa('docker', ['top', container, '-o', 'uid,pid,args'], { timeout: 30_000 });
         const uids = top.stdout.split('\n').slice(1).filter(Boolean).map((line) => line.trim().split(/\s+/)[0]);
         expect(uids.length, top.stdout).toBeGreaterThan(0);
         expect(new Set(uids), `${service}: ${top.stdout}`).toEqual(new Set([user.split(':')[0]]));
