@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { labelsOf, relativeBind } from '../templates/compose-tree.js';
 import { isRecord } from '../templates/render-compose.js';
-import { numericUser } from '../templates/secret-copies.js';
+import { foldSecretCopies, numericUser } from '../templates/secret-copies.js';
 
 export class SwarmRenderError extends Error {
   constructor(readonly reasons: string[]) {
@@ -77,6 +77,8 @@ const refused: Record<string, string> = {
 export function swarmRender({ rendered, directories, node, project, images, secretNames }: SwarmRenderInput): SwarmRender {
   const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
   if (!isRecord(tree) || !isRecord(tree.services)) throw new SwarmRenderError(['the file has no services']);
+  // Per-user copies are compose's answer to bind-mounted secrets; a swarm secret takes the uid.
+  foldSecretCopies(tree);
   const reasons: string[] = [];
   const notes: string[] = [];
   const configs: Record<string, { file: string; labels?: Record<string, string> }> = {};

@@ -91,3 +91,26 @@ export function secretCopiesOf(rendered: string): SecretCopy[] {
   }
   return copies;
 }
+
+/**
+ * A parsed compose tree with the copies folded back into the secrets they copy (the swarm stack's
+ * view: a swarm secret carries its uid itself, and its objects are named after the declared
+ * secrets, which rotation versions). A file rendered for compose (a `provision --dry-run` on a
+ * compose host, say) then deploys on a swarm as one rendered there would. Changes `tree` in place.
+ */
+export function foldSecretCopies(tree: Record<string, unknown>): void {
+  if (!isRecord(tree.secrets)) return;
+  const secrets = tree.secrets;
+  const masterOf = (key: string) => {
+    const match = copyKeyPattern.exec(key);
+    return match && match[1]! in secrets ? match[1]! : undefined;
+  };
+  for (const service of Object.values(isRecord(tree.services) ? tree.services : {})) {
+    if (!isRecord(service) || !Array.isArray(service.secrets)) continue;
+    service.secrets = service.secrets.map((reference) => {
+      const master = isRecord(reference) && typeof reference.source === 'string' ? masterOf(reference.source) : undefined;
+      return master && isRecord(reference) ? { ...reference, source: master } : reference;
+    });
+  }
+  for (const key of Object.keys(secrets)) if (masterOf(key)) delete secrets[key];
+}

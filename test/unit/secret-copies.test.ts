@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { numericUser, secretCopiesOf, secretReferenceName, withSecretCopies } from '../../src/templates/secret-copies.js';
+import { foldSecretCopies, numericUser, secretCopiesOf, secretReferenceName, withSecretCopies } from '../../src/templates/secret-copies.js';
+import { swarmRender } from '../../src/swarm/swarm-render.js';
 import { writeSecretFiles } from '../../src/secrets/env-file.js';
 import { remoteCompose } from '../../src/stack/remote-compose.js';
 import { tarArchive } from '../../src/engine/tar.js';
@@ -148,6 +149,21 @@ describe('on a remote engine and a swarm', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a compose render with copies on a swarm', () => {
+  it('folds the copies back: the declared secrets, owned by the service\'s uid', () => {
+    const tree = parse(withSecretCopies(rendered), { merge: true, maxAliasCount: -1 });
+    foldSecretCopies(tree);
+    expect(Object.keys(tree.secrets).sort()).toEqual(['APP_DB_PASSWORD', 'DB_PASSWORD', 'JWT_SECRET']);
+    expect(tree.services.db.secrets).toEqual([{ source: 'DB_PASSWORD', target: 'DB_PASSWORD' }, { source: 'APP_DB_PASSWORD', target: 'APP_DB_PASSWORD' }]);
+    const stack = parse(swarmRender({ rendered: withSecretCopies(rendered), directories: {}, node: 'n1' }).text);
+    expect(stack.services.db.secrets).toEqual([
+      { source: 'DB_PASSWORD', target: 'DB_PASSWORD', uid: '101', gid: '104', mode: 0o400 },
+      { source: 'APP_DB_PASSWORD', target: 'APP_DB_PASSWORD', uid: '101', gid: '104', mode: 0o400 },
+    ]);
+    expect(Object.keys(stack.secrets).sort()).toEqual(['APP_DB_PASSWORD', 'DB_PASSWORD', 'JWT_SECRET']);
   });
 });
 
