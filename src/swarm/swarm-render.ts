@@ -220,12 +220,7 @@ function sizeInBytes(size: string): number {
 function tmpfsMount(entry: string): Record<string, unknown> {
   const [target, options = ''] = entry.split(':');
   const size = /(?:^|,)size=([^,]+)/.exec(options)?.[1];
-  // A service mount's tmpfs takes a size and a mode, no owner: one given to a non-root service's
-  // uid (uid=...) is made writable by every uid instead, with the sticky bit (its one user's files
-  // stay its own: Redis writes its config 0600), else the service could not write there at all.
-  const mode = /(?:^|,)uid=/.test(options) ? 0o1777 : undefined;
-  const tmpfs = { ...(size ? { size: sizeInBytes(size) } : {}), ...(mode ? { mode } : {}) };
-  return { type: 'tmpfs', target, ...(Object.keys(tmpfs).length > 0 ? { tmpfs } : {}) };
+  return { type: 'tmpfs', target, ...(size ? { tmpfs: { size: sizeInBytes(size) } } : {}) };
 }
 
 /** "[ip:]published:target[/proto]" or the long form -> published on the task's node (host mode). */
