@@ -13,7 +13,7 @@ import { isRecord } from './render-compose.js';
 // secrets: two services that run as different users never read the same file, and inside a
 // container no other uid can read its copy. A service without a numeric user (an operator's template
 // that starts as root and drops itself) keeps the operator's file, as before. A swarm stack gets no
-// copies: a swarm secret takes uid, gid and mode itself (swarm/swarm-render.ts).
+// copies: there a service with secrets starts as root and drops (swarm/swarm-render.ts).
 
 /** A copy of one secret for one container user: what tenantctl writes and with which owner. */
 export interface SecretCopy {
@@ -94,7 +94,7 @@ export function secretCopiesOf(rendered: string): SecretCopy[] {
 
 /**
  * A parsed compose tree with the copies folded back into the secrets they copy (the swarm stack's
- * view: a swarm secret carries its uid itself, and its objects are named after the declared
+ * view: no copies there, and its secret objects are named after the declared
  * secrets, which rotation versions). A file rendered for compose (a `provision --dry-run` on a
  * compose host, say) then deploys on a swarm as one rendered there would. Changes `tree` in place.
  */

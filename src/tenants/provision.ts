@@ -462,7 +462,7 @@ export function renderTenant(template: Template, { id, name, plan, reservation, 
     // A remote host or a swarm publishes the front door's port only; the rest is reached through the engine.
     const published = ctx.dockerHost.keepsPortsPrivate ? unpublishPrivatePorts(rendered, template.block, reservation.ports) : rendered;
     // Compose mounts a file secret with the host file's owner: a service that starts as its own
-    // user gets its own copies (a swarm secret carries its uid itself: swarm/swarm-render.ts).
+    // user gets its own copies (none on a swarm, where such a service starts as root: swarm/swarm-render.ts).
     return ctx.dockerHost.kind === 'swarm' ? published : withSecretCopies(published);
   } catch (error) {
     if (error instanceof TemplateError) throw new TenantctlError('usage', `template ${template.name} (${template.composeFile}): ${error.message}`);
