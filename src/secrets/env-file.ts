@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { chmod, chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { parseEnvFile } from '../common/env-file.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import { missingMeans } from '../common/ignore-failure.js';
@@ -32,7 +32,7 @@ export function secretsDirOf(tenantDir: string): string {
  * readNamedSecretFiles refuses: the sealed copy is used instead (and the copies are written again
  * from it on the next render).
  */
-export async function writeSecretFiles(dir: string, secrets: TenantSecrets | NamedSecrets, copies: readonly SecretCopy[] = []): Promise<void> {
+export async function writeSecretFiles(dir: string, secrets: TenantSecrets | NamedSecrets, copies: readonly SecretCopy[] = [], { prune = false }: { prune?: boolean } = {}): Promise<void> {
   await ensurePrivateDir(dir);
   await chmod(dir, 0o700);
   const values: Readonly<Record<string, string>> = secrets;
@@ -51,6 +51,38 @@ export async function writeSecretFiles(dir: string, secrets: TenantSecrets | Nam
     if (value === undefined) continue; // not among these secrets (a rotation writes only the rotated ones)
     await writeSecretCopy(path.join(dir, copy.dir), copy, value);
   }
+  if (prune) await pruneSecretCopies(dir, copies);
+}
+
+const copyDirPattern = /^user-\d+-\d+$/;
+
+/**
+ * Removes the per-user copies the compose file no longer mounts (`copies`: all it mounts): a
+ * user-<uid>-<gid>/ folder no service runs as any more (a template that changed a uid, or dropped
+ * its user), and in a folder still used, a secret its service no longer reads. A copy is a secret
+ * too: none is kept on disk past its use. Only called with the copies of the file compose runs
+ * from now on (never before an upgrade is proven: a rollback goes back to the old file and its copies).
+ */
+export async function pruneSecretCopies(dir: string, copies: readonly SecretCopy[]): Promise<string[]> {
+  const wanted = new Map<string, Set<string>>();
+  for (const copy of copies) wanted.set(copy.dir, (wanted.get(copy.dir) ?? new Set()).add(copy.name));
+  const removed: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true }).catch(missingMeans([]));
+  for (const entry of entries) {
+    if (!entry.isDirectory() || !copyDirPattern.test(entry.name)) continue;
+    const names = wanted.get(entry.name);
+    if (!names) {
+      await rm(path.join(dir, entry.name), { recursive: true, force: true });
+      removed.push(entry.name);
+      continue;
+    }
+    for (const file of await readdir(path.join(dir, entry.name))) {
+      if (names.has(file)) continue;
+      await rm(path.join(dir, entry.name, file), { recursive: true, force: true });
+      removed.push(`${entry.name}/${file}`);
+    }
+  }
+  return removed;
 }
 
 /**

@@ -207,7 +207,7 @@ async function putInPlace(
   // Only the secret files, rewritten in place (the running containers' bind mounts see them); the
   // compose file, .env and the template's initdb/ are provision's and stay as they are. Each
   // service user's copy (what a non-root service mounts) is rewritten in place with them.
-  await writeSecretFiles(t.paths.secretsDir, to, secretCopiesOf(rendered));
+  await writeSecretFiles(t.paths.secretsDir, to, secretCopiesOf(rendered), { prune: true }); // the compose file stays: its copies are all that is kept
   await record('files-written');
   await site.reload(manager, recreate, names);
   await record('recreated');

@@ -44,7 +44,7 @@ export async function writeTenantFiles(
   await ensurePrivateDir(paths.dir);
   await chmod(paths.dir, 0o700);
   const project: Record<string, string> = files.project === undefined ? {} : { COMPOSE_PROJECT_NAME: files.project };
-  await writeSecretFiles(paths.secretsDir, files.secrets, secretCopiesOf(files.compose));
+  await writeSecretFiles(paths.secretsDir, files.secrets, secretCopiesOf(files.compose), { prune: true }); // written with the file that mounts them
   await writePrivateFile(paths.envFile, formatEnvFile({ ...project }, 'tenantctl: this tenant\'s compose project; its secrets are in secrets/ (never commit, never share)'));
   await writeFile(paths.composeFile, files.compose, { mode: 0o644 });
   await writeFile(paths.manifestFile, files.manifest, { mode: 0o644 });

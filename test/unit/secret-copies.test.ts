@@ -2,7 +2,7 @@
 // what tenantctl writes for it (secrets/env-file.ts), the remote engine's shipping, the swarm
 // stack, and the validation warning for a service without a user.
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -115,6 +115,39 @@ describe('writeSecretFiles with copies', () => {
       expect(readFileSync(copy, 'utf8')).toBe('d'.repeat(32));
       expect(readFileSync(path.join(dir, 'user-10001-10001', 'APP_DB_PASSWORD'), 'utf8')).toBe('d'.repeat(32));
       expect(readFileSync(path.join(dir, 'user-101-104', 'DB_PASSWORD'), 'utf8')).toBe('a'.repeat(32));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('pruning the copies no compose file mounts', () => {
+  it.runIf(process.getuid?.() === 0)('removes a user folder no service runs as any more and a secret its service no longer reads; the operator\'s files and the used copies stay', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tenantctl-prune-'));
+    try {
+      const copies = secretCopiesOf(withSecretCopies(rendered));
+      const secrets = { DB_PASSWORD: 'a'.repeat(32), APP_DB_PASSWORD: 'b'.repeat(32), JWT_SECRET: 'c'.repeat(32) };
+      // Left by an older render: a uid the template no longer names, and a secret user-10001 stopped reading.
+      mkdirSync(path.join(dir, 'user-999-999'), { recursive: true, mode: 0o700 });
+      writeFileSync(path.join(dir, 'user-999-999', 'DB_PASSWORD'), 'x'.repeat(32), { mode: 0o400 });
+      mkdirSync(path.join(dir, 'user-10001-10001'), { recursive: true, mode: 0o700 });
+      writeFileSync(path.join(dir, 'user-10001-10001', 'DB_PASSWORD'), 'x'.repeat(32), { mode: 0o400 });
+      mkdirSync(path.join(dir, 'not-a-copy'), { mode: 0o700 });
+      // Without prune (an upgrade before it is proven: a rollback needs the old copies), nothing goes.
+      await writeSecretFiles(dir, secrets, copies);
+      expect(existsSync(path.join(dir, 'user-999-999', 'DB_PASSWORD'))).toBe(true);
+      await writeSecretFiles(dir, secrets, copies, { prune: true });
+      expect(readdirSync(dir).sort()).toEqual(['APP_DB_PASSWORD', 'DB_PASSWORD', 'JWT_SECRET', 'not-a-copy', 'user-10001-10001', 'user-101-104']);
+      expect(readdirSync(path.join(dir, 'user-10001-10001')).sort()).toEqual(['APP_DB_PASSWORD', 'JWT_SECRET']);
+      expect(readdirSync(path.join(dir, 'user-101-104')).sort()).toEqual(['APP_DB_PASSWORD', 'DB_PASSWORD']);
+      // Nothing a copy holds is readable by anyone but its owner.
+      for (const folder of ['user-10001-10001', 'user-101-104']) {
+        expect(statSync(path.join(dir, folder)).mode & 0o077).toBe(0);
+        for (const file of readdirSync(path.join(dir, folder))) expect(statSync(path.join(dir, folder, file)).mode & 0o377).toBe(0);
+      }
+      // A compose file with no copies (a template without users): every copy goes.
+      await writeSecretFiles(dir, secrets, [], { prune: true });
+      expect(readdirSync(dir).filter((name) => name.startsWith('user-'))).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
