@@ -6,7 +6,7 @@
 // gets its secret copies and non-root services from its next upgrade, its data kept.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { containerOf, createHarness, inspect, type Harness } from './harness.js';
@@ -153,6 +153,11 @@ describe('upgrade', () => {
     const usersOf = async () => Object.fromEntries(await Promise.all((['db', 'redis', 'app', 'worker'] as const).map(async (s) => [s, (await inspect(await containerOf(project('u3'), s))).Config.User])));
     expect(await usersOf()).toEqual({ db: '', redis: '', app: '', worker: '' });
 
+    // A copy folder an older render left (a uid no service runs as now): the proven upgrade removes it.
+    const secretsDir = path.join(h.customersDir, 'u3', 'secrets');
+    mkdirSync(path.join(secretsDir, 'user-4242-4242'), { mode: 0o700 });
+    writeFileSync(path.join(secretsDir, 'user-4242-4242', 'DB_PASSWORD'), readFileSync(path.join(secretsDir, 'DB_PASSWORD')), { mode: 0o400 });
+
     const up = await h.cli(['upgrade', 'u3', '--template', path.join(shippedCrm, 'docker-compose.tenant.yml'), '--json']);
     expect(up.exitCode, up.why).toBe(0);
     expect(up.json().recreated).toEqual(['app', 'db', 'redis', 'worker']);
@@ -160,6 +165,13 @@ describe('upgrade', () => {
     // Its copies were written before compose mounted them; the data volumes were already the users'.
     const copy = statSync(path.join(h.customersDir, 'u3', 'secrets', 'user-101-103', 'DB_PASSWORD'));
     expect([copy.uid, copy.mode & 0o777]).toEqual([101, 0o400]);
+    const folders = readdirSync(secretsDir).filter((name) => name.startsWith('user-')).sort();
+    expect(folders).toEqual(['user-100-102', 'user-10001-10001', 'user-101-103']);
+    // No copy readable by group or others, nor its folder (the operator's files are 0600 in a 0700 folder).
+    for (const folder of folders) {
+      expect(statSync(path.join(secretsDir, folder)).mode & 0o077, folder).toBe(0);
+      for (const file of readdirSync(path.join(secretsDir, folder))) expect(statSync(path.join(secretsDir, folder, file)).mode & 0o377, `${folder}/${file}`).toBe(0);
+    }
     expect(await psql('u3', "SELECT name FROM crm.organizations WHERE slug = 'old-org'")).toBe('Old Org');
     const status = await h.cli(['status', 'u3', '--json']);
     expect(status.exitCode, status.why).toBe(0);
