@@ -156,7 +156,10 @@ export function findDiscrepancies(s: Snapshot): Finding[] {
         });
       } else {
         const present = new Set(stack.containers.map((c) => c.service));
-        const missing = (row.expectedServices ?? s.expectedServices).filter((service) => !present.has(service));
+        // On a swarm a stopped or suspended tenant's services are scaled to 0: the containers it has left
+        // are ended tasks' (a task replaced earlier, reaped by swarm a moment after the scale), so which
+        // services still have one says nothing about the stack.
+        const missing = s.swarm && row.status !== 'active' ? [] : (row.expectedServices ?? s.expectedServices).filter((service) => !present.has(service));
         const down = row.status === 'active' ? stack.containers.filter((c) => c.state !== 'running') : [];
         if (missing.length > 0 || down.length > 0) {
           const parts = [...(missing.length ? [`no ${missing.join(', ')} container`] : []), ...down.map((c) => `${c.service} ${c.state}`)];

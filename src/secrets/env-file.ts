@@ -1,10 +1,11 @@
 import path from 'node:path';
-import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { parseEnvFile } from '../common/env-file.js';
 import { ensurePrivateDir } from '../common/private-files.js';
 import { missingMeans } from '../common/ignore-failure.js';
 import { messageOf, TenantctlError } from '../common/errors.js';
 import { anySecretPattern, type NamedSecrets, type TenantSecrets } from './generate.js';
+import type { SecretCopy } from '../templates/secret-copies.js';
 
 // A tenant's secrets on the host: customers/<id>/secrets/<NAME>, one file per secret (DB_PASSWORD,
 // APP_DB_PASSWORD, REDIS_PASSWORD, JWT_SECRET), holding the value and nothing else, mode 0600 in a
@@ -18,17 +19,24 @@ export function secretsDirOf(tenantDir: string): string {
 }
 
 /**
- * Writes one private file per secret. A file that exists is rewritten in place (same inode): the
- * containers mount each file on its own (compose secrets are single-file bind mounts), and a bind
- * mount follows the inode, so a running container sees the new value at /run/secrets/<NAME> at once
- * (what a rotation needs, e.g. Redis's health check after CONFIG SET requirepass); a file replaced
- * by a rename would stay hidden from it until the container is recreated. A crash mid-write leaves
- * a short file, which readNamedSecretFiles refuses: the sealed copy is used instead.
+ * Writes one private file per secret, then each service user's own copy of those it reads
+ * (`copies`, from the rendered compose file: templates/secret-copies.ts): secrets/user-<uid>-<gid>/<NAME>,
+ * owned by that uid, mode 0400, so the service can start as that user and read it while no other
+ * uid can. The one function every writer of a tenant's secrets calls (provision and everything
+ * that provisions, upgrade, rotate-secrets), so the copies never lag the operator's files.
+ * A file that exists is rewritten in place (same inode): the containers mount each file on its own
+ * (compose secrets are single-file bind mounts), and a bind mount follows the inode, so a running
+ * container sees the new value at /run/secrets/<NAME> at once (what a rotation needs, e.g. Redis's
+ * health check after CONFIG SET requirepass); a file replaced by a rename would stay hidden from it
+ * until the container is recreated. A crash mid-write leaves a short file, which
+ * readNamedSecretFiles refuses: the sealed copy is used instead (and the copies are written again
+ * from it on the next render).
  */
-export async function writeSecretFiles(dir: string, secrets: TenantSecrets | NamedSecrets): Promise<void> {
+export async function writeSecretFiles(dir: string, secrets: TenantSecrets | NamedSecrets, copies: readonly SecretCopy[] = [], { prune = false }: { prune?: boolean } = {}): Promise<void> {
   await ensurePrivateDir(dir);
   await chmod(dir, 0o700);
-  for (const [name, value] of Object.entries(secrets)) {
+  const values: Readonly<Record<string, string>> = secrets;
+  for (const [name, value] of Object.entries(values)) {
     if (!anySecretPattern.test(value) || !/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`refusing to write ${name}: not a tenantctl secret`);
     const file = path.join(dir, name);
     // An operator may have made it 0400: writable again for its owner, then private whatever it was.
@@ -37,6 +45,66 @@ export async function writeSecretFiles(dir: string, secrets: TenantSecrets | Nam
     });
     await writeFile(file, value, { mode: 0o600 });
     await chmod(file, 0o600);
+  }
+  for (const copy of copies) {
+    const value = values[copy.name];
+    if (value === undefined) continue; // not among these secrets (a rotation writes only the rotated ones)
+    await writeSecretCopy(path.join(dir, copy.dir), copy, value);
+  }
+  if (prune) await pruneSecretCopies(dir, copies);
+}
+
+const copyDirPattern = /^user-\d+-\d+$/;
+
+/**
+ * Removes the per-user copies the compose file no longer mounts (`copies`: all it mounts): a
+ * user-<uid>-<gid>/ folder no service runs as any more (a template that changed a uid, or dropped
+ * its user), and in a folder still used, a secret its service no longer reads. A copy is a secret
+ * too: none is kept on disk past its use. Only called with the copies of the file compose runs
+ * from now on (never before an upgrade is proven: a rollback goes back to the old file and its copies).
+ */
+export async function pruneSecretCopies(dir: string, copies: readonly SecretCopy[]): Promise<string[]> {
+  const wanted = new Map<string, Set<string>>();
+  for (const copy of copies) wanted.set(copy.dir, (wanted.get(copy.dir) ?? new Set()).add(copy.name));
+  const removed: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true }).catch(missingMeans([]));
+  for (const entry of entries) {
+    if (!entry.isDirectory() || !copyDirPattern.test(entry.name)) continue;
+    const names = wanted.get(entry.name);
+    if (!names) {
+      await rm(path.join(dir, entry.name), { recursive: true, force: true });
+      removed.push(entry.name);
+      continue;
+    }
+    for (const file of await readdir(path.join(dir, entry.name))) {
+      if (names.has(file)) continue;
+      await rm(path.join(dir, entry.name, file), { recursive: true, force: true });
+      removed.push(`${entry.name}/${file}`);
+    }
+  }
+  return removed;
+}
+
+/**
+ * One copy: its folder (0700, the operator's: the engine, not the container, opens the path) and
+ * the file, rewritten in place, then given to the container's uid, mode 0400. As root (tenantctl
+ * runs as root on a host whose containers need copies) the 0400 file is writable again; another
+ * operator cannot give a file away, which is said, not worked around.
+ */
+async function writeSecretCopy(copyDir: string, copy: SecretCopy, value: string): Promise<void> {
+  await mkdir(copyDir, { recursive: true, mode: 0o700 });
+  await chmod(copyDir, 0o700);
+  const file = path.join(copyDir, copy.name);
+  try {
+    await writeFile(file, value, { mode: 0o400 });
+    await chown(file, copy.uid, copy.gid);
+    await chmod(file, 0o400);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EPERM' || code === 'EACCES') {
+      throw new TenantctlError('usage', `cannot give ${file} to uid ${copy.uid} (the service's user): only root can (tenantctl runs as uid ${process.getuid?.() ?? '?'}); run tenantctl as root, or drop the service's numeric user: from the template so it starts as root and copies its secrets itself`, { cause: error });
+    }
+    throw error;
   }
 }
 

@@ -5,6 +5,7 @@ import { parseTenantId } from '../tenants/input.js';
 import { holdTenant } from '../tenants/hold.js';
 import { LostLockError } from '../admin-db/database.js';
 import { writeSecretFiles } from './env-file.js';
+import { secretCopiesOf, secretReferenceName } from '../templates/secret-copies.js';
 import { requireComposeFile, requireTenantFor, servicesOf, tenantNamedSecretsFor, type Day2Target } from '../tenants/day2-target.js';
 import { loadTenantTemplate } from '../tenants/tenant-template.js';
 import { tenantValuesOf } from '../backups/tenant-state.js';
@@ -83,7 +84,7 @@ export function parseOnly(raw: unknown, declared: readonly string[]): string[] {
 /** Services that read a secret from its file (its compose `secrets:`), and so are recreated to get a new value. */
 function mountersOf(rendered: string, secret: string, running: readonly string[]): string[] {
   const services = ((parse(rendered, { merge: true, maxAliasCount: -1 }) ?? {}) as { services?: Record<string, { secrets?: unknown[] }> }).services ?? {};
-  return running.filter((service) => (services[service]?.secrets ?? []).some((entry) => (typeof entry === 'string' ? entry : (entry as { source?: string })?.source) === secret));
+  return running.filter((service) => (services[service]?.secrets ?? []).some((entry) => secretReferenceName(entry) === secret));
 }
 
 /**
@@ -204,8 +205,9 @@ async function putInPlace(
   await record('applied');
   c.reporter.step(`writing the secrets to ${t.paths.dir}/`);
   // Only the secret files, rewritten in place (the running containers' bind mounts see them); the
-  // compose file, .env and the template's initdb/ are provision's and stay as they are.
-  await writeSecretFiles(t.paths.secretsDir, to);
+  // compose file, .env and the template's initdb/ are provision's and stay as they are. Each
+  // service user's copy (what a non-root service mounts) is rewritten in place with them.
+  await writeSecretFiles(t.paths.secretsDir, to, secretCopiesOf(rendered), { prune: true }); // the compose file stays: its copies are all that is kept
   await record('files-written');
   await site.reload(manager, recreate, names);
   await record('recreated');

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { labelsOf, relativeBind } from '../templates/compose-tree.js';
 import { isRecord } from '../templates/render-compose.js';
+import { numericUser } from '../templates/secret-copies.js';
 
 export class RemoteComposeError extends Error {}
 
@@ -15,7 +16,9 @@ export interface ShippedVolume {
   /** The key under top-level `volumes:`; compose names it <project>_<key>. */
   key: string;
   /** Files to put in it: a local file or directory (copied whole) -> its path inside the volume. */
-  entries: Array<{ source: string; target: string; kind: 'file' | 'dir'; /** Forced mode for files (secrets: 0400, readable by root only). */ mode?: number }>;
+  entries: Array<{ source: string; target: string; kind: 'file' | 'dir'; /** Forced mode for files (secrets: 0400, readable by their owner only). */ mode?: number }>;
+  /** Who owns the volume's folder and files (a non-root service's secrets: its uid); root when absent. */
+  owner?: { uid: number; gid: number };
 }
 
 export interface RemoteCompose {
@@ -63,7 +66,10 @@ export function remoteCompose(renderedText: string, baseDir: string): RemoteComp
         }
         entries.push({ source: path.resolve(baseDir, definition.file), target: path.posix.basename(target), kind: 'file', mode: 0o400 });
       }
-      volumes.set(key, { key, entries });
+      // A service that starts as its own user owns its secrets (templates/secret-copies.ts): the
+      // volume holds that user's copies, owned by it, 0400, as on a local engine.
+      const owner = numericUser(service.user);
+      volumes.set(key, { key, entries, ...(owner ? { owner } : {}) });
       mounts.push(`${key}:${secretsMount}:ro`);
       delete service.secrets;
       shipsHere = true;

@@ -38,7 +38,8 @@ export async function composeTargetFor(host: DockerHost, target: ComposeTarget, 
 /**
  * Creates each volume as compose would (its project and volume labels, so `compose down -v` and
  * removal by project label take it too) and fills them all through one short-lived container of
- * the stack's own image: a tar stream on its stdin, extracted as root, the old content removed first.
+ * the stack's own image: a tar stream on its stdin, extracted as root with the owners it names
+ * (root, or a non-root service's uid for its secrets), the old content removed first.
  */
 async function shipVolumes(host: DockerHost, project: string, volumes: ShippedVolume[], image: string, signal?: AbortSignal): Promise<void> {
   const entries: TarEntry[] = [];
@@ -48,10 +49,12 @@ async function shipVolumes(host: DockerHost, project: string, volumes: ShippedVo
     await host.docker(['volume', 'create', '--label', `com.docker.compose.project=${project}`, '--label', `com.docker.compose.volume=${volume.key}`, '--label', 'tenantctl.managed=true', name], { signal });
     mounts.push('-v', `${name}:/tenantctl-files/${volume.key}`);
     const secretVolume = volume.entries.some((entry) => entry.mode !== undefined);
-    entries.push({ name: `${volume.key}/`, mode: secretVolume ? 0o700 : 0o755 });
-    for (const entry of volume.entries) entries.push(...(await collect(entry, volume.key)));
+    entries.push({ name: `${volume.key}/`, mode: secretVolume ? 0o700 : 0o755, ...volume.owner });
+    for (const entry of volume.entries) entries.push(...(await collect(entry, volume.key)).map((file) => ({ ...file, ...volume.owner })));
   }
-  const script = 'set -e; for d in /tenantctl-files/*; do find "$d" -mindepth 1 -delete; done; tar -x -o -C /tenantctl-files';
+  // Extracted as root, tar keeps each entry's uid and gid as archived (no owner names in the headers):
+  // root's, or a non-root service's for its secrets.
+  const script = 'set -e; for d in /tenantctl-files/*; do find "$d" -mindepth 1 -delete; done; tar -x -C /tenantctl-files';
   const { execa } = await import('execa');
   const result = await execa('docker', ['run', '--rm', '-i', '--network', 'none', '--user', '0:0', '--entrypoint', 'sh', '--label', 'tenantctl.managed=true', ...mounts, image, '-c', script], {
     input: tarArchive(entries),

@@ -2,7 +2,7 @@
 // What swarm can express is translated (mem_limit/cpus/pids_limit -> deploy.resources, restart ->
 // deploy.restart_policy, tmpfs -> tmpfs mounts, cap_add/cap_drop/read_only as they are (services
 // take them since Engine 20.10, API 1.41), relative bind mounts -> swarm configs, file
-// secrets -> swarm secrets with mode 0400, the bridge network -> an overlay network); what it
+// secrets -> swarm secrets with mode 0400 (a service reading them starts as root), the bridge network -> an overlay network); what it
 // cannot (build, container_name, profiles, depends_on conditions it cannot wait for, privileges) is
 // refused with the reason, before anything is deployed.
 //
@@ -15,6 +15,10 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { labelsOf, relativeBind } from '../templates/compose-tree.js';
 import { isRecord } from '../templates/render-compose.js';
+import { foldSecretCopies, numericUser } from '../templates/secret-copies.js';
+
+/** What an entrypoint that starts as root to copy its secrets and drop to its user needs (docs/templates.md, "Hardening"). */
+const rootEntrypointCaps = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'];
 
 export class SwarmRenderError extends Error {
   constructor(readonly reasons: string[]) {
@@ -76,8 +80,11 @@ const refused: Record<string, string> = {
 export function swarmRender({ rendered, directories, node, project, images, secretNames }: SwarmRenderInput): SwarmRender {
   const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
   if (!isRecord(tree) || !isRecord(tree.services)) throw new SwarmRenderError(['the file has no services']);
+  // Per-user copies are compose's answer to bind-mounted secrets: folded back into the declared ones.
+  foldSecretCopies(tree);
   const reasons: string[] = [];
   const notes: string[] = [];
+  startAsRootForSecrets(tree.services, notes);
   const configs: Record<string, { file: string; labels?: Record<string, string> }> = {};
   const stackLabels = labelsOf(tree);
 
@@ -225,4 +232,23 @@ function hostModePort(port: unknown, service: string, reasons: string[]): unknow
     return port;
   }
   return { target: Number(match[2]), published: Number(match[1]), protocol: match[3] ?? 'tcp', mode: 'host' };
+}
+
+/**
+ * On a swarm, a service that reads secrets starts as root, as every one did before the templates
+ * named their users: its entrypoint copies the root-owned 0400 secrets into a /run/tenantctl tmpfs
+ * for its user and drops to it (with back only the capabilities that takes). Its non-root start
+ * needs tmpfs mounts owned by its uid, which a swarm service's tmpfs cannot be (no owner option),
+ * so here it keeps the old start; services without secrets keep their user.
+ */
+function startAsRootForSecrets(services: Record<string, unknown>, notes: string[]): void {
+  for (const [name, service] of Object.entries(services)) {
+    if (!isRecord(service) || !numericUser(service.user) || !Array.isArray(service.secrets) || service.secrets.length === 0) continue;
+    delete service.user;
+    const caps = Array.isArray(service.cap_add) ? service.cap_add.map(String) : [];
+    service.cap_add = [...new Set([...caps, ...rootEntrypointCaps])];
+    const tmpfs = Array.isArray(service.tmpfs) ? service.tmpfs.map(String) : service.tmpfs === undefined ? [] : [String(service.tmpfs)];
+    if (!tmpfs.some((entry) => entry.split(':')[0] === '/run/tenantctl')) service.tmpfs = [...tmpfs, '/run/tenantctl:mode=0700,size=64k'];
+    notes.push(`service ${name}: starts as root to copy its secrets for its user (a swarm tmpfs cannot be given to its uid)`);
+  }
 }

@@ -9,6 +9,7 @@ import type { DockerHost } from '../engine/docker-host.js';
 import { imageExists } from '../engine/docker.js';
 import { relativeBindsOf } from '../templates/compose-tree.js';
 import { isRecord } from '../templates/render-compose.js';
+import { foldSecretCopies } from '../templates/secret-copies.js';
 import { swarmRender, SwarmRenderError } from './swarm-render.js';
 import { liveSecretNames, pinOf, pinRepository } from './stack-versions.js';
 import { reapOrphans } from '../stack/orphans.js';
@@ -419,6 +420,7 @@ export function serviceImagesOf(rendered: string): Record<string, string> {
 /** The keys of a compose file's top-level secrets. */
 export function secretKeysOf(rendered: string): string[] {
   const tree = parse(rendered, { merge: true, maxAliasCount: -1 }) as unknown;
+  if (isRecord(tree)) foldSecretCopies(tree); // the declared secrets, not a compose render's per-user copies
   return isRecord(tree) && isRecord(tree.secrets) ? Object.keys(tree.secrets) : [];
 }
 

@@ -1,4 +1,5 @@
 import { isRecord } from './render-compose.js';
+import { numericUser } from './secret-copies.js';
 
 // What every service of a shipped template has (docs/templates.md, "Hardening"), and what
 // validation warns about when an operator's template leaves it out: a warning, not an error,
@@ -19,6 +20,9 @@ export function hardeningWarnings(tree: Record<string, unknown>): string[] {
     if (service.read_only !== true && service.read_only !== 'true') missing.push('read_only: true (with tmpfs where it writes)');
     const deployPids = isRecord(service.deploy) && isRecord(service.deploy.resources) && isRecord(service.deploy.resources.limits) ? service.deploy.resources.limits.pids : undefined;
     if (!(Number(service.pids_limit ?? deployPids) > 0)) missing.push('pids_limit: "{{pids_limit}}"');
+    // Non-root from the start: a numeric user (a name cannot be resolved without the image, and
+    // tenantctl gives a service's secret copies to a uid: secret-copies.ts).
+    if (!numericUser(service.user)) missing.push(service.user === undefined ? 'user: "<uid>:<gid>" (a non-root user from the start)' : `non-root numeric user: (it says ${JSON.stringify(String(service.user))}; tenantctl needs the uid to give it its secrets)`);
     if (missing.length > 0) warnings.push(`services.${name}: not hardened: no ${missing.join(', no ')}`);
   }
   return warnings;

@@ -14,6 +14,8 @@ import type { TemplateBlock } from './block-schema.js';
 // here, so all it can reach is its own archive.
 
 export const walArchiveVolume = 'wal-archive';
+/** What an entrypoint that starts as root to copy its secrets and drop to its user needs (docs/templates.md, "Hardening"). */
+const rootEntrypointCaps = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'];
 export const walArchiveMount = '/archive';
 
 export interface WalArchiveSettings {
@@ -58,6 +60,16 @@ export function withWalArchive(rendered: string, service: string, settings: WalA
   document.setIn(['services', service, 'entrypoint'], document.createNode(['/bin/sh', '-c', prepare, 'pitr-entrypoint']));
   document.setIn(['services', service, 'command'], document.createNode([...command, ...archiving]));
   document.setIn(['services', service, 'volumes'], document.createNode(volumes));
+  // The archive volume is new and empty, so Docker makes it root's (the image has no /archive to
+  // take an owner from): only root can give it to postgres. So this server starts as root, as
+  // before services started as their users: the entrypoint copies its secrets (the operator's
+  // files, no per-user copies: templates/secret-copies.ts skips a root service) into a tmpfs for
+  // postgres and drops to it, with back only the capabilities that takes.
+  if (svc.user !== undefined) document.setIn(['services', service, 'user'], '0:0');
+  const caps = Array.isArray(svc.cap_add) ? svc.cap_add.map(String) : [];
+  document.setIn(['services', service, 'cap_add'], document.createNode([...new Set([...caps, ...rootEntrypointCaps])]));
+  const tmpfs = Array.isArray(svc.tmpfs) ? svc.tmpfs.map(String) : svc.tmpfs === undefined ? [] : [String(svc.tmpfs)];
+  if (!tmpfs.some((entry) => entry.split(':')[0] === '/run/tenantctl')) document.setIn(['services', service, 'tmpfs'], document.createNode([...tmpfs, '/run/tenantctl:mode=0700,size=64k']));
   if (!document.hasIn(['volumes'])) document.set('volumes', document.createNode({}));
   document.setIn(['volumes', walArchiveVolume], document.createNode({ labels }));
   return document.toString({ lineWidth: 0 });

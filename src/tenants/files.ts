@@ -4,6 +4,7 @@ import { ensurePrivateDir, writePrivateFile } from '../common/private-files.js';
 import { formatEnvFile } from '../common/env-file.js';
 import type { NamedSecrets, TenantSecrets } from '../secrets/generate.js';
 import { secretsDirOf, writeSecretFiles } from '../secrets/env-file.js';
+import { secretCopiesOf } from '../templates/secret-copies.js';
 
 export interface TenantPaths {
   dir: string;
@@ -30,7 +31,8 @@ export function tenantPaths(customersDir: string, id: string): TenantPaths {
 /**
  * Writes everything compose needs for one tenant. The folder is 0700; the secrets are files in
  * secrets/ (0700, each file 0600), which the template mounts as compose secrets; .env (0600) holds no
- * secret.
+ * secret. Each service user's own copies of its secrets (what the compose file mounts) are written
+ * with the secrets (secrets/user-<uid>-<gid>/, templates/secret-copies.ts).
  * With `project`, the .env also names the compose project (COMPOSE_PROJECT_NAME), so compose run by
  * hand from customers/<id>/ (which reads that .env itself) finds the stack tenantctl made, instead of
  * a project named after the folder.
@@ -42,7 +44,7 @@ export async function writeTenantFiles(
   await ensurePrivateDir(paths.dir);
   await chmod(paths.dir, 0o700);
   const project: Record<string, string> = files.project === undefined ? {} : { COMPOSE_PROJECT_NAME: files.project };
-  await writeSecretFiles(paths.secretsDir, files.secrets);
+  await writeSecretFiles(paths.secretsDir, files.secrets, secretCopiesOf(files.compose), { prune: true }); // written with the file that mounts them
   await writePrivateFile(paths.envFile, formatEnvFile({ ...project }, 'tenantctl: this tenant\'s compose project; its secrets are in secrets/ (never commit, never share)'));
   await writeFile(paths.composeFile, files.compose, { mode: 0o644 });
   await writeFile(paths.manifestFile, files.manifest, { mode: 0o644 });

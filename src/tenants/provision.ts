@@ -20,6 +20,7 @@ import { readNamedSecretFiles } from '../secrets/env-file.js';
 import { configuredTemplate, hostValuesOf, portRangesOf } from '../templates/configured.js';
 import { pitrService, withWalArchive } from '../templates/wal-archive.js';
 import { assertValidTemplate, renderTemplateWith, sampleRender, templateWarnings } from '../templates/validate.js';
+import { withSecretCopies } from '../templates/secret-copies.js';
 import { fillBlockText, templateValues } from '../templates/values.js';
 import type { Template } from '../templates/template.js';
 import { tenantPaths, writeTenantFiles, type TenantPaths } from './files.js';
@@ -459,7 +460,10 @@ export function renderTenant(template: Template, { id, name, plan, reservation, 
     // A plan with point-in-time recovery: its PostgreSQL archives WAL into a volume of its own (src/pitr/).
     const rendered = config.plans[plan].pitr ? withWalArchive(plain, pitrService(template.block, template.name), { archiveTimeoutSeconds: config.pitr.archiveTimeoutSeconds }) : plain;
     // A remote host or a swarm publishes the front door's port only; the rest is reached through the engine.
-    return ctx.dockerHost.keepsPortsPrivate ? unpublishPrivatePorts(rendered, template.block, reservation.ports) : rendered;
+    const published = ctx.dockerHost.keepsPortsPrivate ? unpublishPrivatePorts(rendered, template.block, reservation.ports) : rendered;
+    // Compose mounts a file secret with the host file's owner: a service that starts as its own
+    // user gets its own copies (none on a swarm, where such a service starts as root: swarm/swarm-render.ts).
+    return ctx.dockerHost.kind === 'swarm' ? published : withSecretCopies(published);
   } catch (error) {
     if (error instanceof TemplateError) throw new TenantctlError('usage', `template ${template.name} (${template.composeFile}): ${error.message}`);
     throw error;

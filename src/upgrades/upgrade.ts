@@ -1,5 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { writeTemplateFiles } from '../tenants/files.js';
+import { pruneSecretCopies, writeSecretFiles } from '../secrets/env-file.js';
+import { secretCopiesOf } from '../templates/secret-copies.js';
 import { reapOrphans } from '../stack/orphans.js';
 import { parseDocument } from 'yaml';
 import type { DockerHost } from '../engine/docker-host.js';
@@ -243,6 +245,9 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
       await ctx.pause('upgrade:begun');
       // The template's own files first (initdb/): a tenant from before its template mounted ./initdb has none.
       await writeTemplateFiles(t.paths, template.initdbDir ?? null);
+      // Each non-root service's own copies of its secrets: a tenant provisioned before its
+      // template named users (or moved to new uids) gets them here, before compose mounts them.
+      await writeSecretFiles(t.paths.secretsDir, secrets, secretCopiesOf(rendered));
       await writeFile(t.paths.composeFile, rendered, { mode: 0o644 });
       await journal.step(op, 'file-written');
       await site.bringUp(ctx, t);
@@ -289,6 +294,11 @@ async function commitUpgrade(ctx: Context, site: UpgradeSite, journal: Operation
     if (op.data.plan !== t.record.plan) await client.query('UPDATE admin_customers SET plan = $2, updated_at = now() WHERE id = $1', [id, op.data.plan]);
     await recordAudit(db, client, id, 'tenant.upgraded', summary(good), { ...summary(deployment), recreated });
   });
+  // The new file is the one compose runs from now on (no rollback past this): the copies it no
+  // longer mounts go (a uid the template changed). Best effort: the next writer of the secrets prunes too.
+  await pruneSecretCopies(t.paths.secretsDir, secretCopiesOf(op.data.rendered)).catch(
+    (problem) => ctx.reporter.info(`the upgrade is recorded; removing the secret copies it no longer mounts failed: ${messageOf(problem)} (the next rotate-secrets or upgrade tries again)`),
+  );
   // The new state is the last good one now: its images kept, and on a swarm node the older pins go.
   await site.settle(ctx, t.record.composeProject, deployment.images).then(
     (note) => note && ctx.reporter.info(note),

@@ -388,7 +388,7 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
     expect((await fetch(`${p.json().url}/api/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'moved note' }) })).status).toBe(201);
     await edgeSql('here', 'CREATE TABLE marks (n INTEGER)');
     await edgeSql('here', 'INSERT INTO marks VALUES (7)');
-    expect(await run('here', 'redis', ['sh', '-c', 'redis-cli --no-auth-warning --askpass SET moved yes </run/tenantctl/REDIS_PASSWORD'])).toBe('OK');
+    expect(await run('here', 'redis', ['sh', '-c', 'redis-cli --no-auth-warning --askpass SET moved yes </run/secrets/REDIS_PASSWORD'])).toBe('OK');
     const before = await db('here');
     await before.query('CREATE TABLE marks (n int); INSERT INTO marks SELECT generate_series(1, 50)');
     await before.end();
@@ -401,7 +401,7 @@ describe('a fleet with a front door, and moves that fail or are killed', () => {
     const notes = await (await fetch(`${row.app_url}/api/notes`)).json();
     expect(notes.notes.map((n: any) => n.text)).toEqual(['moved note']);
     expect(await edgeSql('there', 'SELECT n FROM marks')).toBe('[(7,)]');
-    expect(await run('there', 'redis', ['sh', '-c', 'redis-cli --no-auth-warning --askpass GET moved </run/tenantctl/REDIS_PASSWORD'])).toBe('yes');
+    expect(await run('there', 'redis', ['sh', '-c', 'redis-cli --no-auth-warning --askpass GET moved </run/secrets/REDIS_PASSWORD'])).toBe('yes');
     const after = await db('there');
     try {
       expect((await after.query('SELECT count(*)::int AS n, sum(n)::int AS total FROM marks')).rows[0]).toEqual({ n: 50, total: 1275 });

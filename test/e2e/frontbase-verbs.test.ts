@@ -46,7 +46,7 @@ async function edgeSql(tenant: string, sql: string): Promise<string> {
 async function redisCli(tenant: string, args: string[]): Promise<string> {
   const c = await containerOf(project(tenant), 'redis');
   const quoted = args.map((a) => `'${a}'`).join(' ');
-  return (await dockerExec(c, ['sh', '-c', `redis-cli --no-auth-warning --askpass ${quoted} </run/tenantctl/REDIS_PASSWORD`])).stdout.trim();
+  return (await dockerExec(c, ['sh', '-c', `redis-cli --no-auth-warning --askpass ${quoted} </run/secrets/REDIS_PASSWORD`])).stdout.trim();
 }
 
 /** The tenant's data in all four pieces as one comparable value. */

@@ -112,14 +112,23 @@ describe('a crm tenant beside two frontbase tenants', () => {
     expect(await servicesOf('crm1')).toEqual(['app', 'db', 'redis', 'worker']);
   });
 
-  it('runs every container hardened; frontend and edge (no secrets) as their user from the start', async () => {
+  it('runs every container hardened, each as its own non-root user from the start', async () => {
     const check = await execa('node', [path.resolve(import.meta.dirname, '../../scripts/hardening-check.mjs'), `${h.prefix}-fb-pg`, '--json'], { reject: false });
     expect(check.exitCode, check.stdout).toBe(0);
     const report = JSON.parse(check.stdout);
-    // 6 containers x 12 checks; the four services that copy root-only secrets start as root.
-    expect(report.passing, check.stdout).toBe(68);
-    expect((await inspect(await containerOf(`${h.prefix}-fb-pg`, 'frontend'))).Config.User).toBe('www-data');
-    expect((await inspect(await containerOf(`${h.prefix}-fb-pg`, 'edge'))).Config.User).toBe('10002:10002');
+    // 6 containers x 12 checks, every one passing: the services with secrets mount their user's copies.
+    expect(report.passing, check.stdout).toBe(72);
+    const users = { frontend: '33:33', backend: '10002:10002', edge: '10002:10002', redis: '100:102', 'redis-http': '102:104', postgres: '101:103' };
+    for (const [service, user] of Object.entries(users)) {
+      const container = await containerOf(`${h.prefix}-fb-pg`, service);
+      const c = await inspect(container);
+      expect(c.Config.User, service).toBe(user);
+      expect(c.HostConfig.CapAdd ?? [], service).toEqual([]);
+      const top = await execa('docker', ['top', container, '-o', 'uid,pid,args'], { timeout: 30_000 });
+      const uids = top.stdout.split('\n').slice(1).filter(Boolean).map((line) => line.trim().split(/\s+/)[0]);
+      expect(uids.length, top.stdout).toBeGreaterThan(0);
+      expect(new Set(uids), `${service}: ${top.stdout}`).toEqual(new Set([user.split(':')[0]]));
+    }
   });
 
   it("answers frontbase's /health through the published frontend port, and the page's API through it", async () => {
@@ -192,7 +201,7 @@ describe('a crm tenant beside two frontbase tenants', () => {
     expect(await (await fetch(`${base}/SET/greeting/hello`, { headers: auth('tenantctl', token) })).json()).toEqual({ SET: [true, 'OK'] });
     // The value is in this tenant's Redis (read through its password-protected redis service).
     const redis = await containerOf(project('fb-plain'), 'redis');
-    const read = await dockerExec(redis, ['sh', '-c', 'redis-cli --askpass GET greeting </run/tenantctl/REDIS_PASSWORD']);
+    const read = await dockerExec(redis, ['sh', '-c', 'redis-cli --askpass GET greeting </run/secrets/REDIS_PASSWORD']);
     expect(read.stdout.trim()).toBe('hello');
   });
 

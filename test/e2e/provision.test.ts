@@ -52,17 +52,26 @@ describe('provision and deprovision two tenants', () => {
     expect(app.Config.Labels['com.docker.compose.version']).toMatch(/^2\./);
   });
 
-  it('runs every container hardened: capabilities dropped, no-new-privileges, read-only root, the plan\'s pids limit', async () => {
+  it('runs every container hardened: capabilities dropped, no-new-privileges, read-only root, the plan\'s pids limit, non-root from the start', async () => {
     // scripts/hardening-check.mjs: 12 checks a container, 4 of them required (exit 1 when one fails).
     const { execa } = await import('execa');
     for (const [id, pids] of [['acme', 512], ['globex', 256]] as const) {
       const check = await execa('node', [path.resolve(import.meta.dirname, '../../scripts/hardening-check.mjs'), `${h.prefix}-${id}`, '--json'], { reject: false });
       const report = JSON.parse(check.stdout);
       expect(check.exitCode, check.stdout).toBe(0);
-      // Only "a non-root user from the start" fails: each entrypoint must read root-only compose secrets.
-      expect(report.passing, check.stdout).toBe(44);
-      for (const service of ['db', 'redis', 'app', 'worker']) {
-        const c = await inspect(await containerOf(`${h.prefix}-${id}`, service));
+      // Every check, "a non-root user from the start" included: each service reads its own copies.
+      expect(report.passing, check.stdout).toBe(48);
+      for (const [service, user] of [['db', '101:103'], ['redis', '100:102'], ['app', '10001:10001'], ['worker', '10001:10001']] as const) {
+        const container = await containerOf(`${h.prefix}-${id}`, service);
+        const c = await inspect(container);
+        expect(c.Config.User, service).toBe(user);
+        // From the first process: no process of the container runs as root, tini included (Docker
+        // starts the first process as the configured user; nothing could switch back to root).
+        const top = await execa('docker', ['top', container, '-o', 'uid,pid,args'], { timeout: 30_000 });
+        const uids = top.stdout.split('\n').slice(1).filter(Boolean).map((line) => line.trim().split(/\s+/)[0]);
+        expect(uids.length, top.stdout).toBeGreaterThan(0);
+        expect(new Set(uids), `${service}: ${top.stdout}`).toEqual(new Set([user.split(':')[0]]));
+        expect(c.HostConfig.CapAdd ?? [], service).toEqual([]);
         expect(c.HostConfig.CapDrop).toEqual(['ALL']);
         expect(c.HostConfig.SecurityOpt).toContain('no-new-privileges:true');
         expect(c.HostConfig.ReadonlyRootfs).toBe(true);

@@ -4,6 +4,8 @@
 // new values were applied puts the old ones back, and they work. Audit rows never hold a value.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { containerOf, createHarness, type Harness } from './harness.js';
@@ -65,6 +67,20 @@ async function works(s: Record<string, string>): Promise<Record<string, boolean>
   };
 }
 
+/** Each service user's copies (what the non-root services mount) hold `values`, owned by that user, 0400. */
+function expectCopies(values: Record<string, string>): void {
+  const users = { 'user-101-103': ['DB_PASSWORD', 'APP_DB_PASSWORD'], 'user-100-102': ['REDIS_PASSWORD'], 'user-10001-10001': ['APP_DB_PASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET'] };
+  for (const [dir, names] of Object.entries(users)) {
+    const uid = Number(dir.split('-')[1]);
+    for (const name of names) {
+      const file = path.join(h.customersDir, 'r1', 'secrets', dir, name);
+      expect(readFileSync(file, 'utf8'), file).toBe(values[name]);
+      const info = statSync(file);
+      expect([info.uid, info.mode & 0o777], file).toEqual([uid, 0o400]);
+    }
+  }
+}
+
 const allWork = { owner: true, app: true, redis: true };
 const noneWork = { owner: false, app: false, redis: false };
 
@@ -91,6 +107,12 @@ describe('rotate-secrets', () => {
     expect(await containerOf(`${h.prefix}-r1`, 'app')).not.toBe(appBefore);
     expect(await containerOf(`${h.prefix}-r1`, 'db')).toBe(dbBefore); // the database's passwords change in the server
     const db = await containerOf(`${h.prefix}-r1`, 'db');
+    // The database was not recreated: its own copies (owned by postgres) were rewritten in place,
+    // so the running container already reads the new values.
+    for (const name of ['DB_PASSWORD', 'APP_DB_PASSWORD']) {
+      expect((await execa('docker', ['exec', db, 'cat', `/run/secrets/${name}`])).stdout, name).toBe(after[name]);
+    }
+    expectCopies(after);
     expect((await execa('docker', ['exec', db, 'psql', '-X', '-A', '-t', '-U', 'tenant_owner', '-d', 'tenant', '-c', "SELECT name FROM crm.organizations WHERE slug = 'kept'"])).stdout.trim()).toBe('Kept');
     const status = await h.cli(['status', 'r1', '--json']);
     expect(status.exitCode, status.why).toBe(0);
@@ -108,6 +130,7 @@ describe('rotate-secrets', () => {
     expect(after.REDIS_PASSWORD).not.toBe(before.REDIS_PASSWORD);
     expect({ ...after, REDIS_PASSWORD: '' }).toEqual({ ...before, REDIS_PASSWORD: '' });
     expect(await works(after)).toEqual(allWork);
+    expectCopies(after);
     const bad = await h.cli(['rotate-secrets', 'r1', '--only', 'ldap', '--json']);
     expect(bad.exitCode, bad.why).toBe(2);
   }, 300_000);
@@ -125,6 +148,7 @@ describe('rotate-secrets', () => {
     expect(JSON.parse(String(result.stdout)).error.details.join('\n')).toMatch(/old secrets were put back everywhere and proven to work/);
     expect(await secrets()).toEqual(before);
     expect(await works(before)).toEqual(allWork);
+    expectCopies(before);
     const status = await h.cli(['status', 'r1', '--json']);
     expect(status.exitCode, status.why).toBe(0);
   }, 300_000);

@@ -1,8 +1,10 @@
 // Secrets reach the tenant's containers as files, never as environment variables: `docker inspect`
 // of every container and the environment and command line of every process in it hold none of the
 // tenant's four secrets; on the host they are customers/<id>/secrets/<NAME> (0600 in a 0700
-// folder); inside a container only the service's own user can read its copies. Both compose
-// flavours: v2 (the default) and docker-compose 1.29 (TENANTCTL_COMPOSE=v1), one tenant each.
+// folder), and each service's own copies in secrets/user-<uid>-<gid>/ (0400, owned by the uid it
+// starts as: no service starts as root); inside a container only the service's own user can read
+// its secrets, and no other service's user can. Both compose flavours: v2 (the default) and
+// docker-compose 1.29 (TENANTCTL_COMPOSE=v1), one tenant each.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -12,13 +14,15 @@ import { containerOf, createHarness, dockerExec, inspect, type Harness } from '.
 const secretNames = ['DB_PASSWORD', 'APP_DB_PASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET'] as const;
 type Secrets = Record<(typeof secretNames)[number], string>;
 
-/** Each service: its user, the secrets it is given, and where its entrypoint copies them. */
+/** Each service: its user (name, uid, gid: it starts as it), and the secrets it is given. */
 const services = {
-  db: { user: 'postgres', secrets: ['DB_PASSWORD', 'APP_DB_PASSWORD'], copies: ['POSTGRES_PASSWORD', 'APP_DB_PASSWORD'] },
-  redis: { user: 'redis', secrets: ['REDIS_PASSWORD'], copies: ['REDIS_PASSWORD', 'redis.conf'] },
-  app: { user: 'app', secrets: ['APP_DB_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD'], copies: ['JWT_SECRET', 'PGPASSWORD', 'REDIS_PASSWORD'] },
-  worker: { user: 'app', secrets: ['APP_DB_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD'], copies: ['JWT_SECRET', 'PGPASSWORD', 'REDIS_PASSWORD'] },
+  db: { user: 'postgres', uid: 101, gid: 103, secrets: ['DB_PASSWORD', 'APP_DB_PASSWORD'] },
+  redis: { user: 'redis', uid: 100, gid: 102, secrets: ['REDIS_PASSWORD'] },
+  app: { user: 'app', uid: 10001, gid: 10001, secrets: ['APP_DB_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD'] },
+  worker: { user: 'app', uid: 10001, gid: 10001, secrets: ['APP_DB_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD'] },
 } as const;
+/** The uids of every service, each tried against the others' secrets. */
+const serviceUids = [...new Set(Object.values(services).map((s) => s.uid))];
 
 const flavours = [
   { id: 'acme', compose: 'v2' },
@@ -75,11 +79,23 @@ describe.each(flavours)('tenant $id through compose $compose', ({ id, compose })
   it('keeps the secrets on the host as one private file each, and nowhere else in customers/<id>/', async () => {
     const dir = path.join(h.customersDir, id);
     expect(statSync(path.join(dir, 'secrets')).mode & 0o777).toBe(0o700);
-    expect(readdirSync(path.join(dir, 'secrets')).sort()).toEqual([...secretNames].sort());
+    const copyDirs = [...new Set(Object.values(services).map((s) => `user-${s.uid}-${s.gid}`))];
+    expect(readdirSync(path.join(dir, 'secrets')).sort()).toEqual([...secretNames, ...copyDirs].sort());
     const secrets = secretsOf(id);
     for (const name of secretNames) {
       expect([0o600, 0o400]).toContain(statSync(path.join(dir, 'secrets', name)).mode & 0o777);
       expect(secrets[name]).toMatch(/^[0-9A-Za-z]{32,}$/);
+    }
+    // Each service user's copies: exactly the secrets it reads, its own, 0400, the same values.
+    for (const { uid, gid, secrets: names } of Object.values(services)) {
+      const copies = path.join(dir, 'secrets', `user-${uid}-${gid}`);
+      expect(statSync(copies).mode & 0o777).toBe(0o700);
+      expect(readdirSync(copies).sort()).toEqual([...names].sort());
+      for (const name of names) {
+        const info = statSync(path.join(copies, name));
+        expect([info.uid, info.gid, info.mode & 0o777], `${copies}/${name}`).toEqual([uid, gid, 0o400]);
+        expect(readFileSync(path.join(copies, name), 'utf8')).toBe(secrets[name]);
+      }
     }
     expect(new Set(Object.values(secrets)).size).toBe(4);
     expectNoSecret(readFileSync(path.join(dir, '.env'), 'utf8'), secrets, '.env');
@@ -110,12 +126,16 @@ describe.each(flavours)('tenant $id through compose $compose', ({ id, compose })
       expect(pid1.exitCode, `${service}: ${pid1.stderr}`).toBe(0);
       expectNoSecret(pid1.stdout, secrets, `${service} /proc/1/environ`);
       // A process's environ is readable by its own user only (no CAP_SYS_PTRACE in a container):
-      // read every process's, as root and as the service's user.
+      // read every process's, as root and as the service's user. Docker's health checks now run
+      // as the service's user too, and an exec being set up (runc's init) is not readable by
+      // anyone for a moment: one that refuses is read again a moment later, and only a process
+      // still there and still refusing is a failure.
       let seenServiceProcess = false;
       for (const as of ['root', user]) {
         const all = await execAs(container, as, ['sh', '-c',
-          'me=$(id -u); for p in /proc/[0-9]*; do [ "$(stat -c %u "$p")" = "$me" ] || continue; [ "${p#/proc/}" = "$$" ] && continue; ' +
-          'echo "== ${p#/proc/} $(tr "\\0" " " <"$p/cmdline")"; tr "\\0" "\\n" <"$p/environ"; done; true']);
+          'me=$(id -u); for p in /proc/[0-9]*; do [ "$(stat -c %u "$p" 2>/dev/null)" = "$me" ] || continue; [ "${p#/proc/}" = "$$" ] && continue; ' +
+          'if ! e=$(tr "\\0" "\\n" 2>/dev/null <"$p/environ"); then sleep 0.5; [ -e "$p" ] || continue; e=$(tr "\\0" "\\n" <"$p/environ") || continue; fi; ' +
+          'echo "== ${p#/proc/} $(tr "\\0" " " <"$p/cmdline")"; printf "%s\\n" "$e"; done; true']);
         expect(all.exitCode, `${service} as ${as}: ${all.stderr}`).toBe(0);
         expect(all.stderr, `${service} as ${as}`).not.toMatch(/denied/i);
         expectNoSecret(all.stdout, secrets, `${service}: the processes of ${as}`);
@@ -126,30 +146,44 @@ describe.each(flavours)('tenant $id through compose $compose', ({ id, compose })
     }
   });
 
-  it('gives each service only its own secrets, readable inside by the service user and not by nobody', async () => {
+  it('starts every service as its own non-root user: no process of uid 0 in any container', async () => {
+    for (const [service, spec] of Object.entries(services)) {
+      const container = await containerOf(project(), service);
+      const c = await inspect(container);
+      expect(c.Config.User, service).toBe(`${spec.uid}:${spec.gid}`);
+      expect(c.HostConfig.CapAdd ?? [], service).toEqual([]);
+      // `docker top` lists the container's processes from the host (no user namespaces here: host
+      // uid = container uid): tini, the service and its children, all as the service's uid.
+      const top = await execa('docker', ['top', container, '-o', 'uid,pid,args'], { timeout: 30_000 });
+      const rows = top.stdout.split('\n').slice(1).filter(Boolean).map((line) => line.trim().split(/\s+/));
+      expect(rows.length, `${service}: ${top.stdout}`).toBeGreaterThan(0);
+      expect(rows.filter(([uid]) => uid !== String(spec.uid)), `${service}: ${top.stdout}`).toEqual([]);
+    }
+  });
+
+  it('gives each service only its own secrets, readable inside by its user and by no other service\'s user, nor nobody', async () => {
     const secrets = secretsOf(id);
     for (const [service, spec] of Object.entries(services)) {
       const container = await containerOf(project(), service);
       const mounted = await run(container, ['ls', '/run/secrets']);
       expect(mounted.stdout.split('\n').filter(Boolean).sort(), service).toEqual([...spec.secrets].sort());
-      const copies = await run(container, ['ls', '/run/tenantctl']);
-      expect(copies.stdout.split('\n').filter(Boolean).sort(), service).toEqual([...spec.copies].sort());
-      for (const copy of spec.copies) {
-        const own = await execAs(container, spec.user, ['cat', `/run/tenantctl/${copy}`]);
-        expect(own.exitCode, `${spec.user} reads /run/tenantctl/${copy} in ${service}: ${own.stderr}`).toBe(0);
-        const other = await execAs(container, 'nobody', ['cat', `/run/tenantctl/${copy}`]);
-        expect(other.exitCode, `nobody reads /run/tenantctl/${copy} in ${service}`).not.toBe(0);
-        expectNoSecret(other.stdout, secrets, `nobody's cat of /run/tenantctl/${copy} in ${service}`);
-      }
-      for (const name of spec.secrets) {
-        const other = await execAs(container, 'nobody', ['cat', `/run/secrets/${name}`]);
-        expect(other.exitCode, `nobody reads /run/secrets/${name} in ${service}`).not.toBe(0);
-        expectNoSecret(other.stdout, secrets, `nobody's cat of /run/secrets/${name} in ${service}`);
+      // One exec per user: each file's owner, mode and content as the service's user; each file
+      // tried by every other user ("denied" or its content, which must never be a secret).
+      const own = await run(container, ['sh', '-c', 'for f in "$@"; do printf "%s %s " "$f" "$(stat -c "%u:%g %a" "/run/secrets/$f")"; cat "/run/secrets/$f"; echo; done', 'own', ...spec.secrets]);
+      expect(own.exitCode, `${spec.user} reads its secrets in ${service}: ${own.stderr}`).toBe(0);
+      expect(own.stdout.split('\n').filter(Boolean).sort(), service).toEqual(spec.secrets.map((name) => `${name} ${spec.uid}:${spec.gid} 400 ${secrets[name as keyof Secrets]}`).sort());
+      for (const as of ['nobody', ...serviceUids.filter((uid) => uid !== spec.uid).map(String)]) {
+        const other = await execAs(container, as, ['sh', '-c', 'for f in "$@"; do if cat "/run/secrets/$f"; then echo "READ $f"; fi; done; true', 'other', ...spec.secrets]);
+        expect(other.exitCode, `${as} in ${service}: ${other.stderr}`).toBe(0);
+        expect(other.stdout, `${as} reads a secret of ${service}`).not.toMatch(/READ/);
+        expect(other.stderr.match(/Permission denied/g)?.length ?? 0, `${as} in ${service}: ${other.stderr}`).toBe(spec.secrets.length);
+        expectNoSecret(other.stdout, secrets, `${as}'s cat of /run/secrets/* in ${service}`);
       }
     }
-    const db = await containerOf(project(), 'db');
-    const own = await execAs(db, 'postgres', ['cat', '/run/tenantctl/POSTGRES_PASSWORD']);
-    expect(own.stdout).toBe(secrets.DB_PASSWORD);
+    // Redis's generated config (requirepass) is on its tmpfs, its own.
+    const redis = await containerOf(project(), 'redis');
+    expect((await run(redis, ['stat', '-c', '%u %a', '/run/tenantctl/redis.conf'])).stdout.trim()).toBe('100 600');
+    expect((await execAs(redis, 'nobody', ['cat', '/run/tenantctl/redis.conf'])).exitCode).not.toBe(0);
   });
 
   it('has Redis require the password, and every container healthy by Docker\'s own checks', async () => {

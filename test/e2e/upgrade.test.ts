@@ -1,9 +1,14 @@
 // Upgrades on real Docker: a new app image and a new plan brought up with only what changed
 // recreated and the data kept; an image that never becomes ready rolled back to the last good state
 // (exit 7, "rolled back to"), ready again on the image id it ran; several tenants: the canary's
-// failure stops the batch before any other tenant is touched, --continue goes on.
+// failure stops the batch before any other tenant is touched, --continue goes on. A tenant whose
+// services start as root (provisioned before the shipped templates named each service's user)
+// gets its secret copies and non-root services from its next upgrade, its data kept.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { containerOf, createHarness, inspect, type Harness } from './harness.js';
 
 let h: Harness;
@@ -19,18 +24,40 @@ async function build(tag: string, dockerfile: string): Promise<string> {
 
 let goodId = '';
 
+/**
+ * The shipped crm template as it was before its services named their users: no `user:`, each
+ * service starting as root with the capabilities its entrypoint needs to copy the operator's
+ * secret files into a /run/tenantctl tmpfs and drop to its user. An operator template ("legacy").
+ */
+const shippedCrm = path.resolve(import.meta.dirname, '../../templates/crm');
+const templatesDir = mkdtempSync(path.join(tmpdir(), 'tenantctl-upgrade-templates-'));
+function writeLegacyTemplate(): void {
+  cpSync(shippedCrm, path.join(templatesDir, 'legacy'), { recursive: true });
+  const file = path.join(templatesDir, 'legacy', 'docker-compose.tenant.yml');
+  const text = readFileSync(file, 'utf8')
+    .replace(/^ {4}user: "\d+:\d+"\n/gm, '')
+    .replace(/^ {4}<<: \*hardening\n/gm, '    <<: *hardening\n    cap_add: [CHOWN, DAC_OVERRIDE, FOWNER, SETUID, SETGID]\n')
+    .replace(/^ {4}tmpfs:( &app-tmpfs)?\n/gm, (line) => `${line}      - /run/tenantctl:mode=0700,size=64k\n`)
+    .replace(/^ {6}- \/run\/tenantctl:uid=\d+,gid=\d+,mode=0700,size=64k\n/gm, '');
+  if (/user: "/.test(text) || !text.includes('cap_add')) throw new Error('the legacy template was not made: the shipped one changed shape');
+  writeFileSync(file, text);
+}
+
 beforeAll(async () => {
   h = await createHarness('upgrade', {
     TENANTCTL_HEALTH_DEADLINE: '60',
     TENANTCTL_SUBNET_POOL: `10.${200 + Math.floor(Math.random() * 50)}.0.0/16`,
     TENANTCTL_APP_PORTS: '4800-4849', TENANTCTL_DB_PORTS: '5800-5849', TENANTCTL_REDIS_PORTS: '6800-6849',
+    TENANTCTL_TEMPLATES_DIR: templatesDir,
   });
+  writeLegacyTemplate();
   goodId = await build(goodImage, `FROM tenantctl/app:latest\nLABEL tenantctl.upgrade-test="good ${run}"\n`);
   await build(brokenImage, `FROM tenantctl/app:latest\nLABEL tenantctl.upgrade-test="broken ${run}"\nENTRYPOINT ["sh", "-c", "echo this build is broken >&2; exit 3"]\n`);
 }, 600_000);
 
 afterAll(async () => {
   await h?.cleanup();
+  rmSync(templatesDir, { recursive: true, force: true });
   const ids = (await execa('docker', ['image', 'ls', '-q', '--filter', `label=${label}`], { reject: false })).stdout.split('\n').filter(Boolean);
   const pins = (await execa('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', 'tenantctl-rollback'], { reject: false })).stdout.split('\n').filter((t) => t.startsWith(`tenantctl-rollback:${h.prefix}-`));
   await execa('docker', ['rmi', '-f', goodImage, brokenImage, ...pins, ...ids], { reject: false });
@@ -118,4 +145,35 @@ describe('upgrade', () => {
     // Rolled back to the image id it ran before (not to whatever tenantctl/app:latest is now).
     expect((await containers('u2')).app.image).toBe(u2Before.app.image);
   }, 600_000);
+
+  it('moves a tenant whose services start as root to non-root services on its next upgrade, with its data', async () => {
+    const r = await h.cli(['provision', 'u3', '--template', 'legacy', '--json']);
+    expect(r.exitCode, r.why).toBe(0);
+    await psql('u3', "INSERT INTO crm.organizations (name, slug) VALUES ('Old Org', 'old-org')");
+    const usersOf = async () => Object.fromEntries(await Promise.all((['db', 'redis', 'app', 'worker'] as const).map(async (s) => [s, (await inspect(await containerOf(project('u3'), s))).Config.User])));
+    expect(await usersOf()).toEqual({ db: '', redis: '', app: '', worker: '' });
+
+    // A copy folder an older render left (a uid no service runs as now): the proven upgrade removes it.
+    const secretsDir = path.join(h.customersDir, 'u3', 'secrets');
+    mkdirSync(path.join(secretsDir, 'user-4242-4242'), { mode: 0o700 });
+    writeFileSync(path.join(secretsDir, 'user-4242-4242', 'DB_PASSWORD'), readFileSync(path.join(secretsDir, 'DB_PASSWORD')), { mode: 0o400 });
+
+    const up = await h.cli(['upgrade', 'u3', '--template', path.join(shippedCrm, 'docker-compose.tenant.yml'), '--json']);
+    expect(up.exitCode, up.why).toBe(0);
+    expect(up.json().recreated).toEqual(['app', 'db', 'redis', 'worker']);
+    expect(await usersOf()).toEqual({ db: '101:103', redis: '100:102', app: '10001:10001', worker: '10001:10001' });
+    // Its copies were written before compose mounted them; the data volumes were already the users'.
+    const copy = statSync(path.join(h.customersDir, 'u3', 'secrets', 'user-101-103', 'DB_PASSWORD'));
+    expect([copy.uid, copy.mode & 0o777]).toEqual([101, 0o400]);
+    const folders = readdirSync(secretsDir).filter((name) => name.startsWith('user-')).sort();
+    expect(folders).toEqual(['user-100-102', 'user-10001-10001', 'user-101-103']);
+    // No copy readable by group or others, nor its folder (the operator's files are 0600 in a 0700 folder).
+    for (const folder of folders) {
+      expect(statSync(path.join(secretsDir, folder)).mode & 0o077, folder).toBe(0);
+      for (const file of readdirSync(path.join(secretsDir, folder))) expect(statSync(path.join(secretsDir, folder, file)).mode & 0o377, `${folder}/${file}`).toBe(0);
+    }
+    expect(await psql('u3', "SELECT name FROM crm.organizations WHERE slug = 'old-org'")).toBe('Old Org');
+    const status = await h.cli(['status', 'u3', '--json']);
+    expect(status.exitCode, status.why).toBe(0);
+  }, 400_000);
 });

@@ -45,6 +45,14 @@ describe('findDiscrepancies', () => {
     expect(findDiscrepancies(partial)).toEqual([expect.objectContaining({ kind: 'partial-stack', tenant: 'fb', detail: expect.stringContaining('no edge container') })]);
   });
 
+  it('a stopped swarm tenant with an ended task\'s container left (swarm reaps it a moment after the scale to 0) is not a partial stack', () => {
+    const leftover = { ...whole('t-acme'), containers: [{ id: 'c0', service: 'app', state: 'exited' }] };
+    expect(findDiscrepancies(snapshot({ swarm: true, rows: [row('acme', 'stopped')], stacks: [leftover], folders: ['acme'] }))).toEqual([]);
+    // Active, the same stack is partial; off a swarm, a stopped one is too.
+    expect(findDiscrepancies(snapshot({ swarm: true, rows: [row('acme', 'active')], stacks: [leftover], folders: ['acme'] })).map((f) => f.kind)).toEqual(['partial-stack']);
+    expect(findDiscrepancies(snapshot({ rows: [row('acme', 'stopped')], stacks: [leftover], folders: ['acme'] })).map((f) => f.kind)).toEqual(['partial-stack']);
+  });
+
   it('a remote or swarm tenant whose containers still publish its db or redis port: private-port-published, fixed by upgrade', () => {
     const withPorts = (ports: Record<string, string>) => ({ ...whole('t-old'), containers: whole('t-old').containers.map((c) => ({ ...c, ports: ports[c.service] ?? '' })) });
     const privatePorts = { db: 5440, redis: 6390 };

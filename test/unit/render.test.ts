@@ -58,10 +58,16 @@ describe('renderTemplate with the shipped template', () => {
     const tree = renderTree(baseVariables);
     for (const service of Object.values<any>(tree.services)) {
       expect(service).toMatchObject({ cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'], read_only: true, pids_limit: 512 });
-      expect(service.cap_add).toEqual(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID']);
-      expect(service.tmpfs).toContain('/run/tenantctl:mode=0700,size=64k');
+      // Non-root from the first process: no capability back, a numeric user that is not root.
+      expect(service.cap_add).toBeUndefined();
+      expect(service.user).toMatch(/^[1-9]\d*:\d+$/);
     }
-    expect(tree.services.db.tmpfs).toContain('/run/postgresql:mode=0775,size=1m');
+    expect(tree.services.db.user).toBe('101:103');
+    expect(tree.services.redis.user).toBe('100:102');
+    expect(tree.services.app.user).toBe('10001:10001');
+    // What each writes at run time is a tmpfs its uid owns.
+    expect(tree.services.db.tmpfs).toContain('/run/postgresql:uid=101,gid=103,mode=0775,size=1m');
+    expect(tree.services.redis.tmpfs).toContain('/run/tenantctl:uid=100,gid=102,mode=0700,size=64k');
   });
 
   it('reports which services have health checks', () => {
@@ -83,7 +89,7 @@ describe('renderTemplate with the shipped template', () => {
     const tree = renderTree({ ...baseVariables, tenant_name: name });
     // Compose turns "$$" back into "$"; nothing in the name is interpolated or parsed as YAML.
     expect(tree.services.app.environment.TENANT_NAME).toBe(name.replaceAll('$', () => '$$'));
-    expect(Object.keys(tree)).toEqual(['x-logging', 'x-labels', 'x-hardening', 'x-entrypoint-caps', 'services', 'networks', 'volumes', 'secrets']);
+    expect(Object.keys(tree)).toEqual(['x-logging', 'x-labels', 'x-hardening', 'services', 'networks', 'volumes', 'secrets']);
     expect(Object.keys(tree.services).sort()).toEqual(['app', 'db', 'redis', 'worker']);
     expect(tree.services.app.environment.MODE).toBe('web');
   });

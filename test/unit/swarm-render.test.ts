@@ -121,7 +121,9 @@ describe('swarmRender', () => {
     expect(Object.keys(parse(crm).services).sort()).toEqual(['app', 'db', 'redis', 'worker']);
     // Its hardening, as far as a service spec can hold it; no-new-privileges is left to the nodes.
     const db = parse(crm).services.db;
+    // With secrets, it starts as root on a swarm (a service's tmpfs cannot be given to its uid).
     expect(db).toMatchObject({ cap_drop: ['ALL'], cap_add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'], read_only: true, deploy: { resources: { limits: { pids: 512 } } } });
+    expect(db.user).toBeUndefined();
     expect(db.security_opt).toBeUndefined();
     expect(notes.join('\n')).toMatch(/db: security_opt no-new-privileges dropped/);
     expect(refusal(compose.replace('    networks: [tenant]\n  app', '    security_opt: ["seccomp:unconfined"]\n    networks: [tenant]\n  app'))[0]).toMatch(/security_opt: swarm services take no security options/);
