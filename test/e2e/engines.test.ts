@@ -56,7 +56,7 @@ describe('test engines', () => {
     const nodes = await fleet.engines[0]!.docker(['node', 'ls', '--format', '{{.Hostname}} {{.Status}}']);
     expect(nodes.split('\n').sort()).toEqual(fleet.engines.map((e) => `${e.name} Ready`).sort());
     console.log(`swarm formed in ${fleet.timings.swarm} ms`);
-  });
+  }, 120_000); // formSwarm waits up to 60 s for every node Ready
 
   it('stop makes an engine unreachable; start brings it back on the same address', async () => {
     const engine = fleet.engines[2]!;

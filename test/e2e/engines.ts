@@ -237,6 +237,16 @@ export async function startEngines(name: string, count: number, { images = [] }:
           await manager!.docker(['swarm', 'init', '--advertise-addr', manager!.address]);
           const token = (await manager!.docker(['swarm', 'join-token', '-q', 'worker'])).trim();
           await Promise.all(workers.map((worker) => worker.docker(['swarm', 'join', '--advertise-addr', worker.address, '--token', token, `${manager!.address}:2377`])));
+          // A node that has just joined is listed for a moment with no hostname and status Unknown
+          // (seen in CI under load): formed means every node Ready, as the manager sees them.
+          const deadline = Date.now() + 60_000;
+          for (;;) {
+            const listed = await manager!.docker(['node', 'ls', '--format', '{{.Hostname}} {{.Status}}']);
+            const ready = listed.split('\n').filter((line) => line.endsWith(' Ready')).length;
+            if (ready === engines.length) break;
+            if (Date.now() > deadline) throw new Error(`swarm not formed within 60 s: ${listed.replace(/\n/g, '; ')}`);
+            await new Promise((resolve) => setTimeout(resolve, 500));
+          }
         });
       },
       cleanup,

@@ -39,7 +39,8 @@ async function commandLinesDuring<T>(during: () => Promise<T>): Promise<{ result
 
 const secretsOf = (id: string) => {
   const dir = path.join(h.customersDir, id, 'secrets');
-  return readdirSync(dir).map((name) => readFileSync(path.join(dir, name), 'utf8').trim());
+  // The secret files themselves; the user-<uid>-<gid>/ folders hold copies of the same values.
+  return readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => readFileSync(path.join(dir, entry.name), 'utf8').trim());
 };
 
 const leaked = (lines: Set<string>, values: string[]) => [...lines].filter((line) => values.some((value) => line.includes(value)));
