@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import type { DockerHost } from '../engine/docker-host.js';
 import { messageOf } from '../common/errors.js';
 import { probeHost } from '../hosts/probe.js';
-import { networkSubnets } from '../engine/docker.js';
+import { networkSubnets, tmpfsOverImageVolumes } from '../engine/docker.js';
 import { choosePorts } from '../allocation/ports.js';
 import { firstFreeBlock, parsePool } from '../allocation/subnets.js';
 import { configuredTemplate, portRangesOf } from '../templates/configured.js';
@@ -92,9 +92,10 @@ export class Placement {
 async function freeDockerSpace(ctx: Context, host: DockerHost): Promise<number> {
   const root = (await host.docker(['info', '--format', '{{.DockerRootDir}}'], { signal: ctx.signal, timeoutMs: dockerQueryTimeoutMs })).trim();
   if (!root.startsWith('/')) throw new Error(`docker info named ${JSON.stringify(root.slice(0, 80))} as its root directory`);
+  const noAnonymousVolume = await tmpfsOverImageVolumes(host, ctx.config.images.postgres, ctx.signal);
   const out = await host.docker([
     'run', '--rm', '--network', 'none', '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--label', 'tenantctl.helper=recover-fit',
-    '--entrypoint', 'df', '-v', `${root}:/docker-root:ro`, ctx.config.images.postgres, '-Pk', '/docker-root',
+    ...noAnonymousVolume, '--entrypoint', 'df', '-v', `${root}:/docker-root:ro`, ctx.config.images.postgres, '-Pk', '/docker-root',
   ], { signal: ctx.signal, timeoutMs: recoverFitCheckTimeoutMs });
   return parseDfAvailable(out);
 }

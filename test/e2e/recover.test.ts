@@ -258,7 +258,7 @@ describe('the disaster drill: recover on a new machine', () => {
       expect(outcomes.find((t) => t.id === 'rc1').reason).toMatch(/holds 1 containers and 0 volumes .*not touched/);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
-      await execa('docker', ['rm', '-f', alive]);
+      await execa('docker', ['rm', '-fv', alive]);
     }
     expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'recover'"))[0].n).toBe(opsBefore);
     for (const tenant of ['rc1', 'rc2']) expect((await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project(tenant)}`])).stdout.trim(), tenant).toBe('');
