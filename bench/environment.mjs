@@ -147,6 +147,28 @@ export function adminDbConfig(env) {
   return { host: '127.0.0.1', port: Number(env.TENANTCTL_ADMIN_DB_PORT), user: 'tenantctl', password, database: 'tenantctl_admin' };
 }
 
+/**
+ * A tenant's database filled for the backup benches (repository.mjs, physical.mjs): ~targetMb of
+ * rows of md5 text generated inside its db container, then checkpointed (every page on disk) by the
+ * superuser, since the tenant's owner is none. With `vacuum`, VACUUM (FREEZE, ANALYZE) first: a
+ * freshly loaded table's pages are rewritten once more by the first reads and vacuum (hint bits,
+ * visibility map, freezing), which would count as "changed" in an incremental backup.
+ */
+export async function fillBenchDatabase({ docker, project, targetMb, vacuum = false }) {
+  const rows = Math.ceil((targetMb * 1e6) / (512 + 40));
+  const db = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=db'])).stdout.trim();
+  const psql = (sql, database = 'tenant') => docker(['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', 'tenant_owner', '-d', database, '-c', sql]);
+  console.log(`generating ${rows.toLocaleString('en')} rows (~${targetMb} MB) inside the db container`);
+  await psql(`CREATE TABLE public.bench_rows (id bigint PRIMARY KEY, payload text NOT NULL);
+    INSERT INTO public.bench_rows SELECT g, ${Array.from({ length: 16 }, (_, i) => `md5(g::text || '.${i}')`).join(' || ')} FROM generate_series(1, ${rows}) g;`);
+  const superuser = (await psql('SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin ORDER BY oid LIMIT 1')).stdout.trim();
+  if (vacuum) await docker(['exec', db, 'psql', '-X', '-q', '-h', '/run/postgresql', '-U', superuser, '-d', 'tenant', '-c', 'VACUUM (FREEZE, ANALYZE)']);
+  await docker(['exec', db, 'psql', '-X', '-q', '-h', '/run/postgresql', '-U', superuser, '-d', 'postgres', '-c', 'CHECKPOINT']);
+  const databaseBytes = Number((await psql("SELECT pg_database_size('tenant')")).stdout.trim());
+  console.log(`  database ${(databaseBytes / 1e6).toFixed(0)} MB`);
+  return { db, psql, superuser, rows, databaseBytes };
+}
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const dockerCleanupTimeoutMs = 300_000;

@@ -28,13 +28,12 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { benchEnvironment, cli } from './environment.mjs';
+import { benchEnvironment, cli, fillBenchDatabase } from './environment.mjs';
 
 const targetMb = Number(process.env.BENCH_REPO_MB ?? 1024);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const maxIncrementalMs = Number(process.env.BENCH_MAX_INCREMENTAL_S ?? 30) * 1000;
 if (!(targetMb > 0) || !(rounds >= 1)) throw new Error('BENCH_REPO_MB and BENCH_ROUNDS must be positive');
-const rows = Math.ceil((targetMb * 1e6) / (512 + 40));
 
 const environment = await benchEnvironment('physbench');
 const { dir, prefix, env } = environment;
@@ -100,20 +99,8 @@ try {
     .replace('range: { from: 6380, to: 6999 }', 'range: { from: 48500, to: 48599 }'));
   env.TENANTCTL_TEMPLATES_DIR = templates;
   await tenantctl(['provision', id, '--template', 'pgonly']);
-  const db = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=db'])).stdout.trim();
-  const psql = (sql, database = 'tenant') => docker(['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', 'tenant_owner', '-d', database, '-c', sql]);
-  console.log(`generating ${rows.toLocaleString('en')} rows (~${targetMb} MB) inside the db container`);
-  await psql(`CREATE TABLE public.bench_rows (id bigint PRIMARY KEY, payload text NOT NULL);
-    INSERT INTO public.bench_rows SELECT g, ${Array.from({ length: 16 }, (_, i) => `md5(g::text || '.${i}')`).join(' || ')} FROM generate_series(1, ${rows}) g;`);
-  // The tenant's owner is no superuser: the checkpoint (every generated page on disk) is the superuser's.
-  const superuser = (await psql('SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin ORDER BY oid LIMIT 1')).stdout.trim();
-  // At rest before the first backup: a freshly loaded table's pages are rewritten once more by the
-  // first reads and vacuum (hint bits, visibility map, freezing), which would show up as "changed"
-  // in the incremental backup. An unchanged tenant is one whose table has been vacuumed.
-  await docker(['exec', db, 'psql', '-X', '-q', '-h', '/run/postgresql', '-U', superuser, '-d', 'tenant', '-c', 'VACUUM (FREEZE, ANALYZE)']);
-  await docker(['exec', db, 'psql', '-X', '-q', '-h', '/run/postgresql', '-U', superuser, '-d', 'postgres', '-c', 'CHECKPOINT']);
-  const databaseBytes = Number((await psql("SELECT pg_database_size('tenant')")).stdout.trim());
-  console.log(`  database ${(databaseBytes / 1e6).toFixed(0)} MB`);
+  // An unchanged tenant is one whose table has been vacuumed (see fillBenchDatabase).
+  const { db, psql, superuser, rows, databaseBytes } = await fillBenchDatabase({ docker, project, targetMb, vacuum: true });
 
   const byHand = `docker exec ${db} pg_basebackup -h /run/postgresql -U ${superuser} -D - -Ft -X fetch --checkpoint=fast --no-manifest`;
 

@@ -26,14 +26,13 @@ import { execa } from 'execa';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { benchEnvironment, mbps, onInterrupt, seconds, tenantctlJson, timed } from './environment.mjs';
+import { benchEnvironment, fillBenchDatabase, mbps, onInterrupt, seconds, tenantctlJson, timed } from './environment.mjs';
 
 const targetMb = Number(process.env.BENCH_REPO_MB ?? 1024);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const maxBackupRatio = Number(process.env.BENCH_MAX_BACKUP_RATIO ?? 2.5);
 const maxRestoreRatio = Number(process.env.BENCH_MAX_RESTORE_RATIO ?? 2.0);
 if (!(targetMb > 0) || !(rounds >= 1)) throw new Error('BENCH_REPO_MB and BENCH_ROUNDS must be positive');
-const rows = Math.ceil((targetMb * 1e6) / (512 + 40));
 
 const environment = await benchEnvironment('repobench');
 const { dir, prefix, env } = environment;
@@ -68,16 +67,10 @@ try {
   console.log(`repository ${repository}; provisioning ${id} (prefix ${prefix})`);
   await tenantctl(['repository', 'init', '--password-file', passwordFile]);
   await tenantctl(['provision', id]);
-  const db = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=db'])).stdout.trim();
-  const psql = (sql, database = 'tenant') => docker(['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-U', 'tenant_owner', '-d', database, '-c', sql]);
-  console.log(`generating ${rows.toLocaleString('en')} rows (~${targetMb} MB) inside the db container`);
-  await psql(`CREATE TABLE public.bench_rows (id bigint PRIMARY KEY, payload text NOT NULL);
-    INSERT INTO public.bench_rows SELECT g, ${Array.from({ length: 16 }, (_, i) => `md5(g::text || '.${i}')`).join(' || ')} FROM generate_series(1, ${rows}) g;`);
-  // The tenant's owner is no superuser: the checkpoint (every generated page on disk) is the superuser's.
-  const superuser = (await psql('SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin ORDER BY oid LIMIT 1')).stdout.trim();
-  await docker(['exec', db, 'psql', '-X', '-q', '-h', '/run/postgresql', '-U', superuser, '-d', 'postgres', '-c', 'CHECKPOINT']);
-  const databaseBytes = Number((await psql("SELECT pg_database_size('tenant')")).stdout.trim());
-  console.log(`  database ${(databaseBytes / 1e6).toFixed(0)} MB`);
+  const { db, psql, superuser, rows, databaseBytes } = await fillBenchDatabase({ docker, project, targetMb });
+  // The tenant's owner may not create databases (it is no superuser): the by-hand restore's
+  // scratch database is made and dropped as an operator would, by the superuser over the local socket.
+  const asSuperuser = (sql) => docker(['exec', db, 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '/run/postgresql', '-U', superuser, '-d', 'postgres', '-c', sql]);
 
   const results = { a: [], b: [], c: [], d: [] };
   let dumpBytes = 0;
@@ -97,11 +90,11 @@ try {
     results.c.push(c.ms);
     const restored = Number((await psql('SELECT count(*) FROM public.bench_rows')).stdout.trim());
     if (restored !== rows) throw new Error(`restored ${restored} rows, expected ${rows}`);
-    await psql('DROP DATABASE IF EXISTS bench_by_hand', 'template1');
-    await psql('CREATE DATABASE bench_by_hand OWNER tenant_owner TEMPLATE template0', 'template1');
+    await asSuperuser('DROP DATABASE IF EXISTS bench_by_hand');
+    await asSuperuser('CREATE DATABASE bench_by_hand OWNER tenant_owner TEMPLATE template0');
     const d = await timed(() => pipe(`restic dump ${handSnapshot} /bench-by-hand/db.dump`, `docker exec -i ${db} pg_restore -U tenant_owner -d bench_by_hand --single-transaction --exit-on-error`));
     results.d.push(d.ms);
-    await psql('DROP DATABASE bench_by_hand', 'template1');
+    await asSuperuser('DROP DATABASE bench_by_hand');
     console.log(`  (a) ${seconds(a.ms)}  (b) ${seconds(b.ms)}  (c) ${seconds(c.ms)}  (d) ${seconds(d.ms)}`);
   }
 
