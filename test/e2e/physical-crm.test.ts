@@ -39,7 +39,7 @@ beforeAll(async () => {
   Object.assign(h.env, { TENANTCTL_BACKUP_REPOSITORY: repo, TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE: passwordFile });
   const init = await restic(['init']);
   if (init.exitCode !== 0) throw new Error(init.stderr);
-  const p = await h.cli(['provision', id, '--json']);
+  const p = await h.cli(['provision', id, '--plan', 'starter', '--json']);
   if (p.exitCode !== 0) throw new Error(p.why);
   await psqlIn(h, id, 'CREATE TABLE k (n bigint); INSERT INTO k SELECT generate_series(1, 20000)');
   await writeMark(h, id);
