@@ -1,19 +1,24 @@
 #!/usr/bin/env node
 // Physical backups into a restic repository (`backup --physical`, issue 23's goal: an incremental
 // backup of an unchanged 1 GB tenant in seconds, not minutes), beside the same work by hand on the
-// same data in the same run, medians of BENCH_ROUNDS rounds (default 3). Each round gets two fresh
-// local repositories (one for tenantctl, one for the by-hand pipe), so its full backup is a real one:
+// same data in the same run, medians of BENCH_ROUNDS rounds (default 3). The tenant is of the
+// default template, crm (PostgreSQL and Redis, as users run it), with BENCH_REDIS_KEYS keys in its
+// Redis. Each round gets two fresh local repositories (one for tenantctl, one for the by-hand pipe),
+// so its full backup is a real one:
 //   (a) full: `tenantctl backup <id> --physical` into the empty repository: the data directory's
 //       files by restic in a helper container between pg_backup_start and pg_backup_stop, the
 //       backup_label and WAL as a small tar read back and hashed, the data snapshot's listing checked,
-//       tenant.json, the manifest, the admin row (src/backups/physical-files.ts).
-//   (b) by hand, full: `docker exec <db> pg_basebackup -D - -Ft -X fetch | restic backup --stdin`.
+//       the Redis snapshot as a logical backup takes it (BGSAVE, streamed in, read back), tenant.json,
+//       the manifest, the admin row (src/backups/physical-files.ts, piece-snapshots.ts).
+//   (b) by hand, full: `docker exec <db> pg_basebackup -D - -Ft -X fetch | restic backup --stdin`
+//       (the cluster only: the by-hand baseline has no Redis).
 //   (c) incremental: (a) again of the unchanged tenant: its time, the repository's growth
 //       (restic stats --mode raw-data before and after) and how many files restic skipped unread.
 //   (d) by hand, incremental: (b) again into its repository.
 //   (e) `tenantctl restore <id> --from <(c)> --yes` in place: the files (restic dump of the folder)
-//       and the WAL tar staged in the data volume, db stopped, swapped, started (replays the backup's
-//       WAL), ready; rows counted and summed.
+//       and the WAL tar staged in the data volume, the Redis snapshot staged in its volume, the stack
+//       stopped, both swapped, started (replays the backup's WAL), ready; rows counted and summed,
+//       Redis keys counted.
 // For comparison, once: `pg_dump -Fc | wc -c` of the same database (what a logical backup costs at least).
 //
 // Targets (exit 1 when one is missed, or when any operation fails):
@@ -21,10 +26,11 @@
 //   incremental growth <= 5% of the cluster's data files
 //
 // Usage: npm run build && node bench/physical.mjs
-//   BENCH_REPO_MB  size of the generated table in MB (default 1024)
-//   BENCH_ROUNDS   rounds (default 3)
+//   BENCH_REPO_MB     size of the generated table in MB (default 1024)
+//   BENCH_ROUNDS      rounds (default 3)
+//   BENCH_REDIS_KEYS  keys written into the tenant's Redis (default 10000)
 import { execa } from 'execa';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -33,7 +39,8 @@ import { benchEnvironment, cli, fillBenchDatabase } from './environment.mjs';
 const targetMb = Number(process.env.BENCH_REPO_MB ?? 1024);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const maxIncrementalMs = Number(process.env.BENCH_MAX_INCREMENTAL_S ?? 30) * 1000;
-if (!(targetMb > 0) || !(rounds >= 1)) throw new Error('BENCH_REPO_MB and BENCH_ROUNDS must be positive');
+const redisKeys = Number(process.env.BENCH_REDIS_KEYS ?? 10_000);
+if (!(targetMb > 0) || !(rounds >= 1) || !(redisKeys >= 1)) throw new Error('BENCH_REPO_MB, BENCH_ROUNDS and BENCH_REDIS_KEYS must be positive');
 
 const environment = await benchEnvironment('physbench');
 const { dir, prefix, env } = environment;
@@ -84,29 +91,28 @@ try {
   console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
   env.TENANTCTL_BACKUP_REPOSITORY = path.join(dir, 'repository-0');
   await restic(['init'], env.TENANTCTL_BACKUP_REPOSITORY);
-  console.log(`provisioning ${id} (prefix ${prefix})`);
-  // A physical backup takes only a tenant whose state is one PostgreSQL piece: crm with its Redis
-  // declared no state, as an operator's template (same images, services and cluster).
-  const templates = path.join(dir, 'templates');
-  mkdirSync(path.join(templates, 'pgonly'), { recursive: true });
-  const crmDir = path.join(import.meta.dirname, '..', 'templates', 'crm');
-  cpSync(crmDir, path.join(templates, 'pgonly'), { recursive: true });
-  writeFileSync(path.join(templates, 'pgonly', 'docker-compose.tenant.yml'), readFileSync(path.join(crmDir, 'docker-compose.tenant.yml'), 'utf8')
-    .replace(/^    redis: \{ redis: \{ service: redis, passwordSecret: REDIS_PASSWORD, dir: \/data \} \}\n/m, '')
-    .replace('REDIS_PASSWORD: { length: 32, alphabet: alphanumeric, applies: { redisPassword: { service: redis } } }', 'REDIS_PASSWORD: { length: 32, alphabet: alphanumeric }')
-    .replace('range: { from: 3001, to: 3999 }', 'range: { from: 48300, to: 48399 }')
-    .replace('range: { from: 5434, to: 5999 }', 'range: { from: 48400, to: 48499 }')
-    .replace('range: { from: 6380, to: 6999 }', 'range: { from: 48500, to: 48599 }'));
-  env.TENANTCTL_TEMPLATES_DIR = templates;
-  await tenantctl(['provision', id, '--template', 'pgonly']);
+  console.log(`provisioning ${id} (prefix ${prefix}), template crm (the default: PostgreSQL and Redis)`);
+  // crm's port ranges are the config's (TENANTCTL_*_PORTS above).
+  const provisioned = await tenantctl(['provision', id]);
+  if ((provisioned.template ?? 'crm') !== 'crm') throw new Error(`provisioned with template ${provisioned.template}, not crm`);
   // An unchanged tenant is one whose table has been vacuumed (see fillBenchDatabase).
   const { db, psql, superuser, rows, databaseBytes } = await fillBenchDatabase({ docker, project, targetMb, vacuum: true });
+  // Redis keys, written in one pipe (redis-cli reads the commands on stdin; the password from the environment, never argv).
+  const redisPassword = (await tenantctl(['secrets', id])).secrets.REDIS_PASSWORD;
+  const redisContainer = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=redis'])).stdout.trim();
+  const redisCli = (args, input) => docker(['exec', '-i', '-e', 'REDISCLI_AUTH', redisContainer, 'redis-cli', '--no-auth-warning', ...args], { env: { ...process.env, REDISCLI_AUTH: redisPassword }, input });
+  // The Redis protocol (RESP), as redis-cli --pipe expects it: each SET as an array of bulk strings.
+  const resp = (...words) => `*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join('')}`;
+  await redisCli(['--pipe'], Array.from({ length: redisKeys }, (_, i) => resp('SET', `bench:${i}`, 'x'.repeat(64))).join(''));
+  const keysBefore = Number((await redisCli(['DBSIZE'])).stdout.trim());
+  if (keysBefore < redisKeys) throw new Error(`Redis holds ${keysBefore} keys after writing ${redisKeys}`);
 
   const byHand = `docker exec ${db} pg_basebackup -h /run/postgresql -U ${superuser} -D - -Ft -X fetch --checkpoint=fast --no-manifest`;
 
   const results = { a: [], b: [], c: [], d: [], e: [], grew: [], handGrew: [], skipped: [] };
   const sumBefore = (await psql('SELECT sum(id) FROM public.bench_rows')).stdout.trim();
   let tarBytes = 0;
+  let redisBytes = 0;
   for (let round = 1; round <= rounds; round++) {
     const repository = path.join(dir, `repository-${round}`);
     const handRepository = path.join(dir, `by-hand-${round}`);
@@ -117,6 +123,8 @@ try {
     const a = await timed(() => tenantctl(['backup', id, '--physical']));
     if (a.value.warnings) console.log(`  warnings: ${a.value.warnings.join('; ')}`);
     tarBytes = (a.value.files['db.pgdata'] ?? a.value.files['db.pgdata.tar']).bytes;
+    if (!a.value.files['redis.rdb'] || a.value.method !== 'physical') throw new Error(`the physical backup of crm holds ${Object.keys(a.value.files).join(', ')} (${a.value.method}): no Redis snapshot`);
+    redisBytes = a.value.files['redis.rdb'].bytes;
     const b = await timed(() => pipe(byHand, 'restic backup --stdin --stdin-filename by-hand/pgdata.tar --quiet --json', handRepository));
     const before = await storedBytes(repository);
     const c = await timed(() => tenantctl(['backup', id, '--physical']));
@@ -127,6 +135,8 @@ try {
     const e = await timed(() => tenantctl(['restore', id, '--from', c.value.id, '--yes']));
     const [restored, sum] = (await psql("SELECT count(*) || ' ' || sum(id) FROM public.bench_rows")).stdout.trim().split(' ');
     if (Number(restored) !== rows || sum !== sumBefore) throw new Error(`restored ${restored} rows (sum ${sum}), expected ${rows} (sum ${sumBefore})`);
+    const keysAfter = Number((await redisCli(['DBSIZE'])).stdout.trim());
+    if (keysAfter !== keysBefore) throw new Error(`restored Redis holds ${keysAfter} keys, expected ${keysBefore}`);
     const skipped = c.value.physical ? `${c.value.physical.unmodified}/${c.value.physical.files}` : 'tar';
     for (const [k, v] of Object.entries({ a: a.ms, b: b.ms, c: c.ms, d: d.ms, e: e.ms, grew, handGrew, skipped })) results[k].push(v);
     console.log(`  (a) ${seconds(a.ms)}  (b) ${seconds(b.ms)}  (c) ${seconds(c.ms)} +${mb(grew)} (files skipped unread ${skipped})  (d) ${seconds(d.ms)} +${mb(handGrew)}  (e) ${seconds(e.ms)}`);
@@ -138,7 +148,7 @@ try {
 
   const m = Object.fromEntries(Object.entries(results).filter(([k]) => k !== 'skipped').map(([k, v]) => [k, median(v)]));
   const line = (label, ms, extra = '') => `  ${label.padEnd(58)} ${seconds(ms).padStart(9)}  ${(tarBytes / 1e6 / (ms / 1000)).toFixed(1).padStart(7)} MB/s of cluster${extra}`;
-  console.log(`\ndataset: ${rows.toLocaleString('en')} rows, database ${(databaseBytes / 1e6).toFixed(0)} MB, cluster files ${(tarBytes / 1e6).toFixed(0)} MB; medians of ${rounds} rounds`);
+  console.log(`\ndataset (template crm): ${rows.toLocaleString('en')} rows, database ${(databaseBytes / 1e6).toFixed(0)} MB, cluster files ${(tarBytes / 1e6).toFixed(0)} MB, Redis ${keysBefore.toLocaleString('en')} keys (${mb(redisBytes)} snapshot); medians of ${rounds} rounds`);
   console.log(line('(a) tenantctl backup --physical, full', m.a));
   console.log(line('(b) pg_basebackup | restic backup --stdin by hand, full', m.b));
   console.log(line('(c) tenantctl backup --physical, incremental (unchanged)', m.c, `  repository +${mb(m.grew)}, files skipped unread ${results.skipped.join(', ')}`));

@@ -26,7 +26,7 @@ import { migrationsDatabaseOf, tenantState } from './tenant-state.js';
 import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { backupIntoRepository, repositoryOf } from './repository-backup.js';
 import { parseRetention, pruneRepositoryBackups, type RetentionPolicy } from './retention.js';
-import { backupMethodFor, chooseBackupMethod, physicalLeavesOut, physicalPiece, type BackupMethod } from './physical-snapshot.js';
+import { backupMethodFor, chooseBackupMethod, physicalRefusal, physicalPiece, type BackupMethod } from './physical-snapshot.js';
 import {
   backupDirectory, backupFormat, manifestFile, newBackupId, sha256Of, tenantFile,
   type BackupManifest, type ManifestEntry,
@@ -55,7 +55,7 @@ export interface BackupResult {
   /** A backup in the restic repository: where (credentials redacted), and each file's snapshot id. */
   repository?: string;
   snapshots?: Record<string, string>;
-  /** logical (pg_dump, every piece) or physical (pg_basebackup of the PostgreSQL cluster only). */
+  /** logical (pg_dump, every piece) or physical (the PostgreSQL cluster's files; its other pieces as a logical backup takes them). */
   method: BackupMethod;
   /** A file-level physical backup: data files seen and skipped unchanged, bytes added, WAL segments copied. */
   physical?: { files: number; unmodified: number; addedBytes: number; walSegments: number };
@@ -66,7 +66,7 @@ export interface BackupBatchResult {
   verb: 'backup';
   tenants: BatchItem<BackupResult>[];
   summary: { total: number; ok: number; failed: number; durationMs: number };
-  /** --physical --all: the tenants left out (their state is not one PostgreSQL piece, or their plan has pitr), each with why. */
+  /** --physical --all: the tenants left out (their state has not exactly one PostgreSQL piece, or their plan has pitr), each with why. */
   warnings?: string[];
 }
 
@@ -136,8 +136,8 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
 
     const backupId = newBackupId(id, new Date(ctx.clock.now()));
     const location = repositoryOf(ctx);
-    // A plan's backupMethod physical falls back to logical (with a warning in the result) where a
-    // physical backup would leave pieces out or there is no repository; --physical there is refused.
+    // A plan's backupMethod physical falls back to logical (with a warning in the result) where the
+    // template has no single PostgreSQL piece or there is no repository; --physical there is refused.
     const plan = ctx.config.plans[t.record.plan as keyof typeof ctx.config.plans];
     const choice = chooseBackupMethod({ tenant: id, plan: t.record.plan, pieces, asked, planMethod: backupMethodFor(ctx, t.record.plan), pitr: plan?.pitr === true, repository: location !== undefined });
     const method = choice.method;
@@ -147,14 +147,15 @@ export async function backupTenant(ctx: Context, rawId: unknown, { keep, retenti
       ctx.reporter.info(`warning: ${choice.warning}`);
     }
     if (location) {
-      const taken = method === 'physical' ? [physicalPiece(pieces, id, template.name)] : pieces;
+      // Physical: the one PostgreSQL piece file-level, every other piece as a logical backup takes it.
+      if (method === 'physical') physicalPiece(pieces, id, template.name);
       const store = new BackupStore(db);
       await failKilledBackups(ctx, store, id);
       const runtime = await runtimeFor(ctx.dockerHost, t.target, ctx.signal);
       const stopAfter = t.record.status === 'suspended' ? await startStateServices(ctx, t, runtime, pieces) : undefined;
       try {
         const snapshot: SnapshotContext = { ctx: onContainers(ctx, runtime), project: t.record.composeProject, runtime, tenant: id, secrets, migrationsDatabase: migrationsDatabaseOf(ctx, template, t.record) };
-        const made = await backupIntoRepository(ctx, db, location, { id, backupId, template, pieces: taken, snapshot, method, document: () => tenantDocument(db, id) });
+        const made = await backupIntoRepository(ctx, db, location, { id, backupId, template, pieces, snapshot, method, document: () => tenantDocument(db, id) });
         warnings.push(...(made.warnings ?? []));
         // The backup is recorded: retention failing after it (a lock, an unreachable repository) is a warning, not a failed backup (the journal finishes it later).
         let pruned: string[] = [];
@@ -311,8 +312,8 @@ async function failKilledBackups(ctx: Context, store: BackupStore, id: string): 
 
 /** The tenants of `records` whose template declares state (one that cannot be loaded stays in, so the command says why). */
 /**
- * --physical --all: only the tenants a physical backup takes whole (their template's state exactly
- * one postgres piece, their plan without pitr); the others are left out with a warning each, not failed.
+ * --physical --all: only the tenants a physical backup can take (their template's state has exactly
+ * one postgres piece, their plan no pitr); the others are left out with a warning each, not failed.
  */
 async function physicalOnly(ctx: Context, db: AdminDb, ids: string[], skipped: string[]): Promise<string[]> {
   const registry = new TenantRegistry(db);
@@ -329,14 +330,14 @@ async function physicalOnly(ctx: Context, db: AdminDb, ids: string[], skipped: s
     }
     const pieces = Object.entries(template.block.state).map(([name, declaration]) => ({ name, kind: Object.keys(declaration)[0] as Piece['kind'] }));
     const pitr = ctx.config.plans[record.plan as keyof typeof ctx.config.plans]?.pitr === true;
-    const why = pitr ? `its plan ${record.plan} has pitr` : physicalLeavesOut(pieces);
+    const why = pitr ? `its plan ${record.plan} has pitr` : physicalRefusal(pieces);
     if (why === undefined) kept.push(id);
     else {
       skipped.push(`${id} left out of --physical --all: ${why}`);
       ctx.reporter.info(`warning: ${skipped[skipped.length - 1]!}`);
     }
   }
-  if (kept.length === 0) throw usageError(`--physical --all: no active tenant on Docker host ${ctx.dockerHost.id} whose state is one PostgreSQL piece (${skipped.join('; ')})`);
+  if (kept.length === 0) throw usageError(`--physical --all: no active tenant on Docker host ${ctx.dockerHost.id} whose state has exactly one PostgreSQL piece (${skipped.join('; ')})`);
   return kept;
 }
 

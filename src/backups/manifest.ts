@@ -69,6 +69,14 @@ export function physicalPieceOf(manifest: Pick<BackupManifest, 'pieces'>): Manif
   return Object.values(manifest.pieces).find((p) => p.method === 'physical');
 }
 
+/**
+ * The pieces a physical backup took the logical way beside its cluster (crm's Redis; none for a
+ * template whose state is PostgreSQL alone), by name: restored as a logical restore stages and swaps them.
+ */
+export function logicalPiecesOf(manifest: Pick<BackupManifest, 'pieces'>): Record<string, ManifestPiece> {
+  return Object.fromEntries(Object.entries(manifest.pieces).filter(([, p]) => p.method !== 'physical'));
+}
+
 /** acme-20250131t090000z-3f9a: sorts by time, unique, a valid admin_backups id. */
 export function newBackupId(tenant: string, now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
@@ -133,7 +141,15 @@ export function parseManifest(where: string, text: string, expectedManifestSha?:
   for (const [name, piece] of Object.entries(manifest.pieces)) {
     if (!pieceKinds.includes(piece?.kind) || typeof piece.file !== 'string' || typeof piece.service !== 'string') throw corrupt(where, `the manifest's piece ${JSON.stringify(name)} is not a postgres, redis, sqlite or volume piece with a file`);
   }
-  for (const required of [...Object.values(manifest.pieces).map((p) => p.file), tenantFile]) {
+  // A physical backup: its one physical piece is the PostgreSQL cluster (with its WAL tar when file-level).
+  const physical = Object.entries(manifest.pieces).filter(([, p]) => p.method !== undefined);
+  for (const [name, piece] of physical) {
+    if (piece.method !== 'physical' || piece.kind !== 'postgres') throw corrupt(where, `the manifest's piece ${JSON.stringify(name)} is ${piece.kind} taken ${JSON.stringify(piece.method)}: only a postgres piece is taken physically`);
+    if (piece.layout !== undefined && (piece.layout !== 'files' || typeof piece.wal !== 'string')) throw corrupt(where, `the manifest's physical piece ${JSON.stringify(name)} has layout ${JSON.stringify(piece.layout)} without its WAL tar`);
+  }
+  if (physical.length > 1) throw corrupt(where, `the manifest names ${physical.length} physical pieces (${physical.map(([n]) => n).join(', ')}): a physical backup takes one cluster`);
+  const wals = physical.flatMap(([, p]) => (p.wal ? [p.wal] : []));
+  for (const required of [...Object.values(manifest.pieces).map((p) => p.file), ...wals, tenantFile]) {
     if (!Object.hasOwn(manifest.files, required)) throw corrupt(where, `the manifest lists no ${required}`);
   }
   for (const name of Object.keys(manifest.files)) {

@@ -14,7 +14,9 @@ import type { SnapshotContext } from './piece-snapshots.js';
 // chunking finds the unchanged pages of the previous backup's tar, so an unchanged 1 GB tenant
 // adds a few MB (its new WAL) and takes seconds instead of pg_dump's minutes. The tar is restored
 // by swapping the data volume's content (src/pitr/restore-physical.ts), so only the same major
-// version can start it.
+// version can start it. The tenant's other pieces (crm's Redis, SQLite files, volumes) go into the
+// same backup as a logical backup takes them (pieceMethod; piece-snapshots.ts) and are restored as
+// a logical restore stages and swaps them (physical-other-pieces.ts), in the same journaled restore.
 
 export type BackupMethod = 'logical' | 'physical';
 
@@ -28,23 +30,31 @@ export function backupMethodFor(ctx: Pick<Context, 'config'>, plan: string, phys
 }
 
 /**
- * What a physical backup of these pieces would leave out (undefined: nothing, the tenant's state is
- * exactly one PostgreSQL piece). A physical backup holds the cluster only: a tenant with Redis, SQLite
- * or volumes backed up physically would quietly lose every backup of those pieces.
+ * Why a physical backup cannot take a tenant with these pieces (undefined: it can). It takes the one
+ * PostgreSQL cluster file-level and every other piece (Redis, SQLite, volumes) in the same backup the
+ * way a logical backup takes it; a template with no PostgreSQL piece has no cluster to take, and one
+ * with two would need a cluster per piece (restored piece by piece, which a physical restore is not).
  */
-export function physicalLeavesOut(pieces: readonly Pick<Piece, 'name' | 'kind'>[]): string | undefined {
+export function physicalRefusal(pieces: readonly Pick<Piece, 'name' | 'kind'>[]): string | undefined {
   const pg = pieces.filter((p) => p.kind === 'postgres');
-  const others = pieces.filter((p) => p.kind !== 'postgres');
-  if (pg.length === 1 && others.length === 0) return undefined;
-  if (pg.length !== 1) return `its template declares ${pg.length} PostgreSQL pieces (a physical backup takes exactly one cluster)`;
-  return `it would leave out ${others.map((p) => `${p.name} (${p.kind})`).join(', ')}`;
+  if (pg.length === 1) return undefined;
+  return `its template declares ${pg.length} PostgreSQL pieces (a physical backup takes exactly one cluster)`;
+}
+
+/**
+ * How a backup takes each piece: a physical backup takes its one PostgreSQL piece physically and
+ * every other piece logically (piece-snapshots.ts, as a logical backup does); a logical backup
+ * takes them all logically. Pure: unit-tested.
+ */
+export function pieceMethod(piece: Pick<Piece, 'kind'>, method: BackupMethod | undefined): BackupMethod {
+  return method === 'physical' && piece.kind === 'postgres' ? 'physical' : 'logical';
 }
 
 export interface MethodChoice { method: BackupMethod; warning?: string }
 
 /**
  * The method a tenant's backup takes: --physical (asked) is refused (exit 2) for a tenant whose
- * state is not exactly one PostgreSQL piece, or whose plan has pitr (its base backups are physical
+ * state has not exactly one PostgreSQL piece, or whose plan has pitr (its base backups are physical
  * already); a plan's backupMethod physical falls back to logical for such a tenant, or without a
  * repository, with a warning the result carries. Pure: unit-tested.
  */
@@ -54,22 +64,22 @@ export function chooseBackupMethod(input: {
 }): MethodChoice {
   const { tenant, plan } = input;
   if (input.asked === 'logical') return { method: 'logical' };
-  const leftOut = physicalLeavesOut(input.pieces);
+  const refusal = physicalRefusal(input.pieces);
   if (input.asked === 'physical') {
     if (input.pitr) throw usageError(`--physical: ${tenant}'s plan ${plan} has point-in-time recovery (its backups take a physical base backup already): back it up without --physical`);
-    if (leftOut) throw usageError(`--physical: a physical backup of ${tenant} takes only its PostgreSQL cluster, and ${leftOut}: back it up without --physical`);
+    if (refusal) throw usageError(`--physical: ${tenant} cannot be backed up physically: ${refusal}; back it up without --physical`);
     return { method: 'physical' };
   }
   if (input.planMethod !== 'physical') return { method: 'logical' };
   if (!input.repository) return { method: 'logical', warning: `plans.${plan}.backupMethod is physical, but there is no backups.repository: ${tenant} is backed up logically` };
   if (input.pitr) return { method: 'logical', warning: `plans.${plan}.backupMethod is physical and the plan has pitr: ${tenant} is backed up logically` };
-  if (leftOut) return { method: 'logical', warning: `plans.${plan}.backupMethod is physical, but ${leftOut}: ${tenant} is backed up logically` };
+  if (refusal) return { method: 'logical', warning: `plans.${plan}.backupMethod is physical, but ${refusal}: ${tenant} is backed up logically` };
   return { method: 'physical' };
 }
 
 /**
- * The one PostgreSQL piece a physical backup takes. A template with none, or with more than one,
- * cannot (a cluster per piece would be a backup restored piece by piece, which this is not).
+ * The one PostgreSQL piece a physical backup takes physically. A template with none, or with more
+ * than one, cannot (a cluster per piece would be a backup restored piece by piece, which this is not).
  */
 export function physicalPiece(pieces: readonly Piece[], tenant: string, template: string): Piece {
   const pg = pieces.filter((p) => p.kind === 'postgres');

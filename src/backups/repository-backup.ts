@@ -12,7 +12,7 @@ import { unlockWhenNoneHolds, holdRepository } from '../repository/hold.js';
 import { BackupStore, heartbeatEveryMs } from './store.js';
 import { snapshotPiece, checkPostgresDump, type SnapshotContext } from './piece-snapshots.js';
 import { pieceContainer, type Piece } from './pieces.js';
-import { physicalFile, snapshotPhysical, type BackupMethod } from './physical-snapshot.js';
+import { physicalFile, pieceMethod, snapshotPhysical, type BackupMethod } from './physical-snapshot.js';
 import { backupPhysicalFiles, fileLevelBlocker, NotFileLevel } from './physical-files.js';
 import { backupFormat, manifestFile, sha256Of, tenantFile, type BackupManifest, type ManifestEntry } from './manifest.js';
 import { forgetUnrecorded, readBack, repositoryRef, saveStream, saveText, type Digest, type SaveTarget } from './in-repository.js';
@@ -36,7 +36,7 @@ export interface RepositoryBackupInput {
   snapshot: SnapshotContext;
   /** The tenant's record, modules, key hashes, deployment (backup.ts tenantDocument). */
   document: () => Promise<unknown>;
-  /** physical: `pieces` is the one PostgreSQL piece, taken by pg_basebackup (physical-snapshot.ts). Default logical. */
+  /** physical: the one PostgreSQL piece of `pieces` taken physically (physical-files.ts), the others as a logical backup takes them (pieceMethod). Default logical. */
   method?: BackupMethod;
 }
 
@@ -98,9 +98,10 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
       ctx.reporter.info(`warning: ${warnings.at(-1)!}`);
     };
     for (const piece of pieces) {
-      const blocker = input.method === 'physical' ? await fileLevelBlocker(snapshot.ctx, repo) : undefined;
+      const method = pieceMethod(piece, input.method);
+      const blocker = method === 'physical' ? await fileLevelBlocker(snapshot.ctx, repo) : undefined;
       if (blocker) tarInstead(blocker);
-      const fileLevel = input.method === 'physical' && !blocker ? await backupPhysicalFiles(snapshot, piece, target, store).catch((error: unknown) => {
+      const fileLevel = method === 'physical' && !blocker ? await backupPhysicalFiles(snapshot, piece, target, store).catch((error: unknown) => {
         if (!(error instanceof NotFileLevel)) throw error;
         tarInstead(error.message);
         return undefined;
@@ -114,7 +115,7 @@ async function writeBackup(ctx: Context, db: AdminDb, location: RepositoryLocati
         physical = { files: taken.data.files, unmodified: taken.data.unmodified, addedBytes: taken.data.added, walSegments: taken.wal.segments };
         continue;
       }
-      if (input.method === 'physical') {
+      if (method === 'physical') {
         const taken = await savePhysical(ctx, target, store, snapshot, piece, location, snapshots);
         files[taken.file] = { bytes: taken.bytes, sha256: taken.sha256 };
         recorded[piece.name] = { kind: piece.kind, service: piece.service, file: taken.file, image: taken.image, imageId: taken.imageId, version: taken.version, method: 'physical', major: taken.major };

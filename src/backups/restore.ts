@@ -20,6 +20,7 @@ import { corrupt, physicalPieceOf, dumpFile, manifestFile, redisFile, tenantFile
 import { clientsOf, dropReplaced, putStateBack, stagePiece, startStack, stopClients, swapPiece, type RestoreStack } from './restore-data.js';
 import { tenantState } from './tenant-state.js';
 import type { Piece } from './pieces.js';
+import { piecesFitProblems } from './pieces-fit.js';
 import { backupReader, verifyRepositoryBackup } from './source.js';
 import { repositoryRef } from './in-repository.js';
 
@@ -115,7 +116,7 @@ export async function restore(ctx: Context, input: RestoreInput): Promise<Restor
   const release = await holdTenant(ctx, target);
   try {
     const { dir, manifest } = await locateAndVerify(ctx, input.from);
-    if (physicalPieceOf(manifest)) throw usageError(`backup ${manifest.id} is physical (its PostgreSQL cluster only): tenantctl restore ${manifest.tenant} --from ${manifest.id} restores it by swapping the cluster`);
+    if (physicalPieceOf(manifest)) throw usageError(`backup ${manifest.id} is physical: tenantctl restore ${manifest.tenant} --from ${manifest.id} restores it (by swapping its PostgreSQL cluster)`);
     if (manifest.tenant !== source) throw usageError(`backup ${manifest.id} is of tenant ${manifest.tenant}, not ${source}; use tenantctl restore ${manifest.tenant} --from ${input.from}${input.as === undefined ? ` --as ${source}` : ''}`);
     const document = await readBackupDocument(ctx, dir);
     const existing = await new TenantRegistry(db).get(target);
@@ -203,10 +204,7 @@ async function restoreStackOf(ctx: Context, id: string, backupDir?: string): Pro
   const manifest = await (await backupReader(ctx, backupDir)).manifest();
   // Format 1 (crm's, before templates declared state): its db.dump and redis.rdb are crm's db and redis.
   const inBackup = manifest.pieces ?? { db: { kind: 'postgres', file: dumpFile }, redis: { kind: 'redis', file: redisFile } } as Record<string, { kind: string; file: string }>;
-  const problems = [
-    ...pieces.filter((p) => inBackup[p.name]?.kind !== p.kind).map((p) => `${p.name} (${p.kind}) is not in it`),
-    ...Object.entries(inBackup).filter(([name]) => !pieces.some((p) => p.name === name)).map(([name, p]) => `it has ${name} (${p.kind}), which ${id} has not (its template or profiles differ)`),
-  ];
+  const problems = piecesFitProblems(id, inBackup, pieces);
   if (problems.length > 0) throw usageError(`backup ${manifest.id ?? backupDir} does not fit ${id}: ${problems.join('; ')}; nothing was changed`);
   for (const piece of pieces) piece.file = inBackup[piece.name]!.file;
   return { stack, rendered, t, pieces, secrets };

@@ -62,8 +62,8 @@ const planSettings = (pidsLimit: number) => z.strictObject({
   })),
   /**
    * How `backup` takes the tenant's PostgreSQL (src/backups/physical-snapshot.ts): logical (pg_dump,
-   * every piece of state) or physical (pg_basebackup of the whole cluster into the repository, which
-   * dedupes unchanged pages: an unchanged tenant's backup adds almost nothing, though it still reads the whole cluster). `--physical` asks for it once.
+   * every piece of state) or physical (the cluster's files into the repository, restic skipping the
+   * unchanged ones unread; the other pieces, crm's Redis, as a logical backup takes them). `--physical` asks for it once.
    */
   backupMethod: z._default(z.enum(['logical', 'physical']), 'logical'),
 }).check(

@@ -9,6 +9,7 @@ import { OperationJournal } from '../operations/journal.js';
 import { BackupStore } from '../backups/store.js';
 import { corrupt, physicalPieceOf, type BackupManifest, type ManifestPiece } from '../backups/manifest.js';
 import { verifyRepositoryBackup } from '../backups/source.js';
+import { otherPieceFiles, requirePhysicalFit } from '../backups/physical-other-pieces.js';
 import { snapshotPath } from '../backups/in-repository.js';
 import { requireRunning } from '../backups/containers.js';
 import { pitrOn } from './backup.js';
@@ -17,13 +18,15 @@ import { openPitrRepository } from './repo.js';
 import { completePitr, replaceWithTime, stackOf, undoAfterFailure, type PitrIntent, type PhysicalSource } from './restore-to-time.js';
 
 // `tenantctl restore <id> --from <physical backup> [--as <new-id>]`: a physical backup (backup
-// --physical: the whole PostgreSQL cluster as pg_basebackup's tar, with its WAL) put back by the
+// --physical: the whole PostgreSQL cluster, its files or pg_basebackup's tar, with its WAL) put back by the
 // to-time restore's steps (restore-to-time.ts, journaled as verb pitr-restore with the backup in
 // its intent, so a killed run is undone or finished the same way): the tar staged in the data volume
 // beside the live cluster, the database service stopped, the volume's content swapped, the stack
 // started (PostgreSQL replays the WAL inside the backup to its end) and proven ready, the replaced
-// cluster dropped. Only PostgreSQL goes back (the backup holds nothing else); the restore replaces
-// the whole cluster, every database of it, and needs the same major version (checked before anything).
+// cluster dropped. The restore replaces the whole cluster, every database of it, and needs the same
+// major version (checked before anything). The backup's other pieces (crm's Redis, taken as a
+// logical backup takes them) go back in the same operation, staged and swapped as a logical restore
+// does (src/backups/physical-other-pieces.ts); the backup must hold exactly the tenant's pieces.
 
 export interface PhysicalRestoreInput {
   id: unknown;
@@ -84,8 +87,11 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
       mode = 'new';
     }
     await requireSameMajor(ctx, source, piece);
+    // --as provisions the source's template and profiles: the source's pieces are the target's.
+    requirePhysicalFit(input.from, source, manifest, (await stackOf(ctx, source)).state.pieces);
     if (mode === 'in-place') {
-      const question = `This replaces the whole PostgreSQL cluster of ${source}, which is live, with physical backup ${input.from} (${manifest.createdAt}); its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;
+      const others = Object.keys(otherPieceFiles(manifest) ?? {});
+      const question = `This replaces the whole PostgreSQL cluster of ${source}${others.length > 0 ? ` and its ${others.join(', ')}` : ''}, which are live, with physical backup ${input.from} (${manifest.createdAt}); its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;
       const confirmed = input.yes === true || (await input.confirm?.(question)) === true;
       if (!confirmed) throw new TenantctlError('refused', `restoring ${source} from ${input.from} replaces its live data: confirm on a terminal, or pass --yes`);
     }
@@ -137,16 +143,20 @@ async function requireSameMajor(ctx: Context, tenant: string, piece: ManifestPie
 
 /**
  * What the restore stages of a physical backup: pg_basebackup's tar (hashed as a whole against the
- * manifest), or a file-level backup's data snapshot (its listing's SHA-256) and its label-and-WAL tar (hashed).
+ * manifest), or a file-level backup's data snapshot (its listing's SHA-256) and its label-and-WAL tar
+ * (hashed); and the pieces it holds logically beside the cluster (others), when it has any.
  */
-export function physicalSourceOf(backup: string, source: string, piece: ManifestPiece, manifest: Pick<BackupManifest, 'files'>, snapshots: Record<string, string>, snapshotId: string): PhysicalSource {
+export function physicalSourceOf(backup: string, source: string, piece: ManifestPiece, manifest: Pick<BackupManifest, 'files'> & Partial<Pick<BackupManifest, 'pieces'>>, snapshots: Record<string, string>, snapshotId: string): PhysicalSource {
   const entry = manifest.files[piece.file];
-  if (piece.layout !== 'files') return { backup, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: entry?.bytes ?? 0, sha256: entry?.sha256 };
+  const others = manifest.pieces ? otherPieceFiles({ pieces: manifest.pieces }) : undefined;
+  const withOthers = others ? { others } : {};
+  if (piece.layout !== 'files') return { backup, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: entry?.bytes ?? 0, sha256: entry?.sha256, ...withOthers };
   const walEntry = piece.wal ? manifest.files[piece.wal] : undefined;
   const walSnapshot = piece.wal ? snapshots[piece.wal] : undefined;
   if (!entry || !piece.wal || !walEntry || !walSnapshot) throw corrupt(backup, 'its manifest names no WAL tar with a snapshot for its data files');
   return {
     backup, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: entry.bytes + walEntry.bytes, layout: 'files', listingSha256: entry.sha256,
     wal: { snapshotId: walSnapshot, file: `/${snapshotPath(source, piece.wal)}`, sha256: walEntry.sha256 },
+    ...withOthers,
   };
 }

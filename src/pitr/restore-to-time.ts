@@ -29,6 +29,8 @@ import { shippingLock } from './ship-lock.js';
 import { pitrBaseBackup } from './backup.js';
 import { holdRepositoryShared } from './repo-hold.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
+import type { Piece } from '../backups/pieces.js';
+import { dropOtherPieces, otherPiecesFor, otherPiecesStack, putOtherPiecesBack, stageOtherPieces, stopOtherClients, swapOtherPieces, type OtherPieceFiles } from '../backups/physical-other-pieces.js';
 
 // `tenantctl restore <id> --to-time <timestamp> [--as <new-id>]`: the tenant's PostgreSQL as it was
 // at that moment, from the newest base backup completed before it and the WAL shipped since, replayed
@@ -38,8 +40,11 @@ import { ignoreFailure } from '../common/ignore-failure.js';
 //   provisioned  (--as) the new tenant, made from the source's template and plan
 //   shipped    the source's current WAL archived and shipped; the base and WAL snapshots chosen
 //   staged     base backup and WAL extracted into the data volume beside the live data (it still runs)
-//   stopped    the database service stopped (nothing writes while the data changes)
+//   pieces-staged  (a physical backup with other pieces: physical-other-pieces.ts) those staged too
+//   stopped    the database service stopped (nothing writes while the data changes); with other
+//              pieces, every other service first
 //   swapped    the live data set aside in the volume, the staged data in its place
+//   pieces-swapped  (other pieces) each one's live files set aside, the backup's in their place
 //   starting / started   the stack started: PostgreSQL replays to the target and promotes
 //   promoted   out of recovery; the recovery settings reset
 //   proven     every service ready: the point of no return
@@ -48,7 +53,7 @@ import { ignoreFailure } from '../common/ignore-failure.js';
 // it may have been written to: an undo then keeps that data aside in the volume and says so. From
 // 'proven' on it is finished: the set-aside data and WAL copies are dropped.
 
-export const pitrSteps = ['begun', 'provisioned', 'shipped', 'staged', 'stopped', 'swapped', 'starting', 'started', 'promoted', 'proven'] as const;
+export const pitrSteps = ['begun', 'provisioned', 'shipped', 'staged', 'pieces-staged', 'stopped', 'swapped', 'pieces-swapped', 'starting', 'started', 'promoted', 'proven'] as const;
 export type PitrStep = (typeof pitrSteps)[number];
 const reached = (step: string, than: PitrStep) => pitrSteps.indexOf(step as PitrStep) >= pitrSteps.indexOf(than);
 
@@ -70,6 +75,11 @@ export interface PitrIntent {
   physical?: PhysicalSource;
   /** The physical backup read (physical.backup again): at the top, where backupsInUse looks, so retention never prunes it mid-restore. */
   backup?: string;
+  /**
+   * Recorded at 'shipped' (before any is staged): the target's pieces the physical backup holds
+   * logically (crm's redis), as resolved then; an undo or a finish works from these.
+   */
+  others?: Piece[];
 }
 
 /** The physical backup a restore stages: its row, its tar's snapshot and path, its size. */
@@ -81,6 +91,8 @@ export interface PhysicalSource {
   layout?: 'files';
   listingSha256?: string;
   wal?: { snapshotId: string; file: string; sha256: string };
+  /** The backup's pieces taken logically beside the cluster (physical-other-pieces.ts), each one's kind and file. */
+  others?: OtherPieceFiles;
 }
 
 export interface PitrRestoreResult {
@@ -259,7 +271,8 @@ async function replaceData(
   if (!volume) throw new TenantctlError('conflict', `the data directory ${dataDir} of ${op.tenant} is not a named volume of its own; a to-time restore swaps the whole volume's content`);
   const where: VolumeWhere = { tenant: op.tenant, volume, image: container.image, suffix: op.data.suffix, dataDir };
   await requireRoomToStage(ctx, repo, where, base.bytes, wal.map((b) => b.id));
-  await record('shipped', { where, service: dst.service, base: { snapshotId: base.snapshotId, completedAt: base.completedAt }, wal });
+  const others = physical?.others ? otherPiecesFor(op.tenant, dst.state.pieces, physical.others) : [];
+  await record('shipped', { where, service: dst.service, base: { snapshotId: base.snapshotId, completedAt: base.completedAt }, wal, ...(others.length > 0 ? { others } : {}) });
 
   ctx.reporter.step(`staging base backup ${base.snapshotId.slice(0, 8)} and ${wal.length} WAL batch(es) beside the live data of ${op.tenant}`);
   await inDataVolume(ctx, where, clearStageScript, 'clearing the stage');
@@ -274,14 +287,28 @@ async function replaceData(
   }
   else await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime), 'writing the recovery settings');
   await record('staged');
+  const logical = others.length > 0 ? otherPiecesStack(dst) : undefined;
+  if (logical) {
+    await stageOtherPieces(ctx, logical, others, physical!.backup, op.data.suffix);
+    await record('pieces-staged');
+  }
 
   // The database service alone: with it stopped nothing can write to it, and its clients reconnect
-  // once it is back (readiness below proves they did).
+  // once it is back (readiness below proves they did). With other pieces (crm's Redis) every other
+  // service stops first: their files are swapped too, and nothing may write to them meanwhile.
+  if (logical) {
+    ctx.reporter.step(`stopping ${logical.clients.join(', ')} of ${op.tenant} (nothing writes while its state changes)`);
+    await stopOtherClients(ctx, logical);
+  }
   ctx.reporter.step(`stopping the ${dst.service} service of ${op.tenant} (nothing writes while its database is swapped)`);
   await dst.runtime.stop([dst.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
   await record('stopped');
   await inDataVolume(ctx, where, swapScript, 'swapping the restored data in');
   await record('swapped');
+  if (logical) {
+    await swapOtherPieces(ctx, logical, others, op.data.suffix);
+    await record('pieces-swapped');
+  }
   await record('starting');
   ctx.reporter.step(physical ? `starting ${op.tenant} on backup ${physical.backup}: PostgreSQL replays the WAL inside it to the backup's end` : `starting ${op.tenant}: PostgreSQL replays the WAL to ${op.data.targetTime}`);
   await startStack(ctx, { id: op.tenant, project: dst.project, target: dst.t.target, clients: [], runtime: dst.runtime });
@@ -385,6 +412,10 @@ export async function completePitr(ctx: Context, journal: OperationJournal, op: 
     ctx.reporter.step(`dropping the data the restore replaced in ${op.tenant}`);
     await inDataVolume(ctx, op.data.where, dropScript, 'dropping the replaced data').catch((error) => ctx.reporter.info(`could not drop the replaced data: ${messageOf(error)}`));
   }
+  if (op.data.others?.length) {
+    const dst = await stackOf(ctx, op.tenant).catch((error) => ctx.reporter.info(`could not drop what the restore replaced of ${op.data.others!.map((p) => p.name).join(', ')}: ${messageOf(error)}`));
+    if (dst) await dropOtherPieces(ctx, otherPiecesStack(dst), op.data.others, op.data.suffix);
+  }
   await journal.finish(op, 'completed', null, (client) => (op.data.physical
     ? recordAudit(db, client, op.tenant, 'backup.restored', null, { from: op.data.source, backup: op.data.physical.backup, method: 'physical', mode: op.data.mode })
     : recordAudit(db, client, op.tenant, 'backup.restored-to-time', null, { from: op.data.source, targetTime: op.data.targetTime, base: op.data.base?.snapshotId, mode: op.data.mode })));
@@ -393,6 +424,7 @@ export async function completePitr(ctx: Context, journal: OperationJournal, op: 
 /** Before 'proven': the live data back and proven ready (in-place), or the tenant made by --as removed. Returns what was kept. */
 async function undoPitr(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, reason: string): Promise<boolean> {
   let kept = false;
+  let othersKept: string[] = [];
   if (op.data.mode === 'in-place') {
     if (op.data.where) {
       const dst = await stackOf(ctx, op.tenant);
@@ -402,6 +434,8 @@ async function undoPitr(ctx: Context, journal: OperationJournal, op: Operation<P
       }
       ctx.reporter.step(`putting the data of ${op.tenant} back as it was`);
       kept = (await inDataVolume(ctx, op.data.where, putBackScript(reached(op.step, 'starting')), 'putting the live data back')).includes('kept');
+      // A physical backup's other pieces (crm's Redis) back too, from whatever the restore got to.
+      if (op.data.others?.length) othersKept = await putOtherPiecesBack(ctx, otherPiecesStack(dst), op.data.others, op.data.suffix, reached(op.step, 'starting'));
       ctx.reporter.step(`starting ${op.tenant} on its own data`);
       await startStack(ctx, { id: op.tenant, project: dst.project, target: dst.t.target, clients: [], runtime: dst.runtime });
       await waitForTenantReady(onContainers(ctx, dst.runtime), await readyTargetOf(ctx, dst.t.record, dst.state.rendered, dst.state.secrets));
@@ -413,7 +447,9 @@ async function undoPitr(ctx: Context, journal: OperationJournal, op: Operation<P
       if (!(error instanceof TenantctlError && error.kind === 'notFound')) throw error;
     });
   }
-  await journal.finish(op, 'undone', kept ? `${reason}; kept what the restored server held in its volume (${op.data.where?.volume}: .tenantctl-pitr-${op.data.suffix}-restored)` : reason);
+  const keptOthers = othersKept.length > 0 ? `; kept the restored ${othersKept.join(', ')}` : '';
+  await journal.finish(op, 'undone', kept ? `${reason}; kept what the restored server held in its volume (${op.data.where?.volume}: .tenantctl-pitr-${op.data.suffix}-restored)${keptOthers}` : `${reason}${keptOthers}`);
+  if (othersKept.length > 0) ctx.reporter.info(`the restored stack of ${op.tenant} had started: what it held is kept, not dropped: ${othersKept.join(', ')}`);
   return kept;
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
-import { backupMethodFor, chooseBackupMethod, physicalFile, physicalPiece } from '../../src/backups/physical-snapshot.js';
+import { backupMethodFor, chooseBackupMethod, physicalFile, physicalPiece, physicalRefusal, pieceMethod } from '../../src/backups/physical-snapshot.js';
 import { sparingNewestLogical } from '../../src/backups/keep-logical.js';
 import { removedByPolicy } from '../../src/backups/retention.js';
 import { physicalPieceOf } from '../../src/backups/manifest.js';
@@ -14,6 +14,7 @@ import { tempDir } from './temp-dirs.js';
 
 const pg = { name: 'db', kind: 'postgres', service: 'db', file: 'db.dump', database: 'tenant', user: 'tenant_owner' } as Piece;
 const redis = { name: 'cache', kind: 'redis', service: 'redis', file: 'cache.rdb' } as Piece;
+const sqlite = { name: 'files', kind: 'sqlite', service: 'backend', file: 'files.sqlite' } as Piece;
 
 describe('physical backups', () => {
   it('takes the method from --physical, else plans.<plan>.backupMethod, else logical', () => {
@@ -50,24 +51,38 @@ describe('physical backups', () => {
     expect(physicalPieceOf({ pieces: { db: piece } })).toEqual(piece);
   });
 
-  it('refuses --physical unless the tenant\'s state is exactly one PostgreSQL piece, and a plan\'s physical falls back to logical with a warning', () => {
+  it('refuses --physical unless the tenant\'s state has exactly one PostgreSQL piece (others beside it are fine), and a plan\'s physical falls back to logical with a warning', () => {
     const base = { tenant: 'acme', plan: 'pro', planMethod: 'logical' as const, pitr: false, repository: true };
     expect(chooseBackupMethod({ ...base, pieces: [pg], asked: 'physical' })).toEqual({ method: 'physical' });
-    expect(() => chooseBackupMethod({ ...base, pieces: [pg, redis], asked: 'physical' })).toThrow(/leave out cache \(redis\)/);
+    // crm's shape: PostgreSQL and Redis (and frontbase-like SQLite or volumes beside one cluster).
+    expect(chooseBackupMethod({ ...base, pieces: [pg, redis], asked: 'physical' })).toEqual({ method: 'physical' });
+    expect(chooseBackupMethod({ ...base, pieces: [redis, pg, sqlite], asked: 'physical' })).toEqual({ method: 'physical' });
+    expect(() => chooseBackupMethod({ ...base, pieces: [redis], asked: 'physical' })).toThrow(/0 PostgreSQL pieces/);
+    expect(() => chooseBackupMethod({ ...base, pieces: [pg, { ...pg, name: 'db2' }, redis], asked: 'physical' })).toThrow(/2 PostgreSQL pieces/);
     try {
-      chooseBackupMethod({ ...base, pieces: [pg, redis], asked: 'physical' });
+      chooseBackupMethod({ ...base, pieces: [sqlite], asked: 'physical' });
     } catch (error) {
       expect((error as { kind: string }).kind).toBe('usage');
     }
-    expect(() => chooseBackupMethod({ ...base, pieces: [redis], asked: 'physical' })).toThrow(/0 PostgreSQL pieces/);
     expect(() => chooseBackupMethod({ ...base, pieces: [pg], asked: 'physical', pitr: true })).toThrow(/point-in-time recovery/);
     const byPlan = { ...base, planMethod: 'physical' as const };
     expect(chooseBackupMethod({ ...byPlan, pieces: [pg] })).toEqual({ method: 'physical' });
-    const fallback = chooseBackupMethod({ ...byPlan, pieces: [pg, redis] });
+    expect(chooseBackupMethod({ ...byPlan, pieces: [pg, redis] })).toEqual({ method: 'physical' });
+    const fallback = chooseBackupMethod({ ...byPlan, pieces: [sqlite] });
     expect(fallback.method).toBe('logical');
-    expect(fallback.warning).toMatch(/leave out cache \(redis\).*backed up logically/);
+    expect(fallback.warning).toMatch(/0 PostgreSQL pieces.*backed up logically/);
     expect(chooseBackupMethod({ ...byPlan, pieces: [pg], repository: false })).toMatchObject({ method: 'logical', warning: expect.stringMatching(/no backups.repository/) });
     expect(chooseBackupMethod({ ...byPlan, pieces: [pg, redis], asked: 'logical' })).toEqual({ method: 'logical' });
+    expect(physicalRefusal([pg, redis, sqlite])).toBeUndefined();
+    expect(physicalRefusal([redis])).toMatch(/0 PostgreSQL/);
+  });
+
+  it('takes the PostgreSQL piece of a physical backup physically and every other piece logically', () => {
+    expect(pieceMethod(pg, 'physical')).toBe('physical');
+    expect(pieceMethod(redis, 'physical')).toBe('logical');
+    expect(pieceMethod(sqlite, 'physical')).toBe('logical');
+    expect(pieceMethod(pg, 'logical')).toBe('logical');
+    expect(pieceMethod(pg, undefined)).toBe('logical');
   });
 
   it('refuses a plan with both pitr and backupMethod physical at config load', () => {

@@ -9,7 +9,7 @@ export function define(command: Command): void {
     .option('--keep <n>', 'afterwards keep only the newest n succeeded backups of each tenant (older folders are removed; in a repository: restic --keep-last n)')
     .option('--keep-daily <n>', 'repository retention: keep the last backup of each of the last n days (restic forget over the tenant\'s own snapshots, then prune)')
     .option('--keep-weekly <n>', 'repository retention: keep the last backup of each of the last n weeks')
-    .option('--physical', 'a physical backup of the tenant\'s PostgreSQL cluster into the repository (pg_basebackup; an unchanged tenant takes seconds); default: plans.<plan>.backupMethod')
+    .option('--physical', 'a physical backup of the tenant\'s PostgreSQL cluster (its files; its other pieces as a logical backup takes them) into the repository (an unchanged tenant takes seconds); default: plans.<plan>.backupMethod')
     .option('--keep-monthly <n>', 'repository retention: keep the last backup of each of the last n months')
     .addHelpText('after', `
 Examples:
@@ -42,9 +42,9 @@ files unchanged since the last one, and backup_label with the backup's WAL goes 
 backups.sshKey and backups.sshKnownHosts, a local engine on Linux 6.13 or later, the helper image
 present, no tablespaces): otherwise pg_basebackup -Ft -X fetch streamed as <piece>.pgdata.tar,
 read whole each time, with a warning saying why.
-It holds the PostgreSQL cluster only, so it is refused (exit 2) for a tenant whose template's state
-is not exactly one postgres piece (crm's Redis, frontbase's SQLite, volumes) or whose plan has pitr;
-a plan's backupMethod physical backs those up logically with a warning. --keep and retention always
+The tenant's other pieces (crm's Redis, SQLite files, volumes) go into the same backup as a
+logical backup takes them. It is refused (exit 2) for a tenant whose template has no postgres piece
+or several, or whose plan has pitr; a plan's backupMethod physical backs those up logically with a warning. --keep and retention always
 keep the newest logical backup. restore --from puts it back by replacing the whole cluster, and
 only under the same PostgreSQL major version.
 

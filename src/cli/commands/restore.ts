@@ -35,8 +35,8 @@ tenant is proven ready. Only the PostgreSQL piece goes back in time; Redis keeps
 
 A physical backup (backup --physical) given to --from goes back the same way: its cluster staged in
 the data volume, the database service stopped, the volume's content swapped, the stack started and
-proven ready. It replaces the whole PostgreSQL cluster (nothing else: Redis and files stay as they
-are), needs the same PostgreSQL major version (exit 5 otherwise), and a plan without pitr. The
+proven ready. It replaces the whole PostgreSQL cluster, and the backup's other pieces (crm's Redis)
+staged and swapped as a logical restore does, in the same operation; it needs the same PostgreSQL major version (exit 5 otherwise), and a plan without pitr. The
 source tenant must be active with its PostgreSQL running, for --as too (its template, plan and
 version are read from it): restore a logical backup of a stopped or deprovisioned tenant instead.
 `)
