@@ -116,7 +116,8 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
       if (mode === 'new') {
         ctx.reporter.step(`provisioning ${target} to restore physical backup ${input.from} into`);
         const { provision } = await import('../tenants/provision.js');
-        provisioned = await provision(ctx, { id: target, name: target, plan: shape.plan, template: shape.template, with: shape.profiles });
+        // The source's own id again keeps its name; an --as tenant is named by its id, as logical restores name it.
+        provisioned = await provision(ctx, { id: target, name: target === source ? shape.name : target, plan: shape.plan, template: shape.template, with: shape.profiles });
         await journal.step(op, 'provisioned');
         await ctx.pause('restore-physical:provisioned');
       }
@@ -136,11 +137,11 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
 }
 
 /** What a new tenant restored from the backup is provisioned as: the template, plan and profiles its tenant.json recorded. */
-async function shapeOfBackup(ctx: Context, backup: string, manifest: Pick<BackupManifest, 'template'>): Promise<{ plan: string; template: string; profiles: string[] }> {
+async function shapeOfBackup(ctx: Context, backup: string, manifest: Pick<BackupManifest, 'template' | 'tenant'>): Promise<{ name: string; plan: string; template: string; profiles: string[] }> {
   const document = await readBackupDocument(ctx, repositoryRef(backup));
   const plan = document.record?.plan;
   if (typeof plan !== 'string' || plan === '') throw corrupt(backup, 'its tenant.json names no plan');
-  return { plan, template: document.record.template ?? manifest.template, profiles: document.record.profiles ?? [] };
+  return { name: document.record.name || manifest.tenant, plan, template: document.record.template ?? manifest.template, profiles: document.record.profiles ?? [] };
 }
 
 /** A new tenant's server is the template's image: it must be of the backup's major (when that image is here to ask; the staged PG_VERSION is checked again). */

@@ -24,7 +24,7 @@ import type { ManifestPiece } from '../backups/manifest.js';
 import type { Placement } from './fit.js';
 import { pitrOn } from '../pitr/backup.js';
 import { pitrSteps, replaceWithTime, type PitrIntent } from '../pitr/restore-to-time.js';
-import { dropScript, inDataVolume } from '../pitr/volume-steps.js';
+import { dropScript, inDataVolume, restoreHelperName } from '../pitr/volume-steps.js';
 import { imageMajor, majorMismatch, templateServiceImage } from '../pitr/image-major.js';
 
 // One tenant brought back by `tenantctl recover`, under its lock, journaled (admin_operations, verb
@@ -254,7 +254,7 @@ async function undoRecover(ctx: Context, op: Operation<RecoverIntent>, reason: s
     const record = await new TenantRegistry(db).require(id);
     // The host held nothing of the project when this recover began (checked before 'begun'): whatever is there now is its own,
     // a physical restore's helper on its data volume (one a kill left running) too.
-    if (op.data.physical) await removeRestoreHelpers(target, id);
+    if (op.data.physical) await removeRestoreHelper(target, id, op.data.suffix);
     await removeStack(target, { project: record.composeProject, file: '' }, { keepData: false, onProgress: ctx.reporter.detail });
     await rm(tenantPaths(ctx.config.customersDir, id).dir, { recursive: true, force: true });
     await journal.finish(op, 'undone', reason, async (client) => {
@@ -292,8 +292,8 @@ async function physicalMajorMismatch(ctx: Context, target: DockerHost, template:
   return majorMismatch(backup, piece.major, piece.image, runs, `template ${template}'s ${piece.service} service`);
 }
 
-/** The physical restore's helper containers on the tenant's data volume (pitr/volume-steps.ts labels them), removed. */
-async function removeRestoreHelpers(target: DockerHost, id: string): Promise<void> {
-  const ids = (await target.docker(['ps', '-aq', '--filter', `label=tenantctl.restore=${id}`])).split('\n').map((l) => l.trim()).filter(Boolean);
-  if (ids.length > 0) await target.docker(['rm', '-f', ...ids]);
+/** The physical restore's helper container on the tenant's data volume (pitr/volume-steps.ts), removed: its volume is removed next. */
+async function removeRestoreHelper(target: DockerHost, id: string, suffix: string): Promise<void> {
+  const name = restoreHelperName(id, suffix);
+  if ((await target.docker(['ps', '-aq', '--filter', `name=^${name}$`])).trim() !== '') await target.docker(['rm', '-f', name]);
 }
