@@ -282,8 +282,9 @@ describe('the disaster drill: recover on a new machine', () => {
     // snapshot had it. rc1 and rc2 wait at their staging meanwhile and are undone by the same signal.
     const physicalInterrupted = await startPausedUntil(h, ['recover', '--concurrency', '3', '--json'], ['restore:staged', 'restore-physical:promoted'], async () => (await recoverStep('rc3')) === 'promoted', 'rc3 at restore-physical:promoted');
     physicalInterrupted.child.kill('SIGINT');
-    physicalInterrupted.resume();
+    // Let go only once it ended: rc3 must not go on past 'promoted' before the signal is handled.
     const physicalEnded = await physicalInterrupted.child;
+    physicalInterrupted.resume();
     expect(physicalEnded.exitCode, `${physicalEnded.stdout}\n${physicalEnded.stderr}`).toBe(130);
     expect(await h.adminQuery("SELECT state, step FROM admin_operations WHERE customer_id = 'rc3' AND verb = 'recover' ORDER BY id")).toEqual([{ state: 'undone', step: 'swapped' }, { state: 'undone', step: 'promoted' }]);
     expect(await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'recover' AND state = 'running'")).toEqual([{ n: 0 }]);
@@ -394,7 +395,7 @@ describe('the disaster drill: recover on a new machine', () => {
     // The repository is plain restic: restic itself lists the admin snapshot.
     const list = JSON.parse(await restic(['snapshots', '--json', '--tag', 'kind=admin']));
     expect(list.map((s: any) => s.id)).toContain(result.snapshot.id);
-  }, 600_000);
+  }, 900_000);
 
   it('restore --from rc3\'s physical backup --as rc4 once rc3 is deprovisioned: made from the backup alone, every row, proven ready', async () => {
     const gone = await h.cli(['deprovision', 'rc3', '--yes', '--json']);
