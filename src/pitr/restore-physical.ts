@@ -10,12 +10,14 @@ import { BackupStore } from '../backups/store.js';
 import { corrupt, physicalPieceOf, type BackupManifest, type ManifestPiece } from '../backups/manifest.js';
 import { verifyRepositoryBackup } from '../backups/source.js';
 import { otherPieceFiles, requirePhysicalFit } from '../backups/physical-other-pieces.js';
-import { snapshotPath } from '../backups/in-repository.js';
+import { repositoryRef, snapshotPath } from '../backups/in-repository.js';
+import { readBackupDocument } from '../backups/restore.js';
 import { requireRunning } from '../backups/containers.js';
 import { pitrOn } from './backup.js';
 import { superuserSql } from './archive.js';
 import { openPitrRepository } from './repo.js';
 import { completePitr, replaceWithTime, stackOf, undoAfterFailure, type PitrIntent, type PhysicalSource } from './restore-to-time.js';
+import { imageMajor, majorMismatch, templateServiceImage } from './image-major.js';
 
 // `tenantctl restore <id> --from <physical backup> [--as <new-id>]`: a physical backup (backup
 // --physical: the whole PostgreSQL cluster, its files or pg_basebackup's tar, with its WAL) put back by the
@@ -27,6 +29,10 @@ import { completePitr, replaceWithTime, stackOf, undoAfterFailure, type PitrInte
 // major version (checked before anything). The backup's other pieces (crm's Redis, taken as a
 // logical backup takes them) go back in the same operation, staged and swapped as a logical restore
 // does (src/backups/physical-other-pieces.ts); the backup must hold exactly the tenant's pieces.
+// In place, the source runs and says what the cluster runs under. Into a new tenant (--as, or the
+// source's own id once it is deprovisioned) the backup alone says it: its tenant.json the template,
+// plan and profiles to provision, its manifest the major, compared with the template's image; the
+// source may be stopped, suspended or gone.
 
 export interface PhysicalRestoreInput {
   id: unknown;
@@ -73,22 +79,27 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
     const snapshotId = piece ? record.snapshots[piece.file] : undefined;
     if (!piece || !snapshotId) throw corrupt(input.from, 'its manifest names no physical piece with a snapshot');
 
-    // The source runs (its template and server say what the restored cluster runs under).
-    const src = await requireTenantFor(ctx, source, 'be restored from a physical backup', ['active']);
-    // A PITR tenant's archive holds WAL of the cluster's history: a physical copy started on that same
-    // timeline would archive segments that clash with it. A to-time restore promotes onto a new one.
-    if (pitrOn(ctx, src.record.plan)) throw new TenantctlError('conflict', `tenant ${source} is on plan ${src.record.plan}, which has point-in-time recovery: restore it with --to-time ${manifest.createdAt} (its physical backups restore only without pitr)`);
     const registry = new TenantRegistry(db);
     const existing = await registry.get(target);
     let mode: PitrIntent['mode'] = 'in-place';
-    if (target !== source) {
-      if (existing && existing.status !== 'deprovisioned') throw new TenantctlError('conflict', `tenant ${target} exists (${existing.status}); restore --as makes a new tenant: choose an id that is free`);
-      if (existing?.keptData) throw new TenantctlError('conflict', `tenant ${target} has kept data; restore --as makes a new tenant: choose an id that is free`);
+    // A new tenant: --as, or the source's own id when it is gone (deprovisioned, or no row at all).
+    if (target !== source || !existing || existing.status === 'deprovisioned') {
+      const made = target === source ? `${target} is deprovisioned and the restore provisions it again` : 'restore --as makes a new tenant';
+      if (existing && existing.status !== 'deprovisioned') throw new TenantctlError('conflict', `tenant ${target} exists (${existing.status}); ${made}: choose an id that is free`);
+      if (existing?.keptData) throw new TenantctlError('conflict', `tenant ${target} has kept data; ${made}: choose an id that is free, or restore a logical backup onto its kept data (--replace-kept-data)`);
       mode = 'new';
     }
-    await requireSameMajor(ctx, source, piece);
-    // --as provisions the source's template and profiles: the source's pieces are the target's.
-    requirePhysicalFit(input.from, source, manifest, (await stackOf(ctx, source)).state.pieces);
+    // In place the source runs (its template and server say what the restored cluster runs under);
+    // a new tenant is what the backup was made of (whatever became of the source since).
+    const shape = mode === 'in-place' ? (await requireTenantFor(ctx, source, 'be restored from a physical backup', ['active'])).record : await shapeOfBackup(ctx, input.from, manifest);
+    // A PITR tenant's archive holds WAL of the cluster's history: a physical copy started on that same
+    // timeline would archive segments that clash with it. A to-time restore promotes onto a new one.
+    if (pitrOn(ctx, shape.plan)) throw new TenantctlError('conflict', `${mode === 'in-place' ? `tenant ${source} is` : `backup ${input.from} was taken`} on plan ${shape.plan}, which has point-in-time recovery: restore it with --to-time ${manifest.createdAt} (its physical backups restore only without pitr)`);
+    if (mode === 'in-place') await requireSameMajor(ctx, source, piece);
+    else await requireImageMajor(ctx, input.from, shape.template, piece);
+    // In place the source's pieces are the target's; a new tenant's are checked once it is provisioned
+    // (replaceData: every other piece of the backup must be one of its pieces).
+    if (mode === 'in-place') requirePhysicalFit(input.from, source, manifest, (await stackOf(ctx, source)).state.pieces);
     if (mode === 'in-place') {
       const others = Object.keys(otherPieceFiles(manifest) ?? {});
       const question = `This replaces the whole PostgreSQL cluster of ${source}${others.length > 0 ? ` and its ${others.join(', ')}` : ''}, which are live, with physical backup ${input.from} (${manifest.createdAt}); its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;
@@ -112,7 +123,8 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
       if (mode === 'new') {
         ctx.reporter.step(`provisioning ${target} to restore physical backup ${input.from} into`);
         const { provision } = await import('../tenants/provision.js');
-        provisioned = await provision(ctx, { id: target, name: target, plan: src.record.plan, template: src.record.template, with: src.record.profiles });
+        // The source's own id again keeps its name; an --as tenant is named by its id, as logical restores name it.
+        provisioned = await provision(ctx, { id: target, name: target === source ? shape.name : target, plan: shape.plan, template: shape.template, with: shape.profiles });
         await journal.step(op, 'provisioned');
         await ctx.pause('restore-physical:provisioned');
       }
@@ -121,7 +133,7 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
       await completePitr(ctx, journal, op);
       return {
         id: target, from: input.from, source, method: 'physical', mode, backupTime: manifest.createdAt,
-        url: provisioned?.url ?? src.record.appUrl ?? null, initialApiKey: provisioned?.initialApiKey, durationMs: ctx.clock.now() - started,
+        url: provisioned?.url ?? (mode === 'in-place' ? existing?.appUrl : null) ?? null, initialApiKey: provisioned?.initialApiKey, durationMs: ctx.clock.now() - started,
       };
     } catch (error) {
       throw await undoAfterFailure(ctx, journal, op, error);
@@ -129,6 +141,22 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
   } finally {
     await release();
   }
+}
+
+/** What a new tenant restored from the backup is provisioned as: the template, plan and profiles its tenant.json recorded. */
+async function shapeOfBackup(ctx: Context, backup: string, manifest: Pick<BackupManifest, 'template' | 'tenant'>): Promise<{ name: string; plan: string; template: string; profiles: string[] }> {
+  const document = await readBackupDocument(ctx, repositoryRef(backup));
+  const plan = document.record?.plan;
+  if (typeof plan !== 'string' || plan === '') throw corrupt(backup, 'its tenant.json names no plan');
+  return { name: document.record.name || manifest.tenant, plan, template: document.record.template ?? manifest.template, profiles: document.record.profiles ?? [] };
+}
+
+/** A new tenant's server is the template's image: it must be of the backup's major (when that image is here to ask; the staged PG_VERSION is checked again). */
+async function requireImageMajor(ctx: Context, backup: string, template: string, piece: ManifestPiece): Promise<void> {
+  const image = piece.major === undefined ? undefined : await templateServiceImage(ctx, template, piece.service);
+  if (!image) return;
+  const mismatch = majorMismatch(backup, piece.major, piece.image, await imageMajor(ctx, ctx.dockerHost, image), `template ${template}'s ${piece.service} service`);
+  if (mismatch) throw new TenantctlError('conflict', mismatch);
 }
 
 /** A cluster starts only under its own major version: the source's server now must be the backup's. */

@@ -235,14 +235,15 @@ export async function replaceWithTime(ctx: Context, journal: OperationJournal, o
     await journal.step(op, step, data);
     await ctx.pause(`${verbName}:${step}`);
   };
-  const src = await stackOf(ctx, op.data.source);
-  // A physical backup brings its own WAL: no archive volume needed, nothing shipped.
+  // A physical backup brings its own WAL: no archive volume needed, nothing shipped. Restored into
+  // a new tenant it needs nothing of its source either (which may be stopped or gone: recover, --as).
   const serverOf = (project: string, service: string, tenant: string) => (physical ? requireRunning(ctx.dockerHost, project, service, tenant, ctx.signal) : archivingContainer(ctx, project, service, tenant));
-  const srcContainer = await serverOf(src.project, src.service, op.data.source);
-  const wal = physical ? [] : await shipUntilNow(ctx, repo, op, src, srcContainer.id, base);
+  const src = physical && op.data.mode === 'new' ? undefined : await stackOf(ctx, op.data.source);
+  const srcContainer = src && await serverOf(src.project, src.service, op.data.source);
+  const wal = physical || !src || !srcContainer ? [] : await shipUntilNow(ctx, repo, op, src, srcContainer.id, base);
 
-  const dst = op.data.mode === 'new' ? await stackOf(ctx, op.tenant) : src;
-  const container = op.data.mode === 'new' ? await serverOf(dst.project, dst.service, op.tenant) : srcContainer;
+  const dst = op.data.mode === 'new' || !src ? await stackOf(ctx, op.tenant) : src;
+  const container = op.data.mode === 'new' || !srcContainer ? await serverOf(dst.project, dst.service, op.tenant) : srcContainer;
   const dataDir = await superuserSql(ctx, container.id, dst.anyRole, 'SHOW data_directory', 'asking PostgreSQL for its data directory');
   return replaceData(ctx, record, op, repo, base, { dst, container, dataDir, wal });
 }

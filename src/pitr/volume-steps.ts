@@ -30,7 +30,9 @@ export const pitrNames = (suffix: string) => ({
   restored: `.tenantctl-pitr-${suffix}-restored`,
 });
 
-const helperName = (w: VolumeWhere) => `tenantctl-pitr-${w.tenant}-${w.suffix}`;
+/** The one helper container of a restore's data-volume steps at a time (a step first removes the one a killed run left). */
+export const restoreHelperName = (tenant: string, suffix: string) => `tenantctl-pitr-${tenant}-${suffix}`;
+const helperName = (w: VolumeWhere) => restoreHelperName(w.tenant, w.suffix);
 
 function helperArgs(w: VolumeWhere, script: string, interactive: boolean): string[] {
   const n = pitrNames(w.suffix);

@@ -138,7 +138,42 @@ export interface ConsideredBackup {
   time?: string;
   /** chosen: restored; passed-over: looked at and refused (why); not-read: older than the one chosen, never read. */
   decision: 'chosen' | 'passed-over' | 'not-read';
+  /** The chosen one's kind: logical (a dump per piece, pg_restore) or physical (the PostgreSQL cluster's files). */
+  method?: 'logical' | 'physical';
   reason: string;
+}
+
+/** What recover made of a candidate it read: chosen (of which kind; bare 'chosen' is logical), or passed over (why). */
+export type Verdict = 'chosen' | { chosen: 'logical' | 'physical' } | { passedOver: string };
+const chosenMethod = (v: Verdict | undefined) => (v === 'chosen' ? 'logical' : v && 'chosen' in v ? v.chosen : undefined);
+
+/**
+ * The newest candidate that `read` accepts, whatever its kind: logical and physical backups of a
+ * tenant are one list by time (a plan's backupMethod may have changed, an operator may have taken
+ * either), so the newest usable one wins. `read` verifies a candidate and says its kind, or throws;
+ * `passOver` turns what it threw into the reason it is passed over (undefined: the error stops the
+ * tenant, e.g. an interruption). Candidates older than the chosen one are never read.
+ */
+export async function chooseNewestUsable<T extends { method: 'logical' | 'physical' }>(
+  candidates: readonly BackupCandidate[], read: (c: BackupCandidate) => Promise<T>, passOver: (error: unknown) => string | undefined,
+): Promise<{ chosen?: { candidate: BackupCandidate; value: T }; verdicts: Map<string, Verdict>; passed: SkippedBackup[] }> {
+  const verdicts = new Map<string, Verdict>();
+  const passed: SkippedBackup[] = [];
+  for (const candidate of candidates) {
+    let value: T;
+    try {
+      value = await read(candidate);
+    } catch (error) {
+      const reason = passOver(error);
+      if (reason === undefined) throw error;
+      passed.push({ backup: candidate.backup, reason });
+      verdicts.set(candidate.backup, { passedOver: reason });
+      continue;
+    }
+    verdicts.set(candidate.backup, { chosen: value.method });
+    return { chosen: { candidate, value }, verdicts, passed };
+  }
+  return { verdicts, passed };
 }
 
 /**
@@ -146,13 +181,15 @@ export interface ConsideredBackup {
  * before any reading (pure: the unit tests give it candidates and verdicts). `verdicts`: each
  * candidate read back -> 'chosen' or why it was passed over; a candidate without one was not read.
  */
-export function consideredBackups(candidates: readonly BackupCandidate[], skipped: readonly SkippedBackup[], verdicts: ReadonlyMap<string, 'chosen' | { passedOver: string }>): ConsideredBackup[] {
-  const chosen = candidates.find((c) => verdicts.get(c.backup) === 'chosen');
+export function consideredBackups(candidates: readonly BackupCandidate[], skipped: readonly SkippedBackup[], verdicts: ReadonlyMap<string, Verdict>): ConsideredBackup[] {
+  const chosen = candidates.find((c) => chosenMethod(verdicts.get(c.backup)) !== undefined);
   const read = candidates.map((c): ConsideredBackup => {
     const verdict = verdicts.get(c.backup);
     const base = { backup: c.backup, origin: c.origin, time: c.time };
-    if (verdict === 'chosen') return { ...base, decision: 'chosen', reason: c.directory !== undefined ? 'the newest that verifies: its folder is here and its files match its manifest' : 'the newest that verifies: its manifest and every file read back from the repository match (sizes and SHA-256)' };
-    if (verdict) return { ...base, decision: 'passed-over', reason: verdict.passedOver };
+    const method = chosenMethod(verdict);
+    if (method === 'physical') return { ...base, decision: 'chosen', method, reason: 'the newest that verifies, physical: its manifest and its files read back from the repository match (sizes and SHA-256; a file-level data snapshot by its listing); restored as the PostgreSQL cluster itself' };
+    if (method) return { ...base, decision: 'chosen', method, reason: c.directory !== undefined ? 'the newest that verifies: its folder is here and its files match its manifest' : 'the newest that verifies: its manifest and every file read back from the repository match (sizes and SHA-256)' };
+    if (verdict && typeof verdict === 'object' && 'passedOver' in verdict) return { ...base, decision: 'passed-over', reason: verdict.passedOver };
     return { ...base, decision: 'not-read', reason: chosen ? `older than ${chosen.backup}, which was chosen` : 'not read (the recover of this tenant stopped before it)' };
   });
   return [...read, ...skipped.map((s): ConsideredBackup => ({ backup: s.backup, decision: 'passed-over', reason: s.reason }))];

@@ -20,7 +20,12 @@ import { putRowBack, type SavedTenant } from '../hosts/move-record.js';
 import { contextOn, dockerHostNamed } from '../hosts/resolve.js';
 import type { BackupScope, TenantBackupSource } from './tenant-backups.js';
 import { describeAge, type BackupOrigin, type ConsideredBackup, type SkippedBackup } from './backup-candidates.js';
+import type { ManifestPiece } from '../backups/manifest.js';
 import type { Placement } from './fit.js';
+import { pitrOn } from '../pitr/backup.js';
+import { pitrSteps, replaceWithTime, type PitrIntent } from '../pitr/restore-to-time.js';
+import { dropScript, inDataVolume, restoreHelperName } from '../pitr/volume-steps.js';
+import { imageMajor, majorMismatch, templateServiceImage } from '../pitr/image-major.js';
 
 // One tenant brought back by `tenantctl recover`, under its lock, journaled (admin_operations, verb
 // 'recover') before its first effect and after each step:
@@ -29,10 +34,15 @@ import type { Placement } from './fit.js';
 //                     deprovisioned, its allocations on the lost machine released, in one transaction
 //   restore:*         provisioned on the host from the row's template and plan, the backup's data
 //                     staged, swapped, started and proven ready (backups/restore.ts replaceData)
+//   (physical)        a physical backup instead: after restore:provisioned, the physical restore's
+//                     own steps shipped, staged, stopped, swapped, starting, started, promoted (the
+//                     tenant's own passwords set on the restored roles), proven (pausing as
+//                     restore-physical:<step>; pitr/restore-to-time.ts replaceWithTime), the new
+//                     tenant's empty cluster set aside in its volume and dropped once proven
 //   restored          the key that provision made revoked (the customer's own keys were never
 //                     touched), the modules the backup had
 //   settled           as it was: a stopped tenant stopped, a suspended one stopped and suspended
-// Killed before 'restore:proven', the next command on the tenant (or recover run again) undoes it:
+// Killed before 'restore:proven' ('proven' for a physical one), the next command on the tenant (or recover run again) undoes it:
 // what provision made on the host is removed and the row goes back as saved, so the next recover
 // starts it over; from 'restore:proven' on it is finished. A tenant whose recover of this run is
 // completed is never made twice.
@@ -47,6 +57,11 @@ export interface RecoverIntent extends RestoreIntent, Partial<SavedTenant> {
   /** Where the backup came from: the restored admin database's record, or the repository alone (newer than the admin snapshot). */
   backupOrigin?: BackupOrigin;
   backupTime?: string;
+  /** A physical backup: what is staged, and the physical restore's own records (where, service; targetTime: the backup's time). */
+  physical?: PitrIntent['physical'];
+  targetTime?: string;
+  where?: PitrIntent['where'];
+  service?: string;
 }
 
 export interface TenantOutcome {
@@ -65,14 +80,22 @@ export interface TenantOutcome {
   passedOver?: SkippedBackup[];
   /** Every backup looked at for it: the one chosen, those passed over (why), those older never read. */
   considered?: ConsideredBackup[];
+  /** The chosen backup's kind: logical (pg_restore of its dumps) or physical (the PostgreSQL cluster's files). */
+  method?: 'logical' | 'physical';
   durationMs?: number;
   reason?: string;
 }
 
-const reached = (step: string, than: string) => {
-  const order = ['begun', 'detached', ...restoreSteps.slice(1).map((s) => `restore:${s}`), 'restored', 'settled'];
-  return order.indexOf(step) >= order.indexOf(than);
+/** The steps of a recover in order: a physical one goes from restore:provisioned through the physical restore's steps. */
+const stepsOf = (op: Pick<Operation<RecoverIntent>, 'data'>) => (op.data.physical
+  ? ['begun', 'detached', 'restore:provisioned', ...pitrSteps.slice(pitrSteps.indexOf('shipped')), 'restored', 'settled']
+  : ['begun', 'detached', ...restoreSteps.slice(1).map((s) => `restore:${s}`), 'restored', 'settled']);
+const reached = (op: Pick<Operation<RecoverIntent>, 'data' | 'step'>, than: string) => {
+  const order = stepsOf(op);
+  return order.indexOf(op.step) >= order.indexOf(than);
 };
+/** The step from which a recover is finished, never undone: its tenant proven ready on the backup's data. */
+const provenStep = (op: Pick<Operation<RecoverIntent>, 'data'>) => (op.data.physical ? 'proven' : 'restore:proven');
 
 export async function recoverTenant(ctx: Context, run: string, id: string, target: DockerHost, backups: TenantBackupSource, scope: Omit<BackupScope, 'host' | 'run'>, placement?: Placement): Promise<TenantOutcome> {
   const started = ctx.clock.now();
@@ -94,13 +117,16 @@ export async function recoverTenant(ctx: Context, run: string, id: string, targe
     // ...and its ports and a subnet are free there.
     const unfit = await placement?.allocations(target, record);
     if (unfit) return { id, outcome: 'not-placed', status: record.status, host: target.id, reason: `not placed: ${unfit}`, durationMs: ctx.clock.now() - started };
-    const found = await backups.latest(ctx, id, { ...scope, host: record.host, run });
+    const found = await backups.latest(ctx, id, { ...scope, host: record.host, run, plan: { name: record.plan, pitr: pitrOn(ctx, record.plan) } });
     if (!found || !('id' in found)) {
       const passedOver = found?.skipped ?? [];
       return { id, outcome: 'failed', status: record.status, passedOver, considered: found?.considered ?? [], reason: passedOver.length === 0 ? 'no backup of it in the repository' : `no complete backup of it verifies (${passedOver.length} passed over: ${passedOver.map((p) => `${p.backup}: ${p.reason}`).join('; ')})` };
     }
     const backup = found;
-    const chosen = { source: backup.origin, backupTime: backup.time, newerThanAdminSnapshotMs: backup.newerThanAdminSnapshotMs, passedOver: backup.skipped, considered: backup.considered };
+    const chosen = { source: backup.origin, method: backup.method, backupTime: backup.time, newerThanAdminSnapshotMs: backup.newerThanAdminSnapshotMs, passedOver: backup.skipped, considered: backup.considered };
+    // A physical backup's cluster starts only under its own major: the image the template runs for it must be of that major (asked before anything is made).
+    const wrongMajor = backup.physical && await physicalMajorMismatch(ctx, target, record.template, backup.id, backup.physical.piece);
+    if (wrongMajor) return { id, outcome: 'failed', status: record.status, host: target.id, backup: backup.id, ...chosen, reason: `refused: ${wrongMajor}`, durationMs: ctx.clock.now() - started };
     // Room on the host for its restore, by the backup's size (shared out among the run's tenants on that host).
     const noRoom = await placement?.room(target, backup.bytes);
     if (noRoom) return { id, outcome: 'not-placed', status: record.status, host: target.id, backup: backup.id, ...chosen, reason: `not placed: ${noRoom}`, durationMs: ctx.clock.now() - started };
@@ -111,6 +137,7 @@ export async function recoverTenant(ctx: Context, run: string, id: string, targe
         run, statusBefore: record.status, hostBefore: record.host, mode: 'new', backup: backup.id, dir: backup.dir, source: id, backupOrigin: backup.origin, backupTime: backup.time,
         // The modules as the registry had them (provision below enables the plan's defaults): put back once it is proven.
         suffix: randomBytes(4).toString('hex'), before: null, modules: (await listModules(db, id)).map((m) => ({ key: m.key, enabled: m.enabled })),
+        ...(backup.physical ? { physical: backup.physical.source, targetTime: backup.physical.createdAt } : {}),
       },
     });
     try {
@@ -119,12 +146,18 @@ export async function recoverTenant(ctx: Context, run: string, id: string, targe
       await rm(tenantPaths(ctx.config.customersDir, id).dir, { recursive: true, force: true });
       await ctx.pause('recover:detached');
       const onTarget = contextOn(ctx, target);
-      ctx.reporter.step(`provisioning ${id} on ${target.id} to restore ${backup.id} into (${backup.origin === 'repository' ? 'found in the repository, ' : ''}${describeAge(backup.newerThanAdminSnapshotMs)})`);
+      ctx.reporter.step(`provisioning ${id} on ${target.id} to restore ${backup.method} backup ${backup.id} into (${backup.origin === 'repository' ? 'found in the repository, ' : ''}${describeAge(backup.newerThanAdminSnapshotMs)})`);
       const { provision } = await import('../tenants/provision.js');
       const provisioned = await provision(onTarget, { id, name: record.name, plan: record.plan, template: record.template, with: record.profiles });
       await journal.step(op, 'restore:provisioned', { targetKey: provisioned.initialApiKey?.id });
       await ctx.pause('restore:provisioned');
-      await replaceData(onTarget, journal, op, id, { prefix: 'restore:' });
+      if (backup.physical) {
+        // The physical restore's steps on the new tenant (its source is the backup alone: nothing runs of the lost one).
+        const at = backup.physical.createdAt;
+        await replaceWithTime(onTarget, journal, op as unknown as Operation<PitrIntent>, scope.repo, { snapshotId: backup.physical.source.snapshotId, startedAt: at, completedAt: at, bytes: backup.physical.source.bytes });
+      } else {
+        await replaceData(onTarget, journal, op, id, { prefix: 'restore:' });
+      }
     } catch (error) {
       throw await undoAfterFailure(ctx, op, error);
     }
@@ -159,15 +192,17 @@ async function finishRecover(ctx: Context, journal: OperationJournal, op: Operat
   const id = op.tenant;
   const db = journal.db;
   const onTarget = contextOn(ctx, target);
-  if (!reached(op.step, 'restored')) {
-    await dropRestoreLeftovers(onTarget, op);
+  if (!reached(op, 'restored')) {
+    // A physical restore set the new tenant's own (empty) cluster aside in its volume: dropped now.
+    if (op.data.physical && op.data.where) await inDataVolume(onTarget, op.data.where, dropScript, 'dropping the cluster the restore replaced');
+    else await dropRestoreLeftovers(onTarget, op);
     await restoreModules(db, id, op.data.modules);
     await journal.step(op, 'restored', {}, async (client) => {
       if (op.data.targetKey) await revokeApiKeysById(db, client, id, [op.data.targetKey]);
     });
     await ctx.pause('recover:restored');
   }
-  if (!reached(op.step, 'settled')) {
+  if (!reached(op, 'settled')) {
     if (op.data.statusBefore === 'stopped' || op.data.statusBefore === 'suspended') {
       ctx.reporter.step(`stopping ${id}: it was ${op.data.statusBefore}`);
       await stopTenant(onTarget, id);
@@ -213,11 +248,13 @@ async function undoRecover(ctx: Context, op: Operation<RecoverIntent>, reason: s
   const journal = new OperationJournal(db);
   const id = op.tenant;
   ctx.reporter.step(`undoing the recover of ${id}`);
-  if (reached(op.step, 'detached')) {
+  if (reached(op, 'detached')) {
     const target = await dockerHostNamed(ctx, db, op.host);
     if (!target) throw new TenantctlError('conflict', `the recover of ${id} worked on Docker host ${op.host}, which this environment cannot reach`);
     const record = await new TenantRegistry(db).require(id);
-    // The host held nothing of the project when this recover began (checked before 'begun'): whatever is there now is its own.
+    // The host held nothing of the project when this recover began (checked before 'begun'): whatever is there now is its own,
+    // a physical restore's helper on its data volume (one a kill left running) too.
+    if (op.data.physical) await removeRestoreHelper(target, id, op.data.suffix);
     await removeStack(target, { project: record.composeProject, file: '' }, { keepData: false, onProgress: ctx.reporter.detail });
     await rm(tenantPaths(ctx.config.customersDir, id).dir, { recursive: true, force: true });
     await journal.finish(op, 'undone', reason, async (client) => {
@@ -231,7 +268,7 @@ async function undoRecover(ctx: Context, op: Operation<RecoverIntent>, reason: s
 
 /** Settles a recover a killed run left: finished once the tenant was proven ready, else undone. */
 export async function resumeRecover(ctx: Context, op: Operation<RecoverIntent>): Promise<'finished' | 'undone'> {
-  if (reached(op.step, 'restore:proven')) {
+  if (reached(op, provenStep(op))) {
     const target = await dockerHostNamed(ctx, await ctx.adminDb(), op.host);
     if (!target) throw new TenantctlError('conflict', `an interrupted recover of ${op.tenant} needs Docker host ${op.host}, which this environment cannot reach`);
     await finishRecover(ctx, new OperationJournal(await ctx.adminDb()), op, target);
@@ -239,4 +276,24 @@ export async function resumeRecover(ctx: Context, op: Operation<RecoverIntent>):
   }
   await undoRecover(ctx, op, `interrupted at step ${op.step}, before ${op.tenant} was proven ready; undone by a later command`);
   return 'undone';
+}
+
+/**
+ * Why a physical backup's cluster cannot start on the image the tenant's template runs for its
+ * PostgreSQL service on `target` (undefined: it can, or that image is not there to ask yet:
+ * provision brings it, and the staged PG_VERSION is compared with the new volume's before the swap).
+ */
+async function physicalMajorMismatch(ctx: Context, target: DockerHost, template: string, backup: string, piece: ManifestPiece): Promise<string | undefined> {
+  if (piece.major === undefined) return undefined;
+  const image = await templateServiceImage(ctx, template, piece.service);
+  if (!image) return undefined;
+  const runs = await imageMajor(ctx, target, image);
+  if (runs.major === undefined) ctx.reporter.info(`the PostgreSQL major of ${image} on ${target.id} is not known before provisioning (${runs.why}): the staged cluster's PG_VERSION is checked instead`);
+  return majorMismatch(backup, piece.major, piece.image, runs, `template ${template}'s ${piece.service} service`);
+}
+
+/** The physical restore's helper container on the tenant's data volume (pitr/volume-steps.ts), removed: its volume is removed next. */
+async function removeRestoreHelper(target: DockerHost, id: string, suffix: string): Promise<void> {
+  const name = restoreHelperName(id, suffix);
+  if ((await target.docker(['ps', '-aq', '--filter', `name=^${name}$`])).trim() !== '') await target.docker(['rm', '-f', name]);
 }

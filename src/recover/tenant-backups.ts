@@ -5,18 +5,22 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { recordAudit } from '../audit/write.js';
 import { BackupStore } from '../backups/store.js';
 import { locateAndVerify } from '../backups/restore.js';
-import { entryMismatch, manifestFile, parseManifest, physicalPieceOf, sha256Of, type BackupManifest } from '../backups/manifest.js';
+import { entryMismatch, manifestFile, parseManifest, sha256Of, type BackupManifest } from '../backups/manifest.js';
 import { readBack, readText, repositoryRef, tenantSnapshots, type Digest } from '../backups/in-repository.js';
 import { repositoryKey } from '../repository/password.js';
 import type { Repository } from '../repository/restic.js';
-import { backupCandidates, consideredBackups, type BackupCandidate, type BackupOrigin, type ConsideredBackup, type SkippedBackup } from './backup-candidates.js';
+import { backupCandidates, chooseNewestUsable, consideredBackups, type BackupCandidate, type BackupOrigin, type ConsideredBackup, type SkippedBackup } from './backup-candidates.js';
+import { dataListingMismatch, isDataFolder, physicalChoiceOf, physicalUnusable, type PhysicalChoice } from './physical-backup.js';
 
 // Where recover finds each tenant's backup: the newest one, in the repository or recorded by the
-// restored admin database, that is complete and verifies (backup-candidates.ts says which are
-// candidates; here each is read back, newest first, until one passes). A repository backup's
-// manifest is read back (against the SHA-256 the admin database recorded, when it did) and every
-// file it lists is read back whole and compared with its size and SHA-256 in the manifest; the
-// manifest must name this tenant, this host and this backup id. The chosen one, when the admin
+// restored admin database, that is complete and verifies, logical or physical alike
+// (backup-candidates.ts says which are candidates; here each is read back, newest first, until one
+// passes). A repository backup's manifest is read back (against the SHA-256 the admin database
+// recorded, when it did) and every file it lists is read back whole and compared with its size and
+// SHA-256 in the manifest (a physical backup's file-level data snapshot by its listing: tree blobs,
+// not its gigabytes; physical-backup.ts); the manifest must name this tenant, this host and this
+// backup id. A physical backup recover cannot restore (other pieces beside the cluster, a plan with
+// pitr) is passed over with why. The chosen one, when the admin
 // database did not record it as succeeded, is recorded there (admin_backups, and an audit row)
 // before recover's journal names it: restore reads a repository backup through its row.
 
@@ -36,6 +40,10 @@ export interface TenantBackup {
   considered: ConsideredBackup[];
   /** What its files hold (the manifest's sizes, or the folder backup's recorded size): the fit check's measure. */
   bytes: number | null;
+  /** logical: pg_restore of its dumps (backups/restore.ts); physical: the cluster's files put in the data volume. */
+  method: 'logical' | 'physical';
+  /** A physical backup: its piece and what the restore stages. */
+  physical?: PhysicalChoice;
 }
 
 export interface BackupScope {
@@ -47,6 +55,8 @@ export interface BackupScope {
   adminSnapshotTime: string;
   /** The recovery run, for the audit row of a backup it records. */
   run: string;
+  /** The tenant's plan (whether it has pitr decides whether a physical backup may be restored). */
+  plan?: { name: string; pitr: boolean };
 }
 
 export interface TenantBackupSource {
@@ -67,28 +77,29 @@ export const repositoryBackups: TenantBackupSource = {
     const hosts = await db.pool.query('SELECT name FROM admin_hosts').catch(db.unreachable);
     const knownHosts = hosts.rows.map((r) => r.name as string);
     const { candidates, skipped } = backupCandidates({ tenant: id, host: scope.host, knownHosts, snapshots, recorded, foundByRecover });
-    const passed: SkippedBackup[] = [...skipped];
-    const verdicts = new Map<string, 'chosen' | { passedOver: string }>();
-    for (const candidate of candidates) {
-      try {
-        const dir = await verifyCandidate(ctx, scope, id, candidate);
-        if (candidate.origin === 'repository' && !foundByRecover.has(candidate.backup)) await recordFound(ctx, scope, id, candidate, dir.manifest, dir.manifestText);
-        const newerThanAdminSnapshotMs = Date.parse(candidate.time) - Date.parse(scope.adminSnapshotTime);
-        verdicts.set(candidate.backup, 'chosen');
-        const bytes = dir.manifest ? Object.values(dir.manifest.files).reduce((sum, f) => sum + f.bytes, 0) : ((await store.get(candidate.backup))?.sizeBytes ?? null);
-        return { id: candidate.backup, dir: dir.dir, origin: candidate.origin, time: candidate.time, newerThanAdminSnapshotMs, skipped: passed, considered: consideredBackups(candidates, skipped, verdicts), bytes };
-      } catch (error) {
-        if (ctx.signal.aborted || !(error instanceof TenantctlError) || !['usage', 'notFound', 'repository'].includes(error.kind)) throw error;
-        ctx.reporter.info(`${id}: backup ${candidate.backup} passed over: ${messageOf(error)}`);
-        passed.push({ backup: candidate.backup, reason: messageOf(error) });
-        verdicts.set(candidate.backup, { passedOver: messageOf(error) });
-      }
-    }
-    return passed.length > 0 ? { skipped: passed, considered: consideredBackups(candidates, skipped, verdicts) } : undefined;
+    const { chosen, verdicts, passed } = await chooseNewestUsable(candidates, async (candidate) => {
+      const verified = await verifyCandidate(ctx, scope, id, candidate);
+      return { ...verified, method: verified.physical ? 'physical' as const : 'logical' as const };
+    }, (error) => {
+      if (ctx.signal.aborted || !(error instanceof TenantctlError) || !['usage', 'notFound', 'repository'].includes(error.kind)) return undefined;
+      return messageOf(error);
+    });
+    for (const p of passed) ctx.reporter.info(`${id}: backup ${p.backup} passed over: ${p.reason}`);
+    const considered = consideredBackups(candidates, skipped, verdicts);
+    if (!chosen) return passed.length + skipped.length > 0 ? { skipped: [...skipped, ...passed], considered } : undefined;
+    const { candidate, value: dir } = chosen;
+    if (candidate.origin === 'repository' && !foundByRecover.has(candidate.backup)) await recordFound(ctx, scope, id, candidate, dir.manifest, dir.manifestText);
+    const newerThanAdminSnapshotMs = Date.parse(candidate.time) - Date.parse(scope.adminSnapshotTime);
+    // Every file the manifest lists, a physical backup's data files and WAL tar included: the fit check's measure.
+    const bytes = dir.manifest ? Object.values(dir.manifest.files).reduce((sum, f) => sum + f.bytes, 0) : ((await store.get(candidate.backup))?.sizeBytes ?? null);
+    return {
+      id: candidate.backup, dir: dir.dir, origin: candidate.origin, time: candidate.time, newerThanAdminSnapshotMs, skipped: [...skipped, ...passed], considered, bytes,
+      method: dir.method, ...(dir.physical ? { physical: dir.physical } : {}),
+    };
   },
 };
 
-interface Verified { dir: string; manifest?: BackupManifest; manifestText?: string }
+interface Verified { dir: string; manifest?: BackupManifest; manifestText?: string; physical?: PhysicalChoice }
 
 async function verifyCandidate(ctx: Context, scope: BackupScope, tenant: string, c: BackupCandidate): Promise<Verified> {
   if (c.directory !== undefined) {
@@ -105,29 +116,24 @@ async function verifyCandidate(ctx: Context, scope: BackupScope, tenant: string,
   // The host it was written on (a tenant moved since the admin snapshot was backed up on its new one).
   const writtenOn = c.host ?? scope.host;
   if (manifest.host !== undefined && manifest.host !== writtenOn) throw corrupt(`its manifest names host ${manifest.host}, not ${writtenOn}`);
-  const physical = physicalPassOver(manifest, tenant);
-  if (physical) throw new TenantctlError('usage', physical);
+  const unusable = physicalUnusable(manifest, scope.plan ?? { name: '?', pitr: false });
+  if (unusable) throw new TenantctlError('usage', unusable);
   const unlisted = Object.keys(c.snapshots).filter((f) => f !== manifestFile && !Object.hasOwn(manifest.files, f));
   if (unlisted.length > 0) throw corrupt(`snapshots of ${unlisted.join(', ')} carry its tag but its manifest lists no such file`);
   for (const [file, entry] of Object.entries(manifest.files)) {
     const snapshot = c.snapshots[file];
     if (!snapshot) throw corrupt(`no snapshot of ${file} (listed in its manifest) is in the repository`);
-    const back: Digest = { bytes: 0, sha256: '' };
-    await readBack(ctx, scope.repo, snapshot, tenant, file, drain, back);
-    const wrong = entryMismatch(file, entry, back);
+    let wrong: string | undefined;
+    if (isDataFolder(manifest, file)) wrong = await dataListingMismatch(ctx, scope.repo, snapshot, tenant, file, entry);
+    else {
+      const back: Digest = { bytes: 0, sha256: '' };
+      await readBack(ctx, scope.repo, snapshot, tenant, file, drain, back);
+      wrong = entryMismatch(file, entry, back);
+    }
     if (wrong) throw corrupt(wrong);
   }
-  return { dir: repositoryRef(c.backup), manifest, manifestText };
-}
-
-/**
- * Recover restores a tenant's data the logical way (pg_restore of a dump): a physical backup (the
- * cluster's files or pg_basebackup's tar) is passed over, with how to restore it by hand, never fed
- * to pg_restore.
- */
-export function physicalPassOver(manifest: Pick<BackupManifest, 'id' | 'pieces'>, tenant: string): string | undefined {
-  if (!physicalPieceOf(manifest)) return undefined;
-  return `physical: restore it with \`tenantctl restore ${tenant} --from ${manifest.id}\``;
+  const physical = physicalChoiceOf(manifest, c.snapshots);
+  return { dir: repositoryRef(c.backup), manifest, manifestText, ...(physical ? { physical } : {}) };
 }
 
 const drain = async (source: Readable) => {

@@ -33,3 +33,28 @@ export async function startPausedAt(h: Harness, args: string[], step: string, en
   }
   return { child, file, resume: () => rmSync(file, { force: true }) };
 }
+
+/**
+ * Starts tenantctl with `args`, pausing at every one of `steps` (each worker of a run that reaches
+ * one waits there); resolves once `until` holds (asked every 250 ms, errors counted as not yet: the
+ * admin database may not be up yet). For runs whose workers pause at different points at once,
+ * where the one pause file shows only the last that wrote it.
+ */
+export async function startPausedUntil(h: Harness, args: string[], steps: string[], until: () => Promise<boolean>, what: string): Promise<PausedRun> {
+  const file = path.join(h.dir, `pause-until-${steps.join('-').replace(/[^a-z]/g, '-')}`);
+  rmSync(file, { force: true });
+  const child = execa('node', [cliPath, ...args], {
+    cwd: h.dir,
+    env: { ...h.env, TENANTCTL_PAUSE_AT: steps.join(','), TENANTCTL_PAUSE_FILE: file },
+    reject: false,
+    stdin: 'ignore',
+    timeout: 300_000,
+  });
+  const deadline = Date.now() + 240_000;
+  while (!(await until().catch(() => false))) {
+    if (child.exitCode !== null) throw new Error(`tenantctl ${args.join(' ')} ended before ${what}: ${(await child).stderr}`);
+    if (Date.now() > deadline) throw new Error(`tenantctl ${args.join(' ')} never reached ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return { child, file, resume: () => rmSync(file, { force: true }) };
+}

@@ -8,6 +8,12 @@
 // run again and interrupted (SIGINT), then run again: it finishes, every row is identical (counts
 // and digests), the stopped tenant is stopped again, the API key is still valid, no tenant exists twice, and restic itself lists the
 // admin snapshot. Measures tenants recovered per minute.
+// A third tenant, rc3, of a template whose only state is PostgreSQL (pgonly-template.ts), has a
+// logical backup and then, with more rows, a physical one (its cluster's files): recover chooses the
+// physical one (the newest, whatever its kind) and restores it through the physical restore's steps;
+// its first recover is killed (-9) once the restored cluster is swapped in, its next interrupted
+// (SIGINT) once promoted with its own passwords, each undone; then it comes back with every row. Once
+// rc3 is deprovisioned, restore --from its physical backup --as rc4 needs nothing of it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -15,9 +21,10 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { createServer, type AddressInfo } from 'node:net';
 import { containerOf, createHarness, dockerObjectsWithPrefix, removeDockerObjectsWithPrefix, stopwatch, useOwnFrontdoor, type Harness } from './harness.js';
-import { startPausedAt } from './pause.js';
+import { startPausedAt, startPausedUntil } from './pause.js';
 import { startSftpRepository, type SftpRepository } from './sftp-repository.js';
 import { hashApiKey } from '../../src/api-keys/key.js';
+import { writePgOnlyTemplate } from './pgonly-template.js';
 
 let h: Harness;
 let sftp: SftpRepository;
@@ -41,6 +48,8 @@ beforeAll(async () => {
   passwordFile = sftp.passwordFile;
   await sftp.restic(['init', '--quiet']);
   Object.assign(h.env, { TENANTCTL_BACKUP_REPOSITORY_PASSWORD_FILE: passwordFile });
+  // The operator's templates (crm is built in): kept apart from the lost machine's state, as its config is.
+  h.env.TENANTCTL_TEMPLATES_DIR = writePgOnlyTemplate(h.dir, h.env);
 }, 600_000);
 
 afterAll(async () => {
@@ -97,7 +106,18 @@ let goodSnapshot = '';
 let goodDump = '';
 let laterBackup = '';
 let cutBackup = '';
+let rc3Logical = '';
+let rc3Physical = '';
 const restic = async (args: string[]) => String((await sftp.restic(args)).stdout);
+/** The step of the tenant's running recover, if one runs. */
+const recoverStep = async (id: string): Promise<string | undefined> =>
+  (await h.adminQuery("SELECT step FROM admin_operations WHERE verb = 'recover' AND customer_id = $1 AND state = 'running'", [id]))[0]?.step;
+/** What of a tenant's project is on the host: containers, volumes, and a physical restore's helpers on its volume. */
+const dockerObjectsOf = async (id: string) => ({
+  containers: (await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project(id)}`])).stdout.trim(),
+  volumes: (await execa('docker', ['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project(id)}`])).stdout.trim(),
+  helpers: (await execa('docker', ['ps', '-aq', '--filter', `label=tenantctl.restore=${id}`])).stdout.trim(),
+});
 const adminSnapshotIds = async (): Promise<string[]> =>
   JSON.parse(await restic(['snapshots', '--no-lock', '--json', '--tag', 'kind=admin'])).map((s: any) => s.id);
 
@@ -124,6 +144,22 @@ describe('the disaster drill: recover on a new machine', () => {
 
     const b = await timed('backup', () => h.cli(['backup', 'rc1', 'rc2', '--json']));
     expect(b.exitCode, b.why).toBe(0);
+    // rc3, of a template whose only state is PostgreSQL: a logical backup, more rows, then a physical one (the newer).
+    const p3 = await timed('provision rc3', () => h.cli(['provision', 'rc3', '--plan', 'starter', '--template', 'pgonly', '--json']));
+    expect(p3.exitCode, p3.why).toBe(0);
+    await psql('rc3', `CREATE TABLE public.notes (id int PRIMARY KEY, body text NOT NULL);
+      INSERT INTO public.notes SELECT g, repeat(md5(g::text), 1 + g % 7) FROM generate_series(1, 3000) g;`);
+    const l3 = await timed('backup rc3 logical', () => h.cli(['backup', 'rc3', '--json']));
+    expect(l3.exitCode, l3.why).toBe(0);
+    rc3Logical = l3.json().id;
+    await psql('rc3', "INSERT INTO public.notes SELECT g, 'after the logical backup' FROM generate_series(3001, 3100) g; UPDATE public.notes SET body = 'changed' WHERE id < 50");
+    before.rc3 = await tableDigests('rc3');
+    expect(before.rc3['public.notes']).toMatch(/^3100 /);
+    const p3b = await timed('backup rc3 physical', () => h.cli(['backup', 'rc3', '--physical', '--json']));
+    expect(p3b.exitCode, p3b.why).toBe(0);
+    expect(p3b.json()).toMatchObject({ method: 'physical' });
+    expect(Object.keys(p3b.json().snapshots).sort(), 'file by file (the helper reaches the sftp repository)').toEqual(['db.pgdata', 'db.pgwal.tar', 'manifest.json', 'tenant.json']);
+    rc3Physical = p3b.json().id;
     // rc2 was stopped when the machine was lost: it comes back stopped.
     const s = await h.cli(['stop', 'rc2', '--json']);
     expect(s.exitCode, s.why).toBe(0);
@@ -218,13 +254,16 @@ describe('the disaster drill: recover on a new machine', () => {
     // The key is checked before COMMIT: nothing of the snapshot stays.
     expect(await h.adminQuery('SELECT count(*)::int AS n FROM admin_customers')).toEqual([{ n: 0 }]);
 
-    const paused = await startPausedAt(h, ['recover', '--json'], 'restore:staged');
+    // All three at once: rc1 and rc2 wait at their logical staging, rc3 is killed (-9) once its
+    // physical backup's cluster is swapped into its new data volume (not yet started).
+    const paused = await startPausedUntil(h, ['recover', '--concurrency', '3', '--json'], ['restore:staged', 'restore-physical:swapped'], async () => (await recoverStep('rc3')) === 'swapped', 'rc3 at restore-physical:swapped');
     paused.child.kill('SIGKILL');
     await paused.child;
     paused.resume();
-    // The admin database came back in the killed run (the cut-off snapshot passed over); a tenant it worked on is half-way (journaled).
+    // The admin database came back in the killed run (the cut-off snapshot passed over); the tenants it worked on are half-way (journaled).
     const running = await h.adminQuery("SELECT customer_id, step FROM admin_operations WHERE verb = 'recover' AND state = 'running'");
     expect(running.length).toBeGreaterThanOrEqual(1);
+    expect(running.find((o) => o.customer_id === 'rc3')?.step).toBe('swapped');
 
     // Ctrl-C after the next run settled rc1 and detached it again: undone, exit 130, its row as the snapshot had it. One
     // tenant at a time, so the signal lands on this pause point with nothing else of the run in flight.
@@ -237,6 +276,21 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(afterInterrupt).toEqual([{ id: 'rc1', status: 'active', running: 0 }]);
     expect((await h.adminQuery("SELECT state FROM admin_operations WHERE customer_id = 'rc1' AND verb = 'recover' ORDER BY id DESC LIMIT 1"))[0].state).toBe('undone');
 
+    // rc3's physical recover: its killed run settled (undone) by the next, which is interrupted
+    // (SIGINT) once the restored server promoted and took rc3's own passwords: undone too, exit 130,
+    // nothing of rc3 left on the host (its stack, its volumes, the restore's helper), its row as the
+    // snapshot had it. rc1 and rc2 wait at their staging meanwhile and are undone by the same signal.
+    const physicalInterrupted = await startPausedUntil(h, ['recover', '--concurrency', '3', '--json'], ['restore:staged', 'restore-physical:promoted'], async () => (await recoverStep('rc3')) === 'promoted', 'rc3 at restore-physical:promoted');
+    physicalInterrupted.child.kill('SIGINT');
+    // Let go only once it ended: rc3 must not go on past 'promoted' before the signal is handled.
+    const physicalEnded = await physicalInterrupted.child;
+    physicalInterrupted.resume();
+    expect(physicalEnded.exitCode, `${physicalEnded.stdout}\n${physicalEnded.stderr}`).toBe(130);
+    expect(await h.adminQuery("SELECT state, step FROM admin_operations WHERE customer_id = 'rc3' AND verb = 'recover' ORDER BY id")).toEqual([{ state: 'undone', step: 'swapped' }, { state: 'undone', step: 'promoted' }]);
+    expect(await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'recover' AND state = 'running'")).toEqual([{ n: 0 }]);
+    expect(await h.adminQuery("SELECT status, host FROM admin_customers WHERE id = 'rc3'")).toEqual([{ status: 'active', host: expect.any(String) }]);
+    expect(await dockerObjectsOf('rc3')).toEqual({ containers: '', volumes: '', helpers: '' });
+
     // The fit check: with no app port free on the host (its one port held by a listener here), no
     // tenant is placed: each is reported "not placed" with why (exit 9), and nothing of it is made
     // (no journal row, no container, its record as the snapshot had it).
@@ -248,21 +302,22 @@ describe('the disaster drill: recover on a new machine', () => {
     // was undone above: rc2's may be settled by this run, which removes what of its project is there):
     // the host-holds-it check comes before the ports, so it is skipped (not touched), not "not placed"
     // for ports it would hold itself.
-    const alive = (await execa('docker', ['create', '--label', `com.docker.compose.project=${project('rc1')}`, '--label', 'tenantctl.test=recover', 'tenantctl/postgres:15'])).stdout.trim();
+    // (rc3 too: its template's own port ranges are not the held one.)
+    const alive = await Promise.all(['rc1', 'rc3'].map(async (tenant) => (await execa('docker', ['create', '--label', `com.docker.compose.project=${project(tenant)}`, '--label', 'tenantctl.test=recover', 'tenantctl/postgres:15'])).stdout.trim()));
     try {
       const unfit = await h.cli(['recover', '--json'], { env: { TENANTCTL_APP_PORTS: `${heldPort}-${heldPort}` } });
       expect(unfit.exitCode, unfit.why).toBe(9);
       const outcomes = (unfit.json().tenants ?? unfit.json().error?.result?.tenants ?? []) as any[];
-      expect(Object.fromEntries(outcomes.map((t) => [t.id, t.outcome])), JSON.stringify(outcomes.map((t) => [t.id, t.reason]))).toEqual({ rc1: 'skipped', rc2: 'not-placed' });
+      expect(Object.fromEntries(outcomes.map((t) => [t.id, t.outcome])), JSON.stringify(outcomes.map((t) => [t.id, t.reason]))).toEqual({ rc1: 'skipped', rc2: 'not-placed', rc3: 'skipped' });
       expect(outcomes.find((t) => t.id === 'rc2').reason).toMatch(new RegExp(`^not placed: no app port free on .*${heldPort}-${heldPort}`));
       expect(outcomes.find((t) => t.id === 'rc1').reason).toMatch(/holds 1 containers and 0 volumes .*not touched/);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
-      await execa('docker', ['rm', '-fv', alive]);
+      await execa('docker', ['rm', '-fv', ...alive]);
     }
     expect((await h.adminQuery("SELECT count(*)::int AS n FROM admin_operations WHERE verb = 'recover'"))[0].n).toBe(opsBefore);
-    for (const tenant of ['rc1', 'rc2']) expect((await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project(tenant)}`])).stdout.trim(), tenant).toBe('');
-    expect((await h.adminQuery("SELECT id, status FROM admin_customers WHERE id IN ('rc1', 'rc2') ORDER BY id")).map((r) => r.status)).toEqual(['active', 'stopped']);
+    for (const tenant of ['rc1', 'rc2', 'rc3']) expect((await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project(tenant)}`])).stdout.trim(), tenant).toBe('');
+    expect((await h.adminQuery("SELECT id, status FROM admin_customers WHERE id IN ('rc1', 'rc2', 'rc3') ORDER BY id")).map((r) => r.status)).toEqual(['active', 'stopped', 'active']);
 
     const started = performance.now();
     const r = await timed('recover', () => h.cli(['recover', '--json'], { timeoutMs: 400_000 }));
@@ -271,7 +326,7 @@ describe('the disaster drill: recover on a new machine', () => {
     const result = r.json();
     expect(result.adminDatabase).toBe('already-restored');
     expect(result.snapshot.id.startsWith(goodSnapshot), 'the complete snapshot, not the newer cut-off one').toBe(true);
-    expect(Object.fromEntries(result.tenants.map((t: any) => [t.id, t.outcome]))).toEqual({ rc1: 'recovered', rc2: 'recovered' });
+    expect(Object.fromEntries(result.tenants.map((t: any) => [t.id, t.outcome]))).toEqual({ rc1: 'recovered', rc2: 'recovered', rc3: 'recovered' });
     // rc1 from its backup taken after the admin snapshot (found in the repository, recorded now), the killed one passed over; rc2 from the admin record.
     const rc1Out = result.tenants.find((t: any) => t.id === 'rc1');
     expect(rc1Out).toMatchObject({ backup: laterBackup, source: 'repository' });
@@ -284,6 +339,12 @@ describe('the disaster drill: recover on a new machine', () => {
     const rc2Out = result.tenants.find((t: any) => t.id === 'rc2');
     expect(rc2Out.source).toBe('admin-record');
     expect(rc2Out.newerThanAdminSnapshotMs).toBeLessThan(0);
+    expect(rc2Out.method).toBe('logical');
+    // rc3 from its physical backup, the newest; its older logical one not read.
+    const rc3Out = result.tenants.find((t: any) => t.id === 'rc3');
+    expect(rc3Out).toMatchObject({ backup: rc3Physical, method: 'physical', source: 'admin-record' });
+    expect(rc3Out.considered.find((c: any) => c.decision === 'chosen')).toMatchObject({ backup: rc3Physical, method: 'physical', reason: expect.stringMatching(/newest that verifies, physical/) });
+    expect(rc3Out.considered).toContainEqual(expect.objectContaining({ backup: rc3Logical, decision: 'not-read' }));
     expect(await h.adminQuery('SELECT state, repository_display FROM admin_backups WHERE id = $1', [laterBackup])).toEqual([{ state: 'succeeded', repository_display: sftp.url }]);
     expect(await h.adminQuery("SELECT count(*)::int AS n FROM admin_audit_logs WHERE action = 'backup.found-by-recover' AND new_values->>'backup' = $1", [laterBackup])).toEqual([{ n: 1 }]);
     console.log(`recover: ${result.recovered} tenants in ${minutes.toFixed(2)} min: ${(result.recovered / minutes).toFixed(1)} tenants per minute (the command says ${result.tenantsPerMinute})`);
@@ -298,6 +359,11 @@ describe('the disaster drill: recover on a new machine', () => {
     await execa('docker', ['start', rc2Db], { timeout: 60_000 });
     await waitForDb('rc2');
     expect(await tableDigests('rc2')).toEqual(before.rc2);
+    // rc3's every row as its physical backup had them (the rows after its logical one too), proven ready on its own
+    // passwords (readiness logs in with them), the empty cluster provision made and the restore replaced dropped.
+    expect(await tableDigests('rc3')).toEqual(before.rc3);
+    expect((await execa('docker', ['exec', await containerOf(project('rc3'), 'db'), 'ls', '-A', '/var/lib/postgresql/data'])).stdout.split('\n').filter((f) => f.startsWith('.tenantctl-'))).toEqual([]);
+    expect((await dockerObjectsOf('rc3')).helpers).toBe('');
 
     // The front door is back (a new local CA: the old one was in the lost state dir) and the key opens the tenant's API through it.
     expect(result.frontdoor.state).toBe('serving');
@@ -314,9 +380,9 @@ describe('the disaster drill: recover on a new machine', () => {
 
     // Each tenant once: one recover completed per tenant in this run, the killed one undone, one stack each.
     const ops = await h.adminQuery("SELECT customer_id, state FROM admin_operations WHERE verb = 'recover' ORDER BY id");
-    expect(ops.filter((o) => o.state === 'completed').map((o) => o.customer_id).sort()).toEqual(['rc1', 'rc2']);
+    expect(ops.filter((o) => o.state === 'completed').map((o) => o.customer_id).sort()).toEqual(['rc1', 'rc2', 'rc3']);
     expect(ops.filter((o) => o.state === 'running')).toEqual([]);
-    for (const id of ['rc1', 'rc2']) {
+    for (const id of ['rc1', 'rc2', 'rc3']) {
       const dbs = (await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project(id)}`, '--filter', 'label=com.docker.compose.service=db'])).stdout.split('\n').filter(Boolean);
       expect(dbs, id).toHaveLength(1);
     }
@@ -324,10 +390,21 @@ describe('the disaster drill: recover on a new machine', () => {
     // Run again: nothing is made twice.
     const again = await h.cli(['recover', '--json']);
     expect(again.exitCode, again.why).toBe(0);
-    expect(again.json().tenants.map((t: any) => t.outcome)).toEqual(['already-recovered', 'already-recovered']);
+    expect(again.json().tenants.map((t: any) => t.outcome)).toEqual(['already-recovered', 'already-recovered', 'already-recovered']);
 
     // The repository is plain restic: restic itself lists the admin snapshot.
     const list = JSON.parse(await restic(['snapshots', '--json', '--tag', 'kind=admin']));
     expect(list.map((s: any) => s.id)).toContain(result.snapshot.id);
-  }, 600_000);
+  }, 900_000);
+
+  it('restore --from rc3\'s physical backup --as rc4 once rc3 is deprovisioned: made from the backup alone, every row, proven ready', async () => {
+    const gone = await h.cli(['deprovision', 'rc3', '--yes', '--json']);
+    expect(gone.exitCode, gone.why).toBe(0);
+    const r = await timed('restore physical --as', () => h.cli(['restore', 'rc3', '--from', rc3Physical, '--as', 'rc4', '--json']));
+    expect(r.exitCode, r.why).toBe(0);
+    expect(r.json()).toMatchObject({ id: 'rc4', source: 'rc3', method: 'physical', mode: 'new' });
+    // Its template, plan and profiles from the backup's tenant.json (rc3 is gone).
+    expect(await h.adminQuery("SELECT status, template, plan FROM admin_customers WHERE id = 'rc4'")).toEqual([{ status: 'active', template: 'pgonly', plan: 'starter' }]);
+    expect(await tableDigests('rc4')).toEqual(before.rc3);
+  }, 300_000);
 });

@@ -5,7 +5,6 @@ import { spawnSync } from 'node:child_process';
 import { coarseTimestampKernel } from '../../src/backups/kernel-timestamps.js';
 import { tarEntry } from '../../src/backups/tar-entry.js';
 import { firstResticError, unreadFiles } from '../../src/backups/restic-unread.js';
-import { physicalPassOver } from '../../src/recover/tenant-backups.js';
 import { fileLevelBlocker } from '../../src/backups/physical-files.js';
 import { tempDir } from './temp-dirs.js';
 
@@ -61,14 +60,6 @@ describe('files restic left unread (exit 3)', () => {
   it("keeps restic's first real error line for the message", () => {
     expect(firstResticError([vanished(`${mount}/base/5/1`), 'Fatal: unable to open repository: permission denied', 'Warning: at least one source file could not be read', 'error: later echo'])).toBe('Fatal: unable to open repository: permission denied');
     expect(firstResticError([vanished(`${mount}/base/5/1`)])).toContain('base/5/1');
-  });
-});
-
-describe('recover and physical backups', () => {
-  it('passes a physical backup over with how to restore it, not a logical one', () => {
-    const piece = { kind: 'postgres', service: 'db', file: 'db.pgdata', image: 'postgres:16', imageId: 'sha256:x' };
-    expect(physicalPassOver({ id: 'acme-1', pieces: { db: { ...piece, method: 'physical', layout: 'files' } } } as never, 'acme')).toBe('physical: restore it with `tenantctl restore acme --from acme-1`');
-    expect(physicalPassOver({ id: 'acme-2', pieces: { db: { ...piece, file: 'db.dump' } } } as never, 'acme')).toBeUndefined();
   });
 });
 

@@ -65,7 +65,7 @@ version are read from it): restore a logical backup of a stopped or deprovisione
         const confirm = (question: string) => askOnTerminal(question, options.as ?? id);
         // A physical backup (backup --physical) goes back by swapping the cluster (src/pitr/restore-physical.ts).
         if (typeof options.from === 'string' && await isPhysicalBackup(ctx, options.from)) {
-          if (options.replaceKeptData) throw (await import('../../common/errors.js')).usageError('a physical backup restores into an active tenant or --as a new one: it takes no --replace-kept-data');
+          if (options.replaceKeptData) throw (await import('../../common/errors.js')).usageError('a physical backup restores into an active tenant, or into a new one (--as, or the id of a tenant deprovisioned without kept data): it takes no --replace-kept-data');
           return restorePhysical(ctx, { id, from: options.from, as: options.as, yes: options.yes === true, confirm });
         }
         return restore(ctx, { id, from: options.from, as: options.as, yes: options.yes === true, replaceKeptData: options.replaceKeptData === true, confirm });

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { chooseNewestUsable, consideredBackups, type BackupCandidate } from '../../src/recover/backup-candidates.js';
+import { physicalUnusable } from '../../src/recover/physical-backup.js';
+import { majorMismatch } from '../../src/pitr/image-major.js';
+
+// recover and physical backups (src/recover/backup-candidates.ts chooseNewestUsable,
+// src/recover/physical-backup.ts, src/pitr/image-major.ts): which backup of a tenant it restores
+// when logical and physical ones are mixed, and what it refuses of a physical one. Pure parts.
+
+const candidate = (backup: string, time: string): BackupCandidate => ({ backup, origin: 'repository', time, snapshots: { 'manifest.json': 'm' }, manifestSha256: null });
+const candidates = [candidate('acme-3', '2026-12-06T12:00:00Z'), candidate('acme-2', '2026-12-06T11:00:00Z'), candidate('acme-1', '2026-12-06T10:00:00Z')];
+const kinds: Record<string, 'logical' | 'physical'> = { 'acme-3': 'physical', 'acme-2': 'logical', 'acme-1': 'physical' };
+class PassOver extends Error {}
+const passOver = (error: unknown) => (error instanceof PassOver ? error.message : undefined);
+
+describe('the backup recover restores when logical and physical ones are mixed', () => {
+  it('the newest that verifies, whatever its kind: a physical one newer than a logical one is chosen, the older ones never read', async () => {
+    const read: string[] = [];
+    const got = await chooseNewestUsable(candidates, async (c) => { read.push(c.backup); return { method: kinds[c.backup]! }; }, passOver);
+    expect(got.chosen?.candidate.backup).toBe('acme-3');
+    expect(got.chosen?.value.method).toBe('physical');
+    expect(read).toEqual(['acme-3']);
+    const considered = consideredBackups(candidates, [], got.verdicts);
+    expect(considered[0]).toMatchObject({ backup: 'acme-3', decision: 'chosen', method: 'physical', reason: expect.stringMatching(/newest that verifies, physical: .*listing.*cluster itself/) });
+    expect(considered.slice(1).map((c) => [c.backup, c.decision, c.reason])).toEqual([['acme-2', 'not-read', 'older than acme-3, which was chosen'], ['acme-1', 'not-read', 'older than acme-3, which was chosen']]);
+  });
+
+  it('a physical one it cannot restore is passed over with why, and the next older (logical) one chosen', async () => {
+    const got = await chooseNewestUsable(candidates, async (c) => {
+      if (c.backup === 'acme-3') throw new PassOver('physical, and plan pro has point-in-time recovery');
+      return { method: kinds[c.backup]! };
+    }, passOver);
+    expect(got.chosen?.candidate.backup).toBe('acme-2');
+    expect(got.passed).toEqual([{ backup: 'acme-3', reason: 'physical, and plan pro has point-in-time recovery' }]);
+    const considered = consideredBackups(candidates, [], got.verdicts);
+    expect(considered.map((c) => [c.backup, c.decision, c.method])).toEqual([['acme-3', 'passed-over', undefined], ['acme-2', 'chosen', 'logical'], ['acme-1', 'not-read', undefined]]);
+    expect(considered[1]!.reason).toMatch(/newest that verifies: its manifest and every file read back/);
+  });
+
+  it('none usable: every one passed over; an error that is no pass-over (an interruption) stops the choice', async () => {
+    const none = await chooseNewestUsable(candidates, async (c) => { throw new PassOver(`bad ${c.backup}`); }, passOver);
+    expect(none.chosen).toBeUndefined();
+    expect(none.passed.map((p) => p.reason)).toEqual(['bad acme-3', 'bad acme-2', 'bad acme-1']);
+    await expect(chooseNewestUsable(candidates, async () => { throw new Error('interrupted'); }, passOver)).rejects.toThrow('interrupted');
+  });
+});
+
+describe('what recover refuses of a physical backup', () => {
+  const pg = { kind: 'postgres', service: 'db', file: 'db.pgdata', image: 'tenantctl/postgres:15', imageId: 'sha256:x', method: 'physical', major: 15, layout: 'files', wal: 'db.pgwal.tar' } as const;
+  const plan = { name: 'starter', pitr: false };
+
+  it('takes the cluster alone on a plan without pitr; a logical backup is not its business', () => {
+    expect(physicalUnusable({ id: 'acme-1', tenant: 'acme', pieces: { db: pg } }, plan)).toBeUndefined();
+    expect(physicalUnusable({ id: 'acme-2', tenant: 'acme', pieces: { db: { ...pg, method: undefined, file: 'db.dump' } } }, { name: 'pro', pitr: true })).toBeUndefined();
+  });
+
+  it('passes over one with other pieces beside the cluster, and one of a plan with pitr, saying why', () => {
+    expect(physicalUnusable({ id: 'acme-1', tenant: 'acme', pieces: { db: pg, cache: { kind: 'redis', service: 'redis', file: 'cache.rdb', image: 'redis', imageId: 'x' } } }, plan)).toMatch(/^physical, with cache \(redis\) beside its PostgreSQL cluster/);
+    expect(physicalUnusable({ id: 'acme-1', tenant: 'acme', pieces: { db: pg } }, { name: 'pro', pitr: true })).toMatch(/plan pro has point-in-time recovery/);
+  });
+
+  it('refuses a cluster of another major than the image the template runs, naming both; an unknown major is left to the staged check', () => {
+    expect(majorMismatch('acme-1', 15, 'tenantctl/postgres:15', { image: 'tenantctl/postgres:15', major: 15 }, 'template crm\'s db service')).toBeUndefined();
+    expect(majorMismatch('acme-1', 15, 'tenantctl/postgres:15', { image: 'postgres:16', major: 16 }, 'template crm\'s db service'))
+      .toMatch(/^physical backup acme-1 is a PostgreSQL 15 cluster and template crm's db service runs image postgres:16, PostgreSQL 16: .*tenantctl\/postgres:15/);
+    expect(majorMismatch('acme-1', 15, undefined, { image: 'postgres:16', why: 'No such image' }, 'x')).toBeUndefined();
+    expect(majorMismatch('acme-1', undefined, undefined, { image: 'postgres:16', major: 16 }, 'x')).toBeUndefined();
+  });
+});
