@@ -72,8 +72,13 @@ export function declaredRoles(block: Pick<TemplateBlock, 'secrets'>, service: st
   return [...new Set(roles)];
 }
 
-/** Server settings for each login here: nothing the restored cluster set for a role or database runs first. */
-const loginOptions = '-c search_path=pg_catalog,pg_temp -c session_preload_libraries= -c local_preload_libraries=';
+/**
+ * Server settings for a superuser's login (here, and superuserSql's: the restored server's first
+ * logins, before the checks): nothing the cluster set for a role or database runs first (a client's
+ * settings win over those; only a superuser may send the preload ones).
+ */
+export const superuserSessionOptions = '-c search_path=pg_catalog,pg_temp -c session_preload_libraries= -c local_preload_libraries=';
+const loginOptions = superuserSessionOptions;
 
 const sharedFactsSql = `SELECT json_build_object(
   'roles', (SELECT coalesce(json_agg(json_build_object('oid', oid::int8, 'name', rolname, 'super', rolsuper, 'login', rolcanlogin, 'replication', rolreplication, 'bypassrls', rolbypassrls) ORDER BY oid), '[]') FROM pg_catalog.pg_roles),
@@ -108,7 +113,10 @@ export async function settleRestoredRoles(ctx: Context, container: string, anyRo
     const facts = JSON.parse(await sqlIn(ctx, container, superuser, name, databaseFactsSql, `reading the functions of database ${name}`)) as Omit<ClusterFacts['databases'][number], 'name'>;
     databases.push({ name, ...facts });
   }
-  const declared = declaredRoles(block, service);
+  // The state piece's own role (the owner) is the template's too, whether or not a secret names it
+  // (not when it is the fallback, the bootstrap superuser's name: that one is judged as the superuser).
+  const bootstrapName = shared.roles.find((r) => r.oid === 10)?.name;
+  const declared = [...new Set([...declaredRoles(block, service), ...(anyRole !== bootstrapName ? [anyRole] : [])])];
   const judged = judgeCluster({ ...shared, databases }, declared);
   if (judged.refusals.length > 0 || !judged.superuser) {
     throw new TenantctlError('usage', `backup ${backup} is unusable: the restored cluster holds what a tenant's own cannot (${judged.refusals.join('; ')}); nothing of it was let in`);

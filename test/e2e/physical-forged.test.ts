@@ -3,12 +3,12 @@
 // PostgreSQL-only template (pgonly-template.ts) is given, through its superuser's socket, what a
 // hostile cluster would bring: ALTER SYSTEM archive_mode on with an archive_command writing a file, a
 // `host all all all trust` line first in pg_hba.conf, a .so-looking file at the data directory's top,
-// its app role CREATEDB, a known password on its bootstrap superuser, and an extra SUPERUSER LOGIN
-// role; then backed up physically (file level, into a local restic repository) and restored --as a
+// its app role CREATEDB, a known password on its bootstrap superuser, a session_preload_libraries for
+// the superuser's logins into the tenant's database, and an extra SUPERUSER LOGIN role; then backed up physically (file level, into a local restic repository) and restored --as a
 // new tenant:
-//   - with the extra role: refused (exit 2, the role named), undone: the new tenant gone, nothing of
+//   - with the extra role and the preload setting: refused (exit 2, both named), undone: the new tenant gone, nothing of
 //     it left on Docker, the operation undone;
-//   - without it: restored with every row, and none of the rest came along: no file written by the
+//   - without them: restored with every row, and none of the rest came along: no file written by the
 //     archive_command, the live configuration (archive_mode off, no trust line), no stray file, the
 //     superuser without a password, the app role NOCREATEDB, the source's APP password refused over
 //     TCP while the new tenant's own works.
@@ -29,7 +29,8 @@ const hostileCommand = 'id > /var/lib/postgresql/data/pwned';
 /** psql as the cluster's superuser over its socket (what only a host operator, or a forger, has). */
 async function su(id: string, sql: string, database = 'tenant'): Promise<string> {
   const db = await containerOf(project(id), 'db');
-  const r = await execa('docker', ['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '/run/postgresql', '-U', 'postgres', '-d', database, '-c', sql], { timeout: 60_000, reject: false });
+  // The forgery's session_preload_libraries for the superuser in database tenant is overridden here as tenantctl overrides it.
+  const r = await execa('docker', ['exec', '-e', 'PGOPTIONS', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '/run/postgresql', '-U', 'postgres', '-d', database, '-c', sql], { env: { PGOPTIONS: '-c session_preload_libraries=' }, timeout: 60_000, reject: false });
   if (r.exitCode !== 0) throw new Error(`psql on ${id} failed: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -66,6 +67,8 @@ beforeAll(async () => {
   await su(source, 'ALTER ROLE tenant_app CREATEDB', 'postgres');
   await su(source, "ALTER ROLE postgres PASSWORD 'forger-knows-this'", 'postgres');
   await su(source, "CREATE ROLE intruder SUPERUSER LOGIN PASSWORD 'intruder-pw'", 'postgres');
+  // A library loaded at the superuser's login into database tenant (one that is not there: a login that does not override it fails).
+  await su(source, "ALTER ROLE postgres IN DATABASE tenant SET session_preload_libraries = 'tenantctl_forged_lib'", 'postgres');
   const db = await containerOf(project(source), 'db');
   const forge = await execa('docker', ['exec', db, 'sh', '-c', 'cd "$PGDATA" && { echo "host all all all trust"; cat pg_hba.conf; } > hba.new && cat hba.new > pg_hba.conf && rm hba.new && printf "\\177ELF" > evil.so'], { timeout: 60_000, reject: false });
   if (forge.exitCode !== 0) throw new Error(forge.stderr);
@@ -83,6 +86,8 @@ describe('a forged physical backup', () => {
     const r = await timed('restore refused', () => h.cli(['restore', source, '--from', b.json().id, '--as', 'pf2', '--json']));
     expect(r.exitCode, r.why).toBe(2);
     expect(r.json().error.message).toMatch(/is unusable: the restored cluster holds what a tenant's own cannot \(role intruder is LOGIN SUPERUSER/);
+    // Read with its logins overriding the forged preload (else reading database tenant would have failed), and refused for it too.
+    expect(r.json().error.message).toMatch(/settings set session_preload_libraries, which only a superuser may/);
     // Undone: the tenant provisioned for it removed, its operation closed as undone, nothing on Docker.
     const [row] = await h.adminQuery("SELECT status FROM admin_customers WHERE id = 'pf2'");
     expect(row?.status ?? 'none').toMatch(/^(deprovisioned|none)$/);
@@ -93,6 +98,7 @@ describe('a forged physical backup', () => {
 
   it('without it: every row, and nothing else of the forgery came along', async () => {
     await su(source, 'DROP ROLE intruder', 'postgres');
+    await su(source, 'ALTER ROLE postgres IN DATABASE tenant RESET session_preload_libraries', 'postgres');
     const oldApp = (await h.cli(['secrets', source, '--json'])).json().secrets.APP_DB_PASSWORD as string;
     const b = await timed('backup 2', () => h.cli(['backup', source, '--physical', '--json']));
     expect(b.exitCode, b.why).toBe(0);
