@@ -42,8 +42,9 @@ import { ignoreFailure } from '../common/ignore-failure.js';
 //   staged     base backup and WAL extracted into the data volume beside the live data (it still runs)
 //   stopped    the database service stopped (nothing writes while the data changes)
 //   swapped    the live data set aside in the volume, the staged data in its place
-//   starting / started   the stack started: PostgreSQL replays to the target and promotes
-//   promoted   out of recovery; the recovery settings reset
+//   starting / started   the database service alone started (socket only): PostgreSQL replays to the target and promotes
+//   promoted   out of recovery; the recovery settings reset; the restored roles judged and settled,
+//              the tenant's passwords set, its pg_hba.conf back (restored-roles.ts); then the rest of the stack started
 //   proven     every service ready: the point of no return
 // Before 'proven' any failure, Ctrl-C or a later command undoes it: the live data back, the stack
 // started and proven ready (a tenant made by --as removed). Once the restored server has started
