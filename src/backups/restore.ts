@@ -85,7 +85,7 @@ export const restoreSteps = ['begun', 'provisioned', 'staged', 'clients-stopped'
 export type RestoreStep = (typeof restoreSteps)[number];
 const reached = (step: string, than: RestoreStep) => restoreSteps.indexOf(step.replace(/^restore:/, '') as RestoreStep) >= restoreSteps.indexOf(than);
 
-interface TenantDocument {
+export interface TenantDocument {
   /** template and profiles: absent in backups made before templates (crm's, without profiles). */
   record: { id: string; name: string; plan: string; template?: string; profiles?: string[] };
   modules: Array<{ key: string; enabled: boolean }>;

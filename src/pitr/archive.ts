@@ -3,6 +3,7 @@ import { TenantctlError } from '../common/errors.js';
 import { execIn, postgresSuperuser, requireRunning, type StackContainer } from '../backups/containers.js';
 import { walArchiveMount } from '../templates/wal-archive.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
+import { superuserSessionOptions } from './restored-roles.js';
 
 // The tenant's WAL archive volume as tenantctl sees it from outside: the files PostgreSQL's
 // archive_command finished (a `.part` is a copy in progress and is never taken), read and removed
@@ -42,7 +43,7 @@ export async function archivingContainer(ctx: Context, project: string, service:
 /** psql as the server's superuser over the local socket (trusted in the container), one statement; its output. */
 export async function superuserSql(ctx: Context, container: string, anyRole: string, sql: string, what: string, signal = ctx.signal): Promise<string> {
   const superuser = await postgresSuperuser(ctx.dockerHost, container, anyRole, signal);
-  return (await execIn(ctx.dockerHost, container, ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '/run/postgresql', '-U', superuser, '-d', 'postgres', '-c', sql], { signal, what })).trim();
+  return (await execIn(ctx.dockerHost, container, ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '/run/postgresql', '-U', superuser, '-d', 'postgres', '-c', sql], { env: { PGOPTIONS: superuserSessionOptions }, signal, what })).trim();
 }
 
 /**

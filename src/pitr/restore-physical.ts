@@ -1,17 +1,20 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from '../context.js';
-import { TenantctlError, usageError } from '../common/errors.js';
+import { TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
 import { holdTenant } from '../tenants/hold.js';
 import { requireTenantFor } from '../tenants/day2-target.js';
 import { OperationJournal } from '../operations/journal.js';
 import { BackupStore } from '../backups/store.js';
-import { corrupt, physicalPieceOf, type BackupManifest, type ManifestPiece } from '../backups/manifest.js';
+import { corrupt, physicalPieceOf, tenantFile, type BackupManifest, type ManifestPiece } from '../backups/manifest.js';
 import { verifyRepositoryBackup } from '../backups/source.js';
 import { otherPieceFiles, requirePhysicalFit } from '../backups/physical-other-pieces.js';
 import { repositoryRef, snapshotPath } from '../backups/in-repository.js';
-import { readBackupDocument } from '../backups/restore.js';
+import { backupReader } from '../backups/source.js';
+import type { TenantDocument } from '../backups/restore.js';
+import { configuredTemplate } from '../templates/configured.js';
+import { pitrService } from '../templates/wal-archive.js';
 import { requireRunning } from '../backups/containers.js';
 import { pitrOn } from './backup.js';
 import { superuserSql } from './archive.js';
@@ -91,7 +94,7 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
     }
     // In place the source runs (its template and server say what the restored cluster runs under);
     // a new tenant is what the backup was made of (whatever became of the source since).
-    const shape = mode === 'in-place' ? (await requireTenantFor(ctx, source, 'be restored from a physical backup', ['active'])).record : await shapeOfBackup(ctx, input.from, manifest);
+    const shape = mode === 'in-place' ? (await requireTenantFor(ctx, source, 'be restored from a physical backup', ['active'])).record : await shapeOfBackup(ctx, input.from, manifest, piece);
     // A PITR tenant's archive holds WAL of the cluster's history: a physical copy started on that same
     // timeline would archive segments that clash with it. A to-time restore promotes onto a new one.
     if (pitrOn(ctx, shape.plan)) throw new TenantctlError('conflict', `${mode === 'in-place' ? `tenant ${source} is` : `backup ${input.from} was taken`} on plan ${shape.plan}, which has point-in-time recovery: restore it with --to-time ${manifest.createdAt} (its physical backups restore only without pitr)`);
@@ -143,18 +146,36 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
   }
 }
 
-/** What a new tenant restored from the backup is provisioned as: the template, plan and profiles its tenant.json recorded. */
-async function shapeOfBackup(ctx: Context, backup: string, manifest: Pick<BackupManifest, 'template' | 'tenant'>): Promise<{ name: string; plan: string; template: string; profiles: string[] }> {
-  const document = await readBackupDocument(ctx, repositoryRef(backup));
+/**
+ * What a new tenant restored from the backup is provisioned as: the template, plan and profiles its
+ * tenant.json recorded, that file being the one its manifest hashed, of the manifest's template, whose
+ * PostgreSQL service is the piece's (else the major check would have no image to look at).
+ */
+async function shapeOfBackup(ctx: Context, backup: string, manifest: Pick<BackupManifest, 'template' | 'tenant' | 'files'>, piece: ManifestPiece): Promise<{ name: string; plan: string; template: string; profiles: string[] }> {
+  const text = await (await backupReader(ctx, repositoryRef(backup))).text(tenantFile);
+  const expected = manifest.files[tenantFile]?.sha256;
+  const got = createHash('sha256').update(text).digest('hex');
+  if (!expected || got !== expected) throw corrupt(backup, `its ${tenantFile} has SHA-256 ${got}, and its manifest recorded ${expected ?? 'none'}`);
+  let document: TenantDocument;
+  try {
+    document = JSON.parse(text) as TenantDocument;
+  } catch {
+    throw corrupt(backup, `its ${tenantFile} is not JSON`);
+  }
   const plan = document.record?.plan;
-  if (typeof plan !== 'string' || plan === '') throw corrupt(backup, 'its tenant.json names no plan');
-  return { name: document.record.name || manifest.tenant, plan, template: document.record.template ?? manifest.template, profiles: document.record.profiles ?? [] };
+  if (typeof plan !== 'string' || plan === '') throw corrupt(backup, `its ${tenantFile} names no plan`);
+  const template = document.record.template ?? manifest.template;
+  if (typeof template !== 'string' || template !== manifest.template) throw corrupt(backup, `its ${tenantFile} names template ${JSON.stringify(template)} and its manifest ${JSON.stringify(manifest.template)}`);
+  const service = await configuredTemplate(ctx.config, template).then((t) => pitrService(t.block, t.name), (error: unknown) => { throw new TenantctlError('usage', `backup ${backup} is of template ${template}, which cannot take it here: ${messageOf(error)}`); });
+  if (service !== piece.service) throw corrupt(backup, `its PostgreSQL is service ${piece.service}, and template ${template}'s is ${service}`);
+  return { name: document.record.name || manifest.tenant, plan, template, profiles: document.record.profiles ?? [] };
 }
 
-/** A new tenant's server is the template's image: it must be of the backup's major (when that image is here to ask; the staged PG_VERSION is checked again). */
+/** A new tenant's server is the template's image: it must be of the backup's major (the staged PG_VERSION is checked again). */
 async function requireImageMajor(ctx: Context, backup: string, template: string, piece: ManifestPiece): Promise<void> {
-  const image = piece.major === undefined ? undefined : await templateServiceImage(ctx, template, piece.service);
-  if (!image) return;
+  if (piece.major === undefined) throw corrupt(backup, 'its manifest records no PostgreSQL major for its physical piece');
+  const image = await templateServiceImage(ctx, template, piece.service);
+  if (!image) throw corrupt(backup, `template ${template} has no image for service ${piece.service} to compare the backup's PostgreSQL ${piece.major} with`);
   const mismatch = majorMismatch(backup, piece.major, piece.image, await imageMajor(ctx, ctx.dockerHost, image), `template ${template}'s ${piece.service} service`);
   if (mismatch) throw new TenantctlError('conflict', mismatch);
 }

@@ -25,6 +25,8 @@ import { baseBefore, baseFileName } from './base-backup.js';
 import { openPitrRepository, repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, walTags, type PitrRepository } from './repo.js';
 import { clearStageScript, dropScript, freeSpaceScript, inDataVolume, parseDfAvailable, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, untarInto, type VolumeWhere } from './volume-steps.js';
 import { applyPasswords } from './passwords.js';
+import { refusalOf, stagedDataGuardScript, walTarExtractScript } from './staged-data-guard.js';
+import { openRestoredHba, settleRestoredRoles, startServiceAlone } from './restored-roles.js';
 import { shippingLock } from './ship-lock.js';
 import { pitrBaseBackup } from './backup.js';
 import { holdRepositoryShared } from './repo-hold.js';
@@ -45,8 +47,9 @@ import { dropOtherPieces, otherPiecesFor, otherPiecesStack, putOtherPiecesBack, 
 //              pieces, every other service first
 //   swapped    the live data set aside in the volume, the staged data in its place
 //   pieces-swapped  (other pieces) each one's live files set aside, the backup's in their place
-//   starting / started   the stack started: PostgreSQL replays to the target and promotes
-//   promoted   out of recovery; the recovery settings reset
+//   starting / started   the database service alone started (socket only): PostgreSQL replays to the target and promotes
+//   promoted   out of recovery; the recovery settings reset; the restored roles judged and settled,
+//              the tenant's passwords set, its pg_hba.conf back (restored-roles.ts); then the rest of the stack started
 //   proven     every service ready: the point of no return
 // Before 'proven' any failure, Ctrl-C or a later command undoes it: the live data back, the stack
 // started and proven ready (a tenant made by --as removed). Once the restored server has started
@@ -286,7 +289,9 @@ async function replaceData(
       throw error;
     });
   }
-  else await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime), 'writing the recovery settings');
+  // Nothing of the repository's that PostgreSQL reads as configuration or runs is started (staged-data-guard.ts).
+  await inDataVolume(ctx, where, stagedDataGuardScript(), 'checking and cleaning the staged data directory').catch((error: unknown) => { throw refusalOf(error, restoredName(op)); });
+  if (!physical) await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime), 'writing the recovery settings');
   await record('staged');
   const logical = others.length > 0 ? otherPiecesStack(dst) : undefined;
   if (logical) {
@@ -312,13 +317,18 @@ async function replaceData(
   }
   await record('starting');
   ctx.reporter.step(physical ? `starting ${op.tenant} on backup ${physical.backup}: PostgreSQL replays the WAL inside it to the backup's end` : `starting ${op.tenant}: PostgreSQL replays the WAL to ${op.data.targetTime}`);
-  await startStack(ctx, { id: op.tenant, project: dst.project, target: dst.t.target, clients: [], runtime: dst.runtime });
+  // The database alone, on its socket only: its roles are judged and settled before anything logs in (restored-roles.ts).
+  await startServiceAlone(ctx, dst.runtime, dst.service);
   await record('started');
   await waitPromoted(ctx, op.tenant, dst.project, dst.service, dst.anyRole);
+  const restored = (await stackContainer(ctx.dockerHost, dst.project, dst.service, ctx.signal))!.id;
+  await settleRestoredRoles(ctx, restored, dst.anyRole, dst.state.template.block, dst.service, restoredName(op));
   // Both modes: the cluster came back with the roles' verifiers of its backup's time, and the tenant's
   // services use today's passwords (a rotate-secrets since then would leave readiness failing forever).
-  await applyPasswords(ctx, (await stackContainer(ctx.dockerHost, dst.project, dst.service, ctx.signal))!.id, dst.anyRole, dst.state.template.block, dst.service, dst.state.secrets);
+  await applyPasswords(ctx, restored, dst.anyRole, dst.state.template.block, dst.service, dst.state.secrets);
+  await openRestoredHba(ctx, restored, dst.anyRole, dataDir);
   await record('promoted');
+  await startStack(ctx, { id: op.tenant, project: dst.project, target: dst.t.target, clients: [], runtime: dst.runtime });
   ctx.reporter.step('waiting until every service is ready');
   await waitForTenantReady(onContainers(ctx, dst.runtime), await readyTargetOf(ctx, dst.t.record, dst.state.rendered, dst.state.secrets));
   await record('proven');
@@ -353,12 +363,17 @@ async function stageFileLevel(ctx: Context, repo: PitrRepository, where: VolumeW
     if (error instanceof TenantctlError && error.message.includes('(exit 3)')) throw corrupt(physical.backup, error.message);
     throw error;
   });
-  await streamInto(ctx, repo, where, physical.wal.snapshotId, physical.wal.file, 'staged', { backup: physical.backup, sha256: physical.wal.sha256 });
+  // Saved unread, then only backup_label, tablespace_map and WAL segments of it extracted (staged-data-guard.ts).
+  await streamInto(ctx, repo, where, physical.wal.snapshotId, physical.wal.file, 'wal', { backup: physical.backup, sha256: physical.wal.sha256 }, 0, 'label-and-wal.tar');
+  await inDataVolume(ctx, where, walTarExtractScript(), 'checking and extracting the backup\'s label and WAL').catch((error: unknown) => { throw refusalOf(error, physical.backup); });
 }
 
+/** What a refusal names: the physical backup, or the to-time restore's base backup. */
+const restoredName = (op: Operation<PitrIntent>) => op.data.physical?.backup ?? `(base backup ${op.data.base?.snapshotId.slice(0, 8) ?? ''} of ${op.data.source})`;
+
 /** `restic dump` of one file (or folder: a tar of it, `strip` leading components dropped) of a snapshot, streamed into a helper's tar in the data volume. */
-async function streamInto(ctx: Context, repo: PitrRepository, where: VolumeWhere, snapshot: string, file: string, dir: 'staged' | 'wal', expected?: { backup: string; sha256?: string }, strip = 0): Promise<void> {
-  const untar = await untarInto(ctx, where, dir, `extracting ${file} of snapshot ${snapshot.slice(0, 8)}`, strip);
+async function streamInto(ctx: Context, repo: PitrRepository, where: VolumeWhere, snapshot: string, file: string, dir: 'staged' | 'wal', expected?: { backup: string; sha256?: string }, strip = 0, saveAs?: 'label-and-wal.tar'): Promise<void> {
+  const untar = await untarInto(ctx, where, dir, `extracting ${file} of snapshot ${snapshot.slice(0, 8)}`, strip, saveAs);
   // Hashed on its way into tar (a physical backup's tar: the SHA-256 its manifest recorded), so what
   // is staged is what was backed up, checked before 'staged' is recorded.
   const hash = createHash('sha256');

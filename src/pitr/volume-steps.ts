@@ -54,12 +54,17 @@ export async function inDataVolume(ctx: Context, w: VolumeWhere, script: string,
   return result.stdout;
 }
 
-/** A helper reading a tar on its stdin into `dir` (relative to the volume's root), keeping owners and modes. */
-export async function untarInto(ctx: Context, w: VolumeWhere, dir: 'staged' | 'wal', what: string, strip = 0): Promise<DockerPipe> {
+/**
+ * A helper reading a tar on its stdin into `dir` (relative to the volume's root), keeping owners and
+ * modes; or, with `saveAs`, saving it there as that file unread (its members checked before any is
+ * extracted: staged-data-guard.ts).
+ */
+export async function untarInto(ctx: Context, w: VolumeWhere, dir: 'staged' | 'wal', what: string, strip = 0, saveAs?: 'label-and-wal.tar'): Promise<DockerPipe> {
   await ctx.dockerHost.run(['docker', 'rm', '-f', helperName(w)], { timeoutMs: 60_000, signal: ctx.signal });
   const target = dir === 'staged' ? '"$STAGED"' : '"$WAL"';
   const stripArg = Number.isInteger(strip) && strip > 0 ? ` --strip-components=${strip}` : '';
-  return dockerPipe(ctx.dockerHost, helperArgs(w, `mkdir -p ${target}\ntar --numeric-owner${stripArg} -C ${target} -xpf -`, true), { in: true }, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal, what });
+  const script = saveAs ? `mkdir -p ${target}\ncat > ${target}/${saveAs}` : `mkdir -p ${target}\ntar --numeric-owner${stripArg} -C ${target} -xpf -`;
+  return dockerPipe(ctx.dockerHost, helperArgs(w, script, true), { in: true }, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal, what });
 }
 
 /** The free space of the data volume's filesystem: POSIX df's line for the volume root (KiB). */
