@@ -9,8 +9,6 @@ import { physicalSourceOf } from '../pitr/restore-physical.js';
 import type { PhysicalSource } from '../pitr/restore-to-time.js';
 import { piecesFitProblems } from '../backups/pieces-fit.js';
 import type { Piece } from '../backups/pieces.js';
-import type { Template } from '../templates/template.js';
-import { servicesOf } from '../tenants/day2-target.js';
 
 // A physical backup as recover takes it (backup --physical, or a plan whose backupMethod is
 // physical: the tenant's PostgreSQL cluster, its data directory's files and the WAL to make them
@@ -51,21 +49,6 @@ export function physicalUnusable(manifest: Pick<BackupManifest, 'id' | 'tenant' 
 export function physicalPiecesProblem(manifest: Pick<BackupManifest, 'pieces' | 'tenant'>, pieces: readonly { name: string; kind: string }[]): string | undefined {
   const problems = piecesFitProblems(manifest.tenant, manifest.pieces, pieces.map((p) => ({ name: p.name, kind: p.kind as Piece['kind'] })));
   return problems.length > 0 ? `physical, and its pieces do not fit the tenant its template and profiles make now: ${problems.join('; ')}` : undefined;
-}
-
-/**
- * The state pieces (name and kind) a tenant of `template` with `profiles` has: those whose service
- * runs for its profiles (pieces.ts tenantPieces, read from the template's text before anything is rendered). Pure.
- */
-export function declaredPieces(template: Pick<Template, 'block' | 'text'>, profiles: readonly string[]): Array<{ name: string; kind: Piece['kind'] }> {
-  const running = new Set(servicesOf(template.text, profiles));
-  return Object.entries(template.block.state)
-    .map(([name, declaration]) => {
-      const kind = Object.keys(declaration)[0] as Piece['kind'];
-      return { name, kind, service: (declaration as Record<string, { service: string }>)[kind]!.service };
-    })
-    .filter((p) => running.has(p.service))
-    .map(({ name, kind }) => ({ name, kind }));
 }
 
 /** The physical backup's piece and what the restore stages of it, from its verified manifest and snapshots. */

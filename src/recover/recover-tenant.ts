@@ -23,7 +23,8 @@ import { describeAge, type BackupOrigin, type ConsideredBackup, type SkippedBack
 import type { BackupManifest, ManifestPiece } from '../backups/manifest.js';
 import type { Piece } from '../backups/pieces.js';
 import { loadTenantTemplate } from '../tenants/tenant-template.js';
-import { declaredPieces, physicalPiecesProblem } from './physical-backup.js';
+import { physicalPiecesProblem } from './physical-backup.js';
+import { declaredPieces } from '../backups/pieces.js';
 import { dropOtherPieces, otherPiecesStack } from '../backups/physical-other-pieces.js';
 import type { Placement } from './fit.js';
 import { pitrOn } from '../pitr/backup.js';

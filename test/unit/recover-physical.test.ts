@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chooseNewestUsable, consideredBackups, type BackupCandidate } from '../../src/recover/backup-candidates.js';
-import { declaredPieces, physicalPiecesProblem, physicalUnusable } from '../../src/recover/physical-backup.js';
+import { physicalPiecesProblem, physicalUnusable } from '../../src/recover/physical-backup.js';
+import { declaredPieces } from '../../src/backups/pieces.js';
 import { physicalCheck } from '../../src/recover/tenant-backups.js';
 import { TenantctlError } from '../../src/common/errors.js';
 import type { BackupManifest } from '../../src/backups/manifest.js';
