@@ -3,7 +3,7 @@ import { messageOf, usageError } from '../common/errors.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { ComposeTarget } from '../stack/compose-argv.js';
 import { servicesOf } from '../tenants/day2-target.js';
-import { logicalPiecesOf, type BackupManifest } from './manifest.js';
+import { corrupt, logicalPiecesOf, physicalPieceOf, type BackupManifest } from './manifest.js';
 import type { Piece } from './pieces.js';
 import { piecesFitProblems } from './pieces-fit.js';
 import { clientsOf, dropReplaced, putStateBack, stagePiece, stopClients, swapPiece, type RestoreStack } from './restore-data.js';
@@ -26,7 +26,10 @@ import { repositoryRef } from './in-repository.js';
 export type OtherPieceFiles = Record<string, { kind: Piece['kind']; file: string }>;
 
 /** The pieces a physical backup took logically, as its restore records them (undefined: none, a PostgreSQL-only backup). */
-export function otherPieceFiles(manifest: Pick<BackupManifest, 'pieces'>): OtherPieceFiles | undefined {
+export function otherPieceFiles(manifest: Pick<BackupManifest, 'pieces'> & Partial<Pick<BackupManifest, 'id'>>): OtherPieceFiles | undefined {
+  // A physical backup takes its one PostgreSQL cluster physically: a postgres piece taken the logical way beside it is no backup tenantctl makes.
+  const pg = !physicalPieceOf(manifest) ? [] : Object.entries(logicalPiecesOf(manifest)).filter(([, p]) => p.kind === 'postgres').map(([name]) => name);
+  if (pg.length > 0) throw corrupt(manifest.id ?? 'the physical backup', `its manifest names ${pg.join(', ')} (postgres) beside its physical cluster: a physical backup holds one PostgreSQL piece`);
   const others = Object.entries(logicalPiecesOf(manifest)).map(([name, p]) => [name, { kind: p.kind, file: p.file }] as const);
   return others.length > 0 ? Object.fromEntries(others) : undefined;
 }

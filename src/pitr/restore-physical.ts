@@ -13,6 +13,8 @@ import { otherPieceFiles, requirePhysicalFit } from '../backups/physical-other-p
 import { repositoryRef, snapshotPath } from '../backups/in-repository.js';
 import { readBackupDocument } from '../backups/restore.js';
 import { requireRunning } from '../backups/containers.js';
+import { declaredPieces } from '../backups/pieces.js';
+import { configuredTemplate } from '../templates/configured.js';
 import { pitrOn } from './backup.js';
 import { superuserSql } from './archive.js';
 import { openPitrRepository } from './repo.js';
@@ -97,9 +99,10 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
     if (pitrOn(ctx, shape.plan)) throw new TenantctlError('conflict', `${mode === 'in-place' ? `tenant ${source} is` : `backup ${input.from} was taken`} on plan ${shape.plan}, which has point-in-time recovery: restore it with --to-time ${manifest.createdAt} (its physical backups restore only without pitr)`);
     if (mode === 'in-place') await requireSameMajor(ctx, source, piece);
     else await requireImageMajor(ctx, input.from, shape.template, piece);
-    // In place the source's pieces are the target's; a new tenant's are checked once it is provisioned
-    // (replaceData: every other piece of the backup must be one of its pieces).
+    // In place the source's pieces are the target's; a new tenant's are the template's for its profiles.
     if (mode === 'in-place') requirePhysicalFit(input.from, source, manifest, (await stackOf(ctx, source)).state.pieces);
+    // A new tenant's pieces are those its template and profiles (the backup's tenant.json) will give it: checked before anything is made.
+    else requirePhysicalFit(input.from, target, manifest, declaredPieces(await configuredTemplate(ctx.config, shape.template), shape.profiles));
     if (mode === 'in-place') {
       const others = Object.keys(otherPieceFiles(manifest) ?? {});
       const question = `This replaces the whole PostgreSQL cluster of ${source}${others.length > 0 ? ` and its ${others.join(', ')}` : ''}, which are live, with physical backup ${input.from} (${manifest.createdAt}); its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;
@@ -176,7 +179,7 @@ async function requireSameMajor(ctx: Context, tenant: string, piece: ManifestPie
  */
 export function physicalSourceOf(backup: string, source: string, piece: ManifestPiece, manifest: Pick<BackupManifest, 'files'> & Partial<Pick<BackupManifest, 'pieces'>>, snapshots: Record<string, string>, snapshotId: string): PhysicalSource {
   const entry = manifest.files[piece.file];
-  const others = manifest.pieces ? otherPieceFiles({ pieces: manifest.pieces }) : undefined;
+  const others = manifest.pieces ? otherPieceFiles({ id: backup, pieces: manifest.pieces }) : undefined;
   const withOthers = others ? { others } : {};
   if (piece.layout !== 'files') return { backup, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: entry?.bytes ?? 0, sha256: entry?.sha256, ...withOthers };
   const walEntry = piece.wal ? manifest.files[piece.wal] : undefined;
