@@ -6,7 +6,7 @@ import { servicesOf } from '../tenants/day2-target.js';
 import { corrupt, logicalPiecesOf, physicalPieceOf, type BackupManifest } from './manifest.js';
 import type { Piece } from './pieces.js';
 import { piecesFitProblems } from './pieces-fit.js';
-import { clientsOf, dropReplaced, putStateBack, stagePiece, stopClients, swapPiece, type RestoreStack } from './restore-data.js';
+import { clientsOf, dropReplaced, putStateBack, stagePiece, swapPiece, type RestoreStack } from './restore-data.js';
 import { backupReader } from './source.js';
 import { repositoryRef } from './in-repository.js';
 
@@ -69,9 +69,6 @@ export async function stageOtherPieces(ctx: Context, stack: RestoreStack, pieces
   }
 }
 
-/** The clients stopped (nothing writes to a piece while it is swapped); the database service is the caller's to stop. */
-export const stopOtherClients = stopClients;
-
 /** Each other piece swapped in (its service stopped); what it replaces stays aside until the tenant is proven. */
 export async function swapOtherPieces(ctx: Context, stack: RestoreStack, pieces: readonly Piece[], suffix: string): Promise<void> {
   for (const piece of pieces) {
@@ -86,8 +83,9 @@ export async function putOtherPiecesBack(ctx: Context, stack: RestoreStack, piec
   return putStateBack(ctx, stack, pieces, suffix, { keepRestored });
 }
 
-/** Proven: what each other piece set aside goes; a failure is said (the state is restored), never fatal. */
-export async function dropOtherPieces(ctx: Context, stack: RestoreStack, pieces: readonly Piece[], suffix: string): Promise<void> {
+/** Proven: what each other piece set aside goes; a failure is said and returned (the state is restored), never fatal. */
+export async function dropOtherPieces(ctx: Context, stack: RestoreStack, pieces: readonly Piece[], suffix: string): Promise<string[]> {
   const problems = await dropReplaced(ctx, stack, pieces, suffix).catch((error: unknown) => [`what the restore replaced of ${pieces.map((p) => p.name).join(', ')} could not be removed (${messageOf(error)}); remove it by hand`]);
   for (const problem of problems) ctx.reporter.info(problem);
+  return problems;
 }

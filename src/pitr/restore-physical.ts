@@ -55,6 +55,10 @@ export interface PhysicalRestoreResult {
   url: string | null;
   initialApiKey?: { id: string; prefix: string; key: string };
   durationMs: number;
+  /** The backup's pieces put back beside the cluster (crm's redis), by name. */
+  others: string[];
+  /** What the restore set aside and could not drop once the tenant was proven (the restored state is in place): to remove by hand. */
+  leftBehind?: string[];
 }
 
 /** Whether --from names a physical backup in the admin database (a folder or an unknown id is not). */
@@ -133,9 +137,9 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
       }
       const bytes = op.data.physical!.bytes;
       await replaceWithTime(ctx, journal, op, repo, { snapshotId, startedAt: manifest.createdAt, completedAt: manifest.createdAt, bytes });
-      await completePitr(ctx, journal, op);
+      const leftBehind = await completePitr(ctx, journal, op);
       return {
-        id: target, from: input.from, source, method: 'physical', mode, backupTime: manifest.createdAt,
+        id: target, from: input.from, source, method: 'physical', mode, backupTime: manifest.createdAt, others: (op.data.others ?? []).map((p) => p.name), ...(leftBehind.length > 0 ? { leftBehind } : {}),
         url: provisioned?.url ?? (mode === 'in-place' ? existing?.appUrl : null) ?? null, initialApiKey: provisioned?.initialApiKey, durationMs: ctx.clock.now() - started,
       };
     } catch (error) {
