@@ -132,11 +132,16 @@ try {
     const handBefore = await storedBytes(handRepository);
     const d = await timed(() => pipe(byHand, 'restic backup --stdin --stdin-filename by-hand/pgdata.tar --quiet --json', handRepository));
     const handGrew = (await storedBytes(handRepository)) - handBefore;
+    // Redis changed after the backup (keys deleted, one written): the restore must bring the backup's set back.
+    await redisCli(['DEL', 'bench:0', 'bench:1', 'bench:2']);
+    await redisCli(['SET', 'bench:after-backup', 'x']);
+    if (Number((await redisCli(['DBSIZE'])).stdout.trim()) !== keysBefore - 2) throw new Error('Redis did not change after the backup');
     const e = await timed(() => tenantctl(['restore', id, '--from', c.value.id, '--yes']));
     const [restored, sum] = (await psql("SELECT count(*) || ' ' || sum(id) FROM public.bench_rows")).stdout.trim().split(' ');
     if (Number(restored) !== rows || sum !== sumBefore) throw new Error(`restored ${restored} rows (sum ${sum}), expected ${rows} (sum ${sumBefore})`);
     const keysAfter = Number((await redisCli(['DBSIZE'])).stdout.trim());
     if (keysAfter !== keysBefore) throw new Error(`restored Redis holds ${keysAfter} keys, expected ${keysBefore}`);
+    if ((await redisCli(['EXISTS', 'bench:0', 'bench:after-backup'])).stdout.trim() !== '1') throw new Error('the restored Redis is not the backup\'s: bench:0 missing or bench:after-backup present');
     const skipped = c.value.physical ? `${c.value.physical.unmodified}/${c.value.physical.files}` : 'tar';
     for (const [k, v] of Object.entries({ a: a.ms, b: b.ms, c: c.ms, d: d.ms, e: e.ms, grew, handGrew, skipped })) results[k].push(v);
     console.log(`  (a) ${seconds(a.ms)}  (b) ${seconds(b.ms)}  (c) ${seconds(c.ms)} +${mb(grew)} (files skipped unread ${skipped})  (d) ${seconds(d.ms)} +${mb(handGrew)}  (e) ${seconds(e.ms)}`);

@@ -21,7 +21,7 @@ import { settleLeftBackup } from './settle-left.js';
 import { pruneBackups } from './prune.js';
 import { loadTenantTemplate } from '../tenants/tenant-template.js';
 import { snapshotPiece, type SnapshotContext } from './piece-snapshots.js';
-import type { Piece } from './pieces.js';
+import { declaredPieces, type Piece } from './pieces.js';
 import { migrationsDatabaseOf, tenantState } from './tenant-state.js';
 import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
 import { backupIntoRepository, repositoryOf } from './repository-backup.js';
@@ -312,8 +312,8 @@ async function failKilledBackups(ctx: Context, store: BackupStore, id: string): 
 
 /** The tenants of `records` whose template declares state (one that cannot be loaded stays in, so the command says why). */
 /**
- * --physical --all: only the tenants a physical backup can take (their template's state has exactly
- * one postgres piece, their plan no pitr); the others are left out with a warning each, not failed.
+ * --physical --all: only the tenants a physical backup can take (their state, the template's pieces
+ * whose service runs for their profiles, has exactly one postgres piece; their plan no pitr); the others are left out with a warning each, not failed.
  */
 async function physicalOnly(ctx: Context, db: AdminDb, ids: string[], skipped: string[]): Promise<string[]> {
   const registry = new TenantRegistry(db);
@@ -328,7 +328,14 @@ async function physicalOnly(ctx: Context, db: AdminDb, ids: string[], skipped: s
       kept.push(id);
       continue;
     }
-    const pieces = Object.entries(template.block.state).map(([name, declaration]) => ({ name, kind: Object.keys(declaration)[0] as Piece['kind'] }));
+    // The tenant's pieces, its profiles' services only (a PostgreSQL piece may come from a profile).
+    let pieces: ReturnType<typeof declaredPieces>;
+    try {
+      pieces = declaredPieces(template, record.profiles);
+    } catch {
+      kept.push(id);
+      continue;
+    }
     const pitr = ctx.config.plans[record.plan as keyof typeof ctx.config.plans]?.pitr === true;
     const why = pitr ? `its plan ${record.plan} has pitr` : physicalRefusal(pieces);
     if (why === undefined) kept.push(id);

@@ -1,9 +1,9 @@
 // Retention's one exception (--keep N, --keep-daily/weekly/monthly, plans' backupKeep/backupRetention).
 
 /**
- * The chosen ids without the tenant's newest succeeded logical backup: a physical backup holds the
- * PostgreSQL cluster only, so physical backups never push out the last copy of every other piece
- * (and of the logical dump) whatever --keep or the retention rules say. Pure: unit-tested.
+ * The chosen ids without the tenant's newest succeeded logical backup: physical backups (the
+ * cluster's files, restorable only under the same PostgreSQL major and without pitr) never push out
+ * the last logical dump, which restores anywhere, whatever --keep or the retention rules say. Pure: unit-tested.
  */
 export function sparingNewestLogical(doomed: readonly string[], backups: ReadonlyArray<{ id: string; time: string; method: 'logical' | 'physical' }>): string[] {
   const newestLogical = [...backups].filter((b) => b.method === 'logical')

@@ -3,10 +3,10 @@ import { messageOf, usageError } from '../common/errors.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { ComposeTarget } from '../stack/compose-argv.js';
 import { servicesOf } from '../tenants/day2-target.js';
-import { logicalPiecesOf, type BackupManifest } from './manifest.js';
+import { corrupt, logicalPiecesOf, physicalPieceOf, type BackupManifest } from './manifest.js';
 import type { Piece } from './pieces.js';
 import { piecesFitProblems } from './pieces-fit.js';
-import { clientsOf, dropReplaced, putStateBack, stagePiece, stopClients, swapPiece, type RestoreStack } from './restore-data.js';
+import { clientsOf, dropReplaced, putStateBack, stagePiece, swapPiece, type RestoreStack } from './restore-data.js';
 import { backupReader } from './source.js';
 import { repositoryRef } from './in-repository.js';
 
@@ -26,7 +26,10 @@ import { repositoryRef } from './in-repository.js';
 export type OtherPieceFiles = Record<string, { kind: Piece['kind']; file: string }>;
 
 /** The pieces a physical backup took logically, as its restore records them (undefined: none, a PostgreSQL-only backup). */
-export function otherPieceFiles(manifest: Pick<BackupManifest, 'pieces'>): OtherPieceFiles | undefined {
+export function otherPieceFiles(manifest: Pick<BackupManifest, 'pieces'> & Partial<Pick<BackupManifest, 'id'>>): OtherPieceFiles | undefined {
+  // A physical backup takes its one PostgreSQL cluster physically: a postgres piece taken the logical way beside it is no backup tenantctl makes.
+  const pg = !physicalPieceOf(manifest) ? [] : Object.entries(logicalPiecesOf(manifest)).filter(([, p]) => p.kind === 'postgres').map(([name]) => name);
+  if (pg.length > 0) throw corrupt(manifest.id ?? 'the physical backup', `its manifest names ${pg.join(', ')} (postgres) beside its physical cluster: a physical backup holds one PostgreSQL piece`);
   const others = Object.entries(logicalPiecesOf(manifest)).map(([name, p]) => [name, { kind: p.kind, file: p.file }] as const);
   return others.length > 0 ? Object.fromEntries(others) : undefined;
 }
@@ -66,9 +69,6 @@ export async function stageOtherPieces(ctx: Context, stack: RestoreStack, pieces
   }
 }
 
-/** The clients stopped (nothing writes to a piece while it is swapped); the database service is the caller's to stop. */
-export const stopOtherClients = stopClients;
-
 /** Each other piece swapped in (its service stopped); what it replaces stays aside until the tenant is proven. */
 export async function swapOtherPieces(ctx: Context, stack: RestoreStack, pieces: readonly Piece[], suffix: string): Promise<void> {
   for (const piece of pieces) {
@@ -83,8 +83,9 @@ export async function putOtherPiecesBack(ctx: Context, stack: RestoreStack, piec
   return putStateBack(ctx, stack, pieces, suffix, { keepRestored });
 }
 
-/** Proven: what each other piece set aside goes; a failure is said (the state is restored), never fatal. */
-export async function dropOtherPieces(ctx: Context, stack: RestoreStack, pieces: readonly Piece[], suffix: string): Promise<void> {
+/** Proven: what each other piece set aside goes; a failure is said and returned (the state is restored), never fatal. */
+export async function dropOtherPieces(ctx: Context, stack: RestoreStack, pieces: readonly Piece[], suffix: string): Promise<string[]> {
   const problems = await dropReplaced(ctx, stack, pieces, suffix).catch((error: unknown) => [`what the restore replaced of ${pieces.map((p) => p.name).join(', ')} could not be removed (${messageOf(error)}); remove it by hand`]);
   for (const problem of problems) ctx.reporter.info(problem);
+  return problems;
 }

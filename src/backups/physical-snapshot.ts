@@ -38,7 +38,7 @@ export function backupMethodFor(ctx: Pick<Context, 'config'>, plan: string, phys
 export function physicalRefusal(pieces: readonly Pick<Piece, 'name' | 'kind'>[]): string | undefined {
   const pg = pieces.filter((p) => p.kind === 'postgres');
   if (pg.length === 1) return undefined;
-  return `its template declares ${pg.length} PostgreSQL pieces (a physical backup takes exactly one cluster)`;
+  return `it has ${pg.length} PostgreSQL pieces (its template and profiles; a physical backup takes exactly one cluster)`;
 }
 
 /**

@@ -53,6 +53,22 @@ export function tenantPieces(template: Pick<Template, 'block' | 'name'>, rendere
     .filter((piece) => running.has(piece.service));
 }
 
+/**
+ * The state pieces (name and kind) a tenant of `template` with `profiles` has, before anything is
+ * rendered for it (recover before provisioning, backup --physical --all): those whose service runs
+ * for its profiles, read from the template's text as tenantPieces reads the rendered file. Pure.
+ */
+export function declaredPieces(template: Pick<Template, 'block' | 'text'>, profiles: readonly string[]): Array<Pick<Piece, 'name' | 'kind'>> {
+  const running = new Set(servicesOf(template.text, profiles));
+  return Object.entries(template.block.state)
+    .map(([name, declaration]) => {
+      const kind = Object.keys(declaration)[0] as PieceKind;
+      return { name, kind, service: (declaration as Record<string, { service: string }>)[kind]!.service };
+    })
+    .filter((p) => running.has(p.service))
+    .map(({ name, kind }) => ({ name, kind }));
+}
+
 function resolvePiece(name: string, declaration: StatePieceDeclaration, mounts: ReturnType<typeof namedVolumeMounts>, values: Record<string, string>): Piece {
   if ('postgres' in declaration) {
     const p = declaration.postgres;

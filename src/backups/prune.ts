@@ -41,7 +41,7 @@ export async function pruneBackups(ctx: Context, db: AdminDb, id: string, keep: 
   const succeeded = (await new BackupStore(db).list({ tenant: id })).filter((b) => b.state === 'succeeded');
   // A backup an unfinished operation reads from (a restore, a move; of any tenant) stays until it ends.
   const inUse = await backupsInUse(db);
-  // The newest logical backup stays too: physical ones hold the PostgreSQL cluster only.
+  // The newest logical backup stays too: a physical one restores only under its own PostgreSQL major (keep-logical.ts).
   const dated = succeeded.map((b) => ({ id: b.id, time: b.manifest?.createdAt ?? b.startedAt, method: methodOf(b) }));
   const doomed = sparingNewestLogical(succeeded.slice(keep).map((b) => b.id), dated).filter((backupId) => !inUse.has(backupId));
   return removeChosen(ctx, db, id, doomed, keep);

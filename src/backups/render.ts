@@ -21,7 +21,7 @@ export function renderBackup(r: BackupResult | BackupBatchResult): string {
     return `${table(['TENANT', 'BACKUP', 'DETAIL'], rows)}\n\n${s.total} tenants: ${s.ok} backed up, ${s.failed} failed (${seconds(s.durationMs)})${left}`;
   }
   const lines = [
-    `${chalk.green('✓')} ${r.tenant} backed up${r.method === 'physical' ? ' physically (its PostgreSQL cluster file-level)' : ''}: ${chalk.bold(r.id)}  (${megabytes(r.sizeBytes)}, ${seconds(r.durationMs)})`,
+    `${chalk.green('✓')} ${r.tenant} backed up${r.method === 'physical' ? ` physically (its PostgreSQL cluster ${Object.keys(r.files).some((f) => f.endsWith('.pgdata.tar')) ? 'as pg_basebackup\'s tar' : 'file-level'})` : ''}: ${chalk.bold(r.id)}  (${megabytes(r.sizeBytes)}, ${seconds(r.durationMs)})`,
     r.repository ? `  in       ${r.repository} (restic snapshots ${Object.values(r.snapshots ?? {}).join(', ')})` : `  folder   ${r.directory}`,
     `  files    ${Object.entries(r.files).map(([name, f]) => `${name} ${megabytes(f.bytes)}`).join(', ')} (sizes and SHA-256 in manifest.json)`,
     `  restore  tenantctl restore ${r.tenant} --from ${r.id}`,

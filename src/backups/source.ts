@@ -6,7 +6,7 @@ import { failureMeans } from '../common/ignore-failure.js';
 import type { StreamSource } from '../engine/docker-stream.js';
 import { openRepository } from '../repository/restic.js';
 import { BackupStore } from './store.js';
-import { corrupt, manifestFile, sha256Of, type BackupManifest } from './manifest.js';
+import { corrupt, manifestFile, parseManifest, sha256Of, type BackupManifest } from './manifest.js';
 import { backupIdOfRef, isRepositoryRef, readBack, readText } from './in-repository.js';
 
 // Where a restore reads a backup from, by the `dir` its journal keeps: a backup folder (files read
@@ -60,7 +60,8 @@ export async function verifyRepositoryBackup(ctx: Context, backupId: string, exp
   if (!snapshot) throw corrupt(backupId, `no snapshot of ${manifestFile} is recorded for it`);
   const text = await readText(ctx, await openRepository(ctx), snapshot, record.tenant, manifestFile);
   if (expectedSha && sha256Of(text) !== expectedSha) throw corrupt(backupId, `its ${manifestFile} in the repository differs from the one recorded when it was made`);
-  const manifest = JSON.parse(text) as BackupManifest;
+  // The manifest's own checks (format, pieces, one physical piece that is the postgres one with its WAL tar, names in the folder), as recover reads it.
+  const manifest = parseManifest(backupId, text);
   for (const file of Object.keys(manifest.files)) if (!record.snapshots[file]) throw corrupt(backupId, `no snapshot of ${file} is recorded for it`);
   return manifest;
 }

@@ -21,8 +21,9 @@ export function renderPitrRestore(r: PitrRestoreResult): string {
 export function renderPhysicalRestore(r: PhysicalRestoreResult): string {
   const lines = [
     `${chalk.green('✓')} ${r.id} restored from physical backup ${chalk.bold(r.from)}${r.mode === 'new' ? ` (a new tenant, from ${r.source})` : ''}  (${(r.durationMs / 1000).toFixed(1)} s)`,
-    `  cluster  as it was at ${r.backupTime} (every database of its PostgreSQL; nothing else)`,
+    `  cluster  as it was at ${r.backupTime} (every database of its PostgreSQL${r.others.length > 0 ? `; ${r.others.join(', ')} as the backup took them` : ''})`,
   ];
+  for (const left of r.leftBehind ?? []) lines.push(`  ${chalk.yellow('left')}     ${left}`);
   if (r.url) lines.push(`  url      ${r.url}`);
   if (r.initialApiKey) lines.push(`  api key  ${r.initialApiKey.key}  (shown once)`);
   return lines.join('\n');

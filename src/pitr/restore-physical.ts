@@ -16,6 +16,8 @@ import type { TenantDocument } from '../backups/restore.js';
 import { configuredTemplate } from '../templates/configured.js';
 import { pitrService } from '../templates/wal-archive.js';
 import { requireRunning } from '../backups/containers.js';
+import { declaredPieces } from '../backups/pieces.js';
+import { configuredTemplate } from '../templates/configured.js';
 import { pitrOn } from './backup.js';
 import { superuserSql } from './archive.js';
 import { openPitrRepository } from './repo.js';
@@ -56,6 +58,10 @@ export interface PhysicalRestoreResult {
   url: string | null;
   initialApiKey?: { id: string; prefix: string; key: string };
   durationMs: number;
+  /** The backup's pieces put back beside the cluster (crm's redis), by name. */
+  others: string[];
+  /** What the restore set aside and could not drop once the tenant was proven (the restored state is in place): to remove by hand. */
+  leftBehind?: string[];
 }
 
 /** Whether --from names a physical backup in the admin database (a folder or an unknown id is not). */
@@ -100,9 +106,10 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
     if (pitrOn(ctx, shape.plan)) throw new TenantctlError('conflict', `${mode === 'in-place' ? `tenant ${source} is` : `backup ${input.from} was taken`} on plan ${shape.plan}, which has point-in-time recovery: restore it with --to-time ${manifest.createdAt} (its physical backups restore only without pitr)`);
     if (mode === 'in-place') await requireSameMajor(ctx, source, piece);
     else await requireImageMajor(ctx, input.from, shape.template, piece);
-    // In place the source's pieces are the target's; a new tenant's are checked once it is provisioned
-    // (replaceData: every other piece of the backup must be one of its pieces).
+    // In place the source's pieces are the target's; a new tenant's are the template's for its profiles.
     if (mode === 'in-place') requirePhysicalFit(input.from, source, manifest, (await stackOf(ctx, source)).state.pieces);
+    // A new tenant's pieces are those its template and profiles (the backup's tenant.json) will give it: checked before anything is made.
+    else requirePhysicalFit(input.from, target, manifest, declaredPieces(await configuredTemplate(ctx.config, shape.template), shape.profiles));
     if (mode === 'in-place') {
       const others = Object.keys(otherPieceFiles(manifest) ?? {});
       const question = `This replaces the whole PostgreSQL cluster of ${source}${others.length > 0 ? ` and its ${others.join(', ')}` : ''}, which are live, with physical backup ${input.from} (${manifest.createdAt}); its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;
@@ -133,9 +140,9 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
       }
       const bytes = op.data.physical!.bytes;
       await replaceWithTime(ctx, journal, op, repo, { snapshotId, startedAt: manifest.createdAt, completedAt: manifest.createdAt, bytes });
-      await completePitr(ctx, journal, op);
+      const leftBehind = await completePitr(ctx, journal, op);
       return {
-        id: target, from: input.from, source, method: 'physical', mode, backupTime: manifest.createdAt,
+        id: target, from: input.from, source, method: 'physical', mode, backupTime: manifest.createdAt, others: (op.data.others ?? []).map((p) => p.name), ...(leftBehind.length > 0 ? { leftBehind } : {}),
         url: provisioned?.url ?? (mode === 'in-place' ? existing?.appUrl : null) ?? null, initialApiKey: provisioned?.initialApiKey, durationMs: ctx.clock.now() - started,
       };
     } catch (error) {
@@ -197,7 +204,7 @@ async function requireSameMajor(ctx: Context, tenant: string, piece: ManifestPie
  */
 export function physicalSourceOf(backup: string, source: string, piece: ManifestPiece, manifest: Pick<BackupManifest, 'files'> & Partial<Pick<BackupManifest, 'pieces'>>, snapshots: Record<string, string>, snapshotId: string): PhysicalSource {
   const entry = manifest.files[piece.file];
-  const others = manifest.pieces ? otherPieceFiles({ pieces: manifest.pieces }) : undefined;
+  const others = manifest.pieces ? otherPieceFiles({ id: backup, pieces: manifest.pieces }) : undefined;
   const withOthers = others ? { others } : {};
   if (piece.layout !== 'files') return { backup, snapshotId, file: `/${snapshotPath(source, piece.file)}`, bytes: entry?.bytes ?? 0, sha256: entry?.sha256, ...withOthers };
   const walEntry = piece.wal ? manifest.files[piece.wal] : undefined;

@@ -14,7 +14,7 @@ import { OperationJournal, type Operation } from '../operations/journal.js';
 import { tenantState } from '../backups/tenant-state.js';
 import { corrupt } from '../backups/manifest.js';
 import { listingCheckScript } from '../backups/data-listing.js';
-import { startStack } from '../backups/restore-data.js';
+import { startStack, stopClients } from '../backups/restore-data.js';
 import { requireRunning, stackContainer } from '../backups/containers.js';
 import { composeStopTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
@@ -32,7 +32,7 @@ import { pitrBaseBackup } from './backup.js';
 import { holdRepositoryShared } from './repo-hold.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
 import type { Piece } from '../backups/pieces.js';
-import { dropOtherPieces, otherPiecesFor, otherPiecesStack, putOtherPiecesBack, stageOtherPieces, stopOtherClients, swapOtherPieces, type OtherPieceFiles } from '../backups/physical-other-pieces.js';
+import { dropOtherPieces, otherPiecesFor, otherPiecesStack, putOtherPiecesBack, stageOtherPieces, swapOtherPieces, type OtherPieceFiles } from '../backups/physical-other-pieces.js';
 
 // `tenantctl restore <id> --to-time <timestamp> [--as <new-id>]`: the tenant's PostgreSQL as it was
 // at that moment, from the newest base backup completed before it and the WAL shipped since, replayed
@@ -304,7 +304,8 @@ async function replaceData(
   // service stops first: their files are swapped too, and nothing may write to them meanwhile.
   if (logical) {
     ctx.reporter.step(`stopping ${logical.clients.join(', ')} of ${op.tenant} (nothing writes while its state changes)`);
-    await stopOtherClients(ctx, logical);
+    // The clients stopped (nothing writes to a piece while it is swapped); the database service next.
+    await stopClients(ctx, logical);
   }
   ctx.reporter.step(`stopping the ${dst.service} service of ${op.tenant} (nothing writes while its database is swapped)`);
   await dst.runtime.stop([dst.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
@@ -421,20 +422,33 @@ async function waitPromoted(ctx: Context, id: string, project: string, service: 
   await superuserSql(ctx, container, anyRole, 'SELECT pg_reload_conf()', 'reloading the settings');
 }
 
-/** Past 'proven': the set-aside data and WAL copies dropped, the operation closed with its audit row. */
-export async function completePitr(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>): Promise<void> {
+/**
+ * Past 'proven': the set-aside data and WAL copies dropped, the operation closed with its audit row.
+ * What could not be dropped (the restored state is in place: never fatal) is said, kept in the
+ * operation's reason and returned, so the caller's result names it too.
+ */
+export async function completePitr(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>): Promise<string[]> {
   const db = await ctx.adminDb();
+  const left: string[] = [];
   if (op.data.where) {
     ctx.reporter.step(`dropping the data the restore replaced in ${op.tenant}`);
-    await inDataVolume(ctx, op.data.where, dropScript, 'dropping the replaced data').catch((error) => ctx.reporter.info(`could not drop the replaced data: ${messageOf(error)}`));
+    await inDataVolume(ctx, op.data.where, dropScript, 'dropping the replaced data').catch((error) => {
+      left.push(`the replaced cluster in volume ${op.data.where!.volume} (.tenantctl-pitr-${op.data.suffix}-*) could not be dropped: ${messageOf(error)}`);
+      ctx.reporter.info(`could not drop the replaced data: ${messageOf(error)}`);
+    });
   }
   if (op.data.others?.length) {
-    const dst = await stackOf(ctx, op.tenant).catch((error) => ctx.reporter.info(`could not drop what the restore replaced of ${op.data.others!.map((p) => p.name).join(', ')}: ${messageOf(error)}`));
-    if (dst) await dropOtherPieces(ctx, otherPiecesStack(dst), op.data.others, op.data.suffix);
+    const names = op.data.others.map((p) => p.name).join(', ');
+    const dst = await stackOf(ctx, op.tenant).catch((error) => {
+      left.push(`what the restore replaced of ${names} (.tenantctl-replaced-${op.data.suffix}-<piece> in each one's volume) could not be dropped: ${messageOf(error)}; remove it by hand`);
+      ctx.reporter.info(left[left.length - 1]!);
+    });
+    if (dst) left.push(...await dropOtherPieces(ctx, otherPiecesStack(dst), op.data.others, op.data.suffix));
   }
-  await journal.finish(op, 'completed', null, (client) => (op.data.physical
+  await journal.finish(op, 'completed', left.length > 0 ? `completed; left behind: ${left.join('; ')}` : null, (client) => (op.data.physical
     ? recordAudit(db, client, op.tenant, 'backup.restored', null, { from: op.data.source, backup: op.data.physical.backup, method: 'physical', mode: op.data.mode })
     : recordAudit(db, client, op.tenant, 'backup.restored-to-time', null, { from: op.data.source, targetTime: op.data.targetTime, base: op.data.base?.snapshotId, mode: op.data.mode })));
+  return left;
 }
 
 /** Before 'proven': the live data back and proven ready (in-place), or the tenant made by --as removed. Returns what was kept. */

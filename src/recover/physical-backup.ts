@@ -7,6 +7,8 @@ import { listingOf, listingProblem } from '../backups/data-listing.js';
 import type { Repository } from '../repository/restic.js';
 import { physicalSourceOf } from '../pitr/restore-physical.js';
 import type { PhysicalSource } from '../pitr/restore-to-time.js';
+import { piecesFitProblems } from '../backups/pieces-fit.js';
+import type { Piece } from '../backups/pieces.js';
 
 // A physical backup as recover takes it (backup --physical, or a plan whose backupMethod is
 // physical: the tenant's PostgreSQL cluster, its data directory's files and the WAL to make them
@@ -32,13 +34,21 @@ export interface PhysicalChoice {
 export function physicalUnusable(manifest: Pick<BackupManifest, 'id' | 'tenant' | 'pieces'>, plan: { name: string; pitr: boolean }): string | undefined {
   const piece = physicalPieceOf(manifest);
   if (!piece) return undefined;
-  // A backup that also holds other pieces (Redis, files) is not the cluster alone: put back only in
-  // part, the tenant would come back with some of its state empty.
-  const others = Object.entries(manifest.pieces).filter(([, p]) => p !== piece).map(([name, p]) => `${name} (${p.kind})`);
-  if (others.length > 0) return `physical, with ${others.join(', ')} beside its PostgreSQL cluster: recover restores a physical backup that is the cluster alone`;
+  // Other pieces beside the cluster (crm's Redis, taken the logical way) are put back by the same
+  // steps (physical-other-pieces.ts); whether they fit the tenant recover provisions is asked apart (physicalPiecesProblem).
   // Its WAL archive continues the cluster's history: a physical copy started on that timeline would archive segments that clash with it.
   if (plan.pitr) return `physical, and plan ${plan.name} has point-in-time recovery: its WAL archive continues the lost cluster's history (a physical backup of a pitr plan is restored with --to-time)`;
   return undefined;
+}
+
+/**
+ * Why a physical backup's pieces do not fit the tenant recover provisions (its template's state for
+ * its profiles: `pieces`), else undefined. Pure. A restore puts back exactly the tenant's pieces:
+ * every other piece of the backup must be one of them, and none of them missing.
+ */
+export function physicalPiecesProblem(manifest: Pick<BackupManifest, 'pieces' | 'tenant'>, pieces: readonly { name: string; kind: string }[]): string | undefined {
+  const problems = piecesFitProblems(manifest.tenant, manifest.pieces, pieces.map((p) => ({ name: p.name, kind: p.kind as Piece['kind'] })));
+  return problems.length > 0 ? `physical, and its pieces do not fit the tenant its template and profiles make now: ${problems.join('; ')}` : undefined;
 }
 
 /** The physical backup's piece and what the restore stages of it, from its verified manifest and snapshots. */

@@ -20,10 +20,15 @@ import { putRowBack, type SavedTenant } from '../hosts/move-record.js';
 import { contextOn, dockerHostNamed } from '../hosts/resolve.js';
 import type { BackupScope, TenantBackupSource } from './tenant-backups.js';
 import { describeAge, type BackupOrigin, type ConsideredBackup, type SkippedBackup } from './backup-candidates.js';
-import type { ManifestPiece } from '../backups/manifest.js';
+import type { BackupManifest, ManifestPiece } from '../backups/manifest.js';
+import type { Piece } from '../backups/pieces.js';
+import { loadTenantTemplate } from '../tenants/tenant-template.js';
+import { physicalPiecesProblem } from './physical-backup.js';
+import { declaredPieces } from '../backups/pieces.js';
+import { dropOtherPieces, otherPiecesStack } from '../backups/physical-other-pieces.js';
 import type { Placement } from './fit.js';
 import { pitrOn } from '../pitr/backup.js';
-import { pitrSteps, replaceWithTime, type PitrIntent } from '../pitr/restore-to-time.js';
+import { pitrSteps, replaceWithTime, stackOf, type PitrIntent } from '../pitr/restore-to-time.js';
 import { dropScript, inDataVolume, restoreHelperName } from '../pitr/volume-steps.js';
 import { imageMajor, majorMismatch, templateServiceImage } from '../pitr/image-major.js';
 
@@ -62,6 +67,8 @@ export interface RecoverIntent extends RestoreIntent, Partial<SavedTenant> {
   targetTime?: string;
   where?: PitrIntent['where'];
   service?: string;
+  /** A physical backup's other pieces (crm's Redis) as the restore resolved them at 'shipped': what they set aside goes once proven. */
+  others?: Piece[];
 }
 
 export interface TenantOutcome {
@@ -117,16 +124,20 @@ export async function recoverTenant(ctx: Context, run: string, id: string, targe
     // ...and its ports and a subnet are free there.
     const unfit = await placement?.allocations(target, record);
     if (unfit) return { id, outcome: 'not-placed', status: record.status, host: target.id, reason: `not placed: ${unfit}`, durationMs: ctx.clock.now() - started };
-    const found = await backups.latest(ctx, id, { ...scope, host: record.host, run, plan: { name: record.plan, pitr: pitrOn(ctx, record.plan) } });
+    // A physical backup is verified against the tenant provision will make: its pieces (the template's
+    // state for the row's profiles) and its major (the template's PostgreSQL image); one that does not
+    // fit is passed over with why, and an older backup of either kind taken instead.
+    const physicalProblem = async (manifest: BackupManifest, piece: ManifestPiece) => {
+      const template = await loadTenantTemplate(ctx, record);
+      return physicalPiecesProblem(manifest, declaredPieces(template, record.profiles)) ?? await physicalMajorMismatch(ctx, target, record.template, manifest.id, piece);
+    };
+    const found = await backups.latest(ctx, id, { ...scope, host: record.host, run, plan: { name: record.plan, pitr: pitrOn(ctx, record.plan) }, physicalProblem });
     if (!found || !('id' in found)) {
       const passedOver = found?.skipped ?? [];
       return { id, outcome: 'failed', status: record.status, passedOver, considered: found?.considered ?? [], reason: passedOver.length === 0 ? 'no backup of it in the repository' : `no complete backup of it verifies (${passedOver.length} passed over: ${passedOver.map((p) => `${p.backup}: ${p.reason}`).join('; ')})` };
     }
     const backup = found;
     const chosen = { source: backup.origin, method: backup.method, backupTime: backup.time, newerThanAdminSnapshotMs: backup.newerThanAdminSnapshotMs, passedOver: backup.skipped, considered: backup.considered };
-    // A physical backup's cluster starts only under its own major: the image the template runs for it must be of that major (asked before anything is made).
-    const wrongMajor = backup.physical && await physicalMajorMismatch(ctx, target, record.template, backup.id, backup.physical.piece);
-    if (wrongMajor) return { id, outcome: 'failed', status: record.status, host: target.id, backup: backup.id, ...chosen, reason: `refused: ${wrongMajor}`, durationMs: ctx.clock.now() - started };
     // Room on the host for its restore, by the backup's size (shared out among the run's tenants on that host).
     const noRoom = await placement?.room(target, backup.bytes);
     if (noRoom) return { id, outcome: 'not-placed', status: record.status, host: target.id, backup: backup.id, ...chosen, reason: `not placed: ${noRoom}`, durationMs: ctx.clock.now() - started };
@@ -159,7 +170,7 @@ export async function recoverTenant(ctx: Context, run: string, id: string, targe
         await replaceData(onTarget, journal, op, id, { prefix: 'restore:' });
       }
     } catch (error) {
-      throw await undoAfterFailure(ctx, op, error);
+      throw await undoAfterFailure(ctx, op, error, target);
     }
     await finishRecover(ctx, journal, op, target);
     return { id, outcome: 'recovered', status: op.data.statusBefore, host: target.id, backup: backup.id, ...chosen, durationMs: ctx.clock.now() - started };
@@ -194,8 +205,14 @@ async function finishRecover(ctx: Context, journal: OperationJournal, op: Operat
   const onTarget = contextOn(ctx, target);
   if (!reached(op, 'restored')) {
     // A physical restore set the new tenant's own (empty) cluster aside in its volume: dropped now.
-    if (op.data.physical && op.data.where) await inDataVolume(onTarget, op.data.where, dropScript, 'dropping the cluster the restore replaced');
-    else await dropRestoreLeftovers(onTarget, op);
+    if (op.data.physical && op.data.where) {
+      await inDataVolume(onTarget, op.data.where, dropScript, 'dropping the cluster the restore replaced');
+      // Its other pieces (crm's Redis) set the new tenant's empty ones aside too: dropped (a failure is said, never fatal).
+      if (op.data.others?.length) {
+        const dst = await stackOf(onTarget, id).catch((error: unknown) => ctx.reporter.info(`could not drop what the restore replaced of ${op.data.others!.map((p) => p.name).join(', ')} in ${id}: ${messageOf(error)}; remove it by hand`));
+        if (dst) await dropOtherPieces(onTarget, otherPiecesStack(dst), op.data.others, op.data.suffix);
+      }
+    } else await dropRestoreLeftovers(onTarget, op);
     await restoreModules(db, id, op.data.modules);
     await journal.step(op, 'restored', {}, async (client) => {
       if (op.data.targetKey) await revokeApiKeysById(db, client, id, [op.data.targetKey]);
@@ -223,7 +240,7 @@ async function statusAsSaved(client: pg.ClientBase, id: string, saved: Record<st
   );
 }
 
-async function undoAfterFailure(ctx: Context, op: Operation<RecoverIntent>, error: unknown): Promise<TenantctlError> {
+async function undoAfterFailure(ctx: Context, op: Operation<RecoverIntent>, error: unknown, target: DockerHost): Promise<TenantctlError> {
   const first = error instanceof TenantctlError ? error : new TenantctlError(ctx.signal.aborted ? 'interrupted' : 'internal', messageOf(error), { cause: error });
   // Only under a lock still ours: another tenantctl may be working on the tenant now.
   const lost = first instanceof LostLockError ? first : await (await ctx.adminDb()).locksProven();
@@ -234,7 +251,16 @@ async function undoAfterFailure(ctx: Context, op: Operation<RecoverIntent>, erro
   // The undo runs to its end even after Ctrl-C: a signal of its own, no pause points.
   const quiet: Context = { ...ctx, signal: new AbortController().signal, pause: async () => {} };
   try {
-    await undoRecover(quiet, op, first.message);
+    // Interrupted once proven ready on the backup's data (e.g. Ctrl-C at its last pause): finished, never undone.
+    const journal = new OperationJournal(await ctx.adminDb());
+    const now = await journal.reread(op);
+    if (now.state !== 'running') return first;
+    if (reached(now, provenStep(now))) {
+      await finishRecover(quiet, journal, now, target);
+      first.details.push(`${op.tenant} had been proven ready on backup ${op.data.backup}: its recover was finished, not undone`);
+      return first;
+    }
+    await undoRecover(quiet, now, first.message);
     first.message = `recover of ${op.tenant} failed: ${first.message}; undone (its record is as the admin snapshot had it: recover again to retry)`;
   } catch (problem) {
     first.details.push(`undoing: ${messageOf(problem)}`);

@@ -5,7 +5,7 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { recordAudit } from '../audit/write.js';
 import { BackupStore } from '../backups/store.js';
 import { locateAndVerify } from '../backups/restore.js';
-import { entryMismatch, manifestFile, parseManifest, sha256Of, type BackupManifest } from '../backups/manifest.js';
+import { entryMismatch, manifestFile, parseManifest, physicalPieceOf, sha256Of, type BackupManifest, type ManifestPiece } from '../backups/manifest.js';
 import { readBack, readText, repositoryRef, tenantSnapshots, type Digest } from '../backups/in-repository.js';
 import { repositoryKey } from '../repository/password.js';
 import type { Repository } from '../repository/restic.js';
@@ -19,8 +19,9 @@ import { dataListingMismatch, isDataFolder, physicalChoiceOf, physicalUnusable, 
 // recorded, when it did) and every file it lists is read back whole and compared with its size and
 // SHA-256 in the manifest (a physical backup's file-level data snapshot by its listing: tree blobs,
 // not its gigabytes; physical-backup.ts); the manifest must name this tenant, this host and this
-// backup id. A physical backup recover cannot restore (other pieces beside the cluster, a plan with
-// pitr) is passed over with why. The chosen one, when the admin
+// backup id. A physical backup recover cannot restore (a plan with pitr, pieces that do not fit the
+// tenant its template and profiles make, a PostgreSQL image of another major) is passed over with
+// why, and the next one read; one found in the repository alone is recorded all the same. The chosen one, when the admin
 // database did not record it as succeeded, is recorded there (admin_backups, and an audit row)
 // before recover's journal names it: restore reads a repository backup through its row.
 
@@ -57,6 +58,12 @@ export interface BackupScope {
   run: string;
   /** The tenant's plan (whether it has pitr decides whether a physical backup may be restored). */
   plan?: { name: string; pitr: boolean };
+  /**
+   * Why a physical backup cannot be restored into the tenant recover provisions (its pieces against
+   * the template's and profiles', the major of the template's PostgreSQL image), else undefined:
+   * part of a candidate's verification, so such a backup is passed over and an older one chosen.
+   */
+  physicalProblem?: (manifest: BackupManifest, piece: ManifestPiece) => Promise<string | undefined>;
 }
 
 export interface TenantBackupSource {
@@ -78,7 +85,10 @@ export const repositoryBackups: TenantBackupSource = {
     const knownHosts = hosts.rows.map((r) => r.name as string);
     const { candidates, skipped } = backupCandidates({ tenant: id, host: scope.host, knownHosts, snapshots, recorded, foundByRecover });
     const { chosen, verdicts, passed } = await chooseNewestUsable(candidates, async (candidate) => {
-      const verified = await verifyCandidate(ctx, scope, id, candidate);
+      // A repository backup passed over as physical (its plan, pieces or major) is still recorded: restore --from reads it through its row.
+      const record = candidate.origin === 'repository' && !foundByRecover.has(candidate.backup)
+        ? (manifest: BackupManifest, text: string) => recordFound(ctx, scope, id, candidate, manifest, text) : undefined;
+      const verified = await verifyCandidate(ctx, scope, id, candidate, record);
       return { ...verified, method: verified.physical ? 'physical' as const : 'logical' as const };
     }, (error) => {
       if (ctx.signal.aborted || !(error instanceof TenantctlError) || !['usage', 'notFound', 'repository'].includes(error.kind)) return undefined;
@@ -99,9 +109,20 @@ export const repositoryBackups: TenantBackupSource = {
   },
 };
 
+/**
+ * Why recover cannot restore this backup as the physical backup it is (its plan has pitr; its pieces
+ * or its major do not fit the tenant recover provisions: scope.physicalProblem), else undefined
+ * (usable, or a logical backup). Part of a candidate's verification: chooseNewestUsable passes it over.
+ */
+export async function physicalCheck(manifest: BackupManifest, scope: Pick<BackupScope, 'plan' | 'physicalProblem'>): Promise<string | undefined> {
+  const piece = physicalPieceOf(manifest);
+  if (!piece) return undefined;
+  return physicalUnusable(manifest, scope.plan ?? { name: '?', pitr: false }) ?? await scope.physicalProblem?.(manifest, piece);
+}
+
 interface Verified { dir: string; manifest?: BackupManifest; manifestText?: string; physical?: PhysicalChoice }
 
-async function verifyCandidate(ctx: Context, scope: BackupScope, tenant: string, c: BackupCandidate): Promise<Verified> {
+async function verifyCandidate(ctx: Context, scope: BackupScope, tenant: string, c: BackupCandidate, record?: (manifest: BackupManifest, text: string) => Promise<void>): Promise<Verified> {
   if (c.directory !== undefined) {
     // A folder backup recorded by the admin database: only when the folder survived.
     if (!(await stat(c.directory).then((s) => s.isDirectory(), () => false))) throw new TenantctlError('notFound', `its folder ${c.directory} is not on this machine`);
@@ -116,8 +137,9 @@ async function verifyCandidate(ctx: Context, scope: BackupScope, tenant: string,
   // The host it was written on (a tenant moved since the admin snapshot was backed up on its new one).
   const writtenOn = c.host ?? scope.host;
   if (manifest.host !== undefined && manifest.host !== writtenOn) throw corrupt(`its manifest names host ${manifest.host}, not ${writtenOn}`);
-  const unusable = physicalUnusable(manifest, scope.plan ?? { name: '?', pitr: false });
-  if (unusable) throw new TenantctlError('usage', unusable);
+  const unusable = await physicalCheck(manifest, scope);
+  // Passed over at once when the admin database records it; one found in the repository alone is read back first, to be recorded.
+  if (unusable && !record) throw new TenantctlError('usage', unusable);
   const unlisted = Object.keys(c.snapshots).filter((f) => f !== manifestFile && !Object.hasOwn(manifest.files, f));
   if (unlisted.length > 0) throw corrupt(`snapshots of ${unlisted.join(', ')} carry its tag but its manifest lists no such file`);
   for (const [file, entry] of Object.entries(manifest.files)) {
@@ -131,6 +153,10 @@ async function verifyCandidate(ctx: Context, scope: BackupScope, tenant: string,
       wrong = entryMismatch(file, entry, back);
     }
     if (wrong) throw corrupt(wrong);
+  }
+  if (unusable) {
+    await record!(manifest, manifestText);
+    throw new TenantctlError('usage', `${unusable} (recorded: restore --from ${c.backup} reads it)`);
   }
   const physical = physicalChoiceOf(manifest, c.snapshots);
   return { dir: repositoryRef(c.backup), manifest, manifestText, ...(physical ? { physical } : {}) };

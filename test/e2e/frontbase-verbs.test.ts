@@ -6,7 +6,7 @@
 // through its API), rows in the edge's SQLite, Redis keys and PostgreSQL rows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { containerOf, createHarness, dockerExec, dockerObjectsWithPrefix, rollbackPinsWithPrefix, type Harness } from './harness.js';
@@ -197,6 +197,14 @@ describe('backup and restore of a frontbase tenant (SQLite, Redis, PostgreSQL)',
   it('refuses a backup whose pieces do not fit the tenant now (exit 2), nothing changed', async () => {
     // fbw backed up without its postgres profile, then provisioned again with it: the backup has no postgres piece.
     expect((await h.cli(['provision', 'fbw', '--template', 'frontbase'])).exitCode).toBe(0);
+    // Without its postgres profile it has no PostgreSQL piece: --physical is refused (exit 2) before
+    // anything is made (the repository, configured for this command only, is never even created).
+    const neverMade = path.join(h.dir, 'physical-refused-repository');
+    const physical = await h.cli(['backup', 'fbw', '--physical', '--json'], { env: { TENANTCTL_BACKUP_REPOSITORY: neverMade } });
+    expect(physical.exitCode, physical.why).toBe(2);
+    expect(physical.json().error.message).toMatch(/fbw cannot be backed up physically: it has 0 PostgreSQL pieces \(its template and profiles/);
+    expect(existsSync(neverMade)).toBe(false);
+    expect(await h.adminQuery("SELECT count(*)::int AS n FROM admin_backups WHERE customer_id = 'fbw'")).toEqual([{ n: 0 }]);
     const b = await h.cli(['backup', 'fbw', '--json']);
     expect(b.exitCode, b.why).toBe(0);
     expect((await h.cli(['deprovision', 'fbw', '--yes'])).exitCode).toBe(0);

@@ -120,6 +120,21 @@ describe('physical backups of a crm tenant (PostgreSQL and Redis)', () => {
     }, 420_000);
   }
 
+  it('a restore killed (-9) at started is undone by the next command, which keeps and reports what the restored stack held (its Redis files too)', async () => {
+    await writeMark(h, id);
+    const before = await fingerprint(h, id);
+    await killHard(await startPausedAt(h, ['restore', id, '--from', backup, '--yes', '--quiet'], 'restore-physical:started'));
+    const next = await h.cli(['start', id, '--json']);
+    expect(next.exitCode, next.why).toBe(0);
+    expect(await fingerprint(h, id)).toBe(before);
+    const [killed] = await h.adminQuery("SELECT state, reason FROM admin_operations WHERE customer_id = $1 AND verb = 'pitr-restore' ORDER BY started_at DESC LIMIT 1", [id]);
+    expect(killed.state).toBe('undone');
+    // The restored stack ran: what it held is kept, never dropped, and said: the cluster in its volume, Redis's files in theirs.
+    expect(killed.reason).toMatch(/kept what the restored server held in its volume .*\.tenantctl-pitr-[0-9a-f]+-restored\).*kept the restored redis's files \.tenantctl-restored-[0-9a-f]+-redis\/ in its volume/);
+    const redisFiles = (await execa('docker', ['exec', await containerOf(projectOf(h, id), 'redis'), 'ls', '-A', '/data'])).stdout.split('\n');
+    expect(redisFiles.filter((f) => /^\.tenantctl-restored-[0-9a-f]+-redis$/.test(f))).toHaveLength(1);
+  }, 300_000);
+
   it('restores --as a new tenant while the source runs: the copy holds the backup\'s rows and keys, the source is untouched', async () => {
     const source = await fingerprint(h, id);
     const r = await h.cli(['restore', id, '--from', backup, '--as', copy, '--json']);

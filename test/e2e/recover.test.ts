@@ -108,6 +108,12 @@ let laterBackup = '';
 let cutBackup = '';
 let rc3Logical = '';
 let rc3Physical = '';
+let rc1Physical = '';
+/** redis-cli in the tenant's redis container, its password read from the secret file there (never on a command line). */
+async function redisCli(id: string, args: string): Promise<string> {
+  const c = await containerOf(project(id), 'redis');
+  return (await execa('docker', ['exec', c, 'sh', '-c', `redis-cli --no-auth-warning --askpass ${args} </run/secrets/REDIS_PASSWORD`], { timeout: 60_000 })).stdout.trim();
+}
 const restic = async (args: string[]) => String((await sftp.restic(args)).stdout);
 /** The step of the tenant's running recover, if one runs. */
 const recoverStep = async (id: string): Promise<string | undefined> =>
@@ -191,6 +197,13 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(later.exitCode, later.why).toBe(0);
     laterBackup = later.json().id;
     expect(laterBackup).toMatch(/^rc1-/);
+    // Then a physical backup of it (its cluster's files, its Redis the logical way), a Redis key written
+    // before it: the newest, in the repository only; recover restores it, both pieces.
+    expect(await redisCli('rc1', 'SET drill:physical kept-by-physical')).toBe('OK');
+    const phys = await timed('backup rc1 physical', () => h.cli(['backup', 'rc1', '--physical', '--json']));
+    expect(phys.exitCode, phys.why).toBe(0);
+    expect(Object.keys(phys.json().snapshots).sort()).toEqual(['db.pgdata', 'db.pgwal.tar', 'manifest.json', 'redis.rdb', 'tenant.json']);
+    rc1Physical = phys.json().id;
     // (Its id read from the repository: the test's admin pool would outlive the lost admin database's password.)
     const backupTags = async () => new Set<string>(JSON.parse(await restic(['snapshots', '--json', '--tag', 'tenant=rc1'])).flatMap((x: any) => x.tags.filter((t: string) => t.startsWith('backup='))));
     const known = await backupTags();
@@ -254,7 +267,7 @@ describe('the disaster drill: recover on a new machine', () => {
     // The key is checked before COMMIT: nothing of the snapshot stays.
     expect(await h.adminQuery('SELECT count(*)::int AS n FROM admin_customers')).toEqual([{ n: 0 }]);
 
-    // All three at once: rc1 and rc2 wait at their logical staging, rc3 is killed (-9) once its
+    // All three at once: rc2 waits at its logical staging, rc1 (physical, with Redis) at its swap, rc3 is killed (-9) once its
     // physical backup's cluster is swapped into its new data volume (not yet started).
     const paused = await startPausedUntil(h, ['recover', '--concurrency', '3', '--json'], ['restore:staged', 'restore-physical:swapped'], async () => (await recoverStep('rc3')) === 'swapped', 'rc3 at restore-physical:swapped');
     paused.child.kill('SIGKILL');
@@ -279,7 +292,7 @@ describe('the disaster drill: recover on a new machine', () => {
     // rc3's physical recover: its killed run settled (undone) by the next, which is interrupted
     // (SIGINT) once the restored server promoted and took rc3's own passwords: undone too, exit 130,
     // nothing of rc3 left on the host (its stack, its volumes, the restore's helper), its row as the
-    // snapshot had it. rc1 and rc2 wait at their staging meanwhile and are undone by the same signal.
+    // snapshot had it. rc2 waits at its staging (rc1, physical, once promoted) meanwhile; both undone by the same signal.
     const physicalInterrupted = await startPausedUntil(h, ['recover', '--concurrency', '3', '--json'], ['restore:staged', 'restore-physical:promoted'], async () => (await recoverStep('rc3')) === 'promoted', 'rc3 at restore-physical:promoted');
     physicalInterrupted.child.kill('SIGINT');
     // Let go only once it ended: rc3 must not go on past 'promoted' before the signal is handled.
@@ -327,15 +340,15 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(result.adminDatabase).toBe('already-restored');
     expect(result.snapshot.id.startsWith(goodSnapshot), 'the complete snapshot, not the newer cut-off one').toBe(true);
     expect(Object.fromEntries(result.tenants.map((t: any) => [t.id, t.outcome]))).toEqual({ rc1: 'recovered', rc2: 'recovered', rc3: 'recovered' });
-    // rc1 from its backup taken after the admin snapshot (found in the repository, recorded now), the killed one passed over; rc2 from the admin record.
+    // rc1 from its physical backup (cluster and Redis) taken after the admin snapshot (found in the repository, recorded now), the killed one passed over; rc2 from the admin record.
     const rc1Out = result.tenants.find((t: any) => t.id === 'rc1');
-    expect(rc1Out).toMatchObject({ backup: laterBackup, source: 'repository' });
+    expect(rc1Out).toMatchObject({ backup: rc1Physical, source: 'repository', method: 'physical' });
     expect(rc1Out.newerThanAdminSnapshotMs).toBeGreaterThan(0);
     expect(rc1Out.passedOver).toEqual([{ backup: cutBackup, reason: expect.stringMatching(/no manifest\.json/) }]);
-    // Every backup considered, with what recover made of it: the killed one passed over (before reading), the later one chosen, older ones not read.
-    expect(rc1Out.considered.find((c: any) => c.decision === 'chosen')).toMatchObject({ backup: laterBackup, origin: 'repository', reason: expect.stringMatching(/newest that verifies/) });
+    // Every backup considered, with what recover made of it: the killed one passed over (before reading), the physical one chosen, older ones (the later logical one too) not read.
+    expect(rc1Out.considered.find((c: any) => c.decision === 'chosen')).toMatchObject({ backup: rc1Physical, origin: 'repository', method: 'physical', reason: expect.stringMatching(/newest that verifies, physical/) });
     expect(rc1Out.considered).toContainEqual({ backup: cutBackup, decision: 'passed-over', reason: expect.stringMatching(/no manifest\.json/) });
-    expect(rc1Out.considered.filter((c: any) => c.decision === 'not-read').length).toBeGreaterThan(0);
+    expect(rc1Out.considered).toContainEqual(expect.objectContaining({ backup: laterBackup, decision: 'not-read' }));
     const rc2Out = result.tenants.find((t: any) => t.id === 'rc2');
     expect(rc2Out.source).toBe('admin-record');
     expect(rc2Out.newerThanAdminSnapshotMs).toBeLessThan(0);
@@ -345,12 +358,17 @@ describe('the disaster drill: recover on a new machine', () => {
     expect(rc3Out).toMatchObject({ backup: rc3Physical, method: 'physical', source: 'admin-record' });
     expect(rc3Out.considered.find((c: any) => c.decision === 'chosen')).toMatchObject({ backup: rc3Physical, method: 'physical', reason: expect.stringMatching(/newest that verifies, physical/) });
     expect(rc3Out.considered).toContainEqual(expect.objectContaining({ backup: rc3Logical, decision: 'not-read' }));
-    expect(await h.adminQuery('SELECT state, repository_display FROM admin_backups WHERE id = $1', [laterBackup])).toEqual([{ state: 'succeeded', repository_display: sftp.url }]);
-    expect(await h.adminQuery("SELECT count(*)::int AS n FROM admin_audit_logs WHERE action = 'backup.found-by-recover' AND new_values->>'backup' = $1", [laterBackup])).toEqual([{ n: 1 }]);
+    expect(await h.adminQuery('SELECT state, repository_display FROM admin_backups WHERE id = $1', [rc1Physical])).toEqual([{ state: 'succeeded', repository_display: sftp.url }]);
+    expect(await h.adminQuery("SELECT count(*)::int AS n FROM admin_audit_logs WHERE action = 'backup.found-by-recover' AND new_values->>'backup' = $1", [rc1Physical])).toEqual([{ n: 1 }]);
     console.log(`recover: ${result.recovered} tenants in ${minutes.toFixed(2)} min: ${(result.recovered / minutes).toFixed(1)} tenants per minute (the command says ${result.tenantsPerMinute})`);
 
     // Every row identical; rc2 is stopped again as it was, so only its database container is started to be read.
     expect(await tableDigests('rc1')).toEqual(before.rc1);
+    // rc1's Redis as its physical backup had it, and nothing the restore set aside left in its volume or the cluster's.
+    expect(await redisCli('rc1', 'GET drill:physical')).toBe('kept-by-physical');
+    const rc1Redis = await containerOf(project('rc1'), 'redis');
+    expect((await execa('docker', ['exec', rc1Redis, 'ls', '-A', '/data'])).stdout.split('\n').filter((f) => /^\.tenantctl-(replaced|restore|restored)-/.test(f))).toEqual([]);
+    expect((await execa('docker', ['exec', await containerOf(project('rc1'), 'db'), 'ls', '-A', '/var/lib/postgresql/data'])).stdout.split('\n').filter((f) => f.startsWith('.tenantctl-'))).toEqual([]);
     const [rc2] = await h.adminQuery('SELECT status FROM admin_customers WHERE id = $1', ['rc2']);
     expect(rc2.status).toBe('stopped');
     const rc2Running = (await execa('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${project('rc2')}`])).stdout.trim();

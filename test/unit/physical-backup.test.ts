@@ -6,7 +6,7 @@ import { backupMethodFor, chooseBackupMethod, physicalFile, physicalPiece, physi
 import { sparingNewestLogical } from '../../src/backups/keep-logical.js';
 import { removedByPolicy } from '../../src/backups/retention.js';
 import { physicalPieceOf } from '../../src/backups/manifest.js';
-import type { Piece } from '../../src/backups/pieces.js';
+import { declaredPieces, type Piece } from '../../src/backups/pieces.js';
 import { tempDir } from './temp-dirs.js';
 
 // The pure parts of physical backups: which method a backup takes (flag, plan setting, default),
@@ -17,6 +17,16 @@ const redis = { name: 'cache', kind: 'redis', service: 'redis', file: 'cache.rdb
 const sqlite = { name: 'files', kind: 'sqlite', service: 'backend', file: 'files.sqlite' } as Piece;
 
 describe('physical backups', () => {
+  it('--physical --all counts the PostgreSQL pieces a tenant has for its profiles, not every one its template declares', () => {
+    // frontbase's shape: its PostgreSQL only with the postgres profile.
+    const template = {
+      text: 'services:\n  backend: { image: b }\n  redis: { image: r }\n  postgres: { image: "{{image_postgres}}", profiles: [postgres] }\n',
+      block: { state: { files: { sqlite: { service: 'backend', path: '/d/f.db' } }, cache: { redis: { service: 'redis', dir: '/data' } }, db: { postgres: { service: 'postgres', database: 'x' } } } },
+    } as unknown as Parameters<typeof declaredPieces>[0];
+    expect(physicalRefusal(declaredPieces(template, ['postgres']))).toBeUndefined();
+    expect(physicalRefusal(declaredPieces(template, []))).toMatch(/^it has 0 PostgreSQL pieces \(its template and profiles/);
+  });
+
   it('takes the method from --physical, else plans.<plan>.backupMethod, else logical', () => {
     const cwd = tempDir('tct-physical-');
     writeFileSync(path.join(cwd, 'tenantctl.config.yaml'), 'plans:\n  enterprise:\n    backupMethod: physical\n');
@@ -59,11 +69,7 @@ describe('physical backups', () => {
     expect(chooseBackupMethod({ ...base, pieces: [redis, pg, sqlite], asked: 'physical' })).toEqual({ method: 'physical' });
     expect(() => chooseBackupMethod({ ...base, pieces: [redis], asked: 'physical' })).toThrow(/0 PostgreSQL pieces/);
     expect(() => chooseBackupMethod({ ...base, pieces: [pg, { ...pg, name: 'db2' }, redis], asked: 'physical' })).toThrow(/2 PostgreSQL pieces/);
-    try {
-      chooseBackupMethod({ ...base, pieces: [sqlite], asked: 'physical' });
-    } catch (error) {
-      expect((error as { kind: string }).kind).toBe('usage');
-    }
+    expect(() => chooseBackupMethod({ ...base, pieces: [sqlite], asked: 'physical' })).toThrow(expect.objectContaining({ kind: 'usage', message: expect.stringMatching(/0 PostgreSQL pieces \(its template and profiles/) }));
     expect(() => chooseBackupMethod({ ...base, pieces: [pg], asked: 'physical', pitr: true })).toThrow(/point-in-time recovery/);
     const byPlan = { ...base, planMethod: 'physical' as const };
     expect(chooseBackupMethod({ ...byPlan, pieces: [pg] })).toEqual({ method: 'physical' });

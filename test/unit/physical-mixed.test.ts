@@ -28,6 +28,9 @@ describe('a physical backup with other pieces', () => {
     // A PostgreSQL-only physical backup (as before) has no other pieces.
     const alone = parseManifest('b1', manifest({ db }, { 'db.pgdata': entry(1000), 'db.pgwal.tar': entry(20), 'tenant.json': entry(5) }));
     expect(otherPieceFiles(alone)).toBeUndefined();
+    // A postgres piece taken the logical way beside the physical cluster: no backup tenantctl makes, refused (exit 2).
+    const twoClusters = { id: 'b1', pieces: { db, old: { ...db, method: undefined, layout: undefined, wal: undefined, file: 'old.dump' }, redis } };
+    expect(() => otherPieceFiles(twoClusters)).toThrow(expect.objectContaining({ kind: 'usage', message: expect.stringMatching(/^backup b1 is unusable: its manifest names old \(postgres\) beside its physical cluster/) }));
     // A logical backup: every piece logical, none physical.
     const logical = parseManifest('b1', manifest({ db: { ...db, method: undefined, layout: undefined, wal: undefined, file: 'db.dump' }, redis }, { 'db.dump': entry(1), 'redis.rdb': entry(90), 'tenant.json': entry(5) }));
     expect(physicalPieceOf(logical)).toBeUndefined();

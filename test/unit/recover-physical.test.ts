@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { chooseNewestUsable, consideredBackups, type BackupCandidate } from '../../src/recover/backup-candidates.js';
-import { physicalUnusable } from '../../src/recover/physical-backup.js';
+import { physicalPiecesProblem, physicalUnusable } from '../../src/recover/physical-backup.js';
+import { declaredPieces } from '../../src/backups/pieces.js';
+import { physicalCheck } from '../../src/recover/tenant-backups.js';
+import { TenantctlError } from '../../src/common/errors.js';
+import type { BackupManifest } from '../../src/backups/manifest.js';
 import { majorMismatch } from '../../src/pitr/image-major.js';
 
 // recover and physical backups (src/recover/backup-candidates.ts chooseNewestUsable,
@@ -54,9 +58,45 @@ describe('what recover refuses of a physical backup', () => {
     expect(physicalUnusable({ id: 'acme-2', tenant: 'acme', pieces: { db: { ...pg, method: undefined, file: 'db.dump' } } }, { name: 'pro', pitr: true })).toBeUndefined();
   });
 
-  it('passes over one with other pieces beside the cluster, and one of a plan with pitr, saying why', () => {
-    expect(physicalUnusable({ id: 'acme-1', tenant: 'acme', pieces: { db: pg, cache: { kind: 'redis', service: 'redis', file: 'cache.rdb', image: 'redis', imageId: 'x' } } }, plan)).toMatch(/^physical, with cache \(redis\) beside its PostgreSQL cluster/);
+  const redis = { kind: 'redis', service: 'redis', file: 'cache.rdb', image: 'redis', imageId: 'x' } as const;
+
+  it('takes one with other pieces beside the cluster (crm\'s Redis); passes over one of a plan with pitr, saying why', () => {
+    expect(physicalUnusable({ id: 'acme-1', tenant: 'acme', pieces: { db: pg, cache: redis } }, plan)).toBeUndefined();
     expect(physicalUnusable({ id: 'acme-1', tenant: 'acme', pieces: { db: pg } }, { name: 'pro', pitr: true })).toMatch(/plan pro has point-in-time recovery/);
+  });
+
+  it('passes over one whose pieces do not fit the tenant its template and profiles make, naming each', () => {
+    const manifest = { tenant: 'acme', pieces: { db: pg, cache: redis } };
+    expect(physicalPiecesProblem(manifest, [{ name: 'db', kind: 'postgres' }, { name: 'cache', kind: 'redis' }])).toBeUndefined();
+    expect(physicalPiecesProblem(manifest, [{ name: 'db', kind: 'postgres' }])).toMatch(/^physical, and its pieces do not fit .*it has cache \(redis\), which acme has not/);
+    expect(physicalPiecesProblem({ tenant: 'acme', pieces: { db: pg } }, [{ name: 'db', kind: 'postgres' }, { name: 'cache', kind: 'redis' }])).toMatch(/cache \(redis\) is not in it/);
+  });
+
+  it('the pieces a tenant will have: its template\'s state whose service runs for its profiles', () => {
+    const template = {
+      text: 'services:\n  app: { image: a }\n  db: { image: "{{image_postgres}}" }\n  cache: { image: r, profiles: [cache] }\n',
+      block: { state: { db: { postgres: { service: 'db', database: 'x' } }, cache: { redis: { service: 'cache', dir: '/data' } } } },
+    } as unknown as Parameters<typeof declaredPieces>[0];
+    expect(declaredPieces(template, [])).toEqual([{ name: 'db', kind: 'postgres' }]);
+    expect(declaredPieces(template, ['cache'])).toEqual([{ name: 'db', kind: 'postgres' }, { name: 'cache', kind: 'redis' }]);
+  });
+
+  it('a physical one whose major the template\'s image does not run is passed over in its verification, and the older logical one chosen', async () => {
+    const manifests: Record<string, Pick<BackupManifest, 'id' | 'tenant' | 'pieces'>> = {
+      'acme-3': { id: 'acme-3', tenant: 'acme', pieces: { db: pg } },
+      'acme-2': { id: 'acme-2', tenant: 'acme', pieces: { db: { ...pg, method: undefined, layout: undefined, wal: undefined, file: 'db.dump' } } },
+    };
+    const asked: string[] = [];
+    const scope = { plan, physicalProblem: async (m: BackupManifest) => { asked.push(m.id); return 'physical backup acme-3 is a PostgreSQL 15 cluster and template crm\'s db service runs image postgres:16, PostgreSQL 16'; } };
+    const got = await chooseNewestUsable(candidates, async (c) => {
+      const why = await physicalCheck(manifests[c.backup] as BackupManifest, scope);
+      if (why) throw new TenantctlError('usage', why);
+      return { method: kinds[c.backup]! };
+    }, (error) => (error instanceof TenantctlError ? error.message : undefined));
+    expect(got.chosen?.candidate.backup).toBe('acme-2');
+    expect(got.chosen?.value.method).toBe('logical');
+    expect(got.passed).toEqual([{ backup: 'acme-3', reason: expect.stringMatching(/PostgreSQL 15 cluster .* PostgreSQL 16/) }]);
+    expect(asked).toEqual(['acme-3']);
   });
 
   it('refuses a cluster of another major than the image the template runs, naming both; an unknown major is left to the staged check', () => {

@@ -9,7 +9,7 @@ export function define(command: Command): void {
     .option('--keep <n>', 'afterwards keep only the newest n succeeded backups of each tenant (older folders are removed; in a repository: restic --keep-last n)')
     .option('--keep-daily <n>', 'repository retention: keep the last backup of each of the last n days (restic forget over the tenant\'s own snapshots, then prune)')
     .option('--keep-weekly <n>', 'repository retention: keep the last backup of each of the last n weeks')
-    .option('--physical', 'a physical backup of the tenant\'s PostgreSQL cluster (its files; its other pieces as a logical backup takes them) into the repository (an unchanged tenant takes seconds); default: plans.<plan>.backupMethod')
+    .option('--physical', 'a physical backup of the tenant\'s PostgreSQL cluster (its files; its other pieces as a logical backup takes them) into the repository (an unchanged cluster\'s files are not read again; Redis is a full BGSAVE every time); default: plans.<plan>.backupMethod')
     .option('--keep-monthly <n>', 'repository retention: keep the last backup of each of the last n months')
     .addHelpText('after', `
 Examples:

@@ -36,9 +36,10 @@ tenant is proven ready. Only the PostgreSQL piece goes back in time; Redis keeps
 A physical backup (backup --physical) given to --from goes back the same way: its cluster staged in
 the data volume, the database service stopped, the volume's content swapped, the stack started and
 proven ready. It replaces the whole PostgreSQL cluster, and the backup's other pieces (crm's Redis)
-staged and swapped as a logical restore does, in the same operation; it needs the same PostgreSQL major version (exit 5 otherwise), and a plan without pitr. The
-source tenant must be active with its PostgreSQL running, for --as too (its template, plan and
-version are read from it): restore a logical backup of a stopped or deprovisioned tenant instead.
+staged and swapped as a logical restore does, in the same operation; it needs the same PostgreSQL major version (exit 5 otherwise), and a plan without pitr. In
+place the tenant must be active with its PostgreSQL running. Into a new tenant (--as, or the id of a
+deprovisioned source) it needs nothing of the source: template, plan and profiles come from the
+backup's tenant.json, and the backup's pieces must be the ones they give (exit 2 otherwise).
 `)
     .action(async (id: string, options, command: Command) => {
       if (options.toTime !== undefined) {
