@@ -17,7 +17,6 @@ import { configuredTemplate } from '../templates/configured.js';
 import { pitrService } from '../templates/wal-archive.js';
 import { requireRunning } from '../backups/containers.js';
 import { declaredPieces } from '../backups/pieces.js';
-import { configuredTemplate } from '../templates/configured.js';
 import { pitrOn } from './backup.js';
 import { superuserSql } from './archive.js';
 import { openPitrRepository } from './repo.js';
