@@ -3,13 +3,18 @@
 // (exit 7, "rolled back to"), ready again on the image id it ran; several tenants: the canary's
 // failure stops the batch before any other tenant is touched, --continue goes on. A tenant whose
 // services start as root (provisioned before the shipped templates named each service's user)
-// gets its secret copies and non-root services from its next upgrade, its data kept.
+// gets its secret copies and non-root services from its next upgrade, its data kept. A tenant on
+// the images' old Debian uids (postgres 101:103, redis 100:102) has its volumes handed to the new
+// ones (70001, 70002) by its upgrade, step `reowned`; killed (SIGKILL, SIGINT) there the upgrade is
+// rolled back with the volumes handed back; a backup taken before restores into the moved tenant.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { containerOf, createHarness, inspect, type Harness } from './harness.js';
+import { startPausedAt } from './pause.js';
+import { expectClean, fingerprint, interrupt, killHard, psqlIn, writeMark } from './journal.js';
 
 let h: Harness;
 const run = Date.now().toString(36);
@@ -43,14 +48,41 @@ function writeLegacyTemplate(): void {
   writeFileSync(file, text);
 }
 
+/**
+ * The shipped crm template as it was before the images moved their users to tenantctl's high uids:
+ * PostgreSQL as 101:103, Redis as 100:102, app and worker as 10001 (Debian's numbers, and the app
+ * image's old one). Provisioned on images renumbered back the same way (oldImages below).
+ */
+function writeOldUidsTemplate(): void {
+  cpSync(shippedCrm, path.join(templatesDir, 'olduids'), { recursive: true });
+  const file = path.join(templatesDir, 'olduids', 'docker-compose.tenant.yml');
+  const text = readFileSync(file, 'utf8')
+    .replaceAll('"70001:70001"', '"101:103"').replaceAll('uid=70001,gid=70001', 'uid=101,gid=103')
+    .replaceAll('"70002:70002"', '"100:102"').replaceAll('uid=70002,gid=70002', 'uid=100,gid=102')
+    .replaceAll('"70003:70003"', '"10001:10001"');
+  if (/7000[123]/.test(text)) throw new Error('the old-uids template was not made: the shipped one changed shape');
+  writeFileSync(file, text);
+}
+
+/** The images a tenant runs by default (the env's, as tenantctl reads it), and the same with their user given its old Debian numbers back. */
+const newImages = { postgres: process.env.TENANTCTL_POSTGRES_IMAGE || 'tenantctl/postgres:15', redis: process.env.TENANTCTL_REDIS_IMAGE || 'tenantctl/redis:7' };
+const oldImages = { postgres: `tctupgrade-oldpg:${run}`, redis: `tctupgrade-oldredis:${run}` };
+const renumber = (user: string, uid: number, gid: number) => `RUN set -eu; was_u=$(id -u ${user}); was_g=$(id -g ${user}); groupmod -g ${gid} ${user}; usermod -u ${uid} -g ${gid} ${user}; find / -xdev -uid "$was_u" -exec chown -h ${uid} {} +; find / -xdev -gid "$was_g" -exec chgrp -h ${gid} {} +\n`;
+
 beforeAll(async () => {
   h = await createHarness('upgrade', {
     TENANTCTL_HEALTH_DEADLINE: '60',
-    TENANTCTL_SUBNET_POOL: `10.${200 + Math.floor(Math.random() * 50)}.0.0/16`,
-    TENANTCTL_APP_PORTS: '4800-4849', TENANTCTL_DB_PORTS: '5800-5849', TENANTCTL_REDIS_PORTS: '6800-6849',
+    // Lanes (the brief's lane A, say) set their own; else this file's.
+    TENANTCTL_SUBNET_POOL: process.env.TENANTCTL_SUBNET_POOL || `10.${200 + Math.floor(Math.random() * 50)}.0.0/16`,
+    TENANTCTL_APP_PORTS: process.env.TENANTCTL_APP_PORTS || '4800-4849', TENANTCTL_DB_PORTS: process.env.TENANTCTL_DB_PORTS || '5800-5849', TENANTCTL_REDIS_PORTS: process.env.TENANTCTL_REDIS_PORTS || '6800-6849',
     TENANTCTL_TEMPLATES_DIR: templatesDir,
   });
   writeLegacyTemplate();
+  writeOldUidsTemplate();
+  await Promise.all([
+    build(oldImages.postgres, `FROM ${newImages.postgres}\nUSER root\n${renumber('postgres', 101, 103)}`),
+    build(oldImages.redis, `FROM ${newImages.redis}\nUSER root\n${renumber('redis', 100, 102)}`),
+  ]);
   goodId = await build(goodImage, `FROM tenantctl/app:latest\nLABEL tenantctl.upgrade-test="good ${run}"\n`);
   await build(brokenImage, `FROM tenantctl/app:latest\nLABEL tenantctl.upgrade-test="broken ${run}"\nENTRYPOINT ["sh", "-c", "echo this build is broken >&2; exit 3"]\n`);
 }, 600_000);
@@ -60,7 +92,7 @@ afterAll(async () => {
   rmSync(templatesDir, { recursive: true, force: true });
   const ids = (await execa('docker', ['image', 'ls', '-q', '--filter', `label=${label}`], { reject: false })).stdout.split('\n').filter(Boolean);
   const pins = (await execa('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', 'tenantctl-rollback'], { reject: false })).stdout.split('\n').filter((t) => t.startsWith(`tenantctl-rollback:${h.prefix}-`));
-  await execa('docker', ['rmi', '-f', goodImage, brokenImage, ...pins, ...ids], { reject: false });
+  await execa('docker', ['rmi', '-f', goodImage, brokenImage, oldImages.postgres, oldImages.redis, ...pins, ...ids], { reject: false });
 });
 
 const project = (id: string) => `${h.prefix}-${id}`;
@@ -161,12 +193,12 @@ describe('upgrade', () => {
     const up = await h.cli(['upgrade', 'u3', '--template', path.join(shippedCrm, 'docker-compose.tenant.yml'), '--json']);
     expect(up.exitCode, up.why).toBe(0);
     expect(up.json().recreated).toEqual(['app', 'db', 'redis', 'worker']);
-    expect(await usersOf()).toEqual({ db: '101:103', redis: '100:102', app: '10001:10001', worker: '10001:10001' });
+    expect(await usersOf()).toEqual({ db: '70001:70001', redis: '70002:70002', app: '70003:70003', worker: '70003:70003' });
     // Its copies were written before compose mounted them; the data volumes were already the users'.
-    const copy = statSync(path.join(h.customersDir, 'u3', 'secrets', 'user-101-103', 'DB_PASSWORD'));
-    expect([copy.uid, copy.mode & 0o777]).toEqual([101, 0o400]);
+    const copy = statSync(path.join(h.customersDir, 'u3', 'secrets', 'user-70001-70001', 'DB_PASSWORD'));
+    expect([copy.uid, copy.mode & 0o777]).toEqual([70001, 0o400]);
     const folders = readdirSync(secretsDir).filter((name) => name.startsWith('user-')).sort();
-    expect(folders).toEqual(['user-100-102', 'user-10001-10001', 'user-101-103']);
+    expect(folders).toEqual(['user-70001-70001', 'user-70002-70002', 'user-70003-70003']);
     // No copy readable by group or others, nor its folder (the operator's files are 0600 in a 0700 folder).
     for (const folder of folders) {
       expect(statSync(path.join(secretsDir, folder)).mode & 0o077, folder).toBe(0);
@@ -176,4 +208,74 @@ describe('upgrade', () => {
     const status = await h.cli(['status', 'u3', '--json']);
     expect(status.exitCode, status.why).toBe(0);
   }, 400_000);
+
+  describe('a tenant on the images\' old Debian uids', () => {
+    const volume = (service: 'db' | 'redis') => `${project('u4')}_${service === 'db' ? 'db' : 'redis'}-data`;
+    /** The owners (uid:gid) of everything in a volume, by a short labelled helper as root (its data directory 0700). */
+    async function ownersOf(service: 'db' | 'redis'): Promise<string[]> {
+      const r = await execa('docker', ['run', '--rm', '--label', label, '--network', 'none', '--mount', 'type=tmpfs,dst=/var/lib/postgresql/data',
+        '-v', `${volume(service)}:/v`, '--entrypoint', 'find', newImages.postgres, '/v', '-xdev', '-printf', '%U:%G\\n'], { timeout: 120_000 });
+      return [...new Set(r.stdout.split('\n').filter(Boolean))].sort();
+    }
+    const shippedFile = path.join(shippedCrm, 'docker-compose.tenant.yml');
+    const usersOf = async () => Object.fromEntries(await Promise.all((['db', 'redis', 'app', 'worker'] as const).map(async (s) => [s, (await inspect(await containerOf(project('u4'), s))).Config.User])));
+    const oldUsers = { db: '101:103', redis: '100:102', app: '10001:10001', worker: '10001:10001' };
+    let backupId = '';
+
+    it('provisions it on the old images, with data and a backup', async () => {
+      const r = await h.cli(['provision', 'u4', '--template', 'olduids', '--json'], { env: { TENANTCTL_POSTGRES_IMAGE: oldImages.postgres, TENANTCTL_REDIS_IMAGE: oldImages.redis } });
+      expect(r.exitCode, r.why).toBe(0);
+      await psqlIn(h, 'u4', 'CREATE TABLE k (n bigint); INSERT INTO k SELECT generate_series(1, 1000)');
+      await writeMark(h, 'u4');
+      expect(await usersOf()).toEqual(oldUsers);
+      expect(await ownersOf('db')).toEqual(['101:103']);
+      expect(await ownersOf('redis')).toEqual(['100:102']);
+      const b = await h.cli(['backup', 'u4', '--json']);
+      expect(b.exitCode, b.why).toBe(0);
+      backupId = b.json().id;
+      await writeMark(h, 'u4');
+    }, 400_000);
+
+    it.each(['SIGKILL', 'SIGINT'] as const)('%s at upgrade:reowned (volumes handed over, services stopped): rolled back, the volumes handed back', async (signal) => {
+      const data = await fingerprint(h, 'u4');
+      const paused = await startPausedAt(h, ['upgrade', 'u4', '--template', shippedFile, '--quiet'], 'upgrade:reowned');
+      // Where it stopped: both volumes are the new users' already, nothing runs on them.
+      expect(await ownersOf('db')).toEqual(['70001:70001']);
+      expect(await ownersOf('redis')).toEqual(['70002:70002']);
+      if (signal === 'SIGKILL') {
+        await killHard(paused);
+        const settled = await h.cli(['start', 'u4']);
+        expect(settled.exitCode, settled.why).toBe(0);
+        expect(settled.stderr).toContain('the interrupted upgrade of u4 is undone');
+      } else {
+        const r = await interrupt(paused);
+        expect(r.exitCode, r.stderr).toBe(130);
+        expect(r.stderr).toContain('rolled back to the state recorded at');
+      }
+      expect(await ownersOf('db')).toEqual(['101:103']);
+      expect(await ownersOf('redis')).toEqual(['100:102']);
+      expect(await usersOf()).toEqual(oldUsers);
+      expect(await fingerprint(h, 'u4')).toBe(data);
+      await expectClean(h, 'u4');
+    }, 400_000);
+
+    it('upgrades: the volumes are the new users\' (nothing of the old numbers left), the data kept, the old copies gone; an older backup restores into it', async () => {
+      const data = await fingerprint(h, 'u4');
+      const up = await h.cli(['upgrade', 'u4', '--template', shippedFile, '--json']);
+      expect(up.exitCode, up.why).toBe(0);
+      expect(up.stderr).toMatch(/db-data \(uid postgres 101 -> 70001, gid postgres 103 -> 70001\)/);
+      expect(await usersOf()).toEqual({ db: '70001:70001', redis: '70002:70002', app: '70003:70003', worker: '70003:70003' });
+      expect(await ownersOf('db')).toEqual(['70001:70001']);
+      expect(await ownersOf('redis')).toEqual(['70002:70002']);
+      expect(await fingerprint(h, 'u4')).toBe(data);
+      expect(readdirSync(path.join(h.customersDir, 'u4', 'secrets')).filter((name) => name.startsWith('user-')).sort()).toEqual(['user-70001-70001', 'user-70002-70002', 'user-70003-70003']);
+      await expectClean(h, 'u4');
+      // The backup from the old numbers: PostgreSQL's by SQL, Redis's files given the volume's owner.
+      const restored = await h.cli(['restore', 'u4', '--from', backupId, '--yes', '--json']);
+      expect(restored.exitCode, restored.why).toBe(0);
+      expect(await ownersOf('redis')).toEqual(['70002:70002']);
+      expect(await fingerprint(h, 'u4')).not.toBe(data);
+      await expectClean(h, 'u4');
+    }, 600_000);
+  });
 });
