@@ -1,3 +1,4 @@
+import { parse } from 'yaml';
 import type { Context } from '../context.js';
 import type { DockerHost } from '../engine/docker-host.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
@@ -5,6 +6,7 @@ import { lastErrorLine } from '../common/exec.js';
 import { dockerQueryTimeoutMs, dumpRestoreTimeoutMs } from '../common/timeouts.js';
 import { tmpfsOverImageVolumes } from '../engine/docker.js';
 import { stackContainer } from '../backups/containers.js';
+import { namedVolumeMounts } from '../templates/volume-mounts.js';
 import type { DeployedImage } from '../tenants/deployments.js';
 import { movedIds, movesProblem, noMoves, reownArgs, reownScript, reversed, sameMoves, type IdMoves } from './service-users.js';
 
@@ -50,13 +52,15 @@ async function accountsOf(host: DockerHost, image: string, signal: AbortSignal):
  */
 export async function planReown(
   ctx: Context, where: { containers: DockerHost; imageSource: DockerHost }, id: string, project: string,
-  running: Record<string, DeployedImage>, wanted: Record<string, string>,
+  running: Record<string, DeployedImage>, wanted: Record<string, string>, current: string,
 ): Promise<VolumeReown[]> {
+  // Only services the running file gives named volumes are looked at (an app-only upgrade asks nothing more).
+  const mounting = new Set(namedVolumeMounts((parse(current, { merge: true, maxAliasCount: -1 }) ?? {}) as Record<string, unknown>).map((m) => m.service));
   const byVolume = new Map<string, VolumeReown>();
   for (const service of Object.keys(running).sort()) {
     const from = running[service]?.id;
     const to = wanted[service];
-    if (!from || !to || from === to) continue;
+    if (!from || !to || from === to || !mounting.has(service)) continue;
     const container = await stackContainer(where.containers, project, service, ctx.signal);
     const volumes = Object.values(container?.volumes ?? {});
     if (volumes.length === 0) continue;
@@ -85,9 +89,12 @@ export async function planReown(
   return [...byVolume.values()];
 }
 
-/** What a plan says, for a progress line: "db-data (postgres 101 -> 70001), ...". */
-export function describeReown(plan: readonly VolumeReown[]): string {
-  return plan.map((r) => `${r.volume} (${[...r.moves.users.map((m) => `uid ${m.name} ${m.from} -> ${m.to}`), ...r.moves.groups.map((m) => `gid ${m.name} ${m.from} -> ${m.to}`)].join(', ')})`).join('; ');
+/** What a plan says, for a progress line: "p_db-data (uid postgres 101 -> 70001, gid postgres 103 -> 70001); ...". */
+export function describeReown(plan: readonly VolumeReown[], direction: 'forward' | 'back' = 'forward'): string {
+  return plan.map((r) => {
+    const moves = direction === 'forward' ? r.moves : reversed(r.moves);
+    return `${r.volume} (${[...moves.users.map((m) => `uid ${m.name} ${m.from} -> ${m.to}`), ...moves.groups.map((m) => `gid ${m.name} ${m.from} -> ${m.to}`)].join(', ')})`;
+  }).join('; ');
 }
 
 /**

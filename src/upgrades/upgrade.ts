@@ -235,7 +235,7 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
     }
 
     // Volumes whose service's new image runs as other numbers (reown.ts): planned before anything changes.
-    const reown = await planReown(ctx, { containers: site.containers.dockerHost, imageSource: site.imageSource }, id, project, before, newIds);
+    const reown = await planReown(ctx, { containers: site.containers.dockerHost, imageSource: site.imageSource }, id, project, before, newIds, current);
     const journal = new OperationJournal(db);
     const op = await journal.begin<UpgradeIntent>({
       tenant: id, verb: 'upgrade', host: ctx.dockerHost.id,
@@ -389,7 +389,7 @@ async function rollBack(ctx: Context, site: UpgradeSite, t: Day2Target, good: De
   const quiet = { ...ctx, signal: new AbortController().signal };
   try {
     if (reown.length > 0) {
-      ctx.reporter.step(`giving the volumes back to the users of the images ${id} ran: ${describeReown(reown)}`);
+      ctx.reporter.step(`giving the volumes back to the users of the images ${id} ran: ${describeReown(reown, 'back')}`);
       await reownVolumes(quiet, site.containers.dockerHost, id, reown, 'back', (services) => site.stop(quiet, services));
     }
     const pinned = await site.restore(quiet, t, good);

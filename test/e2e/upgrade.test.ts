@@ -221,6 +221,17 @@ describe('upgrade', () => {
     const usersOf = async () => Object.fromEntries(await Promise.all((['db', 'redis', 'app', 'worker'] as const).map(async (s) => [s, (await inspect(await containerOf(project('u4'), s))).Config.User])));
     const oldUsers = { db: '101:103', redis: '100:102', app: '10001:10001', worker: '10001:10001' };
     let backupId = '';
+    /** The services scripts/hardening-check.mjs finds running as a uid some account of this host has. */
+    async function sharingAHostUid(): Promise<string[]> {
+      const check = await execa('node', [path.resolve(import.meta.dirname, '../../scripts/hardening-check.mjs'), project('u4'), '--json'], { reject: false });
+      const report = JSON.parse(check.stdout) as { containers: Array<{ container: string; failed: string[] }> };
+      return report.containers.filter((c) => c.failed.includes('uidNotOnHost')).map((c) => /[-_](db|redis|app|worker)[-_]\d+$/.exec(c.container)?.[1] ?? c.container).sort();
+    }
+    /** The services whose uid an account of this host has (getent), as the check must find them. */
+    async function hostAccountsOf(users: Record<string, string>): Promise<string[]> {
+      const has = await Promise.all(Object.entries(users).map(async ([service, user]) => [service, (await execa('getent', ['passwd', user.split(':')[0]!], { reject: false })).exitCode === 0] as const));
+      return has.filter(([, taken]) => taken).map(([service]) => service).sort();
+    }
 
     it('provisions it on the old images, with data and a backup', async () => {
       const r = await h.cli(['provision', 'u4', '--template', 'olduids', '--json'], { env: { TENANTCTL_POSTGRES_IMAGE: oldImages.postgres, TENANTCTL_REDIS_IMAGE: oldImages.redis } });
@@ -230,6 +241,8 @@ describe('upgrade', () => {
       expect(await usersOf()).toEqual(oldUsers);
       expect(await ownersOf('db')).toEqual(['101:103']);
       expect(await ownersOf('redis')).toEqual(['100:102']);
+      // On a Debian host 100 and 101 are often messagebus and postgres: the check names exactly those services.
+      expect(await sharingAHostUid()).toEqual(await hostAccountsOf(oldUsers));
       const b = await h.cli(['backup', 'u4', '--json']);
       expect(b.exitCode, b.why).toBe(0);
       backupId = b.json().id;
@@ -264,7 +277,10 @@ describe('upgrade', () => {
       const up = await h.cli(['upgrade', 'u4', '--template', shippedFile, '--json']);
       expect(up.exitCode, up.why).toBe(0);
       expect(up.stderr).toMatch(/db-data \(uid postgres 101 -> 70001, gid postgres 103 -> 70001\)/);
-      expect(await usersOf()).toEqual({ db: '70001:70001', redis: '70002:70002', app: '70003:70003', worker: '70003:70003' });
+      const newUsers = { db: '70001:70001', redis: '70002:70002', app: '70003:70003', worker: '70003:70003' };
+      expect(await usersOf()).toEqual(newUsers);
+      expect(await hostAccountsOf(newUsers)).toEqual([]);
+      expect(await sharingAHostUid()).toEqual([]);
       expect(await ownersOf('db')).toEqual(['70001:70001']);
       expect(await ownersOf('redis')).toEqual(['70002:70002']);
       expect(await fingerprint(h, 'u4')).toBe(data);
