@@ -60,14 +60,26 @@ function writeOldUidsTemplate(): void {
     .replaceAll('"70001:70001"', '"101:103"').replaceAll('uid=70001,gid=70001', 'uid=101,gid=103')
     .replaceAll('"70002:70002"', '"100:102"').replaceAll('uid=70002,gid=70002', 'uid=100,gid=102')
     .replaceAll('"70003:70003"', '"10001:10001"');
-  if (/7000[123]/.test(text)) throw new Error('the old-uids template was not made: the shipped one changed shape');
+  if (/^[^#\n]*7000[123]/m.test(text)) throw new Error('the old-uids template was not made: the shipped one changed shape');
   writeFileSync(file, text);
 }
 
 /** The images a tenant runs by default (the env's, as tenantctl reads it), and the same with their user given its old Debian numbers back. */
 const newImages = { postgres: process.env.TENANTCTL_POSTGRES_IMAGE || 'tenantctl/postgres:15', redis: process.env.TENANTCTL_REDIS_IMAGE || 'tenantctl/redis:7' };
 const oldImages = { postgres: `tctupgrade-oldpg:${run}`, redis: `tctupgrade-oldredis:${run}` };
-const renumber = (user: string, uid: number, gid: number) => `RUN set -eu; was_u=$(id -u ${user}); was_g=$(id -g ${user}); groupmod -g ${gid} ${user}; usermod -u ${uid} -g ${gid} ${user}; find / -xdev -uid "$was_u" -exec chown -h ${uid} {} +; find / -xdev -gid "$was_g" -exec chgrp -h ${gid} {} +\n`;
+/**
+ * The image as it was built before its user moved: images/<name>/Dockerfile without the step that
+ * moves it, on the same Debian base. (A FROM on the new image cannot move it back: its data
+ * directory is a VOLUME, and a later step's changes there are discarded.)
+ */
+async function buildOld(name: 'postgres' | 'redis', tag: string): Promise<void> {
+  const dir = path.resolve(import.meta.dirname, '../../images', name);
+  const text = readFileSync(path.join(dir, 'Dockerfile'), 'utf8');
+  const old = text.replace(/^RUN set -eu; \\\n {4}old_uid=[\s\S]*?-print -quit\)"\n/m, '');
+  if (old === text) throw new Error(`images/${name}/Dockerfile changed shape: its user-moving step was not found`);
+  const base = newImages[name].replace(/\/[^/]+$/, '/debian-base:bookworm');
+  await execa('docker', ['build', '-q', '--label', label, '--build-arg', `BASE_IMAGE=${base}`, '-t', tag, '-f', '-', dir], { input: old, timeout: 600_000 });
+}
 
 beforeAll(async () => {
   h = await createHarness('upgrade', {
@@ -79,10 +91,7 @@ beforeAll(async () => {
   });
   writeLegacyTemplate();
   writeOldUidsTemplate();
-  await Promise.all([
-    build(oldImages.postgres, `FROM ${newImages.postgres}\nUSER root\n${renumber('postgres', 101, 103)}`),
-    build(oldImages.redis, `FROM ${newImages.redis}\nUSER root\n${renumber('redis', 100, 102)}`),
-  ]);
+  await Promise.all([buildOld('postgres', oldImages.postgres), buildOld('redis', oldImages.redis)]);
   goodId = await build(goodImage, `FROM tenantctl/app:latest\nLABEL tenantctl.upgrade-test="good ${run}"\n`);
   await build(brokenImage, `FROM tenantctl/app:latest\nLABEL tenantctl.upgrade-test="broken ${run}"\nENTRYPOINT ["sh", "-c", "echo this build is broken >&2; exit 3"]\n`);
 }, 600_000);
