@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { writeTemplateFiles } from '../tenants/files.js';
-import { pruneSecretCopies, writeSecretFiles } from '../secrets/env-file.js';
+import { pruneSecretCopies, removeCopyDirsSince, secretCopyDirs, writeSecretFiles } from '../secrets/env-file.js';
 import { secretCopiesOf } from '../templates/secret-copies.js';
 import { reapOrphans } from '../stack/orphans.js';
 import { parseDocument } from 'yaml';
@@ -234,12 +234,12 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
       return { id, outcome: 'unchanged', recreated: [], from: summary(good), to: summary(good), durationMs: ctx.clock.now() - started };
     }
 
-    // Volumes whose service's new image runs as other numbers (reown.ts): planned before anything changes.
-    const reown = await planReown(ctx, { containers: site.containers.dockerHost, imageSource: site.imageSource }, id, project, before, newIds, current);
+    // Volumes whose services will run as other numbers than their containers do now (reown.ts): planned before anything changes.
+    const reown = await planReown(ctx, { containers: site.containers.dockerHost, imageSource: site.imageSource }, id, project, before, newIds, current, rendered);
     const journal = new OperationJournal(db);
     const op = await journal.begin<UpgradeIntent>({
       tenant: id, verb: 'upgrade', host: ctx.dockerHost.id,
-      data: { templateName: template.name, templateChecksum: template.checksum, plan, rendered, goodRecordedAt: good.recordedAt, reown },
+      data: { templateName: template.name, templateChecksum: template.checksum, plan, rendered, goodRecordedAt: good.recordedAt, reown, copyDirsBefore: await secretCopyDirs(t.paths.secretsDir) },
     });
     ctx.reporter.step(site.kind === 'swarm'
       ? `deploying ${id}'s stack again with the new render (swarm replaces the tasks whose spec changed)`
@@ -290,6 +290,8 @@ export interface UpgradeIntent {
   goodRecordedAt: string;
   /** Volumes handed to the new images' users after `file-written` (reown.ts), handed back by a rollback; absent in entries from before. */
   reown?: VolumeReown[];
+  /** The secret copy folders (user-<uid>-<gid>/) before the upgrade wrote its own: a rollback removes only the ones it added; absent in entries from before. */
+  copyDirsBefore?: string[];
 }
 
 /** What a rollback must hand back: the plan's volumes once the re-own may have begun (after `file-written` was recorded). */
@@ -342,7 +344,7 @@ async function rollBackAfterFailure(ctx: Context, site: UpgradeSite, journal: Op
     );
     return first;
   }
-  const outcome = await rollBack(ctx, site, t, good, secrets, first, reownToUndo(op));
+  const outcome = await rollBack(ctx, site, t, good, secrets, first, reownToUndo(op), op.data.copyDirsBefore);
   if (outcome.rolledBack) await journal.finish(op, 'undone', first.message).catch((problem) => outcome.error.details.push(`closing the journal: ${messageOf(problem)}`));
   if (first.kind === 'interrupted') {
     first.details.push(outcome.error.message);
@@ -367,7 +369,7 @@ export async function resumeUpgrade(ctx: Context, op: Operation<UpgradeIntent>):
     return 'finished';
   }
   const secrets = await tenantNamedSecretsFor(ctx, db, t, Object.keys((await loadTenantTemplate(ctx, t.record)).block.secrets));
-  const outcome = await rollBack(ctx, site, t, good, secrets, new TenantctlError('internal', `interrupted at step ${op.step}`), reownToUndo(op));
+  const outcome = await rollBack(ctx, site, t, good, secrets, new TenantctlError('internal', `interrupted at step ${op.step}`), reownToUndo(op), op.data.copyDirsBefore);
   if (!outcome.rolledBack) throw outcome.error;
   await journal.finish(op, 'undone', `interrupted at step ${op.step}; rolled back by a later command`);
   return 'undone';
@@ -380,7 +382,7 @@ export async function resumeUpgrade(ctx: Context, op: Operation<UpgradeIntent>):
  * (`reown`) handed back to the old ones, their services stopped. Returns the error to report: the
  * upgrade's cause and "rolled back to ..." (exit 7), or, when the rollback fails too, both.
  */
-async function rollBack(ctx: Context, site: UpgradeSite, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: Readonly<Record<string, string>>, cause: unknown, reown: readonly VolumeReown[] = []): Promise<{ error: TenantctlError; rolledBack: boolean }> {
+async function rollBack(ctx: Context, site: UpgradeSite, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: Readonly<Record<string, string>>, cause: unknown, reown: readonly VolumeReown[] = [], copyDirsBefore?: readonly string[]): Promise<{ error: TenantctlError; rolledBack: boolean }> {
   const id = t.record.id;
   const why = messageOf(cause);
   const target = `the state recorded at ${good.recordedAt} (template ${good.templateName} ${good.templateChecksum.slice(0, 12)}, plan ${good.plan}, ${Object.entries(good.images).map(([s, i]) => `${s} ${i.tag}@${i.id.replace(/^sha256:/, '').slice(0, 12)}`).join(', ')})`;
@@ -399,6 +401,8 @@ async function rollBack(ctx: Context, site: UpgradeSite, t: Day2Target, good: De
       await recordDeployment(db, client, id, 'rollback', { ...good, composeFile: pinned });
       await recordAudit(db, client, id, 'tenant.upgrade-rolled-back', { reason: why }, summary(good));
     });
+    // The copy folders the upgrade wrote (a secret each, for numbers nothing runs as now) go; the good state's stay.
+    if (copyDirsBefore) await removeCopyDirsSince(t.paths.secretsDir, copyDirsBefore).catch((problem) => ctx.reporter.info(`removing the failed upgrade's secret copies failed: ${messageOf(problem)}`));
     // The failed state's pins (a swarm node's) are not kept: the good state's are.
     await site.settle(quiet, t.record.composeProject, good.images).then((note) => note && ctx.reporter.info(note), (problem) => ctx.reporter.info(`pruning the failed upgrade's pins failed: ${messageOf(problem)}`));
   } catch (problem) {
