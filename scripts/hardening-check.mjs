@@ -9,9 +9,9 @@
 // Prints one line per container (its failed checks named) and the total "N of M checks pass".
 // Exit 0 when every container passes the four tenantctl requires of every service (capabilities
 // dropped, no-new-privileges, read-only root filesystem, a pids limit), 1 when one does not, 2 on
-// bad usage. The other eight are reported, not required: an operator's template may have a
+// bad usage. The other nine are reported, not required: an operator's template may have a
 // service that must start as root (and a plan with point-in-time recovery starts PostgreSQL as
-// root: docs/templates.md, "Hardening"); the shipped templates' services pass all twelve locally.
+// root: docs/templates.md, "Hardening"); the shipped templates' services pass all thirteen locally.
 import { execFileSync } from 'node:child_process';
 
 const [project, ...rest] = process.argv.slice(2);
