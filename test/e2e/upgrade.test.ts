@@ -6,11 +6,14 @@
 // gets its secret copies and non-root services from its next upgrade, its data kept. A tenant on
 // the images' old Debian uids (postgres 101:103, redis 100:102) has its volumes handed to the new
 // ones (70001, 70002) by its upgrade, step `reowned`; killed (SIGKILL, SIGINT) there the upgrade is
-// rolled back with the volumes handed back; a backup taken before restores into the moved tenant.
+// rolled back with the volumes handed back; recreated on the rebuilt images under its old user: lines
+// (a compose up after the tags moved) it keeps running and its upgrade still moves the volumes (the
+// plan follows the numbers the containers run as); a backup taken before restores into the moved tenant.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { parseDocument } from 'yaml';
 import path from 'node:path';
 import { containerOf, createHarness, inspect, type Harness } from './harness.js';
 import { startPausedAt } from './pause.js';
@@ -260,7 +263,10 @@ describe('upgrade', () => {
 
     it.each(['SIGKILL', 'SIGINT'] as const)('%s at upgrade:reowned (volumes handed over, services stopped): rolled back, the volumes handed back', async (signal) => {
       const data = await fingerprint(h, 'u4');
+      const copies = () => readdirSync(path.join(h.customersDir, 'u4', 'secrets')).filter((name) => name.startsWith('user-')).sort();
+      const copiesBefore = copies();
       const paused = await startPausedAt(h, ['upgrade', 'u4', '--template', shippedFile, '--quiet'], 'upgrade:reowned');
+      expect(copies()).toContain('user-70001-70001');
       // Where it stopped: both volumes are the new users' already, nothing runs on them.
       expect(await ownersOf('db')).toEqual(['70001:70001']);
       expect(await ownersOf('redis')).toEqual(['70002:70002']);
@@ -278,6 +284,42 @@ describe('upgrade', () => {
       expect(await ownersOf('redis')).toEqual(['100:102']);
       expect(await usersOf()).toEqual(oldUsers);
       expect(await fingerprint(h, 'u4')).toBe(data);
+      // The copy folders the upgrade wrote for the new numbers are gone with it.
+      expect(copies()).toEqual(copiesBefore);
+      await expectClean(h, 'u4');
+    }, 400_000);
+
+    it('recreated on the rebuilt images under its old user: lines (a compose up after build-images.sh moved the tags): keeps running as the old numbers', async () => {
+      const data = await fingerprint(h, 'u4');
+      // What a compose up does once build-images.sh moved the tags: db and redis recreated on the new
+      // images under the file's old user: lines (the tenant's file, after the rollbacks above, names
+      // the pins: a copy beside it names the new images, the rest as it is).
+      const file = path.join(h.customersDir, 'u4', 'docker-compose.yml');
+      const moved = path.join(h.customersDir, 'u4', 'docker-compose.tags-moved.yml');
+      const doc = parseDocument(readFileSync(file, 'utf8'), { merge: true });
+      doc.setIn(['services', 'db', 'image'], newImages.postgres);
+      doc.setIn(['services', 'redis', 'image'], newImages.redis);
+      writeFileSync(moved, doc.toString());
+      try {
+        await execa('docker', ['compose', '-p', project('u4'), '-f', moved, 'up', '-d', '--wait', 'db', 'redis'], { timeout: 300_000 });
+      } finally {
+        rmSync(moved, { force: true });
+      }
+      const newIds = await Promise.all([newImages.postgres, newImages.redis].map(async (i) => (await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', i])).stdout.trim()));
+      expect([(await containers('u4')).db.image, (await containers('u4')).redis.image]).toEqual(newIds);
+      expect(await usersOf()).toEqual(oldUsers);
+      expect(await ownersOf('db')).toEqual(['101:103']);
+      expect(await fingerprint(h, 'u4')).toBe(data);
+      // The new image started as its own uid on the data directory of 101's: refuses (never wipes it).
+      const wrongUid = await execa('docker', ['run', '--rm', '--label', label, '--network', 'none', '--user', '70001:70001',
+        '-v', `${volume('db')}:/var/lib/postgresql/data`, newImages.postgres, 'postgres'], { reject: false, timeout: 120_000 });
+      expect(wrongUid.exitCode, wrongUid.stderr).toBe(1);
+      expect(wrongUid.stderr).toMatch(/is owned by uid 101, this server runs as uid 70001: not starting/);
+      // Its template still saying 101:103 onto the new images (where postgres is 70001): refused, nothing changed.
+      const drift = await h.cli(['upgrade', 'u4', '--template', path.join(templatesDir, 'olduids', 'docker-compose.tenant.yml')]);
+      expect(drift.exitCode, drift.stderr).toBe(2);
+      expect(drift.stderr).toMatch(/runs db as user "101:103", but its new image gives user postgres 70001 \(was 101\).*nothing was changed/);
+      expect(await ownersOf('db')).toEqual(['101:103']);
       await expectClean(h, 'u4');
     }, 400_000);
 
@@ -285,7 +327,7 @@ describe('upgrade', () => {
       const data = await fingerprint(h, 'u4');
       const up = await h.cli(['upgrade', 'u4', '--template', shippedFile, '--json']);
       expect(up.exitCode, up.why).toBe(0);
-      expect(up.stderr).toMatch(/db-data \(uid postgres 101 -> 70001, gid postgres 103 -> 70001\)/);
+      expect(up.stderr).toMatch(/db-data \(uid 101 -> 70001, gid 103 -> 70001\)/);
       const newUsers = { db: '70001:70001', redis: '70002:70002', app: '70003:70003', worker: '70003:70003' };
       expect(await usersOf()).toEqual(newUsers);
       expect(await hostAccountsOf(newUsers)).toEqual([]);
