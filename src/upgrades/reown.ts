@@ -9,7 +9,7 @@ import { stackContainer } from '../backups/containers.js';
 import { namedVolumeMounts } from '../templates/volume-mounts.js';
 import type { DeployedImage } from '../tenants/deployments.js';
 import { movedIds, movesProblem, reownArgs, reownScript, reversed, type IdMoves } from './service-users.js';
-import { planVolumes, userDrift, type PlannedVolume, type ServiceNow } from './reown-plan.js';
+import { numericUser, planVolumes, userDrift, type PlannedVolume, type ServiceNow } from './reown-plan.js';
 import { defaultHelperImage, helperImageOf } from '../backups/physical-files.js';
 
 // An upgrade whose services will run as other numbers than their containers do now (tenantctl's
@@ -85,6 +85,7 @@ function userLines(rendered: string): Record<string, string | undefined> {
 export async function planReown(
   ctx: Context, where: { containers: DockerHost; imageSource: DockerHost }, id: string, project: string,
   running: Record<string, DeployedImage>, wanted: Record<string, string>, current: string, rendered: string,
+  recorded: Record<string, DeployedImage> = {},
 ): Promise<VolumeReown[]> {
   // Only services the running file gives named volumes are looked at (an app-only upgrade asks nothing more).
   const mounting = new Set(namedVolumeMounts((parse(current, { merge: true, maxAliasCount: -1 }) ?? {}) as Record<string, unknown>).map((m) => m.service));
@@ -106,6 +107,14 @@ export async function planReown(
         if (drift) throw usageError(`${id}: ${drift}; nothing was changed`);
         byName = movedIds(...accounts);
       }
+    }
+    // A container recreated on the new image already (a compose up after the tags moved): its
+    // recorded state's image (pinned on this engine) still says what the old numbers were.
+    const was = recorded[service]?.id;
+    if (was && to && was !== to && was !== from && numericUser(willRunAs)) {
+      const accounts = await accountsOfBoth(ctx, where, id, service, was, to);
+      const drift = accounts && userDrift(service, willRunAs, ...accounts);
+      if (drift) throw usageError(`${id}: ${drift}; nothing was changed`);
     }
     services.push({ service, volumes, runsAs, willRunAs, byName });
   }

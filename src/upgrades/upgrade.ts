@@ -235,7 +235,7 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
     }
 
     // Volumes whose services will run as other numbers than their containers do now (reown.ts): planned before anything changes.
-    const reown = await planReown(ctx, { containers: site.containers.dockerHost, imageSource: site.imageSource }, id, project, before, newIds, current, rendered);
+    const reown = await planReown(ctx, { containers: site.containers.dockerHost, imageSource: site.imageSource }, id, project, before, newIds, current, rendered, good.images);
     const journal = new OperationJournal(db);
     const op = await journal.begin<UpgradeIntent>({
       tenant: id, verb: 'upgrade', host: ctx.dockerHost.id,
