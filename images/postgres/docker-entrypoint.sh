@@ -151,6 +151,17 @@ SQL
   log "first start complete: role $POSTGRES_USER, database $POSTGRES_DB"
 }
 
+# A data directory of another owner (a volume not handed to this image's uid: README, "Service
+# users"), or whose PG_VERSION this user cannot read, is never taken for an empty one: the copy
+# below would wipe it. Stop with one line instead.
+if [ -d "$PGDATA" ] && [ "$(stat -c %u "$PGDATA")" != "$(id -u)" ]; then
+  echo "docker-entrypoint: $PGDATA is owned by uid $(stat -c %u "$PGDATA"), this server runs as uid $(id -u): not starting (nothing was changed)" >&2
+  exit 1
+fi
+if [ -e "$PGDATA/PG_VERSION" ] && [ ! -r "$PGDATA/PG_VERSION" ]; then
+  echo "docker-entrypoint: $PGDATA/PG_VERSION cannot be read by uid $(id -u): not starting (nothing was changed)" >&2
+  exit 1
+fi
 # An empty data directory (a bind mount, or a volume Docker did not fill): use the image's copy.
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   log "empty data directory; copying the image's initialised one"

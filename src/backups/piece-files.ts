@@ -78,7 +78,8 @@ export async function inPieceVolume(
 /**
  * Writes the backup's files of the piece into $INCOMING, beside the live ones (the service may
  * run). A redis piece's files are owned like the volume; a SQLite file like the live one (owner
- * and mode), else like the volume; an archive keeps the owners and modes it was made with.
+ * and mode), else like the volume; an archive keeps the owners and modes it was made with, but for
+ * its root's owner's files, which take the volume root's owner now (archiveOwnerMoveScript).
  */
 export function stageScript(piece: Piece): string {
   const fresh = 'rm -rf "$INCOMING" && mkdir -p "$INCOMING" && chown "$(stat -c %u:%g .)" "$INCOMING"';
@@ -102,8 +103,21 @@ export function stageScript(piece: Piece): string {
       `if [ -f "$like" ]; then chmod "$(stat -c %a "$like")" "$INCOMING/${file}"; else chmod 600 "$INCOMING/${file}"; fi`,
     ].join('\n');
   }
-  return [fresh, 'tar --numeric-owner -C "$INCOMING" -xpf -'].join('\n');
+  return [fresh, 'tar --numeric-owner -C "$INCOMING" -xpf -', archiveOwnerMoveScript].join('\n');
 }
+
+/**
+ * After an archive is extracted: the files of the owner its root had when it was made (its "./"
+ * entry, now $INCOMING's) given to the volume root's owner now, and only those; a file of any other
+ * owner keeps it. A backup from before the tenant's upgrade to tenantctl's high service uids
+ * (README, "Service users") holds the old uid's files, which the service could not read. Never
+ * root's files, nor any given to root.
+ */
+export const archiveOwnerMoveScript = [
+  'was_u=$(stat -c %u "$INCOMING"); was_g=$(stat -c %g "$INCOMING"); now_u=$(stat -c %u .); now_g=$(stat -c %g .)',
+  'if [ "$was_u" != "$now_u" ] && [ "$was_u" != 0 ] && [ "$now_u" != 0 ]; then find "$INCOMING" -xdev -uid "$was_u" -exec chown -h "$now_u" {} +; fi',
+  'if [ "$was_g" != "$now_g" ] && [ "$was_g" != 0 ] && [ "$now_g" != 0 ]; then find "$INCOMING" -xdev -gid "$was_g" -exec chgrp -h "$now_g" {} +; fi',
+].join('\n');
 
 /**
  * With the service stopped: the live entries into $ASIDE (then marked complete), the staged ones

@@ -23,7 +23,7 @@ import { archivingContainer, superuserSql, switchAndWaitArchived } from './archi
 import { recordShipping, shipWal } from './ship.js';
 import { baseBefore, baseFileName } from './base-backup.js';
 import { openPitrRepository, repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, walTags, type PitrRepository } from './repo.js';
-import { clearStageScript, dropScript, freeSpaceScript, inDataVolume, parseDfAvailable, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, untarInto, type VolumeWhere } from './volume-steps.js';
+import { clearStageScript, dropScript, freeSpaceScript, inDataVolume, ownStagedScript, parseDfAvailable, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, untarInto, type VolumeWhere } from './volume-steps.js';
 import { applyPasswords } from './passwords.js';
 import { refusalOf, stagedDataGuardScript, walTarExtractScript } from './staged-data-guard.js';
 import { openRestoredHba, settleRestoredRoles, startServiceAlone } from './restored-roles.js';
@@ -217,6 +217,8 @@ export const physicalStartScript = [
   // pg_basebackup copied tenantctl's own stage and set-aside folders of the PGDATA it read: left in,
   // the swap's move of the stage would meet the live ones ("Directory not empty").
   "find \"$STAGED\" -mindepth 1 -maxdepth 1 -name '.tenantctl-*' -exec rm -rf -- {} +",
+  // A backup from before the tenant's service uid changed holds the old owner's files.
+  ownStagedScript,
 ].join('\n');
 
 /** The target tenant's stack as the steps see it. */

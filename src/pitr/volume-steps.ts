@@ -89,6 +89,15 @@ export function stagingShortfall(freeBytes: number, baseBytes: number, walBytes:
   return Math.max(0, need + margin - freeBytes);
 }
 
+/**
+ * Everything staged given to the volume root's owner (the data directory's: the server's user now).
+ * A base backup or WAL tar keeps the numbers it was made with, and a backup from before the
+ * tenant's upgrade to tenantctl's high service uids (README, "Service users") holds files of the
+ * old one, which the server, running as the new one, could not read. Every file of a PostgreSQL
+ * data directory is its server's, so one owner for all is what it would have made itself.
+ */
+export const ownStagedScript = 'owner=$(stat -c %u:%g .)\nfind "$STAGED" "$WAL" \\( ! -uid "${owner%:*}" -o ! -gid "${owner#*:}" \\) -exec chown -h "$owner" {} +';
+
 /** Starts the stage afresh: nothing of an earlier try of this operation is kept. */
 export const clearStageScript = 'rm -rf "$STAGED" "$WAL"\nmkdir -p "$STAGED" "$WAL"\nchown "$(stat -c %u:%g .)" "$STAGED" "$WAL"\nchmod 0700 "$STAGED" "$WAL"';
 
@@ -106,7 +115,7 @@ export function recoverySettingsScript(w: VolumeWhere, targetTime: string): stri
     'rm -f "$STAGED/postmaster.pid" "$STAGED/standby.signal"',
     `printf "%s\\n" "# tenantctl restore --to-time" "restore_command = 'cp ${walDir}/%f %p'" "recovery_target_time = '${targetTime}'" "recovery_target_action = 'promote'" "recovery_target_timeline = 'current'" >> "$STAGED/postgresql.auto.conf"`,
     'touch "$STAGED/recovery.signal"',
-    'chown "$(stat -c %u:%g .)" "$STAGED/recovery.signal" "$STAGED/postgresql.auto.conf"',
+    ownStagedScript,
   ].join('\n');
 }
 

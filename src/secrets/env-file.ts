@@ -56,6 +56,19 @@ export async function writeSecretFiles(dir: string, secrets: TenantSecrets | Nam
 
 const copyDirPattern = /^user-\d+-\d+$/;
 
+/** The per-user copy folders (user-<uid>-<gid>/) in the secrets folder now. */
+export async function secretCopyDirs(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(missingMeans([]));
+  return entries.filter((e) => e.isDirectory() && copyDirPattern.test(e.name)).map((e) => e.name).sort();
+}
+
+/** A rolled-back upgrade's copy folders: those there now that were not before it (`before`), removed. */
+export async function removeCopyDirsSince(dir: string, before: readonly string[]): Promise<string[]> {
+  const created = (await secretCopyDirs(dir)).filter((name) => !before.includes(name));
+  for (const name of created) await rm(path.join(dir, name), { recursive: true, force: true });
+  return created;
+}
+
 /**
  * Removes the per-user copies the compose file no longer mounts (`copies`: all it mounts): a
  * user-<uid>-<gid>/ folder no service runs as any more (a template that changed a uid, or dropped

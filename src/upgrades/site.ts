@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { Context } from '../context.js';
 import type { DockerHost } from '../engine/docker-host.js';
-import { composeUpGraceMs } from '../common/timeouts.js';
+import { composeStopTimeoutMs, composeUpGraceMs } from '../common/timeouts.js';
 import { composeOn } from '../stack/compose.js';
 import { pinTag } from '../stack/rollback-pins.js';
 import { onContainers, runtimeFor } from '../runtime/runtime-for.js';
@@ -41,6 +41,8 @@ export interface UpgradeSite {
   settle(c: Context, project: string, images: Record<string, DeployedImage>): Promise<string | undefined>;
   /** The running container of each service (to say which were recreated). */
   containerIds(project: string): Promise<Record<string, string>>;
+  /** Stops the services (their containers stay on compose; a swarm scales them to 0): nothing writes to their volumes then. */
+  stop(c: Context, services: string[]): Promise<void>;
 }
 
 export async function upgradeSite(ctx: Context, t: Day2Target): Promise<UpgradeSite> {
@@ -48,6 +50,7 @@ export async function upgradeSite(ctx: Context, t: Day2Target): Promise<UpgradeS
   const containers = onContainers(ctx, runtime);
   const node = runtime.containers;
   const project = t.record.composeProject;
+  const stop = (c: Context, services: string[]) => runtime.stop(services, { timeoutMs: composeStopTimeoutMs, signal: c.signal, onProgress: c.reporter.detail });
   const containerIds = async (all: boolean) => {
     const out = await node.docker(['ps', ...(all ? ['-a'] : []), '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.ID}}\t{{.Label "com.docker.compose.service"}}'], { signal: ctx.signal });
     return Object.fromEntries(out.split('\n').filter(Boolean).map((line) => line.split('\t')).map(([cid, service]) => [service!, cid!]));
@@ -68,6 +71,7 @@ export async function upgradeSite(ctx: Context, t: Day2Target): Promise<UpgradeS
         return undefined;
       },
       containerIds: () => containerIds(true),
+      stop,
     };
   }
   const { keepPins, pinOf, prunePins } = await import('../swarm/stack-versions.js');
@@ -103,6 +107,7 @@ export async function upgradeSite(ctx: Context, t: Day2Target): Promise<UpgradeS
       return removed.length > 0 ? `removed the pins no longer run on node ${node.id}: ${removed.join(', ')}` : undefined;
     },
     containerIds: () => containerIds(false),
+    stop,
   };
 }
 

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { writeTemplateFiles } from '../tenants/files.js';
-import { pruneSecretCopies, writeSecretFiles } from '../secrets/env-file.js';
+import { pruneSecretCopies, removeCopyDirsSince, secretCopyDirs, writeSecretFiles } from '../secrets/env-file.js';
 import { secretCopiesOf } from '../templates/secret-copies.js';
 import { reapOrphans } from '../stack/orphans.js';
 import { parseDocument } from 'yaml';
@@ -26,6 +26,7 @@ import { LostLockError } from '../admin-db/database.js';
 import { OperationJournal, type Operation } from '../operations/journal.js';
 import { droppedVolumes } from './volumes.js';
 import { asRecorded, upgradeSite, type UpgradeSite } from './site.js';
+import { describeReown, planReown, reownVolumes, type VolumeReown } from './reown.js';
 
 // `tenantctl upgrade <id>... [--all] [--image app=...] [--template ...] [--plan ...]`: the tenant's
 // compose file rendered again (same ports, subnet, name; new images, template or plan), brought up
@@ -233,10 +234,12 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
       return { id, outcome: 'unchanged', recreated: [], from: summary(good), to: summary(good), durationMs: ctx.clock.now() - started };
     }
 
+    // Volumes whose services will run as other numbers than their containers do now (reown.ts): planned before anything changes.
+    const reown = await planReown(ctx, { containers: site.containers.dockerHost, imageSource: site.imageSource }, id, project, before, newIds, current, rendered, good.images);
     const journal = new OperationJournal(db);
     const op = await journal.begin<UpgradeIntent>({
       tenant: id, verb: 'upgrade', host: ctx.dockerHost.id,
-      data: { templateName: template.name, templateChecksum: template.checksum, plan, rendered, goodRecordedAt: good.recordedAt },
+      data: { templateName: template.name, templateChecksum: template.checksum, plan, rendered, goodRecordedAt: good.recordedAt, reown, copyDirsBefore: await secretCopyDirs(t.paths.secretsDir) },
     });
     ctx.reporter.step(site.kind === 'swarm'
       ? `deploying ${id}'s stack again with the new render (swarm replaces the tasks whose spec changed)`
@@ -250,6 +253,12 @@ export async function upgradeTenant(ctx: Context, rawId: unknown, options: Upgra
       await writeSecretFiles(t.paths.secretsDir, secrets, secretCopiesOf(rendered));
       await writeFile(t.paths.composeFile, rendered, { mode: 0o644 });
       await journal.step(op, 'file-written');
+      if (reown.length > 0) {
+        ctx.reporter.step(`stopping ${[...new Set(reown.flatMap((r) => r.services))].join(', ')} to give their volumes to the new images' users: ${describeReown(reown)}`);
+        await reownVolumes(ctx, site.containers.dockerHost, id, reown, 'forward', (services) => site.stop(ctx, services));
+        await journal.step(op, 'reowned');
+        await ctx.pause('upgrade:reowned');
+      }
       await site.bringUp(ctx, t);
       await journal.step(op, 'up');
       await ctx.pause('upgrade:compose-up');
@@ -279,7 +288,14 @@ export interface UpgradeIntent {
   rendered: string;
   /** When the last good deployment was recorded: a rollback goes back to it. */
   goodRecordedAt: string;
+  /** Volumes handed to the new images' users after `file-written` (reown.ts), handed back by a rollback; absent in entries from before. */
+  reown?: VolumeReown[];
+  /** The secret copy folders (user-<uid>-<gid>/) before the upgrade wrote its own: a rollback removes only the ones it added; absent in entries from before. */
+  copyDirsBefore?: string[];
 }
+
+/** What a rollback must hand back: the plan's volumes once the re-own may have begun (after `file-written` was recorded). */
+const reownToUndo = (op: Operation<UpgradeIntent>): VolumeReown[] => (op.step === 'begun' ? [] : op.data.reown ?? []);
 
 /** Proven ready: the new state is recorded (deployment, plan) in the transaction that closes the journal, and its images pinned. */
 async function commitUpgrade(ctx: Context, site: UpgradeSite, journal: OperationJournal, op: Operation<UpgradeIntent>, t: Day2Target, good: Deployment, recreated: string[] = []): Promise<Deployment> {
@@ -328,7 +344,7 @@ async function rollBackAfterFailure(ctx: Context, site: UpgradeSite, journal: Op
     );
     return first;
   }
-  const outcome = await rollBack(ctx, site, t, good, secrets, first);
+  const outcome = await rollBack(ctx, site, t, good, secrets, first, reownToUndo(op), op.data.copyDirsBefore);
   if (outcome.rolledBack) await journal.finish(op, 'undone', first.message).catch((problem) => outcome.error.details.push(`closing the journal: ${messageOf(problem)}`));
   if (first.kind === 'interrupted') {
     first.details.push(outcome.error.message);
@@ -353,7 +369,7 @@ export async function resumeUpgrade(ctx: Context, op: Operation<UpgradeIntent>):
     return 'finished';
   }
   const secrets = await tenantNamedSecretsFor(ctx, db, t, Object.keys((await loadTenantTemplate(ctx, t.record)).block.secrets));
-  const outcome = await rollBack(ctx, site, t, good, secrets, new TenantctlError('internal', `interrupted at step ${op.step}`));
+  const outcome = await rollBack(ctx, site, t, good, secrets, new TenantctlError('internal', `interrupted at step ${op.step}`), reownToUndo(op), op.data.copyDirsBefore);
   if (!outcome.rolledBack) throw outcome.error;
   await journal.finish(op, 'undone', `interrupted at step ${op.step}; rolled back by a later command`);
   return 'undone';
@@ -362,10 +378,11 @@ export async function resumeUpgrade(ctx: Context, op: Operation<UpgradeIntent>):
 
 /**
  * The last good state back: its compose file with every service on the image id it ran (through
- * the pin tags), brought up and waited for. Returns the error to report: the upgrade's cause and
- * "rolled back to ..." (exit 7), or, when the rollback fails too, both.
+ * the pin tags), brought up and waited for; first, the volumes the upgrade gave to new owners
+ * (`reown`) handed back to the old ones, their services stopped. Returns the error to report: the
+ * upgrade's cause and "rolled back to ..." (exit 7), or, when the rollback fails too, both.
  */
-async function rollBack(ctx: Context, site: UpgradeSite, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: Readonly<Record<string, string>>, cause: unknown): Promise<{ error: TenantctlError; rolledBack: boolean }> {
+async function rollBack(ctx: Context, site: UpgradeSite, t: Day2Target, good: Deployment & { recordedAt: string }, secrets: Readonly<Record<string, string>>, cause: unknown, reown: readonly VolumeReown[] = [], copyDirsBefore?: readonly string[]): Promise<{ error: TenantctlError; rolledBack: boolean }> {
   const id = t.record.id;
   const why = messageOf(cause);
   const target = `the state recorded at ${good.recordedAt} (template ${good.templateName} ${good.templateChecksum.slice(0, 12)}, plan ${good.plan}, ${Object.entries(good.images).map(([s, i]) => `${s} ${i.tag}@${i.id.replace(/^sha256:/, '').slice(0, 12)}`).join(', ')})`;
@@ -373,6 +390,10 @@ async function rollBack(ctx: Context, site: UpgradeSite, t: Day2Target, good: De
   // The rollback runs to its end even after Ctrl-C: a half-upgraded tenant is worse than waiting.
   const quiet = { ...ctx, signal: new AbortController().signal };
   try {
+    if (reown.length > 0) {
+      ctx.reporter.step(`giving the volumes back to the users of the images ${id} ran: ${describeReown(reown, 'back')}`);
+      await reownVolumes(quiet, site.containers.dockerHost, id, reown, 'back', (services) => site.stop(quiet, services));
+    }
     const pinned = await site.restore(quiet, t, good);
     await waitForTenantReady({ ...site.containers, signal: quiet.signal }, await readyTargetOf(quiet, t.record, pinned, secrets));
     const db = await ctx.adminDb();
@@ -380,6 +401,8 @@ async function rollBack(ctx: Context, site: UpgradeSite, t: Day2Target, good: De
       await recordDeployment(db, client, id, 'rollback', { ...good, composeFile: pinned });
       await recordAudit(db, client, id, 'tenant.upgrade-rolled-back', { reason: why }, summary(good));
     });
+    // The copy folders the upgrade wrote (a secret each, for numbers nothing runs as now) go; the good state's stay.
+    if (copyDirsBefore) await removeCopyDirsSince(t.paths.secretsDir, copyDirsBefore).catch((problem) => ctx.reporter.info(`removing the failed upgrade's secret copies failed: ${messageOf(problem)}`));
     // The failed state's pins (a swarm node's) are not kept: the good state's are.
     await site.settle(quiet, t.record.composeProject, good.images).then((note) => note && ctx.reporter.info(note), (problem) => ctx.reporter.info(`pruning the failed upgrade's pins failed: ${messageOf(problem)}`));
   } catch (problem) {

@@ -116,9 +116,10 @@ describe('a crm tenant beside two frontbase tenants', () => {
     const check = await execa('node', [path.resolve(import.meta.dirname, '../../scripts/hardening-check.mjs'), `${h.prefix}-fb-pg`, '--json'], { reject: false });
     expect(check.exitCode, check.stdout).toBe(0);
     const report = JSON.parse(check.stdout);
-    // 6 containers x 12 checks, every one passing: the services with secrets mount their user's copies.
-    expect(report.passing, check.stdout).toBe(72);
-    const users = { frontend: '33:33', backend: '10002:10002', edge: '10002:10002', redis: '100:102', 'redis-http': '102:104', postgres: '101:103' };
+    // 6 containers x 13 checks, every one passing: the services with secrets mount their user's copies,
+    // and no host account has a service's uid.
+    expect(report.passing, check.stdout).toBe(78);
+    const users = { frontend: '70007:70007', backend: '70005:70005', edge: '70006:70006', redis: '70002:70002', 'redis-http': '70004:70004', postgres: '70001:70001' };
     for (const [service, user] of Object.entries(users)) {
       const container = await containerOf(`${h.prefix}-fb-pg`, service);
       const c = await inspect(container);

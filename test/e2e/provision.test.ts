@@ -53,15 +53,15 @@ describe('provision and deprovision two tenants', () => {
   });
 
   it('runs every container hardened: capabilities dropped, no-new-privileges, read-only root, the plan\'s pids limit, non-root from the start', async () => {
-    // scripts/hardening-check.mjs: 12 checks a container, 4 of them required (exit 1 when one fails).
+    // scripts/hardening-check.mjs: 13 checks a container, 4 of them required (exit 1 when one fails).
     const { execa } = await import('execa');
     for (const [id, pids] of [['acme', 512], ['globex', 256]] as const) {
       const check = await execa('node', [path.resolve(import.meta.dirname, '../../scripts/hardening-check.mjs'), `${h.prefix}-${id}`, '--json'], { reject: false });
       const report = JSON.parse(check.stdout);
       expect(check.exitCode, check.stdout).toBe(0);
       // Every check, "a non-root user from the start" included: each service reads its own copies.
-      expect(report.passing, check.stdout).toBe(48);
-      for (const [service, user] of [['db', '101:103'], ['redis', '100:102'], ['app', '10001:10001'], ['worker', '10001:10001']] as const) {
+      expect(report.passing, check.stdout).toBe(52);
+      for (const [service, user] of [['db', '70001:70001'], ['redis', '70002:70002'], ['app', '70003:70003'], ['worker', '70003:70003']] as const) {
         const container = await containerOf(`${h.prefix}-${id}`, service);
         const c = await inspect(container);
         expect(c.Config.User, service).toBe(user);

@@ -69,7 +69,7 @@ async function works(s: Record<string, string>): Promise<Record<string, boolean>
 
 /** Each service user's copies (what the non-root services mount) hold `values`, owned by that user, 0400. */
 function expectCopies(values: Record<string, string>): void {
-  const users = { 'user-101-103': ['DB_PASSWORD', 'APP_DB_PASSWORD'], 'user-100-102': ['REDIS_PASSWORD'], 'user-10001-10001': ['APP_DB_PASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET'] };
+  const users = { 'user-70001-70001': ['DB_PASSWORD', 'APP_DB_PASSWORD'], 'user-70002-70002': ['REDIS_PASSWORD'], 'user-70003-70003': ['APP_DB_PASSWORD', 'REDIS_PASSWORD', 'JWT_SECRET'] };
   for (const [dir, names] of Object.entries(users)) {
     const uid = Number(dir.split('-')[1]);
     for (const name of names) {

@@ -16,10 +16,10 @@ type Secrets = Record<(typeof secretNames)[number], string>;
 
 /** Each service: its user (name, uid, gid: it starts as it), and the secrets it is given. */
 const services = {
-  db: { user: 'postgres', uid: 101, gid: 103, secrets: ['DB_PASSWORD', 'APP_DB_PASSWORD'] },
-  redis: { user: 'redis', uid: 100, gid: 102, secrets: ['REDIS_PASSWORD'] },
-  app: { user: 'app', uid: 10001, gid: 10001, secrets: ['APP_DB_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD'] },
-  worker: { user: 'app', uid: 10001, gid: 10001, secrets: ['APP_DB_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD'] },
+  db: { user: 'postgres', uid: 70001, gid: 70001, secrets: ['DB_PASSWORD', 'APP_DB_PASSWORD'] },
+  redis: { user: 'redis', uid: 70002, gid: 70002, secrets: ['REDIS_PASSWORD'] },
+  app: { user: 'app', uid: 70003, gid: 70003, secrets: ['APP_DB_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD'] },
+  worker: { user: 'app', uid: 70003, gid: 70003, secrets: ['APP_DB_PASSWORD', 'JWT_SECRET', 'REDIS_PASSWORD'] },
 } as const;
 /** The uids of every service, each tried against the others' secrets. */
 const serviceUids = [...new Set(Object.values(services).map((s) => s.uid))];
@@ -185,7 +185,7 @@ describe.each(flavours)('tenant $id through compose $compose', ({ id, compose })
     }
     // Redis's generated config (requirepass) is on its tmpfs, its own.
     const redis = await containerOf(project(), 'redis');
-    expect((await run(redis, ['stat', '-c', '%u %a', '/run/tenantctl/redis.conf'])).stdout.trim()).toBe('100 600');
+    expect((await run(redis, ['stat', '-c', '%u %a', '/run/tenantctl/redis.conf'])).stdout.trim()).toBe('70002 600');
     expect((await execAs(redis, 'nobody', ['cat', '/run/tenantctl/redis.conf'])).exitCode).not.toBe(0);
   });
 

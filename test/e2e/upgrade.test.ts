@@ -3,13 +3,21 @@
 // (exit 7, "rolled back to"), ready again on the image id it ran; several tenants: the canary's
 // failure stops the batch before any other tenant is touched, --continue goes on. A tenant whose
 // services start as root (provisioned before the shipped templates named each service's user)
-// gets its secret copies and non-root services from its next upgrade, its data kept.
+// gets its secret copies and non-root services from its next upgrade, its data kept. A tenant on
+// the images' old Debian uids (postgres 101:103, redis 100:102) has its volumes handed to the new
+// ones (70001, 70002) by its upgrade, step `reowned`; killed (SIGKILL, SIGINT) there the upgrade is
+// rolled back with the volumes handed back; recreated on the rebuilt images under its old user: lines
+// (a compose up after the tags moved) it keeps running and its upgrade still moves the volumes (the
+// plan follows the numbers the containers run as); a backup taken before restores into the moved tenant.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { parseDocument } from 'yaml';
 import path from 'node:path';
 import { containerOf, createHarness, inspect, type Harness } from './harness.js';
+import { startPausedAt } from './pause.js';
+import { expectClean, fingerprint, interrupt, killHard, psqlIn, writeMark } from './journal.js';
 
 let h: Harness;
 const run = Date.now().toString(36);
@@ -43,14 +51,50 @@ function writeLegacyTemplate(): void {
   writeFileSync(file, text);
 }
 
+/**
+ * The shipped crm template as it was before the images moved their users to tenantctl's high uids:
+ * PostgreSQL as 101:103, Redis as 100:102, app and worker as 10001 (Debian's numbers, and the app
+ * image's old one). Provisioned on images renumbered back the same way (oldImages below).
+ */
+function writeOldUidsTemplate(): void {
+  cpSync(shippedCrm, path.join(templatesDir, 'olduids'), { recursive: true });
+  const file = path.join(templatesDir, 'olduids', 'docker-compose.tenant.yml');
+  const text = readFileSync(file, 'utf8')
+    .replaceAll('"70001:70001"', '"101:103"').replaceAll('uid=70001,gid=70001', 'uid=101,gid=103')
+    .replaceAll('"70002:70002"', '"100:102"').replaceAll('uid=70002,gid=70002', 'uid=100,gid=102')
+    .replaceAll('"70003:70003"', '"10001:10001"');
+  if (/^[^#\n]*7000[123]/m.test(text)) throw new Error('the old-uids template was not made: the shipped one changed shape');
+  writeFileSync(file, text);
+}
+
+/** The images a tenant runs by default (the env's, as tenantctl reads it), and the same with their user given its old Debian numbers back. */
+const newImages = { postgres: process.env.TENANTCTL_POSTGRES_IMAGE || 'tenantctl/postgres:15', redis: process.env.TENANTCTL_REDIS_IMAGE || 'tenantctl/redis:7' };
+const oldImages = { postgres: `tctupgrade-oldpg:${run}`, redis: `tctupgrade-oldredis:${run}` };
+/**
+ * The image as it was built before its user moved: images/<name>/Dockerfile without the step that
+ * moves it, on the same Debian base. (A FROM on the new image cannot move it back: its data
+ * directory is a VOLUME, and a later step's changes there are discarded.)
+ */
+async function buildOld(name: 'postgres' | 'redis', tag: string): Promise<void> {
+  const dir = path.resolve(import.meta.dirname, '../../images', name);
+  const text = readFileSync(path.join(dir, 'Dockerfile'), 'utf8');
+  const old = text.replace(/^RUN set -eu; \\\n {4}old_uid=[\s\S]*?-print -quit\)"\n/m, '');
+  if (old === text) throw new Error(`images/${name}/Dockerfile changed shape: its user-moving step was not found`);
+  const base = newImages[name].replace(/\/[^/]+$/, '/debian-base:bookworm');
+  await execa('docker', ['build', '-q', '--label', label, '--build-arg', `BASE_IMAGE=${base}`, '-t', tag, '-f', '-', dir], { input: old, timeout: 600_000 });
+}
+
 beforeAll(async () => {
   h = await createHarness('upgrade', {
     TENANTCTL_HEALTH_DEADLINE: '60',
-    TENANTCTL_SUBNET_POOL: `10.${200 + Math.floor(Math.random() * 50)}.0.0/16`,
-    TENANTCTL_APP_PORTS: '4800-4849', TENANTCTL_DB_PORTS: '5800-5849', TENANTCTL_REDIS_PORTS: '6800-6849',
+    // Lanes (the brief's lane A, say) set their own; else this file's.
+    TENANTCTL_SUBNET_POOL: process.env.TENANTCTL_SUBNET_POOL || `10.${200 + Math.floor(Math.random() * 50)}.0.0/16`,
+    TENANTCTL_APP_PORTS: process.env.TENANTCTL_APP_PORTS || '4800-4849', TENANTCTL_DB_PORTS: process.env.TENANTCTL_DB_PORTS || '5800-5849', TENANTCTL_REDIS_PORTS: process.env.TENANTCTL_REDIS_PORTS || '6800-6849',
     TENANTCTL_TEMPLATES_DIR: templatesDir,
   });
   writeLegacyTemplate();
+  writeOldUidsTemplate();
+  await Promise.all([buildOld('postgres', oldImages.postgres), buildOld('redis', oldImages.redis)]);
   goodId = await build(goodImage, `FROM tenantctl/app:latest\nLABEL tenantctl.upgrade-test="good ${run}"\n`);
   await build(brokenImage, `FROM tenantctl/app:latest\nLABEL tenantctl.upgrade-test="broken ${run}"\nENTRYPOINT ["sh", "-c", "echo this build is broken >&2; exit 3"]\n`);
 }, 600_000);
@@ -60,7 +104,7 @@ afterAll(async () => {
   rmSync(templatesDir, { recursive: true, force: true });
   const ids = (await execa('docker', ['image', 'ls', '-q', '--filter', `label=${label}`], { reject: false })).stdout.split('\n').filter(Boolean);
   const pins = (await execa('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', 'tenantctl-rollback'], { reject: false })).stdout.split('\n').filter((t) => t.startsWith(`tenantctl-rollback:${h.prefix}-`));
-  await execa('docker', ['rmi', '-f', goodImage, brokenImage, ...pins, ...ids], { reject: false });
+  await execa('docker', ['rmi', '-f', goodImage, brokenImage, oldImages.postgres, oldImages.redis, ...pins, ...ids], { reject: false });
 });
 
 const project = (id: string) => `${h.prefix}-${id}`;
@@ -161,12 +205,12 @@ describe('upgrade', () => {
     const up = await h.cli(['upgrade', 'u3', '--template', path.join(shippedCrm, 'docker-compose.tenant.yml'), '--json']);
     expect(up.exitCode, up.why).toBe(0);
     expect(up.json().recreated).toEqual(['app', 'db', 'redis', 'worker']);
-    expect(await usersOf()).toEqual({ db: '101:103', redis: '100:102', app: '10001:10001', worker: '10001:10001' });
+    expect(await usersOf()).toEqual({ db: '70001:70001', redis: '70002:70002', app: '70003:70003', worker: '70003:70003' });
     // Its copies were written before compose mounted them; the data volumes were already the users'.
-    const copy = statSync(path.join(h.customersDir, 'u3', 'secrets', 'user-101-103', 'DB_PASSWORD'));
-    expect([copy.uid, copy.mode & 0o777]).toEqual([101, 0o400]);
+    const copy = statSync(path.join(h.customersDir, 'u3', 'secrets', 'user-70001-70001', 'DB_PASSWORD'));
+    expect([copy.uid, copy.mode & 0o777]).toEqual([70001, 0o400]);
     const folders = readdirSync(secretsDir).filter((name) => name.startsWith('user-')).sort();
-    expect(folders).toEqual(['user-100-102', 'user-10001-10001', 'user-101-103']);
+    expect(folders).toEqual(['user-70001-70001', 'user-70002-70002', 'user-70003-70003']);
     // No copy readable by group or others, nor its folder (the operator's files are 0600 in a 0700 folder).
     for (const folder of folders) {
       expect(statSync(path.join(secretsDir, folder)).mode & 0o077, folder).toBe(0);
@@ -176,4 +220,129 @@ describe('upgrade', () => {
     const status = await h.cli(['status', 'u3', '--json']);
     expect(status.exitCode, status.why).toBe(0);
   }, 400_000);
+
+  describe('a tenant on the images\' old Debian uids', () => {
+    const volume = (service: 'db' | 'redis') => `${project('u4')}_${service === 'db' ? 'db' : 'redis'}-data`;
+    /** The owners (uid:gid) of everything in a volume, by a short labelled helper as root (its data directory 0700). */
+    async function ownersOf(service: 'db' | 'redis'): Promise<string[]> {
+      const r = await execa('docker', ['run', '--rm', '--label', label, '--network', 'none', '--mount', 'type=tmpfs,dst=/var/lib/postgresql/data',
+        '-v', `${volume(service)}:/v`, '--entrypoint', 'find', newImages.postgres, '/v', '-xdev', '-printf', '%U:%G\\n'], { timeout: 120_000 });
+      return [...new Set(r.stdout.split('\n').filter(Boolean))].sort();
+    }
+    const shippedFile = path.join(shippedCrm, 'docker-compose.tenant.yml');
+    const usersOf = async () => Object.fromEntries(await Promise.all((['db', 'redis', 'app', 'worker'] as const).map(async (s) => [s, (await inspect(await containerOf(project('u4'), s))).Config.User])));
+    const oldUsers = { db: '101:103', redis: '100:102', app: '10001:10001', worker: '10001:10001' };
+    let backupId = '';
+    /** The services scripts/hardening-check.mjs finds running as a uid some account of this host has. */
+    async function sharingAHostUid(): Promise<string[]> {
+      const check = await execa('node', [path.resolve(import.meta.dirname, '../../scripts/hardening-check.mjs'), project('u4'), '--json'], { reject: false });
+      const report = JSON.parse(check.stdout) as { containers: Array<{ container: string; failed: string[] }> };
+      return report.containers.filter((c) => c.failed.includes('uidNotOnHost')).map((c) => /[-_](db|redis|app|worker)[-_]\d+$/.exec(c.container)?.[1] ?? c.container).sort();
+    }
+    /** The services whose uid an account of this host has (getent), as the check must find them. */
+    async function hostAccountsOf(users: Record<string, string>): Promise<string[]> {
+      const has = await Promise.all(Object.entries(users).map(async ([service, user]) => [service, (await execa('getent', ['passwd', user.split(':')[0]!], { reject: false })).exitCode === 0] as const));
+      return has.filter(([, taken]) => taken).map(([service]) => service).sort();
+    }
+
+    it('provisions it on the old images, with data and a backup', async () => {
+      const r = await h.cli(['provision', 'u4', '--template', 'olduids', '--json'], { env: { TENANTCTL_POSTGRES_IMAGE: oldImages.postgres, TENANTCTL_REDIS_IMAGE: oldImages.redis } });
+      expect(r.exitCode, r.why).toBe(0);
+      await psqlIn(h, 'u4', 'CREATE TABLE k (n bigint); INSERT INTO k SELECT generate_series(1, 1000)');
+      await writeMark(h, 'u4');
+      expect(await usersOf()).toEqual(oldUsers);
+      expect(await ownersOf('db')).toEqual(['101:103']);
+      expect(await ownersOf('redis')).toEqual(['100:102']);
+      // On a Debian host 100 and 101 are often messagebus and postgres: the check names exactly those services.
+      expect(await sharingAHostUid()).toEqual(await hostAccountsOf(oldUsers));
+      const b = await h.cli(['backup', 'u4', '--json']);
+      expect(b.exitCode, b.why).toBe(0);
+      backupId = b.json().id;
+      await writeMark(h, 'u4');
+    }, 400_000);
+
+    it.each(['SIGKILL', 'SIGINT'] as const)('%s at upgrade:reowned (volumes handed over, services stopped): rolled back, the volumes handed back', async (signal) => {
+      const data = await fingerprint(h, 'u4');
+      const copies = () => readdirSync(path.join(h.customersDir, 'u4', 'secrets')).filter((name) => name.startsWith('user-')).sort();
+      const copiesBefore = copies();
+      const paused = await startPausedAt(h, ['upgrade', 'u4', '--template', shippedFile, '--quiet'], 'upgrade:reowned');
+      expect(copies()).toContain('user-70001-70001');
+      // Where it stopped: both volumes are the new users' already, nothing runs on them.
+      expect(await ownersOf('db')).toEqual(['70001:70001']);
+      expect(await ownersOf('redis')).toEqual(['70002:70002']);
+      if (signal === 'SIGKILL') {
+        await killHard(paused);
+        const settled = await h.cli(['start', 'u4']);
+        expect(settled.exitCode, settled.why).toBe(0);
+        expect(settled.stderr).toContain('the interrupted upgrade of u4 is undone');
+      } else {
+        const r = await interrupt(paused);
+        expect(r.exitCode, r.stderr).toBe(130);
+        expect(r.stderr).toContain('rolled back to the state recorded at');
+      }
+      expect(await ownersOf('db')).toEqual(['101:103']);
+      expect(await ownersOf('redis')).toEqual(['100:102']);
+      expect(await usersOf()).toEqual(oldUsers);
+      expect(await fingerprint(h, 'u4')).toBe(data);
+      // The copy folders the upgrade wrote for the new numbers are gone with it.
+      expect(copies()).toEqual(copiesBefore);
+      await expectClean(h, 'u4');
+    }, 400_000);
+
+    it('recreated on the rebuilt images under its old user: lines (a compose up after build-images.sh moved the tags): keeps running as the old numbers', async () => {
+      const data = await fingerprint(h, 'u4');
+      // What a compose up does once build-images.sh moved the tags: db and redis recreated on the new
+      // images under the file's old user: lines (the tenant's file, after the rollbacks above, names
+      // the pins: a copy beside it names the new images, the rest as it is).
+      const file = path.join(h.customersDir, 'u4', 'docker-compose.yml');
+      const moved = path.join(h.customersDir, 'u4', 'docker-compose.tags-moved.yml');
+      const doc = parseDocument(readFileSync(file, 'utf8'), { merge: true });
+      doc.setIn(['services', 'db', 'image'], newImages.postgres);
+      doc.setIn(['services', 'redis', 'image'], newImages.redis);
+      writeFileSync(moved, doc.toString());
+      try {
+        await execa('docker', ['compose', '-p', project('u4'), '-f', moved, 'up', '-d', '--wait', 'db', 'redis'], { timeout: 300_000 });
+      } finally {
+        rmSync(moved, { force: true });
+      }
+      const newIds = await Promise.all([newImages.postgres, newImages.redis].map(async (i) => (await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', i])).stdout.trim()));
+      expect([(await containers('u4')).db.image, (await containers('u4')).redis.image]).toEqual(newIds);
+      expect(await usersOf()).toEqual(oldUsers);
+      expect(await ownersOf('db')).toEqual(['101:103']);
+      expect(await fingerprint(h, 'u4')).toBe(data);
+      // The new image started as its own uid on the data directory of 101's: refuses (never wipes it).
+      const wrongUid = await execa('docker', ['run', '--rm', '--label', label, '--network', 'none', '--user', '70001:70001',
+        '-v', `${volume('db')}:/var/lib/postgresql/data`, newImages.postgres, 'postgres'], { reject: false, timeout: 120_000 });
+      expect(wrongUid.exitCode, wrongUid.stderr).toBe(1);
+      expect(wrongUid.stderr).toMatch(/is owned by uid 101, this server runs as uid 70001: not starting/);
+      // Its template still saying 101:103 onto the new images (where postgres is 70001): refused, nothing changed.
+      const drift = await h.cli(['upgrade', 'u4', '--template', path.join(templatesDir, 'olduids', 'docker-compose.tenant.yml')]);
+      expect(drift.exitCode, drift.stderr).toBe(2);
+      expect(drift.stderr).toMatch(/runs db as user "101:103", but its new image gives user postgres 70001 \(was 101\).*nothing was changed/);
+      expect(await ownersOf('db')).toEqual(['101:103']);
+      await expectClean(h, 'u4');
+    }, 400_000);
+
+    it('upgrades: the volumes are the new users\' (nothing of the old numbers left), the data kept, the old copies gone; an older backup restores into it', async () => {
+      const data = await fingerprint(h, 'u4');
+      const up = await h.cli(['upgrade', 'u4', '--template', shippedFile, '--json']);
+      expect(up.exitCode, up.why).toBe(0);
+      expect(up.stderr).toMatch(/db-data \(uid 101 -> 70001, gid 103 -> 70001\)/);
+      const newUsers = { db: '70001:70001', redis: '70002:70002', app: '70003:70003', worker: '70003:70003' };
+      expect(await usersOf()).toEqual(newUsers);
+      expect(await hostAccountsOf(newUsers)).toEqual([]);
+      expect(await sharingAHostUid()).toEqual([]);
+      expect(await ownersOf('db')).toEqual(['70001:70001']);
+      expect(await ownersOf('redis')).toEqual(['70002:70002']);
+      expect(await fingerprint(h, 'u4')).toBe(data);
+      expect(readdirSync(path.join(h.customersDir, 'u4', 'secrets')).filter((name) => name.startsWith('user-')).sort()).toEqual(['user-70001-70001', 'user-70002-70002', 'user-70003-70003']);
+      await expectClean(h, 'u4');
+      // The backup from the old numbers: PostgreSQL's by SQL, Redis's files given the volume's owner.
+      const restored = await h.cli(['restore', 'u4', '--from', backupId, '--yes', '--json']);
+      expect(restored.exitCode, restored.why).toBe(0);
+      expect(await ownersOf('redis')).toEqual(['70002:70002']);
+      expect(await fingerprint(h, 'u4')).not.toBe(data);
+      await expectClean(h, 'u4');
+    }, 600_000);
+  });
 });

@@ -10,6 +10,7 @@ import { tempDir } from './temp-dirs.js';
 // PGDATA are dropped (the swap would meet the live ones), and another major version is exit 5.
 
 const staged = '.tenantctl-pitr-abcd-data';
+const wal = '.tenantctl-pitr-abcd-wal';
 
 function volume(stagedMajor: string): string {
   const root = tempDir('tct-physical-stage-');
@@ -20,10 +21,11 @@ function volume(stagedMajor: string): string {
   writeFileSync(path.join(root, staged, 'PG_VERSION'), `${stagedMajor}\n`);
   writeFileSync(path.join(root, staged, 'backup_label'), 'START WAL LOCATION: 0/2000028\n');
   writeFileSync(path.join(root, staged, 'postmaster.pid'), '1\n');
+  mkdirSync(path.join(root, wal));
   return root;
 }
 
-const run = (root: string) => spawnSync('sh', ['-c', `set -eu\n${physicalStartScript}`], { cwd: root, env: { ...process.env, STAGED: staged }, encoding: 'utf8' });
+const run = (root: string) => spawnSync('sh', ['-c', `set -eu\n${physicalStartScript}`], { cwd: root, env: { ...process.env, STAGED: staged, WAL: wal }, encoding: 'utf8' });
 
 describe('the staged physical backup', () => {
   it('drops the .tenantctl-* folders pg_basebackup copied, keeps the cluster', () => {

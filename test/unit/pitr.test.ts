@@ -44,11 +44,11 @@ describe('withWalArchive', () => {
   });
 
   it('starts a non-root postgres service as root again, with what its entrypoint needs to copy its secrets and drop (the archive volume is root\'s)', () => {
-    const nonRoot = compose.replace('    labels: { tenantctl.tenant: acme }', '    labels: { tenantctl.tenant: acme }\n    user: "101:103"\n    cap_drop: [ALL]\n    tmpfs: ["/run/postgresql:uid=101,gid=103,mode=0775,size=1m"]');
+    const nonRoot = compose.replace('    labels: { tenantctl.tenant: acme }', '    labels: { tenantctl.tenant: acme }\n    user: "70001:70001"\n    cap_drop: [ALL]\n    tmpfs: ["/run/postgresql:uid=70001,gid=70001,mode=0775,size=1m"]');
     const db = parse(withWalArchive(nonRoot, 'db', { archiveTimeoutSeconds: 60 })).services.db;
     expect(db.user).toBe('0:0');
     expect(db.cap_add).toEqual(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID']);
-    expect(db.tmpfs).toEqual(['/run/postgresql:uid=101,gid=103,mode=0775,size=1m', '/run/tenantctl:mode=0700,size=64k']);
+    expect(db.tmpfs).toEqual(['/run/postgresql:uid=70001,gid=70001,mode=0775,size=1m', '/run/tenantctl:mode=0700,size=64k']);
     // So it mounts the operator's files, not a copy for uid 101 (which root without DAC_OVERRIDE could not read either way).
     expect(withSecretCopies(withWalArchive(nonRoot.replace('    cap_drop: [ALL]', '    cap_drop: [ALL]\n    secrets: [DB_PASSWORD]') + 'secrets:\n  DB_PASSWORD: { file: ./secrets/DB_PASSWORD }\n', 'db', { archiveTimeoutSeconds: 60 }))).not.toContain('user-101');
   });

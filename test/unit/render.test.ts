@@ -62,12 +62,12 @@ describe('renderTemplate with the shipped template', () => {
       expect(service.cap_add).toBeUndefined();
       expect(service.user).toMatch(/^[1-9]\d*:\d+$/);
     }
-    expect(tree.services.db.user).toBe('101:103');
-    expect(tree.services.redis.user).toBe('100:102');
-    expect(tree.services.app.user).toBe('10001:10001');
+    expect(tree.services.db.user).toBe('70001:70001');
+    expect(tree.services.redis.user).toBe('70002:70002');
+    expect(tree.services.app.user).toBe('70003:70003');
     // What each writes at run time is a tmpfs its uid owns.
-    expect(tree.services.db.tmpfs).toContain('/run/postgresql:uid=101,gid=103,mode=0775,size=1m');
-    expect(tree.services.redis.tmpfs).toContain('/run/tenantctl:uid=100,gid=102,mode=0700,size=64k');
+    expect(tree.services.db.tmpfs).toContain('/run/postgresql:uid=70001,gid=70001,mode=0775,size=1m');
+    expect(tree.services.redis.tmpfs).toContain('/run/tenantctl:uid=70002,gid=70002,mode=0700,size=64k');
   });
 
   it('reports which services have health checks', () => {
