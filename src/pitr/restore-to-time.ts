@@ -22,7 +22,9 @@ import { pitrService } from '../templates/wal-archive.js';
 import { archivingContainer, superuserSql, switchAndWaitArchived } from './archive.js';
 import { recordShipping, shipWal } from './ship.js';
 import { baseBefore, baseFileName } from './base-backup.js';
-import { openPitrRepository, repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, walTags, type PitrRepository } from './repo.js';
+import { openPitrRepository, repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, walTags, type PitrRepository, type SnapshotSummary } from './repo.js';
+import { walForBase, type WalChoice } from './wal-for-base.js';
+import { dropStagedIncarnation } from './incarnation.js';
 import { clearStageScript, dropScript, freeSpaceScript, inDataVolume, parseDfAvailable, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, untarInto, type VolumeWhere } from './volume-steps.js';
 import { applyPasswords } from './passwords.js';
 import { shippingLock } from './ship-lock.js';
@@ -138,6 +140,9 @@ export async function restoreToTime(ctx: Context, input: PitrRestoreInput): Prom
     const repo = await openPitrRepository(ctx);
     const base = await baseBefore(db, source, repo.location.display, time);
     if (!base) throw new TenantctlError('notFound', `no base backup of ${source} completed before ${time.toISOString()} in ${repo.location.display}: tenantctl backup ${source} takes one (a to-time restore can reach only moments after a base backup)`);
+    // A target in another incarnation than the base's, as the batches shipped so far tell: refused
+    // before anything is recorded or made. (The WAL the run ships first is looked at again after it.)
+    walChoice(source, base, await snapshotsTagged(ctx, repo, walTags(source)), time);
     const existing = await registry.get(target);
     let mode: PitrIntent['mode'] = 'in-place';
     if (target !== source) {
@@ -202,6 +207,9 @@ export const physicalStartScript = [
   // pg_basebackup copied tenantctl's own stage and set-aside folders of the PGDATA it read: left in,
   // the swap's move of the stage would meet the live ones ("Directory not empty").
   "find \"$STAGED\" -mindepth 1 -maxdepth 1 -name '.tenantctl-*' -exec rm -rf -- {} +",
+  // Started on the backup's own timeline, it writes again the segment names its cluster went on to
+  // write: a new incarnation (incarnation.ts), made at its first shipment.
+  dropStagedIncarnation,
 ].join('\n');
 
 /** The target tenant's stack as the steps see it. */
@@ -215,7 +223,7 @@ export async function stackOf(ctx: Context, id: string) {
   return { t, state, service, anyRole: piece.user ?? 'postgres', runtime, project: t.record.composeProject };
 }
 
-export async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; startedAt: string; completedAt: string; bytes: number }): Promise<{ walSnapshots: number }> {
+export async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; startedAt: string; completedAt: string; bytes: number; incarnation?: string | null }): Promise<{ walSnapshots: number }> {
   const physical = op.data.physical;
   // A physical restore's steps pause under its own names (restore-physical:<step>).
   const verbName = physical ? 'restore-physical' : 'pitr-restore';
@@ -236,18 +244,27 @@ export async function replaceWithTime(ctx: Context, journal: OperationJournal, o
 }
 
 /** Everything the source committed until now into the repository: the target time's WAL may still be in its archive volume, or not even archived yet. */
-async function shipUntilNow(ctx: Context, repo: PitrRepository, op: Operation<PitrIntent>, src: { anyRole: string }, srcContainer: string, base: { startedAt: string }): Promise<Array<{ id: string; path: string }>> {
+async function shipUntilNow(ctx: Context, repo: PitrRepository, op: Operation<PitrIntent>, src: { anyRole: string }, srcContainer: string, base: { snapshotId: string; startedAt: string; incarnation?: string | null }): Promise<Array<{ id: string; path: string }>> {
   ctx.reporter.step(`shipping the WAL of ${op.data.source} archived until now`);
   // PostgreSQL stops at a target time only on a commit record stamped after it: a quiet tenant has
   // none, and its recovery would end before the target (FATAL). A transaction id taken now commits
   // one, stamped after any target (targets are in the past), into the WAL switched and shipped below.
   await superuserSql(ctx, srcContainer, src.anyRole, 'SELECT pg_current_xact_id()', 'committing a transaction after the target time');
   await switchAndWaitArchived(ctx, srcContainer, src.anyRole);
-  await recordShipping(await ctx.adminDb(), op.data.source, await shipWal(ctx, repo, { tenant: op.data.source, container: srcContainer }));
-  // Every WAL batch shipped since the base began (a minute's slack for the two clocks): the
-  // segments the base needs and those up to the target are among them; later ones are not replayed.
-  const fromMs = Date.parse(base.startedAt) - 60_000;
-  return (await snapshotsTagged(ctx, repo, walTags(op.data.source))).filter((s) => Date.parse(s.time) >= fromMs).map((s) => ({ id: s.id, path: s.paths[0] ?? '/' }));
+  await recordShipping(await ctx.adminDb(), op.data.source, await shipWal(ctx, repo, { tenant: op.data.source, container: srcContainer, anyRole: src.anyRole }));
+  // Every WAL batch of the base's incarnation shipped since the base began (a minute's slack for the
+  // two clocks): the segments the base needs and those up to the target are among them; later ones
+  // are not replayed. Another incarnation's are never extracted (wal-for-base.ts).
+  const choice = walChoice(op.data.source, base, await snapshotsTagged(ctx, repo, walTags(op.data.source)), new Date(op.data.targetTime), ctx.reporter);
+  return choice.use.map((s) => ({ id: s.id, path: s.paths[0] ?? '/' }));
+}
+
+/** walForBase, its refusal thrown (exit 3: no base of the database that ran at the target), what it left out said. */
+export function walChoice(tenant: string, base: { snapshotId: string; startedAt: string; incarnation?: string | null }, batches: readonly SnapshotSummary[], target: Date, reporter?: Context['reporter']): WalChoice {
+  const choice = walForBase({ tenant, base: { snapshotId: base.snapshotId, startedAt: base.startedAt, incarnation: base.incarnation ?? null }, batches, target });
+  if (choice.refuse) throw new TenantctlError('notFound', choice.refuse);
+  if (choice.leftOut > 0) reporter?.info(`left out ${choice.leftOut} WAL batch(es) of ${tenant} shipped after the target by another incarnation of its database (made anew since the base backup)`);
+  return choice;
 }
 
 async function replaceData(
@@ -272,7 +289,7 @@ async function replaceData(
       throw error;
     });
   }
-  else await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime), 'writing the recovery settings');
+  else await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime) + (op.data.mode === 'new' ? `\n${dropStagedIncarnation}` : ''), 'writing the recovery settings');
   await record('staged');
 
   // The database service alone: with it stopped nothing can write to it, and its clients reconnect

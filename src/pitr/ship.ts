@@ -11,10 +11,11 @@ import { batchesInFlight, clearInFlight, decideInFlight, markInFlight, markReshi
 import { holdRepositoryShared } from './repo-hold.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
 import { markConfiguredPruneOwed } from '../repository/prune-interval.js';
+import { ensureIncarnation, incarnationTag } from './incarnation.js';
 
 // Shipping: the archived WAL files of a tenant, from its archive volume into the repository, as one
 // restic snapshot per batch (a tar streamed from `docker exec` into `restic backup --stdin`, tags
-// tenant=<id> kind=wal). A file leaves the volume only after restic has recorded the snapshot that
+// tenant=<id> kind=wal incarnation=<the running cluster's>). A file leaves the volume only after restic has recorded the snapshot that
 // holds it; a run killed in between ships it again next time (at least once: a restore extracts
 // every batch, and a segment shipped twice is the same file twice). Run by the agent's loop every
 // pitr.shipIntervalSeconds, by `backup` and before a to-time restore. Each batch is listed as in
@@ -38,12 +39,19 @@ export interface ShipResult {
   repaired: Array<{ file: string; forgotten: string[]; removed: number; cause: string }>;
 }
 
-export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string }): Promise<ShipResult> {
+/** Where a tenant's archive is: its tenant, its PostgreSQL container, a role to find the superuser by. */
+export interface ShipWhere { tenant: string; container: string; anyRole: string }
+
+export async function shipWal(ctx: Context, repo: PitrRepository, where: ShipWhere): Promise<ShipResult> {
   const snapshots: string[] = [];
   let shipped = 0;
   let newest: { name: string; archivedAt: number } | undefined;
   const db = await ctx.adminDb();
-  const repaired = await settleInFlight(ctx, repo, where);
+  // The running cluster's incarnation (incarnation.ts), asked only when there is something to
+  // settle or ship (an idle tenant costs no more than before), made at its first shipment if it has none.
+  let incarnation: string | undefined;
+  const current = async () => (incarnation ??= await ensureIncarnation(ctx, where.container, where.anyRole));
+  const repaired = await settleInFlight(ctx, repo, where, current);
   for (;;) {
     const files = (await archivedFiles(ctx, where.container)).slice(0, batchLimit);
     // A tenant far behind catches up over several runs, so one run never holds the tenant for long.
@@ -51,14 +59,14 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
     const names = files.map((f) => f.name);
     // Unique per run: a batch left in flight is found by its path alone.
     const file = `wal-${names[0]}-${names.at(-1)}-${randomBytes(3).toString('hex')}.tar`;
-    await markInFlight(db, where.tenant, { file, names, startedAt: new Date(ctx.clock.now()).toISOString() });
+    await markInFlight(db, where.tenant, { file, names, startedAt: new Date(ctx.clock.now()).toISOString(), incarnation: await current() });
     const tar = await dockerPipe(ctx.dockerHost, ['exec', where.container, 'tar', '-C', walArchiveMount, '-cf', '-', '--', ...names], { out: true }, { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, what: 'reading WAL segments from the archive' });
     let summary: { snapshot_id?: string };
     // Held per batch: a prune waiting for the repository waits for one batch at most.
     const release = await holdRepositoryShared(ctx).catch(async (error) => { tar.kill(); await tar.done.catch(ignoreFailure('the killed tar; the hold\'s failure is the cause thrown')); throw error; });
     try {
       summary = await repo.json<{ snapshot_id?: string }>(
-        ['backup', '--stdin', '--stdin-filename', file, ...tagArgs(walTags(where.tenant)), '--host', 'tenantctl'],
+        ['backup', '--stdin', '--stdin-filename', file, ...tagArgs([...walTags(where.tenant), incarnationTag(await current())]), '--host', 'tenantctl'],
         { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdin: tar.stdout },
       );
     } catch (error) {
@@ -87,13 +95,15 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
 }
 
 /** The batches a killed run left in flight, settled (decideInFlight), each forget recorded with its cause. */
-async function settleInFlight(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string }): Promise<ShipResult['repaired']> {
+async function settleInFlight(ctx: Context, repo: PitrRepository, where: ShipWhere, current: () => Promise<string>): Promise<ShipResult['repaired']> {
   const db = await ctx.adminDb();
   const batches = await batchesInFlight(db, where.tenant);
   if (batches.length === 0) return [];
-  const [wal, inVolume] = await Promise.all([snapshotsTagged(ctx, repo, walTags(where.tenant)), archivedFiles(ctx, where.container)]);
+  const [wal, inVolume, incarnation] = await Promise.all([snapshotsTagged(ctx, repo, walTags(where.tenant)), archivedFiles(ctx, where.container), current()]);
   const repaired: ShipResult['repaired'] = [];
-  for (const d of decideInFlight(batches, wal, new Set(inVolume.map((f) => f.name)), ctx.clock.now())) {
+  // A batch of another incarnation (recover brought the list back with the admin database, and the
+  // database was made anew): the files of its names in the volume are the new cluster's, not its own.
+  for (const d of decideInFlight(batches, wal, new Set(inVolume.map((f) => f.name)), ctx.clock.now(), incarnation)) {
     ctx.reporter.info(`WAL of ${where.tenant}: ${d.cause}`);
     if (d.forget.length > 0) {
       await markConfiguredPruneOwed(ctx);
