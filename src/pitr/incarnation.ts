@@ -48,10 +48,10 @@ export async function ensureIncarnation(ctx: Context, container: string, anyRole
   return out;
 }
 
-const noPgdata = 'no-pgdata';
+export const noPgdata = 'no-pgdata';
 
 /** $1: the data directory ('': $PGDATA, if it holds a cluster), $2: the file's name, $3: a new id. */
-const incarnationScript = [
+export const incarnationScript = [
   'd="${1:-${PGDATA:-}}"',
   `if [ -z "$d" ] || [ ! -s "$d/PG_VERSION" ]; then echo ${noPgdata}; exit 0; fi`,
   'f="$d/$2"',

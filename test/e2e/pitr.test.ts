@@ -4,8 +4,12 @@
 // between two writes, in place or `--as` a new tenant (the original untouched); `status --json`
 // shows the archive lag; a to-time restore killed (SIGKILL, SIGINT) at its steps is undone by the
 // next command before 'proven' and finished from it, the tenant's data intact either way; a WAL
-// shipment killed after restic recorded its batch is settled by the next one (forgotten, audited).
-// Shared setup: one admin database, one PITR tenant, one local repository for the whole file.
+// shipment killed after restic recorded its batch is settled by the next one (forgotten, audited);
+// a tenant whose database was made anew (deprovision, provision) is restored to a moment before
+// that from the old database's WAL alone (the new one's segments have the same names), and a target
+// in the new database's life without a base backup of it is refused.
+// Shared setup: one admin database, two PITR tenants (the second set up beside the first), one local
+// repository for the whole file.
 import { execa } from 'execa';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
@@ -18,8 +22,12 @@ import { interrupt, killHard, projectOf, psqlIn } from './journal.js';
 let h: Harness;
 const id = 'pt';
 const copy = 'ptcopy';
+/** The tenant whose database the file makes anew. */
+const anew = 'ptanew';
 /** A moment after row 1 was committed and before row 2 was. */
 let between = '';
+/** For `anew`: a moment between its rows 1 and 2, both written by its first database. */
+let anewBetween = '';
 let repo = '';
 let passwordFile = '';
 
@@ -39,15 +47,29 @@ beforeAll(async () => {
   if (init.exitCode !== 0) throw new Error(init.stderr);
   const p = await h.cli(['provision', id, '--plan', 'enterprise', '--json']);
   if (p.exitCode !== 0) throw new Error(p.why);
-  await psqlIn(h, id, 'CREATE TABLE k (n bigint)');
-  const b = await h.cli(['backup', id, '--json']);
-  if (b.exitCode !== 0) throw new Error(b.why);
-  if (!b.json().pitr?.base?.snapshotId) throw new Error(`backup of a PITR tenant took no base backup: ${b.stdout}`);
-  await psqlIn(h, id, 'INSERT INTO k VALUES (1)');
-  await new Promise((resolve) => setTimeout(resolve, 1100));
-  between = new Date().toISOString();
-  await new Promise((resolve) => setTimeout(resolve, 1100));
-  await psqlIn(h, id, 'INSERT INTO k VALUES (2)');
+  // Each tenant: a base backup, row 1, a moment, row 2. The first provision started the admin
+  // database; the second tenant is set up beside the first (about 40 s instead of 80 s one after the other).
+  const twoRows = async (tenant: string) => {
+    await psqlIn(h, tenant, 'CREATE TABLE k (n bigint)');
+    const b = await h.cli(['backup', tenant, '--json']);
+    if (b.exitCode !== 0) throw new Error(b.why);
+    if (!b.json().pitr?.base?.snapshotId) throw new Error(`backup of a PITR tenant took no base backup: ${b.stdout}`);
+    await psqlIn(h, tenant, 'INSERT INTO k VALUES (1)');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const moment = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await psqlIn(h, tenant, 'INSERT INTO k VALUES (2)');
+    return moment;
+  };
+  [between, anewBetween] = await Promise.all([twoRows(id), (async () => {
+    const q = await h.cli(['provision', anew, '--plan', 'enterprise', '--json']);
+    if (q.exitCode !== 0) throw new Error(q.why);
+    const moment = await twoRows(anew);
+    // Its first database's WAL up to row 2 (a commit after the moment) into the repository before it is made anew.
+    const b = await h.cli(['backup', anew, '--json']);
+    if (b.exitCode !== 0) throw new Error(b.why);
+    return moment;
+  })()]);
 }, 300_000);
 
 afterAll(async () => {
@@ -217,6 +239,62 @@ describe('restore --to-time', () => {
     const s = await h.cli(['status', id, '--json']);
     expect(s.exitCode, s.why).toBe(0);
   }, 180_000);
+});
+
+describe('a tenant whose database was made anew (its incarnation)', () => {
+  const incarnationIn = async (tenant: string) => (await execa('docker', ['exec', await containerOf(projectOf(h, tenant), 'db'), 'cat', '/var/lib/postgresql/data/tenantctl-incarnation'])).stdout.trim();
+  const walOf = async (tenant: string) => (JSON.parse((await restic(['snapshots', '--json', '--tag', `tenant=${tenant},kind=wal`])).stdout) as Array<{ id: string; time: string; paths: string[]; tags: string[] }>)
+    .map((s) => ({ ...s, incarnation: s.tags.find((t) => t.startsWith('incarnation='))?.slice('incarnation='.length) })).sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+  /** The segment names a batch holds, from its path (wal-<first>-<last>-<nonce>.tar). */
+  const rangeOf = (p: string) => /wal-([0-9A-F]{24})[^-]*-([0-9A-F]{24})[^-]*-/.exec(p)?.slice(1, 3) as [string, string] | undefined;
+
+  it('restored to a moment before: exactly the first database\'s rows, from its WAL alone; a moment in the new one\'s life before its first base: exit 3', async () => {
+    const first = await incarnationIn(anew);
+    expect(first).toMatch(/^[0-9a-f]{32}$/);
+    // Its base backups and WAL batches name it (restic tags, the rows).
+    expect((await h.adminQuery('SELECT DISTINCT incarnation FROM admin_pitr_base_backups WHERE customer_id = $1', [anew])).map((r) => r.incarnation)).toEqual([first]);
+    expect(new Set((await walOf(anew)).map((s) => s.incarnation))).toEqual(new Set([first]));
+
+    // Made anew the cheapest way the verbs offer: its volumes removed, new ones made from the image.
+    const d = await h.cli(['deprovision', anew, '--yes']);
+    expect(d.exitCode, d.why).toBe(0);
+    const p = await h.cli(['provision', anew, '--plan', 'enterprise']);
+    expect(p.exitCode, p.why).toBe(0);
+    await psqlIn(h, anew, 'CREATE TABLE k (n bigint); INSERT INTO k VALUES (100)');
+
+    const r = await h.cli(['restore', anew, '--to-time', anewBetween, '--yes', '--json'], { timeoutMs: 240_000 });
+    expect(r.exitCode, r.why).toBe(0);
+    expect(await rows(anew)).toBe('1');
+    // The restore shipped the new database's WAL first, under an incarnation of its own, whose
+    // segment names are the old one's (both start from the image's cluster): a real collision.
+    const wal = await walOf(anew);
+    const second = wal.filter((s) => s.incarnation !== first);
+    expect(second.length, 'the new database\'s WAL was shipped').toBeGreaterThan(0);
+    expect(new Set(second.map((s) => s.incarnation)).size).toBe(1);
+    const [op] = await h.adminQuery("SELECT data FROM admin_operations WHERE customer_id = $1 AND verb = 'pitr-restore' AND state = 'completed' ORDER BY id DESC LIMIT 1", [anew]);
+    const read = (op.data.wal as Array<{ id: string; path: string }>);
+    expect(read.length).toBeGreaterThan(0);
+    expect(read.filter((b) => second.some((s) => s.id === b.id)), 'no batch of the new database was read').toEqual([]);
+    const names = (ranges: Array<[string, string] | undefined>) => ranges.filter((x): x is [string, string] => x !== undefined);
+    const overlap = names(second.map((s) => rangeOf(s.paths[0]!))).some(([a, b]) => names(read.map((x) => rangeOf(x.path))).some(([c, e]) => a <= e && c <= b));
+    expect(overlap, 'the new database shipped segments of names the restore read from the old one').toBe(true);
+    // Restored physically from the first database's base: its history, its incarnation.
+    expect(await incarnationIn(anew)).toBe(first);
+
+    // A moment when the new database ran (its batch was shipped), before any base backup of it
+    // completed: the newest base before it is the first database's, which cannot reach it. Refused
+    // before anything is recorded.
+    const shippedAt = Date.parse(second[0]!.time);
+    const [newBase] = await h.adminQuery('SELECT completed_at FROM admin_pitr_base_backups WHERE customer_id = $1 ORDER BY completed_at DESC LIMIT 1', [anew]);
+    const inNewLife = new Date(shippedAt + 500).toISOString();
+    expect(shippedAt + 500).toBeLessThan((newBase.completed_at as Date).getTime());
+    const operations = (await h.adminQuery('SELECT count(*)::int AS n FROM admin_operations WHERE customer_id = $1', [anew]))[0].n;
+    const refused = await h.cli(['restore', anew, '--to-time', inNewLife, '--yes', '--json']);
+    expect(refused.exitCode, refused.why).toBe(3);
+    expect(refused.json().error.message).toMatch(/made anew/);
+    expect((await h.adminQuery('SELECT count(*)::int AS n FROM admin_operations WHERE customer_id = $1', [anew]))[0].n).toBe(operations);
+    expect(await rows(anew)).toBe('1');
+  }, 300_000);
 });
 
 describe('retention of base backups and WAL (plans.<plan>.pitrRetention)', () => {

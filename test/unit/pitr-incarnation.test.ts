@@ -3,7 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { walForBase } from '../../src/pitr/wal-for-base.js';
 import { decideInFlight, type InFlightBatch } from '../../src/pitr/ship-in-flight.js';
-import { incarnationOf } from '../../src/pitr/incarnation.js';
+import { dropStagedIncarnation, incarnationFile, incarnationOf, incarnationScript, noPgdata } from '../../src/pitr/incarnation.js';
+import { physicalStartScript } from '../../src/pitr/restore-to-time.js';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { tempDir } from './temp-dirs.js';
 
 const A = 'a'.repeat(32);
 const C = 'c'.repeat(32);
@@ -97,5 +102,48 @@ describe('an in-flight WAL batch of an earlier incarnation (brought back by reco
 
   it('an entry written before incarnations is decided as before', () => {
     expect(decideInFlight([entry({ incarnation: undefined })], [snap('s1')], newClusters, now, C)[0]).toMatchObject({ forget: ['s1'], settled: true });
+  });
+});
+
+describe('the incarnation file in the data directory (the script run in the database container)', () => {
+  const run = (dataDir: string, id: string, env: Record<string, string> = {}) =>
+    spawnSync('sh', ['-c', incarnationScript, 'incarnation', dataDir, incarnationFile, id], { env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' });
+
+  it('made once (0600), then read: a later run\'s new id does not replace it; a file without an id is replaced', () => {
+    const dir = tempDir('tct-incarnation-');
+    writeFileSync(path.join(dir, 'PG_VERSION'), '15\n');
+    const made = run(dir, A);
+    expect(made.status, made.stderr).toBe(0);
+    expect(made.stdout.trim()).toBe(A);
+    expect(statSync(path.join(dir, incarnationFile)).mode & 0o777).toBe(0o600);
+    expect(run(dir, C).stdout.trim()).toBe(A);
+    writeFileSync(path.join(dir, incarnationFile), 'a torn wri');
+    expect(run(dir, C).stdout.trim()).toBe(C);
+    expect(existsSync(path.join(dir, `${incarnationFile}.new`))).toBe(false);
+  });
+
+  it('without a directory named, $PGDATA when it holds a cluster; else it says so (the caller asks PostgreSQL)', () => {
+    const dir = tempDir('tct-incarnation-');
+    expect(run('', A, { PGDATA: dir }).stdout.trim()).toBe(noPgdata);
+    writeFileSync(path.join(dir, 'PG_VERSION'), '15\n');
+    expect(run('', A, { PGDATA: dir }).stdout.trim()).toBe(A);
+    expect(readFileSync(path.join(dir, incarnationFile), 'utf8')).toBe(`${A}\n`);
+    expect(run('', A).stdout.trim()).toBe(noPgdata);
+  });
+
+  it('dropped from what a physical restore and a restore --as stage (their history starts there)', () => {
+    const root = tempDir('tct-incarnation-stage-');
+    const staged = '.tenantctl-pitr-abcd-data';
+    mkdirSync(path.join(root, staged), { recursive: true });
+    writeFileSync(path.join(root, staged, 'PG_VERSION'), '15\n');
+    writeFileSync(path.join(root, staged, 'backup_label'), 'START WAL LOCATION: 0/2000028\n');
+    writeFileSync(path.join(root, staged, incarnationFile), `${A}\n`);
+    const r = spawnSync('sh', ['-c', `set -eu\n${physicalStartScript}`], { cwd: root, env: { ...process.env, STAGED: staged }, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(path.join(root, staged, incarnationFile))).toBe(false);
+    expect(existsSync(path.join(root, staged, 'backup_label'))).toBe(true);
+    writeFileSync(path.join(root, staged, incarnationFile), `${A}\n`);
+    expect(spawnSync('sh', ['-c', `set -eu\n${dropStagedIncarnation}`], { cwd: root, env: { ...process.env, STAGED: staged } }).status).toBe(0);
+    expect(existsSync(path.join(root, staged, incarnationFile))).toBe(false);
   });
 });
