@@ -263,7 +263,7 @@ async function shipUntilNow(ctx: Context, repo: PitrRepository, op: Operation<Pi
 export function walChoice(tenant: string, base: { snapshotId: string; startedAt: string; incarnation?: string | null }, batches: readonly SnapshotSummary[], target: Date, reporter?: Context['reporter']): WalChoice {
   const choice = walForBase({ tenant, base: { snapshotId: base.snapshotId, startedAt: base.startedAt, incarnation: base.incarnation ?? null }, batches, target });
   if (choice.refuse) throw new TenantctlError('notFound', choice.refuse);
-  if (choice.leftOut > 0) reporter?.info(`left out ${choice.leftOut} WAL batch(es) of ${tenant} shipped after the target by another incarnation of its database (made anew since the base backup)`);
+  if (choice.leftOut > 0) reporter?.info(`left out ${choice.leftOut} WAL batch(es) of ${tenant} written by another incarnation of its database than the base backup's (the database was made anew; incarnation.ts)`);
   return choice;
 }
 
