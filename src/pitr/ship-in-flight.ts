@@ -24,6 +24,8 @@ export interface InFlightBatch {
    * before incarnations. Files of its names in the volume of another incarnation's cluster are not its.
    */
   incarnation?: string;
+  /** Its files' aside folder in the archive volume (archive.ts asideFolder); unset: the volume's root. */
+  folder?: string;
 }
 
 export interface InFlightDecision {

@@ -23,13 +23,14 @@ export interface WalChoice {
 }
 
 /**
- * `batches`: the tenant's WAL snapshots. Batches without an incarnation (shipped before there were
+ * `live`: the running database's incarnation, when known: a base of another one reaches no further
+ * than its incarnation's last batch. `batches`: the tenant's WAL snapshots. Batches without an incarnation (shipped before there were
  * any, or by an older tenantctl still running) are taken as before. A base recorded before
  * incarnations (null) is taken to be of the first incarnation its batches name after it began: its
  * cluster got one at its next shipment. (When that cluster was made anew before it ever got one, the
  * first named is the new cluster's: such a base replays as before, every batch since it.)
  */
-export function walForBase(input: { tenant: string; base: { snapshotId: string; startedAt: string; incarnation: string | null }; batches: readonly SnapshotSummary[]; target: Date }): WalChoice {
+export function walForBase(input: { tenant: string; base: { snapshotId: string; startedAt: string; incarnation: string | null }; batches: readonly SnapshotSummary[]; target: Date; live?: string }): WalChoice {
   const start = Date.parse(input.base.startedAt);
   const window = input.batches.filter((s) => Date.parse(s.time) >= start - walSlackMs).sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
   const own = input.base.incarnation ?? window.map(incarnationOf).find((i, n) => i !== undefined && Date.parse(window[n]!.time) >= start) ?? null;
@@ -44,6 +45,16 @@ export function walForBase(input: { tenant: string; base: { snapshotId: string; 
     return {
       use: [], incarnation: own, leftOut: others.length,
       refuse: `no base backup of the database ${input.tenant} ran at ${input.target.toISOString()} completed before that moment: its database was made anew after the newest one, ${input.base.snapshotId.slice(0, 8)}${own ? ` (incarnation ${own.slice(0, 8)})` : ''}, began (WAL of incarnation ${incarnationOf(before)!.slice(0, 8)} was shipped at ${before.time}); restore to a moment before it was made anew, or take a base backup (tenantctl backup ${input.tenant}) and restore to moments after it`,
+    };
+  }
+  // The base's incarnation is not the running database's: its WAL ended with its cluster, and its
+  // last batch is the last of it. A target after that batch lies beyond its history (PostgreSQL would
+  // end recovery before the target, and the restore be undone, exit 7).
+  const last = use.filter((s) => incarnationOf(s) !== undefined).at(-1);
+  if (input.live !== undefined && own !== null && own !== input.live && last && Date.parse(last.time) < input.target.getTime()) {
+    return {
+      use: [], incarnation: own, leftOut: others.length,
+      refuse: `no base backup of the database ${input.tenant} ran at ${input.target.toISOString()} completed before that moment: the newest one, ${input.base.snapshotId.slice(0, 8)} (incarnation ${own.slice(0, 8)}), is of a database that is no longer running, whose last WAL was shipped at ${last.time}, and the running one (incarnation ${input.live.slice(0, 8)}) has no base backup before it; restore to a moment before ${last.time}, or take a base backup (tenantctl backup ${input.tenant}) and restore to moments after it`,
     };
   }
   return { use, incarnation: own, leftOut: others.length };

@@ -3,9 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { walForBase } from '../../src/pitr/wal-for-base.js';
 import { decideInFlight, type InFlightBatch } from '../../src/pitr/ship-in-flight.js';
-import { dropStagedIncarnation, incarnationFile, incarnationOf, incarnationScript, noPgdata } from '../../src/pitr/incarnation.js';
+import { dataDirScript, idInFile, incarnationFile, incarnationOf, incarnationScript, noPgdata, stagedIncarnationScript } from '../../src/pitr/incarnation.js';
+import { setAsideScript } from '../../src/pitr/archive-aside.js';
+import { asideFolder } from '../../src/pitr/archive.js';
 import { physicalStartScript } from '../../src/pitr/restore-to-time.js';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tempDir } from './temp-dirs.js';
@@ -65,6 +67,14 @@ describe('the WAL a to-time restore replays on its base', () => {
     expect(ids(walForBase({ tenant: 'acme', base: legacy, batches: [batch('u1', at(1)), batch('u2', at(3))], target: new Date(at(5)) }))).toEqual(['u1', 'u2']);
   });
 
+  it('a base of an incarnation that no longer runs reaches no further than its last batch: a target after it refused (the running one has no base before it)', () => {
+    const old = [batch('a1', at(0, 30), A), batch('a2', at(5), A)];
+    expect(walForBase({ tenant: 'acme', base, batches: old, target: new Date(at(6)), live: C }).refuse).toMatch(/no longer running, whose last WAL was shipped at 2026-12-06T12:05:00.000Z/);
+    expect(ids(walForBase({ tenant: 'acme', base, batches: old, target: new Date(at(4)), live: C }))).toEqual(['a1', 'a2']);
+    // The base's incarnation is the running one: its WAL goes on past its last batch (the restore ships first).
+    expect(walForBase({ tenant: 'acme', base, batches: old, target: new Date(at(6)), live: A }).refuse).toBeUndefined();
+  });
+
   it('the restic tag is read strictly: a malformed incarnation tag counts as none', () => {
     expect(incarnationOf({ tags: [`incarnation=${A}`] })).toBe(A);
     expect(incarnationOf({ tags: ['incarnation=../x'] })).toBeUndefined();
@@ -106,44 +116,105 @@ describe('an in-flight WAL batch of an earlier incarnation (brought back by reco
 });
 
 describe('the incarnation file in the data directory (the script run in the database container)', () => {
-  const run = (dataDir: string, id: string, env: Record<string, string> = {}) =>
-    spawnSync('sh', ['-c', incarnationScript, 'incarnation', dataDir, incarnationFile, id], { env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' });
+  const run = (dataDir: string, id: string) =>
+    spawnSync('sh', ['-c', incarnationScript, 'incarnation', dataDir, incarnationFile, id], { env: { PATH: process.env.PATH! }, encoding: 'utf8', timeout: 10_000 });
+  const cluster = () => { const dir = tempDir('tct-incarnation-'); writeFileSync(path.join(dir, 'PG_VERSION'), '15\n'); return dir; };
 
-  it('made once (0600), then read: a later run\'s new id does not replace it; a file without an id is replaced', () => {
-    const dir = tempDir('tct-incarnation-');
-    writeFileSync(path.join(dir, 'PG_VERSION'), '15\n');
+  it('made once (0600, no temporary file left), then read: a later run\'s new id does not replace it', () => {
+    const dir = cluster();
     const made = run(dir, A);
     expect(made.status, made.stderr).toBe(0);
-    expect(made.stdout.trim()).toBe(A);
+    expect(idInFile(made.stdout)).toBe(A);
     expect(statSync(path.join(dir, incarnationFile)).mode & 0o777).toBe(0o600);
-    expect(run(dir, C).stdout.trim()).toBe(A);
-    writeFileSync(path.join(dir, incarnationFile), 'a torn wri');
-    expect(run(dir, C).stdout.trim()).toBe(C);
-    expect(existsSync(path.join(dir, `${incarnationFile}.new`))).toBe(false);
+    expect(idInFile(run(dir, C).stdout)).toBe(A);
+    expect(readdirSync(dir).sort()).toEqual(['PG_VERSION', incarnationFile]);
   });
 
-  it('without a directory named, $PGDATA when it holds a cluster; else it says so (the caller asks PostgreSQL)', () => {
+  it('a file that does not hold exactly one id is never replaced: what it holds is read back, and refused', () => {
+    const dir = cluster();
+    for (const held of ['a torn wri', '', `${A}\n${C}\n`, `${A}x`]) {
+      writeFileSync(path.join(dir, incarnationFile), held);
+      const r = run(dir, C);
+      expect(r.status, r.stderr).toBe(0);
+      expect(idInFile(r.stdout)).toBeUndefined();
+      expect(readFileSync(path.join(dir, incarnationFile), 'utf8')).toBe(held);
+    }
+    // At most 64 bytes are read, however large the file.
+    writeFileSync(path.join(dir, incarnationFile), 'f'.repeat(100_000));
+    expect(run(dir, C).stdout.length).toBe(64);
+  });
+
+  it('a symbolic link (the tenant\'s superuser owns PGDATA) or a FIFO is refused (exit 3), not followed nor waited on', () => {
+    const dir = cluster();
+    const elsewhere = path.join(tempDir('tct-incarnation-other-'), 'victim');
+    writeFileSync(elsewhere, 'keep\n');
+    symlinkSync(elsewhere, path.join(dir, incarnationFile));
+    const r = run(dir, C);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/symbolic link/);
+    expect(readFileSync(elsewhere, 'utf8')).toBe('keep\n');
+    const fifoDir = cluster();
+    expect(spawnSync('mkfifo', [path.join(fifoDir, incarnationFile)]).status).toBe(0);
+    const f = run(fifoDir, C);
+    expect(f.status).toBe(3);
+    expect(f.stderr).toMatch(/not a regular file/);
+  });
+
+  it('the data directory and its owner: the one named, or $PGDATA when it holds a cluster; else it says so (the caller asks PostgreSQL)', () => {
     const dir = tempDir('tct-incarnation-');
-    expect(run('', A, { PGDATA: dir }).stdout.trim()).toBe(noPgdata);
+    const where = (named: string, env: Record<string, string> = {}) => spawnSync('sh', ['-c', dataDirScript, 'incarnation', named], { env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' }).stdout.trim();
+    expect(where('', { PGDATA: dir })).toBe(noPgdata);
     writeFileSync(path.join(dir, 'PG_VERSION'), '15\n');
-    expect(run('', A, { PGDATA: dir }).stdout.trim()).toBe(A);
-    expect(readFileSync(path.join(dir, incarnationFile), 'utf8')).toBe(`${A}\n`);
-    expect(run('', A).stdout.trim()).toBe(noPgdata);
+    const owner = `${statSync(dir).uid}:${statSync(dir).gid}`;
+    expect(where('', { PGDATA: dir })).toBe(`${owner} ${dir}`);
+    expect(where(dir)).toBe(`${owner} ${dir}`);
+    expect(where('')).toBe(noPgdata);
   });
 
-  it('dropped from what a physical restore and a restore --as stage (their history starts there)', () => {
+  it('a staged cluster: in place it keeps its base\'s id; a physical restore and --as get the new one; a link or garbage is replaced', () => {
     const root = tempDir('tct-incarnation-stage-');
     const staged = '.tenantctl-pitr-abcd-data';
     mkdirSync(path.join(root, staged), { recursive: true });
     writeFileSync(path.join(root, staged, 'PG_VERSION'), '15\n');
     writeFileSync(path.join(root, staged, 'backup_label'), 'START WAL LOCATION: 0/2000028\n');
-    writeFileSync(path.join(root, staged, incarnationFile), `${A}\n`);
-    const r = spawnSync('sh', ['-c', `set -eu\n${physicalStartScript}`], { cwd: root, env: { ...process.env, STAGED: staged }, encoding: 'utf8' });
+    const file = path.join(root, staged, incarnationFile);
+    const stage = (script: string) => spawnSync('sh', ['-c', `set -eu\n${script}`], { cwd: root, env: { ...process.env, STAGED: staged }, encoding: 'utf8' });
+    writeFileSync(file, `${A}\n`);
+    const r = stage(physicalStartScript);
     expect(r.status, r.stderr).toBe(0);
-    expect(existsSync(path.join(root, staged, incarnationFile))).toBe(false);
     expect(existsSync(path.join(root, staged, 'backup_label'))).toBe(true);
-    writeFileSync(path.join(root, staged, incarnationFile), `${A}\n`);
-    expect(spawnSync('sh', ['-c', `set -eu\n${dropStagedIncarnation}`], { cwd: root, env: { ...process.env, STAGED: staged } }).status).toBe(0);
-    expect(existsSync(path.join(root, staged, incarnationFile))).toBe(false);
+    expect(stage(stagedIncarnationScript(C, true)).stdout.trim()).toBe(A);
+    expect(readFileSync(file, 'utf8')).toBe(`${A}\n`);
+    expect(stage(stagedIncarnationScript(C, false)).stdout.trim()).toBe(C);
+    expect(readFileSync(file, 'utf8')).toBe(`${C}\n`);
+    writeFileSync(file, 'garbage');
+    expect(stage(stagedIncarnationScript(A, true)).stdout.trim()).toBe(A);
+    const victim = path.join(root, 'victim');
+    writeFileSync(victim, 'keep');
+    spawnSync('rm', ['-f', file]);
+    symlinkSync(victim, file);
+    expect(stage(stagedIncarnationScript(C, true)).stdout.trim()).toBe(C);
+    expect(lstatSync(file).isSymbolicLink()).toBe(false);
+    expect(readFileSync(victim, 'utf8')).toBe('keep');
+  });
+});
+
+describe('WAL a stopped cluster archived, set aside under its incarnation (archive-aside.ts)', () => {
+  it('the root\'s files into .tenantctl-<id> (kept beside an earlier set-aside), copies in progress dropped; nothing to move makes no folder', () => {
+    const root = tempDir('tct-archive-aside-');
+    const set = (id: string) => spawnSync('sh', ['-c', `set -eu\n${setAsideScript(id)}`], { cwd: root, encoding: 'utf8' });
+    expect(set(A).status).toBe(0);
+    expect(readdirSync(root)).toEqual([]);
+    writeFileSync(path.join(root, '000000010000000000000003'), 'y3');
+    writeFileSync(path.join(root, '000000010000000000000004.part'), 'y4');
+    mkdirSync(path.join(root, asideFolder(C)));
+    writeFileSync(path.join(root, asideFolder(C), '000000010000000000000003'), 'c3');
+    const r = set(A);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readdirSync(root).sort()).toEqual([asideFolder(A), asideFolder(C)].sort());
+    expect(readdirSync(path.join(root, asideFolder(A)))).toEqual(['000000010000000000000003']);
+    expect(readFileSync(path.join(root, asideFolder(C), '000000010000000000000003'), 'utf8')).toBe('c3');
+    expect(statSync(path.join(root, asideFolder(A))).mode & 0o777).toBe(0o700);
+    expect(() => asideFolder('../x')).toThrow(/not an incarnation id/);
   });
 });
