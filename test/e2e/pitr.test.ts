@@ -31,12 +31,18 @@ let anewBetween = '';
 let repo = '';
 let passwordFile = '';
 
+/** The incarnation id in the tenant's data directory (src/pitr/incarnation.ts). */
+const incarnationIn = async (tenant: string) => (await execa('docker', ['exec', await containerOf(projectOf(h, tenant), 'db'), 'cat', '/var/lib/postgresql/data/tenantctl-incarnation'])).stdout.trim();
 const rows = async (tenant: string) => psqlIn(h, tenant, "SELECT coalesce(string_agg(n::text, ',' ORDER BY n), '') FROM k");
 const restic = (args: string[]) => execa('restic', args, { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000, reject: false });
 
 beforeAll(async () => {
   // Ports of its own: a tenant stopped by a test must find its ports free again when other files' tenants run beside it.
-  h = await createHarness('pitr', { TENANTCTL_HEALTH_DEADLINE: '120', TENANTCTL_APP_PORTS: '23600-23619', TENANTCTL_DB_PORTS: '23620-23639', TENANTCTL_REDIS_PORTS: '23640-23659' });
+  // A run given ranges (the brief's lanes) takes those instead.
+  h = await createHarness('pitr', {
+    TENANTCTL_HEALTH_DEADLINE: '120',
+    TENANTCTL_APP_PORTS: process.env.TENANTCTL_APP_PORTS || '23600-23619', TENANTCTL_DB_PORTS: process.env.TENANTCTL_DB_PORTS || '23620-23639', TENANTCTL_REDIS_PORTS: process.env.TENANTCTL_REDIS_PORTS || '23640-23659',
+  });
   repo = path.join(h.dir, 'repo');
   passwordFile = path.join(h.dir, 'repo-password');
   writeFileSync(passwordFile, 'correct horse battery staple pitr\n', { mode: 0o600 });
@@ -184,6 +190,9 @@ describe('restore --to-time', () => {
     expect(r.json()).toMatchObject({ id: copy, source: id, mode: 'new' });
     expect(await rows(copy)).toBe('1');
     expect(await rows(id)).toBe('1,2');
+    // Its history starts here: an incarnation of its own, not its source's.
+    expect(await incarnationIn(copy)).toMatch(/^[0-9a-f]{32}$/);
+    expect(await incarnationIn(copy)).not.toBe(await incarnationIn(id));
     // The recovery settings were reset once it promoted: a later restart does not recover again.
     expect((await execa('docker', ['exec', await containerOf(projectOf(h, copy), 'db'), 'psql', '-X', '-A', '-t', '-U', 'tenant_owner', '-d', 'tenant', '-c', 'SHOW restore_command'])).stdout.trim()).toBe('');
     const d = await h.cli(['deprovision', copy, '--yes']);
@@ -193,9 +202,9 @@ describe('restore --to-time', () => {
   // Within the file's time budget, one kill per stage of the data: before anything was stopped
   // (the stage removed), the live data set aside (put back), the restored server started (what it
   // held kept aside), and SIGKILL at 'proven' below (finished); SIGKILL and SIGINT each on both
-  // sides of the swap. TENANTCTL_E2E_PITR_ALL=1 kills every step with both signals (16 kills,
+  // sides of the swap. TENANTCTL_E2E_PITR_ALL=1 kills every step with both signals (18 kills; 16 took
   // 11.4 minutes on the shared 2-core host: run it before changing the verb).
-  const every = ['begun', 'shipped', 'staged', 'stopped', 'swapped', 'starting', 'started', 'promoted'];
+  const every = ['begun', 'shipped', 'staged', 'stopped', 'archive-set-aside', 'swapped', 'starting', 'started', 'promoted'];
   const kills: Array<[string, 'SIGKILL' | 'SIGINT']> = process.env.TENANTCTL_E2E_PITR_ALL === '1'
     ? every.flatMap((step) => [[step, 'SIGKILL'], [step, 'SIGINT']] as Array<[string, 'SIGKILL' | 'SIGINT']>)
     : [['staged', 'SIGINT'], ['swapped', 'SIGKILL'], ['started', 'SIGINT']];
@@ -243,7 +252,6 @@ describe('restore --to-time', () => {
 });
 
 describe('a tenant whose database was made anew (its incarnation)', () => {
-  const incarnationIn = async (tenant: string) => (await execa('docker', ['exec', await containerOf(projectOf(h, tenant), 'db'), 'cat', '/var/lib/postgresql/data/tenantctl-incarnation'])).stdout.trim();
   const walOf = async (tenant: string) => (JSON.parse((await restic(['snapshots', '--json', '--tag', `tenant=${tenant},kind=wal`])).stdout) as Array<{ id: string; time: string; paths: string[]; tags: string[] }>)
     .map((s) => ({ ...s, incarnation: s.tags.find((t) => t.startsWith('incarnation='))?.slice('incarnation='.length) })).sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
   /** The segments a batch holds, from its path (wal-<first>-<last>-<nonce>.tar): their names on timeline 1. */
@@ -272,8 +280,21 @@ describe('a tenant whose database was made anew (its incarnation)', () => {
     // the names the old base replays: extracted together, they would take the old ones' place.
     await psqlIn(h, anew, 'CREATE TABLE k (n bigint); INSERT INTO k VALUES (100); INSERT INTO k SELECT generate_series(1000, 100000)');
 
-    const r = await h.cli(['restore', anew, '--to-time', anewBetween, '--yes', '--json'], { timeoutMs: 240_000 });
-    expect(r.exitCode, r.why).toBe(0);
+    // Paused once the live (new) database's WAL was shipped: it writes on and closes a segment,
+    // archived before it is stopped. Those files are its own (set aside and shipped under its
+    // incarnation), not the restored one's: tagged with the old incarnation, their names would
+    // overwrite the old database's own segments in every later restore.
+    const paused = await startPausedAt(h, ['restore', anew, '--to-time', anewBetween, '--yes', '--json'], 'pitr-restore:shipped');
+    const live = await containerOf(projectOf(h, anew), 'db');
+    await psqlIn(h, anew, 'INSERT INTO k SELECT generate_series(200000, 230000)');
+    await execa('docker', ['exec', live, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '/run/postgresql', '-U', 'postgres', '-d', 'postgres', '-c', 'SELECT pg_switch_wal()']);
+    for (let i = 0; !(await execa('docker', ['exec', live, 'find', '/archive', '-maxdepth', '1', '-type', 'f', '-name', '0*', '!', '-name', '*.part'])).stdout.trim(); i++) {
+      if (i > 100) throw new Error('the live database archived nothing after pg_switch_wal');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    paused.resume();
+    const r = await paused.child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(await rows(anew)).toBe('1');
     // The restore shipped the new database's WAL first, under an incarnation of its own, whose
     // segment names are the old one's (both start from the image's cluster): a real collision.
@@ -305,7 +326,16 @@ describe('a tenant whose database was made anew (its incarnation)', () => {
     expect(refused.json().error.message).toMatch(/made anew/);
     expect((await h.adminQuery('SELECT count(*)::int AS n FROM admin_operations WHERE customer_id = $1', [anew]))[0].n).toBe(operations);
     expect(await rows(anew)).toBe('1');
-  }, 300_000);
+
+    // The old database's history is whole: the same moment again, --as a new tenant, from its WAL.
+    const again = `${anew}2`;
+    const r2 = await h.cli(['restore', anew, '--to-time', anewBetween, '--as', again, '--json'], { timeoutMs: 240_000 });
+    expect(r2.exitCode, r2.why).toBe(0);
+    expect(await rows(again)).toBe('1');
+    expect(await incarnationIn(again)).not.toBe(first);
+    const d2 = await h.cli(['deprovision', again, '--yes']);
+    expect(d2.exitCode, d2.why).toBe(0);
+  }, 420_000);
 });
 
 describe('retention of base backups and WAL (plans.<plan>.pitrRetention)', () => {
