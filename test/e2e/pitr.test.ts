@@ -56,11 +56,12 @@ beforeAll(async () => {
   // Each tenant: a base backup, row 1, a moment, row 2. The first provision started the admin
   // database; the second tenant (a provision and two backups) is set up beside the first: the
   // setup took 64 s instead of 26 s with the first alone (2-core host, 2026-12-06).
-  const twoRows = async (tenant: string) => {
+  const twoRows = async (tenant: string, filler = '') => {
     await psqlIn(h, tenant, 'CREATE TABLE k (n bigint)');
     const b = await h.cli(['backup', tenant, '--json']);
     if (b.exitCode !== 0) throw new Error(b.why);
     if (!b.json().pitr?.base?.snapshotId) throw new Error(`backup of a PITR tenant took no base backup: ${b.stdout}`);
+    if (filler) await psqlIn(h, tenant, filler);
     await psqlIn(h, tenant, 'INSERT INTO k VALUES (1)');
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const moment = new Date().toISOString();
@@ -71,7 +72,9 @@ beforeAll(async () => {
   [between, anewBetween] = await Promise.all([twoRows(id), (async () => {
     const q = await h.cli(['provision', anew, '--plan', 'enterprise', '--json']);
     if (q.exitCode !== 0) throw new Error(q.why);
-    const moment = await twoRows(anew);
+    // Some 15 MB of WAL between its base and row 1: the segments its restores replay reach past the
+    // names the made-anew database writes (below), including those it archives while a restore pauses.
+    const moment = await twoRows(anew, 'CREATE TABLE filler (n bigint); INSERT INTO filler SELECT generate_series(1, 250000)');
     // Its first database's WAL up to row 2 (a commit after the moment) into the repository before it is made anew.
     const b = await h.cli(['backup', anew, '--json']);
     if (b.exitCode !== 0) throw new Error(b.why);
