@@ -49,11 +49,11 @@ export async function requireRunning(host: DockerHost, project: string, service:
 /** `docker exec` of a short command; its stdout, or a docker error with the command's own last error line. */
 export async function execIn(
   host: DockerHost, container: string, argv: string[],
-  { env = {}, timeoutMs = dockerQueryTimeoutMs, signal, what }: { env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; what: string },
+  { env = {}, timeoutMs = dockerQueryTimeoutMs, signal, what, user }: { env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; what: string; user?: string },
 ): Promise<string> {
   // Values travel in the docker CLI's environment (`-e NAME`), never on its command line.
   const envArgs = Object.keys(env).flatMap((name) => ['-e', name]);
-  const result = await host.run(['docker', 'exec', ...envArgs, container, ...argv], { env, timeoutMs, signal });
+  const result = await host.run(['docker', 'exec', ...envArgs, ...(user ? ['-u', user] : []), container, ...argv], { env, timeoutMs, signal });
   if (result.cancelled) throw new TenantctlError('interrupted', `${what} was cancelled`);
   if (result.timedOut) throw new TenantctlError('docker', `${what} did not finish within ${Math.round(timeoutMs / 1000)} s`);
   if (result.exitCode !== 0) throw new TenantctlError('docker', `${what} failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail) || result.stdout.trim().slice(0, 300)}`);

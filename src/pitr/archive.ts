@@ -18,19 +18,46 @@ export interface ArchivedFile {
 /** WAL segments, timeline history and backup history files: what PostgreSQL archives. */
 const archivedName = /^[0-9A-F]{8}(?:[0-9A-F]{16}(?:\.[0-9A-F]{8}\.backup|\.partial)?|\.history)$/;
 
-/** The archived files in name order (within a timeline, WAL order). Names that PostgreSQL would not write are ignored. */
-export async function archivedFiles(ctx: Context, container: string): Promise<ArchivedFile[]> {
-  const out = await execIn(ctx.dockerHost, container, ['find', walArchiveMount, '-maxdepth', '1', '-type', 'f', '!', '-name', '*.part', '-printf', '%f %T@\\n'], { signal: ctx.signal, what: 'listing the WAL archive' });
+/**
+ * A folder of the archive volume holding files another cluster than the running one archived, set
+ * aside by a to-time restore (restore-to-time.ts) when its cluster stopped: named after that cluster's
+ * incarnation, so they ship under their own tag, never the running cluster's (their names may be the
+ * same as its own segments'). '' is the volume's root, where the running cluster archives.
+ */
+export const asideFolder = (incarnation: string) => {
+  if (!/^[0-9a-f]{32}$/.test(incarnation)) throw new TenantctlError('internal', `not an incarnation id: ${JSON.stringify(incarnation.slice(0, 80))}`);
+  return `.tenantctl-${incarnation}`;
+};
+const asidePattern = /^\.tenantctl-([0-9a-f]{32})$/;
+const dirOf = (folder: string) => {
+  if (folder && !asidePattern.test(folder)) throw new TenantctlError('internal', `not an aside folder of the WAL archive: ${JSON.stringify(folder.slice(0, 80))}`);
+  return folder ? `${walArchiveMount}/${folder}` : walArchiveMount;
+};
+
+/** The incarnations whose files wait set aside in the archive volume. */
+export async function asideIncarnations(ctx: Context, container: string): Promise<string[]> {
+  const out = await execIn(ctx.dockerHost, container, ['find', walArchiveMount, '-mindepth', '1', '-maxdepth', '1', '-type', 'd', '-name', '.tenantctl-*', '-printf', '%f\\n'], { signal: ctx.signal, what: 'listing the WAL archive' });
+  return out.split('\n').map((l) => asidePattern.exec(l.trim())?.[1]).filter((id): id is string => id !== undefined).sort();
+}
+
+/** An emptied aside folder removed (one still holding something stays: rmdir refuses). */
+export async function removeAsideFolder(ctx: Context, container: string, incarnation: string): Promise<void> {
+  await execIn(ctx.dockerHost, container, ['rmdir', '--', dirOf(asideFolder(incarnation))], { signal: ctx.signal, what: 'removing an emptied aside folder of the WAL archive' });
+}
+
+/** The archived files in name order (within a timeline, WAL order). Names that PostgreSQL would not write are ignored. `folder`: an aside folder, '' the root. */
+export async function archivedFiles(ctx: Context, container: string, folder = ''): Promise<ArchivedFile[]> {
+  const out = await execIn(ctx.dockerHost, container, ['find', dirOf(folder), '-maxdepth', '1', '-type', 'f', '!', '-name', '*.part', '-printf', '%f %T@\\n'], { signal: ctx.signal, what: 'listing the WAL archive' });
   return out.split('\n').map((line) => line.trim().split(' ')).filter(([name, at]) => name && at && archivedName.test(name))
     .map(([name, at]) => ({ name: name!, archivedAt: Math.round(Number(at) * 1000) }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Removes shipped files from the archive (only once the repository holds them). */
-export async function removeArchived(ctx: Context, container: string, names: readonly string[]): Promise<void> {
+export async function removeArchived(ctx: Context, container: string, names: readonly string[], folder = ''): Promise<void> {
   if (names.length === 0) return;
   for (const name of names) if (!archivedName.test(name)) throw new TenantctlError('internal', `refusing to remove ${JSON.stringify(name)} from the WAL archive`);
-  await execIn(ctx.dockerHost, container, ['rm', '-f', '--', ...names.map((n) => `${walArchiveMount}/${n}`)], { signal: ctx.signal, what: 'removing shipped WAL segments' });
+  await execIn(ctx.dockerHost, container, ['rm', '-f', '--', ...names.map((n) => `${dirOf(folder)}/${n}`)], { signal: ctx.signal, what: 'removing shipped WAL segments' });
 }
 
 /** The tenant's running PostgreSQL container that has the archive volume mounted, or a conflict. */

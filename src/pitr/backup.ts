@@ -14,6 +14,7 @@ import { holdRepositoryShared } from './repo-hold.js';
 import { baseTags, openPitrRepository, snapshotsTagged, type PitrRepository } from './repo.js';
 import { prunePitr, pitrRetentionOf, type PitrPruneResult } from './retention.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
+import { ensureIncarnation } from './incarnation.js';
 
 // What `backup` does for a tenant whose plan has point-in-time recovery, after its usual backup:
 // a physical base backup into the repository, then the current segment closed, archived and
@@ -49,8 +50,10 @@ export async function pitrBaseBackup(ctx: Context, id: string): Promise<PitrBack
   try {
     const where = await archiveOf(ctx, id);
     ctx.reporter.step(`taking a physical base backup of ${id} into ${repo.location.display} (point-in-time recovery)`);
+    // The cluster's incarnation, made now if it has none: the base copies the file, and its row and tag name it.
+    const incarnation = await ensureIncarnation(ctx, where.container, where.anyRole);
     const held = await holdRepositoryShared(ctx);
-    const base = await takeBaseBackup(ctx, repo, where).finally(held);
+    const base = await takeBaseBackup(ctx, repo, where, incarnation).finally(held);
     // restic 0.14's summary names the snapshot by its 8-hex short id: the row records the full one.
     base.snapshotId = await fullBaseId(ctx, repo, id, base.snapshotId);
     await switchAndWaitArchived(ctx, where.container, where.anyRole);

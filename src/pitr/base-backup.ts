@@ -6,10 +6,11 @@ import { superuserSql } from './archive.js';
 import { dockerPipe } from './docker-pipe.js';
 import { baseTags, repoTransferTimeoutMs, tagArgs, type PitrRepository } from './repo.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
+import { incarnationTag } from './incarnation.js';
 
 // A PITR base backup: the tenant's whole PostgreSQL cluster, physically (pg_basebackup -Ft -X none,
 // run in its own container over the local socket as the superuser), streamed as one tar straight
-// into the repository (`restic backup --stdin`, tags tenant=<id> kind=pitr-base). The logical dump
+// into the repository (`restic backup --stdin`, tags tenant=<id> kind=pitr-base incarnation=<id>). The logical dump
 // `backup` makes cannot replay WAL; this can. -X none: the WAL the backup needs is archived like all
 // the rest (pg_basebackup waits for it) and shipped after it. Recorded in admin_pitr_base_backups
 // (once that WAL is shipped) with when it completed: a to-time restore starts from the newest base completed before its target.
@@ -21,9 +22,11 @@ export interface BaseBackupResult {
   startedAt: string;
   completedAt: string;
   bytes: number;
+  /** The cluster's incarnation (incarnation.ts): null in rows recorded before migration 037. */
+  incarnation: string | null;
 }
 
-export async function takeBaseBackup(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string; anyRole: string }): Promise<BaseBackupResult> {
+export async function takeBaseBackup(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string; anyRole: string }, incarnation: string): Promise<BaseBackupResult> {
   await warnOfSetAsideCopies(ctx, where);
   const startedAt = new Date(ctx.clock.now()).toISOString();
   const superuser = await postgresSuperuser(ctx.dockerHost, where.container, where.anyRole, ctx.signal);
@@ -31,7 +34,7 @@ export async function takeBaseBackup(ctx: Context, repo: PitrRepository, where: 
     { out: true }, { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, what: `pg_basebackup of ${where.tenant}` });
   let summary: { snapshot_id?: string; total_bytes_processed?: number };
   try {
-    summary = await repo.json(['backup', '--stdin', '--stdin-filename', baseFileName, ...tagArgs(baseTags(where.tenant)), '--host', 'tenantctl'],
+    summary = await repo.json(['backup', '--stdin', '--stdin-filename', baseFileName, ...tagArgs([...baseTags(where.tenant), incarnationTag(incarnation)]), '--host', 'tenantctl'],
       { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdin: base.stdout });
   } catch (error) {
     base.kill();
@@ -40,7 +43,7 @@ export async function takeBaseBackup(ctx: Context, repo: PitrRepository, where: 
   }
   await base.done;
   const completedAt = new Date(ctx.clock.now()).toISOString();
-  return { snapshotId: snapshotIdOf(summary), startedAt, completedAt, bytes: Math.round(summary.total_bytes_processed ?? 0) };
+  return { snapshotId: snapshotIdOf(summary), startedAt, completedAt, bytes: Math.round(summary.total_bytes_processed ?? 0), incarnation };
 }
 
 /** The snapshot restic's summary names; a summary without one is a failure, never a row with ''. */
@@ -56,8 +59,8 @@ export function snapshotIdOf(summary: { snapshot_id?: unknown }): string {
  */
 export async function recordBase(db: AdminDb, repository: string, tenant: string, base: BaseBackupResult): Promise<void> {
   await db.pool.query(
-    'INSERT INTO admin_pitr_base_backups (snapshot_id, customer_id, repository, started_at, completed_at, bytes) VALUES ($1, $2, $3, $4, $5, $6)',
-    [base.snapshotId, tenant, repository, base.startedAt, base.completedAt, base.bytes],
+    'INSERT INTO admin_pitr_base_backups (snapshot_id, customer_id, repository, started_at, completed_at, bytes, incarnation) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    [base.snapshotId, tenant, repository, base.startedAt, base.completedAt, base.bytes, base.incarnation],
   ).catch(db.unreachable);
 }
 
@@ -83,5 +86,5 @@ export async function baseBefore(db: AdminDb, tenant: string, repository: string
     [tenant, repository, time],
   ).catch(db.unreachable);
   const r = rows[0];
-  return r ? { snapshotId: r.snapshot_id, startedAt: (r.started_at as Date).toISOString(), completedAt: (r.completed_at as Date).toISOString(), bytes: Number(r.bytes) } : undefined;
+  return r ? { snapshotId: r.snapshot_id, startedAt: (r.started_at as Date).toISOString(), completedAt: (r.completed_at as Date).toISOString(), bytes: Number(r.bytes), incarnation: r.incarnation ?? null } : undefined;
 }

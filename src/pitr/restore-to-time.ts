@@ -18,11 +18,14 @@ import { startStack, stopClients } from '../backups/restore-data.js';
 import { requireRunning, stackContainer } from '../backups/containers.js';
 import { composeStopTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
-import { pitrService } from '../templates/wal-archive.js';
 import { archivingContainer, superuserSql, switchAndWaitArchived } from './archive.js';
 import { recordShipping, shipWal } from './ship.js';
 import { baseBefore, baseFileName } from './base-backup.js';
-import { openPitrRepository, repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, walTags, type PitrRepository } from './repo.js';
+import { openPitrRepository, repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, walTags, type PitrRepository, type SnapshotSummary } from './repo.js';
+import { walForBase, type WalChoice } from './wal-for-base.js';
+import { ensureIncarnation, stagedIncarnationScript } from './incarnation.js';
+import { setAsideArchive } from './archive-aside.js';
+import { pitrService, walArchiveMount } from '../templates/wal-archive.js';
 import { clearStageScript, dropScript, freeSpaceScript, inDataVolume, ownStagedScript, parseDfAvailable, stagingShortfall, putBackScript, recoverySettingsScript, swapScript, untarInto, type VolumeWhere } from './volume-steps.js';
 import { applyPasswords } from './passwords.js';
 import { refusalOf, stagedDataGuardScript, walTarExtractScript } from './staged-data-guard.js';
@@ -76,6 +79,12 @@ export interface PitrIntent {
    * swapped in by these same steps, with no WAL shipped or replayed (targetTime is the backup's time).
    */
   physical?: PhysicalSource;
+  /**
+   * The WAL archive volume (pitr plans) and the incarnations of the two clusters that archive into it:
+   * the live one's (recorded at 'shipped'), the staged one's ('staged'). Once a cluster is stopped,
+   * what it archived is set aside under its own id (archive-aside.ts), never shipped as the other's.
+   */
+  archive?: { volume: string; live: string; restored?: string };
   /** The physical backup read (physical.backup again): at the top, where backupsInUse looks, so retention never prunes it mid-restore. */
   backup?: string;
   /**
@@ -153,6 +162,10 @@ export async function restoreToTime(ctx: Context, input: PitrRestoreInput): Prom
     const repo = await openPitrRepository(ctx);
     const base = await baseBefore(db, source, repo.location.display, time);
     if (!base) throw new TenantctlError('notFound', `no base backup of ${source} completed before ${time.toISOString()} in ${repo.location.display}: tenantctl backup ${source} takes one (a to-time restore can reach only moments after a base backup)`);
+    // A target in another incarnation than the base's, as the batches shipped so far tell: refused
+    // before anything is recorded or made. (The WAL the run ships first is looked at again after it.)
+    const live = await liveIncarnation(ctx, source);
+    walChoice(source, base, await snapshotsTagged(ctx, repo, walTags(source)), time, undefined, live);
     const existing = await registry.get(target);
     let mode: PitrIntent['mode'] = 'in-place';
     if (target !== source) {
@@ -219,6 +232,8 @@ export const physicalStartScript = [
   "find \"$STAGED\" -mindepth 1 -maxdepth 1 -name '.tenantctl-*' -exec rm -rf -- {} +",
   // A backup from before the tenant's service uid changed holds the old owner's files.
   ownStagedScript,
+  // Started on the backup's own timeline, it writes again the segment names its cluster went on to
+  // write: a new incarnation (incarnation.ts), written by stagedIncarnationScript after this.
 ].join('\n');
 
 /** The target tenant's stack as the steps see it. */
@@ -232,7 +247,7 @@ export async function stackOf(ctx: Context, id: string) {
   return { t, state, service, anyRole: piece.user ?? 'postgres', runtime, project: t.record.composeProject };
 }
 
-export async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; startedAt: string; completedAt: string; bytes: number }): Promise<{ walSnapshots: number }> {
+export async function replaceWithTime(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; startedAt: string; completedAt: string; bytes: number; incarnation?: string | null }): Promise<{ walSnapshots: number }> {
   const physical = op.data.physical;
   // A physical restore's steps pause under its own names (restore-physical:<step>).
   const verbName = physical ? 'restore-physical' : 'pitr-restore';
@@ -253,24 +268,40 @@ export async function replaceWithTime(ctx: Context, journal: OperationJournal, o
   return replaceData(ctx, record, op, repo, base, { dst, container, dataDir, wal });
 }
 
+/** The source's running database's incarnation (read, or made when it has none, as a shipment would), for the refusal before anything is recorded. */
+async function liveIncarnation(ctx: Context, source: string): Promise<string | undefined> {
+  const s = await stackOf(ctx, source);
+  const c = await archivingContainer(ctx, s.project, s.service, source);
+  return ensureIncarnation(ctx, c.id, s.anyRole);
+}
+
 /** Everything the source committed until now into the repository: the target time's WAL may still be in its archive volume, or not even archived yet. */
-async function shipUntilNow(ctx: Context, repo: PitrRepository, op: Operation<PitrIntent>, src: { anyRole: string }, srcContainer: string, base: { startedAt: string }): Promise<Array<{ id: string; path: string }>> {
+async function shipUntilNow(ctx: Context, repo: PitrRepository, op: Operation<PitrIntent>, src: { anyRole: string }, srcContainer: string, base: { snapshotId: string; startedAt: string; incarnation?: string | null }): Promise<Array<{ id: string; path: string }>> {
   ctx.reporter.step(`shipping the WAL of ${op.data.source} archived until now`);
   // PostgreSQL stops at a target time only on a commit record stamped after it: a quiet tenant has
   // none, and its recovery would end before the target (FATAL). A transaction id taken now commits
   // one, stamped after any target (targets are in the past), into the WAL switched and shipped below.
   await superuserSql(ctx, srcContainer, src.anyRole, 'SELECT pg_current_xact_id()', 'committing a transaction after the target time');
   await switchAndWaitArchived(ctx, srcContainer, src.anyRole);
-  await recordShipping(await ctx.adminDb(), op.data.source, await shipWal(ctx, repo, { tenant: op.data.source, container: srcContainer }));
-  // Every WAL batch shipped since the base began (a minute's slack for the two clocks): the
-  // segments the base needs and those up to the target are among them; later ones are not replayed.
-  const fromMs = Date.parse(base.startedAt) - 60_000;
-  return (await snapshotsTagged(ctx, repo, walTags(op.data.source))).filter((s) => Date.parse(s.time) >= fromMs).map((s) => ({ id: s.id, path: s.paths[0] ?? '/' }));
+  await recordShipping(await ctx.adminDb(), op.data.source, await shipWal(ctx, repo, { tenant: op.data.source, container: srcContainer, anyRole: src.anyRole }));
+  // Every WAL batch of the base's incarnation shipped since the base began (a minute's slack for the
+  // two clocks): the segments the base needs and those up to the target are among them; later ones
+  // are not replayed. Another incarnation's are never extracted (wal-for-base.ts).
+  const choice = walChoice(op.data.source, base, await snapshotsTagged(ctx, repo, walTags(op.data.source)), new Date(op.data.targetTime), ctx.reporter, await ensureIncarnation(ctx, srcContainer, src.anyRole));
+  return choice.use.map((s) => ({ id: s.id, path: s.paths[0] ?? '/' }));
+}
+
+/** walForBase, its refusal thrown (exit 3: no base of the database that ran at the target), what it left out said. */
+export function walChoice(tenant: string, base: { snapshotId: string; startedAt: string; incarnation?: string | null }, batches: readonly SnapshotSummary[], target: Date, reporter?: Context['reporter'], live?: string): WalChoice {
+  const choice = walForBase({ tenant, base: { snapshotId: base.snapshotId, startedAt: base.startedAt, incarnation: base.incarnation ?? null }, batches, target, live });
+  if (choice.refuse) throw new TenantctlError('notFound', choice.refuse);
+  if (choice.leftOut > 0) reporter?.info(`left out ${choice.leftOut} WAL batch(es) of ${tenant} written by another incarnation of its database than the base backup's (the database was made anew; incarnation.ts)`);
+  return choice;
 }
 
 async function replaceData(
   ctx: Context, record: (step: PitrStep, data?: Partial<PitrIntent>) => Promise<void>, op: Operation<PitrIntent>, repo: PitrRepository, base: { snapshotId: string; completedAt: string; bytes: number },
-  { dst, container, dataDir, wal }: { dst: Awaited<ReturnType<typeof stackOf>>; container: { volumes: Record<string, string>; image: string }; dataDir: string; wal: Array<{ id: string; path: string }> },
+  { dst, container, dataDir, wal }: { dst: Awaited<ReturnType<typeof stackOf>>; container: { id: string; volumes: Record<string, string>; image: string }; dataDir: string; wal: Array<{ id: string; path: string }> },
 ): Promise<{ walSnapshots: number }> {
   const physical = op.data.physical;
   const volume = container.volumes[dataDir];
@@ -278,7 +309,10 @@ async function replaceData(
   const where: VolumeWhere = { tenant: op.tenant, volume, image: container.image, suffix: op.data.suffix, dataDir };
   await requireRoomToStage(ctx, repo, where, base.bytes, wal.map((b) => b.id));
   const others = physical?.others ? otherPiecesFor(op.tenant, dst.state.pieces, physical.others) : [];
-  await record('shipped', { where, service: dst.service, base: { snapshotId: base.snapshotId, completedAt: base.completedAt }, wal, ...(others.length > 0 ? { others } : {}) });
+  // The live cluster's incarnation, known before it stops: what it archives until then is its own.
+  const archiveVolume = container.volumes[walArchiveMount];
+  const archive = archiveVolume ? { volume: archiveVolume, live: await ensureIncarnation(ctx, container.id, dst.anyRole) } : undefined;
+  await record('shipped', { where, service: dst.service, base: { snapshotId: base.snapshotId, completedAt: base.completedAt }, wal, ...(others.length > 0 ? { others } : {}), ...(archive ? { archive } : {}) });
 
   ctx.reporter.step(`staging base backup ${base.snapshotId.slice(0, 8)} and ${wal.length} WAL batch(es) beside the live data of ${op.tenant}`);
   await inDataVolume(ctx, where, clearStageScript, 'clearing the stage');
@@ -294,7 +328,10 @@ async function replaceData(
   // Nothing of the repository's that PostgreSQL reads as configuration or runs is started (staged-data-guard.ts).
   await inDataVolume(ctx, where, stagedDataGuardScript(), 'checking and cleaning the staged data directory').catch((error: unknown) => { throw refusalOf(error, restoredName(op)); });
   if (!physical) await inDataVolume(ctx, where, recoverySettingsScript(where, op.data.targetTime), 'writing the recovery settings');
-  await record('staged');
+  // In place, a to-time restore continues its base's history; --as and a physical backup begin their own
+  // (written after the guard, which refuses links in the stage).
+  const restoredIncarnation = (await inDataVolume(ctx, where, stagedIncarnationScript(randomBytes(16).toString('hex'), !physical && op.data.mode === 'in-place'), 'giving the staged cluster its incarnation')).trim();
+  await record('staged', op.data.archive ? { archive: { ...op.data.archive, restored: restoredIncarnation } } : undefined);
   const logical = others.length > 0 ? otherPiecesStack(dst) : undefined;
   if (logical) {
     await stageOtherPieces(ctx, logical, others, physical!.backup, op.data.suffix);
@@ -312,6 +349,10 @@ async function replaceData(
   ctx.reporter.step(`stopping the ${dst.service} service of ${op.tenant} (nothing writes while its database is swapped)`);
   await dst.runtime.stop([dst.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
   await record('stopped');
+  // What the live cluster archived since the shipment above (it ran on through staging and its stop)
+  // ships under its own incarnation, not the restored cluster's (archive-aside.ts).
+  if (op.data.archive) await setAsideArchive(ctx, where, op.data.archive.volume, op.data.archive.live);
+  await ctx.pause(`${physical ? 'restore-physical' : 'pitr-restore'}:archive-set-aside`);
   await inDataVolume(ctx, where, swapScript, 'swapping the restored data in');
   await record('swapped');
   if (logical) {
@@ -464,6 +505,8 @@ async function undoPitr(ctx: Context, journal: OperationJournal, op: Operation<P
         ctx.reporter.step(`stopping the ${dst.service} service of ${op.tenant} to put its own data back`);
         await dst.runtime.stop([op.data.service ?? dst.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal });
       }
+      // The restored server may have archived (its new timeline): under its own incarnation, not the live one's put back.
+      if (reached(op.step, 'starting') && op.data.archive?.restored) await setAsideArchive(ctx, op.data.where, op.data.archive.volume, op.data.archive.restored);
       ctx.reporter.step(`putting the data of ${op.tenant} back as it was`);
       kept = (await inDataVolume(ctx, op.data.where, putBackScript(reached(op.step, 'starting')), 'putting the live data back')).includes('kept');
       // A physical backup's other pieces (crm's Redis) back too, from whatever the restore got to.

@@ -19,6 +19,13 @@ export interface InFlightBatch {
    * again in a batch of its own: a snapshot of this one that appears later is redundant (and maybe cut off).
    */
   reshipped?: boolean;
+  /**
+   * The incarnation of the cluster its files came from (incarnation.ts); unset in entries written
+   * before incarnations. Files of its names in the volume of another incarnation's cluster are not its.
+   */
+  incarnation?: string;
+  /** Its files' aside folder in the archive volume (archive.ts asideFolder); unset: the volume's root. */
+  folder?: string;
 }
 
 export interface InFlightDecision {
@@ -37,10 +44,26 @@ export const inFlightForgottenAfterMs = 60 * 60_000;
 
 const pathOf = (p: string) => p.replace(/^\/+/, '');
 
-export function decideInFlight(batches: readonly InFlightBatch[], walSnapshots: readonly SnapshotSummary[], inVolume: ReadonlySet<string>, now: number): InFlightDecision[] {
+/**
+ * `current`: the incarnation of the cluster running now. A batch of another one was left by a run of
+ * an earlier cluster (its database has been made anew since, and recover brought the list back with
+ * the admin database): the volume's files of the same names are the new cluster's segments, which
+ * must neither be taken for the batch's (it would be forgotten, and its cluster's history cut) nor
+ * removed for it (the new cluster's WAL lost).
+ */
+export function decideInFlight(batches: readonly InFlightBatch[], walSnapshots: readonly SnapshotSummary[], inVolume: ReadonlySet<string>, now: number, current?: string): InFlightDecision[] {
   return batches.map((batch) => {
     const found = walSnapshots.filter((s) => s.paths.length === 1 && pathOf(s.paths[0]!) === batch.file).map((s) => s.id);
     const range = `${batch.names.length} file${batch.names.length === 1 ? '' : 's'} (${batch.names[0]}..${batch.names.at(-1)})`;
+    if (batch.incarnation !== undefined && current !== undefined && batch.incarnation !== current) {
+      const same = batch.names.filter((n) => inVolume.has(n)).length;
+      const theirs = same === 0 ? '' : `; the ${same} file${same === 1 ? '' : 's'} of those names in the archive volume ${same === 1 ? 'is' : 'are'} the new database's and stay${same === 1 ? 's' : ''}`;
+      const made = `the tenant's database has been made anew since (incarnation ${batch.incarnation.slice(0, 8)}, now ${current.slice(0, 8)})`;
+      if (found.length === 0) return { batch, forget: [], removeRest: [], settled: true, cause: `a shipment of ${range} stopped before restic recorded its batch, and ${made}: its files went with its cluster${theirs}` };
+      if (batch.reshipped) return { batch, forget: found, removeRest: [], settled: true, cause: `a shipment of ${range} was cut off and its files shipped again by a later batch before restic recorded this one, and ${made}: forgotten (redundant, and maybe cut off)${theirs}` };
+      // Nothing left to ship again, and nothing in the volume tells whether its tar ended well: kept (forgetting it could cut its cluster's history short).
+      return { batch, forget: [], removeRest: [], settled: true, cause: `a shipment of ${range} stopped after restic recorded its batch (${found.join(', ')}), and ${made}: the batch is kept${theirs} (if that shipment was killed mid-stream it may be cut off: restic dump ${found[0]} /${batch.file} | tar -t tells)` };
+    }
     const left = batch.names.filter((n) => inVolume.has(n));
     if (found.length === 0) {
       const old = now - Date.parse(batch.startedAt) > inFlightForgottenAfterMs;

@@ -4,17 +4,19 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { recordAudit } from '../audit/write.js';
 import type { AdminDb } from '../admin-db/database.js';
 import { walArchiveMount } from '../templates/wal-archive.js';
-import { archivedFiles, removeArchived } from './archive.js';
+import { archivedFiles, asideFolder, asideIncarnations, removeArchived, removeAsideFolder } from './archive.js';
 import { dockerPipe } from './docker-pipe.js';
 import { repoQueryTimeoutMs, repoTransferTimeoutMs, snapshotsTagged, tagArgs, walTags, type PitrRepository } from './repo.js';
 import { batchesInFlight, clearInFlight, decideInFlight, markInFlight, markReshipped } from './ship-in-flight.js';
 import { holdRepositoryShared } from './repo-hold.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
 import { markConfiguredPruneOwed } from '../repository/prune-interval.js';
+import { ensureIncarnation, incarnationTag } from './incarnation.js';
 
 // Shipping: the archived WAL files of a tenant, from its archive volume into the repository, as one
 // restic snapshot per batch (a tar streamed from `docker exec` into `restic backup --stdin`, tags
-// tenant=<id> kind=wal). A file leaves the volume only after restic has recorded the snapshot that
+// tenant=<id> kind=wal incarnation=<the running cluster's>, or for files set aside in
+// the volume by a to-time restore, the incarnation of the cluster that archived them). A file leaves the volume only after restic has recorded the snapshot that
 // holds it; a run killed in between ships it again next time (at least once: a restore extracts
 // every batch, and a segment shipped twice is the same file twice). Run by the agent's loop every
 // pitr.shipIntervalSeconds, by `backup` and before a to-time restore. Each batch is listed as in
@@ -38,27 +40,49 @@ export interface ShipResult {
   repaired: Array<{ file: string; forgotten: string[]; removed: number; cause: string }>;
 }
 
-export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string }): Promise<ShipResult> {
-  const snapshots: string[] = [];
-  let shipped = 0;
-  let newest: { name: string; archivedAt: number } | undefined;
+/** Where a tenant's archive is: its tenant, its PostgreSQL container, a role to find the superuser by. */
+export interface ShipWhere { tenant: string; container: string; anyRole: string }
+
+export async function shipWal(ctx: Context, repo: PitrRepository, where: ShipWhere): Promise<ShipResult> {
+  const run: ShipRun = { snapshots: [], shipped: 0 };
+  // The running cluster's incarnation (incarnation.ts), asked only when there is something to
+  // settle or ship (an idle tenant costs no more than before), made at its first shipment if it has none.
+  let incarnation: string | undefined;
+  const current = async () => (incarnation ??= await ensureIncarnation(ctx, where.container, where.anyRole));
+  const repaired = await settleInFlight(ctx, repo, where, current);
+  // Files another cluster archived, set aside when it stopped (a to-time restore): under their own
+  // incarnation, first (archive.ts asideFolder).
+  for (const id of await asideIncarnations(ctx, where.container)) {
+    if (!(await shipFolder(ctx, repo, where, run, asideFolder(id), async () => id))) break;
+    await removeAsideFolder(ctx, where.container, id).catch(ignoreFailure('a folder still holding files ships again next time'));
+  }
+  const newest = await shipFolder(ctx, repo, where, run, '', current).then(() => run.newest);
+  const waiting = (await archivedFiles(ctx, where.container)).length;
+  return { shipped: run.shipped, newest: newest?.name ?? null, newestArchivedAt: newest ? new Date(newest.archivedAt).toISOString() : null, waiting, snapshots: run.snapshots, repaired };
+}
+
+interface ShipRun { snapshots: string[]; shipped: number; newest?: { name: string; archivedAt: number } }
+
+/** One folder of the archive shipped in batches tagged `incarnation`; false when this run shipped its share (a tenant far behind catches up over several runs). */
+async function shipFolder(ctx: Context, repo: PitrRepository, where: ShipWhere, run: ShipRun, folder: string, incarnation: () => Promise<string>): Promise<boolean> {
   const db = await ctx.adminDb();
-  const repaired = await settleInFlight(ctx, repo, where);
   for (;;) {
-    const files = (await archivedFiles(ctx, where.container)).slice(0, batchLimit);
+    const files = (await archivedFiles(ctx, where.container, folder)).slice(0, batchLimit);
     // A tenant far behind catches up over several runs, so one run never holds the tenant for long.
-    if (files.length === 0 || snapshots.length >= 8) break;
+    if (run.snapshots.length >= 8) return false;
+    if (files.length === 0) return true;
     const names = files.map((f) => f.name);
     // Unique per run: a batch left in flight is found by its path alone.
     const file = `wal-${names[0]}-${names.at(-1)}-${randomBytes(3).toString('hex')}.tar`;
-    await markInFlight(db, where.tenant, { file, names, startedAt: new Date(ctx.clock.now()).toISOString() });
-    const tar = await dockerPipe(ctx.dockerHost, ['exec', where.container, 'tar', '-C', walArchiveMount, '-cf', '-', '--', ...names], { out: true }, { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, what: 'reading WAL segments from the archive' });
+    const tag = await incarnation();
+    await markInFlight(db, where.tenant, { file, names, startedAt: new Date(ctx.clock.now()).toISOString(), incarnation: tag, ...(folder ? { folder } : {}) });
+    const tar = await dockerPipe(ctx.dockerHost, ['exec', where.container, 'tar', '-C', folder ? `${walArchiveMount}/${folder}` : walArchiveMount, '-cf', '-', '--', ...names], { out: true }, { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, what: 'reading WAL segments from the archive' });
     let summary: { snapshot_id?: string };
     // Held per batch: a prune waiting for the repository waits for one batch at most.
     const release = await holdRepositoryShared(ctx).catch(async (error) => { tar.kill(); await tar.done.catch(ignoreFailure('the killed tar; the hold\'s failure is the cause thrown')); throw error; });
     try {
       summary = await repo.json<{ snapshot_id?: string }>(
-        ['backup', '--stdin', '--stdin-filename', file, ...tagArgs(walTags(where.tenant)), '--host', 'tenantctl'],
+        ['backup', '--stdin', '--stdin-filename', file, ...tagArgs([...walTags(where.tenant), incarnationTag(tag)]), '--host', 'tenantctl'],
         { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdin: tar.stdout },
       );
     } catch (error) {
@@ -74,33 +98,42 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: { tenan
     // The prune owed is marked before the forget and again after it: this forget runs after the batch's
     // shared hold, so a prune may finish (clearing the first mark) between the two.
     await trustedBatch(repo, summary.snapshot_id, tar.done, async () => { await markConfiguredPruneOwed(ctx); await clearInFlight(db, where.tenant, file); }, () => markConfiguredPruneOwed(ctx));
-    if (summary.snapshot_id) snapshots.push(summary.snapshot_id);
-    await removeArchived(ctx, where.container, names);
+    if (summary.snapshot_id) run.snapshots.push(summary.snapshot_id);
+    await removeArchived(ctx, where.container, names, folder);
     await clearInFlight(db, where.tenant, file);
-    shipped += names.length;
+    run.shipped += names.length;
+    // The newest segment status shows is the running cluster's.
     const segments = files.filter((f) => /^[0-9A-F]{24}$/.test(f.name));
-    if (segments.length > 0) newest = segments.at(-1);
-    if (files.length < batchLimit) break;
+    if (!folder && segments.length > 0) run.newest = segments.at(-1);
+    if (files.length < batchLimit) return true;
   }
-  const waiting = (await archivedFiles(ctx, where.container)).length;
-  return { shipped, newest: newest?.name ?? null, newestArchivedAt: newest ? new Date(newest.archivedAt).toISOString() : null, waiting, snapshots, repaired };
 }
 
 /** The batches a killed run left in flight, settled (decideInFlight), each forget recorded with its cause. */
-async function settleInFlight(ctx: Context, repo: PitrRepository, where: { tenant: string; container: string }): Promise<ShipResult['repaired']> {
+async function settleInFlight(ctx: Context, repo: PitrRepository, where: ShipWhere, current: () => Promise<string>): Promise<ShipResult['repaired']> {
   const db = await ctx.adminDb();
   const batches = await batchesInFlight(db, where.tenant);
   if (batches.length === 0) return [];
-  const [wal, inVolume] = await Promise.all([snapshotsTagged(ctx, repo, walTags(where.tenant)), archivedFiles(ctx, where.container)]);
+  const [wal, inVolume, incarnation] = await Promise.all([snapshotsTagged(ctx, repo, walTags(where.tenant)), archivedFiles(ctx, where.container), current()]);
   const repaired: ShipResult['repaired'] = [];
-  for (const d of decideInFlight(batches, wal, new Set(inVolume.map((f) => f.name)), ctx.clock.now())) {
+  // A batch of another incarnation (recover brought the list back with the admin database, and the
+  // database was made anew): the files of its names in the volume are the new cluster's, not its own.
+  // A batch of an aside folder is decided against that folder's files, as its own incarnation's.
+  const decisions: ReturnType<typeof decideInFlight> = [];
+  for (const folder of new Set(batches.map((b) => b.folder ?? ''))) {
+    const of = batches.filter((b) => (b.folder ?? '') === folder);
+    if (!folder) { decisions.push(...decideInFlight(of, wal, new Set(inVolume.map((f) => f.name)), ctx.clock.now(), incarnation)); continue; }
+    const files = await archivedFiles(ctx, where.container, folder).catch(() => [] as Array<{ name: string }>);
+    decisions.push(...decideInFlight(of, wal, new Set(files.map((f) => f.name)), ctx.clock.now()));
+  }
+  for (const d of decisions) {
     ctx.reporter.info(`WAL of ${where.tenant}: ${d.cause}`);
     if (d.forget.length > 0) {
       await markConfiguredPruneOwed(ctx);
       await repo.run(['forget', ...d.forget], { timeoutMs: repoQueryTimeoutMs, signal: ctx.signal });
       await db.withTransaction((client) => recordAudit(db, client, where.tenant, 'pitr.wal-batch-forgotten', null, { file: d.batch.file, snapshots: d.forget, files: d.batch.names.length, cause: d.cause }));
     }
-    if (d.removeRest.length > 0) await removeArchived(ctx, where.container, d.removeRest);
+    if (d.removeRest.length > 0) await removeArchived(ctx, where.container, d.removeRest, d.batch.folder ?? '');
     if (d.settled) await clearInFlight(db, where.tenant, d.batch.file);
     else await markReshipped(db, where.tenant, d.batch.file);
     if (d.forget.length > 0 || d.removeRest.length > 0) repaired.push({ file: d.batch.file, forgotten: d.forget, removed: d.removeRest.length, cause: d.cause });

@@ -4,8 +4,12 @@
 // between two writes, in place or `--as` a new tenant (the original untouched); `status --json`
 // shows the archive lag; a to-time restore killed (SIGKILL, SIGINT) at its steps is undone by the
 // next command before 'proven' and finished from it, the tenant's data intact either way; a WAL
-// shipment killed after restic recorded its batch is settled by the next one (forgotten, audited).
-// Shared setup: one admin database, one PITR tenant, one local repository for the whole file.
+// shipment killed after restic recorded its batch is settled by the next one (forgotten, audited);
+// a tenant whose database was made anew (deprovision, provision) is restored to a moment before
+// that from the old database's WAL alone (the new one's segments have the same names), and a target
+// in the new database's life without a base backup of it is refused.
+// Shared setup: one admin database, two PITR tenants (the second set up beside the first), one local
+// repository for the whole file.
 import { execa } from 'execa';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
@@ -18,17 +22,27 @@ import { interrupt, killHard, projectOf, psqlIn } from './journal.js';
 let h: Harness;
 const id = 'pt';
 const copy = 'ptcopy';
+/** The tenant whose database the file makes anew. */
+const anew = 'ptanew';
 /** A moment after row 1 was committed and before row 2 was. */
 let between = '';
+/** For `anew`: a moment between its rows 1 and 2, both written by its first database. */
+let anewBetween = '';
 let repo = '';
 let passwordFile = '';
 
+/** The incarnation id in the tenant's data directory (src/pitr/incarnation.ts). */
+const incarnationIn = async (tenant: string) => (await execa('docker', ['exec', await containerOf(projectOf(h, tenant), 'db'), 'cat', '/var/lib/postgresql/data/tenantctl-incarnation'])).stdout.trim();
 const rows = async (tenant: string) => psqlIn(h, tenant, "SELECT coalesce(string_agg(n::text, ',' ORDER BY n), '') FROM k");
 const restic = (args: string[]) => execa('restic', args, { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000, reject: false });
 
 beforeAll(async () => {
   // Ports of its own: a tenant stopped by a test must find its ports free again when other files' tenants run beside it.
-  h = await createHarness('pitr', { TENANTCTL_HEALTH_DEADLINE: '120', TENANTCTL_APP_PORTS: '23600-23619', TENANTCTL_DB_PORTS: '23620-23639', TENANTCTL_REDIS_PORTS: '23640-23659' });
+  // A run given ranges (the brief's lanes) takes those instead.
+  h = await createHarness('pitr', {
+    TENANTCTL_HEALTH_DEADLINE: '120',
+    TENANTCTL_APP_PORTS: process.env.TENANTCTL_APP_PORTS || '23600-23619', TENANTCTL_DB_PORTS: process.env.TENANTCTL_DB_PORTS || '23620-23639', TENANTCTL_REDIS_PORTS: process.env.TENANTCTL_REDIS_PORTS || '23640-23659',
+  });
   repo = path.join(h.dir, 'repo');
   passwordFile = path.join(h.dir, 'repo-password');
   writeFileSync(passwordFile, 'correct horse battery staple pitr\n', { mode: 0o600 });
@@ -39,15 +53,33 @@ beforeAll(async () => {
   if (init.exitCode !== 0) throw new Error(init.stderr);
   const p = await h.cli(['provision', id, '--plan', 'enterprise', '--json']);
   if (p.exitCode !== 0) throw new Error(p.why);
-  await psqlIn(h, id, 'CREATE TABLE k (n bigint)');
-  const b = await h.cli(['backup', id, '--json']);
-  if (b.exitCode !== 0) throw new Error(b.why);
-  if (!b.json().pitr?.base?.snapshotId) throw new Error(`backup of a PITR tenant took no base backup: ${b.stdout}`);
-  await psqlIn(h, id, 'INSERT INTO k VALUES (1)');
-  await new Promise((resolve) => setTimeout(resolve, 1100));
-  between = new Date().toISOString();
-  await new Promise((resolve) => setTimeout(resolve, 1100));
-  await psqlIn(h, id, 'INSERT INTO k VALUES (2)');
+  // Each tenant: a base backup, row 1, a moment, row 2. The first provision started the admin
+  // database; the second tenant (a provision and two backups) is set up beside the first: the
+  // setup took 64 s instead of 26 s with the first alone (2-core host, 2026-12-06).
+  const twoRows = async (tenant: string, filler = '') => {
+    await psqlIn(h, tenant, 'CREATE TABLE k (n bigint)');
+    const b = await h.cli(['backup', tenant, '--json']);
+    if (b.exitCode !== 0) throw new Error(b.why);
+    if (!b.json().pitr?.base?.snapshotId) throw new Error(`backup of a PITR tenant took no base backup: ${b.stdout}`);
+    if (filler) await psqlIn(h, tenant, filler);
+    await psqlIn(h, tenant, 'INSERT INTO k VALUES (1)');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const moment = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await psqlIn(h, tenant, 'INSERT INTO k VALUES (2)');
+    return moment;
+  };
+  [between, anewBetween] = await Promise.all([twoRows(id), (async () => {
+    const q = await h.cli(['provision', anew, '--plan', 'enterprise', '--json']);
+    if (q.exitCode !== 0) throw new Error(q.why);
+    // Some 15 MB of WAL between its base and row 1: the segments its restores replay reach past the
+    // names the made-anew database writes (below), including those it archives while a restore pauses.
+    const moment = await twoRows(anew, 'CREATE TABLE filler (n bigint); INSERT INTO filler SELECT generate_series(1, 250000)');
+    // Its first database's WAL up to row 2 (a commit after the moment) into the repository before it is made anew.
+    const b = await h.cli(['backup', anew, '--json']);
+    if (b.exitCode !== 0) throw new Error(b.why);
+    return moment;
+  })()]);
 }, 300_000);
 
 afterAll(async () => {
@@ -161,6 +193,9 @@ describe('restore --to-time', () => {
     expect(r.json()).toMatchObject({ id: copy, source: id, mode: 'new' });
     expect(await rows(copy)).toBe('1');
     expect(await rows(id)).toBe('1,2');
+    // Its history starts here: an incarnation of its own, not its source's.
+    expect(await incarnationIn(copy)).toMatch(/^[0-9a-f]{32}$/);
+    expect(await incarnationIn(copy)).not.toBe(await incarnationIn(id));
     // The recovery settings were reset once it promoted: a later restart does not recover again.
     expect((await execa('docker', ['exec', await containerOf(projectOf(h, copy), 'db'), 'psql', '-X', '-A', '-t', '-U', 'tenant_owner', '-d', 'tenant', '-c', 'SHOW restore_command'])).stdout.trim()).toBe('');
     const d = await h.cli(['deprovision', copy, '--yes']);
@@ -170,9 +205,9 @@ describe('restore --to-time', () => {
   // Within the file's time budget, one kill per stage of the data: before anything was stopped
   // (the stage removed), the live data set aside (put back), the restored server started (what it
   // held kept aside), and SIGKILL at 'proven' below (finished); SIGKILL and SIGINT each on both
-  // sides of the swap. TENANTCTL_E2E_PITR_ALL=1 kills every step with both signals (16 kills,
+  // sides of the swap. TENANTCTL_E2E_PITR_ALL=1 kills every step with both signals (18 kills; 16 took
   // 11.4 minutes on the shared 2-core host: run it before changing the verb).
-  const every = ['begun', 'shipped', 'staged', 'stopped', 'swapped', 'starting', 'started', 'promoted'];
+  const every = ['begun', 'shipped', 'staged', 'stopped', 'archive-set-aside', 'swapped', 'starting', 'started', 'promoted'];
   const kills: Array<[string, 'SIGKILL' | 'SIGINT']> = process.env.TENANTCTL_E2E_PITR_ALL === '1'
     ? every.flatMap((step) => [[step, 'SIGKILL'], [step, 'SIGINT']] as Array<[string, 'SIGKILL' | 'SIGINT']>)
     : [['staged', 'SIGINT'], ['swapped', 'SIGKILL'], ['started', 'SIGINT']];
@@ -217,6 +252,93 @@ describe('restore --to-time', () => {
     const s = await h.cli(['status', id, '--json']);
     expect(s.exitCode, s.why).toBe(0);
   }, 180_000);
+});
+
+describe('a tenant whose database was made anew (its incarnation)', () => {
+  const walOf = async (tenant: string) => (JSON.parse((await restic(['snapshots', '--json', '--tag', `tenant=${tenant},kind=wal`])).stdout) as Array<{ id: string; time: string; paths: string[]; tags: string[] }>)
+    .map((s) => ({ ...s, incarnation: s.tags.find((t) => t.startsWith('incarnation='))?.slice('incarnation='.length) })).sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+  /** The segments a batch holds, from its path (wal-<first>-<last>-<nonce>.tar): their names on timeline 1. */
+  const segmentsOf = (p: string): string[] => {
+    const m = /wal-00000001([0-9A-F]{16})[^-]*-00000001([0-9A-F]{16})[^-]*-/.exec(p);
+    if (!m) return [];
+    const [from, to] = [BigInt(`0x${m[1]}`), BigInt(`0x${m[2]}`)];
+    const out: string[] = [];
+    for (let n = from; n <= to; n++) out.push(n.toString(16).toUpperCase().padStart(16, '0'));
+    return out;
+  };
+
+  it('restored to a moment before: exactly the first database\'s rows, from its WAL alone; a moment in the new one\'s life before its first base: exit 3', async () => {
+    const first = await incarnationIn(anew);
+    expect(first).toMatch(/^[0-9a-f]{32}$/);
+    // Its base backups and WAL batches name it (restic tags, the rows).
+    expect((await h.adminQuery('SELECT DISTINCT incarnation FROM admin_pitr_base_backups WHERE customer_id = $1', [anew])).map((r) => r.incarnation)).toEqual([first]);
+    expect(new Set((await walOf(anew)).map((s) => s.incarnation))).toEqual(new Set([first]));
+
+    // Made anew the cheapest way the verbs offer: its volumes removed, new ones made from the image.
+    const d = await h.cli(['deprovision', anew, '--yes']);
+    expect(d.exitCode, d.why).toBe(0);
+    const p = await h.cli(['provision', anew, '--plan', 'enterprise']);
+    expect(p.exitCode, p.why).toBe(0);
+    // Rows, and enough WAL (some 6 MB: 1 MB segments) that the new database's segments reach past
+    // the names the old base replays: extracted together, they would take the old ones' place.
+    await psqlIn(h, anew, 'CREATE TABLE k (n bigint); INSERT INTO k VALUES (100); INSERT INTO k SELECT generate_series(1000, 100000)');
+
+    // Paused once the live (new) database's WAL was shipped: it writes on and closes a segment,
+    // archived before it is stopped. Those files are its own (set aside and shipped under its
+    // incarnation), not the restored one's: tagged with the old incarnation, their names would
+    // overwrite the old database's own segments in every later restore.
+    const paused = await startPausedAt(h, ['restore', anew, '--to-time', anewBetween, '--yes', '--json'], 'pitr-restore:shipped');
+    const live = await containerOf(projectOf(h, anew), 'db');
+    await psqlIn(h, anew, 'INSERT INTO k SELECT generate_series(200000, 230000)');
+    await execa('docker', ['exec', live, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '/run/postgresql', '-U', 'postgres', '-d', 'postgres', '-c', 'SELECT pg_switch_wal()']);
+    for (let i = 0; !(await execa('docker', ['exec', live, 'find', '/archive', '-maxdepth', '1', '-type', 'f', '-name', '0*', '!', '-name', '*.part'])).stdout.trim(); i++) {
+      if (i > 100) throw new Error('the live database archived nothing after pg_switch_wal');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    paused.resume();
+    const r = await paused.child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(await rows(anew)).toBe('1');
+    // The restore shipped the new database's WAL first, under an incarnation of its own, whose
+    // segment names are the old one's (both start from the image's cluster): a real collision.
+    const wal = await walOf(anew);
+    const second = wal.filter((s) => s.incarnation !== first);
+    expect(second.length, 'the new database\'s WAL was shipped').toBeGreaterThan(0);
+    expect(new Set(second.map((s) => s.incarnation)).size).toBe(1);
+    const [op] = await h.adminQuery("SELECT data FROM admin_operations WHERE customer_id = $1 AND verb = 'pitr-restore' AND state = 'completed' ORDER BY id DESC LIMIT 1", [anew]);
+    const read = (op.data.wal as Array<{ id: string; path: string }>);
+    expect(read.length).toBeGreaterThan(0);
+    expect(read.filter((b) => second.some((s) => s.id === b.id)), 'no batch of the new database was read').toEqual([]);
+    // Segments of the same names as those the restore read (the base's and after it, not only one before it).
+    const readNames = new Set(read.flatMap((b) => segmentsOf(b.path)));
+    const clash = second.flatMap((s) => segmentsOf(s.paths[0]!)).filter((n) => readNames.has(n));
+    expect(clash.length, `the new database shipped segments of names the restore read from the old one (${[...readNames].join(' ')})`).toBeGreaterThanOrEqual(3);
+    // Restored physically from the first database's base: its history, its incarnation.
+    expect(await incarnationIn(anew)).toBe(first);
+
+    // A moment when the new database ran (its batch was shipped), before any base backup of it
+    // completed: the newest base before it is the first database's, which cannot reach it. Refused
+    // before anything is recorded.
+    const shippedAt = Date.parse(second[0]!.time);
+    const [newBase] = await h.adminQuery('SELECT completed_at FROM admin_pitr_base_backups WHERE customer_id = $1 ORDER BY completed_at DESC LIMIT 1', [anew]);
+    const inNewLife = new Date(shippedAt + 500).toISOString();
+    expect(shippedAt + 500).toBeLessThan((newBase.completed_at as Date).getTime());
+    const operations = (await h.adminQuery('SELECT count(*)::int AS n FROM admin_operations WHERE customer_id = $1', [anew]))[0].n;
+    const refused = await h.cli(['restore', anew, '--to-time', inNewLife, '--yes', '--json']);
+    expect(refused.exitCode, refused.why).toBe(3);
+    expect(refused.json().error.message).toMatch(/made anew/);
+    expect((await h.adminQuery('SELECT count(*)::int AS n FROM admin_operations WHERE customer_id = $1', [anew]))[0].n).toBe(operations);
+    expect(await rows(anew)).toBe('1');
+
+    // The old database's history is whole: the same moment again, --as a new tenant, from its WAL.
+    const again = `${anew}2`;
+    const r2 = await h.cli(['restore', anew, '--to-time', anewBetween, '--as', again, '--json'], { timeoutMs: 240_000 });
+    expect(r2.exitCode, r2.why).toBe(0);
+    expect(await rows(again)).toBe('1');
+    expect(await incarnationIn(again)).not.toBe(first);
+    const d2 = await h.cli(['deprovision', again, '--yes']);
+    expect(d2.exitCode, d2.why).toBe(0);
+  }, 420_000);
 });
 
 describe('retention of base backups and WAL (plans.<plan>.pitrRetention)', () => {
