@@ -113,7 +113,11 @@ describe('a forged physical backup', () => {
     const top = (await execa('docker', ['exec', db, 'ls', '-A', '/var/lib/postgresql/data'])).stdout.split('\n');
     expect(top).not.toContain('pwned');
     expect(top).not.toContain('evil.so');
-    expect(top.filter((f) => f.startsWith('tenantctl-') || f.startsWith('.tenantctl-'))).toEqual([]);
+    // tenantctl's own files: only the incarnation id the restore wrote for the new tenant (a physical
+    // copy begins its own history: incarnation.ts), none of the backup's.
+    expect(top.filter((f) => f.startsWith('tenantctl-') || f.startsWith('.tenantctl-'))).toEqual(['tenantctl-incarnation']);
+    const incarnation = (await execa('docker', ['exec', db, 'cat', '/var/lib/postgresql/data/tenantctl-incarnation'])).stdout;
+    expect(incarnation).toMatch(/^[0-9a-f]{32}$/);
     expect(await su('pf3', 'SHOW archive_mode')).toBe('off');
     expect(await su('pf3', 'SHOW archive_command')).not.toContain('pwned');
     expect(await su('pf3', "SELECT count(*) FROM pg_hba_file_rules WHERE auth_method = 'trust' AND type <> 'local'")).toBe('0');

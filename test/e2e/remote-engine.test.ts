@@ -93,9 +93,9 @@ describe('a tenant on a remote engine (tcp and ssh)', () => {
     const byTarget = Object.fromEntries(mounts.map((m) => [m.Destination, m]));
     expect(byTarget['/run/secrets']).toMatchObject({ Type: 'volume', RW: false });
     expect(byTarget['/docker-entrypoint-initdb.d']).toMatchObject({ Type: 'volume', RW: false });
-    // Only the db's own secrets, readable by its user only (postgres, 101: it starts as it).
+    // Only the db's own secrets, readable by its user only (postgres, 70001: it starts as it).
     const listing = (await engine.docker(['exec', db, 'sh', '-c', 'cd /run/secrets && stat -c "%n %a %u" *'])).split('\n').sort();
-    expect(listing).toEqual(['APP_DB_PASSWORD 400 101', 'DB_PASSWORD 400 101']);
+    expect(listing).toEqual(['APP_DB_PASSWORD 400 70001', 'DB_PASSWORD 400 70001']);
     // The rewritten compose file names no secret value.
     const remoteFile = readFileSync(path.join(h.customersDir, 'overtcp', 'docker-compose.remote.yml'), 'utf8');
     expect(remoteFile).not.toContain(secretOf('overtcp', 'DB_PASSWORD'));
