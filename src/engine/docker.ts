@@ -175,6 +175,15 @@ export async function tmpfsOverImageVolumes(host: DockerHost, image: string, sig
   return volumes.flatMap((dst) => ['--mount', `type=tmpfs,dst=${dst}`]);
 }
 
+/**
+ * What `postgres --version` prints in a throwaway container of `image` (no network, tmpfs over its
+ * VOLUMEs so no anonymous volume is left): how upgrade and a physical restore learn an image's
+ * PostgreSQL major. `runOptions` go to `docker run` as they are (e.g. `--pull never`, a label).
+ */
+export async function postgresVersionOf(host: DockerHost, image: string, signal?: AbortSignal, runOptions: string[] = []): Promise<string> {
+  return host.docker(['run', '--rm', ...runOptions, '--network', 'none', ...await tmpfsOverImageVolumes(host, image, signal), '--entrypoint', 'postgres', image, '--version'], { signal });
+}
+
 /** Which of `images` the host does not have: one docker call when all are there (the common case). */
 export async function missingImages(host: DockerHost, images: string[], signal?: AbortSignal): Promise<string[]> {
   if (images.length === 0) return [];

@@ -1,10 +1,9 @@
 import type { Context } from '../context.js';
 import type { DockerHost } from '../engine/docker-host.js';
-import { tmpfsOverImageVolumes } from '../engine/docker.js';
+import { postgresVersionOf } from '../engine/docker.js';
 import { configuredTemplate, hostValuesOf } from '../templates/configured.js';
 import { sampleRender } from '../templates/validate.js';
 import { messageOf } from '../common/errors.js';
-import { dockerQueryTimeoutMs } from '../common/timeouts.js';
 
 // A physical backup's cluster starts only under its own PostgreSQL major. Where no server of the
 // tenant runs yet (recover, restore --as of a backup whose source is stopped or gone), the major to
@@ -31,8 +30,7 @@ export async function templateServiceImage(ctx: Pick<Context, 'config'>, templat
 /** The PostgreSQL major of `image` on `host` (its `postgres --version`). */
 export async function imageMajor(ctx: Pick<Context, 'signal'>, host: DockerHost, image: string): Promise<ImageMajor> {
   try {
-    const out = await host.docker(['run', '--rm', '--pull', 'never', '--network', 'none', '--label', 'tenantctl.helper=image-major',
-      ...await tmpfsOverImageVolumes(host, image, ctx.signal), '--entrypoint', 'postgres', image, '--version'], { signal: ctx.signal, timeoutMs: dockerQueryTimeoutMs });
+    const out = await postgresVersionOf(host, image, ctx.signal, ['--pull', 'never', '--label', 'tenantctl.helper=image-major']);
     const major = Number(/\(PostgreSQL\)\s+(\d+)/.exec(out)?.[1] ?? /(\d+)(?:\.\d+)?/.exec(out)?.[1]);
     return Number.isInteger(major) && major > 0 ? { image, major } : { image, why: `postgres --version printed ${JSON.stringify(out.trim().slice(0, 80))}` };
   } catch (error) {

@@ -9,7 +9,7 @@ import type { Context } from '../context.js';
 import { BatchFailure, TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { checksumOf } from '../common/sql-migrations.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
-import { imageExists, tmpfsOverImageVolumes } from '../engine/docker.js';
+import { imageExists, postgresVersionOf } from '../engine/docker.js';
 import { recordAudit } from '../audit/write.js';
 import { parseOrUsage, parseTenantId, planSchema } from '../tenants/input.js';
 import { TenantRegistry } from '../tenants/registry.js';
@@ -446,8 +446,7 @@ async function requireImages(ctx: Context, options: UpgradeOptions): Promise<voi
 async function refuseMajorPostgresChange(ctx: Context, site: UpgradeSite, id: string, template: Pick<Template, 'block'>, running: Record<string, DeployedImage>, wanted: Record<string, string>): Promise<void> {
   const services = new Set(Object.values(template.block.state).flatMap((piece) => ('postgres' in piece ? [piece.postgres.service] : [])));
   // The running image is where the containers are (a swarm's node); the new one where renders are resolved.
-  // tmpfs over the image's VOLUMEs: otherwise each check copies tenantctl/postgres's initialised data dir into an anonymous volume.
-  const major = async (host: DockerHost, ref: string) => /(\d+)(?:\.\d+)?/.exec(await host.docker(['run', '--rm', '--network', 'none', ...await tmpfsOverImageVolumes(host, ref, ctx.signal), '--entrypoint', 'postgres', ref, '--version'], { signal: ctx.signal }))?.[1];
+  const major = async (host: DockerHost, ref: string) => /(\d+)(?:\.\d+)?/.exec(await postgresVersionOf(host, ref, ctx.signal))?.[1];
   for (const service of services) {
     const from = running[service]?.id;
     const to = wanted[service];
