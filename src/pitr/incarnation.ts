@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
+import { dockerQueryTimeoutMs } from '../common/timeouts.js';
 import { execIn } from '../backups/containers.js';
 import { superuserSql } from './archive.js';
 import type { SnapshotSummary } from './repo.js';
@@ -28,8 +29,13 @@ export function incarnationOf(snapshot: Pick<SnapshotSummary, 'tags'>): string |
   return tag && idPattern.test(tag) ? tag : undefined;
 }
 
-/** The id scripts read a few bytes of small local files: a container that does not answer in this long fails the shipment, not the agent's whole round. */
-export const incarnationTimeoutMs = 15_000;
+/**
+ * The id scripts read a few bytes of small local files, but each is a `docker exec`: on a busy host
+ * (a swarm being torn down beside it) the daemon alone can take many seconds to start one. As long as
+ * any other short docker query (common/timeouts.ts); a container that does not answer in this long
+ * fails the shipment, not the agent's whole round.
+ */
+export const incarnationTimeoutMs = dockerQueryTimeoutMs;
 
 /**
  * Reads (or, only when there is none, makes) the cluster's incarnation. The data directory is the

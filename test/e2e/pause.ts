@@ -27,7 +27,7 @@ export async function startPausedAt(h: Harness, args: string[], step: string, en
   });
   const deadline = Date.now() + 240_000;
   while (!(existsSync(file) && readFileSync(file, 'utf8').startsWith(step))) {
-    if (child.exitCode !== null) throw new Error(`tenantctl ${args.join(' ')} ended before ${step}: ${(await child).stderr}`);
+    if (child.exitCode !== null) throw await endedEarly(child, args, step);
     if (Date.now() > deadline) throw new Error(`tenantctl ${args.join(' ')} never reached ${step}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -52,9 +52,25 @@ export async function startPausedUntil(h: Harness, args: string[], steps: string
   });
   const deadline = Date.now() + 240_000;
   while (!(await until().catch(() => false))) {
-    if (child.exitCode !== null) throw new Error(`tenantctl ${args.join(' ')} ended before ${what}: ${(await child).stderr}`);
+    if (child.exitCode !== null) throw await endedEarly(child, args, what);
     if (Date.now() > deadline) throw new Error(`tenantctl ${args.join(' ')} never reached ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   return { child, file, resume: () => rmSync(file, { force: true }) };
+}
+
+/**
+ * The run ended before its pause: its exit code and the end of what it said first (the summary
+ * reporter keeps a failure's first lines, and the cause is in the last ones), then the rest.
+ */
+async function endedEarly(child: ResultPromise, args: string[], step: string): Promise<Error> {
+  const ended = await child;
+  const lines = String(ended.stderr).split('\n').filter((l) => l.trim() !== '');
+  const stdout = String(ended.stdout).trim();
+  return new Error([
+    `tenantctl ${args.join(' ')} ended (exit ${ended.exitCode}) before ${step}; its last lines:`,
+    ...lines.slice(-4),
+    ...(stdout ? [`stdout: ${stdout.slice(0, 2000)}`] : []),
+    '(all of stderr:)', ...lines,
+  ].join('\n'));
 }
