@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
-import { TenantctlError } from '../common/errors.js';
+import { TenantctlError, messageOf } from '../common/errors.js';
+import { dockerQueryTimeoutMs } from '../common/timeouts.js';
 import { execIn, postgresSuperuser, requireRunning, type StackContainer } from '../backups/containers.js';
 import { walArchiveMount } from '../templates/wal-archive.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
@@ -74,19 +75,47 @@ export async function superuserSql(ctx: Context, container: string, anyRole: str
 }
 
 /**
+ * How long a closed segment may take to be archived. PostgreSQL's archiver rescans its ready files
+ * at least once a minute by itself (PGARCH_AUTOWAKE_INTERVAL, 60 s) besides being woken for each:
+ * a wait of exactly one minute lost the race in CI once in ten runs on the busy 2-core host (the
+ * segment not archived, nothing failed). Three of the archiver's own rounds.
+ */
+export const archivedWaitMs = 180_000;
+
+/**
  * Closes the current WAL segment (if anything was written into it) and waits until PostgreSQL has
  * archived it: then everything committed before this call is in the archive volume.
  */
-export async function switchAndWaitArchived(ctx: Context, container: string, anyRole: string, deadlineMs = 60_000): Promise<void> {
+export async function switchAndWaitArchived(ctx: Context, container: string, anyRole: string, deadlineMs = archivedWaitMs): Promise<void> {
   // pg_switch_wal() is the end of the segment it closed plus one (or, with nothing written since the
   // last switch, the start of the current one): one byte back is in the segment that must be archived.
   const segment = await superuserSql(ctx, container, anyRole, 'SELECT pg_walfile_name(pg_switch_wal() - 1)', 'switching to a new WAL segment');
+  let late: TenantctlError | undefined;
   await retryUntilDeadline(async () => {
     const row = await superuserSql(ctx, container, anyRole, "SELECT coalesce(last_archived_wal, '') || ' ' || coalesce(last_failed_wal, '') FROM pg_stat_archiver", 'asking the archiver');
     const archived = row.split(' ')[0] ?? '';
     return archived.length >= 24 && archived.slice(0, 24) >= segment ? done(undefined) : notYet(`WAL segment ${segment} not archived yet (pg_stat_archiver: ${row || 'nothing archived'})`);
   }, {
     what: `waiting until PostgreSQL has archived WAL segment ${segment}`, deadlineMs, clock: ctx.clock, signal: ctx.signal, initialDelayMs: 100, maxDelayMs: 500,
-    onDeadline: (why) => new TenantctlError('docker', `${why} after ${deadlineMs / 1000} s: is archive_command failing? (tenantctl logs <id> --service db)`),
+    onDeadline: (why) => (late = new TenantctlError('docker', `${why} after ${deadlineMs / 1000} s: is archive_command failing? (tenantctl logs <id> --service db)`)),
+  }).catch(async (error: unknown) => {
+    // What the archiver is doing says why (waiting on its latch, in archive_command, the segment not even marked ready).
+    if (late && error === late) late.details.push(await archiverState(ctx, container, anyRole, segment));
+    throw error;
   });
+}
+
+/** One line on the archiver, for a segment it has not archived in time (never fails: a failure to ask is said instead). */
+async function archiverState(ctx: Context, container: string, anyRole: string, segment: string): Promise<string> {
+  const sql = `SELECT concat_ws('; ',
+    'archiver ' || coalesce((SELECT coalesce(wait_event_type || ':' || wait_event, state, 'running') FROM pg_stat_activity WHERE backend_type = 'archiver'), 'not running'),
+    'last archived ' || coalesce(last_archived_wal || ' at ' || last_archived_time, 'none'),
+    'failures ' || failed_count || coalesce(' (last ' || last_failed_wal || ' at ' || last_failed_time || ')', ''),
+    'ready ' || coalesce((SELECT string_agg(name, ',' ORDER BY name) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'), 'none'),
+    'writing ' || pg_walfile_name(pg_current_wal_lsn()),
+    'now ' || now()) FROM pg_stat_archiver`;
+  const state = await superuserSql(ctx, container, anyRole, sql, 'asking what the archiver is doing', AbortSignal.timeout(dockerQueryTimeoutMs)).catch((e: unknown) => `could not ask the archiver: ${messageOf(e)}`);
+  const there = await execIn(ctx.dockerHost, container, ['find', walArchiveMount, '-maxdepth', '1', '-name', `${segment}*`, '-printf', '%f %s %TT\\n'], { what: 'looking for the segment in the archive', signal: AbortSignal.timeout(dockerQueryTimeoutMs) })
+    .then((out) => out.trim().replace(/\n/g, ', ') || 'not there', (e: unknown) => `unknown (${messageOf(e)})`);
+  return `${state}; in ${walArchiveMount}: ${there}`;
 }
