@@ -4,7 +4,8 @@
 // between two writes, in place or `--as` a new tenant (the original untouched); `status --json`
 // shows the archive lag; a to-time restore killed (SIGKILL, SIGINT) at its steps is undone by the
 // next command before 'proven' and finished from it, the tenant's data intact either way; a WAL
-// shipment killed after restic recorded its batch is settled by the next one (forgotten, audited);
+// shipment killed after restic recorded its batch is settled by the next one (forgotten, audited),
+// also one of a folder another cluster's WAL was set aside in (shipped under that cluster's id);
 // a tenant whose database was made anew (deprovision, provision) is restored to a moment before
 // that from the old database's WAL alone (the new one's segments have the same names), and a target
 // in the new database's life without a base backup of it is refused.
