@@ -17,8 +17,9 @@ import { ignoreFailure } from '../common/ignore-failure.js';
 import { ensureIncarnation } from './incarnation.js';
 
 // What `backup` does for a tenant whose plan has point-in-time recovery, after its usual backup:
-// a physical base backup into the repository, then the current segment closed, archived and
-// shipped, so the new base can be restored to at once. And shipping alone (the agent's loop).
+// what waits set aside in the archive shipped, a physical base backup into the repository, then the
+// current segment closed, archived and shipped, so the new base can be restored to at once. And
+// shipping alone (the agent's loop).
 
 export interface PitrBackupResult {
   base: BaseBackupResult;
@@ -41,7 +42,7 @@ async function archiveOf(ctx: Context, id: string): Promise<Where> {
   return { tenant: id, container: container.id, anyRole: piece?.user ?? 'postgres' };
 }
 
-/** A base backup of a PITR tenant into the repository, under its lock, with its WAL shipped after it. */
+/** A base backup of a PITR tenant into the repository, under its lock, with what waits set aside shipped before it and its WAL after it. */
 export async function pitrBaseBackup(ctx: Context, id: string): Promise<PitrBackupResult> {
   const repo = await openPitrRepository(ctx);
   const db = await ctx.adminDb();
@@ -49,6 +50,10 @@ export async function pitrBaseBackup(ctx: Context, id: string): Promise<PitrBack
   const shipping = await shippingLock(ctx, id).catch(async (error) => { await release(); throw error; });
   try {
     const where = await archiveOf(ctx, id);
+    // What another cluster archived (set aside by a to-time restore) ships before the base begins: a
+    // batch of another incarnation shipped after a base began reads as the database made anew after
+    // that base (wal-for-base.ts), and every later target from it would be refused.
+    const asideShipped = await shipAndRecord(ctx, repo, where, { asideOnly: true });
     ctx.reporter.step(`taking a physical base backup of ${id} into ${repo.location.display} (point-in-time recovery)`);
     // The cluster's incarnation, made now if it has none: the base copies the file, and its row and tag name it.
     const incarnation = await ensureIncarnation(ctx, where.container, where.anyRole);
@@ -70,7 +75,7 @@ export async function pitrBaseBackup(ctx: Context, id: string): Promise<PitrBack
       ctx.reporter.info(`warning: ${warning}`);
       return { bases: 0, wal: 0, warning };
     });
-    return { base, shipped: shipped.shipped, pruned };
+    return { base, shipped: asideShipped.shipped + shipped.shipped, pruned };
   } finally {
     await shipping();
     await release();
@@ -87,10 +92,10 @@ async function fullBaseId(ctx: Context, repo: PitrRepository, tenant: string, sh
   return matches.length === 1 ? matches[0]!.id : short;
 }
 
-async function shipAndRecord(ctx: Context, repo: PitrRepository, where: Where): Promise<ShipResult> {
+async function shipAndRecord(ctx: Context, repo: PitrRepository, where: Where, options?: { asideOnly?: boolean }): Promise<ShipResult> {
   const db = await ctx.adminDb();
   try {
-    const result = await shipWal(ctx, repo, where);
+    const result = await shipWal(ctx, repo, where, options);
     await recordShipping(db, where.tenant, result);
     return result;
   } catch (error) {

@@ -19,7 +19,7 @@ import { ensureIncarnation, incarnationTag } from './incarnation.js';
 // the volume by a to-time restore, the incarnation of the cluster that archived them). A file leaves the volume only after restic has recorded the snapshot that
 // holds it; a run killed in between ships it again next time (at least once: a restore extracts
 // every batch, and a segment shipped twice is the same file twice). Run by the agent's loop every
-// pitr.shipIntervalSeconds, by `backup` and before a to-time restore. Each batch is listed as in
+// pitr.shipIntervalSeconds, by `backup` (the aside folders before its base, the rest after) and before a to-time restore. Each batch is listed as in
 // flight in the admin database (ship-in-flight.ts) from before restic starts until its files left
 // the volume; a batch a killed run left listed is settled by the next run before it ships anything
 // (its possibly cut-off snapshot forgotten, audit 'pitr.wal-batch-forgotten' with the cause), so
@@ -43,7 +43,8 @@ export interface ShipResult {
 /** Where a tenant's archive is: its tenant, its PostgreSQL container, a role to find the superuser by. */
 export interface ShipWhere { tenant: string; container: string; anyRole: string }
 
-export async function shipWal(ctx: Context, repo: PitrRepository, where: ShipWhere): Promise<ShipResult> {
+/** `asideOnly`: only what waits set aside (and what a killed run left in flight), not the root (`backup`, before its base: below). */
+export async function shipWal(ctx: Context, repo: PitrRepository, where: ShipWhere, { asideOnly = false } = {}): Promise<ShipResult> {
   const run: ShipRun = { snapshots: [], shipped: 0 };
   // The running cluster's incarnation (incarnation.ts), asked only when there is something to
   // settle or ship (an idle tenant costs no more than before), made at its first shipment if it has none.
@@ -56,7 +57,7 @@ export async function shipWal(ctx: Context, repo: PitrRepository, where: ShipWhe
     if (!(await shipFolder(ctx, repo, where, run, asideFolder(id), async () => id))) break;
     await removeAsideFolder(ctx, where.container, id).catch(ignoreFailure('a folder still holding files ships again next time'));
   }
-  const newest = await shipFolder(ctx, repo, where, run, '', current).then(() => run.newest);
+  const newest = asideOnly ? undefined : await shipFolder(ctx, repo, where, run, '', current).then(() => run.newest);
   const waiting = (await archivedFiles(ctx, where.container)).length;
   return { shipped: run.shipped, newest: newest?.name ?? null, newestArchivedAt: newest ? new Date(newest.archivedAt).toISOString() : null, waiting, snapshots: run.snapshots, repaired };
 }

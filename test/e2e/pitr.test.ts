@@ -4,13 +4,15 @@
 // between two writes, in place or `--as` a new tenant (the original untouched); `status --json`
 // shows the archive lag; a to-time restore killed (SIGKILL, SIGINT) at its steps is undone by the
 // next command before 'proven' and finished from it, the tenant's data intact either way; a WAL
-// shipment killed after restic recorded its batch is settled by the next one (forgotten, audited);
+// shipment killed after restic recorded its batch is settled by the next one (forgotten, audited),
+// also one of a folder another cluster's WAL was set aside in (shipped under that cluster's id);
 // a tenant whose database was made anew (deprovision, provision) is restored to a moment before
 // that from the old database's WAL alone (the new one's segments have the same names), and a target
 // in the new database's life without a base backup of it is refused.
 // Shared setup: one admin database, two PITR tenants (the second set up beside the first), one local
 // repository for the whole file.
 import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import path from 'node:path';
@@ -184,6 +186,90 @@ describe('a WAL shipment killed after restic recorded its batch', () => {
     const paths = await walPaths();
     for (const file of left) expect(paths).not.toContain(file);
   }, 300_000);
+
+  // Files another cluster archived, set aside by a to-time restore (archive-aside.ts), ship first,
+  // under that cluster's incarnation: a shipment killed while it ships such a folder is settled the
+  // same way, and the folder's files still ship under its id (never the running cluster's), and the
+  // folder goes once emptied. The folder is made here as setAsideScript makes it (a restore costs a
+  // minute): copies of a segment the running cluster archived, under names of a timeline it never
+  // reaches (the shipper never reads a file's content), so which files each batch holds tells the
+  // two apart.
+  it('killed (SIGKILL, then SIGINT) while shipping a set-aside folder: the next shipment forgets the batch and ships the folder under its own incarnation, then removes it', async () => {
+    const other = randomBytes(16).toString('hex');
+    const folder = `.tenantctl-${other}`;
+    const db = await containerOf(projectOf(h, id), 'db');
+    const owner = (await execa('docker', ['exec', db, 'stat', '-c', '%u:%g', '/archive'])).stdout.trim();
+    const asOwner = (script: string) => execa('docker', ['exec', '-u', owner, db, 'sh', '-c', script]);
+    const started = Date.now();
+    try {
+      // A segment of the running cluster, archived into the root (where it stays: shipped under its id).
+      // A transaction id taken commits one: the segment switched has something in it, and is archived.
+      const superuser = (sql: string) => execa('docker', ['exec', db, 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '/run/postgresql', '-U', 'postgres', '-d', 'postgres', '-c', sql]);
+      await superuser('SELECT pg_current_xact_id()');
+      const segment = (await superuser('SELECT pg_walfile_name(pg_switch_wal() - 1)')).stdout.trim();
+      expect(segment).toMatch(/^[0-9A-F]{24}$/);
+      for (let i = 0; (await asOwner(`test -f /archive/${segment} && echo yes || true`)).stdout.trim() !== 'yes'; i++) {
+        if (i > 300) throw new Error(`${segment} was not archived within 30 s`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const names = [0, 1, 2].map((n) => `00000077${(BigInt(`0x${segment.slice(8)}`) + BigInt(n)).toString(16).toUpperCase().padStart(16, '0')}`);
+      await asOwner([
+        `mkdir /archive/${folder}`, `chown "$(stat -c %u:%g /archive)" /archive/${folder}`, `chmod 0700 /archive/${folder}`,
+        ...names.map((n) => `cp -p /archive/${segment} /archive/${folder}/${n}`),
+      ].join(' && '));
+
+      const inFlight = async () => (await h.adminQuery('SELECT batches_in_flight AS b FROM admin_wal_shipping WHERE customer_id = $1', [id]))[0]?.b ?? [];
+      const forgotten = async () => (await h.adminQuery("SELECT new_values FROM admin_audit_logs WHERE customer_id = $1 AND action = 'pitr.wal-batch-forgotten' ORDER BY id", [id])).map((r) => r.new_values);
+      const tagged = async (incarnation: string) => (JSON.parse((await restic(['snapshots', '--json', '--tag', `tenant=${id},kind=wal,incarnation=${incarnation}`])).stdout) as Array<{ id: string; time: string; paths: string[] }>)
+        .map((x) => ({ ...x, file: x.paths[0]!.replace(/^\//, '') }));
+      /** The files a WAL batch holds (its tar, listed). */
+      const filesOf = async (snapshot: { id: string; file: string }) => {
+        const dump = await execa('sh', ['-c', `restic dump ${snapshot.id} /${snapshot.file} | tar -tf -`], { env: { ...process.env, RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000 });
+        return dump.stdout.split('\n').filter(Boolean).sort();
+      };
+      const audited = (await forgotten()).length;
+      const left: string[] = [];
+      for (const signal of ['SIGKILL', 'SIGINT'] as const) {
+        const run = await startPausedAt(h, ['backup', id, '--json'], 'pitr-ship:recorded');
+        if (signal === 'SIGKILL') await killHard(run);
+        else expect((await interrupt(run)).exitCode).toBe(130);
+        const batches = (await inFlight()).filter((b: any) => b.folder === folder && !left.includes(b.file));
+        expect(batches, `${signal}: the aside batch is listed in flight`).toHaveLength(1);
+        expect(batches[0]).toMatchObject({ names, incarnation: other });
+        expect((await tagged(other)).map((x) => x.file), `${signal}: restic recorded it under the folder's incarnation`).toContain(batches[0].file);
+        left.push(batches[0].file);
+        // The run after the SIGKILL settled that batch before shipping the folder again.
+        expect((await forgotten()).length - audited).toBe(left.length - 1);
+        expect((await asOwner(`ls -A /archive/${folder}`)).stdout.split('\n').sort(), `${signal}: the folder's files wait in it`).toEqual(names);
+      }
+      const b = await h.cli(['backup', id, '--json']);
+      expect(b.exitCode, b.why).toBe(0);
+      expect(await inFlight()).toEqual([]);
+      const audits = (await forgotten()).slice(audited);
+      expect(audits.map((a) => a.file)).toEqual(left);
+      for (const a of audits) expect(a.cause).toMatch(/after restic recorded its batch/);
+      // One batch of the folder's incarnation remains, the one shipped after the kills, holding its files.
+      const theirs = await tagged(other);
+      expect(theirs).toHaveLength(1);
+      expect(left).not.toContain(theirs[0]!.file);
+      expect(await filesOf(theirs[0]!)).toEqual(names);
+      // The emptied folder is gone; the root's segment went under the running cluster's id, and no batch of it holds the folder's files.
+      expect((await execa('docker', ['exec', db, 'ls', '-A', '/archive'])).stdout.split('\n')).not.toContain(folder);
+      const live = await incarnationIn(id);
+      const ours = (await tagged(live)).filter((x) => Date.parse(x.time) >= started - 5_000);
+      const shipped = (await Promise.all(ours.map(filesOf))).flat();
+      expect(shipped).toContain(segment);
+      for (const n of names) expect(shipped).not.toContain(n);
+      // Shipped before the base this backup took began: a batch of another incarnation shipped after
+      // a base began reads as the database made anew after it (wal-for-base.ts), which would refuse
+      // every to-time restore from that base to a moment after the batch.
+      const [base] = await h.adminQuery('SELECT started_at FROM admin_pitr_base_backups WHERE customer_id = $1 ORDER BY completed_at DESC LIMIT 1', [id]);
+      expect(Date.parse(theirs[0]!.time)).toBeLessThan((base.started_at as Date).getTime());
+    } finally {
+      // Left only by a failure: the restore tests below expect no other incarnation's folder.
+      await asOwner(`rm -rf /archive/${folder}`).catch(() => undefined);
+    }
+  }, 180_000);
 });
 
 describe('restore --to-time', () => {
