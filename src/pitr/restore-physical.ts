@@ -103,10 +103,11 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
     }
     // In place the source runs (its template and server say what the restored cluster runs under);
     // a new tenant is what the backup was made of (whatever became of the source since).
+    const running = mode === 'in-place' ? (await requireTenantFor(ctx, source, 'be restored from a physical backup', ['active'])).record : undefined;
     // The backup's tenant.json: a new tenant's shape, and (either mode) the modules set back once proven.
     const document = await physicalBackupDocument(ctx, input.from, manifest);
     const modules = modulesOfDocument(input.from, document);
-    const shape = mode === 'in-place' ? (await requireTenantFor(ctx, source, 'be restored from a physical backup', ['active'])).record : await shapeOfBackup(ctx, input.from, manifest, piece, document);
+    const shape = running ?? await shapeOfBackup(ctx, input.from, manifest, piece, document);
     // A PITR tenant's archive holds WAL of the cluster's history: a physical copy started on that same
     // timeline would archive segments that clash with it. A to-time restore promotes onto a new one.
     if (pitrOn(ctx, shape.plan)) throw new TenantctlError('conflict', `${mode === 'in-place' ? `tenant ${source} is` : `backup ${input.from} was taken`} on plan ${shape.plan}, which has point-in-time recovery: restore it with --to-time ${manifest.createdAt} (its physical backups restore only without pitr)`);
