@@ -44,7 +44,11 @@ const pgLeftovers = async (tenant: string) => {
 
 beforeAll(async () => {
   // Ports of its own: a restore stops the tenant's services, and another file's provision could take a published port meanwhile.
-  h = await createHarness('physcrm', { TENANTCTL_HEALTH_DEADLINE: '120', TENANTCTL_APP_PORTS: '23700-23719', TENANTCTL_DB_PORTS: '23720-23739', TENANTCTL_REDIS_PORTS: '23740-23759' });
+  // A run given ranges (the brief's lanes) takes those instead, as pitr.test.ts does.
+  h = await createHarness('physcrm', {
+    TENANTCTL_HEALTH_DEADLINE: '120',
+    TENANTCTL_APP_PORTS: process.env.TENANTCTL_APP_PORTS || '23700-23719', TENANTCTL_DB_PORTS: process.env.TENANTCTL_DB_PORTS || '23720-23739', TENANTCTL_REDIS_PORTS: process.env.TENANTCTL_REDIS_PORTS || '23740-23759',
+  });
   repo = path.join(h.dir, 'repo');
   passwordFile = path.join(h.dir, 'repo-password');
   writeFileSync(passwordFile, 'correct horse battery staple physical\n', { mode: 0o600 });
