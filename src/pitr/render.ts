@@ -23,6 +23,7 @@ export function renderPhysicalRestore(r: PhysicalRestoreResult): string {
     `${chalk.green('✓')} ${r.id} restored from physical backup ${chalk.bold(r.from)}${r.mode === 'new' ? ` (a new tenant, from ${r.source})` : ''}  (${(r.durationMs / 1000).toFixed(1)} s)`,
     `  cluster  as it was at ${r.backupTime} (every database of its PostgreSQL${r.others.length > 0 ? `; ${r.others.join(', ')} as the backup took them` : ''})`,
   ];
+  if (r.modulesChanged.length > 0) lines.push(`  modules  ${r.modulesChanged.join(', ')}`);
   for (const left of r.leftBehind ?? []) lines.push(`  ${chalk.yellow('left')}     ${left}`);
   if (r.url) lines.push(`  url      ${r.url}`);
   if (r.initialApiKey) lines.push(`  api key  ${r.initialApiKey.key}  (shown once)`);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { parseTenantId } from '../tenants/input.js';
@@ -10,8 +10,7 @@ import { BackupStore } from '../backups/store.js';
 import { corrupt, physicalPieceOf, tenantFile, type BackupManifest, type ManifestPiece } from '../backups/manifest.js';
 import { verifyRepositoryBackup } from '../backups/source.js';
 import { otherPieceFiles, requirePhysicalFit } from '../backups/physical-other-pieces.js';
-import { repositoryRef, snapshotPath } from '../backups/in-repository.js';
-import { backupReader } from '../backups/source.js';
+import { snapshotPath } from '../backups/in-repository.js';
 import type { TenantDocument } from '../backups/restore.js';
 import { configuredTemplate } from '../templates/configured.js';
 import { pitrService } from '../templates/wal-archive.js';
@@ -22,6 +21,7 @@ import { superuserSql } from './archive.js';
 import { openPitrRepository } from './repo.js';
 import { completePitr, replaceWithTime, stackOf, undoAfterFailure, type PitrIntent, type PhysicalSource } from './restore-to-time.js';
 import { imageMajor, majorMismatch, templateServiceImage } from './image-major.js';
+import { modulesOfDocument, physicalBackupDocument } from './backup-document.js';
 
 // `tenantctl restore <id> --from <physical backup> [--as <new-id>]`: a physical backup (backup
 // --physical: the whole PostgreSQL cluster, its files or pg_basebackup's tar, with its WAL) put back by the
@@ -36,7 +36,9 @@ import { imageMajor, majorMismatch, templateServiceImage } from './image-major.j
 // In place, the source runs and says what the cluster runs under. Into a new tenant (--as, or the
 // source's own id once it is deprovisioned) the backup alone says it: its tenant.json the template,
 // plan and profiles to provision, its manifest the major, compared with the template's image; the
-// source may be stopped, suspended or gone.
+// source may be stopped, suspended or gone. Either way the modules its tenant.json records go into
+// the intent before the first effect and are set back once the restore is proven (completePitr),
+// as a logical restore sets them: a finish after a kill needs nothing of the backup, an undo leaves them.
 
 export interface PhysicalRestoreInput {
   id: unknown;
@@ -59,6 +61,8 @@ export interface PhysicalRestoreResult {
   durationMs: number;
   /** The backup's pieces put back beside the cluster (crm's redis), by name. */
   others: string[];
+  /** Modules switched to the backup's state once the restore was proven (as a logical restore's: `<key> on|off`). */
+  modulesChanged: string[];
   /** What the restore set aside and could not drop once the tenant was proven (the restored state is in place): to remove by hand. */
   leftBehind?: string[];
 }
@@ -99,7 +103,11 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
     }
     // In place the source runs (its template and server say what the restored cluster runs under);
     // a new tenant is what the backup was made of (whatever became of the source since).
-    const shape = mode === 'in-place' ? (await requireTenantFor(ctx, source, 'be restored from a physical backup', ['active'])).record : await shapeOfBackup(ctx, input.from, manifest, piece);
+    const running = mode === 'in-place' ? (await requireTenantFor(ctx, source, 'be restored from a physical backup', ['active'])).record : undefined;
+    // The backup's tenant.json: a new tenant's shape, and (either mode) the modules set back once proven.
+    const document = await physicalBackupDocument(ctx, input.from, manifest);
+    const modules = modulesOfDocument(input.from, document);
+    const shape = running ?? await shapeOfBackup(ctx, input.from, manifest, piece, document);
     // A PITR tenant's archive holds WAL of the cluster's history: a physical copy started on that same
     // timeline would archive segments that clash with it. A to-time restore promotes onto a new one.
     if (pitrOn(ctx, shape.plan)) throw new TenantctlError('conflict', `${mode === 'in-place' ? `tenant ${source} is` : `backup ${input.from} was taken`} on plan ${shape.plan}, which has point-in-time recovery: restore it with --to-time ${manifest.createdAt} (its physical backups restore only without pitr)`);
@@ -122,7 +130,7 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
       data: {
         mode, source, targetTime: manifest.createdAt, suffix: randomBytes(4).toString('hex'),
         before: existing ? { status: existing.status, updatedAt: existing.updatedAt } : null,
-        backup: input.from,
+        backup: input.from, modules,
         physical: physicalSourceOf(input.from, source, piece, manifest, record.snapshots, snapshotId),
       },
     });
@@ -139,9 +147,9 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
       }
       const bytes = op.data.physical!.bytes;
       await replaceWithTime(ctx, journal, op, repo, { snapshotId, startedAt: manifest.createdAt, completedAt: manifest.createdAt, bytes });
-      const leftBehind = await completePitr(ctx, journal, op);
+      const { leftBehind, modulesChanged } = await completePitr(ctx, journal, op);
       return {
-        id: target, from: input.from, source, method: 'physical', mode, backupTime: manifest.createdAt, others: (op.data.others ?? []).map((p) => p.name), ...(leftBehind.length > 0 ? { leftBehind } : {}),
+        id: target, from: input.from, source, method: 'physical', mode, backupTime: manifest.createdAt, others: (op.data.others ?? []).map((p) => p.name), modulesChanged, ...(leftBehind.length > 0 ? { leftBehind } : {}),
         url: provisioned?.url ?? (mode === 'in-place' ? existing?.appUrl : null) ?? null, initialApiKey: provisioned?.initialApiKey, durationMs: ctx.clock.now() - started,
       };
     } catch (error) {
@@ -154,20 +162,10 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
 
 /**
  * What a new tenant restored from the backup is provisioned as: the template, plan and profiles its
- * tenant.json recorded, that file being the one its manifest hashed, of the manifest's template, whose
+ * tenant.json recorded (read as its manifest hashed it: backup-document.ts), of the manifest's template, whose
  * PostgreSQL service is the piece's (else the major check would have no image to look at).
  */
-async function shapeOfBackup(ctx: Context, backup: string, manifest: Pick<BackupManifest, 'template' | 'tenant' | 'files'>, piece: ManifestPiece): Promise<{ name: string; plan: string; template: string; profiles: string[] }> {
-  const text = await (await backupReader(ctx, repositoryRef(backup))).text(tenantFile);
-  const expected = manifest.files[tenantFile]?.sha256;
-  const got = createHash('sha256').update(text).digest('hex');
-  if (!expected || got !== expected) throw corrupt(backup, `its ${tenantFile} has SHA-256 ${got}, and its manifest recorded ${expected ?? 'none'}`);
-  let document: TenantDocument;
-  try {
-    document = JSON.parse(text) as TenantDocument;
-  } catch {
-    throw corrupt(backup, `its ${tenantFile} is not JSON`);
-  }
+async function shapeOfBackup(ctx: Context, backup: string, manifest: Pick<BackupManifest, 'template' | 'tenant'>, piece: ManifestPiece, document: TenantDocument): Promise<{ name: string; plan: string; template: string; profiles: string[] }> {
   const plan = document.record?.plan;
   if (typeof plan !== 'string' || plan === '') throw corrupt(backup, `its ${tenantFile} names no plan`);
   const template = document.record.template ?? manifest.template;

@@ -15,6 +15,8 @@ import { tenantState } from '../backups/tenant-state.js';
 import { corrupt } from '../backups/manifest.js';
 import { listingCheckScript } from '../backups/data-listing.js';
 import { startStack, stopClients } from '../backups/restore-data.js';
+import { restoreModules } from '../backups/restore.js';
+import { modulesToSet } from './backup-document.js';
 import { requireRunning, stackContainer } from '../backups/containers.js';
 import { composeStopTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
@@ -87,6 +89,12 @@ export interface PitrIntent {
   archive?: { volume: string; live: string; restored?: string };
   /** The physical backup read (physical.backup again): at the top, where backupsInUse looks, so retention never prunes it mid-restore. */
   backup?: string;
+  /**
+   * A physical restore: the modules the tenant had at the backup (its tenant.json), set once it is
+   * proven (completePitr). Absent for a to-time restore, and in intents older code wrote: modules
+   * are then left as they are.
+   */
+  modules?: Array<{ key: string; enabled: boolean }>;
   /**
    * Recorded at 'shipped' (before any is staged): the target's pieces the physical backup holds
    * logically (crm's redis), as resolved then; an undo or a finish works from these.
@@ -466,11 +474,12 @@ async function waitPromoted(ctx: Context, id: string, project: string, service: 
 }
 
 /**
- * Past 'proven': the set-aside data and WAL copies dropped, the operation closed with its audit row.
- * What could not be dropped (the restored state is in place: never fatal) is said, kept in the
- * operation's reason and returned, so the caller's result names it too.
+ * Past 'proven': the set-aside data and WAL copies dropped, a physical restore's modules set to the
+ * backup's (those its intent recorded), the operation closed with its audit row. What could not be
+ * dropped (the restored state is in place: never fatal) is said, kept in the operation's reason and
+ * returned, so the caller's result names it too.
  */
-export async function completePitr(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>): Promise<string[]> {
+export async function completePitr(ctx: Context, journal: OperationJournal, op: Operation<PitrIntent>): Promise<{ leftBehind: string[]; modulesChanged: string[] }> {
   const db = await ctx.adminDb();
   const left: string[] = [];
   if (op.data.where) {
@@ -488,10 +497,13 @@ export async function completePitr(ctx: Context, journal: OperationJournal, op: 
     });
     if (dst) left.push(...await dropOtherPieces(ctx, otherPiecesStack(dst), op.data.others, op.data.suffix));
   }
+  // Only from the intent (a finish after a kill reads nothing of the backup); none recorded: left as they are.
+  const modules = modulesToSet(op.data);
+  const modulesChanged = modules ? await restoreModules(db, op.tenant, modules) : [];
   await journal.finish(op, 'completed', left.length > 0 ? `completed; left behind: ${left.join('; ')}` : null, (client) => (op.data.physical
-    ? recordAudit(db, client, op.tenant, 'backup.restored', null, { from: op.data.source, backup: op.data.physical.backup, method: 'physical', mode: op.data.mode })
+    ? recordAudit(db, client, op.tenant, 'backup.restored', null, { from: op.data.source, backup: op.data.physical.backup, method: 'physical', mode: op.data.mode, ...(modules ? { modulesChanged } : {}) })
     : recordAudit(db, client, op.tenant, 'backup.restored-to-time', null, { from: op.data.source, targetTime: op.data.targetTime, base: op.data.base?.snapshotId, mode: op.data.mode })));
-  return left;
+  return { leftBehind: left, modulesChanged };
 }
 
 /** Before 'proven': the live data back and proven ready (in-place), or the tenant made by --as removed. Returns what was kept. */

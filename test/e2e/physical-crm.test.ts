@@ -5,7 +5,9 @@
 // the data files unread (restic's summary). Restore in place and --as (the source running) bring
 // back exactly the backup's rows and Redis keys; a restore killed (SIGKILL, SIGINT) at its two new
 // steps (pieces-staged, pieces-swapped) is undone, by the next command or in-process, every piece
-// back as it was, nothing left. One admin database, one tenant, one repository for the file.
+// back as it was, nothing left. A restore sets the tenant's modules back to the backup's once it is
+// proven (in place, --as, and finished by the next command after a kill at proven), and leaves them
+// when undone. One admin database, one tenant, one repository for the file.
 import { execa } from 'execa';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,7 +23,18 @@ let backup = '';
 let backedUp = '';
 let repo = '';
 let passwordFile = '';
+/** Every module of the catalogue, on or off, for the tenant at the backup (its tenant.json records the same). */
+let modulesAtBackup: Record<string, boolean> = {};
 
+const modulesOf = async (tenant: string): Promise<Record<string, boolean>> => Object.fromEntries((await h.adminQuery(
+  'SELECT fm.key, COALESCE(cm.enabled, false) AS enabled FROM admin_feature_modules fm LEFT JOIN admin_customer_modules cm ON cm.module_key = fm.key AND cm.customer_id = $1 ORDER BY fm.key', [tenant],
+)).map((r) => [r.key, r.enabled]));
+/** ai_assistant (off by default, on in the backup) switched off: the tenant's modules then differ from the backup's. */
+const switchOffAiAssistant = async () => {
+  const r = await h.cli(['modules', 'disable', id, 'ai_assistant']);
+  expect(r.exitCode, r.why).toBe(0);
+  expect((await modulesOf(id)).ai_assistant).toBe(false);
+};
 const restic = (args: string[]) => execa('restic', args, { env: { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD_FILE: passwordFile }, timeout: 60_000, reject: false });
 /** tenantctl's own files left in the cluster's data volume (staged, set aside): none once a restore is settled. */
 const pgLeftovers = async (tenant: string) => {
@@ -31,7 +44,11 @@ const pgLeftovers = async (tenant: string) => {
 
 beforeAll(async () => {
   // Ports of its own: a restore stops the tenant's services, and another file's provision could take a published port meanwhile.
-  h = await createHarness('physcrm', { TENANTCTL_HEALTH_DEADLINE: '120', TENANTCTL_APP_PORTS: '23700-23719', TENANTCTL_DB_PORTS: '23720-23739', TENANTCTL_REDIS_PORTS: '23740-23759' });
+  // A run given ranges (the brief's lanes) takes those instead, as pitr.test.ts does.
+  h = await createHarness('physcrm', {
+    TENANTCTL_HEALTH_DEADLINE: '120',
+    TENANTCTL_APP_PORTS: process.env.TENANTCTL_APP_PORTS || '23700-23719', TENANTCTL_DB_PORTS: process.env.TENANTCTL_DB_PORTS || '23720-23739', TENANTCTL_REDIS_PORTS: process.env.TENANTCTL_REDIS_PORTS || '23740-23759',
+  });
   repo = path.join(h.dir, 'repo');
   passwordFile = path.join(h.dir, 'repo-password');
   writeFileSync(passwordFile, 'correct horse battery staple physical\n', { mode: 0o600 });
@@ -43,6 +60,9 @@ beforeAll(async () => {
   if (p.exitCode !== 0) throw new Error(p.why);
   await psqlIn(h, id, 'CREATE TABLE k (n bigint); INSERT INTO k SELECT generate_series(1, 20000)');
   await writeMark(h, id);
+  // Not a default of the plan: a tenant provisioned for a restore (--as) differs from the backup too.
+  const m = await h.cli(['modules', 'enable', id, 'ai_assistant']);
+  if (m.exitCode !== 0) throw new Error(m.why);
 }, 300_000);
 
 afterAll(async () => {
@@ -59,6 +79,11 @@ describe('physical backups of a crm tenant (PostgreSQL and Redis)', () => {
     expect(Object.keys(made.snapshots).sort()).toEqual(['db.pgdata', 'db.pgwal.tar', 'manifest.json', 'redis.rdb', 'tenant.json']);
     backup = made.id;
     backedUp = await fingerprint(h, id);
+    modulesAtBackup = await modulesOf(id);
+    expect(modulesAtBackup.ai_assistant).toBe(true);
+    // The modules a physical restore sets back are those of the backup's tenant.json.
+    const doc = JSON.parse((await restic(['dump', made.snapshots['tenant.json'], `/tenantctl/${id}/tenant.json`])).stdout);
+    expect(Object.fromEntries(doc.modules.map((m: { key: string; enabled: boolean }) => [m.key, m.enabled]))).toEqual(modulesAtBackup);
     const [row] = await h.adminQuery('SELECT state, manifest FROM admin_backups WHERE id = $1', [backup]);
     expect(row.state).toBe('succeeded');
     expect(row.manifest.template).toBe('crm');
@@ -82,24 +107,30 @@ describe('physical backups of a crm tenant (PostgreSQL and Redis)', () => {
     rmSync(path.join(h.dir, 'tenantctl.config.yaml'));
   }, 300_000);
 
-  it('restores in place: exactly the backup\'s rows and Redis keys, nothing left', async () => {
+  it('restores in place: exactly the backup\'s rows, Redis keys and modules, nothing left', async () => {
     await writeMark(h, id);
     await psqlIn(h, id, 'DELETE FROM k WHERE n % 7 = 0');
+    await switchOffAiAssistant();
     expect(await fingerprint(h, id)).not.toBe(backedUp);
     const r = await h.cli(['restore', id, '--from', backup, '--yes', '--json']);
     expect(r.exitCode, r.why).toBe(0);
-    expect(r.json()).toMatchObject({ method: 'physical', mode: 'in-place' });
+    expect(r.json()).toMatchObject({ method: 'physical', mode: 'in-place', modulesChanged: ['ai_assistant on'] });
     expect(await fingerprint(h, id)).toBe(backedUp);
+    expect(await modulesOf(id)).toEqual(modulesAtBackup);
     const [op] = await h.adminQuery("SELECT state, step, data FROM admin_operations WHERE customer_id = $1 AND verb = 'pitr-restore' ORDER BY started_at DESC LIMIT 1", [id]);
     expect(op.state).toBe('completed');
     expect(op.data.others.map((p: { name: string }) => p.name)).toEqual(['redis']);
+    // Recorded before the first effect: a finish after a kill sets them without reading the backup.
+    expect(Object.fromEntries(op.data.modules.map((m: { key: string; enabled: boolean }) => [m.key, m.enabled]))).toEqual(modulesAtBackup);
     expect(await pgLeftovers(id)).toEqual([]);
     await expectClean(h, id);
   }, 300_000);
 
   for (const step of ['pieces-staged', 'pieces-swapped']) {
-    it(`a restore killed (-9) at ${step} is undone by the next command; Ctrl-C there undoes it in-process: every piece as it was`, async () => {
+    it(`a restore killed (-9) at ${step} is undone by the next command; Ctrl-C there undoes it in-process: every piece and the modules as they were`, async () => {
       await writeMark(h, id);
+      await switchOffAiAssistant();
+      const modulesBefore = await modulesOf(id);
       const before = await fingerprint(h, id);
       expect(before).not.toBe(backedUp);
       await killHard(await startPausedAt(h, ['restore', id, '--from', backup, '--yes', '--quiet'], `restore-physical:${step}`));
@@ -108,6 +139,7 @@ describe('physical backups of a crm tenant (PostgreSQL and Redis)', () => {
       expect(await fingerprint(h, id)).toBe(before);
       const [killed] = await h.adminQuery("SELECT state FROM admin_operations WHERE customer_id = $1 AND verb = 'pitr-restore' ORDER BY started_at DESC LIMIT 1", [id]);
       expect(killed.state).toBe('undone');
+      expect(await modulesOf(id)).toEqual(modulesBefore);
       expect(await pgLeftovers(id)).toEqual([]);
       await expectClean(h, id);
 
@@ -115,10 +147,28 @@ describe('physical backups of a crm tenant (PostgreSQL and Redis)', () => {
       expect(r.exitCode, r.stderr).toBe(130);
       expect(r.stderr).toMatch(/undone: pc runs on its own data again/);
       expect(await fingerprint(h, id)).toBe(before);
+      expect(await modulesOf(id)).toEqual(modulesBefore);
       expect(await pgLeftovers(id)).toEqual([]);
       await expectClean(h, id);
     }, 420_000);
   }
+
+  it('a restore killed (-9) at proven is finished by the next command: the backup\'s rows, and its modules from the intent', async () => {
+    await writeMark(h, id);
+    await switchOffAiAssistant();
+    await killHard(await startPausedAt(h, ['restore', id, '--from', backup, '--yes', '--quiet'], 'restore-physical:proven'));
+    expect((await modulesOf(id)).ai_assistant).toBe(false);
+    const next = await h.cli(['start', id, '--json']);
+    expect(next.exitCode, next.why).toBe(0);
+    const [finished] = await h.adminQuery("SELECT state FROM admin_operations WHERE customer_id = $1 AND verb = 'pitr-restore' ORDER BY started_at DESC LIMIT 1", [id]);
+    expect(finished.state).toBe('completed');
+    expect(await fingerprint(h, id)).toBe(backedUp);
+    expect(await modulesOf(id)).toEqual(modulesAtBackup);
+    const [audit] = await h.adminQuery("SELECT new_values FROM admin_audit_logs WHERE customer_id = $1 AND action = 'backup.restored' ORDER BY id DESC LIMIT 1", [id]);
+    expect(audit.new_values).toMatchObject({ backup, method: 'physical', modulesChanged: ['ai_assistant on'] });
+    expect(await pgLeftovers(id)).toEqual([]);
+    await expectClean(h, id);
+  }, 300_000);
 
   it('a restore killed (-9) at started is undone by the next command, which keeps and reports what the restored stack held (its Redis files too)', async () => {
     await writeMark(h, id);
@@ -135,11 +185,13 @@ describe('physical backups of a crm tenant (PostgreSQL and Redis)', () => {
     expect(redisFiles.filter((f) => /^\.tenantctl-restored-[0-9a-f]+-redis$/.test(f))).toHaveLength(1);
   }, 300_000);
 
-  it('restores --as a new tenant while the source runs: the copy holds the backup\'s rows and keys, the source is untouched', async () => {
+  it('restores --as a new tenant while the source runs: the copy holds the backup\'s rows, keys and modules, the source is untouched', async () => {
     const source = await fingerprint(h, id);
     const r = await h.cli(['restore', id, '--from', backup, '--as', copy, '--json']);
     expect(r.exitCode, r.why).toBe(0);
-    expect(r.json()).toMatchObject({ method: 'physical', mode: 'new', id: copy });
+    // Provisioned with the plan's defaults (ai_assistant off), then set to the backup's.
+    expect(r.json()).toMatchObject({ method: 'physical', mode: 'new', id: copy, modulesChanged: ['ai_assistant on'] });
+    expect(await modulesOf(copy)).toEqual(modulesAtBackup);
     expect(await fingerprint(h, copy)).toBe(backedUp);
     expect(await fingerprint(h, id)).toBe(source);
     expect(await pgLeftovers(copy)).toEqual([]);
