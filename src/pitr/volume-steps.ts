@@ -48,8 +48,8 @@ async function helperArgs(ctx: Context, w: VolumeWhere, script: string, interact
 }
 
 /**
- * The helper a killed run left, removed with its anonymous volumes (-v): one killed between create
- * and start, or made by an older tenantctl without the tmpfs, has one, which `rm -f` alone keeps.
+ * The helper a killed run left, removed with its anonymous volumes (-v): one an older tenantctl made
+ * without the tmpfs has one, which `rm -f` alone keeps.
  */
 async function removeLeftHelper(ctx: Context, w: VolumeWhere): Promise<void> {
   await ctx.dockerHost.run(['docker', 'rm', '-fv', helperName(w)], { timeoutMs: 60_000, signal: ctx.signal });

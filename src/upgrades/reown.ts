@@ -182,7 +182,7 @@ export async function reownVolumes(
     const moves = direction === 'forward' ? r.moves : reversed(r.moves);
     const name = `tenantctl-reown-${r.volume}`;
     // A helper a killed run left may still be moving owners: it goes first (-v: with any anonymous
-    // volume it has, one a helper killed between create and start never got a tmpfs over).
+    // volume it has, as one an older tenantctl ran without the tmpfs has; `rm -f` alone keeps them).
     await host.run(['docker', 'rm', '-fv', name], { timeoutMs: 60_000, signal: c.signal });
     // -v would make an empty volume of a name that is gone: the volume must be there.
     const exists = await host.run(['docker', 'volume', 'inspect', '--format', '{{.Name}}', r.volume], { timeoutMs: dockerQueryTimeoutMs, signal: c.signal });
