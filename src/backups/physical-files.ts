@@ -8,6 +8,7 @@ import { ensurePrivateDir } from '../common/private-files.js';
 import { dumpRestoreTimeoutMs, resticHelperStopTimeoutMs, resticQueryTimeoutMs, resticStreamTimeoutMs } from '../common/timeouts.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
 import { dockerToFile } from '../engine/docker-stream.js';
+import { tmpfsOverImageVolumes } from '../engine/docker.js';
 import type { Repository } from '../repository/restic.js';
 import { resticPaths } from '../repository/restic.js';
 import { execIn, postgresSuperuser, stackContainer } from './containers.js';
@@ -224,6 +225,9 @@ async function resticInHelper(ctx: Context, target: SaveTarget, piece: Piece, vo
       mounts.push('-v', `${url}:${url}`);
     }
     for (const file of [access.ssh?.key, access.ssh?.knownHosts]) if (file) mounts.push('-v', `${path.resolve(file)}:${path.resolve(file)}:ro`);
+    // The helper image is the operator's to choose (TENANTCTL_PHYSICAL_HELPER_IMAGE): a tmpfs over
+    // any VOLUME it declares, else each backup left an anonymous volume --rm does not always remove.
+    mounts.push(...await tmpfsOverImageVolumes(ctx.dockerHost, helperImageOf(ctx), ctx.signal, mounts.filter((_, i) => i % 2 === 1).map((m) => m.split(':')[1]!)));
     const argv = ['docker', 'run', '--rm', '--name', name, '--label', `tenantctl.backup=${target.tenant}`, '--user', '0',
       '--network', target.repo.location.backend === 'local' ? 'none' : 'host', '--security-opt', 'no-new-privileges',
       // Reading the 0700 data directory and writing a repository folder owned by tenantctl's user; nothing else (no chown, no chmod of others' files).
@@ -289,7 +293,8 @@ async function stopHelper(ctx: Context, name: string): Promise<void> {
     await ctx.dockerHost.run(['docker', 'kill', '--signal', 'INT', name], opts);
     await ctx.dockerHost.run(['docker', 'wait', name], opts);
   }
-  await ctx.dockerHost.run(['docker', 'rm', '-f', name], opts);
+  // -v: any anonymous volume it has goes with it (`rm -f` alone keeps them).
+  await ctx.dockerHost.run(['docker', 'rm', '-fv', name], opts);
 }
 
 const drain = async (source: Readable) => {

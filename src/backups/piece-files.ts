@@ -3,6 +3,7 @@ import { TenantctlError } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { dumpRestoreTimeoutMs } from '../common/timeouts.js';
 import { dockerFromFile, type StreamSource } from '../engine/docker-stream.js';
+import { tmpfsOverImageVolumes } from '../engine/docker.js';
 import type { Piece } from './pieces.js';
 
 // The state kept as files in a named volume (redis, sqlite, volume pieces): a restore writes the
@@ -60,14 +61,16 @@ export async function inPieceVolume(
   ctx: Context, piece: Piece, where: { volume: string; image: string; tenant: string }, names: FileNames, script: string, what: string, input?: StreamSource,
 ): Promise<string> {
   const name = helperName(where, names);
-  // A helper a killed run left behind may still be moving files: it goes first.
-  await ctx.dockerHost.run(['docker', 'rm', '-f', name], { timeoutMs: 60_000, signal: ctx.signal });
+  // A helper a killed run left behind may still be moving files: it goes first, with any anonymous
+  // volume it has (-v; `rm -f` alone keeps them).
+  await ctx.dockerHost.run(['docker', 'rm', '-fv', name], { timeoutMs: 60_000, signal: ctx.signal });
   const argv = ['run', '--rm', '-i', '--name', name, '--network', 'none', '--user', '0', '--label', `tenantctl.restore=${where.tenant}`,
     '-e', `ASIDE=${names.aside}`, '-e', `INCOMING=${names.incoming}`, '-e', `KEPT=${names.kept}`,
     // A tmpfs where the service mounts the volume (its image's VOLUME, as a rule): else the helper got
     // an anonymous volume there, a copy of the image's files, which --rm does not always remove
-    // (pitr/volume-steps.ts says when).
-    '-v', `${where.volume}:/v`, ...(piece.mount && piece.mount !== '/v' ? ['--mount', `type=tmpfs,dst=${piece.mount}`] : []), '--entrypoint', 'sh', where.image, '-c', `set -eu\ncd /v\n${script}`];
+    // (pitr/volume-steps.ts says when); and over any other VOLUME the image declares.
+    '-v', `${where.volume}:/v`, ...(piece.mount && piece.mount !== '/v' ? ['--mount', `type=tmpfs,dst=${piece.mount}`] : []),
+    ...await tmpfsOverImageVolumes(ctx.dockerHost, where.image, ctx.signal, ['/v', ...(piece.mount ? [piece.mount] : [])]), '--entrypoint', 'sh', where.image, '-c', `set -eu\ncd /v\n${script}`];
   const result = input === undefined
     ? await ctx.dockerHost.run(['docker', ...argv], { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal })
     : await dockerFromFile(ctx.dockerHost, argv, input, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });

@@ -4,6 +4,7 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { composeStartTimeoutMs, composeStopTimeoutMs, dumpRestoreTimeoutMs, redisCopyTimeoutMs, redisSnapshotTimeoutMs } from '../common/timeouts.js';
 import { done, notYet, retryUntilDeadline } from '../common/retry.js';
+import { tmpfsOverImageVolumes } from '../engine/docker.js';
 import { dockerFromFile, dockerToFile, type StreamResult, type StreamSink, type StreamSource } from '../engine/docker-stream.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import { execIn, redisCliIn } from './containers.js';
@@ -57,7 +58,7 @@ export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: Stre
       return { ...rdb, ...meta };
     }
     case 'sqlite': {
-      const copy = await dockerToFile(ctx.dockerHost, helperArgv(piece, container, sqliteBackupScript(piece)), file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
+      const copy = await dockerToFile(ctx.dockerHost, await helperArgv(ctx, piece, container, sqliteBackupScript(piece)), file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
       if (copy.exitCode !== 0) throw new TenantctlError('docker', `the SQLite backup of ${s.tenant}'s ${piece.name} (${piece.path}) failed (exit ${copy.exitCode}): ${lastErrorLine(copy.stderrTail)}`);
       await checkMagicOf(file, copy.head, 'SQLite format 3\0', `the SQLite backup of ${s.tenant}'s ${piece.name}`);
       return { ...copy, ...meta };
@@ -67,7 +68,7 @@ export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: Stre
       const stopped = container.running;
       if (stopped) await s.runtime.stop([piece.service], { timeoutMs: composeStopTimeoutMs, signal: ctx.signal, onProgress: ctx.reporter.detail });
       try {
-        const tar = await dockerToFile(ctx.dockerHost, helperArgv(piece, container, 'tar --numeric-owner -C "$MOUNT" --exclude="./.tenantctl-*" -cf - .'), file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
+        const tar = await dockerToFile(ctx.dockerHost, await helperArgv(ctx, piece, container, 'tar --numeric-owner -C "$MOUNT" --exclude="./.tenantctl-*" -cf - .'), file, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
         if (tar.exitCode !== 0) throw new TenantctlError('docker', `archiving ${s.tenant}'s ${piece.name} (${piece.mount}) failed (exit ${tar.exitCode}): ${lastErrorLine(tar.stderrTail)}`);
         if (tar.bytes < 1024) throw new TenantctlError('docker', `the archive of ${s.tenant}'s ${piece.name} is only ${tar.bytes} bytes: not a tar archive`);
         await checkMagicOf(file, tar.head, 'ustar', `the archive of ${s.tenant}'s ${piece.name}`, 257);
@@ -85,10 +86,14 @@ export async function snapshotPiece(s: SnapshotContext, piece: Piece, file: Stre
   }
 }
 
-/** A container of the service's image with the piece's volume where the service has it, running `script` (sh) as root, without network. */
-function helperArgv(piece: Piece, container: { imageId: string; volume?: string }, script: string): string[] {
+/**
+ * A container of the service's image with the piece's volume where the service has it, running
+ * `script` (sh) as root, without network; a tmpfs over any other VOLUME the image declares, else
+ * each run made an anonymous volume there that --rm does not always remove (pitr/volume-steps.ts).
+ */
+async function helperArgv(ctx: Context, piece: Piece, container: { imageId: string; volume?: string }, script: string): Promise<string[]> {
   return ['run', '--rm', '--network', 'none', '--user', '0', '-e', `MOUNT=${piece.mount}`, '-e', `DB=${piece.path ?? ''}`,
-    '-v', `${container.volume}:${piece.mount}`, '--entrypoint', 'sh', container.imageId, '-c', `set -eu\n${script}`];
+    '-v', `${container.volume}:${piece.mount}`, ...await tmpfsOverImageVolumes(ctx.dockerHost, container.imageId, ctx.signal, piece.mount ? [piece.mount] : []), '--entrypoint', 'sh', container.imageId, '-c', `set -eu\n${script}`];
 }
 
 /**

@@ -167,13 +167,18 @@ export async function imageExists(host: DockerHost, image: string, signal?: Abor
  * `--mount type=tmpfs` over every VOLUME the image declares, for a short-lived helper container:
  * otherwise each run creates an anonymous volume (for tenantctl/postgres, a copy of its initialised
  * data directory) that `--rm` does not always remove (two helpers ending at once leaked one on
- * Docker 20.10). Memory-only, nothing copied, gone with the container.
+ * Docker 20.10). Memory-only, nothing copied, gone with the container. `mounted`: the paths the
+ * helper mounts something at itself (skipped).
  */
-export async function tmpfsOverImageVolumes(host: DockerHost, image: string, signal?: AbortSignal): Promise<string[]> {
+export async function tmpfsOverImageVolumes(host: DockerHost, image: string, signal?: AbortSignal, mounted: readonly string[] = []): Promise<string[]> {
   const declared = await host.docker(['image', 'inspect', '--format', '{{json .Config.Volumes}}', image], { signal });
   const volumes = Object.keys((JSON.parse(declared.trim() || 'null') as Record<string, unknown> | null) ?? {});
-  return volumes.flatMap((dst) => ['--mount', `type=tmpfs,dst=${dst}`]);
+  // A path the helper mounts a volume (or folder) at already is covered: a second mount there is refused.
+  const taken = new Set(mounted.map(withoutTrailingSlash));
+  return volumes.filter((dst) => !taken.has(withoutTrailingSlash(dst))).flatMap((dst) => ['--mount', `type=tmpfs,dst=${dst}`]);
 }
+
+const withoutTrailingSlash = (p: string) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
 
 /**
  * What `postgres --version` prints in a throwaway container of `image` (no network, tmpfs over its

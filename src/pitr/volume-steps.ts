@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { dumpRestoreTimeoutMs } from '../common/timeouts.js';
+import { tmpfsOverImageVolumes } from '../engine/docker.js';
 import { dockerPipe, type DockerPipe } from './docker-pipe.js';
 
 // The data volume's side of a to-time restore. Everything happens inside the tenant's own
@@ -34,21 +35,30 @@ export const pitrNames = (suffix: string) => ({
 export const restoreHelperName = (tenant: string, suffix: string) => `tenantctl-pitr-${tenant}-${suffix}`;
 const helperName = (w: VolumeWhere) => restoreHelperName(w.tenant, w.suffix);
 
-function helperArgs(w: VolumeWhere, script: string, interactive: boolean): string[] {
+async function helperArgs(ctx: Context, w: VolumeWhere, script: string, interactive: boolean): Promise<string[]> {
   const n = pitrNames(w.suffix);
   // The image declares its data directory a VOLUME: without a mount there, each helper got an
   // anonymous volume holding a copy of the image's initialised data directory, which --rm does not
   // always remove (two helpers ending at once leaked one on Docker 20.10, observed in CI). A tmpfs
-  // there (the helper works in /v) makes none.
+  // there (the helper works in /v) makes none; so does one over any other VOLUME the image declares.
+  const others = await tmpfsOverImageVolumes(ctx.dockerHost, w.image, ctx.signal, ['/v', w.dataDir]);
   return ['run', '--rm', ...(interactive ? ['-i'] : []), '--name', helperName(w), '--network', 'none', '--user', '0', '--label', `tenantctl.restore=${w.tenant}`,
     '-e', `STAGED=${n.staged}`, '-e', `WAL=${n.wal}`, '-e', `REPLACED=${n.replaced}`, '-e', `RESTORED=${n.restored}`,
-    '-v', `${w.volume}:/v`, '--mount', `type=tmpfs,dst=${w.dataDir}`, '--entrypoint', 'sh', w.image, '-c', `set -eu\ncd /v\n${script}`];
+    '-v', `${w.volume}:/v`, '--mount', `type=tmpfs,dst=${w.dataDir}`, ...others, '--entrypoint', 'sh', w.image, '-c', `set -eu\ncd /v\n${script}`];
+}
+
+/**
+ * The helper a killed run left, removed with its anonymous volumes (-v): one an older tenantctl made
+ * without the tmpfs has one, which `rm -f` alone keeps.
+ */
+async function removeLeftHelper(ctx: Context, w: VolumeWhere): Promise<void> {
+  await ctx.dockerHost.run(['docker', 'rm', '-fv', helperName(w)], { timeoutMs: 60_000, signal: ctx.signal });
 }
 
 /** Runs `script` (sh, in the volume's root) to its end. */
 export async function inDataVolume(ctx: Context, w: VolumeWhere, script: string, what: string): Promise<string> {
-  await ctx.dockerHost.run(['docker', 'rm', '-f', helperName(w)], { timeoutMs: 60_000, signal: ctx.signal });
-  const result = await ctx.dockerHost.run(['docker', ...helperArgs(w, script, false)], { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
+  await removeLeftHelper(ctx, w);
+  const result = await ctx.dockerHost.run(['docker', ...await helperArgs(ctx, w, script, false)], { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
   if (result.cancelled) throw new TenantctlError('interrupted', `${what} was interrupted`);
   if (result.exitCode !== 0) throw new TenantctlError('docker', `${what} (volume ${w.volume}) failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail)}`);
   return result.stdout;
@@ -60,11 +70,11 @@ export async function inDataVolume(ctx: Context, w: VolumeWhere, script: string,
  * extracted: staged-data-guard.ts).
  */
 export async function untarInto(ctx: Context, w: VolumeWhere, dir: 'staged' | 'wal', what: string, strip = 0, saveAs?: 'label-and-wal.tar'): Promise<DockerPipe> {
-  await ctx.dockerHost.run(['docker', 'rm', '-f', helperName(w)], { timeoutMs: 60_000, signal: ctx.signal });
+  await removeLeftHelper(ctx, w);
   const target = dir === 'staged' ? '"$STAGED"' : '"$WAL"';
   const stripArg = Number.isInteger(strip) && strip > 0 ? ` --strip-components=${strip}` : '';
   const script = saveAs ? `mkdir -p ${target}\ncat > ${target}/${saveAs}` : `mkdir -p ${target}\ntar --numeric-owner${stripArg} -C ${target} -xpf -`;
-  return dockerPipe(ctx.dockerHost, helperArgs(w, script, true), { in: true }, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal, what });
+  return dockerPipe(ctx.dockerHost, await helperArgs(ctx, w, script, true), { in: true }, { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal, what });
 }
 
 /** The free space of the data volume's filesystem: POSIX df's line for the volume root (KiB). */

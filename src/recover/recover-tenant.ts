@@ -318,8 +318,8 @@ async function physicalMajorMismatch(ctx: Context, target: DockerHost, template:
   return majorMismatch(backup, piece.major, piece.image, runs, `template ${template}'s ${piece.service} service`);
 }
 
-/** The physical restore's helper container on the tenant's data volume (pitr/volume-steps.ts), removed: its volume is removed next. */
+/** The physical restore's helper container on the tenant's data volume (pitr/volume-steps.ts), removed with any anonymous volume it has (-v): its volume is removed next. */
 async function removeRestoreHelper(target: DockerHost, id: string, suffix: string): Promise<void> {
   const name = restoreHelperName(id, suffix);
-  if ((await target.docker(['ps', '-aq', '--filter', `name=^${name}$`])).trim() !== '') await target.docker(['rm', '-f', name]);
+  if ((await target.docker(['ps', '-aq', '--filter', `name=^${name}$`])).trim() !== '') await target.docker(['rm', '-fv', name]);
 }

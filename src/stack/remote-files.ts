@@ -4,6 +4,7 @@ import { TenantctlError, messageOf } from '../common/errors.js';
 import { remoteFilesTimeoutMs } from '../common/timeouts.js';
 import type { ComposeTarget } from './compose-argv.js';
 import type { DockerHost } from '../engine/docker-host.js';
+import { tmpfsOverImageVolumes } from '../engine/docker.js';
 import { remoteCompose, RemoteComposeError, type ShippedVolume } from './remote-compose.js';
 import { tarArchive, type TarEntry } from '../engine/tar.js';
 import { childEnvironment } from '../common/child-env.js';
@@ -55,8 +56,12 @@ async function shipVolumes(host: DockerHost, project: string, volumes: ShippedVo
   // Extracted as root, tar keeps each entry's uid and gid as archived (no owner names in the headers):
   // root's, or a non-root service's for its secrets.
   const script = 'set -e; for d in /tenantctl-files/*; do find "$d" -mindepth 1 -delete; done; tar -x -C /tenantctl-files';
+  // The stack's image may declare VOLUMEs (the first shipping service's: PostgreSQL's data directory
+  // in crm): a tmpfs there, else each provision's copy made an anonymous volume, a copy of the
+  // image's files, that --rm does not always remove (pitr/volume-steps.ts says when).
+  const noAnonymousVolume = await tmpfsOverImageVolumes(host, image, signal, volumes.map((v) => `/tenantctl-files/${v.key}`));
   const { execa } = await import('execa');
-  const result = await execa('docker', ['run', '--rm', '-i', '--network', 'none', '--user', '0:0', '--entrypoint', 'sh', '--label', 'tenantctl.managed=true', ...mounts, image, '-c', script], {
+  const result = await execa('docker', ['run', '--rm', '-i', '--network', 'none', '--user', '0:0', '--entrypoint', 'sh', '--label', 'tenantctl.managed=true', ...mounts, ...noAnonymousVolume, image, '-c', script], {
     input: tarArchive(entries),
     env: childEnvironment(host.env),
     extendEnv: false,

@@ -9,6 +9,7 @@ import type { ComposeTarget } from './compose-argv.js';
 import { composeOn } from './compose.js';
 import { objectsByLabel, removeObjects, type LabelledObjects } from '../engine/docker.js';
 import { reapOrphans } from './orphans.js';
+import { anonymousVolumesOf, removeAnonymousVolumes } from './anonymous-volumes.js';
 import { removePins } from './rollback-pins.js';
 
 export interface RemovalReport {
@@ -45,6 +46,8 @@ export async function removeStack(
   }
   const label = projectLabel(target.project);
   const before = await objectsByLabel(host, label);
+  // Listed while the containers still hold them: they carry no label of the project (anonymous-volumes.ts).
+  const anonymous = keepData ? [] : await anonymousVolumesOf(host, before.containers, target.file);
   if (existsSync(target.file) && (!target.envFile || existsSync(target.envFile))) {
     const compose = await composeOn(host);
     await compose
@@ -70,12 +73,15 @@ export async function removeStack(
     deadlineMs: leftoverRemovalMs,
     onDeadline: (why) => new TenantctlError('docker', `could not remove everything of ${target.project}: ${why}`),
   });
+  // No container of the project is left: the anonymous volumes it had go too (compose down -v
+  // misses those a recreated container inherited). --keep-data keeps them, as compose does.
+  const anonymousRemoved = await removeAnonymousVolumes(host, anonymous, onProgress);
   // The stack is gone: the tags that kept its last good images for a rollback go too.
   await removePins(host, target.project);
   return {
     containers: before.containers.length,
     networks: before.networks.length,
-    volumes: keepData ? 0 : before.volumes.length,
+    volumes: keepData ? 0 : before.volumes.length + anonymousRemoved,
     keptVolumes: keepData ? after.volumes : [],
   };
 }

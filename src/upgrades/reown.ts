@@ -151,6 +151,8 @@ async function refuseTaken(ctx: Context, host: DockerHost, id: string, image: st
   const expr = tests.flatMap((t, i) => (i === 0 ? t : ['-o', ...t]));
   const r = await host.run(['docker', 'run', '--rm', '--network', 'none', '--user', '0', '--cap-drop', 'ALL', '--cap-add', 'DAC_READ_SEARCH',
     '--security-opt', 'no-new-privileges', '--label', `tenantctl.upgrade=${id}`, '-v', `${p.volume}:/v:ro`,
+    // The helper image may declare VOLUMEs (TENANTCTL_PHYSICAL_HELPER_IMAGE): tmpfs there, no anonymous volume left.
+    ...await tmpfsOverImageVolumes(host, image, ctx.signal, ['/v']),
     '--entrypoint', 'find', image, '/v', '-xdev', '(', ...expr, ')', '-print', '-quit'], { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal });
   if (r.cancelled) throw new TenantctlError('interrupted', `looking into volume ${p.volume} of ${id} was interrupted`);
   if (r.exitCode !== 0) throw new TenantctlError('docker', `looking into volume ${p.volume} of ${id} failed (exit ${r.exitCode}): ${lastErrorLine(r.stderrTail)}`);
@@ -179,14 +181,15 @@ export async function reownVolumes(
   for (const r of plan) {
     const moves = direction === 'forward' ? r.moves : reversed(r.moves);
     const name = `tenantctl-reown-${r.volume}`;
-    // A helper a killed run left may still be moving owners: it goes first.
-    await host.run(['docker', 'rm', '-f', name], { timeoutMs: 60_000, signal: c.signal });
+    // A helper a killed run left may still be moving owners: it goes first (-v: with any anonymous
+    // volume it has, as one an older tenantctl ran without the tmpfs has; `rm -f` alone keeps them).
+    await host.run(['docker', 'rm', '-fv', name], { timeoutMs: 60_000, signal: c.signal });
     // -v would make an empty volume of a name that is gone: the volume must be there.
     const exists = await host.run(['docker', 'volume', 'inspect', '--format', '{{.Name}}', r.volume], { timeoutMs: dockerQueryTimeoutMs, signal: c.signal });
     if (exists.exitCode !== 0) throw new TenantctlError('docker', `volume ${r.volume} of ${tenant} is not on ${host.id}: ${lastErrorLine(exists.stderrTail)}`);
     const result = await host.run(['docker', 'run', '--rm', '--name', name, '--network', 'none', '--user', '0',
       '--cap-drop', 'ALL', '--cap-add', 'CHOWN', '--cap-add', 'DAC_READ_SEARCH', '--security-opt', 'no-new-privileges',
-      '--label', `tenantctl.upgrade=${tenant}`, '-v', `${r.volume}:/v`, ...await tmpfsOverImageVolumes(host, r.image, c.signal),
+      '--label', `tenantctl.upgrade=${tenant}`, '-v', `${r.volume}:/v`, ...await tmpfsOverImageVolumes(host, r.image, c.signal, ['/v']),
       '--entrypoint', 'sh', r.image, '-c', reownScript, 'reown', ...reownArgs(moves)], { timeoutMs: dumpRestoreTimeoutMs, signal: c.signal });
     if (result.cancelled) throw new TenantctlError('interrupted', `giving volume ${r.volume} of ${tenant} to its ${direction === 'forward' ? 'new' : 'old'} owners was interrupted`);
     if (result.exitCode !== 0) throw new TenantctlError('docker', `giving volume ${r.volume} of ${tenant} to its ${direction === 'forward' ? 'new' : 'old'} owners failed (exit ${result.exitCode}): ${lastErrorLine(result.stderrTail)}`);

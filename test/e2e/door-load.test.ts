@@ -37,12 +37,18 @@ beforeAll(async () => {
   const app = await containerOf(`${h.prefix}-loadt`, 'app');
   netctl = `${h.prefix}-netctl`;
   // The compose project label lets the harness's sweep of the prefix find it should afterAll not run.
-  await execa('docker', ['run', '-d', '--name', netctl, '--label', `com.docker.compose.project=${h.prefix}-netctl`, '--network', `container:${app}`, '--cap-add', 'NET_ADMIN', '--entrypoint', 'sleep', engineImage, 'infinity']);
+  // A tmpfs over the engine image's VOLUME /var/lib/docker: else it got an anonymous volume (empty,
+  // root's) that the `rm -f` below kept, one per CI run.
+  await execa('docker', ['run', '-d', '--name', netctl, '--label', `com.docker.compose.project=${h.prefix}-netctl`, '--network', `container:${app}`, '--cap-add', 'NET_ADMIN',
+    '--mount', 'type=tmpfs,dst=/var/lib/docker', '--entrypoint', 'sleep', engineImage, 'infinity']);
+  const volumes = (await execa('docker', ['container', 'inspect', '--format', '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}', netctl])).stdout.trim();
+  if (volumes) throw new Error(`the helper ${netctl} has volumes (${volumes}): the engine image declares a VOLUME this run does not cover`);
 }, 300_000);
 
 afterAll(async () => {
   agent.destroy();
-  if (netctl) await execa('docker', ['rm', '-f', netctl], { reject: false });
+  // -v: any anonymous volume goes with it (`rm -f` alone keeps them).
+  if (netctl) await execa('docker', ['rm', '-fv', netctl], { reject: false });
   await h?.cli(['frontdoor', 'down']);
   await h?.cleanup();
 }, 120_000);

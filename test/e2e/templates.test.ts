@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { execa } from 'execa';
 import { createHarness, dockerObjectsWithPrefix, type Harness } from './harness.js';
 
 let h: Harness;
@@ -268,8 +269,19 @@ describe('an operator\'s own template, provisioned with and without its optional
   }, 120_000);
 
   it('is deprovisioned with nothing left', async () => {
+    // The cache's image declares VOLUME /data, which the template mounts nothing over: each cache
+    // has an anonymous volume, and mini-a's was inherited by name when rotate recreated it (compose
+    // down -v keeps such a one: src/stack/anonymous-volumes.ts). This run's own, so both must go.
+    const projects = [`${h.prefix}-mini-a`, `${h.prefix}-mini-b`];
+    const caches = (await execa('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.service=cache', '--format', '{{.ID}} {{.Label "com.docker.compose.project"}}'])).stdout
+      .split('\n').map((l) => l.split(' ')).filter(([, project]) => projects.includes(project ?? '')).map(([id]) => id!);
+    expect(caches).toHaveLength(2);
+    const anonymous = (await execa('docker', ['container', 'inspect', '--format', '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}', ...caches])).stdout.split(/\s+/).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    expect(anonymous).toHaveLength(2);
     const r = await h.cli(['deprovision', 'mini-a', 'mini-b', '--yes', '--json']);
     expect(r.exitCode, r.why).toBe(0);
+    const left = await execa('docker', ['volume', 'inspect', ...anonymous], { reject: false });
+    expect(left.stdout.trim(), 'the caches\' anonymous volumes are removed with their stacks').toBe('[]');
     expect(await dockerObjectsWithPrefix(`${h.prefix}-mini`)).toEqual({ containers: [], networks: [], volumes: [] });
     for (const id of ['mini-a', 'mini-b']) expect(existsSync(path.join(h.customersDir, id))).toBe(false);
     expect(await h.adminQuery("SELECT * FROM admin_allocations WHERE customer_id IN ('mini-a', 'mini-b')")).toEqual([]);

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DockerHost } from '../../src/engine/docker-host.js';
+import { tmpfsOverImageVolumes } from '../../src/engine/docker.js';
+import { anonymousVolumesOf } from '../../src/stack/anonymous-volumes.js';
+
+const hex = (c: string) => c.repeat(64);
+const ok = (stdout: string) => ({ exitCode: 0, stdout, stderrTail: '', timedOut: false, cancelled: false });
+
+describe('tmpfsOverImageVolumes', () => {
+  const host = { docker: async () => '{"/data":{},"/var/lib/postgresql/data/":{},"/cache":{}}\n' } as unknown as DockerHost;
+
+  it('covers every VOLUME of the image', async () => {
+    expect(await tmpfsOverImageVolumes(host, 'img')).toEqual(['--mount', 'type=tmpfs,dst=/data', '--mount', 'type=tmpfs,dst=/var/lib/postgresql/data/', '--mount', 'type=tmpfs,dst=/cache']);
+  });
+
+  it('skips the paths the helper mounts itself (a second mount there is refused), trailing slashes aside', async () => {
+    expect(await tmpfsOverImageVolumes(host, 'img', undefined, ['/data/', '/var/lib/postgresql/data', '/v'])).toEqual(['--mount', 'type=tmpfs,dst=/cache']);
+  });
+
+  it('is nothing for an image without VOLUMEs', async () => {
+    const none = { docker: async () => 'null\n' } as unknown as DockerHost;
+    expect(await tmpfsOverImageVolumes(none, 'img')).toEqual([]);
+  });
+});
+
+describe('anonymousVolumesOf', () => {
+  // Container c1 mounts a named compose volume, an anonymous one and an external one with a hex
+  // name; c2 an anonymous one a newer Docker labels as such, and one a user labelled.
+  const mounts = [
+    JSON.stringify([{ Type: 'volume', Name: 'p_db-data' }, { Type: 'volume', Name: hex('a') }, { Type: 'bind', Name: '' }, { Type: 'volume', Name: hex('e') }]),
+    JSON.stringify([{ Type: 'volume', Name: hex('b') }, { Type: 'volume', Name: hex('c') }, { Type: 'tmpfs' }]),
+  ].join('\n');
+  const labels: Record<string, string> = { [hex('a')]: 'null', [hex('b')]: '{"com.docker.volume.anonymous":""}', [hex('c')]: '{"owner":"someone"}', [hex('e')]: 'null' };
+  const asked: string[][] = [];
+  const host = {
+    run: async (argv: string[]) => {
+      asked.push(argv);
+      if (argv[1] === 'container') return ok(mounts);
+      return ok(argv.slice(5).map((n) => `${n} ${labels[n]}`).join('\n'));
+    },
+  } as unknown as DockerHost;
+
+  it('takes the hex-named, unlabelled volumes the containers mount, never an external one the file names', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tct-anon-'));
+    const file = path.join(dir, 'docker-compose.yml');
+    writeFileSync(file, `services: {}\nvolumes:\n  theirs:\n    external: true\n    name: ${hex('e')}\n  db-data: {}\n`);
+    expect(await anonymousVolumesOf(host, ['c1', 'c2'], file)).toEqual([hex('a'), hex('b')]);
+    expect(asked.at(-1)).not.toContain(hex('e'));
+  });
+
+  it('asks nothing without containers', async () => {
+    asked.length = 0;
+    expect(await anonymousVolumesOf(host, [], '')).toEqual([]);
+    expect(asked).toEqual([]);
+  });
+});
