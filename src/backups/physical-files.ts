@@ -276,7 +276,7 @@ async function giveBackRepositoryFiles(ctx: Context, repository: string): Promis
   const gid = process.getgid?.() ?? 0;
   if (uid === 0) return;
   const r = await ctx.dockerHost.run(['docker', 'run', '--rm', '--user', '0', '--network', 'none', '--cap-drop', 'ALL', '--cap-add', 'CHOWN', '--cap-add', 'DAC_READ_SEARCH',
-    '-v', `${repository}:${repository}`, '--entrypoint', 'sh', helperImageOf(ctx), '-c', 'find "$1" \\( ! -uid "$2" -o ! -gid "$3" \\) -exec chown -h "$2:$3" {} +', 'sh', repository, String(uid), String(gid)],
+    '-v', `${repository}:${repository}`, ...await tmpfsOverImageVolumes(ctx.dockerHost, helperImageOf(ctx), ctx.signal, [repository]), '--entrypoint', 'sh', helperImageOf(ctx), '-c', 'find "$1" \\( ! -uid "$2" -o ! -gid "$3" \\) -exec chown -h "$2:$3" {} +', 'sh', repository, String(uid), String(gid)],
   { timeoutMs: resticQueryTimeoutMs, signal: ctx.signal });
   if (r.exitCode !== 0) throw new TenantctlError('repository', `giving the repository's new files back to uid ${uid} failed (exit ${r.exitCode}): ${lastErrorLine(r.stderrTail)}`);
 }

@@ -37,9 +37,9 @@ async function applyRepair(ctx: Context, journal: OperationJournal, op: Operatio
   const db = journal.db;
   const { containers, networks, releaseOn, folder, markFailed } = op.data;
   // Whatever is already gone was removed by the run that recorded this: removing is done by id, each once.
-  // -v: a container's anonymous volumes (an image VOLUME its template mounts nothing over) go with
-  // it, as a deprovision removes them; the named data volumes never do.
-  for (const id of containers) await removeIfPresent(ctx, ['rm', '-fv', id]);
+  // Never -v: a stuck provision of kept data or of adopted containers may hold the tenant's own
+  // anonymous volumes; volumes go only with deprovision (its anonymous ones too).
+  for (const id of containers) await removeIfPresent(ctx, ['rm', '-f', id]);
   for (const id of networks) await removeIfPresent(ctx, ['network', 'rm', id]);
   if (folder) await rm(path.join(ctx.config.customersDir, folder), { recursive: true, force: true });
   if (markFailed) {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { TenantctlError } from '../common/errors.js';
 import type { DockerHost } from './docker-host.js';
 import { filtersQuery } from './engine-api.js';
@@ -148,7 +149,8 @@ export async function objectsByLabel(host: DockerHost, label: string, signal?: A
 
 /** Force-removes what compose down left behind (or what a crashed run created before compose recorded it). */
 export async function removeObjects(host: DockerHost, objects: LabelledObjects, { volumes }: { volumes: boolean }): Promise<void> {
-  if (objects.containers.length > 0) await host.docker(['rm', '-fv', ...objects.containers]);
+  // -v only when the volumes go too: with kept data, anonymous volumes are kept as compose keeps them.
+  if (objects.containers.length > 0) await host.docker(['rm', volumes ? '-fv' : '-f', ...objects.containers]);
   if (objects.networks.length > 0) await host.docker(['network', 'rm', ...objects.networks]);
   if (volumes && objects.volumes.length > 0) await host.docker(['volume', 'rm', '-f', ...objects.volumes]);
 }
@@ -173,12 +175,22 @@ export async function imageExists(host: DockerHost, image: string, signal?: Abor
 export async function tmpfsOverImageVolumes(host: DockerHost, image: string, signal?: AbortSignal, mounted: readonly string[] = []): Promise<string[]> {
   const declared = await host.docker(['image', 'inspect', '--format', '{{json .Config.Volumes}}', image], { signal });
   const volumes = Object.keys((JSON.parse(declared.trim() || 'null') as Record<string, unknown> | null) ?? {});
+  // The image is the template's (not trusted): `--mount` is comma-separated key=value, and a later
+  // key wins, so a VOLUME named "/x,type=bind,source=/" would bind the host's root into a helper
+  // running as root. Only plain absolute paths are mounted over; any other refuses the helper.
+  const odd = volumes.find((dst) => !safeMountPath.test(dst));
+  if (odd !== undefined) throw new TenantctlError('usage', `image ${image} declares VOLUME ${JSON.stringify(odd.slice(0, 120))}: tenantctl runs helpers of an image only when each VOLUME is a plain absolute path (no comma, quote, = or control character)`);
   // A path the helper mounts a volume (or folder) at already is covered: a second mount there is refused.
-  const taken = new Set(mounted.map(withoutTrailingSlash));
-  return volumes.filter((dst) => !taken.has(withoutTrailingSlash(dst))).flatMap((dst) => ['--mount', `type=tmpfs,dst=${dst}`]);
+  const taken = new Set(mounted.map(normalMountPath));
+  return volumes.filter((dst) => !taken.has(normalMountPath(dst))).flatMap((dst) => ['--mount', `type=tmpfs,dst=${dst}`]);
 }
 
-const withoutTrailingSlash = (p: string) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
+const safeMountPath = /^\/[^,"'=\x00-\x1f\x7f]*$/;
+/** "/data/", "//data" and "/data/." are the same mount point to Docker. */
+const normalMountPath = (p: string) => {
+  const n = path.posix.normalize(p);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
+};
 
 /**
  * What `postgres --version` prints in a throwaway container of `image` (no network, tmpfs over its

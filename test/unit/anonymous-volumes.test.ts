@@ -20,6 +20,16 @@ describe('tmpfsOverImageVolumes', () => {
     expect(await tmpfsOverImageVolumes(host, 'img', undefined, ['/data/', '/var/lib/postgresql/data', '/v'])).toEqual(['--mount', 'type=tmpfs,dst=/cache']);
   });
 
+  it('treats //data and /data/. as the /data the helper mounts', async () => {
+    expect(await tmpfsOverImageVolumes(host, 'img', undefined, ['//data', '/var/lib/postgresql/data/.', '/cache/'])).toEqual([]);
+  });
+
+  // --mount is comma-separated key=value and a later key wins: "/x,type=bind,source=/etc" would bind the host's /etc.
+  it.each(['/x,type=bind,source=/etc', '/x"y', 'relative', '/x=y', '/x\ny'])('refuses an image declaring VOLUME %j (exit 2), mounting nothing', async (odd) => {
+    const hostile = { docker: async () => `${JSON.stringify({ '/data': {}, [odd]: {} })}\n` } as unknown as DockerHost;
+    await expect(tmpfsOverImageVolumes(hostile, 'img')).rejects.toMatchObject({ kind: 'usage', message: expect.stringMatching(/plain absolute path/) });
+  });
+
   it('is nothing for an image without VOLUMEs', async () => {
     const none = { docker: async () => 'null\n' } as unknown as DockerHost;
     expect(await tmpfsOverImageVolumes(none, 'img')).toEqual([]);
