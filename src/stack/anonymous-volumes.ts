@@ -33,7 +33,10 @@ export async function anonymousVolumesOf(host: DockerHost, containers: readonly 
       if (m.Type === 'volume' && m.Name && anonymousName.test(m.Name)) names.add(m.Name);
     }
   }
+  // Without the compose file there is no telling an operator's external volume (a `docker volume
+  // create` without a name is 64-hex and unlabelled too) from an anonymous one: nothing is taken.
   const external = externalVolumeNames(composeFile);
+  if (!external) return [];
   const candidates = [...names].filter((n) => !external.has(n));
   if (candidates.length === 0) return [];
   const labels = await host.run(['docker', 'volume', 'inspect', '--format', '{{.Name}} {{json .Labels}}', ...candidates], { timeoutMs: dockerQueryTimeoutMs, signal });
@@ -45,15 +48,15 @@ export async function anonymousVolumesOf(host: DockerHost, containers: readonly 
   }).sort();
 }
 
-/** Names the file's top-level `volumes:` declares external (unreadable or absent file: none). */
-function externalVolumeNames(file: string): Set<string> {
+/** Names the file's top-level `volumes:` declares external; undefined when the file is absent or unreadable. */
+function externalVolumeNames(file: string): Set<string> | undefined {
   const names = new Set<string>();
-  if (!file || !existsSync(file)) return names;
+  if (!file || !existsSync(file)) return undefined;
   let tree: unknown;
   try {
     tree = parse(readFileSync(file, 'utf8'));
   } catch {
-    return names;
+    return undefined;
   }
   const volumes = isRecord(tree) && isRecord(tree.volumes) ? tree.volumes : {};
   for (const [key, spec] of Object.entries(volumes)) {

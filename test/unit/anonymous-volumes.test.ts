@@ -61,6 +61,12 @@ describe('anonymousVolumesOf', () => {
     expect(asked.at(-1)).not.toContain(hex('e'));
   });
 
+  // A volume made by `docker volume create` without a name looks anonymous: only the file can say it is the operator's.
+  it('takes nothing without a readable compose file', async () => {
+    expect(await anonymousVolumesOf(host, ['c1', 'c2'], '')).toEqual([]);
+    expect(await anonymousVolumesOf(host, ['c1', 'c2'], path.join(os.tmpdir(), 'tct-anon-no-such', 'docker-compose.yml'))).toEqual([]);
+  });
+
   it('asks nothing without containers', async () => {
     asked.length = 0;
     expect(await anonymousVolumesOf(host, [], '')).toEqual([]);
