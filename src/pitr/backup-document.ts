@@ -67,15 +67,20 @@ export async function readRecorded(backup: string, source: AsyncIterable<Buffer 
 
 /**
  * The modules the document records, as the restore's intent keeps them (key and on/off only): a
- * list of anything else is refused (exit 2) before anything is recorded; none recorded is none to set.
+ * list of anything else, or with a key twice, is refused (exit 2) before anything is recorded; none
+ * recorded is none to set.
  */
 export function modulesOfDocument(backup: string, document: Pick<TenantDocument, 'modules'>): TenantDocument['modules'] {
   const modules: unknown = (document as { modules?: unknown }).modules;
   if (modules === undefined) return [];
   if (!Array.isArray(modules)) throw corrupt(backup, `its ${tenantFile}'s modules are not a list`);
+  const seen = new Set<string>();
   return modules.map((m: unknown) => {
     const { key, enabled } = (m ?? {}) as { key?: unknown; enabled?: unknown };
     if (typeof key !== 'string' || key === '' || typeof enabled !== 'boolean') throw corrupt(backup, `its ${tenantFile} holds a module that is not {key, enabled}: ${JSON.stringify(m)?.slice(0, 80)}`);
+    // Twice (on and off, say) has no one state to set back: a tenant.json tenantctl wrote never has it.
+    if (seen.has(key)) throw corrupt(backup, `its ${tenantFile} lists module ${JSON.stringify(key.slice(0, 60))} more than once`);
+    seen.add(key);
     return { key, enabled };
   });
 }

@@ -29,6 +29,12 @@ describe('the modules a physical backup records', () => {
     }
   });
 
+  it('refuses (exit 2) a module listed twice: there is no one state to set back', () => {
+    for (const modules of [[{ key: 'sso', enabled: true }, { key: 'sso', enabled: false }], [{ key: 'sso', enabled: true }, { key: 'ai_assistant', enabled: true }, { key: 'sso', enabled: true }]]) {
+      expect(() => modulesOfDocument('b1', { modules })).toThrow(expect.objectContaining({ kind: 'usage', message: 'backup b1 is unusable: its tenant.json lists module "sso" more than once; nothing was changed' }));
+    }
+  });
+
   it('a finished restore sets only a physical restore\'s recorded modules; a to-time restore\'s, or an intent of older code, leaves them', () => {
     const modules = [{ key: 'ai_assistant', enabled: true }];
     const physical = { backup: 'b1', snapshotId: 's', file: '/f', bytes: 1 };
