@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { recordAudit } from '../audit/write.js';
-import { listModules, setModule } from '../modules/store.js';
+import { setModulesBack, setModulesBackIn } from '../modules/set-back.js';
 import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry, wrongHost, type TenantRecord } from '../tenants/registry.js';
 import { LostLockError } from '../admin-db/database.js';
@@ -262,10 +262,14 @@ async function completeRestore(ctx: Context, journal: OperationJournal, op: Oper
   const id = op.tenant;
   const db = await ctx.adminDb();
   await dropRestoreLeftovers(ctx, op);
-  const modulesChanged = await restoreModules(db, id, op.data.modules ?? []);
-  await journal.finish(op, 'completed', null, (client) => recordAudit(db, client, id, 'backup.restored', null, {
-    backup: op.data.backup, from: op.data.source, directory: op.data.dir, mode: op.data.mode, modulesChanged,
-  }));
+  // The modules set back in the close's transaction: with backup.restored naming them, all or nothing.
+  let modulesChanged: string[] = [];
+  await journal.finish(op, 'completed', null, async (client) => {
+    modulesChanged = await setModulesBackIn(db, client, id, op.data.modules ?? []);
+    await recordAudit(db, client, id, 'backup.restored', null, {
+      backup: op.data.backup, from: op.data.source, directory: op.data.dir, mode: op.data.mode, modulesChanged,
+    });
+  });
   return modulesChanged;
 }
 
@@ -277,17 +281,9 @@ export async function dropRestoreLeftovers(ctx: Context, op: Operation<RestoreIn
   for (const problem of await dropReplaced(ctx, stack, pieces, op.data.suffix)) ctx.reporter.info(problem);
 }
 
-/** The modules the tenant had when it was backed up. */
+/** The modules the tenant had when it was backed up, in a transaction of their own (move, recover). */
 export async function restoreModules(db: Awaited<ReturnType<Context['adminDb']>>, id: string, modules: TenantDocument['modules']): Promise<string[]> {
-  const now = new Map((await listModules(db, id)).map((m) => [m.key, m.enabled]));
-  const changed: string[] = [];
-  for (const m of modules) {
-    if (now.has(m.key) && now.get(m.key) !== m.enabled) {
-      await setModule(db, id, m.key, m.enabled);
-      changed.push(`${m.key} ${m.enabled ? 'on' : 'off'}`);
-    }
-  }
-  return changed;
+  return setModulesBack(db, id, modules);
 }
 
 /**

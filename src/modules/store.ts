@@ -91,27 +91,43 @@ export async function listModules(db: AdminDb, customerId?: string): Promise<Fea
  * the old and new state. Setting the state it already has changes and audits nothing.
  */
 export async function setModule(db: AdminDb, customerId: string, moduleKey: string, enabled: boolean): Promise<ModuleChange> {
-  return db.guard(db.withTransaction(async (client) => {
-    await requireModule(client, moduleKey);
-    await requireCustomer(client, customerId, { forChange: true, lock: 'FOR NO KEY UPDATE' });
-    const before = await client.query('SELECT enabled FROM admin_customer_modules WHERE customer_id = $1 AND module_key = $2', [customerId, moduleKey]);
-    const previous: boolean | null = before.rows[0]?.enabled ?? null;
-    if ((previous ?? false) === enabled) return { customerId, module: moduleKey, enabled, previous, changed: false };
+  return db.guard(db.withTransaction((client) => setModuleIn(db, client, customerId, moduleKey, enabled)));
+}
 
-    if (enabled) {
-      await client.query(
-        `INSERT INTO admin_customer_modules (customer_id, module_key, enabled, enabled_at, disabled_at, updated_at)
-         VALUES ($1, $2, true, now(), NULL, now())
-         ON CONFLICT (customer_id, module_key) DO UPDATE SET enabled = true, enabled_at = now(), disabled_at = NULL, updated_at = now()`,
-        [customerId, moduleKey],
-      );
-    } else {
-      // There is a row: without one the module was off already and we returned above.
-      await client.query('UPDATE admin_customer_modules SET enabled = false, disabled_at = now(), updated_at = now() WHERE customer_id = $1 AND module_key = $2', [customerId, moduleKey]);
-    }
-    await recordAudit(db, client, customerId, enabled ? 'module.enabled' : 'module.disabled', { module: moduleKey, enabled: previous }, { module: moduleKey, enabled });
-    return { customerId, module: moduleKey, enabled, previous, changed: true };
-  }));
+/**
+ * setModule inside the caller's transaction: a verb whose close must commit with the change and its
+ * audit row (a restore's modules set back, with the journal's close) passes its own client.
+ */
+export async function setModuleIn(db: AdminDb, client: pg.ClientBase, customerId: string, moduleKey: string, enabled: boolean): Promise<ModuleChange> {
+  await requireModule(client, moduleKey);
+  await requireCustomer(client, customerId, { forChange: true, lock: 'FOR NO KEY UPDATE' });
+  const before = await client.query('SELECT enabled FROM admin_customer_modules WHERE customer_id = $1 AND module_key = $2', [customerId, moduleKey]);
+  const previous: boolean | null = before.rows[0]?.enabled ?? null;
+  if ((previous ?? false) === enabled) return { customerId, module: moduleKey, enabled, previous, changed: false };
+
+  if (enabled) {
+    await client.query(
+      `INSERT INTO admin_customer_modules (customer_id, module_key, enabled, enabled_at, disabled_at, updated_at)
+       VALUES ($1, $2, true, now(), NULL, now())
+       ON CONFLICT (customer_id, module_key) DO UPDATE SET enabled = true, enabled_at = now(), disabled_at = NULL, updated_at = now()`,
+      [customerId, moduleKey],
+    );
+  } else {
+    // There is a row: without one the module was off already and we returned above.
+    await client.query('UPDATE admin_customer_modules SET enabled = false, disabled_at = now(), updated_at = now() WHERE customer_id = $1 AND module_key = $2', [customerId, moduleKey]);
+  }
+  await recordAudit(db, client, customerId, enabled ? 'module.enabled' : 'module.disabled', { module: moduleKey, enabled: previous }, { module: moduleKey, enabled });
+  return { customerId, module: moduleKey, enabled, previous, changed: true };
+}
+
+/** Each catalogue module's on/off for a customer, read in the caller's transaction (off: no row). */
+export async function moduleStatesIn(client: pg.ClientBase, customerId: string): Promise<Map<string, boolean>> {
+  const { rows } = await client.query(
+    `SELECT fm.key, COALESCE(cm.enabled, false) AS enabled FROM admin_feature_modules fm
+     LEFT JOIN admin_customer_modules cm ON cm.module_key = fm.key AND cm.customer_id = $1`,
+    [customerId],
+  );
+  return new Map(rows.map((r) => [r.key as string, r.enabled as boolean]));
 }
 
 /**

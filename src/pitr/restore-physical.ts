@@ -104,10 +104,10 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
     // In place the source runs (its template and server say what the restored cluster runs under);
     // a new tenant is what the backup was made of (whatever became of the source since).
     const running = mode === 'in-place' ? (await requireTenantFor(ctx, source, 'be restored from a physical backup', ['active'])).record : undefined;
-    // The backup's tenant.json: a new tenant's shape, and (either mode) the modules set back once proven.
-    const document = await physicalBackupDocument(ctx, input.from, manifest);
-    const modules = modulesOfDocument(input.from, document);
-    const shape = running ?? await shapeOfBackup(ctx, input.from, manifest, piece, document);
+    // The backup's tenant.json: a new tenant's shape (read now), and (either mode) the modules set
+    // back once proven (in place read after the cheap refusals below: it comes out of the repository).
+    let document = mode === 'new' ? await physicalBackupDocument(ctx, input.from, manifest) : undefined;
+    const shape = running ?? await shapeOfBackup(ctx, input.from, manifest, piece, document!);
     // A PITR tenant's archive holds WAL of the cluster's history: a physical copy started on that same
     // timeline would archive segments that clash with it. A to-time restore promotes onto a new one.
     if (pitrOn(ctx, shape.plan)) throw new TenantctlError('conflict', `${mode === 'in-place' ? `tenant ${source} is` : `backup ${input.from} was taken`} on plan ${shape.plan}, which has point-in-time recovery: restore it with --to-time ${manifest.createdAt} (its physical backups restore only without pitr)`);
@@ -117,6 +117,8 @@ export async function restorePhysical(ctx: Context, input: PhysicalRestoreInput)
     if (mode === 'in-place') requirePhysicalFit(input.from, source, manifest, (await stackOf(ctx, source)).state.pieces);
     // A new tenant's pieces are those its template and profiles (the backup's tenant.json) will give it: checked before anything is made.
     else requirePhysicalFit(input.from, target, manifest, declaredPieces(await configuredTemplate(ctx.config, shape.template), shape.profiles));
+    document ??= await physicalBackupDocument(ctx, input.from, manifest);
+    const modules = modulesOfDocument(input.from, document);
     if (mode === 'in-place') {
       const others = Object.keys(otherPieceFiles(manifest) ?? {});
       const question = `This replaces the whole PostgreSQL cluster of ${source}${others.length > 0 ? ` and its ${others.join(', ')}` : ''}, which are live, with physical backup ${input.from} (${manifest.createdAt}); its current data is kept until the restored tenant is proven ready. Type the tenant id to confirm: `;

@@ -15,7 +15,7 @@ import { tenantState } from '../backups/tenant-state.js';
 import { corrupt } from '../backups/manifest.js';
 import { listingCheckScript } from '../backups/data-listing.js';
 import { startStack, stopClients } from '../backups/restore-data.js';
-import { restoreModules } from '../backups/restore.js';
+import { setModulesBackIn } from '../modules/set-back.js';
 import { modulesToSet } from './backup-document.js';
 import { requireRunning, stackContainer } from '../backups/containers.js';
 import { composeStopTimeoutMs } from '../common/timeouts.js';
@@ -499,10 +499,15 @@ export async function completePitr(ctx: Context, journal: OperationJournal, op: 
   }
   // Only from the intent (a finish after a kill reads nothing of the backup); none recorded: left as they are.
   const modules = modulesToSet(op.data);
-  const modulesChanged = modules ? await restoreModules(db, op.tenant, modules) : [];
-  await journal.finish(op, 'completed', left.length > 0 ? `completed; left behind: ${left.join('; ')}` : null, (client) => (op.data.physical
-    ? recordAudit(db, client, op.tenant, 'backup.restored', null, { from: op.data.source, backup: op.data.physical.backup, method: 'physical', mode: op.data.mode, ...(modules ? { modulesChanged } : {}) })
-    : recordAudit(db, client, op.tenant, 'backup.restored-to-time', null, { from: op.data.source, targetTime: op.data.targetTime, base: op.data.base?.snapshotId, mode: op.data.mode })));
+  // Set in the close's transaction: the modules, their audit rows, backup.restored naming them and the
+  // close commit together (a kill leaves all or none; a resumed run finds and names the same ones).
+  let modulesChanged: string[] = [];
+  await journal.finish(op, 'completed', left.length > 0 ? `completed; left behind: ${left.join('; ')}` : null, async (client) => {
+    if (modules) modulesChanged = await setModulesBackIn(db, client, op.tenant, modules);
+    await (op.data.physical
+      ? recordAudit(db, client, op.tenant, 'backup.restored', null, { from: op.data.source, backup: op.data.physical.backup, method: 'physical', mode: op.data.mode, ...(modules ? { modulesChanged } : {}) })
+      : recordAudit(db, client, op.tenant, 'backup.restored-to-time', null, { from: op.data.source, targetTime: op.data.targetTime, base: op.data.base?.snapshotId, mode: op.data.mode }));
+  });
   return { leftBehind: left, modulesChanged };
 }
 
