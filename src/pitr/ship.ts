@@ -11,12 +11,13 @@ import { batchesInFlight, clearInFlight, decideInFlight, markInFlight, markReshi
 import { holdRepositoryShared } from './repo-hold.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
 import { markConfiguredPruneOwed } from '../repository/prune-interval.js';
-import { ensureIncarnation, incarnationTag } from './incarnation.js';
+import { asideTag, ensureIncarnation, incarnationTag } from './incarnation.js';
 
 // Shipping: the archived WAL files of a tenant, from its archive volume into the repository, as one
 // restic snapshot per batch (a tar streamed from `docker exec` into `restic backup --stdin`, tags
 // tenant=<id> kind=wal incarnation=<the running cluster's>, or for files set aside in
-// the volume by a to-time restore, the incarnation of the cluster that archived them). A file leaves the volume only after restic has recorded the snapshot that
+// the volume by a to-time restore, the incarnation of the cluster that archived them and aside=1:
+// wal-for-base.ts does not read them as the database made anew). A file leaves the volume only after restic has recorded the snapshot that
 // holds it; a run killed in between ships it again next time (at least once: a restore extracts
 // every batch, and a segment shipped twice is the same file twice). Run by the agent's loop every
 // pitr.shipIntervalSeconds, by `backup` (the aside folders before its base, the rest after) and before a to-time restore. Each batch is listed as in
@@ -83,7 +84,7 @@ async function shipFolder(ctx: Context, repo: PitrRepository, where: ShipWhere, 
     const release = await holdRepositoryShared(ctx).catch(async (error) => { tar.kill(); await tar.done.catch(ignoreFailure('the killed tar; the hold\'s failure is the cause thrown')); throw error; });
     try {
       summary = await repo.json<{ snapshot_id?: string }>(
-        ['backup', '--stdin', '--stdin-filename', file, ...tagArgs([...walTags(where.tenant), incarnationTag(tag)]), '--host', 'tenantctl'],
+        ['backup', '--stdin', '--stdin-filename', file, ...tagArgs([...walTags(where.tenant), incarnationTag(tag), ...(folder ? [asideTag] : [])]), '--host', 'tenantctl'],
         { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdin: tar.stdout },
       );
     } catch (error) {
