@@ -169,8 +169,13 @@ export async function trustedBatch(repo: Pick<PitrRepository, 'run'>, snapshotId
   }
 }
 
-/** The shipping state for `status`: written after every run (the newest segment only ever moves forward). */
-export async function recordShipping(db: AdminDb, tenant: string, result: ShipResult | { error: unknown }): Promise<void> {
+/**
+ * The shipping state for `status`: written after every run (the newest segment only ever moves forward).
+ * `rootTried: false` (shipWal asideOnly): what it shipped is counted, but the last error and when the
+ * archive was last checked stay as they were: the archive root was not tried, so a failing shipment
+ * (and its failing_since, the pitr.lagging alert's clock) is not shown healthy by it.
+ */
+export async function recordShipping(db: AdminDb, tenant: string, result: ShipResult | { error: unknown }, { rootTried = true } = {}): Promise<void> {
   if ('error' in result) {
     await db.pool.query(
       `INSERT INTO admin_wal_shipping (customer_id, last_error, checked_at) VALUES ($1, $2, now())
@@ -187,8 +192,10 @@ export async function recordShipping(db: AdminDb, tenant: string, result: ShipRe
        newest_archived_at = coalesce(EXCLUDED.newest_archived_at, admin_wal_shipping.newest_archived_at),
        shipped_at = coalesce(EXCLUDED.shipped_at, admin_wal_shipping.shipped_at),
        segments_shipped = admin_wal_shipping.segments_shipped + EXCLUDED.segments_shipped,
-       waiting = EXCLUDED.waiting, last_error = NULL, checked_at = now()`,
-    [tenant, result.newest, result.newestArchivedAt, result.shipped, result.waiting],
+       waiting = EXCLUDED.waiting,
+       last_error = CASE WHEN $6::boolean THEN NULL ELSE admin_wal_shipping.last_error END,
+       checked_at = CASE WHEN $6::boolean THEN now() ELSE admin_wal_shipping.checked_at END`,
+    [tenant, result.newest, result.newestArchivedAt, result.shipped, result.waiting, rootTried],
   ).catch(db.unreachable);
 }
 
