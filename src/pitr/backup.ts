@@ -50,9 +50,12 @@ export async function pitrBaseBackup(ctx: Context, id: string): Promise<PitrBack
   const shipping = await shippingLock(ctx, id).catch(async (error) => { await release(); throw error; });
   try {
     const where = await archiveOf(ctx, id);
-    // What another cluster archived (set aside by a to-time restore) ships before the base begins: a
-    // batch of another incarnation shipped after a base began reads as the database made anew after
-    // that base (wal-for-base.ts), and every later target from it would be refused.
+    // What another cluster archived (set aside by a restore) ships before the base begins, so the
+    // base's WAL window holds none of it. One run ships at most 8 batches (ship.ts shipFolder), so
+    // some may wait until after the base: that no longer matters. Such batches are tagged aside=1 and
+    // wal-for-base.ts does not read them as the database made anew (only batches from the archive root
+    // do), so they refuse no later target from this base; the rest ship after the base, below.
+    // (Batches set aside and shipped by a tenantctl before the tag are untagged: still read as such.)
     const asideShipped = await shipAndRecord(ctx, repo, where, { asideOnly: true });
     ctx.reporter.step(`taking a physical base backup of ${id} into ${repo.location.display} (point-in-time recovery)`);
     // The cluster's incarnation, made now if it has none: the base copies the file, and its row and tag name it.
@@ -96,7 +99,7 @@ async function shipAndRecord(ctx: Context, repo: PitrRepository, where: Where, o
   const db = await ctx.adminDb();
   try {
     const result = await shipWal(ctx, repo, where, options);
-    await recordShipping(db, where.tenant, result);
+    await recordShipping(db, where.tenant, result, { rootTried: !options?.asideOnly });
     return result;
   } catch (error) {
     await recordShipping(db, where.tenant, { error }).catch(ignoreFailure('the shipment\'s own failure is the cause thrown; the lag shows it unrecorded'));

@@ -23,6 +23,16 @@ const idPattern = /^[0-9a-f]{32}$/;
 
 export const incarnationTag = (id: string) => `incarnation=${id}`;
 
+/**
+ * The extra tag of a WAL batch shipped from an aside folder (archive-aside.ts): WAL of a cluster that
+ * had STOPPED when it was shipped (a restore's replaced or undone cluster), so its shipment time says
+ * nothing about which database ran then (wal-for-base.ts reads it so).
+ */
+export const asideTag = 'aside=1';
+
+/** Whether a WAL batch was shipped from an aside folder (asideTag). */
+export const shippedAside = (snapshot: Pick<SnapshotSummary, 'tags'>): boolean => (snapshot.tags ?? []).includes(asideTag);
+
 /** The incarnation a snapshot is tagged with, or undefined (shipped or taken before incarnations). */
 export function incarnationOf(snapshot: Pick<SnapshotSummary, 'tags'>): string | undefined {
   const tag = (snapshot.tags ?? []).find((t) => t.startsWith('incarnation='))?.slice('incarnation='.length);

@@ -11,12 +11,13 @@ import { batchesInFlight, clearInFlight, decideInFlight, markInFlight, markReshi
 import { holdRepositoryShared } from './repo-hold.js';
 import { ignoreFailure } from '../common/ignore-failure.js';
 import { markConfiguredPruneOwed } from '../repository/prune-interval.js';
-import { ensureIncarnation, incarnationTag } from './incarnation.js';
+import { asideTag, ensureIncarnation, incarnationTag } from './incarnation.js';
 
 // Shipping: the archived WAL files of a tenant, from its archive volume into the repository, as one
 // restic snapshot per batch (a tar streamed from `docker exec` into `restic backup --stdin`, tags
 // tenant=<id> kind=wal incarnation=<the running cluster's>, or for files set aside in
-// the volume by a to-time restore, the incarnation of the cluster that archived them). A file leaves the volume only after restic has recorded the snapshot that
+// the volume by a to-time restore, the incarnation of the cluster that archived them and aside=1:
+// wal-for-base.ts does not read them as the database made anew). A file leaves the volume only after restic has recorded the snapshot that
 // holds it; a run killed in between ships it again next time (at least once: a restore extracts
 // every batch, and a segment shipped twice is the same file twice). Run by the agent's loop every
 // pitr.shipIntervalSeconds, by `backup` (the aside folders before its base, the rest after) and before a to-time restore. Each batch is listed as in
@@ -83,7 +84,7 @@ async function shipFolder(ctx: Context, repo: PitrRepository, where: ShipWhere, 
     const release = await holdRepositoryShared(ctx).catch(async (error) => { tar.kill(); await tar.done.catch(ignoreFailure('the killed tar; the hold\'s failure is the cause thrown')); throw error; });
     try {
       summary = await repo.json<{ snapshot_id?: string }>(
-        ['backup', '--stdin', '--stdin-filename', file, ...tagArgs([...walTags(where.tenant), incarnationTag(tag)]), '--host', 'tenantctl'],
+        ['backup', '--stdin', '--stdin-filename', file, ...tagArgs([...walTags(where.tenant), incarnationTag(tag), ...(folder ? [asideTag] : [])]), '--host', 'tenantctl'],
         { timeoutMs: repoTransferTimeoutMs, signal: ctx.signal, stdin: tar.stdout },
       );
     } catch (error) {
@@ -168,8 +169,13 @@ export async function trustedBatch(repo: Pick<PitrRepository, 'run'>, snapshotId
   }
 }
 
-/** The shipping state for `status`: written after every run (the newest segment only ever moves forward). */
-export async function recordShipping(db: AdminDb, tenant: string, result: ShipResult | { error: unknown }): Promise<void> {
+/**
+ * The shipping state for `status`: written after every run (the newest segment only ever moves forward).
+ * `rootTried: false` (shipWal asideOnly): what it shipped is counted, but the last error and when the
+ * archive was last checked stay as they were: the archive root was not tried, so a failing shipment
+ * (and its failing_since, the pitr.lagging alert's clock) is not shown healthy by it.
+ */
+export async function recordShipping(db: AdminDb, tenant: string, result: ShipResult | { error: unknown }, { rootTried = true } = {}): Promise<void> {
   if ('error' in result) {
     await db.pool.query(
       `INSERT INTO admin_wal_shipping (customer_id, last_error, checked_at) VALUES ($1, $2, now())
@@ -186,8 +192,10 @@ export async function recordShipping(db: AdminDb, tenant: string, result: ShipRe
        newest_archived_at = coalesce(EXCLUDED.newest_archived_at, admin_wal_shipping.newest_archived_at),
        shipped_at = coalesce(EXCLUDED.shipped_at, admin_wal_shipping.shipped_at),
        segments_shipped = admin_wal_shipping.segments_shipped + EXCLUDED.segments_shipped,
-       waiting = EXCLUDED.waiting, last_error = NULL, checked_at = now()`,
-    [tenant, result.newest, result.newestArchivedAt, result.shipped, result.waiting],
+       waiting = EXCLUDED.waiting,
+       last_error = CASE WHEN $6::boolean THEN NULL ELSE admin_wal_shipping.last_error END,
+       checked_at = CASE WHEN $6::boolean THEN now() ELSE admin_wal_shipping.checked_at END`,
+    [tenant, result.newest, result.newestArchivedAt, result.shipped, result.waiting, rootTried],
   ).catch(db.unreachable);
 }
 

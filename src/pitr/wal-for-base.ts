@@ -1,4 +1,4 @@
-import { incarnationOf } from './incarnation.js';
+import { incarnationOf, shippedAside } from './incarnation.js';
 import type { SnapshotSummary } from './repo.js';
 
 // Which WAL batches a to-time restore replays on its base (pure: the unit tests give it snapshots).
@@ -7,6 +7,21 @@ import type { SnapshotSummary } from './repo.js';
 // overwrite the base's own segments of the same names, or be replayed on a base it does not belong to.
 // So only the base's incarnation's batches are taken, and a target that lies in another incarnation
 // (one of its batches was shipped after the base began and before the target) is refused.
+//
+// Except a batch shipped from an aside folder (tag aside=1, ship.ts): WAL of a cluster that had
+// STOPPED by then (a restore's replaced live cluster, or an undone restore's restored server),
+// shipped whenever a shipper next ran, maybe long after the base began and while the base's own
+// incarnation ran on (an undone restore puts it back). Its shipment time says nothing about which
+// database ran at the target, so it is no evidence of the database made anew; it is still extracted
+// for restores of its own incarnation. Safe: a database made anew ships its own WAL from its archive
+// root (not aside) once it runs. Were an aside batch ever the only sign of it (the new database's
+// WAL lost or not shipped yet), the restore replays the base's history alone, which ends before the
+// target with no commit after it: PostgreSQL (13 and later; the images are 15) stops with "recovery
+// ended before configured recovery target was reached" instead of promoting (volume-steps.ts sets
+// recovery_target_time with recovery_target_action = 'promote'), its server exits, and
+// restore-to-time.ts waitPromoted never sees it out of recovery: the restore fails (exit 7) and is
+// undone, the live database put back. Nothing is silently restored to a wrong moment (the README's
+// limit "not seen as such" already covers a made-anew database whose WAL is not shipped yet).
 
 /** A batch shipped this long before its base began may still hold WAL the base needs (the two clocks' slack). */
 export const walSlackMs = 60_000;
@@ -33,14 +48,17 @@ export interface WalChoice {
 export function walForBase(input: { tenant: string; base: { snapshotId: string; startedAt: string; incarnation: string | null }; batches: readonly SnapshotSummary[]; target: Date; live?: string }): WalChoice {
   const start = Date.parse(input.base.startedAt);
   const window = input.batches.filter((s) => Date.parse(s.time) >= start - walSlackMs).sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
-  const own = input.base.incarnation ?? window.map(incarnationOf).find((i, n) => i !== undefined && Date.parse(window[n]!.time) >= start) ?? null;
+  // A base without one: the first incarnation named after it began by a batch from the archive root
+  // (the running cluster's when shipped; an aside batch, shipped first in a run, is a stopped one's).
+  const firstNamed = (from: readonly SnapshotSummary[]) => from.filter((s) => Date.parse(s.time) >= start).map(incarnationOf).find((i) => i !== undefined);
+  const own = input.base.incarnation ?? firstNamed(window.filter((s) => !shippedAside(s))) ?? firstNamed(window) ?? null;
   const ours = (s: SnapshotSummary) => { const i = incarnationOf(s); return i === undefined || i === own; };
   const use = window.filter(ours);
   const others = window.filter((s) => !ours(s));
   // A batch of another incarnation shipped after the base began and by the target: the database was
   // made anew in between, so the base's history does not reach the target (its WAL ends where its
-  // cluster did, or, restored since, continues elsewhere).
-  const before = others.find((s) => Date.parse(s.time) >= start && Date.parse(s.time) <= input.target.getTime());
+  // cluster did, or, restored since, continues elsewhere). An aside batch is no such sign (above).
+  const before = others.find((s) => !shippedAside(s) && Date.parse(s.time) >= start && Date.parse(s.time) <= input.target.getTime());
   if (before) {
     return {
       use: [], incarnation: own, leftOut: others.length,

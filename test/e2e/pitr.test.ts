@@ -220,7 +220,7 @@ describe('a WAL shipment killed after restic recorded its batch', () => {
 
       const inFlight = async () => (await h.adminQuery('SELECT batches_in_flight AS b FROM admin_wal_shipping WHERE customer_id = $1', [id]))[0]?.b ?? [];
       const forgotten = async () => (await h.adminQuery("SELECT new_values FROM admin_audit_logs WHERE customer_id = $1 AND action = 'pitr.wal-batch-forgotten' ORDER BY id", [id])).map((r) => r.new_values);
-      const tagged = async (incarnation: string) => (JSON.parse((await restic(['snapshots', '--json', '--tag', `tenant=${id},kind=wal,incarnation=${incarnation}`])).stdout) as Array<{ id: string; time: string; paths: string[] }>)
+      const tagged = async (incarnation: string) => (JSON.parse((await restic(['snapshots', '--json', '--tag', `tenant=${id},kind=wal,incarnation=${incarnation}`])).stdout) as Array<{ id: string; time: string; paths: string[]; tags: string[] }>)
         .map((x) => ({ ...x, file: x.paths[0]!.replace(/^\//, '') }));
       /** The files a WAL batch holds (its tar, listed). */
       const filesOf = async (snapshot: { id: string; file: string }) => {
@@ -253,12 +253,15 @@ describe('a WAL shipment killed after restic recorded its batch', () => {
       expect(theirs).toHaveLength(1);
       expect(left).not.toContain(theirs[0]!.file);
       expect(await filesOf(theirs[0]!)).toEqual(names);
+      // Tagged as shipped from an aside folder: wal-for-base.ts reads it as no sign of the database made anew.
+      expect(theirs[0]!.tags).toContain('aside=1');
       // The emptied folder is gone; the root's segment went under the running cluster's id, and no batch of it holds the folder's files.
       expect((await execa('docker', ['exec', db, 'ls', '-A', '/archive'])).stdout.split('\n')).not.toContain(folder);
       const live = await incarnationIn(id);
       const ours = (await tagged(live)).filter((x) => Date.parse(x.time) >= started - 5_000);
       const shipped = (await Promise.all(ours.map(filesOf))).flat();
       expect(shipped).toContain(segment);
+      for (const x of ours) expect(x.tags, 'a batch of the archive root is not tagged aside').not.toContain('aside=1');
       for (const n of names) expect(shipped).not.toContain(n);
       // Shipped before the base this backup took began: a batch of another incarnation shipped after
       // a base began reads as the database made anew after it (wal-for-base.ts), which would refuse

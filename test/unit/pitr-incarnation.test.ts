@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { walForBase } from '../../src/pitr/wal-for-base.js';
 import { decideInFlight, type InFlightBatch } from '../../src/pitr/ship-in-flight.js';
-import { dataDirScript, idInFile, incarnationFile, incarnationOf, incarnationScript, noPgdata, stagedIncarnationScript } from '../../src/pitr/incarnation.js';
+import { asideTag, dataDirScript, idInFile, incarnationFile, incarnationOf, incarnationScript, noPgdata, shippedAside, stagedIncarnationScript } from '../../src/pitr/incarnation.js';
 import { setAsideScript } from '../../src/pitr/archive-aside.js';
 import { asideFolder } from '../../src/pitr/archive.js';
 import { physicalStartScript } from '../../src/pitr/restore-to-time.js';
@@ -17,6 +17,8 @@ const C = 'c'.repeat(32);
 const at = (m: number, s = 0) => `2026-12-06T12:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}.000Z`;
 const batch = (id: string, time: string, incarnation?: string) => ({ id, time, paths: [`/wal-${id}.tar`], tags: ['tenant=acme', 'kind=wal', ...(incarnation ? [`incarnation=${incarnation}`] : [])] });
 const ids = (c: { use: Array<{ id: string }> }) => c.use.map((s) => s.id);
+/** A batch shipped from an aside folder (ship.ts tags it aside=1). */
+const asideBatch = (id: string, time: string, incarnation: string) => { const b = batch(id, time, incarnation); return { ...b, tags: [...b.tags, asideTag] }; };
 
 describe('the WAL a to-time restore replays on its base', () => {
   // Incarnation A: base at 12:00, batches to 12:10; made anew at ~12:11 (C: its segment names start over); C ships from 12:12.
@@ -73,6 +75,39 @@ describe('the WAL a to-time restore replays on its base', () => {
     expect(ids(walForBase({ tenant: 'acme', base, batches: old, target: new Date(at(4)), live: C }))).toEqual(['a1', 'a2']);
     // The base's incarnation is the running one: its WAL goes on past its last batch (the restore ships first).
     expect(walForBase({ tenant: 'acme', base, batches: old, target: new Date(at(6)), live: A }).refuse).toBeUndefined();
+  });
+
+  it('a set-aside batch of another incarnation shipped after the base began is no sign of the database made anew: not refused, left out', () => {
+    // The reviewer's case: base of A (running); a to-time restore to a moment in C's life undone after
+    // its restored server started, its WAL set aside as .tenantctl-C and shipped at 12:10 while A ran on.
+    const batches = [batch('a1', at(5), A), asideBatch('c-aside', at(10), C), batch('a2', at(15), A)];
+    const c = walForBase({ tenant: 'acme', base: { ...base, startedAt: at(0) }, batches, target: new Date(at(14)), live: A });
+    expect(c.refuse).toBeUndefined();
+    expect(ids(c)).toEqual(['a1', 'a2']);
+    expect(c.leftOut).toBe(1);
+    // C's own restores still extract it (a base of C).
+    expect(ids(walForBase({ tenant: 'acme', base: { snapshotId: 'bc', startedAt: at(6), incarnation: C }, batches, target: new Date(at(9)) }))).toEqual(['c-aside']);
+    // The same batch shipped from the archive root (the running cluster's when shipped): still refused.
+    const root = [batch('a1', at(5), A), batch('c1', at(10), C), batch('a2', at(15), A)];
+    expect(walForBase({ tenant: 'acme', base: { ...base, startedAt: at(0) }, batches: root, target: new Date(at(14)), live: A }).refuse).toMatch(/made anew.*incarnation cccccccc was shipped at 2026-12-06T12:10:00.000Z/);
+    // Beside a root batch of another incarnation, an aside one does not hide it.
+    expect(walForBase({ tenant: 'acme', base: { ...base, startedAt: at(0) }, batches: [...batches, batch('c2', at(12), C)], target: new Date(at(14)) }).refuse).toMatch(/was shipped at 2026-12-06T12:12:00.000Z/);
+  });
+
+  it('a base recorded before incarnations takes the first incarnation a root batch names, not an aside batch shipped first in the same run', () => {
+    const legacy = { snapshotId: 'b0000001', startedAt: at(0, 20), incarnation: null };
+    const c = walForBase({ tenant: 'acme', base: legacy, batches: [batch('u1', at(1)), asideBatch('c-aside', at(3), C), batch('a3', at(3, 5), A)], target: new Date(at(4)) });
+    expect(c.refuse).toBeUndefined();
+    expect(c.incarnation).toBe(A);
+    expect(ids(c)).toEqual(['u1', 'a3']);
+    // Only aside batches named: the first of them, as before.
+    expect(walForBase({ tenant: 'acme', base: legacy, batches: [batch('u1', at(1)), asideBatch('c-aside', at(3), C)], target: new Date(at(4)) }).incarnation).toBe(C);
+  });
+
+  it('the aside tag is read exactly', () => {
+    expect(shippedAside({ tags: ['tenant=acme', 'kind=wal', `incarnation=${A}`, 'aside=1'] })).toBe(true);
+    expect(shippedAside({ tags: ['aside=0'] })).toBe(false);
+    expect(shippedAside({})).toBe(false);
   });
 
   it('the restic tag is read strictly: a malformed incarnation tag counts as none', () => {
