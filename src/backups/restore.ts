@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { TenantctlError, messageOf, usageError } from '../common/errors.js';
 import { recordAudit } from '../audit/write.js';
-import { setModulesBack, setModulesBackIn } from '../modules/set-back.js';
+import { setModulesBackIn } from '../modules/set-back.js';
 import { parseTenantId } from '../tenants/input.js';
 import { TenantRegistry, wrongHost, type TenantRecord } from '../tenants/registry.js';
 import { LostLockError } from '../admin-db/database.js';
@@ -279,11 +279,6 @@ export async function dropRestoreLeftovers(ctx: Context, op: Operation<RestoreIn
   const { stack, pieces: now } = await restoreStackOf(ctx, op.tenant);
   const pieces = op.data.pieces ?? now;
   for (const problem of await dropReplaced(ctx, stack, pieces, op.data.suffix)) ctx.reporter.info(problem);
-}
-
-/** The modules the tenant had when it was backed up, in a transaction of their own (move, recover). */
-export async function restoreModules(db: Awaited<ReturnType<Context['adminDb']>>, id: string, modules: TenantDocument['modules']): Promise<string[]> {
-  return setModulesBack(db, id, modules);
 }
 
 /**

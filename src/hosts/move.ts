@@ -12,7 +12,8 @@ import { composeVerb } from '../stack/day2.js';
 import { composeStopTimeoutMs } from '../common/timeouts.js';
 import { LostLockError, type AdminDb } from '../admin-db/database.js';
 import { backupTenant } from '../backups/backup.js';
-import { dropRestoreLeftovers, locateAndVerify, readBackupDocument, replaceData, restoreModules, type RestoreIntent } from '../backups/restore.js';
+import { dropRestoreLeftovers, locateAndVerify, readBackupDocument, replaceData, type RestoreIntent } from '../backups/restore.js';
+import { setModulesBack } from '../modules/set-back.js';
 import { startTenant } from '../tenants/lifecycle.js';
 import { loadTenantTemplate } from '../tenants/tenant-template.js';
 import { requireState } from '../backups/pieces.js';
@@ -166,7 +167,7 @@ async function restoreOnTarget(ctx: Context, journal: OperationJournal, op: Oper
   await ctx.pause('restore:provisioned');
   await replaceData(onTarget, journal, op as Operation<RestoreIntent & MoveIntent>, id, { prefix: 'restore:' });
   await dropRestoreLeftovers(onTarget, op as Operation<RestoreIntent & MoveIntent>);
-  await restoreModules(await ctx.adminDb(), id, document.modules ?? []);
+  await setModulesBack(await ctx.adminDb(), id, document.modules ?? []);
   return provisioned.url;
 }
 

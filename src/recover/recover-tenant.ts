@@ -15,7 +15,8 @@ import { revokeApiKeysById } from '../api-keys/store.js';
 import { projectLabel, removeStack } from '../stack/removal.js';
 import { objectsByLabel } from '../engine/docker.js';
 import { listModules } from '../modules/store.js';
-import { dropRestoreLeftovers, replaceData, restoreModules, restoreSteps, type RestoreIntent } from '../backups/restore.js';
+import { dropRestoreLeftovers, replaceData, restoreSteps, type RestoreIntent } from '../backups/restore.js';
+import { setModulesBack } from '../modules/set-back.js';
 import { putRowBack, type SavedTenant } from '../hosts/move-record.js';
 import { contextOn, dockerHostNamed } from '../hosts/resolve.js';
 import type { BackupScope, TenantBackupSource } from './tenant-backups.js';
@@ -213,7 +214,7 @@ async function finishRecover(ctx: Context, journal: OperationJournal, op: Operat
         if (dst) await dropOtherPieces(onTarget, otherPiecesStack(dst), op.data.others, op.data.suffix);
       }
     } else await dropRestoreLeftovers(onTarget, op);
-    await restoreModules(db, id, op.data.modules);
+    await setModulesBack(db, id, op.data.modules);
     await journal.step(op, 'restored', {}, async (client) => {
       if (op.data.targetKey) await revokeApiKeysById(db, client, id, [op.data.targetKey]);
     });
