@@ -3,7 +3,7 @@ import { TenantctlError } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { dumpRestoreTimeoutMs } from '../common/timeouts.js';
 import { dockerFromFile, type StreamSource } from '../engine/docker-stream.js';
-import { tmpfsOverImageVolumes } from '../engine/docker.js';
+import { tmpfsAt, tmpfsOverImageVolumes } from '../engine/docker.js';
 import type { Piece } from './pieces.js';
 
 // The state kept as files in a named volume (redis, sqlite, volume pieces): a restore writes the
@@ -69,7 +69,7 @@ export async function inPieceVolume(
     // A tmpfs where the service mounts the volume (its image's VOLUME, as a rule): else the helper got
     // an anonymous volume there, a copy of the image's files, which --rm does not always remove
     // (pitr/volume-steps.ts says when); and over any other VOLUME the image declares.
-    '-v', `${where.volume}:/v`, ...(piece.mount && piece.mount !== '/v' ? ['--mount', `type=tmpfs,dst=${piece.mount}`] : []),
+    '-v', `${where.volume}:/v`, ...(piece.mount && piece.mount !== '/v' ? tmpfsAt(piece.mount, `state piece ${piece.name}'s mount`) : []),
     ...await tmpfsOverImageVolumes(ctx.dockerHost, where.image, ctx.signal, ['/v', ...(piece.mount ? [piece.mount] : [])]), '--entrypoint', 'sh', where.image, '-c', `set -eu\ncd /v\n${script}`];
   const result = input === undefined
     ? await ctx.dockerHost.run(['docker', ...argv], { timeoutMs: dumpRestoreTimeoutMs, signal: ctx.signal })

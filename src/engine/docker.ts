@@ -182,7 +182,17 @@ export async function tmpfsOverImageVolumes(host: DockerHost, image: string, sig
   if (odd !== undefined) throw new TenantctlError('usage', `image ${image} declares VOLUME ${JSON.stringify(odd.slice(0, 120))}: tenantctl runs helpers of an image only when each VOLUME is a plain absolute path (no comma, quote, = or control character)`);
   // A path the helper mounts a volume (or folder) at already is covered: a second mount there is refused.
   const taken = new Set(mounted.map(normalMountPath));
-  return volumes.filter((dst) => !taken.has(normalMountPath(dst))).flatMap((dst) => ['--mount', `type=tmpfs,dst=${dst}`]);
+  return volumes.filter((dst) => !taken.has(normalMountPath(dst))).flatMap((dst) => tmpfsAt(dst, `image ${image}'s VOLUME`));
+}
+
+/**
+ * `--mount type=tmpfs,dst=<dst>` for a helper, `dst` a plain absolute path or refused (exit 2), as
+ * above: also for paths the tenant or its template name (a state piece's mount, the data directory
+ * PostgreSQL reports), which reach the same comma-separated option. `what` names where it came from.
+ */
+export function tmpfsAt(dst: string, what: string): string[] {
+  if (!safeMountPath.test(dst)) throw new TenantctlError('usage', `${what} ${JSON.stringify(dst.slice(0, 120))} is not a plain absolute path (no comma, quote, = or control character): tenantctl mounts no helper there`);
+  return ['--mount', `type=tmpfs,dst=${dst}`];
 }
 
 const safeMountPath = /^\/[^,"'=\x00-\x1f\x7f]*$/;

@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import { TenantctlError } from '../common/errors.js';
 import { lastErrorLine } from '../common/exec.js';
 import { dumpRestoreTimeoutMs } from '../common/timeouts.js';
-import { tmpfsOverImageVolumes } from '../engine/docker.js';
+import { tmpfsAt, tmpfsOverImageVolumes } from '../engine/docker.js';
 import { dockerPipe, type DockerPipe } from './docker-pipe.js';
 
 // The data volume's side of a to-time restore. Everything happens inside the tenant's own
@@ -44,7 +44,7 @@ async function helperArgs(ctx: Context, w: VolumeWhere, script: string, interact
   const others = await tmpfsOverImageVolumes(ctx.dockerHost, w.image, ctx.signal, ['/v', w.dataDir]);
   return ['run', '--rm', ...(interactive ? ['-i'] : []), '--name', helperName(w), '--network', 'none', '--user', '0', '--label', `tenantctl.restore=${w.tenant}`,
     '-e', `STAGED=${n.staged}`, '-e', `WAL=${n.wal}`, '-e', `REPLACED=${n.replaced}`, '-e', `RESTORED=${n.restored}`,
-    '-v', `${w.volume}:/v`, '--mount', `type=tmpfs,dst=${w.dataDir}`, ...others, '--entrypoint', 'sh', w.image, '-c', `set -eu\ncd /v\n${script}`];
+    '-v', `${w.volume}:/v`, ...tmpfsAt(w.dataDir, 'the data directory'), ...others, '--entrypoint', 'sh', w.image, '-c', `set -eu\ncd /v\n${script}`];
 }
 
 /**

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DockerHost } from '../../src/engine/docker-host.js';
-import { tmpfsOverImageVolumes } from '../../src/engine/docker.js';
+import { tmpfsAt, tmpfsOverImageVolumes } from '../../src/engine/docker.js';
 import { anonymousVolumesOf } from '../../src/stack/anonymous-volumes.js';
 
 const hex = (c: string) => c.repeat(64);
@@ -28,6 +28,12 @@ describe('tmpfsOverImageVolumes', () => {
   it.each(['/x,type=bind,source=/etc', '/x"y', 'relative', '/x=y', '/x\ny'])('refuses an image declaring VOLUME %j (exit 2), mounting nothing', async (odd) => {
     const hostile = { docker: async () => `${JSON.stringify({ '/data': {}, [odd]: {} })}\n` } as unknown as DockerHost;
     await expect(tmpfsOverImageVolumes(hostile, 'img')).rejects.toMatchObject({ kind: 'usage', message: expect.stringMatching(/plain absolute path/) });
+  });
+
+  // The tenant's or template's own paths reach the same option: a data directory PostgreSQL reports, a piece's mount.
+  it('tmpfsAt mounts a plain absolute path and refuses any other (exit 2)', () => {
+    expect(tmpfsAt('/var/lib/postgresql/data', 'the data directory')).toEqual(['--mount', 'type=tmpfs,dst=/var/lib/postgresql/data']);
+    for (const odd of ['/d,type=bind,source=/', 'data', '/d"x']) expect(() => tmpfsAt(odd, 'the data directory')).toThrow(expect.objectContaining({ kind: 'usage' }));
   });
 
   it('is nothing for an image without VOLUMEs', async () => {
